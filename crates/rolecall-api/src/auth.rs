@@ -1,0 +1,211 @@
+//! Authentication: SigV4 verification against the key store, or `--auth off`.
+//!
+//! The service is taken from the SigV4 credential scope before any key is looked up, so errors
+//! are written in the right protocol's envelope. Unsigned requests in `--auth off` mode are
+//! routed by their `Version` parameter.
+
+use crate::error::{ApiError, Protocol};
+use crate::principal::Principal;
+use crate::server::Api;
+use axum::http::request::Parts;
+use chrono::Utc;
+use rolecall_sigv4::{ServiceFlavor, SigV4Error, SigningKey};
+use rolecall_wire::Params;
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Verify every request's signature (the default).
+    On,
+    /// Accept any or no credentials as the account root (development only).
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Iam,
+    Sts,
+    Ec2,
+}
+
+impl Service {
+    fn from_scope(s: &str) -> Option<Service> {
+        match s {
+            "iam" => Some(Service::Iam),
+            "sts" => Some(Service::Sts),
+            "ec2" => Some(Service::Ec2),
+            _ => None,
+        }
+    }
+
+    fn from_version(v: &str) -> Option<Service> {
+        match v {
+            "2010-05-08" => Some(Service::Iam),
+            "2011-06-15" => Some(Service::Sts),
+            "2016-11-15" => Some(Service::Ec2),
+            _ => None,
+        }
+    }
+
+    fn protocol(self) -> Protocol {
+        match self {
+            Service::Iam => Protocol::Iam,
+            Service::Sts => Protocol::Sts,
+            Service::Ec2 => Protocol::Ec2,
+        }
+    }
+}
+
+/// A long-term access key and whose it is. The secret is never logged (no Debug).
+#[derive(Clone)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub principal: Principal,
+}
+
+/// Long-term access keys by id.
+#[derive(Default)]
+pub struct KeyStore {
+    keys: RwLock<HashMap<String, Credentials>>,
+}
+
+impl KeyStore {
+    pub fn insert(&self, c: Credentials) {
+        if let Ok(mut keys) = self.keys.write() {
+            keys.insert(c.access_key_id.clone(), c);
+        }
+    }
+
+    fn lookup(&self, access_key_id: &str) -> Option<Credentials> {
+        self.keys.read().ok()?.get(access_key_id).cloned()
+    }
+}
+
+fn flavor(p: Protocol) -> ServiceFlavor {
+    if p == Protocol::Ec2 {
+        ServiceFlavor::Ec2
+    } else {
+        ServiceFlavor::Query
+    }
+}
+
+fn sigv4_error(p: Protocol, e: &SigV4Error) -> (Protocol, ApiError) {
+    let f = flavor(p);
+    (p, ApiError::new(e.http_status(f), e.code(f), e.message(f)))
+}
+
+fn invalid_token(p: Protocol) -> (Protocol, ApiError) {
+    let err = match p {
+        Protocol::Ec2 => ApiError::new(
+            401,
+            "AuthFailure",
+            "AWS was not able to validate the provided access credentials",
+        ),
+        _ => ApiError::new(
+            403,
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid.",
+        ),
+    };
+    (p, err)
+}
+
+/// The service an unsigned (or unroutable) request is for, by its `Version`.
+fn service_by_version(params: &Params) -> Result<Service, (Protocol, ApiError)> {
+    match params.get("Version") {
+        Some(v) => Service::from_version(v).ok_or_else(|| {
+            (
+                Protocol::Iam,
+                ApiError::new(
+                    400,
+                    "InvalidAction",
+                    format!("Could not find operation for version {v}"),
+                ),
+            )
+        }),
+        None => Err((
+            Protocol::Iam,
+            ApiError::new(
+                400,
+                "MissingParameter",
+                "The request must contain the parameter Version",
+            ),
+        )),
+    }
+}
+
+pub fn authenticate(
+    api: &Api,
+    parts: &Parts,
+    query: &str,
+    body: &[u8],
+    params: &Params,
+) -> Result<(Principal, Service), (Protocol, ApiError)> {
+    let headers: Vec<(&str, &str)> = parts
+        .headers
+        .iter()
+        .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
+        .collect();
+    let req = rolecall_sigv4::Request {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query,
+        headers: &headers,
+        body,
+    };
+    let root = || Principal::root(api.iam.account_id());
+    let parsed = rolecall_sigv4::parse(&req);
+
+    if api.config.auth == AuthMode::Off {
+        // Any credentials, or none, are the account root; route by scope when there is one.
+        let service = match parsed
+            .as_ref()
+            .ok()
+            .and_then(|a| Service::from_scope(&a.scope.service))
+        {
+            Some(s) => s,
+            None => service_by_version(params)?,
+        };
+        return Ok((root(), service));
+    }
+
+    let auth = match parsed {
+        Ok(a) => a,
+        Err(e) => {
+            let p = service_by_version(params)
+                .map(Service::protocol)
+                .unwrap_or(Protocol::Iam);
+            return Err(sigv4_error(p, &e));
+        }
+    };
+    let service = match Service::from_scope(&auth.scope.service) {
+        Some(s) => s,
+        None => {
+            let p = service_by_version(params)
+                .map(Service::protocol)
+                .unwrap_or(Protocol::Iam);
+            let msg = format!(
+                "Credential should be scoped to correct service: '{}'. ",
+                auth.scope.service.replace('\'', "")
+            );
+            return Err((
+                p,
+                ApiError::new(403, "SignatureDoesNotMatch", msg.trim_end()),
+            ));
+        }
+    };
+    let p = service.protocol();
+    if auth.security_token.is_some() {
+        // Temporary credentials are not issued yet, so no token can be valid.
+        return Err(invalid_token(p));
+    }
+    let creds = api
+        .keys
+        .lookup(&auth.access_key_id)
+        .ok_or_else(|| invalid_token(p))?;
+    let key = SigningKey::for_scope(&creds.secret_access_key, &auth.scope);
+    rolecall_sigv4::verify(&req, &auth, &key, Utc::now()).map_err(|e| sigv4_error(p, &e))?;
+    Ok((creds.principal, service))
+}

@@ -1,0 +1,137 @@
+//! The one place where errors become wire errors: AWS code, HTTP status and envelope.
+
+use rolecall_core::Error;
+
+/// Which envelope an error is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Iam,
+    Sts,
+    Ec2,
+}
+
+impl Protocol {
+    pub fn namespace(self) -> &'static str {
+        match self {
+            Protocol::Iam => "https://iam.amazonaws.com/doc/2010-05-08/",
+            Protocol::Sts => "https://sts.amazonaws.com/doc/2011-06-15/",
+            Protocol::Ec2 => "http://ec2.amazonaws.com/doc/2016-11-15/",
+        }
+    }
+}
+
+/// An error as the client sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    /// The Query protocol's `<Type>`: true for Sender, false for Receiver.
+    pub sender: bool,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code: code.to_string(),
+            message: message.into(),
+            sender: status < 500,
+        }
+    }
+
+    pub fn internal() -> Self {
+        ApiError::new(
+            500,
+            "InternalFailure",
+            "The request processing has failed because of an unknown error, exception or failure.",
+        )
+    }
+
+    pub fn invalid_action(action: &str) -> Self {
+        ApiError::new(
+            400,
+            "InvalidAction",
+            format!("The action {action} is not valid for this web service."),
+        )
+    }
+
+    pub fn missing_action() -> Self {
+        ApiError::new(400, "MissingAction", "Missing Action")
+    }
+
+    pub fn missing_parameter(protocol: Protocol, name: &str) -> Self {
+        match protocol {
+            Protocol::Ec2 => ApiError::new(
+                400,
+                "MissingParameter",
+                format!("The request must contain the parameter {name}"),
+            ),
+            _ => ApiError::new(
+                400,
+                "ValidationError",
+                format!(
+                    "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
+                    lower_first(name)
+                ),
+            ),
+        }
+    }
+
+    /// A parameter whose value does not parse as its type (number, boolean).
+    pub fn malformed_parameter(protocol: Protocol, name: &str, value: &str) -> Self {
+        match protocol {
+            Protocol::Ec2 => ApiError::new(
+                400,
+                "InvalidParameterValue",
+                format!("Value ({value}) for parameter {name} is invalid."),
+            ),
+            _ => ApiError::new(
+                400,
+                "ValidationError",
+                format!(
+                    "1 validation error detected: Value '{value}' at '{}' failed to satisfy constraint: Member must be of the right type",
+                    lower_first(name)
+                ),
+            ),
+        }
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let (status, code) = match &e {
+            Error::NoSuchEntity(_) => (404, "NoSuchEntity"),
+            Error::EntityAlreadyExists(_) => (409, "EntityAlreadyExists"),
+            Error::DeleteConflict(_) => (409, "DeleteConflict"),
+            Error::LimitExceeded(_) => (409, "LimitExceeded"),
+            Error::MalformedPolicyDocument(_) => (400, "MalformedPolicyDocument"),
+            Error::Validation(_) => (400, "ValidationError"),
+            Error::InvalidInput(_) => (400, "InvalidInput"),
+            Error::MissingParameter(_) => (400, "MissingParameter"),
+            Error::InvalidParameterValue(_) => (400, "InvalidParameterValue"),
+            Error::InvalidParameterCombination(_) => (400, "InvalidParameterCombination"),
+            Error::InvalidInstanceIdNotFound(_) => (400, "InvalidInstanceID.NotFound"),
+            Error::InvalidInstanceIdMalformed(_) => (400, "InvalidInstanceID.Malformed"),
+            Error::InvalidAssociationIdNotFound(_) => (400, "InvalidAssociationID.NotFound"),
+            Error::IncorrectState(_) => (400, "IncorrectState"),
+            Error::IncorrectInstanceState(_) => (400, "IncorrectInstanceState"),
+            Error::InsufficientAddressCapacity(_) => (400, "InsufficientFreeAddressesInSubnet"),
+            Error::InvalidNextToken(_) => (400, "InvalidNextToken"),
+            Error::InvalidFilter(_) => (400, "InvalidFilter"),
+            Error::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                return ApiError::internal();
+            }
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}

@@ -1,0 +1,443 @@
+//! IAM actions (Query protocol, 2010-05-08): parameters in, XML out.
+
+use crate::error::{ApiError, Protocol};
+use crate::params::Args;
+use crate::server::Call;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use rolecall_core::Page;
+use rolecall_core::iam::{CreatePolicy, CreateRole, page};
+use rolecall_core::model::*;
+use rolecall_wire::{Xml, iso8601, query_response};
+
+/// AWS returns policy documents URL-encoded (RFC 3986: all but unreserved characters).
+const POLICY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+fn encode_policy(doc: &str) -> String {
+    utf8_percent_encode(doc, POLICY_ENCODE).to_string()
+}
+
+fn respond(call: &Call<'_>, body: impl Fn(&mut Xml)) -> String {
+    query_response(
+        call.action,
+        Protocol::Iam.namespace(),
+        call.request_id,
+        Some(&body),
+    )
+}
+
+fn respond_empty(call: &Call<'_>) -> String {
+    query_response(
+        call.action,
+        Protocol::Iam.namespace(),
+        call.request_id,
+        None,
+    )
+}
+
+fn tags_xml(x: &mut Xml, tags: &[Tag]) {
+    x.list("Tags", "member", tags, |x, t| {
+        x.leaf("Key", &t.key);
+        x.leaf("Value", &t.value);
+    });
+}
+
+/// The Role shape. `full` adds what only GetRole/CreateRole return (tags, last used).
+fn role_xml(x: &mut Xml, r: &Role, full: bool) {
+    x.leaf("Path", &r.path);
+    x.leaf("RoleName", &r.name);
+    x.leaf("RoleId", &r.id);
+    x.leaf("Arn", &r.arn);
+    x.leaf("CreateDate", iso8601(r.create_date));
+    x.leaf(
+        "AssumeRolePolicyDocument",
+        encode_policy(&r.assume_role_policy_document),
+    );
+    x.leaf_opt("Description", r.description.as_deref());
+    x.leaf("MaxSessionDuration", r.max_session_duration.to_string());
+    if full {
+        if !r.tags.is_empty() {
+            tags_xml(x, &r.tags);
+        }
+        x.elem("RoleLastUsed", |_| {});
+    }
+}
+
+fn profile_xml(x: &mut Xml, p: &InstanceProfile) {
+    x.leaf("Path", &p.path);
+    x.leaf("InstanceProfileName", &p.name);
+    x.leaf("InstanceProfileId", &p.id);
+    x.leaf("Arn", &p.arn);
+    x.leaf("CreateDate", iso8601(p.create_date));
+    x.list("Roles", "member", &p.roles, |x, r| role_xml(x, r, false));
+    if !p.tags.is_empty() {
+        tags_xml(x, &p.tags);
+    }
+}
+
+fn policy_xml(x: &mut Xml, p: &ManagedPolicy, full: bool) {
+    x.leaf("PolicyName", &p.name);
+    x.leaf("PolicyId", &p.id);
+    x.leaf("Arn", &p.arn);
+    x.leaf("Path", &p.path);
+    x.leaf("DefaultVersionId", &p.default_version_id);
+    x.leaf("AttachmentCount", p.attachment_count.to_string());
+    x.leaf("PermissionsBoundaryUsageCount", "0");
+    x.leaf("IsAttachable", "true");
+    if full {
+        x.leaf_opt("Description", p.description.as_deref());
+    }
+    x.leaf("CreateDate", iso8601(p.create_date));
+    x.leaf("UpdateDate", iso8601(p.update_date));
+    if full && !p.tags.is_empty() {
+        tags_xml(x, &p.tags);
+    }
+}
+
+fn version_xml(x: &mut Xml, v: &PolicyVersion, with_document: bool) {
+    if with_document {
+        x.leaf("Document", encode_policy(&v.document));
+    }
+    x.leaf("VersionId", &v.version_id);
+    x.leaf("IsDefaultVersion", v.is_default.to_string());
+    x.leaf("CreateDate", iso8601(v.create_date));
+}
+
+fn truncation<T>(x: &mut Xml, page: &Page<T>) {
+    x.leaf("IsTruncated", page.next.is_some().to_string());
+    x.leaf_opt("Marker", page.next.as_deref());
+}
+
+fn tag_keys<'a>(args: &Args<'a>) -> Result<Vec<&'a str>, ApiError> {
+    let keys = args.params.list("TagKeys.member");
+    if keys.is_empty() {
+        return Err(ApiError::missing_parameter(Protocol::Iam, "TagKeys"));
+    }
+    Ok(keys)
+}
+
+pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
+    let a = Args {
+        params: call.params,
+        protocol: Protocol::Iam,
+    };
+    let iam = &call.api.iam;
+    let pg = || page(a.opt("Marker"), a.opt("MaxItems"));
+    let out = match call.action {
+        // ----- roles -----
+        "CreateRole" => {
+            let role = iam
+                .create_role(CreateRole {
+                    name: a.req("RoleName")?,
+                    path: a.opt("Path"),
+                    trust_policy: a.req("AssumeRolePolicyDocument")?,
+                    description: a.opt("Description"),
+                    max_session_duration: a.int("MaxSessionDuration")?,
+                    tags: a.query_tags("Tags.member")?,
+                })
+                .await?;
+            respond(call, |x| {
+                x.elem("Role", |x| role_xml(x, &role, true));
+            })
+        }
+        "GetRole" => {
+            let role = iam.get_role(a.req("RoleName")?).await?;
+            respond(call, |x| {
+                x.elem("Role", |x| role_xml(x, &role, true));
+            })
+        }
+        "ListRoles" => {
+            let page = iam.list_roles(a.opt("PathPrefix"), &pg()?).await?;
+            respond(call, |x| {
+                x.list("Roles", "member", &page.items, |x, r| role_xml(x, r, false));
+                truncation(x, &page);
+            })
+        }
+        "UpdateRole" => {
+            iam.update_role(
+                a.req("RoleName")?,
+                a.opt("Description"),
+                a.int("MaxSessionDuration")?,
+            )
+            .await?;
+            respond(call, |_| {})
+        }
+        "UpdateRoleDescription" => {
+            let name = a.req("RoleName")?;
+            iam.update_role(name, Some(a.req("Description")?), None)
+                .await?;
+            let role = iam.get_role(name).await?;
+            respond(call, |x| {
+                x.elem("Role", |x| role_xml(x, &role, true));
+            })
+        }
+        "UpdateAssumeRolePolicy" => {
+            iam.update_assume_role_policy(a.req("RoleName")?, a.req("PolicyDocument")?)
+                .await?;
+            respond_empty(call)
+        }
+        "DeleteRole" => {
+            iam.delete_role(a.req("RoleName")?).await?;
+            respond_empty(call)
+        }
+        "TagRole" => {
+            iam.tag_role(a.req("RoleName")?, a.query_tags("Tags.member")?)
+                .await?;
+            respond_empty(call)
+        }
+        "UntagRole" => {
+            iam.untag_role(a.req("RoleName")?, &tag_keys(&a)?).await?;
+            respond_empty(call)
+        }
+        "ListRoleTags" => {
+            let role = iam.get_role(a.req("RoleName")?).await?;
+            let page = paged_tags(role.tags, a.opt("Marker"), a.opt("MaxItems"))?;
+            respond(call, |x| {
+                tags_xml(x, &page.items);
+                truncation(x, &page);
+            })
+        }
+        // ----- inline role policies -----
+        "PutRolePolicy" => {
+            iam.put_role_policy(
+                a.req("RoleName")?,
+                a.req("PolicyName")?,
+                a.req("PolicyDocument")?,
+            )
+            .await?;
+            respond_empty(call)
+        }
+        "GetRolePolicy" => {
+            let (role, name, doc) = iam
+                .get_role_policy(a.req("RoleName")?, a.req("PolicyName")?)
+                .await?;
+            respond(call, |x| {
+                x.leaf("RoleName", &role);
+                x.leaf("PolicyName", &name);
+                x.leaf("PolicyDocument", encode_policy(&doc));
+            })
+        }
+        "ListRolePolicies" => {
+            let page = iam.list_role_policies(a.req("RoleName")?, &pg()?).await?;
+            respond(call, |x| {
+                x.list("PolicyNames", "member", &page.items, |x, n| {
+                    // List members of strings are bare text in the Query protocol.
+                    x.leaf_text(n);
+                });
+                truncation(x, &page);
+            })
+        }
+        "DeleteRolePolicy" => {
+            iam.delete_role_policy(a.req("RoleName")?, a.req("PolicyName")?)
+                .await?;
+            respond_empty(call)
+        }
+        // ----- managed policies -----
+        "CreatePolicy" => {
+            let p = iam
+                .create_policy(CreatePolicy {
+                    name: a.req("PolicyName")?,
+                    path: a.opt("Path"),
+                    document: a.req("PolicyDocument")?,
+                    description: a.opt("Description"),
+                    tags: a.query_tags("Tags.member")?,
+                })
+                .await?;
+            respond(call, |x| {
+                x.elem("Policy", |x| policy_xml(x, &p, true));
+            })
+        }
+        "GetPolicy" => {
+            let p = iam.get_policy(a.req("PolicyArn")?).await?;
+            respond(call, |x| {
+                x.elem("Policy", |x| policy_xml(x, &p, true));
+            })
+        }
+        "ListPolicies" => {
+            let only_attached = a.bool("OnlyAttached")?.unwrap_or(false);
+            let page = iam
+                .list_policies(a.opt("Scope"), only_attached, a.opt("PathPrefix"), &pg()?)
+                .await?;
+            respond(call, |x| {
+                x.list("Policies", "member", &page.items, |x, p| {
+                    policy_xml(x, p, false)
+                });
+                truncation(x, &page);
+            })
+        }
+        "DeletePolicy" => {
+            iam.delete_policy(a.req("PolicyArn")?).await?;
+            respond_empty(call)
+        }
+        "CreatePolicyVersion" => {
+            let set_default = a.bool("SetAsDefault")?.unwrap_or(false);
+            let v = iam
+                .create_policy_version(a.req("PolicyArn")?, a.req("PolicyDocument")?, set_default)
+                .await?;
+            respond(call, |x| {
+                x.elem("PolicyVersion", |x| version_xml(x, &v, false));
+            })
+        }
+        "GetPolicyVersion" => {
+            let v = iam
+                .get_policy_version(a.req("PolicyArn")?, a.req("VersionId")?)
+                .await?;
+            respond(call, |x| {
+                x.elem("PolicyVersion", |x| version_xml(x, &v, true));
+            })
+        }
+        "ListPolicyVersions" => {
+            let versions = iam.list_policy_versions(a.req("PolicyArn")?).await?;
+            let page = paged(versions, a.opt("Marker"), a.opt("MaxItems"), |v| {
+                v.version_id.clone()
+            })?;
+            respond(call, |x| {
+                x.list("Versions", "member", &page.items, |x, v| {
+                    version_xml(x, v, false)
+                });
+                truncation(x, &page);
+            })
+        }
+        "DeletePolicyVersion" => {
+            iam.delete_policy_version(a.req("PolicyArn")?, a.req("VersionId")?)
+                .await?;
+            respond_empty(call)
+        }
+        "SetDefaultPolicyVersion" => {
+            iam.set_default_policy_version(a.req("PolicyArn")?, a.req("VersionId")?)
+                .await?;
+            respond_empty(call)
+        }
+        "AttachRolePolicy" => {
+            iam.attach_role_policy(a.req("RoleName")?, a.req("PolicyArn")?)
+                .await?;
+            respond_empty(call)
+        }
+        "DetachRolePolicy" => {
+            iam.detach_role_policy(a.req("RoleName")?, a.req("PolicyArn")?)
+                .await?;
+            respond_empty(call)
+        }
+        "ListAttachedRolePolicies" => {
+            let page = iam
+                .list_attached_role_policies(a.req("RoleName")?, a.opt("PathPrefix"), &pg()?)
+                .await?;
+            respond(call, |x| {
+                x.list("AttachedPolicies", "member", &page.items, |x, p| {
+                    x.leaf("PolicyName", &p.name);
+                    x.leaf("PolicyArn", &p.arn);
+                });
+                truncation(x, &page);
+            })
+        }
+        // ----- instance profiles -----
+        "CreateInstanceProfile" => {
+            let p = iam
+                .create_instance_profile(
+                    a.req("InstanceProfileName")?,
+                    a.opt("Path"),
+                    a.query_tags("Tags.member")?,
+                )
+                .await?;
+            respond(call, |x| {
+                x.elem("InstanceProfile", |x| profile_xml(x, &p));
+            })
+        }
+        "GetInstanceProfile" => {
+            let p = iam
+                .get_instance_profile(a.req("InstanceProfileName")?)
+                .await?;
+            respond(call, |x| {
+                x.elem("InstanceProfile", |x| profile_xml(x, &p));
+            })
+        }
+        "ListInstanceProfiles" => {
+            let page = iam
+                .list_instance_profiles(a.opt("PathPrefix"), &pg()?)
+                .await?;
+            respond(call, |x| {
+                x.list("InstanceProfiles", "member", &page.items, profile_xml);
+                truncation(x, &page);
+            })
+        }
+        "ListInstanceProfilesForRole" => {
+            let page = iam
+                .list_instance_profiles_for_role(a.req("RoleName")?, &pg()?)
+                .await?;
+            respond(call, |x| {
+                x.list("InstanceProfiles", "member", &page.items, profile_xml);
+                truncation(x, &page);
+            })
+        }
+        "DeleteInstanceProfile" => {
+            iam.delete_instance_profile(a.req("InstanceProfileName")?)
+                .await?;
+            respond_empty(call)
+        }
+        "AddRoleToInstanceProfile" => {
+            iam.add_role_to_instance_profile(a.req("InstanceProfileName")?, a.req("RoleName")?)
+                .await?;
+            respond_empty(call)
+        }
+        "RemoveRoleFromInstanceProfile" => {
+            iam.remove_role_from_instance_profile(
+                a.req("InstanceProfileName")?,
+                a.req("RoleName")?,
+            )
+            .await?;
+            respond_empty(call)
+        }
+        "TagInstanceProfile" => {
+            iam.tag_instance_profile(a.req("InstanceProfileName")?, a.query_tags("Tags.member")?)
+                .await?;
+            respond_empty(call)
+        }
+        "UntagInstanceProfile" => {
+            iam.untag_instance_profile(a.req("InstanceProfileName")?, &tag_keys(&a)?)
+                .await?;
+            respond_empty(call)
+        }
+        "ListInstanceProfileTags" => {
+            let p = iam
+                .get_instance_profile(a.req("InstanceProfileName")?)
+                .await?;
+            let page = paged_tags(p.tags, a.opt("Marker"), a.opt("MaxItems"))?;
+            respond(call, |x| {
+                tags_xml(x, &page.items);
+                truncation(x, &page);
+            })
+        }
+        other => return Err(ApiError::invalid_action(other)),
+    };
+    Ok(out)
+}
+
+/// Pages an in-memory list by a key (markers are the key of the first item not returned).
+fn paged<T>(
+    items: Vec<T>,
+    marker: Option<&str>,
+    max_items: Option<&str>,
+    key: impl Fn(&T) -> String,
+) -> Result<Page<T>, ApiError> {
+    let req = page(marker, max_items)?;
+    let start = match &req.from {
+        Some(m) => items
+            .iter()
+            .position(|i| &key(i) == m)
+            .unwrap_or(items.len()),
+        None => 0,
+    };
+    let rest: Vec<T> = items.into_iter().skip(start).take(req.limit + 1).collect();
+    Ok(Page::from_overfetch(rest, req.limit, key))
+}
+
+fn paged_tags(
+    tags: Vec<Tag>,
+    marker: Option<&str>,
+    max_items: Option<&str>,
+) -> Result<Page<Tag>, ApiError> {
+    paged(tags, marker, max_items, |t| t.key.clone())
+}

@@ -1,0 +1,17 @@
+//! The AWS-compatible HTTP API: one listener serving IAM and STS (Query protocol) and EC2 (EC2
+//! protocol). A request is read whole, authenticated (SigV4, or `--auth off`), routed to its
+//! service by the credential scope (or by `Version` when unsigned), dispatched on `Action`, and
+//! answered in that protocol's XML envelope. Domain errors become wire errors in [`error`] only.
+
+mod auth;
+mod ec2;
+pub mod error;
+mod iam;
+mod params;
+mod principal;
+mod server;
+mod sts;
+
+pub use auth::{AuthMode, Credentials, KeyStore};
+pub use principal::Principal;
+pub use server::{Api, ApiConfig, router, serve};

@@ -1,0 +1,148 @@
+//! The HTTP service: read the request, authenticate, route, dispatch, write the envelope.
+
+use crate::auth::{self, AuthMode, KeyStore, Service};
+use crate::error::{ApiError, Protocol};
+use crate::principal::Principal;
+use crate::{ec2, iam, sts};
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rolecall_core::ec2::Ec2;
+use rolecall_core::iam::Iam;
+use rolecall_wire::{ErrorType, Params, ec2_error, query_error};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Largest request body accepted (AWS's Query APIs cap requests well below this).
+const MAX_BODY: usize = 1 << 20;
+
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub region: String,
+    pub auth: AuthMode,
+}
+
+/// Everything a request handler needs.
+pub struct Api {
+    pub iam: Iam,
+    pub ec2: Ec2,
+    pub config: ApiConfig,
+    pub keys: KeyStore,
+}
+
+/// One request as the handlers see it.
+pub struct Call<'a> {
+    pub api: &'a Api,
+    pub principal: &'a Principal,
+    pub params: &'a Params,
+    pub action: &'a str,
+    pub request_id: &'a str,
+}
+
+pub fn router(api: Arc<Api>) -> Router {
+    Router::new().fallback(handle).with_state(api)
+}
+
+/// Serves the API on `listener` until the future is dropped.
+pub async fn serve(listener: TcpListener, api: Arc<Api>) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(api).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+}
+
+fn xml_response(status: u16, body: String, request_id: &str) -> Response {
+    let mut resp = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        body,
+    )
+        .into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        resp.headers_mut().insert("x-amzn-RequestId", v);
+    }
+    resp
+}
+
+fn error_response(protocol: Protocol, err: &ApiError, request_id: &str) -> Response {
+    let body = match protocol {
+        Protocol::Ec2 => ec2_error(&err.code, &err.message, request_id),
+        p => query_error(
+            p.namespace(),
+            if err.sender {
+                ErrorType::Sender
+            } else {
+                ErrorType::Receiver
+            },
+            &err.code,
+            &err.message,
+            request_id,
+        ),
+    };
+    xml_response(err.status, body, request_id)
+}
+
+async fn handle(State(api): State<Arc<Api>>, req: Request<Body>) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_default();
+    let request_id = rolecall_crypto::request_id();
+    let (parts, body) = req.into_parts();
+    let body = match to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            let err = ApiError::new(413, "RequestEntityTooLarge", "Request body is too large.");
+            return error_response(Protocol::Iam, &err, &request_id);
+        }
+    };
+    let query = parts.uri.query().unwrap_or("");
+    let is_form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    let params = Params::parse(query, if is_form { &body } else { &[] });
+
+    let authn = auth::authenticate(&api, &parts, query, &body, &params);
+    let (principal, service) = match authn {
+        Ok(ok) => ok,
+        Err((protocol, err)) => return error_response(protocol, &err, &request_id),
+    };
+    let protocol = match service {
+        Service::Iam => Protocol::Iam,
+        Service::Sts => Protocol::Sts,
+        Service::Ec2 => Protocol::Ec2,
+    };
+    let Some(action) = params.get("Action") else {
+        return error_response(protocol, &ApiError::missing_action(), &request_id);
+    };
+    let call = Call {
+        api: &api,
+        principal: &principal,
+        params: &params,
+        action,
+        request_id: &request_id,
+    };
+    let result = match service {
+        Service::Iam => iam::dispatch(&call).await,
+        Service::Sts => sts::dispatch(&call).await,
+        Service::Ec2 => ec2::dispatch(&call).await,
+    };
+    match result {
+        Ok(body) => {
+            tracing::info!(target: "rolecall::api", %request_id, %action, principal = %principal.arn, %peer, status = 200);
+            xml_response(200, body, &request_id)
+        }
+        Err(err) => {
+            tracing::info!(target: "rolecall::api", %request_id, %action, principal = %principal.arn, %peer, status = err.status, code = %err.code);
+            error_response(protocol, &err, &request_id)
+        }
+    }
+}

@@ -1,0 +1,768 @@
+//! EC2 operations: instances and their IAM instance profile associations.
+//!
+//! Instances are records, not machines: state changes take effect at once (the responses still
+//! show AWS's transitional states: pending, stopping, shutting-down). Image, key pair, security
+//! group and subnet ids are recorded as given, checked for form only.
+
+use crate::iam::Iam;
+use crate::model::*;
+use crate::{DynStore, Error, PageRequest, Result};
+use chrono::Utc;
+use ipnet::Ipv4Net;
+use rolecall_crypto::ec2_id;
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+
+#[derive(Debug, Clone)]
+pub struct Ec2Config {
+    pub region: String,
+    /// Private IPs are handed out from this range.
+    pub instance_cidr: Ipv4Net,
+}
+
+impl Ec2Config {
+    pub fn availability_zone(&self) -> String {
+        format!("{}a", self.region)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunInstances {
+    pub image_id: String,
+    pub min_count: i64,
+    pub max_count: i64,
+    pub instance_type: Option<String>,
+    pub key_name: Option<String>,
+    pub security_groups: Vec<String>,
+    pub security_group_ids: Vec<String>,
+    pub subnet_id: Option<String>,
+    pub private_ip: Option<String>,
+    pub user_data: Option<String>,
+    pub tags: Vec<Tag>,
+    pub profile_name: Option<String>,
+    pub profile_arn: Option<String>,
+    pub metadata_options: MetadataOptions,
+    pub client_token: Option<String>,
+}
+
+pub struct Reservation {
+    pub id: String,
+    pub instances: Vec<Instance>,
+    pub associations: Vec<Association>,
+}
+
+/// A state change as Start/Stop/TerminateInstances report it.
+pub struct StateChange {
+    pub instance_id: String,
+    pub previous: InstanceState,
+    pub current: InstanceState,
+}
+
+/// A filter of Describe* calls: a name and values with `*`/`?` wildcards.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct Ec2 {
+    store: DynStore,
+    iam: Iam,
+    config: Ec2Config,
+}
+
+pub fn check_instance_id(id: &str) -> Result<()> {
+    let hex = id.strip_prefix("i-").unwrap_or("");
+    if !(hex.len() == 8 || hex.len() == 17) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::InvalidInstanceIdMalformed(format!(
+            "Invalid id: \"{id}\""
+        )));
+    }
+    Ok(())
+}
+
+fn check_association_id(id: &str) -> Result<()> {
+    let hex = id.strip_prefix("iip-assoc-").unwrap_or("");
+    if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::InvalidParameterValue(format!(
+            "Invalid association ID: '{id}'"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks an id like `ami-0abc...` for form: the prefix, then 8 or 17 hex digits.
+fn check_resource_id(param: &str, prefix: &str, id: &str) -> Result<()> {
+    let hex = id
+        .strip_prefix(prefix)
+        .and_then(|r| r.strip_prefix('-'))
+        .unwrap_or("");
+    if !(hex.len() == 8 || hex.len() == 17) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::InvalidParameterValue(format!(
+            "Value ({id}) for parameter {param} is invalid. Expected: '{prefix}-...'."
+        )));
+    }
+    Ok(())
+}
+
+/// EC2 filter values match with `*` (any run) and `?` (one character), case-sensitively.
+pub fn wildcard_match(pattern: &str, value: &str) -> bool {
+    let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
+    let (mut pi, mut vi, mut star, mut mark) = (0, 0, None, 0);
+    while vi < v.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
+            pi += 1;
+            vi += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            pi += 1;
+            mark = vi;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            vi = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+fn page_size(
+    max_results: Option<i64>,
+    has_ids: bool,
+    next_token: Option<&str>,
+) -> Result<PageRequest> {
+    if has_ids && max_results.is_some() {
+        return Err(Error::InvalidParameterCombination(
+            "The parameter instancesSet cannot be used with the parameter maxResults".into(),
+        ));
+    }
+    let limit = match max_results {
+        None => 1000,
+        Some(n) if (5..=1000).contains(&n) => n as usize,
+        Some(n) => {
+            return Err(Error::InvalidParameterValue(format!(
+                "Value ( {n} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000."
+            )));
+        }
+    };
+    Ok(PageRequest {
+        from: next_token.map(str::to_string),
+        limit,
+    })
+}
+
+fn not_found_instances(missing: &[String]) -> Error {
+    if missing.len() == 1 {
+        Error::InvalidInstanceIdNotFound(format!("The instance ID '{}' does not exist", missing[0]))
+    } else {
+        Error::InvalidInstanceIdNotFound(format!(
+            "The instance IDs '{}' do not exist",
+            missing.join(", ")
+        ))
+    }
+}
+
+impl Ec2 {
+    pub fn new(store: DynStore, iam: Iam, config: Ec2Config) -> Self {
+        Ec2 { store, iam, config }
+    }
+
+    pub fn config(&self) -> &Ec2Config {
+        &self.config
+    }
+
+    pub fn instance_arn(&self, id: &str) -> String {
+        format!(
+            "arn:aws:ec2:{}:{}:instance/{id}",
+            self.config.region,
+            self.iam.account_id()
+        )
+    }
+
+    fn allocate_ips(&self, count: usize, used: &HashSet<Ipv4Addr>) -> Result<Vec<Ipv4Addr>> {
+        let net = self.config.instance_cidr;
+        // Like a VPC subnet: the network address and the next three, and the broadcast, are reserved.
+        let first = u32::from(net.network()).saturating_add(4);
+        let last = u32::from(net.broadcast()).saturating_sub(1);
+        let free: Vec<Ipv4Addr> = (first..=last)
+            .map(Ipv4Addr::from)
+            .filter(|ip| !used.contains(ip))
+            .take(count)
+            .collect();
+        if free.len() < count {
+            return Err(Error::InsufficientAddressCapacity(format!(
+                "There are not enough free addresses in {} to satisfy the requested number of instances.",
+                net
+            )));
+        }
+        Ok(free)
+    }
+
+    pub async fn run_instances(&self, input: RunInstances) -> Result<Reservation> {
+        check_resource_id("ImageId", "ami", &input.image_id)?;
+        if input.min_count < 1 {
+            return Err(Error::InvalidParameterValue(format!(
+                "Value ({}) for parameter minCount is invalid. Expected a positive integer.",
+                input.min_count
+            )));
+        }
+        if input.max_count < input.min_count {
+            return Err(Error::InvalidParameterValue(format!(
+                "Value ({}) for parameter maxCount is invalid. Expected a value greater than or equal to minCount ({}).",
+                input.max_count, input.min_count
+            )));
+        }
+        if input.max_count > 1000 {
+            return Err(Error::InvalidParameterValue(format!(
+                "Value ({}) for parameter maxCount is invalid. Expected at most 1000.",
+                input.max_count
+            )));
+        }
+        if let Some(s) = &input.subnet_id {
+            check_resource_id("SubnetId", "subnet", s)?;
+        }
+        for g in &input.security_group_ids {
+            check_resource_id("SecurityGroupId", "sg", g)?;
+        }
+        check_metadata_options(&input.metadata_options)?;
+        let profile = if input.profile_name.is_some() || input.profile_arn.is_some() {
+            Some(
+                self.iam
+                    .resolve_instance_profile(
+                        input.profile_name.as_deref(),
+                        input.profile_arn.as_deref(),
+                    )
+                    .await?,
+            )
+        } else {
+            None
+        };
+
+        let used: HashSet<Ipv4Addr> = self
+            .store
+            .live_private_ips()
+            .await?
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        let ips = match &input.private_ip {
+            Some(ip) => {
+                if input.max_count > 1 {
+                    return Err(Error::InvalidParameterCombination(
+                        "Cannot specify a private IP address when launching more than one instance"
+                            .into(),
+                    ));
+                }
+                let addr: Ipv4Addr = ip.parse().map_err(|_| {
+                    Error::InvalidParameterValue(format!("Invalid IPv4 address: {ip}"))
+                })?;
+                if !self.config.instance_cidr.contains(&addr) {
+                    return Err(Error::InvalidParameterValue(format!(
+                        "Address {ip} does not fall within the subnet's address range"
+                    )));
+                }
+                if used.contains(&addr) {
+                    return Err(Error::InvalidParameterValue(format!(
+                        "Address {ip} is in use."
+                    )));
+                }
+                vec![addr]
+            }
+            None => {
+                // Launch as many as fit between MinCount and MaxCount, as EC2 does.
+                let want = input.max_count as usize;
+                match self.allocate_ips(want, &used) {
+                    Ok(ips) => ips,
+                    Err(e) => {
+                        let n = self
+                            .allocate_ips(input.min_count as usize, &used)
+                            .map_err(|_| e)?
+                            .len();
+                        self.allocate_ips(n, &used)?
+                    }
+                }
+            }
+        };
+
+        let now = Utc::now();
+        let reservation_id = ec2_id("r");
+        let mut security_groups: Vec<GroupIdentifier> = input
+            .security_group_ids
+            .iter()
+            .map(|id| GroupIdentifier {
+                group_id: Some(id.clone()),
+                group_name: None,
+            })
+            .collect();
+        security_groups.extend(input.security_groups.iter().map(|n| GroupIdentifier {
+            group_id: None,
+            group_name: Some(n.clone()),
+        }));
+        let mut instances = Vec::with_capacity(ips.len());
+        let mut associations = Vec::new();
+        for (index, ip) in ips.into_iter().enumerate() {
+            let inst = Instance {
+                id: ec2_id("i"),
+                reservation_id: reservation_id.clone(),
+                image_id: input.image_id.clone(),
+                instance_type: input
+                    .instance_type
+                    .clone()
+                    .unwrap_or_else(|| "m1.small".into()),
+                key_name: input.key_name.clone(),
+                state: InstanceState::Running,
+                state_reason: String::new(),
+                private_ip: ip.to_string(),
+                subnet_id: input.subnet_id.clone(),
+                vpc_id: None,
+                availability_zone: self.config.availability_zone(),
+                security_groups: security_groups.clone(),
+                user_data: input.user_data.clone(),
+                tags: input.tags.clone(),
+                metadata_options: input.metadata_options.clone(),
+                launch_time: now,
+                ami_launch_index: index as u32,
+                client_token: input.client_token.clone(),
+            };
+            if let Some(p) = &profile {
+                associations.push(Association {
+                    id: ec2_id("iip-assoc"),
+                    instance_id: inst.id.clone(),
+                    profile_arn: p.arn.clone(),
+                    profile_id: p.id.clone(),
+                    state: AssociationState::Associated,
+                    timestamp: now,
+                });
+            }
+            instances.push(inst);
+        }
+        self.store
+            .insert_instances(&instances, &associations)
+            .await?;
+        Ok(Reservation {
+            id: reservation_id,
+            instances,
+            associations,
+        })
+    }
+
+    /// Fetches instances by id, failing with NotFound for any that do not exist.
+    async fn existing_instances(&self, ids: &[String]) -> Result<Vec<Instance>> {
+        for id in ids {
+            check_instance_id(id)?;
+        }
+        let found = self
+            .store
+            .list_instances(
+                ids,
+                &PageRequest {
+                    from: None,
+                    limit: usize::MAX - 1,
+                },
+            )
+            .await?;
+        let missing: Vec<String> = ids
+            .iter()
+            .filter(|id| !found.iter().any(|i| &i.id == *id))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return Err(not_found_instances(&missing));
+        }
+        Ok(found)
+    }
+
+    pub async fn describe_instances(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+        max_results: Option<i64>,
+        next_token: Option<&str>,
+    ) -> Result<(Vec<(Instance, Option<Association>)>, Option<String>)> {
+        let page = page_size(max_results, !ids.is_empty(), next_token)?;
+        for f in filters {
+            check_instance_filter(&f.name)?;
+        }
+        let all = if ids.is_empty() {
+            self.store
+                .list_instances(
+                    &[],
+                    &PageRequest {
+                        from: page.from.clone(),
+                        limit: usize::MAX - 1,
+                    },
+                )
+                .await?
+        } else {
+            self.existing_instances(ids).await?
+        };
+        let all_ids: Vec<String> = all.iter().map(|i| i.id.clone()).collect();
+        let assocs = self.store.active_associations(&all_ids).await?;
+        let mut rows: Vec<(Instance, Option<Association>)> = all
+            .into_iter()
+            .map(|i| {
+                let a = assocs.iter().find(|a| a.instance_id == i.id).cloned();
+                (i, a)
+            })
+            .filter(|(i, a)| filters.iter().all(|f| instance_matches(f, i, a.as_ref())))
+            .collect();
+        let next = if rows.len() > page.limit {
+            rows.get(page.limit).map(|(i, _)| i.id.clone())
+        } else {
+            None
+        };
+        rows.truncate(page.limit);
+        Ok((rows, next))
+    }
+
+    async fn change_states(
+        &self,
+        ids: &[String],
+        apply: impl Fn(&Instance) -> Result<Option<(InstanceState, InstanceState)>>,
+    ) -> Result<Vec<StateChange>> {
+        if ids.is_empty() {
+            return Err(Error::MissingParameter(
+                "The request must contain the parameter InstanceId".into(),
+            ));
+        }
+        let instances = self.existing_instances(ids).await?;
+        let mut plan = Vec::new();
+        for inst in &instances {
+            plan.push((inst.clone(), apply(inst)?));
+        }
+        let mut changes = Vec::new();
+        for (mut inst, step) in plan {
+            let previous = inst.state;
+            let (reported, stored) = step.unwrap_or((previous, previous));
+            if stored != previous {
+                inst.state = stored;
+                inst.state_reason = match stored {
+                    InstanceState::Stopped => format!(
+                        "User initiated ({})",
+                        Utc::now().format("%Y-%m-%d %H:%M:%S GMT")
+                    ),
+                    InstanceState::Terminated => format!(
+                        "User initiated ({})",
+                        Utc::now().format("%Y-%m-%d %H:%M:%S GMT")
+                    ),
+                    _ => String::new(),
+                };
+                self.store.update_instance(&inst).await?;
+            }
+            changes.push(StateChange {
+                instance_id: inst.id,
+                previous,
+                current: reported,
+            });
+        }
+        Ok(changes)
+    }
+
+    pub async fn start_instances(&self, ids: &[String]) -> Result<Vec<StateChange>> {
+        self.change_states(ids, |i| match i.state {
+            InstanceState::Stopped => Ok(Some((InstanceState::Pending, InstanceState::Running))),
+            InstanceState::Running | InstanceState::Pending => Ok(None),
+            _ => Err(Error::IncorrectInstanceState(format!(
+                "The instance '{}' is not in a state from which it can be started.",
+                i.id
+            ))),
+        })
+        .await
+    }
+
+    pub async fn stop_instances(&self, ids: &[String]) -> Result<Vec<StateChange>> {
+        self.change_states(ids, |i| match i.state {
+            InstanceState::Running | InstanceState::Pending => {
+                Ok(Some((InstanceState::Stopping, InstanceState::Stopped)))
+            }
+            InstanceState::Stopped | InstanceState::Stopping => Ok(None),
+            _ => Err(Error::IncorrectInstanceState(format!(
+                "This instance '{}' is not in a state from which it can be stopped.",
+                i.id
+            ))),
+        })
+        .await
+    }
+
+    pub async fn terminate_instances(&self, ids: &[String]) -> Result<Vec<StateChange>> {
+        self.change_states(ids, |i| match i.state {
+            InstanceState::Terminated => Ok(None),
+            _ => Ok(Some((
+                InstanceState::ShuttingDown,
+                InstanceState::Terminated,
+            ))),
+        })
+        .await
+    }
+
+    pub async fn modify_instance_metadata_options(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut MetadataOptions),
+    ) -> Result<Instance> {
+        let mut inst = self.existing_instances(&[id.to_string()]).await?.remove(0);
+        if inst.state == InstanceState::Terminated {
+            return Err(Error::IncorrectInstanceState(format!(
+                "The instance '{id}' is not in a valid state for this operation."
+            )));
+        }
+        change(&mut inst.metadata_options);
+        check_metadata_options(&inst.metadata_options)?;
+        self.store.update_instance(&inst).await?;
+        Ok(inst)
+    }
+
+    pub async fn associate_iam_instance_profile(
+        &self,
+        instance_id: &str,
+        name: Option<&str>,
+        arn: Option<&str>,
+    ) -> Result<Association> {
+        let inst = self
+            .existing_instances(&[instance_id.to_string()])
+            .await?
+            .remove(0);
+        if !matches!(
+            inst.state,
+            InstanceState::Running
+                | InstanceState::Stopped
+                | InstanceState::Pending
+                | InstanceState::Stopping
+        ) {
+            return Err(Error::IncorrectState(format!(
+                "The instance '{instance_id}' is not in a valid state for this operation."
+            )));
+        }
+        let profile = self.iam.resolve_instance_profile(name, arn).await?;
+        let association = Association {
+            id: ec2_id("iip-assoc"),
+            instance_id: inst.id.clone(),
+            profile_arn: profile.arn,
+            profile_id: profile.id,
+            state: AssociationState::Associated,
+            timestamp: Utc::now(),
+        };
+        self.store.insert_association(&association).await?;
+        Ok(association)
+    }
+
+    async fn existing_association(&self, id: &str) -> Result<Association> {
+        check_association_id(id)?;
+        self.store.get_association(id).await?.ok_or_else(|| {
+            Error::InvalidAssociationIdNotFound(format!(
+                "An association with ID {id} does not exist."
+            ))
+        })
+    }
+
+    pub async fn replace_iam_instance_profile_association(
+        &self,
+        association_id: &str,
+        name: Option<&str>,
+        arn: Option<&str>,
+    ) -> Result<Association> {
+        let old = self.existing_association(association_id).await?;
+        if !old.state.is_active() {
+            return Err(Error::IncorrectState(format!(
+                "The association {association_id} is not the active association."
+            )));
+        }
+        let profile = self.iam.resolve_instance_profile(name, arn).await?;
+        let new = Association {
+            id: ec2_id("iip-assoc"),
+            instance_id: old.instance_id.clone(),
+            profile_arn: profile.arn,
+            profile_id: profile.id,
+            state: AssociationState::Associated,
+            timestamp: Utc::now(),
+        };
+        self.store.replace_association(association_id, &new).await?;
+        Ok(new)
+    }
+
+    pub async fn disassociate_iam_instance_profile(
+        &self,
+        association_id: &str,
+    ) -> Result<Association> {
+        self.existing_association(association_id).await?;
+        self.store.end_association(association_id).await
+    }
+
+    pub async fn describe_iam_instance_profile_associations(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+        max_results: Option<i64>,
+        next_token: Option<&str>,
+    ) -> Result<(Vec<Association>, Option<String>)> {
+        let page = page_size(max_results, false, next_token)?;
+        if !ids.is_empty() && max_results.is_some() {
+            return Err(Error::InvalidParameterCombination(
+                "The parameter associationIds cannot be used with the parameter maxResults".into(),
+            ));
+        }
+        for f in filters {
+            if !matches!(f.name.as_str(), "instance-id" | "state") {
+                return Err(Error::InvalidParameterValue(format!(
+                    "The filter '{}' is invalid",
+                    f.name
+                )));
+            }
+        }
+        for id in ids {
+            check_association_id(id)?;
+        }
+        let mut all = self
+            .store
+            .list_associations(
+                ids,
+                &PageRequest {
+                    from: page.from.clone(),
+                    limit: usize::MAX - 1,
+                },
+            )
+            .await?;
+        if let Some(missing) = ids.iter().find(|id| !all.iter().any(|a| &a.id == *id)) {
+            return Err(Error::InvalidAssociationIdNotFound(format!(
+                "An association with ID {missing} does not exist."
+            )));
+        }
+        let state_filtered = filters.iter().any(|f| f.name == "state");
+        all.retain(|a| {
+            // Ended associations are shown only when asked for by id or state, as EC2 soon forgets them.
+            (a.state.is_active() || !ids.is_empty() || state_filtered)
+                && filters.iter().all(|f| {
+                    let v = if f.name == "state" {
+                        a.state.name()
+                    } else {
+                        a.instance_id.as_str()
+                    };
+                    f.values.iter().any(|p| wildcard_match(p, v))
+                })
+        });
+        let next = if all.len() > page.limit {
+            all.get(page.limit).map(|a| a.id.clone())
+        } else {
+            None
+        };
+        all.truncate(page.limit);
+        Ok((all, next))
+    }
+}
+
+pub fn check_metadata_options(m: &MetadataOptions) -> Result<()> {
+    let bad = |p: &str, v: &str| {
+        Error::InvalidParameterValue(format!("Value ({v}) for parameter {p} is invalid."))
+    };
+    if !matches!(m.http_tokens.as_str(), "optional" | "required") {
+        return Err(bad("HttpTokens", &m.http_tokens));
+    }
+    if !matches!(m.http_endpoint.as_str(), "enabled" | "disabled") {
+        return Err(bad("HttpEndpoint", &m.http_endpoint));
+    }
+    if !matches!(m.instance_metadata_tags.as_str(), "enabled" | "disabled") {
+        return Err(bad("InstanceMetadataTags", &m.instance_metadata_tags));
+    }
+    if !matches!(m.http_protocol_ipv6.as_str(), "enabled" | "disabled") {
+        return Err(bad("HttpProtocolIpv6", &m.http_protocol_ipv6));
+    }
+    if !(1..=64).contains(&m.http_put_response_hop_limit) {
+        return Err(bad(
+            "HttpPutResponseHopLimit",
+            &m.http_put_response_hop_limit.to_string(),
+        ));
+    }
+    Ok(())
+}
+
+const INSTANCE_FILTERS: &[&str] = &[
+    "instance-id",
+    "instance-state-name",
+    "instance-state-code",
+    "iam-instance-profile.arn",
+    "iam-instance-profile.id",
+    "tag-key",
+    "instance-type",
+    "image-id",
+    "key-name",
+    "private-ip-address",
+    "subnet-id",
+    "reservation-id",
+    "availability-zone",
+    "metadata-options.http-tokens",
+    "metadata-options.http-endpoint",
+];
+
+fn check_instance_filter(name: &str) -> Result<()> {
+    if INSTANCE_FILTERS.contains(&name) || name.strip_prefix("tag:").is_some_and(|k| !k.is_empty())
+    {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameterValue(format!(
+            "The filter '{name}' is invalid"
+        )))
+    }
+}
+
+fn instance_matches(f: &Filter, i: &Instance, a: Option<&Association>) -> bool {
+    let code = i.state.code().to_string();
+    let values: Vec<&str> = match f.name.as_str() {
+        "instance-id" => vec![&i.id],
+        "instance-state-name" => vec![i.state.name()],
+        "instance-state-code" => vec![&code],
+        "iam-instance-profile.arn" => a.map(|a| a.profile_arn.as_str()).into_iter().collect(),
+        "iam-instance-profile.id" => a.map(|a| a.profile_id.as_str()).into_iter().collect(),
+        "tag-key" => i.tags.iter().map(|t| t.key.as_str()).collect(),
+        "instance-type" => vec![&i.instance_type],
+        "image-id" => vec![&i.image_id],
+        "key-name" => i.key_name.as_deref().into_iter().collect(),
+        "private-ip-address" => vec![&i.private_ip],
+        "subnet-id" => i.subnet_id.as_deref().into_iter().collect(),
+        "reservation-id" => vec![&i.reservation_id],
+        "availability-zone" => vec![&i.availability_zone],
+        "metadata-options.http-tokens" => vec![&i.metadata_options.http_tokens],
+        "metadata-options.http-endpoint" => vec![&i.metadata_options.http_endpoint],
+        name => match name.strip_prefix("tag:") {
+            Some(key) => i
+                .tags
+                .iter()
+                .filter(|t| t.key == key)
+                .map(|t| t.value.as_str())
+                .collect(),
+            None => vec![],
+        },
+    };
+    f.values
+        .iter()
+        .any(|p| values.iter().any(|v| wildcard_match(p, v)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("i-*", "i-123"));
+        assert!(wildcard_match("a?c", "abc"));
+        assert!(!wildcard_match("a?c", "abbc"));
+        assert!(wildcard_match("*", ""));
+        assert!(!wildcard_match("Prod", "prod"));
+        assert!(wildcard_match("*b*", "abc"));
+    }
+
+    #[test]
+    fn ids() {
+        assert!(check_instance_id("i-1234567890abcdef0").is_ok());
+        assert!(check_instance_id("i-12345678").is_ok());
+        assert!(matches!(
+            check_instance_id("i-xyz"),
+            Err(Error::InvalidInstanceIdMalformed(_))
+        ));
+        assert!(check_resource_id("ImageId", "ami", "ami-11aa22bb").is_ok());
+        assert!(check_resource_id("ImageId", "ami", "ami-zz").is_err());
+    }
+}

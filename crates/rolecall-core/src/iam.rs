@@ -1,0 +1,557 @@
+//! IAM operations: roles, inline and managed policies, instance profiles.
+
+use crate::model::*;
+use crate::validate;
+use crate::{DynStore, Error, Page, PageRequest, Result};
+use chrono::Utc;
+use rolecall_crypto::{IdPrefix, aws_unique_id};
+
+/// Which policy-size quota and grammar apply to a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKind {
+    Trust,
+    Inline,
+    Managed,
+}
+
+/// Validates a policy document with the policy engine, as AWS does when a policy is written.
+pub fn check_policy(document: &str, _kind: DocumentKind) -> Result<()> {
+    // TEMPORARY until rolecall-policy's parser lands: syntax only.
+    match serde_json::from_str::<serde_json::Value>(document) {
+        Ok(serde_json::Value::Object(_)) => Ok(()),
+        _ => Err(Error::MalformedPolicyDocument(
+            "Syntax errors in policy.".into(),
+        )),
+    }
+}
+
+pub struct CreateRole<'a> {
+    pub name: &'a str,
+    pub path: Option<&'a str>,
+    pub trust_policy: &'a str,
+    pub description: Option<&'a str>,
+    pub max_session_duration: Option<i64>,
+    pub tags: Vec<Tag>,
+}
+
+pub struct CreatePolicy<'a> {
+    pub name: &'a str,
+    pub path: Option<&'a str>,
+    pub document: &'a str,
+    pub description: Option<&'a str>,
+    pub tags: Vec<Tag>,
+}
+
+/// The IAM service of one account.
+#[derive(Clone)]
+pub struct Iam {
+    store: DynStore,
+    account_id: String,
+}
+
+fn no_such_role(name: &str) -> Error {
+    Error::NoSuchEntity(format!("The role with name {name} cannot be found."))
+}
+
+fn no_such_profile(name: &str) -> Error {
+    Error::NoSuchEntity(format!("Instance Profile {name} cannot be found."))
+}
+
+fn no_such_policy(arn: &str) -> Error {
+    Error::NoSuchEntity(format!("Policy {arn} does not exist or is not attachable."))
+}
+
+pub fn page(marker: Option<&str>, max_items: Option<&str>) -> Result<PageRequest> {
+    Ok(PageRequest {
+        from: marker.map(str::to_string),
+        limit: validate::max_items(max_items)?,
+    })
+}
+
+impl Iam {
+    pub fn new(store: DynStore, account_id: impl Into<String>) -> Self {
+        Iam {
+            store,
+            account_id: account_id.into(),
+        }
+    }
+
+    pub fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    pub fn store(&self) -> &DynStore {
+        &self.store
+    }
+
+    fn arn(&self, kind: &str, path: &str, name: &str) -> String {
+        format!("arn:aws:iam::{}:{kind}{path}{name}", self.account_id)
+    }
+
+    // ----- roles -----
+
+    pub async fn create_role(&self, input: CreateRole<'_>) -> Result<Role> {
+        validate::role_name(input.name)?;
+        let path = input.path.unwrap_or("/");
+        validate::path(path)?;
+        validate::policy_document("assumeRolePolicyDocument", input.trust_policy)?;
+        if let Some(d) = input.description {
+            validate::description(d)?;
+        }
+        let max_session_duration = input
+            .max_session_duration
+            .map(validate::max_session_duration)
+            .transpose()?
+            .unwrap_or(3600);
+        validate::tags(&input.tags)?;
+        if input.tags.len() > 50 {
+            return Err(Error::LimitExceeded(
+                "The number of tags has reached the maximum limit.".into(),
+            ));
+        }
+        check_policy(input.trust_policy, DocumentKind::Trust)?;
+        let role = Role {
+            id: aws_unique_id(IdPrefix::Role),
+            name: input.name.to_string(),
+            path: path.to_string(),
+            arn: self.arn("role", path, input.name),
+            create_date: Utc::now(),
+            assume_role_policy_document: input.trust_policy.to_string(),
+            description: input.description.map(str::to_string),
+            max_session_duration,
+            tags: input.tags,
+        };
+        self.store.insert_role(&role).await?;
+        Ok(role)
+    }
+
+    pub async fn get_role(&self, name: &str) -> Result<Role> {
+        validate::role_name(name)?;
+        self.store
+            .get_role(name)
+            .await?
+            .ok_or_else(|| no_such_role(name))
+    }
+
+    pub async fn list_roles(
+        &self,
+        path_prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Role>> {
+        let prefix = path_prefix.unwrap_or("/");
+        validate::path_prefix(prefix)?;
+        let roles = self.store.list_roles(prefix, page).await?;
+        Ok(Page::from_overfetch(roles, page.limit, |r| {
+            r.name.to_ascii_lowercase()
+        }))
+    }
+
+    pub async fn update_role(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        max_session_duration: Option<i64>,
+    ) -> Result<()> {
+        let mut role = self.get_role(name).await?;
+        if let Some(d) = description {
+            validate::description(d)?;
+            role.description = Some(d.to_string());
+        }
+        if let Some(m) = max_session_duration {
+            role.max_session_duration = validate::max_session_duration(m)?;
+        }
+        self.store.update_role(&role).await
+    }
+
+    pub async fn update_assume_role_policy(&self, name: &str, document: &str) -> Result<()> {
+        validate::policy_document("policyDocument", document)?;
+        let mut role = self.get_role(name).await?;
+        check_policy(document, DocumentKind::Trust)?;
+        role.assume_role_policy_document = document.to_string();
+        self.store.update_role(&role).await
+    }
+
+    pub async fn delete_role(&self, name: &str) -> Result<()> {
+        validate::role_name(name)?;
+        self.store.delete_role(name).await
+    }
+
+    pub async fn tag_role(&self, name: &str, tags: Vec<Tag>) -> Result<()> {
+        let mut role = self.get_role(name).await?;
+        validate::merge_tags(&mut role.tags, tags)?;
+        self.store.update_role(&role).await
+    }
+
+    pub async fn untag_role(&self, name: &str, keys: &[&str]) -> Result<()> {
+        let mut role = self.get_role(name).await?;
+        role.tags
+            .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
+        self.store.update_role(&role).await
+    }
+
+    // ----- inline role policies -----
+
+    pub async fn put_role_policy(
+        &self,
+        role_name: &str,
+        policy_name: &str,
+        document: &str,
+    ) -> Result<()> {
+        validate::policy_name(policy_name)?;
+        validate::policy_document("policyDocument", document)?;
+        let role = self.get_role(role_name).await?;
+        check_policy(document, DocumentKind::Inline)?;
+        self.store
+            .put_role_policy(&role.id, policy_name, document)
+            .await
+    }
+
+    /// Returns (role name, policy name, document).
+    pub async fn get_role_policy(
+        &self,
+        role_name: &str,
+        policy_name: &str,
+    ) -> Result<(String, String, String)> {
+        validate::policy_name(policy_name)?;
+        let role = self.get_role(role_name).await?;
+        let (name, doc) = self
+            .store
+            .get_role_policy(&role.id, policy_name)
+            .await?
+            .ok_or_else(|| {
+                Error::NoSuchEntity(format!(
+                    "The role policy with name {policy_name} cannot be found."
+                ))
+            })?;
+        Ok((role.name, name, doc))
+    }
+
+    pub async fn list_role_policies(
+        &self,
+        role_name: &str,
+        page: &PageRequest,
+    ) -> Result<Page<String>> {
+        let role = self.get_role(role_name).await?;
+        let names = self.store.list_role_policies(&role.id, page).await?;
+        Ok(Page::from_overfetch(names, page.limit, |n| n.clone()))
+    }
+
+    pub async fn delete_role_policy(&self, role_name: &str, policy_name: &str) -> Result<()> {
+        validate::policy_name(policy_name)?;
+        let role = self.get_role(role_name).await?;
+        if !self.store.delete_role_policy(&role.id, policy_name).await? {
+            return Err(Error::NoSuchEntity(format!(
+                "The role policy with name {policy_name} cannot be found."
+            )));
+        }
+        Ok(())
+    }
+
+    // ----- managed policies -----
+
+    pub async fn create_policy(&self, input: CreatePolicy<'_>) -> Result<ManagedPolicy> {
+        validate::policy_name(input.name)?;
+        let path = input.path.unwrap_or("/");
+        validate::path(path)?;
+        validate::policy_document("policyDocument", input.document)?;
+        if let Some(d) = input.description {
+            validate::description(d)?;
+        }
+        validate::tags(&input.tags)?;
+        check_policy(input.document, DocumentKind::Managed)?;
+        let now = Utc::now();
+        let policy = ManagedPolicy {
+            id: aws_unique_id(IdPrefix::ManagedPolicy),
+            name: input.name.to_string(),
+            path: path.to_string(),
+            arn: self.arn("policy", path, input.name),
+            default_version_id: "v1".into(),
+            attachment_count: 0,
+            description: input.description.map(str::to_string),
+            create_date: now,
+            update_date: now,
+            tags: input.tags,
+        };
+        let v1 = PolicyVersion {
+            version_id: "v1".into(),
+            document: input.document.to_string(),
+            is_default: true,
+            create_date: now,
+        };
+        self.store.insert_policy(&policy, &v1).await?;
+        Ok(policy)
+    }
+
+    fn check_policy_arn(arn: &str) -> Result<()> {
+        if arn.len() < 20 || arn.len() > 2048 || !arn.starts_with("arn:") {
+            return Err(Error::InvalidInput(format!("ARN {arn} is not valid.")));
+        }
+        Ok(())
+    }
+
+    pub async fn get_policy(&self, arn: &str) -> Result<ManagedPolicy> {
+        Self::check_policy_arn(arn)?;
+        self.store
+            .get_policy(arn)
+            .await?
+            .ok_or_else(|| Error::NoSuchEntity(format!("Policy {arn} was not found.")))
+    }
+
+    pub async fn list_policies(
+        &self,
+        scope: Option<&str>,
+        only_attached: bool,
+        path_prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<ManagedPolicy>> {
+        let prefix = path_prefix.unwrap_or("/");
+        validate::path_prefix(prefix)?;
+        // There are no AWS managed policies here, so the AWS scope is always empty.
+        if scope == Some("AWS") {
+            return Ok(Page {
+                items: vec![],
+                next: None,
+            });
+        }
+        if let Some(s) = scope
+            && !matches!(s, "All" | "Local")
+        {
+            return Err(Error::Validation(format!(
+                "1 validation error detected: Value '{s}' at 'scope' failed to satisfy constraint: Member must satisfy enum value set: [All, AWS, Local]"
+            )));
+        }
+        let items = self
+            .store
+            .list_policies(prefix, only_attached, page)
+            .await?;
+        Ok(Page::from_overfetch(items, page.limit, |p| {
+            p.name.to_ascii_lowercase()
+        }))
+    }
+
+    pub async fn delete_policy(&self, arn: &str) -> Result<()> {
+        Self::check_policy_arn(arn)?;
+        self.store.delete_policy(arn).await
+    }
+
+    pub async fn create_policy_version(
+        &self,
+        arn: &str,
+        document: &str,
+        set_default: bool,
+    ) -> Result<PolicyVersion> {
+        Self::check_policy_arn(arn)?;
+        validate::policy_document("policyDocument", document)?;
+        self.get_policy(arn).await?;
+        check_policy(document, DocumentKind::Managed)?;
+        self.store
+            .insert_policy_version(arn, document, set_default)
+            .await
+    }
+
+    fn check_version_id(v: &str) -> Result<()> {
+        let ok = v.len() >= 2 && v.starts_with('v') && v[1..].bytes().all(|b| b.is_ascii_digit())
+            || v.contains('.') && v.starts_with('v');
+        if !ok {
+            return Err(Error::Validation(format!(
+                "1 validation error detected: Value '{v}' at 'versionId' failed to satisfy constraint: Member must satisfy regular expression pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?"
+            )));
+        }
+        Ok(())
+    }
+
+    pub async fn get_policy_version(&self, arn: &str, version_id: &str) -> Result<PolicyVersion> {
+        Self::check_policy_arn(arn)?;
+        Self::check_version_id(version_id)?;
+        self.get_policy(arn).await?;
+        self.store
+            .get_policy_version(arn, version_id)
+            .await?
+            .ok_or_else(|| {
+                Error::NoSuchEntity(format!(
+                    "Policy {arn} version {version_id} does not exist or is not attachable."
+                ))
+            })
+    }
+
+    pub async fn list_policy_versions(&self, arn: &str) -> Result<Vec<PolicyVersion>> {
+        self.get_policy(arn).await?;
+        self.store.list_policy_versions(arn).await
+    }
+
+    pub async fn delete_policy_version(&self, arn: &str, version_id: &str) -> Result<()> {
+        Self::check_policy_arn(arn)?;
+        Self::check_version_id(version_id)?;
+        self.get_policy(arn).await?;
+        self.store.delete_policy_version(arn, version_id).await
+    }
+
+    pub async fn set_default_policy_version(&self, arn: &str, version_id: &str) -> Result<()> {
+        Self::check_policy_arn(arn)?;
+        Self::check_version_id(version_id)?;
+        self.get_policy(arn).await?;
+        self.store.set_default_policy_version(arn, version_id).await
+    }
+
+    pub async fn attach_role_policy(&self, role_name: &str, arn: &str) -> Result<()> {
+        Self::check_policy_arn(arn)?;
+        let role = self.get_role(role_name).await?;
+        if self.store.get_policy(arn).await?.is_none() {
+            return Err(no_such_policy(arn));
+        }
+        self.store.attach_role_policy(&role.id, arn).await
+    }
+
+    pub async fn detach_role_policy(&self, role_name: &str, arn: &str) -> Result<()> {
+        Self::check_policy_arn(arn)?;
+        let role = self.get_role(role_name).await?;
+        self.store.detach_role_policy(&role.id, arn).await
+    }
+
+    pub async fn list_attached_role_policies(
+        &self,
+        role_name: &str,
+        path_prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<AttachedPolicy>> {
+        let prefix = path_prefix.unwrap_or("/");
+        validate::path_prefix(prefix)?;
+        let role = self.get_role(role_name).await?;
+        let items = self
+            .store
+            .list_attached_role_policies(&role.id, prefix, page)
+            .await?;
+        Ok(Page::from_overfetch(items, page.limit, |p| {
+            p.name.to_ascii_lowercase()
+        }))
+    }
+
+    // ----- instance profiles -----
+
+    pub async fn create_instance_profile(
+        &self,
+        name: &str,
+        path: Option<&str>,
+        tags: Vec<Tag>,
+    ) -> Result<InstanceProfile> {
+        validate::instance_profile_name(name)?;
+        let path = path.unwrap_or("/");
+        validate::path(path)?;
+        validate::tags(&tags)?;
+        let profile = InstanceProfile {
+            id: aws_unique_id(IdPrefix::InstanceProfile),
+            name: name.to_string(),
+            path: path.to_string(),
+            arn: self.arn("instance-profile", path, name),
+            create_date: Utc::now(),
+            tags,
+            roles: vec![],
+        };
+        self.store.insert_instance_profile(&profile).await?;
+        Ok(profile)
+    }
+
+    pub async fn get_instance_profile(&self, name: &str) -> Result<InstanceProfile> {
+        validate::instance_profile_name(name)?;
+        self.store
+            .get_instance_profile(name)
+            .await?
+            .ok_or_else(|| no_such_profile(name))
+    }
+
+    /// Resolves a profile named by EC2's `IamInstanceProfile` structure (Arn or Name, not both).
+    pub async fn resolve_instance_profile(
+        &self,
+        name: Option<&str>,
+        arn: Option<&str>,
+    ) -> Result<InstanceProfile> {
+        let invalid = |m: String| Error::InvalidParameterValue(m);
+        match (name, arn) {
+            (Some(_), Some(_)) => Err(invalid("The parameter 'iamInstanceProfile.name' may not be used in combination with 'iamInstanceProfile.arn'".into())),
+            (None, None) => Err(invalid("Value () for parameter iamInstanceProfile is invalid. Either name or arn must be specified".into())),
+            (Some(n), None) => {
+                let found = if validate::instance_profile_name(n).is_ok() { self.store.get_instance_profile(n).await? } else { None };
+                found.ok_or_else(|| invalid(format!("Value ({n}) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name")))
+            }
+            (None, Some(a)) => {
+                let prefix = format!("arn:aws:iam::{}:instance-profile/", self.account_id);
+                let name = a.strip_prefix(&prefix).and_then(|rest| rest.rsplit('/').next());
+                let found = match name {
+                    Some(n) if validate::instance_profile_name(n).is_ok() => self.store.get_instance_profile(n).await?.filter(|p| p.arn == a),
+                    _ => None,
+                };
+                found.ok_or_else(|| invalid(format!("Value ({a}) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN")))
+            }
+        }
+    }
+
+    pub async fn list_instance_profiles(
+        &self,
+        path_prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<InstanceProfile>> {
+        let prefix = path_prefix.unwrap_or("/");
+        validate::path_prefix(prefix)?;
+        let items = self.store.list_instance_profiles(prefix, page).await?;
+        Ok(Page::from_overfetch(items, page.limit, |p| {
+            p.name.to_ascii_lowercase()
+        }))
+    }
+
+    pub async fn list_instance_profiles_for_role(
+        &self,
+        role_name: &str,
+        page: &PageRequest,
+    ) -> Result<Page<InstanceProfile>> {
+        let role = self.get_role(role_name).await?;
+        let items = self
+            .store
+            .list_instance_profiles_for_role(&role.id, page)
+            .await?;
+        Ok(Page::from_overfetch(items, page.limit, |p| {
+            p.name.to_ascii_lowercase()
+        }))
+    }
+
+    pub async fn delete_instance_profile(&self, name: &str) -> Result<()> {
+        validate::instance_profile_name(name)?;
+        self.store.delete_instance_profile(name).await
+    }
+
+    pub async fn add_role_to_instance_profile(
+        &self,
+        profile_name: &str,
+        role_name: &str,
+    ) -> Result<()> {
+        let profile = self.get_instance_profile(profile_name).await?;
+        let role = self.get_role(role_name).await?;
+        self.store
+            .add_role_to_instance_profile(&profile.id, &role.id)
+            .await
+    }
+
+    pub async fn remove_role_from_instance_profile(
+        &self,
+        profile_name: &str,
+        role_name: &str,
+    ) -> Result<()> {
+        let profile = self.get_instance_profile(profile_name).await?;
+        let role = self.get_role(role_name).await?;
+        self.store
+            .remove_role_from_instance_profile(&profile.id, &role.id)
+            .await
+    }
+
+    pub async fn tag_instance_profile(&self, name: &str, tags: Vec<Tag>) -> Result<()> {
+        let mut p = self.get_instance_profile(name).await?;
+        validate::merge_tags(&mut p.tags, tags)?;
+        self.store.update_instance_profile(&p).await
+    }
+
+    pub async fn untag_instance_profile(&self, name: &str, keys: &[&str]) -> Result<()> {
+        let mut p = self.get_instance_profile(name).await?;
+        p.tags
+            .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
+        self.store.update_instance_profile(&p).await
+    }
+}

@@ -1,0 +1,19 @@
+//! The rolecall domain: IAM and EC2 entities, their invariants, and the operations on them,
+//! behind the [`Store`] trait that SQLite (and later PostgreSQL) implement.
+//!
+//! The services here validate input the way AWS does (names, paths, tags, policy documents) and
+//! generate ids; the store enforces the invariants that must hold under concurrency (unique
+//! names, one role per instance profile, one active association per instance, at most five
+//! policy versions) with database constraints and transactions.
+
+pub mod ec2;
+mod error;
+pub mod iam;
+pub mod model;
+mod paging;
+mod store;
+pub mod validate;
+
+pub use error::{Error, Result};
+pub use paging::{Page, PageRequest};
+pub use store::{DynStore, Store};

@@ -1,0 +1,216 @@
+//! Entities as stored and served.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    pub id: String,
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    pub create_date: DateTime<Utc>,
+    /// The trust policy exactly as the client sent it.
+    pub assume_role_policy_document: String,
+    pub description: Option<String>,
+    pub max_session_duration: u32,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedPolicy {
+    pub id: String,
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    pub default_version_id: String,
+    pub attachment_count: u32,
+    pub description: Option<String>,
+    pub create_date: DateTime<Utc>,
+    pub update_date: DateTime<Utc>,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyVersion {
+    pub version_id: String,
+    pub document: String,
+    pub is_default: bool,
+    pub create_date: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachedPolicy {
+    pub name: String,
+    pub arn: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceProfile {
+    pub id: String,
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    pub create_date: DateTime<Utc>,
+    pub tags: Vec<Tag>,
+    /// Filled in on read from the role link; not part of the stored document.
+    #[serde(skip)]
+    pub roles: Vec<Role>,
+}
+
+/// EC2 instance states with AWS's codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstanceState {
+    Pending,
+    Running,
+    ShuttingDown,
+    Terminated,
+    Stopping,
+    Stopped,
+}
+
+impl InstanceState {
+    pub fn code(self) -> u8 {
+        match self {
+            InstanceState::Pending => 0,
+            InstanceState::Running => 16,
+            InstanceState::ShuttingDown => 32,
+            InstanceState::Terminated => 48,
+            InstanceState::Stopping => 64,
+            InstanceState::Stopped => 80,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            InstanceState::Pending => "pending",
+            InstanceState::Running => "running",
+            InstanceState::ShuttingDown => "shutting-down",
+            InstanceState::Terminated => "terminated",
+            InstanceState::Stopping => "stopping",
+            InstanceState::Stopped => "stopped",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<InstanceState> {
+        [
+            InstanceState::Pending,
+            InstanceState::Running,
+            InstanceState::ShuttingDown,
+            InstanceState::Terminated,
+            InstanceState::Stopping,
+            InstanceState::Stopped,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataOptions {
+    /// "optional" or "required".
+    pub http_tokens: String,
+    pub http_put_response_hop_limit: u32,
+    /// "enabled" or "disabled".
+    pub http_endpoint: String,
+    /// "enabled" or "disabled".
+    pub instance_metadata_tags: String,
+    pub http_protocol_ipv6: String,
+}
+
+impl Default for MetadataOptions {
+    fn default() -> Self {
+        MetadataOptions {
+            http_tokens: "optional".into(),
+            http_put_response_hop_limit: 1,
+            http_endpoint: "enabled".into(),
+            instance_metadata_tags: "disabled".into(),
+            http_protocol_ipv6: "disabled".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupIdentifier {
+    pub group_id: Option<String>,
+    pub group_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    pub id: String,
+    pub reservation_id: String,
+    pub image_id: String,
+    pub instance_type: String,
+    pub key_name: Option<String>,
+    pub state: InstanceState,
+    /// Why the state last changed, as EC2's `stateTransitionReason`.
+    pub state_reason: String,
+    pub private_ip: String,
+    pub subnet_id: Option<String>,
+    pub vpc_id: Option<String>,
+    pub availability_zone: String,
+    pub security_groups: Vec<GroupIdentifier>,
+    pub user_data: Option<String>,
+    pub tags: Vec<Tag>,
+    pub metadata_options: MetadataOptions,
+    pub launch_time: DateTime<Utc>,
+    pub ami_launch_index: u32,
+    pub client_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AssociationState {
+    Associating,
+    Associated,
+    Disassociating,
+    Disassociated,
+}
+
+impl AssociationState {
+    pub fn name(self) -> &'static str {
+        match self {
+            AssociationState::Associating => "associating",
+            AssociationState::Associated => "associated",
+            AssociationState::Disassociating => "disassociating",
+            AssociationState::Disassociated => "disassociated",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<AssociationState> {
+        [
+            AssociationState::Associating,
+            AssociationState::Associated,
+            AssociationState::Disassociating,
+            AssociationState::Disassociated,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
+
+    /// An association in this state holds the instance's one profile slot.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            AssociationState::Associating | AssociationState::Associated
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Association {
+    pub id: String,
+    pub instance_id: String,
+    pub profile_arn: String,
+    pub profile_id: String,
+    pub state: AssociationState,
+    pub timestamp: DateTime<Utc>,
+}

@@ -1,0 +1,136 @@
+//! The storage trait. Implementations enforce the invariants with database constraints and
+//! transactions, and report violations as the domain [`Error`](crate::Error) AWS would give.
+//!
+//! Names are looked up case-insensitively (IAM names are unique regardless of case). List methods
+//! return up to `page.limit + 1` items ordered by their sort key (lower-cased name, or id for EC2)
+//! starting at `page.from`, so the caller can tell whether there is more.
+
+use crate::model::*;
+use crate::{PageRequest, Result};
+use async_trait::async_trait;
+use std::sync::Arc;
+
+pub type DynStore = Arc<dyn Store>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- deployment metadata (account id, sealed root secret, ...) ---
+    async fn get_meta(&self, key: &str) -> Result<Option<String>>;
+    /// Inserts `value` unless the key exists; returns the value now stored.
+    async fn init_meta(&self, key: &str, value: &str) -> Result<String>;
+
+    // --- roles ---
+    /// EntityAlreadyExists when a role of that name (any case) exists.
+    async fn insert_role(&self, role: &Role) -> Result<()>;
+    async fn get_role(&self, name: &str) -> Result<Option<Role>>;
+    async fn list_roles(&self, path_prefix: &str, page: &PageRequest) -> Result<Vec<Role>>;
+    /// Rewrites the role with `role.id`.
+    async fn update_role(&self, role: &Role) -> Result<()>;
+    /// NoSuchEntity, or DeleteConflict while the role has policies or is in a profile.
+    async fn delete_role(&self, name: &str) -> Result<()>;
+
+    // --- inline role policies ---
+    async fn put_role_policy(&self, role_id: &str, name: &str, document: &str) -> Result<()>;
+    async fn get_role_policy(&self, role_id: &str, name: &str) -> Result<Option<(String, String)>>;
+    async fn list_role_policies(&self, role_id: &str, page: &PageRequest) -> Result<Vec<String>>;
+    /// Returns whether a policy was deleted.
+    async fn delete_role_policy(&self, role_id: &str, name: &str) -> Result<bool>;
+
+    // --- customer managed policies ---
+    /// EntityAlreadyExists on a duplicate name (any case) in the account.
+    async fn insert_policy(&self, policy: &ManagedPolicy, first: &PolicyVersion) -> Result<()>;
+    async fn get_policy(&self, arn: &str) -> Result<Option<ManagedPolicy>>;
+    async fn list_policies(
+        &self,
+        path_prefix: &str,
+        only_attached: bool,
+        page: &PageRequest,
+    ) -> Result<Vec<ManagedPolicy>>;
+    /// DeleteConflict while attached or holding non-default versions.
+    async fn delete_policy(&self, arn: &str) -> Result<()>;
+    /// Adds a version with the next id (v2, v3, ...); LimitExceeded past five versions.
+    async fn insert_policy_version(
+        &self,
+        arn: &str,
+        document: &str,
+        set_default: bool,
+    ) -> Result<PolicyVersion>;
+    async fn get_policy_version(
+        &self,
+        arn: &str,
+        version_id: &str,
+    ) -> Result<Option<PolicyVersion>>;
+    async fn list_policy_versions(&self, arn: &str) -> Result<Vec<PolicyVersion>>;
+    /// DeleteConflict for the default version; NoSuchEntity for an unknown one.
+    async fn delete_policy_version(&self, arn: &str, version_id: &str) -> Result<()>;
+    async fn set_default_policy_version(&self, arn: &str, version_id: &str) -> Result<()>;
+    /// NoSuchEntity for an unknown policy; attaching twice is a no-op, as in AWS.
+    async fn attach_role_policy(&self, role_id: &str, policy_arn: &str) -> Result<()>;
+    /// NoSuchEntity when not attached.
+    async fn detach_role_policy(&self, role_id: &str, policy_arn: &str) -> Result<()>;
+    async fn list_attached_role_policies(
+        &self,
+        role_id: &str,
+        path_prefix: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<AttachedPolicy>>;
+
+    // --- instance profiles (read with their role filled in) ---
+    async fn insert_instance_profile(&self, profile: &InstanceProfile) -> Result<()>;
+    async fn get_instance_profile(&self, name: &str) -> Result<Option<InstanceProfile>>;
+    async fn list_instance_profiles(
+        &self,
+        path_prefix: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<InstanceProfile>>;
+    async fn list_instance_profiles_for_role(
+        &self,
+        role_id: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<InstanceProfile>>;
+    /// Rewrites the profile's own fields (tags); the role link is separate.
+    async fn update_instance_profile(&self, profile: &InstanceProfile) -> Result<()>;
+    /// DeleteConflict while it holds a role.
+    async fn delete_instance_profile(&self, name: &str) -> Result<()>;
+    /// LimitExceeded when the profile already holds a role.
+    async fn add_role_to_instance_profile(&self, profile_id: &str, role_id: &str) -> Result<()>;
+    /// NoSuchEntity when that role is not in the profile.
+    async fn remove_role_from_instance_profile(
+        &self,
+        profile_id: &str,
+        role_id: &str,
+    ) -> Result<()>;
+
+    // --- instances ---
+    /// Inserts instances and their initial associations in one transaction; a private IP in use by
+    /// a live instance is InvalidParameterValue.
+    async fn insert_instances(
+        &self,
+        instances: &[Instance],
+        associations: &[Association],
+    ) -> Result<()>;
+    async fn get_instance(&self, id: &str) -> Result<Option<Instance>>;
+    /// Instances ordered by id; `ids` empty means all.
+    async fn list_instances(&self, ids: &[String], page: &PageRequest) -> Result<Vec<Instance>>;
+    /// Private IPs of instances that are not terminated.
+    async fn live_private_ips(&self) -> Result<Vec<String>>;
+    /// Rewrites the instance; moving to terminated also ends its active association.
+    async fn update_instance(&self, instance: &Instance) -> Result<()>;
+
+    // --- IAM instance profile associations ---
+    /// IncorrectState when the instance already has an active association.
+    async fn insert_association(&self, association: &Association) -> Result<()>;
+    async fn get_association(&self, id: &str) -> Result<Option<Association>>;
+    /// Associations ordered by id; `ids` empty means all.
+    async fn list_associations(
+        &self,
+        ids: &[String],
+        page: &PageRequest,
+    ) -> Result<Vec<Association>>;
+    /// The active association of each of these instances that has one.
+    async fn active_associations(&self, instance_ids: &[String]) -> Result<Vec<Association>>;
+    /// Atomically ends `old_id` (must be active: else IncorrectState) and inserts `new`.
+    async fn replace_association(&self, old_id: &str, new: &Association) -> Result<()>;
+    /// Ends an active association; IncorrectState when it is not active.
+    async fn end_association(&self, id: &str) -> Result<Association>;
+}

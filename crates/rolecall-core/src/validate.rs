@@ -1,0 +1,246 @@
+//! Input constraints from the IAM API model (patterns and lengths), with AWS's wording:
+//! "1 validation error detected: Value 'x' at 'roleName' failed to satisfy constraint: ...".
+
+use crate::model::Tag;
+use crate::{Error, Result};
+
+fn violation(field: &str, value: &str, constraint: &str) -> Error {
+    Error::Validation(format!(
+        "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"
+    ))
+}
+
+fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<()> {
+    let n = value.chars().count();
+    if n < min {
+        return Err(violation(
+            field,
+            value,
+            &format!("Member must have length greater than or equal to {min}"),
+        ));
+    }
+    if n > max {
+        return Err(violation(
+            field,
+            value,
+            &format!("Member must have length less than or equal to {max}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `[\w+=,.@-]+`: the alphabet of role, profile, policy and user names.
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
+}
+
+fn check_name(field: &str, value: &str, max: usize) -> Result<()> {
+    check_len(field, value, 1, max)?;
+    if !value.chars().all(is_name_char) {
+        return Err(violation(
+            field,
+            value,
+            "Member must satisfy regular expression pattern: [\\w+=,.@-]+",
+        ));
+    }
+    Ok(())
+}
+
+pub fn role_name(v: &str) -> Result<()> {
+    check_name("roleName", v, 64)
+}
+
+pub fn instance_profile_name(v: &str) -> Result<()> {
+    check_name("instanceProfileName", v, 128)
+}
+
+pub fn policy_name(v: &str) -> Result<()> {
+    check_name("policyName", v, 128)
+}
+
+/// `(\u002F)|(\u002F[\u0021-\u007E]+\u002F)`, 1..=512.
+pub fn path(v: &str) -> Result<()> {
+    check_len("path", v, 1, 512)?;
+    let ok = v == "/"
+        || (v.len() >= 3
+            && v.starts_with('/')
+            && v.ends_with('/')
+            && v.chars().all(|c| ('\u{21}'..='\u{7e}').contains(&c)));
+    if !ok {
+        return Err(violation(
+            "path",
+            v,
+            "Member must satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
+        ));
+    }
+    Ok(())
+}
+
+/// `\u002F[\u0021-\u007F]*`, 1..=512.
+pub fn path_prefix(v: &str) -> Result<()> {
+    check_len("pathPrefix", v, 1, 512)?;
+    if !v.starts_with('/') || !v.chars().all(|c| ('\u{21}'..='\u{7f}').contains(&c)) {
+        return Err(violation(
+            "pathPrefix",
+            v,
+            "Member must satisfy regular expression pattern: \\u002F[\\u0021-\\u007F]*",
+        ));
+    }
+    Ok(())
+}
+
+pub fn description(v: &str) -> Result<()> {
+    check_len("description", v, 0, 1000)?;
+    let ok = v
+        .chars()
+        .all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{a1}'..='\u{ff}'));
+    if !ok {
+        return Err(violation(
+            "description",
+            v,
+            "Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*",
+        ));
+    }
+    Ok(())
+}
+
+pub fn max_session_duration(v: i64) -> Result<u32> {
+    if !(3600..=43200).contains(&v) {
+        let s = v.to_string();
+        let c = if v < 3600 {
+            "Member must have value greater than or equal to 3600"
+        } else {
+            "Member must have value less than or equal to 43200"
+        };
+        return Err(violation("maxSessionDuration", &s, c));
+    }
+    Ok(v as u32)
+}
+
+/// The shape limit on policy documents (the per-kind size quotas are the policy engine's).
+pub fn policy_document(field: &str, v: &str) -> Result<()> {
+    check_len(field, v, 1, 131072)?;
+    let ok = v
+        .chars()
+        .all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}') || c > '\u{ff}');
+    if !ok {
+        return Err(violation(
+            field,
+            v,
+            "Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
+        ));
+    }
+    Ok(())
+}
+
+/// Tag keys `[\p{L}\p{Z}\p{N}_.:/=+\-@]+` (1..=128), values of the same set (0..=256), at most 50
+/// per resource; keys must be distinct.
+pub fn tags(tags: &[Tag]) -> Result<()> {
+    let tag_char = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
+    for t in tags {
+        check_len("tags.member.key", &t.key, 1, 128)?;
+        if !t.key.chars().all(tag_char) {
+            return Err(violation(
+                "tags.member.key",
+                &t.key,
+                "Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+",
+            ));
+        }
+        check_len("tags.member.value", &t.value, 0, 256)?;
+        if !t.value.chars().all(tag_char) {
+            return Err(violation(
+                "tags.member.value",
+                &t.value,
+                "Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*",
+            ));
+        }
+        if t.key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(Error::InvalidInput("User-defined tag keys can't start with 'aws:'. This prefix is reserved for AWS tags.".into()));
+        }
+    }
+    for (i, t) in tags.iter().enumerate() {
+        if tags[..i].iter().any(|o| o.key.eq_ignore_ascii_case(&t.key)) {
+            return Err(Error::InvalidInput(
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive.".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Merges `new` into `existing` (same key, any case, is replaced) and enforces the 50-tag quota.
+pub fn merge_tags(existing: &mut Vec<Tag>, new: Vec<Tag>) -> Result<()> {
+    tags(&new)?;
+    for t in new {
+        match existing
+            .iter_mut()
+            .find(|e| e.key.eq_ignore_ascii_case(&t.key))
+        {
+            Some(e) => *e = t,
+            None => existing.push(t),
+        }
+    }
+    if existing.len() > 50 {
+        return Err(Error::LimitExceeded(
+            "The number of tags has reached the maximum limit.".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub fn max_items(v: Option<&str>) -> Result<usize> {
+    let Some(v) = v else { return Ok(100) };
+    let n: i64 = v
+        .parse()
+        .map_err(|_| violation("maxItems", v, "Member must be a number"))?;
+    if !(1..=1000).contains(&n) {
+        let c = if n < 1 {
+            "Member must have value greater than or equal to 1"
+        } else {
+            "Member must have value less than or equal to 1000"
+        };
+        return Err(violation("maxItems", v, c));
+    }
+    Ok(n as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_paths() {
+        assert!(role_name("s3access").is_ok());
+        assert!(role_name("a+b=c,d.e@f_g-h").is_ok());
+        assert!(
+            matches!(role_name("bad name"), Err(Error::Validation(m)) if m.contains("at 'roleName'"))
+        );
+        assert!(role_name(&"a".repeat(65)).is_err());
+        assert!(role_name("").is_err());
+        assert!(path("/").is_ok());
+        assert!(path("/a/b/").is_ok());
+        assert!(path("/a").is_err());
+        assert!(path("//").is_err());
+        assert!(path_prefix("/a").is_ok());
+        assert!(path_prefix("a").is_err());
+        assert_eq!(max_items(None).ok(), Some(100));
+        assert!(max_items(Some("0")).is_err());
+        assert!(max_items(Some("x")).is_err());
+        assert!(max_session_duration(3599).is_err());
+    }
+
+    #[test]
+    fn tag_rules() {
+        let t = |k: &str, v: &str| Tag {
+            key: k.into(),
+            value: v.into(),
+        };
+        assert!(tags(&[t("Env", "prod")]).is_ok());
+        assert!(tags(&[t("aws:x", "")]).is_err());
+        assert!(tags(&[t("a", "1"), t("A", "2")]).is_err());
+        assert!(tags(&[t("bad#", "1")]).is_err());
+        let mut existing = vec![t("a", "1")];
+        merge_tags(&mut existing, vec![t("A", "2"), t("b", "3")]).ok();
+        assert_eq!(existing, vec![t("A", "2"), t("b", "3")]);
+    }
+}

@@ -1,0 +1,103 @@
+//! Identifiers and secrets in the forms AWS uses, from the OS CSPRNG.
+
+use rand::Rng;
+use rand::rngs::OsRng;
+
+/// The four-letter prefixes AWS gives IAM unique ids (see "IAM identifiers" in the IAM guide).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdPrefix {
+    Role,
+    InstanceProfile,
+    ManagedPolicy,
+    User,
+    Group,
+    /// Long-term access key ids.
+    AccessKey,
+    /// Temporary (STS) access key ids.
+    TemporaryAccessKey,
+}
+
+impl IdPrefix {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdPrefix::Role => "AROA",
+            IdPrefix::InstanceProfile => "AIPA",
+            IdPrefix::ManagedPolicy => "ANPA",
+            IdPrefix::User => "AIDA",
+            IdPrefix::Group => "AGPA",
+            IdPrefix::AccessKey => "AKIA",
+            IdPrefix::TemporaryAccessKey => "ASIA",
+        }
+    }
+}
+
+/// AWS unique ids use upper-case letters and the digits 2-7 (base32's alphabet).
+const BASE32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+fn random_from(alphabet: &[u8], len: usize) -> String {
+    let mut rng = OsRng;
+    (0..len)
+        .map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char)
+        .collect()
+}
+
+/// A 21-character IAM unique id such as `AROAIIZKPBKS2LEXAMPLE`.
+pub fn aws_unique_id(prefix: IdPrefix) -> String {
+    format!("{}{}", prefix.as_str(), random_from(BASE32, 17))
+}
+
+/// A 20-character access key id such as `AKIAIOSFODNN7EXAMPLE`.
+pub fn access_key_id(prefix: IdPrefix) -> String {
+    format!("{}{}", prefix.as_str(), random_from(BASE32, 16))
+}
+
+/// A 40-character secret access key over AWS's alphabet.
+pub fn secret_access_key() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    random_from(ALPHABET, 40)
+}
+
+/// An EC2 id: `prefix` + `-` + 17 lower-case hex digits (`i-0123456789abcdef0`).
+pub fn ec2_id(prefix: &str) -> String {
+    format!("{prefix}-{}", random_from(b"0123456789abcdef", 17))
+}
+
+/// A request id in AWS's form (a random UUID, version 4).
+pub fn request_id() -> String {
+    let mut b = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut OsRng, &mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        let id = aws_unique_id(IdPrefix::Role);
+        assert_eq!(id.len(), 21);
+        assert!(id.starts_with("AROA"));
+        assert!(id[4..].bytes().all(|b| BASE32.contains(&b)));
+        assert_eq!(access_key_id(IdPrefix::AccessKey).len(), 20);
+        assert_eq!(secret_access_key().len(), 40);
+        let i = ec2_id("i");
+        assert_eq!(i.len(), 19);
+        assert!(
+            i[2..]
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        assert_ne!(ec2_id("i"), ec2_id("i"));
+    }
+}

@@ -1,0 +1,909 @@
+//! Evaluation rules, from the IAM documentation ("Policy evaluation logic",
+//! "Condition operators", "Policy variables", "Single-valued vs.
+//! multivalued context keys", "Principal", "Permissions boundaries",
+//! "Session policies").
+#![allow(clippy::unwrap_used)]
+
+use rolecall_policy::*;
+
+const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
+
+fn pol(doc: &str, kind: PolicyKind) -> Policy {
+    Policy::parse(doc, kind).unwrap_or_else(|e| panic!("{doc}: {e}"))
+}
+
+fn id_policy(stmts: &str) -> Policy {
+    pol(
+        &format!(r#"{{"Version":"2012-10-17","Statement":{stmts}}}"#),
+        PolicyKind::Identity,
+    )
+}
+
+fn req(action: &str, resource: &str) -> RequestContext {
+    RequestContext::new(Principal::user(ALICE), action, resource)
+}
+
+fn decide(p: &Policy, r: &RequestContext) -> Decision {
+    let refs = [PolicyRef::new("p", p)];
+    evaluate_identity(&refs, r).decision
+}
+
+/// Allow `*` on `*` under one condition block.
+fn cond(c: &str) -> Policy {
+    id_policy(&format!(
+        r#"{{"Effect":"Allow","Action":"*","Resource":"*","Condition":{c}}}"#
+    ))
+}
+
+fn check(c: &str, keys: &[(&str, &[&str])]) -> bool {
+    let p = cond(c);
+    let mut r = req("s3:GetObject", "arn:aws:s3:::b/k");
+    for (k, v) in keys {
+        if v.len() == 1 {
+            r.keys.insert(k, v[0]);
+        } else {
+            r.keys.insert_values(k, v.iter().copied());
+        }
+    }
+    decide(&p, &r) == Decision::Allow
+}
+
+use Decision::*;
+
+#[test]
+fn default_deny_allow_and_explicit_deny() {
+    let p =
+        id_policy(r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#);
+    assert_eq!(decide(&p, &req("s3:GetObject", "arn:aws:s3:::b/x")), Allow);
+    assert_eq!(
+        decide(&p, &req("s3:PutObject", "arn:aws:s3:::b/x")),
+        ImplicitDeny
+    );
+    let p = id_policy(
+        r#"[{"Effect":"Allow","Action":"s3:*","Resource":"*"},{"Sid":"NoSecret","Effect":"Deny","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/secret/*"}]"#,
+    );
+    let refs = [PolicyRef::new("p", &p)];
+    let e = evaluate_identity(&refs, &req("s3:GetObject", "arn:aws:s3:::b/secret/x"));
+    assert_eq!(e.decision, ExplicitDeny);
+    assert_eq!(e.reason, Reason::ExplicitDeny(PolicyType::Identity));
+    assert_eq!(e.statement.unwrap().statement, 1);
+    let e = evaluate_identity(&refs, &req("s3:GetObject", "arn:aws:s3:::b/public"));
+    assert_eq!(e.decision, Allow);
+    assert_eq!(e.reason, Reason::AllowedByIdentity);
+    // No policies at all.
+    assert_eq!(
+        evaluate_identity(&[], &req("s3:GetObject", "*")).reason,
+        Reason::NoIdentityAllow
+    );
+}
+
+#[test]
+fn actions_case_insensitive_with_wildcards() {
+    let p = id_policy(
+        r#"{"Effect":"Allow","Action":["S3:get*","ec2:Describe?nstances"],"Resource":"*"}"#,
+    );
+    assert_eq!(decide(&p, &req("s3:GetObject", "*")), Allow);
+    assert_eq!(decide(&p, &req("S3:GETOBJECT", "*")), Allow);
+    assert_eq!(decide(&p, &req("ec2:DescribeInstances", "*")), Allow);
+    assert_eq!(
+        decide(&p, &req("ec2:DescribeXXnstances", "*")),
+        ImplicitDeny
+    );
+    assert_eq!(decide(&p, &req("s3:PutObject", "*")), ImplicitDeny);
+    assert_eq!(decide(&p, &req("s3x:GetObject", "*")), ImplicitDeny);
+}
+
+#[test]
+fn not_action_and_not_resource() {
+    let p = id_policy(r#"{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}"#);
+    assert_eq!(decide(&p, &req("ec2:RunInstances", "*")), Allow);
+    assert_eq!(decide(&p, &req("IAM:PassRole", "*")), ImplicitDeny);
+    let p = id_policy(
+        r#"[{"Effect":"Allow","Action":"s3:*","Resource":"*"},{"Effect":"Deny","Action":"s3:*","NotResource":["arn:aws:s3:::ok","arn:aws:s3:::ok/*"]}]"#,
+    );
+    assert_eq!(decide(&p, &req("s3:GetObject", "arn:aws:s3:::ok/x")), Allow);
+    assert_eq!(
+        decide(&p, &req("s3:GetObject", "arn:aws:s3:::other/x")),
+        ExplicitDeny
+    );
+}
+
+#[test]
+fn resources_case_sensitive_by_segment() {
+    let p = id_policy(
+        r#"{"Effect":"Allow","Action":"*","Resource":["arn:aws:ec2:*:123456789012:instance/i-??","arn:aws:s3:::Bucket/*"]}"#,
+    );
+    assert_eq!(
+        decide(
+            &p,
+            &req(
+                "ec2:StartInstances",
+                "arn:aws:ec2:us-east-1:123456789012:instance/i-01"
+            )
+        ),
+        Allow
+    );
+    assert_eq!(
+        decide(
+            &p,
+            &req(
+                "ec2:StartInstances",
+                "arn:aws:ec2:us-east-1:123456789012:instance/i-012"
+            )
+        ),
+        ImplicitDeny
+    );
+    assert_eq!(
+        decide(
+            &p,
+            &req(
+                "ec2:StartInstances",
+                "arn:aws:ec2:us-east-1:111111111111:instance/i-01"
+            )
+        ),
+        ImplicitDeny
+    );
+    assert_eq!(
+        decide(&p, &req("s3:GetObject", "arn:aws:s3:::Bucket/a")),
+        Allow
+    );
+    assert_eq!(
+        decide(&p, &req("s3:GetObject", "arn:aws:s3:::bucket/a")),
+        ImplicitDeny
+    );
+    assert_eq!(
+        decide(&p, &req("s3:GetObject", "arn:aws:S3:::Bucket/a")),
+        ImplicitDeny
+    );
+    // `*` in the region does not swallow the account.
+    let p = id_policy(r#"{"Effect":"Allow","Action":"*","Resource":"arn:aws:ec2:*:instance/*:*"}"#);
+    assert_eq!(
+        decide(
+            &p,
+            &req(
+                "ec2:StartInstances",
+                "arn:aws:ec2:us-east-1:123456789012:instance/i-01"
+            )
+        ),
+        ImplicitDeny
+    );
+}
+
+#[test]
+fn string_operators() {
+    let un = |v: &'static str| [("aws:username", &*Box::leak(Box::new([v])) as &[&str])];
+    assert!(check(
+        r#"{"StringEquals":{"aws:username":"alice"}}"#,
+        &[("aws:username", &["alice"])]
+    ));
+    assert!(!check(
+        r#"{"StringEquals":{"aws:username":"alice"}}"#,
+        &[("aws:username", &["Alice"])]
+    ));
+    assert!(!check(r#"{"StringEquals":{"aws:username":"alice"}}"#, &[]));
+    assert!(check(
+        r#"{"StringEquals":{"aws:username":["bob","alice"]}}"#,
+        &un("alice")
+    ));
+    assert!(!check(
+        r#"{"StringEquals":{"aws:username":"a*"}}"#,
+        &un("alice")
+    ));
+    assert!(check(
+        r#"{"StringEquals":{"aws:username":"a*"}}"#,
+        &un("a*")
+    ));
+    assert!(check(
+        r#"{"StringNotEquals":{"aws:username":"bob"}}"#,
+        &un("alice")
+    ));
+    assert!(!check(
+        r#"{"StringNotEquals":{"aws:username":["bob","alice"]}}"#,
+        &un("alice")
+    ));
+    // Negated operators are true when the key is missing.
+    assert!(check(r#"{"StringNotEquals":{"aws:username":"bob"}}"#, &[]));
+    assert!(check(
+        r#"{"StringEqualsIgnoreCase":{"aws:username":"ALICE"}}"#,
+        &un("alice")
+    ));
+    assert!(!check(
+        r#"{"StringNotEqualsIgnoreCase":{"aws:username":"ALICE"}}"#,
+        &un("alice")
+    ));
+    assert!(check(
+        r#"{"StringLike":{"aws:username":"a*e"}}"#,
+        &un("alice")
+    ));
+    assert!(check(
+        r#"{"StringLike":{"aws:username":"?lice"}}"#,
+        &un("alice")
+    ));
+    assert!(!check(
+        r#"{"StringLike":{"aws:username":"A*"}}"#,
+        &un("alice")
+    ));
+    assert!(check(
+        r#"{"StringNotLike":{"aws:username":"b*"}}"#,
+        &un("alice")
+    ));
+    assert!(!check(
+        r#"{"StringNotLike":{"aws:username":"a*"}}"#,
+        &un("alice")
+    ));
+    // Condition key names are case-insensitive.
+    assert!(check(
+        r#"{"StringEquals":{"AWS:UserName":"alice"}}"#,
+        &un("alice")
+    ));
+    // Several keys: AND; several operators: AND.
+    assert!(!check(
+        r#"{"StringEquals":{"aws:username":"alice","aws:PrincipalTag/team":"x"}}"#,
+        &un("alice")
+    ));
+    assert!(check(
+        r#"{"StringEquals":{"aws:username":"alice"},"StringLike":{"aws:PrincipalTag/team":"x*"}}"#,
+        &[
+            ("aws:username", &["alice"]),
+            ("aws:PrincipalTag/team", &["xy"])
+        ]
+    ));
+}
+
+#[test]
+fn numeric_operators() {
+    let mk = |v: &'static str| [("s3:max-keys", &*Box::leak(Box::new([v])) as &[&str])];
+    assert!(check(
+        r#"{"NumericEquals":{"s3:max-keys":"10"}}"#,
+        &mk("10")
+    ));
+    assert!(check(
+        r#"{"NumericEquals":{"s3:max-keys":10}}"#,
+        &mk("10.0")
+    ));
+    assert!(!check(
+        r#"{"NumericNotEquals":{"s3:max-keys":"10"}}"#,
+        &mk("10")
+    ));
+    assert!(check(
+        r#"{"NumericLessThan":{"s3:max-keys":"10"}}"#,
+        &mk("9")
+    ));
+    assert!(!check(
+        r#"{"NumericLessThan":{"s3:max-keys":"10"}}"#,
+        &mk("10")
+    ));
+    assert!(check(
+        r#"{"NumericLessThanEquals":{"s3:max-keys":"10"}}"#,
+        &mk("10")
+    ));
+    assert!(check(
+        r#"{"NumericGreaterThan":{"s3:max-keys":"-1.5"}}"#,
+        &mk("-1")
+    ));
+    assert!(check(
+        r#"{"NumericGreaterThanEquals":{"s3:max-keys":"10"}}"#,
+        &mk("10")
+    ));
+    assert!(!check(
+        r#"{"NumericGreaterThan":{"s3:max-keys":"10"}}"#,
+        &mk("abc")
+    ));
+    assert!(!check(r#"{"NumericLessThan":{"s3:max-keys":"10"}}"#, &[]));
+    assert!(check(
+        r#"{"NumericLessThanIfExists":{"s3:max-keys":"10"}}"#,
+        &[]
+    ));
+}
+
+#[test]
+fn date_operators() {
+    let t = |v: &'static str| [("aws:CurrentTime", &*Box::leak(Box::new([v])) as &[&str])];
+    assert!(check(
+        r#"{"DateGreaterThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}"#,
+        &t("2024-06-01T12:00:00Z")
+    ));
+    assert!(!check(
+        r#"{"DateLessThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}"#,
+        &t("2024-06-01T12:00:00Z")
+    ));
+    assert!(check(
+        r#"{"DateEquals":{"aws:CurrentTime":"2020-01-01"}}"#,
+        &t("2020-01-01T00:00:00Z")
+    ));
+    assert!(check(
+        r#"{"DateNotEquals":{"aws:CurrentTime":"2020-01-01"}}"#,
+        &t("2020-01-01T00:00:01Z")
+    ));
+    assert!(check(
+        r#"{"DateLessThanEquals":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}"#,
+        &t("2020-01-01T00:00:00.000Z")
+    ));
+    assert!(check(
+        r#"{"DateGreaterThanEquals":{"aws:CurrentTime":"2020-01-01T01:00:00+01:00"}}"#,
+        &t("2020-01-01T00:00:00Z")
+    ));
+    // Epoch seconds on either side.
+    assert!(check(
+        r#"{"DateGreaterThan":{"aws:EpochTime":"2020-01-01T00:00:00Z"}}"#,
+        &[("aws:EpochTime", &["1600000000"])]
+    ));
+    assert!(check(
+        r#"{"DateLessThan":{"aws:CurrentTime":1700000000}}"#,
+        &t("2020-01-01T00:00:00Z")
+    ));
+    assert!(!check(
+        r#"{"DateLessThan":{"aws:CurrentTime":"2030-01-01"}}"#,
+        &t("not a date")
+    ));
+}
+
+#[test]
+fn bool_binary_null() {
+    let st = |v: &'static str| [("aws:SecureTransport", &*Box::leak(Box::new([v])) as &[&str])];
+    assert!(check(
+        r#"{"Bool":{"aws:SecureTransport":"true"}}"#,
+        &st("true")
+    ));
+    assert!(check(
+        r#"{"Bool":{"aws:SecureTransport":true}}"#,
+        &st("TRUE")
+    ));
+    assert!(!check(
+        r#"{"Bool":{"aws:SecureTransport":"true"}}"#,
+        &st("false")
+    ));
+    assert!(!check(r#"{"Bool":{"aws:SecureTransport":"false"}}"#, &[]));
+    assert!(check(
+        r#"{"BoolIfExists":{"aws:SecureTransport":"false"}}"#,
+        &[]
+    ));
+    assert!(check(
+        r#"{"BinaryEquals":{"k:bin":"QmluYXJ5"}}"#,
+        &[("k:bin", &["QmluYXJ5"])]
+    ));
+    assert!(!check(
+        r#"{"BinaryEquals":{"k:bin":"QmluYXJ5"}}"#,
+        &[("k:bin", &["qmluyxj5"])]
+    ));
+    assert!(check(r#"{"Null":{"aws:TokenIssueTime":"true"}}"#, &[]));
+    assert!(!check(
+        r#"{"Null":{"aws:TokenIssueTime":"true"}}"#,
+        &[("aws:TokenIssueTime", &["x"])]
+    ));
+    assert!(check(
+        r#"{"Null":{"aws:TokenIssueTime":"false"}}"#,
+        &[("aws:TokenIssueTime", &["x"])]
+    ));
+    assert!(!check(r#"{"Null":{"aws:TokenIssueTime":false}}"#, &[]));
+}
+
+#[test]
+fn ip_operators() {
+    let ip = |v: &'static str| [("aws:SourceIp", &*Box::leak(Box::new([v])) as &[&str])];
+    let c = r#"{"IpAddress":{"aws:SourceIp":["10.0.0.0/8","2001:db8::/32","192.0.2.7"]}}"#;
+    assert!(check(c, &ip("10.1.2.3")));
+    assert!(check(c, &ip("192.0.2.7")));
+    assert!(!check(c, &ip("192.0.2.8")));
+    assert!(check(c, &ip("2001:db8:1::5")));
+    assert!(!check(c, &ip("2001:db9::1")));
+    assert!(!check(c, &ip("not-an-ip")));
+    assert!(!check(c, &[]));
+    let n = r#"{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}"#;
+    assert!(!check(n, &ip("10.9.9.9")));
+    assert!(check(n, &ip("11.0.0.1")));
+    assert!(check(n, &ip("::1")));
+    assert!(check(n, &[]));
+}
+
+#[test]
+fn arn_operators() {
+    let sa = |v: &'static str| [("aws:SourceArn", &*Box::leak(Box::new([v])) as &[&str])];
+    let like = r#"{"ArnLike":{"aws:SourceArn":"arn:aws:sns:*:123456789012:topic-*"}}"#;
+    assert!(check(
+        like,
+        &sa("arn:aws:sns:us-east-1:123456789012:topic-a")
+    ));
+    assert!(!check(
+        like,
+        &sa("arn:aws:sns:us-east-1:123456789013:topic-a")
+    ));
+    assert!(!check(
+        like,
+        &sa("arn:aws:SNS:us-east-1:123456789012:topic-a")
+    ));
+    assert!(!check(like, &sa("not an arn")));
+    let eq = r#"{"ArnEquals":{"aws:SourceArn":"arn:aws:s3:::b*"}}"#;
+    assert!(check(eq, &sa("arn:aws:s3:::bucket")));
+    let not = r#"{"ArnNotLike":{"aws:SourceArn":"arn:aws:s3:::b*"}}"#;
+    assert!(!check(not, &sa("arn:aws:s3:::bucket")));
+    assert!(check(not, &sa("arn:aws:s3:::other")));
+    assert!(check(not, &[]));
+    assert!(check(
+        r#"{"ArnNotEquals":{"aws:SourceArn":"arn:aws:s3:::x"}}"#,
+        &sa("arn:aws:s3:::y")
+    ));
+}
+
+#[test]
+fn set_operators() {
+    let tags: &[&str] = &["a", "b"];
+    let fa = r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["a","b","c"]}}"#;
+    assert!(check(fa, &[("aws:TagKeys", tags)]));
+    assert!(!check(fa, &[("aws:TagKeys", &["a", "z"])]));
+    // ForAllValues: true when the key is missing or empty.
+    assert!(check(fa, &[]));
+    let mut r = req("s3:GetObject", "*");
+    r.keys.insert_values("aws:TagKeys", Vec::<String>::new());
+    assert_eq!(decide(&cond(fa), &r), Allow);
+    let any = r#"{"ForAnyValue:StringEquals":{"aws:TagKeys":["b","x"]}}"#;
+    assert!(check(any, &[("aws:TagKeys", tags)]));
+    assert!(!check(any, &[("aws:TagKeys", &["a", "z"])]));
+    // ForAnyValue: false when missing or empty.
+    assert!(!check(any, &[]));
+    assert_eq!(decide(&cond(any), &r), ImplicitDeny);
+    // Negated set operators.
+    let fan = r#"{"ForAllValues:StringNotEquals":{"aws:TagKeys":["secret"]}}"#;
+    assert!(check(fan, &[("aws:TagKeys", tags)]));
+    assert!(!check(fan, &[("aws:TagKeys", &["a", "secret"])]));
+    let fyn = r#"{"ForAnyValue:StringNotEquals":{"aws:TagKeys":["secret"]}}"#;
+    assert!(check(fyn, &[("aws:TagKeys", &["a", "secret"])]));
+    assert!(!check(fyn, &[("aws:TagKeys", &["secret"])]));
+    let fal = r#"{"ForAllValues:StringLike":{"aws:TagKeys":["team-*"]}}"#;
+    assert!(check(fal, &[("aws:TagKeys", &["team-a", "team-b"])]));
+    assert!(!check(fal, &[("aws:TagKeys", &["team-a", "cost"])]));
+    // Single-valued operator with a multi-valued key: a set operator is
+    // required, so it never matches (negated operators included).
+    assert!(!check(
+        r#"{"StringEquals":{"aws:TagKeys":"b"}}"#,
+        &[("aws:TagKeys", tags)]
+    ));
+    assert!(!check(
+        r#"{"StringNotEquals":{"aws:TagKeys":"z"}}"#,
+        &[("aws:TagKeys", tags)]
+    ));
+    let mut one = req("s3:GetObject", "*");
+    one.keys.insert_values("aws:TagKeys", ["b"]);
+    assert_eq!(
+        decide(&cond(r#"{"StringEquals":{"aws:TagKeys":"b"}}"#), &one),
+        ImplicitDeny
+    );
+    assert_eq!(
+        decide(
+            &cond(r#"{"ForAnyValue:StringEquals":{"aws:TagKeys":"b"}}"#),
+            &one
+        ),
+        Allow
+    );
+    // Null only tests presence: an empty set is present.
+    assert_eq!(
+        decide(&cond(r#"{"Null":{"aws:TagKeys":"false"}}"#), &r),
+        Allow
+    );
+    // IfExists with a qualifier.
+    assert!(check(
+        r#"{"ForAnyValue:StringEqualsIfExists":{"aws:TagKeys":"b"}}"#,
+        &[]
+    ));
+    // Numeric set operator.
+    assert!(check(
+        r#"{"ForAllValues:NumericLessThan":{"k:n":"10"}}"#,
+        &[("k:n", &["1", "2"])]
+    ));
+    assert!(!check(
+        r#"{"ForAllValues:NumericLessThan":{"k:n":"10"}}"#,
+        &[("k:n", &["1", "20"])]
+    ));
+}
+
+#[test]
+fn if_exists_everywhere() {
+    for op in Operator::ALL {
+        if op == Operator::Null {
+            continue;
+        }
+        let v = match op.name() {
+            n if n.starts_with("Numeric") => "1",
+            n if n.starts_with("Date") => "2020-01-01T00:00:00Z",
+            n if n.contains("Ip") => "10.0.0.0/8",
+            n if n.starts_with("Arn") => "arn:aws:s3:::b",
+            _ => "true",
+        };
+        let c = format!(r#"{{"{}IfExists":{{"k:missing":"{v}"}}}}"#, op.name());
+        assert!(check(&c, &[]), "{c}");
+    }
+}
+
+#[test]
+fn policy_variables() {
+    let p = id_policy(
+        r#"{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/home/${aws:username}/*"}"#,
+    );
+    let r = req("s3:GetObject", "arn:aws:s3:::b/home/alice/x").with_key("aws:username", "alice");
+    assert_eq!(decide(&p, &r), Allow);
+    let r = req("s3:GetObject", "arn:aws:s3:::b/home/bob/x").with_key("aws:username", "alice");
+    assert_eq!(decide(&p, &r), ImplicitDeny);
+    // Unresolvable variable: the resource does not match.
+    let r = req("s3:GetObject", "arn:aws:s3:::b/home//x");
+    assert_eq!(decide(&p, &r), ImplicitDeny);
+    // Defaults.
+    let p = id_policy(
+        r#"{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${aws:PrincipalTag/team, 'shared'}/*"}"#,
+    );
+    assert_eq!(
+        decide(&p, &req("s3:GetObject", "arn:aws:s3:::b/shared/x")),
+        Allow
+    );
+    let r = req("s3:GetObject", "arn:aws:s3:::b/red/x").with_key("aws:PrincipalTag/team", "red");
+    assert_eq!(decide(&p, &r), Allow);
+    // Escapes.
+    let p =
+        id_policy(r#"{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${*}${?}${$}"}"#);
+    assert_eq!(
+        decide(&p, &req("s3:GetObject", "arn:aws:s3:::b/*?$")),
+        Allow
+    );
+    assert_eq!(
+        decide(&p, &req("s3:GetObject", "arn:aws:s3:::b/xy$")),
+        ImplicitDeny
+    );
+    // In conditions, with a variable value containing no wildcard meaning.
+    let p = cond(r#"{"StringLike":{"s3:prefix":"home/${aws:username}/*"}}"#);
+    let r = req("s3:ListBucket", "*")
+        .with_key("aws:username", "alice")
+        .with_key("s3:prefix", "home/alice/docs");
+    assert_eq!(decide(&p, &r), Allow);
+    let r = req("s3:ListBucket", "*")
+        .with_key("aws:username", "a*")
+        .with_key("s3:prefix", "home/alice/docs");
+    assert_eq!(decide(&p, &r), ImplicitDeny);
+    // An unresolvable variable never satisfies an operator, negated or not.
+    let p = cond(r#"{"StringNotEquals":{"s3:prefix":"${aws:PrincipalTag/dept}"}}"#);
+    let r = req("s3:ListBucket", "*").with_key("s3:prefix", "x");
+    assert_eq!(decide(&p, &r), ImplicitDeny);
+    let r = r.with_key("aws:PrincipalTag/dept", "y");
+    assert_eq!(decide(&p, &r), Allow);
+    let p = cond(r#"{"ArnNotLike":{"aws:SourceArn":"arn:aws:sns:*:*:${aws:username}"}}"#);
+    let r = req("s3:ListBucket", "*").with_key("aws:SourceArn", "arn:aws:sns:us-east-1:1:t");
+    assert_eq!(decide(&p, &r), ImplicitDeny);
+    assert_eq!(decide(&p, &r.with_key("aws:username", "alice")), Allow);
+    let p = cond(r#"{"StringEquals":{"s3:prefix":["${aws:PrincipalTag/dept}","x"]}}"#);
+    let r = req("s3:ListBucket", "*").with_key("s3:prefix", "x");
+    assert_eq!(decide(&p, &r), Allow);
+    let p = cond(r#"{"StringEquals":{"aws:PrincipalTag/project":"${aws:ResourceTag/project}"}}"#);
+    let r = req("ec2:StartInstances", "*")
+        .with_key("aws:PrincipalTag/project", "x")
+        .with_key("aws:ResourceTag/project", "x");
+    assert_eq!(decide(&p, &r), Allow);
+    // Only under 2012-10-17: under 2008-10-17 or no Version, literal text.
+    for version in [r#""Version":"2008-10-17","#, ""] {
+        let p = pol(
+            &format!(
+                r#"{{{version}"Statement":{{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${{aws:username}}"}}}}"#
+            ),
+            PolicyKind::Identity,
+        );
+        let r = req("s3:GetObject", "arn:aws:s3:::b/alice").with_key("aws:username", "alice");
+        assert_eq!(decide(&p, &r), ImplicitDeny);
+        let r = req("s3:GetObject", "arn:aws:s3:::b/${aws:username}");
+        assert_eq!(decide(&p, &r), Allow);
+    }
+}
+
+// ---- combining policy types ----
+
+fn trust(principal: &str) -> Policy {
+    pol(
+        &format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":{principal},"Action":"sts:AssumeRole"}}}}"#
+        ),
+        PolicyKind::Trust,
+    )
+}
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/app";
+
+fn assume(principal: Principal) -> RequestContext {
+    RequestContext::new(principal, "sts:AssumeRole", ROLE)
+}
+
+#[test]
+fn trust_policies() {
+    let allow_assume = id_policy(r#"{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}"#);
+    let ids = [PolicyRef::new("id", &allow_assume)];
+    // Service principal: trust alone.
+    let t = trust(r#"{"Service":"ec2.amazonaws.com"}"#);
+    let set = PolicySet {
+        resource: Some(PolicyRef::new("trust", &t)),
+        ..Default::default()
+    };
+    let e = set.evaluate(&assume(Principal::service("ec2.amazonaws.com")));
+    assert_eq!((e.decision, e.reason), (Allow, Reason::AllowedByResource));
+    let e = set.evaluate(&assume(Principal::service("lambda.amazonaws.com")));
+    assert_eq!(
+        (e.decision, e.reason),
+        (ImplicitDeny, Reason::NoResourceAllow)
+    );
+    // The trust policy must allow even if identity policies do.
+    let set = PolicySet {
+        identity: &ids,
+        resource: Some(PolicyRef::new("trust", &t)),
+        ..Default::default()
+    };
+    let e = set.evaluate(&assume(Principal::user(ALICE)));
+    assert_eq!(
+        (e.decision, e.reason),
+        (ImplicitDeny, Reason::NoResourceAllow)
+    );
+    // Trust names the user: no identity permission needed (same account).
+    let t = trust(&format!(r#"{{"AWS":"{ALICE}"}}"#));
+    let set = PolicySet {
+        resource: Some(PolicyRef::new("trust", &t)),
+        ..Default::default()
+    };
+    assert_eq!(
+        set.evaluate(&assume(Principal::user(ALICE))).decision,
+        Allow
+    );
+    // Trust names the account: identity permission needed.
+    let t = trust(r#"{"AWS":"arn:aws:iam::123456789012:root"}"#);
+    let set = PolicySet {
+        resource: Some(PolicyRef::new("trust", &t)),
+        ..Default::default()
+    };
+    let e = set.evaluate(&assume(Principal::user(ALICE)));
+    assert_eq!(
+        (e.decision, e.reason),
+        (ImplicitDeny, Reason::NoIdentityAllow)
+    );
+    let set = PolicySet {
+        identity: &ids,
+        resource: Some(PolicyRef::new("trust", &t)),
+        ..Default::default()
+    };
+    assert_eq!(
+        set.evaluate(&assume(Principal::user(ALICE))).decision,
+        Allow
+    );
+    // Cross-account: trust names the account and identity allows.
+    let bob = Principal::user("arn:aws:iam::111122223333:user/bob");
+    let t = trust(r#"{"AWS":"111122223333"}"#);
+    let set = PolicySet {
+        identity: &ids,
+        resource: Some(PolicyRef::new("trust", &t)),
+        ..Default::default()
+    };
+    assert_eq!(set.evaluate(&assume(bob.clone())).decision, Allow);
+    // Cross-account: trust names bob directly but bob's account grants nothing.
+    let t = trust(r#"{"AWS":"arn:aws:iam::111122223333:user/bob"}"#);
+    let set = PolicySet {
+        resource: Some(PolicyRef::new("trust", &t)),
+        ..Default::default()
+    };
+    let e = set.evaluate(&assume(bob));
+    assert_eq!(
+        (e.decision, e.reason),
+        (ImplicitDeny, Reason::NoIdentityAllow)
+    );
+    // Explicit deny in the trust policy.
+    let t = pol(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"},{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"sts:*"}]}"#,
+        PolicyKind::Trust,
+    );
+    let set = PolicySet {
+        identity: &ids,
+        resource: Some(PolicyRef::new("trust", &t)),
+        ..Default::default()
+    };
+    let e = set.evaluate(&assume(Principal::user(ALICE)));
+    assert_eq!(e.reason, Reason::ExplicitDeny(PolicyType::Resource));
+    // NotPrincipal.
+    let t = pol(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::123456789012:user/mallory"},"Action":"sts:AssumeRole"}}"#,
+        PolicyKind::Trust,
+    );
+    let set = PolicySet {
+        resource: Some(PolicyRef::new("trust", &t)),
+        ..Default::default()
+    };
+    assert_eq!(
+        set.evaluate(&assume(Principal::user(ALICE))).decision,
+        Allow
+    );
+    assert_eq!(
+        set.evaluate(&assume(Principal::user(
+            "arn:aws:iam::123456789012:user/mallory"
+        )))
+        .decision,
+        ImplicitDeny
+    );
+    // Trust conditions.
+    let t = pol(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"sts:AssumeRole","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}}"#,
+        PolicyKind::Trust,
+    );
+    let set = PolicySet {
+        resource: Some(PolicyRef::new("trust", &t)),
+        ..Default::default()
+    };
+    assert_eq!(
+        set.evaluate(&assume(Principal::user(ALICE))).decision,
+        ImplicitDeny
+    );
+    assert_eq!(
+        set.evaluate(
+            &assume(Principal::user(ALICE)).with_key("aws:MultiFactorAuthPresent", "true")
+        )
+        .decision,
+        Allow
+    );
+}
+
+#[test]
+fn boundaries_and_session_policies_cap() {
+    let all = id_policy(r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#);
+    let s3 = id_policy(r#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#);
+    let ec2 = id_policy(r#"{"Effect":"Allow","Action":"ec2:*","Resource":"*"}"#);
+    let ids = [PolicyRef::new("all", &all)];
+    let set = PolicySet {
+        identity: &ids,
+        boundary: Some(PolicyRef::new("pb", &s3)),
+        ..Default::default()
+    };
+    assert_eq!(set.evaluate(&req("s3:GetObject", "*")).decision, Allow);
+    let e = set.evaluate(&req("ec2:RunInstances", "*"));
+    assert_eq!(
+        (e.decision, e.reason),
+        (ImplicitDeny, Reason::NoBoundaryAllow)
+    );
+    // A boundary alone grants nothing.
+    let set = PolicySet {
+        boundary: Some(PolicyRef::new("pb", &s3)),
+        ..Default::default()
+    };
+    assert_eq!(
+        set.evaluate(&req("s3:GetObject", "*")).reason,
+        Reason::NoIdentityAllow
+    );
+    // Session policies: intersection; several session policies are a union.
+    let sessions = [PolicyRef::new("s1", &s3), PolicyRef::new("s2", &ec2)];
+    let session_principal =
+        Principal::assumed_role("arn:aws:sts::123456789012:assumed-role/app/s", ROLE);
+    let set = PolicySet {
+        identity: &ids,
+        session: &sessions[..1],
+        ..Default::default()
+    };
+    let r = |a: &str| RequestContext::new(session_principal.clone(), a, "*");
+    assert_eq!(set.evaluate(&r("s3:GetObject")).decision, Allow);
+    let e = set.evaluate(&r("ec2:RunInstances"));
+    assert_eq!(
+        (e.decision, e.reason),
+        (ImplicitDeny, Reason::NoSessionAllow)
+    );
+    let set = PolicySet {
+        identity: &ids,
+        session: &sessions,
+        ..Default::default()
+    };
+    assert_eq!(set.evaluate(&r("ec2:RunInstances")).decision, Allow);
+    assert_eq!(set.evaluate(&r("iam:GetRole")).decision, ImplicitDeny);
+    // Explicit deny in a boundary.
+    let deny = id_policy(
+        r#"[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"iam:*","Resource":"*"}]"#,
+    );
+    let set = PolicySet {
+        identity: &ids,
+        boundary: Some(PolicyRef::new("pb", &deny)),
+        ..Default::default()
+    };
+    assert_eq!(
+        set.evaluate(&req("iam:GetRole", "*")).reason,
+        Reason::ExplicitDeny(PolicyType::PermissionsBoundary)
+    );
+}
+
+#[test]
+fn resource_policies_same_account() {
+    let rp = |principal: &str| {
+        pol(
+            &format!(
+                r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":{principal},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}}}"#
+            ),
+            PolicyKind::Resource,
+        )
+    };
+    let none = id_policy(r#"{"Effect":"Allow","Action":"ec2:*","Resource":"*"}"#);
+    let ids = [PolicyRef::new("none", &none)];
+    let mut r = req("s3:GetObject", "arn:aws:s3:::b/k");
+    r.resource_account = Some("123456789012".into());
+    // Naming the user: allowed without identity permission, boundary does not cap.
+    let by_user = rp(&format!(r#"{{"AWS":"{ALICE}"}}"#));
+    let set = PolicySet {
+        identity: &ids,
+        boundary: Some(PolicyRef::new("pb", &none)),
+        resource: Some(PolicyRef::new("rp", &by_user)),
+        ..Default::default()
+    };
+    assert_eq!(set.evaluate(&r).reason, Reason::AllowedByResource);
+    // Naming the account: identity permission needed.
+    let by_account = rp(r#"{"AWS":"123456789012"}"#);
+    let set = PolicySet {
+        identity: &ids,
+        resource: Some(PolicyRef::new("rp", &by_account)),
+        ..Default::default()
+    };
+    assert_eq!(set.evaluate(&r).reason, Reason::NoIdentityAllow);
+    // Role session, resource policy names the role ARN: boundary caps.
+    let session = Principal::assumed_role("arn:aws:sts::123456789012:assumed-role/app/s", ROLE);
+    let mut rs = r.clone();
+    rs.principal = session;
+    let by_role = rp(&format!(r#"{{"AWS":"{ROLE}"}}"#));
+    let set = PolicySet {
+        identity: &ids,
+        boundary: Some(PolicyRef::new("pb", &none)),
+        resource: Some(PolicyRef::new("rp", &by_role)),
+        ..Default::default()
+    };
+    assert_eq!(set.evaluate(&rs).reason, Reason::NoBoundaryAllow);
+    let set = PolicySet {
+        identity: &ids,
+        resource: Some(PolicyRef::new("rp", &by_role)),
+        ..Default::default()
+    };
+    assert_eq!(set.evaluate(&rs).decision, Allow);
+    // Names the session ARN: boundary does not cap.
+    let by_session = rp(r#"{"AWS":"arn:aws:sts::123456789012:assumed-role/app/s"}"#);
+    let set = PolicySet {
+        identity: &ids,
+        boundary: Some(PolicyRef::new("pb", &none)),
+        resource: Some(PolicyRef::new("rp", &by_session)),
+        ..Default::default()
+    };
+    assert_eq!(set.evaluate(&rs).decision, Allow);
+    // Cross-account: resource policy alone is not enough.
+    let mut x = r.clone();
+    x.resource_account = Some("999999999999".into());
+    let set = PolicySet {
+        identity: &ids,
+        resource: Some(PolicyRef::new("rp", &by_user)),
+        ..Default::default()
+    };
+    assert_eq!(set.evaluate(&x).reason, Reason::NoIdentityAllow);
+    // Cross-account, no resource policy at all.
+    let all = id_policy(r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#);
+    let ids = [PolicyRef::new("all", &all)];
+    let set = PolicySet {
+        identity: &ids,
+        ..Default::default()
+    };
+    assert_eq!(set.evaluate(&x).reason, Reason::NoResourceAllow);
+}
+
+#[test]
+fn explain_lists_statements_and_missing_keys() {
+    let p = id_policy(
+        r#"[{"Sid":"A","Effect":"Allow","Action":"s3:*","Resource":"*"},{"Sid":"B","Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"StringEquals":{"s3:prefix":"x"},"Bool":{"aws:SecureTransport":"true"}}},{"Sid":"C","Effect":"Deny","Action":"ec2:*","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"false"}}}]"#,
+    );
+    let ids = [PolicyRef::new("arn:aws:iam::123456789012:policy/p", &p)];
+    let set = PolicySet {
+        identity: &ids,
+        ..Default::default()
+    };
+    let r = req("s3:GetObject", "*").with_key("aws:SecureTransport", "true");
+    let x = set.explain(&r);
+    assert_eq!(x.evaluation.decision, Allow);
+    assert_eq!(x.matched.len(), 1);
+    assert_eq!(x.matched[0].sid.as_deref(), Some("A"));
+    assert_eq!(x.matched[0].policy_id, "arn:aws:iam::123456789012:policy/p");
+    assert_eq!(x.missing_context_keys, vec!["s3:prefix".to_string()]);
+    let e =
+        set.evaluate(&req("ec2:RunInstances", "*").with_key("aws:MultiFactorAuthPresent", "false"));
+    assert_eq!(e.decision, ExplicitDeny);
+    let st = set.statement(e.statement.unwrap()).unwrap();
+    assert_eq!(st.sid(), Some("C"));
+    assert_eq!(
+        e.reason.access_denied_phrase("ec2:RunInstances"),
+        "with an explicit deny in a identity-based policy"
+    );
+}

@@ -1,0 +1,101 @@
+//! A small XML writer for AWS responses: elements and escaped text, nothing else.
+
+use quick_xml::escape::escape;
+use std::fmt::Write;
+
+#[derive(Debug, Default)]
+pub struct Xml {
+    buf: String,
+}
+
+impl Xml {
+    pub fn new() -> Self {
+        Xml {
+            buf: String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"),
+        }
+    }
+
+    pub fn open(&mut self, name: &str) -> &mut Self {
+        let _ = write!(self.buf, "<{name}>");
+        self
+    }
+
+    pub fn open_ns(&mut self, name: &str, ns: &str) -> &mut Self {
+        let _ = write!(self.buf, "<{name} xmlns=\"{}\">", escape(ns));
+        self
+    }
+
+    pub fn close(&mut self, name: &str) -> &mut Self {
+        let _ = write!(self.buf, "</{name}>");
+        self
+    }
+
+    /// `<name>` ... `</name>` around what `body` writes.
+    pub fn elem(&mut self, name: &str, body: impl FnOnce(&mut Xml)) -> &mut Self {
+        self.open(name);
+        body(self);
+        self.close(name)
+    }
+
+    /// `<name>text</name>`, the text escaped.
+    pub fn leaf(&mut self, name: &str, text: impl AsRef<str>) -> &mut Self {
+        let _ = write!(self.buf, "<{name}>{}</{name}>", escape(text.as_ref()));
+        self
+    }
+
+    /// Escaped text inside the current element.
+    pub fn leaf_text(&mut self, text: &str) -> &mut Self {
+        self.buf.push_str(&escape(text));
+        self
+    }
+
+    pub fn leaf_opt<T: AsRef<str>>(&mut self, name: &str, text: Option<T>) -> &mut Self {
+        if let Some(t) = text {
+            self.leaf(name, t);
+        }
+        self
+    }
+
+    /// A list as `<name><item_name>...</item_name>...</name>`.
+    pub fn list<T>(
+        &mut self,
+        name: &str,
+        item_name: &str,
+        items: impl IntoIterator<Item = T>,
+        mut each: impl FnMut(&mut Xml, T),
+    ) -> &mut Self {
+        self.open(name);
+        for item in items {
+            self.open(item_name);
+            each(self, item);
+            self.close(item_name);
+        }
+        self.close(name)
+    }
+
+    /// Ends a chain of builder calls in a closure that must return `()`.
+    pub fn finish_unit(&mut self) {}
+
+    pub fn finish(self) -> String {
+        self.buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_text() {
+        let mut x = Xml::new();
+        x.elem("A", |x| {
+            x.leaf("B", "<&\"'>");
+            x.leaf_opt::<&str>("C", None);
+            x.list("L", "member", ["1", "2"], |x, v| {
+                x.leaf("V", v);
+            });
+        });
+        let s = x.finish();
+        assert!(s.ends_with("<A><B>&lt;&amp;&quot;&apos;&gt;</B><L><member><V>1</V></member><member><V>2</V></member></L></A>"), "{s}");
+    }
+}

@@ -1,0 +1,159 @@
+//! The data directory: SQLite database, master key ring, account id and root access key.
+//!
+//! Created on first start; later starts (and `rolecall env`) reuse it. The key file is readable
+//! by its owner only; the root secret is stored in the database sealed under the master key.
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use rolecall_core::Store;
+use rolecall_crypto::{IdPrefix, KeyRing, MasterKey, access_key_id, secret_access_key};
+use rolecall_store_sqlite::SqliteStore;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+pub const KEY_FILE: &str = "master.key";
+pub const DB_FILE: &str = "rolecall.db";
+/// Written by `serve` so that `env` and `exec` can find the API.
+pub const ENDPOINT_FILE: &str = "endpoint";
+const ROOT_SECRET_AAD: &[u8] = b"rolecall/root-secret/v1";
+
+/// `$XDG_DATA_HOME/rolecall`, else `~/.local/share/rolecall`.
+pub fn default_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("rolecall");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".local/share/rolecall")
+}
+
+pub struct Deployment {
+    pub store: SqliteStore,
+    /// The deployment key ring (sealing stored secrets, later session tokens).
+    #[allow(dead_code)]
+    pub keyring: KeyRing,
+    pub account_id: String,
+    pub root_access_key_id: String,
+    pub root_secret_access_key: String,
+}
+
+/// Reads the key ring: one key per line, `<id> <64 hex digits>`; the last line is active.
+fn read_keyring(path: &Path) -> Result<KeyRing> {
+    let meta = fs::metadata(path)?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        bail!(
+            "{} must be readable by its owner only (chmod 600)",
+            path.display()
+        );
+    }
+    let text = fs::read_to_string(path)?;
+    let mut keys = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let (id, hex_key) = line
+            .trim()
+            .split_once(' ')
+            .with_context(|| format!("{}:{}: expected '<id> <hex key>'", path.display(), n + 1))?;
+        let id: u8 = id
+            .parse()
+            .with_context(|| format!("{}:{}: bad key id", path.display(), n + 1))?;
+        let bytes = hex::decode(hex_key.trim())
+            .with_context(|| format!("{}:{}: bad key hex", path.display(), n + 1))?;
+        keys.push(
+            MasterKey::new(id, &bytes)
+                .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), n + 1))?,
+        );
+    }
+    KeyRing::new(keys).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+fn create_keyring(path: &Path) -> Result<()> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    writeln!(
+        f,
+        "# rolecall master key ring: '<id> <hex>', last line active. Keep secret."
+    )?;
+    writeln!(f, "1 {}", hex::encode(MasterKey::generate_bytes()))?;
+    f.sync_all()?;
+    Ok(())
+}
+
+fn random_account_id() -> String {
+    // 12 digits, not starting with 0 (as AWS account ids are shown).
+    let id = rolecall_crypto::ec2_id("a");
+    let digits: String = id[2..]
+        .bytes()
+        .map(|b| char::from(b'0' + (b % 10)))
+        .take(11)
+        .collect();
+    format!("{}{digits}", 1 + (id.as_bytes()[2] % 9))
+}
+
+/// Opens the deployment in `dir`, creating it on first use.
+pub async fn open(dir: &Path, create: bool) -> Result<Deployment> {
+    if !dir.exists() {
+        if !create {
+            bail!(
+                "{} does not exist: run `rolecall serve` first",
+                dir.display()
+            );
+        }
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    }
+    let key_path = dir.join(KEY_FILE);
+    if !key_path.exists() {
+        if !create {
+            bail!("{} is missing", key_path.display());
+        }
+        create_keyring(&key_path).with_context(|| format!("creating {}", key_path.display()))?;
+    }
+    let keyring = read_keyring(&key_path)?;
+    let store = SqliteStore::open(&dir.join(DB_FILE))
+        .await
+        .map_err(|e| anyhow::anyhow!("opening database: {e}"))?;
+
+    let account_id = store
+        .init_meta("account_id", &random_account_id())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let root_access_key_id = store
+        .init_meta("root_access_key_id", &access_key_id(IdPrefix::AccessKey))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sealed = B64.encode(keyring.seal(secret_access_key().as_bytes(), ROOT_SECRET_AAD));
+    let sealed = store
+        .init_meta("root_secret_sealed", &sealed)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let secret = keyring
+        .open(
+            &B64.decode(sealed).context("root secret is not base64")?,
+            ROOT_SECRET_AAD,
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the root secret with {}: {e}",
+                key_path.display()
+            )
+        })?;
+    let root_secret_access_key = String::from_utf8(secret).context("root secret is not UTF-8")?;
+    Ok(Deployment {
+        store,
+        keyring,
+        account_id,
+        root_access_key_id,
+        root_secret_access_key,
+    })
+}

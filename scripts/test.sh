@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: Rust unit/integration tests, then the end-to-end
+# tests that drive a real `rolecall serve` with the real aws CLI and boto3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+if [ -x scripts/setup-oracle.sh ]; then
+  scripts/setup-oracle.sh
+fi
+
+cargo build --workspace --all-targets
+cargo test --workspace
+python3 -m pytest -q tests/e2e
