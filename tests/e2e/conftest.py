@@ -12,7 +12,8 @@ import boto3
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-BINARY = Path(os.environ.get("ROLECALL_BIN", REPO / "target" / "debug" / "rolecall"))
+TARGET_DIR = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+BINARY = Path(os.environ.get("ROLECALL_BIN", TARGET_DIR / "debug" / "rolecall"))
 
 
 def free_port() -> int:
@@ -149,3 +150,30 @@ def sts(server):
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{os.urandom(4).hex()}"
+
+
+# ----- helpers shared by the boto3 tests -----
+
+def aws_error(fn, *args, **kwargs):
+    """Calls a boto3 operation that must fail; returns (error code, HTTP status, message)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        out = fn(*args, **kwargs)
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"].get("Message", "")
+    raise AssertionError(f"{getattr(fn, '__name__', fn)} unexpectedly succeeded: {str(out)[:300]}")
+
+
+class RawBodies:
+    """Records the raw HTTP response bodies a boto3 client receives, by operation name."""
+
+    def __init__(self, client):
+        self.bodies = {}
+        client.meta.events.register("before-parse", self._record)
+
+    def _record(self, operation_model, response_dict, **_):
+        self.bodies[operation_model.name] = response_dict["body"]
+
+    def last(self, operation: str) -> str:
+        return self.bodies[operation].decode()

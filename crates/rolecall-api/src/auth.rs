@@ -8,7 +8,7 @@ use crate::error::{ApiError, Protocol};
 use crate::principal::Principal;
 use crate::server::Api;
 use axum::http::request::Parts;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rolecall_sigv4::{ServiceFlavor, SigV4Error, SigningKey};
 use rolecall_wire::Params;
 use std::collections::HashMap;
@@ -197,15 +197,45 @@ pub fn authenticate(
         }
     };
     let p = service.protocol();
-    if auth.security_token.is_some() {
-        // Temporary credentials are not issued yet, so no token can be valid.
-        return Err(invalid_token(p));
+    let now = api.clock.now();
+    if let Some(token) = &auth.security_token {
+        let (principal, secret) = temporary(api, p, &auth.access_key_id, token, now)?;
+        let key = SigningKey::for_scope(&secret, &auth.scope);
+        rolecall_sigv4::verify(&req, &auth, &key, now).map_err(|e| sigv4_error(p, &e))?;
+        return Ok((principal, service));
     }
     let creds = api
         .keys
         .lookup(&auth.access_key_id)
         .ok_or_else(|| invalid_token(p))?;
     let key = SigningKey::for_scope(&creds.secret_access_key, &auth.scope);
-    rolecall_sigv4::verify(&req, &auth, &key, Utc::now()).map_err(|e| sigv4_error(p, &e))?;
+    rolecall_sigv4::verify(&req, &auth, &key, now).map_err(|e| sigv4_error(p, &e))?;
     Ok((creds.principal, service))
+}
+
+/// Opens a session token: the principal it names and the secret to verify the signature with.
+fn temporary(
+    api: &Api,
+    p: Protocol,
+    access_key_id: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<(Principal, String), (Protocol, ApiError)> {
+    let (claims, secret) =
+        rolecall_crypto::open_session(&api.keyring, token).map_err(|_| invalid_token(p))?;
+    if claims.access_key_id != access_key_id || claims.account_id != api.iam.account_id() {
+        return Err(invalid_token(p));
+    }
+    if now.timestamp() >= claims.expires_at {
+        let err = match p {
+            Protocol::Ec2 => ApiError::new(400, "RequestExpired", "Request has expired."),
+            _ => ApiError::new(
+                403,
+                "ExpiredToken",
+                "The security token included in the request is expired",
+            ),
+        };
+        return Err((p, err));
+    }
+    Ok((Principal::assumed_role(&claims), secret))
 }

@@ -237,6 +237,17 @@ fn dry_run(a: &Args<'_>) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// RunInstances errors: a requested private address that a live instance holds is EC2's
+/// `InvalidIPAddress.InUse` (core reports it as InvalidParameterValue "Address … is in use.").
+fn run_error(e: rolecall_core::Error) -> ApiError {
+    match &e {
+        rolecall_core::Error::InvalidParameterValue(m) if m.ends_with(" is in use.") => {
+            ApiError::new(400, "InvalidIPAddress.InUse", m.clone())
+        }
+        _ => e.into(),
+    }
+}
+
 pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
     let a = Args {
         params: call.params,
@@ -268,7 +279,7 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                     client_token: a.opt("ClientToken").map(str::to_string),
                 };
                 dry_run(&a)?;
-                let r = ec2.run_instances(input).await?;
+                let r = ec2.run_instances(input).await.map_err(run_error)?;
                 respond(&|x| {
                     x.leaf("reservationId", &r.id);
                     x.leaf("ownerId", owner);
@@ -280,6 +291,7 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 })
             }
             "DescribeInstances" => {
+                dry_run(&a)?;
                 let (rows, next) = ec2
                     .describe_instances(
                         &ids(a.params, "InstanceId"),

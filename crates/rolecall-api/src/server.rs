@@ -2,7 +2,7 @@
 
 use crate::auth::{self, AuthMode, KeyStore, Service};
 use crate::error::{ApiError, Protocol};
-use crate::principal::Principal;
+use crate::principal::{Principal, PrincipalKind};
 use crate::{ec2, iam, sts};
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -11,6 +11,8 @@ use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rolecall_core::ec2::Ec2;
 use rolecall_core::iam::Iam;
+use rolecall_core::{ChangeListener, DynClock};
+use rolecall_crypto::KeyRing;
 use rolecall_wire::{ErrorType, Params, ec2_error, query_error};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +33,18 @@ pub struct Api {
     pub ec2: Ec2,
     pub config: ApiConfig,
     pub keys: KeyStore,
+    /// Opens session tokens (temporary credentials are verified without a database read).
+    pub keyring: KeyRing,
+    pub clock: DynClock,
+    /// Told after each successful change (e.g. the IMDS directory).
+    pub listeners: Vec<Arc<dyn ChangeListener>>,
+}
+
+/// Actions that only read state; everything else may change what IMDS must serve.
+fn is_read_only(action: &str) -> bool {
+    ["Get", "List", "Describe", "Simulate", "Decode"]
+        .iter()
+        .any(|p| action.starts_with(p))
 }
 
 /// One request as the handlers see it.
@@ -130,11 +144,19 @@ async fn handle(State(api): State<Arc<Api>>, req: Request<Body>) -> Response {
         action,
         request_id: &request_id,
     };
-    let result = match service {
-        Service::Iam => iam::dispatch(&call).await,
-        Service::Sts => sts::dispatch(&call).await,
-        Service::Ec2 => ec2::dispatch(&call).await,
+    let result = match authorize(&principal, service, action) {
+        Err(e) => Err(e),
+        Ok(()) => match service {
+            Service::Iam => iam::dispatch(&call).await,
+            Service::Sts => sts::dispatch(&call).await,
+            Service::Ec2 => ec2::dispatch(&call).await,
+        },
     };
+    if result.is_ok() && !is_read_only(action) {
+        for l in &api.listeners {
+            l.changed().await;
+        }
+    }
     match result {
         Ok(body) => {
             tracing::info!(target: "rolecall::api", %request_id, %action, principal = %principal.arn, %peer, status = 200);
@@ -143,6 +165,41 @@ async fn handle(State(api): State<Arc<Api>>, req: Request<Body>) -> Response {
         Err(err) => {
             tracing::info!(target: "rolecall::api", %request_id, %action, principal = %principal.arn, %peer, status = err.status, code = %err.code);
             error_response(protocol, &err, &request_id)
+        }
+    }
+}
+
+/// Until IAM policy evaluation is wired in, the root may do everything and role sessions may
+/// only ask who they are.
+fn authorize(principal: &Principal, service: Service, action: &str) -> Result<(), ApiError> {
+    match principal.kind {
+        PrincipalKind::Root => Ok(()),
+        PrincipalKind::AssumedRole { .. }
+            if service == Service::Sts && action == "GetCallerIdentity" =>
+        {
+            Ok(())
+        }
+        PrincipalKind::AssumedRole { .. } => {
+            if service == Service::Ec2 {
+                return Err(ApiError::new(
+                    403,
+                    "UnauthorizedOperation",
+                    "You are not authorized to perform this operation.",
+                ));
+            }
+            let svc = if service == Service::Iam {
+                "iam"
+            } else {
+                "sts"
+            };
+            Err(ApiError::new(
+                403,
+                "AccessDenied",
+                format!(
+                    "User: {} is not authorized to perform: {svc}:{action} because no identity-based policy allows the {svc}:{action} action",
+                    principal.arn
+                ),
+            ))
         }
     }
 }

@@ -182,7 +182,13 @@ impl Ec2 {
         )
     }
 
-    fn allocate_ips(&self, count: usize, used: &HashSet<Ipv4Addr>) -> Result<Vec<Ipv4Addr>> {
+    /// Up to `max` free addresses, failing when fewer than `min` are free.
+    fn allocate_ips(
+        &self,
+        min: usize,
+        max: usize,
+        used: &HashSet<Ipv4Addr>,
+    ) -> Result<Vec<Ipv4Addr>> {
         let net = self.config.instance_cidr;
         // Like a VPC subnet: the network address and the next three, and the broadcast, are reserved.
         let first = u32::from(net.network()).saturating_add(4);
@@ -190,9 +196,9 @@ impl Ec2 {
         let free: Vec<Ipv4Addr> = (first..=last)
             .map(Ipv4Addr::from)
             .filter(|ip| !used.contains(ip))
-            .take(count)
+            .take(max)
             .collect();
-        if free.len() < count {
+        if free.len() < min {
             return Err(Error::InsufficientAddressCapacity(format!(
                 "There are not enough free addresses in {} to satisfy the requested number of instances.",
                 net
@@ -273,17 +279,7 @@ impl Ec2 {
             }
             None => {
                 // Launch as many as fit between MinCount and MaxCount, as EC2 does.
-                let want = input.max_count as usize;
-                match self.allocate_ips(want, &used) {
-                    Ok(ips) => ips,
-                    Err(e) => {
-                        let n = self
-                            .allocate_ips(input.min_count as usize, &used)
-                            .map_err(|_| e)?
-                            .len();
-                        self.allocate_ips(n, &used)?
-                    }
-                }
+                self.allocate_ips(input.min_count as usize, input.max_count as usize, &used)?
             }
         };
 
@@ -525,15 +521,9 @@ impl Ec2 {
             .existing_instances(&[instance_id.to_string()])
             .await?
             .remove(0);
-        if !matches!(
-            inst.state,
-            InstanceState::Running
-                | InstanceState::Stopped
-                | InstanceState::Pending
-                | InstanceState::Stopping
-        ) {
-            return Err(Error::IncorrectState(format!(
-                "The instance '{instance_id}' is not in a valid state for this operation."
+        if !matches!(inst.state, InstanceState::Running | InstanceState::Stopped) {
+            return Err(Error::IncorrectInstanceState(format!(
+                "The instance '{instance_id}' is not in the 'running' or 'stopped' states."
             )));
         }
         let profile = self.iam.resolve_instance_profile(name, arn).await?;

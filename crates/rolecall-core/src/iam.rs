@@ -15,14 +15,40 @@ pub enum DocumentKind {
 }
 
 /// Validates a policy document with the policy engine, as AWS does when a policy is written.
-pub fn check_policy(document: &str, _kind: DocumentKind) -> Result<()> {
-    // TEMPORARY until rolecall-policy's parser lands: syntax only.
-    match serde_json::from_str::<serde_json::Value>(document) {
-        Ok(serde_json::Value::Object(_)) => Ok(()),
-        _ => Err(Error::MalformedPolicyDocument(
-            "Syntax errors in policy.".into(),
-        )),
-    }
+pub fn check_policy(document: &str, kind: DocumentKind) -> Result<rolecall_policy::Policy> {
+    use rolecall_policy::{Policy, PolicyKind};
+    let kind = match kind {
+        DocumentKind::Trust => PolicyKind::Trust,
+        DocumentKind::Inline => PolicyKind::Identity,
+        DocumentKind::Managed => PolicyKind::Managed,
+    };
+    Policy::parse(document, kind).map_err(|e| {
+        if e.is_limit_exceeded() {
+            Error::LimitExceeded(e.message().to_string())
+        } else {
+            Error::MalformedPolicyDocument(e.message().to_string())
+        }
+    })
+}
+
+/// Whether a role's trust policy lets EC2 assume it (what IMDS needs to hand out credentials).
+pub fn trusts_ec2(trust_policy: &str) -> bool {
+    use rolecall_policy::{
+        Decision, Policy, PolicyKind, PolicyRef, PolicySet, Principal, RequestContext,
+    };
+    let Ok(policy) = Policy::parse(trust_policy, PolicyKind::Trust) else {
+        return false;
+    };
+    let req = RequestContext::new(
+        Principal::service("ec2.amazonaws.com"),
+        "sts:AssumeRole",
+        "*",
+    );
+    let set = PolicySet {
+        resource: Some(PolicyRef::new("trust", &policy)),
+        ..Default::default()
+    };
+    set.evaluate(&req).decision == Decision::Allow
 }
 
 pub struct CreateRole<'a> {
@@ -201,6 +227,26 @@ impl Iam {
         validate::policy_document("policyDocument", document)?;
         let role = self.get_role(role_name).await?;
         check_policy(document, DocumentKind::Inline)?;
+        // The 10,240-character quota is on all of a role's inline policies together.
+        let all = PageRequest {
+            from: None,
+            limit: usize::MAX - 1,
+        };
+        let mut total = rolecall_policy::policy_size(document);
+        for other in self.store.list_role_policies(&role.id, &all).await? {
+            if other != policy_name
+                && let Some((_, doc)) = self.store.get_role_policy(&role.id, &other).await?
+            {
+                total += rolecall_policy::policy_size(&doc);
+            }
+        }
+        if total > rolecall_policy::PolicyKind::Identity.size_limit() {
+            return Err(Error::LimitExceeded(format!(
+                "Maximum policy size of {} bytes exceeded for role {}",
+                rolecall_policy::PolicyKind::Identity.size_limit(),
+                role.name
+            )));
+        }
         self.store
             .put_role_policy(&role.id, policy_name, document)
             .await

@@ -6,6 +6,7 @@
 //! names, one role per instance profile, one active association per instance, at most five
 //! policy versions) with database constraints and transactions.
 
+pub mod clock;
 pub mod ec2;
 mod error;
 pub mod iam;
@@ -14,6 +15,7 @@ mod paging;
 mod store;
 pub mod validate;
 
+pub use clock::{Clock, DynClock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use paging::{Page, PageRequest};
-pub use store::{DynStore, Store};
+pub use store::{ChangeListener, DynStore, Store};

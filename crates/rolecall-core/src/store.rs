@@ -134,3 +134,10 @@ pub trait Store: Send + Sync + 'static {
     /// Ends an active association; IncorrectState when it is not active.
     async fn end_association(&self, id: &str) -> Result<Association>;
 }
+
+/// Told after every successful change to IAM or EC2 state, before the change's response is sent,
+/// so in-memory views (the IMDS directory) are current on the very next request.
+#[async_trait]
+pub trait ChangeListener: Send + Sync + 'static {
+    async fn changed(&self);
+}

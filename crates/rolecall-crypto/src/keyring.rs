@@ -6,8 +6,10 @@
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use rand::rngs::OsRng;
+use sha2::Sha256;
 
 pub const MASTER_KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 12;
@@ -27,10 +29,24 @@ pub enum KeyRingError {
 }
 
 /// One deployment key. Its bytes are never printed (no Debug of the secret).
+///
+/// Two subkeys are derived from the key material with HMAC-SHA256 and distinct labels: one for
+/// sealing (ChaCha20-Poly1305), one for deriving secrets (temporary credentials' secret keys),
+/// so no key is used for two purposes.
 #[derive(Clone)]
 pub struct MasterKey {
     id: u8,
     cipher: ChaCha20Poly1305,
+    derive: [u8; 32],
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn subkey(material: &[u8], label: &[u8]) -> [u8; 32] {
+    // A 32-byte key is always a valid HMAC key.
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(material).unwrap_or_else(|_| unreachable!());
+    mac.update(label);
+    mac.finalize().into_bytes().into()
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -46,9 +62,11 @@ impl MasterKey {
         if bytes.len() != MASTER_KEY_LEN {
             return Err(KeyRingError::BadKeyLength);
         }
+        let seal = subkey(bytes, b"rolecall/seal/v1");
         Ok(Self {
             id,
-            cipher: ChaCha20Poly1305::new(Key::from_slice(bytes)),
+            cipher: ChaCha20Poly1305::new(Key::from_slice(&seal)),
+            derive: subkey(bytes, b"rolecall/derive/v1"),
         })
     }
 
@@ -85,6 +103,16 @@ impl KeyRing {
 
     pub fn active_id(&self) -> u8 {
         self.keys[self.active].id
+    }
+
+    /// HMAC-SHA256 under the derivation subkey of key `id` (None if the ring lacks that key).
+    pub fn derive(&self, id: u8, label: &[u8], input: &[u8]) -> Option<[u8; 32]> {
+        let key = self.keys.iter().find(|k| k.id == id)?;
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&key.derive).ok()?;
+        mac.update(label);
+        mac.update(&[0]);
+        mac.update(input);
+        Some(mac.finalize().into_bytes().into())
     }
 
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {

@@ -59,12 +59,31 @@ fn action_matches(a: &Actions, action: &str) -> bool {
 
 #[inline]
 fn resource_matches(r: &Resources, req: &RequestContext) -> bool {
-    let any = r.pats.iter().any(|p| p.matches(&req.resource, &req.keys));
-    any != r.negated
+    if r.negated {
+        // NotResource: every pattern must resolve and none may match. If a
+        // policy variable cannot be resolved the statement does not apply,
+        // as with `Resource` and the condition operators.
+        r.pats
+            .iter()
+            .all(|p| p.test(&req.resource, &req.keys) == Some(false))
+    } else {
+        r.pats.iter().any(|p| p.matches(&req.resource, &req.keys))
+    }
 }
 
 #[inline]
-fn principal_matches(p: &Principals, req: &RequestContext) -> Option<PrincipalMatch> {
+fn principal_matches(
+    p: &Principals,
+    req: &RequestContext,
+    has_boundary: bool,
+) -> Option<PrincipalMatch> {
+    // "The NotPrincipal element with a Deny effect will always deny any IAM
+    // principal that has a permissions boundary policy attached, regardless
+    // of the values specified in the NotPrincipal element." (NotPrincipal may
+    // only be used with Deny, which parsing enforces.)
+    if p.negated && has_boundary {
+        return Some(PrincipalMatch::Direct);
+    }
     let mut best: Option<PrincipalMatch> = None;
     for pat in p.pats.iter() {
         if let Some(m) = pat.matches(&req.principal) {
@@ -88,7 +107,11 @@ fn principal_matches(p: &Principals, req: &RequestContext) -> Option<PrincipalMa
 
 /// Action, resource and principal match (conditions not checked).
 #[inline]
-fn statement_targets(st: &Statement, req: &RequestContext) -> Option<PrincipalMatch> {
+fn statement_targets(
+    st: &Statement,
+    req: &RequestContext,
+    has_boundary: bool,
+) -> Option<PrincipalMatch> {
     if !action_matches(&st.action, &req.action) {
         return None;
     }
@@ -99,14 +122,18 @@ fn statement_targets(st: &Statement, req: &RequestContext) -> Option<PrincipalMa
     }
     match &st.principal {
         None => Some(PrincipalMatch::Direct),
-        Some(p) => principal_matches(p, req),
+        Some(p) => principal_matches(p, req, has_boundary),
     }
 }
 
 /// Does the statement apply to the request? Returns how the principal matched.
 #[inline]
-pub(crate) fn statement_applies(st: &Statement, req: &RequestContext) -> Option<PrincipalMatch> {
-    let via = statement_targets(st, req)?;
+pub(crate) fn statement_applies(
+    st: &Statement,
+    req: &RequestContext,
+    has_boundary: bool,
+) -> Option<PrincipalMatch> {
+    let via = statement_targets(st, req, has_boundary)?;
     st.conditions
         .iter()
         .all(|c| c.eval(&req.keys))
@@ -128,7 +155,12 @@ struct Scan {
 }
 
 #[inline]
-fn scan(policies: &[PolicyRef<'_>], ty: PolicyType, req: &RequestContext) -> Scan {
+fn scan(
+    policies: &[PolicyRef<'_>],
+    ty: PolicyType,
+    req: &RequestContext,
+    has_boundary: bool,
+) -> Scan {
     let mut out = Scan::default();
     for (pi, p) in policies.iter().enumerate() {
         for (si, st) in p.policy.statements.iter().enumerate() {
@@ -138,7 +170,7 @@ fn scan(policies: &[PolicyRef<'_>], ty: PolicyType, req: &RequestContext) -> Sca
             {
                 continue;
             }
-            if let Some(via) = statement_applies(st, req) {
+            if let Some(via) = statement_applies(st, req, has_boundary) {
                 let at = StatementRef {
                     policy_type: ty,
                     policy: pi,
@@ -175,11 +207,17 @@ impl<'a> PolicySet<'a> {
             statement: None,
         };
 
-        let id = scan(self.identity, PolicyType::Identity, req);
+        let has_boundary = self.boundary.is_some();
+        let id = scan(self.identity, PolicyType::Identity, req, has_boundary);
         if let Some(at) = id.deny {
             return deny(at);
         }
-        let res = scan(self.resource.as_slice(), PolicyType::Resource, req);
+        let res = scan(
+            self.resource.as_slice(),
+            PolicyType::Resource,
+            req,
+            has_boundary,
+        );
         if let Some(at) = res.deny {
             return deny(at);
         }
@@ -187,11 +225,12 @@ impl<'a> PolicySet<'a> {
             self.boundary.as_slice(),
             PolicyType::PermissionsBoundary,
             req,
+            has_boundary,
         );
         if let Some(at) = bd.deny {
             return deny(at);
         }
-        let ss = scan(self.session, PolicyType::Session, req);
+        let ss = scan(self.session, PolicyType::Session, req, has_boundary);
         if let Some(at) = ss.deny {
             return deny(at);
         }
@@ -254,7 +293,7 @@ impl<'a> PolicySet<'a> {
         for (policies, ty) in groups {
             for (pi, p) in policies.iter().enumerate() {
                 for (si, st) in p.policy.statements.iter().enumerate() {
-                    if statement_targets(st, req).is_none() {
+                    if statement_targets(st, req, self.boundary.is_some()).is_none() {
                         continue;
                     }
                     for c in st.conditions.iter() {
@@ -266,7 +305,7 @@ impl<'a> PolicySet<'a> {
                             }
                         }
                     }
-                    if let Some(via) = statement_applies(st, req) {
+                    if let Some(via) = statement_applies(st, req, self.boundary.is_some()) {
                         matched.push(MatchedStatement {
                             at: StatementRef {
                                 policy_type: ty,

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use rolecall_api::{Api, ApiConfig, AuthMode, Credentials, KeyStore, Principal};
 use rolecall_core::ec2::{Ec2, Ec2Config};
 use rolecall_core::iam::Iam;
+use rolecall_imds::{CredentialPolicy, Directory, ImdsConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,6 +24,13 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:8690";
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Identify {
+    SourceIp,
+    Path,
+    Both,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -50,12 +58,47 @@ enum Command {
         /// Range that instances' private IPs are allocated from.
         #[arg(long, default_value = "10.0.0.0/16")]
         instance_cidr: ipnet::Ipv4Net,
+        /// Address of the instance metadata service listener (IMDS is off without it).
+        #[arg(long)]
+        imds_listen: Option<SocketAddr>,
+        /// How instances are told apart: by source IP, by `rolecall exec`'s path prefix, or both.
+        #[arg(long, value_enum, default_value = "both")]
+        imds_identify: Identify,
+        /// Lifetime of instance credentials, in seconds.
+        #[arg(long, default_value_t = 6 * 3600)]
+        credential_lifetime: i64,
+        /// Replace an instance's credential once it has less than this many seconds left
+        /// (at least 1800).
+        #[arg(long, default_value_t = 5 * 3600)]
+        credential_refresh: i64,
+    },
+    /// Run a command "on" an instance: SDKs in it get the instance's role credentials from IMDS.
+    Exec {
+        #[arg(long, env = "ROLECALL_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// The instance to impersonate.
+        instance_id: String,
+        /// The command and its arguments (after `--`).
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
     },
     /// Print `export` lines that point AWS CLIs and SDKs at this server as the account root.
     Env {
         #[arg(long, env = "ROLECALL_DATA_DIR")]
         data_dir: Option<PathBuf>,
     },
+}
+
+/// Everything `serve` needs, from the command line.
+struct ServeArgs {
+    dir: PathBuf,
+    listen: SocketAddr,
+    region: String,
+    auth: Auth,
+    instance_cidr: ipnet::Ipv4Net,
+    imds_listen: Option<SocketAddr>,
+    imds_identify: Identify,
+    credentials: CredentialPolicy,
 }
 
 #[tokio::main]
@@ -68,41 +111,62 @@ async fn main() -> Result<()> {
             region,
             auth,
             instance_cidr,
+            imds_listen,
+            imds_identify,
+            credential_lifetime,
+            credential_refresh,
         } => {
-            serve(
-                data_dir.unwrap_or_else(datadir::default_dir),
+            let credentials = CredentialPolicy {
+                lifetime: chrono::Duration::seconds(credential_lifetime),
+                refresh_before: chrono::Duration::seconds(credential_refresh),
+            };
+            credentials.validate().map_err(anyhow::Error::msg)?;
+            let dir = data_dir.unwrap_or_else(datadir::default_dir);
+            serve(ServeArgs {
+                dir,
                 listen,
                 region,
                 auth,
                 instance_cidr,
-            )
+                imds_listen,
+                imds_identify,
+                credentials,
+            })
             .await
         }
         Command::Env { data_dir } => env(data_dir.unwrap_or_else(datadir::default_dir)).await,
+        Command::Exec {
+            data_dir,
+            instance_id,
+            command,
+        } => {
+            exec(
+                data_dir.unwrap_or_else(datadir::default_dir),
+                &instance_id,
+                &command,
+            )
+            .await
+        }
     }
 }
 
-async fn serve(
-    dir: PathBuf,
-    listen: SocketAddr,
-    region: String,
-    auth: Auth,
-    instance_cidr: ipnet::Ipv4Net,
-) -> Result<()> {
+async fn serve(args: ServeArgs) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
+    let dir = args.dir;
     let d = datadir::open(&dir, true).await?;
     let store: rolecall_core::DynStore = Arc::new(d.store);
+    let clock: rolecall_core::DynClock = Arc::new(rolecall_core::SystemClock);
     let iam = Iam::new(store.clone(), d.account_id.clone());
     let ec2 = Ec2::new(
         store,
         iam.clone(),
         Ec2Config {
-            region: region.clone(),
-            instance_cidr,
+            region: args.region.clone(),
+            instance_cidr: args.instance_cidr,
         },
     );
     let keys = KeyStore::default();
@@ -111,7 +175,7 @@ async fn serve(
         secret_access_key: d.root_secret_access_key,
         principal: Principal::root(&d.account_id),
     });
-    let auth = if auth == Auth::Off {
+    let auth = if args.auth == Auth::Off {
         tracing::warn!(
             "AUTHENTICATION IS OFF: every request is accepted as the account root, whatever its credentials. Development use only."
         );
@@ -119,37 +183,170 @@ async fn serve(
     } else {
         AuthMode::On
     };
+
+    let mut listeners: Vec<Arc<dyn rolecall_core::ChangeListener>> = Vec::new();
+    let mut imds_addr = None;
+    let mut imds_task = None;
+    if let Some(imds_listen) = args.imds_listen {
+        let directory = Directory::new(
+            iam.clone(),
+            args.region.clone(),
+            d.keyring.clone(),
+            clock.clone(),
+            args.credentials,
+        );
+        directory
+            .reload()
+            .await
+            .map_err(|e| anyhow::anyhow!("loading instances: {e}"))?;
+        tokio::spawn(
+            directory
+                .clone()
+                .run_refresher(std::time::Duration::from_secs(30)),
+        );
+        let listener = tokio::net::TcpListener::bind(imds_listen)
+            .await
+            .with_context(|| format!("binding {imds_listen}"))?;
+        imds_addr = Some(listener.local_addr()?);
+        let config = ImdsConfig {
+            source_ip: args.imds_identify != Identify::Path,
+            dev_paths: args.imds_identify != Identify::SourceIp,
+        };
+        imds_task = Some(tokio::spawn(rolecall_imds::serve(
+            listener,
+            directory.clone(),
+            config,
+        )));
+        listeners.push(directory);
+    }
+
     let api = Arc::new(Api {
         iam,
         ec2,
-        config: ApiConfig { region, auth },
+        config: ApiConfig {
+            region: args.region,
+            auth,
+        },
         keys,
+        keyring: d.keyring,
+        clock,
+        listeners,
     });
-    let listener = tokio::net::TcpListener::bind(listen)
+    let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .with_context(|| format!("binding {listen}"))?;
+        .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let imds_line = imds_addr.map(|a| format!("http://{a}")).unwrap_or_default();
     std::fs::write(
         dir.join(datadir::ENDPOINT_FILE),
-        format!("http://{addr}\n{}\n", api.config.region),
+        format!("http://{addr}\n{}\n{imds_line}\n", api.config.region),
     )?;
-    tracing::info!(%addr, account = %d.account_id, data_dir = %dir.display(), "rolecall API listening");
+    tracing::info!(%addr, imds = %imds_line, account = %d.account_id, data_dir = %dir.display(), "rolecall API listening");
+    let imds = async {
+        match imds_task {
+            Some(t) => t.await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         r = rolecall_api::serve(listener, api) => r?,
+        r = imds => r??,
         _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
     }
     Ok(())
 }
 
-async fn env(dir: PathBuf) -> Result<()> {
-    let d = datadir::open(&dir, false).await?;
+/// What `serve` wrote about itself: API endpoint, region, IMDS endpoint.
+struct Endpoints {
+    api: String,
+    region: String,
+    imds: Option<String>,
+}
+
+fn endpoints(dir: &std::path::Path) -> Endpoints {
     let written = std::fs::read_to_string(dir.join(datadir::ENDPOINT_FILE)).unwrap_or_default();
     let mut lines = written.lines();
-    let endpoint = lines
-        .next()
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("http://{DEFAULT_LISTEN}"));
-    let region = lines.next().unwrap_or("us-east-1");
+    Endpoints {
+        api: lines
+            .next()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("http://{DEFAULT_LISTEN}")),
+        region: lines
+            .next()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("us-east-1")
+            .to_string(),
+        imds: lines.next().filter(|s| !s.is_empty()).map(str::to_string),
+    }
+}
+
+fn no_proxy(existing: Option<String>) -> String {
+    match existing.filter(|s| !s.is_empty()) {
+        Some(s) => format!("{s},127.0.0.1,localhost"),
+        None => "127.0.0.1,localhost".into(),
+    }
+}
+
+async fn exec(dir: PathBuf, instance_id: &str, command: &[String]) -> Result<()> {
+    use rolecall_core::Store;
+    use std::os::unix::process::CommandExt;
+    let d = datadir::open(&dir, false).await?;
+    let e = endpoints(&dir);
+    let imds = e.imds.context(
+        "the server was started without --imds-listen, so instances have no metadata service",
+    )?;
+    match d
+        .store
+        .get_instance(instance_id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
+        None => anyhow::bail!("no instance {instance_id}"),
+        Some(i) if i.state != rolecall_core::model::InstanceState::Running => {
+            anyhow::bail!("instance {instance_id} is {}, not running", i.state.name())
+        }
+        Some(_) => {}
+    }
+    let prefix = rolecall_imds::dev_path_prefix(&d.keyring, instance_id)
+        .context("cannot derive the instance's IMDS path")?;
+    let (program, args) = command.split_first().context("no command given")?;
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args);
+    // Only what an instance would have: no credentials, profiles or config of the caller's.
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("AWS_") {
+            cmd.env_remove(&k);
+        }
+    }
+    cmd.env(
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        format!("{imds}{prefix}/"),
+    )
+    .env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv4")
+    .env("AWS_ENDPOINT_URL", &e.api)
+    .env("AWS_REGION", &e.region)
+    .env("AWS_DEFAULT_REGION", &e.region)
+    .env("AWS_CONFIG_FILE", "/dev/null")
+    .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    // Instance-local traffic must not go through a proxy (the IMDS URL carries a secret).
+    .env("NO_PROXY", no_proxy(std::env::var("NO_PROXY").ok()))
+    .env("no_proxy", no_proxy(std::env::var("no_proxy").ok()));
+    {
+        let k = "BOTO_CONFIG";
+        cmd.env_remove(k);
+    }
+    let err = cmd.exec();
+    Err(anyhow::anyhow!("running {program}: {err}"))
+}
+
+async fn env(dir: PathBuf) -> Result<()> {
+    let d = datadir::open(&dir, false).await?;
+    let Endpoints {
+        api: endpoint,
+        region,
+        ..
+    } = endpoints(&dir);
     // Leftover session credentials or profiles would override the root key.
     println!("unset AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE");
     println!("export AWS_ENDPOINT_URL={endpoint}");

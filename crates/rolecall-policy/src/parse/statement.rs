@@ -178,6 +178,17 @@ pub(super) fn compile(
                 "Policy document should not specify a principal.",
             ));
         }
+        // "You cannot use the NotPrincipal element in an IAM identity-based
+        // policy nor in an IAM role trust policy", and it "must be used with
+        // Effect: Deny" (IAM User Guide, NotPrincipal).
+        Some((_, true)) if kind == PolicyKind::Trust => {
+            return Err(PolicyError::malformed("Has prohibited field NotPrincipal"));
+        }
+        Some((_, true)) if effect == Effect::Allow => {
+            return Err(PolicyError::malformed(format!(
+                "{SYNTAX} NotPrincipal must be used with \"Effect\": \"Deny\"."
+            )));
+        }
         Some((v, negated)) => Some(compile_principals(v, negated)?),
         None if kind.requires_principal() => {
             return Err(PolicyError::malformed("Missing required field Principal"));

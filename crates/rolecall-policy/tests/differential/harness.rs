@@ -1,14 +1,15 @@
 //! Evaluating an oracle-format request with rolecall-policy.
 
 use rolecall_policy::{
-    Decision, Policy, PolicyKind, PolicyRef, PolicySet, Principal, RequestContext,
+    Decision, Evaluation, Policy, PolicyKind, PolicyRef, PolicySet, Principal, Reason,
+    RequestContext,
 };
 use serde_json::Value;
 
 /// What rolecall says about a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Decided(Decision),
+    Decided(Decision, Reason),
     /// A policy was rejected when parsed (AWS would refuse to store it).
     Rejected(String),
 }
@@ -17,10 +18,17 @@ impl Outcome {
     /// The oracle's spelling of the decision.
     pub fn oracle_str(&self) -> &str {
         match self {
-            Outcome::Decided(Decision::Allow) => "Allowed",
-            Outcome::Decided(Decision::ImplicitDeny) => "ImplicitlyDenied",
-            Outcome::Decided(Decision::ExplicitDeny) => "ExplicitlyDenied",
+            Outcome::Decided(Decision::Allow, _) => "Allowed",
+            Outcome::Decided(Decision::ImplicitDeny, _) => "ImplicitlyDenied",
+            Outcome::Decided(Decision::ExplicitDeny, _) => "ExplicitlyDenied",
             Outcome::Rejected(_) => "Rejected",
+        }
+    }
+
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Outcome::Decided(_, r) => Some(*r),
+            Outcome::Rejected(_) => None,
         }
     }
 }
@@ -105,19 +113,22 @@ pub fn request(req: &Value) -> RequestContext {
 /// Evaluate an oracle-format request with rolecall.
 pub fn decide(req: &Value) -> Outcome {
     match try_decide(req) {
-        Ok(d) => Outcome::Decided(d),
+        Ok(e) => Outcome::Decided(e.decision, e.reason),
         Err(e) => Outcome::Rejected(e),
     }
 }
 
-fn try_decide(req: &Value) -> Result<Decision, String> {
+fn try_decide(req: &Value) -> Result<Evaluation, String> {
     let identity = parse_all(req.get("identityPolicies"), PolicyKind::Identity)?;
     let boundaries = parse_all(req.get("permissionBoundaries"), PolicyKind::Boundary)?;
     let session = match req.get("sessionPolicy") {
         Some(v) if !v.is_null() => Some(parse_one(v, PolicyKind::Session)?),
         _ => None,
     };
-    let action = req.get("action").and_then(Value::as_str).unwrap_or_default();
+    let action = req
+        .get("action")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let resource_kind = if action.to_ascii_lowercase().starts_with("sts:assumerole") {
         PolicyKind::Trust
     } else {
@@ -132,7 +143,10 @@ fn try_decide(req: &Value) -> Result<Decision, String> {
         .enumerate()
         .map(|(i, p)| PolicyRef::new(if i == 0 { "identity0" } else { "identity" }, p))
         .collect();
-    let sessions: Vec<PolicyRef<'_>> = session.iter().map(|p| PolicyRef::new("session", p)).collect();
+    let sessions: Vec<PolicyRef<'_>> = session
+        .iter()
+        .map(|p| PolicyRef::new("session", p))
+        .collect();
     assert!(boundaries.len() <= 1, "one permissions boundary at most");
     let set = PolicySet {
         identity: &ids,
@@ -140,5 +154,5 @@ fn try_decide(req: &Value) -> Result<Decision, String> {
         session: &sessions,
         resource: resource.as_ref().map(|p| PolicyRef::new("resource", p)),
     };
-    Ok(set.evaluate(&request(req)).decision)
+    Ok(set.evaluate(&request(req)))
 }

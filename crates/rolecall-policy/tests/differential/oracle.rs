@@ -31,7 +31,10 @@ impl Oracle {
             .join("node_modules/@cloud-copilot/iam-simulate")
             .is_dir()
         {
-            Some(format!("{} has no node_modules (run npm ci)", dir.display()))
+            Some(format!(
+                "{} has no node_modules (run npm ci)",
+                dir.display()
+            ))
         } else {
             match Command::new("node").arg("--version").output() {
                 Ok(o) if o.status.success() => None,

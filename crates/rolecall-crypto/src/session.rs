@@ -1,0 +1,189 @@
+//! Self-contained temporary credentials.
+//!
+//! The session token is the claims sealed (ChaCha20-Poly1305) under the deployment's active key,
+//! so any node holding the key ring can verify a request signed with them without a database read.
+//! The secret access key is derived from the access key id with the sealing key's derivation
+//! subkey, so it is never stored: the verifier opens the token, checks the access key id matches
+//! the signature's, and re-derives the secret.
+
+use crate::ids::{IdPrefix, access_key_id};
+use crate::keyring::{KeyRing, KeyRingError};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+
+const TOKEN_AAD: &[u8] = b"rolecall/session-token/v1";
+const SECRET_LABEL: &[u8] = b"rolecall/session-secret/v1";
+const FORMAT_VERSION: &str = "1";
+
+/// What a session token asserts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionClaims {
+    pub access_key_id: String,
+    pub account_id: String,
+    pub role_name: String,
+    pub role_id: String,
+    /// The role session name (for instance credentials, the instance id).
+    pub session_name: String,
+    /// Unix seconds.
+    pub issued_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// For instance credentials, the instance's ARN (`ec2:SourceInstanceARN`).
+    pub source_instance_arn: String,
+}
+
+/// Issued temporary credentials. No Debug: the secret must not reach logs.
+#[derive(Clone)]
+pub struct SessionCredentials {
+    pub claims: SessionClaims,
+    pub secret_access_key: String,
+    pub session_token: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SessionError {
+    #[error("session token is not valid base64")]
+    Encoding,
+    #[error("session token: {0}")]
+    Sealed(#[from] KeyRingError),
+    #[error("session token has an unknown format")]
+    Format,
+}
+
+fn secret_for(ring: &KeyRing, key_id: u8, access_key_id: &str) -> Option<String> {
+    let d = ring.derive(key_id, SECRET_LABEL, access_key_id.as_bytes())?;
+    // 30 bytes of base64 is 40 characters, the length of AWS secret keys.
+    Some(B64.encode(&d[..30]))
+}
+
+fn encode(c: &SessionClaims) -> Result<String, SessionError> {
+    let fields = [
+        FORMAT_VERSION,
+        &c.access_key_id,
+        &c.account_id,
+        &c.role_name,
+        &c.role_id,
+        &c.session_name,
+        &c.issued_at.to_string(),
+        &c.expires_at.to_string(),
+        &c.source_instance_arn,
+    ];
+    if fields.iter().any(|f| f.contains('\n')) {
+        return Err(SessionError::Format);
+    }
+    Ok(fields.join("\n"))
+}
+
+fn decode(text: &str) -> Result<SessionClaims, SessionError> {
+    let f: Vec<&str> = text.split('\n').collect();
+    if f.len() != 9 || f[0] != FORMAT_VERSION {
+        return Err(SessionError::Format);
+    }
+    let num = |s: &str| s.parse::<i64>().map_err(|_| SessionError::Format);
+    Ok(SessionClaims {
+        access_key_id: f[1].into(),
+        account_id: f[2].into(),
+        role_name: f[3].into(),
+        role_id: f[4].into(),
+        session_name: f[5].into(),
+        issued_at: num(f[6])?,
+        expires_at: num(f[7])?,
+        source_instance_arn: f[8].into(),
+    })
+}
+
+/// Mints credentials for `claims` (whose `access_key_id` is replaced by a fresh ASIA id).
+pub fn issue(
+    ring: &KeyRing,
+    mut claims: SessionClaims,
+) -> Result<SessionCredentials, SessionError> {
+    claims.access_key_id = access_key_id(IdPrefix::TemporaryAccessKey);
+    let sealed = ring.seal(encode(&claims)?.as_bytes(), TOKEN_AAD);
+    let secret_access_key = secret_for(ring, ring.active_id(), &claims.access_key_id)
+        .ok_or(SessionError::Sealed(KeyRingError::Empty))?;
+    Ok(SessionCredentials {
+        claims,
+        secret_access_key,
+        session_token: B64.encode(sealed),
+    })
+}
+
+/// Opens a session token and re-derives its secret. Expiry is the caller's to check.
+pub fn open(ring: &KeyRing, token: &str) -> Result<(SessionClaims, String), SessionError> {
+    let sealed = B64
+        .decode(token.trim())
+        .map_err(|_| SessionError::Encoding)?;
+    let plain = ring.open(&sealed, TOKEN_AAD)?;
+    let claims = decode(std::str::from_utf8(&plain).map_err(|_| SessionError::Format)?)?;
+    let secret = secret_for(ring, sealed[0], &claims.access_key_id)
+        .ok_or(SessionError::Sealed(KeyRingError::UnknownKey(sealed[0])))?;
+    Ok((claims, secret))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::keyring::MasterKey;
+
+    fn claims() -> SessionClaims {
+        SessionClaims {
+            access_key_id: String::new(),
+            account_id: "123456789012".into(),
+            role_name: "s3access".into(),
+            role_id: "AROAEXAMPLEEXAMPLE123".into(),
+            session_name: "i-0123456789abcdef0".into(),
+            issued_at: 100,
+            expires_at: 200,
+            source_instance_arn: "arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0"
+                .into(),
+        }
+    }
+
+    #[test]
+    fn issue_open_and_rotate() {
+        let k1 = MasterKey::new(1, &MasterKey::generate_bytes()).unwrap();
+        let ring = KeyRing::new(vec![k1.clone()]).unwrap();
+        let creds = issue(&ring, claims()).unwrap();
+        assert!(creds.claims.access_key_id.starts_with("ASIA"));
+        assert_eq!(creds.secret_access_key.len(), 40);
+        let (c, secret) = open(&ring, &creds.session_token).unwrap();
+        assert_eq!(c, creds.claims);
+        assert_eq!(secret, creds.secret_access_key);
+        // A rotated ring (new active key) still opens tokens of the old key, with the same secret.
+        let rotated = KeyRing::new(vec![
+            k1,
+            MasterKey::new(2, &MasterKey::generate_bytes()).unwrap(),
+        ])
+        .unwrap();
+        assert_eq!(
+            open(&rotated, &creds.session_token).unwrap().1,
+            creds.secret_access_key
+        );
+        // Another deployment's ring cannot.
+        let other = KeyRing::new(vec![
+            MasterKey::new(1, &MasterKey::generate_bytes()).unwrap(),
+        ])
+        .unwrap();
+        assert!(open(&other, &creds.session_token).is_err());
+        assert!(matches!(
+            open(&ring, "not base64!"),
+            Err(SessionError::Encoding)
+        ));
+    }
+
+    #[test]
+    fn tampered_token_fails() {
+        let ring = KeyRing::new(vec![
+            MasterKey::new(7, &MasterKey::generate_bytes()).unwrap(),
+        ])
+        .unwrap();
+        let creds = issue(&ring, claims()).unwrap();
+        let mut raw = B64.decode(&creds.session_token).unwrap();
+        raw[20] ^= 1;
+        assert!(matches!(
+            open(&ring, &B64.encode(raw)),
+            Err(SessionError::Sealed(KeyRingError::Tampered))
+        ));
+    }
+}

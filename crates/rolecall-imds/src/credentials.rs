@@ -1,0 +1,105 @@
+//! Minting and caching instance role credentials.
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use rolecall_crypto::{KeyRing, SessionClaims, issue_session};
+
+/// How long credentials live and when they are replaced.
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialPolicy {
+    pub lifetime: Duration,
+    /// A credential with less than this left is replaced by a new one (the old stays valid until
+    /// it expires). At least 30 minutes, so no served credential looks "about to expire" to SDKs.
+    pub refresh_before: Duration,
+}
+
+impl Default for CredentialPolicy {
+    /// Like EC2: six-hour credentials, a new one every hour.
+    fn default() -> Self {
+        CredentialPolicy {
+            lifetime: Duration::hours(6),
+            refresh_before: Duration::hours(5),
+        }
+    }
+}
+
+impl CredentialPolicy {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.refresh_before < Duration::minutes(30) {
+            return Err("credential refresh must happen with at least 30 minutes left".into());
+        }
+        if self.lifetime <= self.refresh_before {
+            return Err("credential lifetime must be longer than the refresh threshold".into());
+        }
+        Ok(())
+    }
+}
+
+/// A minted credential with its IMDS JSON rendered once.
+pub struct Issued {
+    pub role_id: String,
+    pub expires_at: DateTime<Utc>,
+    pub json: String,
+    /// The same document with `AccountId`, for `iam/security-credentials-extended/`.
+    pub json_extended: String,
+}
+
+impl Issued {
+    pub fn is_fresh(&self, now: DateTime<Utc>, policy: &CredentialPolicy) -> bool {
+        self.expires_at - now >= policy.refresh_before
+    }
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+pub struct MintRequest<'a> {
+    pub account_id: &'a str,
+    pub role_name: &'a str,
+    pub role_id: &'a str,
+    pub instance_id: &'a str,
+    pub instance_arn: &'a str,
+}
+
+pub fn mint(
+    ring: &KeyRing,
+    req: &MintRequest<'_>,
+    now: DateTime<Utc>,
+    policy: &CredentialPolicy,
+) -> Option<Issued> {
+    let expires_at = now + policy.lifetime;
+    let claims = SessionClaims {
+        access_key_id: String::new(),
+        account_id: req.account_id.into(),
+        role_name: req.role_name.into(),
+        role_id: req.role_id.into(),
+        session_name: req.instance_id.into(),
+        issued_at: now.timestamp(),
+        expires_at: expires_at.timestamp(),
+        source_instance_arn: req.instance_arn.into(),
+    };
+    let c = match issue_session(ring, claims) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot mint instance credentials");
+            return None;
+        }
+    };
+    // Field order and formats as EC2 serves them.
+    let head = format!(
+        "{{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"{}\",\n  \"Type\" : \"AWS-HMAC\",\n  \"AccessKeyId\" : \"{}\",\n  \"SecretAccessKey\" : \"{}\",\n  \"Token\" : \"{}\",\n  \"Expiration\" : \"{}\"",
+        ts(now),
+        c.claims.access_key_id,
+        c.secret_access_key,
+        c.session_token,
+        ts(expires_at)
+    );
+    let json = format!("{head}\n}}");
+    let json_extended = format!("{head},\n  \"AccountId\" : \"{}\"\n}}", req.account_id);
+    Some(Issued {
+        role_id: req.role_id.into(),
+        expires_at: DateTime::from_timestamp(expires_at.timestamp(), 0).unwrap_or(expires_at),
+        json,
+        json_extended,
+    })
+}

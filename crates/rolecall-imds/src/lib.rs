@@ -1,0 +1,22 @@
+//! The instance metadata service (IMDS v1 and v2).
+//!
+//! Answers come from memory: the [`Directory`] holds a snapshot of every running instance with
+//! its profile and role, rebuilt from the store whenever the API changes IAM or EC2 state (it is
+//! a [`ChangeListener`](rolecall_core::ChangeListener)), and a cache of minted credentials that a
+//! background task renews ahead of expiry. Minting is pure computation (sealing a token), so an
+//! IMDS answer never waits on the database.
+//!
+//! Callers are identified by source IP (the instance whose private IP is the peer address; AWS's
+//! own paths) or, in development, by a path prefix `/rolecall/<instance-id>/<mac>/` whose MAC
+//! only holders of the deployment key can compute (`rolecall exec` does).
+
+mod credentials;
+mod directory;
+mod paths;
+mod server;
+mod token;
+
+pub use credentials::CredentialPolicy;
+pub use directory::{Directory, InstanceView};
+pub use server::{ImdsConfig, serve};
+pub use token::dev_path_prefix;

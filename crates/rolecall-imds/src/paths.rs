@@ -1,0 +1,217 @@
+//! What each metadata path returns for one instance.
+
+use crate::directory::{Directory, InstanceView};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use chrono::SecondsFormat;
+
+pub enum Body {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+fn text(s: impl Into<String>) -> Option<Body> {
+    Some(Body::Text(s.into()))
+}
+
+fn listing(items: &[&str]) -> Option<Body> {
+    text(items.join("\n"))
+}
+
+fn now_str(dir: &Directory) -> String {
+    dir.clock().now().to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A stable, locally administered MAC address derived from the instance id.
+pub fn mac(instance_id: &str) -> String {
+    let hex: Vec<u8> = instance_id.trim_start_matches("i-").bytes().collect();
+    let byte = |i: usize| -> u8 {
+        let hi = hex
+            .get(hex.len().saturating_sub(10) + 2 * i)
+            .copied()
+            .unwrap_or(b'0');
+        let lo = hex
+            .get(hex.len().saturating_sub(10) + 2 * i + 1)
+            .copied()
+            .unwrap_or(b'0');
+        u8::from_str_radix(&format!("{}{}", hi as char, lo as char), 16).unwrap_or(0)
+    };
+    format!(
+        "0e:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        byte(0),
+        byte(1),
+        byte(2),
+        byte(3),
+        byte(4)
+    )
+}
+
+pub fn hostname(view: &InstanceView, region: &str) -> String {
+    let host = format!("ip-{}", view.instance.private_ip.replace('.', "-"));
+    if region == "us-east-1" {
+        format!("{host}.ec2.internal")
+    } else {
+        format!("{host}.{region}.compute.internal")
+    }
+}
+
+/// The body for `path` (below `/latest`), or None for 404. SDKs sometimes ask for leaf paths with
+/// a trailing slash (botocore's `placement/availability-zone/`); those answer as the leaf.
+pub fn render(dir: &Directory, view: &InstanceView, path: &str) -> Option<Body> {
+    render_exact(dir, view, path).or_else(|| {
+        let trimmed = path.strip_suffix('/')?;
+        render_exact(dir, view, trimmed)
+    })
+}
+
+fn render_exact(dir: &Directory, view: &InstanceView, path: &str) -> Option<Body> {
+    let i = &view.instance;
+    let m = &i.metadata_options;
+    let tags_on = m.instance_metadata_tags == "enabled";
+    let region = dir.region();
+    match path {
+        "" | "/" => {
+            let mut items = vec!["dynamic", "meta-data"];
+            if i.user_data.is_some() {
+                items.push("user-data");
+            }
+            listing(&items)
+        }
+        "/user-data" => {
+            let raw = i.user_data.as_ref()?;
+            Some(Body::Bytes(
+                B64.decode(raw.trim())
+                    .unwrap_or_else(|_| raw.as_bytes().to_vec()),
+            ))
+        }
+        "/dynamic" | "/dynamic/" => listing(&["instance-identity/"]),
+        "/dynamic/instance-identity" | "/dynamic/instance-identity/" => listing(&["document"]),
+        "/dynamic/instance-identity/document" => {
+            let doc = serde_json::json!({
+                "accountId": dir.account_id(),
+                "architecture": "x86_64",
+                "availabilityZone": i.availability_zone,
+                "billingProducts": null,
+                "devpayProductCodes": null,
+                "marketplaceProductCodes": null,
+                "imageId": i.image_id,
+                "instanceId": i.id,
+                "instanceType": i.instance_type,
+                "kernelId": null,
+                "pendingTime": i.launch_time.to_rfc3339_opts(SecondsFormat::Secs, true),
+                "privateIp": i.private_ip,
+                "ramdiskId": null,
+                "region": region,
+                "version": "2017-09-30"
+            });
+            text(serde_json::to_string_pretty(&doc).unwrap_or_default())
+        }
+        "/meta-data" | "/meta-data/" => {
+            let mut items = vec![
+                "ami-id",
+                "ami-launch-index",
+                "hostname",
+                "instance-action",
+                "instance-id",
+                "instance-life-cycle",
+                "instance-type",
+                "local-hostname",
+                "local-ipv4",
+                "mac",
+                "placement/",
+                "reservation-id",
+                "security-groups",
+            ];
+            if view.profile.is_some() {
+                items.insert(3, "iam/");
+            }
+            if tags_on {
+                items.push("tags/");
+            }
+            listing(&items)
+        }
+        "/meta-data/ami-id" => text(&i.image_id),
+        "/meta-data/ami-launch-index" => text(i.ami_launch_index.to_string()),
+        "/meta-data/hostname" | "/meta-data/local-hostname" => text(hostname(view, region)),
+        "/meta-data/instance-action" => text("none"),
+        "/meta-data/instance-id" => text(&i.id),
+        "/meta-data/instance-life-cycle" => text("on-demand"),
+        "/meta-data/instance-type" => text(&i.instance_type),
+        "/meta-data/local-ipv4" => text(&i.private_ip),
+        "/meta-data/mac" => text(mac(&i.id)),
+        "/meta-data/reservation-id" => text(&i.reservation_id),
+        "/meta-data/security-groups" => text(
+            i.security_groups
+                .iter()
+                .filter_map(|g| g.group_name.clone().or_else(|| g.group_id.clone()))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        "/meta-data/placement" | "/meta-data/placement/" => {
+            listing(&["availability-zone", "region"])
+        }
+        "/meta-data/placement/availability-zone" => text(&i.availability_zone),
+        "/meta-data/placement/region" => text(region),
+        "/meta-data/tags" | "/meta-data/tags/" if tags_on => listing(&["instance/"]),
+        "/meta-data/tags/instance" | "/meta-data/tags/instance/" if tags_on => text(
+            i.tags
+                .iter()
+                .map(|t| t.key.as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        p if tags_on && p.starts_with("/meta-data/tags/instance/") => {
+            let key = &p["/meta-data/tags/instance/".len()..];
+            i.tags
+                .iter()
+                .find(|t| t.key == key)
+                .and_then(|t| text(&t.value))
+        }
+        p if p == "/meta-data/iam" || p.starts_with("/meta-data/iam/") => {
+            iam(dir, view, &p["/meta-data/iam".len()..])
+        }
+        _ => None,
+    }
+}
+
+fn iam(dir: &Directory, view: &InstanceView, path: &str) -> Option<Body> {
+    let profile = view.profile.as_ref()?;
+    match path {
+        "" | "/" => listing(&[
+            "info",
+            "security-credentials/",
+            "security-credentials-extended/",
+        ]),
+        "/info" => text(format!(
+            "{{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"{}\",\n  \"InstanceProfileArn\" : \"{}\",\n  \"InstanceProfileId\" : \"{}\"\n}}",
+            now_str(dir),
+            profile.arn,
+            profile.id
+        )),
+        "/security-credentials"
+        | "/security-credentials/"
+        | "/security-credentials-extended"
+        | "/security-credentials-extended/" => text(&profile.role.as_ref()?.name),
+        p => {
+            let (extended, name) = match p.strip_prefix("/security-credentials-extended/") {
+                Some(name) => (true, name),
+                None => (false, p.strip_prefix("/security-credentials/")?),
+            };
+            let role = profile.role.as_ref().filter(|r| r.name == name)?;
+            if !role.trusts_ec2 {
+                return text(format!(
+                    "{{\n  \"Code\" : \"AssumeRoleUnauthorizedAccess\",\n  \"Message\" : \"EC2 cannot assume the role {}.  Please see documentation at http://docs.amazonwebservices.com/IAM/latest/UserGuide/RolesTroubleshooting.html.\",\n  \"LastUpdated\" : \"{}\"\n}}",
+                    role.name,
+                    now_str(dir)
+                ));
+            }
+            dir.credentials_for(view).map(|c| {
+                Body::Text(if extended {
+                    c.json_extended.clone()
+                } else {
+                    c.json.clone()
+                })
+            })
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The IMDS HTTP listener: identify the instance, apply IMDSv2 rules, answer from memory.
+
+use crate::directory::{Directory, InstanceView};
+use crate::paths::{Body, render};
+use crate::token;
+use chrono::Duration;
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{CONTENT_TYPE, HeaderValue, SERVER};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+const TOKEN_PATH: &str = "/latest/api/token";
+const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
+const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
+
+/// How callers may identify themselves.
+#[derive(Debug, Clone, Copy)]
+pub struct ImdsConfig {
+    /// The caller is the instance whose private IP is the peer address (AWS's paths).
+    pub source_ip: bool,
+    /// `/rolecall/<instance-id>/<mac>/latest/...` (development; `rolecall exec`).
+    pub dev_paths: bool,
+}
+
+impl Default for ImdsConfig {
+    fn default() -> Self {
+        ImdsConfig {
+            source_ip: true,
+            dev_paths: true,
+        }
+    }
+}
+
+fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    r.headers_mut()
+        .insert(SERVER, HeaderValue::from_static("EC2ws"));
+    r
+}
+
+fn status_page(status: StatusCode) -> Response<Full<Bytes>> {
+    // EC2's IMDS answers errors with a small HTML page titled by the status.
+    let reason = status.canonical_reason().unwrap_or("");
+    let code = status.as_u16();
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>\n<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Transitional//EN\"\n\t\"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd\">\n<html xmlns=\"http://www.w3.org/1999/xhtml\" xml:lang=\"en\" lang=\"en\">\n <head>\n  <title>{code} - {reason}</title>\n </head>\n <body>\n  <h1>{code} - {reason}</h1>\n </body>\n</html>\n"
+    );
+    let mut r = reply(status, body);
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    r
+}
+
+/// Answers one request. Pure with respect to I/O: everything comes from the directory.
+pub fn answer(
+    dir: &Directory,
+    config: &ImdsConfig,
+    peer: SocketAddr,
+    req: &Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let raw_path = req.uri().path();
+    let (view, path): (Option<Arc<InstanceView>>, &str) =
+        match token::parse_dev_path(dir.keyring(), raw_path) {
+            Some((id, rest)) if config.dev_paths => (dir.by_id(id), rest),
+            _ if raw_path.starts_with("/rolecall/") => (None, raw_path),
+            _ if config.source_ip => (dir.by_ip(peer.ip()), raw_path),
+            _ => (None, raw_path),
+        };
+    let Some(view) = view else {
+        return status_page(StatusCode::NOT_FOUND);
+    };
+    let opts = &view.instance.metadata_options;
+    if opts.http_endpoint != "enabled" {
+        return status_page(StatusCode::FORBIDDEN);
+    }
+    let now = dir.clock().now();
+
+    if path == TOKEN_PATH {
+        if req.method() != Method::PUT {
+            return status_page(StatusCode::METHOD_NOT_ALLOWED);
+        }
+        if req.headers().contains_key("x-forwarded-for") {
+            return status_page(StatusCode::FORBIDDEN);
+        }
+        let ttl = req
+            .headers()
+            .get(TTL_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        let Some(ttl) = ttl.filter(|t| (1..=21600).contains(t)) else {
+            return status_page(StatusCode::BAD_REQUEST);
+        };
+        let t = token::issue(
+            dir.keyring(),
+            &view.instance.id,
+            now + Duration::seconds(ttl),
+        );
+        let mut r = reply(StatusCode::OK, t);
+        if let Ok(v) = HeaderValue::from_str(&ttl.to_string()) {
+            r.headers_mut().insert(TTL_HEADER, v);
+        }
+        return r;
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return status_page(StatusCode::METHOD_NOT_ALLOWED);
+    }
+    match req.headers().get(TOKEN_HEADER) {
+        Some(t) => {
+            let valid = t
+                .to_str()
+                .ok()
+                .and_then(|t| token::open(dir.keyring(), t))
+                .is_some_and(|(id, exp)| id == view.instance.id && exp > now.timestamp());
+            if !valid {
+                return status_page(StatusCode::UNAUTHORIZED);
+            }
+        }
+        None if opts.http_tokens == "required" => return status_page(StatusCode::UNAUTHORIZED),
+        None => {}
+    }
+    let Some(rest) = path.strip_prefix("/latest") else {
+        return if path == "/" {
+            reply(StatusCode::OK, "latest")
+        } else {
+            status_page(StatusCode::NOT_FOUND)
+        };
+    };
+    match render(dir, &view, rest) {
+        Some(Body::Text(s)) => reply(StatusCode::OK, s),
+        Some(Body::Bytes(b)) => {
+            let mut r = reply(StatusCode::OK, b);
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            r
+        }
+        None => status_page(StatusCode::NOT_FOUND),
+    }
+}
+
+/// Serves IMDS on `listener` forever.
+///
+/// In source-IP mode, each connection's IP TTL is set to the caller's
+/// `HttpPutResponseHopLimit`, so (as on EC2) replies cannot travel further than the instance
+/// allows; the TTL covers the whole connection, token reply included.
+pub async fn serve(
+    listener: TcpListener,
+    dir: Arc<Directory>,
+    config: ImdsConfig,
+) -> std::io::Result<()> {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "IMDS accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if config.source_ip
+            && let Some(v) = dir.by_ip(peer.ip())
+        {
+            let _ = stream.set_ttl(v.instance.metadata_options.http_put_response_hop_limit);
+        }
+        let _ = stream.set_nodelay(true);
+        let dir = dir.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req: Request<Incoming>| {
+                let resp = answer(&dir, &config, peer, &req);
+                async move { Ok::<_, Infallible>(resp) }
+            });
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await
+            {
+                tracing::debug!(error = %e, "IMDS connection ended");
+            }
+        });
+    }
+}
