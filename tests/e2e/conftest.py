@@ -25,10 +25,13 @@ def free_port() -> int:
 class Server:
     """A rolecall process with its own data directory."""
 
-    def __init__(self, data_dir: Path, extra_args=()):
+    def __init__(self, data_dir: Path, extra_args=(), imds=False):
         self.data_dir = data_dir
         self.port = free_port()
+        self.imds_port = free_port() if imds else None
         self.extra_args = list(extra_args)
+        if imds:
+            self.extra_args += ["--imds-listen", f"127.0.0.1:{self.imds_port}"]
         self.proc = None
         self.log = data_dir.parent / f"{data_dir.name}.log"
 
@@ -72,6 +75,27 @@ class Server:
         env["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null"
         env["AWS_PAGER"] = ""
         return env
+
+    def exec_env(self, instance_id: str) -> dict:
+        """The environment `rolecall exec INSTANCE` gives its command (read back with env)."""
+        out = subprocess.run(
+            [str(BINARY), "exec", "--data-dir", str(self.data_dir), instance_id, "--", "env"],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    def exec(self, instance_id: str, *command, check=True):
+        p = subprocess.run(
+            [str(BINARY), "exec", "--data-dir", str(self.data_dir), instance_id, "--", *command],
+            capture_output=True, text=True,
+        )
+        if check and p.returncode != 0:
+            raise AssertionError(f"exec {command} failed ({p.returncode}): {p.stderr}")
+        return p
+
+    @property
+    def imds(self) -> str:
+        return f"http://127.0.0.1:{self.imds_port}"
 
     @property
     def endpoint(self) -> str:
