@@ -18,6 +18,8 @@ pub trait Store: Send + Sync + 'static {
     async fn get_meta(&self, key: &str) -> Result<Option<String>>;
     /// Inserts `value` unless the key exists; returns the value now stored.
     async fn init_meta(&self, key: &str, value: &str) -> Result<String>;
+    /// Inserts or replaces.
+    async fn set_meta(&self, key: &str, value: &str) -> Result<()>;
 
     // --- roles ---
     /// EntityAlreadyExists when a role of that name (any case) exists.

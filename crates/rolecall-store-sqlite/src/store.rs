@@ -175,6 +175,16 @@ impl Store for SqliteStore {
             .map_err(internal)
     }
 
+    async fn set_meta(&self, k: &str, value: &str) -> Result<()> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(k)
+            .bind(value)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
     async fn init_meta(&self, k: &str, value: &str) -> Result<String> {
         let (k, value) = (k.to_string(), value.to_string());
         self.write(move |tx| {

@@ -157,3 +157,31 @@ pub async fn open(dir: &Path, create: bool) -> Result<Deployment> {
         root_secret_access_key,
     })
 }
+
+/// Adds a new active key to the ring and re-seals the stored secrets under it. Credentials sealed
+/// under older keys stay valid (the ring keeps those keys) until they expire; after the longest
+/// credential lifetime an old key's line can be deleted from the key file.
+pub async fn rotate_key(dir: &Path) -> Result<u8> {
+    let d = open(dir, false).await?;
+    let key_path = dir.join(KEY_FILE);
+    let text = fs::read_to_string(&key_path)?;
+    let max_id = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().next()?.parse::<u8>().ok())
+        .max()
+        .unwrap_or(0);
+    let id = max_id
+        .checked_add(1)
+        .context("key ids are exhausted (255): delete retired keys and renumber")?;
+    let mut f = fs::OpenOptions::new().append(true).open(&key_path)?;
+    writeln!(f, "{id} {}", hex::encode(MasterKey::generate_bytes()))?;
+    f.sync_all()?;
+    let ring = read_keyring(&key_path)?;
+    let sealed = B64.encode(ring.seal(d.root_secret_access_key.as_bytes(), ROOT_SECRET_AAD));
+    d.store
+        .set_meta("root_secret_sealed", &sealed)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(id)
+}

@@ -72,6 +72,12 @@ enum Command {
         #[arg(long, default_value_t = 5 * 3600)]
         credential_refresh: i64,
     },
+    /// Add a new deployment key (the active one from now on) and re-seal stored secrets under it.
+    /// Restart the servers to use it; credentials issued under older keys stay valid.
+    RotateKey {
+        #[arg(long, env = "ROLECALL_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
     /// Run a command "on" an instance: SDKs in it get the instance's role credentials from IMDS.
     Exec {
         #[arg(long, env = "ROLECALL_DATA_DIR")]
@@ -135,6 +141,15 @@ async fn main() -> Result<()> {
             .await
         }
         Command::Env { data_dir } => env(data_dir.unwrap_or_else(datadir::default_dir)).await,
+        Command::RotateKey { data_dir } => {
+            let dir = data_dir.unwrap_or_else(datadir::default_dir);
+            let id = datadir::rotate_key(&dir).await?;
+            println!(
+                "key {id} is now active in {}; restart rolecall to use it",
+                dir.join(datadir::KEY_FILE).display()
+            );
+            Ok(())
+        }
         Command::Exec {
             data_dir,
             instance_id,
