@@ -109,6 +109,14 @@ def server(tmp_path_factory):
     s.stop()
 
 
+@pytest.fixture(scope="session")
+def imds_server(tmp_path_factory):
+    """A server with IMDS; instances get 127.88.x.y addresses so tests can act as them."""
+    s = Server(tmp_path_factory.mktemp("imds") / "data", imds=True, extra_args=["--instance-cidr", "127.88.0.0/16"]).start()
+    yield s
+    s.stop()
+
+
 @pytest.fixture
 def fresh_server(tmp_path):
     s = Server(tmp_path / "data").start()

@@ -16,13 +16,6 @@ TRUST_EC2 = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow
 TRUST_OTHER = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
 
-@pytest.fixture(scope="module")
-def imds_server(tmp_path_factory):
-    s = Server(tmp_path_factory.mktemp("imds") / "data", imds=True, extra_args=["--instance-cidr", "127.88.0.0/16"]).start()
-    yield s
-    s.stop()
-
-
 def role_with_profile(iam, trust=TRUST_EC2):
     role = unique("role")
     iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)

@@ -4,6 +4,7 @@
 //! answered in that protocol's XML envelope. Domain errors become wire errors in [`error`] only.
 
 mod auth;
+mod authz;
 mod ec2;
 pub mod error;
 mod iam;
@@ -13,5 +14,6 @@ mod server;
 mod sts;
 
 pub use auth::{AuthMode, Credentials, KeyStore};
+pub use authz::PolicyCache;
 pub use principal::Principal;
 pub use server::{Api, ApiConfig, router, serve};

@@ -2,8 +2,8 @@
 
 use crate::auth::{self, AuthMode, KeyStore, Service};
 use crate::error::{ApiError, Protocol};
-use crate::principal::{Principal, PrincipalKind};
-use crate::{ec2, iam, sts};
+use crate::principal::Principal;
+use crate::{authz, ec2, iam, sts};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, State};
@@ -38,6 +38,8 @@ pub struct Api {
     pub clock: DynClock,
     /// Told after each successful change (e.g. the IMDS directory).
     pub listeners: Vec<Arc<dyn ChangeListener>>,
+    /// Compiled policies of principals, cleared on every change.
+    pub policy_cache: authz::PolicyCache,
 }
 
 /// Actions that only read state; everything else may change what IMDS must serve.
@@ -102,11 +104,11 @@ fn error_response(protocol: Protocol, err: &ApiError, request_id: &str) -> Respo
 }
 
 async fn handle(State(api): State<Arc<Api>>, req: Request<Body>) -> Response {
-    let peer = req
+    let peer_ip = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.to_string())
-        .unwrap_or_default();
+        .map(|c| c.0.ip());
+    let peer = peer_ip.map(|ip| ip.to_string()).unwrap_or_default();
     let request_id = rolecall_crypto::request_id();
     let (parts, body) = req.into_parts();
     let body = match to_bytes(body, MAX_BODY).await {
@@ -144,7 +146,8 @@ async fn handle(State(api): State<Arc<Api>>, req: Request<Body>) -> Response {
         action,
         request_id: &request_id,
     };
-    let result = match authorize(&principal, service, action) {
+    let facts = authz::RequestFacts { source_ip: peer_ip };
+    let result = match authz::authorize(&api, &principal, service, action, &params, &facts).await {
         Err(e) => Err(e),
         Ok(()) => match service {
             Service::Iam => iam::dispatch(&call).await,
@@ -153,6 +156,7 @@ async fn handle(State(api): State<Arc<Api>>, req: Request<Body>) -> Response {
         },
     };
     if result.is_ok() && !is_read_only(action) {
+        api.policy_cache.clear();
         for l in &api.listeners {
             l.changed().await;
         }
@@ -165,41 +169,6 @@ async fn handle(State(api): State<Arc<Api>>, req: Request<Body>) -> Response {
         Err(err) => {
             tracing::info!(target: "rolecall::api", %request_id, %action, principal = %principal.arn, %peer, status = err.status, code = %err.code);
             error_response(protocol, &err, &request_id)
-        }
-    }
-}
-
-/// Until IAM policy evaluation is wired in, the root may do everything and role sessions may
-/// only ask who they are.
-fn authorize(principal: &Principal, service: Service, action: &str) -> Result<(), ApiError> {
-    match principal.kind {
-        PrincipalKind::Root => Ok(()),
-        PrincipalKind::AssumedRole { .. }
-            if service == Service::Sts && action == "GetCallerIdentity" =>
-        {
-            Ok(())
-        }
-        PrincipalKind::AssumedRole { .. } => {
-            if service == Service::Ec2 {
-                return Err(ApiError::new(
-                    403,
-                    "UnauthorizedOperation",
-                    "You are not authorized to perform this operation.",
-                ));
-            }
-            let svc = if service == Service::Iam {
-                "iam"
-            } else {
-                "sts"
-            };
-            Err(ApiError::new(
-                403,
-                "AccessDenied",
-                format!(
-                    "User: {} is not authorized to perform: {svc}:{action} because no identity-based policy allows the {svc}:{action} action",
-                    principal.arn
-                ),
-            ))
         }
     }
 }

@@ -247,97 +247,108 @@ impl Ec2 {
             None
         };
 
-        let used: HashSet<Ipv4Addr> = self
-            .store
-            .live_private_ips()
-            .await?
-            .iter()
-            .filter_map(|s| s.parse().ok())
-            .collect();
-        let ips = match &input.private_ip {
-            Some(ip) => {
-                if input.max_count > 1 {
-                    return Err(Error::InvalidParameterCombination(
-                        "Cannot specify a private IP address when launching more than one instance"
-                            .into(),
-                    ));
+        // The addresses in use are read before the insert, which re-checks them (a unique index):
+        // when a concurrent launch takes an address first, allocate again.
+        let mut attempts = 0;
+        let (reservation_id, instances, associations) = loop {
+            let used: HashSet<Ipv4Addr> = self
+                .store
+                .live_private_ips()
+                .await?
+                .iter()
+                .filter_map(|s| s.parse().ok())
+                .collect();
+            let ips = match &input.private_ip {
+                Some(ip) => {
+                    if input.max_count > 1 {
+                        return Err(Error::InvalidParameterCombination(
+                            "Cannot specify a private IP address when launching more than one instance"
+                                .into(),
+                        ));
+                    }
+                    let addr: Ipv4Addr = ip.parse().map_err(|_| {
+                        Error::InvalidParameterValue(format!("Invalid IPv4 address: {ip}"))
+                    })?;
+                    if !self.config.instance_cidr.contains(&addr) {
+                        return Err(Error::InvalidParameterValue(format!(
+                            "Address {ip} does not fall within the subnet's address range"
+                        )));
+                    }
+                    if used.contains(&addr) {
+                        return Err(Error::InvalidParameterValue(format!(
+                            "Address {ip} is in use."
+                        )));
+                    }
+                    vec![addr]
                 }
-                let addr: Ipv4Addr = ip.parse().map_err(|_| {
-                    Error::InvalidParameterValue(format!("Invalid IPv4 address: {ip}"))
-                })?;
-                if !self.config.instance_cidr.contains(&addr) {
-                    return Err(Error::InvalidParameterValue(format!(
-                        "Address {ip} does not fall within the subnet's address range"
-                    )));
+                None => {
+                    // Launch as many as fit between MinCount and MaxCount, as EC2 does.
+                    self.allocate_ips(input.min_count as usize, input.max_count as usize, &used)?
                 }
-                if used.contains(&addr) {
-                    return Err(Error::InvalidParameterValue(format!(
-                        "Address {ip} is in use."
-                    )));
+            };
+
+            let now = Utc::now();
+            let reservation_id = ec2_id("r");
+            let mut security_groups: Vec<GroupIdentifier> = input
+                .security_group_ids
+                .iter()
+                .map(|id| GroupIdentifier {
+                    group_id: Some(id.clone()),
+                    group_name: None,
+                })
+                .collect();
+            security_groups.extend(input.security_groups.iter().map(|n| GroupIdentifier {
+                group_id: None,
+                group_name: Some(n.clone()),
+            }));
+            let mut instances = Vec::with_capacity(ips.len());
+            let mut associations = Vec::new();
+            for (index, ip) in ips.into_iter().enumerate() {
+                let inst = Instance {
+                    id: ec2_id("i"),
+                    reservation_id: reservation_id.clone(),
+                    image_id: input.image_id.clone(),
+                    instance_type: input
+                        .instance_type
+                        .clone()
+                        .unwrap_or_else(|| "m1.small".into()),
+                    key_name: input.key_name.clone(),
+                    state: InstanceState::Running,
+                    state_reason: String::new(),
+                    private_ip: ip.to_string(),
+                    subnet_id: input.subnet_id.clone(),
+                    vpc_id: None,
+                    availability_zone: self.config.availability_zone(),
+                    security_groups: security_groups.clone(),
+                    user_data: input.user_data.clone(),
+                    tags: input.tags.clone(),
+                    metadata_options: input.metadata_options.clone(),
+                    launch_time: now,
+                    ami_launch_index: index as u32,
+                    client_token: input.client_token.clone(),
+                };
+                if let Some(p) = &profile {
+                    associations.push(Association {
+                        id: ec2_id("iip-assoc"),
+                        instance_id: inst.id.clone(),
+                        profile_arn: p.arn.clone(),
+                        profile_id: p.id.clone(),
+                        state: AssociationState::Associated,
+                        timestamp: now,
+                    });
                 }
-                vec![addr]
+                instances.push(inst);
             }
-            None => {
-                // Launch as many as fit between MinCount and MaxCount, as EC2 does.
-                self.allocate_ips(input.min_count as usize, input.max_count as usize, &used)?
+            match self.store.insert_instances(&instances, &associations).await {
+                Ok(()) => break (reservation_id, instances, associations),
+                Err(Error::InvalidParameterValue(_))
+                    if input.private_ip.is_none() && attempts < 10 =>
+                {
+                    attempts += 1;
+                }
+                Err(e) => return Err(e),
             }
         };
-
-        let now = Utc::now();
-        let reservation_id = ec2_id("r");
-        let mut security_groups: Vec<GroupIdentifier> = input
-            .security_group_ids
-            .iter()
-            .map(|id| GroupIdentifier {
-                group_id: Some(id.clone()),
-                group_name: None,
-            })
-            .collect();
-        security_groups.extend(input.security_groups.iter().map(|n| GroupIdentifier {
-            group_id: None,
-            group_name: Some(n.clone()),
-        }));
-        let mut instances = Vec::with_capacity(ips.len());
-        let mut associations = Vec::new();
-        for (index, ip) in ips.into_iter().enumerate() {
-            let inst = Instance {
-                id: ec2_id("i"),
-                reservation_id: reservation_id.clone(),
-                image_id: input.image_id.clone(),
-                instance_type: input
-                    .instance_type
-                    .clone()
-                    .unwrap_or_else(|| "m1.small".into()),
-                key_name: input.key_name.clone(),
-                state: InstanceState::Running,
-                state_reason: String::new(),
-                private_ip: ip.to_string(),
-                subnet_id: input.subnet_id.clone(),
-                vpc_id: None,
-                availability_zone: self.config.availability_zone(),
-                security_groups: security_groups.clone(),
-                user_data: input.user_data.clone(),
-                tags: input.tags.clone(),
-                metadata_options: input.metadata_options.clone(),
-                launch_time: now,
-                ami_launch_index: index as u32,
-                client_token: input.client_token.clone(),
-            };
-            if let Some(p) = &profile {
-                associations.push(Association {
-                    id: ec2_id("iip-assoc"),
-                    instance_id: inst.id.clone(),
-                    profile_arn: p.arn.clone(),
-                    profile_id: p.id.clone(),
-                    state: AssociationState::Associated,
-                    timestamp: now,
-                });
-            }
-            instances.push(inst);
-        }
-        self.store
-            .insert_instances(&instances, &associations)
-            .await?;
         Ok(Reservation {
             id: reservation_id,
             instances,

@@ -88,6 +88,9 @@ fn no_such_policy(arn: &str) -> Error {
 }
 
 pub fn page(marker: Option<&str>, max_items: Option<&str>) -> Result<PageRequest> {
+    if let Some(m) = marker {
+        validate::marker(m)?;
+    }
     Ok(PageRequest {
         from: marker.map(str::to_string),
         limit: validate::max_items(max_items)?,

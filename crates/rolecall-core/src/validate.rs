@@ -136,7 +136,10 @@ pub fn policy_document(field: &str, v: &str) -> Result<()> {
 /// Tag keys `[\p{L}\p{Z}\p{N}_.:/=+\-@]+` (1..=128), values of the same set (0..=256), at most 50
 /// per resource; keys must be distinct.
 pub fn tags(tags: &[Tag]) -> Result<()> {
-    let tag_char = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
+    // \p{Z} is the separators (space, no-break space, ...), not control characters like tab.
+    let tag_char = |c: char| {
+        c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
+    };
     for t in tags {
         check_len("tags.member.key", &t.key, 1, 128)?;
         if !t.key.chars().all(tag_char) {
@@ -186,6 +189,12 @@ pub fn merge_tags(existing: &mut Vec<Tag>, new: Vec<Tag>) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Pagination markers: 1..=320 characters. (AWS's pattern `[\u0020-\u00FF]+` is not checked:
+/// the markers of tag lists here are tag keys, which may be any letters.)
+pub fn marker(v: &str) -> Result<()> {
+    check_len("marker", v, 1, 320)
 }
 
 pub fn max_items(v: Option<&str>) -> Result<usize> {
@@ -239,6 +248,9 @@ mod tests {
         assert!(tags(&[t("aws:x", "")]).is_err());
         assert!(tags(&[t("a", "1"), t("A", "2")]).is_err());
         assert!(tags(&[t("bad#", "1")]).is_err());
+        assert!(tags(&[t("a b\u{a0}c", "x y")]).is_ok());
+        assert!(tags(&[t("k", "tab\there")]).is_err());
+        assert!(tags(&[t("k\u{b}", "v")]).is_err());
         let mut existing = vec![t("a", "1")];
         merge_tags(&mut existing, vec![t("A", "2"), t("b", "3")]).ok();
         assert_eq!(existing, vec![t("A", "2"), t("b", "3")]);

@@ -90,7 +90,13 @@ impl Reason {
         match self {
             Reason::AllowedByIdentity | Reason::AllowedByResource => String::new(),
             Reason::ExplicitDeny(t) => {
-                format!("with an explicit deny in a {}", t.description())
+                let d = t.description();
+                let article = if d.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                };
+                format!("with an explicit deny in {article} {d}")
             }
             Reason::NoResourceAllow => {
                 format!("because no resource-based policy allows the {action} action")

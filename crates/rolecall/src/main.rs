@@ -246,6 +246,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         keyring: d.keyring,
         clock,
         listeners,
+        policy_cache: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -1,0 +1,78 @@
+//! The policies that apply to a principal, compiled for evaluation.
+
+use crate::iam::Iam;
+use crate::model::Role;
+use crate::{PageRequest, Result};
+use rolecall_policy::{Policy, PolicyKind};
+
+/// One compiled policy and how to name it (inline `role/NAME/policy/P` or a managed policy ARN).
+pub struct PolicyDoc {
+    pub id: String,
+    pub policy: Policy,
+}
+
+/// A principal's identity-based policies and permissions boundary.
+#[derive(Default)]
+pub struct IdentityPolicies {
+    pub identity: Vec<PolicyDoc>,
+    pub boundary: Option<PolicyDoc>,
+}
+
+const ALL: PageRequest = PageRequest {
+    from: None,
+    limit: usize::MAX - 1,
+};
+
+fn compile(id: String, document: &str, kind: PolicyKind) -> Option<PolicyDoc> {
+    match Policy::parse(document, kind) {
+        Ok(policy) => Some(PolicyDoc { id, policy }),
+        Err(e) => {
+            // Stored documents were validated when written; one that no longer parses grants nothing.
+            tracing::warn!(policy = %id, error = %e, "stored policy no longer parses and is ignored");
+            None
+        }
+    }
+}
+
+impl Iam {
+    /// The managed policy's default version, compiled.
+    async fn managed_doc(&self, arn: &str) -> Result<Option<PolicyDoc>> {
+        let Some(policy) = self.store().get_policy(arn).await? else {
+            return Ok(None);
+        };
+        let Some(version) = self
+            .store()
+            .get_policy_version(arn, &policy.default_version_id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(compile(
+            arn.to_string(),
+            &version.document,
+            PolicyKind::Managed,
+        ))
+    }
+
+    /// A role's inline and attached policies.
+    pub async fn role_identity_policies(&self, role: &Role) -> Result<IdentityPolicies> {
+        let store = self.store();
+        let mut out = IdentityPolicies::default();
+        for name in store.list_role_policies(&role.id, &ALL).await? {
+            if let Some((name, doc)) = store.get_role_policy(&role.id, &name).await? {
+                out.identity.extend(compile(
+                    format!("role/{}/policy/{name}", role.name),
+                    &doc,
+                    PolicyKind::Identity,
+                ));
+            }
+        }
+        for attached in store
+            .list_attached_role_policies(&role.id, "/", &ALL)
+            .await?
+        {
+            out.identity.extend(self.managed_doc(&attached.arn).await?);
+        }
+        Ok(out)
+    }
+}
