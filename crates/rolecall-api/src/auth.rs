@@ -5,7 +5,7 @@
 //! routed by their `Version` parameter.
 
 use crate::error::{ApiError, Protocol};
-use crate::principal::Principal;
+use crate::principal::{Principal, PrincipalKind};
 use crate::server::Api;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
@@ -136,7 +136,7 @@ fn service_by_version(params: &Params) -> Result<Service, (Protocol, ApiError)> 
     }
 }
 
-pub fn authenticate(
+pub async fn authenticate(
     api: &Api,
     parts: &Parts,
     query: &str,
@@ -204,13 +204,69 @@ pub fn authenticate(
         rolecall_sigv4::verify(&req, &auth, &key, now).map_err(|e| sigv4_error(p, &e))?;
         return Ok((principal, service));
     }
-    let creds = api
-        .keys
-        .lookup(&auth.access_key_id)
-        .ok_or_else(|| invalid_token(p))?;
+    let creds = match api.keys.lookup(&auth.access_key_id) {
+        Some(c) => c,
+        None => user_key(api, &auth.access_key_id)
+            .await
+            .ok_or_else(|| invalid_token(p))?,
+    };
     let key = SigningKey::for_scope(&creds.secret_access_key, &auth.scope);
     rolecall_sigv4::verify(&req, &auth, &key, now).map_err(|e| sigv4_error(p, &e))?;
+    if let PrincipalKind::User { .. } = creds.principal.kind {
+        record_last_used(
+            api,
+            &auth.access_key_id,
+            &auth.scope.service,
+            &auth.scope.region,
+            now,
+        )
+        .await;
+    }
     Ok((creds.principal, service))
+}
+
+/// An IAM user's active access key, its secret opened with the key ring.
+async fn user_key(api: &Api, access_key_id: &str) -> Option<Credentials> {
+    let key = api.iam.store().get_access_key(access_key_id).await.ok()??;
+    if key.status != "Active" {
+        return None;
+    }
+    let user = api.iam.store().get_user(&key.user_name).await.ok()??;
+    let secret = rolecall_core::iam_principals::open_secret(&api.keyring, &key)?;
+    Some(Credentials {
+        access_key_id: key.id,
+        secret_access_key: secret,
+        principal: Principal::user(&user),
+    })
+}
+
+/// GetAccessKeyLastUsed's record, written at most every five minutes per key.
+async fn record_last_used(
+    api: &Api,
+    access_key_id: &str,
+    service: &str,
+    region: &str,
+    now: DateTime<Utc>,
+) {
+    let store = api.iam.store();
+    let Ok(Some(mut key)) = store.get_access_key(access_key_id).await else {
+        return;
+    };
+    if key
+        .last_used
+        .as_ref()
+        .is_some_and(|l| now - l.date < chrono::Duration::minutes(5))
+    {
+        return;
+    }
+    key.last_used = Some(rolecall_core::model::AccessKeyLastUsed {
+        date: now,
+        service: service.into(),
+        region: region.into(),
+    });
+    if let Err(e) = store.update_access_key(&key).await {
+        tracing::warn!(error = %e, "recording access key use failed");
+    }
 }
 
 /// Opens a session token: the principal it names and the secret to verify the signature with.

@@ -1,6 +1,7 @@
 //! IAM actions (Query protocol, 2010-05-08): parameters in, XML out.
 
 use crate::error::{ApiError, Protocol};
+use crate::iam_principals::boundary_xml;
 use crate::params::Args;
 use crate::server::Call;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -16,11 +17,11 @@ const POLICY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-fn encode_policy(doc: &str) -> String {
+pub(crate) fn encode_policy(doc: &str) -> String {
     utf8_percent_encode(doc, POLICY_ENCODE).to_string()
 }
 
-fn respond(call: &Call<'_>, body: impl Fn(&mut Xml)) -> String {
+pub(crate) fn respond(call: &Call<'_>, body: impl Fn(&mut Xml)) -> String {
     query_response(
         call.action,
         Protocol::Iam.namespace(),
@@ -29,7 +30,7 @@ fn respond(call: &Call<'_>, body: impl Fn(&mut Xml)) -> String {
     )
 }
 
-fn respond_empty(call: &Call<'_>) -> String {
+pub(crate) fn respond_empty(call: &Call<'_>) -> String {
     query_response(
         call.action,
         Protocol::Iam.namespace(),
@@ -38,7 +39,7 @@ fn respond_empty(call: &Call<'_>) -> String {
     )
 }
 
-fn tags_xml(x: &mut Xml, tags: &[Tag]) {
+pub(crate) fn tags_xml(x: &mut Xml, tags: &[Tag]) {
     x.list("Tags", "member", tags, |x, t| {
         x.leaf("Key", &t.key);
         x.leaf("Value", &t.value);
@@ -59,6 +60,7 @@ fn role_xml(x: &mut Xml, r: &Role, full: bool) {
     x.leaf_opt("Description", r.description.as_deref());
     x.leaf("MaxSessionDuration", r.max_session_duration.to_string());
     if full {
+        boundary_xml(x, r.permissions_boundary.as_deref());
         if !r.tags.is_empty() {
             tags_xml(x, &r.tags);
         }
@@ -106,12 +108,12 @@ fn version_xml(x: &mut Xml, v: &PolicyVersion, with_document: bool) {
     x.leaf("CreateDate", iso8601(v.create_date));
 }
 
-fn truncation<T>(x: &mut Xml, page: &Page<T>) {
+pub(crate) fn truncation<T>(x: &mut Xml, page: &Page<T>) {
     x.leaf("IsTruncated", page.next.is_some().to_string());
     x.leaf_opt("Marker", page.next.as_deref());
 }
 
-fn tag_keys<'a>(args: &Args<'a>) -> Result<Vec<&'a str>, ApiError> {
+pub(crate) fn tag_keys<'a>(args: &Args<'a>) -> Result<Vec<&'a str>, ApiError> {
     let keys = args.params.list("TagKeys.member");
     if keys.is_empty() {
         return Err(ApiError::missing_parameter(Protocol::Iam, "TagKeys"));
@@ -137,6 +139,7 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                     description: a.opt("Description"),
                     max_session_duration: a.int("MaxSessionDuration")?,
                     tags: a.query_tags("Tags.member")?,
+                    permissions_boundary: a.opt("PermissionsBoundary"),
                 })
                 .await?;
             respond(call, |x| {
@@ -410,13 +413,13 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 truncation(x, &page);
             })
         }
-        other => return Err(ApiError::invalid_action(other)),
+        _ => return crate::iam_principals::dispatch(call).await,
     };
     Ok(out)
 }
 
 /// Pages an in-memory list by a key (markers are the key of the first item not returned).
-fn paged<T>(
+pub(crate) fn paged<T>(
     items: Vec<T>,
     marker: Option<&str>,
     max_items: Option<&str>,
@@ -434,7 +437,7 @@ fn paged<T>(
     Ok(Page::from_overfetch(rest, req.limit, key))
 }
 
-fn paged_tags(
+pub(crate) fn paged_tags(
     tags: Vec<Tag>,
     marker: Option<&str>,
     max_items: Option<&str>,

@@ -8,6 +8,7 @@ mod authz;
 mod ec2;
 pub mod error;
 mod iam;
+mod iam_principals;
 mod params;
 mod principal;
 mod server;

@@ -4,6 +4,8 @@
 pub enum PrincipalKind {
     /// The account root: may do everything.
     Root,
+    /// An IAM user (long-term access key).
+    User { name: String, id: String },
     /// A role session (instance credentials).
     AssumedRole {
         role_name: String,
@@ -23,6 +25,19 @@ pub struct Principal {
 }
 
 impl Principal {
+    pub fn user(u: &rolecall_core::model::User) -> Principal {
+        let account_id = u.arn.split(':').nth(4).unwrap_or_default().to_string();
+        Principal {
+            arn: u.arn.clone(),
+            user_id: u.id.clone(),
+            account_id,
+            kind: PrincipalKind::User {
+                name: u.name.clone(),
+                id: u.id.clone(),
+            },
+        }
+    }
+
     /// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`, user id `ROLEID:SESSION`.
     pub fn assumed_role(c: &rolecall_crypto::SessionClaims) -> Principal {
         Principal {

@@ -126,7 +126,7 @@ async fn handle(State(api): State<Arc<Api>>, req: Request<Body>) -> Response {
         .is_none_or(|ct| ct.starts_with("application/x-www-form-urlencoded"));
     let params = Params::parse(query, if is_form { &body } else { &[] });
 
-    let authn = auth::authenticate(&api, &parts, query, &body, &params);
+    let authn = auth::authenticate(&api, &parts, query, &body, &params).await;
     let (principal, service) = match authn {
         Ok(ok) => ok,
         Err((protocol, err)) => return error_response(protocol, &err, &request_id),

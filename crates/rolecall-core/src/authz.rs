@@ -1,7 +1,8 @@
 //! The policies that apply to a principal, compiled for evaluation.
 
+use crate::Owner;
 use crate::iam::Iam;
-use crate::model::Role;
+use crate::model::{Role, User};
 use crate::{PageRequest, Result};
 use rolecall_policy::{Policy, PolicyKind};
 
@@ -73,6 +74,61 @@ impl Iam {
         {
             out.identity.extend(self.managed_doc(&attached.arn).await?);
         }
+        out.boundary = self
+            .boundary_doc(role.permissions_boundary.as_deref())
+            .await?;
+        Ok(out)
+    }
+
+    async fn boundary_doc(&self, arn: Option<&str>) -> Result<Option<PolicyDoc>> {
+        match arn {
+            Some(arn) => self.managed_doc(arn).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn owner_docs(
+        &self,
+        owner: Owner<'_>,
+        label: &str,
+        out: &mut IdentityPolicies,
+    ) -> Result<()> {
+        let store = self.store();
+        for name in store.list_owner_policies(owner, &ALL).await? {
+            if let Some((name, doc)) = store.get_owner_policy(owner, &name).await? {
+                out.identity.extend(compile(
+                    format!("{label}/policy/{name}"),
+                    &doc,
+                    PolicyKind::Identity,
+                ));
+            }
+        }
+        for attached in store.list_attached_owner_policies(owner, "/", &ALL).await? {
+            out.identity.extend(self.managed_doc(&attached.arn).await?);
+        }
+        Ok(())
+    }
+
+    /// A user's inline and attached policies, those of its groups, and its boundary.
+    pub async fn user_identity_policies(&self, user: &User) -> Result<IdentityPolicies> {
+        let mut out = IdentityPolicies::default();
+        self.owner_docs(
+            Owner::User(&user.id),
+            &format!("user/{}", user.name),
+            &mut out,
+        )
+        .await?;
+        for group in self.store().list_groups_for_user(&user.id, &ALL).await? {
+            self.owner_docs(
+                Owner::Group(&group.id),
+                &format!("group/{}", group.name),
+                &mut out,
+            )
+            .await?;
+        }
+        out.boundary = self
+            .boundary_doc(user.permissions_boundary.as_deref())
+            .await?;
         Ok(out)
     }
 }

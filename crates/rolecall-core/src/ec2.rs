@@ -183,17 +183,21 @@ impl Ec2 {
     }
 
     /// Up to `max` free addresses, failing when fewer than `min` are free.
+    /// The search starts `offset` addresses into the range and wraps around.
     fn allocate_ips(
         &self,
         min: usize,
         max: usize,
         used: &HashSet<Ipv4Addr>,
+        offset: u32,
     ) -> Result<Vec<Ipv4Addr>> {
         let net = self.config.instance_cidr;
         // Like a VPC subnet: the network address and the next three, and the broadcast, are reserved.
         let first = u32::from(net.network()).saturating_add(4);
         let last = u32::from(net.broadcast()).saturating_sub(1);
-        let free: Vec<Ipv4Addr> = (first..=last)
+        let start = first.saturating_add(offset % last.saturating_sub(first).saturating_add(1));
+        let free: Vec<Ipv4Addr> = (start..=last)
+            .chain(first..start)
             .map(Ipv4Addr::from)
             .filter(|ip| !used.contains(ip))
             .take(max)
@@ -283,7 +287,13 @@ impl Ec2 {
                 }
                 None => {
                     // Launch as many as fit between MinCount and MaxCount, as EC2 does.
-                    self.allocate_ips(input.min_count as usize, input.max_count as usize, &used)?
+                    self.allocate_ips(
+                        input.min_count as usize,
+                        input.max_count as usize,
+                        &used,
+                        // Lowest free addresses first; after a collision, spread out.
+                        if attempts == 0 { 0 } else { rand::random() },
+                    )?
                 }
             };
 

@@ -58,6 +58,7 @@ pub struct CreateRole<'a> {
     pub description: Option<&'a str>,
     pub max_session_duration: Option<i64>,
     pub tags: Vec<Tag>,
+    pub permissions_boundary: Option<&'a str>,
 }
 
 pub struct CreatePolicy<'a> {
@@ -117,6 +118,32 @@ impl Iam {
         format!("arn:aws:iam::{}:{kind}{path}{name}", self.account_id)
     }
 
+    /// Checks that a permissions boundary names an existing managed policy; returns its ARN.
+    pub async fn boundary_policy(&self, arn: &str) -> Result<String> {
+        let missing = || {
+            Error::InvalidInput(format!(
+                "Scope ARN: {arn} does not exist or is not attachable."
+            ))
+        };
+        if !arn.starts_with("arn:") {
+            return Err(Error::InvalidInput(format!("ARN {arn} is not valid.")));
+        }
+        self.store.get_policy(arn).await?.ok_or_else(missing)?;
+        Ok(arn.to_string())
+    }
+
+    pub async fn put_role_permissions_boundary(&self, role_name: &str, arn: &str) -> Result<()> {
+        let mut role = self.get_role(role_name).await?;
+        role.permissions_boundary = Some(self.boundary_policy(arn).await?);
+        self.store.update_role(&role).await
+    }
+
+    pub async fn delete_role_permissions_boundary(&self, role_name: &str) -> Result<()> {
+        let mut role = self.get_role(role_name).await?;
+        role.permissions_boundary = None;
+        self.store.update_role(&role).await
+    }
+
     // ----- roles -----
 
     pub async fn create_role(&self, input: CreateRole<'_>) -> Result<Role> {
@@ -149,6 +176,10 @@ impl Iam {
             description: input.description.map(str::to_string),
             max_session_duration,
             tags: input.tags,
+            permissions_boundary: match input.permissions_boundary {
+                Some(arn) => Some(self.boundary_policy(arn).await?),
+                None => None,
+            },
         };
         self.store.insert_role(&role).await?;
         Ok(role)

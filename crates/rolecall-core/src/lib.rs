@@ -11,12 +11,15 @@ pub mod clock;
 pub mod ec2;
 mod error;
 pub mod iam;
+pub mod iam_principals;
 pub mod model;
 mod paging;
+mod principal_store;
 mod store;
 pub mod validate;
 
 pub use clock::{Clock, DynClock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use paging::{Page, PageRequest};
+pub use principal_store::{Owner, PrincipalStore};
 pub use store::{ChangeListener, DynStore, Store};

@@ -21,6 +21,52 @@ pub struct Role {
     pub description: Option<String>,
     pub max_session_duration: u32,
     pub tags: Vec<Tag>,
+    /// ARN of the managed policy used as permissions boundary.
+    #[serde(default)]
+    pub permissions_boundary: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    pub create_date: DateTime<Utc>,
+    pub tags: Vec<Tag>,
+    #[serde(default)]
+    pub permissions_boundary: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    pub create_date: DateTime<Utc>,
+}
+
+/// A long-term access key. The secret is stored sealed and is only in clear right after
+/// creation (CreateAccessKey's answer) and in the authenticator's memory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKey {
+    pub id: String,
+    pub user_name: String,
+    /// "Active" or "Inactive".
+    pub status: String,
+    pub create_date: DateTime<Utc>,
+    /// The secret sealed under the deployment key (base64).
+    pub secret_sealed: String,
+    #[serde(default)]
+    pub last_used: Option<AccessKeyLastUsed>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKeyLastUsed {
+    pub date: DateTime<Utc>,
+    pub service: String,
+    pub region: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,6 +6,7 @@
 //! starting at `page.from`, so the caller can tell whether there is more.
 
 use crate::model::*;
+use crate::principal_store::PrincipalStore;
 use crate::{PageRequest, Result};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 pub type DynStore = Arc<dyn Store>;
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: PrincipalStore + Send + Sync + 'static {
     // --- deployment metadata (account id, sealed root secret, ...) ---
     async fn get_meta(&self, key: &str) -> Result<Option<String>>;
     /// Inserts `value` unless the key exists; returns the value now stored.

@@ -34,7 +34,8 @@ fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
 }
 
-fn check_name(field: &str, value: &str, max: usize) -> Result<()> {
+/// An IAM entity name: `[\w+=,.@-]+` of 1..=max characters.
+pub fn name(field: &str, value: &str, max: usize) -> Result<()> {
     check_len(field, value, 1, max)?;
     if !value.chars().all(is_name_char) {
         return Err(violation(
@@ -47,15 +48,15 @@ fn check_name(field: &str, value: &str, max: usize) -> Result<()> {
 }
 
 pub fn role_name(v: &str) -> Result<()> {
-    check_name("roleName", v, 64)
+    name("roleName", v, 64)
 }
 
 pub fn instance_profile_name(v: &str) -> Result<()> {
-    check_name("instanceProfileName", v, 128)
+    name("instanceProfileName", v, 128)
 }
 
 pub fn policy_name(v: &str) -> Result<()> {
-    check_name("policyName", v, 128)
+    name("policyName", v, 128)
 }
 
 /// `(\u002F)|(\u002F[\u0021-\u007E]+\u002F)`, 1..=512.

@@ -5,6 +5,7 @@
 //! instead of waiting); reads run concurrently on the pool.
 
 mod migrate;
+mod principals;
 mod store;
 
 pub use store::SqliteStore;

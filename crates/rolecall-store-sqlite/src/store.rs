@@ -11,47 +11,48 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
     write: Mutex<()>,
 }
 
-fn internal(e: sqlx::Error) -> Error {
+pub(crate) fn internal(e: sqlx::Error) -> Error {
     Error::Internal(format!("sqlite: {e}"))
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
 /// SQLite reports RESTRICT foreign keys as SQLITE_CONSTRAINT_TRIGGER (1811), not 787, so match
 /// on the message, which both share.
-fn is_fk_violation(e: &sqlx::Error) -> bool {
+pub(crate) fn is_fk_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_foreign_key_violation() || d.message().contains("FOREIGN KEY constraint failed"))
 }
 
-fn to_json<T: Serialize>(v: &T) -> Result<String> {
+pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::Internal(format!("encode: {e}")))
 }
 
-fn from_json<T: DeserializeOwned>(s: &str) -> Result<T> {
+pub(crate) fn from_json<T: DeserializeOwned>(s: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| Error::Internal(format!("decode: {e}")))
 }
 
-fn key(name: &str) -> String {
+pub(crate) fn key(name: &str) -> String {
     name.to_ascii_lowercase()
 }
 
 /// `LIMIT` for an overfetching page query.
-fn limit(page: &PageRequest) -> i64 {
+pub(crate) fn limit(page: &PageRequest) -> i64 {
     i64::try_from(page.limit.saturating_add(1)).unwrap_or(i64::MAX)
 }
 
-fn from(page: &PageRequest) -> String {
+pub(crate) fn from(page: &PageRequest) -> String {
     page.from.clone().unwrap_or_default()
 }
 
-type Tx<'a> = Transaction<'a, Sqlite>;
-type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+pub(crate) type Tx<'a> = Transaction<'a, Sqlite>;
+pub(crate) type BoxFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies migrations.
@@ -89,12 +90,19 @@ impl SqliteStore {
     }
 
     /// Runs `f` in a write transaction, committing on Ok.
-    async fn write<T, F>(&self, f: F) -> Result<T>
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
     where
         F: for<'c> FnOnce(&'c mut Tx<'static>) -> BoxFuture<'c, Result<T>>,
     {
         let _guard = self.write.lock().await;
-        let mut tx = self.pool.begin().await.map_err(internal)?;
+        // IMMEDIATE takes the write lock up front (waiting out other writers with the busy
+        // timeout); a deferred transaction that reads first fails with SQLITE_BUSY when it has to
+        // upgrade after another connection has written.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(internal)?;
         let out = f(&mut tx).await?;
         tx.commit().await.map_err(internal)?;
         Ok(out)
@@ -123,7 +131,7 @@ impl SqliteStore {
     async fn fill_policy(&self, id: &str, data: &str) -> Result<ManagedPolicy> {
         let mut p: ManagedPolicy = from_json(data)?;
         let (count, default): (i64, Option<String>) = sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM role_attached_policies WHERE policy_id = ?1), \
+            "SELECT ((SELECT COUNT(*) FROM role_attached_policies WHERE policy_id = ?1) + (SELECT COUNT(*) FROM principal_attached_policies WHERE policy_id = ?1)), \
                     (SELECT version_id FROM policy_versions WHERE policy_id = ?1 AND is_default = 1)",
         )
         .bind(id)
@@ -408,7 +416,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<ManagedPolicy>> {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT id, data FROM policies p WHERE substr(path, 1, length(?1)) = ?1 AND name_key >= ?2 \
-             AND (?3 = 0 OR EXISTS (SELECT 1 FROM role_attached_policies a WHERE a.policy_id = p.id)) ORDER BY name_key LIMIT ?4",
+             AND (?3 = 0 OR (EXISTS (SELECT 1 FROM role_attached_policies a WHERE a.policy_id = p.id) OR EXISTS (SELECT 1 FROM principal_attached_policies b WHERE b.policy_id = p.id))) ORDER BY name_key LIMIT ?4",
         )
         .bind(path_prefix)
         .bind(from(page))
@@ -430,7 +438,7 @@ impl Store for SqliteStore {
             Box::pin(async move {
                 let (id, _) = Self::policy_row(tx, &arn).await?;
                 let (attached, others): (i64, i64) = sqlx::query_as(
-                    "SELECT (SELECT COUNT(*) FROM role_attached_policies WHERE policy_id = ?1), \
+                    "SELECT ((SELECT COUNT(*) FROM role_attached_policies WHERE policy_id = ?1) + (SELECT COUNT(*) FROM principal_attached_policies WHERE policy_id = ?1)), \
                             (SELECT COUNT(*) FROM policy_versions WHERE policy_id = ?1 AND is_default = 0)",
                 )
                 .bind(&id)

@@ -1,8 +1,9 @@
 //! Authorization of every request by IAM policy evaluation.
 //!
-//! The root is all-powerful. A role session is evaluated against the role's inline and attached
-//! policies (compiled once and cached until the next change to IAM state), for every
-//! (action, resource) pair the operation needs, with AWS's global condition keys.
+//! The root is all-powerful. A user is evaluated against its own and its groups' inline and
+//! attached policies and its permissions boundary; a role session against its role's (compiled
+//! once and cached until the next change to IAM state), for every (action, resource) pair the
+//! operation needs, with AWS's global condition keys.
 
 mod ops;
 
@@ -11,6 +12,7 @@ use crate::error::ApiError;
 use crate::principal::{Principal, PrincipalKind};
 use crate::server::Api;
 use rolecall_core::authz::IdentityPolicies;
+use rolecall_core::model::Tag;
 use rolecall_policy::{ContextKeys, PolicyRef, PolicySet, RequestContext};
 use rolecall_wire::Params;
 use std::collections::HashMap;
@@ -19,40 +21,80 @@ use std::sync::{Arc, Mutex};
 
 pub use ops::{Check, checks, is_unauthorized_call};
 
-/// Compiled policies per role, dropped whenever IAM or EC2 state changes.
+/// Compiled policies per principal (`role:NAME` / `user:NAME`), dropped whenever IAM or EC2
+/// state changes.
 #[derive(Default)]
 pub struct PolicyCache {
-    roles: Mutex<HashMap<String, Arc<CachedRole>>>,
+    entries: Mutex<HashMap<String, Arc<CachedPrincipal>>>,
 }
 
-struct CachedRole {
+struct CachedPrincipal {
+    /// `aws:PrincipalArn`: the user's ARN, or the role's (not the session's).
     arn: String,
+    tags: Vec<Tag>,
     policies: IdentityPolicies,
 }
 
 impl PolicyCache {
     pub fn clear(&self) {
-        if let Ok(mut m) = self.roles.lock() {
+        if let Ok(mut m) = self.entries.lock() {
             m.clear();
         }
     }
 
-    async fn role(&self, api: &Api, name: &str) -> Result<Option<Arc<CachedRole>>, ApiError> {
-        if let Some(r) = self.roles.lock().ok().and_then(|m| m.get(name).cloned()) {
-            return Ok(Some(r));
+    fn get(&self, key: &str) -> Option<Arc<CachedPrincipal>> {
+        self.entries.lock().ok().and_then(|m| m.get(key).cloned())
+    }
+
+    fn put(&self, key: String, value: CachedPrincipal) -> Arc<CachedPrincipal> {
+        let value = Arc::new(value);
+        if let Ok(mut m) = self.entries.lock() {
+            m.insert(key, value.clone());
         }
-        let Some(role) = api.iam.store().get_role(name).await? else {
-            return Ok(None);
+        value
+    }
+
+    /// The principal's policies, or None if its user or role no longer exists.
+    async fn load(
+        &self,
+        api: &Api,
+        kind: &PrincipalKind,
+    ) -> Result<Option<Arc<CachedPrincipal>>, ApiError> {
+        let key = match kind {
+            PrincipalKind::Root => return Ok(None),
+            PrincipalKind::User { name, .. } => format!("user:{name}"),
+            PrincipalKind::AssumedRole { role_name, .. } => format!("role:{role_name}"),
         };
-        let policies = api.iam.role_identity_policies(&role).await?;
-        let cached = Arc::new(CachedRole {
-            arn: role.arn,
-            policies,
-        });
-        if let Ok(mut m) = self.roles.lock() {
-            m.insert(name.to_string(), cached.clone());
+        if let Some(c) = self.get(&key) {
+            return Ok(Some(c));
         }
-        Ok(Some(cached))
+        let store = api.iam.store();
+        let cached = match kind {
+            PrincipalKind::Root => return Ok(None),
+            PrincipalKind::User { name, .. } => {
+                let Some(user) = store.get_user(name).await? else {
+                    return Ok(None);
+                };
+                let policies = api.iam.user_identity_policies(&user).await?;
+                CachedPrincipal {
+                    arn: user.arn,
+                    tags: user.tags,
+                    policies,
+                }
+            }
+            PrincipalKind::AssumedRole { role_name, .. } => {
+                let Some(role) = store.get_role(role_name).await? else {
+                    return Ok(None);
+                };
+                let policies = api.iam.role_identity_policies(&role).await?;
+                CachedPrincipal {
+                    arn: role.arn,
+                    tags: role.tags,
+                    policies,
+                }
+            }
+        };
+        Ok(Some(self.put(key, cached)))
     }
 }
 
@@ -86,12 +128,12 @@ fn denied(service: Service, principal: &Principal, check: &Check, phrase: &str) 
 fn global_keys(
     api: &Api,
     principal: &Principal,
-    role_arn: &str,
+    cached: &CachedPrincipal,
     facts: &RequestFacts,
 ) -> ContextKeys {
     let now = api.clock.now();
     let mut k = ContextKeys::new();
-    k.insert("aws:PrincipalArn", role_arn);
+    k.insert("aws:PrincipalArn", cached.arn.as_str());
     k.insert("aws:PrincipalAccount", principal.account_id.as_str());
     k.insert("aws:userid", principal.user_id.as_str());
     k.insert(
@@ -104,14 +146,23 @@ fn global_keys(
     if let Some(ip) = facts.source_ip {
         k.insert("aws:SourceIp", ip.to_string());
     }
-    if let PrincipalKind::AssumedRole {
-        source_instance_arn,
-        ..
-    } = &principal.kind
-    {
-        k.insert("aws:PrincipalType", "AssumedRole");
-        if !source_instance_arn.is_empty() {
-            k.insert("ec2:SourceInstanceARN", source_instance_arn.as_str());
+    for t in &cached.tags {
+        k.insert(&format!("aws:PrincipalTag/{}", t.key), t.value.as_str());
+    }
+    match &principal.kind {
+        PrincipalKind::Root => {}
+        PrincipalKind::User { name, .. } => {
+            k.insert("aws:PrincipalType", "User");
+            k.insert("aws:username", name.as_str());
+        }
+        PrincipalKind::AssumedRole {
+            source_instance_arn,
+            ..
+        } => {
+            k.insert("aws:PrincipalType", "AssumedRole");
+            if !source_instance_arn.is_empty() {
+                k.insert("ec2:SourceInstanceARN", source_instance_arn.as_str());
+            }
         }
     }
     k
@@ -129,13 +180,12 @@ pub async fn authorize(
     if is_unauthorized_call(service, action) {
         return Ok(());
     }
-    let role_name = match &principal.kind {
-        PrincipalKind::Root => return Ok(()),
-        PrincipalKind::AssumedRole { role_name, .. } => role_name,
-    };
-    let checks = checks(api, service, action, params).await;
-    let Some(role) = api.policy_cache.role(api, role_name).await? else {
-        // The role was deleted: its sessions can do nothing.
+    if principal.kind == PrincipalKind::Root {
+        return Ok(());
+    }
+    let checks = checks(api, principal, service, action, params).await;
+    let Some(cached) = api.policy_cache.load(api, &principal.kind).await? else {
+        // The user or role was deleted: its credentials can do nothing.
         let check = checks.first().cloned().unwrap_or(Check {
             action: action.into(),
             resource: "*".into(),
@@ -146,24 +196,25 @@ pub async fn authorize(
         );
         return Err(denied(service, principal, &check, &phrase));
     };
-    let identity: Vec<PolicyRef<'_>> = role
-        .policies
+    let policies = &cached.policies;
+    let identity: Vec<PolicyRef<'_>> = policies
         .identity
         .iter()
         .map(|d| PolicyRef::new(&d.id, &d.policy))
         .collect();
     let set = PolicySet {
         identity: &identity,
-        boundary: role
-            .policies
+        boundary: policies
             .boundary
             .as_ref()
             .map(|d| PolicyRef::new(&d.id, &d.policy)),
         ..Default::default()
     };
-    let policy_principal =
-        rolecall_policy::Principal::assumed_role(principal.arn.as_str(), role.arn.as_str());
-    let keys = global_keys(api, principal, &role.arn, facts);
+    let policy_principal = match &principal.kind {
+        PrincipalKind::User { .. } => rolecall_policy::Principal::user(principal.arn.as_str()),
+        _ => rolecall_policy::Principal::assumed_role(principal.arn.as_str(), cached.arn.as_str()),
+    };
+    let keys = global_keys(api, principal, &cached, facts);
     for check in &checks {
         let mut req = RequestContext::new(
             policy_principal.clone(),

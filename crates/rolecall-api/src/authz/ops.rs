@@ -2,6 +2,7 @@
 //! Authorization Reference. Operations without a resource type are authorized on `*`.
 
 use crate::auth::Service;
+use crate::principal::Principal;
 use crate::server::Api;
 use rolecall_wire::Params;
 
@@ -44,29 +45,57 @@ fn with_path(api: &Api, kind: &str, path: Option<&str>, name: &str) -> String {
     )
 }
 
-async fn iam_resource(api: &Api, action: &str, p: &Params) -> String {
-    let role = p.get("RoleName");
-    let profile = p.get("InstanceProfileName");
-    let policy = p.get("PolicyArn");
+async fn user_arn(api: &Api, name: &str) -> String {
+    match api.iam.store().get_user(name).await {
+        Ok(Some(u)) => u.arn,
+        _ => iam_arn(api, "user", name),
+    }
+}
+
+async fn group_arn(api: &Api, name: &str) -> String {
+    match api.iam.store().get_group(name).await {
+        Ok(Some(g)) => g.arn,
+        _ => iam_arn(api, "group", name),
+    }
+}
+
+async fn iam_resource(api: &Api, caller: &Principal, action: &str, p: &Params) -> String {
+    let named = |k: &str| p.get(k).unwrap_or_default();
     match action {
-        "CreateRole" => with_path(api, "role", p.get("Path"), role.unwrap_or_default()),
+        "CreateRole" => with_path(api, "role", p.get("Path"), named("RoleName")),
         "CreateInstanceProfile" => with_path(
             api,
             "instance-profile",
             p.get("Path"),
-            profile.unwrap_or_default(),
+            named("InstanceProfileName"),
         ),
-        "CreatePolicy" => with_path(
-            api,
-            "policy",
-            p.get("Path"),
-            p.get("PolicyName").unwrap_or_default(),
-        ),
-        "ListRoles" | "ListPolicies" | "ListInstanceProfiles" => "*".into(),
-        // Instance-profile operations are authorized on the profile, even when they name a role.
-        _ if profile.is_some() => profile_arn(api, profile.unwrap_or_default()).await,
-        _ if role.is_some() => role_arn(api, role.unwrap_or_default()).await,
-        _ if policy.is_some() => policy.unwrap_or_default().to_string(),
+        "CreatePolicy" => with_path(api, "policy", p.get("Path"), named("PolicyName")),
+        "CreateUser" => with_path(api, "user", p.get("Path"), named("UserName")),
+        "CreateGroup" => with_path(api, "group", p.get("Path"), named("GroupName")),
+        // List operations are authorized on the path they list, e.g. `arn:aws:iam::ACCOUNT:role/`.
+        "ListRoles" => with_path(api, "role", p.get("PathPrefix"), ""),
+        "ListUsers" => with_path(api, "user", p.get("PathPrefix"), ""),
+        "ListGroups" => with_path(api, "group", p.get("PathPrefix"), ""),
+        "ListPolicies" => with_path(api, "policy", p.get("PathPrefix"), ""),
+        "ListInstanceProfiles" => with_path(api, "instance-profile", p.get("PathPrefix"), ""),
+        "GetAccessKeyLastUsed" => {
+            match api.iam.store().get_access_key(named("AccessKeyId")).await {
+                Ok(Some(k)) => user_arn(api, &k.user_name).await,
+                _ => "*".into(),
+            }
+        }
+        // Instance-profile operations are authorized on the profile, group ones on the group,
+        // even when they also name a role or user.
+        _ if p.contains("InstanceProfileName") => {
+            profile_arn(api, named("InstanceProfileName")).await
+        }
+        _ if p.contains("GroupName") => group_arn(api, named("GroupName")).await,
+        _ if p.contains("RoleName") => role_arn(api, named("RoleName")).await,
+        _ if p.contains("UserName") => user_arn(api, named("UserName")).await,
+        // User operations without a UserName act on the calling user.
+        "GetUser" | "CreateAccessKey" | "ListAccessKeys" | "UpdateAccessKey"
+        | "DeleteAccessKey" => caller.arn.clone(),
+        _ if p.contains("PolicyArn") => named("PolicyArn").to_string(),
         _ => "*".into(),
     }
 }
@@ -133,9 +162,15 @@ async fn ec2_checks(api: &Api, action: &str, p: &Params) -> Vec<String> {
 }
 
 /// The checks for one request.
-pub async fn checks(api: &Api, service: Service, action: &str, p: &Params) -> Vec<Check> {
+pub async fn checks(
+    api: &Api,
+    caller: &Principal,
+    service: Service,
+    action: &str,
+    p: &Params,
+) -> Vec<Check> {
     let (prefix, resources) = match service {
-        Service::Iam => ("iam", vec![iam_resource(api, action, p).await]),
+        Service::Iam => ("iam", vec![iam_resource(api, caller, action, p).await]),
         Service::Sts => ("sts", vec!["*".to_string()]),
         Service::Ec2 => ("ec2", ec2_checks(api, action, p).await),
     };

@@ -1,0 +1,412 @@
+//! IAM operations on users, groups and access keys.
+
+use crate::iam::{DocumentKind, Iam, check_policy};
+use crate::model::*;
+use crate::validate;
+use crate::{Error, Owner, Page, PageRequest, Result};
+use chrono::Utc;
+use rolecall_crypto::{IdPrefix, KeyRing, access_key_id, aws_unique_id, secret_access_key};
+
+/// Associated data binding a sealed access-key secret to its key id.
+fn secret_aad(access_key_id: &str) -> Vec<u8> {
+    format!("rolecall/access-key-secret/v1/{access_key_id}").into_bytes()
+}
+
+/// Seals a user's secret access key for storage.
+pub fn seal_secret(ring: &KeyRing, access_key_id: &str, secret: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .encode(ring.seal(secret.as_bytes(), &secret_aad(access_key_id)))
+}
+
+/// Opens a stored secret access key (None if the key ring cannot).
+pub fn open_secret(ring: &KeyRing, key: &AccessKey) -> Option<String> {
+    use base64::Engine;
+    let sealed = base64::engine::general_purpose::STANDARD
+        .decode(&key.secret_sealed)
+        .ok()?;
+    String::from_utf8(ring.open(&sealed, &secret_aad(&key.id)).ok()?).ok()
+}
+
+fn user_name(v: &str) -> Result<()> {
+    validate::name("userName", v, 64)
+}
+
+fn group_name(v: &str) -> Result<()> {
+    validate::name("groupName", v, 128)
+}
+
+fn no_such_user(name: &str) -> Error {
+    Error::NoSuchEntity(format!("The user with name {name} cannot be found."))
+}
+
+fn no_such_group(name: &str) -> Error {
+    Error::NoSuchEntity(format!("The group with name {name} cannot be found."))
+}
+
+fn check_status(v: &str) -> Result<()> {
+    if !matches!(v, "Active" | "Inactive") {
+        return Err(Error::Validation(format!(
+            "1 validation error detected: Value '{v}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]"
+        )));
+    }
+    Ok(())
+}
+
+impl Iam {
+    // ----- users -----
+
+    pub async fn create_user(
+        &self,
+        name: &str,
+        path: Option<&str>,
+        boundary: Option<&str>,
+        tags: Vec<Tag>,
+    ) -> Result<User> {
+        user_name(name)?;
+        let path = path.unwrap_or("/");
+        validate::path(path)?;
+        validate::tags(&tags)?;
+        let permissions_boundary = match boundary {
+            Some(arn) => Some(self.boundary_policy(arn).await?),
+            None => None,
+        };
+        let user = User {
+            id: aws_unique_id(IdPrefix::User),
+            name: name.to_string(),
+            path: path.to_string(),
+            arn: format!("arn:aws:iam::{}:user{path}{name}", self.account_id()),
+            create_date: Utc::now(),
+            tags,
+            permissions_boundary,
+        };
+        self.store().insert_user(&user).await?;
+        Ok(user)
+    }
+
+    pub async fn get_user(&self, name: &str) -> Result<User> {
+        user_name(name)?;
+        self.store()
+            .get_user(name)
+            .await?
+            .ok_or_else(|| no_such_user(name))
+    }
+
+    pub async fn list_users(
+        &self,
+        path_prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<User>> {
+        let prefix = path_prefix.unwrap_or("/");
+        validate::path_prefix(prefix)?;
+        let items = self.store().list_users(prefix, page).await?;
+        Ok(Page::from_overfetch(items, page.limit, |u| {
+            u.name.to_ascii_lowercase()
+        }))
+    }
+
+    pub async fn update_user(
+        &self,
+        name: &str,
+        new_name: Option<&str>,
+        new_path: Option<&str>,
+    ) -> Result<()> {
+        let mut user = self.get_user(name).await?;
+        if let Some(n) = new_name {
+            user_name(n)?;
+            user.name = n.to_string();
+        }
+        if let Some(p) = new_path {
+            validate::path(p)?;
+            user.path = p.to_string();
+        }
+        user.arn = format!(
+            "arn:aws:iam::{}:user{}{}",
+            self.account_id(),
+            user.path,
+            user.name
+        );
+        self.store().update_user(&user).await
+    }
+
+    pub async fn delete_user(&self, name: &str) -> Result<()> {
+        user_name(name)?;
+        self.store().delete_user(name).await
+    }
+
+    pub async fn tag_user(&self, name: &str, tags: Vec<Tag>) -> Result<()> {
+        let mut user = self.get_user(name).await?;
+        validate::merge_tags(&mut user.tags, tags)?;
+        self.store().update_user(&user).await
+    }
+
+    pub async fn untag_user(&self, name: &str, keys: &[&str]) -> Result<()> {
+        let mut user = self.get_user(name).await?;
+        user.tags
+            .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
+        self.store().update_user(&user).await
+    }
+
+    pub async fn put_user_permissions_boundary(&self, name: &str, arn: &str) -> Result<()> {
+        let mut user = self.get_user(name).await?;
+        user.permissions_boundary = Some(self.boundary_policy(arn).await?);
+        self.store().update_user(&user).await
+    }
+
+    pub async fn delete_user_permissions_boundary(&self, name: &str) -> Result<()> {
+        let mut user = self.get_user(name).await?;
+        user.permissions_boundary = None;
+        self.store().update_user(&user).await
+    }
+
+    // ----- access keys -----
+
+    /// Creates a key; returns it with its secret in clear (the only time it is shown).
+    pub async fn create_access_key(
+        &self,
+        ring: &KeyRing,
+        user: &str,
+    ) -> Result<(AccessKey, String)> {
+        let user = self.get_user(user).await?;
+        let id = access_key_id(IdPrefix::AccessKey);
+        let secret = secret_access_key();
+        let key = AccessKey {
+            secret_sealed: seal_secret(ring, &id, &secret),
+            id,
+            user_name: user.name.clone(),
+            status: "Active".into(),
+            create_date: Utc::now(),
+            last_used: None,
+        };
+        self.store().insert_access_key(&user.id, &key).await?;
+        Ok((key, secret))
+    }
+
+    pub async fn list_access_keys(&self, user: &str) -> Result<Vec<AccessKey>> {
+        let user = self.get_user(user).await?;
+        self.store().list_access_keys(&user.id).await
+    }
+
+    async fn users_key(&self, user: &str, id: &str) -> Result<(User, AccessKey)> {
+        let user = self.get_user(user).await?;
+        match self.store().get_access_key(id).await? {
+            Some(k) if k.user_name.eq_ignore_ascii_case(&user.name) => Ok((user, k)),
+            _ => Err(Error::NoSuchEntity(format!(
+                "The Access Key with id {id} cannot be found"
+            ))),
+        }
+    }
+
+    pub async fn update_access_key(&self, user: &str, id: &str, status: &str) -> Result<()> {
+        check_status(status)?;
+        let (_, mut key) = self.users_key(user, id).await?;
+        key.status = status.to_string();
+        self.store().update_access_key(&key).await
+    }
+
+    pub async fn delete_access_key(&self, user: &str, id: &str) -> Result<()> {
+        let (user, key) = self.users_key(user, id).await?;
+        self.store().delete_access_key(&user.id, &key.id).await?;
+        Ok(())
+    }
+
+    /// The key (any user's) and its owner's name, for GetAccessKeyLastUsed.
+    pub async fn get_access_key(&self, id: &str) -> Result<AccessKey> {
+        self.store().get_access_key(id).await?.ok_or_else(|| {
+            Error::NoSuchEntity(format!("The Access Key with id {id} cannot be found"))
+        })
+    }
+
+    // ----- groups -----
+
+    pub async fn create_group(&self, name: &str, path: Option<&str>) -> Result<Group> {
+        group_name(name)?;
+        let path = path.unwrap_or("/");
+        validate::path(path)?;
+        let group = Group {
+            id: aws_unique_id(IdPrefix::Group),
+            name: name.to_string(),
+            path: path.to_string(),
+            arn: format!("arn:aws:iam::{}:group{path}{name}", self.account_id()),
+            create_date: Utc::now(),
+        };
+        self.store().insert_group(&group).await?;
+        Ok(group)
+    }
+
+    pub async fn get_group(&self, name: &str) -> Result<Group> {
+        group_name(name)?;
+        self.store()
+            .get_group(name)
+            .await?
+            .ok_or_else(|| no_such_group(name))
+    }
+
+    pub async fn group_members(&self, group: &Group) -> Result<Vec<User>> {
+        self.store().list_group_members(&group.id).await
+    }
+
+    pub async fn list_groups(
+        &self,
+        path_prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Group>> {
+        let prefix = path_prefix.unwrap_or("/");
+        validate::path_prefix(prefix)?;
+        let items = self.store().list_groups(prefix, page).await?;
+        Ok(Page::from_overfetch(items, page.limit, |g| {
+            g.name.to_ascii_lowercase()
+        }))
+    }
+
+    pub async fn delete_group(&self, name: &str) -> Result<()> {
+        group_name(name)?;
+        self.store().delete_group(name).await
+    }
+
+    pub async fn add_user_to_group(&self, group: &str, user: &str) -> Result<()> {
+        let g = self.get_group(group).await?;
+        let u = self.get_user(user).await?;
+        self.store().add_user_to_group(&g.id, &u.id).await
+    }
+
+    pub async fn remove_user_from_group(&self, group: &str, user: &str) -> Result<()> {
+        let g = self.get_group(group).await?;
+        let u = self.get_user(user).await?;
+        self.store().remove_user_from_group(&g.id, &u.id).await
+    }
+
+    pub async fn list_groups_for_user(
+        &self,
+        user: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Group>> {
+        let u = self.get_user(user).await?;
+        let items = self.store().list_groups_for_user(&u.id, page).await?;
+        Ok(Page::from_overfetch(items, page.limit, |g| {
+            g.name.to_ascii_lowercase()
+        }))
+    }
+
+    // ----- policies of users and groups -----
+
+    /// The owner (user or group) named `name`, as stored.
+    pub async fn owner_id(&self, is_group: bool, name: &str) -> Result<String> {
+        Ok(if is_group {
+            self.get_group(name).await?.id
+        } else {
+            self.get_user(name).await?.id
+        })
+    }
+
+    fn owner(is_group: bool, id: &str) -> Owner<'_> {
+        if is_group {
+            Owner::Group(id)
+        } else {
+            Owner::User(id)
+        }
+    }
+
+    pub async fn put_owner_policy(
+        &self,
+        is_group: bool,
+        name: &str,
+        policy_name: &str,
+        document: &str,
+    ) -> Result<()> {
+        validate::policy_name(policy_name)?;
+        validate::policy_document("policyDocument", document)?;
+        let id = self.owner_id(is_group, name).await?;
+        check_policy(document, DocumentKind::Inline)?;
+        self.store()
+            .put_owner_policy(Self::owner(is_group, &id), policy_name, document)
+            .await
+    }
+
+    pub async fn get_owner_policy(
+        &self,
+        is_group: bool,
+        name: &str,
+        policy_name: &str,
+    ) -> Result<(String, String)> {
+        validate::policy_name(policy_name)?;
+        let id = self.owner_id(is_group, name).await?;
+        let kind = if is_group { "group" } else { "user" };
+        self.store()
+            .get_owner_policy(Self::owner(is_group, &id), policy_name)
+            .await?
+            .ok_or_else(|| {
+                Error::NoSuchEntity(format!(
+                    "The {kind} policy with name {policy_name} cannot be found."
+                ))
+            })
+    }
+
+    pub async fn list_owner_policies(
+        &self,
+        is_group: bool,
+        name: &str,
+        page: &PageRequest,
+    ) -> Result<Page<String>> {
+        let id = self.owner_id(is_group, name).await?;
+        let items = self
+            .store()
+            .list_owner_policies(Self::owner(is_group, &id), page)
+            .await?;
+        Ok(Page::from_overfetch(items, page.limit, |n| n.clone()))
+    }
+
+    pub async fn delete_owner_policy(
+        &self,
+        is_group: bool,
+        name: &str,
+        policy_name: &str,
+    ) -> Result<()> {
+        validate::policy_name(policy_name)?;
+        let id = self.owner_id(is_group, name).await?;
+        if !self
+            .store()
+            .delete_owner_policy(Self::owner(is_group, &id), policy_name)
+            .await?
+        {
+            let kind = if is_group { "group" } else { "user" };
+            return Err(Error::NoSuchEntity(format!(
+                "The {kind} policy with name {policy_name} cannot be found."
+            )));
+        }
+        Ok(())
+    }
+
+    pub async fn attach_owner_policy(&self, is_group: bool, name: &str, arn: &str) -> Result<()> {
+        let id = self.owner_id(is_group, name).await?;
+        self.store()
+            .attach_owner_policy(Self::owner(is_group, &id), arn)
+            .await
+    }
+
+    pub async fn detach_owner_policy(&self, is_group: bool, name: &str, arn: &str) -> Result<()> {
+        let id = self.owner_id(is_group, name).await?;
+        self.store()
+            .detach_owner_policy(Self::owner(is_group, &id), arn)
+            .await
+    }
+
+    pub async fn list_attached_owner_policies(
+        &self,
+        is_group: bool,
+        name: &str,
+        path_prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<AttachedPolicy>> {
+        let prefix = path_prefix.unwrap_or("/");
+        validate::path_prefix(prefix)?;
+        let id = self.owner_id(is_group, name).await?;
+        let items = self
+            .store()
+            .list_attached_owner_policies(Self::owner(is_group, &id), prefix, page)
+            .await?;
+        Ok(Page::from_overfetch(items, page.limit, |p| {
+            p.name.to_ascii_lowercase()
+        }))
+    }
+}

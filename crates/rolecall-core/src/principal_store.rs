@@ -1,0 +1,87 @@
+//! Storage of IAM users, groups and access keys (a separate trait so each aggregate's storage
+//! reads on its own; [`Store`](crate::Store) requires it).
+
+use crate::model::*;
+use crate::{PageRequest, Result};
+use async_trait::async_trait;
+
+/// Whose inline or attached policies: a user's or a group's (roles have their own tables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner<'a> {
+    User(&'a str),
+    Group(&'a str),
+}
+
+impl Owner<'_> {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Owner::User(_) => "user",
+            Owner::Group(_) => "group",
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            Owner::User(id) | Owner::Group(id) => id,
+        }
+    }
+}
+
+#[async_trait]
+pub trait PrincipalStore: Send + Sync + 'static {
+    // --- users ---
+    async fn insert_user(&self, user: &User) -> Result<()>;
+    async fn get_user(&self, name: &str) -> Result<Option<User>>;
+    async fn list_users(&self, path_prefix: &str, page: &PageRequest) -> Result<Vec<User>>;
+    /// Rewrites the user with `user.id` (a new name must still be unique: EntityAlreadyExists).
+    async fn update_user(&self, user: &User) -> Result<()>;
+    /// DeleteConflict while it has access keys, policies or group memberships.
+    async fn delete_user(&self, name: &str) -> Result<()>;
+
+    // --- groups ---
+    async fn insert_group(&self, group: &Group) -> Result<()>;
+    async fn get_group(&self, name: &str) -> Result<Option<Group>>;
+    async fn list_groups(&self, path_prefix: &str, page: &PageRequest) -> Result<Vec<Group>>;
+    /// DeleteConflict while it has members or policies.
+    async fn delete_group(&self, name: &str) -> Result<()>;
+    /// Adding a member twice is a no-op, as in IAM.
+    async fn add_user_to_group(&self, group_id: &str, user_id: &str) -> Result<()>;
+    /// NoSuchEntity when the user is not a member.
+    async fn remove_user_from_group(&self, group_id: &str, user_id: &str) -> Result<()>;
+    async fn list_group_members(&self, group_id: &str) -> Result<Vec<User>>;
+    async fn list_groups_for_user(&self, user_id: &str, page: &PageRequest) -> Result<Vec<Group>>;
+
+    // --- inline and attached policies of users and groups ---
+    async fn put_owner_policy(&self, owner: Owner<'_>, name: &str, document: &str) -> Result<()>;
+    async fn get_owner_policy(
+        &self,
+        owner: Owner<'_>,
+        name: &str,
+    ) -> Result<Option<(String, String)>>;
+    async fn list_owner_policies(
+        &self,
+        owner: Owner<'_>,
+        page: &PageRequest,
+    ) -> Result<Vec<String>>;
+    async fn delete_owner_policy(&self, owner: Owner<'_>, name: &str) -> Result<bool>;
+    /// NoSuchEntity for an unknown policy; attaching twice is a no-op.
+    async fn attach_owner_policy(&self, owner: Owner<'_>, policy_arn: &str) -> Result<()>;
+    /// NoSuchEntity when not attached.
+    async fn detach_owner_policy(&self, owner: Owner<'_>, policy_arn: &str) -> Result<()>;
+    async fn list_attached_owner_policies(
+        &self,
+        owner: Owner<'_>,
+        path_prefix: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<AttachedPolicy>>;
+
+    // --- access keys ---
+    /// LimitExceeded past two keys per user.
+    async fn insert_access_key(&self, user_id: &str, key: &AccessKey) -> Result<()>;
+    async fn get_access_key(&self, id: &str) -> Result<Option<AccessKey>>;
+    async fn list_access_keys(&self, user_id: &str) -> Result<Vec<AccessKey>>;
+    /// Rewrites the key's status / last-used record.
+    async fn update_access_key(&self, key: &AccessKey) -> Result<()>;
+    /// Returns whether a key was deleted.
+    async fn delete_access_key(&self, user_id: &str, id: &str) -> Result<bool>;
+}
