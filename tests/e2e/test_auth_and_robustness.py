@@ -436,3 +436,86 @@ def test_oversized_body(open_server):
 def test_server_survives_the_garbage(open_server):
     """After all of the above the server still answers normally."""
     assert raw_client(open_server, "sts", aws_access_key_id="x", aws_secret_access_key="y").get_caller_identity()["Account"]
+
+
+# ---------------------------------------------------------------- concurrency
+
+
+def hammer(n_threads, fn):
+    """Runs fn(thread_index) in n threads; returns the error codes/statuses they saw."""
+    from botocore.exceptions import ClientError
+
+    seen, lock = [], threading.Lock()
+
+    def run(k):
+        try:
+            fn(k)
+        except ClientError as e:
+            with lock:
+                seen.append((e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]))
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return seen
+
+
+def test_concurrent_writes_never_fail_with_5xx(server):
+    """Interleaved creates, attaches, version writes and deletes from many clients: only the
+    expected client errors, never a 500 from the database."""
+    cfg = Config(retries={"max_attempts": 1}, max_pool_connections=4)
+    admin = client_for(server, "iam")
+    arn = admin.create_policy(PolicyName=unique("conc"), PolicyDocument=ACCESS)["Policy"]["Arn"]
+    prefix = unique("conc")
+
+    def work(k):
+        iam = client_for(server, "iam", config=cfg)
+        for i in range(12):
+            name = f"{prefix}-{k}-{i}"
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)
+            iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+            iam.put_role_policy(RoleName=name, PolicyName="inline", PolicyDocument=ACCESS)
+            iam.delete_role_policy(RoleName=name, PolicyName="inline")
+            iam.detach_role_policy(RoleName=name, PolicyArn=arn)
+            iam.delete_role(RoleName=name)
+
+    errors = []
+    for _ in range(2):
+        errors += hammer(6, work)
+    assert errors == []
+
+
+def test_concurrent_launches_get_distinct_addresses(server):
+    cfg = Config(retries={"max_attempts": 1}, max_pool_connections=4)
+    mark = unique("launch")
+    tags = [{"ResourceType": "instance", "Tags": [{"Key": "Launch", "Value": mark}]}]
+
+    def work(k):
+        ec2 = client_for(server, "ec2", config=cfg)
+        for _ in range(6):
+            ec2.run_instances(ImageId="ami-11aa22bb", MinCount=1, MaxCount=3, TagSpecifications=tags)
+
+    assert hammer(6, work) == []
+    ec2 = client_for(server, "ec2")
+    insts = [i for r in ec2.describe_instances(Filters=[{"Name": "tag:Launch", "Values": [mark]}])["Reservations"] for i in r["Instances"]]
+    assert len(insts) == 6 * 6 * 3
+    live = [i["PrivateIpAddress"] for r in ec2.describe_instances(Filters=[{"Name": "instance-state-name", "Values": ["running", "stopped"]}])["Reservations"] for i in r["Instances"]]
+    assert len(live) == len(set(live))
+
+
+def test_concurrent_tagging_loses_no_tags(server):
+    """TagRole from several clients at once: every tag that was acknowledged is kept."""
+    cfg = Config(retries={"max_attempts": 1}, max_pool_connections=4)
+    name = unique("tags")
+    client_for(server, "iam").create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)
+
+    def work(k):
+        iam = client_for(server, "iam", config=cfg)
+        for i in range(8):
+            iam.tag_role(RoleName=name, Tags=[{"Key": f"k{k}-{i}", "Value": "v"}])
+
+    assert hammer(6, work) == []
+    tags = client_for(server, "iam").list_role_tags(RoleName=name)["Tags"]
+    assert len(tags) == 48

@@ -249,7 +249,7 @@ async fn record_last_used(
     now: DateTime<Utc>,
 ) {
     let store = api.iam.store();
-    let Ok(Some(mut key)) = store.get_access_key(access_key_id).await else {
+    let Ok(Some(key)) = store.get_access_key(access_key_id).await else {
         return;
     };
     if key
@@ -259,12 +259,17 @@ async fn record_last_used(
     {
         return;
     }
-    key.last_used = Some(rolecall_core::model::AccessKeyLastUsed {
+    let used = rolecall_core::model::AccessKeyLastUsed {
         date: now,
         service: service.into(),
         region: region.into(),
+    };
+    // Only the last-used record changes, atomically, so a concurrent status change is kept.
+    let edit = Box::new(move |k: &mut rolecall_core::model::AccessKey| {
+        k.last_used = Some(used);
+        Ok(())
     });
-    if let Err(e) = store.update_access_key(&key).await {
+    if let Err(e) = store.modify_access_key(access_key_id, edit).await {
         tracing::warn!(error = %e, "recording access key use failed");
     }
 }

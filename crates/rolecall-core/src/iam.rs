@@ -132,16 +132,33 @@ impl Iam {
         Ok(arn.to_string())
     }
 
+    /// Applies an edit to a role atomically.
+    async fn modify_role(
+        &self,
+        name: &str,
+        edit: impl FnOnce(&mut Role) -> Result<()> + Send + 'static,
+    ) -> Result<Role> {
+        validate::role_name(name)?;
+        self.store.modify_role(name, Box::new(edit)).await
+    }
+
     pub async fn put_role_permissions_boundary(&self, role_name: &str, arn: &str) -> Result<()> {
-        let mut role = self.get_role(role_name).await?;
-        role.permissions_boundary = Some(self.boundary_policy(arn).await?);
-        self.store.update_role(&role).await
+        let arn = self.boundary_policy(arn).await?;
+        self.modify_role(role_name, move |r| {
+            r.permissions_boundary = Some(arn);
+            Ok(())
+        })
+        .await
+        .map(drop)
     }
 
     pub async fn delete_role_permissions_boundary(&self, role_name: &str) -> Result<()> {
-        let mut role = self.get_role(role_name).await?;
-        role.permissions_boundary = None;
-        self.store.update_role(&role).await
+        self.modify_role(role_name, |r| {
+            r.permissions_boundary = None;
+            Ok(())
+        })
+        .await
+        .map(drop)
     }
 
     // ----- roles -----
@@ -212,23 +229,37 @@ impl Iam {
         description: Option<&str>,
         max_session_duration: Option<i64>,
     ) -> Result<()> {
-        let mut role = self.get_role(name).await?;
         if let Some(d) = description {
             validate::description(d)?;
-            role.description = Some(d.to_string());
         }
-        if let Some(m) = max_session_duration {
-            role.max_session_duration = validate::max_session_duration(m)?;
-        }
-        self.store.update_role(&role).await
+        let max = max_session_duration
+            .map(validate::max_session_duration)
+            .transpose()?;
+        let description = description.map(str::to_string);
+        self.modify_role(name, move |role| {
+            if let Some(d) = description {
+                role.description = Some(d);
+            }
+            if let Some(m) = max {
+                role.max_session_duration = m;
+            }
+            Ok(())
+        })
+        .await
+        .map(drop)
     }
 
     pub async fn update_assume_role_policy(&self, name: &str, document: &str) -> Result<()> {
         validate::policy_document("policyDocument", document)?;
-        let mut role = self.get_role(name).await?;
+        self.get_role(name).await?;
         check_policy(document, DocumentKind::Trust)?;
-        role.assume_role_policy_document = document.to_string();
-        self.store.update_role(&role).await
+        let document = document.to_string();
+        self.modify_role(name, move |role| {
+            role.assume_role_policy_document = document;
+            Ok(())
+        })
+        .await
+        .map(drop)
     }
 
     pub async fn delete_role(&self, name: &str) -> Result<()> {
@@ -237,16 +268,21 @@ impl Iam {
     }
 
     pub async fn tag_role(&self, name: &str, tags: Vec<Tag>) -> Result<()> {
-        let mut role = self.get_role(name).await?;
-        validate::merge_tags(&mut role.tags, tags)?;
-        self.store.update_role(&role).await
+        validate::tags(&tags)?;
+        self.modify_role(name, move |role| validate::merge_tags(&mut role.tags, tags))
+            .await
+            .map(drop)
     }
 
     pub async fn untag_role(&self, name: &str, keys: &[&str]) -> Result<()> {
-        let mut role = self.get_role(name).await?;
-        role.tags
-            .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
-        self.store.update_role(&role).await
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        self.modify_role(name, move |role| {
+            role.tags
+                .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
+            Ok(())
+        })
+        .await
+        .map(drop)
     }
 
     // ----- inline role policies -----
@@ -623,15 +659,28 @@ impl Iam {
     }
 
     pub async fn tag_instance_profile(&self, name: &str, tags: Vec<Tag>) -> Result<()> {
-        let mut p = self.get_instance_profile(name).await?;
-        validate::merge_tags(&mut p.tags, tags)?;
-        self.store.update_instance_profile(&p).await
+        validate::instance_profile_name(name)?;
+        validate::tags(&tags)?;
+        self.store
+            .modify_instance_profile(
+                name,
+                Box::new(move |p| validate::merge_tags(&mut p.tags, tags)),
+            )
+            .await
     }
 
     pub async fn untag_instance_profile(&self, name: &str, keys: &[&str]) -> Result<()> {
-        let mut p = self.get_instance_profile(name).await?;
-        p.tags
-            .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
-        self.store.update_instance_profile(&p).await
+        validate::instance_profile_name(name)?;
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        self.store
+            .modify_instance_profile(
+                name,
+                Box::new(move |p| {
+                    p.tags
+                        .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
+                    Ok(())
+                }),
+            )
+            .await
     }
 }

@@ -105,28 +105,43 @@ impl Iam {
         }))
     }
 
+    async fn modify_user(
+        &self,
+        name: &str,
+        edit: impl FnOnce(&mut User) -> Result<()> + Send + 'static,
+    ) -> Result<()> {
+        user_name(name)?;
+        self.store()
+            .modify_user(name, Box::new(edit))
+            .await
+            .map(drop)
+    }
+
     pub async fn update_user(
         &self,
         name: &str,
         new_name: Option<&str>,
         new_path: Option<&str>,
     ) -> Result<()> {
-        let mut user = self.get_user(name).await?;
         if let Some(n) = new_name {
             user_name(n)?;
-            user.name = n.to_string();
         }
         if let Some(p) = new_path {
             validate::path(p)?;
-            user.path = p.to_string();
         }
-        user.arn = format!(
-            "arn:aws:iam::{}:user{}{}",
-            self.account_id(),
-            user.path,
-            user.name
-        );
-        self.store().update_user(&user).await
+        let (new_name, new_path) = (new_name.map(str::to_string), new_path.map(str::to_string));
+        let account = self.account_id().to_string();
+        self.modify_user(name, move |user| {
+            if let Some(n) = new_name {
+                user.name = n;
+            }
+            if let Some(p) = new_path {
+                user.path = p;
+            }
+            user.arn = format!("arn:aws:iam::{account}:user{}{}", user.path, user.name);
+            Ok(())
+        })
+        .await
     }
 
     pub async fn delete_user(&self, name: &str) -> Result<()> {
@@ -135,28 +150,36 @@ impl Iam {
     }
 
     pub async fn tag_user(&self, name: &str, tags: Vec<Tag>) -> Result<()> {
-        let mut user = self.get_user(name).await?;
-        validate::merge_tags(&mut user.tags, tags)?;
-        self.store().update_user(&user).await
+        validate::tags(&tags)?;
+        self.modify_user(name, move |user| validate::merge_tags(&mut user.tags, tags))
+            .await
     }
 
     pub async fn untag_user(&self, name: &str, keys: &[&str]) -> Result<()> {
-        let mut user = self.get_user(name).await?;
-        user.tags
-            .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
-        self.store().update_user(&user).await
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        self.modify_user(name, move |user| {
+            user.tags
+                .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
+            Ok(())
+        })
+        .await
     }
 
     pub async fn put_user_permissions_boundary(&self, name: &str, arn: &str) -> Result<()> {
-        let mut user = self.get_user(name).await?;
-        user.permissions_boundary = Some(self.boundary_policy(arn).await?);
-        self.store().update_user(&user).await
+        let arn = self.boundary_policy(arn).await?;
+        self.modify_user(name, move |user| {
+            user.permissions_boundary = Some(arn);
+            Ok(())
+        })
+        .await
     }
 
     pub async fn delete_user_permissions_boundary(&self, name: &str) -> Result<()> {
-        let mut user = self.get_user(name).await?;
-        user.permissions_boundary = None;
-        self.store().update_user(&user).await
+        self.modify_user(name, |user| {
+            user.permissions_boundary = None;
+            Ok(())
+        })
+        .await
     }
 
     // ----- access keys -----
@@ -199,9 +222,18 @@ impl Iam {
 
     pub async fn update_access_key(&self, user: &str, id: &str, status: &str) -> Result<()> {
         check_status(status)?;
-        let (_, mut key) = self.users_key(user, id).await?;
-        key.status = status.to_string();
-        self.store().update_access_key(&key).await
+        let (_, key) = self.users_key(user, id).await?;
+        let status = status.to_string();
+        self.store()
+            .modify_access_key(
+                &key.id,
+                Box::new(move |k| {
+                    k.status = status;
+                    Ok(())
+                }),
+            )
+            .await
+            .map(drop)
     }
 
     pub async fn delete_access_key(&self, user: &str, id: &str) -> Result<()> {

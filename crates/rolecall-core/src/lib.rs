@@ -22,4 +22,4 @@ pub use clock::{Clock, DynClock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use paging::{Page, PageRequest};
 pub use principal_store::{Owner, PrincipalStore};
-pub use store::{ChangeListener, DynStore, Store};
+pub use store::{ChangeListener, DynStore, Edit, Store};

@@ -2,7 +2,7 @@
 //! reads on its own; [`Store`](crate::Store) requires it).
 
 use crate::model::*;
-use crate::{PageRequest, Result};
+use crate::{Edit, PageRequest, Result};
 use async_trait::async_trait;
 
 /// Whose inline or attached policies: a user's or a group's (roles have their own tables).
@@ -33,8 +33,8 @@ pub trait PrincipalStore: Send + Sync + 'static {
     async fn insert_user(&self, user: &User) -> Result<()>;
     async fn get_user(&self, name: &str) -> Result<Option<User>>;
     async fn list_users(&self, path_prefix: &str, page: &PageRequest) -> Result<Vec<User>>;
-    /// Rewrites the user with `user.id` (a new name must still be unique: EntityAlreadyExists).
-    async fn update_user(&self, user: &User) -> Result<()>;
+    /// Applies `edit` in one transaction (a new name must still be unique: EntityAlreadyExists).
+    async fn modify_user(&self, name: &str, edit: Edit<User>) -> Result<User>;
     /// DeleteConflict while it has access keys, policies or group memberships.
     async fn delete_user(&self, name: &str) -> Result<()>;
 
@@ -80,8 +80,8 @@ pub trait PrincipalStore: Send + Sync + 'static {
     async fn insert_access_key(&self, user_id: &str, key: &AccessKey) -> Result<()>;
     async fn get_access_key(&self, id: &str) -> Result<Option<AccessKey>>;
     async fn list_access_keys(&self, user_id: &str) -> Result<Vec<AccessKey>>;
-    /// Rewrites the key's status / last-used record.
-    async fn update_access_key(&self, key: &AccessKey) -> Result<()>;
+    /// Applies `edit` (status, last-used record) in one transaction; NoSuchEntity if absent.
+    async fn modify_access_key(&self, id: &str, edit: Edit<AccessKey>) -> Result<AccessKey>;
     /// Returns whether a key was deleted.
     async fn delete_access_key(&self, user_id: &str, id: &str) -> Result<bool>;
 }

@@ -13,6 +13,10 @@ use std::sync::Arc;
 
 pub type DynStore = Arc<dyn Store>;
 
+/// A change applied to an entity inside the store's transaction, so concurrent read-modify-write
+/// operations (tagging, updates) never lose each other's changes. An error aborts the change.
+pub type Edit<T> = Box<dyn FnOnce(&mut T) -> Result<()> + Send + 'static>;
+
 #[async_trait]
 pub trait Store: PrincipalStore + Send + Sync + 'static {
     // --- deployment metadata (account id, sealed root secret, ...) ---
@@ -27,8 +31,8 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     async fn insert_role(&self, role: &Role) -> Result<()>;
     async fn get_role(&self, name: &str) -> Result<Option<Role>>;
     async fn list_roles(&self, path_prefix: &str, page: &PageRequest) -> Result<Vec<Role>>;
-    /// Rewrites the role with `role.id`.
-    async fn update_role(&self, role: &Role) -> Result<()>;
+    /// Applies `edit` to the role inside one transaction (no lost updates); NoSuchEntity if absent.
+    async fn modify_role(&self, name: &str, edit: Edit<Role>) -> Result<Role>;
     /// NoSuchEntity, or DeleteConflict while the role has policies or is in a profile.
     async fn delete_role(&self, name: &str) -> Result<()>;
 
@@ -91,8 +95,8 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
         role_id: &str,
         page: &PageRequest,
     ) -> Result<Vec<InstanceProfile>>;
-    /// Rewrites the profile's own fields (tags); the role link is separate.
-    async fn update_instance_profile(&self, profile: &InstanceProfile) -> Result<()>;
+    /// Applies `edit` to the profile's own fields (tags) in one transaction; the role link is separate.
+    async fn modify_instance_profile(&self, name: &str, edit: Edit<InstanceProfile>) -> Result<()>;
     /// DeleteConflict while it holds a role.
     async fn delete_instance_profile(&self, name: &str) -> Result<()>;
     /// LimitExceeded when the profile already holds a role.

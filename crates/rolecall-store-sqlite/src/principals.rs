@@ -5,7 +5,7 @@ use crate::store::{
 };
 use async_trait::async_trait;
 use rolecall_core::model::*;
-use rolecall_core::{Error, Owner, PageRequest, PrincipalStore, Result};
+use rolecall_core::{Edit, Error, Owner, PageRequest, PrincipalStore, Result};
 
 fn no_such_user(name: &str) -> Error {
     Error::NoSuchEntity(format!("The user with name {name} cannot be found."))
@@ -57,22 +57,38 @@ impl PrincipalStore for SqliteStore {
         rows.iter().map(|d| from_json(d)).collect()
     }
 
-    async fn update_user(&self, user: &User) -> Result<()> {
-        let res = sqlx::query("UPDATE users SET name_key = ?, path = ?, data = ? WHERE id = ?")
-            .bind(key(&user.name))
-            .bind(&user.path)
-            .bind(to_json(user)?)
-            .bind(&user.id)
-            .execute(&self.pool)
-            .await;
-        match res {
-            Err(e) if is_unique_violation(&e) => Err(Error::EntityAlreadyExists(format!(
-                "User with name {} already exists.",
-                user.name
-            ))),
-            Ok(r) if r.rows_affected() == 0 => Err(no_such_user(&user.name)),
-            other => other.map(|_| ()).map_err(internal),
-        }
+    async fn modify_user(&self, name: &str, edit: Edit<User>) -> Result<User> {
+        let name = name.to_string();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let data: Option<String> =
+                    sqlx::query_scalar("SELECT data FROM users WHERE name_key = ?").bind(key(&name)).fetch_optional(&mut **tx).await.map_err(internal)?;
+                let mut user: User = from_json(&data.ok_or_else(|| no_such_user(&name))?)?;
+                edit(&mut user)?;
+                let res = sqlx::query("UPDATE users SET name_key = ?, path = ?, data = ? WHERE id = ?")
+                    .bind(key(&user.name))
+                    .bind(&user.path)
+                    .bind(to_json(&user)?)
+                    .bind(&user.id)
+                    .execute(&mut **tx)
+                    .await;
+                match res {
+                    Err(e) if is_unique_violation(&e) => {
+                        return Err(Error::EntityAlreadyExists(format!("User with name {} already exists.", user.name)));
+                    }
+                    other => other.map_err(internal)?,
+                };
+                // Access keys name their user: follow a rename.
+                sqlx::query("UPDATE access_keys SET data = json_set(data, '$.user_name', ?) WHERE user_id = ?")
+                    .bind(&user.name)
+                    .bind(&user.id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(internal)?;
+                Ok(user)
+            })
+        })
+        .await
     }
 
     async fn delete_user(&self, name: &str) -> Result<()> {
@@ -401,14 +417,10 @@ impl PrincipalStore for SqliteStore {
         rows.iter().map(|d| from_json(d)).collect()
     }
 
-    async fn update_access_key(&self, k: &AccessKey) -> Result<()> {
-        sqlx::query("UPDATE access_keys SET data = ? WHERE id = ?")
-            .bind(to_json(k)?)
-            .bind(&k.id)
-            .execute(&self.pool)
+    async fn modify_access_key(&self, id: &str, edit: Edit<AccessKey>) -> Result<AccessKey> {
+        let missing = Error::NoSuchEntity(format!("The Access Key with id {id} cannot be found"));
+        self.modify_doc("access_keys", "id", id.to_string(), missing, edit)
             .await
-            .map_err(internal)?;
-        Ok(())
     }
 
     async fn delete_access_key(&self, user_id: &str, id: &str) -> Result<bool> {

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use rolecall_core::model::*;
-use rolecall_core::{Error, PageRequest, Result, Store};
+use rolecall_core::{Edit, Error, PageRequest, Result, Store};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -87,6 +87,41 @@ impl SqliteStore {
             pool,
             write: Mutex::new(()),
         })
+    }
+
+    /// Read-modify-write of one row's JSON document (`table.data` where `column = value`) in a
+    /// single write transaction, so concurrent edits never lose each other's changes.
+    pub(crate) async fn modify_doc<T>(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        value: String,
+        missing: Error,
+        edit: Edit<T>,
+    ) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.write(move |tx| {
+            Box::pin(async move {
+                let data: Option<String> =
+                    sqlx::query_scalar(&format!("SELECT data FROM {table} WHERE {column} = ?"))
+                        .bind(&value)
+                        .fetch_optional(&mut **tx)
+                        .await
+                        .map_err(internal)?;
+                let mut doc: T = from_json(&data.ok_or(missing)?)?;
+                edit(&mut doc)?;
+                sqlx::query(&format!("UPDATE {table} SET data = ? WHERE {column} = ?"))
+                    .bind(to_json(&doc)?)
+                    .bind(&value)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(internal)?;
+                Ok(doc)
+            })
+        })
+        .await
     }
 
     /// Runs `f` in a write transaction, committing on Ok.
@@ -257,21 +292,10 @@ impl Store for SqliteStore {
         rows.iter().map(|d| from_json(d)).collect()
     }
 
-    async fn update_role(&self, role: &Role) -> Result<()> {
-        let data = to_json(role)?;
-        let res = sqlx::query("UPDATE roles SET data = ? WHERE id = ?")
-            .bind(data)
-            .bind(&role.id)
-            .execute(&self.pool)
+    async fn modify_role(&self, name: &str, edit: Edit<Role>) -> Result<Role> {
+        let missing = Error::NoSuchEntity(format!("The role with name {name} cannot be found."));
+        self.modify_doc("roles", "name_key", key(name), missing, edit)
             .await
-            .map_err(internal)?;
-        if res.rows_affected() == 0 {
-            return Err(Error::NoSuchEntity(format!(
-                "The role with name {} cannot be found.",
-                role.name
-            )));
-        }
-        Ok(())
     }
 
     async fn delete_role(&self, name: &str) -> Result<()> {
@@ -729,14 +753,11 @@ impl Store for SqliteStore {
         self.profiles_from_rows(rows).await
     }
 
-    async fn update_instance_profile(&self, profile: &InstanceProfile) -> Result<()> {
-        sqlx::query("UPDATE instance_profiles SET data = ? WHERE id = ?")
-            .bind(to_json(profile)?)
-            .bind(&profile.id)
-            .execute(&self.pool)
+    async fn modify_instance_profile(&self, name: &str, edit: Edit<InstanceProfile>) -> Result<()> {
+        let missing = Error::NoSuchEntity(format!("Instance Profile {name} cannot be found."));
+        self.modify_doc("instance_profiles", "name_key", key(name), missing, edit)
             .await
-            .map_err(internal)?;
-        Ok(())
+            .map(drop)
     }
 
     async fn delete_instance_profile(&self, name: &str) -> Result<()> {
