@@ -1,6 +1,7 @@
 //! STS actions (Query protocol, 2011-06-15).
 
 use crate::error::{ApiError, Protocol};
+use crate::params::Args;
 use crate::server::Call;
 use rolecall_wire::query_response;
 
@@ -16,6 +17,28 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                     x.leaf("UserId", &p.user_id);
                     x.leaf("Account", &p.account_id);
                     x.leaf("Arn", &p.arn);
+                }),
+            ))
+        }
+        "DecodeAuthorizationMessage" => {
+            let a = Args {
+                params: call.params,
+                protocol: Protocol::Sts,
+            };
+            let decoded = crate::authz::decode_message(&call.api.keyring, a.req("EncodedMessage")?)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        400,
+                        "InvalidAuthorizationMessageException",
+                        "The message is invalid.",
+                    )
+                })?;
+            Ok(query_response(
+                call.action,
+                Protocol::Sts.namespace(),
+                call.request_id,
+                Some(&|x| {
+                    x.leaf("DecodedMessage", &decoded);
                 }),
             ))
         }

@@ -5,6 +5,7 @@
 //! once and cached until the next change to IAM state), for every (action, resource) pair the
 //! operation needs, with AWS's global condition keys.
 
+mod message;
 mod ops;
 
 use crate::auth::Service;
@@ -13,12 +14,13 @@ use crate::principal::{Principal, PrincipalKind};
 use crate::server::Api;
 use rolecall_core::authz::IdentityPolicies;
 use rolecall_core::model::Tag;
-use rolecall_policy::{ContextKeys, PolicyRef, PolicySet, RequestContext};
+use rolecall_policy::{ContextKeys, Decision, PolicyRef, PolicySet, RequestContext};
 use rolecall_wire::Params;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+pub use message::decode as decode_message;
 pub use ops::{Check, checks, is_unauthorized_call};
 
 /// Compiled policies per principal (`role:NAME` / `user:NAME`), dropped whenever IAM or EC2
@@ -103,7 +105,14 @@ pub struct RequestFacts {
     pub source_ip: Option<IpAddr>,
 }
 
-fn denied(service: Service, principal: &Principal, check: &Check, phrase: &str) -> ApiError {
+/// The refusal as AWS words it. EC2 appends an encoded message for all but Describe* calls.
+fn denied(
+    service: Service,
+    principal: &Principal,
+    check: &Check,
+    phrase: &str,
+    encoded: Option<String>,
+) -> ApiError {
     let core = if check.resource == "*" {
         format!(
             "User: {} is not authorized to perform: {} {phrase}",
@@ -115,8 +124,15 @@ fn denied(service: Service, principal: &Principal, check: &Check, phrase: &str) 
             principal.arn, check.action, check.resource
         )
     };
-    match service {
-        Service::Ec2 => ApiError::new(
+    match (service, encoded) {
+        (Service::Ec2, Some(m)) => ApiError::new(
+            403,
+            "UnauthorizedOperation",
+            format!(
+                "You are not authorized to perform this operation. {core}. Encoded authorization failure message: {m}"
+            ),
+        ),
+        (Service::Ec2, None) => ApiError::new(
             403,
             "UnauthorizedOperation",
             format!("You are not authorized to perform this operation. {core}"),
@@ -189,12 +205,13 @@ pub async fn authorize(
         let check = checks.first().cloned().unwrap_or(Check {
             action: action.into(),
             resource: "*".into(),
+            keys: vec![],
         });
         let phrase = format!(
             "because no identity-based policy allows the {} action",
             check.action
         );
-        return Err(denied(service, principal, &check, &phrase));
+        return Err(denied(service, principal, &check, &phrase, None));
     };
     let policies = &cached.policies;
     let identity: Vec<PolicyRef<'_>> = policies
@@ -222,13 +239,31 @@ pub async fn authorize(
             check.resource.as_str(),
         );
         req.keys = keys.clone();
+        for (k, values) in &check.keys {
+            match values.as_slice() {
+                // Single-valued keys must stay single-valued: plain operators don't match
+                // multivalued keys. aws:TagKeys is multivalued even with one tag.
+                [v] if !k.eq_ignore_ascii_case("aws:TagKeys") => req.keys.insert(k, v.as_str()),
+                _ => req.keys.insert_values(k, values.iter().cloned()),
+            };
+        }
         let eval = set.evaluate(&req);
         if !eval.is_allowed() {
+            let encoded = (service == Service::Ec2 && !action.starts_with("Describe")).then(|| {
+                message::encode(
+                    &api.keyring,
+                    principal,
+                    check,
+                    eval.decision == Decision::ExplicitDeny,
+                    &req.keys,
+                )
+            });
             return Err(denied(
                 service,
                 principal,
                 check,
                 &eval.reason.access_denied_phrase(&check.action),
+                encoded,
             ));
         }
     }

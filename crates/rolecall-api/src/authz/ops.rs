@@ -4,13 +4,16 @@
 use crate::auth::Service;
 use crate::principal::Principal;
 use crate::server::Api;
+use rolecall_core::model::InstanceProfile;
 use rolecall_wire::Params;
 
-/// One (action, resource) pair to authorize; an operation may need several (RunInstances).
+/// One (action, resource) pair to authorize, with the condition keys specific to it; an
+/// operation may need several (RunInstances: each resource, plus iam:PassRole).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
     pub action: String,
     pub resource: String,
+    pub keys: Vec<(String, Vec<String>)>,
 }
 
 /// Never authorized: answered for any authenticated caller, as AWS does.
@@ -108,56 +111,213 @@ fn ec2_arn(api: &Api, kind: &str, id: &str) -> String {
     )
 }
 
-async fn association_instance(api: &Api, association_id: &str) -> Option<String> {
-    api.iam
-        .store()
-        .get_association(association_id)
-        .await
-        .ok()
-        .flatten()
-        .map(|a| a.instance_id)
+type Keys = Vec<(String, Vec<String>)>;
+
+fn key(k: &str, v: impl Into<String>) -> (String, Vec<String>) {
+    (k.to_string(), vec![v.into()])
 }
 
-async fn ec2_checks(api: &Api, action: &str, p: &Params) -> Vec<String> {
+/// `aws:RequestTag/*` and `aws:TagKeys` for tags a request creates.
+fn request_tag_keys(tags: &[(String, String)]) -> Keys {
+    let mut keys: Keys = tags
+        .iter()
+        .map(|(k, v)| key(&format!("aws:RequestTag/{k}"), v.clone()))
+        .collect();
+    if !tags.is_empty() {
+        keys.push((
+            "aws:TagKeys".into(),
+            tags.iter().map(|(k, _)| k.clone()).collect(),
+        ));
+    }
+    keys
+}
+
+/// The instance profile a request names (IamInstanceProfile.Name / .Arn), if it exists.
+async fn named_profile(api: &Api, p: &Params) -> Option<InstanceProfile> {
+    let spec = p.sub("IamInstanceProfile")?;
+    api.iam
+        .resolve_instance_profile(spec.get("Name"), spec.get("Arn"))
+        .await
+        .ok()
+}
+
+/// An existing instance's ARN and its condition keys (`ec2:ResourceTag/*`, metadata options...).
+async fn instance_check(api: &Api, id: &str) -> (String, Keys) {
+    let arn = ec2_arn(api, "instance", id);
+    let Ok(Some(i)) = api.iam.store().get_instance(id).await else {
+        return (arn, vec![]);
+    };
+    let mut keys = vec![
+        key("ec2:InstanceType", i.instance_type.clone()),
+        key("ec2:InstanceID", i.id.clone()),
+        key(
+            "ec2:MetadataHttpTokens",
+            i.metadata_options.http_tokens.clone(),
+        ),
+        key(
+            "ec2:MetadataHttpEndpoint",
+            i.metadata_options.http_endpoint.clone(),
+        ),
+        key(
+            "ec2:MetadataHttpPutResponseHopLimit",
+            i.metadata_options.http_put_response_hop_limit.to_string(),
+        ),
+        key("ec2:Region", api.config.region.clone()),
+    ];
+    if let Ok(Some(a)) = api
+        .iam
+        .store()
+        .active_associations(&[i.id.clone()])
+        .await
+        .map(|v| v.into_iter().next())
+    {
+        keys.push(key("ec2:InstanceProfile", a.profile_arn));
+    }
+    for t in &i.tags {
+        keys.push(key(&format!("ec2:ResourceTag/{}", t.key), t.value.clone()));
+        keys.push(key(&format!("aws:ResourceTag/{}", t.key), t.value.clone()));
+    }
+    (arn, keys)
+}
+
+/// `iam:PassRole` for handing a profile's role to EC2 for `instance_arn`.
+fn pass_role(profile: &InstanceProfile, instance_arn: &str) -> Option<Check> {
+    let role = profile.roles.first()?;
+    Some(Check {
+        action: "iam:PassRole".into(),
+        resource: role.arn.clone(),
+        keys: vec![
+            key("iam:PassedToService", "ec2.amazonaws.com"),
+            key("iam:AssociatedResourceArn", instance_arn),
+        ],
+    })
+}
+
+fn check(action: &str, resource: String, keys: Keys) -> Check {
+    Check {
+        action: format!("ec2:{action}"),
+        resource,
+        keys,
+    }
+}
+
+async fn ec2_checks(api: &Api, action: &str, p: &Params) -> Vec<Check> {
     match action {
         "RunInstances" => {
-            let mut r = vec![
-                ec2_arn(api, "instance", "*"),
-                ec2_arn(api, "network-interface", "*"),
-                ec2_arn(api, "volume", "*"),
+            let profile = named_profile(api, p).await;
+            let mut keys: Keys = vec![
+                key(
+                    "ec2:InstanceType",
+                    p.get("InstanceType").unwrap_or("m1.small"),
+                ),
+                key("ec2:Region", api.config.region.clone()),
+                key(
+                    "ec2:MetadataHttpTokens",
+                    p.get("MetadataOptions.HttpTokens").unwrap_or("optional"),
+                ),
+                key(
+                    "ec2:MetadataHttpEndpoint",
+                    p.get("MetadataOptions.HttpEndpoint").unwrap_or("enabled"),
+                ),
+                key(
+                    "ec2:MetadataHttpPutResponseHopLimit",
+                    p.get("MetadataOptions.HttpPutResponseHopLimit")
+                        .unwrap_or("1"),
+                ),
+            ];
+            if let Some(pr) = &profile {
+                keys.push(key("ec2:InstanceProfile", pr.arn.clone()));
+            }
+            let tags: Vec<(String, String)> = p
+                .structs("TagSpecification")
+                .iter()
+                .filter(|s| s.get("ResourceType") == Some("instance"))
+                .flat_map(|s| s.structs("Tag"))
+                .map(|t| {
+                    (
+                        t.get("Key").unwrap_or_default().to_string(),
+                        t.get("Value").unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            let mut instance_keys = keys.clone();
+            instance_keys.extend(request_tag_keys(&tags));
+            let instance_arn = ec2_arn(api, "instance", "*");
+            let mut out = vec![
+                check(action, instance_arn.clone(), instance_keys),
+                check(action, ec2_arn(api, "network-interface", "*"), keys.clone()),
+                check(action, ec2_arn(api, "volume", "*"), keys.clone()),
             ];
             if let Some(image) = p.get("ImageId") {
-                r.push(format!("arn:aws:ec2:{}::image/{image}", api.config.region));
+                out.push(check(
+                    action,
+                    format!("arn:aws:ec2:{}::image/{image}", api.config.region),
+                    keys.clone(),
+                ));
             }
             if let Some(subnet) = p.get("SubnetId") {
-                r.push(ec2_arn(api, "subnet", subnet));
+                out.push(check(action, ec2_arn(api, "subnet", subnet), keys.clone()));
             }
             for sg in p.list("SecurityGroupId") {
-                r.push(ec2_arn(api, "security-group", sg));
+                out.push(check(
+                    action,
+                    ec2_arn(api, "security-group", sg),
+                    keys.clone(),
+                ));
             }
-            if let Some(key) = p.get("KeyName") {
-                r.push(ec2_arn(api, "key-pair", key));
+            if let Some(k) = p.get("KeyName") {
+                out.push(check(action, ec2_arn(api, "key-pair", k), keys.clone()));
             }
-            r
+            out.extend(profile.as_ref().and_then(|pr| pass_role(pr, &instance_arn)));
+            out
         }
-        "StartInstances" | "StopInstances" | "TerminateInstances" => p
-            .list("InstanceId")
-            .into_iter()
-            .map(|id| ec2_arn(api, "instance", id))
-            .collect(),
-        "ModifyInstanceMetadataOptions" | "AssociateIamInstanceProfile" => {
-            vec![ec2_arn(api, "instance", p.get("InstanceId").unwrap_or("*"))]
+        "StartInstances" | "StopInstances" | "TerminateInstances" => {
+            let mut out = Vec::new();
+            for id in p.list("InstanceId") {
+                let (arn, keys) = instance_check(api, id).await;
+                out.push(check(action, arn, keys));
+            }
+            out
         }
-        "ReplaceIamInstanceProfileAssociation" | "DisassociateIamInstanceProfile" => {
-            let id = match p.get("AssociationId") {
-                Some(a) => association_instance(api, a)
+        "ModifyInstanceMetadataOptions"
+        | "AssociateIamInstanceProfile"
+        | "ReplaceIamInstanceProfileAssociation"
+        | "DisassociateIamInstanceProfile" => {
+            let instance_id = match p.get("AssociationId") {
+                Some(a) => api
+                    .iam
+                    .store()
+                    .get_association(a)
                     .await
-                    .unwrap_or_else(|| "*".into()),
-                None => "*".into(),
+                    .ok()
+                    .flatten()
+                    .map(|a| a.instance_id),
+                None => p.get("InstanceId").map(str::to_string),
             };
-            vec![ec2_arn(api, "instance", &id)]
+            let (arn, mut keys) = match &instance_id {
+                Some(id) => instance_check(api, id).await,
+                None => (ec2_arn(api, "instance", "*"), vec![]),
+            };
+            let mut out = Vec::new();
+            if action == "AssociateIamInstanceProfile"
+                || action == "ReplaceIamInstanceProfileAssociation"
+            {
+                if let Some(profile) = named_profile(api, p).await {
+                    // The key names the profile being attached, not the current one.
+                    keys.retain(|(k, _)| k != "ec2:InstanceProfile");
+                    keys.push(key("ec2:NewInstanceProfile", profile.arn.clone()));
+                    keys.push(key("ec2:InstanceProfile", profile.arn.clone()));
+                    out.extend(pass_role(&profile, &arn));
+                }
+            }
+            out.insert(0, check(action, arn, keys));
+            out
         }
-        _ => vec!["*".into()],
+        _ => vec![check(
+            action,
+            "*".into(),
+            vec![key("ec2:Region", api.config.region.clone())],
+        )],
     }
 }
 
@@ -169,16 +329,67 @@ pub async fn checks(
     action: &str,
     p: &Params,
 ) -> Vec<Check> {
-    let (prefix, resources) = match service {
-        Service::Iam => ("iam", vec![iam_resource(api, caller, action, p).await]),
-        Service::Sts => ("sts", vec!["*".to_string()]),
-        Service::Ec2 => ("ec2", ec2_checks(api, action, p).await),
+    match service {
+        Service::Iam => {
+            let resource = iam_resource(api, caller, action, p).await;
+            let mut keys = Keys::new();
+            if let Some(arn) = p.get("PolicyArn") {
+                keys.push(key("iam:PolicyARN", arn));
+            }
+            if let Some(arn) = p.get("PermissionsBoundary") {
+                keys.push(key("iam:PermissionsBoundary", arn));
+            }
+            let tags: Vec<(String, String)> = p
+                .structs("Tags.member")
+                .iter()
+                .map(|t| {
+                    (
+                        t.get("Key").unwrap_or_default().to_string(),
+                        t.get("Value").unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            keys.extend(request_tag_keys(&tags));
+            let tag_keys = p.list("TagKeys.member");
+            if !tag_keys.is_empty() {
+                keys.push((
+                    "aws:TagKeys".into(),
+                    tag_keys.into_iter().map(str::to_string).collect(),
+                ));
+            }
+            keys.extend(iam_resource_tags(api, p).await);
+            vec![Check {
+                action: format!("iam:{action}"),
+                resource,
+                keys,
+            }]
+        }
+        Service::Sts => vec![Check {
+            action: format!("sts:{action}"),
+            resource: "*".into(),
+            keys: vec![],
+        }],
+        Service::Ec2 => ec2_checks(api, action, p).await,
+    }
+}
+
+/// `iam:ResourceTag/*` and `aws:ResourceTag/*` of the role or user a request acts on.
+async fn iam_resource_tags(api: &Api, p: &Params) -> Keys {
+    let store = api.iam.store();
+    let tags = if let Some(r) = p.get("RoleName") {
+        store.get_role(r).await.ok().flatten().map(|r| r.tags)
+    } else if let Some(u) = p.get("UserName") {
+        store.get_user(u).await.ok().flatten().map(|u| u.tags)
+    } else {
+        None
     };
-    resources
+    tags.unwrap_or_default()
         .into_iter()
-        .map(|resource| Check {
-            action: format!("{prefix}:{action}"),
-            resource,
+        .flat_map(|t| {
+            [
+                key(&format!("iam:ResourceTag/{}", t.key), t.value.clone()),
+                key(&format!("aws:ResourceTag/{}", t.key), t.value),
+            ]
         })
         .collect()
 }
