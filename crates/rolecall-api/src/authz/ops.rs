@@ -167,7 +167,7 @@ async fn instance_check(api: &Api, id: &str) -> (String, Keys) {
     if let Ok(Some(a)) = api
         .iam
         .store()
-        .active_associations(&[i.id.clone()])
+        .active_associations(std::slice::from_ref(&i.id))
         .await
         .map(|v| v.into_iter().next())
     {
@@ -299,16 +299,15 @@ async fn ec2_checks(api: &Api, action: &str, p: &Params) -> Vec<Check> {
                 None => (ec2_arn(api, "instance", "*"), vec![]),
             };
             let mut out = Vec::new();
-            if action == "AssociateIamInstanceProfile"
-                || action == "ReplaceIamInstanceProfileAssociation"
+            if (action == "AssociateIamInstanceProfile"
+                || action == "ReplaceIamInstanceProfileAssociation")
+                && let Some(profile) = named_profile(api, p).await
             {
-                if let Some(profile) = named_profile(api, p).await {
-                    // The key names the profile being attached, not the current one.
-                    keys.retain(|(k, _)| k != "ec2:InstanceProfile");
-                    keys.push(key("ec2:NewInstanceProfile", profile.arn.clone()));
-                    keys.push(key("ec2:InstanceProfile", profile.arn.clone()));
-                    out.extend(pass_role(&profile, &arn));
-                }
+                // The key names the profile being attached, not the current one.
+                keys.retain(|(k, _)| k != "ec2:InstanceProfile");
+                keys.push(key("ec2:NewInstanceProfile", profile.arn.clone()));
+                keys.push(key("ec2:InstanceProfile", profile.arn.clone()));
+                out.extend(pass_role(&profile, &arn));
             }
             out.insert(0, check(action, arn, keys));
             out
