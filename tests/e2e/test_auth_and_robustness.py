@@ -106,6 +106,40 @@ def test_presigned_get_caller_identity(server):
     assert b"<Code>SignatureDoesNotMatch</Code>" in e.value.read()
 
 
+def test_malformed_signatures_are_client_errors(server):
+    """Broken Authorization headers and presigned queries get 4xx AWS errors, never a 5xx."""
+    key = server.env()["AWS_ACCESS_KEY_ID"]
+    now = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    scope = f"{key}/{now[:8]}/us-east-1/iam/aws4_request"
+    body = form(Action="ListRoles", Version=VERSIONS["iam"])
+    headers = [
+        {"Authorization": "garbage"},
+        {"Authorization": "AWS4-HMAC-SHA256"},
+        {"Authorization": "AWS AKIAIOSFODNN7EXAMPLE:c2lnbmF0dXJl"},  # SigV2
+        {"Authorization": f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host"},
+        {"Authorization": f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host;x-amz-date, Signature=00", "X-Amz-Date": "yesterday"},
+        {"Authorization": f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host;x-amz-date, Signature=00", "X-Amz-Date": "20000101T000000Z"},
+        {"Authorization": f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=x-amz-date, Signature=00", "X-Amz-Date": now},
+        {"Authorization": "AWS4-HMAC-SHA256 Credential=" + "A" * 50_000 + ", SignedHeaders=host, Signature=00", "X-Amz-Date": now},
+    ]
+    for h in headers:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        conn.request("POST", "/", body=body, headers={"Content-Type": "application/x-www-form-urlencoded", **h})
+        resp = conn.getresponse()
+        status, data = resp.status, resp.read()
+        conn.close()
+        assert 400 <= status < 500, (h, status, data[:300])
+        assert error_code(data) in ("IncompleteSignature", "SignatureDoesNotMatch", "MissingAuthenticationToken", "InvalidClientTokenId"), (h, data[:300])
+    for q in (
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=x&X-Amz-Date=1&X-Amz-Expires=-5&X-Amz-SignedHeaders=host&X-Amz-Signature=zz",
+        f"X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={urllib.parse.quote(scope, safe='')}&X-Amz-Date={now}&X-Amz-Expires=99999999999999999999&X-Amz-SignedHeaders=host&X-Amz-Signature=00",
+        f"X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={urllib.parse.quote(scope, safe='')}&X-Amz-Date={now}&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=00",
+    ):
+        status, data = post(server, None, query="Action=ListRoles&Version=2010-05-08&" + q, method="GET", content_type=None)
+        assert 400 <= status < 500, (q, status, data[:300])
+        error_code(data)
+
+
 @pytest.fixture(scope="module")
 def open_server(tmp_path_factory):
     s = Server(tmp_path_factory.mktemp("authoff") / "data", extra_args=["--auth", "off"]).start()

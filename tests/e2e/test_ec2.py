@@ -1,6 +1,5 @@
 """EC2 (2016-11-15) with boto3: instances, their IAM instance profiles, filters, pagination, errors."""
 
-import base64
 import ipaddress
 import json
 import random
@@ -133,7 +132,8 @@ def test_min_max_count_and_vpc_params(ec2):
 
 
 def test_private_ip_address(ec2):
-    ip = f"10.0.{random.randrange(200, 250)}.{random.randrange(10, 250)}"  # far above the sequential allocations
+    live = {i["PrivateIpAddress"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]}
+    ip = next(ip for ip in (f"10.0.{random.randrange(200, 250)}.{random.randrange(10, 250)}" for _ in range(100)) if ip not in live)
     inst = run(ec2, PrivateIpAddress=ip)["Instances"][0]
     assert inst["PrivateIpAddress"] == ip
     assert describe(ec2, inst["InstanceId"])["PrivateIpAddress"] == ip
@@ -175,6 +175,9 @@ def test_instance_cidr(small_server):
     ec2.terminate_instances(InstanceIds=[first[0]["InstanceId"]])
     assert run(ec2)["Instances"][0]["PrivateIpAddress"] == first[0]["PrivateIpAddress"]
     assert aws_error(run, ec2, PrivateIpAddress="10.0.0.10")[:2] == ("InvalidParameterValue", 400)
+    # The reserved addresses cannot be asked for either.
+    for reserved_ip in ("172.16.5.0", "172.16.5.1", "172.16.5.3", "172.16.5.15"):
+        assert aws_error(run, ec2, PrivateIpAddress=reserved_ip)[:2] == ("InvalidParameterValue", 400), reserved_ip
 
 
 def test_tags_and_tag_filters(ec2):
@@ -198,6 +201,17 @@ def test_tags_and_tag_filters(ec2):
     assert sorted((t["Key"], t["Value"]) for t in described["Tags"]) == [("Role", "db"), ("Team", team)]
     assert aws_error(run, ec2, TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "aws:x", "Value": "v"}]}])[:2] == ("InvalidParameterValue", 400)
     assert aws_error(run, ec2, TagSpecifications=[{"ResourceType": "bucket", "Tags": [{"Key": "k", "Value": "v"}]}])[:2] == ("InvalidParameterValue", 400)
+
+
+def test_odd_characters_keep_responses_well_formed(ec2):
+    """Any text a client stores (EC2 tags and key names are free-form) comes back in well-formed XML."""
+    inst = run(ec2, KeyName="key\x01name", TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "ctl", "Value": "a\x00b\x1fc"}, {"Key": "amp", "Value": "<&>\"'"}]}])["Instances"][0]
+    got = describe(ec2, inst["InstanceId"])
+    assert got["KeyName"] == "key\ufffdname"
+    tags = {t["Key"]: t["Value"] for t in got["Tags"]}
+    assert tags == {"ctl": "a\ufffdb\ufffdc", "amp": "<&>\"'"}
+    # Describing everything still parses.
+    assert inst["InstanceId"] in ids_of(ec2.describe_instances())
 
 
 def test_filters(ec2, iam):
@@ -276,11 +290,11 @@ def test_user_data_and_metadata_options(ec2):
     assert aws_error(run, ec2, MetadataOptions={"HttpTokens": "bogus"})[:2] == ("InvalidParameterValue", 400)
 
 
-def test_user_data_is_sent_base64(ec2):
-    """boto3 base64-encodes UserData for RunInstances; a large binary payload is accepted as-is."""
-    blob = bytes(range(256)) * 40
-    inst = run(ec2, UserData=base64.b64encode(blob).decode())["Instances"][0]
-    assert INSTANCE_ID.fullmatch(inst["InstanceId"])
+def test_user_data_size_limit(ec2):
+    """User data is limited to 16 KB decoded (boto3 base64-encodes it on the wire)."""
+    assert INSTANCE_ID.fullmatch(run(ec2, UserData=bytes(range(256)) * 64)["Instances"][0]["InstanceId"])  # exactly 16384
+    code, status, msg = aws_error(run, ec2, UserData=b"x" * 16385)
+    assert (code, status) == ("InvalidParameterValue", 400) and "16384" in msg
 
 
 # ---------------------------------------------------------------- state changes

@@ -84,6 +84,12 @@ def test_create_role_shape(iam, account):
     assert iam.get_role(RoleName=name.upper())["Role"]["RoleName"] == name
 
 
+def test_description_round_trips_control_whitespace(iam):
+    desc = "line one\r\nline two\ttabbed & <escaped> é"
+    name = make_role(iam, Description=desc)["RoleName"]
+    assert iam.get_role(RoleName=name)["Role"]["Description"] == desc
+
+
 def test_role_defaults(iam, account):
     role = make_role(iam)
     assert role["Path"] == "/"
@@ -205,6 +211,12 @@ def test_role_tags(iam):
     assert aws_error(iam.tag_role, RoleName=name, Tags=[{"Key": "aws:reserved", "Value": "v"}])[:2] == ("InvalidInput", 400)
     assert aws_error(iam.tag_role, RoleName=name, Tags=[{"Key": "k" * 129, "Value": "v"}])[:2] == ("ValidationError", 400)
     assert aws_error(iam.tag_role, RoleName=name, Tags=[{"Key": "k", "Value": "v" * 257}])[:2] == ("ValidationError", 400)
+    # \p{Z} admits separators such as U+00A0 but not control characters such as tab.
+    assert aws_error(iam.tag_role, RoleName=name, Tags=[{"Key": "k", "Value": "a\tb"}])[:2] == ("ValidationError", 400)
+    iam.tag_role(RoleName=name, Tags=[{"Key": "sp ace", "Value": "no\u00a0break é"}])
+    assert {"Key": "sp ace", "Value": "no\u00a0break é"} in iam.list_role_tags(RoleName=name)["Tags"]
+    iam.untag_role(RoleName=name, TagKeys=["sp ace"])
+    assert aws_error(iam.list_role_tags, RoleName=name, Marker="m" * 321)[:2] == ("ValidationError", 400)
     too_many = [{"Key": f"k{i}", "Value": "v"} for i in range(49)]
     assert aws_error(iam.tag_role, RoleName=name, Tags=too_many)[:2] == ("LimitExceeded", 409)
     assert sorted(t["Key"] for t in iam.list_role_tags(RoleName=name)["Tags"]) == ["A", "c"]
@@ -233,6 +245,39 @@ def test_create_role_errors(iam):
     # Names may use every character of [\w+=,.@-].
     odd = unique("a+b=c,d.e@f_g-h")
     assert make_role(iam, odd)["RoleName"] == odd
+
+
+def test_policy_grammar_is_validated(iam):
+    """Documents are checked as IAM does: a trust policy needs a Principal and may not name a
+    Resource; identity policies may not have a Principal; JSON alone is not enough."""
+    stmt = {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    bad_trust = [
+        {},
+        {"Version": "2012-10-17"},
+        {"Version": "2012-10-17", "Statement": [dict(stmt, Resource="*")]},
+        {"Version": "2012-10-17", "Statement": [{k: v for k, v in stmt.items() if k != "Principal"}]},
+        {"Version": "2012-10-17", "Statement": [dict(stmt, Effect="Maybe")]},
+        {"Version": "2099-01-01", "Statement": [stmt]},
+    ]
+    for doc in bad_trust:
+        assert aws_error(iam.create_role, RoleName=unique("r"), AssumeRolePolicyDocument=json.dumps(doc))[:2] == ("MalformedPolicyDocument", 400), doc
+    role = make_role(iam)["RoleName"]
+    for doc in bad_trust:
+        assert aws_error(iam.update_assume_role_policy, RoleName=role, PolicyDocument=json.dumps(doc))[:2] == ("MalformedPolicyDocument", 400), doc
+    bad_identity = [
+        {},
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Principal": "*"}]},
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*"}]},
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*"}]},
+    ]
+    for doc in bad_identity:
+        text = json.dumps(doc)
+        assert aws_error(iam.put_role_policy, RoleName=role, PolicyName="p", PolicyDocument=text)[:2] == ("MalformedPolicyDocument", 400), doc
+        assert aws_error(iam.create_policy, PolicyName=unique("p"), PolicyDocument=text)[:2] == ("MalformedPolicyDocument", 400), doc
+    # Duplicate keys are rejected even though most JSON parsers accept them.
+    dup = '{"Version":"2012-10-17","Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}'
+    assert aws_error(iam.put_role_policy, RoleName=role, PolicyName="p", PolicyDocument=dup)[:2] == ("MalformedPolicyDocument", 400)
+    assert iam.list_role_policies(RoleName=role)["PolicyNames"] == []
 
 
 def test_trust_policy_size_quota(iam):

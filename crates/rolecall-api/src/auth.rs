@@ -298,5 +298,5 @@ fn temporary(
         };
         return Err((p, err));
     }
-    Ok((Principal::assumed_role(&claims), secret))
+    Ok((Principal::from_session(&claims), secret))
 }

@@ -337,6 +337,9 @@ async fn owner_policies(call: &Call<'_>, a: &Args<'_>, action: &str) -> Result<S
                 truncation(x, &page);
             })
         }
+        "SimulatePrincipalPolicy" | "SimulateCustomPolicy" => {
+            return crate::simulate::dispatch(call).await;
+        }
         other => return Err(ApiError::invalid_action(other)),
     };
     Ok(out)

@@ -12,7 +12,9 @@ mod iam_principals;
 mod params;
 mod principal;
 mod server;
+mod simulate;
 mod sts;
+mod sts_sessions;
 
 pub use auth::{AuthMode, Credentials, KeyStore};
 pub use authz::PolicyCache;

@@ -1,17 +1,25 @@
 //! Who is calling.
 
+use rolecall_crypto::{SessionClaims, SessionKind};
+use std::sync::Arc;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrincipalKind {
     /// The account root: may do everything.
     Root,
-    /// An IAM user (long-term access key).
-    User { name: String, id: String },
-    /// A role session (instance credentials).
+    /// An IAM user: with a long-term access key, or (`session`) GetSessionToken credentials.
+    User {
+        name: String,
+        id: String,
+        session: bool,
+    },
+    /// A role session (instance credentials, AssumeRole), with what its token carries.
     AssumedRole {
         role_name: String,
         role_id: String,
         session_name: String,
         source_instance_arn: String,
+        session: Arc<SessionClaims>,
     },
 }
 
@@ -24,34 +32,54 @@ pub struct Principal {
     pub kind: PrincipalKind,
 }
 
+fn account_of(arn: &str) -> String {
+    arn.split(':').nth(4).unwrap_or_default().to_string()
+}
+
 impl Principal {
     pub fn user(u: &rolecall_core::model::User) -> Principal {
-        let account_id = u.arn.split(':').nth(4).unwrap_or_default().to_string();
         Principal {
             arn: u.arn.clone(),
             user_id: u.id.clone(),
-            account_id,
+            account_id: account_of(&u.arn),
             kind: PrincipalKind::User {
                 name: u.name.clone(),
                 id: u.id.clone(),
+                session: false,
             },
         }
     }
 
-    /// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`, user id `ROLEID:SESSION`.
-    pub fn assumed_role(c: &rolecall_crypto::SessionClaims) -> Principal {
-        Principal {
-            arn: format!(
-                "arn:aws:sts::{}:assumed-role/{}/{}",
-                c.account_id, c.role_name, c.session_name
-            ),
-            user_id: format!("{}:{}", c.role_id, c.session_name),
-            account_id: c.account_id.clone(),
-            kind: PrincipalKind::AssumedRole {
-                role_name: c.role_name.clone(),
-                role_id: c.role_id.clone(),
-                session_name: c.session_name.clone(),
-                source_instance_arn: c.source_instance_arn.clone(),
+    /// The principal a session token names: a role session
+    /// (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`, user id `ROLEID:SESSION`), or the user
+    /// or root whose GetSessionToken session it is.
+    pub fn from_session(c: &SessionClaims) -> Principal {
+        match c.kind {
+            SessionKind::Root => Principal::root(&c.account_id),
+            SessionKind::User => Principal {
+                arn: c.principal_arn.clone(),
+                user_id: c.role_id.clone(),
+                account_id: c.account_id.clone(),
+                kind: PrincipalKind::User {
+                    name: c.role_name.clone(),
+                    id: c.role_id.clone(),
+                    session: true,
+                },
+            },
+            SessionKind::Role => Principal {
+                arn: format!(
+                    "arn:aws:sts::{}:assumed-role/{}/{}",
+                    c.account_id, c.role_name, c.session_name
+                ),
+                user_id: format!("{}:{}", c.role_id, c.session_name),
+                account_id: c.account_id.clone(),
+                kind: PrincipalKind::AssumedRole {
+                    role_name: c.role_name.clone(),
+                    role_id: c.role_id.clone(),
+                    session_name: c.session_name.clone(),
+                    source_instance_arn: c.source_instance_arn.clone(),
+                    session: Arc::new(c.clone()),
+                },
             },
         }
     }

@@ -20,6 +20,8 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 }),
             ))
         }
+        "AssumeRole" => crate::sts_sessions::assume_role(call).await,
+        "GetSessionToken" => crate::sts_sessions::get_session_token(call).await,
         "DecodeAuthorizationMessage" => {
             let a = Args {
                 params: call.params,

@@ -2,7 +2,7 @@
 
 use crate::Owner;
 use crate::iam::Iam;
-use crate::model::{Role, User};
+use crate::model::{Group, Role, User};
 use crate::{PageRequest, Result};
 use rolecall_policy::{Policy, PolicyKind};
 
@@ -10,6 +10,8 @@ use rolecall_policy::{Policy, PolicyKind};
 pub struct PolicyDoc {
     pub id: String,
     pub policy: Policy,
+    /// The document as stored (the policy simulator locates statements in it).
+    pub document: String,
 }
 
 /// A principal's identity-based policies and permissions boundary.
@@ -26,7 +28,11 @@ const ALL: PageRequest = PageRequest {
 
 fn compile(id: String, document: &str, kind: PolicyKind) -> Option<PolicyDoc> {
     match Policy::parse(document, kind) {
-        Ok(policy) => Some(PolicyDoc { id, policy }),
+        Ok(policy) => Some(PolicyDoc {
+            id,
+            policy,
+            document: document.to_string(),
+        }),
         Err(e) => {
             // Stored documents were validated when written; one that no longer parses grants nothing.
             tracing::warn!(policy = %id, error = %e, "stored policy no longer parses and is ignored");
@@ -107,6 +113,18 @@ impl Iam {
             out.identity.extend(self.managed_doc(&attached.arn).await?);
         }
         Ok(())
+    }
+
+    /// A group's inline and attached policies (groups have no boundary).
+    pub async fn group_identity_policies(&self, group: &Group) -> Result<IdentityPolicies> {
+        let mut out = IdentityPolicies::default();
+        self.owner_docs(
+            Owner::Group(&group.id),
+            &format!("group/{}", group.name),
+            &mut out,
+        )
+        .await?;
+        Ok(out)
     }
 
     /// A user's inline and attached policies, those of its groups, and its boundary.

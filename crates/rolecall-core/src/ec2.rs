@@ -238,6 +238,18 @@ impl Ec2 {
             check_resource_id("SecurityGroupId", "sg", g)?;
         }
         check_metadata_options(&input.metadata_options)?;
+        if let Some(u) = &input.user_data {
+            // The 16 KB limit is on the decoded data; the parameter is base64.
+            let digits = u
+                .bytes()
+                .filter(|b| !b.is_ascii_whitespace() && *b != b'=')
+                .count();
+            if digits * 3 / 4 > 16384 {
+                return Err(Error::InvalidParameterValue(
+                    "User data is limited to 16384 bytes".into(),
+                ));
+            }
+        }
         let profile = if input.profile_name.is_some() || input.profile_arn.is_some() {
             Some(
                 self.iam
@@ -276,6 +288,14 @@ impl Ec2 {
                     if !self.config.instance_cidr.contains(&addr) {
                         return Err(Error::InvalidParameterValue(format!(
                             "Address {ip} does not fall within the subnet's address range"
+                        )));
+                    }
+                    // The first four addresses and the last are reserved, as in a VPC subnet.
+                    let n = u32::from(addr);
+                    let net = self.config.instance_cidr;
+                    if n < u32::from(net.network()).saturating_add(4) || addr == net.broadcast() {
+                        return Err(Error::InvalidParameterValue(format!(
+                            "Address {ip} is in subnet's reserved address range"
                         )));
                     }
                     if used.contains(&addr) {

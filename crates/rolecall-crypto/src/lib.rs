@@ -12,5 +12,6 @@ mod session;
 pub use ids::{IdPrefix, access_key_id, aws_unique_id, ec2_id, request_id, secret_access_key};
 pub use keyring::{KeyRing, KeyRingError, MASTER_KEY_LEN, MasterKey};
 pub use session::{
-    SessionClaims, SessionCredentials, SessionError, issue as issue_session, open as open_session,
+    SessionClaims, SessionCredentials, SessionError, SessionKind, issue as issue_session,
+    open as open_session,
 };

@@ -10,18 +10,37 @@ use crate::ids::{IdPrefix, access_key_id};
 use crate::keyring::{KeyRing, KeyRingError};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
 
-const TOKEN_AAD: &[u8] = b"rolecall/session-token/v1";
+const TOKEN_AAD: &[u8] = b"rolecall/session-token/v2";
 const SECRET_LABEL: &[u8] = b"rolecall/session-secret/v1";
-const FORMAT_VERSION: &str = "1";
+
+/// Whose session a token is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum SessionKind {
+    /// A role session (instance credentials, AssumeRole).
+    #[default]
+    Role,
+    /// An IAM user's GetSessionToken session.
+    User,
+    /// The account root's GetSessionToken session.
+    Root,
+}
 
 /// What a session token asserts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SessionClaims {
     pub access_key_id: String,
     pub account_id: String,
+    #[serde(default)]
+    pub kind: SessionKind,
+    /// The role's name (the user's for user sessions; empty for root).
     pub role_name: String,
+    /// The role's unique id (the user's for user sessions).
     pub role_id: String,
+    /// The role's (or user's) IAM ARN, with its path.
+    #[serde(default)]
+    pub principal_arn: String,
     /// The role session name (for instance credentials, the instance id).
     pub session_name: String,
     /// Unix seconds.
@@ -29,7 +48,19 @@ pub struct SessionClaims {
     /// Unix seconds.
     pub expires_at: i64,
     /// For instance credentials, the instance's ARN (`ec2:SourceInstanceARN`).
+    #[serde(default)]
     pub source_instance_arn: String,
+    /// AssumeRole's inline session policy.
+    #[serde(default)]
+    pub session_policy: Option<String>,
+    /// AssumeRole's managed session policies.
+    #[serde(default)]
+    pub policy_arns: Vec<String>,
+    /// Session tags (key, value).
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    #[serde(default)]
+    pub source_identity: Option<String>,
 }
 
 /// Issued temporary credentials. No Debug: the secret must not reach logs.
@@ -57,39 +88,11 @@ fn secret_for(ring: &KeyRing, key_id: u8, access_key_id: &str) -> Option<String>
 }
 
 fn encode(c: &SessionClaims) -> Result<String, SessionError> {
-    let fields = [
-        FORMAT_VERSION,
-        &c.access_key_id,
-        &c.account_id,
-        &c.role_name,
-        &c.role_id,
-        &c.session_name,
-        &c.issued_at.to_string(),
-        &c.expires_at.to_string(),
-        &c.source_instance_arn,
-    ];
-    if fields.iter().any(|f| f.contains('\n')) {
-        return Err(SessionError::Format);
-    }
-    Ok(fields.join("\n"))
+    serde_json::to_string(c).map_err(|_| SessionError::Format)
 }
 
 fn decode(text: &str) -> Result<SessionClaims, SessionError> {
-    let f: Vec<&str> = text.split('\n').collect();
-    if f.len() != 9 || f[0] != FORMAT_VERSION {
-        return Err(SessionError::Format);
-    }
-    let num = |s: &str| s.parse::<i64>().map_err(|_| SessionError::Format);
-    Ok(SessionClaims {
-        access_key_id: f[1].into(),
-        account_id: f[2].into(),
-        role_name: f[3].into(),
-        role_id: f[4].into(),
-        session_name: f[5].into(),
-        issued_at: num(f[6])?,
-        expires_at: num(f[7])?,
-        source_instance_arn: f[8].into(),
-    })
+    serde_json::from_str(text).map_err(|_| SessionError::Format)
 }
 
 /// Mints credentials for `claims` (whose `access_key_id` is replaced by a fresh ASIA id).
@@ -137,6 +140,7 @@ mod tests {
             expires_at: 200,
             source_instance_arn: "arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0"
                 .into(),
+            ..Default::default()
         }
     }
 

@@ -77,6 +77,7 @@ pub fn mint(
         issued_at: now.timestamp(),
         expires_at: expires_at.timestamp(),
         source_instance_arn: req.instance_arn.into(),
+        ..Default::default()
     };
     let c = match issue_session(ring, claims) {
         Ok(c) => c,

@@ -635,7 +635,8 @@ impl Store for SqliteStore {
                     .bind(&pid)
                     .execute(&mut **tx)
                     .await
-                    .map_err(internal)?;
+                    // The role was deleted since the caller looked it up.
+                    .map_err(|e| if is_fk_violation(&e) { Error::NoSuchEntity("The role cannot be found.".into()) } else { internal(e) })?;
                 Ok(())
             })
         })

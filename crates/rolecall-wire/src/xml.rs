@@ -39,13 +39,13 @@ impl Xml {
 
     /// `<name>text</name>`, the text escaped.
     pub fn leaf(&mut self, name: &str, text: impl AsRef<str>) -> &mut Self {
-        let _ = write!(self.buf, "<{name}>{}</{name}>", escape(text.as_ref()));
+        let _ = write!(self.buf, "<{name}>{}</{name}>", text_escape(text.as_ref()));
         self
     }
 
     /// Escaped text inside the current element.
     pub fn leaf_text(&mut self, text: &str) -> &mut Self {
-        self.buf.push_str(&escape(text));
+        self.buf.push_str(&text_escape(text));
         self
     }
 
@@ -81,6 +81,30 @@ impl Xml {
     }
 }
 
+/// Characters XML 1.0 can carry at all (not even as character references can others appear).
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Escapes text for element content so that any string (client input echoed in a message, an
+/// EC2 tag value) yields well-formed XML: characters XML cannot carry become U+FFFD, and CR is a
+/// character reference so parsers do not normalize it away.
+fn text_escape(text: &str) -> String {
+    let escaped = escape(text);
+    if escaped.chars().all(|c| c != '\r' && is_xml_char(c)) {
+        return escaped.into_owned();
+    }
+    let mut out = String::with_capacity(escaped.len() + 8);
+    for c in escaped.chars() {
+        match c {
+            '\r' => out.push_str("&#13;"),
+            c if is_xml_char(c) => out.push(c),
+            _ => out.push('\u{FFFD}'),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +121,15 @@ mod tests {
         });
         let s = x.finish();
         assert!(s.ends_with("<A><B>&lt;&amp;&quot;&apos;&gt;</B><L><member><V>1</V></member><member><V>2</V></member></L></A>"), "{s}");
+    }
+
+    #[test]
+    fn text_xml_cannot_carry_is_replaced() {
+        let mut x = Xml::new();
+        x.leaf("A", "a\u{0}b\u{1}\u{b}c\td\r\ne\u{FFFF}é");
+        assert!(
+            x.finish()
+                .ends_with("<A>a\u{FFFD}b\u{FFFD}\u{FFFD}c\td&#13;\ne\u{FFFD}é</A>")
+        );
     }
 }

@@ -7,6 +7,7 @@
 
 mod message;
 mod ops;
+mod session;
 
 use crate::auth::Service;
 use crate::error::ApiError;
@@ -22,6 +23,7 @@ use std::sync::{Arc, Mutex};
 
 pub use message::decode as decode_message;
 pub use ops::{Check, checks, is_unauthorized_call};
+pub use session::role_by_arn;
 
 /// Compiled policies per principal (`role:NAME` / `user:NAME`), dropped whenever IAM or EC2
 /// state changes.
@@ -141,15 +143,19 @@ fn denied(
     }
 }
 
-fn global_keys(
+/// AWS's global condition keys of a request by `principal`, whose `aws:PrincipalArn` is
+/// `principal_arn` (the user's, or the role's for a session) and whose tags are `tags`.
+/// Also used by the policy simulator, so simulations see what real requests see.
+pub(crate) fn global_keys(
     api: &Api,
     principal: &Principal,
-    cached: &CachedPrincipal,
+    principal_arn: &str,
+    tags: &[Tag],
     facts: &RequestFacts,
 ) -> ContextKeys {
     let now = api.clock.now();
     let mut k = ContextKeys::new();
-    k.insert("aws:PrincipalArn", cached.arn.as_str());
+    k.insert("aws:PrincipalArn", principal_arn);
     k.insert("aws:PrincipalAccount", principal.account_id.as_str());
     k.insert("aws:userid", principal.user_id.as_str());
     k.insert(
@@ -162,7 +168,7 @@ fn global_keys(
     if let Some(ip) = facts.source_ip {
         k.insert("aws:SourceIp", ip.to_string());
     }
-    for t in &cached.tags {
+    for t in tags {
         k.insert(&format!("aws:PrincipalTag/{}", t.key), t.value.as_str());
     }
     match &principal.kind {
@@ -173,12 +179,24 @@ fn global_keys(
         }
         PrincipalKind::AssumedRole {
             source_instance_arn,
+            session,
             ..
         } => {
             k.insert("aws:PrincipalType", "AssumedRole");
             if !source_instance_arn.is_empty() {
                 k.insert("ec2:SourceInstanceARN", source_instance_arn.as_str());
             }
+            // Session tags take precedence over the role's tags.
+            for (tag, value) in &session.tags {
+                k.insert(&format!("aws:PrincipalTag/{tag}"), value.as_str());
+            }
+            k.insert(
+                "aws:TokenIssueTime",
+                chrono::DateTime::from_timestamp(session.issued_at, 0)
+                    .unwrap_or_default()
+                    .format("%Y-%m-%dT%H:%M:%SZ")
+                    .to_string(),
+            );
         }
     }
     k
@@ -196,9 +214,13 @@ pub async fn authorize(
     if is_unauthorized_call(service, action) {
         return Ok(());
     }
+    if service == Service::Sts && action == "AssumeRole" {
+        return session::authorize_assume_role(api, principal, params, facts).await;
+    }
     if principal.kind == PrincipalKind::Root {
         return Ok(());
     }
+    session::restrict_session_credentials(principal, service, action)?;
     let checks = checks(api, principal, service, action, params).await;
     let Some(cached) = api.policy_cache.load(api, &principal.kind).await? else {
         // The user or role was deleted: its credentials can do nothing.
@@ -219,19 +241,26 @@ pub async fn authorize(
         .iter()
         .map(|d| PolicyRef::new(&d.id, &d.policy))
         .collect();
+    let session_docs = session::session_policies(api, principal).await?;
+    let session: Vec<PolicyRef<'_>> = session_docs
+        .iter()
+        .flatten()
+        .map(|d| PolicyRef::new(&d.id, &d.policy))
+        .collect();
     let set = PolicySet {
         identity: &identity,
         boundary: policies
             .boundary
             .as_ref()
             .map(|d| PolicyRef::new(&d.id, &d.policy)),
+        session: &session,
         ..Default::default()
     };
     let policy_principal = match &principal.kind {
         PrincipalKind::User { .. } => rolecall_policy::Principal::user(principal.arn.as_str()),
         _ => rolecall_policy::Principal::assumed_role(principal.arn.as_str(), cached.arn.as_str()),
     };
-    let keys = global_keys(api, principal, &cached, facts);
+    let keys = global_keys(api, principal, &cached.arn, &cached.tags, facts);
     for check in &checks {
         let mut req = RequestContext::new(
             policy_principal.clone(),

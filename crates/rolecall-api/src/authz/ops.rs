@@ -17,8 +17,9 @@ pub struct Check {
 }
 
 /// Never authorized: answered for any authenticated caller, as AWS does.
+/// (GetSessionToken: "No permissions are required for users to perform this operation".)
 pub fn is_unauthorized_call(service: Service, action: &str) -> bool {
-    service == Service::Sts && action == "GetCallerIdentity"
+    service == Service::Sts && matches!(action, "GetCallerIdentity" | "GetSessionToken")
 }
 
 fn iam_arn(api: &Api, kind: &str, name: &str) -> String {
@@ -81,6 +82,8 @@ async fn iam_resource(api: &Api, caller: &Principal, action: &str, p: &Params) -
         "ListGroups" => with_path(api, "group", p.get("PathPrefix"), ""),
         "ListPolicies" => with_path(api, "policy", p.get("PathPrefix"), ""),
         "ListInstanceProfiles" => with_path(api, "instance-profile", p.get("PathPrefix"), ""),
+        // Authorized on the simulated user, group or role.
+        "SimulatePrincipalPolicy" => named("PolicySourceArn").to_string(),
         "GetAccessKeyLastUsed" => {
             match api.iam.store().get_access_key(named("AccessKeyId")).await {
                 Ok(Some(k)) => user_arn(api, &k.user_name).await,

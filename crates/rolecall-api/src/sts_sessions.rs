@@ -1,0 +1,264 @@
+//! STS AssumeRole and GetSessionToken: temporary credentials in the same self-contained form as
+//! instance credentials (sealed claims, derived secret).
+
+use crate::authz::role_by_arn;
+use crate::error::{ApiError, Protocol};
+use crate::params::Args;
+use crate::principal::PrincipalKind;
+use crate::server::Call;
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use rolecall_crypto::{SessionClaims, SessionCredentials, SessionKind, issue_session};
+use rolecall_policy::{Policy, PolicyKind, policy_size};
+use rolecall_wire::{Xml, query_response};
+
+fn validation(field: &str, value: &str, constraint: &str) -> ApiError {
+    ApiError::new(
+        400,
+        "ValidationError",
+        format!(
+            "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"
+        ),
+    )
+}
+
+fn credentials_xml(x: &mut Xml, c: &SessionCredentials) {
+    x.elem("Credentials", |x| {
+        x.leaf("AccessKeyId", &c.claims.access_key_id);
+        x.leaf("SecretAccessKey", &c.secret_access_key);
+        x.leaf("SessionToken", &c.session_token);
+        let exp = DateTime::<Utc>::from_timestamp(c.claims.expires_at, 0).unwrap_or_default();
+        x.leaf("Expiration", exp.to_rfc3339_opts(SecondsFormat::Secs, true));
+    });
+}
+
+fn issue(call: &Call<'_>, claims: SessionClaims) -> Result<SessionCredentials, ApiError> {
+    issue_session(&call.api.keyring, claims).map_err(|e| {
+        tracing::error!(error = %e, "cannot issue session credentials");
+        ApiError::internal()
+    })
+}
+
+/// `[\w+=,.@-]*`, 2..=64 characters.
+fn check_session_name(v: &str) -> Result<(), ApiError> {
+    let ok = (2..=64).contains(&v.chars().count())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+    if !ok {
+        return Err(validation(
+            "roleSessionName",
+            v,
+            "Member must satisfy regular expression pattern: [\\w+=,.@-]* and have length between 2 and 64",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn assume_role(call: &Call<'_>) -> Result<String, ApiError> {
+    let a = Args {
+        params: call.params,
+        protocol: Protocol::Sts,
+    };
+    let role_arn = a.req("RoleArn")?;
+    let session_name = a.req("RoleSessionName")?;
+    check_session_name(session_name)?;
+    if let Some(id) = a.opt("ExternalId")
+        && !(2..=1224).contains(&id.len())
+    {
+        return Err(validation(
+            "externalId",
+            id,
+            "Member must have length between 2 and 1224",
+        ));
+    }
+    // Authorization (trust policy) already passed, so the role exists.
+    let role = role_by_arn(call.api, role_arn)
+        .await
+        .ok_or_else(ApiError::internal)?;
+    let chained = matches!(call.principal.kind, PrincipalKind::AssumedRole { .. });
+    let max = if chained {
+        3600
+    } else {
+        i64::from(role.max_session_duration)
+    };
+    let duration = a.int("DurationSeconds")?.unwrap_or(3600);
+    if duration < 900 {
+        return Err(validation(
+            "durationSeconds",
+            &duration.to_string(),
+            "Member must have value greater than or equal to 900",
+        ));
+    }
+    if duration > max {
+        return Err(ApiError::new(
+            400,
+            "ValidationError",
+            format!(
+                "The requested DurationSeconds exceeds the {} set for this role.",
+                if chained {
+                    "1 hour session limit for roles assumed by role chaining"
+                } else {
+                    "MaxSessionDuration"
+                }
+            ),
+        ));
+    }
+    let session_policy = match a.opt("Policy") {
+        Some(doc) => {
+            let policy = Policy::parse(doc, PolicyKind::Session).map_err(|e| {
+                if e.is_limit_exceeded() {
+                    ApiError::new(
+                        400,
+                        "PackedPolicyTooLarge",
+                        "Packed policy consumes more than 100 percent of the allotted space.",
+                    )
+                } else {
+                    ApiError::new(400, "MalformedPolicyDocument", e.message().to_string())
+                }
+            })?;
+            drop(policy);
+            Some(doc.to_string())
+        }
+        None => None,
+    };
+    let policy_arns: Vec<String> = a
+        .params
+        .structs("PolicyArns.member")
+        .iter()
+        .filter_map(|p| p.get("arn").map(str::to_string))
+        .collect();
+    if policy_arns.len() > 10 {
+        return Err(validation(
+            "policyArns",
+            &policy_arns.len().to_string(),
+            "Member must have length less than or equal to 10",
+        ));
+    }
+    for arn in &policy_arns {
+        if call.api.iam.store().get_policy(arn).await?.is_none() {
+            return Err(ApiError::new(
+                400,
+                "InvalidParameterValue",
+                format!("Policy {arn} does not exist or is not attachable."),
+            ));
+        }
+    }
+    let tags: Vec<(String, String)> = a
+        .params
+        .structs("Tags.member")
+        .iter()
+        .map(|t| {
+            (
+                t.get("Key").unwrap_or_default().to_string(),
+                t.get("Value").unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    if tags.len() > 50 {
+        return Err(ApiError::new(
+            400,
+            "PackedPolicyTooLarge",
+            "Packed policy consumes more than 100 percent of the allotted space.",
+        ));
+    }
+    let now = call.api.clock.now();
+    let claims = SessionClaims {
+        account_id: call.api.iam.account_id().to_string(),
+        kind: SessionKind::Role,
+        role_name: role.name.clone(),
+        role_id: role.id.clone(),
+        principal_arn: role.arn.clone(),
+        session_name: session_name.to_string(),
+        issued_at: now.timestamp(),
+        expires_at: (now + Duration::seconds(duration)).timestamp(),
+        source_identity: a.opt("SourceIdentity").map(str::to_string),
+        session_policy: session_policy.clone(),
+        policy_arns,
+        tags: tags.clone(),
+        ..Default::default()
+    };
+    let creds = issue(call, claims)?;
+    // PackedPolicySize: how much of the packed session-policy-and-tags space this session uses.
+    let packed = session_policy.as_deref().map(policy_size).unwrap_or(0)
+        + tags.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+    let account = call.api.iam.account_id();
+    Ok(query_response(
+        call.action,
+        Protocol::Sts.namespace(),
+        call.request_id,
+        Some(&|x| {
+            credentials_xml(x, &creds);
+            x.elem("AssumedRoleUser", |x| {
+                x.leaf("AssumedRoleId", format!("{}:{session_name}", role.id));
+                x.leaf(
+                    "Arn",
+                    format!(
+                        "arn:aws:sts::{account}:assumed-role/{}/{session_name}",
+                        role.name
+                    ),
+                );
+            });
+            if session_policy.is_some() || !tags.is_empty() {
+                x.leaf(
+                    "PackedPolicySize",
+                    (packed * 100).div_ceil(2048).to_string(),
+                );
+            }
+            x.leaf_opt("SourceIdentity", creds.claims.source_identity.as_deref());
+        }),
+    ))
+}
+
+pub async fn get_session_token(call: &Call<'_>) -> Result<String, ApiError> {
+    let a = Args {
+        params: call.params,
+        protocol: Protocol::Sts,
+    };
+    let p = call.principal;
+    let (kind, name, id, max) = match &p.kind {
+        PrincipalKind::Root => (SessionKind::Root, String::new(), p.user_id.clone(), 3600),
+        PrincipalKind::User {
+            name,
+            id,
+            session: false,
+        } => (SessionKind::User, name.clone(), id.clone(), 129_600),
+        _ => {
+            return Err(ApiError::new(
+                403,
+                "AccessDenied",
+                "Cannot call GetSessionToken with session credentials",
+            ));
+        }
+    };
+    let duration = a
+        .int("DurationSeconds")?
+        .unwrap_or(if kind == SessionKind::Root {
+            3600
+        } else {
+            43_200
+        });
+    if !(900..=max).contains(&duration) {
+        return Err(validation(
+            "durationSeconds",
+            &duration.to_string(),
+            &format!("Member must have value between 900 and {max}"),
+        ));
+    }
+    let now = call.api.clock.now();
+    let claims = SessionClaims {
+        account_id: p.account_id.clone(),
+        kind,
+        role_name: name,
+        role_id: id,
+        principal_arn: p.arn.clone(),
+        issued_at: now.timestamp(),
+        expires_at: (now + Duration::seconds(duration)).timestamp(),
+        ..Default::default()
+    };
+    let creds = issue(call, claims)?;
+    Ok(query_response(
+        call.action,
+        Protocol::Sts.namespace(),
+        call.request_id,
+        Some(&|x| credentials_xml(x, &creds)),
+    ))
+}
