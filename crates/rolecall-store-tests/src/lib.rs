@@ -1,0 +1,451 @@
+//! The storage conformance suite: every `Store` implementation (SQLite, PostgreSQL) runs these
+//! same tests through `conformance_tests!`, so both enforce the same invariants — including
+//! under concurrent, conflicting writes, where exactly one writer must win and the others must
+//! get AWS's error.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use futures_util::future::join_all;
+use rolecall_core::ec2::{Ec2, Ec2Config, RunInstances};
+use rolecall_core::iam::{CreatePolicy, CreateRole, Iam};
+use rolecall_core::model::{MetadataOptions, Tag};
+use rolecall_core::{DynStore, Error, PageRequest};
+use std::collections::HashSet;
+
+const ACCOUNT: &str = "123456789012";
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+const POLICY: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+
+/// Expands into one `#[tokio::test]` per conformance test, each on a fresh store from `$make`.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:expr) => {
+        $crate::conformance_tests!(@each $make;
+            roles_unique_case_insensitively, role_listing_pages, concurrent_tagging_loses_nothing,
+            delete_conflicts, policy_versions_limit_under_concurrency, one_role_per_profile_under_concurrency,
+            one_association_per_instance_under_concurrency, replace_and_terminate_end_associations,
+            private_ips_unique_among_live_instances, access_keys_limit_under_concurrency,
+            meta_initialised_once, same_role_created_concurrently);
+    };
+    (@each $make:expr; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let store = $make.await;
+                $crate::$name(store).await;
+            }
+        )*
+    };
+}
+
+fn iam(store: &DynStore) -> Iam {
+    Iam::new(store.clone(), ACCOUNT)
+}
+
+fn ec2(store: &DynStore) -> Ec2 {
+    Ec2::new(
+        store.clone(),
+        iam(store),
+        Ec2Config {
+            region: "us-east-1".into(),
+            instance_cidr: "10.9.0.0/24".parse().unwrap(),
+        },
+    )
+}
+
+fn role(name: &str) -> CreateRole<'_> {
+    CreateRole {
+        name,
+        path: None,
+        trust_policy: TRUST,
+        description: None,
+        max_session_duration: None,
+        tags: vec![],
+        permissions_boundary: None,
+    }
+}
+
+fn launch() -> RunInstances {
+    RunInstances {
+        image_id: "ami-11aa22bb".into(),
+        min_count: 1,
+        max_count: 1,
+        metadata_options: MetadataOptions::default(),
+        ..Default::default()
+    }
+}
+
+const ALL: PageRequest = PageRequest {
+    from: None,
+    limit: 1000,
+};
+
+pub async fn roles_unique_case_insensitively(store: DynStore) {
+    let iam = iam(&store);
+    let r = iam.create_role(role("Builder")).await.unwrap();
+    assert!(matches!(
+        iam.create_role(role("builder")).await,
+        Err(Error::EntityAlreadyExists(_))
+    ));
+    assert_eq!(iam.get_role("BUILDER").await.unwrap().id, r.id);
+    assert!(matches!(
+        iam.get_role("nobody").await,
+        Err(Error::NoSuchEntity(_))
+    ));
+}
+
+pub async fn role_listing_pages(store: DynStore) {
+    let iam = iam(&store);
+    for i in 0..7 {
+        let name = format!("r{i}");
+        iam.create_role(CreateRole {
+            path: Some("/app/"),
+            ..role(&name)
+        })
+        .await
+        .unwrap();
+    }
+    iam.create_role(role("elsewhere")).await.unwrap();
+    let mut seen = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = iam
+            .list_roles(
+                Some("/app/"),
+                &PageRequest {
+                    from: marker.clone(),
+                    limit: 3,
+                },
+            )
+            .await
+            .unwrap();
+        seen.extend(page.items.iter().map(|r| r.name.clone()));
+        match page.next {
+            Some(m) => marker = Some(m),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (0..7).map(|i| format!("r{i}")).collect::<Vec<_>>());
+}
+
+pub async fn concurrent_tagging_loses_nothing(store: DynStore) {
+    let iam = iam(&store);
+    iam.create_role(role("tagged")).await.unwrap();
+    let tasks = (0..20).map(|i| {
+        let iam = iam.clone();
+        async move {
+            iam.tag_role(
+                "tagged",
+                vec![Tag {
+                    key: format!("k{i}"),
+                    value: "v".into(),
+                }],
+            )
+            .await
+        }
+    });
+    for r in join_all(tasks).await {
+        r.unwrap();
+    }
+    assert_eq!(iam.get_role("tagged").await.unwrap().tags.len(), 20);
+}
+
+pub async fn delete_conflicts(store: DynStore) {
+    let iam = iam(&store);
+    iam.create_role(role("busy")).await.unwrap();
+    iam.put_role_policy("busy", "inline", POLICY).await.unwrap();
+    assert!(matches!(
+        iam.delete_role("busy").await,
+        Err(Error::DeleteConflict(_))
+    ));
+    iam.delete_role_policy("busy", "inline").await.unwrap();
+    let p = iam
+        .create_policy(CreatePolicy {
+            name: "m",
+            path: None,
+            document: POLICY,
+            description: None,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    iam.attach_role_policy("busy", &p.arn).await.unwrap();
+    assert!(matches!(
+        iam.delete_role("busy").await,
+        Err(Error::DeleteConflict(_))
+    ));
+    assert!(matches!(
+        iam.delete_policy(&p.arn).await,
+        Err(Error::DeleteConflict(_))
+    ));
+    assert_eq!(iam.get_policy(&p.arn).await.unwrap().attachment_count, 1);
+    iam.detach_role_policy("busy", &p.arn).await.unwrap();
+    iam.create_instance_profile("prof", None, vec![])
+        .await
+        .unwrap();
+    iam.add_role_to_instance_profile("prof", "busy")
+        .await
+        .unwrap();
+    assert!(matches!(
+        iam.delete_role("busy").await,
+        Err(Error::DeleteConflict(_))
+    ));
+    assert!(matches!(
+        iam.delete_instance_profile("prof").await,
+        Err(Error::DeleteConflict(_))
+    ));
+    iam.remove_role_from_instance_profile("prof", "busy")
+        .await
+        .unwrap();
+    iam.delete_role("busy").await.unwrap();
+    iam.delete_instance_profile("prof").await.unwrap();
+    iam.delete_policy(&p.arn).await.unwrap();
+}
+
+pub async fn policy_versions_limit_under_concurrency(store: DynStore) {
+    let iam = iam(&store);
+    let p = iam
+        .create_policy(CreatePolicy {
+            name: "versions",
+            path: None,
+            document: POLICY,
+            description: None,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    let tasks = (0..8).map(|_| {
+        let (iam, arn) = (iam.clone(), p.arn.clone());
+        async move { iam.create_policy_version(&arn, POLICY, true).await }
+    });
+    let results = join_all(tasks).await;
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(ok, 4, "v1 plus exactly four more versions");
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.is_err())
+            .all(|r| matches!(r, Err(Error::LimitExceeded(_))))
+    );
+    let versions = iam.list_policy_versions(&p.arn).await.unwrap();
+    assert_eq!(versions.len(), 5);
+    assert_eq!(versions.iter().filter(|v| v.is_default).count(), 1);
+    let ids: HashSet<_> = versions.iter().map(|v| v.version_id.clone()).collect();
+    assert_eq!(ids.len(), 5);
+}
+
+pub async fn one_role_per_profile_under_concurrency(store: DynStore) {
+    let iam = iam(&store);
+    iam.create_instance_profile("one", None, vec![])
+        .await
+        .unwrap();
+    for i in 0..6 {
+        iam.create_role(role(&format!("cand{i}"))).await.unwrap();
+    }
+    let tasks = (0..6).map(|i| {
+        let iam = iam.clone();
+        async move {
+            iam.add_role_to_instance_profile("one", &format!("cand{i}"))
+                .await
+        }
+    });
+    let results = join_all(tasks).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.is_err())
+            .all(|r| matches!(r, Err(Error::LimitExceeded(_))))
+    );
+    assert_eq!(
+        iam.get_instance_profile("one").await.unwrap().roles.len(),
+        1
+    );
+}
+
+pub async fn one_association_per_instance_under_concurrency(store: DynStore) {
+    let (iam, ec2) = (iam(&store), ec2(&store));
+    for i in 0..6 {
+        iam.create_instance_profile(&format!("p{i}"), None, vec![])
+            .await
+            .unwrap();
+    }
+    let inst = ec2
+        .run_instances(launch())
+        .await
+        .unwrap()
+        .instances
+        .remove(0);
+    let tasks = (0..6).map(|i| {
+        let (ec2, id) = (ec2.clone(), inst.id.clone());
+        async move {
+            ec2.associate_iam_instance_profile(&id, Some(&format!("p{i}")), None)
+                .await
+        }
+    });
+    let results = join_all(tasks).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.is_err())
+            .all(|r| matches!(r, Err(Error::IncorrectState(_))))
+    );
+    assert_eq!(
+        store
+            .active_associations(std::slice::from_ref(&inst.id))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+pub async fn replace_and_terminate_end_associations(store: DynStore) {
+    let (iam, ec2) = (iam(&store), ec2(&store));
+    iam.create_instance_profile("a", None, vec![])
+        .await
+        .unwrap();
+    iam.create_instance_profile("b", None, vec![])
+        .await
+        .unwrap();
+    let inst = ec2
+        .run_instances(RunInstances {
+            profile_name: Some("a".into()),
+            ..launch()
+        })
+        .await
+        .unwrap();
+    let first = inst.associations[0].clone();
+    // Two concurrent replaces of the same association: one wins, the other finds it ended.
+    let tasks = (0..2).map(|_| {
+        let (ec2, id) = (ec2.clone(), first.id.clone());
+        async move {
+            ec2.replace_iam_instance_profile_association(&id, Some("b"), None)
+                .await
+        }
+    });
+    let results = join_all(tasks).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    let id = inst.instances[0].id.clone();
+    let active = store
+        .active_associations(std::slice::from_ref(&id))
+        .await
+        .unwrap();
+    assert_eq!(active.len(), 1);
+    assert!(active[0].profile_arn.ends_with("/b"));
+    ec2.terminate_instances(std::slice::from_ref(&id))
+        .await
+        .unwrap();
+    assert!(store.active_associations(&[id]).await.unwrap().is_empty());
+}
+
+pub async fn private_ips_unique_among_live_instances(store: DynStore) {
+    let ec2 = ec2(&store);
+    let tasks = (0..10).map(|_| {
+        let ec2 = ec2.clone();
+        async move {
+            ec2.run_instances(RunInstances {
+                max_count: 3,
+                ..launch()
+            })
+            .await
+        }
+    });
+    let mut ips = Vec::new();
+    for r in join_all(tasks).await {
+        ips.extend(r.unwrap().instances.into_iter().map(|i| i.private_ip));
+    }
+    assert_eq!(ips.len(), 30);
+    assert_eq!(
+        ips.iter().collect::<HashSet<_>>().len(),
+        30,
+        "no address handed out twice"
+    );
+    let fixed = ec2
+        .run_instances(RunInstances {
+            private_ip: Some("10.9.0.200".into()),
+            ..launch()
+        })
+        .await
+        .unwrap();
+    assert!(
+        ec2.run_instances(RunInstances {
+            private_ip: Some("10.9.0.200".into()),
+            ..launch()
+        })
+        .await
+        .is_err()
+    );
+    ec2.terminate_instances(&[fixed.instances[0].id.clone()])
+        .await
+        .unwrap();
+    ec2.run_instances(RunInstances {
+        private_ip: Some("10.9.0.200".into()),
+        ..launch()
+    })
+    .await
+    .unwrap();
+}
+
+pub async fn access_keys_limit_under_concurrency(store: DynStore) {
+    let iam = iam(&store);
+    iam.create_user("keyed", None, None, vec![]).await.unwrap();
+    let ring = ring();
+    let tasks = (0..5).map(|_| {
+        let (iam, ring) = (iam.clone(), ring.clone());
+        async move { iam.create_access_key(&ring, "keyed").await }
+    });
+    let results = join_all(tasks).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 2);
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.is_err())
+            .all(|r| matches!(r, Err(Error::LimitExceeded(_))))
+    );
+    assert_eq!(iam.list_access_keys("keyed").await.unwrap().len(), 2);
+}
+
+pub async fn meta_initialised_once(store: DynStore) {
+    let tasks = (0..8).map(|i| {
+        let store = store.clone();
+        async move {
+            store
+                .init_meta("account_id", &format!("value-{i}"))
+                .await
+                .unwrap()
+        }
+    });
+    let values: HashSet<String> = join_all(tasks).await.into_iter().collect();
+    assert_eq!(values.len(), 1, "every caller sees the one stored value");
+}
+
+pub async fn same_role_created_concurrently(store: DynStore) {
+    let iam = iam(&store);
+    let tasks = (0..8).map(|i| {
+        let iam = iam.clone();
+        // Same name in different cases.
+        let name = if i % 2 == 0 {
+            "Twin".to_string()
+        } else {
+            "twin".to_string()
+        };
+        async move { iam.create_role(role(&name)).await }
+    });
+    let results = join_all(tasks).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.is_err())
+            .all(|r| matches!(r, Err(Error::EntityAlreadyExists(_))))
+    );
+    assert_eq!(iam.list_roles(None, &ALL).await.unwrap().items.len(), 1);
+}
+
+fn ring() -> rolecall_crypto::KeyRing {
+    let key =
+        rolecall_crypto::MasterKey::new(1, &rolecall_crypto::MasterKey::generate_bytes()).unwrap();
+    rolecall_crypto::KeyRing::new(vec![key]).unwrap()
+}
