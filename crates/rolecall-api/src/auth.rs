@@ -197,6 +197,12 @@ pub async fn authenticate(
         }
     };
     let p = service.protocol();
+    // This server is one region. IAM is global, so AWS clients sign it for us-east-1 (as they
+    // may STS's global endpoint); they sign everything else for the region they call.
+    let region = api.config.region.as_str();
+    let region_ok = |r: &str| r == region || (r == "us-east-1" && service != Service::Ec2);
+    auth.check_scope(region_ok, &auth.scope.service)
+        .map_err(|e| sigv4_error(p, &e))?;
     let now = api.clock.now();
     if let Some(token) = &auth.security_token {
         let (principal, secret) = temporary(api, p, &auth.access_key_id, token, now)?;
