@@ -233,17 +233,23 @@ pub async fn authenticate(
 
 /// An IAM user's active access key, its secret opened with the key ring.
 async fn user_key(api: &Api, access_key_id: &str) -> Option<Credentials> {
+    if let Some(c) = api.policy_cache.key(access_key_id) {
+        return Some(c);
+    }
     let key = api.iam.store().get_access_key(access_key_id).await.ok()??;
     if key.status != "Active" {
         return None;
     }
     let user = api.iam.store().get_user(&key.user_name).await.ok()??;
     let secret = rolecall_core::iam_principals::open_secret(&api.keyring, &key)?;
-    Some(Credentials {
+    let creds = Credentials {
         access_key_id: key.id,
         secret_access_key: secret,
         principal: Principal::user(&user),
-    })
+    };
+    // Cached until the next change to IAM state (deactivation, deletion) clears it.
+    api.policy_cache.put_key(creds.clone());
+    Some(creds)
 }
 
 /// GetAccessKeyLastUsed's record, written at most every five minutes per key.
@@ -254,17 +260,10 @@ async fn record_last_used(
     region: &str,
     now: DateTime<Utc>,
 ) {
-    let store = api.iam.store();
-    let Ok(Some(key)) = store.get_access_key(access_key_id).await else {
-        return;
-    };
-    if key
-        .last_used
-        .as_ref()
-        .is_some_and(|l| now - l.date < chrono::Duration::minutes(5))
-    {
+    if !api.policy_cache.should_record_use(access_key_id, now) {
         return;
     }
+    let store = api.iam.store();
     let used = rolecall_core::model::AccessKeyLastUsed {
         date: now,
         service: service.into(),

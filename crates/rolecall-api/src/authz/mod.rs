@@ -30,6 +30,10 @@ pub use session::role_by_arn;
 #[derive(Default)]
 pub struct PolicyCache {
     entries: Mutex<HashMap<String, Arc<CachedPrincipal>>>,
+    /// Users' active access keys with their secrets opened, so SigV4 needs no database read.
+    keys: Mutex<HashMap<String, crate::auth::Credentials>>,
+    /// When each key's use was last recorded (kept across clears; rate-limits those writes).
+    key_use: Mutex<HashMap<String, chrono::DateTime<chrono::Utc>>>,
 }
 
 struct CachedPrincipal {
@@ -43,6 +47,38 @@ impl PolicyCache {
     pub fn clear(&self) {
         if let Ok(mut m) = self.entries.lock() {
             m.clear();
+        }
+        if let Ok(mut m) = self.keys.lock() {
+            m.clear();
+        }
+    }
+
+    pub(crate) fn key(&self, access_key_id: &str) -> Option<crate::auth::Credentials> {
+        self.keys.lock().ok()?.get(access_key_id).cloned()
+    }
+
+    /// Whether a key's use should be recorded now (at most every five minutes per key), and if so
+    /// marks it recorded.
+    pub(crate) fn should_record_use(
+        &self,
+        access_key_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        let Ok(mut m) = self.key_use.lock() else {
+            return false;
+        };
+        match m.get(access_key_id) {
+            Some(t) if now - *t < chrono::Duration::minutes(5) => false,
+            _ => {
+                m.insert(access_key_id.to_string(), now);
+                true
+            }
+        }
+    }
+
+    pub(crate) fn put_key(&self, creds: crate::auth::Credentials) {
+        if let Ok(mut m) = self.keys.lock() {
+            m.insert(creds.access_key_id.clone(), creds);
         }
     }
 
