@@ -141,7 +141,13 @@ impl Input {
         }
         for action in &actions {
             if !(3..=128).contains(&action.chars().count()) {
-                return Err(invalid(format!("Invalid action name: {action}")));
+                return Err(ApiError::new(
+                    400,
+                    "ValidationError",
+                    format!(
+                        "1 validation error detected: Value '{action}' at 'actionNames' failed to satisfy constraint: Member must have length between 3 and 128"
+                    ),
+                ));
             }
         }
         let mut resources: Vec<String> = p
@@ -216,7 +222,13 @@ impl Input {
                 .get("ContextKeyName")
                 .ok_or_else(|| ApiError::missing_parameter(Protocol::Iam, "ContextKeyName"))?;
             if !(5..=256).contains(&name.chars().count()) {
-                return Err(invalid(format!("Invalid context key name: {name}")));
+                return Err(ApiError::new(
+                    400,
+                    "ValidationError",
+                    format!(
+                        "1 validation error detected: Value '{name}' at 'contextKeyName' failed to satisfy constraint: Member must have length between 5 and 256"
+                    ),
+                ));
             }
             let values: Vec<String> = e
                 .list("ContextKeyValues.member")
@@ -825,7 +837,7 @@ mod tests {
     #[test]
     fn positions_in_arrays_and_lines() {
         let doc = "{\n  \"Version\": \"2012-10-17\",\n  \"Id\": \"a\\\"}\",\n  \"Statement\": [\n    {\"Effect\": \"Allow\", \"Action\": \"s3:*\", \"Resource\": [\"*\"]},\n    {\n      \"Effect\": \"Deny\",\n      \"Action\": \"s3:x\",\n      \"Resource\": \"*\"\n    }\n  ]\n}";
-        assert_eq!(statement_span(doc, 0), Some(((5, 6), (5, 62))));
+        assert_eq!(statement_span(doc, 0), Some(((5, 6), (5, 61))));
         assert_eq!(statement_span(doc, 1), Some(((6, 6), (10, 6))));
         assert_eq!(statement_span(doc, 2), None);
     }
