@@ -5,6 +5,7 @@
 //! once and cached until the next change to IAM state), for every (action, resource) pair the
 //! operation needs, with AWS's global condition keys.
 
+mod entities;
 mod message;
 mod ops;
 mod session;
@@ -32,6 +33,8 @@ pub struct PolicyCache {
     entries: Mutex<HashMap<String, Arc<CachedPrincipal>>>,
     /// Users' active access keys with their secrets opened, so SigV4 needs no database read.
     keys: Mutex<HashMap<String, crate::auth::Credentials>>,
+    /// ARNs and tags of entities requests name.
+    pub(crate) entities: entities::EntityCache,
     /// When each key's use was last recorded (kept across clears; rate-limits those writes).
     key_use: Mutex<HashMap<String, chrono::DateTime<chrono::Utc>>>,
 }
@@ -51,6 +54,7 @@ impl PolicyCache {
         if let Ok(mut m) = self.keys.lock() {
             m.clear();
         }
+        self.entities.clear();
     }
 
     pub(crate) fn key(&self, access_key_id: &str) -> Option<crate::auth::Credentials> {

@@ -1,6 +1,7 @@
 //! Each operation's IAM action and the resources it is authorized against, after the Service
 //! Authorization Reference. Operations without a resource type are authorized on `*`.
 
+use super::entities::Kind;
 use crate::auth::Service;
 use crate::principal::Principal;
 use crate::server::Api;
@@ -26,19 +27,20 @@ fn iam_arn(api: &Api, kind: &str, name: &str) -> String {
     format!("arn:aws:iam::{}:{kind}/{name}", api.iam.account_id())
 }
 
-/// The role's real ARN (with its path) when it exists, else the path-less form.
-async fn role_arn(api: &Api, name: &str) -> String {
-    match api.iam.store().get_role(name).await {
-        Ok(Some(r)) => r.arn,
-        _ => iam_arn(api, "role", name),
+/// The entity's real ARN (with its path) when it exists, else the path-less form.
+async fn entity_arn(api: &Api, kind: Kind, kind_name: &str, name: &str) -> String {
+    match api.policy_cache.entities.get(api, kind, name).await {
+        Some(e) => e.arn.clone(),
+        None => iam_arn(api, kind_name, name),
     }
 }
 
+async fn role_arn(api: &Api, name: &str) -> String {
+    entity_arn(api, Kind::Role, "role", name).await
+}
+
 async fn profile_arn(api: &Api, name: &str) -> String {
-    match api.iam.store().get_instance_profile(name).await {
-        Ok(Some(p)) => p.arn,
-        _ => iam_arn(api, "instance-profile", name),
-    }
+    entity_arn(api, Kind::InstanceProfile, "instance-profile", name).await
 }
 
 fn with_path(api: &Api, kind: &str, path: Option<&str>, name: &str) -> String {
@@ -50,17 +52,11 @@ fn with_path(api: &Api, kind: &str, path: Option<&str>, name: &str) -> String {
 }
 
 async fn user_arn(api: &Api, name: &str) -> String {
-    match api.iam.store().get_user(name).await {
-        Ok(Some(u)) => u.arn,
-        _ => iam_arn(api, "user", name),
-    }
+    entity_arn(api, Kind::User, "user", name).await
 }
 
 async fn group_arn(api: &Api, name: &str) -> String {
-    match api.iam.store().get_group(name).await {
-        Ok(Some(g)) => g.arn,
-        _ => iam_arn(api, "group", name),
-    }
+    entity_arn(api, Kind::Group, "group", name).await
 }
 
 async fn iam_resource(api: &Api, caller: &Principal, action: &str, p: &Params) -> String {
@@ -377,14 +373,14 @@ pub async fn checks(
 
 /// `iam:ResourceTag/*` and `aws:ResourceTag/*` of the role or user a request acts on.
 async fn iam_resource_tags(api: &Api, p: &Params) -> Keys {
-    let store = api.iam.store();
-    let tags = if let Some(r) = p.get("RoleName") {
-        store.get_role(r).await.ok().flatten().map(|r| r.tags)
+    let entity = if let Some(r) = p.get("RoleName") {
+        api.policy_cache.entities.get(api, Kind::Role, r).await
     } else if let Some(u) = p.get("UserName") {
-        store.get_user(u).await.ok().flatten().map(|u| u.tags)
+        api.policy_cache.entities.get(api, Kind::User, u).await
     } else {
         None
     };
+    let tags = entity.map(|e| e.tags.clone());
     tags.unwrap_or_default()
         .into_iter()
         .flat_map(|t| {
