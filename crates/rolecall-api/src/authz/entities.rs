@@ -19,9 +19,12 @@ pub struct Entity {
     pub tags: Vec<Tag>,
 }
 
+/// Lookups by (kind, lower-cased name); `None` remembers that an entity does not exist.
+type Lookups = HashMap<(Kind, String), Option<Arc<Entity>>>;
+
 #[derive(Default)]
 pub struct EntityCache {
-    map: Mutex<HashMap<(Kind, String), Option<Arc<Entity>>>>,
+    map: Mutex<Lookups>,
 }
 
 impl EntityCache {
