@@ -43,10 +43,12 @@ pub struct Api {
 }
 
 /// Actions that only read state; everything else may change what IMDS must serve.
+/// (AssumeRole mints self-contained credentials and stores nothing.)
 fn is_read_only(action: &str) -> bool {
-    ["Get", "List", "Describe", "Simulate", "Decode"]
-        .iter()
-        .any(|p| action.starts_with(p))
+    action == "AssumeRole"
+        || ["Get", "List", "Describe", "Simulate", "Decode"]
+            .iter()
+            .any(|p| action.starts_with(p))
 }
 
 /// One request as the handlers see it.
