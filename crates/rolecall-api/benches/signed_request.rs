@@ -129,6 +129,7 @@ async fn fixture() -> Fixture {
         clock: Arc::new(SystemClock),
         listeners: vec![],
         policy_cache: Default::default(),
+        generation: Default::default(),
     });
     let body = "Action=GetRole&Version=2010-05-08&RoleName=target";
     Fixture {

@@ -5,6 +5,7 @@
 
 mod auth;
 mod authz;
+pub mod changes;
 mod ec2;
 pub mod error;
 mod iam;

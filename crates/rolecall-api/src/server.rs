@@ -3,7 +3,7 @@
 use crate::auth::{self, AuthMode, KeyStore, Service};
 use crate::error::{ApiError, Protocol};
 use crate::principal::Principal;
-use crate::{authz, ec2, iam, sts};
+use crate::{authz, changes, ec2, iam, sts};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, State};
@@ -40,6 +40,8 @@ pub struct Api {
     pub listeners: Vec<Arc<dyn ChangeListener>>,
     /// Compiled policies of principals, cleared on every change.
     pub policy_cache: authz::PolicyCache,
+    /// The change generation this node has seen (see `changes`).
+    pub generation: changes::Generation,
 }
 
 /// Actions that only read state; everything else may change what IMDS must serve.
@@ -158,10 +160,7 @@ async fn handle(State(api): State<Arc<Api>>, req: Request<Body>) -> Response {
         },
     };
     if result.is_ok() && !is_read_only(action) {
-        api.policy_cache.clear();
-        for l in &api.listeners {
-            l.changed().await;
-        }
+        changes::publish(&api).await;
     }
     match result {
         Ok(body) => {

@@ -247,7 +247,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
         clock,
         listeners,
         policy_cache: Default::default(),
+        generation: Default::default(),
     });
+    // Other processes sharing the database (more API nodes) publish their changes; follow them.
+    tokio::spawn(rolecall_api::changes::watch(
+        api.clone(),
+        std::time::Duration::from_millis(250),
+    ));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

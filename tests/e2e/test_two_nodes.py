@@ -1,0 +1,77 @@
+"""Two API nodes on one database (here: one SQLite file): a change made through one is in force
+on the other within the change-poll interval (250 ms), for policies, keys and IMDS."""
+
+import json
+import time
+import urllib.request
+
+import botocore.exceptions
+
+from conftest import Server, client_for, unique
+
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+
+
+def eventually(check, timeout=3.0):
+    """Polls `check` until it returns truthy; returns the seconds it took."""
+    start = time.time()
+    while True:
+        try:
+            if check():
+                return time.time() - start
+        except botocore.exceptions.ClientError:
+            pass
+        if time.time() - start > timeout:
+            raise AssertionError("the other node never saw the change")
+        time.sleep(0.02)
+
+
+def test_changes_propagate_between_nodes(tmp_path):
+    a = Server(tmp_path / "data", imds=True).start()
+    b = Server(tmp_path / "data", imds=True).start()
+    try:
+        iam_a, ec2_a = client_for(a, "iam"), client_for(a, "ec2")
+        name = unique("u")
+        iam_a.create_user(UserName=name)
+        key = iam_a.create_access_key(UserName=name)["AccessKey"]
+        ec2_b_user = client_for(b, "ec2", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+        # Node B caches the user's (empty) permissions...
+        try:
+            ec2_b_user.describe_instances()
+            raise AssertionError("should be refused")
+        except botocore.exceptions.ClientError as e:
+            assert e.response["Error"]["Code"] == "UnauthorizedOperation"
+        # ...and follows a policy granted through node A.
+        iam_a.put_user_policy(UserName=name, PolicyName="d", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"}]}))
+        took = eventually(lambda: ec2_b_user.describe_instances() is not None)
+        assert took < 1.0, f"propagation took {took:.2f}s"
+        # A key deactivated through A stops working on B.
+        iam_a.update_access_key(UserName=name, AccessKeyId=key["AccessKeyId"], Status="Inactive")
+        def refused():
+            try:
+                ec2_b_user.describe_instances()
+                return False
+            except botocore.exceptions.ClientError as e:
+                return e.response["Error"]["Code"] == "AuthFailure"
+        assert eventually(refused) < 1.0
+
+        # IMDS on node B follows an association made through node A.
+        role, profile = unique("r"), unique("p")
+        iam_a.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
+        iam_a.create_instance_profile(InstanceProfileName=profile)
+        iam_a.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
+        inst = ec2_a.run_instances(ImageId="ami-11aa22bb", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+        # `rolecall exec` points at the node that started last: B.
+        endpoint_b = b.exec_env(inst)["AWS_EC2_METADATA_SERVICE_ENDPOINT"]
+        assert f":{b.imds_port}/" in endpoint_b
+        def role_listed():
+            try:
+                with urllib.request.urlopen(f"{endpoint_b}latest/meta-data/iam/security-credentials/") as r:
+                    return r.read().decode() == role
+            except urllib.error.HTTPError:
+                return False
+        ec2_a.associate_iam_instance_profile(InstanceId=inst, IamInstanceProfile={"Name": profile})
+        assert eventually(role_listed) < 1.0
+    finally:
+        a.stop()
+        b.stop()
