@@ -10,5 +10,6 @@ if [ -x scripts/setup-oracle.sh ]; then
 fi
 
 cargo build --workspace --all-targets
-cargo test --workspace
+# The storage suite also runs on a throwaway PostgreSQL (ROLECALL_TEST_DATABASE_URL).
+scripts/with-postgres.sh cargo test --workspace
 python3 -m pytest -q tests/e2e

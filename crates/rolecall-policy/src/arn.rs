@@ -18,15 +18,24 @@ pub(crate) const PARTITIONS: &[&str] = &[
 ];
 
 /// Split an ARN into its six segments (the last keeps any further colons).
+#[inline]
 pub fn split_arn(s: &str) -> Option<[&str; 6]> {
     let rest = s.strip_prefix("arn:")?;
-    let mut it = rest.splitn(5, ':');
-    let partition = it.next()?;
-    let service = it.next()?;
-    let region = it.next()?;
-    let account = it.next()?;
-    let resource = it.next()?;
-    Some(["arn", partition, service, region, account, resource])
+    let mut parts = ["arn", "", "", "", "", ""];
+    let mut start = 0;
+    let mut k = 1;
+    for (i, b) in rest.bytes().enumerate() {
+        if b == b':' {
+            parts[k] = &rest[start..i];
+            start = i + 1;
+            k += 1;
+            if k == 5 {
+                parts[5] = &rest[start..];
+                return Some(parts);
+            }
+        }
+    }
+    None
 }
 
 /// The account ID of an ARN, if it has one.
@@ -36,7 +45,7 @@ pub fn arn_account(s: &str) -> Option<&str> {
 
 /// Split pattern text on `:` outside `${...}` variables, into at most `n` parts.
 fn split_pattern(s: &str, n: usize, vars: bool) -> Vec<&str> {
-    let mut out = Vec::with_capacity(n);
+    let mut out = Vec::with_capacity(n.min(8));
     let mut start = 0;
     let mut i = 0;
     let b = s.as_bytes();
@@ -66,12 +75,24 @@ pub(crate) enum ArnPattern {
     Any,
     /// Segment-wise: partition, service, region, account, resource.
     Segments(Box<[Pattern; 5]>),
-    /// Not an ARN (only possible in conditions): whole-string glob.
-    Glob(Pattern),
+    /// Not an ARN (only possible in conditions): matches nothing.
+    Invalid,
 }
 
 impl ArnPattern {
-    pub(crate) fn compile(text: &str, variables: bool) -> ArnPattern {
+    /// Compile a `Resource`/`NotResource` value (already validated). IAM
+    /// expands a short ARN such as `arn:aws:s3` with `*` segments.
+    pub(crate) fn resource(text: &str, variables: bool) -> ArnPattern {
+        Self::compile(text, variables, true)
+    }
+
+    /// Compile an `Arn*` condition value: anything but a six-segment ARN (or
+    /// `*`) matches nothing.
+    pub(crate) fn condition(text: &str, variables: bool) -> ArnPattern {
+        Self::compile(text, variables, false)
+    }
+
+    fn compile(text: &str, variables: bool, expand: bool) -> ArnPattern {
         let syntax = Syntax {
             wildcards: true,
             variables,
@@ -80,8 +101,13 @@ impl ArnPattern {
         if text == "*" {
             return ArnPattern::Any;
         }
-        let parts = split_pattern(text, 6, variables);
-        if parts.len() == 6 && parts[0] == "arn" {
+        let mut parts = split_pattern(text, 6, variables);
+        if expand {
+            while parts.len() < 6 {
+                parts.push("*");
+            }
+        }
+        if parts.len() == 6 && (expand || parts[0] == "arn") {
             let segs = [
                 Pattern::compile(parts[1], syntax),
                 Pattern::compile(parts[2], syntax),
@@ -91,7 +117,7 @@ impl ArnPattern {
             ];
             ArnPattern::Segments(Box::new(segs))
         } else {
-            ArnPattern::Glob(Pattern::compile(text, syntax))
+            ArnPattern::Invalid
         }
     }
 
@@ -100,7 +126,7 @@ impl ArnPattern {
     pub(crate) fn matches<R: Resolve + ?Sized>(&self, s: &str, r: &R) -> bool {
         match self {
             ArnPattern::Any => true,
-            ArnPattern::Glob(p) => p.matches(s, false, r),
+            ArnPattern::Invalid => false,
             ArnPattern::Segments(segs) => match split_arn(s) {
                 Some(parts) => segs
                     .iter()
@@ -111,61 +137,135 @@ impl ArnPattern {
         }
     }
 
-    /// `None` if a policy variable cannot be resolved.
+    /// `Some(matches)`, or `None` if the comparison is meaningless: a policy
+    /// variable cannot be resolved, or either side is not an ARN.
     pub(crate) fn test<R: Resolve + ?Sized>(&self, s: &str, r: &R) -> Option<bool> {
         match self {
             ArnPattern::Any => Some(true),
-            ArnPattern::Glob(p) => p.test(s, false, r),
+            ArnPattern::Invalid => None,
             ArnPattern::Segments(segs) => {
-                let parts = split_arn(s);
+                let parts = split_arn(s)?;
                 let mut result = true;
-                for (i, p) in segs.iter().enumerate() {
-                    let part = parts.map_or("", |ps| ps[i + 1]);
+                for (p, part) in segs.iter().zip(&parts[1..]) {
                     if !p.test(part, false, r)? {
                         result = false;
                     }
                 }
-                Some(result && parts.is_some())
+                Some(result)
             }
         }
     }
 
     pub(crate) fn variables(&self) -> Vec<&crate::variables::Var> {
         match self {
-            ArnPattern::Any => Vec::new(),
-            ArnPattern::Glob(p) => p.variables().collect(),
+            ArnPattern::Any | ArnPattern::Invalid => Vec::new(),
             ArnPattern::Segments(segs) => segs.iter().flat_map(|p| p.variables()).collect(),
         }
     }
 }
 
-/// Validate a `Resource`/`NotResource` value the way IAM does; `Err` is the message.
-pub(crate) fn validate_resource(text: &str, variables: bool) -> Result<(), String> {
+/// Why IAM rejects a `Resource`/`NotResource` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ResourceProblem {
+    /// A specific message (reported after the statement-level checks).
+    Message(String),
+}
+
+/// IAM resource paths (the part after the account) must start with one of these.
+const IAM_RESOURCE_PREFIXES: &[&str] = &[
+    "user/",
+    "federated-user/",
+    "role/",
+    "group/",
+    "instance-profile/",
+    "mfa/",
+    "server-certificate/",
+    "policy/",
+    "sms-mfa/",
+    "saml-provider/",
+    "oidc-provider/",
+    "report/",
+    "access-report/",
+];
+
+/// Validate a `Resource`/`NotResource` value the way IAM does.
+pub(crate) fn validate_resource(text: &str, variables: bool) -> Result<(), ResourceProblem> {
     if text == "*" {
         return Ok(());
     }
-    let parts = split_pattern(text, 6, variables);
-    if parts.len() < 6 || parts[0] != "arn" {
-        return Err(format!("Resource {text} must be in ARN format or \"*\"."));
-    }
-    let partition = parts[1];
-    let wild = |s: &str| s.contains('*') || s.contains('?');
-    if !wild(partition) && !PARTITIONS.contains(&partition) {
-        return Err(format!(
-            "Partition \"{partition}\" is not valid for resource \"{text}\"."
+    let msg = |m: String| Err(ResourceProblem::Message(m));
+    // Colons inside `${...}` do not separate segments.
+    let parts = split_pattern(text, usize::MAX, variables);
+    let Some(&partition) = parts.get(1) else {
+        return msg(format!("Resource {text} must be in ARN format or \"*\"."));
+    };
+    if !PARTITIONS.contains(&partition) {
+        let rest = &parts[2..];
+        let seg = |i: usize| {
+            rest.get(i)
+                .copied()
+                .filter(|s| !s.is_empty() || i + 1 < rest.len())
+        };
+        let tail = if rest.len() > 3 {
+            rest[3..].join(":")
+        } else {
+            "*".to_string()
+        };
+        return msg(format!(
+            "Partition \"{partition}\" is not valid for resource \"arn:{partition}:{}:{}:{}:{tail}\".",
+            seg(0).unwrap_or("*"),
+            rest.get(1).copied().unwrap_or("*"),
+            rest.get(2).copied().unwrap_or("*"),
         ));
     }
-    let service = parts[2];
-    if service.is_empty()
-        || wild(service)
-        || service.contains("${")
-        || !service
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-    {
-        return Err("Resource vendor must be fully qualified and cannot contain regexes.".into());
+    let vendor_error =
+        || msg("Resource vendor must be fully qualified and cannot contain regexes.".into());
+    let Some(&service) = parts.get(2) else {
+        return vendor_error();
+    };
+    if service.contains(['*', '?']) || service.contains("${") {
+        return vendor_error();
+    }
+    let region = parts.get(3).copied().unwrap_or("");
+    if !region.is_empty() {
+        match service {
+            "iam" => {
+                return msg(format!(
+                    "IAM resource {text} cannot contain region information."
+                ));
+            }
+            "s3" => {
+                return msg(format!(
+                    "Resource {text} can not contain region information."
+                ));
+            }
+            _ => {}
+        }
+    }
+    if service == "iam" {
+        let path = if parts.len() > 5 {
+            parts[5..].join(":")
+        } else {
+            String::new()
+        };
+        if !path.starts_with('*') && !IAM_RESOURCE_PREFIXES.iter().any(|p| path.starts_with(p)) {
+            return msg(format!(
+                "IAM resource path must either be \"*\" or start with {}.",
+                IAM_RESOURCE_PREFIXES.join(", ")
+            ));
+        }
     }
     Ok(())
+}
+
+/// IAM's legacy parser: a value with fewer than six segments may not contain
+/// `::`, and the service segment may not be empty.
+pub(crate) fn legacy_resource_ok(text: &str, variables: bool) -> bool {
+    if text == "*" {
+        return true;
+    }
+    let parts = split_pattern(text, usize::MAX, variables);
+    (parts.len() >= 6 || !text.contains("::")) && parts.get(2).is_some_and(|s| !s.is_empty())
 }
 
 #[cfg(test)]
@@ -174,7 +274,7 @@ mod tests {
     use crate::variables::NoVars;
 
     fn m(p: &str, s: &str) -> bool {
-        ArnPattern::compile(p, true).matches(s, &NoVars)
+        ArnPattern::resource(p, true).matches(s, &NoVars)
     }
 
     #[test]
@@ -223,16 +323,83 @@ mod tests {
         assert!(!m("arn:aws:s3:::bucket", "*"));
     }
 
+    fn problem(r: &str) -> String {
+        match validate_resource(r, true) {
+            Ok(()) => String::new(),
+            Err(ResourceProblem::Message(m)) => m,
+        }
+    }
+
     #[test]
-    fn validation() {
-        assert!(validate_resource("*", true).is_ok());
-        assert!(validate_resource("arn:aws:s3:::b/${aws:username}/*", true).is_ok());
-        assert!(validate_resource("arn:aws:s3:::b", true).is_ok());
-        assert!(validate_resource("bucket", true).is_err());
-        assert!(validate_resource("arn:aws:s3", true).is_err());
-        assert!(validate_resource("arn:foo:s3:::b", true).is_err());
-        assert!(validate_resource("arn:aws:s*:::b", true).is_err());
-        assert!(validate_resource("arn:aws::::b", true).is_err());
-        assert!(validate_resource("arn:*:s3:::b", true).is_ok());
+    fn validation_messages() {
+        for ok in [
+            "*",
+            "arn:aws:s3:::b/${aws:username}/*",
+            "arn:aws:s3:::b",
+            "arn:aws:s3",
+            "arn:aws:fdsasf",
+            "arn:aws:s33:::example_bucket",
+            "arn:aws:iam:::user/example_bucket",
+            "arn:aws:iam::*:role/*",
+            "arn:aws:iam::123456789012:*",
+            "arn:aws:ec2:us-east-1::example_bucket",
+            "arn:aws:invalid-service:us-east-1::example_bucket",
+        ] {
+            assert_eq!(problem(ok), "", "{ok}");
+        }
+        assert_eq!(
+            problem("bucket"),
+            "Resource bucket must be in ARN format or \"*\"."
+        );
+        assert_eq!(problem(""), "Resource  must be in ARN format or \"*\".");
+        assert_eq!(
+            problem("a:bsdfdsafsad"),
+            "Partition \"bsdfdsafsad\" is not valid for resource \"arn:bsdfdsafsad:*:*:*:*\"."
+        );
+        assert_eq!(
+            problem("a:b:cadfsdf"),
+            "Partition \"b\" is not valid for resource \"arn:b:cadfsdf:*:*:*\"."
+        );
+        assert_eq!(
+            problem("a:b:c:d:e:f:g:h"),
+            "Partition \"b\" is not valid for resource \"arn:b:c:d:e:f:g:h\"."
+        );
+        assert_eq!(
+            problem("aws:s3:::example_bucket"),
+            "Partition \"s3\" is not valid for resource \"arn:s3:::example_bucket:*\"."
+        );
+        assert_eq!(
+            problem("arn:aws"),
+            "Resource vendor must be fully qualified and cannot contain regexes."
+        );
+        assert_eq!(
+            problem("arn:aws:s*:::b"),
+            "Resource vendor must be fully qualified and cannot contain regexes."
+        );
+        assert_eq!(
+            problem("arn:aws:iam:us-east-1::example_bucket"),
+            "IAM resource arn:aws:iam:us-east-1::example_bucket cannot contain region information."
+        );
+        assert_eq!(
+            problem("arn:aws:s3:us-east-1::example_bucket"),
+            "Resource arn:aws:s3:us-east-1::example_bucket can not contain region information."
+        );
+        assert!(problem("arn:aws:iam:::example_bucket").starts_with("IAM resource path must"));
+        assert!(legacy_resource_ok("arn:aws:s3:::b", true));
+        assert!(legacy_resource_ok("arn:aws:fdsasf", true));
+        assert!(!legacy_resource_ok("arn:aws:s3::example_bucket", true));
+        assert!(!legacy_resource_ok("arn:aws::fdsasf", true));
+        assert!(!legacy_resource_ok("arn:aws::::example_bucket", true));
+    }
+
+    #[test]
+    fn short_arns_expand() {
+        assert!(m("arn:aws:s3", "arn:aws:s3:::b/k"));
+        assert!(!m("arn:aws:s3", "arn:aws:ec2:us-east-1:1:instance/i"));
+        let c = ArnPattern::condition("arn:aws:sns:*", true);
+        assert_eq!(c.test("arn:aws:sns:us-east-1:1:t", &NoVars), None);
+        let c = ArnPattern::condition("arn:aws:sns:*:*:*", true);
+        assert_eq!(c.test("not an arn", &NoVars), None);
+        assert_eq!(c.test("arn:aws:sns:us-east-1:1:t", &NoVars), Some(true));
     }
 }

@@ -9,7 +9,9 @@ use std::net::IpAddr;
 /// What kind of principal is making the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PrincipalKind {
-    /// The account root user (`arn:aws:iam::123456789012:root`).
+    /// The account root user (`arn:aws:iam::123456789012:root`). Identity
+    /// policies do not limit the root user in AWS; callers decide whether to
+    /// evaluate at all for root (resource policies still apply).
     Root,
     /// An IAM user.
     User,
@@ -134,11 +136,28 @@ pub struct ContextKeys {
     entries: Vec<Entry>,
 }
 
+/// Keys are kept sorted by (length, lowercase bytes): most comparisons in a
+/// lookup are then decided by the length alone.
 /// Compare an already-lowercased key with an arbitrary-case one.
 fn cmp_ci(lower: &str, other: &str) -> Ordering {
-    lower
-        .bytes()
-        .cmp(other.bytes().map(|b| b.to_ascii_lowercase()))
+    lower.len().cmp(&other.len()).then_with(|| {
+        lower
+            .bytes()
+            .cmp(other.bytes().map(|b| b.to_ascii_lowercase()))
+    })
+}
+
+/// Compare two lowercase keys in the same order as [`cmp_ci`].
+#[inline]
+fn cmp_lower(a: &str, b: &str) -> Ordering {
+    a.len().cmp(&b.len()).then_with(|| {
+        for (x, y) in a.bytes().zip(b.bytes()) {
+            if x != y {
+                return x.cmp(&y);
+            }
+        }
+        Ordering::Equal
+    })
 }
 
 impl ContextKeys {
@@ -187,10 +206,12 @@ impl ContextKeys {
         self.find(key).is_ok_and(|i| self.entries[i].multi)
     }
 
-    /// Values and multi-valuedness of a key.
+    /// Values and multi-valuedness of a key given in lowercase (policy keys
+    /// are lowercased when compiled).
     #[inline]
-    pub(crate) fn entry(&self, key: &str) -> Option<(&[ContextValue], bool)> {
-        self.find(key)
+    pub(crate) fn entry(&self, key_lower: &str) -> Option<(&[ContextValue], bool)> {
+        self.entries
+            .binary_search_by(|e| cmp_lower(&e.key, key_lower))
             .ok()
             .map(|i| (&*self.entries[i].values, self.entries[i].multi))
     }

@@ -71,5 +71,9 @@ impl PolicyError {
     }
 }
 
-/// The generic message AWS gives for documents that are not valid JSON.
+/// The generic message IAM gives for structural errors.
 pub(crate) const SYNTAX: &str = "Syntax errors in policy.";
+
+/// IAM's message for values its older parser rejects (wrong-case `Effect`,
+/// malformed dates, truncated ARNs, ...).
+pub(crate) const LEGACY: &str = "The policy failed legacy parsing";

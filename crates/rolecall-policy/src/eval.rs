@@ -48,12 +48,41 @@ pub struct PolicySet<'a> {
     pub resource: Option<PolicyRef<'a>>,
 }
 
+/// The request as the matchers see it: the action lowercased once (on the
+/// stack) so that action patterns, lowercased when compiled, compare exactly.
+struct Req<'a> {
+    ctx: &'a RequestContext,
+    action: &'a str,
+    /// Compare actions case-insensitively (the action did not fit the buffer).
+    fold: bool,
+    has_boundary: bool,
+}
+
+/// Longest action lowercased on the stack; longer ones are folded while matching.
+const ACTION_BUF: usize = 128;
+
+fn lowercase_into<'b>(action: &'b str, buf: &'b mut [u8; ACTION_BUF]) -> (&'b str, bool) {
+    let bytes = action.as_bytes();
+    if bytes.len() > ACTION_BUF {
+        return (action, true);
+    }
+    let out = &mut buf[..bytes.len()];
+    for (o, b) in out.iter_mut().zip(bytes) {
+        *o = b.to_ascii_lowercase();
+    }
+    // Lowercasing ASCII bytes keeps UTF-8 valid.
+    match std::str::from_utf8(out) {
+        Ok(s) => (s, false),
+        Err(_) => (action, true),
+    }
+}
+
 #[inline]
-fn action_matches(a: &Actions, action: &str) -> bool {
+fn action_matches(a: &Actions, action: &str, fold: bool) -> bool {
     let any = a
         .pats
         .iter()
-        .any(|p| p.matches(action, true, &crate::variables::NoVars));
+        .any(|p| p.matches(action, fold, &crate::variables::NoVars));
     any != a.negated
 }
 
@@ -107,36 +136,28 @@ fn principal_matches(
 
 /// Action, resource and principal match (conditions not checked).
 #[inline]
-fn statement_targets(
-    st: &Statement,
-    req: &RequestContext,
-    has_boundary: bool,
-) -> Option<PrincipalMatch> {
-    if !action_matches(&st.action, &req.action) {
+fn statement_targets(st: &Statement, r: &Req<'_>) -> Option<PrincipalMatch> {
+    if !action_matches(&st.action, r.action, r.fold) {
         return None;
     }
-    if let Some(r) = &st.resource
-        && !resource_matches(r, req)
+    if let Some(res) = &st.resource
+        && !resource_matches(res, r.ctx)
     {
         return None;
     }
     match &st.principal {
         None => Some(PrincipalMatch::Direct),
-        Some(p) => principal_matches(p, req, has_boundary),
+        Some(p) => principal_matches(p, r.ctx, r.has_boundary),
     }
 }
 
 /// Does the statement apply to the request? Returns how the principal matched.
 #[inline]
-pub(crate) fn statement_applies(
-    st: &Statement,
-    req: &RequestContext,
-    has_boundary: bool,
-) -> Option<PrincipalMatch> {
-    let via = statement_targets(st, req, has_boundary)?;
+fn statement_applies(st: &Statement, r: &Req<'_>) -> Option<PrincipalMatch> {
+    let via = statement_targets(st, r)?;
     st.conditions
         .iter()
-        .all(|c| c.eval(&req.keys))
+        .all(|c| c.eval(&r.ctx.keys))
         .then_some(via)
 }
 
@@ -155,12 +176,7 @@ struct Scan {
 }
 
 #[inline]
-fn scan(
-    policies: &[PolicyRef<'_>],
-    ty: PolicyType,
-    req: &RequestContext,
-    has_boundary: bool,
-) -> Scan {
+fn scan(policies: &[PolicyRef<'_>], ty: PolicyType, r: &Req<'_>) -> Scan {
     let mut out = Scan::default();
     for (pi, p) in policies.iter().enumerate() {
         for (si, st) in p.policy.statements.iter().enumerate() {
@@ -170,7 +186,7 @@ fn scan(
             {
                 continue;
             }
-            if let Some(via) = statement_applies(st, req, has_boundary) {
+            if let Some(via) = statement_applies(st, r) {
                 let at = StatementRef {
                     policy_type: ty,
                     policy: pi,
@@ -207,30 +223,31 @@ impl<'a> PolicySet<'a> {
             statement: None,
         };
 
-        let has_boundary = self.boundary.is_some();
-        let id = scan(self.identity, PolicyType::Identity, req, has_boundary);
+        let mut buf = [0u8; ACTION_BUF];
+        let (action, fold) = lowercase_into(&req.action, &mut buf);
+        let r = Req {
+            ctx: req,
+            action,
+            fold,
+            has_boundary: self.boundary.is_some(),
+        };
+        let id = scan(self.identity, PolicyType::Identity, &r);
         if let Some(at) = id.deny {
             return deny(at);
         }
-        let res = scan(
-            self.resource.as_slice(),
-            PolicyType::Resource,
-            req,
-            has_boundary,
-        );
+        let res = scan(self.resource.as_slice(), PolicyType::Resource, &r);
         if let Some(at) = res.deny {
             return deny(at);
         }
         let bd = scan(
             self.boundary.as_slice(),
             PolicyType::PermissionsBoundary,
-            req,
-            has_boundary,
+            &r,
         );
         if let Some(at) = bd.deny {
             return deny(at);
         }
-        let ss = scan(self.session, PolicyType::Session, req, has_boundary);
+        let ss = scan(self.session, PolicyType::Session, &r);
         if let Some(at) = ss.deny {
             return deny(at);
         }
@@ -282,6 +299,14 @@ impl<'a> PolicySet<'a> {
     /// that were referenced but missing. Allocates; for simulation and messages.
     pub fn explain(&self, req: &RequestContext) -> Explanation {
         let evaluation = self.evaluate(req);
+        let mut buf = [0u8; ACTION_BUF];
+        let (action, fold) = lowercase_into(&req.action, &mut buf);
+        let r = Req {
+            ctx: req,
+            action,
+            fold,
+            has_boundary: self.boundary.is_some(),
+        };
         let mut matched = Vec::new();
         let mut missing: Vec<String> = Vec::new();
         let groups: [(&[PolicyRef<'_>], PolicyType); 4] = [
@@ -293,19 +318,33 @@ impl<'a> PolicySet<'a> {
         for (policies, ty) in groups {
             for (pi, p) in policies.iter().enumerate() {
                 for (si, st) in p.policy.statements.iter().enumerate() {
-                    if statement_targets(st, req, self.boundary.is_some()).is_none() {
+                    let mut note_missing = |key: &str| {
+                        if !req.keys.contains(key)
+                            && !missing.iter().any(|m| m.eq_ignore_ascii_case(key))
+                        {
+                            missing.push(key.to_owned());
+                        }
+                    };
+                    if !action_matches(&st.action, r.action, r.fold) {
+                        continue;
+                    }
+                    // Variables in Resource/NotResource without a default.
+                    if let Some(r) = &st.resource {
+                        for v in r.pats.iter().flat_map(|p| p.variables()) {
+                            if v.default.is_none() {
+                                note_missing(&v.key);
+                            }
+                        }
+                    }
+                    if statement_targets(st, &r).is_none() {
                         continue;
                     }
                     for c in st.conditions.iter() {
                         for key in c.referenced_keys() {
-                            if !req.keys.contains(key)
-                                && !missing.iter().any(|m| m.eq_ignore_ascii_case(key))
-                            {
-                                missing.push(key.to_owned());
-                            }
+                            note_missing(key);
                         }
                     }
-                    if let Some(via) = statement_applies(st, req, self.boundary.is_some()) {
+                    if let Some(via) = statement_applies(st, &r) {
                         matched.push(MatchedStatement {
                             at: StatementRef {
                                 policy_type: ty,

@@ -15,19 +15,6 @@ pub(crate) enum Json {
     Obj(Vec<(String, Json)>),
 }
 
-impl Json {
-    pub(crate) fn type_name(&self) -> &'static str {
-        match self {
-            Json::Null => "null",
-            Json::Bool(_) => "boolean",
-            Json::Num(_) => "number",
-            Json::Str(_) => "string",
-            Json::Arr(_) => "array",
-            Json::Obj(_) => "object",
-        }
-    }
-}
-
 /// Maximum nesting depth accepted (policies need 5; this bounds recursion).
 const MAX_DEPTH: usize = 32;
 

@@ -26,6 +26,32 @@
 //!   statement) without allocating; [`PolicySet::explain`] also lists every
 //!   applicable statement and the missing context keys (for simulation).
 //!
+//! ## Evaluation rules worth knowing
+//!
+//! * Explicit `Deny` anywhere wins. A role trust policy (and any cross-account
+//!   resource-based policy) must allow. In the same account a resource-based
+//!   policy naming the caller (user/session ARN, `*`, service) allows on its
+//!   own, bypassing boundary and session policies; one naming the caller's
+//!   role ARN is capped by them; one naming the account only delegates to
+//!   identity policies. Otherwise identity policies must allow, within the
+//!   permissions boundary and the session policies (see [`Reason`]).
+//! * Actions match ASCII case-insensitively; resources segment by segment,
+//!   case-sensitively; `*`/`?` never cross the colons of the first five
+//!   segments.
+//! * An operator without `ForAllValues:`/`ForAnyValue:` never matches a
+//!   multi-valued key ([`ContextKeys::insert_values`]); negated operators and
+//!   `...IfExists` are true when the key is missing; `ForAllValues` is true for
+//!   a missing key or an empty set, `ForAnyValue` false.
+//! * A policy variable that cannot be resolved (key missing or multi-valued,
+//!   no default) never satisfies anything: `Resource` does not match, a
+//!   `NotResource` statement does not apply, and conditions, negated ones
+//!   included, are false.
+//! * `NotPrincipal` with `Deny` always applies to a principal that has a
+//!   permissions boundary (as AWS documents).
+//!
+//! Differences from the independent oracle used in the differential tests are
+//! listed in `tests/corpus/README.md`.
+//!
 //! Module map: `json` (duplicate-preserving JSON), `parse` (document and
 //! statement validation), `wildcard` (glob patterns), `variables`, `arn`,
 //! `principal`, `condition` (operators, typed values), `context`, `eval`,
@@ -68,3 +94,17 @@ pub use eval::{PolicyRef, PolicySet, evaluate_identity};
 pub use parse::policy_size;
 pub use policy::{Effect, Policy, PolicyKind, Statement, Version};
 pub use principal::PrincipalMatch;
+
+#[cfg(test)]
+mod tests {
+    /// Compiled policies are shared across request-handling threads.
+    #[test]
+    fn types_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<crate::Policy>();
+        check::<crate::RequestContext>();
+        check::<crate::PolicySet<'static>>();
+        check::<crate::PolicyError>();
+        check::<crate::Explanation>();
+    }
+}

@@ -116,8 +116,22 @@ impl Pattern {
 
     /// Like [`Pattern::matches`], but `None` if a variable cannot be resolved
     /// (such a value neither matches nor "does not match").
+    #[inline]
     pub(crate) fn test<R: Resolve + ?Sized>(&self, s: &str, fold: bool, r: &R) -> Option<bool> {
         let s = s.as_bytes();
+        // Cheap rejection on the leading literal (most action patterns).
+        if let Some(Tok::Lit(l)) = self.toks.first()
+            && !starts_with(s, l.as_bytes(), fold)
+        {
+            return if self.vars == 0 {
+                Some(false)
+            } else {
+                // Still report unresolvable variables as such.
+                self.variables()
+                    .all(|v| v.resolve(r).is_some())
+                    .then_some(false)
+            };
+        }
         if self.vars == 0 {
             return Some(glob(self.toks.len(), |i| self.seg(i, &[]), s, fold));
         }
@@ -159,24 +173,32 @@ fn char_len(b: u8) -> usize {
     }
 }
 
+/// Does `s` start with `lit`? (A plain loop: these strings are short, and a
+/// call to `memcmp` costs more than the comparison.)
+#[inline]
+fn starts_with(s: &[u8], lit: &[u8], fold: bool) -> bool {
+    if s.len() < lit.len() {
+        return false;
+    }
+    let s = &s[..lit.len()];
+    if fold {
+        s.iter().zip(lit).all(|(a, b)| a.eq_ignore_ascii_case(b))
+    } else {
+        s.iter().zip(lit).all(|(a, b)| a == b)
+    }
+}
+
 /// Iterative glob matching with single-star backtracking (linear in practice,
-/// O(n*m) worst case, never exponential).
+/// O(n*m) worst case, never exponential). Literal runs are compared whole.
 #[inline]
 fn glob<'a>(n: usize, seg: impl Fn(usize) -> Seg<'a>, s: &[u8], fold: bool) -> bool {
-    let eq = |a: u8, b: u8| {
-        if fold {
-            a.eq_ignore_ascii_case(&b)
-        } else {
-            a == b
-        }
-    };
     // Fast path: a single literal.
     if n == 1
         && let Seg::Lit(l) = seg(0)
     {
-        return l.len() == s.len() && l.iter().zip(s).all(|(a, b)| eq(*a, *b));
+        return l.len() == s.len() && starts_with(s, l, fold);
     }
-    let (mut pi, mut po, mut si) = (0usize, 0usize, 0usize);
+    let (mut pi, mut si) = (0usize, 0usize);
     // Backtrack point: (token after the star, string position to retry from).
     let mut star: Option<(usize, usize)> = None;
     loop {
@@ -184,7 +206,6 @@ fn glob<'a>(n: usize, seg: impl Fn(usize) -> Seg<'a>, s: &[u8], fold: bool) -> b
             match seg(pi) {
                 Seg::Many => {
                     pi += 1;
-                    po = 0;
                     star = Some((pi, si));
                     continue;
                 }
@@ -193,14 +214,9 @@ fn glob<'a>(n: usize, seg: impl Fn(usize) -> Seg<'a>, s: &[u8], fold: bool) -> b
                     pi += 1;
                     continue;
                 }
-                Seg::Lit(l) if po >= l.len() => {
+                Seg::Lit(l) if starts_with(&s[si..], l, fold) => {
+                    si += l.len();
                     pi += 1;
-                    po = 0;
-                    continue;
-                }
-                Seg::Lit(l) if si < s.len() && eq(l[po], s[si]) => {
-                    po += 1;
-                    si += 1;
                     continue;
                 }
                 _ => {}
@@ -214,7 +230,6 @@ fn glob<'a>(n: usize, seg: impl Fn(usize) -> Seg<'a>, s: &[u8], fold: bool) -> b
                 let next = ssi + char_len(s[ssi]).min(s.len() - ssi);
                 star = Some((spi, next));
                 pi = spi;
-                po = 0;
                 si = next;
             }
             _ => return false,

@@ -697,25 +697,42 @@ fn trust_policies() {
     };
     let e = set.evaluate(&assume(Principal::user(ALICE)));
     assert_eq!(e.reason, Reason::ExplicitDeny(PolicyType::Resource));
-    // NotPrincipal.
-    let t = pol(
-        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::123456789012:user/mallory"},"Action":"sts:AssumeRole"}}"#,
-        PolicyKind::Trust,
+    // NotPrincipal is not allowed in trust policies; in resource policies it
+    // goes with Deny.
+    assert!(
+        Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::123456789012:user/mallory"},"Action":"sts:AssumeRole"}}"#,
+            PolicyKind::Trust,
+        )
+        .is_err()
+    );
+    let rp = pol(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"},{"Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:iam::123456789012:user/alice","123456789012"]},"Action":"s3:*","Resource":"*"}]}"#,
+        PolicyKind::Resource,
     );
     let set = PolicySet {
-        resource: Some(PolicyRef::new("trust", &t)),
+        resource: Some(PolicyRef::new("rp", &rp)),
+        ..Default::default()
+    };
+    let get = |p: Principal| RequestContext::new(p, "s3:GetObject", "arn:aws:s3:::b/k");
+    assert_eq!(set.evaluate(&get(Principal::user(ALICE))).decision, Allow);
+    assert_eq!(
+        set.evaluate(&get(Principal::user(
+            "arn:aws:iam::111122223333:user/mallory"
+        )))
+        .decision,
+        ExplicitDeny
+    );
+    // NotPrincipal + Deny always applies to a principal with a boundary.
+    let all = id_policy(r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#);
+    let set = PolicySet {
+        boundary: Some(PolicyRef::new("pb", &all)),
+        resource: Some(PolicyRef::new("rp", &rp)),
         ..Default::default()
     };
     assert_eq!(
-        set.evaluate(&assume(Principal::user(ALICE))).decision,
-        Allow
-    );
-    assert_eq!(
-        set.evaluate(&assume(Principal::user(
-            "arn:aws:iam::123456789012:user/mallory"
-        )))
-        .decision,
-        ImplicitDeny
+        set.evaluate(&get(Principal::user(ALICE))).decision,
+        ExplicitDeny
     );
     // Trust conditions.
     let t = pol(
@@ -897,6 +914,17 @@ fn explain_lists_statements_and_missing_keys() {
     assert_eq!(x.matched[0].sid.as_deref(), Some("A"));
     assert_eq!(x.matched[0].policy_id, "arn:aws:iam::123456789012:policy/p");
     assert_eq!(x.missing_context_keys, vec!["s3:prefix".to_string()]);
+    let p2 = id_policy(
+        r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/${aws:username}/*"}"#,
+    );
+    let ids2 = [PolicyRef::new("p", &p2)];
+    let set2 = PolicySet {
+        identity: &ids2,
+        ..Default::default()
+    };
+    let x = set2.explain(&req("s3:GetObject", "arn:aws:s3:::b/alice/x"));
+    assert_eq!(x.evaluation.decision, ImplicitDeny);
+    assert_eq!(x.missing_context_keys, vec!["aws:username".to_string()]);
     let e =
         set.evaluate(&req("ec2:RunInstances", "*").with_key("aws:MultiFactorAuthPresent", "false"));
     assert_eq!(e.decision, ExplicitDeny);
@@ -904,6 +932,6 @@ fn explain_lists_statements_and_missing_keys() {
     assert_eq!(st.sid(), Some("C"));
     assert_eq!(
         e.reason.access_denied_phrase("ec2:RunInstances"),
-        "with an explicit deny in a identity-based policy"
+        "with an explicit deny in an identity-based policy"
     );
 }

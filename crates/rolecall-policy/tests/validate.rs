@@ -112,7 +112,7 @@ fn version() {
         r#"{"Version":"2012-10-18","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
         ID,
     );
-    assert_eq!(m, "The policy must contain a valid version string");
+    assert_eq!(m, "Syntax errors in policy.");
     err(
         r#"{"Version":20121017,"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
         ID,
@@ -121,16 +121,24 @@ fn version() {
 
 #[test]
 fn effect() {
+    // Wrong case: IAM's legacy parser; anything else: a syntax error.
     assert_eq!(
         err(
             &identity(r#"{"Effect":"allow","Action":"*","Resource":"*"}"#),
             ID
         ),
-        "Invalid effect: allow"
+        "The policy failed legacy parsing"
+    );
+    assert_eq!(
+        err(
+            &identity(r#"{"Effect":"Alow","Action":"*","Resource":"*"}"#),
+            ID
+        ),
+        "Syntax errors in policy."
     );
     assert_eq!(
         err(&identity(r#"{"Action":"*","Resource":"*"}"#), ID),
-        "Missing required field Effect"
+        "Syntax errors in policy."
     );
 }
 
@@ -323,6 +331,14 @@ fn resource_rules() {
         &identity(r#"{"Effect":"Allow","Action":"*","Resource":"*","NotResource":"*"}"#),
         ID,
     );
+    // Found by fuzzing: the only colon is inside a policy variable.
+    assert_eq!(
+        err(
+            &identity(r#"{"Effect":"Allow","Action":"*","Resource":"${aws:username}"}"#),
+            ID
+        ),
+        "Resource ${aws:username} must be in ARN format or \"*\"."
+    );
     ok(
         &identity(
             r#"{"Effect":"Allow","Action":"*","Resource":["arn:aws:s3:::b/${aws:username}/*","arn:aws:ec2:*:*:instance/*","arn:aws:logs:us-east-1:123456789012:log-group:g:*"]}"#,
@@ -340,10 +356,12 @@ fn condition_rules() {
     };
     assert_eq!(
         err(&cond(r#"{"StringEqualz":{"aws:username":"a"}}"#), ID),
-        "Invalid Condition type : StringEqualz"
+        "Syntax errors in policy."
     );
+    // An unknown operator with no keys is accepted (and does nothing).
+    ok(&cond(r#"{"StringEqualz":{}}"#), ID);
     err(&cond(r#"{"NullIfExists":{"aws:username":"true"}}"#), ID);
-    err(&cond(r#"{"StringEquals":{"username":"a"}}"#), ID);
+    ok(&cond(r#"{"StringEquals":{"username":"a"}}"#), ID);
     err(&cond(r#"{"NumericLessThan":{"s3:max-keys":"12abc"}}"#), ID);
     err(
         &cond(r#"{"DateLessThan":{"aws:CurrentTime":"2020-02-30T00:00:00Z"}}"#),
@@ -438,4 +456,83 @@ fn size_limits_ignore_white_space() {
         e.to_string(),
         "Cannot exceed quota for ACLSizePerRole: 2048"
     );
+}
+
+/// (document, kind, IAM's message) for documents IAM rejects, covering the
+/// order in which IAM reports problems.
+#[test]
+fn iam_messages() {
+    let st = |body: &str| format!(r#"{{"Version":"2012-10-17","Statement":{body}}}"#);
+    let cases: Vec<(String, PolicyKind, &str)> = vec![
+        ("This is not a json document".into(), ID, "Syntax errors in policy."),
+        (r#"{"Version":"2013-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}}"#.into(), ID, "Syntax errors in policy."),
+        (r#"{"Version":"2012-10-17","Statement":[]}"#.into(), ID, "Syntax errors in policy."),
+        (r#"{"Version":"2012-10-17","Statement":["afd"]}"#.into(), ID, "Syntax errors in policy."),
+        (r#"{"Version":"2012-10-17","Id":["x"],"Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}}"#.into(), ID, "Syntax errors in policy."),
+        (st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":{"a":"b"}}"#), ID, "Syntax errors in policy."),
+        (st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":[]}"#), ID, "Syntax errors in policy."),
+        (st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"DateGreaterThan":"b"}}"#), ID, "Syntax errors in policy."),
+        (st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"DateGreaterThan":{"a":{}}}}"#), ID, "Syntax errors in policy."),
+        (st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"ForAnyValue::StringEqualsIfExists":{"a":"asf"}}}"#), ID, "Syntax errors in policy."),
+        (st(r#"{"Sid":{},"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}"#), ID, "Syntax errors in policy."),
+        (st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","NotResource":"*"}"#), ID, "Syntax errors in policy."),
+        (r#"{"Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}}"#.into(), PolicyKind::Managed, "Policy document must be version 2012-10-17 or greater."),
+        (r#"{"Version":"2008-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}}"#.into(), PolicyKind::Managed, "Policy document must be version 2012-10-17 or greater."),
+        (r#"{"Statement":{"Effect":"denY","Action":"s3:ListBucket","Resource":"*"}}"#.into(), PolicyKind::Managed, "Policy document must be version 2012-10-17 or greater."),
+        (st(r#"{"Effect":"denY","Action":"s3:ListBucket","Resource":"*"}"#), ID, "The policy failed legacy parsing"),
+        (st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"DateGreaterThan":{"a":"sdfdsf"}}}"#), ID, "The policy failed legacy parsing"),
+        (st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"DateLessThanEquals":{"a":"234-13"}}}"#), ID, "The policy failed legacy parsing"),
+        (st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"DateLessThan":{"a":"9223372036854775808"}}}"#), ID, "The policy failed legacy parsing"),
+        (st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3::example_bucket"}"#), ID, "The policy failed legacy parsing"),
+        (st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws::fdsasf"}"#), ID, "The policy failed legacy parsing"),
+        (st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:error:s3:::b","Condition":{"DateGreaterThan":{"a":"sdfdsf"}}}"#), ID, "The policy failed legacy parsing"),
+        (st(r#"[{"Sid":"sdf","Effect":"Allow","Action":"s3:ListBucket","Resource":"*"},{"Sid":"sdf","Effect":"Allow"}]"#), ID, "Statement IDs (SID) in a single policy must be unique."),
+        (st(r#"{"Effect":"Allow","Resource":"*"}"#), ID, "Policy statement must contain actions."),
+        (st(r#"{"Effect":"Allow","Action":[],"Resource":"*"}"#), ID, "Policy statement must contain actions."),
+        (st(r#"[{"Effect":"Deny"},{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]"#), ID, "Policy statement must contain actions."),
+        (st(r#"{"Effect":"Allow","Action":"s3:ListBucket"}"#), ID, "Policy statement must contain resources."),
+        (st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":[]}"#), ID, "Policy statement must contain resources."),
+        (st(r#"{"Effect":"Allow","Action":"invalid"}"#), ID, "Policy statement must contain resources."),
+        (st(r#"{"Effect":"Allow","Action":"invalid","Resource":"*"}"#), ID, "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."),
+        (st(r#"{"Effect":"Allow","NotAction":"","Resource":"*"}"#), ID, "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."),
+        (st(r#"{"Effect":"Allow","Action":"a a:ListBucket","Resource":"*"}"#), ID, "Vendor a a is not valid"),
+        (st(r#"{"Effect":"Allow","Action":"s3:List:Bucket","Resource":"*"}"#), ID, "Actions/Condition can contain only one colon."),
+        (st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"invalid resource"}"#), ID, "Resource invalid resource must be in ARN format or \"*\"."),
+        (st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":""}"#), ID, "Resource  must be in ARN format or \"*\"."),
+        (st(r#"{"Effect":"Allow","Action":"s:3:ListBucket","Resource":"sdfsadf"}"#), ID, "Resource sdfsadf must be in ARN format or \"*\"."),
+        (st(r#"{"Effect":"Allow","NotAction":"s3s:ListBucket","Resource":"a:bsdfdsafsad"}"#), ID, "Partition \"bsdfdsafsad\" is not valid for resource \"arn:bsdfdsafsad:*:*:*:*\"."),
+        (st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws"}"#), ID, "Resource vendor must be fully qualified and cannot contain regexes."),
+        (st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:iam:::example_bucket"}"#), ID, "IAM resource path must either be \"*\" or start with user/, federated-user/, role/, group/, instance-profile/, mfa/, server-certificate/, policy/, sms-mfa/, saml-provider/, oidc-provider/, report/, access-report/."),
+    ];
+    for (doc, kind, want) in cases {
+        match Policy::parse(&doc, kind) {
+            Ok(_) => panic!("accepted: {doc}"),
+            Err(e) => assert_eq!(e.message(), want, "{doc}"),
+        }
+    }
+    // Accepted by IAM.
+    for doc in [
+        st(r#"{"Effect":"Allow","Action":"iam: asdf safdsf af ","Resource":"*"}"#),
+        st(
+            r#"{"Effect":"Allow","Action":"service-prefix:action-name","Resource":"arn:aws:s33:::example_bucket"}"#,
+        ),
+        st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:fdsasf"}"#),
+        st(
+            r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:ec2:us-east-1::example_bucket"}"#,
+        ),
+        st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{}}"#),
+        st(
+            r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"DateGreaterThan":{}}}"#,
+        ),
+        st(
+            r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"DateGreaterThan":{"a":[]}}}"#,
+        ),
+        st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"a":{}}}"#),
+        st(
+            r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"DateGreaterThan":{"aws:CurrentTime":"2017-07-01T00:00:00Z"},"DateLessThan":{"aws:CurrentTime":"2017-12-31T23:59:59Z"}}}"#,
+        ),
+        r#"{"Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}}"#.to_string(),
+    ] {
+        ok(&doc, ID);
+    }
 }

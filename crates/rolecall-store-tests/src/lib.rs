@@ -362,16 +362,21 @@ pub async fn private_ips_unique_among_live_instances(store: DynStore) {
         30,
         "no address handed out twice"
     );
+    // A free address (allocation after a collision may land anywhere in the range).
+    let free = (200..=254)
+        .map(|n| format!("10.9.0.{n}"))
+        .find(|ip| !ips.contains(ip))
+        .unwrap();
     let fixed = ec2
         .run_instances(RunInstances {
-            private_ip: Some("10.9.0.200".into()),
+            private_ip: Some(free.clone()),
             ..launch()
         })
         .await
         .unwrap();
     assert!(
         ec2.run_instances(RunInstances {
-            private_ip: Some("10.9.0.200".into()),
+            private_ip: Some(free.clone()),
             ..launch()
         })
         .await
@@ -381,7 +386,7 @@ pub async fn private_ips_unique_among_live_instances(store: DynStore) {
         .await
         .unwrap();
     ec2.run_instances(RunInstances {
-        private_ip: Some("10.9.0.200".into()),
+        private_ip: Some(free),
         ..launch()
     })
     .await

@@ -6,13 +6,14 @@
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use rolecall_core::Store;
+use rolecall_core::DynStore;
 use rolecall_crypto::{IdPrefix, KeyRing, MasterKey, access_key_id, secret_access_key};
 use rolecall_store_sqlite::SqliteStore;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub const KEY_FILE: &str = "master.key";
 pub const DB_FILE: &str = "rolecall.db";
@@ -32,7 +33,7 @@ pub fn default_dir() -> PathBuf {
 }
 
 pub struct Deployment {
-    pub store: SqliteStore,
+    pub store: DynStore,
     /// The deployment key ring (sealing stored secrets, later session tokens).
     #[allow(dead_code)]
     pub keyring: KeyRing,
@@ -101,7 +102,7 @@ fn random_account_id() -> String {
 }
 
 /// Opens the deployment in `dir`, creating it on first use.
-pub async fn open(dir: &Path, create: bool) -> Result<Deployment> {
+pub async fn open(dir: &Path, create: bool, database_url: Option<&str>) -> Result<Deployment> {
     if !dir.exists() {
         if !create {
             bail!(
@@ -120,9 +121,19 @@ pub async fn open(dir: &Path, create: bool) -> Result<Deployment> {
         create_keyring(&key_path).with_context(|| format!("creating {}", key_path.display()))?;
     }
     let keyring = read_keyring(&key_path)?;
-    let store = SqliteStore::open(&dir.join(DB_FILE))
-        .await
-        .map_err(|e| anyhow::anyhow!("opening database: {e}"))?;
+    let store: DynStore = match database_url {
+        // Several nodes share one PostgreSQL; each keeps a copy of the key ring in its DIR.
+        Some(url) => Arc::new(
+            rolecall_store_postgres::PostgresStore::connect(url)
+                .await
+                .map_err(|e| anyhow::anyhow!("connecting to PostgreSQL: {e}"))?,
+        ),
+        None => Arc::new(
+            SqliteStore::open(&dir.join(DB_FILE))
+                .await
+                .map_err(|e| anyhow::anyhow!("opening database: {e}"))?,
+        ),
+    };
 
     let account_id = store
         .init_meta("account_id", &random_account_id())
@@ -161,8 +172,8 @@ pub async fn open(dir: &Path, create: bool) -> Result<Deployment> {
 /// Adds a new active key to the ring and re-seals the stored secrets under it. Credentials sealed
 /// under older keys stay valid (the ring keeps those keys) until they expire; after the longest
 /// credential lifetime an old key's line can be deleted from the key file.
-pub async fn rotate_key(dir: &Path) -> Result<u8> {
-    let d = open(dir, false).await?;
+pub async fn rotate_key(dir: &Path, database_url: Option<&str>) -> Result<u8> {
+    let d = open(dir, false, database_url).await?;
     let key_path = dir.join(KEY_FILE);
     let text = fs::read_to_string(&key_path)?;
     let max_id = text

@@ -22,6 +22,10 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:8690";
     about = "Self-hosted, AWS-compatible IAM roles for EC2 instances"
 )]
 struct Cli {
+    /// PostgreSQL URL (`postgres://...`) shared by several nodes; without it, SQLite in the data
+    /// directory. The data directory still holds the key ring, which every node must share.
+    #[arg(long, global = true, env = "ROLECALL_DATABASE_URL")]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -110,6 +114,7 @@ struct ServeArgs {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
+    let db = cli.database_url.as_deref();
     match cli.command {
         Command::Serve {
             data_dir,
@@ -128,22 +133,25 @@ async fn main() -> Result<()> {
             };
             credentials.validate().map_err(anyhow::Error::msg)?;
             let dir = data_dir.unwrap_or_else(datadir::default_dir);
-            serve(ServeArgs {
-                dir,
-                listen,
-                region,
-                auth,
-                instance_cidr,
-                imds_listen,
-                imds_identify,
-                credentials,
-            })
+            serve(
+                db,
+                ServeArgs {
+                    dir,
+                    listen,
+                    region,
+                    auth,
+                    instance_cidr,
+                    imds_listen,
+                    imds_identify,
+                    credentials,
+                },
+            )
             .await
         }
-        Command::Env { data_dir } => env(data_dir.unwrap_or_else(datadir::default_dir)).await,
+        Command::Env { data_dir } => env(data_dir.unwrap_or_else(datadir::default_dir), db).await,
         Command::RotateKey { data_dir } => {
             let dir = data_dir.unwrap_or_else(datadir::default_dir);
-            let id = datadir::rotate_key(&dir).await?;
+            let id = datadir::rotate_key(&dir, db).await?;
             println!(
                 "key {id} is now active in {}; restart rolecall to use it",
                 dir.join(datadir::KEY_FILE).display()
@@ -157,6 +165,7 @@ async fn main() -> Result<()> {
         } => {
             exec(
                 data_dir.unwrap_or_else(datadir::default_dir),
+                db,
                 &instance_id,
                 &command,
             )
@@ -165,15 +174,15 @@ async fn main() -> Result<()> {
     }
 }
 
-async fn serve(args: ServeArgs) -> Result<()> {
+async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let dir = args.dir;
-    let d = datadir::open(&dir, true).await?;
-    let store: rolecall_core::DynStore = Arc::new(d.store);
+    let d = datadir::open(&dir, true, database_url).await?;
+    let store = d.store;
     let clock: rolecall_core::DynClock = Arc::new(rolecall_core::SystemClock);
     let iam = Iam::new(store.clone(), d.account_id.clone());
     let ec2 = Ec2::new(
@@ -310,10 +319,9 @@ fn no_proxy(existing: Option<String>) -> String {
     }
 }
 
-async fn exec(dir: PathBuf, instance_id: &str, command: &[String]) -> Result<()> {
-    use rolecall_core::Store;
+async fn exec(dir: PathBuf, db: Option<&str>, instance_id: &str, command: &[String]) -> Result<()> {
     use std::os::unix::process::CommandExt;
-    let d = datadir::open(&dir, false).await?;
+    let d = datadir::open(&dir, false, db).await?;
     let e = endpoints(&dir);
     let imds = e.imds.context(
         "the server was started without --imds-listen, so instances have no metadata service",
@@ -362,8 +370,8 @@ async fn exec(dir: PathBuf, instance_id: &str, command: &[String]) -> Result<()>
     Err(anyhow::anyhow!("running {program}: {err}"))
 }
 
-async fn env(dir: PathBuf) -> Result<()> {
-    let d = datadir::open(&dir, false).await?;
+async fn env(dir: PathBuf, db: Option<&str>) -> Result<()> {
+    let d = datadir::open(&dir, false, db).await?;
     let Endpoints {
         api: endpoint,
         region,

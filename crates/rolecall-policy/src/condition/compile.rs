@@ -3,7 +3,7 @@
 use super::values::{parse_date, parse_ip, parse_number};
 use super::{Cmp, Condition, Operator, SetQualifier, Values};
 use crate::arn::ArnPattern;
-use crate::error::{PolicyError, SYNTAX};
+use crate::error::{LEGACY, PolicyError, SYNTAX};
 use crate::json::Json;
 use crate::variables::contains_variable;
 use crate::wildcard::{Pattern, Syntax};
@@ -37,19 +37,6 @@ pub(crate) fn parse_operator(name: &str) -> Option<OperatorName> {
         qualifier,
         if_exists,
     })
-}
-
-/// Validate a condition key name (`vendor:name`).
-fn check_key(key: &str) -> Result<(), PolicyError> {
-    if key.is_empty() || key.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(PolicyError::malformed(SYNTAX));
-    }
-    match key.split_once(':') {
-        Some((vendor, name)) if !vendor.is_empty() && !name.is_empty() => Ok(()),
-        _ => Err(PolicyError::malformed(
-            "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
-        )),
-    }
 }
 
 /// The values of one key as strings (a scalar or an array of scalars).
@@ -88,12 +75,14 @@ pub(crate) fn compile_conditions(
                 "Duplicate condition operator {op_name}."
             )));
         }
-        let Some(name) = parse_operator(op_name) else {
-            return Err(PolicyError::malformed(format!(
-                "Invalid Condition type : {op_name}"
-            )));
-        };
         let Json::Obj(keys) = keys else {
+            return Err(PolicyError::malformed(SYNTAX));
+        };
+        let Some(name) = parse_operator(op_name) else {
+            // IAM accepts an unknown operator only with no keys (a no-op).
+            if keys.is_empty() {
+                continue;
+            }
             return Err(PolicyError::malformed(SYNTAX));
         };
         for (j, (key, vals)) in keys.iter().enumerate() {
@@ -102,7 +91,6 @@ pub(crate) fn compile_conditions(
                     "Duplicate condition key {key} for {op_name}."
                 )));
             }
-            check_key(key)?;
             let texts = value_strings(vals)?;
             let values = compile_values(name.op, op_name, key, &texts, variables)?;
             out.push(Condition {
@@ -126,11 +114,8 @@ fn compile_values(
     variables: bool,
 ) -> Result<Values, PolicyError> {
     use Operator::*;
-    let bad = |what: &str, v: &str| {
-        PolicyError::malformed(format!(
-            "Invalid {what} value \"{v}\" for condition {op_name} on key {key}."
-        ))
-    };
+    // IAM reports malformed typed values as a legacy-parsing failure.
+    let bad = |_what: &str, _v: &str| PolicyError::malformed(LEGACY);
     if variables
         && !op.allows_variables()
         && let Some(v) = texts.iter().find(|t| contains_variable(t))
@@ -200,7 +185,7 @@ fn compile_values(
         ArnEquals | ArnLike | ArnNotEquals | ArnNotLike => Values::Arn(
             texts
                 .iter()
-                .map(|t| ArnPattern::compile(t, variables))
+                .map(|t| ArnPattern::condition(t, variables))
                 .collect(),
         ),
         Null => Values::Null(
@@ -256,7 +241,8 @@ mod tests {
         assert!(compile(r#"{"Bool":{"aws:SecureTransport":"${aws:x}"}}"#, false).is_ok());
         assert!(compile(r#"{"Bool":{"aws:SecureTransport":false}}"#, true).is_ok());
         assert!(compile(r#"{"Null":{"aws:TokenIssueTime":"maybe"}}"#, true).is_err());
-        assert!(compile(r#"{"StringEquals":{"nokey":"x"}}"#, true).is_err());
+        assert!(compile(r#"{"StringEquals":{"nokey":"x"}}"#, true).is_ok());
+        assert!(compile(r#"{"Unknown":{}}"#, true).unwrap().is_empty());
         assert!(compile(r#"{"StringEquals":{"a:b":{"x":1}}}"#, true).is_err());
         assert!(compile(r#"{"StringEquals":"x"}"#, true).is_err());
         assert!(compile(r#"{"StringEqualz":{"a:b":"x"}}"#, true).is_err());

@@ -1,11 +1,23 @@
 //! Parsing and validating policy documents (`Policy::parse`).
 //!
-//! Order of checks: characters, size, JSON syntax (duplicate keys rejected),
-//! top-level elements, then each statement.
+//! The checks run in the order IAM runs them, so that a document with
+//! several problems gets the message IAM would give:
+//!
+//! 1. characters and size (quota per [`PolicyKind`], white space not counted);
+//! 2. structure: JSON (duplicate keys rejected), known elements, value types,
+//!    `Effect` in any case, mutually exclusive elements, known condition
+//!    operators → "Syntax errors in policy." (a `Principal` in an identity
+//!    policy → "Policy document should not specify a principal.");
+//! 3. managed policies (and boundaries) must be Version 2012-10-17;
+//! 4. the legacy parser: `Effect` case, condition values (dates, numbers, IPs),
+//!    truncated ARNs → "The policy failed legacy parsing";
+//! 5. Sids (alphanumeric, unique), actions and resources present, principals;
+//! 6. resource ARNs (partition, vendor, region, IAM paths) and action vendors.
 
 mod statement;
 
-use crate::error::{PolicyError, SYNTAX};
+use crate::arn::{ResourceProblem, legacy_resource_ok, validate_resource};
+use crate::error::{LEGACY, PolicyError, SYNTAX};
 use crate::json::{self, Json};
 use crate::policy::{Policy, PolicyKind, Version};
 
@@ -41,78 +53,164 @@ fn limit_error(kind: PolicyKind, size: usize) -> PolicyError {
     }
 }
 
+fn syntax() -> PolicyError {
+    PolicyError::malformed(SYNTAX)
+}
+
 impl Policy {
     /// Parse, validate and compile a policy document for the given use.
     ///
     /// Errors carry the AWS error code ([`PolicyError::code`]):
-    /// `MalformedPolicyDocument` or `LimitExceeded`.
+    /// `MalformedPolicyDocument` or `LimitExceeded`, and IAM's message.
     pub fn parse(doc: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
         check_charset(doc)?;
         let size = policy_size(doc);
         if size > kind.size_limit() {
             return Err(limit_error(kind, size));
         }
-        if size == 0 {
-            return Err(PolicyError::malformed(SYNTAX));
-        }
-        let value = json::parse(doc).map_err(|_| PolicyError::malformed(SYNTAX))?;
-        let Json::Obj(top) = value else {
-            return Err(PolicyError::malformed(SYNTAX));
+        let value = json::parse(doc).map_err(|_| syntax())?;
+        let Json::Obj(top) = &value else {
+            return Err(syntax());
         };
-        check_duplicates(&top)?;
+        check_duplicates(top)?;
 
+        // 2. Structure.
         let mut version = None;
         let mut id = None;
         let mut statement = None;
-        for (k, v) in &top {
-            match k.as_str() {
-                "Version" => {
-                    version = Some(match v {
-                        Json::Str(s) if s == "2012-10-17" => Version::V2012_10_17,
-                        Json::Str(s) if s == "2008-10-17" => Version::V2008_10_17,
-                        _ => {
-                            return Err(PolicyError::malformed(
-                                "The policy must contain a valid version string",
-                            ));
-                        }
-                    })
+        for (k, v) in top {
+            match (k.as_str(), v) {
+                ("Version", Json::Str(s)) if s == "2012-10-17" => {
+                    version = Some(Version::V2012_10_17)
                 }
-                "Id" => match v {
-                    Json::Str(s) => id = Some(s.clone()),
-                    _ => return Err(PolicyError::malformed(SYNTAX)),
-                },
-                "Statement" => statement = Some(v),
-                other => {
-                    return Err(PolicyError::malformed(format!(
-                        "{SYNTAX} Unknown field {other}."
-                    )));
+                ("Version", Json::Str(s)) if s == "2008-10-17" => {
+                    version = Some(Version::V2008_10_17)
+                }
+                ("Id", Json::Str(s)) => id = Some(s.clone()),
+                ("Statement", v) => statement = Some(v),
+                _ => return Err(syntax()),
+            }
+        }
+        let items: Vec<&Json> = match statement {
+            Some(s @ Json::Obj(_)) => vec![s],
+            Some(Json::Arr(items)) if !items.is_empty() => items.iter().collect(),
+            _ => return Err(syntax()),
+        };
+        let raws = items
+            .iter()
+            .map(|i| statement::syntax_check(i, kind))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        // 3. Managed policies need the current language version.
+        if matches!(kind, PolicyKind::Managed | PolicyKind::Boundary)
+            && version != Some(Version::V2012_10_17)
+        {
+            return Err(PolicyError::malformed(
+                "Policy document must be version 2012-10-17 or greater.",
+            ));
+        }
+        let variables = version == Some(Version::V2012_10_17);
+
+        // 4. Legacy parsing: Effect case and condition values, then resources.
+        let mut conditions = Vec::with_capacity(raws.len());
+        for raw in &raws {
+            if raw.effect != "Allow" && raw.effect != "Deny" {
+                return Err(PolicyError::malformed(LEGACY));
+            }
+            conditions.push(statement::conditions(raw, variables)?);
+        }
+        let mut resource_problem: Option<String> = None;
+        for raw in &raws {
+            if let Some((list, _)) = &raw.resource {
+                for r in list {
+                    if let Err(ResourceProblem::Message(m)) = validate_resource(r, variables) {
+                        resource_problem.get_or_insert(m);
+                    }
+                }
+                if resource_problem.is_none()
+                    && !list.iter().all(|r| legacy_resource_ok(r, variables))
+                {
+                    return Err(PolicyError::malformed(LEGACY));
                 }
             }
         }
-        let Some(statement) = statement else {
-            return Err(PolicyError::malformed(format!(
-                "{SYNTAX} Missing required field Statement."
-            )));
-        };
-        let variables = version == Some(Version::V2012_10_17);
-        let items: Vec<&Json> = match statement {
-            Json::Obj(_) => vec![statement],
-            Json::Arr(items) => items.iter().collect(),
-            _ => return Err(PolicyError::malformed(SYNTAX)),
-        };
-        let mut statements = Vec::with_capacity(items.len());
-        for item in items {
-            statements.push(statement::compile(item, kind, variables)?);
-        }
-        for (i, s) in statements.iter().enumerate() {
-            if let Some(sid) = s.sid()
-                && statements[..i].iter().any(|o| o.sid() == Some(sid))
+
+        // 5. Statement-level rules.
+        for (i, raw) in raws.iter().enumerate() {
+            if let Some(sid) = raw.sid
+                && !sid.is_empty()
             {
+                if kind != PolicyKind::Resource && !sid.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    return Err(PolicyError::malformed(
+                        "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*",
+                    ));
+                }
+                if raws[..i].iter().any(|o| o.sid == Some(sid)) {
+                    return Err(PolicyError::malformed(
+                        "Statement IDs (SID) in a single policy must be unique.",
+                    ));
+                }
+            }
+        }
+        for raw in &raws {
+            if raw.action.as_ref().is_none_or(|(l, _)| l.is_empty()) {
                 return Err(PolicyError::malformed(
-                    "Statement IDs (SID) in a single policy must be unique.",
+                    "Policy statement must contain actions.",
                 ));
             }
         }
+        for raw in &raws {
+            match (&raw.resource, kind.forbids_resource()) {
+                (Some((_, negated)), true) => {
+                    let field = if *negated { "NotResource" } else { "Resource" };
+                    return Err(PolicyError::malformed(format!(
+                        "Has prohibited field {field}"
+                    )));
+                }
+                (None, false) => {
+                    return Err(PolicyError::malformed(
+                        "Policy statement must contain resources.",
+                    ));
+                }
+                (Some((l, _)), false) if l.is_empty() => {
+                    return Err(PolicyError::malformed(
+                        "Policy statement must contain resources.",
+                    ));
+                }
+                _ => {}
+            }
+            match raw.principal {
+                None if kind.requires_principal() => {
+                    return Err(PolicyError::malformed("Missing required field Principal"));
+                }
+                // "You cannot use the NotPrincipal element in an IAM
+                // identity-based policy nor in an IAM role trust policy", and
+                // it "must be used with Effect: Deny" (IAM User Guide).
+                Some((_, true)) if kind == PolicyKind::Trust => {
+                    return Err(PolicyError::malformed("Has prohibited field NotPrincipal"));
+                }
+                Some((_, true)) if raw.effect == "Allow" => return Err(syntax()),
+                _ => {}
+            }
+        }
+
+        // 6. Resource formats and action vendors.
+        if let Some(m) = resource_problem {
+            return Err(PolicyError::malformed(m));
+        }
+        for raw in &raws {
+            if let Some((list, _)) = &raw.action {
+                for a in list {
+                    statement::check_action(a)?;
+                }
+            }
+        }
+
+        let statements = raws
+            .iter()
+            .zip(conditions)
+            .map(|(raw, conds)| statement::compile(raw, conds, variables))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Policy {
             kind,
             version,
@@ -127,9 +225,7 @@ impl Policy {
 pub(crate) fn check_duplicates(members: &[(String, Json)]) -> Result<(), PolicyError> {
     for (i, (k, _)) in members.iter().enumerate() {
         if members[..i].iter().any(|(o, _)| o == k) {
-            return Err(PolicyError::malformed(format!(
-                "{SYNTAX} Duplicate field {k}."
-            )));
+            return Err(syntax());
         }
     }
     Ok(())

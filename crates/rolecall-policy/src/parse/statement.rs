@@ -1,8 +1,9 @@
-//! Compiling one statement.
+//! One statement: the structural ("syntax") checks, then compilation.
 
 use super::check_duplicates;
-use crate::arn::{ArnPattern, validate_resource};
-use crate::condition::compile::compile_conditions;
+use crate::arn::ArnPattern;
+use crate::condition::Condition;
+use crate::condition::compile::{compile_conditions, parse_operator};
 use crate::error::{PolicyError, SYNTAX};
 use crate::json::Json;
 use crate::policy::{Actions, Effect, PolicyKind, Principals, Resources, Statement};
@@ -13,33 +14,133 @@ fn syntax() -> PolicyError {
     PolicyError::malformed(SYNTAX)
 }
 
-/// A string or a non-empty array of strings.
-fn string_list<'a>(v: &'a Json, element: &str) -> Result<Vec<&'a str>, PolicyError> {
+/// A statement that passed the structural checks, not yet compiled.
+pub(super) struct Raw<'a> {
+    pub sid: Option<&'a str>,
+    pub effect: &'a str,
+    /// `(value, is NotPrincipal)`.
+    pub principal: Option<(&'a Json, bool)>,
+    /// `(values, is NotAction)`.
+    pub action: Option<(Vec<&'a str>, bool)>,
+    /// `(values, is NotResource)`.
+    pub resource: Option<(Vec<&'a str>, bool)>,
+    pub condition: Option<&'a Json>,
+}
+
+/// A string or an array of strings.
+fn string_list(v: &Json) -> Result<Vec<&str>, PolicyError> {
     match v {
         Json::Str(s) => Ok(vec![s.as_str()]),
-        Json::Arr(items) => {
-            let out: Vec<&str> = items
-                .iter()
-                .map(|i| match i {
-                    Json::Str(s) => Ok(s.as_str()),
-                    _ => Err(syntax()),
-                })
-                .collect::<Result<_, _>>()?;
-            if out.is_empty() {
-                return Err(PolicyError::malformed(format!(
-                    "{SYNTAX} {element} must not be empty."
-                )));
-            }
-            Ok(out)
-        }
-        other => Err(PolicyError::malformed(format!(
-            "{SYNTAX} {element} must be a string or an array of strings, not {}.",
-            other.type_name()
-        ))),
+        Json::Arr(items) => items
+            .iter()
+            .map(|i| match i {
+                Json::Str(s) => Ok(s.as_str()),
+                _ => Err(syntax()),
+            })
+            .collect(),
+        _ => Err(syntax()),
     }
 }
 
-fn check_action(a: &str) -> Result<(), PolicyError> {
+fn is_scalar(v: &Json) -> bool {
+    matches!(v, Json::Str(_) | Json::Num(_) | Json::Bool(_))
+}
+
+/// Pick one of two mutually exclusive elements.
+fn one_of<'a>(
+    members: &'a [(String, Json)],
+    a: &str,
+    b: &str,
+) -> Result<Option<(&'a Json, bool)>, PolicyError> {
+    let get = |k: &str| members.iter().find(|(n, _)| n == k).map(|(_, v)| v);
+    match (get(a), get(b)) {
+        (Some(_), Some(_)) => Err(syntax()),
+        (Some(v), None) => Ok(Some((v, false))),
+        (None, Some(v)) => Ok(Some((v, true))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The structural checks IAM reports as "Syntax errors in policy."
+pub(super) fn syntax_check(item: &Json, kind: PolicyKind) -> Result<Raw<'_>, PolicyError> {
+    let Json::Obj(members) = item else {
+        return Err(syntax());
+    };
+    check_duplicates(members)?;
+    for (k, _) in members {
+        match k.as_str() {
+            "Sid" | "Effect" | "Action" | "NotAction" | "Resource" | "NotResource"
+            | "Condition" => {}
+            "Principal" | "NotPrincipal" if kind.requires_principal() => {}
+            "Principal" | "NotPrincipal" => {
+                return Err(PolicyError::malformed(
+                    "Policy document should not specify a principal.",
+                ));
+            }
+            _ => return Err(syntax()),
+        }
+    }
+    let get = |k: &str| members.iter().find(|(n, _)| n == k).map(|(_, v)| v);
+    let sid = match get("Sid") {
+        None => None,
+        Some(Json::Str(s)) => Some(s.as_str()),
+        Some(_) => return Err(syntax()),
+    };
+    let effect = match get("Effect") {
+        Some(Json::Str(s)) if s.eq_ignore_ascii_case("Allow") || s.eq_ignore_ascii_case("Deny") => {
+            s.as_str()
+        }
+        _ => return Err(syntax()),
+    };
+    let principal = one_of(members, "Principal", "NotPrincipal")?;
+    if let Some((p, _)) = principal
+        && !matches!(p, Json::Str(_) | Json::Obj(_))
+    {
+        return Err(syntax());
+    }
+    let action = match one_of(members, "Action", "NotAction")? {
+        Some((v, not)) => Some((string_list(v)?, not)),
+        None => None,
+    };
+    let resource = match one_of(members, "Resource", "NotResource")? {
+        Some((v, not)) => Some((string_list(v)?, not)),
+        None => None,
+    };
+    let condition = get("Condition");
+    if let Some(c) = condition {
+        let Json::Obj(ops) = c else {
+            return Err(syntax());
+        };
+        for (op, keys) in ops {
+            let Json::Obj(keys) = keys else {
+                return Err(syntax());
+            };
+            for (_, v) in keys {
+                let ok = match v {
+                    Json::Arr(items) => items.iter().all(is_scalar),
+                    other => is_scalar(other),
+                };
+                if !ok {
+                    return Err(syntax());
+                }
+            }
+            if parse_operator(op).is_none() && !keys.is_empty() {
+                return Err(syntax());
+            }
+        }
+    }
+    Ok(Raw {
+        sid,
+        effect,
+        principal,
+        action,
+        resource,
+        condition,
+    })
+}
+
+/// Validate an action's vendor prefix (IAM does not check the action name).
+pub(super) fn check_action(a: &str) -> Result<(), PolicyError> {
     if a == "*" {
         return Ok(());
     }
@@ -58,21 +159,13 @@ fn check_action(a: &str) -> Result<(), PolicyError> {
             "Action vendors (e.g., aws, ec2, etc.) must not contain wildcards.",
         ));
     }
-    if vendor.is_empty()
-        || !vendor
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    if !vendor
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
     {
         return Err(PolicyError::malformed(format!(
             "Vendor {vendor} is not valid"
         )));
-    }
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '*' | '?' | '_' | '-' | '.'))
-    {
-        return Err(PolicyError::malformed(format!("Action {a} is not valid.")));
     }
     Ok(())
 }
@@ -87,7 +180,7 @@ fn compile_principals(v: &Json, negated: bool) -> Result<Principals, PolicyError
                 return Err(syntax());
             }
             for (kind, values) in members {
-                for value in string_list(values, kind)? {
+                for value in string_list(values)? {
                     pats.push(PrincipalPattern::compile(kind, value)?);
                 }
             }
@@ -105,162 +198,65 @@ fn compile_principals(v: &Json, negated: bool) -> Result<Principals, PolicyError
     })
 }
 
-/// Pick one of two mutually exclusive elements.
-fn one_of<'a>(
-    members: &'a [(String, Json)],
-    a: &str,
-    b: &str,
-) -> Result<Option<(&'a Json, bool)>, PolicyError> {
-    let get = |k: &str| members.iter().find(|(n, _)| n == k).map(|(_, v)| v);
-    match (get(a), get(b)) {
-        (Some(_), Some(_)) => Err(PolicyError::malformed(format!(
-            "{SYNTAX} A statement cannot contain both {a} and {b}."
-        ))),
-        (Some(v), None) => Ok(Some((v, false))),
-        (None, Some(v)) => Ok(Some((v, true))),
-        (None, None) => Ok(None),
-    }
-}
-
+/// Compile a validated statement (`conditions` were compiled by the legacy pass).
 pub(super) fn compile(
-    item: &Json,
-    kind: PolicyKind,
+    raw: &Raw<'_>,
+    conditions: Vec<Condition>,
     variables: bool,
 ) -> Result<Statement, PolicyError> {
-    let Json::Obj(members) = item else {
-        return Err(syntax());
+    let effect = if raw.effect == "Allow" {
+        Effect::Allow
+    } else {
+        Effect::Deny
     };
-    check_duplicates(members)?;
-    for (k, _) in members {
-        if !matches!(
-            k.as_str(),
-            "Sid"
-                | "Effect"
-                | "Principal"
-                | "NotPrincipal"
-                | "Action"
-                | "NotAction"
-                | "Resource"
-                | "NotResource"
-                | "Condition"
-        ) {
-            return Err(PolicyError::malformed(format!(
-                "{SYNTAX} Unknown field {k}."
-            )));
-        }
-    }
-    let get = |k: &str| members.iter().find(|(n, _)| n == k).map(|(_, v)| v);
-
-    let sid = match get("Sid") {
-        None => None,
-        Some(Json::Str(s)) => {
-            if kind != PolicyKind::Resource && !s.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err(PolicyError::malformed(
-                    "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*",
-                ));
-            }
-            Some(s.as_str().into())
-        }
-        Some(_) => return Err(syntax()),
-    };
-
-    let effect = match get("Effect") {
-        Some(Json::Str(s)) if s == "Allow" => Effect::Allow,
-        Some(Json::Str(s)) if s == "Deny" => Effect::Deny,
-        Some(Json::Str(s)) => return Err(PolicyError::malformed(format!("Invalid effect: {s}"))),
-        Some(_) => return Err(syntax()),
-        None => return Err(PolicyError::malformed("Missing required field Effect")),
-    };
-
-    let principal = match one_of(members, "Principal", "NotPrincipal")? {
-        Some(_) if !kind.requires_principal() => {
-            return Err(PolicyError::malformed(
-                "Policy document should not specify a principal.",
-            ));
-        }
-        // "You cannot use the NotPrincipal element in an IAM identity-based
-        // policy nor in an IAM role trust policy", and it "must be used with
-        // Effect: Deny" (IAM User Guide, NotPrincipal).
-        Some((_, true)) if kind == PolicyKind::Trust => {
-            return Err(PolicyError::malformed("Has prohibited field NotPrincipal"));
-        }
-        Some((_, true)) if effect == Effect::Allow => {
-            return Err(PolicyError::malformed(format!(
-                "{SYNTAX} NotPrincipal must be used with \"Effect\": \"Deny\"."
-            )));
-        }
+    let principal = match raw.principal {
         Some((v, negated)) => Some(compile_principals(v, negated)?),
-        None if kind.requires_principal() => {
-            return Err(PolicyError::malformed("Missing required field Principal"));
-        }
         None => None,
     };
-
-    let action = match one_of(members, "Action", "NotAction")? {
-        Some((v, negated)) => {
-            let list = string_list(v, if negated { "NotAction" } else { "Action" })?;
-            let mut pats = Vec::with_capacity(list.len());
-            for a in list {
-                check_action(a)?;
-                pats.push(Pattern::compile(
-                    a,
-                    Syntax {
-                        wildcards: true,
-                        variables: false,
-                        lowercase: true,
-                    },
-                ));
-            }
-            Actions {
-                negated,
-                pats: pats.into(),
-            }
-        }
+    let action = match &raw.action {
+        Some((list, negated)) => Actions {
+            negated: *negated,
+            pats: list
+                .iter()
+                .map(|a| {
+                    Pattern::compile(
+                        a,
+                        Syntax {
+                            wildcards: true,
+                            variables: false,
+                            lowercase: true,
+                        },
+                    )
+                })
+                .collect(),
+        },
         None => {
             return Err(PolicyError::malformed(
                 "Policy statement must contain actions.",
             ));
         }
     };
-
-    let resource = match one_of(members, "Resource", "NotResource")? {
-        Some((_, negated)) if kind.forbids_resource() => {
-            let field = if negated { "NotResource" } else { "Resource" };
-            return Err(PolicyError::malformed(format!(
-                "Has prohibited field {field}"
-            )));
-        }
-        Some((v, negated)) => {
-            let list = string_list(v, if negated { "NotResource" } else { "Resource" })?;
-            let mut pats = Vec::with_capacity(list.len());
-            for r in list {
-                validate_resource(r, variables).map_err(PolicyError::malformed)?;
-                pats.push(ArnPattern::compile(r, variables));
-            }
-            Some(Resources {
-                negated,
-                pats: pats.into(),
-            })
-        }
-        None if kind.forbids_resource() => None,
-        None => {
-            return Err(PolicyError::malformed(
-                "Policy statement must contain resources.",
-            ));
-        }
-    };
-
-    let conditions = match get("Condition") {
-        Some(c) => compile_conditions(c, variables)?,
-        None => Vec::new(),
-    };
-
+    let resource = raw.resource.as_ref().map(|(list, negated)| Resources {
+        negated: *negated,
+        pats: list
+            .iter()
+            .map(|r| ArnPattern::resource(r, variables))
+            .collect(),
+    });
     Ok(Statement {
-        sid,
+        sid: raw.sid.filter(|s| !s.is_empty()).map(Into::into),
         effect,
         principal,
         action,
         resource,
         conditions: conditions.into(),
     })
+}
+
+/// Compile the `Condition` element (typed values are checked here).
+pub(super) fn conditions(raw: &Raw<'_>, variables: bool) -> Result<Vec<Condition>, PolicyError> {
+    match raw.condition {
+        Some(c) => compile_conditions(c, variables),
+        None => Ok(Vec::new()),
+    }
 }

@@ -441,9 +441,18 @@ impl Gen<'_> {
     }
 
     fn policy(&mut self, principal: bool, resource: bool) -> Value {
+        self.policy_v(principal, resource, false)
+    }
+
+    /// A managed policy (e.g. a permissions boundary): Version 2012-10-17 is required.
+    fn managed(&mut self) -> Value {
+        self.policy_v(false, true, true)
+    }
+
+    fn policy_v(&mut self, principal: bool, resource: bool, managed: bool) -> Value {
         let mut p = Map::new();
         self.v2012 = false;
-        match self.rng.below(100) {
+        match if managed { 0 } else { self.rng.below(100) } {
             0..=84 => {
                 p.insert("Version".into(), json!("2012-10-17"));
                 self.v2012 = true;
@@ -550,7 +559,7 @@ pub fn request(rng: &mut Rng, id: usize) -> Value {
         let ids: Vec<Value> = (0..n).map(|_| g.policy(false, true)).collect();
         req.insert("identityPolicies".into(), Value::Array(ids));
         if g.rng.chance(20) {
-            let pb = g.policy(false, true);
+            let pb = g.managed();
             req.insert("permissionBoundaries".into(), json!([pb]));
         }
         req.insert("principal".into(), json!(principal));
@@ -567,7 +576,14 @@ pub fn request(rng: &mut Rng, id: usize) -> Value {
                 .pick(&[ALICE, ALICE, SESSION, BOB, "ec2.amazonaws.com"]);
             (p, "sts:AssumeRole", ROLE, ACCT)
         } else {
-            let p = *g.rng.pick(&[ALICE, ALICE, SESSION, BOB]);
+            let p = *g.rng.pick(&[
+                ALICE,
+                ALICE,
+                SESSION,
+                BOB,
+                "anonymous",
+                "arn:aws:iam::123456789012:root",
+            ]);
             let a = *g.rng.pick(&["s3:GetObject", "s3:PutObject"]);
             let r = *g.rng.pick(&[
                 "arn:aws:s3:::bkt/alice/a.txt",
@@ -578,15 +594,19 @@ pub fn request(rng: &mut Rng, id: usize) -> Value {
             (p, a, r, acct)
         };
         let service = !principal.starts_with("arn:");
-        let n = if service || g.rng.chance(10) {
+        // Anonymous callers have no policies; the root user cannot have a
+        // permissions boundary.
+        let anonymous = principal == "anonymous";
+        let root = principal.ends_with(":root");
+        let n = if service || anonymous || g.rng.chance(10) {
             0
         } else {
             g.rng.range(1, 2)
         };
         let ids: Vec<Value> = (0..n).map(|_| g.policy(false, true)).collect();
         req.insert("identityPolicies".into(), Value::Array(ids));
-        if !service && g.rng.chance(20) {
-            let pb = g.policy(false, true);
+        if !service && !anonymous && !root && g.rng.chance(20) {
+            let pb = g.managed();
             req.insert("permissionBoundaries".into(), json!([pb]));
         }
         if principal == SESSION && g.rng.chance(30) {

@@ -88,7 +88,14 @@ fn scalar(v: &Value) -> String {
 /// Build the request context from an oracle request.
 pub fn request(req: &Value) -> RequestContext {
     let s = |k: &str| req.get(k).and_then(Value::as_str).unwrap_or_default();
-    let mut r = RequestContext::new(principal(s("principal")), s("action"), s("resource"));
+    // Corpus cases may say a non-ARN principal is a web identity provider
+    // (the oracle infers it from the policy; rolecall's API knows it).
+    let who = if s("principalKind") == "webIdentity" {
+        Principal::web_identity(s("principal"))
+    } else {
+        principal(s("principal"))
+    };
+    let mut r = RequestContext::new(who, s("action"), s("resource"));
     if let Some(acct) = req.get("resourceAccount").and_then(Value::as_str) {
         r.resource_account = Some(acct.to_owned());
     }

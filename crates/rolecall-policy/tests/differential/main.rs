@@ -92,6 +92,11 @@ fn generated_cases_agree_with_oracle() {
         rejected.len(),
         failures.len()
     );
+    for (d, text) in divergences::DESCRIPTIONS {
+        if let Some(n) = documented.get(d) {
+            eprintln!("  divergence {d} ({n} cases): {text}");
+        }
+    }
     for (label, list) in [
         ("UNDOCUMENTED DISAGREEMENT", &failures),
         ("REJECTED BY ROLECALL", &rejected),
