@@ -344,8 +344,14 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 // Validate the parameters' types before touching the instance.
                 apply_metadata_params(&a, &mut pending)?;
                 dry_run(&a)?;
+                // Applied inside the store's transaction, to the instance as it is then.
+                let params = a.params.clone();
                 let inst = ec2
-                    .modify_instance_metadata_options(id, |m| {
+                    .modify_instance_metadata_options(id, move |m| {
+                        let a = Args {
+                            params: &params,
+                            protocol: Protocol::Ec2,
+                        };
                         let _ = apply_metadata_params(&a, m);
                     })
                     .await?;

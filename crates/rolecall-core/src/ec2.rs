@@ -58,6 +58,10 @@ pub struct StateChange {
     pub current: InstanceState,
 }
 
+/// A state transition: for an instance, the (reported, stored) states it moves to, None to stay,
+/// or the error EC2 gives for an instance in the wrong state.
+type Transition = fn(&Instance) -> Result<Option<(InstanceState, InstanceState)>>;
+
 /// A filter of Describe* calls: a name and values with `*`/`?` wildcards.
 #[derive(Debug, Clone)]
 pub struct Filter {
@@ -455,44 +459,52 @@ impl Ec2 {
         Ok((rows, next))
     }
 
-    async fn change_states(
-        &self,
-        ids: &[String],
-        apply: impl Fn(&Instance) -> Result<Option<(InstanceState, InstanceState)>>,
-    ) -> Result<Vec<StateChange>> {
+    /// Moves instances between states. Every instance is checked before any changes (EC2 refuses
+    /// the whole call if one cannot move); each move is then applied to the instance as it is
+    /// inside the store's transaction, so concurrent calls cannot undo each other.
+    async fn change_states(&self, ids: &[String], apply: Transition) -> Result<Vec<StateChange>> {
         if ids.is_empty() {
             return Err(Error::MissingParameter(
                 "The request must contain the parameter InstanceId".into(),
             ));
         }
-        let instances = self.existing_instances(ids).await?;
-        let mut plan = Vec::new();
-        for inst in &instances {
-            plan.push((inst.clone(), apply(inst)?));
+        for inst in &self.existing_instances(ids).await? {
+            apply(inst)?;
         }
         let mut changes = Vec::new();
-        for (mut inst, step) in plan {
-            let previous = inst.state;
-            let (reported, stored) = step.unwrap_or((previous, previous));
-            if stored != previous {
-                inst.state = stored;
-                inst.state_reason = match stored {
-                    InstanceState::Stopped => format!(
-                        "User initiated ({})",
-                        Utc::now().format("%Y-%m-%d %H:%M:%S GMT")
-                    ),
-                    InstanceState::Terminated => format!(
-                        "User initiated ({})",
-                        Utc::now().format("%Y-%m-%d %H:%M:%S GMT")
-                    ),
-                    _ => String::new(),
-                };
-                self.store.update_instance(&inst).await?;
-            }
+        for id in ids {
+            let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+            let report = seen.clone();
+            let edit = move |inst: &mut Instance| {
+                let previous = inst.state;
+                let (reported, stored) = apply(inst)?.unwrap_or((previous, previous));
+                if stored != previous {
+                    inst.state = stored;
+                    inst.state_reason = match stored {
+                        InstanceState::Stopped | InstanceState::Terminated => {
+                            format!(
+                                "User initiated ({})",
+                                Utc::now().format("%Y-%m-%d %H:%M:%S GMT")
+                            )
+                        }
+                        _ => String::new(),
+                    };
+                }
+                if let Ok(mut r) = report.lock() {
+                    *r = Some((previous, reported));
+                }
+                Ok(())
+            };
+            self.store.modify_instance(id, Box::new(edit)).await?;
+            let (previous, current) = seen
+                .lock()
+                .ok()
+                .and_then(|r| *r)
+                .ok_or_else(|| Error::Internal("state change not recorded".into()))?;
             changes.push(StateChange {
-                instance_id: inst.id,
+                instance_id: id.clone(),
                 previous,
-                current: reported,
+                current,
             });
         }
         Ok(changes)
@@ -538,18 +550,20 @@ impl Ec2 {
     pub async fn modify_instance_metadata_options(
         &self,
         id: &str,
-        change: impl FnOnce(&mut MetadataOptions),
+        change: impl FnOnce(&mut MetadataOptions) + Send + 'static,
     ) -> Result<Instance> {
-        let mut inst = self.existing_instances(&[id.to_string()]).await?.remove(0);
-        if inst.state == InstanceState::Terminated {
-            return Err(Error::IncorrectInstanceState(format!(
-                "The instance '{id}' is not in a valid state for this operation."
-            )));
-        }
-        change(&mut inst.metadata_options);
-        check_metadata_options(&inst.metadata_options)?;
-        self.store.update_instance(&inst).await?;
-        Ok(inst)
+        check_instance_id(id)?;
+        let edit = move |inst: &mut Instance| {
+            if inst.state == InstanceState::Terminated {
+                return Err(Error::IncorrectInstanceState(format!(
+                    "The instance '{}' is not in a valid state for this operation.",
+                    inst.id
+                )));
+            }
+            change(&mut inst.metadata_options);
+            check_metadata_options(&inst.metadata_options)
+        };
+        self.store.modify_instance(id, Box::new(edit)).await
     }
 
     pub async fn associate_iam_instance_profile(

@@ -121,8 +121,10 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     async fn list_instances(&self, ids: &[String], page: &PageRequest) -> Result<Vec<Instance>>;
     /// Private IPs of instances that are not terminated.
     async fn live_private_ips(&self) -> Result<Vec<String>>;
-    /// Rewrites the instance; moving to terminated also ends its active association.
-    async fn update_instance(&self, instance: &Instance) -> Result<()>;
+    /// Applies `edit` to the instance in one transaction (no lost updates between concurrent
+    /// state and metadata changes); a move to terminated also ends its active association.
+    /// InvalidInstanceIdNotFound if absent.
+    async fn modify_instance(&self, id: &str, edit: Edit<Instance>) -> Result<Instance>;
 
     // --- IAM instance profile associations ---
     /// IncorrectState when the instance already has an active association.

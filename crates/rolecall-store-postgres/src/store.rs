@@ -936,16 +936,27 @@ impl Store for PostgresStore {
             .map_err(internal)
     }
 
-    async fn update_instance(&self, instance: &Instance) -> Result<()> {
+    async fn modify_instance(&self, id: &str, edit: Edit<Instance>) -> Result<Instance> {
         let mut tx = self.begin().await?;
         // Locks the instance row first (then its associations): the same order as
         // insert_association and replace_association, so they cannot deadlock.
+        let data: Option<String> =
+            sqlx::query_scalar("SELECT data FROM instances WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(internal)?;
+        let missing =
+            || Error::InvalidInstanceIdNotFound(format!("The instance ID '{id}' does not exist"));
+        let mut instance: Instance = from_json(&data.ok_or_else(missing)?)?;
+        let was_terminated = instance.state == InstanceState::Terminated;
+        edit(&mut instance)?;
         let res = sqlx::query(
             "UPDATE instances SET state = $1, private_ip = $2, data = $3 WHERE id = $4",
         )
         .bind(instance.state.name())
         .bind(&instance.private_ip)
-        .bind(to_json(instance)?)
+        .bind(to_json(&instance)?)
         .bind(&instance.id)
         .execute(&mut *tx)
         .await;
@@ -958,7 +969,7 @@ impl Store for PostgresStore {
             }
             other => other.map_err(internal)?,
         };
-        if instance.state == InstanceState::Terminated {
+        if instance.state == InstanceState::Terminated && !was_terminated {
             let active: Vec<String> = sqlx::query_scalar(
                 "SELECT data FROM associations WHERE instance_id = $1 AND state IN ('associating', 'associated') FOR UPDATE",
             )
@@ -972,7 +983,8 @@ impl Store for PostgresStore {
                 set_association(&mut tx, &a).await?;
             }
         }
-        tx.commit().await.map_err(internal)
+        tx.commit().await.map_err(internal)?;
+        Ok(instance)
     }
 
     // ----- associations -----

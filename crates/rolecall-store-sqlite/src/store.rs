@@ -897,10 +897,19 @@ impl Store for SqliteStore {
             .map_err(internal)
     }
 
-    async fn update_instance(&self, instance: &Instance) -> Result<()> {
-        let instance = instance.clone();
+    async fn modify_instance(&self, id: &str, edit: Edit<Instance>) -> Result<Instance> {
+        let id = id.to_string();
         self.write(move |tx| {
             Box::pin(async move {
+                let data: Option<String> = sqlx::query_scalar("SELECT data FROM instances WHERE id = ?")
+                    .bind(&id)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(internal)?;
+                let missing = || Error::InvalidInstanceIdNotFound(format!("The instance ID '{id}' does not exist"));
+                let mut instance: Instance = from_json(&data.ok_or_else(missing)?)?;
+                let was_terminated = instance.state == InstanceState::Terminated;
+                edit(&mut instance)?;
                 sqlx::query("UPDATE instances SET state = ?, data = ? WHERE id = ?")
                     .bind(instance.state.name())
                     .bind(to_json(&instance)?)
@@ -908,7 +917,7 @@ impl Store for SqliteStore {
                     .execute(&mut **tx)
                     .await
                     .map_err(internal)?;
-                if instance.state == InstanceState::Terminated {
+                if instance.state == InstanceState::Terminated && !was_terminated {
                     let active: Vec<String> = sqlx::query_scalar(
                         "SELECT data FROM associations WHERE instance_id = ? AND state IN ('associating', 'associated')",
                     )
@@ -922,7 +931,7 @@ impl Store for SqliteStore {
                         set_association(tx, &a).await?;
                     }
                 }
-                Ok(())
+                Ok(instance)
             })
         })
         .await

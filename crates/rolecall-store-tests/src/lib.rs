@@ -25,7 +25,7 @@ macro_rules! conformance_tests {
             delete_conflicts, policy_versions_limit_under_concurrency, one_role_per_profile_under_concurrency,
             one_association_per_instance_under_concurrency, replace_and_terminate_end_associations,
             private_ips_unique_among_live_instances, access_keys_limit_under_concurrency,
-            meta_initialised_once, same_role_created_concurrently);
+            meta_initialised_once, same_role_created_concurrently, instance_changes_are_not_lost);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(
@@ -410,6 +410,56 @@ pub async fn access_keys_limit_under_concurrency(store: DynStore) {
             .all(|r| matches!(r, Err(Error::LimitExceeded(_))))
     );
     assert_eq!(iam.list_access_keys("keyed").await.unwrap().len(), 2);
+}
+
+pub async fn instance_changes_are_not_lost(store: DynStore) {
+    let ec2 = ec2(&store);
+    iam(&store)
+        .create_instance_profile("held", None, vec![])
+        .await
+        .unwrap();
+    let id = ec2
+        .run_instances(RunInstances {
+            profile_name: Some("held".into()),
+            ..launch()
+        })
+        .await
+        .unwrap()
+        .instances
+        .remove(0)
+        .id;
+    // Metadata changes racing a termination: the termination (and its association's end) stays.
+    let mut tasks: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>> =
+        Vec::new();
+    for hop in 2..10u32 {
+        let (ec2, id) = (ec2.clone(), id.clone());
+        tasks.push(Box::pin(async move {
+            ec2.modify_instance_metadata_options(&id, move |m| m.http_put_response_hop_limit = hop)
+                .await
+                .is_ok()
+        }));
+    }
+    let (ec2t, idt) = (ec2.clone(), id.clone());
+    tasks.push(Box::pin(async move {
+        ec2t.terminate_instances(&[idt]).await.is_ok()
+    }));
+    let results = join_all(tasks).await;
+    assert!(results.last().copied().unwrap(), "terminate succeeds");
+    let inst = store.get_instance(&id).await.unwrap().unwrap();
+    assert_eq!(inst.state, rolecall_core::model::InstanceState::Terminated);
+    assert!(
+        store
+            .active_associations(std::slice::from_ref(&id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Changes after termination are refused.
+    assert!(matches!(
+        ec2.modify_instance_metadata_options(&id, |m| m.http_tokens = "required".into())
+            .await,
+        Err(Error::IncorrectInstanceState(_))
+    ));
 }
 
 pub async fn meta_initialised_once(store: DynStore) {
