@@ -3,7 +3,7 @@
 use crate::auth::{self, AuthMode, KeyStore, Service};
 use crate::error::{ApiError, Protocol};
 use crate::principal::Principal;
-use crate::{authz, changes, ec2, iam, sts};
+use crate::{agent_api, authz, changes, ec2, iam, sts};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, State};
@@ -25,6 +25,8 @@ const MAX_BODY: usize = 1 << 20;
 pub struct ApiConfig {
     pub region: String,
     pub auth: AuthMode,
+    /// Lifetime of instance credentials handed to agents (`DescribeInstanceIdentities`).
+    pub instance_credentials: rolecall_imds::CredentialPolicy,
 }
 
 /// Everything a request handler needs.
@@ -63,7 +65,62 @@ pub struct Call<'a> {
 }
 
 pub fn router(api: Arc<Api>) -> Router {
-    Router::new().fallback(handle).with_state(api)
+    Router::new()
+        .route("/metrics", axum::routing::get(metrics_page))
+        .route("/health", axum::routing::get(health))
+        .fallback(handle)
+        .with_state(api)
+}
+
+/// Prometheus metrics (no secrets in them: counts and latencies by action and status).
+async fn metrics_page() -> Response {
+    let mut resp = rolecall_core::metrics::metrics().render().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    resp
+}
+
+/// 200 when the store answers, 503 otherwise.
+async fn health(State(api): State<Arc<Api>>) -> Response {
+    match api.iam.store().get_meta("account_id").await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: store unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response()
+        }
+    }
+}
+
+/// What a response was for, for the metrics (set by `handle_inner` once it knows).
+#[derive(Clone)]
+struct MetricLabels {
+    service: &'static str,
+    action: String,
+}
+
+async fn handle(state: State<Arc<Api>>, req: Request<Body>) -> Response {
+    let started = std::time::Instant::now();
+    let resp = handle_inner(state, req).await;
+    let labels = resp
+        .extensions()
+        .get::<MetricLabels>()
+        .cloned()
+        .unwrap_or(MetricLabels {
+            service: "unknown",
+            action: String::new(),
+        });
+    let m = rolecall_core::metrics::metrics();
+    m.api_requests
+        .get_or_create(&rolecall_core::metrics::ApiLabels {
+            service: labels.service.into(),
+            action: labels.action,
+            status: resp.status().as_u16().to_string(),
+        })
+        .inc();
+    m.api_latency.observe(started.elapsed().as_secs_f64());
+    resp
 }
 
 /// Serves the API on `listener` until the future is dropped.
@@ -107,7 +164,7 @@ fn error_response(protocol: Protocol, err: &ApiError, request_id: &str) -> Respo
     xml_response(err.status, body, request_id)
 }
 
-async fn handle(State(api): State<Arc<Api>>, req: Request<Body>) -> Response {
+async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Response {
     let peer_ip = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -139,6 +196,7 @@ async fn handle(State(api): State<Arc<Api>>, req: Request<Body>) -> Response {
         Service::Iam => Protocol::Iam,
         Service::Sts => Protocol::Sts,
         Service::Ec2 => Protocol::Ec2,
+        Service::Rolecall => Protocol::Rolecall,
     };
     let Some(action) = params.get("Action") else {
         return error_response(protocol, &ApiError::missing_action(), &request_id);
@@ -157,12 +215,29 @@ async fn handle(State(api): State<Arc<Api>>, req: Request<Body>) -> Response {
             Service::Iam => iam::dispatch(&call).await,
             Service::Sts => sts::dispatch(&call).await,
             Service::Ec2 => ec2::dispatch(&call).await,
+            Service::Rolecall => agent_api::dispatch(&call).await,
         },
     };
     if result.is_ok() && !is_read_only(action) {
         changes::publish(&api).await;
     }
-    match result {
+    // Only actions this server knows become metric labels (clients control the Action string).
+    let known = !matches!(&result, Err(e) if e.code == "InvalidAction");
+    let service_label = match service {
+        Service::Iam => "iam",
+        Service::Sts => "sts",
+        Service::Ec2 => "ec2",
+        Service::Rolecall => "rolecall",
+    };
+    let labels = MetricLabels {
+        service: service_label,
+        action: if known {
+            action.to_string()
+        } else {
+            "unknown".into()
+        },
+    };
+    let mut resp = match result {
         Ok(body) => {
             tracing::info!(target: "rolecall::api", %request_id, %action, principal = %principal.arn, %peer, status = 200);
             xml_response(200, body, &request_id)
@@ -171,5 +246,7 @@ async fn handle(State(api): State<Arc<Api>>, req: Request<Body>) -> Response {
             tracing::info!(target: "rolecall::api", %request_id, %action, principal = %principal.arn, %peer, status = err.status, code = %err.code);
             error_response(protocol, &err, &request_id)
         }
-    }
+    };
+    resp.extensions_mut().insert(labels);
+    resp
 }

@@ -41,9 +41,49 @@ pub struct Issued {
     pub json: String,
     /// The same document with `AccountId`, for `iam/security-credentials-extended/`.
     pub json_extended: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    pub last_updated: DateTime<Utc>,
+}
+
+/// The parts of a credential as the API hands them to an agent.
+pub struct CredentialParts<'a> {
+    pub account_id: &'a str,
+    pub role_id: &'a str,
+    pub access_key_id: &'a str,
+    pub secret_access_key: &'a str,
+    pub session_token: &'a str,
+    pub last_updated: DateTime<Utc>,
+    pub expiration: DateTime<Utc>,
 }
 
 impl Issued {
+    /// A credential minted elsewhere, rendered exactly as a locally minted one.
+    pub fn from_parts(p: &CredentialParts<'_>) -> Issued {
+        let head = format!(
+            "{{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"{}\",\n  \"Type\" : \"AWS-HMAC\",\n  \"AccessKeyId\" : \"{}\",\n  \"SecretAccessKey\" : \"{}\",\n  \"Token\" : \"{}\",\n  \"Expiration\" : \"{}\"",
+            ts(p.last_updated),
+            p.access_key_id,
+            p.secret_access_key,
+            p.session_token,
+            ts(p.expiration)
+        );
+        let json = format!("{head}\n}}");
+        let json_extended = format!("{head},\n  \"AccountId\" : \"{}\"\n}}", p.account_id);
+        Issued {
+            role_id: p.role_id.into(),
+            expires_at: DateTime::from_timestamp(p.expiration.timestamp(), 0)
+                .unwrap_or(p.expiration),
+            json,
+            json_extended,
+            access_key_id: p.access_key_id.into(),
+            secret_access_key: p.secret_access_key.into(),
+            session_token: p.session_token.into(),
+            last_updated: p.last_updated,
+        }
+    }
+
     pub fn is_fresh(&self, now: DateTime<Utc>, policy: &CredentialPolicy) -> bool {
         self.expires_at - now >= policy.refresh_before
     }
@@ -87,20 +127,13 @@ pub fn mint(
         }
     };
     // Field order and formats as EC2 serves them.
-    let head = format!(
-        "{{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"{}\",\n  \"Type\" : \"AWS-HMAC\",\n  \"AccessKeyId\" : \"{}\",\n  \"SecretAccessKey\" : \"{}\",\n  \"Token\" : \"{}\",\n  \"Expiration\" : \"{}\"",
-        ts(now),
-        c.claims.access_key_id,
-        c.secret_access_key,
-        c.session_token,
-        ts(expires_at)
-    );
-    let json = format!("{head}\n}}");
-    let json_extended = format!("{head},\n  \"AccountId\" : \"{}\"\n}}", req.account_id);
-    Some(Issued {
-        role_id: req.role_id.into(),
-        expires_at: DateTime::from_timestamp(expires_at.timestamp(), 0).unwrap_or(expires_at),
-        json,
-        json_extended,
-    })
+    Some(Issued::from_parts(&CredentialParts {
+        account_id: req.account_id,
+        role_id: req.role_id,
+        access_key_id: &c.claims.access_key_id,
+        secret_access_key: &c.secret_access_key,
+        session_token: &c.session_token,
+        last_updated: now,
+        expiration: expires_at,
+    }))
 }

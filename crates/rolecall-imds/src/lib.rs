@@ -16,7 +16,7 @@ mod paths;
 mod server;
 mod token;
 
-pub use credentials::CredentialPolicy;
-pub use directory::{Directory, InstanceView};
+pub use credentials::{CredentialParts, CredentialPolicy, Issued};
+pub use directory::{Directory, InstanceView, ProfileView, RoleView, load_views, mint_for};
 pub use server::{ImdsConfig, serve};
 pub use token::dev_path_prefix;

@@ -177,7 +177,9 @@ pub async fn serve(
         let dir = dir.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req: Request<Incoming>| {
+                let started = std::time::Instant::now();
                 let resp = answer(&dir, &config, peer, &req);
+                record(req.uri().path(), resp.status(), started);
                 async move { Ok::<_, Infallible>(resp) }
             });
             if let Err(e) = http1::Builder::new()
@@ -188,4 +190,32 @@ pub async fn serve(
             }
         });
     }
+}
+
+/// A bounded label for a path: its class, never the path itself (paths carry role names and
+/// development MACs).
+fn path_class(path: &str) -> &'static str {
+    if path.ends_with("/api/token") {
+        "token"
+    } else if path.contains("/iam/security-credentials") {
+        "credentials"
+    } else if path.contains("/meta-data") {
+        "metadata"
+    } else if path.ends_with("/user-data") {
+        "user-data"
+    } else if path.contains("/dynamic") {
+        "dynamic"
+    } else {
+        "other"
+    }
+}
+
+fn record(path: &str, status: StatusCode, started: std::time::Instant) {
+    let m = rolecall_core::metrics::metrics();
+    let labels = rolecall_core::metrics::ImdsLabels {
+        path: path_class(path).into(),
+        status: status.as_u16().to_string(),
+    };
+    m.imds_requests.get_or_create(&labels).inc();
+    m.imds_latency.observe(started.elapsed().as_secs_f64());
 }
