@@ -117,3 +117,30 @@ def test_get_session_token(server, iam):
     # A tampered session token is rejected.
     bad = dict(creds, SessionToken=creds["SessionToken"][:-8] + "AAAAAAA=")
     assert err(clients_from(server, bad)["sts"].get_caller_identity)[0] == "InvalidClientTokenId"
+
+
+def test_session_tags_are_principal_tags(server, iam):
+    """Session tags passed to AssumeRole become aws:PrincipalTag/* of the session (and need
+    sts:TagSession in the trust policy, as in AWS)."""
+    alice, alice_sts, _ = new_user(server, iam)
+    role = iam.create_role(
+        RoleName=unique("tagged"),
+        AssumeRolePolicyDocument=doc({"Effect": "Allow", "Principal": {"AWS": alice["Arn"]}, "Action": ["sts:AssumeRole", "sts:TagSession"]}),
+        Tags=[{"Key": "team", "Value": "red"}],
+    )["Role"]
+    iam.put_role_policy(
+        RoleName=role["RoleName"],
+        PolicyName="by-tag",
+        PolicyDocument=doc({"Effect": "Allow", "Action": "iam:ListRoles", "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalTag/team": "blue"}}}),
+    )
+    # The role's own tag says red: no access.
+    red = clients_from(server, alice_sts.assume_role(RoleArn=role["Arn"], RoleSessionName="red")["Credentials"])
+    assert err(red["iam"].list_roles)[0] == "AccessDenied"
+    # A session tag overrides it for this session only.
+    blue = clients_from(server, alice_sts.assume_role(RoleArn=role["Arn"], RoleSessionName="blue", Tags=[{"Key": "team", "Value": "blue"}])["Credentials"])
+    blue["iam"].list_roles()
+    # Without sts:TagSession in the trust policy, tags are refused (untagged sessions still work).
+    plain = iam.create_role(RoleName=unique("plain"), AssumeRolePolicyDocument=doc({"Effect": "Allow", "Principal": {"AWS": alice["Arn"]}, "Action": "sts:AssumeRole"}))["Role"]
+    code, message = err(alice_sts.assume_role, RoleArn=plain["Arn"], RoleSessionName="tt", Tags=[{"Key": "team", "Value": "blue"}])
+    assert code == "AccessDenied" and "sts:TagSession" in message
+    alice_sts.assume_role(RoleArn=plain["Arn"], RoleSessionName="tt")

@@ -176,9 +176,22 @@ pub async fn authorize_assume_role(
                 .map(|t| t.get("Key").unwrap_or_default().to_string()),
         );
     }
-    if set.evaluate(&req).is_allowed() {
-        Ok(())
-    } else {
-        Err(refuse())
+    if !set.evaluate(&req).is_allowed() {
+        return Err(refuse());
     }
+    // Passing session tags also needs sts:TagSession, from the same policies.
+    if !tags.is_empty() {
+        req.action = "sts:TagSession".into();
+        if !set.evaluate(&req).is_allowed() {
+            return Err(ApiError::new(
+                403,
+                "AccessDenied",
+                format!(
+                    "User: {} is not authorized to perform: sts:TagSession on resource: {role_arn}",
+                    principal.arn
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
