@@ -25,8 +25,6 @@ const MAX_BODY: usize = 1 << 20;
 pub struct ApiConfig {
     pub region: String,
     pub auth: AuthMode,
-    /// Lifetime of instance credentials handed to agents (`DescribeInstanceIdentities`).
-    pub instance_credentials: rolecall_imds::CredentialPolicy,
 }
 
 /// Everything a request handler needs.
