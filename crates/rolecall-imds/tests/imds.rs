@@ -126,7 +126,6 @@ async fn stack(opts: Options) -> Stack {
         config: ApiConfig {
             region: REGION.into(),
             auth: AuthMode::On,
-            instance_credentials: opts.policy,
         },
         keys,
         keyring: keyring.clone(),
