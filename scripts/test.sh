@@ -12,4 +12,5 @@ fi
 cargo build --workspace --all-targets
 # The storage suite also runs on a throwaway PostgreSQL (ROLECALL_TEST_DATABASE_URL).
 scripts/with-postgres.sh cargo test --workspace
-python3 -m pytest -q tests/e2e
+# The agent's end-to-end test runs two API nodes on one PostgreSQL database.
+scripts/with-postgres.sh python3 -m pytest -q tests/e2e

@@ -123,6 +123,7 @@ async fn fixture() -> Fixture {
         config: ApiConfig {
             region: "us-east-1".into(),
             auth: AuthMode::On,
+            instance_credentials: Default::default(),
         },
         keys: KeyStore::default(),
         keyring: ring,

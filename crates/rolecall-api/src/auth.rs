@@ -27,6 +27,8 @@ pub enum Service {
     Iam,
     Sts,
     Ec2,
+    /// rolecall's own service for agents (`crate::agent_api`).
+    Rolecall,
 }
 
 impl Service {
@@ -35,6 +37,7 @@ impl Service {
             "iam" => Some(Service::Iam),
             "sts" => Some(Service::Sts),
             "ec2" => Some(Service::Ec2),
+            "rolecall" => Some(Service::Rolecall),
             _ => None,
         }
     }
@@ -44,6 +47,7 @@ impl Service {
             "2010-05-08" => Some(Service::Iam),
             "2011-06-15" => Some(Service::Sts),
             "2016-11-15" => Some(Service::Ec2),
+            "2026-11-28" => Some(Service::Rolecall),
             _ => None,
         }
     }
@@ -53,6 +57,7 @@ impl Service {
             Service::Iam => Protocol::Iam,
             Service::Sts => Protocol::Sts,
             Service::Ec2 => Protocol::Ec2,
+            Service::Rolecall => Protocol::Rolecall,
         }
     }
 }

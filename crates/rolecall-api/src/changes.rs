@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
-const KEY: &str = "generation";
+pub(crate) const KEY: &str = "generation";
 
 /// The last generation token this node has seen or written.
 #[derive(Default)]

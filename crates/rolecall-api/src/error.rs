@@ -8,6 +8,8 @@ pub enum Protocol {
     Iam,
     Sts,
     Ec2,
+    /// rolecall's own service for agents (Query protocol, IAM-style errors).
+    Rolecall,
 }
 
 impl Protocol {
@@ -16,6 +18,7 @@ impl Protocol {
             Protocol::Iam => "https://iam.amazonaws.com/doc/2010-05-08/",
             Protocol::Sts => "https://sts.amazonaws.com/doc/2011-06-15/",
             Protocol::Ec2 => "http://ec2.amazonaws.com/doc/2016-11-15/",
+            Protocol::Rolecall => "https://rolecall.dev/doc/2026-11-28/",
         }
     }
 }

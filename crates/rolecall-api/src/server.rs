@@ -3,7 +3,7 @@
 use crate::auth::{self, AuthMode, KeyStore, Service};
 use crate::error::{ApiError, Protocol};
 use crate::principal::Principal;
-use crate::{authz, changes, ec2, iam, sts};
+use crate::{agent_api, authz, changes, ec2, iam, sts};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, State};
@@ -25,6 +25,8 @@ const MAX_BODY: usize = 1 << 20;
 pub struct ApiConfig {
     pub region: String,
     pub auth: AuthMode,
+    /// Lifetime of instance credentials handed to agents (`DescribeInstanceIdentities`).
+    pub instance_credentials: rolecall_imds::CredentialPolicy,
 }
 
 /// Everything a request handler needs.
@@ -194,6 +196,7 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
         Service::Iam => Protocol::Iam,
         Service::Sts => Protocol::Sts,
         Service::Ec2 => Protocol::Ec2,
+        Service::Rolecall => Protocol::Rolecall,
     };
     let Some(action) = params.get("Action") else {
         return error_response(protocol, &ApiError::missing_action(), &request_id);
@@ -212,6 +215,7 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
             Service::Iam => iam::dispatch(&call).await,
             Service::Sts => sts::dispatch(&call).await,
             Service::Ec2 => ec2::dispatch(&call).await,
+            Service::Rolecall => agent_api::dispatch(&call).await,
         },
     };
     if result.is_ok() && !is_read_only(action) {
@@ -223,6 +227,7 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
         Service::Iam => "iam",
         Service::Sts => "sts",
         Service::Ec2 => "ec2",
+        Service::Rolecall => "rolecall",
     };
     let labels = MetricLabels {
         service: service_label,

@@ -9,7 +9,7 @@ use rolecall_core::{ChangeListener, DynClock, PageRequest};
 use rolecall_crypto::KeyRing;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 #[derive(Debug, Clone)]
 pub struct RoleView {
@@ -50,7 +50,8 @@ enum Source {
 
 pub struct Directory {
     source: Source,
-    account_id: String,
+    /// Known from the start with a store source; from the first install with a remote one.
+    account_id: OnceLock<String>,
     region: String,
     /// Seals IMDSv2 tokens and dev path MACs (and, with a store source, mints credentials).
     keyring: KeyRing,
@@ -70,7 +71,7 @@ impl Directory {
         clock: DynClock,
         policy: CredentialPolicy,
     ) -> Arc<Directory> {
-        let account_id = iam.account_id().to_string();
+        let account_id = OnceLock::from(iam.account_id().to_string());
         Directory::with_source(
             Source::Store { iam, policy },
             account_id,
@@ -83,18 +84,13 @@ impl Directory {
     /// A directory whose instances and credentials are [installed](Directory::install) from
     /// elsewhere (the `rolecall agent`'s copy of the control plane's view). `keyring` only seals
     /// IMDSv2 tokens, so a random one per process is fine.
-    pub fn remote(
-        account_id: String,
-        region: String,
-        keyring: KeyRing,
-        clock: DynClock,
-    ) -> Arc<Directory> {
-        Directory::with_source(Source::Remote, account_id, region, keyring, clock)
+    pub fn remote(region: String, keyring: KeyRing, clock: DynClock) -> Arc<Directory> {
+        Directory::with_source(Source::Remote, OnceLock::new(), region, keyring, clock)
     }
 
     fn with_source(
         source: Source,
-        account_id: String,
+        account_id: OnceLock<String>,
         region: String,
         keyring: KeyRing,
         clock: DynClock,
@@ -120,7 +116,10 @@ impl Directory {
     }
 
     pub fn account_id(&self) -> &str {
-        &self.account_id
+        self.account_id
+            .get()
+            .map(String::as_str)
+            .unwrap_or_default()
     }
 
     pub fn region(&self) -> &str {
@@ -162,9 +161,13 @@ impl Directory {
     /// once. Credentials of instances not in `credentials` are dropped.
     pub fn install(
         &self,
+        account_id: &str,
         views: Vec<Arc<InstanceView>>,
         credentials: HashMap<String, Arc<Issued>>,
     ) {
+        if self.account_id.get().is_none() {
+            let _ = self.account_id.set(account_id.to_string());
+        }
         self.replace(views, Some(credentials));
     }
 
@@ -233,7 +236,7 @@ impl Directory {
         }
         let issued = Arc::new(mint_for(
             &self.keyring,
-            &self.account_id,
+            self.account_id(),
             view,
             now,
             policy,

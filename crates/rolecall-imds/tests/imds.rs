@@ -126,6 +126,7 @@ async fn stack(opts: Options) -> Stack {
         config: ApiConfig {
             region: REGION.into(),
             auth: AuthMode::On,
+            instance_credentials: opts.policy,
         },
         keys,
         keyring: keyring.clone(),

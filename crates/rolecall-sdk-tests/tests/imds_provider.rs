@@ -75,6 +75,7 @@ async fn stack() -> Stack {
         config: ApiConfig {
             region: REGION.into(),
             auth: AuthMode::On,
+            instance_credentials: Default::default(),
         },
         keys,
         keyring: keyring.clone(),

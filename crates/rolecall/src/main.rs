@@ -92,6 +92,26 @@ enum Command {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+    /// Serve IMDS (source-IP identification) on a host of instances, from a control plane's view.
+    /// Authenticates with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY [/ AWS_SESSION_TOKEN]: an IAM
+    /// identity allowed rolecall:GetChangeGeneration and rolecall:DescribeInstanceIdentities.
+    Agent {
+        /// Base URL of a rolecall API node, e.g. http://10.0.0.1:8690.
+        #[arg(long)]
+        server: String,
+        /// Address of the instance metadata service listener.
+        #[arg(long)]
+        imds_listen: SocketAddr,
+        /// The region the API presents.
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        /// Private IP of an instance this host fronts (repeat it; default: every instance).
+        #[arg(long = "instance-ip")]
+        instance_ips: Vec<std::net::IpAddr>,
+        /// Refetch credentials at least this often, in seconds (also on every change).
+        #[arg(long, default_value_t = 300)]
+        refresh: u64,
+    },
     /// Print `export` lines that point AWS CLIs and SDKs at this server as the account root.
     Env {
         #[arg(long, env = "ROLECALL_DATA_DIR")]
@@ -148,6 +168,13 @@ async fn main() -> Result<()> {
             )
             .await
         }
+        Command::Agent {
+            server,
+            imds_listen,
+            region,
+            instance_ips,
+            refresh,
+        } => agent(server, imds_listen, region, instance_ips, refresh).await,
         Command::Env { data_dir } => env(data_dir.unwrap_or_else(datadir::default_dir), db).await,
         Command::RotateKey { data_dir } => {
             let dir = data_dir.unwrap_or_else(datadir::default_dir);
@@ -250,6 +277,7 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         config: ApiConfig {
             region: args.region,
             auth,
+            instance_credentials: args.credentials,
         },
         keys,
         keyring: d.keyring,
@@ -282,6 +310,40 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
     tokio::select! {
         r = rolecall_api::serve(listener, api) => r?,
         r = imds => r??,
+        _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+    }
+    Ok(())
+}
+
+async fn agent(
+    server: String,
+    imds_listen: SocketAddr,
+    region: String,
+    instance_ips: Vec<std::net::IpAddr>,
+    refresh: u64,
+) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let credentials = rolecall_agent::AgentCredentials {
+        access_key_id: var("AWS_ACCESS_KEY_ID").context("AWS_ACCESS_KEY_ID is not set")?,
+        secret_access_key: var("AWS_SECRET_ACCESS_KEY")
+            .context("AWS_SECRET_ACCESS_KEY is not set")?,
+        session_token: var("AWS_SESSION_TOKEN"),
+    };
+    let mut config = rolecall_agent::AgentConfig::new(&server, &region, credentials);
+    config.instance_ips = instance_ips;
+    config.refresh = std::time::Duration::from_secs(refresh.max(1));
+    let listener = tokio::net::TcpListener::bind(imds_listen)
+        .await
+        .with_context(|| format!("binding {imds_listen}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, %server, "rolecall agent serving IMDS");
+    tokio::select! {
+        r = rolecall_agent::run(config, listener) => r.map_err(anyhow::Error::msg)?,
         _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
     }
     Ok(())

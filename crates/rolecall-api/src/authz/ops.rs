@@ -368,6 +368,12 @@ pub async fn checks(
             keys: vec![],
         }],
         Service::Ec2 => ec2_checks(api, action, p).await,
+        // rolecall:GetChangeGeneration, rolecall:DescribeInstanceIdentities (for agents).
+        Service::Rolecall => vec![Check {
+            action: format!("rolecall:{action}"),
+            resource: "*".into(),
+            keys: vec![],
+        }],
     }
 }
 

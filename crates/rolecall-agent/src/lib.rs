@@ -1,0 +1,183 @@
+//! `rolecall agent`: the instance metadata service on a host of instances, away from the
+//! control plane.
+//!
+//! The agent authenticates to a rolecall API node with its own IAM identity (an IAM user allowed
+//! `rolecall:GetChangeGeneration` and `rolecall:DescribeInstanceIdentities` on `*`), keeps the
+//! instances it fronts, with their roles and freshly minted credentials, in memory (a remote
+//! [`Directory`]), and serves IMDS from it with exactly `rolecall-imds`' request handling
+//! (source-IP identification only). It never mints credentials: they come from the server.
+//!
+//! Keeping current:
+//! - every `poll` (250 ms) it reads the change generation; when it changed, it refetches, so an
+//!   association change is served within about one poll interval plus one fetch;
+//! - it refetches at least every `refresh` (5 minutes), and whenever a held credential would
+//!   expire before the next such refetch, so a served credential always has at least its
+//!   lifetime minus `refresh` left while the control plane answers;
+//! - while the control plane is unreachable it keeps serving what it has, each credential until
+//!   it expires, and logs the failures.
+
+mod client;
+mod xml;
+
+pub use client::{AgentCredentials, CallError, Client, Identities, SERVICE, VERSION};
+
+use rolecall_core::DynClock;
+use rolecall_crypto::{KeyRing, MasterKey};
+use rolecall_imds::{Directory, ImdsConfig};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+
+/// How the agent reaches the control plane and what it fronts.
+#[derive(Clone)]
+pub struct AgentConfig {
+    /// The API's base URL, e.g. `http://10.0.0.1:8690`.
+    pub server: String,
+    /// The region the API presents (signing scope).
+    pub region: String,
+    pub credentials: AgentCredentials,
+    /// The private IPs of the instances this host fronts (empty: every running instance).
+    pub instance_ips: Vec<IpAddr>,
+    /// How often the change generation is polled.
+    pub poll: Duration,
+    /// Refetch at least this often, whatever the generation.
+    pub refresh: Duration,
+    /// Timeout of one call to the control plane.
+    pub timeout: Duration,
+}
+
+impl AgentConfig {
+    pub fn new(server: &str, region: &str, credentials: AgentCredentials) -> AgentConfig {
+        AgentConfig {
+            server: server.to_string(),
+            region: region.to_string(),
+            credentials,
+            instance_ips: Vec::new(),
+            poll: Duration::from_millis(250),
+            refresh: Duration::from_secs(300),
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+pub struct Agent {
+    config: AgentConfig,
+    client: Client,
+    dir: Arc<Directory>,
+}
+
+impl Agent {
+    pub fn new(config: AgentConfig) -> Result<Arc<Agent>, String> {
+        let client = Client::new(
+            &config.server,
+            &config.region,
+            config.credentials.clone(),
+            config.timeout,
+        )?;
+        // IMDSv2 tokens only need to verify on this agent: a key of its own, per process.
+        let key = MasterKey::new(1, &MasterKey::generate_bytes()).map_err(|e| e.to_string())?;
+        let keyring = KeyRing::new(vec![key]).map_err(|e| e.to_string())?;
+        let clock: DynClock = Arc::new(rolecall_core::SystemClock);
+        let dir = Directory::remote(config.region.clone(), keyring, clock);
+        Ok(Arc::new(Agent {
+            config,
+            client,
+            dir,
+        }))
+    }
+
+    /// The in-memory view IMDS answers from.
+    pub fn directory(&self) -> &Arc<Directory> {
+        &self.dir
+    }
+
+    /// Fetches the instances and credentials once and installs them.
+    pub async fn sync(&self) -> Result<(), CallError> {
+        let ids = self
+            .client
+            .describe_instance_identities(&self.config.instance_ips)
+            .await?;
+        let count = ids.views.len();
+        self.dir
+            .install(&ids.account_id, ids.views, ids.credentials);
+        tracing::debug!(instances = count, "agent view refreshed");
+        Ok(())
+    }
+
+    /// Whether a held credential would expire before the next periodic refresh (credentials
+    /// shorter-lived than the refresh interval).
+    fn expires_before_next_refresh(&self) -> bool {
+        let refresh = chrono::Duration::from_std(self.config.refresh).unwrap_or_default();
+        self.dir
+            .earliest_expiry()
+            .is_some_and(|t| t - chrono::Utc::now() <= refresh)
+    }
+
+    /// Keeps the view current forever (see the crate docs). Run it as a background task.
+    pub async fn run(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(self.config.poll);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The generation the installed view is at least as new as.
+        let mut seen: Option<String> = None;
+        let mut last_sync: Option<Instant> = None;
+        // Since when calls have been failing, and when that was last logged.
+        let mut failing: Option<(Instant, Instant)> = None;
+        loop {
+            tick.tick().await;
+            // Read the generation before fetching: a change made during the fetch shows up as a
+            // new generation on the next poll, so none is missed.
+            let result = match self.client.change_generation().await {
+                Ok(generation) => {
+                    let due = seen.as_ref() != Some(&generation)
+                        || last_sync.is_none_or(|t| t.elapsed() >= self.config.refresh)
+                        || self.expires_before_next_refresh();
+                    if due {
+                        self.sync().await.map(|()| {
+                            seen = Some(generation);
+                            last_sync = Some(Instant::now());
+                        })
+                    } else {
+                        Ok(())
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            match (result, failing) {
+                (Ok(()), None) => {}
+                (Ok(()), Some((since, _))) => {
+                    tracing::info!(
+                        after_secs = since.elapsed().as_secs_f64(),
+                        "control plane reachable again; view refreshed"
+                    );
+                    failing = None;
+                }
+                (Err(e), None) => {
+                    tracing::warn!(error = %e, "cannot refresh from the control plane; serving cached instances and credentials until they expire");
+                    failing = Some((Instant::now(), Instant::now()));
+                }
+                (Err(e), Some((since, logged))) => {
+                    if logged.elapsed() >= Duration::from_secs(10) {
+                        tracing::warn!(error = %e, failing_secs = since.elapsed().as_secs(), "still cannot refresh from the control plane");
+                        failing = Some((since, Instant::now()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs the agent: keeps its view current and serves IMDS (source-IP identification) on
+/// `listener`, forever.
+pub async fn run(config: AgentConfig, listener: TcpListener) -> Result<(), String> {
+    let agent = Agent::new(config)?;
+    // The first poll is immediate; until it succeeds, IMDS answers 404 (no instances known).
+    tokio::spawn(agent.clone().run());
+    let imds = ImdsConfig {
+        source_ip: true,
+        dev_paths: false,
+    };
+    rolecall_imds::serve(listener, agent.dir.clone(), imds)
+        .await
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,601 @@
+//! The API (SQLite in memory, real clock) and a `rolecall agent` in one process, on 127.0.0.1.
+//! The agent reaches the API through a TCP relay the tests can cut, to simulate a control-plane
+//! outage. Instances get 127.x private IPs so requests can come from their source address.
+
+#![allow(clippy::unwrap_used)]
+
+use rolecall_agent::{Agent, AgentConfig, AgentCredentials, CallError, Client};
+use rolecall_api::{Api, ApiConfig, AuthMode, KeyStore, Principal};
+use rolecall_core::ec2::{Ec2, Ec2Config};
+use rolecall_core::iam::Iam;
+use rolecall_core::{ChangeListener, DynClock, DynStore};
+use rolecall_crypto::{KeyRing, MasterKey};
+use rolecall_imds::{CredentialPolicy, ImdsConfig};
+use rolecall_store_sqlite::SqliteStore;
+use serde_json::Value;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::task::JoinHandle;
+
+const ACCOUNT: &str = "123456789012";
+const REGION: &str = "us-east-1";
+const ROOT_KEY: &str = "AKIAROLECALLTEST0001";
+const ROOT_SECRET: &str = "rootsecretrootsecretrootsecretrootsecret";
+const EC2_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+const AGENT_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["rolecall:GetChangeGeneration","rolecall:DescribeInstanceIdentities"],"Resource":"*"}]}"#;
+
+/// A TCP relay from a fixed port to the API that can be cut (listener and every connection
+/// closed) and restored.
+struct Relay {
+    addr: SocketAddr,
+    target: SocketAddr,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn new(target: SocketAddr) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let relay = Relay {
+            addr: listener.local_addr().unwrap(),
+            target,
+            tasks: Arc::default(),
+        };
+        relay.run(listener);
+        relay
+    }
+
+    fn run(&self, listener: TcpListener) {
+        let tasks = self.tasks.clone();
+        let target = self.target;
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                let conn = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                tasks.lock().unwrap().push(conn);
+            }
+        });
+        self.tasks.lock().unwrap().push(accept);
+    }
+
+    fn cut(&self) {
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+
+    async fn restore(&self) {
+        let sock = TcpSocket::new_v4().unwrap();
+        sock.set_reuseaddr(true).unwrap();
+        let mut tries = 0;
+        while let Err(e) = sock.bind(self.addr) {
+            tries += 1;
+            assert!(tries < 50, "rebinding {}: {e}", self.addr);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.run(sock.listen(64).unwrap());
+    }
+}
+
+#[derive(Clone)]
+struct Creds {
+    key: String,
+    secret: String,
+    token: Option<String>,
+}
+
+fn root() -> Creds {
+    Creds {
+        key: ROOT_KEY.into(),
+        secret: ROOT_SECRET.into(),
+        token: None,
+    }
+}
+
+struct Stack {
+    api: SocketAddr,
+    relay: Relay,
+    http: reqwest::Client,
+}
+
+async fn stack(lifetime: chrono::Duration) -> Stack {
+    let store: DynStore = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let clock: DynClock = Arc::new(rolecall_core::SystemClock);
+    let keyring = KeyRing::new(vec![
+        MasterKey::new(1, &MasterKey::generate_bytes()).unwrap(),
+    ])
+    .unwrap();
+    let iam = Iam::new(store.clone(), ACCOUNT);
+    let ec2 = Ec2::new(
+        store,
+        iam.clone(),
+        Ec2Config {
+            region: REGION.into(),
+            instance_cidr: "127.91.0.0/24".parse().unwrap(),
+        },
+    );
+    let keys = KeyStore::default();
+    keys.insert(rolecall_api::Credentials {
+        access_key_id: ROOT_KEY.into(),
+        secret_access_key: ROOT_SECRET.into(),
+        principal: Principal::root(ACCOUNT),
+    });
+    let listeners: Vec<Arc<dyn ChangeListener>> = vec![];
+    let api = Arc::new(Api {
+        iam,
+        ec2,
+        config: ApiConfig {
+            region: REGION.into(),
+            auth: AuthMode::On,
+            instance_credentials: CredentialPolicy {
+                lifetime,
+                refresh_before: chrono::Duration::zero(),
+            },
+        },
+        keys,
+        keyring,
+        clock,
+        listeners,
+        policy_cache: Default::default(),
+        generation: Default::default(),
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(rolecall_api::serve(listener, api));
+    Stack {
+        api: addr,
+        relay: Relay::new(addr).await,
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+    }
+}
+
+/// The text of the first `<tag>` element.
+fn xml<'a>(body: &'a str, tag: &str) -> &'a str {
+    let open = format!("<{tag}>");
+    let start = body
+        .find(&open)
+        .unwrap_or_else(|| panic!("no <{tag}> in {body}"))
+        + open.len();
+    let end = body[start..].find(&format!("</{tag}>")).unwrap() + start;
+    &body[start..end]
+}
+
+impl Stack {
+    /// A SigV4-signed Query/EC2 API call straight to the API (not through the relay).
+    async fn call(&self, service: &str, params: &[(&str, &str)], c: &Creds) -> (u16, String) {
+        let version = match service {
+            "iam" => "2010-05-08",
+            "sts" => "2011-06-15",
+            _ => "2016-11-15",
+        };
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("Version", version);
+        for (k, v) in params {
+            form.append_pair(k, v);
+        }
+        let body = form.finish();
+        let host = self.api.to_string();
+        let ct = "application/x-www-form-urlencoded; charset=utf-8";
+        let headers = [("host", host.as_str()), ("content-type", ct)];
+        let signed = rolecall_sigv4::sign(
+            &rolecall_sigv4::Request {
+                method: "POST",
+                path: "/",
+                query: "",
+                headers: &headers,
+                body: body.as_bytes(),
+            },
+            &rolecall_sigv4::SigningParams {
+                credentials: rolecall_sigv4::Credentials {
+                    access_key_id: &c.key,
+                    secret_access_key: &c.secret,
+                    session_token: c.token.as_deref(),
+                },
+                region: REGION,
+                service,
+                time: chrono::Utc::now(),
+            },
+        );
+        let mut rb = self
+            .http
+            .post(format!("http://{host}/"))
+            .header("content-type", ct)
+            .body(body);
+        for (k, v) in signed.headers() {
+            rb = rb.header(k, v);
+        }
+        let resp = rb.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap())
+    }
+
+    async fn ok(&self, service: &str, params: &[(&str, &str)]) -> String {
+        let (status, body) = self.call(service, params, &root()).await;
+        assert_eq!(status, 200, "{params:?}: {body}");
+        body
+    }
+
+    /// Role `name` trusting EC2, in profile `<name>-profile`.
+    async fn role(&self, name: &str) -> String {
+        self.ok(
+            "iam",
+            &[
+                ("Action", "CreateRole"),
+                ("RoleName", name),
+                ("AssumeRolePolicyDocument", EC2_TRUST),
+            ],
+        )
+        .await;
+        let profile = format!("{name}-profile");
+        self.ok(
+            "iam",
+            &[
+                ("Action", "CreateInstanceProfile"),
+                ("InstanceProfileName", &profile),
+            ],
+        )
+        .await;
+        self.ok(
+            "iam",
+            &[
+                ("Action", "AddRoleToInstanceProfile"),
+                ("InstanceProfileName", &profile),
+                ("RoleName", name),
+            ],
+        )
+        .await;
+        profile
+    }
+
+    /// An IAM user with an access key, allowed `policy` (none when None).
+    async fn user(&self, name: &str, policy: Option<&str>) -> AgentCredentials {
+        self.ok("iam", &[("Action", "CreateUser"), ("UserName", name)])
+            .await;
+        if let Some(p) = policy {
+            self.ok(
+                "iam",
+                &[
+                    ("Action", "PutUserPolicy"),
+                    ("UserName", name),
+                    ("PolicyName", "agent"),
+                    ("PolicyDocument", p),
+                ],
+            )
+            .await;
+        }
+        let body = self
+            .ok("iam", &[("Action", "CreateAccessKey"), ("UserName", name)])
+            .await;
+        AgentCredentials {
+            access_key_id: xml(&body, "AccessKeyId").into(),
+            secret_access_key: xml(&body, "SecretAccessKey").into(),
+            session_token: None,
+        }
+    }
+
+    /// Launches an instance with `profile` through the API: (id, private IP).
+    async fn launch(&self, profile: &str) -> (String, IpAddr) {
+        let body = self
+            .ok(
+                "ec2",
+                &[
+                    ("Action", "RunInstances"),
+                    ("ImageId", "ami-11aa22bb"),
+                    ("MinCount", "1"),
+                    ("MaxCount", "1"),
+                    ("IamInstanceProfile.Name", profile),
+                ],
+            )
+            .await;
+        (
+            xml(&body, "instanceId").to_string(),
+            xml(&body, "privateIpAddress").parse().unwrap(),
+        )
+    }
+
+    async fn replace_profile(&self, instance: &str, profile: &str) {
+        let body = self
+            .ok(
+                "ec2",
+                &[
+                    ("Action", "DescribeIamInstanceProfileAssociations"),
+                    ("Filter.1.Name", "instance-id"),
+                    ("Filter.1.Value.1", instance),
+                ],
+            )
+            .await;
+        let assoc = xml(&body, "associationId").to_string();
+        self.ok(
+            "ec2",
+            &[
+                ("Action", "ReplaceIamInstanceProfileAssociation"),
+                ("AssociationId", &assoc),
+                ("IamInstanceProfile.Name", profile),
+            ],
+        )
+        .await;
+    }
+
+    fn agent_config(&self, credentials: AgentCredentials) -> AgentConfig {
+        let mut c = AgentConfig::new(&format!("http://{}", self.relay.addr), REGION, credentials);
+        c.timeout = Duration::from_millis(500);
+        c
+    }
+}
+
+/// Starts an agent's refresher and IMDS listener; returns the IMDS address.
+async fn start_agent(config: AgentConfig) -> SocketAddr {
+    let agent = Agent::new(config).unwrap();
+    agent.sync().await.unwrap();
+    tokio::spawn(agent.clone().run());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let imds = ImdsConfig {
+        source_ip: true,
+        dev_paths: false,
+    };
+    tokio::spawn(rolecall_imds::serve(
+        listener,
+        agent.directory().clone(),
+        imds,
+    ));
+    addr
+}
+
+/// A GET to IMDS from the instance's own address (IMDSv1, or with an IMDSv2 token).
+async fn imds_get(
+    imds: SocketAddr,
+    from: IpAddr,
+    path: &str,
+    token: Option<&str>,
+) -> (u16, String) {
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .local_address(from)
+        .build()
+        .unwrap();
+    let mut rb = http.get(format!("http://{imds}{path}"));
+    if let Some(t) = token {
+        rb = rb.header("x-aws-ec2-metadata-token", t);
+    }
+    let resp = rb.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap())
+}
+
+async fn role_served(imds: SocketAddr, from: IpAddr) -> String {
+    let (status, body) = imds_get(
+        imds,
+        from,
+        "/latest/meta-data/iam/security-credentials/",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn credentials(imds: SocketAddr, from: IpAddr, role: &str) -> (u16, String) {
+    imds_get(
+        imds,
+        from,
+        &format!("/latest/meta-data/iam/security-credentials/{role}"),
+        None,
+    )
+    .await
+}
+
+fn creds_of(body: &str) -> Creds {
+    let doc: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(doc["Code"], "Success");
+    Creds {
+        key: doc["AccessKeyId"].as_str().unwrap().into(),
+        secret: doc["SecretAccessKey"].as_str().unwrap().into(),
+        token: Some(doc["Token"].as_str().unwrap().into()),
+    }
+}
+
+/// Polls until the agent serves `role` to `from`; how long that took.
+async fn until_role(imds: SocketAddr, from: IpAddr, role: &str, limit: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        if role_served(imds, from).await == role {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "agent still serves the old role after {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_serves_instances_follows_changes_and_survives_an_outage() {
+    let s = stack(chrono::Duration::hours(6)).await;
+    let p1 = s.role("s3access").await;
+    let p2 = s.role("other").await;
+    let (id, ip) = s.launch(&p1).await;
+    let (_id2, ip2) = s.launch(&p2).await;
+    let agent_creds = s.user("imds-agent", Some(AGENT_POLICY)).await;
+    let mut config = s.agent_config(agent_creds);
+    config.instance_ips = vec![ip];
+    let imds = start_agent(config).await;
+
+    // Metadata and credentials by source IP; the other instance is not fronted by this agent.
+    let (status, body) = imds_get(imds, ip, "/latest/meta-data/instance-id", None).await;
+    assert_eq!((status, body.as_str()), (200, id.as_str()));
+    let (status, body) = imds_get(imds, ip, "/latest/meta-data/local-ipv4", None).await;
+    assert_eq!((status, body), (200, ip.to_string()));
+    assert_eq!(
+        imds_get(imds, ip2, "/latest/meta-data/instance-id", None)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(role_served(imds, ip).await, "s3access");
+    let (status, body) = credentials(imds, ip, "s3access").await;
+    assert_eq!(status, 200, "{body}");
+    let creds = creds_of(&body);
+    assert!(creds.key.starts_with("ASIA"));
+    let (status, who) = s
+        .call("sts", &[("Action", "GetCallerIdentity")], &creds)
+        .await;
+    assert_eq!(status, 200, "{who}");
+    assert_eq!(
+        xml(&who, "Arn"),
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/s3access/{id}")
+    );
+    let (status, info) = imds_get(imds, ip, "/latest/meta-data/iam/info", None).await;
+    assert_eq!(status, 200);
+    assert!(info.contains("instance-profile/s3access-profile"), "{info}");
+
+    // IMDSv2 through the agent.
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .local_address(ip)
+        .build()
+        .unwrap();
+    let token = http
+        .put(format!("http://{imds}/latest/api/token"))
+        .header("x-aws-ec2-metadata-token-ttl-seconds", "60")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (status, body) = imds_get(imds, ip, "/latest/meta-data/instance-id", Some(&token)).await;
+    assert_eq!((status, body.as_str()), (200, id.as_str()));
+    assert_eq!(
+        imds_get(imds, ip, "/latest/meta-data/instance-id", Some("forged"))
+            .await
+            .0,
+        401
+    );
+
+    // An association change reaches the agent within a poll interval plus a fetch.
+    s.replace_profile(&id, &p2).await;
+    let took = until_role(imds, ip, "other", Duration::from_secs(3)).await;
+    eprintln!("association change visible through the agent after {took:?}");
+    let (status, body) = credentials(imds, ip, "other").await;
+    assert_eq!(status, 200, "{body}");
+    let (_, who) = s
+        .call("sts", &[("Action", "GetCallerIdentity")], &creds_of(&body))
+        .await;
+    assert!(who.contains("assumed-role/other/"), "{who}");
+
+    // Outage: the agent keeps serving what it has and catches up afterwards.
+    s.relay.cut();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    s.replace_profile(&id, &p1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(role_served(imds, ip).await, "other");
+    let (status, cached) = credentials(imds, ip, "other").await;
+    assert_eq!(status, 200, "{cached}");
+    assert_eq!(
+        cached, body,
+        "the cached credential is served during the outage"
+    );
+    s.relay.restore().await;
+    let took = until_role(imds, ip, "s3access", Duration::from_secs(5)).await;
+    eprintln!("caught up after the outage in {took:?}");
+    let (status, body) = credentials(imds, ip, "s3access").await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_needs_its_permission() {
+    let s = stack(chrono::Duration::hours(6)).await;
+    let nobody = s.user("nobody", None).await;
+    let client = Client::new(
+        &format!("http://{}", s.api),
+        REGION,
+        nobody,
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    for result in [
+        client.change_generation().await.map(|_| ()),
+        client.describe_instance_identities(&[]).await.map(|_| ()),
+    ] {
+        match result {
+            Err(CallError::Refused { status, code, .. }) => {
+                assert_eq!((status, code.as_str()), (403, "AccessDenied"))
+            }
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(()) => panic!("a user without rolecall:* permissions was allowed"),
+        }
+    }
+    // A user allowed exactly the agent's actions may, and may do nothing else.
+    let agent = s.user("imds-agent", Some(AGENT_POLICY)).await;
+    let as_creds = Creds {
+        key: agent.access_key_id.clone(),
+        secret: agent.secret_access_key.clone(),
+        token: None,
+    };
+    let client = Client::new(
+        &format!("http://{}", s.api),
+        REGION,
+        agent,
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    let before = client.change_generation().await.unwrap();
+    assert!(
+        !before.is_empty(),
+        "the IAM changes above published a generation"
+    );
+    let ids = client.describe_instance_identities(&[]).await.unwrap();
+    assert_eq!(ids.account_id, ACCOUNT);
+    assert!(ids.views.is_empty());
+    // Both are reads: they publish no change (agents would otherwise refetch forever).
+    assert_eq!(client.change_generation().await.unwrap(), before);
+    let (status, body) = s.call("iam", &[("Action", "ListRoles")], &as_creds).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("AccessDenied"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_are_refreshed_ahead_of_expiry_and_not_served_expired() {
+    // Four-second credentials, refetched every second.
+    let s = stack(chrono::Duration::seconds(4)).await;
+    let p = s.role("short").await;
+    let (_, ip) = s.launch(&p).await;
+    let creds = s.user("imds-agent", Some(AGENT_POLICY)).await;
+    let mut config = s.agent_config(creds);
+    config.refresh = Duration::from_secs(1);
+    let imds = start_agent(config).await;
+    let (status, first) = credentials(imds, ip, "short").await;
+    assert_eq!(status, 200, "{first}");
+    let start = Instant::now();
+    loop {
+        let (status, now) = credentials(imds, ip, "short").await;
+        assert_eq!(status, 200, "{now}");
+        if creds_of(&now).key != creds_of(&first).key {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "credentials not refreshed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Cut off, the agent serves its credential until it expires, then nothing.
+    s.relay.cut();
+    let (status, body) = credentials(imds, ip, "short").await;
+    assert_eq!(status, 200, "{body}");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (status, _) = credentials(imds, ip, "short").await;
+    assert_eq!(status, 404, "expired credentials must not be served");
+    // The instance itself is still known.
+    assert_eq!(role_served(imds, ip).await, "short");
+    s.relay.restore().await;
+}

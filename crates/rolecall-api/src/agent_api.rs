@@ -1,0 +1,156 @@
+//! The rolecall service (SigV4 scope `rolecall`, Query protocol): what a `rolecall agent` needs
+//! to serve IMDS on a host of its own.
+//!
+//! - `GetChangeGeneration`: the store's current change generation token (see [`crate::changes`]),
+//!   so an agent polls cheaply and refetches only after a change.
+//! - `DescribeInstanceIdentities` (optional `PrivateIpAddress.N` filters; none = every running
+//!   instance): each running instance's metadata, its profile and role, and, when the role
+//!   trusts EC2, freshly minted instance credentials (minted exactly as IMDS mints them, with this
+//!   server's credential lifetime).
+//!
+//! Both are authorized as `rolecall:<Action>` on `*` like any other request.
+
+use crate::error::{ApiError, Protocol};
+use crate::server::Call;
+use chrono::SecondsFormat;
+use rolecall_imds::InstanceView;
+use rolecall_wire::{Xml, query_response};
+use std::net::IpAddr;
+
+pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
+    match call.action {
+        "GetChangeGeneration" => {
+            let generation = call
+                .api
+                .iam
+                .store()
+                .get_meta(crate::changes::KEY)
+                .await?
+                .unwrap_or_default();
+            Ok(query_response(
+                call.action,
+                Protocol::Rolecall.namespace(),
+                call.request_id,
+                Some(&|x| {
+                    x.leaf("Generation", &generation);
+                }),
+            ))
+        }
+        "DescribeInstanceIdentities" => describe(call).await,
+        other => Err(ApiError::invalid_action(other)),
+    }
+}
+
+async fn describe(call: &Call<'_>) -> Result<String, ApiError> {
+    let api = call.api;
+    let mut ips = Vec::new();
+    for raw in call.params.list("PrivateIpAddress") {
+        let ip: IpAddr = raw.parse().map_err(|_| {
+            ApiError::malformed_parameter(Protocol::Rolecall, "PrivateIpAddress", raw)
+        })?;
+        ips.push(ip);
+    }
+    let views = rolecall_imds::load_views(&api.iam, &api.config.region).await?;
+    let views: Vec<_> = views
+        .into_iter()
+        .filter(|v| {
+            ips.is_empty()
+                || v.instance
+                    .private_ip
+                    .parse::<IpAddr>()
+                    .is_ok_and(|ip| ips.contains(&ip))
+        })
+        .collect();
+    let now = api.clock.now();
+    let account = api.iam.account_id();
+    let minted: Vec<_> = views
+        .iter()
+        .map(|v| {
+            rolecall_imds::mint_for(
+                &api.keyring,
+                account,
+                v,
+                now,
+                &api.config.instance_credentials,
+            )
+        })
+        .collect();
+    let ts = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+    Ok(query_response(
+        call.action,
+        Protocol::Rolecall.namespace(),
+        call.request_id,
+        Some(&|x| {
+            x.leaf("AccountId", account);
+            x.leaf("Region", &api.config.region);
+            x.list(
+                "Instances",
+                "member",
+                views.iter().zip(&minted),
+                |x, (v, c)| {
+                    instance(x, v);
+                    if let Some(c) = c {
+                        x.elem("Credentials", |x| {
+                            x.leaf("AccessKeyId", &c.access_key_id)
+                                .leaf("SecretAccessKey", &c.secret_access_key)
+                                .leaf("Token", &c.session_token)
+                                .leaf("Expiration", ts(c.expires_at))
+                                .leaf("LastUpdated", ts(c.last_updated))
+                                .finish_unit();
+                        });
+                    }
+                },
+            );
+        }),
+    ))
+}
+
+fn instance(x: &mut Xml, v: &InstanceView) {
+    let i = &v.instance;
+    let m = &i.metadata_options;
+    x.leaf("InstanceId", &i.id)
+        .leaf("InstanceArn", &v.arn)
+        .leaf("ImageId", &i.image_id)
+        .leaf("InstanceType", &i.instance_type)
+        .leaf("PrivateIpAddress", &i.private_ip)
+        .leaf("AvailabilityZone", &i.availability_zone)
+        .leaf("ReservationId", &i.reservation_id)
+        .leaf("AmiLaunchIndex", i.ami_launch_index.to_string())
+        .leaf(
+            "LaunchTime",
+            i.launch_time.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        )
+        .leaf_opt("UserData", i.user_data.as_ref())
+        .list("SecurityGroups", "member", &i.security_groups, |x, g| {
+            x.leaf_opt("GroupId", g.group_id.as_ref())
+                .leaf_opt("GroupName", g.group_name.as_ref())
+                .finish_unit();
+        })
+        .list("Tags", "member", &i.tags, |x, t| {
+            x.leaf("Key", &t.key).leaf("Value", &t.value).finish_unit();
+        })
+        .elem("MetadataOptions", |x| {
+            x.leaf("HttpTokens", &m.http_tokens)
+                .leaf(
+                    "HttpPutResponseHopLimit",
+                    m.http_put_response_hop_limit.to_string(),
+                )
+                .leaf("HttpEndpoint", &m.http_endpoint)
+                .leaf("InstanceMetadataTags", &m.instance_metadata_tags)
+                .leaf("HttpProtocolIpv6", &m.http_protocol_ipv6)
+                .finish_unit();
+        });
+    if let Some(p) = &v.profile {
+        x.elem("IamInstanceProfile", |x| {
+            x.leaf("Arn", &p.arn).leaf("Id", &p.id);
+            if let Some(r) = &p.role {
+                x.elem("Role", |x| {
+                    x.leaf("RoleName", &r.name)
+                        .leaf("RoleId", &r.id)
+                        .leaf("TrustsEc2", if r.trusts_ec2 { "true" } else { "false" })
+                        .finish_unit();
+                });
+            }
+        });
+    }
+}
