@@ -10,6 +10,7 @@ Needs PostgreSQL: run under scripts/with-postgres.sh (ROLECALL_TEST_DATABASE_URL
 a database of its own."""
 
 import json
+import urllib.request
 import os
 import socket
 import subprocess
@@ -48,6 +49,7 @@ class Agent:
 
     def __init__(self, server: str, key: dict, log):
         self.port = free_port()
+        self.status_port = free_port()
         self.server = server
         self.key = key
         self.log = log
@@ -57,7 +59,7 @@ class Agent:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(AWS_ACCESS_KEY_ID=self.key["AccessKeyId"], AWS_SECRET_ACCESS_KEY=self.key["SecretAccessKey"])
         self.proc = subprocess.Popen(
-            [str(BINARY), "agent", "--server", self.server, "--imds-listen", f"127.0.0.1:{self.port}"],
+            [str(BINARY), "agent", "--server", self.server, "--imds-listen", f"127.0.0.1:{self.port}", "--status-listen", f"127.0.0.1:{self.status_port}"],
             env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
         )
         deadline = time.time() + 20
@@ -210,6 +212,13 @@ def test_agent_two_nodes_and_outage(database_url, tmp_path):
         doc = json.loads(body)
         creds = dict(key=doc["AccessKeyId"], secret=doc["SecretAccessKey"], aws_session_token=doc["Token"])
         assert client_for(b, "sts", **creds).get_caller_identity()["Arn"].endswith(f"assumed-role/s3access/{instance_id}")
+        # The agent's own health and metrics.
+        with urllib.request.urlopen(f"http://127.0.0.1:{agent.status_port}/health") as r:
+            assert (r.status, r.read().decode().strip()) == (200, "ok")
+        with urllib.request.urlopen(f"http://127.0.0.1:{agent.status_port}/metrics") as r:
+            metrics = r.read().decode()
+        assert 'rolecall_imds_requests_total{path="credentials",status="200"}' in metrics
+        assert "rolecall_imds_refresh_failures_total" in metrics
         log = agent.log.read_text()
         assert "cannot refresh from the control plane" in log, log
         assert "control plane reachable again" in log, log

@@ -17,6 +17,7 @@
 //!   it expires, and logs the failures.
 
 mod client;
+mod status;
 mod xml;
 
 pub use client::{AgentCredentials, CallError, Client, Identities, SERVICE, VERSION};
@@ -65,6 +66,8 @@ pub struct Agent {
     config: AgentConfig,
     client: Client,
     dir: Arc<Directory>,
+    /// When a call to the control plane last succeeded.
+    last_success: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Agent {
@@ -84,7 +87,13 @@ impl Agent {
             config,
             client,
             dir,
+            last_success: std::sync::Mutex::new(None),
         }))
+    }
+
+    /// When a call to the control plane last succeeded (None: never yet).
+    pub fn last_success(&self) -> Option<Instant> {
+        self.last_success.lock().ok().and_then(|t| *t)
     }
 
     /// The in-memory view IMDS answers from.
@@ -143,6 +152,18 @@ impl Agent {
                 }
                 Err(e) => Err(e),
             };
+            match &result {
+                Ok(()) => {
+                    if let Ok(mut t) = self.last_success.lock() {
+                        *t = Some(Instant::now());
+                    }
+                }
+                Err(_) => {
+                    rolecall_core::metrics::metrics()
+                        .imds_refresh_failures
+                        .inc();
+                }
+            }
             match (result, failing) {
                 (Ok(()), None) => {}
                 (Ok(()), Some((since, _))) => {
@@ -169,8 +190,21 @@ impl Agent {
 
 /// Runs the agent: keeps its view current and serves IMDS (source-IP identification) on
 /// `listener`, forever.
-pub async fn run(config: AgentConfig, listener: TcpListener) -> Result<(), String> {
+/// With `status`, also serves `/metrics` and `/health` there.
+pub async fn run(
+    config: AgentConfig,
+    listener: TcpListener,
+    status: Option<TcpListener>,
+) -> Result<(), String> {
     let agent = Agent::new(config)?;
+    if let Some(status) = status {
+        let agent = agent.clone();
+        tokio::spawn(async move {
+            if let Err(e) = status::serve(status, agent).await {
+                tracing::error!(error = %e, "agent status listener failed");
+            }
+        });
+    }
     // The first poll is immediate; until it succeeds, IMDS answers 404 (no instances known).
     tokio::spawn(agent.clone().run());
     let imds = ImdsConfig {

@@ -111,6 +111,9 @@ enum Command {
         /// Refetch credentials at least this often, in seconds (also on every change).
         #[arg(long, default_value_t = 300)]
         refresh: u64,
+        /// Address serving the agent's `/metrics` and `/health` (off without it).
+        #[arg(long)]
+        status_listen: Option<SocketAddr>,
     },
     /// Print `export` lines that point AWS CLIs and SDKs at this server as the account root.
     Env {
@@ -174,7 +177,18 @@ async fn main() -> Result<()> {
             region,
             instance_ips,
             refresh,
-        } => agent(server, imds_listen, region, instance_ips, refresh).await,
+            status_listen,
+        } => {
+            agent(
+                server,
+                imds_listen,
+                region,
+                instance_ips,
+                refresh,
+                status_listen,
+            )
+            .await
+        }
         Command::Env { data_dir } => env(data_dir.unwrap_or_else(datadir::default_dir), db).await,
         Command::RotateKey { data_dir } => {
             let dir = data_dir.unwrap_or_else(datadir::default_dir);
@@ -321,6 +335,7 @@ async fn agent(
     region: String,
     instance_ips: Vec<std::net::IpAddr>,
     refresh: u64,
+    status_listen: Option<SocketAddr>,
 ) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -341,9 +356,17 @@ async fn agent(
         .await
         .with_context(|| format!("binding {imds_listen}"))?;
     let addr = listener.local_addr()?;
+    let status = match status_listen {
+        Some(a) => Some(
+            tokio::net::TcpListener::bind(a)
+                .await
+                .with_context(|| format!("binding {a}"))?,
+        ),
+        None => None,
+    };
     tracing::info!(%addr, %server, "rolecall agent serving IMDS");
     tokio::select! {
-        r = rolecall_agent::run(config, listener) => r.map_err(anyhow::Error::msg)?,
+        r = rolecall_agent::run(config, listener, status) => r.map_err(anyhow::Error::msg)?,
         _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
     }
     Ok(())
