@@ -6,6 +6,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import boto3
@@ -25,8 +26,10 @@ def free_port() -> int:
 class Server:
     """A rolecall process with its own data directory."""
 
-    def __init__(self, data_dir: Path, extra_args=(), imds=False):
+    def __init__(self, data_dir: Path, extra_args=(), imds=False, database_url=None):
         self.data_dir = data_dir
+        # With a PostgreSQL URL the state is there; the data dir keeps the key ring.
+        self.global_args = ["--database-url", database_url] if database_url else []
         self.port = free_port()
         self.imds_port = free_port() if imds else None
         self.extra_args = list(extra_args)
@@ -38,7 +41,7 @@ class Server:
     def start(self):
         assert BINARY.exists(), f"{BINARY} not built: run `cargo build` first"
         self.proc = subprocess.Popen(
-            [str(BINARY), "serve", "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}", *self.extra_args],
+            [str(BINARY), *self.global_args, "serve", "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}", *self.extra_args],
             stdout=open(self.log, "ab"),
             stderr=subprocess.STDOUT,
         )
@@ -64,7 +67,7 @@ class Server:
     def env(self) -> dict:
         """The environment `eval "$(rolecall env)"` produces, on top of a clean one."""
         out = subprocess.run(
-            [str(BINARY), "env", "--data-dir", str(self.data_dir)], check=True, capture_output=True, text=True
+            [str(BINARY), *self.global_args, "env", "--data-dir", str(self.data_dir)], check=True, capture_output=True, text=True
         ).stdout
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         for line in out.splitlines():
@@ -79,14 +82,14 @@ class Server:
     def exec_env(self, instance_id: str) -> dict:
         """The environment `rolecall exec INSTANCE` gives its command (read back with env)."""
         out = subprocess.run(
-            [str(BINARY), "exec", "--data-dir", str(self.data_dir), instance_id, "--", "env"],
+            [str(BINARY), *self.global_args, "exec", "--data-dir", str(self.data_dir), instance_id, "--", "env"],
             check=True, capture_output=True, text=True,
         ).stdout
         return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
     def exec(self, instance_id: str, *command, check=True):
         p = subprocess.run(
-            [str(BINARY), "exec", "--data-dir", str(self.data_dir), instance_id, "--", *command],
+            [str(BINARY), *self.global_args, "exec", "--data-dir", str(self.data_dir), instance_id, "--", *command],
             capture_output=True, text=True,
         )
         if check and p.returncode != 0:
@@ -107,6 +110,20 @@ def server(tmp_path_factory):
     s = Server(tmp_path_factory.mktemp("rolecall") / "data").start()
     yield s
     s.stop()
+
+
+@pytest.fixture
+def database_url():
+    """A fresh PostgreSQL database (the suite runs under scripts/with-postgres.sh)."""
+    base = os.environ.get("ROLECALL_TEST_DATABASE_URL")
+    if not base:
+        if os.environ.get("CI"):
+            pytest.fail("ROLECALL_TEST_DATABASE_URL is not set: CI must run the e2e suite under scripts/with-postgres.sh")
+        pytest.skip("ROLECALL_TEST_DATABASE_URL is not set (run under scripts/with-postgres.sh for the PostgreSQL tests)")
+    name = "e2e_" + uuid.uuid4().hex[:12]
+    subprocess.run(["psql", base, "-v", "ON_ERROR_STOP=1", "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
+    yield base.rsplit("/", 1)[0] + "/" + name
+    subprocess.run(["psql", base, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], capture_output=True)
 
 
 @pytest.fixture(scope="session")

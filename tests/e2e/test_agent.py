@@ -31,19 +31,6 @@ AGENT_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Acti
 PROPAGATION_LIMIT = 3.0
 
 
-@pytest.fixture
-def database_url():
-    base = os.environ.get("ROLECALL_TEST_DATABASE_URL")
-    if not base:
-        if os.environ.get("CI"):
-            pytest.fail("ROLECALL_TEST_DATABASE_URL is not set: CI must run the e2e suite under scripts/with-postgres.sh")
-        pytest.skip("ROLECALL_TEST_DATABASE_URL is not set (run under scripts/with-postgres.sh for the agent tests)")
-    name = "agent_" + uuid.uuid4().hex[:12]
-    subprocess.run(["psql", base, "-v", "ON_ERROR_STOP=1", "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
-    yield base.rsplit("/", 1)[0] + "/" + name
-    subprocess.run(["psql", base, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], capture_output=True)
-
-
 class Agent:
     """A `rolecall agent` process."""
 

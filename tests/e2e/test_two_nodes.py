@@ -2,10 +2,12 @@
 on the other within the change-poll interval (250 ms), for policies, keys and IMDS."""
 
 import json
+import shutil
 import time
 import urllib.request
 
 import botocore.exceptions
+import pytest
 
 from conftest import Server, client_for, unique
 
@@ -26,9 +28,25 @@ def eventually(check, timeout=3.0):
         time.sleep(0.02)
 
 
-def test_changes_propagate_between_nodes(tmp_path):
-    a = Server(tmp_path / "data", imds=True).start()
-    b = Server(tmp_path / "data", imds=True).start()
+@pytest.fixture(params=["sqlite", "postgres"])
+def nodes(request, tmp_path):
+    """Two API nodes on one database: a shared SQLite file, or PostgreSQL with each node's own
+    data directory holding a copy of the key ring (as deployed)."""
+    if request.param == "sqlite":
+        yield Server(tmp_path / "data", imds=True), Server(tmp_path / "data", imds=True)
+        return
+    url = request.getfixturevalue("database_url")
+    a = Server(tmp_path / "a", imds=True, database_url=url).start()
+    a.stop()
+    (tmp_path / "b").mkdir(mode=0o700)
+    shutil.copy2(tmp_path / "a" / "master.key", tmp_path / "b" / "master.key")
+    yield a, Server(tmp_path / "b", imds=True, database_url=url)
+
+
+def test_changes_propagate_between_nodes(nodes):
+    a, b = nodes
+    a.start()
+    b.start()
     try:
         iam_a, ec2_a = client_for(a, "iam"), client_for(a, "ec2")
         name = unique("u")
