@@ -241,6 +241,7 @@ async fn user_key(api: &Api, access_key_id: &str) -> Option<Credentials> {
     if let Some(c) = api.policy_cache.key(access_key_id) {
         return Some(c);
     }
+    let epoch = api.policy_cache.epoch();
     let key = api.iam.store().get_access_key(access_key_id).await.ok()??;
     if key.status != "Active" {
         return None;
@@ -253,7 +254,7 @@ async fn user_key(api: &Api, access_key_id: &str) -> Option<Credentials> {
         principal: Principal::user(&user),
     };
     // Cached until the next change to IAM state (deactivation, deletion) clears it.
-    api.policy_cache.put_key(creds.clone());
+    api.policy_cache.put_key(creds.clone(), epoch);
     Some(creds)
 }
 

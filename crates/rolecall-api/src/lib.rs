@@ -3,6 +3,7 @@
 //! service by the credential scope (or by `Version` when unsigned), dispatched on `Action`, and
 //! answered in that protocol's XML envelope. Domain errors become wire errors in [`error`] only.
 
+mod actions;
 mod agent_api;
 mod auth;
 mod authz;

@@ -3,7 +3,7 @@
 use crate::auth::{self, AuthMode, KeyStore, Service};
 use crate::error::{ApiError, Protocol};
 use crate::principal::Principal;
-use crate::{agent_api, authz, changes, ec2, iam, sts};
+use crate::{actions, agent_api, authz, changes, ec2, iam, sts};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, State};
@@ -209,7 +209,12 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
         request_id: &request_id,
     };
     let facts = authz::RequestFacts { source_ip: peer_ip };
-    let result = match authz::authorize(&api, &principal, service, action, &params, &facts).await {
+    let authorized = if actions::is_known(service, action) {
+        authz::authorize(&api, &principal, service, action, &params, &facts).await
+    } else {
+        Err(ApiError::invalid_action(action))
+    };
+    let result = match authorized {
         Err(e) => Err(e),
         Ok(()) => match service {
             Service::Iam => iam::dispatch(&call).await,
@@ -239,11 +244,11 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
     };
     let mut resp = match result {
         Ok(body) => {
-            tracing::info!(target: "rolecall::api", %request_id, %action, principal = %principal.arn, %peer, status = 200);
+            tracing::info!(target: "rolecall::api", %request_id, ?action, principal = %principal.arn, %peer, status = 200);
             xml_response(200, body, &request_id)
         }
         Err(err) => {
-            tracing::info!(target: "rolecall::api", %request_id, %action, principal = %principal.arn, %peer, status = err.status, code = %err.code);
+            tracing::info!(target: "rolecall::api", %request_id, ?action, principal = %principal.arn, %peer, status = err.status, code = %err.code);
             error_response(protocol, &err, &request_id)
         }
     };

@@ -40,6 +40,7 @@ impl EntityCache {
         if let Some(hit) = self.map.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return hit;
         }
+        let epoch = api.policy_cache.epoch();
         let store = api.iam.store();
         let found = match kind {
             Kind::Role => store.get_role(name).await.ok().flatten().map(|r| Entity {
@@ -67,7 +68,10 @@ impl EntityCache {
             }
         }
         .map(Arc::new);
-        if let Ok(mut m) = self.map.lock() {
+        // Not cached if a change came in while we read (see PolicyCache::epoch).
+        if let Ok(mut m) = self.map.lock()
+            && api.policy_cache.epoch() == epoch
+        {
             // Bounded: a flood of lookups of names that do not exist must not grow it forever.
             if m.len() > 100_000 {
                 m.clear();

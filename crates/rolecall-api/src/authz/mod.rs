@@ -37,9 +37,14 @@ pub struct PolicyCache {
     pub(crate) entities: entities::EntityCache,
     /// When each key's use was last recorded (kept across clears; rate-limits those writes).
     key_use: Mutex<HashMap<String, chrono::DateTime<chrono::Utc>>>,
+    /// Bumped by every `clear`. A loader notes it before reading the store and caches what it
+    /// read only if it has not moved, so a read that raced a change is never cached.
+    epoch: std::sync::atomic::AtomicU64,
 }
 
 struct CachedPrincipal {
+    /// The user's or role's unique id (AIDA…/AROA…).
+    id: String,
     /// `aws:PrincipalArn`: the user's ARN, or the role's (not the session's).
     arn: String,
     tags: Vec<Tag>,
@@ -48,6 +53,7 @@ struct CachedPrincipal {
 
 impl PolicyCache {
     pub fn clear(&self) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if let Ok(mut m) = self.entries.lock() {
             m.clear();
         }
@@ -55,6 +61,11 @@ impl PolicyCache {
             m.clear();
         }
         self.entities.clear();
+    }
+
+    /// The current epoch (see the field).
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub(crate) fn key(&self, access_key_id: &str) -> Option<crate::auth::Credentials> {
@@ -80,8 +91,11 @@ impl PolicyCache {
         }
     }
 
-    pub(crate) fn put_key(&self, creds: crate::auth::Credentials) {
-        if let Ok(mut m) = self.keys.lock() {
+    /// Caches opened credentials read at `epoch`, unless a change came in since.
+    pub(crate) fn put_key(&self, creds: crate::auth::Credentials, epoch: u64) {
+        if let Ok(mut m) = self.keys.lock()
+            && self.epoch() == epoch
+        {
             m.insert(creds.access_key_id.clone(), creds);
         }
     }
@@ -90,28 +104,35 @@ impl PolicyCache {
         self.entries.lock().ok().and_then(|m| m.get(key).cloned())
     }
 
-    fn put(&self, key: String, value: CachedPrincipal) -> Arc<CachedPrincipal> {
+    fn put(&self, key: String, value: CachedPrincipal, epoch: u64) -> Arc<CachedPrincipal> {
         let value = Arc::new(value);
-        if let Ok(mut m) = self.entries.lock() {
+        if let Ok(mut m) = self.entries.lock()
+            && self.epoch() == epoch
+        {
             m.insert(key, value.clone());
         }
         value
     }
 
-    /// The principal's policies, or None if its user or role no longer exists.
+    /// The principal's policies, or None if its user or role no longer exists — or exists under
+    /// another id: credentials of a deleted role or user do not pass to one re-created with the
+    /// same name.
     async fn load(
         &self,
         api: &Api,
         kind: &PrincipalKind,
     ) -> Result<Option<Arc<CachedPrincipal>>, ApiError> {
-        let key = match kind {
+        let (key, expected_id) = match kind {
             PrincipalKind::Root => return Ok(None),
-            PrincipalKind::User { name, .. } => format!("user:{name}"),
-            PrincipalKind::AssumedRole { role_name, .. } => format!("role:{role_name}"),
+            PrincipalKind::User { name, id, .. } => (format!("user:{name}"), id),
+            PrincipalKind::AssumedRole {
+                role_name, role_id, ..
+            } => (format!("role:{role_name}"), role_id),
         };
         if let Some(c) = self.get(&key) {
-            return Ok(Some(c));
+            return Ok((&c.id == expected_id).then_some(c));
         }
+        let epoch = self.epoch();
         let store = api.iam.store();
         let cached = match kind {
             PrincipalKind::Root => return Ok(None),
@@ -121,6 +142,7 @@ impl PolicyCache {
                 };
                 let policies = api.iam.user_identity_policies(&user).await?;
                 CachedPrincipal {
+                    id: user.id,
                     arn: user.arn,
                     tags: user.tags,
                     policies,
@@ -132,13 +154,15 @@ impl PolicyCache {
                 };
                 let policies = api.iam.role_identity_policies(&role).await?;
                 CachedPrincipal {
+                    id: role.id,
                     arn: role.arn,
                     tags: role.tags,
                     policies,
                 }
             }
         };
-        Ok(Some(self.put(key, cached)))
+        let cached = self.put(key, cached, epoch);
+        Ok((&cached.id == expected_id).then_some(cached))
     }
 }
 

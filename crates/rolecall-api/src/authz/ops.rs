@@ -59,6 +59,97 @@ async fn group_arn(api: &Api, name: &str) -> String {
     entity_arn(api, Kind::Group, "group", name).await
 }
 
+/// Which parameter names the resource an IAM action acts on: exactly the one its handler uses,
+/// so a request cannot steer authorization onto another resource by adding parameters the
+/// action ignores.
+fn iam_target(action: &str) -> Option<(&'static str, Kind)> {
+    const ROLE: &[&str] = &[
+        "GetRole",
+        "UpdateRole",
+        "UpdateRoleDescription",
+        "UpdateAssumeRolePolicy",
+        "DeleteRole",
+        "TagRole",
+        "UntagRole",
+        "ListRoleTags",
+        "PutRolePolicy",
+        "GetRolePolicy",
+        "ListRolePolicies",
+        "DeleteRolePolicy",
+        "AttachRolePolicy",
+        "DetachRolePolicy",
+        "ListAttachedRolePolicies",
+        "ListInstanceProfilesForRole",
+        "PutRolePermissionsBoundary",
+        "DeleteRolePermissionsBoundary",
+    ];
+    const PROFILE: &[&str] = &[
+        "GetInstanceProfile",
+        "DeleteInstanceProfile",
+        "AddRoleToInstanceProfile",
+        "RemoveRoleFromInstanceProfile",
+        "TagInstanceProfile",
+        "UntagInstanceProfile",
+        "ListInstanceProfileTags",
+    ];
+    const USER: &[&str] = &[
+        "GetUser",
+        "UpdateUser",
+        "DeleteUser",
+        "TagUser",
+        "UntagUser",
+        "ListUserTags",
+        "PutUserPermissionsBoundary",
+        "DeleteUserPermissionsBoundary",
+        "CreateAccessKey",
+        "ListAccessKeys",
+        "UpdateAccessKey",
+        "DeleteAccessKey",
+        "PutUserPolicy",
+        "GetUserPolicy",
+        "ListUserPolicies",
+        "DeleteUserPolicy",
+        "AttachUserPolicy",
+        "DetachUserPolicy",
+        "ListAttachedUserPolicies",
+        "ListGroupsForUser",
+    ];
+    const GROUP: &[&str] = &[
+        "GetGroup",
+        "DeleteGroup",
+        "AddUserToGroup",
+        "RemoveUserFromGroup",
+        "PutGroupPolicy",
+        "GetGroupPolicy",
+        "ListGroupPolicies",
+        "DeleteGroupPolicy",
+        "AttachGroupPolicy",
+        "DetachGroupPolicy",
+        "ListAttachedGroupPolicies",
+    ];
+    if ROLE.contains(&action) {
+        Some(("RoleName", Kind::Role))
+    } else if PROFILE.contains(&action) {
+        Some(("InstanceProfileName", Kind::InstanceProfile))
+    } else if USER.contains(&action) {
+        Some(("UserName", Kind::User))
+    } else if GROUP.contains(&action) {
+        Some(("GroupName", Kind::Group))
+    } else {
+        None
+    }
+}
+
+const POLICY_ACTIONS: &[&str] = &[
+    "GetPolicy",
+    "DeletePolicy",
+    "CreatePolicyVersion",
+    "GetPolicyVersion",
+    "ListPolicyVersions",
+    "DeletePolicyVersion",
+    "SetDefaultPolicyVersion",
+];
+
 async fn iam_resource(api: &Api, caller: &Principal, action: &str, p: &Params) -> String {
     let named = |k: &str| p.get(k).unwrap_or_default();
     match action {
@@ -86,19 +177,16 @@ async fn iam_resource(api: &Api, caller: &Principal, action: &str, p: &Params) -
                 _ => "*".into(),
             }
         }
-        // Instance-profile operations are authorized on the profile, group ones on the group,
-        // even when they also name a role or user.
-        _ if p.contains("InstanceProfileName") => {
-            profile_arn(api, named("InstanceProfileName")).await
-        }
-        _ if p.contains("GroupName") => group_arn(api, named("GroupName")).await,
-        _ if p.contains("RoleName") => role_arn(api, named("RoleName")).await,
-        _ if p.contains("UserName") => user_arn(api, named("UserName")).await,
-        // User operations without a UserName act on the calling user.
-        "GetUser" | "CreateAccessKey" | "ListAccessKeys" | "UpdateAccessKey"
-        | "DeleteAccessKey" => caller.arn.clone(),
-        _ if p.contains("PolicyArn") => named("PolicyArn").to_string(),
-        _ => "*".into(),
+        a if POLICY_ACTIONS.contains(&a) => named("PolicyArn").to_string(),
+        a => match iam_target(a) {
+            // User operations without a UserName act on the calling user.
+            Some(("UserName", _)) if !p.contains("UserName") => caller.arn.clone(),
+            Some((param, Kind::Role)) => role_arn(api, named(param)).await,
+            Some((param, Kind::InstanceProfile)) => profile_arn(api, named(param)).await,
+            Some((param, Kind::User)) => user_arn(api, named(param)).await,
+            Some((param, Kind::Group)) => group_arn(api, named(param)).await,
+            None => "*".into(),
+        },
     }
 }
 
@@ -282,7 +370,13 @@ async fn ec2_checks(api: &Api, action: &str, p: &Params) -> Vec<Check> {
         | "AssociateIamInstanceProfile"
         | "ReplaceIamInstanceProfileAssociation"
         | "DisassociateIamInstanceProfile" => {
-            let instance_id = match p.get("AssociationId") {
+            // The parameter each handler acts on: InstanceId for Modify/Associate, AssociationId
+            // for Replace/Disassociate (never whichever happens to be present).
+            let by_association = matches!(
+                action,
+                "ReplaceIamInstanceProfileAssociation" | "DisassociateIamInstanceProfile"
+            );
+            let instance_id = match p.get("AssociationId").filter(|_| by_association) {
                 Some(a) => api
                     .iam
                     .store()
@@ -355,7 +449,7 @@ pub async fn checks(
                     tag_keys.into_iter().map(str::to_string).collect(),
                 ));
             }
-            keys.extend(iam_resource_tags(api, p).await);
+            keys.extend(iam_resource_tags(api, action, p).await);
             vec![Check {
                 action: format!("iam:{action}"),
                 resource,
@@ -377,14 +471,14 @@ pub async fn checks(
     }
 }
 
-/// `iam:ResourceTag/*` and `aws:ResourceTag/*` of the role or user a request acts on.
-async fn iam_resource_tags(api: &Api, p: &Params) -> Keys {
-    let entity = if let Some(r) = p.get("RoleName") {
-        api.policy_cache.entities.get(api, Kind::Role, r).await
-    } else if let Some(u) = p.get("UserName") {
-        api.policy_cache.entities.get(api, Kind::User, u).await
-    } else {
-        None
+/// `iam:ResourceTag/*` and `aws:ResourceTag/*` of the role or user the action acts on.
+async fn iam_resource_tags(api: &Api, action: &str, p: &Params) -> Keys {
+    let entity = match iam_target(action) {
+        Some((param, kind @ (Kind::Role | Kind::User))) => match p.get(param) {
+            Some(name) => api.policy_cache.entities.get(api, kind, name).await,
+            None => None,
+        },
+        _ => None,
     };
     let tags = entity.map(|e| e.tags.clone());
     tags.unwrap_or_default()

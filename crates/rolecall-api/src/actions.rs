@@ -1,0 +1,116 @@
+//! The actions this server implements, per service. A request for any other action is
+//! `InvalidAction` before authorization (as AWS answers), so unknown action strings never reach
+//! policy evaluation, metrics labels or logs as if they were real.
+
+use crate::auth::Service;
+
+const IAM: &[&str] = &[
+    "CreateRole",
+    "GetRole",
+    "ListRoles",
+    "UpdateRole",
+    "UpdateRoleDescription",
+    "UpdateAssumeRolePolicy",
+    "DeleteRole",
+    "TagRole",
+    "UntagRole",
+    "ListRoleTags",
+    "PutRolePolicy",
+    "GetRolePolicy",
+    "ListRolePolicies",
+    "DeleteRolePolicy",
+    "CreatePolicy",
+    "GetPolicy",
+    "ListPolicies",
+    "DeletePolicy",
+    "CreatePolicyVersion",
+    "GetPolicyVersion",
+    "ListPolicyVersions",
+    "DeletePolicyVersion",
+    "SetDefaultPolicyVersion",
+    "AttachRolePolicy",
+    "DetachRolePolicy",
+    "ListAttachedRolePolicies",
+    "CreateInstanceProfile",
+    "GetInstanceProfile",
+    "ListInstanceProfiles",
+    "ListInstanceProfilesForRole",
+    "DeleteInstanceProfile",
+    "AddRoleToInstanceProfile",
+    "RemoveRoleFromInstanceProfile",
+    "TagInstanceProfile",
+    "UntagInstanceProfile",
+    "ListInstanceProfileTags",
+    "CreateUser",
+    "GetUser",
+    "ListUsers",
+    "UpdateUser",
+    "DeleteUser",
+    "TagUser",
+    "UntagUser",
+    "ListUserTags",
+    "PutUserPermissionsBoundary",
+    "DeleteUserPermissionsBoundary",
+    "PutRolePermissionsBoundary",
+    "DeleteRolePermissionsBoundary",
+    "CreateAccessKey",
+    "ListAccessKeys",
+    "UpdateAccessKey",
+    "DeleteAccessKey",
+    "GetAccessKeyLastUsed",
+    "CreateGroup",
+    "GetGroup",
+    "ListGroups",
+    "DeleteGroup",
+    "AddUserToGroup",
+    "RemoveUserFromGroup",
+    "ListGroupsForUser",
+    "PutUserPolicy",
+    "PutGroupPolicy",
+    "GetUserPolicy",
+    "GetGroupPolicy",
+    "ListUserPolicies",
+    "ListGroupPolicies",
+    "DeleteUserPolicy",
+    "DeleteGroupPolicy",
+    "AttachUserPolicy",
+    "AttachGroupPolicy",
+    "DetachUserPolicy",
+    "DetachGroupPolicy",
+    "ListAttachedUserPolicies",
+    "ListAttachedGroupPolicies",
+    "SimulatePrincipalPolicy",
+    "SimulateCustomPolicy",
+];
+
+const STS: &[&str] = &[
+    "GetCallerIdentity",
+    "AssumeRole",
+    "GetSessionToken",
+    "DecodeAuthorizationMessage",
+];
+
+const EC2: &[&str] = &[
+    "RunInstances",
+    "DescribeInstances",
+    "StartInstances",
+    "StopInstances",
+    "TerminateInstances",
+    "ModifyInstanceMetadataOptions",
+    "AssociateIamInstanceProfile",
+    "ReplaceIamInstanceProfileAssociation",
+    "DisassociateIamInstanceProfile",
+    "DescribeIamInstanceProfileAssociations",
+];
+
+const ROLECALL: &[&str] = &["GetChangeGeneration", "DescribeInstanceIdentities"];
+
+pub fn is_known(service: Service, action: &str) -> bool {
+    let list = match service {
+        Service::Iam => IAM,
+        Service::Sts => STS,
+        Service::Ec2 => EC2,
+        Service::Rolecall => ROLECALL,
+    };
+    list.contains(&action)
+}
