@@ -123,3 +123,18 @@ def test_role_boundary(server, iam):
     iam.delete_role_permissions_boundary(RoleName=role)
     assert "PermissionsBoundary" not in iam.get_role(RoleName=role)["Role"]
     assert err(iam.put_role_permissions_boundary, RoleName=role, PermissionsBoundary=f"arn:aws:iam::{r['Arn'].split(':')[4]}:policy/nope")[0] == "InvalidInput"
+
+
+def test_inline_policy_quota_is_per_user(iam):
+    """A user's inline policies share one 2,048-character quota (white space not counted)."""
+    name = unique("quota")
+    iam.create_user(UserName=name)
+    def doc(n):
+        actions = [f"s3:GetObject{i:04d}" for i in range(n)]
+        return json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]})
+    iam.put_user_policy(UserName=name, PolicyName="a", PolicyDocument=doc(50))
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.put_user_policy(UserName=name, PolicyName="b", PolicyDocument=doc(50))
+    assert e.value.response["Error"]["Code"] == "LimitExceeded"
+    # Replacing the same policy counts only once.
+    iam.put_user_policy(UserName=name, PolicyName="a", PolicyDocument=doc(51))

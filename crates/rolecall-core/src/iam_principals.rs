@@ -350,8 +350,32 @@ impl Iam {
         validate::policy_document("policyDocument", document)?;
         let id = self.owner_id(is_group, name).await?;
         check_policy(document, DocumentKind::Inline)?;
+        // IAM's quota is on all of a user's (2,048) or group's (5,120) inline policies together.
+        let (limit, kind) = if is_group {
+            (5_120, "group")
+        } else {
+            (2_048, "user")
+        };
+        let owner = Self::owner(is_group, &id);
+        let all = PageRequest {
+            from: None,
+            limit: usize::MAX - 1,
+        };
+        let mut total = rolecall_policy::policy_size(document);
+        for other in self.store().list_owner_policies(owner, &all).await? {
+            if other != policy_name
+                && let Some((_, doc)) = self.store().get_owner_policy(owner, &other).await?
+            {
+                total += rolecall_policy::policy_size(&doc);
+            }
+        }
+        if total > limit {
+            return Err(Error::LimitExceeded(format!(
+                "Maximum policy size of {limit} bytes exceeded for {kind} {name}"
+            )));
+        }
         self.store()
-            .put_owner_policy(Self::owner(is_group, &id), policy_name, document)
+            .put_owner_policy(owner, policy_name, document)
             .await
     }
 
