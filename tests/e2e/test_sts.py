@@ -144,3 +144,14 @@ def test_session_tags_are_principal_tags(server, iam):
     code, message = err(alice_sts.assume_role, RoleArn=plain["Arn"], RoleSessionName="tt", Tags=[{"Key": "team", "Value": "blue"}])
     assert code == "AccessDenied" and "sts:TagSession" in message
     alice_sts.assume_role(RoleArn=plain["Arn"], RoleSessionName="tt")
+
+
+def test_root_session_token_cannot_call_iam(server, sts):
+    """Root GetSessionToken credentials keep root's power except IAM (which needs MFA)."""
+    creds = sts.get_session_token(DurationSeconds=900)["Credentials"]
+    c = clients_from(server, creds)
+    assert c["sts"].get_caller_identity()["Arn"].endswith(":root")
+    c["ec2"].describe_instances()
+    code, message = err(c["iam"].list_roles)
+    assert code == "AccessDenied" and "MFA" in message
+    assert err(c["sts"].get_session_token)[0] == "AccessDenied"

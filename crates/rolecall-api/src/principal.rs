@@ -30,6 +30,8 @@ pub struct Principal {
     pub user_id: String,
     pub account_id: String,
     pub kind: PrincipalKind,
+    /// Signed with temporary credentials (a session token).
+    pub temporary: bool,
 }
 
 fn account_of(arn: &str) -> String {
@@ -47,6 +49,7 @@ impl Principal {
                 id: u.id.clone(),
                 session: false,
             },
+            temporary: false,
         }
     }
 
@@ -55,7 +58,10 @@ impl Principal {
     /// or root whose GetSessionToken session it is.
     pub fn from_session(c: &SessionClaims) -> Principal {
         match c.kind {
-            SessionKind::Root => Principal::root(&c.account_id),
+            SessionKind::Root => Principal {
+                temporary: true,
+                ..Principal::root(&c.account_id)
+            },
             SessionKind::User => Principal {
                 arn: c.principal_arn.clone(),
                 user_id: c.role_id.clone(),
@@ -65,6 +71,7 @@ impl Principal {
                     id: c.role_id.clone(),
                     session: true,
                 },
+                temporary: true,
             },
             SessionKind::Role => Principal {
                 arn: format!(
@@ -80,6 +87,7 @@ impl Principal {
                     source_instance_arn: c.source_instance_arn.clone(),
                     session: Arc::new(c.clone()),
                 },
+                temporary: true,
             },
         }
     }
@@ -90,6 +98,7 @@ impl Principal {
             user_id: account_id.to_string(),
             account_id: account_id.to_string(),
             kind: PrincipalKind::Root,
+            temporary: false,
         }
     }
 }

@@ -215,7 +215,9 @@ pub async fn get_session_token(call: &Call<'_>) -> Result<String, ApiError> {
     };
     let p = call.principal;
     let (kind, name, id, max) = match &p.kind {
-        PrincipalKind::Root => (SessionKind::Root, String::new(), p.user_id.clone(), 3600),
+        PrincipalKind::Root if !p.temporary => {
+            (SessionKind::Root, String::new(), p.user_id.clone(), 3600)
+        }
         PrincipalKind::User {
             name,
             id,

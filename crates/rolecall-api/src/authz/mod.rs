@@ -281,10 +281,10 @@ pub async fn authorize(
     if service == Service::Sts && action == "AssumeRole" {
         return session::authorize_assume_role(api, principal, params, facts).await;
     }
+    session::restrict_session_credentials(principal, service, action)?;
     if principal.kind == PrincipalKind::Root {
         return Ok(());
     }
-    session::restrict_session_credentials(principal, service, action)?;
     let checks = checks(api, principal, service, action, params).await;
     let Some(cached) = api.policy_cache.load(api, &principal.kind).await? else {
         // The user or role was deleted: its credentials can do nothing.

@@ -18,7 +18,9 @@ pub fn restrict_session_credentials(
     service: Service,
     action: &str,
 ) -> Result<(), ApiError> {
-    if !matches!(principal.kind, PrincipalKind::User { session: true, .. }) {
+    let session_token = matches!(principal.kind, PrincipalKind::User { session: true, .. })
+        || (principal.kind == PrincipalKind::Root && principal.temporary);
+    if !session_token {
         return Ok(());
     }
     match service {
