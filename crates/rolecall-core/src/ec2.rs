@@ -441,11 +441,17 @@ impl Ec2 {
             self.existing_instances(ids).await?
         };
         let all_ids: Vec<String> = all.iter().map(|i| i.id.clone()).collect();
-        let assocs = self.store.active_associations(&all_ids).await?;
+        let mut assocs: std::collections::HashMap<String, Association> = self
+            .store
+            .active_associations(&all_ids)
+            .await?
+            .into_iter()
+            .map(|a| (a.instance_id.clone(), a))
+            .collect();
         let mut rows: Vec<(Instance, Option<Association>)> = all
             .into_iter()
             .map(|i| {
-                let a = assocs.iter().find(|a| a.instance_id == i.id).cloned();
+                let a = assocs.remove(&i.id);
                 (i, a)
             })
             .filter(|(i, a)| filters.iter().all(|f| instance_matches(f, i, a.as_ref())))

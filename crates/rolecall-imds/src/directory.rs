@@ -307,11 +307,16 @@ pub async fn load_views(iam: &Iam, region: &str) -> rolecall_core::Result<Vec<Ar
         .filter(|i| i.state == InstanceState::Running)
         .collect();
     let ids: Vec<String> = running.iter().map(|i| i.id.clone()).collect();
-    let assocs = store.active_associations(&ids).await?;
+    let assocs: HashMap<String, rolecall_core::model::Association> = store
+        .active_associations(&ids)
+        .await?
+        .into_iter()
+        .map(|a| (a.instance_id.clone(), a))
+        .collect();
     let mut profiles: HashMap<String, Option<ProfileView>> = HashMap::new();
     let mut views = Vec::with_capacity(running.len());
     for inst in running {
-        let profile = match assocs.iter().find(|a| a.instance_id == inst.id) {
+        let profile = match assocs.get(&inst.id) {
             None => None,
             Some(a) => {
                 if !profiles.contains_key(&a.profile_arn) {
