@@ -52,12 +52,22 @@ impl Service {
         }
     }
 
-    fn protocol(self) -> Protocol {
+    pub fn protocol(self) -> Protocol {
         match self {
             Service::Iam => Protocol::Iam,
             Service::Sts => Protocol::Sts,
             Service::Ec2 => Protocol::Ec2,
             Service::Rolecall => Protocol::Rolecall,
+        }
+    }
+
+    /// The SigV4 scope / IAM action prefix.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Iam => "iam",
+            Service::Sts => "sts",
+            Service::Ec2 => "ec2",
+            Service::Rolecall => "rolecall",
         }
     }
 }

@@ -192,12 +192,7 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
         Ok(ok) => ok,
         Err((protocol, err)) => return error_response(protocol, &err, &request_id),
     };
-    let protocol = match service {
-        Service::Iam => Protocol::Iam,
-        Service::Sts => Protocol::Sts,
-        Service::Ec2 => Protocol::Ec2,
-        Service::Rolecall => Protocol::Rolecall,
-    };
+    let protocol = service.protocol();
     let Some(action) = params.get("Action") else {
         return error_response(protocol, &ApiError::missing_action(), &request_id);
     };
@@ -228,12 +223,7 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
     }
     // Only actions this server knows become metric labels (clients control the Action string).
     let known = !matches!(&result, Err(e) if e.code == "InvalidAction");
-    let service_label = match service {
-        Service::Iam => "iam",
-        Service::Sts => "sts",
-        Service::Ec2 => "ec2",
-        Service::Rolecall => "rolecall",
-    };
+    let service_label = service.name();
     let labels = MetricLabels {
         service: service_label,
         action: if known {

@@ -34,8 +34,7 @@ pub fn default_dir() -> PathBuf {
 
 pub struct Deployment {
     pub store: DynStore,
-    /// The deployment key ring (sealing stored secrets, later session tokens).
-    #[allow(dead_code)]
+    /// The deployment key ring: seals stored secrets and session tokens, derives their secrets.
     pub keyring: KeyRing,
     pub account_id: String,
     pub root_access_key_id: String,
