@@ -79,6 +79,8 @@ impl SqliteStore {
     async fn with_options(opts: SqliteConnectOptions, max: u32) -> Result<SqliteStore> {
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
+            // A local file cannot drop the connection: skip the ping before every query.
+            .test_before_acquire(false)
             .connect_with(opts)
             .await
             .map_err(internal)?;
