@@ -20,41 +20,18 @@ impl PrincipalStore for SqliteStore {
     // ----- users -----
 
     async fn insert_user(&self, user: &User) -> Result<()> {
-        let res = sqlx::query("INSERT INTO users (id, name_key, path, data) VALUES (?, ?, ?, ?)")
-            .bind(&user.id)
-            .bind(key(&user.name))
-            .bind(&user.path)
-            .bind(to_json(user)?)
-            .execute(&self.pool)
-            .await;
-        match res {
-            Err(e) if is_unique_violation(&e) => Err(Error::EntityAlreadyExists(format!(
-                "User with name {} already exists.",
-                user.name
-            ))),
-            other => other.map(|_| ()).map_err(internal),
-        }
+        let conflict =
+            Error::EntityAlreadyExists(format!("User with name {} already exists.", user.name));
+        self.insert_named("users", &user.id, &user.name, &user.path, user, conflict)
+            .await
     }
 
     async fn get_user(&self, name: &str) -> Result<Option<User>> {
-        let data: Option<String> = sqlx::query_scalar("SELECT data FROM users WHERE name_key = ?")
-            .bind(key(name))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(internal)?;
-        data.map(|d| from_json(&d)).transpose()
+        self.get_named("users", name).await
     }
 
     async fn list_users(&self, path_prefix: &str, page: &PageRequest) -> Result<Vec<User>> {
-        let rows: Vec<String> =
-            sqlx::query_scalar("SELECT data FROM users WHERE substr(path, 1, length(?1)) = ?1 AND name_key >= ?2 ORDER BY name_key LIMIT ?3")
-                .bind(path_prefix)
-                .bind(from(page))
-                .bind(limit(page))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(internal)?;
-        rows.iter().map(|d| from_json(d)).collect()
+        self.list_named("users", path_prefix, page).await
     }
 
     async fn modify_user(&self, name: &str, edit: Edit<User>) -> Result<User> {
@@ -131,41 +108,25 @@ impl PrincipalStore for SqliteStore {
     // ----- groups -----
 
     async fn insert_group(&self, group: &Group) -> Result<()> {
-        let res = sqlx::query("INSERT INTO groups (id, name_key, path, data) VALUES (?, ?, ?, ?)")
-            .bind(&group.id)
-            .bind(key(&group.name))
-            .bind(&group.path)
-            .bind(to_json(group)?)
-            .execute(&self.pool)
-            .await;
-        match res {
-            Err(e) if is_unique_violation(&e) => Err(Error::EntityAlreadyExists(format!(
-                "Group with name {} already exists.",
-                group.name
-            ))),
-            other => other.map(|_| ()).map_err(internal),
-        }
+        let conflict =
+            Error::EntityAlreadyExists(format!("Group with name {} already exists.", group.name));
+        self.insert_named(
+            "groups",
+            &group.id,
+            &group.name,
+            &group.path,
+            group,
+            conflict,
+        )
+        .await
     }
 
     async fn get_group(&self, name: &str) -> Result<Option<Group>> {
-        let data: Option<String> = sqlx::query_scalar("SELECT data FROM groups WHERE name_key = ?")
-            .bind(key(name))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(internal)?;
-        data.map(|d| from_json(&d)).transpose()
+        self.get_named("groups", name).await
     }
 
     async fn list_groups(&self, path_prefix: &str, page: &PageRequest) -> Result<Vec<Group>> {
-        let rows: Vec<String> =
-            sqlx::query_scalar("SELECT data FROM groups WHERE substr(path, 1, length(?1)) = ?1 AND name_key >= ?2 ORDER BY name_key LIMIT ?3")
-                .bind(path_prefix)
-                .bind(from(page))
-                .bind(limit(page))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(internal)?;
-        rows.iter().map(|d| from_json(d)).collect()
+        self.list_named("groups", path_prefix, page).await
     }
 
     async fn delete_group(&self, name: &str) -> Result<()> {

@@ -91,6 +91,66 @@ impl SqliteStore {
         })
     }
 
+    /// Inserts a name-keyed document (`table(id, name_key, path, data)`); a name taken in any
+    /// case is `conflict`.
+    pub(crate) async fn insert_named<T: Serialize>(
+        &self,
+        table: &'static str,
+        id: &str,
+        name: &str,
+        path: &str,
+        doc: &T,
+        conflict: Error,
+    ) -> Result<()> {
+        let res = sqlx::query(&format!(
+            "INSERT INTO {table} (id, name_key, path, data) VALUES (?, ?, ?, ?)"
+        ))
+        .bind(id)
+        .bind(key(name))
+        .bind(path)
+        .bind(to_json(doc)?)
+        .execute(&self.pool)
+        .await;
+        match res {
+            Err(e) if is_unique_violation(&e) => Err(conflict),
+            other => other.map(|_| ()).map_err(internal),
+        }
+    }
+
+    /// The document named `name` (any case) in a name-keyed table.
+    pub(crate) async fn get_named<T: DeserializeOwned>(
+        &self,
+        table: &'static str,
+        name: &str,
+    ) -> Result<Option<T>> {
+        let data: Option<String> =
+            sqlx::query_scalar(&format!("SELECT data FROM {table} WHERE name_key = ?"))
+                .bind(key(name))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?;
+        data.map(|d| from_json(&d)).transpose()
+    }
+
+    /// A page of a name-keyed table under a path prefix, ordered by name.
+    pub(crate) async fn list_named<T: DeserializeOwned>(
+        &self,
+        table: &'static str,
+        path_prefix: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<T>> {
+        let rows: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT data FROM {table} WHERE substr(path, 1, length(?1)) = ?1 AND name_key >= ?2 ORDER BY name_key LIMIT ?3"
+        ))
+        .bind(path_prefix)
+        .bind(from(page))
+        .bind(limit(page))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal)?;
+        rows.iter().map(|d| from_json(d)).collect()
+    }
+
     /// Read-modify-write of one row's JSON document (`table.data` where `column = value`) in a
     /// single write transaction, so concurrent edits never lose each other's changes.
     pub(crate) async fn modify_doc<T>(
@@ -255,43 +315,18 @@ impl Store for SqliteStore {
     // ----- roles -----
 
     async fn insert_role(&self, role: &Role) -> Result<()> {
-        let data = to_json(role)?;
-        let res = sqlx::query("INSERT INTO roles (id, name_key, path, data) VALUES (?, ?, ?, ?)")
-            .bind(&role.id)
-            .bind(key(&role.name))
-            .bind(&role.path)
-            .bind(data)
-            .execute(&self.pool)
-            .await;
-        match res {
-            Err(e) if is_unique_violation(&e) => Err(Error::EntityAlreadyExists(format!(
-                "Role with name {} already exists.",
-                role.name
-            ))),
-            other => other.map(|_| ()).map_err(internal),
-        }
+        let conflict =
+            Error::EntityAlreadyExists(format!("Role with name {} already exists.", role.name));
+        self.insert_named("roles", &role.id, &role.name, &role.path, role, conflict)
+            .await
     }
 
     async fn get_role(&self, name: &str) -> Result<Option<Role>> {
-        let data: Option<String> = sqlx::query_scalar("SELECT data FROM roles WHERE name_key = ?")
-            .bind(key(name))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(internal)?;
-        data.map(|d| from_json(&d)).transpose()
+        self.get_named("roles", name).await
     }
 
     async fn list_roles(&self, path_prefix: &str, page: &PageRequest) -> Result<Vec<Role>> {
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT data FROM roles WHERE substr(path, 1, length(?1)) = ?1 AND name_key >= ?2 ORDER BY name_key LIMIT ?3",
-        )
-        .bind(path_prefix)
-        .bind(from(page))
-        .bind(limit(page))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(internal)?;
-        rows.iter().map(|d| from_json(d)).collect()
+        self.list_named("roles", path_prefix, page).await
     }
 
     async fn modify_role(&self, name: &str, edit: Edit<Role>) -> Result<Role> {
@@ -690,22 +725,19 @@ impl Store for SqliteStore {
     // ----- instance profiles -----
 
     async fn insert_instance_profile(&self, profile: &InstanceProfile) -> Result<()> {
-        let res = sqlx::query(
-            "INSERT INTO instance_profiles (id, name_key, path, data) VALUES (?, ?, ?, ?)",
+        let conflict = Error::EntityAlreadyExists(format!(
+            "Instance Profile {} already exists.",
+            profile.name
+        ));
+        self.insert_named(
+            "instance_profiles",
+            &profile.id,
+            &profile.name,
+            &profile.path,
+            profile,
+            conflict,
         )
-        .bind(&profile.id)
-        .bind(key(&profile.name))
-        .bind(&profile.path)
-        .bind(to_json(profile)?)
-        .execute(&self.pool)
-        .await;
-        match res {
-            Err(e) if is_unique_violation(&e) => Err(Error::EntityAlreadyExists(format!(
-                "Instance Profile {} already exists.",
-                profile.name
-            ))),
-            other => other.map(|_| ()).map_err(internal),
-        }
+        .await
     }
 
     async fn get_instance_profile(&self, name: &str) -> Result<Option<InstanceProfile>> {
