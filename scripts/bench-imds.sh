@@ -57,7 +57,7 @@ pin() { # pin CPUS CMD...: run under taskset when CPUS is set (and chrt with REA
 }
 
 server=("$BIN" serve --data-dir "$data" --listen 127.0.0.1:0 --imds-listen 127.0.0.1:0
-  --instance-cidr 127.77.0.0/16)
+  --instance-cidr 127.77.0.0/16 --imds-rate-per-source 0)  # the load comes from one address
 if [ -n "$SERVER_CPUS" ]; then server=(taskset -c "$SERVER_CPUS" "${server[@]}"); fi
 server=("${rt[@]}" "${server[@]}")
 # taskset and chrt exec the server, so $! is the server's pid.

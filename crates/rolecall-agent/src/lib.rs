@@ -208,8 +208,8 @@ pub async fn run(
     // The first poll is immediate; until it succeeds, IMDS answers 404 (no instances known).
     tokio::spawn(agent.clone().run());
     let imds = ImdsConfig {
-        source_ip: true,
         dev_paths: false,
+        ..ImdsConfig::default()
     };
     rolecall_imds::serve(listener, agent.dir.clone(), imds)
         .await

@@ -338,8 +338,8 @@ async fn start_agent(config: AgentConfig) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let imds = ImdsConfig {
-        source_ip: true,
         dev_paths: false,
+        ..ImdsConfig::default()
     };
     tokio::spawn(rolecall_imds::serve(
         listener,

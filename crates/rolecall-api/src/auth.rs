@@ -151,13 +151,27 @@ fn service_by_version(params: &Params) -> Result<Service, (Protocol, ApiError)> 
     }
 }
 
+/// Who signed a request, for which service, and how its signature read the query string.
+pub struct Authenticated {
+    pub principal: Principal,
+    pub service: Service,
+    /// The signature covered `+` in the query as a literal plus (`%2B`), not a space: the
+    /// parameters must be read again that way before they are acted on.
+    pub literal_plus: bool,
+}
+
 pub async fn authenticate(
     api: &Api,
     parts: &Parts,
     query: &str,
     body: &[u8],
     params: &Params,
-) -> Result<(Principal, Service), (Protocol, ApiError)> {
+) -> Result<Authenticated, (Protocol, ApiError)> {
+    let authenticated = |principal, service, mode| Authenticated {
+        principal,
+        service,
+        literal_plus: mode == rolecall_sigv4::PlusMode::Literal,
+    };
     let headers: Vec<(&str, &str)> = parts
         .headers
         .iter()
@@ -183,7 +197,11 @@ pub async fn authenticate(
             Some(s) => s,
             None => service_by_version(params)?,
         };
-        return Ok((root(), service));
+        return Ok(authenticated(
+            root(),
+            service,
+            rolecall_sigv4::PlusMode::Space,
+        ));
     }
 
     let auth = match parsed {
@@ -222,8 +240,9 @@ pub async fn authenticate(
     if let Some(token) = &auth.security_token {
         let (principal, secret) = temporary(api, p, &auth.access_key_id, token, now)?;
         let key = SigningKey::for_scope(&secret, &auth.scope);
-        rolecall_sigv4::verify(&req, &auth, &key, now).map_err(|e| sigv4_error(p, &e))?;
-        return Ok((principal, service));
+        let mode = rolecall_sigv4::verify_reading_plus(&req, &auth, &key, now)
+            .map_err(|e| sigv4_error(p, &e))?;
+        return Ok(authenticated(principal, service, mode));
     }
     let creds = match api.keys.lookup(&auth.access_key_id) {
         Some(c) => c,
@@ -232,7 +251,8 @@ pub async fn authenticate(
             .ok_or_else(|| invalid_token(p))?,
     };
     let key = SigningKey::for_scope(&creds.secret_access_key, &auth.scope);
-    rolecall_sigv4::verify(&req, &auth, &key, now).map_err(|e| sigv4_error(p, &e))?;
+    let mode = rolecall_sigv4::verify_reading_plus(&req, &auth, &key, now)
+        .map_err(|e| sigv4_error(p, &e))?;
     if let PrincipalKind::User { .. } = creds.principal.kind {
         record_last_used(
             api,
@@ -243,7 +263,7 @@ pub async fn authenticate(
         )
         .await;
     }
-    Ok((creds.principal, service))
+    Ok(authenticated(creds.principal, service, mode))
 }
 
 /// An IAM user's active access key, its secret opened with the key ring.

@@ -325,7 +325,10 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                             });
                         },
                     );
-                    x.leaf_opt("nextToken", next.as_deref());
+                    x.leaf_opt(
+                        "nextToken",
+                        next.as_deref().map(rolecall_core::paging::encode_token),
+                    );
                 })
             }
             "StartInstances" | "StopInstances" | "TerminateInstances" => {
@@ -430,7 +433,10 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                         &items,
                         |x, assoc| association_xml(x, assoc, assoc.state),
                     );
-                    x.leaf_opt("nextToken", next.as_deref());
+                    x.leaf_opt(
+                        "nextToken",
+                        next.as_deref().map(rolecall_core::paging::encode_token),
+                    );
                 })
             }
             other => return Err(ApiError::invalid_action(other)),

@@ -110,7 +110,12 @@ fn version_xml(x: &mut Xml, v: &PolicyVersion, with_document: bool) {
 
 pub(crate) fn truncation<T>(x: &mut Xml, page: &Page<T>) {
     x.leaf("IsTruncated", page.next.is_some().to_string());
-    x.leaf_opt("Marker", page.next.as_deref());
+    x.leaf_opt(
+        "Marker",
+        page.next
+            .as_deref()
+            .map(rolecall_core::paging::encode_token),
+    );
 }
 
 pub(crate) fn tag_keys<'a>(args: &Args<'a>) -> Result<Vec<&'a str>, ApiError> {

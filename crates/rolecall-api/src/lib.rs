@@ -22,4 +22,4 @@ mod sts_sessions;
 pub use auth::{AuthMode, Credentials, KeyStore};
 pub use authz::PolicyCache;
 pub use principal::Principal;
-pub use server::{Api, ApiConfig, router, serve};
+pub use server::{Api, ApiConfig, router, serve, serve_with};

@@ -17,9 +17,12 @@ use rolecall_wire::{ErrorType, Params, ec2_error, query_error};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
 /// Largest request body accepted (AWS's Query APIs cap requests well below this).
 const MAX_BODY: usize = 1 << 20;
+/// Time allowed to receive a request's body once its head has arrived.
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -123,12 +126,26 @@ async fn handle(state: State<Arc<Api>>, req: Request<Body>) -> Response {
     resp
 }
 
-/// Serves the API on `listener` until the future is dropped.
+/// Serves the API on `listener` with the default limits until the future is dropped.
 pub async fn serve(listener: TcpListener, api: Arc<Api>) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(api).into_make_service_with_connect_info::<SocketAddr>(),
-    )
+    serve_with(listener, api, rolecall_net::Limits::API).await
+}
+
+/// Serves the API on `listener` within `limits` (connection caps per listener and per source,
+/// header-read deadline) until the future is dropped.
+pub async fn serve_with(
+    listener: TcpListener,
+    api: Arc<Api>,
+    limits: rolecall_net::Limits,
+) -> std::io::Result<()> {
+    let router = router(api);
+    rolecall_net::serve(listener, limits, "api", move |_stream, peer| {
+        let router = router.clone();
+        hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().oneshot(req)
+        })
+    })
     .await
 }
 
@@ -172,10 +189,15 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
     let peer = peer_ip.map(|ip| ip.to_string()).unwrap_or_default();
     let request_id = rolecall_crypto::request_id();
     let (parts, body) = req.into_parts();
-    let body = match to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => {
+    // A body trickled in slowly would hold the connection (and its task) indefinitely.
+    let body = match tokio::time::timeout(BODY_READ_TIMEOUT, to_bytes(body, MAX_BODY)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => {
             let err = ApiError::new(413, "RequestEntityTooLarge", "Request body is too large.");
+            return error_response(Protocol::Iam, &err, &request_id);
+        }
+        Err(_) => {
+            let err = ApiError::new(408, "RequestTimeout", "Timed out reading the request body.");
             return error_response(Protocol::Iam, &err, &request_id);
         }
     };
@@ -185,11 +207,17 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_none_or(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    let params = Params::parse(query, if is_form { &body } else { &[] });
+    let form: &[u8] = if is_form { &body } else { &[] };
+    let mut params = Params::parse(query, form);
 
     let authn = auth::authenticate(&api, &parts, query, &body, &params).await;
     let (principal, service) = match authn {
-        Ok(ok) => ok,
+        Ok(a) => {
+            if a.literal_plus {
+                params = Params::parse_literal_plus(query, form);
+            }
+            (a.principal, a.service)
+        }
         Err((protocol, err)) => return error_response(protocol, &err, &request_id),
     };
     let protocol = service.protocol();

@@ -110,6 +110,65 @@ fn check_resource_id(param: &str, prefix: &str, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Refuses control characters (C0, DEL, C1) anywhere, and values longer than `max` characters
+/// or outside ASCII where EC2 requires ASCII: such values would be stored and then served raw
+/// (IMDS, DescribeInstances).
+fn check_text(param: &str, value: &str, max: usize, ascii: bool) -> Result<()> {
+    let why = if value.chars().any(char::is_control) {
+        Some("Control characters are not allowed.".to_string())
+    } else if ascii && !value.is_ascii() {
+        Some("Only ASCII characters are allowed.".to_string())
+    } else if value.chars().count() > max {
+        Some(format!("Length exceeds maximum of {max} characters."))
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(Error::InvalidParameterValue(format!(
+            "Value ({}) for parameter {param} is invalid. {why}",
+            value.escape_debug()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Instance types are `family.size` (`t3.micro`, `u-6tb1.metal`, `mac2-m2pro.metal`).
+fn check_instance_type(v: &str) -> Result<()> {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    match v.split_once('.') {
+        Some((family, size)) if v.len() <= 64 && part(family) && part(size) => Ok(()),
+        _ => Err(Error::InvalidParameterValue(format!(
+            "Invalid value '{}' for InstanceType.",
+            v.escape_debug()
+        ))),
+    }
+}
+
+/// The free-text fields of RunInstances, as EC2 constrains them.
+fn check_run_text(input: &RunInstances) -> Result<()> {
+    if let Some(t) = &input.instance_type {
+        check_instance_type(t)?;
+    }
+    if let Some(k) = &input.key_name {
+        check_text("KeyName", k, 255, true)?;
+    }
+    if let Some(c) = &input.client_token {
+        check_text("ClientToken", c, 64, true)?;
+    }
+    for g in &input.security_groups {
+        check_text("SecurityGroup", g, 255, true)?;
+    }
+    for t in &input.tags {
+        check_text("Tag.Key", &t.key, 128, false)?;
+        check_text("Tag.Value", &t.value, 256, false)?;
+    }
+    Ok(())
+}
+
 /// EC2 filter values match with `*` (any run) and `?` (one character), case-sensitively.
 pub fn wildcard_match(pattern: &str, value: &str) -> bool {
     let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
@@ -152,10 +211,15 @@ fn page_size(
             )));
         }
     };
-    Ok(PageRequest {
-        from: next_token.map(str::to_string),
-        limit,
-    })
+    let from = match next_token {
+        Some(t) => Some(crate::paging::decode_token(t).ok_or_else(|| {
+            Error::InvalidParameterValue(format!(
+                "Value ( {t} ) for parameter NextToken is invalid. The token is invalid."
+            ))
+        })?),
+        None => None,
+    };
+    Ok(PageRequest { from, limit })
 }
 
 fn not_found_instances(missing: &[String]) -> Error {
@@ -217,6 +281,7 @@ impl Ec2 {
 
     pub async fn run_instances(&self, input: RunInstances) -> Result<Reservation> {
         check_resource_id("ImageId", "ami", &input.image_id)?;
+        check_run_text(&input)?;
         if input.min_count < 1 {
             return Err(Error::InvalidParameterValue(format!(
                 "Value ({}) for parameter minCount is invalid. Expected a positive integer.",
@@ -815,5 +880,29 @@ mod tests {
         ));
         assert!(check_resource_id("ImageId", "ami", "ami-11aa22bb").is_ok());
         assert!(check_resource_id("ImageId", "ami", "ami-zz").is_err());
+    }
+
+    #[test]
+    fn text_fields_refuse_control_characters() {
+        for t in ["t3.micro", "m5.large", "u-6tb1.metal", "mac2-m2pro.metal"] {
+            assert!(check_instance_type(t).is_ok(), "{t}");
+        }
+        for t in ["", "t3", "t3.micro\0", "T3.micro", "t3.micro\n", ".x", "a."] {
+            assert!(check_instance_type(t).is_err(), "{t:?}");
+        }
+        assert!(check_text("KeyName", "my key", 255, true).is_ok());
+        assert!(check_text("KeyName", "nul\0key", 255, true).is_err());
+        assert!(check_text("KeyName", "esc\u{1b}[31m", 255, true).is_err());
+        assert!(check_text("KeyName", "clé", 255, true).is_err());
+        assert!(check_text("ClientToken", &"x".repeat(65), 64, true).is_err());
+        assert!(check_text("Tag.Value", "naïve", 256, false).is_ok());
+        assert!(check_text("Tag.Value", "c1\u{85}", 256, false).is_err());
+        let Err(Error::InvalidParameterValue(m)) = check_text("KeyName", "a\0b", 255, true) else {
+            panic!("expected InvalidParameterValue");
+        };
+        assert!(
+            !m.contains('\0'),
+            "the message must not carry the raw NUL: {m:?}"
+        );
     }
 }

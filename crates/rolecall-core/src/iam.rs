@@ -88,12 +88,21 @@ fn no_such_policy(arn: &str) -> Error {
     Error::NoSuchEntity(format!("Policy {arn} does not exist or is not attachable."))
 }
 
+/// The page a `Marker` / `MaxItems` pair asks for; a marker this server did not issue is
+/// IAM's `ValidationError` "Invalid Marker.".
 pub fn page(marker: Option<&str>, max_items: Option<&str>) -> Result<PageRequest> {
-    if let Some(m) = marker {
-        validate::marker(m)?;
-    }
+    let from = match marker {
+        Some(m) => {
+            validate::marker(m)?;
+            Some(
+                crate::paging::decode_token(m)
+                    .ok_or_else(|| Error::Validation("Invalid Marker.".into()))?,
+            )
+        }
+        None => None,
+    };
     Ok(PageRequest {
-        from: marker.map(str::to_string),
+        from,
         limit: validate::max_items(max_items)?,
     })
 }
@@ -177,11 +186,6 @@ impl Iam {
             .transpose()?
             .unwrap_or(3600);
         validate::tags(&input.tags)?;
-        if input.tags.len() > 50 {
-            return Err(Error::LimitExceeded(
-                "The number of tags has reached the maximum limit.".into(),
-            ));
-        }
         check_policy(input.trust_policy, DocumentKind::Trust)?;
         let role = Role {
             id: aws_unique_id(IdPrefix::Role),

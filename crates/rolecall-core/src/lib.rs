@@ -14,7 +14,7 @@ pub mod iam;
 pub mod iam_principals;
 pub mod metrics;
 pub mod model;
-mod paging;
+pub mod paging;
 mod principal_store;
 mod store;
 pub mod validate;

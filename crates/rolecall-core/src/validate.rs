@@ -136,7 +136,19 @@ pub fn policy_document(field: &str, v: &str) -> Result<()> {
 
 /// Tag keys `[\p{L}\p{Z}\p{N}_.:/=+\-@]+` (1..=128), values of the same set (0..=256), at most 50
 /// per resource; keys must be distinct.
+/// At most this many tags in one request (the models' `tagListType`), and on one entity.
+pub const MAX_TAGS: usize = 50;
+
+/// Validates the tags of one request: their number first (so a request with thousands of tags
+/// costs no more than one with 51), then each tag, then duplicate keys (case-insensitively) in
+/// linear time.
 pub fn tags(tags: &[Tag]) -> Result<()> {
+    if tags.len() > MAX_TAGS {
+        return Err(Error::Validation(format!(
+            "1 validation error detected: Value '{}' at 'tags' failed to satisfy constraint: Member must have length less than or equal to {MAX_TAGS}",
+            tag_list_summary(tags)
+        )));
+    }
     // \p{Z} is the separators (space, no-break space, ...), not control characters like tab.
     let tag_char = |c: char| {
         c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
@@ -162,19 +174,33 @@ pub fn tags(tags: &[Tag]) -> Result<()> {
             return Err(Error::InvalidInput("User-defined tag keys can't start with 'aws:'. This prefix is reserved for AWS tags.".into()));
         }
     }
-    for (i, t) in tags.iter().enumerate() {
-        if tags[..i].iter().any(|o| o.key.eq_ignore_ascii_case(&t.key)) {
-            return Err(Error::InvalidInput(
-                "Duplicate tag keys found. Please note that Tag keys are case insensitive.".into(),
-            ));
-        }
+    let mut seen = std::collections::HashSet::with_capacity(tags.len());
+    if !tags.iter().all(|t| seen.insert(t.key.to_ascii_lowercase())) {
+        return Err(Error::InvalidInput(
+            "Duplicate tag keys found. Please note that Tag keys are case insensitive.".into(),
+        ));
     }
     Ok(())
 }
 
-/// Merges `new` into `existing` (same key, any case, is replaced) and enforces the 50-tag quota.
+/// A bounded rendering of a tag list for an error message.
+fn tag_list_summary(tags: &[Tag]) -> String {
+    let shown: Vec<String> = tags
+        .iter()
+        .take(3)
+        .map(|t| format!("Tag(key={}, value={})", t.key, t.value))
+        .collect();
+    let more = if tags.len() > shown.len() {
+        ", ..."
+    } else {
+        ""
+    };
+    format!("[{}{more}]", shown.join(", "))
+}
+
+/// Merges already validated `new` tags into `existing` (same key, any case, is replaced) and
+/// enforces the 50-tag quota on the result.
 pub fn merge_tags(existing: &mut Vec<Tag>, new: Vec<Tag>) -> Result<()> {
-    tags(&new)?;
     for t in new {
         match existing
             .iter_mut()
@@ -184,7 +210,7 @@ pub fn merge_tags(existing: &mut Vec<Tag>, new: Vec<Tag>) -> Result<()> {
             None => existing.push(t),
         }
     }
-    if existing.len() > 50 {
+    if existing.len() > MAX_TAGS {
         return Err(Error::LimitExceeded(
             "The number of tags has reached the maximum limit.".into(),
         ));
@@ -255,5 +281,30 @@ mod tests {
         let mut existing = vec![t("a", "1")];
         merge_tags(&mut existing, vec![t("A", "2"), t("b", "3")]).ok();
         assert_eq!(existing, vec![t("A", "2"), t("b", "3")]);
+        let mut full: Vec<Tag> = (0..50).map(|i| t(&format!("k{i}"), "")).collect();
+        assert!(merge_tags(&mut full, vec![t("one-more", "")]).is_err());
+    }
+
+    #[test]
+    fn tag_count_is_checked_before_anything_else() {
+        let t = |k: String| Tag {
+            key: k,
+            value: String::new(),
+        };
+        // 10,000 duplicate, invalid keys: the count decides, and the message stays short.
+        let many: Vec<Tag> = (0..10_000).map(|_| t("aws:dup#".into())).collect();
+        let Err(Error::Validation(m)) = tags(&many) else {
+            panic!("expected a validation error");
+        };
+        assert!(
+            m.ends_with("at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50"),
+            "{m}"
+        );
+        assert!(m.len() < 300, "{m}");
+        // 50 distinct keys pass; a duplicate among them (any case) is found.
+        let mut fifty: Vec<Tag> = (0..50).map(|i| t(format!("key{i}"))).collect();
+        assert!(tags(&fifty).is_ok());
+        fifty[49] = t("KEY0".into());
+        assert!(matches!(tags(&fifty), Err(Error::InvalidInput(_))));
     }
 }

@@ -18,5 +18,5 @@ mod token;
 
 pub use credentials::{CredentialParts, CredentialPolicy, Issued};
 pub use directory::{Directory, InstanceView, ProfileView, RoleView, load_views, mint_for};
-pub use server::{ImdsConfig, serve};
+pub use server::{ImdsConfig, apply_hop_limit, serve};
 pub use token::dev_path_prefix;

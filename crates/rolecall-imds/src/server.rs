@@ -7,26 +7,38 @@ use chrono::Duration;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONTENT_TYPE, HeaderValue, SERVER};
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 const TOKEN_PATH: &str = "/latest/api/token";
 const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
 
-/// How callers may identify themselves.
+/// How callers may identify themselves, and what one caller may use.
 #[derive(Debug, Clone, Copy)]
 pub struct ImdsConfig {
     /// The caller is the instance whose private IP is the peer address (AWS's paths).
     pub source_ip: bool,
     /// `/rolecall/<instance-id>/<mac>/latest/...` (development; `rolecall exec`).
     pub dev_paths: bool,
+    /// Connection caps and header-read deadline of the listener.
+    pub limits: rolecall_net::Limits,
+    /// Requests per second allowed from one source address (0: unlimited); past it, 429, as
+    /// EC2 throttles IMDS per instance.
+    pub rate_per_source: u32,
+    /// Requests one source may send at once before the rate applies.
+    pub burst_per_source: u32,
+}
+
+impl ImdsConfig {
+    /// EC2 documents 1,024 packets per second per network interface for IMDS; a keep-alive
+    /// request takes at least two, so 512 requests per second per source, in bursts of 1,024.
+    pub const DEFAULT_RATE: u32 = 512;
+    pub const DEFAULT_BURST: u32 = 1024;
 }
 
 impl Default for ImdsConfig {
@@ -34,6 +46,9 @@ impl Default for ImdsConfig {
         ImdsConfig {
             source_ip: true,
             dev_paths: true,
+            limits: rolecall_net::Limits::IMDS,
+            rate_per_source: Self::DEFAULT_RATE,
+            burst_per_source: Self::DEFAULT_BURST,
         }
     }
 }
@@ -149,47 +164,52 @@ pub fn answer(
     }
 }
 
-/// Serves IMDS on `listener` forever.
-///
-/// In source-IP mode, each connection's IP TTL is set to the caller's
-/// `HttpPutResponseHopLimit`, so (as on EC2) replies cannot travel further than the instance
-/// allows; the TTL covers the whole connection, token reply included.
+/// Sets the connection's IP TTL to the calling instance's `HttpPutResponseHopLimit`, so (as on
+/// EC2) replies cannot travel further than the instance allows; the TTL covers the whole
+/// connection, token reply included. Returns the TTL set, if the peer is a known instance.
+pub fn apply_hop_limit(
+    stream: &TcpStream,
+    dir: &Directory,
+    peer: SocketAddr,
+) -> std::io::Result<Option<u32>> {
+    let Some(v) = dir.by_ip(peer.ip()) else {
+        return Ok(None);
+    };
+    let ttl = v.instance.metadata_options.http_put_response_hop_limit;
+    stream.set_ttl(ttl)?;
+    Ok(Some(ttl))
+}
+
+/// Serves IMDS on `listener` forever, within `config`'s connection caps and per-source rate.
 pub async fn serve(
     listener: TcpListener,
     dir: Arc<Directory>,
     config: ImdsConfig,
 ) -> std::io::Result<()> {
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "IMDS accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+    let limiter = Arc::new(rolecall_net::RateLimiter::new(
+        config.rate_per_source,
+        config.burst_per_source,
+    ));
+    rolecall_net::serve(listener, config.limits, "imds", move |stream, peer| {
         if config.source_ip
-            && let Some(v) = dir.by_ip(peer.ip())
+            && let Err(e) = apply_hop_limit(stream, &dir, peer)
         {
-            let _ = stream.set_ttl(v.instance.metadata_options.http_put_response_hop_limit);
+            tracing::warn!(error = %e, %peer, "IMDS: could not set the hop limit (IP TTL)");
         }
-        let _ = stream.set_nodelay(true);
         let dir = dir.clone();
-        tokio::spawn(async move {
-            let svc = service_fn(move |req: Request<Incoming>| {
-                let started = std::time::Instant::now();
-                let resp = answer(&dir, &config, peer, &req);
-                record(req.uri().path(), resp.status(), started);
-                async move { Ok::<_, Infallible>(resp) }
-            });
-            if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await
-            {
-                tracing::debug!(error = %e, "IMDS connection ended");
-            }
-        });
-    }
+        let limiter = limiter.clone();
+        service_fn(move |req: Request<Incoming>| {
+            let started = std::time::Instant::now();
+            let resp = if limiter.allow(peer.ip(), started) {
+                answer(&dir, &config, peer, &req)
+            } else {
+                status_page(StatusCode::TOO_MANY_REQUESTS)
+            };
+            record(req.uri().path(), resp.status(), started);
+            async move { Ok::<_, Infallible>(resp) }
+        })
+    })
+    .await
 }
 
 /// A bounded label for a path: its class, never the path itself (paths carry role names and

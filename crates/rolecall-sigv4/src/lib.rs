@@ -89,6 +89,7 @@ mod request;
 mod sign;
 mod verify;
 
+pub use canonical::PlusMode;
 pub use error::{ServiceFlavor, SigV4Error};
 pub use key::SigningKey;
 pub use parse::{
@@ -98,4 +99,4 @@ pub use request::Request;
 pub use sign::{
     Credentials, PresignedRequest, SignedRequest, SigningParams, presign, sign, sign_with_key,
 };
-pub use verify::{DEFAULT_MAX_CLOCK_SKEW, VerifyOptions, verify, verify_with};
+pub use verify::{DEFAULT_MAX_CLOCK_SKEW, VerifyOptions, verify, verify_reading_plus, verify_with};

@@ -51,6 +51,18 @@ pub fn verify(
     verify_with(req, auth, key, now, &VerifyOptions::default())
 }
 
+/// [`verify`], returning how the signature read a literal `+` in the query string. The caller
+/// must read the query's parameters the same way, so that the values it acts on are exactly the
+/// values that were signed (`a+b` signed as `a%2Bb` is `a+b`, never `a b`).
+pub fn verify_reading_plus(
+    req: &Request<'_>,
+    auth: &ParsedAuth,
+    key: &SigningKey,
+    now: DateTime<Utc>,
+) -> Result<PlusMode, SigV4Error> {
+    verify_mode(req, auth, key, now, &VerifyOptions::default())
+}
+
 /// Verify a request. Checks, in AWS's order: the time window, that `host` is
 /// signed, the credential scope's terminator and date, then the payload hash
 /// and finally the signature (constant-time comparison).
@@ -61,6 +73,16 @@ pub fn verify_with(
     now: DateTime<Utc>,
     opts: &VerifyOptions,
 ) -> Result<(), SigV4Error> {
+    verify_mode(req, auth, key, now, opts).map(drop)
+}
+
+fn verify_mode(
+    req: &Request<'_>,
+    auth: &ParsedAuth,
+    key: &SigningKey,
+    now: DateTime<Utc>,
+    opts: &VerifyOptions,
+) -> Result<PlusMode, SigV4Error> {
     check_time(auth, now, opts.max_clock_skew)?;
 
     if !auth.signed_headers.iter().any(|h| h == "host") {
@@ -112,11 +134,11 @@ pub fn verify_with(
 
     let (ok, canonical_request, string_to_sign) = attempt(PlusMode::Space);
     if ok {
-        return Ok(());
+        return Ok(PlusMode::Space);
     }
     // See `PlusMode`: a literal `+` may have been signed as `%2B`.
     if req.query.contains('+') && attempt(PlusMode::Literal).0 {
-        return Ok(());
+        return Ok(PlusMode::Literal);
     }
     Err(SigV4Error::SignatureDoesNotMatch {
         canonical_request,

@@ -23,6 +23,13 @@ impl Params {
         Params { pairs }
     }
 
+    /// [`Params::parse`] for a query string whose signature read `+` as a literal plus (see
+    /// `rolecall_sigv4::PlusMode`): the values acted on must be the values signed. The form body
+    /// is `application/x-www-form-urlencoded` (`+` is a space there) and signed as raw bytes.
+    pub fn parse_literal_plus(query: &str, body: &[u8]) -> Params {
+        Params::parse(&query.replace('+', "%2B"), body)
+    }
+
     pub fn from_pairs<K: Into<String>, V: Into<String>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Params {

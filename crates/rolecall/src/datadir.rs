@@ -21,6 +21,30 @@ pub const DB_FILE: &str = "rolecall.db";
 pub const ENDPOINT_FILE: &str = "endpoint";
 const ROOT_SECRET_AAD: &[u8] = b"rolecall/root-secret/v1";
 
+/// Files in the data directory that hold state or secrets (the database and its journals).
+const PRIVATE_FILES: &[&str] = &[DB_FILE, "rolecall.db-wal", "rolecall.db-shm", ENDPOINT_FILE];
+
+/// Removes group and world access from `path` (set to `mode`), saying so in the log: data
+/// directories from older versions, or loosened by hand, are tightened on start.
+fn make_private(path: &Path, mode: u32) -> Result<()> {
+    let current = fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .permissions()
+        .mode()
+        & 0o777;
+    if current & 0o077 != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .with_context(|| format!("restricting {} to its owner", path.display()))?;
+        tracing::warn!(
+            path = %path.display(),
+            was = format!("{current:o}"),
+            now = format!("{mode:o}"),
+            "data was accessible to other users: restricted to its owner"
+        );
+    }
+    Ok(())
+}
+
 /// `$XDG_DATA_HOME/rolecall`, else `~/.local/share/rolecall`.
 pub fn default_dir() -> PathBuf {
     if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
@@ -112,6 +136,7 @@ pub async fn open(dir: &Path, create: bool, database_url: Option<&str>) -> Resul
         fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
     }
+    make_private(dir, 0o700)?;
     let key_path = dir.join(KEY_FILE);
     if !key_path.exists() {
         if !create {
@@ -133,6 +158,13 @@ pub async fn open(dir: &Path, create: bool, database_url: Option<&str>) -> Resul
                 .map_err(|e| anyhow::anyhow!("opening database: {e}"))?,
         ),
     };
+
+    for f in PRIVATE_FILES {
+        let path = dir.join(f);
+        if path.exists() {
+            make_private(&path, 0o600)?;
+        }
+    }
 
     let account_id = store
         .init_meta("account_id", &random_account_id())

@@ -75,6 +75,12 @@ enum Command {
         /// (at least 1800).
         #[arg(long, default_value_t = 5 * 3600)]
         credential_refresh: i64,
+        /// Start with `--auth off` on an address that is not loopback (anyone who can reach it
+        /// acts as the account root).
+        #[arg(long)]
+        insecure_allow_remote_auth_off: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Add a new deployment key (the active one from now on) and re-seal stored secrets under it.
     /// Restart the servers to use it; credentials issued under older keys stay valid.
@@ -122,6 +128,47 @@ enum Command {
     },
 }
 
+/// Caps that keep one client or instance from starving the others.
+#[derive(clap::Args, Clone, Copy)]
+struct LimitArgs {
+    /// Open connections at most on the API listener.
+    #[arg(long, default_value_t = rolecall_net::Limits::API.max_connections)]
+    api_max_connections: usize,
+    /// Open connections at most from one address on the API listener.
+    #[arg(long, default_value_t = rolecall_net::Limits::API.max_connections_per_source)]
+    api_max_connections_per_source: usize,
+    /// Open connections at most on the IMDS listener.
+    #[arg(long, default_value_t = rolecall_net::Limits::IMDS.max_connections)]
+    imds_max_connections: usize,
+    /// Open connections at most from one address (instance) on the IMDS listener.
+    #[arg(long, default_value_t = rolecall_net::Limits::IMDS.max_connections_per_source)]
+    imds_max_connections_per_source: usize,
+    /// IMDS requests per second allowed from one address (0: unlimited); past it, 429.
+    #[arg(long, default_value_t = ImdsConfig::DEFAULT_RATE)]
+    imds_rate_per_source: u32,
+    /// Seconds allowed to send a request's head (and to stay idle between keep-alive requests).
+    #[arg(long, default_value_t = rolecall_net::Limits::API.header_read_timeout.as_secs())]
+    header_read_timeout: u64,
+}
+
+impl LimitArgs {
+    fn api(&self) -> rolecall_net::Limits {
+        rolecall_net::Limits {
+            max_connections: self.api_max_connections.max(1),
+            max_connections_per_source: self.api_max_connections_per_source.max(1),
+            header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout.max(1)),
+        }
+    }
+
+    fn imds(&self) -> rolecall_net::Limits {
+        rolecall_net::Limits {
+            max_connections: self.imds_max_connections.max(1),
+            max_connections_per_source: self.imds_max_connections_per_source.max(1),
+            header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout.max(1)),
+        }
+    }
+}
+
 /// Everything `serve` needs, from the command line.
 struct ServeArgs {
     dir: PathBuf,
@@ -132,11 +179,18 @@ struct ServeArgs {
     imds_listen: Option<SocketAddr>,
     imds_identify: Identify,
     credentials: CredentialPolicy,
+    insecure_allow_remote_auth_off: bool,
+    limits: LimitArgs,
 }
+
+/// Files rolecall creates (database, WAL, endpoint, keys) are its owner's only.
+const PRIVATE_UMASK: u32 = 0o077;
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
+    let inherited_umask =
+        rustix::process::umask(rustix::fs::Mode::from_bits_truncate(PRIVATE_UMASK));
     let db = cli.database_url.as_deref();
     match cli.command {
         Command::Serve {
@@ -149,6 +203,8 @@ async fn main() -> Result<()> {
             imds_identify,
             credential_lifetime,
             credential_refresh,
+            insecure_allow_remote_auth_off,
+            limits,
         } => {
             let credentials = CredentialPolicy {
                 lifetime: chrono::Duration::seconds(credential_lifetime),
@@ -167,6 +223,8 @@ async fn main() -> Result<()> {
                     imds_listen,
                     imds_identify,
                     credentials,
+                    insecure_allow_remote_auth_off,
+                    limits,
                 },
             )
             .await
@@ -209,9 +267,63 @@ async fn main() -> Result<()> {
                 db,
                 &instance_id,
                 &command,
+                inherited_umask,
             )
             .await
         }
+    }
+}
+
+/// `--auth off` makes anyone who can connect the account root: only on loopback, unless forced.
+fn check_auth_off_address(listen: SocketAddr, forced: bool) -> Result<()> {
+    if !listen.ip().is_loopback() && !forced {
+        anyhow::bail!(
+            "--auth off on {listen}, which is not a loopback address, would let anyone who can reach it act as the account root; listen on 127.0.0.1, or add --insecure-allow-remote-auth-off"
+        );
+    }
+    Ok(())
+}
+
+/// How often `--auth off` repeats its warning.
+const AUTH_OFF_WARNING_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
+fn auth_off_warning(listen: SocketAddr) {
+    tracing::warn!(
+        %listen,
+        "AUTHENTICATION IS OFF: every request is accepted as the account root, whatever its credentials. Development use only."
+    );
+}
+
+/// Repeats the `--auth off` warning every few minutes, so it cannot scroll away.
+async fn repeat_auth_off_warning(listen: SocketAddr) {
+    loop {
+        tokio::time::sleep(AUTH_OFF_WARNING_EVERY).await;
+        auth_off_warning(listen);
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit, so the connection caps (not the
+/// descriptor limit) decide when connections are refused; warns if the caps cannot fit.
+fn raise_open_files_limit(needed: usize) {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut lim = getrlimit(Resource::Nofile);
+    if let (Some(cur), Some(max)) = (lim.current, lim.maximum)
+        && cur < max
+    {
+        lim.current = Some(max);
+        if let Err(e) = setrlimit(Resource::Nofile, lim) {
+            tracing::debug!(error = %e, "could not raise the open-files limit");
+        }
+    }
+    let now = getrlimit(Resource::Nofile).current;
+    if let Some(cur) = now
+        && (cur as usize) < needed
+    {
+        tracing::warn!(
+            open_files_limit = cur,
+            needed,
+            "the open-files limit is below the connection caps plus headroom: lower --api-max-connections / --imds-max-connections or raise `ulimit -n`"
+        );
     }
 }
 
@@ -221,6 +333,13 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
+    let api_limits = args.limits.api();
+    let imds_limits = args.limits.imds();
+    raise_open_files_limit(
+        api_limits.max_connections
+            + args.imds_listen.map_or(0, |_| imds_limits.max_connections)
+            + 256,
+    );
     let dir = args.dir;
     let d = datadir::open(&dir, true, database_url).await?;
     let store = d.store;
@@ -241,9 +360,9 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         principal: Principal::root(&d.account_id),
     });
     let auth = if args.auth == Auth::Off {
-        tracing::warn!(
-            "AUTHENTICATION IS OFF: every request is accepted as the account root, whatever its credentials. Development use only."
-        );
+        check_auth_off_address(args.listen, args.insecure_allow_remote_auth_off)?;
+        auth_off_warning(args.listen);
+        tokio::spawn(repeat_auth_off_warning(args.listen));
         AuthMode::Off
     } else {
         AuthMode::On
@@ -276,6 +395,9 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         let config = ImdsConfig {
             source_ip: args.imds_identify != Identify::Path,
             dev_paths: args.imds_identify != Identify::SourceIp,
+            limits: imds_limits,
+            rate_per_source: args.limits.imds_rate_per_source,
+            burst_per_source: args.limits.imds_rate_per_source.saturating_mul(2),
         };
         imds_task = Some(tokio::spawn(rolecall_imds::serve(
             listener,
@@ -322,7 +444,7 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         }
     };
     tokio::select! {
-        r = rolecall_api::serve(listener, api) => r?,
+        r = rolecall_api::serve_with(listener, api, api_limits) => r?,
         r = imds => r??,
         _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
     }
@@ -404,7 +526,13 @@ fn no_proxy(existing: Option<String>) -> String {
     }
 }
 
-async fn exec(dir: PathBuf, db: Option<&str>, instance_id: &str, command: &[String]) -> Result<()> {
+async fn exec(
+    dir: PathBuf,
+    db: Option<&str>,
+    instance_id: &str,
+    command: &[String],
+    inherited_umask: rustix::fs::Mode,
+) -> Result<()> {
     use std::os::unix::process::CommandExt;
     let d = datadir::open(&dir, false, db).await?;
     let e = endpoints(&dir);
@@ -451,6 +579,8 @@ async fn exec(dir: PathBuf, db: Option<&str>, instance_id: &str, command: &[Stri
         let k = "BOTO_CONFIG";
         cmd.env_remove(k);
     }
+    // The command creates files as the caller would, not with rolecall's private umask.
+    rustix::process::umask(inherited_umask);
     let err = cmd.exec();
     Err(anyhow::anyhow!("running {program}: {err}"))
 }

@@ -280,6 +280,25 @@ fn pass_role(profile: &InstanceProfile, instance_arn: &str) -> Option<Check> {
     })
 }
 
+/// `iam:PassRole` for putting a role into an instance profile: whatever instance the profile
+/// is (or will be) associated with serves that role's credentials, so adding a role passes it
+/// to EC2 (AWS lists PassRole as a dependent action of AddRoleToInstanceProfile). The instance
+/// is not known here; AWS documents `arn:aws:ec2:*:ACCOUNT:instance/*` as the associated
+/// resource for this case.
+async fn profile_pass_role(api: &Api, role_name: &str) -> Check {
+    Check {
+        action: "iam:PassRole".into(),
+        resource: role_arn(api, role_name).await,
+        keys: vec![
+            key("iam:PassedToService", "ec2.amazonaws.com"),
+            key(
+                "iam:AssociatedResourceArn",
+                format!("arn:aws:ec2:*:{}:instance/*", api.iam.account_id()),
+            ),
+        ],
+    }
+}
+
 fn check(action: &str, resource: String, keys: Keys) -> Check {
     Check {
         action: format!("ec2:{action}"),
@@ -450,11 +469,15 @@ pub async fn checks(
                 ));
             }
             keys.extend(iam_resource_tags(api, action, p).await);
-            vec![Check {
+            let mut out = vec![Check {
                 action: format!("iam:{action}"),
                 resource,
                 keys,
-            }]
+            }];
+            if action == "AddRoleToInstanceProfile" {
+                out.push(profile_pass_role(api, p.get("RoleName").unwrap_or_default()).await);
+            }
+            out
         }
         Service::Sts => vec![Check {
             action: format!("sts:{action}"),
