@@ -17,10 +17,14 @@ pub mod model;
 mod paging;
 mod principal_store;
 mod store;
+mod store_error;
 pub mod validate;
 
 pub use clock::{Clock, DynClock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use paging::{Page, PageRequest};
-pub use principal_store::{Owner, PrincipalStore};
+pub use principal_store::PrincipalStore;
 pub use store::{ChangeListener, DynStore, Edit, Store};
+pub use store_error::{
+    Dependents, Limit, Missing, Owner, OwnerKind, StoreError, StoreResult, Taken,
+};
