@@ -61,3 +61,25 @@ impl Dialect for Postgres {
         query.bind(list)
     }
 }
+
+#[cfg(test)]
+#[path = "../tests/common/mod.rs"]
+mod test_common;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn version_2_policies_survive_migration_3() {
+        let Some(options) = test_common::fresh_database().await else {
+            return;
+        };
+        let pool = Postgres::pool_options(1)
+            .connect_with(options.clone())
+            .await
+            .expect("pool");
+        let reopen = PostgresStore::connect_with(options, 2);
+        rolecall_store_sql::upgrade_test::version_2_policies_survive(pool, reopen).await;
+    }
+}

@@ -20,6 +20,8 @@
 
 mod principals;
 mod store;
+#[doc(hidden)]
+pub mod upgrade_test;
 
 use rolecall_core::model::PolicyVersion;
 use rolecall_core::{Missing, PageRequest, StoreError, StoreResult};

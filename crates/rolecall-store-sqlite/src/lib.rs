@@ -86,3 +86,20 @@ impl FileDialect for Sqlite {
             .foreign_keys(true))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn version_2_policies_survive_migration_3() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("upgrade.db");
+        let pool = Sqlite::pool_options(1)
+            .connect_with(Sqlite::file(&path))
+            .await
+            .expect("pool");
+        let reopen = SqliteStore::open(&path);
+        rolecall_store_sql::upgrade_test::version_2_policies_survive(pool, reopen).await;
+    }
+}
