@@ -242,3 +242,59 @@ impl From<StoreError> for Error {
 fn no_such_entity(message: String) -> Error {
     Error::NoSuchEntity(message)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every storage outcome in AWS's exact words (the wire messages clients and the e2e tests
+    /// see; they were the stores' before core worded them).
+    #[test]
+    fn aws_words() {
+        let nf = |m| StoreError::NotFound(m);
+        let cases: Vec<(StoreError, Error)> = vec![
+            (StoreError::Conflict(Taken::Role("R".into())), Error::EntityAlreadyExists("Role with name R already exists.".into())),
+            (StoreError::Conflict(Taken::User("U".into())), Error::EntityAlreadyExists("User with name U already exists.".into())),
+            (StoreError::Conflict(Taken::Group("G".into())), Error::EntityAlreadyExists("Group with name G already exists.".into())),
+            (StoreError::Conflict(Taken::InstanceProfile("P".into())), Error::EntityAlreadyExists("Instance Profile P already exists.".into())),
+            (StoreError::Conflict(Taken::Policy("M".into())), Error::EntityAlreadyExists("A policy called M already exists. Duplicate names are not allowed.".into())),
+            (StoreError::Conflict(Taken::PrivateIp("10.0.0.9".into())), Error::InvalidParameterValue("Address 10.0.0.9 is in use.".into())),
+            (StoreError::Conflict(Taken::ActiveAssociation("i-1".into())), Error::IncorrectState("There is an existing association for instance i-1".into())),
+            (nf(Missing::Role("R".into())), Error::NoSuchEntity("The role with name R cannot be found.".into())),
+            (nf(Missing::User("U".into())), Error::NoSuchEntity("The user with name U cannot be found.".into())),
+            (nf(Missing::Group("G".into())), Error::NoSuchEntity("The group with name G cannot be found.".into())),
+            (nf(Missing::InstanceProfile("P".into())), Error::NoSuchEntity("Instance Profile P cannot be found.".into())),
+            (nf(Missing::Policy("arn:p".into())), Error::NoSuchEntity("Policy arn:p was not found.".into())),
+            (nf(Missing::Attachment("arn:p".into())), Error::NoSuchEntity("Policy arn:p was not found.".into())),
+            (nf(Missing::PolicyVersion { arn: "arn:p".into(), version_id: "v3".into() }), Error::NoSuchEntity("Policy arn:p version v3 does not exist or is not attachable.".into())),
+            (nf(Missing::Instance("i-1".into())), Error::InvalidInstanceIdNotFound("The instance ID 'i-1' does not exist".into())),
+            (nf(Missing::Association("a-1".into())), Error::InvalidAssociationIdNotFound("An association with ID a-1 does not exist.".into())),
+            (nf(Missing::AccessKey("AKIA1".into())), Error::NoSuchEntity("The Access Key with id AKIA1 cannot be found".into())),
+            (nf(Missing::Owner(OwnerKind::Role)), Error::NoSuchEntity("The role cannot be found.".into())),
+            (nf(Missing::Owner(OwnerKind::User)), Error::NoSuchEntity("The user cannot be found.".into())),
+            (nf(Missing::Owner(OwnerKind::Group)), Error::NoSuchEntity("The group cannot be found.".into())),
+            (nf(Missing::RoleOrInstanceProfile), Error::NoSuchEntity("The role or instance profile cannot be found.".into())),
+            (nf(Missing::UserOrGroup), Error::NoSuchEntity("The user or group cannot be found.".into())),
+            (nf(Missing::RoleInInstanceProfile), Error::NoSuchEntity("The role is not in the instance profile.".into())),
+            (nf(Missing::UserInGroup), Error::NoSuchEntity("The user is not in the group.".into())),
+            (StoreError::InUse(Dependents::InlinePolicies), Error::DeleteConflict("Cannot delete entity, must delete policies first.".into())),
+            (StoreError::InUse(Dependents::AttachedPolicies), Error::DeleteConflict("Cannot delete entity, must detach all policies first.".into())),
+            (StoreError::InUse(Dependents::InstanceProfileRoles), Error::DeleteConflict("Cannot delete entity, must remove roles from instance profile first.".into())),
+            (StoreError::InUse(Dependents::AccessKeys), Error::DeleteConflict("Cannot delete entity, must delete access keys first.".into())),
+            (StoreError::InUse(Dependents::GroupMembers), Error::DeleteConflict("Cannot delete entity, must remove users from group first.".into())),
+            (StoreError::InUse(Dependents::PolicyAttachments), Error::DeleteConflict("Cannot delete a policy attached to entities.".into())),
+            (StoreError::InUse(Dependents::PolicyVersions), Error::DeleteConflict("This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.".into())),
+            (StoreError::InUse(Dependents::DefaultVersion), Error::DeleteConflict("Cannot delete the default version of a policy.".into())),
+            (StoreError::LimitExceeded(Limit::RolesPerInstanceProfile), Error::LimitExceeded("Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1".into())),
+            (StoreError::LimitExceeded(Limit::VersionsPerPolicy), Error::LimitExceeded("A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version.".into())),
+            (StoreError::LimitExceeded(Limit::AccessKeysPerUser), Error::LimitExceeded("Cannot exceed quota for AccessKeysPerUser: 2".into())),
+            (StoreError::NotActive("a-1".into()), Error::IncorrectState("The association a-1 is not the active association.".into())),
+            (StoreError::CannotAssociate("i-1".into()), Error::IncorrectInstanceState("The instance 'i-1' is not in the 'running' or 'stopped' states.".into())),
+            (StoreError::Rejected(Error::LimitExceeded("tags".into())), Error::LimitExceeded("tags".into())),
+            (StoreError::Backend("disk".into()), Error::Internal("disk".into())),
+        ];
+        for (stored, aws) in cases {
+            assert_eq!(Error::from(stored), aws);
+        }
+    }
+}

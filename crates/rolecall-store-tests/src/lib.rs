@@ -25,7 +25,8 @@ macro_rules! conformance_tests {
             delete_conflicts, policy_versions_limit_under_concurrency, one_role_per_profile_under_concurrency,
             one_association_per_instance_under_concurrency, replace_and_terminate_end_associations,
             private_ips_unique_among_live_instances, access_keys_limit_under_concurrency,
-            meta_initialised_once, same_role_created_concurrently, instance_changes_are_not_lost);
+            meta_initialised_once, same_role_created_concurrently, instance_changes_are_not_lost,
+            storage_errors_in_aws_words);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(
@@ -503,4 +504,174 @@ fn ring() -> rolecall_crypto::KeyRing {
     let key =
         rolecall_crypto::MasterKey::new(1, &rolecall_crypto::MasterKey::generate_bytes()).unwrap();
     rolecall_crypto::KeyRing::new(vec![key]).unwrap()
+}
+
+/// The stores report storage outcomes and core words them: each store path that can refuse
+/// answers in AWS's exact words, on every store.
+pub async fn storage_errors_in_aws_words(store: DynStore) {
+    use rolecall_core::OwnerKind::{Group, Role, User};
+    let iam = iam(&store);
+    let err = |m: &str| m.to_string();
+    let msg = |r: rolecall_core::Result<()>| match r {
+        Err(e) => e.to_string(),
+        Ok(()) => "ok".into(),
+    };
+    iam.create_role(role("worded")).await.unwrap();
+    iam.create_user("wuser", None, None, vec![]).await.unwrap();
+    iam.create_group("wgroup", None).await.unwrap();
+    let p = iam
+        .create_policy(CreatePolicy {
+            name: "wpolicy",
+            path: None,
+            document: POLICY,
+            description: None,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    let missing = format!("arn:aws:iam::{ACCOUNT}:policy/absent");
+    for kind in [Role, User, Group] {
+        let owner = match kind {
+            Role => "worded",
+            User => "wuser",
+            Group => "wgroup",
+        };
+        assert_eq!(
+            msg(iam.attach_owner_policy(kind, owner, &missing).await),
+            format!("Policy {missing} does not exist or is not attachable.")
+        );
+        assert_eq!(
+            msg(iam.detach_owner_policy(kind, owner, &p.arn).await),
+            format!("Policy {} was not found.", p.arn)
+        );
+        assert_eq!(
+            msg(iam.delete_owner_policy(kind, owner, "nope").await),
+            format!("The {} policy with name nope cannot be found.", kind.name())
+        );
+        iam.put_owner_policy(kind, owner, "inline", POLICY)
+            .await
+            .unwrap();
+        iam.attach_owner_policy(kind, owner, &p.arn).await.unwrap();
+    }
+    assert_eq!(iam.get_policy(&p.arn).await.unwrap().attachment_count, 3);
+    assert_eq!(
+        msg(iam.delete_policy(&p.arn).await),
+        err("Cannot delete a policy attached to entities.")
+    );
+    assert_eq!(
+        msg(iam.delete_role("worded").await),
+        err("Cannot delete entity, must delete policies first.")
+    );
+    assert_eq!(
+        msg(iam.delete_group("wgroup").await),
+        err("Cannot delete entity, must delete policies first.")
+    );
+    iam.create_access_key(&ring(), "wuser").await.unwrap();
+    assert_eq!(
+        msg(iam.delete_user("wuser").await),
+        err("Cannot delete entity, must delete access keys first.")
+    );
+    iam.create_access_key(&ring(), "wuser").await.unwrap();
+    assert_eq!(
+        msg(iam.create_access_key(&ring(), "wuser").await.map(drop)),
+        err("Cannot exceed quota for AccessKeysPerUser: 2")
+    );
+    assert_eq!(
+        msg(iam.remove_user_from_group("wgroup", "wuser").await),
+        err("The user is not in the group.")
+    );
+    iam.add_user_to_group("wgroup", "wuser").await.unwrap();
+    for kind in [Role, User, Group] {
+        let owner = match kind {
+            Role => "worded",
+            User => "wuser",
+            Group => "wgroup",
+        };
+        iam.delete_owner_policy(kind, owner, "inline")
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        msg(iam.delete_group("wgroup").await),
+        err("Cannot delete entity, must remove users from group first.")
+    );
+    iam.remove_user_from_group("wgroup", "wuser").await.unwrap();
+    assert_eq!(
+        msg(iam.delete_group("wgroup").await),
+        err("Cannot delete entity, must detach all policies first.")
+    );
+    assert_eq!(
+        msg(iam.delete_role("worded").await),
+        err("Cannot delete entity, must detach all policies first.")
+    );
+    let v2 = iam
+        .create_policy_version(&p.arn, POLICY, false)
+        .await
+        .unwrap();
+    for kind in [Role, User, Group] {
+        let owner = match kind {
+            Role => "worded",
+            User => "wuser",
+            Group => "wgroup",
+        };
+        iam.detach_owner_policy(kind, owner, &p.arn).await.unwrap();
+    }
+    assert_eq!(
+        msg(iam.delete_policy(&p.arn).await),
+        err(
+            "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy."
+        )
+    );
+    assert_eq!(
+        msg(iam.delete_policy_version(&p.arn, "v1").await),
+        err("Cannot delete the default version of a policy.")
+    );
+    assert_eq!(
+        msg(iam.delete_policy_version(&p.arn, "v9").await),
+        format!(
+            "Policy {} version v9 does not exist or is not attachable.",
+            p.arn
+        )
+    );
+    iam.delete_policy_version(&p.arn, &v2.version_id)
+        .await
+        .unwrap();
+    iam.delete_policy(&p.arn).await.unwrap();
+    iam.create_instance_profile("wprofile", None, vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        msg(iam
+            .remove_role_from_instance_profile("wprofile", "worded")
+            .await),
+        err("The role is not in the instance profile.")
+    );
+    iam.add_role_to_instance_profile("wprofile", "worded")
+        .await
+        .unwrap();
+    iam.create_role(role("other")).await.unwrap();
+    assert_eq!(
+        msg(iam.add_role_to_instance_profile("wprofile", "other").await),
+        err("Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1")
+    );
+    assert_eq!(
+        msg(iam.delete_instance_profile("wprofile").await),
+        err("Cannot delete entity, must remove roles from instance profile first.")
+    );
+    assert_eq!(
+        msg(iam.delete_role("worded").await),
+        err("Cannot delete entity, must remove roles from instance profile first.")
+    );
+    assert_eq!(
+        msg(iam.delete_role("gone").await),
+        err("The role with name gone cannot be found.")
+    );
+    assert_eq!(
+        msg(iam.create_role(role("WORDED")).await.map(drop)),
+        err("Role with name WORDED already exists.")
+    );
+    assert_eq!(
+        msg(iam.tag_instance_profile("absent", vec![]).await),
+        err("Instance Profile absent cannot be found.")
+    );
 }
