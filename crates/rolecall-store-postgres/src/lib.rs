@@ -13,7 +13,7 @@
 //! deadlock. Migrations run in one transaction under an advisory lock, so nodes starting at once
 //! apply each exactly once.
 
-use rolecall_store_sql::{Dialect, ListQuery};
+use rolecall_store_sql::{Dialect, ListQuery, RowLock};
 use sqlx::pool::PoolOptions;
 use std::time::Duration;
 
@@ -28,11 +28,7 @@ pub struct Postgres;
 impl Dialect for Postgres {
     type Db = sqlx::Postgres;
     const NAME: &'static str = "postgres";
-    const SERIAL_WRITERS: bool = false;
-    const BEGIN_WRITE: Option<&'static str> = None;
-    const FOR_UPDATE: &'static str = " FOR UPDATE";
-    const FOR_SHARE: &'static str = " FOR SHARE";
-    const FOR_KEY_SHARE: &'static str = " FOR KEY SHARE";
+    const SERIALIZED_WRITES: Option<&'static str> = None;
     /// Transaction-scoped advisory lock 0x726f6c6563616c6c ("rolecall").
     const MIGRATION_LOCK: Option<&'static str> =
         Some("SELECT pg_advisory_xact_lock(8245928625453493356)");
@@ -41,6 +37,14 @@ impl Dialect for Postgres {
         (2, include_str!("../migrations/0002_principals.sql")),
         (3, rolecall_store_sql::migrations::OWNER_POLICIES),
     ];
+
+    fn row_lock(lock: RowLock) -> &'static str {
+        match lock {
+            RowLock::Update => " FOR UPDATE",
+            RowLock::Share => " FOR SHARE",
+            RowLock::KeyShare => " FOR KEY SHARE",
+        }
+    }
 
     fn pool_options(max_connections: u32) -> PoolOptions<sqlx::Postgres> {
         PoolOptions::new()

@@ -53,22 +53,18 @@ pub trait Dialect: Send + Sync + 'static {
 
     /// For messages in logs ("sqlite", "postgres").
     const NAME: &'static str;
-    /// Whether writers are serialized by the store's in-process mutex (one writer at a time).
-    const SERIAL_WRITERS: bool;
-    /// The statement that opens a write transaction (`None`: the driver's `BEGIN`).
-    const BEGIN_WRITE: Option<&'static str>;
-    /// Appended to a SELECT of a row the transaction will change or whose children it will
-    /// count, so concurrent writers of that row wait ("" where writers are serialized anyway).
-    const FOR_UPDATE: &'static str;
-    /// Appended to a SELECT of a row that must not change before the transaction commits.
-    const FOR_SHARE: &'static str;
-    /// Appended to a SELECT of a parent row a child is about to be inserted under (blocks the
-    /// parent's delete, which holds FOR UPDATE, but not other children's inserts).
-    const FOR_KEY_SHARE: &'static str;
+    /// `Some(begin)`: writers are serialized by the store's in-process mutex and open their
+    /// transaction with `begin` (SQLite). `None`: writers run concurrently in plain transactions
+    /// and the database's row locks ([`row_lock`](Self::row_lock)) order them (PostgreSQL).
+    const SERIALIZED_WRITES: Option<&'static str>;
     /// Run in the migrations' transaction before anything else (a lock across nodes).
     const MIGRATION_LOCK: Option<&'static str>;
     /// The schema: (version, SQL), ascending; each version is applied once.
     const MIGRATIONS: &'static [(i64, &'static str)];
+
+    /// The clause appended to a SELECT in a write transaction to lock the rows it reads ("" where
+    /// writers are serialized anyway).
+    fn row_lock(lock: RowLock) -> &'static str;
 
     /// Rows a statement changed (the drivers' results have no common trait for it).
     fn rows_affected(result: &<Self::Db as Database>::QueryResult) -> u64;
@@ -90,6 +86,18 @@ pub trait Dialect: Send + Sync + 'static {
         Self: Sized;
 }
 
+/// How a write transaction locks a row it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowLock {
+    /// The transaction will change the row, or count its children before inserting one.
+    Update,
+    /// The row must not change before the transaction commits.
+    Share,
+    /// A child is about to be inserted under the row: blocks the row's delete (which holds
+    /// `Update`), not other children's inserts.
+    KeyShare,
+}
+
 /// A dialect of databases that live in a file (or in memory).
 pub trait FileDialect: Dialect {
     /// Pool size for a database file.
@@ -103,7 +111,7 @@ pub trait FileDialect: Dialect {
 /// The store: one implementation of every query, on the dialect's database.
 pub struct SqlStore<D: Dialect> {
     pool: Pool<D::Db>,
-    /// Held by every write transaction when [`Dialect::SERIAL_WRITERS`].
+    /// Held by every write transaction when [`Dialect::SERIALIZED_WRITES`].
     writers: Mutex<()>,
 }
 
@@ -237,16 +245,14 @@ where
 
     /// Opens a write transaction: under the writer lock where the dialect has one.
     pub(crate) async fn begin(&self) -> StoreResult<Write<'_, D::Db>> {
-        let serial = if D::SERIAL_WRITERS {
-            Some(self.writers.lock().await)
-        } else {
-            None
+        let (serial, tx) = match D::SERIALIZED_WRITES {
+            Some(begin) => {
+                let serial = self.writers.lock().await;
+                (Some(serial), self.pool.begin_with(begin).await)
+            }
+            None => (None, self.pool.begin().await),
         };
-        let tx = match D::BEGIN_WRITE {
-            Some(begin) => self.pool.begin_with(begin).await,
-            None => self.pool.begin().await,
-        }
-        .map_err(|e| backend(&e))?;
+        let tx = tx.map_err(|e| backend(&e))?;
         Ok(Write {
             _serial: serial,
             tx,
@@ -257,21 +263,23 @@ where
         matches!(e, sqlx::Error::Database(d) if D::is_foreign_key_violation(d.as_ref()))
     }
 
-    /// The id of the row whose `column` is `value`, locked as `lock` says; `missing` if none.
+    /// The id of the row whose `column` is `value`, locked; `missing` if none.
     pub(crate) async fn locked_id(
         tx: &mut <D::Db as Database>::Connection,
         table: &str,
         column: &str,
         value: &str,
-        lock: &str,
+        lock: RowLock,
         missing: impl FnOnce() -> Missing,
     ) -> StoreResult<String> {
-        let id: Option<String> =
-            sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE {column} = $1{lock}"))
-                .bind(value)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(|e| backend(&e))?;
+        let id: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT id FROM {table} WHERE {column} = $1{}",
+            D::row_lock(lock)
+        ))
+        .bind(value)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| backend(&e))?;
         id.ok_or_else(|| StoreError::NotFound(missing()))
     }
 }

@@ -1,8 +1,8 @@
 //! [`PrincipalStore`]: users, groups, access keys, and the policies of roles, users and groups.
 
-use crate::store::Check;
+use crate::store::{check, policy_checks};
 use crate::{
-    Args, Dialect, SqlStore, all_from_json, backend, from, from_json, is_raised,
+    Args, Dialect, RowLock, SqlStore, all_from_json, backend, from, from_json, is_raised,
     is_unique_violation, key, limit, to_json,
 };
 use async_trait::async_trait;
@@ -37,7 +37,7 @@ where
     let found: Option<String> = sqlx::query_scalar(&format!(
         "SELECT id FROM {} WHERE id = $1{}",
         owner_table(owner.kind()),
-        D::FOR_KEY_SHARE
+        D::row_lock(RowLock::KeyShare)
     ))
     .bind(owner.id())
     .fetch_optional(&mut *tx)
@@ -78,16 +78,9 @@ where
 
     async fn modify_user(&self, name: &str, edit: Edit<User>) -> Result<User> {
         let mut w = self.begin().await?;
-        let data: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT data FROM users WHERE name_key = $1{}",
-            D::FOR_UPDATE
-        ))
-        .bind(key(name))
-        .fetch_optional(&mut *w.tx)
-        .await
-        .map_err(|e| backend(&e))?;
-        let data = data.ok_or_else(|| StoreError::NotFound(Missing::User(name.into())))?;
-        let mut user: User = from_json(&data)?;
+        let row = ("users", "name_key", key(name));
+        let missing = || Missing::User(name.into());
+        let mut user: User = Self::locked_doc(&mut w.tx, (row.0, row.1, &row.2), missing).await?;
         edit(&mut user).map_err(StoreError::Rejected)?;
         let res = sqlx::query("UPDATE users SET name_key = $1, path = $2, data = $3 WHERE id = $4")
             .bind(key(&user.name))
@@ -126,33 +119,22 @@ where
     }
 
     async fn delete_user(&self, name: &str) -> Result<()> {
-        const CHECKS: &[Check] = &[
-            (
+        let [inline, attached] = policy_checks(OwnerKind::User);
+        let checks = [
+            check(
                 "SELECT COUNT(*) FROM access_keys WHERE user_id = $1",
                 Dependents::AccessKeys,
             ),
-            (
-                "SELECT COUNT(*) FROM principal_policies WHERE owner_kind = 'user' AND owner_id = $1",
-                Dependents::InlinePolicies,
-            ),
-            (
-                "SELECT COUNT(*) FROM principal_attached_policies WHERE owner_kind = 'user' AND owner_id = $1",
-                Dependents::AttachedPolicies,
-            ),
-            (
+            inline,
+            attached,
+            check(
                 "SELECT COUNT(*) FROM group_members WHERE user_id = $1",
                 Dependents::GroupMembers,
             ),
         ];
         let missing = || Missing::User(name.into());
-        let name_key = key(name);
-        self.delete_checked(
-            ("users", "name_key", &name_key),
-            missing,
-            CHECKS,
-            Dependents::AccessKeys,
-        )
-        .await
+        self.delete_named("users", name, missing, &checks, Dependents::AccessKeys)
+            .await
     }
 
     // ----- groups -----
@@ -172,29 +154,15 @@ where
     }
 
     async fn delete_group(&self, name: &str) -> Result<()> {
-        const CHECKS: &[Check] = &[
-            (
-                "SELECT COUNT(*) FROM group_members WHERE group_id = $1",
-                Dependents::GroupMembers,
-            ),
-            (
-                "SELECT COUNT(*) FROM principal_policies WHERE owner_kind = 'group' AND owner_id = $1",
-                Dependents::InlinePolicies,
-            ),
-            (
-                "SELECT COUNT(*) FROM principal_attached_policies WHERE owner_kind = 'group' AND owner_id = $1",
-                Dependents::AttachedPolicies,
-            ),
-        ];
-        let missing = || Missing::Group(name.into());
-        let name_key = key(name);
-        self.delete_checked(
-            ("groups", "name_key", &name_key),
-            missing,
-            CHECKS,
+        let [inline, attached] = policy_checks(OwnerKind::Group);
+        let members = check(
+            "SELECT COUNT(*) FROM group_members WHERE group_id = $1",
             Dependents::GroupMembers,
-        )
-        .await
+        );
+        let missing = || Missing::Group(name.into());
+        let checks = [members, inline, attached];
+        self.delete_named("groups", name, missing, &checks, Dependents::GroupMembers)
+            .await
     }
 
     async fn add_user_to_group(&self, group_id: &str, user_id: &str) -> Result<()> {
@@ -401,7 +369,7 @@ where
         // The user's row lock serializes key creation for this user, so the count cannot go
         // stale before the insert commits.
         let missing = || Missing::User(k.user_name.clone());
-        Self::locked_id(&mut w.tx, "users", "id", user_id, D::FOR_UPDATE, missing).await?;
+        Self::locked_id(&mut w.tx, "users", "id", user_id, RowLock::Update, missing).await?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM access_keys WHERE user_id = $1")
             .bind(user_id)
             .fetch_one(&mut *w.tx)

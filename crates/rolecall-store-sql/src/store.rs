@@ -1,13 +1,14 @@
 //! [`Store`]: metadata, roles, managed policies, instance profiles, instances, associations.
 
 use crate::{
-    Args, Dialect, SqlStore, all_from_json, backend, from, from_json, is_raised,
+    Args, Dialect, RowLock, SqlStore, all_from_json, backend, from, from_json, is_raised,
     is_unique_violation, key, limit, to_json, version,
 };
 use async_trait::async_trait;
 use rolecall_core::model::*;
 use rolecall_core::{
-    Dependents, Edit, Limit, Missing, PageRequest, Store, StoreError, StoreResult as Result, Taken,
+    Dependents, Edit, Limit, Missing, OwnerKind, PageRequest, Store, StoreError,
+    StoreResult as Result, Taken,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -17,7 +18,26 @@ type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
 
 /// What must be gone before a row may be deleted: a count of rows referring to it (`$1` is the
 /// row's id), and what a nonzero count means.
-pub(crate) type Check = (&'static str, Dependents);
+pub(crate) type Check = (String, Dependents);
+
+pub(crate) fn check(count: &str, dependents: Dependents) -> Check {
+    (count.to_string(), dependents)
+}
+
+/// The policies (inline, then attached) that must be gone before a role, user or group is.
+pub(crate) fn policy_checks(kind: OwnerKind) -> [Check; 2] {
+    let where_owner = format!("WHERE owner_kind = '{}' AND owner_id = $1", kind.name());
+    [
+        (
+            format!("SELECT COUNT(*) FROM principal_policies {where_owner}"),
+            Dependents::InlinePolicies,
+        ),
+        (
+            format!("SELECT COUNT(*) FROM principal_attached_policies {where_owner}"),
+            Dependents::AttachedPolicies,
+        ),
+    ]
+}
 
 /// The partial unique index that keeps live instances' private IPs unique.
 const LIVE_PRIVATE_IP: &str = "instances_live_private_ip";
@@ -106,15 +126,7 @@ where
         T: Serialize + DeserializeOwned + Send + 'static,
     {
         let mut w = self.begin().await?;
-        let data: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT data FROM {table} WHERE {column} = $1{}",
-            D::FOR_UPDATE
-        ))
-        .bind(value)
-        .fetch_optional(&mut *w.tx)
-        .await
-        .map_err(|e| backend(&e))?;
-        let mut doc: T = from_json(&data.ok_or_else(|| StoreError::NotFound(missing()))?)?;
+        let mut doc: T = Self::locked_doc(&mut w.tx, (table, column, value), missing).await?;
         edit(&mut doc).map_err(StoreError::Rejected)?;
         sqlx::query(&format!("UPDATE {table} SET data = $1 WHERE {column} = $2"))
             .bind(to_json(&doc)?)
@@ -124,6 +136,24 @@ where
             .map_err(|e| backend(&e))?;
         w.commit().await?;
         Ok(doc)
+    }
+
+    /// The document of `table` whose `column` is `value`, its row locked for update; `missing` if
+    /// there is none.
+    pub(crate) async fn locked_doc<T: DeserializeOwned>(
+        tx: &mut Conn<D>,
+        (table, column, value): (&str, &str, &str),
+        missing: impl FnOnce() -> Missing,
+    ) -> Result<T> {
+        let data: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT data FROM {table} WHERE {column} = $1{}",
+            D::row_lock(RowLock::Update)
+        ))
+        .bind(value)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| backend(&e))?;
+        from_json(&data.ok_or_else(|| StoreError::NotFound(missing()))?)
     }
 
     /// Deletes the row of `table` whose `column` is `value` unless something still refers to
@@ -138,9 +168,9 @@ where
         backstop: Dependents,
     ) -> Result<()> {
         let mut w = self.begin().await?;
-        let id = Self::locked_id(&mut w.tx, table, column, value, D::FOR_UPDATE, missing).await?;
+        let id = Self::locked_id(&mut w.tx, table, column, value, RowLock::Update, missing).await?;
         for (count, dependents) in checks {
-            let n: i64 = sqlx::query_scalar(count)
+            let n: i64 = sqlx::query_scalar(count.as_str())
                 .bind(&id)
                 .fetch_one(&mut *w.tx)
                 .await
@@ -160,11 +190,25 @@ where
         w.commit().await
     }
 
+    /// [`delete_checked`](Self::delete_checked) of a name-keyed row.
+    pub(crate) async fn delete_named(
+        &self,
+        table: &str,
+        name: &str,
+        missing: impl FnOnce() -> Missing,
+        checks: &[Check],
+        backstop: Dependents,
+    ) -> Result<()> {
+        let row = (table, "name_key", key(name));
+        self.delete_checked((row.0, row.1, &row.2), missing, checks, backstop)
+            .await
+    }
+
     /// The policy's id and document, its row locked for the rest of the transaction.
     async fn lock_policy(tx: &mut Conn<D>, arn: &str) -> Result<(String, ManagedPolicy)> {
         let row: Option<(String, String)> = sqlx::query_as(&format!(
             "SELECT id, data FROM policies WHERE arn = $1{}",
-            D::FOR_UPDATE
+            D::row_lock(RowLock::Update)
         ))
         .bind(arn)
         .fetch_optional(&mut *tx)
@@ -264,7 +308,7 @@ where
     async fn lock_instance_for_association(tx: &mut Conn<D>, instance_id: &str) -> Result<()> {
         let state: Option<String> = sqlx::query_scalar(&format!(
             "SELECT state FROM instances WHERE id = $1{}",
-            D::FOR_SHARE
+            D::row_lock(RowLock::Share)
         ))
         .bind(instance_id)
         .fetch_optional(&mut *tx)
@@ -314,16 +358,9 @@ where
     /// makes a concurrent replace or disassociate of the same association wait and then see it
     /// ended.
     async fn end_active(tx: &mut Conn<D>, id: &str) -> Result<Association> {
-        let data: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT data FROM associations WHERE id = $1{}",
-            D::FOR_UPDATE
-        ))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| backend(&e))?;
-        let data = data.ok_or_else(|| StoreError::NotFound(Missing::Association(id.into())))?;
-        let mut a: Association = from_json(&data)?;
+        let row = ("associations", "id", id);
+        let mut a: Association =
+            Self::locked_doc(tx, row, || Missing::Association(id.into())).await?;
         if !a.state.is_active() {
             return Err(StoreError::NotActive(id.into()));
         }
@@ -429,29 +466,16 @@ where
     }
 
     async fn delete_role(&self, name: &str) -> Result<()> {
-        const CHECKS: &[Check] = &[
-            (
-                "SELECT COUNT(*) FROM principal_policies WHERE owner_kind = 'role' AND owner_id = $1",
-                Dependents::InlinePolicies,
-            ),
-            (
-                "SELECT COUNT(*) FROM principal_attached_policies WHERE owner_kind = 'role' AND owner_id = $1",
-                Dependents::AttachedPolicies,
-            ),
-            (
-                "SELECT COUNT(*) FROM instance_profile_roles WHERE role_id = $1",
-                Dependents::InstanceProfileRoles,
-            ),
-        ];
-        let missing = || Missing::Role(name.into());
-        let name_key = key(name);
-        self.delete_checked(
-            ("roles", "name_key", &name_key),
-            missing,
-            CHECKS,
+        let [inline, attached] = policy_checks(OwnerKind::Role);
+        let profiles = check(
+            "SELECT COUNT(*) FROM instance_profile_roles WHERE role_id = $1",
             Dependents::InstanceProfileRoles,
-        )
-        .await
+        );
+        let missing = || Missing::Role(name.into());
+        let checks = [inline, attached, profiles];
+        let backstop = Dependents::InstanceProfileRoles;
+        self.delete_named("roles", name, missing, &checks, backstop)
+            .await
     }
 
     // ----- managed policies -----
@@ -527,24 +551,20 @@ where
     }
 
     async fn delete_policy(&self, arn: &str) -> Result<()> {
-        const CHECKS: &[Check] = &[
-            (
+        let checks = [
+            check(
                 "SELECT COUNT(*) FROM principal_attached_policies WHERE policy_id = $1",
                 Dependents::PolicyAttachments,
             ),
-            (
+            check(
                 "SELECT COUNT(*) FROM policy_versions WHERE policy_id = $1 AND NOT is_default",
                 Dependents::PolicyVersions,
             ),
         ];
         let missing = || Missing::Policy(arn.into());
-        self.delete_checked(
-            ("policies", "arn", arn),
-            missing,
-            CHECKS,
-            Dependents::PolicyAttachments,
-        )
-        .await
+        let row = ("policies", "arn", arn);
+        self.delete_checked(row, missing, &checks, Dependents::PolicyAttachments)
+            .await
     }
 
     async fn insert_policy_version(
@@ -748,19 +768,14 @@ where
     }
 
     async fn delete_instance_profile(&self, name: &str) -> Result<()> {
-        const CHECKS: &[Check] = &[(
+        let role = check(
             "SELECT COUNT(*) FROM instance_profile_roles WHERE profile_id = $1",
             Dependents::InstanceProfileRoles,
-        )];
+        );
         let missing = || Missing::InstanceProfile(name.into());
-        let name_key = key(name);
-        self.delete_checked(
-            ("instance_profiles", "name_key", &name_key),
-            missing,
-            CHECKS,
-            Dependents::InstanceProfileRoles,
-        )
-        .await
+        let backstop = Dependents::InstanceProfileRoles;
+        self.delete_named("instance_profiles", name, missing, &[role], backstop)
+            .await
     }
 
     async fn add_role_to_instance_profile(&self, profile_id: &str, role_id: &str) -> Result<()> {
@@ -852,16 +867,9 @@ where
         let mut w = self.begin().await?;
         // Locks the instance row first (then its associations): the same order as
         // insert_association and replace_association, so they cannot deadlock.
-        let data: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT data FROM instances WHERE id = $1{}",
-            D::FOR_UPDATE
-        ))
-        .bind(id)
-        .fetch_optional(&mut *w.tx)
-        .await
-        .map_err(|e| backend(&e))?;
-        let data = data.ok_or_else(|| StoreError::NotFound(Missing::Instance(id.into())))?;
-        let mut instance: Instance = from_json(&data)?;
+        let row = ("instances", "id", id);
+        let missing = || Missing::Instance(id.into());
+        let mut instance: Instance = Self::locked_doc(&mut w.tx, row, missing).await?;
         let held = instance.state.holds_association();
         edit(&mut instance).map_err(StoreError::Rejected)?;
         let res = sqlx::query(
@@ -884,7 +892,7 @@ where
             let active: Vec<String> = sqlx::query_scalar(&format!(
                 "SELECT data FROM associations WHERE instance_id = $1 \
                  AND state IN ('associating', 'associated'){}",
-                D::FOR_UPDATE
+                D::row_lock(RowLock::Update)
             ))
             .bind(&instance.id)
             .fetch_all(&mut *w.tx)

@@ -8,7 +8,7 @@
 //! they are not needed, so the dialect's lock clauses are empty.
 
 use rolecall_core::{StoreError, StoreResult};
-use rolecall_store_sql::{Dialect, FileDialect, ListQuery};
+use rolecall_store_sql::{Dialect, FileDialect, ListQuery, RowLock};
 use sqlx::error::DatabaseError;
 use sqlx::pool::PoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
@@ -25,20 +25,21 @@ pub struct Sqlite;
 impl Dialect for Sqlite {
     type Db = sqlx::Sqlite;
     const NAME: &'static str = "sqlite";
-    const SERIAL_WRITERS: bool = true;
     // IMMEDIATE takes the write lock up front (waiting out other connections with the busy
     // timeout); a deferred transaction that reads first fails with SQLITE_BUSY when it has to
     // upgrade after another connection has written.
-    const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
-    const FOR_UPDATE: &'static str = "";
-    const FOR_SHARE: &'static str = "";
-    const FOR_KEY_SHARE: &'static str = "";
+    const SERIALIZED_WRITES: Option<&'static str> = Some("BEGIN IMMEDIATE");
     const MIGRATION_LOCK: Option<&'static str> = None;
     const MIGRATIONS: &'static [(i64, &'static str)] = &[
         (1, include_str!("../migrations/0001_init.sql")),
         (2, include_str!("../migrations/0002_principals.sql")),
         (3, rolecall_store_sql::migrations::OWNER_POLICIES),
     ];
+
+    /// No row locks in SQLite, and none needed: one writer at a time.
+    fn row_lock(_: RowLock) -> &'static str {
+        ""
+    }
 
     fn pool_options(max_connections: u32) -> PoolOptions<sqlx::Sqlite> {
         PoolOptions::new()
