@@ -583,7 +583,7 @@ impl Ec2 {
             .await?
             .remove(0);
         if !matches!(inst.state, InstanceState::Running | InstanceState::Stopped) {
-            return Err(StoreError::CannotAssociate(instance_id.into()).into());
+            return Err(crate::store_error::not_running_or_stopped(instance_id));
         }
         let profile = self.iam.resolve_instance_profile(name, arn).await?;
         let association = Association {

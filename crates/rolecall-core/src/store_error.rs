@@ -230,13 +230,18 @@ impl From<StoreError> for Error {
             StoreError::NotActive(id) => Error::IncorrectState(format!(
                 "The association {id} is not the active association."
             )),
-            StoreError::CannotAssociate(id) => Error::IncorrectInstanceState(format!(
-                "The instance '{id}' is not in the 'running' or 'stopped' states."
-            )),
+            StoreError::CannotAssociate(id) => not_running_or_stopped(&id),
             StoreError::Rejected(e) => e,
             StoreError::Backend(m) => Error::Internal(m),
         }
     }
+}
+
+/// AWS's refusal to associate a profile with an instance that is not running or stopped.
+pub(crate) fn not_running_or_stopped(instance_id: &str) -> Error {
+    Error::IncorrectInstanceState(format!(
+        "The instance '{instance_id}' is not in the 'running' or 'stopped' states."
+    ))
 }
 
 fn no_such_entity(message: String) -> Error {
