@@ -510,12 +510,9 @@ fn ring() -> rolecall_crypto::KeyRing {
 /// answers in AWS's exact words, on every store.
 pub async fn storage_errors_in_aws_words(store: DynStore) {
     use rolecall_core::OwnerKind::{Group, Role, User};
+    const OWNERS: [(rolecall_core::OwnerKind, &str); 3] =
+        [(Role, "worded"), (User, "wuser"), (Group, "wgroup")];
     let iam = iam(&store);
-    let err = |m: &str| m.to_string();
-    let msg = |r: rolecall_core::Result<()>| match r {
-        Err(e) => e.to_string(),
-        Ok(()) => "ok".into(),
-    };
     iam.create_role(role("worded")).await.unwrap();
     iam.create_user("wuser", None, None, vec![]).await.unwrap();
     iam.create_group("wgroup", None).await.unwrap();
@@ -530,23 +527,18 @@ pub async fn storage_errors_in_aws_words(store: DynStore) {
         .await
         .unwrap();
     let missing = format!("arn:aws:iam::{ACCOUNT}:policy/absent");
-    for kind in [Role, User, Group] {
-        let owner = match kind {
-            Role => "worded",
-            User => "wuser",
-            Group => "wgroup",
-        };
-        assert_eq!(
-            msg(iam.attach_owner_policy(kind, owner, &missing).await),
-            format!("Policy {missing} does not exist or is not attachable.")
+    for (kind, owner) in OWNERS {
+        refused(
+            iam.attach_owner_policy(kind, owner, &missing).await,
+            &format!("Policy {missing} does not exist or is not attachable."),
         );
-        assert_eq!(
-            msg(iam.detach_owner_policy(kind, owner, &p.arn).await),
-            format!("Policy {} was not found.", p.arn)
+        refused(
+            iam.detach_owner_policy(kind, owner, &p.arn).await,
+            &format!("Policy {} was not found.", p.arn),
         );
-        assert_eq!(
-            msg(iam.delete_owner_policy(kind, owner, "nope").await),
-            format!("The {} policy with name nope cannot be found.", kind.name())
+        refused(
+            iam.delete_owner_policy(kind, owner, "nope").await,
+            &format!("The {} policy with name nope cannot be found.", kind.name()),
         );
         iam.put_owner_policy(kind, owner, "inline", POLICY)
             .await
@@ -554,84 +546,72 @@ pub async fn storage_errors_in_aws_words(store: DynStore) {
         iam.attach_owner_policy(kind, owner, &p.arn).await.unwrap();
     }
     assert_eq!(iam.get_policy(&p.arn).await.unwrap().attachment_count, 3);
-    assert_eq!(
-        msg(iam.delete_policy(&p.arn).await),
-        err("Cannot delete a policy attached to entities.")
+    refused(
+        iam.delete_policy(&p.arn).await,
+        "Cannot delete a policy attached to entities.",
     );
-    assert_eq!(
-        msg(iam.delete_role("worded").await),
-        err("Cannot delete entity, must delete policies first.")
+    refused(
+        iam.delete_role("worded").await,
+        "Cannot delete entity, must delete policies first.",
     );
-    assert_eq!(
-        msg(iam.delete_group("wgroup").await),
-        err("Cannot delete entity, must delete policies first.")
-    );
-    iam.create_access_key(&ring(), "wuser").await.unwrap();
-    assert_eq!(
-        msg(iam.delete_user("wuser").await),
-        err("Cannot delete entity, must delete access keys first.")
+    refused(
+        iam.delete_group("wgroup").await,
+        "Cannot delete entity, must delete policies first.",
     );
     iam.create_access_key(&ring(), "wuser").await.unwrap();
-    assert_eq!(
-        msg(iam.create_access_key(&ring(), "wuser").await.map(drop)),
-        err("Cannot exceed quota for AccessKeysPerUser: 2")
+    refused(
+        iam.delete_user("wuser").await,
+        "Cannot delete entity, must delete access keys first.",
     );
-    assert_eq!(
-        msg(iam.remove_user_from_group("wgroup", "wuser").await),
-        err("The user is not in the group.")
+    iam.create_access_key(&ring(), "wuser").await.unwrap();
+    refused(
+        iam.create_access_key(&ring(), "wuser").await.map(drop),
+        "Cannot exceed quota for AccessKeysPerUser: 2",
+    );
+    refused(
+        iam.remove_user_from_group("wgroup", "wuser").await,
+        "The user is not in the group.",
     );
     iam.add_user_to_group("wgroup", "wuser").await.unwrap();
-    for kind in [Role, User, Group] {
-        let owner = match kind {
-            Role => "worded",
-            User => "wuser",
-            Group => "wgroup",
-        };
+    for (kind, owner) in OWNERS {
         iam.delete_owner_policy(kind, owner, "inline")
             .await
             .unwrap();
     }
-    assert_eq!(
-        msg(iam.delete_group("wgroup").await),
-        err("Cannot delete entity, must remove users from group first.")
+    refused(
+        iam.delete_group("wgroup").await,
+        "Cannot delete entity, must remove users from group first.",
     );
     iam.remove_user_from_group("wgroup", "wuser").await.unwrap();
-    assert_eq!(
-        msg(iam.delete_group("wgroup").await),
-        err("Cannot delete entity, must detach all policies first.")
+    refused(
+        iam.delete_group("wgroup").await,
+        "Cannot delete entity, must detach all policies first.",
     );
-    assert_eq!(
-        msg(iam.delete_role("worded").await),
-        err("Cannot delete entity, must detach all policies first.")
+    refused(
+        iam.delete_role("worded").await,
+        "Cannot delete entity, must detach all policies first.",
     );
     let v2 = iam
         .create_policy_version(&p.arn, POLICY, false)
         .await
         .unwrap();
-    for kind in [Role, User, Group] {
-        let owner = match kind {
-            Role => "worded",
-            User => "wuser",
-            Group => "wgroup",
-        };
+    for (kind, owner) in OWNERS {
         iam.detach_owner_policy(kind, owner, &p.arn).await.unwrap();
     }
-    assert_eq!(
-        msg(iam.delete_policy(&p.arn).await),
-        err(
-            "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy."
-        )
+    refused(
+        iam.delete_policy(&p.arn).await,
+        "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.",
     );
-    assert_eq!(
-        msg(iam.delete_policy_version(&p.arn, "v1").await),
-        err("Cannot delete the default version of a policy.")
+    refused(
+        iam.delete_policy_version(&p.arn, "v1").await,
+        "Cannot delete the default version of a policy.",
     );
-    assert_eq!(
-        msg(iam.delete_policy_version(&p.arn, "v9").await),
-        format!(
+    refused(
+        iam.delete_policy_version(&p.arn, "v9").await,
+        &format!(
             "Policy {} version v9 does not exist or is not attachable.",
             p.arn
-        )
+        ),
     );
     iam.delete_policy_version(&p.arn, &v2.version_id)
         .await
@@ -640,38 +620,46 @@ pub async fn storage_errors_in_aws_words(store: DynStore) {
     iam.create_instance_profile("wprofile", None, vec![])
         .await
         .unwrap();
-    assert_eq!(
-        msg(iam
-            .remove_role_from_instance_profile("wprofile", "worded")
-            .await),
-        err("The role is not in the instance profile.")
+    refused(
+        iam.remove_role_from_instance_profile("wprofile", "worded")
+            .await,
+        "The role is not in the instance profile.",
     );
     iam.add_role_to_instance_profile("wprofile", "worded")
         .await
         .unwrap();
     iam.create_role(role("other")).await.unwrap();
-    assert_eq!(
-        msg(iam.add_role_to_instance_profile("wprofile", "other").await),
-        err("Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1")
+    refused(
+        iam.add_role_to_instance_profile("wprofile", "other").await,
+        "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1",
     );
-    assert_eq!(
-        msg(iam.delete_instance_profile("wprofile").await),
-        err("Cannot delete entity, must remove roles from instance profile first.")
+    refused(
+        iam.delete_instance_profile("wprofile").await,
+        "Cannot delete entity, must remove roles from instance profile first.",
     );
-    assert_eq!(
-        msg(iam.delete_role("worded").await),
-        err("Cannot delete entity, must remove roles from instance profile first.")
+    refused(
+        iam.delete_role("worded").await,
+        "Cannot delete entity, must remove roles from instance profile first.",
     );
-    assert_eq!(
-        msg(iam.delete_role("gone").await),
-        err("The role with name gone cannot be found.")
+    refused(
+        iam.delete_role("gone").await,
+        "The role with name gone cannot be found.",
     );
-    assert_eq!(
-        msg(iam.create_role(role("WORDED")).await.map(drop)),
-        err("Role with name WORDED already exists.")
+    refused(
+        iam.create_role(role("WORDED")).await.map(drop),
+        "Role with name WORDED already exists.",
     );
-    assert_eq!(
-        msg(iam.tag_instance_profile("absent", vec![]).await),
-        err("Instance Profile absent cannot be found.")
+    refused(
+        iam.tag_instance_profile("absent", vec![]).await,
+        "Instance Profile absent cannot be found.",
     );
+}
+
+/// Asserts that `result` is a refusal worded exactly `message`.
+#[track_caller]
+fn refused<T: std::fmt::Debug>(result: rolecall_core::Result<T>, message: &str) {
+    match result {
+        Err(e) => assert_eq!(e.to_string(), message),
+        Ok(v) => panic!("expected {message:?}, got Ok({v:?})"),
+    }
 }
