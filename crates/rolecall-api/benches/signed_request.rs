@@ -110,7 +110,7 @@ async fn fixture() -> Fixture {
     iam.create_user("bench-user", None, None, vec![])
         .await
         .expect("user");
-    iam.put_owner_policy(false, "bench-user", "p", POLICY)
+    iam.put_owner_policy(rolecall_core::OwnerKind::User, "bench-user", "p", POLICY)
         .await
         .expect("policy");
     let (key, secret) = iam

@@ -109,6 +109,14 @@ fn lower_first(s: &str) -> String {
     }
 }
 
+/// A storage outcome reaching the API directly (reads by authentication and authorization), in
+/// core's words.
+impl From<rolecall_core::StoreError> for ApiError {
+    fn from(e: rolecall_core::StoreError) -> Self {
+        Error::from(e).into()
+    }
+}
+
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let (status, code) = match &e {

@@ -7,6 +7,7 @@ use crate::iam::{
 use crate::params::Args;
 use crate::principal::PrincipalKind;
 use crate::server::Call;
+use rolecall_core::OwnerKind;
 use rolecall_core::iam::page;
 use rolecall_core::model::*;
 use rolecall_wire::{Xml, iso8601};
@@ -261,16 +262,16 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
 /// `{Put,Get,List,Delete}{User,Group}Policy`, `{Attach,Detach,ListAttached}{User,Group}Policies`.
 async fn owner_policies(call: &Call<'_>, a: &Args<'_>, action: &str) -> Result<String, ApiError> {
     let iam = &call.api.iam;
-    let (is_group, name_param) = if action.contains("Group") {
-        (true, "GroupName")
+    let (kind, name_param) = if action.contains("Group") {
+        (OwnerKind::Group, "GroupName")
     } else {
-        (false, "UserName")
+        (OwnerKind::User, "UserName")
     };
     let pg = || page(a.opt("Marker"), a.opt("MaxItems"));
     let out = match action {
         "PutUserPolicy" | "PutGroupPolicy" => {
             iam.put_owner_policy(
-                is_group,
+                kind,
                 a.req(name_param)?,
                 a.req("PolicyName")?,
                 a.req("PolicyDocument")?,
@@ -279,24 +280,18 @@ async fn owner_policies(call: &Call<'_>, a: &Args<'_>, action: &str) -> Result<S
             respond_empty(call)
         }
         "GetUserPolicy" | "GetGroupPolicy" => {
-            let owner = a.req(name_param)?;
-            let (name, doc) = iam
-                .get_owner_policy(is_group, owner, a.req("PolicyName")?)
+            let (owner, name, doc) = iam
+                .get_owner_policy(kind, a.req(name_param)?, a.req("PolicyName")?)
                 .await?;
-            let canonical = if is_group {
-                iam.get_group(owner).await?.name
-            } else {
-                iam.get_user(owner).await?.name
-            };
             respond(call, |x| {
-                x.leaf(name_param, &canonical);
+                x.leaf(name_param, &owner);
                 x.leaf("PolicyName", &name);
                 x.leaf("PolicyDocument", encode_policy(&doc));
             })
         }
         "ListUserPolicies" | "ListGroupPolicies" => {
             let page = iam
-                .list_owner_policies(is_group, a.req(name_param)?, &pg()?)
+                .list_owner_policies(kind, a.req(name_param)?, &pg()?)
                 .await?;
             respond(call, |x| {
                 x.list("PolicyNames", "member", &page.items, |x, n| {
@@ -306,28 +301,23 @@ async fn owner_policies(call: &Call<'_>, a: &Args<'_>, action: &str) -> Result<S
             })
         }
         "DeleteUserPolicy" | "DeleteGroupPolicy" => {
-            iam.delete_owner_policy(is_group, a.req(name_param)?, a.req("PolicyName")?)
+            iam.delete_owner_policy(kind, a.req(name_param)?, a.req("PolicyName")?)
                 .await?;
             respond_empty(call)
         }
         "AttachUserPolicy" | "AttachGroupPolicy" => {
-            iam.attach_owner_policy(is_group, a.req(name_param)?, a.req("PolicyArn")?)
+            iam.attach_owner_policy(kind, a.req(name_param)?, a.req("PolicyArn")?)
                 .await?;
             respond_empty(call)
         }
         "DetachUserPolicy" | "DetachGroupPolicy" => {
-            iam.detach_owner_policy(is_group, a.req(name_param)?, a.req("PolicyArn")?)
+            iam.detach_owner_policy(kind, a.req(name_param)?, a.req("PolicyArn")?)
                 .await?;
             respond_empty(call)
         }
         "ListAttachedUserPolicies" | "ListAttachedGroupPolicies" => {
             let page = iam
-                .list_attached_owner_policies(
-                    is_group,
-                    a.req(name_param)?,
-                    a.opt("PathPrefix"),
-                    &pg()?,
-                )
+                .list_attached_owner_policies(kind, a.req(name_param)?, a.opt("PathPrefix"), &pg()?)
                 .await?;
             respond(call, |x| {
                 x.list("AttachedPolicies", "member", &page.items, |x, p| {

@@ -63,23 +63,13 @@ impl Iam {
 
     /// A role's inline and attached policies.
     pub async fn role_identity_policies(&self, role: &Role) -> Result<IdentityPolicies> {
-        let store = self.store();
         let mut out = IdentityPolicies::default();
-        for name in store.list_role_policies(&role.id, &ALL).await? {
-            if let Some((name, doc)) = store.get_role_policy(&role.id, &name).await? {
-                out.identity.extend(compile(
-                    format!("role/{}/policy/{name}", role.name),
-                    &doc,
-                    PolicyKind::Identity,
-                ));
-            }
-        }
-        for attached in store
-            .list_attached_role_policies(&role.id, "/", &ALL)
-            .await?
-        {
-            out.identity.extend(self.managed_doc(&attached.arn).await?);
-        }
+        self.owner_docs(
+            Owner::Role(&role.id),
+            &format!("role/{}", role.name),
+            &mut out,
+        )
+        .await?;
         out.boundary = self
             .boundary_doc(role.permissions_boundary.as_deref())
             .await?;

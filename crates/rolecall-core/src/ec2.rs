@@ -6,7 +6,7 @@
 
 use crate::iam::Iam;
 use crate::model::*;
-use crate::{DynStore, Error, PageRequest, Result};
+use crate::{DynStore, Error, Missing, PageRequest, Result, StoreError, Taken};
 use chrono::Utc;
 use ipnet::Ipv4Net;
 use rolecall_crypto::ec2_id;
@@ -440,12 +440,12 @@ impl Ec2 {
             }
             match self.store.insert_instances(&instances, &associations).await {
                 Ok(()) => break (reservation_id, instances, associations),
-                Err(Error::InvalidParameterValue(_))
+                Err(StoreError::Conflict(Taken::PrivateIp(_)))
                     if input.private_ip.is_none() && attempts < 10 =>
                 {
                     attempts += 1;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         };
         Ok(Reservation {
@@ -634,7 +634,7 @@ impl Ec2 {
             change(&mut inst.metadata_options);
             check_metadata_options(&inst.metadata_options)
         };
-        self.store.modify_instance(id, Box::new(edit)).await
+        Ok(self.store.modify_instance(id, Box::new(edit)).await?)
     }
 
     pub async fn associate_iam_instance_profile(
@@ -648,9 +648,7 @@ impl Ec2 {
             .await?
             .remove(0);
         if !matches!(inst.state, InstanceState::Running | InstanceState::Stopped) {
-            return Err(Error::IncorrectInstanceState(format!(
-                "The instance '{instance_id}' is not in the 'running' or 'stopped' states."
-            )));
+            return Err(crate::store_error::not_running_or_stopped(instance_id));
         }
         let profile = self.iam.resolve_instance_profile(name, arn).await?;
         let association = Association {
@@ -667,11 +665,10 @@ impl Ec2 {
 
     async fn existing_association(&self, id: &str) -> Result<Association> {
         check_association_id(id)?;
-        self.store.get_association(id).await?.ok_or_else(|| {
-            Error::InvalidAssociationIdNotFound(format!(
-                "An association with ID {id} does not exist."
-            ))
-        })
+        self.store
+            .get_association(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(Missing::Association(id.into())).into())
     }
 
     pub async fn replace_iam_instance_profile_association(
@@ -682,9 +679,7 @@ impl Ec2 {
     ) -> Result<Association> {
         let old = self.existing_association(association_id).await?;
         if !old.state.is_active() {
-            return Err(Error::IncorrectState(format!(
-                "The association {association_id} is not the active association."
-            )));
+            return Err(StoreError::NotActive(association_id.into()).into());
         }
         let profile = self.iam.resolve_instance_profile(name, arn).await?;
         let new = Association {
@@ -704,7 +699,7 @@ impl Ec2 {
         association_id: &str,
     ) -> Result<Association> {
         self.existing_association(association_id).await?;
-        self.store.end_association(association_id).await
+        Ok(self.store.end_association(association_id).await?)
     }
 
     pub async fn describe_iam_instance_profile_associations(

@@ -2,7 +2,7 @@
 
 use crate::model::*;
 use crate::validate;
-use crate::{DynStore, Error, Page, PageRequest, Result};
+use crate::{DynStore, Error, Missing, OwnerKind, Page, PageRequest, Result, StoreError};
 use chrono::Utc;
 use rolecall_crypto::{IdPrefix, aws_unique_id};
 
@@ -77,14 +77,14 @@ pub struct Iam {
 }
 
 fn no_such_role(name: &str) -> Error {
-    Error::NoSuchEntity(format!("The role with name {name} cannot be found."))
+    StoreError::NotFound(Missing::Role(name.into())).into()
 }
 
 fn no_such_profile(name: &str) -> Error {
-    Error::NoSuchEntity(format!("Instance Profile {name} cannot be found."))
+    StoreError::NotFound(Missing::InstanceProfile(name.into())).into()
 }
 
-fn no_such_policy(arn: &str) -> Error {
+pub(crate) fn no_such_policy(arn: &str) -> Error {
     Error::NoSuchEntity(format!("Policy {arn} does not exist or is not attachable."))
 }
 
@@ -148,7 +148,7 @@ impl Iam {
         edit: impl FnOnce(&mut Role) -> Result<()> + Send + 'static,
     ) -> Result<Role> {
         validate::role_name(name)?;
-        self.store.modify_role(name, Box::new(edit)).await
+        Ok(self.store.modify_role(name, Box::new(edit)).await?)
     }
 
     pub async fn put_role_permissions_boundary(&self, role_name: &str, arn: &str) -> Result<()> {
@@ -268,7 +268,7 @@ impl Iam {
 
     pub async fn delete_role(&self, name: &str) -> Result<()> {
         validate::role_name(name)?;
-        self.store.delete_role(name).await
+        Ok(self.store.delete_role(name).await?)
     }
 
     pub async fn tag_role(&self, name: &str, tags: Vec<Tag>) -> Result<()> {
@@ -289,82 +289,29 @@ impl Iam {
         .map(drop)
     }
 
-    // ----- inline role policies -----
+    // ----- inline role policies (kept by owner, see `iam_principals`) -----
 
-    pub async fn put_role_policy(
-        &self,
-        role_name: &str,
-        policy_name: &str,
-        document: &str,
-    ) -> Result<()> {
-        validate::policy_name(policy_name)?;
-        validate::policy_document("policyDocument", document)?;
-        let role = self.get_role(role_name).await?;
-        check_policy(document, DocumentKind::Inline)?;
-        // The 10,240-character quota is on all of a role's inline policies together.
-        let all = PageRequest {
-            from: None,
-            limit: usize::MAX - 1,
-        };
-        let mut total = rolecall_policy::policy_size(document);
-        for other in self.store.list_role_policies(&role.id, &all).await? {
-            if other != policy_name
-                && let Some((_, doc)) = self.store.get_role_policy(&role.id, &other).await?
-            {
-                total += rolecall_policy::policy_size(&doc);
-            }
-        }
-        if total > rolecall_policy::PolicyKind::Identity.size_limit() {
-            return Err(Error::LimitExceeded(format!(
-                "Maximum policy size of {} bytes exceeded for role {}",
-                rolecall_policy::PolicyKind::Identity.size_limit(),
-                role.name
-            )));
-        }
-        self.store
-            .put_role_policy(&role.id, policy_name, document)
+    pub async fn put_role_policy(&self, role: &str, policy: &str, document: &str) -> Result<()> {
+        self.put_owner_policy(OwnerKind::Role, role, policy, document)
             .await
     }
 
     /// Returns (role name, policy name, document).
     pub async fn get_role_policy(
         &self,
-        role_name: &str,
-        policy_name: &str,
+        role: &str,
+        policy: &str,
     ) -> Result<(String, String, String)> {
-        validate::policy_name(policy_name)?;
-        let role = self.get_role(role_name).await?;
-        let (name, doc) = self
-            .store
-            .get_role_policy(&role.id, policy_name)
-            .await?
-            .ok_or_else(|| {
-                Error::NoSuchEntity(format!(
-                    "The role policy with name {policy_name} cannot be found."
-                ))
-            })?;
-        Ok((role.name, name, doc))
+        self.get_owner_policy(OwnerKind::Role, role, policy).await
     }
 
-    pub async fn list_role_policies(
-        &self,
-        role_name: &str,
-        page: &PageRequest,
-    ) -> Result<Page<String>> {
-        let role = self.get_role(role_name).await?;
-        let names = self.store.list_role_policies(&role.id, page).await?;
-        Ok(Page::from_overfetch(names, page.limit, |n| n.clone()))
+    pub async fn list_role_policies(&self, role: &str, page: &PageRequest) -> Result<Page<String>> {
+        self.list_owner_policies(OwnerKind::Role, role, page).await
     }
 
-    pub async fn delete_role_policy(&self, role_name: &str, policy_name: &str) -> Result<()> {
-        validate::policy_name(policy_name)?;
-        let role = self.get_role(role_name).await?;
-        if !self.store.delete_role_policy(&role.id, policy_name).await? {
-            return Err(Error::NoSuchEntity(format!(
-                "The role policy with name {policy_name} cannot be found."
-            )));
-        }
-        Ok(())
+    pub async fn delete_role_policy(&self, role: &str, policy: &str) -> Result<()> {
+        self.delete_owner_policy(OwnerKind::Role, role, policy)
+            .await
     }
 
     // ----- managed policies -----
@@ -402,7 +349,7 @@ impl Iam {
         Ok(policy)
     }
 
-    fn check_policy_arn(arn: &str) -> Result<()> {
+    pub(crate) fn check_policy_arn(arn: &str) -> Result<()> {
         if arn.len() < 20 || arn.len() > 2048 || !arn.starts_with("arn:") {
             return Err(Error::InvalidInput(format!("ARN {arn} is not valid.")));
         }
@@ -451,7 +398,7 @@ impl Iam {
 
     pub async fn delete_policy(&self, arn: &str) -> Result<()> {
         Self::check_policy_arn(arn)?;
-        self.store.delete_policy(arn).await
+        Ok(self.store.delete_policy(arn).await?)
     }
 
     pub async fn create_policy_version(
@@ -464,9 +411,10 @@ impl Iam {
         validate::policy_document("policyDocument", document)?;
         self.get_policy(arn).await?;
         check_policy(document, DocumentKind::Managed)?;
-        self.store
+        Ok(self
+            .store
             .insert_policy_version(arn, document, set_default)
-            .await
+            .await?)
     }
 
     fn check_version_id(v: &str) -> Result<()> {
@@ -496,54 +444,42 @@ impl Iam {
 
     pub async fn list_policy_versions(&self, arn: &str) -> Result<Vec<PolicyVersion>> {
         self.get_policy(arn).await?;
-        self.store.list_policy_versions(arn).await
+        Ok(self.store.list_policy_versions(arn).await?)
     }
 
     pub async fn delete_policy_version(&self, arn: &str, version_id: &str) -> Result<()> {
         Self::check_policy_arn(arn)?;
         Self::check_version_id(version_id)?;
         self.get_policy(arn).await?;
-        self.store.delete_policy_version(arn, version_id).await
+        Ok(self.store.delete_policy_version(arn, version_id).await?)
     }
 
     pub async fn set_default_policy_version(&self, arn: &str, version_id: &str) -> Result<()> {
         Self::check_policy_arn(arn)?;
         Self::check_version_id(version_id)?;
         self.get_policy(arn).await?;
-        self.store.set_default_policy_version(arn, version_id).await
+        Ok(self
+            .store
+            .set_default_policy_version(arn, version_id)
+            .await?)
     }
 
-    pub async fn attach_role_policy(&self, role_name: &str, arn: &str) -> Result<()> {
-        Self::check_policy_arn(arn)?;
-        let role = self.get_role(role_name).await?;
-        if self.store.get_policy(arn).await?.is_none() {
-            return Err(no_such_policy(arn));
-        }
-        self.store.attach_role_policy(&role.id, arn).await
+    pub async fn attach_role_policy(&self, role: &str, arn: &str) -> Result<()> {
+        self.attach_owner_policy(OwnerKind::Role, role, arn).await
     }
 
-    pub async fn detach_role_policy(&self, role_name: &str, arn: &str) -> Result<()> {
-        Self::check_policy_arn(arn)?;
-        let role = self.get_role(role_name).await?;
-        self.store.detach_role_policy(&role.id, arn).await
+    pub async fn detach_role_policy(&self, role: &str, arn: &str) -> Result<()> {
+        self.detach_owner_policy(OwnerKind::Role, role, arn).await
     }
 
     pub async fn list_attached_role_policies(
         &self,
-        role_name: &str,
+        role: &str,
         path_prefix: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<AttachedPolicy>> {
-        let prefix = path_prefix.unwrap_or("/");
-        validate::path_prefix(prefix)?;
-        let role = self.get_role(role_name).await?;
-        let items = self
-            .store
-            .list_attached_role_policies(&role.id, prefix, page)
-            .await?;
-        Ok(Page::from_overfetch(items, page.limit, |p| {
-            p.name.to_ascii_lowercase()
-        }))
+        self.list_attached_owner_policies(OwnerKind::Role, role, path_prefix, page)
+            .await
     }
 
     // ----- instance profiles -----
@@ -635,7 +571,7 @@ impl Iam {
 
     pub async fn delete_instance_profile(&self, name: &str) -> Result<()> {
         validate::instance_profile_name(name)?;
-        self.store.delete_instance_profile(name).await
+        Ok(self.store.delete_instance_profile(name).await?)
     }
 
     pub async fn add_role_to_instance_profile(
@@ -645,9 +581,10 @@ impl Iam {
     ) -> Result<()> {
         let profile = self.get_instance_profile(profile_name).await?;
         let role = self.get_role(role_name).await?;
-        self.store
+        Ok(self
+            .store
             .add_role_to_instance_profile(&profile.id, &role.id)
-            .await
+            .await?)
     }
 
     pub async fn remove_role_from_instance_profile(
@@ -657,9 +594,10 @@ impl Iam {
     ) -> Result<()> {
         let profile = self.get_instance_profile(profile_name).await?;
         let role = self.get_role(role_name).await?;
-        self.store
+        Ok(self
+            .store
             .remove_role_from_instance_profile(&profile.id, &role.id)
-            .await
+            .await?)
     }
 
     pub async fn tag_instance_profile(&self, name: &str, tags: Vec<Tag>) -> Result<()> {
@@ -671,6 +609,7 @@ impl Iam {
                 Box::new(move |p| validate::merge_tags(&mut p.tags, tags)),
             )
             .await
+            .map_err(Error::from)
     }
 
     pub async fn untag_instance_profile(&self, name: &str, keys: &[&str]) -> Result<()> {
@@ -686,5 +625,6 @@ impl Iam {
                 }),
             )
             .await
+            .map_err(Error::from)
     }
 }

@@ -1,9 +1,9 @@
 //! IAM operations on users, groups and access keys.
 
-use crate::iam::{DocumentKind, Iam, check_policy};
+use crate::iam::{DocumentKind, Iam, check_policy, no_such_policy};
 use crate::model::*;
 use crate::validate;
-use crate::{Error, Owner, Page, PageRequest, Result};
+use crate::{Error, Missing, Owner, OwnerKind, Page, PageRequest, Result, StoreError};
 use chrono::Utc;
 use rolecall_crypto::{IdPrefix, KeyRing, access_key_id, aws_unique_id, secret_access_key};
 
@@ -37,11 +37,15 @@ fn group_name(v: &str) -> Result<()> {
 }
 
 fn no_such_user(name: &str) -> Error {
-    Error::NoSuchEntity(format!("The user with name {name} cannot be found."))
+    StoreError::NotFound(Missing::User(name.into())).into()
 }
 
 fn no_such_group(name: &str) -> Error {
-    Error::NoSuchEntity(format!("The group with name {name} cannot be found."))
+    StoreError::NotFound(Missing::Group(name.into())).into()
+}
+
+fn no_such_access_key(id: &str) -> Error {
+    StoreError::NotFound(Missing::AccessKey(id.into())).into()
 }
 
 fn check_status(v: &str) -> Result<()> {
@@ -115,6 +119,7 @@ impl Iam {
             .modify_user(name, Box::new(edit))
             .await
             .map(drop)
+            .map_err(Error::from)
     }
 
     pub async fn update_user(
@@ -146,7 +151,7 @@ impl Iam {
 
     pub async fn delete_user(&self, name: &str) -> Result<()> {
         user_name(name)?;
-        self.store().delete_user(name).await
+        Ok(self.store().delete_user(name).await?)
     }
 
     pub async fn tag_user(&self, name: &str, tags: Vec<Tag>) -> Result<()> {
@@ -207,16 +212,14 @@ impl Iam {
 
     pub async fn list_access_keys(&self, user: &str) -> Result<Vec<AccessKey>> {
         let user = self.get_user(user).await?;
-        self.store().list_access_keys(&user.id).await
+        Ok(self.store().list_access_keys(&user.id).await?)
     }
 
     async fn users_key(&self, user: &str, id: &str) -> Result<(User, AccessKey)> {
         let user = self.get_user(user).await?;
         match self.store().get_access_key(id).await? {
             Some(k) if k.user_name.eq_ignore_ascii_case(&user.name) => Ok((user, k)),
-            _ => Err(Error::NoSuchEntity(format!(
-                "The Access Key with id {id} cannot be found"
-            ))),
+            _ => Err(no_such_access_key(id)),
         }
     }
 
@@ -234,6 +237,7 @@ impl Iam {
             )
             .await
             .map(drop)
+            .map_err(Error::from)
     }
 
     pub async fn delete_access_key(&self, user: &str, id: &str) -> Result<()> {
@@ -244,9 +248,10 @@ impl Iam {
 
     /// The key (any user's) and its owner's name, for GetAccessKeyLastUsed.
     pub async fn get_access_key(&self, id: &str) -> Result<AccessKey> {
-        self.store().get_access_key(id).await?.ok_or_else(|| {
-            Error::NoSuchEntity(format!("The Access Key with id {id} cannot be found"))
-        })
+        self.store()
+            .get_access_key(id)
+            .await?
+            .ok_or_else(|| no_such_access_key(id))
     }
 
     // ----- groups -----
@@ -275,7 +280,7 @@ impl Iam {
     }
 
     pub async fn group_members(&self, group: &Group) -> Result<Vec<User>> {
-        self.store().list_group_members(&group.id).await
+        Ok(self.store().list_group_members(&group.id).await?)
     }
 
     pub async fn list_groups(
@@ -293,19 +298,19 @@ impl Iam {
 
     pub async fn delete_group(&self, name: &str) -> Result<()> {
         group_name(name)?;
-        self.store().delete_group(name).await
+        Ok(self.store().delete_group(name).await?)
     }
 
     pub async fn add_user_to_group(&self, group: &str, user: &str) -> Result<()> {
         let g = self.get_group(group).await?;
         let u = self.get_user(user).await?;
-        self.store().add_user_to_group(&g.id, &u.id).await
+        Ok(self.store().add_user_to_group(&g.id, &u.id).await?)
     }
 
     pub async fn remove_user_from_group(&self, group: &str, user: &str) -> Result<()> {
         let g = self.get_group(group).await?;
         let u = self.get_user(user).await?;
-        self.store().remove_user_from_group(&g.id, &u.id).await
+        Ok(self.store().remove_user_from_group(&g.id, &u.id).await?)
     }
 
     pub async fn list_groups_for_user(
@@ -320,43 +325,45 @@ impl Iam {
         }))
     }
 
-    // ----- policies of users and groups -----
+    // ----- policies of roles, users and groups -----
 
-    /// The owner (user or group) named `name`, as stored.
-    pub async fn owner_id(&self, is_group: bool, name: &str) -> Result<String> {
-        Ok(if is_group {
-            self.get_group(name).await?.id
-        } else {
-            self.get_user(name).await?.id
+    /// The owner (role, user or group) named `name`: its id and its name as stored.
+    async fn owner_named(&self, kind: OwnerKind, name: &str) -> Result<(String, String)> {
+        Ok(match kind {
+            OwnerKind::Role => {
+                let r = self.get_role(name).await?;
+                (r.id, r.name)
+            }
+            OwnerKind::User => {
+                let u = self.get_user(name).await?;
+                (u.id, u.name)
+            }
+            OwnerKind::Group => {
+                let g = self.get_group(name).await?;
+                (g.id, g.name)
+            }
         })
-    }
-
-    fn owner(is_group: bool, id: &str) -> Owner<'_> {
-        if is_group {
-            Owner::Group(id)
-        } else {
-            Owner::User(id)
-        }
     }
 
     pub async fn put_owner_policy(
         &self,
-        is_group: bool,
+        kind: OwnerKind,
         name: &str,
         policy_name: &str,
         document: &str,
     ) -> Result<()> {
         validate::policy_name(policy_name)?;
         validate::policy_document("policyDocument", document)?;
-        let id = self.owner_id(is_group, name).await?;
+        let (id, owner_name) = self.owner_named(kind, name).await?;
         check_policy(document, DocumentKind::Inline)?;
-        // IAM's quota is on all of a user's (2,048) or group's (5,120) inline policies together.
-        let (limit, kind) = if is_group {
-            (5_120, "group")
-        } else {
-            (2_048, "user")
+        // IAM's quota is on all of an owner's inline policies together: 10,240 characters for a
+        // role, 2,048 for a user, 5,120 for a group.
+        let limit = match kind {
+            OwnerKind::Role => rolecall_policy::PolicyKind::Identity.size_limit(),
+            OwnerKind::User => 2_048,
+            OwnerKind::Group => 5_120,
         };
-        let owner = Self::owner(is_group, &id);
+        let owner = Owner::new(kind, &id);
         let all = PageRequest {
             from: None,
             limit: usize::MAX - 1,
@@ -371,98 +378,110 @@ impl Iam {
         }
         if total > limit {
             return Err(Error::LimitExceeded(format!(
-                "Maximum policy size of {limit} bytes exceeded for {kind} {name}"
+                "Maximum policy size of {limit} bytes exceeded for {} {owner_name}",
+                kind.name()
             )));
         }
-        self.store()
+        Ok(self
+            .store()
             .put_owner_policy(owner, policy_name, document)
-            .await
+            .await?)
     }
 
+    /// Returns (owner name, policy name, document).
     pub async fn get_owner_policy(
         &self,
-        is_group: bool,
+        kind: OwnerKind,
         name: &str,
         policy_name: &str,
-    ) -> Result<(String, String)> {
+    ) -> Result<(String, String, String)> {
         validate::policy_name(policy_name)?;
-        let id = self.owner_id(is_group, name).await?;
-        let kind = if is_group { "group" } else { "user" };
-        self.store()
-            .get_owner_policy(Self::owner(is_group, &id), policy_name)
+        let (id, owner_name) = self.owner_named(kind, name).await?;
+        let (policy_name, doc) = self
+            .store()
+            .get_owner_policy(Owner::new(kind, &id), policy_name)
             .await?
-            .ok_or_else(|| {
-                Error::NoSuchEntity(format!(
-                    "The {kind} policy with name {policy_name} cannot be found."
-                ))
-            })
+            .ok_or_else(|| no_such_inline_policy(kind, policy_name))?;
+        Ok((owner_name, policy_name, doc))
     }
 
     pub async fn list_owner_policies(
         &self,
-        is_group: bool,
+        kind: OwnerKind,
         name: &str,
         page: &PageRequest,
     ) -> Result<Page<String>> {
-        let id = self.owner_id(is_group, name).await?;
+        let (id, _) = self.owner_named(kind, name).await?;
         let items = self
             .store()
-            .list_owner_policies(Self::owner(is_group, &id), page)
+            .list_owner_policies(Owner::new(kind, &id), page)
             .await?;
         Ok(Page::from_overfetch(items, page.limit, |n| n.clone()))
     }
 
     pub async fn delete_owner_policy(
         &self,
-        is_group: bool,
+        kind: OwnerKind,
         name: &str,
         policy_name: &str,
     ) -> Result<()> {
         validate::policy_name(policy_name)?;
-        let id = self.owner_id(is_group, name).await?;
+        let (id, _) = self.owner_named(kind, name).await?;
         if !self
             .store()
-            .delete_owner_policy(Self::owner(is_group, &id), policy_name)
+            .delete_owner_policy(Owner::new(kind, &id), policy_name)
             .await?
         {
-            let kind = if is_group { "group" } else { "user" };
-            return Err(Error::NoSuchEntity(format!(
-                "The {kind} policy with name {policy_name} cannot be found."
-            )));
+            return Err(no_such_inline_policy(kind, policy_name));
         }
         Ok(())
     }
 
-    pub async fn attach_owner_policy(&self, is_group: bool, name: &str, arn: &str) -> Result<()> {
-        let id = self.owner_id(is_group, name).await?;
-        self.store()
-            .attach_owner_policy(Self::owner(is_group, &id), arn)
+    pub async fn attach_owner_policy(&self, kind: OwnerKind, name: &str, arn: &str) -> Result<()> {
+        Self::check_policy_arn(arn)?;
+        let (id, _) = self.owner_named(kind, name).await?;
+        match self
+            .store()
+            .attach_owner_policy(Owner::new(kind, &id), arn)
             .await
+        {
+            Err(StoreError::NotFound(Missing::Policy(_))) => Err(no_such_policy(arn)),
+            other => Ok(other?),
+        }
     }
 
-    pub async fn detach_owner_policy(&self, is_group: bool, name: &str, arn: &str) -> Result<()> {
-        let id = self.owner_id(is_group, name).await?;
-        self.store()
-            .detach_owner_policy(Self::owner(is_group, &id), arn)
-            .await
+    pub async fn detach_owner_policy(&self, kind: OwnerKind, name: &str, arn: &str) -> Result<()> {
+        Self::check_policy_arn(arn)?;
+        let (id, _) = self.owner_named(kind, name).await?;
+        Ok(self
+            .store()
+            .detach_owner_policy(Owner::new(kind, &id), arn)
+            .await?)
     }
 
     pub async fn list_attached_owner_policies(
         &self,
-        is_group: bool,
+        kind: OwnerKind,
         name: &str,
         path_prefix: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<AttachedPolicy>> {
         let prefix = path_prefix.unwrap_or("/");
         validate::path_prefix(prefix)?;
-        let id = self.owner_id(is_group, name).await?;
+        let (id, _) = self.owner_named(kind, name).await?;
         let items = self
             .store()
-            .list_attached_owner_policies(Self::owner(is_group, &id), prefix, page)
+            .list_attached_owner_policies(Owner::new(kind, &id), prefix, page)
             .await?;
         Ok(Page::from_overfetch(items, page.limit, |p| {
             p.name.to_ascii_lowercase()
         }))
     }
+}
+
+fn no_such_inline_policy(kind: OwnerKind, policy_name: &str) -> Error {
+    Error::NoSuchEntity(format!(
+        "The {} policy with name {policy_name} cannot be found.",
+        kind.name()
+    ))
 }

@@ -1,5 +1,6 @@
 //! The rolecall domain: IAM and EC2 entities, their invariants, and the operations on them,
-//! behind the [`Store`] trait that SQLite (and later PostgreSQL) implement.
+//! behind the [`Store`] trait (implemented once, in `rolecall-store-sql`, for SQLite and
+//! PostgreSQL). Stores report [`StoreError`]s; core words them as AWS does.
 //!
 //! The services here validate input the way AWS does (names, paths, tags, policy documents) and
 //! generate ids; the store enforces the invariants that must hold under concurrency (unique
@@ -17,10 +18,14 @@ pub mod model;
 pub mod paging;
 mod principal_store;
 mod store;
+mod store_error;
 pub mod validate;
 
 pub use clock::{Clock, DynClock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use paging::{Page, PageRequest};
-pub use principal_store::{Owner, PrincipalStore};
+pub use principal_store::PrincipalStore;
 pub use store::{ChangeListener, DynStore, Edit, Store};
+pub use store_error::{
+    Dependents, Limit, Missing, Owner, OwnerKind, StoreError, StoreResult, Taken,
+};

@@ -123,6 +123,12 @@ pub enum InstanceState {
 }
 
 impl InstanceState {
+    /// Whether an instance in this state may have an active association: a terminated one does
+    /// not (terminating ends the association, and nothing associates with it afterwards).
+    pub fn holds_association(self) -> bool {
+        self != InstanceState::Terminated
+    }
+
     pub fn code(self) -> u8 {
         match self {
             InstanceState::Pending => 0,

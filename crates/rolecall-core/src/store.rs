@@ -1,13 +1,16 @@
 //! The storage trait. Implementations enforce the invariants with database constraints and
-//! transactions, and report violations as the domain [`Error`](crate::Error) AWS would give.
+//! transactions, and report violations as [`StoreError`](crate::StoreError)s (conflict, not found,
+//! in use, limit), which core words as AWS does. Role, user and group policies are kept by owner
+//! ([`PrincipalStore`]'s `*_owner_policy`).
 //!
 //! Names are looked up case-insensitively (IAM names are unique regardless of case). List methods
 //! return up to `page.limit + 1` items ordered by their sort key (lower-cased name, or id for EC2)
 //! starting at `page.from`, so the caller can tell whether there is more.
 
+use crate::PageRequest;
 use crate::model::*;
 use crate::principal_store::PrincipalStore;
-use crate::{PageRequest, Result};
+use crate::store_error::StoreResult as Result;
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -15,7 +18,7 @@ pub type DynStore = Arc<dyn Store>;
 
 /// A change applied to an entity inside the store's transaction, so concurrent read-modify-write
 /// operations (tagging, updates) never lose each other's changes. An error aborts the change.
-pub type Edit<T> = Box<dyn FnOnce(&mut T) -> Result<()> + Send + 'static>;
+pub type Edit<T> = Box<dyn FnOnce(&mut T) -> crate::Result<()> + Send + 'static>;
 
 #[async_trait]
 pub trait Store: PrincipalStore + Send + Sync + 'static {
@@ -27,24 +30,17 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     async fn set_meta(&self, key: &str, value: &str) -> Result<()>;
 
     // --- roles ---
-    /// EntityAlreadyExists when a role of that name (any case) exists.
+    /// Conflict when a role of that name (any case) exists.
     async fn insert_role(&self, role: &Role) -> Result<()>;
     async fn get_role(&self, name: &str) -> Result<Option<Role>>;
     async fn list_roles(&self, path_prefix: &str, page: &PageRequest) -> Result<Vec<Role>>;
-    /// Applies `edit` to the role inside one transaction (no lost updates); NoSuchEntity if absent.
+    /// Applies `edit` to the role inside one transaction (no lost updates); NotFound if absent.
     async fn modify_role(&self, name: &str, edit: Edit<Role>) -> Result<Role>;
-    /// NoSuchEntity, or DeleteConflict while the role has policies or is in a profile.
+    /// NotFound, or InUse while the role has policies or is in a profile.
     async fn delete_role(&self, name: &str) -> Result<()>;
 
-    // --- inline role policies ---
-    async fn put_role_policy(&self, role_id: &str, name: &str, document: &str) -> Result<()>;
-    async fn get_role_policy(&self, role_id: &str, name: &str) -> Result<Option<(String, String)>>;
-    async fn list_role_policies(&self, role_id: &str, page: &PageRequest) -> Result<Vec<String>>;
-    /// Returns whether a policy was deleted.
-    async fn delete_role_policy(&self, role_id: &str, name: &str) -> Result<bool>;
-
     // --- customer managed policies ---
-    /// EntityAlreadyExists on a duplicate name (any case) in the account.
+    /// Conflict on a duplicate name (any case) in the account.
     async fn insert_policy(&self, policy: &ManagedPolicy, first: &PolicyVersion) -> Result<()>;
     async fn get_policy(&self, arn: &str) -> Result<Option<ManagedPolicy>>;
     async fn list_policies(
@@ -53,7 +49,7 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
         only_attached: bool,
         page: &PageRequest,
     ) -> Result<Vec<ManagedPolicy>>;
-    /// DeleteConflict while attached or holding non-default versions.
+    /// InUse while attached or holding non-default versions.
     async fn delete_policy(&self, arn: &str) -> Result<()>;
     /// Adds a version with the next id (v2, v3, ...); LimitExceeded past five versions.
     async fn insert_policy_version(
@@ -68,20 +64,9 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
         version_id: &str,
     ) -> Result<Option<PolicyVersion>>;
     async fn list_policy_versions(&self, arn: &str) -> Result<Vec<PolicyVersion>>;
-    /// DeleteConflict for the default version; NoSuchEntity for an unknown one.
+    /// InUse(DefaultVersion) for the default version; NotFound for an unknown one.
     async fn delete_policy_version(&self, arn: &str, version_id: &str) -> Result<()>;
     async fn set_default_policy_version(&self, arn: &str, version_id: &str) -> Result<()>;
-    /// NoSuchEntity for an unknown policy; attaching twice is a no-op, as in AWS.
-    async fn attach_role_policy(&self, role_id: &str, policy_arn: &str) -> Result<()>;
-    /// NoSuchEntity when not attached.
-    async fn detach_role_policy(&self, role_id: &str, policy_arn: &str) -> Result<()>;
-    async fn list_attached_role_policies(
-        &self,
-        role_id: &str,
-        path_prefix: &str,
-        page: &PageRequest,
-    ) -> Result<Vec<AttachedPolicy>>;
-
     // --- instance profiles (read with their role filled in) ---
     async fn insert_instance_profile(&self, profile: &InstanceProfile) -> Result<()>;
     async fn get_instance_profile(&self, name: &str) -> Result<Option<InstanceProfile>>;
@@ -97,11 +82,11 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     ) -> Result<Vec<InstanceProfile>>;
     /// Applies `edit` to the profile's own fields (tags) in one transaction; the role link is separate.
     async fn modify_instance_profile(&self, name: &str, edit: Edit<InstanceProfile>) -> Result<()>;
-    /// DeleteConflict while it holds a role.
+    /// InUse while it holds a role.
     async fn delete_instance_profile(&self, name: &str) -> Result<()>;
     /// LimitExceeded when the profile already holds a role.
     async fn add_role_to_instance_profile(&self, profile_id: &str, role_id: &str) -> Result<()>;
-    /// NoSuchEntity when that role is not in the profile.
+    /// NotFound when that role is not in the profile.
     async fn remove_role_from_instance_profile(
         &self,
         profile_id: &str,
@@ -110,7 +95,7 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
 
     // --- instances ---
     /// Inserts instances and their initial associations in one transaction; a private IP in use by
-    /// a live instance is InvalidParameterValue.
+    /// a live instance is Conflict(PrivateIp).
     async fn insert_instances(
         &self,
         instances: &[Instance],
@@ -122,12 +107,13 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     /// Private IPs of instances that are not terminated.
     async fn live_private_ips(&self) -> Result<Vec<String>>;
     /// Applies `edit` to the instance in one transaction (no lost updates between concurrent
-    /// state and metadata changes); a move to terminated also ends its active association.
-    /// InvalidInstanceIdNotFound if absent.
+    /// state and metadata changes); a move to a state that holds no association
+    /// ([`InstanceState::holds_association`]) also ends its active association. NotFound if absent.
     async fn modify_instance(&self, id: &str, edit: Edit<Instance>) -> Result<Instance>;
 
     // --- IAM instance profile associations ---
-    /// IncorrectState when the instance already has an active association.
+    /// Conflict when the instance already has an active association; CannotAssociate when it is
+    /// terminated.
     async fn insert_association(&self, association: &Association) -> Result<()>;
     async fn get_association(&self, id: &str) -> Result<Option<Association>>;
     /// Associations ordered by id; `ids` empty means all.
@@ -138,9 +124,9 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     ) -> Result<Vec<Association>>;
     /// The active association of each of these instances that has one.
     async fn active_associations(&self, instance_ids: &[String]) -> Result<Vec<Association>>;
-    /// Atomically ends `old_id` (must be active: else IncorrectState) and inserts `new`.
+    /// Atomically ends `old_id` (must be active: else NotActive) and inserts `new`.
     async fn replace_association(&self, old_id: &str, new: &Association) -> Result<()>;
-    /// Ends an active association; IncorrectState when it is not active.
+    /// Ends an active association; NotActive when it is not active.
     async fn end_association(&self, id: &str) -> Result<Association>;
 }
 

@@ -366,7 +366,7 @@ async fn meta_and_tags_on_both_nodes() {
     let c = cluster_or_skip!();
     let results = race(8, |i| {
         let store = c.nodes[i % 2].clone();
-        async move { store.init_meta("account_id", &format!("value-{i}")).await }
+        async move { Ok(store.init_meta("account_id", &format!("value-{i}")).await?) }
     })
     .await;
     let values: std::collections::HashSet<String> =

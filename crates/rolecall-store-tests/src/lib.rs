@@ -25,7 +25,8 @@ macro_rules! conformance_tests {
             delete_conflicts, policy_versions_limit_under_concurrency, one_role_per_profile_under_concurrency,
             one_association_per_instance_under_concurrency, replace_and_terminate_end_associations,
             private_ips_unique_among_live_instances, access_keys_limit_under_concurrency,
-            meta_initialised_once, same_role_created_concurrently, instance_changes_are_not_lost);
+            meta_initialised_once, same_role_created_concurrently, instance_changes_are_not_lost,
+            storage_errors_in_aws_words);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(
@@ -503,4 +504,162 @@ fn ring() -> rolecall_crypto::KeyRing {
     let key =
         rolecall_crypto::MasterKey::new(1, &rolecall_crypto::MasterKey::generate_bytes()).unwrap();
     rolecall_crypto::KeyRing::new(vec![key]).unwrap()
+}
+
+/// The stores report storage outcomes and core words them: each store path that can refuse
+/// answers in AWS's exact words, on every store.
+pub async fn storage_errors_in_aws_words(store: DynStore) {
+    use rolecall_core::OwnerKind::{Group, Role, User};
+    const OWNERS: [(rolecall_core::OwnerKind, &str); 3] =
+        [(Role, "worded"), (User, "wuser"), (Group, "wgroup")];
+    let iam = iam(&store);
+    iam.create_role(role("worded")).await.unwrap();
+    iam.create_user("wuser", None, None, vec![]).await.unwrap();
+    iam.create_group("wgroup", None).await.unwrap();
+    let p = iam
+        .create_policy(CreatePolicy {
+            name: "wpolicy",
+            path: None,
+            document: POLICY,
+            description: None,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    let missing = format!("arn:aws:iam::{ACCOUNT}:policy/absent");
+    for (kind, owner) in OWNERS {
+        refused(
+            iam.attach_owner_policy(kind, owner, &missing).await,
+            &format!("Policy {missing} does not exist or is not attachable."),
+        );
+        refused(
+            iam.detach_owner_policy(kind, owner, &p.arn).await,
+            &format!("Policy {} was not found.", p.arn),
+        );
+        refused(
+            iam.delete_owner_policy(kind, owner, "nope").await,
+            &format!("The {} policy with name nope cannot be found.", kind.name()),
+        );
+        iam.put_owner_policy(kind, owner, "inline", POLICY)
+            .await
+            .unwrap();
+        iam.attach_owner_policy(kind, owner, &p.arn).await.unwrap();
+    }
+    assert_eq!(iam.get_policy(&p.arn).await.unwrap().attachment_count, 3);
+    refused(
+        iam.delete_policy(&p.arn).await,
+        "Cannot delete a policy attached to entities.",
+    );
+    refused(
+        iam.delete_role("worded").await,
+        "Cannot delete entity, must delete policies first.",
+    );
+    refused(
+        iam.delete_group("wgroup").await,
+        "Cannot delete entity, must delete policies first.",
+    );
+    iam.create_access_key(&ring(), "wuser").await.unwrap();
+    refused(
+        iam.delete_user("wuser").await,
+        "Cannot delete entity, must delete access keys first.",
+    );
+    iam.create_access_key(&ring(), "wuser").await.unwrap();
+    refused(
+        iam.create_access_key(&ring(), "wuser").await.map(drop),
+        "Cannot exceed quota for AccessKeysPerUser: 2",
+    );
+    refused(
+        iam.remove_user_from_group("wgroup", "wuser").await,
+        "The user is not in the group.",
+    );
+    iam.add_user_to_group("wgroup", "wuser").await.unwrap();
+    for (kind, owner) in OWNERS {
+        iam.delete_owner_policy(kind, owner, "inline")
+            .await
+            .unwrap();
+    }
+    refused(
+        iam.delete_group("wgroup").await,
+        "Cannot delete entity, must remove users from group first.",
+    );
+    iam.remove_user_from_group("wgroup", "wuser").await.unwrap();
+    refused(
+        iam.delete_group("wgroup").await,
+        "Cannot delete entity, must detach all policies first.",
+    );
+    refused(
+        iam.delete_role("worded").await,
+        "Cannot delete entity, must detach all policies first.",
+    );
+    let v2 = iam
+        .create_policy_version(&p.arn, POLICY, false)
+        .await
+        .unwrap();
+    for (kind, owner) in OWNERS {
+        iam.detach_owner_policy(kind, owner, &p.arn).await.unwrap();
+    }
+    refused(
+        iam.delete_policy(&p.arn).await,
+        "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.",
+    );
+    refused(
+        iam.delete_policy_version(&p.arn, "v1").await,
+        "Cannot delete the default version of a policy.",
+    );
+    refused(
+        iam.delete_policy_version(&p.arn, "v9").await,
+        &format!(
+            "Policy {} version v9 does not exist or is not attachable.",
+            p.arn
+        ),
+    );
+    iam.delete_policy_version(&p.arn, &v2.version_id)
+        .await
+        .unwrap();
+    iam.delete_policy(&p.arn).await.unwrap();
+    iam.create_instance_profile("wprofile", None, vec![])
+        .await
+        .unwrap();
+    refused(
+        iam.remove_role_from_instance_profile("wprofile", "worded")
+            .await,
+        "The role is not in the instance profile.",
+    );
+    iam.add_role_to_instance_profile("wprofile", "worded")
+        .await
+        .unwrap();
+    iam.create_role(role("other")).await.unwrap();
+    refused(
+        iam.add_role_to_instance_profile("wprofile", "other").await,
+        "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1",
+    );
+    refused(
+        iam.delete_instance_profile("wprofile").await,
+        "Cannot delete entity, must remove roles from instance profile first.",
+    );
+    refused(
+        iam.delete_role("worded").await,
+        "Cannot delete entity, must remove roles from instance profile first.",
+    );
+    refused(
+        iam.delete_role("gone").await,
+        "The role with name gone cannot be found.",
+    );
+    refused(
+        iam.create_role(role("WORDED")).await.map(drop),
+        "Role with name WORDED already exists.",
+    );
+    refused(
+        iam.tag_instance_profile("absent", vec![]).await,
+        "Instance Profile absent cannot be found.",
+    );
+}
+
+/// Asserts that `result` is a refusal worded exactly `message`.
+#[track_caller]
+fn refused<T: std::fmt::Debug>(result: rolecall_core::Result<T>, message: &str) {
+    match result {
+        Err(e) => assert_eq!(e.to_string(), message),
+        Ok(v) => panic!("expected {message:?}, got Ok({v:?})"),
+    }
 }

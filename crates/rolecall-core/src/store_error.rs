@@ -1,0 +1,305 @@
+//! What a [`Store`](crate::Store) reports when a write cannot be done: storage outcomes (a key is
+//! taken, a row is missing, a row is still in use, a count limit is reached), with no AWS wording.
+//! [`From<StoreError> for Error`](Error) is the one place that words them as AWS does.
+
+use crate::Error;
+
+pub type StoreResult<T> = std::result::Result<T, StoreError>;
+
+/// Whose policies (inline or attached): a role's, a user's or a group's, by the owner's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner<'a> {
+    Role(&'a str),
+    User(&'a str),
+    Group(&'a str),
+}
+
+impl<'a> Owner<'a> {
+    pub fn new(kind: OwnerKind, id: &'a str) -> Self {
+        match kind {
+            OwnerKind::Role => Owner::Role(id),
+            OwnerKind::User => Owner::User(id),
+            OwnerKind::Group => Owner::Group(id),
+        }
+    }
+
+    pub fn kind(&self) -> OwnerKind {
+        match self {
+            Owner::Role(_) => OwnerKind::Role,
+            Owner::User(_) => OwnerKind::User,
+            Owner::Group(_) => OwnerKind::Group,
+        }
+    }
+
+    pub fn id(&self) -> &'a str {
+        match self {
+            Owner::Role(id) | Owner::User(id) | Owner::Group(id) => id,
+        }
+    }
+}
+
+/// The kinds of IAM identities that own policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OwnerKind {
+    Role,
+    User,
+    Group,
+}
+
+impl OwnerKind {
+    /// The lower-case word AWS uses in messages ("role", "user", "group"); also the stored kind.
+    pub fn name(self) -> &'static str {
+        match self {
+            OwnerKind::Role => "role",
+            OwnerKind::User => "user",
+            OwnerKind::Group => "group",
+        }
+    }
+}
+
+/// A unique key that is already taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    Role(String),
+    User(String),
+    Group(String),
+    InstanceProfile(String),
+    /// A managed policy's name.
+    Policy(String),
+    /// A private IP held by a live instance.
+    PrivateIp(String),
+    /// The instance (by id) already has an active association.
+    ActiveAssociation(String),
+}
+
+/// A row that does not exist (by the name, id or ARN it was looked up with).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Missing {
+    Role(String),
+    User(String),
+    Group(String),
+    InstanceProfile(String),
+    /// A managed policy, by ARN.
+    Policy(String),
+    PolicyVersion {
+        arn: String,
+        version_id: String,
+    },
+    Instance(String),
+    Association(String),
+    AccessKey(String),
+    /// The owner of a policy write (deleted since the caller looked it up).
+    Owner(OwnerKind),
+    /// A role or instance profile linked by id (deleted since the caller looked it up).
+    RoleOrInstanceProfile,
+    /// A user or group linked by id (deleted since the caller looked it up).
+    UserOrGroup,
+    /// The managed policy (by ARN) is not attached to the owner.
+    Attachment(String),
+    RoleInInstanceProfile,
+    UserInGroup,
+}
+
+/// What still refers to an entity that was to be deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dependents {
+    InlinePolicies,
+    AttachedPolicies,
+    /// A role's instance profiles, or an instance profile's role.
+    InstanceProfileRoles,
+    AccessKeys,
+    GroupMembers,
+    /// Roles, users or groups a managed policy is attached to.
+    PolicyAttachments,
+    /// A managed policy's non-default versions.
+    PolicyVersions,
+    /// The version is its policy's default.
+    DefaultVersion,
+}
+
+/// A count limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    RolesPerInstanceProfile,
+    VersionsPerPolicy,
+    AccessKeysPerUser,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("already exists: {0:?}")]
+    Conflict(Taken),
+    #[error("not found: {0:?}")]
+    NotFound(Missing),
+    #[error("in use by {0:?}")]
+    InUse(Dependents),
+    #[error("limit reached: {0:?}")]
+    LimitExceeded(Limit),
+    /// The association (by id) is no longer active.
+    #[error("association {0} is not active")]
+    NotActive(String),
+    /// The instance (by id) is in a state that holds no association (terminated).
+    #[error("instance {0} cannot hold an association")]
+    CannotAssociate(String),
+    /// An [`Edit`](crate::Edit) refused the change.
+    #[error("{0}")]
+    Rejected(Error),
+    /// The database failed; the message is for logs.
+    #[error("storage: {0}")]
+    Backend(String),
+}
+
+/// AWS's words for each storage outcome.
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Error {
+        match e {
+            StoreError::Conflict(t) => match t {
+                Taken::Role(n) => {
+                    Error::EntityAlreadyExists(format!("Role with name {n} already exists."))
+                }
+                Taken::User(n) => {
+                    Error::EntityAlreadyExists(format!("User with name {n} already exists."))
+                }
+                Taken::Group(n) => {
+                    Error::EntityAlreadyExists(format!("Group with name {n} already exists."))
+                }
+                Taken::InstanceProfile(n) => {
+                    Error::EntityAlreadyExists(format!("Instance Profile {n} already exists."))
+                }
+                Taken::Policy(n) => Error::EntityAlreadyExists(format!(
+                    "A policy called {n} already exists. Duplicate names are not allowed."
+                )),
+                Taken::PrivateIp(ip) => {
+                    Error::InvalidParameterValue(format!("Address {ip} is in use."))
+                }
+                Taken::ActiveAssociation(i) => Error::IncorrectState(format!(
+                    "There is an existing association for instance {i}"
+                )),
+            },
+            StoreError::NotFound(m) => match m {
+                Missing::Role(n) => no_such_entity(format!("The role with name {n} cannot be found.")),
+                Missing::User(n) => no_such_entity(format!("The user with name {n} cannot be found.")),
+                Missing::Group(n) => {
+                    no_such_entity(format!("The group with name {n} cannot be found."))
+                }
+                Missing::InstanceProfile(n) => {
+                    no_such_entity(format!("Instance Profile {n} cannot be found."))
+                }
+                Missing::Policy(arn) | Missing::Attachment(arn) => {
+                    no_such_entity(format!("Policy {arn} was not found."))
+                }
+                Missing::PolicyVersion { arn, version_id } => no_such_entity(format!(
+                    "Policy {arn} version {version_id} does not exist or is not attachable."
+                )),
+                Missing::Instance(id) => Error::InvalidInstanceIdNotFound(format!(
+                    "The instance ID '{id}' does not exist"
+                )),
+                Missing::Association(id) => Error::InvalidAssociationIdNotFound(format!(
+                    "An association with ID {id} does not exist."
+                )),
+                Missing::AccessKey(id) => {
+                    no_such_entity(format!("The Access Key with id {id} cannot be found"))
+                }
+                Missing::Owner(kind) => {
+                    no_such_entity(format!("The {} cannot be found.", kind.name()))
+                }
+                Missing::RoleOrInstanceProfile => {
+                    no_such_entity("The role or instance profile cannot be found.".into())
+                }
+                Missing::UserOrGroup => no_such_entity("The user or group cannot be found.".into()),
+                Missing::RoleInInstanceProfile => {
+                    no_such_entity("The role is not in the instance profile.".into())
+                }
+                Missing::UserInGroup => no_such_entity("The user is not in the group.".into()),
+            },
+            StoreError::InUse(d) => Error::DeleteConflict(match d {
+                Dependents::InlinePolicies => "Cannot delete entity, must delete policies first.".into(),
+                Dependents::AttachedPolicies => "Cannot delete entity, must detach all policies first.".into(),
+                Dependents::InstanceProfileRoles => "Cannot delete entity, must remove roles from instance profile first.".into(),
+                Dependents::AccessKeys => "Cannot delete entity, must delete access keys first.".into(),
+                Dependents::GroupMembers => "Cannot delete entity, must remove users from group first.".into(),
+                Dependents::PolicyAttachments => "Cannot delete a policy attached to entities.".into(),
+                Dependents::PolicyVersions => "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.".into(),
+                Dependents::DefaultVersion => "Cannot delete the default version of a policy.".into(),
+            }),
+            StoreError::LimitExceeded(l) => Error::LimitExceeded(match l {
+                Limit::RolesPerInstanceProfile => "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1".into(),
+                Limit::VersionsPerPolicy => "A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version.".into(),
+                Limit::AccessKeysPerUser => "Cannot exceed quota for AccessKeysPerUser: 2".into(),
+            }),
+            StoreError::NotActive(id) => Error::IncorrectState(format!(
+                "The association {id} is not the active association."
+            )),
+            StoreError::CannotAssociate(id) => not_running_or_stopped(&id),
+            StoreError::Rejected(e) => e,
+            StoreError::Backend(m) => Error::Internal(m),
+        }
+    }
+}
+
+/// AWS's refusal to associate a profile with an instance that is not running or stopped.
+pub(crate) fn not_running_or_stopped(instance_id: &str) -> Error {
+    Error::IncorrectInstanceState(format!(
+        "The instance '{instance_id}' is not in the 'running' or 'stopped' states."
+    ))
+}
+
+fn no_such_entity(message: String) -> Error {
+    Error::NoSuchEntity(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every storage outcome in AWS's exact words (the wire messages clients and the e2e tests
+    /// see; they were the stores' before core worded them).
+    #[test]
+    fn aws_words() {
+        let nf = |m| StoreError::NotFound(m);
+        let cases: Vec<(StoreError, Error)> = vec![
+            (StoreError::Conflict(Taken::Role("R".into())), Error::EntityAlreadyExists("Role with name R already exists.".into())),
+            (StoreError::Conflict(Taken::User("U".into())), Error::EntityAlreadyExists("User with name U already exists.".into())),
+            (StoreError::Conflict(Taken::Group("G".into())), Error::EntityAlreadyExists("Group with name G already exists.".into())),
+            (StoreError::Conflict(Taken::InstanceProfile("P".into())), Error::EntityAlreadyExists("Instance Profile P already exists.".into())),
+            (StoreError::Conflict(Taken::Policy("M".into())), Error::EntityAlreadyExists("A policy called M already exists. Duplicate names are not allowed.".into())),
+            (StoreError::Conflict(Taken::PrivateIp("10.0.0.9".into())), Error::InvalidParameterValue("Address 10.0.0.9 is in use.".into())),
+            (StoreError::Conflict(Taken::ActiveAssociation("i-1".into())), Error::IncorrectState("There is an existing association for instance i-1".into())),
+            (nf(Missing::Role("R".into())), Error::NoSuchEntity("The role with name R cannot be found.".into())),
+            (nf(Missing::User("U".into())), Error::NoSuchEntity("The user with name U cannot be found.".into())),
+            (nf(Missing::Group("G".into())), Error::NoSuchEntity("The group with name G cannot be found.".into())),
+            (nf(Missing::InstanceProfile("P".into())), Error::NoSuchEntity("Instance Profile P cannot be found.".into())),
+            (nf(Missing::Policy("arn:p".into())), Error::NoSuchEntity("Policy arn:p was not found.".into())),
+            (nf(Missing::Attachment("arn:p".into())), Error::NoSuchEntity("Policy arn:p was not found.".into())),
+            (nf(Missing::PolicyVersion { arn: "arn:p".into(), version_id: "v3".into() }), Error::NoSuchEntity("Policy arn:p version v3 does not exist or is not attachable.".into())),
+            (nf(Missing::Instance("i-1".into())), Error::InvalidInstanceIdNotFound("The instance ID 'i-1' does not exist".into())),
+            (nf(Missing::Association("a-1".into())), Error::InvalidAssociationIdNotFound("An association with ID a-1 does not exist.".into())),
+            (nf(Missing::AccessKey("AKIA1".into())), Error::NoSuchEntity("The Access Key with id AKIA1 cannot be found".into())),
+            (nf(Missing::Owner(OwnerKind::Role)), Error::NoSuchEntity("The role cannot be found.".into())),
+            (nf(Missing::Owner(OwnerKind::User)), Error::NoSuchEntity("The user cannot be found.".into())),
+            (nf(Missing::Owner(OwnerKind::Group)), Error::NoSuchEntity("The group cannot be found.".into())),
+            (nf(Missing::RoleOrInstanceProfile), Error::NoSuchEntity("The role or instance profile cannot be found.".into())),
+            (nf(Missing::UserOrGroup), Error::NoSuchEntity("The user or group cannot be found.".into())),
+            (nf(Missing::RoleInInstanceProfile), Error::NoSuchEntity("The role is not in the instance profile.".into())),
+            (nf(Missing::UserInGroup), Error::NoSuchEntity("The user is not in the group.".into())),
+            (StoreError::InUse(Dependents::InlinePolicies), Error::DeleteConflict("Cannot delete entity, must delete policies first.".into())),
+            (StoreError::InUse(Dependents::AttachedPolicies), Error::DeleteConflict("Cannot delete entity, must detach all policies first.".into())),
+            (StoreError::InUse(Dependents::InstanceProfileRoles), Error::DeleteConflict("Cannot delete entity, must remove roles from instance profile first.".into())),
+            (StoreError::InUse(Dependents::AccessKeys), Error::DeleteConflict("Cannot delete entity, must delete access keys first.".into())),
+            (StoreError::InUse(Dependents::GroupMembers), Error::DeleteConflict("Cannot delete entity, must remove users from group first.".into())),
+            (StoreError::InUse(Dependents::PolicyAttachments), Error::DeleteConflict("Cannot delete a policy attached to entities.".into())),
+            (StoreError::InUse(Dependents::PolicyVersions), Error::DeleteConflict("This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.".into())),
+            (StoreError::InUse(Dependents::DefaultVersion), Error::DeleteConflict("Cannot delete the default version of a policy.".into())),
+            (StoreError::LimitExceeded(Limit::RolesPerInstanceProfile), Error::LimitExceeded("Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1".into())),
+            (StoreError::LimitExceeded(Limit::VersionsPerPolicy), Error::LimitExceeded("A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version.".into())),
+            (StoreError::LimitExceeded(Limit::AccessKeysPerUser), Error::LimitExceeded("Cannot exceed quota for AccessKeysPerUser: 2".into())),
+            (StoreError::NotActive("a-1".into()), Error::IncorrectState("The association a-1 is not the active association.".into())),
+            (StoreError::CannotAssociate("i-1".into()), Error::IncorrectInstanceState("The instance 'i-1' is not in the 'running' or 'stopped' states.".into())),
+            (StoreError::Rejected(Error::LimitExceeded("tags".into())), Error::LimitExceeded("tags".into())),
+            (StoreError::Backend("disk".into()), Error::Internal("disk".into())),
+        ];
+        for (stored, aws) in cases {
+            assert_eq!(Error::from(stored), aws);
+        }
+    }
+}

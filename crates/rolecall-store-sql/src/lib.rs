@@ -1,0 +1,327 @@
+//! One SQL implementation of [`rolecall_core::Store`] and [`rolecall_core::PrincipalStore`] over
+//! any database a [`Dialect`] describes (SQLite and PostgreSQL, each in its own crate).
+//!
+//! Every query is written once, with `$N` placeholders (which sqlx's SQLite driver reads as
+//! positional too) and portable SQL. What differs between the databases is the dialect:
+//!
+//! - how writers are serialized: SQLite takes one in-process async mutex and `BEGIN IMMEDIATE`
+//!   (so transactions never race to upgrade SQLite's lock); PostgreSQL runs plain transactions
+//!   and takes row locks (`SELECT ... FOR UPDATE`/`FOR SHARE`/`FOR KEY SHARE`), which SQLite has
+//!   no syntax for and does not need;
+//! - how a list of ids is bound (a PostgreSQL `text[]`, a JSON array for SQLite's `json_each`);
+//! - how a foreign-key violation is recognized, and what runs before the migrations (an
+//!   advisory lock in PostgreSQL, so nodes starting together apply them once).
+//!
+//! Invariants are enforced the same way on both (see `ARCHITECTURE.md`): unique and partial
+//! unique indexes, counts checked under the parent's row lock (the writer mutex in SQLite) with
+//! triggers as backstops, checks before deletes under the entity's lock with `ON DELETE RESTRICT`
+//! foreign keys as backstops. Failures are reported as [`StoreError`]s; core words them as AWS
+//! does.
+
+mod principals;
+mod store;
+#[doc(hidden)]
+pub mod upgrade_test;
+
+use rolecall_core::model::PolicyVersion;
+use rolecall_core::{Missing, PageRequest, StoreError, StoreResult};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::error::DatabaseError;
+use sqlx::pool::PoolOptions;
+use sqlx::query::QueryScalar;
+use sqlx::{
+    ColumnIndex, Connection, Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction,
+    Type,
+};
+use std::path::Path;
+use tokio::sync::{Mutex, MutexGuard};
+
+/// The arguments type of a dialect's database.
+pub type Args<'q, D> = <<D as Dialect>::Db as Database>::Arguments<'q>;
+
+/// A query for one column, as the list queries are.
+pub type ListQuery<'q, D> = QueryScalar<'q, <D as Dialect>::Db, String, Args<'q, D>>;
+
+/// The options a dialect's connections are opened with.
+pub type ConnectOptionsOf<D> =
+    <<<D as Dialect>::Db as Database>::Connection as Connection>::Options;
+
+/// What differs between the databases the one SQL store runs on.
+pub trait Dialect: Send + Sync + 'static {
+    type Db: Database;
+
+    /// For messages in logs ("sqlite", "postgres").
+    const NAME: &'static str;
+    /// `Some(begin)`: writers are serialized by the store's in-process mutex and open their
+    /// transaction with `begin` (SQLite). `None`: writers run concurrently in plain transactions
+    /// and the database's row locks ([`row_lock`](Self::row_lock)) order them (PostgreSQL).
+    const SERIALIZED_WRITES: Option<&'static str>;
+    /// Run in the migrations' transaction before anything else (a lock across nodes).
+    const MIGRATION_LOCK: Option<&'static str>;
+    /// The schema: (version, SQL), ascending; each version is applied once.
+    const MIGRATIONS: &'static [(i64, &'static str)];
+
+    /// The clause appended to a SELECT in a write transaction to lock the rows it reads ("" where
+    /// writers are serialized anyway).
+    fn row_lock(lock: RowLock) -> &'static str;
+
+    /// Rows a statement changed (the drivers' results have no common trait for it).
+    fn rows_affected(result: &<Self::Db as Database>::QueryResult) -> u64;
+
+    /// The pool's options (size, health checks).
+    fn pool_options(max_connections: u32) -> PoolOptions<Self::Db>;
+
+    /// Whether a database error is a foreign-key violation.
+    fn is_foreign_key_violation(e: &dyn DatabaseError) -> bool {
+        e.is_foreign_key_violation()
+    }
+
+    /// `column` is one of the list bound by [`bind_list`](Self::bind_list) at parameter `$n`.
+    fn in_list(column: &str, n: usize) -> String;
+
+    /// Binds a list of strings for [`in_list`](Self::in_list).
+    fn bind_list<'q>(query: ListQuery<'q, Self>, list: &'q [String]) -> ListQuery<'q, Self>
+    where
+        Self: Sized;
+}
+
+/// How a write transaction locks a row it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowLock {
+    /// The transaction will change the row, or count its children before inserting one.
+    Update,
+    /// The row must not change before the transaction commits.
+    Share,
+    /// A child is about to be inserted under the row: blocks the row's delete (which holds
+    /// `Update`), not other children's inserts.
+    KeyShare,
+}
+
+/// A dialect of databases that live in a file (or in memory).
+pub trait FileDialect: Dialect {
+    /// Pool size for a database file.
+    const FILE_CONNECTIONS: u32;
+    /// Options that open (creating if needed) the database file at `path`.
+    fn file(path: &Path) -> ConnectOptionsOf<Self>;
+    /// Options for a private in-memory database.
+    fn memory() -> StoreResult<ConnectOptionsOf<Self>>;
+}
+
+/// The store: one implementation of every query, on the dialect's database.
+pub struct SqlStore<D: Dialect> {
+    pool: Pool<D::Db>,
+    /// Held by every write transaction when [`Dialect::SERIALIZED_WRITES`].
+    writers: Mutex<()>,
+}
+
+/// A write transaction (with the writer lock, when the dialect serializes writers).
+pub(crate) struct Write<'s, DB: Database> {
+    _serial: Option<MutexGuard<'s, ()>>,
+    pub(crate) tx: Transaction<'static, DB>,
+}
+
+impl<DB: Database> Write<'_, DB> {
+    pub(crate) async fn commit(self) -> StoreResult<()> {
+        self.tx.commit().await.map_err(|e| backend(&e))
+    }
+}
+
+pub(crate) fn backend(e: &sqlx::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+pub(crate) fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("encode: {e}")))
+}
+
+pub(crate) fn from_json<T: DeserializeOwned>(s: &str) -> StoreResult<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Backend(format!("decode: {e}")))
+}
+
+pub(crate) fn all_from_json<T: DeserializeOwned>(rows: &[String]) -> StoreResult<Vec<T>> {
+    rows.iter().map(|d| from_json(d)).collect()
+}
+
+/// Names are unique and looked up case-insensitively: by their lower-cased key.
+pub(crate) fn key(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+/// `LIMIT` for an overfetching page query.
+pub(crate) fn limit(page: &PageRequest) -> i64 {
+    i64::try_from(page.limit.saturating_add(1)).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from(page: &PageRequest) -> String {
+    page.from.clone().unwrap_or_default()
+}
+
+/// A unique violation, of the index `index` where the database names it (SQLite does not).
+pub(crate) fn is_unique_violation(e: &sqlx::Error, index: Option<&str>) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation()
+        && index.is_none_or(|i| d.constraint().is_none_or(|c| c == i)))
+}
+
+/// An error raised by one of the schema's backstop triggers (`rolecall: <what>`).
+pub(crate) fn is_raised(e: &sqlx::Error, what: &str) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.message().contains(what))
+}
+
+pub(crate) fn version(
+    version_id: String,
+    document: String,
+    is_default: bool,
+    date: &str,
+) -> StoreResult<PolicyVersion> {
+    let create_date = chrono::DateTime::parse_from_rfc3339(date)
+        .map_err(|e| StoreError::Backend(format!("date: {e}")))?
+        .to_utc();
+    Ok(PolicyVersion {
+        version_id,
+        document,
+        is_default,
+        create_date,
+    })
+}
+
+impl<D: Dialect> SqlStore<D>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
+    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> String: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    for<'q> bool: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    usize: ColumnIndex<<D::Db as Database>::Row>,
+{
+    /// Connects with `options` (a pool of `max_connections`) and applies pending migrations.
+    pub async fn connect_with(
+        options: ConnectOptionsOf<D>,
+        max_connections: u32,
+    ) -> StoreResult<Self> {
+        let pool = D::pool_options(max_connections.max(1))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Backend(format!("{}: {e}", D::NAME)))?;
+        migrate::<D>(&pool, None)
+            .await
+            .map_err(|e| StoreError::Backend(format!("{} migrations: {e}", D::NAME)))?;
+        Ok(SqlStore {
+            pool,
+            writers: Mutex::new(()),
+        })
+    }
+
+    /// Connects to `url` (the driver's URL form) with a pool of 10 and applies migrations.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options: ConnectOptionsOf<D> = url
+            .parse()
+            .map_err(|e| StoreError::Backend(format!("{}: {e}", D::NAME)))?;
+        Self::connect_with(options, 10).await
+    }
+
+    /// Opens (creating if needed) the database file and applies migrations.
+    pub async fn open(path: &Path) -> StoreResult<Self>
+    where
+        D: FileDialect,
+    {
+        Self::connect_with(D::file(path), D::FILE_CONNECTIONS).await
+    }
+
+    /// A private in-memory database (for tests): one connection, since each connection to
+    /// memory is its own database.
+    pub async fn in_memory() -> StoreResult<Self>
+    where
+        D: FileDialect,
+    {
+        Self::connect_with(D::memory()?, 1).await
+    }
+
+    /// The connection pool (for operational checks and tests).
+    pub fn pool(&self) -> &Pool<D::Db> {
+        &self.pool
+    }
+
+    /// Opens a write transaction: under the writer lock where the dialect has one.
+    pub(crate) async fn begin(&self) -> StoreResult<Write<'_, D::Db>> {
+        let (serial, tx) = match D::SERIALIZED_WRITES {
+            Some(begin) => {
+                let serial = self.writers.lock().await;
+                (Some(serial), self.pool.begin_with(begin).await)
+            }
+            None => (None, self.pool.begin().await),
+        };
+        let tx = tx.map_err(|e| backend(&e))?;
+        Ok(Write {
+            _serial: serial,
+            tx,
+        })
+    }
+
+    pub(crate) fn is_fk_violation(e: &sqlx::Error) -> bool {
+        matches!(e, sqlx::Error::Database(d) if D::is_foreign_key_violation(d.as_ref()))
+    }
+
+    /// The id of the row whose `column` is `value`, locked; `missing` if none.
+    pub(crate) async fn locked_id(
+        tx: &mut <D::Db as Database>::Connection,
+        table: &str,
+        column: &str,
+        value: &str,
+        lock: RowLock,
+        missing: impl FnOnce() -> Missing,
+    ) -> StoreResult<String> {
+        let id: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT id FROM {table} WHERE {column} = $1{}",
+            D::row_lock(lock)
+        ))
+        .bind(value)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| backend(&e))?;
+        id.ok_or_else(|| StoreError::NotFound(missing()))
+    }
+}
+
+/// Applies the dialect's migrations up to `until` (all when `None`), each once, in one
+/// transaction after the dialect's migration lock.
+pub async fn migrate<D: Dialect>(pool: &Pool<D::Db>, until: Option<i64>) -> Result<(), sqlx::Error>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    usize: ColumnIndex<<D::Db as Database>::Row>,
+{
+    let mut tx = pool.begin().await?;
+    if let Some(lock) = D::MIGRATION_LOCK {
+        sqlx::raw_sql(lock).execute(&mut *tx).await?;
+    }
+    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
+        .execute(&mut *tx)
+        .await?;
+    for (version, sql) in D::MIGRATIONS {
+        if until.is_some_and(|u| *version > u) {
+            break;
+        }
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(*version)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if done.is_none() {
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
+                .bind(*version)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await
+}
+
+/// Migrations in portable SQL, which both dialects list among theirs.
+pub mod migrations {
+    /// 3: roles' inline and attached policies join users' and groups' (owner-keyed).
+    pub const OWNER_POLICIES: &str = include_str!("../migrations/0003_owner_policies.sql");
+}

@@ -1,0 +1,424 @@
+//! [`PrincipalStore`]: users, groups, access keys, and the policies of roles, users and groups.
+
+use crate::store::{check, policy_checks};
+use crate::{
+    Args, Dialect, RowLock, SqlStore, all_from_json, backend, from, from_json, is_raised,
+    is_unique_violation, key, limit, to_json,
+};
+use async_trait::async_trait;
+use rolecall_core::model::*;
+use rolecall_core::{
+    Dependents, Edit, Limit, Missing, Owner, OwnerKind, PageRequest, PrincipalStore, StoreError,
+    StoreResult as Result, Taken,
+};
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
+
+type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
+
+fn owner_table(kind: OwnerKind) -> &'static str {
+    match kind {
+        OwnerKind::Role => "roles",
+        OwnerKind::User => "users",
+        OwnerKind::Group => "groups",
+    }
+}
+
+/// Policies have no foreign key to their (role, user or group) owner, so writers take a KEY
+/// SHARE lock on the owner's row (the writer mutex in SQLite): it conflicts with the FOR UPDATE
+/// lock the owner's delete holds while it checks for policies, so no policy outlives its owner.
+async fn lock_owner<D: Dialect>(tx: &mut Conn<D>, owner: Owner<'_>) -> Result<()>
+where
+    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
+    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
+    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> String: Decode<'q, D::Db> + Type<D::Db>,
+    usize: ColumnIndex<<D::Db as Database>::Row>,
+{
+    let found: Option<String> = sqlx::query_scalar(&format!(
+        "SELECT id FROM {} WHERE id = $1{}",
+        owner_table(owner.kind()),
+        D::row_lock(RowLock::KeyShare)
+    ))
+    .bind(owner.id())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(|e| backend(&e))?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(StoreError::NotFound(Missing::Owner(owner.kind()))),
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> PrincipalStore for SqlStore<D>
+where
+    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
+    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
+    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> String: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    for<'q> bool: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    usize: ColumnIndex<<D::Db as Database>::Row>,
+{
+    // ----- users -----
+
+    async fn insert_user(&self, user: &User) -> Result<()> {
+        let row = (user.id.as_str(), user.name.as_str(), user.path.as_str());
+        self.insert_named("users", row, user, || Taken::User(user.name.clone()))
+            .await
+    }
+
+    async fn get_user(&self, name: &str) -> Result<Option<User>> {
+        self.get_doc("users", "name_key", &key(name)).await
+    }
+
+    async fn list_users(&self, path_prefix: &str, page: &PageRequest) -> Result<Vec<User>> {
+        self.list_named("users", path_prefix, page).await
+    }
+
+    async fn modify_user(&self, name: &str, edit: Edit<User>) -> Result<User> {
+        let mut w = self.begin().await?;
+        let row = ("users", "name_key", key(name));
+        let missing = || Missing::User(name.into());
+        let mut user: User = Self::locked_doc(&mut w.tx, (row.0, row.1, &row.2), missing).await?;
+        edit(&mut user).map_err(StoreError::Rejected)?;
+        let res = sqlx::query("UPDATE users SET name_key = $1, path = $2, data = $3 WHERE id = $4")
+            .bind(key(&user.name))
+            .bind(&user.path)
+            .bind(to_json(&user)?)
+            .bind(&user.id)
+            .execute(&mut *w.tx)
+            .await;
+        match res {
+            Err(e) if is_unique_violation(&e, None) => {
+                return Err(StoreError::Conflict(Taken::User(user.name.clone())));
+            }
+            other => other.map_err(|e| backend(&e))?,
+        };
+        // Access keys name their user: follow a rename.
+        let keys: Vec<String> =
+            sqlx::query_scalar("SELECT data FROM access_keys WHERE user_id = $1")
+                .bind(&user.id)
+                .fetch_all(&mut *w.tx)
+                .await
+                .map_err(|e| backend(&e))?;
+        for data in keys {
+            let mut k: AccessKey = from_json(&data)?;
+            if k.user_name != user.name {
+                k.user_name = user.name.clone();
+                sqlx::query("UPDATE access_keys SET data = $1 WHERE id = $2")
+                    .bind(to_json(&k)?)
+                    .bind(&k.id)
+                    .execute(&mut *w.tx)
+                    .await
+                    .map_err(|e| backend(&e))?;
+            }
+        }
+        w.commit().await?;
+        Ok(user)
+    }
+
+    async fn delete_user(&self, name: &str) -> Result<()> {
+        let [inline, attached] = policy_checks(OwnerKind::User);
+        let checks = [
+            check(
+                "SELECT COUNT(*) FROM access_keys WHERE user_id = $1",
+                Dependents::AccessKeys,
+            ),
+            inline,
+            attached,
+            check(
+                "SELECT COUNT(*) FROM group_members WHERE user_id = $1",
+                Dependents::GroupMembers,
+            ),
+        ];
+        let missing = || Missing::User(name.into());
+        self.delete_named("users", name, missing, &checks, Dependents::AccessKeys)
+            .await
+    }
+
+    // ----- groups -----
+
+    async fn insert_group(&self, group: &Group) -> Result<()> {
+        let row = (group.id.as_str(), group.name.as_str(), group.path.as_str());
+        self.insert_named("groups", row, group, || Taken::Group(group.name.clone()))
+            .await
+    }
+
+    async fn get_group(&self, name: &str) -> Result<Option<Group>> {
+        self.get_doc("groups", "name_key", &key(name)).await
+    }
+
+    async fn list_groups(&self, path_prefix: &str, page: &PageRequest) -> Result<Vec<Group>> {
+        self.list_named("groups", path_prefix, page).await
+    }
+
+    async fn delete_group(&self, name: &str) -> Result<()> {
+        let [inline, attached] = policy_checks(OwnerKind::Group);
+        let members = check(
+            "SELECT COUNT(*) FROM group_members WHERE group_id = $1",
+            Dependents::GroupMembers,
+        );
+        let missing = || Missing::Group(name.into());
+        let checks = [members, inline, attached];
+        self.delete_named("groups", name, missing, &checks, Dependents::GroupMembers)
+            .await
+    }
+
+    async fn add_user_to_group(&self, group_id: &str, user_id: &str) -> Result<()> {
+        let res = sqlx::query(
+            "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(group_id)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await;
+        match res {
+            // The user or the group was deleted since the caller looked it up.
+            Err(e) if Self::is_fk_violation(&e) => Err(StoreError::NotFound(Missing::UserOrGroup)),
+            other => other.map(drop).map_err(|e| backend(&e)),
+        }
+    }
+
+    async fn remove_user_from_group(&self, group_id: &str, user_id: &str) -> Result<()> {
+        let res = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+            .bind(group_id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| backend(&e))?;
+        if D::rows_affected(&res) == 0 {
+            return Err(StoreError::NotFound(Missing::UserInGroup));
+        }
+        Ok(())
+    }
+
+    async fn list_group_members(&self, group_id: &str) -> Result<Vec<User>> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT u.data FROM group_members m JOIN users u ON u.id = m.user_id \
+             WHERE m.group_id = $1 ORDER BY u.name_key",
+        )
+        .bind(group_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend(&e))?;
+        all_from_json(&rows)
+    }
+
+    async fn list_groups_for_user(&self, user_id: &str, page: &PageRequest) -> Result<Vec<Group>> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT g.data FROM group_members m JOIN groups g ON g.id = m.group_id \
+             WHERE m.user_id = $1 AND g.name_key >= $2 ORDER BY g.name_key LIMIT $3",
+        )
+        .bind(user_id)
+        .bind(from(page))
+        .bind(limit(page))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend(&e))?;
+        all_from_json(&rows)
+    }
+
+    // ----- policies of roles, users and groups -----
+
+    async fn put_owner_policy(&self, owner: Owner<'_>, name: &str, document: &str) -> Result<()> {
+        let mut w = self.begin().await?;
+        lock_owner::<D>(&mut w.tx, owner).await?;
+        sqlx::query(
+            "INSERT INTO principal_policies (owner_kind, owner_id, name, document) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (owner_kind, owner_id, name) DO UPDATE SET document = excluded.document",
+        )
+        .bind(owner.kind().name())
+        .bind(owner.id())
+        .bind(name)
+        .bind(document)
+        .execute(&mut *w.tx)
+        .await
+        .map_err(|e| backend(&e))?;
+        w.commit().await
+    }
+
+    async fn get_owner_policy(
+        &self,
+        owner: Owner<'_>,
+        name: &str,
+    ) -> Result<Option<(String, String)>> {
+        sqlx::query_as(
+            "SELECT name, document FROM principal_policies \
+             WHERE owner_kind = $1 AND owner_id = $2 AND name = $3",
+        )
+        .bind(owner.kind().name())
+        .bind(owner.id())
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| backend(&e))
+    }
+
+    async fn list_owner_policies(
+        &self,
+        owner: Owner<'_>,
+        page: &PageRequest,
+    ) -> Result<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT name FROM principal_policies WHERE owner_kind = $1 AND owner_id = $2 \
+             AND name >= $3 ORDER BY name LIMIT $4",
+        )
+        .bind(owner.kind().name())
+        .bind(owner.id())
+        .bind(from(page))
+        .bind(limit(page))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend(&e))
+    }
+
+    async fn delete_owner_policy(&self, owner: Owner<'_>, name: &str) -> Result<bool> {
+        let res = sqlx::query(
+            "DELETE FROM principal_policies WHERE owner_kind = $1 AND owner_id = $2 AND name = $3",
+        )
+        .bind(owner.kind().name())
+        .bind(owner.id())
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| backend(&e))?;
+        Ok(D::rows_affected(&res) > 0)
+    }
+
+    async fn attach_owner_policy(&self, owner: Owner<'_>, policy_arn: &str) -> Result<()> {
+        let mut w = self.begin().await?;
+        lock_owner::<D>(&mut w.tx, owner).await?;
+        // The policy's foreign key locks its row (KEY SHARE): a concurrent delete of the policy
+        // either waits for this or makes it find nothing.
+        let res = sqlx::query(
+            "INSERT INTO principal_attached_policies (owner_kind, owner_id, policy_id) \
+             SELECT $1, $2, id FROM policies WHERE arn = $3 ON CONFLICT DO NOTHING",
+        )
+        .bind(owner.kind().name())
+        .bind(owner.id())
+        .bind(policy_arn)
+        .execute(&mut *w.tx)
+        .await
+        .map_err(|e| backend(&e))?;
+        if D::rows_affected(&res) == 0 {
+            let exists: Option<String> =
+                sqlx::query_scalar("SELECT id FROM policies WHERE arn = $1")
+                    .bind(policy_arn)
+                    .fetch_optional(&mut *w.tx)
+                    .await
+                    .map_err(|e| backend(&e))?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound(Missing::Policy(policy_arn.into())));
+            }
+        }
+        w.commit().await
+    }
+
+    async fn detach_owner_policy(&self, owner: Owner<'_>, policy_arn: &str) -> Result<()> {
+        let res = sqlx::query(
+            "DELETE FROM principal_attached_policies WHERE owner_kind = $1 AND owner_id = $2 \
+             AND policy_id = (SELECT id FROM policies WHERE arn = $3)",
+        )
+        .bind(owner.kind().name())
+        .bind(owner.id())
+        .bind(policy_arn)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| backend(&e))?;
+        if D::rows_affected(&res) == 0 {
+            return Err(StoreError::NotFound(Missing::Attachment(policy_arn.into())));
+        }
+        Ok(())
+    }
+
+    async fn list_attached_owner_policies(
+        &self,
+        owner: Owner<'_>,
+        path_prefix: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<AttachedPolicy>> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT p.data FROM principal_attached_policies a JOIN policies p ON p.id = a.policy_id \
+             WHERE a.owner_kind = $1 AND a.owner_id = $2 AND substr(p.path, 1, length($3)) = $3 \
+             AND p.name_key >= $4 ORDER BY p.name_key LIMIT $5",
+        )
+        .bind(owner.kind().name())
+        .bind(owner.id())
+        .bind(path_prefix)
+        .bind(from(page))
+        .bind(limit(page))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend(&e))?;
+        let policies: Vec<ManagedPolicy> = all_from_json(&rows)?;
+        Ok(policies
+            .into_iter()
+            .map(|p| AttachedPolicy {
+                name: p.name,
+                arn: p.arn,
+            })
+            .collect())
+    }
+
+    // ----- access keys -----
+
+    async fn insert_access_key(&self, user_id: &str, k: &AccessKey) -> Result<()> {
+        let mut w = self.begin().await?;
+        // The user's row lock serializes key creation for this user, so the count cannot go
+        // stale before the insert commits.
+        let missing = || Missing::User(k.user_name.clone());
+        Self::locked_id(&mut w.tx, "users", "id", user_id, RowLock::Update, missing).await?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM access_keys WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&mut *w.tx)
+            .await
+            .map_err(|e| backend(&e))?;
+        let limit_reached = StoreError::LimitExceeded(Limit::AccessKeysPerUser);
+        if count >= 2 {
+            return Err(limit_reached);
+        }
+        let res = sqlx::query("INSERT INTO access_keys (id, user_id, data) VALUES ($1, $2, $3)")
+            .bind(&k.id)
+            .bind(user_id)
+            .bind(to_json(k)?)
+            .execute(&mut *w.tx)
+            .await;
+        match res {
+            Err(e) if is_raised(&e, "access key limit") => return Err(limit_reached),
+            other => other.map_err(|e| backend(&e))?,
+        };
+        w.commit().await
+    }
+
+    async fn get_access_key(&self, id: &str) -> Result<Option<AccessKey>> {
+        self.get_doc("access_keys", "id", id).await
+    }
+
+    async fn list_access_keys(&self, user_id: &str) -> Result<Vec<AccessKey>> {
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT data FROM access_keys WHERE user_id = $1 ORDER BY id")
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| backend(&e))?;
+        all_from_json(&rows)
+    }
+
+    async fn modify_access_key(&self, id: &str, edit: Edit<AccessKey>) -> Result<AccessKey> {
+        let missing = || Missing::AccessKey(id.into());
+        self.modify_doc("access_keys", "id", id, missing, edit)
+            .await
+    }
+
+    async fn delete_access_key(&self, user_id: &str, id: &str) -> Result<bool> {
+        let res = sqlx::query("DELETE FROM access_keys WHERE user_id = $1 AND id = $2")
+            .bind(user_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| backend(&e))?;
+        Ok(D::rows_affected(&res) > 0)
+    }
+}

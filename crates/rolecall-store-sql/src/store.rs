@@ -1,0 +1,958 @@
+//! [`Store`]: metadata, roles, managed policies, instance profiles, instances, associations.
+
+use crate::{
+    Args, Dialect, RowLock, SqlStore, all_from_json, backend, from, from_json, is_raised,
+    is_unique_violation, key, limit, to_json, version,
+};
+use async_trait::async_trait;
+use rolecall_core::model::*;
+use rolecall_core::{
+    Dependents, Edit, Limit, Missing, OwnerKind, PageRequest, Store, StoreError,
+    StoreResult as Result, Taken,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
+
+type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
+
+/// What must be gone before a row may be deleted: a count of rows referring to it (`$1` is the
+/// row's id), and what a nonzero count means.
+pub(crate) type Check = (String, Dependents);
+
+pub(crate) fn check(count: &str, dependents: Dependents) -> Check {
+    (count.to_string(), dependents)
+}
+
+/// The policies (inline, then attached) that must be gone before a role, user or group is.
+pub(crate) fn policy_checks(kind: OwnerKind) -> [Check; 2] {
+    let where_owner = format!("WHERE owner_kind = '{}' AND owner_id = $1", kind.name());
+    [
+        (
+            format!("SELECT COUNT(*) FROM principal_policies {where_owner}"),
+            Dependents::InlinePolicies,
+        ),
+        (
+            format!("SELECT COUNT(*) FROM principal_attached_policies {where_owner}"),
+            Dependents::AttachedPolicies,
+        ),
+    ]
+}
+
+/// The partial unique index that keeps live instances' private IPs unique.
+const LIVE_PRIVATE_IP: &str = "instances_live_private_ip";
+
+impl<D: Dialect> SqlStore<D>
+where
+    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
+    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
+    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> String: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    for<'q> bool: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    usize: ColumnIndex<<D::Db as Database>::Row>,
+{
+    /// Inserts a name-keyed document (`table(id, name_key, path, data)`); a name taken in any
+    /// case is `taken`.
+    pub(crate) async fn insert_named<T: Serialize + Sync>(
+        &self,
+        table: &str,
+        (id, name, path): (&str, &str, &str),
+        doc: &T,
+        taken: impl FnOnce() -> Taken,
+    ) -> Result<()> {
+        let res = sqlx::query(&format!(
+            "INSERT INTO {table} (id, name_key, path, data) VALUES ($1, $2, $3, $4)"
+        ))
+        .bind(id)
+        .bind(key(name))
+        .bind(path)
+        .bind(to_json(doc)?)
+        .execute(&self.pool)
+        .await;
+        match res {
+            Err(e) if is_unique_violation(&e, None) => Err(StoreError::Conflict(taken())),
+            other => other.map(drop).map_err(|e| backend(&e)),
+        }
+    }
+
+    /// The document whose `column` is `value`.
+    pub(crate) async fn get_doc<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        column: &str,
+        value: &str,
+    ) -> Result<Option<T>> {
+        let data: Option<String> =
+            sqlx::query_scalar(&format!("SELECT data FROM {table} WHERE {column} = $1"))
+                .bind(value)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| backend(&e))?;
+        data.map(|d| from_json(&d)).transpose()
+    }
+
+    /// A page of a name-keyed table under a path prefix, ordered by name.
+    pub(crate) async fn list_named<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        path_prefix: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<T>> {
+        let rows: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT data FROM {table} WHERE substr(path, 1, length($1)) = $1 AND name_key >= $2 \
+             ORDER BY name_key LIMIT $3"
+        ))
+        .bind(path_prefix)
+        .bind(from(page))
+        .bind(limit(page))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend(&e))?;
+        all_from_json(&rows)
+    }
+
+    /// Read-modify-write of one row's JSON document (`table.data` where `column = value`) under
+    /// the row's lock, so concurrent edits never lose each other's changes.
+    pub(crate) async fn modify_doc<T>(
+        &self,
+        table: &str,
+        column: &str,
+        value: &str,
+        missing: impl FnOnce() -> Missing,
+        edit: Edit<T>,
+    ) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let mut w = self.begin().await?;
+        let mut doc: T = Self::locked_doc(&mut w.tx, (table, column, value), missing).await?;
+        edit(&mut doc).map_err(StoreError::Rejected)?;
+        sqlx::query(&format!("UPDATE {table} SET data = $1 WHERE {column} = $2"))
+            .bind(to_json(&doc)?)
+            .bind(value)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(|e| backend(&e))?;
+        w.commit().await?;
+        Ok(doc)
+    }
+
+    /// The document of `table` whose `column` is `value`, its row locked for update; `missing` if
+    /// there is none.
+    pub(crate) async fn locked_doc<T: DeserializeOwned>(
+        tx: &mut Conn<D>,
+        (table, column, value): (&str, &str, &str),
+        missing: impl FnOnce() -> Missing,
+    ) -> Result<T> {
+        let data: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT data FROM {table} WHERE {column} = $1{}",
+            D::row_lock(RowLock::Update)
+        ))
+        .bind(value)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| backend(&e))?;
+        from_json(&data.ok_or_else(|| StoreError::NotFound(missing()))?)
+    }
+
+    /// Deletes the row of `table` whose `column` is `value` unless something still refers to
+    /// it. The row's lock conflicts with the KEY SHARE lock every child insert takes on its
+    /// parent, so nothing can appear between the checks and the delete; a RESTRICT foreign key
+    /// is the backstop (`backstop`).
+    pub(crate) async fn delete_checked(
+        &self,
+        (table, column, value): (&str, &str, &str),
+        missing: impl FnOnce() -> Missing,
+        checks: &[Check],
+        backstop: Dependents,
+    ) -> Result<()> {
+        let mut w = self.begin().await?;
+        let id = Self::locked_id(&mut w.tx, table, column, value, RowLock::Update, missing).await?;
+        for (count, dependents) in checks {
+            let n: i64 = sqlx::query_scalar(count.as_str())
+                .bind(&id)
+                .fetch_one(&mut *w.tx)
+                .await
+                .map_err(|e| backend(&e))?;
+            if n > 0 {
+                return Err(StoreError::InUse(*dependents));
+            }
+        }
+        let res = sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
+            .bind(&id)
+            .execute(&mut *w.tx)
+            .await;
+        match res {
+            Err(e) if Self::is_fk_violation(&e) => return Err(StoreError::InUse(backstop)),
+            other => other.map_err(|e| backend(&e))?,
+        };
+        w.commit().await
+    }
+
+    /// [`delete_checked`](Self::delete_checked) of a name-keyed row.
+    pub(crate) async fn delete_named(
+        &self,
+        table: &str,
+        name: &str,
+        missing: impl FnOnce() -> Missing,
+        checks: &[Check],
+        backstop: Dependents,
+    ) -> Result<()> {
+        let row = (table, "name_key", key(name));
+        self.delete_checked((row.0, row.1, &row.2), missing, checks, backstop)
+            .await
+    }
+
+    /// The policy's id and document, its row locked for the rest of the transaction.
+    async fn lock_policy(tx: &mut Conn<D>, arn: &str) -> Result<(String, ManagedPolicy)> {
+        let row: Option<(String, String)> = sqlx::query_as(&format!(
+            "SELECT id, data FROM policies WHERE arn = $1{}",
+            D::row_lock(RowLock::Update)
+        ))
+        .bind(arn)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| backend(&e))?;
+        let (id, data) = row.ok_or_else(|| StoreError::NotFound(Missing::Policy(arn.into())))?;
+        Ok((id, from_json(&data)?))
+    }
+
+    /// Whether the policy's version exists (in the transaction).
+    async fn version_exists(tx: &mut Conn<D>, policy_id: &str, version_id: &str) -> Result<bool> {
+        let found: Option<bool> = sqlx::query_scalar(
+            "SELECT is_default FROM policy_versions WHERE policy_id = $1 AND version_id = $2",
+        )
+        .bind(policy_id)
+        .bind(version_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| backend(&e))?;
+        Ok(found.is_some())
+    }
+
+    /// Makes `version_id` the policy's only default version and records the policy's update.
+    async fn set_default(
+        tx: &mut Conn<D>,
+        id: &str,
+        policy: &mut ManagedPolicy,
+        version_id: Option<&str>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        if let Some(version_id) = version_id {
+            sqlx::query(
+                "UPDATE policy_versions SET is_default = FALSE WHERE policy_id = $1 AND is_default",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| backend(&e))?;
+            sqlx::query(
+                "UPDATE policy_versions SET is_default = TRUE WHERE policy_id = $1 AND version_id = $2",
+            )
+            .bind(id)
+            .bind(version_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| backend(&e))?;
+        }
+        policy.update_date = now;
+        sqlx::query("UPDATE policies SET data = $1 WHERE id = $2")
+            .bind(to_json(policy)?)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| backend(&e))?;
+        Ok(())
+    }
+
+    async fn fill_policy(&self, id: &str, data: &str) -> Result<ManagedPolicy> {
+        let mut p: ManagedPolicy = from_json(data)?;
+        let (count, default): (i64, Option<String>) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM principal_attached_policies WHERE policy_id = $1), \
+                    (SELECT version_id FROM policy_versions WHERE policy_id = $1 AND is_default)",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| backend(&e))?;
+        p.attachment_count = u32::try_from(count).unwrap_or(u32::MAX);
+        if let Some(d) = default {
+            p.default_version_id = d;
+        }
+        Ok(p)
+    }
+
+    /// Instance profiles from `(id, data)` rows, each with its role filled in.
+    async fn profiles(&self, rows: Vec<(String, String)>) -> Result<Vec<InstanceProfile>> {
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, data) in rows {
+            let mut p: InstanceProfile = from_json(&data)?;
+            let roles: Vec<String> = sqlx::query_scalar(
+                "SELECT r.data FROM instance_profile_roles ipr JOIN roles r ON r.id = ipr.role_id \
+                 WHERE ipr.profile_id = $1",
+            )
+            .bind(&id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| backend(&e))?;
+            p.roles = all_from_json(&roles)?;
+            out.push(p);
+        }
+        Ok(out)
+    }
+
+    /// Share-locks the instance row and refuses an instance that holds no association, so a
+    /// concurrent termination (which updates the row) either waits for this transaction and
+    /// then ends the new association too, or commits first and is seen here.
+    async fn lock_instance_for_association(tx: &mut Conn<D>, instance_id: &str) -> Result<()> {
+        let state: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT state FROM instances WHERE id = $1{}",
+            D::row_lock(RowLock::Share)
+        ))
+        .bind(instance_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| backend(&e))?;
+        if state
+            .as_deref()
+            .and_then(InstanceState::parse)
+            .is_some_and(|s| !s.holds_association())
+        {
+            return Err(StoreError::CannotAssociate(instance_id.into()));
+        }
+        Ok(())
+    }
+
+    async fn insert_association(tx: &mut Conn<D>, a: &Association) -> Result<()> {
+        Self::lock_instance_for_association(tx, &a.instance_id).await?;
+        let res = sqlx::query(
+            "INSERT INTO associations (id, instance_id, state, data) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&a.id)
+        .bind(&a.instance_id)
+        .bind(a.state.name())
+        .bind(to_json(a)?)
+        .execute(&mut *tx)
+        .await;
+        match res {
+            Err(e) if is_unique_violation(&e, Some("associations_one_active")) => Err(
+                StoreError::Conflict(Taken::ActiveAssociation(a.instance_id.clone())),
+            ),
+            other => other.map(drop).map_err(|e| backend(&e)),
+        }
+    }
+
+    async fn set_association(tx: &mut Conn<D>, a: &Association) -> Result<()> {
+        sqlx::query("UPDATE associations SET state = $1, data = $2 WHERE id = $3")
+            .bind(a.state.name())
+            .bind(to_json(a)?)
+            .bind(&a.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| backend(&e))?;
+        Ok(())
+    }
+
+    /// Marks an active association disassociated and returns it as it was ended. The row lock
+    /// makes a concurrent replace or disassociate of the same association wait and then see it
+    /// ended.
+    async fn end_active(tx: &mut Conn<D>, id: &str) -> Result<Association> {
+        let row = ("associations", "id", id);
+        let mut a: Association =
+            Self::locked_doc(tx, row, || Missing::Association(id.into())).await?;
+        if !a.state.is_active() {
+            return Err(StoreError::NotActive(id.into()));
+        }
+        a.state = AssociationState::Disassociated;
+        a.timestamp = chrono::Utc::now();
+        Self::set_association(tx, &a).await?;
+        Ok(a)
+    }
+
+    /// Documents of `table` whose id is in `ids` (all when `ids` is empty), by id.
+    async fn list_by_ids<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        ids: &[String],
+        page: &PageRequest,
+    ) -> Result<Vec<T>> {
+        let sql = format!(
+            "SELECT data FROM {table} WHERE ($2 OR {}) AND id >= $3 ORDER BY id LIMIT $4",
+            D::in_list("id", 1)
+        );
+        let rows = D::bind_list(sqlx::query_scalar(&sql), ids)
+            .bind(ids.is_empty())
+            .bind(from(page))
+            .bind(limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| backend(&e))?;
+        all_from_json(&rows)
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> Store for SqlStore<D>
+where
+    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
+    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
+    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> String: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    for<'q> bool: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    usize: ColumnIndex<<D::Db as Database>::Row>,
+{
+    async fn get_meta(&self, k: &str) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+            .bind(k)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| backend(&e))
+    }
+
+    async fn set_meta(&self, k: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(k)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| backend(&e))?;
+        Ok(())
+    }
+
+    async fn init_meta(&self, k: &str, value: &str) -> Result<String> {
+        // A concurrent inserter of the same key makes this INSERT wait for its commit and then
+        // do nothing; the SELECT (a new snapshot under READ COMMITTED) then sees its value.
+        let mut w = self.begin().await?;
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(k)
+            .bind(value)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(|e| backend(&e))?;
+        let stored: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+            .bind(k)
+            .fetch_one(&mut *w.tx)
+            .await
+            .map_err(|e| backend(&e))?;
+        w.commit().await?;
+        Ok(stored)
+    }
+
+    // ----- roles -----
+
+    async fn insert_role(&self, role: &Role) -> Result<()> {
+        let row = (role.id.as_str(), role.name.as_str(), role.path.as_str());
+        self.insert_named("roles", row, role, || Taken::Role(role.name.clone()))
+            .await
+    }
+
+    async fn get_role(&self, name: &str) -> Result<Option<Role>> {
+        self.get_doc("roles", "name_key", &key(name)).await
+    }
+
+    async fn list_roles(&self, path_prefix: &str, page: &PageRequest) -> Result<Vec<Role>> {
+        self.list_named("roles", path_prefix, page).await
+    }
+
+    async fn modify_role(&self, name: &str, edit: Edit<Role>) -> Result<Role> {
+        let missing = || Missing::Role(name.into());
+        self.modify_doc("roles", "name_key", &key(name), missing, edit)
+            .await
+    }
+
+    async fn delete_role(&self, name: &str) -> Result<()> {
+        let [inline, attached] = policy_checks(OwnerKind::Role);
+        let profiles = check(
+            "SELECT COUNT(*) FROM instance_profile_roles WHERE role_id = $1",
+            Dependents::InstanceProfileRoles,
+        );
+        let missing = || Missing::Role(name.into());
+        let checks = [inline, attached, profiles];
+        let backstop = Dependents::InstanceProfileRoles;
+        self.delete_named("roles", name, missing, &checks, backstop)
+            .await
+    }
+
+    // ----- managed policies -----
+
+    async fn insert_policy(&self, policy: &ManagedPolicy, first: &PolicyVersion) -> Result<()> {
+        let mut w = self.begin().await?;
+        let res = sqlx::query(
+            "INSERT INTO policies (id, arn, name_key, path, data) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&policy.id)
+        .bind(&policy.arn)
+        .bind(key(&policy.name))
+        .bind(&policy.path)
+        .bind(to_json(policy)?)
+        .execute(&mut *w.tx)
+        .await;
+        match res {
+            Err(e) if is_unique_violation(&e, None) => {
+                return Err(StoreError::Conflict(Taken::Policy(policy.name.clone())));
+            }
+            other => other.map_err(|e| backend(&e))?,
+        };
+        sqlx::query(
+            "INSERT INTO policy_versions (policy_id, version_id, document, is_default, create_date) \
+             VALUES ($1, $2, $3, TRUE, $4)",
+        )
+        .bind(&policy.id)
+        .bind(&first.version_id)
+        .bind(&first.document)
+        .bind(first.create_date.to_rfc3339())
+        .execute(&mut *w.tx)
+        .await
+        .map_err(|e| backend(&e))?;
+        w.commit().await
+    }
+
+    async fn get_policy(&self, arn: &str) -> Result<Option<ManagedPolicy>> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT id, data FROM policies WHERE arn = $1")
+                .bind(arn)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| backend(&e))?;
+        match row {
+            Some((id, data)) => Ok(Some(self.fill_policy(&id, &data).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_policies(
+        &self,
+        path_prefix: &str,
+        only_attached: bool,
+        page: &PageRequest,
+    ) -> Result<Vec<ManagedPolicy>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, data FROM policies p WHERE substr(path, 1, length($1)) = $1 AND name_key >= $2 \
+             AND (NOT $3 OR EXISTS (SELECT 1 FROM principal_attached_policies a WHERE a.policy_id = p.id)) \
+             ORDER BY name_key LIMIT $4",
+        )
+        .bind(path_prefix)
+        .bind(from(page))
+        .bind(only_attached)
+        .bind(limit(page))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend(&e))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, data) in rows {
+            out.push(self.fill_policy(&id, &data).await?);
+        }
+        Ok(out)
+    }
+
+    async fn delete_policy(&self, arn: &str) -> Result<()> {
+        let checks = [
+            check(
+                "SELECT COUNT(*) FROM principal_attached_policies WHERE policy_id = $1",
+                Dependents::PolicyAttachments,
+            ),
+            check(
+                "SELECT COUNT(*) FROM policy_versions WHERE policy_id = $1 AND NOT is_default",
+                Dependents::PolicyVersions,
+            ),
+        ];
+        let missing = || Missing::Policy(arn.into());
+        let row = ("policies", "arn", arn);
+        self.delete_checked(row, missing, &checks, Dependents::PolicyAttachments)
+            .await
+    }
+
+    async fn insert_policy_version(
+        &self,
+        arn: &str,
+        document: &str,
+        set_default: bool,
+    ) -> Result<PolicyVersion> {
+        let mut w = self.begin().await?;
+        // The policy's row lock serializes version changes of this policy, so the count below
+        // cannot go stale before the insert commits.
+        let (id, mut policy) = Self::lock_policy(&mut w.tx, arn).await?;
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM policy_versions WHERE policy_id = $1")
+                .bind(&id)
+                .fetch_one(&mut *w.tx)
+                .await
+                .map_err(|e| backend(&e))?;
+        let limit_reached = StoreError::LimitExceeded(Limit::VersionsPerPolicy);
+        if count >= 5 {
+            return Err(limit_reached);
+        }
+        let n: i64 = sqlx::query_scalar(
+            "UPDATE policies SET next_version = next_version + 1 WHERE id = $1 \
+             RETURNING next_version - 1",
+        )
+        .bind(&id)
+        .fetch_one(&mut *w.tx)
+        .await
+        .map_err(|e| backend(&e))?;
+        let now = chrono::Utc::now();
+        let version = PolicyVersion {
+            version_id: format!("v{n}"),
+            document: document.to_string(),
+            is_default: set_default,
+            create_date: now,
+        };
+        let res = sqlx::query(
+            "INSERT INTO policy_versions (policy_id, version_id, document, is_default, create_date) \
+             VALUES ($1, $2, $3, FALSE, $4)",
+        )
+        .bind(&id)
+        .bind(&version.version_id)
+        .bind(&version.document)
+        .bind(now.to_rfc3339())
+        .execute(&mut *w.tx)
+        .await;
+        match res {
+            Err(e) if is_raised(&e, "policy version limit") => return Err(limit_reached),
+            other => other.map_err(|e| backend(&e))?,
+        };
+        let default = set_default.then_some(version.version_id.as_str());
+        Self::set_default(&mut w.tx, &id, &mut policy, default, now).await?;
+        w.commit().await?;
+        Ok(version)
+    }
+
+    async fn get_policy_version(
+        &self,
+        arn: &str,
+        version_id: &str,
+    ) -> Result<Option<PolicyVersion>> {
+        let row: Option<(String, bool, String)> = sqlx::query_as(
+            "SELECT v.document, v.is_default, v.create_date FROM policy_versions v \
+             JOIN policies p ON p.id = v.policy_id WHERE p.arn = $1 AND v.version_id = $2",
+        )
+        .bind(arn)
+        .bind(version_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| backend(&e))?;
+        row.map(|(document, is_default, date)| {
+            version(version_id.to_string(), document, is_default, &date)
+        })
+        .transpose()
+    }
+
+    async fn list_policy_versions(&self, arn: &str) -> Result<Vec<PolicyVersion>> {
+        let rows: Vec<(String, String, bool, String)> = sqlx::query_as(
+            "SELECT v.version_id, v.document, v.is_default, v.create_date FROM policy_versions v \
+             JOIN policies p ON p.id = v.policy_id \
+             WHERE p.arn = $1 ORDER BY CAST(substr(v.version_id, 2) AS BIGINT) DESC",
+        )
+        .bind(arn)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend(&e))?;
+        rows.into_iter()
+            .map(|(id, doc, d, date)| version(id, doc, d, &date))
+            .collect()
+    }
+
+    async fn delete_policy_version(&self, arn: &str, version_id: &str) -> Result<()> {
+        let mut w = self.begin().await?;
+        let (id, _) = Self::lock_policy(&mut w.tx, arn).await?;
+        let is_default: Option<bool> = sqlx::query_scalar(
+            "SELECT is_default FROM policy_versions WHERE policy_id = $1 AND version_id = $2",
+        )
+        .bind(&id)
+        .bind(version_id)
+        .fetch_optional(&mut *w.tx)
+        .await
+        .map_err(|e| backend(&e))?;
+        match is_default {
+            None => Err(StoreError::NotFound(Missing::PolicyVersion {
+                arn: arn.into(),
+                version_id: version_id.into(),
+            })),
+            Some(true) => Err(StoreError::InUse(Dependents::DefaultVersion)),
+            Some(false) => {
+                sqlx::query("DELETE FROM policy_versions WHERE policy_id = $1 AND version_id = $2")
+                    .bind(&id)
+                    .bind(version_id)
+                    .execute(&mut *w.tx)
+                    .await
+                    .map_err(|e| backend(&e))?;
+                w.commit().await
+            }
+        }
+    }
+
+    async fn set_default_policy_version(&self, arn: &str, version_id: &str) -> Result<()> {
+        let mut w = self.begin().await?;
+        let (id, mut policy) = Self::lock_policy(&mut w.tx, arn).await?;
+        if !Self::version_exists(&mut w.tx, &id, version_id).await? {
+            return Err(StoreError::NotFound(Missing::PolicyVersion {
+                arn: arn.into(),
+                version_id: version_id.into(),
+            }));
+        }
+        let now = chrono::Utc::now();
+        Self::set_default(&mut w.tx, &id, &mut policy, Some(version_id), now).await?;
+        w.commit().await
+    }
+
+    // ----- instance profiles -----
+
+    async fn insert_instance_profile(&self, profile: &InstanceProfile) -> Result<()> {
+        let row = (
+            profile.id.as_str(),
+            profile.name.as_str(),
+            profile.path.as_str(),
+        );
+        let taken = || Taken::InstanceProfile(profile.name.clone());
+        self.insert_named("instance_profiles", row, profile, taken)
+            .await
+    }
+
+    async fn get_instance_profile(&self, name: &str) -> Result<Option<InstanceProfile>> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, data FROM instance_profiles WHERE name_key = $1")
+                .bind(key(name))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| backend(&e))?;
+        Ok(self.profiles(rows).await?.pop())
+    }
+
+    async fn list_instance_profiles(
+        &self,
+        path_prefix: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<InstanceProfile>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, data FROM instance_profiles WHERE substr(path, 1, length($1)) = $1 \
+             AND name_key >= $2 ORDER BY name_key LIMIT $3",
+        )
+        .bind(path_prefix)
+        .bind(from(page))
+        .bind(limit(page))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend(&e))?;
+        self.profiles(rows).await
+    }
+
+    async fn list_instance_profiles_for_role(
+        &self,
+        role_id: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<InstanceProfile>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT p.id, p.data FROM instance_profiles p \
+             JOIN instance_profile_roles ipr ON ipr.profile_id = p.id \
+             WHERE ipr.role_id = $1 AND p.name_key >= $2 ORDER BY p.name_key LIMIT $3",
+        )
+        .bind(role_id)
+        .bind(from(page))
+        .bind(limit(page))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend(&e))?;
+        self.profiles(rows).await
+    }
+
+    async fn modify_instance_profile(&self, name: &str, edit: Edit<InstanceProfile>) -> Result<()> {
+        let missing = || Missing::InstanceProfile(name.into());
+        self.modify_doc("instance_profiles", "name_key", &key(name), missing, edit)
+            .await
+            .map(drop)
+    }
+
+    async fn delete_instance_profile(&self, name: &str) -> Result<()> {
+        let role = check(
+            "SELECT COUNT(*) FROM instance_profile_roles WHERE profile_id = $1",
+            Dependents::InstanceProfileRoles,
+        );
+        let missing = || Missing::InstanceProfile(name.into());
+        let backstop = Dependents::InstanceProfileRoles;
+        self.delete_named("instance_profiles", name, missing, &[role], backstop)
+            .await
+    }
+
+    async fn add_role_to_instance_profile(&self, profile_id: &str, role_id: &str) -> Result<()> {
+        // One statement: the foreign keys lock both parents (KEY SHARE), so a concurrent delete
+        // of either waits for this or makes it fail.
+        let res =
+            sqlx::query("INSERT INTO instance_profile_roles (profile_id, role_id) VALUES ($1, $2)")
+                .bind(profile_id)
+                .bind(role_id)
+                .execute(&self.pool)
+                .await;
+        match res {
+            Err(e) if is_unique_violation(&e, None) => {
+                Err(StoreError::LimitExceeded(Limit::RolesPerInstanceProfile))
+            }
+            Err(e) if Self::is_fk_violation(&e) => {
+                Err(StoreError::NotFound(Missing::RoleOrInstanceProfile))
+            }
+            other => other.map(drop).map_err(|e| backend(&e)),
+        }
+    }
+
+    async fn remove_role_from_instance_profile(
+        &self,
+        profile_id: &str,
+        role_id: &str,
+    ) -> Result<()> {
+        let res = sqlx::query(
+            "DELETE FROM instance_profile_roles WHERE profile_id = $1 AND role_id = $2",
+        )
+        .bind(profile_id)
+        .bind(role_id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| backend(&e))?;
+        if D::rows_affected(&res) == 0 {
+            return Err(StoreError::NotFound(Missing::RoleInInstanceProfile));
+        }
+        Ok(())
+    }
+
+    // ----- instances -----
+
+    async fn insert_instances(
+        &self,
+        instances: &[Instance],
+        associations: &[Association],
+    ) -> Result<()> {
+        let mut w = self.begin().await?;
+        for i in instances {
+            let res = sqlx::query(
+                "INSERT INTO instances (id, state, private_ip, data) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&i.id)
+            .bind(i.state.name())
+            .bind(&i.private_ip)
+            .bind(to_json(i)?)
+            .execute(&mut *w.tx)
+            .await;
+            match res {
+                Err(e) if is_unique_violation(&e, Some(LIVE_PRIVATE_IP)) => {
+                    return Err(StoreError::Conflict(Taken::PrivateIp(i.private_ip.clone())));
+                }
+                other => other.map_err(|e| backend(&e))?,
+            };
+        }
+        for a in associations {
+            Self::insert_association(&mut w.tx, a).await?;
+        }
+        w.commit().await
+    }
+
+    async fn get_instance(&self, id: &str) -> Result<Option<Instance>> {
+        self.get_doc("instances", "id", id).await
+    }
+
+    async fn list_instances(&self, ids: &[String], page: &PageRequest) -> Result<Vec<Instance>> {
+        self.list_by_ids("instances", ids, page).await
+    }
+
+    async fn live_private_ips(&self) -> Result<Vec<String>> {
+        sqlx::query_scalar("SELECT private_ip FROM instances WHERE state <> 'terminated'")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| backend(&e))
+    }
+
+    async fn modify_instance(&self, id: &str, edit: Edit<Instance>) -> Result<Instance> {
+        let mut w = self.begin().await?;
+        // Locks the instance row first (then its associations): the same order as
+        // insert_association and replace_association, so they cannot deadlock.
+        let row = ("instances", "id", id);
+        let missing = || Missing::Instance(id.into());
+        let mut instance: Instance = Self::locked_doc(&mut w.tx, row, missing).await?;
+        let held = instance.state.holds_association();
+        edit(&mut instance).map_err(StoreError::Rejected)?;
+        let res = sqlx::query(
+            "UPDATE instances SET state = $1, private_ip = $2, data = $3 WHERE id = $4",
+        )
+        .bind(instance.state.name())
+        .bind(&instance.private_ip)
+        .bind(to_json(&instance)?)
+        .bind(&instance.id)
+        .execute(&mut *w.tx)
+        .await;
+        match res {
+            Err(e) if is_unique_violation(&e, Some(LIVE_PRIVATE_IP)) => {
+                let ip = instance.private_ip.clone();
+                return Err(StoreError::Conflict(Taken::PrivateIp(ip)));
+            }
+            other => other.map_err(|e| backend(&e))?,
+        };
+        if held && !instance.state.holds_association() {
+            let active: Vec<String> = sqlx::query_scalar(&format!(
+                "SELECT data FROM associations WHERE instance_id = $1 \
+                 AND state IN ('associating', 'associated'){}",
+                D::row_lock(RowLock::Update)
+            ))
+            .bind(&instance.id)
+            .fetch_all(&mut *w.tx)
+            .await
+            .map_err(|e| backend(&e))?;
+            for d in active {
+                let mut a: Association = from_json(&d)?;
+                a.state = AssociationState::Disassociated;
+                Self::set_association(&mut w.tx, &a).await?;
+            }
+        }
+        w.commit().await?;
+        Ok(instance)
+    }
+
+    // ----- associations -----
+
+    async fn insert_association(&self, association: &Association) -> Result<()> {
+        let mut w = self.begin().await?;
+        Self::insert_association(&mut w.tx, association).await?;
+        w.commit().await
+    }
+
+    async fn get_association(&self, id: &str) -> Result<Option<Association>> {
+        self.get_doc("associations", "id", id).await
+    }
+
+    async fn list_associations(
+        &self,
+        ids: &[String],
+        page: &PageRequest,
+    ) -> Result<Vec<Association>> {
+        self.list_by_ids("associations", ids, page).await
+    }
+
+    async fn active_associations(&self, instance_ids: &[String]) -> Result<Vec<Association>> {
+        let sql = format!(
+            "SELECT data FROM associations WHERE {} AND state IN ('associating', 'associated')",
+            D::in_list("instance_id", 1)
+        );
+        let rows = D::bind_list(sqlx::query_scalar(&sql), instance_ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| backend(&e))?;
+        all_from_json(&rows)
+    }
+
+    async fn replace_association(&self, old_id: &str, new: &Association) -> Result<()> {
+        let mut w = self.begin().await?;
+        // Instance row first, then the association (the order modify_instance uses).
+        Self::lock_instance_for_association(&mut w.tx, &new.instance_id).await?;
+        Self::end_active(&mut w.tx, old_id).await?;
+        Self::insert_association(&mut w.tx, new).await?;
+        w.commit().await
+    }
+
+    async fn end_association(&self, id: &str) -> Result<Association> {
+        let mut w = self.begin().await?;
+        let a = Self::end_active(&mut w.tx, id).await?;
+        w.commit().await?;
+        Ok(a)
+    }
+}

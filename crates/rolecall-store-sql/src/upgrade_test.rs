@@ -1,0 +1,180 @@
+//! The upgrade test each dialect runs (from its own test module, on its own database): rows
+//! written under schema version 2 survive migration 3 and read back through core as before.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use crate::{Args, Dialect, SqlStore, migrate};
+use rolecall_core::iam::Iam;
+use rolecall_core::model::{Group, ManagedPolicy, Role, User};
+use rolecall_core::{DynStore, Error, OwnerKind, PageRequest, Store, StoreResult};
+use serde::Serialize;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Type};
+use std::future::Future;
+use std::sync::Arc;
+
+const DOC: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+const ACCOUNT: &str = "123456789012";
+
+/// A SQL string literal of `v`'s JSON.
+fn lit<T: Serialize>(v: &T) -> String {
+    let json = serde_json::to_string(v).unwrap_or_default();
+    format!("'{}'", json.replace('\'', "''"))
+}
+
+/// Schema-2 rows: a role with an inline and an attached policy, a user with both, a group with
+/// an inline policy.
+fn version_2_rows() -> String {
+    let now = chrono::Utc::now();
+    let role = Role {
+        id: "AROAUPGRADE".into(),
+        name: "Upgraded".into(),
+        path: "/".into(),
+        arn: format!("arn:aws:iam::{ACCOUNT}:role/Upgraded"),
+        create_date: now,
+        assume_role_policy_document: DOC.into(),
+        description: None,
+        max_session_duration: 3600,
+        tags: vec![],
+        permissions_boundary: None,
+    };
+    let user = User {
+        id: "AIDAUPGRADE".into(),
+        name: "upgraded-user".into(),
+        path: "/".into(),
+        arn: format!("arn:aws:iam::{ACCOUNT}:user/upgraded-user"),
+        create_date: now,
+        tags: vec![],
+        permissions_boundary: None,
+    };
+    let group = Group {
+        id: "AGPAUPGRADE".into(),
+        name: "upgraded-group".into(),
+        path: "/".into(),
+        arn: format!("arn:aws:iam::{ACCOUNT}:group/upgraded-group"),
+        create_date: now,
+    };
+    let policy = ManagedPolicy {
+        id: "ANPAUPGRADE".into(),
+        name: "kept".into(),
+        path: "/".into(),
+        arn: format!("arn:aws:iam::{ACCOUNT}:policy/kept"),
+        default_version_id: "v1".into(),
+        attachment_count: 0,
+        description: None,
+        create_date: now,
+        update_date: now,
+        tags: vec![],
+    };
+    let doc = format!("'{DOC}'");
+    let date = format!("'{}'", now.to_rfc3339());
+    format!(
+        "INSERT INTO roles (id, name_key, path, data) VALUES ('AROAUPGRADE', 'upgraded', '/', {});
+         INSERT INTO users (id, name_key, path, data) VALUES ('AIDAUPGRADE', 'upgraded-user', '/', {});
+         INSERT INTO groups (id, name_key, path, data) VALUES ('AGPAUPGRADE', 'upgraded-group', '/', {});
+         INSERT INTO policies (id, arn, name_key, path, data) VALUES ('ANPAUPGRADE', '{}', 'kept', '/', {});
+         INSERT INTO policy_versions (policy_id, version_id, document, is_default, create_date)
+           VALUES ('ANPAUPGRADE', 'v1', {doc}, TRUE, {date});
+         INSERT INTO role_policies (role_id, name, document) VALUES ('AROAUPGRADE', 'role-inline', {doc});
+         INSERT INTO role_attached_policies (role_id, policy_id) VALUES ('AROAUPGRADE', 'ANPAUPGRADE');
+         INSERT INTO principal_policies (owner_kind, owner_id, name, document)
+           VALUES ('user', 'AIDAUPGRADE', 'user-inline', {doc});
+         INSERT INTO principal_policies (owner_kind, owner_id, name, document)
+           VALUES ('group', 'AGPAUPGRADE', 'group-inline', {doc});
+         INSERT INTO principal_attached_policies (owner_kind, owner_id, policy_id)
+           VALUES ('user', 'AIDAUPGRADE', 'ANPAUPGRADE');",
+        lit(&role),
+        lit(&user),
+        lit(&group),
+        policy.arn,
+        lit(&policy),
+    )
+}
+
+/// Migrates `pool`'s fresh database to version 2, writes [`version_2_rows`], closes the pool,
+/// opens the store with `reopen` (which applies migration 3) and checks what core reads.
+pub async fn version_2_policies_survive<D, F>(pool: Pool<D::Db>, reopen: F)
+where
+    D: Dialect,
+    F: Future<Output = StoreResult<SqlStore<D>>>,
+    SqlStore<D>: Store,
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    usize: ColumnIndex<<D::Db as Database>::Row>,
+{
+    migrate::<D>(&pool, Some(2)).await.expect("migrate to 2");
+    sqlx::raw_sql(&version_2_rows())
+        .execute(&pool)
+        .await
+        .expect("version 2 rows");
+    pool.close().await;
+    let store: DynStore = Arc::new(reopen.await.expect("reopen and migrate"));
+    let iam = Iam::new(store, ACCOUNT);
+    let all = PageRequest {
+        from: None,
+        limit: 100,
+    };
+    let arn = format!("arn:aws:iam::{ACCOUNT}:policy/kept");
+
+    let names = iam
+        .list_role_policies("upgraded", &all)
+        .await
+        .expect("list");
+    assert_eq!(names.items, vec!["role-inline".to_string()]);
+    let (role, name, doc) = iam
+        .get_role_policy("UPGRADED", "role-inline")
+        .await
+        .expect("get");
+    assert_eq!(
+        (role.as_str(), name.as_str(), doc.as_str()),
+        ("Upgraded", "role-inline", DOC)
+    );
+    let attached = iam
+        .list_attached_role_policies("upgraded", None, &all)
+        .await
+        .expect("attached");
+    assert_eq!(attached.items.len(), 1);
+    assert_eq!(attached.items[0].arn, arn);
+
+    let (_, _, doc) = iam
+        .get_owner_policy(OwnerKind::User, "upgraded-user", "user-inline")
+        .await
+        .expect("user policy");
+    assert_eq!(doc, DOC);
+    let (_, _, doc) = iam
+        .get_owner_policy(OwnerKind::Group, "upgraded-group", "group-inline")
+        .await
+        .expect("group policy");
+    assert_eq!(doc, DOC);
+    assert_eq!(
+        iam.get_policy(&arn).await.expect("policy").attachment_count,
+        2
+    );
+
+    // The moved rows still hold their owners and policy back.
+    assert_eq!(
+        iam.delete_role("upgraded").await,
+        Err(Error::DeleteConflict(
+            "Cannot delete entity, must delete policies first.".into()
+        ))
+    );
+    iam.delete_role_policy("upgraded", "role-inline")
+        .await
+        .expect("delete inline");
+    assert_eq!(
+        iam.delete_role("upgraded").await,
+        Err(Error::DeleteConflict(
+            "Cannot delete entity, must detach all policies first.".into()
+        ))
+    );
+    assert_eq!(
+        iam.delete_policy(&arn).await,
+        Err(Error::DeleteConflict(
+            "Cannot delete a policy attached to entities.".into()
+        ))
+    );
+    iam.detach_role_policy("upgraded", &arn)
+        .await
+        .expect("detach");
+    iam.delete_role("upgraded").await.expect("delete role");
+}
