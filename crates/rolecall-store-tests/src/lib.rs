@@ -450,7 +450,8 @@ pub async fn instance_changes_are_not_lost(store: DynStore) {
         .id;
     // Concurrent changes to different fields of the same instance: every one is kept (a
     // read-modify-write that lost another's update would reset a field to its old value).
-    let changes: Vec<Box<dyn FnOnce(&mut MetadataOptions) + Send>> = vec![
+    type Change = Box<dyn FnOnce(&mut MetadataOptions) + Send>;
+    let changes: Vec<Change> = vec![
         Box::new(|m| m.http_tokens = "required".into()),
         Box::new(|m| m.http_put_response_hop_limit = 7),
         Box::new(|m| m.instance_metadata_tags = "enabled".into()),
