@@ -257,17 +257,20 @@ def test_kill_9_during_writes(tmp_path):
             assert resp["ResponseMetadata"]["HTTPStatusCode"] == 200
             created.append(name)
 
-    threads = [threading.Thread(target=writer, args=(f"w{t}",)) for t in range(3)]
+    threads = [threading.Thread(target=writer, args=(f"w{t}",), daemon=True) for t in range(3)]
     for t in threads:
         t.start()
-    deadline = time.time() + HANG
-    while len(created) < 40 and time.time() < deadline and not unexpected:
-        time.sleep(0.01)
-    assert unexpected == [], f"writers failed before the kill: {unexpected}"
-    assert len(created) >= 40, "writers made no progress"
-    killing.set()
-    s.stop(kill=True)  # SIGKILL mid-burst
-    stop.set()
+    try:
+        deadline = time.time() + HANG
+        while len(created) < 40 and time.time() < deadline and not unexpected:
+            time.sleep(0.01)
+        assert unexpected == [], f"writers failed before the kill: {unexpected}"
+        assert len(created) >= 40, "writers made no progress"
+        killing.set()
+        s.stop(kill=True)  # SIGKILL mid-burst
+    finally:
+        stop.set()
+        s.stop(kill=True)
     for t in threads:
         t.join(timeout=HANG)
     assert not any(t.is_alive() for t in threads), "a writer hung"
