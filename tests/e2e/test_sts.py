@@ -5,7 +5,7 @@ import json
 import botocore.exceptions
 import pytest
 
-from support import aws_error, client_for, doc, unique
+from support import TRUST_EC2, aws_error, client_for, doc, unique
 
 
 def new_user(server, iam, policy=None):
@@ -45,7 +45,7 @@ def test_trust_policy_rules(server, iam, sts):
     alice_sts.assume_role(RoleArn=r2["Arn"], RoleSessionName="s2")
 
     # A role that trusts only EC2 cannot be assumed by users, even with an identity policy.
-    ec2_only = iam.create_role(RoleName=unique("ec2"), AssumeRolePolicyDocument=doc({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}))["Role"]
+    ec2_only = iam.create_role(RoleName=unique("ec2"), AssumeRolePolicyDocument=TRUST_EC2)["Role"]
     iam.put_user_policy(UserName=alice["UserName"], PolicyName="assume", PolicyDocument=doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}))
     assert aws_error(alice_sts.assume_role, RoleArn=ec2_only["Arn"], RoleSessionName="s3")[0] == "AccessDenied"
     # Unknown roles look the same as refused ones; the root may not assume roles.
