@@ -1,16 +1,60 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: Rust unit/integration tests, then the end-to-end
 # tests that drive a real `rolecall serve` with the real aws CLI and boto3.
+#
+# Nothing is skipped: the PostgreSQL tests (a throwaway server from scripts/with-postgres.sh) and
+# the oracle's differential tests (scripts/setup-oracle.sh) run, and fail when their dependency is
+# missing. Every step has a timeout, so a hang fails the run instead of eating CI's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
-if [ -x scripts/setup-oracle.sh ]; then
-  scripts/setup-oracle.sh
+# System tools the tests use: curl (the walkthrough's IMDS call) and Python's venv module.
+missing=()
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: missing ${missing[*]} and not root to install them" >&2
+    exit 1
+  fi
+  echo "test.sh: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq "${missing[@]}" >&2
 fi
 
-cargo build --workspace --all-targets
-# The storage suite also runs on a throwaway PostgreSQL (ROLECALL_TEST_DATABASE_URL).
-scripts/with-postgres.sh cargo test --workspace
-# The agent's end-to-end test runs two API nodes on one PostgreSQL database.
-scripts/with-postgres.sh python3 -m pytest -q tests/e2e
+# The pinned Python clients, in a virtual environment of the repository's own (.venv, ignored by
+# git): a stock Debian refuses `pip install` into the system interpreter (PEP 668).
+VENV="$PWD/.venv"
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+export PATH="$VENV/bin:$PATH"   # the tests run `aws` by name
+
+scripts/setup-oracle.sh
+
+# Per-test and whole-step limits: generous (a loaded 2-core machine), only there to catch hangs.
+# pytest exits 5 when it collected no test, which fails this script like any other failure.
+PYTEST=(timeout --kill-after=30 2400 python -m pytest -q -p no:cacheprovider --timeout=300)
+# The e2e modules that exercise the API (and IMDS) through the shared server fixtures: they run on
+# both stores.
+API_MODULES=()
+for m in iam users sts ec2 passrole passrole_matrix input_hardening simulate authz_hardening instance_permissions imds walkthrough; do
+  API_MODULES+=("tests/e2e/test_$m.py")
+done
+
+# Habits: formatted, and no clippy warning anywhere (tests and benches included).
+cargo fmt --all --check
+timeout --kill-after=30 3000 cargo clippy --workspace --all-targets -- -D warnings
+timeout --kill-after=30 3000 cargo build --workspace --all-targets
+# --include-ignored: the PostgreSQL store tests and the oracle's differential tests are ignored by
+# a plain `cargo test`; here they run, and fail if PostgreSQL or the oracle is missing.
+export ROLECALL_TEST_REQUIRE_POSTGRES=1
+scripts/with-postgres.sh timeout --kill-after=30 2400 cargo test --workspace -- --include-ignored
+
+# The end-to-end suite on SQLite (its PostgreSQL tests, e.g. the agent's, on the throwaway
+# server), then the API modules again with every shared server on PostgreSQL.
+scripts/with-postgres.sh "${PYTEST[@]}" tests/e2e
+scripts/with-postgres.sh "${PYTEST[@]}" --store=postgres "${API_MODULES[@]}"

@@ -15,12 +15,8 @@ import boto3
 import botocore
 import pytest
 from botocore.config import Config
-from conftest import Server, aws_error, client_for, unique
-
-TRUST = json.dumps(
-    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-)
-ACCESS = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
+from support import ALLOW_S3 as ACCESS, HANG, TRUST_EC2 as TRUST, Server, aws_error, client_for, unique
 VERSIONS = {"iam": "2010-05-08", "sts": "2011-06-15", "ec2": "2016-11-15"}
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=2, read_timeout=10)
 
@@ -240,7 +236,9 @@ def test_restart_keeps_everything(tmp_path):
 def test_kill_9_during_writes(tmp_path):
     data = tmp_path / "data"
     s = Server(data).start()
-    created, stop, errors = [], threading.Event(), []
+    created, stop, killing = [], threading.Event(), threading.Event()
+    # How each writer ended: only by losing its connection, and only once the kill began.
+    lost_after_kill, unexpected = [], []
 
     def writer(tag):
         iam = client_for(s, "iam", config=NO_RETRY)
@@ -250,24 +248,34 @@ def test_kill_9_during_writes(tmp_path):
             i += 1
             try:
                 resp = iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST, Tags=[{"Key": "n", "Value": str(i)}])
-            except Exception as e:  # the server dies under us
-                errors.append(e)
+            except (BotoConnectionError, HTTPClientError) as e:  # the server died under us
+                (lost_after_kill if killing.is_set() else unexpected).append(repr(e))
                 return
-            if resp["ResponseMetadata"]["HTTPStatusCode"] == 200:
-                created.append(name)
+            except Exception as e:  # an AWS error or anything else is not the kill
+                unexpected.append(repr(e))
+                return
+            assert resp["ResponseMetadata"]["HTTPStatusCode"] == 200
+            created.append(name)
 
-    threads = [threading.Thread(target=writer, args=(f"w{t}",)) for t in range(3)]
+    threads = [threading.Thread(target=writer, args=(f"w{t}",), daemon=True) for t in range(3)]
     for t in threads:
         t.start()
-    deadline = time.time() + 20
-    while len(created) < 40 and time.time() < deadline:
-        time.sleep(0.01)
-    s.stop(kill=True)  # SIGKILL mid-burst
-    stop.set()
+    try:
+        deadline = time.time() + HANG
+        while len(created) < 40 and time.time() < deadline and not unexpected:
+            time.sleep(0.01)
+        assert unexpected == [], f"writers failed before the kill: {unexpected}"
+        assert len(created) >= 40, "writers made no progress"
+        killing.set()
+        s.stop(kill=True)  # SIGKILL mid-burst
+    finally:
+        stop.set()
+        s.stop(kill=True)
     for t in threads:
-        t.join(timeout=20)
-    assert len(created) >= 40, "writers too slow"
-    assert errors, "the kill should have interrupted the writers"
+        t.join(timeout=HANG)
+    assert not any(t.is_alive() for t in threads), "a writer hung"
+    assert unexpected == [], f"writers failed other than by the kill: {unexpected}"
+    assert lost_after_kill, "the kill should have interrupted the writers"
     # The database opens fine and is intact.
     with sqlite3.connect(data / "rolecall.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -366,7 +374,8 @@ def test_routing_errors(open_server):
     assert status == 200 and b"<ListRolesResponse" in resp
     for method in ("PUT", "DELETE", "PATCH"):
         status, resp = post(open_server, form(Action="Nope", Version=VERSIONS["iam"]), method=method)
-        assert status < 500, (method, status)
+        assert 400 <= status < 500, (method, status, resp[:300])
+        error_code(resp)
 
 
 GARBAGE = [
@@ -467,19 +476,36 @@ def test_oversized_body(open_server):
     assert error_code(resp)
 
 
-def test_server_survives_the_garbage(open_server):
-    """After all of the above the server still answers normally."""
-    assert raw_client(open_server, "sts", aws_access_key_id="x", aws_secret_access_key="y").get_caller_identity()["Account"]
+def test_server_survives_the_garbage(tmp_path):
+    """On a server of its own (whatever ran before): all of the garbage above in a row, then the
+    server still runs and answers normally."""
+    s = Server(tmp_path / "data", extra_args=["--auth", "off"]).start()
+    try:
+        for name, params, _ in GARBAGE:
+            status, resp = post(s, form(**params))
+            assert status < 500, (name, status, resp[:300])
+        for body in (os.urandom(4096), b"\x00" * 1024, b"Action=GetRole&Version=2010-05-08&RoleName=%FF%FE%FD"):
+            assert post(s, body)[0] < 500
+        body = form(Action="CreateRole", Version=VERSIONS["iam"], RoleName="big", AssumeRolePolicyDocument="x" * (2 << 20))
+        assert 400 <= post(s, body)[0] < 500
+        assert s.proc.poll() is None, "the server died"
+        sts = raw_client(s, "sts", aws_access_key_id="x", aws_secret_access_key="y")
+        assert sts.get_caller_identity()["Arn"].endswith(":root")
+        iam = raw_client(s, "iam", aws_access_key_id="x", aws_secret_access_key="y")
+        name = unique("after")
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)
+        assert iam.get_role(RoleName=name)["Role"]["RoleName"] == name
+    finally:
+        s.stop()
 
 
 # ---------------------------------------------------------------- concurrency
 
 
-def hammer(n_threads, fn):
-    """Runs fn(thread_index) in n threads; returns the error codes/statuses they saw."""
-    from botocore.exceptions import ClientError
-
-    seen, lock = [], threading.Lock()
+def hammer(server, n_threads, fn):
+    """Runs fn(thread_index) in n threads; returns the AWS errors (code, status) they saw. Any
+    other exception, a thread still running after HANG seconds, or a dead server fails."""
+    seen, crashed, lock = [], [], threading.Lock()
 
     def run(k):
         try:
@@ -487,12 +513,19 @@ def hammer(n_threads, fn):
         except ClientError as e:
             with lock:
                 seen.append((e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]))
+        except BaseException as e:
+            with lock:
+                crashed.append((k, repr(e)))
 
-    threads = [threading.Thread(target=run, args=(k,)) for k in range(n_threads)]
+    threads = [threading.Thread(target=run, args=(k,), daemon=True) for k in range(n_threads)]
     for t in threads:
         t.start()
+    deadline = time.monotonic() + HANG
     for t in threads:
-        t.join(timeout=60)
+        t.join(timeout=max(0.0, deadline - time.monotonic()))
+    assert not [t for t in threads if t.is_alive()], f"threads still running after {HANG}s"
+    assert crashed == [], f"threads failed other than with an AWS error: {crashed}"
+    assert server.proc.poll() is None, "the server died"
     return seen
 
 
@@ -517,7 +550,7 @@ def test_concurrent_writes_never_fail_with_5xx(server):
 
     errors = []
     for _ in range(2):
-        errors += hammer(6, work)
+        errors += hammer(server, 6, work)
     assert errors == []
 
 
@@ -531,7 +564,7 @@ def test_concurrent_launches_get_distinct_addresses(server):
         for _ in range(6):
             ec2.run_instances(ImageId="ami-11aa22bb", MinCount=1, MaxCount=3, TagSpecifications=tags)
 
-    assert hammer(6, work) == []
+    assert hammer(server, 6, work) == []
     ec2 = client_for(server, "ec2")
     insts = [i for r in ec2.describe_instances(Filters=[{"Name": "tag:Launch", "Values": [mark]}])["Reservations"] for i in r["Instances"]]
     assert len(insts) == 6 * 6 * 3
@@ -550,7 +583,7 @@ def test_concurrent_tagging_loses_no_tags(server):
         for i in range(8):
             iam.tag_role(RoleName=name, Tags=[{"Key": f"k{k}-{i}", "Value": "v"}])
 
-    assert hammer(6, work) == []
+    assert hammer(server, 6, work) == []
     tags = client_for(server, "iam").list_role_tags(RoleName=name)["Tags"]
     assert len(tags) == 48
 

@@ -10,7 +10,7 @@ import botocore.credentials
 import botocore.exceptions
 import pytest
 
-from conftest import client_for, unique
+from support import client_for, unique
 
 VERSIONS = {"iam": "2010-05-08", "sts": "2011-06-15", "ec2": "2016-11-15"}
 

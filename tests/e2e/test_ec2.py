@@ -6,12 +6,8 @@ import random
 import re
 
 import pytest
-from conftest import RawBodies, Server, aws_error, client_for, unique
+from support import AMI, RawBodies, Server, aws_error, client_for, role_with_profile, unique
 
-TRUST = json.dumps(
-    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-)
-AMI = "ami-11aa22bb"
 INSTANCE_ID = re.compile(r"i-[0-9a-f]{17}")
 RESERVATION_ID = re.compile(r"r-[0-9a-f]{17}")
 ASSOC_ID = re.compile(r"iip-assoc-[0-9a-f]{17}")
@@ -25,19 +21,9 @@ PENDING, RUNNING, SHUTTING_DOWN, TERMINATED, STOPPING, STOPPED = (
 )
 
 
-def make_profile(iam, path=None):
-    """An instance profile holding a role; returns the profile."""
-    role = unique("ec2role")
-    iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
-    name = unique("ec2prof")
-    prof = iam.create_instance_profile(InstanceProfileName=name, **({"Path": path} if path else {}))["InstanceProfile"]
-    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=role)
-    return prof
-
-
 @pytest.fixture(scope="module")
 def profile(server):
-    return make_profile(client_for(server, "iam"))
+    return role_with_profile(client_for(server, "iam")).instance_profile
 
 
 def run(ec2, n=1, **kw):
@@ -101,7 +87,7 @@ def test_run_three_instances_with_profile(ec2, profile, server):
 
 
 def test_run_with_profile_arn_with_path(ec2, iam):
-    prof = make_profile(iam, path="/app/team/")
+    prof = role_with_profile(iam, path="/app/team/").instance_profile
     assert ":instance-profile/app/team/" in prof["Arn"]
     inst = run(ec2, IamInstanceProfile={"Arn": prof["Arn"]})["Instances"][0]
     assert inst["IamInstanceProfile"] == {"Arn": prof["Arn"], "Id": prof["InstanceProfileId"]}
@@ -216,7 +202,7 @@ def test_odd_characters_keep_responses_well_formed(ec2):
 
 
 def test_filters(ec2, iam):
-    prof = make_profile(iam)
+    prof = role_with_profile(iam).instance_profile
     mark = unique("f")
     tag = [{"ResourceType": "instance", "Tags": [{"Key": "Mark", "Value": mark}]}]
     a, b = run(ec2, 2, TagSpecifications=tag, IamInstanceProfile={"Name": prof["InstanceProfileName"]})["Instances"]
@@ -366,7 +352,7 @@ def test_dry_run(ec2):
 
 
 def test_associate_on_stopped_instance_and_replace(ec2, iam):
-    p1, p2 = make_profile(iam), make_profile(iam)
+    p1, p2 = role_with_profile(iam).instance_profile, role_with_profile(iam).instance_profile
     iid = run(ec2)["Instances"][0]["InstanceId"]
     ec2.stop_instances(InstanceIds=[iid])
     a = ec2.associate_iam_instance_profile(InstanceId=iid, IamInstanceProfile={"Arn": p1["Arn"]})["IamInstanceProfileAssociation"]

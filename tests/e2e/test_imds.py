@@ -10,27 +10,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Server, client_for, unique
-
-TRUST_EC2 = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-TRUST_OTHER = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-
-
-def role_with_profile(iam, trust=TRUST_EC2):
-    role = unique("role")
-    iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
-    profile = unique("profile")
-    p = iam.create_instance_profile(InstanceProfileName=profile)["InstanceProfile"]
-    iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
-    return role, profile, p
-
-
-def launch(ec2, profile=None, **kw):
-    args = dict(ImageId="ami-11aa22bb", MinCount=1, MaxCount=1, **kw)
-    if profile:
-        args["IamInstanceProfile"] = {"Name": profile}
-    return ec2.run_instances(**args)["Instances"][0]
-
+from support import TRUST_EC2, TRUST_LAMBDA as TRUST_OTHER, bound_get, client_for, launch, role_with_profile
 
 def caller(server, instance_id, *extra_env):
     p = server.exec(instance_id, "env", *extra_env, "aws", "sts", "get-caller-identity", "--output", "json")
@@ -39,7 +19,7 @@ def caller(server, instance_id, *extra_env):
 
 def test_exec_cli_gets_role_identity_v2(imds_server):
     iam, ec2 = client_for(imds_server, "iam"), client_for(imds_server, "ec2")
-    role, profile, _ = role_with_profile(iam)
+    role, profile, *_ = role_with_profile(iam)
     inst = launch(ec2, profile)
     ident = caller(imds_server, inst["InstanceId"])
     account = iam.get_role(RoleName=role)["Role"]["Arn"].split(":")[4]
@@ -52,17 +32,49 @@ def test_exec_cli_gets_role_identity_v2(imds_server):
     assert p.returncode != 0 and "AccessDenied" in p.stderr
 
 
-def test_exec_environment_is_clean(imds_server):
+def test_exec_environment_is_clean(imds_server, tmp_path):
+    """`rolecall exec` hands its command no AWS credentials, profile or config of its parent's:
+    the parent here has all of them, pointing at a working identity (the root's)."""
     ec2 = client_for(imds_server, "ec2")
     inst = launch(ec2)
-    env = imds_server.exec_env(inst["InstanceId"])
-    assert "AWS_ACCESS_KEY_ID" not in env and "AWS_SECRET_ACCESS_KEY" not in env and "AWS_SESSION_TOKEN" not in env
+    root = imds_server.env()
+    config, credentials = tmp_path / "config", tmp_path / "credentials"
+    config.write_text("[default]\nregion = eu-west-1\n[profile parent]\nregion = eu-west-1\n")
+    credentials.write_text(f"[default]\naws_access_key_id = {root['AWS_ACCESS_KEY_ID']}\naws_secret_access_key = {root['AWS_SECRET_ACCESS_KEY']}\n"
+                           f"[parent]\naws_access_key_id = {root['AWS_ACCESS_KEY_ID']}\naws_secret_access_key = {root['AWS_SECRET_ACCESS_KEY']}\n")
+    parent = dict(
+        root,
+        AWS_SESSION_TOKEN="parent-session-token",
+        AWS_PROFILE="parent",
+        AWS_DEFAULT_PROFILE="parent",
+        AWS_CONFIG_FILE=str(config),
+        AWS_SHARED_CREDENTIALS_FILE=str(credentials),
+        AWS_ROLE_ARN="arn:aws:iam::123456789012:role/parent",
+        AWS_WEB_IDENTITY_TOKEN_FILE=str(tmp_path / "token"),
+        AWS_CONTAINER_CREDENTIALS_FULL_URI="http://127.0.0.1:1/creds",
+        AWS_REGION="eu-west-1",
+    )
+    # The parent's keys work (so a leak would show as a successful call below).
+    usable = {k: v for k, v in parent.items() if k != "AWS_SESSION_TOKEN"}
+    p = subprocess.run(["aws", "sts", "get-caller-identity", "--output", "json"], env=usable, capture_output=True, text=True)
+    assert p.returncode == 0 and json.loads(p.stdout)["Arn"].endswith(":root"), p.stderr
+    env = imds_server.exec_env(inst["InstanceId"], env=parent)
+    # Exactly what exec sets, nothing of the parent's.
+    aws_vars = {k: v for k, v in env.items() if k.startswith("AWS_")}
+    assert set(aws_vars) == {
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "AWS_ENDPOINT_URL",
+        "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+    }, aws_vars
+    assert (aws_vars["AWS_CONFIG_FILE"], aws_vars["AWS_SHARED_CREDENTIALS_FILE"]) == ("/dev/null", "/dev/null")
+    assert aws_vars["AWS_REGION"] == aws_vars["AWS_DEFAULT_REGION"] == root["AWS_DEFAULT_REGION"] != parent["AWS_REGION"]
     assert env["AWS_EC2_METADATA_SERVICE_ENDPOINT"].startswith(imds_server.imds + "/rolecall/" + inst["InstanceId"] + "/")
     assert env["AWS_ENDPOINT_URL"] == imds_server.endpoint
-    # An instance without a profile has no credentials.
-    p = imds_server.exec(inst["InstanceId"], "aws", "sts", "get-caller-identity", check=False)
+    # An instance without a profile has no credentials, although its parent had several.
+    p = subprocess.run(
+        [*imds_server.exec_command(inst["InstanceId"]), "aws", "sts", "get-caller-identity"], env=parent, capture_output=True, text=True
+    )
     assert p.returncode != 0
-    assert "Unable to locate credentials" in p.stderr
+    assert "Unable to locate credentials" in p.stderr, p.stderr
 
 
 class _RejectTokenProxy(http.server.BaseHTTPRequestHandler):
@@ -90,7 +102,7 @@ class _RejectTokenProxy(http.server.BaseHTTPRequestHandler):
 
 def test_exec_cli_imdsv1_fallback(imds_server):
     iam, ec2 = client_for(imds_server, "iam"), client_for(imds_server, "ec2")
-    role, profile, _ = role_with_profile(iam)
+    role, profile, *_ = role_with_profile(iam)
     inst = launch(ec2, profile)
     endpoint = imds_server.exec_env(inst["InstanceId"])["AWS_EC2_METADATA_SERVICE_ENDPOINT"]
     path_prefix = endpoint[len(imds_server.imds):]
@@ -116,8 +128,8 @@ def test_exec_cli_imdsv1_fallback(imds_server):
 
 def test_replace_and_disassociate_seen_on_next_request(imds_server):
     iam, ec2 = client_for(imds_server, "iam"), client_for(imds_server, "ec2")
-    role_a, profile_a, _ = role_with_profile(iam)
-    role_b, profile_b, _ = role_with_profile(iam)
+    role_a, profile_a, *_ = role_with_profile(iam)
+    role_b, profile_b, *_ = role_with_profile(iam)
     inst = launch(ec2, profile_a)["InstanceId"]
     assert caller(imds_server, inst)["Arn"].endswith(f"/{role_a}/{inst}")
     assoc = ec2.describe_iam_instance_profile_associations(Filters=[{"Name": "instance-id", "Values": [inst]}])["IamInstanceProfileAssociations"][0]
@@ -130,7 +142,7 @@ def test_replace_and_disassociate_seen_on_next_request(imds_server):
 
 def test_untrusted_role_gets_assume_role_unauthorized(imds_server):
     iam, ec2 = client_for(imds_server, "iam"), client_for(imds_server, "ec2")
-    role, profile, _ = role_with_profile(iam, trust=TRUST_OTHER)
+    role, profile, *_ = role_with_profile(iam, trust=TRUST_OTHER)
     inst = launch(ec2, profile)["InstanceId"]
     endpoint = imds_server.exec_env(inst)["AWS_EC2_METADATA_SERVICE_ENDPOINT"]
     with urllib.request.urlopen(f"{endpoint}latest/meta-data/iam/security-credentials/{role}") as r:
@@ -144,25 +156,9 @@ def test_untrusted_role_gets_assume_role_unauthorized(imds_server):
     assert doc["Code"] == "Success" and doc["AccessKeyId"].startswith("ASIA")
 
 
-def bound_get(src_ip, url, headers=None, method="GET"):
-    """An HTTP request from a chosen loopback source address (like an instance's private IP)."""
-    host, port = url.split("/")[2].split(":")
-    path = "/" + url.split("/", 3)[3]
-    with socket.create_connection((host, int(port)), source_address=(src_ip, 0), timeout=5) as s:
-        lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Connection: close"]
-        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    status = int(head.split()[1])
-    return status, body.decode()
-
-
 def test_source_ip_mode_with_curl(imds_server):
     iam, ec2 = client_for(imds_server, "iam"), client_for(imds_server, "ec2")
-    role, profile, p = role_with_profile(iam)
+    role, profile, p, _ = role_with_profile(iam)
     inst = launch(ec2, profile)
     ip = inst["PrivateIpAddress"]
     assert ip.startswith("127.88.")
@@ -232,7 +228,7 @@ def test_boto3_instance_metadata_provider(imds_server, monkeypatch):
     import boto3
 
     iam, ec2 = client_for(imds_server, "iam"), client_for(imds_server, "ec2")
-    role, profile, _ = role_with_profile(iam)
+    role, profile, *_ = role_with_profile(iam)
     inst = launch(ec2, profile)["InstanceId"]
     env = imds_server.exec_env(inst)
     for k in list(__import__("os").environ):

@@ -14,7 +14,7 @@ import botocore.awsrequest
 import botocore.credentials
 import pytest
 
-from conftest import BINARY, Server, aws_error, client_for, free_port, unique
+from support import BINARY, Server, aws_error, client_for, free_port, unique
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 

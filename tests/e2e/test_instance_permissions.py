@@ -2,8 +2,8 @@
 
 import json
 
-from conftest import client_for, unique
-from test_imds import launch, role_with_profile
+from support import client_for, unique
+from support import launch, role_with_profile
 
 DESCRIBE_ONLY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"}]})
 
@@ -14,7 +14,7 @@ def run_cli(server, inst, *args):
 
 def test_role_permissions_apply_to_instance_credentials(imds_server):
     iam, ec2 = client_for(imds_server, "iam"), client_for(imds_server, "ec2")
-    role, profile, _ = role_with_profile(iam)
+    role, profile, *_ = role_with_profile(iam)
     inst = launch(ec2, profile)["InstanceId"]
 
     # No policy yet: nothing but GetCallerIdentity.

@@ -7,8 +7,8 @@ import urllib.request
 import botocore.exceptions
 import pytest
 
-from conftest import BINARY, Server, client_for
-from test_imds import launch, role_with_profile
+from support import BINARY, Server, client_for
+from support import launch, role_with_profile
 
 
 def imds_credentials(server, instance_id, role):
@@ -26,7 +26,7 @@ def test_rotate_then_retire(tmp_path):
     server = Server(tmp_path / "data", imds=True).start()
     try:
         iam, ec2 = client_for(server, "iam"), client_for(server, "ec2")
-        role, profile, _ = role_with_profile(iam)
+        role, profile, *_ = role_with_profile(iam)
         inst = launch(ec2, profile)["InstanceId"]
         old = imds_credentials(server, inst, role)
         root_env = server.env()

@@ -12,7 +12,7 @@ import urllib.request
 import boto3
 import pytest
 
-from conftest import BINARY, free_port, unique
+from support import BINARY, free_port, unique
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 

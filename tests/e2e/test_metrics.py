@@ -3,8 +3,8 @@
 import re
 import urllib.request
 
-from conftest import client_for
-from test_imds import bound_get, launch, role_with_profile
+from support import client_for
+from support import bound_get, launch, role_with_profile
 
 
 def get(url):
@@ -32,7 +32,7 @@ def test_health_and_metrics(imds_server):
         iam.get_role(RoleName="no-such-role-for-metrics")
     except iam.exceptions.NoSuchEntityException:
         pass
-    role, profile, _ = role_with_profile(iam)
+    role, profile, *_ = role_with_profile(iam)
     inst = launch(ec2, profile)
     ip = inst["PrivateIpAddress"]
     for _ in range(2):

@@ -6,9 +6,8 @@ import json
 import botocore.exceptions
 import pytest
 
-from conftest import Cli, client_for, unique
+from support import Cli, aws_error, client_for, role_with_profile, unique
 
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
 # The walkthrough's policy for users who launch instances with roles.
 WALKTHROUGH = {
@@ -28,20 +27,6 @@ def make_user(iam, policy):
     return name, key
 
 
-def profile_with_role(iam):
-    role, profile = unique("role"), unique("profile")
-    r = iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)["Role"]
-    iam.create_instance_profile(InstanceProfileName=profile)
-    iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
-    return r["Arn"], profile
-
-
-def code_of(fn, *a, **kw):
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        fn(*a, **kw)
-    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
-
-
 def user_cli(server, tmp_path, key):
     cli = Cli(server, tmp_path)
     cli.env["AWS_ACCESS_KEY_ID"] = key["AccessKeyId"]
@@ -50,8 +35,8 @@ def user_cli(server, tmp_path, key):
 
 
 def test_walkthrough_policy_is_exactly_enough(server, iam, ec2, tmp_path):
-    role_arn, profile = profile_with_role(iam)
-    _, other_profile = profile_with_role(iam)
+    _, profile, _, role_arn = role_with_profile(iam)
+    _, other_profile, *_ = role_with_profile(iam)
     _, key = make_user(iam, WALKTHROUGH)
     cli = user_cli(server, tmp_path, key)
     inst = cli.json("ec2", "run-instances", "--image-id", "ami-11aa22bb", "--iam-instance-profile", f"Name={profile}")["Instances"][0]
@@ -70,11 +55,11 @@ def test_walkthrough_policy_is_exactly_enough(server, iam, ec2, tmp_path):
 
 
 def test_without_passrole_launch_with_profile_is_refused(server, iam, ec2, sts):
-    role_arn, profile = profile_with_role(iam)
+    _, profile, _, role_arn = role_with_profile(iam)
     policy = {"Version": "2012-10-17", "Statement": [WALKTHROUGH["Statement"][0]]}
     name, key = make_user(iam, policy)
     u_ec2 = client_for(server, "ec2", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
-    code, message = code_of(u_ec2.run_instances, ImageId="ami-11aa22bb", MinCount=1, MaxCount=1, IamInstanceProfile={"Name": profile})
+    code, _, message = aws_error(u_ec2.run_instances, ImageId="ami-11aa22bb", MinCount=1, MaxCount=1, IamInstanceProfile={"Name": profile})
     assert code == "UnauthorizedOperation"
     assert f"is not authorized to perform: iam:PassRole on resource: {role_arn} because no identity-based policy allows the iam:PassRole action" in message
     # The encoded message decodes (for a caller allowed to) into the failed request's context.
@@ -87,15 +72,15 @@ def test_without_passrole_launch_with_profile_is_refused(server, iam, ec2, sts):
     assert items["iam:passedtoservice"] == ["ec2.amazonaws.com"]
     # The user itself may not decode it; a forged message is invalid.
     u_sts = client_for(server, "sts", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
-    assert code_of(u_sts.decode_authorization_message, EncodedMessage=encoded)[0] == "AccessDenied"
-    assert code_of(sts.decode_authorization_message, EncodedMessage=encoded[:-4] + "AAAA")[0] == "InvalidAuthorizationMessageException"
+    assert aws_error(u_sts.decode_authorization_message, EncodedMessage=encoded)[0] == "AccessDenied"
+    assert aws_error(sts.decode_authorization_message, EncodedMessage=encoded[:-4] + "AAAA")[0] == "InvalidAuthorizationMessageException"
     # Launching without a profile needs no PassRole.
     u_ec2.run_instances(ImageId="ami-11aa22bb", MinCount=1, MaxCount=1)
 
 
 def test_passrole_restricted_to_one_role_and_service(server, iam):
-    role_a, profile_a = profile_with_role(iam)
-    role_b, profile_b = profile_with_role(iam)
+    _, profile_a, _, role_a = role_with_profile(iam)
+    _, profile_b, _, role_b = role_with_profile(iam)
     policy = {
         "Version": "2012-10-17",
         "Statement": [
@@ -106,17 +91,17 @@ def test_passrole_restricted_to_one_role_and_service(server, iam):
     name, key = make_user(iam, policy)
     u_ec2 = client_for(server, "ec2", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
     u_ec2.run_instances(ImageId="ami-11aa22bb", MinCount=1, MaxCount=1, IamInstanceProfile={"Name": profile_a})
-    code, message = code_of(u_ec2.run_instances, ImageId="ami-11aa22bb", MinCount=1, MaxCount=1, IamInstanceProfile={"Name": profile_b})
+    code, _, message = aws_error(u_ec2.run_instances, ImageId="ami-11aa22bb", MinCount=1, MaxCount=1, IamInstanceProfile={"Name": profile_b})
     assert code == "UnauthorizedOperation" and f"iam:PassRole on resource: {role_b}" in message
     # The same role passed "to another service" is refused.
     policy["Statement"][1]["Condition"]["StringEquals"]["iam:PassedToService"] = "lambda.amazonaws.com"
     iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
-    code, message = code_of(u_ec2.run_instances, ImageId="ami-11aa22bb", MinCount=1, MaxCount=1, IamInstanceProfile={"Name": profile_a})
+    code, _, message = aws_error(u_ec2.run_instances, ImageId="ami-11aa22bb", MinCount=1, MaxCount=1, IamInstanceProfile={"Name": profile_a})
     assert code == "UnauthorizedOperation" and "iam:PassRole" in message
 
 
 def test_associate_only_instance_x(server, iam, ec2):
-    _, profile = profile_with_role(iam)
+    _, profile, *_ = role_with_profile(iam)
     x = ec2.run_instances(ImageId="ami-11aa22bb", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
     y = ec2.run_instances(ImageId="ami-11aa22bb", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
     account = iam.get_user()["User"]["Arn"].split(":")[4]
@@ -131,7 +116,7 @@ def test_associate_only_instance_x(server, iam, ec2):
     _, key = make_user(iam, policy)
     u_ec2 = client_for(server, "ec2", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
     a = u_ec2.associate_iam_instance_profile(InstanceId=x, IamInstanceProfile={"Name": profile})["IamInstanceProfileAssociation"]
-    code, message = code_of(u_ec2.associate_iam_instance_profile, InstanceId=y, IamInstanceProfile={"Name": profile})
+    code, _, message = aws_error(u_ec2.associate_iam_instance_profile, InstanceId=y, IamInstanceProfile={"Name": profile})
     assert code == "UnauthorizedOperation" and f"instance/{y}" in message
     u_ec2.disassociate_iam_instance_profile(AssociationId=a["AssociationId"])
     # Tag-based: only instances tagged Team=blue may be stopped.
@@ -139,4 +124,4 @@ def test_associate_only_instance_x(server, iam, ec2):
     name2, key2 = make_user(iam, {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:StopInstances", "Resource": "*", "Condition": {"StringEquals": {"ec2:ResourceTag/Team": "blue"}}}]})
     u2 = client_for(server, "ec2", key=key2["AccessKeyId"], secret=key2["SecretAccessKey"])
     u2.stop_instances(InstanceIds=[z])
-    assert code_of(u2.stop_instances, InstanceIds=[y])[0] == "UnauthorizedOperation"
+    assert aws_error(u2.stop_instances, InstanceIds=[y])[0] == "UnauthorizedOperation"

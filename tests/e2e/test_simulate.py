@@ -6,25 +6,7 @@ import json
 import botocore.exceptions
 import pytest
 
-from conftest import client_for, unique
-
-
-def doc(*statements):
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def allow(action, resource="*", **extra):
-    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
-
-
-def deny(action, resource="*", **extra):
-    return {"Effect": "Deny", "Action": action, "Resource": resource, **extra}
-
-
-def err(call, *args, **kw):
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        call(*args, **kw)
-    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"], e.value.response["ResponseMetadata"]["HTTPStatusCode"]
+from support import TRUST_EC2, allow, aws_error, client_for, deny, doc, other_account, unique
 
 
 def by_action(results):
@@ -99,7 +81,7 @@ def test_cli_simulate_principal_policy(cli, iam):
     user = new_user(iam)
     iam.put_user_policy(UserName=user["UserName"], PolicyName="p", PolicyDocument=doc(allow("iam:GetRole")))
     account = user["Arn"].split(":")[4]
-    role, elsewhere = f"arn:aws:iam::{account}:role/a", "arn:aws:iam::999999999999:role/a"
+    role, elsewhere = f"arn:aws:iam::{account}:role/a", f"arn:aws:iam::{other_account(account)}:role/a"
     out = cli.json(
         "iam", "simulate-principal-policy",
         "--policy-source-arn", user["Arn"],
@@ -151,7 +133,7 @@ def test_missing_context_values_and_context_entries(cli, iam):
     assert out["EvaluationResults"][0]["EvalDecision"] == "allowed"
 
     # Values are checked against their type.
-    code, _, status = err(
+    code, status, _ = aws_error(
         iam.simulate_principal_policy, PolicySourceArn=user["Arn"], ActionNames=["iam:ListRoles"],
         ContextEntries=[{"ContextKeyName": "aws:SourceIp", "ContextKeyValues": ["not-an-ip"], "ContextKeyType": "ip"}],
     )
@@ -239,7 +221,7 @@ def test_group_policies_count_for_members_and_group_and_role_sources(iam):
     assert decisions(g["Arn"]) == expected
 
     role = unique("simrole")
-    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    trust = TRUST_EC2
     r = iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)["Role"]
     iam.put_role_policy(RoleName=role, PolicyName="rp", PolicyDocument=doc(allow("iam:ListRoles", Condition={"StringEquals": {"aws:PrincipalType": "AssumedRole"}})))
     iam.attach_role_policy(RoleName=role, PolicyArn=managed["Arn"])
@@ -293,7 +275,7 @@ def test_simulate_custom_policy(cli, iam):
     assert out["EvaluationResults"][0]["EvalDecision"] == "implicitDeny"
 
     # Malformed policies are refused.
-    code, message, status = err(iam.simulate_custom_policy, PolicyInputList=['{"Version":"2012-10-17","Statement":{"Effect":"Maybe","Action":"s3:*","Resource":"*"}}'], ActionNames=["s3:GetObject"])
+    code, status, message = aws_error(iam.simulate_custom_policy, PolicyInputList=['{"Version":"2012-10-17","Statement":{"Effect":"Maybe","Action":"s3:*","Resource":"*"}}'], ActionNames=["s3:GetObject"])
     assert (code, status) == ("InvalidInput", 400) and "PolicyInputList.1" in message
 
 
@@ -304,7 +286,7 @@ def test_custom_policy_with_resource_policy(iam):
         {"Effect": "Allow", "Principal": {"AWS": user["Arn"]}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bkt/*"},
     ]})
     # A resource policy needs a caller.
-    assert err(iam.simulate_custom_policy, PolicyInputList=[doc(allow("s3:ListBucket"))], ActionNames=["s3:GetObject"],
+    assert aws_error(iam.simulate_custom_policy, PolicyInputList=[doc(allow("s3:ListBucket"))], ActionNames=["s3:GetObject"],
                ResourceArns=["arn:aws:s3:::bkt/k"], ResourcePolicy=resource_policy)[0] == "InvalidInput"
     out = iam.simulate_custom_policy(
         PolicyInputList=[doc(allow("s3:ListBucket"))], ActionNames=["s3:GetObject"], ResourceArns=["arn:aws:s3:::bkt/k"],
@@ -317,18 +299,17 @@ def test_custom_policy_with_resource_policy(iam):
     # Owned by another account: both sides must allow.
     out = iam.simulate_custom_policy(
         PolicyInputList=[doc(allow("s3:ListBucket"))], ActionNames=["s3:GetObject"], ResourceArns=["arn:aws:s3:::bkt/k"],
-        ResourcePolicy=resource_policy, CallerArn=user["Arn"], ResourceOwner="arn:aws:iam::999999999999:root",
+        ResourcePolicy=resource_policy, CallerArn=user["Arn"], ResourceOwner=f"arn:aws:iam::{other_account(account)}:root",
     )["EvaluationResults"][0]
     assert out["EvalDecision"] == "implicitDeny"
     assert out["EvalDecisionDetails"] == {"IAM Policy": "implicitDeny", "Resource Policy": "allowed"}
-    assert account != "999999999999"
 
 
 def test_simulation_needs_permission(server, iam):
     user = new_user(iam)
     u_iam, _ = user_clients(server, iam, user["UserName"])
-    assert err(u_iam.simulate_custom_policy, PolicyInputList=[doc(allow("s3:*"))], ActionNames=["s3:GetObject"])[0] == "AccessDenied"
-    assert err(u_iam.simulate_principal_policy, PolicySourceArn=user["Arn"], ActionNames=["s3:GetObject"])[0] == "AccessDenied"
+    assert aws_error(u_iam.simulate_custom_policy, PolicyInputList=[doc(allow("s3:*"))], ActionNames=["s3:GetObject"])[0] == "AccessDenied"
+    assert aws_error(u_iam.simulate_principal_policy, PolicySourceArn=user["Arn"], ActionNames=["s3:GetObject"])[0] == "AccessDenied"
     iam.put_user_policy(UserName=user["UserName"], PolicyName="sim", PolicyDocument=doc(
         allow("iam:SimulateCustomPolicy"), allow("iam:SimulatePrincipalPolicy", user["Arn"])))
     assert u_iam.simulate_custom_policy(PolicyInputList=[doc(allow("s3:*"))], ActionNames=["s3:GetObject"])["EvaluationResults"][0]["EvalDecision"] == "allowed"
@@ -343,7 +324,7 @@ def test_simulation_agrees_with_real_enforcement(server, iam, ec2):
     user = new_user(iam, Tags=[{"Key": "dept", "Value": "eng"}])
     name = user["UserName"]
     account = user["Arn"].split(":")[4]
-    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    trust = TRUST_EC2
     role_a = iam.create_role(RoleName=unique("agree-a"), AssumeRolePolicyDocument=trust, Path="/team/")["Role"]
     role_b = iam.create_role(RoleName=unique("agree-b"), AssumeRolePolicyDocument=trust)["Role"]
     blue, red = (

@@ -5,17 +5,7 @@ import json
 import botocore.exceptions
 import pytest
 
-from conftest import client_for, unique
-
-
-def doc(*statements):
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def err(fn, *a, **kw):
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        fn(*a, **kw)
-    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+from support import TRUST_EC2, aws_error, client_for, doc, unique
 
 
 def new_user(server, iam, policy=None):
@@ -49,18 +39,18 @@ def test_trust_policy_rules(server, iam, sts):
     # A trust policy naming the account needs an identity policy too.
     via_account = unique("acct")
     r2 = iam.create_role(RoleName=via_account, AssumeRolePolicyDocument=doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}))["Role"]
-    code, message = err(alice_sts.assume_role, RoleArn=r2["Arn"], RoleSessionName="s2")
+    code, _, message = aws_error(alice_sts.assume_role, RoleArn=r2["Arn"], RoleSessionName="s2")
     assert code == "AccessDenied" and f"is not authorized to perform: sts:AssumeRole on resource: {r2['Arn']}" in message
     iam.put_user_policy(UserName=alice["UserName"], PolicyName="assume", PolicyDocument=doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": r2["Arn"]}))
     alice_sts.assume_role(RoleArn=r2["Arn"], RoleSessionName="s2")
 
     # A role that trusts only EC2 cannot be assumed by users, even with an identity policy.
-    ec2_only = iam.create_role(RoleName=unique("ec2"), AssumeRolePolicyDocument=doc({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}))["Role"]
+    ec2_only = iam.create_role(RoleName=unique("ec2"), AssumeRolePolicyDocument=TRUST_EC2)["Role"]
     iam.put_user_policy(UserName=alice["UserName"], PolicyName="assume", PolicyDocument=doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}))
-    assert err(alice_sts.assume_role, RoleArn=ec2_only["Arn"], RoleSessionName="s3")[0] == "AccessDenied"
+    assert aws_error(alice_sts.assume_role, RoleArn=ec2_only["Arn"], RoleSessionName="s3")[0] == "AccessDenied"
     # Unknown roles look the same as refused ones; the root may not assume roles.
-    assert err(alice_sts.assume_role, RoleArn=f"arn:aws:iam::{account}:role/{unique('nope')}", RoleSessionName="s4")[0] == "AccessDenied"
-    code, message = err(sts.assume_role, RoleArn=r["Arn"], RoleSessionName="s5")
+    assert aws_error(alice_sts.assume_role, RoleArn=f"arn:aws:iam::{account}:role/{unique('nope')}", RoleSessionName="s4")[0] == "AccessDenied"
+    code, _, message = aws_error(sts.assume_role, RoleArn=r["Arn"], RoleSessionName="s5")
     assert code == "AccessDenied" and "root" in message
 
 
@@ -71,13 +61,13 @@ def test_external_id_duration_and_session_name(server, iam):
         MaxSessionDuration=7200,
         AssumeRolePolicyDocument=doc({"Effect": "Allow", "Principal": {"AWS": alice["Arn"]}, "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "s3cr3t-id"}}}),
     )["Role"]
-    assert err(alice_sts.assume_role, RoleArn=role["Arn"], RoleSessionName="x1")[0] == "AccessDenied"
-    assert err(alice_sts.assume_role, RoleArn=role["Arn"], RoleSessionName="x1", ExternalId="wrong-id")[0] == "AccessDenied"
+    assert aws_error(alice_sts.assume_role, RoleArn=role["Arn"], RoleSessionName="x1")[0] == "AccessDenied"
+    assert aws_error(alice_sts.assume_role, RoleArn=role["Arn"], RoleSessionName="x1", ExternalId="wrong-id")[0] == "AccessDenied"
     out = alice_sts.assume_role(RoleArn=role["Arn"], RoleSessionName="x1", ExternalId="s3cr3t-id", DurationSeconds=7200)
     assert out["Credentials"]["SessionToken"]
-    code, message = err(alice_sts.assume_role, RoleArn=role["Arn"], RoleSessionName="x1", ExternalId="s3cr3t-id", DurationSeconds=7201)
+    code, _, message = aws_error(alice_sts.assume_role, RoleArn=role["Arn"], RoleSessionName="x1", ExternalId="s3cr3t-id", DurationSeconds=7201)
     assert code == "ValidationError" and "MaxSessionDuration" in message
-    assert err(alice_sts.assume_role, RoleArn=role["Arn"], RoleSessionName="bad name!", ExternalId="s3cr3t-id")[0] == "ValidationError"
+    assert aws_error(alice_sts.assume_role, RoleArn=role["Arn"], RoleSessionName="bad name!", ExternalId="s3cr3t-id")[0] == "ValidationError"
 
 
 def test_session_policy_caps_role_permissions(server, iam):
@@ -91,17 +81,17 @@ def test_session_policy_caps_role_permissions(server, iam):
     assert "PackedPolicySize" in out
     capped = clients_from(server, out["Credentials"])
     capped["ec2"].describe_instances()
-    code, message = err(capped["iam"].list_roles)
+    code, _, message = aws_error(capped["iam"].list_roles)
     assert code == "AccessDenied" and message.endswith("because no session policy allows the iam:ListRoles action")
     # A session policy never grants more than the role has.
     wide = clients_from(server, alice_sts.assume_role(RoleArn=role["Arn"], RoleSessionName="wide", Policy=doc({"Effect": "Allow", "Action": "*", "Resource": "*"}))["Credentials"])
-    assert err(wide["iam"].list_users)[0] == "AccessDenied"
+    assert aws_error(wide["iam"].list_users)[0] == "AccessDenied"
     # Managed session policies (PolicyArns) cap the same way.
     managed = iam.create_policy(PolicyName=unique("sp"), PolicyDocument=doc({"Effect": "Allow", "Action": "iam:ListRoles", "Resource": "*"}))["Policy"]["Arn"]
     by_arn = clients_from(server, alice_sts.assume_role(RoleArn=role["Arn"], RoleSessionName="byarn", PolicyArns=[{"arn": managed}])["Credentials"])
     by_arn["iam"].list_roles()
-    assert err(by_arn["ec2"].describe_instances)[0] == "UnauthorizedOperation"
-    assert err(alice_sts.assume_role, RoleArn=role["Arn"], RoleSessionName="bad", Policy="{not json")[0] == "MalformedPolicyDocument"
+    assert aws_error(by_arn["ec2"].describe_instances)[0] == "UnauthorizedOperation"
+    assert aws_error(alice_sts.assume_role, RoleArn=role["Arn"], RoleSessionName="bad", Policy="{not json")[0] == "MalformedPolicyDocument"
 
 
 def test_get_session_token(server, iam):
@@ -111,12 +101,12 @@ def test_get_session_token(server, iam):
     c = clients_from(server, creds)
     assert c["sts"].get_caller_identity()["Arn"] == alice["Arn"]
     c["ec2"].describe_instances()
-    code, message = err(c["iam"].list_roles)
+    code, _, message = aws_error(c["iam"].list_roles)
     assert code == "AccessDenied" and "MFA" in message
-    assert err(c["sts"].get_session_token)[0] == "AccessDenied"
+    assert aws_error(c["sts"].get_session_token)[0] == "AccessDenied"
     # A tampered session token is rejected.
     bad = dict(creds, SessionToken=creds["SessionToken"][:-8] + "AAAAAAA=")
-    assert err(clients_from(server, bad)["sts"].get_caller_identity)[0] == "InvalidClientTokenId"
+    assert aws_error(clients_from(server, bad)["sts"].get_caller_identity)[0] == "InvalidClientTokenId"
 
 
 def test_session_tags_are_principal_tags(server, iam):
@@ -135,13 +125,13 @@ def test_session_tags_are_principal_tags(server, iam):
     )
     # The role's own tag says red: no access.
     red = clients_from(server, alice_sts.assume_role(RoleArn=role["Arn"], RoleSessionName="red")["Credentials"])
-    assert err(red["iam"].list_roles)[0] == "AccessDenied"
+    assert aws_error(red["iam"].list_roles)[0] == "AccessDenied"
     # A session tag overrides it for this session only.
     blue = clients_from(server, alice_sts.assume_role(RoleArn=role["Arn"], RoleSessionName="blue", Tags=[{"Key": "team", "Value": "blue"}])["Credentials"])
     blue["iam"].list_roles()
     # Without sts:TagSession in the trust policy, tags are refused (untagged sessions still work).
     plain = iam.create_role(RoleName=unique("plain"), AssumeRolePolicyDocument=doc({"Effect": "Allow", "Principal": {"AWS": alice["Arn"]}, "Action": "sts:AssumeRole"}))["Role"]
-    code, message = err(alice_sts.assume_role, RoleArn=plain["Arn"], RoleSessionName="tt", Tags=[{"Key": "team", "Value": "blue"}])
+    code, _, message = aws_error(alice_sts.assume_role, RoleArn=plain["Arn"], RoleSessionName="tt", Tags=[{"Key": "team", "Value": "blue"}])
     assert code == "AccessDenied" and "sts:TagSession" in message
     alice_sts.assume_role(RoleArn=plain["Arn"], RoleSessionName="tt")
 
@@ -152,6 +142,6 @@ def test_root_session_token_cannot_call_iam(server, sts):
     c = clients_from(server, creds)
     assert c["sts"].get_caller_identity()["Arn"].endswith(":root")
     c["ec2"].describe_instances()
-    code, message = err(c["iam"].list_roles)
+    code, _, message = aws_error(c["iam"].list_roles)
     assert code == "AccessDenied" and "MFA" in message
-    assert err(c["sts"].get_session_token)[0] == "AccessDenied"
+    assert aws_error(c["sts"].get_session_token)[0] == "AccessDenied"

@@ -1,31 +1,15 @@
-"""Two API nodes on one database (here: one SQLite file): a change made through one is in force
-on the other within the change-poll interval (250 ms), for policies, keys and IMDS."""
+"""Two API nodes on one database (one SQLite file, or PostgreSQL): a change made through one comes
+into force on the other (within the change-poll interval, 250 ms, plus a fetch: measured in
+docs/benchmarks.md, not asserted here), for policies, keys and IMDS."""
 
-import json
 import shutil
-import time
 import urllib.request
 
 import botocore.exceptions
 import pytest
 
-from conftest import Server, client_for, unique
+from support import TRUST_EC2 as TRUST, Server, client_for, doc, allow, eventually, unique
 
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-
-
-def eventually(check, timeout=3.0):
-    """Polls `check` until it returns truthy; returns the seconds it took."""
-    start = time.time()
-    while True:
-        try:
-            if check():
-                return time.time() - start
-        except botocore.exceptions.ClientError:
-            pass
-        if time.time() - start > timeout:
-            raise AssertionError("the other node never saw the change")
-        time.sleep(0.02)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -60,9 +44,8 @@ def test_changes_propagate_between_nodes(nodes):
         except botocore.exceptions.ClientError as e:
             assert e.response["Error"]["Code"] == "UnauthorizedOperation"
         # ...and follows a policy granted through node A.
-        iam_a.put_user_policy(UserName=name, PolicyName="d", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"}]}))
-        took = eventually(lambda: ec2_b_user.describe_instances() is not None)
-        assert took < 1.0, f"propagation took {took:.2f}s"
+        iam_a.put_user_policy(UserName=name, PolicyName="d", PolicyDocument=doc(allow("ec2:DescribeInstances")))
+        took = [eventually(lambda: ec2_b_user.describe_instances() is not None, "node B applies the new policy")]
         # A key deactivated through A stops working on B.
         iam_a.update_access_key(UserName=name, AccessKeyId=key["AccessKeyId"], Status="Inactive")
         def refused():
@@ -71,7 +54,7 @@ def test_changes_propagate_between_nodes(nodes):
                 return False
             except botocore.exceptions.ClientError as e:
                 return e.response["Error"]["Code"] == "AuthFailure"
-        assert eventually(refused) < 1.0
+        took.append(eventually(refused, "node B refuses the deactivated key"))
 
         # IMDS on node B follows an association made through node A.
         role, profile = unique("r"), unique("p")
@@ -89,7 +72,9 @@ def test_changes_propagate_between_nodes(nodes):
             except urllib.error.HTTPError:
                 return False
         ec2_a.associate_iam_instance_profile(InstanceId=inst, IamInstanceProfile={"Name": profile})
-        assert eventually(role_listed) < 1.0
+        took.append(eventually(role_listed, "node B's IMDS serves the new association"))
+        # How fast is measured, not asserted (docs/benchmarks.md).
+        print("propagation to node B (policy, key, IMDS) after (s):", ", ".join(f"{t:.3f}" for t in took))
     finally:
         a.stop()
         b.stop()

@@ -4,13 +4,10 @@
 import json
 import re
 
-TRUST = '{ "Version": "2012-10-17", "Statement": [ { "Effect": "Allow", "Principal": { "Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole" } ] }'
-ACCESS = '{ "Version": "2012-10-17", "Statement": [ { "Effect": "Allow", "Action": ["s3:*"], "Resource": ["*"] } ] }'
+from support import WALKTHROUGH_ACCESS as ACCESS, WALKTHROUGH_TRUST as TRUST, Cli, assert_recent
 
 
 def test_walkthrough(fresh_server, tmp_path):
-    from conftest import Cli
-
     cli = Cli(fresh_server, tmp_path)
     (tmp_path / "ec2-role-trust-policy.json").write_text(TRUST)
     (tmp_path / "ec2-role-access-policy.json").write_text(ACCESS)
@@ -24,7 +21,9 @@ def test_walkthrough(fresh_server, tmp_path):
     assert role["Path"] == "/"
     assert role["Arn"] == f"arn:aws:iam::{account}:role/s3access"
     assert re.fullmatch(r"AROA[A-Z2-7]{17}", role["RoleId"])
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", role["CreateDate"]) or role["CreateDate"]
+    # ISO 8601 with a zone (the CLI prints botocore's parsed timestamp), and just now.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|\+00:00)", role["CreateDate"]), role["CreateDate"]
+    assert_recent(role["CreateDate"])
     # The CLI decodes the URL-encoded document back into JSON.
     assert role["AssumeRolePolicyDocument"] == json.loads(TRUST)
 
@@ -106,7 +105,7 @@ def test_walkthrough(fresh_server, tmp_path):
 
 
 def test_walkthrough_error_cases(cli, tmp_path):
-    from conftest import unique
+    from support import unique
 
     name = unique("r")
     (tmp_path / "trust.json").write_text(TRUST)

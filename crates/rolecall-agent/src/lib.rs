@@ -46,6 +46,8 @@ pub struct AgentConfig {
     pub refresh: Duration,
     /// Timeout of one call to the control plane.
     pub timeout: Duration,
+    /// The time credentials' expiry is judged by (tests use a manual clock).
+    pub clock: DynClock,
 }
 
 impl AgentConfig {
@@ -58,6 +60,7 @@ impl AgentConfig {
             poll: Duration::from_millis(250),
             refresh: Duration::from_secs(300),
             timeout: Duration::from_secs(2),
+            clock: Arc::new(rolecall_core::SystemClock),
         }
     }
 }
@@ -81,8 +84,7 @@ impl Agent {
         // IMDSv2 tokens only need to verify on this agent: a key of its own, per process.
         let key = MasterKey::new(1, &MasterKey::generate_bytes()).map_err(|e| e.to_string())?;
         let keyring = KeyRing::new(vec![key]).map_err(|e| e.to_string())?;
-        let clock: DynClock = Arc::new(rolecall_core::SystemClock);
-        let dir = Directory::remote(config.region.clone(), keyring, clock);
+        let dir = Directory::remote(config.region.clone(), keyring, config.clock.clone());
         Ok(Arc::new(Agent {
             config,
             client,
@@ -120,7 +122,7 @@ impl Agent {
         let refresh = chrono::Duration::from_std(self.config.refresh).unwrap_or_default();
         self.dir
             .earliest_expiry()
-            .is_some_and(|t| t - chrono::Utc::now() <= refresh)
+            .is_some_and(|t| t - self.config.clock.now() <= refresh)
     }
 
     /// Keeps the view current forever (see the crate docs). Run it as a background task.

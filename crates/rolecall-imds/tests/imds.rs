@@ -5,53 +5,26 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::{DateTime, Duration, Utc};
-use rolecall_api::{Api, ApiConfig, AuthMode, KeyStore, Principal};
-use rolecall_core::ec2::{Ec2, Ec2Config, RunInstances};
+use rolecall_core::ManualClock;
+use rolecall_core::ec2::{Ec2, RunInstances};
 use rolecall_core::iam::Iam;
 use rolecall_core::model::{Instance, Tag};
-use rolecall_core::{ChangeListener, DynClock, DynStore, ManualClock};
-use rolecall_crypto::{KeyRing, MasterKey};
-use rolecall_imds::{CredentialPolicy, Directory, ImdsConfig, dev_path_prefix};
-use rolecall_store_sqlite::SqliteStore;
+use rolecall_crypto::KeyRing;
+use rolecall_imds::{CredentialPolicy, Directory, dev_path_prefix};
+use rolecall_test_support::{
+    ACCOUNT, Creds, EC2_TRUST, LAMBDA_TRUST, REGION, StackOptions, creds_of, signed_call, xml,
+};
 use serde_json::Value;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::TcpSocket;
 
-const ACCOUNT: &str = "123456789012";
-const REGION: &str = "us-east-1";
-const ROOT_KEY: &str = "AKIAROLECALLTEST0001";
-const ROOT_SECRET: &str = "rootsecretrootsecretrootsecretrootsecret";
 const TTL: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 const TOKEN: &str = "x-aws-ec2-metadata-token";
 
-const EC2_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-const LAMBDA_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-
-/// Access key, secret and (for temporary credentials) session token.
-#[derive(Clone)]
-struct Creds {
-    key: String,
-    secret: String,
-    token: Option<String>,
-}
-
 fn root() -> Creds {
-    Creds {
-        key: ROOT_KEY.into(),
-        secret: ROOT_SECRET.into(),
-        token: None,
-    }
-}
-
-/// Credentials out of an IMDS `security-credentials/<role>` document.
-fn creds_of(doc: &Value) -> Creds {
-    Creds {
-        key: doc["AccessKeyId"].as_str().unwrap().into(),
-        secret: doc["SecretAccessKey"].as_str().unwrap().into(),
-        token: Some(doc["Token"].as_str().unwrap().into()),
-    }
+    Creds::root()
 }
 
 struct Reply {
@@ -86,74 +59,26 @@ impl Default for Options {
 }
 
 async fn stack(opts: Options) -> Stack {
-    let store: DynStore = Arc::new(SqliteStore::in_memory().await.unwrap());
     let start = DateTime::parse_from_rfc3339("2026-01-15T10:00:00Z")
         .unwrap()
         .with_timezone(&Utc);
     let clock = ManualClock::new(start);
-    let dyn_clock: DynClock = clock.clone();
-    let keyring = KeyRing::new(vec![
-        MasterKey::new(1, &MasterKey::generate_bytes()).unwrap(),
-    ])
-    .unwrap();
-    let iam = Iam::new(store.clone(), ACCOUNT);
-    let ec2 = Ec2::new(
-        store,
-        iam.clone(),
-        Ec2Config {
-            region: REGION.into(),
-            instance_cidr: opts.instance_cidr.parse().unwrap(),
-        },
-    );
-    let dir = Directory::new(
-        iam.clone(),
-        REGION.into(),
-        keyring.clone(),
-        dyn_clock.clone(),
-        opts.policy,
-    );
-    dir.reload().await.unwrap();
-    let keys = KeyStore::default();
-    keys.insert(rolecall_api::Credentials {
-        access_key_id: ROOT_KEY.into(),
-        secret_access_key: ROOT_SECRET.into(),
-        principal: Principal::root(ACCOUNT),
-    });
-    let listeners: Vec<Arc<dyn ChangeListener>> = vec![dir.clone()];
-    let api = Arc::new(Api {
-        iam: iam.clone(),
-        ec2: ec2.clone(),
-        config: ApiConfig {
-            region: REGION.into(),
-            auth: AuthMode::On,
-            instance_credentials: opts.policy,
-        },
-        keys,
-        keyring: keyring.clone(),
-        clock: dyn_clock,
-        listeners,
-        policy_cache: Default::default(),
-        generation: Default::default(),
-    });
-    let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let api_addr = api_listener.local_addr().unwrap();
-    tokio::spawn(rolecall_api::serve(api_listener, api));
-    let imds_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let imds_addr = imds_listener.local_addr().unwrap();
-    tokio::spawn(rolecall_imds::serve(
-        imds_listener,
-        dir.clone(),
-        ImdsConfig::default(),
-    ));
+    let s = rolecall_test_support::Stack::start(StackOptions {
+        clock: clock.clone(),
+        policy: opts.policy,
+        instance_cidr: opts.instance_cidr,
+        imds: true,
+    })
+    .await;
     Stack {
-        iam,
-        ec2,
+        iam: s.iam.clone(),
+        ec2: s.ec2.clone(),
         clock,
-        keyring,
-        dir,
-        imds: imds_addr,
-        api: api_addr,
-        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        keyring: s.keyring.clone(),
+        dir: s.dir().clone(),
+        imds: s.imds(),
+        api: s.api,
+        http: s.http.clone(),
     }
 }
 
@@ -263,50 +188,7 @@ impl Stack {
 
     /// A SigV4-signed Query/EC2 API call (POST form), signed at the manual clock's time.
     async fn call(&self, service: &str, params: &[(&str, &str)], c: &Creds) -> (u16, String) {
-        let version = match service {
-            "iam" => "2010-05-08",
-            "sts" => "2011-06-15",
-            _ => "2016-11-15",
-        };
-        let mut form = form_urlencoded::Serializer::new(String::new());
-        form.append_pair("Version", version);
-        for (k, v) in params {
-            form.append_pair(k, v);
-        }
-        let body = form.finish();
-        let host = self.api.to_string();
-        let ct = "application/x-www-form-urlencoded; charset=utf-8";
-        let headers = [("host", host.as_str()), ("content-type", ct)];
-        let signed = rolecall_sigv4::sign(
-            &rolecall_sigv4::Request {
-                method: "POST",
-                path: "/",
-                query: "",
-                headers: &headers,
-                body: body.as_bytes(),
-            },
-            &rolecall_sigv4::SigningParams {
-                credentials: rolecall_sigv4::Credentials {
-                    access_key_id: &c.key,
-                    secret_access_key: &c.secret,
-                    session_token: c.token.as_deref(),
-                },
-                region: REGION,
-                service,
-                time: self.clock.now(),
-            },
-        );
-        let mut rb = self
-            .http
-            .post(format!("http://{host}/"))
-            .header("content-type", ct)
-            .body(body);
-        for (k, v) in signed.headers() {
-            rb = rb.header(k, v);
-        }
-        let resp = rb.send().await.unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.text().await.unwrap())
+        signed_call(&self.http, self.api, service, params, c, self.clock.now()).await
     }
 
     async fn whoami(&self, c: &Creds) -> (u16, String) {
@@ -316,17 +198,6 @@ impl Stack {
 }
 
 use rolecall_core::Clock as _;
-
-/// The text of the first `<tag>` element.
-fn xml<'a>(body: &'a str, tag: &str) -> &'a str {
-    let open = format!("<{tag}>");
-    let start = body
-        .find(&open)
-        .unwrap_or_else(|| panic!("no <{tag}> in {body}"))
-        + open.len();
-    let end = body[start..].find(&format!("</{tag}>")).unwrap() + start;
-    &body[start..end]
-}
 
 fn expiration(doc: &Value) -> DateTime<Utc> {
     let s = doc["Expiration"].as_str().unwrap();

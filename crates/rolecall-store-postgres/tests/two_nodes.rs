@@ -25,21 +25,21 @@ struct Cluster {
     check: PgPool,
 }
 
-async fn cluster() -> Option<Cluster> {
-    let opts = common::fresh_database().await?;
+async fn cluster() -> Cluster {
+    let opts = common::fresh_database().await;
     // Both nodes start at once: migrations must be applied exactly once (advisory lock).
     let (a, b) = tokio::join!(
         PostgresStore::connect_with(opts.clone(), 6),
         PostgresStore::connect_with(opts.clone(), 6)
     );
     let check = PgPool::connect_with(opts).await.expect("check pool");
-    Some(Cluster {
+    Cluster {
         nodes: [
             Arc::new(a.expect("node a")) as DynStore,
             Arc::new(b.expect("node b")) as DynStore,
         ],
         check,
-    })
+    }
 }
 
 impl Cluster {
@@ -107,18 +107,10 @@ fn launch() -> RunInstances {
     }
 }
 
-macro_rules! cluster_or_skip {
-    () => {
-        match cluster().await {
-            Some(c) => c,
-            None => return,
-        }
-    };
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test -p rolecall-store-postgres -- --include-ignored"]
 async fn same_role_created_on_both_nodes() {
-    let c = cluster_or_skip!();
+    let c = cluster().await;
     for round in 0..5 {
         let results = race(8, |i| {
             let iam = c.iam(i);
@@ -143,8 +135,9 @@ async fn same_role_created_on_both_nodes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test -p rolecall-store-postgres -- --include-ignored"]
 async fn same_instance_associated_on_both_nodes() {
-    let c = cluster_or_skip!();
+    let c = cluster().await;
     for i in 0..6 {
         c.iam(0)
             .create_instance_profile(&format!("p{i}"), None, vec![])
@@ -190,8 +183,9 @@ async fn same_instance_associated_on_both_nodes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test -p rolecall-store-postgres -- --include-ignored"]
 async fn association_replaced_on_both_nodes_then_terminated() {
-    let c = cluster_or_skip!();
+    let c = cluster().await;
     for name in ["a", "b"] {
         c.iam(0)
             .create_instance_profile(name, None, vec![])
@@ -259,8 +253,9 @@ async fn association_replaced_on_both_nodes_then_terminated() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test -p rolecall-store-postgres -- --include-ignored"]
 async fn policy_versions_on_both_nodes() {
-    let c = cluster_or_skip!();
+    let c = cluster().await;
     let p = c
         .iam(0)
         .create_policy(CreatePolicy {
@@ -301,8 +296,9 @@ async fn policy_versions_on_both_nodes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test -p rolecall-store-postgres -- --include-ignored"]
 async fn one_role_per_profile_on_both_nodes() {
-    let c = cluster_or_skip!();
+    let c = cluster().await;
     c.iam(0)
         .create_instance_profile("one", None, vec![])
         .await
@@ -336,8 +332,9 @@ async fn one_role_per_profile_on_both_nodes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test -p rolecall-store-postgres -- --include-ignored"]
 async fn access_keys_on_both_nodes() {
-    let c = cluster_or_skip!();
+    let c = cluster().await;
     c.iam(0)
         .create_user("keyed", None, None, vec![])
         .await
@@ -362,8 +359,9 @@ async fn access_keys_on_both_nodes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test -p rolecall-store-postgres -- --include-ignored"]
 async fn meta_and_tags_on_both_nodes() {
-    let c = cluster_or_skip!();
+    let c = cluster().await;
     let results = race(8, |i| {
         let store = c.nodes[i % 2].clone();
         async move { Ok(store.init_meta("account_id", &format!("value-{i}")).await?) }
@@ -393,8 +391,9 @@ async fn meta_and_tags_on_both_nodes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test -p rolecall-store-postgres -- --include-ignored"]
 async fn private_ips_unique_across_nodes() {
-    let c = cluster_or_skip!();
+    let c = cluster().await;
     let results = race(10, |i| {
         let ec2 = c.ec2(i);
         async move {

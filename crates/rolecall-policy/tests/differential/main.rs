@@ -1,7 +1,9 @@
 //! Differential tests against the independent IAM policy evaluator in
 //! `../shared/tools/iam-oracle` (run as a separate `node` process; install it
-//! with `scripts/setup-oracle.sh`). Without the oracle the tests print a skip
-//! message, or fail when `CI` is set.
+//! with `scripts/setup-oracle.sh`). The tests that need the oracle are
+//! `#[ignore]`d, so a plain `cargo test` reports them as ignored; run them with
+//! `cargo test -p rolecall-policy --test differential -- --include-ignored`
+//! (scripts/test.sh does), where a missing oracle fails them.
 //!
 //! * `generated_cases_agree_with_oracle`: seeded random requests covering every
 //!   element and operator (`ROLECALL_DIFF_CASES`, default 10,000;
@@ -31,10 +33,9 @@ fn env_num(name: &str, default: u64) -> u64 {
 }
 
 #[test]
+#[ignore = "needs the IAM oracle: scripts/setup-oracle.sh, then --include-ignored"]
 fn generated_cases_agree_with_oracle() {
-    let Some(oracle) = Oracle::find("generated_cases_agree_with_oracle") else {
-        return;
-    };
+    let oracle = Oracle::find("generated_cases_agree_with_oracle");
     let n = env_num("ROLECALL_DIFF_CASES", 10_000) as usize;
     let seed = env_num("ROLECALL_DIFF_SEED", 0x5EED_2026);
     let mut rng = generate::Rng::new(seed);
@@ -154,10 +155,9 @@ fn corpus_matches_aws_without_oracle() {
 }
 
 #[test]
+#[ignore = "needs the IAM oracle: scripts/setup-oracle.sh, then --include-ignored"]
 fn corpus_matches_aws_and_oracle() {
-    let Some(oracle) = Oracle::find("corpus_matches_aws_and_oracle") else {
-        return;
-    };
+    let oracle = Oracle::find("corpus_matches_aws_and_oracle");
     let cases = corpus();
     let requests: Vec<Value> = cases
         .iter()
@@ -193,10 +193,9 @@ fn corpus_matches_aws_and_oracle() {
 }
 
 #[test]
+#[ignore = "needs the IAM oracle: scripts/setup-oracle.sh, then --include-ignored"]
 fn oracle_smoke_cases() {
-    let Some(oracle) = Oracle::find("oracle_smoke_cases") else {
-        return;
-    };
+    let oracle = Oracle::find("oracle_smoke_cases");
     let path = oracle.dir().join("cases/cases.json");
     let Ok(text) = std::fs::read_to_string(&path) else {
         panic!("{} missing", path.display());
