@@ -34,6 +34,7 @@ fi
 export PATH="$VENV/bin:$PATH"   # the tests run `aws` by name
 
 scripts/setup-oracle.sh
+scripts/setup-js-sdk.sh
 
 # Per-test and whole-step limits: generous (a loaded 2-core machine), only there to catch hangs.
 # pytest exits 5 when it collected no test, which fails this script like any other failure.
@@ -41,7 +42,7 @@ PYTEST=(timeout --kill-after=30 2400 python -m pytest -q -p no:cacheprovider --t
 # The e2e modules that exercise the API (and IMDS) through the shared server fixtures: they run on
 # both stores.
 API_MODULES=()
-for m in iam users sts ec2 passrole passrole_matrix input_hardening simulate authz_hardening instance_permissions imds walkthrough; do
+for m in iam users sts ec2 passrole passrole_matrix input_hardening sdks fidelity simulate authz_hardening instance_permissions imds walkthrough; do
   API_MODULES+=("tests/e2e/test_$m.py")
 done
 

@@ -134,14 +134,17 @@ class Server:
         env["AWS_PAGER"] = ""
         return env
 
-    def exec_command(self, instance_id: str) -> list:
-        """`rolecall exec INSTANCE --` (the command to run follows)."""
-        return [str(BINARY), *self.global_args, "exec", "--data-dir", str(self.data_dir), instance_id, "--"]
+    def exec_command(self, instance_id: str, imds_endpoint=None) -> list:
+        """`rolecall exec [--imds-endpoint local|path] INSTANCE --` (the command to run follows)."""
+        mode = ["--imds-endpoint", imds_endpoint] if imds_endpoint else []
+        return [str(BINARY), *self.global_args, "exec", "--data-dir", str(self.data_dir), *mode, instance_id, "--"]
 
-    def exec_env(self, instance_id: str, env=None) -> dict:
+    def exec_env(self, instance_id: str, env=None, imds_endpoint="path") -> dict:
         """The environment `rolecall exec INSTANCE` gives its command (read back with env), run
-        from a parent with the environment `env` (default: this process's)."""
-        out = subprocess.run([*self.exec_command(instance_id), "env"], check=True, capture_output=True, text=True, env=env).stdout
+        from a parent with the environment `env` (default: this process's). By default the
+        path form, whose IMDS URL stays usable after exec has ended (the local endpoint lives
+        only as long as exec)."""
+        out = subprocess.run([*self.exec_command(instance_id, imds_endpoint), "env"], check=True, capture_output=True, text=True, env=env).stdout
         return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
     def exec(self, instance_id: str, *command, check=True):

@@ -68,6 +68,12 @@ def test_exec_environment_is_clean(imds_server, tmp_path):
     assert (aws_vars["AWS_CONFIG_FILE"], aws_vars["AWS_SHARED_CREDENTIALS_FILE"]) == ("/dev/null", "/dev/null")
     assert aws_vars["AWS_REGION"] == aws_vars["AWS_DEFAULT_REGION"] == root["AWS_DEFAULT_REGION"] != parent["AWS_REGION"]
     assert env["AWS_EC2_METADATA_SERVICE_ENDPOINT"].startswith(imds_server.imds + "/rolecall/" + inst["InstanceId"] + "/")
+    # By default (a loopback endpoint of exec's own, no path) the variables are the same and the
+    # endpoint carries no prefix.
+    local = imds_server.exec_env(inst["InstanceId"], env=parent, imds_endpoint=None)
+    assert {k for k in local if k.startswith("AWS_")} == set(aws_vars)
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", local["AWS_EC2_METADATA_SERVICE_ENDPOINT"]), local
+    assert local["AWS_EC2_METADATA_SERVICE_ENDPOINT"] != imds_server.imds
     assert env["AWS_ENDPOINT_URL"] == imds_server.endpoint
     # An instance without a profile has no credentials, although its parent had several.
     p = subprocess.run(

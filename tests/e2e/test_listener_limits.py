@@ -69,7 +69,7 @@ def instance_with_role(server):
     iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
     inst = ec2.run_instances(ImageId="ami-11aa22bb", MinCount=1, MaxCount=1, IamInstanceProfile={"Name": profile})["Instances"][0]["InstanceId"]
     env = dict(line.split("=", 1) for line in subprocess.run(
-        [str(BINARY), "exec", "--data-dir", str(server.data), inst, "--", "env"], check=True, capture_output=True, text=True,
+        [str(BINARY), "exec", "--data-dir", str(server.data), "--imds-endpoint", "path", inst, "--", "env"], check=True, capture_output=True, text=True,
     ).stdout.splitlines() if "=" in line)
     return role, env["AWS_EC2_METADATA_SERVICE_ENDPOINT"].rstrip("/") + "/latest/meta-data/iam/security-credentials/" + role
 

@@ -84,14 +84,36 @@ pub fn answer(
     req: &Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let raw_path = req.uri().path();
-    let (view, path): (Option<Arc<InstanceView>>, &str) =
+    let (view, path, unmatched): (Option<Arc<InstanceView>>, &str, &str) =
         match token::parse_dev_path(dir.keyring(), raw_path) {
-            Some((id, rest)) if config.dev_paths => (dir.by_id(id), rest),
-            _ if raw_path.starts_with("/rolecall/") => (None, raw_path),
-            _ if config.source_ip => (dir.by_ip(peer.ip()), raw_path),
-            _ => (None, raw_path),
+            Some((id, rest)) if config.dev_paths => (
+                dir.by_id(id),
+                rest,
+                "the development path names no running instance",
+            ),
+            Some(_) => (
+                None,
+                raw_path,
+                "development paths are off (--imds-identify)",
+            ),
+            None if raw_path.starts_with("/rolecall/") => (
+                None,
+                raw_path,
+                "a development path whose MAC does not match (another deployment key?)",
+            ),
+            None if config.source_ip => (
+                dir.by_ip(peer.ip()),
+                raw_path,
+                "no running instance has the source address",
+            ),
+            None => (
+                None,
+                raw_path,
+                "no development path, and source-address identification is off (--imds-identify)",
+            ),
         };
     let Some(view) = view else {
+        log_unmatched(peer, unmatched);
         return status_page(StatusCode::NOT_FOUND);
     };
     let opts = &view.instance.metadata_options;
@@ -161,6 +183,26 @@ pub fn answer(
             r
         }
         None => status_page(StatusCode::NOT_FOUND),
+    }
+}
+
+/// Requests that matched no instance, and when one was last logged at info.
+static UNMATCHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static UNMATCHED_LOGGED: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+
+/// Says why a request matched no instance: every time at debug, at most every 10 s at info
+/// (an instance polling a wrong endpoint must not flood the log). Never logs the path, which may
+/// carry a development MAC.
+fn log_unmatched(peer: SocketAddr, reason: &str) {
+    let n = UNMATCHED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    tracing::debug!(%peer, reason, "IMDS request matches no instance");
+    let now = std::time::Instant::now();
+    let Ok(mut last) = UNMATCHED_LOGGED.lock() else {
+        return;
+    };
+    if last.is_none_or(|t| now.duration_since(t) >= std::time::Duration::from_secs(10)) {
+        *last = Some(now);
+        tracing::info!(%peer, reason, unmatched_total = n, "IMDS request matches no instance (404)");
     }
 }
 

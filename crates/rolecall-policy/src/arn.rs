@@ -234,7 +234,12 @@ pub(crate) fn validate_resource(text: &str, variables: bool) -> Result<(), Resou
                     "IAM resource {text} cannot contain region information."
                 ));
             }
-            "s3" => {
+            // Access points (and Object Lambda / Multi-Region access points) are regional;
+            // buckets and objects are not.
+            "s3" if !parts
+                .get(5)
+                .is_some_and(|r| r.starts_with("accesspoint/") || *r == "accesspoint") =>
+            {
                 return msg(format!(
                     "Resource {text} can not contain region information."
                 ));
@@ -383,6 +388,20 @@ mod tests {
         assert_eq!(
             problem("arn:aws:s3:us-east-1::example_bucket"),
             "Resource arn:aws:s3:us-east-1::example_bucket can not contain region information."
+        );
+        assert!(
+            validate_resource("arn:aws:s3:us-west-2:123456789012:accesspoint/my-ap", true).is_ok()
+        );
+        assert!(
+            validate_resource(
+                "arn:aws:s3:us-west-2:123456789012:accesspoint/my-ap/object/k",
+                true
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            problem("arn:aws:s3:us-west-2:123456789012:bucket/b"),
+            "Resource arn:aws:s3:us-west-2:123456789012:bucket/b can not contain region information."
         );
         assert!(problem("arn:aws:iam:::example_bucket").starts_with("IAM resource path must"));
         assert!(legacy_resource_ok("arn:aws:s3:::b", true));

@@ -492,7 +492,8 @@ fn iam_messages() {
         (st(r#"[{"Effect":"Deny"},{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]"#), ID, "Policy statement must contain actions."),
         (st(r#"{"Effect":"Allow","Action":"s3:ListBucket"}"#), ID, "Policy statement must contain resources."),
         (st(r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":[]}"#), ID, "Policy statement must contain resources."),
-        (st(r#"{"Effect":"Allow","Action":"invalid"}"#), ID, "Policy statement must contain resources."),
+        // The vendor check comes before the missing-Resource check (moto's AWS-verified cases).
+        (st(r#"{"Effect":"Allow","Action":"invalid"}"#), ID, "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."),
         (st(r#"{"Effect":"Allow","Action":"invalid","Resource":"*"}"#), ID, "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."),
         (st(r#"{"Effect":"Allow","NotAction":"","Resource":"*"}"#), ID, "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."),
         (st(r#"{"Effect":"Allow","Action":"a a:ListBucket","Resource":"*"}"#), ID, "Vendor a a is not valid"),
@@ -510,8 +511,29 @@ fn iam_messages() {
             Err(e) => assert_eq!(e.message(), want, "{doc}"),
         }
     }
+    // A trust policy that is not JSON has its own message; other kinds say "Syntax errors".
+    for (doc, kind, want) in [
+        ("not json", TRUST, "This policy contains invalid Json"),
+        ("{\"Version\": ", TRUST, "This policy contains invalid Json"),
+        ("not json", ID, "Syntax errors in policy."),
+    ] {
+        assert_eq!(
+            Policy::parse(doc, kind)
+                .err()
+                .map(|e| e.message().to_string())
+                .as_deref(),
+            Some(want),
+            "{doc}"
+        );
+    }
     // Accepted by IAM.
     for doc in [
+        st(
+            r#"{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"DateLessThan":{"aws:CurrentTime":"-292275054"}}}"#,
+        ),
+        st(
+            r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:us-west-2:123456789012:accesspoint/my-ap/object/*"}"#,
+        ),
         st(r#"{"Effect":"Allow","Action":"iam: asdf safdsf af ","Resource":"*"}"#),
         st(
             r#"{"Effect":"Allow","Action":"service-prefix:action-name","Resource":"arn:aws:s33:::example_bucket"}"#,

@@ -125,7 +125,36 @@ fn random_account_id() -> String {
 }
 
 /// Opens the deployment in `dir`, creating it on first use.
-pub async fn open(dir: &Path, create: bool, database_url: Option<&str>) -> Result<Deployment> {
+/// How `open` treats a data directory.
+pub enum Open<'a> {
+    /// `serve`: create what is missing; `account_id` (12 digits) is the account on first start
+    /// and must match it later.
+    Serve { account_id: Option<&'a str> },
+    /// `env`, `exec`, `rotate-key`: use what `serve` created, create nothing.
+    Existing,
+}
+
+/// Says in the data directory which kind of store its server uses (never the URL, which may
+/// carry a password), so commands run without `--database-url` can tell.
+const STORE_FILE: &str = "store";
+const STORE_POSTGRESQL: &str = "postgresql";
+
+/// Checks a chosen account id: 12 digits.
+pub fn check_account_id(id: &str) -> Result<()> {
+    if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("--account-id must be 12 digits, got {id:?}");
+    }
+    Ok(())
+}
+
+pub async fn open(dir: &Path, how: Open<'_>, database_url: Option<&str>) -> Result<Deployment> {
+    let (create, chosen_account) = match how {
+        Open::Serve { account_id } => (true, account_id),
+        Open::Existing => (false, None),
+    };
+    if let Some(id) = chosen_account {
+        check_account_id(id)?;
+    }
     if !dir.exists() {
         if !create {
             bail!(
@@ -145,6 +174,23 @@ pub async fn open(dir: &Path, create: bool, database_url: Option<&str>) -> Resul
         create_keyring(&key_path).with_context(|| format!("creating {}", key_path.display()))?;
     }
     let keyring = read_keyring(&key_path)?;
+    let marker = dir.join(STORE_FILE);
+    let uses_postgresql = fs::read_to_string(&marker)
+        .map(|s| s.trim() == STORE_POSTGRESQL)
+        .unwrap_or(false);
+    match database_url {
+        Some(_) if create => fs::write(&marker, format!("{STORE_POSTGRESQL}\n"))?,
+        None if uses_postgresql => bail!(
+            "the server of {} keeps its state in PostgreSQL: pass the same --database-url (or ROLECALL_DATABASE_URL)",
+            dir.display()
+        ),
+        None if !create && !dir.join(DB_FILE).exists() => bail!(
+            "{} has no database: run `rolecall serve --data-dir {}` first, or pass --database-url if its server uses PostgreSQL",
+            dir.display(),
+            dir.display()
+        ),
+        _ => {}
+    }
     let store: DynStore = match database_url {
         // Several nodes share one PostgreSQL; each keeps a copy of the key ring in its DIR.
         Some(url) => Arc::new(
@@ -167,9 +213,21 @@ pub async fn open(dir: &Path, create: bool, database_url: Option<&str>) -> Resul
     }
 
     let account_id = store
-        .init_meta("account_id", &random_account_id())
+        .init_meta(
+            "account_id",
+            chosen_account
+                .map_or_else(random_account_id, str::to_string)
+                .as_str(),
+        )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(id) = chosen_account
+        && id != account_id
+    {
+        bail!(
+            "--account-id {id}: this deployment was created with account {account_id}, which cannot change"
+        );
+    }
     let root_access_key_id = store
         .init_meta("root_access_key_id", &access_key_id(IdPrefix::AccessKey))
         .await
@@ -204,7 +262,7 @@ pub async fn open(dir: &Path, create: bool, database_url: Option<&str>) -> Resul
 /// under older keys stay valid (the ring keeps those keys) until they expire; after the longest
 /// credential lifetime an old key's line can be deleted from the key file.
 pub async fn rotate_key(dir: &Path, database_url: Option<&str>) -> Result<u8> {
-    let d = open(dir, false, database_url).await?;
+    let d = open(dir, Open::Existing, database_url).await?;
     let key_path = dir.join(KEY_FILE);
     let text = fs::read_to_string(&key_path)?;
     let max_id = text

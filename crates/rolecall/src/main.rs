@@ -1,6 +1,7 @@
 //! `rolecall`: self-hosted IAM roles for EC2 instances.
 
 mod datadir;
+mod exec;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -75,6 +76,11 @@ enum Command {
         /// (at least 1800).
         #[arg(long, default_value_t = 5 * 3600)]
         credential_refresh: i64,
+        /// The account id (12 digits) of a new deployment, e.g. moto's 123456789012 or
+        /// LocalStack's 000000000000 for test suites written for them [default: random]. A
+        /// deployment's account cannot change: a later start with another id fails.
+        #[arg(long)]
+        account_id: Option<String>,
         /// Start with `--auth off` on an address that is not loopback (anyone who can reach it
         /// acts as the account root).
         #[arg(long)]
@@ -92,6 +98,10 @@ enum Command {
     Exec {
         #[arg(long, env = "ROLECALL_DATA_DIR")]
         data_dir: Option<PathBuf>,
+        /// How the command reaches the instance's metadata service: a loopback endpoint of
+        /// exec's own without a path (every SDK), or IMDS's URL with the instance's path prefix.
+        #[arg(long, value_enum, default_value = "local")]
+        imds_endpoint: exec::ImdsEndpoint,
         /// The instance to impersonate.
         instance_id: String,
         /// The command and its arguments (after `--`).
@@ -179,6 +189,7 @@ struct ServeArgs {
     imds_listen: Option<SocketAddr>,
     imds_identify: Identify,
     credentials: CredentialPolicy,
+    account_id: Option<String>,
     insecure_allow_remote_auth_off: bool,
     limits: LimitArgs,
 }
@@ -203,6 +214,7 @@ async fn main() -> Result<()> {
             imds_identify,
             credential_lifetime,
             credential_refresh,
+            account_id,
             insecure_allow_remote_auth_off,
             limits,
         } => {
@@ -223,6 +235,7 @@ async fn main() -> Result<()> {
                     imds_listen,
                     imds_identify,
                     credentials,
+                    account_id,
                     insecure_allow_remote_auth_off,
                     limits,
                 },
@@ -259,6 +272,7 @@ async fn main() -> Result<()> {
         }
         Command::Exec {
             data_dir,
+            imds_endpoint,
             instance_id,
             command,
         } => {
@@ -268,6 +282,7 @@ async fn main() -> Result<()> {
                 &instance_id,
                 &command,
                 inherited_umask,
+                imds_endpoint,
             )
             .await
         }
@@ -341,7 +356,14 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
             + 256,
     );
     let dir = args.dir;
-    let d = datadir::open(&dir, true, database_url).await?;
+    let d = datadir::open(
+        &dir,
+        datadir::Open::Serve {
+            account_id: args.account_id.as_deref(),
+        },
+        database_url,
+    )
+    .await?;
     let store = d.store;
     let clock: rolecall_core::DynClock = Arc::new(rolecall_core::SystemClock);
     let iam = Iam::new(store.clone(), d.account_id.clone());
@@ -532,9 +554,10 @@ async fn exec(
     instance_id: &str,
     command: &[String],
     inherited_umask: rustix::fs::Mode,
+    imds_endpoint: exec::ImdsEndpoint,
 ) -> Result<()> {
     use std::os::unix::process::CommandExt;
-    let d = datadir::open(&dir, false, db).await?;
+    let d = datadir::open(&dir, datadir::Open::Existing, db).await?;
     let e = endpoints(&dir);
     let imds = e.imds.context(
         "the server was started without --imds-listen, so instances have no metadata service",
@@ -562,31 +585,38 @@ async fn exec(
             cmd.env_remove(&k);
         }
     }
-    cmd.env(
-        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-        format!("{imds}{prefix}/"),
-    )
-    .env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv4")
-    .env("AWS_ENDPOINT_URL", &e.api)
-    .env("AWS_REGION", &e.region)
-    .env("AWS_DEFAULT_REGION", &e.region)
-    .env("AWS_CONFIG_FILE", "/dev/null")
-    .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-    // Instance-local traffic must not go through a proxy (the IMDS URL carries a secret).
-    .env("NO_PROXY", no_proxy(std::env::var("NO_PROXY").ok()))
-    .env("no_proxy", no_proxy(std::env::var("no_proxy").ok()));
+    let metadata = exec::metadata_endpoint(imds_endpoint, &imds, &prefix).await?;
+    cmd.env("AWS_EC2_METADATA_SERVICE_ENDPOINT", metadata)
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv4")
+        .env("AWS_ENDPOINT_URL", &e.api)
+        .env("AWS_REGION", &e.region)
+        .env("AWS_DEFAULT_REGION", &e.region)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        // Instance-local traffic must not go through a proxy (the IMDS URL carries a secret).
+        .env("NO_PROXY", no_proxy(std::env::var("NO_PROXY").ok()))
+        .env("no_proxy", no_proxy(std::env::var("no_proxy").ok()));
     {
         let k = "BOTO_CONFIG";
         cmd.env_remove(k);
     }
     // The command creates files as the caller would, not with rolecall's private umask.
     rustix::process::umask(inherited_umask);
-    let err = cmd.exec();
-    Err(anyhow::anyhow!("running {program}: {err}"))
+    match imds_endpoint {
+        exec::ImdsEndpoint::Path => {
+            let err = cmd.exec();
+            Err(anyhow::anyhow!("running {program}: {err}"))
+        }
+        exec::ImdsEndpoint::Local => {
+            // This process keeps serving the command's metadata endpoint until it ends.
+            let code = exec::run_child(tokio::process::Command::from(cmd), program).await?;
+            std::process::exit(code)
+        }
+    }
 }
 
 async fn env(dir: PathBuf, db: Option<&str>) -> Result<()> {
-    let d = datadir::open(&dir, false, db).await?;
+    let d = datadir::open(&dir, datadir::Open::Existing, db).await?;
     let Endpoints {
         api: endpoint,
         region,

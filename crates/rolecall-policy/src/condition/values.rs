@@ -34,9 +34,15 @@ pub(crate) fn parse_date(s: &str) -> Option<i64> {
     if s.is_empty() || s.len() > 64 {
         return None;
     }
-    if !s.contains(['t', 'T', '-']) {
-        let secs: i64 = digits(s, 19)?;
-        return Some(secs.saturating_mul(1000));
+    // Epoch seconds: digits, optionally negative (IAM reads them as a Java long, so
+    // `-292275054` is a date and `9223372036854775808` is not).
+    let (sign, unsigned) = match s.strip_prefix('-') {
+        Some(rest) => (-1i64, rest),
+        None => (1, s),
+    };
+    if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        let secs: i64 = digits(unsigned, 19)?;
+        return Some((sign * secs).saturating_mul(1000));
     }
     let (date, time) = match s.find(['t', 'T']) {
         Some(i) => (&s[..i], Some(&s[i + 1..])),
@@ -144,6 +150,11 @@ mod tests {
         assert_eq!(parse_date("2020-01-01T00:00Z"), Some(jan1));
         assert_eq!(parse_date("2020-01-01T00:00:00"), Some(jan1));
         assert_eq!(parse_date("1577836800"), Some(jan1));
+        assert_eq!(parse_date("-292275054"), Some(-292_275_054_000));
+        assert_eq!(parse_date("9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_date("9223372036854775808"), None);
+        assert_eq!(parse_date("-"), None);
+        assert_eq!(parse_date("--1"), None);
         assert_eq!(parse_date("2020-01-01t00:00:00z"), Some(jan1));
         assert_eq!(parse_date("2020"), Some(2_020_000));
         assert_eq!(parse_date("2020-01"), Some(jan1));

@@ -11,7 +11,8 @@
 //! 3. managed policies (and boundaries) must be Version 2012-10-17;
 //! 4. the legacy parser: `Effect` case, condition values (dates, numbers, IPs),
 //!    truncated ARNs → "The policy failed legacy parsing";
-//! 5. Sids (alphanumeric, unique), actions and resources present, principals;
+//! 5. Sids (alphanumeric, unique), actions and resources present (a statement
+//!    without resources reports a step 6 problem first, if there is one), principals;
 //! 6. resource ARNs (partition, vendor, region, IAM paths) and action vendors.
 
 mod statement;
@@ -68,7 +69,11 @@ impl Policy {
         if size > kind.size_limit() {
             return Err(limit_error(kind, size));
         }
-        let value = json::parse(doc).map_err(|_| syntax())?;
+        let value = json::parse(doc).map_err(|_| match kind {
+            // IAM words a trust policy that is not JSON differently from other policies.
+            PolicyKind::Trust => PolicyError::malformed("This policy contains invalid Json"),
+            _ => syntax(),
+        })?;
         let Json::Obj(top) = &value else {
             return Err(syntax());
         };
@@ -159,6 +164,17 @@ impl Policy {
                 ));
             }
         }
+        // A statement without resources is reported only after resource formats and action
+        // vendors (IAM's order: `{"Action":"invalid"}` is a vendor error).
+        let missing_resources = || -> PolicyError {
+            if let Some(m) = &resource_problem {
+                return PolicyError::malformed(m.clone());
+            }
+            match check_actions(&raws) {
+                Err(e) => e,
+                Ok(()) => PolicyError::malformed("Policy statement must contain resources."),
+            }
+        };
         for raw in &raws {
             match (&raw.resource, kind.forbids_resource()) {
                 (Some((_, negated)), true) => {
@@ -167,16 +183,8 @@ impl Policy {
                         "Has prohibited field {field}"
                     )));
                 }
-                (None, false) => {
-                    return Err(PolicyError::malformed(
-                        "Policy statement must contain resources.",
-                    ));
-                }
-                (Some((l, _)), false) if l.is_empty() => {
-                    return Err(PolicyError::malformed(
-                        "Policy statement must contain resources.",
-                    ));
-                }
+                (None, false) => return Err(missing_resources()),
+                (Some((l, _)), false) if l.is_empty() => return Err(missing_resources()),
                 _ => {}
             }
             match raw.principal {
@@ -198,13 +206,7 @@ impl Policy {
         if let Some(m) = resource_problem {
             return Err(PolicyError::malformed(m));
         }
-        for raw in &raws {
-            if let Some((list, _)) = &raw.action {
-                for a in list {
-                    statement::check_action(a)?;
-                }
-            }
-        }
+        check_actions(&raws)?;
 
         let statements = raws
             .iter()
@@ -219,6 +221,18 @@ impl Policy {
             size,
         })
     }
+}
+
+/// Every action's vendor and form (`Actions/Conditions must be prefaced by a vendor...`).
+fn check_actions(raws: &[statement::Raw<'_>]) -> Result<(), PolicyError> {
+    for raw in raws {
+        if let Some((list, _)) = &raw.action {
+            for a in list {
+                statement::check_action(a)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reject an object with the same key twice.
