@@ -6,7 +6,8 @@
 # Installs the server binaries when missing (Debian's `postgresql` package; needs root), starts a
 # private cluster as the `postgres` OS user in a temporary directory, listening on 127.0.0.1 on a
 # free port with trust authentication, exports
-# ROLECALL_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:PORT/postgres, runs the command, and
+# ROLECALL_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:PORT/postgres (TLS on too: the CA that
+# verifies it is ROLECALL_TEST_PG_CA, for sslmode=verify-full), runs the command, and
 # always stops the server and removes the directory. Exits with the command's status.
 set -euo pipefail
 
@@ -100,11 +101,30 @@ trap 'exit 143' TERM
 as_pg "$PG_BIN/initdb" -D "$DIR/data" -U postgres --auth=trust --encoding=UTF8 --locale=C >"$DIR/initdb.log" 2>&1 \
   || { cat "$DIR/initdb.log" >&2; exit 1; }
 
+# TLS as well as plain connections: a test CA and a server certificate for 127.0.0.1/localhost,
+# so tests can connect with sslmode=verify-full (ROLECALL_TEST_PG_CA is the CA to trust).
+command -v openssl >/dev/null 2>&1 || {
+  [ "$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >&2
+}
+TLS="$DIR/tls"
+mkdir -p "$TLS"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj "/CN=rolecall test CA" -keyout "$TLS/ca.key" -out "$TLS/ca.pem" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" >/dev/null 2>&1
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+  -keyout "$TLS/server.key" -out "$TLS/server.csr" >/dev/null 2>&1
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$TLS/ext"
+openssl x509 -req -in "$TLS/server.csr" -CA "$TLS/ca.pem" -CAkey "$TLS/ca.key" -CAcreateserial \
+  -days 2 -extfile "$TLS/ext" -out "$TLS/server.pem" >/dev/null 2>&1
+chmod 0600 "$TLS/server.key"
+if [ "$(id -u)" -eq 0 ]; then chown -R postgres: "$TLS"; fi
+chmod 0755 "$TLS"; chmod 0644 "$TLS/ca.pem"
+
 PORT=""
 for attempt in 1 2 3 4 5; do
   PORT="$(free_port)"
   if as_pg "$PG_BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR/socket -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+      -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR/socket -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c ssl=on -c ssl_cert_file=$TLS/server.pem -c ssl_key_file=$TLS/server.key" \
       start >/dev/null; then
     STARTED=1
     break
@@ -118,6 +138,7 @@ if [ "$STARTED" -ne 1 ]; then
 fi
 
 export ROLECALL_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/postgres"
+export ROLECALL_TEST_PG_CA="$TLS/ca.pem"
 echo "with-postgres: PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') at $ROLECALL_TEST_DATABASE_URL" >&2
 
 set +e

@@ -174,18 +174,19 @@ class Server:
 class Agent:
     """A `rolecall agent` process authenticating with an IAM user's access key."""
 
-    def __init__(self, server: str, key: dict, log: Path):
+    def __init__(self, server: str, key: dict, log: Path, extra_args=()):
         self.port = free_port()
         self.status_port = free_port()
         self.server = server
         self.key = key
         self.log = log
+        self.extra_args = list(extra_args)
         self.proc = None
 
     def start(self):
         env = clean_env(AWS_ACCESS_KEY_ID=self.key["AccessKeyId"], AWS_SECRET_ACCESS_KEY=self.key["SecretAccessKey"])
         self.proc = subprocess.Popen(
-            [str(BINARY), "agent", "--server", self.server, "--imds-listen", f"127.0.0.1:{self.port}", "--status-listen", f"127.0.0.1:{self.status_port}"],
+            [str(BINARY), "agent", "--server", self.server, "--imds-listen", f"127.0.0.1:{self.port}", "--status-listen", f"127.0.0.1:{self.status_port}", *self.extra_args],
             env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
         )
         wait_listening(self.proc, self.port, self.log, "rolecall agent")

@@ -8,7 +8,6 @@ use rolecall_imds::{CredentialParts, InstanceView, Issued, ProfileView, RoleView
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The API version of the rolecall service.
 pub const VERSION: &str = "2026-11-28";
@@ -62,6 +61,18 @@ pub struct Identities {
     pub credentials: HashMap<String, Arc<Issued>>,
 }
 
+/// An error with its chain of causes (reqwest's own message hides, e.g., why TLS failed).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 pub struct Client {
     http: reqwest::Client,
     url: reqwest::Url,
@@ -71,12 +82,11 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(
-        server: &str,
-        region: &str,
-        credentials: AgentCredentials,
-        timeout: Duration,
-    ) -> Result<Client, String> {
+    /// A client of `config.server`: over TLS for `https://` (verified with `config.ca_pem`, or
+    /// the system's roots); plain `http://` only to a loopback address unless
+    /// `config.insecure_http`, since every instance's credentials come back in the answers.
+    pub fn new(config: &crate::AgentConfig) -> Result<Client, String> {
+        let server = config.server.as_str();
         let url: reqwest::Url = server
             .parse()
             .map_err(|e| format!("bad server URL {server}: {e}"))?;
@@ -85,18 +95,46 @@ impl Client {
             (Some(h), None) => h.to_string(),
             (None, _) => return Err(format!("server URL {server} has no host")),
         };
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .no_proxy()
-            .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
+        let bare_host = url.host_str().unwrap_or_default();
+        let loopback = bare_host == "localhost"
+            || bare_host
+                .trim_matches(['[', ']'])
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        let mut http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .no_proxy();
+        match url.scheme() {
+            "https" => {
+                http = http.use_rustls_tls().https_only(true);
+                if let Some(pem) = &config.ca_pem {
+                    let roots = reqwest::Certificate::from_pem_bundle(pem)
+                        .map_err(|e| format!("CA file: {e}"))?;
+                    if roots.is_empty() {
+                        return Err("CA file: no certificate in it".into());
+                    }
+                    http = http.tls_built_in_root_certs(false);
+                    for root in roots {
+                        http = http.add_root_certificate(root);
+                    }
+                }
+            }
+            "http" if loopback || config.insecure_http => {}
+            "http" => {
+                return Err(format!(
+                    "{server} is plain HTTP to an address that is not loopback: every instance's credentials would cross the network unencrypted. Use https:// (with --ca-file), or --insecure-http"
+                ));
+            }
+            other => return Err(format!("server URL {server}: unsupported scheme {other}")),
+        }
+        let http = http.build().map_err(|e| format!("HTTP client: {e}"))?;
         Ok(Client {
             http,
             url,
             host,
-            region: region.to_string(),
-            credentials,
+            region: config.region.clone(),
+            credentials: config.credentials.clone(),
         })
     }
 
@@ -144,12 +182,12 @@ impl Client {
         let resp = req
             .send()
             .await
-            .map_err(|e| CallError::Unreachable(e.to_string()))?;
+            .map_err(|e| CallError::Unreachable(with_causes(&e)))?;
         let status = resp.status().as_u16();
         let text = resp
             .text()
             .await
-            .map_err(|e| CallError::Unreachable(e.to_string()))?;
+            .map_err(|e| CallError::Unreachable(with_causes(&e)))?;
         let root = xml::parse(&text).map_err(|e| {
             if status == 200 {
                 CallError::Malformed(e)

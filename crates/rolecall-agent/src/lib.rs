@@ -48,6 +48,11 @@ pub struct AgentConfig {
     pub timeout: Duration,
     /// The time credentials' expiry is judged by (tests use a manual clock).
     pub clock: DynClock,
+    /// CA certificates (PEM) that verify an `https://` server; None: the system's roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Allow `http://` to a server that is not on a loopback address (credentials then cross
+    /// the network in plain text).
+    pub insecure_http: bool,
 }
 
 impl AgentConfig {
@@ -61,6 +66,8 @@ impl AgentConfig {
             refresh: Duration::from_secs(300),
             timeout: Duration::from_secs(2),
             clock: Arc::new(rolecall_core::SystemClock),
+            ca_pem: None,
+            insecure_http: false,
         }
     }
 }
@@ -75,12 +82,7 @@ pub struct Agent {
 
 impl Agent {
     pub fn new(config: AgentConfig) -> Result<Arc<Agent>, String> {
-        let client = Client::new(
-            &config.server,
-            &config.region,
-            config.credentials.clone(),
-            config.timeout,
-        )?;
+        let client = Client::new(&config)?;
         // IMDSv2 tokens only need to verify on this agent: a key of its own, per process.
         let key = MasterKey::new(1, &MasterKey::generate_bytes()).map_err(|e| e.to_string())?;
         let keyring = KeyRing::new(vec![key]).map_err(|e| e.to_string())?;

@@ -393,12 +393,11 @@ async fn agent_serves_instances_follows_changes_and_survives_an_outage() {
 async fn agent_needs_its_permission() {
     let s = stack(chrono::Duration::hours(6)).await;
     let nobody = s.user("nobody", None).await;
-    let client = Client::new(
+    let client = Client::new(&AgentConfig::new(
         &format!("http://{}", s.api),
         REGION,
         nobody,
-        Duration::from_secs(2),
-    )
+    ))
     .unwrap();
     for result in [
         client.change_generation().await.map(|_| ()),
@@ -419,12 +418,11 @@ async fn agent_needs_its_permission() {
         secret: agent.secret_access_key.clone(),
         token: None,
     };
-    let client = Client::new(
+    let client = Client::new(&AgentConfig::new(
         &format!("http://{}", s.api),
         REGION,
         agent,
-        Duration::from_secs(2),
-    )
+    ))
     .unwrap();
     let before = client.change_generation().await.unwrap();
     assert!(

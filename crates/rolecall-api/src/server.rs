@@ -126,23 +126,32 @@ async fn handle(state: State<Arc<Api>>, req: Request<Body>) -> Response {
     resp
 }
 
+/// Marks a request that arrived over TLS.
+#[derive(Clone, Copy)]
+struct OverTls;
+
 /// Serves the API on `listener` with the default limits until the future is dropped.
 pub async fn serve(listener: TcpListener, api: Arc<Api>) -> std::io::Result<()> {
-    serve_with(listener, api, rolecall_net::Limits::API).await
+    serve_with(listener, api, rolecall_net::Limits::API, None).await
 }
 
 /// Serves the API on `listener` within `limits` (connection caps per listener and per source,
-/// header-read deadline) until the future is dropped.
+/// header-read deadline), over TLS when `tls` is given, until the future is dropped.
 pub async fn serve_with(
     listener: TcpListener,
     api: Arc<Api>,
     limits: rolecall_net::Limits,
+    tls: Option<Arc<rolecall_net::ServerTls>>,
 ) -> std::io::Result<()> {
     let router = router(api);
-    rolecall_net::serve(listener, limits, "api", move |_stream, peer| {
+    let over_tls = tls.is_some();
+    rolecall_net::serve_maybe_tls(listener, limits, "api", tls, move |_stream, peer| {
         let router = router.clone();
         hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
+            if over_tls {
+                req.extensions_mut().insert(OverTls);
+            }
             router.clone().oneshot(req)
         })
     })
@@ -231,7 +240,10 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
         action,
         request_id: &request_id,
     };
-    let facts = authz::RequestFacts { source_ip: peer_ip };
+    let facts = authz::RequestFacts {
+        source_ip: peer_ip,
+        secure_transport: parts.extensions.get::<OverTls>().is_some(),
+    };
     let authorized = if actions::is_known(service, action) {
         authz::authorize(&api, &principal, service, action, &params, &facts).await
     } else {

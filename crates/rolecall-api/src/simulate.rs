@@ -312,7 +312,10 @@ fn keys_for(
     tags: &[Tag],
     remove: &[&str],
 ) -> ContextKeys {
-    let facts = RequestFacts { source_ip: None };
+    let facts = RequestFacts {
+        source_ip: None,
+        secure_transport: false,
+    };
     let mut k = global_keys(call.api, principal, principal_arn, tags, &facts);
     for r in remove {
         k.remove(r);

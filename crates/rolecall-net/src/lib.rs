@@ -17,9 +17,11 @@
 
 mod gate;
 mod rate;
+mod tls;
 
 pub use gate::{Admission, Gate};
 pub use rate::RateLimiter;
+pub use tls::{ServerTls, TlsError};
 
 use hyper::body::{Body, Incoming};
 use hyper::server::conn::http1;
@@ -76,6 +78,27 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    serve_maybe_tls(listener, limits, name, None, make_service).await
+}
+
+/// [`serve`], over TLS when `tls` is given (the handshake must finish within the header-read
+/// deadline, so a client that stalls it holds nothing for long).
+pub async fn serve_maybe_tls<M, S, B>(
+    listener: TcpListener,
+    limits: Limits,
+    name: &'static str,
+    tls: Option<Arc<ServerTls>>,
+    make_service: M,
+) -> std::io::Result<()>
+where
+    M: Fn(&TcpStream, SocketAddr) -> S,
+    S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let gate = Arc::new(Gate::new(name, limits));
     let header_read_timeout = gate.limits().header_read_timeout;
     loop {
@@ -94,13 +117,33 @@ where
         };
         let _ = stream.set_nodelay(true);
         let service = make_service(&stream, peer);
+        let acceptor = tls.as_ref().and_then(|t| t.acceptor());
         tokio::spawn(async move {
             let _admission = admission;
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_read_timeout)
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = conn.await {
+            let mut http = http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(header_read_timeout);
+            let served = match acceptor {
+                None => http.serve_connection(TokioIo::new(stream), service).await,
+                Some(acceptor) => {
+                    let stream =
+                        match tokio::time::timeout(header_read_timeout, acceptor.accept(stream))
+                            .await
+                        {
+                            Ok(Ok(s)) => s,
+                            Ok(Err(e)) => {
+                                tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                return;
+                            }
+                        };
+                    http.serve_connection(TokioIo::new(stream), service).await
+                }
+            };
+            if let Err(e) = served {
                 tracing::debug!(error = %e, %peer, "connection ended");
             }
         });

@@ -2,6 +2,7 @@
 
 mod datadir;
 mod exec;
+mod tls;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -36,6 +37,12 @@ enum Identify {
     SourceIp,
     Path,
     Both,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum TlsMode {
+    Off,
+    SelfSigned,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -76,6 +83,18 @@ enum Command {
         /// (at least 1800).
         #[arg(long, default_value_t = 5 * 3600)]
         credential_refresh: i64,
+        /// TLS on the API listener: `self-signed` creates a local CA in the data directory on
+        /// first start and a server certificate for the listen address at every start
+        /// (`rolecall env` then sets AWS_CA_BUNDLE); `off` unless --tls-cert/--tls-key are given.
+        #[arg(long, value_enum, default_value = "off")]
+        tls: TlsMode,
+        /// PEM certificate chain for the API listener (with --tls-key). Replaced files are picked
+        /// up without a restart (checked every 2 s, and on SIGHUP).
+        #[arg(long, requires = "tls_key", conflicts_with = "tls")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
         /// The account id (12 digits) of a new deployment, e.g. moto's 123456789012 or
         /// LocalStack's 000000000000 for test suites written for them [default: random]. A
         /// deployment's account cannot change: a later start with another id fails.
@@ -130,6 +149,13 @@ enum Command {
         /// Address serving the agent's `/metrics` and `/health` (off without it).
         #[arg(long)]
         status_listen: Option<SocketAddr>,
+        /// CA certificates (PEM) that verify an https:// --server [default: the system's roots].
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        /// Allow an http:// --server that is not on a loopback address (every instance's
+        /// credentials would cross the network unencrypted).
+        #[arg(long)]
+        insecure_http: bool,
     },
     /// Print `export` lines that point AWS CLIs and SDKs at this server as the account root.
     Env {
@@ -189,9 +215,46 @@ struct ServeArgs {
     imds_listen: Option<SocketAddr>,
     imds_identify: Identify,
     credentials: CredentialPolicy,
+    tls: TlsSource,
     account_id: Option<String>,
     insecure_allow_remote_auth_off: bool,
     limits: LimitArgs,
+}
+
+/// Where the API listener's certificate comes from.
+enum TlsSource {
+    Off,
+    SelfSigned,
+    Files { cert: PathBuf, key: PathBuf },
+}
+
+/// Loads the API's certificate and keeps it current: files are re-read when they change
+/// (checked every 2 s) and on SIGHUP.
+fn api_tls(
+    source: &TlsSource,
+    dir: &std::path::Path,
+    listen: SocketAddr,
+) -> Result<Option<Arc<rolecall_net::ServerTls>>> {
+    let (cert, key) = match source {
+        TlsSource::Off => return Ok(None),
+        TlsSource::SelfSigned => tls::self_signed(dir, listen)?,
+        TlsSource::Files { cert, key } => (cert.clone(), key.clone()),
+    };
+    let server = rolecall_net::ServerTls::load(&cert, &key)?;
+    tokio::spawn(server.clone().watch(std::time::Duration::from_secs(2)));
+    let on_hup = server.clone();
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            if let Err(e) = on_hup.reload() {
+                tracing::warn!(error = %e, "SIGHUP: TLS certificate not reloaded; the previous one stays in use");
+            }
+        }
+    });
+    Ok(Some(server))
 }
 
 /// Files rolecall creates (database, WAL, endpoint, keys) are its owner's only.
@@ -214,6 +277,9 @@ async fn main() -> Result<()> {
             imds_identify,
             credential_lifetime,
             credential_refresh,
+            tls,
+            tls_cert,
+            tls_key,
             account_id,
             insecure_allow_remote_auth_off,
             limits,
@@ -235,6 +301,11 @@ async fn main() -> Result<()> {
                     imds_listen,
                     imds_identify,
                     credentials,
+                    tls: match (tls, tls_cert, tls_key) {
+                        (TlsMode::SelfSigned, _, _) => TlsSource::SelfSigned,
+                        (TlsMode::Off, Some(cert), Some(key)) => TlsSource::Files { cert, key },
+                        _ => TlsSource::Off,
+                    },
                     account_id,
                     insecure_allow_remote_auth_off,
                     limits,
@@ -249,15 +320,19 @@ async fn main() -> Result<()> {
             instance_ips,
             refresh,
             status_listen,
+            ca_file,
+            insecure_http,
         } => {
-            agent(
+            agent(AgentArgs {
                 server,
                 imds_listen,
                 region,
                 instance_ips,
                 refresh,
                 status_listen,
-            )
+                ca_file,
+                insecure_http,
+            })
             .await
         }
         Command::Env { data_dir } => env(data_dir.unwrap_or_else(datadir::default_dir), db).await,
@@ -449,14 +524,24 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         api.clone(),
         std::time::Duration::from_millis(250),
     ));
+    // Certificates first: the endpoint file is written right after binding, so that a client
+    // that sees the port open also finds the endpoint (and its scheme) written.
+    let api_tls = api_tls(&args.tls, &dir, args.listen)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let scheme = if api_tls.is_some() { "https" } else { "http" };
+    if api_tls.is_none() && !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "THE API LISTENS WITHOUT TLS ON A NON-LOOPBACK ADDRESS: signatures, and the credentials AssumeRole returns, cross the network in plain text. Use --tls-cert/--tls-key or --tls self-signed."
+        );
+    }
     let imds_line = imds_addr.map(|a| format!("http://{a}")).unwrap_or_default();
     std::fs::write(
         dir.join(datadir::ENDPOINT_FILE),
-        format!("http://{addr}\n{}\n{imds_line}\n", api.config.region),
+        format!("{scheme}://{addr}\n{}\n{imds_line}\n", api.config.region),
     )?;
     tracing::info!(%addr, imds = %imds_line, account = %d.account_id, data_dir = %dir.display(), "rolecall API listening");
     let imds = async {
@@ -466,21 +551,36 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         }
     };
     tokio::select! {
-        r = rolecall_api::serve_with(listener, api, api_limits) => r?,
+        r = rolecall_api::serve_with(listener, api, api_limits, api_tls) => r?,
         r = imds => r??,
         _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
     }
     Ok(())
 }
 
-async fn agent(
+/// Everything `agent` needs, from the command line.
+struct AgentArgs {
     server: String,
     imds_listen: SocketAddr,
     region: String,
     instance_ips: Vec<std::net::IpAddr>,
     refresh: u64,
     status_listen: Option<SocketAddr>,
-) -> Result<()> {
+    ca_file: Option<PathBuf>,
+    insecure_http: bool,
+}
+
+async fn agent(args: AgentArgs) -> Result<()> {
+    let AgentArgs {
+        server,
+        imds_listen,
+        region,
+        instance_ips,
+        refresh,
+        status_listen,
+        ca_file,
+        insecure_http,
+    } = args;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -496,6 +596,11 @@ async fn agent(
     let mut config = rolecall_agent::AgentConfig::new(&server, &region, credentials);
     config.instance_ips = instance_ips;
     config.refresh = std::time::Duration::from_secs(refresh.max(1));
+    config.insecure_http = insecure_http;
+    if let Some(path) = &ca_file {
+        config.ca_pem =
+            Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?);
+    }
     let listener = tokio::net::TcpListener::bind(imds_listen)
         .await
         .with_context(|| format!("binding {imds_listen}"))?;
@@ -627,6 +732,11 @@ async fn env(dir: PathBuf, db: Option<&str>) -> Result<()> {
     println!("export AWS_ENDPOINT_URL={endpoint}");
     println!("export AWS_ACCESS_KEY_ID={}", d.root_access_key_id);
     println!("export AWS_SECRET_ACCESS_KEY={}", d.root_secret_access_key);
+    if endpoint.starts_with("https://")
+        && let Some(ca) = tls::local_ca_file(&dir)
+    {
+        println!("export AWS_CA_BUNDLE={}", ca.display());
+    }
     println!("export AWS_DEFAULT_REGION={region}");
     println!("export AWS_REGION={region}");
     Ok(())

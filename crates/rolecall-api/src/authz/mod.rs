@@ -169,6 +169,8 @@ impl PolicyCache {
 /// What the request carries besides its parameters.
 pub struct RequestFacts {
     pub source_ip: Option<IpAddr>,
+    /// The request came over TLS (`aws:SecureTransport`).
+    pub secure_transport: bool,
 }
 
 /// The refusal as AWS words it. EC2 appends an encoded message for all but Describe* calls.
@@ -227,7 +229,14 @@ pub(crate) fn global_keys(
         now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
     );
     k.insert("aws:EpochTime", now.timestamp().to_string());
-    k.insert("aws:SecureTransport", "false");
+    k.insert(
+        "aws:SecureTransport",
+        if facts.secure_transport {
+            "true"
+        } else {
+            "false"
+        },
+    );
     k.insert("aws:RequestedRegion", api.config.region.as_str());
     if let Some(ip) = facts.source_ip {
         k.insert("aws:SourceIp", ip.to_string());
