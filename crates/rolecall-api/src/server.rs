@@ -145,7 +145,7 @@ pub async fn serve_with(
 ) -> std::io::Result<()> {
     let router = router(api);
     let over_tls = tls.is_some();
-    rolecall_net::serve_maybe_tls(listener, limits, "api", tls, move |_stream, peer| {
+    rolecall_net::serve(listener, limits, "api", tls, move |_stream, peer| {
         let router = router.clone();
         hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));

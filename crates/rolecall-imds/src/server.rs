@@ -232,25 +232,31 @@ pub async fn serve(
         config.rate_per_source,
         config.burst_per_source,
     ));
-    rolecall_net::serve(listener, config.limits, "imds", move |stream, peer| {
-        if config.source_ip
-            && let Err(e) = apply_hop_limit(stream, &dir, peer)
-        {
-            tracing::warn!(error = %e, %peer, "IMDS: could not set the hop limit (IP TTL)");
-        }
-        let dir = dir.clone();
-        let limiter = limiter.clone();
-        service_fn(move |req: Request<Incoming>| {
-            let started = std::time::Instant::now();
-            let resp = if limiter.allow(peer.ip(), started) {
-                answer(&dir, &config, peer, &req)
-            } else {
-                status_page(StatusCode::TOO_MANY_REQUESTS)
-            };
-            record(req.uri().path(), resp.status(), started);
-            async move { Ok::<_, Infallible>(resp) }
-        })
-    })
+    rolecall_net::serve(
+        listener,
+        config.limits,
+        "imds",
+        None,
+        move |stream, peer| {
+            if config.source_ip
+                && let Err(e) = apply_hop_limit(stream, &dir, peer)
+            {
+                tracing::warn!(error = %e, %peer, "IMDS: could not set the hop limit (IP TTL)");
+            }
+            let dir = dir.clone();
+            let limiter = limiter.clone();
+            service_fn(move |req: Request<Incoming>| {
+                let started = std::time::Instant::now();
+                let resp = if limiter.allow(peer.ip(), started) {
+                    answer(&dir, &config, peer, &req)
+                } else {
+                    status_page(StatusCode::TOO_MANY_REQUESTS)
+                };
+                record(req.uri().path(), resp.status(), started);
+                async move { Ok::<_, Infallible>(resp) }
+            })
+        },
+    )
     .await
 }
 

@@ -62,28 +62,10 @@ impl Limits {
 }
 
 /// Accepts connections on `listener` forever, admitting each through a [`Gate`] built from
-/// `limits` and serving it as HTTP/1 with `make_service(&stream, peer)`.
+/// `limits` and serving it as HTTP/1 with `make_service(&stream, peer)`, over TLS when `tls` is
+/// given (the handshake must finish within the header-read deadline, so a client that stalls it
+/// holds nothing for long).
 pub async fn serve<M, S, B>(
-    listener: TcpListener,
-    limits: Limits,
-    name: &'static str,
-    make_service: M,
-) -> std::io::Result<()>
-where
-    M: Fn(&TcpStream, SocketAddr) -> S,
-    S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    serve_maybe_tls(listener, limits, name, None, make_service).await
-}
-
-/// [`serve`], over TLS when `tls` is given (the handshake must finish within the header-read
-/// deadline, so a client that stalls it holds nothing for long).
-pub async fn serve_maybe_tls<M, S, B>(
     listener: TcpListener,
     limits: Limits,
     name: &'static str,

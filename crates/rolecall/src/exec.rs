@@ -108,6 +108,7 @@ async fn serve_local_endpoint(imds_base: String) -> Result<String> {
             listener,
             rolecall_net::Limits::IMDS,
             "exec-imds",
+            None,
             move |_stream, _peer| {
                 let http = http.clone();
                 let base = imds_base.clone();

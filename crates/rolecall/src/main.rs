@@ -130,33 +130,7 @@ enum Command {
     /// Serve IMDS (source-IP identification) on a host of instances, from a control plane's view.
     /// Authenticates with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY [/ AWS_SESSION_TOKEN]: an IAM
     /// identity allowed rolecall:GetChangeGeneration and rolecall:DescribeInstanceIdentities.
-    Agent {
-        /// Base URL of a rolecall API node, e.g. http://10.0.0.1:8690.
-        #[arg(long)]
-        server: String,
-        /// Address of the instance metadata service listener.
-        #[arg(long)]
-        imds_listen: SocketAddr,
-        /// The region the API presents.
-        #[arg(long, default_value = "us-east-1")]
-        region: String,
-        /// Private IP of an instance this host fronts (repeat it; default: every instance).
-        #[arg(long = "instance-ip")]
-        instance_ips: Vec<std::net::IpAddr>,
-        /// Refetch credentials at least this often, in seconds (also on every change).
-        #[arg(long, default_value_t = 300)]
-        refresh: u64,
-        /// Address serving the agent's `/metrics` and `/health` (off without it).
-        #[arg(long)]
-        status_listen: Option<SocketAddr>,
-        /// CA certificates (PEM) that verify an https:// --server [default: the system's roots].
-        #[arg(long)]
-        ca_file: Option<PathBuf>,
-        /// Allow an http:// --server that is not on a loopback address (every instance's
-        /// credentials would cross the network unencrypted).
-        #[arg(long)]
-        insecure_http: bool,
-    },
+    Agent(AgentArgs),
     /// Print `export` lines that point AWS CLIs and SDKs at this server as the account root.
     Env {
         #[arg(long, env = "ROLECALL_DATA_DIR")]
@@ -313,28 +287,7 @@ async fn main() -> Result<()> {
             )
             .await
         }
-        Command::Agent {
-            server,
-            imds_listen,
-            region,
-            instance_ips,
-            refresh,
-            status_listen,
-            ca_file,
-            insecure_http,
-        } => {
-            agent(AgentArgs {
-                server,
-                imds_listen,
-                region,
-                instance_ips,
-                refresh,
-                status_listen,
-                ca_file,
-                insecure_http,
-            })
-            .await
-        }
+        Command::Agent(args) => agent(args).await,
         Command::Env { data_dir } => env(data_dir.unwrap_or_else(datadir::default_dir), db).await,
         Command::RotateKey { data_dir } => {
             let dir = data_dir.unwrap_or_else(datadir::default_dir);
@@ -559,14 +512,32 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
 }
 
 /// Everything `agent` needs, from the command line.
+#[derive(clap::Args)]
 struct AgentArgs {
+    /// Base URL of a rolecall API node, e.g. http://10.0.0.1:8690.
+    #[arg(long)]
     server: String,
+    /// Address of the instance metadata service listener.
+    #[arg(long)]
     imds_listen: SocketAddr,
+    /// The region the API presents.
+    #[arg(long, default_value = "us-east-1")]
     region: String,
+    /// Private IP of an instance this host fronts (repeat it; default: every instance).
+    #[arg(long = "instance-ip")]
     instance_ips: Vec<std::net::IpAddr>,
+    /// Refetch credentials at least this often, in seconds (also on every change).
+    #[arg(long, default_value_t = 300)]
     refresh: u64,
+    /// Address serving the agent's `/metrics` and `/health` (off without it).
+    #[arg(long)]
     status_listen: Option<SocketAddr>,
+    /// CA certificates (PEM) that verify an https:// --server [default: the system's roots].
+    #[arg(long)]
     ca_file: Option<PathBuf>,
+    /// Allow an http:// --server that is not on a loopback address (every instance's
+    /// credentials would cross the network unencrypted).
+    #[arg(long)]
     insecure_http: bool,
 }
 
