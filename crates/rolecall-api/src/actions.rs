@@ -2,7 +2,7 @@
 //! `InvalidAction` before authorization (as AWS answers), so unknown action strings never reach
 //! policy evaluation, metrics labels or logs as if they were real.
 
-use crate::auth::Service;
+use crate::service::Service;
 
 const IAM: &[&str] = &[
     "CreateRole",

@@ -10,8 +10,8 @@
 //!
 //! Both are authorized as `rolecall:<Action>` on `*` like any other request.
 
+use crate::context::Call;
 use crate::error::{ApiError, Protocol};
-use crate::server::Call;
 use chrono::SecondsFormat;
 use rolecall_imds::InstanceView;
 use rolecall_wire::{Xml, query_response};

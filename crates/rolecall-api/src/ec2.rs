@@ -1,8 +1,8 @@
 //! EC2 actions (EC2 protocol, 2016-11-15): the instance and instance-profile-association subset.
 
+use crate::context::Call;
 use crate::error::{ApiError, Protocol};
 use crate::params::Args;
-use crate::server::Call;
 use rolecall_core::ec2::{Filter, RunInstances, StateChange};
 use rolecall_core::model::*;
 use rolecall_wire::{Params, Xml, ec2_response, ec2_timestamp};

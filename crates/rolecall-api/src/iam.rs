@@ -1,50 +1,15 @@
 //! IAM actions (Query protocol, 2010-05-08): parameters in, XML out.
 
+use crate::context::Call;
 use crate::error::{ApiError, Protocol};
-use crate::iam_principals::boundary_xml;
+use crate::iam_xml::{
+    boundary_xml, encode_policy, paged, paged_tags, respond, respond_empty, tag_keys, tags_xml,
+    truncation,
+};
 use crate::params::Args;
-use crate::server::Call;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use rolecall_core::Page;
 use rolecall_core::iam::{CreatePolicy, CreateRole, page};
 use rolecall_core::model::*;
-use rolecall_wire::{Xml, iso8601, query_response};
-
-/// AWS returns policy documents URL-encoded (RFC 3986: all but unreserved characters).
-const POLICY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-pub(crate) fn encode_policy(doc: &str) -> String {
-    utf8_percent_encode(doc, POLICY_ENCODE).to_string()
-}
-
-pub(crate) fn respond(call: &Call<'_>, body: impl Fn(&mut Xml)) -> String {
-    query_response(
-        call.action,
-        Protocol::Iam.namespace(),
-        call.request_id,
-        Some(&body),
-    )
-}
-
-pub(crate) fn respond_empty(call: &Call<'_>) -> String {
-    query_response(
-        call.action,
-        Protocol::Iam.namespace(),
-        call.request_id,
-        None,
-    )
-}
-
-pub(crate) fn tags_xml(x: &mut Xml, tags: &[Tag]) {
-    x.list("Tags", "member", tags, |x, t| {
-        x.leaf("Key", &t.key);
-        x.leaf("Value", &t.value);
-    });
-}
+use rolecall_wire::{Xml, iso8601};
 
 /// The Role shape. `full` adds what only GetRole/CreateRole return (tags, last used).
 fn role_xml(x: &mut Xml, r: &Role, full: bool) {
@@ -106,24 +71,6 @@ fn version_xml(x: &mut Xml, v: &PolicyVersion, with_document: bool) {
     x.leaf("VersionId", &v.version_id);
     x.leaf("IsDefaultVersion", v.is_default.to_string());
     x.leaf("CreateDate", iso8601(v.create_date));
-}
-
-pub(crate) fn truncation<T>(x: &mut Xml, page: &Page<T>) {
-    x.leaf("IsTruncated", page.next.is_some().to_string());
-    x.leaf_opt(
-        "Marker",
-        page.next
-            .as_deref()
-            .map(rolecall_core::paging::encode_token),
-    );
-}
-
-pub(crate) fn tag_keys<'a>(args: &Args<'a>) -> Result<Vec<&'a str>, ApiError> {
-    let keys = args.params.list("TagKeys.member");
-    if keys.is_empty() {
-        return Err(ApiError::missing_parameter(Protocol::Iam, "TagKeys"));
-    }
-    Ok(keys)
 }
 
 pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
@@ -421,31 +368,4 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
         _ => return crate::iam_principals::dispatch(call).await,
     };
     Ok(out)
-}
-
-/// Pages an in-memory list by a key (markers are the key of the first item not returned).
-pub(crate) fn paged<T>(
-    items: Vec<T>,
-    marker: Option<&str>,
-    max_items: Option<&str>,
-    key: impl Fn(&T) -> String,
-) -> Result<Page<T>, ApiError> {
-    let req = page(marker, max_items)?;
-    let start = match &req.from {
-        Some(m) => items
-            .iter()
-            .position(|i| &key(i) == m)
-            .unwrap_or(items.len()),
-        None => 0,
-    };
-    let rest: Vec<T> = items.into_iter().skip(start).take(req.limit + 1).collect();
-    Ok(Page::from_overfetch(rest, req.limit, key))
-}
-
-pub(crate) fn paged_tags(
-    tags: Vec<Tag>,
-    marker: Option<&str>,
-    max_items: Option<&str>,
-) -> Result<Page<Tag>, ApiError> {
-    paged(tags, marker, max_items, |t| t.key.clone())
 }

@@ -1,25 +1,17 @@
 //! IAM actions on users, groups, access keys and permissions boundaries.
 
+use crate::context::Call;
 use crate::error::{ApiError, Protocol};
-use crate::iam::{
-    encode_policy, paged, paged_tags, respond, respond_empty, tag_keys, tags_xml, truncation,
+use crate::iam_xml::{
+    boundary_xml, encode_policy, paged, paged_tags, respond, respond_empty, tag_keys, tags_xml,
+    truncation,
 };
 use crate::params::Args;
 use crate::principal::PrincipalKind;
-use crate::server::Call;
 use rolecall_core::OwnerKind;
 use rolecall_core::iam::page;
 use rolecall_core::model::*;
 use rolecall_wire::{Xml, iso8601};
-
-pub(crate) fn boundary_xml(x: &mut Xml, arn: Option<&str>) {
-    if let Some(arn) = arn {
-        x.elem("PermissionsBoundary", |x| {
-            x.leaf("PermissionsBoundaryType", "PermissionsBoundaryPolicy");
-            x.leaf("PermissionsBoundaryArn", arn);
-        });
-    }
-}
 
 fn user_xml(x: &mut Xml, u: &User, full: bool) {
     x.leaf("Path", &u.path);

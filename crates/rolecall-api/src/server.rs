@@ -1,18 +1,15 @@
 //! The HTTP service: read the request, authenticate, route, dispatch, write the envelope.
 
-use crate::auth::{self, AuthMode, KeyStore, Service};
+use crate::auth;
+use crate::context::{Api, Call};
 use crate::error::{ApiError, Protocol};
-use crate::principal::Principal;
+use crate::service::Service;
 use crate::{actions, agent_api, authz, changes, ec2, iam, sts};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rolecall_core::ec2::Ec2;
-use rolecall_core::iam::Iam;
-use rolecall_core::{ChangeListener, DynClock};
-use rolecall_crypto::KeyRing;
 use rolecall_wire::{ErrorType, Params, ec2_error, query_error};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,31 +21,6 @@ const MAX_BODY: usize = 1 << 20;
 /// Time allowed to receive a request's body once its head has arrived.
 const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-#[derive(Debug, Clone)]
-pub struct ApiConfig {
-    pub region: String,
-    pub auth: AuthMode,
-    /// Lifetime of instance credentials handed to agents (`DescribeInstanceIdentities`).
-    pub instance_credentials: rolecall_imds::CredentialPolicy,
-}
-
-/// Everything a request handler needs.
-pub struct Api {
-    pub iam: Iam,
-    pub ec2: Ec2,
-    pub config: ApiConfig,
-    pub keys: KeyStore,
-    /// Opens session tokens (temporary credentials are verified without a database read).
-    pub keyring: KeyRing,
-    pub clock: DynClock,
-    /// Told after each successful change (e.g. the IMDS directory).
-    pub listeners: Vec<Arc<dyn ChangeListener>>,
-    /// Compiled policies of principals, cleared on every change.
-    pub policy_cache: authz::PolicyCache,
-    /// The change generation this node has seen (see `changes`).
-    pub generation: changes::Generation,
-}
-
 /// Actions that only read state; everything else may change what IMDS must serve.
 /// (AssumeRole mints self-contained credentials and stores nothing.)
 fn is_read_only(action: &str) -> bool {
@@ -56,15 +28,6 @@ fn is_read_only(action: &str) -> bool {
         || ["Get", "List", "Describe", "Simulate", "Decode"]
             .iter()
             .any(|p| action.starts_with(p))
-}
-
-/// One request as the handlers see it.
-pub struct Call<'a> {
-    pub api: &'a Api,
-    pub principal: &'a Principal,
-    pub params: &'a Params,
-    pub action: &'a str,
-    pub request_id: &'a str,
 }
 
 pub fn router(api: Arc<Api>) -> Router {

@@ -13,11 +13,11 @@
 //! how IAM reports them in its documented examples.
 
 use crate::authz::{RequestFacts, global_keys};
+use crate::context::Call;
 use crate::error::{ApiError, Protocol};
-use crate::iam::{paged, respond, truncation};
+use crate::iam_xml::{paged, respond, truncation};
 use crate::params::Args;
 use crate::principal::Principal;
-use crate::server::Call;
 use base64::Engine;
 use rolecall_core::authz::{IdentityPolicies, PolicyDoc};
 use rolecall_core::model::Tag;

@@ -1,8 +1,8 @@
 //! STS actions (Query protocol, 2011-06-15).
 
+use crate::context::Call;
 use crate::error::{ApiError, Protocol};
 use crate::params::Args;
-use crate::server::Call;
 use rolecall_wire::query_response;
 
 pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {

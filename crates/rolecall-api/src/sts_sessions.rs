@@ -2,10 +2,10 @@
 //! instance credentials (sealed claims, derived secret).
 
 use crate::authz::role_by_arn;
+use crate::context::Call;
 use crate::error::{ApiError, Protocol};
 use crate::params::Args;
 use crate::principal::PrincipalKind;
-use crate::server::Call;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use rolecall_crypto::{SessionClaims, SessionCredentials, SessionKind, issue_session};
 use rolecall_policy::{Policy, PolicyKind, policy_size};

@@ -2,9 +2,9 @@
 //! Authorization Reference. Operations without a resource type are authorized on `*`.
 
 use super::entities::Kind;
-use crate::auth::Service;
+use crate::context::Api;
 use crate::principal::Principal;
-use crate::server::Api;
+use crate::service::Service;
 use rolecall_core::model::InstanceProfile;
 use rolecall_wire::Params;
 
@@ -29,7 +29,7 @@ fn iam_arn(api: &Api, kind: &str, name: &str) -> String {
 
 /// The entity's real ARN (with its path) when it exists, else the path-less form.
 async fn entity_arn(api: &Api, kind: Kind, kind_name: &str, name: &str) -> String {
-    match api.policy_cache.entities.get(api, kind, name).await {
+    match super::entities::entity(api, kind, name).await {
         Some(e) => e.arn.clone(),
         None => iam_arn(api, kind_name, name),
     }
@@ -498,7 +498,7 @@ pub async fn checks(
 async fn iam_resource_tags(api: &Api, action: &str, p: &Params) -> Keys {
     let entity = match iam_target(action) {
         Some((param, kind @ (Kind::Role | Kind::User))) => match p.get(param) {
-            Some(name) => api.policy_cache.entities.get(api, kind, name).await,
+            Some(name) => super::entities::entity(api, kind, name).await,
             None => None,
         },
         _ => None,

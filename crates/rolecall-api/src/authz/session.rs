@@ -2,10 +2,10 @@
 //! policies, and what GetSessionToken credentials may not do.
 
 use super::{RequestFacts, global_keys};
-use crate::auth::Service;
+use crate::context::Api;
 use crate::error::ApiError;
 use crate::principal::{Principal, PrincipalKind};
-use crate::server::Api;
+use crate::service::Service;
 use rolecall_core::authz::PolicyDoc;
 use rolecall_core::model::Role;
 use rolecall_policy::{Policy, PolicyKind, PolicyRef, PolicySet, RequestContext};
@@ -124,7 +124,7 @@ pub async fn authorize_assume_role(
     let role = role_by_arn(api, role_arn).await.ok_or_else(refuse)?;
     let trust = Policy::parse(&role.assume_role_policy_document, PolicyKind::Trust)
         .map_err(|_| refuse())?;
-    let Some(cached) = api.policy_cache.load(api, &principal.kind).await? else {
+    let Some(cached) = super::load_principal(api, &principal.kind).await? else {
         return Err(refuse());
     };
     let identity: Vec<PolicyRef<'_>> = cached
