@@ -3,6 +3,7 @@
 //! all depend on it without a circle.
 
 use crate::cache::PolicyCache;
+use crate::generated::Operation;
 use crate::keys::{AuthMode, KeyStore};
 use crate::principal::Principal;
 use rolecall_core::ec2::Ec2;
@@ -42,7 +43,7 @@ pub struct Call<'a> {
     pub api: &'a Api,
     pub principal: &'a Principal,
     pub params: &'a Params,
-    pub action: &'a str,
+    pub op: Operation,
     pub request_id: &'a str,
 }
 

@@ -2,6 +2,7 @@
 
 use crate::context::Call;
 use crate::error::{ApiError, Protocol};
+use crate::generated::Operation;
 use crate::params::Args;
 use rolecall_core::ec2::{Filter, RunInstances, StateChange};
 use rolecall_core::model::*;
@@ -256,190 +257,191 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
     let ec2 = &call.api.ec2;
     let region = call.api.config.region.as_str();
     let owner = call.api.iam.account_id();
-    let respond = |body: &dyn Fn(&mut Xml)| ec2_response(call.action, call.request_id, body);
-    let out =
-        match call.action {
-            "RunInstances" => {
-                let profile = a.params.sub("IamInstanceProfile").unwrap_or_default();
-                let input = RunInstances {
-                    image_id: a.req("ImageId")?.to_string(),
-                    min_count: a.req_int("MinCount")?,
-                    max_count: a.req_int("MaxCount")?,
-                    instance_type: a.opt("InstanceType").map(str::to_string),
-                    key_name: a.opt("KeyName").map(str::to_string),
-                    security_groups: ids(a.params, "SecurityGroup"),
-                    security_group_ids: ids(a.params, "SecurityGroupId"),
-                    subnet_id: a.opt("SubnetId").map(str::to_string),
-                    private_ip: a.opt("PrivateIpAddress").map(str::to_string),
-                    user_data: a.opt("UserData").map(str::to_string),
-                    tags: instance_tags(&a)?,
-                    profile_name: profile.get("Name").map(str::to_string),
-                    profile_arn: profile.get("Arn").map(str::to_string),
-                    metadata_options: metadata_options(&a, MetadataOptions::default())?,
-                    client_token: a.opt("ClientToken").map(str::to_string),
-                };
-                dry_run(&a)?;
-                let r = ec2.run_instances(input).await.map_err(run_error)?;
-                respond(&|x| {
-                    x.leaf("reservationId", &r.id);
-                    x.leaf("ownerId", owner);
-                    x.elem("groupSet", |_| {});
-                    x.list("instancesSet", "item", &r.instances, |x, i| {
-                        let assoc = r.associations.iter().find(|s| s.instance_id == i.id);
-                        instance_xml(x, i, assoc, region, InstanceState::Pending);
-                    });
-                })
-            }
-            "DescribeInstances" => {
-                dry_run(&a)?;
-                let (rows, next) = ec2
-                    .describe_instances(
-                        &ids(a.params, "InstanceId"),
-                        &filters(a.params),
-                        a.int("MaxResults")?,
-                        a.opt("NextToken"),
-                    )
-                    .await?;
-                // Group instances into their reservations, in order of first appearance.
-                let mut reservations: Vec<(&str, Vec<&InstanceRow>)> = Vec::new();
-                for row in &rows {
-                    match reservations
-                        .iter_mut()
-                        .find(|(id, _)| *id == row.0.reservation_id)
-                    {
-                        Some((_, v)) => v.push(row),
-                        None => reservations.push((&row.0.reservation_id, vec![row])),
-                    }
+    let respond = |body: &dyn Fn(&mut Xml)| ec2_response(call.op.name(), call.request_id, body);
+    let out = match call.op {
+        Operation::RunInstances => {
+            let profile = a.params.sub("IamInstanceProfile").unwrap_or_default();
+            let input = RunInstances {
+                image_id: a.req("ImageId")?.to_string(),
+                min_count: a.req_int("MinCount")?,
+                max_count: a.req_int("MaxCount")?,
+                instance_type: a.opt("InstanceType").map(str::to_string),
+                key_name: a.opt("KeyName").map(str::to_string),
+                security_groups: ids(a.params, "SecurityGroup"),
+                security_group_ids: ids(a.params, "SecurityGroupId"),
+                subnet_id: a.opt("SubnetId").map(str::to_string),
+                private_ip: a.opt("PrivateIpAddress").map(str::to_string),
+                user_data: a.opt("UserData").map(str::to_string),
+                tags: instance_tags(&a)?,
+                profile_name: profile.get("Name").map(str::to_string),
+                profile_arn: profile.get("Arn").map(str::to_string),
+                metadata_options: metadata_options(&a, MetadataOptions::default())?,
+                client_token: a.opt("ClientToken").map(str::to_string),
+            };
+            dry_run(&a)?;
+            let r = ec2.run_instances(input).await.map_err(run_error)?;
+            respond(&|x| {
+                x.leaf("reservationId", &r.id);
+                x.leaf("ownerId", owner);
+                x.elem("groupSet", |_| {});
+                x.list("instancesSet", "item", &r.instances, |x, i| {
+                    let assoc = r.associations.iter().find(|s| s.instance_id == i.id);
+                    instance_xml(x, i, assoc, region, InstanceState::Pending);
+                });
+            })
+        }
+        Operation::DescribeInstances => {
+            dry_run(&a)?;
+            let (rows, next) = ec2
+                .describe_instances(
+                    &ids(a.params, "InstanceId"),
+                    &filters(a.params),
+                    a.int("MaxResults")?,
+                    a.opt("NextToken"),
+                )
+                .await?;
+            // Group instances into their reservations, in order of first appearance.
+            let mut reservations: Vec<(&str, Vec<&InstanceRow>)> = Vec::new();
+            for row in &rows {
+                match reservations
+                    .iter_mut()
+                    .find(|(id, _)| *id == row.0.reservation_id)
+                {
+                    Some((_, v)) => v.push(row),
+                    None => reservations.push((&row.0.reservation_id, vec![row])),
                 }
-                respond(&|x| {
-                    x.list(
-                        "reservationSet",
-                        "item",
-                        &reservations,
-                        |x, (id, instances)| {
-                            x.leaf("reservationId", id);
-                            x.leaf("ownerId", owner);
-                            x.elem("groupSet", |_| {});
-                            x.list("instancesSet", "item", instances, |x, (i, assoc)| {
-                                instance_xml(x, i, assoc.as_ref(), region, i.state)
-                            });
-                        },
-                    );
-                    x.leaf_opt(
-                        "nextToken",
-                        next.as_deref().map(rolecall_core::paging::encode_token),
-                    );
+            }
+            respond(&|x| {
+                x.list(
+                    "reservationSet",
+                    "item",
+                    &reservations,
+                    |x, (id, instances)| {
+                        x.leaf("reservationId", id);
+                        x.leaf("ownerId", owner);
+                        x.elem("groupSet", |_| {});
+                        x.list("instancesSet", "item", instances, |x, (i, assoc)| {
+                            instance_xml(x, i, assoc.as_ref(), region, i.state)
+                        });
+                    },
+                );
+                x.leaf_opt(
+                    "nextToken",
+                    next.as_deref().map(rolecall_core::paging::encode_token),
+                );
+            })
+        }
+        Operation::StartInstances | Operation::StopInstances | Operation::TerminateInstances => {
+            let list = ids(a.params, "InstanceId");
+            dry_run(&a)?;
+            let changes = match call.op {
+                Operation::StartInstances => ec2.start_instances(&list).await?,
+                Operation::StopInstances => ec2.stop_instances(&list).await?,
+                _ => ec2.terminate_instances(&list).await?,
+            };
+            respond(&|x| state_changes_xml(x, &changes))
+        }
+        Operation::ModifyInstanceMetadataOptions => {
+            let id = a.req("InstanceId")?;
+            let mut pending = MetadataOptions::default();
+            // Validate the parameters' types before touching the instance.
+            apply_metadata_params(&a, &mut pending)?;
+            dry_run(&a)?;
+            // Applied inside the store's transaction, to the instance as it is then.
+            let params = a.params.clone();
+            let inst = ec2
+                .modify_instance_metadata_options(id, move |m| {
+                    let a = Args {
+                        params: &params,
+                        protocol: Protocol::Ec2,
+                    };
+                    let _ = apply_metadata_params(&a, m);
                 })
-            }
-            "StartInstances" | "StopInstances" | "TerminateInstances" => {
-                let list = ids(a.params, "InstanceId");
-                dry_run(&a)?;
-                let changes = match call.action {
-                    "StartInstances" => ec2.start_instances(&list).await?,
-                    "StopInstances" => ec2.stop_instances(&list).await?,
-                    _ => ec2.terminate_instances(&list).await?,
-                };
-                respond(&|x| state_changes_xml(x, &changes))
-            }
-            "ModifyInstanceMetadataOptions" => {
-                let id = a.req("InstanceId")?;
-                let mut pending = MetadataOptions::default();
-                // Validate the parameters' types before touching the instance.
-                apply_metadata_params(&a, &mut pending)?;
-                dry_run(&a)?;
-                // Applied inside the store's transaction, to the instance as it is then.
-                let params = a.params.clone();
-                let inst = ec2
-                    .modify_instance_metadata_options(id, move |m| {
-                        let a = Args {
-                            params: &params,
-                            protocol: Protocol::Ec2,
-                        };
-                        let _ = apply_metadata_params(&a, m);
-                    })
-                    .await?;
-                respond(&|x| {
-                    x.leaf("instanceId", &inst.id);
-                    metadata_xml(
-                        x,
-                        "instanceMetadataOptions",
-                        &inst.metadata_options,
-                        "pending",
-                    );
+                .await?;
+            respond(&|x| {
+                x.leaf("instanceId", &inst.id);
+                metadata_xml(
+                    x,
+                    "instanceMetadataOptions",
+                    &inst.metadata_options,
+                    "pending",
+                );
+            })
+        }
+        Operation::AssociateIamInstanceProfile => {
+            let instance_id = a.req("InstanceId")?;
+            let profile = a
+                .params
+                .sub("IamInstanceProfile")
+                .ok_or_else(|| ApiError::missing_parameter(Protocol::Ec2, "IamInstanceProfile"))?;
+            let assoc = ec2
+                .associate_iam_instance_profile(
+                    instance_id,
+                    profile.get("Name"),
+                    profile.get("Arn"),
+                )
+                .await?;
+            respond(&|x| {
+                x.elem("iamInstanceProfileAssociation", |x| {
+                    association_xml(x, &assoc, AssociationState::Associating)
                 })
-            }
-            "AssociateIamInstanceProfile" => {
-                let instance_id = a.req("InstanceId")?;
-                let profile = a.params.sub("IamInstanceProfile").ok_or_else(|| {
-                    ApiError::missing_parameter(Protocol::Ec2, "IamInstanceProfile")
-                })?;
-                let assoc = ec2
-                    .associate_iam_instance_profile(
-                        instance_id,
-                        profile.get("Name"),
-                        profile.get("Arn"),
-                    )
-                    .await?;
-                respond(&|x| {
-                    x.elem("iamInstanceProfileAssociation", |x| {
-                        association_xml(x, &assoc, AssociationState::Associating)
-                    })
-                    .finish_unit()
+                .finish_unit()
+            })
+        }
+        Operation::ReplaceIamInstanceProfileAssociation => {
+            let id = a.req("AssociationId")?;
+            let profile = a
+                .params
+                .sub("IamInstanceProfile")
+                .ok_or_else(|| ApiError::missing_parameter(Protocol::Ec2, "IamInstanceProfile"))?;
+            let assoc = ec2
+                .replace_iam_instance_profile_association(
+                    id,
+                    profile.get("Name"),
+                    profile.get("Arn"),
+                )
+                .await?;
+            respond(&|x| {
+                x.elem("iamInstanceProfileAssociation", |x| {
+                    association_xml(x, &assoc, AssociationState::Associating)
                 })
-            }
-            "ReplaceIamInstanceProfileAssociation" => {
-                let id = a.req("AssociationId")?;
-                let profile = a.params.sub("IamInstanceProfile").ok_or_else(|| {
-                    ApiError::missing_parameter(Protocol::Ec2, "IamInstanceProfile")
-                })?;
-                let assoc = ec2
-                    .replace_iam_instance_profile_association(
-                        id,
-                        profile.get("Name"),
-                        profile.get("Arn"),
-                    )
-                    .await?;
-                respond(&|x| {
-                    x.elem("iamInstanceProfileAssociation", |x| {
-                        association_xml(x, &assoc, AssociationState::Associating)
-                    })
-                    .finish_unit()
+                .finish_unit()
+            })
+        }
+        Operation::DisassociateIamInstanceProfile => {
+            let assoc = ec2
+                .disassociate_iam_instance_profile(a.req("AssociationId")?)
+                .await?;
+            respond(&|x| {
+                x.elem("iamInstanceProfileAssociation", |x| {
+                    association_xml(x, &assoc, AssociationState::Disassociating)
                 })
-            }
-            "DisassociateIamInstanceProfile" => {
-                let assoc = ec2
-                    .disassociate_iam_instance_profile(a.req("AssociationId")?)
-                    .await?;
-                respond(&|x| {
-                    x.elem("iamInstanceProfileAssociation", |x| {
-                        association_xml(x, &assoc, AssociationState::Disassociating)
-                    })
-                    .finish_unit()
-                })
-            }
-            "DescribeIamInstanceProfileAssociations" => {
-                let (items, next) = ec2
-                    .describe_iam_instance_profile_associations(
-                        &ids(a.params, "AssociationId"),
-                        &filters(a.params),
-                        a.int("MaxResults")?,
-                        a.opt("NextToken"),
-                    )
-                    .await?;
-                respond(&|x| {
-                    x.list(
-                        "iamInstanceProfileAssociationSet",
-                        "item",
-                        &items,
-                        |x, assoc| association_xml(x, assoc, assoc.state),
-                    );
-                    x.leaf_opt(
-                        "nextToken",
-                        next.as_deref().map(rolecall_core::paging::encode_token),
-                    );
-                })
-            }
-            other => return Err(ApiError::invalid_action(other)),
-        };
+                .finish_unit()
+            })
+        }
+        Operation::DescribeIamInstanceProfileAssociations => {
+            let (items, next) = ec2
+                .describe_iam_instance_profile_associations(
+                    &ids(a.params, "AssociationId"),
+                    &filters(a.params),
+                    a.int("MaxResults")?,
+                    a.opt("NextToken"),
+                )
+                .await?;
+            respond(&|x| {
+                x.list(
+                    "iamInstanceProfileAssociationSet",
+                    "item",
+                    &items,
+                    |x, assoc| association_xml(x, assoc, assoc.state),
+                );
+                x.leaf_opt(
+                    "nextToken",
+                    next.as_deref().map(rolecall_core::paging::encode_token),
+                );
+            })
+        }
+        other => return Err(ApiError::invalid_action(other.name())),
+    };
     Ok(out)
 }

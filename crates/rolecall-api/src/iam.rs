@@ -2,6 +2,7 @@
 
 use crate::context::Call;
 use crate::error::{ApiError, Protocol};
+use crate::generated::Operation;
 use crate::iam_xml::{
     boundary_xml, encode_policy, paged, paged_tags, respond, respond_empty, tag_keys, tags_xml,
     truncation,
@@ -80,9 +81,9 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
     };
     let iam = &call.api.iam;
     let pg = || page(a.opt("Marker"), a.opt("MaxItems"));
-    let out = match call.action {
+    let out = match call.op {
         // ----- roles -----
-        "CreateRole" => {
+        Operation::CreateRole => {
             let role = iam
                 .create_role(CreateRole {
                     name: a.req("RoleName")?,
@@ -98,20 +99,20 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 x.elem("Role", |x| role_xml(x, &role, true));
             })
         }
-        "GetRole" => {
+        Operation::GetRole => {
             let role = iam.get_role(a.req("RoleName")?).await?;
             respond(call, |x| {
                 x.elem("Role", |x| role_xml(x, &role, true));
             })
         }
-        "ListRoles" => {
+        Operation::ListRoles => {
             let page = iam.list_roles(a.opt("PathPrefix"), &pg()?).await?;
             respond(call, |x| {
                 x.list("Roles", "member", &page.items, |x, r| role_xml(x, r, false));
                 truncation(x, &page);
             })
         }
-        "UpdateRole" => {
+        Operation::UpdateRole => {
             iam.update_role(
                 a.req("RoleName")?,
                 a.opt("Description"),
@@ -120,7 +121,7 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
             .await?;
             respond(call, |_| {})
         }
-        "UpdateRoleDescription" => {
+        Operation::UpdateRoleDescription => {
             let name = a.req("RoleName")?;
             iam.update_role(name, Some(a.req("Description")?), None)
                 .await?;
@@ -129,25 +130,25 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 x.elem("Role", |x| role_xml(x, &role, true));
             })
         }
-        "UpdateAssumeRolePolicy" => {
+        Operation::UpdateAssumeRolePolicy => {
             iam.update_assume_role_policy(a.req("RoleName")?, a.req("PolicyDocument")?)
                 .await?;
             respond_empty(call)
         }
-        "DeleteRole" => {
+        Operation::DeleteRole => {
             iam.delete_role(a.req("RoleName")?).await?;
             respond_empty(call)
         }
-        "TagRole" => {
+        Operation::TagRole => {
             iam.tag_role(a.req("RoleName")?, a.query_tags("Tags.member")?)
                 .await?;
             respond_empty(call)
         }
-        "UntagRole" => {
+        Operation::UntagRole => {
             iam.untag_role(a.req("RoleName")?, &tag_keys(&a)?).await?;
             respond_empty(call)
         }
-        "ListRoleTags" => {
+        Operation::ListRoleTags => {
             let role = iam.get_role(a.req("RoleName")?).await?;
             let page = paged_tags(role.tags, a.opt("Marker"), a.opt("MaxItems"))?;
             respond(call, |x| {
@@ -156,7 +157,7 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
             })
         }
         // ----- inline role policies -----
-        "PutRolePolicy" => {
+        Operation::PutRolePolicy => {
             iam.put_role_policy(
                 a.req("RoleName")?,
                 a.req("PolicyName")?,
@@ -165,7 +166,7 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
             .await?;
             respond_empty(call)
         }
-        "GetRolePolicy" => {
+        Operation::GetRolePolicy => {
             let (role, name, doc) = iam
                 .get_role_policy(a.req("RoleName")?, a.req("PolicyName")?)
                 .await?;
@@ -175,7 +176,7 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 x.leaf("PolicyDocument", encode_policy(&doc));
             })
         }
-        "ListRolePolicies" => {
+        Operation::ListRolePolicies => {
             let page = iam.list_role_policies(a.req("RoleName")?, &pg()?).await?;
             respond(call, |x| {
                 x.list("PolicyNames", "member", &page.items, |x, n| {
@@ -185,13 +186,13 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 truncation(x, &page);
             })
         }
-        "DeleteRolePolicy" => {
+        Operation::DeleteRolePolicy => {
             iam.delete_role_policy(a.req("RoleName")?, a.req("PolicyName")?)
                 .await?;
             respond_empty(call)
         }
         // ----- managed policies -----
-        "CreatePolicy" => {
+        Operation::CreatePolicy => {
             let p = iam
                 .create_policy(CreatePolicy {
                     name: a.req("PolicyName")?,
@@ -205,13 +206,13 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 x.elem("Policy", |x| policy_xml(x, &p, true));
             })
         }
-        "GetPolicy" => {
+        Operation::GetPolicy => {
             let p = iam.get_policy(a.req("PolicyArn")?).await?;
             respond(call, |x| {
                 x.elem("Policy", |x| policy_xml(x, &p, true));
             })
         }
-        "ListPolicies" => {
+        Operation::ListPolicies => {
             let only_attached = a.bool("OnlyAttached")?.unwrap_or(false);
             let page = iam
                 .list_policies(a.opt("Scope"), only_attached, a.opt("PathPrefix"), &pg()?)
@@ -223,11 +224,11 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 truncation(x, &page);
             })
         }
-        "DeletePolicy" => {
+        Operation::DeletePolicy => {
             iam.delete_policy(a.req("PolicyArn")?).await?;
             respond_empty(call)
         }
-        "CreatePolicyVersion" => {
+        Operation::CreatePolicyVersion => {
             let set_default = a.bool("SetAsDefault")?.unwrap_or(false);
             let v = iam
                 .create_policy_version(a.req("PolicyArn")?, a.req("PolicyDocument")?, set_default)
@@ -236,7 +237,7 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 x.elem("PolicyVersion", |x| version_xml(x, &v, false));
             })
         }
-        "GetPolicyVersion" => {
+        Operation::GetPolicyVersion => {
             let v = iam
                 .get_policy_version(a.req("PolicyArn")?, a.req("VersionId")?)
                 .await?;
@@ -244,7 +245,7 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 x.elem("PolicyVersion", |x| version_xml(x, &v, true));
             })
         }
-        "ListPolicyVersions" => {
+        Operation::ListPolicyVersions => {
             let versions = iam.list_policy_versions(a.req("PolicyArn")?).await?;
             let page = paged(versions, a.opt("Marker"), a.opt("MaxItems"), |v| {
                 v.version_id.clone()
@@ -256,27 +257,27 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 truncation(x, &page);
             })
         }
-        "DeletePolicyVersion" => {
+        Operation::DeletePolicyVersion => {
             iam.delete_policy_version(a.req("PolicyArn")?, a.req("VersionId")?)
                 .await?;
             respond_empty(call)
         }
-        "SetDefaultPolicyVersion" => {
+        Operation::SetDefaultPolicyVersion => {
             iam.set_default_policy_version(a.req("PolicyArn")?, a.req("VersionId")?)
                 .await?;
             respond_empty(call)
         }
-        "AttachRolePolicy" => {
+        Operation::AttachRolePolicy => {
             iam.attach_role_policy(a.req("RoleName")?, a.req("PolicyArn")?)
                 .await?;
             respond_empty(call)
         }
-        "DetachRolePolicy" => {
+        Operation::DetachRolePolicy => {
             iam.detach_role_policy(a.req("RoleName")?, a.req("PolicyArn")?)
                 .await?;
             respond_empty(call)
         }
-        "ListAttachedRolePolicies" => {
+        Operation::ListAttachedRolePolicies => {
             let page = iam
                 .list_attached_role_policies(a.req("RoleName")?, a.opt("PathPrefix"), &pg()?)
                 .await?;
@@ -289,7 +290,7 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
             })
         }
         // ----- instance profiles -----
-        "CreateInstanceProfile" => {
+        Operation::CreateInstanceProfile => {
             let p = iam
                 .create_instance_profile(
                     a.req("InstanceProfileName")?,
@@ -301,7 +302,7 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 x.elem("InstanceProfile", |x| profile_xml(x, &p));
             })
         }
-        "GetInstanceProfile" => {
+        Operation::GetInstanceProfile => {
             let p = iam
                 .get_instance_profile(a.req("InstanceProfileName")?)
                 .await?;
@@ -309,7 +310,7 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 x.elem("InstanceProfile", |x| profile_xml(x, &p));
             })
         }
-        "ListInstanceProfiles" => {
+        Operation::ListInstanceProfiles => {
             let page = iam
                 .list_instance_profiles(a.opt("PathPrefix"), &pg()?)
                 .await?;
@@ -318,7 +319,7 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 truncation(x, &page);
             })
         }
-        "ListInstanceProfilesForRole" => {
+        Operation::ListInstanceProfilesForRole => {
             let page = iam
                 .list_instance_profiles_for_role(a.req("RoleName")?, &pg()?)
                 .await?;
@@ -327,17 +328,17 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 truncation(x, &page);
             })
         }
-        "DeleteInstanceProfile" => {
+        Operation::DeleteInstanceProfile => {
             iam.delete_instance_profile(a.req("InstanceProfileName")?)
                 .await?;
             respond_empty(call)
         }
-        "AddRoleToInstanceProfile" => {
+        Operation::AddRoleToInstanceProfile => {
             iam.add_role_to_instance_profile(a.req("InstanceProfileName")?, a.req("RoleName")?)
                 .await?;
             respond_empty(call)
         }
-        "RemoveRoleFromInstanceProfile" => {
+        Operation::RemoveRoleFromInstanceProfile => {
             iam.remove_role_from_instance_profile(
                 a.req("InstanceProfileName")?,
                 a.req("RoleName")?,
@@ -345,17 +346,17 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
             .await?;
             respond_empty(call)
         }
-        "TagInstanceProfile" => {
+        Operation::TagInstanceProfile => {
             iam.tag_instance_profile(a.req("InstanceProfileName")?, a.query_tags("Tags.member")?)
                 .await?;
             respond_empty(call)
         }
-        "UntagInstanceProfile" => {
+        Operation::UntagInstanceProfile => {
             iam.untag_instance_profile(a.req("InstanceProfileName")?, &tag_keys(&a)?)
                 .await?;
             respond_empty(call)
         }
-        "ListInstanceProfileTags" => {
+        Operation::ListInstanceProfileTags => {
             let p = iam
                 .get_instance_profile(a.req("InstanceProfileName")?)
                 .await?;

@@ -2,6 +2,7 @@
 
 use crate::context::Call;
 use crate::error::{ApiError, Protocol};
+use crate::generated::Operation;
 use crate::iam_xml::{
     boundary_xml, encode_policy, paged, paged_tags, respond, respond_empty, tag_keys, tags_xml,
     truncation,
@@ -58,9 +59,9 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
     };
     let iam = &call.api.iam;
     let pg = || page(a.opt("Marker"), a.opt("MaxItems"));
-    let out = match call.action {
+    let out = match call.op {
         // ----- users -----
-        "CreateUser" => {
+        Operation::CreateUser => {
             let u = iam
                 .create_user(
                     a.req("UserName")?,
@@ -73,7 +74,7 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 x.elem("User", |x| user_xml(x, &u, true));
             })
         }
-        "GetUser" => {
+        Operation::GetUser => {
             if a.opt("UserName").is_none() && call.principal.kind == PrincipalKind::Root {
                 // The root "user": its account id and ARN.
                 let p = call.principal;
@@ -90,32 +91,32 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 x.elem("User", |x| user_xml(x, &u, true));
             })
         }
-        "ListUsers" => {
+        Operation::ListUsers => {
             let page = iam.list_users(a.opt("PathPrefix"), &pg()?).await?;
             respond(call, |x| {
                 x.list("Users", "member", &page.items, |x, u| user_xml(x, u, false));
                 truncation(x, &page);
             })
         }
-        "UpdateUser" => {
+        Operation::UpdateUser => {
             iam.update_user(a.req("UserName")?, a.opt("NewUserName"), a.opt("NewPath"))
                 .await?;
             respond_empty(call)
         }
-        "DeleteUser" => {
+        Operation::DeleteUser => {
             iam.delete_user(a.req("UserName")?).await?;
             respond_empty(call)
         }
-        "TagUser" => {
+        Operation::TagUser => {
             iam.tag_user(a.req("UserName")?, a.query_tags("Tags.member")?)
                 .await?;
             respond_empty(call)
         }
-        "UntagUser" => {
+        Operation::UntagUser => {
             iam.untag_user(a.req("UserName")?, &tag_keys(&a)?).await?;
             respond_empty(call)
         }
-        "ListUserTags" => {
+        Operation::ListUserTags => {
             let u = iam.get_user(a.req("UserName")?).await?;
             let page = paged_tags(u.tags, a.opt("Marker"), a.opt("MaxItems"))?;
             respond(call, |x| {
@@ -123,28 +124,28 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 truncation(x, &page);
             })
         }
-        "PutUserPermissionsBoundary" => {
+        Operation::PutUserPermissionsBoundary => {
             iam.put_user_permissions_boundary(a.req("UserName")?, a.req("PermissionsBoundary")?)
                 .await?;
             respond_empty(call)
         }
-        "DeleteUserPermissionsBoundary" => {
+        Operation::DeleteUserPermissionsBoundary => {
             iam.delete_user_permissions_boundary(a.req("UserName")?)
                 .await?;
             respond_empty(call)
         }
-        "PutRolePermissionsBoundary" => {
+        Operation::PutRolePermissionsBoundary => {
             iam.put_role_permissions_boundary(a.req("RoleName")?, a.req("PermissionsBoundary")?)
                 .await?;
             respond_empty(call)
         }
-        "DeleteRolePermissionsBoundary" => {
+        Operation::DeleteRolePermissionsBoundary => {
             iam.delete_role_permissions_boundary(a.req("RoleName")?)
                 .await?;
             respond_empty(call)
         }
         // ----- access keys -----
-        "CreateAccessKey" => {
+        Operation::CreateAccessKey => {
             let (k, secret) = iam
                 .create_access_key(&call.api.keyring, user_or_caller(call, &a)?)
                 .await?;
@@ -158,7 +159,7 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 });
             })
         }
-        "ListAccessKeys" => {
+        Operation::ListAccessKeys => {
             let name = user_or_caller(call, &a)?;
             let keys = iam.list_access_keys(name).await?;
             let page = paged(keys, a.opt("Marker"), a.opt("MaxItems"), |k| k.id.clone())?;
@@ -167,7 +168,7 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 truncation(x, &page);
             })
         }
-        "UpdateAccessKey" => {
+        Operation::UpdateAccessKey => {
             iam.update_access_key(
                 user_or_caller(call, &a)?,
                 a.req("AccessKeyId")?,
@@ -176,12 +177,12 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
             .await?;
             respond_empty(call)
         }
-        "DeleteAccessKey" => {
+        Operation::DeleteAccessKey => {
             iam.delete_access_key(user_or_caller(call, &a)?, a.req("AccessKeyId")?)
                 .await?;
             respond_empty(call)
         }
-        "GetAccessKeyLastUsed" => {
+        Operation::GetAccessKeyLastUsed => {
             let k = iam.get_access_key(a.req("AccessKeyId")?).await?;
             respond(call, |x| {
                 x.leaf("UserName", &k.user_name);
@@ -199,13 +200,13 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
             })
         }
         // ----- groups -----
-        "CreateGroup" => {
+        Operation::CreateGroup => {
             let g = iam.create_group(a.req("GroupName")?, a.opt("Path")).await?;
             respond(call, |x| {
                 x.elem("Group", |x| group_xml(x, &g));
             })
         }
-        "GetGroup" => {
+        Operation::GetGroup => {
             let g = iam.get_group(a.req("GroupName")?).await?;
             let members = iam.group_members(&g).await?;
             let page = paged(members, a.opt("Marker"), a.opt("MaxItems"), |u| {
@@ -217,28 +218,28 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 truncation(x, &page);
             })
         }
-        "ListGroups" => {
+        Operation::ListGroups => {
             let page = iam.list_groups(a.opt("PathPrefix"), &pg()?).await?;
             respond(call, |x| {
                 x.list("Groups", "member", &page.items, group_xml);
                 truncation(x, &page);
             })
         }
-        "DeleteGroup" => {
+        Operation::DeleteGroup => {
             iam.delete_group(a.req("GroupName")?).await?;
             respond_empty(call)
         }
-        "AddUserToGroup" => {
+        Operation::AddUserToGroup => {
             iam.add_user_to_group(a.req("GroupName")?, a.req("UserName")?)
                 .await?;
             respond_empty(call)
         }
-        "RemoveUserFromGroup" => {
+        Operation::RemoveUserFromGroup => {
             iam.remove_user_from_group(a.req("GroupName")?, a.req("UserName")?)
                 .await?;
             respond_empty(call)
         }
-        "ListGroupsForUser" => {
+        Operation::ListGroupsForUser => {
             let page = iam.list_groups_for_user(a.req("UserName")?, &pg()?).await?;
             respond(call, |x| {
                 x.list("Groups", "member", &page.items, group_xml);
@@ -246,22 +247,33 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
             })
         }
         // ----- inline and attached policies of users and groups -----
-        action => return owner_policies(call, &a, action).await,
+        op => return owner_policies(call, &a, op).await,
     };
     Ok(out)
 }
 
 /// `{Put,Get,List,Delete}{User,Group}Policy`, `{Attach,Detach,ListAttached}{User,Group}Policies`.
-async fn owner_policies(call: &Call<'_>, a: &Args<'_>, action: &str) -> Result<String, ApiError> {
+async fn owner_policies(call: &Call<'_>, a: &Args<'_>, op: Operation) -> Result<String, ApiError> {
     let iam = &call.api.iam;
-    let (kind, name_param) = if action.contains("Group") {
+    use Operation::*;
+    let of_group = matches!(
+        op,
+        PutGroupPolicy
+            | GetGroupPolicy
+            | ListGroupPolicies
+            | DeleteGroupPolicy
+            | AttachGroupPolicy
+            | DetachGroupPolicy
+            | ListAttachedGroupPolicies
+    );
+    let (kind, name_param) = if of_group {
         (OwnerKind::Group, "GroupName")
     } else {
         (OwnerKind::User, "UserName")
     };
     let pg = || page(a.opt("Marker"), a.opt("MaxItems"));
-    let out = match action {
-        "PutUserPolicy" | "PutGroupPolicy" => {
+    let out = match op {
+        Operation::PutUserPolicy | Operation::PutGroupPolicy => {
             iam.put_owner_policy(
                 kind,
                 a.req(name_param)?,
@@ -271,7 +283,7 @@ async fn owner_policies(call: &Call<'_>, a: &Args<'_>, action: &str) -> Result<S
             .await?;
             respond_empty(call)
         }
-        "GetUserPolicy" | "GetGroupPolicy" => {
+        Operation::GetUserPolicy | Operation::GetGroupPolicy => {
             let (owner, name, doc) = iam
                 .get_owner_policy(kind, a.req(name_param)?, a.req("PolicyName")?)
                 .await?;
@@ -281,7 +293,7 @@ async fn owner_policies(call: &Call<'_>, a: &Args<'_>, action: &str) -> Result<S
                 x.leaf("PolicyDocument", encode_policy(&doc));
             })
         }
-        "ListUserPolicies" | "ListGroupPolicies" => {
+        Operation::ListUserPolicies | Operation::ListGroupPolicies => {
             let page = iam
                 .list_owner_policies(kind, a.req(name_param)?, &pg()?)
                 .await?;
@@ -292,22 +304,22 @@ async fn owner_policies(call: &Call<'_>, a: &Args<'_>, action: &str) -> Result<S
                 truncation(x, &page);
             })
         }
-        "DeleteUserPolicy" | "DeleteGroupPolicy" => {
+        Operation::DeleteUserPolicy | Operation::DeleteGroupPolicy => {
             iam.delete_owner_policy(kind, a.req(name_param)?, a.req("PolicyName")?)
                 .await?;
             respond_empty(call)
         }
-        "AttachUserPolicy" | "AttachGroupPolicy" => {
+        Operation::AttachUserPolicy | Operation::AttachGroupPolicy => {
             iam.attach_owner_policy(kind, a.req(name_param)?, a.req("PolicyArn")?)
                 .await?;
             respond_empty(call)
         }
-        "DetachUserPolicy" | "DetachGroupPolicy" => {
+        Operation::DetachUserPolicy | Operation::DetachGroupPolicy => {
             iam.detach_owner_policy(kind, a.req(name_param)?, a.req("PolicyArn")?)
                 .await?;
             respond_empty(call)
         }
-        "ListAttachedUserPolicies" | "ListAttachedGroupPolicies" => {
+        Operation::ListAttachedUserPolicies | Operation::ListAttachedGroupPolicies => {
             let page = iam
                 .list_attached_owner_policies(kind, a.req(name_param)?, a.opt("PathPrefix"), &pg()?)
                 .await?;
@@ -319,10 +331,10 @@ async fn owner_policies(call: &Call<'_>, a: &Args<'_>, action: &str) -> Result<S
                 truncation(x, &page);
             })
         }
-        "SimulatePrincipalPolicy" | "SimulateCustomPolicy" => {
+        Operation::SimulatePrincipalPolicy | Operation::SimulateCustomPolicy => {
             return crate::simulate::dispatch(call).await;
         }
-        other => return Err(ApiError::invalid_action(other)),
+        other => return Err(ApiError::invalid_action(other.name())),
     };
     Ok(out)
 }

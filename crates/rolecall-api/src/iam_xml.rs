@@ -23,7 +23,7 @@ pub(crate) fn encode_policy(doc: &str) -> String {
 
 pub(crate) fn respond(call: &Call<'_>, body: impl Fn(&mut Xml)) -> String {
     query_response(
-        call.action,
+        call.op.name(),
         Protocol::Iam.namespace(),
         call.request_id,
         Some(&body),
@@ -32,7 +32,7 @@ pub(crate) fn respond(call: &Call<'_>, body: impl Fn(&mut Xml)) -> String {
 
 pub(crate) fn respond_empty(call: &Call<'_>) -> String {
     query_response(
-        call.action,
+        call.op.name(),
         Protocol::Iam.namespace(),
         call.request_id,
         None,

@@ -3,7 +3,6 @@
 //! service by the credential scope (or by `Version` when unsigned), dispatched on `Action`, and
 //! answered in that protocol's XML envelope. Domain errors become wire errors in [`error`] only.
 
-mod actions;
 mod agent_api;
 mod auth;
 mod authz;
@@ -12,10 +11,14 @@ pub mod changes;
 mod context;
 mod ec2;
 pub mod error;
+mod generated;
 mod iam;
 mod iam_principals;
 mod iam_xml;
+mod input;
 mod keys;
+#[cfg(test)]
+mod operation_tests;
 mod params;
 mod principal;
 mod server;

@@ -3,8 +3,9 @@
 use crate::auth;
 use crate::context::{Api, Call};
 use crate::error::{ApiError, Protocol};
+use crate::generated::Operation;
 use crate::service::Service;
-use crate::{actions, agent_api, authz, changes, ec2, iam, sts};
+use crate::{agent_api, authz, changes, ec2, iam, sts};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, State};
@@ -20,15 +21,6 @@ use tower::ServiceExt;
 const MAX_BODY: usize = 1 << 20;
 /// Time allowed to receive a request's body once its head has arrived.
 const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Actions that only read state; everything else may change what IMDS must serve.
-/// (AssumeRole mints self-contained credentials and stores nothing.)
-fn is_read_only(action: &str) -> bool {
-    action == "AssumeRole"
-        || ["Get", "List", "Describe", "Simulate", "Decode"]
-            .iter()
-            .any(|p| action.starts_with(p))
-}
 
 pub fn router(api: Arc<Api>) -> Router {
     Router::new()
@@ -187,33 +179,35 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
     let Some(action) = params.get("Action") else {
         return error_response(protocol, &ApiError::missing_action(), &request_id);
     };
-    let call = Call {
-        api: &api,
-        principal: &principal,
-        params: &params,
-        action,
-        request_id: &request_id,
-    };
     let facts = authz::RequestFacts { source_ip: peer_ip };
-    let authorized = if actions::is_known(service, action) {
-        authz::authorize(&api, &principal, service, action, &params, &facts).await
-    } else {
-        Err(ApiError::invalid_action(action))
-    };
-    let result = match authorized {
-        Err(e) => Err(e),
-        Ok(()) => match service {
-            Service::Iam => iam::dispatch(&call).await,
-            Service::Sts => sts::dispatch(&call).await,
-            Service::Ec2 => ec2::dispatch(&call).await,
-            Service::Rolecall => agent_api::dispatch(&call).await,
+    // An action the service does not implement is InvalidAction before authorization.
+    let op = Operation::from_name(service, action);
+    let result = match op {
+        None => Err(ApiError::invalid_action(action)),
+        Some(op) => match authz::authorize(&api, &principal, op, &params, &facts).await {
+            Err(e) => Err(e),
+            Ok(()) => {
+                let call = Call {
+                    api: &api,
+                    principal: &principal,
+                    params: &params,
+                    op,
+                    request_id: &request_id,
+                };
+                match op.service() {
+                    Service::Iam => iam::dispatch(&call).await,
+                    Service::Sts => sts::dispatch(&call).await,
+                    Service::Ec2 => ec2::dispatch(&call).await,
+                    Service::Rolecall => agent_api::dispatch(&call).await,
+                }
+            }
         },
     };
-    if result.is_ok() && !is_read_only(action) {
+    if result.is_ok() && op.is_some_and(|op| !op.is_read_only()) {
         changes::publish(&api).await;
     }
     // Only actions this server knows become metric labels (clients control the Action string).
-    let known = !matches!(&result, Err(e) if e.code == "InvalidAction");
+    let known = op.is_some();
     let service_label = service.name();
     let labels = MetricLabels {
         service: service_label,

@@ -15,6 +15,7 @@
 use crate::authz::{RequestFacts, global_keys};
 use crate::context::Call;
 use crate::error::{ApiError, Protocol};
+use crate::generated::Operation;
 use crate::iam_xml::{paged, respond, truncation};
 use crate::params::Args;
 use crate::principal::Principal;
@@ -33,8 +34,8 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
         protocol: Protocol::Iam,
     };
     let input = Input::parse(&a)?;
-    let subject = match call.action {
-        "SimulatePrincipalPolicy" => principal_subject(call, &a, &input).await?,
+    let subject = match call.op {
+        Operation::SimulatePrincipalPolicy => principal_subject(call, &a, &input).await?,
         _ => {
             if a.params.list("PolicyInputList.member").is_empty() {
                 return Err(ApiError::missing_parameter(

@@ -182,7 +182,7 @@ pub async fn assume_role(call: &Call<'_>) -> Result<String, ApiError> {
         + tags.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
     let account = call.api.iam.account_id();
     Ok(query_response(
-        call.action,
+        call.op.name(),
         Protocol::Sts.namespace(),
         call.request_id,
         Some(&|x| {
@@ -258,7 +258,7 @@ pub async fn get_session_token(call: &Call<'_>) -> Result<String, ApiError> {
     };
     let creds = issue(call, claims)?;
     Ok(query_response(
-        call.action,
+        call.op.name(),
         Protocol::Sts.namespace(),
         call.request_id,
         Some(&|x| credentials_xml(x, &creds)),

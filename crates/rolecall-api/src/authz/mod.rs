@@ -13,6 +13,7 @@ mod session;
 use crate::cache::CachedPrincipal;
 use crate::context::Api;
 use crate::error::ApiError;
+use crate::generated::Operation;
 use crate::principal::{Principal, PrincipalKind};
 use crate::service::Service;
 use rolecall_core::model::Tag;
@@ -179,26 +180,26 @@ pub(crate) fn global_keys(
 pub async fn authorize(
     api: &Api,
     principal: &Principal,
-    service: Service,
-    action: &str,
+    op: Operation,
     params: &Params,
     facts: &RequestFacts,
 ) -> Result<(), ApiError> {
-    if is_unauthorized_call(service, action) {
+    let service = op.service();
+    if is_unauthorized_call(op) {
         return Ok(());
     }
-    if service == Service::Sts && action == "AssumeRole" {
+    if op == Operation::AssumeRole {
         return session::authorize_assume_role(api, principal, params, facts).await;
     }
-    session::restrict_session_credentials(principal, service, action)?;
+    session::restrict_session_credentials(principal, op)?;
     if principal.kind == PrincipalKind::Root {
         return Ok(());
     }
-    let checks = checks(api, principal, service, action, params).await;
+    let checks = checks(api, principal, op, params).await;
     let Some(cached) = load_principal(api, &principal.kind).await? else {
         // The user or role was deleted: its credentials can do nothing.
         let check = checks.first().cloned().unwrap_or(Check {
-            action: action.into(),
+            action: op.name().into(),
             resource: "*".into(),
             keys: vec![],
         });
@@ -251,7 +252,8 @@ pub async fn authorize(
         }
         let eval = set.evaluate(&req);
         if !eval.is_allowed() {
-            let encoded = (service == Service::Ec2 && !action.starts_with("Describe")).then(|| {
+            // EC2 encodes the refusal of every call that changes state (not Describe*).
+            let encoded = (service == Service::Ec2 && !op.is_read_only()).then(|| {
                 message::encode(
                     &api.keyring,
                     principal,

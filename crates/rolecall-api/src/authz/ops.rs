@@ -3,6 +3,7 @@
 
 use super::entities::Kind;
 use crate::context::Api;
+use crate::generated::Operation;
 use crate::principal::Principal;
 use crate::service::Service;
 use rolecall_core::model::InstanceProfile;
@@ -19,8 +20,11 @@ pub struct Check {
 
 /// Never authorized: answered for any authenticated caller, as AWS does.
 /// (GetSessionToken: "No permissions are required for users to perform this operation".)
-pub fn is_unauthorized_call(service: Service, action: &str) -> bool {
-    service == Service::Sts && matches!(action, "GetCallerIdentity" | "GetSessionToken")
+pub fn is_unauthorized_call(op: Operation) -> bool {
+    matches!(
+        op,
+        Operation::GetCallerIdentity | Operation::GetSessionToken
+    )
 }
 
 fn iam_arn(api: &Api, kind: &str, name: &str) -> String {
@@ -62,123 +66,103 @@ async fn group_arn(api: &Api, name: &str) -> String {
 /// Which parameter names the resource an IAM action acts on: exactly the one its handler uses,
 /// so a request cannot steer authorization onto another resource by adding parameters the
 /// action ignores.
-fn iam_target(action: &str) -> Option<(&'static str, Kind)> {
-    const ROLE: &[&str] = &[
-        "GetRole",
-        "UpdateRole",
-        "UpdateRoleDescription",
-        "UpdateAssumeRolePolicy",
-        "DeleteRole",
-        "TagRole",
-        "UntagRole",
-        "ListRoleTags",
-        "PutRolePolicy",
-        "GetRolePolicy",
-        "ListRolePolicies",
-        "DeleteRolePolicy",
-        "AttachRolePolicy",
-        "DetachRolePolicy",
-        "ListAttachedRolePolicies",
-        "ListInstanceProfilesForRole",
-        "PutRolePermissionsBoundary",
-        "DeleteRolePermissionsBoundary",
-    ];
-    const PROFILE: &[&str] = &[
-        "GetInstanceProfile",
-        "DeleteInstanceProfile",
-        "AddRoleToInstanceProfile",
-        "RemoveRoleFromInstanceProfile",
-        "TagInstanceProfile",
-        "UntagInstanceProfile",
-        "ListInstanceProfileTags",
-    ];
-    const USER: &[&str] = &[
-        "GetUser",
-        "UpdateUser",
-        "DeleteUser",
-        "TagUser",
-        "UntagUser",
-        "ListUserTags",
-        "PutUserPermissionsBoundary",
-        "DeleteUserPermissionsBoundary",
-        "CreateAccessKey",
-        "ListAccessKeys",
-        "UpdateAccessKey",
-        "DeleteAccessKey",
-        "PutUserPolicy",
-        "GetUserPolicy",
-        "ListUserPolicies",
-        "DeleteUserPolicy",
-        "AttachUserPolicy",
-        "DetachUserPolicy",
-        "ListAttachedUserPolicies",
-        "ListGroupsForUser",
-    ];
-    const GROUP: &[&str] = &[
-        "GetGroup",
-        "DeleteGroup",
-        "AddUserToGroup",
-        "RemoveUserFromGroup",
-        "PutGroupPolicy",
-        "GetGroupPolicy",
-        "ListGroupPolicies",
-        "DeleteGroupPolicy",
-        "AttachGroupPolicy",
-        "DetachGroupPolicy",
-        "ListAttachedGroupPolicies",
-    ];
-    if ROLE.contains(&action) {
-        Some(("RoleName", Kind::Role))
-    } else if PROFILE.contains(&action) {
-        Some(("InstanceProfileName", Kind::InstanceProfile))
-    } else if USER.contains(&action) {
-        Some(("UserName", Kind::User))
-    } else if GROUP.contains(&action) {
-        Some(("GroupName", Kind::Group))
-    } else {
-        None
-    }
+fn iam_target(op: Operation) -> Option<(&'static str, Kind)> {
+    use Operation::*;
+    Some(match op {
+        GetRole
+        | UpdateRole
+        | UpdateRoleDescription
+        | UpdateAssumeRolePolicy
+        | DeleteRole
+        | TagRole
+        | UntagRole
+        | ListRoleTags
+        | PutRolePolicy
+        | GetRolePolicy
+        | ListRolePolicies
+        | DeleteRolePolicy
+        | AttachRolePolicy
+        | DetachRolePolicy
+        | ListAttachedRolePolicies
+        | ListInstanceProfilesForRole
+        | PutRolePermissionsBoundary
+        | DeleteRolePermissionsBoundary => ("RoleName", Kind::Role),
+        GetInstanceProfile
+        | DeleteInstanceProfile
+        | AddRoleToInstanceProfile
+        | RemoveRoleFromInstanceProfile
+        | TagInstanceProfile
+        | UntagInstanceProfile
+        | ListInstanceProfileTags => ("InstanceProfileName", Kind::InstanceProfile),
+        GetUser
+        | UpdateUser
+        | DeleteUser
+        | TagUser
+        | UntagUser
+        | ListUserTags
+        | PutUserPermissionsBoundary
+        | DeleteUserPermissionsBoundary
+        | CreateAccessKey
+        | ListAccessKeys
+        | UpdateAccessKey
+        | DeleteAccessKey
+        | PutUserPolicy
+        | GetUserPolicy
+        | ListUserPolicies
+        | DeleteUserPolicy
+        | AttachUserPolicy
+        | DetachUserPolicy
+        | ListAttachedUserPolicies
+        | ListGroupsForUser => ("UserName", Kind::User),
+        GetGroup
+        | DeleteGroup
+        | AddUserToGroup
+        | RemoveUserFromGroup
+        | PutGroupPolicy
+        | GetGroupPolicy
+        | ListGroupPolicies
+        | DeleteGroupPolicy
+        | AttachGroupPolicy
+        | DetachGroupPolicy
+        | ListAttachedGroupPolicies => ("GroupName", Kind::Group),
+        _ => return None,
+    })
 }
 
-const POLICY_ACTIONS: &[&str] = &[
-    "GetPolicy",
-    "DeletePolicy",
-    "CreatePolicyVersion",
-    "GetPolicyVersion",
-    "ListPolicyVersions",
-    "DeletePolicyVersion",
-    "SetDefaultPolicyVersion",
-];
-
-async fn iam_resource(api: &Api, caller: &Principal, action: &str, p: &Params) -> String {
+async fn iam_resource(api: &Api, caller: &Principal, op: Operation, p: &Params) -> String {
+    use Operation::*;
     let named = |k: &str| p.get(k).unwrap_or_default();
-    match action {
-        "CreateRole" => with_path(api, "role", p.get("Path"), named("RoleName")),
-        "CreateInstanceProfile" => with_path(
+    match op {
+        CreateRole => with_path(api, "role", p.get("Path"), named("RoleName")),
+        CreateInstanceProfile => with_path(
             api,
             "instance-profile",
             p.get("Path"),
             named("InstanceProfileName"),
         ),
-        "CreatePolicy" => with_path(api, "policy", p.get("Path"), named("PolicyName")),
-        "CreateUser" => with_path(api, "user", p.get("Path"), named("UserName")),
-        "CreateGroup" => with_path(api, "group", p.get("Path"), named("GroupName")),
+        CreatePolicy => with_path(api, "policy", p.get("Path"), named("PolicyName")),
+        CreateUser => with_path(api, "user", p.get("Path"), named("UserName")),
+        CreateGroup => with_path(api, "group", p.get("Path"), named("GroupName")),
         // List operations are authorized on the path they list, e.g. `arn:aws:iam::ACCOUNT:role/`.
-        "ListRoles" => with_path(api, "role", p.get("PathPrefix"), ""),
-        "ListUsers" => with_path(api, "user", p.get("PathPrefix"), ""),
-        "ListGroups" => with_path(api, "group", p.get("PathPrefix"), ""),
-        "ListPolicies" => with_path(api, "policy", p.get("PathPrefix"), ""),
-        "ListInstanceProfiles" => with_path(api, "instance-profile", p.get("PathPrefix"), ""),
+        ListRoles => with_path(api, "role", p.get("PathPrefix"), ""),
+        ListUsers => with_path(api, "user", p.get("PathPrefix"), ""),
+        ListGroups => with_path(api, "group", p.get("PathPrefix"), ""),
+        ListPolicies => with_path(api, "policy", p.get("PathPrefix"), ""),
+        ListInstanceProfiles => with_path(api, "instance-profile", p.get("PathPrefix"), ""),
         // Authorized on the simulated user, group or role.
-        "SimulatePrincipalPolicy" => named("PolicySourceArn").to_string(),
-        "GetAccessKeyLastUsed" => {
-            match api.iam.store().get_access_key(named("AccessKeyId")).await {
-                Ok(Some(k)) => user_arn(api, &k.user_name).await,
-                _ => "*".into(),
-            }
-        }
-        a if POLICY_ACTIONS.contains(&a) => named("PolicyArn").to_string(),
-        a => match iam_target(a) {
+        SimulatePrincipalPolicy => named("PolicySourceArn").to_string(),
+        GetAccessKeyLastUsed => match api.iam.store().get_access_key(named("AccessKeyId")).await {
+            Ok(Some(k)) => user_arn(api, &k.user_name).await,
+            _ => "*".into(),
+        },
+        GetPolicy
+        | DeletePolicy
+        | CreatePolicyVersion
+        | GetPolicyVersion
+        | ListPolicyVersions
+        | DeletePolicyVersion
+        | SetDefaultPolicyVersion => named("PolicyArn").to_string(),
+        op => match iam_target(op) {
             // User operations without a UserName act on the calling user.
             Some(("UserName", _)) if !p.contains("UserName") => caller.arn.clone(),
             Some((param, Kind::Role)) => role_arn(api, named(param)).await,
@@ -307,9 +291,11 @@ fn check(action: &str, resource: String, keys: Keys) -> Check {
     }
 }
 
-async fn ec2_checks(api: &Api, action: &str, p: &Params) -> Vec<Check> {
-    match action {
-        "RunInstances" => {
+async fn ec2_checks(api: &Api, op: Operation, p: &Params) -> Vec<Check> {
+    use Operation::*;
+    let action = op.name();
+    match op {
+        RunInstances => {
             let profile = named_profile(api, p).await;
             let mut keys: Keys = vec![
                 key(
@@ -377,7 +363,7 @@ async fn ec2_checks(api: &Api, action: &str, p: &Params) -> Vec<Check> {
             out.extend(profile.as_ref().and_then(|pr| pass_role(pr, &instance_arn)));
             out
         }
-        "StartInstances" | "StopInstances" | "TerminateInstances" => {
+        StartInstances | StopInstances | TerminateInstances => {
             let mut out = Vec::new();
             for id in p.list("InstanceId") {
                 let (arn, keys) = instance_check(api, id).await;
@@ -385,15 +371,15 @@ async fn ec2_checks(api: &Api, action: &str, p: &Params) -> Vec<Check> {
             }
             out
         }
-        "ModifyInstanceMetadataOptions"
-        | "AssociateIamInstanceProfile"
-        | "ReplaceIamInstanceProfileAssociation"
-        | "DisassociateIamInstanceProfile" => {
+        ModifyInstanceMetadataOptions
+        | AssociateIamInstanceProfile
+        | ReplaceIamInstanceProfileAssociation
+        | DisassociateIamInstanceProfile => {
             // The parameter each handler acts on: InstanceId for Modify/Associate, AssociationId
             // for Replace/Disassociate (never whichever happens to be present).
             let by_association = matches!(
-                action,
-                "ReplaceIamInstanceProfileAssociation" | "DisassociateIamInstanceProfile"
+                op,
+                ReplaceIamInstanceProfileAssociation | DisassociateIamInstanceProfile
             );
             let instance_id = match p.get("AssociationId").filter(|_| by_association) {
                 Some(a) => api
@@ -411,9 +397,10 @@ async fn ec2_checks(api: &Api, action: &str, p: &Params) -> Vec<Check> {
                 None => (ec2_arn(api, "instance", "*"), vec![]),
             };
             let mut out = Vec::new();
-            if (action == "AssociateIamInstanceProfile"
-                || action == "ReplaceIamInstanceProfileAssociation")
-                && let Some(profile) = named_profile(api, p).await
+            if matches!(
+                op,
+                AssociateIamInstanceProfile | ReplaceIamInstanceProfileAssociation
+            ) && let Some(profile) = named_profile(api, p).await
             {
                 // The key names the profile being attached, not the current one.
                 keys.retain(|(k, _)| k != "ec2:InstanceProfile");
@@ -433,16 +420,11 @@ async fn ec2_checks(api: &Api, action: &str, p: &Params) -> Vec<Check> {
 }
 
 /// The checks for one request.
-pub async fn checks(
-    api: &Api,
-    caller: &Principal,
-    service: Service,
-    action: &str,
-    p: &Params,
-) -> Vec<Check> {
-    match service {
+pub async fn checks(api: &Api, caller: &Principal, op: Operation, p: &Params) -> Vec<Check> {
+    let action = op.name();
+    match op.service() {
         Service::Iam => {
-            let resource = iam_resource(api, caller, action, p).await;
+            let resource = iam_resource(api, caller, op, p).await;
             let mut keys = Keys::new();
             if let Some(arn) = p.get("PolicyArn") {
                 keys.push(key("iam:PolicyARN", arn));
@@ -468,13 +450,13 @@ pub async fn checks(
                     tag_keys.into_iter().map(str::to_string).collect(),
                 ));
             }
-            keys.extend(iam_resource_tags(api, action, p).await);
+            keys.extend(iam_resource_tags(api, op, p).await);
             let mut out = vec![Check {
                 action: format!("iam:{action}"),
                 resource,
                 keys,
             }];
-            if action == "AddRoleToInstanceProfile" {
+            if op == Operation::AddRoleToInstanceProfile {
                 out.push(profile_pass_role(api, p.get("RoleName").unwrap_or_default()).await);
             }
             out
@@ -484,7 +466,7 @@ pub async fn checks(
             resource: "*".into(),
             keys: vec![],
         }],
-        Service::Ec2 => ec2_checks(api, action, p).await,
+        Service::Ec2 => ec2_checks(api, op, p).await,
         // rolecall:GetChangeGeneration, rolecall:DescribeInstanceIdentities (for agents).
         Service::Rolecall => vec![Check {
             action: format!("rolecall:{action}"),
@@ -495,8 +477,8 @@ pub async fn checks(
 }
 
 /// `iam:ResourceTag/*` and `aws:ResourceTag/*` of the role or user the action acts on.
-async fn iam_resource_tags(api: &Api, action: &str, p: &Params) -> Keys {
-    let entity = match iam_target(action) {
+async fn iam_resource_tags(api: &Api, op: Operation, p: &Params) -> Keys {
+    let entity = match iam_target(op) {
         Some((param, kind @ (Kind::Role | Kind::User))) => match p.get(param) {
             Some(name) => super::entities::entity(api, kind, name).await,
             None => None,
