@@ -210,7 +210,7 @@ fn instance_xml(
     x.leaf("platformDetails", "Linux/UNIX");
 }
 
-fn association_xml(x: &mut Xml, a: &Association, reported: AssociationState) {
+pub(crate) fn association_xml(x: &mut Xml, a: &Association, reported: AssociationState) {
     x.leaf("associationId", &a.id);
     x.leaf("instanceId", &a.instance_id);
     profile_ref_xml(x, &a.profile_arn, &a.profile_id);
@@ -365,79 +365,6 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                     "instanceMetadataOptions",
                     &inst.metadata_options,
                     "pending",
-                );
-            })
-        }
-        Operation::AssociateIamInstanceProfile => {
-            let instance_id = a.req("InstanceId")?;
-            let profile = a
-                .params
-                .sub("IamInstanceProfile")
-                .ok_or_else(|| ApiError::missing_parameter(Protocol::Ec2, "IamInstanceProfile"))?;
-            let assoc = ec2
-                .associate_iam_instance_profile(
-                    instance_id,
-                    profile.get("Name"),
-                    profile.get("Arn"),
-                )
-                .await?;
-            respond(&|x| {
-                x.elem("iamInstanceProfileAssociation", |x| {
-                    association_xml(x, &assoc, AssociationState::Associating)
-                })
-                .finish_unit()
-            })
-        }
-        Operation::ReplaceIamInstanceProfileAssociation => {
-            let id = a.req("AssociationId")?;
-            let profile = a
-                .params
-                .sub("IamInstanceProfile")
-                .ok_or_else(|| ApiError::missing_parameter(Protocol::Ec2, "IamInstanceProfile"))?;
-            let assoc = ec2
-                .replace_iam_instance_profile_association(
-                    id,
-                    profile.get("Name"),
-                    profile.get("Arn"),
-                )
-                .await?;
-            respond(&|x| {
-                x.elem("iamInstanceProfileAssociation", |x| {
-                    association_xml(x, &assoc, AssociationState::Associating)
-                })
-                .finish_unit()
-            })
-        }
-        Operation::DisassociateIamInstanceProfile => {
-            let assoc = ec2
-                .disassociate_iam_instance_profile(a.req("AssociationId")?)
-                .await?;
-            respond(&|x| {
-                x.elem("iamInstanceProfileAssociation", |x| {
-                    association_xml(x, &assoc, AssociationState::Disassociating)
-                })
-                .finish_unit()
-            })
-        }
-        Operation::DescribeIamInstanceProfileAssociations => {
-            let (items, next) = ec2
-                .describe_iam_instance_profile_associations(
-                    &ids(a.params, "AssociationId"),
-                    &filters(a.params),
-                    a.int("MaxResults")?,
-                    a.opt("NextToken"),
-                )
-                .await?;
-            respond(&|x| {
-                x.list(
-                    "iamInstanceProfileAssociationSet",
-                    "item",
-                    &items,
-                    |x, assoc| association_xml(x, assoc, assoc.state),
-                );
-                x.leaf_opt(
-                    "nextToken",
-                    next.as_deref().map(rolecall_core::paging::encode_token),
                 );
             })
         }

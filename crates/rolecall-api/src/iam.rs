@@ -4,47 +4,13 @@ use crate::context::Call;
 use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
 use crate::iam_xml::{
-    boundary_xml, encode_policy, paged, paged_tags, respond, respond_empty, tag_keys, tags_xml,
+    encode_policy, paged, paged_tags, respond, respond_empty, role_xml, tag_keys, tags_xml,
     truncation,
 };
 use crate::params::Args;
 use rolecall_core::iam::{CreatePolicy, CreateRole, page};
 use rolecall_core::model::*;
 use rolecall_wire::{Xml, iso8601};
-
-/// The Role shape. `full` adds what only GetRole/CreateRole return (tags, last used).
-fn role_xml(x: &mut Xml, r: &Role, full: bool) {
-    x.leaf("Path", &r.path);
-    x.leaf("RoleName", &r.name);
-    x.leaf("RoleId", &r.id);
-    x.leaf("Arn", &r.arn);
-    x.leaf("CreateDate", iso8601(r.create_date));
-    x.leaf(
-        "AssumeRolePolicyDocument",
-        encode_policy(&r.assume_role_policy_document),
-    );
-    x.leaf_opt("Description", r.description.as_deref());
-    x.leaf("MaxSessionDuration", r.max_session_duration.to_string());
-    if full {
-        boundary_xml(x, r.permissions_boundary.as_deref());
-        if !r.tags.is_empty() {
-            tags_xml(x, &r.tags);
-        }
-        x.elem("RoleLastUsed", |_| {});
-    }
-}
-
-fn profile_xml(x: &mut Xml, p: &InstanceProfile) {
-    x.leaf("Path", &p.path);
-    x.leaf("InstanceProfileName", &p.name);
-    x.leaf("InstanceProfileId", &p.id);
-    x.leaf("Arn", &p.arn);
-    x.leaf("CreateDate", iso8601(p.create_date));
-    x.list("Roles", "member", &p.roles, |x, r| role_xml(x, r, false));
-    if !p.tags.is_empty() {
-        tags_xml(x, &p.tags);
-    }
-}
 
 fn policy_xml(x: &mut Xml, p: &ManagedPolicy, full: bool) {
     x.leaf("PolicyName", &p.name);
@@ -286,83 +252,6 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                     x.leaf("PolicyName", &p.name);
                     x.leaf("PolicyArn", &p.arn);
                 });
-                truncation(x, &page);
-            })
-        }
-        // ----- instance profiles -----
-        Operation::CreateInstanceProfile => {
-            let p = iam
-                .create_instance_profile(
-                    a.req("InstanceProfileName")?,
-                    a.opt("Path"),
-                    a.query_tags("Tags.member")?,
-                )
-                .await?;
-            respond(call, |x| {
-                x.elem("InstanceProfile", |x| profile_xml(x, &p));
-            })
-        }
-        Operation::GetInstanceProfile => {
-            let p = iam
-                .get_instance_profile(a.req("InstanceProfileName")?)
-                .await?;
-            respond(call, |x| {
-                x.elem("InstanceProfile", |x| profile_xml(x, &p));
-            })
-        }
-        Operation::ListInstanceProfiles => {
-            let page = iam
-                .list_instance_profiles(a.opt("PathPrefix"), &pg()?)
-                .await?;
-            respond(call, |x| {
-                x.list("InstanceProfiles", "member", &page.items, profile_xml);
-                truncation(x, &page);
-            })
-        }
-        Operation::ListInstanceProfilesForRole => {
-            let page = iam
-                .list_instance_profiles_for_role(a.req("RoleName")?, &pg()?)
-                .await?;
-            respond(call, |x| {
-                x.list("InstanceProfiles", "member", &page.items, profile_xml);
-                truncation(x, &page);
-            })
-        }
-        Operation::DeleteInstanceProfile => {
-            iam.delete_instance_profile(a.req("InstanceProfileName")?)
-                .await?;
-            respond_empty(call)
-        }
-        Operation::AddRoleToInstanceProfile => {
-            iam.add_role_to_instance_profile(a.req("InstanceProfileName")?, a.req("RoleName")?)
-                .await?;
-            respond_empty(call)
-        }
-        Operation::RemoveRoleFromInstanceProfile => {
-            iam.remove_role_from_instance_profile(
-                a.req("InstanceProfileName")?,
-                a.req("RoleName")?,
-            )
-            .await?;
-            respond_empty(call)
-        }
-        Operation::TagInstanceProfile => {
-            iam.tag_instance_profile(a.req("InstanceProfileName")?, a.query_tags("Tags.member")?)
-                .await?;
-            respond_empty(call)
-        }
-        Operation::UntagInstanceProfile => {
-            iam.untag_instance_profile(a.req("InstanceProfileName")?, &tag_keys(&a)?)
-                .await?;
-            respond_empty(call)
-        }
-        Operation::ListInstanceProfileTags => {
-            let p = iam
-                .get_instance_profile(a.req("InstanceProfileName")?)
-                .await?;
-            let page = paged_tags(p.tags, a.opt("Marker"), a.opt("MaxItems"))?;
-            respond(call, |x| {
-                tags_xml(x, &page.items);
                 truncation(x, &page);
             })
         }

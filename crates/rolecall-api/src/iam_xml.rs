@@ -7,8 +7,8 @@ use crate::params::Args;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rolecall_core::Page;
 use rolecall_core::iam::page;
-use rolecall_core::model::Tag;
-use rolecall_wire::{Xml, query_response};
+use rolecall_core::model::{InstanceProfile, Role, Tag};
+use rolecall_wire::{Xml, iso8601, query_response};
 
 /// AWS returns policy documents URL-encoded (RFC 3986: all but unreserved characters).
 const POLICY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -98,4 +98,38 @@ pub(crate) fn paged_tags(
     max_items: Option<&str>,
 ) -> Result<Page<Tag>, ApiError> {
     paged(tags, marker, max_items, |t| t.key.clone())
+}
+
+/// The Role shape. `full` adds what only GetRole/CreateRole return (tags, last used).
+pub(crate) fn role_xml(x: &mut Xml, r: &Role, full: bool) {
+    x.leaf("Path", &r.path);
+    x.leaf("RoleName", &r.name);
+    x.leaf("RoleId", &r.id);
+    x.leaf("Arn", &r.arn);
+    x.leaf("CreateDate", iso8601(r.create_date));
+    x.leaf(
+        "AssumeRolePolicyDocument",
+        encode_policy(&r.assume_role_policy_document),
+    );
+    x.leaf_opt("Description", r.description.as_deref());
+    x.leaf("MaxSessionDuration", r.max_session_duration.to_string());
+    if full {
+        boundary_xml(x, r.permissions_boundary.as_deref());
+        if !r.tags.is_empty() {
+            tags_xml(x, &r.tags);
+        }
+        x.elem("RoleLastUsed", |_| {});
+    }
+}
+
+pub(crate) fn profile_xml(x: &mut Xml, p: &InstanceProfile) {
+    x.leaf("Path", &p.path);
+    x.leaf("InstanceProfileName", &p.name);
+    x.leaf("InstanceProfileId", &p.id);
+    x.leaf("Arn", &p.arn);
+    x.leaf("CreateDate", iso8601(p.create_date));
+    x.list("Roles", "member", &p.roles, |x, r| role_xml(x, r, false));
+    if !p.tags.is_empty() {
+        tags_xml(x, &p.tags);
+    }
 }

@@ -93,3 +93,26 @@ pub fn boolean(protocol: Protocol, wire: &str, value: &str) -> Result<bool, ApiE
         Err(ApiError::malformed_parameter(protocol, wire, value))
     }
 }
+
+/// A list of at most `max` items; the message shows the first three (`[a, b, c, ...]`).
+pub fn list_length<T>(
+    field: &str,
+    items: &[T],
+    max: usize,
+    render: impl Fn(&T) -> String,
+) -> Result<(), ApiError> {
+    if items.len() <= max {
+        return Ok(());
+    }
+    let shown: Vec<String> = items.iter().take(3).map(render).collect();
+    let more = if items.len() > shown.len() {
+        ", ..."
+    } else {
+        ""
+    };
+    Err(violation(
+        field,
+        &format!("[{}{more}]", shown.join(", ")),
+        &format!("Member must have length less than or equal to {max}"),
+    ))
+}

@@ -26,6 +26,7 @@ mod service;
 mod simulate;
 mod sts;
 mod sts_sessions;
+mod units;
 
 pub use cache::PolicyCache;
 pub use context::{Api, ApiConfig};

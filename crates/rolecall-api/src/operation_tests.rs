@@ -168,10 +168,7 @@ fn ec2_required_and_types() {
     assert_eq!(input.iam_instance_profile.name.as_deref(), Some("p"));
     assert_eq!(input.iam_instance_profile.arn, None);
     assert_eq!(
-        ec2::DescribeIamInstanceProfileAssociationsInput::parse(&params(&[(
-            "MaxResults",
-            "many"
-        )])),
+        ec2::DescribeIamInstanceProfileAssociationsInput::parse(&params(&[("MaxResults", "many")])),
         Err(ApiError::new(
             400,
             "InvalidParameterValue",

@@ -5,7 +5,7 @@ use crate::context::{Api, Call};
 use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
 use crate::service::Service;
-use crate::{agent_api, authz, changes, ec2, iam, sts};
+use crate::{agent_api, authz, changes, ec2, iam, sts, units};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, State};
@@ -184,24 +184,29 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
     let op = Operation::from_name(service, action);
     let result = match op {
         None => Err(ApiError::invalid_action(action)),
-        Some(op) => match authz::authorize(&api, &principal, op, &params, &facts).await {
-            Err(e) => Err(e),
-            Ok(()) => {
-                let call = Call {
-                    api: &api,
-                    principal: &principal,
-                    params: &params,
-                    op,
-                    request_id: &request_id,
-                };
-                match op.service() {
-                    Service::Iam => iam::dispatch(&call).await,
-                    Service::Sts => sts::dispatch(&call).await,
-                    Service::Ec2 => ec2::dispatch(&call).await,
-                    Service::Rolecall => agent_api::dispatch(&call).await,
-                }
+        Some(op) => {
+            let call = Call {
+                api: &api,
+                principal: &principal,
+                params: &params,
+                op,
+                request_id: &request_id,
+            };
+            // An operation written as a unit runs whole (parse, resolve, authorize, handle);
+            // the others are authorized from their parameters, then handled.
+            match units::dispatch::dispatch(&call, &facts).await {
+                Some(result) => result,
+                None => match authz::authorize(&api, &principal, op, &params, &facts, None).await {
+                    Err(e) => Err(e),
+                    Ok(()) => match op.service() {
+                        Service::Iam => iam::dispatch(&call).await,
+                        Service::Sts => sts::dispatch(&call).await,
+                        Service::Ec2 => ec2::dispatch(&call).await,
+                        Service::Rolecall => agent_api::dispatch(&call).await,
+                    },
+                },
             }
-        },
+        }
     };
     if result.is_ok() && op.is_some_and(|op| !op.is_read_only()) {
         changes::publish(&api).await;

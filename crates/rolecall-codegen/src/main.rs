@@ -276,7 +276,7 @@ impl<'m> Gen<'m> {
                 let shown = if NUMBER_WORDING.contains(&shape_name) {
                     let _ = writeln!(
                         s,
-                        "let n: i64 = v.parse().map_err(|_| input::violation({field:?}, v, \"Member must be a number\"))?;"
+                        "let n: i64 = v.parse().map_err(|_| input::violation({field}, v, \"Member must be a number\"))?;"
                     );
                     "v"
                 } else {
@@ -285,10 +285,10 @@ impl<'m> Gen<'m> {
                 };
                 if checks {
                     if let Some(min) = shape.get("min").and_then(Value::as_i64) {
-                        let _ = writeln!(s, "input::min_value({field:?}, {shown}, n, {min})?;");
+                        let _ = writeln!(s, "input::min_value({field}, {shown}, n, {min})?;");
                     }
                     if let Some(max) = shape.get("max").and_then(Value::as_i64) {
-                        let _ = writeln!(s, "input::max_value({field:?}, {shown}, n, {max})?;");
+                        let _ = writeln!(s, "input::max_value({field}, {shown}, n, {max})?;");
                     }
                 }
                 s.push_str("n\n");
@@ -303,7 +303,7 @@ impl<'m> Gen<'m> {
                     if min.is_some() || max.is_some() {
                         let _ = writeln!(
                             s,
-                            "input::length({field:?}, v, {}, {})?;",
+                            "input::length({field}, v, {}, {})?;",
                             min.unwrap_or(0),
                             max.map(|m| m.to_string()).unwrap_or("usize::MAX".into())
                         );
@@ -315,7 +315,7 @@ impl<'m> Gen<'m> {
                             Some(pred) => {
                                 let _ = writeln!(
                                     s,
-                                    "input::pattern({field:?}, v, {p:?}, |c: char| {pred})?;"
+                                    "input::pattern({field}, v, {p:?}, |c: char| {pred})?;"
                                 );
                             }
                             None => {
@@ -342,7 +342,9 @@ impl<'m> Gen<'m> {
     ) -> Result<Option<String>> {
         let shape_name = m["shape"].as_str().ok_or("member shape")?;
         let wire = self.wire(member, m);
-        let field = lower_first(member);
+        // The member's name in messages: its path from the input (`tags.member.key`).
+        let path = lower_first(member);
+        let field = format!("&format!(\"{{at}}{path}\")");
         let protocol = if self.ec2 {
             "Protocol::Ec2"
         } else {
@@ -362,12 +364,47 @@ impl<'m> Gen<'m> {
                     format!("{wire}.member")
                 };
                 let item_ty = self.ty(&item)?;
+                // The list's length is checked before its items (bounded work for long lists),
+                // showing its first items as AWS does (`[Tag(key=a, value=b), ...]`).
+                let max = self.shape(shape_name)?.get("max").and_then(Value::as_i64);
+                let ec2 = self.ec2;
+                let bound = |render: &str| match max {
+                    Some(max) if !ec2 => {
+                        format!("input::list_length({field}, &raw, {max}, {render})?;")
+                    }
+                    _ => String::new(),
+                };
                 let body = if item_ty == "structure" {
                     let Some(t) = self.rust_type(&item)? else {
                         return Ok(None);
                     };
+                    let item_shape = self.shape(&item)?;
+                    let shown: Vec<String> = item_shape
+                        .get("members")
+                        .and_then(Value::as_object)
+                        .map(|m| m.keys().cloned().collect())
+                        .unwrap_or_default();
+                    let render = format!(
+                        "|s: &Params| format!(\"{item}({})\", {})",
+                        shown
+                            .iter()
+                            .map(|m| format!("{}={{}}", lower_first(m)))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        shown
+                            .iter()
+                            .map(|m| format!("s.get({m:?}).unwrap_or(\"null\")"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    let nested = if ec2 {
+                        "\"\"".to_string()
+                    } else {
+                        format!("&format!(\"{{at}}{path}.member.\")")
+                    };
                     format!(
-                        "p.structs({prefix:?}).iter().map({t}::parse).collect::<Result<Vec<_>, ApiError>>()?"
+                        "{{ let raw = p.structs({prefix:?}); {} raw.iter().map(|s| {t}::parse_at(s, {nested})).collect::<Result<Vec<_>, ApiError>>()? }}",
+                        bound(&render)
                     )
                 } else if matches!(
                     item_ty,
@@ -375,7 +412,8 @@ impl<'m> Gen<'m> {
                 ) {
                     let read = self.scalar(&item, &field, &wire)?;
                     format!(
-                        "p.list({prefix:?}).into_iter().map(|v| -> Result<_, ApiError> {{ Ok({{ {read} }}) }}).collect::<Result<Vec<_>, ApiError>>()?"
+                        "{{ let raw = p.list({prefix:?}); {} raw.into_iter().map(|v| -> Result<_, ApiError> {{ Ok({{ {read} }}) }}).collect::<Result<Vec<_>, ApiError>>()? }}",
+                        bound("|v: &&str| v.to_string()")
                     )
                 } else {
                     return Ok(None);
@@ -392,7 +430,13 @@ impl<'m> Gen<'m> {
                 let Some(t) = self.rust_type(shape_name)? else {
                     return Ok(None);
                 };
-                let read = format!("p.sub({wire:?}).map(|s| {t}::parse(&s)).transpose()?");
+                let nested = if self.ec2 {
+                    "\"\"".to_string()
+                } else {
+                    format!("&format!(\"{{at}}{path}.\")")
+                };
+                let read =
+                    format!("p.sub({wire:?}).map(|s| {t}::parse_at(&s, {nested})).transpose()?");
                 if required {
                     format!("{read}.ok_or_else(|| {missing})?")
                 } else {
@@ -470,7 +514,7 @@ impl<'m> Gen<'m> {
         );
         let _ = writeln!(
             self.out,
-            "impl {rust} {{\n    /// Reads and checks the parameters (see the module docs).\n    pub fn parse(p: &Params) -> Result<Self, ApiError> {{\n{reads}        Ok({rust} {{ {} }})\n    }}\n}}\n",
+            "impl {rust} {{\n    /// Reads and checks the parameters (see the module docs).\n    pub fn parse(p: &Params) -> Result<Self, ApiError> {{\n        Self::parse_at(p, \"\")\n    }}\n\n    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.\n    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {{\n{reads}        Ok({rust} {{ {} }})\n    }}\n}}\n",
             names.join(", ")
         );
         Ok(())
@@ -633,14 +677,95 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
         "            _ => return None,\n        }})\n    }}\n}}\n"
     );
     files.insert(PathBuf::from("mod.rs"), rustfmt(&m)?);
-    Ok(files)
+    let mut out = BTreeMap::new();
+    for (name, code) in files {
+        out.insert(PathBuf::from("generated").join(name), code);
+    }
+    out.insert(
+        PathBuf::from("units/dispatch.rs"),
+        unit_dispatch(root, &ops)?,
+    );
+    Ok(out)
+}
+
+/// The operation units in `crates/rolecall-api/src/units/*.rs`: a unit is a unit struct named
+/// after its operation (`pub(crate) struct AddRoleToInstanceProfile;`, or the first argument of
+/// a macro that declares one, `on_profile!(GetInstanceProfile, ...)`).
+fn find_units(root: &Path, ops: &[Op]) -> Result<Vec<(String, String)>> {
+    let dir = root.join("crates/rolecall-api/src/units");
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    entries.sort();
+    let names: BTreeSet<&str> = ops.iter().map(|o| o.name.as_str()).collect();
+    let mut units = Vec::new();
+    for path in entries {
+        let module = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        if module == "mod" || module == "dispatch" {
+            continue;
+        }
+        let code =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let words: Vec<&str> = code
+            .split(|c: char| {
+                !(c.is_alphanumeric() || c == '_' || c == ';' || c == '(' || c == '!' || c == ',')
+            })
+            .filter(|w| !w.is_empty())
+            .collect();
+        for (i, w) in words.iter().enumerate() {
+            let declared = match *w {
+                "struct" => words.get(i + 1).and_then(|n| n.strip_suffix(';')),
+                w if w.ends_with("!(") => words.get(i + 1).and_then(|n| n.strip_suffix(',')),
+                _ => None,
+            };
+            if let Some(name) = declared
+                && names.contains(name)
+            {
+                units.push((module.clone(), name.to_string()));
+            }
+        }
+    }
+    Ok(units)
+}
+
+fn unit_dispatch(root: &Path, ops: &[Op]) -> Result<String> {
+    let units = find_units(root, ops)?;
+    let mut m = String::new();
+    let _ = writeln!(
+        m,
+        "// @generated by rolecall-codegen from the unit structs in crates/rolecall-api/src/units — do not edit; run `cargo run -p rolecall-codegen`.\n//! The unit families (every `*.rs` next to this file) and which operations are units (see\n//! `crate::units::Unit`).\n"
+    );
+    let modules: BTreeSet<&str> = units.iter().map(|(m, _)| m.as_str()).collect();
+    for module in &modules {
+        let _ = writeln!(m, "#[path = \"{module}.rs\"]\npub(crate) mod {module};");
+    }
+    let _ = writeln!(
+        m,
+        "\nuse super::run;\nuse crate::authz::RequestFacts;\nuse crate::context::Call;\nuse crate::error::ApiError;\nuse crate::generated::Operation;\n\n/// Runs `call` through its operation's unit, or None when the operation is not a unit yet.\npub(crate) async fn dispatch(call: &Call<'_>, facts: &RequestFacts) -> Option<Result<String, ApiError>> {{\n    Some(match call.op {{"
+    );
+    for op in ops {
+        if let Some((module, name)) = units.iter().find(|(_, n)| *n == op.name) {
+            let _ = writeln!(
+                m,
+                "        Operation::{name} => run::<{module}::{name}>(call, facts).await,"
+            );
+        }
+    }
+    let _ = writeln!(m, "        _ => return None,\n    }})\n}}");
+    rustfmt(&m)
 }
 
 fn main() {
     let check = std::env::args().any(|a| a == "--check");
     let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
     let root = root.canonicalize().unwrap_or(root);
-    let out_dir = root.join("crates/rolecall-api/src/generated");
+    let out_dir = root.join("crates/rolecall-api/src");
     let files = match generate(&root) {
         Ok(f) => f,
         Err(e) => {
@@ -655,18 +780,18 @@ fn main() {
         if current != *code {
             stale.push(path.clone());
             if !check
-                && let Err(e) =
-                    std::fs::create_dir_all(&out_dir).and_then(|_| std::fs::write(&path, code))
+                && let Err(e) = std::fs::create_dir_all(path.parent().unwrap_or(&out_dir))
+                    .and_then(|_| std::fs::write(&path, code))
             {
                 eprintln!("rolecall-codegen: writing {}: {e}", path.display());
                 std::process::exit(2);
             }
         }
     }
-    // Files left over from operations or services no longer listed.
-    if let Ok(dir) = std::fs::read_dir(&out_dir) {
+    // Files left over from services no longer listed.
+    if let Ok(dir) = std::fs::read_dir(out_dir.join("generated")) {
         for entry in dir.flatten() {
-            let name = PathBuf::from(entry.file_name());
+            let name = PathBuf::from("generated").join(entry.file_name());
             if !files.contains_key(&name) {
                 stale.push(entry.path());
                 if !check {
@@ -697,7 +822,7 @@ mod tests {
     #[test]
     fn committed_files_are_current() {
         let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-        let out_dir = root.join("crates/rolecall-api/src/generated");
+        let out_dir = root.join("crates/rolecall-api/src");
         for (name, code) in generate(&root).expect("generate") {
             let current = std::fs::read_to_string(out_dir.join(&name)).unwrap_or_default();
             assert!(
@@ -712,14 +837,19 @@ mod tests {
     fn character_classes() {
         assert_eq!(
             class_predicate(r"[\w+=,.@-]+").as_deref(),
-            Some("c.is_ascii_alphanumeric() || c == '_' || c == '+' || c == '=' || c == ',' || c == '.' || c == '@' || c == '-'")
+            Some(
+                "c.is_ascii_alphanumeric() || c == '_' || c == '+' || c == '=' || c == ',' || c == '.' || c == '@' || c == '-'"
+            )
         );
         assert_eq!(
             class_predicate(r"[\u0009\u0020-\u00FF]*").as_deref(),
             Some("c == '\\t' || (' '..='ÿ').contains(&c)")
         );
         assert_eq!(class_predicate(r"[\p{L}\p{Z}]+"), None);
-        assert_eq!(class_predicate(r"(\u002F)|(\u002F[\u0021-\u007E]+\u002F)"), None);
+        assert_eq!(
+            class_predicate(r"(\u002F)|(\u002F[\u0021-\u007E]+\u002F)"),
+            None
+        );
         assert_eq!(snake("PolicyARN"), "policy_arn");
         assert_eq!(snake("IamInstanceProfile"), "iam_instance_profile");
         assert_eq!(snake("Type"), "type_");

@@ -22,8 +22,13 @@ use rolecall_wire::Params;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+pub(crate) use entities::entity;
 pub use message::decode as decode_message;
 pub use ops::{Check, checks, is_unauthorized_call};
+pub(crate) use ops::{
+    Keys, find_instance, iam_arn, instance_checks, key, profile_arn, profile_pass_role,
+    request_tag_keys, with_path,
+};
 pub use session::role_by_arn;
 
 /// The principal's policies, or None if its user or role no longer exists — or exists under
@@ -183,6 +188,7 @@ pub async fn authorize(
     op: Operation,
     params: &Params,
     facts: &RequestFacts,
+    given: Option<Vec<Check>>,
 ) -> Result<(), ApiError> {
     let service = op.service();
     if is_unauthorized_call(op) {
@@ -195,7 +201,12 @@ pub async fn authorize(
     if principal.kind == PrincipalKind::Root {
         return Ok(());
     }
-    let checks = checks(api, principal, op, params).await;
+    // An operation unit (`crate::units`) computes its checks from its typed input and the
+    // entities it resolved; the rest are computed here from the parameters.
+    let checks = match given {
+        Some(c) => c,
+        None => checks(api, principal, op, params).await,
+    };
     let Some(cached) = load_principal(api, &principal.kind).await? else {
         // The user or role was deleted: its credentials can do nothing.
         let check = checks.first().cloned().unwrap_or(Check {

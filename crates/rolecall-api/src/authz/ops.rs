@@ -6,7 +6,7 @@ use crate::context::Api;
 use crate::generated::Operation;
 use crate::principal::Principal;
 use crate::service::Service;
-use rolecall_core::model::InstanceProfile;
+use rolecall_core::model::{Association, Instance, InstanceProfile};
 use rolecall_wire::Params;
 
 /// One (action, resource) pair to authorize, with the condition keys specific to it; an
@@ -27,7 +27,7 @@ pub fn is_unauthorized_call(op: Operation) -> bool {
     )
 }
 
-fn iam_arn(api: &Api, kind: &str, name: &str) -> String {
+pub(crate) fn iam_arn(api: &Api, kind: &str, name: &str) -> String {
     format!("arn:aws:iam::{}:{kind}/{name}", api.iam.account_id())
 }
 
@@ -39,15 +39,15 @@ async fn entity_arn(api: &Api, kind: Kind, kind_name: &str, name: &str) -> Strin
     }
 }
 
-async fn role_arn(api: &Api, name: &str) -> String {
+pub(crate) async fn role_arn(api: &Api, name: &str) -> String {
     entity_arn(api, Kind::Role, "role", name).await
 }
 
-async fn profile_arn(api: &Api, name: &str) -> String {
+pub(crate) async fn profile_arn(api: &Api, name: &str) -> String {
     entity_arn(api, Kind::InstanceProfile, "instance-profile", name).await
 }
 
-fn with_path(api: &Api, kind: &str, path: Option<&str>, name: &str) -> String {
+pub(crate) fn with_path(api: &Api, kind: &str, path: Option<&str>, name: &str) -> String {
     format!(
         "arn:aws:iam::{}:{kind}{}{name}",
         api.iam.account_id(),
@@ -84,16 +84,8 @@ fn iam_target(op: Operation) -> Option<(&'static str, Kind)> {
         | AttachRolePolicy
         | DetachRolePolicy
         | ListAttachedRolePolicies
-        | ListInstanceProfilesForRole
         | PutRolePermissionsBoundary
         | DeleteRolePermissionsBoundary => ("RoleName", Kind::Role),
-        GetInstanceProfile
-        | DeleteInstanceProfile
-        | AddRoleToInstanceProfile
-        | RemoveRoleFromInstanceProfile
-        | TagInstanceProfile
-        | UntagInstanceProfile
-        | ListInstanceProfileTags => ("InstanceProfileName", Kind::InstanceProfile),
         GetUser
         | UpdateUser
         | DeleteUser
@@ -134,12 +126,6 @@ async fn iam_resource(api: &Api, caller: &Principal, op: Operation, p: &Params) 
     let named = |k: &str| p.get(k).unwrap_or_default();
     match op {
         CreateRole => with_path(api, "role", p.get("Path"), named("RoleName")),
-        CreateInstanceProfile => with_path(
-            api,
-            "instance-profile",
-            p.get("Path"),
-            named("InstanceProfileName"),
-        ),
         CreatePolicy => with_path(api, "policy", p.get("Path"), named("PolicyName")),
         CreateUser => with_path(api, "user", p.get("Path"), named("UserName")),
         CreateGroup => with_path(api, "group", p.get("Path"), named("GroupName")),
@@ -148,7 +134,6 @@ async fn iam_resource(api: &Api, caller: &Principal, op: Operation, p: &Params) 
         ListUsers => with_path(api, "user", p.get("PathPrefix"), ""),
         ListGroups => with_path(api, "group", p.get("PathPrefix"), ""),
         ListPolicies => with_path(api, "policy", p.get("PathPrefix"), ""),
-        ListInstanceProfiles => with_path(api, "instance-profile", p.get("PathPrefix"), ""),
         // Authorized on the simulated user, group or role.
         SimulatePrincipalPolicy => named("PolicySourceArn").to_string(),
         GetAccessKeyLastUsed => match api.iam.store().get_access_key(named("AccessKeyId")).await {
@@ -174,7 +159,7 @@ async fn iam_resource(api: &Api, caller: &Principal, op: Operation, p: &Params) 
     }
 }
 
-fn ec2_arn(api: &Api, kind: &str, id: &str) -> String {
+pub(crate) fn ec2_arn(api: &Api, kind: &str, id: &str) -> String {
     format!(
         "arn:aws:ec2:{}:{}:{kind}/{id}",
         api.config.region,
@@ -182,14 +167,14 @@ fn ec2_arn(api: &Api, kind: &str, id: &str) -> String {
     )
 }
 
-type Keys = Vec<(String, Vec<String>)>;
+pub(crate) type Keys = Vec<(String, Vec<String>)>;
 
-fn key(k: &str, v: impl Into<String>) -> (String, Vec<String>) {
+pub(crate) fn key(k: &str, v: impl Into<String>) -> (String, Vec<String>) {
     (k.to_string(), vec![v.into()])
 }
 
 /// `aws:RequestTag/*` and `aws:TagKeys` for tags a request creates.
-fn request_tag_keys(tags: &[(String, String)]) -> Keys {
+pub(crate) fn request_tag_keys(tags: &[(String, String)]) -> Keys {
     let mut keys: Keys = tags
         .iter()
         .map(|(k, v)| key(&format!("aws:RequestTag/{k}"), v.clone()))
@@ -212,12 +197,8 @@ async fn named_profile(api: &Api, p: &Params) -> Option<InstanceProfile> {
         .ok()
 }
 
-/// An existing instance's ARN and its condition keys (`ec2:ResourceTag/*`, metadata options...).
-async fn instance_check(api: &Api, id: &str) -> (String, Keys) {
-    let arn = ec2_arn(api, "instance", id);
-    let Ok(Some(i)) = api.iam.store().get_instance(id).await else {
-        return (arn, vec![]);
-    };
+/// An instance's condition keys (`ec2:ResourceTag/*`, metadata options, its current profile...).
+pub(crate) fn instance_keys(api: &Api, i: &Instance, active: Option<&Association>) -> Keys {
     let mut keys = vec![
         key("ec2:InstanceType", i.instance_type.clone()),
         key("ec2:InstanceID", i.id.clone()),
@@ -235,24 +216,57 @@ async fn instance_check(api: &Api, id: &str) -> (String, Keys) {
         ),
         key("ec2:Region", api.config.region.clone()),
     ];
-    if let Ok(Some(a)) = api
-        .iam
-        .store()
-        .active_associations(std::slice::from_ref(&i.id))
-        .await
-        .map(|v| v.into_iter().next())
-    {
-        keys.push(key("ec2:InstanceProfile", a.profile_arn));
+    if let Some(a) = active {
+        keys.push(key("ec2:InstanceProfile", a.profile_arn.clone()));
     }
     for t in &i.tags {
         keys.push(key(&format!("ec2:ResourceTag/{}", t.key), t.value.clone()));
         keys.push(key(&format!("aws:ResourceTag/{}", t.key), t.value.clone()));
     }
-    (arn, keys)
+    keys
+}
+
+/// An instance as authorization sees it: the instance and its active association, if it exists.
+pub(crate) async fn find_instance(api: &Api, id: &str) -> Option<(Instance, Option<Association>)> {
+    let i = api.ec2.find_instance(id).await.ok().flatten()?;
+    let active = api.ec2.active_association(&i.id).await.ok().flatten();
+    Some((i, active))
+}
+
+/// The check of an EC2 call on one instance (`instance_id`, or `instance/*` when the request
+/// names none), as it is (`instance`); with `new_profile`, the profile being attached is the
+/// `ec2:InstanceProfile` / `ec2:NewInstanceProfile`, and its role needs `iam:PassRole` for this
+/// instance.
+pub(crate) fn instance_checks(
+    api: &Api,
+    op: Operation,
+    instance_id: Option<&str>,
+    instance: Option<&(Instance, Option<Association>)>,
+    new_profile: Option<&InstanceProfile>,
+) -> Vec<Check> {
+    let (arn, mut keys) = match instance_id {
+        Some(id) => (
+            ec2_arn(api, "instance", id),
+            instance
+                .map(|(i, a)| instance_keys(api, i, a.as_ref()))
+                .unwrap_or_default(),
+        ),
+        None => (ec2_arn(api, "instance", "*"), vec![]),
+    };
+    let mut out = Vec::new();
+    if let Some(profile) = new_profile {
+        // The key names the profile being attached, not the current one.
+        keys.retain(|(k, _)| k != "ec2:InstanceProfile");
+        keys.push(key("ec2:NewInstanceProfile", profile.arn.clone()));
+        keys.push(key("ec2:InstanceProfile", profile.arn.clone()));
+        out.extend(pass_role(profile, &arn));
+    }
+    out.insert(0, check(op.name(), arn, keys));
+    out
 }
 
 /// `iam:PassRole` for handing a profile's role to EC2 for `instance_arn`.
-fn pass_role(profile: &InstanceProfile, instance_arn: &str) -> Option<Check> {
+pub(crate) fn pass_role(profile: &InstanceProfile, instance_arn: &str) -> Option<Check> {
     let role = profile.roles.first()?;
     Some(Check {
         action: "iam:PassRole".into(),
@@ -269,10 +283,10 @@ fn pass_role(profile: &InstanceProfile, instance_arn: &str) -> Option<Check> {
 /// to EC2 (AWS lists PassRole as a dependent action of AddRoleToInstanceProfile). The instance
 /// is not known here; AWS documents `arn:aws:ec2:*:ACCOUNT:instance/*` as the associated
 /// resource for this case.
-async fn profile_pass_role(api: &Api, role_name: &str) -> Check {
+pub(crate) fn profile_pass_role(api: &Api, role_arn: String) -> Check {
     Check {
         action: "iam:PassRole".into(),
-        resource: role_arn(api, role_name).await,
+        resource: role_arn,
         keys: vec![
             key("iam:PassedToService", "ec2.amazonaws.com"),
             key(
@@ -283,7 +297,7 @@ async fn profile_pass_role(api: &Api, role_name: &str) -> Check {
     }
 }
 
-fn check(action: &str, resource: String, keys: Keys) -> Check {
+pub(crate) fn check(action: &str, resource: String, keys: Keys) -> Check {
     Check {
         action: format!("ec2:{action}"),
         resource,
@@ -366,50 +380,19 @@ async fn ec2_checks(api: &Api, op: Operation, p: &Params) -> Vec<Check> {
         StartInstances | StopInstances | TerminateInstances => {
             let mut out = Vec::new();
             for id in p.list("InstanceId") {
-                let (arn, keys) = instance_check(api, id).await;
-                out.push(check(action, arn, keys));
+                let instance = find_instance(api, id).await;
+                out.extend(instance_checks(api, op, Some(id), instance.as_ref(), None));
             }
             out
         }
-        ModifyInstanceMetadataOptions
-        | AssociateIamInstanceProfile
-        | ReplaceIamInstanceProfileAssociation
-        | DisassociateIamInstanceProfile => {
-            // The parameter each handler acts on: InstanceId for Modify/Associate, AssociationId
-            // for Replace/Disassociate (never whichever happens to be present).
-            let by_association = matches!(
-                op,
-                ReplaceIamInstanceProfileAssociation | DisassociateIamInstanceProfile
-            );
-            let instance_id = match p.get("AssociationId").filter(|_| by_association) {
-                Some(a) => api
-                    .iam
-                    .store()
-                    .get_association(a)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|a| a.instance_id),
-                None => p.get("InstanceId").map(str::to_string),
+        ModifyInstanceMetadataOptions => {
+            // The parameter its handler acts on: InstanceId.
+            let instance_id = p.get("InstanceId");
+            let instance = match instance_id {
+                Some(id) => find_instance(api, id).await,
+                None => None,
             };
-            let (arn, mut keys) = match &instance_id {
-                Some(id) => instance_check(api, id).await,
-                None => (ec2_arn(api, "instance", "*"), vec![]),
-            };
-            let mut out = Vec::new();
-            if matches!(
-                op,
-                AssociateIamInstanceProfile | ReplaceIamInstanceProfileAssociation
-            ) && let Some(profile) = named_profile(api, p).await
-            {
-                // The key names the profile being attached, not the current one.
-                keys.retain(|(k, _)| k != "ec2:InstanceProfile");
-                keys.push(key("ec2:NewInstanceProfile", profile.arn.clone()));
-                keys.push(key("ec2:InstanceProfile", profile.arn.clone()));
-                out.extend(pass_role(&profile, &arn));
-            }
-            out.insert(0, check(action, arn, keys));
-            out
+            instance_checks(api, op, instance_id, instance.as_ref(), None)
         }
         _ => vec![check(
             action,
@@ -451,14 +434,11 @@ pub async fn checks(api: &Api, caller: &Principal, op: Operation, p: &Params) ->
                 ));
             }
             keys.extend(iam_resource_tags(api, op, p).await);
-            let mut out = vec![Check {
+            let out = vec![Check {
                 action: format!("iam:{action}"),
                 resource,
                 keys,
             }];
-            if op == Operation::AddRoleToInstanceProfile {
-                out.push(profile_pass_role(api, p.get("RoleName").unwrap_or_default()).await);
-            }
             out
         }
         Service::Sts => vec![Check {

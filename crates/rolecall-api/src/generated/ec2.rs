@@ -50,6 +50,11 @@ pub struct EbsBlockDevice {
 impl EbsBlockDevice {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let delete_on_termination = match p.get("DeleteOnTermination") {
             Some(v) => Some({ input::boolean(Protocol::Ec2, "DeleteOnTermination", v)? }),
             None => None,
@@ -151,9 +156,14 @@ pub struct BlockDeviceMapping {
 impl BlockDeviceMapping {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let ebs = p
             .sub("Ebs")
-            .map(|s| EbsBlockDevice::parse(&s))
+            .map(|s| EbsBlockDevice::parse_at(&s, ""))
             .transpose()?;
         let no_device = match p.get("NoDevice") {
             Some(v) => Some({ v.to_string() }),
@@ -188,6 +198,11 @@ pub struct InstanceIpv6Address {
 impl InstanceIpv6Address {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let ipv6_address = match p.get("Ipv6Address") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -213,6 +228,11 @@ pub struct RunInstancesMonitoringEnabled {
 impl RunInstancesMonitoringEnabled {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let enabled = {
             let v = p
                 .get("Enabled")
@@ -251,6 +271,11 @@ pub struct Placement {
 impl Placement {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let availability_zone_id = match p.get("AvailabilityZoneId") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -319,6 +344,11 @@ pub struct ElasticGpuSpecification {
 impl ElasticGpuSpecification {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let type_ = {
             let v = p
                 .get("Type")
@@ -341,6 +371,11 @@ pub struct ElasticInferenceAccelerator {
 impl ElasticInferenceAccelerator {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let type_ = {
             let v = p
                 .get("Type")
@@ -370,6 +405,11 @@ pub struct Tag {
 impl Tag {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let key = match p.get("Key") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -394,15 +434,21 @@ pub struct TagSpecification {
 impl TagSpecification {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let resource_type = match p.get("ResourceType") {
             Some(v) => Some({ v.to_string() }),
             None => None,
         };
-        let tags = p
-            .structs("Tag")
-            .iter()
-            .map(Tag::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let tags = {
+            let raw = p.structs("Tag");
+            raw.iter()
+                .map(|s| Tag::parse_at(s, ""))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         Ok(TagSpecification {
             resource_type,
             tags,
@@ -424,6 +470,11 @@ pub struct LaunchTemplateSpecification {
 impl LaunchTemplateSpecification {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let launch_template_id = match p.get("LaunchTemplateId") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -462,6 +513,11 @@ pub struct SpotMarketOptions {
 impl SpotMarketOptions {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let max_price = match p.get("MaxPrice") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -507,13 +563,18 @@ pub struct InstanceMarketOptionsRequest {
 impl InstanceMarketOptionsRequest {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let market_type = match p.get("MarketType") {
             Some(v) => Some({ v.to_string() }),
             None => None,
         };
         let spot_options = p
             .sub("SpotOptions")
-            .map(|s| SpotMarketOptions::parse(&s))
+            .map(|s| SpotMarketOptions::parse_at(&s, ""))
             .transpose()?;
         Ok(InstanceMarketOptionsRequest {
             market_type,
@@ -532,6 +593,11 @@ pub struct CreditSpecificationRequest {
 impl CreditSpecificationRequest {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let cpu_credits = {
             let v = p
                 .get("CpuCredits")
@@ -558,6 +624,11 @@ pub struct CpuOptionsRequest {
 impl CpuOptionsRequest {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let core_count = match p.get("CoreCount") {
             Some(v) => Some({
                 let n = input::int(Protocol::Ec2, "CoreCount", v)?;
@@ -601,6 +672,11 @@ pub struct CapacityReservationTarget {
 impl CapacityReservationTarget {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let capacity_reservation_id = match p.get("CapacityReservationId") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -629,13 +705,18 @@ pub struct CapacityReservationSpecification {
 impl CapacityReservationSpecification {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let capacity_reservation_preference = match p.get("CapacityReservationPreference") {
             Some(v) => Some({ v.to_string() }),
             None => None,
         };
         let capacity_reservation_target = p
             .sub("CapacityReservationTarget")
-            .map(|s| CapacityReservationTarget::parse(&s))
+            .map(|s| CapacityReservationTarget::parse_at(&s, ""))
             .transpose()?;
         Ok(CapacityReservationSpecification {
             capacity_reservation_preference,
@@ -654,6 +735,11 @@ pub struct HibernationOptionsRequest {
 impl HibernationOptionsRequest {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let configured = match p.get("Configured") {
             Some(v) => Some({ input::boolean(Protocol::Ec2, "Configured", v)? }),
             None => None,
@@ -672,6 +758,11 @@ pub struct LicenseConfigurationRequest {
 impl LicenseConfigurationRequest {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let license_configuration_arn = match p.get("LicenseConfigurationArn") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -700,6 +791,11 @@ pub struct InstanceMetadataOptionsRequest {
 impl InstanceMetadataOptionsRequest {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let http_tokens = match p.get("HttpTokens") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -743,6 +839,11 @@ pub struct EnclaveOptionsRequest {
 impl EnclaveOptionsRequest {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let enabled = match p.get("Enabled") {
             Some(v) => Some({ input::boolean(Protocol::Ec2, "Enabled", v)? }),
             None => None,
@@ -765,6 +866,11 @@ pub struct PrivateDnsNameOptionsRequest {
 impl PrivateDnsNameOptionsRequest {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let hostname_type = match p.get("HostnameType") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -797,6 +903,11 @@ pub struct InstanceMaintenanceOptionsRequest {
 impl InstanceMaintenanceOptionsRequest {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let auto_recovery = match p.get("AutoRecovery") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -815,6 +926,11 @@ pub struct InstanceNetworkPerformanceOptionsRequest {
 impl InstanceNetworkPerformanceOptionsRequest {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let bandwidth_weighting = match p.get("BandwidthWeighting") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -835,6 +951,11 @@ pub struct OperatorRequest {
 impl OperatorRequest {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let principal = match p.get("Principal") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -853,6 +974,11 @@ pub struct InstanceSecondaryInterfacePrivateIpAddressRequest {
 impl InstanceSecondaryInterfacePrivateIpAddressRequest {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let private_ip_address = {
             let v = p
                 .get("PrivateIpAddress")
@@ -885,6 +1011,11 @@ pub struct InstanceSecondaryInterfaceSpecificationRequest {
 impl InstanceSecondaryInterfaceSpecificationRequest {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let delete_on_termination = match p.get("DeleteOnTermination") {
             Some(v) => Some({ input::boolean(Protocol::Ec2, "DeleteOnTermination", v)? }),
             None => None,
@@ -896,11 +1027,12 @@ impl InstanceSecondaryInterfaceSpecificationRequest {
             }),
             None => None,
         };
-        let private_ip_addresses = p
-            .structs("PrivateIpAddress")
-            .iter()
-            .map(InstanceSecondaryInterfacePrivateIpAddressRequest::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let private_ip_addresses = {
+            let raw = p.structs("PrivateIpAddress");
+            raw.iter()
+                .map(|s| InstanceSecondaryInterfacePrivateIpAddressRequest::parse_at(s, ""))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let private_ip_address_count = match p.get("PrivateIpAddressCount") {
             Some(v) => Some({
                 let n = input::int(Protocol::Ec2, "PrivateIpAddressCount", v)?;
@@ -947,6 +1079,11 @@ pub struct PrivateIpAddressSpecification {
 impl PrivateIpAddressSpecification {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let primary = match p.get("Primary") {
             Some(v) => Some({ input::boolean(Protocol::Ec2, "Primary", v)? }),
             None => None,
@@ -972,6 +1109,11 @@ pub struct Ipv4PrefixSpecificationRequest {
 impl Ipv4PrefixSpecificationRequest {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let ipv4_prefix = match p.get("Ipv4Prefix") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -990,6 +1132,11 @@ pub struct Ipv6PrefixSpecificationRequest {
 impl Ipv6PrefixSpecificationRequest {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let ipv6_prefix = match p.get("Ipv6Prefix") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -1008,6 +1155,11 @@ pub struct EnaSrdUdpSpecificationRequest {
 impl EnaSrdUdpSpecificationRequest {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let ena_srd_udp_enabled = match p.get("EnaSrdUdpEnabled") {
             Some(v) => Some({ input::boolean(Protocol::Ec2, "EnaSrdUdpEnabled", v)? }),
             None => None,
@@ -1030,13 +1182,18 @@ pub struct EnaSrdSpecificationRequest {
 impl EnaSrdSpecificationRequest {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let ena_srd_enabled = match p.get("EnaSrdEnabled") {
             Some(v) => Some({ input::boolean(Protocol::Ec2, "EnaSrdEnabled", v)? }),
             None => None,
         };
         let ena_srd_udp_specification = p
             .sub("EnaSrdUdpSpecification")
-            .map(|s| EnaSrdUdpSpecificationRequest::parse(&s))
+            .map(|s| EnaSrdUdpSpecificationRequest::parse_at(&s, ""))
             .transpose()?;
         Ok(EnaSrdSpecificationRequest {
             ena_srd_enabled,
@@ -1059,6 +1216,11 @@ pub struct ConnectionTrackingSpecificationRequest {
 impl ConnectionTrackingSpecificationRequest {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let tcp_established_timeout = match p.get("TcpEstablishedTimeout") {
             Some(v) => Some({
                 let n = input::int(Protocol::Ec2, "TcpEstablishedTimeout", v)?;
@@ -1142,6 +1304,11 @@ pub struct InstanceNetworkInterfaceSpecification {
 impl InstanceNetworkInterfaceSpecification {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let associate_public_ip_address = match p.get("AssociatePublicIpAddress") {
             Some(v) => Some({ input::boolean(Protocol::Ec2, "AssociatePublicIpAddress", v)? }),
             None => None,
@@ -1161,11 +1328,12 @@ impl InstanceNetworkInterfaceSpecification {
             }),
             None => None,
         };
-        let groups = p
-            .list("SecurityGroupId")
-            .into_iter()
-            .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let groups = {
+            let raw = p.list("SecurityGroupId");
+            raw.into_iter()
+                .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let ipv6_address_count = match p.get("Ipv6AddressCount") {
             Some(v) => Some({
                 let n = input::int(Protocol::Ec2, "Ipv6AddressCount", v)?;
@@ -1173,11 +1341,12 @@ impl InstanceNetworkInterfaceSpecification {
             }),
             None => None,
         };
-        let ipv6_addresses = p
-            .structs("Ipv6Addresses")
-            .iter()
-            .map(InstanceIpv6Address::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let ipv6_addresses = {
+            let raw = p.structs("Ipv6Addresses");
+            raw.iter()
+                .map(|s| InstanceIpv6Address::parse_at(s, ""))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let network_interface_id = match p.get("NetworkInterfaceId") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -1186,11 +1355,12 @@ impl InstanceNetworkInterfaceSpecification {
             Some(v) => Some({ v.to_string() }),
             None => None,
         };
-        let private_ip_addresses = p
-            .structs("PrivateIpAddresses")
-            .iter()
-            .map(PrivateIpAddressSpecification::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let private_ip_addresses = {
+            let raw = p.structs("PrivateIpAddresses");
+            raw.iter()
+                .map(|s| PrivateIpAddressSpecification::parse_at(s, ""))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let secondary_private_ip_address_count = match p.get("SecondaryPrivateIpAddressCount") {
             Some(v) => Some({
                 let n = input::int(Protocol::Ec2, "SecondaryPrivateIpAddressCount", v)?;
@@ -1217,11 +1387,12 @@ impl InstanceNetworkInterfaceSpecification {
             }),
             None => None,
         };
-        let ipv4_prefixes = p
-            .structs("Ipv4Prefix")
-            .iter()
-            .map(Ipv4PrefixSpecificationRequest::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let ipv4_prefixes = {
+            let raw = p.structs("Ipv4Prefix");
+            raw.iter()
+                .map(|s| Ipv4PrefixSpecificationRequest::parse_at(s, ""))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let ipv4_prefix_count = match p.get("Ipv4PrefixCount") {
             Some(v) => Some({
                 let n = input::int(Protocol::Ec2, "Ipv4PrefixCount", v)?;
@@ -1229,11 +1400,12 @@ impl InstanceNetworkInterfaceSpecification {
             }),
             None => None,
         };
-        let ipv6_prefixes = p
-            .structs("Ipv6Prefix")
-            .iter()
-            .map(Ipv6PrefixSpecificationRequest::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let ipv6_prefixes = {
+            let raw = p.structs("Ipv6Prefix");
+            raw.iter()
+                .map(|s| Ipv6PrefixSpecificationRequest::parse_at(s, ""))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let ipv6_prefix_count = match p.get("Ipv6PrefixCount") {
             Some(v) => Some({
                 let n = input::int(Protocol::Ec2, "Ipv6PrefixCount", v)?;
@@ -1247,11 +1419,11 @@ impl InstanceNetworkInterfaceSpecification {
         };
         let ena_srd_specification = p
             .sub("EnaSrdSpecification")
-            .map(|s| EnaSrdSpecificationRequest::parse(&s))
+            .map(|s| EnaSrdSpecificationRequest::parse_at(&s, ""))
             .transpose()?;
         let connection_tracking_specification = p
             .sub("ConnectionTrackingSpecification")
-            .map(|s| ConnectionTrackingSpecificationRequest::parse(&s))
+            .map(|s| ConnectionTrackingSpecificationRequest::parse_at(&s, ""))
             .transpose()?;
         let ena_queue_count = match p.get("EnaQueueCount") {
             Some(v) => Some({
@@ -1300,6 +1472,11 @@ pub struct IamInstanceProfileSpecification {
 impl IamInstanceProfileSpecification {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let arn = match p.get("Arn") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -1408,11 +1585,17 @@ pub struct RunInstancesInput {
 impl RunInstancesInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
-        let block_device_mappings = p
-            .structs("BlockDeviceMapping")
-            .iter()
-            .map(BlockDeviceMapping::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
+        let block_device_mappings = {
+            let raw = p.structs("BlockDeviceMapping");
+            raw.iter()
+                .map(|s| BlockDeviceMapping::parse_at(s, ""))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let image_id = match p.get("ImageId") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -1428,11 +1611,12 @@ impl RunInstancesInput {
             }),
             None => None,
         };
-        let ipv6_addresses = p
-            .structs("Ipv6Address")
-            .iter()
-            .map(InstanceIpv6Address::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let ipv6_addresses = {
+            let raw = p.structs("Ipv6Address");
+            raw.iter()
+                .map(|s| InstanceIpv6Address::parse_at(s, ""))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let kernel_id = match p.get("KernelId") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -1457,26 +1641,28 @@ impl RunInstancesInput {
         };
         let monitoring = p
             .sub("Monitoring")
-            .map(|s| RunInstancesMonitoringEnabled::parse(&s))
+            .map(|s| RunInstancesMonitoringEnabled::parse_at(&s, ""))
             .transpose()?;
         let placement = p
             .sub("Placement")
-            .map(|s| Placement::parse(&s))
+            .map(|s| Placement::parse_at(&s, ""))
             .transpose()?;
         let ramdisk_id = match p.get("RamdiskId") {
             Some(v) => Some({ v.to_string() }),
             None => None,
         };
-        let security_group_ids = p
-            .list("SecurityGroupId")
-            .into_iter()
-            .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
-            .collect::<Result<Vec<_>, ApiError>>()?;
-        let security_groups = p
-            .list("SecurityGroup")
-            .into_iter()
-            .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let security_group_ids = {
+            let raw = p.list("SecurityGroupId");
+            raw.into_iter()
+                .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
+        let security_groups = {
+            let raw = p.list("SecurityGroup");
+            raw.into_iter()
+                .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let subnet_id = match p.get("SubnetId") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -1485,65 +1671,69 @@ impl RunInstancesInput {
             Some(v) => Some({ v.to_string() }),
             None => None,
         };
-        let elastic_gpu_specification = p
-            .structs("ElasticGpuSpecification")
-            .iter()
-            .map(ElasticGpuSpecification::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
-        let elastic_inference_accelerators = p
-            .structs("ElasticInferenceAccelerator")
-            .iter()
-            .map(ElasticInferenceAccelerator::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
-        let tag_specifications = p
-            .structs("TagSpecification")
-            .iter()
-            .map(TagSpecification::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let elastic_gpu_specification = {
+            let raw = p.structs("ElasticGpuSpecification");
+            raw.iter()
+                .map(|s| ElasticGpuSpecification::parse_at(s, ""))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
+        let elastic_inference_accelerators = {
+            let raw = p.structs("ElasticInferenceAccelerator");
+            raw.iter()
+                .map(|s| ElasticInferenceAccelerator::parse_at(s, ""))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
+        let tag_specifications = {
+            let raw = p.structs("TagSpecification");
+            raw.iter()
+                .map(|s| TagSpecification::parse_at(s, ""))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let launch_template = p
             .sub("LaunchTemplate")
-            .map(|s| LaunchTemplateSpecification::parse(&s))
+            .map(|s| LaunchTemplateSpecification::parse_at(&s, ""))
             .transpose()?;
         let instance_market_options = p
             .sub("InstanceMarketOptions")
-            .map(|s| InstanceMarketOptionsRequest::parse(&s))
+            .map(|s| InstanceMarketOptionsRequest::parse_at(&s, ""))
             .transpose()?;
         let credit_specification = p
             .sub("CreditSpecification")
-            .map(|s| CreditSpecificationRequest::parse(&s))
+            .map(|s| CreditSpecificationRequest::parse_at(&s, ""))
             .transpose()?;
         let cpu_options = p
             .sub("CpuOptions")
-            .map(|s| CpuOptionsRequest::parse(&s))
+            .map(|s| CpuOptionsRequest::parse_at(&s, ""))
             .transpose()?;
         let capacity_reservation_specification = p
             .sub("CapacityReservationSpecification")
-            .map(|s| CapacityReservationSpecification::parse(&s))
+            .map(|s| CapacityReservationSpecification::parse_at(&s, ""))
             .transpose()?;
         let hibernation_options = p
             .sub("HibernationOptions")
-            .map(|s| HibernationOptionsRequest::parse(&s))
+            .map(|s| HibernationOptionsRequest::parse_at(&s, ""))
             .transpose()?;
-        let license_specifications = p
-            .structs("LicenseSpecification")
-            .iter()
-            .map(LicenseConfigurationRequest::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let license_specifications = {
+            let raw = p.structs("LicenseSpecification");
+            raw.iter()
+                .map(|s| LicenseConfigurationRequest::parse_at(s, ""))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let metadata_options = p
             .sub("MetadataOptions")
-            .map(|s| InstanceMetadataOptionsRequest::parse(&s))
+            .map(|s| InstanceMetadataOptionsRequest::parse_at(&s, ""))
             .transpose()?;
         let enclave_options = p
             .sub("EnclaveOptions")
-            .map(|s| EnclaveOptionsRequest::parse(&s))
+            .map(|s| EnclaveOptionsRequest::parse_at(&s, ""))
             .transpose()?;
         let private_dns_name_options = p
             .sub("PrivateDnsNameOptions")
-            .map(|s| PrivateDnsNameOptionsRequest::parse(&s))
+            .map(|s| PrivateDnsNameOptionsRequest::parse_at(&s, ""))
             .transpose()?;
         let maintenance_options = p
             .sub("MaintenanceOptions")
-            .map(|s| InstanceMaintenanceOptionsRequest::parse(&s))
+            .map(|s| InstanceMaintenanceOptionsRequest::parse_at(&s, ""))
             .transpose()?;
         let disable_api_stop = match p.get("DisableApiStop") {
             Some(v) => Some({ input::boolean(Protocol::Ec2, "DisableApiStop", v)? }),
@@ -1555,17 +1745,18 @@ impl RunInstancesInput {
         };
         let network_performance_options = p
             .sub("NetworkPerformanceOptions")
-            .map(|s| InstanceNetworkPerformanceOptionsRequest::parse(&s))
+            .map(|s| InstanceNetworkPerformanceOptionsRequest::parse_at(&s, ""))
             .transpose()?;
         let operator = p
             .sub("Operator")
-            .map(|s| OperatorRequest::parse(&s))
+            .map(|s| OperatorRequest::parse_at(&s, ""))
             .transpose()?;
-        let secondary_interfaces = p
-            .structs("SecondaryInterface")
-            .iter()
-            .map(InstanceSecondaryInterfaceSpecificationRequest::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let secondary_interfaces = {
+            let raw = p.structs("SecondaryInterface");
+            raw.iter()
+                .map(|s| InstanceSecondaryInterfaceSpecificationRequest::parse_at(s, ""))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let dry_run = match p.get("DryRun") {
             Some(v) => Some({ input::boolean(Protocol::Ec2, "DryRun", v)? }),
             None => None,
@@ -1591,14 +1782,15 @@ impl RunInstancesInput {
             Some(v) => Some({ v.to_string() }),
             None => None,
         };
-        let network_interfaces = p
-            .structs("NetworkInterface")
-            .iter()
-            .map(InstanceNetworkInterfaceSpecification::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let network_interfaces = {
+            let raw = p.structs("NetworkInterface");
+            raw.iter()
+                .map(|s| InstanceNetworkInterfaceSpecification::parse_at(s, ""))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let iam_instance_profile = p
             .sub("IamInstanceProfile")
-            .map(|s| IamInstanceProfileSpecification::parse(&s))
+            .map(|s| IamInstanceProfileSpecification::parse_at(&s, ""))
             .transpose()?;
         let ebs_optimized = match p.get("EbsOptimized") {
             Some(v) => Some({ input::boolean(Protocol::Ec2, "EbsOptimized", v)? }),
@@ -1665,15 +1857,21 @@ pub struct Filter {
 impl Filter {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let name = match p.get("Name") {
             Some(v) => Some({ v.to_string() }),
             None => None,
         };
-        let values = p
-            .list("Value")
-            .into_iter()
-            .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let values = {
+            let raw = p.list("Value");
+            raw.into_iter()
+                .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         Ok(Filter { name, values })
     }
 }
@@ -1698,11 +1896,17 @@ pub struct DescribeInstancesInput {
 impl DescribeInstancesInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
-        let instance_ids = p
-            .list("InstanceId")
-            .into_iter()
-            .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
+        let instance_ids = {
+            let raw = p.list("InstanceId");
+            raw.into_iter()
+                .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let include_managed_resources = match p.get("IncludeManagedResources") {
             Some(v) => Some({ input::boolean(Protocol::Ec2, "IncludeManagedResources", v)? }),
             None => None,
@@ -1711,11 +1915,12 @@ impl DescribeInstancesInput {
             Some(v) => Some({ input::boolean(Protocol::Ec2, "DryRun", v)? }),
             None => None,
         };
-        let filters = p
-            .structs("Filter")
-            .iter()
-            .map(Filter::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let filters = {
+            let raw = p.structs("Filter");
+            raw.iter()
+                .map(|s| Filter::parse_at(s, ""))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let next_token = match p.get("NextToken") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -1752,12 +1957,18 @@ pub struct StartInstancesInput {
 impl StartInstancesInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let instance_ids = {
-            let items = p
-                .list("InstanceId")
-                .into_iter()
-                .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
-                .collect::<Result<Vec<_>, ApiError>>()?;
+            let items = {
+                let raw = p.list("InstanceId");
+                raw.into_iter()
+                    .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
+                    .collect::<Result<Vec<_>, ApiError>>()?
+            };
             if items.is_empty() {
                 return Err(ApiError::missing_parameter(Protocol::Ec2, "InstanceId"));
             }
@@ -1797,12 +2008,18 @@ pub struct StopInstancesInput {
 impl StopInstancesInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let instance_ids = {
-            let items = p
-                .list("InstanceId")
-                .into_iter()
-                .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
-                .collect::<Result<Vec<_>, ApiError>>()?;
+            let items = {
+                let raw = p.list("InstanceId");
+                raw.into_iter()
+                    .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
+                    .collect::<Result<Vec<_>, ApiError>>()?
+            };
             if items.is_empty() {
                 return Err(ApiError::missing_parameter(Protocol::Ec2, "InstanceId"));
             }
@@ -1850,12 +2067,18 @@ pub struct TerminateInstancesInput {
 impl TerminateInstancesInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let instance_ids = {
-            let items = p
-                .list("InstanceId")
-                .into_iter()
-                .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
-                .collect::<Result<Vec<_>, ApiError>>()?;
+            let items = {
+                let raw = p.list("InstanceId");
+                raw.into_iter()
+                    .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
+                    .collect::<Result<Vec<_>, ApiError>>()?
+            };
             if items.is_empty() {
                 return Err(ApiError::missing_parameter(Protocol::Ec2, "InstanceId"));
             }
@@ -1904,6 +2127,11 @@ pub struct ModifyInstanceMetadataOptionsInput {
 impl ModifyInstanceMetadataOptionsInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let instance_id = {
             let v = p
                 .get("InstanceId")
@@ -1961,9 +2189,14 @@ pub struct AssociateIamInstanceProfileInput {
 impl AssociateIamInstanceProfileInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let iam_instance_profile = p
             .sub("IamInstanceProfile")
-            .map(|s| IamInstanceProfileSpecification::parse(&s))
+            .map(|s| IamInstanceProfileSpecification::parse_at(&s, ""))
             .transpose()?
             .ok_or_else(|| ApiError::missing_parameter(Protocol::Ec2, "IamInstanceProfile"))?;
         let instance_id = {
@@ -1991,9 +2224,14 @@ pub struct ReplaceIamInstanceProfileAssociationInput {
 impl ReplaceIamInstanceProfileAssociationInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let iam_instance_profile = p
             .sub("IamInstanceProfile")
-            .map(|s| IamInstanceProfileSpecification::parse(&s))
+            .map(|s| IamInstanceProfileSpecification::parse_at(&s, ""))
             .transpose()?
             .ok_or_else(|| ApiError::missing_parameter(Protocol::Ec2, "IamInstanceProfile"))?;
         let association_id = {
@@ -2019,6 +2257,11 @@ pub struct DisassociateIamInstanceProfileInput {
 impl DisassociateIamInstanceProfileInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let association_id = {
             let v = p
                 .get("AssociationId")
@@ -2045,16 +2288,23 @@ pub struct DescribeIamInstanceProfileAssociationsInput {
 impl DescribeIamInstanceProfileAssociationsInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
-        let association_ids = p
-            .list("AssociationId")
-            .into_iter()
-            .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
-            .collect::<Result<Vec<_>, ApiError>>()?;
-        let filters = p
-            .structs("Filter")
-            .iter()
-            .map(Filter::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
+        let association_ids = {
+            let raw = p.list("AssociationId");
+            raw.into_iter()
+                .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
+        let filters = {
+            let raw = p.structs("Filter");
+            raw.iter()
+                .map(|s| Filter::parse_at(s, ""))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let max_results = match p.get("MaxResults") {
             Some(v) => Some({
                 let n = input::int(Protocol::Ec2, "MaxResults", v)?;

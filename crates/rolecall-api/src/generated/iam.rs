@@ -28,11 +28,16 @@ pub struct Tag {
 impl Tag {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let key = {
             let v = p
                 .get("Key")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "Key"))?;
-            input::length("key", v, 1, 128)?;
+            input::length(&format!("{at}key"), v, 1, 128)?;
             // Pattern "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+" is not a simple character class: not checked here.
             v.to_string()
         };
@@ -40,7 +45,7 @@ impl Tag {
             let v = p
                 .get("Value")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "Value"))?;
-            input::length("value", v, 0, 256)?;
+            input::length(&format!("{at}value"), v, 0, 256)?;
             // Pattern "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*" is not a simple character class: not checked here.
             v.to_string()
         };
@@ -70,9 +75,14 @@ pub struct CreateRoleInput {
 impl CreateRoleInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let path = match p.get("Path") {
             Some(v) => Some({
-                input::length("path", v, 1, 512)?;
+                input::length(&format!("{at}path"), v, 1, 512)?;
                 // Pattern "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)" is not a simple character class: not checked here.
                 v.to_string()
             }),
@@ -82,8 +92,8 @@ impl CreateRoleInput {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -99,14 +109,14 @@ impl CreateRoleInput {
             let v = p.get("AssumeRolePolicyDocument").ok_or_else(|| {
                 ApiError::missing_parameter(self::PROTOCOL, "AssumeRolePolicyDocument")
             })?;
-            input::length("assumeRolePolicyDocument", v, 1, 131072)?;
+            input::length(&format!("{at}assumeRolePolicyDocument"), v, 1, 131072)?;
             v.to_string()
         };
         let description = match p.get("Description") {
             Some(v) => Some({
-                input::length("description", v, 0, 1000)?;
+                input::length(&format!("{at}description"), v, 0, 1000)?;
                 input::pattern(
-                    "description",
+                    &format!("{at}description"),
                     v,
                     "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*",
                     |c: char| {
@@ -124,24 +134,32 @@ impl CreateRoleInput {
         let max_session_duration = match p.get("MaxSessionDuration") {
             Some(v) => Some({
                 let n = input::int(self::PROTOCOL, "MaxSessionDuration", v)?;
-                input::min_value("maxSessionDuration", &n.to_string(), n, 3600)?;
-                input::max_value("maxSessionDuration", &n.to_string(), n, 43200)?;
+                input::min_value(&format!("{at}maxSessionDuration"), &n.to_string(), n, 3600)?;
+                input::max_value(&format!("{at}maxSessionDuration"), &n.to_string(), n, 43200)?;
                 n
             }),
             None => None,
         };
         let permissions_boundary = match p.get("PermissionsBoundary") {
             Some(v) => Some({
-                input::length("permissionsBoundary", v, 20, 2048)?;
+                input::length(&format!("{at}permissionsBoundary"), v, 20, 2048)?;
                 v.to_string()
             }),
             None => None,
         };
-        let tags = p
-            .structs("Tags.member")
-            .iter()
-            .map(Tag::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let tags = {
+            let raw = p.structs("Tags.member");
+            input::list_length(&format!("{at}tags"), &raw, 50, |s: &Params| {
+                format!(
+                    "Tag(key={}, value={})",
+                    s.get("Key").unwrap_or("null"),
+                    s.get("Value").unwrap_or("null")
+                )
+            })?;
+            raw.iter()
+                .map(|s| Tag::parse_at(s, &format!("{at}tags.member.")))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         Ok(CreateRoleInput {
             path,
             role_name,
@@ -164,12 +182,17 @@ pub struct GetRoleInput {
 impl GetRoleInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let role_name = {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -199,9 +222,14 @@ pub struct ListRolesInput {
 impl ListRolesInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let path_prefix = match p.get("PathPrefix") {
             Some(v) => Some({
-                input::length("pathPrefix", v, 1, 512)?;
+                input::length(&format!("{at}pathPrefix"), v, 1, 512)?;
                 // Pattern "\\u002F[\\u0021-\\u007F]*" is not a simple character class: not checked here.
                 v.to_string()
             }),
@@ -209,18 +237,18 @@ impl ListRolesInput {
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
@@ -247,12 +275,17 @@ pub struct UpdateRoleInput {
 impl UpdateRoleInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let role_name = {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -266,9 +299,9 @@ impl UpdateRoleInput {
         };
         let description = match p.get("Description") {
             Some(v) => Some({
-                input::length("description", v, 0, 1000)?;
+                input::length(&format!("{at}description"), v, 0, 1000)?;
                 input::pattern(
-                    "description",
+                    &format!("{at}description"),
                     v,
                     "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*",
                     |c: char| {
@@ -286,8 +319,8 @@ impl UpdateRoleInput {
         let max_session_duration = match p.get("MaxSessionDuration") {
             Some(v) => Some({
                 let n = input::int(self::PROTOCOL, "MaxSessionDuration", v)?;
-                input::min_value("maxSessionDuration", &n.to_string(), n, 3600)?;
-                input::max_value("maxSessionDuration", &n.to_string(), n, 43200)?;
+                input::min_value(&format!("{at}maxSessionDuration"), &n.to_string(), n, 3600)?;
+                input::max_value(&format!("{at}maxSessionDuration"), &n.to_string(), n, 43200)?;
                 n
             }),
             None => None,
@@ -312,12 +345,17 @@ pub struct UpdateRoleDescriptionInput {
 impl UpdateRoleDescriptionInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let role_name = {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -333,9 +371,9 @@ impl UpdateRoleDescriptionInput {
             let v = p
                 .get("Description")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "Description"))?;
-            input::length("description", v, 0, 1000)?;
+            input::length(&format!("{at}description"), v, 0, 1000)?;
             input::pattern(
-                "description",
+                &format!("{at}description"),
                 v,
                 "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*",
                 |c: char| {
@@ -367,12 +405,17 @@ pub struct UpdateAssumeRolePolicyInput {
 impl UpdateAssumeRolePolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let role_name = {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -388,7 +431,7 @@ impl UpdateAssumeRolePolicyInput {
             let v = p
                 .get("PolicyDocument")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyDocument"))?;
-            input::length("policyDocument", v, 1, 131072)?;
+            input::length(&format!("{at}policyDocument"), v, 1, 131072)?;
             v.to_string()
         };
         Ok(UpdateAssumeRolePolicyInput {
@@ -408,12 +451,17 @@ pub struct DeleteRoleInput {
 impl DeleteRoleInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let role_name = {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -441,12 +489,17 @@ pub struct TagRoleInput {
 impl TagRoleInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let role_name = {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -459,11 +512,19 @@ impl TagRoleInput {
             v.to_string()
         };
         let tags = {
-            let items = p
-                .structs("Tags.member")
-                .iter()
-                .map(Tag::parse)
-                .collect::<Result<Vec<_>, ApiError>>()?;
+            let items = {
+                let raw = p.structs("Tags.member");
+                input::list_length(&format!("{at}tags"), &raw, 50, |s: &Params| {
+                    format!(
+                        "Tag(key={}, value={})",
+                        s.get("Key").unwrap_or("null"),
+                        s.get("Value").unwrap_or("null")
+                    )
+                })?;
+                raw.iter()
+                    .map(|s| Tag::parse_at(s, &format!("{at}tags.member.")))
+                    .collect::<Result<Vec<_>, ApiError>>()?
+            };
             if items.is_empty() {
                 return Err(ApiError::missing_parameter(self::PROTOCOL, "Tags"));
             }
@@ -485,12 +546,17 @@ pub struct UntagRoleInput {
 impl UntagRoleInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let role_name = {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -503,17 +569,19 @@ impl UntagRoleInput {
             v.to_string()
         };
         let tag_keys = {
-            let items = p
-                .list("TagKeys.member")
-                .into_iter()
-                .map(|v| -> Result<_, ApiError> {
-                    Ok({
-                        input::length("tagKeys", v, 1, 128)?;
-                        // Pattern "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+" is not a simple character class: not checked here.
-                        v.to_string()
+            let items = {
+                let raw = p.list("TagKeys.member");
+                input::list_length(&format!("{at}tagKeys"), &raw, 50, |v: &&str| v.to_string())?;
+                raw.into_iter()
+                    .map(|v| -> Result<_, ApiError> {
+                        Ok({
+                            input::length(&format!("{at}tagKeys"), v, 1, 128)?;
+                            // Pattern "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+" is not a simple character class: not checked here.
+                            v.to_string()
+                        })
                     })
-                })
-                .collect::<Result<Vec<_>, ApiError>>()?;
+                    .collect::<Result<Vec<_>, ApiError>>()?
+            };
             if items.is_empty() {
                 return Err(ApiError::missing_parameter(self::PROTOCOL, "TagKeys"));
             }
@@ -540,12 +608,17 @@ pub struct ListRoleTagsInput {
 impl ListRoleTagsInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let role_name = {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -559,18 +632,18 @@ impl ListRoleTagsInput {
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
@@ -597,12 +670,17 @@ pub struct PutRolePolicyInput {
 impl PutRolePolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let role_name = {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -618,8 +696,8 @@ impl PutRolePolicyInput {
             let v = p
                 .get("PolicyName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyName"))?;
-            input::length("policyName", v, 1, 128)?;
-            input::pattern("policyName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}policyName"), v, 1, 128)?;
+            input::pattern(&format!("{at}policyName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -635,7 +713,7 @@ impl PutRolePolicyInput {
             let v = p
                 .get("PolicyDocument")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyDocument"))?;
-            input::length("policyDocument", v, 1, 131072)?;
+            input::length(&format!("{at}policyDocument"), v, 1, 131072)?;
             v.to_string()
         };
         Ok(PutRolePolicyInput {
@@ -658,12 +736,17 @@ pub struct GetRolePolicyInput {
 impl GetRolePolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let role_name = {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -679,8 +762,8 @@ impl GetRolePolicyInput {
             let v = p
                 .get("PolicyName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyName"))?;
-            input::length("policyName", v, 1, 128)?;
-            input::pattern("policyName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}policyName"), v, 1, 128)?;
+            input::pattern(&format!("{at}policyName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -713,12 +796,17 @@ pub struct ListRolePoliciesInput {
 impl ListRolePoliciesInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let role_name = {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -732,18 +820,18 @@ impl ListRolePoliciesInput {
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
@@ -768,12 +856,17 @@ pub struct DeleteRolePolicyInput {
 impl DeleteRolePolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let role_name = {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -789,8 +882,8 @@ impl DeleteRolePolicyInput {
             let v = p
                 .get("PolicyName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyName"))?;
-            input::length("policyName", v, 1, 128)?;
-            input::pattern("policyName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}policyName"), v, 1, 128)?;
+            input::pattern(&format!("{at}policyName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -827,12 +920,17 @@ pub struct CreatePolicyInput {
 impl CreatePolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let policy_name = {
             let v = p
                 .get("PolicyName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyName"))?;
-            input::length("policyName", v, 1, 128)?;
-            input::pattern("policyName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}policyName"), v, 1, 128)?;
+            input::pattern(&format!("{at}policyName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -846,7 +944,7 @@ impl CreatePolicyInput {
         };
         let path = match p.get("Path") {
             Some(v) => Some({
-                input::length("path", v, 1, 512)?;
+                input::length(&format!("{at}path"), v, 1, 512)?;
                 // Pattern "((/[A-Za-z0-9\\.,\\+@=_-]+)*)/" is not a simple character class: not checked here.
                 v.to_string()
             }),
@@ -856,21 +954,29 @@ impl CreatePolicyInput {
             let v = p
                 .get("PolicyDocument")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyDocument"))?;
-            input::length("policyDocument", v, 1, 131072)?;
+            input::length(&format!("{at}policyDocument"), v, 1, 131072)?;
             v.to_string()
         };
         let description = match p.get("Description") {
             Some(v) => Some({
-                input::length("description", v, 0, 1000)?;
+                input::length(&format!("{at}description"), v, 0, 1000)?;
                 v.to_string()
             }),
             None => None,
         };
-        let tags = p
-            .structs("Tags.member")
-            .iter()
-            .map(Tag::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let tags = {
+            let raw = p.structs("Tags.member");
+            input::list_length(&format!("{at}tags"), &raw, 50, |s: &Params| {
+                format!(
+                    "Tag(key={}, value={})",
+                    s.get("Key").unwrap_or("null"),
+                    s.get("Value").unwrap_or("null")
+                )
+            })?;
+            raw.iter()
+                .map(|s| Tag::parse_at(s, &format!("{at}tags.member.")))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         Ok(CreatePolicyInput {
             policy_name,
             path,
@@ -891,11 +997,16 @@ pub struct GetPolicyInput {
 impl GetPolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let policy_arn = {
             let v = p
                 .get("PolicyArn")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyArn"))?;
-            input::length("policyArn", v, 20, 2048)?;
+            input::length(&format!("{at}policyArn"), v, 20, 2048)?;
             v.to_string()
         };
         Ok(GetPolicyInput { policy_arn })
@@ -922,6 +1033,11 @@ pub struct ListPoliciesInput {
 impl ListPoliciesInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let scope = match p.get("Scope") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -932,7 +1048,7 @@ impl ListPoliciesInput {
         };
         let path_prefix = match p.get("PathPrefix") {
             Some(v) => Some({
-                input::length("pathPrefix", v, 1, 512)?;
+                input::length(&format!("{at}pathPrefix"), v, 1, 512)?;
                 // Pattern "((/[A-Za-z0-9\\.,\\+@=_-]+)*)/" is not a simple character class: not checked here.
                 v.to_string()
             }),
@@ -944,18 +1060,18 @@ impl ListPoliciesInput {
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
@@ -981,11 +1097,16 @@ pub struct DeletePolicyInput {
 impl DeletePolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let policy_arn = {
             let v = p
                 .get("PolicyArn")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyArn"))?;
-            input::length("policyArn", v, 20, 2048)?;
+            input::length(&format!("{at}policyArn"), v, 20, 2048)?;
             v.to_string()
         };
         Ok(DeletePolicyInput { policy_arn })
@@ -1006,18 +1127,23 @@ pub struct CreatePolicyVersionInput {
 impl CreatePolicyVersionInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let policy_arn = {
             let v = p
                 .get("PolicyArn")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyArn"))?;
-            input::length("policyArn", v, 20, 2048)?;
+            input::length(&format!("{at}policyArn"), v, 20, 2048)?;
             v.to_string()
         };
         let policy_document = {
             let v = p
                 .get("PolicyDocument")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyDocument"))?;
-            input::length("policyDocument", v, 1, 131072)?;
+            input::length(&format!("{at}policyDocument"), v, 1, 131072)?;
             v.to_string()
         };
         let set_as_default = match p.get("SetAsDefault") {
@@ -1044,11 +1170,16 @@ pub struct GetPolicyVersionInput {
 impl GetPolicyVersionInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let policy_arn = {
             let v = p
                 .get("PolicyArn")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyArn"))?;
-            input::length("policyArn", v, 20, 2048)?;
+            input::length(&format!("{at}policyArn"), v, 20, 2048)?;
             v.to_string()
         };
         let version_id = {
@@ -1078,27 +1209,32 @@ pub struct ListPolicyVersionsInput {
 impl ListPolicyVersionsInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let policy_arn = {
             let v = p
                 .get("PolicyArn")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyArn"))?;
-            input::length("policyArn", v, 20, 2048)?;
+            input::length(&format!("{at}policyArn"), v, 20, 2048)?;
             v.to_string()
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
@@ -1123,11 +1259,16 @@ pub struct DeletePolicyVersionInput {
 impl DeletePolicyVersionInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let policy_arn = {
             let v = p
                 .get("PolicyArn")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyArn"))?;
-            input::length("policyArn", v, 20, 2048)?;
+            input::length(&format!("{at}policyArn"), v, 20, 2048)?;
             v.to_string()
         };
         let version_id = {
@@ -1155,11 +1296,16 @@ pub struct SetDefaultPolicyVersionInput {
 impl SetDefaultPolicyVersionInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let policy_arn = {
             let v = p
                 .get("PolicyArn")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyArn"))?;
-            input::length("policyArn", v, 20, 2048)?;
+            input::length(&format!("{at}policyArn"), v, 20, 2048)?;
             v.to_string()
         };
         let version_id = {
@@ -1187,12 +1333,17 @@ pub struct AttachRolePolicyInput {
 impl AttachRolePolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let role_name = {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -1208,7 +1359,7 @@ impl AttachRolePolicyInput {
             let v = p
                 .get("PolicyArn")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyArn"))?;
-            input::length("policyArn", v, 20, 2048)?;
+            input::length(&format!("{at}policyArn"), v, 20, 2048)?;
             v.to_string()
         };
         Ok(AttachRolePolicyInput {
@@ -1230,12 +1381,17 @@ pub struct DetachRolePolicyInput {
 impl DetachRolePolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let role_name = {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -1251,7 +1407,7 @@ impl DetachRolePolicyInput {
             let v = p
                 .get("PolicyArn")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyArn"))?;
-            input::length("policyArn", v, 20, 2048)?;
+            input::length(&format!("{at}policyArn"), v, 20, 2048)?;
             v.to_string()
         };
         Ok(DetachRolePolicyInput {
@@ -1277,12 +1433,17 @@ pub struct ListAttachedRolePoliciesInput {
 impl ListAttachedRolePoliciesInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let role_name = {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -1296,7 +1457,7 @@ impl ListAttachedRolePoliciesInput {
         };
         let path_prefix = match p.get("PathPrefix") {
             Some(v) => Some({
-                input::length("pathPrefix", v, 1, 512)?;
+                input::length(&format!("{at}pathPrefix"), v, 1, 512)?;
                 // Pattern "((/[A-Za-z0-9\\.,\\+@=_-]+)*)/" is not a simple character class: not checked here.
                 v.to_string()
             }),
@@ -1304,18 +1465,18 @@ impl ListAttachedRolePoliciesInput {
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
@@ -1343,36 +1504,54 @@ pub struct CreateInstanceProfileInput {
 impl CreateInstanceProfileInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let instance_profile_name = {
             let v = p.get("InstanceProfileName").ok_or_else(|| {
                 ApiError::missing_parameter(self::PROTOCOL, "InstanceProfileName")
             })?;
-            input::length("instanceProfileName", v, 1, 128)?;
-            input::pattern("instanceProfileName", v, "[\\w+=,.@-]+", |c: char| {
-                c.is_ascii_alphanumeric()
-                    || c == '_'
-                    || c == '+'
-                    || c == '='
-                    || c == ','
-                    || c == '.'
-                    || c == '@'
-                    || c == '-'
-            })?;
+            input::length(&format!("{at}instanceProfileName"), v, 1, 128)?;
+            input::pattern(
+                &format!("{at}instanceProfileName"),
+                v,
+                "[\\w+=,.@-]+",
+                |c: char| {
+                    c.is_ascii_alphanumeric()
+                        || c == '_'
+                        || c == '+'
+                        || c == '='
+                        || c == ','
+                        || c == '.'
+                        || c == '@'
+                        || c == '-'
+                },
+            )?;
             v.to_string()
         };
         let path = match p.get("Path") {
             Some(v) => Some({
-                input::length("path", v, 1, 512)?;
+                input::length(&format!("{at}path"), v, 1, 512)?;
                 // Pattern "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)" is not a simple character class: not checked here.
                 v.to_string()
             }),
             None => None,
         };
-        let tags = p
-            .structs("Tags.member")
-            .iter()
-            .map(Tag::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let tags = {
+            let raw = p.structs("Tags.member");
+            input::list_length(&format!("{at}tags"), &raw, 50, |s: &Params| {
+                format!(
+                    "Tag(key={}, value={})",
+                    s.get("Key").unwrap_or("null"),
+                    s.get("Value").unwrap_or("null")
+                )
+            })?;
+            raw.iter()
+                .map(|s| Tag::parse_at(s, &format!("{at}tags.member.")))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         Ok(CreateInstanceProfileInput {
             instance_profile_name,
             path,
@@ -1391,21 +1570,31 @@ pub struct GetInstanceProfileInput {
 impl GetInstanceProfileInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let instance_profile_name = {
             let v = p.get("InstanceProfileName").ok_or_else(|| {
                 ApiError::missing_parameter(self::PROTOCOL, "InstanceProfileName")
             })?;
-            input::length("instanceProfileName", v, 1, 128)?;
-            input::pattern("instanceProfileName", v, "[\\w+=,.@-]+", |c: char| {
-                c.is_ascii_alphanumeric()
-                    || c == '_'
-                    || c == '+'
-                    || c == '='
-                    || c == ','
-                    || c == '.'
-                    || c == '@'
-                    || c == '-'
-            })?;
+            input::length(&format!("{at}instanceProfileName"), v, 1, 128)?;
+            input::pattern(
+                &format!("{at}instanceProfileName"),
+                v,
+                "[\\w+=,.@-]+",
+                |c: char| {
+                    c.is_ascii_alphanumeric()
+                        || c == '_'
+                        || c == '+'
+                        || c == '='
+                        || c == ','
+                        || c == '.'
+                        || c == '@'
+                        || c == '-'
+                },
+            )?;
             v.to_string()
         };
         Ok(GetInstanceProfileInput {
@@ -1428,9 +1617,14 @@ pub struct ListInstanceProfilesInput {
 impl ListInstanceProfilesInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let path_prefix = match p.get("PathPrefix") {
             Some(v) => Some({
-                input::length("pathPrefix", v, 1, 512)?;
+                input::length(&format!("{at}pathPrefix"), v, 1, 512)?;
                 // Pattern "\\u002F[\\u0021-\\u007F]*" is not a simple character class: not checked here.
                 v.to_string()
             }),
@@ -1438,18 +1632,18 @@ impl ListInstanceProfilesInput {
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
@@ -1476,12 +1670,17 @@ pub struct ListInstanceProfilesForRoleInput {
 impl ListInstanceProfilesForRoleInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let role_name = {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -1495,18 +1694,18 @@ impl ListInstanceProfilesForRoleInput {
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
@@ -1529,21 +1728,31 @@ pub struct DeleteInstanceProfileInput {
 impl DeleteInstanceProfileInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let instance_profile_name = {
             let v = p.get("InstanceProfileName").ok_or_else(|| {
                 ApiError::missing_parameter(self::PROTOCOL, "InstanceProfileName")
             })?;
-            input::length("instanceProfileName", v, 1, 128)?;
-            input::pattern("instanceProfileName", v, "[\\w+=,.@-]+", |c: char| {
-                c.is_ascii_alphanumeric()
-                    || c == '_'
-                    || c == '+'
-                    || c == '='
-                    || c == ','
-                    || c == '.'
-                    || c == '@'
-                    || c == '-'
-            })?;
+            input::length(&format!("{at}instanceProfileName"), v, 1, 128)?;
+            input::pattern(
+                &format!("{at}instanceProfileName"),
+                v,
+                "[\\w+=,.@-]+",
+                |c: char| {
+                    c.is_ascii_alphanumeric()
+                        || c == '_'
+                        || c == '+'
+                        || c == '='
+                        || c == ','
+                        || c == '.'
+                        || c == '@'
+                        || c == '-'
+                },
+            )?;
             v.to_string()
         };
         Ok(DeleteInstanceProfileInput {
@@ -1564,29 +1773,39 @@ pub struct AddRoleToInstanceProfileInput {
 impl AddRoleToInstanceProfileInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let instance_profile_name = {
             let v = p.get("InstanceProfileName").ok_or_else(|| {
                 ApiError::missing_parameter(self::PROTOCOL, "InstanceProfileName")
             })?;
-            input::length("instanceProfileName", v, 1, 128)?;
-            input::pattern("instanceProfileName", v, "[\\w+=,.@-]+", |c: char| {
-                c.is_ascii_alphanumeric()
-                    || c == '_'
-                    || c == '+'
-                    || c == '='
-                    || c == ','
-                    || c == '.'
-                    || c == '@'
-                    || c == '-'
-            })?;
+            input::length(&format!("{at}instanceProfileName"), v, 1, 128)?;
+            input::pattern(
+                &format!("{at}instanceProfileName"),
+                v,
+                "[\\w+=,.@-]+",
+                |c: char| {
+                    c.is_ascii_alphanumeric()
+                        || c == '_'
+                        || c == '+'
+                        || c == '='
+                        || c == ','
+                        || c == '.'
+                        || c == '@'
+                        || c == '-'
+                },
+            )?;
             v.to_string()
         };
         let role_name = {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -1617,29 +1836,39 @@ pub struct RemoveRoleFromInstanceProfileInput {
 impl RemoveRoleFromInstanceProfileInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let instance_profile_name = {
             let v = p.get("InstanceProfileName").ok_or_else(|| {
                 ApiError::missing_parameter(self::PROTOCOL, "InstanceProfileName")
             })?;
-            input::length("instanceProfileName", v, 1, 128)?;
-            input::pattern("instanceProfileName", v, "[\\w+=,.@-]+", |c: char| {
-                c.is_ascii_alphanumeric()
-                    || c == '_'
-                    || c == '+'
-                    || c == '='
-                    || c == ','
-                    || c == '.'
-                    || c == '@'
-                    || c == '-'
-            })?;
+            input::length(&format!("{at}instanceProfileName"), v, 1, 128)?;
+            input::pattern(
+                &format!("{at}instanceProfileName"),
+                v,
+                "[\\w+=,.@-]+",
+                |c: char| {
+                    c.is_ascii_alphanumeric()
+                        || c == '_'
+                        || c == '+'
+                        || c == '='
+                        || c == ','
+                        || c == '.'
+                        || c == '@'
+                        || c == '-'
+                },
+            )?;
             v.to_string()
         };
         let role_name = {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -1670,29 +1899,47 @@ pub struct TagInstanceProfileInput {
 impl TagInstanceProfileInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let instance_profile_name = {
             let v = p.get("InstanceProfileName").ok_or_else(|| {
                 ApiError::missing_parameter(self::PROTOCOL, "InstanceProfileName")
             })?;
-            input::length("instanceProfileName", v, 1, 128)?;
-            input::pattern("instanceProfileName", v, "[\\w+=,.@-]+", |c: char| {
-                c.is_ascii_alphanumeric()
-                    || c == '_'
-                    || c == '+'
-                    || c == '='
-                    || c == ','
-                    || c == '.'
-                    || c == '@'
-                    || c == '-'
-            })?;
+            input::length(&format!("{at}instanceProfileName"), v, 1, 128)?;
+            input::pattern(
+                &format!("{at}instanceProfileName"),
+                v,
+                "[\\w+=,.@-]+",
+                |c: char| {
+                    c.is_ascii_alphanumeric()
+                        || c == '_'
+                        || c == '+'
+                        || c == '='
+                        || c == ','
+                        || c == '.'
+                        || c == '@'
+                        || c == '-'
+                },
+            )?;
             v.to_string()
         };
         let tags = {
-            let items = p
-                .structs("Tags.member")
-                .iter()
-                .map(Tag::parse)
-                .collect::<Result<Vec<_>, ApiError>>()?;
+            let items = {
+                let raw = p.structs("Tags.member");
+                input::list_length(&format!("{at}tags"), &raw, 50, |s: &Params| {
+                    format!(
+                        "Tag(key={}, value={})",
+                        s.get("Key").unwrap_or("null"),
+                        s.get("Value").unwrap_or("null")
+                    )
+                })?;
+                raw.iter()
+                    .map(|s| Tag::parse_at(s, &format!("{at}tags.member.")))
+                    .collect::<Result<Vec<_>, ApiError>>()?
+            };
             if items.is_empty() {
                 return Err(ApiError::missing_parameter(self::PROTOCOL, "Tags"));
             }
@@ -1717,35 +1964,47 @@ pub struct UntagInstanceProfileInput {
 impl UntagInstanceProfileInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let instance_profile_name = {
             let v = p.get("InstanceProfileName").ok_or_else(|| {
                 ApiError::missing_parameter(self::PROTOCOL, "InstanceProfileName")
             })?;
-            input::length("instanceProfileName", v, 1, 128)?;
-            input::pattern("instanceProfileName", v, "[\\w+=,.@-]+", |c: char| {
-                c.is_ascii_alphanumeric()
-                    || c == '_'
-                    || c == '+'
-                    || c == '='
-                    || c == ','
-                    || c == '.'
-                    || c == '@'
-                    || c == '-'
-            })?;
+            input::length(&format!("{at}instanceProfileName"), v, 1, 128)?;
+            input::pattern(
+                &format!("{at}instanceProfileName"),
+                v,
+                "[\\w+=,.@-]+",
+                |c: char| {
+                    c.is_ascii_alphanumeric()
+                        || c == '_'
+                        || c == '+'
+                        || c == '='
+                        || c == ','
+                        || c == '.'
+                        || c == '@'
+                        || c == '-'
+                },
+            )?;
             v.to_string()
         };
         let tag_keys = {
-            let items = p
-                .list("TagKeys.member")
-                .into_iter()
-                .map(|v| -> Result<_, ApiError> {
-                    Ok({
-                        input::length("tagKeys", v, 1, 128)?;
-                        // Pattern "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+" is not a simple character class: not checked here.
-                        v.to_string()
+            let items = {
+                let raw = p.list("TagKeys.member");
+                input::list_length(&format!("{at}tagKeys"), &raw, 50, |v: &&str| v.to_string())?;
+                raw.into_iter()
+                    .map(|v| -> Result<_, ApiError> {
+                        Ok({
+                            input::length(&format!("{at}tagKeys"), v, 1, 128)?;
+                            // Pattern "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+" is not a simple character class: not checked here.
+                            v.to_string()
+                        })
                     })
-                })
-                .collect::<Result<Vec<_>, ApiError>>()?;
+                    .collect::<Result<Vec<_>, ApiError>>()?
+            };
             if items.is_empty() {
                 return Err(ApiError::missing_parameter(self::PROTOCOL, "TagKeys"));
             }
@@ -1772,37 +2031,47 @@ pub struct ListInstanceProfileTagsInput {
 impl ListInstanceProfileTagsInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let instance_profile_name = {
             let v = p.get("InstanceProfileName").ok_or_else(|| {
                 ApiError::missing_parameter(self::PROTOCOL, "InstanceProfileName")
             })?;
-            input::length("instanceProfileName", v, 1, 128)?;
-            input::pattern("instanceProfileName", v, "[\\w+=,.@-]+", |c: char| {
-                c.is_ascii_alphanumeric()
-                    || c == '_'
-                    || c == '+'
-                    || c == '='
-                    || c == ','
-                    || c == '.'
-                    || c == '@'
-                    || c == '-'
-            })?;
+            input::length(&format!("{at}instanceProfileName"), v, 1, 128)?;
+            input::pattern(
+                &format!("{at}instanceProfileName"),
+                v,
+                "[\\w+=,.@-]+",
+                |c: char| {
+                    c.is_ascii_alphanumeric()
+                        || c == '_'
+                        || c == '+'
+                        || c == '='
+                        || c == ','
+                        || c == '.'
+                        || c == '@'
+                        || c == '-'
+                },
+            )?;
             v.to_string()
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
@@ -1831,9 +2100,14 @@ pub struct CreateUserInput {
 impl CreateUserInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let path = match p.get("Path") {
             Some(v) => Some({
-                input::length("path", v, 1, 512)?;
+                input::length(&format!("{at}path"), v, 1, 512)?;
                 // Pattern "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)" is not a simple character class: not checked here.
                 v.to_string()
             }),
@@ -1843,8 +2117,8 @@ impl CreateUserInput {
             let v = p
                 .get("UserName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "UserName"))?;
-            input::length("userName", v, 1, 64)?;
-            input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}userName"), v, 1, 64)?;
+            input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -1858,16 +2132,24 @@ impl CreateUserInput {
         };
         let permissions_boundary = match p.get("PermissionsBoundary") {
             Some(v) => Some({
-                input::length("permissionsBoundary", v, 20, 2048)?;
+                input::length(&format!("{at}permissionsBoundary"), v, 20, 2048)?;
                 v.to_string()
             }),
             None => None,
         };
-        let tags = p
-            .structs("Tags.member")
-            .iter()
-            .map(Tag::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let tags = {
+            let raw = p.structs("Tags.member");
+            input::list_length(&format!("{at}tags"), &raw, 50, |s: &Params| {
+                format!(
+                    "Tag(key={}, value={})",
+                    s.get("Key").unwrap_or("null"),
+                    s.get("Value").unwrap_or("null")
+                )
+            })?;
+            raw.iter()
+                .map(|s| Tag::parse_at(s, &format!("{at}tags.member.")))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         Ok(CreateUserInput {
             path,
             user_name,
@@ -1887,10 +2169,15 @@ pub struct GetUserInput {
 impl GetUserInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let user_name = match p.get("UserName") {
             Some(v) => Some({
-                input::length("userName", v, 1, 128)?;
-                input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+                input::length(&format!("{at}userName"), v, 1, 128)?;
+                input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                     c.is_ascii_alphanumeric()
                         || c == '_'
                         || c == '+'
@@ -1922,9 +2209,14 @@ pub struct ListUsersInput {
 impl ListUsersInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let path_prefix = match p.get("PathPrefix") {
             Some(v) => Some({
-                input::length("pathPrefix", v, 1, 512)?;
+                input::length(&format!("{at}pathPrefix"), v, 1, 512)?;
                 // Pattern "\\u002F[\\u0021-\\u007F]*" is not a simple character class: not checked here.
                 v.to_string()
             }),
@@ -1932,18 +2224,18 @@ impl ListUsersInput {
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
@@ -1970,12 +2262,17 @@ pub struct UpdateUserInput {
 impl UpdateUserInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let user_name = {
             let v = p
                 .get("UserName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "UserName"))?;
-            input::length("userName", v, 1, 128)?;
-            input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}userName"), v, 1, 128)?;
+            input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -1989,7 +2286,7 @@ impl UpdateUserInput {
         };
         let new_path = match p.get("NewPath") {
             Some(v) => Some({
-                input::length("newPath", v, 1, 512)?;
+                input::length(&format!("{at}newPath"), v, 1, 512)?;
                 // Pattern "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)" is not a simple character class: not checked here.
                 v.to_string()
             }),
@@ -1997,8 +2294,8 @@ impl UpdateUserInput {
         };
         let new_user_name = match p.get("NewUserName") {
             Some(v) => Some({
-                input::length("newUserName", v, 1, 64)?;
-                input::pattern("newUserName", v, "[\\w+=,.@-]+", |c: char| {
+                input::length(&format!("{at}newUserName"), v, 1, 64)?;
+                input::pattern(&format!("{at}newUserName"), v, "[\\w+=,.@-]+", |c: char| {
                     c.is_ascii_alphanumeric()
                         || c == '_'
                         || c == '+'
@@ -2030,12 +2327,17 @@ pub struct DeleteUserInput {
 impl DeleteUserInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let user_name = {
             let v = p
                 .get("UserName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "UserName"))?;
-            input::length("userName", v, 1, 128)?;
-            input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}userName"), v, 1, 128)?;
+            input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -2063,12 +2365,17 @@ pub struct TagUserInput {
 impl TagUserInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let user_name = {
             let v = p
                 .get("UserName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "UserName"))?;
-            input::length("userName", v, 1, 128)?;
-            input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}userName"), v, 1, 128)?;
+            input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -2081,11 +2388,19 @@ impl TagUserInput {
             v.to_string()
         };
         let tags = {
-            let items = p
-                .structs("Tags.member")
-                .iter()
-                .map(Tag::parse)
-                .collect::<Result<Vec<_>, ApiError>>()?;
+            let items = {
+                let raw = p.structs("Tags.member");
+                input::list_length(&format!("{at}tags"), &raw, 50, |s: &Params| {
+                    format!(
+                        "Tag(key={}, value={})",
+                        s.get("Key").unwrap_or("null"),
+                        s.get("Value").unwrap_or("null")
+                    )
+                })?;
+                raw.iter()
+                    .map(|s| Tag::parse_at(s, &format!("{at}tags.member.")))
+                    .collect::<Result<Vec<_>, ApiError>>()?
+            };
             if items.is_empty() {
                 return Err(ApiError::missing_parameter(self::PROTOCOL, "Tags"));
             }
@@ -2107,12 +2422,17 @@ pub struct UntagUserInput {
 impl UntagUserInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let user_name = {
             let v = p
                 .get("UserName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "UserName"))?;
-            input::length("userName", v, 1, 128)?;
-            input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}userName"), v, 1, 128)?;
+            input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -2125,17 +2445,19 @@ impl UntagUserInput {
             v.to_string()
         };
         let tag_keys = {
-            let items = p
-                .list("TagKeys.member")
-                .into_iter()
-                .map(|v| -> Result<_, ApiError> {
-                    Ok({
-                        input::length("tagKeys", v, 1, 128)?;
-                        // Pattern "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+" is not a simple character class: not checked here.
-                        v.to_string()
+            let items = {
+                let raw = p.list("TagKeys.member");
+                input::list_length(&format!("{at}tagKeys"), &raw, 50, |v: &&str| v.to_string())?;
+                raw.into_iter()
+                    .map(|v| -> Result<_, ApiError> {
+                        Ok({
+                            input::length(&format!("{at}tagKeys"), v, 1, 128)?;
+                            // Pattern "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+" is not a simple character class: not checked here.
+                            v.to_string()
+                        })
                     })
-                })
-                .collect::<Result<Vec<_>, ApiError>>()?;
+                    .collect::<Result<Vec<_>, ApiError>>()?
+            };
             if items.is_empty() {
                 return Err(ApiError::missing_parameter(self::PROTOCOL, "TagKeys"));
             }
@@ -2162,12 +2484,17 @@ pub struct ListUserTagsInput {
 impl ListUserTagsInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let user_name = {
             let v = p
                 .get("UserName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "UserName"))?;
-            input::length("userName", v, 1, 128)?;
-            input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}userName"), v, 1, 128)?;
+            input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -2181,18 +2508,18 @@ impl ListUserTagsInput {
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
@@ -2217,12 +2544,17 @@ pub struct PutUserPermissionsBoundaryInput {
 impl PutUserPermissionsBoundaryInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let user_name = {
             let v = p
                 .get("UserName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "UserName"))?;
-            input::length("userName", v, 1, 64)?;
-            input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}userName"), v, 1, 64)?;
+            input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -2238,7 +2570,7 @@ impl PutUserPermissionsBoundaryInput {
             let v = p.get("PermissionsBoundary").ok_or_else(|| {
                 ApiError::missing_parameter(self::PROTOCOL, "PermissionsBoundary")
             })?;
-            input::length("permissionsBoundary", v, 20, 2048)?;
+            input::length(&format!("{at}permissionsBoundary"), v, 20, 2048)?;
             v.to_string()
         };
         Ok(PutUserPermissionsBoundaryInput {
@@ -2258,12 +2590,17 @@ pub struct DeleteUserPermissionsBoundaryInput {
 impl DeleteUserPermissionsBoundaryInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let user_name = {
             let v = p
                 .get("UserName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "UserName"))?;
-            input::length("userName", v, 1, 64)?;
-            input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}userName"), v, 1, 64)?;
+            input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -2291,12 +2628,17 @@ pub struct PutRolePermissionsBoundaryInput {
 impl PutRolePermissionsBoundaryInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let role_name = {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -2312,7 +2654,7 @@ impl PutRolePermissionsBoundaryInput {
             let v = p.get("PermissionsBoundary").ok_or_else(|| {
                 ApiError::missing_parameter(self::PROTOCOL, "PermissionsBoundary")
             })?;
-            input::length("permissionsBoundary", v, 20, 2048)?;
+            input::length(&format!("{at}permissionsBoundary"), v, 20, 2048)?;
             v.to_string()
         };
         Ok(PutRolePermissionsBoundaryInput {
@@ -2332,12 +2674,17 @@ pub struct DeleteRolePermissionsBoundaryInput {
 impl DeleteRolePermissionsBoundaryInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let role_name = {
             let v = p
                 .get("RoleName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
-            input::length("roleName", v, 1, 64)?;
-            input::pattern("roleName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -2363,10 +2710,15 @@ pub struct CreateAccessKeyInput {
 impl CreateAccessKeyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let user_name = match p.get("UserName") {
             Some(v) => Some({
-                input::length("userName", v, 1, 128)?;
-                input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+                input::length(&format!("{at}userName"), v, 1, 128)?;
+                input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                     c.is_ascii_alphanumeric()
                         || c == '_'
                         || c == '+'
@@ -2398,10 +2750,15 @@ pub struct ListAccessKeysInput {
 impl ListAccessKeysInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let user_name = match p.get("UserName") {
             Some(v) => Some({
-                input::length("userName", v, 1, 128)?;
-                input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+                input::length(&format!("{at}userName"), v, 1, 128)?;
+                input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                     c.is_ascii_alphanumeric()
                         || c == '_'
                         || c == '+'
@@ -2417,18 +2774,18 @@ impl ListAccessKeysInput {
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
@@ -2455,10 +2812,15 @@ pub struct UpdateAccessKeyInput {
 impl UpdateAccessKeyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let user_name = match p.get("UserName") {
             Some(v) => Some({
-                input::length("userName", v, 1, 128)?;
-                input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+                input::length(&format!("{at}userName"), v, 1, 128)?;
+                input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                     c.is_ascii_alphanumeric()
                         || c == '_'
                         || c == '+'
@@ -2476,8 +2838,8 @@ impl UpdateAccessKeyInput {
             let v = p
                 .get("AccessKeyId")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "AccessKeyId"))?;
-            input::length("accessKeyId", v, 16, 128)?;
-            input::pattern("accessKeyId", v, "[\\w]+", |c: char| {
+            input::length(&format!("{at}accessKeyId"), v, 16, 128)?;
+            input::pattern(&format!("{at}accessKeyId"), v, "[\\w]+", |c: char| {
                 c.is_ascii_alphanumeric() || c == '_'
             })?;
             v.to_string()
@@ -2508,10 +2870,15 @@ pub struct DeleteAccessKeyInput {
 impl DeleteAccessKeyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let user_name = match p.get("UserName") {
             Some(v) => Some({
-                input::length("userName", v, 1, 128)?;
-                input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+                input::length(&format!("{at}userName"), v, 1, 128)?;
+                input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                     c.is_ascii_alphanumeric()
                         || c == '_'
                         || c == '+'
@@ -2529,8 +2896,8 @@ impl DeleteAccessKeyInput {
             let v = p
                 .get("AccessKeyId")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "AccessKeyId"))?;
-            input::length("accessKeyId", v, 16, 128)?;
-            input::pattern("accessKeyId", v, "[\\w]+", |c: char| {
+            input::length(&format!("{at}accessKeyId"), v, 16, 128)?;
+            input::pattern(&format!("{at}accessKeyId"), v, "[\\w]+", |c: char| {
                 c.is_ascii_alphanumeric() || c == '_'
             })?;
             v.to_string()
@@ -2552,12 +2919,17 @@ pub struct GetAccessKeyLastUsedInput {
 impl GetAccessKeyLastUsedInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let access_key_id = {
             let v = p
                 .get("AccessKeyId")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "AccessKeyId"))?;
-            input::length("accessKeyId", v, 16, 128)?;
-            input::pattern("accessKeyId", v, "[\\w]+", |c: char| {
+            input::length(&format!("{at}accessKeyId"), v, 16, 128)?;
+            input::pattern(&format!("{at}accessKeyId"), v, "[\\w]+", |c: char| {
                 c.is_ascii_alphanumeric() || c == '_'
             })?;
             v.to_string()
@@ -2578,9 +2950,14 @@ pub struct CreateGroupInput {
 impl CreateGroupInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let path = match p.get("Path") {
             Some(v) => Some({
-                input::length("path", v, 1, 512)?;
+                input::length(&format!("{at}path"), v, 1, 512)?;
                 // Pattern "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)" is not a simple character class: not checked here.
                 v.to_string()
             }),
@@ -2590,8 +2967,8 @@ impl CreateGroupInput {
             let v = p
                 .get("GroupName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "GroupName"))?;
-            input::length("groupName", v, 1, 128)?;
-            input::pattern("groupName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}groupName"), v, 1, 128)?;
+            input::pattern(&format!("{at}groupName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -2621,12 +2998,17 @@ pub struct GetGroupInput {
 impl GetGroupInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let group_name = {
             let v = p
                 .get("GroupName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "GroupName"))?;
-            input::length("groupName", v, 1, 128)?;
-            input::pattern("groupName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}groupName"), v, 1, 128)?;
+            input::pattern(&format!("{at}groupName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -2640,18 +3022,18 @@ impl GetGroupInput {
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
@@ -2678,9 +3060,14 @@ pub struct ListGroupsInput {
 impl ListGroupsInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let path_prefix = match p.get("PathPrefix") {
             Some(v) => Some({
-                input::length("pathPrefix", v, 1, 512)?;
+                input::length(&format!("{at}pathPrefix"), v, 1, 512)?;
                 // Pattern "\\u002F[\\u0021-\\u007F]*" is not a simple character class: not checked here.
                 v.to_string()
             }),
@@ -2688,18 +3075,18 @@ impl ListGroupsInput {
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
@@ -2722,12 +3109,17 @@ pub struct DeleteGroupInput {
 impl DeleteGroupInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let group_name = {
             let v = p
                 .get("GroupName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "GroupName"))?;
-            input::length("groupName", v, 1, 128)?;
-            input::pattern("groupName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}groupName"), v, 1, 128)?;
+            input::pattern(&format!("{at}groupName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -2755,12 +3147,17 @@ pub struct AddUserToGroupInput {
 impl AddUserToGroupInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let group_name = {
             let v = p
                 .get("GroupName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "GroupName"))?;
-            input::length("groupName", v, 1, 128)?;
-            input::pattern("groupName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}groupName"), v, 1, 128)?;
+            input::pattern(&format!("{at}groupName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -2776,8 +3173,8 @@ impl AddUserToGroupInput {
             let v = p
                 .get("UserName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "UserName"))?;
-            input::length("userName", v, 1, 128)?;
-            input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}userName"), v, 1, 128)?;
+            input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -2808,12 +3205,17 @@ pub struct RemoveUserFromGroupInput {
 impl RemoveUserFromGroupInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let group_name = {
             let v = p
                 .get("GroupName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "GroupName"))?;
-            input::length("groupName", v, 1, 128)?;
-            input::pattern("groupName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}groupName"), v, 1, 128)?;
+            input::pattern(&format!("{at}groupName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -2829,8 +3231,8 @@ impl RemoveUserFromGroupInput {
             let v = p
                 .get("UserName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "UserName"))?;
-            input::length("userName", v, 1, 128)?;
-            input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}userName"), v, 1, 128)?;
+            input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -2863,12 +3265,17 @@ pub struct ListGroupsForUserInput {
 impl ListGroupsForUserInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let user_name = {
             let v = p
                 .get("UserName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "UserName"))?;
-            input::length("userName", v, 1, 128)?;
-            input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}userName"), v, 1, 128)?;
+            input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -2882,18 +3289,18 @@ impl ListGroupsForUserInput {
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
@@ -2920,12 +3327,17 @@ pub struct PutUserPolicyInput {
 impl PutUserPolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let user_name = {
             let v = p
                 .get("UserName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "UserName"))?;
-            input::length("userName", v, 1, 128)?;
-            input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}userName"), v, 1, 128)?;
+            input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -2941,8 +3353,8 @@ impl PutUserPolicyInput {
             let v = p
                 .get("PolicyName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyName"))?;
-            input::length("policyName", v, 1, 128)?;
-            input::pattern("policyName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}policyName"), v, 1, 128)?;
+            input::pattern(&format!("{at}policyName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -2958,7 +3370,7 @@ impl PutUserPolicyInput {
             let v = p
                 .get("PolicyDocument")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyDocument"))?;
-            input::length("policyDocument", v, 1, 131072)?;
+            input::length(&format!("{at}policyDocument"), v, 1, 131072)?;
             v.to_string()
         };
         Ok(PutUserPolicyInput {
@@ -2983,12 +3395,17 @@ pub struct PutGroupPolicyInput {
 impl PutGroupPolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let group_name = {
             let v = p
                 .get("GroupName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "GroupName"))?;
-            input::length("groupName", v, 1, 128)?;
-            input::pattern("groupName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}groupName"), v, 1, 128)?;
+            input::pattern(&format!("{at}groupName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -3004,8 +3421,8 @@ impl PutGroupPolicyInput {
             let v = p
                 .get("PolicyName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyName"))?;
-            input::length("policyName", v, 1, 128)?;
-            input::pattern("policyName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}policyName"), v, 1, 128)?;
+            input::pattern(&format!("{at}policyName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -3021,7 +3438,7 @@ impl PutGroupPolicyInput {
             let v = p
                 .get("PolicyDocument")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyDocument"))?;
-            input::length("policyDocument", v, 1, 131072)?;
+            input::length(&format!("{at}policyDocument"), v, 1, 131072)?;
             v.to_string()
         };
         Ok(PutGroupPolicyInput {
@@ -3044,12 +3461,17 @@ pub struct GetUserPolicyInput {
 impl GetUserPolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let user_name = {
             let v = p
                 .get("UserName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "UserName"))?;
-            input::length("userName", v, 1, 128)?;
-            input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}userName"), v, 1, 128)?;
+            input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -3065,8 +3487,8 @@ impl GetUserPolicyInput {
             let v = p
                 .get("PolicyName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyName"))?;
-            input::length("policyName", v, 1, 128)?;
-            input::pattern("policyName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}policyName"), v, 1, 128)?;
+            input::pattern(&format!("{at}policyName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -3097,12 +3519,17 @@ pub struct GetGroupPolicyInput {
 impl GetGroupPolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let group_name = {
             let v = p
                 .get("GroupName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "GroupName"))?;
-            input::length("groupName", v, 1, 128)?;
-            input::pattern("groupName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}groupName"), v, 1, 128)?;
+            input::pattern(&format!("{at}groupName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -3118,8 +3545,8 @@ impl GetGroupPolicyInput {
             let v = p
                 .get("PolicyName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyName"))?;
-            input::length("policyName", v, 1, 128)?;
-            input::pattern("policyName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}policyName"), v, 1, 128)?;
+            input::pattern(&format!("{at}policyName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -3152,12 +3579,17 @@ pub struct ListUserPoliciesInput {
 impl ListUserPoliciesInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let user_name = {
             let v = p
                 .get("UserName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "UserName"))?;
-            input::length("userName", v, 1, 128)?;
-            input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}userName"), v, 1, 128)?;
+            input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -3171,18 +3603,18 @@ impl ListUserPoliciesInput {
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
@@ -3209,12 +3641,17 @@ pub struct ListGroupPoliciesInput {
 impl ListGroupPoliciesInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let group_name = {
             let v = p
                 .get("GroupName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "GroupName"))?;
-            input::length("groupName", v, 1, 128)?;
-            input::pattern("groupName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}groupName"), v, 1, 128)?;
+            input::pattern(&format!("{at}groupName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -3228,18 +3665,18 @@ impl ListGroupPoliciesInput {
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
@@ -3264,12 +3701,17 @@ pub struct DeleteUserPolicyInput {
 impl DeleteUserPolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let user_name = {
             let v = p
                 .get("UserName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "UserName"))?;
-            input::length("userName", v, 1, 128)?;
-            input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}userName"), v, 1, 128)?;
+            input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -3285,8 +3727,8 @@ impl DeleteUserPolicyInput {
             let v = p
                 .get("PolicyName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyName"))?;
-            input::length("policyName", v, 1, 128)?;
-            input::pattern("policyName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}policyName"), v, 1, 128)?;
+            input::pattern(&format!("{at}policyName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -3317,12 +3759,17 @@ pub struct DeleteGroupPolicyInput {
 impl DeleteGroupPolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let group_name = {
             let v = p
                 .get("GroupName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "GroupName"))?;
-            input::length("groupName", v, 1, 128)?;
-            input::pattern("groupName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}groupName"), v, 1, 128)?;
+            input::pattern(&format!("{at}groupName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -3338,8 +3785,8 @@ impl DeleteGroupPolicyInput {
             let v = p
                 .get("PolicyName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyName"))?;
-            input::length("policyName", v, 1, 128)?;
-            input::pattern("policyName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}policyName"), v, 1, 128)?;
+            input::pattern(&format!("{at}policyName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -3370,12 +3817,17 @@ pub struct AttachUserPolicyInput {
 impl AttachUserPolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let user_name = {
             let v = p
                 .get("UserName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "UserName"))?;
-            input::length("userName", v, 1, 64)?;
-            input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}userName"), v, 1, 64)?;
+            input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -3391,7 +3843,7 @@ impl AttachUserPolicyInput {
             let v = p
                 .get("PolicyArn")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyArn"))?;
-            input::length("policyArn", v, 20, 2048)?;
+            input::length(&format!("{at}policyArn"), v, 20, 2048)?;
             v.to_string()
         };
         Ok(AttachUserPolicyInput {
@@ -3413,12 +3865,17 @@ pub struct AttachGroupPolicyInput {
 impl AttachGroupPolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let group_name = {
             let v = p
                 .get("GroupName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "GroupName"))?;
-            input::length("groupName", v, 1, 128)?;
-            input::pattern("groupName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}groupName"), v, 1, 128)?;
+            input::pattern(&format!("{at}groupName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -3434,7 +3891,7 @@ impl AttachGroupPolicyInput {
             let v = p
                 .get("PolicyArn")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyArn"))?;
-            input::length("policyArn", v, 20, 2048)?;
+            input::length(&format!("{at}policyArn"), v, 20, 2048)?;
             v.to_string()
         };
         Ok(AttachGroupPolicyInput {
@@ -3456,12 +3913,17 @@ pub struct DetachUserPolicyInput {
 impl DetachUserPolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let user_name = {
             let v = p
                 .get("UserName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "UserName"))?;
-            input::length("userName", v, 1, 64)?;
-            input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}userName"), v, 1, 64)?;
+            input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -3477,7 +3939,7 @@ impl DetachUserPolicyInput {
             let v = p
                 .get("PolicyArn")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyArn"))?;
-            input::length("policyArn", v, 20, 2048)?;
+            input::length(&format!("{at}policyArn"), v, 20, 2048)?;
             v.to_string()
         };
         Ok(DetachUserPolicyInput {
@@ -3499,12 +3961,17 @@ pub struct DetachGroupPolicyInput {
 impl DetachGroupPolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let group_name = {
             let v = p
                 .get("GroupName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "GroupName"))?;
-            input::length("groupName", v, 1, 128)?;
-            input::pattern("groupName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}groupName"), v, 1, 128)?;
+            input::pattern(&format!("{at}groupName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -3520,7 +3987,7 @@ impl DetachGroupPolicyInput {
             let v = p
                 .get("PolicyArn")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyArn"))?;
-            input::length("policyArn", v, 20, 2048)?;
+            input::length(&format!("{at}policyArn"), v, 20, 2048)?;
             v.to_string()
         };
         Ok(DetachGroupPolicyInput {
@@ -3546,12 +4013,17 @@ pub struct ListAttachedUserPoliciesInput {
 impl ListAttachedUserPoliciesInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let user_name = {
             let v = p
                 .get("UserName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "UserName"))?;
-            input::length("userName", v, 1, 64)?;
-            input::pattern("userName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}userName"), v, 1, 64)?;
+            input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -3565,7 +4037,7 @@ impl ListAttachedUserPoliciesInput {
         };
         let path_prefix = match p.get("PathPrefix") {
             Some(v) => Some({
-                input::length("pathPrefix", v, 1, 512)?;
+                input::length(&format!("{at}pathPrefix"), v, 1, 512)?;
                 // Pattern "((/[A-Za-z0-9\\.,\\+@=_-]+)*)/" is not a simple character class: not checked here.
                 v.to_string()
             }),
@@ -3573,18 +4045,18 @@ impl ListAttachedUserPoliciesInput {
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
@@ -3614,12 +4086,17 @@ pub struct ListAttachedGroupPoliciesInput {
 impl ListAttachedGroupPoliciesInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let group_name = {
             let v = p
                 .get("GroupName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "GroupName"))?;
-            input::length("groupName", v, 1, 128)?;
-            input::pattern("groupName", v, "[\\w+=,.@-]+", |c: char| {
+            input::length(&format!("{at}groupName"), v, 1, 128)?;
+            input::pattern(&format!("{at}groupName"), v, "[\\w+=,.@-]+", |c: char| {
                 c.is_ascii_alphanumeric()
                     || c == '_'
                     || c == '+'
@@ -3633,7 +4110,7 @@ impl ListAttachedGroupPoliciesInput {
         };
         let path_prefix = match p.get("PathPrefix") {
             Some(v) => Some({
-                input::length("pathPrefix", v, 1, 512)?;
+                input::length(&format!("{at}pathPrefix"), v, 1, 512)?;
                 // Pattern "((/[A-Za-z0-9\\.,\\+@=_-]+)*)/" is not a simple character class: not checked here.
                 v.to_string()
             }),
@@ -3641,18 +4118,18 @@ impl ListAttachedGroupPoliciesInput {
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
@@ -3680,18 +4157,24 @@ pub struct ContextEntry {
 impl ContextEntry {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let context_key_name = match p.get("ContextKeyName") {
             Some(v) => Some({
-                input::length("contextKeyName", v, 5, 256)?;
+                input::length(&format!("{at}contextKeyName"), v, 5, 256)?;
                 v.to_string()
             }),
             None => None,
         };
-        let context_key_values = p
-            .list("ContextKeyValues.member")
-            .into_iter()
-            .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let context_key_values = {
+            let raw = p.list("ContextKeyValues.member");
+            raw.into_iter()
+                .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let context_key_type = match p.get("ContextKeyType") {
             Some(v) => Some({ v.to_string() }),
             None => None,
@@ -3736,106 +4219,121 @@ pub struct SimulatePrincipalPolicyInput {
 impl SimulatePrincipalPolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let policy_source_arn = {
             let v = p
                 .get("PolicySourceArn")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicySourceArn"))?;
-            input::length("policySourceArn", v, 20, 2048)?;
+            input::length(&format!("{at}policySourceArn"), v, 20, 2048)?;
             v.to_string()
         };
-        let policy_input_list = p
-            .list("PolicyInputList.member")
-            .into_iter()
-            .map(|v| -> Result<_, ApiError> {
-                Ok({
-                    input::length("policyInputList", v, 1, 131072)?;
-                    v.to_string()
-                })
-            })
-            .collect::<Result<Vec<_>, ApiError>>()?;
-        let permissions_boundary_policy_input_list = p
-            .list("PermissionsBoundaryPolicyInputList.member")
-            .into_iter()
-            .map(|v| -> Result<_, ApiError> {
-                Ok({
-                    input::length("permissionsBoundaryPolicyInputList", v, 1, 131072)?;
-                    v.to_string()
-                })
-            })
-            .collect::<Result<Vec<_>, ApiError>>()?;
-        let action_names = {
-            let items = p
-                .list("ActionNames.member")
-                .into_iter()
+        let policy_input_list = {
+            let raw = p.list("PolicyInputList.member");
+            raw.into_iter()
                 .map(|v| -> Result<_, ApiError> {
                     Ok({
-                        input::length("actionNames", v, 3, 128)?;
+                        input::length(&format!("{at}policyInputList"), v, 1, 131072)?;
                         v.to_string()
                     })
                 })
-                .collect::<Result<Vec<_>, ApiError>>()?;
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
+        let permissions_boundary_policy_input_list = {
+            let raw = p.list("PermissionsBoundaryPolicyInputList.member");
+            raw.into_iter()
+                .map(|v| -> Result<_, ApiError> {
+                    Ok({
+                        input::length(
+                            &format!("{at}permissionsBoundaryPolicyInputList"),
+                            v,
+                            1,
+                            131072,
+                        )?;
+                        v.to_string()
+                    })
+                })
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
+        let action_names = {
+            let items = {
+                let raw = p.list("ActionNames.member");
+                raw.into_iter()
+                    .map(|v| -> Result<_, ApiError> {
+                        Ok({
+                            input::length(&format!("{at}actionNames"), v, 3, 128)?;
+                            v.to_string()
+                        })
+                    })
+                    .collect::<Result<Vec<_>, ApiError>>()?
+            };
             if items.is_empty() {
                 return Err(ApiError::missing_parameter(self::PROTOCOL, "ActionNames"));
             }
             items
         };
-        let resource_arns = p
-            .list("ResourceArns.member")
-            .into_iter()
-            .map(|v| -> Result<_, ApiError> {
-                Ok({
-                    input::length("resourceArns", v, 1, 2048)?;
-                    v.to_string()
+        let resource_arns = {
+            let raw = p.list("ResourceArns.member");
+            raw.into_iter()
+                .map(|v| -> Result<_, ApiError> {
+                    Ok({
+                        input::length(&format!("{at}resourceArns"), v, 1, 2048)?;
+                        v.to_string()
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>, ApiError>>()?;
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let resource_policy = match p.get("ResourcePolicy") {
             Some(v) => Some({
-                input::length("resourcePolicy", v, 1, 131072)?;
+                input::length(&format!("{at}resourcePolicy"), v, 1, 131072)?;
                 v.to_string()
             }),
             None => None,
         };
         let resource_owner = match p.get("ResourceOwner") {
             Some(v) => Some({
-                input::length("resourceOwner", v, 1, 2048)?;
+                input::length(&format!("{at}resourceOwner"), v, 1, 2048)?;
                 v.to_string()
             }),
             None => None,
         };
         let caller_arn = match p.get("CallerArn") {
             Some(v) => Some({
-                input::length("callerArn", v, 1, 2048)?;
+                input::length(&format!("{at}callerArn"), v, 1, 2048)?;
                 v.to_string()
             }),
             None => None,
         };
-        let context_entries = p
-            .structs("ContextEntries.member")
-            .iter()
-            .map(ContextEntry::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let context_entries = {
+            let raw = p.structs("ContextEntries.member");
+            raw.iter()
+                .map(|s| ContextEntry::parse_at(s, &format!("{at}contextEntries.member.")))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let resource_handling_option = match p.get("ResourceHandlingOption") {
             Some(v) => Some({
-                input::length("resourceHandlingOption", v, 1, 64)?;
+                input::length(&format!("{at}resourceHandlingOption"), v, 1, 64)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,
@@ -3887,17 +4385,23 @@ pub struct SimulateCustomPolicyInput {
 impl SimulateCustomPolicyInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let policy_input_list = {
-            let items = p
-                .list("PolicyInputList.member")
-                .into_iter()
-                .map(|v| -> Result<_, ApiError> {
-                    Ok({
-                        input::length("policyInputList", v, 1, 131072)?;
-                        v.to_string()
+            let items = {
+                let raw = p.list("PolicyInputList.member");
+                raw.into_iter()
+                    .map(|v| -> Result<_, ApiError> {
+                        Ok({
+                            input::length(&format!("{at}policyInputList"), v, 1, 131072)?;
+                            v.to_string()
+                        })
                     })
-                })
-                .collect::<Result<Vec<_>, ApiError>>()?;
+                    .collect::<Result<Vec<_>, ApiError>>()?
+            };
             if items.is_empty() {
                 return Err(ApiError::missing_parameter(
                     self::PROTOCOL,
@@ -3906,89 +4410,98 @@ impl SimulateCustomPolicyInput {
             }
             items
         };
-        let permissions_boundary_policy_input_list = p
-            .list("PermissionsBoundaryPolicyInputList.member")
-            .into_iter()
-            .map(|v| -> Result<_, ApiError> {
-                Ok({
-                    input::length("permissionsBoundaryPolicyInputList", v, 1, 131072)?;
-                    v.to_string()
-                })
-            })
-            .collect::<Result<Vec<_>, ApiError>>()?;
-        let action_names = {
-            let items = p
-                .list("ActionNames.member")
-                .into_iter()
+        let permissions_boundary_policy_input_list = {
+            let raw = p.list("PermissionsBoundaryPolicyInputList.member");
+            raw.into_iter()
                 .map(|v| -> Result<_, ApiError> {
                     Ok({
-                        input::length("actionNames", v, 3, 128)?;
+                        input::length(
+                            &format!("{at}permissionsBoundaryPolicyInputList"),
+                            v,
+                            1,
+                            131072,
+                        )?;
                         v.to_string()
                     })
                 })
-                .collect::<Result<Vec<_>, ApiError>>()?;
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
+        let action_names = {
+            let items = {
+                let raw = p.list("ActionNames.member");
+                raw.into_iter()
+                    .map(|v| -> Result<_, ApiError> {
+                        Ok({
+                            input::length(&format!("{at}actionNames"), v, 3, 128)?;
+                            v.to_string()
+                        })
+                    })
+                    .collect::<Result<Vec<_>, ApiError>>()?
+            };
             if items.is_empty() {
                 return Err(ApiError::missing_parameter(self::PROTOCOL, "ActionNames"));
             }
             items
         };
-        let resource_arns = p
-            .list("ResourceArns.member")
-            .into_iter()
-            .map(|v| -> Result<_, ApiError> {
-                Ok({
-                    input::length("resourceArns", v, 1, 2048)?;
-                    v.to_string()
+        let resource_arns = {
+            let raw = p.list("ResourceArns.member");
+            raw.into_iter()
+                .map(|v| -> Result<_, ApiError> {
+                    Ok({
+                        input::length(&format!("{at}resourceArns"), v, 1, 2048)?;
+                        v.to_string()
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>, ApiError>>()?;
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let resource_policy = match p.get("ResourcePolicy") {
             Some(v) => Some({
-                input::length("resourcePolicy", v, 1, 131072)?;
+                input::length(&format!("{at}resourcePolicy"), v, 1, 131072)?;
                 v.to_string()
             }),
             None => None,
         };
         let resource_owner = match p.get("ResourceOwner") {
             Some(v) => Some({
-                input::length("resourceOwner", v, 1, 2048)?;
+                input::length(&format!("{at}resourceOwner"), v, 1, 2048)?;
                 v.to_string()
             }),
             None => None,
         };
         let caller_arn = match p.get("CallerArn") {
             Some(v) => Some({
-                input::length("callerArn", v, 1, 2048)?;
+                input::length(&format!("{at}callerArn"), v, 1, 2048)?;
                 v.to_string()
             }),
             None => None,
         };
-        let context_entries = p
-            .structs("ContextEntries.member")
-            .iter()
-            .map(ContextEntry::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let context_entries = {
+            let raw = p.structs("ContextEntries.member");
+            raw.iter()
+                .map(|s| ContextEntry::parse_at(s, &format!("{at}contextEntries.member.")))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let resource_handling_option = match p.get("ResourceHandlingOption") {
             Some(v) => Some({
-                input::length("resourceHandlingOption", v, 1, 64)?;
+                input::length(&format!("{at}resourceHandlingOption"), v, 1, 64)?;
                 v.to_string()
             }),
             None => None,
         };
         let max_items = match p.get("MaxItems") {
             Some(v) => Some({
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| input::violation("maxItems", v, "Member must be a number"))?;
-                input::min_value("maxItems", v, n, 1)?;
-                input::max_value("maxItems", v, n, 1000)?;
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
                 n
             }),
             None => None,
         };
         let marker = match p.get("Marker") {
             Some(v) => Some({
-                input::length("marker", v, 1, 320)?;
+                input::length(&format!("{at}marker"), v, 1, 320)?;
                 v.to_string()
             }),
             None => None,

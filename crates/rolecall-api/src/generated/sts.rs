@@ -23,6 +23,11 @@ pub struct GetCallerIdentityInput {}
 impl GetCallerIdentityInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         Ok(GetCallerIdentityInput {})
     }
 }
@@ -37,9 +42,14 @@ pub struct PolicyDescriptorType {
 impl PolicyDescriptorType {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let arn = match p.get("arn") {
             Some(v) => Some({
-                input::length("arn", v, 20, 2048)?;
+                input::length(&format!("{at}arn"), v, 20, 2048)?;
                 // Pattern "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+" is not a simple character class: not checked here.
                 v.to_string()
             }),
@@ -61,11 +71,16 @@ pub struct Tag {
 impl Tag {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let key = {
             let v = p
                 .get("Key")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "Key"))?;
-            input::length("key", v, 1, 128)?;
+            input::length(&format!("{at}key"), v, 1, 128)?;
             // Pattern "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+" is not a simple character class: not checked here.
             v.to_string()
         };
@@ -73,7 +88,7 @@ impl Tag {
             let v = p
                 .get("Value")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "Value"))?;
-            input::length("value", v, 0, 256)?;
+            input::length(&format!("{at}value"), v, 0, 256)?;
             // Pattern "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*" is not a simple character class: not checked here.
             v.to_string()
         };
@@ -93,9 +108,14 @@ pub struct ProvidedContext {
 impl ProvidedContext {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let provider_arn = match p.get("ProviderArn") {
             Some(v) => Some({
-                input::length("providerArn", v, 20, 2048)?;
+                input::length(&format!("{at}providerArn"), v, 20, 2048)?;
                 // Pattern "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+" is not a simple character class: not checked here.
                 v.to_string()
             }),
@@ -103,7 +123,7 @@ impl ProvidedContext {
         };
         let context_assertion = match p.get("ContextAssertion") {
             Some(v) => Some({
-                input::length("contextAssertion", v, 4, 2048)?;
+                input::length(&format!("{at}contextAssertion"), v, 4, 2048)?;
                 v.to_string()
             }),
             None => None,
@@ -147,11 +167,16 @@ pub struct AssumeRoleInput {
 impl AssumeRoleInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let role_arn = {
             let v = p
                 .get("RoleArn")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleArn"))?;
-            input::length("roleArn", v, 20, 2048)?;
+            input::length(&format!("{at}roleArn"), v, 20, 2048)?;
             // Pattern "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+" is not a simple character class: not checked here.
             v.to_string()
         };
@@ -159,29 +184,35 @@ impl AssumeRoleInput {
             let v = p
                 .get("RoleSessionName")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleSessionName"))?;
-            input::length("roleSessionName", v, 2, 64)?;
-            input::pattern("roleSessionName", v, "[\\w+=,.@-]*", |c: char| {
-                c.is_ascii_alphanumeric()
-                    || c == '_'
-                    || c == '+'
-                    || c == '='
-                    || c == ','
-                    || c == '.'
-                    || c == '@'
-                    || c == '-'
-            })?;
+            input::length(&format!("{at}roleSessionName"), v, 2, 64)?;
+            input::pattern(
+                &format!("{at}roleSessionName"),
+                v,
+                "[\\w+=,.@-]*",
+                |c: char| {
+                    c.is_ascii_alphanumeric()
+                        || c == '_'
+                        || c == '+'
+                        || c == '='
+                        || c == ','
+                        || c == '.'
+                        || c == '@'
+                        || c == '-'
+                },
+            )?;
             v.to_string()
         };
-        let policy_arns = p
-            .structs("PolicyArns.member")
-            .iter()
-            .map(PolicyDescriptorType::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let policy_arns = {
+            let raw = p.structs("PolicyArns.member");
+            raw.iter()
+                .map(|s| PolicyDescriptorType::parse_at(s, &format!("{at}policyArns.member.")))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let policy = match p.get("Policy") {
             Some(v) => Some({
-                input::length("policy", v, 1, usize::MAX)?;
+                input::length(&format!("{at}policy"), v, 1, usize::MAX)?;
                 input::pattern(
-                    "policy",
+                    &format!("{at}policy"),
                     v,
                     "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
                     |c: char| c == '\t' || c == '\n' || c == '\r' || (' '..='ÿ').contains(&c),
@@ -193,96 +224,133 @@ impl AssumeRoleInput {
         let duration_seconds = match p.get("DurationSeconds") {
             Some(v) => Some({
                 let n = input::int(self::PROTOCOL, "DurationSeconds", v)?;
-                input::min_value("durationSeconds", &n.to_string(), n, 900)?;
-                input::max_value("durationSeconds", &n.to_string(), n, 43200)?;
+                input::min_value(&format!("{at}durationSeconds"), &n.to_string(), n, 900)?;
+                input::max_value(&format!("{at}durationSeconds"), &n.to_string(), n, 43200)?;
                 n
             }),
             None => None,
         };
-        let tags = p
-            .structs("Tags.member")
-            .iter()
-            .map(Tag::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
-        let transitive_tag_keys = p
-            .list("TransitiveTagKeys.member")
-            .into_iter()
-            .map(|v| -> Result<_, ApiError> {
-                Ok({
-                    input::length("transitiveTagKeys", v, 1, 128)?;
-                    // Pattern "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+" is not a simple character class: not checked here.
-                    v.to_string()
+        let tags = {
+            let raw = p.structs("Tags.member");
+            input::list_length(&format!("{at}tags"), &raw, 50, |s: &Params| {
+                format!(
+                    "Tag(key={}, value={})",
+                    s.get("Key").unwrap_or("null"),
+                    s.get("Value").unwrap_or("null")
+                )
+            })?;
+            raw.iter()
+                .map(|s| Tag::parse_at(s, &format!("{at}tags.member.")))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
+        let transitive_tag_keys = {
+            let raw = p.list("TransitiveTagKeys.member");
+            input::list_length(&format!("{at}transitiveTagKeys"), &raw, 50, |v: &&str| {
+                v.to_string()
+            })?;
+            raw.into_iter()
+                .map(|v| -> Result<_, ApiError> {
+                    Ok({
+                        input::length(&format!("{at}transitiveTagKeys"), v, 1, 128)?;
+                        // Pattern "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+" is not a simple character class: not checked here.
+                        v.to_string()
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>, ApiError>>()?;
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         let external_id = match p.get("ExternalId") {
             Some(v) => Some({
-                input::length("externalId", v, 2, 1224)?;
-                input::pattern("externalId", v, "[\\w+=,.@:\\/-]*", |c: char| {
-                    c.is_ascii_alphanumeric()
-                        || c == '_'
-                        || c == '+'
-                        || c == '='
-                        || c == ','
-                        || c == '.'
-                        || c == '@'
-                        || c == ':'
-                        || c == '/'
-                        || c == '-'
-                })?;
+                input::length(&format!("{at}externalId"), v, 2, 1224)?;
+                input::pattern(
+                    &format!("{at}externalId"),
+                    v,
+                    "[\\w+=,.@:\\/-]*",
+                    |c: char| {
+                        c.is_ascii_alphanumeric()
+                            || c == '_'
+                            || c == '+'
+                            || c == '='
+                            || c == ','
+                            || c == '.'
+                            || c == '@'
+                            || c == ':'
+                            || c == '/'
+                            || c == '-'
+                    },
+                )?;
                 v.to_string()
             }),
             None => None,
         };
         let serial_number = match p.get("SerialNumber") {
             Some(v) => Some({
-                input::length("serialNumber", v, 9, 256)?;
-                input::pattern("serialNumber", v, "[\\w+=/:,.@-]*", |c: char| {
-                    c.is_ascii_alphanumeric()
-                        || c == '_'
-                        || c == '+'
-                        || c == '='
-                        || c == '/'
-                        || c == ':'
-                        || c == ','
-                        || c == '.'
-                        || c == '@'
-                        || c == '-'
-                })?;
+                input::length(&format!("{at}serialNumber"), v, 9, 256)?;
+                input::pattern(
+                    &format!("{at}serialNumber"),
+                    v,
+                    "[\\w+=/:,.@-]*",
+                    |c: char| {
+                        c.is_ascii_alphanumeric()
+                            || c == '_'
+                            || c == '+'
+                            || c == '='
+                            || c == '/'
+                            || c == ':'
+                            || c == ','
+                            || c == '.'
+                            || c == '@'
+                            || c == '-'
+                    },
+                )?;
                 v.to_string()
             }),
             None => None,
         };
         let token_code = match p.get("TokenCode") {
             Some(v) => Some({
-                input::length("tokenCode", v, 6, 6)?;
-                input::pattern("tokenCode", v, "[\\d]*", |c: char| c.is_ascii_digit())?;
+                input::length(&format!("{at}tokenCode"), v, 6, 6)?;
+                input::pattern(&format!("{at}tokenCode"), v, "[\\d]*", |c: char| {
+                    c.is_ascii_digit()
+                })?;
                 v.to_string()
             }),
             None => None,
         };
         let source_identity = match p.get("SourceIdentity") {
             Some(v) => Some({
-                input::length("sourceIdentity", v, 2, 64)?;
-                input::pattern("sourceIdentity", v, "[\\w+=,.@-]*", |c: char| {
-                    c.is_ascii_alphanumeric()
-                        || c == '_'
-                        || c == '+'
-                        || c == '='
-                        || c == ','
-                        || c == '.'
-                        || c == '@'
-                        || c == '-'
-                })?;
+                input::length(&format!("{at}sourceIdentity"), v, 2, 64)?;
+                input::pattern(
+                    &format!("{at}sourceIdentity"),
+                    v,
+                    "[\\w+=,.@-]*",
+                    |c: char| {
+                        c.is_ascii_alphanumeric()
+                            || c == '_'
+                            || c == '+'
+                            || c == '='
+                            || c == ','
+                            || c == '.'
+                            || c == '@'
+                            || c == '-'
+                    },
+                )?;
                 v.to_string()
             }),
             None => None,
         };
-        let provided_contexts = p
-            .structs("ProvidedContexts.member")
-            .iter()
-            .map(ProvidedContext::parse)
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let provided_contexts = {
+            let raw = p.structs("ProvidedContexts.member");
+            input::list_length(&format!("{at}providedContexts"), &raw, 5, |s: &Params| {
+                format!(
+                    "ProvidedContext(providerArn={}, contextAssertion={})",
+                    s.get("ProviderArn").unwrap_or("null"),
+                    s.get("ContextAssertion").unwrap_or("null")
+                )
+            })?;
+            raw.iter()
+                .map(|s| ProvidedContext::parse_at(s, &format!("{at}providedContexts.member.")))
+                .collect::<Result<Vec<_>, ApiError>>()?
+        };
         Ok(AssumeRoleInput {
             role_arn,
             role_session_name,
@@ -314,38 +382,50 @@ pub struct GetSessionTokenInput {
 impl GetSessionTokenInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let duration_seconds = match p.get("DurationSeconds") {
             Some(v) => Some({
                 let n = input::int(self::PROTOCOL, "DurationSeconds", v)?;
-                input::min_value("durationSeconds", &n.to_string(), n, 900)?;
-                input::max_value("durationSeconds", &n.to_string(), n, 129600)?;
+                input::min_value(&format!("{at}durationSeconds"), &n.to_string(), n, 900)?;
+                input::max_value(&format!("{at}durationSeconds"), &n.to_string(), n, 129600)?;
                 n
             }),
             None => None,
         };
         let serial_number = match p.get("SerialNumber") {
             Some(v) => Some({
-                input::length("serialNumber", v, 9, 256)?;
-                input::pattern("serialNumber", v, "[\\w+=/:,.@-]*", |c: char| {
-                    c.is_ascii_alphanumeric()
-                        || c == '_'
-                        || c == '+'
-                        || c == '='
-                        || c == '/'
-                        || c == ':'
-                        || c == ','
-                        || c == '.'
-                        || c == '@'
-                        || c == '-'
-                })?;
+                input::length(&format!("{at}serialNumber"), v, 9, 256)?;
+                input::pattern(
+                    &format!("{at}serialNumber"),
+                    v,
+                    "[\\w+=/:,.@-]*",
+                    |c: char| {
+                        c.is_ascii_alphanumeric()
+                            || c == '_'
+                            || c == '+'
+                            || c == '='
+                            || c == '/'
+                            || c == ':'
+                            || c == ','
+                            || c == '.'
+                            || c == '@'
+                            || c == '-'
+                    },
+                )?;
                 v.to_string()
             }),
             None => None,
         };
         let token_code = match p.get("TokenCode") {
             Some(v) => Some({
-                input::length("tokenCode", v, 6, 6)?;
-                input::pattern("tokenCode", v, "[\\d]*", |c: char| c.is_ascii_digit())?;
+                input::length(&format!("{at}tokenCode"), v, 6, 6)?;
+                input::pattern(&format!("{at}tokenCode"), v, "[\\d]*", |c: char| {
+                    c.is_ascii_digit()
+                })?;
                 v.to_string()
             }),
             None => None,
@@ -368,11 +448,16 @@ pub struct DecodeAuthorizationMessageInput {
 impl DecodeAuthorizationMessageInput {
     /// Reads and checks the parameters (see the module docs).
     pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
         let encoded_message = {
             let v = p
                 .get("EncodedMessage")
                 .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "EncodedMessage"))?;
-            input::length("encodedMessage", v, 1, 10240)?;
+            input::length(&format!("{at}encodedMessage"), v, 1, 10240)?;
             v.to_string()
         };
         Ok(DecodeAuthorizationMessageInput { encoded_message })
