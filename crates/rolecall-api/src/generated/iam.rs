@@ -4521,3 +4521,13 @@ impl SimulateCustomPolicyInput {
         })
     }
 }
+
+/// The input of `GetAccountSummary` (no parameters).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GetAccountSummaryInput;
+
+impl GetAccountSummaryInput {
+    pub fn parse(_: &Params) -> Result<Self, ApiError> {
+        Ok(GetAccountSummaryInput)
+    }
+}

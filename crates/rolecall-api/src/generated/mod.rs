@@ -88,6 +88,7 @@ pub enum Operation {
     ListAttachedGroupPolicies,
     SimulatePrincipalPolicy,
     SimulateCustomPolicy,
+    GetAccountSummary,
     GetCallerIdentity,
     AssumeRole,
     GetSessionToken,
@@ -185,6 +186,7 @@ impl Operation {
         Operation::ListAttachedGroupPolicies,
         Operation::SimulatePrincipalPolicy,
         Operation::SimulateCustomPolicy,
+        Operation::GetAccountSummary,
         Operation::GetCallerIdentity,
         Operation::AssumeRole,
         Operation::GetSessionToken,
@@ -282,6 +284,7 @@ impl Operation {
             Operation::ListAttachedGroupPolicies => "ListAttachedGroupPolicies",
             Operation::SimulatePrincipalPolicy => "SimulatePrincipalPolicy",
             Operation::SimulateCustomPolicy => "SimulateCustomPolicy",
+            Operation::GetAccountSummary => "GetAccountSummary",
             Operation::GetCallerIdentity => "GetCallerIdentity",
             Operation::AssumeRole => "AssumeRole",
             Operation::GetSessionToken => "GetSessionToken",
@@ -384,6 +387,7 @@ impl Operation {
             Operation::ListAttachedGroupPolicies => Service::Iam,
             Operation::SimulatePrincipalPolicy => Service::Iam,
             Operation::SimulateCustomPolicy => Service::Iam,
+            Operation::GetAccountSummary => Service::Iam,
             Operation::GetCallerIdentity => Service::Sts,
             Operation::AssumeRole => Service::Sts,
             Operation::GetSessionToken => Service::Sts,
@@ -437,6 +441,7 @@ impl Operation {
                 | Operation::ListAttachedGroupPolicies
                 | Operation::SimulatePrincipalPolicy
                 | Operation::SimulateCustomPolicy
+                | Operation::GetAccountSummary
                 | Operation::GetCallerIdentity
                 | Operation::AssumeRole
                 | Operation::GetSessionToken
@@ -533,6 +538,7 @@ impl Operation {
             (Service::Iam, "ListAttachedGroupPolicies") => Operation::ListAttachedGroupPolicies,
             (Service::Iam, "SimulatePrincipalPolicy") => Operation::SimulatePrincipalPolicy,
             (Service::Iam, "SimulateCustomPolicy") => Operation::SimulateCustomPolicy,
+            (Service::Iam, "GetAccountSummary") => Operation::GetAccountSummary,
             (Service::Sts, "GetCallerIdentity") => Operation::GetCallerIdentity,
             (Service::Sts, "AssumeRole") => Operation::AssumeRole,
             (Service::Sts, "GetSessionToken") => Operation::GetSessionToken,

@@ -2,6 +2,8 @@
 //! The unit families (every `*.rs` next to this file) and which operations are units (see
 //! `crate::units::Unit`).
 
+#[path = "account.rs"]
+pub(crate) mod account;
 #[path = "associations.rs"]
 pub(crate) mod associations;
 #[path = "instance_profiles.rs"]
@@ -49,6 +51,7 @@ pub(crate) async fn dispatch(
         Operation::ListInstanceProfileTags => {
             run::<instance_profiles::ListInstanceProfileTags>(call, facts).await
         }
+        Operation::GetAccountSummary => run::<account::GetAccountSummary>(call, facts).await,
         Operation::AssociateIamInstanceProfile => {
             run::<associations::AssociateIamInstanceProfile>(call, facts).await
         }
