@@ -3,11 +3,12 @@
 
 use crate::context::Call;
 use crate::error::{ApiError, Protocol};
-use crate::params::Args;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rolecall_core::Page;
 use rolecall_core::iam::page;
-use rolecall_core::model::{InstanceProfile, Role, Tag};
+use rolecall_core::model::{
+    AccessKey, Group, InstanceProfile, ManagedPolicy, PolicyVersion, Role, Tag, User,
+};
 use rolecall_wire::{Xml, iso8601, query_response};
 
 /// AWS returns policy documents URL-encoded (RFC 3986: all but unreserved characters).
@@ -54,14 +55,6 @@ pub(crate) fn truncation<T>(x: &mut Xml, page: &Page<T>) {
             .as_deref()
             .map(rolecall_core::paging::encode_token),
     );
-}
-
-pub(crate) fn tag_keys<'a>(args: &Args<'a>) -> Result<Vec<&'a str>, ApiError> {
-    let keys = args.params.list("TagKeys.member");
-    if keys.is_empty() {
-        return Err(ApiError::missing_parameter(Protocol::Iam, "TagKeys"));
-    }
-    Ok(keys)
 }
 
 pub(crate) fn boundary_xml(x: &mut Xml, arn: Option<&str>) {
@@ -132,4 +125,61 @@ pub(crate) fn profile_xml(x: &mut Xml, p: &InstanceProfile) {
     if !p.tags.is_empty() {
         tags_xml(x, &p.tags);
     }
+}
+
+pub(crate) fn policy_xml(x: &mut Xml, p: &ManagedPolicy, full: bool) {
+    x.leaf("PolicyName", &p.name);
+    x.leaf("PolicyId", &p.id);
+    x.leaf("Arn", &p.arn);
+    x.leaf("Path", &p.path);
+    x.leaf("DefaultVersionId", &p.default_version_id);
+    x.leaf("AttachmentCount", p.attachment_count.to_string());
+    x.leaf("PermissionsBoundaryUsageCount", "0");
+    x.leaf("IsAttachable", "true");
+    if full {
+        x.leaf_opt("Description", p.description.as_deref());
+    }
+    x.leaf("CreateDate", iso8601(p.create_date));
+    x.leaf("UpdateDate", iso8601(p.update_date));
+    if full && !p.tags.is_empty() {
+        tags_xml(x, &p.tags);
+    }
+}
+
+pub(crate) fn version_xml(x: &mut Xml, v: &PolicyVersion, with_document: bool) {
+    if with_document {
+        x.leaf("Document", encode_policy(&v.document));
+    }
+    x.leaf("VersionId", &v.version_id);
+    x.leaf("IsDefaultVersion", v.is_default.to_string());
+    x.leaf("CreateDate", iso8601(v.create_date));
+}
+
+pub(crate) fn user_xml(x: &mut Xml, u: &User, full: bool) {
+    x.leaf("Path", &u.path);
+    x.leaf("UserName", &u.name);
+    x.leaf("UserId", &u.id);
+    x.leaf("Arn", &u.arn);
+    x.leaf("CreateDate", iso8601(u.create_date));
+    if full {
+        boundary_xml(x, u.permissions_boundary.as_deref());
+        if !u.tags.is_empty() {
+            tags_xml(x, &u.tags);
+        }
+    }
+}
+
+pub(crate) fn group_xml(x: &mut Xml, g: &Group) {
+    x.leaf("Path", &g.path);
+    x.leaf("GroupName", &g.name);
+    x.leaf("GroupId", &g.id);
+    x.leaf("Arn", &g.arn);
+    x.leaf("CreateDate", iso8601(g.create_date));
+}
+
+pub(crate) fn key_metadata_xml(x: &mut Xml, k: &AccessKey) {
+    x.leaf("UserName", &k.user_name);
+    x.leaf("AccessKeyId", &k.id);
+    x.leaf("Status", &k.status);
+    x.leaf("CreateDate", iso8601(k.create_date));
 }

@@ -12,8 +12,6 @@ mod context;
 mod ec2;
 pub mod error;
 mod generated;
-mod iam;
-mod iam_principals;
 mod iam_xml;
 mod input;
 mod keys;

@@ -5,7 +5,7 @@ use crate::context::{Api, Call};
 use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
 use crate::service::Service;
-use crate::{agent_api, authz, changes, ec2, iam, sts, units};
+use crate::{agent_api, authz, changes, ec2, simulate, sts, units};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, State};
@@ -199,7 +199,7 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
                 None => match authz::authorize(&api, &principal, op, &params, &facts, None).await {
                     Err(e) => Err(e),
                     Ok(()) => match op.service() {
-                        Service::Iam => iam::dispatch(&call).await,
+                        Service::Iam => simulate::dispatch(&call).await,
                         Service::Sts => sts::dispatch(&call).await,
                         Service::Ec2 => ec2::dispatch(&call).await,
                         Service::Rolecall => agent_api::dispatch(&call).await,

@@ -4,7 +4,6 @@
 use super::entities::Kind;
 use crate::context::Api;
 use crate::generated::Operation;
-use crate::principal::Principal;
 use crate::service::Service;
 use rolecall_core::model::{Association, Instance, InstanceProfile};
 use rolecall_wire::Params;
@@ -39,10 +38,6 @@ async fn entity_arn(api: &Api, kind: Kind, kind_name: &str, name: &str) -> Strin
     }
 }
 
-pub(crate) async fn role_arn(api: &Api, name: &str) -> String {
-    entity_arn(api, Kind::Role, "role", name).await
-}
-
 pub(crate) async fn profile_arn(api: &Api, name: &str) -> String {
     entity_arn(api, Kind::InstanceProfile, "instance-profile", name).await
 }
@@ -55,107 +50,15 @@ pub(crate) fn with_path(api: &Api, kind: &str, path: Option<&str>, name: &str) -
     )
 }
 
-async fn user_arn(api: &Api, name: &str) -> String {
-    entity_arn(api, Kind::User, "user", name).await
-}
-
-async fn group_arn(api: &Api, name: &str) -> String {
-    entity_arn(api, Kind::Group, "group", name).await
-}
-
-/// Which parameter names the resource an IAM action acts on: exactly the one its handler uses,
-/// so a request cannot steer authorization onto another resource by adding parameters the
-/// action ignores.
-fn iam_target(op: Operation) -> Option<(&'static str, Kind)> {
-    use Operation::*;
-    Some(match op {
-        GetRole
-        | UpdateRole
-        | UpdateRoleDescription
-        | UpdateAssumeRolePolicy
-        | DeleteRole
-        | TagRole
-        | UntagRole
-        | ListRoleTags
-        | PutRolePolicy
-        | GetRolePolicy
-        | ListRolePolicies
-        | DeleteRolePolicy
-        | AttachRolePolicy
-        | DetachRolePolicy
-        | ListAttachedRolePolicies
-        | PutRolePermissionsBoundary
-        | DeleteRolePermissionsBoundary => ("RoleName", Kind::Role),
-        GetUser
-        | UpdateUser
-        | DeleteUser
-        | TagUser
-        | UntagUser
-        | ListUserTags
-        | PutUserPermissionsBoundary
-        | DeleteUserPermissionsBoundary
-        | CreateAccessKey
-        | ListAccessKeys
-        | UpdateAccessKey
-        | DeleteAccessKey
-        | PutUserPolicy
-        | GetUserPolicy
-        | ListUserPolicies
-        | DeleteUserPolicy
-        | AttachUserPolicy
-        | DetachUserPolicy
-        | ListAttachedUserPolicies
-        | ListGroupsForUser => ("UserName", Kind::User),
-        GetGroup
-        | DeleteGroup
-        | AddUserToGroup
-        | RemoveUserFromGroup
-        | PutGroupPolicy
-        | GetGroupPolicy
-        | ListGroupPolicies
-        | DeleteGroupPolicy
-        | AttachGroupPolicy
-        | DetachGroupPolicy
-        | ListAttachedGroupPolicies => ("GroupName", Kind::Group),
-        _ => return None,
-    })
-}
-
-async fn iam_resource(api: &Api, caller: &Principal, op: Operation, p: &Params) -> String {
-    use Operation::*;
-    let named = |k: &str| p.get(k).unwrap_or_default();
+/// The resource of an IAM operation not written as a unit (the simulations): the simulated
+/// user, group or role for SimulatePrincipalPolicy, else `*`. (Every other IAM operation is a
+/// unit and computes its own checks: `crate::units`.)
+fn iam_resource(op: Operation, p: &Params) -> String {
     match op {
-        CreateRole => with_path(api, "role", p.get("Path"), named("RoleName")),
-        CreatePolicy => with_path(api, "policy", p.get("Path"), named("PolicyName")),
-        CreateUser => with_path(api, "user", p.get("Path"), named("UserName")),
-        CreateGroup => with_path(api, "group", p.get("Path"), named("GroupName")),
-        // List operations are authorized on the path they list, e.g. `arn:aws:iam::ACCOUNT:role/`.
-        ListRoles => with_path(api, "role", p.get("PathPrefix"), ""),
-        ListUsers => with_path(api, "user", p.get("PathPrefix"), ""),
-        ListGroups => with_path(api, "group", p.get("PathPrefix"), ""),
-        ListPolicies => with_path(api, "policy", p.get("PathPrefix"), ""),
-        // Authorized on the simulated user, group or role.
-        SimulatePrincipalPolicy => named("PolicySourceArn").to_string(),
-        GetAccessKeyLastUsed => match api.iam.store().get_access_key(named("AccessKeyId")).await {
-            Ok(Some(k)) => user_arn(api, &k.user_name).await,
-            _ => "*".into(),
-        },
-        GetPolicy
-        | DeletePolicy
-        | CreatePolicyVersion
-        | GetPolicyVersion
-        | ListPolicyVersions
-        | DeletePolicyVersion
-        | SetDefaultPolicyVersion => named("PolicyArn").to_string(),
-        op => match iam_target(op) {
-            // User operations without a UserName act on the calling user.
-            Some(("UserName", _)) if !p.contains("UserName") => caller.arn.clone(),
-            Some((param, Kind::Role)) => role_arn(api, named(param)).await,
-            Some((param, Kind::InstanceProfile)) => profile_arn(api, named(param)).await,
-            Some((param, Kind::User)) => user_arn(api, named(param)).await,
-            Some((param, Kind::Group)) => group_arn(api, named(param)).await,
-            None => "*".into(),
-        },
+        Operation::SimulatePrincipalPolicy => {
+            p.get("PolicySourceArn").unwrap_or_default().to_string()
+        }
+        _ => "*".into(),
     }
 }
 
@@ -403,11 +306,11 @@ async fn ec2_checks(api: &Api, op: Operation, p: &Params) -> Vec<Check> {
 }
 
 /// The checks for one request.
-pub async fn checks(api: &Api, caller: &Principal, op: Operation, p: &Params) -> Vec<Check> {
+pub async fn checks(api: &Api, op: Operation, p: &Params) -> Vec<Check> {
     let action = op.name();
     match op.service() {
         Service::Iam => {
-            let resource = iam_resource(api, caller, op, p).await;
+            let resource = iam_resource(op, p);
             let mut keys = Keys::new();
             if let Some(arn) = p.get("PolicyArn") {
                 keys.push(key("iam:PolicyARN", arn));
@@ -433,7 +336,6 @@ pub async fn checks(api: &Api, caller: &Principal, op: Operation, p: &Params) ->
                     tag_keys.into_iter().map(str::to_string).collect(),
                 ));
             }
-            keys.extend(iam_resource_tags(api, op, p).await);
             let out = vec![Check {
                 action: format!("iam:{action}"),
                 resource,
@@ -454,25 +356,4 @@ pub async fn checks(api: &Api, caller: &Principal, op: Operation, p: &Params) ->
             keys: vec![],
         }],
     }
-}
-
-/// `iam:ResourceTag/*` and `aws:ResourceTag/*` of the role or user the action acts on.
-async fn iam_resource_tags(api: &Api, op: Operation, p: &Params) -> Keys {
-    let entity = match iam_target(op) {
-        Some((param, kind @ (Kind::Role | Kind::User))) => match p.get(param) {
-            Some(name) => super::entities::entity(api, kind, name).await,
-            None => None,
-        },
-        _ => None,
-    };
-    let tags = entity.map(|e| e.tags.clone());
-    tags.unwrap_or_default()
-        .into_iter()
-        .flat_map(|t| {
-            [
-                key(&format!("iam:ResourceTag/{}", t.key), t.value.clone()),
-                key(&format!("aws:ResourceTag/{}", t.key), t.value),
-            ]
-        })
-        .collect()
 }

@@ -2,12 +2,26 @@
 //! The unit families (every `*.rs` next to this file) and which operations are units (see
 //! `crate::units::Unit`).
 
+#[path = "access_keys.rs"]
+pub(crate) mod access_keys;
 #[path = "account.rs"]
 pub(crate) mod account;
 #[path = "associations.rs"]
 pub(crate) mod associations;
+#[path = "groups.rs"]
+pub(crate) mod groups;
 #[path = "instance_profiles.rs"]
 pub(crate) mod instance_profiles;
+#[path = "policies.rs"]
+pub(crate) mod policies;
+#[path = "principal_policies.rs"]
+pub(crate) mod principal_policies;
+#[path = "role_policies.rs"]
+pub(crate) mod role_policies;
+#[path = "roles.rs"]
+pub(crate) mod roles;
+#[path = "users.rs"]
+pub(crate) mod users;
 
 use super::run;
 use crate::authz::RequestFacts;
@@ -21,6 +35,38 @@ pub(crate) async fn dispatch(
     facts: &RequestFacts,
 ) -> Option<Result<String, ApiError>> {
     Some(match call.op {
+        Operation::CreateRole => run::<roles::CreateRole>(call, facts).await,
+        Operation::GetRole => run::<roles::GetRole>(call, facts).await,
+        Operation::ListRoles => run::<roles::ListRoles>(call, facts).await,
+        Operation::UpdateRole => run::<roles::UpdateRole>(call, facts).await,
+        Operation::UpdateRoleDescription => run::<roles::UpdateRoleDescription>(call, facts).await,
+        Operation::UpdateAssumeRolePolicy => {
+            run::<roles::UpdateAssumeRolePolicy>(call, facts).await
+        }
+        Operation::DeleteRole => run::<roles::DeleteRole>(call, facts).await,
+        Operation::TagRole => run::<roles::TagRole>(call, facts).await,
+        Operation::UntagRole => run::<roles::UntagRole>(call, facts).await,
+        Operation::ListRoleTags => run::<roles::ListRoleTags>(call, facts).await,
+        Operation::PutRolePolicy => run::<role_policies::PutRolePolicy>(call, facts).await,
+        Operation::GetRolePolicy => run::<role_policies::GetRolePolicy>(call, facts).await,
+        Operation::ListRolePolicies => run::<role_policies::ListRolePolicies>(call, facts).await,
+        Operation::DeleteRolePolicy => run::<role_policies::DeleteRolePolicy>(call, facts).await,
+        Operation::CreatePolicy => run::<policies::CreatePolicy>(call, facts).await,
+        Operation::GetPolicy => run::<policies::GetPolicy>(call, facts).await,
+        Operation::ListPolicies => run::<policies::ListPolicies>(call, facts).await,
+        Operation::DeletePolicy => run::<policies::DeletePolicy>(call, facts).await,
+        Operation::CreatePolicyVersion => run::<policies::CreatePolicyVersion>(call, facts).await,
+        Operation::GetPolicyVersion => run::<policies::GetPolicyVersion>(call, facts).await,
+        Operation::ListPolicyVersions => run::<policies::ListPolicyVersions>(call, facts).await,
+        Operation::DeletePolicyVersion => run::<policies::DeletePolicyVersion>(call, facts).await,
+        Operation::SetDefaultPolicyVersion => {
+            run::<policies::SetDefaultPolicyVersion>(call, facts).await
+        }
+        Operation::AttachRolePolicy => run::<role_policies::AttachRolePolicy>(call, facts).await,
+        Operation::DetachRolePolicy => run::<role_policies::DetachRolePolicy>(call, facts).await,
+        Operation::ListAttachedRolePolicies => {
+            run::<role_policies::ListAttachedRolePolicies>(call, facts).await
+        }
         Operation::CreateInstanceProfile => {
             run::<instance_profiles::CreateInstanceProfile>(call, facts).await
         }
@@ -50,6 +96,74 @@ pub(crate) async fn dispatch(
         }
         Operation::ListInstanceProfileTags => {
             run::<instance_profiles::ListInstanceProfileTags>(call, facts).await
+        }
+        Operation::CreateUser => run::<users::CreateUser>(call, facts).await,
+        Operation::GetUser => run::<users::GetUser>(call, facts).await,
+        Operation::ListUsers => run::<users::ListUsers>(call, facts).await,
+        Operation::UpdateUser => run::<users::UpdateUser>(call, facts).await,
+        Operation::DeleteUser => run::<users::DeleteUser>(call, facts).await,
+        Operation::TagUser => run::<users::TagUser>(call, facts).await,
+        Operation::UntagUser => run::<users::UntagUser>(call, facts).await,
+        Operation::ListUserTags => run::<users::ListUserTags>(call, facts).await,
+        Operation::PutUserPermissionsBoundary => {
+            run::<users::PutUserPermissionsBoundary>(call, facts).await
+        }
+        Operation::DeleteUserPermissionsBoundary => {
+            run::<users::DeleteUserPermissionsBoundary>(call, facts).await
+        }
+        Operation::PutRolePermissionsBoundary => {
+            run::<roles::PutRolePermissionsBoundary>(call, facts).await
+        }
+        Operation::DeleteRolePermissionsBoundary => {
+            run::<roles::DeleteRolePermissionsBoundary>(call, facts).await
+        }
+        Operation::CreateAccessKey => run::<access_keys::CreateAccessKey>(call, facts).await,
+        Operation::ListAccessKeys => run::<access_keys::ListAccessKeys>(call, facts).await,
+        Operation::UpdateAccessKey => run::<access_keys::UpdateAccessKey>(call, facts).await,
+        Operation::DeleteAccessKey => run::<access_keys::DeleteAccessKey>(call, facts).await,
+        Operation::GetAccessKeyLastUsed => {
+            run::<access_keys::GetAccessKeyLastUsed>(call, facts).await
+        }
+        Operation::CreateGroup => run::<groups::CreateGroup>(call, facts).await,
+        Operation::GetGroup => run::<groups::GetGroup>(call, facts).await,
+        Operation::ListGroups => run::<groups::ListGroups>(call, facts).await,
+        Operation::DeleteGroup => run::<groups::DeleteGroup>(call, facts).await,
+        Operation::AddUserToGroup => run::<groups::AddUserToGroup>(call, facts).await,
+        Operation::RemoveUserFromGroup => run::<groups::RemoveUserFromGroup>(call, facts).await,
+        Operation::ListGroupsForUser => run::<groups::ListGroupsForUser>(call, facts).await,
+        Operation::PutUserPolicy => run::<principal_policies::PutUserPolicy>(call, facts).await,
+        Operation::PutGroupPolicy => run::<principal_policies::PutGroupPolicy>(call, facts).await,
+        Operation::GetUserPolicy => run::<principal_policies::GetUserPolicy>(call, facts).await,
+        Operation::GetGroupPolicy => run::<principal_policies::GetGroupPolicy>(call, facts).await,
+        Operation::ListUserPolicies => {
+            run::<principal_policies::ListUserPolicies>(call, facts).await
+        }
+        Operation::ListGroupPolicies => {
+            run::<principal_policies::ListGroupPolicies>(call, facts).await
+        }
+        Operation::DeleteUserPolicy => {
+            run::<principal_policies::DeleteUserPolicy>(call, facts).await
+        }
+        Operation::DeleteGroupPolicy => {
+            run::<principal_policies::DeleteGroupPolicy>(call, facts).await
+        }
+        Operation::AttachUserPolicy => {
+            run::<principal_policies::AttachUserPolicy>(call, facts).await
+        }
+        Operation::AttachGroupPolicy => {
+            run::<principal_policies::AttachGroupPolicy>(call, facts).await
+        }
+        Operation::DetachUserPolicy => {
+            run::<principal_policies::DetachUserPolicy>(call, facts).await
+        }
+        Operation::DetachGroupPolicy => {
+            run::<principal_policies::DetachGroupPolicy>(call, facts).await
+        }
+        Operation::ListAttachedUserPolicies => {
+            run::<principal_policies::ListAttachedUserPolicies>(call, facts).await
+        }
+        Operation::ListAttachedGroupPolicies => {
+            run::<principal_policies::ListAttachedGroupPolicies>(call, facts).await
         }
         Operation::GetAccountSummary => run::<account::GetAccountSummary>(call, facts).await,
         Operation::AssociateIamInstanceProfile => {

@@ -13,6 +13,7 @@
 //! older way (`authz::ops` from the parameters, then the handler `match` in `iam`/`ec2`/...).
 
 pub(crate) mod dispatch;
+pub(crate) mod iam_common;
 #[cfg(test)]
 pub(crate) mod testing;
 
