@@ -9,7 +9,7 @@ mod authz;
 mod cache;
 pub mod changes;
 mod context;
-mod ec2;
+mod ec2_xml;
 pub mod error;
 mod generated;
 mod iam_xml;

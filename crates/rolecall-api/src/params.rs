@@ -28,18 +28,4 @@ impl<'a> Args<'a> {
             })
             .transpose()
     }
-
-    pub fn req_int(&self, name: &str) -> Result<i64, ApiError> {
-        self.int(name)?
-            .ok_or_else(|| ApiError::missing_parameter(self.protocol, name))
-    }
-
-    pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
-        match self.opt(name) {
-            None => Ok(None),
-            Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
-            Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
-            Some(v) => Err(ApiError::malformed_parameter(self.protocol, name, v)),
-        }
-    }
 }

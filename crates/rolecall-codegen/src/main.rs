@@ -712,22 +712,28 @@ fn find_units(root: &Path, ops: &[Op]) -> Result<Vec<(String, String)>> {
         }
         let code =
             std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let words: Vec<&str> = code
-            .split(|c: char| {
-                !(c.is_alphanumeric() || c == '_' || c == ';' || c == '(' || c == '!' || c == ',')
-            })
-            .filter(|w| !w.is_empty())
-            .collect();
-        for (i, w) in words.iter().enumerate() {
-            let declared = match *w {
-                "struct" => words.get(i + 1).and_then(|n| n.strip_suffix(';')),
-                w if w.ends_with("!(") => words.get(i + 1).and_then(|n| n.strip_suffix(',')),
-                _ => None,
-            };
-            if let Some(name) = declared
-                && names.contains(name)
-            {
-                units.push((module.clone(), name.to_string()));
+        // `struct Name;` or `macro!(Name,` (identifier, then `;` / `,`).
+        let ident_then = |rest: &str, end: char| -> Option<String> {
+            let rest = rest.trim_start();
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            rest[name.len()..]
+                .trim_start()
+                .starts_with(end)
+                .then_some(name)
+        };
+        let declared = code
+            .match_indices("struct ")
+            .filter_map(|(i, m)| ident_then(&code[i + m.len()..], ';'))
+            .chain(
+                code.match_indices("!(")
+                    .filter_map(|(i, m)| ident_then(&code[i + m.len()..], ',')),
+            );
+        for name in declared {
+            if names.contains(name.as_str()) && !units.iter().any(|(_, n)| *n == name) {
+                units.push((module.clone(), name));
             }
         }
     }

@@ -280,6 +280,29 @@ impl Ec2 {
     }
 
     pub async fn run_instances(&self, input: RunInstances) -> Result<Reservation> {
+        let profile = if input.profile_name.is_some() || input.profile_arn.is_some() {
+            Some(
+                self.iam
+                    .resolve_instance_profile(
+                        input.profile_name.as_deref(),
+                        input.profile_arn.as_deref(),
+                    )
+                    .await,
+            )
+        } else {
+            None
+        };
+        self.run_instances_resolved(input, profile).await
+    }
+
+    /// Launches instances with `profile`, the instance profile the request names as the caller
+    /// resolved it (and authorized `iam:PassRole` on): the instances get exactly that profile.
+    /// Its resolution error, if any, is reported where `run_instances` would report it.
+    pub async fn run_instances_resolved(
+        &self,
+        input: RunInstances,
+        profile: Option<Result<InstanceProfile>>,
+    ) -> Result<Reservation> {
         check_resource_id("ImageId", "ami", &input.image_id)?;
         check_run_text(&input)?;
         if input.min_count < 1 {
@@ -319,18 +342,7 @@ impl Ec2 {
                 ));
             }
         }
-        let profile = if input.profile_name.is_some() || input.profile_arn.is_some() {
-            Some(
-                self.iam
-                    .resolve_instance_profile(
-                        input.profile_name.as_deref(),
-                        input.profile_arn.as_deref(),
-                    )
-                    .await?,
-            )
-        } else {
-            None
-        };
+        let profile = profile.transpose()?;
 
         // The addresses in use are read before the insert, which re-checks them (a unique index):
         // when a concurrent launch takes an address first, allocate again.

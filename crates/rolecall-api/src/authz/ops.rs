@@ -91,15 +91,6 @@ pub(crate) fn request_tag_keys(tags: &[(String, String)]) -> Keys {
     keys
 }
 
-/// The instance profile a request names (IamInstanceProfile.Name / .Arn), if it exists.
-async fn named_profile(api: &Api, p: &Params) -> Option<InstanceProfile> {
-    let spec = p.sub("IamInstanceProfile")?;
-    api.iam
-        .resolve_instance_profile(spec.get("Name"), spec.get("Arn"))
-        .await
-        .ok()
-}
-
 /// An instance's condition keys (`ec2:ResourceTag/*`, metadata options, its current profile...).
 pub(crate) fn instance_keys(api: &Api, i: &Instance, active: Option<&Association>) -> Keys {
     let mut keys = vec![
@@ -208,103 +199,6 @@ pub(crate) fn check(action: &str, resource: String, keys: Keys) -> Check {
     }
 }
 
-async fn ec2_checks(api: &Api, op: Operation, p: &Params) -> Vec<Check> {
-    use Operation::*;
-    let action = op.name();
-    match op {
-        RunInstances => {
-            let profile = named_profile(api, p).await;
-            let mut keys: Keys = vec![
-                key(
-                    "ec2:InstanceType",
-                    p.get("InstanceType").unwrap_or("m1.small"),
-                ),
-                key("ec2:Region", api.config.region.clone()),
-                key(
-                    "ec2:MetadataHttpTokens",
-                    p.get("MetadataOptions.HttpTokens").unwrap_or("optional"),
-                ),
-                key(
-                    "ec2:MetadataHttpEndpoint",
-                    p.get("MetadataOptions.HttpEndpoint").unwrap_or("enabled"),
-                ),
-                key(
-                    "ec2:MetadataHttpPutResponseHopLimit",
-                    p.get("MetadataOptions.HttpPutResponseHopLimit")
-                        .unwrap_or("1"),
-                ),
-            ];
-            if let Some(pr) = &profile {
-                keys.push(key("ec2:InstanceProfile", pr.arn.clone()));
-            }
-            let tags: Vec<(String, String)> = p
-                .structs("TagSpecification")
-                .iter()
-                .filter(|s| s.get("ResourceType") == Some("instance"))
-                .flat_map(|s| s.structs("Tag"))
-                .map(|t| {
-                    (
-                        t.get("Key").unwrap_or_default().to_string(),
-                        t.get("Value").unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
-            let mut instance_keys = keys.clone();
-            instance_keys.extend(request_tag_keys(&tags));
-            let instance_arn = ec2_arn(api, "instance", "*");
-            let mut out = vec![
-                check(action, instance_arn.clone(), instance_keys),
-                check(action, ec2_arn(api, "network-interface", "*"), keys.clone()),
-                check(action, ec2_arn(api, "volume", "*"), keys.clone()),
-            ];
-            if let Some(image) = p.get("ImageId") {
-                out.push(check(
-                    action,
-                    format!("arn:aws:ec2:{}::image/{image}", api.config.region),
-                    keys.clone(),
-                ));
-            }
-            if let Some(subnet) = p.get("SubnetId") {
-                out.push(check(action, ec2_arn(api, "subnet", subnet), keys.clone()));
-            }
-            for sg in p.list("SecurityGroupId") {
-                out.push(check(
-                    action,
-                    ec2_arn(api, "security-group", sg),
-                    keys.clone(),
-                ));
-            }
-            if let Some(k) = p.get("KeyName") {
-                out.push(check(action, ec2_arn(api, "key-pair", k), keys.clone()));
-            }
-            out.extend(profile.as_ref().and_then(|pr| pass_role(pr, &instance_arn)));
-            out
-        }
-        StartInstances | StopInstances | TerminateInstances => {
-            let mut out = Vec::new();
-            for id in p.list("InstanceId") {
-                let instance = find_instance(api, id).await;
-                out.extend(instance_checks(api, op, Some(id), instance.as_ref(), None));
-            }
-            out
-        }
-        ModifyInstanceMetadataOptions => {
-            // The parameter its handler acts on: InstanceId.
-            let instance_id = p.get("InstanceId");
-            let instance = match instance_id {
-                Some(id) => find_instance(api, id).await,
-                None => None,
-            };
-            instance_checks(api, op, instance_id, instance.as_ref(), None)
-        }
-        _ => vec![check(
-            action,
-            "*".into(),
-            vec![key("ec2:Region", api.config.region.clone())],
-        )],
-    }
-}
-
 /// The checks for one request.
 pub async fn checks(api: &Api, op: Operation, p: &Params) -> Vec<Check> {
     let action = op.name();
@@ -348,7 +242,12 @@ pub async fn checks(api: &Api, op: Operation, p: &Params) -> Vec<Check> {
             resource: "*".into(),
             keys: vec![],
         }],
-        Service::Ec2 => ec2_checks(api, op, p).await,
+        // Every EC2 operation is a unit (`crate::units`) and computes its own checks.
+        Service::Ec2 => vec![check(
+            op.name(),
+            "*".into(),
+            vec![key("ec2:Region", api.config.region.clone())],
+        )],
         // rolecall:GetChangeGeneration, rolecall:DescribeInstanceIdentities (for agents).
         Service::Rolecall => vec![Check {
             action: format!("rolecall:{action}"),

@@ -8,7 +8,7 @@
 
 use crate::authz::{self, Check};
 use crate::context::Call;
-use crate::ec2::association_xml;
+use crate::ec2_xml::association_xml;
 use crate::error::ApiError;
 use crate::generated::Operation;
 use crate::generated::ec2::{self as input, IamInstanceProfileSpecification};

@@ -12,6 +12,8 @@ pub(crate) mod associations;
 pub(crate) mod groups;
 #[path = "instance_profiles.rs"]
 pub(crate) mod instance_profiles;
+#[path = "instances.rs"]
+pub(crate) mod instances;
 #[path = "policies.rs"]
 pub(crate) mod policies;
 #[path = "principal_policies.rs"]
@@ -166,6 +168,14 @@ pub(crate) async fn dispatch(
             run::<principal_policies::ListAttachedGroupPolicies>(call, facts).await
         }
         Operation::GetAccountSummary => run::<account::GetAccountSummary>(call, facts).await,
+        Operation::RunInstances => run::<instances::RunInstances>(call, facts).await,
+        Operation::DescribeInstances => run::<instances::DescribeInstances>(call, facts).await,
+        Operation::StartInstances => run::<instances::StartInstances>(call, facts).await,
+        Operation::StopInstances => run::<instances::StopInstances>(call, facts).await,
+        Operation::TerminateInstances => run::<instances::TerminateInstances>(call, facts).await,
+        Operation::ModifyInstanceMetadataOptions => {
+            run::<instances::ModifyInstanceMetadataOptions>(call, facts).await
+        }
         Operation::AssociateIamInstanceProfile => {
             run::<associations::AssociateIamInstanceProfile>(call, facts).await
         }
