@@ -1,15 +1,14 @@
-//! The IAM policy simulator: `SimulatePrincipalPolicy` and `SimulateCustomPolicy`.
+//! The IAM policy simulator's API side: `SimulatePrincipalPolicy` and `SimulateCustomPolicy`.
 //!
-//! A simulation evaluates with the engine that authorizes real requests ([`PolicySet::explain`],
-//! which runs [`PolicySet::evaluate`]) and, for a principal, with the same policies (its own,
-//! its groups', its permissions boundary: `rolecall_core::authz`) and the same global condition
-//! keys ([`crate::authz::global_keys`]) that `authz` uses, so `allowed` means the real call is
-//! authorized. Request-specific keys the simulator cannot know (`aws:SourceIp`, resource tags,
-//! a role session's `aws:userid`) are absent unless the caller passes them as `ContextEntries`,
-//! and policies that need them report them in `MissingContextValues`.
-//!
-//! Statement positions (`StartPosition` / `EndPosition`) are located in the policy's text by
-//! [`rolecall_policy::statement_span`].
+//! The evaluation is core's ([`rolecall_core::simulation`]: the engine that authorizes real
+//! requests, statement positions from `rolecall_policy`). This module reads the request, builds
+//! the subject — for a principal, the same policies (its own, its groups', its permissions
+//! boundary: `rolecall_core::authz`) and the same global condition keys
+//! ([`crate::authz::global_keys`]) that `authz` uses, so `allowed` means the real call is
+//! authorized — and writes the results. Request-specific keys the simulator cannot know
+//! (`aws:SourceIp`, resource tags, a role session's `aws:userid`) are absent unless the caller
+//! passes them as `ContextEntries`, and policies that need them report them in
+//! `MissingContextValues`.
 
 use crate::authz::{RequestFacts, global_keys};
 use crate::context::Call;
@@ -19,13 +18,10 @@ use crate::iam_xml::{paged, respond, truncation};
 use crate::params::Args;
 use crate::principal::Principal;
 use base64::Engine;
-use rolecall_core::authz::{IdentityPolicies, PolicyDoc};
+use rolecall_core::authz::IdentityPolicies;
 use rolecall_core::model::Tag;
-use rolecall_policy::{
-    ContextKeys, Decision, Effect, Explanation, Policy, PolicyKind, PolicyRef, PolicySet,
-    PolicyType, RequestContext, split_arn,
-};
-use rolecall_policy::{end_of, statement_span};
+use rolecall_core::simulation::{Request, SimResult, Source, Subject, simulate};
+use rolecall_policy::{ContextKeys, Policy, PolicyKind, split_arn};
 use rolecall_wire::Xml;
 
 pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
@@ -46,7 +42,16 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
             custom_subject(call, &input).await?
         }
     };
-    let results = simulate(&input, &subject);
+    let results = simulate(
+        &Request {
+            actions: &input.actions,
+            resources: &input.resources,
+            resource_policy: input.resource_policy.as_ref(),
+            resource_owner: input.resource_owner.as_deref(),
+            context: &input.context,
+        },
+        &subject,
+    );
     let page = paged(results, a.opt("Marker"), a.opt("MaxItems"), |r| {
         r.index.to_string()
     })?;
@@ -60,56 +65,21 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(400, "InvalidInput", message)
 }
 
-/// A policy taking part in a simulation, with how the simulator names it.
-struct Source {
+/// A policy the request passes (`PolicyInputList`, ...), parsed as `pk`.
+fn input_source(
     id: String,
-    /// `user` | `group` | `role` | `aws-managed` | `user-managed` | `resource` | `none`.
     kind: &'static str,
-    document: String,
-    policy: Policy,
-}
-
-impl Source {
-    /// A stored policy: inline `user/U/policy/P` (also group/role) or a managed policy ARN.
-    fn stored(doc: PolicyDoc) -> Source {
-        let (id, kind) = if doc.id.starts_with("arn:") {
-            let name = doc.id.rsplit('/').next().unwrap_or(&doc.id).to_string();
-            let aws = split_arn(&doc.id).is_some_and(|p| p[4] == "aws");
-            (name, if aws { "aws-managed" } else { "user-managed" })
-        } else {
-            let mut parts = doc.id.splitn(4, '/');
-            let kind = match parts.next() {
-                Some("user") => "user",
-                Some("group") => "group",
-                Some("role") => "role",
-                _ => "none",
-            };
-            let name = parts.nth(2).unwrap_or(&doc.id).to_string();
-            (name, kind)
-        };
-        Source {
-            id,
-            kind,
-            document: doc.document,
-            policy: doc.policy,
-        }
-    }
-
-    fn input(
-        id: String,
-        kind: &'static str,
-        document: &str,
-        pk: PolicyKind,
-    ) -> Result<Source, ApiError> {
-        let policy =
-            Policy::parse(document, pk).map_err(|e| invalid(format!("{id}: {}", e.message())))?;
-        Ok(Source {
-            id,
-            kind,
-            document: document.to_string(),
-            policy,
-        })
-    }
+    document: &str,
+    pk: PolicyKind,
+) -> Result<Source, ApiError> {
+    let policy =
+        Policy::parse(document, pk).map_err(|e| invalid(format!("{id}: {}", e.message())))?;
+    Ok(Source {
+        id,
+        kind,
+        document: document.to_string(),
+        policy,
+    })
 }
 
 /// What both operations take besides the policies' owner.
@@ -164,7 +134,7 @@ impl Input {
             .into_iter()
             .enumerate()
             .map(|(i, d)| {
-                Source::input(
+                input_source(
                     format!("PolicyInputList.{}", i + 1),
                     "none",
                     d,
@@ -181,7 +151,7 @@ impl Input {
         let boundary = boundaries
             .first()
             .map(|d| {
-                Source::input(
+                input_source(
                     "PermissionsBoundaryPolicyInputList.1".into(),
                     "none",
                     d,
@@ -191,7 +161,7 @@ impl Input {
             .transpose()?;
         let resource_policy = a
             .opt("ResourcePolicy")
-            .map(|d| Source::input("ResourcePolicy".into(), "resource", d, PolicyKind::Resource))
+            .map(|d| input_source("ResourcePolicy".into(), "resource", d, PolicyKind::Resource))
             .transpose()?;
         let resource_owner = a
             .opt("ResourceOwner")
@@ -297,13 +267,6 @@ fn value_has_type(v: &str, ty: &str) -> bool {
 }
 
 /// Who is simulated: the policies, the principal the engine sees, and its condition keys.
-struct Subject {
-    identity: Vec<Source>,
-    boundary: Option<Source>,
-    principal: rolecall_policy::Principal,
-    keys: ContextKeys,
-}
-
 /// The global keys a real request by this principal carries, minus `remove` (keys that depend
 /// on the actual request or session, which a simulation cannot know).
 fn keys_for(
@@ -497,138 +460,6 @@ async fn custom_subject(call: &Call<'_>, input: &Input) -> Result<Subject, ApiEr
         principal,
         keys,
     })
-}
-
-/// A statement in a simulation result.
-struct Matched {
-    id: String,
-    kind: &'static str,
-    start: (usize, usize),
-    end: (usize, usize),
-}
-
-struct SimResult {
-    index: usize,
-    action: String,
-    resource: String,
-    decision: Decision,
-    matched: Vec<Matched>,
-    missing: Vec<String>,
-    /// `AllowedByPermissionsBoundary`, when a boundary takes part.
-    boundary_allowed: Option<bool>,
-    /// `EvalDecisionDetails`, when a resource policy takes part and a resource is named.
-    details: Option<Vec<(&'static str, Decision)>>,
-}
-
-fn simulate(input: &Input, subject: &Subject) -> Vec<SimResult> {
-    let identity: Vec<PolicyRef<'_>> = subject
-        .identity
-        .iter()
-        .map(|s| PolicyRef::new(&s.id, &s.policy))
-        .collect();
-    let boundary = subject
-        .boundary
-        .as_ref()
-        .map(|s| PolicyRef::new(&s.id, &s.policy));
-    let resource = input
-        .resource_policy
-        .as_ref()
-        .map(|s| PolicyRef::new(&s.id, &s.policy));
-    let set = PolicySet {
-        identity: &identity,
-        boundary,
-        resource,
-        ..Default::default()
-    };
-    let mut out = Vec::new();
-    for action in &input.actions {
-        for res in &input.resources {
-            let mut req =
-                RequestContext::new(subject.principal.clone(), action.as_str(), res.as_str());
-            if req.resource_account.is_none() {
-                req.resource_account = input.resource_owner.clone();
-            }
-            req.keys = subject.keys.clone();
-            for (k, values, list) in &input.context {
-                match (list, values.as_slice()) {
-                    (false, [v]) => req.keys.insert(k, v.as_str()),
-                    _ => req.keys.insert_values(k, values.iter().cloned()),
-                };
-            }
-            let ex = set.explain(&req);
-            let details = input.resource_policy.as_ref().and_then(|_| {
-                if req.is_cross_account() {
-                    let without_resource = PolicySet {
-                        resource: None,
-                        ..set
-                    };
-                    Some(vec![
-                        ("IAM Policy", without_resource.evaluate(&req).decision),
-                        ("Resource Policy", type_decision(&ex, PolicyType::Resource)),
-                    ])
-                } else {
-                    (res != "*").then(Vec::new)
-                }
-            });
-            out.push(SimResult {
-                index: out.len(),
-                action: action.clone(),
-                resource: res.clone(),
-                decision: ex.evaluation.decision,
-                matched: matched_statements(&ex, subject, input),
-                boundary_allowed: subject.boundary.as_ref().map(|_| {
-                    type_decision(&ex, PolicyType::PermissionsBoundary) == Decision::Allow
-                }),
-                missing: ex.missing_context_keys,
-                details,
-            });
-        }
-    }
-    out
-}
-
-/// The decision the matched statements of one policy type make on their own.
-fn type_decision(ex: &Explanation, ty: PolicyType) -> Decision {
-    let mut decision = Decision::ImplicitDeny;
-    for m in ex.matched.iter().filter(|m| m.at.policy_type == ty) {
-        match m.effect {
-            Effect::Deny => return Decision::ExplicitDeny,
-            Effect::Allow => decision = Decision::Allow,
-        }
-    }
-    decision
-}
-
-/// The statements behind the decision: the denying ones for `explicitDeny`, the allowing ones
-/// (boundary excepted: see `PermissionsBoundaryDecisionDetail`) for `allowed`, none for
-/// `implicitDeny`.
-fn matched_statements(ex: &Explanation, subject: &Subject, input: &Input) -> Vec<Matched> {
-    let wanted = match ex.evaluation.decision {
-        Decision::ExplicitDeny => Effect::Deny,
-        Decision::Allow => Effect::Allow,
-        Decision::ImplicitDeny => return Vec::new(),
-    };
-    ex.matched
-        .iter()
-        .filter(|m| m.effect == wanted)
-        .filter(|m| wanted == Effect::Deny || m.at.policy_type != PolicyType::PermissionsBoundary)
-        .filter_map(|m| {
-            let source = match m.at.policy_type {
-                PolicyType::Identity => subject.identity.get(m.at.policy),
-                PolicyType::PermissionsBoundary => subject.boundary.as_ref(),
-                PolicyType::Resource => input.resource_policy.as_ref(),
-                PolicyType::Session => None,
-            }?;
-            let (start, end) = statement_span(&source.document, m.at.statement)
-                .unwrap_or(((1, 1), end_of(&source.document)));
-            Some(Matched {
-                id: source.id.clone(),
-                kind: source.kind,
-                start,
-                end,
-            })
-        })
-        .collect()
 }
 
 fn result_xml(x: &mut Xml, r: &SimResult) {
