@@ -5,7 +5,7 @@ use crate::context::{Api, Call};
 use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
 use crate::service::Service;
-use crate::{agent_api, authz, changes, simulate, sts, units};
+use crate::{agent_api, authz, changes, sts, units};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, State};
@@ -199,10 +199,9 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
                 None => match authz::authorize(&api, &principal, op, &params, &facts, None).await {
                     Err(e) => Err(e),
                     Ok(()) => match op.service() {
-                        Service::Iam => simulate::dispatch(&call).await,
                         Service::Sts => sts::dispatch(&call).await,
-                        // Every EC2 operation is a unit.
-                        Service::Ec2 => Err(ApiError::invalid_action(op.name())),
+                        // Every IAM and EC2 operation is a unit.
+                        Service::Iam | Service::Ec2 => Err(ApiError::invalid_action(op.name())),
                         Service::Rolecall => agent_api::dispatch(&call).await,
                     },
                 },

@@ -24,12 +24,20 @@ use rolecall_core::simulation::{Request, SimResult, Source, Subject, simulate};
 use rolecall_policy::{ContextKeys, Policy, PolicyKind, split_arn};
 use rolecall_wire::Xml;
 
-pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
+impl Input {
+    /// The resource a simulation is authorized on: the simulated user, group or role for
+    /// SimulatePrincipalPolicy.
+    pub(crate) fn policy_source_arn(&self) -> &str {
+        self.policy_source_arn.as_deref().unwrap_or_default()
+    }
+}
+
+/// Runs a simulation whose input was read and authorized.
+pub(crate) async fn run(call: &Call<'_>, input: Input) -> Result<String, ApiError> {
     let a = Args {
         params: call.params,
         protocol: Protocol::Iam,
     };
-    let input = Input::parse(&a)?;
     let subject = match call.op {
         Operation::SimulatePrincipalPolicy => principal_subject(call, &a, &input).await?,
         _ => {
@@ -83,7 +91,10 @@ fn input_source(
 }
 
 /// What both operations take besides the policies' owner.
-struct Input {
+pub(crate) struct Input {
+    /// `PolicySourceArn` (SimulatePrincipalPolicy), as sent: required by the handler, after
+    /// authorization on it.
+    policy_source_arn: Option<String>,
     actions: Vec<String>,
     resources: Vec<String>,
     /// `PolicyInputList`: extra identity policies.
@@ -100,7 +111,7 @@ struct Input {
 }
 
 impl Input {
-    fn parse(a: &Args<'_>) -> Result<Input, ApiError> {
+    pub(crate) fn parse(a: &Args<'_>) -> Result<Input, ApiError> {
         let p = a.params;
         let actions: Vec<String> = p
             .list("ActionNames.member")
@@ -234,6 +245,7 @@ impl Input {
             context.push((name.to_string(), values, list));
         }
         Ok(Input {
+            policy_source_arn: p.get("PolicySourceArn").map(str::to_string),
             actions,
             resources,
             policies,

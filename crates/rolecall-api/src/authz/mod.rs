@@ -205,7 +205,7 @@ pub async fn authorize(
     // entities it resolved; the rest are computed here from the parameters.
     let checks = match given {
         Some(c) => c,
-        None => checks(api, op, params).await,
+        None => checks(op),
     };
     let Some(cached) = load_principal(api, &principal.kind).await? else {
         // The user or role was deleted: its credentials can do nothing.

@@ -1,12 +1,13 @@
-//! Each operation's IAM action and the resources it is authorized against, after the Service
-//! Authorization Reference. Operations without a resource type are authorized on `*`.
+//! The pieces authorization checks are made of, after the Service Authorization Reference:
+//! ARNs (with the entity's path when it exists), condition keys of requests and instances,
+//! `iam:PassRole` to EC2. Operation units (`crate::units`) compose them from their typed input
+//! and resolved entities; the operations that are not units (STS, the agent API) are
+//! authorized on `*` here.
 
 use super::entities::Kind;
 use crate::context::Api;
 use crate::generated::Operation;
-use crate::service::Service;
 use rolecall_core::model::{Association, Instance, InstanceProfile};
-use rolecall_wire::Params;
 
 /// One (action, resource) pair to authorize, with the condition keys specific to it; an
 /// operation may need several (RunInstances: each resource, plus iam:PassRole).
@@ -48,18 +49,6 @@ pub(crate) fn with_path(api: &Api, kind: &str, path: Option<&str>, name: &str) -
         api.iam.account_id(),
         path.unwrap_or("/")
     )
-}
-
-/// The resource of an IAM operation not written as a unit (the simulations): the simulated
-/// user, group or role for SimulatePrincipalPolicy, else `*`. (Every other IAM operation is a
-/// unit and computes its own checks: `crate::units`.)
-fn iam_resource(op: Operation, p: &Params) -> String {
-    match op {
-        Operation::SimulatePrincipalPolicy => {
-            p.get("PolicySourceArn").unwrap_or_default().to_string()
-        }
-        _ => "*".into(),
-    }
 }
 
 pub(crate) fn ec2_arn(api: &Api, kind: &str, id: &str) -> String {
@@ -199,60 +188,13 @@ pub(crate) fn check(action: &str, resource: String, keys: Keys) -> Check {
     }
 }
 
-/// The checks for one request.
-pub async fn checks(api: &Api, op: Operation, p: &Params) -> Vec<Check> {
-    let action = op.name();
-    match op.service() {
-        Service::Iam => {
-            let resource = iam_resource(op, p);
-            let mut keys = Keys::new();
-            if let Some(arn) = p.get("PolicyArn") {
-                keys.push(key("iam:PolicyARN", arn));
-            }
-            if let Some(arn) = p.get("PermissionsBoundary") {
-                keys.push(key("iam:PermissionsBoundary", arn));
-            }
-            let tags: Vec<(String, String)> = p
-                .structs("Tags.member")
-                .iter()
-                .map(|t| {
-                    (
-                        t.get("Key").unwrap_or_default().to_string(),
-                        t.get("Value").unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
-            keys.extend(request_tag_keys(&tags));
-            let tag_keys = p.list("TagKeys.member");
-            if !tag_keys.is_empty() {
-                keys.push((
-                    "aws:TagKeys".into(),
-                    tag_keys.into_iter().map(str::to_string).collect(),
-                ));
-            }
-            let out = vec![Check {
-                action: format!("iam:{action}"),
-                resource,
-                keys,
-            }];
-            out
-        }
-        Service::Sts => vec![Check {
-            action: format!("sts:{action}"),
-            resource: "*".into(),
-            keys: vec![],
-        }],
-        // Every EC2 operation is a unit (`crate::units`) and computes its own checks.
-        Service::Ec2 => vec![check(
-            op.name(),
-            "*".into(),
-            vec![key("ec2:Region", api.config.region.clone())],
-        )],
-        // rolecall:GetChangeGeneration, rolecall:DescribeInstanceIdentities (for agents).
-        Service::Rolecall => vec![Check {
-            action: format!("rolecall:{action}"),
-            resource: "*".into(),
-            keys: vec![],
-        }],
-    }
+/// The checks of an operation not written as a unit: STS (on `*`; AssumeRole is authorized by
+/// the role's trust policy instead, `session.rs`) and rolecall's agent API. Every IAM and EC2
+/// operation is a unit (`crate::units`) and computes its own checks from its typed input.
+pub fn checks(op: Operation) -> Vec<Check> {
+    vec![Check {
+        action: format!("{}:{}", op.service().name(), op.name()),
+        resource: "*".into(),
+        keys: vec![],
+    }]
 }

@@ -22,6 +22,8 @@ pub(crate) mod principal_policies;
 pub(crate) mod role_policies;
 #[path = "roles.rs"]
 pub(crate) mod roles;
+#[path = "simulation.rs"]
+pub(crate) mod simulation;
 #[path = "users.rs"]
 pub(crate) mod users;
 
@@ -166,6 +168,12 @@ pub(crate) async fn dispatch(
         }
         Operation::ListAttachedGroupPolicies => {
             run::<principal_policies::ListAttachedGroupPolicies>(call, facts).await
+        }
+        Operation::SimulatePrincipalPolicy => {
+            run::<simulation::SimulatePrincipalPolicy>(call, facts).await
+        }
+        Operation::SimulateCustomPolicy => {
+            run::<simulation::SimulateCustomPolicy>(call, facts).await
         }
         Operation::GetAccountSummary => run::<account::GetAccountSummary>(call, facts).await,
         Operation::RunInstances => run::<instances::RunInstances>(call, facts).await,
