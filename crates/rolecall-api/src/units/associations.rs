@@ -278,3 +278,123 @@ impl Unit for DescribeIamInstanceProfileAssociations {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::AssociateIamInstanceProfile as U;
+    use crate::generated::Operation;
+    use crate::units::Unit;
+    use crate::units::testing::{ACCOUNT, api, call};
+    use rolecall_core::ec2::RunInstances;
+    use rolecall_core::model::MetadataOptions;
+
+    #[tokio::test]
+    async fn associate_passes_the_role_of_the_profile_it_resolved() {
+        let api = api().await;
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        api.iam
+            .create_role(rolecall_core::iam::CreateRole {
+                name: "r",
+                path: Some("/app/"),
+                trust_policy: trust,
+                description: None,
+                max_session_duration: None,
+                tags: vec![],
+                permissions_boundary: None,
+            })
+            .await
+            .expect("role");
+        api.iam
+            .create_instance_profile("p", None, vec![])
+            .await
+            .expect("profile");
+        api.iam
+            .add_role_to_instance_profile("p", "r")
+            .await
+            .expect("added");
+        let r = api
+            .ec2
+            .run_instances(RunInstances {
+                image_id: "ami-12345678".into(),
+                min_count: 1,
+                max_count: 1,
+                instance_type: None,
+                key_name: None,
+                security_groups: vec![],
+                security_group_ids: vec![],
+                subnet_id: None,
+                private_ip: None,
+                user_data: None,
+                tags: vec![],
+                profile_name: None,
+                profile_arn: None,
+                metadata_options: MetadataOptions::default(),
+                client_token: None,
+            })
+            .await
+            .expect("launched");
+        let id = r.instances[0].id.clone();
+
+        let params = rolecall_wire::Params::from_pairs([
+            ("InstanceId", id.as_str()),
+            ("IamInstanceProfile.Name", "p"),
+        ]);
+        let principal = crate::principal::Principal::root(ACCOUNT);
+        let c = crate::context::Call {
+            api: &api,
+            principal: &principal,
+            params: &params,
+            op: Operation::AssociateIamInstanceProfile,
+            request_id: "t",
+        };
+        let input = U::parse(&params).expect("input");
+        let resolved = U::resolve(&c, &input).await.expect("resolved");
+        let checks = U::checks(&c, &input, &resolved);
+        let instance_arn = format!("arn:aws:ec2:us-east-1:{ACCOUNT}:instance/{id}");
+        assert_eq!(checks[0].action, "ec2:AssociateIamInstanceProfile");
+        assert_eq!(checks[0].resource, instance_arn);
+        let profile_arn = format!("arn:aws:iam::{ACCOUNT}:instance-profile/p");
+        assert!(checks[0].keys.contains(&(
+            "ec2:NewInstanceProfile".to_string(),
+            vec![profile_arn.clone()]
+        )));
+        assert_eq!(checks[1].action, "iam:PassRole");
+        assert_eq!(
+            checks[1].resource,
+            format!("arn:aws:iam::{ACCOUNT}:role/app/r")
+        );
+        assert!(
+            checks[1]
+                .keys
+                .contains(&("iam:AssociatedResourceArn".to_string(), vec![instance_arn]))
+        );
+
+        let body = call(
+            &api,
+            Operation::AssociateIamInstanceProfile,
+            &[
+                ("InstanceId", id.as_str()),
+                ("IamInstanceProfile.Name", "p"),
+            ],
+        )
+        .await
+        .expect("a unit")
+        .expect("associated");
+        assert!(
+            body.contains(&format!("<arn>{profile_arn}</arn>")),
+            "{body}"
+        );
+        let unknown = call(
+            &api,
+            Operation::AssociateIamInstanceProfile,
+            &[
+                ("InstanceId", id.as_str()),
+                ("IamInstanceProfile.Name", "nope"),
+            ],
+        )
+        .await
+        .expect("a unit")
+        .expect_err("no such profile");
+        assert_eq!(unknown.code, "InvalidParameterValue");
+    }
+}
