@@ -42,12 +42,14 @@ PYTEST=(timeout --kill-after=30 2400 python -m pytest -q -p no:cacheprovider --t
 # The e2e modules that exercise the API (and IMDS) through the shared server fixtures: they run on
 # both stores.
 API_MODULES=()
-for m in iam users sts ec2 passrole passrole_matrix input_hardening sdks fidelity simulate authz_hardening instance_permissions imds walkthrough; do
+for m in iam users sts ec2 passrole passrole_matrix input_hardening sdks fidelity account_summary simulate authz_hardening instance_permissions imds walkthrough; do
   API_MODULES+=("tests/e2e/test_$m.py")
 done
 
 # Habits: formatted, and no clippy warning anywhere (tests and benches included).
 cargo fmt --all --check
+# The generated operations are what the pinned models say (regenerating changes nothing).
+timeout --kill-after=30 3000 cargo run -q -p rolecall-codegen -- --check
 timeout --kill-after=30 3000 cargo clippy --workspace --all-targets -- -D warnings
 timeout --kill-after=30 3000 cargo build --workspace --all-targets
 # --include-ignored: the PostgreSQL store tests and the oracle's differential tests are ignored by

@@ -10,16 +10,17 @@
 //!
 //! Both are authorized as `rolecall:<Action>` on `*` like any other request.
 
+use crate::context::Call;
 use crate::error::{ApiError, Protocol};
-use crate::server::Call;
+use crate::generated::Operation;
 use chrono::SecondsFormat;
 use rolecall_imds::InstanceView;
 use rolecall_wire::{Xml, query_response};
 use std::net::IpAddr;
 
 pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
-    match call.action {
-        "GetChangeGeneration" => {
+    match call.op {
+        Operation::GetChangeGeneration => {
             let generation = call
                 .api
                 .iam
@@ -28,7 +29,7 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 .await?
                 .unwrap_or_default();
             Ok(query_response(
-                call.action,
+                call.op.name(),
                 Protocol::Rolecall.namespace(),
                 call.request_id,
                 Some(&|x| {
@@ -36,8 +37,8 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 }),
             ))
         }
-        "DescribeInstanceIdentities" => describe(call).await,
-        other => Err(ApiError::invalid_action(other)),
+        Operation::DescribeInstanceIdentities => describe(call).await,
+        other => Err(ApiError::invalid_action(other.name())),
     }
 }
 
@@ -77,7 +78,7 @@ async fn describe(call: &Call<'_>) -> Result<String, ApiError> {
         .collect();
     let ts = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
     Ok(query_response(
-        call.action,
+        call.op.name(),
         Protocol::Rolecall.namespace(),
         call.request_id,
         Some(&|x| {

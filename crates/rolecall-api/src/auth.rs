@@ -4,99 +4,15 @@
 //! are written in the right protocol's envelope. Unsigned requests in `--auth off` mode are
 //! routed by their `Version` parameter.
 
+use crate::context::Api;
 use crate::error::{ApiError, Protocol};
+pub use crate::keys::{AuthMode, Credentials};
 use crate::principal::{Principal, PrincipalKind};
-use crate::server::Api;
+pub use crate::service::Service;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use rolecall_sigv4::{ServiceFlavor, SigV4Error, SigningKey};
 use rolecall_wire::Params;
-use std::collections::HashMap;
-use std::sync::RwLock;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMode {
-    /// Verify every request's signature (the default).
-    On,
-    /// Accept any or no credentials as the account root (development only).
-    Off,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service {
-    Iam,
-    Sts,
-    Ec2,
-    /// rolecall's own service for agents (`crate::agent_api`).
-    Rolecall,
-}
-
-impl Service {
-    fn from_scope(s: &str) -> Option<Service> {
-        match s {
-            "iam" => Some(Service::Iam),
-            "sts" => Some(Service::Sts),
-            "ec2" => Some(Service::Ec2),
-            "rolecall" => Some(Service::Rolecall),
-            _ => None,
-        }
-    }
-
-    fn from_version(v: &str) -> Option<Service> {
-        match v {
-            "2010-05-08" => Some(Service::Iam),
-            "2011-06-15" => Some(Service::Sts),
-            "2016-11-15" => Some(Service::Ec2),
-            "2026-11-28" => Some(Service::Rolecall),
-            _ => None,
-        }
-    }
-
-    pub fn protocol(self) -> Protocol {
-        match self {
-            Service::Iam => Protocol::Iam,
-            Service::Sts => Protocol::Sts,
-            Service::Ec2 => Protocol::Ec2,
-            Service::Rolecall => Protocol::Rolecall,
-        }
-    }
-
-    /// The SigV4 scope / IAM action prefix.
-    pub fn name(self) -> &'static str {
-        match self {
-            Service::Iam => "iam",
-            Service::Sts => "sts",
-            Service::Ec2 => "ec2",
-            Service::Rolecall => "rolecall",
-        }
-    }
-}
-
-/// A long-term access key and whose it is. The secret is never logged (no Debug).
-#[derive(Clone)]
-pub struct Credentials {
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    pub principal: Principal,
-}
-
-/// Long-term access keys by id.
-#[derive(Default)]
-pub struct KeyStore {
-    keys: RwLock<HashMap<String, Credentials>>,
-}
-
-impl KeyStore {
-    pub fn insert(&self, c: Credentials) {
-        if let Ok(mut keys) = self.keys.write() {
-            keys.insert(c.access_key_id.clone(), c);
-        }
-    }
-
-    fn lookup(&self, access_key_id: &str) -> Option<Credentials> {
-        self.keys.read().ok()?.get(access_key_id).cloned()
-    }
-}
 
 fn flavor(p: Protocol) -> ServiceFlavor {
     if p == Protocol::Ec2 {

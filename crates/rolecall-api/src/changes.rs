@@ -6,25 +6,11 @@
 //! (not a counter) needs no atomic increment: any write changes it, so no change is missed even
 //! when two nodes publish at once. The propagation bound is the poll interval.
 
-use crate::server::Api;
+use crate::context::Api;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::time::Duration;
 
 pub(crate) const KEY: &str = "generation";
-
-/// The last generation token this node has seen or written.
-#[derive(Default)]
-pub struct Generation(Mutex<Option<String>>);
-
-impl Generation {
-    fn swap(&self, token: Option<String>) -> Option<String> {
-        self.0
-            .lock()
-            .map(|mut g| std::mem::replace(&mut *g, token))
-            .unwrap_or(None)
-    }
-}
 
 async fn refresh(api: &Api) {
     api.policy_cache.clear();

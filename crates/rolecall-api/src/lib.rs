@@ -3,23 +3,31 @@
 //! service by the credential scope (or by `Version` when unsigned), dispatched on `Action`, and
 //! answered in that protocol's XML envelope. Domain errors become wire errors in [`error`] only.
 
-mod actions;
 mod agent_api;
 mod auth;
 mod authz;
+mod cache;
 pub mod changes;
-mod ec2;
+mod context;
+mod ec2_xml;
 pub mod error;
-mod iam;
-mod iam_principals;
+mod generated;
+mod iam_xml;
+mod input;
+mod keys;
+#[cfg(test)]
+mod operation_tests;
 mod params;
 mod principal;
 mod server;
+mod service;
 mod simulate;
 mod sts;
 mod sts_sessions;
+mod units;
 
-pub use auth::{AuthMode, Credentials, KeyStore};
-pub use authz::PolicyCache;
+pub use cache::PolicyCache;
+pub use context::{Api, ApiConfig};
+pub use keys::{AuthMode, Credentials, KeyStore};
 pub use principal::Principal;
-pub use server::{Api, ApiConfig, router, serve, serve_with};
+pub use server::{router, serve, serve_with};

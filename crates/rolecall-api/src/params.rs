@@ -1,7 +1,6 @@
 //! Typed access to request parameters, with protocol-appropriate errors.
 
 use crate::error::{ApiError, Protocol};
-use rolecall_core::model::Tag;
 use rolecall_wire::Params;
 
 pub struct Args<'a> {
@@ -28,36 +27,5 @@ impl<'a> Args<'a> {
                     .map_err(|_| ApiError::malformed_parameter(self.protocol, name, v))
             })
             .transpose()
-    }
-
-    pub fn req_int(&self, name: &str) -> Result<i64, ApiError> {
-        self.int(name)?
-            .ok_or_else(|| ApiError::missing_parameter(self.protocol, name))
-    }
-
-    pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
-        match self.opt(name) {
-            None => Ok(None),
-            Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
-            Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
-            Some(v) => Err(ApiError::malformed_parameter(self.protocol, name, v)),
-        }
-    }
-
-    /// Query protocol tags: `Tags.member.N.Key` / `.Value`.
-    pub fn query_tags(&self, prefix: &str) -> Result<Vec<Tag>, ApiError> {
-        self.params
-            .structs(prefix)
-            .into_iter()
-            .map(|t| {
-                let key = t
-                    .get("Key")
-                    .ok_or_else(|| ApiError::missing_parameter(self.protocol, "Key"))?;
-                Ok(Tag {
-                    key: key.to_string(),
-                    value: t.get("Value").unwrap_or("").to_string(),
-                })
-            })
-            .collect()
     }
 }

@@ -1,18 +1,16 @@
 //! The HTTP service: read the request, authenticate, route, dispatch, write the envelope.
 
-use crate::auth::{self, AuthMode, KeyStore, Service};
+use crate::auth;
+use crate::context::{Api, Call};
 use crate::error::{ApiError, Protocol};
-use crate::principal::Principal;
-use crate::{actions, agent_api, authz, changes, ec2, iam, sts};
+use crate::generated::Operation;
+use crate::service::Service;
+use crate::{agent_api, authz, changes, sts, units};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rolecall_core::ec2::Ec2;
-use rolecall_core::iam::Iam;
-use rolecall_core::{ChangeListener, DynClock};
-use rolecall_crypto::KeyRing;
 use rolecall_wire::{ErrorType, Params, ec2_error, query_error};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,49 +21,6 @@ use tower::ServiceExt;
 const MAX_BODY: usize = 1 << 20;
 /// Time allowed to receive a request's body once its head has arrived.
 const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-#[derive(Debug, Clone)]
-pub struct ApiConfig {
-    pub region: String,
-    pub auth: AuthMode,
-    /// Lifetime of instance credentials handed to agents (`DescribeInstanceIdentities`).
-    pub instance_credentials: rolecall_imds::CredentialPolicy,
-}
-
-/// Everything a request handler needs.
-pub struct Api {
-    pub iam: Iam,
-    pub ec2: Ec2,
-    pub config: ApiConfig,
-    pub keys: KeyStore,
-    /// Opens session tokens (temporary credentials are verified without a database read).
-    pub keyring: KeyRing,
-    pub clock: DynClock,
-    /// Told after each successful change (e.g. the IMDS directory).
-    pub listeners: Vec<Arc<dyn ChangeListener>>,
-    /// Compiled policies of principals, cleared on every change.
-    pub policy_cache: authz::PolicyCache,
-    /// The change generation this node has seen (see `changes`).
-    pub generation: changes::Generation,
-}
-
-/// Actions that only read state; everything else may change what IMDS must serve.
-/// (AssumeRole mints self-contained credentials and stores nothing.)
-fn is_read_only(action: &str) -> bool {
-    action == "AssumeRole"
-        || ["Get", "List", "Describe", "Simulate", "Decode"]
-            .iter()
-            .any(|p| action.starts_with(p))
-}
-
-/// One request as the handlers see it.
-pub struct Call<'a> {
-    pub api: &'a Api,
-    pub principal: &'a Principal,
-    pub params: &'a Params,
-    pub action: &'a str,
-    pub request_id: &'a str,
-}
 
 pub fn router(api: Arc<Api>) -> Router {
     Router::new()
@@ -233,36 +188,43 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
     let Some(action) = params.get("Action") else {
         return error_response(protocol, &ApiError::missing_action(), &request_id);
     };
-    let call = Call {
-        api: &api,
-        principal: &principal,
-        params: &params,
-        action,
-        request_id: &request_id,
-    };
     let facts = authz::RequestFacts {
         source_ip: peer_ip,
         secure_transport: parts.extensions.get::<OverTls>().is_some(),
     };
-    let authorized = if actions::is_known(service, action) {
-        authz::authorize(&api, &principal, service, action, &params, &facts).await
-    } else {
-        Err(ApiError::invalid_action(action))
+    // An action the service does not implement is InvalidAction before authorization.
+    let op = Operation::from_name(service, action);
+    let result = match op {
+        None => Err(ApiError::invalid_action(action)),
+        Some(op) => {
+            let call = Call {
+                api: &api,
+                principal: &principal,
+                params: &params,
+                op,
+                request_id: &request_id,
+            };
+            // An operation written as a unit runs whole (parse, resolve, authorize, handle);
+            // the others are authorized from their parameters, then handled.
+            match units::dispatch::dispatch(&call, &facts).await {
+                Some(result) => result,
+                None => match authz::authorize(&api, &principal, op, &params, &facts, None).await {
+                    Err(e) => Err(e),
+                    Ok(()) => match op.service() {
+                        Service::Sts => sts::dispatch(&call).await,
+                        // Every IAM and EC2 operation is a unit.
+                        Service::Iam | Service::Ec2 => Err(ApiError::invalid_action(op.name())),
+                        Service::Rolecall => agent_api::dispatch(&call).await,
+                    },
+                },
+            }
+        }
     };
-    let result = match authorized {
-        Err(e) => Err(e),
-        Ok(()) => match service {
-            Service::Iam => iam::dispatch(&call).await,
-            Service::Sts => sts::dispatch(&call).await,
-            Service::Ec2 => ec2::dispatch(&call).await,
-            Service::Rolecall => agent_api::dispatch(&call).await,
-        },
-    };
-    if result.is_ok() && !is_read_only(action) {
+    if result.is_ok() && op.is_some_and(|op| !op.is_read_only()) {
         changes::publish(&api).await;
     }
     // Only actions this server knows become metric labels (clients control the Action string).
-    let known = !matches!(&result, Err(e) if e.code == "InvalidAction");
+    let known = op.is_some();
     let service_label = service.name();
     let labels = MetricLabels {
         service: service_label,

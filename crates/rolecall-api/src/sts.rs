@@ -1,16 +1,17 @@
 //! STS actions (Query protocol, 2011-06-15).
 
+use crate::context::Call;
 use crate::error::{ApiError, Protocol};
+use crate::generated::Operation;
 use crate::params::Args;
-use crate::server::Call;
 use rolecall_wire::query_response;
 
 pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
-    match call.action {
-        "GetCallerIdentity" => {
+    match call.op {
+        Operation::GetCallerIdentity => {
             let p = call.principal;
             Ok(query_response(
-                call.action,
+                call.op.name(),
                 Protocol::Sts.namespace(),
                 call.request_id,
                 Some(&|x| {
@@ -20,9 +21,9 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 }),
             ))
         }
-        "AssumeRole" => crate::sts_sessions::assume_role(call).await,
-        "GetSessionToken" => crate::sts_sessions::get_session_token(call).await,
-        "DecodeAuthorizationMessage" => {
+        Operation::AssumeRole => crate::sts_sessions::assume_role(call).await,
+        Operation::GetSessionToken => crate::sts_sessions::get_session_token(call).await,
+        Operation::DecodeAuthorizationMessage => {
             let a = Args {
                 params: call.params,
                 protocol: Protocol::Sts,
@@ -36,7 +37,7 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                     )
                 })?;
             Ok(query_response(
-                call.action,
+                call.op.name(),
                 Protocol::Sts.namespace(),
                 call.request_id,
                 Some(&|x| {
@@ -44,6 +45,6 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
                 }),
             ))
         }
-        other => Err(ApiError::invalid_action(other)),
+        other => Err(ApiError::invalid_action(other.name())),
     }
 }

@@ -2,10 +2,10 @@
 //! instance credentials (sealed claims, derived secret).
 
 use crate::authz::role_by_arn;
+use crate::context::Call;
 use crate::error::{ApiError, Protocol};
 use crate::params::Args;
 use crate::principal::PrincipalKind;
-use crate::server::Call;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use rolecall_crypto::{SessionClaims, SessionCredentials, SessionKind, issue_session};
 use rolecall_policy::{Policy, PolicyKind, policy_size};
@@ -182,7 +182,7 @@ pub async fn assume_role(call: &Call<'_>) -> Result<String, ApiError> {
         + tags.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
     let account = call.api.iam.account_id();
     Ok(query_response(
-        call.action,
+        call.op.name(),
         Protocol::Sts.namespace(),
         call.request_id,
         Some(&|x| {
@@ -258,7 +258,7 @@ pub async fn get_session_token(call: &Call<'_>) -> Result<String, ApiError> {
     };
     let creds = issue(call, claims)?;
     Ok(query_response(
-        call.action,
+        call.op.name(),
         Protocol::Sts.namespace(),
         call.request_id,
         Some(&|x| credentials_xml(x, &creds)),

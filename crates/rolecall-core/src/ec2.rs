@@ -280,6 +280,29 @@ impl Ec2 {
     }
 
     pub async fn run_instances(&self, input: RunInstances) -> Result<Reservation> {
+        let profile = if input.profile_name.is_some() || input.profile_arn.is_some() {
+            Some(
+                self.iam
+                    .resolve_instance_profile(
+                        input.profile_name.as_deref(),
+                        input.profile_arn.as_deref(),
+                    )
+                    .await,
+            )
+        } else {
+            None
+        };
+        self.run_instances_resolved(input, profile).await
+    }
+
+    /// Launches instances with `profile`, the instance profile the request names as the caller
+    /// resolved it (and authorized `iam:PassRole` on): the instances get exactly that profile.
+    /// Its resolution error, if any, is reported where `run_instances` would report it.
+    pub async fn run_instances_resolved(
+        &self,
+        input: RunInstances,
+        profile: Option<Result<InstanceProfile>>,
+    ) -> Result<Reservation> {
         check_resource_id("ImageId", "ami", &input.image_id)?;
         check_run_text(&input)?;
         if input.min_count < 1 {
@@ -319,18 +342,7 @@ impl Ec2 {
                 ));
             }
         }
-        let profile = if input.profile_name.is_some() || input.profile_arn.is_some() {
-            Some(
-                self.iam
-                    .resolve_instance_profile(
-                        input.profile_name.as_deref(),
-                        input.profile_arn.as_deref(),
-                    )
-                    .await?,
-            )
-        } else {
-            None
-        };
+        let profile = profile.transpose()?;
 
         // The addresses in use are read before the insert, which re-checks them (a unique index):
         // when a concurrent launch takes an address first, allocate again.
@@ -637,20 +649,53 @@ impl Ec2 {
         Ok(self.store.modify_instance(id, Box::new(edit)).await?)
     }
 
+    /// The instance `id`, or InvalidInstanceID.Malformed / InvalidInstanceID.NotFound.
+    pub async fn existing_instance(&self, id: &str) -> Result<Instance> {
+        Ok(self.existing_instances(&[id.to_string()]).await?.remove(0))
+    }
+
+    /// The instance `id` if it exists (no format check: authorization describes what is there).
+    pub async fn find_instance(&self, id: &str) -> Result<Option<Instance>> {
+        Ok(self.store.get_instance(id).await?)
+    }
+
+    /// The instance's active association, if any.
+    pub async fn active_association(&self, instance_id: &str) -> Result<Option<Association>> {
+        Ok(self
+            .store
+            .active_associations(&[instance_id.to_string()])
+            .await?
+            .into_iter()
+            .next())
+    }
+
     pub async fn associate_iam_instance_profile(
         &self,
         instance_id: &str,
         name: Option<&str>,
         arn: Option<&str>,
     ) -> Result<Association> {
-        let inst = self
-            .existing_instances(&[instance_id.to_string()])
-            .await?
-            .remove(0);
+        let inst = self.existing_instance(instance_id).await?;
         if !matches!(inst.state, InstanceState::Running | InstanceState::Stopped) {
             return Err(crate::store_error::not_running_or_stopped(instance_id));
         }
-        let profile = self.iam.resolve_instance_profile(name, arn).await?;
+        let profile = self.iam.resolve_instance_profile(name, arn).await;
+        self.associate_resolved(Ok(inst), profile).await
+    }
+
+    /// Associates `profile` with `instance`, both resolved by the caller (who authorized on
+    /// them): the errors of resolving them are reported in AWS's order (the instance, its state,
+    /// then the profile).
+    pub async fn associate_resolved(
+        &self,
+        instance: Result<Instance>,
+        profile: Result<InstanceProfile>,
+    ) -> Result<Association> {
+        let inst = instance?;
+        if !matches!(inst.state, InstanceState::Running | InstanceState::Stopped) {
+            return Err(crate::store_error::not_running_or_stopped(&inst.id));
+        }
+        let profile = profile?;
         let association = Association {
             id: ec2_id("iip-assoc"),
             instance_id: inst.id.clone(),
@@ -663,7 +708,8 @@ impl Ec2 {
         Ok(association)
     }
 
-    async fn existing_association(&self, id: &str) -> Result<Association> {
+    /// The association `id`, or InvalidAssociationID.NotFound (or a malformed-id error).
+    pub async fn existing_association(&self, id: &str) -> Result<Association> {
         check_association_id(id)?;
         self.store
             .get_association(id)
@@ -681,7 +727,21 @@ impl Ec2 {
         if !old.state.is_active() {
             return Err(StoreError::NotActive(association_id.into()).into());
         }
-        let profile = self.iam.resolve_instance_profile(name, arn).await?;
+        let profile = self.iam.resolve_instance_profile(name, arn).await;
+        self.replace_resolved(Ok(old), profile).await
+    }
+
+    /// Replaces the active association `old` by one with `profile`, both resolved by the caller.
+    pub async fn replace_resolved(
+        &self,
+        old: Result<Association>,
+        profile: Result<InstanceProfile>,
+    ) -> Result<Association> {
+        let old = old?;
+        if !old.state.is_active() {
+            return Err(StoreError::NotActive(old.id.clone()).into());
+        }
+        let profile = profile?;
         let new = Association {
             id: ec2_id("iip-assoc"),
             instance_id: old.instance_id.clone(),
@@ -690,7 +750,7 @@ impl Ec2 {
             state: AssociationState::Associated,
             timestamp: Utc::now(),
         };
-        self.store.replace_association(association_id, &new).await?;
+        self.store.replace_association(&old.id, &new).await?;
         Ok(new)
     }
 
@@ -698,8 +758,14 @@ impl Ec2 {
         &self,
         association_id: &str,
     ) -> Result<Association> {
-        self.existing_association(association_id).await?;
-        Ok(self.store.end_association(association_id).await?)
+        let old = self.existing_association(association_id).await;
+        self.disassociate_resolved(old).await
+    }
+
+    /// Ends the association `old`, resolved by the caller.
+    pub async fn disassociate_resolved(&self, old: Result<Association>) -> Result<Association> {
+        let old = old?;
+        Ok(self.store.end_association(&old.id).await?)
     }
 
     pub async fn describe_iam_instance_profile_associations(

@@ -580,7 +580,21 @@ impl Iam {
         role_name: &str,
     ) -> Result<()> {
         let profile = self.get_instance_profile(profile_name).await?;
-        let role = self.get_role(role_name).await?;
+        let role = self.get_role(role_name).await;
+        self.add_resolved_role_to_instance_profile(Ok(profile), role)
+            .await
+    }
+
+    /// Adds `role` to `profile`, both resolved by the caller (who authorized on exactly these
+    /// entities): the store acts on their ids, so a role re-created under the same name meanwhile
+    /// is not the one added.
+    pub async fn add_resolved_role_to_instance_profile(
+        &self,
+        profile: Result<InstanceProfile>,
+        role: Result<Role>,
+    ) -> Result<()> {
+        let profile = profile?;
+        let role = role?;
         Ok(self
             .store
             .add_role_to_instance_profile(&profile.id, &role.id)

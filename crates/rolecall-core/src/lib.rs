@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod model;
 pub mod paging;
 mod principal_store;
+pub mod simulation;
 mod store;
 mod store_error;
 pub mod validate;

@@ -79,6 +79,7 @@ mod eval;
 mod json;
 mod parse;
 mod policy;
+mod positions;
 mod principal;
 mod variables;
 mod wildcard;
@@ -93,6 +94,7 @@ pub use error::{ErrorCode, PolicyError};
 pub use eval::{PolicyRef, PolicySet, evaluate_identity};
 pub use parse::policy_size;
 pub use policy::{Effect, Policy, PolicyKind, Statement, Version};
+pub use positions::{end_of, statement_span};
 pub use principal::PrincipalMatch;
 
 #[cfg(test)]

@@ -10,160 +10,75 @@ mod message;
 mod ops;
 mod session;
 
-use crate::auth::Service;
+use crate::cache::CachedPrincipal;
+use crate::context::Api;
 use crate::error::ApiError;
+use crate::generated::Operation;
 use crate::principal::{Principal, PrincipalKind};
-use crate::server::Api;
-use rolecall_core::authz::IdentityPolicies;
+use crate::service::Service;
 use rolecall_core::model::Tag;
 use rolecall_policy::{ContextKeys, Decision, PolicyRef, PolicySet, RequestContext};
 use rolecall_wire::Params;
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+pub(crate) use entities::entity;
 pub use message::decode as decode_message;
 pub use ops::{Check, checks, is_unauthorized_call};
+pub(crate) use ops::{
+    Keys, ec2_arn, find_instance, iam_arn, instance_checks, key, pass_role, profile_arn,
+    profile_pass_role, request_tag_keys, with_path,
+};
 pub use session::role_by_arn;
 
-/// Compiled policies per principal (`role:NAME` / `user:NAME`), dropped whenever IAM or EC2
-/// state changes.
-#[derive(Default)]
-pub struct PolicyCache {
-    entries: Mutex<HashMap<String, Arc<CachedPrincipal>>>,
-    /// Users' active access keys with their secrets opened, so SigV4 needs no database read.
-    keys: Mutex<HashMap<String, crate::auth::Credentials>>,
-    /// ARNs and tags of entities requests name.
-    pub(crate) entities: entities::EntityCache,
-    /// When each key's use was last recorded (kept across clears; rate-limits those writes).
-    key_use: Mutex<HashMap<String, chrono::DateTime<chrono::Utc>>>,
-    /// Bumped by every `clear`. A loader notes it before reading the store and caches what it
-    /// read only if it has not moved, so a read that raced a change is never cached.
-    epoch: std::sync::atomic::AtomicU64,
-}
-
-struct CachedPrincipal {
-    /// The user's or role's unique id (AIDA…/AROA…).
-    id: String,
-    /// `aws:PrincipalArn`: the user's ARN, or the role's (not the session's).
-    arn: String,
-    tags: Vec<Tag>,
-    policies: IdentityPolicies,
-}
-
-impl PolicyCache {
-    pub fn clear(&self) {
-        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        if let Ok(mut m) = self.entries.lock() {
-            m.clear();
-        }
-        if let Ok(mut m) = self.keys.lock() {
-            m.clear();
-        }
-        self.entities.clear();
+/// The principal's policies, or None if its user or role no longer exists — or exists under
+/// another id: credentials of a deleted role or user do not pass to one re-created with the
+/// same name.
+pub(crate) async fn load_principal(
+    api: &Api,
+    kind: &PrincipalKind,
+) -> Result<Option<Arc<CachedPrincipal>>, ApiError> {
+    let (key, expected_id) = match kind {
+        PrincipalKind::Root => return Ok(None),
+        PrincipalKind::User { name, id, .. } => (format!("user:{name}"), id),
+        PrincipalKind::AssumedRole {
+            role_name, role_id, ..
+        } => (format!("role:{role_name}"), role_id),
+    };
+    if let Some(c) = api.policy_cache.get(&key) {
+        return Ok((&c.id == expected_id).then_some(c));
     }
-
-    /// The current epoch (see the field).
-    pub(crate) fn epoch(&self) -> u64 {
-        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    pub(crate) fn key(&self, access_key_id: &str) -> Option<crate::auth::Credentials> {
-        self.keys.lock().ok()?.get(access_key_id).cloned()
-    }
-
-    /// Whether a key's use should be recorded now (at most every five minutes per key), and if so
-    /// marks it recorded.
-    pub(crate) fn should_record_use(
-        &self,
-        access_key_id: &str,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> bool {
-        let Ok(mut m) = self.key_use.lock() else {
-            return false;
-        };
-        match m.get(access_key_id) {
-            Some(t) if now - *t < chrono::Duration::minutes(5) => false,
-            _ => {
-                m.insert(access_key_id.to_string(), now);
-                true
+    let epoch = api.policy_cache.epoch();
+    let store = api.iam.store();
+    let cached = match kind {
+        PrincipalKind::Root => return Ok(None),
+        PrincipalKind::User { name, .. } => {
+            let Some(user) = store.get_user(name).await? else {
+                return Ok(None);
+            };
+            let policies = api.iam.user_identity_policies(&user).await?;
+            CachedPrincipal {
+                id: user.id,
+                arn: user.arn,
+                tags: user.tags,
+                policies,
             }
         }
-    }
-
-    /// Caches opened credentials read at `epoch`, unless a change came in since.
-    pub(crate) fn put_key(&self, creds: crate::auth::Credentials, epoch: u64) {
-        if let Ok(mut m) = self.keys.lock()
-            && self.epoch() == epoch
-        {
-            m.insert(creds.access_key_id.clone(), creds);
-        }
-    }
-
-    fn get(&self, key: &str) -> Option<Arc<CachedPrincipal>> {
-        self.entries.lock().ok().and_then(|m| m.get(key).cloned())
-    }
-
-    fn put(&self, key: String, value: CachedPrincipal, epoch: u64) -> Arc<CachedPrincipal> {
-        let value = Arc::new(value);
-        if let Ok(mut m) = self.entries.lock()
-            && self.epoch() == epoch
-        {
-            m.insert(key, value.clone());
-        }
-        value
-    }
-
-    /// The principal's policies, or None if its user or role no longer exists — or exists under
-    /// another id: credentials of a deleted role or user do not pass to one re-created with the
-    /// same name.
-    async fn load(
-        &self,
-        api: &Api,
-        kind: &PrincipalKind,
-    ) -> Result<Option<Arc<CachedPrincipal>>, ApiError> {
-        let (key, expected_id) = match kind {
-            PrincipalKind::Root => return Ok(None),
-            PrincipalKind::User { name, id, .. } => (format!("user:{name}"), id),
-            PrincipalKind::AssumedRole {
-                role_name, role_id, ..
-            } => (format!("role:{role_name}"), role_id),
-        };
-        if let Some(c) = self.get(&key) {
-            return Ok((&c.id == expected_id).then_some(c));
-        }
-        let epoch = self.epoch();
-        let store = api.iam.store();
-        let cached = match kind {
-            PrincipalKind::Root => return Ok(None),
-            PrincipalKind::User { name, .. } => {
-                let Some(user) = store.get_user(name).await? else {
-                    return Ok(None);
-                };
-                let policies = api.iam.user_identity_policies(&user).await?;
-                CachedPrincipal {
-                    id: user.id,
-                    arn: user.arn,
-                    tags: user.tags,
-                    policies,
-                }
+        PrincipalKind::AssumedRole { role_name, .. } => {
+            let Some(role) = store.get_role(role_name).await? else {
+                return Ok(None);
+            };
+            let policies = api.iam.role_identity_policies(&role).await?;
+            CachedPrincipal {
+                id: role.id,
+                arn: role.arn,
+                tags: role.tags,
+                policies,
             }
-            PrincipalKind::AssumedRole { role_name, .. } => {
-                let Some(role) = store.get_role(role_name).await? else {
-                    return Ok(None);
-                };
-                let policies = api.iam.role_identity_policies(&role).await?;
-                CachedPrincipal {
-                    id: role.id,
-                    arn: role.arn,
-                    tags: role.tags,
-                    policies,
-                }
-            }
-        };
-        let cached = self.put(key, cached, epoch);
-        Ok((&cached.id == expected_id).then_some(cached))
-    }
+        }
+    };
+    let cached = api.policy_cache.put(key, cached, epoch);
+    Ok((&cached.id == expected_id).then_some(cached))
 }
 
 /// What the request carries besides its parameters.
@@ -279,26 +194,32 @@ pub(crate) fn global_keys(
 pub async fn authorize(
     api: &Api,
     principal: &Principal,
-    service: Service,
-    action: &str,
+    op: Operation,
     params: &Params,
     facts: &RequestFacts,
+    given: Option<Vec<Check>>,
 ) -> Result<(), ApiError> {
-    if is_unauthorized_call(service, action) {
+    let service = op.service();
+    if is_unauthorized_call(op) {
         return Ok(());
     }
-    if service == Service::Sts && action == "AssumeRole" {
+    if op == Operation::AssumeRole {
         return session::authorize_assume_role(api, principal, params, facts).await;
     }
-    session::restrict_session_credentials(principal, service, action)?;
+    session::restrict_session_credentials(principal, op)?;
     if principal.kind == PrincipalKind::Root {
         return Ok(());
     }
-    let checks = checks(api, principal, service, action, params).await;
-    let Some(cached) = api.policy_cache.load(api, &principal.kind).await? else {
+    // An operation unit (`crate::units`) computes its checks from its typed input and the
+    // entities it resolved; the rest are computed here from the parameters.
+    let checks = match given {
+        Some(c) => c,
+        None => checks(op),
+    };
+    let Some(cached) = load_principal(api, &principal.kind).await? else {
         // The user or role was deleted: its credentials can do nothing.
         let check = checks.first().cloned().unwrap_or(Check {
-            action: action.into(),
+            action: op.name().into(),
             resource: "*".into(),
             keys: vec![],
         });
@@ -351,7 +272,8 @@ pub async fn authorize(
         }
         let eval = set.evaluate(&req);
         if !eval.is_allowed() {
-            let encoded = (service == Service::Ec2 && !action.starts_with("Describe")).then(|| {
+            // EC2 encodes the refusal of every call that changes state (not Describe*).
+            let encoded = (service == Service::Ec2 && !op.is_read_only()).then(|| {
                 message::encode(
                     &api.keyring,
                     principal,

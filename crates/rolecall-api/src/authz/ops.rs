@@ -1,12 +1,13 @@
-//! Each operation's IAM action and the resources it is authorized against, after the Service
-//! Authorization Reference. Operations without a resource type are authorized on `*`.
+//! The pieces authorization checks are made of, after the Service Authorization Reference:
+//! ARNs (with the entity's path when it exists), condition keys of requests and instances,
+//! `iam:PassRole` to EC2. Operation units (`crate::units`) compose them from their typed input
+//! and resolved entities; the operations that are not units (STS, the agent API) are
+//! authorized on `*` here.
 
 use super::entities::Kind;
-use crate::auth::Service;
-use crate::principal::Principal;
-use crate::server::Api;
-use rolecall_core::model::InstanceProfile;
-use rolecall_wire::Params;
+use crate::context::Api;
+use crate::generated::Operation;
+use rolecall_core::model::{Association, Instance, InstanceProfile};
 
 /// One (action, resource) pair to authorize, with the condition keys specific to it; an
 /// operation may need several (RunInstances: each resource, plus iam:PassRole).
@@ -19,31 +20,30 @@ pub struct Check {
 
 /// Never authorized: answered for any authenticated caller, as AWS does.
 /// (GetSessionToken: "No permissions are required for users to perform this operation".)
-pub fn is_unauthorized_call(service: Service, action: &str) -> bool {
-    service == Service::Sts && matches!(action, "GetCallerIdentity" | "GetSessionToken")
+pub fn is_unauthorized_call(op: Operation) -> bool {
+    matches!(
+        op,
+        Operation::GetCallerIdentity | Operation::GetSessionToken
+    )
 }
 
-fn iam_arn(api: &Api, kind: &str, name: &str) -> String {
+pub(crate) fn iam_arn(api: &Api, kind: &str, name: &str) -> String {
     format!("arn:aws:iam::{}:{kind}/{name}", api.iam.account_id())
 }
 
 /// The entity's real ARN (with its path) when it exists, else the path-less form.
 async fn entity_arn(api: &Api, kind: Kind, kind_name: &str, name: &str) -> String {
-    match api.policy_cache.entities.get(api, kind, name).await {
+    match super::entities::entity(api, kind, name).await {
         Some(e) => e.arn.clone(),
         None => iam_arn(api, kind_name, name),
     }
 }
 
-async fn role_arn(api: &Api, name: &str) -> String {
-    entity_arn(api, Kind::Role, "role", name).await
-}
-
-async fn profile_arn(api: &Api, name: &str) -> String {
+pub(crate) async fn profile_arn(api: &Api, name: &str) -> String {
     entity_arn(api, Kind::InstanceProfile, "instance-profile", name).await
 }
 
-fn with_path(api: &Api, kind: &str, path: Option<&str>, name: &str) -> String {
+pub(crate) fn with_path(api: &Api, kind: &str, path: Option<&str>, name: &str) -> String {
     format!(
         "arn:aws:iam::{}:{kind}{}{name}",
         api.iam.account_id(),
@@ -51,146 +51,7 @@ fn with_path(api: &Api, kind: &str, path: Option<&str>, name: &str) -> String {
     )
 }
 
-async fn user_arn(api: &Api, name: &str) -> String {
-    entity_arn(api, Kind::User, "user", name).await
-}
-
-async fn group_arn(api: &Api, name: &str) -> String {
-    entity_arn(api, Kind::Group, "group", name).await
-}
-
-/// Which parameter names the resource an IAM action acts on: exactly the one its handler uses,
-/// so a request cannot steer authorization onto another resource by adding parameters the
-/// action ignores.
-fn iam_target(action: &str) -> Option<(&'static str, Kind)> {
-    const ROLE: &[&str] = &[
-        "GetRole",
-        "UpdateRole",
-        "UpdateRoleDescription",
-        "UpdateAssumeRolePolicy",
-        "DeleteRole",
-        "TagRole",
-        "UntagRole",
-        "ListRoleTags",
-        "PutRolePolicy",
-        "GetRolePolicy",
-        "ListRolePolicies",
-        "DeleteRolePolicy",
-        "AttachRolePolicy",
-        "DetachRolePolicy",
-        "ListAttachedRolePolicies",
-        "ListInstanceProfilesForRole",
-        "PutRolePermissionsBoundary",
-        "DeleteRolePermissionsBoundary",
-    ];
-    const PROFILE: &[&str] = &[
-        "GetInstanceProfile",
-        "DeleteInstanceProfile",
-        "AddRoleToInstanceProfile",
-        "RemoveRoleFromInstanceProfile",
-        "TagInstanceProfile",
-        "UntagInstanceProfile",
-        "ListInstanceProfileTags",
-    ];
-    const USER: &[&str] = &[
-        "GetUser",
-        "UpdateUser",
-        "DeleteUser",
-        "TagUser",
-        "UntagUser",
-        "ListUserTags",
-        "PutUserPermissionsBoundary",
-        "DeleteUserPermissionsBoundary",
-        "CreateAccessKey",
-        "ListAccessKeys",
-        "UpdateAccessKey",
-        "DeleteAccessKey",
-        "PutUserPolicy",
-        "GetUserPolicy",
-        "ListUserPolicies",
-        "DeleteUserPolicy",
-        "AttachUserPolicy",
-        "DetachUserPolicy",
-        "ListAttachedUserPolicies",
-        "ListGroupsForUser",
-    ];
-    const GROUP: &[&str] = &[
-        "GetGroup",
-        "DeleteGroup",
-        "AddUserToGroup",
-        "RemoveUserFromGroup",
-        "PutGroupPolicy",
-        "GetGroupPolicy",
-        "ListGroupPolicies",
-        "DeleteGroupPolicy",
-        "AttachGroupPolicy",
-        "DetachGroupPolicy",
-        "ListAttachedGroupPolicies",
-    ];
-    if ROLE.contains(&action) {
-        Some(("RoleName", Kind::Role))
-    } else if PROFILE.contains(&action) {
-        Some(("InstanceProfileName", Kind::InstanceProfile))
-    } else if USER.contains(&action) {
-        Some(("UserName", Kind::User))
-    } else if GROUP.contains(&action) {
-        Some(("GroupName", Kind::Group))
-    } else {
-        None
-    }
-}
-
-const POLICY_ACTIONS: &[&str] = &[
-    "GetPolicy",
-    "DeletePolicy",
-    "CreatePolicyVersion",
-    "GetPolicyVersion",
-    "ListPolicyVersions",
-    "DeletePolicyVersion",
-    "SetDefaultPolicyVersion",
-];
-
-async fn iam_resource(api: &Api, caller: &Principal, action: &str, p: &Params) -> String {
-    let named = |k: &str| p.get(k).unwrap_or_default();
-    match action {
-        "CreateRole" => with_path(api, "role", p.get("Path"), named("RoleName")),
-        "CreateInstanceProfile" => with_path(
-            api,
-            "instance-profile",
-            p.get("Path"),
-            named("InstanceProfileName"),
-        ),
-        "CreatePolicy" => with_path(api, "policy", p.get("Path"), named("PolicyName")),
-        "CreateUser" => with_path(api, "user", p.get("Path"), named("UserName")),
-        "CreateGroup" => with_path(api, "group", p.get("Path"), named("GroupName")),
-        // List operations are authorized on the path they list, e.g. `arn:aws:iam::ACCOUNT:role/`.
-        "ListRoles" => with_path(api, "role", p.get("PathPrefix"), ""),
-        "ListUsers" => with_path(api, "user", p.get("PathPrefix"), ""),
-        "ListGroups" => with_path(api, "group", p.get("PathPrefix"), ""),
-        "ListPolicies" => with_path(api, "policy", p.get("PathPrefix"), ""),
-        "ListInstanceProfiles" => with_path(api, "instance-profile", p.get("PathPrefix"), ""),
-        // Authorized on the simulated user, group or role.
-        "SimulatePrincipalPolicy" => named("PolicySourceArn").to_string(),
-        "GetAccessKeyLastUsed" => {
-            match api.iam.store().get_access_key(named("AccessKeyId")).await {
-                Ok(Some(k)) => user_arn(api, &k.user_name).await,
-                _ => "*".into(),
-            }
-        }
-        a if POLICY_ACTIONS.contains(&a) => named("PolicyArn").to_string(),
-        a => match iam_target(a) {
-            // User operations without a UserName act on the calling user.
-            Some(("UserName", _)) if !p.contains("UserName") => caller.arn.clone(),
-            Some((param, Kind::Role)) => role_arn(api, named(param)).await,
-            Some((param, Kind::InstanceProfile)) => profile_arn(api, named(param)).await,
-            Some((param, Kind::User)) => user_arn(api, named(param)).await,
-            Some((param, Kind::Group)) => group_arn(api, named(param)).await,
-            None => "*".into(),
-        },
-    }
-}
-
-fn ec2_arn(api: &Api, kind: &str, id: &str) -> String {
+pub(crate) fn ec2_arn(api: &Api, kind: &str, id: &str) -> String {
     format!(
         "arn:aws:ec2:{}:{}:{kind}/{id}",
         api.config.region,
@@ -198,14 +59,14 @@ fn ec2_arn(api: &Api, kind: &str, id: &str) -> String {
     )
 }
 
-type Keys = Vec<(String, Vec<String>)>;
+pub(crate) type Keys = Vec<(String, Vec<String>)>;
 
-fn key(k: &str, v: impl Into<String>) -> (String, Vec<String>) {
+pub(crate) fn key(k: &str, v: impl Into<String>) -> (String, Vec<String>) {
     (k.to_string(), vec![v.into()])
 }
 
 /// `aws:RequestTag/*` and `aws:TagKeys` for tags a request creates.
-fn request_tag_keys(tags: &[(String, String)]) -> Keys {
+pub(crate) fn request_tag_keys(tags: &[(String, String)]) -> Keys {
     let mut keys: Keys = tags
         .iter()
         .map(|(k, v)| key(&format!("aws:RequestTag/{k}"), v.clone()))
@@ -219,21 +80,8 @@ fn request_tag_keys(tags: &[(String, String)]) -> Keys {
     keys
 }
 
-/// The instance profile a request names (IamInstanceProfile.Name / .Arn), if it exists.
-async fn named_profile(api: &Api, p: &Params) -> Option<InstanceProfile> {
-    let spec = p.sub("IamInstanceProfile")?;
-    api.iam
-        .resolve_instance_profile(spec.get("Name"), spec.get("Arn"))
-        .await
-        .ok()
-}
-
-/// An existing instance's ARN and its condition keys (`ec2:ResourceTag/*`, metadata options...).
-async fn instance_check(api: &Api, id: &str) -> (String, Keys) {
-    let arn = ec2_arn(api, "instance", id);
-    let Ok(Some(i)) = api.iam.store().get_instance(id).await else {
-        return (arn, vec![]);
-    };
+/// An instance's condition keys (`ec2:ResourceTag/*`, metadata options, its current profile...).
+pub(crate) fn instance_keys(api: &Api, i: &Instance, active: Option<&Association>) -> Keys {
     let mut keys = vec![
         key("ec2:InstanceType", i.instance_type.clone()),
         key("ec2:InstanceID", i.id.clone()),
@@ -251,24 +99,57 @@ async fn instance_check(api: &Api, id: &str) -> (String, Keys) {
         ),
         key("ec2:Region", api.config.region.clone()),
     ];
-    if let Ok(Some(a)) = api
-        .iam
-        .store()
-        .active_associations(std::slice::from_ref(&i.id))
-        .await
-        .map(|v| v.into_iter().next())
-    {
-        keys.push(key("ec2:InstanceProfile", a.profile_arn));
+    if let Some(a) = active {
+        keys.push(key("ec2:InstanceProfile", a.profile_arn.clone()));
     }
     for t in &i.tags {
         keys.push(key(&format!("ec2:ResourceTag/{}", t.key), t.value.clone()));
         keys.push(key(&format!("aws:ResourceTag/{}", t.key), t.value.clone()));
     }
-    (arn, keys)
+    keys
+}
+
+/// An instance as authorization sees it: the instance and its active association, if it exists.
+pub(crate) async fn find_instance(api: &Api, id: &str) -> Option<(Instance, Option<Association>)> {
+    let i = api.ec2.find_instance(id).await.ok().flatten()?;
+    let active = api.ec2.active_association(&i.id).await.ok().flatten();
+    Some((i, active))
+}
+
+/// The check of an EC2 call on one instance (`instance_id`, or `instance/*` when the request
+/// names none), as it is (`instance`); with `new_profile`, the profile being attached is the
+/// `ec2:InstanceProfile` / `ec2:NewInstanceProfile`, and its role needs `iam:PassRole` for this
+/// instance.
+pub(crate) fn instance_checks(
+    api: &Api,
+    op: Operation,
+    instance_id: Option<&str>,
+    instance: Option<&(Instance, Option<Association>)>,
+    new_profile: Option<&InstanceProfile>,
+) -> Vec<Check> {
+    let (arn, mut keys) = match instance_id {
+        Some(id) => (
+            ec2_arn(api, "instance", id),
+            instance
+                .map(|(i, a)| instance_keys(api, i, a.as_ref()))
+                .unwrap_or_default(),
+        ),
+        None => (ec2_arn(api, "instance", "*"), vec![]),
+    };
+    let mut out = Vec::new();
+    if let Some(profile) = new_profile {
+        // The key names the profile being attached, not the current one.
+        keys.retain(|(k, _)| k != "ec2:InstanceProfile");
+        keys.push(key("ec2:NewInstanceProfile", profile.arn.clone()));
+        keys.push(key("ec2:InstanceProfile", profile.arn.clone()));
+        out.extend(pass_role(profile, &arn));
+    }
+    out.insert(0, check(op.name(), arn, keys));
+    out
 }
 
 /// `iam:PassRole` for handing a profile's role to EC2 for `instance_arn`.
-fn pass_role(profile: &InstanceProfile, instance_arn: &str) -> Option<Check> {
+pub(crate) fn pass_role(profile: &InstanceProfile, instance_arn: &str) -> Option<Check> {
     let role = profile.roles.first()?;
     Some(Check {
         action: "iam:PassRole".into(),
@@ -285,10 +166,10 @@ fn pass_role(profile: &InstanceProfile, instance_arn: &str) -> Option<Check> {
 /// to EC2 (AWS lists PassRole as a dependent action of AddRoleToInstanceProfile). The instance
 /// is not known here; AWS documents `arn:aws:ec2:*:ACCOUNT:instance/*` as the associated
 /// resource for this case.
-async fn profile_pass_role(api: &Api, role_name: &str) -> Check {
+pub(crate) fn profile_pass_role(api: &Api, role_arn: String) -> Check {
     Check {
         action: "iam:PassRole".into(),
-        resource: role_arn(api, role_name).await,
+        resource: role_arn,
         keys: vec![
             key("iam:PassedToService", "ec2.amazonaws.com"),
             key(
@@ -299,7 +180,7 @@ async fn profile_pass_role(api: &Api, role_name: &str) -> Check {
     }
 }
 
-fn check(action: &str, resource: String, keys: Keys) -> Check {
+pub(crate) fn check(action: &str, resource: String, keys: Keys) -> Check {
     Check {
         action: format!("ec2:{action}"),
         resource,
@@ -307,210 +188,13 @@ fn check(action: &str, resource: String, keys: Keys) -> Check {
     }
 }
 
-async fn ec2_checks(api: &Api, action: &str, p: &Params) -> Vec<Check> {
-    match action {
-        "RunInstances" => {
-            let profile = named_profile(api, p).await;
-            let mut keys: Keys = vec![
-                key(
-                    "ec2:InstanceType",
-                    p.get("InstanceType").unwrap_or("m1.small"),
-                ),
-                key("ec2:Region", api.config.region.clone()),
-                key(
-                    "ec2:MetadataHttpTokens",
-                    p.get("MetadataOptions.HttpTokens").unwrap_or("optional"),
-                ),
-                key(
-                    "ec2:MetadataHttpEndpoint",
-                    p.get("MetadataOptions.HttpEndpoint").unwrap_or("enabled"),
-                ),
-                key(
-                    "ec2:MetadataHttpPutResponseHopLimit",
-                    p.get("MetadataOptions.HttpPutResponseHopLimit")
-                        .unwrap_or("1"),
-                ),
-            ];
-            if let Some(pr) = &profile {
-                keys.push(key("ec2:InstanceProfile", pr.arn.clone()));
-            }
-            let tags: Vec<(String, String)> = p
-                .structs("TagSpecification")
-                .iter()
-                .filter(|s| s.get("ResourceType") == Some("instance"))
-                .flat_map(|s| s.structs("Tag"))
-                .map(|t| {
-                    (
-                        t.get("Key").unwrap_or_default().to_string(),
-                        t.get("Value").unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
-            let mut instance_keys = keys.clone();
-            instance_keys.extend(request_tag_keys(&tags));
-            let instance_arn = ec2_arn(api, "instance", "*");
-            let mut out = vec![
-                check(action, instance_arn.clone(), instance_keys),
-                check(action, ec2_arn(api, "network-interface", "*"), keys.clone()),
-                check(action, ec2_arn(api, "volume", "*"), keys.clone()),
-            ];
-            if let Some(image) = p.get("ImageId") {
-                out.push(check(
-                    action,
-                    format!("arn:aws:ec2:{}::image/{image}", api.config.region),
-                    keys.clone(),
-                ));
-            }
-            if let Some(subnet) = p.get("SubnetId") {
-                out.push(check(action, ec2_arn(api, "subnet", subnet), keys.clone()));
-            }
-            for sg in p.list("SecurityGroupId") {
-                out.push(check(
-                    action,
-                    ec2_arn(api, "security-group", sg),
-                    keys.clone(),
-                ));
-            }
-            if let Some(k) = p.get("KeyName") {
-                out.push(check(action, ec2_arn(api, "key-pair", k), keys.clone()));
-            }
-            out.extend(profile.as_ref().and_then(|pr| pass_role(pr, &instance_arn)));
-            out
-        }
-        "StartInstances" | "StopInstances" | "TerminateInstances" => {
-            let mut out = Vec::new();
-            for id in p.list("InstanceId") {
-                let (arn, keys) = instance_check(api, id).await;
-                out.push(check(action, arn, keys));
-            }
-            out
-        }
-        "ModifyInstanceMetadataOptions"
-        | "AssociateIamInstanceProfile"
-        | "ReplaceIamInstanceProfileAssociation"
-        | "DisassociateIamInstanceProfile" => {
-            // The parameter each handler acts on: InstanceId for Modify/Associate, AssociationId
-            // for Replace/Disassociate (never whichever happens to be present).
-            let by_association = matches!(
-                action,
-                "ReplaceIamInstanceProfileAssociation" | "DisassociateIamInstanceProfile"
-            );
-            let instance_id = match p.get("AssociationId").filter(|_| by_association) {
-                Some(a) => api
-                    .iam
-                    .store()
-                    .get_association(a)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|a| a.instance_id),
-                None => p.get("InstanceId").map(str::to_string),
-            };
-            let (arn, mut keys) = match &instance_id {
-                Some(id) => instance_check(api, id).await,
-                None => (ec2_arn(api, "instance", "*"), vec![]),
-            };
-            let mut out = Vec::new();
-            if (action == "AssociateIamInstanceProfile"
-                || action == "ReplaceIamInstanceProfileAssociation")
-                && let Some(profile) = named_profile(api, p).await
-            {
-                // The key names the profile being attached, not the current one.
-                keys.retain(|(k, _)| k != "ec2:InstanceProfile");
-                keys.push(key("ec2:NewInstanceProfile", profile.arn.clone()));
-                keys.push(key("ec2:InstanceProfile", profile.arn.clone()));
-                out.extend(pass_role(&profile, &arn));
-            }
-            out.insert(0, check(action, arn, keys));
-            out
-        }
-        _ => vec![check(
-            action,
-            "*".into(),
-            vec![key("ec2:Region", api.config.region.clone())],
-        )],
-    }
-}
-
-/// The checks for one request.
-pub async fn checks(
-    api: &Api,
-    caller: &Principal,
-    service: Service,
-    action: &str,
-    p: &Params,
-) -> Vec<Check> {
-    match service {
-        Service::Iam => {
-            let resource = iam_resource(api, caller, action, p).await;
-            let mut keys = Keys::new();
-            if let Some(arn) = p.get("PolicyArn") {
-                keys.push(key("iam:PolicyARN", arn));
-            }
-            if let Some(arn) = p.get("PermissionsBoundary") {
-                keys.push(key("iam:PermissionsBoundary", arn));
-            }
-            let tags: Vec<(String, String)> = p
-                .structs("Tags.member")
-                .iter()
-                .map(|t| {
-                    (
-                        t.get("Key").unwrap_or_default().to_string(),
-                        t.get("Value").unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
-            keys.extend(request_tag_keys(&tags));
-            let tag_keys = p.list("TagKeys.member");
-            if !tag_keys.is_empty() {
-                keys.push((
-                    "aws:TagKeys".into(),
-                    tag_keys.into_iter().map(str::to_string).collect(),
-                ));
-            }
-            keys.extend(iam_resource_tags(api, action, p).await);
-            let mut out = vec![Check {
-                action: format!("iam:{action}"),
-                resource,
-                keys,
-            }];
-            if action == "AddRoleToInstanceProfile" {
-                out.push(profile_pass_role(api, p.get("RoleName").unwrap_or_default()).await);
-            }
-            out
-        }
-        Service::Sts => vec![Check {
-            action: format!("sts:{action}"),
-            resource: "*".into(),
-            keys: vec![],
-        }],
-        Service::Ec2 => ec2_checks(api, action, p).await,
-        // rolecall:GetChangeGeneration, rolecall:DescribeInstanceIdentities (for agents).
-        Service::Rolecall => vec![Check {
-            action: format!("rolecall:{action}"),
-            resource: "*".into(),
-            keys: vec![],
-        }],
-    }
-}
-
-/// `iam:ResourceTag/*` and `aws:ResourceTag/*` of the role or user the action acts on.
-async fn iam_resource_tags(api: &Api, action: &str, p: &Params) -> Keys {
-    let entity = match iam_target(action) {
-        Some((param, kind @ (Kind::Role | Kind::User))) => match p.get(param) {
-            Some(name) => api.policy_cache.entities.get(api, kind, name).await,
-            None => None,
-        },
-        _ => None,
-    };
-    let tags = entity.map(|e| e.tags.clone());
-    tags.unwrap_or_default()
-        .into_iter()
-        .flat_map(|t| {
-            [
-                key(&format!("iam:ResourceTag/{}", t.key), t.value.clone()),
-                key(&format!("aws:ResourceTag/{}", t.key), t.value),
-            ]
-        })
-        .collect()
+/// The checks of an operation not written as a unit: STS (on `*`; AssumeRole is authorized by
+/// the role's trust policy instead, `session.rs`) and rolecall's agent API. Every IAM and EC2
+/// operation is a unit (`crate::units`) and computes its own checks from its typed input.
+pub fn checks(op: Operation) -> Vec<Check> {
+    vec![Check {
+        action: format!("{}:{}", op.service().name(), op.name()),
+        resource: "*".into(),
+        keys: vec![],
+    }]
 }

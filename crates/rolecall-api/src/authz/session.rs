@@ -2,10 +2,11 @@
 //! policies, and what GetSessionToken credentials may not do.
 
 use super::{RequestFacts, global_keys};
-use crate::auth::Service;
+use crate::context::Api;
 use crate::error::ApiError;
+use crate::generated::Operation;
 use crate::principal::{Principal, PrincipalKind};
-use crate::server::Api;
+use crate::service::Service;
 use rolecall_core::authz::PolicyDoc;
 use rolecall_core::model::Role;
 use rolecall_policy::{Policy, PolicyKind, PolicyRef, PolicySet, RequestContext};
@@ -13,26 +14,23 @@ use rolecall_wire::Params;
 
 /// GetSessionToken credentials may call no IAM action (IAM requires MFA for them) and, of STS,
 /// only AssumeRole and GetCallerIdentity.
-pub fn restrict_session_credentials(
-    principal: &Principal,
-    service: Service,
-    action: &str,
-) -> Result<(), ApiError> {
+pub fn restrict_session_credentials(principal: &Principal, op: Operation) -> Result<(), ApiError> {
     let session_token = matches!(principal.kind, PrincipalKind::User { session: true, .. })
         || (principal.kind == PrincipalKind::Root && principal.temporary);
     if !session_token {
         return Ok(());
     }
-    match service {
+    match op.service() {
         Service::Iam => Err(ApiError::new(
             403,
             "AccessDenied",
             format!(
-                "User: {} is not authorized to perform: iam:{action}. You cannot call any IAM API operations unless MFA authentication information is included in the request.",
-                principal.arn
+                "User: {} is not authorized to perform: iam:{}. You cannot call any IAM API operations unless MFA authentication information is included in the request.",
+                principal.arn,
+                op.name()
             ),
         )),
-        Service::Sts if action == "GetSessionToken" => Err(ApiError::new(
+        Service::Sts if op == Operation::GetSessionToken => Err(ApiError::new(
             403,
             "AccessDenied",
             "Cannot call GetSessionToken with session credentials",
@@ -124,7 +122,7 @@ pub async fn authorize_assume_role(
     let role = role_by_arn(api, role_arn).await.ok_or_else(refuse)?;
     let trust = Policy::parse(&role.assume_role_policy_document, PolicyKind::Trust)
         .map_err(|_| refuse())?;
-    let Some(cached) = api.policy_cache.load(api, &principal.kind).await? else {
+    let Some(cached) = super::load_principal(api, &principal.kind).await? else {
         return Err(refuse());
     };
     let identity: Vec<PolicyRef<'_>> = cached

@@ -1,0 +1,61 @@
+//! What every request runs against: the node's [`Api`] state and one request as handlers see
+//! it ([`Call`]). This module imports no handler, so handlers, authorization and the server can
+//! all depend on it without a circle.
+
+use crate::cache::PolicyCache;
+use crate::generated::Operation;
+use crate::keys::{AuthMode, KeyStore};
+use crate::principal::Principal;
+use rolecall_core::ec2::Ec2;
+use rolecall_core::iam::Iam;
+use rolecall_core::{ChangeListener, DynClock};
+use rolecall_crypto::KeyRing;
+use rolecall_wire::Params;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub region: String,
+    pub auth: AuthMode,
+    /// Lifetime of instance credentials handed to agents (`DescribeInstanceIdentities`).
+    pub instance_credentials: rolecall_imds::CredentialPolicy,
+}
+
+/// Everything a request handler needs.
+pub struct Api {
+    pub iam: Iam,
+    pub ec2: Ec2,
+    pub config: ApiConfig,
+    pub keys: KeyStore,
+    /// Opens session tokens (temporary credentials are verified without a database read).
+    pub keyring: KeyRing,
+    pub clock: DynClock,
+    /// Told after each successful change (e.g. the IMDS directory).
+    pub listeners: Vec<Arc<dyn ChangeListener>>,
+    /// Compiled policies of principals, cleared on every change.
+    pub policy_cache: PolicyCache,
+    /// The change generation this node has seen (see `changes`).
+    pub generation: Generation,
+}
+
+/// One request as the handlers see it.
+pub struct Call<'a> {
+    pub api: &'a Api,
+    pub principal: &'a Principal,
+    pub params: &'a Params,
+    pub op: Operation,
+    pub request_id: &'a str,
+}
+
+/// The last generation token this node has seen or written.
+#[derive(Default)]
+pub struct Generation(Mutex<Option<String>>);
+
+impl Generation {
+    pub(crate) fn swap(&self, token: Option<String>) -> Option<String> {
+        self.0
+            .lock()
+            .map(|mut g| std::mem::replace(&mut *g, token))
+            .unwrap_or(None)
+    }
+}

@@ -1,0 +1,113 @@
+//! EC2's response shapes: instances, their states and metadata options, associations.
+
+use rolecall_core::ec2::StateChange;
+use rolecall_core::model::*;
+use rolecall_wire::{Xml, ec2_timestamp};
+
+pub(crate) fn state_xml(x: &mut Xml, name: &str, s: InstanceState) {
+    x.elem(name, |x| {
+        x.leaf("code", s.code().to_string());
+        x.leaf("name", s.name());
+    });
+}
+
+pub(crate) fn metadata_xml(x: &mut Xml, name: &str, m: &MetadataOptions, state: &str) {
+    x.elem(name, |x| {
+        x.leaf("state", state);
+        x.leaf("httpTokens", &m.http_tokens);
+        x.leaf(
+            "httpPutResponseHopLimit",
+            m.http_put_response_hop_limit.to_string(),
+        );
+        x.leaf("httpEndpoint", &m.http_endpoint);
+        x.leaf("httpProtocolIpv6", &m.http_protocol_ipv6);
+        x.leaf("instanceMetadataTags", &m.instance_metadata_tags);
+    });
+}
+
+pub(crate) fn profile_ref_xml(x: &mut Xml, arn: &str, id: &str) {
+    x.elem("iamInstanceProfile", |x| {
+        x.leaf("arn", arn);
+        x.leaf("id", id);
+    });
+}
+
+pub(crate) fn private_dns(i: &Instance, region: &str) -> String {
+    let host = format!("ip-{}", i.private_ip.replace('.', "-"));
+    if region == "us-east-1" {
+        format!("{host}.ec2.internal")
+    } else {
+        format!("{host}.{region}.compute.internal")
+    }
+}
+
+pub(crate) fn instance_xml(
+    x: &mut Xml,
+    i: &Instance,
+    assoc: Option<&Association>,
+    region: &str,
+    reported: InstanceState,
+) {
+    x.leaf("instanceId", &i.id);
+    x.leaf("imageId", &i.image_id);
+    state_xml(x, "instanceState", reported);
+    x.leaf("privateDnsName", private_dns(i, region));
+    x.leaf("dnsName", "");
+    x.leaf("reason", &i.state_reason);
+    x.leaf_opt("keyName", i.key_name.as_deref());
+    x.leaf("amiLaunchIndex", i.ami_launch_index.to_string());
+    x.elem("productCodes", |_| {});
+    x.leaf("instanceType", &i.instance_type);
+    x.leaf("launchTime", ec2_timestamp(i.launch_time));
+    x.elem("placement", |x| {
+        x.leaf("availabilityZone", &i.availability_zone);
+        x.leaf("groupName", "");
+        x.leaf("tenancy", "default");
+    });
+    x.elem("monitoring", |x| {
+        x.leaf("state", "disabled");
+    });
+    x.leaf_opt("subnetId", i.subnet_id.as_deref());
+    x.leaf_opt("vpcId", i.vpc_id.as_deref());
+    x.leaf("privateIpAddress", &i.private_ip);
+    x.list("groupSet", "item", &i.security_groups, |x, g| {
+        x.leaf_opt("groupId", g.group_id.as_deref());
+        x.leaf_opt("groupName", g.group_name.as_deref());
+    });
+    x.leaf("architecture", "x86_64");
+    x.leaf("rootDeviceType", "ebs");
+    x.leaf("rootDeviceName", "/dev/xvda");
+    x.elem("blockDeviceMapping", |_| {});
+    x.leaf("virtualizationType", "hvm");
+    x.leaf_opt("clientToken", i.client_token.as_deref());
+    if !i.tags.is_empty() {
+        x.list("tagSet", "item", &i.tags, |x, t| {
+            x.leaf("key", &t.key);
+            x.leaf("value", &t.value);
+        });
+    }
+    x.leaf("hypervisor", "xen");
+    x.elem("networkInterfaceSet", |_| {});
+    if let Some(a) = assoc {
+        profile_ref_xml(x, &a.profile_arn, &a.profile_id);
+    }
+    x.leaf("ebsOptimized", "false");
+    metadata_xml(x, "metadataOptions", &i.metadata_options, "applied");
+    x.leaf("platformDetails", "Linux/UNIX");
+}
+
+pub(crate) fn association_xml(x: &mut Xml, a: &Association, reported: AssociationState) {
+    x.leaf("associationId", &a.id);
+    x.leaf("instanceId", &a.instance_id);
+    profile_ref_xml(x, &a.profile_arn, &a.profile_id);
+    x.leaf("state", reported.name());
+    x.leaf("timestamp", ec2_timestamp(a.timestamp));
+}
+
+pub(crate) fn state_changes_xml(x: &mut Xml, changes: &[StateChange]) {
+    x.list("instancesSet", "item", changes, |x, c| {
+        x.leaf("instanceId", &c.instance_id);
+        state_xml(x, "currentState", c.current);
+        state_xml(x, "previousState", c.previous);
+    });
+}

@@ -1,0 +1,138 @@
+//! The access-key family. Keys belong to users; an omitted `UserName` is the calling user.
+
+use crate::cache::Kind;
+use crate::context::Call;
+use crate::error::ApiError;
+use crate::generated::{Operation, iam};
+use crate::iam_xml::{key_metadata_xml, paged, respond, respond_empty, truncation};
+use crate::units::Unit;
+use crate::units::iam_common::{Target, iam_check, max_items_str, on_entity, user_or_caller};
+use rolecall_core::model::AccessKey;
+use rolecall_wire::{Params, iso8601};
+
+on_entity!(
+    CreateAccessKey,
+    CreateAccessKeyInput,
+    User(caller or user_name),
+    |_| vec![],
+    async |call: &Call<'_>, input: iam::CreateAccessKeyInput| {
+        let (k, secret) = call
+            .api
+            .iam
+            .create_access_key(&call.api.keyring, user_or_caller(call, &input.user_name)?)
+            .await?;
+        Ok(respond(call, |x| {
+            x.elem("AccessKey", |x| {
+                x.leaf("UserName", &k.user_name);
+                x.leaf("AccessKeyId", &k.id);
+                x.leaf("Status", &k.status);
+                x.leaf("SecretAccessKey", &secret);
+                x.leaf("CreateDate", iso8601(k.create_date));
+            });
+        }))
+    }
+);
+
+on_entity!(
+    ListAccessKeys,
+    ListAccessKeysInput,
+    User(caller or user_name),
+    |_| vec![],
+    async |call: &Call<'_>, input: iam::ListAccessKeysInput| {
+        let name = user_or_caller(call, &input.user_name)?;
+        let keys = call.api.iam.list_access_keys(name).await?;
+        let max_items = max_items_str(input.max_items);
+        let page = paged(keys, input.marker.as_deref(), max_items.as_deref(), |k| {
+            k.id.clone()
+        })?;
+        Ok(respond(call, |x| {
+            x.list("AccessKeyMetadata", "member", &page.items, key_metadata_xml);
+            truncation(x, &page);
+        }))
+    }
+);
+
+on_entity!(
+    UpdateAccessKey,
+    UpdateAccessKeyInput,
+    User(caller or user_name),
+    |_| vec![],
+    async |call: &Call<'_>, input: iam::UpdateAccessKeyInput| {
+        call.api
+            .iam
+            .update_access_key(
+                user_or_caller(call, &input.user_name)?,
+                &input.access_key_id,
+                &input.status,
+            )
+            .await?;
+        Ok(respond_empty(call))
+    }
+);
+
+on_entity!(
+    DeleteAccessKey,
+    DeleteAccessKeyInput,
+    User(caller or user_name),
+    |_| vec![],
+    async |call: &Call<'_>, input: iam::DeleteAccessKeyInput| {
+        call.api
+            .iam
+            .delete_access_key(user_or_caller(call, &input.user_name)?, &input.access_key_id)
+            .await?;
+        Ok(respond_empty(call))
+    }
+);
+
+pub(crate) struct GetAccessKeyLastUsed;
+
+/// The key as found (or why not), and its user as authorization sees it (`*` when unknown).
+pub(crate) struct KeyAndOwner {
+    key: rolecall_core::Result<AccessKey>,
+    owner: Option<Target>,
+}
+
+impl Unit for GetAccessKeyLastUsed {
+    const OP: Operation = Operation::GetAccessKeyLastUsed;
+    type Input = iam::GetAccessKeyLastUsedInput;
+    type Resolved = KeyAndOwner;
+
+    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
+        Self::Input::parse(p)
+    }
+
+    async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<KeyAndOwner, ApiError> {
+        let key = call.api.iam.get_access_key(&input.access_key_id).await;
+        let owner = match &key {
+            Ok(k) => Some(Target::of(call.api, Kind::User, &k.user_name).await),
+            Err(_) => None,
+        };
+        Ok(KeyAndOwner { key, owner })
+    }
+
+    /// Authorized on the key's user.
+    fn checks(_: &Call<'_>, _: &Self::Input, r: &KeyAndOwner) -> Vec<crate::authz::Check> {
+        match &r.owner {
+            Some(t) => vec![iam_check(Self::OP, t.arn.clone(), vec![])],
+            None => vec![iam_check(Self::OP, "*".into(), vec![])],
+        }
+    }
+
+    async fn handle(call: &Call<'_>, _: Self::Input, r: KeyAndOwner) -> Result<String, ApiError> {
+        let k = r.key?;
+        Ok(respond(call, |x| {
+            x.leaf("UserName", &k.user_name);
+            x.elem("AccessKeyLastUsed", |x| match &k.last_used {
+                Some(l) => {
+                    x.leaf("LastUsedDate", iso8601(l.date));
+                    x.leaf("ServiceName", &l.service);
+                    x.leaf("Region", &l.region);
+                }
+                None => {
+                    x.leaf("ServiceName", "N/A");
+                    x.leaf("Region", "N/A");
+                }
+            });
+        }))
+    }
+}

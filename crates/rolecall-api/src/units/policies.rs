@@ -1,0 +1,178 @@
+//! The managed-policy family: policies and their versions. Authorized on the policy's ARN as
+//! the request names it (`iam:PolicyARN` too).
+
+use crate::authz;
+use crate::context::Call;
+use crate::generated::iam;
+use crate::iam_xml::{paged, respond, respond_empty, truncation};
+use crate::iam_xml::{policy_xml, version_xml};
+use crate::units::iam_common::{
+    max_items_str, model_tags, on_resource, page_of, policy_arn_key, tag_keys_of,
+};
+use rolecall_core::iam::CreatePolicy as NewPolicy;
+
+on_resource!(
+    CreatePolicy,
+    CreatePolicyInput,
+    |call, input| authz::with_path(
+        call.api,
+        "policy",
+        input.path.as_deref(),
+        &input.policy_name
+    ),
+    |input| tag_keys_of(&input.tags),
+    async |call: &Call<'_>, input: iam::CreatePolicyInput| {
+        let p = call
+            .api
+            .iam
+            .create_policy(NewPolicy {
+                name: &input.policy_name,
+                path: input.path.as_deref(),
+                document: &input.policy_document,
+                description: input.description.as_deref(),
+                tags: model_tags(input.tags),
+            })
+            .await?;
+        Ok(respond(call, |x| {
+            x.elem("Policy", |x| policy_xml(x, &p, true));
+        }))
+    }
+);
+
+on_resource!(
+    GetPolicy,
+    GetPolicyInput,
+    |_, input| input.policy_arn.clone(),
+    |input| policy_arn_key(&input.policy_arn),
+    async |call: &Call<'_>, input: iam::GetPolicyInput| {
+        let p = call.api.iam.get_policy(&input.policy_arn).await?;
+        Ok(respond(call, |x| {
+            x.elem("Policy", |x| policy_xml(x, &p, true));
+        }))
+    }
+);
+
+on_resource!(
+    ListPolicies,
+    ListPoliciesInput,
+    |call, input| authz::with_path(call.api, "policy", input.path_prefix.as_deref(), ""),
+    |_| vec![],
+    async |call: &Call<'_>, input: iam::ListPoliciesInput| {
+        let page = call
+            .api
+            .iam
+            .list_policies(
+                input.scope.as_deref(),
+                input.only_attached.unwrap_or(false),
+                input.path_prefix.as_deref(),
+                &page_of(input.marker.as_deref(), input.max_items)?,
+            )
+            .await?;
+        Ok(respond(call, |x| {
+            x.list("Policies", "member", &page.items, |x, p| {
+                policy_xml(x, p, false)
+            });
+            truncation(x, &page);
+        }))
+    }
+);
+
+on_resource!(
+    DeletePolicy,
+    DeletePolicyInput,
+    |_, input| input.policy_arn.clone(),
+    |input| policy_arn_key(&input.policy_arn),
+    async |call: &Call<'_>, input: iam::DeletePolicyInput| {
+        call.api.iam.delete_policy(&input.policy_arn).await?;
+        Ok(respond_empty(call))
+    }
+);
+
+on_resource!(
+    CreatePolicyVersion,
+    CreatePolicyVersionInput,
+    |_, input| input.policy_arn.clone(),
+    |input| policy_arn_key(&input.policy_arn),
+    async |call: &Call<'_>, input: iam::CreatePolicyVersionInput| {
+        let v = call
+            .api
+            .iam
+            .create_policy_version(
+                &input.policy_arn,
+                &input.policy_document,
+                input.set_as_default.unwrap_or(false),
+            )
+            .await?;
+        Ok(respond(call, |x| {
+            x.elem("PolicyVersion", |x| version_xml(x, &v, false));
+        }))
+    }
+);
+
+on_resource!(
+    GetPolicyVersion,
+    GetPolicyVersionInput,
+    |_, input| input.policy_arn.clone(),
+    |input| policy_arn_key(&input.policy_arn),
+    async |call: &Call<'_>, input: iam::GetPolicyVersionInput| {
+        let v = call
+            .api
+            .iam
+            .get_policy_version(&input.policy_arn, &input.version_id)
+            .await?;
+        Ok(respond(call, |x| {
+            x.elem("PolicyVersion", |x| version_xml(x, &v, true));
+        }))
+    }
+);
+
+on_resource!(
+    ListPolicyVersions,
+    ListPolicyVersionsInput,
+    |_, input| input.policy_arn.clone(),
+    |input| policy_arn_key(&input.policy_arn),
+    async |call: &Call<'_>, input: iam::ListPolicyVersionsInput| {
+        let versions = call.api.iam.list_policy_versions(&input.policy_arn).await?;
+        let max_items = max_items_str(input.max_items);
+        let page = paged(
+            versions,
+            input.marker.as_deref(),
+            max_items.as_deref(),
+            |v| v.version_id.clone(),
+        )?;
+        Ok(respond(call, |x| {
+            x.list("Versions", "member", &page.items, |x, v| {
+                version_xml(x, v, false)
+            });
+            truncation(x, &page);
+        }))
+    }
+);
+
+on_resource!(
+    DeletePolicyVersion,
+    DeletePolicyVersionInput,
+    |_, input| input.policy_arn.clone(),
+    |input| policy_arn_key(&input.policy_arn),
+    async |call: &Call<'_>, input: iam::DeletePolicyVersionInput| {
+        call.api
+            .iam
+            .delete_policy_version(&input.policy_arn, &input.version_id)
+            .await?;
+        Ok(respond_empty(call))
+    }
+);
+
+on_resource!(
+    SetDefaultPolicyVersion,
+    SetDefaultPolicyVersionInput,
+    |_, input| input.policy_arn.clone(),
+    |input| policy_arn_key(&input.policy_arn),
+    async |call: &Call<'_>, input: iam::SetDefaultPolicyVersionInput| {
+        call.api
+            .iam
+            .set_default_policy_version(&input.policy_arn, &input.version_id)
+            .await?;
+        Ok(respond_empty(call))
+    }
+);

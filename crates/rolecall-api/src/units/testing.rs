@@ -1,0 +1,78 @@
+//! Running units in tests: an API over an in-memory SQLite store, called as the account root.
+
+use crate::authz::RequestFacts;
+use crate::context::{Api, ApiConfig, Call};
+use crate::error::ApiError;
+use crate::generated::Operation;
+use crate::keys::{AuthMode, KeyStore};
+use crate::principal::Principal;
+use rolecall_core::ec2::{Ec2, Ec2Config};
+use rolecall_core::iam::Iam;
+use rolecall_core::{DynClock, DynStore};
+use rolecall_crypto::{KeyRing, MasterKey};
+use rolecall_store_sqlite::SqliteStore;
+use rolecall_wire::Params;
+use std::sync::Arc;
+
+pub const ACCOUNT: &str = "123456789012";
+
+pub async fn api() -> Api {
+    let store: DynStore = Arc::new(SqliteStore::in_memory().await.expect("store"));
+    let clock: DynClock = Arc::new(rolecall_core::SystemClock);
+    let keyring = KeyRing::new(vec![
+        MasterKey::new(1, &MasterKey::generate_bytes()).expect("key"),
+    ])
+    .expect("ring");
+    let iam = Iam::new(store.clone(), ACCOUNT);
+    let ec2 = Ec2::new(
+        store,
+        iam.clone(),
+        Ec2Config {
+            region: "us-east-1".into(),
+            instance_cidr: "127.92.0.0/24".parse().expect("cidr"),
+        },
+    );
+    Api {
+        iam,
+        ec2,
+        config: ApiConfig {
+            region: "us-east-1".into(),
+            auth: AuthMode::On,
+            instance_credentials: rolecall_imds::CredentialPolicy {
+                lifetime: chrono::Duration::hours(6),
+                refresh_before: chrono::Duration::minutes(30),
+            },
+        },
+        keys: KeyStore::default(),
+        keyring,
+        clock,
+        listeners: vec![],
+        policy_cache: Default::default(),
+        generation: Default::default(),
+    }
+}
+
+/// Runs `op` as a unit, as the root, with these parameters; None if `op` is not a unit.
+pub async fn call(
+    api: &Api,
+    op: Operation,
+    params: &[(&str, &str)],
+) -> Option<Result<String, ApiError>> {
+    let params = Params::from_pairs(params.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let principal = Principal::root(ACCOUNT);
+    let call = Call {
+        api,
+        principal: &principal,
+        params: &params,
+        op,
+        request_id: "test-request",
+    };
+    super::dispatch::dispatch(
+        &call,
+        &RequestFacts {
+            source_ip: None,
+            secure_transport: false,
+        },
+    )
+    .await
+}

@@ -1,0 +1,863 @@
+//! Generates `crates/rolecall-api/src/generated/` from the pinned AWS model subsets in `models/`:
+//!
+//! - `mod.rs`: the `Operation` enum of every operation in `models/operations.txt` (name, service,
+//!   whether it only reads state, lookup by service and name).
+//! - `iam.rs`, `sts.rs`, `ec2.rs`: a typed input struct per operation (and per structure its
+//!   input reaches), parsed from Query / EC2 parameters by `parse`, which enforces the model's
+//!   `required`, types, and — for the Query services — string length, simple character-class
+//!   patterns and numeric ranges, in AWS's wording (see `crate::input` in rolecall-api).
+//!
+//! `rolecall-codegen` writes the files; `rolecall-codegen --check` exits 1 if they differ from
+//! what it would write (CI). The output is formatted by `rustfmt`.
+//!
+//! The model subsets are made from botocore by `models/subset.py`.
+
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+type Result<T> = std::result::Result<T, String>;
+
+/// Shapes whose model pattern rolecall does not enforce, because AWS itself accepts more than the
+/// pattern says (policy documents take any Unicode) or rolecall's own values would fail it
+/// (markers of tag lists are tag keys, which may be any letters).
+const PATTERN_NOT_ENFORCED: &[&str] = &["policyDocumentType", "markerType"];
+
+/// Integer shapes whose unparsable values IAM words as "Member must be a number" (and does not
+/// trim), rather than the generic type error.
+const NUMBER_WORDING: &[&str] = &["maxItemsType"];
+
+struct Op {
+    service: String,
+    name: String,
+    read_only: bool,
+}
+
+fn read_operations(models: &Path) -> Result<Vec<Op>> {
+    let text = std::fs::read_to_string(models.join("operations.txt"))
+        .map_err(|e| format!("models/operations.txt: {e}"))?;
+    let mut ops = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or_default();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            [] => {}
+            [service, name, mode @ ("read" | "write")] => ops.push(Op {
+                service: service.to_string(),
+                name: name.to_string(),
+                read_only: *mode == "read",
+            }),
+            _ => {
+                return Err(format!(
+                    "models/operations.txt:{}: expected `service Operation read|write`",
+                    n + 1
+                ));
+            }
+        }
+    }
+    Ok(ops)
+}
+
+fn load_model(models: &Path, service: &str) -> Result<Value> {
+    let path = models.join(format!("{service}.json"));
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn snake(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_ascii_uppercase() {
+            let prev = i.checked_sub(1).map(|j| chars[j]);
+            let next = chars.get(i + 1);
+            let boundary = match prev {
+                None => false,
+                Some(p) if p.is_ascii_lowercase() || p.is_ascii_digit() => true,
+                Some(p) if p.is_ascii_uppercase() => next.is_some_and(|n| n.is_ascii_lowercase()),
+                _ => false,
+            };
+            if boundary {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    match out.as_str() {
+        "type" | "match" | "ref" | "self" | "in" | "fn" | "mod" | "use" | "move" => {
+            format!("{out}_")
+        }
+        _ => out,
+    }
+}
+
+fn camel(name: &str) -> String {
+    let mut c = name.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn lower_first(name: &str) -> String {
+    let mut c = name.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// A character class pattern (`[...]+` or `[...]*`) as a Rust predicate over `c`, if it is one
+/// this generator can express without a regex engine (ASCII `\w`, `\d`, `\uXXXX`, ranges and
+/// literals; no `\p{..}` or five-digit escapes).
+fn class_predicate(pattern: &str) -> Option<String> {
+    let inner = pattern
+        .strip_prefix('[')?
+        .strip_suffix("]+")
+        .or_else(|| pattern.strip_prefix('[')?.strip_suffix("]*"))?;
+    let chars: Vec<char> = inner.chars().collect();
+    let mut items: Vec<(char, char)> = Vec::new();
+    let mut named: Vec<&str> = Vec::new();
+    let mut i = 0;
+    // One class atom: a character (escaped or not), or a named class.
+    let atom = |i: &mut usize| -> Option<Result<char>> {
+        let c = *chars.get(*i)?;
+        if c != '\\' {
+            *i += 1;
+            return Some(Ok(c));
+        }
+        let e = *chars.get(*i + 1)?;
+        match e {
+            'u' => {
+                let hex: String = chars.get(*i + 2..*i + 6)?.iter().collect();
+                if chars.get(*i + 6).is_some_and(|c| c.is_ascii_hexdigit()) {
+                    return Some(Err("five-digit escape".into()));
+                }
+                *i += 6;
+                Some(
+                    u32::from_str_radix(&hex, 16)
+                        .ok()
+                        .and_then(char::from_u32)
+                        .ok_or_else(|| "bad escape".to_string()),
+                )
+            }
+            'w' | 'd' | 'p' => Some(Err(e.to_string())),
+            other => {
+                *i += 2;
+                Some(Ok(other))
+            }
+        }
+    };
+    while i < chars.len() {
+        if chars[i] == '\\' && matches!(chars.get(i + 1), Some('w') | Some('d')) {
+            named.push(if chars[i + 1] == 'w' { "w" } else { "d" });
+            i += 2;
+            continue;
+        }
+        let lo = match atom(&mut i)? {
+            Ok(c) => c,
+            Err(_) => return None,
+        };
+        if chars.get(i) == Some(&'-') && i + 1 < chars.len() {
+            i += 1;
+            let hi = match atom(&mut i)? {
+                Ok(c) => c,
+                Err(_) => return None,
+            };
+            items.push((lo, hi));
+        } else {
+            items.push((lo, lo));
+        }
+    }
+    let mut tests: Vec<String> = Vec::new();
+    for n in named {
+        tests.push(match n {
+            "w" => "c.is_ascii_alphanumeric() || c == '_'".into(),
+            _ => "c.is_ascii_digit()".into(),
+        });
+    }
+    for (lo, hi) in items {
+        if lo == hi {
+            tests.push(format!("c == {lo:?}"));
+        } else {
+            tests.push(format!("({lo:?}..={hi:?}).contains(&c)"));
+        }
+    }
+    Some(tests.join(" || "))
+}
+
+/// One service's model and the structures generated for it.
+struct Gen<'m> {
+    service: &'m str,
+    ec2: bool,
+    shapes: &'m Map<String, Value>,
+    /// Structure shapes to generate (reached from an operation input), with their Rust names.
+    structs: BTreeMap<String, String>,
+    out: String,
+}
+
+impl<'m> Gen<'m> {
+    fn shape(&self, name: &str) -> Result<&'m Map<String, Value>> {
+        self.shapes
+            .get(name)
+            .and_then(Value::as_object)
+            .ok_or_else(|| format!("{}: no shape {name}", self.service))
+    }
+
+    fn ty(&self, shape_name: &str) -> Result<&'m str> {
+        self.shape(shape_name)?
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("{shape_name}: no type"))
+    }
+
+    /// The wire name of a member: Query uses the member name; EC2 its queryName, else its
+    /// locationName capitalized, else the member name.
+    fn wire(&self, member: &str, m: &Map<String, Value>) -> String {
+        if !self.ec2 {
+            return member.to_string();
+        }
+        if let Some(q) = m.get("queryName").and_then(Value::as_str) {
+            return q.to_string();
+        }
+        if let Some(l) = m.get("locationName").and_then(Value::as_str) {
+            return camel(l);
+        }
+        member.to_string()
+    }
+
+    /// The Rust type of a value of `shape_name` (not wrapped in Option).
+    fn rust_type(&mut self, shape_name: &str) -> Result<Option<String>> {
+        let ty = self.ty(shape_name)?;
+        Ok(Some(match ty {
+            "string" | "timestamp" | "blob" => "String".into(),
+            "integer" | "long" => "i64".into(),
+            "boolean" => "bool".into(),
+            "list" => {
+                let member = self.shape(shape_name)?["member"]["shape"]
+                    .as_str()
+                    .ok_or("list member")?
+                    .to_string();
+                match self.rust_type(&member)? {
+                    Some(t) => format!("Vec<{t}>"),
+                    None => return Ok(None),
+                }
+            }
+            "structure" => {
+                let rust = camel(shape_name);
+                if !self.structs.contains_key(shape_name) {
+                    self.structs.insert(shape_name.to_string(), rust.clone());
+                    self.gen_struct(shape_name, &rust, None)?;
+                }
+                rust
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// The statements that read one scalar value `v` (a `&str`) of `shape_name` into `out`.
+    fn scalar(&self, shape_name: &str, field: &str, wire: &str) -> Result<String> {
+        let shape = self.shape(shape_name)?;
+        let ty = self.ty(shape_name)?;
+        let protocol = if self.ec2 {
+            "Protocol::Ec2"
+        } else {
+            "self::PROTOCOL"
+        };
+        let mut s = String::new();
+        let checks = !self.ec2;
+        match ty {
+            "integer" | "long" => {
+                // The value as the message shows it: as sent where IAM does not trim, else parsed.
+                let shown = if NUMBER_WORDING.contains(&shape_name) {
+                    let _ = writeln!(
+                        s,
+                        "let n: i64 = v.parse().map_err(|_| input::violation({field}, v, \"Member must be a number\"))?;"
+                    );
+                    "v"
+                } else {
+                    let _ = writeln!(s, "let n = input::int({protocol}, {wire:?}, v)?;");
+                    "&n.to_string()"
+                };
+                if checks {
+                    if let Some(min) = shape.get("min").and_then(Value::as_i64) {
+                        let _ = writeln!(s, "input::min_value({field}, {shown}, n, {min})?;");
+                    }
+                    if let Some(max) = shape.get("max").and_then(Value::as_i64) {
+                        let _ = writeln!(s, "input::max_value({field}, {shown}, n, {max})?;");
+                    }
+                }
+                s.push_str("n\n");
+            }
+            "boolean" => {
+                let _ = writeln!(s, "input::boolean({protocol}, {wire:?}, v)?");
+            }
+            _ => {
+                if checks {
+                    let min = shape.get("min").and_then(Value::as_i64);
+                    let max = shape.get("max").and_then(Value::as_i64);
+                    if min.is_some() || max.is_some() {
+                        let _ = writeln!(
+                            s,
+                            "input::length({field}, v, {}, {})?;",
+                            min.unwrap_or(0),
+                            max.map(|m| m.to_string()).unwrap_or("usize::MAX".into())
+                        );
+                    }
+                    if let Some(p) = shape.get("pattern").and_then(Value::as_str)
+                        && !PATTERN_NOT_ENFORCED.contains(&shape_name)
+                    {
+                        match class_predicate(p) {
+                            Some(pred) => {
+                                let _ = writeln!(
+                                    s,
+                                    "input::pattern({field}, v, {p:?}, |c: char| {pred})?;"
+                                );
+                            }
+                            None => {
+                                let _ = writeln!(
+                                    s,
+                                    "// Pattern {p:?} is not a simple character class: not checked here."
+                                );
+                            }
+                        }
+                    }
+                }
+                s.push_str("v.to_string()\n");
+            }
+        }
+        Ok(s)
+    }
+
+    /// The expression reading member `member` (of shape `shape_name`) from `p`.
+    fn member_expr(
+        &mut self,
+        member: &str,
+        m: &Map<String, Value>,
+        required: bool,
+    ) -> Result<Option<String>> {
+        let shape_name = m["shape"].as_str().ok_or("member shape")?;
+        let wire = self.wire(member, m);
+        // The member's name in messages: its path from the input (`tags.member.key`).
+        let path = lower_first(member);
+        let field = format!("&format!(\"{{at}}{path}\")");
+        let protocol = if self.ec2 {
+            "Protocol::Ec2"
+        } else {
+            "self::PROTOCOL"
+        };
+        let missing = format!("ApiError::missing_parameter({protocol}, {wire:?})");
+        let ty = self.ty(shape_name)?;
+        Ok(Some(match ty {
+            "list" => {
+                let item = self.shape(shape_name)?["member"]["shape"]
+                    .as_str()
+                    .ok_or("list member")?
+                    .to_string();
+                let prefix = if self.ec2 {
+                    wire.clone()
+                } else {
+                    format!("{wire}.member")
+                };
+                let item_ty = self.ty(&item)?;
+                // The list's length is checked before its items (bounded work for long lists),
+                // showing its first items as AWS does (`[Tag(key=a, value=b), ...]`).
+                let max = self.shape(shape_name)?.get("max").and_then(Value::as_i64);
+                let ec2 = self.ec2;
+                let bound = |render: &str| match max {
+                    Some(max) if !ec2 => {
+                        format!("input::list_length({field}, &raw, {max}, {render})?;")
+                    }
+                    _ => String::new(),
+                };
+                let body = if item_ty == "structure" {
+                    let Some(t) = self.rust_type(&item)? else {
+                        return Ok(None);
+                    };
+                    let item_shape = self.shape(&item)?;
+                    let shown: Vec<String> = item_shape
+                        .get("members")
+                        .and_then(Value::as_object)
+                        .map(|m| m.keys().cloned().collect())
+                        .unwrap_or_default();
+                    let render = format!(
+                        "|s: &Params| format!(\"{item}({})\", {})",
+                        shown
+                            .iter()
+                            .map(|m| format!("{}={{}}", lower_first(m)))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        shown
+                            .iter()
+                            .map(|m| format!("s.get({m:?}).unwrap_or(\"null\")"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    let nested = if ec2 {
+                        "\"\"".to_string()
+                    } else {
+                        format!("&format!(\"{{at}}{path}.member.\")")
+                    };
+                    format!(
+                        "{{ let raw = p.structs({prefix:?}); {} raw.iter().map(|s| {t}::parse_at(s, {nested})).collect::<Result<Vec<_>, ApiError>>()? }}",
+                        bound(&render)
+                    )
+                } else if matches!(
+                    item_ty,
+                    "string" | "integer" | "long" | "boolean" | "timestamp"
+                ) {
+                    let read = self.scalar(&item, &field, &wire)?;
+                    format!(
+                        "{{ let raw = p.list({prefix:?}); {} raw.into_iter().map(|v| -> Result<_, ApiError> {{ Ok({{ {read} }}) }}).collect::<Result<Vec<_>, ApiError>>()? }}",
+                        bound("|v: &&str| v.to_string()")
+                    )
+                } else {
+                    return Ok(None);
+                };
+                if required {
+                    format!(
+                        "{{ let items = {body}; if items.is_empty() {{ return Err({missing}); }} items }}"
+                    )
+                } else {
+                    body
+                }
+            }
+            "structure" => {
+                let Some(t) = self.rust_type(shape_name)? else {
+                    return Ok(None);
+                };
+                let nested = if self.ec2 {
+                    "\"\"".to_string()
+                } else {
+                    format!("&format!(\"{{at}}{path}.\")")
+                };
+                let read =
+                    format!("p.sub({wire:?}).map(|s| {t}::parse_at(&s, {nested})).transpose()?");
+                if required {
+                    format!("{read}.ok_or_else(|| {missing})?")
+                } else {
+                    read
+                }
+            }
+            "string" | "integer" | "long" | "boolean" | "timestamp" | "blob" => {
+                let read = self.scalar(shape_name, &field, &wire)?;
+                if required {
+                    format!("{{ let v = p.get({wire:?}).ok_or_else(|| {missing})?; {read} }}")
+                } else {
+                    format!(
+                        "match p.get({wire:?}) {{ Some(v) => Some({{ {read} }}), None => None }}"
+                    )
+                }
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// A struct for structure `shape_name` named `rust`, with `parse`. `op` names the operation
+    /// whose input it is.
+    fn gen_struct(&mut self, shape_name: &str, rust: &str, op: Option<&str>) -> Result<()> {
+        let shape = self.shape(shape_name)?;
+        let required: BTreeSet<&str> = shape
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let empty = Map::new();
+        let members = shape
+            .get("members")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
+        let mut fields = String::new();
+        let mut reads = String::new();
+        let mut names = Vec::new();
+        for (member, m) in members {
+            let m = m.as_object().ok_or("member")?;
+            let is_required = required.contains(member.as_str());
+            let Some(expr) = self.member_expr(member, m, is_required)? else {
+                let _ = writeln!(
+                    fields,
+                    "    // {member}: not modelled here (map/unsupported shape)."
+                );
+                continue;
+            };
+            let shape_name = m["shape"].as_str().ok_or("member shape")?;
+            let Some(t) = self.rust_type(shape_name)? else {
+                continue;
+            };
+            let t = if is_required || t.starts_with("Vec<") {
+                t
+            } else {
+                format!("Option<{t}>")
+            };
+            let name = snake(member);
+            let wire = self.wire(member, m);
+            let _ = writeln!(
+                fields,
+                "    /// `{wire}` ({shape_name}{}).",
+                if is_required { ", required" } else { "" }
+            );
+            let _ = writeln!(fields, "    pub {name}: {t},");
+            let _ = writeln!(reads, "        let {name} = {expr};");
+            names.push(name);
+        }
+        let doc = match op {
+            Some(op) => format!("/// The input of `{op}` ({shape_name})."),
+            None => format!("/// The `{shape_name}` structure."),
+        };
+        let _ = writeln!(
+            self.out,
+            "{doc}\n#[derive(Debug, Clone, PartialEq, Default)]\npub struct {rust} {{\n{fields}}}\n"
+        );
+        let _ = writeln!(
+            self.out,
+            "impl {rust} {{\n    /// Reads and checks the parameters (see the module docs).\n    pub fn parse(p: &Params) -> Result<Self, ApiError> {{\n        Self::parse_at(p, \"\")\n    }}\n\n    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.\n    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {{\n{reads}        Ok({rust} {{ {} }})\n    }}\n}}\n",
+            names.join(", ")
+        );
+        Ok(())
+    }
+}
+
+fn rustfmt(code: &str) -> Result<String> {
+    let mut child = Command::new("rustfmt")
+        .args(["--edition", "2024", "--emit", "stdout"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("running rustfmt: {e}"))?;
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().ok_or("rustfmt stdin")?;
+        stdin
+            .write_all(code.as_bytes())
+            .map_err(|e| format!("rustfmt: {e}"))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("rustfmt: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "rustfmt failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    String::from_utf8(out.stdout).map_err(|e| format!("rustfmt output: {e}"))
+}
+
+const HEADER: &str = "// @generated by rolecall-codegen from models/ — do not edit; run `cargo run -p rolecall-codegen`.\n";
+
+fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
+    let models = root.join("models");
+    let ops = read_operations(&models)?;
+    let mut files = BTreeMap::new();
+    let mut services: Vec<&str> = Vec::new();
+    for op in &ops {
+        if !services.contains(&op.service.as_str()) {
+            services.push(&op.service);
+        }
+    }
+    let mut modeled: Vec<String> = Vec::new();
+    for service in &services {
+        if *service == "rolecall" {
+            continue;
+        }
+        let model = load_model(&models, service)?;
+        let shapes = model["shapes"].as_object().ok_or("shapes")?;
+        let version = model["metadata"]["botocoreVersion"].as_str().unwrap_or("?");
+        let mut g = Gen {
+            service,
+            ec2: *service == "ec2",
+            shapes,
+            structs: BTreeMap::new(),
+            out: String::new(),
+        };
+        for op in ops.iter().filter(|o| o.service == *service) {
+            let spec = model["operations"].get(&op.name).ok_or_else(|| {
+                format!(
+                    "{service} {}: not in models/{service}.json; run `python3 models/subset.py`",
+                    op.name
+                )
+            })?;
+            let rust = format!("{}Input", op.name);
+            match spec.get("input").and_then(|i| i["shape"].as_str()) {
+                Some(input) => g.gen_struct(input, &rust, Some(&op.name))?,
+                None => {
+                    let _ = writeln!(
+                        g.out,
+                        "/// The input of `{}` (no parameters).\n#[derive(Debug, Clone, PartialEq, Default)]\npub struct {rust};\n\nimpl {rust} {{\n    pub fn parse(_: &Params) -> Result<Self, ApiError> {{\n        Ok({rust})\n    }}\n}}\n",
+                        op.name
+                    );
+                }
+            }
+        }
+        let protocol = match *service {
+            "iam" => "Iam",
+            "sts" => "Sts",
+            _ => "Ec2",
+        };
+        let code = format!(
+            "{HEADER}//! Typed inputs of the {service} operations rolecall implements (botocore {version}).\n\n#![allow(clippy::all, dead_code, unused_braces, unused_imports, unused_variables)]\n\nuse crate::error::{{ApiError, Protocol}};\nuse crate::input;\nuse rolecall_wire::Params;\n\n/// The protocol these inputs are read in.\npub const PROTOCOL: Protocol = Protocol::{protocol};\n\n{}",
+            g.out
+        );
+        files.insert(PathBuf::from(format!("{service}.rs")), rustfmt(&code)?);
+        modeled.push(service.to_string());
+    }
+    // mod.rs: the operation enum.
+    let mut m = String::new();
+    let _ = writeln!(
+        m,
+        "{HEADER}//! The operations rolecall implements (`models/operations.txt`) and their typed inputs.\n\n#![allow(dead_code)]\n"
+    );
+    for s in &modeled {
+        let _ = writeln!(m, "pub mod {s};");
+    }
+    let _ = writeln!(m, "\nuse crate::service::Service;\n");
+    let _ = writeln!(
+        m,
+        "/// Every operation this server implements.\n#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]\npub enum Operation {{"
+    );
+    for op in &ops {
+        let _ = writeln!(m, "    {},", op.name);
+    }
+    let _ = writeln!(
+        m,
+        "}}\n\nimpl Operation {{\n    /// All operations, in `models/operations.txt` order.\n    pub const ALL: &[Operation] = &["
+    );
+    for op in &ops {
+        let _ = writeln!(m, "        Operation::{},", op.name);
+    }
+    let _ = writeln!(
+        m,
+        "    ];\n\n    /// The action name (`Action=`).\n    pub fn name(self) -> &'static str {{\n        match self {{"
+    );
+    for op in &ops {
+        let _ = writeln!(m, "            Operation::{0} => {0:?},", op.name);
+    }
+    let _ = writeln!(
+        m,
+        "        }}\n    }}\n\n    /// The service that implements it.\n    pub fn service(self) -> Service {{\n        match self {{"
+    );
+    for op in &ops {
+        let _ = writeln!(
+            m,
+            "            Operation::{} => Service::{},",
+            op.name,
+            camel(&op.service)
+        );
+    }
+    let _ = writeln!(
+        m,
+        "        }}\n    }}\n\n    /// Whether it only reads state (no change is published after it).\n    pub fn is_read_only(self) -> bool {{\n        matches!(self, "
+    );
+    let reads: Vec<String> = ops
+        .iter()
+        .filter(|o| o.read_only)
+        .map(|o| format!("Operation::{}", o.name))
+        .collect();
+    let _ = writeln!(m, "{})\n    }}\n", reads.join(" | "));
+    let _ = writeln!(
+        m,
+        "    /// The operation `service` implements under `name`, if any.\n    pub fn from_name(service: Service, name: &str) -> Option<Operation> {{\n        Some(match (service, name) {{"
+    );
+    for op in &ops {
+        let _ = writeln!(
+            m,
+            "            (Service::{}, {:?}) => Operation::{},",
+            camel(&op.service),
+            op.name,
+            op.name
+        );
+    }
+    let _ = writeln!(
+        m,
+        "            _ => return None,\n        }})\n    }}\n}}\n"
+    );
+    files.insert(PathBuf::from("mod.rs"), rustfmt(&m)?);
+    let mut out = BTreeMap::new();
+    for (name, code) in files {
+        out.insert(PathBuf::from("generated").join(name), code);
+    }
+    out.insert(
+        PathBuf::from("units/dispatch.rs"),
+        unit_dispatch(root, &ops)?,
+    );
+    Ok(out)
+}
+
+/// The operation units in `crates/rolecall-api/src/units/*.rs`: a unit is a unit struct named
+/// after its operation (`pub(crate) struct AddRoleToInstanceProfile;`, or the first argument of
+/// a macro that declares one, `on_profile!(GetInstanceProfile, ...)`).
+fn find_units(root: &Path, ops: &[Op]) -> Result<Vec<(String, String)>> {
+    let dir = root.join("crates/rolecall-api/src/units");
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    entries.sort();
+    let names: BTreeSet<&str> = ops.iter().map(|o| o.name.as_str()).collect();
+    let mut units = Vec::new();
+    for path in entries {
+        let module = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        if module == "mod" || module == "dispatch" {
+            continue;
+        }
+        let code =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        // `struct Name;` or `macro!(Name,` (identifier, then `;` / `,`).
+        let ident_then = |rest: &str, end: char| -> Option<String> {
+            let rest = rest.trim_start();
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            rest[name.len()..]
+                .trim_start()
+                .starts_with(end)
+                .then_some(name)
+        };
+        let declared = code
+            .match_indices("struct ")
+            .filter_map(|(i, m)| ident_then(&code[i + m.len()..], ';'))
+            .chain(
+                code.match_indices("!(")
+                    .filter_map(|(i, m)| ident_then(&code[i + m.len()..], ',')),
+            );
+        for name in declared {
+            if names.contains(name.as_str()) && !units.iter().any(|(_, n)| *n == name) {
+                units.push((module.clone(), name));
+            }
+        }
+    }
+    Ok(units)
+}
+
+fn unit_dispatch(root: &Path, ops: &[Op]) -> Result<String> {
+    let units = find_units(root, ops)?;
+    let mut m = String::new();
+    let _ = writeln!(
+        m,
+        "// @generated by rolecall-codegen from the unit structs in crates/rolecall-api/src/units — do not edit; run `cargo run -p rolecall-codegen`.\n//! The unit families (every `*.rs` next to this file) and which operations are units (see\n//! `crate::units::Unit`).\n"
+    );
+    let modules: BTreeSet<&str> = units.iter().map(|(m, _)| m.as_str()).collect();
+    for module in &modules {
+        let _ = writeln!(m, "#[path = \"{module}.rs\"]\npub(crate) mod {module};");
+    }
+    let _ = writeln!(
+        m,
+        "\nuse super::run;\nuse crate::authz::RequestFacts;\nuse crate::context::Call;\nuse crate::error::ApiError;\nuse crate::generated::Operation;\n\n/// Runs `call` through its operation's unit, or None when the operation is not a unit yet.\npub(crate) async fn dispatch(call: &Call<'_>, facts: &RequestFacts) -> Option<Result<String, ApiError>> {{\n    Some(match call.op {{"
+    );
+    for op in ops {
+        if let Some((module, name)) = units.iter().find(|(_, n)| *n == op.name) {
+            let _ = writeln!(
+                m,
+                "        Operation::{name} => run::<{module}::{name}>(call, facts).await,"
+            );
+        }
+    }
+    let _ = writeln!(m, "        _ => return None,\n    }})\n}}");
+    rustfmt(&m)
+}
+
+fn main() {
+    let check = std::env::args().any(|a| a == "--check");
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let root = root.canonicalize().unwrap_or(root);
+    let out_dir = root.join("crates/rolecall-api/src");
+    let files = match generate(&root) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("rolecall-codegen: {e}");
+            std::process::exit(2);
+        }
+    };
+    let mut stale = Vec::new();
+    for (name, code) in &files {
+        let path = out_dir.join(name);
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        if current != *code {
+            stale.push(path.clone());
+            if !check
+                && let Err(e) = std::fs::create_dir_all(path.parent().unwrap_or(&out_dir))
+                    .and_then(|_| std::fs::write(&path, code))
+            {
+                eprintln!("rolecall-codegen: writing {}: {e}", path.display());
+                std::process::exit(2);
+            }
+        }
+    }
+    // Files left over from services no longer listed.
+    if let Ok(dir) = std::fs::read_dir(out_dir.join("generated")) {
+        for entry in dir.flatten() {
+            let name = PathBuf::from("generated").join(entry.file_name());
+            if !files.contains_key(&name) {
+                stale.push(entry.path());
+                if !check {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+    }
+    if check && !stale.is_empty() {
+        for p in &stale {
+            eprintln!("rolecall-codegen: out of date: {}", p.display());
+        }
+        eprintln!("rolecall-codegen: run `cargo run -p rolecall-codegen` and commit the result");
+        std::process::exit(1);
+    }
+    if !check {
+        for p in &stale {
+            println!("wrote {}", p.display());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CI: the committed generated files are what the generator writes from `models/`.
+    #[test]
+    fn committed_files_are_current() {
+        let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+        let out_dir = root.join("crates/rolecall-api/src");
+        for (name, code) in generate(&root).expect("generate") {
+            let current = std::fs::read_to_string(out_dir.join(&name)).unwrap_or_default();
+            assert!(
+                current == code,
+                "{} is out of date: run `cargo run -p rolecall-codegen` and commit it",
+                name.display()
+            );
+        }
+    }
+
+    #[test]
+    fn character_classes() {
+        assert_eq!(
+            class_predicate(r"[\w+=,.@-]+").as_deref(),
+            Some(
+                "c.is_ascii_alphanumeric() || c == '_' || c == '+' || c == '=' || c == ',' || c == '.' || c == '@' || c == '-'"
+            )
+        );
+        assert_eq!(
+            class_predicate(r"[\u0009\u0020-\u00FF]*").as_deref(),
+            Some("c == '\\t' || (' '..='ÿ').contains(&c)")
+        );
+        assert_eq!(class_predicate(r"[\p{L}\p{Z}]+"), None);
+        assert_eq!(
+            class_predicate(r"(\u002F)|(\u002F[\u0021-\u007E]+\u002F)"),
+            None
+        );
+        assert_eq!(snake("PolicyARN"), "policy_arn");
+        assert_eq!(snake("IamInstanceProfile"), "iam_instance_profile");
+        assert_eq!(snake("Type"), "type_");
+    }
+}
