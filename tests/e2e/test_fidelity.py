@@ -41,3 +41,27 @@ def test_date_and_access_point_values_iam_accepts(iam):
     assert aws_error(iam.put_role_policy, RoleName=role, PolicyName="p", PolicyDocument=bucket_with_region).message == (
         "Resource arn:aws:s3:us-west-2::bucket can not contain region information."
     )
+
+
+def test_tag_limits_and_field_names(iam):
+    role = unique("r")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST_EC2)
+    # Items are named by their 1-based position, as AWS names them.
+    message = aws_error(iam.tag_role, RoleName=role, Tags=[{"Key": "ok", "Value": "v"}, {"Key": "bad", "Value": "a#b"}]).message
+    assert "at 'tags.2.member.value' failed to satisfy constraint" in message, message
+    message = aws_error(iam.create_role, RoleName=unique("r"), AssumeRolePolicyDocument=TRUST_EC2, Tags=[{"Key": "k" * 129, "Value": ""}]).message
+    assert "at 'tags.1.member.key' failed to satisfy constraint: Member must have length less than or equal to 128" in message, message
+    # At most 50 tags on Create*/Tag*, and 50 keys on Untag*.
+    tags = [{"Key": f"k{i}", "Value": "v"} for i in range(51)]
+    for call, kw in [
+        (iam.create_role, dict(RoleName=unique("r"), AssumeRolePolicyDocument=TRUST_EC2)),
+        (iam.create_user, dict(UserName=unique("u"))),
+        (iam.create_instance_profile, dict(InstanceProfileName=unique("p"))),
+        (iam.tag_role, dict(RoleName=role)),
+    ]:
+        code, status, message = aws_error(call, Tags=tags, **kw)
+        assert (code, status) == ("ValidationError", 400), (call, message)
+        assert message.endswith("at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50"), message
+    code, status, message = aws_error(iam.untag_role, RoleName=role, TagKeys=[f"k{i}" for i in range(51)])
+    assert (code, status) == ("ValidationError", 400)
+    assert message.endswith("failed to satisfy constraint: Member must have length less than or equal to 50"), message

@@ -342,7 +342,7 @@ impl<'m> Gen<'m> {
     ) -> Result<Option<String>> {
         let shape_name = m["shape"].as_str().ok_or("member shape")?;
         let wire = self.wire(member, m);
-        // The member's name in messages: its path from the input (`tags.member.key`).
+        // The member's name in messages: its path from the input (`tags.1.member.key`).
         let path = lower_first(member);
         let field = format!("&format!(\"{{at}}{path}\")");
         let protocol = if self.ec2 {
@@ -397,13 +397,16 @@ impl<'m> Gen<'m> {
                             .collect::<Vec<_>>()
                             .join(", ")
                     );
+                    // Items are named by their 1-based position, as AWS names them
+                    // (`tags.6.member.value`).
                     let nested = if ec2 {
                         "\"\"".to_string()
                     } else {
-                        format!("&format!(\"{{at}}{path}.member.\")")
+                        format!("&format!(\"{{at}}{path}.{{}}.member.\", i + 1)")
                     };
+                    let index = if ec2 { "_" } else { "i" };
                     format!(
-                        "{{ let raw = p.structs({prefix:?}); {} raw.iter().map(|s| {t}::parse_at(s, {nested})).collect::<Result<Vec<_>, ApiError>>()? }}",
+                        "{{ let raw = p.structs({prefix:?}); {} raw.iter().enumerate().map(|({index}, s)| {t}::parse_at(s, {nested})).collect::<Result<Vec<_>, ApiError>>()? }}",
                         bound(&render)
                     )
                 } else if matches!(

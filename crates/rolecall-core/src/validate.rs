@@ -153,19 +153,22 @@ pub fn tags(tags: &[Tag]) -> Result<()> {
     let tag_char = |c: char| {
         c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
     };
-    for t in tags {
-        check_len("tags.member.key", &t.key, 1, 128)?;
+    for (i, t) in tags.iter().enumerate() {
+        // AWS names list items by their 1-based position.
+        let key_field = format!("tags.{}.member.key", i + 1);
+        let value_field = format!("tags.{}.member.value", i + 1);
+        check_len(&key_field, &t.key, 1, 128)?;
         if !t.key.chars().all(tag_char) {
             return Err(violation(
-                "tags.member.key",
+                &key_field,
                 &t.key,
                 "Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+",
             ));
         }
-        check_len("tags.member.value", &t.value, 0, 256)?;
+        check_len(&value_field, &t.value, 0, 256)?;
         if !t.value.chars().all(tag_char) {
             return Err(violation(
-                "tags.member.value",
+                &value_field,
                 &t.value,
                 "Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*",
             ));

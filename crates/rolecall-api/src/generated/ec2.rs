@@ -446,7 +446,8 @@ impl TagSpecification {
         let tags = {
             let raw = p.structs("Tag");
             raw.iter()
-                .map(|s| Tag::parse_at(s, ""))
+                .enumerate()
+                .map(|(_, s)| Tag::parse_at(s, ""))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         Ok(TagSpecification {
@@ -1030,7 +1031,8 @@ impl InstanceSecondaryInterfaceSpecificationRequest {
         let private_ip_addresses = {
             let raw = p.structs("PrivateIpAddress");
             raw.iter()
-                .map(|s| InstanceSecondaryInterfacePrivateIpAddressRequest::parse_at(s, ""))
+                .enumerate()
+                .map(|(_, s)| InstanceSecondaryInterfacePrivateIpAddressRequest::parse_at(s, ""))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         let private_ip_address_count = match p.get("PrivateIpAddressCount") {
@@ -1344,7 +1346,8 @@ impl InstanceNetworkInterfaceSpecification {
         let ipv6_addresses = {
             let raw = p.structs("Ipv6Addresses");
             raw.iter()
-                .map(|s| InstanceIpv6Address::parse_at(s, ""))
+                .enumerate()
+                .map(|(_, s)| InstanceIpv6Address::parse_at(s, ""))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         let network_interface_id = match p.get("NetworkInterfaceId") {
@@ -1358,7 +1361,8 @@ impl InstanceNetworkInterfaceSpecification {
         let private_ip_addresses = {
             let raw = p.structs("PrivateIpAddresses");
             raw.iter()
-                .map(|s| PrivateIpAddressSpecification::parse_at(s, ""))
+                .enumerate()
+                .map(|(_, s)| PrivateIpAddressSpecification::parse_at(s, ""))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         let secondary_private_ip_address_count = match p.get("SecondaryPrivateIpAddressCount") {
@@ -1390,7 +1394,8 @@ impl InstanceNetworkInterfaceSpecification {
         let ipv4_prefixes = {
             let raw = p.structs("Ipv4Prefix");
             raw.iter()
-                .map(|s| Ipv4PrefixSpecificationRequest::parse_at(s, ""))
+                .enumerate()
+                .map(|(_, s)| Ipv4PrefixSpecificationRequest::parse_at(s, ""))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         let ipv4_prefix_count = match p.get("Ipv4PrefixCount") {
@@ -1403,7 +1408,8 @@ impl InstanceNetworkInterfaceSpecification {
         let ipv6_prefixes = {
             let raw = p.structs("Ipv6Prefix");
             raw.iter()
-                .map(|s| Ipv6PrefixSpecificationRequest::parse_at(s, ""))
+                .enumerate()
+                .map(|(_, s)| Ipv6PrefixSpecificationRequest::parse_at(s, ""))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         let ipv6_prefix_count = match p.get("Ipv6PrefixCount") {
@@ -1593,7 +1599,8 @@ impl RunInstancesInput {
         let block_device_mappings = {
             let raw = p.structs("BlockDeviceMapping");
             raw.iter()
-                .map(|s| BlockDeviceMapping::parse_at(s, ""))
+                .enumerate()
+                .map(|(_, s)| BlockDeviceMapping::parse_at(s, ""))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         let image_id = match p.get("ImageId") {
@@ -1614,7 +1621,8 @@ impl RunInstancesInput {
         let ipv6_addresses = {
             let raw = p.structs("Ipv6Address");
             raw.iter()
-                .map(|s| InstanceIpv6Address::parse_at(s, ""))
+                .enumerate()
+                .map(|(_, s)| InstanceIpv6Address::parse_at(s, ""))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         let kernel_id = match p.get("KernelId") {
@@ -1674,19 +1682,22 @@ impl RunInstancesInput {
         let elastic_gpu_specification = {
             let raw = p.structs("ElasticGpuSpecification");
             raw.iter()
-                .map(|s| ElasticGpuSpecification::parse_at(s, ""))
+                .enumerate()
+                .map(|(_, s)| ElasticGpuSpecification::parse_at(s, ""))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         let elastic_inference_accelerators = {
             let raw = p.structs("ElasticInferenceAccelerator");
             raw.iter()
-                .map(|s| ElasticInferenceAccelerator::parse_at(s, ""))
+                .enumerate()
+                .map(|(_, s)| ElasticInferenceAccelerator::parse_at(s, ""))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         let tag_specifications = {
             let raw = p.structs("TagSpecification");
             raw.iter()
-                .map(|s| TagSpecification::parse_at(s, ""))
+                .enumerate()
+                .map(|(_, s)| TagSpecification::parse_at(s, ""))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         let launch_template = p
@@ -1716,7 +1727,8 @@ impl RunInstancesInput {
         let license_specifications = {
             let raw = p.structs("LicenseSpecification");
             raw.iter()
-                .map(|s| LicenseConfigurationRequest::parse_at(s, ""))
+                .enumerate()
+                .map(|(_, s)| LicenseConfigurationRequest::parse_at(s, ""))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         let metadata_options = p
@@ -1754,7 +1766,8 @@ impl RunInstancesInput {
         let secondary_interfaces = {
             let raw = p.structs("SecondaryInterface");
             raw.iter()
-                .map(|s| InstanceSecondaryInterfaceSpecificationRequest::parse_at(s, ""))
+                .enumerate()
+                .map(|(_, s)| InstanceSecondaryInterfaceSpecificationRequest::parse_at(s, ""))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         let dry_run = match p.get("DryRun") {
@@ -1785,7 +1798,8 @@ impl RunInstancesInput {
         let network_interfaces = {
             let raw = p.structs("NetworkInterface");
             raw.iter()
-                .map(|s| InstanceNetworkInterfaceSpecification::parse_at(s, ""))
+                .enumerate()
+                .map(|(_, s)| InstanceNetworkInterfaceSpecification::parse_at(s, ""))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         let iam_instance_profile = p
@@ -1918,7 +1932,8 @@ impl DescribeInstancesInput {
         let filters = {
             let raw = p.structs("Filter");
             raw.iter()
-                .map(|s| Filter::parse_at(s, ""))
+                .enumerate()
+                .map(|(_, s)| Filter::parse_at(s, ""))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         let next_token = match p.get("NextToken") {
@@ -2302,7 +2317,8 @@ impl DescribeIamInstanceProfileAssociationsInput {
         let filters = {
             let raw = p.structs("Filter");
             raw.iter()
-                .map(|s| Filter::parse_at(s, ""))
+                .enumerate()
+                .map(|(_, s)| Filter::parse_at(s, ""))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         let max_results = match p.get("MaxResults") {

@@ -157,7 +157,8 @@ impl CreateRoleInput {
                 )
             })?;
             raw.iter()
-                .map(|s| Tag::parse_at(s, &format!("{at}tags.member.")))
+                .enumerate()
+                .map(|(i, s)| Tag::parse_at(s, &format!("{at}tags.{}.member.", i + 1)))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         Ok(CreateRoleInput {
@@ -522,7 +523,8 @@ impl TagRoleInput {
                     )
                 })?;
                 raw.iter()
-                    .map(|s| Tag::parse_at(s, &format!("{at}tags.member.")))
+                    .enumerate()
+                    .map(|(i, s)| Tag::parse_at(s, &format!("{at}tags.{}.member.", i + 1)))
                     .collect::<Result<Vec<_>, ApiError>>()?
             };
             if items.is_empty() {
@@ -974,7 +976,8 @@ impl CreatePolicyInput {
                 )
             })?;
             raw.iter()
-                .map(|s| Tag::parse_at(s, &format!("{at}tags.member.")))
+                .enumerate()
+                .map(|(i, s)| Tag::parse_at(s, &format!("{at}tags.{}.member.", i + 1)))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         Ok(CreatePolicyInput {
@@ -1549,7 +1552,8 @@ impl CreateInstanceProfileInput {
                 )
             })?;
             raw.iter()
-                .map(|s| Tag::parse_at(s, &format!("{at}tags.member.")))
+                .enumerate()
+                .map(|(i, s)| Tag::parse_at(s, &format!("{at}tags.{}.member.", i + 1)))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         Ok(CreateInstanceProfileInput {
@@ -1937,7 +1941,8 @@ impl TagInstanceProfileInput {
                     )
                 })?;
                 raw.iter()
-                    .map(|s| Tag::parse_at(s, &format!("{at}tags.member.")))
+                    .enumerate()
+                    .map(|(i, s)| Tag::parse_at(s, &format!("{at}tags.{}.member.", i + 1)))
                     .collect::<Result<Vec<_>, ApiError>>()?
             };
             if items.is_empty() {
@@ -2147,7 +2152,8 @@ impl CreateUserInput {
                 )
             })?;
             raw.iter()
-                .map(|s| Tag::parse_at(s, &format!("{at}tags.member.")))
+                .enumerate()
+                .map(|(i, s)| Tag::parse_at(s, &format!("{at}tags.{}.member.", i + 1)))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         Ok(CreateUserInput {
@@ -2398,7 +2404,8 @@ impl TagUserInput {
                     )
                 })?;
                 raw.iter()
-                    .map(|s| Tag::parse_at(s, &format!("{at}tags.member.")))
+                    .enumerate()
+                    .map(|(i, s)| Tag::parse_at(s, &format!("{at}tags.{}.member.", i + 1)))
                     .collect::<Result<Vec<_>, ApiError>>()?
             };
             if items.is_empty() {
@@ -4310,7 +4317,10 @@ impl SimulatePrincipalPolicyInput {
         let context_entries = {
             let raw = p.structs("ContextEntries.member");
             raw.iter()
-                .map(|s| ContextEntry::parse_at(s, &format!("{at}contextEntries.member.")))
+                .enumerate()
+                .map(|(i, s)| {
+                    ContextEntry::parse_at(s, &format!("{at}contextEntries.{}.member.", i + 1))
+                })
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         let resource_handling_option = match p.get("ResourceHandlingOption") {
@@ -4478,7 +4488,10 @@ impl SimulateCustomPolicyInput {
         let context_entries = {
             let raw = p.structs("ContextEntries.member");
             raw.iter()
-                .map(|s| ContextEntry::parse_at(s, &format!("{at}contextEntries.member.")))
+                .enumerate()
+                .map(|(i, s)| {
+                    ContextEntry::parse_at(s, &format!("{at}contextEntries.{}.member.", i + 1))
+                })
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         let resource_handling_option = match p.get("ResourceHandlingOption") {

@@ -205,7 +205,10 @@ impl AssumeRoleInput {
         let policy_arns = {
             let raw = p.structs("PolicyArns.member");
             raw.iter()
-                .map(|s| PolicyDescriptorType::parse_at(s, &format!("{at}policyArns.member.")))
+                .enumerate()
+                .map(|(i, s)| {
+                    PolicyDescriptorType::parse_at(s, &format!("{at}policyArns.{}.member.", i + 1))
+                })
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         let policy = match p.get("Policy") {
@@ -240,7 +243,8 @@ impl AssumeRoleInput {
                 )
             })?;
             raw.iter()
-                .map(|s| Tag::parse_at(s, &format!("{at}tags.member.")))
+                .enumerate()
+                .map(|(i, s)| Tag::parse_at(s, &format!("{at}tags.{}.member.", i + 1)))
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         let transitive_tag_keys = {
@@ -348,7 +352,10 @@ impl AssumeRoleInput {
                 )
             })?;
             raw.iter()
-                .map(|s| ProvidedContext::parse_at(s, &format!("{at}providedContexts.member.")))
+                .enumerate()
+                .map(|(i, s)| {
+                    ProvidedContext::parse_at(s, &format!("{at}providedContexts.{}.member.", i + 1))
+                })
                 .collect::<Result<Vec<_>, ApiError>>()?
         };
         Ok(AssumeRoleInput {
