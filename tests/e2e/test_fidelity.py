@@ -65,3 +65,20 @@ def test_tag_limits_and_field_names(iam):
     code, status, message = aws_error(iam.untag_role, RoleName=role, TagKeys=[f"k{i}" for i in range(51)])
     assert (code, status) == ("ValidationError", 400)
     assert message.endswith("failed to satisfy constraint: Member must have length less than or equal to 50"), message
+
+
+def test_assume_role_validates_before_authorizing(server, iam):
+    """A malformed AssumeRole is a ValidationError for anyone, even a caller who may not assume
+    anything (the root may not assume roles at all)."""
+    from support import client_for
+
+    role_arn = iam.create_role(RoleName=unique("r"), AssumeRolePolicyDocument=TRUST_EC2)["Role"]["Arn"]
+    user = unique("nobody")
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    for who in (client_for(server, "sts"), client_for(server, "sts", key=key["AccessKeyId"], secret=key["SecretAccessKey"])):
+        code, status, message = aws_error(who.assume_role, RoleArn=role_arn, RoleSessionName="s" * 65)
+        assert (code, status) == ("ValidationError", 400), message
+        assert "at 'roleSessionName' failed to satisfy constraint" in message
+        # Well-formed, the same call is refused for lack of permission.
+        assert aws_error(who.assume_role, RoleArn=role_arn, RoleSessionName="ok-session").code == "AccessDenied"

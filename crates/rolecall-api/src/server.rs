@@ -208,13 +208,19 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
             // the others are authorized from their parameters, then handled.
             match units::dispatch::dispatch(&call, &facts).await {
                 Some(result) => result,
-                None => match authz::authorize(&api, &principal, op, &params, &facts, None).await {
+                // Input is validated before anything is decided about the caller, as AWS does.
+                None => match sts::validate(op, &params) {
                     Err(e) => Err(e),
-                    Ok(()) => match op.service() {
-                        Service::Sts => sts::dispatch(&call).await,
-                        // Every IAM and EC2 operation is a unit.
-                        Service::Iam | Service::Ec2 => Err(ApiError::invalid_action(op.name())),
-                        Service::Rolecall => agent_api::dispatch(&call).await,
+                    Ok(()) => match authz::authorize(&api, &principal, op, &params, &facts, None)
+                        .await
+                    {
+                        Err(e) => Err(e),
+                        Ok(()) => match op.service() {
+                            Service::Sts => sts::dispatch(&call).await,
+                            // Every IAM and EC2 operation is a unit.
+                            Service::Iam | Service::Ec2 => Err(ApiError::invalid_action(op.name())),
+                            Service::Rolecall => agent_api::dispatch(&call).await,
+                        },
                     },
                 },
             }

@@ -48,3 +48,12 @@ pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
         other => Err(ApiError::invalid_action(other.name())),
     }
 }
+
+/// Checks an STS operation's input before authorization (AWS answers a malformed request with
+/// a ValidationError whoever sends it).
+pub fn validate(op: Operation, params: &rolecall_wire::Params) -> Result<(), ApiError> {
+    match op {
+        Operation::AssumeRole => crate::sts_sessions::validate_assume_role(params),
+        _ => Ok(()),
+    }
+}

@@ -53,14 +53,15 @@ fn check_session_name(v: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub async fn assume_role(call: &Call<'_>) -> Result<String, ApiError> {
+/// AssumeRole's own input rules: the role ARN and session name present, the session name's
+/// pattern and length, the external id's length.
+pub fn validate_assume_role(params: &rolecall_wire::Params) -> Result<(), ApiError> {
     let a = Args {
-        params: call.params,
+        params,
         protocol: Protocol::Sts,
     };
-    let role_arn = a.req("RoleArn")?;
-    let session_name = a.req("RoleSessionName")?;
-    check_session_name(session_name)?;
+    a.req("RoleArn")?;
+    check_session_name(a.req("RoleSessionName")?)?;
     if let Some(id) = a.opt("ExternalId")
         && !(2..=1224).contains(&id.len())
     {
@@ -70,6 +71,17 @@ pub async fn assume_role(call: &Call<'_>) -> Result<String, ApiError> {
             "Member must have length between 2 and 1224",
         ));
     }
+    Ok(())
+}
+
+pub async fn assume_role(call: &Call<'_>) -> Result<String, ApiError> {
+    validate_assume_role(call.params)?;
+    let a = Args {
+        params: call.params,
+        protocol: Protocol::Sts,
+    };
+    let role_arn = a.req("RoleArn")?;
+    let session_name = a.req("RoleSessionName")?;
     // Authorization (trust policy) already passed, so the role exists.
     let role = role_by_arn(call.api, role_arn)
         .await
