@@ -100,7 +100,7 @@ def test_run_profile_errors(ec2, profile):
     assert aws_error(run, ec2, IamInstanceProfile={"Name": unique("nope")})[:2] == ("InvalidParameterValue", 400)
     assert aws_error(run, ec2, IamInstanceProfile={"Arn": profile["Arn"] + "x"})[:2] == ("InvalidParameterValue", 400)
     both = {"Name": profile["InstanceProfileName"], "Arn": profile["Arn"]}
-    assert aws_error(run, ec2, IamInstanceProfile=both)[:2] == ("InvalidParameterValue", 400)
+    assert aws_error(run, ec2, IamInstanceProfile=both)[:2] == ("InvalidParameterCombination", 400)
 
 
 def test_min_max_count_and_vpc_params(ec2):
@@ -384,7 +384,7 @@ def test_association_errors(ec2, profile):
     assert aws_error(ec2.associate_iam_instance_profile, InstanceId="i-0123456789abcdef0", IamInstanceProfile=name)[:2] == ("InvalidInstanceID.NotFound", 400)
     assert aws_error(ec2.associate_iam_instance_profile, InstanceId="i-bad", IamInstanceProfile=name)[:2] == ("InvalidInstanceID.Malformed", 400)
     assert aws_error(ec2.associate_iam_instance_profile, InstanceId=iid, IamInstanceProfile={"Name": unique("nope")})[:2] == ("InvalidParameterValue", 400)
-    assert aws_error(ec2.associate_iam_instance_profile, InstanceId=iid, IamInstanceProfile={**name, "Arn": profile["Arn"]})[:2] == ("InvalidParameterValue", 400)
+    assert aws_error(ec2.associate_iam_instance_profile, InstanceId=iid, IamInstanceProfile={**name, "Arn": profile["Arn"]})[:2] == ("InvalidParameterCombination", 400)
     assert active_associations(ec2, iid) == []
     missing = "iip-assoc-0123456789abcdef0"
     assert aws_error(ec2.disassociate_iam_instance_profile, AssociationId=missing)[:2] == ("InvalidAssociationID.NotFound", 400)

@@ -82,3 +82,18 @@ def test_assume_role_validates_before_authorizing(server, iam):
         assert "at 'roleSessionName' failed to satisfy constraint" in message
         # Well-formed, the same call is refused for lack of permission.
         assert aws_error(who.assume_role, RoleArn=role_arn, RoleSessionName="ok-session").code == "AccessDenied"
+
+
+def test_profile_by_both_name_and_arn_is_a_combination_error(iam, ec2):
+    from support import role_with_profile
+
+    rp = role_with_profile(iam)
+    both = {"Name": rp.profile, "Arn": rp.instance_profile["Arn"]}
+    inst = ec2.run_instances(ImageId="ami-11aa22bb", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    for call, kw in [
+        (ec2.associate_iam_instance_profile, dict(InstanceId=inst)),
+        (ec2.run_instances, dict(ImageId="ami-11aa22bb", MinCount=1, MaxCount=1)),
+    ]:
+        code, status, message = aws_error(call, IamInstanceProfile=both, **kw)
+        assert (code, status) == ("InvalidParameterCombination", 400), message
+        assert message == "The parameter 'iamInstanceProfile.name' may not be used in combination with 'iamInstanceProfile.arn'"

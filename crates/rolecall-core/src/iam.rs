@@ -523,7 +523,7 @@ impl Iam {
     ) -> Result<InstanceProfile> {
         let invalid = |m: String| Error::InvalidParameterValue(m);
         match (name, arn) {
-            (Some(_), Some(_)) => Err(invalid("The parameter 'iamInstanceProfile.name' may not be used in combination with 'iamInstanceProfile.arn'".into())),
+            (Some(_), Some(_)) => Err(Error::InvalidParameterCombination("The parameter 'iamInstanceProfile.name' may not be used in combination with 'iamInstanceProfile.arn'".into())),
             (None, None) => Err(invalid("Value () for parameter iamInstanceProfile is invalid. Either name or arn must be specified".into())),
             (Some(n), None) => {
                 let found = if validate::instance_profile_name(n).is_ok() { self.store.get_instance_profile(n).await? } else { None };
