@@ -97,3 +97,18 @@ def test_profile_by_both_name_and_arn_is_a_combination_error(iam, ec2):
         code, status, message = aws_error(call, IamInstanceProfile=both, **kw)
         assert (code, status) == ("InvalidParameterCombination", 400), message
         assert message == "The parameter 'iamInstanceProfile.name' may not be used in combination with 'iamInstanceProfile.arn'"
+
+
+def test_get_user_as_root_reports_the_account_creation_date(fresh_server):
+    from support import assert_recent, client_for
+
+    user = client_for(fresh_server, "iam").get_user()["User"]
+    assert user["Arn"].endswith(":root")
+    assert_recent(user["CreateDate"])
+    # The date is the account's, not the time of the call (a second later, across a restart).
+    import time
+
+    time.sleep(1.1)
+    fresh_server.stop()
+    fresh_server.start()
+    assert client_for(fresh_server, "iam").get_user()["User"]["CreateDate"] == user["CreateDate"]

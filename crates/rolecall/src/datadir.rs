@@ -228,6 +228,15 @@ pub async fn open(dir: &Path, how: Open<'_>, database_url: Option<&str>) -> Resu
             "--account-id {id}: this deployment was created with account {account_id}, which cannot change"
         );
     }
+    // When the account came to be (GetUser as the root reports it). Deployments from before
+    // this was recorded get the time of their first start with it.
+    store
+        .init_meta(
+            "account_created",
+            &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let root_access_key_id = store
         .init_meta("root_access_key_id", &access_key_id(IdPrefix::AccessKey))
         .await

@@ -44,13 +44,22 @@ on_entity!(
     |_| vec![],
     async |call: &Call<'_>, input: iam::GetUserInput| {
         if input.user_name.is_none() && call.principal.kind == PrincipalKind::Root {
-            // The root "user": its account id and ARN.
+            // The root "user": its account id, ARN and the account's creation date.
             let p = call.principal;
+            let created = call
+                .api
+                .iam
+                .store()
+                .get_meta("account_created")
+                .await?
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .unwrap_or(chrono::DateTime::UNIX_EPOCH);
             return Ok(respond(call, |x| {
                 x.elem("User", |x| {
                     x.leaf("UserId", &p.user_id);
                     x.leaf("Arn", &p.arn);
-                    x.leaf("CreateDate", iso8601(chrono::DateTime::UNIX_EPOCH));
+                    x.leaf("CreateDate", iso8601(created));
                 });
             }));
         }
