@@ -112,3 +112,16 @@ def test_get_user_as_root_reports_the_account_creation_date(fresh_server):
     fresh_server.stop()
     fresh_server.start()
     assert client_for(fresh_server, "iam").get_user()["User"]["CreateDate"] == user["CreateDate"]
+
+
+def test_simulate_custom_policy_without_caller_judges_any_accounts_resources(iam):
+    policy = doc({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::example-bucket/*"})
+    # 123456789012 is not this server's (random) account.
+    results = iam.simulate_custom_policy(
+        PolicyInputList=[doc({"Effect": "Allow", "Action": "iam:GetUser", "Resource": "arn:aws:iam::123456789012:user/*"})],
+        ActionNames=["iam:GetUser"],
+        ResourceArns=["arn:aws:iam::123456789012:user/Bob"],
+    )["EvaluationResults"]
+    assert [r["EvalDecision"] for r in results] == ["allowed"]
+    results = iam.simulate_custom_policy(PolicyInputList=[policy], ActionNames=["s3:GetObject"], ResourceArns=["arn:aws:s3:::example-bucket/key"])["EvaluationResults"]
+    assert [r["EvalDecision"] for r in results] == ["allowed"]

@@ -458,8 +458,13 @@ async fn custom_subject(call: &Call<'_>, input: &Input) -> Result<Subject, ApiEr
                 "CallerArn is required when a ResourcePolicy is simulated.",
             ));
         }
+        // No caller, so no caller account: a resource of any account is judged by the given
+        // policies alone (AWS's documentation examples name other accounts' resources).
         None => (
-            rolecall_policy::Principal::root(account.as_str()),
+            rolecall_policy::Principal {
+                account: None,
+                ..rolecall_policy::Principal::root(account.as_str())
+            },
             keys_for(
                 call,
                 &Principal::root(&account),
