@@ -1,8 +1,8 @@
 //! The rolecall service (SigV4 scope `rolecall`, Query protocol): what a `rolecall agent` needs
 //! to serve IMDS on a host of its own.
 //!
-//! - `GetChangeGeneration`: the store's current change generation token (see [`crate::changes`]),
-//!   so an agent polls cheaply and refetches only after a change.
+//! - `GetChangeGeneration`: the newest sequence of the store's change feed (see
+//!   [`crate::changes`]), so an agent polls cheaply and refetches only after a change.
 //! - `DescribeInstanceIdentities` (optional `PrivateIpAddress.N` filters; none = every running
 //!   instance): each running instance's metadata, its profile and role, and, when the role
 //!   trusts EC2, freshly minted instance credentials (minted exactly as IMDS mints them, with this
@@ -20,13 +20,7 @@ use std::net::IpAddr;
 pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
     match call.action {
         "GetChangeGeneration" => {
-            let generation = call
-                .api
-                .iam
-                .store()
-                .get_meta(crate::changes::KEY)
-                .await?
-                .unwrap_or_default();
+            let generation = call.api.iam.store().latest_change().await?.to_string();
             Ok(query_response(
                 call.action,
                 Protocol::Rolecall.namespace(),

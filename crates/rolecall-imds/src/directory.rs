@@ -5,10 +5,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rolecall_core::iam::{Iam, trusts_ec2};
 use rolecall_core::model::{Instance, InstanceState};
-use rolecall_core::{ChangeListener, DynClock, PageRequest};
+use rolecall_core::{Change, ChangeListener, ChangesSince, DynClock, EntityKind, PageRequest};
 use rolecall_crypto::KeyRing;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 #[derive(Debug, Clone)]
@@ -33,10 +34,47 @@ pub struct InstanceView {
     pub profile: Option<ProfileView>,
 }
 
+/// The instances IMDS knows, indexed for answers (id, IP) and for applying changes (profile).
 #[derive(Default)]
 struct Snapshot {
     by_id: HashMap<String, Arc<InstanceView>>,
     by_ip: HashMap<IpAddr, Arc<InstanceView>>,
+    /// Instance ids by the ARN of the profile they are associated with.
+    by_profile: HashMap<String, HashSet<String>>,
+}
+
+impl Snapshot {
+    fn insert(&mut self, view: Arc<InstanceView>) {
+        self.remove(&view.instance.id);
+        if let Ok(ip) = view.instance.private_ip.parse::<IpAddr>() {
+            self.by_ip.insert(ip, view.clone());
+        }
+        if let Some(p) = &view.profile {
+            self.by_profile
+                .entry(p.arn.clone())
+                .or_default()
+                .insert(view.instance.id.clone());
+        }
+        self.by_id.insert(view.instance.id.clone(), view);
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Arc<InstanceView>> {
+        let old = self.by_id.remove(id)?;
+        if let Ok(ip) = old.instance.private_ip.parse::<IpAddr>()
+            && self.by_ip.get(&ip).is_some_and(|v| v.instance.id == id)
+        {
+            self.by_ip.remove(&ip);
+        }
+        if let Some(p) = &old.profile
+            && let Some(ids) = self.by_profile.get_mut(&p.arn)
+        {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.by_profile.remove(&p.arn);
+            }
+        }
+        Some(old)
+    }
 }
 
 /// Where instance views and credentials come from.
@@ -48,6 +86,16 @@ enum Source {
     Remote,
 }
 
+/// A cached credential and when its instance last asked for it.
+struct Cached {
+    issued: Arc<Issued>,
+    /// None for installed (remote) credentials.
+    asked: Option<DateTime<Utc>>,
+}
+
+/// How many changes are read from the feed at a time.
+const FEED_BATCH: usize = 1000;
+
 pub struct Directory {
     source: Source,
     /// Known from the start with a store source; from the first install with a remote one.
@@ -56,11 +104,16 @@ pub struct Directory {
     /// Seals IMDSv2 tokens and dev path MACs (and, with a store source, mints credentials).
     keyring: KeyRing,
     clock: DynClock,
-    snapshot: RwLock<Arc<Snapshot>>,
+    snapshot: RwLock<Snapshot>,
     /// Current credential per instance.
-    credentials: Mutex<HashMap<String, Arc<Issued>>>,
-    /// Serializes reloads so a slow, older reload cannot overwrite a newer one.
+    credentials: Mutex<HashMap<String, Cached>>,
+    /// Serializes catching up with the feed, so changes are applied in order.
     reload_lock: tokio::sync::Mutex<()>,
+    /// The change feed sequence the snapshot reflects (None: not loaded yet).
+    seq: Mutex<Option<i64>>,
+    /// Entries rebuilt (or dropped) by applying changes, and full reloads, since start.
+    rebuilt: AtomicU64,
+    full_reloads: AtomicU64,
 }
 
 impl Directory {
@@ -101,9 +154,12 @@ impl Directory {
             region,
             keyring,
             clock,
-            snapshot: RwLock::new(Arc::new(Snapshot::default())),
+            snapshot: RwLock::new(Snapshot::default()),
             credentials: Mutex::new(HashMap::new()),
             reload_lock: tokio::sync::Mutex::new(()),
+            seq: Mutex::new(None),
+            rebuilt: AtomicU64::new(0),
+            full_reloads: AtomicU64::new(0),
         })
     }
 
@@ -126,15 +182,20 @@ impl Directory {
         &self.region
     }
 
-    fn current(&self) -> Arc<Snapshot> {
-        self.snapshot
-            .read()
-            .map(|s| s.clone())
-            .unwrap_or_else(|e| e.into_inner().clone())
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Snapshot> {
+        self.snapshot.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Snapshot> {
+        self.snapshot.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn creds(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
+        self.credentials.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn by_id(&self, id: &str) -> Option<Arc<InstanceView>> {
-        self.current().by_id.get(id).cloned()
+        self.read().by_id.get(id).cloned()
     }
 
     pub fn by_ip(&self, ip: IpAddr) -> Option<Arc<InstanceView>> {
@@ -142,19 +203,215 @@ impl Directory {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
             v4 => v4,
         };
-        self.current().by_ip.get(&ip).cloned()
+        self.read().by_ip.get(&ip).cloned()
     }
 
-    /// Rebuilds the snapshot from the store (a no-op for a remote directory).
+    /// Instances held.
+    pub fn len(&self) -> usize {
+        self.read().by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entries rebuilt or dropped by applying changes since start (full reloads not counted).
+    pub fn entries_rebuilt(&self) -> u64 {
+        self.rebuilt.load(Ordering::Relaxed)
+    }
+
+    /// Full reloads since start (the first load included).
+    pub fn full_reloads(&self) -> u64 {
+        self.full_reloads.load(Ordering::Relaxed)
+    }
+
+    /// The change feed sequence the directory reflects (None before the first load).
+    pub fn seq(&self) -> Option<i64> {
+        *self.seq.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Instances holding a cached credential (minted on request, kept while asked for).
+    pub fn cached_credentials(&self) -> usize {
+        self.creds().len()
+    }
+
+    /// Brings the directory up to date with the store (a no-op for a remote directory): loads
+    /// everything the first time, then applies only the changes the store's feed recorded
+    /// since; loads everything again if the feed was pruned past this directory's sequence.
     pub async fn reload(&self) -> rolecall_core::Result<()> {
         let Source::Store { iam, .. } = &self.source else {
             return Ok(());
         };
         let _serial = self.reload_lock.lock().await;
+        loop {
+            let Some(at) = self.seq() else {
+                tracing::info!("IMDS directory: loading every instance");
+                return self.full_reload(iam).await;
+            };
+            match iam.store().changes_since(at, FEED_BATCH).await? {
+                ChangesSince::Pruned { latest } => {
+                    tracing::warn!(
+                        at,
+                        latest,
+                        "IMDS directory fell behind the pruned change feed: reloading every instance"
+                    );
+                    return self.full_reload(iam).await;
+                }
+                ChangesSince::Changes { changes, latest } => {
+                    if latest <= at {
+                        return Ok(());
+                    }
+                    self.apply(iam, &changes).await?;
+                    *self.seq.lock().unwrap_or_else(|e| e.into_inner()) = Some(latest);
+                }
+            }
+        }
+    }
+
+    /// Loads every running instance. The feed's sequence is read first, so a change committed
+    /// while loading is applied again afterwards (applying is idempotent), never missed.
+    async fn full_reload(&self, iam: &Iam) -> rolecall_core::Result<()> {
+        let seq = iam.store().latest_change().await?;
         let views = load_views(iam, &self.region).await?;
         self.replace(views, None);
-        self.refresh_due();
+        *self.seq.lock().unwrap_or_else(|e| e.into_inner()) = Some(seq);
+        self.full_reloads.fetch_add(1, Ordering::Relaxed);
+        rolecall_core::metrics::metrics()
+            .directory_full_reloads
+            .inc();
         Ok(())
+    }
+
+    /// Applies changes: an instance (or its association) rebuilds that instance's entry from
+    /// the store; a profile re-reads the profile and updates the instances associated with it;
+    /// a role re-reads the profiles holding it (its trust policy) for their instances. Role
+    /// policies, managed policies, users, groups and keys change nothing IMDS serves.
+    async fn apply(&self, iam: &Iam, changes: &[Change]) -> rolecall_core::Result<()> {
+        let mut instances: HashSet<String> = HashSet::new();
+        let mut profiles: HashSet<String> = HashSet::new();
+        let mut roles: HashSet<&str> = HashSet::new();
+        for c in changes {
+            match c.kind {
+                EntityKind::Instance => {
+                    instances.insert(c.id.clone());
+                }
+                EntityKind::InstanceProfile => {
+                    profiles.insert(c.id.clone());
+                }
+                EntityKind::Role => {
+                    roles.insert(&c.id);
+                }
+                _ => {}
+            }
+        }
+        if !roles.is_empty() {
+            let snap = self.read();
+            for (arn, ids) in &snap.by_profile {
+                let holds = ids
+                    .iter()
+                    .next()
+                    .and_then(|id| snap.by_id.get(id))
+                    .and_then(|v| v.profile.as_ref()?.role.as_ref())
+                    .is_some_and(|r| roles.contains(r.id.as_str()));
+                if holds {
+                    profiles.insert(arn.clone());
+                }
+            }
+        }
+        let mut resolved: HashMap<String, Option<ProfileView>> = HashMap::new();
+        let mut rebuilt = 0u64;
+        // Instances associated with a changed profile keep their instance and association: only
+        // their profile view is replaced.
+        for arn in &profiles {
+            let ids: Vec<String> = self
+                .read()
+                .by_profile
+                .get(arn)
+                .map(|ids| ids.iter().cloned().collect())
+                .unwrap_or_default();
+            let ids: Vec<String> = ids.into_iter().filter(|i| !instances.contains(i)).collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let fallback_id = self
+                .by_id(&ids[0])
+                .and_then(|v| v.profile.as_ref().map(|p| p.id.clone()))
+                .unwrap_or_default();
+            let view = profile_view(iam, arn, &fallback_id).await?;
+            for id in ids {
+                let Some(old) = self.by_id(&id) else { continue };
+                let new = Arc::new(InstanceView {
+                    instance: old.instance.clone(),
+                    arn: old.arn.clone(),
+                    profile: Some(view.clone()),
+                });
+                self.put(&id, Some(new));
+                rebuilt += 1;
+            }
+            resolved.insert(arn.clone(), Some(view));
+        }
+        let store = iam.store();
+        for id in &instances {
+            let view = match store.get_instance(id).await? {
+                Some(inst) if inst.state == InstanceState::Running => {
+                    let assoc = store
+                        .active_associations(std::slice::from_ref(id))
+                        .await?
+                        .pop();
+                    let profile = match assoc {
+                        None => None,
+                        Some(a) => {
+                            if !resolved.contains_key(&a.profile_arn) {
+                                let v = profile_view(iam, &a.profile_arn, &a.profile_id).await?;
+                                resolved.insert(a.profile_arn.clone(), Some(v));
+                            }
+                            resolved.get(&a.profile_arn).cloned().flatten()
+                        }
+                    };
+                    Some(Arc::new(InstanceView {
+                        arn: instance_arn(&self.region, iam.account_id(), id),
+                        profile,
+                        instance: inst,
+                    }))
+                }
+                _ => None,
+            };
+            self.put(id, view);
+            rebuilt += 1;
+        }
+        self.rebuilt.fetch_add(rebuilt, Ordering::Relaxed);
+        let m = rolecall_core::metrics::metrics();
+        m.directory_entries_rebuilt.inc_by(rebuilt);
+        m.imds_instances
+            .set(i64::try_from(self.len()).unwrap_or(i64::MAX));
+        tracing::debug!(
+            changes = changes.len(),
+            rebuilt,
+            "IMDS directory applied changes"
+        );
+        Ok(())
+    }
+
+    /// Sets (or, with None, drops) one instance's entry, and drops its cached credential unless
+    /// it is for the role the instance still has.
+    fn put(&self, id: &str, view: Option<Arc<InstanceView>>) {
+        let role = view.as_deref().and_then(role_of).map(|r| r.id.clone());
+        {
+            let mut snap = self.write();
+            match view {
+                Some(v) => snap.insert(v),
+                None => {
+                    snap.remove(id);
+                }
+            }
+        }
+        let mut creds = self.creds();
+        if creds
+            .get(id)
+            .is_some_and(|c| Some(&c.issued.role_id) != role.as_ref())
+        {
+            creds.remove(id);
+        }
     }
 
     /// Replaces a remote directory's instances and credentials (instance id to credential) at
@@ -173,8 +430,7 @@ impl Directory {
 
     /// The earliest expiry among the credentials held (for refreshing ahead of it).
     pub fn earliest_expiry(&self) -> Option<DateTime<Utc>> {
-        let creds = self.credentials.lock().ok()?;
-        creds.values().map(|c| c.expires_at).min()
+        self.creds().values().map(|c| c.issued.expires_at).min()
     }
 
     fn replace(
@@ -184,51 +440,68 @@ impl Directory {
     ) {
         let mut snap = Snapshot::default();
         for view in views {
-            if let Ok(ip) = view.instance.private_ip.parse::<IpAddr>() {
-                snap.by_ip.insert(ip, view.clone());
-            }
-            snap.by_id.insert(view.instance.id.clone(), view);
+            snap.insert(view);
         }
-        if let Ok(mut creds) = self.credentials.lock() {
+        {
+            let mut creds = self.creds();
             if let Some(new) = credentials {
-                *creds = new;
+                *creds = new
+                    .into_iter()
+                    .map(|(id, issued)| {
+                        (
+                            id,
+                            Cached {
+                                issued,
+                                asked: None,
+                            },
+                        )
+                    })
+                    .collect();
             }
             // Drop cached credentials of instances that left or changed role.
             creds.retain(|id, c| {
                 snap.by_id
                     .get(id)
                     .and_then(|v| role_of(v))
-                    .is_some_and(|r| r.id == c.role_id)
+                    .is_some_and(|r| r.id == c.issued.role_id)
             });
         }
         let count = snap.by_id.len();
         rolecall_core::metrics::metrics()
             .imds_instances
             .set(i64::try_from(count).unwrap_or(i64::MAX));
-        if let Ok(mut s) = self.snapshot.write() {
-            *s = Arc::new(snap);
-        }
+        *self.write() = snap;
         tracing::debug!(instances = count, "IMDS directory reloaded");
     }
 
     /// The credential to serve for this instance's role, minting one if there is none or the
-    /// current one is due for replacement. None when the instance has no usable role.
-    /// A remote directory serves the installed credential until it expires, and mints none.
+    /// current one is due for replacement (sealing only, no I/O). None when the instance has no
+    /// usable role. A remote directory serves the installed credential until it expires, and
+    /// mints none. Records that the instance asked, so [`refresh_due`](Self::refresh_due) keeps
+    /// its credential fresh while it keeps asking.
     pub fn credentials_for(&self, view: &InstanceView) -> Option<Arc<Issued>> {
         let role = role_of(view)?;
         let now = self.clock.now();
-        let cached = self
-            .credentials
-            .lock()
-            .ok()
-            .and_then(|creds| creds.get(&view.instance.id).cloned())
-            .filter(|c| c.role_id == role.id);
         let Source::Store { policy, .. } = &self.source else {
-            let served = cached.filter(|c| c.expires_at > now);
+            let served = self
+                .creds()
+                .get(&view.instance.id)
+                .map(|c| c.issued.clone())
+                .filter(|c| c.role_id == role.id && c.expires_at > now);
             if served.is_some() {
                 rolecall_core::metrics::metrics().credential(false);
             }
             return served;
+        };
+        let cached = {
+            let mut creds = self.creds();
+            match creds.get_mut(&view.instance.id) {
+                Some(c) if c.issued.role_id == role.id => {
+                    c.asked = Some(now);
+                    Some(c.issued.clone())
+                }
+                _ => None,
+            }
         };
         if let Some(c) = cached.filter(|c| c.is_fresh(now, policy)) {
             rolecall_core::metrics::metrics().credential(false);
@@ -242,30 +515,89 @@ impl Directory {
             policy,
         )?);
         rolecall_core::metrics::metrics().credential(true);
-        if let Ok(mut creds) = self.credentials.lock() {
-            creds.insert(view.instance.id.clone(), issued.clone());
-        }
+        self.creds().insert(
+            view.instance.id.clone(),
+            Cached {
+                issued: issued.clone(),
+                asked: Some(now),
+            },
+        );
         Some(issued)
     }
 
-    /// Mints ahead of time every credential that is missing or due, so requests find them ready.
+    /// Mints ahead of time the credentials that are due, only for instances that asked within
+    /// the last credential lifetime; forgets those of instances that did not. Never mints for an
+    /// instance that has not asked.
     pub fn refresh_due(&self) {
-        if matches!(self.source, Source::Remote) {
+        let Source::Store { policy, .. } = &self.source else {
             return;
-        }
-        let snap = self.current();
-        for view in snap.by_id.values() {
-            self.credentials_for(view);
+        };
+        let now = self.clock.now();
+        let due: Vec<String> = {
+            let mut creds = self.creds();
+            creds.retain(|_, c| c.asked.is_some_and(|a| now - a < policy.lifetime));
+            creds
+                .iter()
+                .filter(|(_, c)| !c.issued.is_fresh(now, policy))
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        for id in due {
+            let Some(view) = self.by_id(&id) else {
+                self.creds().remove(&id);
+                continue;
+            };
+            let Some(issued) = mint_for(&self.keyring, self.account_id(), &view, now, policy)
+            else {
+                continue;
+            };
+            rolecall_core::metrics::metrics().credential(true);
+            if let Some(c) = self.creds().get_mut(&id)
+                && Some(issued.role_id.as_str()) == role_of(&view).map(|r| r.id.as_str())
+            {
+                c.issued = Arc::new(issued);
+            }
         }
     }
 
-    /// Renews credentials ahead of expiry, forever. Run it as a background task.
+    /// Renews, ahead of expiry, the credentials of instances that keep asking, forever. Run it
+    /// as a background task.
     pub async fn run_refresher(self: Arc<Self>, every: std::time::Duration) {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
             self.refresh_due();
         }
+    }
+}
+
+fn instance_arn(region: &str, account_id: &str, id: &str) -> String {
+    format!("arn:aws:ec2:{region}:{account_id}:instance/{id}")
+}
+
+/// The profile an association names, with its role, as IMDS sees it; a profile deleted since
+/// (the association then names nothing, as in EC2) has no role.
+async fn profile_view(
+    iam: &Iam,
+    arn: &str,
+    fallback_id: &str,
+) -> rolecall_core::Result<ProfileView> {
+    match iam.resolve_instance_profile(None, Some(arn)).await {
+        Ok(p) => Ok(ProfileView {
+            arn: p.arn.clone(),
+            id: p.id.clone(),
+            role: p.roles.first().map(|r| RoleView {
+                name: r.name.clone(),
+                id: r.id.clone(),
+                trusts_ec2: trusts_ec2(&r.assume_role_policy_document),
+            }),
+        }),
+        Err(rolecall_core::Error::InvalidParameterValue(_)) => Ok(ProfileView {
+            arn: arn.to_string(),
+            id: fallback_id.to_string(),
+            role: None,
+        }),
+        Err(e) => Err(e),
     }
 }
 
@@ -313,46 +645,21 @@ pub async fn load_views(iam: &Iam, region: &str) -> rolecall_core::Result<Vec<Ar
         .into_iter()
         .map(|a| (a.instance_id.clone(), a))
         .collect();
-    let mut profiles: HashMap<String, Option<ProfileView>> = HashMap::new();
+    let mut profiles: HashMap<String, ProfileView> = HashMap::new();
     let mut views = Vec::with_capacity(running.len());
     for inst in running {
         let profile = match assocs.get(&inst.id) {
             None => None,
             Some(a) => {
                 if !profiles.contains_key(&a.profile_arn) {
-                    let view = match iam
-                        .resolve_instance_profile(None, Some(&a.profile_arn))
-                        .await
-                    {
-                        Ok(p) => Some(ProfileView {
-                            arn: p.arn.clone(),
-                            id: p.id.clone(),
-                            role: p.roles.first().map(|r| RoleView {
-                                name: r.name.clone(),
-                                id: r.id.clone(),
-                                trusts_ec2: trusts_ec2(&r.assume_role_policy_document),
-                            }),
-                        }),
-                        // The profile was deleted after association: the instance keeps an
-                        // association to nothing, as in EC2.
-                        Err(_) => Some(ProfileView {
-                            arn: a.profile_arn.clone(),
-                            id: a.profile_id.clone(),
-                            role: None,
-                        }),
-                    };
+                    let view = profile_view(iam, &a.profile_arn, &a.profile_id).await?;
                     profiles.insert(a.profile_arn.clone(), view);
                 }
-                profiles.get(&a.profile_arn).cloned().flatten()
+                profiles.get(&a.profile_arn).cloned()
             }
         };
-        let arn = format!(
-            "arn:aws:ec2:{region}:{}:instance/{}",
-            iam.account_id(),
-            inst.id
-        );
         views.push(Arc::new(InstanceView {
-            arn,
+            arn: instance_arn(region, iam.account_id(), &inst.id),
             profile,
             instance: inst,
         }));
