@@ -8,8 +8,10 @@
 //! (source-IP identification only). It never mints credentials: they come from the server.
 //!
 //! Keeping current:
-//! - every `poll` (250 ms) it reads the change generation; when it changed, it refetches, so an
-//!   association change is served within about one poll interval plus one fetch;
+//! - every `poll` (250 ms) it reads the change generation (the control plane's change feed
+//!   sequence); when it moved, it fetches only the instances changed since the sequence of its
+//!   view (`SinceSequence`), so an association change is served within about one poll interval
+//!   plus one fetch, at a cost in proportion to the change;
 //! - it refetches at least every `refresh` (5 minutes), and whenever a held credential would
 //!   expire before the next such refetch, so a served credential always has at least its
 //!   lifetime minus `refresh` left while the control plane answers;
@@ -71,6 +73,8 @@ pub struct Agent {
     dir: Arc<Directory>,
     /// When a call to the control plane last succeeded.
     last_success: std::sync::Mutex<Option<Instant>>,
+    /// The change feed sequence the view reflects, and when everything was last fetched.
+    synced: std::sync::Mutex<(Option<i64>, Option<Instant>)>,
 }
 
 impl Agent {
@@ -90,6 +94,7 @@ impl Agent {
             client,
             dir,
             last_success: std::sync::Mutex::new(None),
+            synced: std::sync::Mutex::new((None, None)),
         }))
     }
 
@@ -103,16 +108,35 @@ impl Agent {
         &self.dir
     }
 
-    /// Fetches the instances and credentials once and installs them.
+    /// Fetches every instance and its credentials once and installs them.
     pub async fn sync(&self) -> Result<(), CallError> {
+        self.fetch(None).await
+    }
+
+    /// Fetches the instances changed since `since` (every instance when None, or when the
+    /// server's feed no longer reaches back that far) and installs them; returns the sequence
+    /// the view now reflects.
+    async fn fetch(&self, since: Option<i64>) -> Result<(), CallError> {
         let ids = self
             .client
-            .describe_instance_identities(&self.config.instance_ips)
+            .describe_instance_identity_changes(&self.config.instance_ips, since)
             .await?;
         let count = ids.views.len();
-        self.dir
-            .install(&ids.account_id, ids.views, ids.credentials);
-        tracing::debug!(instances = count, "agent view refreshed");
+        if ids.full {
+            self.dir
+                .install(&ids.account_id, ids.views, ids.credentials);
+            tracing::debug!(instances = count, "agent view refreshed");
+        } else {
+            let removed = ids.removed.len();
+            self.dir
+                .install_changes(ids.views, &ids.removed, ids.credentials);
+            tracing::debug!(changed = count, removed, "agent view updated");
+        }
+        let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
+        synced.0 = ids.sequence;
+        if ids.full {
+            synced.1 = Some(Instant::now());
+        }
         Ok(())
     }
 
@@ -131,7 +155,7 @@ impl Agent {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The generation the installed view is at least as new as.
         let mut seen: Option<String> = None;
-        let mut last_sync: Option<Instant> = None;
+
         // Since when calls have been failing, and when that was last logged.
         let mut failing: Option<(Instant, Instant)> = None;
         loop {
@@ -140,14 +164,16 @@ impl Agent {
             // new generation on the next poll, so none is missed.
             let result = match self.client.change_generation().await {
                 Ok(generation) => {
-                    let due = seen.as_ref() != Some(&generation)
-                        || last_sync.is_none_or(|t| t.elapsed() >= self.config.refresh)
+                    // Everything (with fresh credentials) every `refresh` or when a credential
+                    // would expire first; only what changed on a new generation otherwise.
+                    let (sequence, last_full) =
+                        *self.synced.lock().unwrap_or_else(|e| e.into_inner());
+                    let everything = sequence.is_none()
+                        || last_full.is_none_or(|t| t.elapsed() >= self.config.refresh)
                         || self.expires_before_next_refresh();
-                    if due {
-                        self.sync().await.map(|()| {
-                            seen = Some(generation);
-                            last_sync = Some(Instant::now());
-                        })
+                    if everything || seen.as_ref() != Some(&generation) {
+                        let since = if everything { None } else { sequence };
+                        self.fetch(since).await.map(|()| seen = Some(generation))
                     } else {
                         Ok(())
                     }

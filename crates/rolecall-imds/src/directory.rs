@@ -318,7 +318,7 @@ impl Directory {
                 }
             }
         }
-        let mut resolved: HashMap<String, Option<ProfileView>> = HashMap::new();
+        let mut resolved: HashMap<String, ProfileView> = HashMap::new();
         let mut rebuilt = 0u64;
         // Instances associated with a changed profile keep their instance and association: only
         // their profile view is replaced.
@@ -348,34 +348,10 @@ impl Directory {
                 self.put(&id, Some(new));
                 rebuilt += 1;
             }
-            resolved.insert(arn.clone(), Some(view));
+            resolved.insert(arn.clone(), view);
         }
-        let store = iam.store();
         for id in &instances {
-            let view = match store.get_instance(id).await? {
-                Some(inst) if inst.state == InstanceState::Running => {
-                    let assoc = store
-                        .active_associations(std::slice::from_ref(id))
-                        .await?
-                        .pop();
-                    let profile = match assoc {
-                        None => None,
-                        Some(a) => {
-                            if !resolved.contains_key(&a.profile_arn) {
-                                let v = profile_view(iam, &a.profile_arn, &a.profile_id).await?;
-                                resolved.insert(a.profile_arn.clone(), Some(v));
-                            }
-                            resolved.get(&a.profile_arn).cloned().flatten()
-                        }
-                    };
-                    Some(Arc::new(InstanceView {
-                        arn: instance_arn(&self.region, iam.account_id(), id),
-                        profile,
-                        instance: inst,
-                    }))
-                }
-                _ => None,
-            };
+            let view = load_view(iam, &self.region, id, &mut resolved).await?;
             self.put(id, view);
             rebuilt += 1;
         }
@@ -426,6 +402,43 @@ impl Directory {
             let _ = self.account_id.set(account_id.to_string());
         }
         self.replace(views, Some(credentials));
+    }
+
+    /// Applies a remote directory's changes: `views` replace (or add) those instances' entries
+    /// and their credentials (`credentials`, by instance id); `removed` instances are dropped.
+    pub fn install_changes(
+        &self,
+        views: Vec<Arc<InstanceView>>,
+        removed: &[String],
+        credentials: HashMap<String, Arc<Issued>>,
+    ) {
+        let rebuilt = views.len() + removed.len();
+        for id in removed {
+            self.put(id, None);
+        }
+        for v in views {
+            let id = v.instance.id.clone();
+            self.put(&id, Some(v));
+        }
+        {
+            let mut creds = self.creds();
+            for (id, issued) in credentials {
+                creds.insert(
+                    id,
+                    Cached {
+                        issued,
+                        asked: None,
+                    },
+                );
+            }
+        }
+        self.rebuilt.fetch_add(
+            u64::try_from(rebuilt).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        rolecall_core::metrics::metrics()
+            .imds_instances
+            .set(i64::try_from(self.len()).unwrap_or(i64::MAX));
     }
 
     /// The earliest expiry among the credentials held (for refreshing ahead of it).
@@ -569,6 +582,90 @@ impl Directory {
             self.refresh_due();
         }
     }
+}
+
+/// The instance's view as IMDS serves it, from the store; None unless it is running.
+/// `resolved` caches profiles by ARN across calls.
+async fn load_view(
+    iam: &Iam,
+    region: &str,
+    id: &str,
+    resolved: &mut HashMap<String, ProfileView>,
+) -> rolecall_core::Result<Option<Arc<InstanceView>>> {
+    let store = iam.store();
+    let inst = match store.get_instance(id).await? {
+        Some(inst) if inst.state == InstanceState::Running => inst,
+        _ => return Ok(None),
+    };
+    let assoc = store
+        .active_associations(std::slice::from_ref(&inst.id))
+        .await?
+        .pop();
+    let profile = match assoc {
+        None => None,
+        Some(a) => {
+            if !resolved.contains_key(&a.profile_arn) {
+                let v = profile_view(iam, &a.profile_arn, &a.profile_id).await?;
+                resolved.insert(a.profile_arn.clone(), v);
+            }
+            resolved.get(&a.profile_arn).cloned()
+        }
+    };
+    Ok(Some(Arc::new(InstanceView {
+        arn: instance_arn(region, iam.account_id(), id),
+        profile,
+        instance: inst,
+    })))
+}
+
+/// What changed for IMDS in `changes`: the views of the instances they touched (an instance or
+/// its association; the instances of a changed profile; the instances of a role whose trust
+/// policy changed), and the ids of touched instances that are no longer running. Policies,
+/// users, groups and keys touch no instance. (A profile or role change reads every running
+/// instance to find the ones it touches: such changes are rare next to instance changes.)
+pub async fn changed_views(
+    iam: &Iam,
+    region: &str,
+    changes: &[Change],
+) -> rolecall_core::Result<(Vec<Arc<InstanceView>>, Vec<String>)> {
+    let mut instances: Vec<&str> = Vec::new();
+    let mut profiles: HashSet<&str> = HashSet::new();
+    let mut roles: HashSet<&str> = HashSet::new();
+    for c in changes {
+        match c.kind {
+            EntityKind::Instance if !instances.contains(&c.id.as_str()) => instances.push(&c.id),
+            EntityKind::InstanceProfile => {
+                profiles.insert(&c.id);
+            }
+            EntityKind::Role => {
+                roles.insert(&c.id);
+            }
+            _ => {}
+        }
+    }
+    let mut views: Vec<Arc<InstanceView>> = Vec::new();
+    let mut gone = Vec::new();
+    if !profiles.is_empty() || !roles.is_empty() {
+        for v in load_views(iam, region).await? {
+            let touched = v.profile.as_ref().is_some_and(|p| {
+                profiles.contains(p.arn.as_str())
+                    || p.role
+                        .as_ref()
+                        .is_some_and(|r| roles.contains(r.id.as_str()))
+            });
+            if touched && !instances.contains(&v.instance.id.as_str()) {
+                views.push(v);
+            }
+        }
+    }
+    let mut resolved = HashMap::new();
+    for id in instances {
+        match load_view(iam, region, id, &mut resolved).await? {
+            Some(v) => views.push(v),
+            None => gone.push(id.to_string()),
+        }
+    }
+    Ok((views, gone))
 }
 
 fn instance_arn(region: &str, account_id: &str, id: &str) -> String {
