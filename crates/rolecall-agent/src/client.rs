@@ -198,15 +198,18 @@ impl Client {
         &self,
         ips: &[IpAddr],
     ) -> Result<Identities, CallError> {
-        self.describe_instance_identity_changes(ips, None).await
+        self.describe_instance_identity_changes(ips, None, None)
+            .await
     }
 
     /// With `since` (an earlier answer's sequence): only the instances changed since then, and
     /// those to forget; every instance when `since` is None or the server's feed was pruned.
+    /// With `credentials_for`, credentials only for those instances (which are answered too).
     pub async fn describe_instance_identity_changes(
         &self,
         ips: &[IpAddr],
         since: Option<i64>,
+        credentials_for: Option<&[String]>,
     ) -> Result<Identities, CallError> {
         let mut params: Vec<(String, String)> = ips
             .iter()
@@ -215,6 +218,12 @@ impl Client {
             .collect();
         if let Some(s) = since {
             params.push(("SinceSequence".into(), s.to_string()));
+        }
+        if let Some(ids) = credentials_for {
+            params.push(("Credentials".into(), "listed".into()));
+            for (n, id) in ids.iter().enumerate() {
+                params.push((format!("CredentialsFor.{}", n + 1), id.clone()));
+            }
         }
         let root = self.call("DescribeInstanceIdentities", &params).await?;
         let result = root

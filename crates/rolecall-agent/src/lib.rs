@@ -12,9 +12,11 @@
 //!   sequence); when it moved, it fetches only the instances changed since the sequence of its
 //!   view (`SinceSequence`), so an association change is served within about one poll interval
 //!   plus one fetch, at a cost in proportion to the change;
-//! - it refetches at least every `refresh` (5 minutes), and whenever a held credential would
-//!   expire before the next such refetch, so a served credential always has at least its
-//!   lifetime minus `refresh` left while the control plane answers;
+//! - credentials are fetched only for instances that ask: on an instance's first request (which
+//!   waits for that fetch, at most 0.9 s), then with every full refetch (every `refresh`, 5
+//!   minutes) and whenever one would expire before the next, while the instance asked within
+//!   its credential's lifetime; so a served credential has at least its lifetime minus
+//!   `refresh` left while the control plane answers;
 //! - while the control plane is unreachable it keeps serving what it has, each credential until
 //!   it expires, and logs the failures.
 
@@ -108,18 +110,20 @@ impl Agent {
         &self.dir
     }
 
-    /// Fetches every instance and its credentials once and installs them.
+    /// Fetches every instance once, with credentials for the instances that asked for them,
+    /// and installs them.
     pub async fn sync(&self) -> Result<(), CallError> {
-        self.fetch(None).await
+        let want = self.dir.credentials_to_fetch(chrono::Duration::MAX);
+        self.fetch(None, &want).await
     }
 
     /// Fetches the instances changed since `since` (every instance when None, or when the
     /// server's feed no longer reaches back that far) and installs them; returns the sequence
     /// the view now reflects.
-    async fn fetch(&self, since: Option<i64>) -> Result<(), CallError> {
+    async fn fetch(&self, since: Option<i64>, credentials: &[String]) -> Result<(), CallError> {
         let ids = self
             .client
-            .describe_instance_identity_changes(&self.config.instance_ips, since)
+            .describe_instance_identity_changes(&self.config.instance_ips, since, Some(credentials))
             .await?;
         let count = ids.views.len();
         if ids.full {
@@ -140,15 +144,6 @@ impl Agent {
         Ok(())
     }
 
-    /// Whether a held credential would expire before the next periodic refresh (credentials
-    /// shorter-lived than the refresh interval).
-    fn expires_before_next_refresh(&self) -> bool {
-        let refresh = chrono::Duration::from_std(self.config.refresh).unwrap_or_default();
-        self.dir
-            .earliest_expiry()
-            .is_some_and(|t| t - self.config.clock.now() <= refresh)
-    }
-
     /// Keeps the view current forever (see the crate docs). Run it as a background task.
     pub async fn run(self: Arc<Self>) {
         let mut tick = tokio::time::interval(self.config.poll);
@@ -159,21 +154,34 @@ impl Agent {
         // Since when calls have been failing, and when that was last logged.
         let mut failing: Option<(Instant, Instant)> = None;
         loop {
-            tick.tick().await;
+            // A poll, or an instance asking for a credential the agent does not hold.
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = self.dir.credentials_wanted() => {}
+            }
             // Read the generation before fetching: a change made during the fetch shows up as a
             // new generation on the next poll, so none is missed.
             let result = match self.client.change_generation().await {
                 Ok(generation) => {
-                    // Everything (with fresh credentials) every `refresh` or when a credential
-                    // would expire first; only what changed on a new generation otherwise.
+                    // Everything every `refresh`, with fresh credentials for the instances that
+                    // asked within their credential's lifetime; otherwise what changed on a new
+                    // generation, and the credentials asked for but not held, or expiring
+                    // before the next refresh.
                     let (sequence, last_full) =
                         *self.synced.lock().unwrap_or_else(|e| e.into_inner());
                     let everything = sequence.is_none()
-                        || last_full.is_none_or(|t| t.elapsed() >= self.config.refresh)
-                        || self.expires_before_next_refresh();
-                    if everything || seen.as_ref() != Some(&generation) {
+                        || last_full.is_none_or(|t| t.elapsed() >= self.config.refresh);
+                    let ahead = if everything {
+                        chrono::Duration::MAX
+                    } else {
+                        chrono::Duration::from_std(self.config.refresh).unwrap_or_default()
+                    };
+                    let want = self.dir.credentials_to_fetch(ahead);
+                    if everything || seen.as_ref() != Some(&generation) || !want.is_empty() {
                         let since = if everything { None } else { sequence };
-                        self.fetch(since).await.map(|()| seen = Some(generation))
+                        self.fetch(since, &want)
+                            .await
+                            .map(|()| seen = Some(generation))
                     } else {
                         Ok(())
                     }

@@ -514,7 +514,7 @@ async fn agents_receive_only_changed_instances() {
 
     // Nothing changed: nothing sent.
     let none = client
-        .describe_instance_identity_changes(&[], Some(seq))
+        .describe_instance_identity_changes(&[], Some(seq), None)
         .await
         .unwrap();
     assert!(!none.full);
@@ -533,7 +533,7 @@ async fn agents_receive_only_changed_instances() {
     )
     .await;
     let policy = client
-        .describe_instance_identity_changes(&[], Some(seq))
+        .describe_instance_identity_changes(&[], Some(seq), None)
         .await
         .unwrap();
     assert!(policy.views.is_empty() && policy.removed.is_empty());
@@ -542,7 +542,7 @@ async fn agents_receive_only_changed_instances() {
     // One association replaced: that instance, with a credential for its new role.
     s.replace_profile(&instances[0].0, &db).await;
     let one = client
-        .describe_instance_identity_changes(&[], Some(seq))
+        .describe_instance_identity_changes(&[], Some(seq), None)
         .await
         .unwrap();
     assert!(!one.full);
@@ -561,7 +561,7 @@ async fn agents_receive_only_changed_instances() {
     )
     .await;
     let gone = client
-        .describe_instance_identity_changes(&[], Some(seq))
+        .describe_instance_identity_changes(&[], Some(seq), None)
         .await
         .unwrap();
     assert!(gone.views.is_empty());
@@ -571,20 +571,42 @@ async fn agents_receive_only_changed_instances() {
     // Behind a pruned feed: everything again.
     s.iam.store().prune_changes(0).await.unwrap();
     let again = client
-        .describe_instance_identity_changes(&[], Some(seq - 1))
+        .describe_instance_identity_changes(&[], Some(seq - 1), None)
         .await
         .unwrap();
     assert!(again.full);
     assert_eq!(again.views.len(), 4);
 
-    // The agent's loop applies changes, rebuilding only the entries they touch.
+    // Credentials only for the instances listed (answered even if unchanged).
+    let seq = again.sequence.unwrap();
+    let listed = [instances[4].0.clone()];
+    let lazy = client
+        .describe_instance_identity_changes(&[], Some(seq), Some(&listed))
+        .await
+        .unwrap();
+    assert_eq!(lazy.views.len(), 1);
+    assert_eq!(
+        lazy.credentials.keys().collect::<Vec<_>>(),
+        vec![&instances[4].0]
+    );
+    let lazy_full = client
+        .describe_instance_identity_changes(&[], None, Some(&[]))
+        .await
+        .unwrap();
+    assert_eq!(lazy_full.views.len(), 4);
+    assert!(lazy_full.credentials.is_empty());
+
+    // The agent's loop applies changes, rebuilding only the entries they touch; it holds no
+    // credential until an instance asks, and the first request waits for it.
     let (imds, agent) = start_agent(s.agent_config(creds)).await;
     let dir = agent.directory().clone();
     assert_eq!(dir.len(), 4);
+    assert_eq!(dir.cached_credentials(), 0);
     let before = dir.entries_rebuilt();
     s.replace_profile(&instances[2].0, &db).await;
     until_role(imds, instances[2].1, "db").await;
     assert_eq!(dir.entries_rebuilt() - before, 1);
     let (status, body) = credentials(imds, instances[3].1, "web").await;
     assert_eq!(status, 200, "{body}");
+    assert_eq!(dir.cached_credentials(), 1, "only the instance that asked");
 }

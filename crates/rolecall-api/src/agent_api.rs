@@ -10,7 +10,10 @@
 //!   With `SinceSequence` (a `Sequence` of an earlier answer), only what changed since: the
 //!   instances the changes touched (with credentials), and `RemovedInstances` (ids no longer
 //!   running, or no longer matching the filters); `Full` is `false` then. When the feed was
-//!   pruned past that sequence the answer is complete again (`Full` `true`).
+//!   pruned past that sequence the answer is complete again (`Full` `true`). With
+//!   `Credentials=listed`, credentials are minted only for the instances `CredentialsFor.N`
+//!   names (those are answered too, changed or not): an agent asks only for the instances that
+//!   asked it.
 //!
 //! Both are authorized as `rolecall:<Action>` on `*` like any other request.
 
@@ -64,11 +67,32 @@ async fn describe(call: &Call<'_>) -> Result<String, ApiError> {
     // The sequence is read before the state, so the answer reflects at least every change up to
     // it (changes after it may be in it too, and are sent again next time: applying is
     // idempotent).
+    let listed: Option<std::collections::HashSet<String>> =
+        (call.params.get("Credentials") == Some("listed")).then(|| {
+            call.params
+                .list("CredentialsFor")
+                .into_iter()
+                .map(str::to_string)
+                .collect()
+        });
     let delta = match since {
         None => None,
         Some(s) => match store.changes_since(s, FEED_BATCH).await? {
             ChangesSince::Pruned { .. } => None,
-            ChangesSince::Changes { changes, latest } => Some((changes, latest)),
+            ChangesSince::Changes {
+                mut changes,
+                latest,
+            } => {
+                // The instances credentials are asked for are answered too.
+                for id in listed.iter().flatten() {
+                    changes.push(rolecall_core::Change {
+                        seq: latest,
+                        kind: rolecall_core::EntityKind::Instance,
+                        id: id.clone(),
+                    });
+                }
+                Some((changes, latest))
+            }
         },
     };
     let (views, mut removed, sequence, full) = match delta {
@@ -101,6 +125,9 @@ async fn describe(call: &Call<'_>) -> Result<String, ApiError> {
     let minted: Vec<_> = views
         .iter()
         .map(|v| {
+            if listed.as_ref().is_some_and(|l| !l.contains(&v.instance.id)) {
+                return None;
+            }
             rolecall_imds::mint_for(
                 &api.keyring,
                 account,

@@ -93,6 +93,10 @@ struct Cached {
     asked: Option<DateTime<Utc>>,
 }
 
+/// Remote: an instance that asked within this long is still fetched credentials for after its
+/// role changed.
+const ASKED_WINDOW: chrono::Duration = chrono::Duration::hours(12);
+
 /// How many changes are read from the feed at a time.
 const FEED_BATCH: usize = 1000;
 
@@ -114,6 +118,14 @@ pub struct Directory {
     /// Entries rebuilt (or dropped) by applying changes, and full reloads, since start.
     rebuilt: AtomicU64,
     full_reloads: AtomicU64,
+    /// Remote: when each instance last asked for its credential.
+    asked: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// Remote: instances that asked for a credential the directory does not hold.
+    pending: Mutex<HashSet<String>>,
+    /// Remote: wakes whoever fetches credentials (the agent) when one is pending.
+    wake: tokio::sync::Notify,
+    /// Remote: bumped on every install, for requests waiting on a pending credential.
+    installs: tokio::sync::watch::Sender<u64>,
 }
 
 impl Directory {
@@ -160,6 +172,10 @@ impl Directory {
             seq: Mutex::new(None),
             rebuilt: AtomicU64::new(0),
             full_reloads: AtomicU64::new(0),
+            asked: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashSet::new()),
+            wake: tokio::sync::Notify::new(),
+            installs: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -390,8 +406,8 @@ impl Directory {
         }
     }
 
-    /// Replaces a remote directory's instances and credentials (instance id to credential) at
-    /// once. Credentials of instances not in `credentials` are dropped.
+    /// Replaces a remote directory's instances at once, and adds `credentials` (instance id to
+    /// credential). Credentials of instances that left or changed role are dropped.
     pub fn install(
         &self,
         account_id: &str,
@@ -401,7 +417,9 @@ impl Directory {
         if self.account_id.get().is_none() {
             let _ = self.account_id.set(account_id.to_string());
         }
+        let got: Vec<String> = credentials.keys().cloned().collect();
         self.replace(views, Some(credentials));
+        self.installed(&got);
     }
 
     /// Applies a remote directory's changes: `views` replace (or add) those instances' entries
@@ -420,6 +438,7 @@ impl Directory {
             let id = v.instance.id.clone();
             self.put(&id, Some(v));
         }
+        let got: Vec<String> = credentials.keys().cloned().collect();
         {
             let mut creds = self.creds();
             for (id, issued) in credentials {
@@ -432,6 +451,7 @@ impl Directory {
                 );
             }
         }
+        self.installed(&got);
         self.rebuilt.fetch_add(
             u64::try_from(rebuilt).unwrap_or(u64::MAX),
             Ordering::Relaxed,
@@ -439,6 +459,90 @@ impl Directory {
         rolecall_core::metrics::metrics()
             .imds_instances
             .set(i64::try_from(self.len()).unwrap_or(i64::MAX));
+    }
+
+    /// After an install: the credentials received are no longer pending; an instance that asked
+    /// recently and whose credential was dropped (its role changed) is pending again; requests
+    /// waiting for a credential look again.
+    fn installed(&self, got: &[String]) {
+        let now = self.clock.now();
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            for id in got {
+                pending.remove(id);
+            }
+            let asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+            let creds = self.creds();
+            let snap = self.read();
+            for (id, at) in asked.iter() {
+                let usable = snap.by_id.get(id).is_some_and(|v| role_of(v).is_some());
+                if usable && !creds.contains_key(id) && now - *at < ASKED_WINDOW {
+                    pending.insert(id.clone());
+                }
+            }
+            if !pending.is_empty() {
+                self.wake.notify_one();
+            }
+        }
+        self.installs.send_modify(|v| *v += 1);
+    }
+
+    /// Remote: waits until an instance asks for a credential the directory does not hold.
+    pub async fn credentials_wanted(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Remote: the instances whose credentials to fetch: those pending, and those asked for
+    /// within their credential's lifetime that expire within `ahead`.
+    pub fn credentials_to_fetch(&self, ahead: chrono::Duration) -> Vec<String> {
+        let now = self.clock.now();
+        let mut out: HashSet<String> = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        let asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+        for (id, c) in self.creds().iter() {
+            let lifetime = c.issued.expires_at - c.issued.last_updated;
+            let recent = asked.get(id).is_some_and(|a| now - *a < lifetime);
+            if recent && c.issued.expires_at - now <= ahead {
+                out.insert(id.clone());
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Remote: the instances that asked for a credential within `window`.
+    pub fn asked_within(&self, window: chrono::Duration) -> Vec<String> {
+        let now = self.clock.now();
+        let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+        asked.retain(|_, a| now - *a < window.max(ASKED_WINDOW));
+        asked
+            .iter()
+            .filter(|(_, a)| now - **a < window)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Whether the instance at this address asked for a credential not yet received.
+    pub fn awaits_credentials(&self, ip: IpAddr) -> bool {
+        self.by_ip(ip).is_some_and(|v| {
+            self.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&v.instance.id)
+        })
+    }
+
+    /// Notified on every install.
+    pub fn subscribe_installs(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.installs.subscribe()
+    }
+
+    pub fn is_remote(&self) -> bool {
+        matches!(self.source, Source::Remote)
     }
 
     /// The earliest expiry among the credentials held (for refreshing ahead of it).
@@ -458,18 +562,16 @@ impl Directory {
         {
             let mut creds = self.creds();
             if let Some(new) = credentials {
-                *creds = new
-                    .into_iter()
-                    .map(|(id, issued)| {
-                        (
-                            id,
-                            Cached {
-                                issued,
-                                asked: None,
-                            },
-                        )
-                    })
-                    .collect();
+                // Credentials held and not renewed stay (until they expire), unless dropped below.
+                for (id, issued) in new {
+                    creds.insert(
+                        id,
+                        Cached {
+                            issued,
+                            asked: None,
+                        },
+                    );
+                }
             }
             // Drop cached credentials of instances that left or changed role.
             creds.retain(|id, c| {
@@ -496,13 +598,25 @@ impl Directory {
         let role = role_of(view)?;
         let now = self.clock.now();
         let Source::Store { policy, .. } = &self.source else {
+            let id = &view.instance.id;
+            self.asked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id.clone(), now);
             let served = self
                 .creds()
-                .get(&view.instance.id)
+                .get(id)
                 .map(|c| c.issued.clone())
                 .filter(|c| c.role_id == role.id && c.expires_at > now);
             if served.is_some() {
                 rolecall_core::metrics::metrics().credential(false);
+            } else {
+                // Fetched when first asked for (the request waits for it, see the server).
+                self.pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(id.clone());
+                self.wake.notify_one();
             }
             return served;
         };
