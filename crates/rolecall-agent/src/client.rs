@@ -59,6 +59,12 @@ pub struct Identities {
     pub views: Vec<Arc<InstanceView>>,
     /// Instance id to its credential (instances whose role trusts EC2).
     pub credentials: HashMap<String, Arc<Issued>>,
+    /// The change feed sequence the answer reflects (to ask for changes since).
+    pub sequence: Option<i64>,
+    /// Whether `views` are every instance (else only those changed since the sequence asked).
+    pub full: bool,
+    /// Instances to forget (answers with changes only).
+    pub removed: Vec<String>,
 }
 
 /// An error with its chain of causes (reqwest's own message hides, e.g., why TLS failed).
@@ -230,11 +236,33 @@ impl Client {
         &self,
         ips: &[IpAddr],
     ) -> Result<Identities, CallError> {
-        let params: Vec<(String, String)> = ips
+        self.describe_instance_identity_changes(ips, None, None)
+            .await
+    }
+
+    /// With `since` (an earlier answer's sequence): only the instances changed since then, and
+    /// those to forget; every instance when `since` is None or the server's feed was pruned.
+    /// With `credentials_for`, credentials only for those instances (which are answered too).
+    pub async fn describe_instance_identity_changes(
+        &self,
+        ips: &[IpAddr],
+        since: Option<i64>,
+        credentials_for: Option<&[String]>,
+    ) -> Result<Identities, CallError> {
+        let mut params: Vec<(String, String)> = ips
             .iter()
             .enumerate()
             .map(|(n, ip)| (format!("PrivateIpAddress.{}", n + 1), ip.to_string()))
             .collect();
+        if let Some(s) = since {
+            params.push(("SinceSequence".into(), s.to_string()));
+        }
+        if let Some(ids) = credentials_for {
+            params.push(("Credentials".into(), "listed".into()));
+            for (n, id) in ids.iter().enumerate() {
+                params.push((format!("CredentialsFor.{}", n + 1), id.clone()));
+            }
+        }
         let root = self.call("DescribeInstanceIdentities", &params).await?;
         let result = root
             .find("DescribeInstanceIdentitiesResult")
@@ -244,6 +272,12 @@ impl Client {
             account_id,
             views: Vec::new(),
             credentials: HashMap::new(),
+            sequence: result.text_of("Sequence").and_then(|s| s.parse().ok()),
+            full: result.text_of("Full") != Some("false"),
+            removed: result
+                .members("RemovedInstances")
+                .map(|m| m.text.clone())
+                .collect(),
         };
         for m in result.members("Instances") {
             let (view, creds) = identity(&out.account_id, m).map_err(CallError::Malformed)?;

@@ -8,11 +8,15 @@
 //! (source-IP identification only). It never mints credentials: they come from the server.
 //!
 //! Keeping current:
-//! - every `poll` (250 ms) it reads the change generation; when it changed, it refetches, so an
-//!   association change is served within about one poll interval plus one fetch;
-//! - it refetches at least every `refresh` (5 minutes), and whenever a held credential would
-//!   expire before the next such refetch, so a served credential always has at least its
-//!   lifetime minus `refresh` left while the control plane answers;
+//! - every `poll` (250 ms) it reads the change generation (the control plane's change feed
+//!   sequence); when it moved, it fetches only the instances changed since the sequence of its
+//!   view (`SinceSequence`), so an association change is served within about one poll interval
+//!   plus one fetch, at a cost in proportion to the change;
+//! - credentials are fetched only for instances that ask: on an instance's first request (which
+//!   waits for that fetch, at most 0.9 s), then with every full refetch (every `refresh`, 5
+//!   minutes) and whenever one would expire before the next, while the instance asked within
+//!   its credential's lifetime; so a served credential has at least its lifetime minus
+//!   `refresh` left while the control plane answers;
 //! - while the control plane is unreachable it keeps serving what it has, each credential until
 //!   it expires, and logs the failures.
 
@@ -78,6 +82,8 @@ pub struct Agent {
     dir: Arc<Directory>,
     /// When a call to the control plane last succeeded.
     last_success: std::sync::Mutex<Option<Instant>>,
+    /// The change feed sequence the view reflects, and when everything was last fetched.
+    synced: std::sync::Mutex<(Option<i64>, Option<Instant>)>,
 }
 
 impl Agent {
@@ -92,6 +98,7 @@ impl Agent {
             client,
             dir,
             last_success: std::sync::Mutex::new(None),
+            synced: std::sync::Mutex::new((None, None)),
         }))
     }
 
@@ -105,26 +112,38 @@ impl Agent {
         &self.dir
     }
 
-    /// Fetches the instances and credentials once and installs them.
+    /// Fetches every instance once, with credentials for the instances that asked for them,
+    /// and installs them.
     pub async fn sync(&self) -> Result<(), CallError> {
-        let ids = self
-            .client
-            .describe_instance_identities(&self.config.instance_ips)
-            .await?;
-        let count = ids.views.len();
-        self.dir
-            .install(&ids.account_id, ids.views, ids.credentials);
-        tracing::debug!(instances = count, "agent view refreshed");
-        Ok(())
+        let want = self.dir.credentials_to_fetch(chrono::Duration::MAX);
+        self.fetch(None, &want).await
     }
 
-    /// Whether a held credential would expire before the next periodic refresh (credentials
-    /// shorter-lived than the refresh interval).
-    fn expires_before_next_refresh(&self) -> bool {
-        let refresh = chrono::Duration::from_std(self.config.refresh).unwrap_or_default();
-        self.dir
-            .earliest_expiry()
-            .is_some_and(|t| t - self.config.clock.now() <= refresh)
+    /// Fetches the instances changed since `since` (every instance when None, or when the
+    /// server's feed no longer reaches back that far) and installs them; returns the sequence
+    /// the view now reflects.
+    async fn fetch(&self, since: Option<i64>, credentials: &[String]) -> Result<(), CallError> {
+        let ids = self
+            .client
+            .describe_instance_identity_changes(&self.config.instance_ips, since, Some(credentials))
+            .await?;
+        let count = ids.views.len();
+        if ids.full {
+            self.dir
+                .install(&ids.account_id, ids.views, ids.credentials);
+            tracing::debug!(instances = count, "agent view refreshed");
+        } else {
+            let removed = ids.removed.len();
+            self.dir
+                .install_changes(ids.views, &ids.removed, ids.credentials);
+            tracing::debug!(changed = count, removed, "agent view updated");
+        }
+        let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
+        synced.0 = ids.sequence;
+        if ids.full {
+            synced.1 = Some(Instant::now());
+        }
+        Ok(())
     }
 
     /// Keeps the view current forever (see the crate docs). Run it as a background task.
@@ -133,23 +152,38 @@ impl Agent {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The generation the installed view is at least as new as.
         let mut seen: Option<String> = None;
-        let mut last_sync: Option<Instant> = None;
+
         // Since when calls have been failing, and when that was last logged.
         let mut failing: Option<(Instant, Instant)> = None;
         loop {
-            tick.tick().await;
+            // A poll, or an instance asking for a credential the agent does not hold.
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = self.dir.credentials_wanted() => {}
+            }
             // Read the generation before fetching: a change made during the fetch shows up as a
             // new generation on the next poll, so none is missed.
             let result = match self.client.change_generation().await {
                 Ok(generation) => {
-                    let due = seen.as_ref() != Some(&generation)
-                        || last_sync.is_none_or(|t| t.elapsed() >= self.config.refresh)
-                        || self.expires_before_next_refresh();
-                    if due {
-                        self.sync().await.map(|()| {
-                            seen = Some(generation);
-                            last_sync = Some(Instant::now());
-                        })
+                    // Everything every `refresh`, with fresh credentials for the instances that
+                    // asked within their credential's lifetime; otherwise what changed on a new
+                    // generation, and the credentials asked for but not held, or expiring
+                    // before the next refresh.
+                    let (sequence, last_full) =
+                        *self.synced.lock().unwrap_or_else(|e| e.into_inner());
+                    let everything = sequence.is_none()
+                        || last_full.is_none_or(|t| t.elapsed() >= self.config.refresh);
+                    let ahead = if everything {
+                        chrono::Duration::MAX
+                    } else {
+                        chrono::Duration::from_std(self.config.refresh).unwrap_or_default()
+                    };
+                    let want = self.dir.credentials_to_fetch(ahead);
+                    if everything || seen.as_ref() != Some(&generation) || !want.is_empty() {
+                        let since = if everything { None } else { sequence };
+                        self.fetch(since, &want)
+                            .await
+                            .map(|()| seen = Some(generation))
                     } else {
                         Ok(())
                     }

@@ -483,3 +483,127 @@ async fn credentials_are_refreshed_ahead_of_expiry_and_not_served_expired() {
     assert_eq!(role_served(imds, ip).await, "short");
     s.relay.restore().await;
 }
+
+/// An agent that asks for the changes since its view's sequence receives only the instances a
+/// change touched (with their credentials), and what to forget; the agent's loop installs them
+/// without rebuilding the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_receive_only_changed_instances() {
+    let s = stack(chrono::Duration::hours(6)).await;
+    let web = s.ec2_role("web").await;
+    let db = s.ec2_role("db").await;
+    let mut instances = Vec::new();
+    for _ in 0..5 {
+        instances.push(s.launch(&web).await);
+    }
+    let creds = s.user("imds-agent", Some(AGENT_POLICY)).await;
+    let client = Client::new(&AgentConfig::new(
+        &format!("http://{}", s.api),
+        REGION,
+        creds.clone(),
+    ))
+    .unwrap();
+    let all = client.describe_instance_identities(&[]).await.unwrap();
+    assert!(all.full);
+    assert_eq!(all.views.len(), 5);
+    assert_eq!(all.credentials.len(), 5);
+    let seq = all.sequence.unwrap();
+
+    // Nothing changed: nothing sent.
+    let none = client
+        .describe_instance_identity_changes(&[], Some(seq), None)
+        .await
+        .unwrap();
+    assert!(!none.full);
+    assert!(none.views.is_empty() && none.removed.is_empty());
+    assert_eq!(none.sequence, Some(seq));
+
+    // A role policy changes nothing an agent serves.
+    s.ok(
+        "iam",
+        &[
+            ("Action", "PutRolePolicy"),
+            ("RoleName", "web"),
+            ("PolicyName", "p"),
+            ("PolicyDocument", AGENT_POLICY),
+        ],
+    )
+    .await;
+    let policy = client
+        .describe_instance_identity_changes(&[], Some(seq), None)
+        .await
+        .unwrap();
+    assert!(policy.views.is_empty() && policy.removed.is_empty());
+    let seq = policy.sequence.unwrap();
+
+    // One association replaced: that instance, with a credential for its new role.
+    s.replace_profile(&instances[0].0, &db).await;
+    let one = client
+        .describe_instance_identity_changes(&[], Some(seq), None)
+        .await
+        .unwrap();
+    assert!(!one.full);
+    assert_eq!(one.views.len(), 1);
+    assert_eq!(one.views[0].instance.id, instances[0].0);
+    assert_eq!(one.credentials.len(), 1);
+    let seq = one.sequence.unwrap();
+
+    // A termination: forget it.
+    s.ok(
+        "ec2",
+        &[
+            ("Action", "TerminateInstances"),
+            ("InstanceId.1", instances[1].0.as_str()),
+        ],
+    )
+    .await;
+    let gone = client
+        .describe_instance_identity_changes(&[], Some(seq), None)
+        .await
+        .unwrap();
+    assert!(gone.views.is_empty());
+    assert_eq!(gone.removed, vec![instances[1].0.clone()]);
+    let seq = gone.sequence.unwrap();
+
+    // Behind a pruned feed: everything again.
+    s.iam.store().prune_changes(0).await.unwrap();
+    let again = client
+        .describe_instance_identity_changes(&[], Some(seq - 1), None)
+        .await
+        .unwrap();
+    assert!(again.full);
+    assert_eq!(again.views.len(), 4);
+
+    // Credentials only for the instances listed (answered even if unchanged).
+    let seq = again.sequence.unwrap();
+    let listed = [instances[4].0.clone()];
+    let lazy = client
+        .describe_instance_identity_changes(&[], Some(seq), Some(&listed))
+        .await
+        .unwrap();
+    assert_eq!(lazy.views.len(), 1);
+    assert_eq!(
+        lazy.credentials.keys().collect::<Vec<_>>(),
+        vec![&instances[4].0]
+    );
+    let lazy_full = client
+        .describe_instance_identity_changes(&[], None, Some(&[]))
+        .await
+        .unwrap();
+    assert_eq!(lazy_full.views.len(), 4);
+    assert!(lazy_full.credentials.is_empty());
+
+    // The agent's loop applies changes, rebuilding only the entries they touch; it holds no
+    // credential until an instance asks, and the first request waits for it.
+    let (imds, agent) = start_agent(s.agent_config(creds)).await;
+    let dir = agent.directory().clone();
+    assert_eq!(dir.len(), 4);
+    assert_eq!(dir.cached_credentials(), 0);
+    let before = dir.entries_rebuilt();
+    s.replace_profile(&instances[2].0, &db).await;
+    until_role(imds, instances[2].1, "db").await;
+    assert_eq!(dir.entries_rebuilt() - before, 1);
+    let (status, body) = credentials(imds, instances[3].1, "web").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(dir.cached_credentials(), 1, "only the instance that asked");
+}

@@ -1,12 +1,19 @@
 //! The rolecall service (SigV4 scope `rolecall`, Query protocol): what a `rolecall agent` needs
 //! to serve IMDS on a host of its own.
 //!
-//! - `GetChangeGeneration`: the store's current change generation token (see [`crate::changes`]),
-//!   so an agent polls cheaply and refetches only after a change.
+//! - `GetChangeGeneration`: the newest sequence of the store's change feed (see
+//!   [`crate::changes`]), so an agent polls cheaply and refetches only after a change.
 //! - `DescribeInstanceIdentities` (optional `PrivateIpAddress.N` filters; none = every running
 //!   instance): each running instance's metadata, its profile and role, and, when the role
 //!   trusts EC2, freshly minted instance credentials (minted exactly as IMDS mints them, with this
-//!   server's credential lifetime).
+//!   server's credential lifetime). `Sequence` is the change feed sequence the answer reflects.
+//!   With `SinceSequence` (a `Sequence` of an earlier answer), only what changed since: the
+//!   instances the changes touched (with credentials), and `RemovedInstances` (ids no longer
+//!   running, or no longer matching the filters); `Full` is `false` then. When the feed was
+//!   pruned past that sequence the answer is complete again (`Full` `true`). With
+//!   `Credentials=listed`, credentials are minted only for the instances `CredentialsFor.N`
+//!   names (those are answered too, changed or not): an agent asks only for the instances that
+//!   asked it.
 //!
 //! Both are authorized as `rolecall:<Action>` on `*` like any other request.
 
@@ -14,20 +21,19 @@ use crate::context::Call;
 use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
 use chrono::SecondsFormat;
+use rolecall_core::ChangesSince;
 use rolecall_imds::InstanceView;
 use rolecall_wire::{Xml, query_response};
 use std::net::IpAddr;
 
+/// Feed sequences one delta answer covers at most (an agent further behind catches up over
+/// several polls).
+const FEED_BATCH: usize = 10_000;
+
 pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
     match call.op {
         Operation::GetChangeGeneration => {
-            let generation = call
-                .api
-                .iam
-                .store()
-                .get_meta(crate::changes::KEY)
-                .await?
-                .unwrap_or_default();
+            let generation = call.api.iam.store().latest_change().await?.to_string();
             Ok(query_response(
                 call.op.name(),
                 Protocol::Rolecall.namespace(),
@@ -51,22 +57,78 @@ async fn describe(call: &Call<'_>) -> Result<String, ApiError> {
         })?;
         ips.push(ip);
     }
-    let views = rolecall_imds::load_views(&api.iam, &api.config.region).await?;
-    let views: Vec<_> = views
-        .into_iter()
-        .filter(|v| {
-            ips.is_empty()
-                || v.instance
-                    .private_ip
-                    .parse::<IpAddr>()
-                    .is_ok_and(|ip| ips.contains(&ip))
-        })
-        .collect();
+    let since = match call.params.get("SinceSequence") {
+        None => None,
+        Some(raw) => Some(raw.parse::<i64>().map_err(|_| {
+            ApiError::malformed_parameter(Protocol::Rolecall, "SinceSequence", raw)
+        })?),
+    };
+    let store = api.iam.store();
+    let region = &api.config.region;
+    // The sequence is read before the state, so the answer reflects at least every change up to
+    // it (changes after it may be in it too, and are sent again next time: applying is
+    // idempotent).
+    let listed: Option<std::collections::HashSet<String>> =
+        (call.params.get("Credentials") == Some("listed")).then(|| {
+            call.params
+                .list("CredentialsFor")
+                .into_iter()
+                .map(str::to_string)
+                .collect()
+        });
+    let delta = match since {
+        None => None,
+        Some(s) => match store.changes_since(s, FEED_BATCH).await? {
+            ChangesSince::Pruned { .. } => None,
+            ChangesSince::Changes {
+                mut changes,
+                latest,
+            } => {
+                // The instances credentials are asked for are answered too.
+                for id in listed.iter().flatten() {
+                    changes.push(rolecall_core::Change {
+                        seq: latest,
+                        kind: rolecall_core::EntityKind::Instance,
+                        id: id.clone(),
+                    });
+                }
+                Some((changes, latest))
+            }
+        },
+    };
+    let (views, mut removed, sequence, full) = match delta {
+        Some((changes, latest)) => {
+            let (views, gone) = rolecall_imds::changed_views(&api.iam, region, &changes).await?;
+            (views, gone, latest, false)
+        }
+        None => {
+            let seq = store.latest_change().await?;
+            (
+                rolecall_imds::load_views(&api.iam, region).await?,
+                Vec::new(),
+                seq,
+                true,
+            )
+        }
+    };
+    let (views, unwanted): (Vec<_>, Vec<_>) = views.into_iter().partition(|v| {
+        ips.is_empty()
+            || v.instance
+                .private_ip
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ips.contains(&ip))
+    });
+    if !full {
+        removed.extend(unwanted.iter().map(|v| v.instance.id.clone()));
+    }
     let now = api.clock.now();
     let account = api.iam.account_id();
     let minted: Vec<_> = views
         .iter()
         .map(|v| {
+            if listed.as_ref().is_some_and(|l| !l.contains(&v.instance.id)) {
+                return None;
+            }
             rolecall_imds::mint_for(
                 &api.keyring,
                 account,
@@ -84,6 +146,11 @@ async fn describe(call: &Call<'_>) -> Result<String, ApiError> {
         Some(&|x| {
             x.leaf("AccountId", account);
             x.leaf("Region", &api.config.region);
+            x.leaf("Sequence", sequence.to_string());
+            x.leaf("Full", if full { "true" } else { "false" });
+            x.list("RemovedInstances", "member", &removed, |x, id| {
+                x.leaf_text(id);
+            });
             x.list(
                 "Instances",
                 "member",

@@ -1,16 +1,20 @@
-//! Keeping every node's in-memory views current.
+//! Keeping every node's in-memory views current, from the store's change feed.
 //!
-//! A node that changes IAM or EC2 state refreshes its own caches and IMDS directory before it
-//! answers, then writes a fresh random *generation* token to the shared store. Every node polls
-//! that token; when it differs from the last one seen, the node refreshes too. A random token
-//! (not a counter) needs no atomic increment: any write changes it, so no change is missed even
-//! when two nodes publish at once. The propagation bound is the poll interval.
+//! Every store write records the entities it touched under the next feed sequence, in its own
+//! transaction (see `rolecall_store_sql`). A node that changes IAM or EC2 state refreshes its
+//! own caches and IMDS directory before it answers (the directory applies the changes since its
+//! sequence). Every node polls the feed's newest sequence; when it moved, the node refreshes
+//! too, so another node's change is in force here within one poll interval. The same sequence
+//! is the change generation agents poll (`rolecall:GetChangeGeneration`).
 
 use crate::context::Api;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub(crate) const KEY: &str = "generation";
+/// Sequences of the change feed kept when pruning: a consumer further behind reloads fully.
+pub const FEED_KEEP: u64 = 100_000;
+/// Polls between two prunings of the feed.
+const PRUNE_EVERY: u32 = 240;
 
 async fn refresh(api: &Api) {
     api.policy_cache.clear();
@@ -19,32 +23,36 @@ async fn refresh(api: &Api) {
     }
 }
 
-/// After a successful change: refresh this node, then tell the others.
+/// After a successful change: refresh this node (other nodes follow the feed the change was
+/// recorded in).
 pub async fn publish(api: &Api) {
     refresh(api).await;
-    let token = rolecall_crypto::request_id();
-    api.generation.swap(Some(token.clone()));
-    if let Err(e) = api.iam.store().set_meta(KEY, &token).await {
-        tracing::error!(error = %e, "publishing a change to other nodes failed; they catch up on the next change");
-    }
 }
 
-/// Polls the shared generation token forever, refreshing this node when another changed state.
+/// Polls the change feed forever, refreshing this node when a change was recorded (by this
+/// node or another), and prunes the feed now and then.
 pub async fn watch(api: Arc<Api>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut polls: u32 = 0;
     loop {
         tick.tick().await;
-        let current = match api.iam.store().get_meta(KEY).await {
-            Ok(v) => v,
+        polls = polls.wrapping_add(1);
+        if polls.is_multiple_of(PRUNE_EVERY)
+            && let Err(e) = api.iam.store().prune_changes(FEED_KEEP).await
+        {
+            tracing::warn!(error = %e, "pruning the change feed failed");
+        }
+        let current = match api.iam.store().latest_change().await {
+            Ok(v) => Some(v),
             Err(e) => {
-                tracing::warn!(error = %e, "reading the change generation failed");
+                tracing::warn!(error = %e, "reading the change feed failed");
                 continue;
             }
         };
-        let previous = api.generation.swap(current.clone());
+        let previous = api.generation.swap(current);
         if current != previous {
-            tracing::debug!("state changed on another node: refreshing");
+            tracing::debug!("state changed: refreshing");
             refresh(&api).await;
         }
     }

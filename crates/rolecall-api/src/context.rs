@@ -47,15 +47,15 @@ pub struct Call<'a> {
     pub request_id: &'a str,
 }
 
-/// The last generation token this node has seen or written.
+/// The newest change-feed sequence this node has refreshed for.
 #[derive(Default)]
-pub struct Generation(Mutex<Option<String>>);
+pub struct Generation(Mutex<Option<i64>>);
 
 impl Generation {
-    pub(crate) fn swap(&self, token: Option<String>) -> Option<String> {
+    pub(crate) fn swap(&self, seq: Option<i64>) -> Option<i64> {
         self.0
             .lock()
-            .map(|mut g| std::mem::replace(&mut *g, token))
+            .map(|mut g| std::mem::replace(&mut *g, seq))
             .unwrap_or(None)
     }
 }

@@ -39,6 +39,8 @@ pub struct Metrics {
     pub imds_credentials: Family<CredentialLabels, Counter>,
     pub imds_refresh_failures: Counter,
     pub imds_instances: Gauge,
+    pub directory_full_reloads: Counter,
+    pub directory_entries_rebuilt: Counter,
 }
 
 /// Latency buckets from 25 µs to ~3 s.
@@ -91,8 +93,22 @@ impl Metrics {
             "Running instances the IMDS view holds",
             imds_instances.clone(),
         );
+        let directory_full_reloads = Counter::default();
+        registry.register(
+            "directory_full_reloads",
+            "Full reloads of the IMDS directory (at start, and when the change feed was pruned past it)",
+            directory_full_reloads.clone(),
+        );
+        let directory_entries_rebuilt = Counter::default();
+        registry.register(
+            "directory_entries_rebuilt",
+            "IMDS directory entries rebuilt by applying changes from the change feed",
+            directory_entries_rebuilt.clone(),
+        );
         Metrics {
             registry,
+            directory_full_reloads,
+            directory_entries_rebuilt,
             api_requests,
             api_latency,
             imds_requests,

@@ -128,6 +128,91 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     async fn replace_association(&self, old_id: &str, new: &Association) -> Result<()>;
     /// Ends an active association; NotActive when it is not active.
     async fn end_association(&self, id: &str) -> Result<Association>;
+
+    // --- the change feed: every write above records the entities it touched, in its own
+    // transaction, under the next sequence ---
+    /// The newest committed sequence (0 before any change); every change up to it is visible.
+    async fn latest_change(&self) -> Result<i64>;
+    /// The changes after `seq`, at most `limit` sequences of them, or [`ChangesSince::Pruned`].
+    async fn changes_since(&self, seq: i64, limit: usize) -> Result<ChangesSince>;
+    /// Drops all but the newest `keep` sequences; returns how many sequences are now pruned.
+    async fn prune_changes(&self, keep: u64) -> Result<i64>;
+}
+
+/// What kind of entity a [`Change`] touched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntityKind {
+    /// An instance (its state, metadata, or its association: keyed by instance id).
+    Instance,
+    /// An IAM instance profile association (keyed by association id; the instance is recorded
+    /// too).
+    Association,
+    /// An instance profile or its role link, keyed by the profile's ARN (what associations name).
+    InstanceProfile,
+    /// A role itself (trust policy, tags, ...), keyed by role id.
+    Role,
+    /// A role's inline or attached policies, keyed by role id.
+    RolePolicy,
+    /// A customer managed policy or its versions, keyed by policy id.
+    Policy,
+    /// A user, keyed by user id (incl. group membership and its policies).
+    User,
+    /// A group, keyed by group id (incl. membership and its policies).
+    Group,
+    /// An access key, keyed by access key id.
+    AccessKey,
+}
+
+impl EntityKind {
+    pub const ALL: [EntityKind; 9] = [
+        EntityKind::Instance,
+        EntityKind::Association,
+        EntityKind::InstanceProfile,
+        EntityKind::Role,
+        EntityKind::RolePolicy,
+        EntityKind::Policy,
+        EntityKind::User,
+        EntityKind::Group,
+        EntityKind::AccessKey,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EntityKind::Instance => "instance",
+            EntityKind::Association => "association",
+            EntityKind::InstanceProfile => "instance_profile",
+            EntityKind::Role => "role",
+            EntityKind::RolePolicy => "role_policy",
+            EntityKind::Policy => "policy",
+            EntityKind::User => "user",
+            EntityKind::Group => "group",
+            EntityKind::AccessKey => "access_key",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EntityKind> {
+        EntityKind::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// One entity a committed write touched. Every entity of one transaction shares its `seq`;
+/// sequences are gap-free and become visible in order (see the store's change feed).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Change {
+    pub seq: i64,
+    pub kind: EntityKind,
+    pub id: String,
+}
+
+/// An answer of [`Store::changes_since`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangesSince {
+    /// Every change after the sequence asked for, up to `latest` (inclusive, ascending). A
+    /// consumer that applied them is at `latest`; more may follow past it.
+    Changes { changes: Vec<Change>, latest: i64 },
+    /// Changes after the sequence asked for were pruned: the consumer must reload fully (reading
+    /// [`Store::latest_change`] before it reads the state).
+    Pruned { latest: i64 },
 }
 
 /// Told after every successful change to IAM or EC2 state, before the change's response is sent,

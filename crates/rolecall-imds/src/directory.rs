@@ -5,10 +5,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rolecall_core::iam::{Iam, trusts_ec2};
 use rolecall_core::model::{Instance, InstanceState};
-use rolecall_core::{ChangeListener, DynClock, PageRequest};
+use rolecall_core::{Change, ChangeListener, ChangesSince, DynClock, EntityKind, PageRequest};
 use rolecall_crypto::KeyRing;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 #[derive(Debug, Clone)]
@@ -33,10 +34,47 @@ pub struct InstanceView {
     pub profile: Option<ProfileView>,
 }
 
+/// The instances IMDS knows, indexed for answers (id, IP) and for applying changes (profile).
 #[derive(Default)]
 struct Snapshot {
     by_id: HashMap<String, Arc<InstanceView>>,
     by_ip: HashMap<IpAddr, Arc<InstanceView>>,
+    /// Instance ids by the ARN of the profile they are associated with.
+    by_profile: HashMap<String, HashSet<String>>,
+}
+
+impl Snapshot {
+    fn insert(&mut self, view: Arc<InstanceView>) {
+        self.remove(&view.instance.id);
+        if let Ok(ip) = view.instance.private_ip.parse::<IpAddr>() {
+            self.by_ip.insert(ip, view.clone());
+        }
+        if let Some(p) = &view.profile {
+            self.by_profile
+                .entry(p.arn.clone())
+                .or_default()
+                .insert(view.instance.id.clone());
+        }
+        self.by_id.insert(view.instance.id.clone(), view);
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Arc<InstanceView>> {
+        let old = self.by_id.remove(id)?;
+        if let Ok(ip) = old.instance.private_ip.parse::<IpAddr>()
+            && self.by_ip.get(&ip).is_some_and(|v| v.instance.id == id)
+        {
+            self.by_ip.remove(&ip);
+        }
+        if let Some(p) = &old.profile
+            && let Some(ids) = self.by_profile.get_mut(&p.arn)
+        {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.by_profile.remove(&p.arn);
+            }
+        }
+        Some(old)
+    }
 }
 
 /// Where instance views and credentials come from.
@@ -48,6 +86,20 @@ enum Source {
     Remote,
 }
 
+/// A cached credential and when its instance last asked for it.
+struct Cached {
+    issued: Arc<Issued>,
+    /// None for installed (remote) credentials.
+    asked: Option<DateTime<Utc>>,
+}
+
+/// Remote: an instance that asked within this long is still fetched credentials for after its
+/// role changed.
+const ASKED_WINDOW: chrono::Duration = chrono::Duration::hours(12);
+
+/// How many changes are read from the feed at a time.
+const FEED_BATCH: usize = 1000;
+
 pub struct Directory {
     source: Source,
     /// Known from the start with a store source; from the first install with a remote one.
@@ -56,11 +108,24 @@ pub struct Directory {
     /// Seals IMDSv2 tokens and dev path MACs (and, with a store source, mints credentials).
     keyring: KeyRing,
     clock: DynClock,
-    snapshot: RwLock<Arc<Snapshot>>,
+    snapshot: RwLock<Snapshot>,
     /// Current credential per instance.
-    credentials: Mutex<HashMap<String, Arc<Issued>>>,
-    /// Serializes reloads so a slow, older reload cannot overwrite a newer one.
+    credentials: Mutex<HashMap<String, Cached>>,
+    /// Serializes catching up with the feed, so changes are applied in order.
     reload_lock: tokio::sync::Mutex<()>,
+    /// The change feed sequence the snapshot reflects (None: not loaded yet).
+    seq: Mutex<Option<i64>>,
+    /// Entries rebuilt (or dropped) by applying changes, and full reloads, since start.
+    rebuilt: AtomicU64,
+    full_reloads: AtomicU64,
+    /// Remote: when each instance last asked for its credential.
+    asked: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// Remote: instances that asked for a credential the directory does not hold.
+    pending: Mutex<HashSet<String>>,
+    /// Remote: wakes whoever fetches credentials (the agent) when one is pending.
+    wake: tokio::sync::Notify,
+    /// Remote: bumped on every install, for requests waiting on a pending credential.
+    installs: tokio::sync::watch::Sender<u64>,
 }
 
 impl Directory {
@@ -101,9 +166,16 @@ impl Directory {
             region,
             keyring,
             clock,
-            snapshot: RwLock::new(Arc::new(Snapshot::default())),
+            snapshot: RwLock::new(Snapshot::default()),
             credentials: Mutex::new(HashMap::new()),
             reload_lock: tokio::sync::Mutex::new(()),
+            seq: Mutex::new(None),
+            rebuilt: AtomicU64::new(0),
+            full_reloads: AtomicU64::new(0),
+            asked: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashSet::new()),
+            wake: tokio::sync::Notify::new(),
+            installs: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -126,15 +198,20 @@ impl Directory {
         &self.region
     }
 
-    fn current(&self) -> Arc<Snapshot> {
-        self.snapshot
-            .read()
-            .map(|s| s.clone())
-            .unwrap_or_else(|e| e.into_inner().clone())
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Snapshot> {
+        self.snapshot.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Snapshot> {
+        self.snapshot.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn creds(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
+        self.credentials.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn by_id(&self, id: &str) -> Option<Arc<InstanceView>> {
-        self.current().by_id.get(id).cloned()
+        self.read().by_id.get(id).cloned()
     }
 
     pub fn by_ip(&self, ip: IpAddr) -> Option<Arc<InstanceView>> {
@@ -142,23 +219,195 @@ impl Directory {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
             v4 => v4,
         };
-        self.current().by_ip.get(&ip).cloned()
+        self.read().by_ip.get(&ip).cloned()
     }
 
-    /// Rebuilds the snapshot from the store (a no-op for a remote directory).
+    /// Instances held.
+    pub fn len(&self) -> usize {
+        self.read().by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entries rebuilt or dropped by applying changes since start (full reloads not counted).
+    pub fn entries_rebuilt(&self) -> u64 {
+        self.rebuilt.load(Ordering::Relaxed)
+    }
+
+    /// Full reloads since start (the first load included).
+    pub fn full_reloads(&self) -> u64 {
+        self.full_reloads.load(Ordering::Relaxed)
+    }
+
+    /// The change feed sequence the directory reflects (None before the first load).
+    pub fn seq(&self) -> Option<i64> {
+        *self.seq.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Instances holding a cached credential (minted on request, kept while asked for).
+    pub fn cached_credentials(&self) -> usize {
+        self.creds().len()
+    }
+
+    /// Brings the directory up to date with the store (a no-op for a remote directory): loads
+    /// everything the first time, then applies only the changes the store's feed recorded
+    /// since; loads everything again if the feed was pruned past this directory's sequence.
     pub async fn reload(&self) -> rolecall_core::Result<()> {
         let Source::Store { iam, .. } = &self.source else {
             return Ok(());
         };
         let _serial = self.reload_lock.lock().await;
+        loop {
+            let Some(at) = self.seq() else {
+                tracing::info!("IMDS directory: loading every instance");
+                return self.full_reload(iam).await;
+            };
+            match iam.store().changes_since(at, FEED_BATCH).await? {
+                ChangesSince::Pruned { latest } => {
+                    tracing::warn!(
+                        at,
+                        latest,
+                        "IMDS directory fell behind the pruned change feed: reloading every instance"
+                    );
+                    return self.full_reload(iam).await;
+                }
+                ChangesSince::Changes { changes, latest } => {
+                    if latest <= at {
+                        return Ok(());
+                    }
+                    self.apply(iam, &changes).await?;
+                    *self.seq.lock().unwrap_or_else(|e| e.into_inner()) = Some(latest);
+                }
+            }
+        }
+    }
+
+    /// Loads every running instance. The feed's sequence is read first, so a change committed
+    /// while loading is applied again afterwards (applying is idempotent), never missed.
+    async fn full_reload(&self, iam: &Iam) -> rolecall_core::Result<()> {
+        let seq = iam.store().latest_change().await?;
         let views = load_views(iam, &self.region).await?;
         self.replace(views, None);
-        self.refresh_due();
+        *self.seq.lock().unwrap_or_else(|e| e.into_inner()) = Some(seq);
+        self.full_reloads.fetch_add(1, Ordering::Relaxed);
+        rolecall_core::metrics::metrics()
+            .directory_full_reloads
+            .inc();
         Ok(())
     }
 
-    /// Replaces a remote directory's instances and credentials (instance id to credential) at
-    /// once. Credentials of instances not in `credentials` are dropped.
+    /// Applies changes: an instance (or its association) rebuilds that instance's entry from
+    /// the store; a profile re-reads the profile and updates the instances associated with it;
+    /// a role re-reads the profiles holding it (its trust policy) for their instances. Role
+    /// policies, managed policies, users, groups and keys change nothing IMDS serves.
+    async fn apply(&self, iam: &Iam, changes: &[Change]) -> rolecall_core::Result<()> {
+        let mut instances: HashSet<String> = HashSet::new();
+        let mut profiles: HashSet<String> = HashSet::new();
+        let mut roles: HashSet<&str> = HashSet::new();
+        for c in changes {
+            match c.kind {
+                EntityKind::Instance => {
+                    instances.insert(c.id.clone());
+                }
+                EntityKind::InstanceProfile => {
+                    profiles.insert(c.id.clone());
+                }
+                EntityKind::Role => {
+                    roles.insert(&c.id);
+                }
+                _ => {}
+            }
+        }
+        if !roles.is_empty() {
+            let snap = self.read();
+            for (arn, ids) in &snap.by_profile {
+                let holds = ids
+                    .iter()
+                    .next()
+                    .and_then(|id| snap.by_id.get(id))
+                    .and_then(|v| v.profile.as_ref()?.role.as_ref())
+                    .is_some_and(|r| roles.contains(r.id.as_str()));
+                if holds {
+                    profiles.insert(arn.clone());
+                }
+            }
+        }
+        let mut resolved: HashMap<String, ProfileView> = HashMap::new();
+        let mut rebuilt = 0u64;
+        // Instances associated with a changed profile keep their instance and association: only
+        // their profile view is replaced.
+        for arn in &profiles {
+            let ids: Vec<String> = self
+                .read()
+                .by_profile
+                .get(arn)
+                .map(|ids| ids.iter().cloned().collect())
+                .unwrap_or_default();
+            let ids: Vec<String> = ids.into_iter().filter(|i| !instances.contains(i)).collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let fallback_id = self
+                .by_id(&ids[0])
+                .and_then(|v| v.profile.as_ref().map(|p| p.id.clone()))
+                .unwrap_or_default();
+            let view = profile_view(iam, arn, &fallback_id).await?;
+            for id in ids {
+                let Some(old) = self.by_id(&id) else { continue };
+                let new = Arc::new(InstanceView {
+                    instance: old.instance.clone(),
+                    arn: old.arn.clone(),
+                    profile: Some(view.clone()),
+                });
+                self.put(&id, Some(new));
+                rebuilt += 1;
+            }
+            resolved.insert(arn.clone(), view);
+        }
+        for id in &instances {
+            let view = load_view(iam, &self.region, id, &mut resolved).await?;
+            self.put(id, view);
+            rebuilt += 1;
+        }
+        self.rebuilt.fetch_add(rebuilt, Ordering::Relaxed);
+        let m = rolecall_core::metrics::metrics();
+        m.directory_entries_rebuilt.inc_by(rebuilt);
+        m.imds_instances
+            .set(i64::try_from(self.len()).unwrap_or(i64::MAX));
+        tracing::debug!(
+            changes = changes.len(),
+            rebuilt,
+            "IMDS directory applied changes"
+        );
+        Ok(())
+    }
+
+    /// Sets (or, with None, drops) one instance's entry, and drops its cached credential unless
+    /// it is for the role the instance still has.
+    fn put(&self, id: &str, view: Option<Arc<InstanceView>>) {
+        let role = view.as_deref().and_then(role_of).map(|r| r.id.clone());
+        {
+            let mut snap = self.write();
+            match view {
+                Some(v) => snap.insert(v),
+                None => {
+                    snap.remove(id);
+                }
+            }
+        }
+        let mut creds = self.creds();
+        if creds
+            .get(id)
+            .is_some_and(|c| Some(&c.issued.role_id) != role.as_ref())
+        {
+            creds.remove(id);
+        }
+    }
+
+    /// Replaces a remote directory's instances at once, and adds `credentials` (instance id to
+    /// credential). Credentials of instances that left or changed role are dropped.
     pub fn install(
         &self,
         account_id: &str,
@@ -168,13 +417,137 @@ impl Directory {
         if self.account_id.get().is_none() {
             let _ = self.account_id.set(account_id.to_string());
         }
+        let got: Vec<String> = credentials.keys().cloned().collect();
         self.replace(views, Some(credentials));
+        self.installed(&got);
+    }
+
+    /// Applies a remote directory's changes: `views` replace (or add) those instances' entries
+    /// and their credentials (`credentials`, by instance id); `removed` instances are dropped.
+    pub fn install_changes(
+        &self,
+        views: Vec<Arc<InstanceView>>,
+        removed: &[String],
+        credentials: HashMap<String, Arc<Issued>>,
+    ) {
+        let rebuilt = views.len() + removed.len();
+        for id in removed {
+            self.put(id, None);
+        }
+        for v in views {
+            let id = v.instance.id.clone();
+            self.put(&id, Some(v));
+        }
+        let got: Vec<String> = credentials.keys().cloned().collect();
+        {
+            let mut creds = self.creds();
+            for (id, issued) in credentials {
+                creds.insert(
+                    id,
+                    Cached {
+                        issued,
+                        asked: None,
+                    },
+                );
+            }
+        }
+        self.installed(&got);
+        self.rebuilt.fetch_add(
+            u64::try_from(rebuilt).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        rolecall_core::metrics::metrics()
+            .imds_instances
+            .set(i64::try_from(self.len()).unwrap_or(i64::MAX));
+    }
+
+    /// After an install: the credentials received are no longer pending; an instance that asked
+    /// recently and whose credential was dropped (its role changed) is pending again; requests
+    /// waiting for a credential look again.
+    fn installed(&self, got: &[String]) {
+        let now = self.clock.now();
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            for id in got {
+                pending.remove(id);
+            }
+            let asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+            let creds = self.creds();
+            let snap = self.read();
+            for (id, at) in asked.iter() {
+                let usable = snap.by_id.get(id).is_some_and(|v| role_of(v).is_some());
+                if usable && !creds.contains_key(id) && now - *at < ASKED_WINDOW {
+                    pending.insert(id.clone());
+                }
+            }
+            if !pending.is_empty() {
+                self.wake.notify_one();
+            }
+        }
+        self.installs.send_modify(|v| *v += 1);
+    }
+
+    /// Remote: waits until an instance asks for a credential the directory does not hold.
+    pub async fn credentials_wanted(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Remote: the instances whose credentials to fetch: those pending, and those asked for
+    /// within their credential's lifetime that expire within `ahead`.
+    pub fn credentials_to_fetch(&self, ahead: chrono::Duration) -> Vec<String> {
+        let now = self.clock.now();
+        let mut out: HashSet<String> = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        let asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+        for (id, c) in self.creds().iter() {
+            let lifetime = c.issued.expires_at - c.issued.last_updated;
+            let recent = asked.get(id).is_some_and(|a| now - *a < lifetime);
+            if recent && c.issued.expires_at - now <= ahead {
+                out.insert(id.clone());
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Remote: the instances that asked for a credential within `window`.
+    pub fn asked_within(&self, window: chrono::Duration) -> Vec<String> {
+        let now = self.clock.now();
+        let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+        asked.retain(|_, a| now - *a < window.max(ASKED_WINDOW));
+        asked
+            .iter()
+            .filter(|(_, a)| now - **a < window)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Whether the instance at this address asked for a credential not yet received.
+    pub fn awaits_credentials(&self, ip: IpAddr) -> bool {
+        self.by_ip(ip).is_some_and(|v| {
+            self.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&v.instance.id)
+        })
+    }
+
+    /// Notified on every install.
+    pub fn subscribe_installs(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.installs.subscribe()
+    }
+
+    pub fn is_remote(&self) -> bool {
+        matches!(self.source, Source::Remote)
     }
 
     /// The earliest expiry among the credentials held (for refreshing ahead of it).
     pub fn earliest_expiry(&self) -> Option<DateTime<Utc>> {
-        let creds = self.credentials.lock().ok()?;
-        creds.values().map(|c| c.expires_at).min()
+        self.creds().values().map(|c| c.issued.expires_at).min()
     }
 
     fn replace(
@@ -184,51 +557,78 @@ impl Directory {
     ) {
         let mut snap = Snapshot::default();
         for view in views {
-            if let Ok(ip) = view.instance.private_ip.parse::<IpAddr>() {
-                snap.by_ip.insert(ip, view.clone());
-            }
-            snap.by_id.insert(view.instance.id.clone(), view);
+            snap.insert(view);
         }
-        if let Ok(mut creds) = self.credentials.lock() {
+        {
+            let mut creds = self.creds();
             if let Some(new) = credentials {
-                *creds = new;
+                // Credentials held and not renewed stay (until they expire), unless dropped below.
+                for (id, issued) in new {
+                    creds.insert(
+                        id,
+                        Cached {
+                            issued,
+                            asked: None,
+                        },
+                    );
+                }
             }
             // Drop cached credentials of instances that left or changed role.
             creds.retain(|id, c| {
                 snap.by_id
                     .get(id)
                     .and_then(|v| role_of(v))
-                    .is_some_and(|r| r.id == c.role_id)
+                    .is_some_and(|r| r.id == c.issued.role_id)
             });
         }
         let count = snap.by_id.len();
         rolecall_core::metrics::metrics()
             .imds_instances
             .set(i64::try_from(count).unwrap_or(i64::MAX));
-        if let Ok(mut s) = self.snapshot.write() {
-            *s = Arc::new(snap);
-        }
+        *self.write() = snap;
         tracing::debug!(instances = count, "IMDS directory reloaded");
     }
 
     /// The credential to serve for this instance's role, minting one if there is none or the
-    /// current one is due for replacement. None when the instance has no usable role.
-    /// A remote directory serves the installed credential until it expires, and mints none.
+    /// current one is due for replacement (sealing only, no I/O). None when the instance has no
+    /// usable role. A remote directory serves the installed credential until it expires, and
+    /// mints none. Records that the instance asked, so [`refresh_due`](Self::refresh_due) keeps
+    /// its credential fresh while it keeps asking.
     pub fn credentials_for(&self, view: &InstanceView) -> Option<Arc<Issued>> {
         let role = role_of(view)?;
         let now = self.clock.now();
-        let cached = self
-            .credentials
-            .lock()
-            .ok()
-            .and_then(|creds| creds.get(&view.instance.id).cloned())
-            .filter(|c| c.role_id == role.id);
         let Source::Store { policy, .. } = &self.source else {
-            let served = cached.filter(|c| c.expires_at > now);
+            let id = &view.instance.id;
+            self.asked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id.clone(), now);
+            let served = self
+                .creds()
+                .get(id)
+                .map(|c| c.issued.clone())
+                .filter(|c| c.role_id == role.id && c.expires_at > now);
             if served.is_some() {
                 rolecall_core::metrics::metrics().credential(false);
+            } else {
+                // Fetched when first asked for (the request waits for it, see the server).
+                self.pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(id.clone());
+                self.wake.notify_one();
             }
             return served;
+        };
+        let cached = {
+            let mut creds = self.creds();
+            match creds.get_mut(&view.instance.id) {
+                Some(c) if c.issued.role_id == role.id => {
+                    c.asked = Some(now);
+                    Some(c.issued.clone())
+                }
+                _ => None,
+            }
         };
         if let Some(c) = cached.filter(|c| c.is_fresh(now, policy)) {
             rolecall_core::metrics::metrics().credential(false);
@@ -242,30 +642,173 @@ impl Directory {
             policy,
         )?);
         rolecall_core::metrics::metrics().credential(true);
-        if let Ok(mut creds) = self.credentials.lock() {
-            creds.insert(view.instance.id.clone(), issued.clone());
-        }
+        self.creds().insert(
+            view.instance.id.clone(),
+            Cached {
+                issued: issued.clone(),
+                asked: Some(now),
+            },
+        );
         Some(issued)
     }
 
-    /// Mints ahead of time every credential that is missing or due, so requests find them ready.
+    /// Mints ahead of time the credentials that are due, only for instances that asked within
+    /// the last credential lifetime; forgets those of instances that did not. Never mints for an
+    /// instance that has not asked.
     pub fn refresh_due(&self) {
-        if matches!(self.source, Source::Remote) {
+        let Source::Store { policy, .. } = &self.source else {
             return;
-        }
-        let snap = self.current();
-        for view in snap.by_id.values() {
-            self.credentials_for(view);
+        };
+        let now = self.clock.now();
+        let due: Vec<String> = {
+            let mut creds = self.creds();
+            creds.retain(|_, c| c.asked.is_some_and(|a| now - a < policy.lifetime));
+            creds
+                .iter()
+                .filter(|(_, c)| !c.issued.is_fresh(now, policy))
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        for id in due {
+            let Some(view) = self.by_id(&id) else {
+                self.creds().remove(&id);
+                continue;
+            };
+            let Some(issued) = mint_for(&self.keyring, self.account_id(), &view, now, policy)
+            else {
+                continue;
+            };
+            rolecall_core::metrics::metrics().credential(true);
+            if let Some(c) = self.creds().get_mut(&id)
+                && Some(issued.role_id.as_str()) == role_of(&view).map(|r| r.id.as_str())
+            {
+                c.issued = Arc::new(issued);
+            }
         }
     }
 
-    /// Renews credentials ahead of expiry, forever. Run it as a background task.
+    /// Renews, ahead of expiry, the credentials of instances that keep asking, forever. Run it
+    /// as a background task.
     pub async fn run_refresher(self: Arc<Self>, every: std::time::Duration) {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
             self.refresh_due();
         }
+    }
+}
+
+/// The instance's view as IMDS serves it, from the store; None unless it is running.
+/// `resolved` caches profiles by ARN across calls.
+async fn load_view(
+    iam: &Iam,
+    region: &str,
+    id: &str,
+    resolved: &mut HashMap<String, ProfileView>,
+) -> rolecall_core::Result<Option<Arc<InstanceView>>> {
+    let store = iam.store();
+    let inst = match store.get_instance(id).await? {
+        Some(inst) if inst.state == InstanceState::Running => inst,
+        _ => return Ok(None),
+    };
+    let assoc = store
+        .active_associations(std::slice::from_ref(&inst.id))
+        .await?
+        .pop();
+    let profile = match assoc {
+        None => None,
+        Some(a) => {
+            if !resolved.contains_key(&a.profile_arn) {
+                let v = profile_view(iam, &a.profile_arn, &a.profile_id).await?;
+                resolved.insert(a.profile_arn.clone(), v);
+            }
+            resolved.get(&a.profile_arn).cloned()
+        }
+    };
+    Ok(Some(Arc::new(InstanceView {
+        arn: instance_arn(region, iam.account_id(), id),
+        profile,
+        instance: inst,
+    })))
+}
+
+/// What changed for IMDS in `changes`: the views of the instances they touched (an instance or
+/// its association; the instances of a changed profile; the instances of a role whose trust
+/// policy changed), and the ids of touched instances that are no longer running. Policies,
+/// users, groups and keys touch no instance. (A profile or role change reads every running
+/// instance to find the ones it touches: such changes are rare next to instance changes.)
+pub async fn changed_views(
+    iam: &Iam,
+    region: &str,
+    changes: &[Change],
+) -> rolecall_core::Result<(Vec<Arc<InstanceView>>, Vec<String>)> {
+    let mut instances: Vec<&str> = Vec::new();
+    let mut profiles: HashSet<&str> = HashSet::new();
+    let mut roles: HashSet<&str> = HashSet::new();
+    for c in changes {
+        match c.kind {
+            EntityKind::Instance if !instances.contains(&c.id.as_str()) => instances.push(&c.id),
+            EntityKind::InstanceProfile => {
+                profiles.insert(&c.id);
+            }
+            EntityKind::Role => {
+                roles.insert(&c.id);
+            }
+            _ => {}
+        }
+    }
+    let mut views: Vec<Arc<InstanceView>> = Vec::new();
+    let mut gone = Vec::new();
+    if !profiles.is_empty() || !roles.is_empty() {
+        for v in load_views(iam, region).await? {
+            let touched = v.profile.as_ref().is_some_and(|p| {
+                profiles.contains(p.arn.as_str())
+                    || p.role
+                        .as_ref()
+                        .is_some_and(|r| roles.contains(r.id.as_str()))
+            });
+            if touched && !instances.contains(&v.instance.id.as_str()) {
+                views.push(v);
+            }
+        }
+    }
+    let mut resolved = HashMap::new();
+    for id in instances {
+        match load_view(iam, region, id, &mut resolved).await? {
+            Some(v) => views.push(v),
+            None => gone.push(id.to_string()),
+        }
+    }
+    Ok((views, gone))
+}
+
+fn instance_arn(region: &str, account_id: &str, id: &str) -> String {
+    format!("arn:aws:ec2:{region}:{account_id}:instance/{id}")
+}
+
+/// The profile an association names, with its role, as IMDS sees it; a profile deleted since
+/// (the association then names nothing, as in EC2) has no role.
+async fn profile_view(
+    iam: &Iam,
+    arn: &str,
+    fallback_id: &str,
+) -> rolecall_core::Result<ProfileView> {
+    match iam.resolve_instance_profile(None, Some(arn)).await {
+        Ok(p) => Ok(ProfileView {
+            arn: p.arn.clone(),
+            id: p.id.clone(),
+            role: p.roles.first().map(|r| RoleView {
+                name: r.name.clone(),
+                id: r.id.clone(),
+                trusts_ec2: trusts_ec2(&r.assume_role_policy_document),
+            }),
+        }),
+        Err(rolecall_core::Error::InvalidParameterValue(_)) => Ok(ProfileView {
+            arn: arn.to_string(),
+            id: fallback_id.to_string(),
+            role: None,
+        }),
+        Err(e) => Err(e),
     }
 }
 
@@ -313,46 +856,21 @@ pub async fn load_views(iam: &Iam, region: &str) -> rolecall_core::Result<Vec<Ar
         .into_iter()
         .map(|a| (a.instance_id.clone(), a))
         .collect();
-    let mut profiles: HashMap<String, Option<ProfileView>> = HashMap::new();
+    let mut profiles: HashMap<String, ProfileView> = HashMap::new();
     let mut views = Vec::with_capacity(running.len());
     for inst in running {
         let profile = match assocs.get(&inst.id) {
             None => None,
             Some(a) => {
                 if !profiles.contains_key(&a.profile_arn) {
-                    let view = match iam
-                        .resolve_instance_profile(None, Some(&a.profile_arn))
-                        .await
-                    {
-                        Ok(p) => Some(ProfileView {
-                            arn: p.arn.clone(),
-                            id: p.id.clone(),
-                            role: p.roles.first().map(|r| RoleView {
-                                name: r.name.clone(),
-                                id: r.id.clone(),
-                                trusts_ec2: trusts_ec2(&r.assume_role_policy_document),
-                            }),
-                        }),
-                        // The profile was deleted after association: the instance keeps an
-                        // association to nothing, as in EC2.
-                        Err(_) => Some(ProfileView {
-                            arn: a.profile_arn.clone(),
-                            id: a.profile_id.clone(),
-                            role: None,
-                        }),
-                    };
+                    let view = profile_view(iam, &a.profile_arn, &a.profile_id).await?;
                     profiles.insert(a.profile_arn.clone(), view);
                 }
-                profiles.get(&a.profile_arn).cloned().flatten()
+                profiles.get(&a.profile_arn).cloned()
             }
         };
-        let arn = format!(
-            "arn:aws:ec2:{region}:{}:instance/{}",
-            iam.account_id(),
-            inst.id
-        );
         views.push(Arc::new(InstanceView {
-            arn,
+            arn: instance_arn(region, iam.account_id(), &inst.id),
             profile,
             instance: inst,
         }));

@@ -1,10 +1,11 @@
 //! The instance metadata service (IMDS v1 and v2).
 //!
-//! Answers come from memory: the [`Directory`] holds a snapshot of every running instance with
-//! its profile and role, rebuilt from the store whenever the API changes IAM or EC2 state (it is
-//! a [`ChangeListener`](rolecall_core::ChangeListener)), and a cache of minted credentials that a
-//! background task renews ahead of expiry. Minting is pure computation (sealing a token), so an
-//! IMDS answer never waits on the database.
+//! Answers come from memory: the [`Directory`] holds every running instance with its profile
+//! and role, loaded once at start and then kept current from the store's change feed (it is a
+//! [`ChangeListener`](rolecall_core::ChangeListener)): each change rebuilds only the entries it
+//! touched. Credentials are minted when an instance first asks, and renewed ahead of expiry only
+//! for instances that keep asking. Minting is pure computation (sealing a token), so an IMDS
+//! answer never waits on the database.
 //!
 //! Callers are identified by source IP (the instance whose private IP is the peer address; AWS's
 //! own paths) or, in development, by a path prefix `/rolecall/<instance-id>/<mac>/` whose MAC
@@ -17,6 +18,8 @@ mod server;
 mod token;
 
 pub use credentials::{CredentialParts, CredentialPolicy, Issued};
-pub use directory::{Directory, InstanceView, ProfileView, RoleView, load_views, mint_for};
+pub use directory::{
+    Directory, InstanceView, ProfileView, RoleView, changed_views, load_views, mint_for,
+};
 pub use server::{ImdsConfig, apply_hop_limit, serve};
 pub use token::dev_path_prefix;

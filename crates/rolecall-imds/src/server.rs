@@ -222,6 +222,10 @@ pub fn apply_hop_limit(
     Ok(Some(ttl))
 }
 
+/// How long a request to an agent waits for a credential fetched on its instance's first ask
+/// (one call to the control plane); below SDKs' IMDS timeouts (1 s in botocore).
+const CREDENTIAL_WAIT: std::time::Duration = std::time::Duration::from_millis(900);
+
 /// Serves IMDS on `listener` forever, within `config`'s connection caps and per-source rate.
 pub async fn serve(
     listener: TcpListener,
@@ -247,13 +251,31 @@ pub async fn serve(
             let limiter = limiter.clone();
             service_fn(move |req: Request<Incoming>| {
                 let started = std::time::Instant::now();
-                let resp = if limiter.allow(peer.ip(), started) {
-                    answer(&dir, &config, peer, &req)
-                } else {
-                    status_page(StatusCode::TOO_MANY_REQUESTS)
-                };
-                record(req.uri().path(), resp.status(), started);
-                async move { Ok::<_, Infallible>(resp) }
+                let dir = dir.clone();
+                let allowed = limiter.allow(peer.ip(), started);
+                async move {
+                    let mut installs = dir.subscribe_installs();
+                    let mut resp = if allowed {
+                        answer(&dir, &config, peer, &req)
+                    } else {
+                        status_page(StatusCode::TOO_MANY_REQUESTS)
+                    };
+                    // An agent fetches a credential when its instance first asks for it: the request
+                    // waits for that fetch (bounded), then is answered again.
+                    let deadline = tokio::time::Instant::now() + CREDENTIAL_WAIT;
+                    while allowed
+                        && resp.status() == StatusCode::NOT_FOUND
+                        && dir.is_remote()
+                        && dir.awaits_credentials(peer.ip())
+                    {
+                        match tokio::time::timeout_at(deadline, installs.changed()).await {
+                            Ok(Ok(())) => resp = answer(&dir, &config, peer, &req),
+                            _ => break,
+                        }
+                    }
+                    record(req.uri().path(), resp.status(), started);
+                    Ok::<_, Infallible>(resp)
+                }
             })
         },
     )

@@ -1240,3 +1240,223 @@ async fn keep_alive_and_pipelining() {
         .to_string();
     assert_eq!(raw.matches(&key).count(), n);
 }
+
+// ----- incremental directory (the change feed) -----
+
+const S3_POLICY: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+
+/// Each change rebuilds only the directory entries it touches, counted by the directory.
+#[tokio::test]
+async fn a_change_rebuilds_only_its_entries() {
+    let s = stack(Options::default()).await;
+    let (_, web_profile) = s.role("web", EC2_TRUST).await;
+    let (_, db_profile) = s.role("db", EC2_TRUST).await;
+    let mut web = Vec::new();
+    for _ in 0..4 {
+        web.push(s.launch(Some(&web_profile), |_| {}).await);
+    }
+    let mut db = Vec::new();
+    for _ in 0..3 {
+        db.push(s.launch(Some(&db_profile), |_| {}).await);
+    }
+    let idle = s.launch(None, |_| {}).await;
+    let reloads = s.dir.full_reloads();
+    assert_eq!(s.dir.len(), 8);
+
+    // Applies what the store recorded since the last catch-up; returns the entries rebuilt.
+    let rebuilt = || async {
+        let before = s.dir.entries_rebuilt();
+        s.dir.reload().await.unwrap();
+        s.dir.entries_rebuilt() - before
+    };
+    // Role policies, managed policies, users: nothing IMDS serves depends on them.
+    s.iam.put_role_policy("web", "s3", S3_POLICY).await.unwrap();
+    assert_eq!(rebuilt().await, 0);
+    s.iam
+        .create_user("someone", None, None, vec![])
+        .await
+        .unwrap();
+    assert_eq!(rebuilt().await, 0);
+    // One instance's tags: that entry.
+    s.ec2
+        .modify_instance_metadata_options(&idle.id, |m| m.instance_metadata_tags = "enabled".into())
+        .await
+        .unwrap();
+    assert_eq!(rebuilt().await, 1);
+    // One association replaced: that instance's entry, which now serves the other role.
+    let assoc = s
+        .iam
+        .store()
+        .active_associations(std::slice::from_ref(&web[0].id))
+        .await
+        .unwrap()
+        .remove(0);
+    s.ec2
+        .replace_iam_instance_profile_association(&assoc.id, Some(&db_profile), None)
+        .await
+        .unwrap();
+    assert_eq!(rebuilt().await, 1);
+    s.credentials(&web[0].id, "db").await;
+    // A trust-policy change re-checks the instances of that role only (3 + the one moved).
+    s.iam
+        .update_assume_role_policy("db", LAMBDA_TRUST)
+        .await
+        .unwrap();
+    assert_eq!(rebuilt().await, 4);
+    for i in db.iter().chain([&web[0]]) {
+        let (status, body) = s
+            .get(&i.id, "/latest/meta-data/iam/security-credentials/db")
+            .await;
+        assert_eq!(status, 200);
+        assert!(body.contains("AssumeRoleUnauthorizedAccess"), "{body}");
+    }
+    s.credentials(&web[1].id, "web").await;
+    // A profile's role removed: the instances of that profile.
+    s.iam
+        .remove_role_from_instance_profile(&web_profile, "web")
+        .await
+        .unwrap();
+    assert_eq!(rebuilt().await, 3);
+    let (status, _) = s
+        .get(&web[1].id, "/latest/meta-data/iam/security-credentials/web")
+        .await;
+    assert_eq!(status, 404);
+    // Termination drops the entry.
+    s.ec2
+        .terminate_instances(std::slice::from_ref(&idle.id))
+        .await
+        .unwrap();
+    assert_eq!(rebuilt().await, 1);
+    assert!(s.dir.by_id(&idle.id).is_none());
+    assert_eq!(s.dir.len(), 7);
+    // Through the API too (the directory catches up before the response goes out).
+    let (status, body) = s
+        .call(
+            "iam",
+            &[
+                ("Action", "AddRoleToInstanceProfile"),
+                ("InstanceProfileName", web_profile.as_str()),
+                ("RoleName", "web"),
+            ],
+            &root(),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    s.credentials(&web[1].id, "web").await;
+    assert_eq!(
+        rebuilt().await,
+        0,
+        "the API's change was applied before its response"
+    );
+    assert_eq!(s.dir.full_reloads(), reloads, "no full reload");
+}
+
+/// A directory that fell behind a pruned feed reloads fully, and says so in a metric.
+#[tokio::test]
+async fn a_directory_behind_the_pruned_feed_reloads_fully() {
+    let s = stack(Options::default()).await;
+    let (_, profile) = s.role("web", EC2_TRUST).await;
+    let a = s.launch(Some(&profile), |_| {}).await;
+    let b = s.launch(Some(&profile), |_| {}).await;
+    let reloads = s.dir.full_reloads();
+    // Changes the directory has not applied yet, then the feed pruned past them.
+    s.ec2
+        .terminate_instances(std::slice::from_ref(&a.id))
+        .await
+        .unwrap();
+    s.iam
+        .create_role(rolecall_core::iam::CreateRole {
+            name: "later",
+            path: None,
+            trust_policy: EC2_TRUST,
+            description: None,
+            max_session_duration: None,
+            tags: vec![],
+            permissions_boundary: None,
+        })
+        .await
+        .unwrap();
+    let store = s.iam.store();
+    let latest = store.latest_change().await.unwrap();
+    store.prune_changes(1).await.unwrap();
+    s.dir.reload().await.unwrap();
+    assert_eq!(s.dir.full_reloads(), reloads + 1);
+    assert_eq!(s.dir.seq(), Some(latest));
+    assert!(
+        s.dir.by_id(&a.id).is_none(),
+        "the change pruned from the feed is seen"
+    );
+    s.credentials(&b.id, "web").await;
+    assert!(
+        rolecall_core::metrics::metrics()
+            .render()
+            .contains("rolecall_directory_full_reloads_total"),
+    );
+    // Back to incremental.
+    s.ec2
+        .terminate_instances(std::slice::from_ref(&b.id))
+        .await
+        .unwrap();
+    s.dir.reload().await.unwrap();
+    assert_eq!(s.dir.full_reloads(), reloads + 1);
+    assert!(s.dir.by_id(&b.id).is_none());
+}
+
+/// Credentials are minted when an instance first asks, refreshed ahead of expiry only while it
+/// keeps asking, and always served with at least 30 minutes left.
+#[tokio::test]
+async fn credentials_minted_lazily_for_instances_that_ask() {
+    let policy = CredentialPolicy {
+        lifetime: Duration::minutes(45),
+        refresh_before: Duration::minutes(30),
+    };
+    let s = stack(Options {
+        policy,
+        ..Options::default()
+    })
+    .await;
+    let (_, profile) = s.role("web", EC2_TRUST).await;
+    let a = s.launch(Some(&profile), |_| {}).await;
+    let b = s.launch(Some(&profile), |_| {}).await;
+    s.dir.refresh_due();
+    assert_eq!(
+        s.dir.cached_credentials(),
+        0,
+        "nothing minted before anyone asks"
+    );
+    let first = s.credentials(&a.id, "web").await;
+    assert_eq!(s.dir.cached_credentials(), 1);
+    let mut last_key = first["AccessKeyId"].as_str().unwrap().to_string();
+    let mut refreshed = 0;
+    // a asks every 5 minutes for two hours; the refresher runs every minute.
+    for minute in 1..=120 {
+        s.clock.advance(Duration::minutes(1));
+        s.dir.refresh_due();
+        if minute % 5 == 0 {
+            let now = s.clock.now();
+            let doc = s.credentials(&a.id, "web").await;
+            let left = expiration(&doc) - now;
+            assert!(
+                left >= Duration::minutes(30),
+                "minute {minute}: {left} left"
+            );
+            let key = doc["AccessKeyId"].as_str().unwrap().to_string();
+            if key != last_key {
+                refreshed += 1;
+                last_key = key;
+            }
+        }
+        assert_eq!(s.dir.cached_credentials(), 1, "b never asked");
+    }
+    assert!(refreshed >= 7, "{refreshed}");
+    // Once a stops asking for a credential lifetime, it is forgotten.
+    s.clock.advance(policy.lifetime);
+    s.dir.refresh_due();
+    assert_eq!(s.dir.cached_credentials(), 0);
+    // Asking again mints on the spot.
+    let now = s.clock.now();
+    let doc = s.credentials(&b.id, "web").await;
+    assert_eq!(expiration(&doc) - now, policy.lifetime);
+    assert_eq!(s.dir.cached_credentials(), 1);
+}

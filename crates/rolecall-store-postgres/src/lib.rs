@@ -36,6 +36,7 @@ impl Dialect for Postgres {
         (1, include_str!("../migrations/0001_init.sql")),
         (2, include_str!("../migrations/0002_principals.sql")),
         (3, rolecall_store_sql::migrations::OWNER_POLICIES),
+        (4, rolecall_store_sql::migrations::CHANGE_FEED),
     ];
 
     fn row_lock(lock: RowLock) -> &'static str {

@@ -24,7 +24,7 @@ mod store;
 pub mod upgrade_test;
 
 use rolecall_core::model::PolicyVersion;
-use rolecall_core::{Missing, PageRequest, StoreError, StoreResult};
+use rolecall_core::{EntityKind, Missing, PageRequest, StoreError, StoreResult};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::error::DatabaseError;
@@ -115,14 +115,55 @@ pub struct SqlStore<D: Dialect> {
     writers: Mutex<()>,
 }
 
-/// A write transaction (with the writer lock, when the dialect serializes writers).
+/// A write transaction (with the writer lock, when the dialect serializes writers), and the
+/// entities it touched, recorded in the change feed when it commits.
 pub(crate) struct Write<'s, DB: Database> {
     _serial: Option<MutexGuard<'s, ()>>,
     pub(crate) tx: Transaction<'static, DB>,
+    changes: Vec<(EntityKind, String)>,
 }
 
-impl<DB: Database> Write<'_, DB> {
-    pub(crate) async fn commit(self) -> StoreResult<()> {
+impl<DB: Database> Write<'_, DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    /// Records that this transaction touched the entity (once per entity).
+    pub(crate) fn record(&mut self, kind: EntityKind, id: impl Into<String>) {
+        let id = id.into();
+        if !self.changes.iter().any(|(k, i)| *k == kind && *i == id) {
+            self.changes.push((kind, id));
+        }
+    }
+
+    /// Records the touched entities under the next sequence, then commits. Taking the sequence
+    /// is the transaction's last statement: the `change_feed` row lock it takes is held until
+    /// commit, so concurrent writers get and commit their sequences one after the other (no
+    /// reader can see sequence N+1 before N), and no lock is waited for while holding it.
+    pub(crate) async fn commit(mut self) -> StoreResult<()> {
+        if !self.changes.is_empty() {
+            let seq: i64 = sqlx::query_scalar(
+                "UPDATE change_feed SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq",
+            )
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(|e| backend(&e))?;
+            for (n, (kind, id)) in self.changes.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO changes (seq, n, kind, entity_id) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(seq)
+                .bind(i64::try_from(n).unwrap_or(i64::MAX))
+                .bind(kind.name())
+                .bind(id.as_str())
+                .execute(&mut *self.tx)
+                .await
+                .map_err(|e| backend(&e))?;
+            }
+        }
         self.tx.commit().await.map_err(|e| backend(&e))
     }
 }
@@ -256,6 +297,7 @@ where
         Ok(Write {
             _serial: serial,
             tx,
+            changes: Vec::new(),
         })
     }
 
@@ -324,4 +366,6 @@ where
 pub mod migrations {
     /// 3: roles' inline and attached policies join users' and groups' (owner-keyed).
     pub const OWNER_POLICIES: &str = include_str!("../migrations/0003_owner_policies.sql");
+    /// 4: the change feed (`change_feed`, `changes`).
+    pub const CHANGE_FEED: &str = include_str!("../migrations/0004_change_feed.sql");
 }

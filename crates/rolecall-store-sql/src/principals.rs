@@ -8,12 +8,22 @@ use crate::{
 use async_trait::async_trait;
 use rolecall_core::model::*;
 use rolecall_core::{
-    Dependents, Edit, Limit, Missing, Owner, OwnerKind, PageRequest, PrincipalStore, StoreError,
-    StoreResult as Result, Taken,
+    Dependents, Edit, EntityKind, Limit, Missing, Owner, OwnerKind, PageRequest, PrincipalStore,
+    StoreError, StoreResult as Result, Taken,
 };
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
 
 type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
+
+/// The feed's name for the policies of an owner: a role's are `RolePolicy` (nothing IMDS serves
+/// depends on them); a user's or group's count as the user or group.
+fn owner_entity(kind: OwnerKind) -> EntityKind {
+    match kind {
+        OwnerKind::Role => EntityKind::RolePolicy,
+        OwnerKind::User => EntityKind::User,
+        OwnerKind::Group => EntityKind::Group,
+    }
+}
 
 fn owner_table(kind: OwnerKind) -> &'static str {
     match kind {
@@ -64,7 +74,8 @@ where
 
     async fn insert_user(&self, user: &User) -> Result<()> {
         let row = (user.id.as_str(), user.name.as_str(), user.path.as_str());
-        self.insert_named("users", row, user, || Taken::User(user.name.clone()))
+        let taken = || Taken::User(user.name.clone());
+        self.insert_named("users", row, user, taken, (EntityKind::User, &user.id))
             .await
     }
 
@@ -114,6 +125,7 @@ where
                     .map_err(|e| backend(&e))?;
             }
         }
+        w.record(EntityKind::User, &user.id);
         w.commit().await?;
         Ok(user)
     }
@@ -133,7 +145,8 @@ where
             ),
         ];
         let missing = || Missing::User(name.into());
-        self.delete_named("users", name, missing, &checks, Dependents::AccessKeys)
+        let backstop = Dependents::AccessKeys;
+        self.delete_named("users", name, missing, &checks, backstop, EntityKind::User)
             .await
     }
 
@@ -141,7 +154,8 @@ where
 
     async fn insert_group(&self, group: &Group) -> Result<()> {
         let row = (group.id.as_str(), group.name.as_str(), group.path.as_str());
-        self.insert_named("groups", row, group, || Taken::Group(group.name.clone()))
+        let taken = || Taken::Group(group.name.clone());
+        self.insert_named("groups", row, group, taken, (EntityKind::Group, &group.id))
             .await
     }
 
@@ -161,36 +175,53 @@ where
         );
         let missing = || Missing::Group(name.into());
         let checks = [members, inline, attached];
-        self.delete_named("groups", name, missing, &checks, Dependents::GroupMembers)
-            .await
+        let backstop = Dependents::GroupMembers;
+        self.delete_named(
+            "groups",
+            name,
+            missing,
+            &checks,
+            backstop,
+            EntityKind::Group,
+        )
+        .await
     }
 
     async fn add_user_to_group(&self, group_id: &str, user_id: &str) -> Result<()> {
+        let mut w = self.begin().await?;
         let res = sqlx::query(
             "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
         .bind(group_id)
         .bind(user_id)
-        .execute(&self.pool)
+        .execute(&mut *w.tx)
         .await;
         match res {
             // The user or the group was deleted since the caller looked it up.
-            Err(e) if Self::is_fk_violation(&e) => Err(StoreError::NotFound(Missing::UserOrGroup)),
-            other => other.map(drop).map_err(|e| backend(&e)),
-        }
+            Err(e) if Self::is_fk_violation(&e) => {
+                return Err(StoreError::NotFound(Missing::UserOrGroup));
+            }
+            other => other.map_err(|e| backend(&e))?,
+        };
+        w.record(EntityKind::Group, group_id);
+        w.record(EntityKind::User, user_id);
+        w.commit().await
     }
 
     async fn remove_user_from_group(&self, group_id: &str, user_id: &str) -> Result<()> {
+        let mut w = self.begin().await?;
         let res = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
             .bind(group_id)
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(&mut *w.tx)
             .await
             .map_err(|e| backend(&e))?;
         if D::rows_affected(&res) == 0 {
             return Err(StoreError::NotFound(Missing::UserInGroup));
         }
-        Ok(())
+        w.record(EntityKind::Group, group_id);
+        w.record(EntityKind::User, user_id);
+        w.commit().await
     }
 
     async fn list_group_members(&self, group_id: &str) -> Result<Vec<User>> {
@@ -236,6 +267,7 @@ where
         .execute(&mut *w.tx)
         .await
         .map_err(|e| backend(&e))?;
+        w.record(owner_entity(owner.kind()), owner.id());
         w.commit().await
     }
 
@@ -275,16 +307,22 @@ where
     }
 
     async fn delete_owner_policy(&self, owner: Owner<'_>, name: &str) -> Result<bool> {
+        let mut w = self.begin().await?;
         let res = sqlx::query(
             "DELETE FROM principal_policies WHERE owner_kind = $1 AND owner_id = $2 AND name = $3",
         )
         .bind(owner.kind().name())
         .bind(owner.id())
         .bind(name)
-        .execute(&self.pool)
+        .execute(&mut *w.tx)
         .await
         .map_err(|e| backend(&e))?;
-        Ok(D::rows_affected(&res) > 0)
+        let deleted = D::rows_affected(&res) > 0;
+        if deleted {
+            w.record(owner_entity(owner.kind()), owner.id());
+        }
+        w.commit().await?;
+        Ok(deleted)
     }
 
     async fn attach_owner_policy(&self, owner: Owner<'_>, policy_arn: &str) -> Result<()> {
@@ -312,11 +350,14 @@ where
             if exists.is_none() {
                 return Err(StoreError::NotFound(Missing::Policy(policy_arn.into())));
             }
+        } else {
+            w.record(owner_entity(owner.kind()), owner.id());
         }
         w.commit().await
     }
 
     async fn detach_owner_policy(&self, owner: Owner<'_>, policy_arn: &str) -> Result<()> {
+        let mut w = self.begin().await?;
         let res = sqlx::query(
             "DELETE FROM principal_attached_policies WHERE owner_kind = $1 AND owner_id = $2 \
              AND policy_id = (SELECT id FROM policies WHERE arn = $3)",
@@ -324,13 +365,14 @@ where
         .bind(owner.kind().name())
         .bind(owner.id())
         .bind(policy_arn)
-        .execute(&self.pool)
+        .execute(&mut *w.tx)
         .await
         .map_err(|e| backend(&e))?;
         if D::rows_affected(&res) == 0 {
             return Err(StoreError::NotFound(Missing::Attachment(policy_arn.into())));
         }
-        Ok(())
+        w.record(owner_entity(owner.kind()), owner.id());
+        w.commit().await
     }
 
     async fn list_attached_owner_policies(
@@ -389,6 +431,7 @@ where
             Err(e) if is_raised(&e, "access key limit") => return Err(limit_reached),
             other => other.map_err(|e| backend(&e))?,
         };
+        w.record(EntityKind::AccessKey, &k.id);
         w.commit().await
     }
 
@@ -408,17 +451,24 @@ where
 
     async fn modify_access_key(&self, id: &str, edit: Edit<AccessKey>) -> Result<AccessKey> {
         let missing = || Missing::AccessKey(id.into());
-        self.modify_doc("access_keys", "id", id, missing, edit)
+        let entity = |k: &AccessKey| (EntityKind::AccessKey, k.id.clone());
+        self.modify_doc("access_keys", "id", id, missing, edit, entity)
             .await
     }
 
     async fn delete_access_key(&self, user_id: &str, id: &str) -> Result<bool> {
+        let mut w = self.begin().await?;
         let res = sqlx::query("DELETE FROM access_keys WHERE user_id = $1 AND id = $2")
             .bind(user_id)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *w.tx)
             .await
             .map_err(|e| backend(&e))?;
-        Ok(D::rows_affected(&res) > 0)
+        let deleted = D::rows_affected(&res) > 0;
+        if deleted {
+            w.record(EntityKind::AccessKey, id);
+        }
+        w.commit().await?;
+        Ok(deleted)
     }
 }

@@ -1,14 +1,14 @@
 //! [`Store`]: metadata, roles, managed policies, instance profiles, instances, associations.
 
 use crate::{
-    Args, Dialect, RowLock, SqlStore, all_from_json, backend, from, from_json, is_raised,
+    Args, Dialect, RowLock, SqlStore, Write, all_from_json, backend, from, from_json, is_raised,
     is_unique_violation, key, limit, to_json, version,
 };
 use async_trait::async_trait;
 use rolecall_core::model::*;
 use rolecall_core::{
-    Dependents, Edit, Limit, Missing, OwnerKind, PageRequest, Store, StoreError,
-    StoreResult as Result, Taken,
+    ChangesSince, Dependents, Edit, EntityKind, Limit, Missing, OwnerKind, PageRequest, Store,
+    StoreError, StoreResult as Result, Taken,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -60,7 +60,9 @@ where
         (id, name, path): (&str, &str, &str),
         doc: &T,
         taken: impl FnOnce() -> Taken,
+        (kind, entity): (EntityKind, &str),
     ) -> Result<()> {
+        let mut w = self.begin().await?;
         let res = sqlx::query(&format!(
             "INSERT INTO {table} (id, name_key, path, data) VALUES ($1, $2, $3, $4)"
         ))
@@ -68,12 +70,14 @@ where
         .bind(key(name))
         .bind(path)
         .bind(to_json(doc)?)
-        .execute(&self.pool)
+        .execute(&mut *w.tx)
         .await;
         match res {
-            Err(e) if is_unique_violation(&e, None) => Err(StoreError::Conflict(taken())),
-            other => other.map(drop).map_err(|e| backend(&e)),
-        }
+            Err(e) if is_unique_violation(&e, None) => return Err(StoreError::Conflict(taken())),
+            other => other.map_err(|e| backend(&e))?,
+        };
+        w.record(kind, entity);
+        w.commit().await
     }
 
     /// The document whose `column` is `value`.
@@ -121,6 +125,7 @@ where
         value: &str,
         missing: impl FnOnce() -> Missing,
         edit: Edit<T>,
+        entity: impl FnOnce(&T) -> (EntityKind, String),
     ) -> Result<T>
     where
         T: Serialize + DeserializeOwned + Send + 'static,
@@ -134,6 +139,8 @@ where
             .execute(&mut *w.tx)
             .await
             .map_err(|e| backend(&e))?;
+        let (kind, id) = entity(&doc);
+        w.record(kind, id);
         w.commit().await?;
         Ok(doc)
     }
@@ -166,9 +173,23 @@ where
         missing: impl FnOnce() -> Missing,
         checks: &[Check],
         backstop: Dependents,
+        kind: EntityKind,
     ) -> Result<()> {
         let mut w = self.begin().await?;
-        let id = Self::locked_id(&mut w.tx, table, column, value, RowLock::Update, missing).await?;
+        let row: Option<(String, String)> = sqlx::query_as(&format!(
+            "SELECT id, data FROM {table} WHERE {column} = $1{}",
+            D::row_lock(RowLock::Update)
+        ))
+        .bind(value)
+        .fetch_optional(&mut *w.tx)
+        .await
+        .map_err(|e| backend(&e))?;
+        let (id, data) = row.ok_or_else(|| StoreError::NotFound(missing()))?;
+        // Instance profiles are named in the feed by their ARN (what associations hold).
+        let entity = match kind {
+            EntityKind::InstanceProfile => from_json::<InstanceProfile>(&data)?.arn,
+            _ => id.clone(),
+        };
         for (count, dependents) in checks {
             let n: i64 = sqlx::query_scalar(count.as_str())
                 .bind(&id)
@@ -187,6 +208,7 @@ where
             Err(e) if Self::is_fk_violation(&e) => return Err(StoreError::InUse(backstop)),
             other => other.map_err(|e| backend(&e))?,
         };
+        w.record(kind, entity);
         w.commit().await
     }
 
@@ -198,9 +220,10 @@ where
         missing: impl FnOnce() -> Missing,
         checks: &[Check],
         backstop: Dependents,
+        kind: EntityKind,
     ) -> Result<()> {
         let row = (table, "name_key", key(name));
-        self.delete_checked((row.0, row.1, &row.2), missing, checks, backstop)
+        self.delete_checked((row.0, row.1, &row.2), missing, checks, backstop, kind)
             .await
     }
 
@@ -370,6 +393,28 @@ where
         Ok(a)
     }
 
+    /// Records the instance profile `profile_id` (by its ARN) as touched by the transaction.
+    async fn record_profile(w: &mut Write<'_, D::Db>, profile_id: &str) -> Result<()> {
+        let data: Option<String> =
+            sqlx::query_scalar("SELECT data FROM instance_profiles WHERE id = $1")
+                .bind(profile_id)
+                .fetch_optional(&mut *w.tx)
+                .await
+                .map_err(|e| backend(&e))?;
+        let data = data.ok_or(StoreError::NotFound(Missing::RoleOrInstanceProfile))?;
+        let profile: InstanceProfile = from_json(&data)?;
+        w.record(EntityKind::InstanceProfile, profile.arn);
+        Ok(())
+    }
+
+    /// The feed's newest sequence and how far it was pruned.
+    async fn feed_state(&self) -> Result<(i64, i64)> {
+        sqlx::query_as("SELECT last_seq, pruned_through FROM change_feed WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| backend(&e))
+    }
+
     /// Documents of `table` whose id is in `ids` (all when `ids` is empty), by id.
     async fn list_by_ids<T: DeserializeOwned>(
         &self,
@@ -447,7 +492,8 @@ where
 
     async fn insert_role(&self, role: &Role) -> Result<()> {
         let row = (role.id.as_str(), role.name.as_str(), role.path.as_str());
-        self.insert_named("roles", row, role, || Taken::Role(role.name.clone()))
+        let taken = || Taken::Role(role.name.clone());
+        self.insert_named("roles", row, role, taken, (EntityKind::Role, &role.id))
             .await
     }
 
@@ -461,7 +507,8 @@ where
 
     async fn modify_role(&self, name: &str, edit: Edit<Role>) -> Result<Role> {
         let missing = || Missing::Role(name.into());
-        self.modify_doc("roles", "name_key", &key(name), missing, edit)
+        let entity = |r: &Role| (EntityKind::Role, r.id.clone());
+        self.modify_doc("roles", "name_key", &key(name), missing, edit, entity)
             .await
     }
 
@@ -474,7 +521,7 @@ where
         let missing = || Missing::Role(name.into());
         let checks = [inline, attached, profiles];
         let backstop = Dependents::InstanceProfileRoles;
-        self.delete_named("roles", name, missing, &checks, backstop)
+        self.delete_named("roles", name, missing, &checks, backstop, EntityKind::Role)
             .await
     }
 
@@ -509,6 +556,7 @@ where
         .execute(&mut *w.tx)
         .await
         .map_err(|e| backend(&e))?;
+        w.record(EntityKind::Policy, &policy.id);
         w.commit().await
     }
 
@@ -563,7 +611,8 @@ where
         ];
         let missing = || Missing::Policy(arn.into());
         let row = ("policies", "arn", arn);
-        self.delete_checked(row, missing, &checks, Dependents::PolicyAttachments)
+        let backstop = Dependents::PolicyAttachments;
+        self.delete_checked(row, missing, &checks, backstop, EntityKind::Policy)
             .await
     }
 
@@ -618,6 +667,7 @@ where
         };
         let default = set_default.then_some(version.version_id.as_str());
         Self::set_default(&mut w.tx, &id, &mut policy, default, now).await?;
+        w.record(EntityKind::Policy, id);
         w.commit().await?;
         Ok(version)
     }
@@ -681,6 +731,7 @@ where
                     .execute(&mut *w.tx)
                     .await
                     .map_err(|e| backend(&e))?;
+                w.record(EntityKind::Policy, id);
                 w.commit().await
             }
         }
@@ -697,6 +748,7 @@ where
         }
         let now = chrono::Utc::now();
         Self::set_default(&mut w.tx, &id, &mut policy, Some(version_id), now).await?;
+        w.record(EntityKind::Policy, id);
         w.commit().await
     }
 
@@ -709,7 +761,8 @@ where
             profile.path.as_str(),
         );
         let taken = || Taken::InstanceProfile(profile.name.clone());
-        self.insert_named("instance_profiles", row, profile, taken)
+        let entity = (EntityKind::InstanceProfile, profile.arn.as_str());
+        self.insert_named("instance_profiles", row, profile, taken, entity)
             .await
     }
 
@@ -762,9 +815,17 @@ where
 
     async fn modify_instance_profile(&self, name: &str, edit: Edit<InstanceProfile>) -> Result<()> {
         let missing = || Missing::InstanceProfile(name.into());
-        self.modify_doc("instance_profiles", "name_key", &key(name), missing, edit)
-            .await
-            .map(drop)
+        let entity = |p: &InstanceProfile| (EntityKind::InstanceProfile, p.arn.clone());
+        self.modify_doc(
+            "instance_profiles",
+            "name_key",
+            &key(name),
+            missing,
+            edit,
+            entity,
+        )
+        .await
+        .map(drop)
     }
 
     async fn delete_instance_profile(&self, name: &str) -> Result<()> {
@@ -774,28 +835,32 @@ where
         );
         let missing = || Missing::InstanceProfile(name.into());
         let backstop = Dependents::InstanceProfileRoles;
-        self.delete_named("instance_profiles", name, missing, &[role], backstop)
+        let kind = EntityKind::InstanceProfile;
+        self.delete_named("instance_profiles", name, missing, &[role], backstop, kind)
             .await
     }
 
     async fn add_role_to_instance_profile(&self, profile_id: &str, role_id: &str) -> Result<()> {
+        let mut w = self.begin().await?;
         // One statement: the foreign keys lock both parents (KEY SHARE), so a concurrent delete
         // of either waits for this or makes it fail.
         let res =
             sqlx::query("INSERT INTO instance_profile_roles (profile_id, role_id) VALUES ($1, $2)")
                 .bind(profile_id)
                 .bind(role_id)
-                .execute(&self.pool)
+                .execute(&mut *w.tx)
                 .await;
         match res {
             Err(e) if is_unique_violation(&e, None) => {
-                Err(StoreError::LimitExceeded(Limit::RolesPerInstanceProfile))
+                return Err(StoreError::LimitExceeded(Limit::RolesPerInstanceProfile));
             }
             Err(e) if Self::is_fk_violation(&e) => {
-                Err(StoreError::NotFound(Missing::RoleOrInstanceProfile))
+                return Err(StoreError::NotFound(Missing::RoleOrInstanceProfile));
             }
-            other => other.map(drop).map_err(|e| backend(&e)),
-        }
+            other => other.map_err(|e| backend(&e))?,
+        };
+        Self::record_profile(&mut w, profile_id).await?;
+        w.commit().await
     }
 
     async fn remove_role_from_instance_profile(
@@ -803,18 +868,20 @@ where
         profile_id: &str,
         role_id: &str,
     ) -> Result<()> {
+        let mut w = self.begin().await?;
         let res = sqlx::query(
             "DELETE FROM instance_profile_roles WHERE profile_id = $1 AND role_id = $2",
         )
         .bind(profile_id)
         .bind(role_id)
-        .execute(&self.pool)
+        .execute(&mut *w.tx)
         .await
         .map_err(|e| backend(&e))?;
         if D::rows_affected(&res) == 0 {
             return Err(StoreError::NotFound(Missing::RoleInInstanceProfile));
         }
-        Ok(())
+        Self::record_profile(&mut w, profile_id).await?;
+        w.commit().await
     }
 
     // ----- instances -----
@@ -841,9 +908,11 @@ where
                 }
                 other => other.map_err(|e| backend(&e))?,
             };
+            w.record(EntityKind::Instance, &i.id);
         }
         for a in associations {
             Self::insert_association(&mut w.tx, a).await?;
+            w.record(EntityKind::Association, &a.id);
         }
         w.commit().await
     }
@@ -902,8 +971,10 @@ where
                 let mut a: Association = from_json(&d)?;
                 a.state = AssociationState::Disassociated;
                 Self::set_association(&mut w.tx, &a).await?;
+                w.record(EntityKind::Association, a.id);
             }
         }
+        w.record(EntityKind::Instance, &instance.id);
         w.commit().await?;
         Ok(instance)
     }
@@ -913,6 +984,8 @@ where
     async fn insert_association(&self, association: &Association) -> Result<()> {
         let mut w = self.begin().await?;
         Self::insert_association(&mut w.tx, association).await?;
+        w.record(EntityKind::Association, &association.id);
+        w.record(EntityKind::Instance, &association.instance_id);
         w.commit().await
     }
 
@@ -944,15 +1017,90 @@ where
         let mut w = self.begin().await?;
         // Instance row first, then the association (the order modify_instance uses).
         Self::lock_instance_for_association(&mut w.tx, &new.instance_id).await?;
-        Self::end_active(&mut w.tx, old_id).await?;
+        let old = Self::end_active(&mut w.tx, old_id).await?;
         Self::insert_association(&mut w.tx, new).await?;
+        w.record(EntityKind::Association, old.id);
+        w.record(EntityKind::Association, &new.id);
+        w.record(EntityKind::Instance, old.instance_id);
+        w.record(EntityKind::Instance, &new.instance_id);
         w.commit().await
     }
 
     async fn end_association(&self, id: &str) -> Result<Association> {
         let mut w = self.begin().await?;
         let a = Self::end_active(&mut w.tx, id).await?;
+        w.record(EntityKind::Association, &a.id);
+        w.record(EntityKind::Instance, &a.instance_id);
         w.commit().await?;
         Ok(a)
+    }
+
+    // ----- the change feed -----
+
+    async fn latest_change(&self) -> Result<i64> {
+        Ok(self.feed_state().await?.0)
+    }
+
+    async fn changes_since(&self, seq: i64, limit: usize) -> Result<ChangesSince> {
+        // The newest sequence first: sequences commit in order, so every change up to it is
+        // visible to the read below (unless pruned meanwhile, which the second read of the
+        // state tells).
+        let (last, _) = self.feed_state().await?;
+        if seq > last {
+            // Ahead of the feed: the database is not the one the consumer followed.
+            return Ok(ChangesSince::Pruned { latest: last });
+        }
+        let span = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        let until = last.min(seq.saturating_add(span));
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT seq, kind, entity_id FROM changes WHERE seq > $1 AND seq <= $2 \
+             ORDER BY seq, n",
+        )
+        .bind(seq)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend(&e))?;
+        let (_, pruned) = self.feed_state().await?;
+        if seq < pruned {
+            return Ok(ChangesSince::Pruned { latest: last });
+        }
+        let mut changes = Vec::with_capacity(rows.len());
+        for (seq, kind, id) in rows {
+            let kind = EntityKind::parse(&kind)
+                .ok_or_else(|| StoreError::Backend(format!("change feed: unknown kind {kind}")))?;
+            changes.push(rolecall_core::Change { seq, kind, id });
+        }
+        Ok(ChangesSince::Changes {
+            changes,
+            latest: until,
+        })
+    }
+
+    async fn prune_changes(&self, keep: u64) -> Result<i64> {
+        let mut w = self.begin().await?;
+        let (last, pruned): (i64, i64) = sqlx::query_as(&format!(
+            "SELECT last_seq, pruned_through FROM change_feed WHERE id = 1{}",
+            D::row_lock(RowLock::Update)
+        ))
+        .fetch_one(&mut *w.tx)
+        .await
+        .map_err(|e| backend(&e))?;
+        let cut = last.saturating_sub(i64::try_from(keep).unwrap_or(i64::MAX));
+        if cut <= pruned {
+            return Ok(pruned);
+        }
+        sqlx::query("DELETE FROM changes WHERE seq <= $1")
+            .bind(cut)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(|e| backend(&e))?;
+        sqlx::query("UPDATE change_feed SET pruned_through = $1 WHERE id = 1")
+            .bind(cut)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(|e| backend(&e))?;
+        w.commit().await?;
+        Ok(cut)
     }
 }

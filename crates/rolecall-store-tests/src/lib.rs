@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 use rolecall_core::ec2::{Ec2, Ec2Config, RunInstances};
 use rolecall_core::iam::{CreatePolicy, CreateRole, Iam};
 use rolecall_core::model::{MetadataOptions, Tag};
-use rolecall_core::{DynStore, Error, PageRequest};
+use rolecall_core::{ChangesSince, DynStore, EntityKind, Error, OwnerKind, PageRequest};
 use std::collections::HashSet;
 
 const ACCOUNT: &str = "123456789012";
@@ -36,7 +36,9 @@ macro_rules! conformance_tests {
             one_association_per_instance_under_concurrency, replace_and_terminate_end_associations,
             private_ips_unique_among_live_instances, access_keys_limit_under_concurrency,
             meta_initialised_once, same_role_created_concurrently, instance_changes_are_not_lost,
-            storage_errors_in_aws_words);
+            storage_errors_in_aws_words, change_feed_records_every_write,
+            failed_writes_record_nothing, feed_readers_skip_nothing_under_concurrency,
+            pruned_feed_says_reload);
     };
     (@each [] $make:expr; $($name:ident),*) => {
         $(
@@ -737,5 +739,330 @@ fn refused<T: std::fmt::Debug>(result: rolecall_core::Result<T>, message: &str) 
     match result {
         Err(e) => assert_eq!(e.to_string(), message),
         Ok(v) => panic!("expected {message:?}, got Ok({v:?})"),
+    }
+}
+
+// ----- the change feed -----
+
+/// The changes after `*at`: exactly one new sequence, holding at least `want`; moves `*at`.
+async fn one_change(store: &DynStore, at: &mut i64, want: &[(EntityKind, &str)]) {
+    let got = match store.changes_since(*at, 100).await.unwrap() {
+        ChangesSince::Changes { changes, latest } => {
+            assert_eq!(
+                latest,
+                *at + 1,
+                "want one new sequence for {want:?}: {changes:?}"
+            );
+            assert!(changes.iter().all(|c| c.seq == latest));
+            *at = latest;
+            changes
+        }
+        p => panic!("{p:?}"),
+    };
+    let got: HashSet<(EntityKind, String)> = got.into_iter().map(|c| (c.kind, c.id)).collect();
+    for (kind, id) in want {
+        assert!(
+            got.contains(&(*kind, id.to_string())),
+            "{kind:?} {id} not recorded: {got:?}"
+        );
+    }
+    assert_eq!(store.latest_change().await.unwrap(), *at);
+}
+
+/// Every write records the entities it touched, each write under its own next sequence.
+pub async fn change_feed_records_every_write(store: DynStore) {
+    use EntityKind::*;
+    let (iam, ec2) = (iam(&store), ec2(&store));
+    let mut at = store.latest_change().await.unwrap();
+    let s = &store;
+    let r = iam.create_role(role("fed")).await.unwrap();
+    one_change(s, &mut at, &[(Role, &r.id)]).await;
+    let tag = vec![Tag {
+        key: "k".into(),
+        value: "v".into(),
+    }];
+    iam.tag_role("fed", tag.clone()).await.unwrap();
+    one_change(s, &mut at, &[(Role, &r.id)]).await;
+    iam.update_assume_role_policy("fed", TRUST).await.unwrap();
+    one_change(s, &mut at, &[(Role, &r.id)]).await;
+    iam.put_role_policy("fed", "inline", POLICY).await.unwrap();
+    one_change(s, &mut at, &[(RolePolicy, &r.id)]).await;
+    iam.delete_role_policy("fed", "inline").await.unwrap();
+    one_change(s, &mut at, &[(RolePolicy, &r.id)]).await;
+
+    let p = iam
+        .create_policy(CreatePolicy {
+            name: "fedpol",
+            path: None,
+            document: POLICY,
+            description: None,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    one_change(s, &mut at, &[(Policy, &p.id)]).await;
+    iam.attach_role_policy("fed", &p.arn).await.unwrap();
+    one_change(s, &mut at, &[(RolePolicy, &r.id)]).await;
+    let v2 = iam
+        .create_policy_version(&p.arn, POLICY, true)
+        .await
+        .unwrap();
+    one_change(s, &mut at, &[(Policy, &p.id)]).await;
+    iam.set_default_policy_version(&p.arn, "v1").await.unwrap();
+    one_change(s, &mut at, &[(Policy, &p.id)]).await;
+    iam.delete_policy_version(&p.arn, &v2.version_id)
+        .await
+        .unwrap();
+    one_change(s, &mut at, &[(Policy, &p.id)]).await;
+    iam.detach_role_policy("fed", &p.arn).await.unwrap();
+    one_change(s, &mut at, &[(RolePolicy, &r.id)]).await;
+    iam.delete_policy(&p.arn).await.unwrap();
+    one_change(s, &mut at, &[(Policy, &p.id)]).await;
+
+    let ip = iam
+        .create_instance_profile("fedp", None, vec![])
+        .await
+        .unwrap();
+    one_change(s, &mut at, &[(InstanceProfile, &ip.arn)]).await;
+    iam.add_role_to_instance_profile("fedp", "fed")
+        .await
+        .unwrap();
+    one_change(s, &mut at, &[(InstanceProfile, &ip.arn)]).await;
+    iam.tag_instance_profile("fedp", tag.clone()).await.unwrap();
+    one_change(s, &mut at, &[(InstanceProfile, &ip.arn)]).await;
+    let other = iam
+        .create_instance_profile("fedq", None, vec![])
+        .await
+        .unwrap();
+    one_change(s, &mut at, &[(InstanceProfile, &other.arn)]).await;
+
+    let r1 = ec2
+        .run_instances(RunInstances {
+            profile_name: Some("fedp".into()),
+            ..launch()
+        })
+        .await
+        .unwrap();
+    let (i, a) = (&r1.instances[0].id, &r1.associations[0].id);
+    one_change(s, &mut at, &[(Instance, i), (Association, a)]).await;
+    let b = ec2
+        .replace_iam_instance_profile_association(a, Some("fedq"), None)
+        .await
+        .unwrap();
+    one_change(
+        s,
+        &mut at,
+        &[(Instance, i), (Association, a), (Association, &b.id)],
+    )
+    .await;
+    ec2.disassociate_iam_instance_profile(&b.id).await.unwrap();
+    one_change(s, &mut at, &[(Instance, i), (Association, &b.id)]).await;
+    let c = ec2
+        .associate_iam_instance_profile(i, Some("fedp"), None)
+        .await
+        .unwrap();
+    one_change(s, &mut at, &[(Instance, i), (Association, &c.id)]).await;
+    ec2.stop_instances(std::slice::from_ref(i)).await.unwrap();
+    one_change(s, &mut at, &[(Instance, i)]).await;
+    ec2.terminate_instances(std::slice::from_ref(i))
+        .await
+        .unwrap();
+    one_change(s, &mut at, &[(Instance, i)]).await;
+
+    iam.remove_role_from_instance_profile("fedp", "fed")
+        .await
+        .unwrap();
+    one_change(s, &mut at, &[(InstanceProfile, &ip.arn)]).await;
+    iam.delete_instance_profile("fedp").await.unwrap();
+    one_change(s, &mut at, &[(InstanceProfile, &ip.arn)]).await;
+    iam.delete_role("fed").await.unwrap();
+    one_change(s, &mut at, &[(Role, &r.id)]).await;
+
+    let u = iam
+        .create_user("feduser", None, None, vec![])
+        .await
+        .unwrap();
+    one_change(s, &mut at, &[(User, &u.id)]).await;
+    let ring = ring();
+    let (k, _) = iam.create_access_key(&ring, "feduser").await.unwrap();
+    one_change(s, &mut at, &[(AccessKey, &k.id)]).await;
+    iam.update_access_key("feduser", &k.id, "Inactive")
+        .await
+        .unwrap();
+    one_change(s, &mut at, &[(AccessKey, &k.id)]).await;
+    iam.delete_access_key("feduser", &k.id).await.unwrap();
+    one_change(s, &mut at, &[(AccessKey, &k.id)]).await;
+    let g = iam.create_group("fedgroup", None).await.unwrap();
+    one_change(s, &mut at, &[(Group, &g.id)]).await;
+    iam.add_user_to_group("fedgroup", "feduser").await.unwrap();
+    one_change(s, &mut at, &[(Group, &g.id), (User, &u.id)]).await;
+    iam.put_owner_policy(OwnerKind::User, "feduser", "inline", POLICY)
+        .await
+        .unwrap();
+    one_change(s, &mut at, &[(User, &u.id)]).await;
+    iam.delete_owner_policy(OwnerKind::User, "feduser", "inline")
+        .await
+        .unwrap();
+    one_change(s, &mut at, &[(User, &u.id)]).await;
+    iam.put_owner_policy(OwnerKind::Group, "fedgroup", "inline", POLICY)
+        .await
+        .unwrap();
+    one_change(s, &mut at, &[(Group, &g.id)]).await;
+    iam.delete_owner_policy(OwnerKind::Group, "fedgroup", "inline")
+        .await
+        .unwrap();
+    one_change(s, &mut at, &[(Group, &g.id)]).await;
+    iam.remove_user_from_group("fedgroup", "feduser")
+        .await
+        .unwrap();
+    one_change(s, &mut at, &[(Group, &g.id), (User, &u.id)]).await;
+    iam.delete_group("fedgroup").await.unwrap();
+    one_change(s, &mut at, &[(Group, &g.id)]).await;
+    iam.delete_user("feduser").await.unwrap();
+    one_change(s, &mut at, &[(User, &u.id)]).await;
+
+    // Metadata is not an entity of the feed.
+    store.set_meta("fed", "x").await.unwrap();
+    assert_eq!(store.latest_change().await.unwrap(), at);
+}
+
+/// A write that fails (its transaction rolled back) records nothing.
+pub async fn failed_writes_record_nothing(store: DynStore) {
+    let (iam, ec2) = (iam(&store), ec2(&store));
+    iam.create_role(role("kept")).await.unwrap();
+    iam.put_role_policy("kept", "inline", POLICY).await.unwrap();
+    iam.create_instance_profile("kp", None, vec![])
+        .await
+        .unwrap();
+    iam.add_role_to_instance_profile("kp", "kept")
+        .await
+        .unwrap();
+    let inst = ec2
+        .run_instances(launch())
+        .await
+        .unwrap()
+        .instances
+        .remove(0);
+    ec2.associate_iam_instance_profile(&inst.id, Some("kp"), None)
+        .await
+        .unwrap();
+    let before = store.latest_change().await.unwrap();
+    iam.create_role(role("KEPT")).await.unwrap_err();
+    iam.delete_role("kept").await.unwrap_err();
+    iam.delete_instance_profile("kp").await.unwrap_err();
+    iam.create_role(role("other")).await.unwrap();
+    let after_one = store.latest_change().await.unwrap();
+    assert_eq!(after_one, before + 1);
+    iam.add_role_to_instance_profile("kp", "other")
+        .await
+        .unwrap_err();
+    ec2.associate_iam_instance_profile(&inst.id, Some("kp"), None)
+        .await
+        .unwrap_err();
+    iam.remove_role_from_instance_profile("kp", "other")
+        .await
+        .unwrap_err();
+    iam.tag_role("nobody", vec![]).await.unwrap_err();
+    assert_eq!(store.latest_change().await.unwrap(), after_one);
+    match store.changes_since(before, 100).await.unwrap() {
+        ChangesSince::Changes { changes, latest } => {
+            assert_eq!(latest, after_one);
+            assert_eq!(changes.len(), 1, "{changes:?}");
+            assert_eq!(changes[0].kind, EntityKind::Role);
+        }
+        p => panic!("{p:?}"),
+    }
+}
+
+/// Writers commit concurrently while a reader follows the feed a few sequences at a time: the
+/// reader sees every sequence once, in order, with no gap, and every write's entity.
+pub async fn feed_readers_skip_nothing_under_concurrency(store: DynStore) {
+    let iam = iam(&store);
+    let start = store.latest_change().await.unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (store, done) = (store.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut at = start;
+            let mut seen = Vec::new();
+            let mut seqs = Vec::new();
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                match store.changes_since(at, 3).await.unwrap() {
+                    ChangesSince::Changes { changes, latest } => {
+                        for c in &changes {
+                            assert!(
+                                c.seq > at && c.seq <= latest,
+                                "{c:?} outside ({at}, {latest}]"
+                            );
+                            if seqs.last() != Some(&c.seq) {
+                                seqs.push(c.seq);
+                            }
+                            seen.push(c.id.clone());
+                        }
+                        at = latest;
+                        if finished && latest == store.latest_change().await.unwrap() {
+                            return (seen, seqs);
+                        }
+                    }
+                    p => panic!("{p:?}"),
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let tasks = (0..40).map(|i| {
+        let iam = iam.clone();
+        async move { iam.create_role(role(&format!("conc{i}"))).await.unwrap() }
+    });
+    let roles = join_all(tasks).await;
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (seen, seqs) = reader.await.unwrap();
+    let expected: Vec<i64> = (start + 1..=start + 40).collect();
+    assert_eq!(seqs, expected, "sequences skipped or out of order");
+    let seen: HashSet<String> = seen.into_iter().collect();
+    for r in roles {
+        assert!(seen.contains(&r.id), "{} never seen", r.name);
+    }
+}
+
+/// A consumer behind a pruned part of the feed is told to reload; one within it is not.
+pub async fn pruned_feed_says_reload(store: DynStore) {
+    let iam = iam(&store);
+    let start = store.latest_change().await.unwrap();
+    for i in 0..10 {
+        iam.create_role(role(&format!("pr{i}"))).await.unwrap();
+    }
+    let latest = store.latest_change().await.unwrap();
+    assert_eq!(latest, start + 10);
+    assert_eq!(store.prune_changes(3).await.unwrap(), latest - 3);
+    assert_eq!(
+        store.changes_since(start, 100).await.unwrap(),
+        ChangesSince::Pruned { latest }
+    );
+    assert_eq!(
+        store.changes_since(latest - 4, 100).await.unwrap(),
+        ChangesSince::Pruned { latest }
+    );
+    match store.changes_since(latest - 3, 100).await.unwrap() {
+        ChangesSince::Changes { changes, latest: l } => {
+            assert_eq!(l, latest);
+            assert_eq!(changes.len(), 3);
+        }
+        p => panic!("{p:?}"),
+    }
+    // Pruning keeps at least what it is asked to keep; a consumer ahead of the feed reloads too.
+    assert_eq!(store.prune_changes(5).await.unwrap(), latest - 3);
+    assert!(matches!(
+        store.changes_since(latest + 1, 100).await.unwrap(),
+        ChangesSince::Pruned { .. }
+    ));
+    // A limit reads that many sequences at most.
+    match store.changes_since(latest - 3, 2).await.unwrap() {
+        ChangesSince::Changes { changes, latest: l } => {
+            assert_eq!(l, latest - 1);
+            assert_eq!(changes.len(), 2);
+        }
+        p => panic!("{p:?}"),
     }
 }
