@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from support import BINARY, Server, bound_get, clean_env, client_for, free_port, launch, log_text, role_with_profile, wait_listening
+from support import eventually, BINARY, Server, bound_get, clean_env, client_for, free_port, launch, log_text, role_with_profile, wait_listening
 
 
 def mode(path) -> int:
@@ -36,6 +36,8 @@ def test_first_start_creates_the_deployment_and_later_starts_reuse_it(tmp_path):
     proc = subprocess.Popen([str(BINARY), "serve", "--listen", f"127.0.0.1:{port}"], env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
     try:
         wait_listening(proc, port, log, "rolecall serve")
+        # The start-up line follows the bind: wait for it before stopping the server.
+        eventually(lambda: "account=" in log_text(log), "the start-up log line")
     finally:
         proc.terminate()
         proc.wait(timeout=10)
