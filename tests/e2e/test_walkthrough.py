@@ -125,9 +125,9 @@ def test_walkthrough_error_cases(cli, tmp_path):
     # A role in a profile cannot be deleted; nor can a profile holding a role.
     assert "DeleteConflict" in cli.error("iam", "delete-role", "--role-name", name)
     assert "DeleteConflict" in cli.error("iam", "delete-instance-profile", "--instance-profile-name", p)
-    # Unknown profile, or both Name and Arn, are InvalidParameterValue.
+    # An unknown profile is InvalidParameterValue; both Name and Arn, InvalidParameterCombination.
     assert "InvalidParameterValue" in cli.error("ec2", "run-instances", "--image-id", "ami-11aa22bb", "--iam-instance-profile", f"Name={unique('nope')}")
-    assert "InvalidParameterValue" in cli.error(
+    assert "InvalidParameterCombination" in cli.error(
         "ec2", "run-instances", "--image-id", "ami-11aa22bb", "--iam-instance-profile", f"Name={p},Arn=arn:aws:iam::123456789012:instance-profile/{p}"
     )
     assert "InvalidInstanceID.Malformed" in cli.error("ec2", "describe-instances", "--instance-ids", "i-xyz")
