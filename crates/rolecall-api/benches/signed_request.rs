@@ -4,6 +4,11 @@
 //!
 //! Run: `cargo bench -p rolecall-api --bench signed_request`
 
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation is the test failing"
+)]
 use axum::body::Body;
 use axum::http::Request;
 use criterion::{Criterion, criterion_group, criterion_main};

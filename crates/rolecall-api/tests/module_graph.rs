@@ -3,6 +3,11 @@
 //! must be acyclic. A circle (e.g. the server dispatching to handlers that import the server's
 //! types back) fails this test with the circle spelled out.
 
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation is the test failing"
+)]
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 

@@ -3,6 +3,11 @@
 //! multivalued context keys", "Principal", "Permissions boundaries",
 //! "Session policies").
 #![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation is the test failing"
+)]
 
 use rolecall_policy::*;
 

@@ -1,6 +1,11 @@
 //! Validation rules for policy documents, from the IAM documentation
 //! (policy grammar, quotas, element references).
 #![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation is the test failing"
+)]
 
 use rolecall_policy::{ErrorCode, Policy, PolicyKind, Version, policy_size};
 

@@ -3,6 +3,11 @@
 //! with `scripts/with-postgres.sh cargo test -p rolecall-store-postgres -- --include-ignored`
 //! (a missing server then fails them).
 
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation is the test failing"
+)]
 mod common;
 
 use rolecall_core::DynStore;

@@ -1,5 +1,10 @@
 //! The shared storage conformance suite, on SQLite files (WAL, a real connection pool).
 
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation is the test failing"
+)]
 use rolecall_core::DynStore;
 use rolecall_store_sqlite::SqliteStore;
 use std::sync::Arc;

@@ -13,7 +13,12 @@
 //!   (`tests/corpus/*.json`) with the AWS-documented decision; rolecall must
 //!   give it, and the oracle must too unless the case names its divergence.
 //! * `oracle_smoke_cases`: the oracle's own expectations (`cases/cases.json`).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation is the test failing"
+)]
 
 mod divergences;
 mod generate;

@@ -1,5 +1,10 @@
 //! The iam-oracle as a separate, long-lived `node oracle.mjs --jsonl` process.
 
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation is the test failing"
+)]
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;

@@ -5,6 +5,11 @@
 //! and `scripts/test.sh` runs them with `--include-ignored` under `scripts/with-postgres.sh`,
 //! where a missing server fails them.
 
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation is the test failing"
+)]
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use std::str::FromStr;
