@@ -3,10 +3,13 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Buckets kept before idle (full) ones are dropped.
 const PRUNE_ABOVE: usize = 65_536;
+/// Pruning scans every bucket: at most this often, so many busy sources cannot make every
+/// request pay for a scan.
+const PRUNE_EVERY: Duration = Duration::from_secs(1);
 
 struct Bucket {
     tokens: f64,
@@ -18,7 +21,13 @@ struct Bucket {
 pub struct RateLimiter {
     per_second: f64,
     burst: f64,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    buckets: HashMap<IpAddr, Bucket>,
+    last_prune: Option<Instant>,
 }
 
 impl RateLimiter {
@@ -26,7 +35,7 @@ impl RateLimiter {
         RateLimiter {
             per_second: f64::from(per_second),
             burst: f64::from(burst.max(1)),
-            buckets: Mutex::new(HashMap::new()),
+            state: Mutex::new(State::default()),
         }
     }
 
@@ -39,14 +48,20 @@ impl RateLimiter {
         if self.is_unlimited() {
             return true;
         }
-        let Ok(mut buckets) = self.buckets.lock() else {
+        let Ok(mut state) = self.state.lock() else {
             return true;
         };
-        if buckets.len() >= PRUNE_ABOVE {
+        let due = state
+            .last_prune
+            .is_none_or(|t| now.duration_since(t) >= PRUNE_EVERY);
+        if state.buckets.len() >= PRUNE_ABOVE && due && !state.buckets.contains_key(&source) {
             let (rate, burst) = (self.per_second, self.burst);
-            buckets.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < burst);
+            state
+                .buckets
+                .retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < burst);
+            state.last_prune = Some(now);
         }
-        let b = buckets.entry(source).or_insert(Bucket {
+        let b = state.buckets.entry(source).or_insert(Bucket {
             tokens: self.burst,
             at: now,
         });
@@ -65,7 +80,6 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn burst_then_refill_per_source() {
@@ -79,6 +93,27 @@ mod tests {
         // 10/s refills one token per 100 ms.
         assert!(r.allow(a, t0 + Duration::from_millis(100)));
         assert!(!r.allow(a, t0 + Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn idle_sources_are_forgotten_at_most_once_a_second() {
+        let r = RateLimiter::new(10, 5);
+        let t0 = Instant::now();
+        let ip = |i: u32| IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000_u32.wrapping_add(i)));
+        for i in 0..PRUNE_ABOVE as u32 {
+            assert!(r.allow(ip(i), t0));
+        }
+        let len = || r.state.lock().map(|s| s.buckets.len()).unwrap_or(0);
+        assert_eq!(len(), PRUNE_ABOVE);
+        // A new source while every bucket is still refilling: nothing is idle, nothing goes.
+        assert!(r.allow(ip(0x00ff_ffff), t0));
+        assert_eq!(len(), PRUNE_ABOVE + 1);
+        // Within the second, another newcomer does not scan again.
+        assert!(r.allow(ip(0x00ff_fffe), t0 + Duration::from_millis(500)));
+        assert_eq!(len(), PRUNE_ABOVE + 2);
+        // Later, when all are full again, a newcomer prunes them.
+        assert!(r.allow(ip(0x00ff_fffd), t0 + Duration::from_secs(2)));
+        assert_eq!(len(), 1);
     }
 
     #[test]
