@@ -364,6 +364,18 @@ fn identity(account_id: &str, m: &Node) -> Result<(InstanceView, Option<Issued>)
             },
         }),
     };
+    // The association the instance's credentials are issued under, and the start of its current
+    // run: a credential of another association or an earlier run is not served.
+    let association_id = m
+        .child("IamInstanceProfile")
+        .and_then(|p| p.child("AssociationId"))
+        .map(|a| a.text.clone())
+        .unwrap_or_default();
+    let credentials_since = m
+        .child("IamInstanceProfile")
+        .and_then(|p| p.child("CredentialsSince"))
+        .and_then(|a| a.text.parse().ok())
+        .unwrap_or(0);
     let credentials = match (
         m.child("Credentials"),
         profile.as_ref().and_then(|p| p.role.as_ref()),
@@ -371,6 +383,7 @@ fn identity(account_id: &str, m: &Node) -> Result<(InstanceView, Option<Issued>)
         (Some(c), Some(role)) => Some(Issued::from_parts(&CredentialParts {
             account_id,
             role_id: &role.id,
+            association_id: &association_id,
             access_key_id: req(c, "AccessKeyId")?,
             secret_access_key: req(c, "SecretAccessKey")?,
             session_token: req(c, "Token")?,
@@ -382,6 +395,8 @@ fn identity(account_id: &str, m: &Node) -> Result<(InstanceView, Option<Issued>)
     let view = InstanceView {
         arn: req(m, "InstanceArn")?.into(),
         profile,
+        association_id,
+        credentials_since,
         instance,
     };
     Ok((view, credentials))

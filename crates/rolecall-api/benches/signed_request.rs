@@ -122,6 +122,11 @@ async fn fixture() -> Fixture {
         .create_access_key(&ring, "bench-user")
         .await
         .expect("key");
+    let revocations = Arc::new(rolecall_api::revocation::Revocations::new(
+        iam.clone(),
+        Arc::new(SystemClock),
+        chrono::Duration::hours(6),
+    ));
     let api = Arc::new(Api {
         iam,
         ec2,
@@ -136,6 +141,7 @@ async fn fixture() -> Fixture {
         listeners: vec![],
         policy_cache: Default::default(),
         generation: Default::default(),
+        revocations,
     });
     let body = "Action=GetRole&Version=2010-05-08&RoleName=target";
     Fixture {

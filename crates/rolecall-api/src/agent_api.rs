@@ -135,6 +135,8 @@ async fn describe(call: &Call<'_>) -> Result<String, ApiError> {
                 v,
                 now,
                 &api.config.instance_credentials,
+                // An agent serves it over either IMDS version: `ec2:RoleDelivery` stays absent.
+                None,
             )
         })
         .collect();
@@ -210,7 +212,10 @@ fn instance(x: &mut Xml, v: &InstanceView) {
         });
     if let Some(p) = &v.profile {
         x.elem("IamInstanceProfile", |x| {
-            x.leaf("Arn", &p.arn).leaf("Id", &p.id);
+            x.leaf("Arn", &p.arn)
+                .leaf("Id", &p.id)
+                .leaf("AssociationId", &v.association_id)
+                .leaf("CredentialsSince", v.credentials_since.to_string());
             if let Some(r) = &p.role {
                 x.elem("Role", |x| {
                     x.leaf("RoleName", &r.name)

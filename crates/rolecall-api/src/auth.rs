@@ -255,5 +255,13 @@ fn temporary(
         };
         return Err((p, err));
     }
+    // Instance credentials whose association ended (or whose instance stopped) since they were
+    // issued: refused as AWS refuses a revoked token.
+    if api
+        .revocations
+        .refuses(&claims.association_id, claims.issued_at)
+    {
+        return Err(invalid_token(p));
+    }
     Ok((Principal::from_session(&claims), secret))
 }

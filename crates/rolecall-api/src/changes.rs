@@ -18,6 +18,9 @@ const PRUNE_EVERY: u32 = 240;
 
 async fn refresh(api: &Api) {
     api.policy_cache.clear();
+    if let Err(e) = api.revocations.reload().await {
+        tracing::error!(error = %e, "revocations: reading the change feed failed");
+    }
     for l in &api.listeners {
         l.changed().await;
     }

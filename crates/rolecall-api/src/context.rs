@@ -36,6 +36,8 @@ pub struct Api {
     pub policy_cache: PolicyCache,
     /// The change generation this node has seen (see `changes`).
     pub generation: Generation,
+    /// Instance credentials cut off before expiry (ended associations), from the change feed.
+    pub revocations: Arc<crate::revocation::Revocations>,
 }
 
 /// One request as the handlers see it.

@@ -19,6 +19,7 @@ mod keys;
 mod operation_tests;
 mod params;
 mod principal;
+pub mod revocation;
 mod server;
 mod service;
 mod simulate;

@@ -563,6 +563,11 @@ impl Ec2 {
                 let (reported, stored) = apply(inst)?.unwrap_or((previous, previous));
                 if stored != previous {
                     inst.state = stored;
+                    // As on EC2, starting a stopped instance sets its launch time anew; credentials
+                    // issued before it (in an earlier run) are refused by verifiers.
+                    if stored == InstanceState::Running {
+                        inst.launch_time = Utc::now();
+                    }
                     inst.state_reason = match stored {
                         InstanceState::Stopped | InstanceState::Terminated => {
                             format!(

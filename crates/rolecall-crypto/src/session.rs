@@ -61,6 +61,19 @@ pub struct SessionClaims {
     pub tags: Vec<(String, String)>,
     #[serde(default)]
     pub source_identity: Option<String>,
+    /// For instance credentials, the association they were issued under: once it ends (or the
+    /// instance stops), verifiers refuse them.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub association_id: String,
+    /// For instance credentials, how IMDS delivered them (`ec2:RoleDelivery`: `1.0` or `2.0`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub role_delivery: String,
+    /// For instance credentials, the instance's private IPv4 (`aws:EC2InstanceSourcePrivateIPv4`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source_private_ip: String,
+    /// For instance credentials, the instance's VPC (`aws:EC2InstanceSourceVPC`), if it has one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source_vpc: String,
 }
 
 /// Issued temporary credentials. No Debug: the secret must not reach logs.

@@ -34,9 +34,30 @@ impl CredentialPolicy {
     }
 }
 
+/// How IMDS delivered a credential (`ec2:RoleDelivery`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Delivery {
+    /// IMDSv1: a request without a session token.
+    V1,
+    /// IMDSv2: a request with a valid session token.
+    V2,
+}
+
+impl Delivery {
+    /// The value of `ec2:RoleDelivery`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::V1 => "1.0",
+            Delivery::V2 => "2.0",
+        }
+    }
+}
+
 /// A minted credential with its IMDS JSON rendered once.
 pub struct Issued {
     pub role_id: String,
+    /// The association it was issued under (verifiers refuse it once that ends).
+    pub association_id: String,
     pub expires_at: DateTime<Utc>,
     pub json: String,
     /// The same document with `AccountId`, for `iam/security-credentials-extended/`.
@@ -51,6 +72,7 @@ pub struct Issued {
 pub struct CredentialParts<'a> {
     pub account_id: &'a str,
     pub role_id: &'a str,
+    pub association_id: &'a str,
     pub access_key_id: &'a str,
     pub secret_access_key: &'a str,
     pub session_token: &'a str,
@@ -73,6 +95,7 @@ impl Issued {
         let json_extended = format!("{head},\n  \"AccountId\" : \"{}\"\n}}", p.account_id);
         Issued {
             role_id: p.role_id.into(),
+            association_id: p.association_id.into(),
             expires_at: DateTime::from_timestamp(p.expiration.timestamp(), 0)
                 .unwrap_or(p.expiration),
             json,
@@ -99,6 +122,11 @@ pub struct MintRequest<'a> {
     pub role_id: &'a str,
     pub instance_id: &'a str,
     pub instance_arn: &'a str,
+    pub association_id: &'a str,
+    pub private_ip: &'a str,
+    pub vpc_id: &'a str,
+    /// None: minted for an agent, which serves it over either version (the key is then absent).
+    pub delivery: Option<Delivery>,
 }
 
 pub fn mint(
@@ -117,6 +145,14 @@ pub fn mint(
         issued_at: now.timestamp(),
         expires_at: expires_at.timestamp(),
         source_instance_arn: req.instance_arn.into(),
+        association_id: req.association_id.into(),
+        role_delivery: req
+            .delivery
+            .map(Delivery::as_str)
+            .unwrap_or_default()
+            .into(),
+        source_private_ip: req.private_ip.into(),
+        source_vpc: req.vpc_id.into(),
         ..Default::default()
     };
     let c = match issue_session(ring, claims) {
@@ -130,6 +166,7 @@ pub fn mint(
     Some(Issued::from_parts(&CredentialParts {
         account_id: req.account_id,
         role_id: req.role_id,
+        association_id: req.association_id,
         access_key_id: &c.claims.access_key_id,
         secret_access_key: &c.secret_access_key,
         session_token: &c.session_token,

@@ -1,10 +1,10 @@
 //! The in-memory view IMDS answers from, and the credential cache.
 
-use crate::credentials::{CredentialPolicy, Issued, MintRequest, mint};
+use crate::credentials::{CredentialPolicy, Delivery, Issued, MintRequest, mint};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rolecall_core::iam::{Iam, trusts_ec2};
-use rolecall_core::model::{Instance, InstanceState};
+use rolecall_core::model::{Association, Instance, InstanceState};
 use rolecall_core::{Change, ChangeListener, ChangesSince, DynClock, EntityKind, PageRequest};
 use rolecall_crypto::KeyRing;
 use std::collections::{HashMap, HashSet};
@@ -32,6 +32,26 @@ pub struct InstanceView {
     pub instance: Instance,
     pub arn: String,
     pub profile: Option<ProfileView>,
+    /// The active association's id (empty without one): credentials name it.
+    pub association_id: String,
+    /// Credentials issued before this (unix seconds) belong to an earlier run of the instance
+    /// under the same association, and are not served (verifiers refuse them).
+    pub credentials_since: i64,
+}
+
+/// When the instance was started again after its association was made (credentials of earlier
+/// runs are cut off then); None when it has run since the association began.
+pub fn credentials_since(instance: &Instance, association: &Association) -> Option<i64> {
+    (instance.launch_time.timestamp() > association.timestamp.timestamp())
+        .then(|| instance.launch_time.timestamp())
+}
+
+/// Whether `issued` may still be served to the instance `view` describes: the same role, the
+/// same association, and the instance's current run.
+fn serves(view: &InstanceView, issued: &Issued) -> bool {
+    role_of(view).is_some_and(|r| r.id == issued.role_id)
+        && view.association_id == issued.association_id
+        && issued.last_updated.timestamp() >= view.credentials_since
 }
 
 /// The instances IMDS knows, indexed for answers (id, IP) and for applying changes (profile).
@@ -109,8 +129,9 @@ pub struct Directory {
     keyring: KeyRing,
     clock: DynClock,
     snapshot: RwLock<Snapshot>,
-    /// Current credential per instance.
-    credentials: Mutex<HashMap<String, Cached>>,
+    /// Current credential per instance and delivery version (a remote directory keys what it
+    /// installs under V2 and serves it over either).
+    credentials: Mutex<HashMap<(String, Delivery), Cached>>,
     /// Serializes catching up with the feed, so changes are applied in order.
     reload_lock: tokio::sync::Mutex<()>,
     /// The change feed sequence the snapshot reflects (None: not loaded yet).
@@ -206,7 +227,7 @@ impl Directory {
         self.snapshot.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn creds(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
+    fn creds(&self) -> std::sync::MutexGuard<'_, HashMap<(String, Delivery), Cached>> {
         self.credentials.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -306,10 +327,14 @@ impl Directory {
         let mut instances: HashSet<String> = HashSet::new();
         let mut profiles: HashSet<String> = HashSet::new();
         let mut roles: HashSet<&str> = HashSet::new();
+        let mut role_policies: HashSet<&str> = HashSet::new();
         for c in changes {
             match c.kind {
                 EntityKind::Instance => {
                     instances.insert(c.id.clone());
+                }
+                EntityKind::RolePolicy => {
+                    role_policies.insert(&c.id);
                 }
                 EntityKind::InstanceProfile => {
                     profiles.insert(c.id.clone());
@@ -319,6 +344,13 @@ impl Directory {
                 }
                 _ => {}
             }
+        }
+        if !role_policies.is_empty() {
+            // A role's policies changed (e.g. AWSRevokeOlderSessions): its cached credentials
+            // are minted again on their next request, so instances get sessions issued after
+            // the change.
+            self.creds()
+                .retain(|_, c| !role_policies.contains(c.issued.role_id.as_str()));
         }
         if !roles.is_empty() {
             let snap = self.read();
@@ -360,6 +392,8 @@ impl Directory {
                     instance: old.instance.clone(),
                     arn: old.arn.clone(),
                     profile: Some(view.clone()),
+                    association_id: old.association_id.clone(),
+                    credentials_since: old.credentials_since,
                 });
                 self.put(&id, Some(new));
                 rebuilt += 1;
@@ -384,25 +418,27 @@ impl Directory {
         Ok(())
     }
 
-    /// Sets (or, with None, drops) one instance's entry, and drops its cached credential unless
-    /// it is for the role the instance still has.
+    /// Sets (or, with None, drops) one instance's entry, and drops its cached credentials unless
+    /// they are for the role, association and run the instance still has.
     fn put(&self, id: &str, view: Option<Arc<InstanceView>>) {
-        let role = view.as_deref().and_then(role_of).map(|r| r.id.clone());
         {
             let mut snap = self.write();
-            match view {
-                Some(v) => snap.insert(v),
+            match &view {
+                Some(v) => snap.insert(v.clone()),
                 None => {
                     snap.remove(id);
                 }
             }
         }
         let mut creds = self.creds();
-        if creds
-            .get(id)
-            .is_some_and(|c| Some(&c.issued.role_id) != role.as_ref())
-        {
-            creds.remove(id);
+        for d in [Delivery::V1, Delivery::V2] {
+            let key = (id.to_string(), d);
+            if creds
+                .get(&key)
+                .is_some_and(|c| !view.as_deref().is_some_and(|v| serves(v, &c.issued)))
+            {
+                creds.remove(&key);
+            }
         }
     }
 
@@ -443,7 +479,7 @@ impl Directory {
             let mut creds = self.creds();
             for (id, issued) in credentials {
                 creds.insert(
-                    id,
+                    (id, Delivery::V2),
                     Cached {
                         issued,
                         asked: None,
@@ -476,7 +512,8 @@ impl Directory {
             let snap = self.read();
             for (id, at) in asked.iter() {
                 let usable = snap.by_id.get(id).is_some_and(|v| role_of(v).is_some());
-                if usable && !creds.contains_key(id) && now - *at < ASKED_WINDOW {
+                let held = creds.contains_key(&(id.clone(), Delivery::V2));
+                if usable && !held && now - *at < ASKED_WINDOW {
                     pending.insert(id.clone());
                 }
             }
@@ -504,7 +541,7 @@ impl Directory {
             .cloned()
             .collect();
         let asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
-        for (id, c) in self.creds().iter() {
+        for ((id, _), c) in self.creds().iter() {
             let lifetime = c.issued.expires_at - c.issued.last_updated;
             let recent = asked.get(id).is_some_and(|a| now - *a < lifetime);
             if recent && c.issued.expires_at - now <= ahead {
@@ -565,7 +602,7 @@ impl Directory {
                 // Credentials held and not renewed stay (until they expire), unless dropped below.
                 for (id, issued) in new {
                     creds.insert(
-                        id,
+                        (id, Delivery::V2),
                         Cached {
                             issued,
                             asked: None,
@@ -573,13 +610,8 @@ impl Directory {
                     );
                 }
             }
-            // Drop cached credentials of instances that left or changed role.
-            creds.retain(|id, c| {
-                snap.by_id
-                    .get(id)
-                    .and_then(|v| role_of(v))
-                    .is_some_and(|r| r.id == c.issued.role_id)
-            });
+            // Drop cached credentials of instances that left or changed role or association.
+            creds.retain(|(id, _), c| snap.by_id.get(id).is_some_and(|v| serves(v, &c.issued)));
         }
         let count = snap.by_id.len();
         rolecall_core::metrics::metrics()
@@ -593,9 +625,10 @@ impl Directory {
     /// current one is due for replacement (sealing only, no I/O). None when the instance has no
     /// usable role. A remote directory serves the installed credential until it expires, and
     /// mints none. Records that the instance asked, so [`refresh_due`](Self::refresh_due) keeps
-    /// its credential fresh while it keeps asking.
-    pub fn credentials_for(&self, view: &InstanceView) -> Option<Arc<Issued>> {
-        let role = role_of(view)?;
+    /// its credential fresh while it keeps asking. Credentials are minted per delivery version
+    /// (`ec2:RoleDelivery` is sealed in them), each cached on its own.
+    pub fn credentials_for(&self, view: &InstanceView, delivery: Delivery) -> Option<Arc<Issued>> {
+        role_of(view)?;
         let now = self.clock.now();
         let Source::Store { policy, .. } = &self.source else {
             let id = &view.instance.id;
@@ -605,9 +638,9 @@ impl Directory {
                 .insert(id.clone(), now);
             let served = self
                 .creds()
-                .get(id)
+                .get(&(id.clone(), Delivery::V2))
                 .map(|c| c.issued.clone())
-                .filter(|c| c.role_id == role.id && c.expires_at > now);
+                .filter(|c| serves(view, c) && c.expires_at > now);
             if served.is_some() {
                 rolecall_core::metrics::metrics().credential(false);
             } else {
@@ -620,10 +653,11 @@ impl Directory {
             }
             return served;
         };
+        let key = (view.instance.id.clone(), delivery);
         let cached = {
             let mut creds = self.creds();
-            match creds.get_mut(&view.instance.id) {
-                Some(c) if c.issued.role_id == role.id => {
+            match creds.get_mut(&key) {
+                Some(c) if serves(view, &c.issued) => {
                     c.asked = Some(now);
                     Some(c.issued.clone())
                 }
@@ -640,10 +674,11 @@ impl Directory {
             view,
             now,
             policy,
+            Some(delivery),
         )?);
         rolecall_core::metrics::metrics().credential(true);
         self.creds().insert(
-            view.instance.id.clone(),
+            key,
             Cached {
                 issued: issued.clone(),
                 asked: Some(now),
@@ -660,27 +695,34 @@ impl Directory {
             return;
         };
         let now = self.clock.now();
-        let due: Vec<String> = {
+        let due: Vec<(String, Delivery)> = {
             let mut creds = self.creds();
             creds.retain(|_, c| c.asked.is_some_and(|a| now - a < policy.lifetime));
             creds
                 .iter()
                 .filter(|(_, c)| !c.issued.is_fresh(now, policy))
-                .map(|(id, _)| id.clone())
+                .map(|(key, _)| key.clone())
                 .collect()
         };
-        for id in due {
-            let Some(view) = self.by_id(&id) else {
-                self.creds().remove(&id);
+        for key in due {
+            let Some(view) = self.by_id(&key.0) else {
+                self.creds().remove(&key);
                 continue;
             };
-            let Some(issued) = mint_for(&self.keyring, self.account_id(), &view, now, policy)
-            else {
+            let minted = mint_for(
+                &self.keyring,
+                self.account_id(),
+                &view,
+                now,
+                policy,
+                Some(key.1),
+            );
+            let Some(issued) = minted else {
                 continue;
             };
             rolecall_core::metrics::metrics().credential(true);
-            if let Some(c) = self.creds().get_mut(&id)
-                && Some(issued.role_id.as_str()) == role_of(&view).map(|r| r.id.as_str())
+            if let Some(c) = self.creds().get_mut(&key)
+                && serves(&view, &issued)
             {
                 c.issued = Arc::new(issued);
             }
@@ -715,7 +757,7 @@ async fn load_view(
         .active_associations(std::slice::from_ref(&inst.id))
         .await?
         .pop();
-    let profile = match assoc {
+    let profile = match &assoc {
         None => None,
         Some(a) => {
             if !resolved.contains_key(&a.profile_arn) {
@@ -728,6 +770,11 @@ async fn load_view(
     Ok(Some(Arc::new(InstanceView {
         arn: instance_arn(region, iam.account_id(), id),
         profile,
+        association_id: assoc.as_ref().map(|a| a.id.clone()).unwrap_or_default(),
+        credentials_since: assoc
+            .as_ref()
+            .and_then(|a| credentials_since(&inst, a))
+            .unwrap_or(0),
         instance: inst,
     })))
 }
@@ -820,6 +867,7 @@ pub fn mint_for(
     view: &InstanceView,
     now: DateTime<Utc>,
     policy: &CredentialPolicy,
+    delivery: Option<Delivery>,
 ) -> Option<Issued> {
     let role = role_of(view)?;
     let req = MintRequest {
@@ -828,6 +876,10 @@ pub fn mint_for(
         role_id: &role.id,
         instance_id: &view.instance.id,
         instance_arn: &view.arn,
+        association_id: &view.association_id,
+        private_ip: &view.instance.private_ip,
+        vpc_id: view.instance.vpc_id.as_deref().unwrap_or_default(),
+        delivery,
     };
     mint(keyring, &req, now, policy)
 }
@@ -869,9 +921,12 @@ pub async fn load_views(iam: &Iam, region: &str) -> rolecall_core::Result<Vec<Ar
                 profiles.get(&a.profile_arn).cloned()
             }
         };
+        let assoc = assocs.get(&inst.id);
         views.push(Arc::new(InstanceView {
             arn: instance_arn(region, iam.account_id(), &inst.id),
             profile,
+            association_id: assoc.map(|a| a.id.clone()).unwrap_or_default(),
+            credentials_since: assoc.and_then(|a| credentials_since(&inst, a)).unwrap_or(0),
             instance: inst,
         }));
     }

@@ -17,9 +17,10 @@ mod paths;
 mod server;
 mod token;
 
-pub use credentials::{CredentialParts, CredentialPolicy, Issued};
+pub use credentials::{CredentialParts, CredentialPolicy, Delivery, Issued};
 pub use directory::{
-    Directory, InstanceView, ProfileView, RoleView, changed_views, load_views, mint_for,
+    Directory, InstanceView, ProfileView, RoleView, changed_views, credentials_since, load_views,
+    mint_for,
 };
 pub use server::{ImdsConfig, apply_hop_limit, serve};
 pub use token::dev_path_prefix;

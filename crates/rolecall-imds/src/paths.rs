@@ -1,5 +1,6 @@
 //! What each metadata path returns for one instance.
 
+use crate::credentials::Delivery;
 use crate::directory::{Directory, InstanceView};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -57,14 +58,24 @@ pub fn hostname(view: &InstanceView, region: &str) -> String {
 
 /// The body for `path` (below `/latest`), or None for 404. SDKs sometimes ask for leaf paths with
 /// a trailing slash (botocore's `placement/availability-zone/`); those answer as the leaf.
-pub fn render(dir: &Directory, view: &InstanceView, path: &str) -> Option<Body> {
-    render_exact(dir, view, path).or_else(|| {
+pub fn render(
+    dir: &Directory,
+    view: &InstanceView,
+    path: &str,
+    delivery: Delivery,
+) -> Option<Body> {
+    render_exact(dir, view, path, delivery).or_else(|| {
         let trimmed = path.strip_suffix('/')?;
-        render_exact(dir, view, trimmed)
+        render_exact(dir, view, trimmed, delivery)
     })
 }
 
-fn render_exact(dir: &Directory, view: &InstanceView, path: &str) -> Option<Body> {
+fn render_exact(
+    dir: &Directory,
+    view: &InstanceView,
+    path: &str,
+    delivery: Delivery,
+) -> Option<Body> {
     let i = &view.instance;
     let m = &i.metadata_options;
     let tags_on = m.instance_metadata_tags == "enabled";
@@ -168,13 +179,13 @@ fn render_exact(dir: &Directory, view: &InstanceView, path: &str) -> Option<Body
                 .and_then(|t| text(&t.value))
         }
         p if p == "/meta-data/iam" || p.starts_with("/meta-data/iam/") => {
-            iam(dir, view, &p["/meta-data/iam".len()..])
+            iam(dir, view, &p["/meta-data/iam".len()..], delivery)
         }
         _ => None,
     }
 }
 
-fn iam(dir: &Directory, view: &InstanceView, path: &str) -> Option<Body> {
+fn iam(dir: &Directory, view: &InstanceView, path: &str, delivery: Delivery) -> Option<Body> {
     let profile = view.profile.as_ref()?;
     match path {
         "" | "/" => listing(&[
@@ -205,7 +216,7 @@ fn iam(dir: &Directory, view: &InstanceView, path: &str) -> Option<Body> {
                     now_str(dir)
                 ));
             }
-            dir.credentials_for(view).map(|c| {
+            dir.credentials_for(view, delivery).map(|c| {
                 Body::Text(if extended {
                     c.json_extended.clone()
                 } else {

@@ -1,5 +1,6 @@
 //! The IMDS HTTP listener: identify the instance, apply IMDSv2 rules, answer from memory.
 
+use crate::credentials::Delivery;
 use crate::directory::{Directory, InstanceView};
 use crate::paths::{Body, render};
 use crate::token;
@@ -151,7 +152,8 @@ pub fn answer(
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return status_page(StatusCode::METHOD_NOT_ALLOWED);
     }
-    match req.headers().get(TOKEN_HEADER) {
+    // A request with a valid session token is IMDSv2 (`ec2:RoleDelivery` 2.0), else IMDSv1.
+    let delivery = match req.headers().get(TOKEN_HEADER) {
         Some(t) => {
             let valid = t
                 .to_str()
@@ -161,10 +163,11 @@ pub fn answer(
             if !valid {
                 return status_page(StatusCode::UNAUTHORIZED);
             }
+            Delivery::V2
         }
         None if opts.http_tokens == "required" => return status_page(StatusCode::UNAUTHORIZED),
-        None => {}
-    }
+        None => Delivery::V1,
+    };
     let Some(rest) = path.strip_prefix("/latest") else {
         return if path == "/" {
             reply(StatusCode::OK, "latest")
@@ -172,7 +175,7 @@ pub fn answer(
             status_page(StatusCode::NOT_FOUND)
         };
     };
-    match render(dir, &view, rest) {
+    match render(dir, &view, rest, delivery) {
         Some(Body::Text(s)) => reply(StatusCode::OK, s),
         Some(Body::Bytes(b)) => {
             let mut r = reply(StatusCode::OK, b);

@@ -957,10 +957,10 @@ async fn replace_and_disassociate_through_the_api() {
     );
     let beta = creds_of(&s.credentials(&id, "beta").await);
     assert_ne!(beta.key, alpha.key);
-    // As on AWS, credentials already handed out are not revoked: they run to their expiry.
+    // Unlike AWS, credentials handed out under the replaced association are cut off at once.
     let (status, who) = s.whoami(&alpha).await;
-    assert_eq!(status, 200, "{who}");
-    assert!(xml(&who, "Arn").contains("assumed-role/alpha/"), "{who}");
+    assert_eq!(status, 403, "{who}");
+    assert!(who.contains("InvalidClientTokenId"), "{who}");
     let (status, who) = s.whoami(&beta).await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -990,6 +990,10 @@ async fn replace_and_disassociate_through_the_api() {
     ] {
         assert_eq!(s.get(&id, p).await.0, 404, "{p}");
     }
+    // And beta's credentials, issued under the association just ended, are refused too.
+    let (status, who) = s.whoami(&beta).await;
+    assert_eq!(status, 403, "{who}");
+    assert!(who.contains("InvalidClientTokenId"), "{who}");
 
     // Associate again, then remove the role from the profile: the profile stays, the role goes.
     let (status, body) = s

@@ -970,6 +970,7 @@ where
             for d in active {
                 let mut a: Association = from_json(&d)?;
                 a.state = AssociationState::Disassociated;
+                a.timestamp = chrono::Utc::now();
                 Self::set_association(&mut w.tx, &a).await?;
                 w.record(EntityKind::Association, a.id);
             }

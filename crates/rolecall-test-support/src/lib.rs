@@ -198,6 +198,11 @@ impl Stack {
             .iter()
             .map(|d| d.clone() as Arc<dyn ChangeListener>)
             .collect();
+        let revocations = Arc::new(rolecall_api::revocation::Revocations::new(
+            iam.clone(),
+            opts.clock.clone(),
+            opts.policy.lifetime,
+        ));
         let api = Arc::new(Api {
             iam: iam.clone(),
             ec2: ec2.clone(),
@@ -212,6 +217,7 @@ impl Stack {
             listeners,
             policy_cache: Default::default(),
             generation: Default::default(),
+            revocations,
         });
         let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api_addr = api_listener.local_addr().unwrap();

@@ -136,6 +136,15 @@ enum Command {
         #[arg(long, env = "ROLECALL_DATA_DIR")]
         data_dir: Option<PathBuf>,
     },
+    /// Refuse every session of a role issued before now (AssumeRole and instance credentials):
+    /// puts the role's `AWSRevokeOlderSessions` inline policy as the IAM console does. Every node
+    /// applies it within its change-feed poll (250 ms).
+    RevokeSessions {
+        #[arg(long, env = "ROLECALL_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// The role's name.
+        role_name: String,
+    },
 }
 
 /// Caps that keep one client or instance from starving the others.
@@ -289,6 +298,13 @@ async fn main() -> Result<()> {
         }
         Command::Agent(args) => agent(args).await,
         Command::Env { data_dir } => env(data_dir.unwrap_or_else(datadir::default_dir), db).await,
+        Command::RevokeSessions {
+            data_dir,
+            role_name,
+        } => {
+            let dir = data_dir.unwrap_or_else(datadir::default_dir);
+            revoke_sessions(dir, db, &role_name).await
+        }
         Command::RotateKey { data_dir } => {
             let dir = data_dir.unwrap_or_else(datadir::default_dir);
             let id = datadir::rotate_key(&dir, db).await?;
@@ -457,6 +473,16 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         listeners.push(directory);
     }
 
+    // Instance credentials cut off before expiry: loaded before the first request.
+    let revocations = Arc::new(rolecall_api::revocation::Revocations::new(
+        iam.clone(),
+        clock.clone(),
+        args.credentials.lifetime,
+    ));
+    revocations
+        .reload()
+        .await
+        .map_err(|e| anyhow::anyhow!("loading ended associations: {e}"))?;
     let api = Arc::new(Api {
         iam,
         ec2,
@@ -471,6 +497,7 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         listeners,
         policy_cache: Default::default(),
         generation: Default::default(),
+        revocations,
     });
     // Other processes sharing the database (more API nodes) publish their changes; follow them.
     tokio::spawn(rolecall_api::changes::watch(
@@ -690,6 +717,40 @@ async fn exec(
         }
     }
 }
+
+/// The inline policy the IAM console's "Revoke active sessions" puts on a role: deny everything
+/// to sessions issued before `cutoff`. Session tokens carry their issue time in whole seconds,
+/// so the cutoff is too: sessions issued from this second on (the instances' fresh credentials
+/// right after) pass.
+fn revoke_older_sessions(cutoff: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Deny","Action":"*","Resource":"*","Condition":{{"DateLessThan":{{"aws:TokenIssueTime":"{cutoff}"}}}}}}}}"#
+    )
+}
+
+/// `rolecall revoke-sessions ROLE`: through the store's normal write path, so the change feed
+/// carries it to every node (and their policy caches are cleared).
+async fn revoke_sessions(dir: PathBuf, db: Option<&str>, role_name: &str) -> Result<()> {
+    let d = datadir::open(&dir, datadir::Open::Existing, db).await?;
+    let iam = Iam::new(d.store, d.account_id);
+    let cutoff = chrono::Utc::now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        .to_string();
+    iam.put_role_policy(
+        role_name,
+        REVOKE_POLICY_NAME,
+        &revoke_older_sessions(&cutoff),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "sessions of role {role_name} issued before {cutoff} are refused ({REVOKE_POLICY_NAME})"
+    );
+    Ok(())
+}
+
+/// The inline policy name AWS uses for revoked sessions.
+const REVOKE_POLICY_NAME: &str = "AWSRevokeOlderSessions";
 
 async fn env(dir: PathBuf, db: Option<&str>) -> Result<()> {
     let d = datadir::open(&dir, datadir::Open::Existing, db).await?;

@@ -174,6 +174,20 @@ pub(crate) fn global_keys(
             if !source_instance_arn.is_empty() {
                 k.insert("ec2:SourceInstanceARN", source_instance_arn.as_str());
             }
+            // What instance credentials carry against exfiltration (absent for other sessions).
+            let instance_keys = [
+                ("ec2:RoleDelivery", &session.role_delivery),
+                (
+                    "aws:EC2InstanceSourcePrivateIPv4",
+                    &session.source_private_ip,
+                ),
+                ("aws:EC2InstanceSourceVPC", &session.source_vpc),
+            ];
+            for (key, value) in instance_keys {
+                if !value.is_empty() {
+                    k.insert(key, value.as_str());
+                }
+            }
             // Session tags take precedence over the role's tags.
             for (tag, value) in &session.tags {
                 k.insert(&format!("aws:PrincipalTag/{tag}"), value.as_str());

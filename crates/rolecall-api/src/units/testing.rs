@@ -32,6 +32,11 @@ pub async fn api() -> Api {
             instance_cidr: "127.92.0.0/24".parse().expect("cidr"),
         },
     );
+    let revocations = Arc::new(crate::revocation::Revocations::new(
+        iam.clone(),
+        clock.clone(),
+        chrono::Duration::hours(6),
+    ));
     Api {
         iam,
         ec2,
@@ -49,6 +54,7 @@ pub async fn api() -> Api {
         listeners: vec![],
         policy_cache: Default::default(),
         generation: Default::default(),
+        revocations,
     }
 }
 
