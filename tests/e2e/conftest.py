@@ -8,6 +8,7 @@ set (scripts/test.sh sets it), a missing PostgreSQL fails the tests that need it
 skipping them."""
 
 import os
+import shutil
 
 import pytest
 
@@ -105,3 +106,18 @@ def ec2(server):
 @pytest.fixture
 def sts(server):
     return client_for(server, "sts")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def nodes(request, tmp_path):
+    """Two API nodes (with IMDS) on one database, not started: a shared SQLite file, or
+    PostgreSQL with each node's own data directory holding a copy of the key ring (as deployed)."""
+    if request.param == "sqlite":
+        yield Server(tmp_path / "data", imds=True), Server(tmp_path / "data", imds=True)
+        return
+    url = request.getfixturevalue("database_url")
+    a = Server(tmp_path / "a", imds=True, database_url=url).start()
+    a.stop()
+    (tmp_path / "b").mkdir(mode=0o700)
+    shutil.copy2(tmp_path / "a" / "master.key", tmp_path / "b" / "master.key")
+    yield a, Server(tmp_path / "b", imds=True, database_url=url)

@@ -2,29 +2,11 @@
 into force on the other (within the change-poll interval, 250 ms, plus a fetch: measured in
 docs/benchmarks.md, not asserted here), for policies, keys and IMDS."""
 
-import shutil
 import urllib.request
 
 import botocore.exceptions
-import pytest
 
-from support import TRUST_EC2 as TRUST, Server, client_for, doc, allow, eventually, unique
-
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def nodes(request, tmp_path):
-    """Two API nodes on one database: a shared SQLite file, or PostgreSQL with each node's own
-    data directory holding a copy of the key ring (as deployed)."""
-    if request.param == "sqlite":
-        yield Server(tmp_path / "data", imds=True), Server(tmp_path / "data", imds=True)
-        return
-    url = request.getfixturevalue("database_url")
-    a = Server(tmp_path / "a", imds=True, database_url=url).start()
-    a.stop()
-    (tmp_path / "b").mkdir(mode=0o700)
-    shutil.copy2(tmp_path / "a" / "master.key", tmp_path / "b" / "master.key")
-    yield a, Server(tmp_path / "b", imds=True, database_url=url)
+from support import TRUST_EC2 as TRUST, client_for, doc, allow, eventually, unique
 
 
 def test_changes_propagate_between_nodes(nodes):

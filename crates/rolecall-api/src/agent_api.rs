@@ -165,7 +165,12 @@ async fn describe(call: &Call<'_>) -> Result<String, ApiError> {
                                 .leaf("SecretAccessKey", &c.secret_access_key)
                                 .leaf("Token", &c.session_token)
                                 .leaf("Expiration", ts(c.expires_at))
-                                .leaf("LastUpdated", ts(c.last_updated))
+                                // To the millisecond: the agent compares it with the instance's
+                                // start (`CredentialsSince`).
+                                .leaf(
+                                    "LastUpdated",
+                                    c.last_updated.to_rfc3339_opts(SecondsFormat::Millis, true),
+                                )
                                 .finish_unit();
                         });
                     }

@@ -231,6 +231,13 @@ async fn record_last_used(
     }
 }
 
+/// When a session was issued, in unix milliseconds.
+fn issued_millis(c: &rolecall_crypto::SessionClaims) -> i64 {
+    c.issued_at
+        .saturating_mul(1000)
+        .saturating_add(i64::from(c.issued_millis.min(999)))
+}
+
 /// Opens a session token: the principal it names and the secret to verify the signature with.
 fn temporary(
     api: &Api,
@@ -259,7 +266,7 @@ fn temporary(
     // issued: refused as AWS refuses a revoked token.
     if api
         .revocations
-        .refuses(&claims.association_id, claims.issued_at)
+        .refuses(&claims.association_id, issued_millis(&claims))
     {
         return Err(invalid_token(p));
     }

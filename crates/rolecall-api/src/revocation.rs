@@ -21,7 +21,7 @@ use std::sync::Mutex;
 /// What is refused under one association.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Cutoff {
-    /// Credentials issued (unix seconds) before this are refused; `i64::MAX`: all of them.
+    /// Credentials issued (unix milliseconds) before this are refused; `i64::MAX`: all of them.
     refuse_before: i64,
     /// When the entry can be forgotten: every credential it refuses has expired by then.
     forget_at: i64,
@@ -31,20 +31,21 @@ struct Cutoff {
 #[derive(Debug)]
 pub struct EndedAssociations {
     entries: HashMap<String, Cutoff>,
-    /// The longest lifetime of a credential naming an association (seconds).
+    /// The longest lifetime of a credential naming an association (milliseconds). All times
+    /// here are unix milliseconds.
     max_lifetime: i64,
     /// When expired entries are next dropped.
     next_prune: i64,
 }
 
-/// Seconds between two prunings of expired entries.
-const PRUNE_EVERY: i64 = 60;
+/// Milliseconds between two prunings of expired entries.
+const PRUNE_EVERY: i64 = 60_000;
 
 impl EndedAssociations {
     pub fn new(max_lifetime: chrono::Duration) -> EndedAssociations {
         EndedAssociations {
             entries: HashMap::new(),
-            max_lifetime: max_lifetime.num_seconds().max(1),
+            max_lifetime: max_lifetime.num_milliseconds().max(1),
             next_prune: 0,
         }
     }
@@ -202,7 +203,7 @@ impl Revocations {
         let mut fresh = EndedAssociations::new(self.max_lifetime);
         for a in store.list_associations(&[], &all).await? {
             if !a.state.is_active() && a.timestamp > since {
-                fresh.end(&a.id, a.timestamp.timestamp());
+                fresh.end(&a.id, a.timestamp.timestamp_millis());
             }
         }
         let instances = store.list_instances(&[], &all).await?;
@@ -239,7 +240,7 @@ impl Revocations {
                     if let Some(a) = store.get_association(&c.id).await?
                         && !a.state.is_active()
                     {
-                        self.ended().end(&a.id, now.timestamp());
+                        self.ended().end(&a.id, now.timestamp_millis());
                     }
                 }
                 EntityKind::Instance => {
@@ -257,7 +258,7 @@ impl Revocations {
                 _ => {}
             }
         }
-        self.ended().prune(now.timestamp());
+        self.ended().prune(now.timestamp_millis());
         Ok(())
     }
 }
@@ -267,9 +268,9 @@ impl Revocations {
 /// again (launched after the association was made).
 fn cut(set: &mut EndedAssociations, a: &Association, i: &Instance, now: DateTime<Utc>) {
     if i.state != InstanceState::Running {
-        set.end(&a.id, now.timestamp());
+        set.end(&a.id, now.timestamp_millis());
     } else if let Some(since) = rolecall_imds::credentials_since(i, a) {
-        set.restarted(&a.id, since, now.timestamp());
+        set.restarted(&a.id, since, now.timestamp_millis());
     }
 }
 
@@ -277,7 +278,7 @@ fn cut(set: &mut EndedAssociations, a: &Association, i: &Instance, now: DateTime
 mod tests {
     use super::*;
 
-    const HOUR: i64 = 3600;
+    const HOUR: i64 = 3_600_000;
 
     fn set() -> EndedAssociations {
         EndedAssociations::new(chrono::Duration::hours(6))
@@ -339,18 +340,17 @@ mod tests {
 
     #[test]
     fn the_set_stays_bounded_by_what_ended_within_one_lifetime() {
-        let mut s = set();
+        let lifetime = 10 * 60_000;
+        let mut s = EndedAssociations::new(chrono::Duration::milliseconds(lifetime));
         // One association ending every second for two lifetimes.
-        for t in 0..(12 * HOUR) {
-            s.end(&format!("a-{t}"), t);
-            s.prune(t);
+        for t in 0..1200_i64 {
+            let now = t * 1000;
+            s.end(&format!("a-{t}"), now);
+            s.prune(now);
         }
-        assert!(
-            s.len() <= (6 * HOUR + PRUNE_EVERY + 1) as usize,
-            "{}",
-            s.len()
-        );
-        assert!(s.refuses(&format!("a-{}", 12 * HOUR - 1), 0));
+        let per_lifetime = ((lifetime + PRUNE_EVERY) / 1000 + 1) as usize;
+        assert!(s.len() <= per_lifetime, "{}", s.len());
+        assert!(s.refuses("a-1199", 0));
         assert!(!s.refuses("a-0", 0));
     }
 }

@@ -181,6 +181,7 @@ pub async fn assume_role(call: &Call<'_>) -> Result<String, ApiError> {
         principal_arn: role.arn.clone(),
         session_name: session_name.to_string(),
         issued_at: now.timestamp(),
+        issued_millis: now.timestamp_subsec_millis(),
         expires_at: (now + Duration::seconds(duration)).timestamp(),
         source_identity: a.opt("SourceIdentity").map(str::to_string),
         session_policy: session_policy.clone(),
@@ -265,6 +266,7 @@ pub async fn get_session_token(call: &Call<'_>) -> Result<String, ApiError> {
         role_id: id,
         principal_arn: p.arn.clone(),
         issued_at: now.timestamp(),
+        issued_millis: now.timestamp_subsec_millis(),
         expires_at: (now + Duration::seconds(duration)).timestamp(),
         ..Default::default()
     };

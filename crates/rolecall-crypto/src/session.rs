@@ -45,6 +45,10 @@ pub struct SessionClaims {
     pub session_name: String,
     /// Unix seconds.
     pub issued_at: i64,
+    /// The milliseconds within `issued_at`'s second (`aws:TokenIssueTime` has them, so a
+    /// revocation in the same second as an issue tells which came first).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub issued_millis: u32,
     /// Unix seconds.
     pub expires_at: i64,
     /// For instance credentials, the instance's ARN (`ec2:SourceInstanceARN`).
@@ -92,6 +96,10 @@ pub enum SessionError {
     Sealed(#[from] KeyRingError),
     #[error("session token has an unknown format")]
     Format,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn secret_for(ring: &KeyRing, key_id: u8, access_key_id: &str) -> Option<String> {

@@ -143,6 +143,7 @@ pub fn mint(
         role_id: req.role_id.into(),
         session_name: req.instance_id.into(),
         issued_at: now.timestamp(),
+        issued_millis: now.timestamp_subsec_millis(),
         expires_at: expires_at.timestamp(),
         source_instance_arn: req.instance_arn.into(),
         association_id: req.association_id.into(),

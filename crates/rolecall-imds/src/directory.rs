@@ -34,16 +34,16 @@ pub struct InstanceView {
     pub profile: Option<ProfileView>,
     /// The active association's id (empty without one): credentials name it.
     pub association_id: String,
-    /// Credentials issued before this (unix seconds) belong to an earlier run of the instance
-    /// under the same association, and are not served (verifiers refuse them).
+    /// Credentials issued before this (unix milliseconds) belong to an earlier run of the
+    /// instance under the same association, and are not served (verifiers refuse them).
     pub credentials_since: i64,
 }
 
-/// When the instance was started again after its association was made (credentials of earlier
-/// runs are cut off then); None when it has run since the association began.
+/// When (unix milliseconds) the instance was started again after its association was made
+/// (credentials of earlier runs are cut off then); None when it has run since the association
+/// began.
 pub fn credentials_since(instance: &Instance, association: &Association) -> Option<i64> {
-    (instance.launch_time.timestamp() > association.timestamp.timestamp())
-        .then(|| instance.launch_time.timestamp())
+    (instance.launch_time > association.timestamp).then(|| instance.launch_time.timestamp_millis())
 }
 
 /// Whether `issued` may still be served to the instance `view` describes: the same role, the
@@ -51,7 +51,7 @@ pub fn credentials_since(instance: &Instance, association: &Association) -> Opti
 fn serves(view: &InstanceView, issued: &Issued) -> bool {
     role_of(view).is_some_and(|r| r.id == issued.role_id)
         && view.association_id == issued.association_id
-        && issued.last_updated.timestamp() >= view.credentials_since
+        && issued.last_updated.timestamp_millis() >= view.credentials_since
 }
 
 /// The instances IMDS knows, indexed for answers (id, IP) and for applying changes (profile).

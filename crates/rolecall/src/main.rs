@@ -719,9 +719,7 @@ async fn exec(
 }
 
 /// The inline policy the IAM console's "Revoke active sessions" puts on a role: deny everything
-/// to sessions issued before `cutoff`. Session tokens carry their issue time in whole seconds,
-/// so the cutoff is too: sessions issued from this second on (the instances' fresh credentials
-/// right after) pass.
+/// to sessions issued before `cutoff` (to the millisecond, as session tokens carry it).
 fn revoke_older_sessions(cutoff: &str) -> String {
     format!(
         r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Deny","Action":"*","Resource":"*","Condition":{{"DateLessThan":{{"aws:TokenIssueTime":"{cutoff}"}}}}}}}}"#
@@ -734,7 +732,7 @@ async fn revoke_sessions(dir: PathBuf, db: Option<&str>, role_name: &str) -> Res
     let d = datadir::open(&dir, datadir::Open::Existing, db).await?;
     let iam = Iam::new(d.store, d.account_id);
     let cutoff = chrono::Utc::now()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         .to_string();
     iam.put_role_policy(
         role_name,

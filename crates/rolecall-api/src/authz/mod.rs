@@ -192,13 +192,17 @@ pub(crate) fn global_keys(
             for (tag, value) in &session.tags {
                 k.insert(&format!("aws:PrincipalTag/{tag}"), value.as_str());
             }
-            k.insert(
-                "aws:TokenIssueTime",
-                chrono::DateTime::from_timestamp(session.issued_at, 0)
-                    .unwrap_or_default()
-                    .format("%Y-%m-%dT%H:%M:%SZ")
-                    .to_string(),
-            );
+            let issued = chrono::DateTime::from_timestamp(
+                session.issued_at,
+                session.issued_millis.min(999) * 1_000_000,
+            )
+            .unwrap_or_default();
+            let format = if session.issued_millis == 0 {
+                "%Y-%m-%dT%H:%M:%SZ"
+            } else {
+                "%Y-%m-%dT%H:%M:%S%.3fZ"
+            };
+            k.insert("aws:TokenIssueTime", issued.format(format).to_string());
         }
     }
     k
