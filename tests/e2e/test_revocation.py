@@ -166,6 +166,33 @@ def test_replace_stop_and_terminate_cut_instance_credentials_off(imds_server):
     assert get_role(imds_server, kept, r.role) == r.role
 
 
+def test_a_restarted_node_still_refuses_what_ended_before_it_started(tmp_path, databases):
+    """A full reload (start, or a pruned feed) rebuilds the ended set from the associations and
+    instances, not from the feed."""
+    server = Server(tmp_path / "data", imds=True, extra_args=["--instance-cidr", "127.91.0.0/16"], database_url=databases()).start()
+    try:
+        iam, ec2 = client_for(server, "iam"), client_for(server, "ec2")
+        r = role_for_instances(iam)
+        disassociated, stopped = launch(ec2, r.profile), launch(ec2, r.profile)
+        creds = {i["InstanceId"]: imds_creds(server, i["PrivateIpAddress"], r.role) for i in (disassociated, stopped)}
+        [assoc] = ec2.describe_iam_instance_profile_associations(
+            Filters=[{"Name": "instance-id", "Values": [disassociated["InstanceId"]]}])["IamInstanceProfileAssociations"]
+        ec2.disassociate_iam_instance_profile(AssociationId=assoc["AssociationId"])
+        ec2.stop_instances(InstanceIds=[stopped["InstanceId"]])
+        server.stop()
+        server.start()
+        for iid, c in creds.items():
+            assert revoked(server, c, r.role), iid
+        # A running instance's credentials minted before the restart still pass.
+        running = launch(ec2, r.profile)
+        kept = imds_creds(server, running["PrivateIpAddress"], r.role)
+        server.stop()
+        server.start()
+        assert get_role(server, kept, r.role) == r.role
+    finally:
+        server.stop()
+
+
 # ----- ended associations, a second node -----
 
 
