@@ -210,6 +210,7 @@ impl Stack {
             keyring: keyring.clone(),
             clock: opts.clock.clone(),
             listeners,
+            runtime: Arc::new(rolecall_runtime::NoRuntime),
             policy_cache: Default::default(),
             generation: Default::default(),
         });

@@ -535,3 +535,54 @@ impl Unit for ModifyInstanceMetadataOptions {
         }))
     }
 }
+
+/// The boot output of an instance, from this node's instance runtime (`none` has none: the
+/// answer then carries no `output`, as EC2's does for an instance that printed nothing yet).
+/// The newest 64 KiB either way, so `Latest` changes nothing.
+pub(crate) struct GetConsoleOutput;
+
+impl Unit for GetConsoleOutput {
+    const OP: Operation = Operation::GetConsoleOutput;
+    type Input = input::GetConsoleOutputInput;
+    type Resolved = Option<(Instance, Option<Association>)>;
+
+    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
+        Self::Input::parse(p)
+    }
+
+    async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Self::Resolved, ApiError> {
+        Ok(authz::find_instance(call.api, &input.instance_id).await)
+    }
+
+    fn checks(call: &Call<'_>, input: &Self::Input, i: &Self::Resolved) -> Vec<Check> {
+        authz::instance_checks(
+            call.api,
+            Self::OP,
+            Some(&input.instance_id),
+            i.as_ref(),
+            None,
+        )
+    }
+
+    async fn handle(
+        call: &Call<'_>,
+        input: Self::Input,
+        _: Self::Resolved,
+    ) -> Result<String, ApiError> {
+        use base64::Engine;
+        dry_run(input.dry_run)?;
+        let inst = call.api.ec2.existing_instance(&input.instance_id).await?;
+        let console = call.api.runtime.console_output(&inst.id).await;
+        let timestamp = console
+            .as_ref()
+            .map_or_else(|| call.api.clock.now(), |c| c.timestamp);
+        let output = console
+            .filter(|c| !c.output.is_empty())
+            .map(|c| base64::engine::general_purpose::STANDARD.encode(c.output));
+        Ok(respond(call, &|x| {
+            x.leaf("instanceId", &inst.id);
+            x.leaf("timestamp", rolecall_wire::ec2_timestamp(timestamp));
+            x.leaf_opt("output", output.as_ref());
+        }))
+    }
+}
