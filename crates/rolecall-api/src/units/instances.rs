@@ -586,3 +586,128 @@ impl Unit for GetConsoleOutput {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::GetConsoleOutput as U;
+    use crate::generated::Operation;
+    use crate::units::Unit;
+    use crate::units::testing::{ACCOUNT, api, call};
+    use rolecall_core::ec2::RunInstances;
+    use rolecall_core::model::{Instance, MetadataOptions};
+    use rolecall_runtime::{ConsoleOutput, InstanceRuntime, RuntimeError};
+    use std::sync::Arc;
+
+    /// A runtime whose every instance printed "booted".
+    struct Printed;
+
+    #[async_trait::async_trait]
+    impl InstanceRuntime for Printed {
+        fn name(&self) -> &'static str {
+            "printed"
+        }
+        async fn start(&self, _: &Instance) -> Result<(), RuntimeError> {
+            Ok(())
+        }
+        async fn stop(&self, _: &str) -> Result<(), RuntimeError> {
+            Ok(())
+        }
+        async fn terminate(&self, _: &str) -> Result<(), RuntimeError> {
+            Ok(())
+        }
+        async fn clean_up_leftovers(&self) -> Result<(), RuntimeError> {
+            Ok(())
+        }
+        async fn console_output(&self, _: &str) -> Option<ConsoleOutput> {
+            Some(ConsoleOutput {
+                output: b"booted\n".to_vec(),
+                timestamp: chrono::DateTime::from_timestamp(1_700_000_000, 0)?,
+            })
+        }
+    }
+
+    async fn launch(api: &crate::context::Api) -> String {
+        let r = api
+            .ec2
+            .run_instances(RunInstances {
+                image_id: "ami-12345678".into(),
+                min_count: 1,
+                max_count: 1,
+                instance_type: None,
+                key_name: None,
+                security_groups: vec![],
+                security_group_ids: vec![],
+                subnet_id: None,
+                private_ip: None,
+                user_data: None,
+                tags: vec![],
+                profile_name: None,
+                profile_arn: None,
+                metadata_options: MetadataOptions::default(),
+                client_token: None,
+            })
+            .await
+            .expect("launched");
+        r.instances[0].id.clone()
+    }
+
+    #[tokio::test]
+    async fn console_output_is_the_runtimes_in_base64_authorized_on_the_instance() {
+        let mut api = api().await;
+        api.runtime = Arc::new(Printed);
+        let id = launch(&api).await;
+        let body = call(
+            &api,
+            Operation::GetConsoleOutput,
+            &[("InstanceId", id.as_str()), ("Latest", "true")],
+        )
+        .await
+        .expect("unit")
+        .expect("answer");
+        assert!(body.contains(&format!("<instanceId>{id}</instanceId>")), "{body}");
+        assert!(body.contains("<output>Ym9vdGVkCg==</output>"), "{body}");
+        assert!(
+            body.contains("<timestamp>2023-11-14T22:13:20.000Z</timestamp>"),
+            "{body}"
+        );
+
+        let params = rolecall_wire::Params::from_pairs([("InstanceId", id.as_str())]);
+        let principal = crate::principal::Principal::root(ACCOUNT);
+        let c = crate::context::Call {
+            api: &api,
+            principal: &principal,
+            params: &params,
+            op: Operation::GetConsoleOutput,
+            request_id: "t",
+        };
+        let input = U::parse(&params).expect("input");
+        let resolved = U::resolve(&c, &input).await.expect("resolved");
+        let checks = U::checks(&c, &input, &resolved);
+        assert_eq!(checks[0].action, "ec2:GetConsoleOutput");
+        assert_eq!(
+            checks[0].resource,
+            format!("arn:aws:ec2:us-east-1:{ACCOUNT}:instance/{id}")
+        );
+    }
+
+    #[tokio::test]
+    async fn records_only_instances_have_no_output_and_unknown_ones_are_not_found() {
+        let api = api().await;
+        let id = launch(&api).await;
+        let body = call(&api, Operation::GetConsoleOutput, &[("InstanceId", &id)])
+            .await
+            .expect("unit")
+            .expect("answer");
+        assert!(body.contains(&format!("<instanceId>{id}</instanceId>")), "{body}");
+        assert!(!body.contains("<output>"), "{body}");
+        let err = call(
+            &api,
+            Operation::GetConsoleOutput,
+            &[("InstanceId", "i-0123456789abcdef0")],
+        )
+        .await
+        .expect("unit")
+        .expect_err("unknown instance");
+        assert_eq!(err.code, "InvalidInstanceID.NotFound");
+    }
+}
