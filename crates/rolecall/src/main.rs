@@ -509,6 +509,32 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         listeners.push(directory);
     }
 
+    // Instances reach the API on the bridge's gateway address (plain HTTP: that traffic never
+    // leaves this host), at the API's port. Running instances start before the API listens, so a
+    // client that finds the API up finds them running.
+    let mut bridge_api = None;
+    let runtime: Arc<dyn rolecall_runtime::InstanceRuntime> = match &netns {
+        None => Arc::new(rolecall_runtime::NoRuntime),
+        Some(rt) => {
+            let at = SocketAddr::from((rt.gateway(), args.listen.port()));
+            if args.auth == Auth::Off {
+                check_auth_off_address(at, args.insecure_allow_remote_auth_off)?;
+            }
+            let l = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("binding {at}"))?;
+            rt.set_api_endpoint(format!("http://{}", l.local_addr()?));
+            bridge_api = Some(l);
+            rt.clone()
+        }
+    };
+    if netns.is_some() {
+        let reconciler = rolecall_runtime::Reconciler::start(iam.store().clone(), runtime.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("starting instances: {e}"))?;
+        listeners.push(reconciler);
+    }
+
     // Certificates first: the endpoint file is written right after binding, so that a client
     // that sees the port open also finds the endpoint (and its scheme) written.
     let api_tls = api_tls(&args.tls, &dir, args.listen)?;
@@ -528,32 +554,6 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         dir.join(datadir::ENDPOINT_FILE),
         format!("{scheme}://{addr}\n{}\n{imds_line}\n", args.region),
     )?;
-
-    // Instances reach the API on the bridge's gateway address (plain HTTP: that traffic never
-    // leaves this host), at the API's port.
-    let mut bridge_api = None;
-    let runtime: Arc<dyn rolecall_runtime::InstanceRuntime> = match &netns {
-        None => Arc::new(rolecall_runtime::NoRuntime),
-        Some(rt) => {
-            let at = SocketAddr::from((rt.gateway(), addr.port()));
-            if args.auth == Auth::Off {
-                check_auth_off_address(at, args.insecure_allow_remote_auth_off)?;
-            }
-            bridge_api = Some(
-                tokio::net::TcpListener::bind(at)
-                    .await
-                    .with_context(|| format!("binding {at}"))?,
-            );
-            rt.set_api_endpoint(format!("http://{at}"));
-            rt.clone()
-        }
-    };
-    if netns.is_some() {
-        let reconciler = rolecall_runtime::Reconciler::start(iam.store().clone(), runtime.clone())
-            .await
-            .map_err(|e| anyhow::anyhow!("starting instances: {e}"))?;
-        listeners.push(reconciler);
-    }
 
     let api = Arc::new(Api {
         iam,

@@ -664,7 +664,10 @@ mod tests {
         .await
         .expect("unit")
         .expect("answer");
-        assert!(body.contains(&format!("<instanceId>{id}</instanceId>")), "{body}");
+        assert!(
+            body.contains(&format!("<instanceId>{id}</instanceId>")),
+            "{body}"
+        );
         assert!(body.contains("<output>Ym9vdGVkCg==</output>"), "{body}");
         assert!(
             body.contains("<timestamp>2023-11-14T22:13:20.000Z</timestamp>"),
@@ -698,7 +701,10 @@ mod tests {
             .await
             .expect("unit")
             .expect("answer");
-        assert!(body.contains(&format!("<instanceId>{id}</instanceId>")), "{body}");
+        assert!(
+            body.contains(&format!("<instanceId>{id}</instanceId>")),
+            "{body}"
+        );
         assert!(!body.contains("<output>"), "{body}");
         let err = call(
             &api,
