@@ -14,6 +14,7 @@ missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)  # the hop-limit test's "container" NAT
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -222,3 +222,55 @@ def test_stop_start_terminate_and_a_crashed_server_leave_nothing_behind(netns_se
     assert our_links() == netns_server.before[1] | {"rcbr0"}
     netns_server.stop()
     assert (our_netns(), our_links(), our_addresses()) == netns_server.before
+
+
+NESTED = "rct-hop"  # the test's own "container" namespace (not an instance's: no rc-i- prefix)
+
+
+def test_hop_limit_counts_a_container_routed_through_the_instance(netns_server, tmp_path):
+    """As on EC2 with Docker's bridge networking: a namespace one hop behind the instance (its
+    traffic forwarded and masqueraded by the instance) gets no IMDSv2 token with
+    HttpPutResponseHopLimit 1, and gets one with 2."""
+    if shutil.which("nft") is None:
+        pytest.fail("the hop-limit test needs nftables (scripts/test.sh installs it)")
+    cli = cli_for(netns_server, tmp_path)
+    profile_with_role(cli, "hop")
+    iid = run_instance(cli, "hop-profile")["InstanceId"]
+    ns = f"rc-{iid}"
+
+    def in_nested(*command):
+        return subprocess.run(["ip", "netns", "exec", NESTED, *command], capture_output=True, text=True)
+
+    def nested_token():
+        return in_nested("curl", "-s", "--max-time", "3", "-X", "PUT", "-H", "X-aws-ec2-metadata-token-ttl-seconds: 60", "http://169.254.169.254/latest/api/token")
+
+    try:
+        ip("netns", "add", NESTED)
+        ip("-n", ns, "link", "add", "rct0", "type", "veth", "peer", "name", "eth0", "netns", NESTED)
+        ip("-n", ns, "addr", "add", "10.213.1.1/30", "dev", "rct0")
+        ip("-n", ns, "link", "set", "rct0", "up")
+        ip("-n", NESTED, "addr", "add", "10.213.1.2/30", "dev", "eth0")
+        ip("-n", NESTED, "link", "set", "eth0", "up")
+        ip("-n", NESTED, "route", "add", "169.254.169.254/32", "via", "10.213.1.1")
+        for cmd in (
+            ["sysctl", "-qw", "net.ipv4.ip_forward=1"],
+            ["nft", "add", "table", "ip", "rctnat"],
+            ["nft", "add chain ip rctnat post { type nat hook postrouting priority 100 ; }"],
+            ["nft", "add", "rule", "ip", "rctnat", "post", "oifname", "eth0", "masquerade"],
+        ):
+            subprocess.run(["ip", "netns", "exec", ns, *cmd], check=True, capture_output=True)
+
+        cli.run("ec2", "modify-instance-metadata-options", "--instance-id", iid, "--http-put-response-hop-limit", "1", "--http-endpoint", "enabled")
+        assert len(token(netns_server, iid)) > 20  # the instance itself gets one
+        one_hop = nested_token()
+        assert one_hop.returncode == 28 and one_hop.stdout == "", one_hop  # no answer reached it
+
+        cli.run("ec2", "modify-instance-metadata-options", "--instance-id", iid, "--http-put-response-hop-limit", "2")
+        two_hops = nested_token()
+        assert two_hops.returncode == 0 and len(two_hops.stdout) > 20, two_hops
+        creds = in_nested("curl", "-s", "--max-time", "10", "-H", f"X-aws-ec2-metadata-token: {two_hops.stdout}", "http://169.254.169.254/latest/meta-data/iam/security-credentials/")
+        assert creds.stdout == "hop", creds
+    finally:
+        for pid in ip("netns", "pids", NESTED, check=False).split():
+            os.kill(int(pid), signal.SIGKILL)
+        ip("netns", "del", NESTED, check=False)
