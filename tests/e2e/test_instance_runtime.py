@@ -55,6 +55,10 @@ def remove_ours():
 def netns_server(tmp_path):
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.fail("the netns runtime's tests run as root with iproute2 installed (scripts/test.sh installs it)")
+    # User data runs as nobody with the server's PATH: the aws CLI there must be usable by it.
+    aws = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "aws", "--version"], capture_output=True, text=True)
+    if aws.returncode != 0:
+        pytest.fail(f"user `nobody` cannot run the aws CLI on PATH (a checkout or virtualenv closed to other users?): {aws.stderr}")
     before = (our_netns(), our_links(), our_addresses())
     s = Server(tmp_path / "data", extra_args=["--instance-runtime", "netns", "--instance-cidr", CIDR])
     s.start()
@@ -274,3 +278,20 @@ def test_hop_limit_counts_a_container_routed_through_the_instance(netns_server, 
         for pid in ip("netns", "pids", NESTED, check=False).split():
             os.kill(int(pid), signal.SIGKILL)
         ip("netns", "del", NESTED, check=False)
+
+
+def test_netns_without_root_is_refused_at_start_up():
+    import tempfile
+    from support import BINARY
+    if os.geteuid() != 0:
+        pytest.fail("this test drops from root to nobody")
+    with tempfile.TemporaryDirectory(prefix="rc-nonroot-") as d:
+        os.chmod(d, 0o777)
+        binary = shutil.copy(BINARY, f"{d}/rolecall")  # the checkout may be closed to nobody
+        os.chmod(binary, 0o755)
+        p = subprocess.run(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", binary, "serve", "--data-dir", f"{d}/data", "--listen", "127.0.0.1:0", "--instance-runtime", "netns"],
+            capture_output=True, text=True, timeout=60, env={"PATH": os.environ["PATH"], "RUST_BACKTRACE": "0"},
+        )
+    assert p.returncode != 0
+    assert "--instance-runtime netns needs root" in p.stderr, p.stderr
