@@ -148,6 +148,8 @@ def test_walkthrough_runs_inside_a_real_instance(netns_server, tmp_path):
     # A private /tmp: only the boot script is there, none of the host's files.
     assert "tmp: .rolecall-user-data \n" in out, out
     # The instance reaches the bridge's listeners only: no default route, no NAT.
+    # `rolecall exec` runs as the instance's user too (root there could take another's address).
+    assert inside(netns_server, iid, "id", "-un") == "nobody\n"
     routes = inside(netns_server, iid, "ip", "route")
     assert "default" not in routes, routes
     assert f"169.254.169.254 via {GATEWAY}" in routes, routes

@@ -12,7 +12,8 @@
 //!
 //! Per instance, `<data dir>/instances/<id>/` keeps the console output (the boot script's
 //! stdout and stderr), `booted` (user data ran: it never runs again), the boot environment
-//! (`environment`, for `rolecall exec`) and the namespaces' first process (`init.pid`).
+//! and user (`environment`, `user`, for `rolecall exec`) and the namespaces' first process
+//! (`init.pid`).
 
 use crate::{ConsoleOutput, InstanceRuntime, RuntimeError};
 use async_trait::async_trait;
@@ -295,6 +296,10 @@ impl NetnsRuntime {
         let env = self.environment();
         let env_text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         write_file(&dir.join("environment"), env_text.as_bytes())?;
+        write_file(
+            &dir.join("user"),
+            format!("{}:{}\n", self.uid, self.gid).as_bytes(),
+        )?;
         let err = console.try_clone().map_err(|source| RuntimeError::Io {
             what: console_path.display().to_string(),
             source,
@@ -409,7 +414,7 @@ impl InstanceRuntime for NetnsRuntime {
     async fn terminate(&self, instance_id: &str) -> Result<(), RuntimeError> {
         self.tear_down(instance_id).await?;
         let dir = self.dir(instance_id);
-        for f in ["user-data", "environment", "booted"] {
+        for f in ["user-data", "environment", "user", "booted"] {
             let _ = std::fs::remove_file(dir.join(f));
         }
         Ok(())

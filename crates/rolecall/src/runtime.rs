@@ -96,7 +96,9 @@ impl Enter {
 }
 
 /// `command` inside the namespaces of `instance_id` when the netns runtime runs it (its first
-/// process still holds its network namespace), with the instance's environment only.
+/// process still holds its network namespace), with the instance's environment only, as the
+/// instance's user (nothing rolecall starts in an instance is root there: a root process could
+/// take another instance's address, and with it that instance's credentials).
 #[cfg(target_os = "linux")]
 pub fn enter_instance(dir: &Path, instance_id: &str, command: &[String]) -> Result<Option<Enter>> {
     use anyhow::Context;
@@ -120,11 +122,19 @@ pub fn enter_instance(dir: &Path, instance_id: &str, command: &[String]) -> Resu
         return Ok(None);
     }
     let env = std::fs::read_to_string(idir.join("environment")).unwrap_or_default();
+    let user = std::fs::read_to_string(idir.join("user")).context("reading the instance's user")?;
+    let (uid, gid) = user
+        .trim()
+        .split_once(':')
+        .context("reading the instance's user")?;
     let mut cmd = std::process::Command::new("nsenter");
     cmd.arg(format!("--target={pid}"))
         .args([
             "--net", "--mount", "--uts", "--ipc", "--pid", "--wd=/", "--",
         ])
+        .arg("setpriv")
+        .args([format!("--reuid={uid}"), format!("--regid={gid}")])
+        .args(["--clear-groups", "--no-new-privs", "--"])
         .args(command)
         .env_clear()
         .envs(env.lines().filter_map(|l| l.split_once('=')));
