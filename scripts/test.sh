@@ -8,9 +8,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System tools the tests use: curl (the walkthrough's IMDS call) and Python's venv module.
+# System tools the tests use: curl (the walkthrough's IMDS call), Python's venv module, and for
+# the netns instance runtime iproute2 (`ip`) and util-linux (`nsenter`, `unshare`, `setpriv`).
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)  # the hop-limit test's "container" NAT
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

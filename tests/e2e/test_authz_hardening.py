@@ -10,7 +10,7 @@ import botocore.credentials
 import botocore.exceptions
 import pytest
 
-from support import client_for, unique
+from support import aws_error, client_for, unique
 
 VERSIONS = {"iam": "2010-05-08", "sts": "2011-06-15", "ec2": "2016-11-15"}
 
@@ -99,3 +99,22 @@ def test_unknown_actions_are_invalid_before_authorization(server, iam):
         assert status == 400 and "InvalidAction" in body, (service, body)
     with urllib.request.urlopen(f"{server.endpoint}/metrics") as r:
         assert bogus not in r.read().decode()
+
+
+def test_get_console_output_is_authorized_on_the_instance(server, iam, ec2):
+    """GetConsoleOutput: ec2:GetConsoleOutput on the instance's ARN (its tags as condition keys);
+    with the records-only runtime the answer has no output, as EC2's for a silent instance."""
+    own = ec2.run_instances(ImageId="ami-11aa22bb", MinCount=1, MaxCount=1, TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "owner", "Value": "me"}]}])["Instances"][0]["InstanceId"]
+    other = ec2.run_instances(ImageId="ami-11aa22bb", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    _, key = user_with(iam, {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:GetConsoleOutput", "Resource": "*", "Condition": {"StringEquals": {"ec2:ResourceTag/owner": "me"}}}]})
+    status, body = raw_call(server, "ec2", key, {"Action": "GetConsoleOutput", "InstanceId": other})
+    assert status == 403 and "UnauthorizedOperation" in body, body
+    status, body = raw_call(server, "ec2", key, {"Action": "GetConsoleOutput", "InstanceId": own, "Latest": "true"})
+    assert status == 200 and f"<instanceId>{own}</instanceId>" in body and "<timestamp>" in body, body
+    assert "<output>" not in body, body
+    out = ec2.get_console_output(InstanceId=own)
+    assert out["InstanceId"] == own and "Output" not in out and out["Timestamp"].tzinfo is not None
+    status, body = raw_call(server, "ec2", key, {"Action": "GetConsoleOutput", "InstanceId": "i-0123456789abcdef0"})
+    assert status == 403, body  # nothing to learn about instances it may not read
+    err = aws_error(ec2.get_console_output, InstanceId="i-0123456789abcdef0")
+    assert err.code == "InvalidInstanceID.NotFound", err

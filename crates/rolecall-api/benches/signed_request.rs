@@ -139,6 +139,7 @@ async fn fixture() -> Fixture {
         keyring: ring,
         clock: Arc::new(SystemClock),
         listeners: vec![],
+        runtime: Arc::new(rolecall_runtime::NoRuntime),
         policy_cache: Default::default(),
         generation: Default::default(),
         revocations,

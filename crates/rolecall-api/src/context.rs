@@ -30,8 +30,10 @@ pub struct Api {
     /// Opens session tokens (temporary credentials are verified without a database read).
     pub keyring: KeyRing,
     pub clock: DynClock,
-    /// Told after each successful change (e.g. the IMDS directory).
+    /// Told after each successful change (e.g. the IMDS directory, the instance runtime).
     pub listeners: Vec<Arc<dyn ChangeListener>>,
+    /// What runs instances on this node (console output comes from it).
+    pub runtime: Arc<dyn rolecall_runtime::InstanceRuntime>,
     /// Compiled policies of principals, cleared on every change.
     pub policy_cache: PolicyCache,
     /// The change generation this node has seen (see `changes`).

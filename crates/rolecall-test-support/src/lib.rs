@@ -215,6 +215,7 @@ impl Stack {
             keyring: keyring.clone(),
             clock: opts.clock.clone(),
             listeners,
+            runtime: Arc::new(rolecall_runtime::NoRuntime),
             policy_cache: Default::default(),
             generation: Default::default(),
             revocations,

@@ -2,6 +2,7 @@
 
 mod datadir;
 mod exec;
+mod runtime;
 mod tls;
 
 use anyhow::{Context, Result};
@@ -43,6 +44,14 @@ enum Identify {
 enum TlsMode {
     Off,
     SelfSigned,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum InstanceRuntime {
+    /// Instances are records only.
+    None,
+    /// Running instances are Linux namespaces on a bridge of rolecall's own (Linux, root).
+    Netns,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -104,6 +113,14 @@ enum Command {
         /// acts as the account root).
         #[arg(long)]
         insecure_allow_remote_auth_off: bool,
+        /// What runs instances: `none` (records only) or `netns` (each running instance is a set
+        /// of Linux namespaces with its private IP on bridge rcbr0, IMDS at 169.254.169.254, and
+        /// its user data run at first launch; Linux, root).
+        #[arg(long, value_enum, default_value = "none")]
+        instance_runtime: InstanceRuntime,
+        /// The user instances' user data runs as (netns runtime).
+        #[arg(long, default_value = "nobody")]
+        instance_user: String,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -201,6 +218,8 @@ struct ServeArgs {
     tls: TlsSource,
     account_id: Option<String>,
     insecure_allow_remote_auth_off: bool,
+    instance_runtime: InstanceRuntime,
+    instance_user: String,
     limits: LimitArgs,
 }
 
@@ -265,6 +284,8 @@ async fn main() -> Result<()> {
             tls_key,
             account_id,
             insecure_allow_remote_auth_off,
+            instance_runtime,
+            instance_user,
             limits,
         } => {
             let credentials = CredentialPolicy {
@@ -291,6 +312,8 @@ async fn main() -> Result<()> {
                     },
                     account_id,
                     insecure_allow_remote_auth_off,
+                    instance_runtime,
+                    instance_user,
                     limits,
                 },
             )
@@ -434,10 +457,22 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         AuthMode::On
     };
 
+    // The netns runtime's bridge first: the listeners instances reach are bound on it.
+    let netns = match args.instance_runtime {
+        InstanceRuntime::None => None,
+        InstanceRuntime::Netns => {
+            let rt = runtime::netns(&dir, &args.region, args.instance_cidr, &args.instance_user)?;
+            rt.prepare()
+                .await
+                .context("--instance-runtime netns: creating the bridge")?;
+            Some(rt)
+        }
+    };
+
     let mut listeners: Vec<Arc<dyn rolecall_core::ChangeListener>> = Vec::new();
     let mut imds_addr = None;
     let mut imds_task = None;
-    if let Some(imds_listen) = args.imds_listen {
+    if args.imds_listen.is_some() || netns.is_some() {
         let directory = Directory::new(
             iam.clone(),
             args.region.clone(),
@@ -454,10 +489,6 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
                 .clone()
                 .run_refresher(std::time::Duration::from_secs(30)),
         );
-        let listener = tokio::net::TcpListener::bind(imds_listen)
-            .await
-            .with_context(|| format!("binding {imds_listen}"))?;
-        imds_addr = Some(listener.local_addr()?);
         let config = ImdsConfig {
             source_ip: args.imds_identify != Identify::Path,
             dev_paths: args.imds_identify != Identify::SourceIp,
@@ -465,12 +496,59 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
             rate_per_source: args.limits.imds_rate_per_source,
             burst_per_source: args.limits.imds_rate_per_source.saturating_mul(2),
         };
-        imds_task = Some(tokio::spawn(rolecall_imds::serve(
-            listener,
-            directory.clone(),
-            config,
-        )));
+        if let Some(imds_listen) = args.imds_listen {
+            let listener = tokio::net::TcpListener::bind(imds_listen)
+                .await
+                .with_context(|| format!("binding {imds_listen}"))?;
+            imds_addr = Some(listener.local_addr()?);
+            imds_task = Some(tokio::spawn(rolecall_imds::serve(
+                listener,
+                directory.clone(),
+                config,
+            )));
+        }
+        if netns.is_some() {
+            // Instances are told apart by their source address on the bridge.
+            let at = SocketAddr::from((runtime::IMDS_ADDRESS, 80));
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("binding {at}"))?;
+            let config = ImdsConfig {
+                source_ip: true,
+                ..config
+            };
+            tokio::spawn(runtime::log_end(
+                "instances' IMDS listener",
+                rolecall_imds::serve(listener, directory.clone(), config),
+            ));
+        }
         listeners.push(directory);
+    }
+
+    // Instances reach the API on the bridge's gateway address (plain HTTP: that traffic never
+    // leaves this host), at the API's port. Running instances start before the API listens, so a
+    // client that finds the API up finds them running.
+    let mut bridge_api = None;
+    let runtime: Arc<dyn rolecall_runtime::InstanceRuntime> = match &netns {
+        None => Arc::new(rolecall_runtime::NoRuntime),
+        Some(rt) => {
+            let at = SocketAddr::from((rt.gateway(), args.listen.port()));
+            if args.auth == Auth::Off {
+                check_auth_off_address(at, args.insecure_allow_remote_auth_off)?;
+            }
+            let l = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("binding {at}"))?;
+            rt.set_api_endpoint(format!("http://{}", l.local_addr()?));
+            bridge_api = Some(l);
+            rt.clone()
+        }
+    };
+    if netns.is_some() {
+        let reconciler = rolecall_runtime::Reconciler::start(iam.store().clone(), runtime.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("starting instances: {e}"))?;
+        listeners.push(reconciler);
     }
 
     // Instance credentials cut off before expiry: loaded before the first request.
@@ -483,27 +561,6 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         .reload()
         .await
         .map_err(|e| anyhow::anyhow!("loading ended associations: {e}"))?;
-    let api = Arc::new(Api {
-        iam,
-        ec2,
-        config: ApiConfig {
-            region: args.region,
-            auth,
-            instance_credentials: args.credentials,
-        },
-        keys,
-        keyring: d.keyring,
-        clock,
-        listeners,
-        policy_cache: Default::default(),
-        generation: Default::default(),
-        revocations,
-    });
-    // Other processes sharing the database (more API nodes) publish their changes; follow them.
-    tokio::spawn(rolecall_api::changes::watch(
-        api.clone(),
-        std::time::Duration::from_millis(250),
-    ));
     // Certificates first: the endpoint file is written right after binding, so that a client
     // that sees the port open also finds the endpoint (and its scheme) written.
     let api_tls = api_tls(&args.tls, &dir, args.listen)?;
@@ -521,21 +578,58 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
     let imds_line = imds_addr.map(|a| format!("http://{a}")).unwrap_or_default();
     std::fs::write(
         dir.join(datadir::ENDPOINT_FILE),
-        format!("{scheme}://{addr}\n{}\n{imds_line}\n", api.config.region),
+        format!("{scheme}://{addr}\n{}\n{imds_line}\n", args.region),
     )?;
-    tracing::info!(%addr, imds = %imds_line, account = %d.account_id, data_dir = %dir.display(), "rolecall API listening");
+
+    let api = Arc::new(Api {
+        iam,
+        ec2,
+        config: ApiConfig {
+            region: args.region,
+            auth,
+            instance_credentials: args.credentials,
+        },
+        keys,
+        keyring: d.keyring,
+        clock,
+        listeners,
+        runtime: runtime.clone(),
+        policy_cache: Default::default(),
+        generation: Default::default(),
+        revocations,
+    });
+    // Other processes sharing the database (more API nodes) publish their changes; follow them.
+    tokio::spawn(rolecall_api::changes::watch(
+        api.clone(),
+        std::time::Duration::from_millis(250),
+    ));
+    if let Some(l) = bridge_api {
+        tokio::spawn(runtime::log_end(
+            "instances' API listener",
+            rolecall_api::serve_with(l, api.clone(), api_limits, None),
+        ));
+    }
+    tracing::info!(%addr, imds = %imds_line, account = %d.account_id, data_dir = %dir.display(), instance_runtime = runtime.name(), "rolecall API listening");
     let imds = async {
         match imds_task {
             Some(t) => t.await,
             None => std::future::pending().await,
         }
     };
-    tokio::select! {
-        r = rolecall_api::serve_with(listener, api, api_limits, api_tls) => r?,
-        r = imds => r??,
-        _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+    let result = tokio::select! {
+        r = rolecall_api::serve_with(listener, api, api_limits, api_tls) => r.map_err(anyhow::Error::from),
+        r = imds => r.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
+        _ = tokio::signal::ctrl_c() => { tracing::info!("shutting down"); Ok(()) }
+        _ = runtime::terminated(netns.is_some()) => { tracing::info!("SIGTERM: shutting down"); Ok(()) }
+    };
+    // Instances stop with the server (they start again with it): no namespace outlives it.
+    if let Some(rt) = &netns {
+        if let Err(e) = runtime.clean_up_leftovers().await {
+            tracing::warn!(error = %e, "removing instances' namespaces");
+        }
+        rt.remove_bridge().await;
     }
-    Ok(())
+    result
 }
 
 /// Everything `agent` needs, from the command line.
@@ -662,9 +756,6 @@ async fn exec(
     use std::os::unix::process::CommandExt;
     let d = datadir::open(&dir, datadir::Open::Existing, db).await?;
     let e = endpoints(&dir);
-    let imds = e.imds.context(
-        "the server was started without --imds-listen, so instances have no metadata service",
-    )?;
     match d
         .store
         .get_instance(instance_id)
@@ -677,6 +768,15 @@ async fn exec(
         }
         Some(_) => {}
     }
+    // An instance the netns runtime runs: the command runs inside its namespaces.
+    if let Some(enter) = runtime::enter_instance(&dir, instance_id, command)? {
+        rustix::process::umask(inherited_umask);
+        let err = enter.exec_replacing();
+        return Err(anyhow::anyhow!("entering instance {instance_id}: {err}"));
+    }
+    let imds = e.imds.context(
+        "the server was started without --imds-listen, so instances have no metadata service",
+    )?;
     let prefix = rolecall_imds::dev_path_prefix(&d.keyring, instance_id)
         .context("cannot derive the instance's IMDS path")?;
     let (program, args) = command.split_first().context("no command given")?;

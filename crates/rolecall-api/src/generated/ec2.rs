@@ -2340,3 +2340,44 @@ impl DescribeIamInstanceProfileAssociationsInput {
         })
     }
 }
+
+/// The input of `GetConsoleOutput` (GetConsoleOutputRequest).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GetConsoleOutputInput {
+    /// `InstanceId` (InstanceId, required).
+    pub instance_id: String,
+    /// `Latest` (Boolean).
+    pub latest: Option<bool>,
+    /// `DryRun` (Boolean).
+    pub dry_run: Option<bool>,
+}
+
+impl GetConsoleOutputInput {
+    /// Reads and checks the parameters (see the module docs).
+    pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
+        let instance_id = {
+            let v = p
+                .get("InstanceId")
+                .ok_or_else(|| ApiError::missing_parameter(Protocol::Ec2, "InstanceId"))?;
+            v.to_string()
+        };
+        let latest = match p.get("Latest") {
+            Some(v) => Some({ input::boolean(Protocol::Ec2, "Latest", v)? }),
+            None => None,
+        };
+        let dry_run = match p.get("DryRun") {
+            Some(v) => Some({ input::boolean(Protocol::Ec2, "DryRun", v)? }),
+            None => None,
+        };
+        Ok(GetConsoleOutputInput {
+            instance_id,
+            latest,
+            dry_run,
+        })
+    }
+}

@@ -103,6 +103,7 @@ pub enum Operation {
     ReplaceIamInstanceProfileAssociation,
     DisassociateIamInstanceProfile,
     DescribeIamInstanceProfileAssociations,
+    GetConsoleOutput,
     GetChangeGeneration,
     DescribeInstanceIdentities,
 }
@@ -201,6 +202,7 @@ impl Operation {
         Operation::ReplaceIamInstanceProfileAssociation,
         Operation::DisassociateIamInstanceProfile,
         Operation::DescribeIamInstanceProfileAssociations,
+        Operation::GetConsoleOutput,
         Operation::GetChangeGeneration,
         Operation::DescribeInstanceIdentities,
     ];
@@ -303,6 +305,7 @@ impl Operation {
             Operation::DescribeIamInstanceProfileAssociations => {
                 "DescribeIamInstanceProfileAssociations"
             }
+            Operation::GetConsoleOutput => "GetConsoleOutput",
             Operation::GetChangeGeneration => "GetChangeGeneration",
             Operation::DescribeInstanceIdentities => "DescribeInstanceIdentities",
         }
@@ -402,6 +405,7 @@ impl Operation {
             Operation::ReplaceIamInstanceProfileAssociation => Service::Ec2,
             Operation::DisassociateIamInstanceProfile => Service::Ec2,
             Operation::DescribeIamInstanceProfileAssociations => Service::Ec2,
+            Operation::GetConsoleOutput => Service::Ec2,
             Operation::GetChangeGeneration => Service::Rolecall,
             Operation::DescribeInstanceIdentities => Service::Rolecall,
         }
@@ -448,6 +452,7 @@ impl Operation {
                 | Operation::DecodeAuthorizationMessage
                 | Operation::DescribeInstances
                 | Operation::DescribeIamInstanceProfileAssociations
+                | Operation::GetConsoleOutput
                 | Operation::GetChangeGeneration
                 | Operation::DescribeInstanceIdentities
         )
@@ -561,6 +566,7 @@ impl Operation {
             (Service::Ec2, "DescribeIamInstanceProfileAssociations") => {
                 Operation::DescribeIamInstanceProfileAssociations
             }
+            (Service::Ec2, "GetConsoleOutput") => Operation::GetConsoleOutput,
             (Service::Rolecall, "GetChangeGeneration") => Operation::GetChangeGeneration,
             (Service::Rolecall, "DescribeInstanceIdentities") => {
                 Operation::DescribeInstanceIdentities

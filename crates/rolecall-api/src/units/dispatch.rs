@@ -196,6 +196,7 @@ pub(crate) async fn dispatch(
         Operation::DescribeIamInstanceProfileAssociations => {
             run::<associations::DescribeIamInstanceProfileAssociations>(call, facts).await
         }
+        Operation::GetConsoleOutput => run::<instances::GetConsoleOutput>(call, facts).await,
         _ => return None,
     })
 }

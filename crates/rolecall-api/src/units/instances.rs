@@ -535,3 +535,185 @@ impl Unit for ModifyInstanceMetadataOptions {
         }))
     }
 }
+
+/// The boot output of an instance, from this node's instance runtime (`none` has none: the
+/// answer then carries no `output`, as EC2's does for an instance that printed nothing yet).
+/// The newest 64 KiB either way, so `Latest` changes nothing.
+pub(crate) struct GetConsoleOutput;
+
+impl Unit for GetConsoleOutput {
+    const OP: Operation = Operation::GetConsoleOutput;
+    type Input = input::GetConsoleOutputInput;
+    type Resolved = Option<(Instance, Option<Association>)>;
+
+    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
+        Self::Input::parse(p)
+    }
+
+    async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Self::Resolved, ApiError> {
+        Ok(authz::find_instance(call.api, &input.instance_id).await)
+    }
+
+    fn checks(call: &Call<'_>, input: &Self::Input, i: &Self::Resolved) -> Vec<Check> {
+        authz::instance_checks(
+            call.api,
+            Self::OP,
+            Some(&input.instance_id),
+            i.as_ref(),
+            None,
+        )
+    }
+
+    async fn handle(
+        call: &Call<'_>,
+        input: Self::Input,
+        _: Self::Resolved,
+    ) -> Result<String, ApiError> {
+        use base64::Engine;
+        dry_run(input.dry_run)?;
+        let inst = call.api.ec2.existing_instance(&input.instance_id).await?;
+        let console = call.api.runtime.console_output(&inst.id).await;
+        let timestamp = console
+            .as_ref()
+            .map_or_else(|| call.api.clock.now(), |c| c.timestamp);
+        let output = console
+            .filter(|c| !c.output.is_empty())
+            .map(|c| base64::engine::general_purpose::STANDARD.encode(c.output));
+        Ok(respond(call, &|x| {
+            x.leaf("instanceId", &inst.id);
+            x.leaf("timestamp", rolecall_wire::ec2_timestamp(timestamp));
+            x.leaf_opt("output", output.as_ref());
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GetConsoleOutput as U;
+    use crate::generated::Operation;
+    use crate::units::Unit;
+    use crate::units::testing::{ACCOUNT, api, call};
+    use rolecall_core::ec2::RunInstances;
+    use rolecall_core::model::{Instance, MetadataOptions};
+    use rolecall_runtime::{ConsoleOutput, InstanceRuntime, RuntimeError};
+    use std::sync::Arc;
+
+    /// A runtime whose every instance printed "booted".
+    struct Printed;
+
+    #[async_trait::async_trait]
+    impl InstanceRuntime for Printed {
+        fn name(&self) -> &'static str {
+            "printed"
+        }
+        async fn start(&self, _: &Instance) -> Result<(), RuntimeError> {
+            Ok(())
+        }
+        async fn stop(&self, _: &str) -> Result<(), RuntimeError> {
+            Ok(())
+        }
+        async fn terminate(&self, _: &str) -> Result<(), RuntimeError> {
+            Ok(())
+        }
+        async fn clean_up_leftovers(&self) -> Result<(), RuntimeError> {
+            Ok(())
+        }
+        async fn console_output(&self, _: &str) -> Option<ConsoleOutput> {
+            Some(ConsoleOutput {
+                output: b"booted\n".to_vec(),
+                timestamp: chrono::DateTime::from_timestamp(1_700_000_000, 0)?,
+            })
+        }
+    }
+
+    async fn launch(api: &crate::context::Api) -> String {
+        let r = api
+            .ec2
+            .run_instances(RunInstances {
+                image_id: "ami-12345678".into(),
+                min_count: 1,
+                max_count: 1,
+                instance_type: None,
+                key_name: None,
+                security_groups: vec![],
+                security_group_ids: vec![],
+                subnet_id: None,
+                private_ip: None,
+                user_data: None,
+                tags: vec![],
+                profile_name: None,
+                profile_arn: None,
+                metadata_options: MetadataOptions::default(),
+                client_token: None,
+            })
+            .await
+            .expect("launched");
+        r.instances[0].id.clone()
+    }
+
+    #[tokio::test]
+    async fn console_output_is_the_runtimes_in_base64_authorized_on_the_instance() {
+        let mut api = api().await;
+        api.runtime = Arc::new(Printed);
+        let id = launch(&api).await;
+        let body = call(
+            &api,
+            Operation::GetConsoleOutput,
+            &[("InstanceId", id.as_str()), ("Latest", "true")],
+        )
+        .await
+        .expect("unit")
+        .expect("answer");
+        assert!(
+            body.contains(&format!("<instanceId>{id}</instanceId>")),
+            "{body}"
+        );
+        assert!(body.contains("<output>Ym9vdGVkCg==</output>"), "{body}");
+        assert!(
+            body.contains("<timestamp>2023-11-14T22:13:20.000Z</timestamp>"),
+            "{body}"
+        );
+
+        let params = rolecall_wire::Params::from_pairs([("InstanceId", id.as_str())]);
+        let principal = crate::principal::Principal::root(ACCOUNT);
+        let c = crate::context::Call {
+            api: &api,
+            principal: &principal,
+            params: &params,
+            op: Operation::GetConsoleOutput,
+            request_id: "t",
+        };
+        let input = U::parse(&params).expect("input");
+        let resolved = U::resolve(&c, &input).await.expect("resolved");
+        let checks = U::checks(&c, &input, &resolved);
+        assert_eq!(checks[0].action, "ec2:GetConsoleOutput");
+        assert_eq!(
+            checks[0].resource,
+            format!("arn:aws:ec2:us-east-1:{ACCOUNT}:instance/{id}")
+        );
+    }
+
+    #[tokio::test]
+    async fn records_only_instances_have_no_output_and_unknown_ones_are_not_found() {
+        let api = api().await;
+        let id = launch(&api).await;
+        let body = call(&api, Operation::GetConsoleOutput, &[("InstanceId", &id)])
+            .await
+            .expect("unit")
+            .expect("answer");
+        assert!(
+            body.contains(&format!("<instanceId>{id}</instanceId>")),
+            "{body}"
+        );
+        assert!(!body.contains("<output>"), "{body}");
+        let err = call(
+            &api,
+            Operation::GetConsoleOutput,
+            &[("InstanceId", "i-0123456789abcdef0")],
+        )
+        .await
+        .expect("unit")
+        .expect_err("unknown instance");
+        assert_eq!(err.code, "InvalidInstanceID.NotFound");
+    }
+}

@@ -52,6 +52,7 @@ pub async fn api() -> Api {
         keyring,
         clock,
         listeners: vec![],
+        runtime: Arc::new(rolecall_runtime::NoRuntime),
         policy_cache: Default::default(),
         generation: Default::default(),
         revocations,
