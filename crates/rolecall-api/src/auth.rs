@@ -183,7 +183,7 @@ pub async fn authenticate(
 }
 
 /// An IAM user's active access key, its secret opened with the key ring.
-async fn user_key(api: &Api, access_key_id: &str) -> Option<Credentials> {
+pub(crate) async fn user_key(api: &Api, access_key_id: &str) -> Option<Credentials> {
     if let Some(c) = api.policy_cache.key(access_key_id) {
         return Some(c);
     }
@@ -232,7 +232,7 @@ async fn record_last_used(
 }
 
 /// Opens a session token: the principal it names and the secret to verify the signature with.
-fn temporary(
+pub(crate) fn temporary(
     api: &Api,
     p: Protocol,
     access_key_id: &str,

@@ -503,8 +503,10 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
             None => std::future::pending().await,
         }
     };
+    // The web console is served by the API listener, under /console/.
+    let app = rolecall_api::router(api.clone()).merge(rolecall_console::routes(api));
     tokio::select! {
-        r = rolecall_api::serve_with(listener, api, api_limits, api_tls) => r?,
+        r = rolecall_api::serve_router(listener, app, api_limits, api_tls) => r?,
         r = imds => r??,
         _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
     }
