@@ -13,6 +13,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -62,7 +63,8 @@ class Console:
         self.d.get(self.base + path)
 
     def wait(self, cond, timeout=20):
-        return WebDriverWait(self.d, timeout).until(cond)
+        # A check racing the page's navigation is retried, not failed.
+        return WebDriverWait(self.d, timeout, ignored_exceptions=(WebDriverException,)).until(cond)
 
     def h1(self):
         return self.d.find_element(By.TAG_NAME, "h1").text
@@ -318,3 +320,101 @@ def test_posts_without_the_csrf_token_are_refused(console, console_server, root_
     assert iam.get_role(RoleName=role)["Role"]["RoleName"] == role
     # Sign-out needs the token too.
     assert _post(base + "/signout", {}, cookie=cookie)[0] == 403
+
+
+def test_revoke_active_sessions_denies_older_credentials(console, console_server, root_keys):
+    import time
+
+    iam = client_for(console_server, "iam")
+    account = console_server.account()
+    role = unique("revocable")
+    trust = doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"})
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
+    iam.put_role_policy(RoleName=role, PolicyName="read", PolicyDocument=doc(allow("iam:GetRole")))
+    # Roles may not be assumed by the root: a user does.
+    assumer = unique("assumer")
+    iam.create_user(UserName=assumer)
+    iam.put_user_policy(UserName=assumer, PolicyName="assume", PolicyDocument=doc(allow("sts:AssumeRole")))
+    ukey = iam.create_access_key(UserName=assumer)["AccessKey"]
+    creds = client_for(console_server, "sts", key=ukey["AccessKeyId"], secret=ukey["SecretAccessKey"]).assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="old")["Credentials"]
+    old = client_for(console_server, "iam", key=creds["AccessKeyId"], secret=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+    assert old.get_role(RoleName=role)["Role"]["RoleName"] == role
+    time.sleep(1.1)  # the policy's time has whole seconds: the session must be older than it
+    c = console
+    c.sign_in(*root_keys)
+    c.go("/roles/" + role)
+    c.d.find_element(By.ID, "revoke-ack").click()
+    c.d.find_element(By.ID, "revoke-sessions").click()
+    c.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "section[aria-labelledby=inline]"), "AWSRevokeOlderSessions"))
+    statement = iam.get_role_policy(RoleName=role, PolicyName="AWSRevokeOlderSessions")["PolicyDocument"]["Statement"][0]
+    assert statement["Effect"] == "Deny" and "aws:TokenIssueTime" in statement["Condition"]["DateLessThan"]
+    err = pytest.raises(Exception, old.get_role, RoleName=role).value
+    assert err.response["Error"]["Code"] == "AccessDenied"
+    assert "explicit deny" in err.response["Error"]["Message"]
+
+
+def test_metadata_options_profiles_users_and_keys(console, console_server, root_keys):
+    iam = client_for(console_server, "iam")
+    ec2 = client_for(console_server, "ec2")
+    c = console
+    c.sign_in(*root_keys)
+    # Actions → Modify instance metadata options.
+    instance_id = ec2.run_instances(ImageId="ami-11aa22bb", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    c.go(f"/instances/{instance_id}")
+    c.d.find_element(By.CSS_SELECTOR, "details.menu summary").click()
+    c.d.find_element(By.ID, "modify-metadata").click()
+    c.wait(EC.presence_of_element_located((By.ID, "http_tokens")))
+    Select(c.d.find_element(By.ID, "http_tokens")).select_by_value("required")
+    c.fill("hop_limit", "3")
+    c.submit()
+    c.wait(EC.presence_of_element_located((By.ID, "iam-role")))
+    md = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["MetadataOptions"]
+    assert md["HttpTokens"] == "required" and md["HttpPutResponseHopLimit"] == 3
+    # A bad value: EC2's own error, inline.
+    c.go(f"/instances/{instance_id}/metadata")
+    c.fill("hop_limit", "99")
+    c.d.execute_script("document.getElementById('hop_limit').removeAttribute('max')")
+    c.submit()
+    c.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "main .alert")))
+    assert "InvalidParameterValue" in c.alert()
+
+    # Instance profiles: create one, add a role, remove it.
+    role = unique("forprofile")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=doc({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}))
+    profile = unique("profile")
+    c.go("/instance-profiles")
+    c.fill("profile_name", profile)
+    c.d.find_element(By.CSS_SELECTOR, "main form.search button").click()
+    c.wait(EC.presence_of_element_located((By.ID, f"role-for-{profile}")))
+    Select(c.d.find_element(By.ID, f"role-for-{profile}")).select_by_value(role)
+    c.d.find_element(By.ID, f"role-for-{profile}").find_element(By.XPATH, "../button").click()
+    c.wait(EC.text_to_be_present_in_element((By.ID, "profiles"), role))
+    assert [r["RoleName"] for r in iam.get_instance_profile(InstanceProfileName=profile)["InstanceProfile"]["Roles"]] == [role]
+    c.shot("instance-profiles")
+    row = c.d.find_element(By.XPATH, f"//table[@id='profiles']//tr[td[contains(., '{profile}')]]")
+    row.find_element(By.CSS_SELECTOR, "form button").click()
+    c.wait(EC.presence_of_element_located((By.ID, f"role-for-{profile}")))
+    assert iam.get_instance_profile(InstanceProfileName=profile)["InstanceProfile"]["Roles"] == []
+
+    # Users: create one and an access key; the secret is shown once, and it signs in.
+    user = unique("dev")
+    c.go("/users")
+    c.fill("user_name", user)
+    c.d.find_element(By.CSS_SELECTOR, "main form.search button").click()
+    c.wait(EC.title_contains(user))
+    c.d.find_element(By.ID, "create-key").click()
+    c.wait(EC.presence_of_element_located((By.ID, "new-key-secret")))
+    key_id = c.d.find_element(By.ID, "new-key-id").text
+    secret = c.d.find_element(By.ID, "new-key-secret").text
+    assert len(secret) == 40
+    c.shot("new-access-key")
+    c.go("/users/" + user)
+    assert secret not in c.d.page_source  # shown once
+    row = c.d.find_element(By.XPATH, f"//table[@id='access-keys']//tr[td/code[text()='{key_id}']]")
+    row.find_element(By.XPATH, ".//button[text()='Make inactive']").click()
+    c.wait(EC.text_to_be_present_in_element((By.ID, "access-keys"), "Inactive"))
+    assert iam.list_access_keys(UserName=user)["AccessKeyMetadata"][0]["Status"] == "Inactive"
+    c.d.find_element(By.XPATH, f"//table[@id='access-keys']//tr[td/code[text()='{key_id}']]//button[text()='Make active']").click()
+    c.wait(EC.text_to_be_present_in_element((By.ID, "access-keys"), "Active"))
+    c.sign_in(key_id, secret)
+    assert f":user/{user}" in c.d.find_element(By.CSS_SELECTOR, "header .who").text

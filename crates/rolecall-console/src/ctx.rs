@@ -155,6 +155,16 @@ impl Ctx {
         self.call(Service::Iam, action, params).await
     }
 
+    /// One page (20) of an IAM list, from the `marker` query parameter.
+    pub async fn iam_page(&self, action: &str) -> Result<Node, ApiError> {
+        let marker = self.query("marker");
+        let mut params = vec![("MaxItems", "20")];
+        if !marker.is_empty() {
+            params.push(("Marker", marker));
+        }
+        self.iam(action, &params).await
+    }
+
     pub async fn ec2(&self, action: &str, params: &[(&str, &str)]) -> Result<Node, ApiError> {
         self.call(Service::Ec2, action, params).await
     }

@@ -160,6 +160,36 @@ fn korean(en: &str) -> Option<&'static str> {
         "Forbidden: the request has no valid CSRF token." => {
             "금지됨: 요청에 유효한 CSRF 토큰이 없습니다."
         }
+        "Revoke active sessions" => "활성 세션 취소",
+        "Denies every action to credentials of this role issued before now (instance credentials included), with the inline policy AWSRevokeOlderSessions and aws:TokenIssueTime, as AWS's console does. New credentials are not affected." => {
+            "지금 이전에 발급된 이 역할의 자격 증명(인스턴스 자격 증명 포함)에 대한 모든 작업을 AWS 콘솔과 같이 인라인 정책 AWSRevokeOlderSessions와 aws:TokenIssueTime으로 거부합니다. 새 자격 증명에는 영향이 없습니다."
+        }
+        "I acknowledge that I am revoking all active sessions for this role." => {
+            "이 역할의 모든 활성 세션을 취소함을 확인합니다."
+        }
+        "Modify instance metadata options" => "인스턴스 메타데이터 옵션 수정",
+        "Instance metadata service" => "인스턴스 메타데이터 서비스",
+        "IMDSv2 (HttpTokens)" => "IMDSv2(HttpTokens)",
+        "Metadata response hop limit" => "메타데이터 응답 홉 제한",
+        "Allow tags in instance metadata" => "인스턴스 메타데이터의 태그 허용",
+        "Save" => "저장",
+        "Add role" => "역할 추가",
+        "Remove role" => "역할 제거",
+        "Create instance profile" => "인스턴스 프로파일 생성",
+        "Instance profile name" => "인스턴스 프로파일 이름",
+        "No instance profiles." => "인스턴스 프로파일이 없습니다.",
+        "User name" => "사용자 이름",
+        "Create user" => "사용자 생성",
+        "No users." => "사용자가 없습니다.",
+        "Access keys" => "액세스 키",
+        "Create access key" => "액세스 키 생성",
+        "Status" => "상태",
+        "This is the only time the secret access key can be viewed or downloaded. You cannot recover it later." => {
+            "보안 액세스 키를 보거나 다운로드할 수 있는 유일한 기회입니다. 나중에 복구할 수 없습니다."
+        }
+        "Make inactive" => "비활성화",
+        "Make active" => "활성화",
+        "Delete" => "삭제",
         _ => return None,
     })
 }

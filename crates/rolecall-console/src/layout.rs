@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rolecall_api::error::ApiError;
+use rolecall_wire::xml_read::Node;
 
 /// A whole page: `title` is also its `<h1>`.
 pub fn page(ctx: &Ctx, title: &str, body: Markup) -> Response {
@@ -34,6 +35,8 @@ pub fn page_with_status(ctx: &Ctx, status: StatusCode, title: &str, body: Markup
                         nav aria-label=(ctx.t("Main navigation")) {
                             ul {
                                 li { a href="/console/roles" aria-current=[current(ctx, "/console/roles")] { (ctx.t("Roles")) } }
+                                li { a href="/console/instance-profiles" aria-current=[current(ctx, "/console/instance-profiles")] { (ctx.t("Instance profiles")) } }
+                                li { a href="/console/users" aria-current=[current(ctx, "/console/users")] { (ctx.t("Users")) } }
                                 li { a href="/console/instances" aria-current=[current(ctx, "/console/instances")] { (ctx.t("Instances")) } }
                             }
                         }
@@ -74,6 +77,21 @@ pub fn table(ctx: &Ctx, id: &str, headings: &[&'static str], rows: Markup) -> Ma
         table #(id) {
             thead { tr { @for h in headings { th scope="col" { (ctx.t(h)) } } } }
             tbody { (rows) }
+        }
+    }
+}
+
+/// First/next page links of an IAM list page at `base` (its `marker` parameter).
+pub fn iam_pager(ctx: &Ctx, base: &str, resp: &Node) -> Markup {
+    let next = (resp.find("IsTruncated").map(|n| n.text.as_str()) == Some("true")).then(|| {
+        resp.find("Marker")
+            .map(|n| n.text.as_str())
+            .unwrap_or_default()
+    });
+    html! {
+        nav.pager aria-label="Pages" {
+            @if !ctx.query("marker").is_empty() { a href=(base) { (ctx.t("First page")) } }
+            @if let Some(m) = next { a rel="next" href=(format!("{base}?marker={}", seg(m))) { (ctx.t("Next page")) } }
         }
     }
 }
@@ -131,6 +149,6 @@ pub fn policy_block(text: &str) -> Markup {
 }
 
 /// `name` of `node`, or "".
-pub fn text<'a>(node: &'a rolecall_wire::xml_read::Node, name: &str) -> &'a str {
+pub fn text<'a>(node: &'a Node, name: &str) -> &'a str {
     node.text_of(name).unwrap_or_default()
 }

@@ -48,6 +48,10 @@ pub fn routes(api: Arc<Api>) -> Router {
             get(pages::roles::new_form).post(pages::roles::create),
         )
         .route("/console/roles/{name}", get(pages::roles::detail))
+        .route(
+            "/console/roles/{name}/revoke-sessions",
+            post(pages::roles::revoke_sessions),
+        )
         .route("/console/instances", get(pages::instances::list))
         .route(
             "/console/instances/launch",
@@ -57,6 +61,31 @@ pub fn routes(api: Arc<Api>) -> Router {
         .route(
             "/console/instances/{id}/modify-role",
             get(pages::instances::modify_role_form).post(pages::instances::modify_role),
+        )
+        .route(
+            "/console/instances/{id}/metadata",
+            get(pages::instances::metadata_form).post(pages::instances::modify_metadata),
+        )
+        .route(
+            "/console/instance-profiles",
+            get(pages::profiles::list).post(pages::profiles::create),
+        )
+        .route(
+            "/console/instance-profiles/{name}/{change}",
+            post(pages::profiles::change_role),
+        )
+        .route(
+            "/console/users",
+            get(pages::users::list).post(pages::users::create),
+        )
+        .route("/console/users/{name}", get(pages::users::detail))
+        .route(
+            "/console/users/{name}/access-keys",
+            post(pages::users::create_key),
+        )
+        .route(
+            "/console/users/{name}/access-keys/{key}",
+            post(pages::users::key_action),
         )
         .route("/console/policy/validate", post(pages::policy::validate))
         .route("/console/{*rest}", get(pages::not_found))

@@ -2,8 +2,8 @@
 //! profile, the instance page (metadata options, its profile associations), and Actions →
 //! Modify IAM role (associate, replace or remove, as the association calls of the API).
 
+use super::Signed;
 use super::roles::instances_in;
-use super::sign_in_first;
 use crate::ctx::Ctx;
 use crate::guard::Form;
 use crate::layout::{csrf_field, error_box, page, see_other, seg, table, text};
@@ -15,10 +15,7 @@ use rolecall_api::error::ApiError;
 use rolecall_wire::xml_read::Node;
 use std::collections::HashMap;
 
-pub async fn list(ctx: Ctx) -> Response {
-    if let Some(r) = sign_in_first(&ctx) {
-        return r;
-    }
+pub async fn list(Signed(ctx): Signed) -> Response {
     let token = ctx.query("next").to_string();
     let mut params = vec![("MaxResults", "20")];
     if !token.is_empty() {
@@ -133,10 +130,7 @@ async fn profile_options(ctx: &Ctx, selected: &str) -> Markup {
     }
 }
 
-pub async fn launch_form(ctx: Ctx) -> Response {
-    if let Some(r) = sign_in_first(&ctx) {
-        return r;
-    }
+pub async fn launch_form(Signed(ctx): Signed) -> Response {
     render_launch(&ctx, &Form::default(), None).await
 }
 
@@ -165,10 +159,7 @@ async fn render_launch(ctx: &Ctx, form: &Form, error: Option<&ApiError>) -> Resp
     page(ctx, ctx.t("Launch instance"), body)
 }
 
-pub async fn launch(ctx: Ctx, Extension(form): Extension<Form>) -> Response {
-    if let Some(r) = sign_in_first(&ctx) {
-        return r;
-    }
+pub async fn launch(Signed(ctx): Signed, Extension(form): Extension<Form>) -> Response {
     let mut params = vec![
         ("ImageId", form.get("image_id").trim()),
         ("InstanceType", form.get("instance_type").trim()),
@@ -209,10 +200,7 @@ async fn associations(ctx: &Ctx, id: &str) -> Result<Vec<Node>, ApiError> {
         .unwrap_or_default())
 }
 
-pub async fn detail(ctx: Ctx, Path(id): Path<String>) -> Response {
-    if let Some(r) = sign_in_first(&ctx) {
-        return r;
-    }
+pub async fn detail(Signed(ctx): Signed, Path(id): Path<String>) -> Response {
     let i = match describe_one(&ctx, &id).await {
         Ok(i) => i,
         Err(e) => return page(&ctx, &id, error_box(&ctx, &e)),
@@ -224,7 +212,10 @@ pub async fn detail(ctx: Ctx, Path(id): Path<String>) -> Response {
         div.actions {
             details.menu {
                 summary { (ctx.t("Actions")) }
-                ul { li { a #modify-role href=(format!("/console/instances/{}/modify-role", seg(&id))) { (ctx.t("Modify IAM role")) } } }
+                ul {
+                    li { a #modify-role href=(format!("/console/instances/{}/modify-role", seg(&id))) { (ctx.t("Modify IAM role")) } }
+                    li { a #modify-metadata href=(format!("/console/instances/{}/metadata", seg(&id))) { (ctx.t("Modify instance metadata options")) } }
+                }
             }
         }
         section aria-labelledby="summary" {
@@ -273,10 +264,7 @@ pub async fn detail(ctx: Ctx, Path(id): Path<String>) -> Response {
     page(&ctx, &id, body)
 }
 
-pub async fn modify_role_form(ctx: Ctx, Path(id): Path<String>) -> Response {
-    if let Some(r) = sign_in_first(&ctx) {
-        return r;
-    }
+pub async fn modify_role_form(Signed(ctx): Signed, Path(id): Path<String>) -> Response {
     let current = match describe_one(&ctx, &id).await {
         Ok(i) => profile_name(profile_arn(&i)).to_string(),
         Err(e) => return page(&ctx, ctx.t("Modify IAM role"), error_box(&ctx, &e)),
@@ -300,13 +288,10 @@ async fn render_modify(ctx: &Ctx, id: &str, selected: &str, error: Option<&ApiEr
 }
 
 pub async fn modify_role(
-    ctx: Ctx,
+    Signed(ctx): Signed,
     Path(id): Path<String>,
     Extension(form): Extension<Form>,
 ) -> Response {
-    if let Some(r) = sign_in_first(&ctx) {
-        return r;
-    }
     let profile = form.get("profile");
     match change_association(&ctx, &id, profile).await {
         Ok(()) => see_other(&ctx, &format!("/console/instances/{}", seg(&id))),
@@ -348,5 +333,79 @@ async fn change_association(ctx: &Ctx, id: &str, profile: &str) -> Result<(), Ap
             )
             .await
             .map(drop),
+    }
+}
+
+pub async fn metadata_form(Signed(ctx): Signed, Path(id): Path<String>) -> Response {
+    match describe_one(&ctx, &id).await {
+        Ok(i) => {
+            let md = i.child("metadataOptions").cloned().unwrap_or_default();
+            let current = Form(
+                [
+                    ("http_tokens", "httpTokens"),
+                    ("hop_limit", "httpPutResponseHopLimit"),
+                    ("http_endpoint", "httpEndpoint"),
+                    ("metadata_tags", "instanceMetadataTags"),
+                ]
+                .iter()
+                .map(|(field, name)| (field.to_string(), text(&md, name).to_string()))
+                .collect(),
+            );
+            render_metadata(&ctx, &id, &current, None)
+        }
+        Err(e) => page(
+            &ctx,
+            ctx.t("Modify instance metadata options"),
+            error_box(&ctx, &e),
+        ),
+    }
+}
+
+fn choice(ctx: &Ctx, id: &str, label: &'static str, options: &[&str], current: &str) -> Markup {
+    html! {
+        label for=(id) { (ctx.t(label)) }
+        select #(id) name=(id) {
+            @for o in options { option value=(o) selected[*o == current] { (o) } }
+        }
+    }
+}
+
+fn render_metadata(ctx: &Ctx, id: &str, form: &Form, error: Option<&ApiError>) -> Response {
+    let body = html! {
+        @if let Some(e) = error { (error_box(ctx, e)) }
+        p { (ctx.t("Instance ID")) ": " a href=(format!("/console/instances/{}", seg(id))) { (id) } }
+        form.stack method="post" action=(format!("/console/instances/{}/metadata", seg(id))) {
+            (csrf_field(ctx))
+            (choice(ctx, "http_endpoint", "Instance metadata service", &["enabled", "disabled"], form.get("http_endpoint")))
+            (choice(ctx, "http_tokens", "IMDSv2 (HttpTokens)", &["optional", "required"], form.get("http_tokens")))
+            label for="hop_limit" { (ctx.t("Metadata response hop limit")) }
+            input #hop_limit name="hop_limit" type="number" min="1" max="64" required value=(form.get("hop_limit"));
+            (choice(ctx, "metadata_tags", "Allow tags in instance metadata", &["disabled", "enabled"], form.get("metadata_tags")))
+            button type="submit" { (ctx.t("Save")) }
+        }
+    };
+    page(ctx, ctx.t("Modify instance metadata options"), body)
+}
+
+pub async fn modify_metadata(
+    Signed(ctx): Signed,
+    Path(id): Path<String>,
+    Extension(form): Extension<Form>,
+) -> Response {
+    let r = ctx
+        .ec2(
+            "ModifyInstanceMetadataOptions",
+            &[
+                ("InstanceId", &id),
+                ("HttpEndpoint", form.get("http_endpoint")),
+                ("HttpTokens", form.get("http_tokens")),
+                ("HttpPutResponseHopLimit", form.get("hop_limit")),
+                ("InstanceMetadataTags", form.get("metadata_tags")),
+            ],
+        )
+        .await;
+    match r {
+        Ok(_) => see_other(&ctx, &format!("/console/instances/{}", seg(&id))),
+        Err(e) => render_metadata(&ctx, &id, &form, Some(&e)),
     }
 }

@@ -2,12 +2,17 @@
 
 pub mod instances;
 pub mod policy;
+pub mod profiles;
 pub mod roles;
 pub mod signin;
+pub mod users;
 
+use crate::Shared;
 use crate::ctx::Ctx;
 use crate::layout::{page_with_status, see_other};
+use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::Response;
 use maud::html;
 
@@ -29,9 +34,18 @@ pub async fn not_found(ctx: Ctx) -> Response {
     )
 }
 
-/// A redirect to the sign-in page when no one is signed in.
-pub fn sign_in_first(ctx: &Ctx) -> Option<Response> {
-    ctx.user
-        .is_none()
-        .then(|| see_other(ctx, "/console/signin"))
+/// The context of a request by someone signed in; anyone else is sent to the sign-in page.
+pub struct Signed(pub Ctx);
+
+impl FromRequestParts<Shared> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Signed, Response> {
+        let Ok(ctx) = Ctx::from_request_parts(parts, state).await;
+        if ctx.user.is_some() {
+            Ok(Signed(ctx))
+        } else {
+            Err(see_other(&ctx, "/console/signin"))
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! does), and the role page (trust policy, policies, instance profiles, the instances using it,
 //! and a diagram of role → instance profiles → instances).
 
-use super::sign_in_first;
+use super::Signed;
 use crate::ctx::Ctx;
 use crate::guard::Form;
 use crate::layout::{
@@ -31,10 +31,7 @@ pub const EC2_TRUST_POLICY: &str = r#"{
   ]
 }"#;
 
-pub async fn list(ctx: Ctx) -> Response {
-    if let Some(r) = sign_in_first(&ctx) {
-        return r;
-    }
+pub async fn list(Signed(ctx): Signed) -> Response {
     let q = ctx.query("q").trim().to_string();
     let marker = ctx.query("marker").to_string();
     let (roles, next) = match find_roles(&ctx, &q, &marker).await {
@@ -113,10 +110,7 @@ async fn find_roles(
     Ok((found, Some(marker)))
 }
 
-pub async fn new_form(ctx: Ctx) -> Response {
-    if let Some(r) = sign_in_first(&ctx) {
-        return r;
-    }
+pub async fn new_form(Signed(ctx): Signed) -> Response {
     render_new(&ctx, &Form::default(), None).await
 }
 
@@ -176,10 +170,7 @@ async fn render_new(ctx: &Ctx, form: &Form, error: Option<Markup>) -> Response {
     page(ctx, ctx.t("Create role"), body)
 }
 
-pub async fn create(ctx: Ctx, Extension(form): Extension<Form>) -> Response {
-    if let Some(r) = sign_in_first(&ctx) {
-        return r;
-    }
+pub async fn create(Signed(ctx): Signed, Extension(form): Extension<Form>) -> Response {
     let name = form.get("role_name").trim();
     match create_role(&ctx, &form, name).await {
         Ok(()) => see_other(&ctx, &format!("/console/roles/{}", seg(name))),
@@ -273,10 +264,7 @@ fn step(
     }
 }
 
-pub async fn detail(ctx: Ctx, Path(name): Path<String>) -> Response {
-    if let Some(r) = sign_in_first(&ctx) {
-        return r;
-    }
+pub async fn detail(Signed(ctx): Signed, Path(name): Path<String>) -> Response {
     let role = match ctx.iam("GetRole", &[("RoleName", &name)]).await {
         Ok(r) => r.find("Role").cloned().unwrap_or_default(),
         Err(e) => return page(&ctx, &name, error_box(&ctx, &e)),
@@ -313,6 +301,18 @@ pub async fn detail(ctx: Ctx, Path(name): Path<String>) -> Response {
         section aria-labelledby="diagram" {
             h2 #diagram { (ctx.t("Role, instance profiles and instances")) }
             (diagram(&ctx, &name, &using))
+        }
+        section aria-labelledby="revoke" {
+            h2 #revoke { (ctx.t("Revoke active sessions")) }
+            p.hint { (ctx.t("Denies every action to credentials of this role issued before now (instance credentials included), with the inline policy AWSRevokeOlderSessions and aws:TokenIssueTime, as AWS's console does. New credentials are not affected.")) }
+            form method="post" action=(format!("/console/roles/{}/revoke-sessions", seg(&name))) {
+                (csrf_field(&ctx))
+                input #revoke-ack type="checkbox" name="ack" value="yes" required;
+                " "
+                label for="revoke-ack" { (ctx.t("I acknowledge that I am revoking all active sessions for this role.")) }
+                " "
+                button #revoke-sessions type="submit" { (ctx.t("Revoke active sessions")) }
+            }
         }
         section aria-labelledby="trust" {
             h2 #trust { (ctx.t("Trust policy")) }
@@ -471,4 +471,50 @@ fn diagram(ctx: &Ctx, role: &str, using: &[(Node, Result<Vec<Node>, ApiError>)])
             }
         }
     }
+}
+
+/// AWS's "Revoke active sessions": the inline policy `AWSRevokeOlderSessions` denying everything
+/// to sessions whose token was issued before now.
+pub async fn revoke_sessions(
+    Signed(ctx): Signed,
+    Path(name): Path<String>,
+    Extension(form): Extension<Form>,
+) -> Response {
+    if form.get("ack") != "yes" {
+        return see_other(&ctx, &format!("/console/roles/{}#revoke", seg(&name)));
+    }
+    let now = ctx
+        .api
+        .clock
+        .now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let policy = revoke_policy(&now);
+    let put = ctx
+        .iam(
+            "PutRolePolicy",
+            &[
+                ("RoleName", &name),
+                ("PolicyName", "AWSRevokeOlderSessions"),
+                ("PolicyDocument", &policy),
+            ],
+        )
+        .await;
+    match put {
+        Ok(_) => see_other(&ctx, &format!("/console/roles/{}", seg(&name))),
+        Err(e) => page(&ctx, ctx.t("Revoke active sessions"), error_box(&ctx, &e)),
+    }
+}
+
+/// The policy AWS's console writes (`DateLessThan` on `aws:TokenIssueTime`).
+fn revoke_policy(now: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Deny",
+            "Action": ["*"],
+            "Resource": ["*"],
+            "Condition": { "DateLessThan": { "aws:TokenIssueTime": now } }
+        }]
+    })
+    .to_string()
 }
