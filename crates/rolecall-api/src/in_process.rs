@@ -109,3 +109,105 @@ async fn principal_for_key(api: &Api, access_key_id: &str) -> Option<Credentials
         None => crate::auth::user_key(api, access_key_id).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::units::testing::{ACCOUNT, api};
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[tokio::test]
+    async fn a_user_signs_in_with_its_key_pair_and_acts_under_its_own_policies() {
+        let api = api().await;
+        let root = Principal::root(ACCOUNT);
+        let run = |p: &'static [(&'static str, &'static str)]| {
+            let api = &api;
+            let root = &root;
+            async move { invoke(api, root, Service::Iam, &params(p), Origin::default()).await }
+        };
+        run(&[("Action", "CreateUser"), ("UserName", "ana")])
+            .await
+            .unwrap();
+        let key = run(&[("Action", "CreateAccessKey"), ("UserName", "ana")])
+            .await
+            .unwrap();
+        let id = rolecall_wire::xml_read::parse(&key).unwrap();
+        let key_id = id.find("AccessKeyId").unwrap().text.clone();
+        let secret = id.find("SecretAccessKey").unwrap().text.clone();
+
+        assert!(sign_in(&api, &key_id, "wrong", None).await.is_none());
+        assert!(
+            sign_in(&api, "AKIANOSUCHKEY0000000", &secret, None)
+                .await
+                .is_none()
+        );
+        let ana = sign_in(&api, &key_id, &secret, None)
+            .await
+            .expect("signed in");
+        assert_eq!(ana.arn, format!("arn:aws:iam::{ACCOUNT}:user/ana"));
+
+        // The same authorization as a signed request: no policy, no action.
+        let denied = invoke(
+            &api,
+            &ana,
+            Service::Iam,
+            &params(&[("Action", "ListRoles")]),
+            Origin::default(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(denied.code, "AccessDenied");
+        assert!(
+            denied
+                .message
+                .contains("is not authorized to perform: iam:ListRoles")
+        );
+        run(&[
+            ("Action", "PutUserPolicy"),
+            ("UserName", "ana"),
+            ("PolicyName", "list"),
+            ("PolicyDocument", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListRoles","Resource":"*"}]}"#),
+        ])
+        .await
+        .unwrap();
+        let listed = invoke(
+            &api,
+            &ana,
+            Service::Iam,
+            &params(&[("Action", "ListRoles")]),
+            Origin::default(),
+        )
+        .await
+        .unwrap();
+        assert!(listed.contains("<ListRolesResult>"));
+        // An unknown action is InvalidAction, as over HTTP.
+        let bad = invoke(
+            &api,
+            &ana,
+            Service::Iam,
+            &params(&[("Action", "Nope")]),
+            Origin::default(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(bad.code, "InvalidAction");
+
+        // A deactivated key ends the session.
+        assert!(principal_of(&api, &key_id, None).await.is_some());
+        let p = params(&[
+            ("Action", "UpdateAccessKey"),
+            ("UserName", "ana"),
+            ("AccessKeyId", key_id.as_str()),
+            ("Status", "Inactive"),
+        ]);
+        invoke(&api, &root, Service::Iam, &p, Origin::default())
+            .await
+            .unwrap();
+        assert!(principal_of(&api, &key_id, None).await.is_none());
+        assert!(sign_in(&api, &key_id, &secret, None).await.is_none());
+    }
+}
