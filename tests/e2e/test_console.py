@@ -418,3 +418,34 @@ def test_metadata_options_profiles_users_and_keys(console, console_server, root_
     c.wait(EC.text_to_be_present_in_element((By.ID, "access-keys"), "Active"))
     c.sign_in(key_id, secret)
     assert f":user/{user}" in c.d.find_element(By.CSS_SELECTOR, "header .who").text
+
+
+def test_customer_managed_policies_and_versions(console, console_server, root_keys):
+    iam = client_for(console_server, "iam")
+    c = console
+    c.sign_in(*root_keys)
+    name = unique("ReadLogs")
+    c.go("/policies/new")
+    c.fill("policy_name", name)
+    c.set_value("document", doc(allow("logs:GetLogEvents")))
+    c.submit()
+    c.wait(EC.presence_of_element_located((By.ID, "versions")))
+    assert c.h1() == name
+    arn = f"arn:aws:iam::{console_server.account()}:policy/{name}"
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] == "v1"
+    # A new version, made the default.
+    c.set_value("document", doc(allow(["logs:GetLogEvents", "logs:FilterLogEvents"])))
+    c.submit()
+    c.wait(EC.text_to_be_present_in_element((By.ID, "versions"), "v2"))
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] == "v2"
+    assert "logs:FilterLogEvents" in c.d.find_element(By.CSS_SELECTOR, "section[aria-labelledby=document-h]").text
+    c.shot("policy")
+    # Back to v1 as the default.
+    c.d.find_element(By.XPATH, "//table[@id='versions']//tr[td[text()='v1']]//button").click()
+    c.wait(lambda d: iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] == "v1")
+    # An invalid version: IAM's refusal, inline, the draft kept.
+    c.set_value("document", '{"Version": "2012-10-17", "Statement": []}')
+    c.submit()
+    c.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "main .alert")))
+    assert "MalformedPolicyDocument" in c.alert()
+    assert len(iam.list_policy_versions(PolicyArn=arn)["Versions"]) == 2

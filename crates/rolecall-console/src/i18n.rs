@@ -190,6 +190,15 @@ fn korean(en: &str) -> Option<&'static str> {
         "Make inactive" => "비활성화",
         "Make active" => "활성화",
         "Delete" => "삭제",
+        "Create policy" => "정책 생성",
+        "Policy name" => "정책 이름",
+        "Policy document" => "정책 문서",
+        "Default version" => "기본 버전",
+        "Attachments" => "연결",
+        "Policy versions" => "정책 버전",
+        "Version" => "버전",
+        "Set as default" => "기본값으로 설정",
+        "Create a new version" => "새 버전 생성",
         _ => return None,
     })
 }

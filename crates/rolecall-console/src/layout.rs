@@ -35,6 +35,7 @@ pub fn page_with_status(ctx: &Ctx, status: StatusCode, title: &str, body: Markup
                         nav aria-label=(ctx.t("Main navigation")) {
                             ul {
                                 li { a href="/console/roles" aria-current=[current(ctx, "/console/roles")] { (ctx.t("Roles")) } }
+                                li { a href="/console/policies" aria-current=[current(ctx, "/console/policies")] { (ctx.t("Policies")) } }
                                 li { a href="/console/instance-profiles" aria-current=[current(ctx, "/console/instance-profiles")] { (ctx.t("Instance profiles")) } }
                                 li { a href="/console/users" aria-current=[current(ctx, "/console/users")] { (ctx.t("Users")) } }
                                 li { a href="/console/instances" aria-current=[current(ctx, "/console/instances")] { (ctx.t("Instances")) } }

@@ -87,6 +87,20 @@ pub fn routes(api: Arc<Api>) -> Router {
             "/console/users/{name}/access-keys/{key}",
             post(pages::users::key_action),
         )
+        .route("/console/policies", get(pages::policies::list))
+        .route(
+            "/console/policies/new",
+            get(pages::policies::new_form).post(pages::policies::create),
+        )
+        .route("/console/policies/view", get(pages::policies::view))
+        .route(
+            "/console/policies/version",
+            post(pages::policies::new_version),
+        )
+        .route(
+            "/console/policies/default",
+            post(pages::policies::set_default),
+        )
         .route("/console/policy/validate", post(pages::policy::validate))
         .route("/console/{*rest}", get(pages::not_found))
         .layer(axum::middleware::from_fn_with_state(

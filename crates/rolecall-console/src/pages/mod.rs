@@ -1,6 +1,7 @@
 //! The console's pages, one module per area.
 
 pub mod instances;
+pub mod policies;
 pub mod policy;
 pub mod profiles;
 pub mod roles;
