@@ -449,3 +449,22 @@ def test_customer_managed_policies_and_versions(console, console_server, root_ke
     c.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "main .alert")))
     assert "MalformedPolicyDocument" in c.alert()
     assert len(iam.list_policy_versions(PolicyArn=arn)["Versions"]) == 2
+
+
+def test_policy_simulator(console, console_server, root_keys):
+    iam = client_for(console_server, "iam")
+    user = unique("simulated")
+    arn = iam.create_user(UserName=user)["User"]["Arn"]
+    iam.put_user_policy(UserName=user, PolicyName="get-role", PolicyDocument=doc(allow("iam:GetRole")))
+    c = console
+    c.sign_in(*root_keys)
+    c.go("/simulator")
+    c.fill("principal", arn)
+    c.fill("actions", "iam:GetRole\niam:DeleteRole")
+    c.submit()
+    c.wait(EC.presence_of_element_located((By.ID, "results")))
+    get_row = c.d.find_element(By.XPATH, "//table[@id='results']//tr[td/code[text()='iam:GetRole']]").text
+    delete_row = c.d.find_element(By.XPATH, "//table[@id='results']//tr[td/code[text()='iam:DeleteRole']]").text
+    assert "allowed" in get_row and "get-role" in get_row and "line 1" in get_row
+    assert "implicitDeny" in delete_row
+    c.shot("simulator")

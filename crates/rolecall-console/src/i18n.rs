@@ -199,6 +199,14 @@ fn korean(en: &str) -> Option<&'static str> {
         "Version" => "버전",
         "Set as default" => "기본값으로 설정",
         "Create a new version" => "새 버전 생성",
+        "Principal (user, group or role ARN)" => "보안 주체(사용자, 그룹 또는 역할 ARN)",
+        "Actions (one per line)" => "작업(한 줄에 하나)",
+        "Resources (one per line; empty: *)" => "리소스(한 줄에 하나, 비우면 *)",
+        "Run simulation" => "시뮬레이션 실행",
+        "Action" => "작업",
+        "Resource" => "리소스",
+        "Decision" => "결정",
+        "Matched statements" => "일치하는 문",
         _ => return None,
     })
 }

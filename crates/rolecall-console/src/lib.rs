@@ -101,6 +101,10 @@ pub fn routes(api: Arc<Api>) -> Router {
             "/console/policies/default",
             post(pages::policies::set_default),
         )
+        .route(
+            "/console/simulator",
+            get(pages::simulator::form).post(pages::simulator::run),
+        )
         .route("/console/policy/validate", post(pages::policy::validate))
         .route("/console/{*rest}", get(pages::not_found))
         .layer(axum::middleware::from_fn_with_state(

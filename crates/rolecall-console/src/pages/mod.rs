@@ -6,6 +6,7 @@ pub mod policy;
 pub mod profiles;
 pub mod roles;
 pub mod signin;
+pub mod simulator;
 pub mod users;
 
 use crate::Shared;
