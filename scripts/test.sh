@@ -9,13 +9,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System tools the tests use: curl (the walkthrough's IMDS call), Python's venv module, and for
-# the netns instance runtime iproute2 (`ip`) and util-linux (`nsenter`, `unshare`, `setpriv`).
+# the netns instance runtime iproute2 (`ip`) and util-linux (`nsenter`, `unshare`, `setpriv`),
+# and the console's browser tests Debian's chromium + chromium-driver and a Korean font (fonts-nanum,
+# for the Korean pages' screenshots).
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 command -v nft >/dev/null 2>&1 || missing+=(nftables)  # the hop-limit test's "container" NAT
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+[ -d /usr/share/fonts/truetype/nanum ] || missing+=(fonts-nanum)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+# The netns instances' user runs the aws CLI from a virtualenv of the system's Python.
+/usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: missing ${missing[*]} and not root to install them" >&2
@@ -46,7 +53,7 @@ PYTEST=(timeout --kill-after=30 2400 python -m pytest -q -p no:cacheprovider --t
 # The e2e modules that exercise the API (and IMDS) through the shared server fixtures: they run on
 # both stores.
 API_MODULES=()
-for m in iam users sts ec2 passrole passrole_matrix input_hardening sdks fidelity account_summary simulate authz_hardening instance_permissions imds walkthrough revocation; do
+for m in iam users sts ec2 passrole passrole_matrix input_hardening sdks fidelity account_summary simulate authz_hardening instance_permissions imds walkthrough revocation console; do
   API_MODULES+=("tests/e2e/test_$m.py")
 done
 

@@ -51,14 +51,35 @@ def remove_ours():
         ip("link", "del", link, check=False)
 
 
+INSTANCE_VENV = "/tmp/rolecall-instance-venv"
+
+
+def nobody_runs_aws() -> bool:
+    return subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "aws", "--version"], capture_output=True).returncode == 0
+
+
+def instance_aws_cli() -> str:
+    """A virtualenv the instances' unprivileged user can run: the test's own may sit in a checkout,
+    or be made by an interpreter, that only root may enter (e.g. pyenv under /root). It is made
+    from the system's Python with the same pinned aws CLI (tests/requirements.txt)."""
+    bin_dir = f"{INSTANCE_VENV}/bin"
+    if not os.access(f"{bin_dir}/aws", os.X_OK):
+        pin = next(l.strip() for l in open(os.path.join(os.path.dirname(__file__), "..", "requirements.txt")) if l.startswith("awscli=="))
+        subprocess.run(["/usr/bin/python3", "-m", "venv", INSTANCE_VENV], check=True)
+        subprocess.run([f"{bin_dir}/pip", "install", "-q", "--disable-pip-version-check", pin], check=True)
+        subprocess.run(["chmod", "-R", "a+rX", INSTANCE_VENV], check=True)
+    return bin_dir
+
+
 @pytest.fixture
-def netns_server(tmp_path):
+def netns_server(tmp_path, monkeypatch):
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.fail("the netns runtime's tests run as root with iproute2 installed (scripts/test.sh installs it)")
     # User data runs as nobody with the server's PATH: the aws CLI there must be usable by it.
-    aws = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "aws", "--version"], capture_output=True, text=True)
-    if aws.returncode != 0:
-        pytest.fail(f"user `nobody` cannot run the aws CLI on PATH (a checkout or virtualenv closed to other users?): {aws.stderr}")
+    if not nobody_runs_aws():
+        monkeypatch.setenv("PATH", f"{instance_aws_cli()}:{os.environ['PATH']}")
+        if not nobody_runs_aws():
+            pytest.fail("user `nobody` cannot run the aws CLI, even from a virtualenv open to it")
     before = (our_netns(), our_links(), our_addresses())
     s = Server(tmp_path / "data", extra_args=["--instance-runtime", "netns", "--instance-cidr", CIDR])
     s.start()

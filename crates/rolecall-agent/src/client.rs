@@ -1,10 +1,10 @@
 //! The agent's side of the rolecall API: SigV4-signed Query requests (scope service `rolecall`)
 //! and their responses turned into IMDS views and credentials.
 
-use crate::xml::{self, Node};
 use chrono::{DateTime, Utc};
 use rolecall_core::model::{GroupIdentifier, Instance, InstanceState, MetadataOptions, Tag};
 use rolecall_imds::{CredentialParts, InstanceView, Issued, ProfileView, RoleView};
+use rolecall_wire::xml_read::{self as xml, Node};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -22,7 +22,6 @@
 
 mod client;
 mod status;
-mod xml;
 
 pub use client::{AgentCredentials, CallError, Client, Identities, SERVICE, VERSION};
 

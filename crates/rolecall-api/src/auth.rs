@@ -183,7 +183,7 @@ pub async fn authenticate(
 }
 
 /// An IAM user's active access key, its secret opened with the key ring.
-async fn user_key(api: &Api, access_key_id: &str) -> Option<Credentials> {
+pub(crate) async fn user_key(api: &Api, access_key_id: &str) -> Option<Credentials> {
     if let Some(c) = api.policy_cache.key(access_key_id) {
         return Some(c);
     }
@@ -239,7 +239,7 @@ fn issued_millis(c: &rolecall_crypto::SessionClaims) -> i64 {
 }
 
 /// Opens a session token: the principal it names and the secret to verify the signature with.
-fn temporary(
+pub(crate) fn temporary(
     api: &Api,
     p: Protocol,
     access_key_id: &str,

@@ -13,6 +13,7 @@ mod ec2_xml;
 pub mod error;
 mod generated;
 mod iam_xml;
+mod in_process;
 mod input;
 mod keys;
 #[cfg(test)]
@@ -29,6 +30,8 @@ mod units;
 
 pub use cache::PolicyCache;
 pub use context::{Api, ApiConfig};
+pub use in_process::{Origin, invoke, principal_of, sign_in};
 pub use keys::{AuthMode, Credentials, KeyStore};
 pub use principal::Principal;
-pub use server::{router, serve, serve_with};
+pub use server::{OverTls, router, serve, serve_router, serve_with};
+pub use service::Service;

@@ -4,6 +4,7 @@ use crate::auth;
 use crate::context::{Api, Call};
 use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
+use crate::principal::Principal;
 use crate::service::Service;
 use crate::{agent_api, authz, changes, sts, units};
 use axum::Router;
@@ -81,9 +82,9 @@ async fn handle(state: State<Arc<Api>>, req: Request<Body>) -> Response {
     resp
 }
 
-/// Marks a request that arrived over TLS.
+/// Marks a request that arrived over TLS (an extension of every request served over TLS).
 #[derive(Clone, Copy)]
-struct OverTls;
+pub struct OverTls;
 
 /// Serves the API on `listener` with the default limits until the future is dropped.
 pub async fn serve(listener: TcpListener, api: Arc<Api>) -> std::io::Result<()> {
@@ -98,7 +99,17 @@ pub async fn serve_with(
     limits: rolecall_net::Limits,
     tls: Option<Arc<rolecall_net::ServerTls>>,
 ) -> std::io::Result<()> {
-    let router = router(api);
+    serve_router(listener, router(api), limits, tls).await
+}
+
+/// Serves `router` (the API's [`router`], possibly with more routes, e.g. the console's) on
+/// `listener` as [`serve_with`] does. Requests over TLS carry the [`OverTls`] extension.
+pub async fn serve_router(
+    listener: TcpListener,
+    router: Router,
+    limits: rolecall_net::Limits,
+    tls: Option<Arc<rolecall_net::ServerTls>>,
+) -> std::io::Result<()> {
     let over_tls = tls.is_some();
     rolecall_net::serve(listener, limits, "api", tls, move |_stream, peer| {
         let router = router.clone();
@@ -143,6 +154,57 @@ fn error_response(protocol: Protocol, err: &ApiError, request_id: &str) -> Respo
         ),
     };
     xml_response(err.status, body, request_id)
+}
+
+/// Runs one request's operation as `principal`: names it (`InvalidAction` if the service does not
+/// implement it), then parses, resolves, authorizes and handles it, and publishes the change.
+/// The one operation path of both the HTTP API and in-process callers ([`crate::invoke`]).
+pub(crate) async fn execute(
+    api: &Api,
+    principal: &Principal,
+    service: Service,
+    params: &Params,
+    facts: &authz::RequestFacts,
+    request_id: &str,
+) -> (Option<Operation>, Result<String, ApiError>) {
+    let action = params.get("Action").unwrap_or_default();
+    // An action the service does not implement is InvalidAction before authorization.
+    let op = Operation::from_name(service, action);
+    let result = match op {
+        None => Err(ApiError::invalid_action(action)),
+        Some(op) => {
+            let call = Call {
+                api,
+                principal,
+                params,
+                op,
+                request_id,
+            };
+            // An operation written as a unit runs whole (parse, resolve, authorize, handle);
+            // the others are authorized from their parameters, then handled.
+            match units::dispatch::dispatch(&call, facts).await {
+                Some(result) => result,
+                // Input is validated before anything is decided about the caller, as AWS does.
+                None => match sts::validate(op, params) {
+                    Err(e) => Err(e),
+                    Ok(()) => match authz::authorize(api, principal, op, params, facts, None).await
+                    {
+                        Err(e) => Err(e),
+                        Ok(()) => match op.service() {
+                            Service::Sts => sts::dispatch(&call).await,
+                            // Every IAM and EC2 operation is a unit.
+                            Service::Iam | Service::Ec2 => Err(ApiError::invalid_action(op.name())),
+                            Service::Rolecall => agent_api::dispatch(&call).await,
+                        },
+                    },
+                },
+            }
+        }
+    };
+    if result.is_ok() && op.is_some_and(|op| !op.is_read_only()) {
+        changes::publish(api).await;
+    }
+    (op, result)
 }
 
 async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Response {
@@ -192,43 +254,7 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
         source_ip: peer_ip,
         secure_transport: parts.extensions.get::<OverTls>().is_some(),
     };
-    // An action the service does not implement is InvalidAction before authorization.
-    let op = Operation::from_name(service, action);
-    let result = match op {
-        None => Err(ApiError::invalid_action(action)),
-        Some(op) => {
-            let call = Call {
-                api: &api,
-                principal: &principal,
-                params: &params,
-                op,
-                request_id: &request_id,
-            };
-            // An operation written as a unit runs whole (parse, resolve, authorize, handle);
-            // the others are authorized from their parameters, then handled.
-            match units::dispatch::dispatch(&call, &facts).await {
-                Some(result) => result,
-                // Input is validated before anything is decided about the caller, as AWS does.
-                None => match sts::validate(op, &params) {
-                    Err(e) => Err(e),
-                    Ok(()) => match authz::authorize(&api, &principal, op, &params, &facts, None)
-                        .await
-                    {
-                        Err(e) => Err(e),
-                        Ok(()) => match op.service() {
-                            Service::Sts => sts::dispatch(&call).await,
-                            // Every IAM and EC2 operation is a unit.
-                            Service::Iam | Service::Ec2 => Err(ApiError::invalid_action(op.name())),
-                            Service::Rolecall => agent_api::dispatch(&call).await,
-                        },
-                    },
-                },
-            }
-        }
-    };
-    if result.is_ok() && op.is_some_and(|op| !op.is_read_only()) {
-        changes::publish(&api).await;
-    }
+    let (op, result) = execute(&api, &principal, service, &params, &facts, &request_id).await;
     // Only actions this server knows become metric labels (clients control the Action string).
     let known = op.is_some();
     let service_label = service.name();

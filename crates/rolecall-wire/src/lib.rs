@@ -6,6 +6,7 @@ mod envelope;
 mod params;
 mod time;
 mod xml;
+pub mod xml_read;
 
 pub use envelope::{ErrorType, ec2_error, ec2_response, query_error, query_response};
 pub use params::{MissingParameter, Params};

@@ -616,8 +616,10 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
             None => std::future::pending().await,
         }
     };
+    // The web console is served by the API listener, under /console/.
+    let app = rolecall_api::router(api.clone()).merge(rolecall_console::routes(api));
     let result = tokio::select! {
-        r = rolecall_api::serve_with(listener, api, api_limits, api_tls) => r.map_err(anyhow::Error::from),
+        r = rolecall_api::serve_router(listener, app, api_limits, api_tls) => r.map_err(anyhow::Error::from),
         r = imds => r.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
         _ = tokio::signal::ctrl_c() => { tracing::info!("shutting down"); Ok(()) }
         _ = runtime::terminated(netns.is_some()) => { tracing::info!("SIGTERM: shutting down"); Ok(()) }

@@ -1,9 +1,10 @@
-//! Just enough XML reading for the rolecall API's responses: a tree of elements and their text.
+//! Just enough XML reading for the API's responses (the agent's client, the console): a tree of
+//! elements and their text.
 
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Node {
     pub name: String,
     pub text: String,

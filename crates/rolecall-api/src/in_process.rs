@@ -1,0 +1,213 @@
+//! The API in-process, for callers inside this binary (the web console): sign a principal in
+//! with an access key pair the way [`crate::auth`] verifies one, and run an operation as that
+//! principal through the same path as an HTTP request ([`crate::server::execute`]: parse,
+//! resolve, authorize, handle, publish). Nothing here decides about authorization.
+
+use crate::authz::RequestFacts;
+use crate::context::Api;
+use crate::error::ApiError;
+use crate::keys::{AuthMode, Credentials};
+use crate::principal::Principal;
+use crate::service::Service;
+use rolecall_wire::Params;
+use std::net::IpAddr;
+use subtle::ConstantTimeEq;
+
+/// Where a call comes from (the global condition keys `aws:SourceIp`, `aws:SecureTransport`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Origin {
+    pub source_ip: Option<IpAddr>,
+    pub secure_transport: bool,
+}
+
+/// Runs `Action` (with the other parameters, as a Query/EC2 request carries them) of `service`
+/// as `principal`. The response document on success, or the error as AWS words it.
+pub async fn invoke(
+    api: &Api,
+    principal: &Principal,
+    service: Service,
+    params: &Params,
+    origin: Origin,
+) -> Result<String, ApiError> {
+    let facts = RequestFacts {
+        source_ip: origin.source_ip,
+        secure_transport: origin.secure_transport,
+    };
+    let request_id = rolecall_crypto::request_id();
+    let (_, result) =
+        crate::server::execute(api, principal, service, params, &facts, &request_id).await;
+    match &result {
+        Ok(_) => {
+            tracing::info!(target: "rolecall::api", %request_id, action = ?params.get("Action"), principal = %principal.arn, via = "console", status = 200)
+        }
+        Err(e) => {
+            tracing::info!(target: "rolecall::api", %request_id, action = ?params.get("Action"), principal = %principal.arn, via = "console", status = e.status, code = %e.code)
+        }
+    }
+    result
+}
+
+/// The principal whose access key pair this is (the root's, an IAM user's active key, or a
+/// session's keys with their token), or None: the same keys and secrets the SigV4 verification
+/// accepts. With `--auth off` any keys are the account root, as for the API.
+pub async fn sign_in(
+    api: &Api,
+    access_key_id: &str,
+    secret_access_key: &str,
+    session_token: Option<&str>,
+) -> Option<Principal> {
+    let (principal, secret) = key_pair(api, access_key_id, session_token).await?;
+    match secret {
+        None => Some(principal),
+        Some(s) => {
+            bool::from(s.as_bytes().ct_eq(secret_access_key.as_bytes())).then_some(principal)
+        }
+    }
+}
+
+/// The principal of a signed-in session, again: the long-term key must still be active (a key
+/// deactivated or deleted ends its console sessions), a session token still valid.
+pub async fn principal_of(
+    api: &Api,
+    access_key_id: &str,
+    session_token: Option<&str>,
+) -> Option<Principal> {
+    key_pair(api, access_key_id, session_token)
+        .await
+        .map(|(p, _)| p)
+}
+
+/// Whose key this is and its secret (None with `--auth off`: anyone is the root).
+async fn key_pair(
+    api: &Api,
+    access_key_id: &str,
+    session_token: Option<&str>,
+) -> Option<(Principal, Option<String>)> {
+    if api.config.auth == AuthMode::Off {
+        return Some((Principal::root(api.iam.account_id()), None));
+    }
+    match session_token {
+        Some(token) => crate::auth::temporary(
+            api,
+            crate::error::Protocol::Iam,
+            access_key_id,
+            token,
+            api.clock.now(),
+        )
+        .ok()
+        .map(|(p, s)| (p, Some(s))),
+        None => {
+            let c = principal_for_key(api, access_key_id).await?;
+            Some((c.principal, Some(c.secret_access_key)))
+        }
+    }
+}
+
+async fn principal_for_key(api: &Api, access_key_id: &str) -> Option<Credentials> {
+    match api.keys.lookup(access_key_id) {
+        Some(c) => Some(c),
+        None => crate::auth::user_key(api, access_key_id).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::units::testing::{ACCOUNT, api};
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[tokio::test]
+    async fn a_user_signs_in_with_its_key_pair_and_acts_under_its_own_policies() {
+        let api = api().await;
+        let root = Principal::root(ACCOUNT);
+        let run = |p: &'static [(&'static str, &'static str)]| {
+            let api = &api;
+            let root = &root;
+            async move { invoke(api, root, Service::Iam, &params(p), Origin::default()).await }
+        };
+        run(&[("Action", "CreateUser"), ("UserName", "ana")])
+            .await
+            .unwrap();
+        let key = run(&[("Action", "CreateAccessKey"), ("UserName", "ana")])
+            .await
+            .unwrap();
+        let id = rolecall_wire::xml_read::parse(&key).unwrap();
+        let key_id = id.find("AccessKeyId").unwrap().text.clone();
+        let secret = id.find("SecretAccessKey").unwrap().text.clone();
+
+        assert!(sign_in(&api, &key_id, "wrong", None).await.is_none());
+        assert!(
+            sign_in(&api, "AKIANOSUCHKEY0000000", &secret, None)
+                .await
+                .is_none()
+        );
+        let ana = sign_in(&api, &key_id, &secret, None)
+            .await
+            .expect("signed in");
+        assert_eq!(ana.arn, format!("arn:aws:iam::{ACCOUNT}:user/ana"));
+
+        // The same authorization as a signed request: no policy, no action.
+        let denied = invoke(
+            &api,
+            &ana,
+            Service::Iam,
+            &params(&[("Action", "ListRoles")]),
+            Origin::default(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(denied.code, "AccessDenied");
+        assert!(
+            denied
+                .message
+                .contains("is not authorized to perform: iam:ListRoles")
+        );
+        run(&[
+            ("Action", "PutUserPolicy"),
+            ("UserName", "ana"),
+            ("PolicyName", "list"),
+            ("PolicyDocument", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListRoles","Resource":"*"}]}"#),
+        ])
+        .await
+        .unwrap();
+        let listed = invoke(
+            &api,
+            &ana,
+            Service::Iam,
+            &params(&[("Action", "ListRoles")]),
+            Origin::default(),
+        )
+        .await
+        .unwrap();
+        assert!(listed.contains("<ListRolesResult>"));
+        // An unknown action is InvalidAction, as over HTTP.
+        let bad = invoke(
+            &api,
+            &ana,
+            Service::Iam,
+            &params(&[("Action", "Nope")]),
+            Origin::default(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(bad.code, "InvalidAction");
+
+        // A deactivated key ends the session.
+        assert!(principal_of(&api, &key_id, None).await.is_some());
+        let p = params(&[
+            ("Action", "UpdateAccessKey"),
+            ("UserName", "ana"),
+            ("AccessKeyId", key_id.as_str()),
+            ("Status", "Inactive"),
+        ]);
+        invoke(&api, &root, Service::Iam, &p, Origin::default())
+            .await
+            .unwrap();
+        assert!(principal_of(&api, &key_id, None).await.is_none());
+        assert!(sign_in(&api, &key_id, &secret, None).await.is_none());
+    }
+}

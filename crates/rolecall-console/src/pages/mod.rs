@@ -1,0 +1,53 @@
+//! The console's pages, one module per area.
+
+pub mod instances;
+pub mod policies;
+pub mod policy;
+pub mod profiles;
+pub mod roles;
+pub mod signin;
+pub mod simulator;
+pub mod users;
+
+use crate::Shared;
+use crate::ctx::Ctx;
+use crate::layout::{page_with_status, see_other};
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::Response;
+use maud::html;
+
+pub async fn home(ctx: Ctx) -> Response {
+    if ctx.user.is_some() {
+        see_other(&ctx, "/console/roles")
+    } else {
+        see_other(&ctx, "/console/signin")
+    }
+}
+
+pub async fn not_found(ctx: Ctx) -> Response {
+    let title = ctx.t("Not found.");
+    page_with_status(
+        &ctx,
+        StatusCode::NOT_FOUND,
+        title,
+        html! { p { a href="/console/" { (ctx.t("rolecall console")) } } },
+    )
+}
+
+/// The context of a request by someone signed in; anyone else is sent to the sign-in page.
+pub struct Signed(pub Ctx);
+
+impl FromRequestParts<Shared> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Signed, Response> {
+        let Ok(ctx) = Ctx::from_request_parts(parts, state).await;
+        if ctx.user.is_some() {
+            Ok(Signed(ctx))
+        } else {
+            Err(see_other(&ctx, "/console/signin"))
+        }
+    }
+}

@@ -1,0 +1,470 @@
+"""The web console (/console/) in a real browser: headless Chromium (Debian's chromium and
+chromium-driver) driven by Selenium, walking the AWS guide's console steps against a real
+`rolecall serve`; boto3 confirms each step's outcome through the API. The tests save screenshots
+of the main pages under docs/console/ (committed; the README shows two)."""
+
+import json
+import shutil
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from support import REPO, Server, client_for, doc, allow, unique
+
+SHOTS = REPO / "docs" / "console"
+S3_READ = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"}]}, indent=2)
+
+
+@pytest.fixture(scope="module")
+def console_server(tmp_path_factory, databases):
+    """A server of its own, so the screenshots show only this walk's roles and instances."""
+    s = Server(tmp_path_factory.mktemp("console") / "data", database_url=databases()).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def root_keys(console_server):
+    env = console_server.env()
+    return env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = shutil.which("chromium")
+    driver_bin = shutil.which("chromedriver")
+    assert chromium and driver_bin, "chromium and chromium-driver are required (scripts/test.sh installs them)"
+    opts = Options()
+    opts.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000", "--lang=en-US"):
+        opts.add_argument(arg)
+    opts.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
+    d = webdriver.Chrome(options=opts, service=Service(executable_path=driver_bin))
+    d.implicitly_wait(0)
+    yield d
+    d.quit()
+
+
+class Console:
+    def __init__(self, driver, server):
+        self.d = driver
+        self.base = server.endpoint + "/console"
+
+    def go(self, path):
+        self.d.get(self.base + path)
+
+    def wait(self, cond, timeout=20):
+        # A check racing the page's navigation is retried, not failed.
+        return WebDriverWait(self.d, timeout, ignored_exceptions=(WebDriverException,)).until(cond)
+
+    def h1(self):
+        return self.d.find_element(By.TAG_NAME, "h1").text
+
+    def fill(self, field_id, value):
+        el = self.d.find_element(By.ID, field_id)
+        el.clear()
+        el.send_keys(value)
+
+    def set_value(self, field_id, value):
+        """Sets a textarea without typing (JSON editors would auto-indent nothing, but typing is slow)."""
+        el = self.d.find_element(By.ID, field_id)
+        self.d.execute_script("arguments[0].value = arguments[1];", el, value)
+
+    def submit(self, form_css="main form.stack"):
+        self.d.find_element(By.CSS_SELECTOR, form_css + " button[type=submit]").click()
+
+    def sign_in(self, key, secret):
+        self.d.delete_all_cookies()
+        self.go("/signin")
+        self.fill("access_key_id", key)
+        self.fill("secret_access_key", secret)
+        self.submit()
+        self.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "header .who")))
+
+    def alert(self):
+        return self.d.find_element(By.CSS_SELECTOR, "main .alert").text
+
+    def shot(self, name):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.d.save_screenshot(str(SHOTS / f"{name}.png"))
+
+    def cookie(self, name):
+        c = self.d.get_cookie(name)
+        return c and c["value"]
+
+
+@pytest.fixture(scope="module")
+def console(browser, console_server):
+    return Console(browser, console_server)
+
+
+def test_walk_the_guides_console_steps(console, console_server, root_keys):
+    iam = client_for(console_server, "iam")
+    ec2 = client_for(console_server, "ec2")
+    c = console
+    c.go("/signin")
+    assert c.h1() == "Sign in"
+    c.shot("signin")
+    c.sign_in(*root_keys)
+    assert c.h1() == "Roles"
+    account = console_server.account()
+    assert f"arn:aws:iam::{account}:root" in c.d.find_element(By.CSS_SELECTOR, "header .who").text
+
+    # IAM console: Create role → AWS service → EC2, with a permissions policy (inline JSON).
+    role = unique("S3ReadForEc2")
+    c.go("/roles/new")
+    assert c.d.find_element(By.ID, "trusted_ec2").is_selected()
+    c.fill("role_name", role)
+    c.fill("description", "Allows EC2 instances to read S3")
+    c.set_value("inline_policy", S3_READ)
+    c.fill("inline_name", "s3-read")
+    c.shot("create-role")
+    c.submit()
+    c.wait(EC.title_contains(role))
+    assert c.h1() == role
+    page = c.d.find_element(By.TAG_NAME, "main").text
+    assert "ec2.amazonaws.com" in page and "s3-read" in page and "s3:GetObject" in page
+    # As AWS's console does: an instance profile of the same name, holding the role.
+    profile = iam.get_instance_profile(InstanceProfileName=role)["InstanceProfile"]
+    assert [r["RoleName"] for r in profile["Roles"]] == [role]
+    assert iam.get_role_policy(RoleName=role, PolicyName="s3-read")["PolicyDocument"]["Statement"][0]["Action"] == ["s3:GetObject", "s3:ListBucket"]
+
+    # The roles list finds it by search.
+    c.go("/roles?q=" + urllib.parse.quote(role[:-3].lower()))
+    assert role in c.d.find_element(By.ID, "roles").text
+
+    # EC2 console: Launch instance with the instance profile.
+    c.go("/instances/launch")
+    Select(c.d.find_element(By.ID, "profile")).select_by_value(role)
+    c.submit()
+    c.wait(EC.presence_of_element_located((By.ID, "iam-role")))
+    instance_id = c.h1()
+    assert instance_id.startswith("i-")
+    assert c.d.find_element(By.ID, "iam-role").text == role
+    described = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    assert described["IamInstanceProfile"]["Arn"] == profile["Arn"]
+    assert "HttpTokens" in c.d.find_element(By.ID, "metadata").find_element(By.XPATH, "..").text
+    c.shot("instance")
+
+    # The instances list: state, private IP and IAM role columns.
+    c.go("/instances")
+    row = c.d.find_element(By.XPATH, f"//table[@id='instances']//tr[td/a[text()='{instance_id}']]")
+    assert role in row.text and described["PrivateIpAddress"] in row.text and "running" in row.text
+    c.shot("instances")
+
+    # The role page shows the instance using it, in the diagram too.
+    c.go("/roles/" + role)
+    diagram = c.d.find_element(By.CSS_SELECTOR, "figure.diagram").text
+    assert role in diagram and instance_id in diagram
+    c.shot("role")
+
+    # Actions → Modify IAM role: replace with another role's profile.
+    other = unique("OtherRole")
+    iam.create_role(RoleName=other, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+    iam.create_instance_profile(InstanceProfileName=other)
+    iam.add_role_to_instance_profile(InstanceProfileName=other, RoleName=other)
+    c.go(f"/instances/{instance_id}")
+    c.d.find_element(By.CSS_SELECTOR, "details.menu summary").click()
+    c.d.find_element(By.ID, "modify-role").click()
+    c.wait(EC.presence_of_element_located((By.ID, "profile")))
+    assert Select(c.d.find_element(By.ID, "profile")).first_selected_option.get_attribute("value") == role
+    Select(c.d.find_element(By.ID, "profile")).select_by_value(other)
+    c.shot("modify-role")
+    c.submit()
+    c.wait(EC.text_to_be_present_in_element((By.ID, "iam-role"), other))
+    assocs = ec2.describe_iam_instance_profile_associations(Filters=[{"Name": "instance-id", "Values": [instance_id]}])["IamInstanceProfileAssociations"]
+    active = [a for a in assocs if a["State"] == "associated"]
+    assert [a["IamInstanceProfile"]["Arn"].rsplit("/", 1)[1] for a in active] == [other]
+
+    # ... and remove it.
+    c.go(f"/instances/{instance_id}/modify-role")
+    Select(c.d.find_element(By.ID, "profile")).select_by_value("")
+    c.submit()
+    c.wait(EC.text_to_be_present_in_element((By.ID, "iam-role"), "–"))
+    assocs = ec2.describe_iam_instance_profile_associations(Filters=[{"Name": "instance-id", "Values": [instance_id]}])["IamInstanceProfileAssociations"]
+    assert not [a for a in assocs if a["State"] in ("associated", "associating")]
+    assert "IamInstanceProfile" not in ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+
+
+def test_pages_render_in_korean_and_the_choice_sticks(console, root_keys):
+    c = console
+    c.sign_in(*root_keys)
+    c.go("/roles")
+    c.d.find_element(By.CSS_SELECTOR, "header .tools a[hreflang=ko]").click()
+    c.wait(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "역할"))
+    assert c.d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ko"
+    assert "역할 생성" in c.d.find_element(By.TAG_NAME, "main").text
+    # Remembered on the next pages (a cookie), until switched back.
+    c.go("/instances")
+    assert c.h1() == "인스턴스"
+    assert "인스턴스 시작" in c.d.find_element(By.TAG_NAME, "main").text
+    c.shot("instances-ko")
+    c.go("/roles/new")
+    assert c.h1() == "역할 생성"
+    c.d.find_element(By.CSS_SELECTOR, "header .tools a[hreflang=en]").click()
+    c.wait(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Create role"))
+
+
+def test_a_limited_user_sees_aws_refusals_inline(console, console_server):
+    iam = client_for(console_server, "iam")
+    user = unique("viewer")
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="roles-read", PolicyDocument=doc(allow(["iam:ListRoles", "iam:GetRole", "iam:ListPolicies"])))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    c = console
+    c.sign_in(key["AccessKeyId"], key["SecretAccessKey"])
+    assert c.h1() == "Roles"
+    c.go("/roles/new")
+    role = unique("denied")
+    c.fill("role_name", role)
+    c.submit()
+    c.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "main .alert")))
+    account = console_server.account()
+    text = c.alert()
+    assert "AccessDenied" in text
+    assert f"User: arn:aws:iam::{account}:user/{user} is not authorized to perform: iam:CreateRole on resource: arn:aws:iam::{account}:role/{role}" in text
+    assert "because no identity-based policy allows the iam:CreateRole action" in text
+    c.shot("denied")
+    # EC2's refusal, inline on the instances page.
+    c.go("/instances")
+    assert c.h1() == "Instances"
+    assert "UnauthorizedOperation" in c.alert()
+    assert "ec2:DescribeInstances" in c.alert()
+    # A key deactivated ends the session at the next request.
+    iam.update_access_key(UserName=user, AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    c.go("/roles")
+    assert c.h1() == "Sign in"
+    # A wrong secret does not sign in.
+    c.go("/signin")
+    c.fill("access_key_id", key["AccessKeyId"])
+    c.fill("secret_access_key", key["SecretAccessKey"])
+    c.submit()
+    assert "not valid" in c.alert()
+    assert c.cookie("rc_session") is None
+
+
+def test_the_policy_editor_validates_as_you_type(console, root_keys):
+    c = console
+    c.sign_in(*root_keys)
+    c.go("/roles/new")
+    editor = c.d.find_element(By.ID, "inline_policy")
+    editor.send_keys('{\n"Version": "2012-10-17",\n"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]\n}')
+    c.wait(EC.text_to_be_present_in_element((By.ID, "inline_policy-validation"), "The policy is valid."))
+    editor.clear()
+    editor.send_keys('{\n"Version": "2012-10-17",\n"Statement": [\n  {"Effect": "Allow", "Resource": "*"}\n]\n}')
+    c.wait(EC.text_to_be_present_in_element((By.ID, "inline_policy-validation"), "MalformedPolicyDocument"))
+    out = c.d.find_element(By.ID, "inline_policy-validation").text
+    assert "(line 4, column 4)" in out, out
+    editor.send_keys("{")
+    c.wait(EC.text_to_be_present_in_element((By.ID, "inline_policy-validation"), "Syntax errors in policy."))
+    assert "line 6" in c.d.find_element(By.ID, "inline_policy-validation").text
+    c.shot("policy-editor")
+
+
+def _post(url, data, cookie=None, headers=None):
+    req = urllib.request.Request(url, data=urllib.parse.urlencode(data).encode(), method="POST")
+    if cookie:
+        req.add_header("Cookie", cookie)
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k):
+            return None
+
+    try:
+        with urllib.request.build_opener(NoRedirect).open(req) as r:
+            return r.status, r.headers, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read().decode()
+
+
+def test_posts_without_the_csrf_token_are_refused(console, console_server, root_keys):
+    base = console_server.endpoint + "/console"
+    key, secret = root_keys
+    # Sign-in without the pre-session token: refused, no session.
+    status, headers, _ = _post(base + "/signin", {"access_key_id": key, "secret_access_key": secret})
+    assert status == 403
+    assert not [h for h in headers.get_all("Set-Cookie") or [] if h.startswith("rc_session=") and "Max-Age=0" not in h]
+    # With it (the double-submitted cookie), a session cookie: HttpOnly, SameSite=Strict, expiring,
+    # not Secure over plain HTTP.
+    status, headers, _ = _post(base + "/signin", {"access_key_id": key, "secret_access_key": secret, "csrf": "t" * 43}, cookie="rc_csrf=" + "t" * 43)
+    assert status == 303
+    session = [h for h in headers.get_all("Set-Cookie") if h.startswith("rc_session=")][0]
+    assert "HttpOnly" in session and "SameSite=Strict" in session and "Max-Age=28800" in session and "Secure" not in session
+    cookie = session.split(";")[0]
+    role = unique("csrf")
+    form = {"role_name": role, "trusted": "ec2"}
+    # Signed in, but no token: 403, and nothing was created.
+    status, _, body = _post(base + "/roles/new", form, cookie=cookie)
+    assert status == 403 and "CSRF" in body
+    status, _, _ = _post(base + "/roles/new", {**form, "csrf": "wrong"}, cookie=cookie)
+    assert status == 403
+    iam = client_for(console_server, "iam")
+    assert role not in [r["RoleName"] for r in iam.list_roles()["Roles"]]
+    # The session's token (from a page's form) makes the same POST go through.
+    with urllib.request.urlopen(urllib.request.Request(base + "/roles/new", headers={"Cookie": cookie})) as r:
+        page = r.read().decode()
+    token = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    status, headers, _ = _post(base + "/roles/new", {**form, "csrf": token}, cookie=cookie)
+    assert status == 303 and headers["Location"] == f"/console/roles/{role}"
+    assert iam.get_role(RoleName=role)["Role"]["RoleName"] == role
+    # Sign-out needs the token too.
+    assert _post(base + "/signout", {}, cookie=cookie)[0] == 403
+
+
+def test_revoke_active_sessions_denies_older_credentials(console, console_server, root_keys):
+    import time
+
+    iam = client_for(console_server, "iam")
+    account = console_server.account()
+    role = unique("revocable")
+    trust = doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"})
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
+    iam.put_role_policy(RoleName=role, PolicyName="read", PolicyDocument=doc(allow("iam:GetRole")))
+    # Roles may not be assumed by the root: a user does.
+    assumer = unique("assumer")
+    iam.create_user(UserName=assumer)
+    iam.put_user_policy(UserName=assumer, PolicyName="assume", PolicyDocument=doc(allow("sts:AssumeRole")))
+    ukey = iam.create_access_key(UserName=assumer)["AccessKey"]
+    creds = client_for(console_server, "sts", key=ukey["AccessKeyId"], secret=ukey["SecretAccessKey"]).assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="old")["Credentials"]
+    old = client_for(console_server, "iam", key=creds["AccessKeyId"], secret=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+    assert old.get_role(RoleName=role)["Role"]["RoleName"] == role
+    time.sleep(1.1)  # the policy's time has whole seconds: the session must be older than it
+    c = console
+    c.sign_in(*root_keys)
+    c.go("/roles/" + role)
+    c.d.find_element(By.ID, "revoke-ack").click()
+    c.d.find_element(By.ID, "revoke-sessions").click()
+    c.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "section[aria-labelledby=inline]"), "AWSRevokeOlderSessions"))
+    statement = iam.get_role_policy(RoleName=role, PolicyName="AWSRevokeOlderSessions")["PolicyDocument"]["Statement"][0]
+    assert statement["Effect"] == "Deny" and "aws:TokenIssueTime" in statement["Condition"]["DateLessThan"]
+    err = pytest.raises(Exception, old.get_role, RoleName=role).value
+    assert err.response["Error"]["Code"] == "AccessDenied"
+    assert "explicit deny" in err.response["Error"]["Message"]
+
+
+def test_metadata_options_profiles_users_and_keys(console, console_server, root_keys):
+    iam = client_for(console_server, "iam")
+    ec2 = client_for(console_server, "ec2")
+    c = console
+    c.sign_in(*root_keys)
+    # Actions → Modify instance metadata options.
+    instance_id = ec2.run_instances(ImageId="ami-11aa22bb", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    c.go(f"/instances/{instance_id}")
+    c.d.find_element(By.CSS_SELECTOR, "details.menu summary").click()
+    c.d.find_element(By.ID, "modify-metadata").click()
+    c.wait(EC.presence_of_element_located((By.ID, "http_tokens")))
+    Select(c.d.find_element(By.ID, "http_tokens")).select_by_value("required")
+    c.fill("hop_limit", "3")
+    c.submit()
+    c.wait(EC.presence_of_element_located((By.ID, "iam-role")))
+    md = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["MetadataOptions"]
+    assert md["HttpTokens"] == "required" and md["HttpPutResponseHopLimit"] == 3
+    # A bad value: EC2's own error, inline.
+    c.go(f"/instances/{instance_id}/metadata")
+    c.fill("hop_limit", "99")
+    c.d.execute_script("document.getElementById('hop_limit').removeAttribute('max')")
+    c.submit()
+    c.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "main .alert")))
+    assert "InvalidParameterValue" in c.alert()
+
+    # Instance profiles: create one, add a role, remove it.
+    role = unique("forprofile")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=doc({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}))
+    profile = unique("profile")
+    c.go("/instance-profiles")
+    c.fill("profile_name", profile)
+    c.d.find_element(By.CSS_SELECTOR, "main form.search button").click()
+    c.wait(EC.presence_of_element_located((By.ID, f"role-for-{profile}")))
+    Select(c.d.find_element(By.ID, f"role-for-{profile}")).select_by_value(role)
+    c.d.find_element(By.ID, f"role-for-{profile}").find_element(By.XPATH, "../button").click()
+    c.wait(EC.text_to_be_present_in_element((By.ID, "profiles"), role))
+    assert [r["RoleName"] for r in iam.get_instance_profile(InstanceProfileName=profile)["InstanceProfile"]["Roles"]] == [role]
+    c.shot("instance-profiles")
+    row = c.d.find_element(By.XPATH, f"//table[@id='profiles']//tr[td[contains(., '{profile}')]]")
+    row.find_element(By.CSS_SELECTOR, "form button").click()
+    c.wait(EC.presence_of_element_located((By.ID, f"role-for-{profile}")))
+    assert iam.get_instance_profile(InstanceProfileName=profile)["InstanceProfile"]["Roles"] == []
+
+    # Users: create one and an access key; the secret is shown once, and it signs in.
+    user = unique("dev")
+    c.go("/users")
+    c.fill("user_name", user)
+    c.d.find_element(By.CSS_SELECTOR, "main form.search button").click()
+    c.wait(EC.title_contains(user))
+    c.d.find_element(By.ID, "create-key").click()
+    c.wait(EC.presence_of_element_located((By.ID, "new-key-secret")))
+    key_id = c.d.find_element(By.ID, "new-key-id").text
+    secret = c.d.find_element(By.ID, "new-key-secret").text
+    assert len(secret) == 40
+    c.shot("new-access-key")
+    c.go("/users/" + user)
+    assert secret not in c.d.page_source  # shown once
+    row = c.d.find_element(By.XPATH, f"//table[@id='access-keys']//tr[td/code[text()='{key_id}']]")
+    row.find_element(By.XPATH, ".//button[text()='Make inactive']").click()
+    c.wait(EC.text_to_be_present_in_element((By.ID, "access-keys"), "Inactive"))
+    assert iam.list_access_keys(UserName=user)["AccessKeyMetadata"][0]["Status"] == "Inactive"
+    c.d.find_element(By.XPATH, f"//table[@id='access-keys']//tr[td/code[text()='{key_id}']]//button[text()='Make active']").click()
+    c.wait(EC.text_to_be_present_in_element((By.ID, "access-keys"), "Active"))
+    c.sign_in(key_id, secret)
+    assert f":user/{user}" in c.d.find_element(By.CSS_SELECTOR, "header .who").text
+
+
+def test_customer_managed_policies_and_versions(console, console_server, root_keys):
+    iam = client_for(console_server, "iam")
+    c = console
+    c.sign_in(*root_keys)
+    name = unique("ReadLogs")
+    c.go("/policies/new")
+    c.fill("policy_name", name)
+    c.set_value("document", doc(allow("logs:GetLogEvents")))
+    c.submit()
+    c.wait(EC.presence_of_element_located((By.ID, "versions")))
+    assert c.h1() == name
+    arn = f"arn:aws:iam::{console_server.account()}:policy/{name}"
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] == "v1"
+    # A new version, made the default.
+    c.set_value("document", doc(allow(["logs:GetLogEvents", "logs:FilterLogEvents"])))
+    c.submit()
+    c.wait(EC.text_to_be_present_in_element((By.ID, "versions"), "v2"))
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] == "v2"
+    assert "logs:FilterLogEvents" in c.d.find_element(By.CSS_SELECTOR, "section[aria-labelledby=document-h]").text
+    c.shot("policy")
+    # Back to v1 as the default.
+    c.d.find_element(By.XPATH, "//table[@id='versions']//tr[td[text()='v1']]//button").click()
+    c.wait(lambda d: iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] == "v1")
+    # An invalid version: IAM's refusal, inline, the draft kept.
+    c.set_value("document", '{"Version": "2012-10-17", "Statement": []}')
+    c.submit()
+    c.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "main .alert")))
+    assert "MalformedPolicyDocument" in c.alert()
+    assert len(iam.list_policy_versions(PolicyArn=arn)["Versions"]) == 2
+
+
+def test_policy_simulator(console, console_server, root_keys):
+    iam = client_for(console_server, "iam")
+    user = unique("simulated")
+    arn = iam.create_user(UserName=user)["User"]["Arn"]
+    iam.put_user_policy(UserName=user, PolicyName="get-role", PolicyDocument=doc(allow("iam:GetRole")))
+    c = console
+    c.sign_in(*root_keys)
+    c.go("/simulator")
+    c.fill("principal", arn)
+    c.fill("actions", "iam:GetRole\niam:DeleteRole")
+    c.submit()
+    c.wait(EC.presence_of_element_located((By.ID, "results")))
+    get_row = c.d.find_element(By.XPATH, "//table[@id='results']//tr[td/code[text()='iam:GetRole']]").text
+    delete_row = c.d.find_element(By.XPATH, "//table[@id='results']//tr[td/code[text()='iam:DeleteRole']]").text
+    assert "allowed" in get_row and "get-role" in get_row and "line 1" in get_row
+    assert "implicitDeny" in delete_row
+    c.shot("simulator")
