@@ -31,6 +31,7 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' >/dev/nul
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements-ansible.txt
 export PATH="$VENV/bin:$PATH"   # the tests run `aws` by name
 
 scripts/setup-oracle.sh
