@@ -143,7 +143,6 @@ impl From<Error> for ApiError {
             Error::InvalidGroupIdMalformed(_) => (400, "InvalidGroupId.Malformed"),
             Error::InvalidGroupNotFound(_) => (400, "InvalidGroup.NotFound"),
             Error::InvalidAmiIdMalformed(_) => (400, "InvalidAMIID.Malformed"),
-            Error::InvalidAmiIdNotFound(_) => (400, "InvalidAMIID.NotFound"),
             Error::InvalidVpcIdMalformed(_) => (400, "InvalidVpcID.Malformed"),
             Error::InvalidVpcIdNotFound(_) => (400, "InvalidVpcID.NotFound"),
             Error::InvalidId(_) => (400, "InvalidID"),
@@ -153,7 +152,6 @@ impl From<Error> for ApiError {
             Error::IdempotentParameterMismatch(_) => (400, "IdempotentParameterMismatch"),
             Error::OperationNotPermitted(_) => (400, "OperationNotPermitted"),
             Error::TagLimitExceeded(_) => (400, "TagLimitExceeded"),
-            Error::InvalidInstanceAttributeValue(_) => (400, "InvalidInstanceAttributeValue"),
             Error::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 return ApiError::internal();

@@ -1,5 +1,5 @@
 //! EC2 tags: CreateTags, DeleteTags and DescribeTags over instances, VPCs, subnets, security
-//! groups (and, in development mode, images by id). DescribeTags filters in the database.
+//! groups, and images by id (not modelled: any well-formed `ami-` id, as RunInstances takes). DescribeTags filters in the database.
 
 use crate::ec2::{Ec2, Filter, check_instance_id, wildcard_match};
 use crate::ec2_network::{check_group_id, check_subnet_id, check_vpc_id, well_formed};
@@ -88,11 +88,6 @@ impl Ec2 {
                         "The security group '{id}' does not exist"
                     )),
                 });
-            }
-            if kind == "image" && self.config.strict_ids {
-                return Err(Error::InvalidAmiIdNotFound(format!(
-                    "The image id '[{id}]' does not exist"
-                )));
             }
             out.push((id.clone(), kind.to_string()));
         }

@@ -53,8 +53,6 @@ pub enum Error {
     #[error("{0}")]
     InvalidAmiIdMalformed(String),
     #[error("{0}")]
-    InvalidAmiIdNotFound(String),
-    #[error("{0}")]
     InvalidVpcIdMalformed(String),
     #[error("{0}")]
     InvalidVpcIdNotFound(String),
@@ -68,8 +66,6 @@ pub enum Error {
     OperationNotPermitted(String),
     #[error("{0}")]
     TagLimitExceeded(String),
-    #[error("{0}")]
-    InvalidInstanceAttributeValue(String),
     /// Storage or other server-side failure; the message is for logs, not clients.
     #[error("internal error: {0}")]
     Internal(String),

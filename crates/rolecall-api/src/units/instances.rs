@@ -247,11 +247,12 @@ fn launch_network(input: &input::RunInstancesInput) -> Result<LaunchNetwork, Api
         ));
     }
     if let Some(eni) = &primary.network_interface_id {
-        return Err(ApiError::new(
-            400,
-            "InvalidNetworkInterfaceID.NotFound",
-            format!("The networkInterface ID '{eni}' does not exist"),
-        ));
+        return Err(
+            rolecall_core::Error::InvalidNetworkInterfaceIdNotFound(format!(
+                "The networkInterface ID '{eni}' does not exist"
+            ))
+            .into(),
+        );
     }
     let private_ip = primary.private_ip_address.clone().or_else(|| {
         primary
