@@ -42,6 +42,7 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' >/dev/nul
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements-ansible.txt
 export PATH="$VENV/bin:$PATH"   # the tests run `aws` by name
 
 scripts/setup-oracle.sh
@@ -53,7 +54,7 @@ PYTEST=(timeout --kill-after=30 2400 python -m pytest -q -p no:cacheprovider --t
 # The e2e modules that exercise the API (and IMDS) through the shared server fixtures: they run on
 # both stores.
 API_MODULES=()
-for m in iam users sts ec2 passrole passrole_matrix input_hardening sdks fidelity account_summary simulate authz_hardening instance_permissions imds walkthrough revocation console; do
+for m in iam users sts ec2 ec2_network passrole passrole_matrix input_hardening sdks fidelity account_summary simulate authz_hardening instance_permissions imds walkthrough revocation console; do
   API_MODULES+=("tests/e2e/test_$m.py")
 done
 

@@ -60,7 +60,7 @@ def test_run_three_instances_with_profile(ec2, profile, server):
     assert sorted(i["AmiLaunchIndex"] for i in insts) == [0, 1, 2]
     ips = [i["PrivateIpAddress"] for i in insts]
     assert len(set(ips)) == 3
-    assert all(ipaddress.ip_address(ip) in ipaddress.ip_network("10.0.0.0/16") for ip in ips)
+    assert all(ipaddress.ip_address(ip) in ipaddress.ip_network("172.31.0.0/20") for ip in ips)  # the first zone's default subnet
     for i in insts:
         assert INSTANCE_ID.fullmatch(i["InstanceId"])
         assert i["State"] == PENDING
@@ -110,16 +110,16 @@ def test_min_max_count_and_vpc_params(ec2):
     assert "IamInstanceProfile" not in res["Instances"][0]
     assert aws_error(ec2.run_instances, ImageId=AMI, MinCount=3, MaxCount=2)[:2] == ("InvalidParameterValue", 400)
     assert aws_error(ec2.run_instances, ImageId=AMI, MinCount=0, MaxCount=1)[:2] == ("InvalidParameterValue", 400)
-    assert aws_error(ec2.run_instances, ImageId="not-an-ami", MinCount=1, MaxCount=1)[:2] == ("InvalidParameterValue", 400)
-    assert aws_error(ec2.run_instances, ImageId=AMI, MinCount=1, MaxCount=1, SubnetId="subnet-xyz")[:2] == ("InvalidParameterValue", 400)
-    assert aws_error(ec2.run_instances, ImageId=AMI, MinCount=1, MaxCount=1, SecurityGroupIds=["sg-nothex!"])[:2] == ("InvalidParameterValue", 400)
+    assert aws_error(ec2.run_instances, ImageId="not-an-ami", MinCount=1, MaxCount=1)[:2] == ("InvalidAMIID.Malformed", 400)
+    assert aws_error(ec2.run_instances, ImageId=AMI, MinCount=1, MaxCount=1, SubnetId="subnet-xyz")[:2] == ("InvalidSubnetID.Malformed", 400)
+    assert aws_error(ec2.run_instances, ImageId=AMI, MinCount=1, MaxCount=1, SecurityGroupIds=["sg-nothex!"])[:2] == ("InvalidGroupId.Malformed", 400)
     # ImageId is optional in the model (launch templates) but required here.
     assert aws_error(ec2.run_instances, MinCount=1, MaxCount=1)[:2] == ("MissingParameter", 400)
 
 
 def test_private_ip_address(ec2):
     live = {i["PrivateIpAddress"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]}
-    ip = next(ip for ip in (f"10.0.{random.randrange(200, 250)}.{random.randrange(10, 250)}" for _ in range(100)) if ip not in live)
+    ip = next(ip for ip in (f"172.31.{random.randrange(8, 15)}.{random.randrange(10, 250)}" for _ in range(100)) if ip not in live)
     inst = run(ec2, PrivateIpAddress=ip)["Instances"][0]
     assert inst["PrivateIpAddress"] == ip
     assert describe(ec2, inst["InstanceId"])["PrivateIpAddress"] == ip
@@ -127,7 +127,7 @@ def test_private_ip_address(ec2):
     assert (code, status) == ("InvalidIPAddress.InUse", 400), (code, msg)
     assert aws_error(run, ec2, PrivateIpAddress="192.168.1.10")[:2] == ("InvalidParameterValue", 400)
     assert aws_error(run, ec2, PrivateIpAddress="not-an-ip")[:2] == ("InvalidParameterValue", 400)
-    assert aws_error(run, ec2, 2, PrivateIpAddress="10.0.250.250")[:2] == ("InvalidParameterCombination", 400)
+    assert aws_error(run, ec2, 2, PrivateIpAddress="172.31.15.250")[:2] == ("InvalidParameterCombination", 400)
     # Once the holder is terminated, the address is free again.
     ec2.terminate_instances(InstanceIds=[inst["InstanceId"]])
     again = run(ec2, PrivateIpAddress=ip)["Instances"][0]

@@ -348,6 +348,9 @@ fn identity(account_id: &str, m: &Node) -> Result<(InstanceView, Option<Issued>)
         launch_time: time(m, "LaunchTime")?,
         ami_launch_index: req(m, "AmiLaunchIndex")?.parse().unwrap_or(0),
         client_token: None,
+        disable_api_termination: false,
+        disable_api_stop: false,
+        shutdown_behavior: "stop".into(),
     };
     let profile = match m.child("IamInstanceProfile") {
         None => None,

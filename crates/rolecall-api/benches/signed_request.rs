@@ -95,6 +95,7 @@ async fn fixture() -> Fixture {
         Ec2Config {
             region: "us-east-1".into(),
             instance_cidr: "10.0.0.0/16".parse().expect("cidr"),
+            strict_ids: false,
         },
     );
     let ring = KeyRing::new(vec![

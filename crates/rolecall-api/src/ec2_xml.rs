@@ -111,3 +111,88 @@ pub(crate) fn state_changes_xml(x: &mut Xml, changes: &[StateChange]) {
         state_xml(x, "previousState", c.previous);
     });
 }
+
+fn tag_set_xml(x: &mut Xml, tags: &[Tag]) {
+    x.list("tagSet", "item", tags, |x, t| {
+        x.leaf("key", &t.key);
+        x.leaf("value", &t.value);
+    });
+}
+
+fn bool_text(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
+}
+
+pub(crate) fn vpc_xml(x: &mut Xml, v: &Vpc, owner: &str) {
+    x.leaf("vpcId", &v.id);
+    x.leaf("ownerId", owner);
+    x.leaf("state", "available");
+    x.leaf("cidrBlock", &v.cidr_block);
+    x.elem("cidrBlockAssociationSet", |x| {
+        x.elem("item", |x| {
+            x.leaf("cidrBlock", &v.cidr_block);
+            x.leaf(
+                "associationId",
+                format!("vpc-cidr-assoc-{}", v.id.trim_start_matches("vpc-")),
+            );
+            x.elem("cidrBlockState", |x| {
+                x.leaf("state", "associated");
+            });
+        });
+    });
+    x.leaf("dhcpOptionsId", "default");
+    x.leaf("instanceTenancy", "default");
+    x.leaf("isDefault", bool_text(v.is_default));
+    tag_set_xml(x, &v.tags);
+}
+
+pub(crate) fn subnet_xml(x: &mut Xml, s: &Subnet, owner: &str, region: &str) {
+    let usable = rolecall_core::ec2_network::usable_addresses(&s.cidr_block);
+    x.leaf("subnetId", &s.id);
+    x.leaf(
+        "subnetArn",
+        format!("arn:aws:ec2:{region}:{owner}:subnet/{}", s.id),
+    );
+    x.leaf("state", "available");
+    x.leaf("ownerId", owner);
+    x.leaf("vpcId", &s.vpc_id);
+    x.leaf("cidrBlock", &s.cidr_block);
+    x.elem("ipv6CidrBlockAssociationSet", |_| {});
+    x.leaf("availableIpAddressCount", usable.to_string());
+    x.leaf("availabilityZone", &s.availability_zone);
+    x.leaf("defaultForAz", bool_text(s.default_for_az));
+    x.leaf("mapPublicIpOnLaunch", bool_text(s.map_public_ip_on_launch));
+    x.leaf("mapCustomerOwnedIpOnLaunch", "false");
+    x.leaf("assignIpv6AddressOnCreation", "false");
+    x.leaf("enableDns64", "false");
+    x.leaf("ipv6Native", "false");
+    tag_set_xml(x, &s.tags);
+}
+
+pub(crate) fn security_group_xml(x: &mut Xml, g: &SecurityGroup, owner: &str, region: &str) {
+    x.leaf("ownerId", owner);
+    x.leaf("groupId", &g.id);
+    x.leaf("groupName", &g.group_name);
+    x.leaf("groupDescription", &g.description);
+    x.leaf("vpcId", &g.vpc_id);
+    x.leaf(
+        "securityGroupArn",
+        format!("arn:aws:ec2:{region}:{owner}:security-group/{}", g.id),
+    );
+    x.elem("ipPermissions", |_| {});
+    // A new group's one egress rule: everything out.
+    x.elem("ipPermissionsEgress", |x| {
+        x.elem("item", |x| {
+            x.leaf("ipProtocol", "-1");
+            x.elem("groups", |_| {});
+            x.elem("ipRanges", |x| {
+                x.elem("item", |x| {
+                    x.leaf("cidrIp", "0.0.0.0/0");
+                });
+            });
+            x.elem("ipv6Ranges", |_| {});
+            x.elem("prefixListIds", |_| {});
+        });
+    });
+    tag_set_xml(x, &g.tags);
+}

@@ -138,6 +138,20 @@ impl From<Error> for ApiError {
             Error::InsufficientAddressCapacity(_) => (400, "InsufficientFreeAddressesInSubnet"),
             Error::InvalidNextToken(_) => (400, "InvalidNextToken"),
             Error::InvalidFilter(_) => (400, "InvalidFilter"),
+            Error::InvalidSubnetIdMalformed(_) => (400, "InvalidSubnetID.Malformed"),
+            Error::InvalidSubnetIdNotFound(_) => (400, "InvalidSubnetID.NotFound"),
+            Error::InvalidGroupIdMalformed(_) => (400, "InvalidGroupId.Malformed"),
+            Error::InvalidGroupNotFound(_) => (400, "InvalidGroup.NotFound"),
+            Error::InvalidAmiIdMalformed(_) => (400, "InvalidAMIID.Malformed"),
+            Error::InvalidVpcIdMalformed(_) => (400, "InvalidVpcID.Malformed"),
+            Error::InvalidVpcIdNotFound(_) => (400, "InvalidVpcID.NotFound"),
+            Error::InvalidId(_) => (400, "InvalidID"),
+            Error::InvalidNetworkInterfaceIdNotFound(_) => {
+                (400, "InvalidNetworkInterfaceID.NotFound")
+            }
+            Error::IdempotentParameterMismatch(_) => (400, "IdempotentParameterMismatch"),
+            Error::OperationNotPermitted(_) => (400, "OperationNotPermitted"),
+            Error::TagLimitExceeded(_) => (400, "TagLimitExceeded"),
             Error::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 return ApiError::internal();

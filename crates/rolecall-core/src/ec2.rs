@@ -4,6 +4,7 @@
 //! show AWS's transitional states: pending, stopping, shutting-down). Image, key pair, security
 //! group and subnet ids are recorded as given, checked for form only.
 
+use crate::ec2_network::Placement;
 use crate::iam::Iam;
 use crate::model::*;
 use crate::{DynStore, Error, Missing, PageRequest, Result, StoreError, Taken};
@@ -16,17 +17,29 @@ use std::net::Ipv4Addr;
 #[derive(Debug, Clone)]
 pub struct Ec2Config {
     pub region: String,
-    /// Private IPs are handed out from this range.
+    /// The default VPC's CIDR block; its default subnets hand out the private IPs.
     pub instance_cidr: Ipv4Net,
+    /// Unknown image, subnet and security group ids are errors, as on AWS; otherwise
+    /// (development mode) well-formed ids rolecall does not hold are recorded as given.
+    pub strict_ids: bool,
 }
 
 impl Ec2Config {
+    /// The first availability zone (where a launch without a subnet goes).
     pub fn availability_zone(&self) -> String {
         format!("{}a", self.region)
     }
+
+    /// The region's availability zones (each gets a default subnet).
+    pub fn availability_zones(&self) -> Vec<String> {
+        ["a", "b", "c"]
+            .iter()
+            .map(|z| format!("{}{z}", self.region))
+            .collect()
+    }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct RunInstances {
     pub image_id: String,
     pub min_count: i64,
@@ -43,6 +56,13 @@ pub struct RunInstances {
     pub profile_arn: Option<String>,
     pub metadata_options: MetadataOptions,
     pub client_token: Option<String>,
+    /// `Placement.AvailabilityZone`: the zone whose default subnet a launch without a subnet
+    /// goes to.
+    pub availability_zone: Option<String>,
+    pub disable_api_termination: bool,
+    pub disable_api_stop: bool,
+    /// "stop" (the default) or "terminate".
+    pub shutdown_behavior: Option<String>,
 }
 
 pub struct Reservation {
@@ -71,9 +91,9 @@ pub struct Filter {
 
 #[derive(Clone)]
 pub struct Ec2 {
-    store: DynStore,
-    iam: Iam,
-    config: Ec2Config,
+    pub(crate) store: DynStore,
+    pub(crate) iam: Iam,
+    pub(crate) config: Ec2Config,
 }
 
 pub fn check_instance_id(id: &str) -> Result<()> {
@@ -91,20 +111,6 @@ fn check_association_id(id: &str) -> Result<()> {
     if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Error::InvalidParameterValue(format!(
             "Invalid association ID: '{id}'"
-        )));
-    }
-    Ok(())
-}
-
-/// Checks an id like `ami-0abc...` for form: the prefix, then 8 or 17 hex digits.
-fn check_resource_id(param: &str, prefix: &str, id: &str) -> Result<()> {
-    let hex = id
-        .strip_prefix(prefix)
-        .and_then(|r| r.strip_prefix('-'))
-        .unwrap_or("");
-    if !(hex.len() == 8 || hex.len() == 17) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(Error::InvalidParameterValue(format!(
-            "Value ({id}) for parameter {param} is invalid. Expected: '{prefix}-...'."
         )));
     }
     Ok(())
@@ -133,7 +139,7 @@ fn check_text(param: &str, value: &str, max: usize, ascii: bool) -> Result<()> {
 }
 
 /// Instance types are `family.size` (`t3.micro`, `u-6tb1.metal`, `mac2-m2pro.metal`).
-fn check_instance_type(v: &str) -> Result<()> {
+pub(crate) fn check_instance_type(v: &str) -> Result<()> {
     let part = |p: &str| {
         !p.is_empty()
             && p.bytes()
@@ -192,7 +198,7 @@ pub fn wildcard_match(pattern: &str, value: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
-fn page_size(
+pub fn page_size(
     max_results: Option<i64>,
     has_ids: bool,
     next_token: Option<&str>,
@@ -254,12 +260,12 @@ impl Ec2 {
     /// The search starts `offset` addresses into the range and wraps around.
     fn allocate_ips(
         &self,
+        net: Ipv4Net,
         min: usize,
         max: usize,
         used: &HashSet<Ipv4Addr>,
         offset: u32,
     ) -> Result<Vec<Ipv4Addr>> {
-        let net = self.config.instance_cidr;
         // Like a VPC subnet: the network address and the next three, and the broadcast, are reserved.
         let first = u32::from(net.network()).saturating_add(4);
         let last = u32::from(net.broadcast()).saturating_sub(1);
@@ -303,7 +309,36 @@ impl Ec2 {
         input: RunInstances,
         profile: Option<Result<InstanceProfile>>,
     ) -> Result<Reservation> {
-        check_resource_id("ImageId", "ami", &input.image_id)?;
+        let placement = self.launch_placement(&input).await;
+        self.run_instances_placed(input, profile, placement).await
+    }
+
+    /// Where `input` launches (its subnet, or the default subnet of its zone; its groups).
+    pub async fn launch_placement(&self, input: &RunInstances) -> Result<Placement> {
+        self.placement(
+            input.subnet_id.as_deref(),
+            input.availability_zone.as_deref(),
+            &input.security_group_ids,
+            &input.security_groups,
+        )
+        .await
+    }
+
+    /// Launches with the profile and placement the caller resolved (and authorized). With a
+    /// client token, a retry of the same launch answers the instances the token made; a
+    /// different launch under a used token is IdempotentParameterMismatch.
+    pub async fn run_instances_placed(
+        &self,
+        input: RunInstances,
+        profile: Option<Result<InstanceProfile>>,
+        placement: Result<Placement>,
+    ) -> Result<Reservation> {
+        if !crate::ec2_network::well_formed("ami", &input.image_id) {
+            return Err(Error::InvalidAmiIdMalformed(format!(
+                "Invalid id: \"{}\" (expecting \"ami-...\")",
+                input.image_id.escape_debug()
+            )));
+        }
         check_run_text(&input)?;
         if input.min_count < 1 {
             return Err(Error::InvalidParameterValue(format!(
@@ -323,11 +358,13 @@ impl Ec2 {
                 input.max_count
             )));
         }
-        if let Some(s) = &input.subnet_id {
-            check_resource_id("SubnetId", "subnet", s)?;
-        }
-        for g in &input.security_group_ids {
-            check_resource_id("SecurityGroupId", "sg", g)?;
+        if let Some(b) = &input.shutdown_behavior
+            && !matches!(b.as_str(), "stop" | "terminate")
+        {
+            return Err(Error::InvalidParameterValue(format!(
+                "Value ({}) for parameter instanceInitiatedShutdownBehavior is invalid.",
+                b.escape_debug()
+            )));
         }
         check_metadata_options(&input.metadata_options)?;
         if let Some(u) = &input.user_data {
@@ -342,7 +379,25 @@ impl Ec2 {
                 ));
             }
         }
+        let placement = placement?;
         let profile = profile.transpose()?;
+        let token = match &input.client_token {
+            Some(t) => {
+                let request = self.canonical_launch(&input, profile.as_ref())?;
+                if let Some(done) = self.token_reservation(t, &request).await? {
+                    return Ok(done);
+                }
+                Some(ClientToken {
+                    token: t.clone(),
+                    request,
+                    instance_ids: vec![],
+                })
+            }
+            None => None,
+        };
+        let net: Ipv4Net = placement.subnet.cidr_block.parse().map_err(|_| {
+            Error::Internal(format!("bad subnet CIDR {}", placement.subnet.cidr_block))
+        })?;
 
         // The addresses in use are read before the insert, which re-checks them (a unique index):
         // when a concurrent launch takes an address first, allocate again.
@@ -366,14 +421,13 @@ impl Ec2 {
                     let addr: Ipv4Addr = ip.parse().map_err(|_| {
                         Error::InvalidParameterValue(format!("Invalid IPv4 address: {ip}"))
                     })?;
-                    if !self.config.instance_cidr.contains(&addr) {
+                    if !net.contains(&addr) {
                         return Err(Error::InvalidParameterValue(format!(
                             "Address {ip} does not fall within the subnet's address range"
                         )));
                     }
                     // The first four addresses and the last are reserved, as in a VPC subnet.
                     let n = u32::from(addr);
-                    let net = self.config.instance_cidr;
                     if n < u32::from(net.network()).saturating_add(4) || addr == net.broadcast() {
                         return Err(Error::InvalidParameterValue(format!(
                             "Address {ip} is in subnet's reserved address range"
@@ -389,6 +443,7 @@ impl Ec2 {
                 None => {
                     // Launch as many as fit between MinCount and MaxCount, as EC2 does.
                     self.allocate_ips(
+                        net,
                         input.min_count as usize,
                         input.max_count as usize,
                         &used,
@@ -400,18 +455,7 @@ impl Ec2 {
 
             let now = Utc::now();
             let reservation_id = ec2_id("r");
-            let mut security_groups: Vec<GroupIdentifier> = input
-                .security_group_ids
-                .iter()
-                .map(|id| GroupIdentifier {
-                    group_id: Some(id.clone()),
-                    group_name: None,
-                })
-                .collect();
-            security_groups.extend(input.security_groups.iter().map(|n| GroupIdentifier {
-                group_id: None,
-                group_name: Some(n.clone()),
-            }));
+            let security_groups = placement.groups.clone();
             let mut instances = Vec::with_capacity(ips.len());
             let mut associations = Vec::new();
             for (index, ip) in ips.into_iter().enumerate() {
@@ -427,9 +471,9 @@ impl Ec2 {
                     state: InstanceState::Running,
                     state_reason: String::new(),
                     private_ip: ip.to_string(),
-                    subnet_id: input.subnet_id.clone(),
-                    vpc_id: None,
-                    availability_zone: self.config.availability_zone(),
+                    subnet_id: Some(placement.subnet_id.clone()),
+                    vpc_id: Some(placement.subnet.vpc_id.clone()),
+                    availability_zone: placement.subnet.availability_zone.clone(),
                     security_groups: security_groups.clone(),
                     user_data: input.user_data.clone(),
                     tags: input.tags.clone(),
@@ -437,6 +481,12 @@ impl Ec2 {
                     launch_time: now,
                     ami_launch_index: index as u32,
                     client_token: input.client_token.clone(),
+                    disable_api_termination: input.disable_api_termination,
+                    disable_api_stop: input.disable_api_stop,
+                    shutdown_behavior: input
+                        .shutdown_behavior
+                        .clone()
+                        .unwrap_or_else(|| "stop".into()),
                 };
                 if let Some(p) = &profile {
                     associations.push(Association {
@@ -450,8 +500,24 @@ impl Ec2 {
                 }
                 instances.push(inst);
             }
-            match self.store.insert_instances(&instances, &associations).await {
+            let token = token.clone().map(|mut t| {
+                t.instance_ids = instances.iter().map(|i| i.id.clone()).collect();
+                t
+            });
+            match self
+                .store
+                .insert_reservation(&instances, &associations, token.as_ref())
+                .await
+            {
                 Ok(()) => break (reservation_id, instances, associations),
+                // A concurrent retry under the same token won: answer what it made.
+                Err(StoreError::Conflict(Taken::ClientToken(t))) => {
+                    let request = token.map(|t| t.request).unwrap_or_default();
+                    return self
+                        .token_reservation(&t, &request)
+                        .await?
+                        .ok_or_else(|| Error::Internal("client token vanished".into()));
+                }
                 Err(StoreError::Conflict(Taken::PrivateIp(_)))
                     if input.private_ip.is_none() && attempts < 10 =>
                 {
@@ -467,8 +533,56 @@ impl Ec2 {
         })
     }
 
+    /// The launch as a client token compares it: every parameter but the token, and the
+    /// profile it resolved to.
+    fn canonical_launch(
+        &self,
+        input: &RunInstances,
+        profile: Option<&InstanceProfile>,
+    ) -> Result<String> {
+        let mut bare = input.clone();
+        bare.client_token = None;
+        serde_json::to_string(&(bare, profile.map(|p| &p.arn)))
+            .map_err(|e| Error::Internal(format!("encode launch: {e}")))
+    }
+
+    /// The reservation a used client token made, if the token was used; a different launch
+    /// under it is IdempotentParameterMismatch.
+    async fn token_reservation(&self, token: &str, request: &str) -> Result<Option<Reservation>> {
+        let Some(used) = self.store.get_client_token(token).await? else {
+            return Ok(None);
+        };
+        if used.request != request {
+            return Err(Error::IdempotentParameterMismatch(
+                "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).".into(),
+            ));
+        }
+        let instances = self
+            .store
+            .list_instances(
+                &used.instance_ids,
+                &PageRequest {
+                    from: None,
+                    limit: usize::MAX - 1,
+                },
+            )
+            .await?;
+        let mut instances = instances;
+        instances.sort_by_key(|i| i.ami_launch_index);
+        let associations = self.store.active_associations(&used.instance_ids).await?;
+        let id = instances
+            .first()
+            .map(|i| i.reservation_id.clone())
+            .ok_or_else(|| Error::Internal("client token without instances".into()))?;
+        Ok(Some(Reservation {
+            id,
+            instances,
+            associations,
+        }))
+    }
+
     /// Fetches instances by id, failing with NotFound for any that do not exist.
-    async fn existing_instances(&self, ids: &[String]) -> Result<Vec<Instance>> {
+    pub(crate) async fn existing_instances(&self, ids: &[String]) -> Result<Vec<Instance>> {
         for id in ids {
             check_instance_id(id)?;
         }
@@ -612,6 +726,12 @@ impl Ec2 {
 
     pub async fn stop_instances(&self, ids: &[String]) -> Result<Vec<StateChange>> {
         self.change_states(ids, |i| match i.state {
+            InstanceState::Running | InstanceState::Pending if i.disable_api_stop => {
+                Err(Error::OperationNotPermitted(format!(
+                    "The instance '{}' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.",
+                    i.id
+                )))
+            }
             InstanceState::Running | InstanceState::Pending => {
                 Ok(Some((InstanceState::Stopping, InstanceState::Stopped)))
             }
@@ -627,6 +747,10 @@ impl Ec2 {
     pub async fn terminate_instances(&self, ids: &[String]) -> Result<Vec<StateChange>> {
         self.change_states(ids, |i| match i.state {
             InstanceState::Terminated => Ok(None),
+            _ if i.disable_api_termination => Err(Error::OperationNotPermitted(format!(
+                "The instance '{}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.",
+                i.id
+            ))),
             _ => Ok(Some((
                 InstanceState::ShuttingDown,
                 InstanceState::Terminated,
@@ -944,8 +1068,8 @@ mod tests {
             check_instance_id("i-xyz"),
             Err(Error::InvalidInstanceIdMalformed(_))
         ));
-        assert!(check_resource_id("ImageId", "ami", "ami-11aa22bb").is_ok());
-        assert!(check_resource_id("ImageId", "ami", "ami-zz").is_err());
+        assert!(crate::ec2_network::well_formed("ami", "ami-11aa22bb"));
+        assert!(!crate::ec2_network::well_formed("ami", "ami-zz"));
     }
 
     #[test]

@@ -42,6 +42,30 @@ pub enum Error {
     InvalidNextToken(String),
     #[error("{0}")]
     InvalidFilter(String),
+    #[error("{0}")]
+    InvalidSubnetIdMalformed(String),
+    #[error("{0}")]
+    InvalidSubnetIdNotFound(String),
+    #[error("{0}")]
+    InvalidGroupIdMalformed(String),
+    #[error("{0}")]
+    InvalidGroupNotFound(String),
+    #[error("{0}")]
+    InvalidAmiIdMalformed(String),
+    #[error("{0}")]
+    InvalidVpcIdMalformed(String),
+    #[error("{0}")]
+    InvalidVpcIdNotFound(String),
+    #[error("{0}")]
+    InvalidId(String),
+    #[error("{0}")]
+    InvalidNetworkInterfaceIdNotFound(String),
+    #[error("{0}")]
+    IdempotentParameterMismatch(String),
+    #[error("{0}")]
+    OperationNotPermitted(String),
+    #[error("{0}")]
+    TagLimitExceeded(String),
     /// Storage or other server-side failure; the message is for logs, not clients.
     #[error("internal error: {0}")]
     Internal(String),

@@ -10,6 +10,9 @@
 pub mod authz;
 pub mod clock;
 pub mod ec2;
+pub mod ec2_network;
+pub mod ec2_status;
+pub mod ec2_tags;
 mod error;
 pub mod iam;
 pub mod iam_principals;

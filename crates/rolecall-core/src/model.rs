@@ -216,6 +216,19 @@ pub struct Instance {
     pub launch_time: DateTime<Utc>,
     pub ami_launch_index: u32,
     pub client_token: Option<String>,
+    /// TerminateInstances refuses the instance while set (`disableApiTermination`).
+    #[serde(default)]
+    pub disable_api_termination: bool,
+    /// StopInstances refuses the instance while set (`disableApiStop`).
+    #[serde(default)]
+    pub disable_api_stop: bool,
+    /// `instanceInitiatedShutdownBehavior`: "stop" or "terminate".
+    #[serde(default = "default_shutdown_behavior")]
+    pub shutdown_behavior: String,
+}
+
+fn default_shutdown_behavior() -> String {
+    "stop".into()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,4 +278,144 @@ pub struct Association {
     pub profile_id: String,
     pub state: AssociationState,
     pub timestamp: DateTime<Utc>,
+}
+
+/// A VPC (only the default VPC exists: rolecall has no CreateVpc).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vpc {
+    pub id: String,
+    pub cidr_block: String,
+    pub is_default: bool,
+    /// Filled from the tag rows when read.
+    #[serde(default, skip_serializing)]
+    pub tags: Vec<Tag>,
+}
+
+/// A subnet of a VPC, in one availability zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subnet {
+    pub id: String,
+    pub vpc_id: String,
+    pub cidr_block: String,
+    pub availability_zone: String,
+    pub default_for_az: bool,
+    pub map_public_ip_on_launch: bool,
+    #[serde(default, skip_serializing)]
+    pub tags: Vec<Tag>,
+}
+
+/// A VPC security group (rules are not modelled: rolecall moves no packets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub vpc_id: String,
+    pub group_name: String,
+    pub description: String,
+    #[serde(default, skip_serializing)]
+    pub tags: Vec<Tag>,
+}
+
+/// One row of the EC2 network table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum NetworkResource {
+    Vpc(Vpc),
+    Subnet(Subnet),
+    SecurityGroup(SecurityGroup),
+}
+
+/// The kinds of [`NetworkResource`], named as EC2's `resource-type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkKind {
+    Vpc,
+    Subnet,
+    SecurityGroup,
+}
+
+impl NetworkKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            NetworkKind::Vpc => "vpc",
+            NetworkKind::Subnet => "subnet",
+            NetworkKind::SecurityGroup => "security-group",
+        }
+    }
+}
+
+impl NetworkResource {
+    pub fn id(&self) -> &str {
+        match self {
+            NetworkResource::Vpc(v) => &v.id,
+            NetworkResource::Subnet(s) => &s.id,
+            NetworkResource::SecurityGroup(g) => &g.id,
+        }
+    }
+
+    pub fn kind(&self) -> NetworkKind {
+        match self {
+            NetworkResource::Vpc(_) => NetworkKind::Vpc,
+            NetworkResource::Subnet(_) => NetworkKind::Subnet,
+            NetworkResource::SecurityGroup(_) => NetworkKind::SecurityGroup,
+        }
+    }
+
+    /// Unique among the defaults (one default VPC, one default subnet per zone, one `default`
+    /// group per VPC), so concurrent first uses on several nodes create them once.
+    pub fn default_key(&self) -> Option<String> {
+        match self {
+            NetworkResource::Vpc(v) if v.is_default => Some("vpc".into()),
+            NetworkResource::Subnet(s) if s.default_for_az => {
+                Some(format!("subnet:{}", s.availability_zone))
+            }
+            NetworkResource::SecurityGroup(g) if g.group_name == "default" => {
+                Some(format!("security-group:{}", g.vpc_id))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn set_tags(&mut self, tags: Vec<Tag>) {
+        match self {
+            NetworkResource::Vpc(v) => v.tags = tags,
+            NetworkResource::Subnet(s) => s.tags = tags,
+            NetworkResource::SecurityGroup(g) => g.tags = tags,
+        }
+    }
+}
+
+/// A tag as DescribeTags lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceTag {
+    pub resource_id: String,
+    pub resource_type: String,
+    pub key: String,
+    pub value: String,
+}
+
+/// DescribeTags' filters, each a list of alternatives (empty: any); values are exact, or
+/// patterns (`*`, `?`) the store matches with LIKE and the caller re-checks exactly.
+#[derive(Debug, Clone, Default)]
+pub struct TagQuery {
+    pub resource_ids: Vec<String>,
+    pub resource_types: Vec<String>,
+    pub keys: Vec<String>,
+    pub values: Vec<String>,
+}
+
+/// DescribeInstanceStatus' selection, done in the database: ids (empty: all), states and zones
+/// (empty: any).
+#[derive(Debug, Clone, Default)]
+pub struct InstanceQuery {
+    pub ids: Vec<String>,
+    pub states: Vec<String>,
+    pub availability_zones: Vec<String>,
+}
+
+/// A RunInstances client token: the launch it was first used for (canonical request) and the
+/// instances it made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientToken {
+    pub token: String,
+    pub request: String,
+    pub instance_ids: Vec<String>,
 }

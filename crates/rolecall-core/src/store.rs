@@ -111,6 +111,43 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     /// ([`InstanceState::holds_association`]) also ends its active association. NotFound if absent.
     async fn modify_instance(&self, id: &str, edit: Edit<Instance>) -> Result<Instance>;
 
+    /// [`insert_instances`](Self::insert_instances) that also records the launch's client
+    /// token in the same transaction: Conflict(ClientToken) when the token is taken.
+    async fn insert_reservation(
+        &self,
+        instances: &[Instance],
+        associations: &[Association],
+        token: Option<&ClientToken>,
+    ) -> Result<()>;
+    /// The launch a client token was used for.
+    async fn get_client_token(&self, token: &str) -> Result<Option<ClientToken>>;
+    /// A page of instances chosen in the database (DescribeInstanceStatus), ordered by id.
+    async fn query_instances(&self, q: &InstanceQuery, page: &PageRequest)
+    -> Result<Vec<Instance>>;
+
+    // --- the EC2 network (VPCs, subnets, security groups) and EC2 tags ---
+    /// Inserts the resources in one transaction; Conflict(DefaultNetwork) when one of them is a
+    /// default another writer made first.
+    async fn insert_network(&self, items: &[NetworkResource]) -> Result<()>;
+    /// Every network resource of a kind, with its tags (they are few: no paging).
+    async fn list_network(&self, kind: NetworkKind) -> Result<Vec<NetworkResource>>;
+    /// Network resources by id, with their tags.
+    async fn get_network(&self, ids: &[String]) -> Result<Vec<NetworkResource>>;
+    /// Adds or overwrites tags on resources, each `(id, resource type)`; an instance's document
+    /// changes with its tag rows. LimitExceeded(Tags) past 50 tags on one resource; NotFound for
+    /// an instance that does not exist.
+    async fn put_tags(&self, resources: &[(String, String)], tags: &[Tag]) -> Result<()>;
+    /// Removes tags (`(key, Some(value))` only when the value matches) from resources; no
+    /// tags removes all of them.
+    async fn remove_tags(
+        &self,
+        resources: &[(String, String)],
+        tags: &[(String, Option<String>)],
+    ) -> Result<()>;
+    /// A page of tags chosen in the database, ordered by (resource id, key); `page.from` is
+    /// `resource_id\tkey`.
+    async fn query_tags(&self, q: &TagQuery, page: &PageRequest) -> Result<Vec<ResourceTag>>;
+
     // --- IAM instance profile associations ---
     /// Conflict when the instance already has an active association; CannotAssociate when it is
     /// terminated.

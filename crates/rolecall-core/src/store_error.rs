@@ -70,6 +70,10 @@ pub enum Taken {
     PrivateIp(String),
     /// The instance (by id) already has an active association.
     ActiveAssociation(String),
+    /// A RunInstances client token already used.
+    ClientToken(String),
+    /// A default network resource (by its default key) another writer created first.
+    DefaultNetwork(String),
 }
 
 /// A row that does not exist (by the name, id or ARN it was looked up with).
@@ -175,6 +179,12 @@ impl From<StoreError> for Error {
                 Taken::ActiveAssociation(i) => Error::IncorrectState(format!(
                     "There is an existing association for instance {i}"
                 )),
+                Taken::ClientToken(_) => Error::IdempotentParameterMismatch(
+                    "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).".into(),
+                ),
+                Taken::DefaultNetwork(k) => {
+                    Error::Internal(format!("default network resource {k} raced"))
+                }
             },
             StoreError::NotFound(m) => match m {
                 Missing::Role(n) => no_such_entity(format!("The role with name {n} cannot be found.")),

@@ -32,6 +32,7 @@ async fn an_instances_connection_carries_its_hop_limit_as_ttl() {
         Ec2Config {
             region: "us-east-1".into(),
             instance_cidr: "127.78.0.0/16".parse().unwrap(),
+            strict_ids: false,
         },
     );
     let keyring = KeyRing::new(vec![

@@ -54,6 +54,7 @@ impl Cluster {
             Ec2Config {
                 region: "us-east-1".into(),
                 instance_cidr: "10.9.0.0/24".parse().unwrap(),
+                strict_ids: false,
             },
         )
     }

@@ -18,6 +18,7 @@
 //! foreign keys as backstops. Failures are reported as [`StoreError`]s; core words them as AWS
 //! does.
 
+mod ec2;
 mod principals;
 mod store;
 #[doc(hidden)]

@@ -891,30 +891,86 @@ where
         instances: &[Instance],
         associations: &[Association],
     ) -> Result<()> {
+        self.insert_reservation(instances, associations, None).await
+    }
+
+    async fn insert_reservation(
+        &self,
+        instances: &[Instance],
+        associations: &[Association],
+        token: Option<&ClientToken>,
+    ) -> Result<()> {
         let mut w = self.begin().await?;
         for i in instances {
-            let res = sqlx::query(
-                "INSERT INTO instances (id, state, private_ip, data) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&i.id)
-            .bind(i.state.name())
-            .bind(&i.private_ip)
-            .bind(to_json(i)?)
-            .execute(&mut *w.tx)
-            .await;
-            match res {
-                Err(e) if is_unique_violation(&e, Some(LIVE_PRIVATE_IP)) => {
-                    return Err(StoreError::Conflict(Taken::PrivateIp(i.private_ip.clone())));
-                }
-                other => other.map_err(|e| backend(&e))?,
-            };
+            Self::insert_instance_rows(&mut w.tx, i, LIVE_PRIVATE_IP).await?;
             w.record(EntityKind::Instance, &i.id);
         }
         for a in associations {
             Self::insert_association(&mut w.tx, a).await?;
             w.record(EntityKind::Association, &a.id);
         }
+        if let Some(t) = token {
+            Self::insert_client_token(&mut w.tx, t).await?;
+        }
         w.commit().await
+    }
+
+    async fn get_client_token(&self, token: &str) -> Result<Option<ClientToken>> {
+        self.client_token_row(token).await
+    }
+
+    async fn query_instances(
+        &self,
+        q: &InstanceQuery,
+        page: &PageRequest,
+    ) -> Result<Vec<Instance>> {
+        self.instances_where(q, page).await
+    }
+
+    async fn insert_network(&self, items: &[NetworkResource]) -> Result<()> {
+        self.insert_network_rows(items).await
+    }
+
+    async fn list_network(&self, kind: NetworkKind) -> Result<Vec<NetworkResource>> {
+        self.network_of_kind(kind).await
+    }
+
+    async fn get_network(&self, ids: &[String]) -> Result<Vec<NetworkResource>> {
+        self.network_by_ids(ids).await
+    }
+
+    async fn put_tags(&self, resources: &[(String, String)], tags: &[Tag]) -> Result<()> {
+        let change = |have: &mut Vec<Tag>| {
+            for t in tags {
+                match have.iter_mut().find(|h| h.key == t.key) {
+                    Some(h) => h.value = t.value.clone(),
+                    None => have.push(t.clone()),
+                }
+            }
+        };
+        self.change_tags(resources, &change).await
+    }
+
+    async fn remove_tags(
+        &self,
+        resources: &[(String, String)],
+        tags: &[(String, Option<String>)],
+    ) -> Result<()> {
+        let change = |have: &mut Vec<Tag>| {
+            if tags.is_empty() {
+                have.clear();
+            }
+            have.retain(|h| {
+                !tags
+                    .iter()
+                    .any(|(k, v)| *k == h.key && v.as_ref().is_none_or(|v| *v == h.value))
+            });
+        };
+        self.change_tags(resources, &change).await
+    }
+
+    async fn query_tags(&self, q: &TagQuery, page: &PageRequest) -> Result<Vec<ResourceTag>> {
+        self.tags_where(q, page).await
     }
 
     async fn get_instance(&self, id: &str) -> Result<Option<Instance>> {
@@ -940,7 +996,11 @@ where
         let missing = || Missing::Instance(id.into());
         let mut instance: Instance = Self::locked_doc(&mut w.tx, row, missing).await?;
         let held = instance.state.holds_association();
+        let tags_before = instance.tags.clone();
         edit(&mut instance).map_err(StoreError::Rejected)?;
+        if instance.tags != tags_before {
+            Self::sync_instance_tags(&mut w.tx, &instance).await?;
+        }
         let res = sqlx::query(
             "UPDATE instances SET state = $1, private_ip = $2, data = $3 WHERE id = $4",
         )

@@ -72,6 +72,7 @@ fn ec2(store: &DynStore) -> Ec2 {
         Ec2Config {
             region: "us-east-1".into(),
             instance_cidr: "10.9.0.0/24".parse().unwrap(),
+            strict_ids: false,
         },
     )
 }

@@ -173,6 +173,7 @@ impl Stack {
             Ec2Config {
                 region: REGION.into(),
                 instance_cidr: opts.instance_cidr.parse().unwrap(),
+                strict_ids: false,
             },
         );
         let dir = if opts.imds {

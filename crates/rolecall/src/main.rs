@@ -76,9 +76,15 @@ enum Command {
         /// Verify SigV4 signatures (on) or accept any credentials as the account root (off).
         #[arg(long, value_enum, default_value = "on")]
         auth: Auth,
-        /// Range that instances' private IPs are allocated from.
-        #[arg(long, default_value = "10.0.0.0/16")]
+        /// The default VPC's CIDR block: its default subnets (AWS's /20 per zone when the
+        /// block is /18 or larger, else one subnet) hand out instances' private IPs.
+        #[arg(long, default_value = "172.31.0.0/16")]
         instance_cidr: ipnet::Ipv4Net,
+        /// Refuse image, subnet and security group ids rolecall does not hold, as AWS does
+        /// (InvalidAMIID.NotFound, ...). Off (development mode), well-formed unknown ids are
+        /// recorded as given.
+        #[arg(long)]
+        strict_ec2_ids: bool,
         /// Address of the instance metadata service listener (IMDS is off without it).
         #[arg(long)]
         imds_listen: Option<SocketAddr>,
@@ -212,6 +218,7 @@ struct ServeArgs {
     region: String,
     auth: Auth,
     instance_cidr: ipnet::Ipv4Net,
+    strict_ec2_ids: bool,
     imds_listen: Option<SocketAddr>,
     imds_identify: Identify,
     credentials: CredentialPolicy,
@@ -275,6 +282,7 @@ async fn main() -> Result<()> {
             region,
             auth,
             instance_cidr,
+            strict_ec2_ids,
             imds_listen,
             imds_identify,
             credential_lifetime,
@@ -302,6 +310,7 @@ async fn main() -> Result<()> {
                     region,
                     auth,
                     instance_cidr,
+                    strict_ec2_ids,
                     imds_listen,
                     imds_identify,
                     credentials,
@@ -440,6 +449,7 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         Ec2Config {
             region: args.region.clone(),
             instance_cidr: args.instance_cidr,
+            strict_ids: args.strict_ec2_ids,
         },
     );
     let keys = KeyStore::default();

@@ -26,8 +26,8 @@ pub(crate) use entities::entity;
 pub use message::decode as decode_message;
 pub use ops::{Check, checks, is_unauthorized_call};
 pub(crate) use ops::{
-    Keys, ec2_arn, find_instance, iam_arn, instance_checks, key, pass_role, profile_arn,
-    profile_pass_role, request_tag_keys, with_path,
+    Keys, ec2_arn, find_instance, iam_arn, instance_checks, instance_keys, key, pass_role,
+    profile_arn, profile_pass_role, request_tag_keys, with_path,
 };
 pub use session::role_by_arn;
 

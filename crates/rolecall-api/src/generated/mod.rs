@@ -106,6 +106,15 @@ pub enum Operation {
     GetConsoleOutput,
     GetChangeGeneration,
     DescribeInstanceIdentities,
+    DescribeInstanceStatus,
+    DescribeInstanceAttribute,
+    ModifyInstanceAttribute,
+    CreateTags,
+    DeleteTags,
+    DescribeTags,
+    DescribeVpcs,
+    DescribeSubnets,
+    DescribeSecurityGroups,
 }
 
 impl Operation {
@@ -205,6 +214,15 @@ impl Operation {
         Operation::GetConsoleOutput,
         Operation::GetChangeGeneration,
         Operation::DescribeInstanceIdentities,
+        Operation::DescribeInstanceStatus,
+        Operation::DescribeInstanceAttribute,
+        Operation::ModifyInstanceAttribute,
+        Operation::CreateTags,
+        Operation::DeleteTags,
+        Operation::DescribeTags,
+        Operation::DescribeVpcs,
+        Operation::DescribeSubnets,
+        Operation::DescribeSecurityGroups,
     ];
 
     /// The action name (`Action=`).
@@ -308,6 +326,15 @@ impl Operation {
             Operation::GetConsoleOutput => "GetConsoleOutput",
             Operation::GetChangeGeneration => "GetChangeGeneration",
             Operation::DescribeInstanceIdentities => "DescribeInstanceIdentities",
+            Operation::DescribeInstanceStatus => "DescribeInstanceStatus",
+            Operation::DescribeInstanceAttribute => "DescribeInstanceAttribute",
+            Operation::ModifyInstanceAttribute => "ModifyInstanceAttribute",
+            Operation::CreateTags => "CreateTags",
+            Operation::DeleteTags => "DeleteTags",
+            Operation::DescribeTags => "DescribeTags",
+            Operation::DescribeVpcs => "DescribeVpcs",
+            Operation::DescribeSubnets => "DescribeSubnets",
+            Operation::DescribeSecurityGroups => "DescribeSecurityGroups",
         }
     }
 
@@ -408,6 +435,15 @@ impl Operation {
             Operation::GetConsoleOutput => Service::Ec2,
             Operation::GetChangeGeneration => Service::Rolecall,
             Operation::DescribeInstanceIdentities => Service::Rolecall,
+            Operation::DescribeInstanceStatus => Service::Ec2,
+            Operation::DescribeInstanceAttribute => Service::Ec2,
+            Operation::ModifyInstanceAttribute => Service::Ec2,
+            Operation::CreateTags => Service::Ec2,
+            Operation::DeleteTags => Service::Ec2,
+            Operation::DescribeTags => Service::Ec2,
+            Operation::DescribeVpcs => Service::Ec2,
+            Operation::DescribeSubnets => Service::Ec2,
+            Operation::DescribeSecurityGroups => Service::Ec2,
         }
     }
 
@@ -455,6 +491,12 @@ impl Operation {
                 | Operation::GetConsoleOutput
                 | Operation::GetChangeGeneration
                 | Operation::DescribeInstanceIdentities
+                | Operation::DescribeInstanceStatus
+                | Operation::DescribeInstanceAttribute
+                | Operation::DescribeTags
+                | Operation::DescribeVpcs
+                | Operation::DescribeSubnets
+                | Operation::DescribeSecurityGroups
         )
     }
 
@@ -571,6 +613,15 @@ impl Operation {
             (Service::Rolecall, "DescribeInstanceIdentities") => {
                 Operation::DescribeInstanceIdentities
             }
+            (Service::Ec2, "DescribeInstanceStatus") => Operation::DescribeInstanceStatus,
+            (Service::Ec2, "DescribeInstanceAttribute") => Operation::DescribeInstanceAttribute,
+            (Service::Ec2, "ModifyInstanceAttribute") => Operation::ModifyInstanceAttribute,
+            (Service::Ec2, "CreateTags") => Operation::CreateTags,
+            (Service::Ec2, "DeleteTags") => Operation::DeleteTags,
+            (Service::Ec2, "DescribeTags") => Operation::DescribeTags,
+            (Service::Ec2, "DescribeVpcs") => Operation::DescribeVpcs,
+            (Service::Ec2, "DescribeSubnets") => Operation::DescribeSubnets,
+            (Service::Ec2, "DescribeSecurityGroups") => Operation::DescribeSecurityGroups,
             _ => return None,
         })
     }

@@ -330,6 +330,7 @@ mod tests {
                 profile_arn: None,
                 metadata_options: MetadataOptions::default(),
                 client_token: None,
+                ..Default::default()
             })
             .await
             .expect("launched");

@@ -10,10 +10,14 @@ pub(crate) mod account;
 pub(crate) mod associations;
 #[path = "groups.rs"]
 pub(crate) mod groups;
+#[path = "instance_attributes.rs"]
+pub(crate) mod instance_attributes;
 #[path = "instance_profiles.rs"]
 pub(crate) mod instance_profiles;
 #[path = "instances.rs"]
 pub(crate) mod instances;
+#[path = "network.rs"]
+pub(crate) mod network;
 #[path = "policies.rs"]
 pub(crate) mod policies;
 #[path = "principal_policies.rs"]
@@ -24,6 +28,8 @@ pub(crate) mod role_policies;
 pub(crate) mod roles;
 #[path = "simulation.rs"]
 pub(crate) mod simulation;
+#[path = "tags.rs"]
+pub(crate) mod tags;
 #[path = "users.rs"]
 pub(crate) mod users;
 
@@ -197,6 +203,23 @@ pub(crate) async fn dispatch(
             run::<associations::DescribeIamInstanceProfileAssociations>(call, facts).await
         }
         Operation::GetConsoleOutput => run::<instances::GetConsoleOutput>(call, facts).await,
+        Operation::DescribeInstanceStatus => {
+            run::<instance_attributes::DescribeInstanceStatus>(call, facts).await
+        }
+        Operation::DescribeInstanceAttribute => {
+            run::<instance_attributes::DescribeInstanceAttribute>(call, facts).await
+        }
+        Operation::ModifyInstanceAttribute => {
+            run::<instance_attributes::ModifyInstanceAttribute>(call, facts).await
+        }
+        Operation::CreateTags => run::<tags::CreateTags>(call, facts).await,
+        Operation::DeleteTags => run::<tags::DeleteTags>(call, facts).await,
+        Operation::DescribeTags => run::<tags::DescribeTags>(call, facts).await,
+        Operation::DescribeVpcs => run::<network::DescribeVpcs>(call, facts).await,
+        Operation::DescribeSubnets => run::<network::DescribeSubnets>(call, facts).await,
+        Operation::DescribeSecurityGroups => {
+            run::<network::DescribeSecurityGroups>(call, facts).await
+        }
         _ => return None,
     })
 }

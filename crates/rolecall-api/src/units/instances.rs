@@ -12,16 +12,17 @@ use crate::generated::Operation;
 use crate::generated::ec2::{self as input, InstanceMetadataOptionsRequest, TagSpecification};
 use crate::units::Unit;
 use rolecall_core::ec2::{Filter, RunInstances as Launch};
+use rolecall_core::ec2_network::Placement;
 use rolecall_core::model::{
     Association, Instance, InstanceProfile, InstanceState, MetadataOptions, Tag,
 };
 use rolecall_wire::{Params, Xml, ec2_response};
 
-fn respond(call: &Call<'_>, body: &dyn Fn(&mut Xml)) -> String {
+pub(crate) fn respond(call: &Call<'_>, body: &dyn Fn(&mut Xml)) -> String {
     ec2_response(call.op.name(), call.request_id, body)
 }
 
-fn ec2_check(op: Operation, resource: String, keys: Keys) -> Check {
+pub(crate) fn ec2_check(op: Operation, resource: String, keys: Keys) -> Check {
     Check {
         action: format!("ec2:{}", op.name()),
         resource,
@@ -30,7 +31,7 @@ fn ec2_check(op: Operation, resource: String, keys: Keys) -> Check {
 }
 
 /// EC2's DryRun: the request is checked, then answered with DryRunOperation instead of acting.
-fn dry_run(flag: Option<bool>) -> Result<(), ApiError> {
+pub(crate) fn dry_run(flag: Option<bool>) -> Result<(), ApiError> {
     if flag.unwrap_or(false) {
         return Err(ApiError::new(
             412,
@@ -41,7 +42,7 @@ fn dry_run(flag: Option<bool>) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn filters(filters: Vec<input::Filter>) -> Vec<Filter> {
+pub(crate) fn filters(filters: Vec<input::Filter>) -> Vec<Filter> {
     filters
         .into_iter()
         .map(|f| Filter {
@@ -184,20 +185,146 @@ fn run_error(e: rolecall_core::Error) -> ApiError {
     }
 }
 
+/// A launch's (subnet, security group ids, private IP).
+type LaunchNetwork = (Option<String>, Vec<String>, Option<String>);
+
+/// The launch's network as `NetworkInterface.N` or the instance-level parameters give it:
+/// (subnet, security group ids, private IP). EC2 refuses mixing the two forms; rolecall models
+/// one interface, the primary (device index 0).
+fn launch_network(input: &input::RunInstancesInput) -> Result<LaunchNetwork, ApiError> {
+    let combination = |m: &str| ApiError::new(400, "InvalidParameterCombination", m.to_string());
+    let invalid = |m: &str| ApiError::new(400, "InvalidParameterValue", m.to_string());
+    let nics = &input.network_interfaces;
+    if nics.is_empty() {
+        return Ok((
+            input.subnet_id.clone(),
+            input.security_group_ids.clone(),
+            input.private_ip_address.clone(),
+        ));
+    }
+    if input.subnet_id.is_some() {
+        return Err(combination(
+            "Network interfaces and an instance-level subnet ID may not be specified on the same request",
+        ));
+    }
+    if !input.security_group_ids.is_empty() || !input.security_groups.is_empty() {
+        return Err(combination(
+            "Network interfaces and an instance-level security groups may not be specified on the same request",
+        ));
+    }
+    if input.private_ip_address.is_some() {
+        return Err(combination(
+            "Network interfaces and an instance-level private IP address should not be specified on the same request",
+        ));
+    }
+    if nics.len() > 1 && nics.iter().any(|n| n.associate_public_ip_address.is_some()) {
+        return Err(combination(
+            "The associatePublicIPAddress parameter cannot be specified when launching with multiple network interfaces.",
+        ));
+    }
+    let mut indexes = Vec::new();
+    for n in nics {
+        let Some(i) = n.device_index.or(n.network_card_index.map(|_| 0)) else {
+            return Err(invalid("Each network interface requires a device index."));
+        };
+        if indexes.contains(&i) {
+            return Err(invalid(
+                "Each network interface requires a unique device index.",
+            ));
+        }
+        indexes.push(i);
+    }
+    let Some(primary) = nics.iter().find(|n| n.device_index == Some(0)) else {
+        return Err(invalid(
+            "A network interface at device index 0 (the primary interface) is required.",
+        ));
+    };
+    if nics.len() > 1 {
+        return Err(ApiError::new(
+            400,
+            "Unsupported",
+            "rolecall models one network interface per instance (device index 0).",
+        ));
+    }
+    if let Some(eni) = &primary.network_interface_id {
+        return Err(
+            rolecall_core::Error::InvalidNetworkInterfaceIdNotFound(format!(
+                "The networkInterface ID '{eni}' does not exist"
+            ))
+            .into(),
+        );
+    }
+    let private_ip = primary.private_ip_address.clone().or_else(|| {
+        primary
+            .private_ip_addresses
+            .iter()
+            .find(|a| a.primary == Some(true))
+            .and_then(|a| a.private_ip_address.clone())
+    });
+    Ok((
+        primary.subnet_id.clone(),
+        primary.groups.clone(),
+        private_ip,
+    ))
+}
+
+/// What RunInstances acts on: the instance profile named (or why not), the launch as core
+/// takes it, and where it goes (or why not), all read once before authorization.
+pub(crate) struct Launching {
+    profile: Option<rolecall_core::Result<InstanceProfile>>,
+    launch: Launch,
+    placement: rolecall_core::Result<Placement>,
+}
+
+fn launch_of(input: &input::RunInstancesInput) -> Result<Launch, ApiError> {
+    let image_id = input
+        .image_id
+        .clone()
+        .ok_or_else(|| ApiError::missing_parameter(Protocol::Ec2, "ImageId"))?;
+    let (subnet_id, security_group_ids, private_ip) = launch_network(input)?;
+    let mut metadata_options = MetadataOptions::default();
+    MetadataChange::of_request(input.metadata_options.as_ref())?.apply(&mut metadata_options);
+    let spec = input.iam_instance_profile.clone().unwrap_or_default();
+    Ok(Launch {
+        image_id,
+        min_count: input.min_count,
+        max_count: input.max_count,
+        instance_type: input.instance_type.clone(),
+        key_name: input.key_name.clone(),
+        security_groups: input.security_groups.clone(),
+        security_group_ids,
+        subnet_id,
+        private_ip,
+        user_data: input.user_data.clone(),
+        tags: instance_tags(&input.tag_specifications)?,
+        profile_name: spec.name,
+        profile_arn: spec.arn,
+        metadata_options,
+        client_token: input.client_token.clone(),
+        availability_zone: input
+            .placement
+            .as_ref()
+            .and_then(|p| p.availability_zone.clone()),
+        disable_api_termination: input.disable_api_termination.unwrap_or(false),
+        disable_api_stop: input.disable_api_stop.unwrap_or(false),
+        shutdown_behavior: input.instance_initiated_shutdown_behavior.clone(),
+    })
+}
+
 pub(crate) struct RunInstances;
 
 impl Unit for RunInstances {
     const OP: Operation = Operation::RunInstances;
     type Input = input::RunInstancesInput;
-    /// The instance profile the request names, as found (or why not).
-    type Resolved = Option<rolecall_core::Result<InstanceProfile>>;
+    type Resolved = Launching;
 
     fn parse(p: &Params) -> Result<Self::Input, ApiError> {
         Self::Input::parse(p)
     }
 
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Self::Resolved, ApiError> {
-        Ok(match &input.iam_instance_profile {
+        let launch = launch_of(input)?;
+        let profile = match &input.iam_instance_profile {
             Some(spec) => Some(
                 call.api
                     .iam
@@ -205,16 +332,22 @@ impl Unit for RunInstances {
                     .await,
             ),
             None => None,
+        };
+        let placement = call.api.ec2.launch_placement(&launch).await;
+        Ok(Launching {
+            profile,
+            launch,
+            placement,
         })
     }
 
     /// Each resource a launch touches (instance, network interface, volume, image, subnet,
     /// security groups, key pair) with the launch's keys, and `iam:PassRole` on the profile's
     /// role.
-    fn checks(call: &Call<'_>, input: &Self::Input, profile: &Self::Resolved) -> Vec<Check> {
+    fn checks(call: &Call<'_>, input: &Self::Input, resolved: &Self::Resolved) -> Vec<Check> {
         let api = call.api;
         let op = Self::OP;
-        let profile = profile.as_ref().and_then(|p| p.as_ref().ok());
+        let profile = resolved.profile.as_ref().and_then(|p| p.as_ref().ok());
         let m = input.metadata_options.clone().unwrap_or_default();
         let mut keys: Keys = vec![
             key(
@@ -271,17 +404,36 @@ impl Unit for RunInstances {
                 keys.clone(),
             ));
         }
-        if let Some(subnet) = &input.subnet_id {
+        // The subnet and groups the launch lands in (the defaults when it names none).
+        let (subnet, groups): (Option<String>, Vec<String>) = match &resolved.placement {
+            Ok(p) => (
+                Some(p.subnet_id.clone()),
+                p.groups.iter().filter_map(|g| g.group_id.clone()).collect(),
+            ),
+            Err(_) => (
+                resolved.launch.subnet_id.clone(),
+                resolved.launch.security_group_ids.clone(),
+            ),
+        };
+        if let Some(subnet) = subnet {
+            let mut subnet_keys = keys.clone();
+            if let Ok(p) = &resolved.placement {
+                subnet_keys.push(key("ec2:Vpc", authz::ec2_arn(api, "vpc", &p.subnet.vpc_id)));
+                subnet_keys.push(key(
+                    "ec2:AvailabilityZone",
+                    p.subnet.availability_zone.clone(),
+                ));
+            }
             out.push(ec2_check(
                 op,
-                authz::ec2_arn(api, "subnet", subnet),
-                keys.clone(),
+                authz::ec2_arn(api, "subnet", &subnet),
+                subnet_keys,
             ));
         }
-        for sg in &input.security_group_ids {
+        for sg in groups {
             out.push(ec2_check(
                 op,
-                authz::ec2_arn(api, "security-group", sg),
+                authz::ec2_arn(api, "security-group", &sg),
                 keys.clone(),
             ));
         }
@@ -299,37 +451,13 @@ impl Unit for RunInstances {
     async fn handle(
         call: &Call<'_>,
         input: Self::Input,
-        profile: Self::Resolved,
+        resolved: Self::Resolved,
     ) -> Result<String, ApiError> {
-        let image_id = input
-            .image_id
-            .clone()
-            .ok_or_else(|| ApiError::missing_parameter(Protocol::Ec2, "ImageId"))?;
-        let mut metadata_options = MetadataOptions::default();
-        MetadataChange::of_request(input.metadata_options.as_ref())?.apply(&mut metadata_options);
-        let spec = input.iam_instance_profile.clone().unwrap_or_default();
-        let launch = Launch {
-            image_id,
-            min_count: input.min_count,
-            max_count: input.max_count,
-            instance_type: input.instance_type.clone(),
-            key_name: input.key_name.clone(),
-            security_groups: input.security_groups.clone(),
-            security_group_ids: input.security_group_ids.clone(),
-            subnet_id: input.subnet_id.clone(),
-            private_ip: input.private_ip_address.clone(),
-            user_data: input.user_data.clone(),
-            tags: instance_tags(&input.tag_specifications)?,
-            profile_name: spec.name,
-            profile_arn: spec.arn,
-            metadata_options,
-            client_token: input.client_token.clone(),
-        };
         dry_run(input.dry_run)?;
         let r = call
             .api
             .ec2
-            .run_instances_resolved(launch, profile)
+            .run_instances_placed(resolved.launch, resolved.profile, resolved.placement)
             .await
             .map_err(run_error)?;
         let region = call.api.config.region.as_str();
@@ -645,6 +773,10 @@ mod tests {
                 profile_arn: None,
                 metadata_options: MetadataOptions::default(),
                 client_token: None,
+                availability_zone: None,
+                disable_api_termination: false,
+                disable_api_stop: false,
+                shutdown_behavior: None,
             })
             .await
             .expect("launched");

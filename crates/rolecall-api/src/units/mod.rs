@@ -12,6 +12,61 @@
 //! edit here. Operations not (yet) written as units go the
 //! older way (`authz::ops` from the parameters, then the handler `match` in `iam`/`ec2`/...).
 
+/// An EC2 Describe* unit: nothing to resolve, authorized on `*` (as EC2's Describe* actions
+/// are), DryRun honoured, then `$body` with the call and the input.
+macro_rules! describe_unit {
+    ($unit:ident, $input:ident, |$call:ident, $in:ident| $body:block) => {
+        pub(crate) struct $unit;
+
+        impl $crate::units::Unit for $unit {
+            const OP: $crate::generated::Operation = $crate::generated::Operation::$unit;
+            type Input = $crate::generated::ec2::$input;
+            type Resolved = ();
+
+            fn parse(p: &rolecall_wire::Params) -> Result<Self::Input, $crate::error::ApiError> {
+                Self::Input::parse(p)
+            }
+
+            async fn resolve(
+                _: &$crate::context::Call<'_>,
+                _: &Self::Input,
+            ) -> Result<(), $crate::error::ApiError> {
+                Ok(())
+            }
+
+            fn checks(
+                call: &$crate::context::Call<'_>,
+                _: &Self::Input,
+                _: &(),
+            ) -> Vec<$crate::authz::Check> {
+                vec![$crate::authz::Check {
+                    action: format!("ec2:{}", Self::OP.name()),
+                    resource: "*".into(),
+                    keys: vec![$crate::authz::key(
+                        "ec2:Region",
+                        call.api.config.region.clone(),
+                    )],
+                }]
+            }
+
+            async fn handle(
+                $call: &$crate::context::Call<'_>,
+                $in: Self::Input,
+                _: (),
+            ) -> Result<String, $crate::error::ApiError> {
+                if $in.dry_run.unwrap_or(false) {
+                    return Err($crate::error::ApiError::new(
+                        412,
+                        "DryRunOperation",
+                        "Request would have succeeded, but DryRun flag is set.",
+                    ));
+                }
+                $body
+            }
+        }
+    };
+}
+
 pub(crate) mod dispatch;
 pub(crate) mod iam_common;
 #[cfg(test)]

@@ -30,6 +30,7 @@ pub async fn api() -> Api {
         Ec2Config {
             region: "us-east-1".into(),
             instance_cidr: "127.92.0.0/24".parse().expect("cidr"),
+            strict_ids: false,
         },
     );
     let revocations = Arc::new(crate::revocation::Revocations::new(

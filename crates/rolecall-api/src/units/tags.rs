@@ -1,0 +1,169 @@
+//! The EC2 tag family: CreateTags, DeleteTags (authorized on each resource's ARN, with the
+//! instance's own keys and the request's tag keys), DescribeTags (on `*`, filtered in the
+//! database).
+
+use super::instances::{dry_run, ec2_check, filters, respond};
+use crate::authz::{self, Check, Keys, key, request_tag_keys};
+use crate::context::Call;
+use crate::error::ApiError;
+use crate::generated::Operation;
+use crate::generated::ec2 as input;
+use crate::units::Unit;
+use rolecall_core::ec2::page_size;
+use rolecall_core::ec2_tags::resource_type;
+use rolecall_core::model::{Association, Instance, Tag};
+use rolecall_core::paging::encode_token;
+use rolecall_wire::Params;
+
+/// Each resource a tag call names, with the instance as it is when it is one.
+type Targets = Vec<(String, Option<(Instance, Option<Association>)>)>;
+
+async fn resolve_targets(call: &Call<'_>, ids: &[String]) -> Targets {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let found = if id.starts_with("i-") {
+            authz::find_instance(call.api, id).await
+        } else {
+            None
+        };
+        out.push((id.clone(), found));
+    }
+    out
+}
+
+/// The ARN of a resource by its id (images are regional and ownerless).
+fn resource_arn(call: &Call<'_>, id: &str) -> String {
+    match resource_type(id) {
+        Ok("image") => format!("arn:aws:ec2:{}::image/{id}", call.api.config.region),
+        Ok(kind) => authz::ec2_arn(call.api, kind, id),
+        Err(_) => authz::ec2_arn(call.api, "*", id),
+    }
+}
+
+fn target_checks(call: &Call<'_>, op: Operation, targets: &Targets, request: &Keys) -> Vec<Check> {
+    targets
+        .iter()
+        .map(|(id, found)| {
+            let mut keys = match found {
+                Some((i, a)) => authz::instance_keys(call.api, i, a.as_ref()),
+                None => vec![key("ec2:Region", call.api.config.region.clone())],
+            };
+            keys.extend(request.iter().cloned());
+            ec2_check(op, resource_arn(call, id), keys)
+        })
+        .collect()
+}
+
+fn given_tags(tags: &[input::Tag]) -> Result<Vec<Tag>, ApiError> {
+    tags.iter()
+        .map(|t| {
+            let key = t.key.clone().ok_or_else(|| {
+                ApiError::missing_parameter(crate::error::Protocol::Ec2, "Tag.Key")
+            })?;
+            Ok(Tag {
+                key,
+                value: t.value.clone().unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+pub(crate) struct CreateTags;
+
+impl Unit for CreateTags {
+    const OP: Operation = Operation::CreateTags;
+    type Input = input::CreateTagsInput;
+    type Resolved = Targets;
+
+    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
+        Self::Input::parse(p)
+    }
+
+    async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Targets, ApiError> {
+        Ok(resolve_targets(call, &input.resources).await)
+    }
+
+    fn checks(call: &Call<'_>, input: &Self::Input, targets: &Targets) -> Vec<Check> {
+        let pairs: Vec<(String, String)> = input
+            .tags
+            .iter()
+            .map(|t| {
+                (
+                    t.key.clone().unwrap_or_default(),
+                    t.value.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        target_checks(call, Self::OP, targets, &request_tag_keys(&pairs))
+    }
+
+    async fn handle(call: &Call<'_>, input: Self::Input, _: Targets) -> Result<String, ApiError> {
+        let tags = given_tags(&input.tags)?;
+        dry_run(input.dry_run)?;
+        call.api.ec2.create_tags(&input.resources, &tags).await?;
+        Ok(respond(call, &|x| {
+            x.leaf("return", "true");
+        }))
+    }
+}
+
+pub(crate) struct DeleteTags;
+
+impl Unit for DeleteTags {
+    const OP: Operation = Operation::DeleteTags;
+    type Input = input::DeleteTagsInput;
+    type Resolved = Targets;
+
+    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
+        Self::Input::parse(p)
+    }
+
+    async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Targets, ApiError> {
+        Ok(resolve_targets(call, &input.resources).await)
+    }
+
+    fn checks(call: &Call<'_>, input: &Self::Input, targets: &Targets) -> Vec<Check> {
+        let keys: Vec<String> = input.tags.iter().filter_map(|t| t.key.clone()).collect();
+        let request = if keys.is_empty() {
+            vec![]
+        } else {
+            vec![("aws:TagKeys".to_string(), keys)]
+        };
+        target_checks(call, Self::OP, targets, &request)
+    }
+
+    async fn handle(call: &Call<'_>, input: Self::Input, _: Targets) -> Result<String, ApiError> {
+        let tags: Vec<(String, Option<String>)> = input
+            .tags
+            .iter()
+            .map(|t| {
+                t.key.clone().map(|k| (k, t.value.clone())).ok_or_else(|| {
+                    ApiError::missing_parameter(crate::error::Protocol::Ec2, "Tag.Key")
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        dry_run(input.dry_run)?;
+        call.api.ec2.delete_tags(&input.resources, &tags).await?;
+        Ok(respond(call, &|x| {
+            x.leaf("return", "true");
+        }))
+    }
+}
+
+describe_unit!(DescribeTags, DescribeTagsInput, |call, input| {
+    let page = page_size(input.max_results, false, input.next_token.as_deref())?;
+    let (tags, next) = call
+        .api
+        .ec2
+        .describe_tags(&filters(input.filters), page)
+        .await?;
+    Ok(respond(call, &|x| {
+        x.list("tagSet", "item", &tags, |x, t| {
+            x.leaf("resourceId", &t.resource_id);
+            x.leaf("resourceType", &t.resource_type);
+            x.leaf("key", &t.key);
+            x.leaf("value", &t.value);
+        });
+        x.leaf_opt("nextToken", next.as_deref().map(encode_token));
+    }))
+});

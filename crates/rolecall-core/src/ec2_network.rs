@@ -1,0 +1,589 @@
+//! The EC2 network: the default VPC (the configured CIDR, AWS's 172.31.0.0/16 by default), one
+//! default subnet per availability zone (AWS's /20 layout when the VPC is /18 or larger,
+//! otherwise one subnet spanning the VPC in the first zone) and the VPC's `default` security
+//! group, created once on first use. Where a launch goes (subnet, VPC, zone, groups).
+
+use crate::ec2::{Ec2, Filter, wildcard_match};
+use crate::model::*;
+use crate::{Error, Result, StoreError, Taken};
+use ipnet::Ipv4Net;
+use rolecall_crypto::ec2_id;
+
+/// Where instances of one launch go.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    /// The subnet whose range the private IPs come from.
+    pub subnet: Subnet,
+    /// The subnet id the instances record (the subnet's, or in development mode an unknown
+    /// id as given).
+    pub subnet_id: String,
+    pub groups: Vec<GroupIdentifier>,
+}
+
+/// The default network of a VPC CIDR: the VPC, its subnets, its default group.
+fn plan_default_network(cidr: Ipv4Net, zones: &[String]) -> Vec<NetworkResource> {
+    let vpc = Vpc {
+        id: ec2_id("vpc"),
+        cidr_block: cidr.to_string(),
+        is_default: true,
+        tags: vec![],
+    };
+    let blocks: Vec<(Ipv4Net, &String)> = match cidr.subnets(20) {
+        Ok(blocks) if cidr.prefix_len() <= 18 => blocks.zip(zones).collect(),
+        _ => zones.first().map(|z| (cidr, z)).into_iter().collect(),
+    };
+    let mut out = vec![NetworkResource::Vpc(vpc.clone())];
+    for (block, zone) in blocks {
+        out.push(NetworkResource::Subnet(Subnet {
+            id: ec2_id("subnet"),
+            vpc_id: vpc.id.clone(),
+            cidr_block: block.to_string(),
+            availability_zone: zone.clone(),
+            default_for_az: true,
+            map_public_ip_on_launch: true,
+            tags: vec![],
+        }));
+    }
+    out.push(NetworkResource::SecurityGroup(SecurityGroup {
+        id: ec2_id("sg"),
+        vpc_id: vpc.id,
+        group_name: "default".into(),
+        description: "default VPC security group".into(),
+        tags: vec![],
+    }));
+    out
+}
+
+/// `prefix-` followed by 8 or 17 hex digits.
+pub fn well_formed(prefix: &str, id: &str) -> bool {
+    let hex = id
+        .strip_prefix(prefix)
+        .and_then(|r| r.strip_prefix('-'))
+        .unwrap_or("");
+    (hex.len() == 8 || hex.len() == 17) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+pub fn check_subnet_id(id: &str) -> Result<()> {
+    if well_formed("subnet", id) {
+        Ok(())
+    } else {
+        Err(Error::InvalidSubnetIdMalformed(format!(
+            "Invalid id: \"{}\"",
+            id.escape_debug()
+        )))
+    }
+}
+
+pub fn check_group_id(id: &str) -> Result<()> {
+    if well_formed("sg", id) {
+        Ok(())
+    } else {
+        Err(Error::InvalidGroupIdMalformed(format!(
+            "Invalid id: \"{}\"",
+            id.escape_debug()
+        )))
+    }
+}
+
+pub fn check_vpc_id(id: &str) -> Result<()> {
+    if well_formed("vpc", id) {
+        Ok(())
+    } else {
+        Err(Error::InvalidVpcIdMalformed(format!(
+            "Invalid id: \"{}\"",
+            id.escape_debug()
+        )))
+    }
+}
+
+fn subnet_not_found(id: &str) -> Error {
+    Error::InvalidSubnetIdNotFound(format!("The subnet ID '{id}' does not exist"))
+}
+
+/// Usable addresses of a subnet's CIDR block: all but the first four and the last, as in a VPC.
+pub fn usable_addresses(cidr: &str) -> u64 {
+    cidr.parse::<Ipv4Net>()
+        .map(|n| (1u64 << (32 - u32::from(n.prefix_len()))).saturating_sub(5))
+        .unwrap_or(0)
+}
+
+fn any_match(f: &Filter, values: &[&str]) -> bool {
+    f.values
+        .iter()
+        .any(|p| values.iter().any(|v| wildcard_match(p, v)))
+}
+
+fn tag_filter(f: &Filter, tags: &[Tag]) -> Option<bool> {
+    if f.name == "tag-key" {
+        let keys: Vec<&str> = tags.iter().map(|t| t.key.as_str()).collect();
+        return Some(any_match(f, &keys));
+    }
+    if f.name == "tag-value" {
+        let values: Vec<&str> = tags.iter().map(|t| t.value.as_str()).collect();
+        return Some(any_match(f, &values));
+    }
+    let key = f.name.strip_prefix("tag:").filter(|k| !k.is_empty())?;
+    let values: Vec<&str> = tags
+        .iter()
+        .filter(|t| t.key == key)
+        .map(|t| t.value.as_str())
+        .collect();
+    Some(any_match(f, &values))
+}
+
+fn invalid_filter(name: &str) -> Error {
+    Error::InvalidParameterValue(format!("The filter '{name}' is invalid"))
+}
+
+/// Whether `f` holds for a resource whose filterable fields are `fields`; an unknown filter name
+/// is an error.
+fn matches(f: &Filter, fields: &[(&str, Vec<&str>)], tags: &[Tag]) -> Result<bool> {
+    if let Some(m) = tag_filter(f, tags) {
+        return Ok(m);
+    }
+    match fields.iter().find(|(n, _)| *n == f.name) {
+        Some((_, values)) => Ok(any_match(f, values)),
+        None => Err(invalid_filter(&f.name)),
+    }
+}
+
+fn bool_str(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
+}
+
+/// A page of `items` (sorted by id) after `from`, at most `limit`, and the next page's first id.
+fn page<T>(
+    mut items: Vec<T>,
+    id: impl Fn(&T) -> &str,
+    req: &crate::PageRequest,
+) -> (Vec<T>, Option<String>) {
+    if let Some(from) = &req.from {
+        items.retain(|i| id(i) >= from.as_str());
+    }
+    let next = items.get(req.limit).map(|i| id(i).to_string());
+    items.truncate(req.limit);
+    (items, next)
+}
+
+impl Ec2 {
+    /// The default network, created on first use (once, also across nodes: the defaults' keys
+    /// are unique, and the loser of a race reads the winner's).
+    pub async fn default_network(&self) -> Result<(Vpc, Vec<Subnet>, SecurityGroup)> {
+        for _ in 0..2 {
+            if let Some(found) = self.read_default_network().await? {
+                return Ok(found);
+            }
+            let plan =
+                plan_default_network(self.config.instance_cidr, &self.config.availability_zones());
+            match self.store.insert_network(&plan).await {
+                Ok(()) | Err(StoreError::Conflict(Taken::DefaultNetwork(_))) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.read_default_network()
+            .await?
+            .ok_or_else(|| Error::Internal("default network missing after creation".into()))
+    }
+
+    async fn read_default_network(&self) -> Result<Option<(Vpc, Vec<Subnet>, SecurityGroup)>> {
+        let vpc = self.vpcs().await?.into_iter().find(|v| v.is_default);
+        let Some(vpc) = vpc else { return Ok(None) };
+        let mut subnets: Vec<Subnet> = self
+            .subnets()
+            .await?
+            .into_iter()
+            .filter(|s| s.vpc_id == vpc.id && s.default_for_az)
+            .collect();
+        // In zone order: the first is where a launch without a subnet or zone goes.
+        subnets.sort_by(|a, b| a.availability_zone.cmp(&b.availability_zone));
+        let group = self
+            .security_groups()
+            .await?
+            .into_iter()
+            .find(|g| g.vpc_id == vpc.id && g.group_name == "default");
+        Ok(group.map(|g| (vpc, subnets, g)))
+    }
+
+    async fn vpcs(&self) -> Result<Vec<Vpc>> {
+        Ok(self
+            .store
+            .list_network(NetworkKind::Vpc)
+            .await?
+            .into_iter()
+            .filter_map(|r| match r {
+                NetworkResource::Vpc(v) => Some(v),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn subnets(&self) -> Result<Vec<Subnet>> {
+        Ok(self
+            .store
+            .list_network(NetworkKind::Subnet)
+            .await?
+            .into_iter()
+            .filter_map(|r| match r {
+                NetworkResource::Subnet(s) => Some(s),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn security_groups(&self) -> Result<Vec<SecurityGroup>> {
+        Ok(self
+            .store
+            .list_network(NetworkKind::SecurityGroup)
+            .await?
+            .into_iter()
+            .filter_map(|r| match r {
+                NetworkResource::SecurityGroup(g) => Some(g),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The network resource `id`, if it exists.
+    pub async fn network_resource(&self, id: &str) -> Result<Option<NetworkResource>> {
+        self.default_network().await?;
+        Ok(self
+            .store
+            .get_network(&[id.to_string()])
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Where a launch goes: the subnet named (or the default subnet of `zone`, or of the first
+    /// zone), and its security groups (by id or, in the default VPC, by name; the VPC's
+    /// `default` group when none).
+    pub async fn placement(
+        &self,
+        subnet_id: Option<&str>,
+        zone: Option<&str>,
+        group_ids: &[String],
+        group_names: &[String],
+    ) -> Result<Placement> {
+        let (vpc, defaults, default_group) = self.default_network().await?;
+        let first_default = || {
+            defaults
+                .first()
+                .cloned()
+                .ok_or_else(|| Error::Internal("no default subnet".into()))
+        };
+        let (subnet, recorded) = match subnet_id {
+            Some(id) => {
+                check_subnet_id(id)?;
+                let found = self.store.get_network(&[id.to_string()]).await?;
+                match found.into_iter().next() {
+                    Some(NetworkResource::Subnet(s)) => (s, id.to_string()),
+                    _ if self.config.strict_ids => return Err(subnet_not_found(id)),
+                    _ => (first_default()?, id.to_string()),
+                }
+            }
+            None => {
+                let s = match zone {
+                    Some(z) => defaults
+                        .iter()
+                        .find(|s| s.availability_zone == z)
+                        .cloned()
+                        .ok_or_else(|| {
+                            Error::InvalidParameterValue(format!(
+                                "Invalid availability zone: [{z}]"
+                            ))
+                        })?,
+                    None => first_default()?,
+                };
+                let id = s.id.clone();
+                (s, id)
+            }
+        };
+        if let Some(z) = zone
+            && z != subnet.availability_zone
+            && subnet_id.is_some()
+        {
+            return Err(Error::InvalidParameterValue(format!(
+                "The specified availability zone '{z}' does not match the subnet's zone '{}'.",
+                subnet.availability_zone
+            )));
+        }
+        let groups = self
+            .launch_groups(&subnet.vpc_id, &vpc, group_ids, group_names)
+            .await?
+            .unwrap_or_else(|| {
+                vec![GroupIdentifier {
+                    group_id: Some(default_group.id.clone()),
+                    group_name: Some(default_group.group_name.clone()),
+                }]
+            });
+        Ok(Placement {
+            subnet,
+            subnet_id: recorded,
+            groups,
+        })
+    }
+
+    /// The groups a launch names (None when it names none).
+    async fn launch_groups(
+        &self,
+        vpc_id: &str,
+        default_vpc: &Vpc,
+        ids: &[String],
+        names: &[String],
+    ) -> Result<Option<Vec<GroupIdentifier>>> {
+        if ids.is_empty() && names.is_empty() {
+            return Ok(None);
+        }
+        for id in ids {
+            check_group_id(id)?;
+        }
+        let groups = self.security_groups().await?;
+        let mut out = Vec::new();
+        for id in ids {
+            match groups.iter().find(|g| g.id == *id && g.vpc_id == vpc_id) {
+                Some(g) => out.push(GroupIdentifier {
+                    group_id: Some(g.id.clone()),
+                    group_name: Some(g.group_name.clone()),
+                }),
+                None if self.config.strict_ids => {
+                    return Err(Error::InvalidGroupNotFound(format!(
+                        "The security group '{id}' does not exist in VPC '{vpc_id}'"
+                    )));
+                }
+                None => out.push(GroupIdentifier {
+                    group_id: Some(id.clone()),
+                    group_name: None,
+                }),
+            }
+        }
+        for name in names {
+            match groups
+                .iter()
+                .find(|g| g.group_name == *name && g.vpc_id == default_vpc.id)
+            {
+                Some(g) => out.push(GroupIdentifier {
+                    group_id: Some(g.id.clone()),
+                    group_name: Some(g.group_name.clone()),
+                }),
+                None if self.config.strict_ids => {
+                    return Err(Error::InvalidGroupNotFound(format!(
+                        "The security group '{name}' does not exist in default VPC '{}'",
+                        default_vpc.id
+                    )));
+                }
+                None => out.push(GroupIdentifier {
+                    group_id: None,
+                    group_name: Some(name.clone()),
+                }),
+            }
+        }
+        Ok(Some(out))
+    }
+
+    pub async fn describe_vpcs(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+        page_req: Option<&crate::PageRequest>,
+    ) -> Result<(Vec<Vpc>, Option<String>)> {
+        self.default_network().await?;
+        for id in ids {
+            check_vpc_id(id)?;
+        }
+        let all = self.vpcs().await?;
+        if let Some(missing) = ids.iter().find(|id| !all.iter().any(|v| v.id == **id)) {
+            return Err(Error::InvalidVpcIdNotFound(format!(
+                "The vpc ID '{missing}' does not exist"
+            )));
+        }
+        let owner = self.iam.account_id().to_string();
+        let mut out = Vec::new();
+        for v in all {
+            if !ids.is_empty() && !ids.contains(&v.id) {
+                continue;
+            }
+            let fields = [
+                ("vpc-id", vec![v.id.as_str()]),
+                ("cidr", vec![v.cidr_block.as_str()]),
+                (
+                    "cidr-block-association.cidr-block",
+                    vec![v.cidr_block.as_str()],
+                ),
+                ("is-default", vec![bool_str(v.is_default)]),
+                ("state", vec!["available"]),
+                ("owner-id", vec![owner.as_str()]),
+                ("dhcp-options-id", vec!["default"]),
+            ];
+            if filters.iter().try_fold(true, |ok, f| {
+                Ok::<_, Error>(ok && matches(f, &fields, &v.tags)?)
+            })? {
+                out.push(v);
+            }
+        }
+        Ok(match page_req {
+            Some(p) => page(out, |v| &v.id, p),
+            None => (out, None),
+        })
+    }
+
+    pub async fn describe_subnets(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+        page_req: Option<&crate::PageRequest>,
+    ) -> Result<(Vec<Subnet>, Option<String>)> {
+        self.default_network().await?;
+        for id in ids {
+            check_subnet_id(id)?;
+        }
+        let all = self.subnets().await?;
+        if let Some(missing) = ids.iter().find(|id| !all.iter().any(|s| s.id == **id)) {
+            return Err(subnet_not_found(missing));
+        }
+        let owner = self.iam.account_id().to_string();
+        let mut out = Vec::new();
+        for s in all {
+            if !ids.is_empty() && !ids.contains(&s.id) {
+                continue;
+            }
+            let fields = [
+                ("subnet-id", vec![s.id.as_str()]),
+                ("vpc-id", vec![s.vpc_id.as_str()]),
+                ("cidr", vec![s.cidr_block.as_str()]),
+                ("cidr-block", vec![s.cidr_block.as_str()]),
+                ("cidrBlock", vec![s.cidr_block.as_str()]),
+                ("availability-zone", vec![s.availability_zone.as_str()]),
+                ("availabilityZone", vec![s.availability_zone.as_str()]),
+                ("default-for-az", vec![bool_str(s.default_for_az)]),
+                ("defaultForAz", vec![bool_str(s.default_for_az)]),
+                (
+                    "map-public-ip-on-launch",
+                    vec![bool_str(s.map_public_ip_on_launch)],
+                ),
+                ("state", vec!["available"]),
+                ("owner-id", vec![owner.as_str()]),
+            ];
+            if filters.iter().try_fold(true, |ok, f| {
+                Ok::<_, Error>(ok && matches(f, &fields, &s.tags)?)
+            })? {
+                out.push(s);
+            }
+        }
+        Ok(match page_req {
+            Some(p) => page(out, |s| &s.id, p),
+            None => (out, None),
+        })
+    }
+
+    pub async fn describe_security_groups(
+        &self,
+        ids: &[String],
+        names: &[String],
+        filters: &[Filter],
+        page_req: Option<&crate::PageRequest>,
+    ) -> Result<(Vec<SecurityGroup>, Option<String>)> {
+        let (default_vpc, _, _) = self.default_network().await?;
+        for id in ids {
+            check_group_id(id)?;
+        }
+        let all = self.security_groups().await?;
+        if let Some(missing) = ids.iter().find(|id| !all.iter().any(|g| g.id == **id)) {
+            return Err(Error::InvalidGroupNotFound(format!(
+                "The security group '{missing}' does not exist"
+            )));
+        }
+        // Names are looked up in the default VPC, as EC2 does for GroupName.N.
+        if let Some(missing) = names.iter().find(|n| {
+            !all.iter()
+                .any(|g| g.group_name == **n && g.vpc_id == default_vpc.id)
+        }) {
+            return Err(Error::InvalidGroupNotFound(format!(
+                "The security group '{missing}' does not exist in default VPC '{}'",
+                default_vpc.id
+            )));
+        }
+        let owner = self.iam.account_id().to_string();
+        let mut out = Vec::new();
+        for g in all {
+            if !ids.is_empty() && !ids.contains(&g.id) {
+                continue;
+            }
+            let named = names.contains(&g.group_name) && g.vpc_id == default_vpc.id;
+            if !names.is_empty() && !named {
+                continue;
+            }
+            let fields = [
+                ("group-id", vec![g.id.as_str()]),
+                ("group-name", vec![g.group_name.as_str()]),
+                ("description", vec![g.description.as_str()]),
+                ("vpc-id", vec![g.vpc_id.as_str()]),
+                ("owner-id", vec![owner.as_str()]),
+            ];
+            if filters.iter().try_fold(true, |ok, f| {
+                Ok::<_, Error>(ok && matches(f, &fields, &g.tags)?)
+            })? {
+                out.push(g);
+            }
+        }
+        Ok(match page_req {
+            Some(p) => page(out, |g| &g.id, p),
+            None => (out, None),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_default_layout_is_slash_20_per_zone() {
+        let zones: Vec<String> = ["us-east-1a", "us-east-1b", "us-east-1c"]
+            .iter()
+            .map(|z| z.to_string())
+            .collect();
+        let plan = plan_default_network("172.31.0.0/16".parse().unwrap(), &zones);
+        let subnets: Vec<(String, String)> = plan
+            .iter()
+            .filter_map(|r| match r {
+                NetworkResource::Subnet(s) => {
+                    Some((s.cidr_block.clone(), s.availability_zone.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            subnets,
+            vec![
+                ("172.31.0.0/20".to_string(), "us-east-1a".to_string()),
+                ("172.31.16.0/20".to_string(), "us-east-1b".to_string()),
+                ("172.31.32.0/20".to_string(), "us-east-1c".to_string()),
+            ]
+        );
+        // A small VPC is one subnet, in the first zone.
+        let small = plan_default_network("10.9.0.0/24".parse().unwrap(), &zones);
+        let subnets: Vec<&Subnet> = small
+            .iter()
+            .filter_map(|r| match r {
+                NetworkResource::Subnet(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(subnets.len(), 1);
+        assert_eq!(subnets[0].cidr_block, "10.9.0.0/24");
+        assert!(well_formed("vpc", plan[0].id()) && plan[0].id().len() == 21);
+    }
+
+    #[test]
+    fn ids_are_checked_for_form() {
+        assert!(check_subnet_id("subnet-1a2b3c4d").is_ok());
+        assert!(matches!(
+            check_subnet_id("subnet-NOTHEX"),
+            Err(Error::InvalidSubnetIdMalformed(_))
+        ));
+        assert!(matches!(
+            check_group_id("sg-nothex!"),
+            Err(Error::InvalidGroupIdMalformed(_))
+        ));
+    }
+}
