@@ -118,6 +118,11 @@ pub fn list_length<T>(
     ))
 }
 
+/// A typed input read from the request parameters (every generated `…Input` is one).
+pub trait Parse: Sized {
+    fn parse(p: &Params) -> Result<Self, ApiError>;
+}
+
 /// A model pattern that is a character class (`[\\w+=,.@-]+`) as AWS quotes it, and the class
 /// as a predicate (the generator writes it).
 pub type Class = (&'static str, fn(char) -> bool);
@@ -397,6 +402,12 @@ macro_rules! shape {
                 Ok($name)
             }
         }
+
+        impl $crate::input::Parse for $name {
+            fn parse(p: &rolecall_wire::Params) -> Result<Self, $crate::error::ApiError> {
+                $name::parse(p)
+            }
+        }
     };
     ($(#[$doc:meta])* $name:ident |$r:ident| { $($field:ident: $ty:ty = $read:expr,)* }) => {
         $(#[$doc])*
@@ -421,6 +432,12 @@ macro_rules! shape {
                 Ok($name {
                     $($field: $read,)*
                 })
+            }
+        }
+
+        impl $crate::input::Parse for $name {
+            fn parse(p: &rolecall_wire::Params) -> Result<Self, $crate::error::ApiError> {
+                $name::parse(p)
             }
         }
     };

@@ -162,10 +162,6 @@ macro_rules! on_entity {
             type Input = $crate::generated::iam::$input;
             type Resolved = $crate::units::iam_common::Target;
 
-            fn parse(p: &rolecall_wire::Params) -> Result<Self::Input, $crate::error::ApiError> {
-                Self::Input::parse(p)
-            }
-
             async fn resolve(
                 $call: &$crate::context::Call<'_>,
                 $in: &Self::Input,
@@ -211,10 +207,6 @@ macro_rules! on_resource {
             const OP: $crate::generated::Operation = $crate::generated::Operation::$unit;
             type Input = $crate::generated::iam::$input;
             type Resolved = ();
-
-            fn parse(p: &rolecall_wire::Params) -> Result<Self::Input, $crate::error::ApiError> {
-                Self::Input::parse(p)
-            }
 
             async fn resolve(
                 _: &$crate::context::Call<'_>,

@@ -15,7 +15,7 @@ use rolecall_core::ec2::{Filter, RunInstances as Launch};
 use rolecall_core::model::{
     Association, Instance, InstanceProfile, InstanceState, MetadataOptions, Tag,
 };
-use rolecall_wire::{Params, Xml, ec2_response};
+use rolecall_wire::{Xml, ec2_response};
 
 fn respond(call: &Call<'_>, body: &dyn Fn(&mut Xml)) -> String {
     ec2_response(call.op.name(), call.request_id, body)
@@ -192,10 +192,6 @@ impl Unit for RunInstances {
     /// The instance profile the request names, as found (or why not).
     type Resolved = Option<rolecall_core::Result<InstanceProfile>>;
 
-    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-        Self::Input::parse(p)
-    }
-
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Self::Resolved, ApiError> {
         Ok(match &input.iam_instance_profile {
             Some(spec) => Some(
@@ -356,10 +352,6 @@ impl Unit for DescribeInstances {
     type Input = input::DescribeInstancesInput;
     type Resolved = ();
 
-    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-        Self::Input::parse(p)
-    }
-
     async fn resolve(_: &Call<'_>, _: &Self::Input) -> Result<(), ApiError> {
         Ok(())
     }
@@ -446,10 +438,6 @@ macro_rules! state_change {
             type Input = input::$input;
             type Resolved = Described;
 
-            fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-                Self::Input::parse(p)
-            }
-
             async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Described, ApiError> {
                 Ok(describe_each(call, &input.instance_ids).await)
             }
@@ -485,10 +473,6 @@ impl Unit for ModifyInstanceMetadataOptions {
     const OP: Operation = Operation::ModifyInstanceMetadataOptions;
     type Input = input::ModifyInstanceMetadataOptionsInput;
     type Resolved = Option<(Instance, Option<Association>)>;
-
-    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-        Self::Input::parse(p)
-    }
 
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Self::Resolved, ApiError> {
         Ok(authz::find_instance(call.api, &input.instance_id).await)
