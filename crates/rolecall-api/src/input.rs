@@ -3,37 +3,17 @@
 //! ..." (`ValidationError`), EC2 `MissingParameter` / `InvalidParameterValue`.
 
 use crate::error::{ApiError, Protocol};
+use rolecall_core::validate;
 use rolecall_wire::Params;
 
 /// A Query-protocol constraint violation of `field` (the member name, first letter lower-cased).
 pub fn violation(field: &str, value: &str, constraint: &str) -> ApiError {
-    ApiError::new(
-        400,
-        "ValidationError",
-        format!(
-            "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"
-        ),
-    )
+    validate::violation(field, value, constraint).into()
 }
 
 /// Length in characters within `min..=max`.
 pub fn length(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
-    let n = value.chars().count();
-    if n < min {
-        return Err(violation(
-            field,
-            value,
-            &format!("Member must have length greater than or equal to {min}"),
-        ));
-    }
-    if n > max {
-        return Err(violation(
-            field,
-            value,
-            &format!("Member must have length less than or equal to {max}"),
-        ));
-    }
-    Ok(())
+    Ok(validate::check_len(field, value, min, max)?)
 }
 
 /// Every character in the pattern's class (the generator writes the class as `allowed`).
