@@ -102,17 +102,9 @@ async fn fixture() -> Fixture {
         MasterKey::new(1, &MasterKey::generate_bytes()).expect("key"),
     ])
     .expect("ring");
-    iam.create_role(CreateRole {
-        name: "target",
-        path: None,
-        trust_policy: TRUST,
-        description: None,
-        max_session_duration: None,
-        tags: vec![],
-        permissions_boundary: None,
-    })
-    .await
-    .expect("role");
+    iam.create_role(CreateRole::new("target", TRUST))
+        .await
+        .expect("role");
     iam.create_user("bench-user", None, None, vec![])
         .await
         .expect("user");

@@ -3,36 +3,17 @@
 //! ..." (`ValidationError`), EC2 `MissingParameter` / `InvalidParameterValue`.
 
 use crate::error::{ApiError, Protocol};
+use rolecall_core::validate;
+use rolecall_wire::Params;
 
 /// A Query-protocol constraint violation of `field` (the member name, first letter lower-cased).
 pub fn violation(field: &str, value: &str, constraint: &str) -> ApiError {
-    ApiError::new(
-        400,
-        "ValidationError",
-        format!(
-            "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"
-        ),
-    )
+    validate::violation(field, value, constraint).into()
 }
 
 /// Length in characters within `min..=max`.
 pub fn length(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
-    let n = value.chars().count();
-    if n < min {
-        return Err(violation(
-            field,
-            value,
-            &format!("Member must have length greater than or equal to {min}"),
-        ));
-    }
-    if n > max {
-        return Err(violation(
-            field,
-            value,
-            &format!("Member must have length less than or equal to {max}"),
-        ));
-    }
-    Ok(())
+    Ok(validate::check_len(field, value, min, max)?)
 }
 
 /// Every character in the pattern's class (the generator writes the class as `allowed`).
@@ -116,3 +97,330 @@ pub fn list_length<T>(
         &format!("Member must have length less than or equal to {max}"),
     ))
 }
+
+/// A typed input read from the request parameters (every generated `…Input` is one).
+pub trait Parse: Sized {
+    fn parse(p: &Params) -> Result<Self, ApiError>;
+}
+
+/// A model pattern that is a character class (`[\\w+=,.@-]+`) as AWS quotes it, and the class
+/// as a predicate (the generator writes it).
+pub type Class = (&'static str, fn(char) -> bool);
+
+/// A string shape's model constraints (`min`/`max` length, a character-class `pattern`).
+#[derive(Clone, Copy)]
+pub struct Text {
+    min: usize,
+    max: usize,
+    /// The model's pattern as AWS quotes it, and the class as a predicate.
+    pattern: Option<Class>,
+}
+
+impl Text {
+    /// Any string (EC2 members: the EC2 protocol checks no constraints here).
+    pub const ANY: Text = Text::new(0, usize::MAX);
+
+    pub const fn new(min: usize, max: usize) -> Text {
+        Text {
+            min,
+            max,
+            pattern: None,
+        }
+    }
+
+    pub const fn pattern(self, class: Class) -> Text {
+        Text {
+            pattern: Some(class),
+            ..self
+        }
+    }
+
+    fn check(&self, field: &str, v: &str) -> Result<(), ApiError> {
+        if self.min > 0 || self.max < usize::MAX {
+            length(field, v, self.min, self.max)?;
+        }
+        if let Some((regex, allowed)) = self.pattern {
+            pattern(field, v, regex, allowed)?;
+        }
+        Ok(())
+    }
+}
+
+/// An integer shape's model constraints (`min`/`max` value).
+#[derive(Clone, Copy)]
+pub struct Int {
+    min: Option<i64>,
+    max: Option<i64>,
+    /// IAM words unparsable values of this shape "Member must be a number" and shows them as
+    /// sent (untrimmed), rather than the generic type error.
+    number_wording: bool,
+}
+
+impl Int {
+    pub const ANY: Int = Int::new(None, None);
+
+    pub const fn new(min: Option<i64>, max: Option<i64>) -> Int {
+        Int {
+            min,
+            max,
+            number_wording: false,
+        }
+    }
+
+    pub const fn number_wording(self) -> Int {
+        Int {
+            number_wording: true,
+            ..self
+        }
+    }
+}
+
+/// Reads one structure's members from `Params` for a generated `parse_at`: `at` is the
+/// structure's path in messages (`tags.1.member.`), `protocol` decides the wording and the
+/// list layout (Query `Name.member.N`, EC2 `Name.N`).
+pub struct Reader<'p> {
+    p: &'p Params,
+    at: &'p str,
+    protocol: Protocol,
+}
+
+/// A value that may be absent: a required member must be present (a list, non-empty).
+pub trait Present {
+    type Value;
+    fn present(self) -> Option<Self::Value>;
+}
+
+impl<T> Present for Option<T> {
+    type Value = T;
+    fn present(self) -> Option<T> {
+        self
+    }
+}
+
+impl<T> Present for Vec<T> {
+    type Value = Vec<T>;
+    fn present(self) -> Option<Vec<T>> {
+        (!self.is_empty()).then_some(self)
+    }
+}
+
+impl<'p> Reader<'p> {
+    pub fn new(p: &'p Params, at: &'p str, protocol: Protocol) -> Self {
+        Reader { p, at, protocol }
+    }
+
+    /// A member's name in messages: its path from the input (`tags.1.member.key`); Query
+    /// members are named as on the wire, first letter lower-cased.
+    fn field(&self, wire: &str) -> String {
+        format!("{}{}", self.at, lower_first(wire))
+    }
+
+    /// A required member: `MissingParameter` (EC2) / "Member must not be null" when absent.
+    pub fn required<V: Present>(&self, wire: &str, value: V) -> Result<V::Value, ApiError> {
+        value
+            .present()
+            .ok_or_else(|| ApiError::missing_parameter(self.protocol, wire))
+    }
+
+    /// A string member.
+    pub fn text(&self, wire: &str, c: &Text) -> Result<Option<String>, ApiError> {
+        self.p
+            .get(wire)
+            .map(|v| self.text_value(wire, v, c))
+            .transpose()
+    }
+
+    fn text_value(&self, wire: &str, v: &str, c: &Text) -> Result<String, ApiError> {
+        c.check(&self.field(wire), v)?;
+        Ok(v.to_string())
+    }
+
+    pub fn int(&self, wire: &str, c: &Int) -> Result<Option<i64>, ApiError> {
+        self.p
+            .get(wire)
+            .map(|v| self.int_value(wire, v, c))
+            .transpose()
+    }
+
+    fn int_value(&self, wire: &str, v: &str, c: &Int) -> Result<i64, ApiError> {
+        let field = self.field(wire);
+        let n = if c.number_wording {
+            v.parse()
+                .map_err(|_| violation(&field, v, "Member must be a number"))?
+        } else {
+            int(self.protocol, wire, v)?
+        };
+        // The value as the message shows it: as sent where IAM does not trim, else parsed.
+        let shown = if c.number_wording {
+            v.to_string()
+        } else {
+            n.to_string()
+        };
+        if let Some(min) = c.min {
+            min_value(&field, &shown, n, min)?;
+        }
+        if let Some(max) = c.max {
+            max_value(&field, &shown, n, max)?;
+        }
+        Ok(n)
+    }
+
+    pub fn boolean(&self, wire: &str) -> Result<Option<bool>, ApiError> {
+        self.p
+            .get(wire)
+            .map(|v| boolean(self.protocol, wire, v))
+            .transpose()
+    }
+
+    /// Where list `wire`'s items are: `Name.member.N` (Query), `Name.N` (EC2).
+    fn list_prefix(&self, wire: &str) -> String {
+        match self.protocol {
+            Protocol::Ec2 => wire.to_string(),
+            _ => format!("{wire}.member"),
+        }
+    }
+
+    /// The list's length is checked before its items (bounded work for long lists).
+    fn bound<T>(
+        &self,
+        wire: &str,
+        items: &[T],
+        max: Option<usize>,
+        render: impl Fn(&T) -> String,
+    ) -> Result<(), ApiError> {
+        match max {
+            Some(max) => list_length(&self.field(wire), items, max, render),
+            None => Ok(()),
+        }
+    }
+
+    /// A list of strings of at most `max` items.
+    pub fn texts(&self, wire: &str, max: Option<usize>, c: &Text) -> Result<Vec<String>, ApiError> {
+        let raw = self.p.list(&self.list_prefix(wire));
+        self.bound(wire, &raw, max, |v| v.to_string())?;
+        raw.into_iter()
+            .map(|v| self.text_value(wire, v, c))
+            .collect()
+    }
+
+    /// A list of integers of at most `max` items.
+    #[allow(
+        dead_code,
+        reason = "no implemented operation has one yet; the generator emits it"
+    )]
+    pub fn ints(&self, wire: &str, max: Option<usize>, c: &Int) -> Result<Vec<i64>, ApiError> {
+        let raw = self.p.list(&self.list_prefix(wire));
+        self.bound(wire, &raw, max, |v| v.to_string())?;
+        raw.into_iter()
+            .map(|v| self.int_value(wire, v, c))
+            .collect()
+    }
+
+    /// A list of structures of at most `max` items; the length message shows the first items
+    /// as AWS does (`[Tag(key=a, value=b), ...]`, `shape` and its `members`), and the items are
+    /// named by their 1-based position (`tags.6.member.value`).
+    pub fn structs<T>(
+        &self,
+        wire: &str,
+        max: Option<usize>,
+        (shape, members): (&str, &[&str]),
+        parse: fn(&Params, &str) -> Result<T, ApiError>,
+    ) -> Result<Vec<T>, ApiError> {
+        let raw = self.p.structs(&self.list_prefix(wire));
+        self.bound(wire, &raw, max, |s| {
+            let shown: Vec<String> = members
+                .iter()
+                .map(|m| format!("{}={}", lower_first(m), s.get(m).unwrap_or("null")))
+                .collect();
+            format!("{shape}({})", shown.join(", "))
+        })?;
+        raw.iter()
+            .enumerate()
+            .map(|(i, s)| parse(s, &self.nested(wire, &format!(".{}.member.", i + 1))))
+            .collect()
+    }
+
+    /// A structure member (`Name.Field`).
+    pub fn structure<T>(
+        &self,
+        wire: &str,
+        parse: fn(&Params, &str) -> Result<T, ApiError>,
+    ) -> Result<Option<T>, ApiError> {
+        self.p
+            .sub(wire)
+            .map(|s| parse(&s, &self.nested(wire, ".")))
+            .transpose()
+    }
+
+    /// A nested structure's path in messages (EC2 messages name no paths).
+    fn nested(&self, wire: &str, then: &str) -> String {
+        match self.protocol {
+            Protocol::Ec2 => String::new(),
+            _ => self.field(wire) + then,
+        }
+    }
+}
+
+fn lower_first(name: &str) -> String {
+    let mut c = name.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// A generated structure: the struct and its `parse` / `parse_at`, from one line per member
+/// (`field: Type = reading expression using the reader named in `|r|``).
+macro_rules! shape {
+    ($(#[$doc:meta])* $name:ident;) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Default)]
+        pub struct $name;
+
+        impl $name {
+            pub fn parse(_: &rolecall_wire::Params) -> Result<Self, $crate::error::ApiError> {
+                Ok($name)
+            }
+        }
+
+        impl $crate::input::Parse for $name {
+            fn parse(p: &rolecall_wire::Params) -> Result<Self, $crate::error::ApiError> {
+                $name::parse(p)
+            }
+        }
+    };
+    ($(#[$doc:meta])* $name:ident |$r:ident| { $($field:ident: $ty:ty = $read:expr,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Default)]
+        pub struct $name {
+            $(pub $field: $ty,)*
+        }
+
+        impl $name {
+            /// Reads and checks the parameters (see `crate::input`).
+            pub fn parse(p: &rolecall_wire::Params) -> Result<Self, $crate::error::ApiError> {
+                Self::parse_at(p, "")
+            }
+
+            /// As `parse`, for a structure at path `at` (`tags.1.member.`) in messages.
+            #[allow(unused_variables, reason = "a structure without members reads nothing")]
+            pub fn parse_at(
+                p: &rolecall_wire::Params,
+                at: &str,
+            ) -> Result<Self, $crate::error::ApiError> {
+                let $r = $crate::input::Reader::new(p, at, PROTOCOL);
+                Ok($name {
+                    $($field: $read,)*
+                })
+            }
+        }
+
+        impl $crate::input::Parse for $name {
+            fn parse(p: &rolecall_wire::Params) -> Result<Self, $crate::error::ApiError> {
+                $name::parse(p)
+            }
+        }
+    };
+}
+
+pub(crate) use shape;

@@ -103,14 +103,6 @@ fn camel(name: &str) -> String {
     }
 }
 
-fn lower_first(name: &str) -> String {
-    let mut c = name.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => String::new(),
-    }
-}
-
 /// A character class pattern (`[...]+` or `[...]*`) as a Rust predicate over `c`, if it is one
 /// this generator can express without a regex engine (ASCII `\w`, `\d`, `\uXXXX`, ranges and
 /// literals; no `\p{..}` or five-digit escapes).
@@ -180,12 +172,18 @@ fn class_predicate(pattern: &str) -> Option<String> {
             _ => "c.is_ascii_digit()".into(),
         });
     }
-    for (lo, hi) in items {
-        if lo == hi {
-            tests.push(format!("c == {lo:?}"));
-        } else {
-            tests.push(format!("({lo:?}..={hi:?}).contains(&c)"));
-        }
+    let singles: String = items
+        .iter()
+        .filter(|(lo, hi)| lo == hi)
+        .map(|(c, _)| *c)
+        .collect();
+    match singles.chars().count() {
+        0 => {}
+        1 => tests.push(format!("c == {:?}", singles.chars().next()?)),
+        _ => tests.push(format!("{singles:?}.contains(c)")),
+    }
+    for (lo, hi) in items.into_iter().filter(|(lo, hi)| lo != hi) {
+        tests.push(format!("({lo:?}..={hi:?}).contains(&c)"));
     }
     Some(tests.join(" || "))
 }
@@ -197,6 +195,10 @@ struct Gen<'m> {
     shapes: &'m Map<String, Value>,
     /// Structure shapes to generate (reached from an operation input), with their Rust names.
     structs: BTreeMap<String, String>,
+    /// The constraint constants of the string and integer shapes members use, by name.
+    consts: BTreeMap<String, String>,
+    /// The character classes of every service (`generated/patterns.rs`): pattern → const name.
+    classes: &'m mut Vec<(String, String)>,
     out: String,
 }
 
@@ -259,81 +261,70 @@ impl<'m> Gen<'m> {
         }))
     }
 
-    /// The statements that read one scalar value `v` (a `&str`) of `shape_name` into `out`.
-    fn scalar(&self, shape_name: &str, field: &str, wire: &str) -> Result<String> {
+    /// The constraint constant of a string or integer shape (defined once per shape in
+    /// `consts`), or the unconstrained one.
+    fn constraint(&mut self, shape_name: &str) -> Result<String> {
         let shape = self.shape(shape_name)?;
         let ty = self.ty(shape_name)?;
-        let protocol = if self.ec2 {
-            "Protocol::Ec2"
+        let int = matches!(ty, "integer" | "long");
+        let min = shape
+            .get("min")
+            .and_then(Value::as_i64)
+            .filter(|_| !self.ec2);
+        let max = shape
+            .get("max")
+            .and_then(Value::as_i64)
+            .filter(|_| !self.ec2);
+        let mut def = if int {
+            let opt = |v: Option<i64>| v.map_or("None".to_string(), |v| format!("Some({v})"));
+            let mut d = format!("Int::new({}, {})", opt(min), opt(max));
+            if NUMBER_WORDING.contains(&shape_name) {
+                d.push_str(".number_wording()");
+            }
+            d
         } else {
-            "self::PROTOCOL"
+            format!(
+                "Text::new({}, {})",
+                min.unwrap_or(0),
+                max.map_or("usize::MAX".to_string(), |m| m.to_string())
+            )
         };
-        let mut s = String::new();
-        let checks = !self.ec2;
-        match ty {
-            "integer" | "long" => {
-                // The value as the message shows it: as sent where IAM does not trim, else parsed.
-                let shown = if NUMBER_WORDING.contains(&shape_name) {
-                    let _ = writeln!(
-                        s,
-                        "let n: i64 = v.parse().map_err(|_| input::violation({field}, v, \"Member must be a number\"))?;"
-                    );
-                    "v"
-                } else {
-                    let _ = writeln!(s, "let n = input::int({protocol}, {wire:?}, v)?;");
-                    "&n.to_string()"
-                };
-                if checks {
-                    if let Some(min) = shape.get("min").and_then(Value::as_i64) {
-                        let _ = writeln!(s, "input::min_value({field}, {shown}, n, {min})?;");
-                    }
-                    if let Some(max) = shape.get("max").and_then(Value::as_i64) {
-                        let _ = writeln!(s, "input::max_value({field}, {shown}, n, {max})?;");
-                    }
-                }
-                s.push_str("n\n");
-            }
-            "boolean" => {
-                let _ = writeln!(s, "input::boolean({protocol}, {wire:?}, v)?");
-            }
-            _ => {
-                if checks {
-                    let min = shape.get("min").and_then(Value::as_i64);
-                    let max = shape.get("max").and_then(Value::as_i64);
-                    if min.is_some() || max.is_some() {
-                        let _ = writeln!(
-                            s,
-                            "input::length({field}, v, {}, {})?;",
-                            min.unwrap_or(0),
-                            max.map(|m| m.to_string()).unwrap_or("usize::MAX".into())
-                        );
-                    }
-                    if let Some(p) = shape.get("pattern").and_then(Value::as_str)
-                        && !PATTERN_NOT_ENFORCED.contains(&shape_name)
-                    {
-                        match class_predicate(p) {
-                            Some(pred) => {
-                                let _ = writeln!(
-                                    s,
-                                    "input::pattern({field}, v, {p:?}, |c: char| {pred})?;"
-                                );
-                            }
-                            None => {
-                                let _ = writeln!(
-                                    s,
-                                    "// Pattern {p:?} is not a simple character class: not checked here."
-                                );
-                            }
+        let mut note = String::new();
+        if !int
+            && !self.ec2
+            && let Some(p) = shape.get("pattern").and_then(Value::as_str)
+            && !PATTERN_NOT_ENFORCED.contains(&shape_name)
+        {
+            match class_predicate(p) {
+                Some(pred) => {
+                    let n = match self.classes.iter().position(|(q, _)| q == p) {
+                        Some(n) => n,
+                        None => {
+                            self.classes.push((p.to_string(), pred));
+                            self.classes.len() - 1
                         }
-                    }
+                    };
+                    let _ = write!(def, ".pattern(patterns::CLASS_{})", n + 1);
                 }
-                s.push_str("v.to_string()\n");
+                None => {
+                    note =
+                        format!("/// Pattern {p:?}: not a simple character class, not checked.\n");
+                }
             }
         }
-        Ok(s)
+        let kind = if int { "Int" } else { "Text" };
+        if def == format!("{kind}::new(None, None)") || def == "Text::new(0, usize::MAX)" {
+            return Ok(format!("&{kind}::ANY"));
+        }
+        let name = snake(shape_name).trim_end_matches('_').to_uppercase();
+        self.consts.insert(
+            name.clone(),
+            format!("{note}const {name}: {kind} = {def};\n"),
+        );
+        Ok(format!("&{name}"))
     }
 
-    /// The expression reading member `member` (of shape `shape_name`) from `p`.
+    /// The expression reading member `member` (of shape `shape_name`) with the reader `r`.
     fn member_expr(
         &mut self,
         member: &str,
@@ -342,126 +333,69 @@ impl<'m> Gen<'m> {
     ) -> Result<Option<String>> {
         let shape_name = m["shape"].as_str().ok_or("member shape")?;
         let wire = self.wire(member, m);
-        // The member's name in messages: its path from the input (`tags.1.member.key`).
-        let path = lower_first(member);
-        let field = format!("&format!(\"{{at}}{path}\")");
-        let protocol = if self.ec2 {
-            "Protocol::Ec2"
-        } else {
-            "self::PROTOCOL"
-        };
-        let missing = format!("ApiError::missing_parameter({protocol}, {wire:?})");
-        let ty = self.ty(shape_name)?;
-        Ok(Some(match ty {
+        let read = match self.ty(shape_name)? {
             "list" => {
                 let item = self.shape(shape_name)?["member"]["shape"]
                     .as_str()
                     .ok_or("list member")?
                     .to_string();
-                let prefix = if self.ec2 {
-                    wire.clone()
-                } else {
-                    format!("{wire}.member")
+                let max = match self.shape(shape_name)?.get("max").and_then(Value::as_i64) {
+                    Some(max) if !self.ec2 => format!("Some({max})"),
+                    _ => "None".to_string(),
                 };
-                let item_ty = self.ty(&item)?;
-                // The list's length is checked before its items (bounded work for long lists),
-                // showing its first items as AWS does (`[Tag(key=a, value=b), ...]`).
-                let max = self.shape(shape_name)?.get("max").and_then(Value::as_i64);
-                let ec2 = self.ec2;
-                let bound = |render: &str| match max {
-                    Some(max) if !ec2 => {
-                        format!("input::list_length({field}, &raw, {max}, {render})?;")
+                match self.ty(&item)? {
+                    "structure" => {
+                        let Some(t) = self.rust_type(&item)? else {
+                            return Ok(None);
+                        };
+                        let shown: Vec<String> = self
+                            .shape(&item)?
+                            .get("members")
+                            .and_then(Value::as_object)
+                            .map(|m| m.keys().map(|k| format!("{k:?}")).collect())
+                            .unwrap_or_default();
+                        format!(
+                            "r.structs({wire:?}, {max}, ({item:?}, &[{}]), {t}::parse_at)?",
+                            shown.join(", ")
+                        )
                     }
-                    _ => String::new(),
-                };
-                let body = if item_ty == "structure" {
-                    let Some(t) = self.rust_type(&item)? else {
-                        return Ok(None);
-                    };
-                    let item_shape = self.shape(&item)?;
-                    let shown: Vec<String> = item_shape
-                        .get("members")
-                        .and_then(Value::as_object)
-                        .map(|m| m.keys().cloned().collect())
-                        .unwrap_or_default();
-                    let render = format!(
-                        "|s: &Params| format!(\"{item}({})\", {})",
-                        shown
-                            .iter()
-                            .map(|m| format!("{}={{}}", lower_first(m)))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        shown
-                            .iter()
-                            .map(|m| format!("s.get({m:?}).unwrap_or(\"null\")"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
-                    // Items are named by their 1-based position, as AWS names them
-                    // (`tags.6.member.value`).
-                    let nested = if ec2 {
-                        "\"\"".to_string()
-                    } else {
-                        format!("&format!(\"{{at}}{path}.{{}}.member.\", i + 1)")
-                    };
-                    let index = if ec2 { "_" } else { "i" };
-                    format!(
-                        "{{ let raw = p.structs({prefix:?}); {} raw.iter().enumerate().map(|({index}, s)| {t}::parse_at(s, {nested})).collect::<Result<Vec<_>, ApiError>>()? }}",
-                        bound(&render)
-                    )
-                } else if matches!(
-                    item_ty,
-                    "string" | "integer" | "long" | "boolean" | "timestamp"
-                ) {
-                    let read = self.scalar(&item, &field, &wire)?;
-                    format!(
-                        "{{ let raw = p.list({prefix:?}); {} raw.into_iter().map(|v| -> Result<_, ApiError> {{ Ok({{ {read} }}) }}).collect::<Result<Vec<_>, ApiError>>()? }}",
-                        bound("|v: &&str| v.to_string()")
-                    )
-                } else {
-                    return Ok(None);
-                };
-                if required {
-                    format!(
-                        "{{ let items = {body}; if items.is_empty() {{ return Err({missing}); }} items }}"
-                    )
-                } else {
-                    body
+                    "string" | "timestamp" => {
+                        let c = self.constraint(&item)?;
+                        format!("r.texts({wire:?}, {max}, {c})?")
+                    }
+                    "integer" | "long" => {
+                        let c = self.constraint(&item)?;
+                        format!("r.ints({wire:?}, {max}, {c})?")
+                    }
+                    _ => return Ok(None),
                 }
             }
             "structure" => {
                 let Some(t) = self.rust_type(shape_name)? else {
                     return Ok(None);
                 };
-                let nested = if self.ec2 {
-                    "\"\"".to_string()
-                } else {
-                    format!("&format!(\"{{at}}{path}.\")")
-                };
-                let read =
-                    format!("p.sub({wire:?}).map(|s| {t}::parse_at(&s, {nested})).transpose()?");
-                if required {
-                    format!("{read}.ok_or_else(|| {missing})?")
-                } else {
-                    read
-                }
+                format!("r.structure({wire:?}, {t}::parse_at)?")
             }
-            "string" | "integer" | "long" | "boolean" | "timestamp" | "blob" => {
-                let read = self.scalar(shape_name, &field, &wire)?;
-                if required {
-                    format!("{{ let v = p.get({wire:?}).ok_or_else(|| {missing})?; {read} }}")
-                } else {
-                    format!(
-                        "match p.get({wire:?}) {{ Some(v) => Some({{ {read} }}), None => None }}"
-                    )
-                }
+            "string" | "timestamp" | "blob" => {
+                let c = self.constraint(shape_name)?;
+                format!("r.text({wire:?}, {c})?")
             }
+            "integer" | "long" => {
+                let c = self.constraint(shape_name)?;
+                format!("r.int({wire:?}, {c})?")
+            }
+            "boolean" => format!("r.boolean({wire:?})?"),
             _ => return Ok(None),
+        };
+        Ok(Some(if required {
+            format!("r.required({wire:?}, {read})?")
+        } else {
+            read
         }))
     }
 
-    /// A struct for structure `shape_name` named `rust`, with `parse`. `op` names the operation
-    /// whose input it is.
+    /// A struct for structure `shape_name` named `rust`, with `parse` (one `shape!` invocation,
+    /// one line per member). `op` names the operation whose input it is.
     fn gen_struct(&mut self, shape_name: &str, rust: &str, op: Option<&str>) -> Result<()> {
         let shape = self.shape(shape_name)?;
         let required: BTreeSet<&str> = shape
@@ -474,16 +408,14 @@ impl<'m> Gen<'m> {
             .get("members")
             .and_then(Value::as_object)
             .unwrap_or(&empty);
-        let mut fields = String::new();
-        let mut reads = String::new();
-        let mut names = Vec::new();
+        let mut lines = String::new();
         for (member, m) in members {
             let m = m.as_object().ok_or("member")?;
             let is_required = required.contains(member.as_str());
             let Some(expr) = self.member_expr(member, m, is_required)? else {
                 let _ = writeln!(
-                    fields,
-                    "    // {member}: not modelled here (map/unsupported shape)."
+                    lines,
+                    "        // {member}: not modelled here (map/unsupported shape)."
                 );
                 continue;
             };
@@ -496,16 +428,7 @@ impl<'m> Gen<'m> {
             } else {
                 format!("Option<{t}>")
             };
-            let name = snake(member);
-            let wire = self.wire(member, m);
-            let _ = writeln!(
-                fields,
-                "    /// `{wire}` ({shape_name}{}).",
-                if is_required { ", required" } else { "" }
-            );
-            let _ = writeln!(fields, "    pub {name}: {t},");
-            let _ = writeln!(reads, "        let {name} = {expr};");
-            names.push(name);
+            let _ = writeln!(lines, "        {}: {t} = {expr},", snake(member));
         }
         let doc = match op {
             Some(op) => format!("/// The input of `{op}` ({shape_name})."),
@@ -513,12 +436,7 @@ impl<'m> Gen<'m> {
         };
         let _ = writeln!(
             self.out,
-            "{doc}\n#[derive(Debug, Clone, PartialEq, Default)]\npub struct {rust} {{\n{fields}}}\n"
-        );
-        let _ = writeln!(
-            self.out,
-            "impl {rust} {{\n    /// Reads and checks the parameters (see the module docs).\n    pub fn parse(p: &Params) -> Result<Self, ApiError> {{\n        Self::parse_at(p, \"\")\n    }}\n\n    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.\n    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {{\n{reads}        Ok({rust} {{ {} }})\n    }}\n}}\n",
-            names.join(", ")
+            "shape! {{\n    {doc}\n    {rust} |r| {{\n{lines}    }}\n}}\n"
         );
         Ok(())
     }
@@ -564,6 +482,7 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
         }
     }
     let mut modeled: Vec<String> = Vec::new();
+    let mut classes: Vec<(String, String)> = Vec::new();
     for service in &services {
         if *service == "rolecall" {
             continue;
@@ -576,6 +495,8 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
             ec2: *service == "ec2",
             shapes,
             structs: BTreeMap::new(),
+            consts: BTreeMap::new(),
+            classes: &mut classes,
             out: String::new(),
         };
         for op in ops.iter().filter(|o| o.service == *service) {
@@ -591,7 +512,7 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
                 None => {
                     let _ = writeln!(
                         g.out,
-                        "/// The input of `{}` (no parameters).\n#[derive(Debug, Clone, PartialEq, Default)]\npub struct {rust};\n\nimpl {rust} {{\n    pub fn parse(_: &Params) -> Result<Self, ApiError> {{\n        Ok({rust})\n    }}\n}}\n",
+                        "shape! {{\n    /// The input of `{}` (no parameters).\n    {rust};\n}}\n",
                         op.name
                     );
                 }
@@ -602,13 +523,25 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
             "sts" => "Sts",
             _ => "Ec2",
         };
+        let consts: String = g.consts.values().map(String::as_str).collect();
         let code = format!(
-            "{HEADER}//! Typed inputs of the {service} operations rolecall implements (botocore {version}).\n\n#![allow(clippy::all, dead_code, unused_braces, unused_imports, unused_variables)]\n\nuse crate::error::{{ApiError, Protocol}};\nuse crate::input;\nuse rolecall_wire::Params;\n\n/// The protocol these inputs are read in.\npub const PROTOCOL: Protocol = Protocol::{protocol};\n\n{}",
+            "{HEADER}//! Typed inputs of the {service} operations rolecall implements (botocore {version}):\n//! one `shape!` per structure, one line per member (see `crate::input`).\n\n#![allow(clippy::all, dead_code, unused_imports)]\n\nuse crate::error::Protocol;\nuse super::patterns;\nuse crate::input::{{Int, Text, shape}};\n\n/// The protocol these inputs are read in.\npub const PROTOCOL: Protocol = Protocol::{protocol};\n\n// The model's constraints, one per shape.\n{consts}\n{}",
             g.out
         );
         files.insert(PathBuf::from(format!("{service}.rs")), rustfmt(&code)?);
         modeled.push(service.to_string());
     }
+    let mut p = format!(
+        "{HEADER}//! The models' character-class patterns (shared by the services' constraints).\n\nuse crate::input::Class;\n\n"
+    );
+    for (n, (pattern, pred)) in classes.iter().enumerate() {
+        let _ = writeln!(
+            p,
+            "pub const CLASS_{}: Class = ({pattern:?}, |c| {pred});",
+            n + 1
+        );
+    }
+    files.insert(PathBuf::from("patterns.rs"), rustfmt(&p)?);
     // mod.rs: the operation enum.
     let mut m = String::new();
     let _ = writeln!(
@@ -618,6 +551,7 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
     for s in &modeled {
         let _ = writeln!(m, "pub mod {s};");
     }
+    let _ = writeln!(m, "mod patterns;");
     let _ = writeln!(m, "\nuse crate::service::Service;\n");
     let _ = writeln!(
         m,
@@ -693,7 +627,8 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
 
 /// The operation units in `crates/rolecall-api/src/units/*.rs`: a unit is a unit struct named
 /// after its operation (`pub(crate) struct AddRoleToInstanceProfile;`, or the first argument of
-/// a macro that declares one, `on_profile!(GetInstanceProfile, ...)`).
+/// a macro that declares one, `on_profile!(GetInstanceProfile, ...)`, or an item of a macro's
+/// `units [PutRolePolicy(PutRolePolicyInput), ...]` list).
 fn find_units(root: &Path, ops: &[Op]) -> Result<Vec<(String, String)>> {
     let dir = root.join("crates/rolecall-api/src/units");
     let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -733,7 +668,8 @@ fn find_units(root: &Path, ops: &[Op]) -> Result<Vec<(String, String)>> {
             .chain(
                 code.match_indices("!(")
                     .filter_map(|(i, m)| ident_then(&code[i + m.len()..], ',')),
-            );
+            )
+            .chain(listed_units(&code));
         for name in declared {
             if names.contains(name.as_str()) && !units.iter().any(|(_, n)| *n == name) {
                 units.push((module.clone(), name));
@@ -741,6 +677,38 @@ fn find_units(root: &Path, ops: &[Op]) -> Result<Vec<(String, String)>> {
         }
     }
     Ok(units)
+}
+
+/// The leading identifiers of the items of every `units [A(..), B(..), ...]` list in `code`.
+fn listed_units(code: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for (i, m) in code.match_indices("units [") {
+        let list = &code[i + m.len()..];
+        let mut depth = 0;
+        let mut start = true;
+        for c in list.chars() {
+            match c {
+                ']' if depth == 0 => break,
+                '(' | '[' => depth += 1,
+                ')' | ']' => depth -= 1,
+                ',' if depth == 0 => start = true,
+                c if start && (c.is_alphanumeric() || c == '_') => {
+                    names.push(String::new());
+                    start = false;
+                    if let Some(n) = names.last_mut() {
+                        n.push(c);
+                    }
+                }
+                c if !start && depth == 0 && (c.is_alphanumeric() || c == '_') => {
+                    if let Some(n) = names.last_mut() {
+                        n.push(c);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    names
 }
 
 fn unit_dispatch(root: &Path, ops: &[Op]) -> Result<String> {
@@ -846,9 +814,7 @@ mod tests {
     fn character_classes() {
         assert_eq!(
             class_predicate(r"[\w+=,.@-]+").as_deref(),
-            Some(
-                "c.is_ascii_alphanumeric() || c == '_' || c == '+' || c == '=' || c == ',' || c == '.' || c == '@' || c == '-'"
-            )
+            Some("c.is_ascii_alphanumeric() || c == '_' || \"+=,.@-\".contains(c)")
         );
         assert_eq!(
             class_predicate(r"[\u0009\u0020-\u00FF]*").as_deref(),

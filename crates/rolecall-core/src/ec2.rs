@@ -8,7 +8,6 @@ use crate::ec2_network::Placement;
 use crate::iam::Iam;
 use crate::model::*;
 use crate::{DynStore, Error, Missing, PageRequest, Result, StoreError, Taken};
-use chrono::Utc;
 use ipnet::Ipv4Net;
 use rolecall_crypto::ec2_id;
 use std::collections::HashSet;
@@ -453,7 +452,7 @@ impl Ec2 {
                 }
             };
 
-            let now = Utc::now();
+            let now = self.iam.now();
             let reservation_id = ec2_id("r");
             let security_groups = placement.groups.clone();
             let mut instances = Vec::with_capacity(ips.len());
@@ -672,6 +671,7 @@ impl Ec2 {
         for id in ids {
             let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
             let report = seen.clone();
+            let now = self.iam.now();
             let edit = move |inst: &mut Instance| {
                 let previous = inst.state;
                 let (reported, stored) = apply(inst)?.unwrap_or((previous, previous));
@@ -684,10 +684,7 @@ impl Ec2 {
                     }
                     inst.state_reason = match stored {
                         InstanceState::Stopped | InstanceState::Terminated => {
-                            format!(
-                                "User initiated ({})",
-                                Utc::now().format("%Y-%m-%d %H:%M:%S GMT")
-                            )
+                            format!("User initiated ({})", now.format("%Y-%m-%d %H:%M:%S GMT"))
                         }
                         _ => String::new(),
                     };
@@ -831,7 +828,7 @@ impl Ec2 {
             profile_arn: profile.arn,
             profile_id: profile.id,
             state: AssociationState::Associated,
-            timestamp: Utc::now(),
+            timestamp: self.iam.now(),
         };
         self.store.insert_association(&association).await?;
         Ok(association)
@@ -877,7 +874,7 @@ impl Ec2 {
             profile_arn: profile.arn,
             profile_id: profile.id,
             state: AssociationState::Associated,
-            timestamp: Utc::now(),
+            timestamp: self.iam.now(),
         };
         self.store.replace_association(&old.id, &new).await?;
         Ok(new)

@@ -2,9 +2,12 @@
 
 use crate::model::*;
 use crate::validate;
-use crate::{DynStore, Error, Missing, OwnerKind, Page, PageRequest, Result, StoreError};
-use chrono::Utc;
+use crate::{
+    DynClock, DynStore, Error, Missing, OwnerKind, Page, PageRequest, Result, StoreError,
+    SystemClock,
+};
 use rolecall_crypto::{IdPrefix, aws_unique_id};
+use std::sync::Arc;
 
 /// Which policy-size quota and grammar apply to a document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +64,21 @@ pub struct CreateRole<'a> {
     pub permissions_boundary: Option<&'a str>,
 }
 
+impl<'a> CreateRole<'a> {
+    /// A role with this name and trust policy, and nothing else set.
+    pub fn new(name: &'a str, trust_policy: &'a str) -> Self {
+        CreateRole {
+            name,
+            path: None,
+            trust_policy,
+            description: None,
+            max_session_duration: None,
+            tags: vec![],
+            permissions_boundary: None,
+        }
+    }
+}
+
 pub struct CreatePolicy<'a> {
     pub name: &'a str,
     pub path: Option<&'a str>,
@@ -74,6 +92,8 @@ pub struct CreatePolicy<'a> {
 pub struct Iam {
     store: DynStore,
     account_id: String,
+    /// What creation dates and other timestamps are read from.
+    clock: DynClock,
 }
 
 fn no_such_role(name: &str) -> Error {
@@ -112,7 +132,18 @@ impl Iam {
         Iam {
             store,
             account_id: account_id.into(),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same, reading time from `clock` (the server's, or a test's).
+    pub fn with_clock(self, clock: DynClock) -> Self {
+        Iam { clock, ..self }
+    }
+
+    /// The current time, as the clock says.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
 
     pub fn account_id(&self) -> &str {
@@ -192,7 +223,7 @@ impl Iam {
             name: input.name.to_string(),
             path: path.to_string(),
             arn: self.arn("role", path, input.name),
-            create_date: Utc::now(),
+            create_date: self.now(),
             assume_role_policy_document: input.trust_policy.to_string(),
             description: input.description.map(str::to_string),
             max_session_duration,
@@ -326,7 +357,7 @@ impl Iam {
         }
         validate::tags(&input.tags)?;
         check_policy(input.document, DocumentKind::Managed)?;
-        let now = Utc::now();
+        let now = self.now();
         let policy = ManagedPolicy {
             id: aws_unique_id(IdPrefix::ManagedPolicy),
             name: input.name.to_string(),
@@ -499,7 +530,7 @@ impl Iam {
             name: name.to_string(),
             path: path.to_string(),
             arn: self.arn("instance-profile", path, name),
-            create_date: Utc::now(),
+            create_date: self.now(),
             tags,
             roles: vec![],
         };

@@ -4,7 +4,6 @@ use crate::iam::{DocumentKind, Iam, check_policy, no_such_policy};
 use crate::model::*;
 use crate::validate;
 use crate::{Error, Missing, Owner, OwnerKind, Page, PageRequest, Result, StoreError};
-use chrono::Utc;
 use rolecall_crypto::{IdPrefix, KeyRing, access_key_id, aws_unique_id, secret_access_key};
 
 /// Associated data binding a sealed access-key secret to its key id.
@@ -80,7 +79,7 @@ impl Iam {
             name: name.to_string(),
             path: path.to_string(),
             arn: format!("arn:aws:iam::{}:user{path}{name}", self.account_id()),
-            create_date: Utc::now(),
+            create_date: self.now(),
             tags,
             permissions_boundary,
         };
@@ -203,7 +202,7 @@ impl Iam {
             id,
             user_name: user.name.clone(),
             status: "Active".into(),
-            create_date: Utc::now(),
+            create_date: self.now(),
             last_used: None,
         };
         self.store().insert_access_key(&user.id, &key).await?;
@@ -265,7 +264,7 @@ impl Iam {
             name: name.to_string(),
             path: path.to_string(),
             arn: format!("arn:aws:iam::{}:group{path}{name}", self.account_id()),
-            create_date: Utc::now(),
+            create_date: self.now(),
         };
         self.store().insert_group(&group).await?;
         Ok(group)

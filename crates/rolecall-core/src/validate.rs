@@ -4,13 +4,15 @@
 use crate::model::Tag;
 use crate::{Error, Result};
 
-fn violation(field: &str, value: &str, constraint: &str) -> Error {
+/// A constraint violation of `field` (the member name, first letter lower-cased).
+pub fn violation(field: &str, value: &str, constraint: &str) -> Error {
     Error::Validation(format!(
         "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"
     ))
 }
 
-fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<()> {
+/// Length in characters within `min..=max`.
+pub fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<()> {
     let n = value.chars().count();
     if n < min {
         return Err(violation(

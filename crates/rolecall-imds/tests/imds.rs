@@ -1370,15 +1370,7 @@ async fn a_directory_behind_the_pruned_feed_reloads_fully() {
         .await
         .unwrap();
     s.iam
-        .create_role(rolecall_core::iam::CreateRole {
-            name: "later",
-            path: None,
-            trust_policy: EC2_TRUST,
-            description: None,
-            max_session_duration: None,
-            tags: vec![],
-            permissions_boundary: None,
-        })
+        .create_role(rolecall_core::iam::CreateRole::new("later", EC2_TRUST))
         .await
         .unwrap();
     let store = s.iam.store();

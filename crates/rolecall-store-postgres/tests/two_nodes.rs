@@ -6,16 +6,15 @@
 mod common;
 
 use rolecall_core::ec2::{Ec2, Ec2Config, RunInstances};
-use rolecall_core::iam::{CreatePolicy, CreateRole, Iam};
-use rolecall_core::model::MetadataOptions;
+use rolecall_core::iam::{CreatePolicy, Iam};
 use rolecall_core::{DynStore, Error};
 use rolecall_store_postgres::PostgresStore;
+use rolecall_store_tests::{launch, role, winners};
 use sqlx::PgPool;
 use std::future::Future;
 use std::sync::Arc;
 
 const ACCOUNT: &str = "123456789012";
-const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 const POLICY: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
 
@@ -86,28 +85,6 @@ fn wins<T>(results: &[rolecall_core::Result<T>]) -> usize {
     results.iter().filter(|r| r.is_ok()).count()
 }
 
-fn role(name: &str) -> CreateRole<'_> {
-    CreateRole {
-        name,
-        path: None,
-        trust_policy: TRUST,
-        description: None,
-        max_session_duration: None,
-        tags: vec![],
-        permissions_boundary: None,
-    }
-}
-
-fn launch() -> RunInstances {
-    RunInstances {
-        image_id: "ami-11aa22bb".into(),
-        min_count: 1,
-        max_count: 1,
-        metadata_options: MetadataOptions::default(),
-        ..Default::default()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test -p rolecall-store-postgres -- --include-ignored"]
 async fn same_role_created_on_both_nodes() {
@@ -123,14 +100,7 @@ async fn same_role_created_on_both_nodes() {
             async move { iam.create_role(role(&name)).await }
         })
         .await;
-        assert_eq!(wins(&results), 1, "round {round}: {results:?}");
-        assert!(
-            results
-                .iter()
-                .filter(|r| r.is_err())
-                .all(|r| matches!(r, Err(Error::EntityAlreadyExists(_)))),
-            "{results:?}"
-        );
+        winners(&results, 1, |e| matches!(e, Error::EntityAlreadyExists(_)));
     }
     assert_eq!(c.count("SELECT COUNT(*) FROM roles").await, 5);
 }
@@ -161,14 +131,7 @@ async fn same_instance_associated_on_both_nodes() {
             }
         })
         .await;
-        assert_eq!(wins(&results), 1, "round {round}: {results:?}");
-        assert!(
-            results
-                .iter()
-                .filter(|r| r.is_err())
-                .all(|r| matches!(r, Err(Error::IncorrectState(_)))),
-            "{results:?}"
-        );
+        winners(&results, 1, |e| matches!(e, Error::IncorrectState(_)));
         // The losers wrote nothing: one association row for the instance, and it is active.
         for node in &c.nodes {
             assert_eq!(
@@ -213,14 +176,7 @@ async fn association_replaced_on_both_nodes_then_terminated() {
         }
     })
     .await;
-    assert_eq!(wins(&results), 1, "{results:?}");
-    assert!(
-        results
-            .iter()
-            .filter(|r| r.is_err())
-            .all(|r| matches!(r, Err(Error::IncorrectState(_)))),
-        "{results:?}"
-    );
+    winners(&results, 1, |e| matches!(e, Error::IncorrectState(_)));
     // The old association ended and exactly one new one: the loser inserted nothing.
     assert_eq!(c.count("SELECT COUNT(*) FROM associations").await, 2);
     let active = c.nodes[1]
@@ -273,14 +229,7 @@ async fn policy_versions_on_both_nodes() {
         async move { iam.create_policy_version(&arn, POLICY, true).await }
     })
     .await;
-    assert_eq!(wins(&results), 4, "v1 plus exactly four more: {results:?}");
-    assert!(
-        results
-            .iter()
-            .filter(|r| r.is_err())
-            .all(|r| matches!(r, Err(Error::LimitExceeded(_)))),
-        "{results:?}"
-    );
+    winners(&results, 4, |e| matches!(e, Error::LimitExceeded(_)));
     assert_eq!(c.count("SELECT COUNT(*) FROM policy_versions").await, 5);
     assert_eq!(
         c.count("SELECT COUNT(*) FROM policy_versions WHERE is_default")
@@ -318,14 +267,7 @@ async fn one_role_per_profile_on_both_nodes() {
         }
     })
     .await;
-    assert_eq!(wins(&results), 1, "{results:?}");
-    assert!(
-        results
-            .iter()
-            .filter(|r| r.is_err())
-            .all(|r| matches!(r, Err(Error::LimitExceeded(_)))),
-        "{results:?}"
-    );
+    winners(&results, 1, |e| matches!(e, Error::LimitExceeded(_)));
     assert_eq!(
         c.count("SELECT COUNT(*) FROM instance_profile_roles").await,
         1
@@ -348,14 +290,7 @@ async fn access_keys_on_both_nodes() {
         async move { iam.create_access_key(&ring, "keyed").await.map(drop) }
     })
     .await;
-    assert_eq!(wins(&results), 2, "{results:?}");
-    assert!(
-        results
-            .iter()
-            .filter(|r| r.is_err())
-            .all(|r| matches!(r, Err(Error::LimitExceeded(_)))),
-        "{results:?}"
-    );
+    winners(&results, 2, |e| matches!(e, Error::LimitExceeded(_)));
     assert_eq!(c.count("SELECT COUNT(*) FROM access_keys").await, 2);
 }
 

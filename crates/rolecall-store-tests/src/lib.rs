@@ -77,19 +77,13 @@ fn ec2(store: &DynStore) -> Ec2 {
     )
 }
 
-fn role(name: &str) -> CreateRole<'_> {
-    CreateRole {
-        name,
-        path: None,
-        trust_policy: TRUST,
-        description: None,
-        max_session_duration: None,
-        tags: vec![],
-        permissions_boundary: None,
-    }
+/// A role with the suite's trust policy.
+pub fn role(name: &str) -> CreateRole<'_> {
+    CreateRole::new(name, TRUST)
 }
 
-fn launch() -> RunInstances {
+/// One instance of a fixed image.
+pub fn launch() -> RunInstances {
     RunInstances {
         image_id: "ami-11aa22bb".into(),
         min_count: 1,
@@ -103,6 +97,23 @@ const ALL: PageRequest = PageRequest {
     from: None,
     limit: 1000,
 };
+
+/// Of concurrent attempts, exactly `n` succeeded and every other failed as `lost` says.
+pub fn winners<T: std::fmt::Debug>(
+    results: &[Result<T, Error>],
+    n: usize,
+    lost: impl Fn(&Error) -> bool,
+) {
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        n,
+        "{results:?}"
+    );
+    assert!(
+        results.iter().filter_map(|r| r.as_ref().err()).all(lost),
+        "{results:?}"
+    );
+}
 
 pub async fn roles_unique_case_insensitively(store: DynStore) {
     let iam = iam(&store);
@@ -274,13 +285,7 @@ pub async fn one_role_per_profile_under_concurrency(store: DynStore) {
         }
     });
     let results = join_all(tasks).await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
-    assert!(
-        results
-            .iter()
-            .filter(|r| r.is_err())
-            .all(|r| matches!(r, Err(Error::LimitExceeded(_))))
-    );
+    winners(&results, 1, |e| matches!(e, Error::LimitExceeded(_)));
     assert_eq!(
         iam.get_instance_profile("one").await.unwrap().roles.len(),
         1
@@ -308,13 +313,7 @@ pub async fn one_association_per_instance_under_concurrency(store: DynStore) {
         }
     });
     let results = join_all(tasks).await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
-    assert!(
-        results
-            .iter()
-            .filter(|r| r.is_err())
-            .all(|r| matches!(r, Err(Error::IncorrectState(_))))
-    );
+    winners(&results, 1, |e| matches!(e, Error::IncorrectState(_)));
     assert_eq!(
         store
             .active_associations(std::slice::from_ref(&inst.id))
@@ -569,13 +568,7 @@ pub async fn same_role_created_concurrently(store: DynStore) {
         async move { iam.create_role(role(&name)).await }
     });
     let results = join_all(tasks).await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
-    assert!(
-        results
-            .iter()
-            .filter(|r| r.is_err())
-            .all(|r| matches!(r, Err(Error::EntityAlreadyExists(_))))
-    );
+    winners(&results, 1, |e| matches!(e, Error::EntityAlreadyExists(_)));
     assert_eq!(iam.list_roles(None, &ALL).await.unwrap().items.len(), 1);
 }
 

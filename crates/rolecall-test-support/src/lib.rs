@@ -166,7 +166,7 @@ impl Stack {
             MasterKey::new(1, &MasterKey::generate_bytes()).unwrap(),
         ])
         .unwrap();
-        let iam = Iam::new(store.clone(), ACCOUNT);
+        let iam = Iam::new(store.clone(), ACCOUNT).with_clock(opts.clock.clone());
         let ec2 = Ec2::new(
             store,
             iam.clone(),

@@ -442,7 +442,7 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
     .await?;
     let store = d.store;
     let clock: rolecall_core::DynClock = Arc::new(rolecall_core::SystemClock);
-    let iam = Iam::new(store.clone(), d.account_id.clone());
+    let iam = Iam::new(store.clone(), d.account_id.clone()).with_clock(clock.clone());
     let ec2 = Ec2::new(
         store,
         iam.clone(),

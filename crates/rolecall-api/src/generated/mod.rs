@@ -5,6 +5,7 @@
 
 pub mod ec2;
 pub mod iam;
+mod patterns;
 pub mod sts;
 
 use crate::service::Service;

@@ -8,7 +8,7 @@ use crate::iam_xml::{key_metadata_xml, paged, respond, respond_empty, truncation
 use crate::units::Unit;
 use crate::units::iam_common::{Target, iam_check, max_items_str, on_entity, user_or_caller};
 use rolecall_core::model::AccessKey;
-use rolecall_wire::{Params, iso8601};
+use rolecall_wire::iso8601;
 
 on_entity!(
     CreateAccessKey,
@@ -96,10 +96,6 @@ impl Unit for GetAccessKeyLastUsed {
     const OP: Operation = Operation::GetAccessKeyLastUsed;
     type Input = iam::GetAccessKeyLastUsedInput;
     type Resolved = KeyAndOwner;
-
-    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-        Self::Input::parse(p)
-    }
 
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<KeyAndOwner, ApiError> {
         let key = call.api.iam.get_access_key(&input.access_key_id).await;

@@ -8,7 +8,6 @@ use crate::generated::iam::GetAccountSummaryInput;
 use crate::iam_xml::respond;
 use crate::units::Unit;
 use rolecall_core::{Page, PageRequest};
-use rolecall_wire::Params;
 use std::future::Future;
 
 /// The number of items a paged list holds, read a thousand at a time.
@@ -36,10 +35,6 @@ impl Unit for GetAccountSummary {
     const OP: Operation = Operation::GetAccountSummary;
     type Input = GetAccountSummaryInput;
     type Resolved = ();
-
-    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-        Self::Input::parse(p)
-    }
 
     async fn resolve(_: &Call<'_>, _: &Self::Input) -> Result<(), ApiError> {
         Ok(())
@@ -127,15 +122,7 @@ mod tests {
         let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
         for name in ["a", "b"] {
             api.iam
-                .create_role(rolecall_core::iam::CreateRole {
-                    name,
-                    path: None,
-                    trust_policy: trust,
-                    description: None,
-                    max_session_duration: None,
-                    tags: vec![],
-                    permissions_boundary: None,
-                })
+                .create_role(rolecall_core::iam::CreateRole::new(name, trust))
                 .await
                 .expect("role");
         }

@@ -15,7 +15,7 @@ use crate::generated::ec2::{self as input, IamInstanceProfileSpecification};
 use crate::units::Unit;
 use rolecall_core::ec2::Filter;
 use rolecall_core::model::{Association, AssociationState, Instance, InstanceProfile};
-use rolecall_wire::{Params, Xml, ec2_response};
+use rolecall_wire::{Xml, ec2_response};
 
 fn respond(call: &Call<'_>, body: &dyn Fn(&mut Xml)) -> String {
     ec2_response(call.op.name(), call.request_id, body)
@@ -60,10 +60,6 @@ impl Unit for AssociateIamInstanceProfile {
     const OP: Operation = Operation::AssociateIamInstanceProfile;
     type Input = input::AssociateIamInstanceProfileInput;
     type Resolved = ToAssociate;
-
-    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-        Self::Input::parse(p)
-    }
 
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<ToAssociate, ApiError> {
         let ec2 = &call.api.ec2;
@@ -143,10 +139,6 @@ impl Unit for ReplaceIamInstanceProfileAssociation {
     type Input = input::ReplaceIamInstanceProfileAssociationInput;
     type Resolved = ToReplace;
 
-    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-        Self::Input::parse(p)
-    }
-
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<ToReplace, ApiError> {
         let (association, instance) = association(call, &input.association_id).await;
         Ok(ToReplace {
@@ -192,10 +184,6 @@ impl Unit for DisassociateIamInstanceProfile {
     type Input = input::DisassociateIamInstanceProfileInput;
     type Resolved = ToDisassociate;
 
-    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-        Self::Input::parse(p)
-    }
-
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<ToDisassociate, ApiError> {
         let (association, instance) = association(call, &input.association_id).await;
         Ok(ToDisassociate {
@@ -228,10 +216,6 @@ impl Unit for DescribeIamInstanceProfileAssociations {
     const OP: Operation = Operation::DescribeIamInstanceProfileAssociations;
     type Input = input::DescribeIamInstanceProfileAssociationsInput;
     type Resolved = ();
-
-    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-        Self::Input::parse(p)
-    }
 
     async fn resolve(_: &Call<'_>, _: &Self::Input) -> Result<(), ApiError> {
         Ok(())
@@ -294,13 +278,8 @@ mod tests {
         let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
         api.iam
             .create_role(rolecall_core::iam::CreateRole {
-                name: "r",
                 path: Some("/app/"),
-                trust_policy: trust,
-                description: None,
-                max_session_duration: None,
-                tags: vec![],
-                permissions_boundary: None,
+                ..rolecall_core::iam::CreateRole::new("r", trust)
             })
             .await
             .expect("role");

@@ -162,10 +162,6 @@ macro_rules! on_entity {
             type Input = $crate::generated::iam::$input;
             type Resolved = $crate::units::iam_common::Target;
 
-            fn parse(p: &rolecall_wire::Params) -> Result<Self::Input, $crate::error::ApiError> {
-                Self::Input::parse(p)
-            }
-
             async fn resolve(
                 $call: &$crate::context::Call<'_>,
                 $in: &Self::Input,
@@ -212,10 +208,6 @@ macro_rules! on_resource {
             type Input = $crate::generated::iam::$input;
             type Resolved = ();
 
-            fn parse(p: &rolecall_wire::Params) -> Result<Self::Input, $crate::error::ApiError> {
-                Self::Input::parse(p)
-            }
-
             async fn resolve(
                 _: &$crate::context::Call<'_>,
                 _: &Self::Input,
@@ -248,3 +240,146 @@ macro_rules! on_resource {
     };
 }
 pub(crate) use on_resource;
+
+/// The seven policy units of one owner kind (roles, users, groups: core's owner-keyed model):
+/// `Put/Get/List/Delete{Owner}Policy` (inline) and `Attach/Detach/ListAttached{Owner}Policies`
+/// (managed), each on the owner named by `input.$field`, written in the same order as `units`.
+macro_rules! owner_policies {
+    ($kind:ident($field:ident, $element:literal), units [
+        $put:ident($put_in:ident),
+        $get:ident($get_in:ident),
+        $list:ident($list_in:ident),
+        $delete:ident($delete_in:ident),
+        $attach:ident($attach_in:ident),
+        $detach:ident($detach_in:ident),
+        $list_attached:ident($list_attached_in:ident)$(,)?
+    ]) => {
+        use rolecall_core::OwnerKind;
+        use $crate::context::Call;
+        use $crate::generated::iam;
+        use $crate::iam_xml::{encode_policy, respond, respond_empty, truncation};
+        use $crate::units::iam_common::{on_entity, page_of, policy_arn_key};
+
+        on_entity!(
+            $put,
+            $put_in,
+            $kind($field),
+            |_| vec![],
+            async |call: &Call<'_>, input: iam::$put_in| {
+                let iam = &call.api.iam;
+                iam.put_owner_policy(
+                    OwnerKind::$kind,
+                    &input.$field,
+                    &input.policy_name,
+                    &input.policy_document,
+                )
+                .await?;
+                Ok(respond_empty(call))
+            }
+        );
+
+        on_entity!(
+            $get,
+            $get_in,
+            $kind($field),
+            |_| vec![],
+            async |call: &Call<'_>, input: iam::$get_in| {
+                let (owner, name, doc) = call
+                    .api
+                    .iam
+                    .get_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_name)
+                    .await?;
+                Ok(respond(call, |x| {
+                    x.leaf($element, &owner);
+                    x.leaf("PolicyName", &name);
+                    x.leaf("PolicyDocument", encode_policy(&doc));
+                }))
+            }
+        );
+
+        on_entity!(
+            $list,
+            $list_in,
+            $kind($field),
+            |_| vec![],
+            async |call: &Call<'_>, input: iam::$list_in| {
+                let page = page_of(input.marker.as_deref(), input.max_items)?;
+                let page = call
+                    .api
+                    .iam
+                    .list_owner_policies(OwnerKind::$kind, &input.$field, &page)
+                    .await?;
+                Ok(respond(call, |x| {
+                    // List members of strings are bare text in the Query protocol.
+                    x.list("PolicyNames", "member", &page.items, |x, n| {
+                        x.leaf_text(n);
+                    });
+                    truncation(x, &page);
+                }))
+            }
+        );
+
+        on_entity!(
+            $delete,
+            $delete_in,
+            $kind($field),
+            |_| vec![],
+            async |call: &Call<'_>, input: iam::$delete_in| {
+                let iam = &call.api.iam;
+                iam.delete_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_name)
+                    .await?;
+                Ok(respond_empty(call))
+            }
+        );
+
+        on_entity!(
+            $attach,
+            $attach_in,
+            $kind($field),
+            |input| policy_arn_key(&input.policy_arn),
+            async |call: &Call<'_>, input: iam::$attach_in| {
+                let iam = &call.api.iam;
+                iam.attach_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_arn)
+                    .await?;
+                Ok(respond_empty(call))
+            }
+        );
+
+        on_entity!(
+            $detach,
+            $detach_in,
+            $kind($field),
+            |input| policy_arn_key(&input.policy_arn),
+            async |call: &Call<'_>, input: iam::$detach_in| {
+                let iam = &call.api.iam;
+                iam.detach_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_arn)
+                    .await?;
+                Ok(respond_empty(call))
+            }
+        );
+
+        on_entity!(
+            $list_attached,
+            $list_attached_in,
+            $kind($field),
+            |_| vec![],
+            async |call: &Call<'_>, input: iam::$list_attached_in| {
+                let page = page_of(input.marker.as_deref(), input.max_items)?;
+                let prefix = input.path_prefix.as_deref();
+                let page = call
+                    .api
+                    .iam
+                    .list_attached_owner_policies(OwnerKind::$kind, &input.$field, prefix, &page)
+                    .await?;
+                Ok(respond(call, |x| {
+                    x.list("AttachedPolicies", "member", &page.items, |x, p| {
+                        x.leaf("PolicyName", &p.name);
+                        x.leaf("PolicyArn", &p.arn);
+                    });
+                    truncation(x, &page);
+                }))
+            }
+        );
+    };
+}
+pub(crate) use owner_policies;

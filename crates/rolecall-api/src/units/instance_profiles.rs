@@ -14,7 +14,6 @@ use crate::iam_xml::{paged_tags, profile_xml, respond, respond_empty, tags_xml, 
 use crate::units::Unit;
 use rolecall_core::iam::page;
 use rolecall_core::model::{self, InstanceProfile, Role};
-use rolecall_wire::Params;
 
 fn iam_check(op: Operation, resource: String, keys: Keys) -> Check {
     Check {
@@ -54,10 +53,6 @@ impl Unit for CreateInstanceProfile {
     const OP: Operation = Operation::CreateInstanceProfile;
     type Input = input::CreateInstanceProfileInput;
     type Resolved = ();
-
-    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-        Self::Input::parse(p)
-    }
 
     async fn resolve(_: &Call<'_>, _: &Self::Input) -> Result<(), ApiError> {
         Ok(())
@@ -99,10 +94,6 @@ macro_rules! on_profile {
             type Input = input::$input;
             /// The profile's ARN.
             type Resolved = String;
-
-            fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-                Self::Input::parse(p)
-            }
 
             async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<String, ApiError> {
                 Ok(authz::profile_arn(call.api, &input.instance_profile_name).await)
@@ -219,10 +210,6 @@ impl Unit for ListInstanceProfiles {
     type Input = input::ListInstanceProfilesInput;
     type Resolved = ();
 
-    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-        Self::Input::parse(p)
-    }
-
     async fn resolve(_: &Call<'_>, _: &Self::Input) -> Result<(), ApiError> {
         Ok(())
     }
@@ -261,10 +248,6 @@ impl Unit for ListInstanceProfilesForRole {
     type Input = input::ListInstanceProfilesForRoleInput;
     /// The role's ARN and its tags (`iam:ResourceTag/*`).
     type Resolved = (String, Vec<model::Tag>);
-
-    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-        Self::Input::parse(p)
-    }
 
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Self::Resolved, ApiError> {
         Ok(
@@ -321,10 +304,6 @@ impl Unit for AddRoleToInstanceProfile {
     type Input = input::AddRoleToInstanceProfileInput;
     type Resolved = ProfileAndRole;
 
-    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-        Self::Input::parse(p)
-    }
-
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<ProfileAndRole, ApiError> {
         let iam = &call.api.iam;
         Ok(ProfileAndRole {
@@ -375,13 +354,8 @@ mod tests {
         let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
         api.iam
             .create_role(rolecall_core::iam::CreateRole {
-                name: "r",
                 path: Some("/team/"),
-                trust_policy: trust,
-                description: None,
-                max_session_duration: None,
-                tags: vec![],
-                permissions_boundary: None,
+                ..rolecall_core::iam::CreateRole::new("r", trust)
             })
             .await
             .expect("role");

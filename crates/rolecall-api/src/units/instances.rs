@@ -16,7 +16,7 @@ use rolecall_core::ec2_network::Placement;
 use rolecall_core::model::{
     Association, Instance, InstanceProfile, InstanceState, MetadataOptions, Tag,
 };
-use rolecall_wire::{Params, Xml, ec2_response};
+use rolecall_wire::{Xml, ec2_response};
 
 pub(crate) fn respond(call: &Call<'_>, body: &dyn Fn(&mut Xml)) -> String {
     ec2_response(call.op.name(), call.request_id, body)
@@ -318,10 +318,6 @@ impl Unit for RunInstances {
     type Input = input::RunInstancesInput;
     type Resolved = Launching;
 
-    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-        Self::Input::parse(p)
-    }
-
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Self::Resolved, ApiError> {
         let launch = launch_of(input)?;
         let profile = match &input.iam_instance_profile {
@@ -484,10 +480,6 @@ impl Unit for DescribeInstances {
     type Input = input::DescribeInstancesInput;
     type Resolved = ();
 
-    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-        Self::Input::parse(p)
-    }
-
     async fn resolve(_: &Call<'_>, _: &Self::Input) -> Result<(), ApiError> {
         Ok(())
     }
@@ -574,10 +566,6 @@ macro_rules! state_change {
             type Input = input::$input;
             type Resolved = Described;
 
-            fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-                Self::Input::parse(p)
-            }
-
             async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Described, ApiError> {
                 Ok(describe_each(call, &input.instance_ids).await)
             }
@@ -613,10 +601,6 @@ impl Unit for ModifyInstanceMetadataOptions {
     const OP: Operation = Operation::ModifyInstanceMetadataOptions;
     type Input = input::ModifyInstanceMetadataOptionsInput;
     type Resolved = Option<(Instance, Option<Association>)>;
-
-    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-        Self::Input::parse(p)
-    }
 
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Self::Resolved, ApiError> {
         Ok(authz::find_instance(call.api, &input.instance_id).await)

@@ -76,6 +76,7 @@ use crate::authz::{self, Check, RequestFacts};
 use crate::context::Call;
 use crate::error::ApiError;
 use crate::generated::Operation;
+use crate::input::Parse;
 use rolecall_wire::Params;
 use std::future::Future;
 
@@ -84,13 +85,16 @@ pub(crate) trait Unit {
     /// Which operation this is.
     const OP: Operation;
     /// The typed input (a generated `…Input`).
-    type Input: Send + Sync;
+    type Input: Parse + Send + Sync;
     /// What the operation acts on, read once, before authorization. Lookups that can fail keep
     /// their outcome (`Result`) so the failure is reported after authorization, as before:
     /// a caller who may not act learns nothing about what exists.
     type Resolved: Send + Sync;
 
-    fn parse(p: &Params) -> Result<Self::Input, ApiError>;
+    /// Reads the input (by default, as the input type parses itself).
+    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
+        <Self::Input as Parse>::parse(p)
+    }
 
     fn resolve(
         call: &Call<'_>,

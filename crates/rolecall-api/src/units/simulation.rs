@@ -7,17 +7,20 @@ use crate::authz::Check;
 use crate::context::Call;
 use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
+use crate::input::Parse;
 use crate::params::Args;
 use crate::simulate::{Input, run};
 use crate::units::Unit;
 use crate::units::iam_common::iam_check;
 use rolecall_wire::Params;
 
-fn parse(p: &Params) -> Result<Input, ApiError> {
-    Input::parse(&Args {
-        params: p,
-        protocol: Protocol::Iam,
-    })
+impl Parse for Input {
+    fn parse(p: &Params) -> Result<Input, ApiError> {
+        Input::parse(&Args {
+            params: p,
+            protocol: Protocol::Iam,
+        })
+    }
 }
 
 pub(crate) struct SimulatePrincipalPolicy;
@@ -26,10 +29,6 @@ impl Unit for SimulatePrincipalPolicy {
     const OP: Operation = Operation::SimulatePrincipalPolicy;
     type Input = Input;
     type Resolved = ();
-
-    fn parse(p: &Params) -> Result<Input, ApiError> {
-        parse(p)
-    }
 
     async fn resolve(_: &Call<'_>, _: &Input) -> Result<(), ApiError> {
         Ok(())
@@ -55,10 +54,6 @@ impl Unit for SimulateCustomPolicy {
     const OP: Operation = Operation::SimulateCustomPolicy;
     type Input = Input;
     type Resolved = ();
-
-    fn parse(p: &Params) -> Result<Input, ApiError> {
-        parse(p)
-    }
 
     async fn resolve(_: &Call<'_>, _: &Input) -> Result<(), ApiError> {
         Ok(())

@@ -23,7 +23,7 @@ pub async fn api() -> Api {
         MasterKey::new(1, &MasterKey::generate_bytes()).expect("key"),
     ])
     .expect("ring");
-    let iam = Iam::new(store.clone(), ACCOUNT);
+    let iam = Iam::new(store.clone(), ACCOUNT).with_clock(clock.clone());
     let ec2 = Ec2::new(
         store,
         iam.clone(),
