@@ -680,7 +680,7 @@ impl Ec2 {
                     // As on EC2, starting a stopped instance sets its launch time anew; credentials
                     // issued before it (in an earlier run) are refused by verifiers.
                     if stored == InstanceState::Running {
-                        inst.launch_time = Utc::now();
+                        inst.launch_time = now;
                     }
                     inst.state_reason = match stored {
                         InstanceState::Stopped | InstanceState::Terminated => {

@@ -476,802 +476,157 @@ shape! {
     }
 }
 
-/// The input of `GetConsoleOutput` (GetConsoleOutputRequest).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct GetConsoleOutputInput {
-    /// `InstanceId` (InstanceId, required).
-    pub instance_id: String,
-    /// `Latest` (Boolean).
-    pub latest: Option<bool>,
-    /// `DryRun` (Boolean).
-    pub dry_run: Option<bool>,
-}
-
-impl GetConsoleOutputInput {
-    /// Reads and checks the parameters (see the module docs).
-    pub fn parse(p: &Params) -> Result<Self, ApiError> {
-        Self::parse_at(p, "")
-    }
-
-    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
-    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
-        let instance_id = {
-            let v = p
-                .get("InstanceId")
-                .ok_or_else(|| ApiError::missing_parameter(Protocol::Ec2, "InstanceId"))?;
-            v.to_string()
-        };
-        let latest = match p.get("Latest") {
-            Some(v) => Some({ input::boolean(Protocol::Ec2, "Latest", v)? }),
-            None => None,
-        };
-        let dry_run = match p.get("DryRun") {
-            Some(v) => Some({ input::boolean(Protocol::Ec2, "DryRun", v)? }),
-            None => None,
-        };
-        Ok(GetConsoleOutputInput {
-            instance_id,
-            latest,
-            dry_run,
-        })
+shape! {
+    /// The input of `GetConsoleOutput` (GetConsoleOutputRequest).
+    GetConsoleOutputInput |r| {
+        instance_id: String = r.required("InstanceId", r.text("InstanceId", &Text::ANY)?)?,
+        latest: Option<bool> = r.boolean("Latest")?,
+        dry_run: Option<bool> = r.boolean("DryRun")?,
     }
 }
 
-/// The input of `DescribeInstanceStatus` (DescribeInstanceStatusRequest).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct DescribeInstanceStatusInput {
-    /// `InstanceId` (InstanceIdStringList).
-    pub instance_ids: Vec<String>,
-    /// `MaxResults` (Integer).
-    pub max_results: Option<i64>,
-    /// `NextToken` (String).
-    pub next_token: Option<String>,
-    /// `IncludeManagedResources` (Boolean).
-    pub include_managed_resources: Option<bool>,
-    /// `DryRun` (Boolean).
-    pub dry_run: Option<bool>,
-    /// `Filter` (FilterList).
-    pub filters: Vec<Filter>,
-    /// `IncludeAllInstances` (Boolean).
-    pub include_all_instances: Option<bool>,
-}
-
-impl DescribeInstanceStatusInput {
-    /// Reads and checks the parameters (see the module docs).
-    pub fn parse(p: &Params) -> Result<Self, ApiError> {
-        Self::parse_at(p, "")
-    }
-
-    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
-    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
-        let instance_ids = {
-            let raw = p.list("InstanceId");
-            raw.into_iter()
-                .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
-                .collect::<Result<Vec<_>, ApiError>>()?
-        };
-        let max_results = match p.get("MaxResults") {
-            Some(v) => Some({
-                let n = input::int(Protocol::Ec2, "MaxResults", v)?;
-                n
-            }),
-            None => None,
-        };
-        let next_token = match p.get("NextToken") {
-            Some(v) => Some({ v.to_string() }),
-            None => None,
-        };
-        let include_managed_resources = match p.get("IncludeManagedResources") {
-            Some(v) => Some({ input::boolean(Protocol::Ec2, "IncludeManagedResources", v)? }),
-            None => None,
-        };
-        let dry_run = match p.get("DryRun") {
-            Some(v) => Some({ input::boolean(Protocol::Ec2, "DryRun", v)? }),
-            None => None,
-        };
-        let filters = {
-            let raw = p.structs("Filter");
-            raw.iter()
-                .enumerate()
-                .map(|(_, s)| Filter::parse_at(s, ""))
-                .collect::<Result<Vec<_>, ApiError>>()?
-        };
-        let include_all_instances = match p.get("IncludeAllInstances") {
-            Some(v) => Some({ input::boolean(Protocol::Ec2, "IncludeAllInstances", v)? }),
-            None => None,
-        };
-        Ok(DescribeInstanceStatusInput {
-            instance_ids,
-            max_results,
-            next_token,
-            include_managed_resources,
-            dry_run,
-            filters,
-            include_all_instances,
-        })
+shape! {
+    /// The input of `DescribeInstanceStatus` (DescribeInstanceStatusRequest).
+    DescribeInstanceStatusInput |r| {
+        instance_ids: Vec<String> = r.texts("InstanceId", None, &Text::ANY)?,
+        max_results: Option<i64> = r.int("MaxResults", &Int::ANY)?,
+        next_token: Option<String> = r.text("NextToken", &Text::ANY)?,
+        include_managed_resources: Option<bool> = r.boolean("IncludeManagedResources")?,
+        dry_run: Option<bool> = r.boolean("DryRun")?,
+        filters: Vec<Filter> = r.structs("Filter", None, ("Filter", &["Name", "Values"]), Filter::parse_at)?,
+        include_all_instances: Option<bool> = r.boolean("IncludeAllInstances")?,
     }
 }
 
-/// The input of `DescribeInstanceAttribute` (DescribeInstanceAttributeRequest).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct DescribeInstanceAttributeInput {
-    /// `DryRun` (Boolean).
-    pub dry_run: Option<bool>,
-    /// `InstanceId` (InstanceId, required).
-    pub instance_id: String,
-    /// `Attribute` (InstanceAttributeName, required).
-    pub attribute: String,
-}
-
-impl DescribeInstanceAttributeInput {
-    /// Reads and checks the parameters (see the module docs).
-    pub fn parse(p: &Params) -> Result<Self, ApiError> {
-        Self::parse_at(p, "")
-    }
-
-    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
-    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
-        let dry_run = match p.get("DryRun") {
-            Some(v) => Some({ input::boolean(Protocol::Ec2, "DryRun", v)? }),
-            None => None,
-        };
-        let instance_id = {
-            let v = p
-                .get("InstanceId")
-                .ok_or_else(|| ApiError::missing_parameter(Protocol::Ec2, "InstanceId"))?;
-            v.to_string()
-        };
-        let attribute = {
-            let v = p
-                .get("Attribute")
-                .ok_or_else(|| ApiError::missing_parameter(Protocol::Ec2, "Attribute"))?;
-            v.to_string()
-        };
-        Ok(DescribeInstanceAttributeInput {
-            dry_run,
-            instance_id,
-            attribute,
-        })
+shape! {
+    /// The input of `DescribeInstanceAttribute` (DescribeInstanceAttributeRequest).
+    DescribeInstanceAttributeInput |r| {
+        dry_run: Option<bool> = r.boolean("DryRun")?,
+        instance_id: String = r.required("InstanceId", r.text("InstanceId", &Text::ANY)?)?,
+        attribute: String = r.required("Attribute", r.text("Attribute", &Text::ANY)?)?,
     }
 }
 
-/// The `AttributeBooleanValue` structure.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct AttributeBooleanValue {
-    /// `Value` (Boolean).
-    pub value: Option<bool>,
-}
-
-impl AttributeBooleanValue {
-    /// Reads and checks the parameters (see the module docs).
-    pub fn parse(p: &Params) -> Result<Self, ApiError> {
-        Self::parse_at(p, "")
-    }
-
-    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
-    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
-        let value = match p.get("Value") {
-            Some(v) => Some({ input::boolean(Protocol::Ec2, "Value", v)? }),
-            None => None,
-        };
-        Ok(AttributeBooleanValue { value })
+shape! {
+    /// The `AttributeBooleanValue` structure.
+    AttributeBooleanValue |r| {
+        value: Option<bool> = r.boolean("Value")?,
     }
 }
 
-/// The `EbsInstanceBlockDeviceSpecification` structure.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct EbsInstanceBlockDeviceSpecification {
-    /// `VolumeId` (VolumeId).
-    pub volume_id: Option<String>,
-    /// `DeleteOnTermination` (Boolean).
-    pub delete_on_termination: Option<bool>,
-}
-
-impl EbsInstanceBlockDeviceSpecification {
-    /// Reads and checks the parameters (see the module docs).
-    pub fn parse(p: &Params) -> Result<Self, ApiError> {
-        Self::parse_at(p, "")
-    }
-
-    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
-    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
-        let volume_id = match p.get("VolumeId") {
-            Some(v) => Some({ v.to_string() }),
-            None => None,
-        };
-        let delete_on_termination = match p.get("DeleteOnTermination") {
-            Some(v) => Some({ input::boolean(Protocol::Ec2, "DeleteOnTermination", v)? }),
-            None => None,
-        };
-        Ok(EbsInstanceBlockDeviceSpecification {
-            volume_id,
-            delete_on_termination,
-        })
+shape! {
+    /// The `EbsInstanceBlockDeviceSpecification` structure.
+    EbsInstanceBlockDeviceSpecification |r| {
+        volume_id: Option<String> = r.text("VolumeId", &Text::ANY)?,
+        delete_on_termination: Option<bool> = r.boolean("DeleteOnTermination")?,
     }
 }
 
-/// The `InstanceBlockDeviceMappingSpecification` structure.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct InstanceBlockDeviceMappingSpecification {
-    /// `DeviceName` (String).
-    pub device_name: Option<String>,
-    /// `Ebs` (EbsInstanceBlockDeviceSpecification).
-    pub ebs: Option<EbsInstanceBlockDeviceSpecification>,
-    /// `VirtualName` (String).
-    pub virtual_name: Option<String>,
-    /// `NoDevice` (String).
-    pub no_device: Option<String>,
-}
-
-impl InstanceBlockDeviceMappingSpecification {
-    /// Reads and checks the parameters (see the module docs).
-    pub fn parse(p: &Params) -> Result<Self, ApiError> {
-        Self::parse_at(p, "")
-    }
-
-    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
-    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
-        let device_name = match p.get("DeviceName") {
-            Some(v) => Some({ v.to_string() }),
-            None => None,
-        };
-        let ebs = p
-            .sub("Ebs")
-            .map(|s| EbsInstanceBlockDeviceSpecification::parse_at(&s, ""))
-            .transpose()?;
-        let virtual_name = match p.get("VirtualName") {
-            Some(v) => Some({ v.to_string() }),
-            None => None,
-        };
-        let no_device = match p.get("NoDevice") {
-            Some(v) => Some({ v.to_string() }),
-            None => None,
-        };
-        Ok(InstanceBlockDeviceMappingSpecification {
-            device_name,
-            ebs,
-            virtual_name,
-            no_device,
-        })
+shape! {
+    /// The `InstanceBlockDeviceMappingSpecification` structure.
+    InstanceBlockDeviceMappingSpecification |r| {
+        device_name: Option<String> = r.text("DeviceName", &Text::ANY)?,
+        ebs: Option<EbsInstanceBlockDeviceSpecification> = r.structure("Ebs", EbsInstanceBlockDeviceSpecification::parse_at)?,
+        virtual_name: Option<String> = r.text("VirtualName", &Text::ANY)?,
+        no_device: Option<String> = r.text("NoDevice", &Text::ANY)?,
     }
 }
 
-/// The `AttributeValue` structure.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct AttributeValue {
-    /// `Value` (String).
-    pub value: Option<String>,
-}
-
-impl AttributeValue {
-    /// Reads and checks the parameters (see the module docs).
-    pub fn parse(p: &Params) -> Result<Self, ApiError> {
-        Self::parse_at(p, "")
-    }
-
-    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
-    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
-        let value = match p.get("Value") {
-            Some(v) => Some({ v.to_string() }),
-            None => None,
-        };
-        Ok(AttributeValue { value })
+shape! {
+    /// The `AttributeValue` structure.
+    AttributeValue |r| {
+        value: Option<String> = r.text("Value", &Text::ANY)?,
     }
 }
 
-/// The `BlobAttributeValue` structure.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct BlobAttributeValue {
-    /// `Value` (Blob).
-    pub value: Option<String>,
-}
-
-impl BlobAttributeValue {
-    /// Reads and checks the parameters (see the module docs).
-    pub fn parse(p: &Params) -> Result<Self, ApiError> {
-        Self::parse_at(p, "")
-    }
-
-    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
-    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
-        let value = match p.get("Value") {
-            Some(v) => Some({ v.to_string() }),
-            None => None,
-        };
-        Ok(BlobAttributeValue { value })
+shape! {
+    /// The `BlobAttributeValue` structure.
+    BlobAttributeValue |r| {
+        value: Option<String> = r.text("Value", &Text::ANY)?,
     }
 }
 
-/// The input of `ModifyInstanceAttribute` (ModifyInstanceAttributeRequest).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ModifyInstanceAttributeInput {
-    /// `SourceDestCheck` (AttributeBooleanValue).
-    pub source_dest_check: Option<AttributeBooleanValue>,
-    /// `DisableApiStop` (AttributeBooleanValue).
-    pub disable_api_stop: Option<AttributeBooleanValue>,
-    /// `DryRun` (Boolean).
-    pub dry_run: Option<bool>,
-    /// `InstanceId` (InstanceId, required).
-    pub instance_id: String,
-    /// `Attribute` (InstanceAttributeName).
-    pub attribute: Option<String>,
-    /// `Value` (ModifyInstanceAttributeValue).
-    pub value: Option<String>,
-    /// `BlockDeviceMapping` (InstanceBlockDeviceMappingSpecificationList).
-    pub block_device_mappings: Vec<InstanceBlockDeviceMappingSpecification>,
-    /// `DisableApiTermination` (AttributeBooleanValue).
-    pub disable_api_termination: Option<AttributeBooleanValue>,
-    /// `InstanceType` (AttributeValue).
-    pub instance_type: Option<AttributeValue>,
-    /// `Kernel` (AttributeValue).
-    pub kernel: Option<AttributeValue>,
-    /// `Ramdisk` (AttributeValue).
-    pub ramdisk: Option<AttributeValue>,
-    /// `UserData` (BlobAttributeValue).
-    pub user_data: Option<BlobAttributeValue>,
-    /// `InstanceInitiatedShutdownBehavior` (AttributeValue).
-    pub instance_initiated_shutdown_behavior: Option<AttributeValue>,
-    /// `GroupId` (GroupIdStringList).
-    pub groups: Vec<String>,
-    /// `EbsOptimized` (AttributeBooleanValue).
-    pub ebs_optimized: Option<AttributeBooleanValue>,
-    /// `SriovNetSupport` (AttributeValue).
-    pub sriov_net_support: Option<AttributeValue>,
-    /// `EnaSupport` (AttributeBooleanValue).
-    pub ena_support: Option<AttributeBooleanValue>,
-}
-
-impl ModifyInstanceAttributeInput {
-    /// Reads and checks the parameters (see the module docs).
-    pub fn parse(p: &Params) -> Result<Self, ApiError> {
-        Self::parse_at(p, "")
-    }
-
-    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
-    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
-        let source_dest_check = p
-            .sub("SourceDestCheck")
-            .map(|s| AttributeBooleanValue::parse_at(&s, ""))
-            .transpose()?;
-        let disable_api_stop = p
-            .sub("DisableApiStop")
-            .map(|s| AttributeBooleanValue::parse_at(&s, ""))
-            .transpose()?;
-        let dry_run = match p.get("DryRun") {
-            Some(v) => Some({ input::boolean(Protocol::Ec2, "DryRun", v)? }),
-            None => None,
-        };
-        let instance_id = {
-            let v = p
-                .get("InstanceId")
-                .ok_or_else(|| ApiError::missing_parameter(Protocol::Ec2, "InstanceId"))?;
-            v.to_string()
-        };
-        let attribute = match p.get("Attribute") {
-            Some(v) => Some({ v.to_string() }),
-            None => None,
-        };
-        let value = match p.get("Value") {
-            Some(v) => Some({ v.to_string() }),
-            None => None,
-        };
-        let block_device_mappings = {
-            let raw = p.structs("BlockDeviceMapping");
-            raw.iter()
-                .enumerate()
-                .map(|(_, s)| InstanceBlockDeviceMappingSpecification::parse_at(s, ""))
-                .collect::<Result<Vec<_>, ApiError>>()?
-        };
-        let disable_api_termination = p
-            .sub("DisableApiTermination")
-            .map(|s| AttributeBooleanValue::parse_at(&s, ""))
-            .transpose()?;
-        let instance_type = p
-            .sub("InstanceType")
-            .map(|s| AttributeValue::parse_at(&s, ""))
-            .transpose()?;
-        let kernel = p
-            .sub("Kernel")
-            .map(|s| AttributeValue::parse_at(&s, ""))
-            .transpose()?;
-        let ramdisk = p
-            .sub("Ramdisk")
-            .map(|s| AttributeValue::parse_at(&s, ""))
-            .transpose()?;
-        let user_data = p
-            .sub("UserData")
-            .map(|s| BlobAttributeValue::parse_at(&s, ""))
-            .transpose()?;
-        let instance_initiated_shutdown_behavior = p
-            .sub("InstanceInitiatedShutdownBehavior")
-            .map(|s| AttributeValue::parse_at(&s, ""))
-            .transpose()?;
-        let groups = {
-            let raw = p.list("GroupId");
-            raw.into_iter()
-                .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
-                .collect::<Result<Vec<_>, ApiError>>()?
-        };
-        let ebs_optimized = p
-            .sub("EbsOptimized")
-            .map(|s| AttributeBooleanValue::parse_at(&s, ""))
-            .transpose()?;
-        let sriov_net_support = p
-            .sub("SriovNetSupport")
-            .map(|s| AttributeValue::parse_at(&s, ""))
-            .transpose()?;
-        let ena_support = p
-            .sub("EnaSupport")
-            .map(|s| AttributeBooleanValue::parse_at(&s, ""))
-            .transpose()?;
-        Ok(ModifyInstanceAttributeInput {
-            source_dest_check,
-            disable_api_stop,
-            dry_run,
-            instance_id,
-            attribute,
-            value,
-            block_device_mappings,
-            disable_api_termination,
-            instance_type,
-            kernel,
-            ramdisk,
-            user_data,
-            instance_initiated_shutdown_behavior,
-            groups,
-            ebs_optimized,
-            sriov_net_support,
-            ena_support,
-        })
+shape! {
+    /// The input of `ModifyInstanceAttribute` (ModifyInstanceAttributeRequest).
+    ModifyInstanceAttributeInput |r| {
+        source_dest_check: Option<AttributeBooleanValue> = r.structure("SourceDestCheck", AttributeBooleanValue::parse_at)?,
+        disable_api_stop: Option<AttributeBooleanValue> = r.structure("DisableApiStop", AttributeBooleanValue::parse_at)?,
+        dry_run: Option<bool> = r.boolean("DryRun")?,
+        instance_id: String = r.required("InstanceId", r.text("InstanceId", &Text::ANY)?)?,
+        attribute: Option<String> = r.text("Attribute", &Text::ANY)?,
+        value: Option<String> = r.text("Value", &Text::ANY)?,
+        block_device_mappings: Vec<InstanceBlockDeviceMappingSpecification> = r.structs("BlockDeviceMapping", None, ("InstanceBlockDeviceMappingSpecification", &["DeviceName", "Ebs", "VirtualName", "NoDevice"]), InstanceBlockDeviceMappingSpecification::parse_at)?,
+        disable_api_termination: Option<AttributeBooleanValue> = r.structure("DisableApiTermination", AttributeBooleanValue::parse_at)?,
+        instance_type: Option<AttributeValue> = r.structure("InstanceType", AttributeValue::parse_at)?,
+        kernel: Option<AttributeValue> = r.structure("Kernel", AttributeValue::parse_at)?,
+        ramdisk: Option<AttributeValue> = r.structure("Ramdisk", AttributeValue::parse_at)?,
+        user_data: Option<BlobAttributeValue> = r.structure("UserData", BlobAttributeValue::parse_at)?,
+        instance_initiated_shutdown_behavior: Option<AttributeValue> = r.structure("InstanceInitiatedShutdownBehavior", AttributeValue::parse_at)?,
+        groups: Vec<String> = r.texts("GroupId", None, &Text::ANY)?,
+        ebs_optimized: Option<AttributeBooleanValue> = r.structure("EbsOptimized", AttributeBooleanValue::parse_at)?,
+        sriov_net_support: Option<AttributeValue> = r.structure("SriovNetSupport", AttributeValue::parse_at)?,
+        ena_support: Option<AttributeBooleanValue> = r.structure("EnaSupport", AttributeBooleanValue::parse_at)?,
     }
 }
 
-/// The input of `CreateTags` (CreateTagsRequest).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct CreateTagsInput {
-    /// `DryRun` (Boolean).
-    pub dry_run: Option<bool>,
-    /// `ResourceId` (ResourceIdList, required).
-    pub resources: Vec<String>,
-    /// `Tag` (TagList, required).
-    pub tags: Vec<Tag>,
-}
-
-impl CreateTagsInput {
-    /// Reads and checks the parameters (see the module docs).
-    pub fn parse(p: &Params) -> Result<Self, ApiError> {
-        Self::parse_at(p, "")
-    }
-
-    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
-    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
-        let dry_run = match p.get("DryRun") {
-            Some(v) => Some({ input::boolean(Protocol::Ec2, "DryRun", v)? }),
-            None => None,
-        };
-        let resources = {
-            let items = {
-                let raw = p.list("ResourceId");
-                raw.into_iter()
-                    .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
-                    .collect::<Result<Vec<_>, ApiError>>()?
-            };
-            if items.is_empty() {
-                return Err(ApiError::missing_parameter(Protocol::Ec2, "ResourceId"));
-            }
-            items
-        };
-        let tags = {
-            let items = {
-                let raw = p.structs("Tag");
-                raw.iter()
-                    .enumerate()
-                    .map(|(_, s)| Tag::parse_at(s, ""))
-                    .collect::<Result<Vec<_>, ApiError>>()?
-            };
-            if items.is_empty() {
-                return Err(ApiError::missing_parameter(Protocol::Ec2, "Tag"));
-            }
-            items
-        };
-        Ok(CreateTagsInput {
-            dry_run,
-            resources,
-            tags,
-        })
+shape! {
+    /// The input of `CreateTags` (CreateTagsRequest).
+    CreateTagsInput |r| {
+        dry_run: Option<bool> = r.boolean("DryRun")?,
+        resources: Vec<String> = r.required("ResourceId", r.texts("ResourceId", None, &Text::ANY)?)?,
+        tags: Vec<Tag> = r.required("Tag", r.structs("Tag", None, ("Tag", &["Key", "Value"]), Tag::parse_at)?)?,
     }
 }
 
-/// The input of `DeleteTags` (DeleteTagsRequest).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct DeleteTagsInput {
-    /// `DryRun` (Boolean).
-    pub dry_run: Option<bool>,
-    /// `ResourceId` (ResourceIdList, required).
-    pub resources: Vec<String>,
-    /// `Tag` (TagList).
-    pub tags: Vec<Tag>,
-}
-
-impl DeleteTagsInput {
-    /// Reads and checks the parameters (see the module docs).
-    pub fn parse(p: &Params) -> Result<Self, ApiError> {
-        Self::parse_at(p, "")
-    }
-
-    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
-    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
-        let dry_run = match p.get("DryRun") {
-            Some(v) => Some({ input::boolean(Protocol::Ec2, "DryRun", v)? }),
-            None => None,
-        };
-        let resources = {
-            let items = {
-                let raw = p.list("ResourceId");
-                raw.into_iter()
-                    .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
-                    .collect::<Result<Vec<_>, ApiError>>()?
-            };
-            if items.is_empty() {
-                return Err(ApiError::missing_parameter(Protocol::Ec2, "ResourceId"));
-            }
-            items
-        };
-        let tags = {
-            let raw = p.structs("Tag");
-            raw.iter()
-                .enumerate()
-                .map(|(_, s)| Tag::parse_at(s, ""))
-                .collect::<Result<Vec<_>, ApiError>>()?
-        };
-        Ok(DeleteTagsInput {
-            dry_run,
-            resources,
-            tags,
-        })
+shape! {
+    /// The input of `DeleteTags` (DeleteTagsRequest).
+    DeleteTagsInput |r| {
+        dry_run: Option<bool> = r.boolean("DryRun")?,
+        resources: Vec<String> = r.required("ResourceId", r.texts("ResourceId", None, &Text::ANY)?)?,
+        tags: Vec<Tag> = r.structs("Tag", None, ("Tag", &["Key", "Value"]), Tag::parse_at)?,
     }
 }
 
-/// The input of `DescribeTags` (DescribeTagsRequest).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct DescribeTagsInput {
-    /// `DryRun` (Boolean).
-    pub dry_run: Option<bool>,
-    /// `Filter` (FilterList).
-    pub filters: Vec<Filter>,
-    /// `MaxResults` (Integer).
-    pub max_results: Option<i64>,
-    /// `NextToken` (String).
-    pub next_token: Option<String>,
-}
-
-impl DescribeTagsInput {
-    /// Reads and checks the parameters (see the module docs).
-    pub fn parse(p: &Params) -> Result<Self, ApiError> {
-        Self::parse_at(p, "")
-    }
-
-    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
-    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
-        let dry_run = match p.get("DryRun") {
-            Some(v) => Some({ input::boolean(Protocol::Ec2, "DryRun", v)? }),
-            None => None,
-        };
-        let filters = {
-            let raw = p.structs("Filter");
-            raw.iter()
-                .enumerate()
-                .map(|(_, s)| Filter::parse_at(s, ""))
-                .collect::<Result<Vec<_>, ApiError>>()?
-        };
-        let max_results = match p.get("MaxResults") {
-            Some(v) => Some({
-                let n = input::int(Protocol::Ec2, "MaxResults", v)?;
-                n
-            }),
-            None => None,
-        };
-        let next_token = match p.get("NextToken") {
-            Some(v) => Some({ v.to_string() }),
-            None => None,
-        };
-        Ok(DescribeTagsInput {
-            dry_run,
-            filters,
-            max_results,
-            next_token,
-        })
+shape! {
+    /// The input of `DescribeTags` (DescribeTagsRequest).
+    DescribeTagsInput |r| {
+        dry_run: Option<bool> = r.boolean("DryRun")?,
+        filters: Vec<Filter> = r.structs("Filter", None, ("Filter", &["Name", "Values"]), Filter::parse_at)?,
+        max_results: Option<i64> = r.int("MaxResults", &Int::ANY)?,
+        next_token: Option<String> = r.text("NextToken", &Text::ANY)?,
     }
 }
 
-/// The input of `DescribeVpcs` (DescribeVpcsRequest).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct DescribeVpcsInput {
-    /// `Filter` (FilterList).
-    pub filters: Vec<Filter>,
-    /// `VpcId` (VpcIdStringList).
-    pub vpc_ids: Vec<String>,
-    /// `NextToken` (String).
-    pub next_token: Option<String>,
-    /// `MaxResults` (DescribeVpcsMaxResults).
-    pub max_results: Option<i64>,
-    /// `DryRun` (Boolean).
-    pub dry_run: Option<bool>,
-}
-
-impl DescribeVpcsInput {
-    /// Reads and checks the parameters (see the module docs).
-    pub fn parse(p: &Params) -> Result<Self, ApiError> {
-        Self::parse_at(p, "")
-    }
-
-    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
-    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
-        let filters = {
-            let raw = p.structs("Filter");
-            raw.iter()
-                .enumerate()
-                .map(|(_, s)| Filter::parse_at(s, ""))
-                .collect::<Result<Vec<_>, ApiError>>()?
-        };
-        let vpc_ids = {
-            let raw = p.list("VpcId");
-            raw.into_iter()
-                .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
-                .collect::<Result<Vec<_>, ApiError>>()?
-        };
-        let next_token = match p.get("NextToken") {
-            Some(v) => Some({ v.to_string() }),
-            None => None,
-        };
-        let max_results = match p.get("MaxResults") {
-            Some(v) => Some({
-                let n = input::int(Protocol::Ec2, "MaxResults", v)?;
-                n
-            }),
-            None => None,
-        };
-        let dry_run = match p.get("DryRun") {
-            Some(v) => Some({ input::boolean(Protocol::Ec2, "DryRun", v)? }),
-            None => None,
-        };
-        Ok(DescribeVpcsInput {
-            filters,
-            vpc_ids,
-            next_token,
-            max_results,
-            dry_run,
-        })
+shape! {
+    /// The input of `DescribeVpcs` (DescribeVpcsRequest).
+    DescribeVpcsInput |r| {
+        filters: Vec<Filter> = r.structs("Filter", None, ("Filter", &["Name", "Values"]), Filter::parse_at)?,
+        vpc_ids: Vec<String> = r.texts("VpcId", None, &Text::ANY)?,
+        next_token: Option<String> = r.text("NextToken", &Text::ANY)?,
+        max_results: Option<i64> = r.int("MaxResults", &Int::ANY)?,
+        dry_run: Option<bool> = r.boolean("DryRun")?,
     }
 }
 
-/// The input of `DescribeSubnets` (DescribeSubnetsRequest).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct DescribeSubnetsInput {
-    /// `Filter` (FilterList).
-    pub filters: Vec<Filter>,
-    /// `SubnetId` (SubnetIdStringList).
-    pub subnet_ids: Vec<String>,
-    /// `NextToken` (String).
-    pub next_token: Option<String>,
-    /// `MaxResults` (DescribeSubnetsMaxResults).
-    pub max_results: Option<i64>,
-    /// `DryRun` (Boolean).
-    pub dry_run: Option<bool>,
-}
-
-impl DescribeSubnetsInput {
-    /// Reads and checks the parameters (see the module docs).
-    pub fn parse(p: &Params) -> Result<Self, ApiError> {
-        Self::parse_at(p, "")
-    }
-
-    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
-    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
-        let filters = {
-            let raw = p.structs("Filter");
-            raw.iter()
-                .enumerate()
-                .map(|(_, s)| Filter::parse_at(s, ""))
-                .collect::<Result<Vec<_>, ApiError>>()?
-        };
-        let subnet_ids = {
-            let raw = p.list("SubnetId");
-            raw.into_iter()
-                .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
-                .collect::<Result<Vec<_>, ApiError>>()?
-        };
-        let next_token = match p.get("NextToken") {
-            Some(v) => Some({ v.to_string() }),
-            None => None,
-        };
-        let max_results = match p.get("MaxResults") {
-            Some(v) => Some({
-                let n = input::int(Protocol::Ec2, "MaxResults", v)?;
-                n
-            }),
-            None => None,
-        };
-        let dry_run = match p.get("DryRun") {
-            Some(v) => Some({ input::boolean(Protocol::Ec2, "DryRun", v)? }),
-            None => None,
-        };
-        Ok(DescribeSubnetsInput {
-            filters,
-            subnet_ids,
-            next_token,
-            max_results,
-            dry_run,
-        })
+shape! {
+    /// The input of `DescribeSubnets` (DescribeSubnetsRequest).
+    DescribeSubnetsInput |r| {
+        filters: Vec<Filter> = r.structs("Filter", None, ("Filter", &["Name", "Values"]), Filter::parse_at)?,
+        subnet_ids: Vec<String> = r.texts("SubnetId", None, &Text::ANY)?,
+        next_token: Option<String> = r.text("NextToken", &Text::ANY)?,
+        max_results: Option<i64> = r.int("MaxResults", &Int::ANY)?,
+        dry_run: Option<bool> = r.boolean("DryRun")?,
     }
 }
 
-/// The input of `DescribeSecurityGroups` (DescribeSecurityGroupsRequest).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct DescribeSecurityGroupsInput {
-    /// `GroupId` (GroupIdStringList).
-    pub group_ids: Vec<String>,
-    /// `GroupName` (GroupNameStringList).
-    pub group_names: Vec<String>,
-    /// `NextToken` (String).
-    pub next_token: Option<String>,
-    /// `MaxResults` (DescribeSecurityGroupsMaxResults).
-    pub max_results: Option<i64>,
-    /// `DryRun` (Boolean).
-    pub dry_run: Option<bool>,
-    /// `Filter` (FilterList).
-    pub filters: Vec<Filter>,
-}
-
-impl DescribeSecurityGroupsInput {
-    /// Reads and checks the parameters (see the module docs).
-    pub fn parse(p: &Params) -> Result<Self, ApiError> {
-        Self::parse_at(p, "")
-    }
-
-    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
-    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
-        let group_ids = {
-            let raw = p.list("GroupId");
-            raw.into_iter()
-                .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
-                .collect::<Result<Vec<_>, ApiError>>()?
-        };
-        let group_names = {
-            let raw = p.list("GroupName");
-            raw.into_iter()
-                .map(|v| -> Result<_, ApiError> { Ok({ v.to_string() }) })
-                .collect::<Result<Vec<_>, ApiError>>()?
-        };
-        let next_token = match p.get("NextToken") {
-            Some(v) => Some({ v.to_string() }),
-            None => None,
-        };
-        let max_results = match p.get("MaxResults") {
-            Some(v) => Some({
-                let n = input::int(Protocol::Ec2, "MaxResults", v)?;
-                n
-            }),
-            None => None,
-        };
-        let dry_run = match p.get("DryRun") {
-            Some(v) => Some({ input::boolean(Protocol::Ec2, "DryRun", v)? }),
-            None => None,
-        };
-        let filters = {
-            let raw = p.structs("Filter");
-            raw.iter()
-                .enumerate()
-                .map(|(_, s)| Filter::parse_at(s, ""))
-                .collect::<Result<Vec<_>, ApiError>>()?
-        };
-        Ok(DescribeSecurityGroupsInput {
-            group_ids,
-            group_names,
-            next_token,
-            max_results,
-            dry_run,
-            filters,
-        })
+shape! {
+    /// The input of `DescribeSecurityGroups` (DescribeSecurityGroupsRequest).
+    DescribeSecurityGroupsInput |r| {
+        group_ids: Vec<String> = r.texts("GroupId", None, &Text::ANY)?,
+        group_names: Vec<String> = r.texts("GroupName", None, &Text::ANY)?,
+        next_token: Option<String> = r.text("NextToken", &Text::ANY)?,
+        max_results: Option<i64> = r.int("MaxResults", &Int::ANY)?,
+        dry_run: Option<bool> = r.boolean("DryRun")?,
+        filters: Vec<Filter> = r.structs("Filter", None, ("Filter", &["Name", "Values"]), Filter::parse_at)?,
     }
 }

@@ -15,7 +15,7 @@ use rolecall_core::ec2::page_size;
 use rolecall_core::ec2_status::{AttributeChange, reachability_of, status_of};
 use rolecall_core::model::{Association, Instance};
 use rolecall_core::paging::encode_token;
-use rolecall_wire::{Params, Xml};
+use rolecall_wire::Xml;
 
 fn status_xml(x: &mut Xml, name: &str, i: &Instance) {
     x.elem(name, |x| {
@@ -83,9 +83,6 @@ impl Unit for DescribeInstanceAttribute {
     type Input = input::DescribeInstanceAttributeInput;
     type Resolved = Found;
 
-    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-        Self::Input::parse(p)
-    }
 
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Found, ApiError> {
         Ok(authz::find_instance(call.api, &input.instance_id).await)
@@ -270,9 +267,6 @@ impl Unit for ModifyInstanceAttribute {
     type Input = input::ModifyInstanceAttributeInput;
     type Resolved = Found;
 
-    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-        Self::Input::parse(p)
-    }
 
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Found, ApiError> {
         Ok(authz::find_instance(call.api, &input.instance_id).await)

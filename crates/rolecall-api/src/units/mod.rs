@@ -23,9 +23,6 @@ macro_rules! describe_unit {
             type Input = $crate::generated::ec2::$input;
             type Resolved = ();
 
-            fn parse(p: &rolecall_wire::Params) -> Result<Self::Input, $crate::error::ApiError> {
-                Self::Input::parse(p)
-            }
 
             async fn resolve(
                 _: &$crate::context::Call<'_>,

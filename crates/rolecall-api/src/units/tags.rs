@@ -13,7 +13,6 @@ use rolecall_core::ec2::page_size;
 use rolecall_core::ec2_tags::resource_type;
 use rolecall_core::model::{Association, Instance, Tag};
 use rolecall_core::paging::encode_token;
-use rolecall_wire::Params;
 
 /// Each resource a tag call names, with the instance as it is when it is one.
 type Targets = Vec<(String, Option<(Instance, Option<Association>)>)>;
@@ -75,9 +74,6 @@ impl Unit for CreateTags {
     type Input = input::CreateTagsInput;
     type Resolved = Targets;
 
-    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-        Self::Input::parse(p)
-    }
 
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Targets, ApiError> {
         Ok(resolve_targets(call, &input.resources).await)
@@ -114,9 +110,6 @@ impl Unit for DeleteTags {
     type Input = input::DeleteTagsInput;
     type Resolved = Targets;
 
-    fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-        Self::Input::parse(p)
-    }
 
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Targets, ApiError> {
         Ok(resolve_targets(call, &input.resources).await)
