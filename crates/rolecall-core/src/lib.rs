@@ -12,6 +12,7 @@ pub mod clock;
 pub mod ec2;
 mod error;
 pub mod iam;
+pub mod iam_account;
 pub mod iam_principals;
 pub mod metrics;
 pub mod model;

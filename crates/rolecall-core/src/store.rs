@@ -51,6 +51,17 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     ) -> Result<Vec<ManagedPolicy>>;
     /// InUse while attached or holding non-default versions.
     async fn delete_policy(&self, arn: &str) -> Result<()>;
+    /// Edits the policy's document (e.g. its tags) under its row lock; NotFound when absent.
+    async fn modify_policy(&self, arn: &str, edit: Edit<ManagedPolicy>) -> Result<ManagedPolicy>;
+    /// The roles, users and groups the policy is attached to (of `kind` only, when given)
+    /// whose path starts with `path_prefix`, ordered by [`PolicyEntity::sort_key`].
+    async fn list_policy_entities(
+        &self,
+        arn: &str,
+        kind: Option<crate::store_error::OwnerKind>,
+        path_prefix: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<PolicyEntity>>;
     /// Adds a version with the next id (v2, v3, ...); LimitExceeded past five versions.
     async fn insert_policy_version(
         &self,

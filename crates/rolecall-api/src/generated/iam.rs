@@ -4544,3 +4544,585 @@ impl GetAccountSummaryInput {
         Ok(GetAccountSummaryInput)
     }
 }
+
+/// The input of `ListEntitiesForPolicy` (ListEntitiesForPolicyRequest).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ListEntitiesForPolicyInput {
+    /// `PolicyArn` (arnType, required).
+    pub policy_arn: String,
+    /// `EntityFilter` (EntityType).
+    pub entity_filter: Option<String>,
+    /// `PathPrefix` (pathType).
+    pub path_prefix: Option<String>,
+    /// `PolicyUsageFilter` (PolicyUsageType).
+    pub policy_usage_filter: Option<String>,
+    /// `Marker` (markerType).
+    pub marker: Option<String>,
+    /// `MaxItems` (maxItemsType).
+    pub max_items: Option<i64>,
+}
+
+impl ListEntitiesForPolicyInput {
+    /// Reads and checks the parameters (see the module docs).
+    pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
+        let policy_arn = {
+            let v = p
+                .get("PolicyArn")
+                .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyArn"))?;
+            input::length(&format!("{at}policyArn"), v, 20, 2048)?;
+            v.to_string()
+        };
+        let entity_filter = match p.get("EntityFilter") {
+            Some(v) => Some({ v.to_string() }),
+            None => None,
+        };
+        let path_prefix = match p.get("PathPrefix") {
+            Some(v) => Some({
+                input::length(&format!("{at}pathPrefix"), v, 1, 512)?;
+                // Pattern "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)" is not a simple character class: not checked here.
+                v.to_string()
+            }),
+            None => None,
+        };
+        let policy_usage_filter = match p.get("PolicyUsageFilter") {
+            Some(v) => Some({ v.to_string() }),
+            None => None,
+        };
+        let marker = match p.get("Marker") {
+            Some(v) => Some({
+                input::length(&format!("{at}marker"), v, 1, 320)?;
+                v.to_string()
+            }),
+            None => None,
+        };
+        let max_items = match p.get("MaxItems") {
+            Some(v) => Some({
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
+                n
+            }),
+            None => None,
+        };
+        Ok(ListEntitiesForPolicyInput {
+            policy_arn,
+            entity_filter,
+            path_prefix,
+            policy_usage_filter,
+            marker,
+            max_items,
+        })
+    }
+}
+
+/// The input of `ListAccountAliases` (ListAccountAliasesRequest).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ListAccountAliasesInput {
+    /// `Marker` (markerType).
+    pub marker: Option<String>,
+    /// `MaxItems` (maxItemsType).
+    pub max_items: Option<i64>,
+}
+
+impl ListAccountAliasesInput {
+    /// Reads and checks the parameters (see the module docs).
+    pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
+        let marker = match p.get("Marker") {
+            Some(v) => Some({
+                input::length(&format!("{at}marker"), v, 1, 320)?;
+                v.to_string()
+            }),
+            None => None,
+        };
+        let max_items = match p.get("MaxItems") {
+            Some(v) => Some({
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
+                n
+            }),
+            None => None,
+        };
+        Ok(ListAccountAliasesInput { marker, max_items })
+    }
+}
+
+/// The input of `CreateAccountAlias` (CreateAccountAliasRequest).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CreateAccountAliasInput {
+    /// `AccountAlias` (accountAliasType, required).
+    pub account_alias: String,
+}
+
+impl CreateAccountAliasInput {
+    /// Reads and checks the parameters (see the module docs).
+    pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
+        let account_alias = {
+            let v = p
+                .get("AccountAlias")
+                .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "AccountAlias"))?;
+            input::length(&format!("{at}accountAlias"), v, 3, 63)?;
+            // Pattern "^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$" is not a simple character class: not checked here.
+            v.to_string()
+        };
+        Ok(CreateAccountAliasInput { account_alias })
+    }
+}
+
+/// The input of `DeleteAccountAlias` (DeleteAccountAliasRequest).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DeleteAccountAliasInput {
+    /// `AccountAlias` (accountAliasType, required).
+    pub account_alias: String,
+}
+
+impl DeleteAccountAliasInput {
+    /// Reads and checks the parameters (see the module docs).
+    pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
+        let account_alias = {
+            let v = p
+                .get("AccountAlias")
+                .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "AccountAlias"))?;
+            input::length(&format!("{at}accountAlias"), v, 3, 63)?;
+            // Pattern "^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$" is not a simple character class: not checked here.
+            v.to_string()
+        };
+        Ok(DeleteAccountAliasInput { account_alias })
+    }
+}
+
+/// The input of `ListSSHPublicKeys` (ListSSHPublicKeysRequest).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ListSSHPublicKeysInput {
+    /// `UserName` (userNameType).
+    pub user_name: Option<String>,
+    /// `Marker` (markerType).
+    pub marker: Option<String>,
+    /// `MaxItems` (maxItemsType).
+    pub max_items: Option<i64>,
+}
+
+impl ListSSHPublicKeysInput {
+    /// Reads and checks the parameters (see the module docs).
+    pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
+        let user_name = match p.get("UserName") {
+            Some(v) => Some({
+                input::length(&format!("{at}userName"), v, 1, 64)?;
+                input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
+                    c.is_ascii_alphanumeric()
+                        || c == '_'
+                        || c == '+'
+                        || c == '='
+                        || c == ','
+                        || c == '.'
+                        || c == '@'
+                        || c == '-'
+                })?;
+                v.to_string()
+            }),
+            None => None,
+        };
+        let marker = match p.get("Marker") {
+            Some(v) => Some({
+                input::length(&format!("{at}marker"), v, 1, 320)?;
+                v.to_string()
+            }),
+            None => None,
+        };
+        let max_items = match p.get("MaxItems") {
+            Some(v) => Some({
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
+                n
+            }),
+            None => None,
+        };
+        Ok(ListSSHPublicKeysInput {
+            user_name,
+            marker,
+            max_items,
+        })
+    }
+}
+
+/// The input of `ListServiceSpecificCredentials` (ListServiceSpecificCredentialsRequest).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ListServiceSpecificCredentialsInput {
+    /// `UserName` (userNameType).
+    pub user_name: Option<String>,
+    /// `ServiceName` (serviceName).
+    pub service_name: Option<String>,
+    /// `AllUsers` (allUsers).
+    pub all_users: Option<bool>,
+    /// `Marker` (markerType).
+    pub marker: Option<String>,
+    /// `MaxItems` (maxItemsType).
+    pub max_items: Option<i64>,
+}
+
+impl ListServiceSpecificCredentialsInput {
+    /// Reads and checks the parameters (see the module docs).
+    pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
+        let user_name = match p.get("UserName") {
+            Some(v) => Some({
+                input::length(&format!("{at}userName"), v, 1, 64)?;
+                input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
+                    c.is_ascii_alphanumeric()
+                        || c == '_'
+                        || c == '+'
+                        || c == '='
+                        || c == ','
+                        || c == '.'
+                        || c == '@'
+                        || c == '-'
+                })?;
+                v.to_string()
+            }),
+            None => None,
+        };
+        let service_name = match p.get("ServiceName") {
+            Some(v) => Some({ v.to_string() }),
+            None => None,
+        };
+        let all_users = match p.get("AllUsers") {
+            Some(v) => Some({ input::boolean(self::PROTOCOL, "AllUsers", v)? }),
+            None => None,
+        };
+        let marker = match p.get("Marker") {
+            Some(v) => Some({
+                input::length(&format!("{at}marker"), v, 1, 320)?;
+                v.to_string()
+            }),
+            None => None,
+        };
+        let max_items = match p.get("MaxItems") {
+            Some(v) => Some({
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
+                n
+            }),
+            None => None,
+        };
+        Ok(ListServiceSpecificCredentialsInput {
+            user_name,
+            service_name,
+            all_users,
+            marker,
+            max_items,
+        })
+    }
+}
+
+/// The input of `ListSigningCertificates` (ListSigningCertificatesRequest).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ListSigningCertificatesInput {
+    /// `UserName` (existingUserNameType).
+    pub user_name: Option<String>,
+    /// `Marker` (markerType).
+    pub marker: Option<String>,
+    /// `MaxItems` (maxItemsType).
+    pub max_items: Option<i64>,
+}
+
+impl ListSigningCertificatesInput {
+    /// Reads and checks the parameters (see the module docs).
+    pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
+        let user_name = match p.get("UserName") {
+            Some(v) => Some({
+                input::length(&format!("{at}userName"), v, 1, 128)?;
+                input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
+                    c.is_ascii_alphanumeric()
+                        || c == '_'
+                        || c == '+'
+                        || c == '='
+                        || c == ','
+                        || c == '.'
+                        || c == '@'
+                        || c == '-'
+                })?;
+                v.to_string()
+            }),
+            None => None,
+        };
+        let marker = match p.get("Marker") {
+            Some(v) => Some({
+                input::length(&format!("{at}marker"), v, 1, 320)?;
+                v.to_string()
+            }),
+            None => None,
+        };
+        let max_items = match p.get("MaxItems") {
+            Some(v) => Some({
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
+                n
+            }),
+            None => None,
+        };
+        Ok(ListSigningCertificatesInput {
+            user_name,
+            marker,
+            max_items,
+        })
+    }
+}
+
+/// The input of `ListMFADevices` (ListMFADevicesRequest).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ListMFADevicesInput {
+    /// `UserName` (existingUserNameType).
+    pub user_name: Option<String>,
+    /// `Marker` (markerType).
+    pub marker: Option<String>,
+    /// `MaxItems` (maxItemsType).
+    pub max_items: Option<i64>,
+}
+
+impl ListMFADevicesInput {
+    /// Reads and checks the parameters (see the module docs).
+    pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
+        let user_name = match p.get("UserName") {
+            Some(v) => Some({
+                input::length(&format!("{at}userName"), v, 1, 128)?;
+                input::pattern(&format!("{at}userName"), v, "[\\w+=,.@-]+", |c: char| {
+                    c.is_ascii_alphanumeric()
+                        || c == '_'
+                        || c == '+'
+                        || c == '='
+                        || c == ','
+                        || c == '.'
+                        || c == '@'
+                        || c == '-'
+                })?;
+                v.to_string()
+            }),
+            None => None,
+        };
+        let marker = match p.get("Marker") {
+            Some(v) => Some({
+                input::length(&format!("{at}marker"), v, 1, 320)?;
+                v.to_string()
+            }),
+            None => None,
+        };
+        let max_items = match p.get("MaxItems") {
+            Some(v) => Some({
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
+                n
+            }),
+            None => None,
+        };
+        Ok(ListMFADevicesInput {
+            user_name,
+            marker,
+            max_items,
+        })
+    }
+}
+
+/// The input of `TagPolicy` (TagPolicyRequest).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TagPolicyInput {
+    /// `PolicyArn` (arnType, required).
+    pub policy_arn: String,
+    /// `Tags` (tagListType, required).
+    pub tags: Vec<Tag>,
+}
+
+impl TagPolicyInput {
+    /// Reads and checks the parameters (see the module docs).
+    pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
+        let policy_arn = {
+            let v = p
+                .get("PolicyArn")
+                .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyArn"))?;
+            input::length(&format!("{at}policyArn"), v, 20, 2048)?;
+            v.to_string()
+        };
+        let tags = {
+            let items = {
+                let raw = p.structs("Tags.member");
+                input::list_length(&format!("{at}tags"), &raw, 50, |s: &Params| {
+                    format!(
+                        "Tag(key={}, value={})",
+                        s.get("Key").unwrap_or("null"),
+                        s.get("Value").unwrap_or("null")
+                    )
+                })?;
+                raw.iter()
+                    .enumerate()
+                    .map(|(i, s)| Tag::parse_at(s, &format!("{at}tags.{}.member.", i + 1)))
+                    .collect::<Result<Vec<_>, ApiError>>()?
+            };
+            if items.is_empty() {
+                return Err(ApiError::missing_parameter(self::PROTOCOL, "Tags"));
+            }
+            items
+        };
+        Ok(TagPolicyInput { policy_arn, tags })
+    }
+}
+
+/// The input of `UntagPolicy` (UntagPolicyRequest).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UntagPolicyInput {
+    /// `PolicyArn` (arnType, required).
+    pub policy_arn: String,
+    /// `TagKeys` (tagKeyListType, required).
+    pub tag_keys: Vec<String>,
+}
+
+impl UntagPolicyInput {
+    /// Reads and checks the parameters (see the module docs).
+    pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
+        let policy_arn = {
+            let v = p
+                .get("PolicyArn")
+                .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyArn"))?;
+            input::length(&format!("{at}policyArn"), v, 20, 2048)?;
+            v.to_string()
+        };
+        let tag_keys = {
+            let items = {
+                let raw = p.list("TagKeys.member");
+                input::list_length(&format!("{at}tagKeys"), &raw, 50, |v: &&str| v.to_string())?;
+                raw.into_iter()
+                    .map(|v| -> Result<_, ApiError> {
+                        Ok({
+                            input::length(&format!("{at}tagKeys"), v, 1, 128)?;
+                            // Pattern "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+" is not a simple character class: not checked here.
+                            v.to_string()
+                        })
+                    })
+                    .collect::<Result<Vec<_>, ApiError>>()?
+            };
+            if items.is_empty() {
+                return Err(ApiError::missing_parameter(self::PROTOCOL, "TagKeys"));
+            }
+            items
+        };
+        Ok(UntagPolicyInput {
+            policy_arn,
+            tag_keys,
+        })
+    }
+}
+
+/// The input of `ListPolicyTags` (ListPolicyTagsRequest).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ListPolicyTagsInput {
+    /// `PolicyArn` (arnType, required).
+    pub policy_arn: String,
+    /// `Marker` (markerType).
+    pub marker: Option<String>,
+    /// `MaxItems` (maxItemsType).
+    pub max_items: Option<i64>,
+}
+
+impl ListPolicyTagsInput {
+    /// Reads and checks the parameters (see the module docs).
+    pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
+        let policy_arn = {
+            let v = p
+                .get("PolicyArn")
+                .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "PolicyArn"))?;
+            input::length(&format!("{at}policyArn"), v, 20, 2048)?;
+            v.to_string()
+        };
+        let marker = match p.get("Marker") {
+            Some(v) => Some({
+                input::length(&format!("{at}marker"), v, 1, 320)?;
+                v.to_string()
+            }),
+            None => None,
+        };
+        let max_items = match p.get("MaxItems") {
+            Some(v) => Some({
+                let n: i64 = v.parse().map_err(|_| {
+                    input::violation(&format!("{at}maxItems"), v, "Member must be a number")
+                })?;
+                input::min_value(&format!("{at}maxItems"), v, n, 1)?;
+                input::max_value(&format!("{at}maxItems"), v, n, 1000)?;
+                n
+            }),
+            None => None,
+        };
+        Ok(ListPolicyTagsInput {
+            policy_arn,
+            marker,
+            max_items,
+        })
+    }
+}

@@ -470,3 +470,32 @@ impl DecodeAuthorizationMessageInput {
         Ok(DecodeAuthorizationMessageInput { encoded_message })
     }
 }
+
+/// The input of `GetAccessKeyInfo` (GetAccessKeyInfoRequest).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GetAccessKeyInfoInput {
+    /// `AccessKeyId` (accessKeyIdType, required).
+    pub access_key_id: String,
+}
+
+impl GetAccessKeyInfoInput {
+    /// Reads and checks the parameters (see the module docs).
+    pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
+        let access_key_id = {
+            let v = p
+                .get("AccessKeyId")
+                .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "AccessKeyId"))?;
+            input::length(&format!("{at}accessKeyId"), v, 16, 128)?;
+            input::pattern(&format!("{at}accessKeyId"), v, "[\\w]*", |c: char| {
+                c.is_ascii_alphanumeric() || c == '_'
+            })?;
+            v.to_string()
+        };
+        Ok(GetAccessKeyInfoInput { access_key_id })
+    }
+}

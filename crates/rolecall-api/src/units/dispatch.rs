@@ -24,6 +24,8 @@ pub(crate) mod role_policies;
 pub(crate) mod roles;
 #[path = "simulation.rs"]
 pub(crate) mod simulation;
+#[path = "user_credentials.rs"]
+pub(crate) mod user_credentials;
 #[path = "users.rs"]
 pub(crate) mod users;
 
@@ -176,6 +178,25 @@ pub(crate) async fn dispatch(
             run::<simulation::SimulateCustomPolicy>(call, facts).await
         }
         Operation::GetAccountSummary => run::<account::GetAccountSummary>(call, facts).await,
+        Operation::ListEntitiesForPolicy => {
+            run::<policies::ListEntitiesForPolicy>(call, facts).await
+        }
+        Operation::ListAccountAliases => run::<account::ListAccountAliases>(call, facts).await,
+        Operation::CreateAccountAlias => run::<account::CreateAccountAlias>(call, facts).await,
+        Operation::DeleteAccountAlias => run::<account::DeleteAccountAlias>(call, facts).await,
+        Operation::ListSSHPublicKeys => {
+            run::<user_credentials::ListSSHPublicKeys>(call, facts).await
+        }
+        Operation::ListServiceSpecificCredentials => {
+            run::<user_credentials::ListServiceSpecificCredentials>(call, facts).await
+        }
+        Operation::ListSigningCertificates => {
+            run::<user_credentials::ListSigningCertificates>(call, facts).await
+        }
+        Operation::ListMFADevices => run::<user_credentials::ListMFADevices>(call, facts).await,
+        Operation::TagPolicy => run::<policies::TagPolicy>(call, facts).await,
+        Operation::UntagPolicy => run::<policies::UntagPolicy>(call, facts).await,
+        Operation::ListPolicyTags => run::<policies::ListPolicyTags>(call, facts).await,
         Operation::RunInstances => run::<instances::RunInstances>(call, facts).await,
         Operation::DescribeInstances => run::<instances::DescribeInstances>(call, facts).await,
         Operation::StartInstances => run::<instances::StartInstances>(call, facts).await,
