@@ -44,11 +44,11 @@ fn no_such_group(name: &str) -> Error {
     StoreError::NotFound(Missing::Group(name.into())).into()
 }
 
-fn no_such_access_key(id: &str) -> Error {
+pub(crate) fn no_such_access_key(id: &str) -> Error {
     StoreError::NotFound(Missing::AccessKey(id.into())).into()
 }
 
-fn check_status(v: &str) -> Result<()> {
+pub(crate) fn check_status(v: &str) -> Result<()> {
     if !matches!(v, "Active" | "Inactive") {
         return Err(Error::Validation(format!(
             "1 validation error detected: Value '{v}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]"

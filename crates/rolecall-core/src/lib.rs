@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod model;
 pub mod paging;
 mod principal_store;
+pub mod root_keys;
 pub mod simulation;
 mod store;
 mod store_error;

@@ -28,6 +28,14 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     async fn init_meta(&self, key: &str, value: &str) -> Result<String>;
     /// Inserts or replaces.
     async fn set_meta(&self, key: &str, value: &str) -> Result<()>;
+    /// Edits a metadata value ("" when absent) under its row lock and records `changed` in the
+    /// change feed in the same transaction; returns the value stored.
+    async fn modify_meta(
+        &self,
+        key: &str,
+        edit: Edit<String>,
+        changed: (EntityKind, String),
+    ) -> Result<String>;
 
     // --- roles ---
     /// Conflict when a role of that name (any case) exists.

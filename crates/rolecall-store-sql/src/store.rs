@@ -469,6 +469,38 @@ where
         Ok(())
     }
 
+    async fn modify_meta(
+        &self,
+        k: &str,
+        edit: Edit<String>,
+        (kind, id): (EntityKind, String),
+    ) -> Result<String> {
+        let mut w = self.begin().await?;
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, '') ON CONFLICT (key) DO NOTHING")
+            .bind(k)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(|e| backend(&e))?;
+        let mut value: String = sqlx::query_scalar(&format!(
+            "SELECT value FROM meta WHERE key = $1{}",
+            D::row_lock(RowLock::Update)
+        ))
+        .bind(k)
+        .fetch_one(&mut *w.tx)
+        .await
+        .map_err(|e| backend(&e))?;
+        edit(&mut value).map_err(StoreError::Rejected)?;
+        sqlx::query("UPDATE meta SET value = $1 WHERE key = $2")
+            .bind(&value)
+            .bind(k)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(|e| backend(&e))?;
+        w.record(kind, id);
+        w.commit().await?;
+        Ok(value)
+    }
+
     async fn init_meta(&self, k: &str, value: &str) -> Result<String> {
         // A concurrent inserter of the same key makes this INSERT wait for its commit and then
         // do nothing; the SELECT (a new snapshot under READ COMMITTED) then sees its value.
