@@ -22,7 +22,6 @@ mod principal;
 mod server;
 mod service;
 mod simulate;
-mod sts;
 mod sts_sessions;
 mod units;
 

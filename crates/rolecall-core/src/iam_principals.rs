@@ -5,7 +5,7 @@ use crate::model::*;
 use crate::validate;
 use crate::{Error, Missing, Owner, OwnerKind, Page, PageRequest, Result, StoreError};
 use chrono::Utc;
-use rolecall_crypto::{IdPrefix, KeyRing, access_key_id, aws_unique_id, secret_access_key};
+use rolecall_crypto::{IdPrefix, KeyRing, access_key_id_for, aws_unique_id, secret_access_key};
 
 /// Associated data binding a sealed access-key secret to its key id.
 fn secret_aad(access_key_id: &str) -> Vec<u8> {
@@ -196,7 +196,7 @@ impl Iam {
         user: &str,
     ) -> Result<(AccessKey, String)> {
         let user = self.get_user(user).await?;
-        let id = access_key_id(IdPrefix::AccessKey);
+        let id = access_key_id_for(IdPrefix::AccessKey, self.account_id());
         let secret = secret_access_key();
         let key = AccessKey {
             secret_sealed: seal_secret(ring, &id, &secret),

@@ -8,7 +8,7 @@ use crate::iam_principals::{check_status, no_such_access_key, seal_secret};
 use crate::model::AccessKey;
 use crate::{EntityKind, Error, Result, StoreError};
 use chrono::{DateTime, Utc};
-use rolecall_crypto::{IdPrefix, KeyRing, access_key_id, secret_access_key};
+use rolecall_crypto::{IdPrefix, KeyRing, access_key_id_for, secret_access_key};
 
 /// The metadata key of the root's access keys.
 pub const ROOT_KEYS_META: &str = "root_access_keys";
@@ -90,7 +90,7 @@ impl Iam {
 
     /// A new root access key and its secret (LimitExceeded past two).
     pub async fn create_root_key(&self, ring: &KeyRing) -> Result<(AccessKey, String)> {
-        let id = access_key_id(IdPrefix::AccessKey);
+        let id = access_key_id_for(IdPrefix::AccessKey, self.account_id());
         let secret = secret_access_key();
         let key = root_key(ring, id.clone(), &secret, Utc::now());
         let added = key.clone();

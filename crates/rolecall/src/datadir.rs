@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use rolecall_core::{DynStore, root_keys};
-use rolecall_crypto::{IdPrefix, KeyRing, MasterKey, access_key_id, secret_access_key};
+use rolecall_crypto::{IdPrefix, KeyRing, MasterKey, access_key_id_for, secret_access_key};
 use rolecall_store_sqlite::SqliteStore;
 use std::fs;
 use std::io::Write;
@@ -241,7 +241,10 @@ pub async fn open(dir: &Path, how: Open<'_>, database_url: Option<&str>) -> Resu
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let root_access_key_id = store
-        .init_meta("root_access_key_id", &access_key_id(IdPrefix::AccessKey))
+        .init_meta(
+            "root_access_key_id",
+            &access_key_id_for(IdPrefix::AccessKey, &account_id),
+        )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let sealed = B64.encode(keyring.seal(secret_access_key().as_bytes(), ROOT_SECRET_AAD));

@@ -24,6 +24,8 @@ pub(crate) mod role_policies;
 pub(crate) mod roles;
 #[path = "simulation.rs"]
 pub(crate) mod simulation;
+#[path = "sts.rs"]
+pub(crate) mod sts;
 #[path = "user_credentials.rs"]
 pub(crate) mod user_credentials;
 #[path = "users.rs"]
@@ -197,6 +199,13 @@ pub(crate) async fn dispatch(
         Operation::TagPolicy => run::<policies::TagPolicy>(call, facts).await,
         Operation::UntagPolicy => run::<policies::UntagPolicy>(call, facts).await,
         Operation::ListPolicyTags => run::<policies::ListPolicyTags>(call, facts).await,
+        Operation::GetCallerIdentity => run::<sts::GetCallerIdentity>(call, facts).await,
+        Operation::AssumeRole => run::<sts::AssumeRole>(call, facts).await,
+        Operation::GetSessionToken => run::<sts::GetSessionToken>(call, facts).await,
+        Operation::DecodeAuthorizationMessage => {
+            run::<sts::DecodeAuthorizationMessage>(call, facts).await
+        }
+        Operation::GetAccessKeyInfo => run::<sts::GetAccessKeyInfo>(call, facts).await,
         Operation::RunInstances => run::<instances::RunInstances>(call, facts).await,
         Operation::DescribeInstances => run::<instances::DescribeInstances>(call, facts).await,
         Operation::StartInstances => run::<instances::StartInstances>(call, facts).await,
