@@ -19,6 +19,7 @@ pub mod model;
 pub mod paging;
 mod principal_store;
 pub mod root_keys;
+pub mod service_linked;
 pub mod simulation;
 mod store;
 mod store_error;

@@ -5126,3 +5126,155 @@ impl ListPolicyTagsInput {
         })
     }
 }
+
+/// The input of `CreateServiceLinkedRole` (CreateServiceLinkedRoleRequest).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CreateServiceLinkedRoleInput {
+    /// `AWSServiceName` (groupNameType, required).
+    pub aws_service_name: String,
+    /// `Description` (roleDescriptionType).
+    pub description: Option<String>,
+    /// `CustomSuffix` (customSuffixType).
+    pub custom_suffix: Option<String>,
+}
+
+impl CreateServiceLinkedRoleInput {
+    /// Reads and checks the parameters (see the module docs).
+    pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
+        let aws_service_name = {
+            let v = p
+                .get("AWSServiceName")
+                .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "AWSServiceName"))?;
+            input::length(&format!("{at}aWSServiceName"), v, 1, 128)?;
+            input::pattern(
+                &format!("{at}aWSServiceName"),
+                v,
+                "[\\w+=,.@-]+",
+                |c: char| {
+                    c.is_ascii_alphanumeric()
+                        || c == '_'
+                        || c == '+'
+                        || c == '='
+                        || c == ','
+                        || c == '.'
+                        || c == '@'
+                        || c == '-'
+                },
+            )?;
+            v.to_string()
+        };
+        let description = match p.get("Description") {
+            Some(v) => Some({
+                input::length(&format!("{at}description"), v, 0, 1000)?;
+                input::pattern(
+                    &format!("{at}description"),
+                    v,
+                    "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*",
+                    |c: char| {
+                        c == '\t'
+                            || c == '\n'
+                            || c == '\r'
+                            || (' '..='~').contains(&c)
+                            || ('¡'..='ÿ').contains(&c)
+                    },
+                )?;
+                v.to_string()
+            }),
+            None => None,
+        };
+        let custom_suffix = match p.get("CustomSuffix") {
+            Some(v) => Some({
+                input::length(&format!("{at}customSuffix"), v, 1, 64)?;
+                input::pattern(
+                    &format!("{at}customSuffix"),
+                    v,
+                    "[\\w+=,.@-]+",
+                    |c: char| {
+                        c.is_ascii_alphanumeric()
+                            || c == '_'
+                            || c == '+'
+                            || c == '='
+                            || c == ','
+                            || c == '.'
+                            || c == '@'
+                            || c == '-'
+                    },
+                )?;
+                v.to_string()
+            }),
+            None => None,
+        };
+        Ok(CreateServiceLinkedRoleInput {
+            aws_service_name,
+            description,
+            custom_suffix,
+        })
+    }
+}
+
+/// The input of `DeleteServiceLinkedRole` (DeleteServiceLinkedRoleRequest).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DeleteServiceLinkedRoleInput {
+    /// `RoleName` (roleNameType, required).
+    pub role_name: String,
+}
+
+impl DeleteServiceLinkedRoleInput {
+    /// Reads and checks the parameters (see the module docs).
+    pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
+        let role_name = {
+            let v = p
+                .get("RoleName")
+                .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "RoleName"))?;
+            input::length(&format!("{at}roleName"), v, 1, 64)?;
+            input::pattern(&format!("{at}roleName"), v, "[\\w+=,.@-]+", |c: char| {
+                c.is_ascii_alphanumeric()
+                    || c == '_'
+                    || c == '+'
+                    || c == '='
+                    || c == ','
+                    || c == '.'
+                    || c == '@'
+                    || c == '-'
+            })?;
+            v.to_string()
+        };
+        Ok(DeleteServiceLinkedRoleInput { role_name })
+    }
+}
+
+/// The input of `GetServiceLinkedRoleDeletionStatus` (GetServiceLinkedRoleDeletionStatusRequest).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GetServiceLinkedRoleDeletionStatusInput {
+    /// `DeletionTaskId` (DeletionTaskIdType, required).
+    pub deletion_task_id: String,
+}
+
+impl GetServiceLinkedRoleDeletionStatusInput {
+    /// Reads and checks the parameters (see the module docs).
+    pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Self::parse_at(p, "")
+    }
+
+    /// As `parse`, for a structure at path `at` (`tags.member.`) in messages.
+    pub fn parse_at(p: &Params, at: &str) -> Result<Self, ApiError> {
+        let deletion_task_id = {
+            let v = p
+                .get("DeletionTaskId")
+                .ok_or_else(|| ApiError::missing_parameter(self::PROTOCOL, "DeletionTaskId"))?;
+            input::length(&format!("{at}deletionTaskId"), v, 1, 1000)?;
+            v.to_string()
+        };
+        Ok(GetServiceLinkedRoleDeletionStatusInput { deletion_task_id })
+    }
+}

@@ -100,6 +100,9 @@ pub enum Operation {
     TagPolicy,
     UntagPolicy,
     ListPolicyTags,
+    CreateServiceLinkedRole,
+    DeleteServiceLinkedRole,
+    GetServiceLinkedRoleDeletionStatus,
     GetCallerIdentity,
     AssumeRole,
     GetSessionToken,
@@ -210,6 +213,9 @@ impl Operation {
         Operation::TagPolicy,
         Operation::UntagPolicy,
         Operation::ListPolicyTags,
+        Operation::CreateServiceLinkedRole,
+        Operation::DeleteServiceLinkedRole,
+        Operation::GetServiceLinkedRoleDeletionStatus,
         Operation::GetCallerIdentity,
         Operation::AssumeRole,
         Operation::GetSessionToken,
@@ -320,6 +326,9 @@ impl Operation {
             Operation::TagPolicy => "TagPolicy",
             Operation::UntagPolicy => "UntagPolicy",
             Operation::ListPolicyTags => "ListPolicyTags",
+            Operation::CreateServiceLinkedRole => "CreateServiceLinkedRole",
+            Operation::DeleteServiceLinkedRole => "DeleteServiceLinkedRole",
+            Operation::GetServiceLinkedRoleDeletionStatus => "GetServiceLinkedRoleDeletionStatus",
             Operation::GetCallerIdentity => "GetCallerIdentity",
             Operation::AssumeRole => "AssumeRole",
             Operation::GetSessionToken => "GetSessionToken",
@@ -435,6 +444,9 @@ impl Operation {
             Operation::TagPolicy => Service::Iam,
             Operation::UntagPolicy => Service::Iam,
             Operation::ListPolicyTags => Service::Iam,
+            Operation::CreateServiceLinkedRole => Service::Iam,
+            Operation::DeleteServiceLinkedRole => Service::Iam,
+            Operation::GetServiceLinkedRoleDeletionStatus => Service::Iam,
             Operation::GetCallerIdentity => Service::Sts,
             Operation::AssumeRole => Service::Sts,
             Operation::GetSessionToken => Service::Sts,
@@ -497,6 +509,7 @@ impl Operation {
                 | Operation::ListSigningCertificates
                 | Operation::ListMFADevices
                 | Operation::ListPolicyTags
+                | Operation::GetServiceLinkedRoleDeletionStatus
                 | Operation::GetCallerIdentity
                 | Operation::AssumeRole
                 | Operation::GetSessionToken
@@ -608,6 +621,11 @@ impl Operation {
             (Service::Iam, "TagPolicy") => Operation::TagPolicy,
             (Service::Iam, "UntagPolicy") => Operation::UntagPolicy,
             (Service::Iam, "ListPolicyTags") => Operation::ListPolicyTags,
+            (Service::Iam, "CreateServiceLinkedRole") => Operation::CreateServiceLinkedRole,
+            (Service::Iam, "DeleteServiceLinkedRole") => Operation::DeleteServiceLinkedRole,
+            (Service::Iam, "GetServiceLinkedRoleDeletionStatus") => {
+                Operation::GetServiceLinkedRoleDeletionStatus
+            }
             (Service::Sts, "GetCallerIdentity") => Operation::GetCallerIdentity,
             (Service::Sts, "AssumeRole") => Operation::AssumeRole,
             (Service::Sts, "GetSessionToken") => Operation::GetSessionToken,

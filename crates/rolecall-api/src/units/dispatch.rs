@@ -22,6 +22,8 @@ pub(crate) mod principal_policies;
 pub(crate) mod role_policies;
 #[path = "roles.rs"]
 pub(crate) mod roles;
+#[path = "service_linked_roles.rs"]
+pub(crate) mod service_linked_roles;
 #[path = "simulation.rs"]
 pub(crate) mod simulation;
 #[path = "sts.rs"]
@@ -199,6 +201,15 @@ pub(crate) async fn dispatch(
         Operation::TagPolicy => run::<policies::TagPolicy>(call, facts).await,
         Operation::UntagPolicy => run::<policies::UntagPolicy>(call, facts).await,
         Operation::ListPolicyTags => run::<policies::ListPolicyTags>(call, facts).await,
+        Operation::CreateServiceLinkedRole => {
+            run::<service_linked_roles::CreateServiceLinkedRole>(call, facts).await
+        }
+        Operation::DeleteServiceLinkedRole => {
+            run::<service_linked_roles::DeleteServiceLinkedRole>(call, facts).await
+        }
+        Operation::GetServiceLinkedRoleDeletionStatus => {
+            run::<service_linked_roles::GetServiceLinkedRoleDeletionStatus>(call, facts).await
+        }
         Operation::GetCallerIdentity => run::<sts::GetCallerIdentity>(call, facts).await,
         Operation::AssumeRole => run::<sts::AssumeRole>(call, facts).await,
         Operation::GetSessionToken => run::<sts::GetSessionToken>(call, facts).await,
