@@ -162,9 +162,12 @@ pub async fn authenticate(
     }
     let creds = match api.keys.lookup(&auth.access_key_id) {
         Some(c) => c,
-        None => user_key(api, &auth.access_key_id)
-            .await
-            .ok_or_else(|| invalid_token(p))?,
+        None => match user_key(api, &auth.access_key_id).await {
+            Some(c) => c,
+            None => root_key(api, &auth.access_key_id)
+                .await
+                .ok_or_else(|| invalid_token(p))?,
+        },
     };
     let key = SigningKey::for_scope(&creds.secret_access_key, &auth.scope);
     let mode = rolecall_sigv4::verify_reading_plus(&req, &auth, &key, now)
@@ -200,6 +203,24 @@ pub(crate) async fn user_key(api: &Api, access_key_id: &str) -> Option<Credentia
         principal: Principal::user(&user),
     };
     // Cached until the next change to IAM state (deactivation, deletion) clears it.
+    api.policy_cache.put_key(creds.clone(), epoch);
+    Some(creds)
+}
+
+/// One of the root's active access keys (kept in the store, `rolecall_core::root_keys`).
+async fn root_key(api: &Api, access_key_id: &str) -> Option<Credentials> {
+    let epoch = api.policy_cache.epoch();
+    let secret = api
+        .iam
+        .active_root_secret(&api.keyring, access_key_id)
+        .await
+        .ok()??;
+    let creds = Credentials {
+        access_key_id: access_key_id.to_string(),
+        secret_access_key: secret,
+        principal: Principal::root(api.iam.account_id()),
+    };
+    // Cached like users' keys: every change (root key changes are in the feed) clears it.
     api.policy_cache.put_key(creds.clone(), epoch);
     Some(creds)
 }

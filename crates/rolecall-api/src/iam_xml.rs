@@ -177,8 +177,11 @@ pub(crate) fn group_xml(x: &mut Xml, g: &Group) {
     x.leaf("CreateDate", iso8601(g.create_date));
 }
 
+/// An access key's metadata; the root's keys have no user name (and AWS sends none).
 pub(crate) fn key_metadata_xml(x: &mut Xml, k: &AccessKey) {
-    x.leaf("UserName", &k.user_name);
+    if !k.user_name.is_empty() {
+        x.leaf("UserName", &k.user_name);
+    }
     x.leaf("AccessKeyId", &k.id);
     x.leaf("Status", &k.status);
     x.leaf("CreateDate", iso8601(k.create_date));

@@ -24,7 +24,6 @@ pub mod revocation;
 mod server;
 mod service;
 mod simulate;
-mod sts;
 mod sts_sessions;
 mod units;
 

@@ -6,7 +6,7 @@ use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
 use crate::principal::Principal;
 use crate::service::Service;
-use crate::{agent_api, authz, changes, sts, units};
+use crate::{agent_api, authz, changes, units};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, State};
@@ -181,21 +181,17 @@ pub(crate) async fn execute(
                 request_id,
             };
             // An operation written as a unit runs whole (parse, resolve, authorize, handle);
-            // the others are authorized from their parameters, then handled.
+            // rolecall's agent API is authorized from its parameters, then handled.
             match units::dispatch::dispatch(&call, facts).await {
                 Some(result) => result,
-                // Input is validated before anything is decided about the caller, as AWS does.
-                None => match sts::validate(op, params) {
+                None => match authz::authorize(api, principal, op, params, facts, None).await {
                     Err(e) => Err(e),
-                    Ok(()) => match authz::authorize(api, principal, op, params, facts, None).await
-                    {
-                        Err(e) => Err(e),
-                        Ok(()) => match op.service() {
-                            Service::Sts => sts::dispatch(&call).await,
-                            // Every IAM and EC2 operation is a unit.
-                            Service::Iam | Service::Ec2 => Err(ApiError::invalid_action(op.name())),
-                            Service::Rolecall => agent_api::dispatch(&call).await,
-                        },
+                    Ok(()) => match op.service() {
+                        Service::Rolecall => agent_api::dispatch(&call).await,
+                        // Every IAM, STS and EC2 operation is a unit.
+                        Service::Iam | Service::Sts | Service::Ec2 => {
+                            Err(ApiError::invalid_action(op.name()))
+                        }
                     },
                 },
             }

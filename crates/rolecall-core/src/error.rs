@@ -19,6 +19,9 @@ pub enum Error {
     Validation(String),
     #[error("{0}")]
     InvalidInput(String),
+    /// A service-linked role changed other than by its service.
+    #[error("{0}")]
+    UnmodifiableEntity(String),
     // EC2
     #[error("{0}")]
     MissingParameter(String),

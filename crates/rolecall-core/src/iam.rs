@@ -286,7 +286,7 @@ impl Iam {
 
     pub async fn update_assume_role_policy(&self, name: &str, document: &str) -> Result<()> {
         validate::policy_document("policyDocument", document)?;
-        self.get_role(name).await?;
+        crate::service_linked::refuse_change(&self.get_role(name).await?)?;
         check_policy(document, DocumentKind::Trust)?;
         let document = document.to_string();
         self.modify_role(name, move |role| {
@@ -299,6 +299,9 @@ impl Iam {
 
     pub async fn delete_role(&self, name: &str) -> Result<()> {
         validate::role_name(name)?;
+        if let Some(role) = self.store.get_role(name).await? {
+            crate::service_linked::refuse_change(&role)?;
+        }
         Ok(self.store.delete_role(name).await?)
     }
 

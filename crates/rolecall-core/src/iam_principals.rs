@@ -4,7 +4,7 @@ use crate::iam::{DocumentKind, Iam, check_policy, no_such_policy};
 use crate::model::*;
 use crate::validate;
 use crate::{Error, Missing, Owner, OwnerKind, Page, PageRequest, Result, StoreError};
-use rolecall_crypto::{IdPrefix, KeyRing, access_key_id, aws_unique_id, secret_access_key};
+use rolecall_crypto::{IdPrefix, KeyRing, access_key_id_for, aws_unique_id, secret_access_key};
 
 /// Associated data binding a sealed access-key secret to its key id.
 fn secret_aad(access_key_id: &str) -> Vec<u8> {
@@ -43,11 +43,11 @@ fn no_such_group(name: &str) -> Error {
     StoreError::NotFound(Missing::Group(name.into())).into()
 }
 
-fn no_such_access_key(id: &str) -> Error {
+pub(crate) fn no_such_access_key(id: &str) -> Error {
     StoreError::NotFound(Missing::AccessKey(id.into())).into()
 }
 
-fn check_status(v: &str) -> Result<()> {
+pub(crate) fn check_status(v: &str) -> Result<()> {
     if !matches!(v, "Active" | "Inactive") {
         return Err(Error::Validation(format!(
             "1 validation error detected: Value '{v}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]"
@@ -195,7 +195,7 @@ impl Iam {
         user: &str,
     ) -> Result<(AccessKey, String)> {
         let user = self.get_user(user).await?;
-        let id = access_key_id(IdPrefix::AccessKey);
+        let id = access_key_id_for(IdPrefix::AccessKey, self.account_id());
         let secret = secret_access_key();
         let key = AccessKey {
             secret_sealed: seal_secret(ring, &id, &secret),

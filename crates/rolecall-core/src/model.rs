@@ -83,6 +83,21 @@ pub struct ManagedPolicy {
     pub tags: Vec<Tag>,
 }
 
+/// A role, user or group a managed policy is attached to (ListEntitiesForPolicy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyEntity {
+    pub kind: crate::store_error::OwnerKind,
+    pub name: String,
+    pub id: String,
+}
+
+impl PolicyEntity {
+    /// The listing's order: by kind, then by name (case-insensitively).
+    pub fn sort_key(&self) -> String {
+        format!("{}/{}", self.kind.name(), self.name.to_ascii_lowercase())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyVersion {
     pub version_id: String,

@@ -28,6 +28,14 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     async fn init_meta(&self, key: &str, value: &str) -> Result<String>;
     /// Inserts or replaces.
     async fn set_meta(&self, key: &str, value: &str) -> Result<()>;
+    /// Edits a metadata value ("" when absent) under its row lock and records `changed` in the
+    /// change feed in the same transaction; returns the value stored.
+    async fn modify_meta(
+        &self,
+        key: &str,
+        edit: Edit<String>,
+        changed: (EntityKind, String),
+    ) -> Result<String>;
 
     // --- roles ---
     /// Conflict when a role of that name (any case) exists.
@@ -51,6 +59,17 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     ) -> Result<Vec<ManagedPolicy>>;
     /// InUse while attached or holding non-default versions.
     async fn delete_policy(&self, arn: &str) -> Result<()>;
+    /// Edits the policy's document (e.g. its tags) under its row lock; NotFound when absent.
+    async fn modify_policy(&self, arn: &str, edit: Edit<ManagedPolicy>) -> Result<ManagedPolicy>;
+    /// The roles, users and groups the policy is attached to (of `kind` only, when given)
+    /// whose path starts with `path_prefix`, ordered by [`PolicyEntity::sort_key`].
+    async fn list_policy_entities(
+        &self,
+        arn: &str,
+        kind: Option<crate::store_error::OwnerKind>,
+        path_prefix: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<PolicyEntity>>;
     /// Adds a version with the next id (v2, v3, ...); LimitExceeded past five versions.
     async fn insert_policy_version(
         &self,

@@ -51,6 +51,44 @@ pub fn access_key_id(prefix: IdPrefix) -> String {
     format!("{}{}", prefix.as_str(), random_from(BASE32, 16))
 }
 
+/// An access key id that carries `account_id` as AWS's do (so STS GetAccessKeyInfo can tell
+/// the account from the id alone): after the prefix, 16 base32 characters = 80 bits, whose first
+/// 48 are a zero bit, the 40-bit account number and 7 random bits; the other 32 bits are
+/// random. An account id that is not a 12-digit number gives a wholly random id.
+pub fn access_key_id_for(prefix: IdPrefix, account_id: &str) -> String {
+    let Some(account) = account_id
+        .parse::<u64>()
+        .ok()
+        .filter(|a| account_id.len() == 12 && *a < (1 << 40))
+    else {
+        return access_key_id(prefix);
+    };
+    let mut rng = OsRng;
+    let head = (account << 7) | u64::from(rng.gen_range(0u8..128));
+    let bits: u128 = (u128::from(head) << 32) | u128::from(rng.r#gen::<u32>());
+    let body: String = (0..16)
+        .rev()
+        .map(|i| BASE32[((bits >> (i * 5)) & 31) as usize] as char)
+        .collect();
+    format!("{}{body}", prefix.as_str())
+}
+
+/// The account an access key id names (AWS's encoding, see [`access_key_id_for`]); None when
+/// the id is not 20 characters of a prefix and base32.
+pub fn account_of_access_key(id: &str) -> Option<String> {
+    let body = id.get(4..)?;
+    if id.len() != 20 {
+        return None;
+    }
+    let mut bits: u128 = 0;
+    for c in body.bytes() {
+        let v = BASE32.iter().position(|b| *b == c)?;
+        bits = (bits << 5) | v as u128;
+    }
+    let head = (bits >> 32) as u64;
+    Some(format!("{:012}", (head & 0x7fff_ffff_ff80) >> 7))
+}
+
 /// A 40-character secret access key over AWS's alphabet.
 pub fn secret_access_key() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -82,6 +120,30 @@ pub fn request_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn access_key_ids_carry_their_account_as_aws_encodes_it() {
+        // AWS's documented example: ASIAY34FZKBOKMUTVV7A belongs to 609629065308.
+        assert_eq!(
+            account_of_access_key("ASIAY34FZKBOKMUTVV7A").as_deref(),
+            Some("609629065308")
+        );
+        for account in [
+            "123456789012",
+            "000000000000",
+            "999999999999",
+            "609629065308",
+        ] {
+            for prefix in [IdPrefix::AccessKey, IdPrefix::TemporaryAccessKey] {
+                let id = access_key_id_for(prefix, account);
+                assert_eq!(id.len(), 20, "{id}");
+                assert!(id.starts_with(prefix.as_str()));
+                assert_eq!(account_of_access_key(&id).as_deref(), Some(account), "{id}");
+            }
+        }
+        assert_eq!(account_of_access_key("AKIA-not-base32-xxxx"), None);
+        assert_eq!(account_of_access_key("AKIASHORT"), None);
+    }
 
     #[test]
     fn forms() {

@@ -9,7 +9,10 @@ mod ids;
 mod keyring;
 mod session;
 
-pub use ids::{IdPrefix, access_key_id, aws_unique_id, ec2_id, request_id, secret_access_key};
+pub use ids::{
+    IdPrefix, access_key_id, access_key_id_for, account_of_access_key, aws_unique_id, ec2_id,
+    request_id, secret_access_key,
+};
 pub use keyring::{KeyRing, KeyRingError, MASTER_KEY_LEN, MasterKey};
 pub use session::{
     SessionClaims, SessionCredentials, SessionError, SessionKind, issue as issue_session,

@@ -6,7 +6,7 @@
 //! subkey, so it is never stored: the verifier opens the token, checks the access key id matches
 //! the signature's, and re-derives the secret.
 
-use crate::ids::{IdPrefix, access_key_id};
+use crate::ids::{IdPrefix, access_key_id_for};
 use crate::keyring::{KeyRing, KeyRingError};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -121,7 +121,7 @@ pub fn issue(
     ring: &KeyRing,
     mut claims: SessionClaims,
 ) -> Result<SessionCredentials, SessionError> {
-    claims.access_key_id = access_key_id(IdPrefix::TemporaryAccessKey);
+    claims.access_key_id = access_key_id_for(IdPrefix::TemporaryAccessKey, &claims.account_id);
     let sealed = ring.seal(encode(&claims)?.as_bytes(), TOKEN_AAD);
     let secret_access_key = secret_for(ring, ring.active_id(), &claims.access_key_id)
         .ok_or(SessionError::Sealed(KeyRingError::Empty))?;

@@ -469,6 +469,38 @@ where
         Ok(())
     }
 
+    async fn modify_meta(
+        &self,
+        k: &str,
+        edit: Edit<String>,
+        (kind, id): (EntityKind, String),
+    ) -> Result<String> {
+        let mut w = self.begin().await?;
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, '') ON CONFLICT (key) DO NOTHING")
+            .bind(k)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(|e| backend(&e))?;
+        let mut value: String = sqlx::query_scalar(&format!(
+            "SELECT value FROM meta WHERE key = $1{}",
+            D::row_lock(RowLock::Update)
+        ))
+        .bind(k)
+        .fetch_one(&mut *w.tx)
+        .await
+        .map_err(|e| backend(&e))?;
+        edit(&mut value).map_err(StoreError::Rejected)?;
+        sqlx::query("UPDATE meta SET value = $1 WHERE key = $2")
+            .bind(&value)
+            .bind(k)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(|e| backend(&e))?;
+        w.record(kind, id);
+        w.commit().await?;
+        Ok(value)
+    }
+
     async fn init_meta(&self, k: &str, value: &str) -> Result<String> {
         // A concurrent inserter of the same key makes this INSERT wait for its commit and then
         // do nothing; the SELECT (a new snapshot under READ COMMITTED) then sees its value.
@@ -614,6 +646,67 @@ where
         let backstop = Dependents::PolicyAttachments;
         self.delete_checked(row, missing, &checks, backstop, EntityKind::Policy)
             .await
+    }
+
+    async fn modify_policy(&self, arn: &str, edit: Edit<ManagedPolicy>) -> Result<ManagedPolicy> {
+        let missing = || Missing::Policy(arn.into());
+        let entity = |p: &ManagedPolicy| (EntityKind::Policy, p.id.clone());
+        self.modify_doc("policies", "arn", arn, missing, edit, entity)
+            .await
+    }
+
+    async fn list_policy_entities(
+        &self,
+        arn: &str,
+        kind: Option<OwnerKind>,
+        path_prefix: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<PolicyEntity>> {
+        // One branch per owner table; the sort key is `kind/name_key` (PolicyEntity::sort_key).
+        let branch = |table: &str, kind: &str| {
+            format!(
+                "SELECT CAST('{kind}/' AS TEXT) || t.name_key AS sk, CAST('{kind}' AS TEXT) AS k, t.data AS data \
+                 FROM principal_attached_policies a JOIN policies p ON p.id = a.policy_id \
+                 JOIN {table} t ON a.owner_kind = '{kind}' AND t.id = a.owner_id \
+                 WHERE p.arn = $1 AND substr(t.path, 1, length($2)) = $2"
+            )
+        };
+        let sql = format!(
+            "SELECT k, data FROM ({} UNION ALL {} UNION ALL {}) e \
+             WHERE sk >= $3 AND ($4 = '' OR k = $4) ORDER BY sk LIMIT $5",
+            branch("groups", "group"),
+            branch("roles", "role"),
+            branch("users", "user"),
+        );
+        let rows: Vec<(String, String)> = sqlx::query_as(&sql)
+            .bind(arn)
+            .bind(path_prefix)
+            .bind(from(page))
+            .bind(kind.map_or("", OwnerKind::name))
+            .bind(limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| backend(&e))?;
+        #[derive(serde::Deserialize)]
+        struct NameId {
+            name: String,
+            id: String,
+        }
+        rows.into_iter()
+            .map(|(k, data)| {
+                let e: NameId = from_json(&data)?;
+                let kind = match k.as_str() {
+                    "role" => OwnerKind::Role,
+                    "user" => OwnerKind::User,
+                    _ => OwnerKind::Group,
+                };
+                Ok(PolicyEntity {
+                    kind,
+                    name: e.name,
+                    id: e.id,
+                })
+            })
+            .collect()
     }
 
     async fn insert_policy_version(

@@ -795,8 +795,41 @@ pub async fn change_feed_records_every_write(store: DynStore) {
         .await
         .unwrap();
     one_change(s, &mut at, &[(Policy, &p.id)]).await;
+    iam.tag_policy(&p.arn, tag.clone()).await.unwrap();
+    one_change(s, &mut at, &[(Policy, &p.id)]).await;
+    assert_eq!(iam.list_policy_tags(&p.arn).await.unwrap(), tag);
+    iam.untag_policy(&p.arn, vec!["K".into()]).await.unwrap();
+    one_change(s, &mut at, &[(Policy, &p.id)]).await;
+    assert!(iam.list_policy_tags(&p.arn).await.unwrap().is_empty());
     iam.attach_role_policy("fed", &p.arn).await.unwrap();
     one_change(s, &mut at, &[(RolePolicy, &r.id)]).await;
+    let page = rolecall_core::PageRequest {
+        from: None,
+        limit: 10,
+    };
+    let attached = iam
+        .list_entities_for_policy(&p.arn, None, None, &page)
+        .await
+        .unwrap();
+    assert_eq!(attached.items.len(), 1);
+    assert_eq!(attached.items[0].name, "fed");
+    assert_eq!(attached.items[0].id, r.id);
+    let users_only = iam
+        .list_entities_for_policy(&p.arn, Some("User"), None, &page)
+        .await
+        .unwrap();
+    assert!(users_only.items.is_empty());
+    let (root_key, _) = iam.create_root_key(&ring()).await.unwrap();
+    one_change(s, &mut at, &[(AccessKey, &root_key.id)]).await;
+    iam.update_root_key(&root_key.id, "Inactive").await.unwrap();
+    one_change(s, &mut at, &[(AccessKey, &root_key.id)]).await;
+    assert_eq!(
+        iam.active_root_secret(&ring(), &root_key.id).await.unwrap(),
+        None
+    );
+    iam.delete_root_key(&root_key.id).await.unwrap();
+    one_change(s, &mut at, &[(AccessKey, &root_key.id)]).await;
+    assert!(iam.root_keys().await.unwrap().is_empty());
     let v2 = iam
         .create_policy_version(&p.arn, POLICY, true)
         .await

@@ -6,8 +6,8 @@
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use rolecall_core::DynStore;
-use rolecall_crypto::{IdPrefix, KeyRing, MasterKey, access_key_id, secret_access_key};
+use rolecall_core::{DynStore, root_keys};
+use rolecall_crypto::{IdPrefix, KeyRing, MasterKey, access_key_id_for, secret_access_key};
 use rolecall_store_sqlite::SqliteStore;
 use std::fs;
 use std::io::Write;
@@ -61,8 +61,11 @@ pub struct Deployment {
     /// The deployment key ring: seals stored secrets and session tokens, derives their secrets.
     pub keyring: KeyRing,
     pub account_id: String,
-    pub root_access_key_id: String,
+    /// The bootstrap root key's secret (re-sealed by `rotate-key`).
     pub root_secret_access_key: String,
+    /// The root's first active access key (id, secret), which `rolecall env` prints; None when
+    /// every root key was deleted or deactivated through the API.
+    pub root_key: Option<(String, String)>,
 }
 
 /// Reads the key ring: one key per line, `<id> <64 hex digits>`; the last line is active.
@@ -238,7 +241,10 @@ pub async fn open(dir: &Path, how: Open<'_>, database_url: Option<&str>) -> Resu
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let root_access_key_id = store
-        .init_meta("root_access_key_id", &access_key_id(IdPrefix::AccessKey))
+        .init_meta(
+            "root_access_key_id",
+            &access_key_id_for(IdPrefix::AccessKey, &account_id),
+        )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let sealed = B64.encode(keyring.seal(secret_access_key().as_bytes(), ROOT_SECRET_AAD));
@@ -258,11 +264,31 @@ pub async fn open(dir: &Path, how: Open<'_>, database_url: Option<&str>) -> Resu
             )
         })?;
     let root_secret_access_key = String::from_utf8(secret).context("root secret is not UTF-8")?;
+    // The root's keys as the API manages them (CreateAccessKey as the root adds one): the
+    // bootstrap key first. `rolecall env` prints the first active one.
+    let created = store
+        .get_meta("account_created")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+        .map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc));
+    let first = root_keys::initial_doc(
+        &keyring,
+        &root_access_key_id,
+        &root_secret_access_key,
+        created,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let doc = store
+        .init_meta(root_keys::ROOT_KEYS_META, &first)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let root_key = root_keys::first_active(&keyring, &doc);
     Ok(Deployment {
+        root_key,
         store,
         keyring,
         account_id,
-        root_access_key_id,
         root_secret_access_key,
     })
 }
@@ -292,5 +318,18 @@ pub async fn rotate_key(dir: &Path, database_url: Option<&str>) -> Result<u8> {
         .set_meta("root_secret_sealed", &sealed)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(doc) = d
+        .store
+        .get_meta(root_keys::ROOT_KEYS_META)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
+        let resealed =
+            root_keys::reseal_doc(&d.keyring, &ring, &doc).map_err(|e| anyhow::anyhow!("{e}"))?;
+        d.store
+            .set_meta(root_keys::ROOT_KEYS_META, &resealed)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     Ok(id)
 }

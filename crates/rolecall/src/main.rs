@@ -7,7 +7,7 @@ mod tls;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use rolecall_api::{Api, ApiConfig, AuthMode, Credentials, KeyStore, Principal};
+use rolecall_api::{Api, ApiConfig, AuthMode, KeyStore};
 use rolecall_core::ec2::{Ec2, Ec2Config};
 use rolecall_core::iam::Iam;
 use rolecall_imds::{CredentialPolicy, Directory, ImdsConfig};
@@ -452,12 +452,8 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
             strict_ids: args.strict_ec2_ids,
         },
     );
+    // The root's keys are in the store (`rolecall_core::root_keys`), looked up per request.
     let keys = KeyStore::default();
-    keys.insert(Credentials {
-        access_key_id: d.root_access_key_id.clone(),
-        secret_access_key: d.root_secret_access_key,
-        principal: Principal::root(&d.account_id),
-    });
     let auth = if args.auth == Auth::Off {
         check_auth_off_address(args.listen, args.insecure_allow_remote_auth_off)?;
         auth_off_warning(args.listen);
@@ -872,8 +868,13 @@ async fn env(dir: PathBuf, db: Option<&str>) -> Result<()> {
     // Leftover session credentials or profiles would override the root key.
     println!("unset AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE");
     println!("export AWS_ENDPOINT_URL={endpoint}");
-    println!("export AWS_ACCESS_KEY_ID={}", d.root_access_key_id);
-    println!("export AWS_SECRET_ACCESS_KEY={}", d.root_secret_access_key);
+    let Some((key_id, secret)) = d.root_key else {
+        anyhow::bail!(
+            "the account root has no active access key (all were deleted or deactivated through the API); use an IAM user's key"
+        );
+    };
+    println!("export AWS_ACCESS_KEY_ID={key_id}");
+    println!("export AWS_SECRET_ACCESS_KEY={secret}");
     if endpoint.starts_with("https://")
         && let Some(ca) = tls::local_ca_file(&dir)
     {

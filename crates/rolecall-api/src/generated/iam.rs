@@ -13,9 +13,13 @@ pub const PROTOCOL: Protocol = Protocol::Iam;
 
 // The model's constraints, one per shape.
 const ACCESS_KEY_ID_TYPE: Text = Text::new(16, 128).pattern(patterns::CLASS_3);
+/// Pattern "^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$": not a simple character class, not checked.
+const ACCOUNT_ALIAS_TYPE: Text = Text::new(3, 63);
 const ACTION_NAME_TYPE: Text = Text::new(3, 128);
 const ARN_TYPE: Text = Text::new(20, 2048);
 const CONTEXT_KEY_NAME_TYPE: Text = Text::new(5, 256);
+const CUSTOM_SUFFIX_TYPE: Text = Text::new(1, 64).pattern(patterns::CLASS_1);
+const DELETION_TASK_ID_TYPE: Text = Text::new(1, 1000);
 const EXISTING_USER_NAME_TYPE: Text = Text::new(1, 128).pattern(patterns::CLASS_1);
 const GROUP_NAME_TYPE: Text = Text::new(1, 128).pattern(patterns::CLASS_1);
 const INSTANCE_PROFILE_NAME_TYPE: Text = Text::new(1, 128).pattern(patterns::CLASS_1);
@@ -718,4 +722,124 @@ shape! {
 shape! {
     /// The input of `GetAccountSummary` (no parameters).
     GetAccountSummaryInput;
+}
+
+shape! {
+    /// The input of `ListEntitiesForPolicy` (ListEntitiesForPolicyRequest).
+    ListEntitiesForPolicyInput |r| {
+        policy_arn: String = r.required("PolicyArn", r.text("PolicyArn", &ARN_TYPE)?)?,
+        entity_filter: Option<String> = r.text("EntityFilter", &Text::ANY)?,
+        path_prefix: Option<String> = r.text("PathPrefix", &PATH_TYPE)?,
+        policy_usage_filter: Option<String> = r.text("PolicyUsageFilter", &Text::ANY)?,
+        marker: Option<String> = r.text("Marker", &MARKER_TYPE)?,
+        max_items: Option<i64> = r.int("MaxItems", &MAX_ITEMS_TYPE)?,
+    }
+}
+
+shape! {
+    /// The input of `ListAccountAliases` (ListAccountAliasesRequest).
+    ListAccountAliasesInput |r| {
+        marker: Option<String> = r.text("Marker", &MARKER_TYPE)?,
+        max_items: Option<i64> = r.int("MaxItems", &MAX_ITEMS_TYPE)?,
+    }
+}
+
+shape! {
+    /// The input of `CreateAccountAlias` (CreateAccountAliasRequest).
+    CreateAccountAliasInput |r| {
+        account_alias: String = r.required("AccountAlias", r.text("AccountAlias", &ACCOUNT_ALIAS_TYPE)?)?,
+    }
+}
+
+shape! {
+    /// The input of `DeleteAccountAlias` (DeleteAccountAliasRequest).
+    DeleteAccountAliasInput |r| {
+        account_alias: String = r.required("AccountAlias", r.text("AccountAlias", &ACCOUNT_ALIAS_TYPE)?)?,
+    }
+}
+
+shape! {
+    /// The input of `ListSSHPublicKeys` (ListSSHPublicKeysRequest).
+    ListSSHPublicKeysInput |r| {
+        user_name: Option<String> = r.text("UserName", &USER_NAME_TYPE)?,
+        marker: Option<String> = r.text("Marker", &MARKER_TYPE)?,
+        max_items: Option<i64> = r.int("MaxItems", &MAX_ITEMS_TYPE)?,
+    }
+}
+
+shape! {
+    /// The input of `ListServiceSpecificCredentials` (ListServiceSpecificCredentialsRequest).
+    ListServiceSpecificCredentialsInput |r| {
+        user_name: Option<String> = r.text("UserName", &USER_NAME_TYPE)?,
+        service_name: Option<String> = r.text("ServiceName", &Text::ANY)?,
+        all_users: Option<bool> = r.boolean("AllUsers")?,
+        marker: Option<String> = r.text("Marker", &MARKER_TYPE)?,
+        max_items: Option<i64> = r.int("MaxItems", &MAX_ITEMS_TYPE)?,
+    }
+}
+
+shape! {
+    /// The input of `ListSigningCertificates` (ListSigningCertificatesRequest).
+    ListSigningCertificatesInput |r| {
+        user_name: Option<String> = r.text("UserName", &EXISTING_USER_NAME_TYPE)?,
+        marker: Option<String> = r.text("Marker", &MARKER_TYPE)?,
+        max_items: Option<i64> = r.int("MaxItems", &MAX_ITEMS_TYPE)?,
+    }
+}
+
+shape! {
+    /// The input of `ListMFADevices` (ListMFADevicesRequest).
+    ListMFADevicesInput |r| {
+        user_name: Option<String> = r.text("UserName", &EXISTING_USER_NAME_TYPE)?,
+        marker: Option<String> = r.text("Marker", &MARKER_TYPE)?,
+        max_items: Option<i64> = r.int("MaxItems", &MAX_ITEMS_TYPE)?,
+    }
+}
+
+shape! {
+    /// The input of `TagPolicy` (TagPolicyRequest).
+    TagPolicyInput |r| {
+        policy_arn: String = r.required("PolicyArn", r.text("PolicyArn", &ARN_TYPE)?)?,
+        tags: Vec<Tag> = r.required("Tags", r.structs("Tags", Some(50), ("Tag", &["Key", "Value"]), Tag::parse_at)?)?,
+    }
+}
+
+shape! {
+    /// The input of `UntagPolicy` (UntagPolicyRequest).
+    UntagPolicyInput |r| {
+        policy_arn: String = r.required("PolicyArn", r.text("PolicyArn", &ARN_TYPE)?)?,
+        tag_keys: Vec<String> = r.required("TagKeys", r.texts("TagKeys", Some(50), &TAG_KEY_TYPE)?)?,
+    }
+}
+
+shape! {
+    /// The input of `ListPolicyTags` (ListPolicyTagsRequest).
+    ListPolicyTagsInput |r| {
+        policy_arn: String = r.required("PolicyArn", r.text("PolicyArn", &ARN_TYPE)?)?,
+        marker: Option<String> = r.text("Marker", &MARKER_TYPE)?,
+        max_items: Option<i64> = r.int("MaxItems", &MAX_ITEMS_TYPE)?,
+    }
+}
+
+shape! {
+    /// The input of `CreateServiceLinkedRole` (CreateServiceLinkedRoleRequest).
+    CreateServiceLinkedRoleInput |r| {
+        aws_service_name: String = r.required("AWSServiceName", r.text("AWSServiceName", &GROUP_NAME_TYPE)?)?,
+        description: Option<String> = r.text("Description", &ROLE_DESCRIPTION_TYPE)?,
+        custom_suffix: Option<String> = r.text("CustomSuffix", &CUSTOM_SUFFIX_TYPE)?,
+    }
+}
+
+shape! {
+    /// The input of `DeleteServiceLinkedRole` (DeleteServiceLinkedRoleRequest).
+    DeleteServiceLinkedRoleInput |r| {
+        role_name: String = r.required("RoleName", r.text("RoleName", &ROLE_NAME_TYPE)?)?,
+    }
+}
+
+shape! {
+    /// The input of `GetServiceLinkedRoleDeletionStatus` (GetServiceLinkedRoleDeletionStatusRequest).
+    GetServiceLinkedRoleDeletionStatusInput |r| {
+        deletion_task_id: String = r.required("DeletionTaskId", r.text("DeletionTaskId", &DELETION_TASK_ID_TYPE)?)?,
+    }
 }

@@ -90,10 +90,25 @@ pub enum Operation {
     SimulatePrincipalPolicy,
     SimulateCustomPolicy,
     GetAccountSummary,
+    ListEntitiesForPolicy,
+    ListAccountAliases,
+    CreateAccountAlias,
+    DeleteAccountAlias,
+    ListSSHPublicKeys,
+    ListServiceSpecificCredentials,
+    ListSigningCertificates,
+    ListMFADevices,
+    TagPolicy,
+    UntagPolicy,
+    ListPolicyTags,
+    CreateServiceLinkedRole,
+    DeleteServiceLinkedRole,
+    GetServiceLinkedRoleDeletionStatus,
     GetCallerIdentity,
     AssumeRole,
     GetSessionToken,
     DecodeAuthorizationMessage,
+    GetAccessKeyInfo,
     RunInstances,
     DescribeInstances,
     StartInstances,
@@ -198,10 +213,25 @@ impl Operation {
         Operation::SimulatePrincipalPolicy,
         Operation::SimulateCustomPolicy,
         Operation::GetAccountSummary,
+        Operation::ListEntitiesForPolicy,
+        Operation::ListAccountAliases,
+        Operation::CreateAccountAlias,
+        Operation::DeleteAccountAlias,
+        Operation::ListSSHPublicKeys,
+        Operation::ListServiceSpecificCredentials,
+        Operation::ListSigningCertificates,
+        Operation::ListMFADevices,
+        Operation::TagPolicy,
+        Operation::UntagPolicy,
+        Operation::ListPolicyTags,
+        Operation::CreateServiceLinkedRole,
+        Operation::DeleteServiceLinkedRole,
+        Operation::GetServiceLinkedRoleDeletionStatus,
         Operation::GetCallerIdentity,
         Operation::AssumeRole,
         Operation::GetSessionToken,
         Operation::DecodeAuthorizationMessage,
+        Operation::GetAccessKeyInfo,
         Operation::RunInstances,
         Operation::DescribeInstances,
         Operation::StartInstances,
@@ -306,10 +336,25 @@ impl Operation {
             Operation::SimulatePrincipalPolicy => "SimulatePrincipalPolicy",
             Operation::SimulateCustomPolicy => "SimulateCustomPolicy",
             Operation::GetAccountSummary => "GetAccountSummary",
+            Operation::ListEntitiesForPolicy => "ListEntitiesForPolicy",
+            Operation::ListAccountAliases => "ListAccountAliases",
+            Operation::CreateAccountAlias => "CreateAccountAlias",
+            Operation::DeleteAccountAlias => "DeleteAccountAlias",
+            Operation::ListSSHPublicKeys => "ListSSHPublicKeys",
+            Operation::ListServiceSpecificCredentials => "ListServiceSpecificCredentials",
+            Operation::ListSigningCertificates => "ListSigningCertificates",
+            Operation::ListMFADevices => "ListMFADevices",
+            Operation::TagPolicy => "TagPolicy",
+            Operation::UntagPolicy => "UntagPolicy",
+            Operation::ListPolicyTags => "ListPolicyTags",
+            Operation::CreateServiceLinkedRole => "CreateServiceLinkedRole",
+            Operation::DeleteServiceLinkedRole => "DeleteServiceLinkedRole",
+            Operation::GetServiceLinkedRoleDeletionStatus => "GetServiceLinkedRoleDeletionStatus",
             Operation::GetCallerIdentity => "GetCallerIdentity",
             Operation::AssumeRole => "AssumeRole",
             Operation::GetSessionToken => "GetSessionToken",
             Operation::DecodeAuthorizationMessage => "DecodeAuthorizationMessage",
+            Operation::GetAccessKeyInfo => "GetAccessKeyInfo",
             Operation::RunInstances => "RunInstances",
             Operation::DescribeInstances => "DescribeInstances",
             Operation::StartInstances => "StartInstances",
@@ -419,10 +464,25 @@ impl Operation {
             Operation::SimulatePrincipalPolicy => Service::Iam,
             Operation::SimulateCustomPolicy => Service::Iam,
             Operation::GetAccountSummary => Service::Iam,
+            Operation::ListEntitiesForPolicy => Service::Iam,
+            Operation::ListAccountAliases => Service::Iam,
+            Operation::CreateAccountAlias => Service::Iam,
+            Operation::DeleteAccountAlias => Service::Iam,
+            Operation::ListSSHPublicKeys => Service::Iam,
+            Operation::ListServiceSpecificCredentials => Service::Iam,
+            Operation::ListSigningCertificates => Service::Iam,
+            Operation::ListMFADevices => Service::Iam,
+            Operation::TagPolicy => Service::Iam,
+            Operation::UntagPolicy => Service::Iam,
+            Operation::ListPolicyTags => Service::Iam,
+            Operation::CreateServiceLinkedRole => Service::Iam,
+            Operation::DeleteServiceLinkedRole => Service::Iam,
+            Operation::GetServiceLinkedRoleDeletionStatus => Service::Iam,
             Operation::GetCallerIdentity => Service::Sts,
             Operation::AssumeRole => Service::Sts,
             Operation::GetSessionToken => Service::Sts,
             Operation::DecodeAuthorizationMessage => Service::Sts,
+            Operation::GetAccessKeyInfo => Service::Sts,
             Operation::RunInstances => Service::Ec2,
             Operation::DescribeInstances => Service::Ec2,
             Operation::StartInstances => Service::Ec2,
@@ -483,10 +543,19 @@ impl Operation {
                 | Operation::SimulatePrincipalPolicy
                 | Operation::SimulateCustomPolicy
                 | Operation::GetAccountSummary
+                | Operation::ListEntitiesForPolicy
+                | Operation::ListAccountAliases
+                | Operation::ListSSHPublicKeys
+                | Operation::ListServiceSpecificCredentials
+                | Operation::ListSigningCertificates
+                | Operation::ListMFADevices
+                | Operation::ListPolicyTags
+                | Operation::GetServiceLinkedRoleDeletionStatus
                 | Operation::GetCallerIdentity
                 | Operation::AssumeRole
                 | Operation::GetSessionToken
                 | Operation::DecodeAuthorizationMessage
+                | Operation::GetAccessKeyInfo
                 | Operation::DescribeInstances
                 | Operation::DescribeIamInstanceProfileAssociations
                 | Operation::GetConsoleOutput
@@ -587,10 +656,29 @@ impl Operation {
             (Service::Iam, "SimulatePrincipalPolicy") => Operation::SimulatePrincipalPolicy,
             (Service::Iam, "SimulateCustomPolicy") => Operation::SimulateCustomPolicy,
             (Service::Iam, "GetAccountSummary") => Operation::GetAccountSummary,
+            (Service::Iam, "ListEntitiesForPolicy") => Operation::ListEntitiesForPolicy,
+            (Service::Iam, "ListAccountAliases") => Operation::ListAccountAliases,
+            (Service::Iam, "CreateAccountAlias") => Operation::CreateAccountAlias,
+            (Service::Iam, "DeleteAccountAlias") => Operation::DeleteAccountAlias,
+            (Service::Iam, "ListSSHPublicKeys") => Operation::ListSSHPublicKeys,
+            (Service::Iam, "ListServiceSpecificCredentials") => {
+                Operation::ListServiceSpecificCredentials
+            }
+            (Service::Iam, "ListSigningCertificates") => Operation::ListSigningCertificates,
+            (Service::Iam, "ListMFADevices") => Operation::ListMFADevices,
+            (Service::Iam, "TagPolicy") => Operation::TagPolicy,
+            (Service::Iam, "UntagPolicy") => Operation::UntagPolicy,
+            (Service::Iam, "ListPolicyTags") => Operation::ListPolicyTags,
+            (Service::Iam, "CreateServiceLinkedRole") => Operation::CreateServiceLinkedRole,
+            (Service::Iam, "DeleteServiceLinkedRole") => Operation::DeleteServiceLinkedRole,
+            (Service::Iam, "GetServiceLinkedRoleDeletionStatus") => {
+                Operation::GetServiceLinkedRoleDeletionStatus
+            }
             (Service::Sts, "GetCallerIdentity") => Operation::GetCallerIdentity,
             (Service::Sts, "AssumeRole") => Operation::AssumeRole,
             (Service::Sts, "GetSessionToken") => Operation::GetSessionToken,
             (Service::Sts, "DecodeAuthorizationMessage") => Operation::DecodeAuthorizationMessage,
+            (Service::Sts, "GetAccessKeyInfo") => Operation::GetAccessKeyInfo,
             (Service::Ec2, "RunInstances") => Operation::RunInstances,
             (Service::Ec2, "DescribeInstances") => Operation::DescribeInstances,
             (Service::Ec2, "StartInstances") => Operation::StartInstances,

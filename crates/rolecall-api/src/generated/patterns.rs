@@ -24,3 +24,4 @@ pub const CLASS_7: Class = ("[\\w+=/:,.@-]*", |c| {
     c.is_ascii_alphanumeric() || c == '_' || "+=/:,.@-".contains(c)
 });
 pub const CLASS_8: Class = ("[\\d]*", |c| c.is_ascii_digit());
+pub const CLASS_9: Class = ("[\\w]*", |c| c.is_ascii_alphanumeric() || c == '_');

@@ -12,6 +12,7 @@ use crate::input::{Int, Text, shape};
 pub const PROTOCOL: Protocol = Protocol::Sts;
 
 // The model's constraints, one per shape.
+const ACCESS_KEY_ID_TYPE: Text = Text::new(16, 128).pattern(patterns::CLASS_9);
 /// Pattern "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+": not a simple character class, not checked.
 const ARN_TYPE: Text = Text::new(20, 2048);
 const CONTEXT_ASSERTION_TYPE: Text = Text::new(4, 2048);
@@ -90,5 +91,12 @@ shape! {
     /// The input of `DecodeAuthorizationMessage` (DecodeAuthorizationMessageRequest).
     DecodeAuthorizationMessageInput |r| {
         encoded_message: String = r.required("EncodedMessage", r.text("EncodedMessage", &ENCODED_MESSAGE_TYPE)?)?,
+    }
+}
+
+shape! {
+    /// The input of `GetAccessKeyInfo` (GetAccessKeyInfoRequest).
+    GetAccessKeyInfoInput |r| {
+        access_key_id: String = r.required("AccessKeyId", r.text("AccessKeyId", &ACCESS_KEY_ID_TYPE)?)?,
     }
 }

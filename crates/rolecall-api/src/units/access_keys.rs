@@ -1,14 +1,21 @@
-//! The access-key family. Keys belong to users; an omitted `UserName` is the calling user.
+//! The access-key family. Keys belong to users; an omitted `UserName` is the calling user, or
+//! for the account root its own keys (`rolecall_core::root_keys`).
 
 use crate::cache::Kind;
 use crate::context::Call;
 use crate::error::ApiError;
 use crate::generated::{Operation, iam};
 use crate::iam_xml::{key_metadata_xml, paged, respond, respond_empty, truncation};
+use crate::principal::PrincipalKind;
 use crate::units::Unit;
 use crate::units::iam_common::{Target, iam_check, max_items_str, on_entity, user_or_caller};
 use rolecall_core::model::AccessKey;
 use rolecall_wire::iso8601;
+
+/// The account root acting on its own keys (no `UserName`).
+fn roots_own(call: &Call<'_>, user_name: &Option<String>) -> bool {
+    user_name.is_none() && call.principal.kind == PrincipalKind::Root
+}
 
 on_entity!(
     CreateAccessKey,
@@ -16,14 +23,18 @@ on_entity!(
     User(caller or user_name),
     |_| vec![],
     async |call: &Call<'_>, input: iam::CreateAccessKeyInput| {
-        let (k, secret) = call
-            .api
-            .iam
-            .create_access_key(&call.api.keyring, user_or_caller(call, &input.user_name)?)
-            .await?;
+        let iam = &call.api.iam;
+        let (k, secret) = if roots_own(call, &input.user_name) {
+            iam.create_root_key(&call.api.keyring).await?
+        } else {
+            let user = user_or_caller(call, &input.user_name)?;
+            iam.create_access_key(&call.api.keyring, user).await?
+        };
         Ok(respond(call, |x| {
             x.elem("AccessKey", |x| {
-                x.leaf("UserName", &k.user_name);
+                if !k.user_name.is_empty() {
+                    x.leaf("UserName", &k.user_name);
+                }
                 x.leaf("AccessKeyId", &k.id);
                 x.leaf("Status", &k.status);
                 x.leaf("SecretAccessKey", &secret);
@@ -39,8 +50,12 @@ on_entity!(
     User(caller or user_name),
     |_| vec![],
     async |call: &Call<'_>, input: iam::ListAccessKeysInput| {
-        let name = user_or_caller(call, &input.user_name)?;
-        let keys = call.api.iam.list_access_keys(name).await?;
+        let keys = if roots_own(call, &input.user_name) {
+            call.api.iam.root_keys().await?
+        } else {
+            let name = user_or_caller(call, &input.user_name)?;
+            call.api.iam.list_access_keys(name).await?
+        };
         let max_items = max_items_str(input.max_items);
         let page = paged(keys, input.marker.as_deref(), max_items.as_deref(), |k| {
             k.id.clone()
@@ -58,6 +73,12 @@ on_entity!(
     User(caller or user_name),
     |_| vec![],
     async |call: &Call<'_>, input: iam::UpdateAccessKeyInput| {
+        if roots_own(call, &input.user_name) {
+            let iam = &call.api.iam;
+            iam.update_root_key(&input.access_key_id, &input.status)
+                .await?;
+            return Ok(respond_empty(call));
+        }
         call.api
             .iam
             .update_access_key(
@@ -76,6 +97,10 @@ on_entity!(
     User(caller or user_name),
     |_| vec![],
     async |call: &Call<'_>, input: iam::DeleteAccessKeyInput| {
+        if roots_own(call, &input.user_name) {
+            call.api.iam.delete_root_key(&input.access_key_id).await?;
+            return Ok(respond_empty(call));
+        }
         call.api
             .iam
             .delete_access_key(user_or_caller(call, &input.user_name)?, &input.access_key_id)

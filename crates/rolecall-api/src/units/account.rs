@@ -4,9 +4,11 @@ use crate::authz::Check;
 use crate::context::Call;
 use crate::error::ApiError;
 use crate::generated::Operation;
+use crate::generated::iam;
 use crate::generated::iam::GetAccountSummaryInput;
-use crate::iam_xml::respond;
+use crate::iam_xml::{respond, respond_empty};
 use crate::units::Unit;
+use crate::units::iam_common::on_resource;
 use rolecall_core::{Page, PageRequest};
 use std::future::Future;
 
@@ -105,6 +107,51 @@ impl Unit for GetAccountSummary {
         }))
     }
 }
+
+// Account aliases: authorized on `*` (the Service Authorization Reference names no resource).
+on_resource!(
+    ListAccountAliases,
+    ListAccountAliasesInput,
+    |_, _| "*".into(),
+    |_| vec![],
+    async |call: &Call<'_>, _: iam::ListAccountAliasesInput| {
+        let alias = call.api.iam.account_alias().await?;
+        Ok(respond(call, |x| {
+            x.list("AccountAliases", "member", alias.as_slice(), |x, a| {
+                x.leaf_text(a);
+            });
+            x.leaf("IsTruncated", "false");
+        }))
+    }
+);
+
+on_resource!(
+    CreateAccountAlias,
+    CreateAccountAliasInput,
+    |_, _| "*".into(),
+    |_| vec![],
+    async |call: &Call<'_>, input: iam::CreateAccountAliasInput| {
+        call.api
+            .iam
+            .create_account_alias(&input.account_alias)
+            .await?;
+        Ok(respond_empty(call))
+    }
+);
+
+on_resource!(
+    DeleteAccountAlias,
+    DeleteAccountAliasInput,
+    |_, _| "*".into(),
+    |_| vec![],
+    async |call: &Call<'_>, input: iam::DeleteAccountAliasInput| {
+        call.api
+            .iam
+            .delete_account_alias(&input.account_alias)
+            .await?;
+        Ok(respond_empty(call))
+    }
+);
 
 #[cfg(test)]
 mod tests {

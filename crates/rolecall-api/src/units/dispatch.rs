@@ -26,10 +26,16 @@ pub(crate) mod principal_policies;
 pub(crate) mod role_policies;
 #[path = "roles.rs"]
 pub(crate) mod roles;
+#[path = "service_linked_roles.rs"]
+pub(crate) mod service_linked_roles;
 #[path = "simulation.rs"]
 pub(crate) mod simulation;
+#[path = "sts.rs"]
+pub(crate) mod sts;
 #[path = "tags.rs"]
 pub(crate) mod tags;
+#[path = "user_credentials.rs"]
+pub(crate) mod user_credentials;
 #[path = "users.rs"]
 pub(crate) mod users;
 
@@ -182,6 +188,41 @@ pub(crate) async fn dispatch(
             run::<simulation::SimulateCustomPolicy>(call, facts).await
         }
         Operation::GetAccountSummary => run::<account::GetAccountSummary>(call, facts).await,
+        Operation::ListEntitiesForPolicy => {
+            run::<policies::ListEntitiesForPolicy>(call, facts).await
+        }
+        Operation::ListAccountAliases => run::<account::ListAccountAliases>(call, facts).await,
+        Operation::CreateAccountAlias => run::<account::CreateAccountAlias>(call, facts).await,
+        Operation::DeleteAccountAlias => run::<account::DeleteAccountAlias>(call, facts).await,
+        Operation::ListSSHPublicKeys => {
+            run::<user_credentials::ListSSHPublicKeys>(call, facts).await
+        }
+        Operation::ListServiceSpecificCredentials => {
+            run::<user_credentials::ListServiceSpecificCredentials>(call, facts).await
+        }
+        Operation::ListSigningCertificates => {
+            run::<user_credentials::ListSigningCertificates>(call, facts).await
+        }
+        Operation::ListMFADevices => run::<user_credentials::ListMFADevices>(call, facts).await,
+        Operation::TagPolicy => run::<policies::TagPolicy>(call, facts).await,
+        Operation::UntagPolicy => run::<policies::UntagPolicy>(call, facts).await,
+        Operation::ListPolicyTags => run::<policies::ListPolicyTags>(call, facts).await,
+        Operation::CreateServiceLinkedRole => {
+            run::<service_linked_roles::CreateServiceLinkedRole>(call, facts).await
+        }
+        Operation::DeleteServiceLinkedRole => {
+            run::<service_linked_roles::DeleteServiceLinkedRole>(call, facts).await
+        }
+        Operation::GetServiceLinkedRoleDeletionStatus => {
+            run::<service_linked_roles::GetServiceLinkedRoleDeletionStatus>(call, facts).await
+        }
+        Operation::GetCallerIdentity => run::<sts::GetCallerIdentity>(call, facts).await,
+        Operation::AssumeRole => run::<sts::AssumeRole>(call, facts).await,
+        Operation::GetSessionToken => run::<sts::GetSessionToken>(call, facts).await,
+        Operation::DecodeAuthorizationMessage => {
+            run::<sts::DecodeAuthorizationMessage>(call, facts).await
+        }
+        Operation::GetAccessKeyInfo => run::<sts::GetAccessKeyInfo>(call, facts).await,
         Operation::RunInstances => run::<instances::RunInstances>(call, facts).await,
         Operation::DescribeInstances => run::<instances::DescribeInstances>(call, facts).await,
         Operation::StartInstances => run::<instances::StartInstances>(call, facts).await,

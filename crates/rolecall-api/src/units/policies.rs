@@ -4,12 +4,14 @@
 use crate::authz;
 use crate::context::Call;
 use crate::generated::iam;
-use crate::iam_xml::{paged, respond, respond_empty, truncation};
+use crate::iam_xml::{paged, paged_tags, respond, respond_empty, tags_xml, truncation};
 use crate::iam_xml::{policy_xml, version_xml};
 use crate::units::iam_common::{
-    max_items_str, model_tags, on_resource, page_of, policy_arn_key, tag_keys_of,
+    max_items_str, model_tags, on_resource, page_of, policy_arn_key, removed_tag_keys, tag_keys_of,
 };
+use rolecall_core::OwnerKind;
 use rolecall_core::iam::CreatePolicy as NewPolicy;
+use rolecall_core::model::PolicyEntity;
 
 on_resource!(
     CreatePolicy,
@@ -174,5 +176,86 @@ on_resource!(
             .set_default_policy_version(&input.policy_arn, &input.version_id)
             .await?;
         Ok(respond_empty(call))
+    }
+);
+
+on_resource!(
+    TagPolicy,
+    TagPolicyInput,
+    |_, input| input.policy_arn.clone(),
+    |input| tag_keys_of(&input.tags),
+    async |call: &Call<'_>, input: iam::TagPolicyInput| {
+        call.api
+            .iam
+            .tag_policy(&input.policy_arn, model_tags(input.tags))
+            .await?;
+        Ok(respond_empty(call))
+    }
+);
+
+on_resource!(
+    UntagPolicy,
+    UntagPolicyInput,
+    |_, input| input.policy_arn.clone(),
+    |input| removed_tag_keys(&input.tag_keys),
+    async |call: &Call<'_>, input: iam::UntagPolicyInput| {
+        call.api
+            .iam
+            .untag_policy(&input.policy_arn, input.tag_keys)
+            .await?;
+        Ok(respond_empty(call))
+    }
+);
+
+on_resource!(
+    ListPolicyTags,
+    ListPolicyTagsInput,
+    |_, input| input.policy_arn.clone(),
+    |_| vec![],
+    async |call: &Call<'_>, input: iam::ListPolicyTagsInput| {
+        let tags = call.api.iam.list_policy_tags(&input.policy_arn).await?;
+        let max_items = max_items_str(input.max_items);
+        let page = paged_tags(tags, input.marker.as_deref(), max_items.as_deref())?;
+        Ok(respond(call, |x| {
+            tags_xml(x, &page.items);
+            truncation(x, &page);
+        }))
+    }
+);
+
+on_resource!(
+    ListEntitiesForPolicy,
+    ListEntitiesForPolicyInput,
+    |_, input| input.policy_arn.clone(),
+    |input| policy_arn_key(&input.policy_arn),
+    async |call: &Call<'_>, input: iam::ListEntitiesForPolicyInput| {
+        let page = call
+            .api
+            .iam
+            .list_entities_for_policy(
+                &input.policy_arn,
+                input.entity_filter.as_deref(),
+                input.path_prefix.as_deref(),
+                &page_of(input.marker.as_deref(), input.max_items)?,
+            )
+            .await?;
+        let of = |kind: OwnerKind| -> Vec<&PolicyEntity> {
+            page.items.iter().filter(|e| e.kind == kind).collect()
+        };
+        Ok(respond(call, |x| {
+            x.list("PolicyGroups", "member", of(OwnerKind::Group), |x, e| {
+                x.leaf("GroupName", &e.name);
+                x.leaf("GroupId", &e.id);
+            });
+            x.list("PolicyUsers", "member", of(OwnerKind::User), |x, e| {
+                x.leaf("UserName", &e.name);
+                x.leaf("UserId", &e.id);
+            });
+            x.list("PolicyRoles", "member", of(OwnerKind::Role), |x, e| {
+                x.leaf("RoleName", &e.name);
+                x.leaf("RoleId", &e.id);
+            });
+            truncation(x, &page);
+        }))
     }
 );

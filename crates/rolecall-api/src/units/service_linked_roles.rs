@@ -1,0 +1,72 @@
+//! Service-linked roles (`rolecall_core::service_linked`): created for a service under
+//! `/aws-service-role/<service>/`, deleted with a deletion task id. Authorized on the role's
+//! ARN; creation also with `iam:AWSServiceName`.
+
+use crate::authz::{self, key};
+use crate::context::Call;
+use crate::generated::iam;
+use crate::iam_xml::{respond, role_xml};
+use crate::units::iam_common::{on_entity, on_resource};
+use rolecall_core::service_linked::{name_for, path_of, task_role};
+
+on_resource!(
+    CreateServiceLinkedRole,
+    CreateServiceLinkedRoleInput,
+    |call, input| {
+        let service = &input.aws_service_name;
+        let name = name_for(service, input.custom_suffix.as_deref()).unwrap_or_default();
+        authz::with_path(call.api, "role", Some(&path_of(service)), &name)
+    },
+    |input| vec![key("iam:AWSServiceName", &input.aws_service_name)],
+    async |call: &Call<'_>, input: iam::CreateServiceLinkedRoleInput| {
+        let role = call
+            .api
+            .iam
+            .create_service_linked_role(
+                &input.aws_service_name,
+                input.description.as_deref(),
+                input.custom_suffix.as_deref(),
+            )
+            .await?;
+        Ok(respond(call, |x| {
+            x.elem("Role", |x| role_xml(x, &role, true));
+        }))
+    }
+);
+
+on_entity!(
+    DeleteServiceLinkedRole,
+    DeleteServiceLinkedRoleInput,
+    Role(role_name),
+    |_| vec![],
+    async |call: &Call<'_>, input: iam::DeleteServiceLinkedRoleInput| {
+        let task = call
+            .api
+            .iam
+            .delete_service_linked_role(&input.role_name)
+            .await?;
+        Ok(respond(call, |x| {
+            x.leaf("DeletionTaskId", &task);
+        }))
+    }
+);
+
+on_resource!(
+    GetServiceLinkedRoleDeletionStatus,
+    GetServiceLinkedRoleDeletionStatusInput,
+    |call, input| match task_role(&input.deletion_task_id) {
+        Some((service, role)) => authz::with_path(call.api, "role", Some(&path_of(service)), role),
+        None => "*".into(),
+    },
+    |_| vec![],
+    async |call: &Call<'_>, input: iam::GetServiceLinkedRoleDeletionStatusInput| {
+        let status = call
+            .api
+            .iam
+            .service_linked_role_deletion_status(&input.deletion_task_id)
+            .await?;
+        Ok(respond(call, |x| {
+            x.leaf("Status", status);
+        }))
+    }
+);

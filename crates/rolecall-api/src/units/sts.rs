@@ -1,0 +1,174 @@
+//! The STS family. GetCallerIdentity and GetSessionToken need no permission (as in AWS);
+//! AssumeRole is authorized by the role's trust policy (`authz::session`), whatever the checks
+//! below say; the others on `sts:<Action>` and `*` (the Service Authorization Reference names
+//! no resource for them).
+
+use crate::authz::Check;
+use crate::context::Call;
+use crate::error::{ApiError, Protocol};
+use crate::generated::{Operation, sts};
+use crate::units::Unit;
+use rolecall_wire::{Params, Xml, query_response};
+
+fn respond(call: &Call<'_>, body: impl Fn(&mut Xml)) -> String {
+    query_response(
+        call.op.name(),
+        Protocol::Sts.namespace(),
+        call.request_id,
+        Some(&body),
+    )
+}
+
+fn sts_check(op: Operation, resource: String) -> Check {
+    Check {
+        action: format!("sts:{}", op.name()),
+        resource,
+        keys: vec![],
+    }
+}
+
+/// An STS unit acting on no resource (`*`), with input `$input` parsed by `$parse` and handled
+/// by `$handle(call, input)`.
+macro_rules! sts_unit {
+    ($unit:ident, $input:ty, $parse:expr, $handle:expr) => {
+        pub(crate) struct $unit;
+
+        impl Unit for $unit {
+            const OP: Operation = Operation::$unit;
+            type Input = $input;
+            type Resolved = ();
+
+            fn parse(p: &Params) -> Result<Self::Input, ApiError> {
+                let parse: fn(&Params) -> Result<$input, ApiError> = $parse;
+                parse(p)
+            }
+
+            async fn resolve(_: &Call<'_>, _: &Self::Input) -> Result<(), ApiError> {
+                Ok(())
+            }
+
+            fn checks(_: &Call<'_>, _: &Self::Input, _: &()) -> Vec<Check> {
+                vec![sts_check(Self::OP, "*".into())]
+            }
+
+            async fn handle(
+                call: &Call<'_>,
+                input: Self::Input,
+                _: (),
+            ) -> Result<String, ApiError> {
+                $handle(call, input).await
+            }
+        }
+    };
+}
+
+/// The parameters as sent: AssumeRole and GetSessionToken read them with their own rules
+/// (`sts_sessions`), which word a few refusals differently from the model.
+pub(crate) struct Raw;
+
+impl crate::input::Parse for Raw {
+    fn parse(_: &Params) -> Result<Self, ApiError> {
+        Ok(Raw)
+    }
+}
+
+sts_unit!(
+    GetCallerIdentity,
+    sts::GetCallerIdentityInput,
+    sts::GetCallerIdentityInput::parse,
+    async |call: &Call<'_>, _| {
+        let p = call.principal;
+        Ok(respond(call, |x| {
+            x.leaf("UserId", &p.user_id);
+            x.leaf("Account", &p.account_id);
+            x.leaf("Arn", &p.arn);
+        }))
+    }
+);
+
+sts_unit!(
+    GetSessionToken,
+    Raw,
+    |_| Ok(Raw),
+    async |call: &Call<'_>, _| crate::sts_sessions::get_session_token(call).await
+);
+
+sts_unit!(
+    DecodeAuthorizationMessage,
+    sts::DecodeAuthorizationMessageInput,
+    sts::DecodeAuthorizationMessageInput::parse,
+    async |call: &Call<'_>, input: sts::DecodeAuthorizationMessageInput| {
+        let decoded = crate::authz::decode_message(&call.api.keyring, &input.encoded_message)
+            .ok_or_else(|| {
+                ApiError::new(
+                    400,
+                    "InvalidAuthorizationMessageException",
+                    "The message is invalid.",
+                )
+            })?;
+        Ok(respond(call, |x| {
+            x.leaf("DecodedMessage", &decoded);
+        }))
+    }
+);
+
+sts_unit!(
+    GetAccessKeyInfo,
+    sts::GetAccessKeyInfoInput,
+    sts::GetAccessKeyInfoInput::parse,
+    async |call: &Call<'_>, input: sts::GetAccessKeyInfoInput| {
+        let account = account_of_key(call, &input.access_key_id).await?;
+        Ok(respond(call, |x| {
+            x.leaf("Account", &account);
+        }))
+    }
+);
+
+/// The account an access key id belongs to. As in AWS, the account is read from the id itself
+/// (rolecall encodes it as AWS does, `rolecall_crypto::access_key_id_for`), whatever the key's
+/// state and for any key; the ids of keys made before that encoding (users' and the root's,
+/// still in the store) are this account's.
+async fn account_of_key(call: &Call<'_>, id: &str) -> Result<String, ApiError> {
+    let iam = &call.api.iam;
+    let ours = iam.store().get_access_key(id).await?.is_some()
+        || iam.root_keys().await?.iter().any(|k| k.id == id);
+    if ours {
+        return Ok(iam.account_id().to_string());
+    }
+    rolecall_crypto::account_of_access_key(id).ok_or_else(|| {
+        ApiError::new(
+            400,
+            "InvalidParameterValue",
+            format!("The access key ID {id} is not valid."),
+        )
+    })
+}
+
+/// AssumeRole: its own input rules first (whoever calls), then the trust policy decides.
+pub(crate) struct AssumeRole;
+
+impl Unit for AssumeRole {
+    const OP: Operation = Operation::AssumeRole;
+    type Input = Raw;
+    type Resolved = ();
+
+    fn parse(p: &Params) -> Result<Raw, ApiError> {
+        crate::sts_sessions::validate_assume_role(p)?;
+        Ok(Raw)
+    }
+
+    async fn resolve(_: &Call<'_>, _: &Raw) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    /// For the record only: `authz::authorize` evaluates AssumeRole against the role's trust
+    /// policy (and the caller's identity policies for a caller of this account).
+    fn checks(call: &Call<'_>, _: &Raw, _: &()) -> Vec<Check> {
+        let role = call.params.get("RoleArn").unwrap_or("*").to_string();
+        vec![sts_check(Self::OP, role)]
+    }
+
+    async fn handle(call: &Call<'_>, _: Raw, _: ()) -> Result<String, ApiError> {
+        crate::sts_sessions::assume_role(call).await
+    }
+}

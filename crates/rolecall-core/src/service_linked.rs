@@ -1,0 +1,217 @@
+//! Service-linked roles: roles a service creates and alone may change, under the path
+//! `/aws-service-role/<service principal>/`, named as AWS names them.
+
+use crate::iam::{CreateRole, Iam};
+use crate::model::Role;
+use crate::{Error, Result};
+
+/// The path prefix of every service-linked role.
+pub const PATH_PREFIX: &str = "/aws-service-role/";
+
+/// AWS's names for the service-linked roles of common services.
+const NAMES: &[(&str, &str)] = &[
+    ("autoscaling.amazonaws.com", "AWSServiceRoleForAutoScaling"),
+    ("ecs.amazonaws.com", "AWSServiceRoleForECS"),
+    ("eks.amazonaws.com", "AWSServiceRoleForAmazonEKS"),
+    ("elasticache.amazonaws.com", "AWSServiceRoleForElastiCache"),
+    (
+        "elasticloadbalancing.amazonaws.com",
+        "AWSServiceRoleForElasticLoadBalancing",
+    ),
+    (
+        "es.amazonaws.com",
+        "AWSServiceRoleForAmazonElasticsearchService",
+    ),
+    (
+        "organizations.amazonaws.com",
+        "AWSServiceRoleForOrganizations",
+    ),
+    ("rds.amazonaws.com", "AWSServiceRoleForRDS"),
+    ("spot.amazonaws.com", "AWSServiceRoleForEC2Spot"),
+    ("ssm.amazonaws.com", "AWSServiceRoleForAmazonSSM"),
+    ("support.amazonaws.com", "AWSServiceRoleForSupport"),
+    (
+        "trustedadvisor.amazonaws.com",
+        "AWSServiceRoleForTrustedAdvisor",
+    ),
+];
+
+/// Services whose roles take a custom suffix (AWS allows it for a few only).
+const SUFFIXED: &[&str] = &[
+    "autoscaling.amazonaws.com",
+    "elasticbeanstalk.amazonaws.com",
+];
+
+/// The role's name for `service` (AWS's name where known, else `AWSServiceRoleFor` + the
+/// service's first label, capitalized), with `_suffix` when given.
+fn role_name(service: &str, suffix: Option<&str>) -> Result<String> {
+    let base = match NAMES.iter().find(|(s, _)| *s == service) {
+        Some((_, name)) => (*name).to_string(),
+        None => {
+            let label = service
+                .strip_suffix(".amazonaws.com")
+                .filter(|l| !l.is_empty() && !l.contains('.'))
+                .ok_or_else(|| {
+                    Error::InvalidInput(format!("Invalid service principal name: {service}."))
+                })?;
+            let mut chars = label.chars();
+            let first = chars.next().map(|c| c.to_ascii_uppercase());
+            format!(
+                "AWSServiceRoleFor{}{}",
+                first.unwrap_or_default(),
+                chars.as_str()
+            )
+        }
+    };
+    match suffix {
+        None => Ok(base),
+        Some(s) if SUFFIXED.contains(&service) => Ok(format!("{base}_{s}")),
+        Some(_) => Err(Error::InvalidInput(format!(
+            "Custom suffix is not allowed for {service}"
+        ))),
+    }
+}
+
+/// Refuses a change to a service-linked role by anyone but its service.
+pub fn refuse_change(role: &Role) -> Result<()> {
+    if role.path.starts_with(PATH_PREFIX) {
+        return Err(Error::UnmodifiableEntity(format!(
+            "Cannot perform the operation on the protected role '{}' - this role is only modifiable by AWS",
+            role.name
+        )));
+    }
+    Ok(())
+}
+
+/// The service of a service-linked role (from its path), None for other roles.
+pub fn service_of(role: &Role) -> Option<&str> {
+    role.path
+        .strip_prefix(PATH_PREFIX)?
+        .strip_suffix('/')
+        .filter(|s| !s.is_empty())
+}
+
+/// The deletion task id AWS's format gives: `task/aws-service-role/<service>/<role>/<uuid>`.
+pub fn deletion_task_id(service: &str, role: &str) -> String {
+    format!(
+        "task/aws-service-role/{service}/{role}/{}",
+        rolecall_crypto::request_id()
+    )
+}
+
+/// The role a deletion task id names, None when it is not of that form.
+pub fn task_role(task_id: &str) -> Option<(&str, &str)> {
+    let rest = task_id.strip_prefix("task/aws-service-role/")?;
+    let mut parts = rest.split('/');
+    let (service, role, id) = (parts.next()?, parts.next()?, parts.next()?);
+    let groups: Vec<usize> = id.split('-').map(str::len).collect();
+    let is_uuid =
+        groups == [8, 4, 4, 4, 12] && id.chars().all(|c| c == '-' || c.is_ascii_hexdigit());
+    let valid = parts.next().is_none() && is_uuid;
+    valid.then_some((service, role))
+}
+
+/// Where a service-linked role of `service` named `name` lives (for its ARN before it exists).
+pub fn path_of(service: &str) -> String {
+    format!("{PATH_PREFIX}{service}/")
+}
+
+/// The name CreateServiceLinkedRole gives the role (for authorization before it exists).
+pub fn name_for(service: &str, suffix: Option<&str>) -> Option<String> {
+    role_name(service, suffix).ok()
+}
+
+impl Iam {
+    pub async fn create_service_linked_role(
+        &self,
+        service: &str,
+        description: Option<&str>,
+        suffix: Option<&str>,
+    ) -> Result<Role> {
+        let name = role_name(service, suffix)?;
+        let trust = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Service": [service]},
+                "Action": ["sts:AssumeRole"],
+            }]
+        })
+        .to_string();
+        let path = path_of(service);
+        let created = self
+            .create_role(CreateRole {
+                name: &name,
+                path: Some(&path),
+                trust_policy: &trust,
+                description,
+                max_session_duration: None,
+                tags: vec![],
+                permissions_boundary: None,
+            })
+            .await;
+        match created {
+            Err(Error::EntityAlreadyExists(_)) => Err(Error::InvalidInput(format!(
+                "Service role name {name} has been taken in this account, please try a different suffix."
+            ))),
+            other => other,
+        }
+    }
+
+    /// Deletes a service-linked role (as its service may) and returns the deletion task id.
+    pub async fn delete_service_linked_role(&self, name: &str) -> Result<String> {
+        let role = self.get_role(name).await?;
+        let Some(service) = service_of(&role) else {
+            return Err(Error::InvalidInput(format!(
+                "Role {name} is not a service-linked role."
+            )));
+        };
+        let task = deletion_task_id(service, &role.name);
+        self.store().delete_role(&role.name).await?;
+        Ok(task)
+    }
+
+    /// SUCCEEDED once the task's role is gone (deletion here is immediate); a task id that
+    /// names no deleted role is NoSuchEntity.
+    pub async fn service_linked_role_deletion_status(&self, task_id: &str) -> Result<&'static str> {
+        let missing = || Error::NoSuchEntity(format!("Deletion task {task_id} cannot be found."));
+        let (_, role) = task_role(task_id).ok_or_else(missing)?;
+        match self.store().get_role(role).await? {
+            None => Ok("SUCCEEDED"),
+            Some(_) => Err(missing()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_task_ids_are_awss() {
+        assert_eq!(
+            role_name("elasticloadbalancing.amazonaws.com", None)
+                .ok()
+                .as_deref(),
+            Some("AWSServiceRoleForElasticLoadBalancing")
+        );
+        assert_eq!(
+            role_name("autoscaling.amazonaws.com", Some("app"))
+                .ok()
+                .as_deref(),
+            Some("AWSServiceRoleForAutoScaling_app")
+        );
+        assert_eq!(
+            role_name("lex.amazonaws.com", None).ok().as_deref(),
+            Some("AWSServiceRoleForLex")
+        );
+        assert!(role_name("ecs.amazonaws.com", Some("x")).is_err());
+        assert!(role_name("not-a-service", None).is_err());
+        let task = deletion_task_id("ecs.amazonaws.com", "AWSServiceRoleForECS");
+        assert_eq!(
+            task_role(&task),
+            Some(("ecs.amazonaws.com", "AWSServiceRoleForECS"))
+        );
+        assert_eq!(task_role("task/aws-service-role/x/y/not-a-uuid"), None);
+    }
+}
