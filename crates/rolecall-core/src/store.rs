@@ -8,6 +8,7 @@
 //! starting at `page.from`, so the caller can tell whether there is more.
 
 use crate::PageRequest;
+use crate::ec2::Filter;
 use crate::model::*;
 use crate::principal_store::PrincipalStore;
 use crate::store_error::StoreResult as Result;
@@ -104,6 +105,16 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     async fn get_instance(&self, id: &str) -> Result<Option<Instance>>;
     /// Instances ordered by id; `ids` empty means all.
     async fn list_instances(&self, ids: &[String], page: &PageRequest) -> Result<Vec<Instance>>;
+    /// DescribeInstances in the database: the instances among `ids` (all when empty) matching
+    /// every filter (names already checked by the caller; a filter matches when any of its
+    /// values, with `*` and `?` wildcards, matches), each with its active association, ordered
+    /// by id from `page.from`, up to `page.limit + 1`.
+    async fn query_instances(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+        page: &PageRequest,
+    ) -> Result<Vec<(Instance, Option<Association>)>>;
     /// Private IPs of instances that are not terminated.
     async fn live_private_ips(&self) -> Result<Vec<String>>;
     /// Applies `edit` to the instance in one transaction (no lost updates between concurrent
@@ -120,6 +131,16 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     async fn list_associations(
         &self,
         ids: &[String],
+        page: &PageRequest,
+    ) -> Result<Vec<Association>>;
+    /// DescribeIamInstanceProfileAssociations in the database: as
+    /// [`query_instances`](Self::query_instances), over associations (filters `instance-id` and
+    /// `state`); ended associations only when `include_ended`.
+    async fn query_associations(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+        include_ended: bool,
         page: &PageRequest,
     ) -> Result<Vec<Association>>;
     /// The active association of each of these instances that has one.

@@ -1,10 +1,12 @@
 //! [`Store`]: metadata, roles, managed policies, instance profiles, instances, associations.
 
+use crate::ec2_query::{Query, association_target, instance_target};
 use crate::{
     Args, Dialect, RowLock, SqlStore, Write, all_from_json, backend, from, from_json, is_raised,
     is_unique_violation, key, limit, to_json, version,
 };
 use async_trait::async_trait;
+use rolecall_core::ec2::Filter;
 use rolecall_core::model::*;
 use rolecall_core::{
     ChangesSince, Dependents, Edit, EntityKind, Limit, Missing, OwnerKind, PageRequest, Store,
@@ -350,12 +352,15 @@ where
     async fn insert_association(tx: &mut Conn<D>, a: &Association) -> Result<()> {
         Self::lock_instance_for_association(tx, &a.instance_id).await?;
         let res = sqlx::query(
-            "INSERT INTO associations (id, instance_id, state, data) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO associations (id, instance_id, state, data, profile_arn, profile_id) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&a.id)
         .bind(&a.instance_id)
         .bind(a.state.name())
         .bind(to_json(a)?)
+        .bind(&a.profile_arn)
+        .bind(&a.profile_id)
         .execute(&mut *tx)
         .await;
         match res {
@@ -391,6 +396,20 @@ where
         a.timestamp = chrono::Utc::now();
         Self::set_association(tx, &a).await?;
         Ok(a)
+    }
+
+    /// Writes the instance's tags into `instance_tags` (which the tag filters query).
+    async fn insert_tags(tx: &mut Conn<D>, instance_id: &str, tags: &[Tag]) -> Result<()> {
+        for t in tags {
+            sqlx::query("INSERT INTO instance_tags (instance_id, key, value) VALUES ($1, $2, $3)")
+                .bind(instance_id)
+                .bind(&t.key)
+                .bind(&t.value)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| backend(&e))?;
+        }
+        Ok(())
     }
 
     /// Records the instance profile `profile_id` (by its ARN) as touched by the transaction.
@@ -908,6 +927,7 @@ where
                 }
                 other => other.map_err(|e| backend(&e))?,
             };
+            Self::insert_tags(&mut w.tx, &i.id, &i.tags).await?;
             w.record(EntityKind::Instance, &i.id);
         }
         for a in associations {
@@ -925,6 +945,49 @@ where
         self.list_by_ids("instances", ids, page).await
     }
 
+    async fn query_instances(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+        page: &PageRequest,
+    ) -> Result<Vec<(Instance, Option<Association>)>> {
+        let mut q = Query::default();
+        if !ids.is_empty() {
+            let c = q.one_of("i.id", ids);
+            q.and(c);
+        }
+        if let Some(from) = &page.from {
+            let c = format!("i.id >= {}", q.param(from.as_str()));
+            q.and(c);
+        }
+        for f in filters {
+            let target = instance_target(&f.name).ok_or_else(|| {
+                StoreError::Backend(format!("no query for the filter {}", f.name))
+            })?;
+            let c = q.filter::<D>(&target, f);
+            q.and(c);
+        }
+        let sql = format!(
+            "SELECT i.data, a.data FROM instances i LEFT JOIN associations a \
+             ON a.instance_id = i.id AND a.state IN ('associating', 'associated') \
+             {} ORDER BY i.id LIMIT ${}",
+            q.where_clause(),
+            q.params.len() + 1
+        );
+        let mut query = sqlx::query_as::<_, (String, Option<String>)>(&sql);
+        for p in &q.params {
+            query = query.bind(p.as_str());
+        }
+        let rows = query
+            .bind(limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| backend(&e))?;
+        rows.iter()
+            .map(|(i, a)| Ok((from_json(i)?, a.as_deref().map(from_json).transpose()?)))
+            .collect()
+    }
+
     async fn live_private_ips(&self) -> Result<Vec<String>> {
         sqlx::query_scalar("SELECT private_ip FROM instances WHERE state <> 'terminated'")
             .fetch_all(&self.pool)
@@ -940,7 +1003,16 @@ where
         let missing = || Missing::Instance(id.into());
         let mut instance: Instance = Self::locked_doc(&mut w.tx, row, missing).await?;
         let held = instance.state.holds_association();
+        let tags_before = instance.tags.clone();
         edit(&mut instance).map_err(StoreError::Rejected)?;
+        if instance.tags != tags_before {
+            sqlx::query("DELETE FROM instance_tags WHERE instance_id = $1")
+                .bind(&instance.id)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(|e| backend(&e))?;
+            Self::insert_tags(&mut w.tx, &instance.id, &instance.tags).await?;
+        }
         let res = sqlx::query(
             "UPDATE instances SET state = $1, private_ip = $2, data = $3 WHERE id = $4",
         )
@@ -999,6 +1071,49 @@ where
         page: &PageRequest,
     ) -> Result<Vec<Association>> {
         self.list_by_ids("associations", ids, page).await
+    }
+
+    async fn query_associations(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+        include_ended: bool,
+        page: &PageRequest,
+    ) -> Result<Vec<Association>> {
+        let mut q = Query::default();
+        if !ids.is_empty() {
+            let c = q.one_of("id", ids);
+            q.and(c);
+        }
+        if let Some(from) = &page.from {
+            let c = format!("id >= {}", q.param(from.as_str()));
+            q.and(c);
+        }
+        if !include_ended {
+            q.and("state IN ('associating', 'associated')".into());
+        }
+        for f in filters {
+            let target = association_target(&f.name).ok_or_else(|| {
+                StoreError::Backend(format!("no query for the filter {}", f.name))
+            })?;
+            let c = q.filter::<D>(&target, f);
+            q.and(c);
+        }
+        let sql = format!(
+            "SELECT data FROM associations {} ORDER BY id LIMIT ${}",
+            q.where_clause(),
+            q.params.len() + 1
+        );
+        let mut query = sqlx::query_scalar::<_, String>(&sql);
+        for p in &q.params {
+            query = query.bind(p.as_str());
+        }
+        let rows = query
+            .bind(limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| backend(&e))?;
+        all_from_json(&rows)
     }
 
     async fn active_associations(&self, instance_ids: &[String]) -> Result<Vec<Association>> {
