@@ -1,5 +1,6 @@
 //! `rolecall`: self-hosted IAM roles for EC2 instances.
 
+mod bench;
 mod datadir;
 mod exec;
 mod tls;
@@ -53,6 +54,35 @@ enum Auth {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Benchmark: seed instances, roles and profiles into a stopped deployment.
+    #[command(hide = true)]
+    BenchSeed {
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        instances: u64,
+        #[arg(long, default_value_t = 100)]
+        profiles: u64,
+        #[arg(long, default_value_t = 300)]
+        spares: u64,
+    },
+    /// Benchmark: measure a running server seeded by bench-seed (scripts/bench-scale.sh).
+    #[command(hide = true)]
+    BenchLoad {
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        instances: u64,
+        #[arg(long, default_value_t = 100)]
+        profiles: u64,
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        #[arg(long)]
+        server_log: Option<PathBuf>,
+        /// IMDS endpoints of other nodes or agents, for the delay of a change to them.
+        #[arg(long)]
+        remote_imds: Vec<String>,
+    },
     /// Run the API server (IAM, STS, EC2).
     Serve {
         /// State directory [default: $XDG_DATA_HOME/rolecall or ~/.local/share/rolecall].
@@ -288,6 +318,30 @@ async fn main() -> Result<()> {
             .await
         }
         Command::Agent(args) => agent(args).await,
+        Command::BenchSeed {
+            data_dir,
+            instances,
+            profiles,
+            spares,
+        } => bench::seed(&data_dir, db, instances, profiles, spares).await,
+        Command::BenchLoad {
+            data_dir,
+            instances,
+            profiles,
+            requests,
+            server_log,
+            remote_imds,
+        } => {
+            let args = bench::LoadArgs {
+                dir: data_dir,
+                instances,
+                profiles,
+                requests,
+                server_log,
+                remote_imds,
+            };
+            bench::load(db, args).await
+        }
         Command::Env { data_dir } => env(data_dir.unwrap_or_else(datadir::default_dir), db).await,
         Command::RotateKey { data_dir } => {
             let dir = data_dir.unwrap_or_else(datadir::default_dir);
