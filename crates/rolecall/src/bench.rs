@@ -68,10 +68,11 @@ pub async fn seed(
     profiles: u64,
     spares: u64,
 ) -> Result<()> {
+    let profiles = profiles.max(3);
     let d = datadir::open(dir, datadir::Open::Serve { account_id: None }, db).await?;
     let iam = Iam::new(d.store.clone(), d.account_id.clone());
     let mut arns = Vec::new();
-    for m in 0..profiles.max(2) {
+    for m in 0..profiles {
         let (role, profile) = (format!("bench-role-{m}"), format!("bench-profile-{m}"));
         iam.create_role(CreateRole {
             name: &role,
@@ -101,7 +102,7 @@ pub async fn seed(
         let batch: Vec<Instance> = (n..end).map(|k| instance(k, k >= instances)).collect();
         let assocs: Vec<Association> = (n..end.min(instances))
             .map(|k| {
-                let (arn, id) = &arns[(k % profiles.max(1)) as usize];
+                let (arn, id) = &arns[(k % profiles) as usize];
                 Association {
                     id: format!("iip-assoc-{k:017x}"),
                     instance_id: instance_id(k),
@@ -120,7 +121,7 @@ pub async fn seed(
     }
     println!(
         "seeded {instances} instances (+{spares} spares) over {} profiles in {:.1} s",
-        profiles.max(2),
+        profiles,
         started.elapsed().as_secs_f64()
     );
     Ok(())
@@ -285,9 +286,12 @@ fn server_micros(log: &Path, from: u64) -> Vec<u64> {
         return vec![];
     };
     let start = usize::try_from(from).unwrap_or(0).min(bytes.len());
-    String::from_utf8_lossy(&bytes[start..])
+    strip_ansi(&String::from_utf8_lossy(&bytes[start..]))
         .lines()
         .filter(|l| l.contains("rolecall_api::timing"))
+        .map(str::to_string)
+        .collect::<Vec<_>>()
+        .iter()
         .filter_map(|l| {
             let at = l.find("micros=")? + "micros=".len();
             l[at..]
@@ -297,6 +301,24 @@ fn server_micros(log: &Path, from: u64) -> Vec<u64> {
                 .ok()
         })
         .collect()
+}
+
+/// `text` without terminal escape sequences (the log's field names may be styled).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for e in chars.by_ref() {
+                if e.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// GETs `url` until its body is `want` (or 60 s pass); when it first did.
@@ -417,6 +439,7 @@ pub async fn load(db: Option<&str>, args: LoadArgs) -> Result<()> {
     // every IMDS until it serves the new role.
     let prefix = |id: &str| rolecall_imds::dev_path_prefix(&d.keyring, id);
     let mut times = vec![];
+    let mut spare_roles = vec![];
     let mut delays: Vec<(String, Vec<Duration>)> = vec![("local node".into(), vec![])];
     for r in &args.remote_imds {
         delays.push((format!("remote {r}"), vec![]));
@@ -439,6 +462,7 @@ pub async fn load(db: Option<&str>, args: LoadArgs) -> Result<()> {
         *assoc = element(&body, "associationId")
             .context("no associationId")?
             .to_string();
+        spare_roles.push((id.clone(), format!("bench-role-{}", 1 + to)));
         // The delay on a sample of the replaces (each poll costs up to a poll interval).
         if n < 20 {
             let path = format!(
@@ -508,20 +532,20 @@ pub async fn load(db: Option<&str>, args: LoadArgs) -> Result<()> {
 
     // IMDS credential GETs: first request of an instance (minted lazily), then warm.
     if let Some(imds) = &imds {
-        let targets: Vec<(String, String)> = ids
-            .iter()
-            .take(k)
-            .map(|id| {
-                let n = u64::from_str_radix(id.trim_start_matches("i-"), 16).unwrap_or(0);
-                let role = if args.instances > 0 {
-                    format!("bench-role-{}", n % args.profiles.max(1))
-                } else {
-                    String::new()
-                };
-                (id.clone(), role)
-            })
-            .filter(|(_, r)| !r.is_empty())
-            .collect();
+        // Seeded instance n holds profile n mod M; spares the profile they were replaced to.
+        let targets: Vec<(String, String)> = if args.instances > 0 {
+            ids.iter()
+                .map(|id| {
+                    let n = u64::from_str_radix(id.trim_start_matches("i-"), 16).unwrap_or(0);
+                    (
+                        id.clone(),
+                        format!("bench-role-{}", n % args.profiles.max(3)),
+                    )
+                })
+                .collect()
+        } else {
+            spare_roles.clone()
+        };
         let urls: Vec<String> = targets
             .iter()
             .filter_map(|(id, role)| {
