@@ -143,6 +143,14 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
         include_ended: bool,
         page: &PageRequest,
     ) -> Result<Vec<Association>>;
+    /// Running instances actively associated with one of `profile_arns`, or with a profile that
+    /// holds one of `role_ids`, each with its association (index lookups: what a profile or
+    /// role change touches, without reading the fleet).
+    async fn running_instances_of(
+        &self,
+        profile_arns: &[String],
+        role_ids: &[String],
+    ) -> Result<Vec<(Instance, Association)>>;
     /// The active association of each of these instances that has one.
     async fn active_associations(&self, instance_ids: &[String]) -> Result<Vec<Association>>;
     /// Atomically ends `old_id` (must be active: else NotActive) and inserts `new`.

@@ -541,6 +541,37 @@ impl Directory {
         self.installs.subscribe()
     }
 
+    /// Whether IMDS may answer from this directory: a store-sourced one once its first load
+    /// finished (until then IMDS answers 503 rather than "no such instance").
+    pub fn is_ready(&self) -> bool {
+        self.is_remote() || self.seq().is_some()
+    }
+
+    /// Loads the fleet in the background (the API serves meanwhile and IMDS answers 503), then
+    /// catches up with the changes committed while loading (skipped by
+    /// [`changed`](ChangeListener::changed) until the load finished).
+    pub fn load_in_background(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            for _ in 0..2 {
+                if let Err(e) = self.reload().await {
+                    tracing::error!(error = %e, "IMDS directory: loading the instances failed");
+                }
+            }
+            while !self.is_ready() {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                if let Err(e) = self.reload().await {
+                    tracing::error!(error = %e, "IMDS directory: loading the instances failed");
+                }
+            }
+            tracing::info!(
+                instances = self.len(),
+                seconds = started.elapsed().as_secs_f64(),
+                "IMDS directory loaded; IMDS serving"
+            );
+        })
+    }
+
     pub fn is_remote(&self) -> bool {
         matches!(self.source, Source::Remote)
     }
@@ -735,8 +766,8 @@ async fn load_view(
 /// What changed for IMDS in `changes`: the views of the instances they touched (an instance or
 /// its association; the instances of a changed profile; the instances of a role whose trust
 /// policy changed), and the ids of touched instances that are no longer running. Policies,
-/// users, groups and keys touch no instance. (A profile or role change reads every running
-/// instance to find the ones it touches: such changes are rare next to instance changes.)
+/// users, groups and keys touch no instance. A profile or role change reads only the instances
+/// associated with it (an index lookup in the store).
 pub async fn changed_views(
     iam: &Iam,
     region: &str,
@@ -759,20 +790,25 @@ pub async fn changed_views(
     }
     let mut views: Vec<Arc<InstanceView>> = Vec::new();
     let mut gone = Vec::new();
+    let mut resolved: HashMap<String, ProfileView> = HashMap::new();
     if !profiles.is_empty() || !roles.is_empty() {
-        for v in load_views(iam, region).await? {
-            let touched = v.profile.as_ref().is_some_and(|p| {
-                profiles.contains(p.arn.as_str())
-                    || p.role
-                        .as_ref()
-                        .is_some_and(|r| roles.contains(r.id.as_str()))
-            });
-            if touched && !instances.contains(&v.instance.id.as_str()) {
-                views.push(v);
+        let profiles: Vec<String> = profiles.into_iter().map(str::to_string).collect();
+        let roles: Vec<String> = roles.into_iter().map(str::to_string).collect();
+        for (inst, a) in iam.store().running_instances_of(&profiles, &roles).await? {
+            if instances.contains(&inst.id.as_str()) {
+                continue;
             }
+            if !resolved.contains_key(&a.profile_arn) {
+                let v = profile_view(iam, &a.profile_arn, &a.profile_id).await?;
+                resolved.insert(a.profile_arn.clone(), v);
+            }
+            views.push(Arc::new(InstanceView {
+                arn: instance_arn(region, iam.account_id(), &inst.id),
+                profile: resolved.get(&a.profile_arn).cloned(),
+                instance: inst,
+            }));
         }
     }
-    let mut resolved = HashMap::new();
     for id in instances {
         match load_view(iam, region, id, &mut resolved).await? {
             Some(v) => views.push(v),
@@ -890,6 +926,10 @@ fn role_of(view: &InstanceView) -> Option<&RoleView> {
 #[async_trait]
 impl ChangeListener for Directory {
     async fn changed(&self) {
+        if !self.is_ready() {
+            // The first load is under way and catches up when done (load_in_background).
+            return;
+        }
         if let Err(e) = self.reload().await {
             rolecall_core::metrics::metrics()
                 .imds_refresh_failures

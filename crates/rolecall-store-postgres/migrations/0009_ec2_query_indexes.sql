@@ -6,7 +6,6 @@ ALTER TABLE associations ADD COLUMN profile_id TEXT COLLATE "C";
 UPDATE associations SET profile_arn = data::jsonb ->> 'profile_arn',
                         profile_id = data::jsonb ->> 'profile_id';
 CREATE INDEX associations_instance ON associations(instance_id);
-CREATE INDEX associations_state ON associations(state, id);
 CREATE INDEX associations_active_profile_arn ON associations(profile_arn)
   WHERE state IN ('associating', 'associated');
 CREATE INDEX associations_active_profile_id ON associations(profile_id)

@@ -1116,6 +1116,30 @@ where
         all_from_json(&rows)
     }
 
+    async fn running_instances_of(
+        &self,
+        profile_arns: &[String],
+        role_ids: &[String],
+    ) -> Result<Vec<(Instance, Association)>> {
+        let mut q = Query::default();
+        let by_profile = q.one_of("a.profile_arn", profile_arns);
+        let by_role = q.one_of("r.role_id", role_ids);
+        let sql = format!(
+            "SELECT i.data, a.data FROM associations a JOIN instances i ON i.id = a.instance_id \
+             WHERE a.state IN ('associating', 'associated') AND i.state = 'running' \
+             AND ({by_profile} OR a.profile_id IN \
+             (SELECT r.profile_id FROM instance_profile_roles r WHERE {by_role}))"
+        );
+        let mut query = sqlx::query_as::<_, (String, String)>(&sql);
+        for p in &q.params {
+            query = query.bind(p.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(|e| backend(&e))?;
+        rows.iter()
+            .map(|(i, a)| Ok((from_json(i)?, from_json(a)?)))
+            .collect()
+    }
+
     async fn active_associations(&self, instance_ids: &[String]) -> Result<Vec<Association>> {
         let sql = format!(
             "SELECT data FROM associations WHERE {} AND state IN ('associating', 'associated')",

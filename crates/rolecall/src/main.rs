@@ -15,6 +15,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// How long `serve` waits for the IMDS directory's first load before it starts the API anyway.
+const STARTUP_LOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The API's default listener.
 const DEFAULT_LISTEN: &str = "127.0.0.1:8690";
 
@@ -483,10 +486,13 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
             clock.clone(),
             args.credentials,
         );
-        directory
-            .reload()
-            .await
-            .map_err(|e| anyhow::anyhow!("loading instances: {e}"))?;
+        // A small fleet loads before the API starts; a large one goes on loading in the
+        // background after a few seconds (the API answers; IMDS answers 503 until loaded).
+        directory.clone().load_in_background();
+        let waited = std::time::Instant::now();
+        while !directory.is_ready() && waited.elapsed() < STARTUP_LOAD_WAIT {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
         tokio::spawn(
             directory
                 .clone()
