@@ -56,7 +56,7 @@ start_server() { # start_server DIR LOG -> sets $server_pid; waits until the API
   local t0
   t0=$(date +%s.%N)
   RUST_LOG="info,rolecall_api::timing=debug" "$BIN" "${db_args[@]}" serve --data-dir "$dir" \
-    --listen "127.0.0.1:$port" --imds-listen "127.0.0.1:$imds" --imds-identify path >"$log" 2>&1 &
+    --listen "127.0.0.1:$port" --imds-listen "127.0.0.1:$imds" --imds-identify path --imds-rate-per-source 0 >"$log" 2>&1 &
   server_pid=$!
   pids+=("$server_pid")
   for _ in $(seq 6000); do

@@ -441,9 +441,16 @@ where
         ids: &[String],
         page: &PageRequest,
     ) -> Result<Vec<T>> {
+        // Two statements, not `($2 OR id IN ...)`: SQLite cannot use the primary key through
+        // the OR, and would scan the table for a lookup by id.
+        let ids_only = if ids.is_empty() {
+            // Every parameter is still referenced (PostgreSQL refuses unused ones).
+            "$2 AND $1 IS NOT NULL".to_string()
+        } else {
+            format!("NOT $2 AND {}", D::in_list("id", 1))
+        };
         let sql = format!(
-            "SELECT data FROM {table} WHERE ($2 OR {}) AND id >= $3 ORDER BY id LIMIT $4",
-            D::in_list("id", 1)
+            "SELECT data FROM {table} WHERE {ids_only} AND id >= $3 ORDER BY id LIMIT $4"
         );
         let rows = D::bind_list(sqlx::query_scalar(&sql), ids)
             .bind(ids.is_empty())
