@@ -65,6 +65,11 @@ start_server() { # start_server DIR LOG -> sets $server_pid; waits until the API
     sleep 0.05
   done
   startup=$(echo "$(date +%s.%N) - $t0" | bc)
+  # IMDS answers 503 while the fleet loads in the background; measure once it serves.
+  local imds_url
+  imds_url="$(sed -n 3p "$dir/endpoint")"
+  while [ "$(curl -s -o /dev/null -w '%{http_code}' "$imds_url/latest/meta-data/")" = 503 ]; do sleep 0.05; done
+  imds_ready=$(echo "$(date +%s.%N) - $t0" | bc)
 }
 
 echo "# rolecall fleet scale ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $STORE, release build, load average $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -77,7 +82,7 @@ for n in $SIZES; do
   "$BIN" "${db_args[@]}" bench-seed --data-dir "$work/a" --instances "$n" --profiles "$PROFILES"
   echo "seed: $(echo "$(date +%s.%N) - $t0" | bc | cut -c1-6) s"
   start_server "$work/a" "$work/a.log"
-  echo "startup (process start to API answering): ${startup:0:6} s; RSS after start: $(rss_mb "$server_pid") MB"
+  echo "startup (process start to API answering): ${startup:0:6} s; to IMDS serving: ${imds_ready:0:6} s; RSS then: $(rss_mb "$server_pid") MB"
   remote=()
   if [ "$STORE" = postgres ]; then
     mkdir -p "$work/b"
