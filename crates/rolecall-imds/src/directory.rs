@@ -3,9 +3,12 @@
 use crate::credentials::{CredentialPolicy, Issued, MintRequest, mint};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use rolecall_core::ec2::Filter;
 use rolecall_core::iam::{Iam, trusts_ec2};
 use rolecall_core::model::{Instance, InstanceState};
-use rolecall_core::{Change, ChangeListener, ChangesSince, DynClock, EntityKind, PageRequest};
+use rolecall_core::{
+    Change, ChangeListener, ChangesSince, DynClock, EntityKind, Page, PageRequest,
+};
 use rolecall_crypto::KeyRing;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -868,50 +871,55 @@ pub fn mint_for(
     mint(keyring, &req, now, policy)
 }
 
+/// Instances read per query while loading the fleet.
+const LOAD_PAGE: usize = 10_000;
+
 /// Every running instance with its profile and role, from the store. Running instances only:
-/// others run no software.
+/// others run no software. Read a page at a time (instance and association in one indexed
+/// query), so loading a large fleet never holds more than the views and one page.
 pub async fn load_views(iam: &Iam, region: &str) -> rolecall_core::Result<Vec<Arc<InstanceView>>> {
     let store = iam.store();
-    let all = store
-        .list_instances(
-            &[],
-            &PageRequest {
-                from: None,
-                limit: usize::MAX - 1,
-            },
-        )
-        .await?;
-    let running: Vec<Instance> = all
-        .into_iter()
-        .filter(|i| i.state == InstanceState::Running)
-        .collect();
-    let ids: Vec<String> = running.iter().map(|i| i.id.clone()).collect();
-    let assocs: HashMap<String, rolecall_core::model::Association> = store
-        .active_associations(&ids)
-        .await?
-        .into_iter()
-        .map(|a| (a.instance_id.clone(), a))
-        .collect();
+    let running = [Filter {
+        name: "instance-state-name".into(),
+        values: vec![InstanceState::Running.name().into()],
+    }];
     let mut profiles: HashMap<String, ProfileView> = HashMap::new();
-    let mut views = Vec::with_capacity(running.len());
-    for inst in running {
-        let profile = match assocs.get(&inst.id) {
-            None => None,
-            Some(a) => {
-                if !profiles.contains_key(&a.profile_arn) {
-                    let view = profile_view(iam, &a.profile_arn, &a.profile_id).await?;
-                    profiles.insert(a.profile_arn.clone(), view);
+    let mut views = Vec::new();
+    let mut from = None;
+    loop {
+        let rows = store
+            .query_instances(
+                &[],
+                &running,
+                &PageRequest {
+                    from: from.take(),
+                    limit: LOAD_PAGE,
+                },
+            )
+            .await?;
+        let page = Page::from_overfetch(rows, LOAD_PAGE, |(i, _)| i.id.clone());
+        for (inst, assoc) in page.items {
+            let profile = match assoc {
+                None => None,
+                Some(a) => {
+                    if !profiles.contains_key(&a.profile_arn) {
+                        let view = profile_view(iam, &a.profile_arn, &a.profile_id).await?;
+                        profiles.insert(a.profile_arn.clone(), view);
+                    }
+                    profiles.get(&a.profile_arn).cloned()
                 }
-                profiles.get(&a.profile_arn).cloned()
-            }
-        };
-        views.push(Arc::new(InstanceView {
-            arn: instance_arn(region, iam.account_id(), &inst.id),
-            profile,
-            instance: inst,
-        }));
+            };
+            views.push(Arc::new(InstanceView {
+                arn: instance_arn(region, iam.account_id(), &inst.id),
+                profile,
+                instance: inst,
+            }));
+        }
+        match page.next {
+            Some(next) => from = Some(next),
+            None => return Ok(views),
+        }
     }
-    Ok(views)
 }
 
 /// The role whose credentials an instance gets: it must exist and trust EC2.

@@ -449,9 +449,8 @@ where
         } else {
             format!("NOT $2 AND {}", D::in_list("id", 1))
         };
-        let sql = format!(
-            "SELECT data FROM {table} WHERE {ids_only} AND id >= $3 ORDER BY id LIMIT $4"
-        );
+        let sql =
+            format!("SELECT data FROM {table} WHERE {ids_only} AND id >= $3 ORDER BY id LIMIT $4");
         let rows = D::bind_list(sqlx::query_scalar(&sql), ids)
             .bind(ids.is_empty())
             .bind(from(page))
