@@ -565,6 +565,25 @@ async fn agents_receive_only_changed_instances() {
     assert_eq!(gone.removed, vec![instances[1].0.clone()]);
     let seq = gone.sequence.unwrap();
 
+    // A trust-policy change: the instances of that role only (found by an index lookup).
+    s.ok(
+        "iam",
+        &[
+            ("Action", "UpdateAssumeRolePolicy"),
+            ("RoleName", "db"),
+            ("PolicyDocument", EC2_TRUST),
+        ],
+    )
+    .await;
+    let trust = client
+        .describe_instance_identity_changes(&[], Some(seq), None)
+        .await
+        .unwrap();
+    assert!(!trust.full);
+    let ids: Vec<&str> = trust.views.iter().map(|v| v.instance.id.as_str()).collect();
+    assert_eq!(ids, vec![instances[0].0.as_str()]);
+    let seq = trust.sequence.unwrap();
+
     // Behind a pruned feed: everything again.
     s.iam.store().prune_changes(0).await.unwrap();
     let again = client

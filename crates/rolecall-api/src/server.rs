@@ -74,11 +74,14 @@ async fn handle(state: State<Arc<Api>>, req: Request<Body>) -> Response {
     m.api_requests
         .get_or_create(&rolecall_core::metrics::ApiLabels {
             service: labels.service.into(),
-            action: labels.action,
+            action: labels.action.clone(),
             status: resp.status().as_u16().to_string(),
         })
         .inc();
-    m.api_latency.observe(started.elapsed().as_secs_f64());
+    let took = started.elapsed();
+    m.api_latency.observe(took.as_secs_f64());
+    // Per-request handler time, for benchmarks (scripts/bench-scale.sh turns this target on).
+    tracing::debug!(target: "rolecall_api::timing", action = %labels.action, micros = took.as_micros() as u64, "handled");
     resp
 }
 

@@ -617,42 +617,26 @@ impl Ec2 {
         for f in filters {
             check_instance_filter(&f.name)?;
         }
-        let all = if ids.is_empty() {
-            self.store
-                .list_instances(
-                    &[],
-                    &PageRequest {
-                        from: page.from.clone(),
-                        limit: usize::MAX - 1,
-                    },
-                )
-                .await?
+        // By id: every id must exist (NotFound before any filtering), and the token is not used.
+        let from = if ids.is_empty() {
+            page.from.clone()
         } else {
-            self.existing_instances(ids).await?
-        };
-        let all_ids: Vec<String> = all.iter().map(|i| i.id.clone()).collect();
-        let mut assocs: std::collections::HashMap<String, Association> = self
-            .store
-            .active_associations(&all_ids)
-            .await?
-            .into_iter()
-            .map(|a| (a.instance_id.clone(), a))
-            .collect();
-        let mut rows: Vec<(Instance, Option<Association>)> = all
-            .into_iter()
-            .map(|i| {
-                let a = assocs.remove(&i.id);
-                (i, a)
-            })
-            .filter(|(i, a)| filters.iter().all(|f| instance_matches(f, i, a.as_ref())))
-            .collect();
-        let next = if rows.len() > page.limit {
-            rows.get(page.limit).map(|(i, _)| i.id.clone())
-        } else {
+            self.existing_instances(ids).await?;
             None
         };
-        rows.truncate(page.limit);
-        Ok((rows, next))
+        let rows = self
+            .store
+            .query_instances(
+                ids,
+                filters,
+                &PageRequest {
+                    from,
+                    limit: page.limit,
+                },
+            )
+            .await?;
+        let page = crate::Page::from_overfetch(rows, page.limit, |(i, _)| i.id.clone());
+        Ok((page.items, page.next))
     }
 
     /// Moves instances between states. Every instance is checked before any changes (EC2 refuses
@@ -918,41 +902,22 @@ impl Ec2 {
         for id in ids {
             check_association_id(id)?;
         }
-        let mut all = self
-            .store
-            .list_associations(
-                ids,
-                &PageRequest {
-                    from: page.from.clone(),
-                    limit: usize::MAX - 1,
-                },
-            )
-            .await?;
-        if let Some(missing) = ids.iter().find(|id| !all.iter().any(|a| &a.id == *id)) {
-            return Err(Error::InvalidAssociationIdNotFound(format!(
-                "An association with ID {missing} does not exist."
-            )));
+        if !ids.is_empty() {
+            let found = self.store.list_associations(ids, &page).await?;
+            if let Some(missing) = ids.iter().find(|id| !found.iter().any(|a| &a.id == *id)) {
+                return Err(Error::InvalidAssociationIdNotFound(format!(
+                    "An association with ID {missing} does not exist."
+                )));
+            }
         }
-        let state_filtered = filters.iter().any(|f| f.name == "state");
-        all.retain(|a| {
-            // Ended associations are shown only when asked for by id or state, as EC2 soon forgets them.
-            (a.state.is_active() || !ids.is_empty() || state_filtered)
-                && filters.iter().all(|f| {
-                    let v = if f.name == "state" {
-                        a.state.name()
-                    } else {
-                        a.instance_id.as_str()
-                    };
-                    f.values.iter().any(|p| wildcard_match(p, v))
-                })
-        });
-        let next = if all.len() > page.limit {
-            all.get(page.limit).map(|a| a.id.clone())
-        } else {
-            None
-        };
-        all.truncate(page.limit);
-        Ok((all, next))
+        // Ended associations are shown only when asked for by id or state, as EC2 soon forgets them.
+        let include_ended = !ids.is_empty() || filters.iter().any(|f| f.name == "state");
+        let rows = self
+            .store
+            .query_associations(ids, filters, include_ended, &page)
+            .await?;
+        let page = crate::Page::from_overfetch(rows, page.limit, |a| a.id.clone());
+        Ok((page.items, page.next))
     }
 }
 
@@ -1008,39 +973,6 @@ fn check_instance_filter(name: &str) -> Result<()> {
             "The filter '{name}' is invalid"
         )))
     }
-}
-
-fn instance_matches(f: &Filter, i: &Instance, a: Option<&Association>) -> bool {
-    let code = i.state.code().to_string();
-    let values: Vec<&str> = match f.name.as_str() {
-        "instance-id" => vec![&i.id],
-        "instance-state-name" => vec![i.state.name()],
-        "instance-state-code" => vec![&code],
-        "iam-instance-profile.arn" => a.map(|a| a.profile_arn.as_str()).into_iter().collect(),
-        "iam-instance-profile.id" => a.map(|a| a.profile_id.as_str()).into_iter().collect(),
-        "tag-key" => i.tags.iter().map(|t| t.key.as_str()).collect(),
-        "instance-type" => vec![&i.instance_type],
-        "image-id" => vec![&i.image_id],
-        "key-name" => i.key_name.as_deref().into_iter().collect(),
-        "private-ip-address" => vec![&i.private_ip],
-        "subnet-id" => i.subnet_id.as_deref().into_iter().collect(),
-        "reservation-id" => vec![&i.reservation_id],
-        "availability-zone" => vec![&i.availability_zone],
-        "metadata-options.http-tokens" => vec![&i.metadata_options.http_tokens],
-        "metadata-options.http-endpoint" => vec![&i.metadata_options.http_endpoint],
-        name => match name.strip_prefix("tag:") {
-            Some(key) => i
-                .tags
-                .iter()
-                .filter(|t| t.key == key)
-                .map(|t| t.value.as_str())
-                .collect(),
-            None => vec![],
-        },
-    };
-    f.values
-        .iter()
-        .any(|p| values.iter().any(|v| wildcard_match(p, v)))
 }
 
 #[cfg(test)]

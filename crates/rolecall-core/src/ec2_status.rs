@@ -136,7 +136,7 @@ impl Ec2 {
             states: states.iter().map(|s| s.name().to_string()).collect(),
             availability_zones: zones,
         };
-        let mut rows = self.store.query_instances(&q, &page).await?;
+        let mut rows = self.store.status_instances(&q, &page).await?;
         let next = if rows.len() > page.limit {
             rows.get(page.limit).map(|i| i.id.clone())
         } else {

@@ -8,6 +8,7 @@
 //! starting at `page.from`, so the caller can tell whether there is more.
 
 use crate::PageRequest;
+use crate::ec2::Filter;
 use crate::model::*;
 use crate::principal_store::PrincipalStore;
 use crate::store_error::StoreResult as Result;
@@ -123,6 +124,16 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     async fn get_instance(&self, id: &str) -> Result<Option<Instance>>;
     /// Instances ordered by id; `ids` empty means all.
     async fn list_instances(&self, ids: &[String], page: &PageRequest) -> Result<Vec<Instance>>;
+    /// DescribeInstances in the database: the instances among `ids` (all when empty) matching
+    /// every filter (names already checked by the caller; a filter matches when any of its
+    /// values, with `*` and `?` wildcards, matches), each with its active association, ordered
+    /// by id from `page.from`, up to `page.limit + 1`.
+    async fn query_instances(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+        page: &PageRequest,
+    ) -> Result<Vec<(Instance, Option<Association>)>>;
     /// Private IPs of instances that are not terminated.
     async fn live_private_ips(&self) -> Result<Vec<String>>;
     /// Applies `edit` to the instance in one transaction (no lost updates between concurrent
@@ -141,7 +152,7 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     /// The launch a client token was used for.
     async fn get_client_token(&self, token: &str) -> Result<Option<ClientToken>>;
     /// A page of instances chosen in the database (DescribeInstanceStatus), ordered by id.
-    async fn query_instances(&self, q: &InstanceQuery, page: &PageRequest)
+    async fn status_instances(&self, q: &InstanceQuery, page: &PageRequest)
     -> Result<Vec<Instance>>;
 
     // --- the EC2 network (VPCs, subnets, security groups) and EC2 tags ---
@@ -178,6 +189,24 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
         ids: &[String],
         page: &PageRequest,
     ) -> Result<Vec<Association>>;
+    /// DescribeIamInstanceProfileAssociations in the database: as
+    /// [`query_instances`](Self::query_instances), over associations (filters `instance-id` and
+    /// `state`); ended associations only when `include_ended`.
+    async fn query_associations(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+        include_ended: bool,
+        page: &PageRequest,
+    ) -> Result<Vec<Association>>;
+    /// Running instances actively associated with one of `profile_arns`, or with a profile that
+    /// holds one of `role_ids`, each with its association (index lookups: what a profile or
+    /// role change touches, without reading the fleet).
+    async fn running_instances_of(
+        &self,
+        profile_arns: &[String],
+        role_ids: &[String],
+    ) -> Result<Vec<(Instance, Association)>>;
     /// The active association of each of these instances that has one.
     async fn active_associations(&self, instance_ids: &[String]) -> Result<Vec<Association>>;
     /// Atomically ends `old_id` (must be active: else NotActive) and inserts `new`.

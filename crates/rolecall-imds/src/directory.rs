@@ -3,9 +3,12 @@
 use crate::credentials::{CredentialPolicy, Delivery, Issued, MintRequest, mint};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use rolecall_core::ec2::Filter;
 use rolecall_core::iam::{Iam, trusts_ec2};
 use rolecall_core::model::{Association, Instance, InstanceState};
-use rolecall_core::{Change, ChangeListener, ChangesSince, DynClock, EntityKind, PageRequest};
+use rolecall_core::{
+    Change, ChangeListener, ChangesSince, DynClock, EntityKind, Page, PageRequest,
+};
 use rolecall_crypto::KeyRing;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -578,6 +581,37 @@ impl Directory {
         self.installs.subscribe()
     }
 
+    /// Whether IMDS may answer from this directory: a store-sourced one once its first load
+    /// finished (until then IMDS answers 503 rather than "no such instance").
+    pub fn is_ready(&self) -> bool {
+        self.is_remote() || self.seq().is_some()
+    }
+
+    /// Loads the fleet in the background (the API serves meanwhile and IMDS answers 503), then
+    /// catches up with the changes committed while loading (skipped by
+    /// [`changed`](ChangeListener::changed) until the load finished).
+    pub fn load_in_background(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            for _ in 0..2 {
+                if let Err(e) = self.reload().await {
+                    tracing::error!(error = %e, "IMDS directory: loading the instances failed");
+                }
+            }
+            while !self.is_ready() {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                if let Err(e) = self.reload().await {
+                    tracing::error!(error = %e, "IMDS directory: loading the instances failed");
+                }
+            }
+            tracing::info!(
+                instances = self.len(),
+                seconds = started.elapsed().as_secs_f64(),
+                "IMDS directory loaded; IMDS serving"
+            );
+        })
+    }
+
     pub fn is_remote(&self) -> bool {
         matches!(self.source, Source::Remote)
     }
@@ -782,8 +816,8 @@ async fn load_view(
 /// What changed for IMDS in `changes`: the views of the instances they touched (an instance or
 /// its association; the instances of a changed profile; the instances of a role whose trust
 /// policy changed), and the ids of touched instances that are no longer running. Policies,
-/// users, groups and keys touch no instance. (A profile or role change reads every running
-/// instance to find the ones it touches: such changes are rare next to instance changes.)
+/// users, groups and keys touch no instance. A profile or role change reads only the instances
+/// associated with it (an index lookup in the store).
 pub async fn changed_views(
     iam: &Iam,
     region: &str,
@@ -806,20 +840,27 @@ pub async fn changed_views(
     }
     let mut views: Vec<Arc<InstanceView>> = Vec::new();
     let mut gone = Vec::new();
+    let mut resolved: HashMap<String, ProfileView> = HashMap::new();
     if !profiles.is_empty() || !roles.is_empty() {
-        for v in load_views(iam, region).await? {
-            let touched = v.profile.as_ref().is_some_and(|p| {
-                profiles.contains(p.arn.as_str())
-                    || p.role
-                        .as_ref()
-                        .is_some_and(|r| roles.contains(r.id.as_str()))
-            });
-            if touched && !instances.contains(&v.instance.id.as_str()) {
-                views.push(v);
+        let profiles: Vec<String> = profiles.into_iter().map(str::to_string).collect();
+        let roles: Vec<String> = roles.into_iter().map(str::to_string).collect();
+        for (inst, a) in iam.store().running_instances_of(&profiles, &roles).await? {
+            if instances.contains(&inst.id.as_str()) {
+                continue;
             }
+            if !resolved.contains_key(&a.profile_arn) {
+                let v = profile_view(iam, &a.profile_arn, &a.profile_id).await?;
+                resolved.insert(a.profile_arn.clone(), v);
+            }
+            views.push(Arc::new(InstanceView {
+                arn: instance_arn(region, iam.account_id(), &inst.id),
+                profile: resolved.get(&a.profile_arn).cloned(),
+                association_id: a.id.clone(),
+                credentials_since: credentials_since(&inst, &a).unwrap_or(0),
+                instance: inst,
+            }));
         }
     }
-    let mut resolved = HashMap::new();
     for id in instances {
         match load_view(iam, region, id, &mut resolved).await? {
             Some(v) => views.push(v),
@@ -884,53 +925,60 @@ pub fn mint_for(
     mint(keyring, &req, now, policy)
 }
 
+/// Instances read per query while loading the fleet.
+const LOAD_PAGE: usize = 10_000;
+
 /// Every running instance with its profile and role, from the store. Running instances only:
-/// others run no software.
+/// others run no software. Read a page at a time (instance and association in one indexed
+/// query), so loading a large fleet never holds more than the views and one page.
 pub async fn load_views(iam: &Iam, region: &str) -> rolecall_core::Result<Vec<Arc<InstanceView>>> {
     let store = iam.store();
-    let all = store
-        .list_instances(
-            &[],
-            &PageRequest {
-                from: None,
-                limit: usize::MAX - 1,
-            },
-        )
-        .await?;
-    let running: Vec<Instance> = all
-        .into_iter()
-        .filter(|i| i.state == InstanceState::Running)
-        .collect();
-    let ids: Vec<String> = running.iter().map(|i| i.id.clone()).collect();
-    let assocs: HashMap<String, rolecall_core::model::Association> = store
-        .active_associations(&ids)
-        .await?
-        .into_iter()
-        .map(|a| (a.instance_id.clone(), a))
-        .collect();
+    let running = [Filter {
+        name: "instance-state-name".into(),
+        values: vec![InstanceState::Running.name().into()],
+    }];
     let mut profiles: HashMap<String, ProfileView> = HashMap::new();
-    let mut views = Vec::with_capacity(running.len());
-    for inst in running {
-        let profile = match assocs.get(&inst.id) {
-            None => None,
-            Some(a) => {
-                if !profiles.contains_key(&a.profile_arn) {
-                    let view = profile_view(iam, &a.profile_arn, &a.profile_id).await?;
-                    profiles.insert(a.profile_arn.clone(), view);
+    let mut views = Vec::new();
+    let mut from = None;
+    loop {
+        let rows = store
+            .query_instances(
+                &[],
+                &running,
+                &PageRequest {
+                    from: from.take(),
+                    limit: LOAD_PAGE,
+                },
+            )
+            .await?;
+        let page = Page::from_overfetch(rows, LOAD_PAGE, |(i, _)| i.id.clone());
+        for (inst, assoc) in page.items {
+            let profile = match &assoc {
+                None => None,
+                Some(a) => {
+                    if !profiles.contains_key(&a.profile_arn) {
+                        let view = profile_view(iam, &a.profile_arn, &a.profile_id).await?;
+                        profiles.insert(a.profile_arn.clone(), view);
+                    }
+                    profiles.get(&a.profile_arn).cloned()
                 }
-                profiles.get(&a.profile_arn).cloned()
-            }
-        };
-        let assoc = assocs.get(&inst.id);
-        views.push(Arc::new(InstanceView {
-            arn: instance_arn(region, iam.account_id(), &inst.id),
-            profile,
-            association_id: assoc.map(|a| a.id.clone()).unwrap_or_default(),
-            credentials_since: assoc.and_then(|a| credentials_since(&inst, a)).unwrap_or(0),
-            instance: inst,
-        }));
+            };
+            views.push(Arc::new(InstanceView {
+                arn: instance_arn(region, iam.account_id(), &inst.id),
+                profile,
+                association_id: assoc.as_ref().map(|a| a.id.clone()).unwrap_or_default(),
+                credentials_since: assoc
+                    .as_ref()
+                    .and_then(|a| credentials_since(&inst, a))
+                    .unwrap_or(0),
+                instance: inst,
+            }));
+        }
+        match page.next {
+            Some(next) => from = Some(next),
+            None => return Ok(views),
+        }
     }
-    Ok(views)
 }
 
 /// The role whose credentials an instance gets: it must exist and trust EC2.
@@ -945,6 +993,10 @@ fn role_of(view: &InstanceView) -> Option<&RoleView> {
 #[async_trait]
 impl ChangeListener for Directory {
     async fn changed(&self) {
+        if !self.is_ready() {
+            // The first load is under way and catches up when done (load_in_background).
+            return;
+        }
         if let Err(e) = self.reload().await {
             rolecall_core::metrics::metrics()
                 .imds_refresh_failures

@@ -84,6 +84,10 @@ pub fn answer(
     peer: SocketAddr,
     req: &Request<Incoming>,
 ) -> Response<Full<Bytes>> {
+    if !dir.is_ready() {
+        // Still loading the fleet: an instance not yet loaded must not be told it has none.
+        return status_page(StatusCode::SERVICE_UNAVAILABLE);
+    }
     let raw_path = req.uri().path();
     let (view, path, unmatched): (Option<Arc<InstanceView>>, &str, &str) =
         match token::parse_dev_path(dir.keyring(), raw_path) {

@@ -1456,3 +1456,42 @@ async fn credentials_minted_lazily_for_instances_that_ask() {
     assert_eq!(expiration(&doc) - now, policy.lifetime);
     assert_eq!(s.dir.cached_credentials(), 1);
 }
+
+/// While the fleet is still loading (a large one loads after the API starts), IMDS answers 503,
+/// never "no such instance" or another instance's role; once loaded, it serves.
+#[tokio::test]
+async fn imds_answers_503_until_the_directory_is_loaded() {
+    let s = stack(Options::default()).await;
+    let (_, profile) = s.role("loading", EC2_TRUST).await;
+    let inst = s.launch(Some(&profile), |_| {}).await;
+    let fresh = Directory::new(
+        s.iam.clone(),
+        "us-east-1".into(),
+        s.keyring.clone(),
+        s.clock.clone(),
+        CredentialPolicy::default(),
+    );
+    assert!(!fresh.is_ready());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(rolecall_imds::serve(
+        listener,
+        fresh.clone(),
+        rolecall_imds::ImdsConfig::default(),
+    ));
+    let url = format!(
+        "http://{addr}{}/latest/meta-data/iam/security-credentials/",
+        s.prefix(&inst.id)
+    );
+    let get = || async {
+        let r = s.http.get(&url).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    assert_eq!(get().await.0, 503);
+    // A change notification before the first load does not half-load it.
+    rolecall_core::ChangeListener::changed(fresh.as_ref()).await;
+    assert_eq!(get().await.0, 503);
+    fresh.clone().load_in_background().await.unwrap();
+    assert!(fresh.is_ready());
+    assert_eq!(get().await, (200, "loading".to_string()));
+}

@@ -38,6 +38,7 @@ impl Dialect for Postgres {
         (3, rolecall_store_sql::migrations::OWNER_POLICIES),
         (4, rolecall_store_sql::migrations::CHANGE_FEED),
         (6, include_str!("../migrations/0006_ec2_network.sql")),
+        (9, include_str!("../migrations/0009_ec2_query_indexes.sql")),
     ];
 
     fn row_lock(lock: RowLock) -> &'static str {
@@ -60,6 +61,19 @@ impl Dialect for Postgres {
 
     fn in_list(column: &str, n: usize) -> String {
         format!("{column} = ANY(${n})")
+    }
+
+    /// LIKE, whose default escape character is a backslash.
+    fn pattern(ec2_pattern: &str) -> String {
+        rolecall_store_sql::like_pattern(ec2_pattern)
+    }
+
+    fn pattern_match(expr: &str, param: &str) -> String {
+        format!("{expr} LIKE {param}")
+    }
+
+    fn json_text(column: &str, path: &[&str]) -> String {
+        format!("({column}::jsonb #>> '{{{}}}')", path.join(","))
     }
 
     /// As a `text[]`.

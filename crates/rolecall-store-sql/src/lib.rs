@@ -19,10 +19,12 @@
 //! does.
 
 mod ec2;
+mod ec2_query;
 mod principals;
 mod store;
 #[doc(hidden)]
 pub mod upgrade_test;
+pub use ec2_query::{glob_pattern, like_pattern};
 
 use rolecall_core::model::PolicyVersion;
 use rolecall_core::{EntityKind, Missing, PageRequest, StoreError, StoreResult};
@@ -80,6 +82,16 @@ pub trait Dialect: Send + Sync + 'static {
 
     /// `column` is one of the list bound by [`bind_list`](Self::bind_list) at parameter `$n`.
     fn in_list(column: &str, n: usize) -> String;
+
+    /// An EC2 filter pattern (`*`, `?` wildcards) as this dialect's pattern for
+    /// [`pattern_match`](Self::pattern_match).
+    fn pattern(ec2_pattern: &str) -> String;
+
+    /// `expr` matches the pattern bound at `param`, case-sensitively.
+    fn pattern_match(expr: &str, param: &str) -> String;
+
+    /// The text at `path` inside the JSON document in `column` (NULL when absent or null).
+    fn json_text(column: &str, path: &[&str]) -> String;
 
     /// Binds a list of strings for [`in_list`](Self::in_list).
     fn bind_list<'q>(query: ListQuery<'q, Self>, list: &'q [String]) -> ListQuery<'q, Self>

@@ -1,10 +1,12 @@
 //! [`Store`]: metadata, roles, managed policies, instance profiles, instances, associations.
 
+use crate::ec2_query::{Query, association_target, instance_target};
 use crate::{
     Args, Dialect, RowLock, SqlStore, Write, all_from_json, backend, from, from_json, is_raised,
     is_unique_violation, key, limit, to_json, version,
 };
 use async_trait::async_trait;
+use rolecall_core::ec2::Filter;
 use rolecall_core::model::*;
 use rolecall_core::{
     ChangesSince, Dependents, Edit, EntityKind, Limit, Missing, OwnerKind, PageRequest, Store,
@@ -350,12 +352,15 @@ where
     async fn insert_association(tx: &mut Conn<D>, a: &Association) -> Result<()> {
         Self::lock_instance_for_association(tx, &a.instance_id).await?;
         let res = sqlx::query(
-            "INSERT INTO associations (id, instance_id, state, data) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO associations (id, instance_id, state, data, profile_arn, profile_id) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&a.id)
         .bind(&a.instance_id)
         .bind(a.state.name())
         .bind(to_json(a)?)
+        .bind(&a.profile_arn)
+        .bind(&a.profile_id)
         .execute(&mut *tx)
         .await;
         match res {
@@ -422,10 +427,16 @@ where
         ids: &[String],
         page: &PageRequest,
     ) -> Result<Vec<T>> {
-        let sql = format!(
-            "SELECT data FROM {table} WHERE ($2 OR {}) AND id >= $3 ORDER BY id LIMIT $4",
-            D::in_list("id", 1)
-        );
+        // Two statements, not `($2 OR id IN ...)`: SQLite cannot use the primary key through
+        // the OR, and would scan the table for a lookup by id.
+        let ids_only = if ids.is_empty() {
+            // Every parameter is still referenced (PostgreSQL refuses unused ones).
+            "$2 AND $1 IS NOT NULL".to_string()
+        } else {
+            format!("NOT $2 AND {}", D::in_list("id", 1))
+        };
+        let sql =
+            format!("SELECT data FROM {table} WHERE {ids_only} AND id >= $3 ORDER BY id LIMIT $4");
         let rows = D::bind_list(sqlx::query_scalar(&sql), ids)
             .bind(ids.is_empty())
             .bind(from(page))
@@ -1012,7 +1023,7 @@ where
         self.client_token_row(token).await
     }
 
-    async fn query_instances(
+    async fn status_instances(
         &self,
         q: &InstanceQuery,
         page: &PageRequest,
@@ -1072,6 +1083,49 @@ where
 
     async fn list_instances(&self, ids: &[String], page: &PageRequest) -> Result<Vec<Instance>> {
         self.list_by_ids("instances", ids, page).await
+    }
+
+    async fn query_instances(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+        page: &PageRequest,
+    ) -> Result<Vec<(Instance, Option<Association>)>> {
+        let mut q = Query::default();
+        if !ids.is_empty() {
+            let c = q.one_of("i.id", ids);
+            q.and(c);
+        }
+        if let Some(from) = &page.from {
+            let c = format!("i.id >= {}", q.param(from.as_str()));
+            q.and(c);
+        }
+        for f in filters {
+            let target = instance_target(&f.name).ok_or_else(|| {
+                StoreError::Backend(format!("no query for the filter {}", f.name))
+            })?;
+            let c = q.filter::<D>(&target, f);
+            q.and(c);
+        }
+        let sql = format!(
+            "SELECT i.data, a.data FROM instances i LEFT JOIN associations a \
+             ON a.instance_id = i.id AND a.state IN ('associating', 'associated') \
+             {} ORDER BY i.id LIMIT ${}",
+            q.where_clause(),
+            q.params.len() + 1
+        );
+        let mut query = sqlx::query_as::<_, (String, Option<String>)>(&sql);
+        for p in &q.params {
+            query = query.bind(p.as_str());
+        }
+        let rows = query
+            .bind(limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| backend(&e))?;
+        rows.iter()
+            .map(|(i, a)| Ok((from_json(i)?, a.as_deref().map(from_json).transpose()?)))
+            .collect()
     }
 
     async fn live_private_ips(&self) -> Result<Vec<String>> {
@@ -1153,6 +1207,73 @@ where
         page: &PageRequest,
     ) -> Result<Vec<Association>> {
         self.list_by_ids("associations", ids, page).await
+    }
+
+    async fn query_associations(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+        include_ended: bool,
+        page: &PageRequest,
+    ) -> Result<Vec<Association>> {
+        let mut q = Query::default();
+        if !ids.is_empty() {
+            let c = q.one_of("id", ids);
+            q.and(c);
+        }
+        if let Some(from) = &page.from {
+            let c = format!("id >= {}", q.param(from.as_str()));
+            q.and(c);
+        }
+        if !include_ended {
+            q.and("state IN ('associating', 'associated')".into());
+        }
+        for f in filters {
+            let target = association_target(&f.name).ok_or_else(|| {
+                StoreError::Backend(format!("no query for the filter {}", f.name))
+            })?;
+            let c = q.filter::<D>(&target, f);
+            q.and(c);
+        }
+        let sql = format!(
+            "SELECT data FROM associations {} ORDER BY id LIMIT ${}",
+            q.where_clause(),
+            q.params.len() + 1
+        );
+        let mut query = sqlx::query_scalar::<_, String>(&sql);
+        for p in &q.params {
+            query = query.bind(p.as_str());
+        }
+        let rows = query
+            .bind(limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| backend(&e))?;
+        all_from_json(&rows)
+    }
+
+    async fn running_instances_of(
+        &self,
+        profile_arns: &[String],
+        role_ids: &[String],
+    ) -> Result<Vec<(Instance, Association)>> {
+        let mut q = Query::default();
+        let by_profile = q.one_of("a.profile_arn", profile_arns);
+        let by_role = q.one_of("r.role_id", role_ids);
+        let sql = format!(
+            "SELECT i.data, a.data FROM associations a JOIN instances i ON i.id = a.instance_id \
+             WHERE a.state IN ('associating', 'associated') AND i.state = 'running' \
+             AND ({by_profile} OR a.profile_id IN \
+             (SELECT r.profile_id FROM instance_profile_roles r WHERE {by_role}))"
+        );
+        let mut query = sqlx::query_as::<_, (String, String)>(&sql);
+        for p in &q.params {
+            query = query.bind(p.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(|e| backend(&e))?;
+        rows.iter()
+            .map(|(i, a)| Ok((from_json(i)?, from_json(a)?)))
+            .collect()
     }
 
     async fn active_associations(&self, instance_ids: &[String]) -> Result<Vec<Association>> {

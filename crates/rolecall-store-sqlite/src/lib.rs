@@ -36,6 +36,7 @@ impl Dialect for Sqlite {
         (3, rolecall_store_sql::migrations::OWNER_POLICIES),
         (4, rolecall_store_sql::migrations::CHANGE_FEED),
         (6, include_str!("../migrations/0006_ec2_network.sql")),
+        (9, include_str!("../migrations/0009_ec2_query_indexes.sql")),
     ];
 
     /// No row locks in SQLite, and none needed: one writer at a time.
@@ -62,6 +63,19 @@ impl Dialect for Sqlite {
 
     fn in_list(column: &str, n: usize) -> String {
         format!("{column} IN (SELECT value FROM json_each(${n}))")
+    }
+
+    /// GLOB: case-sensitive, `*` and `?` as in EC2 (LIKE ignores ASCII case in SQLite).
+    fn pattern(ec2_pattern: &str) -> String {
+        rolecall_store_sql::glob_pattern(ec2_pattern)
+    }
+
+    fn pattern_match(expr: &str, param: &str) -> String {
+        format!("{expr} GLOB {param}")
+    }
+
+    fn json_text(column: &str, path: &[&str]) -> String {
+        format!("json_extract({column}, '$.{}')", path.join("."))
     }
 
     /// As a JSON array, which `json_each` unpacks.

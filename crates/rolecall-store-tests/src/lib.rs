@@ -5,9 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use futures_util::future::join_all;
-use rolecall_core::ec2::{Ec2, Ec2Config, RunInstances};
+use rolecall_core::ec2::{Ec2, Ec2Config, Filter, RunInstances, wildcard_match};
 use rolecall_core::iam::{CreatePolicy, CreateRole, Iam};
-use rolecall_core::model::{MetadataOptions, Tag};
+use rolecall_core::model::{Association, Instance, MetadataOptions, Tag};
 use rolecall_core::{ChangesSince, DynStore, EntityKind, Error, OwnerKind, PageRequest};
 use std::collections::HashSet;
 
@@ -38,7 +38,8 @@ macro_rules! conformance_tests {
             meta_initialised_once, same_role_created_concurrently, instance_changes_are_not_lost,
             storage_errors_in_aws_words, change_feed_records_every_write,
             failed_writes_record_nothing, feed_readers_skip_nothing_under_concurrency,
-            pruned_feed_says_reload);
+            pruned_feed_says_reload, describe_instances_filters_in_the_database,
+            describe_associations_filters_in_the_database);
     };
     (@each [] $make:expr; $($name:ident),*) => {
         $(
@@ -1092,4 +1093,279 @@ pub async fn pruned_feed_says_reload(store: DynStore) {
         }
         p => panic!("{p:?}"),
     }
+}
+
+// ----- DescribeInstances / DescribeIamInstanceProfileAssociations in the database -----
+
+fn filter(name: &str, values: &[&str]) -> Filter {
+    Filter {
+        name: name.into(),
+        values: values.iter().map(|v| v.to_string()).collect(),
+    }
+}
+
+/// What a filter selects, computed in Rust from the instance and its association (the reference
+/// the database's answer is compared with).
+fn reference_match(f: &Filter, i: &Instance, a: Option<&Association>) -> bool {
+    let code = i.state.code().to_string();
+    let values: Vec<&str> = match f.name.as_str() {
+        "instance-id" => vec![&i.id],
+        "instance-state-name" => vec![i.state.name()],
+        "instance-state-code" => vec![&code],
+        "iam-instance-profile.arn" => a.map(|a| a.profile_arn.as_str()).into_iter().collect(),
+        "iam-instance-profile.id" => a.map(|a| a.profile_id.as_str()).into_iter().collect(),
+        "tag-key" => i.tags.iter().map(|t| t.key.as_str()).collect(),
+        "instance-type" => vec![&i.instance_type],
+        "image-id" => vec![&i.image_id],
+        "key-name" => i.key_name.as_deref().into_iter().collect(),
+        "private-ip-address" => vec![&i.private_ip],
+        "reservation-id" => vec![&i.reservation_id],
+        "availability-zone" => vec![&i.availability_zone],
+        "metadata-options.http-tokens" => vec![&i.metadata_options.http_tokens],
+        "metadata-options.http-endpoint" => vec![&i.metadata_options.http_endpoint],
+        name => {
+            let key = name.strip_prefix("tag:").unwrap();
+            i.tags
+                .iter()
+                .filter(|t| t.key == key)
+                .map(|t| t.value.as_str())
+                .collect()
+        }
+    };
+    f.values
+        .iter()
+        .any(|p| values.iter().any(|v| wildcard_match(p, v)))
+}
+
+/// Every page of DescribeInstances with `filters`, `per_page` at a time, concatenated.
+async fn all_pages(ec2: &Ec2, filters: &[Filter], per_page: i64) -> Vec<String> {
+    let (mut out, mut token) = (vec![], None::<String>);
+    loop {
+        let (rows, next) = ec2
+            .describe_instances(&[], filters, Some(per_page), token.as_deref())
+            .await
+            .unwrap();
+        assert!(rows.len() <= per_page as usize);
+        out.extend(rows.into_iter().map(|(i, _)| i.id));
+        match next {
+            Some(k) => token = Some(rolecall_core::paging::encode_token(&k)),
+            None => return out,
+        }
+    }
+}
+
+/// The database's filtering and keyset paging select exactly what the filters mean (as computed
+/// in Rust over every instance), for every filter kind, exact values and wildcards.
+pub async fn describe_instances_filters_in_the_database(store: DynStore) {
+    let (iam, ec2) = (iam(&store), ec2(&store));
+    let web = iam
+        .create_instance_profile("web", None, vec![])
+        .await
+        .unwrap();
+    iam.create_instance_profile("db", None, vec![])
+        .await
+        .unwrap();
+    let mut ids = vec![];
+    for n in 0..23 {
+        let mut l = launch();
+        l.instance_type = Some(if n % 3 == 0 { "m5.large" } else { "t3.micro" }.into());
+        l.key_name = (n % 4 == 0).then(|| "ops_key%".to_string());
+        l.tags = vec![Tag {
+            key: "Name".into(),
+            value: format!("node-{n}"),
+        }];
+        if n % 2 == 0 {
+            l.tags.push(Tag {
+                key: "env[x]".into(),
+                value: if n % 4 == 0 { "prod" } else { "Prod" }.into(),
+            });
+        }
+        if n % 5 != 4 {
+            l.profile_name = Some(if n % 5 < 2 { "web" } else { "db" }.into());
+        }
+        let inst = ec2.run_instances(l).await.unwrap().instances.remove(0);
+        ids.push(inst.id);
+    }
+    ec2.stop_instances(&ids[..4]).await.unwrap();
+    ec2.terminate_instances(&ids[4..6]).await.unwrap();
+    let cases: Vec<Vec<Filter>> = vec![
+        vec![],
+        vec![filter("instance-state-name", &["running"])],
+        vec![filter("instance-state-name", &["stopped", "terminated"])],
+        vec![filter("instance-state-code", &["8?"])],
+        vec![filter(
+            "instance-id",
+            &[&ids[3], &ids[7], "i-0000000000000000f"],
+        )],
+        vec![filter("iam-instance-profile.arn", &[&web.arn])],
+        vec![filter(
+            "iam-instance-profile.arn",
+            &["*instance-profile/d*"],
+        )],
+        vec![filter("iam-instance-profile.id", &[&web.id])],
+        vec![filter("tag-key", &["env[x]"])],
+        vec![filter("tag-key", &["env*"])],
+        vec![filter("tag:env[x]", &["prod"])],
+        vec![filter("tag:env[x]", &["P*"])],
+        vec![filter("tag:Name", &["node-1?", "node-2"])],
+        vec![filter("instance-type", &["m5.*"])],
+        vec![filter("key-name", &["ops_key%"])],
+        vec![filter("key-name", &["ops?key*"])],
+        vec![filter("key-name", &["opsXkey%"])],
+        vec![filter("metadata-options.http-tokens", &["optional"])],
+        vec![filter("image-id", &[])],
+        vec![
+            filter("instance-state-name", &["running"]),
+            filter("tag:Name", &["node-*"]),
+            filter("iam-instance-profile.arn", &[&web.arn]),
+        ],
+    ];
+    let everything = store.query_instances(&[], &[], &ALL).await.unwrap();
+    assert_eq!(everything.len(), ids.len());
+    for filters in &cases {
+        let want: Vec<String> = everything
+            .iter()
+            .filter(|(i, a)| filters.iter().all(|f| reference_match(f, i, a.as_ref())))
+            .map(|(i, _)| i.id.clone())
+            .collect();
+        let one_page = ec2
+            .describe_instances(&[], filters, None, None)
+            .await
+            .unwrap();
+        assert_eq!(one_page.1, None);
+        let got: Vec<String> = one_page.0.iter().map(|(i, _)| i.id.clone()).collect();
+        assert_eq!(got, want, "{filters:?}");
+        assert_eq!(
+            all_pages(&ec2, filters, 5).await,
+            want,
+            "{filters:?} in pages"
+        );
+    }
+    // Some cases select something and some nothing, so the comparison above is not vacuous.
+    let web_ids = ec2
+        .describe_instances(&[], &cases[5], None, None)
+        .await
+        .unwrap()
+        .0;
+    assert!(
+        !web_ids.is_empty()
+            && web_ids
+                .iter()
+                .all(|(_, a)| a.as_ref().unwrap().profile_arn == web.arn)
+    );
+    // By id: the ids' instances, filtered; an unknown id is NotFound before any filtering.
+    let (rows, _) = ec2
+        .describe_instances(
+            &ids[..6],
+            &[filter("instance-state-name", &["stopped"])],
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    let got: Vec<&str> = rows.iter().map(|(i, _)| i.id.as_str()).collect();
+    let mut want: Vec<&str> = ids[..4].iter().map(String::as_str).collect();
+    want.sort();
+    assert_eq!(got, want);
+    let missing = ec2
+        .describe_instances(
+            &[ids[0].clone(), "i-0000000000000000f".into()],
+            &[filter("instance-state-name", &["nothing"])],
+            None,
+            None,
+        )
+        .await;
+    assert!(matches!(missing, Err(Error::InvalidInstanceIdNotFound(_))));
+}
+
+/// DescribeIamInstanceProfileAssociations: filters, ended associations only when asked for, and
+/// paging, as computed in Rust over every association.
+pub async fn describe_associations_filters_in_the_database(store: DynStore) {
+    let (iam, ec2) = (iam(&store), ec2(&store));
+    iam.create_instance_profile("a", None, vec![])
+        .await
+        .unwrap();
+    iam.create_instance_profile("b", None, vec![])
+        .await
+        .unwrap();
+    let mut instances = vec![];
+    for _ in 0..8 {
+        let mut l = launch();
+        l.profile_name = Some("a".into());
+        let r = ec2.run_instances(l).await.unwrap();
+        instances.push((r.instances[0].id.clone(), r.associations[0].id.clone()));
+    }
+    for (_, assoc) in &instances[..3] {
+        ec2.replace_iam_instance_profile_association(assoc, Some("b"), None)
+            .await
+            .unwrap();
+    }
+    ec2.disassociate_iam_instance_profile(&instances[3].1)
+        .await
+        .unwrap();
+    let all = store.list_associations(&[], &ALL).await.unwrap();
+    assert_eq!(all.len(), 11);
+    let cases: Vec<(Vec<Filter>, bool)> = vec![
+        (vec![], false),
+        (vec![filter("state", &["disassociated"])], true),
+        (
+            vec![filter("state", &["associated", "disassociated"])],
+            true,
+        ),
+        (vec![filter("instance-id", &[&instances[0].0])], false),
+        (
+            vec![filter("instance-id", &["i-*"]), filter("state", &["*"])],
+            true,
+        ),
+    ];
+    for (filters, ended) in &cases {
+        let want: Vec<String> = all
+            .iter()
+            .filter(|a| *ended || a.state.is_active())
+            .filter(|a| {
+                filters.iter().all(|f| {
+                    let v = if f.name == "state" {
+                        a.state.name()
+                    } else {
+                        a.instance_id.as_str()
+                    };
+                    f.values.iter().any(|p| wildcard_match(p, v))
+                })
+            })
+            .map(|a| a.id.clone())
+            .collect();
+        assert!(!want.is_empty(), "{filters:?}");
+        let (mut got, mut token) = (vec![], None::<String>);
+        loop {
+            let (rows, next) = ec2
+                .describe_iam_instance_profile_associations(&[], filters, Some(5), token.as_deref())
+                .await
+                .unwrap();
+            got.extend(rows.into_iter().map(|a| a.id));
+            match next {
+                Some(k) => token = Some(rolecall_core::paging::encode_token(&k)),
+                None => break,
+            }
+        }
+        assert_eq!(got, want, "{filters:?}");
+    }
+    // By id, an ended association is shown; an unknown one is NotFound.
+    let (rows, _) = ec2
+        .describe_iam_instance_profile_associations(&[instances[3].1.clone()], &[], None, None)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(!rows[0].state.is_active());
+    let missing = ec2
+        .describe_iam_instance_profile_associations(
+            &["iip-assoc-0000000000000000f".into()],
+            &[],
+            None,
+            None,
+        )
+        .await;
+    assert!(matches!(
+        missing,
+        Err(Error::InvalidAssociationIdNotFound(_))
+    ));
 }

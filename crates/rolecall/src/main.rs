@@ -1,5 +1,6 @@
 //! `rolecall`: self-hosted IAM roles for EC2 instances.
 
+mod bench;
 mod datadir;
 mod exec;
 mod runtime;
@@ -14,6 +15,9 @@ use rolecall_imds::{CredentialPolicy, Directory, ImdsConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+/// How long `serve` waits for the IMDS directory's first load before it starts the API anyway.
+const STARTUP_LOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The API's default listener.
 const DEFAULT_LISTEN: &str = "127.0.0.1:8690";
@@ -62,6 +66,35 @@ enum Auth {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Benchmark: seed instances, roles and profiles into a stopped deployment.
+    #[command(hide = true)]
+    BenchSeed {
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        instances: u64,
+        #[arg(long, default_value_t = 100)]
+        profiles: u64,
+        #[arg(long, default_value_t = 300)]
+        spares: u64,
+    },
+    /// Benchmark: measure a running server seeded by bench-seed (scripts/bench-scale.sh).
+    #[command(hide = true)]
+    BenchLoad {
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        instances: u64,
+        #[arg(long, default_value_t = 100)]
+        profiles: u64,
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        #[arg(long)]
+        server_log: Option<PathBuf>,
+        /// IMDS endpoints of other nodes or agents, for the delay of a change to them.
+        #[arg(long)]
+        remote_imds: Vec<String>,
+    },
     /// Run the API server (IAM, STS, EC2).
     Serve {
         /// State directory [default: $XDG_DATA_HOME/rolecall or ~/.local/share/rolecall].
@@ -329,6 +362,30 @@ async fn main() -> Result<()> {
             .await
         }
         Command::Agent(args) => agent(args).await,
+        Command::BenchSeed {
+            data_dir,
+            instances,
+            profiles,
+            spares,
+        } => bench::seed(&data_dir, db, instances, profiles, spares).await,
+        Command::BenchLoad {
+            data_dir,
+            instances,
+            profiles,
+            requests,
+            server_log,
+            remote_imds,
+        } => {
+            let args = bench::LoadArgs {
+                dir: data_dir,
+                instances,
+                profiles,
+                requests,
+                server_log,
+                remote_imds,
+            };
+            bench::load(db, args).await
+        }
         Command::Env { data_dir } => env(data_dir.unwrap_or_else(datadir::default_dir), db).await,
         Command::RevokeSessions {
             data_dir,
@@ -486,10 +543,13 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
             clock.clone(),
             args.credentials,
         );
-        directory
-            .reload()
-            .await
-            .map_err(|e| anyhow::anyhow!("loading instances: {e}"))?;
+        // A small fleet loads before the API starts; a large one goes on loading in the
+        // background after a few seconds (the API answers; IMDS answers 503 until loaded).
+        directory.clone().load_in_background();
+        let waited = std::time::Instant::now();
+        while !directory.is_ready() && waited.elapsed() < STARTUP_LOAD_WAIT {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
         tokio::spawn(
             directory
                 .clone()

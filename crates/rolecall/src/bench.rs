@@ -1,0 +1,588 @@
+//! `rolecall bench-seed` and `rolecall bench-load` (hidden): the fleet-scale benchmark's seeding
+//! and load client, run by `scripts/bench-scale.sh`.
+//!
+//! `bench-seed` bulk-inserts N running instances through the store, spread over M roles and
+//! instance profiles (`bench-role-<m>`, `bench-profile-<m>`; instance n holds profile n mod M),
+//! plus spare instances without a profile (tag `bench=spare`) for AssociateIamInstanceProfile.
+//! `bench-load` drives a running server through its real HTTP API with SigV4-signed requests
+//! (the account root's key) and IMDS GETs, and prints one line per measured operation: count,
+//! client-observed p50/p99 and, from the server's timing log lines, the server-side p50.
+
+use crate::datadir;
+use anyhow::{Context, Result, bail};
+use chrono::Utc;
+use rolecall_core::iam::{CreateRole, Iam};
+use rolecall_core::model::{
+    Association, AssociationState, Instance, InstanceState, MetadataOptions, Tag,
+};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+/// Instances per store transaction while seeding.
+const BATCH: u64 = 5_000;
+
+/// The id of seeded instance `n` (spares count on from N).
+pub fn instance_id(n: u64) -> String {
+    format!("i-{n:017x}")
+}
+
+fn private_ip(n: u64) -> String {
+    // 10.128.0.0/9: clear of the default allocation range (10.0.0.0/16).
+    let n = n + (128 << 16);
+    format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255)
+}
+
+fn instance(n: u64, spare: bool) -> Instance {
+    Instance {
+        id: instance_id(n),
+        reservation_id: format!("r-{n:017x}"),
+        image_id: "ami-11aa22bb".into(),
+        instance_type: "t3.micro".into(),
+        key_name: None,
+        state: InstanceState::Running,
+        state_reason: String::new(),
+        private_ip: private_ip(n),
+        subnet_id: None,
+        vpc_id: None,
+        availability_zone: "us-east-1a".into(),
+        security_groups: vec![],
+        user_data: None,
+        tags: vec![Tag {
+            key: "bench".into(),
+            value: if spare { "spare" } else { "fleet" }.into(),
+        }],
+        metadata_options: MetadataOptions::default(),
+        launch_time: Utc::now(),
+        ami_launch_index: 0,
+        client_token: None,
+        disable_api_termination: false,
+        disable_api_stop: false,
+        shutdown_behavior: "stop".into(),
+    }
+}
+
+/// Seeds the deployment in `dir` (created as `serve` would); the server must not be running.
+pub async fn seed(
+    dir: &Path,
+    db: Option<&str>,
+    instances: u64,
+    profiles: u64,
+    spares: u64,
+) -> Result<()> {
+    let profiles = profiles.max(3);
+    let d = datadir::open(dir, datadir::Open::Serve { account_id: None }, db).await?;
+    let iam = Iam::new(d.store.clone(), d.account_id.clone());
+    let mut arns = Vec::new();
+    for m in 0..profiles {
+        let (role, profile) = (format!("bench-role-{m}"), format!("bench-profile-{m}"));
+        iam.create_role(CreateRole {
+            name: &role,
+            path: None,
+            trust_policy: TRUST,
+            description: None,
+            max_session_duration: None,
+            tags: vec![],
+            permissions_boundary: None,
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{role}: {e}"))?;
+        let p = iam
+            .create_instance_profile(&profile, None, vec![])
+            .await
+            .map_err(|e| anyhow::anyhow!("{profile}: {e}"))?;
+        iam.add_role_to_instance_profile(&profile, &role)
+            .await
+            .map_err(|e| anyhow::anyhow!("{profile}: {e}"))?;
+        arns.push((p.arn, p.id));
+    }
+    let started = Instant::now();
+    let total = instances + spares;
+    let mut n = 0;
+    while n < total {
+        let end = (n + BATCH).min(total);
+        let batch: Vec<Instance> = (n..end).map(|k| instance(k, k >= instances)).collect();
+        let assocs: Vec<Association> = (n..end.min(instances))
+            .map(|k| {
+                let (arn, id) = &arns[(k % profiles) as usize];
+                Association {
+                    id: format!("iip-assoc-{k:017x}"),
+                    instance_id: instance_id(k),
+                    profile_arn: arn.clone(),
+                    profile_id: id.clone(),
+                    state: AssociationState::Associated,
+                    timestamp: Utc::now(),
+                }
+            })
+            .collect();
+        d.store
+            .insert_instances(&batch, &assocs)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding: {e}"))?;
+        n = end;
+    }
+    println!(
+        "seeded {instances} instances (+{spares} spares) over {} profiles in {:.1} s",
+        profiles,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// What `bench-load` measures.
+pub struct LoadArgs {
+    pub dir: PathBuf,
+    pub instances: u64,
+    pub profiles: u64,
+    pub requests: usize,
+    /// The server's log, for the server-side handler times.
+    pub server_log: Option<PathBuf>,
+    /// IMDS of another node (or an agent) sharing the database: delay of a change to it.
+    pub remote_imds: Vec<String>,
+}
+
+/// A SigV4-signing Query-protocol client on one keep-alive connection.
+struct Client {
+    http: reqwest::Client,
+    url: String,
+    host: String,
+    key_id: String,
+    secret: String,
+}
+
+impl Client {
+    async fn call(&self, service: &str, params: &[(&str, &str)]) -> Result<(u16, String)> {
+        let version = match service {
+            "ec2" => "2016-11-15",
+            "sts" => "2011-06-15",
+            _ => "2010-05-08",
+        };
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("Version", version);
+        for (k, v) in params {
+            form.append_pair(k, v);
+        }
+        let body = form.finish();
+        let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+        let headers = [("host", self.host.as_str()), ("content-type", content_type)];
+        let signed = rolecall_sigv4::sign(
+            &rolecall_sigv4::Request {
+                method: "POST",
+                path: "/",
+                query: "",
+                headers: &headers,
+                body: body.as_bytes(),
+            },
+            &rolecall_sigv4::SigningParams {
+                credentials: rolecall_sigv4::Credentials {
+                    access_key_id: &self.key_id,
+                    secret_access_key: &self.secret,
+                    session_token: None,
+                },
+                region: "us-east-1",
+                service,
+                time: Utc::now(),
+            },
+        );
+        let mut req = self
+            .http
+            .post(&self.url)
+            .header("content-type", content_type)
+            .body(body);
+        for (name, value) in signed.headers() {
+            req = req.header(name, value);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.text().await?))
+    }
+
+    /// A call that must succeed; its time and body.
+    async fn timed(&self, service: &str, params: &[(&str, &str)]) -> Result<(Duration, String)> {
+        let t = Instant::now();
+        let (status, body) = self.call(service, params).await?;
+        let took = t.elapsed();
+        if status != 200 {
+            bail!("{params:?}: HTTP {status}: {body}");
+        }
+        Ok((took, body))
+    }
+}
+
+/// The text of the first `<tag>...</tag>` in `xml`.
+fn element<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{tag}>"))? + start;
+    Some(&xml[start..end])
+}
+
+fn count(xml: &str, tag: &str) -> usize {
+    xml.matches(&format!("<{tag}>")).count()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+/// Results, printed as a table at the end.
+struct Report {
+    rows: Vec<(String, Vec<Duration>, Vec<u64>)>,
+    /// The server's log and how much of it earlier phases used.
+    log: Option<PathBuf>,
+    mark: u64,
+}
+
+impl Report {
+    /// Starts a phase: the server's timing lines from here on are its.
+    fn start(&mut self) {
+        self.mark = self
+            .log
+            .as_deref()
+            .and_then(|l| std::fs::metadata(l).ok())
+            .map_or(0, |m| m.len());
+    }
+
+    fn add(&mut self, name: &str, mut times: Vec<Duration>) {
+        times.sort();
+        let server = self
+            .log
+            .as_deref()
+            .map(|l| server_micros(l, self.mark))
+            .unwrap_or_default();
+        self.rows.push((name.to_string(), times, server));
+        self.start();
+    }
+
+    fn print(&self) {
+        println!(
+            "| operation | n | client p50 ms | client p99 ms | server p50 ms |\n|---|---|---|---|---|"
+        );
+        for (name, times, server) in &self.rows {
+            let mut server = server.clone();
+            server.sort_unstable();
+            let server_p50 = server
+                .get(server.len() / 2)
+                .map_or_else(|| "–".into(), |us| format!("{:.2}", *us as f64 / 1000.0));
+            println!(
+                "| {name} | {} | {} | {} | {server_p50} |",
+                times.len(),
+                ms(percentile(times, 0.5)),
+                ms(percentile(times, 0.99))
+            );
+        }
+    }
+}
+
+/// Handler times from the server's `rolecall_api::timing` log lines after byte `from`.
+fn server_micros(log: &Path, from: u64) -> Vec<u64> {
+    let Ok(bytes) = std::fs::read(log) else {
+        return vec![];
+    };
+    let start = usize::try_from(from).unwrap_or(0).min(bytes.len());
+    strip_ansi(&String::from_utf8_lossy(&bytes[start..]))
+        .lines()
+        .filter(|l| l.contains("rolecall_api::timing"))
+        .map(str::to_string)
+        .collect::<Vec<_>>()
+        .iter()
+        .filter_map(|l| {
+            let at = l.find("micros=")? + "micros=".len();
+            l[at..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// `text` without terminal escape sequences (the log's field names may be styled).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for e in chars.by_ref() {
+                if e.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// GETs `url` until its body is `want` (or 60 s pass); when it first did.
+async fn until_serves(http: &reqwest::Client, url: &str, want: &str) -> Result<Instant> {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(60) {
+        if let Ok(r) = http.get(url).send().await
+            && r.status().is_success()
+            && r.text().await.ok().as_deref() == Some(want)
+        {
+            return Ok(Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    bail!("{url} did not serve {want} within 60 s")
+}
+
+pub async fn load(db: Option<&str>, args: LoadArgs) -> Result<()> {
+    let d = datadir::open(&args.dir, datadir::Open::Existing, db).await?;
+    let endpoint = std::fs::read_to_string(args.dir.join(datadir::ENDPOINT_FILE))?;
+    let mut lines = endpoint.lines();
+    let url = lines.next().context("no endpoint")?.to_string();
+    let imds = lines.nth(1).filter(|s| !s.is_empty()).map(str::to_string);
+    let host = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let http = reqwest::Client::builder().no_proxy().build()?;
+    let root = d
+        .root_key
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("the root has no active access key"))?;
+    let c = Client {
+        http: http.clone(),
+        url: format!("{url}/"),
+        host,
+        key_id: root.0,
+        secret: root.1,
+    };
+    let k = args.requests;
+    let run = Utc::now().timestamp_millis().to_string();
+    let mut report = Report {
+        rows: vec![],
+        log: args.server_log.clone(),
+        mark: 0,
+    };
+    report.start();
+
+    let mut times = vec![];
+    for i in 0..k {
+        let name = format!("bench-new-{run}-{i}");
+        let trust = TRUST;
+        times.push(
+            c.timed(
+                "iam",
+                &[
+                    ("Action", "CreateRole"),
+                    ("RoleName", &name),
+                    ("AssumeRolePolicyDocument", trust),
+                ],
+            )
+            .await?
+            .0,
+        );
+    }
+    report.add("CreateRole", times);
+
+    let mut times = vec![];
+    for i in 0..k {
+        let name = format!("bench-new-{run}-{i}");
+        let params = [
+            ("Action", "PutRolePolicy"),
+            ("RoleName", name.as_str()),
+            ("PolicyName", "p"),
+            ("PolicyDocument", POLICY),
+        ];
+        times.push(c.timed("iam", &params).await?.0);
+    }
+    report.add("PutRolePolicy", times);
+
+    // Spares (tag bench=spare, no profile): found through the database's tag filter.
+    let (_, spares) = c
+        .timed(
+            "ec2",
+            &[
+                ("Action", "DescribeInstances"),
+                ("Filter.1.Name", "tag:bench"),
+                ("Filter.1.Value.1", "spare"),
+                ("Filter.2.Name", "instance-state-name"),
+                ("Filter.2.Value.1", "running"),
+                ("MaxResults", "1000"),
+            ],
+        )
+        .await?;
+    let spare_ids: Vec<String> = spares
+        .split("<instanceId>")
+        .skip(1)
+        .filter_map(|s| s.split("</instanceId>").next())
+        .map(str::to_string)
+        .collect();
+    let mut assocs = vec![];
+    let mut times = vec![];
+    report.start();
+    for id in spare_ids.iter().take(k) {
+        let (t, body) = c
+            .timed(
+                "ec2",
+                &[
+                    ("Action", "AssociateIamInstanceProfile"),
+                    ("InstanceId", id),
+                    ("IamInstanceProfile.Name", "bench-profile-0"),
+                ],
+            )
+            .await?;
+        times.push(t);
+        let assoc = element(&body, "associationId").context("no associationId")?;
+        assocs.push((id.clone(), assoc.to_string()));
+    }
+    report.add("AssociateIamInstanceProfile", times);
+
+    // Replace: to profile 1, and (for the delay) back and forth, each answer then polled on
+    // every IMDS until it serves the new role.
+    let prefix = |id: &str| rolecall_imds::dev_path_prefix(&d.keyring, id);
+    let mut times = vec![];
+    let mut spare_roles = vec![];
+    let mut delays: Vec<(String, Vec<Duration>)> = vec![("local node".into(), vec![])];
+    for r in &args.remote_imds {
+        delays.push((format!("remote {r}"), vec![]));
+    }
+    for (n, (id, assoc)) in assocs.iter_mut().enumerate() {
+        let to = 1 - n % 2;
+        let profile = format!("bench-profile-{}", 1 + to);
+        let (t, body) = c
+            .timed(
+                "ec2",
+                &[
+                    ("Action", "ReplaceIamInstanceProfileAssociation"),
+                    ("AssociationId", assoc.as_str()),
+                    ("IamInstanceProfile.Name", &profile),
+                ],
+            )
+            .await?;
+        let answered = Instant::now();
+        times.push(t);
+        *assoc = element(&body, "associationId")
+            .context("no associationId")?
+            .to_string();
+        spare_roles.push((id.clone(), format!("bench-role-{}", 1 + to)));
+        // The delay on a sample of the replaces (each poll costs up to a poll interval).
+        if n < 20 {
+            let path = format!(
+                "{}/latest/meta-data/iam/security-credentials/",
+                prefix(id).context("dev path")?
+            );
+            let role = format!("bench-role-{}", 1 + to);
+            if let Some(imds) = &imds {
+                let served = until_serves(&http, &format!("{imds}{path}"), &role).await?;
+                delays[0].1.push(served - answered);
+            }
+            for (i, r) in args.remote_imds.iter().enumerate() {
+                let served = until_serves(&http, &format!("{r}{path}"), &role).await?;
+                delays[i + 1].1.push(served - answered);
+            }
+        }
+    }
+    report.add("ReplaceIamInstanceProfileAssociation", times);
+    for (name, d) in delays {
+        if !d.is_empty() {
+            report.add(&format!("replace → IMDS serves the new role ({name})"), d);
+        }
+    }
+
+    // DescribeInstances by id (seeded instances when there are any, else the spares).
+    let ids: Vec<String> = if args.instances > 0 {
+        let step = (args.instances / k.max(1) as u64).max(1);
+        (0..k as u64)
+            .map(|i| instance_id((i * step * 7919) % args.instances))
+            .collect()
+    } else {
+        spare_ids.iter().take(k).cloned().collect()
+    };
+    let mut times = vec![];
+    for id in &ids {
+        let (t, body) = c
+            .timed(
+                "ec2",
+                &[("Action", "DescribeInstances"), ("InstanceId.1", id)],
+            )
+            .await?;
+        if count(&body, "instanceId") != 1 {
+            bail!("DescribeInstances {id}: {body}");
+        }
+        times.push(t);
+    }
+    report.add("DescribeInstances by id", times);
+
+    // 100-instance pages, following NextToken from the start.
+    let mut times = vec![];
+    let mut token: Option<String> = None;
+    for _ in 0..k {
+        let mut params = vec![("Action", "DescribeInstances"), ("MaxResults", "100")];
+        let t = token.clone();
+        if let Some(t) = &t {
+            params.push(("NextToken", t));
+        }
+        let (took, body) = c.timed("ec2", &params).await?;
+        let n = count(&body, "instanceId");
+        if n == 0 || (n != 100 && element(&body, "nextToken").is_some()) {
+            bail!("DescribeInstances page of {n}");
+        }
+        times.push(took);
+        token = element(&body, "nextToken").map(str::to_string);
+    }
+    report.add("DescribeInstances 100 per page", times);
+
+    // IMDS credential GETs: first request of an instance (minted lazily), then warm.
+    if let Some(imds) = &imds {
+        // Seeded instance n holds profile n mod M; spares the profile they were replaced to.
+        let targets: Vec<(String, String)> = if args.instances > 0 {
+            ids.iter()
+                .map(|id| {
+                    let n = u64::from_str_radix(id.trim_start_matches("i-"), 16).unwrap_or(0);
+                    (
+                        id.clone(),
+                        format!("bench-role-{}", n % args.profiles.max(3)),
+                    )
+                })
+                .collect()
+        } else {
+            spare_roles.clone()
+        };
+        let urls: Vec<String> = targets
+            .iter()
+            .filter_map(|(id, role)| {
+                Some(format!(
+                    "{imds}{}/latest/meta-data/iam/security-credentials/{role}",
+                    prefix(id)?
+                ))
+            })
+            .collect();
+        for (label, rounds) in [
+            ("IMDS credential GET, first", 1),
+            ("IMDS credential GET, warm", 20),
+        ] {
+            let mut times = vec![];
+            for _ in 0..rounds {
+                for u in &urls {
+                    let t = Instant::now();
+                    let r = http.get(u).send().await?;
+                    let status = r.status();
+                    let body = r.text().await?;
+                    times.push(t.elapsed());
+                    if !status.is_success() || !body.contains("\"AccessKeyId\"") {
+                        bail!("{u}: {status} {body}");
+                    }
+                }
+            }
+            report.add(label, times);
+        }
+    }
+
+    report.print();
+    Ok(())
+}
