@@ -36,6 +36,8 @@ pub struct Api {
     pub policy_cache: PolicyCache,
     /// The change generation this node has seen (see `changes`).
     pub generation: Generation,
+    /// Where audit events go (`crate::audit`; off in tests unless they turn it on).
+    pub audit: crate::audit::Audit,
 }
 
 /// One request as the handlers see it.

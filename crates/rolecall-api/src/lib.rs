@@ -4,6 +4,7 @@
 //! answered in that protocol's XML envelope. Domain errors become wire errors in [`error`] only.
 
 mod agent_api;
+pub mod audit;
 mod auth;
 mod authz;
 mod cache;
@@ -26,6 +27,7 @@ mod sts;
 mod sts_sessions;
 mod units;
 
+pub use audit::Audit;
 pub use cache::PolicyCache;
 pub use context::{Api, ApiConfig};
 pub use keys::{AuthMode, Credentials, KeyStore};

@@ -565,7 +565,9 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
     }
     let mut modeled: Vec<String> = Vec::new();
     for service in &services {
-        if *service == "rolecall" {
+        // No AWS model read for these: rolecall's own agent API, and CloudTrail, whose one
+        // operation (LookupEvents, JSON protocol) has a hand-written typed input.
+        if *service == "rolecall" || *service == "cloudtrail" {
             continue;
         }
         let model = load_model(&models, service)?;

@@ -61,6 +61,9 @@ pub struct SessionClaims {
     pub tags: Vec<(String, String)>,
     #[serde(default)]
     pub source_identity: Option<String>,
+    /// For instance credentials, how IMDS delivered them (`ec2:RoleDelivery`: `1.0` or `2.0`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub role_delivery: String,
 }
 
 /// Issued temporary credentials. No Debug: the secret must not reach logs.

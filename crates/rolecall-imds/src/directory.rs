@@ -34,6 +34,22 @@ pub struct InstanceView {
     pub profile: Option<ProfileView>,
 }
 
+/// A credential IMDS issued (minted) for an instance: what the audit trail records of it.
+#[derive(Debug, Clone)]
+pub struct IssuedNotice {
+    pub account_id: String,
+    pub role_name: String,
+    pub role_id: String,
+    pub instance_id: String,
+    pub instance_arn: String,
+    pub access_key_id: String,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Told of every credential this directory mints (the audit trail).
+pub type IssueHook = Arc<dyn Fn(IssuedNotice) + Send + Sync>;
+
 /// The instances IMDS knows, indexed for answers (id, IP) and for applying changes (profile).
 #[derive(Default)]
 struct Snapshot {
@@ -126,6 +142,8 @@ pub struct Directory {
     wake: tokio::sync::Notify,
     /// Remote: bumped on every install, for requests waiting on a pending credential.
     installs: tokio::sync::watch::Sender<u64>,
+    /// Told of every credential minted here (the audit trail).
+    issue_hook: OnceLock<IssueHook>,
 }
 
 impl Directory {
@@ -176,6 +194,7 @@ impl Directory {
             pending: Mutex::new(HashSet::new()),
             wake: tokio::sync::Notify::new(),
             installs: tokio::sync::watch::Sender::new(0),
+            issue_hook: OnceLock::new(),
         })
     }
 
@@ -642,6 +661,7 @@ impl Directory {
             policy,
         )?);
         rolecall_core::metrics::metrics().credential(true);
+        self.issued(view, &issued, now);
         self.creds().insert(
             view.instance.id.clone(),
             Cached {
@@ -679,12 +699,34 @@ impl Directory {
                 continue;
             };
             rolecall_core::metrics::metrics().credential(true);
+            self.issued(&view, &issued, now);
             if let Some(c) = self.creds().get_mut(&id)
                 && Some(issued.role_id.as_str()) == role_of(&view).map(|r| r.id.as_str())
             {
                 c.issued = Arc::new(issued);
             }
         }
+    }
+
+    /// Sets what is told of every credential minted here (once; later calls are ignored).
+    pub fn set_issue_hook(&self, hook: IssueHook) {
+        let _ = self.issue_hook.set(hook);
+    }
+
+    fn issued(&self, view: &InstanceView, issued: &Issued, now: DateTime<Utc>) {
+        let (Some(hook), Some(role)) = (self.issue_hook.get(), role_of(view)) else {
+            return;
+        };
+        hook(IssuedNotice {
+            account_id: self.account_id().to_string(),
+            role_name: role.name.clone(),
+            role_id: role.id.clone(),
+            instance_id: view.instance.id.clone(),
+            instance_arn: view.arn.clone(),
+            access_key_id: issued.access_key_id.clone(),
+            issued_at: now,
+            expires_at: issued.expires_at,
+        });
     }
 
     /// Renews, ahead of expiry, the credentials of instances that keep asking, forever. Run it

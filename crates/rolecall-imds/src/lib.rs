@@ -19,7 +19,8 @@ mod token;
 
 pub use credentials::{CredentialParts, CredentialPolicy, Issued};
 pub use directory::{
-    Directory, InstanceView, ProfileView, RoleView, changed_views, load_views, mint_for,
+    Directory, InstanceView, IssueHook, IssuedNotice, ProfileView, RoleView, changed_views,
+    load_views, mint_for,
 };
 pub use server::{ImdsConfig, apply_hop_limit, serve};
 pub use token::dev_path_prefix;

@@ -37,6 +37,7 @@ impl Dialect for Postgres {
         (2, include_str!("../migrations/0002_principals.sql")),
         (3, rolecall_store_sql::migrations::OWNER_POLICIES),
         (4, rolecall_store_sql::migrations::CHANGE_FEED),
+        (7, rolecall_store_sql::migrations::AUDIT),
     ];
 
     fn row_lock(lock: RowLock) -> &'static str {

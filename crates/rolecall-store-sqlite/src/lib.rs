@@ -35,6 +35,7 @@ impl Dialect for Sqlite {
         (2, include_str!("../migrations/0002_principals.sql")),
         (3, rolecall_store_sql::migrations::OWNER_POLICIES),
         (4, rolecall_store_sql::migrations::CHANGE_FEED),
+        (7, rolecall_store_sql::migrations::AUDIT),
     ];
 
     /// No row locks in SQLite, and none needed: one writer at a time.

@@ -1,5 +1,6 @@
 //! `rolecall`: self-hosted IAM roles for EC2 instances.
 
+mod audit;
 mod datadir;
 mod exec;
 mod tls;
@@ -49,6 +50,17 @@ enum TlsMode {
 enum Auth {
     On,
     Off,
+}
+
+/// The audit trail (`rolecall serve`).
+#[derive(clap::Args, Clone, Copy)]
+struct AuditArgs {
+    /// Record every API request and IMDS credential issuance (`off` only for measurements).
+    #[arg(long = "audit", value_enum, default_value = "on")]
+    mode: Auth,
+    /// Days audit events are kept (CloudTrail's event history keeps 90).
+    #[arg(long = "audit-retention-days", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..))]
+    retention_days: u32,
 }
 
 #[derive(Subcommand)]
@@ -106,6 +118,20 @@ enum Command {
         insecure_allow_remote_auth_off: bool,
         #[command(flatten)]
         limits: LimitArgs,
+        #[command(flatten)]
+        audit: AuditArgs,
+    },
+    /// Print the audit trail's events (CloudTrail records) as JSON lines, oldest first.
+    Audit {
+        #[arg(long, env = "ROLECALL_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// Only events at or after this time: RFC 3339 (2026-11-30T05:00:00Z) or an age
+        /// (90s, 15m, 2h, 7d) [default: all].
+        #[arg(long)]
+        since: Option<String>,
+        /// Keep printing new events as they are recorded.
+        #[arg(long)]
+        follow: bool,
     },
     /// Add a new deployment key (the active one from now on) and re-seal stored secrets under it.
     /// Restart the servers to use it; credentials issued under older keys stay valid.
@@ -193,6 +219,7 @@ struct ServeArgs {
     account_id: Option<String>,
     insecure_allow_remote_auth_off: bool,
     limits: LimitArgs,
+    audit: AuditArgs,
 }
 
 /// Where the API listener's certificate comes from.
@@ -257,6 +284,7 @@ async fn main() -> Result<()> {
             account_id,
             insecure_allow_remote_auth_off,
             limits,
+            audit,
         } => {
             let credentials = CredentialPolicy {
                 lifetime: chrono::Duration::seconds(credential_lifetime),
@@ -283,11 +311,20 @@ async fn main() -> Result<()> {
                     account_id,
                     insecure_allow_remote_auth_off,
                     limits,
+                    audit,
                 },
             )
             .await
         }
         Command::Agent(args) => agent(args).await,
+        Command::Audit {
+            data_dir,
+            since,
+            follow,
+        } => {
+            let dir = data_dir.unwrap_or_else(datadir::default_dir);
+            audit::print(&dir, db, since.as_deref(), follow).await
+        }
         Command::Env { data_dir } => env(data_dir.unwrap_or_else(datadir::default_dir), db).await,
         Command::RotateKey { data_dir } => {
             let dir = data_dir.unwrap_or_else(datadir::default_dir);
@@ -418,6 +455,13 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         AuthMode::On
     };
 
+    let audit = match args.audit.mode {
+        Auth::On => rolecall_api::Audit::start(
+            iam.store().clone(),
+            chrono::Duration::days(i64::from(args.audit.retention_days)),
+        ),
+        Auth::Off => rolecall_api::Audit::off(),
+    };
     let mut listeners: Vec<Arc<dyn rolecall_core::ChangeListener>> = Vec::new();
     let mut imds_addr = None;
     let mut imds_task = None;
@@ -429,6 +473,9 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
             clock.clone(),
             args.credentials,
         );
+        if audit.is_on() {
+            directory.set_issue_hook(audit.imds_hook(args.region.clone()));
+        }
         directory
             .reload()
             .await
@@ -471,6 +518,7 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         listeners,
         policy_cache: Default::default(),
         generation: Default::default(),
+        audit,
     });
     // Other processes sharing the database (more API nodes) publish their changes; follow them.
     tokio::spawn(rolecall_api::changes::watch(

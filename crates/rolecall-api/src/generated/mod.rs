@@ -105,6 +105,7 @@ pub enum Operation {
     DescribeIamInstanceProfileAssociations,
     GetChangeGeneration,
     DescribeInstanceIdentities,
+    LookupEvents,
 }
 
 impl Operation {
@@ -203,6 +204,7 @@ impl Operation {
         Operation::DescribeIamInstanceProfileAssociations,
         Operation::GetChangeGeneration,
         Operation::DescribeInstanceIdentities,
+        Operation::LookupEvents,
     ];
 
     /// The action name (`Action=`).
@@ -305,6 +307,7 @@ impl Operation {
             }
             Operation::GetChangeGeneration => "GetChangeGeneration",
             Operation::DescribeInstanceIdentities => "DescribeInstanceIdentities",
+            Operation::LookupEvents => "LookupEvents",
         }
     }
 
@@ -404,6 +407,7 @@ impl Operation {
             Operation::DescribeIamInstanceProfileAssociations => Service::Ec2,
             Operation::GetChangeGeneration => Service::Rolecall,
             Operation::DescribeInstanceIdentities => Service::Rolecall,
+            Operation::LookupEvents => Service::Cloudtrail,
         }
     }
 
@@ -450,6 +454,7 @@ impl Operation {
                 | Operation::DescribeIamInstanceProfileAssociations
                 | Operation::GetChangeGeneration
                 | Operation::DescribeInstanceIdentities
+                | Operation::LookupEvents
         )
     }
 
@@ -565,6 +570,7 @@ impl Operation {
             (Service::Rolecall, "DescribeInstanceIdentities") => {
                 Operation::DescribeInstanceIdentities
             }
+            (Service::Cloudtrail, "LookupEvents") => Operation::LookupEvents,
             _ => return None,
         })
     }

@@ -49,6 +49,7 @@ pub async fn api() -> Api {
         listeners: vec![],
         policy_cache: Default::default(),
         generation: Default::default(),
+        audit: Default::default(),
     }
 }
 
