@@ -5,6 +5,7 @@
 #
 #   scripts/bench-api.sh            # 10 s per case, 16 connections, 2 wrk threads
 #   DURATION=30 CONNECTIONS=64 scripts/bench-api.sh
+#   SERVE_ARGS="--audit off" NO_TLS=1 scripts/bench-api.sh   # extra serve flags; HTTP only
 #
 # Cases: STS GetCallerIdentity and IAM GetRole, both signed by an IAM user (SigV4, the user's
 # policies evaluated, GetRole's read), each over HTTP and HTTPS. Every presigned URL is first
@@ -46,7 +47,8 @@ start() { # start NAME ARGS...: a server on a fresh data dir; prints its endpoin
   shift
   local port
   port="$(free_port)"
-  RUST_LOG=warn "$BIN" serve --data-dir "$work/$name" --listen "127.0.0.1:$port" "$@" >"$work/$name.log" 2>&1 &
+  # shellcheck disable=SC2086 # SERVE_ARGS is a list of words, e.g. "--audit off"
+  RUST_LOG=warn "$BIN" serve --data-dir "$work/$name" --listen "127.0.0.1:$port" "$@" ${SERVE_ARGS:-} >"$work/$name.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 200); do
     [ -s "$work/$name/endpoint" ] && break
@@ -56,7 +58,7 @@ start() { # start NAME ARGS...: a server on a fresh data dir; prints its endpoin
 }
 
 start plain
-start tls --tls self-signed
+[ -n "${NO_TLS:-}" ] || start tls --tls self-signed
 
 # Per server: a role, and an IAM user allowed to read it; presigned URLs signed by that user.
 prepare() { # prepare NAME -> writes $work/NAME.urls (case URL per line)
@@ -96,11 +98,12 @@ PY
   )
 }
 prepare plain
-prepare tls
+[ -n "${NO_TLS:-}" ] || prepare tls
 
 echo "# rolecall API throughput ($(date -u +%Y-%m-%d), $(nproc) cores, wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, presigned GET, release build)"
 printf '%-20s %-6s %12s %10s %10s %10s\n' case scheme requests/s p50 p99 errors
 for name in plain tls; do
+  [ -s "$work/$name.urls" ] || continue
   while read -r case url; do
     out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$url")"
     rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"

@@ -9,6 +9,7 @@ mod auth;
 mod authz;
 mod cache;
 pub mod changes;
+mod cloudtrail;
 mod context;
 mod ec2_xml;
 pub mod error;

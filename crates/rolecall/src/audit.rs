@@ -12,6 +12,9 @@ use std::path::Path;
 const PAGE: usize = 500;
 /// How often `--follow` looks for new events.
 const POLL: std::time::Duration = std::time::Duration::from_millis(500);
+/// `--follow` prints an event only once it is this old: events are stored up to about a second
+/// after their time (batched), so a newer one may be visible before an older one.
+const SETTLE: chrono::Duration = chrono::Duration::seconds(3);
 
 /// `--since`: RFC 3339, or an age such as `90s`, `15m`, `2h`, `7d`.
 pub fn parse_since(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
@@ -47,14 +50,19 @@ pub async fn print(dir: &Path, db: Option<&str>, since: Option<&str>, follow: bo
             .tail_audit_events(&tail)
             .await
             .map_err(|e| anyhow::anyhow!("reading audit events: {e}"))?;
-        for e in &events {
+        let settled = Utc::now() - SETTLE;
+        let ready: Vec<_> = events
+            .iter()
+            .take_while(|e| !follow || e.event_time < settled)
+            .collect();
+        for e in &ready {
             writeln!(out, "{}", e.record)?;
         }
         out.flush()?;
-        if let Some(last) = events.last() {
+        if let Some(last) = ready.last() {
             tail.after = Some((time_key(last.event_time), last.event_id.clone()));
         }
-        if events.len() < PAGE {
+        if ready.len() < PAGE {
             if !follow {
                 return Ok(());
             }

@@ -1,6 +1,6 @@
 //! The audit trail: every API request (allowed or refused, authentication failures included)
 //! and every credential IMDS issues becomes a CloudTrail record (`record`), stored in the
-//! database and looked up with CloudTrail's `LookupEvents` (`lookup`).
+//! database and looked up with CloudTrail's `LookupEvents` (`crate::cloudtrail`).
 //!
 //! A write's event is recorded in the write's own transaction (`rolecall_core::audit`), then
 //! completed with its response elements off the request path. Reads, refusals and IMDS issuances
@@ -10,7 +10,6 @@
 //! IMDS, which answers synchronously, drops the event and counts it
 //! (`rolecall_audit_events_dropped_total`) and logs it, rather than block.
 
-pub(crate) mod lookup;
 pub mod record;
 
 use rolecall_core::DynStore;
