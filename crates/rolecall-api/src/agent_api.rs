@@ -129,13 +129,19 @@ async fn describe(call: &Call<'_>) -> Result<String, ApiError> {
             if listed.as_ref().is_some_and(|l| !l.contains(&v.instance.id)) {
                 return None;
             }
-            rolecall_imds::mint_for(
+            let issued = rolecall_imds::mint_for(
                 &api.keyring,
                 account,
                 v,
                 now,
                 &api.config.instance_credentials,
-            )
+            )?;
+            // Credentials handed to an agent are issued here: the audit trail records them.
+            if let Some(n) = rolecall_imds::IssuedNotice::of(account, v, &issued, now) {
+                api.audit
+                    .try_append(crate::audit::record::imds_issuance(&n, &api.config.region));
+            }
+            Some(issued)
         })
         .collect();
     let ts = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);

@@ -47,6 +47,28 @@ pub struct IssuedNotice {
     pub expires_at: DateTime<Utc>,
 }
 
+impl IssuedNotice {
+    /// The notice of `issued`, minted at `now` for `view`'s role (None if it has none).
+    pub fn of(
+        account_id: &str,
+        view: &InstanceView,
+        issued: &Issued,
+        now: DateTime<Utc>,
+    ) -> Option<IssuedNotice> {
+        let role = role_of(view)?;
+        Some(IssuedNotice {
+            account_id: account_id.to_string(),
+            role_name: role.name.clone(),
+            role_id: role.id.clone(),
+            instance_id: view.instance.id.clone(),
+            instance_arn: view.arn.clone(),
+            access_key_id: issued.access_key_id.clone(),
+            issued_at: now,
+            expires_at: issued.expires_at,
+        })
+    }
+}
+
 /// Told of every credential this directory mints (the audit trail).
 pub type IssueHook = Arc<dyn Fn(IssuedNotice) + Send + Sync>;
 
@@ -714,19 +736,11 @@ impl Directory {
     }
 
     fn issued(&self, view: &InstanceView, issued: &Issued, now: DateTime<Utc>) {
-        let (Some(hook), Some(role)) = (self.issue_hook.get(), role_of(view)) else {
-            return;
-        };
-        hook(IssuedNotice {
-            account_id: self.account_id().to_string(),
-            role_name: role.name.clone(),
-            role_id: role.id.clone(),
-            instance_id: view.instance.id.clone(),
-            instance_arn: view.arn.clone(),
-            access_key_id: issued.access_key_id.clone(),
-            issued_at: now,
-            expires_at: issued.expires_at,
-        });
+        if let Some(hook) = self.issue_hook.get()
+            && let Some(notice) = IssuedNotice::of(self.account_id(), view, issued, now)
+        {
+            hook(notice);
+        }
     }
 
     /// Renews, ahead of expiry, the credentials of instances that keep asking, forever. Run it
