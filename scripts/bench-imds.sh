@@ -94,7 +94,7 @@ run_load() {
 }
 if [ "$MODE" = dev ] || [ "$MODE" = both ]; then
   # The prefix `rolecall exec` gives the instance's programs.
-  endpoint=$("$BIN" exec --data-dir "$data" "$instance" -- sh -c 'echo "$AWS_EC2_METADATA_SERVICE_ENDPOINT"')
+  endpoint=$("$BIN" exec --data-dir "$data" --imds-endpoint path "$instance" -- sh -c 'echo "$AWS_EC2_METADATA_SERVICE_ENDPOINT"')
   prefix=/${endpoint#http://*/}
   echo "== dev path ($CONNECTIONS connections)"
   run_load --path "${prefix%/}$creds"
