@@ -8,10 +8,25 @@ use rolecall_core::audit::{AuditEvent, AuditQuery, AuditResource, AuditTail, Loo
 use rolecall_core::{StoreError, StoreResult as Result};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
 
-/// Inserts one event and its resources on `conn` (a transaction's connection).
-pub(crate) async fn insert<DB: Database>(
+/// Events per multi-row INSERT (9 parameters each: well under both databases' limits).
+const ROWS_PER_INSERT: usize = 100;
+
+/// `($1, ..., $k), ($k+1, ...), ...`: `rows` groups of `width` placeholders.
+fn placeholders(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cols: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
+            format!("({})", cols.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Inserts events and their resources on `conn` (a transaction's connection), many rows per
+/// statement.
+pub(crate) async fn insert_all<DB: Database>(
     conn: &mut DB::Connection,
-    event: &AuditEvent,
+    events: &[AuditEvent],
 ) -> Result<()>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -21,38 +36,49 @@ where
     for<'q> i64: Encode<'q, DB> + Type<DB>,
     for<'q> bool: Encode<'q, DB> + Type<DB>,
 {
-    let resources = serde_json::to_string(&resources_json(&event.resources))
-        .map_err(|e| StoreError::Backend(format!("encode: {e}")))?;
-    let record = serde_json::to_string(&event.record)
-        .map_err(|e| StoreError::Backend(format!("encode: {e}")))?;
-    sqlx::query(
-        "INSERT INTO audit_events (event_id, event_time, event_name, event_source, username, \
-         access_key_id, read_only, resources, record) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(event.event_id.as_str())
-    .bind(time_key(event.event_time))
-    .bind(event.event_name.as_str())
-    .bind(event.event_source.as_str())
-    .bind(event.username.clone().unwrap_or_default())
-    .bind(event.access_key_id.clone().unwrap_or_default())
-    .bind(event.read_only)
-    .bind(resources)
-    .bind(record)
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| backend(&e))?;
-    for r in &event.resources {
-        sqlx::query(
+    let encode = |v: &serde_json::Value| {
+        serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("encode: {e}")))
+    };
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO audit_events (event_id, event_time, event_name, event_source, username, \
+             access_key_id, read_only, resources, record) VALUES {}",
+            placeholders(chunk.len(), 9)
+        );
+        let mut q = sqlx::query::<DB>(&sql);
+        for event in chunk {
+            q = q
+                .bind(event.event_id.clone())
+                .bind(time_key(event.event_time))
+                .bind(event.event_name.clone())
+                .bind(event.event_source.clone())
+                .bind(event.username.clone().unwrap_or_default())
+                .bind(event.access_key_id.clone().unwrap_or_default())
+                .bind(event.read_only)
+                .bind(encode(&resources_json(&event.resources))?)
+                .bind(encode(&event.record)?);
+        }
+        q.execute(&mut *conn).await.map_err(|e| backend(&e))?;
+    }
+    let resources: Vec<(&str, &AuditResource)> = events
+        .iter()
+        .flat_map(|e| e.resources.iter().map(move |r| (e.event_id.as_str(), r)))
+        .collect();
+    for chunk in resources.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
             "INSERT INTO audit_event_resources (event_id, resource_type, resource_name, \
-             resource_arn) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(event.event_id.as_str())
-        .bind(r.resource_type.as_str())
-        .bind(r.name.as_str())
-        .bind(r.arn.as_str())
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| backend(&e))?;
+             resource_arn) VALUES {}",
+            placeholders(chunk.len(), 4)
+        );
+        let mut q = sqlx::query::<DB>(&sql);
+        for (id, r) in chunk {
+            q = q
+                .bind(id.to_string())
+                .bind(r.resource_type.clone())
+                .bind(r.name.clone())
+                .bind(r.arn.clone());
+        }
+        q.execute(&mut *conn).await.map_err(|e| backend(&e))?;
     }
     Ok(())
 }
@@ -207,9 +233,7 @@ where
             return Ok(());
         }
         let mut w = self.begin().await?;
-        for e in events {
-            insert(&mut w.tx, e).await?;
-        }
+        insert_all(&mut w.tx, events).await?;
         w.commit().await
     }
 

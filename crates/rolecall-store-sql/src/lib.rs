@@ -168,7 +168,7 @@ where
             }
             // The event of the write this is (if the API runs one): recorded with its change.
             if let Some(event) = rolecall_core::audit::take_pending() {
-                audit::insert(&mut self.tx, &event).await?;
+                audit::insert_all(&mut self.tx, std::slice::from_ref(&event)).await?;
             }
         }
         self.tx.commit().await.map_err(|e| backend(&e))
