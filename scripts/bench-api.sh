@@ -5,6 +5,7 @@
 #
 #   scripts/bench-api.sh            # 10 s per case, 16 connections, 2 wrk threads
 #   DURATION=30 CONNECTIONS=64 scripts/bench-api.sh
+#   SERVE_ARGS="--audit off" NO_TLS=1 scripts/bench-api.sh   # extra serve flags; HTTP only
 #
 # Cases: STS GetCallerIdentity, IAM GetRole, STS AssumeRole and EC2 DescribeInstances (100 per
 # page), all signed by an IAM user (SigV4, the user's policies evaluated), each over HTTP and
@@ -48,7 +49,8 @@ start() { # start NAME ARGS...: a server on a fresh data dir; prints its endpoin
   shift
   local port
   port="$(free_port)"
-  RUST_LOG=warn "$BIN" serve --data-dir "$work/$name" --listen "127.0.0.1:$port" "$@" >"$work/$name.log" 2>&1 &
+  # shellcheck disable=SC2086 # SERVE_ARGS is a list of words, e.g. "--audit off"
+  RUST_LOG=warn "$BIN" serve --data-dir "$work/$name" --listen "127.0.0.1:$port" "$@" ${SERVE_ARGS:-} >"$work/$name.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 200); do
     [ -s "$work/$name/endpoint" ] && break
@@ -58,7 +60,7 @@ start() { # start NAME ARGS...: a server on a fresh data dir; prints its endpoin
 }
 
 start plain
-start tls --tls self-signed
+[ -n "${NO_TLS:-}" ] || start tls --tls self-signed
 
 # Per server: a role, a role the user may assume, 100 instances, and an IAM user allowed to
 # read, assume and describe them; presigned URLs signed by that user. Every URL's answer is
@@ -140,7 +142,7 @@ run_case() { # run_case URL [HEADER] -> "rps p50 p99 errors"
 }
 
 prepare plain
-prepare tls
+[ -n "${NO_TLS:-}" ] || prepare tls
 
 # moto's server as the reference peer (MOTO=0 skips it). moto verifies no signatures and picks
 # the service from the Authorization header's credential scope, so its requests carry a
@@ -194,6 +196,7 @@ if [ -s "$work/moto.urls" ]; then
 fi
 printf '%-22s %-8s %12s %10s %10s %10s %s\n' case peer requests/s p50 p99 errors "ratio to moto"
 for name in plain tls; do
+  [ -s "$work/$name.urls" ] || continue
   while read -r case url; do
     read -r rps p50 p99 errors < <(run_case "$url")
     scheme=http

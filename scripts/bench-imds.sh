@@ -18,6 +18,7 @@
 #                                kernel's RT throttling (5% of each second left to others) then
 #                                shows as a ~50 ms maximum latency
 #   SKIP_BUILD=1                 use the existing target/release binaries
+#   SERVE_ARGS="--audit off"     extra `rolecall serve` flags (scripts/bench-audit.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,7 +58,8 @@ pin() { # pin CPUS CMD...: run under taskset when CPUS is set (and chrt with REA
 }
 
 server=("$BIN" serve --data-dir "$data" --listen 127.0.0.1:0 --imds-listen 127.0.0.1:0
-  --instance-cidr 127.77.0.0/16 --imds-rate-per-source 0)  # the load comes from one address
+  --instance-cidr 127.77.0.0/16 --imds-rate-per-source 0  # the load comes from one address
+  ${SERVE_ARGS:-})  # e.g. SERVE_ARGS="--audit off" (scripts/bench-audit.sh)
 if [ -n "$SERVER_CPUS" ]; then server=(taskset -c "$SERVER_CPUS" "${server[@]}"); fi
 server=("${rt[@]}" "${server[@]}")
 # taskset and chrt exec the server, so $! is the server's pid.
@@ -92,7 +94,7 @@ run_load() {
 }
 if [ "$MODE" = dev ] || [ "$MODE" = both ]; then
   # The prefix `rolecall exec` gives the instance's programs.
-  endpoint=$("$BIN" exec --data-dir "$data" "$instance" -- sh -c 'echo "$AWS_EC2_METADATA_SERVICE_ENDPOINT"')
+  endpoint=$("$BIN" exec --data-dir "$data" --imds-endpoint path "$instance" -- sh -c 'echo "$AWS_EC2_METADATA_SERVICE_ENDPOINT"')
   prefix=/${endpoint#http://*/}
   echo "== dev path ($CONNECTIONS connections)"
   run_load --path "${prefix%/}$creds"

@@ -136,6 +136,7 @@ async fn fixture() -> Fixture {
         policy_cache: Default::default(),
         generation: Default::default(),
         revocations,
+        audit: Default::default(),
     });
     let body = "Action=GetRole&Version=2010-05-08&RoleName=target";
     Fixture {

@@ -129,7 +129,7 @@ async fn describe(call: &Call<'_>) -> Result<String, ApiError> {
             if listed.as_ref().is_some_and(|l| !l.contains(&v.instance.id)) {
                 return None;
             }
-            rolecall_imds::mint_for(
+            let issued = rolecall_imds::mint_for(
                 &api.keyring,
                 account,
                 v,
@@ -137,7 +137,13 @@ async fn describe(call: &Call<'_>) -> Result<String, ApiError> {
                 &api.config.instance_credentials,
                 // An agent serves it over either IMDS version: `ec2:RoleDelivery` stays absent.
                 None,
-            )
+            )?;
+            // Credentials handed to an agent are issued here: the audit trail records them.
+            if let Some(n) = rolecall_imds::IssuedNotice::of(account, v, &issued, now) {
+                api.audit
+                    .try_append(crate::audit::record::imds_issuance(&n, &api.config.region));
+            }
+            Some(issued)
         })
         .collect();
     let ts = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);

@@ -74,6 +74,8 @@ pub struct Authenticated {
     /// The signature covered `+` in the query as a literal plus (`%2B`), not a space: the
     /// parameters must be read again that way before they are acted on.
     pub literal_plus: bool,
+    /// The access key id the request was signed with ("" when unsigned).
+    pub access_key_id: String,
 }
 
 pub async fn authenticate(
@@ -83,25 +85,20 @@ pub async fn authenticate(
     body: &[u8],
     params: &Params,
 ) -> Result<Authenticated, (Protocol, ApiError)> {
+    let headers = header_pairs(parts);
+    let req = sigv4_request(parts, query, body, &headers);
+    let root = || Principal::root(api.iam.account_id());
+    let parsed = rolecall_sigv4::parse(&req);
+    let signer = parsed
+        .as_ref()
+        .map(|a| a.access_key_id.clone())
+        .unwrap_or_default();
     let authenticated = |principal, service, mode| Authenticated {
         principal,
         service,
         literal_plus: mode == rolecall_sigv4::PlusMode::Literal,
+        access_key_id: signer.clone(),
     };
-    let headers: Vec<(&str, &str)> = parts
-        .headers
-        .iter()
-        .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
-        .collect();
-    let req = rolecall_sigv4::Request {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query,
-        headers: &headers,
-        body,
-    };
-    let root = || Principal::root(api.iam.account_id());
-    let parsed = rolecall_sigv4::parse(&req);
 
     if api.config.auth == AuthMode::Off {
         // Any credentials, or none, are the account root; route by scope when there is one.
@@ -183,6 +180,37 @@ pub async fn authenticate(
         .await;
     }
     Ok(authenticated(creds.principal, service, mode))
+}
+
+fn header_pairs(parts: &Parts) -> Vec<(&str, &str)> {
+    parts
+        .headers
+        .iter()
+        .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
+        .collect()
+}
+
+fn sigv4_request<'a>(
+    parts: &'a Parts,
+    query: &'a str,
+    body: &'a [u8],
+    headers: &'a [(&'a str, &'a str)],
+) -> rolecall_sigv4::Request<'a> {
+    rolecall_sigv4::Request {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query,
+        headers,
+        body,
+    }
+}
+
+/// The access key id and scope service a request claims to be signed with, if it parses (for
+/// the audit event of a request that failed authentication).
+pub fn claimed_signer(parts: &Parts, query: &str, body: &[u8]) -> Option<(String, String)> {
+    let headers = header_pairs(parts);
+    let a = rolecall_sigv4::parse(&sigv4_request(parts, query, body, &headers)).ok()?;
+    Some((a.access_key_id, a.scope.service))
 }
 
 /// An IAM user's active access key, its secret opened with the key ring.

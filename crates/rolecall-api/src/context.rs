@@ -40,6 +40,8 @@ pub struct Api {
     pub generation: Generation,
     /// Instance credentials cut off before expiry (ended associations), from the change feed.
     pub revocations: Arc<crate::revocation::Revocations>,
+    /// Where audit events go (`crate::audit`; off in tests unless they turn it on).
+    pub audit: crate::audit::Audit,
 }
 
 /// One request as the handlers see it.

@@ -10,6 +10,8 @@ pub enum Protocol {
     Ec2,
     /// rolecall's own service for agents (Query protocol, IAM-style errors).
     Rolecall,
+    /// The JSON 1.1 protocol (CloudTrail): errors are `{"__type": ..., "message": ...}`.
+    Json,
 }
 
 impl Protocol {
@@ -19,6 +21,7 @@ impl Protocol {
             Protocol::Sts => "https://sts.amazonaws.com/doc/2011-06-15/",
             Protocol::Ec2 => "http://ec2.amazonaws.com/doc/2016-11-15/",
             Protocol::Rolecall => "https://rolecall.dev/doc/2026-11-28/",
+            Protocol::Json => "",
         }
     }
 }

@@ -34,8 +34,26 @@ pub async fn invoke(
         secure_transport: origin.secure_transport,
     };
     let request_id = rolecall_crypto::request_id();
-    let (_, result) =
-        crate::server::execute(api, principal, service, params, &facts, &request_id).await;
+    let peer = origin
+        .source_ip
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
+    let invocation = crate::server::Invocation {
+        envelope: crate::server::Envelope {
+            request_id: &request_id,
+            peer: &peer,
+            user_agent: "rolecall-console",
+            started: api.clock.now(),
+        },
+        principal,
+        access_key_id: "",
+        service,
+        action: params.get("Action").unwrap_or_default(),
+        params,
+        facts: &facts,
+        body: &[],
+    };
+    let (_, result) = crate::server::execute(api, &invocation).await;
     match &result {
         Ok(_) => {
             tracing::info!(target: "rolecall::api", %request_id, action = ?params.get("Action"), principal = %principal.arn, via = "console", status = 200)

@@ -4,10 +4,12 @@
 //! answered in that protocol's XML envelope. Domain errors become wire errors in [`error`] only.
 
 mod agent_api;
+pub mod audit;
 mod auth;
 mod authz;
 mod cache;
 pub mod changes;
+mod cloudtrail;
 mod context;
 mod ec2_xml;
 pub mod error;
@@ -27,6 +29,7 @@ mod simulate;
 mod sts_sessions;
 mod units;
 
+pub use audit::Audit;
 pub use cache::PolicyCache;
 pub use context::{Api, ApiConfig};
 pub use in_process::{Origin, invoke, principal_of, sign_in};

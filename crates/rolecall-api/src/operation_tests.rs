@@ -19,7 +19,7 @@ fn read_only_is_what_the_prefix_rule_said() {
     for op in Operation::ALL {
         let name = op.name();
         let by_prefix = name == "AssumeRole"
-            || ["Get", "List", "Describe", "Simulate", "Decode"]
+            || ["Get", "List", "Describe", "Simulate", "Decode", "Lookup"]
                 .iter()
                 .any(|p| name.starts_with(p));
         assert_eq!(op.is_read_only(), by_prefix, "{name}");

@@ -6,7 +6,7 @@ use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
 use crate::principal::Principal;
 use crate::service::Service;
-use crate::{agent_api, authz, changes, units};
+use crate::{agent_api, audit, authz, changes, cloudtrail, units};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, State};
@@ -141,7 +141,27 @@ fn xml_response(status: u16, body: String, request_id: &str) -> Response {
     resp
 }
 
+fn json_response(status: u16, body: String, request_id: &str) -> Response {
+    let mut resp = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        body,
+    )
+        .into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        resp.headers_mut().insert("x-amzn-RequestId", v);
+    }
+    resp
+}
+
 fn error_response(protocol: Protocol, err: &ApiError, request_id: &str) -> Response {
+    if protocol == Protocol::Json {
+        let body = serde_json::json!({"__type": err.code, "message": err.message}).to_string();
+        return json_response(err.status, body, request_id);
+    }
     let body = match protocol {
         Protocol::Ec2 => ec2_error(&err.code, &err.message, request_id),
         p => query_error(
@@ -159,49 +179,111 @@ fn error_response(protocol: Protocol, err: &ApiError, request_id: &str) -> Respo
     xml_response(err.status, body, request_id)
 }
 
-/// Runs one request's operation as `principal`: names it (`InvalidAction` if the service does not
-/// implement it), then parses, resolves, authorizes and handles it, and publishes the change.
-/// The one operation path of both the HTTP API and in-process callers ([`crate::invoke`]).
+/// What the audit event of a request needs from its envelope (HTTP, or the console's).
+pub(crate) struct Envelope<'a> {
+    pub request_id: &'a str,
+    pub peer: &'a str,
+    pub user_agent: &'a str,
+    pub started: chrono::DateTime<chrono::Utc>,
+}
+
+impl Envelope<'_> {
+    fn info<'a>(
+        &'a self,
+        api: &'a Api,
+        service: &'a str,
+        action: &'a str,
+        read_only: bool,
+    ) -> audit::record::RequestInfo<'a> {
+        audit::record::RequestInfo {
+            request_id: self.request_id,
+            time: self.started,
+            source_ip: self.peer,
+            user_agent: self.user_agent,
+            region: &api.config.region,
+            service,
+            action,
+            read_only,
+            account_id: api.iam.account_id(),
+        }
+    }
+}
+
+/// The operation name of a JSON-protocol request (`X-Amz-Target: Prefix.Operation`).
+fn json_target(parts: &axum::http::request::Parts) -> Option<&str> {
+    let target = parts.headers.get("x-amz-target")?.to_str().ok()?;
+    target.rsplit_once('.').map(|(_, op)| op)
+}
+
+/// One authenticated request, as [`execute`] runs it.
+pub(crate) struct Invocation<'a> {
+    pub envelope: Envelope<'a>,
+    pub principal: &'a Principal,
+    /// The access key the request was signed with (the audit event's `accessKeyId`).
+    pub access_key_id: &'a str,
+    pub service: Service,
+    pub action: &'a str,
+    pub params: &'a Params,
+    pub facts: &'a authz::RequestFacts,
+    /// The raw body (JSON-protocol operations read their input from it).
+    pub body: &'a [u8],
+}
+
+/// Runs one request's operation: names it (`InvalidAction` if the service does not implement
+/// it), then parses, resolves, authorizes and handles it; records its audit event, counts a
+/// refusal, and publishes the change. The one operation path of both the HTTP API and
+/// in-process callers ([`crate::invoke`]).
 pub(crate) async fn execute(
     api: &Api,
-    principal: &Principal,
-    service: Service,
-    params: &Params,
-    facts: &authz::RequestFacts,
-    request_id: &str,
+    r: &Invocation<'_>,
 ) -> (Option<Operation>, Result<String, ApiError>) {
-    let action = params.get("Action").unwrap_or_default();
+    let (service, action) = (r.service, r.action);
     // An action the service does not implement is InvalidAction before authorization.
     let op = Operation::from_name(service, action);
-    let result = match op {
-        None => Err(ApiError::invalid_action(action)),
-        Some(op) => {
-            let call = Call {
-                api,
-                principal,
-                params,
-                op,
-                request_id,
-            };
-            // An operation written as a unit runs whole (parse, resolve, authorize, handle);
-            // rolecall's agent API is authorized from its parameters, then handled.
-            match units::dispatch::dispatch(&call, facts).await {
-                Some(result) => result,
-                None => match authz::authorize(api, principal, op, params, facts, None).await {
-                    Err(e) => Err(e),
-                    Ok(()) => match op.service() {
-                        Service::Rolecall => agent_api::dispatch(&call).await,
-                        // Every IAM, STS and EC2 operation is a unit.
-                        Service::Iam | Service::Sts | Service::Ec2 => {
-                            Err(ApiError::invalid_action(op.name()))
-                        }
-                    },
-                },
+    let run = async {
+        match op {
+            None => Err(ApiError::invalid_action(action)),
+            Some(op) => {
+                let call = Call {
+                    api,
+                    principal: r.principal,
+                    params: r.params,
+                    op,
+                    request_id: r.envelope.request_id,
+                };
+                dispatch(&call, r.facts, r.body).await
             }
         }
     };
+    let (result, event) = if api.audit.is_on() {
+        let read_only = op.is_none_or(Operation::is_read_only);
+        let info = r.envelope.info(api, service.name(), action, read_only);
+        let event =
+            audit::record::request_event(&info, Some(r.principal), r.access_key_id, r.params);
+        let (result, outcome) = rolecall_core::audit::with_pending(event, run).await;
+        (result, Some(outcome))
+    } else {
+        (run.await, None)
+    };
     if result.is_ok() && op.is_some_and(|op| !op.is_read_only()) {
         changes::publish(api).await;
+    }
+    if let Err(err) = &result
+        && is_refusal(&err.code)
+    {
+        rolecall_core::metrics::metrics()
+            .api_refusals
+            .get_or_create(&rolecall_core::metrics::RefusalLabels {
+                service: service.name().into(),
+                action: op.map_or("unknown", Operation::name).into(),
+                code: err.code.clone(),
+            })
+            .inc();
+    }
+    // Agents poll GetChangeGeneration four times a second: its answers are not recorded.
+    let polling = op == Some(Operation::GetChangeGeneration) && result.is_ok();
+    if let Some(outcome) = event.filter(|_| !polling) {
+        finish_event(api, op, outcome, &result).await;
     }
     (op, result)
 }
@@ -213,6 +295,7 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
         .map(|c| c.0.ip());
     let peer = peer_ip.map(|ip| ip.to_string()).unwrap_or_default();
     let request_id = rolecall_crypto::request_id();
+    let started = api.clock.now();
     let (parts, body) = req.into_parts();
     // A body trickled in slowly would hold the connection (and its task) indefinitely.
     let body = match tokio::time::timeout(BODY_READ_TIMEOUT, to_bytes(body, MAX_BODY)).await {
@@ -226,6 +309,18 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
             return error_response(Protocol::Iam, &err, &request_id);
         }
     };
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let envelope = Envelope {
+        request_id: &request_id,
+        peer: &peer,
+        user_agent: &user_agent,
+        started,
+    };
     let query = parts.uri.query().unwrap_or("");
     let is_form = parts
         .headers
@@ -236,24 +331,43 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
     let mut params = Params::parse(query, form);
 
     let authn = auth::authenticate(&api, &parts, query, &body, &params).await;
-    let (principal, service) = match authn {
+    let (principal, service, access_key_id) = match authn {
         Ok(a) => {
             if a.literal_plus {
                 params = Params::parse_literal_plus(query, form);
             }
-            (a.principal, a.service)
+            (a.principal, a.service, a.access_key_id)
         }
-        Err((protocol, err)) => return error_response(protocol, &err, &request_id),
+        Err((protocol, err)) => {
+            if api.audit.is_on() {
+                audit_unauthenticated(&api, &envelope, &parts, query, &body, &params, &err).await;
+            }
+            return error_response(protocol, &err, &request_id);
+        }
     };
     let protocol = service.protocol();
-    let Some(action) = params.get("Action") else {
+    let action = match service {
+        Service::Cloudtrail => json_target(&parts),
+        _ => params.get("Action"),
+    };
+    let Some(action) = action else {
         return error_response(protocol, &ApiError::missing_action(), &request_id);
     };
     let facts = authz::RequestFacts {
         source_ip: peer_ip,
         secure_transport: parts.extensions.get::<OverTls>().is_some(),
     };
-    let (op, result) = execute(&api, &principal, service, &params, &facts, &request_id).await;
+    let invocation = Invocation {
+        envelope,
+        principal: &principal,
+        access_key_id: &access_key_id,
+        service,
+        action,
+        params: &params,
+        facts: &facts,
+        body: &body,
+    };
+    let (op, result) = execute(&api, &invocation).await;
     // Only actions this server knows become metric labels (clients control the Action string).
     let known = op.is_some();
     let service_label = service.name();
@@ -268,7 +382,10 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
     let mut resp = match result {
         Ok(body) => {
             tracing::info!(target: "rolecall::api", %request_id, ?action, principal = %principal.arn, %peer, status = 200);
-            xml_response(200, body, &request_id)
+            match protocol {
+                Protocol::Json => json_response(200, body, &request_id),
+                _ => xml_response(200, body, &request_id),
+            }
         }
         Err(err) => {
             tracing::info!(target: "rolecall::api", %request_id, ?action, principal = %principal.arn, %peer, status = err.status, code = %err.code);
@@ -277,4 +394,116 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
     };
     resp.extensions_mut().insert(labels);
     resp
+}
+
+/// A refusal by authorization (counted by action in the metrics).
+fn is_refusal(code: &str) -> bool {
+    code == "AccessDenied" || code == "UnauthorizedOperation"
+}
+
+/// Runs an authenticated request's operation.
+async fn dispatch(
+    call: &Call<'_>,
+    facts: &authz::RequestFacts,
+    body: &[u8],
+) -> Result<String, ApiError> {
+    let (api, op, params) = (call.api, call.op, call.params);
+    if op == Operation::AssumeRole
+        && let Some(role) = params.get("RoleArn")
+    {
+        rolecall_core::audit::update_pending(|e| audit::record::set_resources(e, [role]));
+    }
+    // An operation written as a unit runs whole (parse, resolve, authorize, handle);
+    // the others are authorized from their parameters, then handled.
+    if let Some(result) = units::dispatch::dispatch(call, facts).await {
+        return result;
+    }
+    if op == Operation::LookupEvents {
+        let input = cloudtrail::LookupEventsInput::parse(body)?;
+        let check = authz::Check {
+            action: "cloudtrail:LookupEvents".into(),
+            resource: "*".into(),
+            keys: vec![],
+        };
+        authz::authorize(api, call.principal, op, params, facts, Some(vec![check])).await?;
+        return cloudtrail::lookup_events(call, input).await;
+    }
+    authz::authorize(api, call.principal, op, params, facts, None).await?;
+    match op.service() {
+        Service::Rolecall => agent_api::dispatch(call).await,
+        // Every IAM, STS and EC2 operation is a unit; CloudTrail's one is above.
+        Service::Iam | Service::Sts | Service::Ec2 | Service::Cloudtrail => {
+            Err(ApiError::invalid_action(op.name()))
+        }
+    }
+}
+
+/// Operations whose answer CloudTrail records (`responseElements`): writes, and STS's
+/// credential-issuing calls.
+fn records_response(op: Option<Operation>) -> bool {
+    op.is_some_and(|op| {
+        !op.is_read_only() || matches!(op, Operation::AssumeRole | Operation::GetSessionToken)
+    })
+}
+
+/// Completes a request's event with its outcome and records it: a write transaction already
+/// stored it (then only its response and error are added), or it is appended now.
+async fn finish_event(
+    api: &Api,
+    op: Option<Operation>,
+    outcome: rolecall_core::audit::Outcome,
+    result: &Result<String, ApiError>,
+) {
+    use rolecall_core::audit::Outcome;
+    let complete = |mut e: rolecall_core::audit::AuditEvent| {
+        match result {
+            Ok(body) if records_response(op) => {
+                e.record["responseElements"] = audit::record::response_elements(body);
+            }
+            Ok(_) => {}
+            Err(err) => audit::record::set_error(&mut e, &err.code, &err.message),
+        }
+        e
+    };
+    match outcome {
+        Outcome::Recorded(e) => {
+            let e = complete(e);
+            api.audit.complete(e.event_id, e.record).await;
+        }
+        Outcome::NotRecorded(e) => api.audit.append(complete(e)).await,
+        Outcome::Lost => {}
+    }
+}
+
+/// Records a request whose authentication failed: who it claimed to be, what it asked.
+async fn audit_unauthenticated(
+    api: &Api,
+    envelope: &Envelope<'_>,
+    parts: &axum::http::request::Parts,
+    query: &str,
+    body: &[u8],
+    params: &Params,
+    err: &ApiError,
+) {
+    let (key, scope) = auth::claimed_signer(parts, query, body).unwrap_or_default();
+    let service = Service::from_scope(&scope)
+        .or_else(|| params.get("Version").and_then(Service::from_version));
+    let service_name = service.map_or("unknown", Service::name);
+    let action = match service {
+        Some(Service::Cloudtrail) => json_target(parts),
+        _ => params.get("Action"),
+    }
+    .unwrap_or_default();
+    let op = service.and_then(|s| Operation::from_name(s, action));
+    // Only names this server knows are recorded as the event name (clients control them).
+    let name = op.map_or("unknown", Operation::name);
+    let info = envelope.info(
+        api,
+        service_name,
+        name,
+        op.is_none_or(Operation::is_read_only),
+    );
+    let mut event = audit::record::request_event(&info, None, &key, params);
+    audit::record::set_error(&mut event, &err.code, &err.message);
+    api.audit.append(event).await;
 }

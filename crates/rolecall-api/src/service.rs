@@ -9,6 +9,8 @@ pub enum Service {
     Ec2,
     /// rolecall's own service for agents (`crate::agent_api`).
     Rolecall,
+    /// CloudTrail's event history (`LookupEvents`, JSON 1.1 protocol; `crate::audit`).
+    Cloudtrail,
 }
 
 impl Service {
@@ -18,6 +20,7 @@ impl Service {
             "sts" => Some(Service::Sts),
             "ec2" => Some(Service::Ec2),
             "rolecall" => Some(Service::Rolecall),
+            "cloudtrail" => Some(Service::Cloudtrail),
             _ => None,
         }
     }
@@ -38,6 +41,7 @@ impl Service {
             Service::Sts => Protocol::Sts,
             Service::Ec2 => Protocol::Ec2,
             Service::Rolecall => Protocol::Rolecall,
+            Service::Cloudtrail => Protocol::Json,
         }
     }
 
@@ -48,6 +52,7 @@ impl Service {
             Service::Sts => "sts",
             Service::Ec2 => "ec2",
             Service::Rolecall => "rolecall",
+            Service::Cloudtrail => "cloudtrail",
         }
     }
 }

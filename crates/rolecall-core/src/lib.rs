@@ -7,6 +7,7 @@
 //! names, one role per instance profile, one active association per instance, at most five
 //! policy versions) with database constraints and transactions.
 
+pub mod audit;
 pub mod authz;
 pub mod clock;
 pub mod ec2;

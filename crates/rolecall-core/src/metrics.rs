@@ -18,6 +18,15 @@ pub struct ApiLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    pub service: String,
+    /// An operation this server implements (never a client's arbitrary string).
+    pub action: String,
+    /// `AccessDenied` or `UnauthorizedOperation`.
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ImdsLabels {
     /// A path class (token, credentials, metadata, user-data, dynamic, other), not the path.
     pub path: String,
@@ -34,6 +43,8 @@ pub struct Metrics {
     registry: Registry,
     pub api_requests: Family<ApiLabels, Counter>,
     pub api_latency: Histogram,
+    pub api_refusals: Family<RefusalLabels, Counter>,
+    pub audit_dropped: Counter,
     pub imds_requests: Family<ImdsLabels, Counter>,
     pub imds_latency: Histogram,
     pub imds_credentials: Family<CredentialLabels, Counter>,
@@ -62,6 +73,18 @@ impl Metrics {
             "api_request_duration_seconds",
             "API request latency",
             api_latency.clone(),
+        );
+        let api_refusals = Family::<RefusalLabels, Counter>::default();
+        registry.register(
+            "api_refusals",
+            "API requests refused by authorization, by service, action and error code",
+            api_refusals.clone(),
+        );
+        let audit_dropped = Counter::default();
+        registry.register(
+            "audit_events_dropped",
+            "Audit events that could not be stored (queue full for IMDS, or a storage error)",
+            audit_dropped.clone(),
         );
         let imds_requests = Family::<ImdsLabels, Counter>::default();
         registry.register(
@@ -111,6 +134,8 @@ impl Metrics {
             directory_entries_rebuilt,
             api_requests,
             api_latency,
+            api_refusals,
+            audit_dropped,
             imds_requests,
             imds_latency,
             imds_credentials,

@@ -8,11 +8,13 @@
 //! starting at `page.from`, so the caller can tell whether there is more.
 
 use crate::PageRequest;
+use crate::audit::{AuditEvent, AuditQuery, AuditTail};
 use crate::ec2::Filter;
 use crate::model::*;
 use crate::principal_store::PrincipalStore;
 use crate::store_error::StoreResult as Result;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 pub type DynStore = Arc<dyn Store>;
@@ -152,8 +154,11 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     /// The launch a client token was used for.
     async fn get_client_token(&self, token: &str) -> Result<Option<ClientToken>>;
     /// A page of instances chosen in the database (DescribeInstanceStatus), ordered by id.
-    async fn status_instances(&self, q: &InstanceQuery, page: &PageRequest)
-    -> Result<Vec<Instance>>;
+    async fn status_instances(
+        &self,
+        q: &InstanceQuery,
+        page: &PageRequest,
+    ) -> Result<Vec<Instance>>;
 
     // --- the EC2 network (VPCs, subnets, security groups) and EC2 tags ---
     /// Inserts the resources in one transaction; Conflict(DefaultNetwork) when one of them is a
@@ -222,6 +227,20 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     async fn changes_since(&self, seq: i64, limit: usize) -> Result<ChangesSince>;
     /// Drops all but the newest `keep` sequences; returns how many sequences are now pruned.
     async fn prune_changes(&self, keep: u64) -> Result<i64>;
+
+    // --- the audit trail (append-only; a write's own event is recorded by its commit, see
+    // `crate::audit`) ---
+    /// Appends events in one transaction.
+    async fn append_audit_events(&self, events: &[AuditEvent]) -> Result<()>;
+    /// Replaces the record of an event already appended (a write's event, completed with its
+    /// response once that is known).
+    async fn complete_audit_event(&self, event_id: &str, record: &serde_json::Value) -> Result<()>;
+    /// Newest first, up to `query.limit + 1`.
+    async fn lookup_audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
+    /// Oldest first after a position, up to `tail.limit`.
+    async fn tail_audit_events(&self, tail: &AuditTail) -> Result<Vec<AuditEvent>>;
+    /// Deletes up to `batch` events older than `before`; returns how many.
+    async fn prune_audit_events(&self, before: DateTime<Utc>, batch: usize) -> Result<u64>;
 }
 
 /// What kind of entity a [`Change`] touched.

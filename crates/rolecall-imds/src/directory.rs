@@ -57,6 +57,44 @@ fn serves(view: &InstanceView, issued: &Issued) -> bool {
         && issued.last_updated.timestamp_millis() >= view.credentials_since
 }
 
+/// A credential IMDS issued (minted) for an instance: what the audit trail records of it.
+#[derive(Debug, Clone)]
+pub struct IssuedNotice {
+    pub account_id: String,
+    pub role_name: String,
+    pub role_id: String,
+    pub instance_id: String,
+    pub instance_arn: String,
+    pub access_key_id: String,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl IssuedNotice {
+    /// The notice of `issued`, minted at `now` for `view`'s role (None if it has none).
+    pub fn of(
+        account_id: &str,
+        view: &InstanceView,
+        issued: &Issued,
+        now: DateTime<Utc>,
+    ) -> Option<IssuedNotice> {
+        let role = role_of(view)?;
+        Some(IssuedNotice {
+            account_id: account_id.to_string(),
+            role_name: role.name.clone(),
+            role_id: role.id.clone(),
+            instance_id: view.instance.id.clone(),
+            instance_arn: view.arn.clone(),
+            access_key_id: issued.access_key_id.clone(),
+            issued_at: now,
+            expires_at: issued.expires_at,
+        })
+    }
+}
+
+/// Told of every credential this directory mints (the audit trail).
+pub type IssueHook = Arc<dyn Fn(IssuedNotice) + Send + Sync>;
+
 /// The instances IMDS knows, indexed for answers (id, IP) and for applying changes (profile).
 #[derive(Default)]
 struct Snapshot {
@@ -150,6 +188,8 @@ pub struct Directory {
     wake: tokio::sync::Notify,
     /// Remote: bumped on every install, for requests waiting on a pending credential.
     installs: tokio::sync::watch::Sender<u64>,
+    /// Told of every credential minted here (the audit trail).
+    issue_hook: OnceLock<IssueHook>,
 }
 
 impl Directory {
@@ -200,6 +240,7 @@ impl Directory {
             pending: Mutex::new(HashSet::new()),
             wake: tokio::sync::Notify::new(),
             installs: tokio::sync::watch::Sender::new(0),
+            issue_hook: OnceLock::new(),
         })
     }
 
@@ -711,6 +752,7 @@ impl Directory {
             Some(delivery),
         )?);
         rolecall_core::metrics::metrics().credential(true);
+        self.issued(view, &issued, now);
         self.creds().insert(
             key,
             Cached {
@@ -755,11 +797,25 @@ impl Directory {
                 continue;
             };
             rolecall_core::metrics::metrics().credential(true);
+            self.issued(&view, &issued, now);
             if let Some(c) = self.creds().get_mut(&key)
                 && serves(&view, &issued)
             {
                 c.issued = Arc::new(issued);
             }
+        }
+    }
+
+    /// Sets what is told of every credential minted here (once; later calls are ignored).
+    pub fn set_issue_hook(&self, hook: IssueHook) {
+        let _ = self.issue_hook.set(hook);
+    }
+
+    fn issued(&self, view: &InstanceView, issued: &Issued, now: DateTime<Utc>) {
+        if let Some(hook) = self.issue_hook.get()
+            && let Some(notice) = IssuedNotice::of(self.account_id(), view, issued, now)
+        {
+            hook(notice);
         }
     }
 

@@ -38,6 +38,7 @@ impl Dialect for Postgres {
         (3, rolecall_store_sql::migrations::OWNER_POLICIES),
         (4, rolecall_store_sql::migrations::CHANGE_FEED),
         (6, include_str!("../migrations/0006_ec2_network.sql")),
+        (7, rolecall_store_sql::migrations::AUDIT),
         (9, include_str!("../migrations/0009_ec2_query_indexes.sql")),
     ];
 

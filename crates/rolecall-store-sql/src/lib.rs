@@ -18,6 +18,7 @@
 //! foreign keys as backstops. Failures are reported as [`StoreError`]s; core words them as AWS
 //! does.
 
+mod audit;
 mod ec2;
 mod ec2_query;
 mod principals;
@@ -141,7 +142,9 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> bool: Encode<'q, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
     /// Records that this transaction touched the entity (once per entity).
@@ -175,6 +178,10 @@ where
                 .execute(&mut *self.tx)
                 .await
                 .map_err(|e| backend(&e))?;
+            }
+            // The event of the write this is (if the API runs one): recorded with its change.
+            if let Some(event) = rolecall_core::audit::take_pending() {
+                audit::insert_all(&mut self.tx, std::slice::from_ref(&event)).await?;
             }
         }
         self.tx.commit().await.map_err(|e| backend(&e))
@@ -381,4 +388,6 @@ pub mod migrations {
     pub const OWNER_POLICIES: &str = include_str!("../migrations/0003_owner_policies.sql");
     /// 4: the change feed (`change_feed`, `changes`).
     pub const CHANGE_FEED: &str = include_str!("../migrations/0004_change_feed.sql");
+    /// 7: the audit trail (`audit_events`, `audit_event_resources`).
+    pub const AUDIT: &str = include_str!("../migrations/0007_audit.sql");
 }

@@ -6,6 +6,7 @@ use crate::{
     is_unique_violation, key, limit, to_json, version,
 };
 use async_trait::async_trait;
+use rolecall_core::audit::{AuditEvent, AuditQuery, AuditTail};
 use rolecall_core::ec2::Filter;
 use rolecall_core::model::*;
 use rolecall_core::{
@@ -1377,5 +1378,29 @@ where
             .map_err(|e| backend(&e))?;
         w.commit().await?;
         Ok(cut)
+    }
+
+    async fn append_audit_events(&self, events: &[AuditEvent]) -> Result<()> {
+        self.audit_append(events).await
+    }
+
+    async fn complete_audit_event(&self, event_id: &str, record: &serde_json::Value) -> Result<()> {
+        self.audit_complete(event_id, record).await
+    }
+
+    async fn lookup_audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+        self.audit_lookup(query).await
+    }
+
+    async fn tail_audit_events(&self, tail: &AuditTail) -> Result<Vec<AuditEvent>> {
+        self.audit_tail(tail).await
+    }
+
+    async fn prune_audit_events(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        batch: usize,
+    ) -> Result<u64> {
+        self.audit_prune(before, batch).await
     }
 }

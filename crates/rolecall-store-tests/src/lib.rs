@@ -5,6 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use futures_util::future::join_all;
+use rolecall_core::audit::{
+    AuditEvent, AuditQuery, AuditResource, AuditTail, LookupKey, Outcome, with_pending,
+};
 use rolecall_core::ec2::{Ec2, Ec2Config, Filter, RunInstances, wildcard_match};
 use rolecall_core::iam::{CreatePolicy, CreateRole, Iam};
 use rolecall_core::model::{Association, Instance, MetadataOptions, Tag};
@@ -39,7 +42,8 @@ macro_rules! conformance_tests {
             storage_errors_in_aws_words, change_feed_records_every_write,
             failed_writes_record_nothing, feed_readers_skip_nothing_under_concurrency,
             pruned_feed_says_reload, describe_instances_filters_in_the_database,
-            describe_associations_filters_in_the_database);
+            describe_associations_filters_in_the_database, audit_event_rides_with_its_write,
+            audit_lookups_filter_page_tail_and_prune);
     };
     (@each [] $make:expr; $($name:ident),*) => {
         $(
@@ -1368,4 +1372,159 @@ pub async fn describe_associations_filters_in_the_database(store: DynStore) {
         missing,
         Err(Error::InvalidAssociationIdNotFound(_))
     ));
+}
+
+fn audit_event(
+    id: &str,
+    millis: i64,
+    name: &str,
+    user: &str,
+    resource: Option<&str>,
+) -> AuditEvent {
+    AuditEvent {
+        event_id: id.into(),
+        event_time: chrono::DateTime::from_timestamp_millis(millis).unwrap(),
+        event_name: name.into(),
+        event_source: "iam.amazonaws.com".into(),
+        username: Some(user.into()),
+        access_key_id: Some(format!("AKIA{user}")),
+        read_only: name.starts_with("Get"),
+        resources: resource
+            .map(|r| AuditResource {
+                resource_type: "AWS::IAM::Role".into(),
+                name: r.into(),
+                arn: format!("arn:aws:iam::{ACCOUNT}:role/{r}"),
+            })
+            .into_iter()
+            .collect(),
+        record: serde_json::json!({"eventID": id, "eventName": name}),
+    }
+}
+
+/// A write's event is recorded by the write's own commit (so a rolled-back or refused write
+/// records none), and can then be completed.
+pub async fn audit_event_rides_with_its_write(store: DynStore) {
+    let iam = iam(&store);
+    let event = audit_event("e-write", 1_000, "CreateRole", "alice", Some("rode"));
+    let (made, outcome) = with_pending(event, iam.create_role(role("rode"))).await;
+    made.unwrap();
+    assert!(matches!(outcome, Outcome::Recorded(ref e) if e.event_id == "e-write"));
+    let by_id = AuditQuery {
+        filter: Some((LookupKey::EventId, "e-write".into())),
+        start: None,
+        end: None,
+        before: None,
+        limit: 10,
+    };
+    let got = store.lookup_audit_events(&by_id).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].resources[0].name, "rode");
+
+    // The same role again fails: nothing commits, the event stays with the caller.
+    let again = audit_event("e-again", 2_000, "CreateRole", "alice", Some("rode"));
+    let (failed, outcome) = with_pending(again, iam.create_role(role("rode"))).await;
+    assert!(failed.is_err());
+    assert!(matches!(outcome, Outcome::NotRecorded(ref e) if e.event_id == "e-again"));
+    let q = AuditQuery {
+        filter: Some((LookupKey::EventId, "e-again".into())),
+        ..by_id.clone()
+    };
+    assert!(store.lookup_audit_events(&q).await.unwrap().is_empty());
+
+    let done = serde_json::json!({"eventID": "e-write", "responseElements": {"role": {}}});
+    store.complete_audit_event("e-write", &done).await.unwrap();
+    let got = store.lookup_audit_events(&by_id).await.unwrap();
+    assert_eq!(got[0].record, done);
+}
+
+pub async fn audit_lookups_filter_page_tail_and_prune(store: DynStore) {
+    let events = vec![
+        audit_event("a", 1_000, "CreateRole", "alice", Some("r1")),
+        audit_event("b", 2_000, "GetRole", "bob", Some("r1")),
+        audit_event("c", 3_000, "GetRole", "alice", None),
+        audit_event("d", 3_000, "DeleteRole", "alice", Some("r2")),
+        audit_event("e", 5_000, "GetRole", "carol", None),
+    ];
+    store.append_audit_events(&events).await.unwrap();
+    let ids = |v: Vec<AuditEvent>| v.into_iter().map(|e| e.event_id).collect::<Vec<_>>();
+    let q = |filter: Option<(LookupKey, &str)>| AuditQuery {
+        filter: filter.map(|(k, v)| (k, v.to_string())),
+        start: None,
+        end: None,
+        before: None,
+        limit: 10,
+    };
+    let all = store.lookup_audit_events(&q(None)).await.unwrap();
+    assert_eq!(
+        ids(all),
+        ["e", "d", "c", "b", "a"],
+        "newest first, ties by id"
+    );
+    let cases: [(LookupKey, &str, &[&str]); 7] = [
+        (LookupKey::Username, "alice", &["d", "c", "a"]),
+        (LookupKey::EventName, "GetRole", &["e", "c", "b"]),
+        (LookupKey::ResourceName, "r1", &["b", "a"]),
+        (
+            LookupKey::ResourceName,
+            &format!("arn:aws:iam::{ACCOUNT}:role/r2"),
+            &["d"],
+        ),
+        (LookupKey::ResourceType, "AWS::IAM::Role", &["d", "b", "a"]),
+        (LookupKey::AccessKeyId, "AKIAbob", &["b"]),
+        (LookupKey::ReadOnly, "false", &["d", "a"]),
+    ];
+    for (k, v, want) in cases {
+        let got = store.lookup_audit_events(&q(Some((k, v)))).await.unwrap();
+        assert_eq!(ids(got), want, "{k:?}={v}");
+    }
+    // Pages: up to limit + 1, then strictly before the last one returned.
+    let first = AuditQuery {
+        limit: 2,
+        ..q(None)
+    };
+    let page = store.lookup_audit_events(&first).await.unwrap();
+    assert_eq!(ids(page), ["e", "d", "c"]);
+    let next = AuditQuery {
+        before: Some((3_000, "d".into())),
+        ..first.clone()
+    };
+    assert_eq!(
+        ids(store.lookup_audit_events(&next).await.unwrap()),
+        ["c", "b", "a"]
+    );
+    let window = AuditQuery {
+        start: chrono::DateTime::from_timestamp_millis(2_000),
+        end: chrono::DateTime::from_timestamp_millis(3_000),
+        ..q(None)
+    };
+    assert_eq!(
+        ids(store.lookup_audit_events(&window).await.unwrap()),
+        ["d", "c", "b"]
+    );
+    // The tail: oldest first after a position.
+    let tail = AuditTail {
+        after: Some((2_000, "b".into())),
+        since: None,
+        limit: 2,
+    };
+    assert_eq!(
+        ids(store.tail_audit_events(&tail).await.unwrap()),
+        ["c", "d"]
+    );
+    // Retention: older than the cut, in batches.
+    let cut = chrono::DateTime::from_timestamp_millis(3_500).unwrap();
+    assert_eq!(store.prune_audit_events(cut, 2).await.unwrap(), 2);
+    assert_eq!(store.prune_audit_events(cut, 10).await.unwrap(), 2);
+    assert_eq!(
+        ids(store.lookup_audit_events(&q(None)).await.unwrap()),
+        ["e"]
+    );
+    let by_resource = q(Some((LookupKey::ResourceName, "r1")));
+    assert!(
+        store
+            .lookup_audit_events(&by_resource)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -220,6 +220,7 @@ impl Stack {
             policy_cache: Default::default(),
             generation: Default::default(),
             revocations,
+            audit: Default::default(),
         });
         let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api_addr = api_listener.local_addr().unwrap();

@@ -1,5 +1,6 @@
 //! `rolecall`: self-hosted IAM roles for EC2 instances.
 
+mod audit;
 mod bench;
 mod datadir;
 mod exec;
@@ -62,6 +63,17 @@ enum InstanceRuntime {
 enum Auth {
     On,
     Off,
+}
+
+/// The audit trail (`rolecall serve`).
+#[derive(clap::Args, Clone, Copy)]
+struct AuditArgs {
+    /// Record every API request and IMDS credential issuance (`off` only for measurements).
+    #[arg(long = "audit", value_enum, default_value = "on")]
+    mode: Auth,
+    /// Days audit events are kept (CloudTrail's event history keeps 90).
+    #[arg(long = "audit-retention-days", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..))]
+    retention_days: u32,
 }
 
 #[derive(Subcommand)]
@@ -162,6 +174,20 @@ enum Command {
         instance_user: String,
         #[command(flatten)]
         limits: LimitArgs,
+        #[command(flatten)]
+        audit: AuditArgs,
+    },
+    /// Print the audit trail's events (CloudTrail records) as JSON lines, oldest first.
+    Audit {
+        #[arg(long, env = "ROLECALL_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// Only events at or after this time: RFC 3339 (2026-11-30T05:00:00Z) or an age
+        /// (90s, 15m, 2h, 7d) [default: all].
+        #[arg(long)]
+        since: Option<String>,
+        /// Keep printing new events as they are recorded.
+        #[arg(long)]
+        follow: bool,
     },
     /// Add a new deployment key (the active one from now on) and re-seal stored secrets under it.
     /// Restart the servers to use it; credentials issued under older keys stay valid.
@@ -261,6 +287,7 @@ struct ServeArgs {
     instance_runtime: InstanceRuntime,
     instance_user: String,
     limits: LimitArgs,
+    audit: AuditArgs,
 }
 
 /// Where the API listener's certificate comes from.
@@ -328,6 +355,7 @@ async fn main() -> Result<()> {
             instance_runtime,
             instance_user,
             limits,
+            audit,
         } => {
             let credentials = CredentialPolicy {
                 lifetime: chrono::Duration::seconds(credential_lifetime),
@@ -357,6 +385,7 @@ async fn main() -> Result<()> {
                     instance_runtime,
                     instance_user,
                     limits,
+                    audit,
                 },
             )
             .await
@@ -385,6 +414,14 @@ async fn main() -> Result<()> {
                 remote_imds,
             };
             bench::load(db, args).await
+        }
+        Command::Audit {
+            data_dir,
+            since,
+            follow,
+        } => {
+            let dir = data_dir.unwrap_or_else(datadir::default_dir);
+            audit::print(&dir, db, since.as_deref(), follow).await
         }
         Command::Env { data_dir } => env(data_dir.unwrap_or_else(datadir::default_dir), db).await,
         Command::RevokeSessions {
@@ -532,6 +569,13 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         }
     };
 
+    let audit = match args.audit.mode {
+        Auth::On => rolecall_api::Audit::start(
+            iam.store().clone(),
+            chrono::Duration::days(i64::from(args.audit.retention_days)),
+        ),
+        Auth::Off => rolecall_api::Audit::off(),
+    };
     let mut listeners: Vec<Arc<dyn rolecall_core::ChangeListener>> = Vec::new();
     let mut imds_addr = None;
     let mut imds_task = None;
@@ -543,6 +587,9 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
             clock.clone(),
             args.credentials,
         );
+        if audit.is_on() {
+            directory.set_issue_hook(audit.imds_hook(args.region.clone()));
+        }
         // A small fleet loads before the API starts; a large one goes on loading in the
         // background after a few seconds (the API answers; IMDS answers 503 until loaded).
         directory.clone().load_in_background();
@@ -663,6 +710,7 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         policy_cache: Default::default(),
         generation: Default::default(),
         revocations,
+        audit,
     });
     // Other processes sharing the database (more API nodes) publish their changes; follow them.
     tokio::spawn(rolecall_api::changes::watch(

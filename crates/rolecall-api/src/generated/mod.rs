@@ -131,6 +131,7 @@ pub enum Operation {
     DescribeVpcs,
     DescribeSubnets,
     DescribeSecurityGroups,
+    LookupEvents,
 }
 
 impl Operation {
@@ -254,6 +255,7 @@ impl Operation {
         Operation::DescribeVpcs,
         Operation::DescribeSubnets,
         Operation::DescribeSecurityGroups,
+        Operation::LookupEvents,
     ];
 
     /// The action name (`Action=`).
@@ -381,6 +383,7 @@ impl Operation {
             Operation::DescribeVpcs => "DescribeVpcs",
             Operation::DescribeSubnets => "DescribeSubnets",
             Operation::DescribeSecurityGroups => "DescribeSecurityGroups",
+            Operation::LookupEvents => "LookupEvents",
         }
     }
 
@@ -505,6 +508,7 @@ impl Operation {
             Operation::DescribeVpcs => Service::Ec2,
             Operation::DescribeSubnets => Service::Ec2,
             Operation::DescribeSecurityGroups => Service::Ec2,
+            Operation::LookupEvents => Service::Cloudtrail,
         }
     }
 
@@ -567,6 +571,7 @@ impl Operation {
                 | Operation::DescribeVpcs
                 | Operation::DescribeSubnets
                 | Operation::DescribeSecurityGroups
+                | Operation::LookupEvents
         )
     }
 
@@ -711,6 +716,7 @@ impl Operation {
             (Service::Ec2, "DescribeVpcs") => Operation::DescribeVpcs,
             (Service::Ec2, "DescribeSubnets") => Operation::DescribeSubnets,
             (Service::Ec2, "DescribeSecurityGroups") => Operation::DescribeSecurityGroups,
+            (Service::Cloudtrail, "LookupEvents") => Operation::LookupEvents,
             _ => return None,
         })
     }

@@ -83,7 +83,6 @@ impl Unit for DescribeInstanceAttribute {
     type Input = input::DescribeInstanceAttributeInput;
     type Resolved = Found;
 
-
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Found, ApiError> {
         Ok(authz::find_instance(call.api, &input.instance_id).await)
     }
@@ -266,7 +265,6 @@ impl Unit for ModifyInstanceAttribute {
     const OP: Operation = Operation::ModifyInstanceAttribute;
     type Input = input::ModifyInstanceAttributeInput;
     type Resolved = Found;
-
 
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Found, ApiError> {
         Ok(authz::find_instance(call.api, &input.instance_id).await)

@@ -658,7 +658,6 @@ impl Unit for GetConsoleOutput {
     type Input = input::GetConsoleOutputInput;
     type Resolved = Option<(Instance, Option<Association>)>;
 
-
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Self::Resolved, ApiError> {
         Ok(authz::find_instance(call.api, &input.instance_id).await)
     }

@@ -23,7 +23,6 @@ macro_rules! describe_unit {
             type Input = $crate::generated::ec2::$input;
             type Resolved = ();
 
-
             async fn resolve(
                 _: &$crate::context::Call<'_>,
                 _: &Self::Input,
@@ -117,6 +116,10 @@ pub(crate) async fn run<U: Unit>(
     let input = U::parse(call.params)?;
     let resolved = U::resolve(call, &input).await?;
     let checks = U::checks(call, &input, &resolved);
+    // The request's audit event names the resources the operation is authorized on.
+    rolecall_core::audit::update_pending(|e| {
+        crate::audit::record::set_resources(e, checks.iter().map(|c| c.resource.as_str()));
+    });
     authz::authorize(
         call.api,
         call.principal,

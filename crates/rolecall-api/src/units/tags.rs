@@ -74,7 +74,6 @@ impl Unit for CreateTags {
     type Input = input::CreateTagsInput;
     type Resolved = Targets;
 
-
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Targets, ApiError> {
         Ok(resolve_targets(call, &input.resources).await)
     }
@@ -109,7 +108,6 @@ impl Unit for DeleteTags {
     const OP: Operation = Operation::DeleteTags;
     type Input = input::DeleteTagsInput;
     type Resolved = Targets;
-
 
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Targets, ApiError> {
         Ok(resolve_targets(call, &input.resources).await)

@@ -57,6 +57,7 @@ pub async fn api() -> Api {
         policy_cache: Default::default(),
         generation: Default::default(),
         revocations,
+        audit: Default::default(),
     }
 }
 
