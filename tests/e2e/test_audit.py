@@ -193,7 +193,6 @@ def test_instance_call_carries_the_instance(imds_server):
     assert set(i["responseElements"]["credentials"]) == {"accessKeyId", "expiration"}
 
 
-@pytest.mark.xfail(strict=True, reason="ec2RoleDelivery comes from the session token's delivery version, which the other half of issue #14 (branch h14b) records")
 def test_instance_call_carries_role_delivery(imds_server):
     iam, ec2 = client_for(imds_server, "iam"), client_for(imds_server, "ec2")
     role, profile, *_ = role_with_profile(iam)

@@ -51,11 +51,15 @@ def remove_ours():
         ip("link", "del", link, check=False)
 
 
-INSTANCE_VENV = "/tmp/rolecall-instance-venv"
+# Not under /tmp: an instance has a private /tmp.
+INSTANCE_VENV = "/var/tmp/rolecall-instance-venv"
 
 
 def nobody_runs_aws() -> bool:
-    return subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "aws", "--version"], capture_output=True).returncode == 0
+    """As user data runs it: a shell's PATH search, as nobody (execvp alone may fall through to
+    another `aws` later on PATH where the shell stops at the first it cannot run)."""
+    run_as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--no-new-privs"]
+    return subprocess.run([*run_as_nobody, "sh", "-c", "aws --version"], capture_output=True).returncode == 0
 
 
 def instance_aws_cli() -> str:

@@ -120,6 +120,9 @@ def test_revoke_sessions_refuses_older_sessions_and_allows_new_ones(imds_server)
     # New sessions pass: AssumeRole again, and the instance's next credentials from IMDS.
     eventually(lambda: get_role(imds_server, sts.assume_role(RoleArn=r.role_arn, RoleSessionName="after")["Credentials"], r.role) == r.role,
                "a new AssumeRole session passes")
+    # IMDS follows the same feed as the API's authorization, within the poll interval.
+    eventually(lambda: imds_creds(imds_server, ip, r.role)["AccessKeyId"] != instance["AccessKeyId"],
+               "IMDS serves credentials issued after the revocation")
     fresh = imds_creds(imds_server, ip, r.role)
     assert fresh["AccessKeyId"] != instance["AccessKeyId"]
     assert get_role(imds_server, fresh, r.role) == r.role

@@ -157,15 +157,9 @@ pub async fn authenticate(
             .map_err(|e| sigv4_error(p, &e))?;
         return Ok(authenticated(principal, service, mode));
     }
-    let creds = match api.keys.lookup(&auth.access_key_id) {
-        Some(c) => c,
-        None => match user_key(api, &auth.access_key_id).await {
-            Some(c) => c,
-            None => root_key(api, &auth.access_key_id)
-                .await
-                .ok_or_else(|| invalid_token(p))?,
-        },
-    };
+    let creds = long_term_key(api, &auth.access_key_id)
+        .await
+        .ok_or_else(|| invalid_token(p))?;
     let key = SigningKey::for_scope(&creds.secret_access_key, &auth.scope);
     let mode = rolecall_sigv4::verify_reading_plus(&req, &auth, &key, now)
         .map_err(|e| sigv4_error(p, &e))?;
@@ -214,7 +208,19 @@ pub fn claimed_signer(parts: &Parts, query: &str, body: &[u8]) -> Option<(String
 }
 
 /// An IAM user's active access key, its secret opened with the key ring.
-pub(crate) async fn user_key(api: &Api, access_key_id: &str) -> Option<Credentials> {
+/// The long-term key `access_key_id` names and its secret: the `KeyStore`'s (tests), then an IAM
+/// user's active key, then one of the root's. The one lookup of signatures and console sign-in.
+pub(crate) async fn long_term_key(api: &Api, access_key_id: &str) -> Option<Credentials> {
+    match api.keys.lookup(access_key_id) {
+        Some(c) => Some(c),
+        None => match user_key(api, access_key_id).await {
+            Some(c) => Some(c),
+            None => root_key(api, access_key_id).await,
+        },
+    }
+}
+
+async fn user_key(api: &Api, access_key_id: &str) -> Option<Credentials> {
     if let Some(c) = api.policy_cache.key(access_key_id) {
         return Some(c);
     }

@@ -6,7 +6,7 @@
 use crate::authz::RequestFacts;
 use crate::context::Api;
 use crate::error::ApiError;
-use crate::keys::{AuthMode, Credentials};
+use crate::keys::AuthMode;
 use crate::principal::Principal;
 use crate::service::Service;
 use rolecall_wire::Params;
@@ -115,16 +115,9 @@ async fn key_pair(
         .ok()
         .map(|(p, s)| (p, Some(s))),
         None => {
-            let c = principal_for_key(api, access_key_id).await?;
+            let c = crate::auth::long_term_key(api, access_key_id).await?;
             Some((c.principal, Some(c.secret_access_key)))
         }
-    }
-}
-
-async fn principal_for_key(api: &Api, access_key_id: &str) -> Option<Credentials> {
-    match api.keys.lookup(access_key_id) {
-        Some(c) => Some(c),
-        None => crate::auth::user_key(api, access_key_id).await,
     }
 }
 
