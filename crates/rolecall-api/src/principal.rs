@@ -21,6 +21,13 @@ pub enum PrincipalKind {
         source_instance_arn: String,
         session: Arc<SessionClaims>,
     },
+    /// A GetFederationToken session (`arn:aws:sts::ACCOUNT:federated-user/NAME`): the calling
+    /// user's permissions (empty `user_name` for the root) as limited by the session policies.
+    FederatedUser {
+        user_name: String,
+        user_id: String,
+        session: Arc<SessionClaims>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +77,20 @@ impl Principal {
                     name: c.role_name.clone(),
                     id: c.role_id.clone(),
                     session: true,
+                },
+                temporary: true,
+            },
+            SessionKind::Federated => Principal {
+                arn: format!(
+                    "arn:aws:sts::{}:federated-user/{}",
+                    c.account_id, c.session_name
+                ),
+                user_id: format!("{}:{}", c.account_id, c.session_name),
+                account_id: c.account_id.clone(),
+                kind: PrincipalKind::FederatedUser {
+                    user_name: c.role_name.clone(),
+                    user_id: c.role_id.clone(),
+                    session: Arc::new(c.clone()),
                 },
                 temporary: true,
             },

@@ -1,4 +1,4 @@
-//! STS AssumeRole and GetSessionToken: temporary credentials in the same self-contained form as
+//! STS AssumeRole, GetSessionToken and GetFederationToken: temporary credentials in the same self-contained form as
 //! instance credentials (sealed claims, derived secret).
 
 use crate::authz::role_by_arn;
@@ -38,16 +38,19 @@ fn issue(call: &Call<'_>, claims: SessionClaims) -> Result<SessionCredentials, A
     })
 }
 
-/// `[\w+=,.@-]*`, 2..=64 characters.
-fn check_session_name(v: &str) -> Result<(), ApiError> {
-    let ok = (2..=64).contains(&v.chars().count())
+/// A session or federated user name: `[\w+=,.@-]*`, 2..=`max` characters; `field` as AWS
+/// names it in the refusal.
+fn check_session_name(field: &str, v: &str, max: usize) -> Result<(), ApiError> {
+    let ok = (2..=max).contains(&v.chars().count())
         && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
     if !ok {
         return Err(validation(
-            "roleSessionName",
+            field,
             v,
-            "Member must satisfy regular expression pattern: [\\w+=,.@-]* and have length between 2 and 64",
+            &format!(
+                "Member must satisfy regular expression pattern: [\\w+=,.@-]* and have length between 2 and {max}"
+            ),
         ));
     }
     Ok(())
@@ -61,7 +64,7 @@ pub fn validate_assume_role(params: &rolecall_wire::Params) -> Result<(), ApiErr
         protocol: Protocol::Sts,
     };
     a.req("RoleArn")?;
-    check_session_name(a.req("RoleSessionName")?)?;
+    check_session_name("roleSessionName", a.req("RoleSessionName")?, 64)?;
     if let Some(id) = a.opt("ExternalId")
         && !(2..=1224).contains(&id.len())
     {
@@ -114,46 +117,7 @@ pub async fn assume_role(call: &Call<'_>) -> Result<String, ApiError> {
             ),
         ));
     }
-    let session_policy = match a.opt("Policy") {
-        Some(doc) => {
-            let policy = Policy::parse(doc, PolicyKind::Session).map_err(|e| {
-                if e.is_limit_exceeded() {
-                    ApiError::new(
-                        400,
-                        "PackedPolicyTooLarge",
-                        "Packed policy consumes more than 100 percent of the allotted space.",
-                    )
-                } else {
-                    ApiError::new(400, "MalformedPolicyDocument", e.message().to_string())
-                }
-            })?;
-            drop(policy);
-            Some(doc.to_string())
-        }
-        None => None,
-    };
-    let policy_arns: Vec<String> = a
-        .params
-        .structs("PolicyArns.member")
-        .iter()
-        .filter_map(|p| p.get("arn").map(str::to_string))
-        .collect();
-    if policy_arns.len() > 10 {
-        return Err(validation(
-            "policyArns",
-            &policy_arns.len().to_string(),
-            "Member must have length less than or equal to 10",
-        ));
-    }
-    for arn in &policy_arns {
-        if call.api.iam.store().get_policy(arn).await?.is_none() {
-            return Err(ApiError::new(
-                400,
-                "InvalidParameterValue",
-                format!("Policy {arn} does not exist or is not attachable."),
-            ));
-        }
-    }
+    let (session_policy, policy_arns) = session_policies(call, &a).await?;
     let tags: Vec<(String, String)> = a
         .params
         .structs("Tags.member")
@@ -277,4 +241,147 @@ pub async fn get_session_token(call: &Call<'_>) -> Result<String, ApiError> {
         call.request_id,
         Some(&|x| credentials_xml(x, &creds)),
     ))
+}
+
+/// The session policies a request passes (`Policy`, `PolicyArns.member.N`), checked.
+async fn session_policies(
+    call: &Call<'_>,
+    a: &Args<'_>,
+) -> Result<(Option<String>, Vec<String>), ApiError> {
+    let session_policy = match a.opt("Policy") {
+        Some(doc) => {
+            let policy = Policy::parse(doc, PolicyKind::Session).map_err(|e| {
+                if e.is_limit_exceeded() {
+                    ApiError::new(
+                        400,
+                        "PackedPolicyTooLarge",
+                        "Packed policy consumes more than 100 percent of the allotted space.",
+                    )
+                } else {
+                    ApiError::new(400, "MalformedPolicyDocument", e.message().to_string())
+                }
+            })?;
+            drop(policy);
+            Some(doc.to_string())
+        }
+        None => None,
+    };
+    let policy_arns: Vec<String> = a
+        .params
+        .structs("PolicyArns.member")
+        .iter()
+        .filter_map(|p| p.get("arn").map(str::to_string))
+        .collect();
+    if policy_arns.len() > 10 {
+        return Err(validation(
+            "policyArns",
+            &policy_arns.len().to_string(),
+            "Member must have length less than or equal to 10",
+        ));
+    }
+    for arn in &policy_arns {
+        if call.api.iam.store().get_policy(arn).await?.is_none() {
+            return Err(ApiError::new(
+                400,
+                "InvalidParameterValue",
+                format!("Policy {arn} does not exist or is not attachable."),
+            ));
+        }
+    }
+    Ok((session_policy, policy_arns))
+}
+
+/// GetFederationToken's own input rules (the name), before anything else.
+pub fn validate_federation(params: &rolecall_wire::Params) -> Result<(), ApiError> {
+    check_session_name("name", sts_args(params).req("Name")?, 32)
+}
+
+fn sts_args(params: &rolecall_wire::Params) -> Args<'_> {
+    Args {
+        params,
+        protocol: Protocol::Sts,
+    }
+}
+
+/// The federated user `Name` names in this account.
+pub fn federated_user_arn(account: &str, name: &str) -> String {
+    format!("arn:aws:sts::{account}:federated-user/{name}")
+}
+
+pub async fn get_federation_token(call: &Call<'_>) -> Result<String, ApiError> {
+    validate_federation(call.params)?;
+    let a = sts_args(call.params);
+    let name = a.req("Name")?;
+    let p = call.principal;
+    let (user_name, user_id, max) = match &p.kind {
+        PrincipalKind::Root if !p.temporary => (String::new(), p.user_id.clone(), 3600),
+        PrincipalKind::User {
+            name,
+            id,
+            session: false,
+        } => (name.clone(), id.clone(), 129_600),
+        _ => {
+            return Err(ApiError::new(
+                403,
+                "AccessDenied",
+                "Cannot call GetFederationToken with session credentials",
+            ));
+        }
+    };
+    let duration = a.int("DurationSeconds")?.unwrap_or(43_200);
+    let bound = if duration < 900 {
+        Some("greater than or equal to 900")
+    } else if duration > 129_600 {
+        Some("less than or equal to 129600")
+    } else {
+        None
+    };
+    if let Some(bound) = bound {
+        return Err(validation(
+            "durationSeconds",
+            &duration.to_string(),
+            &format!("Member must have value {bound}"),
+        ));
+    }
+    // The root's sessions last at most an hour: a longer request is cut to it, as in AWS.
+    let duration = duration.min(max);
+    let (session_policy, policy_arns) = session_policies(call, &a).await?;
+    let now = call.api.clock.now();
+    let account = p.account_id.clone();
+    let claims = SessionClaims {
+        account_id: account.clone(),
+        kind: SessionKind::Federated,
+        role_name: user_name,
+        role_id: user_id,
+        principal_arn: p.arn.clone(),
+        session_name: name.to_string(),
+        issued_at: now.timestamp(),
+        issued_millis: now.timestamp_subsec_millis(),
+        expires_at: (now + Duration::seconds(duration)).timestamp(),
+        session_policy: session_policy.clone(),
+        policy_arns,
+        ..Default::default()
+    };
+    let creds = issue(call, claims)?;
+    let packed = session_policy.as_deref().map(policy_size).unwrap_or(0);
+    Ok(sts_response(call, &|x| {
+        credentials_xml(x, &creds);
+        x.elem("FederatedUser", |x| {
+            x.leaf("FederatedUserId", format!("{account}:{name}"));
+            x.leaf("Arn", federated_user_arn(&account, name));
+        });
+        x.leaf(
+            "PackedPolicySize",
+            (packed * 100).div_ceil(2048).to_string(),
+        );
+    }))
+}
+
+fn sts_response(call: &Call<'_>, body: &dyn Fn(&mut Xml)) -> String {
+    query_response(
+        call.op.name(),
+        Protocol::Sts.namespace(),
+        call.request_id,
+        Some(body),
+    )
 }

@@ -25,6 +25,9 @@ pub enum SessionKind {
     User,
     /// The account root's GetSessionToken session.
     Root,
+    /// A GetFederationToken session: `role_name`/`role_id`/`principal_arn` name the IAM user
+    /// who asked for it (empty for the root), `session_name` the federated user's name.
+    Federated,
 }
 
 /// What a session token asserts.

@@ -85,6 +85,7 @@ fn username(p: &Principal) -> String {
         PrincipalKind::Root => "root".into(),
         PrincipalKind::User { name, .. } => name.clone(),
         PrincipalKind::AssumedRole { session_name, .. } => session_name.clone(),
+        PrincipalKind::FederatedUser { session, .. } => session.session_name.clone(),
     }
 }
 
@@ -116,6 +117,30 @@ pub fn user_identity(p: &Principal, access_key_id: &str) -> Value {
             }
             v
         }
+        PrincipalKind::FederatedUser {
+            user_name,
+            user_id,
+            session,
+        } => json!({
+            "type": "FederatedUser",
+            "principalId": p.user_id,
+            "arn": p.arn,
+            "accountId": p.account_id,
+            "accessKeyId": access_key_id,
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": if user_name.is_empty() { "Root" } else { "IAMUser" },
+                    "principalId": user_id,
+                    "arn": session.principal_arn,
+                    "accountId": p.account_id,
+                    "userName": user_name,
+                },
+                "attributes": {
+                    "creationDate": creation_date(session.issued_at),
+                    "mfaAuthenticated": "false",
+                },
+            },
+        }),
         PrincipalKind::AssumedRole {
             role_name,
             role_id,

@@ -40,7 +40,15 @@ pub(crate) async fn load_principal(
 ) -> Result<Option<Arc<CachedPrincipal>>, ApiError> {
     let (key, expected_id) = match kind {
         PrincipalKind::Root => return Ok(None),
-        PrincipalKind::User { name, id, .. } => (format!("user:{name}"), id),
+        PrincipalKind::FederatedUser { user_name, .. } if user_name.is_empty() => {
+            return Ok(Some(Arc::new(root_federation(api))));
+        }
+        PrincipalKind::User { name, id, .. }
+        | PrincipalKind::FederatedUser {
+            user_name: name,
+            user_id: id,
+            ..
+        } => (format!("user:{name}"), id),
         PrincipalKind::AssumedRole {
             role_name, role_id, ..
         } => (format!("role:{role_name}"), role_id),
@@ -52,7 +60,10 @@ pub(crate) async fn load_principal(
     let store = api.iam.store();
     let cached = match kind {
         PrincipalKind::Root => return Ok(None),
-        PrincipalKind::User { name, .. } => {
+        PrincipalKind::User { name, .. }
+        | PrincipalKind::FederatedUser {
+            user_name: name, ..
+        } => {
             let Some(user) = store.get_user(name).await? else {
                 return Ok(None);
             };
@@ -79,6 +90,30 @@ pub(crate) async fn load_principal(
     };
     let cached = api.policy_cache.put(key, cached, epoch);
     Ok((&cached.id == expected_id).then_some(cached))
+}
+
+/// What a federated user of the root starts from: everything (its session policies limit it).
+fn root_federation(api: &Api) -> CachedPrincipal {
+    const ALLOW_ALL: &str =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let account = api.iam.account_id();
+    let identity = rolecall_policy::Policy::parse(ALLOW_ALL, rolecall_policy::PolicyKind::Identity)
+        .map(|policy| rolecall_core::authz::PolicyDoc {
+            id: "root".into(),
+            policy,
+            document: ALLOW_ALL.into(),
+        })
+        .into_iter()
+        .collect();
+    CachedPrincipal {
+        id: account.to_string(),
+        arn: format!("arn:aws:iam::{account}:root"),
+        tags: Vec::new(),
+        policies: rolecall_core::authz::IdentityPolicies {
+            identity,
+            boundary: None,
+        },
+    }
 }
 
 /// What the request carries besides its parameters.
@@ -192,20 +227,29 @@ pub(crate) fn global_keys(
             for (tag, value) in &session.tags {
                 k.insert(&format!("aws:PrincipalTag/{tag}"), value.as_str());
             }
-            let issued = chrono::DateTime::from_timestamp(
-                session.issued_at,
-                session.issued_millis.min(999) * 1_000_000,
-            )
-            .unwrap_or_default();
-            let format = if session.issued_millis == 0 {
-                "%Y-%m-%dT%H:%M:%SZ"
-            } else {
-                "%Y-%m-%dT%H:%M:%S%.3fZ"
-            };
-            k.insert("aws:TokenIssueTime", issued.format(format).to_string());
+            k.insert("aws:TokenIssueTime", token_issue_time(session));
+        }
+        PrincipalKind::FederatedUser { session, .. } => {
+            k.insert("aws:PrincipalType", "FederatedUser");
+            k.insert("aws:TokenIssueTime", token_issue_time(session));
         }
     }
     k
+}
+
+/// `aws:TokenIssueTime`, with milliseconds when the session has them.
+fn token_issue_time(session: &rolecall_crypto::SessionClaims) -> String {
+    let issued = chrono::DateTime::from_timestamp(
+        session.issued_at,
+        session.issued_millis.min(999) * 1_000_000,
+    )
+    .unwrap_or_default();
+    let format = if session.issued_millis == 0 {
+        "%Y-%m-%dT%H:%M:%SZ"
+    } else {
+        "%Y-%m-%dT%H:%M:%S%.3fZ"
+    };
+    issued.format(format).to_string()
 }
 
 /// Allows or refuses one request.
@@ -221,10 +265,10 @@ pub async fn authorize(
     if is_unauthorized_call(op) {
         return Ok(());
     }
+    session::restrict_session_credentials(principal, op)?;
     if op == Operation::AssumeRole {
         return session::authorize_assume_role(api, principal, params, facts).await;
     }
-    session::restrict_session_credentials(principal, op)?;
     if principal.kind == PrincipalKind::Root {
         return Ok(());
     }
@@ -259,6 +303,17 @@ pub async fn authorize(
         .flatten()
         .map(|d| PolicyRef::new(&d.id, &d.policy))
         .collect();
+    // A federated user without session policies has no permissions (as in AWS).
+    if matches!(principal.kind, PrincipalKind::FederatedUser { .. })
+        && session.is_empty()
+        && let Some(check) = checks.first()
+    {
+        let phrase = format!(
+            "because no session policy allows the {} action",
+            check.action
+        );
+        return Err(denied(service, principal, check, &phrase, None));
+    }
     let set = PolicySet {
         identity: &identity,
         boundary: policies
@@ -270,6 +325,9 @@ pub async fn authorize(
     };
     let policy_principal = match &principal.kind {
         PrincipalKind::User { .. } => rolecall_policy::Principal::user(principal.arn.as_str()),
+        PrincipalKind::FederatedUser { .. } => {
+            rolecall_policy::Principal::federated_user(principal.arn.as_str())
+        }
         _ => rolecall_policy::Principal::assumed_role(principal.arn.as_str(), cached.arn.as_str()),
     };
     let keys = global_keys(api, principal, &cached.arn, &cached.tags, facts);

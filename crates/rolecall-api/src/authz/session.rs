@@ -15,6 +15,16 @@ use rolecall_wire::Params;
 /// GetSessionToken credentials may call no IAM action (IAM requires MFA for them) and, of STS,
 /// only AssumeRole and GetCallerIdentity.
 pub fn restrict_session_credentials(principal: &Principal, op: Operation) -> Result<(), ApiError> {
+    if op == Operation::GetFederationToken && principal.temporary {
+        return Err(ApiError::new(
+            403,
+            "AccessDenied",
+            "Cannot call GetFederationToken with session credentials",
+        ));
+    }
+    if matches!(principal.kind, PrincipalKind::FederatedUser { .. }) {
+        return restrict_federated(principal, op);
+    }
     let session_token = matches!(principal.kind, PrincipalKind::User { session: true, .. })
         || (principal.kind == PrincipalKind::Root && principal.temporary);
     if !session_token {
@@ -39,14 +49,42 @@ pub fn restrict_session_credentials(principal: &Principal, op: Operation) -> Res
     }
 }
 
-/// The session policies a role session carries (AssumeRole's Policy and PolicyArns), compiled.
+/// GetFederationToken credentials may call no IAM action and, of STS, only GetCallerIdentity.
+fn restrict_federated(principal: &Principal, op: Operation) -> Result<(), ApiError> {
+    let allowed = match op.service() {
+        Service::Iam => false,
+        Service::Sts => op == Operation::GetCallerIdentity,
+        _ => true,
+    };
+    if allowed {
+        return Ok(());
+    }
+    let prefix = if op.service() == Service::Iam {
+        "iam"
+    } else {
+        "sts"
+    };
+    Err(ApiError::new(
+        403,
+        "AccessDenied",
+        format!(
+            "User: {} is not authorized to perform: {prefix}:{} with federated user credentials",
+            principal.arn,
+            op.name()
+        ),
+    ))
+}
+
+/// The session policies a role or federated user session carries (AssumeRole's Policy and PolicyArns), compiled.
 /// None when the session has none (then they do not limit anything).
 pub async fn session_policies(
     api: &Api,
     principal: &Principal,
 ) -> Result<Option<Vec<PolicyDoc>>, ApiError> {
-    let PrincipalKind::AssumedRole { session, .. } = &principal.kind else {
-        return Ok(None);
+    let session = match &principal.kind {
+        PrincipalKind::AssumedRole { session, .. }
+        | PrincipalKind::FederatedUser { session, .. } => session,
+        _ => return Ok(None),
     };
     if session.session_policy.is_none() && session.policy_arns.is_empty() {
         return Ok(None);
@@ -149,6 +187,9 @@ pub async fn authorize_assume_role(
     };
     let policy_principal = match &principal.kind {
         PrincipalKind::User { .. } => rolecall_policy::Principal::user(principal.arn.as_str()),
+        PrincipalKind::FederatedUser { .. } => {
+            rolecall_policy::Principal::federated_user(principal.arn.as_str())
+        }
         _ => rolecall_policy::Principal::assumed_role(principal.arn.as_str(), cached.arn.as_str()),
     };
     let mut req = RequestContext::new(policy_principal, "sts:AssumeRole", role.arn.as_str());

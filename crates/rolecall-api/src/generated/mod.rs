@@ -107,6 +107,7 @@ pub enum Operation {
     GetCallerIdentity,
     AssumeRole,
     GetSessionToken,
+    GetFederationToken,
     DecodeAuthorizationMessage,
     GetAccessKeyInfo,
     RunInstances,
@@ -231,6 +232,7 @@ impl Operation {
         Operation::GetCallerIdentity,
         Operation::AssumeRole,
         Operation::GetSessionToken,
+        Operation::GetFederationToken,
         Operation::DecodeAuthorizationMessage,
         Operation::GetAccessKeyInfo,
         Operation::RunInstances,
@@ -355,6 +357,7 @@ impl Operation {
             Operation::GetCallerIdentity => "GetCallerIdentity",
             Operation::AssumeRole => "AssumeRole",
             Operation::GetSessionToken => "GetSessionToken",
+            Operation::GetFederationToken => "GetFederationToken",
             Operation::DecodeAuthorizationMessage => "DecodeAuthorizationMessage",
             Operation::GetAccessKeyInfo => "GetAccessKeyInfo",
             Operation::RunInstances => "RunInstances",
@@ -484,6 +487,7 @@ impl Operation {
             Operation::GetCallerIdentity => Service::Sts,
             Operation::AssumeRole => Service::Sts,
             Operation::GetSessionToken => Service::Sts,
+            Operation::GetFederationToken => Service::Sts,
             Operation::DecodeAuthorizationMessage => Service::Sts,
             Operation::GetAccessKeyInfo => Service::Sts,
             Operation::RunInstances => Service::Ec2,
@@ -558,6 +562,7 @@ impl Operation {
                 | Operation::GetCallerIdentity
                 | Operation::AssumeRole
                 | Operation::GetSessionToken
+                | Operation::GetFederationToken
                 | Operation::DecodeAuthorizationMessage
                 | Operation::GetAccessKeyInfo
                 | Operation::DescribeInstances
@@ -682,6 +687,7 @@ impl Operation {
             (Service::Sts, "GetCallerIdentity") => Operation::GetCallerIdentity,
             (Service::Sts, "AssumeRole") => Operation::AssumeRole,
             (Service::Sts, "GetSessionToken") => Operation::GetSessionToken,
+            (Service::Sts, "GetFederationToken") => Operation::GetFederationToken,
             (Service::Sts, "DecodeAuthorizationMessage") => Operation::DecodeAuthorizationMessage,
             (Service::Sts, "GetAccessKeyInfo") => Operation::GetAccessKeyInfo,
             (Service::Ec2, "RunInstances") => Operation::RunInstances,

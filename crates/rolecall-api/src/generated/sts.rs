@@ -22,6 +22,7 @@ const EXTERNAL_ID_TYPE: Text = Text::new(2, 1224).pattern(patterns::CLASS_6);
 const ROLE_DURATION_SECONDS_TYPE: Int = Int::new(Some(900), Some(43200));
 const ROLE_SESSION_NAME_TYPE: Text = Text::new(2, 64).pattern(patterns::CLASS_4);
 const SERIAL_NUMBER_TYPE: Text = Text::new(9, 256).pattern(patterns::CLASS_7);
+const SESSION_POLICY_DOCUMENT_TYPE: Text = Text::new(1, 2048).pattern(patterns::CLASS_5);
 const SOURCE_IDENTITY_TYPE: Text = Text::new(2, 64).pattern(patterns::CLASS_4);
 /// Pattern "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+": not a simple character class, not checked.
 const TAG_KEY_TYPE: Text = Text::new(1, 128);
@@ -30,6 +31,7 @@ const TAG_VALUE_TYPE: Text = Text::new(0, 256);
 const TOKEN_CODE_TYPE: Text = Text::new(6, 6).pattern(patterns::CLASS_8);
 const UNRESTRICTED_SESSION_POLICY_DOCUMENT_TYPE: Text =
     Text::new(1, usize::MAX).pattern(patterns::CLASS_5);
+const USER_NAME_TYPE: Text = Text::new(2, 32).pattern(patterns::CLASS_4);
 
 shape! {
     /// The input of `GetCallerIdentity` (GetCallerIdentityRequest).
@@ -84,6 +86,17 @@ shape! {
         duration_seconds: Option<i64> = r.int("DurationSeconds", &DURATION_SECONDS_TYPE)?,
         serial_number: Option<String> = r.text("SerialNumber", &SERIAL_NUMBER_TYPE)?,
         token_code: Option<String> = r.text("TokenCode", &TOKEN_CODE_TYPE)?,
+    }
+}
+
+shape! {
+    /// The input of `GetFederationToken` (GetFederationTokenRequest).
+    GetFederationTokenInput |r| {
+        name: String = r.required("Name", r.text("Name", &USER_NAME_TYPE)?)?,
+        policy: Option<String> = r.text("Policy", &SESSION_POLICY_DOCUMENT_TYPE)?,
+        policy_arns: Vec<PolicyDescriptorType> = r.structs("PolicyArns", None, ("PolicyDescriptorType", &["arn"]), PolicyDescriptorType::parse_at)?,
+        duration_seconds: Option<i64> = r.int("DurationSeconds", &DURATION_SECONDS_TYPE)?,
+        tags: Vec<Tag> = r.structs("Tags", Some(50), ("Tag", &["Key", "Value"]), Tag::parse_at)?,
     }
 }
 

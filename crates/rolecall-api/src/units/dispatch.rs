@@ -219,6 +219,7 @@ pub(crate) async fn dispatch(
         Operation::GetCallerIdentity => run::<sts::GetCallerIdentity>(call, facts).await,
         Operation::AssumeRole => run::<sts::AssumeRole>(call, facts).await,
         Operation::GetSessionToken => run::<sts::GetSessionToken>(call, facts).await,
+        Operation::GetFederationToken => run::<sts::GetFederationToken>(call, facts).await,
         Operation::DecodeAuthorizationMessage => {
             run::<sts::DecodeAuthorizationMessage>(call, facts).await
         }

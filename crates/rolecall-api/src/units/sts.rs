@@ -172,3 +172,32 @@ impl Unit for AssumeRole {
         crate::sts_sessions::assume_role(call).await
     }
 }
+
+/// GetFederationToken: its input rules first, then `sts:GetFederationToken` on the federated
+/// user it names; callable with long-term keys only.
+pub(crate) struct GetFederationToken;
+
+impl Unit for GetFederationToken {
+    const OP: Operation = Operation::GetFederationToken;
+    type Input = Raw;
+    type Resolved = ();
+
+    fn parse(p: &Params) -> Result<Raw, ApiError> {
+        crate::sts_sessions::validate_federation(p)?;
+        Ok(Raw)
+    }
+
+    async fn resolve(_: &Call<'_>, _: &Raw) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    fn checks(call: &Call<'_>, _: &Raw, _: &()) -> Vec<Check> {
+        let name = call.params.get("Name").unwrap_or_default();
+        let arn = crate::sts_sessions::federated_user_arn(&call.principal.account_id, name);
+        vec![sts_check(Self::OP, arn)]
+    }
+
+    async fn handle(call: &Call<'_>, _: Raw, _: ()) -> Result<String, ApiError> {
+        crate::sts_sessions::get_federation_token(call).await
+    }
+}
