@@ -132,6 +132,13 @@ pub enum Operation {
     DescribeSubnets,
     DescribeSecurityGroups,
     LookupEvents,
+    CreateLoginProfile,
+    GetLoginProfile,
+    UpdateLoginProfile,
+    DeleteLoginProfile,
+    UpdateAccountPasswordPolicy,
+    GetAccountPasswordPolicy,
+    DeleteAccountPasswordPolicy,
 }
 
 impl Operation {
@@ -256,6 +263,13 @@ impl Operation {
         Operation::DescribeSubnets,
         Operation::DescribeSecurityGroups,
         Operation::LookupEvents,
+        Operation::CreateLoginProfile,
+        Operation::GetLoginProfile,
+        Operation::UpdateLoginProfile,
+        Operation::DeleteLoginProfile,
+        Operation::UpdateAccountPasswordPolicy,
+        Operation::GetAccountPasswordPolicy,
+        Operation::DeleteAccountPasswordPolicy,
     ];
 
     /// The action name (`Action=`).
@@ -384,6 +398,13 @@ impl Operation {
             Operation::DescribeSubnets => "DescribeSubnets",
             Operation::DescribeSecurityGroups => "DescribeSecurityGroups",
             Operation::LookupEvents => "LookupEvents",
+            Operation::CreateLoginProfile => "CreateLoginProfile",
+            Operation::GetLoginProfile => "GetLoginProfile",
+            Operation::UpdateLoginProfile => "UpdateLoginProfile",
+            Operation::DeleteLoginProfile => "DeleteLoginProfile",
+            Operation::UpdateAccountPasswordPolicy => "UpdateAccountPasswordPolicy",
+            Operation::GetAccountPasswordPolicy => "GetAccountPasswordPolicy",
+            Operation::DeleteAccountPasswordPolicy => "DeleteAccountPasswordPolicy",
         }
     }
 
@@ -509,6 +530,13 @@ impl Operation {
             Operation::DescribeSubnets => Service::Ec2,
             Operation::DescribeSecurityGroups => Service::Ec2,
             Operation::LookupEvents => Service::Cloudtrail,
+            Operation::CreateLoginProfile => Service::Iam,
+            Operation::GetLoginProfile => Service::Iam,
+            Operation::UpdateLoginProfile => Service::Iam,
+            Operation::DeleteLoginProfile => Service::Iam,
+            Operation::UpdateAccountPasswordPolicy => Service::Iam,
+            Operation::GetAccountPasswordPolicy => Service::Iam,
+            Operation::DeleteAccountPasswordPolicy => Service::Iam,
         }
     }
 
@@ -572,6 +600,8 @@ impl Operation {
                 | Operation::DescribeSubnets
                 | Operation::DescribeSecurityGroups
                 | Operation::LookupEvents
+                | Operation::GetLoginProfile
+                | Operation::GetAccountPasswordPolicy
         )
     }
 
@@ -717,6 +747,13 @@ impl Operation {
             (Service::Ec2, "DescribeSubnets") => Operation::DescribeSubnets,
             (Service::Ec2, "DescribeSecurityGroups") => Operation::DescribeSecurityGroups,
             (Service::Cloudtrail, "LookupEvents") => Operation::LookupEvents,
+            (Service::Iam, "CreateLoginProfile") => Operation::CreateLoginProfile,
+            (Service::Iam, "GetLoginProfile") => Operation::GetLoginProfile,
+            (Service::Iam, "UpdateLoginProfile") => Operation::UpdateLoginProfile,
+            (Service::Iam, "DeleteLoginProfile") => Operation::DeleteLoginProfile,
+            (Service::Iam, "UpdateAccountPasswordPolicy") => Operation::UpdateAccountPasswordPolicy,
+            (Service::Iam, "GetAccountPasswordPolicy") => Operation::GetAccountPasswordPolicy,
+            (Service::Iam, "DeleteAccountPasswordPolicy") => Operation::DeleteAccountPasswordPolicy,
             _ => return None,
         })
     }
