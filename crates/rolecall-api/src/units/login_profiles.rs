@@ -166,3 +166,78 @@ on_resource!(
         Ok(respond_empty(call))
     }
 );
+
+#[cfg(test)]
+mod tests {
+    use crate::generated::Operation;
+    use crate::units::testing::{api, call};
+
+    #[tokio::test]
+    async fn the_password_verifies_and_is_never_answered() {
+        let api = api().await;
+        api.iam
+            .create_user("alice", None, None, vec![])
+            .await
+            .expect("user");
+        let params = [("UserName", "alice"), ("Password", "Sekr1t-Pass!")];
+        let body = call(&api, Operation::CreateLoginProfile, &params)
+            .await
+            .expect("a unit")
+            .expect("created");
+        assert!(body.contains("<UserName>alice</UserName>"), "{body}");
+        assert!(!body.contains("Sekr1t-Pass!"), "{body}");
+        assert!(
+            api.iam
+                .verify_password("alice", "Sekr1t-Pass!")
+                .await
+                .expect("verified")
+        );
+        assert!(
+            !api.iam
+                .verify_password("alice", "sekr1t-pass!")
+                .await
+                .expect("verified")
+        );
+        assert!(
+            !api.iam
+                .verify_password("bob", "Sekr1t-Pass!")
+                .await
+                .expect("verified")
+        );
+
+        let new = [("UserName", "alice"), ("Password", "Other-Pass-2")];
+        call(&api, Operation::UpdateLoginProfile, &new)
+            .await
+            .expect("a unit")
+            .expect("updated");
+        assert!(
+            !api.iam
+                .verify_password("alice", "Sekr1t-Pass!")
+                .await
+                .expect("verified")
+        );
+        assert!(
+            api.iam
+                .verify_password("alice", "Other-Pass-2")
+                .await
+                .expect("verified")
+        );
+
+        call(
+            &api,
+            Operation::DeleteLoginProfile,
+            &[("UserName", "alice")],
+        )
+        .await
+        .expect("a unit")
+        .expect("deleted");
+        assert!(
+            !api.iam
+                .verify_password("alice", "Other-Pass-2")
+                .await
+                .expect("verified")
+        );
+        assert!(Operation::GetLoginProfile.is_read_only());
+        assert!(!Operation::UpdateAccountPasswordPolicy.is_read_only());
+    }
+}
