@@ -4,7 +4,7 @@ answered or logged; the policy (or AWS's default one) enforced; authorized on th
 
 from botocore.config import Config
 from conftest import client_for
-from support import RawBodies, allow, assert_recent, aws_error, doc, unique
+from support import RawBodies, allow, assert_recent, aws_error, doc, eventually, unique
 
 STRONG = "Str0ng-Passw0rd!"
 
@@ -43,6 +43,18 @@ def test_login_profile_lifecycle(server, iam):
         text = body.decode()
         assert STRONG not in text and "An0ther-Secret!" not in text and "argon2" not in text
     assert STRONG not in server.log_text() and "An0ther-Secret!" not in server.log_text()
+
+    # The audit trail records the calls, without the password.
+    ct = client_for(server, "cloudtrail")
+    attrs = [{"AttributeKey": "EventName", "AttributeValue": "CreateLoginProfile"}]
+
+    def recorded():
+        events = ct.lookup_events(LookupAttributes=attrs)["Events"]
+        return [e for e in events if name in e["CloudTrailEvent"]]
+
+    eventually(recorded, "CreateLoginProfile in the audit trail")
+    for event in recorded():
+        assert STRONG not in event["CloudTrailEvent"]
 
 
 def test_aws_default_password_rules_without_a_policy(fresh_server):
