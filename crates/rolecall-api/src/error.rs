@@ -130,6 +130,7 @@ impl From<Error> for ApiError {
             Error::MalformedPolicyDocument(_) => (400, "MalformedPolicyDocument"),
             Error::Validation(_) => (400, "ValidationError"),
             Error::InvalidInput(_) => (400, "InvalidInput"),
+            Error::PasswordPolicyViolation(_) => (400, "PasswordPolicyViolation"),
             Error::UnmodifiableEntity(_) => (400, "UnmodifiableEntity"),
             Error::MissingParameter(_) => (400, "MissingParameter"),
             Error::InvalidParameterValue(_) => (400, "InvalidParameterValue"),

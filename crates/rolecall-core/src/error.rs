@@ -19,6 +19,9 @@ pub enum Error {
     Validation(String),
     #[error("{0}")]
     InvalidInput(String),
+    /// A console password that the account's password policy (or AWS's minimum) refuses.
+    #[error("{0}")]
+    PasswordPolicyViolation(String),
     /// A service-linked role changed other than by its service.
     #[error("{0}")]
     UnmodifiableEntity(String),

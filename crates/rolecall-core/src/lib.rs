@@ -18,6 +18,7 @@ mod error;
 pub mod iam;
 pub mod iam_account;
 pub mod iam_principals;
+pub mod login_profiles;
 pub mod metrics;
 pub mod model;
 pub mod paging;

@@ -25,6 +25,10 @@ const GROUP_NAME_TYPE: Text = Text::new(1, 128).pattern(patterns::CLASS_1);
 const INSTANCE_PROFILE_NAME_TYPE: Text = Text::new(1, 128).pattern(patterns::CLASS_1);
 const MARKER_TYPE: Text = Text::new(1, 320);
 const MAX_ITEMS_TYPE: Int = Int::new(Some(1), Some(1000)).number_wording();
+const MAX_PASSWORD_AGE_TYPE: Int = Int::new(Some(1), Some(1095));
+const MINIMUM_PASSWORD_LENGTH_TYPE: Int = Int::new(Some(6), Some(128));
+const PASSWORD_REUSE_PREVENTION_TYPE: Int = Int::new(Some(1), Some(24));
+const PASSWORD_TYPE: Text = Text::new(1, 128).pattern(patterns::CLASS_4);
 /// Pattern "\\u002F[\\u0021-\\u007F]*": not a simple character class, not checked.
 const PATH_PREFIX_TYPE: Text = Text::new(1, 512);
 /// Pattern "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)": not a simple character class, not checked.
@@ -842,4 +846,61 @@ shape! {
     GetServiceLinkedRoleDeletionStatusInput |r| {
         deletion_task_id: String = r.required("DeletionTaskId", r.text("DeletionTaskId", &DELETION_TASK_ID_TYPE)?)?,
     }
+}
+
+shape! {
+    /// The input of `CreateLoginProfile` (CreateLoginProfileRequest).
+    CreateLoginProfileInput |r| {
+        user_name: Option<String> = r.text("UserName", &USER_NAME_TYPE)?,
+        password: Option<String> = r.text("Password", &PASSWORD_TYPE)?,
+        password_reset_required: Option<bool> = r.boolean("PasswordResetRequired")?,
+    }
+}
+
+shape! {
+    /// The input of `GetLoginProfile` (GetLoginProfileRequest).
+    GetLoginProfileInput |r| {
+        user_name: Option<String> = r.text("UserName", &USER_NAME_TYPE)?,
+    }
+}
+
+shape! {
+    /// The input of `UpdateLoginProfile` (UpdateLoginProfileRequest).
+    UpdateLoginProfileInput |r| {
+        user_name: String = r.required("UserName", r.text("UserName", &USER_NAME_TYPE)?)?,
+        password: Option<String> = r.text("Password", &PASSWORD_TYPE)?,
+        password_reset_required: Option<bool> = r.boolean("PasswordResetRequired")?,
+    }
+}
+
+shape! {
+    /// The input of `DeleteLoginProfile` (DeleteLoginProfileRequest).
+    DeleteLoginProfileInput |r| {
+        user_name: Option<String> = r.text("UserName", &USER_NAME_TYPE)?,
+    }
+}
+
+shape! {
+    /// The input of `UpdateAccountPasswordPolicy` (UpdateAccountPasswordPolicyRequest).
+    UpdateAccountPasswordPolicyInput |r| {
+        minimum_password_length: Option<i64> = r.int("MinimumPasswordLength", &MINIMUM_PASSWORD_LENGTH_TYPE)?,
+        require_symbols: Option<bool> = r.boolean("RequireSymbols")?,
+        require_numbers: Option<bool> = r.boolean("RequireNumbers")?,
+        require_uppercase_characters: Option<bool> = r.boolean("RequireUppercaseCharacters")?,
+        require_lowercase_characters: Option<bool> = r.boolean("RequireLowercaseCharacters")?,
+        allow_users_to_change_password: Option<bool> = r.boolean("AllowUsersToChangePassword")?,
+        max_password_age: Option<i64> = r.int("MaxPasswordAge", &MAX_PASSWORD_AGE_TYPE)?,
+        password_reuse_prevention: Option<i64> = r.int("PasswordReusePrevention", &PASSWORD_REUSE_PREVENTION_TYPE)?,
+        hard_expiry: Option<bool> = r.boolean("HardExpiry")?,
+    }
+}
+
+shape! {
+    /// The input of `GetAccountPasswordPolicy` (no parameters).
+    GetAccountPasswordPolicyInput;
+}
+
+shape! {
+    /// The input of `DeleteAccountPasswordPolicy` (no parameters).
+    DeleteAccountPasswordPolicyInput;
 }

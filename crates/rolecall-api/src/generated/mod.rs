@@ -133,6 +133,13 @@ pub enum Operation {
     DescribeSubnets,
     DescribeSecurityGroups,
     LookupEvents,
+    CreateLoginProfile,
+    GetLoginProfile,
+    UpdateLoginProfile,
+    DeleteLoginProfile,
+    UpdateAccountPasswordPolicy,
+    GetAccountPasswordPolicy,
+    DeleteAccountPasswordPolicy,
 }
 
 impl Operation {
@@ -258,6 +265,13 @@ impl Operation {
         Operation::DescribeSubnets,
         Operation::DescribeSecurityGroups,
         Operation::LookupEvents,
+        Operation::CreateLoginProfile,
+        Operation::GetLoginProfile,
+        Operation::UpdateLoginProfile,
+        Operation::DeleteLoginProfile,
+        Operation::UpdateAccountPasswordPolicy,
+        Operation::GetAccountPasswordPolicy,
+        Operation::DeleteAccountPasswordPolicy,
     ];
 
     /// The action name (`Action=`).
@@ -387,6 +401,13 @@ impl Operation {
             Operation::DescribeSubnets => "DescribeSubnets",
             Operation::DescribeSecurityGroups => "DescribeSecurityGroups",
             Operation::LookupEvents => "LookupEvents",
+            Operation::CreateLoginProfile => "CreateLoginProfile",
+            Operation::GetLoginProfile => "GetLoginProfile",
+            Operation::UpdateLoginProfile => "UpdateLoginProfile",
+            Operation::DeleteLoginProfile => "DeleteLoginProfile",
+            Operation::UpdateAccountPasswordPolicy => "UpdateAccountPasswordPolicy",
+            Operation::GetAccountPasswordPolicy => "GetAccountPasswordPolicy",
+            Operation::DeleteAccountPasswordPolicy => "DeleteAccountPasswordPolicy",
         }
     }
 
@@ -513,6 +534,13 @@ impl Operation {
             Operation::DescribeSubnets => Service::Ec2,
             Operation::DescribeSecurityGroups => Service::Ec2,
             Operation::LookupEvents => Service::Cloudtrail,
+            Operation::CreateLoginProfile => Service::Iam,
+            Operation::GetLoginProfile => Service::Iam,
+            Operation::UpdateLoginProfile => Service::Iam,
+            Operation::DeleteLoginProfile => Service::Iam,
+            Operation::UpdateAccountPasswordPolicy => Service::Iam,
+            Operation::GetAccountPasswordPolicy => Service::Iam,
+            Operation::DeleteAccountPasswordPolicy => Service::Iam,
         }
     }
 
@@ -577,6 +605,8 @@ impl Operation {
                 | Operation::DescribeSubnets
                 | Operation::DescribeSecurityGroups
                 | Operation::LookupEvents
+                | Operation::GetLoginProfile
+                | Operation::GetAccountPasswordPolicy
         )
     }
 
@@ -723,6 +753,13 @@ impl Operation {
             (Service::Ec2, "DescribeSubnets") => Operation::DescribeSubnets,
             (Service::Ec2, "DescribeSecurityGroups") => Operation::DescribeSecurityGroups,
             (Service::Cloudtrail, "LookupEvents") => Operation::LookupEvents,
+            (Service::Iam, "CreateLoginProfile") => Operation::CreateLoginProfile,
+            (Service::Iam, "GetLoginProfile") => Operation::GetLoginProfile,
+            (Service::Iam, "UpdateLoginProfile") => Operation::UpdateLoginProfile,
+            (Service::Iam, "DeleteLoginProfile") => Operation::DeleteLoginProfile,
+            (Service::Iam, "UpdateAccountPasswordPolicy") => Operation::UpdateAccountPasswordPolicy,
+            (Service::Iam, "GetAccountPasswordPolicy") => Operation::GetAccountPasswordPolicy,
+            (Service::Iam, "DeleteAccountPasswordPolicy") => Operation::DeleteAccountPasswordPolicy,
             _ => return None,
         })
     }

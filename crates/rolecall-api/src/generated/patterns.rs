@@ -11,11 +11,11 @@ pub const CLASS_2: Class = (
     |c| "\t\n\r".contains(c) || (' '..='~').contains(&c) || ('¡'..='ÿ').contains(&c),
 );
 pub const CLASS_3: Class = ("[\\w]+", |c| c.is_ascii_alphanumeric() || c == '_');
-pub const CLASS_4: Class = ("[\\w+=,.@-]*", |c| {
-    c.is_ascii_alphanumeric() || c == '_' || "+=,.@-".contains(c)
-});
-pub const CLASS_5: Class = ("[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+", |c| {
+pub const CLASS_4: Class = ("[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+", |c| {
     "\t\n\r".contains(c) || (' '..='ÿ').contains(&c)
+});
+pub const CLASS_5: Class = ("[\\w+=,.@-]*", |c| {
+    c.is_ascii_alphanumeric() || c == '_' || "+=,.@-".contains(c)
 });
 pub const CLASS_6: Class = ("[\\w+=,.@:\\/-]*", |c| {
     c.is_ascii_alphanumeric() || c == '_' || "+=,.@:/-".contains(c)

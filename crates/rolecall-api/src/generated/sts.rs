@@ -20,18 +20,18 @@ const DURATION_SECONDS_TYPE: Int = Int::new(Some(900), Some(129600));
 const ENCODED_MESSAGE_TYPE: Text = Text::new(1, 10240);
 const EXTERNAL_ID_TYPE: Text = Text::new(2, 1224).pattern(patterns::CLASS_6);
 const ROLE_DURATION_SECONDS_TYPE: Int = Int::new(Some(900), Some(43200));
-const ROLE_SESSION_NAME_TYPE: Text = Text::new(2, 64).pattern(patterns::CLASS_4);
+const ROLE_SESSION_NAME_TYPE: Text = Text::new(2, 64).pattern(patterns::CLASS_5);
 const SERIAL_NUMBER_TYPE: Text = Text::new(9, 256).pattern(patterns::CLASS_7);
-const SESSION_POLICY_DOCUMENT_TYPE: Text = Text::new(1, 2048).pattern(patterns::CLASS_5);
-const SOURCE_IDENTITY_TYPE: Text = Text::new(2, 64).pattern(patterns::CLASS_4);
+const SESSION_POLICY_DOCUMENT_TYPE: Text = Text::new(1, 2048).pattern(patterns::CLASS_4);
+const SOURCE_IDENTITY_TYPE: Text = Text::new(2, 64).pattern(patterns::CLASS_5);
 /// Pattern "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+": not a simple character class, not checked.
 const TAG_KEY_TYPE: Text = Text::new(1, 128);
 /// Pattern "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*": not a simple character class, not checked.
 const TAG_VALUE_TYPE: Text = Text::new(0, 256);
 const TOKEN_CODE_TYPE: Text = Text::new(6, 6).pattern(patterns::CLASS_8);
 const UNRESTRICTED_SESSION_POLICY_DOCUMENT_TYPE: Text =
-    Text::new(1, usize::MAX).pattern(patterns::CLASS_5);
-const USER_NAME_TYPE: Text = Text::new(2, 32).pattern(patterns::CLASS_4);
+    Text::new(1, usize::MAX).pattern(patterns::CLASS_4);
+const USER_NAME_TYPE: Text = Text::new(2, 32).pattern(patterns::CLASS_5);
 
 shape! {
     /// The input of `GetCallerIdentity` (GetCallerIdentityRequest).

@@ -16,6 +16,8 @@ pub(crate) mod instance_attributes;
 pub(crate) mod instance_profiles;
 #[path = "instances.rs"]
 pub(crate) mod instances;
+#[path = "login_profiles.rs"]
+pub(crate) mod login_profiles;
 #[path = "network.rs"]
 pub(crate) mod network;
 #[path = "policies.rs"]
@@ -261,6 +263,25 @@ pub(crate) async fn dispatch(
         Operation::DescribeSubnets => run::<network::DescribeSubnets>(call, facts).await,
         Operation::DescribeSecurityGroups => {
             run::<network::DescribeSecurityGroups>(call, facts).await
+        }
+        Operation::CreateLoginProfile => {
+            run::<login_profiles::CreateLoginProfile>(call, facts).await
+        }
+        Operation::GetLoginProfile => run::<login_profiles::GetLoginProfile>(call, facts).await,
+        Operation::UpdateLoginProfile => {
+            run::<login_profiles::UpdateLoginProfile>(call, facts).await
+        }
+        Operation::DeleteLoginProfile => {
+            run::<login_profiles::DeleteLoginProfile>(call, facts).await
+        }
+        Operation::UpdateAccountPasswordPolicy => {
+            run::<login_profiles::UpdateAccountPasswordPolicy>(call, facts).await
+        }
+        Operation::GetAccountPasswordPolicy => {
+            run::<login_profiles::GetAccountPasswordPolicy>(call, facts).await
+        }
+        Operation::DeleteAccountPasswordPolicy => {
+            run::<login_profiles::DeleteAccountPasswordPolicy>(call, facts).await
         }
         _ => return None,
     })
