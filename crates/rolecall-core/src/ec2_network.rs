@@ -152,7 +152,7 @@ fn bool_str(b: bool) -> &'static str {
 }
 
 /// A page of `items` (sorted by id) after `from`, at most `limit`, and the next page's first id.
-fn page<T>(
+pub(crate) fn page<T>(
     mut items: Vec<T>,
     id: impl Fn(&T) -> &str,
     req: &crate::PageRequest,

@@ -131,6 +131,10 @@ pub enum Operation {
     DescribeVpcs,
     DescribeSubnets,
     DescribeSecurityGroups,
+    DescribeImages,
+    RegisterImage,
+    DeregisterImage,
+    DescribeInstanceTypes,
     LookupEvents,
 }
 
@@ -255,6 +259,10 @@ impl Operation {
         Operation::DescribeVpcs,
         Operation::DescribeSubnets,
         Operation::DescribeSecurityGroups,
+        Operation::DescribeImages,
+        Operation::RegisterImage,
+        Operation::DeregisterImage,
+        Operation::DescribeInstanceTypes,
         Operation::LookupEvents,
     ];
 
@@ -383,6 +391,10 @@ impl Operation {
             Operation::DescribeVpcs => "DescribeVpcs",
             Operation::DescribeSubnets => "DescribeSubnets",
             Operation::DescribeSecurityGroups => "DescribeSecurityGroups",
+            Operation::DescribeImages => "DescribeImages",
+            Operation::RegisterImage => "RegisterImage",
+            Operation::DeregisterImage => "DeregisterImage",
+            Operation::DescribeInstanceTypes => "DescribeInstanceTypes",
             Operation::LookupEvents => "LookupEvents",
         }
     }
@@ -508,6 +520,10 @@ impl Operation {
             Operation::DescribeVpcs => Service::Ec2,
             Operation::DescribeSubnets => Service::Ec2,
             Operation::DescribeSecurityGroups => Service::Ec2,
+            Operation::DescribeImages => Service::Ec2,
+            Operation::RegisterImage => Service::Ec2,
+            Operation::DeregisterImage => Service::Ec2,
+            Operation::DescribeInstanceTypes => Service::Ec2,
             Operation::LookupEvents => Service::Cloudtrail,
         }
     }
@@ -571,6 +587,8 @@ impl Operation {
                 | Operation::DescribeVpcs
                 | Operation::DescribeSubnets
                 | Operation::DescribeSecurityGroups
+                | Operation::DescribeImages
+                | Operation::DescribeInstanceTypes
                 | Operation::LookupEvents
         )
     }
@@ -716,6 +734,10 @@ impl Operation {
             (Service::Ec2, "DescribeVpcs") => Operation::DescribeVpcs,
             (Service::Ec2, "DescribeSubnets") => Operation::DescribeSubnets,
             (Service::Ec2, "DescribeSecurityGroups") => Operation::DescribeSecurityGroups,
+            (Service::Ec2, "DescribeImages") => Operation::DescribeImages,
+            (Service::Ec2, "RegisterImage") => Operation::RegisterImage,
+            (Service::Ec2, "DeregisterImage") => Operation::DeregisterImage,
+            (Service::Ec2, "DescribeInstanceTypes") => Operation::DescribeInstanceTypes,
             (Service::Cloudtrail, "LookupEvents") => Operation::LookupEvents,
             _ => return None,
         })
