@@ -2,9 +2,9 @@
 //! never stored), the account's own images (RegisterImage; rows of the network table, their
 //! names unique through its `default_key`), and a catalogue of common instance types.
 
-use crate::ec2::{Ec2, Filter, wildcard_match};
-use crate::ec2_network::{page, well_formed};
-use crate::model::{Image, NetworkKind, NetworkResource, Tag};
+use crate::ec2::{Ec2, Filter};
+use crate::ec2_network::{any_match, invalid_filter, page, tag_filter, well_formed};
+use crate::model::{Image, NetworkKind, NetworkResource};
 use crate::{Error, PageRequest, Result, StoreError, Taken};
 use rolecall_crypto::ec2_id;
 
@@ -156,33 +156,8 @@ fn check_image_name(name: &str) -> Result<()> {
 
 const ARCHITECTURES: &[&str] = &["i386", "x86_64", "arm64", "x86_64_mac", "arm64_mac"];
 
-fn any_match(f: &Filter, values: &[&str]) -> bool {
-    f.values
-        .iter()
-        .any(|p| values.iter().any(|v| wildcard_match(p, v)))
-}
-
-fn tag_match(f: &Filter, tags: &[Tag]) -> Option<bool> {
-    let values: Vec<&str> = match f.name.as_str() {
-        "tag-key" => tags.iter().map(|t| t.key.as_str()).collect(),
-        "tag-value" => tags.iter().map(|t| t.value.as_str()).collect(),
-        name => {
-            let key = name.strip_prefix("tag:").filter(|k| !k.is_empty())?;
-            tags.iter()
-                .filter(|t| t.key == key)
-                .map(|t| t.value.as_str())
-                .collect()
-        }
-    };
-    Some(any_match(f, &values))
-}
-
-fn invalid_filter(name: &str) -> Error {
-    Error::InvalidParameterValue(format!("The filter '{name}' is invalid"))
-}
-
 fn image_matches(f: &Filter, i: &Image) -> Result<bool> {
-    if let Some(m) = tag_match(f, &i.tags) {
+    if let Some(m) = tag_filter(f, &i.tags) {
         return Ok(m);
     }
     let public = if i.public { "true" } else { "false" };
@@ -445,7 +420,7 @@ impl Ec2 {
             return Err(image_not_found(&[image_id]));
         }
         if let Some(t) = instance_type
-            && instance_type_unknown(t)
+            && self::instance_type(t).is_none()
         {
             return Err(Error::InvalidParameterValue(format!(
                 "The instance type '{}' does not exist",
@@ -454,10 +429,6 @@ impl Ec2 {
         }
         Ok(())
     }
-}
-
-fn instance_type_unknown(name: &str) -> bool {
-    instance_type(name).is_none()
 }
 
 #[cfg(test)]
