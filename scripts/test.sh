@@ -54,7 +54,7 @@ PYTEST=(timeout --kill-after=30 2400 python -m pytest -q -p no:cacheprovider --t
 # The e2e modules that exercise the API (and IMDS) through the shared server fixtures: they run on
 # both stores.
 API_MODULES=()
-for m in iam users sts federation_token ec2 ec2_network passrole passrole_matrix input_hardening sdks fidelity account_summary simulate authz_hardening instance_permissions imds walkthrough revocation console iam_tools root_access_keys access_key_info service_linked_roles audit login_profiles; do
+for m in iam users sts federation_token ec2 ec2_network ec2_images passrole passrole_matrix input_hardening sdks fidelity account_summary simulate authz_hardening instance_permissions imds walkthrough revocation console iam_tools root_access_keys access_key_info service_linked_roles audit login_profiles; do
   API_MODULES+=("tests/e2e/test_$m.py")
 done
 

@@ -9,8 +9,8 @@ import pytest
 from support import AMI, Server, aws_error, client_for, doc, allow, deny, unique
 
 
-def run(ec2, n=1, **kw):
-    return ec2.run_instances(ImageId=AMI, MinCount=n, MaxCount=n, **kw)
+def run(ec2, n=1, image=AMI, **kw):
+    return ec2.run_instances(ImageId=image, MinCount=n, MaxCount=n, **kw)
 
 
 def default_network(ec2):
@@ -247,6 +247,10 @@ def test_run_instances_is_authorized_on_the_subnet(ec2, iam, server):
     assert aws_error(run, mine, Placement={"AvailabilityZone": subnets[1]["AvailabilityZone"]})[:2] == ("UnauthorizedOperation", 403)
 
 
+# Strict mode launches only images it holds: a built-in one.
+BUILT_IN_AMI = "ami-0a1b2c3d4e5f60701"
+
+
 @pytest.fixture(scope="module")
 def strict_server(tmp_path_factory):
     s = Server(tmp_path_factory.mktemp("strict") / "data", extra_args=["--strict-ec2-ids", "--instance-cidr", "10.20.0.0/16"]).start()
@@ -259,9 +263,9 @@ def test_strict_ids(strict_server):
     vpc, subnets = default_network(ec2)
     assert vpc["CidrBlock"] == "10.20.0.0/16"  # --instance-cidr is the default VPC's block
     assert subnets[0]["CidrBlock"] == "10.20.0.0/20"
-    assert aws_error(run, ec2, SubnetId="subnet-1a2b3c4d")[:2] == ("InvalidSubnetID.NotFound", 400)
-    assert aws_error(run, ec2, NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": "subnet-0123456789abcdef0"}])[:2] == ("InvalidSubnetID.NotFound", 400)
-    assert aws_error(run, ec2, SecurityGroupIds=["sg-1a2b3c4d"])[:2] == ("InvalidGroup.NotFound", 400)
-    assert aws_error(run, ec2, SecurityGroups=["my-security-group"])[:2] == ("InvalidGroup.NotFound", 400)
-    i = run(ec2, SubnetId=subnets[1]["SubnetId"], SecurityGroups=["default"])["Instances"][0]
+    assert aws_error(run, ec2, image=BUILT_IN_AMI, SubnetId="subnet-1a2b3c4d")[:2] == ("InvalidSubnetID.NotFound", 400)
+    assert aws_error(run, ec2, image=BUILT_IN_AMI, NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": "subnet-0123456789abcdef0"}])[:2] == ("InvalidSubnetID.NotFound", 400)
+    assert aws_error(run, ec2, image=BUILT_IN_AMI, SecurityGroupIds=["sg-1a2b3c4d"])[:2] == ("InvalidGroup.NotFound", 400)
+    assert aws_error(run, ec2, image=BUILT_IN_AMI, SecurityGroups=["my-security-group"])[:2] == ("InvalidGroup.NotFound", 400)
+    i = run(ec2, image=BUILT_IN_AMI, SubnetId=subnets[1]["SubnetId"], SecurityGroups=["default"])["Instances"][0]
     assert ipaddress.ip_address(i["PrivateIpAddress"]) in ipaddress.ip_network("10.20.16.0/20")

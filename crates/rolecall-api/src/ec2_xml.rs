@@ -196,3 +196,74 @@ pub(crate) fn security_group_xml(x: &mut Xml, g: &SecurityGroup, owner: &str, re
     });
     tag_set_xml(x, &g.tags);
 }
+
+pub(crate) fn image_xml(x: &mut Xml, i: &Image) {
+    x.leaf("imageId", &i.id);
+    x.leaf("imageLocation", format!("{}/{}", i.owner_id, i.name));
+    x.leaf("imageState", "available");
+    x.leaf("imageOwnerId", &i.owner_id);
+    x.leaf("creationDate", &i.creation_date);
+    x.leaf("isPublic", bool_text(i.public));
+    x.leaf("architecture", &i.architecture);
+    x.leaf("imageType", "machine");
+    x.leaf_opt("imageOwnerAlias", i.owner_alias.as_deref());
+    x.leaf("name", &i.name);
+    x.leaf_opt("description", i.description.as_deref());
+    x.leaf("rootDeviceType", "ebs");
+    x.leaf("rootDeviceName", &i.root_device_name);
+    x.list(
+        "blockDeviceMapping",
+        "item",
+        &[&i.root_device_name],
+        |x, d| {
+            x.leaf("deviceName", *d);
+            x.elem("ebs", |x| {
+                x.leaf("deleteOnTermination", "true");
+                x.leaf("volumeSize", "8");
+                x.leaf("volumeType", "gp3");
+                x.leaf("encrypted", "false");
+            });
+        },
+    );
+    x.leaf("virtualizationType", &i.virtualization_type);
+    x.leaf("hypervisor", "xen");
+    x.leaf("enaSupport", bool_text(i.ena_support));
+    x.leaf("platformDetails", "Linux/UNIX");
+    x.leaf("usageOperation", "RunInstances");
+    tag_set_xml(x, &i.tags);
+}
+
+pub(crate) fn instance_type_xml(x: &mut Xml, t: &rolecall_core::ec2_images::InstanceTypeInfo) {
+    x.leaf("instanceType", t.name);
+    x.leaf("currentGeneration", "true");
+    x.leaf("freeTierEligible", bool_text(t.free_tier));
+    x.list(
+        "supportedUsageClasses",
+        "item",
+        &["on-demand", "spot"],
+        |x, u| {
+            x.leaf_text(u);
+        },
+    );
+    x.list("supportedRootDeviceTypes", "item", &["ebs"], |x, u| {
+        x.leaf_text(u);
+    });
+    x.list("supportedVirtualizationTypes", "item", &["hvm"], |x, u| {
+        x.leaf_text(u);
+    });
+    x.leaf("bareMetal", "false");
+    x.leaf("hypervisor", t.hypervisor);
+    x.elem("processorInfo", |x| {
+        x.list("supportedArchitectures", "item", t.architectures, |x, a| {
+            x.leaf_text(a);
+        });
+    });
+    x.elem("vCpuInfo", |x| {
+        x.leaf("defaultVCpus", t.vcpus.to_string());
+    });
+    x.elem("memoryInfo", |x| {
+        x.leaf("sizeInMiB", t.memory_mib.to_string());
+    });
+    x.leaf("instanceStorageSupported", "false");
+    x.leaf("burstablePerformanceSupported", bool_text(t.burstable));
+}

@@ -339,6 +339,8 @@ impl Ec2 {
             )));
         }
         check_run_text(&input)?;
+        self.check_launch_image(&input.image_id, input.instance_type.as_deref())
+            .await?;
         if input.min_count < 1 {
             return Err(Error::InvalidParameterValue(format!(
                 "Value ({}) for parameter minCount is invalid. Expected a positive integer.",

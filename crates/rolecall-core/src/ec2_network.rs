@@ -107,13 +107,13 @@ pub fn usable_addresses(cidr: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn any_match(f: &Filter, values: &[&str]) -> bool {
+pub(crate) fn any_match(f: &Filter, values: &[&str]) -> bool {
     f.values
         .iter()
         .any(|p| values.iter().any(|v| wildcard_match(p, v)))
 }
 
-fn tag_filter(f: &Filter, tags: &[Tag]) -> Option<bool> {
+pub(crate) fn tag_filter(f: &Filter, tags: &[Tag]) -> Option<bool> {
     if f.name == "tag-key" {
         let keys: Vec<&str> = tags.iter().map(|t| t.key.as_str()).collect();
         return Some(any_match(f, &keys));
@@ -131,7 +131,7 @@ fn tag_filter(f: &Filter, tags: &[Tag]) -> Option<bool> {
     Some(any_match(f, &values))
 }
 
-fn invalid_filter(name: &str) -> Error {
+pub(crate) fn invalid_filter(name: &str) -> Error {
     Error::InvalidParameterValue(format!("The filter '{name}' is invalid"))
 }
 
@@ -152,7 +152,7 @@ fn bool_str(b: bool) -> &'static str {
 }
 
 /// A page of `items` (sorted by id) after `from`, at most `limit`, and the next page's first id.
-fn page<T>(
+pub(crate) fn page<T>(
     mut items: Vec<T>,
     id: impl Fn(&T) -> &str,
     req: &crate::PageRequest,

@@ -59,6 +59,16 @@ pub enum Error {
     #[error("{0}")]
     InvalidAmiIdMalformed(String),
     #[error("{0}")]
+    InvalidAmiIdNotFound(String),
+    #[error("{0}")]
+    InvalidAmiNameDuplicate(String),
+    #[error("{0}")]
+    InvalidAmiNameMalformed(String),
+    #[error("{0}")]
+    InvalidInstanceType(String),
+    #[error("{0}")]
+    AuthFailure(String),
+    #[error("{0}")]
     InvalidVpcIdMalformed(String),
     #[error("{0}")]
     InvalidVpcIdNotFound(String),

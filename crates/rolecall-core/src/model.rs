@@ -330,13 +330,33 @@ pub struct SecurityGroup {
     pub tags: Vec<Tag>,
 }
 
-/// One row of the EC2 network table.
+/// A machine image (AMI) registered in the account; the built-in public ones are not stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub architecture: String,
+    pub owner_id: String,
+    /// `amazon` for the built-in images; none for the account's own.
+    pub owner_alias: Option<String>,
+    pub public: bool,
+    pub creation_date: String,
+    pub root_device_name: String,
+    pub virtualization_type: String,
+    pub ena_support: bool,
+    #[serde(default, skip_serializing)]
+    pub tags: Vec<Tag>,
+}
+
+/// One row of the EC2 network table (also home to the account's images).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum NetworkResource {
     Vpc(Vpc),
     Subnet(Subnet),
     SecurityGroup(SecurityGroup),
+    Image(Image),
 }
 
 /// The kinds of [`NetworkResource`], named as EC2's `resource-type`.
@@ -345,6 +365,7 @@ pub enum NetworkKind {
     Vpc,
     Subnet,
     SecurityGroup,
+    Image,
 }
 
 impl NetworkKind {
@@ -353,6 +374,7 @@ impl NetworkKind {
             NetworkKind::Vpc => "vpc",
             NetworkKind::Subnet => "subnet",
             NetworkKind::SecurityGroup => "security-group",
+            NetworkKind::Image => "image",
         }
     }
 }
@@ -363,6 +385,7 @@ impl NetworkResource {
             NetworkResource::Vpc(v) => &v.id,
             NetworkResource::Subnet(s) => &s.id,
             NetworkResource::SecurityGroup(g) => &g.id,
+            NetworkResource::Image(i) => &i.id,
         }
     }
 
@@ -371,6 +394,7 @@ impl NetworkResource {
             NetworkResource::Vpc(_) => NetworkKind::Vpc,
             NetworkResource::Subnet(_) => NetworkKind::Subnet,
             NetworkResource::SecurityGroup(_) => NetworkKind::SecurityGroup,
+            NetworkResource::Image(_) => NetworkKind::Image,
         }
     }
 
@@ -385,6 +409,8 @@ impl NetworkResource {
             NetworkResource::SecurityGroup(g) if g.group_name == "default" => {
                 Some(format!("security-group:{}", g.vpc_id))
             }
+            // An image's name is unique in its account (InvalidAMIName.Duplicate).
+            NetworkResource::Image(i) => Some(format!("image-name:{}", i.name)),
             _ => None,
         }
     }
@@ -394,6 +420,7 @@ impl NetworkResource {
             NetworkResource::Vpc(v) => v.tags = tags,
             NetworkResource::Subnet(s) => s.tags = tags,
             NetworkResource::SecurityGroup(g) => g.tags = tags,
+            NetworkResource::Image(i) => i.tags = tags,
         }
     }
 }

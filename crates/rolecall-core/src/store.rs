@@ -168,6 +168,8 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     async fn list_network(&self, kind: NetworkKind) -> Result<Vec<NetworkResource>>;
     /// Network resources by id, with their tags.
     async fn get_network(&self, ids: &[String]) -> Result<Vec<NetworkResource>>;
+    /// Deletes a network resource and its tag rows; false when there was none.
+    async fn delete_network(&self, id: &str) -> Result<bool>;
     /// Adds or overwrites tags on resources, each `(id, resource type)`; an instance's document
     /// changes with its tag rows. LimitExceeded(Tags) past 50 tags on one resource; NotFound for
     /// an instance that does not exist.

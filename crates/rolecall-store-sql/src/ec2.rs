@@ -262,6 +262,23 @@ where
         self.with_tags(all_from_json(&rows)?).await
     }
 
+    pub(crate) async fn delete_network_row(&self, id: &str) -> Result<bool> {
+        let mut w = self.begin().await?;
+        let res = sqlx::query("DELETE FROM ec2_network WHERE id = $1")
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(|e| backend(&e))?;
+        let gone = D::rows_affected(&res);
+        sqlx::query("DELETE FROM ec2_tags WHERE resource_id = $1")
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(|e| backend(&e))?;
+        w.commit().await?;
+        Ok(gone > 0)
+    }
+
     async fn count_tags(tx: &mut Conn<D>, id: &str) -> Result<usize> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ec2_tags WHERE resource_id = $1")
             .bind(id)

@@ -1044,6 +1044,10 @@ where
         self.network_by_ids(ids).await
     }
 
+    async fn delete_network(&self, id: &str) -> Result<bool> {
+        self.delete_network_row(id).await
+    }
+
     async fn put_tags(&self, resources: &[(String, String)], tags: &[Tag]) -> Result<()> {
         let change = |have: &mut Vec<Tag>| {
             for t in tags {

@@ -125,9 +125,9 @@ enum Command {
         /// block is /18 or larger, else one subnet) hand out instances' private IPs.
         #[arg(long, default_value = "172.31.0.0/16")]
         instance_cidr: ipnet::Ipv4Net,
-        /// Refuse image, subnet and security group ids rolecall does not hold, as AWS does
-        /// (InvalidAMIID.NotFound, ...). Off (development mode), well-formed unknown ids are
-        /// recorded as given.
+        /// Refuse image, subnet and security group ids rolecall does not hold and unknown
+        /// instance types, as AWS does (InvalidAMIID.NotFound, ...). Off (development mode),
+        /// well-formed unknown ids are recorded as given.
         #[arg(long)]
         strict_ec2_ids: bool,
         /// Address of the instance metadata service listener (IMDS is off without it).

@@ -630,3 +630,63 @@ shape! {
         filters: Vec<Filter> = r.structs("Filter", None, ("Filter", &["Name", "Values"]), Filter::parse_at)?,
     }
 }
+
+shape! {
+    /// The input of `DescribeImages` (DescribeImagesRequest).
+    DescribeImagesInput |r| {
+        executable_users: Vec<String> = r.texts("ExecutableBy", None, &Text::ANY)?,
+        image_ids: Vec<String> = r.texts("ImageId", None, &Text::ANY)?,
+        owners: Vec<String> = r.texts("Owner", None, &Text::ANY)?,
+        include_deprecated: Option<bool> = r.boolean("IncludeDeprecated")?,
+        include_disabled: Option<bool> = r.boolean("IncludeDisabled")?,
+        max_results: Option<i64> = r.int("MaxResults", &Int::ANY)?,
+        next_token: Option<String> = r.text("NextToken", &Text::ANY)?,
+        dry_run: Option<bool> = r.boolean("DryRun")?,
+        filters: Vec<Filter> = r.structs("Filter", None, ("Filter", &["Name", "Values"]), Filter::parse_at)?,
+    }
+}
+
+shape! {
+    /// The input of `RegisterImage` (RegisterImageRequest).
+    RegisterImageInput |r| {
+        image_location: Option<String> = r.text("ImageLocation", &Text::ANY)?,
+        billing_products: Vec<String> = r.texts("BillingProduct", None, &Text::ANY)?,
+        boot_mode: Option<String> = r.text("BootMode", &Text::ANY)?,
+        tpm_support: Option<String> = r.text("TpmSupport", &Text::ANY)?,
+        uefi_data: Option<String> = r.text("UefiData", &Text::ANY)?,
+        imds_support: Option<String> = r.text("ImdsSupport", &Text::ANY)?,
+        tag_specifications: Vec<TagSpecification> = r.structs("TagSpecification", None, ("TagSpecification", &["ResourceType", "Tags"]), TagSpecification::parse_at)?,
+        dry_run: Option<bool> = r.boolean("DryRun")?,
+        name: String = r.required("Name", r.text("Name", &Text::ANY)?)?,
+        description: Option<String> = r.text("Description", &Text::ANY)?,
+        architecture: Option<String> = r.text("Architecture", &Text::ANY)?,
+        kernel_id: Option<String> = r.text("KernelId", &Text::ANY)?,
+        ramdisk_id: Option<String> = r.text("RamdiskId", &Text::ANY)?,
+        root_device_name: Option<String> = r.text("RootDeviceName", &Text::ANY)?,
+        block_device_mappings: Vec<BlockDeviceMapping> = r.structs("BlockDeviceMapping", None, ("BlockDeviceMapping", &["Ebs", "NoDevice", "DeviceName", "VirtualName"]), BlockDeviceMapping::parse_at)?,
+        virtualization_type: Option<String> = r.text("VirtualizationType", &Text::ANY)?,
+        sriov_net_support: Option<String> = r.text("SriovNetSupport", &Text::ANY)?,
+        ena_support: Option<bool> = r.boolean("EnaSupport")?,
+    }
+}
+
+shape! {
+    /// The input of `DeregisterImage` (DeregisterImageRequest).
+    DeregisterImageInput |r| {
+        image_id: String = r.required("ImageId", r.text("ImageId", &Text::ANY)?)?,
+        delete_associated_snapshots: Option<bool> = r.boolean("DeleteAssociatedSnapshots")?,
+        dry_run: Option<bool> = r.boolean("DryRun")?,
+    }
+}
+
+shape! {
+    /// The input of `DescribeInstanceTypes` (DescribeInstanceTypesRequest).
+    DescribeInstanceTypesInput |r| {
+        dry_run: Option<bool> = r.boolean("DryRun")?,
+        instance_types: Vec<String> = r.texts("InstanceType", None, &Text::ANY)?,
+        filters: Vec<Filter> = r.structs("Filter", None, ("Filter", &["Name", "Values"]), Filter::parse_at)?,
+        max_results: Option<i64> = r.int("MaxResults", &Int::ANY)?,
+        next_token: Option<String> = r.text("NextToken", &Text::ANY)?,
+        include_unsupported_in_region: Option<bool> = r.boolean("IncludeUnsupportedInRegion")?,
+    }
+}

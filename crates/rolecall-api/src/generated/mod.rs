@@ -132,6 +132,10 @@ pub enum Operation {
     DescribeVpcs,
     DescribeSubnets,
     DescribeSecurityGroups,
+    DescribeImages,
+    RegisterImage,
+    DeregisterImage,
+    DescribeInstanceTypes,
     LookupEvents,
     CreateLoginProfile,
     GetLoginProfile,
@@ -264,6 +268,10 @@ impl Operation {
         Operation::DescribeVpcs,
         Operation::DescribeSubnets,
         Operation::DescribeSecurityGroups,
+        Operation::DescribeImages,
+        Operation::RegisterImage,
+        Operation::DeregisterImage,
+        Operation::DescribeInstanceTypes,
         Operation::LookupEvents,
         Operation::CreateLoginProfile,
         Operation::GetLoginProfile,
@@ -400,6 +408,10 @@ impl Operation {
             Operation::DescribeVpcs => "DescribeVpcs",
             Operation::DescribeSubnets => "DescribeSubnets",
             Operation::DescribeSecurityGroups => "DescribeSecurityGroups",
+            Operation::DescribeImages => "DescribeImages",
+            Operation::RegisterImage => "RegisterImage",
+            Operation::DeregisterImage => "DeregisterImage",
+            Operation::DescribeInstanceTypes => "DescribeInstanceTypes",
             Operation::LookupEvents => "LookupEvents",
             Operation::CreateLoginProfile => "CreateLoginProfile",
             Operation::GetLoginProfile => "GetLoginProfile",
@@ -533,6 +545,10 @@ impl Operation {
             Operation::DescribeVpcs => Service::Ec2,
             Operation::DescribeSubnets => Service::Ec2,
             Operation::DescribeSecurityGroups => Service::Ec2,
+            Operation::DescribeImages => Service::Ec2,
+            Operation::RegisterImage => Service::Ec2,
+            Operation::DeregisterImage => Service::Ec2,
+            Operation::DescribeInstanceTypes => Service::Ec2,
             Operation::LookupEvents => Service::Cloudtrail,
             Operation::CreateLoginProfile => Service::Iam,
             Operation::GetLoginProfile => Service::Iam,
@@ -604,6 +620,8 @@ impl Operation {
                 | Operation::DescribeVpcs
                 | Operation::DescribeSubnets
                 | Operation::DescribeSecurityGroups
+                | Operation::DescribeImages
+                | Operation::DescribeInstanceTypes
                 | Operation::LookupEvents
                 | Operation::GetLoginProfile
                 | Operation::GetAccountPasswordPolicy
@@ -752,6 +770,10 @@ impl Operation {
             (Service::Ec2, "DescribeVpcs") => Operation::DescribeVpcs,
             (Service::Ec2, "DescribeSubnets") => Operation::DescribeSubnets,
             (Service::Ec2, "DescribeSecurityGroups") => Operation::DescribeSecurityGroups,
+            (Service::Ec2, "DescribeImages") => Operation::DescribeImages,
+            (Service::Ec2, "RegisterImage") => Operation::RegisterImage,
+            (Service::Ec2, "DeregisterImage") => Operation::DeregisterImage,
+            (Service::Ec2, "DescribeInstanceTypes") => Operation::DescribeInstanceTypes,
             (Service::Cloudtrail, "LookupEvents") => Operation::LookupEvents,
             (Service::Iam, "CreateLoginProfile") => Operation::CreateLoginProfile,
             (Service::Iam, "GetLoginProfile") => Operation::GetLoginProfile,

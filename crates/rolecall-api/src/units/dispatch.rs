@@ -10,6 +10,8 @@ pub(crate) mod account;
 pub(crate) mod associations;
 #[path = "groups.rs"]
 pub(crate) mod groups;
+#[path = "images.rs"]
+pub(crate) mod images;
 #[path = "instance_attributes.rs"]
 pub(crate) mod instance_attributes;
 #[path = "instance_profiles.rs"]
@@ -264,6 +266,10 @@ pub(crate) async fn dispatch(
         Operation::DescribeSecurityGroups => {
             run::<network::DescribeSecurityGroups>(call, facts).await
         }
+        Operation::DescribeImages => run::<images::DescribeImages>(call, facts).await,
+        Operation::RegisterImage => run::<images::RegisterImage>(call, facts).await,
+        Operation::DeregisterImage => run::<images::DeregisterImage>(call, facts).await,
+        Operation::DescribeInstanceTypes => run::<images::DescribeInstanceTypes>(call, facts).await,
         Operation::CreateLoginProfile => {
             run::<login_profiles::CreateLoginProfile>(call, facts).await
         }
