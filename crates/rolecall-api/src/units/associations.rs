@@ -270,7 +270,6 @@ mod tests {
     use crate::units::Unit;
     use crate::units::testing::{ACCOUNT, api, call};
     use rolecall_core::ec2::RunInstances;
-    use rolecall_core::model::MetadataOptions;
 
     #[tokio::test]
     async fn associate_passes_the_role_of_the_profile_it_resolved() {
@@ -297,18 +296,6 @@ mod tests {
                 image_id: "ami-12345678".into(),
                 min_count: 1,
                 max_count: 1,
-                instance_type: None,
-                key_name: None,
-                security_groups: vec![],
-                security_group_ids: vec![],
-                subnet_id: None,
-                private_ip: None,
-                user_data: None,
-                tags: vec![],
-                profile_name: None,
-                profile_arn: None,
-                metadata_options: MetadataOptions::default(),
-                client_token: None,
                 ..Default::default()
             })
             .await

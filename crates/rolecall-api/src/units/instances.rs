@@ -702,7 +702,7 @@ mod tests {
     use crate::units::Unit;
     use crate::units::testing::{ACCOUNT, api, call};
     use rolecall_core::ec2::RunInstances;
-    use rolecall_core::model::{Instance, MetadataOptions};
+    use rolecall_core::model::Instance;
     use rolecall_runtime::{ConsoleOutput, InstanceRuntime, RuntimeError};
     use std::sync::Arc;
 
@@ -741,22 +741,7 @@ mod tests {
                 image_id: "ami-12345678".into(),
                 min_count: 1,
                 max_count: 1,
-                instance_type: None,
-                key_name: None,
-                security_groups: vec![],
-                security_group_ids: vec![],
-                subnet_id: None,
-                private_ip: None,
-                user_data: None,
-                tags: vec![],
-                profile_name: None,
-                profile_arn: None,
-                metadata_options: MetadataOptions::default(),
-                client_token: None,
-                availability_zone: None,
-                disable_api_termination: false,
-                disable_api_stop: false,
-                shutdown_behavior: None,
+                ..Default::default()
             })
             .await
             .expect("launched");
