@@ -1,5 +1,7 @@
 //! The console's pages, one module per area.
 
+pub mod credential;
+pub mod instance_tags;
 pub mod instances;
 pub mod policies;
 pub mod policy;
@@ -7,6 +9,7 @@ pub mod profiles;
 pub mod roles;
 pub mod signin;
 pub mod simulator;
+pub mod trust;
 pub mod users;
 
 use crate::Shared;
