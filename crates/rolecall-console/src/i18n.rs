@@ -213,6 +213,7 @@ fn korean(en: &str) -> Option<&'static str> {
         "Type" => "유형",
         "Values" => "값",
         "Missing context values" => "누락된 컨텍스트 값",
+        "Results" => "결과",
         "Instance metadata credential" => "인스턴스 메타데이터 자격 증명",
         "This server does not serve instance metadata (IMDS)." => {
             "이 서버는 인스턴스 메타데이터(IMDS)를 제공하지 않습니다."

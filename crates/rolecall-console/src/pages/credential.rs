@@ -39,9 +39,14 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// Whole minutes (rounded down) in a duration, never negative.
+/// Whole minutes in a duration, never negative: rounded down for what is left, to the nearest
+/// for the lifetime (expiry times are whole seconds, minting times are not).
 fn minutes(d: chrono::Duration) -> i64 {
     d.num_minutes().max(0)
+}
+
+fn nearest_minutes(d: chrono::Duration) -> i64 {
+    ((d.num_seconds() + 30) / 60).max(0)
 }
 
 pub fn section(ctx: &Ctx, state: &State, now: DateTime<Utc>) -> Markup {
@@ -69,7 +74,7 @@ fn current(ctx: &Ctx, t: &CredentialTimes, now: DateTime<Utc>) -> Markup {
         "{} {} / {} {} ({percent}%)",
         minutes(t.expires - now),
         ctx.t("min left"),
-        minutes(t.expires - t.minted),
+        nearest_minutes(t.expires - t.minted),
         ctx.t("min"),
     );
     html! {

@@ -451,7 +451,18 @@ fn render(ctx: &Ctx, form: &Form, result: Option<Result<(Node, Documents), ApiEr
         .filter(|(_, k)| !k.trim().is_empty())
         .map(|(n, _)| n)
         .collect();
+    // Results first (the form, kept as sent, follows to ask again).
     let body = html! {
+        @match &result {
+            None => {}
+            Some(Err(e)) => (error_box(ctx, e)),
+            Some(Ok((r, docs))) => {
+                section aria-labelledby="results-h" {
+                    h2 #results-h { (ctx.t("Results")) }
+                    (table(ctx, "results", &["Action", "Resource", "Decision", "Matched statements"], result_rows(ctx, r, docs)))
+                }
+            }
+        }
         form.stack method="post" action="/console/simulator" {
             (csrf_field(ctx))
             fieldset {
@@ -509,13 +520,6 @@ fn render(ctx: &Ctx, form: &Form, result: Option<Result<(Node, Documents), ApiEr
                 }
             }
             button #run type="submit" { (ctx.t("Run simulation")) }
-        }
-        @match &result {
-            None => {}
-            Some(Err(e)) => (error_box(ctx, e)),
-            Some(Ok((r, docs))) => {
-                (table(ctx, "results", &["Action", "Resource", "Decision", "Matched statements"], result_rows(ctx, r, docs)))
-            }
         }
     };
     page(ctx, ctx.t("Policy simulator"), body)
