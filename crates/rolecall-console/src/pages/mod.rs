@@ -8,6 +8,7 @@ pub mod policy;
 pub mod profiles;
 pub mod roles;
 pub mod signin;
+pub mod sim_documents;
 pub mod simulator;
 pub mod trust;
 pub mod users;
