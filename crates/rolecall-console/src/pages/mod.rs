@@ -1,12 +1,16 @@
 //! The console's pages, one module per area.
 
+pub mod credential;
+pub mod instance_tags;
 pub mod instances;
 pub mod policies;
 pub mod policy;
 pub mod profiles;
 pub mod roles;
 pub mod signin;
+pub mod sim_documents;
 pub mod simulator;
+pub mod trust;
 pub mod users;
 
 use crate::Shared;
