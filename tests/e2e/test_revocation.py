@@ -271,6 +271,83 @@ def test_agent_stops_serving_credentials_of_an_ended_association(database_url, t
         server.stop()
 
 
+def eventually_value(get, what):
+    """Polls `get` until it returns something other than None; returns that."""
+    got = []
+    eventually(lambda: got.append(get()) or got[-1] is not None, what)
+    return got[-1]
+
+
+def start_agent(server, tmp_path):
+    """A `rolecall agent` fed by `server`, with an IAM user allowed exactly its job."""
+    iam = client_for(server, "iam")
+    name = unique("imds-agent")
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="agent", PolicyDocument=AGENT_POLICY)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return Agent(server.endpoint, key, tmp_path / "agent.log").start()
+
+
+def agent_creds(agent, ip, role, v2=True):
+    """The instance's credentials through the agent, over IMDSv2 (or v1); None until served."""
+    headers = {}
+    if v2:
+        status, token = agent.get(ip, "/latest/api/token", {"X-aws-ec2-metadata-token-ttl-seconds": "60"}, method="PUT")
+        if status != 200:
+            return None
+        headers = {"X-aws-ec2-metadata-token": token}
+    status, body = agent.get(ip, f"/latest/meta-data/iam/security-credentials/{role}", headers)
+    return json.loads(body) if status == 200 else None
+
+
+def test_agent_credentials_carry_the_imds_version_they_were_delivered_over(databases, tmp_path):
+    server = Server(tmp_path / "data", extra_args=["--instance-cidr", "127.92.0.0/16"], database_url=databases()).start()
+    agent = None
+    try:
+        agent = start_agent(server, tmp_path)
+        role_delivery_tells_imdsv1_from_imdsv2(server, lambda ip, role, v2: eventually_value(
+            lambda: agent_creds(agent, ip, role, v2), f"the agent serves credentials over IMDSv{2 if v2 else 1}"))
+    finally:
+        if agent:
+            agent.stop()
+        server.stop()
+
+
+def test_agent_serves_new_credentials_after_revoke_sessions(databases, tmp_path):
+    server = Server(tmp_path / "data", extra_args=["--instance-cidr", "127.93.0.0/16"], database_url=databases()).start()
+    agent = None
+    try:
+        iam, ec2 = client_for(server, "iam"), client_for(server, "ec2")
+        r = role_for_instances(iam)
+        bystander = role_for_instances(iam)
+        ip = launch(ec2, r.profile)["PrivateIpAddress"]
+        other_ip = launch(ec2, bystander.profile)["PrivateIpAddress"]
+        agent = start_agent(server, tmp_path)
+        old = eventually_value(lambda: agent_creds(agent, ip, r.role), "the agent serves the instance")
+        old_v1 = agent_creds(agent, ip, r.role, v2=False)
+        kept = eventually_value(lambda: agent_creds(agent, other_ip, bystander.role), "the agent serves the other instance")
+        for c in (old, old_v1):
+            assert get_role(server, c, r.role) == r.role
+
+        subprocess.run([str(BINARY), *server.global_args, "revoke-sessions", "--data-dir", str(server.data_dir), r.role],
+                       capture_output=True, text=True, check=True)
+        eventually(lambda: refused_code(server, old, r.role) == "AccessDenied", "the old session is refused")
+        # The agent learns it from the change feed and serves credentials issued after it.
+        for v2, before in ((True, old), (False, old_v1)):
+            eventually(lambda: (agent_creds(agent, ip, r.role, v2=v2) or before)["AccessKeyId"] != before["AccessKeyId"],
+                       f"the agent serves new credentials (IMDSv{2 if v2 else 1})")
+            fresh = agent_creds(agent, ip, r.role, v2=v2)
+            assert get_role(server, fresh, r.role) == r.role
+            assert refused_code(server, before, r.role) == "AccessDenied"
+        # Another role's credentials are neither refused nor replaced.
+        assert agent_creds(agent, other_ip, bystander.role)["AccessKeyId"] == kept["AccessKeyId"]
+        assert get_role(server, kept, bystander.role) == bystander.role
+    finally:
+        if agent:
+            agent.stop()
+        server.stop()
+
+
 # ----- condition keys against exfiltrated instance credentials -----
 
 
@@ -298,22 +375,27 @@ def test_credentials_used_from_another_address_are_refused_by_the_source_ip_patt
     assert status == 200, body
 
 
-def test_role_delivery_tells_imdsv1_from_imdsv2_credentials(imds_server):
-    iam, ec2 = client_for(imds_server, "iam"), client_for(imds_server, "ec2")
+def role_delivery_tells_imdsv1_from_imdsv2(server, creds_of):
+    """`ec2:RoleDelivery` in credentials from `creds_of(ip, role, v2)` (IMDS or an agent)."""
+    iam, ec2 = client_for(server, "iam"), client_for(server, "ec2")
     # Credentials delivered over IMDSv1 may not call anything.
     r = role_for_instances(iam, {"Effect": "Deny", "Action": "*", "Resource": "*",
                                  "Condition": {"NumericLessThan": {"ec2:RoleDelivery": "2.0"}}})
     ip = launch(ec2, r.profile)["PrivateIpAddress"]
-    v1 = imds_creds(imds_server, ip, r.role, v2=False)
-    v2 = imds_creds(imds_server, ip, r.role, v2=True)
+    v1 = creds_of(ip, r.role, False)
+    v2 = creds_of(ip, r.role, True)
     assert v1["AccessKeyId"] != v2["AccessKeyId"]
-    assert refused_code(imds_server, v1, r.role) == "AccessDenied"
-    assert get_role(imds_server, v2, r.role) == r.role
+    assert refused_code(server, v1, r.role) == "AccessDenied"
+    assert get_role(server, v2, r.role) == r.role
     # Each version's credential is cached on its own.
-    assert imds_creds(imds_server, ip, r.role, v2=False)["AccessKeyId"] == v1["AccessKeyId"]
-    assert imds_creds(imds_server, ip, r.role, v2=True)["AccessKeyId"] == v2["AccessKeyId"]
+    assert creds_of(ip, r.role, False)["AccessKeyId"] == v1["AccessKeyId"]
+    assert creds_of(ip, r.role, True)["AccessKeyId"] == v2["AccessKeyId"]
     # And the exact value, with a string condition.
     iam.put_role_policy(RoleName=r.role, PolicyName="read", PolicyDocument=doc(
         {"Effect": "Allow", "Action": "iam:GetRole", "Resource": "*", "Condition": {"StringEquals": {"ec2:RoleDelivery": "1.0"}}}))
-    assert refused_code(imds_server, v2, r.role) == "AccessDenied"
-    assert get_role(imds_server, v1, r.role) == r.role
+    assert refused_code(server, v2, r.role) == "AccessDenied"
+    assert get_role(server, v1, r.role) == r.role
+
+
+def test_role_delivery_tells_imdsv1_from_imdsv2_credentials(imds_server):
+    role_delivery_tells_imdsv1_from_imdsv2(imds_server, lambda ip, role, v2: imds_creds(imds_server, ip, role, v2))

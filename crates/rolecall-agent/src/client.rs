@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use rolecall_core::model::{GroupIdentifier, Instance, InstanceState, MetadataOptions, Tag};
-use rolecall_imds::{CredentialParts, InstanceView, Issued, ProfileView, RoleView};
+use rolecall_imds::{
+    CredentialKey, CredentialParts, Delivery, InstanceView, Issued, ProfileView, RoleView,
+};
 use rolecall_wire::xml_read::{self as xml, Node};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -57,8 +59,14 @@ impl std::error::Error for CallError {}
 pub struct Identities {
     pub account_id: String,
     pub views: Vec<Arc<InstanceView>>,
-    /// Instance id to its credential (instances whose role trusts EC2).
+    /// Instance id to its credential (instances whose role trusts EC2), minted without
+    /// `ec2:RoleDelivery` (asked for without a delivery version).
     pub credentials: HashMap<String, Arc<Issued>>,
+    /// The credentials asked for by instance and delivery version (`ec2:RoleDelivery` sealed in).
+    pub delivered: HashMap<CredentialKey, Arc<Issued>>,
+    /// Roles whose sessions issued before the time given are refused (`AWSRevokeOlderSessions`
+    /// put since the sequence asked).
+    pub revoked: Vec<(String, DateTime<Utc>)>,
     /// The change feed sequence the answer reflects (to ask for changes since).
     pub sequence: Option<i64>,
     /// Whether `views` are every instance (else only those changed since the sequence asked).
@@ -242,12 +250,13 @@ impl Client {
 
     /// With `since` (an earlier answer's sequence): only the instances changed since then, and
     /// those to forget; every instance when `since` is None or the server's feed was pruned.
-    /// With `credentials_for`, credentials only for those instances (which are answered too).
+    /// With `credentials_for`, credentials only for those instances (which are answered too),
+    /// each minted for the IMDS version it is delivered over.
     pub async fn describe_instance_identity_changes(
         &self,
         ips: &[IpAddr],
         since: Option<i64>,
-        credentials_for: Option<&[String]>,
+        credentials_for: Option<&[CredentialKey]>,
     ) -> Result<Identities, CallError> {
         let mut params: Vec<(String, String)> = ips
             .iter()
@@ -259,8 +268,10 @@ impl Client {
         }
         if let Some(ids) = credentials_for {
             params.push(("Credentials".into(), "listed".into()));
-            for (n, id) in ids.iter().enumerate() {
-                params.push((format!("CredentialsFor.{}", n + 1), id.clone()));
+            for (n, (id, delivery)) in ids.iter().enumerate() {
+                let field = |name: &str| format!("DeliveredCredentialsFor.{}.{name}", n + 1);
+                params.push((field("InstanceId"), id.clone()));
+                params.push((field("RoleDelivery"), delivery.as_str().into()));
             }
         }
         let root = self.call("DescribeInstanceIdentities", &params).await?;
@@ -272,6 +283,12 @@ impl Client {
             account_id,
             views: Vec::new(),
             credentials: HashMap::new(),
+            delivered: HashMap::new(),
+            revoked: result
+                .members("RevokedSessions")
+                .map(|m| Ok((req(m, "RoleId")?.to_string(), time(m, "IssuedBefore")?)))
+                .collect::<Result<_, String>>()
+                .map_err(CallError::Malformed)?,
             sequence: result.text_of("Sequence").and_then(|s| s.parse().ok()),
             full: result.text_of("Full") != Some("false"),
             removed: result
@@ -281,9 +298,19 @@ impl Client {
         };
         for m in result.members("Instances") {
             let (view, creds) = identity(&out.account_id, m).map_err(CallError::Malformed)?;
+            let id = &view.instance.id;
             if let Some(c) = creds {
-                out.credentials
-                    .insert(view.instance.id.clone(), Arc::new(c));
+                out.credentials.insert(id.clone(), Arc::new(c));
+            }
+            for d in m.members("DeliveredCredentials") {
+                let raw = req(d, "RoleDelivery").map_err(CallError::Malformed)?;
+                let delivery = Delivery::parse(raw)
+                    .ok_or_else(|| CallError::Malformed(format!("bad RoleDelivery {raw}")))?;
+                if let Some(c) =
+                    credential(&out.account_id, &view, d).map_err(CallError::Malformed)?
+                {
+                    out.delivered.insert((id.clone(), delivery), Arc::new(c));
+                }
             }
             out.views.push(Arc::new(view));
         }
@@ -379,22 +406,6 @@ fn identity(account_id: &str, m: &Node) -> Result<(InstanceView, Option<Issued>)
         .and_then(|p| p.child("CredentialsSince"))
         .and_then(|a| a.text.parse().ok())
         .unwrap_or(0);
-    let credentials = match (
-        m.child("Credentials"),
-        profile.as_ref().and_then(|p| p.role.as_ref()),
-    ) {
-        (Some(c), Some(role)) => Some(Issued::from_parts(&CredentialParts {
-            account_id,
-            role_id: &role.id,
-            association_id: &association_id,
-            access_key_id: req(c, "AccessKeyId")?,
-            secret_access_key: req(c, "SecretAccessKey")?,
-            session_token: req(c, "Token")?,
-            last_updated: time(c, "LastUpdated")?,
-            expiration: time(c, "Expiration")?,
-        })),
-        _ => None,
-    };
     let view = InstanceView {
         arn: req(m, "InstanceArn")?.into(),
         profile,
@@ -402,5 +413,26 @@ fn identity(account_id: &str, m: &Node) -> Result<(InstanceView, Option<Issued>)
         credentials_since,
         instance,
     };
+    let credentials = match m.child("Credentials") {
+        Some(c) => credential(account_id, &view, c)?,
+        None => None,
+    };
     Ok((view, credentials))
+}
+
+/// A credential element of `view`'s member (None when the view has no role to issue it for).
+fn credential(account_id: &str, view: &InstanceView, c: &Node) -> Result<Option<Issued>, String> {
+    let Some(role) = view.profile.as_ref().and_then(|p| p.role.as_ref()) else {
+        return Ok(None);
+    };
+    Ok(Some(Issued::from_parts(&CredentialParts {
+        account_id,
+        role_id: &role.id,
+        association_id: &view.association_id,
+        access_key_id: req(c, "AccessKeyId")?,
+        secret_access_key: req(c, "SecretAccessKey")?,
+        session_token: req(c, "Token")?,
+        last_updated: time(c, "LastUpdated")?,
+        expiration: time(c, "Expiration")?,
+    })))
 }

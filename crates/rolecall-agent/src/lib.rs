@@ -16,7 +16,11 @@
 //!   waits for that fetch, at most 0.9 s), then with every full refetch (every `refresh`, 5
 //!   minutes) and whenever one would expire before the next, while the instance asked within
 //!   its credential's lifetime; so a served credential has at least its lifetime minus
-//!   `refresh` left while the control plane answers;
+//!   `refresh` left while the control plane answers; each is minted for the IMDS version the
+//!   instance asked over (`ec2:RoleDelivery` `1.0` or `2.0`), and served only over that one;
+//! - a role's sessions revoked (`AWSRevokeOlderSessions`, `rolecall revoke-sessions`) reach it
+//!   with the changes (`RevokedSessions`): it drops the credentials of that role issued before
+//!   the cutoff and fetches new ones for the instances that asked;
 //! - while the control plane is unreachable it keeps serving what it has, each credential until
 //!   it expires, and logs the failures.
 
@@ -27,7 +31,7 @@ pub use client::{AgentCredentials, CallError, Client, Identities, SERVICE, VERSI
 
 use rolecall_core::DynClock;
 use rolecall_crypto::{KeyRing, MasterKey};
-use rolecall_imds::{Directory, ImdsConfig};
+use rolecall_imds::{CredentialKey, Directory, ImdsConfig};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -121,27 +125,43 @@ impl Agent {
     /// Fetches the instances changed since `since` (every instance when None, or when the
     /// server's feed no longer reaches back that far) and installs them; returns the sequence
     /// the view now reflects.
-    async fn fetch(&self, since: Option<i64>, credentials: &[String]) -> Result<(), CallError> {
+    async fn fetch(
+        &self,
+        since: Option<i64>,
+        credentials: &[CredentialKey],
+    ) -> Result<(), CallError> {
         let ids = self
             .client
             .describe_instance_identity_changes(&self.config.instance_ips, since, Some(credentials))
             .await?;
+        // Revoked sessions first: the credentials in this answer were issued after the cutoff.
+        for (role_id, before) in &ids.revoked {
+            let dropped = self.dir.drop_sessions_before(role_id, *before);
+            tracing::info!(
+                role_id,
+                dropped,
+                "role sessions revoked: credentials dropped"
+            );
+        }
         let count = ids.views.len();
         if ids.full {
-            self.dir
-                .install(&ids.account_id, ids.views, ids.credentials);
+            self.dir.install(&ids.account_id, ids.views, ids.delivered);
             tracing::debug!(instances = count, "agent view refreshed");
         } else {
             let removed = ids.removed.len();
             self.dir
-                .install_changes(ids.views, &ids.removed, ids.credentials);
+                .install_changes(ids.views, &ids.removed, ids.delivered);
             tracing::debug!(changed = count, removed, "agent view updated");
         }
         let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
         synced.0 = ids.sequence;
-        if ids.full {
-            synced.1 = Some(Instant::now());
-        }
+        // A complete answer to a request for changes (the feed was pruned past the view) told
+        // no revocation: the next poll refetches every credential held.
+        synced.1 = match (ids.full, since) {
+            (true, None) => Some(Instant::now()),
+            (true, Some(_)) => None,
+            (false, _) => synced.1,
+        };
         Ok(())
     }
 

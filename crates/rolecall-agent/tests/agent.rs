@@ -6,7 +6,7 @@
 
 use rolecall_agent::{Agent, AgentConfig, AgentCredentials, CallError, Client};
 use rolecall_core::{DynClock, ManualClock};
-use rolecall_imds::{CredentialPolicy, ImdsConfig};
+use rolecall_imds::{CredentialPolicy, Delivery, ImdsConfig};
 use rolecall_test_support::{
     ACCOUNT, AGENT_POLICY, Creds, EC2_TRUST, REGION, Stack, StackOptions,
     creds_of_text as creds_of, xml,
@@ -534,7 +534,27 @@ async fn agents_receive_only_changed_instances() {
         .await
         .unwrap();
     assert!(policy.views.is_empty() && policy.removed.is_empty());
+    assert!(policy.revoked.is_empty(), "a policy that revokes nothing");
     let seq = policy.sequence.unwrap();
+
+    // Sessions revoked: the role and its cutoff, so agents drop what it refuses.
+    let web_role = all.views[0]
+        .profile
+        .as_ref()
+        .unwrap()
+        .role
+        .as_ref()
+        .unwrap();
+    let cutoff =
+        chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis()).unwrap();
+    s.iam.revoke_sessions("web", cutoff).await.unwrap();
+    let revoked = client
+        .describe_instance_identity_changes(&[], Some(seq), None)
+        .await
+        .unwrap();
+    assert!(revoked.views.is_empty() && revoked.removed.is_empty());
+    assert_eq!(revoked.revoked, vec![(web_role.id.clone(), cutoff)]);
+    let seq = revoked.sequence.unwrap();
 
     // One association replaced: that instance, with a credential for its new role.
     s.replace_profile(&instances[0].0, &db).await;
@@ -595,22 +615,30 @@ async fn agents_receive_only_changed_instances() {
 
     // Credentials only for the instances listed (answered even if unchanged).
     let seq = again.sequence.unwrap();
-    let listed = [instances[4].0.clone()];
+    let listed = [
+        (instances[4].0.clone(), Delivery::V1),
+        (instances[4].0.clone(), Delivery::V2),
+    ];
     let lazy = client
         .describe_instance_identity_changes(&[], Some(seq), Some(&listed))
         .await
         .unwrap();
     assert_eq!(lazy.views.len(), 1);
-    assert_eq!(
-        lazy.credentials.keys().collect::<Vec<_>>(),
-        vec![&instances[4].0]
+    assert!(lazy.credentials.is_empty());
+    let mut got: Vec<_> = lazy.delivered.keys().cloned().collect();
+    got.sort_by_key(|(_, d)| d.as_str());
+    assert_eq!(got, listed);
+    let (v1, v2) = (&lazy.delivered[&listed[0]], &lazy.delivered[&listed[1]]);
+    assert_ne!(
+        v1.access_key_id, v2.access_key_id,
+        "one credential per version"
     );
     let lazy_full = client
         .describe_instance_identity_changes(&[], None, Some(&[]))
         .await
         .unwrap();
     assert_eq!(lazy_full.views.len(), 4);
-    assert!(lazy_full.credentials.is_empty());
+    assert!(lazy_full.credentials.is_empty() && lazy_full.delivered.is_empty());
 
     // The agent's loop applies changes, rebuilding only the entries they touch; it holds no
     // credential until an instance asks, and the first request waits for it.

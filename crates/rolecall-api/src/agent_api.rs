@@ -13,7 +13,13 @@
 //!   pruned past that sequence the answer is complete again (`Full` `true`). With
 //!   `Credentials=listed`, credentials are minted only for the instances `CredentialsFor.N`
 //!   names (those are answered too, changed or not): an agent asks only for the instances that
-//!   asked it.
+//!   asked it. `DeliveredCredentialsFor.N.InstanceId` with `.RoleDelivery` (`1.0` / `2.0`: the
+//!   IMDS version the instance asked the agent over) mints with `ec2:RoleDelivery` sealed in, as
+//!   IMDS does, answered in the instance's `DeliveredCredentials` list; `CredentialsFor.N` (and
+//!   the unlisted mode) mint without it, answered as `Credentials`.
+//! - With `SinceSequence`, `RevokedSessions` names the changed roles whose sessions were revoked
+//!   (`AWSRevokeOlderSessions`) and the issue time before which they are refused, so an agent
+//!   drops the credentials it holds that are now refused.
 //!
 //! Both are authorized as `rolecall:<Action>` on `*` like any other request.
 
@@ -22,13 +28,18 @@ use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
 use chrono::SecondsFormat;
 use rolecall_core::ChangesSince;
-use rolecall_imds::InstanceView;
+use rolecall_core::EntityKind;
+use rolecall_imds::{Delivery, InstanceView, Issued};
 use rolecall_wire::{Xml, query_response};
 use std::net::IpAddr;
 
 /// Feed sequences one delta answer covers at most (an agent further behind catches up over
 /// several polls).
 const FEED_BATCH: usize = 10_000;
+
+/// What is minted for one instance: a credential without a delivery version (when asked for
+/// so), and one per delivery version asked for.
+type Minted = (Option<Issued>, Vec<(Delivery, Issued)>);
 
 pub async fn dispatch(call: &Call<'_>) -> Result<String, ApiError> {
     match call.op {
@@ -76,6 +87,7 @@ async fn describe(call: &Call<'_>) -> Result<String, ApiError> {
                 .map(str::to_string)
                 .collect()
         });
+    let delivered = delivered_credentials_for(call)?;
     let delta = match since {
         None => None,
         Some(s) => match store.changes_since(s, FEED_BATCH).await? {
@@ -84,20 +96,24 @@ async fn describe(call: &Call<'_>) -> Result<String, ApiError> {
                 mut changes,
                 latest,
             } => {
+                let revoked = revoked_sessions(call, &changes).await?;
                 // The instances credentials are asked for are answered too.
-                for id in listed.iter().flatten() {
+                let asked = delivered.iter().map(|(id, _)| id);
+                for id in listed.iter().flatten().chain(asked) {
                     changes.push(rolecall_core::Change {
                         seq: latest,
                         kind: rolecall_core::EntityKind::Instance,
                         id: id.clone(),
                     });
                 }
-                Some((changes, latest))
+                Some((changes, latest, revoked))
             }
         },
     };
+    let mut revoked = Vec::new();
     let (views, mut removed, sequence, full) = match delta {
-        Some((changes, latest)) => {
+        Some((changes, latest, revoked_roles)) => {
+            revoked = revoked_roles;
             let (views, gone) = rolecall_imds::changed_views(&api.iam, region, &changes).await?;
             (views, gone, latest, false)
         }
@@ -123,30 +139,39 @@ async fn describe(call: &Call<'_>) -> Result<String, ApiError> {
     }
     let now = api.clock.now();
     let account = api.iam.account_id();
-    let minted: Vec<_> = views
+    let mint = |v: &InstanceView, delivery: Option<Delivery>| {
+        let issued = rolecall_imds::mint_for(
+            &api.keyring,
+            account,
+            v,
+            now,
+            &api.config.instance_credentials,
+            delivery,
+        )?;
+        // Credentials handed to an agent are issued here: the audit trail records them.
+        if let Some(n) = rolecall_imds::IssuedNotice::of(account, v, &issued, now) {
+            api.audit
+                .try_append(crate::audit::record::imds_issuance(&n, &api.config.region));
+        }
+        Some(issued)
+    };
+    let minted: Vec<Minted> = views
         .iter()
         .map(|v| {
-            if listed.as_ref().is_some_and(|l| !l.contains(&v.instance.id)) {
-                return None;
-            }
-            let issued = rolecall_imds::mint_for(
-                &api.keyring,
-                account,
-                v,
-                now,
-                &api.config.instance_credentials,
-                // An agent serves it over either IMDS version: `ec2:RoleDelivery` stays absent.
-                None,
-            )?;
-            // Credentials handed to an agent are issued here: the audit trail records them.
-            if let Some(n) = rolecall_imds::IssuedNotice::of(account, v, &issued, now) {
-                api.audit
-                    .try_append(crate::audit::record::imds_issuance(&n, &api.config.region));
-            }
-            Some(issued)
+            let id = &v.instance.id;
+            // Without a delivery version (an agent that does not say): `ec2:RoleDelivery` absent.
+            let plain = match &listed {
+                Some(l) if !l.contains(id) => None,
+                _ => mint(v, None),
+            };
+            let by_delivery = delivered
+                .iter()
+                .filter(|(for_id, _)| for_id == id)
+                .filter_map(|(_, d)| Some((*d, mint(v, Some(*d))?)))
+                .collect();
+            (plain, by_delivery)
         })
         .collect();
-    let ts = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
     Ok(query_response(
         call.op.name(),
         Protocol::Rolecall.namespace(),
@@ -160,30 +185,105 @@ async fn describe(call: &Call<'_>) -> Result<String, ApiError> {
                 x.leaf_text(id);
             });
             x.list(
+                "RevokedSessions",
+                "member",
+                &revoked,
+                |x, (role_id, before)| {
+                    x.leaf("RoleId", role_id)
+                        .leaf(
+                            "IssuedBefore",
+                            before.to_rfc3339_opts(SecondsFormat::Millis, true),
+                        )
+                        .finish_unit();
+                },
+            );
+            x.list(
                 "Instances",
                 "member",
                 views.iter().zip(&minted),
-                |x, (v, c)| {
+                |x, (v, (plain, by_delivery))| {
                     instance(x, v);
-                    if let Some(c) = c {
-                        x.elem("Credentials", |x| {
-                            x.leaf("AccessKeyId", &c.access_key_id)
-                                .leaf("SecretAccessKey", &c.secret_access_key)
-                                .leaf("Token", &c.session_token)
-                                .leaf("Expiration", ts(c.expires_at))
-                                // To the millisecond: the agent compares it with the instance's
-                                // start (`CredentialsSince`).
-                                .leaf(
-                                    "LastUpdated",
-                                    c.last_updated.to_rfc3339_opts(SecondsFormat::Millis, true),
-                                )
-                                .finish_unit();
-                        });
+                    if let Some(c) = plain {
+                        x.elem("Credentials", |x| credential(x, c));
+                    }
+                    if !by_delivery.is_empty() {
+                        x.list(
+                            "DeliveredCredentials",
+                            "member",
+                            by_delivery,
+                            |x, (d, c)| {
+                                x.leaf("RoleDelivery", d.as_str());
+                                credential(x, c);
+                            },
+                        );
                     }
                 },
             );
         }),
     ))
+}
+
+fn credential(x: &mut Xml, c: &Issued) {
+    x.leaf("AccessKeyId", &c.access_key_id)
+        .leaf("SecretAccessKey", &c.secret_access_key)
+        .leaf("Token", &c.session_token)
+        .leaf(
+            "Expiration",
+            c.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        )
+        // To the millisecond: the agent compares it with the instance's start
+        // (`CredentialsSince`).
+        .leaf(
+            "LastUpdated",
+            c.last_updated.to_rfc3339_opts(SecondsFormat::Millis, true),
+        )
+        .finish_unit();
+}
+
+/// `DeliveredCredentialsFor.N.InstanceId` / `.RoleDelivery`: the instances an agent asks
+/// credentials for, each with the IMDS version it delivers them over.
+fn delivered_credentials_for(call: &Call<'_>) -> Result<Vec<(String, Delivery)>, ApiError> {
+    let mut out = Vec::new();
+    for (n, item) in call
+        .params
+        .structs("DeliveredCredentialsFor")
+        .iter()
+        .enumerate()
+    {
+        let field = |name: &str| format!("DeliveredCredentialsFor.{}.{name}", n + 1);
+        let id = item.get("InstanceId").ok_or_else(|| {
+            ApiError::malformed_parameter(Protocol::Rolecall, &field("InstanceId"), "")
+        })?;
+        let raw = item.get("RoleDelivery").unwrap_or_default();
+        let delivery = Delivery::parse(raw).ok_or_else(|| {
+            ApiError::malformed_parameter(Protocol::Rolecall, &field("RoleDelivery"), raw)
+        })?;
+        out.push((id.to_string(), delivery));
+    }
+    Ok(out)
+}
+
+/// The roles among `changes`' role-policy changes whose sessions are revoked
+/// (`AWSRevokeOlderSessions`), with the issue time before which they are refused: one policy
+/// read per changed role.
+async fn revoked_sessions(
+    call: &Call<'_>,
+    changes: &[rolecall_core::Change],
+) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, ApiError> {
+    let mut roles: Vec<&str> = changes
+        .iter()
+        .filter(|c| c.kind == EntityKind::RolePolicy)
+        .map(|c| c.id.as_str())
+        .collect();
+    roles.sort_unstable();
+    roles.dedup();
+    let mut out = Vec::new();
+    for role_id in roles {
+        if let Some(before) = call.api.iam.sessions_revoked_before(role_id).await? {
+            out.push((role_id.to_string(), before));
+        }
+    }
+    Ok(out)
 }
 
 fn instance(x: &mut Xml, v: &InstanceView) {

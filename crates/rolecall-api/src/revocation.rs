@@ -201,10 +201,8 @@ impl Revocations {
             limit: usize::MAX - 1,
         };
         let mut fresh = EndedAssociations::new(self.max_lifetime);
-        for a in store.list_associations(&[], &all).await? {
-            if !a.state.is_active() && a.timestamp > since {
-                fresh.end(&a.id, a.timestamp.timestamp_millis());
-            }
+        for a in store.associations_ended_since(since).await? {
+            fresh.end(&a.id, a.timestamp.timestamp_millis());
         }
         let instances = store.list_instances(&[], &all).await?;
         let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();

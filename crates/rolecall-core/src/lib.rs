@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod model;
 pub mod paging;
 mod principal_store;
+pub mod revoke_sessions;
 pub mod root_keys;
 pub mod service_linked;
 pub mod simulation;

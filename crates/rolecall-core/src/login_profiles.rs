@@ -8,7 +8,7 @@
 
 use crate::iam::Iam;
 use crate::model::User;
-use crate::{EntityKind, Error, Result, StoreError};
+use crate::{EntityKind, Error, Missing, Result, StoreError};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Utc};
@@ -21,8 +21,12 @@ pub const PASSWORD_POLICY_META: &str = "account_password_policy";
 /// AWS's message for a password a policy refuses.
 const VIOLATION: &str = "Password does not conform to the account password policy.";
 
+/// A user's login profile is the metadata document under this prefix and the user's id ("" =
+/// none); DeleteUser counts it in its transaction.
+pub const LOGIN_PROFILE_META_PREFIX: &str = "login_profile/";
+
 fn profile_meta(user_id: &str) -> String {
-    format!("login_profile/{user_id}")
+    format!("{LOGIN_PROFILE_META_PREFIX}{user_id}")
 }
 
 /// The account's password policy; members omitted when it was set take AWS's defaults.
@@ -276,28 +280,16 @@ impl Iam {
             .is_ok())
     }
 
-    /// DeleteConflict while the user has a login profile (as AWS: delete it first). A profile
-    /// created concurrently with the user's deletion is left unreachable (keyed by the gone id).
-    pub(crate) async fn refuse_with_login_profile(&self, user_name: &str) -> Result<()> {
-        let Some(user) = self.store().get_user(user_name).await? else {
-            return Ok(());
-        };
-        if self.stored_profile(&user).await?.is_some() {
-            return Err(Error::DeleteConflict(
-                "Cannot delete entity, must delete login profile first.".into(),
-            ));
-        }
-        Ok(())
-    }
-
     async fn stored_profile(&self, user: &User) -> Result<Option<StoredProfile>> {
         let doc = self.store().get_meta(&profile_meta(&user.id)).await?;
         parse_doc(doc.as_deref().unwrap_or(""), "login profile")
     }
 
+    /// Edits the user's profile under the user's row lock (a user deleted meanwhile is
+    /// NoSuchEntity, and a DeleteUser waits for the edit and then sees the profile).
     async fn edit_profile(&self, user: &User, edit: ProfileEdit) -> Result<()> {
         let name = user.name.clone();
-        self.edit_meta(&profile_meta(&user.id), &user.id, move |doc| {
+        let edit = move |doc: &mut String| {
             let current: Option<StoredProfile> = parse_doc(doc, "login profile")?;
             let next = match (edit, current) {
                 (ProfileEdit::Create { .. }, Some(_)) => {
@@ -327,8 +319,17 @@ impl Iam {
                 None => String::new(),
             };
             Ok(())
-        })
-        .await
+        };
+        let gone = || Error::from(StoreError::NotFound(Missing::User(user.name.clone())));
+        match self
+            .store()
+            .modify_user_meta(&user.id, &profile_meta(&user.id), Box::new(edit))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(StoreError::NotFound(Missing::User(_))) => Err(gone()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Edits a metadata document through the store's write path; the change feed records it as

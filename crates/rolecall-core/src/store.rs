@@ -39,6 +39,16 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
         edit: Edit<String>,
         changed: (EntityKind, String),
     ) -> Result<String>;
+    /// As [`modify_meta`](Self::modify_meta), for a document that belongs to the user `user_id`
+    /// (a login profile): the user's row is locked against deletion for the transaction, and
+    /// NotFound(User) when the user is gone, so no such document outlives its user (DeleteUser
+    /// counts them in its own transaction). Records the user in the change feed.
+    async fn modify_user_meta(
+        &self,
+        user_id: &str,
+        key: &str,
+        edit: Edit<String>,
+    ) -> Result<String>;
 
     // --- roles ---
     /// Conflict when a role of that name (any case) exists.
@@ -196,6 +206,9 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
         ids: &[String],
         page: &PageRequest,
     ) -> Result<Vec<Association>>;
+    /// The associations that ended after `since`, oldest end first (an index range on the
+    /// `ended_at` column: what revocation verifiers reload, never the whole table).
+    async fn associations_ended_since(&self, since: DateTime<Utc>) -> Result<Vec<Association>>;
     /// DescribeIamInstanceProfileAssociations in the database: as
     /// [`query_instances`](Self::query_instances), over associations (filters `instance-id` and
     /// `state`); ended associations only when `include_ended`.

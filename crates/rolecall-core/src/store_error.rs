@@ -119,6 +119,8 @@ pub enum Dependents {
     PolicyVersions,
     /// The version is its policy's default.
     DefaultVersion,
+    /// A user's login profile (console password).
+    LoginProfile,
 }
 
 /// A count limit.
@@ -231,6 +233,7 @@ impl From<StoreError> for Error {
                 Dependents::PolicyAttachments => "Cannot delete a policy attached to entities.".into(),
                 Dependents::PolicyVersions => "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.".into(),
                 Dependents::DefaultVersion => "Cannot delete the default version of a policy.".into(),
+                Dependents::LoginProfile => "Cannot delete entity, must delete login profile first.".into(),
             }),
             StoreError::LimitExceeded(l) => Error::LimitExceeded(match l {
                 Limit::RolesPerInstanceProfile => "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1".into(),
@@ -300,6 +303,7 @@ mod tests {
             (StoreError::InUse(Dependents::PolicyAttachments), Error::DeleteConflict("Cannot delete a policy attached to entities.".into())),
             (StoreError::InUse(Dependents::PolicyVersions), Error::DeleteConflict("This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.".into())),
             (StoreError::InUse(Dependents::DefaultVersion), Error::DeleteConflict("Cannot delete the default version of a policy.".into())),
+            (StoreError::InUse(Dependents::LoginProfile), Error::DeleteConflict("Cannot delete entity, must delete login profile first.".into())),
             (StoreError::LimitExceeded(Limit::RolesPerInstanceProfile), Error::LimitExceeded("Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1".into())),
             (StoreError::LimitExceeded(Limit::VersionsPerPolicy), Error::LimitExceeded("A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version.".into())),
             (StoreError::LimitExceeded(Limit::AccessKeysPerUser), Error::LimitExceeded("Cannot exceed quota for AccessKeysPerUser: 2".into())),

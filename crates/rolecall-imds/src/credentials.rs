@@ -51,6 +51,15 @@ impl Delivery {
             Delivery::V2 => "2.0",
         }
     }
+
+    /// The version `ec2:RoleDelivery` names (`1.0` or `2.0`).
+    pub fn parse(s: &str) -> Option<Delivery> {
+        match s {
+            "1.0" => Some(Delivery::V1),
+            "2.0" => Some(Delivery::V2),
+            _ => None,
+        }
+    }
 }
 
 /// A minted credential with its IMDS JSON rendered once.

@@ -161,6 +161,9 @@ struct Cached {
     asked: Option<DateTime<Utc>>,
 }
 
+/// An instance id and the IMDS version its credential is delivered over.
+pub type CredentialKey = (String, Delivery);
+
 /// Remote: an instance that asked within this long is still fetched credentials for after its
 /// role changed.
 const ASKED_WINDOW: chrono::Duration = chrono::Duration::hours(12);
@@ -177,9 +180,9 @@ pub struct Directory {
     keyring: KeyRing,
     clock: DynClock,
     snapshot: RwLock<Snapshot>,
-    /// Current credential per instance and delivery version (a remote directory keys what it
-    /// installs under V2 and serves it over either).
-    credentials: Mutex<HashMap<(String, Delivery), Cached>>,
+    /// Current credential per instance and delivery version (`ec2:RoleDelivery` is sealed in
+    /// it, so each version's is fetched or minted on its own).
+    credentials: Mutex<HashMap<CredentialKey, Cached>>,
     /// Serializes catching up with the feed, so changes are applied in order.
     reload_lock: tokio::sync::Mutex<()>,
     /// The change feed sequence the snapshot reflects (None: not loaded yet).
@@ -187,10 +190,11 @@ pub struct Directory {
     /// Entries rebuilt (or dropped) by applying changes, and full reloads, since start.
     rebuilt: AtomicU64,
     full_reloads: AtomicU64,
-    /// Remote: when each instance last asked for its credential.
-    asked: Mutex<HashMap<String, DateTime<Utc>>>,
-    /// Remote: instances that asked for a credential the directory does not hold.
-    pending: Mutex<HashSet<String>>,
+    /// Remote: when each instance last asked for its credential, per delivery version.
+    asked: Mutex<HashMap<CredentialKey, DateTime<Utc>>>,
+    /// Remote: instances (and delivery versions) that asked for a credential the directory does
+    /// not hold.
+    pending: Mutex<HashSet<CredentialKey>>,
     /// Remote: wakes whoever fetches credentials (the agent) when one is pending.
     wake: tokio::sync::Notify,
     /// Remote: bumped on every install, for requests waiting on a pending credential.
@@ -278,7 +282,7 @@ impl Directory {
         self.snapshot.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn creds(&self) -> std::sync::MutexGuard<'_, HashMap<(String, Delivery), Cached>> {
+    fn creds(&self) -> std::sync::MutexGuard<'_, HashMap<CredentialKey, Cached>> {
         self.credentials.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -512,29 +516,30 @@ impl Directory {
         }
     }
 
-    /// Replaces a remote directory's instances at once, and adds `credentials` (instance id to
-    /// credential). Credentials of instances that left or changed role are dropped.
+    /// Replaces a remote directory's instances at once, and adds `credentials` (by instance and
+    /// delivery version). Credentials of instances that left or changed role are dropped.
     pub fn install(
         &self,
         account_id: &str,
         views: Vec<Arc<InstanceView>>,
-        credentials: HashMap<String, Arc<Issued>>,
+        credentials: HashMap<CredentialKey, Arc<Issued>>,
     ) {
         if self.account_id.get().is_none() {
             let _ = self.account_id.set(account_id.to_string());
         }
-        let got: Vec<String> = credentials.keys().cloned().collect();
+        let got: Vec<CredentialKey> = credentials.keys().cloned().collect();
         self.replace(views, Some(credentials));
         self.installed(&got);
     }
 
     /// Applies a remote directory's changes: `views` replace (or add) those instances' entries
-    /// and their credentials (`credentials`, by instance id); `removed` instances are dropped.
+    /// and their credentials (`credentials`, by instance and delivery version); `removed`
+    /// instances are dropped.
     pub fn install_changes(
         &self,
         views: Vec<Arc<InstanceView>>,
         removed: &[String],
-        credentials: HashMap<String, Arc<Issued>>,
+        credentials: HashMap<CredentialKey, Arc<Issued>>,
     ) {
         let rebuilt = views.len() + removed.len();
         for id in removed {
@@ -544,12 +549,12 @@ impl Directory {
             let id = v.instance.id.clone();
             self.put(&id, Some(v));
         }
-        let got: Vec<String> = credentials.keys().cloned().collect();
+        let got: Vec<CredentialKey> = credentials.keys().cloned().collect();
         {
             let mut creds = self.creds();
-            for (id, issued) in credentials {
+            for (key, issued) in credentials {
                 creds.insert(
-                    (id, Delivery::V2),
+                    key,
                     Cached {
                         issued,
                         asked: None,
@@ -567,24 +572,33 @@ impl Directory {
             .set(i64::try_from(self.len()).unwrap_or(i64::MAX));
     }
 
+    /// Drops the cached credentials of the role `role_id` issued before `before` (its sessions
+    /// were revoked: verifiers refuse them); instances that keep asking get new ones (fetched
+    /// after the next install, or minted). Returns how many were dropped.
+    pub fn drop_sessions_before(&self, role_id: &str, before: DateTime<Utc>) -> usize {
+        let mut creds = self.creds();
+        let held = creds.len();
+        creds.retain(|_, c| c.issued.role_id != role_id || c.issued.last_updated >= before);
+        held - creds.len()
+    }
+
     /// After an install: the credentials received are no longer pending; an instance that asked
     /// recently and whose credential was dropped (its role changed) is pending again; requests
     /// waiting for a credential look again.
-    fn installed(&self, got: &[String]) {
+    fn installed(&self, got: &[CredentialKey]) {
         let now = self.clock.now();
         {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            for id in got {
-                pending.remove(id);
+            for key in got {
+                pending.remove(key);
             }
             let asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
             let creds = self.creds();
             let snap = self.read();
-            for (id, at) in asked.iter() {
-                let usable = snap.by_id.get(id).is_some_and(|v| role_of(v).is_some());
-                let held = creds.contains_key(&(id.clone(), Delivery::V2));
-                if usable && !held && now - *at < ASKED_WINDOW {
-                    pending.insert(id.clone());
+            for (key, at) in asked.iter() {
+                let usable = snap.by_id.get(&key.0).is_some_and(|v| role_of(v).is_some());
+                if usable && !creds.contains_key(key) && now - *at < ASKED_WINDOW {
+                    pending.insert(key.clone());
                 }
             }
             if !pending.is_empty() {
@@ -599,11 +613,11 @@ impl Directory {
         self.wake.notified().await;
     }
 
-    /// Remote: the instances whose credentials to fetch: those pending, and those asked for
-    /// within their credential's lifetime that expire within `ahead`.
-    pub fn credentials_to_fetch(&self, ahead: chrono::Duration) -> Vec<String> {
+    /// Remote: the instances (and delivery versions) whose credentials to fetch: those pending,
+    /// and those asked for within their credential's lifetime that expire within `ahead`.
+    pub fn credentials_to_fetch(&self, ahead: chrono::Duration) -> Vec<CredentialKey> {
         let now = self.clock.now();
-        let mut out: HashSet<String> = self
+        let mut out: HashSet<CredentialKey> = self
             .pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -611,11 +625,11 @@ impl Directory {
             .cloned()
             .collect();
         let asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
-        for ((id, _), c) in self.creds().iter() {
+        for (key, c) in self.creds().iter() {
             let lifetime = c.issued.expires_at - c.issued.last_updated;
-            let recent = asked.get(id).is_some_and(|a| now - *a < lifetime);
+            let recent = asked.get(key).is_some_and(|a| now - *a < lifetime);
             if recent && c.issued.expires_at - now <= ahead {
-                out.insert(id.clone());
+                out.insert(key.clone());
             }
         }
         out.into_iter().collect()
@@ -626,11 +640,12 @@ impl Directory {
         let now = self.clock.now();
         let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
         asked.retain(|_, a| now - *a < window.max(ASKED_WINDOW));
-        asked
+        let ids: HashSet<String> = asked
             .iter()
             .filter(|(_, a)| now - **a < window)
-            .map(|(id, _)| id.clone())
-            .collect()
+            .map(|((id, _), _)| id.clone())
+            .collect();
+        ids.into_iter().collect()
     }
 
     /// Whether the instance at this address asked for a credential not yet received.
@@ -639,7 +654,8 @@ impl Directory {
             self.pending
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .contains(&v.instance.id)
+                .iter()
+                .any(|(id, _)| *id == v.instance.id)
         })
     }
 
@@ -691,7 +707,7 @@ impl Directory {
     fn replace(
         &self,
         views: Vec<Arc<InstanceView>>,
-        credentials: Option<HashMap<String, Arc<Issued>>>,
+        credentials: Option<HashMap<CredentialKey, Arc<Issued>>>,
     ) {
         let mut snap = Snapshot::default();
         for view in views {
@@ -701,9 +717,9 @@ impl Directory {
             let mut creds = self.creds();
             if let Some(new) = credentials {
                 // Credentials held and not renewed stay (until they expire), unless dropped below.
-                for (id, issued) in new {
+                for (key, issued) in new {
                     creds.insert(
-                        (id, Delivery::V2),
+                        key,
                         Cached {
                             issued,
                             asked: None,
@@ -724,22 +740,22 @@ impl Directory {
 
     /// The credential to serve for this instance's role, minting one if there is none or the
     /// current one is due for replacement (sealing only, no I/O). None when the instance has no
-    /// usable role. A remote directory serves the installed credential until it expires, and
-    /// mints none. Records that the instance asked, so [`refresh_due`](Self::refresh_due) keeps
+    /// usable role. A remote directory serves the installed credential of that delivery version
+    /// until it expires, and mints none. Records that the instance asked, so [`refresh_due`](Self::refresh_due) keeps
     /// its credential fresh while it keeps asking. Credentials are minted per delivery version
     /// (`ec2:RoleDelivery` is sealed in them), each cached on its own.
     pub fn credentials_for(&self, view: &InstanceView, delivery: Delivery) -> Option<Arc<Issued>> {
         role_of(view)?;
         let now = self.clock.now();
         let Source::Store { policy, .. } = &self.source else {
-            let id = &view.instance.id;
+            let key = (view.instance.id.clone(), delivery);
             self.asked
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert(id.clone(), now);
+                .insert(key.clone(), now);
             let served = self
                 .creds()
-                .get(&(id.clone(), Delivery::V2))
+                .get(&key)
                 .map(|c| c.issued.clone())
                 .filter(|c| serves(view, c) && c.expires_at > now);
             if served.is_some() {
@@ -749,7 +765,7 @@ impl Directory {
                 self.pending
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .insert(id.clone());
+                    .insert(key);
                 self.wake.notify_one();
             }
             return served;

@@ -19,7 +19,8 @@ mod token;
 
 pub use credentials::{CredentialParts, CredentialPolicy, Delivery, Issued};
 pub use directory::{
-    CredentialTimes, Directory, InstanceView, IssueHook, IssuedNotice, ProfileView, RoleView,
+    CredentialKey, CredentialTimes, Directory, InstanceView, IssueHook, IssuedNotice, ProfileView,
+    RoleView,
     changed_views, credentials_since, load_views, mint_for,
 };
 pub use server::{ImdsConfig, apply_hop_limit, serve};

@@ -40,6 +40,10 @@ impl Dialect for Postgres {
         (6, include_str!("../migrations/0006_ec2_network.sql")),
         (7, rolecall_store_sql::migrations::AUDIT),
         (9, include_str!("../migrations/0009_ec2_query_indexes.sql")),
+        (
+            11,
+            include_str!("../migrations/0011_association_ended_at.sql"),
+        ),
     ];
 
     fn row_lock(lock: RowLock) -> &'static str {
@@ -90,16 +94,33 @@ mod test_common;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rolecall_store_sql::upgrade_test::{Upgrade, check};
 
-    #[tokio::test]
-    #[ignore = "needs PostgreSQL: ROLECALL_TEST_DATABASE_URL (scripts/test.sh runs it)"]
-    async fn version_2_policies_survive_migration_3() {
+    /// A fresh database, a one-connection pool on it (for the old schema) and the store
+    /// reopening it (which applies the remaining migrations).
+    async fn upgrade_database() -> (
+        sqlx::Pool<sqlx::Postgres>,
+        impl std::future::Future<Output = rolecall_core::StoreResult<PostgresStore>>,
+    ) {
         let options = test_common::fresh_database().await;
         let pool = Postgres::pool_options(1)
             .connect_with(options.clone())
             .await
             .expect("pool");
-        let reopen = PostgresStore::connect_with(options, 2);
-        rolecall_store_sql::upgrade_test::version_2_policies_survive(pool, reopen).await;
+        (pool, PostgresStore::connect_with(options, 2))
+    }
+
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL: ROLECALL_TEST_DATABASE_URL (scripts/test.sh runs it)"]
+    async fn version_2_policies_survive_migration_3() {
+        let (pool, reopen) = upgrade_database().await;
+        check(Upgrade::Version2Policies, pool, reopen).await;
+    }
+
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL: ROLECALL_TEST_DATABASE_URL (scripts/test.sh runs it)"]
+    async fn migration_11_backfills_association_ends() {
+        let (pool, reopen) = upgrade_database().await;
+        check(Upgrade::Version9AssociationEnds, pool, reopen).await;
     }
 }

@@ -6,6 +6,7 @@ use crate::{
     is_unique_violation, key, limit, to_json,
 };
 use async_trait::async_trait;
+use rolecall_core::login_profiles::LOGIN_PROFILE_META_PREFIX;
 use rolecall_core::model::*;
 use rolecall_core::{
     Dependents, Edit, EntityKind, Limit, Missing, Owner, OwnerKind, PageRequest, PrincipalStore,
@@ -132,7 +133,12 @@ where
 
     async fn delete_user(&self, name: &str) -> Result<()> {
         let [inline, attached] = policy_checks(OwnerKind::User);
+        // A login profile first, as IAM reports it (a document "" = none).
+        let profile = format!(
+            "SELECT COUNT(*) FROM meta WHERE key = '{LOGIN_PROFILE_META_PREFIX}' || $1 AND value <> ''"
+        );
         let checks = [
+            check(&profile, Dependents::LoginProfile),
             check(
                 "SELECT COUNT(*) FROM access_keys WHERE user_id = $1",
                 Dependents::AccessKeys,

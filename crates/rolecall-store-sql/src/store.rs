@@ -42,6 +42,12 @@ pub(crate) fn policy_checks(kind: OwnerKind) -> [Check; 2] {
     ]
 }
 
+/// The `ended_at` column of an association's row from two parameters (ended? and its
+/// timestamp): when it ended (unix milliseconds), NULL while it is active.
+fn ended_at(ended: &str, timestamp: &str) -> String {
+    format!("CASE WHEN {ended} THEN {timestamp} END")
+}
+
 /// The partial unique index that keeps live instances' private IPs unique.
 const LIVE_PRIVATE_IP: &str = "instances_live_private_ip";
 
@@ -352,16 +358,20 @@ where
 
     async fn insert_association(tx: &mut Conn<D>, a: &Association) -> Result<()> {
         Self::lock_instance_for_association(tx, &a.instance_id).await?;
-        let res = sqlx::query(
-            "INSERT INTO associations (id, instance_id, state, data, profile_arn, profile_id) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
+        let res = sqlx::query(&format!(
+            "INSERT INTO associations \
+             (id, instance_id, state, data, profile_arn, profile_id, ended_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, {})",
+            ended_at("$7", "$8")
+        ))
         .bind(&a.id)
         .bind(&a.instance_id)
         .bind(a.state.name())
         .bind(to_json(a)?)
         .bind(&a.profile_arn)
         .bind(&a.profile_id)
+        .bind(!a.state.is_active())
+        .bind(a.timestamp.timestamp_millis())
         .execute(&mut *tx)
         .await;
         match res {
@@ -373,14 +383,45 @@ where
     }
 
     async fn set_association(tx: &mut Conn<D>, a: &Association) -> Result<()> {
-        sqlx::query("UPDATE associations SET state = $1, data = $2 WHERE id = $3")
-            .bind(a.state.name())
-            .bind(to_json(a)?)
-            .bind(&a.id)
+        sqlx::query(&format!(
+            "UPDATE associations SET state = $1, data = $2, ended_at = {} WHERE id = $5",
+            ended_at("$3", "$4")
+        ))
+        .bind(a.state.name())
+        .bind(to_json(a)?)
+        .bind(!a.state.is_active())
+        .bind(a.timestamp.timestamp_millis())
+        .bind(&a.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| backend(&e))?;
+        Ok(())
+    }
+
+    /// Edits a metadata value ("" when absent) under its row lock, in `tx`; returns the value
+    /// stored.
+    async fn edit_meta_in(tx: &mut Conn<D>, k: &str, edit: Edit<String>) -> Result<String> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, '') ON CONFLICT (key) DO NOTHING")
+            .bind(k)
             .execute(&mut *tx)
             .await
             .map_err(|e| backend(&e))?;
-        Ok(())
+        let mut value: String = sqlx::query_scalar(&format!(
+            "SELECT value FROM meta WHERE key = $1{}",
+            D::row_lock(RowLock::Update)
+        ))
+        .bind(k)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| backend(&e))?;
+        edit(&mut value).map_err(StoreError::Rejected)?;
+        sqlx::query("UPDATE meta SET value = $1 WHERE key = $2")
+            .bind(&value)
+            .bind(k)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| backend(&e))?;
+        Ok(value)
     }
 
     /// Marks an active association disassociated and returns it as it was ended. The row lock
@@ -488,27 +529,30 @@ where
         (kind, id): (EntityKind, String),
     ) -> Result<String> {
         let mut w = self.begin().await?;
-        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, '') ON CONFLICT (key) DO NOTHING")
-            .bind(k)
-            .execute(&mut *w.tx)
-            .await
-            .map_err(|e| backend(&e))?;
-        let mut value: String = sqlx::query_scalar(&format!(
-            "SELECT value FROM meta WHERE key = $1{}",
-            D::row_lock(RowLock::Update)
+        let value = Self::edit_meta_in(&mut w.tx, k, edit).await?;
+        w.record(kind, id);
+        w.commit().await?;
+        Ok(value)
+    }
+
+    async fn modify_user_meta(&self, user_id: &str, k: &str, edit: Edit<String>) -> Result<String> {
+        let mut w = self.begin().await?;
+        // KEY SHARE conflicts with the FOR UPDATE DeleteUser holds while it counts the user's
+        // documents (the writer mutex in SQLite): either the edit sees no user, or the delete
+        // sees the document.
+        let found: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT id FROM users WHERE id = $1{}",
+            D::row_lock(RowLock::KeyShare)
         ))
-        .bind(k)
-        .fetch_one(&mut *w.tx)
+        .bind(user_id)
+        .fetch_optional(&mut *w.tx)
         .await
         .map_err(|e| backend(&e))?;
-        edit(&mut value).map_err(StoreError::Rejected)?;
-        sqlx::query("UPDATE meta SET value = $1 WHERE key = $2")
-            .bind(&value)
-            .bind(k)
-            .execute(&mut *w.tx)
-            .await
-            .map_err(|e| backend(&e))?;
-        w.record(kind, id);
+        if found.is_none() {
+            return Err(StoreError::NotFound(Missing::User(user_id.into())));
+        }
+        let value = Self::edit_meta_in(&mut w.tx, k, edit).await?;
+        w.record(EntityKind::User, user_id);
         w.commit().await?;
         Ok(value)
     }
@@ -1212,6 +1256,20 @@ where
         page: &PageRequest,
     ) -> Result<Vec<Association>> {
         self.list_by_ids("associations", ids, page).await
+    }
+
+    async fn associations_ended_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Association>> {
+        let docs: Vec<String> = sqlx::query_scalar(
+            "SELECT data FROM associations WHERE ended_at > $1 ORDER BY ended_at, id",
+        )
+        .bind(since.timestamp_millis())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend(&e))?;
+        docs.iter().map(|d| from_json(d)).collect()
     }
 
     async fn query_associations(

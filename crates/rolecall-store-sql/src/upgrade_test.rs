@@ -90,9 +90,19 @@ fn version_2_rows() -> String {
     )
 }
 
-/// Migrates `pool`'s fresh database to version 2, writes [`version_2_rows`], closes the pool,
-/// opens the store with `reopen` (which applies migration 3) and checks what core reads.
-pub async fn version_2_policies_survive<D, F>(pool: Pool<D::Db>, reopen: F)
+/// The upgrades each dialect checks: the schema version rows are written under, the rows, and
+/// what core must read after the remaining migrations.
+pub enum Upgrade {
+    /// Policies written under schema 2 survive migration 3.
+    Version2Policies,
+    /// Associations written under schema 9 get their end time (migration 11).
+    Version9AssociationEnds,
+}
+
+/// Migrates `pool`'s fresh database to the upgrade's version, writes its rows, closes the pool,
+/// opens the store with `reopen` (which applies the remaining migrations) and checks what core
+/// reads.
+pub async fn check<D, F>(upgrade: Upgrade, pool: Pool<D::Db>, reopen: F)
 where
     D: Dialect,
     F: Future<Output = StoreResult<SqlStore<D>>>,
@@ -102,13 +112,24 @@ where
     for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
     usize: ColumnIndex<<D::Db as Database>::Row>,
 {
-    migrate::<D>(&pool, Some(2)).await.expect("migrate to 2");
-    sqlx::raw_sql(&version_2_rows())
-        .execute(&pool)
+    let (version, rows) = match upgrade {
+        Upgrade::Version2Policies => (2, version_2_rows()),
+        Upgrade::Version9AssociationEnds => (9, version_9_rows()),
+    };
+    migrate::<D>(&pool, Some(version))
         .await
-        .expect("version 2 rows");
+        .expect("migrate to the old version");
+    sqlx::raw_sql(&rows).execute(&pool).await.expect("old rows");
     pool.close().await;
     let store: DynStore = Arc::new(reopen.await.expect("reopen and migrate"));
+    match upgrade {
+        Upgrade::Version2Policies => version_2_policies_survive(store).await,
+        Upgrade::Version9AssociationEnds => version_9_associations_get_their_end(store).await,
+    }
+}
+
+/// What core reads of [`version_2_rows`] after migration 3.
+async fn version_2_policies_survive(store: DynStore) {
     let iam = Iam::new(store, ACCOUNT);
     let all = PageRequest {
         from: None,
@@ -177,4 +198,57 @@ where
         .await
         .expect("detach");
     iam.delete_role("upgraded").await.expect("delete role");
+}
+
+/// Schema-9 associations, as their documents only: one active, one ended an hour ago, one ended
+/// ten hours ago.
+fn version_9_rows() -> String {
+    use rolecall_core::model::{Association, AssociationState};
+    let now = chrono::Utc::now();
+    let association = |id: &str, state, hours_ago| Association {
+        id: id.into(),
+        instance_id: "i-0upgrade".into(),
+        profile_arn: format!("arn:aws:iam::{ACCOUNT}:instance-profile/p"),
+        profile_id: "AIPAUPGRADE".into(),
+        state,
+        timestamp: now - chrono::Duration::hours(hours_ago),
+    };
+    let rows = [
+        association("iip-assoc-active", AssociationState::Associated, 20),
+        association("iip-assoc-recent", AssociationState::Disassociated, 1),
+        association("iip-assoc-old", AssociationState::Disassociated, 10),
+    ];
+    let mut sql = String::from(
+        "INSERT INTO instances (id, state, private_ip, data) VALUES ('i-0upgrade', 'running', '10.0.0.9', '{}');",
+    );
+    for a in &rows {
+        sql.push_str(&format!(
+            "INSERT INTO associations (id, instance_id, state, data) VALUES ('{}', 'i-0upgrade', '{}', {});",
+            a.id,
+            a.state.name(),
+            lit(a)
+        ));
+    }
+    sql
+}
+
+/// After migration 11 the ended-since read finds [`version_9_rows`]' ends by time.
+async fn version_9_associations_get_their_end(store: DynStore) {
+    let now = chrono::Utc::now();
+    let ended_ids = |hours| {
+        let store = store.clone();
+        async move {
+            let ended = store
+                .associations_ended_since(now - chrono::Duration::hours(hours))
+                .await
+                .expect("ended since");
+            assert!(ended.iter().all(|a| !a.state.is_active()));
+            ended.into_iter().map(|a| a.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(ended_ids(6).await, vec!["iip-assoc-recent"]);
+    assert_eq!(
+        ended_ids(24).await,
+        vec!["iip-assoc-old", "iip-assoc-recent"]
+    );
 }

@@ -38,6 +38,10 @@ impl Dialect for Sqlite {
         (6, include_str!("../migrations/0006_ec2_network.sql")),
         (7, rolecall_store_sql::migrations::AUDIT),
         (9, include_str!("../migrations/0009_ec2_query_indexes.sql")),
+        (
+            11,
+            include_str!("../migrations/0011_association_ended_at.sql"),
+        ),
     ];
 
     /// No row locks in SQLite, and none needed: one writer at a time.
@@ -108,16 +112,35 @@ impl FileDialect for Sqlite {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rolecall_store_sql::upgrade_test::{Upgrade, check};
 
-    #[tokio::test]
-    async fn version_2_policies_survive_migration_3() {
-        let dir = tempfile::tempdir().expect("tempdir");
+    /// A fresh database file in `dir`, a one-connection pool on it (for the old schema) and the
+    /// store reopening it (which applies the remaining migrations).
+    async fn upgrade_database(
+        dir: &tempfile::TempDir,
+    ) -> (
+        sqlx::Pool<sqlx::Sqlite>,
+        impl std::future::Future<Output = StoreResult<SqliteStore>>,
+    ) {
         let path = dir.path().join("upgrade.db");
         let pool = Sqlite::pool_options(1)
             .connect_with(Sqlite::file(&path))
             .await
             .expect("pool");
-        let reopen = SqliteStore::open(&path);
-        rolecall_store_sql::upgrade_test::version_2_policies_survive(pool, reopen).await;
+        (pool, async move { SqliteStore::open(&path).await })
+    }
+
+    #[tokio::test]
+    async fn version_2_policies_survive_migration_3() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (pool, reopen) = upgrade_database(&dir).await;
+        check(Upgrade::Version2Policies, pool, reopen).await;
+    }
+
+    #[tokio::test]
+    async fn migration_11_backfills_association_ends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (pool, reopen) = upgrade_database(&dir).await;
+        check(Upgrade::Version9AssociationEnds, pool, reopen).await;
     }
 }

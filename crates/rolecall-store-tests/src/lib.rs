@@ -43,7 +43,8 @@ macro_rules! conformance_tests {
             failed_writes_record_nothing, feed_readers_skip_nothing_under_concurrency,
             pruned_feed_says_reload, describe_instances_filters_in_the_database,
             describe_associations_filters_in_the_database, audit_event_rides_with_its_write,
-            audit_lookups_filter_page_tail_and_prune);
+            audit_lookups_filter_page_tail_and_prune, associations_ended_since_read_only_recent_ends,
+            delete_user_counts_its_login_profile_in_its_transaction);
     };
     (@each [] $make:expr; $($name:ident),*) => {
         $(
@@ -366,6 +367,125 @@ pub async fn replace_and_terminate_end_associations(store: DynStore) {
         .await
         .unwrap();
     assert!(store.active_associations(&[id]).await.unwrap().is_empty());
+}
+
+/// Revocation verifiers reload the associations ended within one credential lifetime: every way
+/// an association ends (disassociate, replace, terminate) is found by its end time, and nothing
+/// active or ended earlier.
+pub async fn associations_ended_since_read_only_recent_ends(store: DynStore) {
+    let (iam, ec2) = (iam(&store), ec2(&store));
+    for p in ["a", "b"] {
+        iam.create_instance_profile(p, None, vec![]).await.unwrap();
+    }
+    let mut launched = Vec::new();
+    for _ in 0..4 {
+        let r = ec2
+            .run_instances(RunInstances {
+                profile_name: Some("a".into()),
+                ..launch()
+            })
+            .await
+            .unwrap();
+        launched.push((r.instances[0].id.clone(), r.associations[0].id.clone()));
+    }
+    let (early, replaced, terminated, kept) =
+        (&launched[0], &launched[1], &launched[2], &launched[3]);
+    ec2.disassociate_iam_instance_profile(&early.1)
+        .await
+        .unwrap();
+    // Ends are stored to the millisecond: the next ones end strictly after `since`.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let since = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    ec2.replace_iam_instance_profile_association(&replaced.1, Some("b"), None)
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    ec2.terminate_instances(std::slice::from_ref(&terminated.0))
+        .await
+        .unwrap();
+
+    let recent = store.associations_ended_since(since).await.unwrap();
+    let ids: Vec<&str> = recent.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, vec![replaced.1.as_str(), terminated.1.as_str()]);
+    assert!(
+        recent
+            .iter()
+            .all(|a| !a.state.is_active() && a.timestamp > since)
+    );
+    let all = store
+        .associations_ended_since(since - chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = all.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec![early.1.as_str(), replaced.1.as_str(), terminated.1.as_str()]
+    );
+    // Active associations (the kept instance's, the replacement) are never among them.
+    let active = store
+        .active_associations(&[kept.0.clone(), replaced.0.clone()])
+        .await
+        .unwrap();
+    assert_eq!(active.len(), 2);
+    assert!(active.iter().all(|a| !ids.contains(&a.id.as_str())));
+    assert!(
+        store
+            .associations_ended_since(chrono::Utc::now() + chrono::Duration::seconds(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// DeleteUser refuses while the user has a login profile, checked in the delete's own
+/// transaction: a profile created concurrently either makes the delete fail or finds the user
+/// gone; no profile outlives its user.
+pub async fn delete_user_counts_its_login_profile_in_its_transaction(store: DynStore) {
+    const PASSWORD: &str = "Corr3ct-horse";
+    let iam = iam(&store);
+    iam.create_user("console", None, None, vec![])
+        .await
+        .unwrap();
+    iam.create_login_profile("console", PASSWORD, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        iam.delete_user("console").await,
+        Err(Error::DeleteConflict(
+            "Cannot delete entity, must delete login profile first.".into()
+        ))
+    );
+    iam.delete_login_profile("console").await.unwrap();
+    iam.delete_user("console").await.unwrap();
+
+    for n in 0..4 {
+        let name = format!("racer{n}");
+        let user = iam.create_user(&name, None, None, vec![]).await.unwrap();
+        let (created, deleted) = tokio::join!(
+            iam.create_login_profile(&name, PASSWORD, false),
+            iam.delete_user(&name)
+        );
+        let profile = store
+            .get_meta(&format!("login_profile/{}", user.id))
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        match (created, deleted) {
+            // The delete went first: the profile found no user.
+            (Err(Error::NoSuchEntity(m)), Ok(())) => {
+                assert_eq!(m, format!("The user with name {name} cannot be found."));
+                assert!(profile.is_empty(), "a profile outlived its user");
+            }
+            // The profile went first: the delete saw it.
+            (Ok(_), Err(Error::DeleteConflict(m))) => {
+                assert_eq!(m, "Cannot delete entity, must delete login profile first.");
+                assert!(!profile.is_empty());
+                assert!(iam.get_user(&name).await.is_ok());
+            }
+            other => panic!("create and delete both won or both lost: {other:?}"),
+        }
+    }
 }
 
 pub async fn private_ips_unique_among_live_instances(store: DynStore) {

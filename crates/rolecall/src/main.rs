@@ -936,37 +936,22 @@ async fn exec(
     }
 }
 
-/// The inline policy the IAM console's "Revoke active sessions" puts on a role: deny everything
-/// to sessions issued before `cutoff` (to the millisecond, as session tokens carry it).
-fn revoke_older_sessions(cutoff: &str) -> String {
-    format!(
-        r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Deny","Action":"*","Resource":"*","Condition":{{"DateLessThan":{{"aws:TokenIssueTime":"{cutoff}"}}}}}}}}"#
-    )
-}
-
 /// `rolecall revoke-sessions ROLE`: through the store's normal write path, so the change feed
-/// carries it to every node (and their policy caches are cleared).
+/// carries it to every node (and their policy caches are cleared) and to agents.
 async fn revoke_sessions(dir: PathBuf, db: Option<&str>, role_name: &str) -> Result<()> {
     let d = datadir::open(&dir, datadir::Open::Existing, db).await?;
     let iam = Iam::new(d.store, d.account_id);
-    let cutoff = chrono::Utc::now()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-        .to_string();
-    iam.put_role_policy(
-        role_name,
-        REVOKE_POLICY_NAME,
-        &revoke_older_sessions(&cutoff),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cutoff = chrono::Utc::now();
+    iam.revoke_sessions(role_name, cutoff)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
-        "sessions of role {role_name} issued before {cutoff} are refused ({REVOKE_POLICY_NAME})"
+        "sessions of role {role_name} issued before {} are refused ({})",
+        cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        rolecall_core::revoke_sessions::POLICY_NAME
     );
     Ok(())
 }
-
-/// The inline policy name AWS uses for revoked sessions.
-const REVOKE_POLICY_NAME: &str = "AWSRevokeOlderSessions";
 
 async fn env(dir: PathBuf, db: Option<&str>) -> Result<()> {
     let d = datadir::open(&dir, datadir::Open::Existing, db).await?;

@@ -246,6 +246,14 @@ impl Condition {
         &self.key_name
     }
 
+    /// A `Date*` condition's values, as epoch milliseconds (None for other operators).
+    pub fn dates(&self) -> Option<&[i64]> {
+        match &self.values {
+            Values::Date { vals, .. } => Some(vals),
+            _ => None,
+        }
+    }
+
     /// Context keys this condition reads (its key and any variables), lowercased.
     pub(crate) fn referenced_keys(&self) -> Vec<&str> {
         let mut out = vec![&*self.key_name];
