@@ -13,7 +13,10 @@
 # it) as the reference peer, with the ratio of requests/s. Every presigned URL is first
 # fetched once and its answer checked (an answer of the wrong shape fails the run), so the
 # figures are for real answers. Load generator and server share this machine's cores; results
-# go to stdout (copy them to docs/benchmarks.md with the machine and date).
+# go to stdout (copy them to docs/benchmarks.md with the machine and date). The `cpu-us/req`
+# column is the server's own CPU time (utime+stime from /proc/PID/stat across the run) divided by
+# the requests wrk completed: unlike requests/s it hardly moves with other load on the machine.
+#   CASES="GetRole AssumeRole"    only these cases; SKIP_BUILD=1 uses the built binary (or BIN=path)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,10 +34,11 @@ PYTHON=python3
 [ -x .venv/bin/python ] && PYTHON=.venv/bin/python
 "$PYTHON" -c 'import botocore' 2>/dev/null || "$PYTHON" -m pip install -q -r tests/requirements.txt
 
-cargo build --release -q -p rolecall
-BIN=target/release/rolecall
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p rolecall
+BIN="${BIN:-target/release/rolecall}"
 work="$(mktemp -d /tmp/rolecall-bench-api.XXXXXX)"
 pids=()
+declare -A server_pid
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
@@ -52,6 +56,7 @@ start() { # start NAME ARGS...: a server on a fresh data dir; prints its endpoin
   # shellcheck disable=SC2086 # SERVE_ARGS is a list of words, e.g. "--audit off"
   RUST_LOG=warn "$BIN" serve --data-dir "$work/$name" --listen "127.0.0.1:$port" "$@" ${SERVE_ARGS:-} >"$work/$name.log" 2>&1 &
   pids+=($!)
+  server_pid[$name]=$!
   for _ in $(seq 200); do
     [ -s "$work/$name/endpoint" ] && break
     sleep 0.05
@@ -125,9 +130,14 @@ def CASES(role_arn):
 PY
 export PYTHONPATH="$work"
 
-run_case() { # run_case URL [HEADER] -> "rps p50 p99 errors"
-  local url=$1 header=${2:-}
-  local out
+cpu_ticks() { # cpu_ticks PID -> utime+stime in clock ticks
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
+run_case() { # run_case URL [HEADER] [SERVER_PID] -> "rps p50 p99 errors cpu-us/req"
+  local url=$1 header=${2:-} spid=${3:-}
+  local out before=0
+  [ -n "$spid" ] && before="$(cpu_ticks "$spid")"
   if [ -n "$header" ]; then
     out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "$header" "$url")"
   else
@@ -137,8 +147,15 @@ run_case() { # run_case URL [HEADER] -> "rps p50 p99 errors"
   rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
   p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
   p99="$(awk '$1=="99%" {print $2}' <<<"$out")"
-  errors="$(awk '/Non-2xx or 3xx responses/ {print $5} /Socket errors/ {print "socket"}' <<<"$out" | tr '\n' ' ')"
-  echo "$rps $p50 $p99 ${errors:-0}"
+  errors="$(awk '/Non-2xx or 3xx responses/ {print $5} /Socket errors/ {print "socket"}' <<<"$out" | tr '\n' ',')"
+  local cpu=-
+  if [ -n "$spid" ]; then
+    local ticks requests
+    ticks=$(($(cpu_ticks "$spid") - before))
+    requests="$(awk '/requests in/ {print $1}' <<<"$out")"
+    cpu="$(echo "scale=1; $ticks * 1000000 / $(getconf CLK_TCK) / $requests" | bc)"
+  fi
+  echo "$rps $p50 $p99 ${errors:-0} $cpu"
 }
 
 prepare plain
@@ -189,22 +206,24 @@ fi
 echo "# rolecall API throughput ($(date -u +%Y-%m-%d), $(nproc) cores, wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, presigned GET, release build, load average $(cut -d' ' -f1-3 /proc/loadavg))"
 if [ -s "$work/moto.urls" ]; then
   while IFS=$'\t' read -r case url header; do
-    read -r rps p50 p99 errors < <(run_case "$url" "$header")
+    if [ -n "${CASES:-}" ] && [[ " $CASES " != *" $case "* ]]; then continue; fi
+    read -r rps p50 p99 errors _ < <(run_case "$url" "$header")
     moto_rps[$case]=$rps
     printf '%-22s %-8s %12s %10s %10s %10s\n' "$case" moto "$rps" "$p50" "$p99" "$errors"
   done <"$work/moto.urls"
 fi
-printf '%-22s %-8s %12s %10s %10s %10s %s\n' case peer requests/s p50 p99 errors "ratio to moto"
+printf '%-22s %-8s %12s %10s %10s %10s %11s %s\n' case peer requests/s p50 p99 errors cpu-us/req "ratio to moto"
 for name in plain tls; do
   [ -s "$work/$name.urls" ] || continue
   while read -r case url; do
-    read -r rps p50 p99 errors < <(run_case "$url")
+    if [ -n "${CASES:-}" ] && [[ " $CASES " != *" $case "* ]]; then continue; fi
+    read -r rps p50 p99 errors cpu < <(run_case "$url" "" "${server_pid[$name]}")
     scheme=http
     [ "$name" = tls ] && scheme=https
     ratio=""
     if [ -n "${moto_rps[$case]:-}" ]; then
       ratio="$(echo "scale=1; $rps / ${moto_rps[$case]}" | bc)x"
     fi
-    printf '%-22s %-8s %12s %10s %10s %10s %s\n' "$case" "$scheme" "$rps" "$p50" "$p99" "$errors" "$ratio"
+    printf '%-22s %-8s %12s %10s %10s %10s %11s %s\n' "$case" "$scheme" "$rps" "$p50" "$p99" "$errors" "$cpu" "$ratio"
   done <"$work/$name.urls"
 done

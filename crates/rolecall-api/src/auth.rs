@@ -11,6 +11,7 @@ use crate::principal::{Principal, PrincipalKind};
 pub use crate::service::Service;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
+use rolecall_core::EntityKind;
 use rolecall_sigv4::{ServiceFlavor, SigV4Error, SigningKey};
 use rolecall_wire::Params;
 
@@ -236,8 +237,12 @@ async fn user_key(api: &Api, access_key_id: &str) -> Option<Credentials> {
         secret_access_key: secret,
         principal: Principal::user(&user),
     };
-    // Cached until the next change to IAM state (deactivation, deletion) clears it.
-    api.policy_cache.put_key(creds.clone(), epoch);
+    // Cached until a change to the key (deactivation, deletion) or its user (rename) drops it.
+    let deps = [
+        (EntityKind::AccessKey, creds.access_key_id.clone()),
+        (EntityKind::User, user.id.clone()),
+    ];
+    api.policy_cache.put_key(creds.clone(), &deps, epoch);
     Some(creds)
 }
 
@@ -254,8 +259,9 @@ async fn root_key(api: &Api, access_key_id: &str) -> Option<Credentials> {
         secret_access_key: secret,
         principal: Principal::root(api.iam.account_id()),
     };
-    // Cached like users' keys: every change (root key changes are in the feed) clears it.
-    api.policy_cache.put_key(creds.clone(), epoch);
+    // Cached like users' keys: root key changes are in the feed under the key's id.
+    let deps = [(EntityKind::AccessKey, access_key_id.to_string())];
+    api.policy_cache.put_key(creds.clone(), &deps, epoch);
     Some(creds)
 }
 

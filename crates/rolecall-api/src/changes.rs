@@ -8,6 +8,7 @@
 //! is the change generation agents poll (`rolecall:GetChangeGeneration`).
 
 use crate::context::Api;
+use rolecall_core::ChangesSince;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,13 +17,55 @@ pub const FEED_KEEP: u64 = 100_000;
 /// Polls between two prunings of the feed.
 const PRUNE_EVERY: u32 = 240;
 
+/// Changes read from the feed at a time.
+const FEED_BATCH: usize = 10_000;
+
 async fn refresh(api: &Api) {
-    api.policy_cache.clear();
+    if let Err(e) = refresh_cache(api).await {
+        // Nothing stale may stay: drop everything (the next refresh reads the feed again).
+        api.policy_cache.clear();
+        tracing::error!(error = %e, "policy cache: reading the change feed failed");
+    }
     if let Err(e) = api.revocations.reload().await {
         tracing::error!(error = %e, "revocations: reading the change feed failed");
     }
     for l in &api.listeners {
         l.changed().await;
+    }
+}
+
+/// Brings the policy cache to the feed's newest sequence: drops only the entries that depend on
+/// what the changes touched; everything when it has no sequence yet or fell behind a pruning
+/// (the newest sequence read first, so a change committed meanwhile is applied again after).
+async fn refresh_cache(api: &Api) -> rolecall_core::Result<()> {
+    let store = api.iam.store();
+    let mut seq = api.policy_cache.seq.lock().await;
+    loop {
+        let Some(at) = *seq else {
+            let latest = store.latest_change().await?;
+            api.policy_cache.clear();
+            *seq = Some(latest);
+            return Ok(());
+        };
+        match store.changes_since(at, FEED_BATCH).await? {
+            ChangesSince::Pruned { latest } => {
+                tracing::warn!(
+                    at,
+                    latest,
+                    "policy cache fell behind the pruned change feed: clearing it"
+                );
+                api.policy_cache.clear();
+                *seq = Some(latest);
+                return Ok(());
+            }
+            ChangesSince::Changes { changes, latest } => {
+                if latest <= at {
+                    return Ok(());
+                }
+                api.policy_cache.invalidate(&changes);
+                *seq = Some(latest);
+            }
+        }
     }
 }
 

@@ -8,6 +8,8 @@ pub mod audit;
 mod auth;
 mod authz;
 mod cache;
+#[cfg(test)]
+mod cache_tests;
 pub mod changes;
 mod cloudtrail;
 mod context;

@@ -86,9 +86,10 @@ pub async fn assume_role(call: &Call<'_>) -> Result<String, ApiError> {
     let role_arn = a.req("RoleArn")?;
     let session_name = a.req("RoleSessionName")?;
     // Authorization (trust policy) already passed, so the role exists.
-    let role = role_by_arn(call.api, role_arn)
+    let entity = role_by_arn(call.api, role_arn)
         .await
         .ok_or_else(ApiError::internal)?;
+    let role = &entity.role.as_ref().ok_or_else(ApiError::internal)?.role;
     let chained = matches!(call.principal.kind, PrincipalKind::AssumedRole { .. });
     let max = if chained {
         3600

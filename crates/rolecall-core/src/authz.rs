@@ -3,7 +3,7 @@
 use crate::Owner;
 use crate::iam::Iam;
 use crate::model::{Group, Role, User};
-use crate::{PageRequest, Result};
+use crate::{EntityKind, PageRequest, Result};
 use rolecall_policy::{Policy, PolicyKind};
 
 /// One compiled policy and how to name it (inline `role/NAME/policy/P` or a managed policy ARN).
@@ -19,7 +19,14 @@ pub struct PolicyDoc {
 pub struct IdentityPolicies {
     pub identity: Vec<PolicyDoc>,
     pub boundary: Option<PolicyDoc>,
+    /// The change-feed entities they were read from (policy owners as the feed names them,
+    /// managed policies by id, or [`ANY`] for one that was missing), so a cache of them can be
+    /// dropped by exactly the changes that touch them.
+    pub depends_on: Vec<(EntityKind, String)>,
 }
+
+/// The id of a dependency on every entity of its kind (something looked up and not found).
+pub const ANY: &str = "*";
 
 const ALL: PageRequest = PageRequest {
     from: None,
@@ -41,12 +48,27 @@ fn compile(id: String, document: &str, kind: PolicyKind) -> Option<PolicyDoc> {
     }
 }
 
+/// How the change feed names a change to an owner's policies (see `rolecall_store_sql`).
+fn owner_entity(owner: Owner<'_>) -> EntityKind {
+    match owner {
+        Owner::Role(_) => EntityKind::RolePolicy,
+        Owner::User(_) => EntityKind::User,
+        Owner::Group(_) => EntityKind::Group,
+    }
+}
+
 impl Iam {
     /// The managed policy's default version, compiled.
-    async fn managed_doc(&self, arn: &str) -> Result<Option<PolicyDoc>> {
+    async fn managed_doc(
+        &self,
+        arn: &str,
+        depends_on: &mut Vec<(EntityKind, String)>,
+    ) -> Result<Option<PolicyDoc>> {
         let Some(policy) = self.store().get_policy(arn).await? else {
+            depends_on.push((EntityKind::Policy, ANY.to_string()));
             return Ok(None);
         };
+        depends_on.push((EntityKind::Policy, policy.id.clone()));
         let Some(version) = self
             .store()
             .get_policy_version(arn, &policy.default_version_id)
@@ -70,15 +92,20 @@ impl Iam {
             &mut out,
         )
         .await?;
+        out.depends_on.push((EntityKind::Role, role.id.clone()));
         out.boundary = self
-            .boundary_doc(role.permissions_boundary.as_deref())
+            .boundary_doc(role.permissions_boundary.as_deref(), &mut out.depends_on)
             .await?;
         Ok(out)
     }
 
-    async fn boundary_doc(&self, arn: Option<&str>) -> Result<Option<PolicyDoc>> {
+    async fn boundary_doc(
+        &self,
+        arn: Option<&str>,
+        depends_on: &mut Vec<(EntityKind, String)>,
+    ) -> Result<Option<PolicyDoc>> {
         match arn {
-            Some(arn) => self.managed_doc(arn).await,
+            Some(arn) => self.managed_doc(arn, depends_on).await,
             None => Ok(None),
         }
     }
@@ -90,6 +117,8 @@ impl Iam {
         out: &mut IdentityPolicies,
     ) -> Result<()> {
         let store = self.store();
+        out.depends_on
+            .push((owner_entity(owner), owner.id().to_string()));
         for name in store.list_owner_policies(owner, &ALL).await? {
             if let Some((name, doc)) = store.get_owner_policy(owner, &name).await? {
                 out.identity.extend(compile(
@@ -100,7 +129,8 @@ impl Iam {
             }
         }
         for attached in store.list_attached_owner_policies(owner, "/", &ALL).await? {
-            out.identity.extend(self.managed_doc(&attached.arn).await?);
+            let doc = self.managed_doc(&attached.arn, &mut out.depends_on).await?;
+            out.identity.extend(doc);
         }
         Ok(())
     }
@@ -134,8 +164,9 @@ impl Iam {
             )
             .await?;
         }
+        out.depends_on.push((EntityKind::User, user.id.clone()));
         out.boundary = self
-            .boundary_doc(user.permissions_boundary.as_deref())
+            .boundary_doc(user.permissions_boundary.as_deref(), &mut out.depends_on)
             .await?;
         Ok(out)
     }

@@ -100,10 +100,11 @@ pub fn ec2_id(prefix: &str) -> String {
     format!("{prefix}-{}", random_from(b"0123456789abcdef", 17))
 }
 
-/// A request id in AWS's form (a random UUID, version 4).
+/// A request id in AWS's form (a random UUID, version 4). Not a secret: drawn from the thread's
+/// generator (seeded from the OS), not a system call per request.
 pub fn request_id() -> String {
     let mut b = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut OsRng, &mut b);
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut b);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);

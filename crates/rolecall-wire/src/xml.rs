@@ -16,7 +16,9 @@ impl Xml {
     }
 
     pub fn open(&mut self, name: &str) -> &mut Self {
-        let _ = write!(self.buf, "<{name}>");
+        self.buf.push('<');
+        self.buf.push_str(name);
+        self.buf.push('>');
         self
     }
 
@@ -26,7 +28,9 @@ impl Xml {
     }
 
     pub fn close(&mut self, name: &str) -> &mut Self {
-        let _ = write!(self.buf, "</{name}>");
+        self.buf.push_str("</");
+        self.buf.push_str(name);
+        self.buf.push('>');
         self
     }
 
@@ -39,13 +43,14 @@ impl Xml {
 
     /// `<name>text</name>`, the text escaped.
     pub fn leaf(&mut self, name: &str, text: impl AsRef<str>) -> &mut Self {
-        let _ = write!(self.buf, "<{name}>{}</{name}>", text_escape(text.as_ref()));
-        self
+        self.open(name);
+        push_escaped(&mut self.buf, text.as_ref());
+        self.close(name)
     }
 
     /// Escaped text inside the current element.
     pub fn leaf_text(&mut self, text: &str) -> &mut Self {
-        self.buf.push_str(&text_escape(text));
+        push_escaped(&mut self.buf, text);
         self
     }
 
@@ -86,23 +91,29 @@ fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
-/// Escapes text for element content so that any string (client input echoed in a message, an
-/// EC2 tag value) yields well-formed XML: characters XML cannot carry become U+FFFD, and CR is a
-/// character reference so parsers do not normalize it away.
-fn text_escape(text: &str) -> String {
-    let escaped = escape(text);
-    if escaped.chars().all(|c| c != '\r' && is_xml_char(c)) {
-        return escaped.into_owned();
+/// Appends text escaped for element content, so that any string (client input echoed in a
+/// message, an EC2 tag value) yields well-formed XML: the five markup characters become entity
+/// references, characters XML cannot carry become U+FFFD, and CR is a character reference so
+/// parsers do not normalize it away. Written straight into the response (no allocation per leaf).
+fn push_escaped(out: &mut String, text: &str) {
+    // Most text (ids, names, timestamps) needs nothing: copy it whole.
+    let plain = |b: &u8| matches!(b, b'\t' | b'\n' | 0x20..=0x7e) && !b"<>&\"'".contains(b);
+    if text.as_bytes().iter().all(plain) {
+        out.push_str(text);
+        return;
     }
-    let mut out = String::with_capacity(escaped.len() + 8);
-    for c in escaped.chars() {
+    for c in text.chars() {
         match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
             '\r' => out.push_str("&#13;"),
             c if is_xml_char(c) => out.push(c),
             _ => out.push('\u{FFFD}'),
         }
     }
-    out
 }
 
 #[cfg(test)]

@@ -1,58 +1,91 @@
-//! ARNs and tags of the IAM entities requests act on, cached (in `cache::EntityCache`) until the
-//! next change, so authorizing an IAM request needs no database read.
+//! The IAM entities requests act on (ARNs and tags; a role whole, with its trust policy
+//! compiled), cached in `cache::PolicyCache` until a change touches them, so authorizing an IAM
+//! request, GetRole and AssumeRole need no database read.
 
-pub use crate::cache::{Entity, Kind};
+use crate::cache::{ANY, Dep};
+pub use crate::cache::{CachedRole, Entity, Kind};
 use crate::context::Api;
+use rolecall_core::EntityKind;
+use rolecall_core::model::Role;
+use rolecall_policy::{Policy, PolicyKind};
 use std::sync::Arc;
 
-/// The entity named `name` (any case), or None if it does not exist.
+/// The entity named `name` (any case), or None if it does not exist (or the store failed).
 pub async fn entity(api: &Api, kind: Kind, name: &str) -> Option<Arc<Entity>> {
-    let key = (kind, name.to_ascii_lowercase());
-    if let Some(hit) = api
-        .policy_cache
-        .entities
-        .map
-        .lock()
-        .ok()
-        .and_then(|m| m.get(&key).cloned())
-    {
-        return hit;
+    lookup(api, kind, name).await.ok().flatten()
+}
+
+/// The role named `name` (any case) with its trust policy compiled, or None if it does not exist.
+pub async fn role(api: &Api, name: &str) -> rolecall_core::Result<Option<Arc<Entity>>> {
+    lookup(api, Kind::Role, name).await
+}
+
+fn role_entity(role: Role) -> Entity {
+    // A stored trust policy that no longer parses trusts no one (AssumeRole refuses).
+    let trust = Policy::parse(&role.assume_role_policy_document, PolicyKind::Trust).ok();
+    Entity {
+        arn: role.arn.clone(),
+        tags: role.tags.clone(),
+        role: Some(CachedRole { role, trust }),
+    }
+}
+
+async fn lookup(api: &Api, kind: Kind, name: &str) -> rolecall_core::Result<Option<Arc<Entity>>> {
+    let key = name.to_ascii_lowercase();
+    if let Some(hit) = api.policy_cache.entity(kind, &key) {
+        return Ok(hit);
     }
     let epoch = api.policy_cache.epoch();
     let store = api.iam.store();
-    let found = match kind {
-        Kind::Role => store.get_role(name).await.ok().flatten().map(|r| Entity {
-            arn: r.arn,
-            tags: r.tags,
-        }),
-        Kind::User => store.get_user(name).await.ok().flatten().map(|u| Entity {
-            arn: u.arn,
-            tags: u.tags,
-        }),
-        Kind::Group => store.get_group(name).await.ok().flatten().map(|g| Entity {
-            arn: g.arn,
-            tags: vec![],
-        }),
-        Kind::InstanceProfile => store
-            .get_instance_profile(name)
-            .await
-            .ok()
-            .flatten()
-            .map(|p| Entity {
-                arn: p.arn,
-                tags: p.tags,
+    let (feed_kind, found): (EntityKind, Option<(String, Entity)>) = match kind {
+        Kind::Role => (
+            EntityKind::Role,
+            store
+                .get_role(name)
+                .await?
+                .map(|r| (r.id.clone(), role_entity(r))),
+        ),
+        Kind::User => (
+            EntityKind::User,
+            store.get_user(name).await?.map(|u| {
+                let entity = Entity {
+                    arn: u.arn,
+                    tags: u.tags,
+                    role: None,
+                };
+                (u.id, entity)
             }),
-    }
-    .map(Arc::new);
-    // Not cached if a change came in while we read (see PolicyCache::epoch).
-    if let Ok(mut m) = api.policy_cache.entities.map.lock()
-        && api.policy_cache.epoch() == epoch
-    {
-        // Bounded: a flood of lookups of names that do not exist must not grow it forever.
-        if m.len() > 100_000 {
-            m.clear();
-        }
-        m.insert(key, found.clone());
-    }
-    found
+        ),
+        Kind::Group => (
+            EntityKind::Group,
+            store.get_group(name).await?.map(|g| {
+                let entity = Entity {
+                    arn: g.arn,
+                    tags: vec![],
+                    role: None,
+                };
+                (g.id, entity)
+            }),
+        ),
+        // Instance profiles are named in the change feed by their ARN.
+        Kind::InstanceProfile => (
+            EntityKind::InstanceProfile,
+            store.get_instance_profile(name).await?.map(|p| {
+                let entity = Entity {
+                    arn: p.arn.clone(),
+                    tags: p.tags,
+                    role: None,
+                };
+                (p.arn, entity)
+            }),
+        ),
+    };
+    // Dropped by a change to the entity; a missing one by any change of its kind (a creation).
+    let (dep, found): (Dep, _) = match found {
+        Some((id, entity)) => ((feed_kind, id), Some(Arc::new(entity))),
+        None => ((feed_kind, ANY.to_string()), None),
+    };
+    api.policy_cache
+        .put_entity(kind, key, found.clone(), &[dep], epoch);
+    Ok(found)
 }

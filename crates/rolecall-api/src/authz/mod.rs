@@ -22,7 +22,7 @@ use rolecall_wire::Params;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-pub(crate) use entities::entity;
+pub(crate) use entities::{entity, role};
 pub use message::decode as decode_message;
 pub use ops::{Check, checks, is_unauthorized_call};
 pub(crate) use ops::{
@@ -53,7 +53,7 @@ pub(crate) async fn load_principal(
             role_name, role_id, ..
         } => (format!("role:{role_name}"), role_id),
     };
-    if let Some(c) = api.policy_cache.get(&key) {
+    if let Some(c) = api.policy_cache.principal(&key) {
         return Ok((&c.id == expected_id).then_some(c));
     }
     let epoch = api.policy_cache.epoch();
@@ -88,7 +88,9 @@ pub(crate) async fn load_principal(
             }
         }
     };
-    let cached = api.policy_cache.put(key, cached, epoch);
+    // Dropped by a change to the principal, its groups, or any policy it holds (see `cache`).
+    let deps = cached.policies.depends_on.clone();
+    let cached = api.policy_cache.put_principal(key, cached, &deps, epoch);
     Ok((&cached.id == expected_id).then_some(cached))
 }
 
@@ -111,7 +113,7 @@ fn root_federation(api: &Api) -> CachedPrincipal {
         tags: Vec::new(),
         policies: rolecall_core::authz::IdentityPolicies {
             identity,
-            boundary: None,
+            ..Default::default()
         },
     }
 }

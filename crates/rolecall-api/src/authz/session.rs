@@ -1,6 +1,7 @@
 //! Authorization rules of temporary credentials: AssumeRole's trust evaluation, session
 //! policies, and what GetSessionToken credentials may not do.
 
+use super::entities::{CachedRole, Entity};
 use super::{RequestFacts, global_keys};
 use crate::context::Api;
 use crate::error::ApiError;
@@ -8,9 +9,9 @@ use crate::generated::Operation;
 use crate::principal::{Principal, PrincipalKind};
 use crate::service::Service;
 use rolecall_core::authz::PolicyDoc;
-use rolecall_core::model::Role;
 use rolecall_policy::{Policy, PolicyKind, PolicyRef, PolicySet, RequestContext};
 use rolecall_wire::Params;
+use std::sync::Arc;
 
 /// GetSessionToken credentials may call no IAM action (IAM requires MFA for them) and, of STS,
 /// only AssumeRole and GetCallerIdentity.
@@ -116,19 +117,18 @@ pub async fn session_policies(
     Ok(Some(docs))
 }
 
-/// The role `RoleArn` names, if it exists in this account under exactly that ARN.
-pub async fn role_by_arn(api: &Api, arn: &str) -> Option<Role> {
+/// The role `RoleArn` names (cached, its trust policy compiled), if it exists in this account
+/// under exactly that ARN.
+pub async fn role_by_arn(api: &Api, arn: &str) -> Option<Arc<Entity>> {
     let name = arn
         .strip_prefix(&format!("arn:aws:iam::{}:role/", api.iam.account_id()))?
         .rsplit('/')
         .next()?;
-    api.iam
-        .store()
-        .get_role(name)
+    super::entities::role(api, name)
         .await
         .ok()
         .flatten()
-        .filter(|r| r.arn == arn)
+        .filter(|e| e.arn == arn && e.role.is_some())
 }
 
 /// sts:AssumeRole: the caller's identity policies (and boundary, and session policies when
@@ -157,9 +157,14 @@ pub async fn authorize_assume_role(
             "Roles may not be assumed by root accounts.",
         ));
     }
-    let role = role_by_arn(api, role_arn).await.ok_or_else(refuse)?;
-    let trust = Policy::parse(&role.assume_role_policy_document, PolicyKind::Trust)
-        .map_err(|_| refuse())?;
+    let entity = role_by_arn(api, role_arn).await.ok_or_else(refuse)?;
+    let (role, trust) = match &entity.role {
+        Some(CachedRole {
+            role,
+            trust: Some(trust),
+        }) => (role, trust),
+        _ => return Err(refuse()),
+    };
     let Some(cached) = super::load_principal(api, &principal.kind).await? else {
         return Err(refuse());
     };
@@ -183,7 +188,7 @@ pub async fn authorize_assume_role(
             .as_ref()
             .map(|d| PolicyRef::new(&d.id, &d.policy)),
         session: &session,
-        resource: Some(PolicyRef::new("trust", &trust)),
+        resource: Some(PolicyRef::new("trust", trust)),
     };
     let policy_principal = match &principal.kind {
         PrincipalKind::User { .. } => rolecall_policy::Principal::user(principal.arn.as_str()),
