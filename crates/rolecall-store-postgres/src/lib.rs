@@ -40,6 +40,13 @@ impl Dialect for Postgres {
         (6, include_str!("../migrations/0006_ec2_network.sql")),
         (7, rolecall_store_sql::migrations::AUDIT),
         (9, include_str!("../migrations/0009_ec2_query_indexes.sql")),
+        (
+            10,
+            concat!(
+                include_str!("../migrations/0010_audit_lookup.sql"),
+                include_str!("../../rolecall-store-sql/migrations/0010_audit_log.sql")
+            ),
+        ),
     ];
 
     fn row_lock(lock: RowLock) -> &'static str {
@@ -91,15 +98,29 @@ mod test_common;
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    #[ignore = "needs PostgreSQL: ROLECALL_TEST_DATABASE_URL (scripts/test.sh runs it)"]
-    async fn version_2_policies_survive_migration_3() {
+    /// A fresh database, a pool on it, and its options (to reopen it as a store).
+    async fn fresh_pool() -> (sqlx::Pool<sqlx::Postgres>, sqlx::postgres::PgConnectOptions) {
         let options = test_common::fresh_database().await;
         let pool = Postgres::pool_options(1)
             .connect_with(options.clone())
             .await
             .expect("pool");
+        (pool, options)
+    }
+
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL: ROLECALL_TEST_DATABASE_URL (scripts/test.sh runs it)"]
+    async fn version_2_policies_survive_migration_3() {
+        let (pool, options) = fresh_pool().await;
         let reopen = PostgresStore::connect_with(options, 2);
         rolecall_store_sql::upgrade_test::version_2_policies_survive(pool, reopen).await;
+    }
+
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL: ROLECALL_TEST_DATABASE_URL (scripts/test.sh runs it)"]
+    async fn audit_events_survive_migration_10() {
+        let (pool, options) = fresh_pool().await;
+        let reopen = PostgresStore::connect_with(options, 2);
+        rolecall_store_sql::upgrade_test::audit_events_survive_migration_10(pool, reopen).await;
     }
 }

@@ -90,6 +90,24 @@ fn version_2_rows() -> String {
     )
 }
 
+/// Migrates `pool`'s fresh database to `version`, runs `rows` (SQL of that version's schema),
+/// closes the pool and opens the store with `reopen`, which applies the later migrations.
+async fn upgraded<D, F>(pool: Pool<D::Db>, version: i64, rows: &str, reopen: F) -> DynStore
+where
+    D: Dialect,
+    F: Future<Output = StoreResult<SqlStore<D>>>,
+    SqlStore<D>: Store,
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    usize: ColumnIndex<<D::Db as Database>::Row>,
+{
+    migrate::<D>(&pool, Some(version)).await.expect("migrate");
+    sqlx::raw_sql(rows).execute(&pool).await.expect("old rows");
+    pool.close().await;
+    Arc::new(reopen.await.expect("reopen and migrate"))
+}
+
 /// Migrates `pool`'s fresh database to version 2, writes [`version_2_rows`], closes the pool,
 /// opens the store with `reopen` (which applies migration 3) and checks what core reads.
 pub async fn version_2_policies_survive<D, F>(pool: Pool<D::Db>, reopen: F)
@@ -102,13 +120,7 @@ where
     for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
     usize: ColumnIndex<<D::Db as Database>::Row>,
 {
-    migrate::<D>(&pool, Some(2)).await.expect("migrate to 2");
-    sqlx::raw_sql(&version_2_rows())
-        .execute(&pool)
-        .await
-        .expect("version 2 rows");
-    pool.close().await;
-    let store: DynStore = Arc::new(reopen.await.expect("reopen and migrate"));
+    let store = upgraded(pool, 2, &version_2_rows(), reopen).await;
     let iam = Iam::new(store, ACCOUNT);
     let all = PageRequest {
         from: None,
@@ -177,4 +189,78 @@ where
         .await
         .expect("detach");
     iam.delete_role("upgraded").await.expect("delete role");
+}
+
+/// Migrates `pool`'s fresh database to version 9, writes audit events in migration 7's tables,
+/// closes the pool, opens the store with `reopen` (which applies migration 10) and checks that
+/// every event is found by each of its attributes, then that retention removes it.
+pub async fn audit_events_survive_migration_10<D, F>(pool: Pool<D::Db>, reopen: F)
+where
+    D: Dialect,
+    F: Future<Output = StoreResult<SqlStore<D>>>,
+    SqlStore<D>: Store,
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    usize: ColumnIndex<<D::Db as Database>::Row>,
+{
+    use rolecall_core::audit::{AuditQuery, LookupKey};
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/kept");
+    let rows = format!(
+        "INSERT INTO audit_events (event_id, event_time, event_name, event_source, username,
+           access_key_id, read_only, resources, record) VALUES
+           ('0b2bb0f3-5a87-4b7e-9f56-2b4d5b4c3e1a', 1000, 'CreateRole', 'iam.amazonaws.com',
+            'alice', 'AKIAALICE', FALSE,
+            '[{{\"type\":\"AWS::IAM::Role\",\"name\":\"kept\",\"arn\":\"{arn}\"}}]', '{{\"old\":1}}'),
+           ('1c3cc1f4-6b98-4c8f-8a67-3c5e6c5d4f2b', 2000, 'GetRole', 'iam.amazonaws.com',
+            '', '', TRUE, '[]', '{{\"old\":2}}');
+         INSERT INTO audit_event_resources (event_id, resource_type, resource_name, resource_arn)
+           VALUES ('0b2bb0f3-5a87-4b7e-9f56-2b4d5b4c3e1a', 'AWS::IAM::Role', 'kept', '{arn}');"
+    );
+    let store = upgraded(pool, 9, &rows, reopen).await;
+    let q = |k: LookupKey, v: &str| AuditQuery {
+        filter: Some((k, v.to_string())),
+        start: None,
+        end: None,
+        before: None,
+        limit: 10,
+    };
+    let created = "0b2bb0f3-5a87-4b7e-9f56-2b4d5b4c3e1a";
+    for (k, v) in [
+        (LookupKey::EventId, created),
+        (LookupKey::EventName, "CreateRole"),
+        (LookupKey::EventSource, "iam.amazonaws.com"),
+        (LookupKey::Username, "alice"),
+        (LookupKey::AccessKeyId, "AKIAALICE"),
+        (LookupKey::ReadOnly, "false"),
+        (LookupKey::ResourceType, "AWS::IAM::Role"),
+        (LookupKey::ResourceName, "kept"),
+        (LookupKey::ResourceName, &arn),
+    ] {
+        let got = store.lookup_audit_events(&q(k, v)).await.expect("lookup");
+        let ids: Vec<&str> = got.iter().map(|e| e.event_id.as_str()).collect();
+        let want = if k == LookupKey::EventSource {
+            vec!["1c3cc1f4-6b98-4c8f-8a67-3c5e6c5d4f2b", created]
+        } else {
+            vec![created]
+        };
+        assert_eq!(ids, want, "{k:?}={v}");
+    }
+    let got = store
+        .lookup_audit_events(&q(LookupKey::EventId, created))
+        .await
+        .expect("lookup");
+    assert_eq!(
+        (got[0].record.as_str(), got[0].resources[0].arn.as_str()),
+        ("{\"old\":1}", arn.as_str())
+    );
+    let cut = chrono::DateTime::from_timestamp_millis(3_000).expect("time");
+    assert_eq!(store.prune_audit_events(cut, 10).await.expect("prune"), 2);
+    assert!(
+        store
+            .lookup_audit_events(&q(LookupKey::ResourceName, "kept"))
+            .await
+            .expect("lookup")
+            .is_empty()
+    );
 }

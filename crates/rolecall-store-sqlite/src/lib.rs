@@ -38,6 +38,13 @@ impl Dialect for Sqlite {
         (6, include_str!("../migrations/0006_ec2_network.sql")),
         (7, rolecall_store_sql::migrations::AUDIT),
         (9, include_str!("../migrations/0009_ec2_query_indexes.sql")),
+        (
+            10,
+            concat!(
+                include_str!("../migrations/0010_audit_lookup.sql"),
+                include_str!("../../rolecall-store-sql/migrations/0010_audit_log.sql")
+            ),
+        ),
     ];
 
     /// No row locks in SQLite, and none needed: one writer at a time.
@@ -109,15 +116,32 @@ impl FileDialect for Sqlite {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn version_2_policies_survive_migration_3() {
+    /// A fresh database file (in a directory kept while the test runs) and a pool on it.
+    async fn fresh_file() -> (
+        tempfile::TempDir,
+        std::path::PathBuf,
+        sqlx::Pool<sqlx::Sqlite>,
+    ) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("upgrade.db");
         let pool = Sqlite::pool_options(1)
             .connect_with(Sqlite::file(&path))
             .await
             .expect("pool");
+        (dir, path, pool)
+    }
+
+    #[tokio::test]
+    async fn version_2_policies_survive_migration_3() {
+        let (_dir, path, pool) = fresh_file().await;
         let reopen = SqliteStore::open(&path);
         rolecall_store_sql::upgrade_test::version_2_policies_survive(pool, reopen).await;
+    }
+
+    #[tokio::test]
+    async fn audit_events_survive_migration_10() {
+        let (_dir, path, pool) = fresh_file().await;
+        let reopen = SqliteStore::open(&path);
+        rolecall_store_sql::upgrade_test::audit_events_survive_migration_10(pool, reopen).await;
     }
 }
