@@ -2,8 +2,11 @@
 real `aws cloudtrail lookup-events`, never holding a secret, durable with the write they describe."""
 
 import json
+import secrets
+import socket
 import subprocess
 import sys
+import urllib.parse
 
 import pytest
 
@@ -108,6 +111,70 @@ def test_failed_authentication_is_recorded(server, cli):
     eventually(found, "the failed authentication's event")
     r = record(found()[0])
     assert r["eventName"] == "GetRole" and r["userIdentity"]["accessKeyId"] == "AKIAIOSFODNN7EXAMPLE"
+
+
+def claimed_signature(key_id: str) -> str:
+    """The head of a request claiming to be signed by `key_id` for IAM (never verified: the
+    requests below are refused before their signatures are read)."""
+    return (f"Authorization: AWS4-HMAC-SHA256 Credential={key_id}/20260101/us-east-1/iam/aws4_request, "
+            f"SignedHeaders=host;x-amz-date, Signature={'0' * 64}\r\nX-Amz-Date: 20260101T000000Z\r\n")
+
+
+def raw_request(server, head: str, body: bytes, timeout: float) -> str:
+    """Sends a POST with `head`'s extra headers and `body` on a fresh connection, returns the
+    status line of the answer (empty if the server closed the connection without one)."""
+    url = urllib.parse.urlparse(server.endpoint)
+    with socket.create_connection((url.hostname, url.port), timeout=timeout) as s:
+        s.sendall(f"POST /?Action=GetRole HTTP/1.1\r\nHost: {url.netloc}\r\n{head}\r\n".encode())
+        try:
+            s.sendall(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = b""
+        try:
+            while b"\r\n" not in answer:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+        except ConnectionResetError:
+            pass
+    return answer.split(b"\r\n", 1)[0].decode()
+
+
+def rejected_event(cli, key_id: str, code: str):
+    def found():
+        return [e for e in lookup(cli, "AccessKeyId", key_id) if record(e).get("errorCode") == code]
+
+    eventually(found, f"the {code} rejection's event")
+    events = found()
+    assert len(events) == 1, events
+    return events[0]
+
+
+def test_request_too_large_is_recorded_without_its_body(server, cli):
+    key_id = "AKIA" + secrets.token_hex(8).upper()
+    marker = "BODY-MARKER-" + secrets.token_hex(8)
+    body = ("Action=GetRole&Version=2010-05-08&RoleName=" + marker * 100_000).encode()
+    head = claimed_signature(key_id) + f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
+    assert raw_request(server, head, body, timeout=30).startswith("HTTP/1.1 413")
+
+    e = rejected_event(cli, key_id, "RequestEntityTooLarge")
+    assert marker not in e["CloudTrailEvent"]
+    r = record(e)
+    assert r["eventSource"] == "iam.amazonaws.com" and r["eventName"] == "GetRole"
+    assert r["userIdentity"] == {"type": "Unknown", "accessKeyId": key_id}
+    assert r["requestParameters"] is None and r["sourceIPAddress"] == "127.0.0.1"
+
+
+def test_request_body_too_slow_is_recorded(server, cli):
+    key_id = "AKIA" + secrets.token_hex(8).upper()
+    # Promises 100 bytes, sends 10, then waits past the server's 30 s body deadline.
+    head = claimed_signature(key_id) + "Content-Length: 100\r\n"
+    assert raw_request(server, head, b"Action=Get", timeout=60).startswith("HTTP/1.1 408")
+
+    r = record(rejected_event(cli, key_id, "RequestTimeout"))
+    assert r["eventName"] == "GetRole" and r["requestParameters"] is None
 
 
 def test_lookup_events_pages_newest_first(server, iam):

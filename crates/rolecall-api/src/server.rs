@@ -259,7 +259,7 @@ pub(crate) async fn execute(
         let read_only = op.is_none_or(Operation::is_read_only);
         let info = r.envelope.info(api, service.name(), action, read_only);
         let event =
-            audit::record::request_event(&info, Some(r.principal), r.access_key_id, r.params);
+            audit::record::request_event(&info, Some(r.principal), r.access_key_id, Some(r.params));
         let (result, outcome) = rolecall_core::audit::with_pending(event, run).await;
         (result, Some(outcome))
     } else {
@@ -297,18 +297,6 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
     let request_id = rolecall_crypto::request_id();
     let started = api.clock.now();
     let (parts, body) = req.into_parts();
-    // A body trickled in slowly would hold the connection (and its task) indefinitely.
-    let body = match tokio::time::timeout(BODY_READ_TIMEOUT, to_bytes(body, MAX_BODY)).await {
-        Ok(Ok(b)) => b,
-        Ok(Err(_)) => {
-            let err = ApiError::new(413, "RequestEntityTooLarge", "Request body is too large.");
-            return error_response(Protocol::Iam, &err, &request_id);
-        }
-        Err(_) => {
-            let err = ApiError::new(408, "RequestTimeout", "Timed out reading the request body.");
-            return error_response(Protocol::Iam, &err, &request_id);
-        }
-    };
     let user_agent = parts
         .headers
         .get(header::USER_AGENT)
@@ -322,6 +310,18 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
         started,
     };
     let query = parts.uri.query().unwrap_or("");
+    // A body trickled in slowly would hold the connection (and its task) indefinitely.
+    let body = match tokio::time::timeout(BODY_READ_TIMEOUT, to_bytes(body, MAX_BODY)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => {
+            let err = ApiError::new(413, "RequestEntityTooLarge", "Request body is too large.");
+            return rejected_unread(&api, &envelope, &parts, query, &err).await;
+        }
+        Err(_) => {
+            let err = ApiError::new(408, "RequestTimeout", "Timed out reading the request body.");
+            return rejected_unread(&api, &envelope, &parts, query, &err).await;
+        }
+    };
     let is_form = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -340,7 +340,16 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
         }
         Err((protocol, err)) => {
             if api.audit.is_on() {
-                audit_unauthenticated(&api, &envelope, &parts, query, &body, &params, &err).await;
+                let recorded = Some(&params);
+                audit_unauthenticated(
+                    &api,
+                    &envelope,
+                    &parts,
+                    (query, &body, &params),
+                    recorded,
+                    &err,
+                )
+                .await;
             }
             return error_response(protocol, &err, &request_id);
         }
@@ -351,7 +360,19 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
         _ => params.get("Action"),
     };
     let Some(action) = action else {
-        return error_response(protocol, &ApiError::missing_action(), &request_id);
+        let err = ApiError::missing_action();
+        if api.audit.is_on() {
+            let info = envelope.info(&api, service.name(), "unknown", true);
+            let mut event = audit::record::request_event(
+                &info,
+                Some(&principal),
+                &access_key_id,
+                Some(&params),
+            );
+            audit::record::set_error(&mut event, &err.code, &err.message);
+            api.audit.append(event.finish()).await;
+        }
+        return error_response(protocol, &err, &request_id);
     };
     let facts = authz::RequestFacts {
         source_ip: peer_ip,
@@ -411,7 +432,7 @@ async fn dispatch(
     if op == Operation::AssumeRole
         && let Some(role) = params.get("RoleArn")
     {
-        rolecall_core::audit::update_pending(|e| audit::record::set_resources(e, [role]));
+        rolecall_core::audit::update_pending(|d| audit::record::set_resources(d, [role]));
     }
     // An operation written as a unit runs whole (parse, resolve, authorize, handle);
     // the others are authorized from their parameters, then handled.
@@ -451,40 +472,53 @@ fn records_response(op: Option<Operation>) -> bool {
 async fn finish_event(
     api: &Api,
     op: Option<Operation>,
-    outcome: rolecall_core::audit::Outcome,
+    outcome: rolecall_core::audit::Outcome<audit::record::Draft>,
     result: &Result<String, ApiError>,
 ) {
     use rolecall_core::audit::Outcome;
-    let complete = |mut e: rolecall_core::audit::AuditEvent| {
+    let complete = |mut d: audit::record::Draft| {
         match result {
-            Ok(body) if records_response(op) => {
-                e.record["responseElements"] = audit::record::response_elements(body);
-            }
+            Ok(body) if records_response(op) => d.set_response(body),
             Ok(_) => {}
-            Err(err) => audit::record::set_error(&mut e, &err.code, &err.message),
+            Err(err) => audit::record::set_error(&mut d, &err.code, &err.message),
         }
-        e
+        d
     };
     match outcome {
-        Outcome::Recorded(e) => {
-            let e = complete(e);
-            api.audit.complete(e.event_id, e.record).await;
-        }
-        Outcome::NotRecorded(e) => api.audit.append(complete(e)).await,
+        Outcome::Recorded(d) => api.audit.complete(&complete(d)).await,
+        Outcome::NotRecorded(d) => api.audit.append(complete(d).finish()).await,
         Outcome::Lost => {}
     }
 }
 
-/// Records a request whose authentication failed: who it claimed to be, what it asked.
-async fn audit_unauthenticated(
+/// Answers a request refused before its body was read (too large, too slow) and records it:
+/// who it claimed to be and the action its query string named, nothing of its body.
+async fn rejected_unread(
     api: &Api,
     envelope: &Envelope<'_>,
     parts: &axum::http::request::Parts,
     query: &str,
-    body: &[u8],
-    params: &Params,
+    err: &ApiError,
+) -> Response {
+    if api.audit.is_on() {
+        let params = Params::parse(query, &[]);
+        audit_unauthenticated(api, envelope, parts, (query, &[], &params), None, err).await;
+    }
+    error_response(Protocol::Iam, err, envelope.request_id)
+}
+
+/// Records a request whose authentication failed (or that was refused before it): who it
+/// claimed to be, what it asked (`request`: query, body, their parameters) and, when
+/// `recorded`, the parameters as its `requestParameters`.
+async fn audit_unauthenticated(
+    api: &Api,
+    envelope: &Envelope<'_>,
+    parts: &axum::http::request::Parts,
+    request: (&str, &[u8], &Params),
+    recorded: Option<&Params>,
     err: &ApiError,
 ) {
+    let (query, body, params) = request;
     let (key, scope) = auth::claimed_signer(parts, query, body).unwrap_or_default();
     let service = Service::from_scope(&scope)
         .or_else(|| params.get("Version").and_then(Service::from_version));
@@ -503,7 +537,7 @@ async fn audit_unauthenticated(
         name,
         op.is_none_or(Operation::is_read_only),
     );
-    let mut event = audit::record::request_event(&info, None, &key, params);
+    let mut event = audit::record::request_event(&info, None, &key, recorded);
     audit::record::set_error(&mut event, &err.code, &err.message);
-    api.audit.append(event).await;
+    api.audit.append(event.finish()).await;
 }

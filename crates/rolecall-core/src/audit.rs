@@ -23,7 +23,7 @@ pub struct AuditResource {
 /// One event: the lookup attributes as columns, and the CloudTrail record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEvent {
-    /// A UUID (`eventID`).
+    /// A UUID (`eventID`); those this server makes carry their event time ([`new_event_id`]).
     pub event_id: String,
     pub event_time: DateTime<Utc>,
     pub event_name: String,
@@ -33,8 +33,8 @@ pub struct AuditEvent {
     pub access_key_id: Option<String>,
     pub read_only: bool,
     pub resources: Vec<AuditResource>,
-    /// The CloudTrail record (`CloudTrailEvent`), without secrets.
-    pub record: serde_json::Value,
+    /// The CloudTrail record (`CloudTrailEvent`, JSON text), without secrets.
+    pub record: String,
 }
 
 /// The attribute LookupEvents filters by (at most one, as CloudTrail allows).
@@ -76,12 +76,44 @@ pub fn time_key(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
+/// A new event id for an event at `t`: a UUID carrying `t` in milliseconds, so an event is
+/// found by its id through the `(event_time, event_id)` key, without an index of its own.
+pub fn new_event_id(t: DateTime<Utc>) -> String {
+    rolecall_crypto::time_ordered_id(time_key(t))
+}
+
+/// The event time (ms) an id from [`new_event_id`] carries; None for any other id (events
+/// recorded before migration 10 have random ids).
+pub use rolecall_crypto::time_of_id;
+
+/// An event under construction while its request runs: what a committing write records
+/// ([`Draft::seal`]). The API's drafts hold the record typed and serialize it once.
+pub trait Draft: Send + 'static {
+    /// The event as it stands now.
+    fn seal(&self) -> AuditEvent;
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any>;
+}
+
+/// A finished event is its own draft (tests, and events recorded as they are).
+impl Draft for AuditEvent {
+    fn seal(&self) -> AuditEvent {
+        self.clone()
+    }
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
+    }
+}
+
 /// The event of the operation the current task is running, until a commit records it.
 #[derive(Default)]
 pub struct Pending {
-    event: Option<AuditEvent>,
-    /// The event as a commit recorded it.
-    recorded: Option<AuditEvent>,
+    draft: Option<Box<dyn Draft>>,
+    /// Whether a commit recorded it (then `draft` is still here, to be completed).
+    recorded: bool,
 }
 
 /// Shared between the API (which fills it and reads the outcome) and the store.
@@ -91,42 +123,52 @@ tokio::task_local! {
     static PENDING: PendingSlot;
 }
 
-/// What became of the event [`with_pending`] ran with.
-pub enum Outcome {
+/// What became of the draft [`with_pending`] ran with.
+pub enum Outcome<D> {
     /// A write transaction recorded it (as it was then): it can only be completed now.
-    Recorded(AuditEvent),
+    Recorded(D),
     /// No write committed: it is still to be appended.
-    NotRecorded(AuditEvent),
-    /// Neither (cannot happen: the slot is only emptied by a recording commit).
+    NotRecorded(D),
+    /// Neither (cannot happen: the draft stays in the slot until `with_pending` returns).
     Lost,
 }
 
-/// Runs `f` with `event` waiting in the slot for the first committing write transaction.
-pub async fn with_pending<F: std::future::Future>(event: AuditEvent, f: F) -> (F::Output, Outcome) {
+/// Runs `f` with `draft` waiting in the slot for the first committing write transaction.
+pub async fn with_pending<D: Draft, F: std::future::Future>(
+    draft: D,
+    f: F,
+) -> (F::Output, Outcome<D>) {
     let slot: PendingSlot = Arc::new(Mutex::new(Pending {
-        event: Some(event),
-        recorded: None,
+        draft: Some(Box::new(draft)),
+        recorded: false,
     }));
     let out = PENDING.scope(slot.clone(), f).await;
     let mut p = slot
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let outcome = match (p.recorded.take(), p.event.take()) {
-        (Some(r), _) => Outcome::Recorded(r),
-        (None, Some(e)) => Outcome::NotRecorded(e),
-        (None, None) => Outcome::Lost,
+    let draft = p
+        .draft
+        .take()
+        .and_then(|d| d.into_any().downcast::<D>().ok());
+    let outcome = match (draft, p.recorded) {
+        (Some(d), true) => Outcome::Recorded(*d),
+        (Some(d), false) => Outcome::NotRecorded(*d),
+        (None, _) => Outcome::Lost,
     };
     drop(p);
     (out, outcome)
 }
 
-/// Changes the waiting event (e.g. once the operation knows the resources it acts on).
-pub fn update_pending(edit: impl FnOnce(&mut AuditEvent)) {
+/// Changes the waiting draft (e.g. once the operation knows the resources it acts on), if it
+/// is a `D` and no commit recorded it yet.
+pub fn update_pending<D: Draft>(edit: impl FnOnce(&mut D)) {
     let _ = PENDING.try_with(|slot| {
         if let Ok(mut p) = slot.lock()
-            && let Some(e) = p.event.as_mut()
+            && !p.recorded
+            && let Some(d) = p.draft.as_mut()
+            && let Some(d) = d.as_mut().as_any_mut().downcast_mut::<D>()
         {
-            edit(e);
+            edit(d);
         }
     });
 }
@@ -136,8 +178,11 @@ pub fn take_pending() -> Option<AuditEvent> {
     PENDING
         .try_with(|slot| {
             let mut p = slot.lock().ok()?;
-            let e = p.event.take()?;
-            p.recorded = Some(e.clone());
+            if p.recorded {
+                return None;
+            }
+            let e = p.draft.as_ref()?.seal();
+            p.recorded = true;
             Some(e)
         })
         .ok()

@@ -248,8 +248,13 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     /// Appends events in one transaction.
     async fn append_audit_events(&self, events: &[AuditEvent]) -> Result<()>;
     /// Replaces the record of an event already appended (a write's event, completed with its
-    /// response once that is known).
-    async fn complete_audit_event(&self, event_id: &str, record: &serde_json::Value) -> Result<()>;
+    /// response once that is known), found by its key (event time, event id).
+    async fn complete_audit_event(
+        &self,
+        event_time: DateTime<Utc>,
+        event_id: &str,
+        record: &str,
+    ) -> Result<()>;
     /// Newest first, up to `query.limit + 1`.
     async fn lookup_audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
     /// Oldest first after a position, up to `tail.limit`.

@@ -106,6 +106,31 @@ pub fn request_id() -> String {
     let mut b = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut b);
     b[6] = (b[6] & 0x0f) | 0x40;
+    uuid_text(b)
+}
+
+/// A UUID whose first 48 bits are `millis` since the epoch, the rest random (a version 7
+/// UUID's layout): ids made in time order sort in time order, and carry their time.
+pub fn time_ordered_id(millis: i64) -> String {
+    let mut b = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut OsRng, &mut b[6..]);
+    b[..6].copy_from_slice(&u64::try_from(millis).unwrap_or(0).to_be_bytes()[2..]);
+    b[6] = (b[6] & 0x0f) | 0x70;
+    uuid_text(b)
+}
+
+/// The milliseconds a [`time_ordered_id`] carries; None for any other id.
+pub fn time_of_id(id: &str) -> Option<i64> {
+    let b = id.as_bytes();
+    if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[14] != b'7' {
+        return None;
+    }
+    let digits = id.get(..8)?.to_string() + id.get(9..13)?;
+    i64::from_str_radix(&digits, 16).ok()
+}
+
+/// `b` as a UUID's text (its variant bits set).
+fn uuid_text(mut b: [u8; 16]) -> String {
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
     format!(
@@ -121,6 +146,16 @@ pub fn request_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_ordered_ids_carry_their_time_and_sort_by_it() {
+        let id = time_ordered_id(1_764_489_600_123);
+        assert_eq!((id.len(), &id[14..15], &id[19..20] >= "8"), (36, "7", true));
+        assert_eq!(time_of_id(&id), Some(1_764_489_600_123));
+        assert!(id < time_ordered_id(1_764_489_600_124));
+        assert_eq!(time_of_id(&request_id()), None);
+        assert_eq!(time_of_id("not-an-id"), None);
+    }
 
     #[test]
     fn access_key_ids_carry_their_account_as_aws_encodes_it() {

@@ -11,7 +11,7 @@ mod session;
 
 pub use ids::{
     IdPrefix, access_key_id, access_key_id_for, account_of_access_key, aws_unique_id, ec2_id,
-    request_id, secret_access_key,
+    request_id, secret_access_key, time_of_id, time_ordered_id,
 };
 pub use keyring::{KeyRing, KeyRingError, MASTER_KEY_LEN, MasterKey};
 pub use session::{

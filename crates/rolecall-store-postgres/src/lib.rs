@@ -41,6 +41,13 @@ impl Dialect for Postgres {
         (7, rolecall_store_sql::migrations::AUDIT),
         (9, include_str!("../migrations/0009_ec2_query_indexes.sql")),
         (
+            10,
+            concat!(
+                include_str!("../migrations/0010_audit_lookup.sql"),
+                include_str!("../../rolecall-store-sql/migrations/0010_audit_log.sql")
+            ),
+        ),
+        (
             11,
             include_str!("../migrations/0011_association_ended_at.sql"),
         ),
@@ -122,5 +129,12 @@ mod tests {
     async fn migration_11_backfills_association_ends() {
         let (pool, reopen) = upgrade_database().await;
         check(Upgrade::Version9AssociationEnds, pool, reopen).await;
+    }
+
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL: ROLECALL_TEST_DATABASE_URL (scripts/test.sh runs it)"]
+    async fn audit_events_survive_migration_10() {
+        let (pool, reopen) = upgrade_database().await;
+        check(Upgrade::Version9AuditEvents, pool, reopen).await;
     }
 }

@@ -388,6 +388,8 @@ pub mod migrations {
     pub const OWNER_POLICIES: &str = include_str!("../migrations/0003_owner_policies.sql");
     /// 4: the change feed (`change_feed`, `changes`).
     pub const CHANGE_FEED: &str = include_str!("../migrations/0004_change_feed.sql");
-    /// 7: the audit trail (`audit_events`, `audit_event_resources`).
+    /// 7: the audit trail (`audit_events`, `audit_event_resources`; replaced by 10's
+    /// `audit_log` and `audit_lookup`, whose portable part each dialect includes after its own
+    /// `audit_lookup`).
     pub const AUDIT: &str = include_str!("../migrations/0007_audit.sql");
 }

@@ -1463,8 +1463,13 @@ where
         self.audit_append(events).await
     }
 
-    async fn complete_audit_event(&self, event_id: &str, record: &serde_json::Value) -> Result<()> {
-        self.audit_complete(event_id, record).await
+    async fn complete_audit_event(
+        &self,
+        event_time: chrono::DateTime<chrono::Utc>,
+        event_id: &str,
+        record: &str,
+    ) -> Result<()> {
+        self.audit_complete(event_time, event_id, record).await
     }
 
     async fn lookup_audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {

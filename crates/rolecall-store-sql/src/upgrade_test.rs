@@ -97,6 +97,8 @@ pub enum Upgrade {
     Version2Policies,
     /// Associations written under schema 9 get their end time (migration 11).
     Version9AssociationEnds,
+    /// Audit events written under schema 9 move to migration 10's log and lookup table.
+    Version9AuditEvents,
 }
 
 /// Migrates `pool`'s fresh database to the upgrade's version, writes its rows, closes the pool,
@@ -115,6 +117,7 @@ where
     let (version, rows) = match upgrade {
         Upgrade::Version2Policies => (2, version_2_rows()),
         Upgrade::Version9AssociationEnds => (9, version_9_rows()),
+        Upgrade::Version9AuditEvents => (9, version_9_audit_rows()),
     };
     migrate::<D>(&pool, Some(version))
         .await
@@ -125,6 +128,7 @@ where
     match upgrade {
         Upgrade::Version2Policies => version_2_policies_survive(store).await,
         Upgrade::Version9AssociationEnds => version_9_associations_get_their_end(store).await,
+        Upgrade::Version9AuditEvents => audit_events_survive_migration_10(store).await,
     }
 }
 
@@ -250,5 +254,73 @@ async fn version_9_associations_get_their_end(store: DynStore) {
     assert_eq!(
         ended_ids(24).await,
         vec!["iip-assoc-old", "iip-assoc-recent"]
+    );
+}
+
+/// Schema-9 rows: audit events in migration 7's tables (one with a resource).
+fn version_9_audit_rows() -> String {
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/kept");
+    format!(
+        "INSERT INTO audit_events (event_id, event_time, event_name, event_source, username,
+           access_key_id, read_only, resources, record) VALUES
+           ('0b2bb0f3-5a87-4b7e-9f56-2b4d5b4c3e1a', 1000, 'CreateRole', 'iam.amazonaws.com',
+            'alice', 'AKIAALICE', FALSE,
+            '[{{\"type\":\"AWS::IAM::Role\",\"name\":\"kept\",\"arn\":\"{arn}\"}}]', '{{\"old\":1}}'),
+           ('1c3cc1f4-6b98-4c8f-8a67-3c5e6c5d4f2b', 2000, 'GetRole', 'iam.amazonaws.com',
+            '', '', TRUE, '[]', '{{\"old\":2}}');
+         INSERT INTO audit_event_resources (event_id, resource_type, resource_name, resource_arn)
+           VALUES ('0b2bb0f3-5a87-4b7e-9f56-2b4d5b4c3e1a', 'AWS::IAM::Role', 'kept', '{arn}');"
+    )
+}
+
+/// What core reads of [`version_9_audit_rows`] after migration 10: every event is found by each
+/// of its attributes, then retention removes it.
+async fn audit_events_survive_migration_10(store: DynStore) {
+    use rolecall_core::audit::{AuditQuery, LookupKey};
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/kept");
+    let q = |k: LookupKey, v: &str| AuditQuery {
+        filter: Some((k, v.to_string())),
+        start: None,
+        end: None,
+        before: None,
+        limit: 10,
+    };
+    let created = "0b2bb0f3-5a87-4b7e-9f56-2b4d5b4c3e1a";
+    for (k, v) in [
+        (LookupKey::EventId, created),
+        (LookupKey::EventName, "CreateRole"),
+        (LookupKey::EventSource, "iam.amazonaws.com"),
+        (LookupKey::Username, "alice"),
+        (LookupKey::AccessKeyId, "AKIAALICE"),
+        (LookupKey::ReadOnly, "false"),
+        (LookupKey::ResourceType, "AWS::IAM::Role"),
+        (LookupKey::ResourceName, "kept"),
+        (LookupKey::ResourceName, &arn),
+    ] {
+        let got = store.lookup_audit_events(&q(k, v)).await.expect("lookup");
+        let ids: Vec<&str> = got.iter().map(|e| e.event_id.as_str()).collect();
+        let want = if k == LookupKey::EventSource {
+            vec!["1c3cc1f4-6b98-4c8f-8a67-3c5e6c5d4f2b", created]
+        } else {
+            vec![created]
+        };
+        assert_eq!(ids, want, "{k:?}={v}");
+    }
+    let got = store
+        .lookup_audit_events(&q(LookupKey::EventId, created))
+        .await
+        .expect("lookup");
+    assert_eq!(
+        (got[0].record.as_str(), got[0].resources[0].arn.as_str()),
+        ("{\"old\":1}", arn.as_str())
+    );
+    let cut = chrono::DateTime::from_timestamp_millis(3_000).expect("time");
+    assert_eq!(store.prune_audit_events(cut, 10).await.expect("prune"), 2);
+    assert!(
+        store
+            .lookup_audit_events(&q(LookupKey::ResourceName, "kept"))
+            .await
+            .expect("lookup")
+            .is_empty()
     );
 }

@@ -39,6 +39,13 @@ impl Dialect for Sqlite {
         (7, rolecall_store_sql::migrations::AUDIT),
         (9, include_str!("../migrations/0009_ec2_query_indexes.sql")),
         (
+            10,
+            concat!(
+                include_str!("../migrations/0010_audit_lookup.sql"),
+                include_str!("../../rolecall-store-sql/migrations/0010_audit_log.sql")
+            ),
+        ),
+        (
             11,
             include_str!("../migrations/0011_association_ended_at.sql"),
         ),
@@ -142,5 +149,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (pool, reopen) = upgrade_database(&dir).await;
         check(Upgrade::Version9AssociationEnds, pool, reopen).await;
+    }
+
+    #[tokio::test]
+    async fn audit_events_survive_migration_10() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (pool, reopen) = upgrade_database(&dir).await;
+        check(Upgrade::Version9AuditEvents, pool, reopen).await;
     }
 }

@@ -1517,7 +1517,7 @@ fn audit_event(
             })
             .into_iter()
             .collect(),
-        record: serde_json::json!({"eventID": id, "eventName": name}),
+        record: serde_json::json!({"eventID": id, "eventName": name}).to_string(),
     }
 }
 
@@ -1552,9 +1552,13 @@ pub async fn audit_event_rides_with_its_write(store: DynStore) {
     assert!(store.lookup_audit_events(&q).await.unwrap().is_empty());
 
     let done = serde_json::json!({"eventID": "e-write", "responseElements": {"role": {}}});
-    store.complete_audit_event("e-write", &done).await.unwrap();
+    let at = chrono::DateTime::from_timestamp_millis(1_000).unwrap();
+    store
+        .complete_audit_event(at, "e-write", &done.to_string())
+        .await
+        .unwrap();
     let got = store.lookup_audit_events(&by_id).await.unwrap();
-    assert_eq!(got[0].record, done);
+    assert_eq!(got[0].record, done.to_string());
 }
 
 pub async fn audit_lookups_filter_page_tail_and_prune(store: DynStore) {
@@ -1580,7 +1584,10 @@ pub async fn audit_lookups_filter_page_tail_and_prune(store: DynStore) {
         ["e", "d", "c", "b", "a"],
         "newest first, ties by id"
     );
-    let cases: [(LookupKey, &str, &[&str]); 7] = [
+    let cases: [(LookupKey, &str, &[&str]); 10] = [
+        (LookupKey::ReadOnly, "TRUE", &["e", "c", "b"]),
+        (LookupKey::EventId, "c", &["c"]),
+        (LookupKey::Username, "nobody", &[]),
         (LookupKey::Username, "alice", &["d", "c", "a"]),
         (LookupKey::EventName, "GetRole", &["e", "c", "b"]),
         (LookupKey::ResourceName, "r1", &["b", "a"]),
@@ -1643,6 +1650,35 @@ pub async fn audit_lookups_filter_page_tail_and_prune(store: DynStore) {
     assert!(
         store
             .lookup_audit_events(&by_resource)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // An id carrying its event time is found through the log's own key (no lookup row).
+    let at = chrono::DateTime::from_timestamp_millis(4_000).unwrap();
+    let timed = AuditEvent {
+        event_id: rolecall_core::audit::new_event_id(at),
+        event_source: "sts.amazonaws.com".into(),
+        ..audit_event("f", 4_000, "AssumeRole", "dave", Some("r3"))
+    };
+    store
+        .append_audit_events(std::slice::from_ref(&timed))
+        .await
+        .unwrap();
+    let timed_id = timed.event_id.as_str();
+    for (k, v) in [
+        (LookupKey::EventId, timed_id),
+        (LookupKey::EventSource, "sts.amazonaws.com"),
+        (LookupKey::ResourceName, "r3"),
+    ] {
+        let got = store.lookup_audit_events(&q(Some((k, v)))).await.unwrap();
+        assert_eq!(got, std::slice::from_ref(&timed), "{k:?}={v}");
+    }
+    let cut = chrono::DateTime::from_timestamp_millis(4_001).unwrap();
+    assert_eq!(store.prune_audit_events(cut, 10).await.unwrap(), 1);
+    assert!(
+        store
+            .lookup_audit_events(&q(Some((LookupKey::EventId, timed_id))))
             .await
             .unwrap()
             .is_empty()

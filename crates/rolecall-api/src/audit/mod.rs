@@ -2,10 +2,14 @@
 //! and every credential IMDS issues becomes a CloudTrail record (`record`), stored in the
 //! database and looked up with CloudTrail's `LookupEvents` (`crate::cloudtrail`).
 //!
-//! A write's event is recorded in the write's own transaction (`rolecall_core::audit`), then
-//! completed with its response elements off the request path. Reads, refusals and IMDS issuances
-//! go through a bounded channel to one writer task that appends whatever has queued in one
-//! transaction as soon as it can (so within a second unless the database is slower than that).
+//! A request's event is a [`record::Draft`] (its record typed, serialized once). A write's event
+//! is recorded in the write's own transaction (`rolecall_core::audit`), then completed with its
+//! response elements off the request path. Reads, refusals and IMDS issuances go through a
+//! bounded channel to one writer task, which sleeps [`LINGER`] after the first event (not woken
+//! by each one that follows) and then appends what queued in one transaction: a few large
+//! transactions a second instead of one per handful of events (each commit rewrites the log's
+//! and the lookup table's newest pages and syncs), so events are durable within about half a
+//! second. Completions have their own channel and end the wait: they are written at once.
 //! When the channel is full, API requests wait for room (back-pressure: no event is dropped);
 //! IMDS, which answers synchronously, drops the event and counts it
 //! (`rolecall_audit_events_dropped_total`) and logs it, rather than block.
@@ -20,20 +24,26 @@ use tokio::sync::mpsc;
 /// Events queued for the writer before API requests wait.
 const QUEUE: usize = 16_384;
 /// Most events appended in one transaction.
-const BATCH: usize = 2_000;
+const BATCH: usize = 8_192;
+/// How long the writer gathers events before appending them.
+const LINGER: Duration = Duration::from_millis(250);
 /// Events deleted per retention transaction.
 const PRUNE_BATCH: usize = 5_000;
 
-enum Item {
-    Append(AuditEvent),
-    /// A write's event (already stored by its transaction) with its response.
-    Complete(String, serde_json::Value),
+/// A write's event (already stored by its transaction, found by its time and id) with its
+/// final record.
+type Completion = (chrono::DateTime<chrono::Utc>, String, String);
+
+#[derive(Clone)]
+struct Sinks {
+    appends: mpsc::Sender<AuditEvent>,
+    completions: mpsc::Sender<Completion>,
 }
 
 /// Where events go. Off: nothing is recorded (tests, benchmarks, `--audit off`).
 #[derive(Clone, Default)]
 pub struct Audit {
-    sink: Option<mpsc::Sender<Item>>,
+    sink: Option<Sinks>,
 }
 
 impl Audit {
@@ -44,10 +54,16 @@ impl Audit {
     /// Records into `store`: starts the writer task and the retention task (events older
     /// than `retention` are deleted, checked every minute).
     pub fn start(store: DynStore, retention: chrono::Duration) -> Audit {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(write(store.clone(), rx));
+        let (appends, appended) = mpsc::channel(QUEUE);
+        let (completions, completed) = mpsc::channel(QUEUE);
+        tokio::spawn(write(store.clone(), appended, completed));
         tokio::spawn(prune(store, retention));
-        Audit { sink: Some(tx) }
+        Audit {
+            sink: Some(Sinks {
+                appends,
+                completions,
+            }),
+        }
     }
 
     pub fn is_on(&self) -> bool {
@@ -57,20 +73,20 @@ impl Audit {
     /// Queues an event, waiting for room if the writer is behind.
     pub(crate) async fn append(&self, event: AuditEvent) {
         if let Some(s) = &self.sink {
-            let _ = s.send(Item::Append(event)).await;
+            let _ = s.appends.send(event).await;
         }
     }
 
-    pub(crate) async fn complete(&self, event_id: String, record: serde_json::Value) {
+    pub(crate) async fn complete(&self, draft: &record::Draft) {
         if let Some(s) = &self.sink {
-            let _ = s.send(Item::Complete(event_id, record)).await;
+            let _ = s.completions.send(draft.completion()).await;
         }
     }
 
     /// Queues an event without waiting (IMDS); a full queue drops it, counted and logged.
     pub fn try_append(&self, event: AuditEvent) {
         if let Some(s) = &self.sink
-            && s.try_send(Item::Append(event)).is_err()
+            && s.appends.try_send(event).is_err()
         {
             rolecall_core::metrics::metrics().audit_dropped.inc();
             tracing::warn!("audit queue full: an IMDS issuance event was dropped");
@@ -86,33 +102,46 @@ impl Audit {
     }
 }
 
-/// The writer: appends what queued, in one transaction per batch.
-async fn write(store: DynStore, mut rx: mpsc::Receiver<Item>) {
-    let mut batch = Vec::new();
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(item) => batch.push(item),
-                Err(_) => break,
+/// The writer: after the first event, sleeps [`LINGER`] (a completion ends the sleep: the write
+/// it completes has already answered), then appends what queued in one transaction.
+async fn write(
+    store: DynStore,
+    mut appends: mpsc::Receiver<AuditEvent>,
+    mut completions: mpsc::Receiver<Completion>,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut done: Vec<Completion> = Vec::new();
+    loop {
+        tokio::select! {
+            n = appends.recv_many(&mut batch, BATCH) => if n == 0 { return },
+            c = completions.recv() => match c {
+                Some(c) => done.push(c),
+                None => return,
+            },
+        }
+        if done.is_empty() {
+            tokio::select! {
+                () = tokio::time::sleep(LINGER) => {}
+                c = completions.recv() => done.extend(c),
             }
         }
-        let mut appends = Vec::new();
-        let mut completions = Vec::new();
-        for item in batch.drain(..) {
-            match item {
-                Item::Append(e) => appends.push(e),
-                Item::Complete(id, r) => completions.push((id, r)),
-            }
+        while batch.len() < BATCH
+            && let Ok(e) = appends.try_recv()
+        {
+            batch.push(e);
         }
-        if let Err(e) = store.append_audit_events(&appends).await {
+        while let Ok(c) = completions.try_recv() {
+            done.push(c);
+        }
+        if let Err(e) = store.append_audit_events(&batch).await {
             rolecall_core::metrics::metrics()
                 .audit_dropped
-                .inc_by(u64::try_from(appends.len()).unwrap_or(u64::MAX));
-            tracing::error!(error = %e, events = appends.len(), "audit: cannot store events");
+                .inc_by(u64::try_from(batch.len()).unwrap_or(u64::MAX));
+            tracing::error!(error = %e, events = batch.len(), "audit: cannot store events");
         }
-        for (id, record) in completions {
-            if let Err(e) = store.complete_audit_event(&id, &record).await {
+        batch.clear();
+        for (time, id, record) in done.drain(..) {
+            if let Err(e) = store.complete_audit_event(time, &id, &record).await {
                 tracing::error!(error = %e, event = %id, "audit: cannot complete an event");
             }
         }

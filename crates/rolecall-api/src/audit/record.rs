@@ -11,6 +11,8 @@ use crate::principal::{Principal, PrincipalKind};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rolecall_core::audit::{AuditEvent, AuditResource};
 use rolecall_wire::Params;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 const EVENT_VERSION: &str = "1.08";
@@ -35,47 +37,204 @@ fn event_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// An event for a request; `principal` is None when authentication failed.
+/// A request's event while the request runs: its parts typed (the identity and the request
+/// parameters already as JSON), serialized once when it is recorded ([`Draft::finish`], or
+/// [`rolecall_core::audit::Draft::seal`] when a write's commit records it).
+pub struct Draft {
+    time: DateTime<Utc>,
+    event_id: String,
+    event_name: String,
+    event_source: String,
+    username: Option<String>,
+    access_key_id: Option<String>,
+    read_only: bool,
+    /// Set once the operation knows what it acts on (then the record has `resources`).
+    resources: Option<Vec<AuditResource>>,
+    user_identity: Box<RawValue>,
+    region: String,
+    source_ip: String,
+    user_agent: String,
+    request_id: String,
+    account_id: String,
+    request_parameters: Option<Box<RawValue>>,
+    response_elements: Option<Box<RawValue>>,
+    error: Option<(String, String)>,
+}
+
+/// The CloudTrail record as written (borrowing the draft).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Record<'a> {
+    event_version: &'static str,
+    user_identity: &'a RawValue,
+    event_time: String,
+    event_source: &'a str,
+    event_name: &'a str,
+    aws_region: &'a str,
+    #[serde(rename = "sourceIPAddress")]
+    source_ip_address: &'a str,
+    user_agent: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_message: Option<&'a str>,
+    request_parameters: Option<&'a RawValue>,
+    response_elements: Option<&'a RawValue>,
+    #[serde(rename = "requestID")]
+    request_id: &'a str,
+    #[serde(rename = "eventID")]
+    event_id: &'a str,
+    read_only: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resources: Option<Vec<RecordResource<'a>>>,
+    event_type: &'static str,
+    management_event: bool,
+    recipient_account_id: &'a str,
+    event_category: &'static str,
+}
+
+#[derive(Serialize)]
+struct RecordResource<'a> {
+    #[serde(rename = "accountId")]
+    account_id: &'a str,
+    #[serde(rename = "type")]
+    resource_type: &'a str,
+    #[serde(rename = "ARN")]
+    arn: &'a str,
+}
+
+impl Draft {
+    fn record(&self) -> String {
+        let record = Record {
+            event_version: EVENT_VERSION,
+            user_identity: &self.user_identity,
+            event_time: event_time(self.time),
+            event_source: &self.event_source,
+            event_name: &self.event_name,
+            aws_region: &self.region,
+            source_ip_address: &self.source_ip,
+            user_agent: &self.user_agent,
+            error_code: self.error.as_ref().map(|e| e.0.as_str()),
+            error_message: self.error.as_ref().map(|e| e.1.as_str()),
+            request_parameters: self.request_parameters.as_deref(),
+            response_elements: self.response_elements.as_deref(),
+            request_id: &self.request_id,
+            event_id: &self.event_id,
+            read_only: self.read_only,
+            resources: self.resources.as_ref().map(|rs| {
+                rs.iter()
+                    .map(|r| RecordResource {
+                        account_id: &self.account_id,
+                        resource_type: &r.resource_type,
+                        arn: &r.arn,
+                    })
+                    .collect()
+            }),
+            event_type: "AwsApiCall",
+            management_event: true,
+            recipient_account_id: &self.account_id,
+            event_category: "Management",
+        };
+        serde_json::to_string(&record).unwrap_or_default()
+    }
+
+    /// The event, recorded as it stands.
+    pub fn finish(self) -> AuditEvent {
+        let record = self.record();
+        AuditEvent {
+            event_id: self.event_id,
+            event_time: self.time,
+            event_name: self.event_name,
+            event_source: self.event_source,
+            username: self.username,
+            access_key_id: self.access_key_id,
+            read_only: self.read_only,
+            resources: self.resources.unwrap_or_default(),
+            record,
+        }
+    }
+
+    /// The event's key and its record as it stands (to complete a recorded write's event).
+    pub fn completion(&self) -> (DateTime<Utc>, String, String) {
+        (self.time, self.event_id.clone(), self.record())
+    }
+
+    /// Records the operation's answer (`responseElements`) from its XML response.
+    pub fn set_response(&mut self, xml: &str) {
+        self.response_elements = raw(&response_elements(xml));
+    }
+}
+
+impl rolecall_core::audit::Draft for Draft {
+    fn seal(&self) -> AuditEvent {
+        AuditEvent {
+            event_id: self.event_id.clone(),
+            event_time: self.time,
+            event_name: self.event_name.clone(),
+            event_source: self.event_source.clone(),
+            username: self.username.clone(),
+            access_key_id: self.access_key_id.clone(),
+            read_only: self.read_only,
+            resources: self.resources.clone().unwrap_or_default(),
+            record: self.record(),
+        }
+    }
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
+    }
+}
+
+/// `v` as JSON text; JSON null (nothing to record) as None.
+fn raw<T: Serialize>(v: &T) -> Option<Box<RawValue>> {
+    serde_json::value::to_raw_value(v)
+        .ok()
+        .filter(|r| r.get() != "null")
+}
+
+/// The draft event of a request; `principal` is None when authentication failed, `params`
+/// None when the request was rejected before its parameters were read.
 pub fn request_event(
     info: &RequestInfo<'_>,
     principal: Option<&Principal>,
     access_key_id: &str,
-    params: &Params,
-) -> AuditEvent {
+    params: Option<&Params>,
+) -> Draft {
     let identity = match principal {
         Some(p) => user_identity(p, access_key_id),
-        None => json!({"type": "Unknown", "accessKeyId": access_key_id}),
-    };
-    let parameters = request_parameters(params);
-    let record = json!({
-        "eventVersion": EVENT_VERSION,
-        "userIdentity": identity,
-        "eventTime": event_time(info.time),
-        "eventSource": format!("{}.amazonaws.com", info.service),
-        "eventName": info.action,
-        "awsRegion": info.region,
-        "sourceIPAddress": info.source_ip,
-        "userAgent": info.user_agent,
-        "requestParameters": if parameters.as_object().is_some_and(Map::is_empty) { Value::Null } else { parameters },
-        "responseElements": Value::Null,
-        "requestID": info.request_id,
-        "eventID": rolecall_crypto::request_id(),
-        "readOnly": info.read_only,
-        "eventType": "AwsApiCall",
-        "managementEvent": true,
-        "recipientAccountId": info.account_id,
-        "eventCategory": "Management",
-    });
-    AuditEvent {
-        event_id: record["eventID"].as_str().unwrap_or_default().to_string(),
-        event_time: info.time,
+        None => serde_json::to_string(&Identity {
+            kind: "Unknown",
+            access_key_id,
+            ..Identity::default()
+        }),
+    }
+    .ok()
+    .and_then(|s| RawValue::from_string(s).ok())
+    .unwrap_or_else(|| RawValue::from_string("{}".into()).unwrap_or_default());
+    let parameters = params.map(request_parameters);
+    let event_source = format!("{}.amazonaws.com", info.service);
+    Draft {
+        time: info.time,
+        event_id: rolecall_core::audit::new_event_id(info.time),
         event_name: info.action.to_string(),
-        event_source: format!("{}.amazonaws.com", info.service),
+        event_source,
         username: principal.map(username),
         access_key_id: (!access_key_id.is_empty()).then(|| access_key_id.to_string()),
         read_only: info.read_only,
-        resources: Vec::new(),
-        record,
+        resources: None,
+        user_identity: identity,
+        region: info.region.to_string(),
+        source_ip: info.source_ip.to_string(),
+        user_agent: info.user_agent.to_string(),
+        request_id: info.request_id.to_string(),
+        account_id: info.account_id.to_string(),
+        request_parameters: parameters
+            .filter(|p| p.as_object().is_none_or(|m| !m.is_empty()))
+            .and_then(|p| raw(&p)),
+        response_elements: None,
+        error: None,
     }
 }
 
@@ -89,58 +248,127 @@ fn username(p: &Principal) -> String {
     }
 }
 
-fn creation_date(secs: i64) -> String {
-    DateTime::<Utc>::from_timestamp(secs, 0).map_or_else(String::new, event_time)
+fn creation_date(secs: i64) -> Option<String> {
+    DateTime::<Utc>::from_timestamp(secs, 0).map(event_time)
 }
 
-/// `userIdentity` as CloudTrail writes it for the root, an IAM user and a role session.
-pub fn user_identity(p: &Principal, access_key_id: &str) -> Value {
+/// `userIdentity`.
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Identity<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    principal_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<&'a str>,
+    access_key_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_context: Option<SessionContext<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionContext<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_issuer: Option<Issuer<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    web_id_federation_data: Option<Empty>,
+    attributes: Attributes,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_identity: Option<&'a str>,
+    /// How IMDS delivered the credential (`1.0`/`2.0`), when the token says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ec2_role_delivery: Option<&'a str>,
+    /// The instance credentials were issued to (`ec2:SourceInstanceARN`, a rolecall field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ec2_source_instance_arn: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Issuer<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    principal_id: &'a str,
+    arn: &'a str,
+    account_id: &'a str,
+    user_name: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Attributes {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    creation_date: Option<String>,
+    mfa_authenticated: &'static str,
+}
+
+#[derive(Serialize)]
+struct Empty {}
+
+/// `userIdentity` as CloudTrail writes it for the root, an IAM user and a role session (JSON).
+pub fn user_identity(p: &Principal, access_key_id: &str) -> serde_json::Result<String> {
+    let mut identity = Identity {
+        kind: "Root",
+        principal_id: Some(&p.account_id),
+        arn: Some(&p.arn),
+        account_id: Some(&p.account_id),
+        access_key_id,
+        ..Identity::default()
+    };
+    let issuer_arn;
     match &p.kind {
-        PrincipalKind::Root => json!({
-            "type": "Root",
-            "principalId": p.account_id,
-            "arn": p.arn,
-            "accountId": p.account_id,
-            "accessKeyId": access_key_id,
-        }),
+        PrincipalKind::Root => {}
         PrincipalKind::User { name, id, session } => {
-            let mut v = json!({
-                "type": "IAMUser",
-                "principalId": id,
-                "arn": p.arn,
-                "accountId": p.account_id,
-                "accessKeyId": access_key_id,
-                "userName": name,
+            identity.kind = "IAMUser";
+            identity.principal_id = Some(id);
+            identity.user_name = Some(name);
+            identity.session_context = session.then_some(SessionContext {
+                session_issuer: None,
+                web_id_federation_data: None,
+                attributes: Attributes {
+                    creation_date: None,
+                    mfa_authenticated: "false",
+                },
+                source_identity: None,
+                ec2_role_delivery: None,
+                ec2_source_instance_arn: None,
             });
-            if *session {
-                v["sessionContext"] = json!({"attributes": {"mfaAuthenticated": "false"}});
-            }
-            v
         }
         PrincipalKind::FederatedUser {
             user_name,
             user_id,
             session,
-        } => json!({
-            "type": "FederatedUser",
-            "principalId": p.user_id,
-            "arn": p.arn,
-            "accountId": p.account_id,
-            "accessKeyId": access_key_id,
-            "sessionContext": {
-                "sessionIssuer": {
-                    "type": if user_name.is_empty() { "Root" } else { "IAMUser" },
-                    "principalId": user_id,
-                    "arn": session.principal_arn,
-                    "accountId": p.account_id,
-                    "userName": user_name,
+        } => {
+            identity.kind = "FederatedUser";
+            identity.principal_id = Some(&p.user_id);
+            identity.session_context = Some(SessionContext {
+                session_issuer: Some(Issuer {
+                    kind: if user_name.is_empty() {
+                        "Root"
+                    } else {
+                        "IAMUser"
+                    },
+                    principal_id: user_id,
+                    arn: &session.principal_arn,
+                    account_id: &p.account_id,
+                    user_name,
+                }),
+                web_id_federation_data: None,
+                attributes: Attributes {
+                    creation_date: creation_date(session.issued_at),
+                    mfa_authenticated: "false",
                 },
-                "attributes": {
-                    "creationDate": creation_date(session.issued_at),
-                    "mfaAuthenticated": "false",
-                },
-            },
-        }),
+                source_identity: None,
+                ec2_role_delivery: None,
+                ec2_source_instance_arn: None,
+            });
+        }
         PrincipalKind::AssumedRole {
             role_name,
             role_id,
@@ -148,46 +376,35 @@ pub fn user_identity(p: &Principal, access_key_id: &str) -> Value {
             session,
             ..
         } => {
-            let issuer_arn = if session.principal_arn.is_empty() {
+            issuer_arn = if session.principal_arn.is_empty() {
                 format!("arn:aws:iam::{}:role/{role_name}", p.account_id)
             } else {
                 session.principal_arn.clone()
             };
-            let mut context = json!({
-                "sessionIssuer": {
-                    "type": "Role",
-                    "principalId": role_id,
-                    "arn": issuer_arn,
-                    "accountId": p.account_id,
-                    "userName": role_name,
+            let from_instance = !source_instance_arn.is_empty();
+            identity.kind = "AssumedRole";
+            identity.principal_id = Some(&p.user_id);
+            identity.session_context = Some(SessionContext {
+                session_issuer: Some(Issuer {
+                    kind: "Role",
+                    principal_id: role_id,
+                    arn: &issuer_arn,
+                    account_id: &p.account_id,
+                    user_name: role_name,
+                }),
+                web_id_federation_data: Some(Empty {}),
+                attributes: Attributes {
+                    creation_date: creation_date(session.issued_at),
+                    mfa_authenticated: "false",
                 },
-                "webIdFederationData": {},
-                "attributes": {
-                    "creationDate": creation_date(session.issued_at),
-                    "mfaAuthenticated": "false",
-                },
+                source_identity: session.source_identity.as_deref(),
+                ec2_role_delivery: (from_instance && !session.role_delivery.is_empty())
+                    .then_some(session.role_delivery.as_str()),
+                ec2_source_instance_arn: from_instance.then_some(source_instance_arn.as_str()),
             });
-            if let Some(s) = &session.source_identity {
-                context["sourceIdentity"] = json!(s);
-            }
-            if !source_instance_arn.is_empty() {
-                // How IMDS delivered the credential (`1.0`/`2.0`), when the token says; and
-                // the instance they were issued to (`ec2:SourceInstanceARN`, a rolecall field).
-                if !session.role_delivery.is_empty() {
-                    context["ec2RoleDelivery"] = json!(session.role_delivery);
-                }
-                context["ec2SourceInstanceArn"] = json!(source_instance_arn);
-            }
-            json!({
-                "type": "AssumedRole",
-                "principalId": p.user_id,
-                "arn": p.arn,
-                "accountId": p.account_id,
-                "accessKeyId": access_key_id,
-                "sessionContext": context,
-            })
         }
     }
+    serde_json::to_string(&identity)
 }
 
 /// Whether a parameter or element name holds a secret (never recorded).
@@ -400,32 +617,33 @@ fn resource_of(arn: &str) -> Option<AuditResource> {
     })
 }
 
-/// Sets the event's resources from the ARNs its operation was authorized on.
-pub fn set_resources<'a>(event: &mut AuditEvent, arns: impl IntoIterator<Item = &'a str>) {
+/// The resources among ARNs an operation was authorized on, each once.
+fn resources_of<'a>(arns: impl IntoIterator<Item = &'a str>) -> Vec<AuditResource> {
     let mut resources: Vec<AuditResource> = Vec::new();
     for r in arns.into_iter().filter_map(resource_of) {
         if !resources.iter().any(|x| x.arn == r.arn) {
             resources.push(r);
         }
     }
-    let account = event.record["recipientAccountId"].clone();
-    event.record["resources"] = resources
-        .iter()
-        .map(|r| json!({"accountId": account, "type": r.resource_type, "ARN": r.arn}))
-        .collect();
-    event.resources = resources;
+    resources
+}
+
+/// Sets the event's resources from the ARNs its operation was authorized on.
+pub fn set_resources<'a>(draft: &mut Draft, arns: impl IntoIterator<Item = &'a str>) {
+    draft.resources = Some(resources_of(arns));
 }
 
 /// Marks the event as refused or failed.
-pub fn set_error(event: &mut AuditEvent, code: &str, message: &str) {
-    event.record["errorCode"] = json!(code);
-    event.record["errorMessage"] = json!(message);
+pub fn set_error(draft: &mut Draft, code: &str, message: &str) {
+    draft.error = Some((code.to_string(), message.to_string()));
 }
 
 /// The event of a credential IMDS issued, as CloudTrail records EC2's delivery of instance
 /// credentials: an `AssumeRole` by the EC2 service, session name the instance id.
 pub fn imds_issuance(n: &rolecall_imds::IssuedNotice, region: &str) -> AuditEvent {
     let role_arn = format!("arn:aws:iam::{}:role/{}", n.account_id, n.role_name);
+    let resources = resources_of([role_arn.as_str(), n.instance_arn.as_str()]);
+    let id = rolecall_core::audit::new_event_id(n.issued_at);
     let record = json!({
         "eventVersion": EVENT_VERSION,
         "userIdentity": {"type": "AWSService", "invokedBy": "ec2.amazonaws.com"},
@@ -450,26 +668,25 @@ pub fn imds_issuance(n: &rolecall_imds::IssuedNotice, region: &str) -> AuditEven
             },
         },
         "requestID": rolecall_crypto::request_id(),
-        "eventID": rolecall_crypto::request_id(),
+        "eventID": id,
         "readOnly": true,
+        "resources": resources.iter().map(|r| json!({"accountId": n.account_id, "type": r.resource_type, "ARN": r.arn})).collect::<Vec<_>>(),
         "eventType": "AwsApiCall",
         "managementEvent": true,
         "recipientAccountId": n.account_id,
         "eventCategory": "Management",
     });
-    let mut event = AuditEvent {
-        event_id: record["eventID"].as_str().unwrap_or_default().to_string(),
+    AuditEvent {
+        event_id: id,
         event_time: n.issued_at,
         event_name: "AssumeRole".into(),
         event_source: "sts.amazonaws.com".into(),
         username: None,
         access_key_id: None,
         read_only: true,
-        resources: Vec::new(),
-        record,
-    };
-    set_resources(&mut event, [role_arn.as_str(), n.instance_arn.as_str()]);
-    event
+        resources,
+        record: record.to_string(),
+    }
 }
 
 #[cfg(test)]

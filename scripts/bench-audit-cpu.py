@@ -1,0 +1,118 @@
+"""The audit trail's cost as server CPU time per request, which (unlike requests/s) does not
+depend on what else the machine is running: a release `rolecall serve` with `--audit on` and
+`--audit off` in turn, a presigned GetRole signed by an IAM user driven with wrk, and the
+server process's utime+stime (/proc/PID/stat) before and after, divided by the requests
+served. The "after" reading waits until the audit writer has stored what queued (it flushes
+within a second), so deferred writing is counted.
+
+    .venv/bin/python scripts/bench-audit-cpu.py [ROUNDS] [SECONDS]   # run by scripts/bench-audit.sh
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+import boto3
+import botocore.auth
+import botocore.awsrequest
+import botocore.credentials
+
+BIN = os.environ.get("ROLECALL_BIN", "target/release/rolecall")
+CONNECTIONS = os.environ.get("CONNECTIONS", "16")
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def env_of(data):
+    out = subprocess.run([BIN, "env", "--data-dir", data], check=True, capture_output=True, text=True).stdout
+    return dict(re.findall(r"export (\w+)=['\"]?([^'\"\n]*)", out))
+
+
+def presigned_get_role(data):
+    env = env_of(data)
+    kw = dict(endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+              aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+    iam = boto3.client("iam", **kw)
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    iam.create_role(RoleName="bench", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.create_user(UserName="bench")
+    iam.put_user_policy(UserName="bench", PolicyName="read", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:GetRole", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="bench")["AccessKey"]
+    creds = botocore.credentials.Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+    params = {"Action": "GetRole", "Version": "2010-05-08", "RoleName": "bench"}
+    req = botocore.awsrequest.AWSRequest(method="GET", url=env["AWS_ENDPOINT_URL"] + "/?" + urllib.parse.urlencode(params))
+    botocore.auth.SigV4QueryAuth(creds, "iam", "us-east-1", expires=3600).add_auth(req)
+    url = req.prepare().url
+    body = urllib.request.urlopen(url, timeout=10).read().decode()
+    assert "<RoleName>bench</RoleName>" in body, body[:300]
+    return url
+
+
+def run(audit, seconds):
+    work = tempfile.mkdtemp(prefix="rolecall-bench-audit-cpu.")
+    data = os.path.join(work, "data")
+    port = free_port()
+    log = open(os.path.join(work, "log"), "w")
+    server = subprocess.Popen([BIN, "serve", "--data-dir", data, "--listen", f"127.0.0.1:{port}", "--audit", audit],
+                              stdout=log, stderr=log, env={**os.environ, "RUST_LOG": "warn"})
+    try:
+        for _ in range(200):
+            if os.path.exists(os.path.join(data, "endpoint")) and os.path.getsize(os.path.join(data, "endpoint")):
+                break
+            time.sleep(0.05)
+        url = presigned_get_role(data)
+        # Warm up, then measure.
+        subprocess.run(["wrk", "-t1", "-c4", "-d1s", url], check=True, capture_output=True)
+        time.sleep(1.5)
+        before = cpu_seconds(server.pid)
+        out = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", url], check=True,
+                             capture_output=True, text=True).stdout
+        time.sleep(1.5)  # the audit writer stores what queued within a second
+        after = cpu_seconds(server.pid)
+        requests = int(re.search(r"(\d+) requests in", out).group(1))
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        assert "Non-2xx" not in out, out
+        return (after - before) / requests * 1e6, rps
+    finally:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main():
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    results = {"on": [], "off": []}
+    for r in range(rounds):
+        for audit in ("on", "off"):
+            us, rps = run(audit, seconds)
+            results[audit].append(us)
+            print(f"round {r + 1} --audit {audit:3}: {us:7.1f} us CPU/request  ({rps:.0f} req/s, load {os.getloadavg()[0]:.1f})", flush=True)
+    on, off = (sorted(results[a])[len(results[a]) // 2] for a in ("on", "off"))
+    print(f"GetRole server CPU per request, median of {rounds}: audit off {off:.1f} us, on {on:.1f} us, "
+          f"audit cost {on - off:+.1f} us ({(on - off) / off * 100:+.1f}%)")
+
+
+if __name__ == "__main__":
+    main()
