@@ -1199,3 +1199,77 @@ impl ChangeListener for Directory {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rolecall_core::model::{MetadataOptions, Tag};
+
+    fn rss_bytes() -> usize {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+            .unwrap_or(0)
+            * 1024
+    }
+
+    /// Memory per idle instance in the directory, measured (run alone:
+    /// `cargo test -p rolecall-imds --lib -- --ignored --nocapture memory_per_instance`).
+    #[test]
+    #[ignore = "a measurement: run alone"]
+    fn memory_per_instance() {
+        const N: u64 = 200_000;
+        let profiles: Vec<Arc<ProfileView>> = (0..100)
+            .map(|m| {
+                Arc::new(ProfileView {
+                    arn: format!("arn:aws:iam::123456789012:instance-profile/bench-profile-{m}"),
+                    id: format!("AIPA{m:017}"),
+                    role: Some(RoleView {
+                        name: format!("bench-role-{m}"),
+                        id: format!("AROA{m:017}"),
+                        trusts_ec2: true,
+                    }),
+                })
+            })
+            .collect();
+        let before = rss_bytes();
+        let mut snap = Snapshot::default();
+        for n in 0..N {
+            let ip = n + (128 << 16);
+            let inst = Instance {
+                id: format!("i-{n:017x}"),
+                reservation_id: format!("r-{n:017x}"),
+                image_id: "ami-11aa22bb".into(),
+                instance_type: "t3.micro".into(),
+                key_name: None,
+                state: InstanceState::Running,
+                state_reason: String::new(),
+                private_ip: format!("10.{}.{}.{}", (ip >> 16) & 255, (ip >> 8) & 255, ip & 255),
+                subnet_id: None,
+                vpc_id: None,
+                availability_zone: "us-east-1a".into(),
+                security_groups: vec![],
+                user_data: None,
+                tags: vec![Tag {
+                    key: "bench".into(),
+                    value: "fleet".into(),
+                }],
+                metadata_options: MetadataOptions::default(),
+                launch_time: Utc::now(),
+                ami_launch_index: 0,
+                client_token: None,
+                disable_api_termination: false,
+                disable_api_stop: false,
+                shutdown_behavior: "stop".into(),
+            };
+            let profile = profiles.get((n % 100) as usize).cloned();
+            snap.add(&inst, profile, &format!("iip-assoc-{n:017x}"), 0);
+        }
+        let per = (rss_bytes().saturating_sub(before)) as u64 / N;
+        println!("directory: {per} bytes per idle instance ({N} instances)");
+        assert_eq!(snap.by_id.len(), N as usize);
+        assert!(per < 1024, "{per} bytes per instance");
+    }
+}
