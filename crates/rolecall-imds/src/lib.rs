@@ -13,6 +13,7 @@
 
 mod credentials;
 mod directory;
+mod entry;
 mod paths;
 mod server;
 mod token;
@@ -23,5 +24,6 @@ pub use directory::{
     RoleView,
     changed_views, credentials_since, load_views, mint_for,
 };
+pub use entry::{Addr, Ec2Id, IdText, InstanceEntry, Options};
 pub use server::{ImdsConfig, apply_hop_limit, serve};
 pub use token::dev_path_prefix;

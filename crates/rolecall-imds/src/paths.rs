@@ -1,7 +1,8 @@
 //! What each metadata path returns for one instance.
 
 use crate::credentials::Delivery;
-use crate::directory::{Directory, InstanceView};
+use crate::directory::Directory;
+use crate::entry::InstanceEntry;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::SecondsFormat;
@@ -47,8 +48,8 @@ pub fn mac(instance_id: &str) -> String {
     )
 }
 
-pub fn hostname(view: &InstanceView, region: &str) -> String {
-    let host = format!("ip-{}", view.instance.private_ip.replace('.', "-"));
+pub fn hostname(view: &InstanceEntry, region: &str) -> String {
+    let host = format!("ip-{}", view.private_ip().to_string().replace('.', "-"));
     if region == "us-east-1" {
         format!("{host}.ec2.internal")
     } else {
@@ -60,7 +61,7 @@ pub fn hostname(view: &InstanceView, region: &str) -> String {
 /// a trailing slash (botocore's `placement/availability-zone/`); those answer as the leaf.
 pub fn render(
     dir: &Directory,
-    view: &InstanceView,
+    view: &InstanceEntry,
     path: &str,
     delivery: Delivery,
 ) -> Option<Body> {
@@ -72,24 +73,22 @@ pub fn render(
 
 fn render_exact(
     dir: &Directory,
-    view: &InstanceView,
+    view: &InstanceEntry,
     path: &str,
     delivery: Delivery,
 ) -> Option<Body> {
-    let i = &view.instance;
-    let m = &i.metadata_options;
-    let tags_on = m.instance_metadata_tags == "enabled";
+    let tags = view.tags();
     let region = dir.region();
     match path {
         "" | "/" => {
             let mut items = vec!["dynamic", "meta-data"];
-            if i.user_data.is_some() {
+            if view.user_data().is_some() {
                 items.push("user-data");
             }
             listing(&items)
         }
         "/user-data" => {
-            let raw = i.user_data.as_ref()?;
+            let raw = view.user_data()?;
             Some(Body::Bytes(
                 B64.decode(raw.trim())
                     .unwrap_or_else(|_| raw.as_bytes().to_vec()),
@@ -101,16 +100,16 @@ fn render_exact(
             let doc = serde_json::json!({
                 "accountId": dir.account_id(),
                 "architecture": "x86_64",
-                "availabilityZone": i.availability_zone,
+                "availabilityZone": view.availability_zone(),
                 "billingProducts": null,
                 "devpayProductCodes": null,
                 "marketplaceProductCodes": null,
-                "imageId": i.image_id,
-                "instanceId": i.id,
-                "instanceType": i.instance_type,
+                "imageId": view.image_id(),
+                "instanceId": &*view.id(),
+                "instanceType": view.instance_type(),
                 "kernelId": null,
-                "pendingTime": i.launch_time.to_rfc3339_opts(SecondsFormat::Secs, true),
-                "privateIp": i.private_ip,
+                "pendingTime": view.launch_time().to_rfc3339_opts(SecondsFormat::Secs, true),
+                "privateIp": view.private_ip().to_string(),
                 "ramdiskId": null,
                 "region": region,
                 "version": "2017-09-30"
@@ -133,50 +132,44 @@ fn render_exact(
                 "reservation-id",
                 "security-groups",
             ];
-            if view.profile.is_some() {
+            if view.profile().is_some() {
                 items.insert(3, "iam/");
             }
-            if tags_on {
+            if tags.is_some() {
                 items.push("tags/");
             }
             listing(&items)
         }
-        "/meta-data/ami-id" => text(&i.image_id),
-        "/meta-data/ami-launch-index" => text(i.ami_launch_index.to_string()),
+        "/meta-data/ami-id" => text(view.image_id()),
+        "/meta-data/ami-launch-index" => text(view.ami_launch_index().to_string()),
         "/meta-data/hostname" | "/meta-data/local-hostname" => text(hostname(view, region)),
         "/meta-data/instance-action" => text("none"),
-        "/meta-data/instance-id" => text(&i.id),
+        "/meta-data/instance-id" => text(&*view.id()),
         "/meta-data/instance-life-cycle" => text("on-demand"),
-        "/meta-data/instance-type" => text(&i.instance_type),
-        "/meta-data/local-ipv4" => text(&i.private_ip),
-        "/meta-data/mac" => text(mac(&i.id)),
-        "/meta-data/reservation-id" => text(&i.reservation_id),
-        "/meta-data/security-groups" => text(
-            i.security_groups
-                .iter()
-                .filter_map(|g| g.group_name.clone().or_else(|| g.group_id.clone()))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ),
+        "/meta-data/instance-type" => text(view.instance_type()),
+        "/meta-data/local-ipv4" => text(view.private_ip().to_string()),
+        "/meta-data/mac" => text(mac(&view.id())),
+        "/meta-data/reservation-id" => text(&*view.reservation_id()),
+        "/meta-data/security-groups" => text(view.security_groups()),
         "/meta-data/placement" | "/meta-data/placement/" => {
             listing(&["availability-zone", "region"])
         }
-        "/meta-data/placement/availability-zone" => text(&i.availability_zone),
+        "/meta-data/placement/availability-zone" => text(view.availability_zone()),
         "/meta-data/placement/region" => text(region),
-        "/meta-data/tags" | "/meta-data/tags/" if tags_on => listing(&["instance/"]),
-        "/meta-data/tags/instance" | "/meta-data/tags/instance/" if tags_on => text(
-            i.tags
+        "/meta-data/tags" | "/meta-data/tags/" if tags.is_some() => listing(&["instance/"]),
+        "/meta-data/tags/instance" | "/meta-data/tags/instance/" => text(
+            tags?
                 .iter()
-                .map(|t| t.key.as_str())
+                .map(|(k, _)| &**k)
                 .collect::<Vec<_>>()
                 .join("\n"),
         ),
-        p if tags_on && p.starts_with("/meta-data/tags/instance/") => {
+        p if p.starts_with("/meta-data/tags/instance/") => {
             let key = &p["/meta-data/tags/instance/".len()..];
-            i.tags
+            tags?
                 .iter()
-                .find(|t| t.key == key)
-                .and_then(|t| text(&t.value))
+                .find(|(k, _)| **k == *key)
+                .and_then(|(_, v)| text(&**v))
         }
         p if p == "/meta-data/iam" || p.starts_with("/meta-data/iam/") => {
             iam(dir, view, &p["/meta-data/iam".len()..], delivery)
@@ -185,8 +178,8 @@ fn render_exact(
     }
 }
 
-fn iam(dir: &Directory, view: &InstanceView, path: &str, delivery: Delivery) -> Option<Body> {
-    let profile = view.profile.as_ref()?;
+fn iam(dir: &Directory, view: &InstanceEntry, path: &str, delivery: Delivery) -> Option<Body> {
+    let profile = view.profile()?;
     match path {
         "" | "/" => listing(&[
             "info",

@@ -1,7 +1,8 @@
 //! The IMDS HTTP listener: identify the instance, apply IMDSv2 rules, answer from memory.
 
 use crate::credentials::Delivery;
-use crate::directory::{Directory, InstanceView};
+use crate::directory::Directory;
+use crate::entry::InstanceEntry;
 use crate::paths::{Body, render};
 use crate::token;
 use chrono::Duration;
@@ -89,7 +90,7 @@ pub fn answer(
         return status_page(StatusCode::SERVICE_UNAVAILABLE);
     }
     let raw_path = req.uri().path();
-    let (view, path, unmatched): (Option<Arc<InstanceView>>, &str, &str) =
+    let (view, path, unmatched): (Option<Arc<InstanceEntry>>, &str, &str) =
         match token::parse_dev_path(dir.keyring(), raw_path) {
             Some((id, rest)) if config.dev_paths => (
                 dir.by_id(id),
@@ -121,8 +122,8 @@ pub fn answer(
         log_unmatched(peer, unmatched);
         return status_page(StatusCode::NOT_FOUND);
     };
-    let opts = &view.instance.metadata_options;
-    if opts.http_endpoint != "enabled" {
+    let opts = view.options();
+    if !opts.endpoint_enabled {
         return status_page(StatusCode::FORBIDDEN);
     }
     let now = dir.clock().now();
@@ -142,11 +143,7 @@ pub fn answer(
         let Some(ttl) = ttl.filter(|t| (1..=21600).contains(t)) else {
             return status_page(StatusCode::BAD_REQUEST);
         };
-        let t = token::issue(
-            dir.keyring(),
-            &view.instance.id,
-            now + Duration::seconds(ttl),
-        );
+        let t = token::issue(dir.keyring(), &view.id(), now + Duration::seconds(ttl));
         let mut r = reply(StatusCode::OK, t);
         if let Ok(v) = HeaderValue::from_str(&ttl.to_string()) {
             r.headers_mut().insert(TTL_HEADER, v);
@@ -163,13 +160,13 @@ pub fn answer(
                 .to_str()
                 .ok()
                 .and_then(|t| token::open(dir.keyring(), t))
-                .is_some_and(|(id, exp)| id == view.instance.id && exp > now.timestamp());
+                .is_some_and(|(id, exp)| *id == *view.id() && exp > now.timestamp());
             if !valid {
                 return status_page(StatusCode::UNAUTHORIZED);
             }
             Delivery::V2
         }
-        None if opts.http_tokens == "required" => return status_page(StatusCode::UNAUTHORIZED),
+        None if opts.tokens_required => return status_page(StatusCode::UNAUTHORIZED),
         None => Delivery::V1,
     };
     let Some(rest) = path.strip_prefix("/latest") else {
@@ -224,7 +221,7 @@ pub fn apply_hop_limit(
     let Some(v) = dir.by_ip(peer.ip()) else {
         return Ok(None);
     };
-    let ttl = v.instance.metadata_options.http_put_response_hop_limit;
+    let ttl = v.options().hop_limit;
     stream.set_ttl(ttl)?;
     Ok(Some(ttl))
 }

@@ -77,10 +77,7 @@ async fn an_instances_connection_carries_its_hop_limit_as_ttl() {
 
     // A changed hop limit applies to the next connection.
     ec2.modify_instance_metadata_options(
-        &dir.by_ip("127.78.0.10".parse().unwrap())
-            .unwrap()
-            .instance
-            .id,
+        &dir.by_ip("127.78.0.10".parse().unwrap()).unwrap().id(),
         |m| m.http_put_response_hop_limit = 2,
     )
     .await
