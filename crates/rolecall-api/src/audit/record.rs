@@ -400,6 +400,58 @@ fn resource_of(arn: &str) -> Option<AuditResource> {
     })
 }
 
+/// A console password sign-in, as CloudTrail records it (`signin.amazonaws.com`,
+/// `ConsoleLogin`, event type `AwsConsoleSignIn`). A failed sign-in names the user only if it
+/// exists (`HIDDEN_DUE_TO_SECURITY_REASONS` otherwise, as AWS writes it).
+pub fn console_login(
+    info: &RequestInfo<'_>,
+    user: Option<&Principal>,
+    success: bool,
+) -> AuditEvent {
+    let identity = match user {
+        Some(p) => user_identity(p, ""),
+        None => json!({
+            "type": "IAMUser",
+            "accountId": info.account_id,
+            "accessKeyId": "",
+            "userName": "HIDDEN_DUE_TO_SECURITY_REASONS",
+        }),
+    };
+    let mut record = json!({
+        "eventVersion": EVENT_VERSION,
+        "userIdentity": identity,
+        "eventTime": event_time(info.time),
+        "eventSource": "signin.amazonaws.com",
+        "eventName": "ConsoleLogin",
+        "awsRegion": info.region,
+        "sourceIPAddress": info.source_ip,
+        "userAgent": info.user_agent,
+        "requestParameters": Value::Null,
+        "responseElements": {"ConsoleLogin": if success { "Success" } else { "Failure" }},
+        "additionalEventData": {"LoginTo": "/console/", "MobileVersion": "No", "MFAUsed": "No"},
+        "eventID": rolecall_crypto::request_id(),
+        "readOnly": false,
+        "eventType": "AwsConsoleSignIn",
+        "managementEvent": true,
+        "recipientAccountId": info.account_id,
+        "eventCategory": "Management",
+    });
+    if !success {
+        record["errorMessage"] = json!("Failed authentication");
+    }
+    AuditEvent {
+        event_id: record["eventID"].as_str().unwrap_or_default().to_string(),
+        event_time: info.time,
+        event_name: "ConsoleLogin".into(),
+        event_source: "signin.amazonaws.com".into(),
+        username: user.map(username),
+        access_key_id: None,
+        read_only: false,
+        resources: Vec::new(),
+        record,
+    }
+}
+
 /// Sets the event's resources from the ARNs its operation was authorized on.
 pub fn set_resources<'a>(event: &mut AuditEvent, arns: impl IntoIterator<Item = &'a str>) {
     let mut resources: Vec<AuditResource> = Vec::new();

@@ -1,10 +1,13 @@
 //! The console's pages, one module per area.
 
+pub mod groups;
 pub mod instances;
+pub mod owner;
 pub mod policies;
 pub mod policy;
 pub mod profiles;
 pub mod roles;
+pub mod search;
 pub mod signin;
 pub mod simulator;
 pub mod users;
