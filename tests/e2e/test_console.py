@@ -18,7 +18,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from support import REPO, Server, client_for, doc, allow, eventually, unique
+from support import REPO, Server, bound_get, client_for, doc, allow, eventually, launch, role_with_profile, unique
 
 SHOTS = REPO / "docs" / "console"
 S3_READ = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"}]}, indent=2)
@@ -26,8 +26,9 @@ S3_READ = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
 
 @pytest.fixture(scope="module")
 def console_server(tmp_path_factory, databases):
-    """A server of its own, so the screenshots show only this walk's roles and instances."""
-    s = Server(tmp_path_factory.mktemp("console") / "data", database_url=databases()).start()
+    """A server of its own, so the screenshots show only this walk's roles and instances; with
+    IMDS (instances on 127.89.x.y, so the test can ask for their credentials as them)."""
+    s = Server(tmp_path_factory.mktemp("console") / "data", imds=True, extra_args=["--instance-cidr", "127.89.0.0/16"], database_url=databases()).start()
     yield s
     s.stop()
 
@@ -256,6 +257,7 @@ def test_a_limited_user_sees_aws_refusals_inline(console, console_server):
     c.fill("access_key_id", key["AccessKeyId"])
     c.fill("secret_access_key", key["SecretAccessKey"])
     c.submit("#key-signin")
+    c.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "main .alert")))
     assert "not valid" in c.alert()
     assert c.cookie("rc_session") is None
 
@@ -475,7 +477,208 @@ def test_policy_simulator(console, console_server, root_keys):
     delete_row = c.d.find_element(By.XPATH, "//table[@id='results']//tr[td/code[text()='iam:DeleteRole']]").text
     assert "allowed" in get_row and "get-role" in get_row and "line 1" in get_row
     assert "implicitDeny" in delete_row
+
+
+SIM_POLICY = """{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Sid": "ReadTeamBlue",
+      "Effect": "Allow",
+      "Action": "s3:GetObject",
+      "Resource": "*",
+      "Condition": {"StringEquals": {"aws:ResourceTag/team": "blue"}}
+    },
+    {
+      "Sid": "NeverDelete",
+      "Effect": "Deny",
+      "Action": "s3:DeleteObject",
+      "Resource": "*"
+    }
+  ]
+}"""
+
+
+def _result_row(c, action):
+    return c.d.find_element(By.XPATH, f"//table[@id='results']//tr[td/code[text()='{action}']]")
+
+
+def _marks(row):
+    return [m.text for m in row.find_elements(By.TAG_NAME, "mark")]
+
+
+def test_simulator_custom_policy_with_a_context_key_highlights_the_deciding_statement(console, console_server, root_keys):
+    iam = client_for(console_server, "iam")
+    c = console
+    c.sign_in(*root_keys)
+    c.go("/simulator")
+    c.d.find_element(By.ID, "mode_custom").click()
+    c.set_value("policy_1", SIM_POLICY)
+    c.fill("actions", "s3:GetObject\ns3:DeleteObject\ns3:PutObject")
+    c.fill("ctx_key_1", "aws:ResourceTag/team")
+    Select(c.d.find_element(By.ID, "ctx_type_1")).select_by_value("string")
+    c.fill("ctx_values_1", "blue")
+    c.d.find_element(By.ID, "run").click()
+    c.wait(EC.presence_of_element_located((By.ID, "results")))
+    get, delete, put = (_result_row(c, a) for a in ("s3:GetObject", "s3:DeleteObject", "s3:PutObject"))
+    assert get.find_element(By.CSS_SELECTOR, ".decision").text == "allowed"
+    assert delete.find_element(By.CSS_SELECTOR, ".decision").text == "explicitDeny"
+    assert put.find_element(By.CSS_SELECTOR, ".decision").text == "implicitDeny"
+    # The highlighted text is exactly the statement that decided, from its { to its }.
+    [allowing] = _marks(get)
+    assert json.loads(allowing) == json.loads(SIM_POLICY)["Statement"][0]
+    [denying] = _marks(delete)
+    assert json.loads(denying) == json.loads(SIM_POLICY)["Statement"][1]
+    assert _marks(put) == []
+    # The same question through the API gives the same decisions.
+    api = iam.simulate_custom_policy(PolicyInputList=[SIM_POLICY], ActionNames=["s3:GetObject", "s3:DeleteObject", "s3:PutObject"], ContextEntries=[{"ContextKeyName": "aws:ResourceTag/team", "ContextKeyValues": ["blue"], "ContextKeyType": "string"}])
+    assert [r["EvalDecision"] for r in api["EvaluationResults"]] == ["allowed", "explicitDeny", "implicitDeny"]
     c.shot("simulator")
+    # The form keeps what was asked; another team's tag no longer matches the condition.
+    assert c.d.find_element(By.ID, "mode_custom").is_selected()
+    assert c.d.find_element(By.ID, "ctx_key_1").get_attribute("value") == "aws:ResourceTag/team"
+    c.fill("ctx_values_1", "red")
+    c.d.find_element(By.ID, "run").click()
+    c.wait(EC.text_to_be_present_in_element((By.XPATH, "//table[@id='results']//tr[td/code[text()='s3:GetObject']]"), "implicitDeny"))
+    assert _marks(_result_row(c, "s3:GetObject")) == []
+    # A second document, and a value of the wrong type: IAM's error, inline.
+    c.set_value("policy_2", doc(allow("s3:PutObject")))
+    Select(c.d.find_element(By.ID, "ctx_type_1")).select_by_value("numeric")
+    c.d.find_element(By.ID, "run").click()
+    c.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "main .alert")))
+    assert "InvalidInput" in c.alert() and "aws:ResourceTag/team" in c.alert()
+    Select(c.d.find_element(By.ID, "ctx_type_1")).select_by_value("string")
+    c.d.find_element(By.ID, "run").click()
+    c.wait(EC.presence_of_element_located((By.ID, "results")))
+    put = _result_row(c, "s3:PutObject")
+    assert put.find_element(By.CSS_SELECTOR, ".decision").text == "allowed"
+    assert "PolicyInputList.2" in put.text
+    assert json.loads(_marks(put)[0])["Action"] == "s3:PutObject"
+    # In Korean too.
+    c.go("/simulator?lang=ko")
+    assert c.h1() == "정책 시뮬레이터" and "컨텍스트 키" in c.d.find_element(By.TAG_NAME, "main").text
+    c.go("/simulator?lang=en")
+
+
+def test_simulator_principal_role_highlights_its_inline_and_managed_statements(console, console_server, root_keys):
+    iam = client_for(console_server, "iam")
+    role = unique("simrole")
+    arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=doc({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}))["Role"]["Arn"]
+    inline = json.dumps({"Version": "2012-10-17", "Statement": [{"Sid": "Logs", "Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}, {"Sid": "Describe", "Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"}]}, indent=2)
+    iam.put_role_policy(RoleName=role, PolicyName="describe", PolicyDocument=inline)
+    managed_name = unique("ReadRoles")
+    managed = json.dumps({"Version": "2012-10-17", "Statement": [{"Sid": "GetRoles", "Effect": "Allow", "Action": "iam:GetRole", "Resource": "*"}]}, indent=2)
+    policy_arn = iam.create_policy(PolicyName=managed_name, PolicyDocument=managed)["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=role, PolicyArn=policy_arn)
+    c = console
+    c.sign_in(*root_keys)
+    c.go("/simulator")
+    c.fill("principal", arn)
+    c.fill("actions", "ec2:DescribeInstances\niam:GetRole\ns3:GetObject")
+    c.d.find_element(By.ID, "run").click()
+    c.wait(EC.presence_of_element_located((By.ID, "results")))
+    describe, get_role, s3 = (_result_row(c, a) for a in ("ec2:DescribeInstances", "iam:GetRole", "s3:GetObject"))
+    assert "allowed" in describe.text and "describe (role)" in describe.text
+    assert json.loads(_marks(describe)[0])["Sid"] == "Describe"
+    assert "allowed" in get_role.text and f"{managed_name} (user-managed)" in get_role.text
+    assert json.loads(_marks(get_role)[0]) == json.loads(managed)["Statement"][0]
+    assert "implicitDeny" in s3.text and _marks(s3) == []
+
+
+def test_instance_page_shows_the_imds_credential_and_its_lifetime(console, console_server, root_keys):
+    iam = client_for(console_server, "iam")
+    ec2 = client_for(console_server, "ec2")
+    rp = role_with_profile(iam)
+    inst = launch(ec2, rp.profile)
+    instance_id, ip = inst["InstanceId"], inst["PrivateIpAddress"]
+    c = console
+    c.sign_in(*root_keys)
+    c.go(f"/instances/{instance_id}")
+    # Minted lazily: nothing before the instance asks.
+    assert "Not yet" in c.d.find_element(By.ID, "imds-credential").text
+    assert not c.d.find_elements(By.ID, "credential-expires")
+    status, body = bound_get(ip, f"{console_server.imds}/latest/meta-data/iam/security-credentials/{rp.role}")
+    assert status == 200, body
+    creds = json.loads(body)
+    c.go(f"/instances/{instance_id}")
+    assert c.d.find_element(By.ID, "credential-expires").text == creds["Expiration"]
+    assert c.d.find_element(By.ID, "credential-minted").text == creds["LastUpdated"]
+    left = c.d.find_element(By.ID, "credential-left").text
+    assert "min left" in left and "%" in left
+    bar = c.d.find_element(By.CSS_SELECTOR, "#imds-credential svg.lifetime")
+    assert bar.get_attribute("role") == "img" and "Remaining lifetime" in bar.find_element(By.TAG_NAME, "title").get_attribute("textContent")
+    assert float(bar.find_element(By.CSS_SELECTOR, "rect.left").get_attribute("width")) > 0
+    assert creds["SecretAccessKey"] not in c.d.page_source and creds["Token"] not in c.d.page_source
+    c.shot("instance")
+    c.go(f"/instances/{instance_id}?lang=ko")
+    assert "남은 유효 기간" in c.d.find_element(By.ID, "imds-credential").text
+    c.go(f"/instances/{instance_id}?lang=en")
+    # Someone who may not describe the instance sees EC2's refusal, not the credential.
+    user = unique("nodescribe")
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="roles", PolicyDocument=doc(allow("iam:ListRoles")))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    c.sign_in(key["AccessKeyId"], key["SecretAccessKey"])
+    c.go(f"/instances/{instance_id}")
+    assert "UnauthorizedOperation" in c.alert()
+    assert not c.d.find_elements(By.ID, "imds-credential")
+
+
+def test_instance_tags_are_added_and_removed(console, console_server, root_keys):
+    ec2 = client_for(console_server, "ec2")
+    instance_id = launch(ec2)["InstanceId"]
+    c = console
+    c.sign_in(*root_keys)
+    c.go(f"/instances/{instance_id}")
+    assert "No tags." in c.d.find_element(By.CSS_SELECTOR, "section[aria-labelledby=tags-h]").text
+    c.fill("tag_key", "team")
+    c.fill("tag_value", "blue")
+    c.d.find_element(By.CSS_SELECTOR, "#add-tag button").click()
+    c.wait(EC.presence_of_element_located((By.ID, "tags")))
+    tags = lambda: [(t["Key"], t["Value"]) for t in ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [instance_id]}])["Tags"]]
+    assert tags() == [("team", "blue")]
+    assert "team" in c.d.find_element(By.ID, "tags").text and "blue" in c.d.find_element(By.ID, "tags").text
+    c.fill("tag_key", "Name")
+    c.fill("tag_value", "web-1")
+    c.d.find_element(By.CSS_SELECTOR, "#add-tag button").click()
+    c.wait(EC.text_to_be_present_in_element((By.ID, "tags"), "web-1"))
+    assert sorted(tags()) == [("Name", "web-1"), ("team", "blue")]
+    c.d.find_element(By.XPATH, "//table[@id='tags']//tr[td/code[text()='team']]//button").click()
+    c.wait(lambda d: "team" not in d.find_element(By.ID, "tags").text)
+    assert tags() == [("Name", "web-1")]
+
+
+def test_trust_policy_is_edited_and_an_invalid_one_shows_where(console, console_server, root_keys):
+    iam = client_for(console_server, "iam")
+    account = console_server.account()
+    role = unique("trusted")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=doc({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}))
+    c = console
+    c.sign_in(*root_keys)
+    c.go(f"/roles/{role}")
+    c.d.find_element(By.ID, "edit-trust").click()
+    c.wait(EC.presence_of_element_located((By.ID, "trust_policy")))
+    assert "ec2.amazonaws.com" in c.d.find_element(By.ID, "trust_policy").get_attribute("value")
+    new = doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"})
+    c.set_value("trust_policy", new)
+    c.d.find_element(By.ID, "update-trust").click()
+    c.wait(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), role))
+    got = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    assert got["Statement"][0]["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
+    assert f"arn:aws:iam::{account}:root" in c.d.find_element(By.CSS_SELECTOR, "section[aria-labelledby=trust]").text
+    # A statement without a principal: IAM's refusal, and the editor places it.
+    invalid = '{\n  "Version": "2012-10-17",\n  "Statement": [\n    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"},\n    {"Effect": "Allow", "Action": "sts:AssumeRole"}\n  ]\n}'
+    c.d.find_element(By.ID, "edit-trust").click()
+    c.wait(EC.presence_of_element_located((By.ID, "trust_policy")))
+    c.set_value("trust_policy", invalid)
+    c.d.find_element(By.ID, "update-trust").click()
+    c.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "main .alert")))
+    assert "MalformedPolicyDocument" in c.alert()
+    out = c.d.find_element(By.ID, "trust_policy-validation").text
+    assert "MalformedPolicyDocument" in out and "(line 5, column 6)" in out, out
+    assert c.d.find_element(By.ID, "trust_policy").get_attribute("value") == invalid
+    c.shot("trust-policy")
+    assert iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"] == got
 
 
 def _denied(call, **kw):

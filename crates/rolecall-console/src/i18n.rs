@@ -200,6 +200,43 @@ fn korean(en: &str) -> Option<&'static str> {
         "Set as default" => "기본값으로 설정",
         "Create a new version" => "새 버전 생성",
         "Principal (user, group or role ARN)" => "보안 주체(사용자, 그룹 또는 역할 ARN)",
+        // Simulator, instance credential and tags, trust policy editing (one block).
+        "Policies to simulate" => "시뮬레이션할 정책",
+        "The policies of a principal" => "보안 주체의 정책",
+        "Custom policies" => "사용자 지정 정책",
+        "Another empty document appears after each run." => {
+            "실행할 때마다 빈 문서가 하나 더 표시됩니다."
+        }
+        "Context keys" => "컨텍스트 키",
+        "Context key" => "컨텍스트 키",
+        "Values of a list type are separated by commas." => "목록 유형의 값은 쉼표로 구분합니다.",
+        "Type" => "유형",
+        "Values" => "값",
+        "Missing context values" => "누락된 컨텍스트 값",
+        "Results" => "결과",
+        "Instance metadata credential" => "인스턴스 메타데이터 자격 증명",
+        "This server does not serve instance metadata (IMDS)." => {
+            "이 서버는 인스턴스 메타데이터(IMDS)를 제공하지 않습니다."
+        }
+        "No IAM role: IMDS serves this instance no credentials." => {
+            "IAM 역할 없음: IMDS가 이 인스턴스에 자격 증명을 제공하지 않습니다."
+        }
+        "Not yet minted: the instance has not asked IMDS for credentials. They are minted at its first request." => {
+            "아직 발급되지 않음: 인스턴스가 IMDS에 자격 증명을 요청하지 않았습니다. 첫 요청 시 발급됩니다."
+        }
+        "Minted" => "발급 시간",
+        "Expires" => "만료 시간",
+        "Remaining lifetime" => "남은 유효 기간",
+        "min left" => "분 남음",
+        "min" => "분",
+        "Tags" => "태그",
+        "No tags." => "태그가 없습니다.",
+        "Key" => "키",
+        "Value" => "값",
+        "Add tag" => "태그 추가",
+        "Remove tag" => "태그 제거",
+        "Edit trust policy" => "신뢰 정책 편집",
+        "Update policy" => "정책 업데이트",
         "Actions (one per line)" => "작업(한 줄에 하나)",
         "Resources (one per line; empty: *)" => "리소스(한 줄에 하나, 비우면 *)",
         "Run simulation" => "시뮬레이션 실행",
@@ -238,10 +275,6 @@ fn korean(en: &str) -> Option<&'static str> {
         "A group can be deleted once it has no users and no policies." => {
             "사용자와 정책이 없는 그룹만 삭제할 수 있습니다."
         }
-        "Tags" => "태그",
-        "Key" => "키",
-        "Value" => "값",
-        "Add tag" => "태그 추가",
         // End of h17a's block.
         _ => return None,
     })

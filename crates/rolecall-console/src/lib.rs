@@ -21,18 +21,23 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use pages::owner::{self, Owner};
 use rolecall_api::Api;
+use rolecall_imds::Directory;
 use std::sync::Arc;
 
 /// What the console's handlers share.
 pub struct Console {
     pub api: Arc<Api>,
+    /// This process's IMDS directory, when it serves IMDS: the instance page reads the current
+    /// credential's times from its cache (never a secret, never a database read).
+    pub imds: Option<Arc<Directory>>,
 }
 
 pub(crate) type Shared = Arc<Console>;
 
-/// The console's routes (all under `/console`), to be merged into the API router.
-pub fn routes(api: Arc<Api>) -> Router {
-    let state: Shared = Arc::new(Console { api });
+/// The console's routes (all under `/console`), to be merged into the API router; `imds` is the
+/// directory of the IMDS this process serves, if any.
+pub fn routes(api: Arc<Api>, imds: Option<Arc<Directory>>) -> Router {
+    let state: Shared = Arc::new(Console { api, imds });
     Router::new()
         .route("/console", get(pages::home))
         .route("/console/", get(pages::home))
@@ -51,6 +56,10 @@ pub fn routes(api: Arc<Api>) -> Router {
         .route("/console/roles/{name}", get(pages::roles::detail))
         .route("/console/roles/{name}/policies", owner::route(Owner::Role))
         .route(
+            "/console/roles/{name}/trust",
+            get(pages::trust::form).post(pages::trust::update),
+        )
+        .route(
             "/console/roles/{name}/revoke-sessions",
             post(pages::roles::revoke_sessions),
         )
@@ -60,6 +69,10 @@ pub fn routes(api: Arc<Api>) -> Router {
             get(pages::instances::launch_form).post(pages::instances::launch),
         )
         .route("/console/instances/{id}", get(pages::instances::detail))
+        .route(
+            "/console/instances/{id}/tags",
+            post(pages::instance_tags::change),
+        )
         .route(
             "/console/instances/{id}/modify-role",
             get(pages::instances::modify_role_form).post(pages::instances::modify_role),

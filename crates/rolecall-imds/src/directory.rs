@@ -92,6 +92,13 @@ impl IssuedNotice {
     }
 }
 
+/// When an instance's current credential was minted and when it expires (no secret).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialTimes {
+    pub minted: DateTime<Utc>,
+    pub expires: DateTime<Utc>,
+}
+
 /// Told of every credential this directory mints (the audit trail).
 pub type IssueHook = Arc<dyn Fn(IssuedNotice) + Send + Sync>;
 
@@ -314,6 +321,25 @@ impl Directory {
     /// Instances holding a cached credential (minted on request, kept while asked for).
     pub fn cached_credentials(&self) -> usize {
         self.creds().len()
+    }
+
+    /// When the credential this directory would serve `instance_id` now was minted and when it
+    /// expires (the newest over both delivery versions), without any secret of it; None when it
+    /// holds none (the instance never asked, was forgotten, or changed role or association).
+    /// Two map lookups: for the console's instance page.
+    pub fn credential_times(&self, instance_id: &str) -> Option<CredentialTimes> {
+        let view = self.by_id(instance_id)?;
+        let creds = self.creds();
+        [Delivery::V1, Delivery::V2]
+            .into_iter()
+            .filter_map(|d| creds.get(&(instance_id.to_string(), d)))
+            .map(|c| &c.issued)
+            .filter(|issued| serves(&view, issued))
+            .max_by_key(|issued| issued.last_updated)
+            .map(|issued| CredentialTimes {
+                minted: issued.last_updated,
+                expires: issued.expires_at,
+            })
     }
 
     /// Brings the directory up to date with the store (a no-op for a remote directory): loads

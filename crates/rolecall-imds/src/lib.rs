@@ -19,8 +19,8 @@ mod token;
 
 pub use credentials::{CredentialParts, CredentialPolicy, Delivery, Issued};
 pub use directory::{
-    Directory, InstanceView, IssueHook, IssuedNotice, ProfileView, RoleView, changed_views,
-    credentials_since, load_views, mint_for,
+    CredentialTimes, Directory, InstanceView, IssueHook, IssuedNotice, ProfileView, RoleView,
+    changed_views, credentials_since, load_views, mint_for,
 };
 pub use server::{ImdsConfig, apply_hop_limit, serve};
 pub use token::dev_path_prefix;

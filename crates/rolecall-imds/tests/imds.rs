@@ -1421,8 +1421,15 @@ async fn credentials_minted_lazily_for_instances_that_ask() {
         0,
         "nothing minted before anyone asks"
     );
+    assert_eq!(s.dir.credential_times(&a.id), None, "not yet asked");
+    let asked_at = s.clock.now();
     let first = s.credentials(&a.id, "web").await;
     assert_eq!(s.dir.cached_credentials(), 1);
+    let times = s.dir.credential_times(&a.id).unwrap();
+    assert_eq!(times.minted, asked_at);
+    assert_eq!(times.expires, expiration(&first));
+    assert_eq!(times.expires - times.minted, policy.lifetime);
+    assert_eq!(s.dir.credential_times(&b.id), None);
     let mut last_key = first["AccessKeyId"].as_str().unwrap().to_string();
     let mut refreshed = 0;
     // a asks every 5 minutes for two hours; the refresher runs every minute.

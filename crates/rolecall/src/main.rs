@@ -579,6 +579,7 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
     let mut listeners: Vec<Arc<dyn rolecall_core::ChangeListener>> = Vec::new();
     let mut imds_addr = None;
     let mut imds_task = None;
+    let mut console_imds = None;
     if args.imds_listen.is_some() || netns.is_some() {
         let directory = Directory::new(
             iam.clone(),
@@ -635,6 +636,7 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
                 rolecall_imds::serve(listener, directory.clone(), config),
             ));
         }
+        console_imds = Some(directory.clone());
         listeners.push(directory);
     }
 
@@ -731,7 +733,7 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         }
     };
     // The web console is served by the API listener, under /console/.
-    let app = rolecall_api::router(api.clone()).merge(rolecall_console::routes(api));
+    let app = rolecall_api::router(api.clone()).merge(rolecall_console::routes(api, console_imds));
     let result = tokio::select! {
         r = rolecall_api::serve_router(listener, app, api_limits, api_tls) => r.map_err(anyhow::Error::from),
         r = imds => r.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),

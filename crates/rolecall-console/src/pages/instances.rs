@@ -4,11 +4,12 @@
 
 use super::Signed;
 use super::roles::instances_in;
+use crate::Shared;
 use crate::ctx::Ctx;
 use crate::guard::Form;
 use crate::layout::{csrf_field, error_box, page, see_other, seg, table, text};
 use axum::Extension;
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::response::Response;
 use maud::{Markup, html};
 use rolecall_api::error::ApiError;
@@ -200,11 +201,21 @@ async fn associations(ctx: &Ctx, id: &str) -> Result<Vec<Node>, ApiError> {
         .unwrap_or_default())
 }
 
-pub async fn detail(Signed(ctx): Signed, Path(id): Path<String>) -> Response {
+pub async fn detail(
+    State(console): State<Shared>,
+    Signed(ctx): Signed,
+    Path(id): Path<String>,
+) -> Response {
     let i = match describe_one(&ctx, &id).await {
         Ok(i) => i,
         Err(e) => return page(&ctx, &id, error_box(&ctx, &e)),
     };
+    // Only now, DescribeInstances having answered for it as the signed-in principal.
+    let credential = super::credential::State::of(
+        console.imds.as_deref(),
+        text(&i, "instanceId"),
+        !profile_arn(&i).is_empty(),
+    );
     let roles = roles_of_profiles(&ctx, std::slice::from_ref(&i)).await;
     let assocs = associations(&ctx, &id).await;
     let md = i.child("metadataOptions").cloned().unwrap_or_default();
@@ -239,6 +250,8 @@ pub async fn detail(Signed(ctx): Signed, Path(id): Path<String>) -> Response {
                 dt { "InstanceMetadataTags" } dd { (text(&md, "instanceMetadataTags")) }
             }
         }
+        (super::credential::section(&ctx, &credential, ctx.api.clock.now()))
+        (super::instance_tags::section(&ctx, &id, &i))
         section aria-labelledby="associations" {
             h2 #associations { (ctx.t("IAM instance profile associations")) }
             @match &assocs {

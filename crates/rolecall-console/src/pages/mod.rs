@@ -1,6 +1,8 @@
 //! The console's pages, one module per area.
 
+pub mod credential;
 pub mod groups;
+pub mod instance_tags;
 pub mod instances;
 pub mod owner;
 pub mod policies;
@@ -9,7 +11,9 @@ pub mod profiles;
 pub mod roles;
 pub mod search;
 pub mod signin;
+pub mod sim_documents;
 pub mod simulator;
+pub mod trust;
 pub mod users;
 
 use crate::Shared;

@@ -76,20 +76,43 @@ pub fn editor(name: &str, value: &str, kind: &str) -> Markup {
     }
 }
 
+/// An [`editor`] whose validation is already shown (a form sent back with its error), so the
+/// position is there without JavaScript too.
+pub fn checked_editor(ctx: &Ctx, name: &str, value: &str, kind: &str) -> Markup {
+    let out = format!("{name}-validation");
+    html! {
+        textarea.code #(name) name=(name) rows="12" spellcheck="false"
+            aria-describedby=(out)
+            hx-post="/console/policy/validate"
+            hx-trigger="input changed delay:400ms"
+            hx-target=(format!("#{out}"))
+            hx-vals=(format!(r#"{{"kind": "{kind}", "field": "{name}"}}"#)) { (value) }
+        output.validation #(out) for=(name) aria-live="polite" { (verdict(ctx, value, kind)) }
+    }
+}
+
+/// The validation of `doc` as a policy of `kind` (nothing for an empty document).
+fn verdict(ctx: &Ctx, doc: &str, kind: &str) -> Markup {
+    if doc.trim().is_empty() {
+        return html! {};
+    }
+    match check(doc, kind_of(kind)) {
+        Ok(()) => html! { span.valid { (ctx.t("The policy is valid.")) } },
+        Err(e) => html! {
+            span.invalid role="alert" {
+                strong.code { (e.code) } ": " span.message { (e.message) } " "
+                span.position { "(" (ctx.t("line")) " " (e.line) ", " (ctx.t("column")) " " (e.column) ")" }
+            }
+        },
+    }
+}
+
 pub async fn validate(ctx: Ctx, Extension(form): Extension<Form>) -> Response {
     let doc = form.get(form.get("field"));
-    let fragment = if ctx.user.is_none() || doc.trim().is_empty() {
+    let fragment = if ctx.user.is_none() {
         html! {}
     } else {
-        match check(doc, kind_of(form.get("kind"))) {
-            Ok(()) => html! { span.valid { (ctx.t("The policy is valid.")) } },
-            Err(e) => html! {
-                span.invalid role="alert" {
-                    strong.code { (e.code) } ": " span.message { (e.message) } " "
-                    span.position { "(" (ctx.t("line")) " " (e.line) ", " (ctx.t("column")) " " (e.column) ")" }
-                }
-            },
-        }
+        verdict(&ctx, doc, form.get("kind"))
     };
     let mut r = (StatusCode::OK, fragment.into_string()).into_response();
     r.headers_mut().insert(

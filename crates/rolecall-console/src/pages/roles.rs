@@ -265,6 +265,7 @@ pub async fn detail(Signed(ctx): Signed, Path(name): Path<String>) -> Response {
         }
         section aria-labelledby="trust" {
             h2 #trust { (ctx.t("Trust policy")) }
+            div.actions { a.button #edit-trust href=(format!("/console/roles/{}/trust", seg(&name))) { (ctx.t("Edit trust policy")) } }
             (policy_block(&policy_text(text(&role, "AssumeRolePolicyDocument"))))
         }
         (permissions)
