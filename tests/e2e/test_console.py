@@ -18,7 +18,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from support import REPO, Server, bound_get, client_for, doc, allow, launch, role_with_profile, unique
+from support import REPO, Server, bound_get, client_for, doc, allow, eventually, launch, role_with_profile, unique
 
 SHOTS = REPO / "docs" / "console"
 S3_READ = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"}]}, indent=2)
@@ -88,8 +88,16 @@ class Console:
         self.go("/signin")
         self.fill("access_key_id", key)
         self.fill("secret_access_key", secret)
-        self.submit()
+        self.submit("#key-signin")
         self.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "header .who")))
+
+    def sign_in_with_password(self, user, password, account=""):
+        self.d.delete_all_cookies()
+        self.go("/signin")
+        self.fill("account", account)
+        self.fill("user_name", user)
+        self.fill("password", password)
+        self.submit("#password-signin")
 
     def alert(self):
         return self.d.find_element(By.CSS_SELECTOR, "main .alert").text
@@ -248,7 +256,8 @@ def test_a_limited_user_sees_aws_refusals_inline(console, console_server):
     c.go("/signin")
     c.fill("access_key_id", key["AccessKeyId"])
     c.fill("secret_access_key", key["SecretAccessKey"])
-    c.submit()
+    c.submit("#key-signin")
+    c.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "main .alert")))
     assert "not valid" in c.alert()
     assert c.cookie("rc_session") is None
 
@@ -670,3 +679,270 @@ def test_trust_policy_is_edited_and_an_invalid_one_shows_where(console, console_
     assert c.d.find_element(By.ID, "trust_policy").get_attribute("value") == invalid
     c.shot("trust-policy")
     assert iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"] == got
+
+
+def _denied(call, **kw):
+    """The error code `call` fails with (None when it succeeds)."""
+    try:
+        call(**kw)
+    except Exception as e:  # botocore's ClientError
+        return e.response["Error"]["Code"]
+    return None
+
+
+def test_groups_members_and_policies(console, console_server, root_keys):
+    iam = client_for(console_server, "iam")
+    member = unique("member")
+    iam.create_user(UserName=member)
+    key = iam.create_access_key(UserName=member)["AccessKey"]
+    as_member = client_for(console_server, "iam", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    # A managed policy granting only iam:ListGroups; the member may not list groups yet.
+    policy = iam.create_policy(PolicyName=unique("ListGroupsOnly"), PolicyDocument=doc(allow("iam:ListGroups")))["Policy"]
+    assert _denied(as_member.list_groups) == "AccessDenied"
+
+    c = console
+    c.sign_in(*root_keys)
+    group = unique("Developers")
+    c.go("/groups")
+    assert c.h1() == "Groups"
+    c.fill("group_name", group)
+    c.submit("#create-group")
+    c.wait(EC.title_contains(group))
+    assert iam.get_group(GroupName=group)["Group"]["GroupName"] == group
+    # The list finds it by search (readable without JavaScript: a plain table).
+    c.go("/groups?q=" + urllib.parse.quote(group[3:-2].lower()))
+    assert group in c.d.find_element(By.ID, "groups").text
+
+    # Add the member on the group page.
+    c.go("/groups/" + group)
+    Select(c.d.find_element(By.ID, "member")).select_by_value(member)
+    c.submit("#add-member")
+    c.wait(EC.presence_of_element_located((By.ID, "group-members")))
+    assert member in c.d.find_element(By.ID, "group-members").text
+    assert [u["UserName"] for u in iam.get_group(GroupName=group)["Users"]] == [member]
+
+    # Attach the managed policy: the member is now allowed exactly what it grants.
+    Select(c.d.find_element(By.ID, "attach_arn")).select_by_value(policy["Arn"])
+    c.submit("#attach-form")
+    c.wait(EC.presence_of_element_located((By.ID, "attached-policies")))
+    assert policy["Arn"] in c.d.find_element(By.ID, "attached-policies").text
+    assert [p["PolicyArn"] for p in iam.list_attached_group_policies(GroupName=group)["AttachedPolicies"]] == [policy["Arn"]]
+    assert group in [g["GroupName"] for g in as_member.list_groups()["Groups"]]
+    assert _denied(as_member.list_users) == "AccessDenied"
+
+    # An inline group policy with the validating editor grants iam:ListUsers too.
+    c.fill("policy_name", "list-users")
+    c.set_value("policy_document", doc(allow("iam:ListUsers")))
+    c.submit("#inline-form")
+    c.wait(EC.presence_of_element_located((By.ID, "inline-policies")))
+    assert "iam:ListUsers" in c.d.find_element(By.ID, "inline-policies").text
+    assert iam.get_group_policy(GroupName=group, PolicyName="list-users")["PolicyDocument"]["Statement"][0]["Action"] == "iam:ListUsers"
+    assert member in [u["UserName"] for u in as_member.list_users()["Users"]]
+    c.shot("group")
+
+    # Not empty: DeleteGroup's own refusal, inline.
+    c.d.find_element(By.ID, "delete-group").click()
+    c.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "main .alert")))
+    assert "DeleteConflict" in c.alert()
+
+    # Detach, delete the inline policy, remove the member: the member loses the access.
+    c.d.find_element(By.XPATH, "//table[@id='attached-policies']//button[text()='Detach']").click()
+    c.wait(lambda d: not iam.list_attached_group_policies(GroupName=group)["AttachedPolicies"])
+    c.d.find_element(By.XPATH, "//ul[@id='inline-policies']//button[text()='Delete']").click()
+    c.wait(lambda d: not iam.list_group_policies(GroupName=group)["PolicyNames"])
+    assert _denied(as_member.list_groups) == "AccessDenied"
+    c.d.find_element(By.XPATH, "//table[@id='group-members']//button[text()='Remove']").click()
+    c.wait(lambda d: not iam.get_group(GroupName=group)["Users"])
+    c.wait(EC.presence_of_element_located((By.ID, "delete-group")))
+    c.d.find_element(By.ID, "delete-group").click()
+    c.wait(lambda d: group not in [g["GroupName"] for g in iam.list_groups()["Groups"]])
+    c.wait(EC.title_contains("Groups"))
+    assert c.h1() == "Groups"
+
+
+def test_user_policies_groups_and_tags(console, console_server, root_keys):
+    iam = client_for(console_server, "iam")
+    user = unique("editor")
+    iam.create_user(UserName=user)
+    group = unique("Ops")
+    iam.create_group(GroupName=group)
+    managed = iam.create_policy(PolicyName=unique("Describe"), PolicyDocument=doc(allow("ec2:DescribeInstances")))["Policy"]
+    c = console
+    c.sign_in(*root_keys)
+    c.go("/users?q=" + urllib.parse.quote(user))
+    c.d.find_element(By.LINK_TEXT, user).click()
+    c.wait(EC.title_contains(user))
+
+    # Inline policy: put with the editor, read back through the API.
+    c.fill("policy_name", "read-roles")
+    c.set_value("policy_document", doc(allow("iam:GetRole")))
+    c.submit("#inline-form")
+    c.wait(EC.presence_of_element_located((By.ID, "inline-policies")))
+    assert iam.get_user_policy(UserName=user, PolicyName="read-roles")["PolicyDocument"]["Statement"][0]["Action"] == "iam:GetRole"
+    # Edit: the editor is loaded with the document, saved as changed.
+    c.d.find_element(By.XPATH, "//ul[@id='inline-policies']//a[text()='Edit']").click()
+    c.wait(lambda d: "iam:GetRole" in d.find_element(By.ID, "policy_document").get_attribute("value"))
+    assert c.d.find_element(By.ID, "policy_name").get_attribute("value") == "read-roles"
+    c.set_value("policy_document", doc(allow(["iam:GetRole", "iam:ListRoles"])))
+    c.submit("#inline-form")
+    c.wait(lambda d: d.current_url.endswith("#inline") and "edit=" not in d.current_url)
+    c.wait(lambda d: iam.get_user_policy(UserName=user, PolicyName="read-roles")["PolicyDocument"]["Statement"][0]["Action"] == ["iam:GetRole", "iam:ListRoles"])
+    # An invalid document: IAM's refusal inline, the draft kept, nothing changed.
+    bad = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*"}]}'
+    c.set_value("policy_document", bad)
+    c.fill("policy_name", "read-roles")
+    c.submit("#inline-form")
+    c.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "main .alert")))
+    assert "MalformedPolicyDocument" in c.alert()
+    assert c.d.find_element(By.ID, "policy_document").get_attribute("value") == bad
+    assert iam.get_user_policy(UserName=user, PolicyName="read-roles")["PolicyDocument"]["Statement"][0]["Action"] == ["iam:GetRole", "iam:ListRoles"]
+
+    # Attach a managed policy, join a group, add a tag.
+    c.go("/users/" + user)
+    Select(c.d.find_element(By.ID, "attach_arn")).select_by_value(managed["Arn"])
+    c.submit("#attach-form")
+    c.wait(EC.presence_of_element_located((By.ID, "attached-policies")))
+    assert [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]] == [managed["Arn"]]
+    Select(c.d.find_element(By.ID, "group")).select_by_value(group)
+    c.submit("#add-to-group")
+    c.wait(EC.presence_of_element_located((By.ID, "user-groups")))
+    assert [g["GroupName"] for g in iam.list_groups_for_user(UserName=user)["Groups"]] == [group]
+    c.fill("tag_key", "team")
+    c.fill("tag_value", "platform")
+    c.submit("#add-tag")
+    c.wait(EC.presence_of_element_located((By.ID, "user-tags")))
+    assert iam.list_user_tags(UserName=user)["Tags"] == [{"Key": "team", "Value": "platform"}]
+    c.shot("user")
+
+    # And undo each.
+    c.d.find_element(By.XPATH, "//table[@id='user-groups']//button[text()='Remove']").click()
+    c.wait(lambda d: not iam.list_groups_for_user(UserName=user)["Groups"])
+    c.wait(EC.presence_of_element_located((By.ID, "attached-policies")))
+    c.d.find_element(By.XPATH, "//table[@id='attached-policies']//button[text()='Detach']").click()
+    c.wait(lambda d: not iam.list_attached_user_policies(UserName=user)["AttachedPolicies"])
+    c.wait(EC.presence_of_element_located((By.ID, "inline-policies")))
+    c.d.find_element(By.XPATH, "//ul[@id='inline-policies']//button[text()='Delete']").click()
+    c.wait(lambda d: not iam.list_user_policies(UserName=user)["PolicyNames"])
+    c.wait(EC.presence_of_element_located((By.ID, "user-tags")))
+    c.d.find_element(By.XPATH, "//table[@id='user-tags']//button[text()='Remove']").click()
+    c.wait(lambda d: not iam.list_user_tags(UserName=user)["Tags"])
+
+
+def _console_logins(console_server, user_name=None):
+    ct = client_for(console_server, "cloudtrail")
+    events = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}], MaxResults=50)["Events"]
+    records = [json.loads(e["CloudTrailEvent"]) for e in events]
+    return [r for r in records if user_name is None or r["userIdentity"].get("userName") == user_name]
+
+
+def test_password_sign_in(console, console_server):
+    iam = client_for(console_server, "iam")
+    account = console_server.account()
+    user = unique("alice")
+    iam.create_user(UserName=user)
+    iam.create_login_profile(UserName=user, Password="Sekr1t-Pass!")
+    iam.put_user_policy(UserName=user, PolicyName="roles-read", PolicyDocument=doc(allow("iam:ListRoles")))
+    c = console
+
+    # Success: the session acts as the IAM user, under its own policies.
+    c.sign_in_with_password(user, "Sekr1t-Pass!", account=account)
+    c.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "header .who")))
+    assert f"arn:aws:iam::{account}:user/{user}" in c.d.find_element(By.CSS_SELECTOR, "header .who").text
+    assert c.h1() == "Roles"
+    assert c.d.find_elements(By.ID, "roles") or "No roles." in c.d.find_element(By.TAG_NAME, "main").text
+    c.go("/users")
+    assert "AccessDenied" in c.alert()
+    assert f"User: arn:aws:iam::{account}:user/{user} is not authorized to perform: iam:ListUsers" in c.alert()
+    # Deleting the login profile ends the session at the next request.
+    iam.delete_login_profile(UserName=user)
+    c.go("/roles")
+    assert c.h1() == "Sign in"
+    iam.create_login_profile(UserName=user, Password="Sekr1t-Pass!")
+
+    # Failures: one message whatever the reason, and no session.
+    messages = []
+    for name, password, acct in ((user, "wrong-Pass-1", ""), (unique("nobody"), "Sekr1t-Pass!", ""), (user, "Sekr1t-Pass!", "000000000000")):
+        c.sign_in_with_password(name, password, account=acct)
+        c.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "main .alert")))
+        messages.append(c.alert())
+        assert c.cookie("rc_session") is None
+        assert c.h1() == "Sign in"
+    assert messages[0] == messages[1] == messages[2] == "Your authentication information is incorrect. Please try again."
+
+    # A password that must be reset does not sign in; the user is told so.
+    iam.update_login_profile(UserName=user, PasswordResetRequired=True)
+    c.sign_in_with_password(user, "Sekr1t-Pass!")
+    c.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "main .alert")))
+    assert "must be reset" in c.alert()
+    assert c.cookie("rc_session") is None
+
+    # The attempts are in the audit trail as CloudTrail's ConsoleLogin (no password in them).
+    def logged():
+        outcomes = [r["responseElements"]["ConsoleLogin"] for r in _console_logins(console_server, user)]
+        return outcomes.count("Success") >= 2 and outcomes.count("Failure") >= 2
+    eventually(logged, "ConsoleLogin events")
+    records = _console_logins(console_server)
+    assert all(r["eventSource"] == "signin.amazonaws.com" and r["eventType"] == "AwsConsoleSignIn" for r in records)
+    assert any(r["userIdentity"]["userName"] == "HIDDEN_DUE_TO_SECURITY_REASONS" for r in records)
+    failure = next(r for r in _console_logins(console_server, user) if r["responseElements"]["ConsoleLogin"] == "Failure")
+    assert failure["errorMessage"] == "Failed authentication"
+    assert "Sekr1t" not in json.dumps(records) and "wrong-Pass" not in json.dumps(records)
+
+
+def test_new_pages_render_in_korean(console, console_server, root_keys):
+    iam = client_for(console_server, "iam")
+    group = unique("KoGroup")
+    iam.create_group(GroupName=group)
+    c = console
+    c.d.delete_all_cookies()
+    c.go("/signin?lang=ko")
+    assert c.h1() == "로그인"
+    main = c.d.find_element(By.TAG_NAME, "main").text
+    assert "IAM 사용자 이름" in main and "암호" in main and "액세스 키" in main
+    c.fill("user_name", unique("nobody"))
+    c.fill("password", "x")
+    c.submit("#password-signin")
+    c.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "main .alert")))
+    assert c.alert() == "인증 정보가 올바르지 않습니다. 다시 시도하세요."
+    c.fill("access_key_id", root_keys[0])
+    c.fill("secret_access_key", root_keys[1])
+    c.submit("#key-signin")
+    c.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "header .who")))
+    c.go("/groups")
+    assert c.h1() == "그룹"
+    assert "그룹 생성" in c.d.find_element(By.TAG_NAME, "main").text
+    c.go("/groups/" + group)
+    main = c.d.find_element(By.TAG_NAME, "main").text
+    assert "이 그룹의 사용자" in main and "인라인 정책" in main and "연결된 정책" in main and "그룹 삭제" in main
+    c.shot("group-ko")
+    c.go("/users")
+    assert c.h1() == "사용자"
+    c.go("/groups?lang=en")
+    assert c.h1() == "Groups"
+
+
+def test_new_forms_refuse_posts_without_the_csrf_token(console, console_server, root_keys):
+    base = console_server.endpoint + "/console"
+    iam = client_for(console_server, "iam")
+    user = unique("csrfuser")
+    iam.create_user(UserName=user)
+    key, secret = root_keys
+    status, headers, _ = _post(base + "/signin", {"access_key_id": key, "secret_access_key": secret, "csrf": "t" * 43}, cookie="rc_csrf=" + "t" * 43)
+    assert status == 303
+    cookie = [h for h in headers.get_all("Set-Cookie") if h.startswith("rc_session=")][0].split(";")[0]
+    group = unique("csrfgroup")
+    assert _post(base + "/groups", {"group_name": group}, cookie=cookie)[0] == 403
+    assert _post(base + f"/users/{user}/policies", {"change": "put", "policy_name": "p", "policy_document": doc(allow("s3:*"))}, cookie=cookie)[0] == 403
+    assert _post(base + f"/users/{user}/tags", {"change": "tag", "key": "k", "value": "v"}, cookie=cookie)[0] == 403
+    assert group not in [g["GroupName"] for g in iam.list_groups()["Groups"]]
+    assert iam.list_user_policies(UserName=user)["PolicyNames"] == []
+    assert iam.list_user_tags(UserName=user)["Tags"] == []
+    # A password sign-in without the pre-session token is refused before the password is checked.
+    status, headers, _ = _post(base + "/signin", {"method": "password", "user_name": user, "password": "x"})
+    assert status == 403
+    # With the session's token the same group POST goes through.
+    with urllib.request.urlopen(urllib.request.Request(base + "/groups", headers={"Cookie": cookie})) as r:
+        token = r.read().decode().split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    status, headers, _ = _post(base + "/groups", {"group_name": group, "csrf": token}, cookie=cookie)
+    assert status == 303 and headers["Location"] == f"/console/groups/{group}"
+    assert iam.get_group(GroupName=group)["Group"]["GroupName"] == group

@@ -20,6 +20,13 @@ pub struct Origin {
     pub secure_transport: bool,
 }
 
+impl Origin {
+    /// The source address as the audit trail records it ("" when unknown).
+    fn peer(&self) -> String {
+        self.source_ip.map(|ip| ip.to_string()).unwrap_or_default()
+    }
+}
+
 /// Runs `Action` (with the other parameters, as a Query/EC2 request carries them) of `service`
 /// as `principal`. The response document on success, or the error as AWS words it.
 pub async fn invoke(
@@ -34,10 +41,7 @@ pub async fn invoke(
         secure_transport: origin.secure_transport,
     };
     let request_id = rolecall_crypto::request_id();
-    let peer = origin
-        .source_ip
-        .map(|ip| ip.to_string())
-        .unwrap_or_default();
+    let peer = origin.peer();
     let invocation = crate::server::Invocation {
         envelope: crate::server::Envelope {
             request_id: &request_id,
@@ -81,6 +85,95 @@ pub async fn sign_in(
             bool::from(s.as_bytes().ct_eq(secret_access_key.as_bytes())).then_some(principal)
         }
     }
+}
+
+/// The outcome of a console password sign-in.
+pub enum PasswordSignIn {
+    /// Wrong password, unknown user or no login profile (callers must not tell which).
+    Refused,
+    SignedIn(Principal),
+    /// The password is right but must be changed before the console may be used.
+    ResetRequired(Principal),
+}
+
+/// Checks an IAM user's console password (`Iam::check_console_password`: about the same work
+/// whether or not the user or its login profile exists) and the account id if one is given
+/// (after the password, like any other failure), and records the attempt in the audit trail as
+/// CloudTrail's `ConsoleLogin`.
+pub async fn sign_in_with_password(
+    api: &Api,
+    account: &str,
+    user_name: &str,
+    password: &str,
+    origin: Origin,
+    user_agent: &str,
+) -> PasswordSignIn {
+    use rolecall_core::login_profiles::PasswordCheck;
+    let started = api.clock.now();
+    let checked = api.iam.check_console_password(user_name, password).await;
+    let other_account = !account.is_empty() && account != api.iam.account_id();
+    let outcome = match checked {
+        _ if other_account => PasswordSignIn::Refused,
+        Ok(PasswordCheck::Accepted {
+            user,
+            reset_required,
+        }) => {
+            let p = Principal::user(&user);
+            if reset_required {
+                PasswordSignIn::ResetRequired(p)
+            } else {
+                PasswordSignIn::SignedIn(p)
+            }
+        }
+        Ok(PasswordCheck::Refused) => PasswordSignIn::Refused,
+        Err(e) => {
+            tracing::warn!(error = %e, "console password sign-in failed");
+            PasswordSignIn::Refused
+        }
+    };
+    if api.audit.is_on() {
+        let (user, success) = match &outcome {
+            PasswordSignIn::SignedIn(p) | PasswordSignIn::ResetRequired(p) => {
+                (Some(p.clone()), true)
+            }
+            PasswordSignIn::Refused => (
+                api.iam
+                    .store()
+                    .get_user(user_name)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|u| Principal::user(&u)),
+                false,
+            ),
+        };
+        let request_id = rolecall_crypto::request_id();
+        let peer = origin
+            .source_ip
+            .map(|ip| ip.to_string())
+            .unwrap_or_default();
+        let envelope = crate::server::Envelope {
+            request_id: &request_id,
+            peer: &peer,
+            user_agent,
+            started,
+        };
+        let info = envelope.info(api, "signin", "ConsoleLogin", false);
+        let event = crate::audit::record::console_login(&info, user.as_ref(), success);
+        api.audit.append(event).await;
+    }
+    outcome
+}
+
+/// The IAM user of a console password session, again: it must still exist with the same id
+/// (not deleted and re-created) and still have its login profile.
+pub async fn password_user(api: &Api, user_name: &str, user_id: &str) -> Option<Principal> {
+    let user = api.iam.store().get_user(user_name).await.ok()??;
+    if user.id != user_id {
+        return None;
+    }
+    api.iam.get_login_profile(&user.name).await.ok()?;
+    Some(Principal::user(&user))
 }
 
 /// The principal of a signed-in session, again: the long-term key must still be active (a key

@@ -34,8 +34,10 @@ mod units;
 pub use audit::Audit;
 pub use cache::PolicyCache;
 pub use context::{Api, ApiConfig};
-pub use in_process::{Origin, invoke, principal_of, sign_in};
+pub use in_process::{
+    Origin, PasswordSignIn, invoke, password_user, principal_of, sign_in, sign_in_with_password,
+};
 pub use keys::{AuthMode, Credentials, KeyStore};
-pub use principal::Principal;
+pub use principal::{Principal, PrincipalKind};
 pub use server::{OverTls, router, serve, serve_router, serve_with};
 pub use service::Service;

@@ -188,7 +188,7 @@ pub(crate) struct Envelope<'a> {
 }
 
 impl Envelope<'_> {
-    fn info<'a>(
+    pub(crate) fn info<'a>(
         &'a self,
         api: &'a Api,
         service: &'a str,

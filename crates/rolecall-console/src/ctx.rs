@@ -37,6 +37,7 @@ pub struct Ctx {
     pre_csrf_new: bool,
     pub secure: bool,
     origin: Origin,
+    pub user_agent: String,
     pub path: String,
     query: Vec<(String, String)>,
 }
@@ -69,12 +70,17 @@ impl FromRequestParts<Shared> for Ctx {
         let sent = cookie(cookies, SESSION_COOKIE).filter(|c| !c.is_empty());
         let mut user = None;
         if let Some(session) = sent.and_then(|c| Session::open(&api.keyring, c, now)) {
-            let principal = rolecall_api::principal_of(
-                &api,
-                &session.access_key_id,
-                session.session_token.as_deref(),
-            )
-            .await;
+            let principal = match &session.password_user {
+                Some((name, id)) => rolecall_api::password_user(&api, name, id).await,
+                None => {
+                    rolecall_api::principal_of(
+                        &api,
+                        &session.access_key_id,
+                        session.session_token.as_deref(),
+                    )
+                    .await
+                }
+            };
             user = principal.map(|principal| SignedIn { principal, session });
         }
         let (pre_csrf, pre_csrf_new) = match cookie(cookies, PRE_CSRF_COOKIE) {
@@ -97,6 +103,7 @@ impl FromRequestParts<Shared> for Ctx {
                     .map(|c| c.0.ip()),
                 secure_transport: parts.extensions.get::<rolecall_api::OverTls>().is_some(),
             },
+            user_agent: header_str(header::USER_AGENT).to_string(),
             path: parts.uri.path().to_string(),
             query,
         })
@@ -115,6 +122,11 @@ impl Ctx {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
             .unwrap_or_default()
+    }
+
+    /// Where this request came from (for condition keys and the audit trail).
+    pub fn origin(&self) -> Origin {
+        self.origin
     }
 
     /// The token every form of this page carries.

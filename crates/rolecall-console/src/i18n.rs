@@ -244,6 +244,38 @@ fn korean(en: &str) -> Option<&'static str> {
         "Resource" => "리소스",
         "Decision" => "결정",
         "Matched statements" => "일치하는 문",
+        // Groups, user permissions and password sign-in (#17, h17a).
+        "IAM user" => "IAM 사용자",
+        "Account ID (optional)" => "계정 ID(선택 사항)",
+        "IAM user name" => "IAM 사용자 이름",
+        "Password" => "암호",
+        "Your authentication information is incorrect. Please try again." => {
+            "인증 정보가 올바르지 않습니다. 다시 시도하세요."
+        }
+        "Your password must be reset before you can sign in. Ask your administrator to set a new password." => {
+            "로그인하기 전에 암호를 재설정해야 합니다. 관리자에게 새 암호 설정을 요청하세요."
+        }
+        "Edit" => "편집",
+        "Add or replace an inline policy" => "인라인 정책 추가 또는 교체",
+        "Attach" => "연결",
+        "Detach" => "분리",
+        "Back" => "뒤로",
+        "Group name" => "그룹 이름",
+        "Create group" => "그룹 생성",
+        "Search groups by name" => "이름으로 그룹 검색",
+        "Search users by name" => "이름으로 사용자 검색",
+        "No groups." => "그룹이 없습니다.",
+        "Users in this group" => "이 그룹의 사용자",
+        "Only the first 100 members are shown." => "처음 100명의 사용자만 표시됩니다.",
+        "Add user" => "사용자 추가",
+        "Add user to group" => "그룹에 사용자 추가",
+        "Add" => "추가",
+        "Remove" => "제거",
+        "Delete group" => "그룹 삭제",
+        "A group can be deleted once it has no users and no policies." => {
+            "사용자와 정책이 없는 그룹만 삭제할 수 있습니다."
+        }
+        // End of h17a's block.
         _ => return None,
     })
 }

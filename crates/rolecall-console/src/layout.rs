@@ -38,6 +38,7 @@ pub fn page_with_status(ctx: &Ctx, status: StatusCode, title: &str, body: Markup
                                 li { a href="/console/policies" aria-current=[current(ctx, "/console/policies")] { (ctx.t("Policies")) } }
                                 li { a href="/console/instance-profiles" aria-current=[current(ctx, "/console/instance-profiles")] { (ctx.t("Instance profiles")) } }
                                 li { a href="/console/users" aria-current=[current(ctx, "/console/users")] { (ctx.t("Users")) } }
+                                li { a href="/console/groups" aria-current=[current(ctx, "/console/groups")] { (ctx.t("Groups")) } }
                                 li { a href="/console/simulator" aria-current=[current(ctx, "/console/simulator")] { (ctx.t("Policy simulator")) } }
                                 li { a href="/console/instances" aria-current=[current(ctx, "/console/instances")] { (ctx.t("Instances")) } }
                             }

@@ -19,6 +19,7 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use pages::owner::{self, Owner};
 use rolecall_api::Api;
 use rolecall_imds::Directory;
 use std::sync::Arc;
@@ -53,6 +54,7 @@ pub fn routes(api: Arc<Api>, imds: Option<Arc<Directory>>) -> Router {
             get(pages::roles::new_form).post(pages::roles::create),
         )
         .route("/console/roles/{name}", get(pages::roles::detail))
+        .route("/console/roles/{name}/policies", owner::route(Owner::Role))
         .route(
             "/console/roles/{name}/trust",
             get(pages::trust::form).post(pages::trust::update),
@@ -92,6 +94,23 @@ pub fn routes(api: Arc<Api>, imds: Option<Arc<Directory>>) -> Router {
             get(pages::users::list).post(pages::users::create),
         )
         .route("/console/users/{name}", get(pages::users::detail))
+        .route("/console/users/{name}/policies", owner::route(Owner::User))
+        .route("/console/users/{name}/groups", post(pages::users::groups))
+        .route("/console/users/{name}/tags", post(pages::users::tag))
+        .route(
+            "/console/groups",
+            get(pages::groups::list).post(pages::groups::create),
+        )
+        .route("/console/groups/{name}", get(pages::groups::detail))
+        .route(
+            "/console/groups/{name}/policies",
+            owner::route(Owner::Group),
+        )
+        .route(
+            "/console/groups/{name}/members",
+            post(pages::groups::members),
+        )
+        .route("/console/groups/{name}/delete", post(pages::groups::delete))
         .route(
             "/console/users/{name}/access-keys",
             post(pages::users::create_key),

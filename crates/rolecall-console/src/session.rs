@@ -1,8 +1,9 @@
 //! The console's session: a cookie sealed with the deployment key ring (ChaCha20-Poly1305, bound
 //! to its purpose by associated data), holding the access key id (and a session token for
-//! temporary credentials), when it expires and the session's CSRF token. It holds no secret
-//! key: each request looks the key up again, so a key deactivated or deleted ends its sessions.
-//! Nothing is stored on the server.
+//! temporary credentials) or, after a password sign-in, the IAM user's name and id; when it
+//! expires and the session's CSRF token. It holds no secret: each request looks the key (or the
+//! user and its login profile) up again, so a key deactivated or deleted, or a user or login
+//! profile deleted, ends its sessions. Nothing is stored on the server.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -24,6 +25,8 @@ const AAD: &[u8] = b"rolecall-console-session";
 pub struct Session {
     pub access_key_id: String,
     pub session_token: Option<String>,
+    /// A password session's IAM user (name, unique id); the access key id is then empty.
+    pub password_user: Option<(String, String)>,
     pub expires_at: i64,
     pub csrf: String,
 }
@@ -33,8 +36,17 @@ impl Session {
         Session {
             access_key_id: access_key_id.to_string(),
             session_token: session_token.map(str::to_string),
+            password_user: None,
             expires_at: now + SESSION_SECONDS,
             csrf: random_token(),
+        }
+    }
+
+    /// The session of an IAM user signed in with its console password.
+    pub fn for_password_user(user_name: &str, user_id: &str, now: i64) -> Session {
+        Session {
+            password_user: Some((user_name.to_string(), user_id.to_string())),
+            ..Session::new("", None, now)
         }
     }
 
@@ -42,6 +54,7 @@ impl Session {
         let doc = json!({
             "k": self.access_key_id,
             "t": self.session_token,
+            "u": self.password_user,
             "x": self.expires_at,
             "c": self.csrf,
         });
@@ -56,6 +69,8 @@ impl Session {
         let s = Session {
             access_key_id: doc.get("k")?.as_str()?.to_string(),
             session_token: doc.get("t").and_then(Value::as_str).map(str::to_string),
+            password_user: serde_json::from_value(doc.get("u").cloned().unwrap_or(Value::Null))
+                .ok()?,
             expires_at: doc.get("x")?.as_i64()?,
             csrf: doc.get("c")?.as_str()?.to_string(),
         };
@@ -115,7 +130,14 @@ mod tests {
         let back = Session::open(&r, &c, 1001).unwrap();
         assert_eq!(back.access_key_id, "AKIAEXAMPLE");
         assert_eq!(back.csrf, s.csrf);
-        assert!(back.session_token.is_none());
+        assert!(back.session_token.is_none() && back.password_user.is_none());
+        let p = Session::for_password_user("ana", "AIDAEXAMPLE", 1000).seal(&r);
+        let back = Session::open(&r, &p, 1001).unwrap();
+        assert_eq!(
+            back.password_user,
+            Some(("ana".into(), "AIDAEXAMPLE".into()))
+        );
+        assert_eq!(back.access_key_id, "");
         assert!(Session::open(&r, &c, 1000 + SESSION_SECONDS).is_none());
         assert!(Session::open(&ring(2), &c, 1001).is_none());
         // A flipped character is refused (the seal is authenticated).

@@ -156,6 +156,31 @@ fn no_such_policy() -> Error {
     Error::NoSuchEntity("The Password Policy with domain name ACCOUNT cannot be found.".into())
 }
 
+/// The outcome of a console password check.
+#[derive(Debug)]
+pub enum PasswordCheck {
+    /// Wrong password, unknown user or no login profile: callers must not tell which.
+    Refused,
+    Accepted {
+        user: User,
+        reset_required: bool,
+    },
+}
+
+/// A hash of a random password, made once: what a sign-in of a user without a password is
+/// checked against, so it costs one argon2 verification like any other.
+fn dummy_hash() -> Result<&'static str> {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(h) = DUMMY.get() {
+        return Ok(h);
+    }
+    let mut random = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut random);
+    let password: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let made = hash_password(&password)?;
+    Ok(DUMMY.get_or_init(|| made))
+}
+
 /// What a login-profile edit does.
 enum ProfileEdit {
     Create {
@@ -263,21 +288,43 @@ impl Iam {
     }
 
     /// Whether `password` is the user's console password (false for an unknown user or one
-    /// without a login profile). For the console's sign-in.
+    /// without a login profile).
     pub async fn verify_password(&self, user_name: &str, password: &str) -> Result<bool> {
-        let user = match self.get_user(user_name).await {
-            Ok(u) => u,
-            Err(Error::NoSuchEntity(_)) => return Ok(false),
+        Ok(matches!(
+            self.check_console_password(user_name, password).await?,
+            PasswordCheck::Accepted { .. }
+        ))
+    }
+
+    /// The console's sign-in check. An unknown user, or one without a login profile, is
+    /// checked against a dummy hash, so a refusal takes about as long whatever its reason.
+    pub async fn check_console_password(
+        &self,
+        user_name: &str,
+        password: &str,
+    ) -> Result<PasswordCheck> {
+        let found = match self.get_user(user_name).await {
+            Ok(user) => self.stored_profile(&user).await?.map(|p| (user, p)),
+            Err(Error::NoSuchEntity(_)) => None,
             Err(e) => return Err(e),
         };
-        let Some(stored) = self.stored_profile(&user).await? else {
-            return Ok(false);
+        let stored_hash = found.as_ref().map(|(_, p)| p.password_hash.as_str());
+        let hash = match stored_hash {
+            Some(h) => h,
+            None => dummy_hash()?,
         };
-        let hash = PasswordHash::new(&stored.password_hash)
+        let hash = PasswordHash::new(hash)
             .map_err(|e| Error::Internal(format!("stored password hash: {e}")))?;
-        Ok(Argon2::default()
+        let matches = Argon2::default()
             .verify_password(password.as_bytes(), &hash)
-            .is_ok())
+            .is_ok();
+        Ok(match found {
+            Some((user, profile)) if matches => PasswordCheck::Accepted {
+                user,
+                reset_required: profile.password_reset_required,
+            },
+            _ => PasswordCheck::Refused,
+        })
     }
 
     async fn stored_profile(&self, user: &User) -> Result<Option<StoredProfile>> {

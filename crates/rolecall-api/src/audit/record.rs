@@ -617,6 +617,62 @@ fn resource_of(arn: &str) -> Option<AuditResource> {
     })
 }
 
+/// A console password sign-in, as CloudTrail records it (`signin.amazonaws.com`,
+/// `ConsoleLogin`, event type `AwsConsoleSignIn`). A failed sign-in names the user only if it
+/// exists (`HIDDEN_DUE_TO_SECURITY_REASONS` otherwise, as AWS writes it).
+pub fn console_login(
+    info: &RequestInfo<'_>,
+    user: Option<&Principal>,
+    success: bool,
+) -> AuditEvent {
+    let identity = match user {
+        Some(p) => user_identity(p, "")
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or(Value::Null),
+        None => json!({
+            "type": "IAMUser",
+            "accountId": info.account_id,
+            "accessKeyId": "",
+            "userName": "HIDDEN_DUE_TO_SECURITY_REASONS",
+        }),
+    };
+    let id = rolecall_core::audit::new_event_id(info.time);
+    let mut record = json!({
+        "eventVersion": EVENT_VERSION,
+        "userIdentity": identity,
+        "eventTime": event_time(info.time),
+        "eventSource": "signin.amazonaws.com",
+        "eventName": "ConsoleLogin",
+        "awsRegion": info.region,
+        "sourceIPAddress": info.source_ip,
+        "userAgent": info.user_agent,
+        "requestParameters": Value::Null,
+        "responseElements": {"ConsoleLogin": if success { "Success" } else { "Failure" }},
+        "additionalEventData": {"LoginTo": "/console/", "MobileVersion": "No", "MFAUsed": "No"},
+        "eventID": id,
+        "readOnly": false,
+        "eventType": "AwsConsoleSignIn",
+        "managementEvent": true,
+        "recipientAccountId": info.account_id,
+        "eventCategory": "Management",
+    });
+    if !success {
+        record["errorMessage"] = json!("Failed authentication");
+    }
+    AuditEvent {
+        event_id: id,
+        event_time: info.time,
+        event_name: "ConsoleLogin".into(),
+        event_source: "signin.amazonaws.com".into(),
+        username: user.map(username),
+        access_key_id: None,
+        read_only: false,
+        resources: Vec::new(),
+        record: record.to_string(),
+    }
+}
+
 /// The resources among ARNs an operation was authorized on, each once.
 fn resources_of<'a>(arns: impl IntoIterator<Item = &'a str>) -> Vec<AuditResource> {
     let mut resources: Vec<AuditResource> = Vec::new();

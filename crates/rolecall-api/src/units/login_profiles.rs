@@ -237,6 +237,28 @@ mod tests {
                 .await
                 .expect("verified")
         );
+        // A password that must be reset still checks, and says so; sign-in shows the message.
+        let reset = [
+            ("UserName", "alice"),
+            ("Password", "Reset-Me-3"),
+            ("PasswordResetRequired", "true"),
+        ];
+        call(&api, Operation::CreateLoginProfile, &reset)
+            .await
+            .expect("a unit")
+            .expect("created");
+        let checked = api
+            .iam
+            .check_console_password("alice", "Reset-Me-3")
+            .await
+            .expect("checked");
+        assert!(matches!(
+            checked,
+            rolecall_core::login_profiles::PasswordCheck::Accepted {
+                reset_required: true,
+                ..
+            }
+        ));
         assert!(Operation::GetLoginProfile.is_read_only());
         assert!(!Operation::UpdateAccountPasswordPolicy.is_read_only());
     }

@@ -1,12 +1,15 @@
 //! The console's pages, one module per area.
 
 pub mod credential;
+pub mod groups;
 pub mod instance_tags;
 pub mod instances;
+pub mod owner;
 pub mod policies;
 pub mod policy;
 pub mod profiles;
 pub mod roles;
+pub mod search;
 pub mod signin;
 pub mod sim_documents;
 pub mod simulator;

@@ -3,7 +3,8 @@
 //! does), and the role page (trust policy, policies, instance profiles, the instances using it,
 //! and a diagram of role → instance profiles → instances).
 
-use super::Signed;
+use super::owner::{self, Owner};
+use super::{Signed, search};
 use crate::ctx::Ctx;
 use crate::guard::Form;
 use crate::layout::{
@@ -16,9 +17,12 @@ use maud::{Markup, html};
 use rolecall_api::error::ApiError;
 use rolecall_wire::xml_read::Node;
 
-const PAGE: &str = "20";
-/// A search reads at most this many pages of 100 roles before offering to search further.
-const SEARCH_PAGES: usize = 5;
+const ROLES: search::Listing = search::Listing {
+    action: "ListRoles",
+    members: "Roles",
+    name: "RoleName",
+    base: "/console/roles",
+};
 
 pub const EC2_TRUST_POLICY: &str = r#"{
   "Version": "2012-10-17",
@@ -32,19 +36,13 @@ pub const EC2_TRUST_POLICY: &str = r#"{
 }"#;
 
 pub async fn list(Signed(ctx): Signed) -> Response {
-    let q = ctx.query("q").trim().to_string();
-    let marker = ctx.query("marker").to_string();
-    let (roles, next) = match find_roles(&ctx, &q, &marker).await {
+    let (roles, next) = match search::find(&ctx, &ROLES).await {
         Ok(found) => found,
         Err(e) => return page(&ctx, ctx.t("Roles"), error_box(&ctx, &e)),
     };
     let body = html! {
         div.actions { a.button href="/console/roles/new" { (ctx.t("Create role")) } }
-        form.search role="search" method="get" action="/console/roles" {
-            label for="q" { (ctx.t("Search roles by name")) }
-            input #q type="search" name="q" value=(q);
-            button type="submit" { (ctx.t("Search")) }
-        }
+        (search::form(&ctx, &ROLES, "Search roles by name"))
         @if roles.is_empty() {
             p { (ctx.t("No roles.")) }
         } @else {
@@ -59,55 +57,9 @@ pub async fn list(Signed(ctx): Signed) -> Response {
                 }
             }))
         }
-        nav.pager aria-label="Pages" {
-            @if !marker.is_empty() {
-                a href=(format!("/console/roles?q={}", seg(&q))) { (ctx.t("First page")) }
-            }
-            @if let Some(m) = &next {
-                a rel="next" href=(format!("/console/roles?q={}&marker={}", seg(&q), seg(m))) {
-                    @if q.is_empty() { (ctx.t("Next page")) } @else { (ctx.t("Search further")) }
-                }
-            }
-        }
+        (search::pager(&ctx, &ROLES, next.as_deref()))
     };
     page(&ctx, ctx.t("Roles"), body)
-}
-
-/// One page of roles; with a search, the matching roles among at most `SEARCH_PAGES` pages of
-/// 100 (IAM has no name filter, so AWS's console filters too). The marker to continue from.
-async fn find_roles(
-    ctx: &Ctx,
-    q: &str,
-    marker: &str,
-) -> Result<(Vec<Node>, Option<String>), ApiError> {
-    let needle = q.to_lowercase();
-    let mut marker = marker.to_string();
-    let mut found = Vec::new();
-    for _ in 0..(if q.is_empty() { 1 } else { SEARCH_PAGES }) {
-        let max = if q.is_empty() { PAGE } else { "100" };
-        let mut params = vec![("MaxItems", max)];
-        if !marker.is_empty() {
-            params.push(("Marker", marker.as_str()));
-        }
-        let resp = ctx.iam("ListRoles", &params).await?;
-        let result = resp.child("ListRolesResult").cloned().unwrap_or_default();
-        let next =
-            (text(&result, "IsTruncated") == "true").then(|| text(&result, "Marker").to_string());
-        for r in result
-            .child("Roles")
-            .map(|c| c.children.clone())
-            .unwrap_or_default()
-        {
-            if needle.is_empty() || text(&r, "RoleName").to_lowercase().contains(&needle) {
-                found.push(r);
-            }
-        }
-        match next {
-            Some(m) => marker = m,
-            None => return Ok((found, None)),
-        }
-    }
-    Ok((found, Some(marker)))
 }
 
 pub async fn new_form(Signed(ctx): Signed) -> Response {
@@ -269,10 +221,7 @@ pub async fn detail(Signed(ctx): Signed, Path(name): Path<String>) -> Response {
         Ok(r) => r.find("Role").cloned().unwrap_or_default(),
         Err(e) => return page(&ctx, &name, error_box(&ctx, &e)),
     };
-    let inline = inline_policies(&ctx, &name).await;
-    let attached = ctx
-        .iam("ListAttachedRolePolicies", &[("RoleName", &name)])
-        .await;
+    let permissions = owner::sections(&ctx, Owner::Role, &name, &Form::default()).await;
     let profiles = ctx
         .iam("ListInstanceProfilesForRole", &[("RoleName", &name)])
         .await
@@ -319,37 +268,7 @@ pub async fn detail(Signed(ctx): Signed, Path(name): Path<String>) -> Response {
             div.actions { a.button #edit-trust href=(format!("/console/roles/{}/trust", seg(&name))) { (ctx.t("Edit trust policy")) } }
             (policy_block(&policy_text(text(&role, "AssumeRolePolicyDocument"))))
         }
-        section aria-labelledby="inline" {
-            h2 #inline { (ctx.t("Inline policies")) }
-            @match &inline {
-                Ok(list) if list.is_empty() => p { (ctx.t("None")) },
-                Ok(list) => {
-                    @for (policy_name, doc) in list {
-                        details open {
-                            summary { (policy_name) }
-                            @match doc {
-                                Ok(d) => (policy_block(d)),
-                                Err(e) => (error_box(&ctx, e)),
-                            }
-                        }
-                    }
-                }
-                Err(e) => (error_box(&ctx, e)),
-            }
-        }
-        section aria-labelledby="attached" {
-            h2 #attached { (ctx.t("Attached policies")) }
-            @match &attached {
-                Ok(r) => {
-                    ul {
-                        @for p in r.find("AttachedPolicies").map(|p| p.children.as_slice()).unwrap_or_default() {
-                            li { (text(p, "PolicyName")) " " code { (text(p, "PolicyArn")) } }
-                        }
-                    }
-                }
-                Err(e) => (error_box(&ctx, e)),
-            }
-        }
+        (permissions)
         section aria-labelledby="profiles" {
             h2 #profiles { (ctx.t("Instance profiles")) }
             @match &profiles {
@@ -376,34 +295,6 @@ pub async fn detail(Signed(ctx): Signed, Path(name): Path<String>) -> Response {
         }
     };
     page(&ctx, &name, body)
-}
-
-type Inline = Vec<(String, Result<String, ApiError>)>;
-
-async fn inline_policies(ctx: &Ctx, role: &str) -> Result<Inline, ApiError> {
-    let names = ctx.iam("ListRolePolicies", &[("RoleName", role)]).await?;
-    let mut out = Vec::new();
-    for n in names
-        .find("PolicyNames")
-        .map(|p| p.children.as_slice())
-        .unwrap_or_default()
-    {
-        let doc = ctx
-            .iam(
-                "GetRolePolicy",
-                &[("RoleName", role), ("PolicyName", &n.text)],
-            )
-            .await
-            .map(|r| {
-                policy_text(
-                    r.find("PolicyDocument")
-                        .map(|d| d.text.as_str())
-                        .unwrap_or_default(),
-                )
-            });
-        out.push((n.text.clone(), doc));
-    }
-    Ok(out)
 }
 
 /// The running or stopped instances associated with the profile (one page of 100).

@@ -1,10 +1,13 @@
-//! IAM users and their access keys: list and create users; a user's keys (activate, deactivate,
-//! delete) and a new key, whose secret is shown once, on the page that created it.
+//! IAM users: list (search, pages) and create users; a user's page: access keys (activate,
+//! deactivate, delete; a new key's secret is shown once, on the page that created it), groups
+//! (add, remove), policies (`owner`) and tags.
 
 use super::Signed;
+use super::groups::{membership_adder, membership_button};
+use super::owner::{self, Owner};
 use crate::ctx::Ctx;
 use crate::guard::Form;
-use crate::layout::{csrf_field, error_box, iam_pager, page, see_other, seg, table, text};
+use crate::layout::{csrf_field, error_box, page, see_other, seg, table, text};
 use axum::Extension;
 use axum::extract::Path;
 use axum::response::Response;
@@ -16,61 +19,40 @@ pub async fn list(Signed(ctx): Signed) -> Response {
 }
 
 async fn render_list(ctx: &Ctx, error: Option<&ApiError>) -> Response {
-    let title = ctx.t("Users");
-    let resp = match ctx.iam_page("ListUsers").await {
-        Ok(r) => r,
-        Err(e) => return page(ctx, title, error_box(ctx, &e)),
-    };
-    let users = resp
-        .find("Users")
-        .map(|p| p.children.clone())
-        .unwrap_or_default();
-    let body = html! {
-        @if let Some(e) = error { (error_box(ctx, e)) }
-        form.search method="post" action="/console/users" {
-            (csrf_field(ctx))
-            label for="user_name" { (ctx.t("User name")) }
-            input #user_name name="user_name" required maxlength="64";
-            button type="submit" { (ctx.t("Create user")) }
-        }
-        @if users.is_empty() {
-            p { (ctx.t("No users.")) }
-        } @else {
-            (table(ctx, "users", &["User name", "Path", "Created"], html! {
-                @for u in &users {
-                    tr {
-                        td { a href=(format!("/console/users/{}", seg(text(u, "UserName")))) { (text(u, "UserName")) } }
-                        td { (text(u, "Path")) }
-                        td { (text(u, "CreateDate")) }
-                    }
-                }
-            }))
-        }
-        (iam_pager(ctx, "/console/users", &resp))
-    };
-    page(ctx, title, body)
+    owner::list_page(ctx, Owner::User, error).await
 }
 
 pub async fn create(Signed(ctx): Signed, Extension(form): Extension<Form>) -> Response {
-    let name = form.get("user_name").trim();
-    match ctx.iam("CreateUser", &[("UserName", name)]).await {
-        Ok(_) => see_other(&ctx, &format!("/console/users/{}", seg(name))),
-        Err(e) => render_list(&ctx, Some(&e)).await,
-    }
+    owner::create(&ctx, Owner::User, &form).await
 }
 
 pub async fn detail(Signed(ctx): Signed, Path(name): Path<String>) -> Response {
-    render_detail(&ctx, &name, html! {}).await
+    render_detail(&ctx, &name, html! {}, &Form::default()).await
 }
 
-/// The user page, with `notice` (an error, or a new key's secret) on top.
-async fn render_detail(ctx: &Ctx, name: &str, notice: Markup) -> Response {
+/// The user page, with `notice` (an error, or a new key's secret) on top; `draft` is a refused
+/// inline policy to show again.
+pub async fn render_detail(ctx: &Ctx, name: &str, notice: Markup, draft: &Form) -> Response {
     let user = match ctx.iam("GetUser", &[("UserName", name)]).await {
         Ok(r) => r.find("User").cloned().unwrap_or_default(),
         Err(e) => return page(ctx, name, error_box(ctx, &e)),
     };
     let keys = ctx.iam("ListAccessKeys", &[("UserName", name)]).await;
-    let groups = ctx.iam("ListGroupsForUser", &[("UserName", name)]).await;
+    let groups = ctx
+        .iam(
+            "ListGroupsForUser",
+            &[("UserName", name), ("MaxItems", "100")],
+        )
+        .await
+        .map(|r| names(&r, "Groups", "GroupName"));
+    // Groups to offer (the first 100 the user is not in).
+    let all_groups = ctx
+        .iam("ListGroups", &[("MaxItems", "100")])
+        .await
+        .map(|r| names(&r, "Groups", "GroupName"))
+        .unwrap_or_default();
+    let tags = ctx.iam("ListUserTags", &[("UserName", name)]).await;
+    let permissions = owner::sections(ctx, Owner::User, name, draft).await;
     let key_action = |id: &str, action: &str, label: &'static str, status: &str| {
         html! {
             form.inline method="post" action=(format!("/console/users/{}/access-keys/{}", seg(name), seg(id))) {
@@ -121,8 +103,62 @@ async fn render_detail(ctx: &Ctx, name: &str, notice: Markup) -> Response {
         section aria-labelledby="groups" {
             h2 #groups { (ctx.t("Groups")) }
             @match &groups {
-                Ok(r) => ul { @for g in r.find("Groups").map(|m| m.children.as_slice()).unwrap_or_default() { li { (text(g, "GroupName")) } } },
+                Ok(list) => {
+                    @if list.is_empty() {
+                        p { (ctx.t("None")) }
+                    } @else {
+                        (table(ctx, "user-groups", &["Group name", "Actions"], html! {
+                            @for g in list {
+                                tr {
+                                    td { a href=(Owner::Group.page(g)) { (g) } }
+                                    td { (membership_button(ctx, g, name, Owner::User)) }
+                                }
+                            }
+                        }))
+                    }
+                    @let candidates: Vec<&String> = all_groups.iter().filter(|g| !list.contains(g)).collect();
+                    (membership_adder(ctx, &format!("{}/groups", Owner::User.page(name)), ("add-to-group", "group", "group"), "Add user to group", &candidates))
+                }
                 Err(e) => (error_box(ctx, e)),
+            }
+        }
+        (permissions)
+        section aria-labelledby="tags" {
+            h2 #tags { (ctx.t("Tags")) }
+            @match &tags {
+                Ok(r) => {
+                    @let list = r.find("Tags").map(|t| t.children.as_slice()).unwrap_or_default();
+                    @if list.is_empty() {
+                        p { (ctx.t("None")) }
+                    } @else {
+                        (table(ctx, "user-tags", &["Key", "Value", "Actions"], html! {
+                            @for t in list {
+                                tr {
+                                    td { (text(t, "Key")) }
+                                    td { (text(t, "Value")) }
+                                    td {
+                                        form.inline method="post" action=(format!("/console/users/{}/tags", seg(name))) {
+                                            (csrf_field(ctx))
+                                            input type="hidden" name="change" value="untag";
+                                            input type="hidden" name="key" value=(text(t, "Key"));
+                                            button type="submit" { (ctx.t("Remove")) }
+                                        }
+                                    }
+                                }
+                            }
+                        }))
+                    }
+                }
+                Err(e) => (error_box(ctx, e)),
+            }
+            form.search #add-tag method="post" action=(format!("/console/users/{}/tags", seg(name))) {
+                (csrf_field(ctx))
+                input type="hidden" name="change" value="tag";
+                label for="tag_key" { (ctx.t("Key")) }
+                input #tag_key name="key" required maxlength="128";
+                label for="tag_value" { (ctx.t("Value")) }
+                input #tag_value name="value" maxlength="256";
+                button type="submit" { (ctx.t("Add tag")) }
             }
         }
     };
@@ -146,7 +182,7 @@ pub async fn create_key(Signed(ctx): Signed, Path(name): Path<String>) -> Respon
         }
         Err(e) => error_box(&ctx, &e),
     };
-    render_detail(&ctx, &name, notice).await
+    render_detail(&ctx, &name, notice, &Form::default()).await
 }
 
 pub async fn key_action(
@@ -173,6 +209,55 @@ pub async fn key_action(
     };
     match r {
         Ok(_) => see_other(&ctx, &format!("/console/users/{}", seg(&name))),
-        Err(e) => render_detail(&ctx, &name, error_box(&ctx, &e)).await,
+        Err(e) => render_detail(&ctx, &name, error_box(&ctx, &e), &Form::default()).await,
     }
+}
+
+/// POST on a user's groups: the group from the form.
+pub async fn groups(
+    Signed(ctx): Signed,
+    Path(name): Path<String>,
+    Extension(form): Extension<Form>,
+) -> Response {
+    let (group, change) = (form.get("group"), form.get("change"));
+    super::groups::change_membership(&ctx, group, &name, change, Owner::User).await
+}
+
+/// TagUser / UntagUser.
+pub async fn tag(
+    Signed(ctx): Signed,
+    Path(name): Path<String>,
+    Extension(form): Extension<Form>,
+) -> Response {
+    let key = form.get("key").trim();
+    let r = if form.get("change") == "untag" {
+        ctx.iam(
+            "UntagUser",
+            &[("UserName", &name), ("TagKeys.member.1", key)],
+        )
+        .await
+    } else {
+        let params = [
+            ("UserName", name.as_str()),
+            ("Tags.member.1.Key", key),
+            ("Tags.member.1.Value", form.get("value")),
+        ];
+        ctx.iam("TagUser", &params).await
+    };
+    match r {
+        Ok(_) => see_other(&ctx, &format!("{}#tags", Owner::User.page(&name))),
+        Err(e) => render_detail(&ctx, &name, error_box(&ctx, &e), &Form::default()).await,
+    }
+}
+
+/// The `name` of every member of `list` in `resp`.
+fn names(resp: &rolecall_wire::xml_read::Node, list: &str, name: &str) -> Vec<String> {
+    resp.find(list)
+        .map(|l| {
+            l.children
+                .iter()
+                .map(|m| text(m, name).to_string())
+                .collect()
+        })
+        .unwrap_or_default()
 }
