@@ -231,6 +231,7 @@ impl Ec2 {
             }
             Ok(())
         };
-        Ok(self.store.modify_instance(id, Box::new(edit)).await?)
+        let now = self.iam.now();
+        Ok(self.store.modify_instance(id, now, Box::new(edit)).await?)
     }
 }

@@ -297,6 +297,7 @@ impl Iam {
 
     async fn edit_profile(&self, user: &User, edit: ProfileEdit) -> Result<()> {
         let name = user.name.clone();
+        let now = self.now();
         self.edit_meta(&profile_meta(&user.id), &user.id, move |doc| {
             let current: Option<StoredProfile> = parse_doc(doc, "login profile")?;
             let next = match (edit, current) {
@@ -306,7 +307,7 @@ impl Iam {
                     )));
                 }
                 (ProfileEdit::Create { hash, reset }, None) => Some(StoredProfile {
-                    create_date: Utc::now(),
+                    create_date: now,
                     password_reset_required: reset,
                     password_hash: hash,
                 }),

@@ -10,6 +10,7 @@ mod tls;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use rolecall_api::{Api, ApiConfig, AuthMode, KeyStore};
+use rolecall_core::SystemClock;
 use rolecall_core::ec2::{Ec2, Ec2Config};
 use rolecall_core::iam::Iam;
 use rolecall_imds::{CredentialPolicy, Directory, ImdsConfig};
@@ -526,16 +527,17 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
             + 256,
     );
     let dir = args.dir;
+    let clock: rolecall_core::DynClock = Arc::new(SystemClock);
     let d = datadir::open(
         &dir,
         datadir::Open::Serve {
             account_id: args.account_id.as_deref(),
         },
         database_url,
+        clock.as_ref(),
     )
     .await?;
     let store = d.store;
-    let clock: rolecall_core::DynClock = Arc::new(rolecall_core::SystemClock);
     let iam = Iam::new(store.clone(), d.account_id.clone()).with_clock(clock.clone());
     let ec2 = Ec2::new(
         store,
@@ -870,7 +872,7 @@ async fn exec(
     imds_endpoint: exec::ImdsEndpoint,
 ) -> Result<()> {
     use std::os::unix::process::CommandExt;
-    let d = datadir::open(&dir, datadir::Open::Existing, db).await?;
+    let d = datadir::open(&dir, datadir::Open::Existing, db, &SystemClock).await?;
     let e = endpoints(&dir);
     match d
         .store
@@ -945,7 +947,7 @@ fn revoke_older_sessions(cutoff: &str) -> String {
 /// `rolecall revoke-sessions ROLE`: through the store's normal write path, so the change feed
 /// carries it to every node (and their policy caches are cleared).
 async fn revoke_sessions(dir: PathBuf, db: Option<&str>, role_name: &str) -> Result<()> {
-    let d = datadir::open(&dir, datadir::Open::Existing, db).await?;
+    let d = datadir::open(&dir, datadir::Open::Existing, db, &SystemClock).await?;
     let iam = Iam::new(d.store, d.account_id);
     let cutoff = chrono::Utc::now()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -967,7 +969,7 @@ async fn revoke_sessions(dir: PathBuf, db: Option<&str>, role_name: &str) -> Res
 const REVOKE_POLICY_NAME: &str = "AWSRevokeOlderSessions";
 
 async fn env(dir: PathBuf, db: Option<&str>) -> Result<()> {
-    let d = datadir::open(&dir, datadir::Open::Existing, db).await?;
+    let d = datadir::open(&dir, datadir::Open::Existing, db, &SystemClock).await?;
     let Endpoints {
         api: endpoint,
         region,
