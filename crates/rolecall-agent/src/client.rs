@@ -2,6 +2,7 @@
 //! and their responses turned into IMDS views and credentials.
 
 use chrono::{DateTime, Utc};
+use rolecall_core::DynClock;
 use rolecall_core::model::{GroupIdentifier, Instance, InstanceState, MetadataOptions, Tag};
 use rolecall_imds::{
     CredentialKey, CredentialParts, Delivery, InstanceView, Issued, ProfileView, RoleView,
@@ -93,6 +94,8 @@ pub struct Client {
     host: String,
     region: String,
     credentials: AgentCredentials,
+    /// Requests are signed at its time.
+    signing_clock: DynClock,
 }
 
 impl Client {
@@ -149,6 +152,7 @@ impl Client {
             host,
             region: config.region.clone(),
             credentials: config.credentials.clone(),
+            signing_clock: config.signing_clock.clone(),
         })
     }
 
@@ -182,7 +186,7 @@ impl Client {
                 },
                 region: &self.region,
                 service: SERVICE,
-                time: Utc::now(),
+                time: self.signing_clock.now(),
             },
         );
         let mut req = self

@@ -55,6 +55,9 @@ pub struct AgentConfig {
     pub timeout: Duration,
     /// The time credentials' expiry is judged by (tests use a manual clock).
     pub clock: DynClock,
+    /// The time requests are signed at: the server checks it against its own clock, so it
+    /// stays the system's even when `clock` is moved.
+    pub signing_clock: DynClock,
     /// CA certificates (PEM) that verify an `https://` server; None: the system's roots.
     pub ca_pem: Option<Vec<u8>>,
     /// Allow `http://` to a server that is not on a loopback address (credentials then cross
@@ -73,6 +76,7 @@ impl AgentConfig {
             refresh: Duration::from_secs(300),
             timeout: Duration::from_secs(2),
             clock: Arc::new(rolecall_core::SystemClock),
+            signing_clock: Arc::new(rolecall_core::SystemClock),
             ca_pem: None,
             insecure_http: false,
         }

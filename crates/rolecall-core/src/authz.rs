@@ -85,37 +85,35 @@ impl Iam {
 
     /// A role's inline and attached policies.
     pub async fn role_identity_policies(&self, role: &Role) -> Result<IdentityPolicies> {
+        let owners = [(Owner::Role(&role.id), role.name.as_str())];
+        let boundary = role.permissions_boundary.as_deref();
+        self.identity_policies(&owners, boundary).await
+    }
+
+    /// The inline and attached policies of `owners` (each with its name), and the boundary's.
+    async fn identity_policies(
+        &self,
+        owners: &[(Owner<'_>, &str)],
+        boundary: Option<&str>,
+    ) -> Result<IdentityPolicies> {
         let mut out = IdentityPolicies::default();
-        self.owner_docs(
-            Owner::Role(&role.id),
-            &format!("role/{}", role.name),
-            &mut out,
-        )
-        .await?;
-        out.depends_on.push((EntityKind::Role, role.id.clone()));
-        out.boundary = self
-            .boundary_doc(role.permissions_boundary.as_deref(), &mut out.depends_on)
-            .await?;
+        for (owner, name) in owners {
+            self.owner_docs(*owner, name, &mut out).await?;
+        }
+        if let Some(arn) = boundary {
+            out.boundary = self.managed_doc(arn, &mut out.depends_on).await?;
+        }
         Ok(out)
     }
 
-    async fn boundary_doc(
-        &self,
-        arn: Option<&str>,
-        depends_on: &mut Vec<(EntityKind, String)>,
-    ) -> Result<Option<PolicyDoc>> {
-        match arn {
-            Some(arn) => self.managed_doc(arn, depends_on).await,
-            None => Ok(None),
-        }
-    }
-
+    /// The inline and attached policies of `owner` (named `name`), labelled `<kind>/<name>/...`.
     async fn owner_docs(
         &self,
         owner: Owner<'_>,
-        label: &str,
+        name: &str,
         out: &mut IdentityPolicies,
     ) -> Result<()> {
+        let label = format!("{}/{name}", owner.kind().name());
         let store = self.store();
         out.depends_on
             .push((owner_entity(owner), owner.id().to_string()));
@@ -137,37 +135,20 @@ impl Iam {
 
     /// A group's inline and attached policies (groups have no boundary).
     pub async fn group_identity_policies(&self, group: &Group) -> Result<IdentityPolicies> {
-        let mut out = IdentityPolicies::default();
-        self.owner_docs(
-            Owner::Group(&group.id),
-            &format!("group/{}", group.name),
-            &mut out,
-        )
-        .await?;
-        Ok(out)
+        let owners = [(Owner::Group(&group.id), group.name.as_str())];
+        self.identity_policies(&owners, None).await
     }
 
     /// A user's inline and attached policies, those of its groups, and its boundary.
     pub async fn user_identity_policies(&self, user: &User) -> Result<IdentityPolicies> {
-        let mut out = IdentityPolicies::default();
-        self.owner_docs(
-            Owner::User(&user.id),
-            &format!("user/{}", user.name),
-            &mut out,
-        )
-        .await?;
-        for group in self.store().list_groups_for_user(&user.id, &ALL).await? {
-            self.owner_docs(
-                Owner::Group(&group.id),
-                &format!("group/{}", group.name),
-                &mut out,
-            )
-            .await?;
-        }
-        out.depends_on.push((EntityKind::User, user.id.clone()));
-        out.boundary = self
-            .boundary_doc(user.permissions_boundary.as_deref(), &mut out.depends_on)
-            .await?;
-        Ok(out)
+        let groups = self.store().list_groups_for_user(&user.id, &ALL).await?;
+        let mut owners = vec![(Owner::User(&user.id), user.name.as_str())];
+        owners.extend(
+            groups
+                .iter()
+                .map(|g| (Owner::Group(&g.id), g.name.as_str())),
+        );
+        let boundary = user.permissions_boundary.as_deref();
+        self.identity_policies(&owners, boundary).await
     }
 }

@@ -680,7 +680,7 @@ impl Ec2 {
                 }
                 Ok(())
             };
-            self.store.modify_instance(id, Box::new(edit)).await?;
+            self.store.modify_instance(id, now, Box::new(edit)).await?;
             let (previous, current) = seen
                 .lock()
                 .ok()
@@ -758,7 +758,8 @@ impl Ec2 {
             change(&mut inst.metadata_options);
             check_metadata_options(&inst.metadata_options)
         };
-        Ok(self.store.modify_instance(id, Box::new(edit)).await?)
+        let now = self.iam.now();
+        Ok(self.store.modify_instance(id, now, Box::new(edit)).await?)
     }
 
     /// The instance `id`, or InvalidInstanceID.Malformed / InvalidInstanceID.NotFound.
@@ -877,7 +878,7 @@ impl Ec2 {
     /// Ends the association `old`, resolved by the caller.
     pub async fn disassociate_resolved(&self, old: Result<Association>) -> Result<Association> {
         let old = old?;
-        Ok(self.store.end_association(&old.id).await?)
+        Ok(self.store.end_association(&old.id, self.iam.now()).await?)
     }
 
     pub async fn describe_iam_instance_profile_associations(

@@ -93,6 +93,14 @@ const fn t(
     }
 }
 
+/// `info`, eligible for the free tier.
+const fn free(info: InstanceTypeInfo) -> InstanceTypeInfo {
+    InstanceTypeInfo {
+        free_tier: true,
+        ..info
+    }
+}
+
 /// Sorted by name (the paging key).
 pub const INSTANCE_TYPES: &[InstanceTypeInfo] = &[
     t("c5.large", 2, 4096, X86),
@@ -102,17 +110,11 @@ pub const INSTANCE_TYPES: &[InstanceTypeInfo] = &[
     t("r5.large", 2, 16384, X86),
     t("t2.large", 2, 8192, X86),
     t("t2.medium", 2, 4096, X86_AND_I386),
-    InstanceTypeInfo {
-        free_tier: true,
-        ..t("t2.micro", 1, 1024, X86_AND_I386)
-    },
+    free(t("t2.micro", 1, 1024, X86_AND_I386)),
     t("t2.small", 1, 2048, X86_AND_I386),
     t("t3.large", 2, 8192, X86),
     t("t3.medium", 2, 4096, X86),
-    InstanceTypeInfo {
-        free_tier: true,
-        ..t("t3.micro", 2, 1024, X86)
-    },
+    free(t("t3.micro", 2, 1024, X86)),
     t("t3.nano", 2, 512, X86),
     t("t3.small", 2, 2048, X86),
     t("t3.xlarge", 4, 16384, X86),

@@ -243,6 +243,40 @@ impl Ec2 {
             .collect())
     }
 
+    /// The security groups `ids` of the VPC `vpc_id` as an instance names them: one that does not
+    /// exist there by its id alone, or InvalidGroup.NotFound when ids are strict.
+    pub(crate) async fn groups_by_id(
+        &self,
+        vpc_id: &str,
+        ids: &[String],
+    ) -> Result<Vec<GroupIdentifier>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found = self.store.get_network(ids).await?;
+        let in_vpc = |id: &str| {
+            found.iter().find_map(|r| match r {
+                NetworkResource::SecurityGroup(g) if g.id == id && g.vpc_id == vpc_id => Some(g),
+                _ => None,
+            })
+        };
+        ids.iter()
+            .map(|id| match in_vpc(id) {
+                Some(g) => Ok(GroupIdentifier {
+                    group_id: Some(g.id.clone()),
+                    group_name: Some(g.group_name.clone()),
+                }),
+                None if self.config.strict_ids => Err(Error::InvalidGroupNotFound(format!(
+                    "The security group '{id}' does not exist in VPC '{vpc_id}'"
+                ))),
+                None => Ok(GroupIdentifier {
+                    group_id: Some(id.clone()),
+                    group_name: None,
+                }),
+            })
+            .collect()
+    }
+
     /// The network resource `id`, if it exists.
     pub async fn network_resource(&self, id: &str) -> Result<Option<NetworkResource>> {
         self.default_network().await?;
@@ -337,25 +371,11 @@ impl Ec2 {
         for id in ids {
             check_group_id(id)?;
         }
-        let groups = self.security_groups().await?;
-        let mut out = Vec::new();
-        for id in ids {
-            match groups.iter().find(|g| g.id == *id && g.vpc_id == vpc_id) {
-                Some(g) => out.push(GroupIdentifier {
-                    group_id: Some(g.id.clone()),
-                    group_name: Some(g.group_name.clone()),
-                }),
-                None if self.config.strict_ids => {
-                    return Err(Error::InvalidGroupNotFound(format!(
-                        "The security group '{id}' does not exist in VPC '{vpc_id}'"
-                    )));
-                }
-                None => out.push(GroupIdentifier {
-                    group_id: Some(id.clone()),
-                    group_name: None,
-                }),
-            }
-        }
+        let mut out = self.groups_by_id(vpc_id, ids).await?;
+        let groups = match names.is_empty() {
+            true => Vec::new(),
+            false => self.security_groups().await?,
+        };
         for name in names {
             match groups
                 .iter()

@@ -22,15 +22,6 @@ pub fn reachability_of(i: &Instance) -> &'static str {
     }
 }
 
-const ALL_STATES: [InstanceState; 6] = [
-    InstanceState::Pending,
-    InstanceState::Running,
-    InstanceState::ShuttingDown,
-    InstanceState::Terminated,
-    InstanceState::Stopping,
-    InstanceState::Stopped,
-];
-
 /// A change ModifyInstanceAttribute makes.
 #[derive(Debug, Clone)]
 pub enum AttributeChange {
@@ -59,7 +50,7 @@ impl Ec2 {
             check_instance_id(id)?;
         }
         let mut states: Vec<InstanceState> = if include_all {
-            ALL_STATES.to_vec()
+            InstanceState::ALL.to_vec()
         } else {
             vec![InstanceState::Running]
         };
@@ -173,27 +164,7 @@ impl Ec2 {
                 let inst = self.existing_instance(id).await?;
                 let vpc = inst.vpc_id.clone().unwrap_or_default();
                 let (_, _, _) = self.default_network().await?;
-                let mut out = Vec::new();
-                for g in ids {
-                    match self.network_resource(g).await? {
-                        Some(NetworkResource::SecurityGroup(sg)) if sg.vpc_id == vpc => {
-                            out.push(GroupIdentifier {
-                                group_id: Some(sg.id),
-                                group_name: Some(sg.group_name),
-                            })
-                        }
-                        _ if self.config.strict_ids => {
-                            return Err(Error::InvalidGroupNotFound(format!(
-                                "The security group '{g}' does not exist in VPC '{vpc}'"
-                            )));
-                        }
-                        _ => out.push(GroupIdentifier {
-                            group_id: Some(g.clone()),
-                            group_name: None,
-                        }),
-                    }
-                }
-                Some(out)
+                Some(self.groups_by_id(&vpc, ids).await?)
             }
             _ => None,
         };
@@ -231,6 +202,7 @@ impl Ec2 {
             }
             Ok(())
         };
-        Ok(self.store.modify_instance(id, Box::new(edit)).await?)
+        let now = self.iam.now();
+        Ok(self.store.modify_instance(id, now, Box::new(edit)).await?)
     }
 }

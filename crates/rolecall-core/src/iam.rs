@@ -447,7 +447,7 @@ impl Iam {
         check_policy(document, DocumentKind::Managed)?;
         Ok(self
             .store
-            .insert_policy_version(arn, document, set_default)
+            .insert_policy_version(arn, document, set_default, self.now())
             .await?)
     }
 
@@ -494,7 +494,7 @@ impl Iam {
         self.get_policy(arn).await?;
         Ok(self
             .store
-            .set_default_policy_version(arn, version_id)
+            .set_default_policy_version(arn, version_id, self.now())
             .await?)
     }
 

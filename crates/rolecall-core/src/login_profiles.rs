@@ -336,6 +336,7 @@ impl Iam {
     /// NoSuchEntity, and a DeleteUser waits for the edit and then sees the profile).
     async fn edit_profile(&self, user: &User, edit: ProfileEdit) -> Result<()> {
         let name = user.name.clone();
+        let now = self.now();
         let edit = move |doc: &mut String| {
             let current: Option<StoredProfile> = parse_doc(doc, "login profile")?;
             let next = match (edit, current) {
@@ -345,7 +346,7 @@ impl Iam {
                     )));
                 }
                 (ProfileEdit::Create { hash, reset }, None) => Some(StoredProfile {
-                    create_date: Utc::now(),
+                    create_date: now,
                     password_reset_required: reset,
                     password_hash: hash,
                 }),

@@ -138,6 +138,16 @@ pub enum InstanceState {
 }
 
 impl InstanceState {
+    /// Every state, in the order of their codes.
+    pub const ALL: [InstanceState; 6] = [
+        InstanceState::Pending,
+        InstanceState::Running,
+        InstanceState::ShuttingDown,
+        InstanceState::Terminated,
+        InstanceState::Stopping,
+        InstanceState::Stopped,
+    ];
+
     /// Whether an instance in this state may have an active association: a terminated one does
     /// not (terminating ends the association, and nothing associates with it afterwards).
     pub fn holds_association(self) -> bool {
@@ -167,16 +177,7 @@ impl InstanceState {
     }
 
     pub fn parse(name: &str) -> Option<InstanceState> {
-        [
-            InstanceState::Pending,
-            InstanceState::Running,
-            InstanceState::ShuttingDown,
-            InstanceState::Terminated,
-            InstanceState::Stopping,
-            InstanceState::Stopped,
-        ]
-        .into_iter()
-        .find(|s| s.name() == name)
+        Self::ALL.into_iter().find(|s| s.name() == name)
     }
 }
 

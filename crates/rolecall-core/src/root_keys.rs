@@ -92,7 +92,7 @@ impl Iam {
     pub async fn create_root_key(&self, ring: &KeyRing) -> Result<(AccessKey, String)> {
         let id = access_key_id_for(IdPrefix::AccessKey, self.account_id());
         let secret = secret_access_key();
-        let key = root_key(ring, id.clone(), &secret, Utc::now());
+        let key = root_key(ring, id.clone(), &secret, self.now());
         let added = key.clone();
         self.edit_root_keys(&id, move |keys| {
             if keys.len() >= MAX_ROOT_KEYS {

@@ -83,12 +83,14 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
         path_prefix: &str,
         page: &PageRequest,
     ) -> Result<Vec<PolicyEntity>>;
-    /// Adds a version with the next id (v2, v3, ...); LimitExceeded past five versions.
+    /// Adds a version with the next id (v2, v3, ...), created `now`; LimitExceeded past five
+    /// versions.
     async fn insert_policy_version(
         &self,
         arn: &str,
         document: &str,
         set_default: bool,
+        now: DateTime<Utc>,
     ) -> Result<PolicyVersion>;
     async fn get_policy_version(
         &self,
@@ -98,7 +100,13 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     async fn list_policy_versions(&self, arn: &str) -> Result<Vec<PolicyVersion>>;
     /// InUse(DefaultVersion) for the default version; NotFound for an unknown one.
     async fn delete_policy_version(&self, arn: &str, version_id: &str) -> Result<()>;
-    async fn set_default_policy_version(&self, arn: &str, version_id: &str) -> Result<()>;
+    /// Makes the version the default; the policy's update date becomes `now`.
+    async fn set_default_policy_version(
+        &self,
+        arn: &str,
+        version_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
     // --- instance profiles (read with their role filled in) ---
     async fn insert_instance_profile(&self, profile: &InstanceProfile) -> Result<()>;
     async fn get_instance_profile(&self, name: &str) -> Result<Option<InstanceProfile>>;
@@ -150,8 +158,14 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     async fn live_private_ips(&self) -> Result<Vec<String>>;
     /// Applies `edit` to the instance in one transaction (no lost updates between concurrent
     /// state and metadata changes); a move to a state that holds no association
-    /// ([`InstanceState::holds_association`]) also ends its active association. NotFound if absent.
-    async fn modify_instance(&self, id: &str, edit: Edit<Instance>) -> Result<Instance>;
+    /// ([`InstanceState::holds_association`]) also ends its active association (at `now`).
+    /// NotFound if absent.
+    async fn modify_instance(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        edit: Edit<Instance>,
+    ) -> Result<Instance>;
 
     /// [`insert_instances`](Self::insert_instances) that also records the launch's client
     /// token in the same transaction: Conflict(ClientToken) when the token is taken.
@@ -229,10 +243,11 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     ) -> Result<Vec<(Instance, Association)>>;
     /// The active association of each of these instances that has one.
     async fn active_associations(&self, instance_ids: &[String]) -> Result<Vec<Association>>;
-    /// Atomically ends `old_id` (must be active: else NotActive) and inserts `new`.
+    /// Atomically ends `old_id` (must be active: else NotActive) at `new`'s timestamp and
+    /// inserts `new`.
     async fn replace_association(&self, old_id: &str, new: &Association) -> Result<()>;
-    /// Ends an active association; NotActive when it is not active.
-    async fn end_association(&self, id: &str) -> Result<Association>;
+    /// Ends an active association at `now`; NotActive when it is not active.
+    async fn end_association(&self, id: &str, now: DateTime<Utc>) -> Result<Association>;
 
     // --- the change feed: every write above records the entities it touched, in its own
     // transaction, under the next sequence ---

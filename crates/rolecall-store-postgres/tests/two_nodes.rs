@@ -6,10 +6,10 @@
 mod common;
 
 use rolecall_core::ec2::{Ec2, Ec2Config, RunInstances};
-use rolecall_core::iam::{CreatePolicy, Iam};
+use rolecall_core::iam::Iam;
 use rolecall_core::{DynStore, Error};
 use rolecall_store_postgres::PostgresStore;
-use rolecall_store_tests::{launch, role, winners};
+use rolecall_store_tests::{launch, managed_policy, role, winners};
 use sqlx::PgPool;
 use std::future::Future;
 use std::sync::Arc;
@@ -213,17 +213,7 @@ async fn association_replaced_on_both_nodes_then_terminated() {
 #[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test -p rolecall-store-postgres -- --include-ignored"]
 async fn policy_versions_on_both_nodes() {
     let c = cluster().await;
-    let p = c
-        .iam(0)
-        .create_policy(CreatePolicy {
-            name: "versions",
-            path: None,
-            document: POLICY,
-            description: None,
-            tags: vec![],
-        })
-        .await
-        .unwrap();
+    let p = managed_policy(&c.iam(0), "versions").await;
     let results = race(10, |i| {
         let (iam, arn) = (c.iam(i), p.arn.clone());
         async move { iam.create_policy_version(&arn, POLICY, true).await }

@@ -55,15 +55,6 @@ pub(crate) fn association_target(name: &str) -> Option<Target> {
     }
 }
 
-const STATES: [InstanceState; 6] = [
-    InstanceState::Pending,
-    InstanceState::Running,
-    InstanceState::ShuttingDown,
-    InstanceState::Terminated,
-    InstanceState::Stopping,
-    InstanceState::Stopped,
-];
-
 /// A WHERE clause under construction and its text parameters, numbered from `$1`.
 #[derive(Default)]
 pub(crate) struct Query {
@@ -129,7 +120,7 @@ impl Query {
                 self.matches_any::<D>(&D::json_text("i.data", path), &f.values)
             }
             Target::StateCode => {
-                let names: Vec<String> = STATES
+                let names: Vec<String> = InstanceState::ALL
                     .iter()
                     .filter(|s| {
                         let code = s.code().to_string();

@@ -6,6 +6,7 @@ use crate::{
     is_unique_violation, key, limit, to_json, version,
 };
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use rolecall_core::audit::{AuditEvent, AuditQuery, AuditTail};
 use rolecall_core::ec2::Filter;
 use rolecall_core::model::*;
@@ -272,7 +273,7 @@ where
         id: &str,
         policy: &mut ManagedPolicy,
         version_id: Option<&str>,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
     ) -> Result<()> {
         if let Some(version_id) = version_id {
             sqlx::query(
@@ -430,7 +431,7 @@ where
     /// Marks an active association disassociated and returns it as it was ended. The row lock
     /// makes a concurrent replace or disassociate of the same association wait and then see it
     /// ended.
-    async fn end_active(tx: &mut Conn<D>, id: &str) -> Result<Association> {
+    async fn end_active(tx: &mut Conn<D>, id: &str, now: DateTime<Utc>) -> Result<Association> {
         let row = ("associations", "id", id);
         let mut a: Association =
             Self::locked_doc(tx, row, || Missing::Association(id.into())).await?;
@@ -438,7 +439,7 @@ where
             return Err(StoreError::NotActive(id.into()));
         }
         a.state = AssociationState::Disassociated;
-        a.timestamp = chrono::Utc::now();
+        a.timestamp = now;
         Self::set_association(tx, &a).await?;
         Ok(a)
     }
@@ -773,6 +774,7 @@ where
         arn: &str,
         document: &str,
         set_default: bool,
+        now: DateTime<Utc>,
     ) -> Result<PolicyVersion> {
         let mut w = self.begin().await?;
         // The policy's row lock serializes version changes of this policy, so the count below
@@ -796,7 +798,6 @@ where
         .fetch_one(&mut *w.tx)
         .await
         .map_err(|e| backend(&e))?;
-        let now = chrono::Utc::now();
         let version = PolicyVersion {
             version_id: format!("v{n}"),
             document: document.to_string(),
@@ -889,7 +890,12 @@ where
         }
     }
 
-    async fn set_default_policy_version(&self, arn: &str, version_id: &str) -> Result<()> {
+    async fn set_default_policy_version(
+        &self,
+        arn: &str,
+        version_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let mut w = self.begin().await?;
         let (id, mut policy) = Self::lock_policy(&mut w.tx, arn).await?;
         if !Self::version_exists(&mut w.tx, &id, version_id).await? {
@@ -898,7 +904,6 @@ where
                 version_id: version_id.into(),
             }));
         }
-        let now = chrono::Utc::now();
         Self::set_default(&mut w.tx, &id, &mut policy, Some(version_id), now).await?;
         w.record(EntityKind::Policy, id);
         w.commit().await
@@ -1201,7 +1206,12 @@ where
             .map_err(|e| backend(&e))
     }
 
-    async fn modify_instance(&self, id: &str, edit: Edit<Instance>) -> Result<Instance> {
+    async fn modify_instance(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        edit: Edit<Instance>,
+    ) -> Result<Instance> {
         let mut w = self.begin().await?;
         // Locks the instance row first (then its associations): the same order as
         // insert_association and replace_association, so they cannot deadlock.
@@ -1243,7 +1253,7 @@ where
             for d in active {
                 let mut a: Association = from_json(&d)?;
                 a.state = AssociationState::Disassociated;
-                a.timestamp = chrono::Utc::now();
+                a.timestamp = now;
                 Self::set_association(&mut w.tx, &a).await?;
                 w.record(EntityKind::Association, a.id);
             }
@@ -1372,7 +1382,7 @@ where
         let mut w = self.begin().await?;
         // Instance row first, then the association (the order modify_instance uses).
         Self::lock_instance_for_association(&mut w.tx, &new.instance_id).await?;
-        let old = Self::end_active(&mut w.tx, old_id).await?;
+        let old = Self::end_active(&mut w.tx, old_id, new.timestamp).await?;
         Self::insert_association(&mut w.tx, new).await?;
         w.record(EntityKind::Association, old.id);
         w.record(EntityKind::Association, &new.id);
@@ -1381,9 +1391,9 @@ where
         w.commit().await
     }
 
-    async fn end_association(&self, id: &str) -> Result<Association> {
+    async fn end_association(&self, id: &str, now: DateTime<Utc>) -> Result<Association> {
         let mut w = self.begin().await?;
-        let a = Self::end_active(&mut w.tx, id).await?;
+        let a = Self::end_active(&mut w.tx, id, now).await?;
         w.record(EntityKind::Association, &a.id);
         w.record(EntityKind::Instance, &a.instance_id);
         w.commit().await?;
@@ -1480,11 +1490,7 @@ where
         self.audit_tail(tail).await
     }
 
-    async fn prune_audit_events(
-        &self,
-        before: chrono::DateTime<chrono::Utc>,
-        batch: usize,
-    ) -> Result<u64> {
+    async fn prune_audit_events(&self, before: DateTime<Utc>, batch: usize) -> Result<u64> {
         self.audit_prune(before, batch).await
     }
 }

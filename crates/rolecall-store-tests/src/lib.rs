@@ -10,8 +10,12 @@ use rolecall_core::audit::{
 };
 use rolecall_core::ec2::{Ec2, Ec2Config, Filter, RunInstances, wildcard_match};
 use rolecall_core::iam::{CreatePolicy, CreateRole, Iam};
-use rolecall_core::model::{Association, Instance, MetadataOptions, Tag};
-use rolecall_core::{ChangesSince, DynStore, EntityKind, Error, OwnerKind, PageRequest};
+use rolecall_core::model::{
+    Association, Instance, InstanceProfile, ManagedPolicy, MetadataOptions, Tag,
+};
+use rolecall_core::{
+    ChangesSince, DynStore, EntityKind, Error, ManualClock, OwnerKind, PageRequest,
+};
 use std::collections::HashSet;
 
 const ACCOUNT: &str = "123456789012";
@@ -44,7 +48,7 @@ macro_rules! conformance_tests {
             pruned_feed_says_reload, describe_instances_filters_in_the_database,
             describe_associations_filters_in_the_database, audit_event_rides_with_its_write,
             audit_lookups_filter_page_tail_and_prune, associations_ended_since_read_only_recent_ends,
-            delete_user_counts_its_login_profile_in_its_transaction);
+            delete_user_counts_its_login_profile_in_its_transaction, writes_are_dated_by_the_clock);
     };
     (@each [] $make:expr; $($name:ident),*) => {
         $(
@@ -72,9 +76,13 @@ fn iam(store: &DynStore) -> Iam {
 }
 
 fn ec2(store: &DynStore) -> Ec2 {
+    ec2_of(store, iam(store))
+}
+
+fn ec2_of(store: &DynStore, iam: Iam) -> Ec2 {
     Ec2::new(
         store.clone(),
-        iam(store),
+        iam,
         Ec2Config {
             region: "us-east-1".into(),
             instance_cidr: "10.9.0.0/24".parse().unwrap(),
@@ -86,6 +94,38 @@ fn ec2(store: &DynStore) -> Ec2 {
 /// A role with the suite's trust policy.
 pub fn role(name: &str) -> CreateRole<'_> {
     CreateRole::new(name, TRUST)
+}
+
+/// A managed policy named `name` (allowing `s3:*`).
+pub async fn managed_policy(iam: &Iam, name: &str) -> ManagedPolicy {
+    let policy = CreatePolicy {
+        name,
+        path: None,
+        document: POLICY,
+        description: None,
+        tags: vec![],
+    };
+    iam.create_policy(policy).await.unwrap()
+}
+
+/// An instance profile named `name`, at `/`, without tags.
+async fn profile(iam: &Iam, name: &str) -> InstanceProfile {
+    iam.create_instance_profile(name, None, vec![])
+        .await
+        .unwrap()
+}
+
+/// The one instance `run` launches.
+async fn launched(ec2: &Ec2, run: RunInstances) -> Instance {
+    ec2.run_instances(run).await.unwrap().instances.remove(0)
+}
+
+/// `result` is IAM's DeleteConflict.
+fn delete_conflict<T: std::fmt::Debug>(result: rolecall_core::Result<T>) {
+    assert!(
+        matches!(result, Err(Error::DeleteConflict(_))),
+        "expected DeleteConflict, got {result:?}"
+    );
 }
 
 /// One instance of a fixed image.
@@ -195,46 +235,20 @@ pub async fn delete_conflicts(store: DynStore) {
     let iam = iam(&store);
     iam.create_role(role("busy")).await.unwrap();
     iam.put_role_policy("busy", "inline", POLICY).await.unwrap();
-    assert!(matches!(
-        iam.delete_role("busy").await,
-        Err(Error::DeleteConflict(_))
-    ));
+    delete_conflict(iam.delete_role("busy").await);
     iam.delete_role_policy("busy", "inline").await.unwrap();
-    let p = iam
-        .create_policy(CreatePolicy {
-            name: "m",
-            path: None,
-            document: POLICY,
-            description: None,
-            tags: vec![],
-        })
-        .await
-        .unwrap();
+    let p = managed_policy(&iam, "m").await;
     iam.attach_role_policy("busy", &p.arn).await.unwrap();
-    assert!(matches!(
-        iam.delete_role("busy").await,
-        Err(Error::DeleteConflict(_))
-    ));
-    assert!(matches!(
-        iam.delete_policy(&p.arn).await,
-        Err(Error::DeleteConflict(_))
-    ));
+    delete_conflict(iam.delete_role("busy").await);
+    delete_conflict(iam.delete_policy(&p.arn).await);
     assert_eq!(iam.get_policy(&p.arn).await.unwrap().attachment_count, 1);
     iam.detach_role_policy("busy", &p.arn).await.unwrap();
-    iam.create_instance_profile("prof", None, vec![])
-        .await
-        .unwrap();
+    profile(&iam, "prof").await;
     iam.add_role_to_instance_profile("prof", "busy")
         .await
         .unwrap();
-    assert!(matches!(
-        iam.delete_role("busy").await,
-        Err(Error::DeleteConflict(_))
-    ));
-    assert!(matches!(
-        iam.delete_instance_profile("prof").await,
-        Err(Error::DeleteConflict(_))
-    ));
+    delete_conflict(iam.delete_role("busy").await);
+    delete_conflict(iam.delete_instance_profile("prof").await);
     iam.remove_role_from_instance_profile("prof", "busy")
         .await
         .unwrap();
@@ -245,16 +259,7 @@ pub async fn delete_conflicts(store: DynStore) {
 
 pub async fn policy_versions_limit_under_concurrency(store: DynStore) {
     let iam = iam(&store);
-    let p = iam
-        .create_policy(CreatePolicy {
-            name: "versions",
-            path: None,
-            document: POLICY,
-            description: None,
-            tags: vec![],
-        })
-        .await
-        .unwrap();
+    let p = managed_policy(&iam, "versions").await;
     let tasks = (0..8).map(|_| {
         let (iam, arn) = (iam.clone(), p.arn.clone());
         async move { iam.create_policy_version(&arn, POLICY, true).await }
@@ -277,9 +282,7 @@ pub async fn policy_versions_limit_under_concurrency(store: DynStore) {
 
 pub async fn one_role_per_profile_under_concurrency(store: DynStore) {
     let iam = iam(&store);
-    iam.create_instance_profile("one", None, vec![])
-        .await
-        .unwrap();
+    profile(&iam, "one").await;
     for i in 0..6 {
         iam.create_role(role(&format!("cand{i}"))).await.unwrap();
     }
@@ -301,16 +304,9 @@ pub async fn one_role_per_profile_under_concurrency(store: DynStore) {
 pub async fn one_association_per_instance_under_concurrency(store: DynStore) {
     let (iam, ec2) = (iam(&store), ec2(&store));
     for i in 0..6 {
-        iam.create_instance_profile(&format!("p{i}"), None, vec![])
-            .await
-            .unwrap();
+        profile(&iam, &format!("p{i}")).await;
     }
-    let inst = ec2
-        .run_instances(launch())
-        .await
-        .unwrap()
-        .instances
-        .remove(0);
+    let inst = launched(&ec2, launch()).await;
     let tasks = (0..6).map(|i| {
         let (ec2, id) = (ec2.clone(), inst.id.clone());
         async move {
@@ -332,12 +328,8 @@ pub async fn one_association_per_instance_under_concurrency(store: DynStore) {
 
 pub async fn replace_and_terminate_end_associations(store: DynStore) {
     let (iam, ec2) = (iam(&store), ec2(&store));
-    iam.create_instance_profile("a", None, vec![])
-        .await
-        .unwrap();
-    iam.create_instance_profile("b", None, vec![])
-        .await
-        .unwrap();
+    profile(&iam, "a").await;
+    profile(&iam, "b").await;
     let inst = ec2
         .run_instances(RunInstances {
             profile_name: Some("a".into()),
@@ -560,22 +552,49 @@ pub async fn access_keys_limit_under_concurrency(store: DynStore) {
     assert_eq!(iam.list_access_keys("keyed").await.unwrap().len(), 2);
 }
 
-pub async fn instance_changes_are_not_lost(store: DynStore) {
-    let ec2 = ec2(&store);
-    iam(&store)
-        .create_instance_profile("held", None, vec![])
+/// What a write dates (policy versions, a policy's update, an ended association) is dated by
+/// core's clock, not by the store.
+pub async fn writes_are_dated_by_the_clock(store: DynStore) {
+    let at = chrono::DateTime::parse_from_rfc3339("2001-02-03T04:05:06Z")
+        .unwrap()
+        .to_utc();
+    let iam = iam(&store).with_clock(ManualClock::new(at));
+    let ec2 = ec2_of(&store, iam.clone());
+    let p = managed_policy(&iam, "dated").await;
+    let v2 = iam
+        .create_policy_version(&p.arn, POLICY, false)
         .await
         .unwrap();
-    let id = ec2
-        .run_instances(RunInstances {
-            profile_name: Some("held".into()),
-            ..launch()
-        })
+    assert_eq!(v2.create_date, at);
+    iam.set_default_policy_version(&p.arn, "v2").await.unwrap();
+    assert_eq!(iam.get_policy(&p.arn).await.unwrap().update_date, at);
+    profile(&iam, "dated").await;
+    let run = RunInstances {
+        profile_name: Some("dated".into()),
+        ..launch()
+    };
+    let launched = ec2.run_instances(run).await.unwrap();
+    let (inst, association) = (&launched.instances[0], &launched.associations[0]);
+    ec2.terminate_instances(std::slice::from_ref(&inst.id))
+        .await
+        .unwrap();
+    let ended = store
+        .get_association(&association.id)
         .await
         .unwrap()
-        .instances
-        .remove(0)
-        .id;
+        .unwrap();
+    assert!(!ended.state.is_active(), "{ended:?}");
+    assert_eq!(ended.timestamp, at);
+}
+
+pub async fn instance_changes_are_not_lost(store: DynStore) {
+    let ec2 = ec2(&store);
+    profile(&iam(&store), "held").await;
+    let run = RunInstances {
+        profile_name: Some("held".into()),
+        ..launch()
+    };
+    let id = launched(&ec2, run).await.id;
     // Concurrent changes to different fields of the same instance: every one is kept (a
     // read-modify-write that lost another's update would reset a field to its old value).
     type Change = Box<dyn FnOnce(&mut MetadataOptions) + Send>;
@@ -713,16 +732,7 @@ pub async fn storage_errors_in_aws_words(store: DynStore) {
     iam.create_role(role("worded")).await.unwrap();
     iam.create_user("wuser", None, None, vec![]).await.unwrap();
     iam.create_group("wgroup", None).await.unwrap();
-    let p = iam
-        .create_policy(CreatePolicy {
-            name: "wpolicy",
-            path: None,
-            document: POLICY,
-            description: None,
-            tags: vec![],
-        })
-        .await
-        .unwrap();
+    let p = managed_policy(&iam, "wpolicy").await;
     let missing = format!("arn:aws:iam::{ACCOUNT}:policy/absent");
     for (kind, owner) in OWNERS {
         refused(
@@ -814,9 +824,7 @@ pub async fn storage_errors_in_aws_words(store: DynStore) {
         .await
         .unwrap();
     iam.delete_policy(&p.arn).await.unwrap();
-    iam.create_instance_profile("wprofile", None, vec![])
-        .await
-        .unwrap();
+    profile(&iam, "wprofile").await;
     refused(
         iam.remove_role_from_instance_profile("wprofile", "worded")
             .await,
@@ -909,16 +917,7 @@ pub async fn change_feed_records_every_write(store: DynStore) {
     iam.delete_role_policy("fed", "inline").await.unwrap();
     one_change(s, &mut at, &[(RolePolicy, &r.id)]).await;
 
-    let p = iam
-        .create_policy(CreatePolicy {
-            name: "fedpol",
-            path: None,
-            document: POLICY,
-            description: None,
-            tags: vec![],
-        })
-        .await
-        .unwrap();
+    let p = managed_policy(&iam, "fedpol").await;
     one_change(s, &mut at, &[(Policy, &p.id)]).await;
     iam.tag_policy(&p.arn, tag.clone()).await.unwrap();
     one_change(s, &mut at, &[(Policy, &p.id)]).await;
@@ -971,10 +970,7 @@ pub async fn change_feed_records_every_write(store: DynStore) {
     iam.delete_policy(&p.arn).await.unwrap();
     one_change(s, &mut at, &[(Policy, &p.id)]).await;
 
-    let ip = iam
-        .create_instance_profile("fedp", None, vec![])
-        .await
-        .unwrap();
+    let ip = profile(&iam, "fedp").await;
     one_change(s, &mut at, &[(InstanceProfile, &ip.arn)]).await;
     iam.add_role_to_instance_profile("fedp", "fed")
         .await
@@ -982,10 +978,7 @@ pub async fn change_feed_records_every_write(store: DynStore) {
     one_change(s, &mut at, &[(InstanceProfile, &ip.arn)]).await;
     iam.tag_instance_profile("fedp", tag.clone()).await.unwrap();
     one_change(s, &mut at, &[(InstanceProfile, &ip.arn)]).await;
-    let other = iam
-        .create_instance_profile("fedq", None, vec![])
-        .await
-        .unwrap();
+    let other = profile(&iam, "fedq").await;
     one_change(s, &mut at, &[(InstanceProfile, &other.arn)]).await;
 
     let r1 = ec2
@@ -1083,18 +1076,11 @@ pub async fn failed_writes_record_nothing(store: DynStore) {
     let (iam, ec2) = (iam(&store), ec2(&store));
     iam.create_role(role("kept")).await.unwrap();
     iam.put_role_policy("kept", "inline", POLICY).await.unwrap();
-    iam.create_instance_profile("kp", None, vec![])
-        .await
-        .unwrap();
+    profile(&iam, "kp").await;
     iam.add_role_to_instance_profile("kp", "kept")
         .await
         .unwrap();
-    let inst = ec2
-        .run_instances(launch())
-        .await
-        .unwrap()
-        .instances
-        .remove(0);
+    let inst = launched(&ec2, launch()).await;
     ec2.associate_iam_instance_profile(&inst.id, Some("kp"), None)
         .await
         .unwrap();
@@ -1282,13 +1268,8 @@ async fn all_pages(ec2: &Ec2, filters: &[Filter], per_page: i64) -> Vec<String> 
 /// in Rust over every instance), for every filter kind, exact values and wildcards.
 pub async fn describe_instances_filters_in_the_database(store: DynStore) {
     let (iam, ec2) = (iam(&store), ec2(&store));
-    let web = iam
-        .create_instance_profile("web", None, vec![])
-        .await
-        .unwrap();
-    iam.create_instance_profile("db", None, vec![])
-        .await
-        .unwrap();
+    let web = profile(&iam, "web").await;
+    profile(&iam, "db").await;
     let mut ids = vec![];
     for n in 0..23 {
         let mut l = launch();
@@ -1307,7 +1288,7 @@ pub async fn describe_instances_filters_in_the_database(store: DynStore) {
         if n % 5 != 4 {
             l.profile_name = Some(if n % 5 < 2 { "web" } else { "db" }.into());
         }
-        let inst = ec2.run_instances(l).await.unwrap().instances.remove(0);
+        let inst = launched(&ec2, l).await;
         ids.push(inst.id);
     }
     ec2.stop_instances(&ids[..4]).await.unwrap();
@@ -1406,12 +1387,8 @@ pub async fn describe_instances_filters_in_the_database(store: DynStore) {
 /// paging, as computed in Rust over every association.
 pub async fn describe_associations_filters_in_the_database(store: DynStore) {
     let (iam, ec2) = (iam(&store), ec2(&store));
-    iam.create_instance_profile("a", None, vec![])
-        .await
-        .unwrap();
-    iam.create_instance_profile("b", None, vec![])
-        .await
-        .unwrap();
+    profile(&iam, "a").await;
+    profile(&iam, "b").await;
     let mut instances = vec![];
     for _ in 0..8 {
         let mut l = launch();

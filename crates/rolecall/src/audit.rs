@@ -4,6 +4,7 @@
 use crate::datadir;
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
+use rolecall_core::SystemClock;
 use rolecall_core::audit::{AuditTail, time_key};
 use std::io::Write;
 use std::path::Path;
@@ -36,7 +37,7 @@ pub fn parse_since(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
 }
 
 pub async fn print(dir: &Path, db: Option<&str>, since: Option<&str>, follow: bool) -> Result<()> {
-    let d = datadir::open(dir, datadir::Open::Existing, db).await?;
+    let d = datadir::open(dir, datadir::Open::Existing, db, &SystemClock).await?;
     let since = since.map(|s| parse_since(s, Utc::now())).transpose()?;
     let mut tail = AuditTail {
         after: None,

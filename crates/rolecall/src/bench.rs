@@ -11,6 +11,7 @@
 use crate::datadir;
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
+use rolecall_core::SystemClock;
 use rolecall_core::iam::{CreateRole, Iam};
 use rolecall_core::model::{
     Association, AssociationState, Instance, InstanceState, MetadataOptions, Tag,
@@ -72,7 +73,13 @@ pub async fn seed(
     spares: u64,
 ) -> Result<()> {
     let profiles = profiles.max(3);
-    let d = datadir::open(dir, datadir::Open::Serve { account_id: None }, db).await?;
+    let d = datadir::open(
+        dir,
+        datadir::Open::Serve { account_id: None },
+        db,
+        &SystemClock,
+    )
+    .await?;
     let iam = Iam::new(d.store.clone(), d.account_id.clone());
     let mut arns = Vec::new();
     for m in 0..profiles {
@@ -340,7 +347,7 @@ async fn until_serves(http: &reqwest::Client, url: &str, want: &str) -> Result<I
 }
 
 pub async fn load(db: Option<&str>, args: LoadArgs) -> Result<()> {
-    let d = datadir::open(&args.dir, datadir::Open::Existing, db).await?;
+    let d = datadir::open(&args.dir, datadir::Open::Existing, db, &SystemClock).await?;
     let endpoint = std::fs::read_to_string(args.dir.join(datadir::ENDPOINT_FILE))?;
     let mut lines = endpoint.lines();
     let url = lines.next().context("no endpoint")?.to_string();

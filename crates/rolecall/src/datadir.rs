@@ -6,7 +6,7 @@
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use rolecall_core::{DynStore, root_keys};
+use rolecall_core::{Clock, DynStore, root_keys};
 use rolecall_crypto::{IdPrefix, KeyRing, MasterKey, access_key_id_for, secret_access_key};
 use rolecall_store_sqlite::SqliteStore;
 use std::fs;
@@ -150,7 +150,14 @@ pub fn check_account_id(id: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn open(dir: &Path, how: Open<'_>, database_url: Option<&str>) -> Result<Deployment> {
+/// Opens (for `serve`, creating) the deployment in `dir`; `clock` dates what the first open
+/// records (the account's creation).
+pub async fn open(
+    dir: &Path,
+    how: Open<'_>,
+    database_url: Option<&str>,
+    clock: &dyn Clock,
+) -> Result<Deployment> {
     let (create, chosen_account) = match how {
         Open::Serve { account_id } => (true, account_id),
         Open::Existing => (false, None),
@@ -236,7 +243,9 @@ pub async fn open(dir: &Path, how: Open<'_>, database_url: Option<&str>) -> Resu
     store
         .init_meta(
             "account_created",
-            &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            &clock
+                .now()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -297,7 +306,13 @@ pub async fn open(dir: &Path, how: Open<'_>, database_url: Option<&str>) -> Resu
 /// under older keys stay valid (the ring keeps those keys) until they expire; after the longest
 /// credential lifetime an old key's line can be deleted from the key file.
 pub async fn rotate_key(dir: &Path, database_url: Option<&str>) -> Result<u8> {
-    let d = open(dir, Open::Existing, database_url).await?;
+    let d = open(
+        dir,
+        Open::Existing,
+        database_url,
+        &rolecall_core::SystemClock,
+    )
+    .await?;
     let key_path = dir.join(KEY_FILE);
     let text = fs::read_to_string(&key_path)?;
     let max_id = text

@@ -10,6 +10,7 @@ mod tls;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use rolecall_api::{Api, ApiConfig, AuthMode, KeyStore};
+use rolecall_core::SystemClock;
 use rolecall_core::ec2::{Ec2, Ec2Config};
 use rolecall_core::iam::Iam;
 use rolecall_imds::{CredentialPolicy, Directory, ImdsConfig};
@@ -526,16 +527,17 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
             + 256,
     );
     let dir = args.dir;
+    let clock: rolecall_core::DynClock = Arc::new(SystemClock);
     let d = datadir::open(
         &dir,
         datadir::Open::Serve {
             account_id: args.account_id.as_deref(),
         },
         database_url,
+        clock.as_ref(),
     )
     .await?;
     let store = d.store;
-    let clock: rolecall_core::DynClock = Arc::new(rolecall_core::SystemClock);
     let iam = Iam::new(store.clone(), d.account_id.clone()).with_clock(clock.clone());
     let ec2 = Ec2::new(
         store,
@@ -872,7 +874,7 @@ async fn exec(
     imds_endpoint: exec::ImdsEndpoint,
 ) -> Result<()> {
     use std::os::unix::process::CommandExt;
-    let d = datadir::open(&dir, datadir::Open::Existing, db).await?;
+    let d = datadir::open(&dir, datadir::Open::Existing, db, &SystemClock).await?;
     let e = endpoints(&dir);
     match d
         .store
@@ -939,7 +941,7 @@ async fn exec(
 /// `rolecall revoke-sessions ROLE`: through the store's normal write path, so the change feed
 /// carries it to every node (and their policy caches are cleared) and to agents.
 async fn revoke_sessions(dir: PathBuf, db: Option<&str>, role_name: &str) -> Result<()> {
-    let d = datadir::open(&dir, datadir::Open::Existing, db).await?;
+    let d = datadir::open(&dir, datadir::Open::Existing, db, &SystemClock).await?;
     let iam = Iam::new(d.store, d.account_id);
     let cutoff = chrono::Utc::now();
     iam.revoke_sessions(role_name, cutoff)
@@ -954,7 +956,7 @@ async fn revoke_sessions(dir: PathBuf, db: Option<&str>, role_name: &str) -> Res
 }
 
 async fn env(dir: PathBuf, db: Option<&str>) -> Result<()> {
-    let d = datadir::open(&dir, datadir::Open::Existing, db).await?;
+    let d = datadir::open(&dir, datadir::Open::Existing, db, &SystemClock).await?;
     let Endpoints {
         api: endpoint,
         region,
