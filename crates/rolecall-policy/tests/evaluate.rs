@@ -174,77 +174,47 @@ fn resources_case_sensitive_by_segment() {
     );
 }
 
+/// Each row: an operator and its value (JSON) on `key`, the request's values of `key` (none: the
+/// key is missing), and whether the condition holds.
+type Row<'a> = (&'a str, &'a str, &'a [&'a str], bool);
+
+fn table(key: &str, rows: &[Row]) {
+    for &(op, value, have, holds) in rows {
+        let c = format!(r#"{{"{op}":{{"{key}":{value}}}}}"#);
+        let keys: &[(&str, &[&str])] = if have.is_empty() { &[] } else { &[(key, have)] };
+        assert_eq!(check(&c, keys), holds, "{c} with {key} = {have:?}");
+    }
+}
+
 #[test]
 fn string_operators() {
-    let un = |v: &'static str| [("aws:username", &*Box::leak(Box::new([v])) as &[&str])];
-    assert!(check(
-        r#"{"StringEquals":{"aws:username":"alice"}}"#,
-        &[("aws:username", &["alice"])]
-    ));
-    assert!(!check(
-        r#"{"StringEquals":{"aws:username":"alice"}}"#,
-        &[("aws:username", &["Alice"])]
-    ));
-    assert!(!check(r#"{"StringEquals":{"aws:username":"alice"}}"#, &[]));
-    assert!(check(
-        r#"{"StringEquals":{"aws:username":["bob","alice"]}}"#,
-        &un("alice")
-    ));
-    assert!(!check(
-        r#"{"StringEquals":{"aws:username":"a*"}}"#,
-        &un("alice")
-    ));
-    assert!(check(
-        r#"{"StringEquals":{"aws:username":"a*"}}"#,
-        &un("a*")
-    ));
-    assert!(check(
-        r#"{"StringNotEquals":{"aws:username":"bob"}}"#,
-        &un("alice")
-    ));
-    assert!(!check(
-        r#"{"StringNotEquals":{"aws:username":["bob","alice"]}}"#,
-        &un("alice")
-    ));
-    // Negated operators are true when the key is missing.
-    assert!(check(r#"{"StringNotEquals":{"aws:username":"bob"}}"#, &[]));
-    assert!(check(
-        r#"{"StringEqualsIgnoreCase":{"aws:username":"ALICE"}}"#,
-        &un("alice")
-    ));
-    assert!(!check(
-        r#"{"StringNotEqualsIgnoreCase":{"aws:username":"ALICE"}}"#,
-        &un("alice")
-    ));
-    assert!(check(
-        r#"{"StringLike":{"aws:username":"a*e"}}"#,
-        &un("alice")
-    ));
-    assert!(check(
-        r#"{"StringLike":{"aws:username":"?lice"}}"#,
-        &un("alice")
-    ));
-    assert!(!check(
-        r#"{"StringLike":{"aws:username":"A*"}}"#,
-        &un("alice")
-    ));
-    assert!(check(
-        r#"{"StringNotLike":{"aws:username":"b*"}}"#,
-        &un("alice")
-    ));
-    assert!(!check(
-        r#"{"StringNotLike":{"aws:username":"a*"}}"#,
-        &un("alice")
-    ));
+    #[rustfmt::skip]
+    table("aws:username", &[
+        ("StringEquals", r#""alice""#, &["alice"], true),
+        ("StringEquals", r#""alice""#, &["Alice"], false),
+        ("StringEquals", r#""alice""#, &[], false),
+        ("StringEquals", r#"["bob","alice"]"#, &["alice"], true),
+        ("StringEquals", r#""a*""#, &["alice"], false),
+        ("StringEquals", r#""a*""#, &["a*"], true),
+        ("StringNotEquals", r#""bob""#, &["alice"], true),
+        ("StringNotEquals", r#"["bob","alice"]"#, &["alice"], false),
+        // Negated operators are true when the key is missing.
+        ("StringNotEquals", r#""bob""#, &[], true),
+        ("StringEqualsIgnoreCase", r#""ALICE""#, &["alice"], true),
+        ("StringNotEqualsIgnoreCase", r#""ALICE""#, &["alice"], false),
+        ("StringLike", r#""a*e""#, &["alice"], true),
+        ("StringLike", r#""?lice""#, &["alice"], true),
+        ("StringLike", r#""A*""#, &["alice"], false),
+        ("StringNotLike", r#""b*""#, &["alice"], true),
+        ("StringNotLike", r#""a*""#, &["alice"], false),
+    ]);
+    let alice: &[(&str, &[&str])] = &[("aws:username", &["alice"])];
     // Condition key names are case-insensitive.
-    assert!(check(
-        r#"{"StringEquals":{"AWS:UserName":"alice"}}"#,
-        &un("alice")
-    ));
+    assert!(check(r#"{"StringEquals":{"AWS:UserName":"alice"}}"#, alice));
     // Several keys: AND; several operators: AND.
     assert!(!check(
         r#"{"StringEquals":{"aws:username":"alice","aws:PrincipalTag/team":"x"}}"#,
-        &un("alice")
+        alice
     ));
     assert!(check(
         r#"{"StringEquals":{"aws:username":"alice"},"StringLike":{"aws:PrincipalTag/team":"x*"}}"#,
@@ -257,177 +227,105 @@ fn string_operators() {
 
 #[test]
 fn numeric_operators() {
-    let mk = |v: &'static str| [("s3:max-keys", &*Box::leak(Box::new([v])) as &[&str])];
-    assert!(check(
-        r#"{"NumericEquals":{"s3:max-keys":"10"}}"#,
-        &mk("10")
-    ));
-    assert!(check(
-        r#"{"NumericEquals":{"s3:max-keys":10}}"#,
-        &mk("10.0")
-    ));
-    assert!(!check(
-        r#"{"NumericNotEquals":{"s3:max-keys":"10"}}"#,
-        &mk("10")
-    ));
-    assert!(check(
-        r#"{"NumericLessThan":{"s3:max-keys":"10"}}"#,
-        &mk("9")
-    ));
-    assert!(!check(
-        r#"{"NumericLessThan":{"s3:max-keys":"10"}}"#,
-        &mk("10")
-    ));
-    assert!(check(
-        r#"{"NumericLessThanEquals":{"s3:max-keys":"10"}}"#,
-        &mk("10")
-    ));
-    assert!(check(
-        r#"{"NumericGreaterThan":{"s3:max-keys":"-1.5"}}"#,
-        &mk("-1")
-    ));
-    assert!(check(
-        r#"{"NumericGreaterThanEquals":{"s3:max-keys":"10"}}"#,
-        &mk("10")
-    ));
-    assert!(!check(
-        r#"{"NumericGreaterThan":{"s3:max-keys":"10"}}"#,
-        &mk("abc")
-    ));
-    assert!(!check(r#"{"NumericLessThan":{"s3:max-keys":"10"}}"#, &[]));
-    assert!(check(
-        r#"{"NumericLessThanIfExists":{"s3:max-keys":"10"}}"#,
-        &[]
-    ));
+    #[rustfmt::skip]
+    table("s3:max-keys", &[
+        ("NumericEquals", r#""10""#, &["10"], true),
+        ("NumericEquals", "10", &["10.0"], true),
+        ("NumericNotEquals", r#""10""#, &["10"], false),
+        ("NumericLessThan", r#""10""#, &["9"], true),
+        ("NumericLessThan", r#""10""#, &["10"], false),
+        ("NumericLessThanEquals", r#""10""#, &["10"], true),
+        ("NumericGreaterThan", r#""-1.5""#, &["-1"], true),
+        ("NumericGreaterThanEquals", r#""10""#, &["10"], true),
+        ("NumericGreaterThan", r#""10""#, &["abc"], false),
+        ("NumericLessThan", r#""10""#, &[], false),
+        ("NumericLessThanIfExists", r#""10""#, &[], true),
+    ]);
 }
 
 #[test]
 fn date_operators() {
-    let t = |v: &'static str| [("aws:CurrentTime", &*Box::leak(Box::new([v])) as &[&str])];
-    assert!(check(
-        r#"{"DateGreaterThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}"#,
-        &t("2024-06-01T12:00:00Z")
-    ));
-    assert!(!check(
-        r#"{"DateLessThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}"#,
-        &t("2024-06-01T12:00:00Z")
-    ));
-    assert!(check(
-        r#"{"DateEquals":{"aws:CurrentTime":"2020-01-01"}}"#,
-        &t("2020-01-01T00:00:00Z")
-    ));
-    assert!(check(
-        r#"{"DateNotEquals":{"aws:CurrentTime":"2020-01-01"}}"#,
-        &t("2020-01-01T00:00:01Z")
-    ));
-    assert!(check(
-        r#"{"DateLessThanEquals":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}"#,
-        &t("2020-01-01T00:00:00.000Z")
-    ));
-    assert!(check(
-        r#"{"DateGreaterThanEquals":{"aws:CurrentTime":"2020-01-01T01:00:00+01:00"}}"#,
-        &t("2020-01-01T00:00:00Z")
-    ));
-    // Epoch seconds on either side.
-    assert!(check(
-        r#"{"DateGreaterThan":{"aws:EpochTime":"2020-01-01T00:00:00Z"}}"#,
-        &[("aws:EpochTime", &["1600000000"])]
-    ));
-    assert!(check(
-        r#"{"DateLessThan":{"aws:CurrentTime":1700000000}}"#,
-        &t("2020-01-01T00:00:00Z")
-    ));
-    assert!(!check(
-        r#"{"DateLessThan":{"aws:CurrentTime":"2030-01-01"}}"#,
-        &t("not a date")
-    ));
+    const NOW: &[&str] = &["2024-06-01T12:00:00Z"];
+    #[rustfmt::skip]
+    table("aws:CurrentTime", &[
+        ("DateGreaterThan", r#""2020-01-01T00:00:00Z""#, NOW, true),
+        ("DateLessThan", r#""2020-01-01T00:00:00Z""#, NOW, false),
+        ("DateEquals", r#""2020-01-01""#, &["2020-01-01T00:00:00Z"], true),
+        ("DateNotEquals", r#""2020-01-01""#, &["2020-01-01T00:00:01Z"], true),
+        ("DateLessThanEquals", r#""2020-01-01T00:00:00Z""#, &["2020-01-01T00:00:00.000Z"], true),
+        ("DateGreaterThanEquals", r#""2020-01-01T01:00:00+01:00""#, &["2020-01-01T00:00:00Z"], true),
+        // Epoch seconds on either side.
+        ("DateLessThan", "1700000000", &["2020-01-01T00:00:00Z"], true),
+        ("DateLessThan", r#""2030-01-01""#, &["not a date"], false),
+    ]);
+    let epoch: Row = (
+        "DateGreaterThan",
+        r#""2020-01-01T00:00:00Z""#,
+        &["1600000000"],
+        true,
+    );
+    table("aws:EpochTime", &[epoch]);
 }
 
 #[test]
 fn bool_binary_null() {
-    let st = |v: &'static str| [("aws:SecureTransport", &*Box::leak(Box::new([v])) as &[&str])];
-    assert!(check(
-        r#"{"Bool":{"aws:SecureTransport":"true"}}"#,
-        &st("true")
-    ));
-    assert!(check(
-        r#"{"Bool":{"aws:SecureTransport":true}}"#,
-        &st("TRUE")
-    ));
-    assert!(!check(
-        r#"{"Bool":{"aws:SecureTransport":"true"}}"#,
-        &st("false")
-    ));
-    assert!(!check(r#"{"Bool":{"aws:SecureTransport":"false"}}"#, &[]));
-    assert!(check(
-        r#"{"BoolIfExists":{"aws:SecureTransport":"false"}}"#,
-        &[]
-    ));
-    assert!(check(
-        r#"{"BinaryEquals":{"k:bin":"QmluYXJ5"}}"#,
-        &[("k:bin", &["QmluYXJ5"])]
-    ));
-    assert!(!check(
-        r#"{"BinaryEquals":{"k:bin":"QmluYXJ5"}}"#,
-        &[("k:bin", &["qmluyxj5"])]
-    ));
-    assert!(check(r#"{"Null":{"aws:TokenIssueTime":"true"}}"#, &[]));
-    assert!(!check(
-        r#"{"Null":{"aws:TokenIssueTime":"true"}}"#,
-        &[("aws:TokenIssueTime", &["x"])]
-    ));
-    assert!(check(
-        r#"{"Null":{"aws:TokenIssueTime":"false"}}"#,
-        &[("aws:TokenIssueTime", &["x"])]
-    ));
-    assert!(!check(r#"{"Null":{"aws:TokenIssueTime":false}}"#, &[]));
+    #[rustfmt::skip]
+    table("aws:SecureTransport", &[
+        ("Bool", r#""true""#, &["true"], true),
+        ("Bool", "true", &["TRUE"], true),
+        ("Bool", r#""true""#, &["false"], false),
+        ("Bool", r#""false""#, &[], false),
+        ("BoolIfExists", r#""false""#, &[], true),
+    ]);
+    #[rustfmt::skip]
+    table("k:bin", &[
+        ("BinaryEquals", r#""QmluYXJ5""#, &["QmluYXJ5"], true),
+        ("BinaryEquals", r#""QmluYXJ5""#, &["qmluyxj5"], false),
+    ]);
+    #[rustfmt::skip]
+    table("aws:TokenIssueTime", &[
+        ("Null", r#""true""#, &[], true),
+        ("Null", r#""true""#, &["x"], false),
+        ("Null", r#""false""#, &["x"], true),
+        ("Null", "false", &[], false),
+    ]);
 }
 
 #[test]
 fn ip_operators() {
-    let ip = |v: &'static str| [("aws:SourceIp", &*Box::leak(Box::new([v])) as &[&str])];
-    let c = r#"{"IpAddress":{"aws:SourceIp":["10.0.0.0/8","2001:db8::/32","192.0.2.7"]}}"#;
-    assert!(check(c, &ip("10.1.2.3")));
-    assert!(check(c, &ip("192.0.2.7")));
-    assert!(!check(c, &ip("192.0.2.8")));
-    assert!(check(c, &ip("2001:db8:1::5")));
-    assert!(!check(c, &ip("2001:db9::1")));
-    assert!(!check(c, &ip("not-an-ip")));
-    assert!(!check(c, &[]));
-    let n = r#"{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}"#;
-    assert!(!check(n, &ip("10.9.9.9")));
-    assert!(check(n, &ip("11.0.0.1")));
-    assert!(check(n, &ip("::1")));
-    assert!(check(n, &[]));
+    let any = r#"["10.0.0.0/8","2001:db8::/32","192.0.2.7"]"#;
+    #[rustfmt::skip]
+    table("aws:SourceIp", &[
+        ("IpAddress", any, &["10.1.2.3"], true),
+        ("IpAddress", any, &["192.0.2.7"], true),
+        ("IpAddress", any, &["192.0.2.8"], false),
+        ("IpAddress", any, &["2001:db8:1::5"], true),
+        ("IpAddress", any, &["2001:db9::1"], false),
+        ("IpAddress", any, &["not-an-ip"], false),
+        ("IpAddress", any, &[], false),
+        ("NotIpAddress", r#""10.0.0.0/8""#, &["10.9.9.9"], false),
+        ("NotIpAddress", r#""10.0.0.0/8""#, &["11.0.0.1"], true),
+        ("NotIpAddress", r#""10.0.0.0/8""#, &["::1"], true),
+        ("NotIpAddress", r#""10.0.0.0/8""#, &[], true),
+    ]);
 }
 
 #[test]
 fn arn_operators() {
-    let sa = |v: &'static str| [("aws:SourceArn", &*Box::leak(Box::new([v])) as &[&str])];
-    let like = r#"{"ArnLike":{"aws:SourceArn":"arn:aws:sns:*:123456789012:topic-*"}}"#;
-    assert!(check(
-        like,
-        &sa("arn:aws:sns:us-east-1:123456789012:topic-a")
-    ));
-    assert!(!check(
-        like,
-        &sa("arn:aws:sns:us-east-1:123456789013:topic-a")
-    ));
-    assert!(!check(
-        like,
-        &sa("arn:aws:SNS:us-east-1:123456789012:topic-a")
-    ));
-    assert!(!check(like, &sa("not an arn")));
-    let eq = r#"{"ArnEquals":{"aws:SourceArn":"arn:aws:s3:::b*"}}"#;
-    assert!(check(eq, &sa("arn:aws:s3:::bucket")));
-    let not = r#"{"ArnNotLike":{"aws:SourceArn":"arn:aws:s3:::b*"}}"#;
-    assert!(!check(not, &sa("arn:aws:s3:::bucket")));
-    assert!(check(not, &sa("arn:aws:s3:::other")));
-    assert!(check(not, &[]));
-    assert!(check(
-        r#"{"ArnNotEquals":{"aws:SourceArn":"arn:aws:s3:::x"}}"#,
-        &sa("arn:aws:s3:::y")
-    ));
+    let topics = r#""arn:aws:sns:*:123456789012:topic-*""#;
+    let buckets = r#""arn:aws:s3:::b*""#;
+    #[rustfmt::skip]
+    table("aws:SourceArn", &[
+        ("ArnLike", topics, &["arn:aws:sns:us-east-1:123456789012:topic-a"], true),
+        ("ArnLike", topics, &["arn:aws:sns:us-east-1:123456789013:topic-a"], false),
+        ("ArnLike", topics, &["arn:aws:SNS:us-east-1:123456789012:topic-a"], false),
+        ("ArnLike", topics, &["not an arn"], false),
+        ("ArnEquals", buckets, &["arn:aws:s3:::bucket"], true),
+        ("ArnNotLike", buckets, &["arn:aws:s3:::bucket"], false),
+        ("ArnNotLike", buckets, &["arn:aws:s3:::other"], true),
+        ("ArnNotLike", buckets, &[], true),
+        ("ArnNotEquals", r#""arn:aws:s3:::x""#, &["arn:aws:s3:::y"], true),
+    ]);
 }
 
 #[test]
