@@ -11,6 +11,7 @@
 
 use rolecall_policy::*;
 
+const I_01: &str = "arn:aws:ec2:us-east-1:123456789012:instance/i-01";
 const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
 
 fn pol(doc: &str, kind: PolicyKind) -> Policy {
@@ -31,6 +32,11 @@ fn req(action: &str, resource: &str) -> RequestContext {
 fn decide(p: &Policy, r: &RequestContext) -> Decision {
     let refs = [PolicyRef::new("p", p)];
     evaluate_identity(&refs, r).decision
+}
+
+/// The decision of `p` alone on `action` on `resource`, by alice.
+fn decides(p: &Policy, action: &str, resource: &str) -> Decision {
+    decide(p, &req(action, resource))
 }
 
 /// Allow `*` on `*` under one condition block.
@@ -59,9 +65,9 @@ use Decision::*;
 fn default_deny_allow_and_explicit_deny() {
     let p =
         id_policy(r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#);
-    assert_eq!(decide(&p, &req("s3:GetObject", "arn:aws:s3:::b/x")), Allow);
+    assert_eq!(decides(&p, "s3:GetObject", "arn:aws:s3:::b/x"), Allow);
     assert_eq!(
-        decide(&p, &req("s3:PutObject", "arn:aws:s3:::b/x")),
+        decides(&p, "s3:PutObject", "arn:aws:s3:::b/x"),
         ImplicitDeny
     );
     let p = id_policy(
@@ -87,28 +93,25 @@ fn actions_case_insensitive_with_wildcards() {
     let p = id_policy(
         r#"{"Effect":"Allow","Action":["S3:get*","ec2:Describe?nstances"],"Resource":"*"}"#,
     );
-    assert_eq!(decide(&p, &req("s3:GetObject", "*")), Allow);
-    assert_eq!(decide(&p, &req("S3:GETOBJECT", "*")), Allow);
-    assert_eq!(decide(&p, &req("ec2:DescribeInstances", "*")), Allow);
-    assert_eq!(
-        decide(&p, &req("ec2:DescribeXXnstances", "*")),
-        ImplicitDeny
-    );
-    assert_eq!(decide(&p, &req("s3:PutObject", "*")), ImplicitDeny);
-    assert_eq!(decide(&p, &req("s3x:GetObject", "*")), ImplicitDeny);
+    assert_eq!(decides(&p, "s3:GetObject", "*"), Allow);
+    assert_eq!(decides(&p, "S3:GETOBJECT", "*"), Allow);
+    assert_eq!(decides(&p, "ec2:DescribeInstances", "*"), Allow);
+    assert_eq!(decides(&p, "ec2:DescribeXXnstances", "*"), ImplicitDeny);
+    assert_eq!(decides(&p, "s3:PutObject", "*"), ImplicitDeny);
+    assert_eq!(decides(&p, "s3x:GetObject", "*"), ImplicitDeny);
 }
 
 #[test]
 fn not_action_and_not_resource() {
     let p = id_policy(r#"{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}"#);
-    assert_eq!(decide(&p, &req("ec2:RunInstances", "*")), Allow);
-    assert_eq!(decide(&p, &req("IAM:PassRole", "*")), ImplicitDeny);
+    assert_eq!(decides(&p, "ec2:RunInstances", "*"), Allow);
+    assert_eq!(decides(&p, "IAM:PassRole", "*"), ImplicitDeny);
     let p = id_policy(
         r#"[{"Effect":"Allow","Action":"s3:*","Resource":"*"},{"Effect":"Deny","Action":"s3:*","NotResource":["arn:aws:s3:::ok","arn:aws:s3:::ok/*"]}]"#,
     );
-    assert_eq!(decide(&p, &req("s3:GetObject", "arn:aws:s3:::ok/x")), Allow);
+    assert_eq!(decides(&p, "s3:GetObject", "arn:aws:s3:::ok/x"), Allow);
     assert_eq!(
-        decide(&p, &req("s3:GetObject", "arn:aws:s3:::other/x")),
+        decides(&p, "s3:GetObject", "arn:aws:s3:::other/x"),
         ExplicitDeny
     );
 }
@@ -118,60 +121,35 @@ fn resources_case_sensitive_by_segment() {
     let p = id_policy(
         r#"{"Effect":"Allow","Action":"*","Resource":["arn:aws:ec2:*:123456789012:instance/i-??","arn:aws:s3:::Bucket/*"]}"#,
     );
+    assert_eq!(decides(&p, "ec2:StartInstances", I_01), Allow);
     assert_eq!(
-        decide(
+        decides(
             &p,
-            &req(
-                "ec2:StartInstances",
-                "arn:aws:ec2:us-east-1:123456789012:instance/i-01"
-            )
-        ),
-        Allow
-    );
-    assert_eq!(
-        decide(
-            &p,
-            &req(
-                "ec2:StartInstances",
-                "arn:aws:ec2:us-east-1:123456789012:instance/i-012"
-            )
+            "ec2:StartInstances",
+            "arn:aws:ec2:us-east-1:123456789012:instance/i-012"
         ),
         ImplicitDeny
     );
     assert_eq!(
-        decide(
+        decides(
             &p,
-            &req(
-                "ec2:StartInstances",
-                "arn:aws:ec2:us-east-1:111111111111:instance/i-01"
-            )
+            "ec2:StartInstances",
+            "arn:aws:ec2:us-east-1:111111111111:instance/i-01"
         ),
         ImplicitDeny
     );
+    assert_eq!(decides(&p, "s3:GetObject", "arn:aws:s3:::Bucket/a"), Allow);
     assert_eq!(
-        decide(&p, &req("s3:GetObject", "arn:aws:s3:::Bucket/a")),
-        Allow
-    );
-    assert_eq!(
-        decide(&p, &req("s3:GetObject", "arn:aws:s3:::bucket/a")),
+        decides(&p, "s3:GetObject", "arn:aws:s3:::bucket/a"),
         ImplicitDeny
     );
     assert_eq!(
-        decide(&p, &req("s3:GetObject", "arn:aws:S3:::Bucket/a")),
+        decides(&p, "s3:GetObject", "arn:aws:S3:::Bucket/a"),
         ImplicitDeny
     );
     // `*` in the region does not swallow the account.
     let p = id_policy(r#"{"Effect":"Allow","Action":"*","Resource":"arn:aws:ec2:*:instance/*:*"}"#);
-    assert_eq!(
-        decide(
-            &p,
-            &req(
-                "ec2:StartInstances",
-                "arn:aws:ec2:us-east-1:123456789012:instance/i-01"
-            )
-        ),
-        ImplicitDeny
-    );
+    assert_eq!(decides(&p, "ec2:StartInstances", I_01), ImplicitDeny);
 }
 
 /// One condition case of `condition_cases.json`: a condition block, the request's context
@@ -249,7 +227,7 @@ fn policy_variables() {
         r#"{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${aws:PrincipalTag/team, 'shared'}/*"}"#,
     );
     assert_eq!(
-        decide(&p, &req("s3:GetObject", "arn:aws:s3:::b/shared/x")),
+        decides(&p, "s3:GetObject", "arn:aws:s3:::b/shared/x"),
         Allow
     );
     let r = req("s3:GetObject", "arn:aws:s3:::b/red/x").with_key("aws:PrincipalTag/team", "red");
@@ -257,12 +235,9 @@ fn policy_variables() {
     // Escapes.
     let p =
         id_policy(r#"{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${*}${?}${$}"}"#);
+    assert_eq!(decides(&p, "s3:GetObject", "arn:aws:s3:::b/*?$"), Allow);
     assert_eq!(
-        decide(&p, &req("s3:GetObject", "arn:aws:s3:::b/*?$")),
-        Allow
-    );
-    assert_eq!(
-        decide(&p, &req("s3:GetObject", "arn:aws:s3:::b/xy$")),
+        decides(&p, "s3:GetObject", "arn:aws:s3:::b/xy$"),
         ImplicitDeny
     );
     // In conditions, with a variable value containing no wildcard meaning.
@@ -325,60 +300,70 @@ fn assume(principal: Principal) -> RequestContext {
     RequestContext::new(principal, "sts:AssumeRole", ROLE)
 }
 
+/// A set of `identity` policies and the resource (for AssumeRole: trust) policy `resource`.
+fn with_resource<'a>(identity: &'a [PolicyRef<'a>], resource: &'a Policy) -> PolicySet<'a> {
+    PolicySet {
+        identity,
+        resource: Some(PolicyRef::new("resource", resource)),
+        ..Default::default()
+    }
+}
+
+/// A set of `identity` policies capped by the permissions boundary `boundary`, with the resource
+/// policy `resource` if any.
+fn bounded<'a>(
+    identity: &'a [PolicyRef<'a>],
+    boundary: &'a Policy,
+    resource: Option<&'a Policy>,
+) -> PolicySet<'a> {
+    PolicySet {
+        identity,
+        boundary: Some(PolicyRef::new("boundary", boundary)),
+        resource: resource.map(|p| PolicyRef::new("resource", p)),
+        ..Default::default()
+    }
+}
+
+/// The decision and its reason for `ctx` under `set`.
+fn outcome(set: &PolicySet, ctx: &RequestContext) -> (Decision, Reason) {
+    let e = set.evaluate(ctx);
+    (e.decision, e.reason)
+}
+
 #[test]
 fn trust_policies() {
     let allow_assume = id_policy(r#"{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}"#);
     let ids = [PolicyRef::new("id", &allow_assume)];
     // Service principal: trust alone.
     let t = trust(r#"{"Service":"ec2.amazonaws.com"}"#);
-    let set = PolicySet {
-        resource: Some(PolicyRef::new("trust", &t)),
-        ..Default::default()
-    };
+    let set = with_resource(&[], &t);
     let e = set.evaluate(&assume(Principal::service("ec2.amazonaws.com")));
     assert_eq!((e.decision, e.reason), (Allow, Reason::AllowedByResource));
-    let e = set.evaluate(&assume(Principal::service("lambda.amazonaws.com")));
     assert_eq!(
-        (e.decision, e.reason),
+        outcome(&set, &assume(Principal::service("lambda.amazonaws.com"))),
         (ImplicitDeny, Reason::NoResourceAllow)
     );
     // The trust policy must allow even if identity policies do.
-    let set = PolicySet {
-        identity: &ids,
-        resource: Some(PolicyRef::new("trust", &t)),
-        ..Default::default()
-    };
-    let e = set.evaluate(&assume(Principal::user(ALICE)));
+    let set = with_resource(&ids, &t);
     assert_eq!(
-        (e.decision, e.reason),
+        outcome(&set, &assume(Principal::user(ALICE))),
         (ImplicitDeny, Reason::NoResourceAllow)
     );
     // Trust names the user: no identity permission needed (same account).
     let t = trust(&format!(r#"{{"AWS":"{ALICE}"}}"#));
-    let set = PolicySet {
-        resource: Some(PolicyRef::new("trust", &t)),
-        ..Default::default()
-    };
+    let set = with_resource(&[], &t);
     assert_eq!(
         set.evaluate(&assume(Principal::user(ALICE))).decision,
         Allow
     );
     // Trust names the account: identity permission needed.
     let t = trust(r#"{"AWS":"arn:aws:iam::123456789012:root"}"#);
-    let set = PolicySet {
-        resource: Some(PolicyRef::new("trust", &t)),
-        ..Default::default()
-    };
-    let e = set.evaluate(&assume(Principal::user(ALICE)));
+    let set = with_resource(&[], &t);
     assert_eq!(
-        (e.decision, e.reason),
+        outcome(&set, &assume(Principal::user(ALICE))),
         (ImplicitDeny, Reason::NoIdentityAllow)
     );
-    let set = PolicySet {
-        identity: &ids,
-        resource: Some(PolicyRef::new("trust", &t)),
-        ..Default::default()
-    };
+    let set = with_resource(&ids, &t);
     assert_eq!(
         set.evaluate(&assume(Principal::user(ALICE))).decision,
         Allow
@@ -386,21 +371,13 @@ fn trust_policies() {
     // Cross-account: trust names the account and identity allows.
     let bob = Principal::user("arn:aws:iam::111122223333:user/bob");
     let t = trust(r#"{"AWS":"111122223333"}"#);
-    let set = PolicySet {
-        identity: &ids,
-        resource: Some(PolicyRef::new("trust", &t)),
-        ..Default::default()
-    };
+    let set = with_resource(&ids, &t);
     assert_eq!(set.evaluate(&assume(bob.clone())).decision, Allow);
     // Cross-account: trust names bob directly but bob's account grants nothing.
     let t = trust(r#"{"AWS":"arn:aws:iam::111122223333:user/bob"}"#);
-    let set = PolicySet {
-        resource: Some(PolicyRef::new("trust", &t)),
-        ..Default::default()
-    };
-    let e = set.evaluate(&assume(bob));
+    let set = with_resource(&[], &t);
     assert_eq!(
-        (e.decision, e.reason),
+        outcome(&set, &assume(bob)),
         (ImplicitDeny, Reason::NoIdentityAllow)
     );
     // Explicit deny in the trust policy.
@@ -408,11 +385,7 @@ fn trust_policies() {
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"},{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"sts:*"}]}"#,
         PolicyKind::Trust,
     );
-    let set = PolicySet {
-        identity: &ids,
-        resource: Some(PolicyRef::new("trust", &t)),
-        ..Default::default()
-    };
+    let set = with_resource(&ids, &t);
     let e = set.evaluate(&assume(Principal::user(ALICE)));
     assert_eq!(e.reason, Reason::ExplicitDeny(PolicyType::Resource));
     // NotPrincipal is not allowed in trust policies; in resource policies it
@@ -428,10 +401,7 @@ fn trust_policies() {
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"},{"Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:iam::123456789012:user/alice","123456789012"]},"Action":"s3:*","Resource":"*"}]}"#,
         PolicyKind::Resource,
     );
-    let set = PolicySet {
-        resource: Some(PolicyRef::new("rp", &rp)),
-        ..Default::default()
-    };
+    let set = with_resource(&[], &rp);
     let get = |p: Principal| RequestContext::new(p, "s3:GetObject", "arn:aws:s3:::b/k");
     assert_eq!(set.evaluate(&get(Principal::user(ALICE))).decision, Allow);
     assert_eq!(
@@ -457,10 +427,7 @@ fn trust_policies() {
         r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"sts:AssumeRole","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}}"#,
         PolicyKind::Trust,
     );
-    let set = PolicySet {
-        resource: Some(PolicyRef::new("trust", &t)),
-        ..Default::default()
-    };
+    let set = with_resource(&[], &t);
     assert_eq!(
         set.evaluate(&assume(Principal::user(ALICE))).decision,
         ImplicitDeny
@@ -480,15 +447,10 @@ fn boundaries_and_session_policies_cap() {
     let s3 = id_policy(r#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#);
     let ec2 = id_policy(r#"{"Effect":"Allow","Action":"ec2:*","Resource":"*"}"#);
     let ids = [PolicyRef::new("all", &all)];
-    let set = PolicySet {
-        identity: &ids,
-        boundary: Some(PolicyRef::new("pb", &s3)),
-        ..Default::default()
-    };
+    let set = bounded(&ids, &s3, None);
     assert_eq!(set.evaluate(&req("s3:GetObject", "*")).decision, Allow);
-    let e = set.evaluate(&req("ec2:RunInstances", "*"));
     assert_eq!(
-        (e.decision, e.reason),
+        outcome(&set, &req("ec2:RunInstances", "*")),
         (ImplicitDeny, Reason::NoBoundaryAllow)
     );
     // A boundary alone grants nothing.
@@ -511,9 +473,8 @@ fn boundaries_and_session_policies_cap() {
     };
     let r = |a: &str| RequestContext::new(session_principal.clone(), a, "*");
     assert_eq!(set.evaluate(&r("s3:GetObject")).decision, Allow);
-    let e = set.evaluate(&r("ec2:RunInstances"));
     assert_eq!(
-        (e.decision, e.reason),
+        outcome(&set, &r("ec2:RunInstances")),
         (ImplicitDeny, Reason::NoSessionAllow)
     );
     let set = PolicySet {
@@ -527,11 +488,7 @@ fn boundaries_and_session_policies_cap() {
     let deny = id_policy(
         r#"[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"iam:*","Resource":"*"}]"#,
     );
-    let set = PolicySet {
-        identity: &ids,
-        boundary: Some(PolicyRef::new("pb", &deny)),
-        ..Default::default()
-    };
+    let set = bounded(&ids, &deny, None);
     assert_eq!(
         set.evaluate(&req("iam:GetRole", "*")).reason,
         Reason::ExplicitDeny(PolicyType::PermissionsBoundary)
@@ -554,56 +511,29 @@ fn resource_policies_same_account() {
     r.resource_account = Some("123456789012".into());
     // Naming the user: allowed without identity permission, boundary does not cap.
     let by_user = rp(&format!(r#"{{"AWS":"{ALICE}"}}"#));
-    let set = PolicySet {
-        identity: &ids,
-        boundary: Some(PolicyRef::new("pb", &none)),
-        resource: Some(PolicyRef::new("rp", &by_user)),
-        ..Default::default()
-    };
+    let set = bounded(&ids, &none, Some(&by_user));
     assert_eq!(set.evaluate(&r).reason, Reason::AllowedByResource);
     // Naming the account: identity permission needed.
     let by_account = rp(r#"{"AWS":"123456789012"}"#);
-    let set = PolicySet {
-        identity: &ids,
-        resource: Some(PolicyRef::new("rp", &by_account)),
-        ..Default::default()
-    };
+    let set = with_resource(&ids, &by_account);
     assert_eq!(set.evaluate(&r).reason, Reason::NoIdentityAllow);
     // Role session, resource policy names the role ARN: boundary caps.
     let session = Principal::assumed_role("arn:aws:sts::123456789012:assumed-role/app/s", ROLE);
     let mut rs = r.clone();
     rs.principal = session;
     let by_role = rp(&format!(r#"{{"AWS":"{ROLE}"}}"#));
-    let set = PolicySet {
-        identity: &ids,
-        boundary: Some(PolicyRef::new("pb", &none)),
-        resource: Some(PolicyRef::new("rp", &by_role)),
-        ..Default::default()
-    };
+    let set = bounded(&ids, &none, Some(&by_role));
     assert_eq!(set.evaluate(&rs).reason, Reason::NoBoundaryAllow);
-    let set = PolicySet {
-        identity: &ids,
-        resource: Some(PolicyRef::new("rp", &by_role)),
-        ..Default::default()
-    };
+    let set = with_resource(&ids, &by_role);
     assert_eq!(set.evaluate(&rs).decision, Allow);
     // Names the session ARN: boundary does not cap.
     let by_session = rp(r#"{"AWS":"arn:aws:sts::123456789012:assumed-role/app/s"}"#);
-    let set = PolicySet {
-        identity: &ids,
-        boundary: Some(PolicyRef::new("pb", &none)),
-        resource: Some(PolicyRef::new("rp", &by_session)),
-        ..Default::default()
-    };
+    let set = bounded(&ids, &none, Some(&by_session));
     assert_eq!(set.evaluate(&rs).decision, Allow);
     // Cross-account: resource policy alone is not enough.
     let mut x = r.clone();
     x.resource_account = Some("999999999999".into());
-    let set = PolicySet {
-        identity: &ids,
-        resource: Some(PolicyRef::new("rp", &by_user)),
-        ..Default::default()
-    };
+    let set = with_resource(&ids, &by_user);
     assert_eq!(set.evaluate(&x).reason, Reason::NoIdentityAllow);
     // Cross-account, no resource policy at all.
     let all = id_policy(r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#);
