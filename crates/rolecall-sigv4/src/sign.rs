@@ -140,6 +140,18 @@ fn truncate_to_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
 /// non-default). The payload hash is the value of an `X-Amz-Content-Sha256`
 /// header if present, else SHA-256 of `req.body`.
 pub fn sign(req: &Request<'_>, params: &SigningParams<'_>) -> SignedRequest {
+    let (time, key) = time_and_key(params);
+    sign_with_key(
+        req,
+        params.credentials.access_key_id,
+        params.credentials.session_token,
+        &key,
+        time,
+    )
+}
+
+/// The signing time (whole seconds) and the key derived for its date.
+fn time_and_key(params: &SigningParams<'_>) -> (DateTime<Utc>, SigningKey) {
     let time = truncate_to_seconds(params.time);
     let date = time.format("%Y%m%d").to_string();
     let key = SigningKey::derive(
@@ -148,13 +160,7 @@ pub fn sign(req: &Request<'_>, params: &SigningParams<'_>) -> SignedRequest {
         params.region,
         params.service,
     );
-    sign_with_key(
-        req,
-        params.credentials.access_key_id,
-        params.credentials.session_token,
-        &key,
-        time,
-    )
+    (time, key)
 }
 
 /// Like [`sign`], with a pre-derived key (e.g. cached by an agent). `time`
@@ -235,15 +241,8 @@ pub fn presign(
     params: &SigningParams<'_>,
     expires_secs: u32,
 ) -> PresignedRequest {
-    let time = truncate_to_seconds(params.time);
+    let (time, key) = time_and_key(params);
     let timestamp = format_timestamp(&time);
-    let date = time.format("%Y%m%d").to_string();
-    let key = SigningKey::derive(
-        params.credentials.secret_access_key,
-        &date,
-        params.region,
-        params.service,
-    );
     let signed = names_to_sign(
         req.headers,
         &["content-type", "content-length", "x-amz-date"],
