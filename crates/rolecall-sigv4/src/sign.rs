@@ -150,6 +150,23 @@ pub fn sign(req: &Request<'_>, params: &SigningParams<'_>) -> SignedRequest {
     )
 }
 
+/// The content type of a Query/EC2-protocol form POST, as the AWS SDKs send it.
+pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
+
+/// Sign a Query/EC2-protocol request: the form `body` POSTed to `/` on `host` (the `Host` header
+/// the client will send) with [`FORM_CONTENT_TYPE`].
+pub fn sign_form_post(host: &str, body: &str, params: &SigningParams<'_>) -> SignedRequest {
+    let headers = [("host", host), ("content-type", FORM_CONTENT_TYPE)];
+    let req = Request {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &headers,
+        body: body.as_bytes(),
+    };
+    sign(&req, params)
+}
+
 /// The signing time (whole seconds) and the key derived for its date.
 fn time_and_key(params: &SigningParams<'_>) -> (DateTime<Utc>, SigningKey) {
     let time = truncate_to_seconds(params.time);
