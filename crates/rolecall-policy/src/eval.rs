@@ -58,6 +58,18 @@ struct Req<'a> {
     has_boundary: bool,
 }
 
+impl<'a> Req<'a> {
+    fn new(ctx: &'a RequestContext, buf: &'a mut [u8; ACTION_BUF], has_boundary: bool) -> Self {
+        let (action, fold) = lowercase_into(&ctx.action, buf);
+        Req {
+            ctx,
+            action,
+            fold,
+            has_boundary,
+        }
+    }
+}
+
 /// Longest action lowercased on the stack; longer ones are folded while matching.
 const ACTION_BUF: usize = 128;
 
@@ -224,13 +236,7 @@ impl<'a> PolicySet<'a> {
         };
 
         let mut buf = [0u8; ACTION_BUF];
-        let (action, fold) = lowercase_into(&req.action, &mut buf);
-        let r = Req {
-            ctx: req,
-            action,
-            fold,
-            has_boundary: self.boundary.is_some(),
-        };
+        let r = Req::new(req, &mut buf, self.boundary.is_some());
         let id = scan(self.identity, PolicyType::Identity, &r);
         if let Some(at) = id.deny {
             return deny(at);
@@ -300,13 +306,7 @@ impl<'a> PolicySet<'a> {
     pub fn explain(&self, req: &RequestContext) -> Explanation {
         let evaluation = self.evaluate(req);
         let mut buf = [0u8; ACTION_BUF];
-        let (action, fold) = lowercase_into(&req.action, &mut buf);
-        let r = Req {
-            ctx: req,
-            action,
-            fold,
-            has_boundary: self.boundary.is_some(),
-        };
+        let r = Req::new(req, &mut buf, self.boundary.is_some());
         let mut matched = Vec::new();
         let mut missing: Vec<String> = Vec::new();
         let groups: [(&[PolicyRef<'_>], PolicyType); 4] = [

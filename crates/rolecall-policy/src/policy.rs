@@ -25,6 +25,16 @@ pub enum PolicyKind {
 }
 
 impl PolicyKind {
+    /// Every kind (for callers that try a document as each).
+    pub const ALL: [PolicyKind; 6] = [
+        PolicyKind::Identity,
+        PolicyKind::Managed,
+        PolicyKind::Trust,
+        PolicyKind::Boundary,
+        PolicyKind::Session,
+        PolicyKind::Resource,
+    ];
+
     /// Maximum size in characters, white space not counted.
     pub fn size_limit(self) -> usize {
         match self {

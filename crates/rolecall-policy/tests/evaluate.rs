@@ -11,6 +11,7 @@
 
 use rolecall_policy::*;
 
+const I_01: &str = "arn:aws:ec2:us-east-1:123456789012:instance/i-01";
 const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
 
 fn pol(doc: &str, kind: PolicyKind) -> Policy {
@@ -31,6 +32,11 @@ fn req(action: &str, resource: &str) -> RequestContext {
 fn decide(p: &Policy, r: &RequestContext) -> Decision {
     let refs = [PolicyRef::new("p", p)];
     evaluate_identity(&refs, r).decision
+}
+
+/// The decision of `p` alone on `action` on `resource`, by alice.
+fn decides(p: &Policy, action: &str, resource: &str) -> Decision {
+    decide(p, &req(action, resource))
 }
 
 /// Allow `*` on `*` under one condition block.
@@ -59,9 +65,9 @@ use Decision::*;
 fn default_deny_allow_and_explicit_deny() {
     let p =
         id_policy(r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#);
-    assert_eq!(decide(&p, &req("s3:GetObject", "arn:aws:s3:::b/x")), Allow);
+    assert_eq!(decides(&p, "s3:GetObject", "arn:aws:s3:::b/x"), Allow);
     assert_eq!(
-        decide(&p, &req("s3:PutObject", "arn:aws:s3:::b/x")),
+        decides(&p, "s3:PutObject", "arn:aws:s3:::b/x"),
         ImplicitDeny
     );
     let p = id_policy(
@@ -87,28 +93,25 @@ fn actions_case_insensitive_with_wildcards() {
     let p = id_policy(
         r#"{"Effect":"Allow","Action":["S3:get*","ec2:Describe?nstances"],"Resource":"*"}"#,
     );
-    assert_eq!(decide(&p, &req("s3:GetObject", "*")), Allow);
-    assert_eq!(decide(&p, &req("S3:GETOBJECT", "*")), Allow);
-    assert_eq!(decide(&p, &req("ec2:DescribeInstances", "*")), Allow);
-    assert_eq!(
-        decide(&p, &req("ec2:DescribeXXnstances", "*")),
-        ImplicitDeny
-    );
-    assert_eq!(decide(&p, &req("s3:PutObject", "*")), ImplicitDeny);
-    assert_eq!(decide(&p, &req("s3x:GetObject", "*")), ImplicitDeny);
+    assert_eq!(decides(&p, "s3:GetObject", "*"), Allow);
+    assert_eq!(decides(&p, "S3:GETOBJECT", "*"), Allow);
+    assert_eq!(decides(&p, "ec2:DescribeInstances", "*"), Allow);
+    assert_eq!(decides(&p, "ec2:DescribeXXnstances", "*"), ImplicitDeny);
+    assert_eq!(decides(&p, "s3:PutObject", "*"), ImplicitDeny);
+    assert_eq!(decides(&p, "s3x:GetObject", "*"), ImplicitDeny);
 }
 
 #[test]
 fn not_action_and_not_resource() {
     let p = id_policy(r#"{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}"#);
-    assert_eq!(decide(&p, &req("ec2:RunInstances", "*")), Allow);
-    assert_eq!(decide(&p, &req("IAM:PassRole", "*")), ImplicitDeny);
+    assert_eq!(decides(&p, "ec2:RunInstances", "*"), Allow);
+    assert_eq!(decides(&p, "IAM:PassRole", "*"), ImplicitDeny);
     let p = id_policy(
         r#"[{"Effect":"Allow","Action":"s3:*","Resource":"*"},{"Effect":"Deny","Action":"s3:*","NotResource":["arn:aws:s3:::ok","arn:aws:s3:::ok/*"]}]"#,
     );
-    assert_eq!(decide(&p, &req("s3:GetObject", "arn:aws:s3:::ok/x")), Allow);
+    assert_eq!(decides(&p, "s3:GetObject", "arn:aws:s3:::ok/x"), Allow);
     assert_eq!(
-        decide(&p, &req("s3:GetObject", "arn:aws:s3:::other/x")),
+        decides(&p, "s3:GetObject", "arn:aws:s3:::other/x"),
         ExplicitDeny
     );
 }
@@ -118,387 +121,75 @@ fn resources_case_sensitive_by_segment() {
     let p = id_policy(
         r#"{"Effect":"Allow","Action":"*","Resource":["arn:aws:ec2:*:123456789012:instance/i-??","arn:aws:s3:::Bucket/*"]}"#,
     );
+    assert_eq!(decides(&p, "ec2:StartInstances", I_01), Allow);
     assert_eq!(
-        decide(
+        decides(
             &p,
-            &req(
-                "ec2:StartInstances",
-                "arn:aws:ec2:us-east-1:123456789012:instance/i-01"
-            )
-        ),
-        Allow
-    );
-    assert_eq!(
-        decide(
-            &p,
-            &req(
-                "ec2:StartInstances",
-                "arn:aws:ec2:us-east-1:123456789012:instance/i-012"
-            )
+            "ec2:StartInstances",
+            "arn:aws:ec2:us-east-1:123456789012:instance/i-012"
         ),
         ImplicitDeny
     );
     assert_eq!(
-        decide(
+        decides(
             &p,
-            &req(
-                "ec2:StartInstances",
-                "arn:aws:ec2:us-east-1:111111111111:instance/i-01"
-            )
+            "ec2:StartInstances",
+            "arn:aws:ec2:us-east-1:111111111111:instance/i-01"
         ),
         ImplicitDeny
     );
+    assert_eq!(decides(&p, "s3:GetObject", "arn:aws:s3:::Bucket/a"), Allow);
     assert_eq!(
-        decide(&p, &req("s3:GetObject", "arn:aws:s3:::Bucket/a")),
-        Allow
-    );
-    assert_eq!(
-        decide(&p, &req("s3:GetObject", "arn:aws:s3:::bucket/a")),
+        decides(&p, "s3:GetObject", "arn:aws:s3:::bucket/a"),
         ImplicitDeny
     );
     assert_eq!(
-        decide(&p, &req("s3:GetObject", "arn:aws:S3:::Bucket/a")),
+        decides(&p, "s3:GetObject", "arn:aws:S3:::Bucket/a"),
         ImplicitDeny
     );
     // `*` in the region does not swallow the account.
     let p = id_policy(r#"{"Effect":"Allow","Action":"*","Resource":"arn:aws:ec2:*:instance/*:*"}"#);
-    assert_eq!(
-        decide(
-            &p,
-            &req(
-                "ec2:StartInstances",
-                "arn:aws:ec2:us-east-1:123456789012:instance/i-01"
-            )
-        ),
-        ImplicitDeny
-    );
+    assert_eq!(decides(&p, "ec2:StartInstances", I_01), ImplicitDeny);
 }
 
-#[test]
-fn string_operators() {
-    let un = |v: &'static str| [("aws:username", &*Box::leak(Box::new([v])) as &[&str])];
-    assert!(check(
-        r#"{"StringEquals":{"aws:username":"alice"}}"#,
-        &[("aws:username", &["alice"])]
-    ));
-    assert!(!check(
-        r#"{"StringEquals":{"aws:username":"alice"}}"#,
-        &[("aws:username", &["Alice"])]
-    ));
-    assert!(!check(r#"{"StringEquals":{"aws:username":"alice"}}"#, &[]));
-    assert!(check(
-        r#"{"StringEquals":{"aws:username":["bob","alice"]}}"#,
-        &un("alice")
-    ));
-    assert!(!check(
-        r#"{"StringEquals":{"aws:username":"a*"}}"#,
-        &un("alice")
-    ));
-    assert!(check(
-        r#"{"StringEquals":{"aws:username":"a*"}}"#,
-        &un("a*")
-    ));
-    assert!(check(
-        r#"{"StringNotEquals":{"aws:username":"bob"}}"#,
-        &un("alice")
-    ));
-    assert!(!check(
-        r#"{"StringNotEquals":{"aws:username":["bob","alice"]}}"#,
-        &un("alice")
-    ));
-    // Negated operators are true when the key is missing.
-    assert!(check(r#"{"StringNotEquals":{"aws:username":"bob"}}"#, &[]));
-    assert!(check(
-        r#"{"StringEqualsIgnoreCase":{"aws:username":"ALICE"}}"#,
-        &un("alice")
-    ));
-    assert!(!check(
-        r#"{"StringNotEqualsIgnoreCase":{"aws:username":"ALICE"}}"#,
-        &un("alice")
-    ));
-    assert!(check(
-        r#"{"StringLike":{"aws:username":"a*e"}}"#,
-        &un("alice")
-    ));
-    assert!(check(
-        r#"{"StringLike":{"aws:username":"?lice"}}"#,
-        &un("alice")
-    ));
-    assert!(!check(
-        r#"{"StringLike":{"aws:username":"A*"}}"#,
-        &un("alice")
-    ));
-    assert!(check(
-        r#"{"StringNotLike":{"aws:username":"b*"}}"#,
-        &un("alice")
-    ));
-    assert!(!check(
-        r#"{"StringNotLike":{"aws:username":"a*"}}"#,
-        &un("alice")
-    ));
-    // Condition key names are case-insensitive.
-    assert!(check(
-        r#"{"StringEquals":{"AWS:UserName":"alice"}}"#,
-        &un("alice")
-    ));
-    // Several keys: AND; several operators: AND.
-    assert!(!check(
-        r#"{"StringEquals":{"aws:username":"alice","aws:PrincipalTag/team":"x"}}"#,
-        &un("alice")
-    ));
-    assert!(check(
-        r#"{"StringEquals":{"aws:username":"alice"},"StringLike":{"aws:PrincipalTag/team":"x*"}}"#,
-        &[
-            ("aws:username", &["alice"]),
-            ("aws:PrincipalTag/team", &["xy"])
-        ]
-    ));
+/// One condition case of `condition_cases.json`: a condition block, the request's context
+/// (a string: a single-valued key; an array: a multivalued key, even with zero or one value;
+/// absent: the key is missing), and whether the block holds.
+#[derive(serde::Deserialize)]
+struct ConditionCase {
+    condition: serde_json::Value,
+    context: serde_json::Map<String, serde_json::Value>,
+    holds: bool,
+    #[serde(default)]
+    why: String,
 }
 
+/// String, numeric, date, bool, binary, null, IP, ARN and set operators, case by case.
 #[test]
-fn numeric_operators() {
-    let mk = |v: &'static str| [("s3:max-keys", &*Box::leak(Box::new([v])) as &[&str])];
-    assert!(check(
-        r#"{"NumericEquals":{"s3:max-keys":"10"}}"#,
-        &mk("10")
-    ));
-    assert!(check(
-        r#"{"NumericEquals":{"s3:max-keys":10}}"#,
-        &mk("10.0")
-    ));
-    assert!(!check(
-        r#"{"NumericNotEquals":{"s3:max-keys":"10"}}"#,
-        &mk("10")
-    ));
-    assert!(check(
-        r#"{"NumericLessThan":{"s3:max-keys":"10"}}"#,
-        &mk("9")
-    ));
-    assert!(!check(
-        r#"{"NumericLessThan":{"s3:max-keys":"10"}}"#,
-        &mk("10")
-    ));
-    assert!(check(
-        r#"{"NumericLessThanEquals":{"s3:max-keys":"10"}}"#,
-        &mk("10")
-    ));
-    assert!(check(
-        r#"{"NumericGreaterThan":{"s3:max-keys":"-1.5"}}"#,
-        &mk("-1")
-    ));
-    assert!(check(
-        r#"{"NumericGreaterThanEquals":{"s3:max-keys":"10"}}"#,
-        &mk("10")
-    ));
-    assert!(!check(
-        r#"{"NumericGreaterThan":{"s3:max-keys":"10"}}"#,
-        &mk("abc")
-    ));
-    assert!(!check(r#"{"NumericLessThan":{"s3:max-keys":"10"}}"#, &[]));
-    assert!(check(
-        r#"{"NumericLessThanIfExists":{"s3:max-keys":"10"}}"#,
-        &[]
-    ));
-}
-
-#[test]
-fn date_operators() {
-    let t = |v: &'static str| [("aws:CurrentTime", &*Box::leak(Box::new([v])) as &[&str])];
-    assert!(check(
-        r#"{"DateGreaterThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}"#,
-        &t("2024-06-01T12:00:00Z")
-    ));
-    assert!(!check(
-        r#"{"DateLessThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}"#,
-        &t("2024-06-01T12:00:00Z")
-    ));
-    assert!(check(
-        r#"{"DateEquals":{"aws:CurrentTime":"2020-01-01"}}"#,
-        &t("2020-01-01T00:00:00Z")
-    ));
-    assert!(check(
-        r#"{"DateNotEquals":{"aws:CurrentTime":"2020-01-01"}}"#,
-        &t("2020-01-01T00:00:01Z")
-    ));
-    assert!(check(
-        r#"{"DateLessThanEquals":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}"#,
-        &t("2020-01-01T00:00:00.000Z")
-    ));
-    assert!(check(
-        r#"{"DateGreaterThanEquals":{"aws:CurrentTime":"2020-01-01T01:00:00+01:00"}}"#,
-        &t("2020-01-01T00:00:00Z")
-    ));
-    // Epoch seconds on either side.
-    assert!(check(
-        r#"{"DateGreaterThan":{"aws:EpochTime":"2020-01-01T00:00:00Z"}}"#,
-        &[("aws:EpochTime", &["1600000000"])]
-    ));
-    assert!(check(
-        r#"{"DateLessThan":{"aws:CurrentTime":1700000000}}"#,
-        &t("2020-01-01T00:00:00Z")
-    ));
-    assert!(!check(
-        r#"{"DateLessThan":{"aws:CurrentTime":"2030-01-01"}}"#,
-        &t("not a date")
-    ));
-}
-
-#[test]
-fn bool_binary_null() {
-    let st = |v: &'static str| [("aws:SecureTransport", &*Box::leak(Box::new([v])) as &[&str])];
-    assert!(check(
-        r#"{"Bool":{"aws:SecureTransport":"true"}}"#,
-        &st("true")
-    ));
-    assert!(check(
-        r#"{"Bool":{"aws:SecureTransport":true}}"#,
-        &st("TRUE")
-    ));
-    assert!(!check(
-        r#"{"Bool":{"aws:SecureTransport":"true"}}"#,
-        &st("false")
-    ));
-    assert!(!check(r#"{"Bool":{"aws:SecureTransport":"false"}}"#, &[]));
-    assert!(check(
-        r#"{"BoolIfExists":{"aws:SecureTransport":"false"}}"#,
-        &[]
-    ));
-    assert!(check(
-        r#"{"BinaryEquals":{"k:bin":"QmluYXJ5"}}"#,
-        &[("k:bin", &["QmluYXJ5"])]
-    ));
-    assert!(!check(
-        r#"{"BinaryEquals":{"k:bin":"QmluYXJ5"}}"#,
-        &[("k:bin", &["qmluyxj5"])]
-    ));
-    assert!(check(r#"{"Null":{"aws:TokenIssueTime":"true"}}"#, &[]));
-    assert!(!check(
-        r#"{"Null":{"aws:TokenIssueTime":"true"}}"#,
-        &[("aws:TokenIssueTime", &["x"])]
-    ));
-    assert!(check(
-        r#"{"Null":{"aws:TokenIssueTime":"false"}}"#,
-        &[("aws:TokenIssueTime", &["x"])]
-    ));
-    assert!(!check(r#"{"Null":{"aws:TokenIssueTime":false}}"#, &[]));
-}
-
-#[test]
-fn ip_operators() {
-    let ip = |v: &'static str| [("aws:SourceIp", &*Box::leak(Box::new([v])) as &[&str])];
-    let c = r#"{"IpAddress":{"aws:SourceIp":["10.0.0.0/8","2001:db8::/32","192.0.2.7"]}}"#;
-    assert!(check(c, &ip("10.1.2.3")));
-    assert!(check(c, &ip("192.0.2.7")));
-    assert!(!check(c, &ip("192.0.2.8")));
-    assert!(check(c, &ip("2001:db8:1::5")));
-    assert!(!check(c, &ip("2001:db9::1")));
-    assert!(!check(c, &ip("not-an-ip")));
-    assert!(!check(c, &[]));
-    let n = r#"{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}"#;
-    assert!(!check(n, &ip("10.9.9.9")));
-    assert!(check(n, &ip("11.0.0.1")));
-    assert!(check(n, &ip("::1")));
-    assert!(check(n, &[]));
-}
-
-#[test]
-fn arn_operators() {
-    let sa = |v: &'static str| [("aws:SourceArn", &*Box::leak(Box::new([v])) as &[&str])];
-    let like = r#"{"ArnLike":{"aws:SourceArn":"arn:aws:sns:*:123456789012:topic-*"}}"#;
-    assert!(check(
-        like,
-        &sa("arn:aws:sns:us-east-1:123456789012:topic-a")
-    ));
-    assert!(!check(
-        like,
-        &sa("arn:aws:sns:us-east-1:123456789013:topic-a")
-    ));
-    assert!(!check(
-        like,
-        &sa("arn:aws:SNS:us-east-1:123456789012:topic-a")
-    ));
-    assert!(!check(like, &sa("not an arn")));
-    let eq = r#"{"ArnEquals":{"aws:SourceArn":"arn:aws:s3:::b*"}}"#;
-    assert!(check(eq, &sa("arn:aws:s3:::bucket")));
-    let not = r#"{"ArnNotLike":{"aws:SourceArn":"arn:aws:s3:::b*"}}"#;
-    assert!(!check(not, &sa("arn:aws:s3:::bucket")));
-    assert!(check(not, &sa("arn:aws:s3:::other")));
-    assert!(check(not, &[]));
-    assert!(check(
-        r#"{"ArnNotEquals":{"aws:SourceArn":"arn:aws:s3:::x"}}"#,
-        &sa("arn:aws:s3:::y")
-    ));
-}
-
-#[test]
-fn set_operators() {
-    let tags: &[&str] = &["a", "b"];
-    let fa = r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["a","b","c"]}}"#;
-    assert!(check(fa, &[("aws:TagKeys", tags)]));
-    assert!(!check(fa, &[("aws:TagKeys", &["a", "z"])]));
-    // ForAllValues: true when the key is missing or empty.
-    assert!(check(fa, &[]));
-    let mut r = req("s3:GetObject", "*");
-    r.keys.insert_values("aws:TagKeys", Vec::<String>::new());
-    assert_eq!(decide(&cond(fa), &r), Allow);
-    let any = r#"{"ForAnyValue:StringEquals":{"aws:TagKeys":["b","x"]}}"#;
-    assert!(check(any, &[("aws:TagKeys", tags)]));
-    assert!(!check(any, &[("aws:TagKeys", &["a", "z"])]));
-    // ForAnyValue: false when missing or empty.
-    assert!(!check(any, &[]));
-    assert_eq!(decide(&cond(any), &r), ImplicitDeny);
-    // Negated set operators.
-    let fan = r#"{"ForAllValues:StringNotEquals":{"aws:TagKeys":["secret"]}}"#;
-    assert!(check(fan, &[("aws:TagKeys", tags)]));
-    assert!(!check(fan, &[("aws:TagKeys", &["a", "secret"])]));
-    let fyn = r#"{"ForAnyValue:StringNotEquals":{"aws:TagKeys":["secret"]}}"#;
-    assert!(check(fyn, &[("aws:TagKeys", &["a", "secret"])]));
-    assert!(!check(fyn, &[("aws:TagKeys", &["secret"])]));
-    let fal = r#"{"ForAllValues:StringLike":{"aws:TagKeys":["team-*"]}}"#;
-    assert!(check(fal, &[("aws:TagKeys", &["team-a", "team-b"])]));
-    assert!(!check(fal, &[("aws:TagKeys", &["team-a", "cost"])]));
-    // Single-valued operator with a multi-valued key: a set operator is
-    // required, so it never matches (negated operators included).
-    assert!(!check(
-        r#"{"StringEquals":{"aws:TagKeys":"b"}}"#,
-        &[("aws:TagKeys", tags)]
-    ));
-    assert!(!check(
-        r#"{"StringNotEquals":{"aws:TagKeys":"z"}}"#,
-        &[("aws:TagKeys", tags)]
-    ));
-    let mut one = req("s3:GetObject", "*");
-    one.keys.insert_values("aws:TagKeys", ["b"]);
-    assert_eq!(
-        decide(&cond(r#"{"StringEquals":{"aws:TagKeys":"b"}}"#), &one),
-        ImplicitDeny
-    );
-    assert_eq!(
-        decide(
-            &cond(r#"{"ForAnyValue:StringEquals":{"aws:TagKeys":"b"}}"#),
-            &one
-        ),
-        Allow
-    );
-    // Null only tests presence: an empty set is present.
-    assert_eq!(
-        decide(&cond(r#"{"Null":{"aws:TagKeys":"false"}}"#), &r),
-        Allow
-    );
-    // IfExists with a qualifier.
-    assert!(check(
-        r#"{"ForAnyValue:StringEqualsIfExists":{"aws:TagKeys":"b"}}"#,
-        &[]
-    ));
-    // Numeric set operator.
-    assert!(check(
-        r#"{"ForAllValues:NumericLessThan":{"k:n":"10"}}"#,
-        &[("k:n", &["1", "2"])]
-    ));
-    assert!(!check(
-        r#"{"ForAllValues:NumericLessThan":{"k:n":"10"}}"#,
-        &[("k:n", &["1", "20"])]
-    ));
+fn condition_operators() {
+    let cases: Vec<ConditionCase> =
+        serde_json::from_str(include_str!("condition_cases.json")).unwrap();
+    for case in &cases {
+        let mut r = req("s3:GetObject", "arn:aws:s3:::b/k");
+        for (key, value) in &case.context {
+            match value {
+                serde_json::Value::Array(values) => {
+                    let values = values.iter().map(|v| v.as_str().unwrap().to_owned());
+                    r.keys.insert_values(key, values);
+                }
+                value => {
+                    r.keys.insert(key, value.as_str().unwrap());
+                }
+            }
+        }
+        let allowed = decide(&cond(&case.condition.to_string()), &r) == Allow;
+        assert_eq!(
+            allowed, case.holds,
+            "{} with {:?} ({})",
+            case.condition, case.context, case.why
+        );
+    }
+    assert_eq!(cases.len(), 92, "every case of the file was read");
 }
 
 #[test]
@@ -536,7 +227,7 @@ fn policy_variables() {
         r#"{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${aws:PrincipalTag/team, 'shared'}/*"}"#,
     );
     assert_eq!(
-        decide(&p, &req("s3:GetObject", "arn:aws:s3:::b/shared/x")),
+        decides(&p, "s3:GetObject", "arn:aws:s3:::b/shared/x"),
         Allow
     );
     let r = req("s3:GetObject", "arn:aws:s3:::b/red/x").with_key("aws:PrincipalTag/team", "red");
@@ -544,12 +235,9 @@ fn policy_variables() {
     // Escapes.
     let p =
         id_policy(r#"{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${*}${?}${$}"}"#);
+    assert_eq!(decides(&p, "s3:GetObject", "arn:aws:s3:::b/*?$"), Allow);
     assert_eq!(
-        decide(&p, &req("s3:GetObject", "arn:aws:s3:::b/*?$")),
-        Allow
-    );
-    assert_eq!(
-        decide(&p, &req("s3:GetObject", "arn:aws:s3:::b/xy$")),
+        decides(&p, "s3:GetObject", "arn:aws:s3:::b/xy$"),
         ImplicitDeny
     );
     // In conditions, with a variable value containing no wildcard meaning.
@@ -612,60 +300,70 @@ fn assume(principal: Principal) -> RequestContext {
     RequestContext::new(principal, "sts:AssumeRole", ROLE)
 }
 
+/// A set of `identity` policies and the resource (for AssumeRole: trust) policy `resource`.
+fn with_resource<'a>(identity: &'a [PolicyRef<'a>], resource: &'a Policy) -> PolicySet<'a> {
+    PolicySet {
+        identity,
+        resource: Some(PolicyRef::new("resource", resource)),
+        ..Default::default()
+    }
+}
+
+/// A set of `identity` policies capped by the permissions boundary `boundary`, with the resource
+/// policy `resource` if any.
+fn bounded<'a>(
+    identity: &'a [PolicyRef<'a>],
+    boundary: &'a Policy,
+    resource: Option<&'a Policy>,
+) -> PolicySet<'a> {
+    PolicySet {
+        identity,
+        boundary: Some(PolicyRef::new("boundary", boundary)),
+        resource: resource.map(|p| PolicyRef::new("resource", p)),
+        ..Default::default()
+    }
+}
+
+/// The decision and its reason for `ctx` under `set`.
+fn outcome(set: &PolicySet, ctx: &RequestContext) -> (Decision, Reason) {
+    let e = set.evaluate(ctx);
+    (e.decision, e.reason)
+}
+
 #[test]
 fn trust_policies() {
     let allow_assume = id_policy(r#"{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}"#);
     let ids = [PolicyRef::new("id", &allow_assume)];
     // Service principal: trust alone.
     let t = trust(r#"{"Service":"ec2.amazonaws.com"}"#);
-    let set = PolicySet {
-        resource: Some(PolicyRef::new("trust", &t)),
-        ..Default::default()
-    };
+    let set = with_resource(&[], &t);
     let e = set.evaluate(&assume(Principal::service("ec2.amazonaws.com")));
     assert_eq!((e.decision, e.reason), (Allow, Reason::AllowedByResource));
-    let e = set.evaluate(&assume(Principal::service("lambda.amazonaws.com")));
     assert_eq!(
-        (e.decision, e.reason),
+        outcome(&set, &assume(Principal::service("lambda.amazonaws.com"))),
         (ImplicitDeny, Reason::NoResourceAllow)
     );
     // The trust policy must allow even if identity policies do.
-    let set = PolicySet {
-        identity: &ids,
-        resource: Some(PolicyRef::new("trust", &t)),
-        ..Default::default()
-    };
-    let e = set.evaluate(&assume(Principal::user(ALICE)));
+    let set = with_resource(&ids, &t);
     assert_eq!(
-        (e.decision, e.reason),
+        outcome(&set, &assume(Principal::user(ALICE))),
         (ImplicitDeny, Reason::NoResourceAllow)
     );
     // Trust names the user: no identity permission needed (same account).
     let t = trust(&format!(r#"{{"AWS":"{ALICE}"}}"#));
-    let set = PolicySet {
-        resource: Some(PolicyRef::new("trust", &t)),
-        ..Default::default()
-    };
+    let set = with_resource(&[], &t);
     assert_eq!(
         set.evaluate(&assume(Principal::user(ALICE))).decision,
         Allow
     );
     // Trust names the account: identity permission needed.
     let t = trust(r#"{"AWS":"arn:aws:iam::123456789012:root"}"#);
-    let set = PolicySet {
-        resource: Some(PolicyRef::new("trust", &t)),
-        ..Default::default()
-    };
-    let e = set.evaluate(&assume(Principal::user(ALICE)));
+    let set = with_resource(&[], &t);
     assert_eq!(
-        (e.decision, e.reason),
+        outcome(&set, &assume(Principal::user(ALICE))),
         (ImplicitDeny, Reason::NoIdentityAllow)
     );
-    let set = PolicySet {
-        identity: &ids,
-        resource: Some(PolicyRef::new("trust", &t)),
-        ..Default::default()
-    };
+    let set = with_resource(&ids, &t);
     assert_eq!(
         set.evaluate(&assume(Principal::user(ALICE))).decision,
         Allow
@@ -673,21 +371,13 @@ fn trust_policies() {
     // Cross-account: trust names the account and identity allows.
     let bob = Principal::user("arn:aws:iam::111122223333:user/bob");
     let t = trust(r#"{"AWS":"111122223333"}"#);
-    let set = PolicySet {
-        identity: &ids,
-        resource: Some(PolicyRef::new("trust", &t)),
-        ..Default::default()
-    };
+    let set = with_resource(&ids, &t);
     assert_eq!(set.evaluate(&assume(bob.clone())).decision, Allow);
     // Cross-account: trust names bob directly but bob's account grants nothing.
     let t = trust(r#"{"AWS":"arn:aws:iam::111122223333:user/bob"}"#);
-    let set = PolicySet {
-        resource: Some(PolicyRef::new("trust", &t)),
-        ..Default::default()
-    };
-    let e = set.evaluate(&assume(bob));
+    let set = with_resource(&[], &t);
     assert_eq!(
-        (e.decision, e.reason),
+        outcome(&set, &assume(bob)),
         (ImplicitDeny, Reason::NoIdentityAllow)
     );
     // Explicit deny in the trust policy.
@@ -695,11 +385,7 @@ fn trust_policies() {
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"},{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"sts:*"}]}"#,
         PolicyKind::Trust,
     );
-    let set = PolicySet {
-        identity: &ids,
-        resource: Some(PolicyRef::new("trust", &t)),
-        ..Default::default()
-    };
+    let set = with_resource(&ids, &t);
     let e = set.evaluate(&assume(Principal::user(ALICE)));
     assert_eq!(e.reason, Reason::ExplicitDeny(PolicyType::Resource));
     // NotPrincipal is not allowed in trust policies; in resource policies it
@@ -715,10 +401,7 @@ fn trust_policies() {
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"},{"Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:iam::123456789012:user/alice","123456789012"]},"Action":"s3:*","Resource":"*"}]}"#,
         PolicyKind::Resource,
     );
-    let set = PolicySet {
-        resource: Some(PolicyRef::new("rp", &rp)),
-        ..Default::default()
-    };
+    let set = with_resource(&[], &rp);
     let get = |p: Principal| RequestContext::new(p, "s3:GetObject", "arn:aws:s3:::b/k");
     assert_eq!(set.evaluate(&get(Principal::user(ALICE))).decision, Allow);
     assert_eq!(
@@ -744,10 +427,7 @@ fn trust_policies() {
         r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"sts:AssumeRole","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}}"#,
         PolicyKind::Trust,
     );
-    let set = PolicySet {
-        resource: Some(PolicyRef::new("trust", &t)),
-        ..Default::default()
-    };
+    let set = with_resource(&[], &t);
     assert_eq!(
         set.evaluate(&assume(Principal::user(ALICE))).decision,
         ImplicitDeny
@@ -767,15 +447,10 @@ fn boundaries_and_session_policies_cap() {
     let s3 = id_policy(r#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#);
     let ec2 = id_policy(r#"{"Effect":"Allow","Action":"ec2:*","Resource":"*"}"#);
     let ids = [PolicyRef::new("all", &all)];
-    let set = PolicySet {
-        identity: &ids,
-        boundary: Some(PolicyRef::new("pb", &s3)),
-        ..Default::default()
-    };
+    let set = bounded(&ids, &s3, None);
     assert_eq!(set.evaluate(&req("s3:GetObject", "*")).decision, Allow);
-    let e = set.evaluate(&req("ec2:RunInstances", "*"));
     assert_eq!(
-        (e.decision, e.reason),
+        outcome(&set, &req("ec2:RunInstances", "*")),
         (ImplicitDeny, Reason::NoBoundaryAllow)
     );
     // A boundary alone grants nothing.
@@ -798,9 +473,8 @@ fn boundaries_and_session_policies_cap() {
     };
     let r = |a: &str| RequestContext::new(session_principal.clone(), a, "*");
     assert_eq!(set.evaluate(&r("s3:GetObject")).decision, Allow);
-    let e = set.evaluate(&r("ec2:RunInstances"));
     assert_eq!(
-        (e.decision, e.reason),
+        outcome(&set, &r("ec2:RunInstances")),
         (ImplicitDeny, Reason::NoSessionAllow)
     );
     let set = PolicySet {
@@ -814,11 +488,7 @@ fn boundaries_and_session_policies_cap() {
     let deny = id_policy(
         r#"[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"iam:*","Resource":"*"}]"#,
     );
-    let set = PolicySet {
-        identity: &ids,
-        boundary: Some(PolicyRef::new("pb", &deny)),
-        ..Default::default()
-    };
+    let set = bounded(&ids, &deny, None);
     assert_eq!(
         set.evaluate(&req("iam:GetRole", "*")).reason,
         Reason::ExplicitDeny(PolicyType::PermissionsBoundary)
@@ -841,56 +511,29 @@ fn resource_policies_same_account() {
     r.resource_account = Some("123456789012".into());
     // Naming the user: allowed without identity permission, boundary does not cap.
     let by_user = rp(&format!(r#"{{"AWS":"{ALICE}"}}"#));
-    let set = PolicySet {
-        identity: &ids,
-        boundary: Some(PolicyRef::new("pb", &none)),
-        resource: Some(PolicyRef::new("rp", &by_user)),
-        ..Default::default()
-    };
+    let set = bounded(&ids, &none, Some(&by_user));
     assert_eq!(set.evaluate(&r).reason, Reason::AllowedByResource);
     // Naming the account: identity permission needed.
     let by_account = rp(r#"{"AWS":"123456789012"}"#);
-    let set = PolicySet {
-        identity: &ids,
-        resource: Some(PolicyRef::new("rp", &by_account)),
-        ..Default::default()
-    };
+    let set = with_resource(&ids, &by_account);
     assert_eq!(set.evaluate(&r).reason, Reason::NoIdentityAllow);
     // Role session, resource policy names the role ARN: boundary caps.
     let session = Principal::assumed_role("arn:aws:sts::123456789012:assumed-role/app/s", ROLE);
     let mut rs = r.clone();
     rs.principal = session;
     let by_role = rp(&format!(r#"{{"AWS":"{ROLE}"}}"#));
-    let set = PolicySet {
-        identity: &ids,
-        boundary: Some(PolicyRef::new("pb", &none)),
-        resource: Some(PolicyRef::new("rp", &by_role)),
-        ..Default::default()
-    };
+    let set = bounded(&ids, &none, Some(&by_role));
     assert_eq!(set.evaluate(&rs).reason, Reason::NoBoundaryAllow);
-    let set = PolicySet {
-        identity: &ids,
-        resource: Some(PolicyRef::new("rp", &by_role)),
-        ..Default::default()
-    };
+    let set = with_resource(&ids, &by_role);
     assert_eq!(set.evaluate(&rs).decision, Allow);
     // Names the session ARN: boundary does not cap.
     let by_session = rp(r#"{"AWS":"arn:aws:sts::123456789012:assumed-role/app/s"}"#);
-    let set = PolicySet {
-        identity: &ids,
-        boundary: Some(PolicyRef::new("pb", &none)),
-        resource: Some(PolicyRef::new("rp", &by_session)),
-        ..Default::default()
-    };
+    let set = bounded(&ids, &none, Some(&by_session));
     assert_eq!(set.evaluate(&rs).decision, Allow);
     // Cross-account: resource policy alone is not enough.
     let mut x = r.clone();
     x.resource_account = Some("999999999999".into());
-    let set = PolicySet {
-        identity: &ids,
-        resource: Some(PolicyRef::new("rp", &by_user)),
-        ..Default::default()
-    };
+    let set = with_resource(&ids, &by_user);
     assert_eq!(set.evaluate(&x).reason, Reason::NoIdentityAllow);
     // Cross-account, no resource policy at all.
     let all = id_policy(r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#);

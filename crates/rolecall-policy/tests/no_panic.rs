@@ -12,14 +12,7 @@ use rolecall_policy::{
 const PARSE_MIN: u32 = 25;
 const EVAL_MIN: u32 = 150;
 
-const KINDS: [PolicyKind; 6] = [
-    PolicyKind::Identity,
-    PolicyKind::Managed,
-    PolicyKind::Trust,
-    PolicyKind::Boundary,
-    PolicyKind::Session,
-    PolicyKind::Resource,
-];
+const KINDS: [PolicyKind; 6] = PolicyKind::ALL;
 
 /// JSON-ish fragments that make random documents get past the JSON parser.
 fn fragment() -> impl Strategy<Value = String> {

@@ -184,15 +184,11 @@ impl SigV4Error {
                 | Self::HostNotSigned
                 | Self::PayloadHashMismatch(_)
                 | Self::SignatureDoesNotMatch { .. },
-                Query,
-            ) => "SignatureDoesNotMatch",
-            (
-                Self::InvalidCredentialScope(_)
-                | Self::HostNotSigned
-                | Self::PayloadHashMismatch(_)
-                | Self::SignatureDoesNotMatch { .. },
-                Ec2,
-            ) => "AuthFailure",
+                flavor,
+            ) => match flavor {
+                Query => "SignatureDoesNotMatch",
+                Ec2 => "AuthFailure",
+            },
         }
     }
 

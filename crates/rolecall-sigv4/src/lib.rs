@@ -97,6 +97,7 @@ pub use parse::{
 };
 pub use request::Request;
 pub use sign::{
-    Credentials, PresignedRequest, SignedRequest, SigningParams, presign, sign, sign_with_key,
+    Credentials, FORM_CONTENT_TYPE, PresignedRequest, SignedRequest, SigningParams, presign, sign,
+    sign_form_post, sign_with_key,
 };
 pub use verify::{DEFAULT_MAX_CLOCK_SKEW, VerifyOptions, verify, verify_reading_plus, verify_with};

@@ -140,6 +140,35 @@ fn truncate_to_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
 /// non-default). The payload hash is the value of an `X-Amz-Content-Sha256`
 /// header if present, else SHA-256 of `req.body`.
 pub fn sign(req: &Request<'_>, params: &SigningParams<'_>) -> SignedRequest {
+    let (time, key) = time_and_key(params);
+    sign_with_key(
+        req,
+        params.credentials.access_key_id,
+        params.credentials.session_token,
+        &key,
+        time,
+    )
+}
+
+/// The content type of a Query/EC2-protocol form POST, as the AWS SDKs send it.
+pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
+
+/// Sign a Query/EC2-protocol request: the form `body` POSTed to `/` on `host` (the `Host` header
+/// the client will send) with [`FORM_CONTENT_TYPE`].
+pub fn sign_form_post(host: &str, body: &str, params: &SigningParams<'_>) -> SignedRequest {
+    let headers = [("host", host), ("content-type", FORM_CONTENT_TYPE)];
+    let req = Request {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &headers,
+        body: body.as_bytes(),
+    };
+    sign(&req, params)
+}
+
+/// The signing time (whole seconds) and the key derived for its date.
+fn time_and_key(params: &SigningParams<'_>) -> (DateTime<Utc>, SigningKey) {
     let time = truncate_to_seconds(params.time);
     let date = time.format("%Y%m%d").to_string();
     let key = SigningKey::derive(
@@ -148,13 +177,7 @@ pub fn sign(req: &Request<'_>, params: &SigningParams<'_>) -> SignedRequest {
         params.region,
         params.service,
     );
-    sign_with_key(
-        req,
-        params.credentials.access_key_id,
-        params.credentials.session_token,
-        &key,
-        time,
-    )
+    (time, key)
 }
 
 /// Like [`sign`], with a pre-derived key (e.g. cached by an agent). `time`
@@ -235,15 +258,8 @@ pub fn presign(
     params: &SigningParams<'_>,
     expires_secs: u32,
 ) -> PresignedRequest {
-    let time = truncate_to_seconds(params.time);
+    let (time, key) = time_and_key(params);
     let timestamp = format_timestamp(&time);
-    let date = time.format("%Y%m%d").to_string();
-    let key = SigningKey::derive(
-        params.credentials.secret_access_key,
-        &date,
-        params.region,
-        params.service,
-    );
     let signed = names_to_sign(
         req.headers,
         &["content-type", "content-length", "x-amz-date"],

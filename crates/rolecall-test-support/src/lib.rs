@@ -79,34 +79,18 @@ pub async fn signed_call(
     c: &Creds,
     time: DateTime<Utc>,
 ) -> (u16, String) {
-    let version = match service {
-        "iam" => "2010-05-08",
-        "sts" => "2011-06-15",
-        _ => "2016-11-15",
-    };
-    let mut form = form_urlencoded::Serializer::new(String::new());
-    form.append_pair("Version", version);
-    for (k, v) in params {
-        form.append_pair(k, v);
-    }
-    let body = form.finish();
+    let body = rolecall_wire::query_body(service, params);
     let host = api.to_string();
-    let ct = "application/x-www-form-urlencoded; charset=utf-8";
-    let headers = [("host", host.as_str()), ("content-type", ct)];
-    let signed = rolecall_sigv4::sign(
-        &rolecall_sigv4::Request {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &headers,
-            body: body.as_bytes(),
-        },
+    let credentials = rolecall_sigv4::Credentials {
+        access_key_id: &c.key,
+        secret_access_key: &c.secret,
+        session_token: c.token.as_deref(),
+    };
+    let signed = rolecall_sigv4::sign_form_post(
+        &host,
+        &body,
         &rolecall_sigv4::SigningParams {
-            credentials: rolecall_sigv4::Credentials {
-                access_key_id: &c.key,
-                secret_access_key: &c.secret,
-                session_token: c.token.as_deref(),
-            },
+            credentials,
             region: REGION,
             service,
             time,
@@ -114,7 +98,7 @@ pub async fn signed_call(
     );
     let mut rb = http
         .post(format!("http://{host}/"))
-        .header("content-type", ct)
+        .header("content-type", rolecall_sigv4::FORM_CONTENT_TYPE)
         .body(body);
     for (k, v) in signed.headers() {
         rb = rb.header(k, v);

@@ -9,6 +9,6 @@ mod xml;
 pub mod xml_read;
 
 pub use envelope::{ErrorType, ec2_error, ec2_response, query_error, query_response};
-pub use params::{MissingParameter, Params};
+pub use params::{MissingParameter, Params, api_version, query_body};
 pub use time::{ec2_timestamp, iso8601};
 pub use xml::Xml;

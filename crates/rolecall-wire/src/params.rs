@@ -117,6 +117,25 @@ fn index_after<'k>(key: &'k str, prefix: &str) -> Option<(u64, &'k str)> {
     Some((n, &after[digits..]))
 }
 
+/// The API version a Query/EC2-protocol request to `service` (`iam`, `sts` or `ec2`) names.
+pub fn api_version(service: &str) -> &'static str {
+    match service {
+        "sts" => "2011-06-15",
+        "ec2" => "2016-11-15",
+        _ => "2010-05-08",
+    }
+}
+
+/// A Query/EC2-protocol request body for `service`: its `Version`, then `params`, form-encoded.
+pub fn query_body(service: &str, params: &[(&str, &str)]) -> String {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("Version", api_version(service));
+    for (k, v) in params {
+        form.append_pair(k, v);
+    }
+    form.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

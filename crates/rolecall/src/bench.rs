@@ -160,33 +160,17 @@ struct Client {
 
 impl Client {
     async fn call(&self, service: &str, params: &[(&str, &str)]) -> Result<(u16, String)> {
-        let version = match service {
-            "ec2" => "2016-11-15",
-            "sts" => "2011-06-15",
-            _ => "2010-05-08",
+        let body = rolecall_wire::query_body(service, params);
+        let credentials = rolecall_sigv4::Credentials {
+            access_key_id: &self.key_id,
+            secret_access_key: &self.secret,
+            session_token: None,
         };
-        let mut form = form_urlencoded::Serializer::new(String::new());
-        form.append_pair("Version", version);
-        for (k, v) in params {
-            form.append_pair(k, v);
-        }
-        let body = form.finish();
-        let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-        let headers = [("host", self.host.as_str()), ("content-type", content_type)];
-        let signed = rolecall_sigv4::sign(
-            &rolecall_sigv4::Request {
-                method: "POST",
-                path: "/",
-                query: "",
-                headers: &headers,
-                body: body.as_bytes(),
-            },
+        let signed = rolecall_sigv4::sign_form_post(
+            &self.host,
+            &body,
             &rolecall_sigv4::SigningParams {
-                credentials: rolecall_sigv4::Credentials {
-                    access_key_id: &self.key_id,
-                    secret_access_key: &self.secret,
-                    session_token: None,
-                },
+                credentials,
                 region: "us-east-1",
                 service,
                 time: Utc::now(),
@@ -195,7 +179,7 @@ impl Client {
         let mut req = self
             .http
             .post(&self.url)
-            .header("content-type", content_type)
+            .header("content-type", rolecall_sigv4::FORM_CONTENT_TYPE)
             .body(body);
         for (name, value) in signed.headers() {
             req = req.header(name, value);

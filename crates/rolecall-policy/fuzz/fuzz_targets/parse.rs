@@ -6,14 +6,7 @@ use rolecall_policy::{Policy, PolicyKind};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(doc) = std::str::from_utf8(data) {
-        for kind in [
-            PolicyKind::Identity,
-            PolicyKind::Managed,
-            PolicyKind::Trust,
-            PolicyKind::Boundary,
-            PolicyKind::Session,
-            PolicyKind::Resource,
-        ] {
+        for kind in PolicyKind::ALL {
             let _ = Policy::parse(doc, kind);
         }
     }
