@@ -63,6 +63,24 @@ macro_rules! describe_unit {
     };
 }
 
+/// `dispatch(call, facts)`: runs `call` through its operation's unit, or None when the
+/// operation is not a unit; from the generated `module::Unit,` list in `dispatch.rs`.
+macro_rules! unit_dispatch {
+    ($($module:ident::$unit:ident,)*) => {
+        pub(crate) async fn dispatch(
+            call: &$crate::context::Call<'_>,
+            facts: &$crate::authz::RequestFacts,
+        ) -> Option<Result<String, $crate::error::ApiError>> {
+            use $crate::generated::Operation;
+            Some(match call.op {
+                $(Operation::$unit => $crate::units::run::<$module::$unit>(call, facts).await,)*
+                _ => return None,
+            })
+        }
+    };
+}
+pub(crate) use unit_dispatch;
+
 pub(crate) mod dispatch;
 pub(crate) mod iam_common;
 #[cfg(test)]
