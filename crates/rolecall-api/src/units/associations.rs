@@ -267,8 +267,7 @@ impl Unit for DescribeIamInstanceProfileAssociations {
 mod tests {
     use super::AssociateIamInstanceProfile as U;
     use crate::generated::Operation;
-    use crate::units::Unit;
-    use crate::units::testing::{ACCOUNT, api, call};
+    use crate::units::testing::{ACCOUNT, api, call, checks_of};
     use rolecall_core::ec2::RunInstances;
 
     #[tokio::test]
@@ -302,21 +301,14 @@ mod tests {
             .expect("launched");
         let id = r.instances[0].id.clone();
 
-        let params = rolecall_wire::Params::from_pairs([
-            ("InstanceId", id.as_str()),
-            ("IamInstanceProfile.Name", "p"),
-        ]);
-        let principal = crate::principal::Principal::root(ACCOUNT);
-        let c = crate::context::Call {
-            api: &api,
-            principal: &principal,
-            params: &params,
-            op: Operation::AssociateIamInstanceProfile,
-            request_id: "t",
-        };
-        let input = U::parse(&params).expect("input");
-        let resolved = U::resolve(&c, &input).await.expect("resolved");
-        let checks = U::checks(&c, &input, &resolved);
+        let checks = checks_of::<U>(
+            &api,
+            &[
+                ("InstanceId", id.as_str()),
+                ("IamInstanceProfile.Name", "p"),
+            ],
+        )
+        .await;
         let instance_arn = format!("arn:aws:ec2:us-east-1:{ACCOUNT}:instance/{id}");
         assert_eq!(checks[0].action, "ec2:AssociateIamInstanceProfile");
         assert_eq!(checks[0].resource, instance_arn);

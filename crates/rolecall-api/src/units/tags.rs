@@ -2,13 +2,13 @@
 //! instance's own keys and the request's tag keys), DescribeTags (on `*`, filtered in the
 //! database).
 
-use super::instances::{dry_run, ec2_check, filters, respond};
 use crate::authz::{self, Check, Keys, key, request_tag_keys};
 use crate::context::Call;
 use crate::error::ApiError;
 use crate::generated::Operation;
 use crate::generated::ec2 as input;
 use crate::units::Unit;
+use crate::units::ec2_common::{dry_run, ec2_check, filters, respond};
 use rolecall_core::ec2::page_size;
 use rolecall_core::ec2_tags::resource_type;
 use rolecall_core::model::{Association, Instance, Tag};
@@ -141,7 +141,7 @@ impl Unit for DeleteTags {
     }
 }
 
-describe_unit!(DescribeTags, DescribeTagsInput, |call, input| {
+describe_unit!(DescribeTags, |call, input| {
     let page = page_size(input.max_results, false, input.next_token.as_deref())?;
     let (tags, next) = call
         .api

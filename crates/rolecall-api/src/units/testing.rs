@@ -1,11 +1,12 @@
 //! Running units in tests: an API over an in-memory SQLite store, called as the account root.
 
-use crate::authz::RequestFacts;
+use crate::authz::{Check, RequestFacts};
 use crate::context::{Api, ApiConfig, Call};
 use crate::error::ApiError;
 use crate::generated::Operation;
 use crate::keys::{AuthMode, KeyStore};
 use crate::principal::Principal;
+use crate::units::Unit;
 use rolecall_core::ec2::{Ec2, Ec2Config};
 use rolecall_core::iam::Iam;
 use rolecall_core::{DynClock, DynStore};
@@ -84,4 +85,20 @@ pub async fn call(
         },
     )
     .await
+}
+
+/// The checks unit `U` computes, as the root, for these parameters (resolved as `run` does).
+pub async fn checks_of<U: Unit>(api: &Api, params: &[(&str, &str)]) -> Vec<Check> {
+    let params = Params::from_pairs(params.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let principal = Principal::root(ACCOUNT);
+    let call = Call {
+        api,
+        principal: &principal,
+        params: &params,
+        op: U::OP,
+        request_id: "test-request",
+    };
+    let input = U::parse(&params).expect("input");
+    let resolved = U::resolve(&call, &input).await.expect("resolved");
+    U::checks(&call, &input, &resolved)
 }
