@@ -111,7 +111,7 @@ on_resource!(DeleteAccountAlias, |_, _| "*".into(), |call, input| {
 #[cfg(test)]
 mod tests {
     use crate::generated::Operation;
-    use crate::units::testing::{api, call};
+    use crate::units::testing::{api, call, create_role};
 
     fn entry(body: &str, key: &str) -> Option<String> {
         let at = body.find(&format!("<key>{key}</key><value>"))? + key.len() + 18;
@@ -121,12 +121,8 @@ mod tests {
     #[tokio::test]
     async fn counts_what_the_account_holds() {
         let api = api().await;
-        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
         for name in ["a", "b"] {
-            api.iam
-                .create_role(rolecall_core::iam::CreateRole::new(name, trust))
-                .await
-                .expect("role");
+            create_role(&api, name, None).await;
         }
         api.iam
             .create_instance_profile("p", None, vec![])

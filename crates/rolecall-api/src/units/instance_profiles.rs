@@ -150,19 +150,12 @@ unit!(
 #[cfg(test)]
 mod tests {
     use crate::generated::Operation;
-    use crate::units::testing::{api, call, checks_of};
+    use crate::units::testing::{api, call, checks_of, create_role};
 
     #[tokio::test]
     async fn add_role_checks_and_adds_the_role_it_resolved() {
         let api = api().await;
-        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-        api.iam
-            .create_role(rolecall_core::iam::CreateRole {
-                path: Some("/team/"),
-                ..rolecall_core::iam::CreateRole::new("r", trust)
-            })
-            .await
-            .expect("role");
+        create_role(&api, "r", Some("/team/")).await;
         let created = call(
             &api,
             Operation::CreateInstanceProfile,

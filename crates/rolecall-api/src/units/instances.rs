@@ -575,8 +575,7 @@ on_instance!(GetConsoleOutput, |call, input| {
 mod tests {
     use super::GetConsoleOutput as U;
     use crate::generated::Operation;
-    use crate::units::testing::{ACCOUNT, api, call, checks_of};
-    use rolecall_core::ec2::RunInstances;
+    use crate::units::testing::{ACCOUNT, api, call, checks_of, launch};
     use rolecall_core::model::Instance;
     use rolecall_runtime::{ConsoleOutput, InstanceRuntime, RuntimeError};
     use std::sync::Arc;
@@ -607,20 +606,6 @@ mod tests {
                 timestamp: chrono::DateTime::from_timestamp(1_700_000_000, 0)?,
             })
         }
-    }
-
-    async fn launch(api: &crate::context::Api) -> String {
-        let r = api
-            .ec2
-            .run_instances(RunInstances {
-                image_id: "ami-12345678".into(),
-                min_count: 1,
-                max_count: 1,
-                ..Default::default()
-            })
-            .await
-            .expect("launched");
-        r.instances[0].id.clone()
     }
 
     #[tokio::test]

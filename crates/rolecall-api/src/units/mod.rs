@@ -12,12 +12,17 @@
 //! edit here. Operations not (yet) written as units go the
 //! older way (`authz::ops` from the parameters, then the handler `match` in `iam`/`ec2`/...).
 
-/// A unit struct named after its operation, reading the operation's generated input, and its
-/// `Unit` impl from the three steps written as closures: `resolve` (infallible: what can fail is
-/// kept in `$resolved` for after authorization), `checks`, and the handler's body.
+/// A unit struct named after its operation, reading the operation's generated input (or
+/// `input $ty` read by `parse`, when given), and its `Unit` impl from the three steps written as
+/// closures: `resolve` (infallible: what can fail is kept in `$resolved` for after
+/// authorization), `checks`, and the handler's body.
 macro_rules! unit {
+    (@input $unit:ident) => { $crate::generated::inputs::$unit };
+    (@input $unit:ident $input:ty) => { $input };
     (
         $unit:ident,
+        $(input $input:ty,)?
+        $(parse |$pp:ident| $parse:block,)?
         resolve |$rc:tt, $ri:tt| -> $resolved:ty $resolve:block,
         checks |$cc:tt, $ci:tt, $cr:tt| $checks:block,
         handle |$hc:tt, $hi:tt, $hr:tt| $body:block
@@ -26,8 +31,14 @@ macro_rules! unit {
 
         impl $crate::units::Unit for $unit {
             const OP: $crate::generated::Operation = $crate::generated::Operation::$unit;
-            type Input = $crate::generated::inputs::$unit;
+            type Input = $crate::units::unit!(@input $unit $($input)?);
             type Resolved = $resolved;
+
+            $(
+                fn parse($pp: &rolecall_wire::Params) -> Result<Self::Input, $crate::error::ApiError> {
+                    $parse
+                }
+            )?
 
             async fn resolve(
                 $rc: &$crate::context::Call<'_>,
