@@ -581,8 +581,8 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
 
 /// The operation units in `crates/rolecall-api/src/units/*.rs`: a unit is a unit struct named
 /// after its operation (`pub(crate) struct AddRoleToInstanceProfile;`, or the first argument of
-/// a macro that declares one, `on_profile!(GetInstanceProfile, ...)`, or an item of a macro's
-/// `units [PutRolePolicy(PutRolePolicyInput), ...]` list).
+/// a macro that declares one, `on_entity!(GetInstanceProfile, ...)`, or an item of a macro's
+/// `units [PutRolePolicy, ...]` list).
 fn find_units(root: &Path, ops: &[Op]) -> Result<Vec<(String, String)>> {
     let dir = root.join("crates/rolecall-api/src/units");
     let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
