@@ -253,17 +253,14 @@ mod tests {
             .await
             .expect("signed in");
         assert_eq!(ana.arn, format!("arn:aws:iam::{ACCOUNT}:user/ana"));
+        let as_ana = |action: &'static str| {
+            let (api, ana) = (&api, &ana);
+            let p = params(&[("Action", action)]);
+            async move { invoke(api, ana, Service::Iam, &p, Origin::default()).await }
+        };
 
         // The same authorization as a signed request: no policy, no action.
-        let denied = invoke(
-            &api,
-            &ana,
-            Service::Iam,
-            &params(&[("Action", "ListRoles")]),
-            Origin::default(),
-        )
-        .await
-        .unwrap_err();
+        let denied = as_ana("ListRoles").await.unwrap_err();
         assert_eq!(denied.code, "AccessDenied");
         assert!(
             denied
@@ -278,26 +275,10 @@ mod tests {
         ])
         .await
         .unwrap();
-        let listed = invoke(
-            &api,
-            &ana,
-            Service::Iam,
-            &params(&[("Action", "ListRoles")]),
-            Origin::default(),
-        )
-        .await
-        .unwrap();
+        let listed = as_ana("ListRoles").await.unwrap();
         assert!(listed.contains("<ListRolesResult>"));
         // An unknown action is InvalidAction, as over HTTP.
-        let bad = invoke(
-            &api,
-            &ana,
-            Service::Iam,
-            &params(&[("Action", "Nope")]),
-            Origin::default(),
-        )
-        .await
-        .unwrap_err();
+        let bad = as_ana("Nope").await.unwrap_err();
         assert_eq!(bad.code, "InvalidAction");
 
         // A deactivated key ends the session.

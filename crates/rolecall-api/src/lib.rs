@@ -22,6 +22,7 @@ mod input;
 mod keys;
 #[cfg(test)]
 mod operation_tests;
+mod operations;
 mod params;
 mod principal;
 pub mod revocation;

@@ -482,6 +482,9 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
         }
     }
     let mut modeled: Vec<String> = Vec::new();
+    let mut inputs = format!(
+        "{HEADER}//! Each modelled operation's typed input under the operation's name (how units name it).\n\n"
+    );
     let mut classes: Vec<(String, String)> = Vec::new();
     for service in &services {
         // No AWS model read for these: rolecall's own agent API, and CloudTrail, whose one
@@ -509,6 +512,7 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
                 )
             })?;
             let rust = format!("{}Input", op.name);
+            let _ = writeln!(inputs, "pub type {} = super::{service}::{rust};", op.name);
             match spec.get("input").and_then(|i| i["shape"].as_str()) {
                 Some(input) => g.gen_struct(input, &rust, Some(&op.name))?,
                 None => {
@@ -533,6 +537,7 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
         files.insert(PathBuf::from(format!("{service}.rs")), rustfmt(&code)?);
         modeled.push(service.to_string());
     }
+    files.insert(PathBuf::from("inputs.rs"), rustfmt(&inputs)?);
     let mut p = format!(
         "{HEADER}//! The models' character-class patterns (shared by the services' constraints).\n\nuse crate::input::Class;\n\n"
     );
@@ -554,67 +559,14 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
         let _ = writeln!(m, "pub mod {s};");
     }
     let _ = writeln!(m, "mod patterns;");
-    let _ = writeln!(m, "\nuse crate::service::Service;\n");
-    let _ = writeln!(
-        m,
-        "/// Every operation this server implements.\n#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]\npub enum Operation {{"
-    );
+    let _ = writeln!(m, "pub mod inputs;\n");
+    // One line per operation; `crate::operations::operations!` writes the enum and its lookups.
+    let _ = writeln!(m, "crate::operations::operations! {{");
     for op in &ops {
-        let _ = writeln!(m, "    {},", op.name);
+        let access = if op.read_only { "read" } else { "write" };
+        let _ = writeln!(m, "    {}: {} {access},", op.name, camel(&op.service));
     }
-    let _ = writeln!(
-        m,
-        "}}\n\nimpl Operation {{\n    /// All operations, in `models/operations.txt` order.\n    pub const ALL: &[Operation] = &["
-    );
-    for op in &ops {
-        let _ = writeln!(m, "        Operation::{},", op.name);
-    }
-    let _ = writeln!(
-        m,
-        "    ];\n\n    /// The action name (`Action=`).\n    pub fn name(self) -> &'static str {{\n        match self {{"
-    );
-    for op in &ops {
-        let _ = writeln!(m, "            Operation::{0} => {0:?},", op.name);
-    }
-    let _ = writeln!(
-        m,
-        "        }}\n    }}\n\n    /// The service that implements it.\n    pub fn service(self) -> Service {{\n        match self {{"
-    );
-    for op in &ops {
-        let _ = writeln!(
-            m,
-            "            Operation::{} => Service::{},",
-            op.name,
-            camel(&op.service)
-        );
-    }
-    let _ = writeln!(
-        m,
-        "        }}\n    }}\n\n    /// Whether it only reads state (no change is published after it).\n    pub fn is_read_only(self) -> bool {{\n        matches!(self, "
-    );
-    let reads: Vec<String> = ops
-        .iter()
-        .filter(|o| o.read_only)
-        .map(|o| format!("Operation::{}", o.name))
-        .collect();
-    let _ = writeln!(m, "{})\n    }}\n", reads.join(" | "));
-    let _ = writeln!(
-        m,
-        "    /// The operation `service` implements under `name`, if any.\n    pub fn from_name(service: Service, name: &str) -> Option<Operation> {{\n        Some(match (service, name) {{"
-    );
-    for op in &ops {
-        let _ = writeln!(
-            m,
-            "            (Service::{}, {:?}) => Operation::{},",
-            camel(&op.service),
-            op.name,
-            op.name
-        );
-    }
-    let _ = writeln!(
-        m,
-        "            _ => return None,\n        }})\n    }}\n}}\n"
-    );
+    let _ = writeln!(m, "}}");
     files.insert(PathBuf::from("mod.rs"), rustfmt(&m)?);
     let mut out = BTreeMap::new();
     for (name, code) in files {
@@ -629,8 +581,8 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
 
 /// The operation units in `crates/rolecall-api/src/units/*.rs`: a unit is a unit struct named
 /// after its operation (`pub(crate) struct AddRoleToInstanceProfile;`, or the first argument of
-/// a macro that declares one, `on_profile!(GetInstanceProfile, ...)`, or an item of a macro's
-/// `units [PutRolePolicy(PutRolePolicyInput), ...]` list).
+/// a macro that declares one, `on_entity!(GetInstanceProfile, ...)`, or an item of a macro's
+/// `units [PutRolePolicy, ...]` list).
 fn find_units(root: &Path, ops: &[Op]) -> Result<Vec<(String, String)>> {
     let dir = root.join("crates/rolecall-api/src/units");
     let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -724,19 +676,14 @@ fn unit_dispatch(root: &Path, ops: &[Op]) -> Result<String> {
     for module in &modules {
         let _ = writeln!(m, "#[path = \"{module}.rs\"]\npub(crate) mod {module};");
     }
-    let _ = writeln!(
-        m,
-        "\nuse super::run;\nuse crate::authz::RequestFacts;\nuse crate::context::Call;\nuse crate::error::ApiError;\nuse crate::generated::Operation;\n\n/// Runs `call` through its operation's unit, or None when the operation is not a unit yet.\npub(crate) async fn dispatch(call: &Call<'_>, facts: &RequestFacts) -> Option<Result<String, ApiError>> {{\n    Some(match call.op {{"
-    );
+    // One line per unit; `crate::units::unit_dispatch!` writes the `match` from these.
+    let _ = writeln!(m, "\ncrate::units::unit_dispatch! {{");
     for op in ops {
         if let Some((module, name)) = units.iter().find(|(_, n)| *n == op.name) {
-            let _ = writeln!(
-                m,
-                "        Operation::{name} => run::<{module}::{name}>(call, facts).await,"
-            );
+            let _ = writeln!(m, "    {module}::{name},");
         }
     }
-    let _ = writeln!(m, "        _ => return None,\n    }})\n}}");
+    let _ = writeln!(m, "}}");
     rustfmt(&m)
 }
 

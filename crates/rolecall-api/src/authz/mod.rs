@@ -27,7 +27,7 @@ pub use message::decode as decode_message;
 pub use ops::{Check, checks, is_unauthorized_call};
 pub(crate) use ops::{
     Keys, ec2_arn, find_instance, iam_arn, instance_checks, instance_keys, key, pass_role,
-    profile_arn, profile_pass_role, request_tag_keys, with_path,
+    profile_pass_role, request_tag_keys, with_path,
 };
 pub use session::role_by_arn;
 

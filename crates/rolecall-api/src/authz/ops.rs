@@ -4,7 +4,6 @@
 //! and resolved entities; the operations that are not units (STS, the agent API) are
 //! authorized on `*` here.
 
-use super::entities::Kind;
 use crate::context::Api;
 use crate::generated::Operation;
 use rolecall_core::model::{Association, Instance, InstanceProfile};
@@ -29,18 +28,6 @@ pub fn is_unauthorized_call(op: Operation) -> bool {
 
 pub(crate) fn iam_arn(api: &Api, kind: &str, name: &str) -> String {
     format!("arn:aws:iam::{}:{kind}/{name}", api.iam.account_id())
-}
-
-/// The entity's real ARN (with its path) when it exists, else the path-less form.
-async fn entity_arn(api: &Api, kind: Kind, kind_name: &str, name: &str) -> String {
-    match super::entities::entity(api, kind, name).await {
-        Some(e) => e.arn.clone(),
-        None => iam_arn(api, kind_name, name),
-    }
-}
-
-pub(crate) async fn profile_arn(api: &Api, name: &str) -> String {
-    entity_arn(api, Kind::InstanceProfile, "instance-profile", name).await
 }
 
 pub(crate) fn with_path(api: &Api, kind: &str, path: Option<&str>, name: &str) -> String {

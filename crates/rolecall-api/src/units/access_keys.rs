@@ -17,97 +17,76 @@ fn roots_own(call: &Call<'_>, user_name: &Option<String>) -> bool {
     user_name.is_none() && call.principal.kind == PrincipalKind::Root
 }
 
-on_entity!(
-    CreateAccessKey,
-    CreateAccessKeyInput,
-    User(caller or user_name),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::CreateAccessKeyInput| {
+on_entity!(CreateAccessKey, UserOrCaller(user_name), |call, input| {
+    let iam = &call.api.iam;
+    let (k, secret) = if roots_own(call, &input.user_name) {
+        iam.create_root_key(&call.api.keyring).await?
+    } else {
+        let user = user_or_caller(call, &input.user_name)?;
+        iam.create_access_key(&call.api.keyring, user).await?
+    };
+    Ok(respond(call, |x| {
+        x.elem("AccessKey", |x| {
+            if !k.user_name.is_empty() {
+                x.leaf("UserName", &k.user_name);
+            }
+            x.leaf("AccessKeyId", &k.id);
+            x.leaf("Status", &k.status);
+            x.leaf("SecretAccessKey", &secret);
+            x.leaf("CreateDate", iso8601(k.create_date));
+        });
+    }))
+});
+
+on_entity!(ListAccessKeys, UserOrCaller(user_name), |call, input| {
+    let keys = if roots_own(call, &input.user_name) {
+        call.api.iam.root_keys().await?
+    } else {
+        let name = user_or_caller(call, &input.user_name)?;
+        call.api.iam.list_access_keys(name).await?
+    };
+    let max_items = max_items_str(input.max_items);
+    let page = paged(keys, input.marker.as_deref(), max_items.as_deref(), |k| {
+        k.id.clone()
+    })?;
+    Ok(respond(call, |x| {
+        x.list("AccessKeyMetadata", "member", &page.items, key_metadata_xml);
+        truncation(x, &page);
+    }))
+});
+
+on_entity!(UpdateAccessKey, UserOrCaller(user_name), |call, input| {
+    if roots_own(call, &input.user_name) {
         let iam = &call.api.iam;
-        let (k, secret) = if roots_own(call, &input.user_name) {
-            iam.create_root_key(&call.api.keyring).await?
-        } else {
-            let user = user_or_caller(call, &input.user_name)?;
-            iam.create_access_key(&call.api.keyring, user).await?
-        };
-        Ok(respond(call, |x| {
-            x.elem("AccessKey", |x| {
-                if !k.user_name.is_empty() {
-                    x.leaf("UserName", &k.user_name);
-                }
-                x.leaf("AccessKeyId", &k.id);
-                x.leaf("Status", &k.status);
-                x.leaf("SecretAccessKey", &secret);
-                x.leaf("CreateDate", iso8601(k.create_date));
-            });
-        }))
-    }
-);
-
-on_entity!(
-    ListAccessKeys,
-    ListAccessKeysInput,
-    User(caller or user_name),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::ListAccessKeysInput| {
-        let keys = if roots_own(call, &input.user_name) {
-            call.api.iam.root_keys().await?
-        } else {
-            let name = user_or_caller(call, &input.user_name)?;
-            call.api.iam.list_access_keys(name).await?
-        };
-        let max_items = max_items_str(input.max_items);
-        let page = paged(keys, input.marker.as_deref(), max_items.as_deref(), |k| {
-            k.id.clone()
-        })?;
-        Ok(respond(call, |x| {
-            x.list("AccessKeyMetadata", "member", &page.items, key_metadata_xml);
-            truncation(x, &page);
-        }))
-    }
-);
-
-on_entity!(
-    UpdateAccessKey,
-    UpdateAccessKeyInput,
-    User(caller or user_name),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::UpdateAccessKeyInput| {
-        if roots_own(call, &input.user_name) {
-            let iam = &call.api.iam;
-            iam.update_root_key(&input.access_key_id, &input.status)
-                .await?;
-            return Ok(respond_empty(call));
-        }
-        call.api
-            .iam
-            .update_access_key(
-                user_or_caller(call, &input.user_name)?,
-                &input.access_key_id,
-                &input.status,
-            )
+        iam.update_root_key(&input.access_key_id, &input.status)
             .await?;
-        Ok(respond_empty(call))
+        return Ok(respond_empty(call));
     }
-);
+    call.api
+        .iam
+        .update_access_key(
+            user_or_caller(call, &input.user_name)?,
+            &input.access_key_id,
+            &input.status,
+        )
+        .await?;
+    Ok(respond_empty(call))
+});
 
-on_entity!(
-    DeleteAccessKey,
-    DeleteAccessKeyInput,
-    User(caller or user_name),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::DeleteAccessKeyInput| {
-        if roots_own(call, &input.user_name) {
-            call.api.iam.delete_root_key(&input.access_key_id).await?;
-            return Ok(respond_empty(call));
-        }
-        call.api
-            .iam
-            .delete_access_key(user_or_caller(call, &input.user_name)?, &input.access_key_id)
-            .await?;
-        Ok(respond_empty(call))
+on_entity!(DeleteAccessKey, UserOrCaller(user_name), |call, input| {
+    if roots_own(call, &input.user_name) {
+        call.api.iam.delete_root_key(&input.access_key_id).await?;
+        return Ok(respond_empty(call));
     }
-);
+    call.api
+        .iam
+        .delete_access_key(
+            user_or_caller(call, &input.user_name)?,
+            &input.access_key_id,
+        )
+        .await?;
+    Ok(respond_empty(call))
+});
 
 pub(crate) struct GetAccessKeyLastUsed;
 

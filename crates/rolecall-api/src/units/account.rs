@@ -1,13 +1,7 @@
 //! Account-wide IAM operations.
 
-use crate::authz::Check;
-use crate::context::Call;
 use crate::error::ApiError;
-use crate::generated::Operation;
-use crate::generated::iam;
-use crate::generated::iam::GetAccountSummaryInput;
 use crate::iam_xml::{respond, respond_empty};
-use crate::units::Unit;
 use crate::units::iam_common::on_resource;
 use rolecall_core::{Page, PageRequest};
 use std::future::Future;
@@ -30,133 +24,94 @@ where
     }
 }
 
-/// IAM entity usage and quotas (the quotas are AWS's defaults).
-pub(crate) struct GetAccountSummary;
-
-impl Unit for GetAccountSummary {
-    const OP: Operation = Operation::GetAccountSummary;
-    type Input = GetAccountSummaryInput;
-    type Resolved = ();
-
-    async fn resolve(_: &Call<'_>, _: &Self::Input) -> Result<(), ApiError> {
-        Ok(())
-    }
-
-    fn checks(_: &Call<'_>, _: &Self::Input, _: &()) -> Vec<Check> {
-        vec![Check {
-            action: format!("iam:{}", Self::OP.name()),
-            resource: "*".into(),
-            keys: vec![],
-        }]
-    }
-
-    async fn handle(call: &Call<'_>, _: Self::Input, _: ()) -> Result<String, ApiError> {
-        let iam = &call.api.iam;
-        let users = count(|p| async move { iam.list_users(None, &p).await }).await?;
-        let groups = count(|p| async move { iam.list_groups(None, &p).await }).await?;
-        let roles = count(|p| async move { iam.list_roles(None, &p).await }).await?;
-        let profiles = count(|p| async move { iam.list_instance_profiles(None, &p).await }).await?;
-        let policies =
-            count(|p| async move { iam.list_policies(Some("Local"), false, None, &p).await })
-                .await?;
-        let summary: [(&str, usize); 34] = [
-            ("Users", users),
-            ("UsersQuota", 5000),
-            ("Groups", groups),
-            ("GroupsQuota", 300),
-            ("Roles", roles),
-            ("RolesQuota", 1000),
-            ("InstanceProfiles", profiles),
-            ("InstanceProfilesQuota", 1000),
-            ("Policies", policies),
-            ("PoliciesQuota", 1500),
-            ("PolicySizeQuota", 6144),
-            ("PolicyVersionsInUse", 0),
-            ("PolicyVersionsInUseQuota", 10000),
-            ("VersionsPerPolicyQuota", 5),
-            ("AttachedPoliciesPerGroupQuota", 10),
-            ("AttachedPoliciesPerRoleQuota", 10),
-            ("AttachedPoliciesPerUserQuota", 10),
-            ("GroupsPerUserQuota", 10),
-            ("AccessKeysPerUserQuota", 2),
-            ("SigningCertificatesPerUserQuota", 2),
-            ("UserPolicySizeQuota", 2048),
-            ("GroupPolicySizeQuota", 5120),
-            ("RolePolicySizeQuota", 10240),
-            ("AssumeRolePolicySizeQuota", 2048),
-            ("ServerCertificates", 0),
-            ("ServerCertificatesQuota", 20),
-            ("MFADevices", 0),
-            ("MFADevicesInUse", 0),
-            ("AccountMFAEnabled", 0),
-            ("AccountAccessKeysPresent", 1),
-            ("AccountPasswordPresent", 0),
-            ("AccountSigningCertificatesPresent", 0),
-            ("Providers", 0),
-            ("GlobalEndpointTokenVersion", 1),
-        ];
-        Ok(respond(call, |x| {
-            x.elem("SummaryMap", |x| {
-                for (key, value) in &summary {
-                    x.elem("entry", |x| {
-                        x.leaf("key", key);
-                        x.leaf("value", value.to_string());
-                    });
-                }
-            });
-        }))
-    }
-}
+// GetAccountSummary: IAM entity usage and quotas (the quotas are AWS's defaults).
+on_resource!(GetAccountSummary, |_, _| "*".into(), |call, _| {
+    let iam = &call.api.iam;
+    let users = count(|p| async move { iam.list_users(None, &p).await }).await?;
+    let groups = count(|p| async move { iam.list_groups(None, &p).await }).await?;
+    let roles = count(|p| async move { iam.list_roles(None, &p).await }).await?;
+    let profiles = count(|p| async move { iam.list_instance_profiles(None, &p).await }).await?;
+    let policies =
+        count(|p| async move { iam.list_policies(Some("Local"), false, None, &p).await }).await?;
+    let summary: [(&str, usize); 34] = [
+        ("Users", users),
+        ("UsersQuota", 5000),
+        ("Groups", groups),
+        ("GroupsQuota", 300),
+        ("Roles", roles),
+        ("RolesQuota", 1000),
+        ("InstanceProfiles", profiles),
+        ("InstanceProfilesQuota", 1000),
+        ("Policies", policies),
+        ("PoliciesQuota", 1500),
+        ("PolicySizeQuota", 6144),
+        ("PolicyVersionsInUse", 0),
+        ("PolicyVersionsInUseQuota", 10000),
+        ("VersionsPerPolicyQuota", 5),
+        ("AttachedPoliciesPerGroupQuota", 10),
+        ("AttachedPoliciesPerRoleQuota", 10),
+        ("AttachedPoliciesPerUserQuota", 10),
+        ("GroupsPerUserQuota", 10),
+        ("AccessKeysPerUserQuota", 2),
+        ("SigningCertificatesPerUserQuota", 2),
+        ("UserPolicySizeQuota", 2048),
+        ("GroupPolicySizeQuota", 5120),
+        ("RolePolicySizeQuota", 10240),
+        ("AssumeRolePolicySizeQuota", 2048),
+        ("ServerCertificates", 0),
+        ("ServerCertificatesQuota", 20),
+        ("MFADevices", 0),
+        ("MFADevicesInUse", 0),
+        ("AccountMFAEnabled", 0),
+        ("AccountAccessKeysPresent", 1),
+        ("AccountPasswordPresent", 0),
+        ("AccountSigningCertificatesPresent", 0),
+        ("Providers", 0),
+        ("GlobalEndpointTokenVersion", 1),
+    ];
+    Ok(respond(call, |x| {
+        x.elem("SummaryMap", |x| {
+            for (key, value) in &summary {
+                x.elem("entry", |x| {
+                    x.leaf("key", key);
+                    x.leaf("value", value.to_string());
+                });
+            }
+        });
+    }))
+});
 
 // Account aliases: authorized on `*` (the Service Authorization Reference names no resource).
-on_resource!(
-    ListAccountAliases,
-    ListAccountAliasesInput,
-    |_, _| "*".into(),
-    |_| vec![],
-    async |call: &Call<'_>, _: iam::ListAccountAliasesInput| {
-        let alias = call.api.iam.account_alias().await?;
-        Ok(respond(call, |x| {
-            x.list("AccountAliases", "member", alias.as_slice(), |x, a| {
-                x.leaf_text(a);
-            });
-            x.leaf("IsTruncated", "false");
-        }))
-    }
-);
+on_resource!(ListAccountAliases, |_, _| "*".into(), |call, _| {
+    let alias = call.api.iam.account_alias().await?;
+    Ok(respond(call, |x| {
+        x.list("AccountAliases", "member", alias.as_slice(), |x, a| {
+            x.leaf_text(a);
+        });
+        x.leaf("IsTruncated", "false");
+    }))
+});
 
-on_resource!(
-    CreateAccountAlias,
-    CreateAccountAliasInput,
-    |_, _| "*".into(),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::CreateAccountAliasInput| {
-        call.api
-            .iam
-            .create_account_alias(&input.account_alias)
-            .await?;
-        Ok(respond_empty(call))
-    }
-);
+on_resource!(CreateAccountAlias, |_, _| "*".into(), |call, input| {
+    call.api
+        .iam
+        .create_account_alias(&input.account_alias)
+        .await?;
+    Ok(respond_empty(call))
+});
 
-on_resource!(
-    DeleteAccountAlias,
-    DeleteAccountAliasInput,
-    |_, _| "*".into(),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::DeleteAccountAliasInput| {
-        call.api
-            .iam
-            .delete_account_alias(&input.account_alias)
-            .await?;
-        Ok(respond_empty(call))
-    }
-);
+on_resource!(DeleteAccountAlias, |_, _| "*".into(), |call, input| {
+    call.api
+        .iam
+        .delete_account_alias(&input.account_alias)
+        .await?;
+    Ok(respond_empty(call))
+});
 
 #[cfg(test)]
 mod tests {
     use crate::generated::Operation;
-    use crate::units::testing::{api, call};
+    use crate::units::testing::{api, call, create_role};
 
     fn entry(body: &str, key: &str) -> Option<String> {
         let at = body.find(&format!("<key>{key}</key><value>"))? + key.len() + 18;
@@ -166,12 +121,8 @@ mod tests {
     #[tokio::test]
     async fn counts_what_the_account_holds() {
         let api = api().await;
-        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
         for name in ["a", "b"] {
-            api.iam
-                .create_role(rolecall_core::iam::CreateRole::new(name, trust))
-                .await
-                .expect("role");
+            create_role(&api, name, None).await;
         }
         api.iam
             .create_instance_profile("p", None, vec![])

@@ -267,21 +267,12 @@ impl Unit for DescribeIamInstanceProfileAssociations {
 mod tests {
     use super::AssociateIamInstanceProfile as U;
     use crate::generated::Operation;
-    use crate::units::Unit;
-    use crate::units::testing::{ACCOUNT, api, call};
-    use rolecall_core::ec2::RunInstances;
+    use crate::units::testing::{ACCOUNT, api, call, checks_of, create_role, launch};
 
     #[tokio::test]
     async fn associate_passes_the_role_of_the_profile_it_resolved() {
         let api = api().await;
-        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-        api.iam
-            .create_role(rolecall_core::iam::CreateRole {
-                path: Some("/app/"),
-                ..rolecall_core::iam::CreateRole::new("r", trust)
-            })
-            .await
-            .expect("role");
+        create_role(&api, "r", Some("/app/")).await;
         api.iam
             .create_instance_profile("p", None, vec![])
             .await
@@ -290,33 +281,16 @@ mod tests {
             .add_role_to_instance_profile("p", "r")
             .await
             .expect("added");
-        let r = api
-            .ec2
-            .run_instances(RunInstances {
-                image_id: "ami-12345678".into(),
-                min_count: 1,
-                max_count: 1,
-                ..Default::default()
-            })
-            .await
-            .expect("launched");
-        let id = r.instances[0].id.clone();
+        let id = launch(&api).await;
 
-        let params = rolecall_wire::Params::from_pairs([
-            ("InstanceId", id.as_str()),
-            ("IamInstanceProfile.Name", "p"),
-        ]);
-        let principal = crate::principal::Principal::root(ACCOUNT);
-        let c = crate::context::Call {
-            api: &api,
-            principal: &principal,
-            params: &params,
-            op: Operation::AssociateIamInstanceProfile,
-            request_id: "t",
-        };
-        let input = U::parse(&params).expect("input");
-        let resolved = U::resolve(&c, &input).await.expect("resolved");
-        let checks = U::checks(&c, &input, &resolved);
+        let checks = checks_of::<U>(
+            &api,
+            &[
+                ("InstanceId", id.as_str()),
+                ("IamInstanceProfile.Name", "p"),
+            ],
+        )
+        .await;
         let instance_arn = format!("arn:aws:ec2:us-east-1:{ACCOUNT}:instance/{id}");
         assert_eq!(checks[0].action, "ec2:AssociateIamInstanceProfile");
         assert_eq!(checks[0].resource, instance_arn);

@@ -43,252 +43,133 @@ pub(crate) mod user_credentials;
 #[path = "users.rs"]
 pub(crate) mod users;
 
-use super::run;
-use crate::authz::RequestFacts;
-use crate::context::Call;
-use crate::error::ApiError;
-use crate::generated::Operation;
-
-/// Runs `call` through its operation's unit, or None when the operation is not a unit yet.
-pub(crate) async fn dispatch(
-    call: &Call<'_>,
-    facts: &RequestFacts,
-) -> Option<Result<String, ApiError>> {
-    Some(match call.op {
-        Operation::CreateRole => run::<roles::CreateRole>(call, facts).await,
-        Operation::GetRole => run::<roles::GetRole>(call, facts).await,
-        Operation::ListRoles => run::<roles::ListRoles>(call, facts).await,
-        Operation::UpdateRole => run::<roles::UpdateRole>(call, facts).await,
-        Operation::UpdateRoleDescription => run::<roles::UpdateRoleDescription>(call, facts).await,
-        Operation::UpdateAssumeRolePolicy => {
-            run::<roles::UpdateAssumeRolePolicy>(call, facts).await
-        }
-        Operation::DeleteRole => run::<roles::DeleteRole>(call, facts).await,
-        Operation::TagRole => run::<roles::TagRole>(call, facts).await,
-        Operation::UntagRole => run::<roles::UntagRole>(call, facts).await,
-        Operation::ListRoleTags => run::<roles::ListRoleTags>(call, facts).await,
-        Operation::PutRolePolicy => run::<role_policies::PutRolePolicy>(call, facts).await,
-        Operation::GetRolePolicy => run::<role_policies::GetRolePolicy>(call, facts).await,
-        Operation::ListRolePolicies => run::<role_policies::ListRolePolicies>(call, facts).await,
-        Operation::DeleteRolePolicy => run::<role_policies::DeleteRolePolicy>(call, facts).await,
-        Operation::CreatePolicy => run::<policies::CreatePolicy>(call, facts).await,
-        Operation::GetPolicy => run::<policies::GetPolicy>(call, facts).await,
-        Operation::ListPolicies => run::<policies::ListPolicies>(call, facts).await,
-        Operation::DeletePolicy => run::<policies::DeletePolicy>(call, facts).await,
-        Operation::CreatePolicyVersion => run::<policies::CreatePolicyVersion>(call, facts).await,
-        Operation::GetPolicyVersion => run::<policies::GetPolicyVersion>(call, facts).await,
-        Operation::ListPolicyVersions => run::<policies::ListPolicyVersions>(call, facts).await,
-        Operation::DeletePolicyVersion => run::<policies::DeletePolicyVersion>(call, facts).await,
-        Operation::SetDefaultPolicyVersion => {
-            run::<policies::SetDefaultPolicyVersion>(call, facts).await
-        }
-        Operation::AttachRolePolicy => run::<role_policies::AttachRolePolicy>(call, facts).await,
-        Operation::DetachRolePolicy => run::<role_policies::DetachRolePolicy>(call, facts).await,
-        Operation::ListAttachedRolePolicies => {
-            run::<role_policies::ListAttachedRolePolicies>(call, facts).await
-        }
-        Operation::CreateInstanceProfile => {
-            run::<instance_profiles::CreateInstanceProfile>(call, facts).await
-        }
-        Operation::GetInstanceProfile => {
-            run::<instance_profiles::GetInstanceProfile>(call, facts).await
-        }
-        Operation::ListInstanceProfiles => {
-            run::<instance_profiles::ListInstanceProfiles>(call, facts).await
-        }
-        Operation::ListInstanceProfilesForRole => {
-            run::<instance_profiles::ListInstanceProfilesForRole>(call, facts).await
-        }
-        Operation::DeleteInstanceProfile => {
-            run::<instance_profiles::DeleteInstanceProfile>(call, facts).await
-        }
-        Operation::AddRoleToInstanceProfile => {
-            run::<instance_profiles::AddRoleToInstanceProfile>(call, facts).await
-        }
-        Operation::RemoveRoleFromInstanceProfile => {
-            run::<instance_profiles::RemoveRoleFromInstanceProfile>(call, facts).await
-        }
-        Operation::TagInstanceProfile => {
-            run::<instance_profiles::TagInstanceProfile>(call, facts).await
-        }
-        Operation::UntagInstanceProfile => {
-            run::<instance_profiles::UntagInstanceProfile>(call, facts).await
-        }
-        Operation::ListInstanceProfileTags => {
-            run::<instance_profiles::ListInstanceProfileTags>(call, facts).await
-        }
-        Operation::CreateUser => run::<users::CreateUser>(call, facts).await,
-        Operation::GetUser => run::<users::GetUser>(call, facts).await,
-        Operation::ListUsers => run::<users::ListUsers>(call, facts).await,
-        Operation::UpdateUser => run::<users::UpdateUser>(call, facts).await,
-        Operation::DeleteUser => run::<users::DeleteUser>(call, facts).await,
-        Operation::TagUser => run::<users::TagUser>(call, facts).await,
-        Operation::UntagUser => run::<users::UntagUser>(call, facts).await,
-        Operation::ListUserTags => run::<users::ListUserTags>(call, facts).await,
-        Operation::PutUserPermissionsBoundary => {
-            run::<users::PutUserPermissionsBoundary>(call, facts).await
-        }
-        Operation::DeleteUserPermissionsBoundary => {
-            run::<users::DeleteUserPermissionsBoundary>(call, facts).await
-        }
-        Operation::PutRolePermissionsBoundary => {
-            run::<roles::PutRolePermissionsBoundary>(call, facts).await
-        }
-        Operation::DeleteRolePermissionsBoundary => {
-            run::<roles::DeleteRolePermissionsBoundary>(call, facts).await
-        }
-        Operation::CreateAccessKey => run::<access_keys::CreateAccessKey>(call, facts).await,
-        Operation::ListAccessKeys => run::<access_keys::ListAccessKeys>(call, facts).await,
-        Operation::UpdateAccessKey => run::<access_keys::UpdateAccessKey>(call, facts).await,
-        Operation::DeleteAccessKey => run::<access_keys::DeleteAccessKey>(call, facts).await,
-        Operation::GetAccessKeyLastUsed => {
-            run::<access_keys::GetAccessKeyLastUsed>(call, facts).await
-        }
-        Operation::CreateGroup => run::<groups::CreateGroup>(call, facts).await,
-        Operation::GetGroup => run::<groups::GetGroup>(call, facts).await,
-        Operation::ListGroups => run::<groups::ListGroups>(call, facts).await,
-        Operation::DeleteGroup => run::<groups::DeleteGroup>(call, facts).await,
-        Operation::AddUserToGroup => run::<groups::AddUserToGroup>(call, facts).await,
-        Operation::RemoveUserFromGroup => run::<groups::RemoveUserFromGroup>(call, facts).await,
-        Operation::ListGroupsForUser => run::<groups::ListGroupsForUser>(call, facts).await,
-        Operation::PutUserPolicy => run::<principal_policies::PutUserPolicy>(call, facts).await,
-        Operation::PutGroupPolicy => run::<principal_policies::PutGroupPolicy>(call, facts).await,
-        Operation::GetUserPolicy => run::<principal_policies::GetUserPolicy>(call, facts).await,
-        Operation::GetGroupPolicy => run::<principal_policies::GetGroupPolicy>(call, facts).await,
-        Operation::ListUserPolicies => {
-            run::<principal_policies::ListUserPolicies>(call, facts).await
-        }
-        Operation::ListGroupPolicies => {
-            run::<principal_policies::ListGroupPolicies>(call, facts).await
-        }
-        Operation::DeleteUserPolicy => {
-            run::<principal_policies::DeleteUserPolicy>(call, facts).await
-        }
-        Operation::DeleteGroupPolicy => {
-            run::<principal_policies::DeleteGroupPolicy>(call, facts).await
-        }
-        Operation::AttachUserPolicy => {
-            run::<principal_policies::AttachUserPolicy>(call, facts).await
-        }
-        Operation::AttachGroupPolicy => {
-            run::<principal_policies::AttachGroupPolicy>(call, facts).await
-        }
-        Operation::DetachUserPolicy => {
-            run::<principal_policies::DetachUserPolicy>(call, facts).await
-        }
-        Operation::DetachGroupPolicy => {
-            run::<principal_policies::DetachGroupPolicy>(call, facts).await
-        }
-        Operation::ListAttachedUserPolicies => {
-            run::<principal_policies::ListAttachedUserPolicies>(call, facts).await
-        }
-        Operation::ListAttachedGroupPolicies => {
-            run::<principal_policies::ListAttachedGroupPolicies>(call, facts).await
-        }
-        Operation::SimulatePrincipalPolicy => {
-            run::<simulation::SimulatePrincipalPolicy>(call, facts).await
-        }
-        Operation::SimulateCustomPolicy => {
-            run::<simulation::SimulateCustomPolicy>(call, facts).await
-        }
-        Operation::GetAccountSummary => run::<account::GetAccountSummary>(call, facts).await,
-        Operation::ListEntitiesForPolicy => {
-            run::<policies::ListEntitiesForPolicy>(call, facts).await
-        }
-        Operation::ListAccountAliases => run::<account::ListAccountAliases>(call, facts).await,
-        Operation::CreateAccountAlias => run::<account::CreateAccountAlias>(call, facts).await,
-        Operation::DeleteAccountAlias => run::<account::DeleteAccountAlias>(call, facts).await,
-        Operation::ListSSHPublicKeys => {
-            run::<user_credentials::ListSSHPublicKeys>(call, facts).await
-        }
-        Operation::ListServiceSpecificCredentials => {
-            run::<user_credentials::ListServiceSpecificCredentials>(call, facts).await
-        }
-        Operation::ListSigningCertificates => {
-            run::<user_credentials::ListSigningCertificates>(call, facts).await
-        }
-        Operation::ListMFADevices => run::<user_credentials::ListMFADevices>(call, facts).await,
-        Operation::TagPolicy => run::<policies::TagPolicy>(call, facts).await,
-        Operation::UntagPolicy => run::<policies::UntagPolicy>(call, facts).await,
-        Operation::ListPolicyTags => run::<policies::ListPolicyTags>(call, facts).await,
-        Operation::CreateServiceLinkedRole => {
-            run::<service_linked_roles::CreateServiceLinkedRole>(call, facts).await
-        }
-        Operation::DeleteServiceLinkedRole => {
-            run::<service_linked_roles::DeleteServiceLinkedRole>(call, facts).await
-        }
-        Operation::GetServiceLinkedRoleDeletionStatus => {
-            run::<service_linked_roles::GetServiceLinkedRoleDeletionStatus>(call, facts).await
-        }
-        Operation::GetCallerIdentity => run::<sts::GetCallerIdentity>(call, facts).await,
-        Operation::AssumeRole => run::<sts::AssumeRole>(call, facts).await,
-        Operation::GetSessionToken => run::<sts::GetSessionToken>(call, facts).await,
-        Operation::GetFederationToken => run::<sts::GetFederationToken>(call, facts).await,
-        Operation::DecodeAuthorizationMessage => {
-            run::<sts::DecodeAuthorizationMessage>(call, facts).await
-        }
-        Operation::GetAccessKeyInfo => run::<sts::GetAccessKeyInfo>(call, facts).await,
-        Operation::RunInstances => run::<instances::RunInstances>(call, facts).await,
-        Operation::DescribeInstances => run::<instances::DescribeInstances>(call, facts).await,
-        Operation::StartInstances => run::<instances::StartInstances>(call, facts).await,
-        Operation::StopInstances => run::<instances::StopInstances>(call, facts).await,
-        Operation::TerminateInstances => run::<instances::TerminateInstances>(call, facts).await,
-        Operation::ModifyInstanceMetadataOptions => {
-            run::<instances::ModifyInstanceMetadataOptions>(call, facts).await
-        }
-        Operation::AssociateIamInstanceProfile => {
-            run::<associations::AssociateIamInstanceProfile>(call, facts).await
-        }
-        Operation::ReplaceIamInstanceProfileAssociation => {
-            run::<associations::ReplaceIamInstanceProfileAssociation>(call, facts).await
-        }
-        Operation::DisassociateIamInstanceProfile => {
-            run::<associations::DisassociateIamInstanceProfile>(call, facts).await
-        }
-        Operation::DescribeIamInstanceProfileAssociations => {
-            run::<associations::DescribeIamInstanceProfileAssociations>(call, facts).await
-        }
-        Operation::GetConsoleOutput => run::<instances::GetConsoleOutput>(call, facts).await,
-        Operation::DescribeInstanceStatus => {
-            run::<instance_attributes::DescribeInstanceStatus>(call, facts).await
-        }
-        Operation::DescribeInstanceAttribute => {
-            run::<instance_attributes::DescribeInstanceAttribute>(call, facts).await
-        }
-        Operation::ModifyInstanceAttribute => {
-            run::<instance_attributes::ModifyInstanceAttribute>(call, facts).await
-        }
-        Operation::CreateTags => run::<tags::CreateTags>(call, facts).await,
-        Operation::DeleteTags => run::<tags::DeleteTags>(call, facts).await,
-        Operation::DescribeTags => run::<tags::DescribeTags>(call, facts).await,
-        Operation::DescribeVpcs => run::<network::DescribeVpcs>(call, facts).await,
-        Operation::DescribeSubnets => run::<network::DescribeSubnets>(call, facts).await,
-        Operation::DescribeSecurityGroups => {
-            run::<network::DescribeSecurityGroups>(call, facts).await
-        }
-        Operation::DescribeImages => run::<images::DescribeImages>(call, facts).await,
-        Operation::RegisterImage => run::<images::RegisterImage>(call, facts).await,
-        Operation::DeregisterImage => run::<images::DeregisterImage>(call, facts).await,
-        Operation::DescribeInstanceTypes => run::<images::DescribeInstanceTypes>(call, facts).await,
-        Operation::CreateLoginProfile => {
-            run::<login_profiles::CreateLoginProfile>(call, facts).await
-        }
-        Operation::GetLoginProfile => run::<login_profiles::GetLoginProfile>(call, facts).await,
-        Operation::UpdateLoginProfile => {
-            run::<login_profiles::UpdateLoginProfile>(call, facts).await
-        }
-        Operation::DeleteLoginProfile => {
-            run::<login_profiles::DeleteLoginProfile>(call, facts).await
-        }
-        Operation::UpdateAccountPasswordPolicy => {
-            run::<login_profiles::UpdateAccountPasswordPolicy>(call, facts).await
-        }
-        Operation::GetAccountPasswordPolicy => {
-            run::<login_profiles::GetAccountPasswordPolicy>(call, facts).await
-        }
-        Operation::DeleteAccountPasswordPolicy => {
-            run::<login_profiles::DeleteAccountPasswordPolicy>(call, facts).await
-        }
-        _ => return None,
-    })
+crate::units::unit_dispatch! {
+    roles::CreateRole,
+    roles::GetRole,
+    roles::ListRoles,
+    roles::UpdateRole,
+    roles::UpdateRoleDescription,
+    roles::UpdateAssumeRolePolicy,
+    roles::DeleteRole,
+    roles::TagRole,
+    roles::UntagRole,
+    roles::ListRoleTags,
+    role_policies::PutRolePolicy,
+    role_policies::GetRolePolicy,
+    role_policies::ListRolePolicies,
+    role_policies::DeleteRolePolicy,
+    policies::CreatePolicy,
+    policies::GetPolicy,
+    policies::ListPolicies,
+    policies::DeletePolicy,
+    policies::CreatePolicyVersion,
+    policies::GetPolicyVersion,
+    policies::ListPolicyVersions,
+    policies::DeletePolicyVersion,
+    policies::SetDefaultPolicyVersion,
+    role_policies::AttachRolePolicy,
+    role_policies::DetachRolePolicy,
+    role_policies::ListAttachedRolePolicies,
+    instance_profiles::CreateInstanceProfile,
+    instance_profiles::GetInstanceProfile,
+    instance_profiles::ListInstanceProfiles,
+    instance_profiles::ListInstanceProfilesForRole,
+    instance_profiles::DeleteInstanceProfile,
+    instance_profiles::AddRoleToInstanceProfile,
+    instance_profiles::RemoveRoleFromInstanceProfile,
+    instance_profiles::TagInstanceProfile,
+    instance_profiles::UntagInstanceProfile,
+    instance_profiles::ListInstanceProfileTags,
+    users::CreateUser,
+    users::GetUser,
+    users::ListUsers,
+    users::UpdateUser,
+    users::DeleteUser,
+    users::TagUser,
+    users::UntagUser,
+    users::ListUserTags,
+    users::PutUserPermissionsBoundary,
+    users::DeleteUserPermissionsBoundary,
+    roles::PutRolePermissionsBoundary,
+    roles::DeleteRolePermissionsBoundary,
+    access_keys::CreateAccessKey,
+    access_keys::ListAccessKeys,
+    access_keys::UpdateAccessKey,
+    access_keys::DeleteAccessKey,
+    access_keys::GetAccessKeyLastUsed,
+    groups::CreateGroup,
+    groups::GetGroup,
+    groups::ListGroups,
+    groups::DeleteGroup,
+    groups::AddUserToGroup,
+    groups::RemoveUserFromGroup,
+    groups::ListGroupsForUser,
+    principal_policies::PutUserPolicy,
+    principal_policies::PutGroupPolicy,
+    principal_policies::GetUserPolicy,
+    principal_policies::GetGroupPolicy,
+    principal_policies::ListUserPolicies,
+    principal_policies::ListGroupPolicies,
+    principal_policies::DeleteUserPolicy,
+    principal_policies::DeleteGroupPolicy,
+    principal_policies::AttachUserPolicy,
+    principal_policies::AttachGroupPolicy,
+    principal_policies::DetachUserPolicy,
+    principal_policies::DetachGroupPolicy,
+    principal_policies::ListAttachedUserPolicies,
+    principal_policies::ListAttachedGroupPolicies,
+    simulation::SimulatePrincipalPolicy,
+    simulation::SimulateCustomPolicy,
+    account::GetAccountSummary,
+    policies::ListEntitiesForPolicy,
+    account::ListAccountAliases,
+    account::CreateAccountAlias,
+    account::DeleteAccountAlias,
+    user_credentials::ListSSHPublicKeys,
+    user_credentials::ListServiceSpecificCredentials,
+    user_credentials::ListSigningCertificates,
+    user_credentials::ListMFADevices,
+    policies::TagPolicy,
+    policies::UntagPolicy,
+    policies::ListPolicyTags,
+    service_linked_roles::CreateServiceLinkedRole,
+    service_linked_roles::DeleteServiceLinkedRole,
+    service_linked_roles::GetServiceLinkedRoleDeletionStatus,
+    sts::GetCallerIdentity,
+    sts::AssumeRole,
+    sts::GetSessionToken,
+    sts::GetFederationToken,
+    sts::DecodeAuthorizationMessage,
+    sts::GetAccessKeyInfo,
+    instances::RunInstances,
+    instances::DescribeInstances,
+    instances::StartInstances,
+    instances::StopInstances,
+    instances::TerminateInstances,
+    instances::ModifyInstanceMetadataOptions,
+    associations::AssociateIamInstanceProfile,
+    associations::ReplaceIamInstanceProfileAssociation,
+    associations::DisassociateIamInstanceProfile,
+    associations::DescribeIamInstanceProfileAssociations,
+    instances::GetConsoleOutput,
+    instance_attributes::DescribeInstanceStatus,
+    instance_attributes::DescribeInstanceAttribute,
+    instance_attributes::ModifyInstanceAttribute,
+    tags::CreateTags,
+    tags::DeleteTags,
+    tags::DescribeTags,
+    network::DescribeVpcs,
+    network::DescribeSubnets,
+    network::DescribeSecurityGroups,
+    images::DescribeImages,
+    images::RegisterImage,
+    images::DeregisterImage,
+    images::DescribeInstanceTypes,
+    login_profiles::CreateLoginProfile,
+    login_profiles::GetLoginProfile,
+    login_profiles::UpdateLoginProfile,
+    login_profiles::DeleteLoginProfile,
+    login_profiles::UpdateAccountPasswordPolicy,
+    login_profiles::GetAccountPasswordPolicy,
+    login_profiles::DeleteAccountPasswordPolicy,
 }

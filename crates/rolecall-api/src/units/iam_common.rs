@@ -7,6 +7,7 @@ use crate::context::{Api, Call};
 use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
 use crate::generated::iam::Tag;
+use crate::iam_xml::{paged_tags, respond, tags_xml, truncation};
 use crate::principal::PrincipalKind;
 use rolecall_core::iam::page;
 use rolecall_core::model;
@@ -124,23 +125,47 @@ pub(crate) fn max_items_str(max_items: Option<i64>) -> Option<String> {
     max_items.map(|n| n.to_string())
 }
 
+/// A ListXTags answer: the entity's `tags`, a page at a time (by key).
+pub(crate) fn tags_response(
+    call: &Call<'_>,
+    tags: Vec<model::Tag>,
+    marker: Option<&str>,
+    max_items: Option<i64>,
+) -> Result<String, ApiError> {
+    let max_items = max_items_str(max_items);
+    let page = paged_tags(tags, marker, max_items.as_deref())?;
+    Ok(respond(call, |x| {
+        tags_xml(x, &page.items);
+        truncation(x, &page);
+    }))
+}
+
+/// The optional `keys(|input| ...)` argument of the unit macros: the condition keys the
+/// request's input carries (none when omitted).
+macro_rules! input_keys {
+    ($input:ident) => {{
+        let _ = $input;
+        $crate::authz::Keys::new()
+    }};
+    ($input:ident, $keys:expr) => {{
+        let keys: fn(&Self::Input) -> $crate::authz::Keys = $keys;
+        keys($input)
+    }};
+}
+pub(crate) use input_keys;
+
 /// A unit acting on one named IAM entity: resolves `Target::of(Kind::$kind, input.$field)`
-/// (`User(caller or user_name)`: the calling user when the name is omitted), checks
-/// `iam:$unit` on it with the keys `$keys(input)` plus its resource tags, and handles with
-/// `$handle(call, input)`.
+/// (`UserOrCaller(user_name)`: the calling user when the name is omitted), checks `iam:$unit`
+/// on it with the input's keys (`keys(|input| ...)`, optional) plus its resource tags.
 macro_rules! on_entity {
-    // `UserName` omitted: the calling user acts on itself (authorized on the caller's ARN).
-    ($unit:ident, $input:ident, User(caller or $field:ident), $keys:expr, $handle:expr) => {
-        $crate::units::iam_common::on_entity!(@unit $unit, $input, $keys, $handle, |call, input| {
+    ($unit:ident, UserOrCaller($field:ident), $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
+        $crate::units::iam_common::on_entity!(@unit $unit, $($keys)?, |$call, $in| $body, |call, input| {
             match &input.$field {
                 Some(name) => {
-                    $crate::units::iam_common::Target::of(
-                        call.api,
-                        $crate::cache::Kind::User,
-                        name,
-                    )
-                    .await
+                    $crate::units::iam_common::Target::of(call.api, $crate::cache::Kind::User, name)
+                        .await
                 }
+                // `UserName` omitted: the calling user acts on itself (its own ARN).
                 None => $crate::units::iam_common::Target {
                     arn: call.principal.arn.clone(),
                     tags: vec![],
@@ -148,196 +173,200 @@ macro_rules! on_entity {
             }
         });
     };
-    ($unit:ident, $input:ident, $kind:ident($field:ident), $keys:expr, $handle:expr) => {
-        $crate::units::iam_common::on_entity!(@unit $unit, $input, $keys, $handle, |call, input| {
+    ($unit:ident, $kind:ident($field:ident), $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
+        $crate::units::iam_common::on_entity!(@unit $unit, $($keys)?, |$call, $in| $body, |call, input| {
             $crate::units::iam_common::Target::of(call.api, $crate::cache::Kind::$kind, &input.$field)
                 .await
         });
     };
-    (@unit $unit:ident, $input:ident, $keys:expr, $handle:expr, |$call:ident, $in:ident| $resolve:block) => {
-        pub(crate) struct $unit;
-
-        impl $crate::units::Unit for $unit {
-            const OP: $crate::generated::Operation = $crate::generated::Operation::$unit;
-            type Input = $crate::generated::iam::$input;
-            type Resolved = $crate::units::iam_common::Target;
-
-            async fn resolve(
-                $call: &$crate::context::Call<'_>,
-                $in: &Self::Input,
-            ) -> Result<Self::Resolved, $crate::error::ApiError> {
-                Ok($resolve)
-            }
-
-            fn checks(
-                _: &$crate::context::Call<'_>,
-                input: &Self::Input,
-                target: &Self::Resolved,
-            ) -> Vec<$crate::authz::Check> {
-                let keys: fn(&Self::Input) -> $crate::authz::Keys = $keys;
-                let mut keys = keys(input);
+    (@unit $unit:ident, $($keys:expr)?, |$call:tt, $in:tt| $body:block, |$rc:ident, $ri:ident| $resolve:block) => {
+        $crate::units::unit!(
+            $unit,
+            resolve |$rc, $ri| -> $crate::units::iam_common::Target $resolve,
+            checks |_, input, target| {
+                let mut keys = $crate::units::iam_common::input_keys!(input $(, $keys)?);
                 keys.extend(target.resource_tag_keys());
-                vec![$crate::units::iam_common::iam_check(
-                    Self::OP,
-                    target.arn.clone(),
-                    keys,
-                )]
-            }
-
-            async fn handle(
-                call: &$crate::context::Call<'_>,
-                input: Self::Input,
-                _: Self::Resolved,
-            ) -> Result<String, $crate::error::ApiError> {
-                $handle(call, input).await
-            }
-        }
+                vec![$crate::units::iam_common::iam_check(Self::OP, target.arn.clone(), keys)]
+            },
+            handle |$call, $in, _| $body
+        );
     };
 }
 pub(crate) use on_entity;
 
-/// A unit whose resource is fixed by its input alone (`$resource(call, input)`), with keys
-/// `$keys(input)`: creations (the new entity's ARN), lists (the listed path), managed-policy
-/// operations (the policy ARN).
+/// A unit whose resource is fixed by its input alone (`$resource(call, input)`), with the
+/// input's keys (`keys(|input| ...)`, optional): creations (the new entity's ARN), lists (the
+/// listed path), managed-policy operations (`on_policy!`).
 macro_rules! on_resource {
-    ($unit:ident, $input:ident, $resource:expr, $keys:expr, $handle:expr) => {
-        pub(crate) struct $unit;
-
-        impl $crate::units::Unit for $unit {
-            const OP: $crate::generated::Operation = $crate::generated::Operation::$unit;
-            type Input = $crate::generated::iam::$input;
-            type Resolved = ();
-
-            async fn resolve(
-                _: &$crate::context::Call<'_>,
-                _: &Self::Input,
-            ) -> Result<(), $crate::error::ApiError> {
-                Ok(())
-            }
-
-            fn checks(
-                call: &$crate::context::Call<'_>,
-                input: &Self::Input,
-                _: &(),
-            ) -> Vec<$crate::authz::Check> {
+    ($unit:ident, $resource:expr, $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
+        $crate::units::unit!(
+            $unit,
+            resolve |_, _| -> () {},
+            checks |call, input, _| {
                 let resource: fn(&$crate::context::Call<'_>, &Self::Input) -> String = $resource;
-                let keys: fn(&Self::Input) -> $crate::authz::Keys = $keys;
-                vec![$crate::units::iam_common::iam_check(
-                    Self::OP,
-                    resource(call, input),
-                    keys(input),
-                )]
-            }
-
-            async fn handle(
-                call: &$crate::context::Call<'_>,
-                input: Self::Input,
-                _: (),
-            ) -> Result<String, $crate::error::ApiError> {
-                $handle(call, input).await
-            }
-        }
+                let keys = $crate::units::iam_common::input_keys!(input $(, $keys)?);
+                vec![$crate::units::iam_common::iam_check(Self::OP, resource(call, input), keys)]
+            },
+            handle |$call, $in, _| $body
+        );
     };
 }
 pub(crate) use on_resource;
+
+/// A managed-policy unit: on the policy ARN the request names, with `iam:PolicyARN` (unless
+/// other `keys(...)` are given).
+macro_rules! on_policy {
+    ($unit:ident, $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
+        $crate::units::iam_common::on_resource!(
+            $unit,
+            |_, input| input.policy_arn.clone(),
+            keys($crate::units::iam_common::on_policy!(@keys $($keys)?)),
+            |$call, $in| $body
+        );
+    };
+    (@keys) => {
+        |input| $crate::units::iam_common::policy_arn_key(&input.policy_arn)
+    };
+    (@keys $keys:expr) => {
+        $keys
+    };
+}
+pub(crate) use on_policy;
+
+/// The tag units of one entity kind named by `input.$field` (roles, users, instance profiles):
+/// `Tag…` (`aws:RequestTag/*`, `aws:TagKeys`), `Untag…` (`aws:TagKeys`) and `List…Tags`, through
+/// core's `$tag` / `$untag` / `$get` of that kind, written in that order in `units`.
+macro_rules! tag_units {
+    ($kind:ident($field:ident), $tag:ident, $untag:ident, $get:ident, units [
+        $tag_unit:ident,
+        $untag_unit:ident,
+        $list_unit:ident$(,)?
+    ]$(,)?) => {
+        $crate::units::iam_common::on_entity!(
+            $tag_unit,
+            $kind($field),
+            keys(|input| $crate::units::iam_common::tag_keys_of(&input.tags)),
+            |call, input| {
+                let tags = $crate::units::iam_common::model_tags(input.tags);
+                call.api.iam.$tag(&input.$field, tags).await?;
+                Ok($crate::iam_xml::respond_empty(call))
+            }
+        );
+
+        $crate::units::iam_common::on_entity!(
+            $untag_unit,
+            $kind($field),
+            keys(|input| $crate::units::iam_common::removed_tag_keys(&input.tag_keys)),
+            |call, input| {
+                let keys: Vec<&str> = input.tag_keys.iter().map(String::as_str).collect();
+                call.api.iam.$untag(&input.$field, &keys).await?;
+                Ok($crate::iam_xml::respond_empty(call))
+            }
+        );
+
+        $crate::units::iam_common::on_entity!($list_unit, $kind($field), |call, input| {
+            let entity = call.api.iam.$get(&input.$field).await?;
+            let marker = input.marker.as_deref();
+            $crate::units::iam_common::tags_response(call, entity.tags, marker, input.max_items)
+        });
+    };
+}
+pub(crate) use tag_units;
+
+/// The list of one entity kind under a path prefix (ListRoles, ListUsers, ...): authorized on
+/// the listed path (`arn:aws:iam::ACCOUNT:$arn_kind/`), paged in the store by `$list`, written
+/// as `$element` members by `$write`.
+macro_rules! list_by_path {
+    ($unit:ident, $arn_kind:literal, $list:ident, $element:literal, $write:expr) => {
+        $crate::units::iam_common::on_resource!(
+            $unit,
+            |call, input| {
+                let path = input.path_prefix.as_deref();
+                $crate::authz::with_path(call.api, $arn_kind, path, "")
+            },
+            |call, input| {
+                let page =
+                    $crate::units::iam_common::page_of(input.marker.as_deref(), input.max_items)?;
+                let page = call
+                    .api
+                    .iam
+                    .$list(input.path_prefix.as_deref(), &page)
+                    .await?;
+                Ok($crate::iam_xml::respond(call, |x| {
+                    x.list($element, "member", &page.items, $write);
+                    $crate::iam_xml::truncation(x, &page);
+                }))
+            }
+        );
+    };
+}
+pub(crate) use list_by_path;
 
 /// The seven policy units of one owner kind (roles, users, groups: core's owner-keyed model):
 /// `Put/Get/List/Delete{Owner}Policy` (inline) and `Attach/Detach/ListAttached{Owner}Policies`
 /// (managed), each on the owner named by `input.$field`, written in the same order as `units`.
 macro_rules! owner_policies {
     ($kind:ident($field:ident, $element:literal), units [
-        $put:ident($put_in:ident),
-        $get:ident($get_in:ident),
-        $list:ident($list_in:ident),
-        $delete:ident($delete_in:ident),
-        $attach:ident($attach_in:ident),
-        $detach:ident($detach_in:ident),
-        $list_attached:ident($list_attached_in:ident)$(,)?
+        $put:ident,
+        $get:ident,
+        $list:ident,
+        $delete:ident,
+        $attach:ident,
+        $detach:ident,
+        $list_attached:ident$(,)?
     ]) => {
         use rolecall_core::OwnerKind;
-        use $crate::context::Call;
-        use $crate::generated::iam;
         use $crate::iam_xml::{encode_policy, respond, respond_empty, truncation};
         use $crate::units::iam_common::{on_entity, page_of, policy_arn_key};
 
-        on_entity!(
-            $put,
-            $put_in,
-            $kind($field),
-            |_| vec![],
-            async |call: &Call<'_>, input: iam::$put_in| {
-                let iam = &call.api.iam;
-                iam.put_owner_policy(
-                    OwnerKind::$kind,
-                    &input.$field,
-                    &input.policy_name,
-                    &input.policy_document,
-                )
+        on_entity!($put, $kind($field), |call, input| {
+            let iam = &call.api.iam;
+            let (name, doc) = (&input.policy_name, &input.policy_document);
+            iam.put_owner_policy(OwnerKind::$kind, &input.$field, name, doc)
                 .await?;
-                Ok(respond_empty(call))
-            }
-        );
+            Ok(respond_empty(call))
+        });
 
-        on_entity!(
-            $get,
-            $get_in,
-            $kind($field),
-            |_| vec![],
-            async |call: &Call<'_>, input: iam::$get_in| {
-                let (owner, name, doc) = call
-                    .api
-                    .iam
-                    .get_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_name)
-                    .await?;
-                Ok(respond(call, |x| {
-                    x.leaf($element, &owner);
-                    x.leaf("PolicyName", &name);
-                    x.leaf("PolicyDocument", encode_policy(&doc));
-                }))
-            }
-        );
+        on_entity!($get, $kind($field), |call, input| {
+            let iam = &call.api.iam;
+            let (owner, name, doc) = iam
+                .get_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_name)
+                .await?;
+            Ok(respond(call, |x| {
+                x.leaf($element, &owner);
+                x.leaf("PolicyName", &name);
+                x.leaf("PolicyDocument", encode_policy(&doc));
+            }))
+        });
 
-        on_entity!(
-            $list,
-            $list_in,
-            $kind($field),
-            |_| vec![],
-            async |call: &Call<'_>, input: iam::$list_in| {
-                let page = page_of(input.marker.as_deref(), input.max_items)?;
-                let page = call
-                    .api
-                    .iam
-                    .list_owner_policies(OwnerKind::$kind, &input.$field, &page)
-                    .await?;
-                Ok(respond(call, |x| {
-                    // List members of strings are bare text in the Query protocol.
-                    x.list("PolicyNames", "member", &page.items, |x, n| {
-                        x.leaf_text(n);
-                    });
-                    truncation(x, &page);
-                }))
-            }
-        );
+        on_entity!($list, $kind($field), |call, input| {
+            let page = page_of(input.marker.as_deref(), input.max_items)?;
+            let page = call
+                .api
+                .iam
+                .list_owner_policies(OwnerKind::$kind, &input.$field, &page)
+                .await?;
+            Ok(respond(call, |x| {
+                // List members of strings are bare text in the Query protocol.
+                x.list("PolicyNames", "member", &page.items, |x, n| {
+                    x.leaf_text(n);
+                });
+                truncation(x, &page);
+            }))
+        });
 
-        on_entity!(
-            $delete,
-            $delete_in,
-            $kind($field),
-            |_| vec![],
-            async |call: &Call<'_>, input: iam::$delete_in| {
-                let iam = &call.api.iam;
-                iam.delete_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_name)
-                    .await?;
-                Ok(respond_empty(call))
-            }
-        );
+        on_entity!($delete, $kind($field), |call, input| {
+            let iam = &call.api.iam;
+            iam.delete_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_name)
+                .await?;
+            Ok(respond_empty(call))
+        });
 
         on_entity!(
             $attach,
-            $attach_in,
             $kind($field),
-            |input| policy_arn_key(&input.policy_arn),
-            async |call: &Call<'_>, input: iam::$attach_in| {
+            keys(|input| policy_arn_key(&input.policy_arn)),
+            |call, input| {
                 let iam = &call.api.iam;
                 iam.attach_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_arn)
                     .await?;
@@ -347,10 +376,9 @@ macro_rules! owner_policies {
 
         on_entity!(
             $detach,
-            $detach_in,
             $kind($field),
-            |input| policy_arn_key(&input.policy_arn),
-            async |call: &Call<'_>, input: iam::$detach_in| {
+            keys(|input| policy_arn_key(&input.policy_arn)),
+            |call, input| {
                 let iam = &call.api.iam;
                 iam.detach_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_arn)
                     .await?;
@@ -358,28 +386,52 @@ macro_rules! owner_policies {
             }
         );
 
-        on_entity!(
-            $list_attached,
-            $list_attached_in,
-            $kind($field),
-            |_| vec![],
-            async |call: &Call<'_>, input: iam::$list_attached_in| {
-                let page = page_of(input.marker.as_deref(), input.max_items)?;
-                let prefix = input.path_prefix.as_deref();
-                let page = call
-                    .api
-                    .iam
-                    .list_attached_owner_policies(OwnerKind::$kind, &input.$field, prefix, &page)
-                    .await?;
-                Ok(respond(call, |x| {
-                    x.list("AttachedPolicies", "member", &page.items, |x, p| {
-                        x.leaf("PolicyName", &p.name);
-                        x.leaf("PolicyArn", &p.arn);
-                    });
-                    truncation(x, &page);
-                }))
-            }
-        );
+        on_entity!($list_attached, $kind($field), |call, input| {
+            let page = page_of(input.marker.as_deref(), input.max_items)?;
+            let prefix = input.path_prefix.as_deref();
+            let page = call
+                .api
+                .iam
+                .list_attached_owner_policies(OwnerKind::$kind, &input.$field, prefix, &page)
+                .await?;
+            Ok(respond(call, |x| {
+                x.list("AttachedPolicies", "member", &page.items, |x, p| {
+                    x.leaf("PolicyName", &p.name);
+                    x.leaf("PolicyArn", &p.arn);
+                });
+                truncation(x, &page);
+            }))
+        });
     };
 }
 pub(crate) use owner_policies;
+
+/// PutXPermissionsBoundary (`iam:PermissionsBoundary`) and DeleteXPermissionsBoundary of one
+/// entity kind named by `input.$field` (roles, users), through core's `$put` / `$delete`.
+macro_rules! boundary_units {
+    ($kind:ident($field:ident), $put:ident, $delete:ident, units [
+        $put_unit:ident,
+        $delete_unit:ident$(,)?
+    ]$(,)?) => {
+        $crate::units::iam_common::on_entity!(
+            $put_unit,
+            $kind($field),
+            keys(|input| $crate::units::iam_common::boundary_key(Some(
+                &input.permissions_boundary
+            ))),
+            |call, input| {
+                call.api
+                    .iam
+                    .$put(&input.$field, &input.permissions_boundary)
+                    .await?;
+                Ok($crate::iam_xml::respond_empty(call))
+            }
+        );
+
+        $crate::units::iam_common::on_entity!($delete_unit, $kind($field), |call, input| {
+            call.api.iam.$delete(&input.$field).await?;
+            Ok($crate::iam_xml::respond_empty(call))
+        });
+    };
+}
+pub(crate) use boundary_units;

@@ -2,7 +2,6 @@
 //! Describe* actions are), RegisterImage (on `image/*`) and DeregisterImage (on the image's
 //! ARN, `arn:aws:ec2:REGION::image/ami-...`: images are regional and have no account in it).
 
-use super::instances::{dry_run, ec2_check, filters, respond};
 use crate::authz::{Check, key};
 use crate::context::Call;
 use crate::ec2_xml::{image_xml, instance_type_xml};
@@ -10,6 +9,7 @@ use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
 use crate::generated::ec2 as input;
 use crate::units::Unit;
+use crate::units::ec2_common::{dry_run, ec2_check, filters, respond};
 use rolecall_core::ec2::page_size;
 use rolecall_core::ec2_images::RegisterImage as Registration;
 use rolecall_core::paging::encode_token;
@@ -34,7 +34,7 @@ fn paging(
     Ok(Some(page_size(max_results, has_ids, next_token)?))
 }
 
-describe_unit!(DescribeImages, DescribeImagesInput, |call, input| {
+describe_unit!(DescribeImages, |call, input| {
     let page = paging(
         input.max_results,
         !input.image_ids.is_empty(),
@@ -56,26 +56,22 @@ describe_unit!(DescribeImages, DescribeImagesInput, |call, input| {
     }))
 });
 
-describe_unit!(
-    DescribeInstanceTypes,
-    DescribeInstanceTypesInput,
-    |call, input| {
-        let page = paging(
-            input.max_results,
-            !input.instance_types.is_empty(),
-            input.next_token.as_deref(),
-        )?;
-        let (types, next) = call.api.ec2.describe_instance_types(
-            &input.instance_types,
-            &filters(input.filters),
-            page.as_ref(),
-        )?;
-        Ok(respond(call, &|x| {
-            x.list("instanceTypeSet", "item", &types, instance_type_xml);
-            x.leaf_opt("nextToken", next.as_deref().map(encode_token));
-        }))
-    }
-);
+describe_unit!(DescribeInstanceTypes, |call, input| {
+    let page = paging(
+        input.max_results,
+        !input.instance_types.is_empty(),
+        input.next_token.as_deref(),
+    )?;
+    let (types, next) = call.api.ec2.describe_instance_types(
+        &input.instance_types,
+        &filters(input.filters),
+        page.as_ref(),
+    )?;
+    Ok(respond(call, &|x| {
+        x.list("instanceTypeSet", "item", &types, instance_type_xml);
+        x.leaf_opt("nextToken", next.as_deref().map(encode_token));
+    }))
+});
 
 pub(crate) struct RegisterImage;
 

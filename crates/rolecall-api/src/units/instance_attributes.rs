@@ -2,18 +2,14 @@
 //! database), DescribeInstanceAttribute and ModifyInstanceAttribute (on the instance, and the
 //! security groups a change names).
 
-use super::instances::{dry_run, ec2_check, filters, respond};
-use crate::authz::{self, Check, key};
-use crate::context::Call;
+use crate::authz::{self, key};
 use crate::ec2_xml::state_xml;
-use crate::error::ApiError;
-use crate::generated::Operation;
 use crate::generated::ec2 as input;
-use crate::units::Unit;
+use crate::units::ec2_common::{FoundInstance, dry_run, ec2_check, filters, respond};
 use rolecall_core::Error;
 use rolecall_core::ec2::page_size;
 use rolecall_core::ec2_status::{AttributeChange, reachability_of, status_of};
-use rolecall_core::model::{Association, Instance};
+use rolecall_core::model::Instance;
 use rolecall_core::paging::encode_token;
 use rolecall_wire::Xml;
 
@@ -29,44 +25,36 @@ fn status_xml(x: &mut Xml, name: &str, i: &Instance) {
     });
 }
 
-describe_unit!(
-    DescribeInstanceStatus,
-    DescribeInstanceStatusInput,
-    |call, input| {
-        let page = page_size(
-            input.max_results,
-            !input.instance_ids.is_empty(),
-            input.next_token.as_deref(),
-        )?;
-        let (rows, next) = call
-            .api
-            .ec2
-            .describe_instance_status(
-                &input.instance_ids,
-                &filters(input.filters),
-                input.include_all_instances.unwrap_or(false),
-                page,
-            )
-            .await?;
-        Ok(respond(call, &|x| {
-            x.list("instanceStatusSet", "item", &rows, |x, i| {
-                x.leaf("instanceId", &i.id);
-                x.leaf("availabilityZone", &i.availability_zone);
-                state_xml(x, "instanceState", i.state);
-                status_xml(x, "systemStatus", i);
-                status_xml(x, "instanceStatus", i);
-                x.elem("attachedEbsStatus", |x| {
-                    x.leaf("status", status_of(i));
-                });
+describe_unit!(DescribeInstanceStatus, |call, input| {
+    let page = page_size(
+        input.max_results,
+        !input.instance_ids.is_empty(),
+        input.next_token.as_deref(),
+    )?;
+    let (rows, next) = call
+        .api
+        .ec2
+        .describe_instance_status(
+            &input.instance_ids,
+            &filters(input.filters),
+            input.include_all_instances.unwrap_or(false),
+            page,
+        )
+        .await?;
+    Ok(respond(call, &|x| {
+        x.list("instanceStatusSet", "item", &rows, |x, i| {
+            x.leaf("instanceId", &i.id);
+            x.leaf("availabilityZone", &i.availability_zone);
+            state_xml(x, "instanceState", i.state);
+            status_xml(x, "systemStatus", i);
+            status_xml(x, "instanceStatus", i);
+            x.elem("attachedEbsStatus", |x| {
+                x.leaf("status", status_of(i));
             });
-            x.leaf_opt("nextToken", next.as_deref().map(encode_token));
-        }))
-    }
-);
-
-type Found = Option<(Instance, Option<Association>)>;
-
-pub(crate) struct DescribeInstanceAttribute;
+        });
+        x.leaf_opt("nextToken", next.as_deref().map(encode_token));
+    }))
+});
 
 fn value_xml(x: &mut Xml, name: &str, value: &str) {
     x.elem(name, |x| {
@@ -78,99 +66,77 @@ fn bool_text(b: bool) -> &'static str {
     if b { "true" } else { "false" }
 }
 
-impl Unit for DescribeInstanceAttribute {
-    const OP: Operation = Operation::DescribeInstanceAttribute;
-    type Input = input::DescribeInstanceAttributeInput;
-    type Resolved = Found;
-
-    async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Found, ApiError> {
-        Ok(authz::find_instance(call.api, &input.instance_id).await)
+on_instance!(DescribeInstanceAttribute, |call, input| {
+    const KNOWN: &[&str] = &[
+        "instanceType",
+        "kernel",
+        "ramdisk",
+        "userData",
+        "disableApiTermination",
+        "instanceInitiatedShutdownBehavior",
+        "rootDeviceName",
+        "blockDeviceMapping",
+        "productCodes",
+        "sourceDestCheck",
+        "groupSet",
+        "ebsOptimized",
+        "sriovNetSupport",
+        "enaSupport",
+        "enclaveOptions",
+        "disableApiStop",
+    ];
+    let attribute = input.attribute.as_str();
+    if !KNOWN.contains(&attribute) {
+        return Err(Error::InvalidParameterValue(format!(
+            "Value ({}) for parameter attribute is invalid. Unknown attribute.",
+            attribute.escape_debug()
+        ))
+        .into());
     }
-
-    fn checks(call: &Call<'_>, input: &Self::Input, found: &Found) -> Vec<Check> {
-        authz::instance_checks(
-            call.api,
-            Self::OP,
-            Some(&input.instance_id),
-            found.as_ref(),
-            None,
-        )
-    }
-
-    async fn handle(call: &Call<'_>, input: Self::Input, _: Found) -> Result<String, ApiError> {
-        const KNOWN: &[&str] = &[
-            "instanceType",
-            "kernel",
-            "ramdisk",
-            "userData",
-            "disableApiTermination",
-            "instanceInitiatedShutdownBehavior",
-            "rootDeviceName",
-            "blockDeviceMapping",
-            "productCodes",
-            "sourceDestCheck",
-            "groupSet",
-            "ebsOptimized",
-            "sriovNetSupport",
-            "enaSupport",
-            "enclaveOptions",
-            "disableApiStop",
-        ];
-        let attribute = input.attribute.as_str();
-        if !KNOWN.contains(&attribute) {
-            return Err(Error::InvalidParameterValue(format!(
-                "Value ({}) for parameter attribute is invalid. Unknown attribute.",
-                attribute.escape_debug()
-            ))
-            .into());
-        }
-        dry_run(input.dry_run)?;
-        let i = call.api.ec2.existing_instance(&input.instance_id).await?;
-        Ok(respond(call, &|x| {
-            x.leaf("instanceId", &i.id);
-            match attribute {
-                "instanceType" => value_xml(x, "instanceType", &i.instance_type),
-                "userData" => match &i.user_data {
-                    Some(u) => value_xml(x, "userData", u),
-                    None => {
-                        x.elem("userData", |_| {});
-                    }
-                },
-                "disableApiTermination" => value_xml(
-                    x,
-                    "disableApiTermination",
-                    bool_text(i.disable_api_termination),
-                ),
-                "disableApiStop" => value_xml(x, "disableApiStop", bool_text(i.disable_api_stop)),
-                "instanceInitiatedShutdownBehavior" => {
-                    value_xml(x, "instanceInitiatedShutdownBehavior", &i.shutdown_behavior)
+    dry_run(input.dry_run)?;
+    let i = call.api.ec2.existing_instance(&input.instance_id).await?;
+    Ok(respond(call, &|x| {
+        x.leaf("instanceId", &i.id);
+        match attribute {
+            "instanceType" => value_xml(x, "instanceType", &i.instance_type),
+            "userData" => match &i.user_data {
+                Some(u) => value_xml(x, "userData", u),
+                None => {
+                    x.elem("userData", |_| {});
                 }
-                "rootDeviceName" => value_xml(x, "rootDeviceName", "/dev/xvda"),
-                "sourceDestCheck" => value_xml(x, "sourceDestCheck", "true"),
-                "ebsOptimized" => value_xml(x, "ebsOptimized", "false"),
-                "enaSupport" => value_xml(x, "enaSupport", "true"),
-                "sriovNetSupport" => value_xml(x, "sriovNetSupport", "simple"),
-                "enclaveOptions" => {
-                    x.elem("enclaveOptions", |x| {
-                        x.leaf("enabled", "false");
-                    });
-                }
-                "groupSet" => {
-                    x.list("groupSet", "item", &i.security_groups, |x, g| {
-                        x.leaf_opt("groupId", g.group_id.as_deref());
-                        x.leaf_opt("groupName", g.group_name.as_deref());
-                    });
-                }
-                // kernel, ramdisk, blockDeviceMapping, productCodes: none.
-                other => {
-                    x.elem(other, |_| {});
-                }
+            },
+            "disableApiTermination" => value_xml(
+                x,
+                "disableApiTermination",
+                bool_text(i.disable_api_termination),
+            ),
+            "disableApiStop" => value_xml(x, "disableApiStop", bool_text(i.disable_api_stop)),
+            "instanceInitiatedShutdownBehavior" => {
+                value_xml(x, "instanceInitiatedShutdownBehavior", &i.shutdown_behavior)
             }
-        }))
-    }
-}
-
-pub(crate) struct ModifyInstanceAttribute;
+            "rootDeviceName" => value_xml(x, "rootDeviceName", "/dev/xvda"),
+            "sourceDestCheck" => value_xml(x, "sourceDestCheck", "true"),
+            "ebsOptimized" => value_xml(x, "ebsOptimized", "false"),
+            "enaSupport" => value_xml(x, "enaSupport", "true"),
+            "sriovNetSupport" => value_xml(x, "sriovNetSupport", "simple"),
+            "enclaveOptions" => {
+                x.elem("enclaveOptions", |x| {
+                    x.leaf("enabled", "false");
+                });
+            }
+            "groupSet" => {
+                x.list("groupSet", "item", &i.security_groups, |x, g| {
+                    x.leaf_opt("groupId", g.group_id.as_deref());
+                    x.leaf_opt("groupName", g.group_name.as_deref());
+                });
+            }
+            // kernel, ramdisk, blockDeviceMapping, productCodes: none.
+            other => {
+                x.elem(other, |_| {});
+            }
+        }
+    }))
+});
 
 /// The one change a ModifyInstanceAttribute request makes (by `Attribute`/`Value` or by the
 /// attribute's own parameter).
@@ -261,23 +227,14 @@ fn requested_change(input: &input::ModifyInstanceAttributeInput) -> Result<Attri
     }
 }
 
-impl Unit for ModifyInstanceAttribute {
-    const OP: Operation = Operation::ModifyInstanceAttribute;
-    type Input = input::ModifyInstanceAttributeInput;
-    type Resolved = Found;
-
-    async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Found, ApiError> {
-        Ok(authz::find_instance(call.api, &input.instance_id).await)
-    }
-
-    fn checks(call: &Call<'_>, input: &Self::Input, found: &Found) -> Vec<Check> {
-        let mut out = authz::instance_checks(
-            call.api,
-            Self::OP,
-            Some(&input.instance_id),
-            found.as_ref(),
-            None,
-        );
+unit!(
+    ModifyInstanceAttribute,
+    resolve |call, input| -> FoundInstance {
+        authz::find_instance(call.api, &input.instance_id).await
+    },
+    checks |call, input, found| {
+        let id = Some(input.instance_id.as_str());
+        let mut out = authz::instance_checks(call.api, Self::OP, id, found.as_ref(), None);
         let mut groups = input.groups.clone();
         if input.attribute.as_deref() == Some("groupSet") {
             groups.extend(input.value.clone());
@@ -290,9 +247,8 @@ impl Unit for ModifyInstanceAttribute {
             ));
         }
         out
-    }
-
-    async fn handle(call: &Call<'_>, input: Self::Input, _: Found) -> Result<String, ApiError> {
+    },
+    handle |call, input, _| {
         let change = requested_change(&input)?;
         dry_run(input.dry_run)?;
         call.api
@@ -303,4 +259,4 @@ impl Unit for ModifyInstanceAttribute {
             x.leaf("return", "true");
         }))
     }
-}
+);

@@ -11,46 +11,12 @@ use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
 use crate::generated::ec2::{self as input, InstanceMetadataOptionsRequest, TagSpecification};
 use crate::units::Unit;
-use rolecall_core::ec2::{Filter, RunInstances as Launch};
+use crate::units::ec2_common::{dry_run, ec2_check, filters, respond};
+use rolecall_core::ec2::RunInstances as Launch;
 use rolecall_core::ec2_network::Placement;
 use rolecall_core::model::{
     Association, Instance, InstanceProfile, InstanceState, MetadataOptions, Tag,
 };
-use rolecall_wire::{Xml, ec2_response};
-
-pub(crate) fn respond(call: &Call<'_>, body: &dyn Fn(&mut Xml)) -> String {
-    ec2_response(call.op.name(), call.request_id, body)
-}
-
-pub(crate) fn ec2_check(op: Operation, resource: String, keys: Keys) -> Check {
-    Check {
-        action: format!("ec2:{}", op.name()),
-        resource,
-        keys,
-    }
-}
-
-/// EC2's DryRun: the request is checked, then answered with DryRunOperation instead of acting.
-pub(crate) fn dry_run(flag: Option<bool>) -> Result<(), ApiError> {
-    if flag.unwrap_or(false) {
-        return Err(ApiError::new(
-            412,
-            "DryRunOperation",
-            "Request would have succeeded, but DryRun flag is set.",
-        ));
-    }
-    Ok(())
-}
-
-pub(crate) fn filters(filters: Vec<input::Filter>) -> Vec<Filter> {
-    filters
-        .into_iter()
-        .map(|f| Filter {
-            name: f.name.unwrap_or_default(),
-            values: f.values,
-        })
-        .collect()
-}
 
 /// The tags a launch puts on its instances (`TagSpecification.N` of `ResourceType` instance).
 fn instance_tags(specs: &[TagSpecification]) -> Result<Vec<Tag>, ApiError> {
@@ -470,74 +436,53 @@ impl Unit for RunInstances {
     }
 }
 
-pub(crate) struct DescribeInstances;
-
 /// An instance with its active association, as DescribeInstances lists it.
 type InstanceRow = (Instance, Option<Association>);
 
-impl Unit for DescribeInstances {
-    const OP: Operation = Operation::DescribeInstances;
-    type Input = input::DescribeInstancesInput;
-    type Resolved = ();
-
-    async fn resolve(_: &Call<'_>, _: &Self::Input) -> Result<(), ApiError> {
-        Ok(())
-    }
-
-    fn checks(call: &Call<'_>, _: &Self::Input, _: &()) -> Vec<Check> {
-        vec![ec2_check(
-            Self::OP,
-            "*".into(),
-            vec![key("ec2:Region", call.api.config.region.clone())],
-        )]
-    }
-
-    async fn handle(call: &Call<'_>, input: Self::Input, _: ()) -> Result<String, ApiError> {
-        dry_run(input.dry_run)?;
-        let (rows, next) = call
-            .api
-            .ec2
-            .describe_instances(
-                &input.instance_ids,
-                &filters(input.filters),
-                input.max_results,
-                input.next_token.as_deref(),
-            )
-            .await?;
-        // Group instances into their reservations, in order of first appearance.
-        let mut reservations: Vec<(&str, Vec<&InstanceRow>)> = Vec::new();
-        for row in &rows {
-            match reservations
-                .iter_mut()
-                .find(|(id, _)| *id == row.0.reservation_id)
-            {
-                Some((_, v)) => v.push(row),
-                None => reservations.push((&row.0.reservation_id, vec![row])),
-            }
+describe_unit!(DescribeInstances, |call, input| {
+    let (rows, next) = call
+        .api
+        .ec2
+        .describe_instances(
+            &input.instance_ids,
+            &filters(input.filters),
+            input.max_results,
+            input.next_token.as_deref(),
+        )
+        .await?;
+    // Group instances into their reservations, in order of first appearance.
+    let mut reservations: Vec<(&str, Vec<&InstanceRow>)> = Vec::new();
+    for row in &rows {
+        match reservations
+            .iter_mut()
+            .find(|(id, _)| *id == row.0.reservation_id)
+        {
+            Some((_, v)) => v.push(row),
+            None => reservations.push((&row.0.reservation_id, vec![row])),
         }
-        let region = call.api.config.region.as_str();
-        let owner = call.api.iam.account_id();
-        Ok(respond(call, &|x| {
-            x.list(
-                "reservationSet",
-                "item",
-                &reservations,
-                |x, (id, instances)| {
-                    x.leaf("reservationId", id);
-                    x.leaf("ownerId", owner);
-                    x.elem("groupSet", |_| {});
-                    x.list("instancesSet", "item", instances, |x, (i, assoc)| {
-                        instance_xml(x, i, assoc.as_ref(), region, i.state)
-                    });
-                },
-            );
-            x.leaf_opt(
-                "nextToken",
-                next.as_deref().map(rolecall_core::paging::encode_token),
-            );
-        }))
     }
-}
+    let region = call.api.config.region.as_str();
+    let owner = call.api.iam.account_id();
+    Ok(respond(call, &|x| {
+        x.list(
+            "reservationSet",
+            "item",
+            &reservations,
+            |x, (id, instances)| {
+                x.leaf("reservationId", id);
+                x.leaf("ownerId", owner);
+                x.elem("groupSet", |_| {});
+                x.list("instancesSet", "item", instances, |x, (i, assoc)| {
+                    instance_xml(x, i, assoc.as_ref(), region, i.state)
+                });
+            },
+        );
+        x.leaf_opt(
+            "nextToken",
+            next.as_deref().map(rolecall_core::paging::encode_token),
+        );
+    }))
+});
 
 /// The instances a state change names, each as authorization describes it.
 type Described = Vec<(String, Option<(Instance, Option<Association>)>)>;
@@ -557,151 +502,80 @@ fn each_instance(call: &Call<'_>, op: Operation, described: &Described) -> Vec<C
         .collect()
 }
 
+/// Start/Stop/TerminateInstances: each named instance resolved and checked, then core's
+/// `$method` on them all.
 macro_rules! state_change {
-    ($unit:ident, $input:ident, $method:ident) => {
-        pub(crate) struct $unit;
-
-        impl Unit for $unit {
-            const OP: Operation = Operation::$unit;
-            type Input = input::$input;
-            type Resolved = Described;
-
-            async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Described, ApiError> {
-                Ok(describe_each(call, &input.instance_ids).await)
-            }
-
-            fn checks(call: &Call<'_>, _: &Self::Input, d: &Described) -> Vec<Check> {
-                each_instance(call, Self::OP, d)
-            }
-
-            async fn handle(
-                call: &Call<'_>,
-                input: Self::Input,
-                _: Described,
-            ) -> Result<String, ApiError> {
+    ($unit:ident, $method:ident) => {
+        unit!(
+            $unit,
+            resolve |call, input| -> Described { describe_each(call, &input.instance_ids).await },
+            checks |call, _, described| { each_instance(call, Self::OP, described) },
+            handle |call, input, _| {
                 dry_run(input.dry_run)?;
                 let changes = call.api.ec2.$method(&input.instance_ids).await?;
                 Ok(respond(call, &|x| state_changes_xml(x, &changes)))
             }
-        }
+        );
     };
 }
 
-state_change!(StartInstances, StartInstancesInput, start_instances);
-state_change!(StopInstances, StopInstancesInput, stop_instances);
-state_change!(
-    TerminateInstances,
-    TerminateInstancesInput,
-    terminate_instances
-);
+state_change!(StartInstances, start_instances);
+state_change!(StopInstances, stop_instances);
+state_change!(TerminateInstances, terminate_instances);
 
-pub(crate) struct ModifyInstanceMetadataOptions;
+on_instance!(ModifyInstanceMetadataOptions, |call, input| {
+    // Validate the parameters' types before touching the instance.
+    let change = MetadataChange::new(
+        input.http_tokens,
+        input.http_put_response_hop_limit,
+        input.http_endpoint,
+        input.instance_metadata_tags,
+        input.http_protocol_ipv6,
+    )?;
+    dry_run(input.dry_run)?;
+    // Applied inside the store's transaction, to the instance as it is then.
+    let inst = call
+        .api
+        .ec2
+        .modify_instance_metadata_options(&input.instance_id, move |m| change.apply(m))
+        .await?;
+    Ok(respond(call, &|x| {
+        x.leaf("instanceId", &inst.id);
+        metadata_xml(
+            x,
+            "instanceMetadataOptions",
+            &inst.metadata_options,
+            "pending",
+        );
+    }))
+});
 
-impl Unit for ModifyInstanceMetadataOptions {
-    const OP: Operation = Operation::ModifyInstanceMetadataOptions;
-    type Input = input::ModifyInstanceMetadataOptionsInput;
-    type Resolved = Option<(Instance, Option<Association>)>;
-
-    async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Self::Resolved, ApiError> {
-        Ok(authz::find_instance(call.api, &input.instance_id).await)
-    }
-
-    fn checks(call: &Call<'_>, input: &Self::Input, i: &Self::Resolved) -> Vec<Check> {
-        authz::instance_checks(
-            call.api,
-            Self::OP,
-            Some(&input.instance_id),
-            i.as_ref(),
-            None,
-        )
-    }
-
-    async fn handle(
-        call: &Call<'_>,
-        input: Self::Input,
-        _: Self::Resolved,
-    ) -> Result<String, ApiError> {
-        // Validate the parameters' types before touching the instance.
-        let change = MetadataChange::new(
-            input.http_tokens,
-            input.http_put_response_hop_limit,
-            input.http_endpoint,
-            input.instance_metadata_tags,
-            input.http_protocol_ipv6,
-        )?;
-        dry_run(input.dry_run)?;
-        // Applied inside the store's transaction, to the instance as it is then.
-        let inst = call
-            .api
-            .ec2
-            .modify_instance_metadata_options(&input.instance_id, move |m| change.apply(m))
-            .await?;
-        Ok(respond(call, &|x| {
-            x.leaf("instanceId", &inst.id);
-            metadata_xml(
-                x,
-                "instanceMetadataOptions",
-                &inst.metadata_options,
-                "pending",
-            );
-        }))
-    }
-}
-
-/// The boot output of an instance, from this node's instance runtime (`none` has none: the
-/// answer then carries no `output`, as EC2's does for an instance that printed nothing yet).
-/// The newest 64 KiB either way, so `Latest` changes nothing.
-pub(crate) struct GetConsoleOutput;
-
-impl Unit for GetConsoleOutput {
-    const OP: Operation = Operation::GetConsoleOutput;
-    type Input = input::GetConsoleOutputInput;
-    type Resolved = Option<(Instance, Option<Association>)>;
-
-    async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Self::Resolved, ApiError> {
-        Ok(authz::find_instance(call.api, &input.instance_id).await)
-    }
-
-    fn checks(call: &Call<'_>, input: &Self::Input, i: &Self::Resolved) -> Vec<Check> {
-        authz::instance_checks(
-            call.api,
-            Self::OP,
-            Some(&input.instance_id),
-            i.as_ref(),
-            None,
-        )
-    }
-
-    async fn handle(
-        call: &Call<'_>,
-        input: Self::Input,
-        _: Self::Resolved,
-    ) -> Result<String, ApiError> {
-        use base64::Engine;
-        dry_run(input.dry_run)?;
-        let inst = call.api.ec2.existing_instance(&input.instance_id).await?;
-        let console = call.api.runtime.console_output(&inst.id).await;
-        let timestamp = console
-            .as_ref()
-            .map_or_else(|| call.api.clock.now(), |c| c.timestamp);
-        let output = console
-            .filter(|c| !c.output.is_empty())
-            .map(|c| base64::engine::general_purpose::STANDARD.encode(c.output));
-        Ok(respond(call, &|x| {
-            x.leaf("instanceId", &inst.id);
-            x.leaf("timestamp", rolecall_wire::ec2_timestamp(timestamp));
-            x.leaf_opt("output", output.as_ref());
-        }))
-    }
-}
+// The boot output of an instance, from this node's instance runtime (`none` has none: the
+// answer then carries no `output`, as EC2's does for an instance that printed nothing yet).
+// The newest 64 KiB either way, so `Latest` changes nothing.
+on_instance!(GetConsoleOutput, |call, input| {
+    use base64::Engine;
+    dry_run(input.dry_run)?;
+    let inst = call.api.ec2.existing_instance(&input.instance_id).await?;
+    let console = call.api.runtime.console_output(&inst.id).await;
+    let timestamp = console
+        .as_ref()
+        .map_or_else(|| call.api.clock.now(), |c| c.timestamp);
+    let output = console
+        .filter(|c| !c.output.is_empty())
+        .map(|c| base64::engine::general_purpose::STANDARD.encode(c.output));
+    Ok(respond(call, &|x| {
+        x.leaf("instanceId", &inst.id);
+        x.leaf("timestamp", rolecall_wire::ec2_timestamp(timestamp));
+        x.leaf_opt("output", output.as_ref());
+    }))
+});
 
 #[cfg(test)]
 mod tests {
     use super::GetConsoleOutput as U;
     use crate::generated::Operation;
-    use crate::units::Unit;
-    use crate::units::testing::{ACCOUNT, api, call};
-    use rolecall_core::ec2::RunInstances;
+    use crate::units::testing::{ACCOUNT, api, call, checks_of, launch};
     use rolecall_core::model::Instance;
     use rolecall_runtime::{ConsoleOutput, InstanceRuntime, RuntimeError};
     use std::sync::Arc;
@@ -734,20 +608,6 @@ mod tests {
         }
     }
 
-    async fn launch(api: &crate::context::Api) -> String {
-        let r = api
-            .ec2
-            .run_instances(RunInstances {
-                image_id: "ami-12345678".into(),
-                min_count: 1,
-                max_count: 1,
-                ..Default::default()
-            })
-            .await
-            .expect("launched");
-        r.instances[0].id.clone()
-    }
-
     #[tokio::test]
     async fn console_output_is_the_runtimes_in_base64_authorized_on_the_instance() {
         let mut api = api().await;
@@ -771,18 +631,7 @@ mod tests {
             "{body}"
         );
 
-        let params = rolecall_wire::Params::from_pairs([("InstanceId", id.as_str())]);
-        let principal = crate::principal::Principal::root(ACCOUNT);
-        let c = crate::context::Call {
-            api: &api,
-            principal: &principal,
-            params: &params,
-            op: Operation::GetConsoleOutput,
-            request_id: "t",
-        };
-        let input = U::parse(&params).expect("input");
-        let resolved = U::resolve(&c, &input).await.expect("resolved");
-        let checks = U::checks(&c, &input, &resolved);
+        let checks = checks_of::<U>(&api, &[("InstanceId", id.as_str())]).await;
         assert_eq!(checks[0].action, "ec2:GetConsoleOutput");
         assert_eq!(
             checks[0].resource,

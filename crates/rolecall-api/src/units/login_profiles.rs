@@ -2,9 +2,7 @@
 //! authorized on its user (an omitted `UserName` is the calling user); the password policy on
 //! `*`. Passwords are only ever hashed (`rolecall_core::login_profiles`) and never answered.
 
-use crate::context::Call;
 use crate::error::{ApiError, Protocol};
-use crate::generated::iam;
 use crate::iam_xml::{respond, respond_empty};
 use crate::units::iam_common::{on_entity, on_resource, user_or_caller};
 use rolecall_core::login_profiles::{LoginProfile, PasswordPolicy};
@@ -27,10 +25,8 @@ fn bool_text(b: bool) -> &'static str {
 
 on_entity!(
     CreateLoginProfile,
-    CreateLoginProfileInput,
-    User(caller or user_name),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::CreateLoginProfileInput| {
+    UserOrCaller(user_name),
+    |call, input| {
         let user = user_or_caller(call, &input.user_name)?;
         let password = input
             .password
@@ -46,42 +42,28 @@ on_entity!(
     }
 );
 
-on_entity!(
-    GetLoginProfile,
-    GetLoginProfileInput,
-    User(caller or user_name),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::GetLoginProfileInput| {
-        let user = user_or_caller(call, &input.user_name)?;
-        let profile = call.api.iam.get_login_profile(user).await?;
-        Ok(respond(call, |x| profile_xml(x, &profile)))
-    }
-);
+on_entity!(GetLoginProfile, UserOrCaller(user_name), |call, input| {
+    let user = user_or_caller(call, &input.user_name)?;
+    let profile = call.api.iam.get_login_profile(user).await?;
+    Ok(respond(call, |x| profile_xml(x, &profile)))
+});
 
-on_entity!(
-    UpdateLoginProfile,
-    UpdateLoginProfileInput,
-    User(user_name),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::UpdateLoginProfileInput| {
-        call.api
-            .iam
-            .update_login_profile(
-                &input.user_name,
-                input.password.as_deref(),
-                input.password_reset_required,
-            )
-            .await?;
-        Ok(respond_empty(call))
-    }
-);
+on_entity!(UpdateLoginProfile, User(user_name), |call, input| {
+    call.api
+        .iam
+        .update_login_profile(
+            &input.user_name,
+            input.password.as_deref(),
+            input.password_reset_required,
+        )
+        .await?;
+    Ok(respond_empty(call))
+});
 
 on_entity!(
     DeleteLoginProfile,
-    DeleteLoginProfileInput,
-    User(caller or user_name),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::DeleteLoginProfileInput| {
+    UserOrCaller(user_name),
+    |call, input| {
         let user = user_or_caller(call, &input.user_name)?;
         call.api.iam.delete_login_profile(user).await?;
         Ok(respond_empty(call))
@@ -90,10 +72,8 @@ on_entity!(
 
 on_resource!(
     UpdateAccountPasswordPolicy,
-    UpdateAccountPasswordPolicyInput,
     |_, _| "*".into(),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::UpdateAccountPasswordPolicyInput| {
+    |call, input| {
         let d = PasswordPolicy::default();
         let policy = PasswordPolicy {
             minimum_password_length: input
@@ -116,10 +96,8 @@ on_resource!(
 
 on_resource!(
     GetAccountPasswordPolicy,
-    GetAccountPasswordPolicyInput,
     |_, _| "*".into(),
-    |_| vec![],
-    async |call: &Call<'_>, _input: iam::GetAccountPasswordPolicyInput| {
+    |call, _input| {
         let p = call.api.iam.get_password_policy().await?;
         Ok(respond(call, |x| {
             x.elem("PasswordPolicy", |x| {
@@ -158,10 +136,8 @@ on_resource!(
 
 on_resource!(
     DeleteAccountPasswordPolicy,
-    DeleteAccountPasswordPolicyInput,
     |_, _| "*".into(),
-    |_| vec![],
-    async |call: &Call<'_>, _input: iam::DeleteAccountPasswordPolicyInput| {
+    |call, _input| {
         call.api.iam.delete_password_policy().await?;
         Ok(respond_empty(call))
     }

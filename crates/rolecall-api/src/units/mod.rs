@@ -12,58 +12,119 @@
 //! edit here. Operations not (yet) written as units go the
 //! older way (`authz::ops` from the parameters, then the handler `match` in `iam`/`ec2`/...).
 
-/// An EC2 Describe* unit: nothing to resolve, authorized on `*` (as EC2's Describe* actions
-/// are), DryRun honoured, then `$body` with the call and the input.
-macro_rules! describe_unit {
-    ($unit:ident, $input:ident, |$call:ident, $in:ident| $body:block) => {
+/// A unit struct named after its operation, reading the operation's generated input (or
+/// `input $ty` read by `parse`, when given), and its `Unit` impl from the three steps written as
+/// closures: `resolve` (infallible: what can fail is kept in `$resolved` for after
+/// authorization), `checks`, and the handler's body.
+macro_rules! unit {
+    (@input $unit:ident) => { $crate::generated::inputs::$unit };
+    (@input $unit:ident $input:ty) => { $input };
+    (
+        $unit:ident,
+        $(input $input:ty,)?
+        $(parse |$pp:ident| $parse:block,)?
+        resolve |$rc:tt, $ri:tt| -> $resolved:ty $resolve:block,
+        checks |$cc:tt, $ci:tt, $cr:tt| $checks:block,
+        handle |$hc:tt, $hi:tt, $hr:tt| $body:block
+    ) => {
         pub(crate) struct $unit;
 
         impl $crate::units::Unit for $unit {
             const OP: $crate::generated::Operation = $crate::generated::Operation::$unit;
-            type Input = $crate::generated::ec2::$input;
-            type Resolved = ();
+            type Input = $crate::units::unit!(@input $unit $($input)?);
+            type Resolved = $resolved;
+
+            $(
+                fn parse($pp: &rolecall_wire::Params) -> Result<Self::Input, $crate::error::ApiError> {
+                    $parse
+                }
+            )?
 
             async fn resolve(
-                _: &$crate::context::Call<'_>,
-                _: &Self::Input,
-            ) -> Result<(), $crate::error::ApiError> {
-                Ok(())
+                $rc: &$crate::context::Call<'_>,
+                $ri: &Self::Input,
+            ) -> Result<$resolved, $crate::error::ApiError> {
+                Ok($resolve)
             }
 
             fn checks(
-                call: &$crate::context::Call<'_>,
-                _: &Self::Input,
-                _: &(),
+                $cc: &$crate::context::Call<'_>,
+                $ci: &Self::Input,
+                $cr: &$resolved,
             ) -> Vec<$crate::authz::Check> {
-                vec![$crate::authz::Check {
-                    action: format!("ec2:{}", Self::OP.name()),
-                    resource: "*".into(),
-                    keys: vec![$crate::authz::key(
-                        "ec2:Region",
-                        call.api.config.region.clone(),
-                    )],
-                }]
+                $checks
             }
 
             async fn handle(
-                $call: &$crate::context::Call<'_>,
-                $in: Self::Input,
-                _: (),
+                $hc: &$crate::context::Call<'_>,
+                $hi: Self::Input,
+                $hr: $resolved,
             ) -> Result<String, $crate::error::ApiError> {
-                if $in.dry_run.unwrap_or(false) {
-                    return Err($crate::error::ApiError::new(
-                        412,
-                        "DryRunOperation",
-                        "Request would have succeeded, but DryRun flag is set.",
-                    ));
-                }
                 $body
             }
         }
     };
 }
+pub(crate) use unit;
+
+/// An EC2 Describe* unit: nothing to resolve, authorized on `*` (as EC2's Describe* actions
+/// are), DryRun honoured, then the body with the call and the input.
+macro_rules! describe_unit {
+    ($unit:ident, |$call:tt, $in:tt| $body:block) => {
+        $crate::units::unit!(
+            $unit,
+            resolve |_, _| -> () {},
+            checks |call, _, _| {
+                let region = call.api.config.region.clone();
+                let keys = vec![$crate::authz::key("ec2:Region", region)];
+                vec![$crate::units::ec2_common::ec2_check(Self::OP, "*".into(), keys)]
+            },
+            handle |$call, $in, _| {
+                $crate::units::ec2_common::dry_run($in.dry_run)?;
+                $body
+            }
+        );
+    };
+}
+
+/// An EC2 unit on the one instance `input.instance_id` names: resolved once as authorization
+/// describes it, checked on it (its ARN and condition keys), then the body.
+macro_rules! on_instance {
+    ($unit:ident, |$call:tt, $in:tt| $body:block) => {
+        $crate::units::unit!(
+            $unit,
+            resolve |call, input| -> $crate::units::ec2_common::FoundInstance {
+                $crate::authz::find_instance(call.api, &input.instance_id).await
+            },
+            checks |call, input, found| {
+                let id = Some(input.instance_id.as_str());
+                $crate::authz::instance_checks(call.api, Self::OP, id, found.as_ref(), None)
+            },
+            handle |$call, $in, _| $body
+        );
+    };
+}
+
+/// `dispatch(call, facts)`: runs `call` through its operation's unit, or None when the
+/// operation is not a unit; from the generated `module::Unit,` list in `dispatch.rs`.
+macro_rules! unit_dispatch {
+    ($($module:ident::$unit:ident,)*) => {
+        pub(crate) async fn dispatch(
+            call: &$crate::context::Call<'_>,
+            facts: &$crate::authz::RequestFacts,
+        ) -> Option<Result<String, $crate::error::ApiError>> {
+            use $crate::generated::Operation;
+            Some(match call.op {
+                $(Operation::$unit => $crate::units::run::<$module::$unit>(call, facts).await,)*
+                _ => return None,
+            })
+        }
+    };
+}
+pub(crate) use unit_dispatch;
 
 pub(crate) mod dispatch;
+pub(crate) mod ec2_common;
 pub(crate) mod iam_common;
 #[cfg(test)]
 pub(crate) mod testing;

@@ -2,9 +2,9 @@
 //! default VPC, its default subnets and its default group. Authorized on `*`, as EC2's
 //! Describe* actions are.
 
-use super::instances::{filters, respond};
 use crate::ec2_xml::{security_group_xml, subnet_xml, vpc_xml};
 use crate::error::ApiError;
+use crate::units::ec2_common::{filters, respond};
 use rolecall_core::ec2::page_size;
 use rolecall_core::paging::encode_token;
 
@@ -19,7 +19,7 @@ fn paging(
     Ok(Some(page_size(max_results, false, next_token)?))
 }
 
-describe_unit!(DescribeVpcs, DescribeVpcsInput, |call, input| {
+describe_unit!(DescribeVpcs, |call, input| {
     let page = paging(input.max_results, input.next_token.as_deref())?;
     let (vpcs, next) = call
         .api
@@ -33,7 +33,7 @@ describe_unit!(DescribeVpcs, DescribeVpcsInput, |call, input| {
     }))
 });
 
-describe_unit!(DescribeSubnets, DescribeSubnetsInput, |call, input| {
+describe_unit!(DescribeSubnets, |call, input| {
     let page = paging(input.max_results, input.next_token.as_deref())?;
     let (subnets, next) = call
         .api
@@ -50,28 +50,24 @@ describe_unit!(DescribeSubnets, DescribeSubnetsInput, |call, input| {
     }))
 });
 
-describe_unit!(
-    DescribeSecurityGroups,
-    DescribeSecurityGroupsInput,
-    |call, input| {
-        let page = paging(input.max_results, input.next_token.as_deref())?;
-        let (groups, next) = call
-            .api
-            .ec2
-            .describe_security_groups(
-                &input.group_ids,
-                &input.group_names,
-                &filters(input.filters),
-                page.as_ref(),
-            )
-            .await?;
-        let owner = call.api.iam.account_id();
-        let region = call.api.config.region.as_str();
-        Ok(respond(call, &|x| {
-            x.list("securityGroupInfo", "item", &groups, |x, g| {
-                security_group_xml(x, g, owner, region)
-            });
-            x.leaf_opt("nextToken", next.as_deref().map(encode_token));
-        }))
-    }
-);
+describe_unit!(DescribeSecurityGroups, |call, input| {
+    let page = paging(input.max_results, input.next_token.as_deref())?;
+    let (groups, next) = call
+        .api
+        .ec2
+        .describe_security_groups(
+            &input.group_ids,
+            &input.group_names,
+            &filters(input.filters),
+            page.as_ref(),
+        )
+        .await?;
+    let owner = call.api.iam.account_id();
+    let region = call.api.config.region.as_str();
+    Ok(respond(call, &|x| {
+        x.list("securityGroupInfo", "item", &groups, |x, g| {
+            security_group_xml(x, g, owner, region)
+        });
+        x.leaf_opt("nextToken", next.as_deref().map(encode_token));
+    }))
+});

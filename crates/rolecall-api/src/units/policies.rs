@@ -2,12 +2,11 @@
 //! the request names it (`iam:PolicyARN` too).
 
 use crate::authz;
-use crate::context::Call;
-use crate::generated::iam;
-use crate::iam_xml::{paged, paged_tags, respond, respond_empty, tags_xml, truncation};
+use crate::iam_xml::{paged, respond, respond_empty, truncation};
 use crate::iam_xml::{policy_xml, version_xml};
 use crate::units::iam_common::{
-    max_items_str, model_tags, on_resource, page_of, policy_arn_key, removed_tag_keys, tag_keys_of,
+    max_items_str, model_tags, on_policy, on_resource, page_of, removed_tag_keys, tag_keys_of,
+    tags_response,
 };
 use rolecall_core::OwnerKind;
 use rolecall_core::iam::CreatePolicy as NewPolicy;
@@ -15,15 +14,14 @@ use rolecall_core::model::PolicyEntity;
 
 on_resource!(
     CreatePolicy,
-    CreatePolicyInput,
     |call, input| authz::with_path(
         call.api,
         "policy",
         input.path.as_deref(),
         &input.policy_name
     ),
-    |input| tag_keys_of(&input.tags),
-    async |call: &Call<'_>, input: iam::CreatePolicyInput| {
+    keys(|input| tag_keys_of(&input.tags)),
+    |call, input| {
         let p = call
             .api
             .iam
@@ -41,25 +39,17 @@ on_resource!(
     }
 );
 
-on_resource!(
-    GetPolicy,
-    GetPolicyInput,
-    |_, input| input.policy_arn.clone(),
-    |input| policy_arn_key(&input.policy_arn),
-    async |call: &Call<'_>, input: iam::GetPolicyInput| {
-        let p = call.api.iam.get_policy(&input.policy_arn).await?;
-        Ok(respond(call, |x| {
-            x.elem("Policy", |x| policy_xml(x, &p, true));
-        }))
-    }
-);
+on_policy!(GetPolicy, |call, input| {
+    let p = call.api.iam.get_policy(&input.policy_arn).await?;
+    Ok(respond(call, |x| {
+        x.elem("Policy", |x| policy_xml(x, &p, true));
+    }))
+});
 
 on_resource!(
     ListPolicies,
-    ListPoliciesInput,
     |call, input| authz::with_path(call.api, "policy", input.path_prefix.as_deref(), ""),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::ListPoliciesInput| {
+    |call, input| {
         let page = call
             .api
             .iam
@@ -79,112 +69,74 @@ on_resource!(
     }
 );
 
-on_resource!(
-    DeletePolicy,
-    DeletePolicyInput,
-    |_, input| input.policy_arn.clone(),
-    |input| policy_arn_key(&input.policy_arn),
-    async |call: &Call<'_>, input: iam::DeletePolicyInput| {
-        call.api.iam.delete_policy(&input.policy_arn).await?;
-        Ok(respond_empty(call))
-    }
-);
+on_policy!(DeletePolicy, |call, input| {
+    call.api.iam.delete_policy(&input.policy_arn).await?;
+    Ok(respond_empty(call))
+});
 
-on_resource!(
-    CreatePolicyVersion,
-    CreatePolicyVersionInput,
-    |_, input| input.policy_arn.clone(),
-    |input| policy_arn_key(&input.policy_arn),
-    async |call: &Call<'_>, input: iam::CreatePolicyVersionInput| {
-        let v = call
-            .api
-            .iam
-            .create_policy_version(
-                &input.policy_arn,
-                &input.policy_document,
-                input.set_as_default.unwrap_or(false),
-            )
-            .await?;
-        Ok(respond(call, |x| {
-            x.elem("PolicyVersion", |x| version_xml(x, &v, false));
-        }))
-    }
-);
+on_policy!(CreatePolicyVersion, |call, input| {
+    let v = call
+        .api
+        .iam
+        .create_policy_version(
+            &input.policy_arn,
+            &input.policy_document,
+            input.set_as_default.unwrap_or(false),
+        )
+        .await?;
+    Ok(respond(call, |x| {
+        x.elem("PolicyVersion", |x| version_xml(x, &v, false));
+    }))
+});
 
-on_resource!(
-    GetPolicyVersion,
-    GetPolicyVersionInput,
-    |_, input| input.policy_arn.clone(),
-    |input| policy_arn_key(&input.policy_arn),
-    async |call: &Call<'_>, input: iam::GetPolicyVersionInput| {
-        let v = call
-            .api
-            .iam
-            .get_policy_version(&input.policy_arn, &input.version_id)
-            .await?;
-        Ok(respond(call, |x| {
-            x.elem("PolicyVersion", |x| version_xml(x, &v, true));
-        }))
-    }
-);
+on_policy!(GetPolicyVersion, |call, input| {
+    let v = call
+        .api
+        .iam
+        .get_policy_version(&input.policy_arn, &input.version_id)
+        .await?;
+    Ok(respond(call, |x| {
+        x.elem("PolicyVersion", |x| version_xml(x, &v, true));
+    }))
+});
 
-on_resource!(
-    ListPolicyVersions,
-    ListPolicyVersionsInput,
-    |_, input| input.policy_arn.clone(),
-    |input| policy_arn_key(&input.policy_arn),
-    async |call: &Call<'_>, input: iam::ListPolicyVersionsInput| {
-        let versions = call.api.iam.list_policy_versions(&input.policy_arn).await?;
-        let max_items = max_items_str(input.max_items);
-        let page = paged(
-            versions,
-            input.marker.as_deref(),
-            max_items.as_deref(),
-            |v| v.version_id.clone(),
-        )?;
-        Ok(respond(call, |x| {
-            x.list("Versions", "member", &page.items, |x, v| {
-                version_xml(x, v, false)
-            });
-            truncation(x, &page);
-        }))
-    }
-);
+on_policy!(ListPolicyVersions, |call, input| {
+    let versions = call.api.iam.list_policy_versions(&input.policy_arn).await?;
+    let max_items = max_items_str(input.max_items);
+    let page = paged(
+        versions,
+        input.marker.as_deref(),
+        max_items.as_deref(),
+        |v| v.version_id.clone(),
+    )?;
+    Ok(respond(call, |x| {
+        x.list("Versions", "member", &page.items, |x, v| {
+            version_xml(x, v, false)
+        });
+        truncation(x, &page);
+    }))
+});
 
-on_resource!(
-    DeletePolicyVersion,
-    DeletePolicyVersionInput,
-    |_, input| input.policy_arn.clone(),
-    |input| policy_arn_key(&input.policy_arn),
-    async |call: &Call<'_>, input: iam::DeletePolicyVersionInput| {
-        call.api
-            .iam
-            .delete_policy_version(&input.policy_arn, &input.version_id)
-            .await?;
-        Ok(respond_empty(call))
-    }
-);
+on_policy!(DeletePolicyVersion, |call, input| {
+    call.api
+        .iam
+        .delete_policy_version(&input.policy_arn, &input.version_id)
+        .await?;
+    Ok(respond_empty(call))
+});
 
-on_resource!(
-    SetDefaultPolicyVersion,
-    SetDefaultPolicyVersionInput,
-    |_, input| input.policy_arn.clone(),
-    |input| policy_arn_key(&input.policy_arn),
-    async |call: &Call<'_>, input: iam::SetDefaultPolicyVersionInput| {
-        call.api
-            .iam
-            .set_default_policy_version(&input.policy_arn, &input.version_id)
-            .await?;
-        Ok(respond_empty(call))
-    }
-);
+on_policy!(SetDefaultPolicyVersion, |call, input| {
+    call.api
+        .iam
+        .set_default_policy_version(&input.policy_arn, &input.version_id)
+        .await?;
+    Ok(respond_empty(call))
+});
 
-on_resource!(
+on_policy!(
     TagPolicy,
-    TagPolicyInput,
-    |_, input| input.policy_arn.clone(),
-    |input| tag_keys_of(&input.tags),
-    async |call: &Call<'_>, input: iam::TagPolicyInput| {
+    keys(|input| tag_keys_of(&input.tags)),
+    |call, input| {
         call.api
             .iam
             .tag_policy(&input.policy_arn, model_tags(input.tags))
@@ -193,12 +145,10 @@ on_resource!(
     }
 );
 
-on_resource!(
+on_policy!(
     UntagPolicy,
-    UntagPolicyInput,
-    |_, input| input.policy_arn.clone(),
-    |input| removed_tag_keys(&input.tag_keys),
-    async |call: &Call<'_>, input: iam::UntagPolicyInput| {
+    keys(|input| removed_tag_keys(&input.tag_keys)),
+    |call, input| {
         call.api
             .iam
             .untag_policy(&input.policy_arn, input.tag_keys)
@@ -209,53 +159,40 @@ on_resource!(
 
 on_resource!(
     ListPolicyTags,
-    ListPolicyTagsInput,
     |_, input| input.policy_arn.clone(),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::ListPolicyTagsInput| {
+    |call, input| {
         let tags = call.api.iam.list_policy_tags(&input.policy_arn).await?;
-        let max_items = max_items_str(input.max_items);
-        let page = paged_tags(tags, input.marker.as_deref(), max_items.as_deref())?;
-        Ok(respond(call, |x| {
-            tags_xml(x, &page.items);
-            truncation(x, &page);
-        }))
+        tags_response(call, tags, input.marker.as_deref(), input.max_items)
     }
 );
 
-on_resource!(
-    ListEntitiesForPolicy,
-    ListEntitiesForPolicyInput,
-    |_, input| input.policy_arn.clone(),
-    |input| policy_arn_key(&input.policy_arn),
-    async |call: &Call<'_>, input: iam::ListEntitiesForPolicyInput| {
-        let page = call
-            .api
-            .iam
-            .list_entities_for_policy(
-                &input.policy_arn,
-                input.entity_filter.as_deref(),
-                input.path_prefix.as_deref(),
-                &page_of(input.marker.as_deref(), input.max_items)?,
-            )
-            .await?;
-        let of = |kind: OwnerKind| -> Vec<&PolicyEntity> {
-            page.items.iter().filter(|e| e.kind == kind).collect()
-        };
-        Ok(respond(call, |x| {
-            x.list("PolicyGroups", "member", of(OwnerKind::Group), |x, e| {
-                x.leaf("GroupName", &e.name);
-                x.leaf("GroupId", &e.id);
-            });
-            x.list("PolicyUsers", "member", of(OwnerKind::User), |x, e| {
-                x.leaf("UserName", &e.name);
-                x.leaf("UserId", &e.id);
-            });
-            x.list("PolicyRoles", "member", of(OwnerKind::Role), |x, e| {
-                x.leaf("RoleName", &e.name);
-                x.leaf("RoleId", &e.id);
-            });
-            truncation(x, &page);
-        }))
-    }
-);
+on_policy!(ListEntitiesForPolicy, |call, input| {
+    let page = call
+        .api
+        .iam
+        .list_entities_for_policy(
+            &input.policy_arn,
+            input.entity_filter.as_deref(),
+            input.path_prefix.as_deref(),
+            &page_of(input.marker.as_deref(), input.max_items)?,
+        )
+        .await?;
+    let of = |kind: OwnerKind| -> Vec<&PolicyEntity> {
+        page.items.iter().filter(|e| e.kind == kind).collect()
+    };
+    Ok(respond(call, |x| {
+        x.list("PolicyGroups", "member", of(OwnerKind::Group), |x, e| {
+            x.leaf("GroupName", &e.name);
+            x.leaf("GroupId", &e.id);
+        });
+        x.list("PolicyUsers", "member", of(OwnerKind::User), |x, e| {
+            x.leaf("UserName", &e.name);
+            x.leaf("UserId", &e.id);
+        });
+        x.list("PolicyRoles", "member", of(OwnerKind::Role), |x, e| {
+            x.leaf("RoleName", &e.name);
+            x.leaf("RoleId", &e.id);
+        });
+        truncation(x, &page);
+    }))
+});

@@ -6,13 +6,13 @@ mod user {
     use crate::units::iam_common::owner_policies;
 
     owner_policies!(User(user_name, "UserName"), units [
-        PutUserPolicy(PutUserPolicyInput),
-        GetUserPolicy(GetUserPolicyInput),
-        ListUserPolicies(ListUserPoliciesInput),
-        DeleteUserPolicy(DeleteUserPolicyInput),
-        AttachUserPolicy(AttachUserPolicyInput),
-        DetachUserPolicy(DetachUserPolicyInput),
-        ListAttachedUserPolicies(ListAttachedUserPoliciesInput),
+        PutUserPolicy,
+        GetUserPolicy,
+        ListUserPolicies,
+        DeleteUserPolicy,
+        AttachUserPolicy,
+        DetachUserPolicy,
+        ListAttachedUserPolicies,
     ]);
 }
 
@@ -20,13 +20,13 @@ mod group {
     use crate::units::iam_common::owner_policies;
 
     owner_policies!(Group(group_name, "GroupName"), units [
-        PutGroupPolicy(PutGroupPolicyInput),
-        GetGroupPolicy(GetGroupPolicyInput),
-        ListGroupPolicies(ListGroupPoliciesInput),
-        DeleteGroupPolicy(DeleteGroupPolicyInput),
-        AttachGroupPolicy(AttachGroupPolicyInput),
-        DetachGroupPolicy(DetachGroupPolicyInput),
-        ListAttachedGroupPolicies(ListAttachedGroupPoliciesInput),
+        PutGroupPolicy,
+        GetGroupPolicy,
+        ListGroupPolicies,
+        DeleteGroupPolicy,
+        AttachGroupPolicy,
+        DetachGroupPolicy,
+        ListAttachedGroupPolicies,
     ]);
 }
 

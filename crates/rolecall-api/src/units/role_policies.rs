@@ -4,11 +4,11 @@
 use crate::units::iam_common::owner_policies;
 
 owner_policies!(Role(role_name, "RoleName"), units [
-    PutRolePolicy(PutRolePolicyInput),
-    GetRolePolicy(GetRolePolicyInput),
-    ListRolePolicies(ListRolePoliciesInput),
-    DeleteRolePolicy(DeleteRolePolicyInput),
-    AttachRolePolicy(AttachRolePolicyInput),
-    DetachRolePolicy(DetachRolePolicyInput),
-    ListAttachedRolePolicies(ListAttachedRolePoliciesInput),
+    PutRolePolicy,
+    GetRolePolicy,
+    ListRolePolicies,
+    DeleteRolePolicy,
+    AttachRolePolicy,
+    DetachRolePolicy,
+    ListAttachedRolePolicies,
 ]);

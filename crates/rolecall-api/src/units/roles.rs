@@ -1,25 +1,22 @@
 //! The role family: create, read, list, update, delete, tag, and permissions boundaries.
 
 use crate::authz;
-use crate::context::Call;
-use crate::generated::iam;
-use crate::iam_xml::{paged_tags, respond, respond_empty, role_xml, tags_xml, truncation};
+use crate::iam_xml::{respond, respond_empty, role_xml};
 use crate::units::iam_common::{
-    boundary_key, max_items_str, model_tags, on_entity, on_resource, page_of, removed_tag_keys,
-    tag_keys_of,
+    boundary_key, boundary_units, list_by_path, model_tags, on_entity, on_resource, tag_keys_of,
+    tag_units,
 };
 use rolecall_core::iam::CreateRole as NewRole;
 
 on_resource!(
     CreateRole,
-    CreateRoleInput,
     |call, input| authz::with_path(call.api, "role", input.path.as_deref(), &input.role_name),
-    |input| {
+    keys(|input| {
         let mut keys = boundary_key(input.permissions_boundary.as_deref());
         keys.extend(tag_keys_of(&input.tags));
         keys
-    },
-    async |call: &Call<'_>, input: iam::CreateRoleInput| {
+    }),
+    |call, input| {
         let role = call
             .api
             .iam
@@ -39,170 +36,66 @@ on_resource!(
     }
 );
 
-on_entity!(
-    GetRole,
-    GetRoleInput,
-    Role(role_name),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::GetRoleInput| {
-        // From the entity cache; a role not there gets the store's answer (NoSuchEntity).
-        let cached = authz::role(call.api, &input.role_name).await?;
-        let role = match cached.as_ref().and_then(|e| e.role.as_ref()) {
-            Some(c) => std::borrow::Cow::Borrowed(&c.role),
-            None => std::borrow::Cow::Owned(call.api.iam.get_role(&input.role_name).await?),
-        };
-        Ok(respond(call, |x| {
-            x.elem("Role", |x| role_xml(x, &role, true));
-        }))
-    }
-);
+on_entity!(GetRole, Role(role_name), |call, input| {
+    // From the entity cache; a role not there gets the store's answer (NoSuchEntity).
+    let cached = authz::role(call.api, &input.role_name).await?;
+    let role = match cached.as_ref().and_then(|e| e.role.as_ref()) {
+        Some(c) => std::borrow::Cow::Borrowed(&c.role),
+        None => std::borrow::Cow::Owned(call.api.iam.get_role(&input.role_name).await?),
+    };
+    Ok(respond(call, |x| {
+        x.elem("Role", |x| role_xml(x, &role, true));
+    }))
+});
 
-on_resource!(
-    ListRoles,
-    ListRolesInput,
-    |call, input| authz::with_path(call.api, "role", input.path_prefix.as_deref(), ""),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::ListRolesInput| {
-        let page = call
-            .api
-            .iam
-            .list_roles(
-                input.path_prefix.as_deref(),
-                &page_of(input.marker.as_deref(), input.max_items)?,
-            )
-            .await?;
-        Ok(respond(call, |x| {
-            x.list("Roles", "member", &page.items, |x, r| role_xml(x, r, false));
-            truncation(x, &page);
-        }))
-    }
-);
+list_by_path!(ListRoles, "role", list_roles, "Roles", |x, r| role_xml(
+    x, r, false
+));
 
-on_entity!(
-    UpdateRole,
-    UpdateRoleInput,
-    Role(role_name),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::UpdateRoleInput| {
-        call.api
-            .iam
-            .update_role(
-                &input.role_name,
-                input.description.as_deref(),
-                input.max_session_duration,
-            )
-            .await?;
-        Ok(respond(call, |_| {}))
-    }
-);
+on_entity!(UpdateRole, Role(role_name), |call, input| {
+    call.api
+        .iam
+        .update_role(
+            &input.role_name,
+            input.description.as_deref(),
+            input.max_session_duration,
+        )
+        .await?;
+    Ok(respond(call, |_| {}))
+});
 
-on_entity!(
-    UpdateRoleDescription,
-    UpdateRoleDescriptionInput,
-    Role(role_name),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::UpdateRoleDescriptionInput| {
-        let iam = &call.api.iam;
-        iam.update_role(&input.role_name, Some(&input.description), None)
-            .await?;
-        let role = iam.get_role(&input.role_name).await?;
-        Ok(respond(call, |x| {
-            x.elem("Role", |x| role_xml(x, &role, true));
-        }))
-    }
-);
+on_entity!(UpdateRoleDescription, Role(role_name), |call, input| {
+    let iam = &call.api.iam;
+    iam.update_role(&input.role_name, Some(&input.description), None)
+        .await?;
+    let role = iam.get_role(&input.role_name).await?;
+    Ok(respond(call, |x| {
+        x.elem("Role", |x| role_xml(x, &role, true));
+    }))
+});
 
-on_entity!(
-    UpdateAssumeRolePolicy,
-    UpdateAssumeRolePolicyInput,
-    Role(role_name),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::UpdateAssumeRolePolicyInput| {
-        call.api
-            .iam
-            .update_assume_role_policy(&input.role_name, &input.policy_document)
-            .await?;
-        Ok(respond_empty(call))
-    }
-);
+on_entity!(UpdateAssumeRolePolicy, Role(role_name), |call, input| {
+    call.api
+        .iam
+        .update_assume_role_policy(&input.role_name, &input.policy_document)
+        .await?;
+    Ok(respond_empty(call))
+});
 
-on_entity!(
-    DeleteRole,
-    DeleteRoleInput,
-    Role(role_name),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::DeleteRoleInput| {
-        call.api.iam.delete_role(&input.role_name).await?;
-        Ok(respond_empty(call))
-    }
-);
+on_entity!(DeleteRole, Role(role_name), |call, input| {
+    call.api.iam.delete_role(&input.role_name).await?;
+    Ok(respond_empty(call))
+});
 
-on_entity!(
+tag_units!(Role(role_name), tag_role, untag_role, get_role, units [
     TagRole,
-    TagRoleInput,
-    Role(role_name),
-    |input| tag_keys_of(&input.tags),
-    async |call: &Call<'_>, input: iam::TagRoleInput| {
-        call.api
-            .iam
-            .tag_role(&input.role_name, model_tags(input.tags))
-            .await?;
-        Ok(respond_empty(call))
-    }
-);
-
-on_entity!(
     UntagRole,
-    UntagRoleInput,
-    Role(role_name),
-    |input| removed_tag_keys(&input.tag_keys),
-    async |call: &Call<'_>, input: iam::UntagRoleInput| {
-        let keys: Vec<&str> = input.tag_keys.iter().map(String::as_str).collect();
-        call.api.iam.untag_role(&input.role_name, &keys).await?;
-        Ok(respond_empty(call))
-    }
-);
-
-on_entity!(
     ListRoleTags,
-    ListRoleTagsInput,
-    Role(role_name),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::ListRoleTagsInput| {
-        let role = call.api.iam.get_role(&input.role_name).await?;
-        let max_items = max_items_str(input.max_items);
-        let page = paged_tags(role.tags, input.marker.as_deref(), max_items.as_deref())?;
-        Ok(respond(call, |x| {
-            tags_xml(x, &page.items);
-            truncation(x, &page);
-        }))
-    }
-);
+]);
 
-on_entity!(
-    PutRolePermissionsBoundary,
-    PutRolePermissionsBoundaryInput,
+boundary_units!(
     Role(role_name),
-    |input| boundary_key(Some(&input.permissions_boundary)),
-    async |call: &Call<'_>, input: iam::PutRolePermissionsBoundaryInput| {
-        call.api
-            .iam
-            .put_role_permissions_boundary(&input.role_name, &input.permissions_boundary)
-            .await?;
-        Ok(respond_empty(call))
-    }
-);
-
-on_entity!(
-    DeleteRolePermissionsBoundary,
-    DeleteRolePermissionsBoundaryInput,
-    Role(role_name),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::DeleteRolePermissionsBoundaryInput| {
-        call.api
-            .iam
-            .delete_role_permissions_boundary(&input.role_name)
-            .await?;
-        Ok(respond_empty(call))
-    }
+    put_role_permissions_boundary,
+    delete_role_permissions_boundary,
+    units [PutRolePermissionsBoundary, DeleteRolePermissionsBoundary],
 );

@@ -3,22 +3,19 @@
 //! ARN; creation also with `iam:AWSServiceName`.
 
 use crate::authz::{self, key};
-use crate::context::Call;
-use crate::generated::iam;
 use crate::iam_xml::{respond, role_xml};
 use crate::units::iam_common::{on_entity, on_resource};
 use rolecall_core::service_linked::{name_for, path_of, task_role};
 
 on_resource!(
     CreateServiceLinkedRole,
-    CreateServiceLinkedRoleInput,
     |call, input| {
         let service = &input.aws_service_name;
         let name = name_for(service, input.custom_suffix.as_deref()).unwrap_or_default();
         authz::with_path(call.api, "role", Some(&path_of(service)), &name)
     },
-    |input| vec![key("iam:AWSServiceName", &input.aws_service_name)],
-    async |call: &Call<'_>, input: iam::CreateServiceLinkedRoleInput| {
+    keys(|input| vec![key("iam:AWSServiceName", &input.aws_service_name)]),
+    |call, input| {
         let role = call
             .api
             .iam
@@ -34,32 +31,24 @@ on_resource!(
     }
 );
 
-on_entity!(
-    DeleteServiceLinkedRole,
-    DeleteServiceLinkedRoleInput,
-    Role(role_name),
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::DeleteServiceLinkedRoleInput| {
-        let task = call
-            .api
-            .iam
-            .delete_service_linked_role(&input.role_name)
-            .await?;
-        Ok(respond(call, |x| {
-            x.leaf("DeletionTaskId", &task);
-        }))
-    }
-);
+on_entity!(DeleteServiceLinkedRole, Role(role_name), |call, input| {
+    let task = call
+        .api
+        .iam
+        .delete_service_linked_role(&input.role_name)
+        .await?;
+    Ok(respond(call, |x| {
+        x.leaf("DeletionTaskId", &task);
+    }))
+});
 
 on_resource!(
     GetServiceLinkedRoleDeletionStatus,
-    GetServiceLinkedRoleDeletionStatusInput,
     |call, input| match task_role(&input.deletion_task_id) {
         Some((service, role)) => authz::with_path(call.api, "role", Some(&path_of(service)), role),
         None => "*".into(),
     },
-    |_| vec![],
-    async |call: &Call<'_>, input: iam::GetServiceLinkedRoleDeletionStatusInput| {
+    |call, input| {
         let status = call
             .api
             .iam

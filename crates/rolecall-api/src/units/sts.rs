@@ -6,8 +6,7 @@
 use crate::authz::Check;
 use crate::context::Call;
 use crate::error::{ApiError, Protocol};
-use crate::generated::{Operation, sts};
-use crate::units::Unit;
+use crate::generated::Operation;
 use rolecall_wire::{Params, Xml, query_response};
 
 fn respond(call: &Call<'_>, body: impl Fn(&mut Xml)) -> String {
@@ -27,38 +26,17 @@ fn sts_check(op: Operation, resource: String) -> Check {
     }
 }
 
-/// An STS unit acting on no resource (`*`), with input `$input` parsed by `$parse` and handled
-/// by `$handle(call, input)`.
+/// An STS unit acting on no resource (`*`), on the generated input (or `input $ty`), handled
+/// by the body.
 macro_rules! sts_unit {
-    ($unit:ident, $input:ty, $parse:expr, $handle:expr) => {
-        pub(crate) struct $unit;
-
-        impl Unit for $unit {
-            const OP: Operation = Operation::$unit;
-            type Input = $input;
-            type Resolved = ();
-
-            fn parse(p: &Params) -> Result<Self::Input, ApiError> {
-                let parse: fn(&Params) -> Result<$input, ApiError> = $parse;
-                parse(p)
-            }
-
-            async fn resolve(_: &Call<'_>, _: &Self::Input) -> Result<(), ApiError> {
-                Ok(())
-            }
-
-            fn checks(_: &Call<'_>, _: &Self::Input, _: &()) -> Vec<Check> {
-                vec![sts_check(Self::OP, "*".into())]
-            }
-
-            async fn handle(
-                call: &Call<'_>,
-                input: Self::Input,
-                _: (),
-            ) -> Result<String, ApiError> {
-                $handle(call, input).await
-            }
-        }
+    ($unit:ident, $(input $input:ty,)? |$call:tt, $in:tt| $body:block) => {
+        unit!(
+            $unit,
+            $(input $input,)?
+            resolve |_, _| -> () {},
+            checks |_, _, _| { vec![sts_check(Self::OP, "*".into())] },
+            handle |$call, $in, _| $body
+        );
     };
 }
 
@@ -72,57 +50,39 @@ impl crate::input::Parse for Raw {
     }
 }
 
-sts_unit!(
-    GetCallerIdentity,
-    sts::GetCallerIdentityInput,
-    sts::GetCallerIdentityInput::parse,
-    async |call: &Call<'_>, _| {
-        let p = call.principal;
-        Ok(respond(call, |x| {
-            x.leaf("UserId", &p.user_id);
-            x.leaf("Account", &p.account_id);
-            x.leaf("Arn", &p.arn);
-        }))
-    }
-);
+sts_unit!(GetCallerIdentity, |call, _| {
+    let p = call.principal;
+    Ok(respond(call, |x| {
+        x.leaf("UserId", &p.user_id);
+        x.leaf("Account", &p.account_id);
+        x.leaf("Arn", &p.arn);
+    }))
+});
 
-sts_unit!(
-    GetSessionToken,
-    Raw,
-    |_| Ok(Raw),
-    async |call: &Call<'_>, _| crate::sts_sessions::get_session_token(call).await
-);
+sts_unit!(GetSessionToken, input Raw, |call, _| {
+    crate::sts_sessions::get_session_token(call).await
+});
 
-sts_unit!(
-    DecodeAuthorizationMessage,
-    sts::DecodeAuthorizationMessageInput,
-    sts::DecodeAuthorizationMessageInput::parse,
-    async |call: &Call<'_>, input: sts::DecodeAuthorizationMessageInput| {
-        let decoded = crate::authz::decode_message(&call.api.keyring, &input.encoded_message)
-            .ok_or_else(|| {
-                ApiError::new(
-                    400,
-                    "InvalidAuthorizationMessageException",
-                    "The message is invalid.",
-                )
-            })?;
-        Ok(respond(call, |x| {
-            x.leaf("DecodedMessage", &decoded);
-        }))
-    }
-);
+sts_unit!(DecodeAuthorizationMessage, |call, input| {
+    let decoded = crate::authz::decode_message(&call.api.keyring, &input.encoded_message)
+        .ok_or_else(|| {
+            ApiError::new(
+                400,
+                "InvalidAuthorizationMessageException",
+                "The message is invalid.",
+            )
+        })?;
+    Ok(respond(call, |x| {
+        x.leaf("DecodedMessage", &decoded);
+    }))
+});
 
-sts_unit!(
-    GetAccessKeyInfo,
-    sts::GetAccessKeyInfoInput,
-    sts::GetAccessKeyInfoInput::parse,
-    async |call: &Call<'_>, input: sts::GetAccessKeyInfoInput| {
-        let account = account_of_key(call, &input.access_key_id).await?;
-        Ok(respond(call, |x| {
-            x.leaf("Account", &account);
-        }))
-    }
-);
+sts_unit!(GetAccessKeyInfo, |call, input| {
+    let account = account_of_key(call, &input.access_key_id).await?;
+    Ok(respond(call, |x| {
+        x.leaf("Account", &account);
+    }))
+});
 
 /// The account an access key id belongs to. As in AWS, the account is read from the id itself
 /// (rolecall encodes it as AWS does, `rolecall_crypto::access_key_id_for`), whatever the key's
@@ -144,60 +104,38 @@ async fn account_of_key(call: &Call<'_>, id: &str) -> Result<String, ApiError> {
     })
 }
 
-/// AssumeRole: its own input rules first (whoever calls), then the trust policy decides.
-pub(crate) struct AssumeRole;
-
-impl Unit for AssumeRole {
-    const OP: Operation = Operation::AssumeRole;
-    type Input = Raw;
-    type Resolved = ();
-
-    fn parse(p: &Params) -> Result<Raw, ApiError> {
+// AssumeRole: its own input rules first (whoever calls), then the trust policy decides.
+unit!(
+    AssumeRole,
+    input Raw,
+    parse |p| {
         crate::sts_sessions::validate_assume_role(p)?;
         Ok(Raw)
-    }
-
-    async fn resolve(_: &Call<'_>, _: &Raw) -> Result<(), ApiError> {
-        Ok(())
-    }
-
-    /// For the record only: `authz::authorize` evaluates AssumeRole against the role's trust
-    /// policy (and the caller's identity policies for a caller of this account).
-    fn checks(call: &Call<'_>, _: &Raw, _: &()) -> Vec<Check> {
+    },
+    resolve |_, _| -> () {},
+    // For the record only: `authz::authorize` evaluates AssumeRole against the role's trust
+    // policy (and the caller's identity policies for a caller of this account).
+    checks |call, _, _| {
         let role = call.params.get("RoleArn").unwrap_or("*").to_string();
         vec![sts_check(Self::OP, role)]
-    }
+    },
+    handle |call, _, _| { crate::sts_sessions::assume_role(call).await }
+);
 
-    async fn handle(call: &Call<'_>, _: Raw, _: ()) -> Result<String, ApiError> {
-        crate::sts_sessions::assume_role(call).await
-    }
-}
-
-/// GetFederationToken: its input rules first, then `sts:GetFederationToken` on the federated
-/// user it names; callable with long-term keys only.
-pub(crate) struct GetFederationToken;
-
-impl Unit for GetFederationToken {
-    const OP: Operation = Operation::GetFederationToken;
-    type Input = Raw;
-    type Resolved = ();
-
-    fn parse(p: &Params) -> Result<Raw, ApiError> {
+// GetFederationToken: its input rules first, then `sts:GetFederationToken` on the federated
+// user it names; callable with long-term keys only.
+unit!(
+    GetFederationToken,
+    input Raw,
+    parse |p| {
         crate::sts_sessions::validate_federation(p)?;
         Ok(Raw)
-    }
-
-    async fn resolve(_: &Call<'_>, _: &Raw) -> Result<(), ApiError> {
-        Ok(())
-    }
-
-    fn checks(call: &Call<'_>, _: &Raw, _: &()) -> Vec<Check> {
+    },
+    resolve |_, _| -> () {},
+    checks |call, _, _| {
         let name = call.params.get("Name").unwrap_or_default();
         let arn = crate::sts_sessions::federated_user_arn(&call.principal.account_id, name);
         vec![sts_check(Self::OP, arn)]
-    }
-
-    async fn handle(call: &Call<'_>, _: Raw, _: ()) -> Result<String, ApiError> {
-        crate::sts_sessions::get_federation_token(call).await
-    }
-}
+    },
+    handle |call, _, _| { crate::sts_sessions::get_federation_token(call).await }
+);

@@ -2,13 +2,13 @@
 //! instance's own keys and the request's tag keys), DescribeTags (on `*`, filtered in the
 //! database).
 
-use super::instances::{dry_run, ec2_check, filters, respond};
 use crate::authz::{self, Check, Keys, key, request_tag_keys};
 use crate::context::Call;
 use crate::error::ApiError;
 use crate::generated::Operation;
 use crate::generated::ec2 as input;
-use crate::units::Unit;
+use crate::units::ec2_common::{dry_run, ec2_check, filters, respond};
+use crate::units::iam_common::removed_tag_keys;
 use rolecall_core::ec2::page_size;
 use rolecall_core::ec2_tags::resource_type;
 use rolecall_core::model::{Association, Instance, Tag};
@@ -67,18 +67,10 @@ fn given_tags(tags: &[input::Tag]) -> Result<Vec<Tag>, ApiError> {
         .collect()
 }
 
-pub(crate) struct CreateTags;
-
-impl Unit for CreateTags {
-    const OP: Operation = Operation::CreateTags;
-    type Input = input::CreateTagsInput;
-    type Resolved = Targets;
-
-    async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Targets, ApiError> {
-        Ok(resolve_targets(call, &input.resources).await)
-    }
-
-    fn checks(call: &Call<'_>, input: &Self::Input, targets: &Targets) -> Vec<Check> {
+unit!(
+    CreateTags,
+    resolve |call, input| -> Targets { resolve_targets(call, &input.resources).await },
+    checks |call, input, targets| {
         let pairs: Vec<(String, String)> = input
             .tags
             .iter()
@@ -90,9 +82,8 @@ impl Unit for CreateTags {
             })
             .collect();
         target_checks(call, Self::OP, targets, &request_tag_keys(&pairs))
-    }
-
-    async fn handle(call: &Call<'_>, input: Self::Input, _: Targets) -> Result<String, ApiError> {
+    },
+    handle |call, input, _| {
         let tags = given_tags(&input.tags)?;
         dry_run(input.dry_run)?;
         call.api.ec2.create_tags(&input.resources, &tags).await?;
@@ -100,30 +91,16 @@ impl Unit for CreateTags {
             x.leaf("return", "true");
         }))
     }
-}
+);
 
-pub(crate) struct DeleteTags;
-
-impl Unit for DeleteTags {
-    const OP: Operation = Operation::DeleteTags;
-    type Input = input::DeleteTagsInput;
-    type Resolved = Targets;
-
-    async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Targets, ApiError> {
-        Ok(resolve_targets(call, &input.resources).await)
-    }
-
-    fn checks(call: &Call<'_>, input: &Self::Input, targets: &Targets) -> Vec<Check> {
+unit!(
+    DeleteTags,
+    resolve |call, input| -> Targets { resolve_targets(call, &input.resources).await },
+    checks |call, input, targets| {
         let keys: Vec<String> = input.tags.iter().filter_map(|t| t.key.clone()).collect();
-        let request = if keys.is_empty() {
-            vec![]
-        } else {
-            vec![("aws:TagKeys".to_string(), keys)]
-        };
-        target_checks(call, Self::OP, targets, &request)
-    }
-
-    async fn handle(call: &Call<'_>, input: Self::Input, _: Targets) -> Result<String, ApiError> {
+        target_checks(call, Self::OP, targets, &removed_tag_keys(&keys))
+    },
+    handle |call, input, _| {
         let tags: Vec<(String, Option<String>)> = input
             .tags
             .iter()
@@ -139,9 +116,9 @@ impl Unit for DeleteTags {
             x.leaf("return", "true");
         }))
     }
-}
+);
 
-describe_unit!(DescribeTags, DescribeTagsInput, |call, input| {
+describe_unit!(DescribeTags, |call, input| {
     let page = page_size(input.max_results, false, input.next_token.as_deref())?;
     let (tags, next) = call
         .api

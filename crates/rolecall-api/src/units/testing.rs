@@ -1,11 +1,12 @@
 //! Running units in tests: an API over an in-memory SQLite store, called as the account root.
 
-use crate::authz::RequestFacts;
+use crate::authz::{Check, RequestFacts};
 use crate::context::{Api, ApiConfig, Call};
 use crate::error::ApiError;
 use crate::generated::Operation;
 use crate::keys::{AuthMode, KeyStore};
 use crate::principal::Principal;
+use crate::units::Unit;
 use rolecall_core::ec2::{Ec2, Ec2Config};
 use rolecall_core::iam::Iam;
 use rolecall_core::{DynClock, DynStore};
@@ -61,27 +62,75 @@ pub async fn api() -> Api {
     }
 }
 
+/// A request of the account root with these parameters, as units see it.
+struct RootRequest {
+    principal: Principal,
+    params: Params,
+}
+
+impl RootRequest {
+    fn new(params: &[(&str, &str)]) -> Self {
+        let params = params.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        RootRequest {
+            principal: Principal::root(ACCOUNT),
+            params: Params::from_pairs(params),
+        }
+    }
+
+    fn call<'a>(&'a self, api: &'a Api, op: Operation) -> Call<'a> {
+        Call {
+            api,
+            principal: &self.principal,
+            params: &self.params,
+            op,
+            request_id: "test-request",
+        }
+    }
+}
+
 /// Runs `op` as a unit, as the root, with these parameters; None if `op` is not a unit.
 pub async fn call(
     api: &Api,
     op: Operation,
     params: &[(&str, &str)],
 ) -> Option<Result<String, ApiError>> {
-    let params = Params::from_pairs(params.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let principal = Principal::root(ACCOUNT);
-    let call = Call {
-        api,
-        principal: &principal,
-        params: &params,
-        op,
-        request_id: "test-request",
+    let request = RootRequest::new(params);
+    let facts = RequestFacts {
+        source_ip: None,
+        secure_transport: false,
     };
-    super::dispatch::dispatch(
-        &call,
-        &RequestFacts {
-            source_ip: None,
-            secure_transport: false,
-        },
-    )
-    .await
+    super::dispatch::dispatch(&request.call(api, op), &facts).await
+}
+
+/// The checks unit `U` computes, as the root, for these parameters (resolved as `run` does).
+pub async fn checks_of<U: Unit>(api: &Api, params: &[(&str, &str)]) -> Vec<Check> {
+    let request = RootRequest::new(params);
+    let call = request.call(api, U::OP);
+    let input = U::parse(&request.params).expect("input");
+    let resolved = U::resolve(&call, &input).await.expect("resolved");
+    U::checks(&call, &input, &resolved)
+}
+
+/// A trust policy that lets EC2 assume the role.
+pub const EC2_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// Creates role `name` (under `path`) that EC2 may assume.
+pub async fn create_role(api: &Api, name: &str, path: Option<&str>) {
+    let role = rolecall_core::iam::CreateRole {
+        path,
+        ..rolecall_core::iam::CreateRole::new(name, EC2_TRUST)
+    };
+    api.iam.create_role(role).await.expect("role");
+}
+
+/// Launches one instance of a built-in image; its id.
+pub async fn launch(api: &Api) -> String {
+    let launch = rolecall_core::ec2::RunInstances {
+        image_id: "ami-12345678".into(),
+        min_count: 1,
+        max_count: 1,
+        ..Default::default()
+    };
+    let r = api.ec2.run_instances(launch).await.expect("launched");
+    r.instances[0].id.clone()
 }

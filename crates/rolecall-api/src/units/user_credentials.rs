@@ -5,7 +5,6 @@
 
 use crate::context::Call;
 use crate::error::ApiError;
-use crate::generated::iam;
 use crate::iam_xml::respond;
 use crate::principal::PrincipalKind;
 use crate::units::iam_common::{on_entity, user_or_caller};
@@ -30,29 +29,15 @@ fn empty(call: &Call<'_>, list: &str) -> String {
 
 /// A listing unit of `$list` (always empty) for the named or calling user.
 macro_rules! empty_listing {
-    ($unit:ident, $input:ident, $list:literal) => {
-        on_entity!(
-            $unit,
-            $input,
-            User(caller or user_name),
-            |_| vec![],
-            async |call: &Call<'_>, input: iam::$input| {
-                listed_user_exists(call, &input.user_name).await?;
-                Ok(empty(call, $list))
-            }
-        );
+    ($unit:ident, $list:literal) => {
+        on_entity!($unit, UserOrCaller(user_name), |call, input| {
+            listed_user_exists(call, &input.user_name).await?;
+            Ok(empty(call, $list))
+        });
     };
 }
 
-empty_listing!(ListSSHPublicKeys, ListSSHPublicKeysInput, "SSHPublicKeys");
-empty_listing!(
-    ListServiceSpecificCredentials,
-    ListServiceSpecificCredentialsInput,
-    "ServiceSpecificCredentials"
-);
-empty_listing!(
-    ListSigningCertificates,
-    ListSigningCertificatesInput,
-    "Certificates"
-);
-empty_listing!(ListMFADevices, ListMFADevicesInput, "MFADevices");
+empty_listing!(ListSSHPublicKeys, "SSHPublicKeys");
+empty_listing!(ListServiceSpecificCredentials, "ServiceSpecificCredentials");
+empty_listing!(ListSigningCertificates, "Certificates");
+empty_listing!(ListMFADevices, "MFADevices");
