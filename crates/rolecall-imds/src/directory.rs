@@ -779,11 +779,7 @@ impl Directory {
         self.creds().values().map(|c| c.issued.expires_at).min()
     }
 
-    fn replace(
-        &self,
-        snap: Snapshot,
-        credentials: Option<HashMap<CredentialKey, Arc<Issued>>>,
-    ) {
+    fn replace(&self, snap: Snapshot, credentials: Option<HashMap<CredentialKey, Arc<Issued>>>) {
         {
             let mut creds = self.creds();
             if let Some(new) = credentials {

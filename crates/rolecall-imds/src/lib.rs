@@ -21,8 +21,7 @@ mod token;
 pub use credentials::{CredentialParts, CredentialPolicy, Delivery, Issued};
 pub use directory::{
     CredentialKey, CredentialTimes, Directory, InstanceView, IssueHook, IssuedNotice, ProfileView,
-    RoleView,
-    changed_views, credentials_since, load_views, mint_for,
+    RoleView, changed_views, credentials_since, load_views, mint_for,
 };
 pub use entry::{Addr, Ec2Id, IdText, InstanceEntry, Options};
 pub use server::{ImdsConfig, apply_hop_limit, serve};
