@@ -202,6 +202,11 @@ def test_walk_the_guides_console_steps(console, console_server, root_keys):
     assocs = ec2.describe_iam_instance_profile_associations(Filters=[{"Name": "instance-id", "Values": [instance_id]}])["IamInstanceProfileAssociations"]
     assert not [a for a in assocs if a["State"] in ("associated", "associating")]
     assert "IamInstanceProfile" not in ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    # The instance page keeps the association history: the replaced and the removed one.
+    c.go(f"/instances/{instance_id}")
+    rows = c.d.find_elements(By.CSS_SELECTOR, "section[aria-labelledby=associations] tbody tr")
+    states = [r.find_elements(By.TAG_NAME, "td")[2].text for r in rows]
+    assert states.count("disassociated") == 2, states
 
 
 def test_pages_render_in_korean_and_the_choice_sticks(console, root_keys):

@@ -193,7 +193,16 @@ async fn associations(ctx: &Ctx, id: &str) -> Result<Vec<Node>, ApiError> {
     let r = ctx
         .ec2(
             "DescribeIamInstanceProfileAssociations",
-            &[("Filter.1.Name", "instance-id"), ("Filter.1.Value.1", id)],
+            &[
+                ("Filter.1.Name", "instance-id"),
+                ("Filter.1.Value.1", id),
+                // Every state, so that the page shows the instance's association history.
+                ("Filter.2.Name", "state"),
+                ("Filter.2.Value.1", "associating"),
+                ("Filter.2.Value.2", "associated"),
+                ("Filter.2.Value.3", "disassociating"),
+                ("Filter.2.Value.4", "disassociated"),
+            ],
         )
         .await?;
     Ok(r.child("iamInstanceProfileAssociationSet")
