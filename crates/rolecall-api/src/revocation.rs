@@ -14,7 +14,7 @@
 use chrono::{DateTime, Utc};
 use rolecall_core::iam::Iam;
 use rolecall_core::model::{Association, Instance, InstanceState};
-use rolecall_core::{Change, ChangesSince, DynClock, EntityKind, PageRequest};
+use rolecall_core::{Change, ChangesSince, DynClock, EntityKind, Page, PageRequest};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -120,6 +120,8 @@ pub struct Revocations {
 
 /// Changes read from the feed at a time.
 const FEED_BATCH: usize = 1000;
+/// Instances read per page by a full reload.
+const RELOAD_PAGE: usize = 10_000;
 
 impl Revocations {
     /// `max_lifetime`: the longest an instance credential lives (entries are kept that long).
@@ -196,25 +198,28 @@ impl Revocations {
         let seq = store.latest_change().await?;
         let now = self.clock.now();
         let since = now - self.max_lifetime;
-        let all = PageRequest {
-            from: None,
-            limit: usize::MAX - 1,
-        };
         let mut fresh = EndedAssociations::new(self.max_lifetime);
         for a in store.associations_ended_since(since).await? {
             fresh.end(&a.id, a.timestamp.timestamp_millis());
         }
-        let instances = store.list_instances(&[], &all).await?;
-        let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
-        let active: HashMap<String, Association> = store
-            .active_associations(&ids)
-            .await?
-            .into_iter()
-            .map(|a| (a.instance_id.clone(), a))
-            .collect();
-        for i in &instances {
-            if let Some(a) = active.get(&i.id) {
-                cut(&mut fresh, a, i, now);
+        // The instances with their active association, a page at a time (one indexed query per
+        // page), so a large fleet is never held whole.
+        let mut from = None;
+        loop {
+            let page = PageRequest {
+                from: from.take(),
+                limit: RELOAD_PAGE,
+            };
+            let rows = store.query_instances(&[], &[], &page).await?;
+            let page = Page::from_overfetch(rows, RELOAD_PAGE, |(i, _)| i.id.clone());
+            for (i, a) in &page.items {
+                if let Some(a) = a {
+                    cut(&mut fresh, a, i, now);
+                }
+            }
+            match page.next {
+                Some(next) => from = Some(next),
+                None => break,
             }
         }
         *self.ended() = fresh;
