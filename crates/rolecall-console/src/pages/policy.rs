@@ -64,30 +64,33 @@ pub fn check(doc: &str, kind: PolicyKind) -> Result<(), Invalid> {
 
 /// A textarea validated as you type; the result is announced (`aria-live`).
 pub fn editor(name: &str, value: &str, kind: &str) -> Markup {
-    let out = format!("{name}-validation");
-    html! {
-        textarea.code #(name) name=(name) rows="12" spellcheck="false"
-            aria-describedby=(out)
-            hx-post="/console/policy/validate"
-            hx-trigger="input changed delay:400ms, load"
-            hx-target=(format!("#{out}"))
-            hx-vals=(format!(r#"{{"kind": "{kind}", "field": "{name}"}}"#)) { (value) }
-        output.validation #(out) for=(name) aria-live="polite" {}
-    }
+    textarea(name, value, kind, "input changed delay:400ms, load", None)
 }
 
 /// An [`editor`] whose validation is already shown (a form sent back with its error), so the
 /// position is there without JavaScript too.
 pub fn checked_editor(ctx: &Ctx, name: &str, value: &str, kind: &str) -> Markup {
+    let verdict = verdict(ctx, value, kind);
+    textarea(
+        name,
+        value,
+        kind,
+        "input changed delay:400ms",
+        Some(verdict),
+    )
+}
+
+/// The editor's textarea (validated on `trigger`) and its announced result.
+fn textarea(name: &str, value: &str, kind: &str, trigger: &str, shown: Option<Markup>) -> Markup {
     let out = format!("{name}-validation");
     html! {
         textarea.code #(name) name=(name) rows="12" spellcheck="false"
             aria-describedby=(out)
             hx-post="/console/policy/validate"
-            hx-trigger="input changed delay:400ms"
+            hx-trigger=(trigger)
             hx-target=(format!("#{out}"))
             hx-vals=(format!(r#"{{"kind": "{kind}", "field": "{name}"}}"#)) { (value) }
-        output.validation #(out) for=(name) aria-live="polite" { (verdict(ctx, value, kind)) }
+        output.validation #(out) for=(name) aria-live="polite" { @if let Some(v) = shown { (v) } }
     }
 }
 
