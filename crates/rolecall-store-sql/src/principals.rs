@@ -3,7 +3,7 @@
 use crate::store::{check, policy_checks};
 use crate::{
     Args, Dialect, RowLock, SqlStore, all_from_json, backend, from, from_json, is_raised,
-    is_unique_violation, key, limit, to_json,
+    is_unique_violation, key, limit, rows_affected, to_json,
 };
 use async_trait::async_trait;
 use rolecall_core::login_profiles::LOGIN_PROFILE_META_PREFIX;
@@ -222,7 +222,7 @@ where
             .execute(&mut *w.tx)
             .await
             .map_err(|e| backend(&e))?;
-        if D::rows_affected(&res) == 0 {
+        if rows_affected(res) == 0 {
             return Err(StoreError::NotFound(Missing::UserInGroup));
         }
         w.record(EntityKind::Group, group_id);
@@ -323,7 +323,7 @@ where
         .execute(&mut *w.tx)
         .await
         .map_err(|e| backend(&e))?;
-        let deleted = D::rows_affected(&res) > 0;
+        let deleted = rows_affected(res) > 0;
         if deleted {
             w.record(owner_entity(owner.kind()), owner.id());
         }
@@ -346,7 +346,7 @@ where
         .execute(&mut *w.tx)
         .await
         .map_err(|e| backend(&e))?;
-        if D::rows_affected(&res) == 0 {
+        if rows_affected(res) == 0 {
             let exists: Option<String> =
                 sqlx::query_scalar("SELECT id FROM policies WHERE arn = $1")
                     .bind(policy_arn)
@@ -374,7 +374,7 @@ where
         .execute(&mut *w.tx)
         .await
         .map_err(|e| backend(&e))?;
-        if D::rows_affected(&res) == 0 {
+        if rows_affected(res) == 0 {
             return Err(StoreError::NotFound(Missing::Attachment(policy_arn.into())));
         }
         w.record(owner_entity(owner.kind()), owner.id());
@@ -470,7 +470,7 @@ where
             .execute(&mut *w.tx)
             .await
             .map_err(|e| backend(&e))?;
-        let deleted = D::rows_affected(&res) > 0;
+        let deleted = rows_affected(res) > 0;
         if deleted {
             w.record(EntityKind::AccessKey, id);
         }

@@ -3,7 +3,7 @@
 use crate::ec2_query::{Query, association_target, instance_target};
 use crate::{
     Args, Dialect, RowLock, SqlStore, Write, all_from_json, backend, from, from_json, is_raised,
-    is_unique_violation, key, limit, to_json, version,
+    is_unique_violation, key, limit, rows_affected, to_json, version,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -1034,7 +1034,7 @@ where
         .execute(&mut *w.tx)
         .await
         .map_err(|e| backend(&e))?;
-        if D::rows_affected(&res) == 0 {
+        if rows_affected(res) == 0 {
             return Err(StoreError::NotFound(Missing::RoleInInstanceProfile));
         }
         Self::record_profile(&mut w, profile_id).await?;
