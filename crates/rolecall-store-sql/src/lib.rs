@@ -142,7 +142,19 @@ where
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> bool: Encode<'q, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
+    DB::QueryResult: Into<AnyQueryResult>,
 {
+    /// Runs a statement with text parameters (`$1`, `$2`, ... in order) in this transaction:
+    /// the number of rows it changed.
+    pub(crate) async fn execute(&mut self, sql: &str, params: &[&str]) -> StoreResult<u64> {
+        let query = params.iter().fold(sqlx::query(sql), |q, p| q.bind(*p));
+        let res = query
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| backend(&e))?;
+        Ok(rows_affected(res))
+    }
+
     /// Records that this transaction touched the entity (once per entity).
     pub(crate) fn record(&mut self, kind: EntityKind, id: impl Into<String>) {
         let id = id.into();
