@@ -24,12 +24,7 @@ DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-16}"
 THREADS="${THREADS:-2}"
 
-if ! command -v wrk >/dev/null 2>&1; then
-  echo "bench-api: installing wrk" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >&2 || {
-    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >&2
-  }
-fi
+command -v wrk >/dev/null 2>&1 || scripts/apt-install.sh bench-api wrk
 PYTHON=python3
 [ -x .venv/bin/python ] && PYTHON=.venv/bin/python
 "$PYTHON" -c 'import botocore' 2>/dev/null || "$PYTHON" -m pip install -q -r tests/requirements.txt

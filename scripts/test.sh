@@ -24,14 +24,7 @@ python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 # The netns instances' user runs the aws CLI from a virtualenv of the system's Python.
 /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${#missing[@]}" -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "test.sh: missing ${missing[*]} and not root to install them" >&2
-    exit 1
-  fi
-  echo "test.sh: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
-  apt-get install -y -qq "${missing[@]}" >&2
+  scripts/apt-install.sh test.sh "${missing[@]}"
 fi
 
 # The pinned Python clients, in a virtual environment of the repository's own (.venv, ignored by

@@ -28,15 +28,9 @@ find_bin() {
   return 1
 }
 
+APT_INSTALL="$(dirname "$0")/apt-install.sh"
 if ! find_bin; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "with-postgres: PostgreSQL server binaries not found and not root to install them" >&2
-    exit 1
-  fi
-  echo "with-postgres: installing PostgreSQL server binaries" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
-  apt-get install -y -qq postgresql >&2
+  "$APT_INSTALL" with-postgres postgresql
   find_bin || { echo "with-postgres: no PostgreSQL server binaries after install" >&2; exit 1; }
 fi
 
@@ -103,9 +97,7 @@ as_pg "$PG_BIN/initdb" -D "$DIR/data" -U postgres --auth=trust --encoding=UTF8 -
 
 # TLS as well as plain connections: a test CA and a server certificate for 127.0.0.1/localhost,
 # so tests can connect with sslmode=verify-full (ROLECALL_TEST_PG_CA is the CA to trust).
-command -v openssl >/dev/null 2>&1 || {
-  [ "$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >&2
-}
+command -v openssl >/dev/null 2>&1 || "$APT_INSTALL" with-postgres openssl
 TLS="$DIR/tls"
 mkdir -p "$TLS"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \

@@ -1,6 +1,6 @@
 //! The one place where errors become wire errors: AWS code, HTTP status and envelope.
 
-use rolecall_core::Error;
+use rolecall_core::{Error, InternalError};
 
 /// Which envelope an error is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +34,9 @@ pub struct ApiError {
     pub message: String,
     /// The Query protocol's `<Type>`: true for Sender, false for Receiver.
     pub sender: bool,
+    /// The failure behind an InternalFailure, never sent: logged with the id of the request it
+    /// answers ([`log_internal`](Self::log_internal)).
+    pub internal: Option<InternalError>,
 }
 
 impl ApiError {
@@ -43,6 +46,15 @@ impl ApiError {
             code: code.to_string(),
             message: message.into(),
             sender: status < 500,
+            internal: None,
+        }
+    }
+
+    /// Logs the failure behind an InternalFailure, once, where the response to the request is
+    /// written.
+    pub fn log_internal(&self, request_id: &str) {
+        if let Some(detail) = &self.internal {
+            tracing::error!(target: "rolecall::api", %request_id, %detail, "internal error");
         }
     }
 
@@ -163,10 +175,31 @@ impl From<Error> for ApiError {
             Error::OperationNotPermitted(_) => (400, "OperationNotPermitted"),
             Error::TagLimitExceeded(_) => (400, "TagLimitExceeded"),
             Error::Internal(detail) => {
-                tracing::error!(%detail, "internal error");
-                return ApiError::internal();
+                return ApiError {
+                    internal: Some(detail.clone()),
+                    ..ApiError::internal()
+                };
             }
         };
         ApiError::new(status, code, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Clients see AWS's generic InternalFailure; the failure itself stays for the log line.
+    #[test]
+    fn internal_failures_keep_their_detail_off_the_wire() {
+        let cause = "x".parse::<u8>().unwrap_err();
+        let e = ApiError::from(Error::internal("parse the limit", cause));
+        assert_eq!((e.status, e.code.as_str()), (500, "InternalFailure"));
+        assert!(!e.message.contains("parse the limit"), "{}", e.message);
+        let detail = e.internal.map(|d| d.to_string());
+        assert_eq!(
+            detail.as_deref(),
+            Some("parse the limit: invalid digit found in string")
+        );
     }
 }

@@ -63,6 +63,7 @@ pub async fn invoke(
             tracing::info!(target: "rolecall::api", %request_id, action = ?params.get("Action"), principal = %principal.arn, via = "console", status = 200)
         }
         Err(e) => {
+            e.log_internal(&request_id);
             tracing::info!(target: "rolecall::api", %request_id, action = ?params.get("Action"), principal = %principal.arn, via = "console", status = e.status, code = %e.code)
         }
     }

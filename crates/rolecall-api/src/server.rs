@@ -158,6 +158,7 @@ fn json_response(status: u16, body: String, request_id: &str) -> Response {
 }
 
 fn error_response(protocol: Protocol, err: &ApiError, request_id: &str) -> Response {
+    err.log_internal(request_id);
     if protocol == Protocol::Json {
         let body = serde_json::json!({"__type": err.code, "message": err.message}).to_string();
         return json_response(err.status, body, request_id);

@@ -396,8 +396,11 @@ impl Ec2 {
             }
             None => None,
         };
-        let net: Ipv4Net = placement.subnet.cidr_block.parse().map_err(|_| {
-            Error::Internal(format!("bad subnet CIDR {}", placement.subnet.cidr_block))
+        let net: Ipv4Net = placement.subnet.cidr_block.parse().map_err(|e| {
+            Error::internal(
+                format!("bad subnet CIDR {}", placement.subnet.cidr_block),
+                e,
+            )
         })?;
 
         // The addresses in use are read before the insert, which re-checks them (a unique index):
@@ -544,7 +547,7 @@ impl Ec2 {
         let mut bare = input.clone();
         bare.client_token = None;
         serde_json::to_string(&(bare, profile.map(|p| &p.arn)))
-            .map_err(|e| Error::Internal(format!("encode launch: {e}")))
+            .map_err(|e| Error::internal("encode launch", e))
     }
 
     /// The reservation a used client token made, if the token was used; a different launch

@@ -1,6 +1,9 @@
 //! Domain errors. Each variant is one AWS error code; the API maps them to the wire (HTTP status
 //! and envelope) in one place.
 
+use std::fmt;
+use std::sync::Arc;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     // IAM
@@ -82,9 +85,95 @@ pub enum Error {
     OperationNotPermitted(String),
     #[error("{0}")]
     TagLimitExceeded(String),
-    /// Storage or other server-side failure; the message is for logs, not clients.
+    /// Storage or other server-side failure; for logs, not clients.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] InternalError),
+}
+
+impl Error {
+    /// A server-side failure caused by `cause`, which is kept (as the error's source).
+    pub fn internal(
+        what: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error::Internal(InternalError {
+            what: what.into(),
+            cause: Some(Arc::new(cause)),
+        })
+    }
+}
+
+/// What failed on the server side and, where another error caused it, that error: shown after
+/// `what` (for the log line) and kept as the [`source`](std::error::Error::source).
+#[derive(Debug, Clone)]
+pub struct InternalError {
+    what: String,
+    cause: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl fmt::Display for InternalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.cause {
+            Some(cause) => write!(f, "{}: {cause}", self.what),
+            None => f.write_str(&self.what),
+        }
+    }
+}
+
+impl std::error::Error for InternalError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Equal when they read the same (causes have no equality of their own).
+impl PartialEq for InternalError {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for InternalError {}
+
+/// A failure with no other error behind it.
+impl From<String> for InternalError {
+    fn from(what: String) -> Self {
+        InternalError { what, cause: None }
+    }
+}
+
+impl From<&str> for InternalError {
+    fn from(what: &str) -> Self {
+        what.to_string().into()
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn internal_errors_keep_their_cause() {
+        let cause = "x".parse::<u8>().unwrap_err();
+        let e = Error::internal("parse the limit", cause.clone());
+        assert_eq!(
+            e.to_string(),
+            format!("internal error: parse the limit: {cause}")
+        );
+        let Error::Internal(detail) = &e else {
+            panic!("{e:?}")
+        };
+        let source = detail.source().map(ToString::to_string);
+        assert_eq!(source, Some(cause.to_string()));
+        assert!(e.source().is_some());
+        assert_eq!(
+            Error::Internal("disk".into()).to_string(),
+            "internal error: disk"
+        );
+    }
+}

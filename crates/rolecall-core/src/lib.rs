@@ -33,7 +33,7 @@ mod store_error;
 pub mod validate;
 
 pub use clock::{Clock, DynClock, ManualClock, SystemClock};
-pub use error::{Error, Result};
+pub use error::{Error, InternalError, Result};
 pub use paging::{Page, PageRequest};
 pub use principal_store::PrincipalStore;
 pub use store::{Change, ChangeListener, ChangesSince, DynStore, Edit, EntityKind, Store};

@@ -127,12 +127,11 @@ pub struct LoginProfile {
 fn hash_password(password: &str) -> Result<String> {
     let mut salt = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt)
-        .map_err(|e| Error::Internal(format!("password salt: {e}")))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| Error::internal("password salt", e))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| Error::Internal(format!("password hash: {e}")))
+        .map_err(|e| Error::internal("password hash", e))
 }
 
 fn parse_doc<T: for<'de> Deserialize<'de>>(doc: &str, what: &str) -> Result<Option<T>> {
@@ -313,8 +312,8 @@ impl Iam {
             Some(h) => h,
             None => dummy_hash()?,
         };
-        let hash = PasswordHash::new(hash)
-            .map_err(|e| Error::Internal(format!("stored password hash: {e}")))?;
+        let hash =
+            PasswordHash::new(hash).map_err(|e| Error::internal("stored password hash", e))?;
         let matches = Argon2::default()
             .verify_password(password.as_bytes(), &hash)
             .is_ok();

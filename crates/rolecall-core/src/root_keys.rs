@@ -64,7 +64,7 @@ pub fn reseal_doc(old: &KeyRing, new: &KeyRing, doc: &str) -> Result<String> {
     let mut keys = parse(doc)?;
     for k in &mut keys {
         let secret = crate::iam_principals::open_secret(old, k).ok_or_else(|| {
-            Error::Internal(format!("cannot open the root key {}'s secret", k.id))
+            Error::Internal(format!("cannot open the root key {}'s secret", k.id).into())
         })?;
         k.secret_sealed = seal_secret(new, &k.id, &secret);
     }

@@ -185,7 +185,7 @@ impl From<StoreError> for Error {
                     "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).".into(),
                 ),
                 Taken::DefaultNetwork(k) => {
-                    Error::Internal(format!("default network resource {k} raced"))
+                    Error::Internal(format!("default network resource {k} raced").into())
                 }
             },
             StoreError::NotFound(m) => match m {
@@ -245,7 +245,7 @@ impl From<StoreError> for Error {
             )),
             StoreError::CannotAssociate(id) => not_running_or_stopped(&id),
             StoreError::Rejected(e) => e,
-            StoreError::Backend(m) => Error::Internal(m),
+            StoreError::Backend(m) => Error::Internal(m.into()),
         }
     }
 }

@@ -13,7 +13,7 @@
 //! deadlock. Migrations run in one transaction under an advisory lock, so nodes starting at once
 //! apply each exactly once.
 
-use rolecall_store_sql::{Dialect, ListQuery, RowLock};
+use rolecall_store_sql::{Dialect, ListQuery, Migration, PatternMatch, RowLock};
 use sqlx::pool::PoolOptions;
 use std::time::Duration;
 
@@ -32,26 +32,8 @@ impl Dialect for Postgres {
     /// Transaction-scoped advisory lock 0x726f6c6563616c6c ("rolecall").
     const MIGRATION_LOCK: Option<&'static str> =
         Some("SELECT pg_advisory_xact_lock(8245928625453493356)");
-    const MIGRATIONS: &'static [(i64, &'static str)] = &[
-        (1, include_str!("../migrations/0001_init.sql")),
-        (2, include_str!("../migrations/0002_principals.sql")),
-        (3, rolecall_store_sql::migrations::OWNER_POLICIES),
-        (4, rolecall_store_sql::migrations::CHANGE_FEED),
-        (6, include_str!("../migrations/0006_ec2_network.sql")),
-        (7, rolecall_store_sql::migrations::AUDIT),
-        (9, include_str!("../migrations/0009_ec2_query_indexes.sql")),
-        (
-            10,
-            concat!(
-                include_str!("../migrations/0010_audit_lookup.sql"),
-                include_str!("../../rolecall-store-sql/migrations/0010_audit_log.sql")
-            ),
-        ),
-        (
-            11,
-            include_str!("../migrations/0011_association_ended_at.sql"),
-        ),
-    ];
+    const PATTERN_MATCH: PatternMatch = PatternMatch::Like;
+    const MIGRATIONS: &'static [Migration] = rolecall_store_sql::schema_migrations!();
 
     fn row_lock(lock: RowLock) -> &'static str {
         match lock {
@@ -67,21 +49,8 @@ impl Dialect for Postgres {
             .acquire_timeout(Duration::from_secs(30))
     }
 
-    fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
-        result.rows_affected()
-    }
-
     fn in_list(column: &str, n: usize) -> String {
         format!("{column} = ANY(${n})")
-    }
-
-    /// LIKE, whose default escape character is a backslash.
-    fn pattern(ec2_pattern: &str) -> String {
-        rolecall_store_sql::like_pattern(ec2_pattern)
-    }
-
-    fn pattern_match(expr: &str, param: &str) -> String {
-        format!("{expr} LIKE {param}")
     }
 
     fn json_text(column: &str, path: &[&str]) -> String {

@@ -3,7 +3,7 @@
 
 use crate::{
     Args, Dialect, RowLock, SqlStore, all_from_json, backend, from, from_json, is_unique_violation,
-    limit, to_json,
+    limit, rows_affected, to_json,
 };
 use rolecall_core::model::*;
 use rolecall_core::{
@@ -269,7 +269,7 @@ where
             .execute(&mut *w.tx)
             .await
             .map_err(|e| backend(&e))?;
-        let gone = D::rows_affected(&res);
+        let gone = rows_affected(res);
         sqlx::query("DELETE FROM ec2_tags WHERE resource_id = $1")
             .bind(id)
             .execute(&mut *w.tx)

@@ -2,7 +2,7 @@
 //! filter name maps to an SQL fragment ([`instance_target`], [`association_target`]), its values
 //! become bound parameters, and pages are keyset by id, so a page costs its rows, not the fleet.
 //! Exact values compare with `=`/`IN` (index lookups); values with `*` or `?` use the dialect's
-//! pattern match ([`Dialect::pattern_match`]).
+//! pattern match ([`Dialect::PATTERN_MATCH`]).
 
 use crate::Dialect;
 use rolecall_core::ec2::{Filter, wildcard_match};
@@ -102,8 +102,8 @@ impl Query {
             any.push(self.one_of(expr, &exact));
         }
         for p in &wild {
-            let n = self.param(D::pattern(p));
-            any.push(D::pattern_match(expr, &n));
+            let n = self.param(D::PATTERN_MATCH.pattern(p));
+            any.push(format!("{expr} {} {n}", D::PATTERN_MATCH.operator()));
         }
         if any.is_empty() {
             "1 = 0".into()
@@ -149,9 +149,37 @@ impl Query {
     }
 }
 
+/// How a dialect matches an EC2 filter pattern (`*`, `?` wildcards) case-sensitively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatternMatch {
+    /// `LIKE`, with its default escape character, a backslash (PostgreSQL; SQLite's `LIKE`
+    /// ignores ASCII case).
+    Like,
+    /// SQLite's `GLOB`, case-sensitive, whose `*` and `?` are EC2's.
+    Glob,
+}
+
+impl PatternMatch {
+    /// The operator between the expression and the bound pattern.
+    pub(crate) fn operator(self) -> &'static str {
+        match self {
+            PatternMatch::Like => "LIKE",
+            PatternMatch::Glob => "GLOB",
+        }
+    }
+
+    /// An EC2 pattern in this operator's syntax.
+    pub(crate) fn pattern(self, ec2_pattern: &str) -> String {
+        match self {
+            PatternMatch::Like => like_pattern(ec2_pattern),
+            PatternMatch::Glob => glob_pattern(ec2_pattern),
+        }
+    }
+}
+
 /// An EC2 pattern (`*` any run, `?` one character, everything else literal) as an SQL `LIKE`
 /// pattern with `\` as its escape character.
-pub fn like_pattern(p: &str) -> String {
+fn like_pattern(p: &str) -> String {
     let mut out = String::with_capacity(p.len() + 4);
     for c in p.chars() {
         match c {
@@ -168,7 +196,7 @@ pub fn like_pattern(p: &str) -> String {
 }
 
 /// An EC2 pattern as an SQLite `GLOB` pattern (`[` is GLOB's only other special character).
-pub fn glob_pattern(p: &str) -> String {
+fn glob_pattern(p: &str) -> String {
     p.replace('[', "[[]")
 }
 

@@ -25,12 +25,13 @@ mod principals;
 mod store;
 #[doc(hidden)]
 pub mod upgrade_test;
-pub use ec2_query::{glob_pattern, like_pattern};
+pub use ec2_query::PatternMatch;
 
 use rolecall_core::model::PolicyVersion;
 use rolecall_core::{EntityKind, Missing, PageRequest, StoreError, StoreResult};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use sqlx::any::AnyQueryResult;
 use sqlx::error::DatabaseError;
 use sqlx::pool::PoolOptions;
 use sqlx::query::QueryScalar;
@@ -53,7 +54,9 @@ pub type ConnectOptionsOf<D> =
 
 /// What differs between the databases the one SQL store runs on.
 pub trait Dialect: Send + Sync + 'static {
-    type Db: Database;
+    /// The database; its statements' results convert to sqlx's driver-neutral one, which
+    /// counts the rows they changed ([`rows_affected`]).
+    type Db: Database<QueryResult: Into<AnyQueryResult>>;
 
     /// For messages in logs ("sqlite", "postgres").
     const NAME: &'static str;
@@ -63,15 +66,15 @@ pub trait Dialect: Send + Sync + 'static {
     const SERIALIZED_WRITES: Option<&'static str>;
     /// Run in the migrations' transaction before anything else (a lock across nodes).
     const MIGRATION_LOCK: Option<&'static str>;
-    /// The schema: (version, SQL), ascending; each version is applied once.
-    const MIGRATIONS: &'static [(i64, &'static str)];
+    /// How EC2 filter patterns (`*`, `?` wildcards) match, case-sensitively.
+    const PATTERN_MATCH: PatternMatch;
+    /// The schema, from [`schema_migrations!`]: (version, SQL run in order), ascending; each
+    /// version is applied once.
+    const MIGRATIONS: &'static [Migration];
 
     /// The clause appended to a SELECT in a write transaction to lock the rows it reads ("" where
     /// writers are serialized anyway).
     fn row_lock(lock: RowLock) -> &'static str;
-
-    /// Rows a statement changed (the drivers' results have no common trait for it).
-    fn rows_affected(result: &<Self::Db as Database>::QueryResult) -> u64;
 
     /// The pool's options (size, health checks).
     fn pool_options(max_connections: u32) -> PoolOptions<Self::Db>;
@@ -83,13 +86,6 @@ pub trait Dialect: Send + Sync + 'static {
 
     /// `column` is one of the list bound by [`bind_list`](Self::bind_list) at parameter `$n`.
     fn in_list(column: &str, n: usize) -> String;
-
-    /// An EC2 filter pattern (`*`, `?` wildcards) as this dialect's pattern for
-    /// [`pattern_match`](Self::pattern_match).
-    fn pattern(ec2_pattern: &str) -> String;
-
-    /// `expr` matches the pattern bound at `param`, case-sensitively.
-    fn pattern_match(expr: &str, param: &str) -> String;
 
     /// The text at `path` inside the JSON document in `column` (NULL when absent or null).
     fn json_text(column: &str, path: &[&str]) -> String;
@@ -146,7 +142,19 @@ where
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> bool: Encode<'q, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
+    DB::QueryResult: Into<AnyQueryResult>,
 {
+    /// Runs a statement with text parameters (`$1`, `$2`, ... in order) in this transaction:
+    /// the number of rows it changed.
+    pub(crate) async fn execute(&mut self, sql: &str, params: &[&str]) -> StoreResult<u64> {
+        let query = params.iter().fold(sqlx::query(sql), |q, p| q.bind(*p));
+        let res = query
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| backend(&e))?;
+        Ok(rows_affected(res))
+    }
+
     /// Records that this transaction touched the entity (once per entity).
     pub(crate) fn record(&mut self, kind: EntityKind, id: impl Into<String>) {
         let id = id.into();
@@ -186,6 +194,12 @@ where
         }
         self.tx.commit().await.map_err(|e| backend(&e))
     }
+}
+
+/// Rows a statement changed (the drivers' results have no common trait for it, but convert to
+/// sqlx's driver-neutral result).
+pub(crate) fn rows_affected(result: impl Into<AnyQueryResult>) -> u64 {
+    result.into().rows_affected()
 }
 
 pub(crate) fn backend(e: &sqlx::Error) -> StoreError {
@@ -362,7 +376,7 @@ where
     sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
         .execute(&mut *tx)
         .await?;
-    for (version, sql) in D::MIGRATIONS {
+    for (version, parts) in D::MIGRATIONS {
         if until.is_some_and(|u| *version > u) {
             break;
         }
@@ -372,7 +386,9 @@ where
                 .fetch_optional(&mut *tx)
                 .await?;
         if done.is_none() {
-            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            for sql in *parts {
+                sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            }
             sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
                 .bind(*version)
                 .execute(&mut *tx)
@@ -380,6 +396,43 @@ where
         }
     }
     tx.commit().await
+}
+
+/// A schema version and its SQL: the dialect's own file and/or portable SQL, run in order.
+pub type Migration = (i64, &'static [&'static str]);
+
+/// Every schema version, for a dialect's [`Dialect::MIGRATIONS`]: the portable SQL of
+/// [`migrations`] and, for the versions that differ between databases, the file of the same
+/// name in the invoking dialect crate's `migrations/` folder (`include_str!` resolves paths from
+/// the file that invokes the macro, the dialect's `src/lib.rs`). A new version is one line here
+/// (and, if not portable, one file in each dialect crate).
+#[macro_export]
+macro_rules! schema_migrations {
+    () => {
+        &[
+            (1, &[include_str!("../migrations/0001_init.sql")]),
+            (2, &[include_str!("../migrations/0002_principals.sql")]),
+            (3, &[$crate::migrations::OWNER_POLICIES]),
+            (4, &[$crate::migrations::CHANGE_FEED]),
+            (6, &[include_str!("../migrations/0006_ec2_network.sql")]),
+            (7, &[$crate::migrations::AUDIT]),
+            (
+                9,
+                &[include_str!("../migrations/0009_ec2_query_indexes.sql")],
+            ),
+            (
+                10,
+                &[
+                    include_str!("../migrations/0010_audit_lookup.sql"),
+                    $crate::migrations::AUDIT_LOG,
+                ],
+            ),
+            (
+                11,
+                &[include_str!("../migrations/0011_association_ended_at.sql")],
+            ),
+        ]
+    };
 }
 
 /// Migrations in portable SQL, which both dialects list among theirs.
@@ -392,4 +445,6 @@ pub mod migrations {
     /// `audit_log` and `audit_lookup`, whose portable part each dialect includes after its own
     /// `audit_lookup`).
     pub const AUDIT: &str = include_str!("../migrations/0007_audit.sql");
+    /// 10 (after each dialect's `audit_lookup` table): the audit log, carrying 7's events over.
+    pub const AUDIT_LOG: &str = include_str!("../migrations/0010_audit_log.sql");
 }

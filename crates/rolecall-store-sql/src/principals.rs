@@ -118,12 +118,8 @@ where
             let mut k: AccessKey = from_json(&data)?;
             if k.user_name != user.name {
                 k.user_name = user.name.clone();
-                sqlx::query("UPDATE access_keys SET data = $1 WHERE id = $2")
-                    .bind(to_json(&k)?)
-                    .bind(&k.id)
-                    .execute(&mut *w.tx)
-                    .await
-                    .map_err(|e| backend(&e))?;
+                let sql = "UPDATE access_keys SET data = $1 WHERE id = $2";
+                w.execute(sql, &[&to_json(&k)?, &k.id]).await?;
             }
         }
         w.record(EntityKind::User, &user.id);
@@ -216,13 +212,8 @@ where
 
     async fn remove_user_from_group(&self, group_id: &str, user_id: &str) -> Result<()> {
         let mut w = self.begin().await?;
-        let res = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
-            .bind(group_id)
-            .bind(user_id)
-            .execute(&mut *w.tx)
-            .await
-            .map_err(|e| backend(&e))?;
-        if D::rows_affected(&res) == 0 {
+        let sql = "DELETE FROM group_members WHERE group_id = $1 AND user_id = $2";
+        if w.execute(sql, &[group_id, user_id]).await? == 0 {
             return Err(StoreError::NotFound(Missing::UserInGroup));
         }
         w.record(EntityKind::Group, group_id);
@@ -314,16 +305,12 @@ where
 
     async fn delete_owner_policy(&self, owner: Owner<'_>, name: &str) -> Result<bool> {
         let mut w = self.begin().await?;
-        let res = sqlx::query(
-            "DELETE FROM principal_policies WHERE owner_kind = $1 AND owner_id = $2 AND name = $3",
-        )
-        .bind(owner.kind().name())
-        .bind(owner.id())
-        .bind(name)
-        .execute(&mut *w.tx)
-        .await
-        .map_err(|e| backend(&e))?;
-        let deleted = D::rows_affected(&res) > 0;
+        let sql =
+            "DELETE FROM principal_policies WHERE owner_kind = $1 AND owner_id = $2 AND name = $3";
+        let deleted = w
+            .execute(sql, &[owner.kind().name(), owner.id(), name])
+            .await?
+            > 0;
         if deleted {
             w.record(owner_entity(owner.kind()), owner.id());
         }
@@ -336,17 +323,10 @@ where
         lock_owner::<D>(&mut w.tx, owner).await?;
         // The policy's foreign key locks its row (KEY SHARE): a concurrent delete of the policy
         // either waits for this or makes it find nothing.
-        let res = sqlx::query(
-            "INSERT INTO principal_attached_policies (owner_kind, owner_id, policy_id) \
-             SELECT $1, $2, id FROM policies WHERE arn = $3 ON CONFLICT DO NOTHING",
-        )
-        .bind(owner.kind().name())
-        .bind(owner.id())
-        .bind(policy_arn)
-        .execute(&mut *w.tx)
-        .await
-        .map_err(|e| backend(&e))?;
-        if D::rows_affected(&res) == 0 {
+        let sql = "INSERT INTO principal_attached_policies (owner_kind, owner_id, policy_id) \
+                   SELECT $1, $2, id FROM policies WHERE arn = $3 ON CONFLICT DO NOTHING";
+        let params = [owner.kind().name(), owner.id(), policy_arn];
+        if w.execute(sql, &params).await? == 0 {
             let exists: Option<String> =
                 sqlx::query_scalar("SELECT id FROM policies WHERE arn = $1")
                     .bind(policy_arn)
@@ -364,17 +344,10 @@ where
 
     async fn detach_owner_policy(&self, owner: Owner<'_>, policy_arn: &str) -> Result<()> {
         let mut w = self.begin().await?;
-        let res = sqlx::query(
-            "DELETE FROM principal_attached_policies WHERE owner_kind = $1 AND owner_id = $2 \
-             AND policy_id = (SELECT id FROM policies WHERE arn = $3)",
-        )
-        .bind(owner.kind().name())
-        .bind(owner.id())
-        .bind(policy_arn)
-        .execute(&mut *w.tx)
-        .await
-        .map_err(|e| backend(&e))?;
-        if D::rows_affected(&res) == 0 {
+        let sql = "DELETE FROM principal_attached_policies WHERE owner_kind = $1 AND owner_id = $2 \
+                   AND policy_id = (SELECT id FROM policies WHERE arn = $3)";
+        let params = [owner.kind().name(), owner.id(), policy_arn];
+        if w.execute(sql, &params).await? == 0 {
             return Err(StoreError::NotFound(Missing::Attachment(policy_arn.into())));
         }
         w.record(owner_entity(owner.kind()), owner.id());
@@ -464,13 +437,8 @@ where
 
     async fn delete_access_key(&self, user_id: &str, id: &str) -> Result<bool> {
         let mut w = self.begin().await?;
-        let res = sqlx::query("DELETE FROM access_keys WHERE user_id = $1 AND id = $2")
-            .bind(user_id)
-            .bind(id)
-            .execute(&mut *w.tx)
-            .await
-            .map_err(|e| backend(&e))?;
-        let deleted = D::rows_affected(&res) > 0;
+        let sql = "DELETE FROM access_keys WHERE user_id = $1 AND id = $2";
+        let deleted = w.execute(sql, &[user_id, id]).await? > 0;
         if deleted {
             w.record(EntityKind::AccessKey, id);
         }

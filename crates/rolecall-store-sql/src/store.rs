@@ -146,12 +146,8 @@ where
         let mut w = self.begin().await?;
         let mut doc: T = Self::locked_doc(&mut w.tx, (table, column, value), missing).await?;
         edit(&mut doc).map_err(StoreError::Rejected)?;
-        sqlx::query(&format!("UPDATE {table} SET data = $1 WHERE {column} = $2"))
-            .bind(to_json(&doc)?)
-            .bind(value)
-            .execute(&mut *w.tx)
-            .await
-            .map_err(|e| backend(&e))?;
+        let sql = format!("UPDATE {table} SET data = $1 WHERE {column} = $2");
+        w.execute(&sql, &[&to_json(&doc)?, value]).await?;
         let (kind, id) = entity(&doc);
         w.record(kind, id);
         w.commit().await?;
@@ -565,12 +561,8 @@ where
         // A concurrent inserter of the same key makes this INSERT wait for its commit and then
         // do nothing; the SELECT (a new snapshot under READ COMMITTED) then sees its value.
         let mut w = self.begin().await?;
-        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-            .bind(k)
-            .bind(value)
-            .execute(&mut *w.tx)
-            .await
-            .map_err(|e| backend(&e))?;
+        let sql = "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
+        w.execute(sql, &[k, value]).await?;
         let stored: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
             .bind(k)
             .fetch_one(&mut *w.tx)
@@ -878,12 +870,8 @@ where
             })),
             Some(true) => Err(StoreError::InUse(Dependents::DefaultVersion)),
             Some(false) => {
-                sqlx::query("DELETE FROM policy_versions WHERE policy_id = $1 AND version_id = $2")
-                    .bind(&id)
-                    .bind(version_id)
-                    .execute(&mut *w.tx)
-                    .await
-                    .map_err(|e| backend(&e))?;
+                let sql = "DELETE FROM policy_versions WHERE policy_id = $1 AND version_id = $2";
+                w.execute(sql, &[&id, version_id]).await?;
                 w.record(EntityKind::Policy, id);
                 w.commit().await
             }
@@ -1026,15 +1014,8 @@ where
         role_id: &str,
     ) -> Result<()> {
         let mut w = self.begin().await?;
-        let res = sqlx::query(
-            "DELETE FROM instance_profile_roles WHERE profile_id = $1 AND role_id = $2",
-        )
-        .bind(profile_id)
-        .bind(role_id)
-        .execute(&mut *w.tx)
-        .await
-        .map_err(|e| backend(&e))?;
-        if D::rows_affected(&res) == 0 {
+        let sql = "DELETE FROM instance_profile_roles WHERE profile_id = $1 AND role_id = $2";
+        if w.execute(sql, &[profile_id, role_id]).await? == 0 {
             return Err(StoreError::NotFound(Missing::RoleInInstanceProfile));
         }
         Self::record_profile(&mut w, profile_id).await?;

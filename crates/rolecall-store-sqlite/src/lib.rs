@@ -8,7 +8,7 @@
 //! they are not needed, so the dialect's lock clauses are empty.
 
 use rolecall_core::{StoreError, StoreResult};
-use rolecall_store_sql::{Dialect, FileDialect, ListQuery, RowLock};
+use rolecall_store_sql::{Dialect, FileDialect, ListQuery, Migration, PatternMatch, RowLock};
 use sqlx::error::DatabaseError;
 use sqlx::pool::PoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
@@ -30,26 +30,8 @@ impl Dialect for Sqlite {
     // upgrade after another connection has written.
     const SERIALIZED_WRITES: Option<&'static str> = Some("BEGIN IMMEDIATE");
     const MIGRATION_LOCK: Option<&'static str> = None;
-    const MIGRATIONS: &'static [(i64, &'static str)] = &[
-        (1, include_str!("../migrations/0001_init.sql")),
-        (2, include_str!("../migrations/0002_principals.sql")),
-        (3, rolecall_store_sql::migrations::OWNER_POLICIES),
-        (4, rolecall_store_sql::migrations::CHANGE_FEED),
-        (6, include_str!("../migrations/0006_ec2_network.sql")),
-        (7, rolecall_store_sql::migrations::AUDIT),
-        (9, include_str!("../migrations/0009_ec2_query_indexes.sql")),
-        (
-            10,
-            concat!(
-                include_str!("../migrations/0010_audit_lookup.sql"),
-                include_str!("../../rolecall-store-sql/migrations/0010_audit_log.sql")
-            ),
-        ),
-        (
-            11,
-            include_str!("../migrations/0011_association_ended_at.sql"),
-        ),
-    ];
+    const PATTERN_MATCH: PatternMatch = PatternMatch::Glob;
+    const MIGRATIONS: &'static [Migration] = rolecall_store_sql::schema_migrations!();
 
     /// No row locks in SQLite, and none needed: one writer at a time.
     fn row_lock(_: RowLock) -> &'static str {
@@ -69,21 +51,8 @@ impl Dialect for Sqlite {
         e.is_foreign_key_violation() || e.message().contains("FOREIGN KEY constraint failed")
     }
 
-    fn rows_affected(result: &sqlx::sqlite::SqliteQueryResult) -> u64 {
-        result.rows_affected()
-    }
-
     fn in_list(column: &str, n: usize) -> String {
         format!("{column} IN (SELECT value FROM json_each(${n}))")
-    }
-
-    /// GLOB: case-sensitive, `*` and `?` as in EC2 (LIKE ignores ASCII case in SQLite).
-    fn pattern(ec2_pattern: &str) -> String {
-        rolecall_store_sql::glob_pattern(ec2_pattern)
-    }
-
-    fn pattern_match(expr: &str, param: &str) -> String {
-        format!("{expr} GLOB {param}")
     }
 
     fn json_text(column: &str, path: &[&str]) -> String {
