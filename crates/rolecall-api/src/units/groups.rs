@@ -1,22 +1,15 @@
 //! The group family: create, read (with members), list, delete, membership.
 
 use crate::authz;
-use crate::iam_xml::{group_xml, paged, respond, respond_empty, truncation, user_xml};
+use crate::iam_xml::{group_xml, paged, respond, truncation, user_xml};
 use crate::units::iam_common::{list_by_path, max_items_str, on_entity, on_resource, page_of};
 
 on_resource!(
     CreateGroup,
     |call, input| authz::with_path(call.api, "group", input.path.as_deref(), &input.group_name),
-    |call, input| {
-        let g = call
-            .api
-            .iam
-            .create_group(&input.group_name, input.path.as_deref())
-            .await?;
-        Ok(respond(call, |x| {
-            x.elem("Group", |x| group_xml(x, &g));
-        }))
-    }
+    elem("Group", group_xml, |iam, input| {
+        iam.create_group(&input.group_name, input.path.as_deref())
+    })
 );
 
 on_entity!(GetGroup, Group(group_name), |call, input| {
@@ -39,26 +32,23 @@ on_entity!(GetGroup, Group(group_name), |call, input| {
 
 list_by_path!(ListGroups, "group", list_groups, "Groups", group_xml);
 
-on_entity!(DeleteGroup, Group(group_name), |call, input| {
-    call.api.iam.delete_group(&input.group_name).await?;
-    Ok(respond_empty(call))
-});
+on_entity!(
+    DeleteGroup,
+    Group(group_name),
+    empty(|iam, input| { iam.delete_group(&input.group_name) })
+);
 
-on_entity!(AddUserToGroup, Group(group_name), |call, input| {
-    call.api
-        .iam
-        .add_user_to_group(&input.group_name, &input.user_name)
-        .await?;
-    Ok(respond_empty(call))
-});
+on_entity!(
+    AddUserToGroup,
+    Group(group_name),
+    empty(|iam, input| { iam.add_user_to_group(&input.group_name, &input.user_name) })
+);
 
-on_entity!(RemoveUserFromGroup, Group(group_name), |call, input| {
-    call.api
-        .iam
-        .remove_user_from_group(&input.group_name, &input.user_name)
-        .await?;
-    Ok(respond_empty(call))
-});
+on_entity!(
+    RemoveUserFromGroup,
+    Group(group_name),
+    empty(|iam, input| { iam.remove_user_from_group(&input.group_name, &input.user_name) })
+);
 
 on_entity!(ListGroupsForUser, User(user_name), |call, input| {
     let page = call

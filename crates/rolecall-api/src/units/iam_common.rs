@@ -154,10 +154,42 @@ macro_rules! input_keys {
 }
 pub(crate) use input_keys;
 
+/// The handler shapes most IAM units take, as a unit macro's last argument instead of
+/// `|call, input| { ... }`: `empty(|iam, input| core_call)`, a core call whose answer has no
+/// result element (a delete, an update), and `elem("Role", write, |iam, input| core_call)`, the
+/// entity core returns written by `write` as one element. `iam` is `call.api.iam`; the core call
+/// is awaited and its error answered.
+macro_rules! answer {
+    ($call:ident, $input:ident, empty(|$iam:ident, $in:ident| $core:expr)) => {{
+        let ($iam, $in) = (&$call.api.iam, $input);
+        $core.await?;
+        Ok($crate::iam_xml::respond_empty($call))
+    }};
+    ($call:ident, $input:ident, elem($name:literal, $write:expr, |$iam:ident, $in:ident| $core:expr$(,)?)) => {{
+        let ($iam, $in) = (&$call.api.iam, $input);
+        let found = $core.await?;
+        Ok($crate::iam_xml::respond($call, |x| {
+            x.elem($name, |x| ($write)(x, &found));
+        }))
+    }};
+}
+pub(crate) use answer;
+
 /// A unit acting on one named IAM entity: resolves `Target::of(Kind::$kind, input.$field)`
 /// (`UserOrCaller(user_name)`: the calling user when the name is omitted), checks `iam:$unit`
-/// on it with the input's keys (`keys(|input| ...)`, optional) plus its resource tags.
+/// on it with the input's keys (`keys(|input| ...)`, optional) plus its resource tags. The
+/// handler is `|call, input| { ... }` or a shape of `answer!` (`empty(...)`, `elem(...)`).
 macro_rules! on_entity {
+    ($unit:ident, $kind:ident($field:ident), $(keys($keys:expr),)? empty($($answer:tt)+)) => {
+        $crate::units::iam_common::on_entity!($unit, $kind($field), $(keys($keys),)? |call, input| {
+            $crate::units::iam_common::answer!(call, input, empty($($answer)+))
+        });
+    };
+    ($unit:ident, $kind:ident($field:ident), $(keys($keys:expr),)? elem($($answer:tt)+)) => {
+        $crate::units::iam_common::on_entity!($unit, $kind($field), $(keys($keys),)? |call, input| {
+            $crate::units::iam_common::answer!(call, input, elem($($answer)+))
+        });
+    };
     ($unit:ident, UserOrCaller($field:ident), $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
         $crate::units::iam_common::on_entity!(@unit $unit, $($keys)?, |$call, $in| $body, |call, input| {
             match &input.$field {
@@ -198,6 +230,16 @@ pub(crate) use on_entity;
 /// input's keys (`keys(|input| ...)`, optional): creations (the new entity's ARN), lists (the
 /// listed path), managed-policy operations (`on_policy!`).
 macro_rules! on_resource {
+    ($unit:ident, $resource:expr, $(keys($keys:expr),)? empty($($answer:tt)+)) => {
+        $crate::units::iam_common::on_resource!($unit, $resource, $(keys($keys),)? |call, input| {
+            $crate::units::iam_common::answer!(call, input, empty($($answer)+))
+        });
+    };
+    ($unit:ident, $resource:expr, $(keys($keys:expr),)? elem($($answer:tt)+)) => {
+        $crate::units::iam_common::on_resource!($unit, $resource, $(keys($keys),)? |call, input| {
+            $crate::units::iam_common::answer!(call, input, elem($($answer)+))
+        });
+    };
     ($unit:ident, $resource:expr, $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
         $crate::units::unit!(
             $unit,
@@ -216,6 +258,16 @@ pub(crate) use on_resource;
 /// A managed-policy unit: on the policy ARN the request names, with `iam:PolicyARN` (unless
 /// other `keys(...)` are given).
 macro_rules! on_policy {
+    ($unit:ident, $(keys($keys:expr),)? empty($($answer:tt)+)) => {
+        $crate::units::iam_common::on_policy!($unit, $(keys($keys),)? |call, input| {
+            $crate::units::iam_common::answer!(call, input, empty($($answer)+))
+        });
+    };
+    ($unit:ident, $(keys($keys:expr),)? elem($($answer:tt)+)) => {
+        $crate::units::iam_common::on_policy!($unit, $(keys($keys),)? |call, input| {
+            $crate::units::iam_common::answer!(call, input, elem($($answer)+))
+        });
+    };
     ($unit:ident, $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
         $crate::units::iam_common::on_resource!(
             $unit,
@@ -246,11 +298,12 @@ macro_rules! tag_units {
             $tag_unit,
             $kind($field),
             keys(|input| $crate::units::iam_common::tag_keys_of(&input.tags)),
-            |call, input| {
-                let tags = $crate::units::iam_common::model_tags(input.tags);
-                call.api.iam.$tag(&input.$field, tags).await?;
-                Ok($crate::iam_xml::respond_empty(call))
-            }
+            empty(|iam, input| {
+                iam.$tag(
+                    &input.$field,
+                    $crate::units::iam_common::model_tags(input.tags),
+                )
+            })
         );
 
         $crate::units::iam_common::on_entity!(
@@ -316,16 +369,17 @@ macro_rules! owner_policies {
         $list_attached:ident$(,)?
     ]) => {
         use rolecall_core::OwnerKind;
-        use $crate::iam_xml::{encode_policy, respond, respond_empty, truncation};
+        use $crate::iam_xml::{encode_policy, respond, truncation};
         use $crate::units::iam_common::{on_entity, page_of, policy_arn_key};
 
-        on_entity!($put, $kind($field), |call, input| {
-            let iam = &call.api.iam;
-            let (name, doc) = (&input.policy_name, &input.policy_document);
-            iam.put_owner_policy(OwnerKind::$kind, &input.$field, name, doc)
-                .await?;
-            Ok(respond_empty(call))
-        });
+        on_entity!(
+            $put,
+            $kind($field),
+            empty(|iam, input| {
+                let (name, doc) = (&input.policy_name, &input.policy_document);
+                iam.put_owner_policy(OwnerKind::$kind, &input.$field, name, doc)
+            })
+        );
 
         on_entity!($get, $kind($field), |call, input| {
             let iam = &call.api.iam;
@@ -355,35 +409,30 @@ macro_rules! owner_policies {
             }))
         });
 
-        on_entity!($delete, $kind($field), |call, input| {
-            let iam = &call.api.iam;
-            iam.delete_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_name)
-                .await?;
-            Ok(respond_empty(call))
-        });
+        on_entity!(
+            $delete,
+            $kind($field),
+            empty(|iam, input| {
+                iam.delete_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_name)
+            })
+        );
 
         on_entity!(
             $attach,
             $kind($field),
             keys(|input| policy_arn_key(&input.policy_arn)),
-            |call, input| {
-                let iam = &call.api.iam;
+            empty(|iam, input| {
                 iam.attach_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_arn)
-                    .await?;
-                Ok(respond_empty(call))
-            }
+            })
         );
 
         on_entity!(
             $detach,
             $kind($field),
             keys(|input| policy_arn_key(&input.policy_arn)),
-            |call, input| {
-                let iam = &call.api.iam;
+            empty(|iam, input| {
                 iam.detach_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_arn)
-                    .await?;
-                Ok(respond_empty(call))
-            }
+            })
         );
 
         on_entity!($list_attached, $kind($field), |call, input| {
@@ -419,19 +468,14 @@ macro_rules! boundary_units {
             keys(|input| $crate::units::iam_common::boundary_key(Some(
                 &input.permissions_boundary
             ))),
-            |call, input| {
-                call.api
-                    .iam
-                    .$put(&input.$field, &input.permissions_boundary)
-                    .await?;
-                Ok($crate::iam_xml::respond_empty(call))
-            }
+            empty(|iam, input| iam.$put(&input.$field, &input.permissions_boundary))
         );
 
-        $crate::units::iam_common::on_entity!($delete_unit, $kind($field), |call, input| {
-            call.api.iam.$delete(&input.$field).await?;
-            Ok($crate::iam_xml::respond_empty(call))
-        });
+        $crate::units::iam_common::on_entity!(
+            $delete_unit,
+            $kind($field),
+            empty(|iam, input| iam.$delete(&input.$field))
+        );
     };
 }
 pub(crate) use boundary_units;

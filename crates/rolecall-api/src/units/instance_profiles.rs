@@ -18,59 +18,35 @@ on_resource!(
         authz::with_path(call.api, "instance-profile", input.path.as_deref(), name)
     },
     keys(|input| tag_keys_of(&input.tags)),
-    |call, input| {
-        let p = call
-            .api
-            .iam
-            .create_instance_profile(
-                &input.instance_profile_name,
-                input.path.as_deref(),
-                model_tags(input.tags),
-            )
-            .await?;
-        Ok(respond(call, |x| {
-            x.elem("InstanceProfile", |x| profile_xml(x, &p));
-        }))
-    }
+    elem("InstanceProfile", profile_xml, |iam, input| {
+        iam.create_instance_profile(
+            &input.instance_profile_name,
+            input.path.as_deref(),
+            model_tags(input.tags),
+        )
+    })
 );
 
 on_entity!(
     GetInstanceProfile,
     InstanceProfile(instance_profile_name),
-    |call, input| {
-        let p = call
-            .api
-            .iam
-            .get_instance_profile(&input.instance_profile_name)
-            .await?;
-        Ok(respond(call, |x| {
-            x.elem("InstanceProfile", |x| profile_xml(x, &p));
-        }))
-    }
+    elem("InstanceProfile", profile_xml, |iam, input| {
+        iam.get_instance_profile(&input.instance_profile_name)
+    })
 );
 
 on_entity!(
     DeleteInstanceProfile,
     InstanceProfile(instance_profile_name),
-    |call, input| {
-        call.api
-            .iam
-            .delete_instance_profile(&input.instance_profile_name)
-            .await?;
-        Ok(respond_empty(call))
-    }
+    empty(|iam, input| iam.delete_instance_profile(&input.instance_profile_name))
 );
 
 on_entity!(
     RemoveRoleFromInstanceProfile,
     InstanceProfile(instance_profile_name),
-    |call, input| {
-        call.api
-            .iam
-            .remove_role_from_instance_profile(&input.instance_profile_name, &input.role_name)
-            .await?;
-        Ok(respond_empty(call))
-    }
+    empty(|iam, input| {
+        iam.remove_role_from_instance_profile(&input.instance_profile_name, &input.role_name)
+    })
 );
 
 tag_units!(

@@ -48,17 +48,14 @@ on_entity!(GetLoginProfile, UserOrCaller(user_name), |call, input| {
     Ok(respond(call, |x| profile_xml(x, &profile)))
 });
 
-on_entity!(UpdateLoginProfile, User(user_name), |call, input| {
-    call.api
-        .iam
-        .update_login_profile(
-            &input.user_name,
-            input.password.as_deref(),
-            input.password_reset_required,
-        )
-        .await?;
-    Ok(respond_empty(call))
-});
+on_entity!(
+    UpdateLoginProfile,
+    User(user_name),
+    empty(|iam, input| {
+        let (password, reset) = (input.password.as_deref(), input.password_reset_required);
+        iam.update_login_profile(&input.user_name, password, reset)
+    })
+);
 
 on_entity!(
     DeleteLoginProfile,
