@@ -85,12 +85,18 @@ pub(crate) fn paged<T>(
     Ok(Page::from_overfetch(rest, req.limit, key))
 }
 
-pub(crate) fn paged_tags(
-    tags: Vec<Tag>,
-    marker: Option<&str>,
-    max_items: Option<&str>,
-) -> Result<Page<Tag>, ApiError> {
-    paged(tags, marker, max_items, |t| t.key.clone())
+/// A list answer: the page's items as members of `element` (each written by `write`), then
+/// whether the list is truncated.
+pub(crate) fn respond_page<T>(
+    call: &Call<'_>,
+    element: &str,
+    page: &Page<T>,
+    write: impl Fn(&mut Xml, &T),
+) -> String {
+    respond(call, |x| {
+        x.list(element, "member", &page.items, &write);
+        truncation(x, page);
+    })
 }
 
 /// The Role shape. `full` adds what only GetRole/CreateRole return (tags, last used).

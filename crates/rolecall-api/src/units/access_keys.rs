@@ -5,10 +5,10 @@ use crate::cache::Kind;
 use crate::context::Call;
 use crate::error::ApiError;
 use crate::generated::{Operation, iam};
-use crate::iam_xml::{key_metadata_xml, paged, respond, respond_empty, truncation};
+use crate::iam_xml::{key_metadata_xml, respond, respond_empty, respond_page};
 use crate::principal::PrincipalKind;
 use crate::units::Unit;
-use crate::units::iam_common::{Target, iam_check, max_items_str, on_entity, user_or_caller};
+use crate::units::iam_common::{Target, iam_check, on_entity, page_in_memory, user_or_caller};
 use rolecall_core::model::AccessKey;
 use rolecall_wire::iso8601;
 
@@ -45,14 +45,15 @@ on_entity!(ListAccessKeys, UserOrCaller(user_name), |call, input| {
         let name = user_or_caller(call, &input.user_name)?;
         call.api.iam.list_access_keys(name).await?
     };
-    let max_items = max_items_str(input.max_items);
-    let page = paged(keys, input.marker.as_deref(), max_items.as_deref(), |k| {
+    let page = page_in_memory(keys, input.marker.as_deref(), input.max_items, |k| {
         k.id.clone()
     })?;
-    Ok(respond(call, |x| {
-        x.list("AccessKeyMetadata", "member", &page.items, key_metadata_xml);
-        truncation(x, &page);
-    }))
+    Ok(respond_page(
+        call,
+        "AccessKeyMetadata",
+        &page,
+        key_metadata_xml,
+    ))
 });
 
 on_entity!(UpdateAccessKey, UserOrCaller(user_name), |call, input| {

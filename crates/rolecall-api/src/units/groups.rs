@@ -1,8 +1,8 @@
 //! The group family: create, read (with members), list, delete, membership.
 
 use crate::authz;
-use crate::iam_xml::{group_xml, paged, respond, truncation, user_xml};
-use crate::units::iam_common::{list_by_path, max_items_str, on_entity, on_resource, page_of};
+use crate::iam_xml::{group_xml, respond, respond_page, truncation, user_xml};
+use crate::units::iam_common::{list_by_path, on_entity, on_resource, page_in_memory, page_of};
 
 on_resource!(
     CreateGroup,
@@ -16,13 +16,9 @@ on_entity!(GetGroup, Group(group_name), |call, input| {
     let iam = &call.api.iam;
     let g = iam.get_group(&input.group_name).await?;
     let members = iam.group_members(&g).await?;
-    let max_items = max_items_str(input.max_items);
-    let page = paged(
-        members,
-        input.marker.as_deref(),
-        max_items.as_deref(),
-        |u| u.name.to_ascii_lowercase(),
-    )?;
+    let page = page_in_memory(members, input.marker.as_deref(), input.max_items, |u| {
+        u.name.to_ascii_lowercase()
+    })?;
     Ok(respond(call, |x| {
         x.elem("Group", |x| group_xml(x, &g));
         x.list("Users", "member", &page.items, |x, u| user_xml(x, u, false));
@@ -59,8 +55,5 @@ on_entity!(ListGroupsForUser, User(user_name), |call, input| {
             &page_of(input.marker.as_deref(), input.max_items)?,
         )
         .await?;
-    Ok(respond(call, |x| {
-        x.list("Groups", "member", &page.items, group_xml);
-        truncation(x, &page);
-    }))
+    Ok(respond_page(call, "Groups", &page, group_xml))
 });

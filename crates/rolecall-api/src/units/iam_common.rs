@@ -7,8 +7,9 @@ use crate::context::{Api, Call};
 use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
 use crate::generated::iam::Tag;
-use crate::iam_xml::{paged_tags, respond, tags_xml, truncation};
+use crate::iam_xml::{paged, respond, tags_xml, truncation};
 use crate::principal::PrincipalKind;
+use rolecall_core::Page;
 use rolecall_core::iam::page;
 use rolecall_core::model;
 
@@ -120,9 +121,19 @@ pub(crate) fn page_of(
     Ok(page(marker, max_items.map(|n| n.to_string()).as_deref())?)
 }
 
-/// `MaxItems` as the in-memory pager takes it.
-pub(crate) fn max_items_str(max_items: Option<i64>) -> Option<String> {
-    max_items.map(|n| n.to_string())
+/// A page of `items` held in memory, found by `key` from the input's `Marker` and `MaxItems`.
+pub(crate) fn page_in_memory<T>(
+    items: Vec<T>,
+    marker: Option<&str>,
+    max_items: Option<i64>,
+    key: impl Fn(&T) -> String,
+) -> Result<Page<T>, ApiError> {
+    paged(
+        items,
+        marker,
+        max_items.map(|n| n.to_string()).as_deref(),
+        key,
+    )
 }
 
 /// A ListXTags answer: the entity's `tags`, a page at a time (by key).
@@ -132,8 +143,7 @@ pub(crate) fn tags_response(
     marker: Option<&str>,
     max_items: Option<i64>,
 ) -> Result<String, ApiError> {
-    let max_items = max_items_str(max_items);
-    let page = paged_tags(tags, marker, max_items.as_deref())?;
+    let page = page_in_memory(tags, marker, max_items, |t| t.key.clone())?;
     Ok(respond(call, |x| {
         tags_xml(x, &page.items);
         truncation(x, &page);
@@ -345,10 +355,7 @@ macro_rules! list_by_path {
                     .iam
                     .$list(input.path_prefix.as_deref(), &page)
                     .await?;
-                Ok($crate::iam_xml::respond(call, |x| {
-                    x.list($element, "member", &page.items, $write);
-                    $crate::iam_xml::truncation(x, &page);
-                }))
+                Ok($crate::iam_xml::respond_page(call, $element, &page, $write))
             }
         );
     };
@@ -369,7 +376,7 @@ macro_rules! owner_policies {
         $list_attached:ident$(,)?
     ]) => {
         use rolecall_core::OwnerKind;
-        use $crate::iam_xml::{encode_policy, respond, truncation};
+        use $crate::iam_xml::{encode_policy, respond, respond_page};
         use $crate::units::iam_common::{on_entity, page_of, policy_arn_key};
 
         on_entity!(
@@ -400,12 +407,9 @@ macro_rules! owner_policies {
                 .iam
                 .list_owner_policies(OwnerKind::$kind, &input.$field, &page)
                 .await?;
-            Ok(respond(call, |x| {
-                // List members of strings are bare text in the Query protocol.
-                x.list("PolicyNames", "member", &page.items, |x, n| {
-                    x.leaf_text(n);
-                });
-                truncation(x, &page);
+            // List members of strings are bare text in the Query protocol.
+            Ok(respond_page(call, "PolicyNames", &page, |x, n| {
+                x.leaf_text(n);
             }))
         });
 
@@ -443,12 +447,9 @@ macro_rules! owner_policies {
                 .iam
                 .list_attached_owner_policies(OwnerKind::$kind, &input.$field, prefix, &page)
                 .await?;
-            Ok(respond(call, |x| {
-                x.list("AttachedPolicies", "member", &page.items, |x, p| {
-                    x.leaf("PolicyName", &p.name);
-                    x.leaf("PolicyArn", &p.arn);
-                });
-                truncation(x, &page);
+            Ok(respond_page(call, "AttachedPolicies", &page, |x, p| {
+                x.leaf("PolicyName", &p.name);
+                x.leaf("PolicyArn", &p.arn);
             }))
         });
     };

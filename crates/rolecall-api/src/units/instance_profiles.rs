@@ -5,7 +5,7 @@
 //! checked on the role it resolved, and the very same role (by id) is the one added.
 
 use crate::authz;
-use crate::iam_xml::{profile_xml, respond, respond_empty, truncation};
+use crate::iam_xml::{profile_xml, respond_empty, respond_page};
 use crate::units::iam_common::{
     iam_check, list_by_path, model_tags, on_entity, on_resource, page_of, tag_keys_of, tag_units,
 };
@@ -75,10 +75,7 @@ on_entity!(
             .iam
             .list_instance_profiles_for_role(&input.role_name, &page)
             .await?;
-        Ok(respond(call, |x| {
-            x.list("InstanceProfiles", "member", &page.items, profile_xml);
-            truncation(x, &page);
-        }))
+        Ok(respond_page(call, "InstanceProfiles", &page, profile_xml))
     }
 );
 
@@ -126,20 +123,18 @@ unit!(
 #[cfg(test)]
 mod tests {
     use crate::generated::Operation;
-    use crate::units::testing::{api, call, checks_of, create_role};
+    use crate::units::testing::{answered, api, call, checks_of, create_role};
 
     #[tokio::test]
     async fn add_role_checks_and_adds_the_role_it_resolved() {
         let api = api().await;
         create_role(&api, "r", Some("/team/")).await;
-        let created = call(
+        let created = answered(
             &api,
             Operation::CreateInstanceProfile,
             &[("InstanceProfileName", "p")],
         )
-        .await
-        .expect("a unit")
-        .expect("created");
+        .await;
         assert!(created.contains("<InstanceProfileName>p</InstanceProfileName>"));
         let missing = call(
             &api,
@@ -149,14 +144,12 @@ mod tests {
         .await
         .expect("a unit");
         assert_eq!(missing.expect_err("no such role").code, "NoSuchEntity");
-        call(
+        answered(
             &api,
             Operation::AddRoleToInstanceProfile,
             &[("InstanceProfileName", "p"), ("RoleName", "r")],
         )
-        .await
-        .expect("a unit")
-        .expect("added");
+        .await;
         let profile = api.iam.get_instance_profile("p").await.expect("profile");
         assert_eq!(
             profile.roles[0].arn,

@@ -2,10 +2,10 @@
 //! the request names it (`iam:PolicyARN` too).
 
 use crate::authz;
-use crate::iam_xml::{paged, respond, truncation};
 use crate::iam_xml::{policy_xml, version_xml};
+use crate::iam_xml::{respond, respond_page, truncation};
 use crate::units::iam_common::{
-    max_items_str, model_tags, on_policy, on_resource, page_of, removed_tag_keys, tag_keys_of,
+    model_tags, on_policy, on_resource, page_in_memory, page_of, removed_tag_keys, tag_keys_of,
     tags_response,
 };
 use rolecall_core::OwnerKind;
@@ -59,11 +59,8 @@ on_resource!(
                 &page_of(input.marker.as_deref(), input.max_items)?,
             )
             .await?;
-        Ok(respond(call, |x| {
-            x.list("Policies", "member", &page.items, |x, p| {
-                policy_xml(x, p, false)
-            });
-            truncation(x, &page);
+        Ok(respond_page(call, "Policies", &page, |x, p| {
+            policy_xml(x, p, false)
         }))
     }
 );
@@ -96,18 +93,11 @@ on_policy!(
 
 on_policy!(ListPolicyVersions, |call, input| {
     let versions = call.api.iam.list_policy_versions(&input.policy_arn).await?;
-    let max_items = max_items_str(input.max_items);
-    let page = paged(
-        versions,
-        input.marker.as_deref(),
-        max_items.as_deref(),
-        |v| v.version_id.clone(),
-    )?;
-    Ok(respond(call, |x| {
-        x.list("Versions", "member", &page.items, |x, v| {
-            version_xml(x, v, false)
-        });
-        truncation(x, &page);
+    let page = page_in_memory(versions, input.marker.as_deref(), input.max_items, |v| {
+        v.version_id.clone()
+    })?;
+    Ok(respond_page(call, "Versions", &page, |x, v| {
+        version_xml(x, v, false)
     }))
 });
 
