@@ -366,6 +366,18 @@ pub(crate) use list_by_path;
 /// `Put/Get/List/Delete{Owner}Policy` (inline) and `Attach/Detach/ListAttached{Owner}Policies`
 /// (managed), each on the owner named by `input.$field`, written in the same order as `units`.
 macro_rules! owner_policies {
+    // Attach and Detach: core's `$change` of the managed policy on the owner, `iam:PolicyARN`.
+    (@managed $unit:ident, $kind:ident($field:ident), $change:ident) => {
+        $crate::units::iam_common::on_entity!(
+            $unit,
+            $kind($field),
+            keys(|input| $crate::units::iam_common::policy_arn_key(&input.policy_arn)),
+            empty(|iam, input| {
+                let owner = rolecall_core::OwnerKind::$kind;
+                iam.$change(owner, &input.$field, &input.policy_arn)
+            })
+        );
+    };
     ($kind:ident($field:ident, $element:literal), units [
         $put:ident,
         $get:ident,
@@ -377,7 +389,7 @@ macro_rules! owner_policies {
     ]) => {
         use rolecall_core::OwnerKind;
         use $crate::iam_xml::{encode_policy, respond, respond_page};
-        use $crate::units::iam_common::{on_entity, page_of, policy_arn_key};
+        use $crate::units::iam_common::{on_entity, page_of};
 
         on_entity!(
             $put,
@@ -421,23 +433,8 @@ macro_rules! owner_policies {
             })
         );
 
-        on_entity!(
-            $attach,
-            $kind($field),
-            keys(|input| policy_arn_key(&input.policy_arn)),
-            empty(|iam, input| {
-                iam.attach_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_arn)
-            })
-        );
-
-        on_entity!(
-            $detach,
-            $kind($field),
-            keys(|input| policy_arn_key(&input.policy_arn)),
-            empty(|iam, input| {
-                iam.detach_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_arn)
-            })
-        );
+        $crate::units::iam_common::owner_policies!(@managed $attach, $kind($field), attach_owner_policy);
+        $crate::units::iam_common::owner_policies!(@managed $detach, $kind($field), detach_owner_policy);
 
         on_entity!($list_attached, $kind($field), |call, input| {
             let page = page_of(input.marker.as_deref(), input.max_items)?;
