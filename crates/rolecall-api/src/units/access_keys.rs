@@ -56,36 +56,32 @@ on_entity!(ListAccessKeys, UserOrCaller(user_name), |call, input| {
     ))
 });
 
-on_entity!(UpdateAccessKey, UserOrCaller(user_name), |call, input| {
-    if roots_own(call, &input.user_name) {
-        let iam = &call.api.iam;
-        iam.update_root_key(&input.access_key_id, &input.status)
-            .await?;
-        return Ok(respond_empty(call));
+/// Whose key a request names: None for the root's own, else the user's name.
+fn key_user<'a>(
+    call: &'a Call<'_>,
+    user_name: &'a Option<String>,
+) -> Result<Option<&'a str>, ApiError> {
+    if roots_own(call, user_name) {
+        return Ok(None);
     }
-    call.api
-        .iam
-        .update_access_key(
-            user_or_caller(call, &input.user_name)?,
-            &input.access_key_id,
-            &input.status,
-        )
-        .await?;
+    user_or_caller(call, user_name).map(Some)
+}
+
+on_entity!(UpdateAccessKey, UserOrCaller(user_name), |call, input| {
+    let (iam, id, status) = (&call.api.iam, &input.access_key_id, &input.status);
+    match key_user(call, &input.user_name)? {
+        None => iam.update_root_key(id, status).await?,
+        Some(user) => iam.update_access_key(user, id, status).await?,
+    }
     Ok(respond_empty(call))
 });
 
 on_entity!(DeleteAccessKey, UserOrCaller(user_name), |call, input| {
-    if roots_own(call, &input.user_name) {
-        call.api.iam.delete_root_key(&input.access_key_id).await?;
-        return Ok(respond_empty(call));
+    let (iam, id) = (&call.api.iam, &input.access_key_id);
+    match key_user(call, &input.user_name)? {
+        None => iam.delete_root_key(id).await?,
+        Some(user) => iam.delete_access_key(user, id).await?,
     }
-    call.api
-        .iam
-        .delete_access_key(
-            user_or_caller(call, &input.user_name)?,
-            &input.access_key_id,
-        )
-        .await?;
     Ok(respond_empty(call))
 });
 

@@ -145,6 +145,13 @@ mod tests {
     use crate::generated::Operation;
     use crate::units::testing::{answered, api};
 
+    async fn verifies(api: &crate::context::Api, user: &str, password: &str) -> bool {
+        api.iam
+            .verify_password(user, password)
+            .await
+            .expect("verified")
+    }
+
     #[tokio::test]
     async fn the_password_verifies_and_is_never_answered() {
         let api = api().await;
@@ -156,39 +163,14 @@ mod tests {
         let body = answered(&api, Operation::CreateLoginProfile, &params).await;
         assert!(body.contains("<UserName>alice</UserName>"), "{body}");
         assert!(!body.contains("Sekr1t-Pass!"), "{body}");
-        assert!(
-            api.iam
-                .verify_password("alice", "Sekr1t-Pass!")
-                .await
-                .expect("verified")
-        );
-        assert!(
-            !api.iam
-                .verify_password("alice", "sekr1t-pass!")
-                .await
-                .expect("verified")
-        );
-        assert!(
-            !api.iam
-                .verify_password("bob", "Sekr1t-Pass!")
-                .await
-                .expect("verified")
-        );
+        assert!(verifies(&api, "alice", "Sekr1t-Pass!").await);
+        assert!(!verifies(&api, "alice", "sekr1t-pass!").await);
+        assert!(!verifies(&api, "bob", "Sekr1t-Pass!").await);
 
         let new = [("UserName", "alice"), ("Password", "Other-Pass-2")];
         answered(&api, Operation::UpdateLoginProfile, &new).await;
-        assert!(
-            !api.iam
-                .verify_password("alice", "Sekr1t-Pass!")
-                .await
-                .expect("verified")
-        );
-        assert!(
-            api.iam
-                .verify_password("alice", "Other-Pass-2")
-                .await
-                .expect("verified")
-        );
+        assert!(!verifies(&api, "alice", "Sekr1t-Pass!").await);
+        assert!(verifies(&api, "alice", "Other-Pass-2").await);
 
         answered(
             &api,
@@ -196,12 +178,7 @@ mod tests {
             &[("UserName", "alice")],
         )
         .await;
-        assert!(
-            !api.iam
-                .verify_password("alice", "Other-Pass-2")
-                .await
-                .expect("verified")
-        );
+        assert!(!verifies(&api, "alice", "Other-Pass-2").await);
         // A password that must be reset still checks, and says so; sign-in shows the message.
         let reset = [
             ("UserName", "alice"),
