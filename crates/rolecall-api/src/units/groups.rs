@@ -31,19 +31,19 @@ list_by_path!(ListGroups, "group", list_groups, "Groups", group_xml);
 on_entity!(
     DeleteGroup,
     Group(group_name),
-    empty(|iam, input| { iam.delete_group(&input.group_name) })
+    empty(|iam, input| iam.delete_group(&input.group_name))
 );
 
 on_entity!(
     AddUserToGroup,
     Group(group_name),
-    empty(|iam, input| { iam.add_user_to_group(&input.group_name, &input.user_name) })
+    empty(|iam, input| iam.add_user_to_group(&input.group_name, &input.user_name))
 );
 
 on_entity!(
     RemoveUserFromGroup,
     Group(group_name),
-    empty(|iam, input| { iam.remove_user_from_group(&input.group_name, &input.user_name) })
+    empty(|iam, input| iam.remove_user_from_group(&input.group_name, &input.user_name))
 );
 
 on_entity!(ListGroupsForUser, User(user_name), |call, input| {

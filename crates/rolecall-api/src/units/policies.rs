@@ -41,7 +41,7 @@ on_policy!(
     elem(
         "Policy",
         |x, p| policy_xml(x, p, true),
-        |iam, input| { iam.get_policy(&input.policy_arn) }
+        |iam, input| iam.get_policy(&input.policy_arn)
     )
 );
 
@@ -87,7 +87,7 @@ on_policy!(
     elem(
         "PolicyVersion",
         |x, v| version_xml(x, v, true),
-        |iam, input| { iam.get_policy_version(&input.policy_arn, &input.version_id) }
+        |iam, input| iam.get_policy_version(&input.policy_arn, &input.version_id)
     )
 );
 
@@ -103,12 +103,12 @@ on_policy!(ListPolicyVersions, |call, input| {
 
 on_policy!(
     DeletePolicyVersion,
-    empty(|iam, input| { iam.delete_policy_version(&input.policy_arn, &input.version_id) })
+    empty(|iam, input| iam.delete_policy_version(&input.policy_arn, &input.version_id))
 );
 
 on_policy!(
     SetDefaultPolicyVersion,
-    empty(|iam, input| { iam.set_default_policy_version(&input.policy_arn, &input.version_id) })
+    empty(|iam, input| iam.set_default_policy_version(&input.policy_arn, &input.version_id))
 );
 
 on_policy!(

@@ -74,7 +74,7 @@ on_entity!(UpdateRoleDescription, Role(role_name), |call, input| {
 on_entity!(
     UpdateAssumeRolePolicy,
     Role(role_name),
-    empty(|iam, input| { iam.update_assume_role_policy(&input.role_name, &input.policy_document) })
+    empty(|iam, input| iam.update_assume_role_policy(&input.role_name, &input.policy_document))
 );
 
 on_entity!(
