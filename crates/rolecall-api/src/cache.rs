@@ -325,19 +325,22 @@ mod tests {
         }
     }
 
-    fn user_deps(id: &str) -> Vec<Dep> {
-        vec![
+    /// Caches user `id` (key `user:<id in lower case>`), a member of group G, as loaded at `epoch`.
+    fn put_user(cache: &PolicyCache, id: &str, epoch: u64) {
+        let deps = [
             (EntityKind::User, id.into()),
             (EntityKind::Group, "G".into()),
-        ]
+        ];
+        let key = format!("user:{}", id.to_ascii_lowercase());
+        cache.put_principal(key, principal(id), &deps, epoch);
     }
 
     #[test]
     fn a_change_drops_only_what_depends_on_it() {
         let cache = PolicyCache::default();
         let e = cache.epoch();
-        cache.put_principal("user:a".into(), principal("A"), &user_deps("A"), e);
-        cache.put_principal("user:b".into(), principal("B"), &user_deps("B"), e);
+        put_user(&cache, "A", e);
+        put_user(&cache, "B", e);
         cache.invalidate(&[change(EntityKind::User, "A")]);
         assert!(cache.principal("user:a").is_none());
         assert!(cache.principal("user:b").is_some());
@@ -352,10 +355,10 @@ mod tests {
         let cache = PolicyCache::default();
         let before = cache.epoch();
         cache.invalidate(&[change(EntityKind::User, "A")]);
-        cache.put_principal("user:a".into(), principal("A"), &user_deps("A"), before);
+        put_user(&cache, "A", before);
         assert!(cache.principal("user:a").is_none());
         // A change to something else does not stop it.
-        cache.put_principal("user:b".into(), principal("B"), &user_deps("B"), before);
+        put_user(&cache, "B", before);
         assert!(cache.principal("user:b").is_some());
         assert_eq!(cache.counters().refused_puts, 1);
     }
@@ -381,7 +384,7 @@ mod tests {
         let cache = PolicyCache::default();
         let before = cache.epoch();
         cache.clear();
-        cache.put_principal("user:a".into(), principal("A"), &user_deps("A"), before);
+        put_user(&cache, "A", before);
         assert!(cache.principal("user:a").is_none());
     }
 }

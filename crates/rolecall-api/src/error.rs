@@ -104,14 +104,12 @@ impl ApiError {
                 "InvalidParameterValue",
                 format!("Value ({value}) for parameter {name} is invalid."),
             ),
-            _ => ApiError::new(
-                400,
-                "ValidationError",
-                format!(
-                    "1 validation error detected: Value '{value}' at '{}' failed to satisfy constraint: Member must be of the right type",
-                    lower_first(name)
-                ),
-            ),
+            _ => rolecall_core::validate::violation(
+                &lower_first(name),
+                value,
+                "Member must be of the right type",
+            )
+            .into(),
         }
     }
 }

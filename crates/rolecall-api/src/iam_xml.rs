@@ -85,21 +85,38 @@ pub(crate) fn paged<T>(
     Ok(Page::from_overfetch(rest, req.limit, key))
 }
 
-pub(crate) fn paged_tags(
-    tags: Vec<Tag>,
-    marker: Option<&str>,
-    max_items: Option<&str>,
-) -> Result<Page<Tag>, ApiError> {
-    paged(tags, marker, max_items, |t| t.key.clone())
+/// A list answer: the page's items as members of `element` (each written by `write`), then
+/// whether the list is truncated.
+pub(crate) fn respond_page<T>(
+    call: &Call<'_>,
+    element: &str,
+    page: &Page<T>,
+    write: impl Fn(&mut Xml, &T),
+) -> String {
+    respond(call, |x| {
+        x.list(element, "member", &page.items, &write);
+        truncation(x, page);
+    })
+}
+
+/// What the shapes of roles, users, groups and instance profiles begin with: `Path`,
+/// `{kind}Name`, `{kind}Id`, `Arn`, `CreateDate`.
+fn named_xml(
+    x: &mut Xml,
+    kind: &str,
+    [path, name, id, arn]: [&str; 4],
+    created: chrono::DateTime<chrono::Utc>,
+) {
+    x.leaf("Path", path);
+    x.leaf(&format!("{kind}Name"), name);
+    x.leaf(&format!("{kind}Id"), id);
+    x.leaf("Arn", arn);
+    x.leaf("CreateDate", iso8601(created));
 }
 
 /// The Role shape. `full` adds what only GetRole/CreateRole return (tags, last used).
 pub(crate) fn role_xml(x: &mut Xml, r: &Role, full: bool) {
-    x.leaf("Path", &r.path);
-    x.leaf("RoleName", &r.name);
-    x.leaf("RoleId", &r.id);
-    x.leaf("Arn", &r.arn);
-    x.leaf("CreateDate", iso8601(r.create_date));
+    named_xml(x, "Role", [&r.path, &r.name, &r.id, &r.arn], r.create_date);
     x.leaf(
         "AssumeRolePolicyDocument",
         encode_policy(&r.assume_role_policy_document),
@@ -116,11 +133,12 @@ pub(crate) fn role_xml(x: &mut Xml, r: &Role, full: bool) {
 }
 
 pub(crate) fn profile_xml(x: &mut Xml, p: &InstanceProfile) {
-    x.leaf("Path", &p.path);
-    x.leaf("InstanceProfileName", &p.name);
-    x.leaf("InstanceProfileId", &p.id);
-    x.leaf("Arn", &p.arn);
-    x.leaf("CreateDate", iso8601(p.create_date));
+    named_xml(
+        x,
+        "InstanceProfile",
+        [&p.path, &p.name, &p.id, &p.arn],
+        p.create_date,
+    );
     x.list("Roles", "member", &p.roles, |x, r| role_xml(x, r, false));
     if !p.tags.is_empty() {
         tags_xml(x, &p.tags);
@@ -156,11 +174,7 @@ pub(crate) fn version_xml(x: &mut Xml, v: &PolicyVersion, with_document: bool) {
 }
 
 pub(crate) fn user_xml(x: &mut Xml, u: &User, full: bool) {
-    x.leaf("Path", &u.path);
-    x.leaf("UserName", &u.name);
-    x.leaf("UserId", &u.id);
-    x.leaf("Arn", &u.arn);
-    x.leaf("CreateDate", iso8601(u.create_date));
+    named_xml(x, "User", [&u.path, &u.name, &u.id, &u.arn], u.create_date);
     if full {
         boundary_xml(x, u.permissions_boundary.as_deref());
         if !u.tags.is_empty() {
@@ -170,11 +184,7 @@ pub(crate) fn user_xml(x: &mut Xml, u: &User, full: bool) {
 }
 
 pub(crate) fn group_xml(x: &mut Xml, g: &Group) {
-    x.leaf("Path", &g.path);
-    x.leaf("GroupName", &g.name);
-    x.leaf("GroupId", &g.id);
-    x.leaf("Arn", &g.arn);
-    x.leaf("CreateDate", iso8601(g.create_date));
+    named_xml(x, "Group", [&g.path, &g.name, &g.id, &g.arn], g.create_date);
 }
 
 /// An access key's metadata; the root's keys have no user name (and AWS sends none).

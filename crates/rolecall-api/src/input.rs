@@ -222,12 +222,30 @@ impl<'p> Reader<'p> {
             .ok_or_else(|| ApiError::missing_parameter(self.protocol, wire))
     }
 
+    /// An optional member `wire`, read by `read` when present.
+    fn optional<T>(
+        &self,
+        wire: &str,
+        read: impl Fn(&str) -> Result<T, ApiError>,
+    ) -> Result<Option<T>, ApiError> {
+        self.p.get(wire).map(read).transpose()
+    }
+
+    /// A list member's items (at most `max`: checked before the items), each read by `read`.
+    fn items<T>(
+        &self,
+        wire: &str,
+        max: Option<usize>,
+        read: impl Fn(&str) -> Result<T, ApiError>,
+    ) -> Result<Vec<T>, ApiError> {
+        let raw = self.p.list(&self.list_prefix(wire));
+        self.bound(wire, &raw, max, |v| v.to_string())?;
+        raw.into_iter().map(read).collect()
+    }
+
     /// A string member.
     pub fn text(&self, wire: &str, c: &Text) -> Result<Option<String>, ApiError> {
-        self.p
-            .get(wire)
-            .map(|v| self.text_value(wire, v, c))
-            .transpose()
+        self.optional(wire, |v| self.text_value(wire, v, c))
     }
 
     fn text_value(&self, wire: &str, v: &str, c: &Text) -> Result<String, ApiError> {
@@ -236,10 +254,7 @@ impl<'p> Reader<'p> {
     }
 
     pub fn int(&self, wire: &str, c: &Int) -> Result<Option<i64>, ApiError> {
-        self.p
-            .get(wire)
-            .map(|v| self.int_value(wire, v, c))
-            .transpose()
+        self.optional(wire, |v| self.int_value(wire, v, c))
     }
 
     fn int_value(&self, wire: &str, v: &str, c: &Int) -> Result<i64, ApiError> {
@@ -266,10 +281,7 @@ impl<'p> Reader<'p> {
     }
 
     pub fn boolean(&self, wire: &str) -> Result<Option<bool>, ApiError> {
-        self.p
-            .get(wire)
-            .map(|v| boolean(self.protocol, wire, v))
-            .transpose()
+        self.optional(wire, |v| boolean(self.protocol, wire, v))
     }
 
     /// Where list `wire`'s items are: `Name.member.N` (Query), `Name.N` (EC2).
@@ -296,11 +308,7 @@ impl<'p> Reader<'p> {
 
     /// A list of strings of at most `max` items.
     pub fn texts(&self, wire: &str, max: Option<usize>, c: &Text) -> Result<Vec<String>, ApiError> {
-        let raw = self.p.list(&self.list_prefix(wire));
-        self.bound(wire, &raw, max, |v| v.to_string())?;
-        raw.into_iter()
-            .map(|v| self.text_value(wire, v, c))
-            .collect()
+        self.items(wire, max, |v| self.text_value(wire, v, c))
     }
 
     /// A list of integers of at most `max` items.
@@ -309,11 +317,7 @@ impl<'p> Reader<'p> {
         reason = "no implemented operation has one yet; the generator emits it"
     )]
     pub fn ints(&self, wire: &str, max: Option<usize>, c: &Int) -> Result<Vec<i64>, ApiError> {
-        let raw = self.p.list(&self.list_prefix(wire));
-        self.bound(wire, &raw, max, |v| v.to_string())?;
-        raw.into_iter()
-            .map(|v| self.int_value(wire, v, c))
-            .collect()
+        self.items(wire, max, |v| self.int_value(wire, v, c))
     }
 
     /// A list of structures of at most `max` items; the length message shows the first items

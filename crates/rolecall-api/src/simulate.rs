@@ -15,6 +15,7 @@ use crate::context::Call;
 use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
 use crate::iam_xml::{paged, respond, truncation};
+use crate::input::violation;
 use crate::params::Args;
 use crate::principal::Principal;
 use base64::Engine;
@@ -123,13 +124,8 @@ impl Input {
         }
         for action in &actions {
             if !(3..=128).contains(&action.chars().count()) {
-                return Err(ApiError::new(
-                    400,
-                    "ValidationError",
-                    format!(
-                        "1 validation error detected: Value '{action}' at 'actionNames' failed to satisfy constraint: Member must have length between 3 and 128"
-                    ),
-                ));
+                let constraint = "Member must have length between 3 and 128";
+                return Err(violation("actionNames", action, constraint));
             }
         }
         let mut resources: Vec<String> = p
@@ -204,13 +200,8 @@ impl Input {
                 .get("ContextKeyName")
                 .ok_or_else(|| ApiError::missing_parameter(Protocol::Iam, "ContextKeyName"))?;
             if !(5..=256).contains(&name.chars().count()) {
-                return Err(ApiError::new(
-                    400,
-                    "ValidationError",
-                    format!(
-                        "1 validation error detected: Value '{name}' at 'contextKeyName' failed to satisfy constraint: Member must have length between 5 and 256"
-                    ),
-                ));
+                let constraint = "Member must have length between 5 and 256";
+                return Err(violation("contextKeyName", name, constraint));
             }
             let values: Vec<String> = e
                 .list("ContextKeyValues.member")

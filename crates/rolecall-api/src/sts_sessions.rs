@@ -4,22 +4,13 @@
 use crate::authz::role_by_arn;
 use crate::context::Call;
 use crate::error::{ApiError, Protocol};
+use crate::input::violation;
 use crate::params::Args;
 use crate::principal::PrincipalKind;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use rolecall_crypto::{SessionClaims, SessionCredentials, SessionKind, issue_session};
 use rolecall_policy::{Policy, PolicyKind, policy_size};
 use rolecall_wire::{Xml, query_response};
-
-fn validation(field: &str, value: &str, constraint: &str) -> ApiError {
-    ApiError::new(
-        400,
-        "ValidationError",
-        format!(
-            "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"
-        ),
-    )
-}
 
 fn credentials_xml(x: &mut Xml, c: &SessionCredentials) {
     x.elem("Credentials", |x| {
@@ -45,7 +36,7 @@ fn check_session_name(field: &str, v: &str, max: usize) -> Result<(), ApiError> 
         && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
     if !ok {
-        return Err(validation(
+        return Err(violation(
             field,
             v,
             &format!(
@@ -68,7 +59,7 @@ pub fn validate_assume_role(params: &rolecall_wire::Params) -> Result<(), ApiErr
     if let Some(id) = a.opt("ExternalId")
         && !(2..=1224).contains(&id.len())
     {
-        return Err(validation(
+        return Err(violation(
             "externalId",
             id,
             "Member must have length between 2 and 1224",
@@ -98,7 +89,7 @@ pub async fn assume_role(call: &Call<'_>) -> Result<String, ApiError> {
     };
     let duration = a.int("DurationSeconds")?.unwrap_or(3600);
     if duration < 900 {
-        return Err(validation(
+        return Err(violation(
             "durationSeconds",
             &duration.to_string(),
             "Member must have value greater than or equal to 900",
@@ -217,7 +208,7 @@ pub async fn get_session_token(call: &Call<'_>) -> Result<String, ApiError> {
             43_200
         });
     if !(900..=max).contains(&duration) {
-        return Err(validation(
+        return Err(violation(
             "durationSeconds",
             &duration.to_string(),
             &format!("Member must have value between 900 and {max}"),
@@ -274,7 +265,7 @@ async fn session_policies(
         .filter_map(|p| p.get("arn").map(str::to_string))
         .collect();
     if policy_arns.len() > 10 {
-        return Err(validation(
+        return Err(violation(
             "policyArns",
             &policy_arns.len().to_string(),
             "Member must have length less than or equal to 10",
@@ -338,7 +329,7 @@ pub async fn get_federation_token(call: &Call<'_>) -> Result<String, ApiError> {
         None
     };
     if let Some(bound) = bound {
-        return Err(validation(
+        return Err(violation(
             "durationSeconds",
             &duration.to_string(),
             &format!("Member must have value {bound}"),

@@ -199,6 +199,9 @@ struct Gen<'m> {
     consts: BTreeMap<String, String>,
     /// The character classes of every service (`generated/patterns.rs`): pattern → const name.
     classes: &'m mut Vec<(String, String)>,
+    /// The first operation input generated for each member list: an input with the same
+    /// members (`GetRole`, `DeleteRole`) is an alias of that one rather than a second copy.
+    inputs_by_members: BTreeMap<String, String>,
     out: String,
 }
 
@@ -434,6 +437,17 @@ impl<'m> Gen<'m> {
             Some(op) => format!("/// The input of `{op}` ({shape_name})."),
             None => format!("/// The `{shape_name}` structure."),
         };
+        if op.is_some() {
+            if let Some(same) = self.inputs_by_members.get(&lines) {
+                let _ = writeln!(
+                    self.out,
+                    "{doc}\n/// The same members as `{same}`.\npub type {rust} = {same};\n"
+                );
+                return Ok(());
+            }
+            self.inputs_by_members
+                .insert(lines.clone(), rust.to_string());
+        }
         let _ = writeln!(
             self.out,
             "shape! {{\n    {doc}\n    {rust} |r| {{\n{lines}    }}\n}}\n"
@@ -502,6 +516,7 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
             structs: BTreeMap::new(),
             consts: BTreeMap::new(),
             classes: &mut classes,
+            inputs_by_members: BTreeMap::new(),
             out: String::new(),
         };
         for op in ops.iter().filter(|o| o.service == *service) {

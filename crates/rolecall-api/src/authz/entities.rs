@@ -6,7 +6,7 @@ use crate::cache::{ANY, Dep};
 pub use crate::cache::{CachedRole, Entity, Kind};
 use crate::context::Api;
 use rolecall_core::EntityKind;
-use rolecall_core::model::Role;
+use rolecall_core::model::{Role, Tag};
 use rolecall_policy::{Policy, PolicyKind};
 use std::sync::Arc;
 
@@ -30,6 +30,15 @@ fn role_entity(role: Role) -> Entity {
     }
 }
 
+/// An entity other than a role: its ARN and tags.
+fn plain(arn: String, tags: Vec<Tag>) -> Entity {
+    Entity {
+        arn,
+        tags,
+        role: None,
+    }
+}
+
 async fn lookup(api: &Api, kind: Kind, name: &str) -> rolecall_core::Result<Option<Arc<Entity>>> {
     let key = name.to_ascii_lowercase();
     if let Some(hit) = api.policy_cache.entity(kind, &key) {
@@ -47,37 +56,25 @@ async fn lookup(api: &Api, kind: Kind, name: &str) -> rolecall_core::Result<Opti
         ),
         Kind::User => (
             EntityKind::User,
-            store.get_user(name).await?.map(|u| {
-                let entity = Entity {
-                    arn: u.arn,
-                    tags: u.tags,
-                    role: None,
-                };
-                (u.id, entity)
-            }),
+            store
+                .get_user(name)
+                .await?
+                .map(|u| (u.id, plain(u.arn, u.tags))),
         ),
         Kind::Group => (
             EntityKind::Group,
-            store.get_group(name).await?.map(|g| {
-                let entity = Entity {
-                    arn: g.arn,
-                    tags: vec![],
-                    role: None,
-                };
-                (g.id, entity)
-            }),
+            store
+                .get_group(name)
+                .await?
+                .map(|g| (g.id, plain(g.arn, vec![]))),
         ),
         // Instance profiles are named in the change feed by their ARN.
         Kind::InstanceProfile => (
             EntityKind::InstanceProfile,
-            store.get_instance_profile(name).await?.map(|p| {
-                let entity = Entity {
-                    arn: p.arn.clone(),
-                    tags: p.tags,
-                    role: None,
-                };
-                (p.arn, entity)
-            }),
+            store
+                .get_instance_profile(name)
+                .await?
+                .map(|p| (p.arn.clone(), plain(p.arn, p.tags))),
         ),
     };
     // Dropped by a change to the entity; a missing one by any change of its kind (a creation).

@@ -111,12 +111,9 @@ shape! {
     }
 }
 
-shape! {
-    /// The input of `DeleteRole` (DeleteRoleRequest).
-    DeleteRoleInput |r| {
-        role_name: String = r.required("RoleName", r.text("RoleName", &ROLE_NAME_TYPE)?)?,
-    }
-}
+/// The input of `DeleteRole` (DeleteRoleRequest).
+/// The same members as `GetRoleInput`.
+pub type DeleteRoleInput = GetRoleInput;
 
 shape! {
     /// The input of `TagRole` (TagRoleRequest).
@@ -160,22 +157,13 @@ shape! {
     }
 }
 
-shape! {
-    /// The input of `ListRolePolicies` (ListRolePoliciesRequest).
-    ListRolePoliciesInput |r| {
-        role_name: String = r.required("RoleName", r.text("RoleName", &ROLE_NAME_TYPE)?)?,
-        marker: Option<String> = r.text("Marker", &MARKER_TYPE)?,
-        max_items: Option<i64> = r.int("MaxItems", &MAX_ITEMS_TYPE)?,
-    }
-}
+/// The input of `ListRolePolicies` (ListRolePoliciesRequest).
+/// The same members as `ListRoleTagsInput`.
+pub type ListRolePoliciesInput = ListRoleTagsInput;
 
-shape! {
-    /// The input of `DeleteRolePolicy` (DeleteRolePolicyRequest).
-    DeleteRolePolicyInput |r| {
-        role_name: String = r.required("RoleName", r.text("RoleName", &ROLE_NAME_TYPE)?)?,
-        policy_name: String = r.required("PolicyName", r.text("PolicyName", &POLICY_NAME_TYPE)?)?,
-    }
-}
+/// The input of `DeleteRolePolicy` (DeleteRolePolicyRequest).
+/// The same members as `GetRolePolicyInput`.
+pub type DeleteRolePolicyInput = GetRolePolicyInput;
 
 shape! {
     /// The input of `CreatePolicy` (CreatePolicyRequest).
@@ -207,12 +195,9 @@ shape! {
     }
 }
 
-shape! {
-    /// The input of `DeletePolicy` (DeletePolicyRequest).
-    DeletePolicyInput |r| {
-        policy_arn: String = r.required("PolicyArn", r.text("PolicyArn", &ARN_TYPE)?)?,
-    }
-}
+/// The input of `DeletePolicy` (DeletePolicyRequest).
+/// The same members as `GetPolicyInput`.
+pub type DeletePolicyInput = GetPolicyInput;
 
 shape! {
     /// The input of `CreatePolicyVersion` (CreatePolicyVersionRequest).
@@ -240,21 +225,13 @@ shape! {
     }
 }
 
-shape! {
-    /// The input of `DeletePolicyVersion` (DeletePolicyVersionRequest).
-    DeletePolicyVersionInput |r| {
-        policy_arn: String = r.required("PolicyArn", r.text("PolicyArn", &ARN_TYPE)?)?,
-        version_id: String = r.required("VersionId", r.text("VersionId", &Text::ANY)?)?,
-    }
-}
+/// The input of `DeletePolicyVersion` (DeletePolicyVersionRequest).
+/// The same members as `GetPolicyVersionInput`.
+pub type DeletePolicyVersionInput = GetPolicyVersionInput;
 
-shape! {
-    /// The input of `SetDefaultPolicyVersion` (SetDefaultPolicyVersionRequest).
-    SetDefaultPolicyVersionInput |r| {
-        policy_arn: String = r.required("PolicyArn", r.text("PolicyArn", &ARN_TYPE)?)?,
-        version_id: String = r.required("VersionId", r.text("VersionId", &Text::ANY)?)?,
-    }
-}
+/// The input of `SetDefaultPolicyVersion` (SetDefaultPolicyVersionRequest).
+/// The same members as `GetPolicyVersionInput`.
+pub type SetDefaultPolicyVersionInput = GetPolicyVersionInput;
 
 shape! {
     /// The input of `AttachRolePolicy` (AttachRolePolicyRequest).
@@ -264,13 +241,9 @@ shape! {
     }
 }
 
-shape! {
-    /// The input of `DetachRolePolicy` (DetachRolePolicyRequest).
-    DetachRolePolicyInput |r| {
-        role_name: String = r.required("RoleName", r.text("RoleName", &ROLE_NAME_TYPE)?)?,
-        policy_arn: String = r.required("PolicyArn", r.text("PolicyArn", &ARN_TYPE)?)?,
-    }
-}
+/// The input of `DetachRolePolicy` (DetachRolePolicyRequest).
+/// The same members as `AttachRolePolicyInput`.
+pub type DetachRolePolicyInput = AttachRolePolicyInput;
 
 shape! {
     /// The input of `ListAttachedRolePolicies` (ListAttachedRolePoliciesRequest).
@@ -298,30 +271,17 @@ shape! {
     }
 }
 
-shape! {
-    /// The input of `ListInstanceProfiles` (ListInstanceProfilesRequest).
-    ListInstanceProfilesInput |r| {
-        path_prefix: Option<String> = r.text("PathPrefix", &PATH_PREFIX_TYPE)?,
-        marker: Option<String> = r.text("Marker", &MARKER_TYPE)?,
-        max_items: Option<i64> = r.int("MaxItems", &MAX_ITEMS_TYPE)?,
-    }
-}
+/// The input of `ListInstanceProfiles` (ListInstanceProfilesRequest).
+/// The same members as `ListRolesInput`.
+pub type ListInstanceProfilesInput = ListRolesInput;
 
-shape! {
-    /// The input of `ListInstanceProfilesForRole` (ListInstanceProfilesForRoleRequest).
-    ListInstanceProfilesForRoleInput |r| {
-        role_name: String = r.required("RoleName", r.text("RoleName", &ROLE_NAME_TYPE)?)?,
-        marker: Option<String> = r.text("Marker", &MARKER_TYPE)?,
-        max_items: Option<i64> = r.int("MaxItems", &MAX_ITEMS_TYPE)?,
-    }
-}
+/// The input of `ListInstanceProfilesForRole` (ListInstanceProfilesForRoleRequest).
+/// The same members as `ListRoleTagsInput`.
+pub type ListInstanceProfilesForRoleInput = ListRoleTagsInput;
 
-shape! {
-    /// The input of `DeleteInstanceProfile` (DeleteInstanceProfileRequest).
-    DeleteInstanceProfileInput |r| {
-        instance_profile_name: String = r.required("InstanceProfileName", r.text("InstanceProfileName", &INSTANCE_PROFILE_NAME_TYPE)?)?,
-    }
-}
+/// The input of `DeleteInstanceProfile` (DeleteInstanceProfileRequest).
+/// The same members as `GetInstanceProfileInput`.
+pub type DeleteInstanceProfileInput = GetInstanceProfileInput;
 
 shape! {
     /// The input of `AddRoleToInstanceProfile` (AddRoleToInstanceProfileRequest).
@@ -331,13 +291,9 @@ shape! {
     }
 }
 
-shape! {
-    /// The input of `RemoveRoleFromInstanceProfile` (RemoveRoleFromInstanceProfileRequest).
-    RemoveRoleFromInstanceProfileInput |r| {
-        instance_profile_name: String = r.required("InstanceProfileName", r.text("InstanceProfileName", &INSTANCE_PROFILE_NAME_TYPE)?)?,
-        role_name: String = r.required("RoleName", r.text("RoleName", &ROLE_NAME_TYPE)?)?,
-    }
-}
+/// The input of `RemoveRoleFromInstanceProfile` (RemoveRoleFromInstanceProfileRequest).
+/// The same members as `AddRoleToInstanceProfileInput`.
+pub type RemoveRoleFromInstanceProfileInput = AddRoleToInstanceProfileInput;
 
 shape! {
     /// The input of `TagInstanceProfile` (TagInstanceProfileRequest).
@@ -381,14 +337,9 @@ shape! {
     }
 }
 
-shape! {
-    /// The input of `ListUsers` (ListUsersRequest).
-    ListUsersInput |r| {
-        path_prefix: Option<String> = r.text("PathPrefix", &PATH_PREFIX_TYPE)?,
-        marker: Option<String> = r.text("Marker", &MARKER_TYPE)?,
-        max_items: Option<i64> = r.int("MaxItems", &MAX_ITEMS_TYPE)?,
-    }
-}
+/// The input of `ListUsers` (ListUsersRequest).
+/// The same members as `ListRolesInput`.
+pub type ListUsersInput = ListRolesInput;
 
 shape! {
     /// The input of `UpdateUser` (UpdateUserRequest).
@@ -454,19 +405,13 @@ shape! {
     }
 }
 
-shape! {
-    /// The input of `DeleteRolePermissionsBoundary` (DeleteRolePermissionsBoundaryRequest).
-    DeleteRolePermissionsBoundaryInput |r| {
-        role_name: String = r.required("RoleName", r.text("RoleName", &ROLE_NAME_TYPE)?)?,
-    }
-}
+/// The input of `DeleteRolePermissionsBoundary` (DeleteRolePermissionsBoundaryRequest).
+/// The same members as `GetRoleInput`.
+pub type DeleteRolePermissionsBoundaryInput = GetRoleInput;
 
-shape! {
-    /// The input of `CreateAccessKey` (CreateAccessKeyRequest).
-    CreateAccessKeyInput |r| {
-        user_name: Option<String> = r.text("UserName", &EXISTING_USER_NAME_TYPE)?,
-    }
-}
+/// The input of `CreateAccessKey` (CreateAccessKeyRequest).
+/// The same members as `GetUserInput`.
+pub type CreateAccessKeyInput = GetUserInput;
 
 shape! {
     /// The input of `ListAccessKeys` (ListAccessKeysRequest).
@@ -518,14 +463,9 @@ shape! {
     }
 }
 
-shape! {
-    /// The input of `ListGroups` (ListGroupsRequest).
-    ListGroupsInput |r| {
-        path_prefix: Option<String> = r.text("PathPrefix", &PATH_PREFIX_TYPE)?,
-        marker: Option<String> = r.text("Marker", &MARKER_TYPE)?,
-        max_items: Option<i64> = r.int("MaxItems", &MAX_ITEMS_TYPE)?,
-    }
-}
+/// The input of `ListGroups` (ListGroupsRequest).
+/// The same members as `ListRolesInput`.
+pub type ListGroupsInput = ListRolesInput;
 
 shape! {
     /// The input of `DeleteGroup` (DeleteGroupRequest).
@@ -542,22 +482,13 @@ shape! {
     }
 }
 
-shape! {
-    /// The input of `RemoveUserFromGroup` (RemoveUserFromGroupRequest).
-    RemoveUserFromGroupInput |r| {
-        group_name: String = r.required("GroupName", r.text("GroupName", &GROUP_NAME_TYPE)?)?,
-        user_name: String = r.required("UserName", r.text("UserName", &EXISTING_USER_NAME_TYPE)?)?,
-    }
-}
+/// The input of `RemoveUserFromGroup` (RemoveUserFromGroupRequest).
+/// The same members as `AddUserToGroupInput`.
+pub type RemoveUserFromGroupInput = AddUserToGroupInput;
 
-shape! {
-    /// The input of `ListGroupsForUser` (ListGroupsForUserRequest).
-    ListGroupsForUserInput |r| {
-        user_name: String = r.required("UserName", r.text("UserName", &EXISTING_USER_NAME_TYPE)?)?,
-        marker: Option<String> = r.text("Marker", &MARKER_TYPE)?,
-        max_items: Option<i64> = r.int("MaxItems", &MAX_ITEMS_TYPE)?,
-    }
-}
+/// The input of `ListGroupsForUser` (ListGroupsForUserRequest).
+/// The same members as `ListUserTagsInput`.
+pub type ListGroupsForUserInput = ListUserTagsInput;
 
 shape! {
     /// The input of `PutUserPolicy` (PutUserPolicyRequest).
@@ -593,39 +524,21 @@ shape! {
     }
 }
 
-shape! {
-    /// The input of `ListUserPolicies` (ListUserPoliciesRequest).
-    ListUserPoliciesInput |r| {
-        user_name: String = r.required("UserName", r.text("UserName", &EXISTING_USER_NAME_TYPE)?)?,
-        marker: Option<String> = r.text("Marker", &MARKER_TYPE)?,
-        max_items: Option<i64> = r.int("MaxItems", &MAX_ITEMS_TYPE)?,
-    }
-}
+/// The input of `ListUserPolicies` (ListUserPoliciesRequest).
+/// The same members as `ListUserTagsInput`.
+pub type ListUserPoliciesInput = ListUserTagsInput;
 
-shape! {
-    /// The input of `ListGroupPolicies` (ListGroupPoliciesRequest).
-    ListGroupPoliciesInput |r| {
-        group_name: String = r.required("GroupName", r.text("GroupName", &GROUP_NAME_TYPE)?)?,
-        marker: Option<String> = r.text("Marker", &MARKER_TYPE)?,
-        max_items: Option<i64> = r.int("MaxItems", &MAX_ITEMS_TYPE)?,
-    }
-}
+/// The input of `ListGroupPolicies` (ListGroupPoliciesRequest).
+/// The same members as `GetGroupInput`.
+pub type ListGroupPoliciesInput = GetGroupInput;
 
-shape! {
-    /// The input of `DeleteUserPolicy` (DeleteUserPolicyRequest).
-    DeleteUserPolicyInput |r| {
-        user_name: String = r.required("UserName", r.text("UserName", &EXISTING_USER_NAME_TYPE)?)?,
-        policy_name: String = r.required("PolicyName", r.text("PolicyName", &POLICY_NAME_TYPE)?)?,
-    }
-}
+/// The input of `DeleteUserPolicy` (DeleteUserPolicyRequest).
+/// The same members as `GetUserPolicyInput`.
+pub type DeleteUserPolicyInput = GetUserPolicyInput;
 
-shape! {
-    /// The input of `DeleteGroupPolicy` (DeleteGroupPolicyRequest).
-    DeleteGroupPolicyInput |r| {
-        group_name: String = r.required("GroupName", r.text("GroupName", &GROUP_NAME_TYPE)?)?,
-        policy_name: String = r.required("PolicyName", r.text("PolicyName", &POLICY_NAME_TYPE)?)?,
-    }
-}
+/// The input of `DeleteGroupPolicy` (DeleteGroupPolicyRequest).
+/// The same members as `GetGroupPolicyInput`.
+pub type DeleteGroupPolicyInput = GetGroupPolicyInput;
 
 shape! {
     /// The input of `AttachUserPolicy` (AttachUserPolicyRequest).
@@ -643,21 +556,13 @@ shape! {
     }
 }
 
-shape! {
-    /// The input of `DetachUserPolicy` (DetachUserPolicyRequest).
-    DetachUserPolicyInput |r| {
-        user_name: String = r.required("UserName", r.text("UserName", &USER_NAME_TYPE)?)?,
-        policy_arn: String = r.required("PolicyArn", r.text("PolicyArn", &ARN_TYPE)?)?,
-    }
-}
+/// The input of `DetachUserPolicy` (DetachUserPolicyRequest).
+/// The same members as `AttachUserPolicyInput`.
+pub type DetachUserPolicyInput = AttachUserPolicyInput;
 
-shape! {
-    /// The input of `DetachGroupPolicy` (DetachGroupPolicyRequest).
-    DetachGroupPolicyInput |r| {
-        group_name: String = r.required("GroupName", r.text("GroupName", &GROUP_NAME_TYPE)?)?,
-        policy_arn: String = r.required("PolicyArn", r.text("PolicyArn", &ARN_TYPE)?)?,
-    }
-}
+/// The input of `DetachGroupPolicy` (DetachGroupPolicyRequest).
+/// The same members as `AttachGroupPolicyInput`.
+pub type DetachGroupPolicyInput = AttachGroupPolicyInput;
 
 shape! {
     /// The input of `ListAttachedUserPolicies` (ListAttachedUserPoliciesRequest).
@@ -755,12 +660,9 @@ shape! {
     }
 }
 
-shape! {
-    /// The input of `DeleteAccountAlias` (DeleteAccountAliasRequest).
-    DeleteAccountAliasInput |r| {
-        account_alias: String = r.required("AccountAlias", r.text("AccountAlias", &ACCOUNT_ALIAS_TYPE)?)?,
-    }
-}
+/// The input of `DeleteAccountAlias` (DeleteAccountAliasRequest).
+/// The same members as `CreateAccountAliasInput`.
+pub type DeleteAccountAliasInput = CreateAccountAliasInput;
 
 shape! {
     /// The input of `ListSSHPublicKeys` (ListSSHPublicKeysRequest).
@@ -782,23 +684,13 @@ shape! {
     }
 }
 
-shape! {
-    /// The input of `ListSigningCertificates` (ListSigningCertificatesRequest).
-    ListSigningCertificatesInput |r| {
-        user_name: Option<String> = r.text("UserName", &EXISTING_USER_NAME_TYPE)?,
-        marker: Option<String> = r.text("Marker", &MARKER_TYPE)?,
-        max_items: Option<i64> = r.int("MaxItems", &MAX_ITEMS_TYPE)?,
-    }
-}
+/// The input of `ListSigningCertificates` (ListSigningCertificatesRequest).
+/// The same members as `ListAccessKeysInput`.
+pub type ListSigningCertificatesInput = ListAccessKeysInput;
 
-shape! {
-    /// The input of `ListMFADevices` (ListMFADevicesRequest).
-    ListMFADevicesInput |r| {
-        user_name: Option<String> = r.text("UserName", &EXISTING_USER_NAME_TYPE)?,
-        marker: Option<String> = r.text("Marker", &MARKER_TYPE)?,
-        max_items: Option<i64> = r.int("MaxItems", &MAX_ITEMS_TYPE)?,
-    }
-}
+/// The input of `ListMFADevices` (ListMFADevicesRequest).
+/// The same members as `ListAccessKeysInput`.
+pub type ListMFADevicesInput = ListAccessKeysInput;
 
 shape! {
     /// The input of `TagPolicy` (TagPolicyRequest).
@@ -816,14 +708,9 @@ shape! {
     }
 }
 
-shape! {
-    /// The input of `ListPolicyTags` (ListPolicyTagsRequest).
-    ListPolicyTagsInput |r| {
-        policy_arn: String = r.required("PolicyArn", r.text("PolicyArn", &ARN_TYPE)?)?,
-        marker: Option<String> = r.text("Marker", &MARKER_TYPE)?,
-        max_items: Option<i64> = r.int("MaxItems", &MAX_ITEMS_TYPE)?,
-    }
-}
+/// The input of `ListPolicyTags` (ListPolicyTagsRequest).
+/// The same members as `ListPolicyVersionsInput`.
+pub type ListPolicyTagsInput = ListPolicyVersionsInput;
 
 shape! {
     /// The input of `CreateServiceLinkedRole` (CreateServiceLinkedRoleRequest).
@@ -834,12 +721,9 @@ shape! {
     }
 }
 
-shape! {
-    /// The input of `DeleteServiceLinkedRole` (DeleteServiceLinkedRoleRequest).
-    DeleteServiceLinkedRoleInput |r| {
-        role_name: String = r.required("RoleName", r.text("RoleName", &ROLE_NAME_TYPE)?)?,
-    }
-}
+/// The input of `DeleteServiceLinkedRole` (DeleteServiceLinkedRoleRequest).
+/// The same members as `GetRoleInput`.
+pub type DeleteServiceLinkedRoleInput = GetRoleInput;
 
 shape! {
     /// The input of `GetServiceLinkedRoleDeletionStatus` (GetServiceLinkedRoleDeletionStatusRequest).
@@ -873,12 +757,9 @@ shape! {
     }
 }
 
-shape! {
-    /// The input of `DeleteLoginProfile` (DeleteLoginProfileRequest).
-    DeleteLoginProfileInput |r| {
-        user_name: Option<String> = r.text("UserName", &USER_NAME_TYPE)?,
-    }
-}
+/// The input of `DeleteLoginProfile` (DeleteLoginProfileRequest).
+/// The same members as `GetLoginProfileInput`.
+pub type DeleteLoginProfileInput = GetLoginProfileInput;
 
 shape! {
     /// The input of `UpdateAccountPasswordPolicy` (UpdateAccountPasswordPolicyRequest).

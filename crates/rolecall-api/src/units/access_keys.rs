@@ -5,10 +5,10 @@ use crate::cache::Kind;
 use crate::context::Call;
 use crate::error::ApiError;
 use crate::generated::{Operation, iam};
-use crate::iam_xml::{key_metadata_xml, paged, respond, respond_empty, truncation};
+use crate::iam_xml::{key_metadata_xml, respond, respond_empty, respond_page};
 use crate::principal::PrincipalKind;
 use crate::units::Unit;
-use crate::units::iam_common::{Target, iam_check, max_items_str, on_entity, user_or_caller};
+use crate::units::iam_common::{Target, iam_check, on_entity, page_in_memory, user_or_caller};
 use rolecall_core::model::AccessKey;
 use rolecall_wire::iso8601;
 
@@ -45,46 +45,43 @@ on_entity!(ListAccessKeys, UserOrCaller(user_name), |call, input| {
         let name = user_or_caller(call, &input.user_name)?;
         call.api.iam.list_access_keys(name).await?
     };
-    let max_items = max_items_str(input.max_items);
-    let page = paged(keys, input.marker.as_deref(), max_items.as_deref(), |k| {
+    let page = page_in_memory(keys, input.marker.as_deref(), input.max_items, |k| {
         k.id.clone()
     })?;
-    Ok(respond(call, |x| {
-        x.list("AccessKeyMetadata", "member", &page.items, key_metadata_xml);
-        truncation(x, &page);
-    }))
+    Ok(respond_page(
+        call,
+        "AccessKeyMetadata",
+        &page,
+        key_metadata_xml,
+    ))
 });
 
-on_entity!(UpdateAccessKey, UserOrCaller(user_name), |call, input| {
-    if roots_own(call, &input.user_name) {
-        let iam = &call.api.iam;
-        iam.update_root_key(&input.access_key_id, &input.status)
-            .await?;
-        return Ok(respond_empty(call));
+/// Whose key a request names: None for the root's own, else the user's name.
+fn key_user<'a>(
+    call: &'a Call<'_>,
+    user_name: &'a Option<String>,
+) -> Result<Option<&'a str>, ApiError> {
+    if roots_own(call, user_name) {
+        return Ok(None);
     }
-    call.api
-        .iam
-        .update_access_key(
-            user_or_caller(call, &input.user_name)?,
-            &input.access_key_id,
-            &input.status,
-        )
-        .await?;
+    user_or_caller(call, user_name).map(Some)
+}
+
+on_entity!(UpdateAccessKey, UserOrCaller(user_name), |call, input| {
+    let (iam, id, status) = (&call.api.iam, &input.access_key_id, &input.status);
+    match key_user(call, &input.user_name)? {
+        None => iam.update_root_key(id, status).await?,
+        Some(user) => iam.update_access_key(user, id, status).await?,
+    }
     Ok(respond_empty(call))
 });
 
 on_entity!(DeleteAccessKey, UserOrCaller(user_name), |call, input| {
-    if roots_own(call, &input.user_name) {
-        call.api.iam.delete_root_key(&input.access_key_id).await?;
-        return Ok(respond_empty(call));
+    let (iam, id) = (&call.api.iam, &input.access_key_id);
+    match key_user(call, &input.user_name)? {
+        None => iam.delete_root_key(id).await?,
+        Some(user) => iam.delete_access_key(user, id).await?,
     }
-    call.api
-        .iam
-        .delete_access_key(
-            user_or_caller(call, &input.user_name)?,
-            &input.access_key_id,
-        )
-        .await?;
     Ok(respond_empty(call))
 });
 

@@ -1,7 +1,7 @@
 //! Account-wide IAM operations.
 
 use crate::error::ApiError;
-use crate::iam_xml::{respond, respond_empty};
+use crate::iam_xml::respond;
 use crate::units::iam_common::on_resource;
 use rolecall_core::{Page, PageRequest};
 use std::future::Future;
@@ -92,26 +92,22 @@ on_resource!(ListAccountAliases, |_, _| "*".into(), |call, _| {
     }))
 });
 
-on_resource!(CreateAccountAlias, |_, _| "*".into(), |call, input| {
-    call.api
-        .iam
-        .create_account_alias(&input.account_alias)
-        .await?;
-    Ok(respond_empty(call))
-});
+on_resource!(
+    CreateAccountAlias,
+    |_, _| "*".into(),
+    empty(|iam, input| iam.create_account_alias(&input.account_alias))
+);
 
-on_resource!(DeleteAccountAlias, |_, _| "*".into(), |call, input| {
-    call.api
-        .iam
-        .delete_account_alias(&input.account_alias)
-        .await?;
-    Ok(respond_empty(call))
-});
+on_resource!(
+    DeleteAccountAlias,
+    |_, _| "*".into(),
+    empty(|iam, input| iam.delete_account_alias(&input.account_alias))
+);
 
 #[cfg(test)]
 mod tests {
     use crate::generated::Operation;
-    use crate::units::testing::{api, call, create_role};
+    use crate::units::testing::{answered, api, create_role};
 
     fn entry(body: &str, key: &str) -> Option<String> {
         let at = body.find(&format!("<key>{key}</key><value>"))? + key.len() + 18;
@@ -132,10 +128,7 @@ mod tests {
             .create_user("u", None, None, vec![])
             .await
             .expect("user");
-        let body = call(&api, Operation::GetAccountSummary, &[])
-            .await
-            .expect("a unit")
-            .expect("answered");
+        let body = answered(&api, Operation::GetAccountSummary, &[]).await;
         assert!(body.contains("<GetAccountSummaryResponse xmlns="), "{body}");
         assert!(
             body.contains("<GetAccountSummaryResult><SummaryMap><entry>"),

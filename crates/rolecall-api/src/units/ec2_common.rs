@@ -6,8 +6,9 @@ use crate::context::Call;
 use crate::error::ApiError;
 use crate::generated::Operation;
 use crate::generated::ec2 as input;
-use rolecall_core::ec2::Filter;
+use rolecall_core::ec2::{Filter, page_size};
 use rolecall_core::model::{Association, Instance};
+use rolecall_core::paging::encode_token;
 use rolecall_wire::{Xml, ec2_response};
 
 /// An instance as authorization describes it, with its active association (None: not found).
@@ -17,12 +18,49 @@ pub(crate) fn respond(call: &Call<'_>, body: &dyn Fn(&mut Xml)) -> String {
     ec2_response(call.op.name(), call.request_id, body)
 }
 
+/// A Describe* answer: `items` as the `item`s of `set` (each written by `write`), then the
+/// token of the next page, if any.
+pub(crate) fn respond_set<T>(
+    call: &Call<'_>,
+    set: &str,
+    items: &[T],
+    next: Option<&str>,
+    write: impl Fn(&mut Xml, &T),
+) -> String {
+    respond(call, &|x| {
+        x.list(set, "item", items, &write);
+        x.leaf_opt("nextToken", next.map(encode_token));
+    })
+}
+
+/// Paging when the request pages (MaxResults or NextToken); EC2 answers in one page otherwise.
+/// `has_ids`: the request names what it describes (then MaxResults may not be given).
+pub(crate) fn paging(
+    max_results: Option<i64>,
+    has_ids: bool,
+    next_token: Option<&str>,
+) -> Result<Option<rolecall_core::PageRequest>, ApiError> {
+    if max_results.is_none() && next_token.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(page_size(max_results, has_ids, next_token)?))
+}
+
 pub(crate) fn ec2_check(op: Operation, resource: String, keys: Keys) -> Check {
     Check {
         action: format!("ec2:{}", op.name()),
         resource,
         keys,
     }
+}
+
+/// The check of an EC2 Describe* action: on `*`, with `ec2:Region`.
+pub(crate) fn describe_checks(call: &Call<'_>, op: Operation) -> Vec<Check> {
+    let keys = vec![crate::authz::key(
+        "ec2:Region",
+        call.api.config.region.clone(),
+    )];
+    vec![ec2_check(op, "*".into(), keys)]
 }
 
 /// EC2's DryRun: the request is checked, then answered with DryRunOperation instead of acting.

@@ -1,35 +1,24 @@
 //! The group family: create, read (with members), list, delete, membership.
 
 use crate::authz;
-use crate::iam_xml::{group_xml, paged, respond, respond_empty, truncation, user_xml};
-use crate::units::iam_common::{list_by_path, max_items_str, on_entity, on_resource, page_of};
+use crate::iam_xml::{group_xml, respond, respond_page, truncation, user_xml};
+use crate::units::iam_common::{list_by_path, on_entity, on_resource, page_in_memory, page_of};
 
 on_resource!(
     CreateGroup,
     |call, input| authz::with_path(call.api, "group", input.path.as_deref(), &input.group_name),
-    |call, input| {
-        let g = call
-            .api
-            .iam
-            .create_group(&input.group_name, input.path.as_deref())
-            .await?;
-        Ok(respond(call, |x| {
-            x.elem("Group", |x| group_xml(x, &g));
-        }))
-    }
+    elem("Group", group_xml, |iam, input| {
+        iam.create_group(&input.group_name, input.path.as_deref())
+    })
 );
 
 on_entity!(GetGroup, Group(group_name), |call, input| {
     let iam = &call.api.iam;
     let g = iam.get_group(&input.group_name).await?;
     let members = iam.group_members(&g).await?;
-    let max_items = max_items_str(input.max_items);
-    let page = paged(
-        members,
-        input.marker.as_deref(),
-        max_items.as_deref(),
-        |u| u.name.to_ascii_lowercase(),
-    )?;
+    let page = page_in_memory(members, input.marker.as_deref(), input.max_items, |u| {
+        u.name.to_ascii_lowercase()
+    })?;
     Ok(respond(call, |x| {
         x.elem("Group", |x| group_xml(x, &g));
         x.list("Users", "member", &page.items, |x, u| user_xml(x, u, false));
@@ -39,26 +28,23 @@ on_entity!(GetGroup, Group(group_name), |call, input| {
 
 list_by_path!(ListGroups, "group", list_groups, "Groups", group_xml);
 
-on_entity!(DeleteGroup, Group(group_name), |call, input| {
-    call.api.iam.delete_group(&input.group_name).await?;
-    Ok(respond_empty(call))
-});
+on_entity!(
+    DeleteGroup,
+    Group(group_name),
+    empty(|iam, input| iam.delete_group(&input.group_name))
+);
 
-on_entity!(AddUserToGroup, Group(group_name), |call, input| {
-    call.api
-        .iam
-        .add_user_to_group(&input.group_name, &input.user_name)
-        .await?;
-    Ok(respond_empty(call))
-});
+on_entity!(
+    AddUserToGroup,
+    Group(group_name),
+    empty(|iam, input| iam.add_user_to_group(&input.group_name, &input.user_name))
+);
 
-on_entity!(RemoveUserFromGroup, Group(group_name), |call, input| {
-    call.api
-        .iam
-        .remove_user_from_group(&input.group_name, &input.user_name)
-        .await?;
-    Ok(respond_empty(call))
-});
+on_entity!(
+    RemoveUserFromGroup,
+    Group(group_name),
+    empty(|iam, input| iam.remove_user_from_group(&input.group_name, &input.user_name))
+);
 
 on_entity!(ListGroupsForUser, User(user_name), |call, input| {
     let page = call
@@ -69,8 +55,5 @@ on_entity!(ListGroupsForUser, User(user_name), |call, input| {
             &page_of(input.marker.as_deref(), input.max_items)?,
         )
         .await?;
-    Ok(respond(call, |x| {
-        x.list("Groups", "member", &page.items, group_xml);
-        truncation(x, &page);
-    }))
+    Ok(respond_page(call, "Groups", &page, group_xml))
 });

@@ -7,8 +7,9 @@ use crate::context::{Api, Call};
 use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
 use crate::generated::iam::Tag;
-use crate::iam_xml::{paged_tags, respond, tags_xml, truncation};
+use crate::iam_xml::{paged, respond, tags_xml, truncation};
 use crate::principal::PrincipalKind;
+use rolecall_core::Page;
 use rolecall_core::iam::page;
 use rolecall_core::model;
 
@@ -120,9 +121,19 @@ pub(crate) fn page_of(
     Ok(page(marker, max_items.map(|n| n.to_string()).as_deref())?)
 }
 
-/// `MaxItems` as the in-memory pager takes it.
-pub(crate) fn max_items_str(max_items: Option<i64>) -> Option<String> {
-    max_items.map(|n| n.to_string())
+/// A page of `items` held in memory, found by `key` from the input's `Marker` and `MaxItems`.
+pub(crate) fn page_in_memory<T>(
+    items: Vec<T>,
+    marker: Option<&str>,
+    max_items: Option<i64>,
+    key: impl Fn(&T) -> String,
+) -> Result<Page<T>, ApiError> {
+    paged(
+        items,
+        marker,
+        max_items.map(|n| n.to_string()).as_deref(),
+        key,
+    )
 }
 
 /// A ListXTags answer: the entity's `tags`, a page at a time (by key).
@@ -132,8 +143,7 @@ pub(crate) fn tags_response(
     marker: Option<&str>,
     max_items: Option<i64>,
 ) -> Result<String, ApiError> {
-    let max_items = max_items_str(max_items);
-    let page = paged_tags(tags, marker, max_items.as_deref())?;
+    let page = page_in_memory(tags, marker, max_items, |t| t.key.clone())?;
     Ok(respond(call, |x| {
         tags_xml(x, &page.items);
         truncation(x, &page);
@@ -154,10 +164,42 @@ macro_rules! input_keys {
 }
 pub(crate) use input_keys;
 
+/// The handler shapes most IAM units take, as a unit macro's last argument instead of
+/// `|call, input| { ... }`: `empty(|iam, input| core_call)`, a core call whose answer has no
+/// result element (a delete, an update), and `elem("Role", write, |iam, input| core_call)`, the
+/// entity core returns written by `write` as one element. `iam` is `call.api.iam`; the core call
+/// is awaited and its error answered.
+macro_rules! answer {
+    ($call:ident, $input:ident, empty(|$iam:ident, $in:ident| $core:expr)) => {{
+        let ($iam, $in) = (&$call.api.iam, $input);
+        $core.await?;
+        Ok($crate::iam_xml::respond_empty($call))
+    }};
+    ($call:ident, $input:ident, elem($name:literal, $write:expr, |$iam:ident, $in:ident| $core:expr$(,)?)) => {{
+        let ($iam, $in) = (&$call.api.iam, $input);
+        let found = $core.await?;
+        Ok($crate::iam_xml::respond($call, |x| {
+            x.elem($name, |x| ($write)(x, &found));
+        }))
+    }};
+}
+pub(crate) use answer;
+
 /// A unit acting on one named IAM entity: resolves `Target::of(Kind::$kind, input.$field)`
 /// (`UserOrCaller(user_name)`: the calling user when the name is omitted), checks `iam:$unit`
-/// on it with the input's keys (`keys(|input| ...)`, optional) plus its resource tags.
+/// on it with the input's keys (`keys(|input| ...)`, optional) plus its resource tags. The
+/// handler is `|call, input| { ... }` or a shape of `answer!` (`empty(...)`, `elem(...)`).
 macro_rules! on_entity {
+    ($unit:ident, $kind:ident($field:ident), $(keys($keys:expr),)? empty($($answer:tt)+)) => {
+        $crate::units::iam_common::on_entity!($unit, $kind($field), $(keys($keys),)? |call, input| {
+            $crate::units::iam_common::answer!(call, input, empty($($answer)+))
+        });
+    };
+    ($unit:ident, $kind:ident($field:ident), $(keys($keys:expr),)? elem($($answer:tt)+)) => {
+        $crate::units::iam_common::on_entity!($unit, $kind($field), $(keys($keys),)? |call, input| {
+            $crate::units::iam_common::answer!(call, input, elem($($answer)+))
+        });
+    };
     ($unit:ident, UserOrCaller($field:ident), $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
         $crate::units::iam_common::on_entity!(@unit $unit, $($keys)?, |$call, $in| $body, |call, input| {
             match &input.$field {
@@ -198,6 +240,16 @@ pub(crate) use on_entity;
 /// input's keys (`keys(|input| ...)`, optional): creations (the new entity's ARN), lists (the
 /// listed path), managed-policy operations (`on_policy!`).
 macro_rules! on_resource {
+    ($unit:ident, $resource:expr, $(keys($keys:expr),)? empty($($answer:tt)+)) => {
+        $crate::units::iam_common::on_resource!($unit, $resource, $(keys($keys),)? |call, input| {
+            $crate::units::iam_common::answer!(call, input, empty($($answer)+))
+        });
+    };
+    ($unit:ident, $resource:expr, $(keys($keys:expr),)? elem($($answer:tt)+)) => {
+        $crate::units::iam_common::on_resource!($unit, $resource, $(keys($keys),)? |call, input| {
+            $crate::units::iam_common::answer!(call, input, elem($($answer)+))
+        });
+    };
     ($unit:ident, $resource:expr, $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
         $crate::units::unit!(
             $unit,
@@ -216,6 +268,16 @@ pub(crate) use on_resource;
 /// A managed-policy unit: on the policy ARN the request names, with `iam:PolicyARN` (unless
 /// other `keys(...)` are given).
 macro_rules! on_policy {
+    ($unit:ident, $(keys($keys:expr),)? empty($($answer:tt)+)) => {
+        $crate::units::iam_common::on_policy!($unit, $(keys($keys),)? |call, input| {
+            $crate::units::iam_common::answer!(call, input, empty($($answer)+))
+        });
+    };
+    ($unit:ident, $(keys($keys:expr),)? elem($($answer:tt)+)) => {
+        $crate::units::iam_common::on_policy!($unit, $(keys($keys),)? |call, input| {
+            $crate::units::iam_common::answer!(call, input, elem($($answer)+))
+        });
+    };
     ($unit:ident, $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
         $crate::units::iam_common::on_resource!(
             $unit,
@@ -246,11 +308,12 @@ macro_rules! tag_units {
             $tag_unit,
             $kind($field),
             keys(|input| $crate::units::iam_common::tag_keys_of(&input.tags)),
-            |call, input| {
-                let tags = $crate::units::iam_common::model_tags(input.tags);
-                call.api.iam.$tag(&input.$field, tags).await?;
-                Ok($crate::iam_xml::respond_empty(call))
-            }
+            empty(|iam, input| {
+                iam.$tag(
+                    &input.$field,
+                    $crate::units::iam_common::model_tags(input.tags),
+                )
+            })
         );
 
         $crate::units::iam_common::on_entity!(
@@ -292,10 +355,7 @@ macro_rules! list_by_path {
                     .iam
                     .$list(input.path_prefix.as_deref(), &page)
                     .await?;
-                Ok($crate::iam_xml::respond(call, |x| {
-                    x.list($element, "member", &page.items, $write);
-                    $crate::iam_xml::truncation(x, &page);
-                }))
+                Ok($crate::iam_xml::respond_page(call, $element, &page, $write))
             }
         );
     };
@@ -306,6 +366,18 @@ pub(crate) use list_by_path;
 /// `Put/Get/List/Delete{Owner}Policy` (inline) and `Attach/Detach/ListAttached{Owner}Policies`
 /// (managed), each on the owner named by `input.$field`, written in the same order as `units`.
 macro_rules! owner_policies {
+    // Attach and Detach: core's `$change` of the managed policy on the owner, `iam:PolicyARN`.
+    (@managed $unit:ident, $kind:ident($field:ident), $change:ident) => {
+        $crate::units::iam_common::on_entity!(
+            $unit,
+            $kind($field),
+            keys(|input| $crate::units::iam_common::policy_arn_key(&input.policy_arn)),
+            empty(|iam, input| {
+                let owner = rolecall_core::OwnerKind::$kind;
+                iam.$change(owner, &input.$field, &input.policy_arn)
+            })
+        );
+    };
     ($kind:ident($field:ident, $element:literal), units [
         $put:ident,
         $get:ident,
@@ -316,16 +388,17 @@ macro_rules! owner_policies {
         $list_attached:ident$(,)?
     ]) => {
         use rolecall_core::OwnerKind;
-        use $crate::iam_xml::{encode_policy, respond, respond_empty, truncation};
-        use $crate::units::iam_common::{on_entity, page_of, policy_arn_key};
+        use $crate::iam_xml::{encode_policy, respond, respond_page};
+        use $crate::units::iam_common::{on_entity, page_of};
 
-        on_entity!($put, $kind($field), |call, input| {
-            let iam = &call.api.iam;
-            let (name, doc) = (&input.policy_name, &input.policy_document);
-            iam.put_owner_policy(OwnerKind::$kind, &input.$field, name, doc)
-                .await?;
-            Ok(respond_empty(call))
-        });
+        on_entity!(
+            $put,
+            $kind($field),
+            empty(|iam, input| {
+                let (name, doc) = (&input.policy_name, &input.policy_document);
+                iam.put_owner_policy(OwnerKind::$kind, &input.$field, name, doc)
+            })
+        );
 
         on_entity!($get, $kind($field), |call, input| {
             let iam = &call.api.iam;
@@ -346,45 +419,22 @@ macro_rules! owner_policies {
                 .iam
                 .list_owner_policies(OwnerKind::$kind, &input.$field, &page)
                 .await?;
-            Ok(respond(call, |x| {
-                // List members of strings are bare text in the Query protocol.
-                x.list("PolicyNames", "member", &page.items, |x, n| {
-                    x.leaf_text(n);
-                });
-                truncation(x, &page);
+            // List members of strings are bare text in the Query protocol.
+            Ok(respond_page(call, "PolicyNames", &page, |x, n| {
+                x.leaf_text(n);
             }))
         });
 
-        on_entity!($delete, $kind($field), |call, input| {
-            let iam = &call.api.iam;
-            iam.delete_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_name)
-                .await?;
-            Ok(respond_empty(call))
-        });
-
         on_entity!(
-            $attach,
+            $delete,
             $kind($field),
-            keys(|input| policy_arn_key(&input.policy_arn)),
-            |call, input| {
-                let iam = &call.api.iam;
-                iam.attach_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_arn)
-                    .await?;
-                Ok(respond_empty(call))
-            }
+            empty(|iam, input| {
+                iam.delete_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_name)
+            })
         );
 
-        on_entity!(
-            $detach,
-            $kind($field),
-            keys(|input| policy_arn_key(&input.policy_arn)),
-            |call, input| {
-                let iam = &call.api.iam;
-                iam.detach_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_arn)
-                    .await?;
-                Ok(respond_empty(call))
-            }
-        );
+        $crate::units::iam_common::owner_policies!(@managed $attach, $kind($field), attach_owner_policy);
+        $crate::units::iam_common::owner_policies!(@managed $detach, $kind($field), detach_owner_policy);
 
         on_entity!($list_attached, $kind($field), |call, input| {
             let page = page_of(input.marker.as_deref(), input.max_items)?;
@@ -394,12 +444,9 @@ macro_rules! owner_policies {
                 .iam
                 .list_attached_owner_policies(OwnerKind::$kind, &input.$field, prefix, &page)
                 .await?;
-            Ok(respond(call, |x| {
-                x.list("AttachedPolicies", "member", &page.items, |x, p| {
-                    x.leaf("PolicyName", &p.name);
-                    x.leaf("PolicyArn", &p.arn);
-                });
-                truncation(x, &page);
+            Ok(respond_page(call, "AttachedPolicies", &page, |x, p| {
+                x.leaf("PolicyName", &p.name);
+                x.leaf("PolicyArn", &p.arn);
             }))
         });
     };
@@ -419,19 +466,14 @@ macro_rules! boundary_units {
             keys(|input| $crate::units::iam_common::boundary_key(Some(
                 &input.permissions_boundary
             ))),
-            |call, input| {
-                call.api
-                    .iam
-                    .$put(&input.$field, &input.permissions_boundary)
-                    .await?;
-                Ok($crate::iam_xml::respond_empty(call))
-            }
+            empty(|iam, input| iam.$put(&input.$field, &input.permissions_boundary))
         );
 
-        $crate::units::iam_common::on_entity!($delete_unit, $kind($field), |call, input| {
-            call.api.iam.$delete(&input.$field).await?;
-            Ok($crate::iam_xml::respond_empty(call))
-        });
+        $crate::units::iam_common::on_entity!(
+            $delete_unit,
+            $kind($field),
+            empty(|iam, input| iam.$delete(&input.$field))
+        );
     };
 }
 pub(crate) use boundary_units;

@@ -2,17 +2,12 @@
 //! Describe* actions are), RegisterImage (on `image/*`) and DeregisterImage (on the image's
 //! ARN, `arn:aws:ec2:REGION::image/ami-...`: images are regional and have no account in it).
 
-use crate::authz::{Check, key};
+use crate::authz::key;
 use crate::context::Call;
 use crate::ec2_xml::{image_xml, instance_type_xml};
 use crate::error::{ApiError, Protocol};
-use crate::generated::Operation;
-use crate::generated::ec2 as input;
-use crate::units::Unit;
-use crate::units::ec2_common::{dry_run, ec2_check, filters, respond};
-use rolecall_core::ec2::page_size;
+use crate::units::ec2_common::{dry_run, ec2_check, filters, paging, respond, respond_set};
 use rolecall_core::ec2_images::RegisterImage as Registration;
-use rolecall_core::paging::encode_token;
 
 fn image_arn(call: &Call<'_>, id: &str) -> String {
     format!("arn:aws:ec2:{}::image/{id}", call.api.config.region)
@@ -20,18 +15,6 @@ fn image_arn(call: &Call<'_>, id: &str) -> String {
 
 fn region_keys(call: &Call<'_>) -> crate::authz::Keys {
     vec![key("ec2:Region", call.api.config.region.clone())]
-}
-
-/// Paging when the request pages (MaxResults or NextToken); EC2 answers in one page otherwise.
-fn paging(
-    max_results: Option<i64>,
-    has_ids: bool,
-    next_token: Option<&str>,
-) -> Result<Option<rolecall_core::PageRequest>, ApiError> {
-    if max_results.is_none() && next_token.is_none() {
-        return Ok(None);
-    }
-    Ok(Some(page_size(max_results, has_ids, next_token)?))
 }
 
 describe_unit!(DescribeImages, |call, input| {
@@ -50,10 +33,13 @@ describe_unit!(DescribeImages, |call, input| {
             page.as_ref(),
         )
         .await?;
-    Ok(respond(call, &|x| {
-        x.list("imagesSet", "item", &images, image_xml);
-        x.leaf_opt("nextToken", next.as_deref().map(encode_token));
-    }))
+    Ok(respond_set(
+        call,
+        "imagesSet",
+        &images,
+        next.as_deref(),
+        image_xml,
+    ))
 });
 
 describe_unit!(DescribeInstanceTypes, |call, input| {
@@ -67,28 +53,21 @@ describe_unit!(DescribeInstanceTypes, |call, input| {
         &filters(input.filters),
         page.as_ref(),
     )?;
-    Ok(respond(call, &|x| {
-        x.list("instanceTypeSet", "item", &types, instance_type_xml);
-        x.leaf_opt("nextToken", next.as_deref().map(encode_token));
-    }))
+    let set = "instanceTypeSet";
+    Ok(respond_set(
+        call,
+        set,
+        &types,
+        next.as_deref(),
+        instance_type_xml,
+    ))
 });
 
-pub(crate) struct RegisterImage;
-
-impl Unit for RegisterImage {
-    const OP: Operation = Operation::RegisterImage;
-    type Input = input::RegisterImageInput;
-    type Resolved = ();
-
-    async fn resolve(_: &Call<'_>, _: &Self::Input) -> Result<(), ApiError> {
-        Ok(())
-    }
-
-    fn checks(call: &Call<'_>, _: &Self::Input, _: &()) -> Vec<Check> {
-        vec![ec2_check(Self::OP, image_arn(call, "*"), region_keys(call))]
-    }
-
-    async fn handle(call: &Call<'_>, input: Self::Input, _: ()) -> Result<String, ApiError> {
+unit!(
+    RegisterImage,
+    resolve |_, _| -> () {},
+    checks |call, _, _| { vec![ec2_check(Self::OP, image_arn(call, "*"), region_keys(call))] },
+    handle |call, input, _| {
         dry_run(input.dry_run)?;
         if !input.tag_specifications.is_empty() {
             // Tagging on creation would also need ec2:CreateTags; not modelled yet.
@@ -117,32 +96,20 @@ impl Unit for RegisterImage {
             x.leaf("imageId", &image.id);
         }))
     }
-}
+);
 
-pub(crate) struct DeregisterImage;
-
-impl Unit for DeregisterImage {
-    const OP: Operation = Operation::DeregisterImage;
-    type Input = input::DeregisterImageInput;
-    type Resolved = ();
-
-    async fn resolve(_: &Call<'_>, _: &Self::Input) -> Result<(), ApiError> {
-        Ok(())
-    }
-
-    fn checks(call: &Call<'_>, input: &Self::Input, _: &()) -> Vec<Check> {
-        vec![ec2_check(
-            Self::OP,
-            image_arn(call, &input.image_id),
-            region_keys(call),
-        )]
-    }
-
-    async fn handle(call: &Call<'_>, input: Self::Input, _: ()) -> Result<String, ApiError> {
+unit!(
+    DeregisterImage,
+    resolve |_, _| -> () {},
+    checks |call, input, _| {
+        let image = image_arn(call, &input.image_id);
+        vec![ec2_check(Self::OP, image, region_keys(call))]
+    },
+    handle |call, input, _| {
         dry_run(input.dry_run)?;
         call.api.ec2.deregister_image(&input.image_id).await?;
         Ok(respond(call, &|x| {
             x.leaf("return", "true");
         }))
     }
-}
+);

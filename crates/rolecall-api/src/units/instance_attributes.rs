@@ -5,12 +5,11 @@
 use crate::authz::{self, key};
 use crate::ec2_xml::state_xml;
 use crate::generated::ec2 as input;
-use crate::units::ec2_common::{FoundInstance, dry_run, ec2_check, filters, respond};
+use crate::units::ec2_common::{FoundInstance, dry_run, ec2_check, filters, respond, respond_set};
 use rolecall_core::Error;
 use rolecall_core::ec2::page_size;
 use rolecall_core::ec2_status::{AttributeChange, reachability_of, status_of};
 use rolecall_core::model::Instance;
-use rolecall_core::paging::encode_token;
 use rolecall_wire::Xml;
 
 fn status_xml(x: &mut Xml, name: &str, i: &Instance) {
@@ -41,18 +40,16 @@ describe_unit!(DescribeInstanceStatus, |call, input| {
             page,
         )
         .await?;
-    Ok(respond(call, &|x| {
-        x.list("instanceStatusSet", "item", &rows, |x, i| {
-            x.leaf("instanceId", &i.id);
-            x.leaf("availabilityZone", &i.availability_zone);
-            state_xml(x, "instanceState", i.state);
-            status_xml(x, "systemStatus", i);
-            status_xml(x, "instanceStatus", i);
-            x.elem("attachedEbsStatus", |x| {
-                x.leaf("status", status_of(i));
-            });
+    let set = "instanceStatusSet";
+    Ok(respond_set(call, set, &rows, next.as_deref(), |x, i| {
+        x.leaf("instanceId", &i.id);
+        x.leaf("availabilityZone", &i.availability_zone);
+        state_xml(x, "instanceState", i.state);
+        status_xml(x, "systemStatus", i);
+        status_xml(x, "instanceStatus", i);
+        x.elem("attachedEbsStatus", |x| {
+            x.leaf("status", status_of(i));
         });
-        x.leaf_opt("nextToken", next.as_deref().map(encode_token));
     }))
 });
 

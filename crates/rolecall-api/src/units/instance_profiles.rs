@@ -5,7 +5,7 @@
 //! checked on the role it resolved, and the very same role (by id) is the one added.
 
 use crate::authz;
-use crate::iam_xml::{profile_xml, respond, respond_empty, truncation};
+use crate::iam_xml::{profile_xml, respond_empty, respond_page};
 use crate::units::iam_common::{
     iam_check, list_by_path, model_tags, on_entity, on_resource, page_of, tag_keys_of, tag_units,
 };
@@ -18,59 +18,35 @@ on_resource!(
         authz::with_path(call.api, "instance-profile", input.path.as_deref(), name)
     },
     keys(|input| tag_keys_of(&input.tags)),
-    |call, input| {
-        let p = call
-            .api
-            .iam
-            .create_instance_profile(
-                &input.instance_profile_name,
-                input.path.as_deref(),
-                model_tags(input.tags),
-            )
-            .await?;
-        Ok(respond(call, |x| {
-            x.elem("InstanceProfile", |x| profile_xml(x, &p));
-        }))
-    }
+    elem("InstanceProfile", profile_xml, |iam, input| {
+        iam.create_instance_profile(
+            &input.instance_profile_name,
+            input.path.as_deref(),
+            model_tags(input.tags),
+        )
+    })
 );
 
 on_entity!(
     GetInstanceProfile,
     InstanceProfile(instance_profile_name),
-    |call, input| {
-        let p = call
-            .api
-            .iam
-            .get_instance_profile(&input.instance_profile_name)
-            .await?;
-        Ok(respond(call, |x| {
-            x.elem("InstanceProfile", |x| profile_xml(x, &p));
-        }))
-    }
+    elem("InstanceProfile", profile_xml, |iam, input| {
+        iam.get_instance_profile(&input.instance_profile_name)
+    })
 );
 
 on_entity!(
     DeleteInstanceProfile,
     InstanceProfile(instance_profile_name),
-    |call, input| {
-        call.api
-            .iam
-            .delete_instance_profile(&input.instance_profile_name)
-            .await?;
-        Ok(respond_empty(call))
-    }
+    empty(|iam, input| iam.delete_instance_profile(&input.instance_profile_name))
 );
 
 on_entity!(
     RemoveRoleFromInstanceProfile,
     InstanceProfile(instance_profile_name),
-    |call, input| {
-        call.api
-            .iam
-            .remove_role_from_instance_profile(&input.instance_profile_name, &input.role_name)
-            .await?;
-        Ok(respond_empty(call))
-    }
+    empty(|iam, input| {
+        iam.remove_role_from_instance_profile(&input.instance_profile_name, &input.role_name)
+    })
 );
 
 tag_units!(
@@ -99,10 +75,7 @@ on_entity!(
             .iam
             .list_instance_profiles_for_role(&input.role_name, &page)
             .await?;
-        Ok(respond(call, |x| {
-            x.list("InstanceProfiles", "member", &page.items, profile_xml);
-            truncation(x, &page);
-        }))
+        Ok(respond_page(call, "InstanceProfiles", &page, profile_xml))
     }
 );
 
@@ -150,20 +123,18 @@ unit!(
 #[cfg(test)]
 mod tests {
     use crate::generated::Operation;
-    use crate::units::testing::{api, call, checks_of, create_role};
+    use crate::units::testing::{answered, api, call, checks_of, create_role};
 
     #[tokio::test]
     async fn add_role_checks_and_adds_the_role_it_resolved() {
         let api = api().await;
         create_role(&api, "r", Some("/team/")).await;
-        let created = call(
+        let created = answered(
             &api,
             Operation::CreateInstanceProfile,
             &[("InstanceProfileName", "p")],
         )
-        .await
-        .expect("a unit")
-        .expect("created");
+        .await;
         assert!(created.contains("<InstanceProfileName>p</InstanceProfileName>"));
         let missing = call(
             &api,
@@ -173,14 +144,12 @@ mod tests {
         .await
         .expect("a unit");
         assert_eq!(missing.expect_err("no such role").code, "NoSuchEntity");
-        call(
+        answered(
             &api,
             Operation::AddRoleToInstanceProfile,
             &[("InstanceProfileName", "p"), ("RoleName", "r")],
         )
-        .await
-        .expect("a unit")
-        .expect("added");
+        .await;
         let profile = api.iam.get_instance_profile("p").await.expect("profile");
         assert_eq!(
             profile.roles[0].arn,

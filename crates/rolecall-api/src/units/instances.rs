@@ -575,7 +575,7 @@ on_instance!(GetConsoleOutput, |call, input| {
 mod tests {
     use super::GetConsoleOutput as U;
     use crate::generated::Operation;
-    use crate::units::testing::{ACCOUNT, api, call, checks_of, launch};
+    use crate::units::testing::{ACCOUNT, answered, api, checks_of, launch, refused};
     use rolecall_core::model::Instance;
     use rolecall_runtime::{ConsoleOutput, InstanceRuntime, RuntimeError};
     use std::sync::Arc;
@@ -613,14 +613,12 @@ mod tests {
         let mut api = api().await;
         api.runtime = Arc::new(Printed);
         let id = launch(&api).await;
-        let body = call(
+        let body = answered(
             &api,
             Operation::GetConsoleOutput,
             &[("InstanceId", id.as_str()), ("Latest", "true")],
         )
-        .await
-        .expect("unit")
-        .expect("answer");
+        .await;
         assert!(
             body.contains(&format!("<instanceId>{id}</instanceId>")),
             "{body}"
@@ -643,23 +641,18 @@ mod tests {
     async fn records_only_instances_have_no_output_and_unknown_ones_are_not_found() {
         let api = api().await;
         let id = launch(&api).await;
-        let body = call(&api, Operation::GetConsoleOutput, &[("InstanceId", &id)])
-            .await
-            .expect("unit")
-            .expect("answer");
+        let body = answered(&api, Operation::GetConsoleOutput, &[("InstanceId", &id)]).await;
         assert!(
             body.contains(&format!("<instanceId>{id}</instanceId>")),
             "{body}"
         );
         assert!(!body.contains("<output>"), "{body}");
-        let err = call(
+        let err = refused(
             &api,
             Operation::GetConsoleOutput,
             &[("InstanceId", "i-0123456789abcdef0")],
         )
-        .await
-        .expect("unit")
-        .expect_err("unknown instance");
+        .await;
         assert_eq!(err.code, "InvalidInstanceID.NotFound");
     }
 }

@@ -48,17 +48,14 @@ on_entity!(GetLoginProfile, UserOrCaller(user_name), |call, input| {
     Ok(respond(call, |x| profile_xml(x, &profile)))
 });
 
-on_entity!(UpdateLoginProfile, User(user_name), |call, input| {
-    call.api
-        .iam
-        .update_login_profile(
-            &input.user_name,
-            input.password.as_deref(),
-            input.password_reset_required,
-        )
-        .await?;
-    Ok(respond_empty(call))
-});
+on_entity!(
+    UpdateLoginProfile,
+    User(user_name),
+    empty(|iam, input| {
+        let (password, reset) = (input.password.as_deref(), input.password_reset_required);
+        iam.update_login_profile(&input.user_name, password, reset)
+    })
+);
 
 on_entity!(
     DeleteLoginProfile,
@@ -70,28 +67,31 @@ on_entity!(
     }
 );
 
+/// The password policy UpdateAccountPasswordPolicy sets: what it omits is the default.
+fn password_policy(
+    input: &crate::generated::inputs::UpdateAccountPasswordPolicy,
+) -> PasswordPolicy {
+    let d = PasswordPolicy::default();
+    PasswordPolicy {
+        minimum_password_length: input
+            .minimum_password_length
+            .unwrap_or(d.minimum_password_length),
+        require_symbols: input.require_symbols.unwrap_or(false),
+        require_numbers: input.require_numbers.unwrap_or(false),
+        require_uppercase_characters: input.require_uppercase_characters.unwrap_or(false),
+        require_lowercase_characters: input.require_lowercase_characters.unwrap_or(false),
+        allow_users_to_change_password: input.allow_users_to_change_password.unwrap_or(false),
+        // 0 means "never" for both, as when omitted.
+        max_password_age: input.max_password_age.filter(|d| *d > 0),
+        password_reuse_prevention: input.password_reuse_prevention.filter(|n| *n > 0),
+        hard_expiry: input.hard_expiry,
+    }
+}
+
 on_resource!(
     UpdateAccountPasswordPolicy,
     |_, _| "*".into(),
-    |call, input| {
-        let d = PasswordPolicy::default();
-        let policy = PasswordPolicy {
-            minimum_password_length: input
-                .minimum_password_length
-                .unwrap_or(d.minimum_password_length),
-            require_symbols: input.require_symbols.unwrap_or(false),
-            require_numbers: input.require_numbers.unwrap_or(false),
-            require_uppercase_characters: input.require_uppercase_characters.unwrap_or(false),
-            require_lowercase_characters: input.require_lowercase_characters.unwrap_or(false),
-            allow_users_to_change_password: input.allow_users_to_change_password.unwrap_or(false),
-            // 0 means "never" for both, as when omitted.
-            max_password_age: input.max_password_age.filter(|d| *d > 0),
-            password_reuse_prevention: input.password_reuse_prevention.filter(|n| *n > 0),
-            hard_expiry: input.hard_expiry,
-        };
-        call.api.iam.update_password_policy(policy).await?;
-        Ok(respond_empty(call))
-    }
+    empty(|iam, input| iam.update_password_policy(password_policy(&input)))
 );
 
 on_resource!(
@@ -137,16 +137,20 @@ on_resource!(
 on_resource!(
     DeleteAccountPasswordPolicy,
     |_, _| "*".into(),
-    |call, _input| {
-        call.api.iam.delete_password_policy().await?;
-        Ok(respond_empty(call))
-    }
+    empty(|iam, _input| iam.delete_password_policy())
 );
 
 #[cfg(test)]
 mod tests {
     use crate::generated::Operation;
-    use crate::units::testing::{api, call};
+    use crate::units::testing::{answered, api};
+
+    async fn verifies(api: &crate::context::Api, user: &str, password: &str) -> bool {
+        api.iam
+            .verify_password(user, password)
+            .await
+            .expect("verified")
+    }
 
     #[tokio::test]
     async fn the_password_verifies_and_is_never_answered() {
@@ -156,73 +160,32 @@ mod tests {
             .await
             .expect("user");
         let params = [("UserName", "alice"), ("Password", "Sekr1t-Pass!")];
-        let body = call(&api, Operation::CreateLoginProfile, &params)
-            .await
-            .expect("a unit")
-            .expect("created");
+        let body = answered(&api, Operation::CreateLoginProfile, &params).await;
         assert!(body.contains("<UserName>alice</UserName>"), "{body}");
         assert!(!body.contains("Sekr1t-Pass!"), "{body}");
-        assert!(
-            api.iam
-                .verify_password("alice", "Sekr1t-Pass!")
-                .await
-                .expect("verified")
-        );
-        assert!(
-            !api.iam
-                .verify_password("alice", "sekr1t-pass!")
-                .await
-                .expect("verified")
-        );
-        assert!(
-            !api.iam
-                .verify_password("bob", "Sekr1t-Pass!")
-                .await
-                .expect("verified")
-        );
+        assert!(verifies(&api, "alice", "Sekr1t-Pass!").await);
+        assert!(!verifies(&api, "alice", "sekr1t-pass!").await);
+        assert!(!verifies(&api, "bob", "Sekr1t-Pass!").await);
 
         let new = [("UserName", "alice"), ("Password", "Other-Pass-2")];
-        call(&api, Operation::UpdateLoginProfile, &new)
-            .await
-            .expect("a unit")
-            .expect("updated");
-        assert!(
-            !api.iam
-                .verify_password("alice", "Sekr1t-Pass!")
-                .await
-                .expect("verified")
-        );
-        assert!(
-            api.iam
-                .verify_password("alice", "Other-Pass-2")
-                .await
-                .expect("verified")
-        );
+        answered(&api, Operation::UpdateLoginProfile, &new).await;
+        assert!(!verifies(&api, "alice", "Sekr1t-Pass!").await);
+        assert!(verifies(&api, "alice", "Other-Pass-2").await);
 
-        call(
+        answered(
             &api,
             Operation::DeleteLoginProfile,
             &[("UserName", "alice")],
         )
-        .await
-        .expect("a unit")
-        .expect("deleted");
-        assert!(
-            !api.iam
-                .verify_password("alice", "Other-Pass-2")
-                .await
-                .expect("verified")
-        );
+        .await;
+        assert!(!verifies(&api, "alice", "Other-Pass-2").await);
         // A password that must be reset still checks, and says so; sign-in shows the message.
         let reset = [
             ("UserName", "alice"),
             ("Password", "Reset-Me-3"),
             ("PasswordResetRequired", "true"),
         ];
-        call(&api, Operation::CreateLoginProfile, &reset)
-            .await
-            .expect("a unit")
-            .expect("created");
+        answered(&api, Operation::CreateLoginProfile, &reset).await;
         let checked = api
             .iam
             .check_console_password("alice", "Reset-Me-3")

@@ -75,9 +75,7 @@ macro_rules! describe_unit {
             $unit,
             resolve |_, _| -> () {},
             checks |call, _, _| {
-                let region = call.api.config.region.clone();
-                let keys = vec![$crate::authz::key("ec2:Region", region)];
-                vec![$crate::units::ec2_common::ec2_check(Self::OP, "*".into(), keys)]
+                $crate::units::ec2_common::describe_checks(call, Self::OP)
             },
             handle |$call, $in, _| {
                 $crate::units::ec2_common::dry_run($in.dry_run)?;

@@ -3,38 +3,27 @@
 //! Describe* actions are.
 
 use crate::ec2_xml::{security_group_xml, subnet_xml, vpc_xml};
-use crate::error::ApiError;
-use crate::units::ec2_common::{filters, respond};
-use rolecall_core::ec2::page_size;
-use rolecall_core::paging::encode_token;
-
-/// Paging when the request pages (MaxResults or NextToken), as EC2 answers in one page otherwise.
-fn paging(
-    max_results: Option<i64>,
-    next_token: Option<&str>,
-) -> Result<Option<rolecall_core::PageRequest>, ApiError> {
-    if max_results.is_none() && next_token.is_none() {
-        return Ok(None);
-    }
-    Ok(Some(page_size(max_results, false, next_token)?))
-}
+use crate::units::ec2_common::{filters, paging, respond_set};
 
 describe_unit!(DescribeVpcs, |call, input| {
-    let page = paging(input.max_results, input.next_token.as_deref())?;
+    let page = paging(input.max_results, false, input.next_token.as_deref())?;
     let (vpcs, next) = call
         .api
         .ec2
         .describe_vpcs(&input.vpc_ids, &filters(input.filters), page.as_ref())
         .await?;
     let owner = call.api.iam.account_id();
-    Ok(respond(call, &|x| {
-        x.list("vpcSet", "item", &vpcs, |x, v| vpc_xml(x, v, owner));
-        x.leaf_opt("nextToken", next.as_deref().map(encode_token));
-    }))
+    Ok(respond_set(
+        call,
+        "vpcSet",
+        &vpcs,
+        next.as_deref(),
+        |x, v| vpc_xml(x, v, owner),
+    ))
 });
 
 describe_unit!(DescribeSubnets, |call, input| {
-    let page = paging(input.max_results, input.next_token.as_deref())?;
+    let page = paging(input.max_results, false, input.next_token.as_deref())?;
     let (subnets, next) = call
         .api
         .ec2
@@ -42,16 +31,17 @@ describe_unit!(DescribeSubnets, |call, input| {
         .await?;
     let owner = call.api.iam.account_id();
     let region = call.api.config.region.as_str();
-    Ok(respond(call, &|x| {
-        x.list("subnetSet", "item", &subnets, |x, s| {
-            subnet_xml(x, s, owner, region)
-        });
-        x.leaf_opt("nextToken", next.as_deref().map(encode_token));
-    }))
+    Ok(respond_set(
+        call,
+        "subnetSet",
+        &subnets,
+        next.as_deref(),
+        |x, s| subnet_xml(x, s, owner, region),
+    ))
 });
 
 describe_unit!(DescribeSecurityGroups, |call, input| {
-    let page = paging(input.max_results, input.next_token.as_deref())?;
+    let page = paging(input.max_results, false, input.next_token.as_deref())?;
     let (groups, next) = call
         .api
         .ec2
@@ -64,10 +54,8 @@ describe_unit!(DescribeSecurityGroups, |call, input| {
         .await?;
     let owner = call.api.iam.account_id();
     let region = call.api.config.region.as_str();
-    Ok(respond(call, &|x| {
-        x.list("securityGroupInfo", "item", &groups, |x, g| {
-            security_group_xml(x, g, owner, region)
-        });
-        x.leaf_opt("nextToken", next.as_deref().map(encode_token));
+    let set = "securityGroupInfo";
+    Ok(respond_set(call, set, &groups, next.as_deref(), |x, g| {
+        security_group_xml(x, g, owner, region)
     }))
 });

@@ -2,10 +2,10 @@
 //! the request names it (`iam:PolicyARN` too).
 
 use crate::authz;
-use crate::iam_xml::{paged, respond, respond_empty, truncation};
 use crate::iam_xml::{policy_xml, version_xml};
+use crate::iam_xml::{respond, respond_page, truncation};
 use crate::units::iam_common::{
-    max_items_str, model_tags, on_policy, on_resource, page_of, removed_tag_keys, tag_keys_of,
+    model_tags, on_policy, on_resource, page_in_memory, page_of, removed_tag_keys, tag_keys_of,
     tags_response,
 };
 use rolecall_core::OwnerKind;
@@ -21,30 +21,29 @@ on_resource!(
         &input.policy_name
     ),
     keys(|input| tag_keys_of(&input.tags)),
-    |call, input| {
-        let p = call
-            .api
-            .iam
-            .create_policy(NewPolicy {
+    elem(
+        "Policy",
+        |x, p| policy_xml(x, p, true),
+        |iam, input| {
+            iam.create_policy(NewPolicy {
                 name: &input.policy_name,
                 path: input.path.as_deref(),
                 document: &input.policy_document,
                 description: input.description.as_deref(),
                 tags: model_tags(input.tags),
             })
-            .await?;
-        Ok(respond(call, |x| {
-            x.elem("Policy", |x| policy_xml(x, &p, true));
-        }))
-    }
+        }
+    )
 );
 
-on_policy!(GetPolicy, |call, input| {
-    let p = call.api.iam.get_policy(&input.policy_arn).await?;
-    Ok(respond(call, |x| {
-        x.elem("Policy", |x| policy_xml(x, &p, true));
-    }))
-});
+on_policy!(
+    GetPolicy,
+    elem(
+        "Policy",
+        |x, p| policy_xml(x, p, true),
+        |iam, input| iam.get_policy(&input.policy_arn)
+    )
+);
 
 on_resource!(
     ListPolicies,
@@ -60,101 +59,68 @@ on_resource!(
                 &page_of(input.marker.as_deref(), input.max_items)?,
             )
             .await?;
-        Ok(respond(call, |x| {
-            x.list("Policies", "member", &page.items, |x, p| {
-                policy_xml(x, p, false)
-            });
-            truncation(x, &page);
+        Ok(respond_page(call, "Policies", &page, |x, p| {
+            policy_xml(x, p, false)
         }))
     }
 );
 
-on_policy!(DeletePolicy, |call, input| {
-    call.api.iam.delete_policy(&input.policy_arn).await?;
-    Ok(respond_empty(call))
-});
+on_policy!(
+    DeletePolicy,
+    empty(|iam, input| iam.delete_policy(&input.policy_arn))
+);
 
-on_policy!(CreatePolicyVersion, |call, input| {
-    let v = call
-        .api
-        .iam
-        .create_policy_version(
-            &input.policy_arn,
-            &input.policy_document,
-            input.set_as_default.unwrap_or(false),
-        )
-        .await?;
-    Ok(respond(call, |x| {
-        x.elem("PolicyVersion", |x| version_xml(x, &v, false));
-    }))
-});
+on_policy!(
+    CreatePolicyVersion,
+    elem(
+        "PolicyVersion",
+        |x, v| version_xml(x, v, false),
+        |iam, input| {
+            let set_as_default = input.set_as_default.unwrap_or(false);
+            iam.create_policy_version(&input.policy_arn, &input.policy_document, set_as_default)
+        }
+    )
+);
 
-on_policy!(GetPolicyVersion, |call, input| {
-    let v = call
-        .api
-        .iam
-        .get_policy_version(&input.policy_arn, &input.version_id)
-        .await?;
-    Ok(respond(call, |x| {
-        x.elem("PolicyVersion", |x| version_xml(x, &v, true));
-    }))
-});
+on_policy!(
+    GetPolicyVersion,
+    elem(
+        "PolicyVersion",
+        |x, v| version_xml(x, v, true),
+        |iam, input| iam.get_policy_version(&input.policy_arn, &input.version_id)
+    )
+);
 
 on_policy!(ListPolicyVersions, |call, input| {
     let versions = call.api.iam.list_policy_versions(&input.policy_arn).await?;
-    let max_items = max_items_str(input.max_items);
-    let page = paged(
-        versions,
-        input.marker.as_deref(),
-        max_items.as_deref(),
-        |v| v.version_id.clone(),
-    )?;
-    Ok(respond(call, |x| {
-        x.list("Versions", "member", &page.items, |x, v| {
-            version_xml(x, v, false)
-        });
-        truncation(x, &page);
+    let page = page_in_memory(versions, input.marker.as_deref(), input.max_items, |v| {
+        v.version_id.clone()
+    })?;
+    Ok(respond_page(call, "Versions", &page, |x, v| {
+        version_xml(x, v, false)
     }))
 });
 
-on_policy!(DeletePolicyVersion, |call, input| {
-    call.api
-        .iam
-        .delete_policy_version(&input.policy_arn, &input.version_id)
-        .await?;
-    Ok(respond_empty(call))
-});
+on_policy!(
+    DeletePolicyVersion,
+    empty(|iam, input| iam.delete_policy_version(&input.policy_arn, &input.version_id))
+);
 
-on_policy!(SetDefaultPolicyVersion, |call, input| {
-    call.api
-        .iam
-        .set_default_policy_version(&input.policy_arn, &input.version_id)
-        .await?;
-    Ok(respond_empty(call))
-});
+on_policy!(
+    SetDefaultPolicyVersion,
+    empty(|iam, input| iam.set_default_policy_version(&input.policy_arn, &input.version_id))
+);
 
 on_policy!(
     TagPolicy,
     keys(|input| tag_keys_of(&input.tags)),
-    |call, input| {
-        call.api
-            .iam
-            .tag_policy(&input.policy_arn, model_tags(input.tags))
-            .await?;
-        Ok(respond_empty(call))
-    }
+    empty(|iam, input| iam.tag_policy(&input.policy_arn, model_tags(input.tags)))
 );
 
 on_policy!(
     UntagPolicy,
     keys(|input| removed_tag_keys(&input.tag_keys)),
-    |call, input| {
-        call.api
-            .iam
-            .untag_policy(&input.policy_arn, input.tag_keys)
-            .await?;
-        Ok(respond_empty(call))
-    }
+    empty(|iam, input| iam.untag_policy(&input.policy_arn, input.tag_keys))
 );
 
 on_resource!(

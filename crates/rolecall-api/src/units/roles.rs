@@ -1,7 +1,7 @@
 //! The role family: create, read, list, update, delete, tag, and permissions boundaries.
 
 use crate::authz;
-use crate::iam_xml::{respond, respond_empty, role_xml};
+use crate::iam_xml::{respond, role_xml};
 use crate::units::iam_common::{
     boundary_key, boundary_units, list_by_path, model_tags, on_entity, on_resource, tag_keys_of,
     tag_units,
@@ -16,11 +16,11 @@ on_resource!(
         keys.extend(tag_keys_of(&input.tags));
         keys
     }),
-    |call, input| {
-        let role = call
-            .api
-            .iam
-            .create_role(NewRole {
+    elem(
+        "Role",
+        |x, role| role_xml(x, role, true),
+        |iam, input| {
+            iam.create_role(NewRole {
                 name: &input.role_name,
                 path: input.path.as_deref(),
                 trust_policy: &input.assume_role_policy_document,
@@ -29,11 +29,8 @@ on_resource!(
                 tags: model_tags(input.tags),
                 permissions_boundary: input.permissions_boundary.as_deref(),
             })
-            .await?;
-        Ok(respond(call, |x| {
-            x.elem("Role", |x| role_xml(x, &role, true));
-        }))
-    }
+        }
+    )
 );
 
 on_entity!(GetRole, Role(role_name), |call, input| {
@@ -74,18 +71,17 @@ on_entity!(UpdateRoleDescription, Role(role_name), |call, input| {
     }))
 });
 
-on_entity!(UpdateAssumeRolePolicy, Role(role_name), |call, input| {
-    call.api
-        .iam
-        .update_assume_role_policy(&input.role_name, &input.policy_document)
-        .await?;
-    Ok(respond_empty(call))
-});
+on_entity!(
+    UpdateAssumeRolePolicy,
+    Role(role_name),
+    empty(|iam, input| iam.update_assume_role_policy(&input.role_name, &input.policy_document))
+);
 
-on_entity!(DeleteRole, Role(role_name), |call, input| {
-    call.api.iam.delete_role(&input.role_name).await?;
-    Ok(respond_empty(call))
-});
+on_entity!(
+    DeleteRole,
+    Role(role_name),
+    empty(|iam, input| iam.delete_role(&input.role_name))
+);
 
 tag_units!(Role(role_name), tag_role, untag_role, get_role, units [
     TagRole,

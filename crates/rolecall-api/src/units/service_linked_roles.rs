@@ -15,20 +15,17 @@ on_resource!(
         authz::with_path(call.api, "role", Some(&path_of(service)), &name)
     },
     keys(|input| vec![key("iam:AWSServiceName", &input.aws_service_name)]),
-    |call, input| {
-        let role = call
-            .api
-            .iam
-            .create_service_linked_role(
+    elem(
+        "Role",
+        |x, role| role_xml(x, role, true),
+        |iam, input| {
+            iam.create_service_linked_role(
                 &input.aws_service_name,
                 input.description.as_deref(),
                 input.custom_suffix.as_deref(),
             )
-            .await?;
-        Ok(respond(call, |x| {
-            x.elem("Role", |x| role_xml(x, &role, true));
-        }))
-    }
+        }
+    )
 );
 
 on_entity!(DeleteServiceLinkedRole, Role(role_name), |call, input| {

@@ -7,6 +7,7 @@ use crate::authz::Check;
 use crate::context::Call;
 use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
+use crate::sts_sessions;
 use rolecall_wire::{Params, Xml, query_response};
 
 fn respond(call: &Call<'_>, body: impl Fn(&mut Xml)) -> String {
@@ -104,38 +105,44 @@ async fn account_of_key(call: &Call<'_>, id: &str) -> Result<String, ApiError> {
     })
 }
 
-// AssumeRole: its own input rules first (whoever calls), then the trust policy decides.
-unit!(
+/// A unit whose session is minted by `sts_sessions`: the parameters checked by its own rules
+/// (`$validate`, whoever calls), `sts:<Action>` on `$resource(call)`, then `$mint(call)`.
+macro_rules! session_unit {
+    ($unit:ident, $validate:path, $resource:expr, $mint:path$(,)?) => {
+        unit!(
+            $unit,
+            input Raw,
+            parse |p| {
+                $validate(p)?;
+                Ok(Raw)
+            },
+            resolve |_, _| -> () {},
+            checks |call, _, _| {
+                let resource: fn(&Call<'_>) -> String = $resource;
+                vec![sts_check(Self::OP, resource(call))]
+            },
+            handle |call, _, _| { $mint(call).await }
+        );
+    };
+}
+
+// AssumeRole: the role named; for the record only, as `authz::authorize` evaluates AssumeRole
+// against the role's trust policy (and the caller's identity policies for a caller of this
+// account).
+session_unit!(
     AssumeRole,
-    input Raw,
-    parse |p| {
-        crate::sts_sessions::validate_assume_role(p)?;
-        Ok(Raw)
-    },
-    resolve |_, _| -> () {},
-    // For the record only: `authz::authorize` evaluates AssumeRole against the role's trust
-    // policy (and the caller's identity policies for a caller of this account).
-    checks |call, _, _| {
-        let role = call.params.get("RoleArn").unwrap_or("*").to_string();
-        vec![sts_check(Self::OP, role)]
-    },
-    handle |call, _, _| { crate::sts_sessions::assume_role(call).await }
+    sts_sessions::validate_assume_role,
+    |call| call.params.get("RoleArn").unwrap_or("*").to_string(),
+    sts_sessions::assume_role,
 );
 
-// GetFederationToken: its input rules first, then `sts:GetFederationToken` on the federated
-// user it names; callable with long-term keys only.
-unit!(
+// GetFederationToken: on the federated user it names; callable with long-term keys only.
+session_unit!(
     GetFederationToken,
-    input Raw,
-    parse |p| {
-        crate::sts_sessions::validate_federation(p)?;
-        Ok(Raw)
-    },
-    resolve |_, _| -> () {},
-    checks |call, _, _| {
+    sts_sessions::validate_federation,
+    |call| {
         let name = call.params.get("Name").unwrap_or_default();
-        let arn = crate::sts_sessions::federated_user_arn(&call.principal.account_id, name);
-        vec![sts_check(Self::OP, arn)]
+        sts_sessions::federated_user_arn(&call.principal.account_id, name)
     },
-    handle |call, _, _| { crate::sts_sessions::get_federation_token(call).await }
+    sts_sessions::get_federation_token,
 );

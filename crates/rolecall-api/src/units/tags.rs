@@ -7,12 +7,11 @@ use crate::context::Call;
 use crate::error::ApiError;
 use crate::generated::Operation;
 use crate::generated::ec2 as input;
-use crate::units::ec2_common::{dry_run, ec2_check, filters, respond};
+use crate::units::ec2_common::{dry_run, ec2_check, filters, respond, respond_set};
 use crate::units::iam_common::removed_tag_keys;
 use rolecall_core::ec2::page_size;
 use rolecall_core::ec2_tags::resource_type;
 use rolecall_core::model::{Association, Instance, Tag};
-use rolecall_core::paging::encode_token;
 
 /// Each resource a tag call names, with the instance as it is when it is one.
 type Targets = Vec<(String, Option<(Instance, Option<Association>)>)>;
@@ -125,13 +124,16 @@ describe_unit!(DescribeTags, |call, input| {
         .ec2
         .describe_tags(&filters(input.filters), page)
         .await?;
-    Ok(respond(call, &|x| {
-        x.list("tagSet", "item", &tags, |x, t| {
+    Ok(respond_set(
+        call,
+        "tagSet",
+        &tags,
+        next.as_deref(),
+        |x, t| {
             x.leaf("resourceId", &t.resource_id);
             x.leaf("resourceType", &t.resource_type);
             x.leaf("key", &t.key);
             x.leaf("value", &t.value);
-        });
-        x.leaf_opt("nextToken", next.as_deref().map(encode_token));
-    }))
+        },
+    ))
 });

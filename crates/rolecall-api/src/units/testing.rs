@@ -102,6 +102,18 @@ pub async fn call(
     super::dispatch::dispatch(&request.call(api, op), &facts).await
 }
 
+/// The answer of unit `op`, run as `call` does, which must succeed.
+pub async fn answered(api: &Api, op: Operation, params: &[(&str, &str)]) -> String {
+    let answer = call(api, op, params).await.expect("a unit");
+    answer.unwrap_or_else(|e| panic!("{op:?} refused: {e:?}"))
+}
+
+/// The error of unit `op`, run as `call` does, which must fail.
+pub async fn refused(api: &Api, op: Operation, params: &[(&str, &str)]) -> ApiError {
+    let answer = call(api, op, params).await.expect("a unit");
+    answer.expect_err("refused")
+}
+
 /// The checks unit `U` computes, as the root, for these parameters (resolved as `run` does).
 pub async fn checks_of<U: Unit>(api: &Api, params: &[(&str, &str)]) -> Vec<Check> {
     let request = RootRequest::new(params);

@@ -1,7 +1,7 @@
 //! The user family: create, read, list, update, delete, tag, and permissions boundaries.
 
 use crate::authz;
-use crate::iam_xml::{respond, respond_empty, user_xml};
+use crate::iam_xml::{respond, user_xml};
 use crate::principal::PrincipalKind;
 use crate::units::iam_common::{
     boundary_key, boundary_units, list_by_path, model_tags, on_entity, on_resource, tag_keys_of,
@@ -17,21 +17,18 @@ on_resource!(
         keys.extend(tag_keys_of(&input.tags));
         keys
     }),
-    |call, input| {
-        let u = call
-            .api
-            .iam
-            .create_user(
+    elem(
+        "User",
+        |x, u| user_xml(x, u, true),
+        |iam, input| {
+            iam.create_user(
                 &input.user_name,
                 input.path.as_deref(),
                 input.permissions_boundary.as_deref(),
                 model_tags(input.tags),
             )
-            .await?;
-        Ok(respond(call, |x| {
-            x.elem("User", |x| user_xml(x, &u, true));
-        }))
-    }
+        }
+    )
 );
 
 on_entity!(GetUser, UserOrCaller(user_name), |call, input| {
@@ -69,22 +66,20 @@ list_by_path!(ListUsers, "user", list_users, "Users", |x, u| user_xml(
     x, u, false
 ));
 
-on_entity!(UpdateUser, User(user_name), |call, input| {
-    call.api
-        .iam
-        .update_user(
-            &input.user_name,
-            input.new_user_name.as_deref(),
-            input.new_path.as_deref(),
-        )
-        .await?;
-    Ok(respond_empty(call))
-});
+on_entity!(
+    UpdateUser,
+    User(user_name),
+    empty(|iam, input| {
+        let (new_name, new_path) = (input.new_user_name.as_deref(), input.new_path.as_deref());
+        iam.update_user(&input.user_name, new_name, new_path)
+    })
+);
 
-on_entity!(DeleteUser, User(user_name), |call, input| {
-    call.api.iam.delete_user(&input.user_name).await?;
-    Ok(respond_empty(call))
-});
+on_entity!(
+    DeleteUser,
+    User(user_name),
+    empty(|iam, input| iam.delete_user(&input.user_name))
+);
 
 tag_units!(User(user_name), tag_user, untag_user, get_user, units [
     TagUser,
