@@ -19,6 +19,7 @@ mod generated;
 mod iam_xml;
 mod in_process;
 mod input;
+mod instance_fragments;
 mod keys;
 #[cfg(test)]
 mod operation_tests;
