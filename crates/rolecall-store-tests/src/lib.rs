@@ -1264,6 +1264,27 @@ async fn all_pages(ec2: &Ec2, filters: &[Filter], per_page: i64) -> Vec<String> 
     }
 }
 
+/// [`all_pages`] as the unparsed documents (`describe_instance_docs`): their ids, and whether
+/// each carries an association document.
+async fn all_doc_pages(ec2: &Ec2, filters: &[Filter], per_page: i64) -> Vec<(String, bool)> {
+    let (mut out, mut token) = (vec![], None::<String>);
+    loop {
+        let (docs, next) = ec2
+            .describe_instance_docs(&[], filters, Some(per_page), token.as_deref())
+            .await
+            .unwrap();
+        assert!(docs.len() <= per_page as usize);
+        for d in docs {
+            assert!(d.instance.contains(&format!("\"{}\"", d.id)), "{d:?}");
+            out.push((d.id, !d.association.is_empty()));
+        }
+        match next {
+            Some(k) => token = Some(rolecall_core::paging::encode_token(&k)),
+            None => return out,
+        }
+    }
+}
+
 /// The database's filtering and keyset paging select exactly what the filters mean (as computed
 /// in Rust over every instance), for every filter kind, exact values and wildcards.
 pub async fn describe_instances_filters_in_the_database(store: DynStore) {
@@ -1344,6 +1365,16 @@ pub async fn describe_instances_filters_in_the_database(store: DynStore) {
             all_pages(&ec2, filters, 5).await,
             want,
             "{filters:?} in pages"
+        );
+        let want_docs: Vec<(String, bool)> = one_page
+            .0
+            .iter()
+            .map(|(i, a)| (i.id.clone(), a.is_some()))
+            .collect();
+        assert_eq!(
+            all_doc_pages(&ec2, filters, 5).await,
+            want_docs,
+            "{filters:?} as documents in pages"
         );
     }
     // Some cases select something and some nothing, so the comparison above is not vacuous.
