@@ -1247,37 +1247,33 @@ fn reference_match(f: &Filter, i: &Instance, a: Option<&Association>) -> bool {
         .any(|p| values.iter().any(|v| wildcard_match(p, v)))
 }
 
-/// Every page of DescribeInstances with `filters`, `per_page` at a time, concatenated.
-async fn all_pages(ec2: &Ec2, filters: &[Filter], per_page: i64) -> Vec<String> {
+/// Every page of DescribeInstances with `filters`, `per_page` at a time, concatenated: the ids,
+/// and whether each has an association. Each page is read parsed and as the unparsed documents
+/// (`describe_instance_docs`), which must agree.
+async fn all_pages(ec2: &Ec2, filters: &[Filter], per_page: i64) -> Vec<(String, bool)> {
     let (mut out, mut token) = (vec![], None::<String>);
     loop {
         let (rows, next) = ec2
             .describe_instances(&[], filters, Some(per_page), token.as_deref())
             .await
             .unwrap();
-        assert!(rows.len() <= per_page as usize);
-        out.extend(rows.into_iter().map(|(i, _)| i.id));
-        match next {
-            Some(k) => token = Some(rolecall_core::paging::encode_token(&k)),
-            None => return out,
-        }
-    }
-}
-
-/// [`all_pages`] as the unparsed documents (`describe_instance_docs`): their ids, and whether
-/// each carries an association document.
-async fn all_doc_pages(ec2: &Ec2, filters: &[Filter], per_page: i64) -> Vec<(String, bool)> {
-    let (mut out, mut token) = (vec![], None::<String>);
-    loop {
-        let (docs, next) = ec2
+        let (docs, doc_next) = ec2
             .describe_instance_docs(&[], filters, Some(per_page), token.as_deref())
             .await
             .unwrap();
-        assert!(docs.len() <= per_page as usize);
-        for d in docs {
+        assert!(rows.len() <= per_page as usize);
+        assert_eq!(next, doc_next);
+        let page: Vec<(String, bool)> =
+            rows.into_iter().map(|(i, a)| (i.id, a.is_some())).collect();
+        for d in &docs {
             assert!(d.instance.contains(&format!("\"{}\"", d.id)), "{d:?}");
-            out.push((d.id, !d.association.is_empty()));
         }
+        let doc_page: Vec<(String, bool)> = docs
+            .into_iter()
+            .map(|d| (d.id, !d.association.is_empty()))
+            .collect();
+        assert_eq!(page, doc_page);
+        out.extend(page);
         match next {
             Some(k) => token = Some(rolecall_core::paging::encode_token(&k)),
             None => return out,
@@ -1361,20 +1357,15 @@ pub async fn describe_instances_filters_in_the_database(store: DynStore) {
         assert_eq!(one_page.1, None);
         let got: Vec<String> = one_page.0.iter().map(|(i, _)| i.id.clone()).collect();
         assert_eq!(got, want, "{filters:?}");
-        assert_eq!(
-            all_pages(&ec2, filters, 5).await,
-            want,
-            "{filters:?} in pages"
-        );
-        let want_docs: Vec<(String, bool)> = one_page
+        let want_pages: Vec<(String, bool)> = one_page
             .0
             .iter()
             .map(|(i, a)| (i.id.clone(), a.is_some()))
             .collect();
         assert_eq!(
-            all_doc_pages(&ec2, filters, 5).await,
-            want_docs,
-            "{filters:?} as documents in pages"
+            all_pages(&ec2, filters, 5).await,
+            want_pages,
+            "{filters:?} in pages"
         );
     }
     // Some cases select something and some nothing, so the comparison above is not vacuous.
