@@ -19,6 +19,9 @@ mod generated;
 mod iam_xml;
 mod in_process;
 mod input;
+mod instance_fragments;
+#[cfg(test)]
+mod instance_fragments_tests;
 mod keys;
 #[cfg(test)]
 mod operation_tests;

@@ -618,6 +618,38 @@ impl Ec2 {
         max_results: Option<i64>,
         next_token: Option<&str>,
     ) -> Result<(Vec<(Instance, Option<Association>)>, Option<String>)> {
+        let page = self
+            .instances_page(ids, filters, max_results, next_token)
+            .await?;
+        let rows = self.store.query_instances(ids, filters, &page).await?;
+        let page = crate::Page::from_overfetch(rows, page.limit, |(i, _)| i.id.clone());
+        Ok((page.items, page.next))
+    }
+
+    /// [`describe_instances`](Self::describe_instances) as the stored documents, unparsed.
+    pub async fn describe_instance_docs(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+        max_results: Option<i64>,
+        next_token: Option<&str>,
+    ) -> Result<(Vec<crate::InstanceDoc>, Option<String>)> {
+        let page = self
+            .instances_page(ids, filters, max_results, next_token)
+            .await?;
+        let rows = self.store.query_instance_docs(ids, filters, &page).await?;
+        let page = crate::Page::from_overfetch(rows, page.limit, |d| d.id.clone());
+        Ok((page.items, page.next))
+    }
+
+    /// The page of instances a DescribeInstances asks for, its parameters checked.
+    async fn instances_page(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+        max_results: Option<i64>,
+        next_token: Option<&str>,
+    ) -> Result<PageRequest> {
         let page = page_size(max_results, !ids.is_empty(), next_token)?;
         for f in filters {
             check_instance_filter(&f.name)?;
@@ -629,19 +661,10 @@ impl Ec2 {
             self.existing_instances(ids).await?;
             None
         };
-        let rows = self
-            .store
-            .query_instances(
-                ids,
-                filters,
-                &PageRequest {
-                    from,
-                    limit: page.limit,
-                },
-            )
-            .await?;
-        let page = crate::Page::from_overfetch(rows, page.limit, |(i, _)| i.id.clone());
-        Ok((page.items, page.next))
+        Ok(PageRequest {
+            from,
+            limit: page.limit,
+        })
     }
 
     /// Moves instances between states. Every instance is checked before any changes (EC2 refuses

@@ -36,7 +36,9 @@ pub use clock::{Clock, DynClock, ManualClock, SystemClock};
 pub use error::{Error, InternalError, Result};
 pub use paging::{Page, PageRequest};
 pub use principal_store::PrincipalStore;
-pub use store::{Change, ChangeListener, ChangesSince, DynStore, Edit, EntityKind, Store};
+pub use store::{
+    Change, ChangeListener, ChangesSince, DynStore, Edit, EntityKind, InstanceDoc, Store,
+};
 pub use store_error::{
     Dependents, Limit, Missing, Owner, OwnerKind, StoreError, StoreResult, Taken,
 };

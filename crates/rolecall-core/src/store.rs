@@ -154,6 +154,15 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
         filters: &[Filter],
         page: &PageRequest,
     ) -> Result<Vec<(Instance, Option<Association>)>>;
+    /// [`query_instances`](Self::query_instances) as the stored documents, unparsed: for a
+    /// caller that keeps what it derives from a document for as long as the document is the same
+    /// (DescribeInstances' XML).
+    async fn query_instance_docs(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+        page: &PageRequest,
+    ) -> Result<Vec<InstanceDoc>>;
     /// Private IPs of instances that are not terminated.
     async fn live_private_ips(&self) -> Result<Vec<String>>;
     /// Applies `edit` to the instance in one transaction (no lost updates between concurrent
@@ -332,6 +341,17 @@ impl EntityKind {
     pub fn parse(s: &str) -> Option<EntityKind> {
         EntityKind::ALL.into_iter().find(|k| k.name() == s)
     }
+}
+
+/// An instance's stored document and its active association's (empty if none), as
+/// [`Store::query_instance_docs`] returns them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceDoc {
+    pub id: String,
+    /// The instance's JSON document.
+    pub instance: String,
+    /// The active association's JSON document, or empty.
+    pub association: String,
 }
 
 /// One entity a committed write touched. Every entity of one transaction shares its `seq`;

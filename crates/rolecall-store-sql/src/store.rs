@@ -11,8 +11,8 @@ use rolecall_core::audit::{AuditEvent, AuditQuery, AuditTail};
 use rolecall_core::ec2::Filter;
 use rolecall_core::model::*;
 use rolecall_core::{
-    ChangesSince, Dependents, Edit, EntityKind, Limit, Missing, OwnerKind, PageRequest, Store,
-    StoreError, StoreResult as Result, Taken,
+    ChangesSince, Dependents, Edit, EntityKind, InstanceDoc, Limit, Missing, OwnerKind,
+    PageRequest, Store, StoreError, StoreResult as Result, Taken,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -51,9 +51,10 @@ fn ended_at(ended: &str, timestamp: &str) -> String {
 
 /// The partial unique index that keeps live instances' private IPs unique.
 const LIVE_PRIVATE_IP: &str = "instances_live_private_ip";
-/// Separators of a page of documents returned as one string (see `query_instances`).
-const UNIT_SEPARATOR: &str = "\u{1f}";
-const RECORD_SEPARATOR: &str = "\u{1e}";
+/// Separators of a page of documents returned as one string (see `query_instance_docs`); chars,
+/// so splitting is a byte search.
+const UNIT_SEPARATOR: char = '\u{1f}';
+const RECORD_SEPARATOR: char = '\u{1e}';
 
 impl<D: Dialect> SqlStore<D>
 where
@@ -1129,6 +1130,23 @@ where
         filters: &[Filter],
         page: &PageRequest,
     ) -> Result<Vec<(Instance, Option<Association>)>> {
+        let docs = self.query_instance_docs(ids, filters, page).await?;
+        docs.iter()
+            .map(|d| {
+                let association = (!d.association.is_empty())
+                    .then(|| from_json(&d.association))
+                    .transpose()?;
+                Ok((from_json(&d.instance)?, association))
+            })
+            .collect()
+    }
+
+    async fn query_instance_docs(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+        page: &PageRequest,
+    ) -> Result<Vec<InstanceDoc>> {
         let mut q = Query::default();
         if !ids.is_empty() {
             let c = q.one_of("i.id", ids);
@@ -1146,13 +1164,15 @@ where
             q.and(c);
         }
         // The page comes back as one row: SQLite's driver hands each row over from its worker
-        // thread with a wake-up of its own, which cost more than the query. Documents are joined
-        // by control characters, which JSON text never holds unescaped.
+        // thread with a wake-up of its own, which cost more than the query. Each document is
+        // `id, instance, association` joined by control characters, which JSON text never holds
+        // unescaped. The aggregate is not ordered (that sorted the whole page in a temporary
+        // b-tree): the rows are sorted by id here.
         let unit = q.param(UNIT_SEPARATOR);
         let record = q.param(RECORD_SEPARATOR);
         let sql = format!(
-            "SELECT string_agg(doc, {record} ORDER BY id) FROM (\
-             SELECT i.id AS id, i.data || {unit} || COALESCE(a.data, '') AS doc \
+            "SELECT string_agg(doc, {record}) FROM (\
+             SELECT i.id || {unit} || i.data || {unit} || COALESCE(a.data, '') AS doc \
              FROM instances i LEFT JOIN associations a \
              ON a.instance_id = i.id AND a.state IN ('associating', 'associated') \
              {} ORDER BY i.id LIMIT ${}) page",
@@ -1171,13 +1191,22 @@ where
         let Some(page) = page else {
             return Ok(Vec::new());
         };
-        page.split(RECORD_SEPARATOR)
+        let mut docs = page
+            .split(RECORD_SEPARATOR)
             .map(|row| {
-                let (i, a) = row.split_once(UNIT_SEPARATOR).unwrap_or((row, ""));
-                let association = (!a.is_empty()).then(|| from_json(a)).transpose()?;
-                Ok((from_json(i)?, association))
+                let mut parts = row.splitn(3, UNIT_SEPARATOR);
+                match (parts.next(), parts.next(), parts.next()) {
+                    (Some(id), Some(instance), Some(association)) => Ok(InstanceDoc {
+                        id: id.to_string(),
+                        instance: instance.to_string(),
+                        association: association.to_string(),
+                    }),
+                    _ => Err(StoreError::Backend("malformed page of instances".into())),
+                }
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        docs.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        Ok(docs)
     }
 
     async fn live_private_ips(&self) -> Result<Vec<String>> {

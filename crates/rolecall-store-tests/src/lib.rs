@@ -1247,16 +1247,33 @@ fn reference_match(f: &Filter, i: &Instance, a: Option<&Association>) -> bool {
         .any(|p| values.iter().any(|v| wildcard_match(p, v)))
 }
 
-/// Every page of DescribeInstances with `filters`, `per_page` at a time, concatenated.
-async fn all_pages(ec2: &Ec2, filters: &[Filter], per_page: i64) -> Vec<String> {
+/// Every page of DescribeInstances with `filters`, `per_page` at a time, concatenated: the ids,
+/// and whether each has an association. Each page is read parsed and as the unparsed documents
+/// (`describe_instance_docs`), which must agree.
+async fn all_pages(ec2: &Ec2, filters: &[Filter], per_page: i64) -> Vec<(String, bool)> {
     let (mut out, mut token) = (vec![], None::<String>);
     loop {
         let (rows, next) = ec2
             .describe_instances(&[], filters, Some(per_page), token.as_deref())
             .await
             .unwrap();
+        let (docs, doc_next) = ec2
+            .describe_instance_docs(&[], filters, Some(per_page), token.as_deref())
+            .await
+            .unwrap();
         assert!(rows.len() <= per_page as usize);
-        out.extend(rows.into_iter().map(|(i, _)| i.id));
+        assert_eq!(next, doc_next);
+        let page: Vec<(String, bool)> =
+            rows.into_iter().map(|(i, a)| (i.id, a.is_some())).collect();
+        for d in &docs {
+            assert!(d.instance.contains(&format!("\"{}\"", d.id)), "{d:?}");
+        }
+        let doc_page: Vec<(String, bool)> = docs
+            .into_iter()
+            .map(|d| (d.id, !d.association.is_empty()))
+            .collect();
+        assert_eq!(page, doc_page);
+        out.extend(page);
         match next {
             Some(k) => token = Some(rolecall_core::paging::encode_token(&k)),
             None => return out,
@@ -1340,9 +1357,14 @@ pub async fn describe_instances_filters_in_the_database(store: DynStore) {
         assert_eq!(one_page.1, None);
         let got: Vec<String> = one_page.0.iter().map(|(i, _)| i.id.clone()).collect();
         assert_eq!(got, want, "{filters:?}");
+        let want_pages: Vec<(String, bool)> = one_page
+            .0
+            .iter()
+            .map(|(i, a)| (i.id.clone(), a.is_some()))
+            .collect();
         assert_eq!(
             all_pages(&ec2, filters, 5).await,
-            want,
+            want_pages,
             "{filters:?} in pages"
         );
     }

@@ -81,6 +81,18 @@ impl Xml {
     /// Ends a chain of builder calls in a closure that must return `()`.
     pub fn finish_unit(&mut self) {}
 
+    /// Appends XML written earlier by an `Xml` (already escaped and balanced), e.g. a fragment
+    /// kept between requests.
+    pub fn raw(&mut self, xml: &str) -> &mut Self {
+        self.buf.push_str(xml);
+        self
+    }
+
+    /// Makes room for `additional` more bytes at once (a large answer then grows in one step).
+    pub fn reserve(&mut self, additional: usize) {
+        self.buf.reserve(additional);
+    }
+
     pub fn finish(self) -> String {
         self.buf
     }

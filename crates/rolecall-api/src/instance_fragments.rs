@@ -1,0 +1,105 @@
+//! DescribeInstances' XML of each instance, kept between requests for as long as the instance's
+//! stored document (and its active association's) stays the same: a page is then written by
+//! concatenation, with no JSON parsed and no text escaped.
+//!
+//! An entry is used only if the documents the page query just read are byte for byte the ones
+//! it was rendered from (and the region is the same). So any change (state, tags, association,
+//! metadata options, on this node or another) shows in the next answer, with no invalidation to
+//! miss and no write to race: the store's read is the version check.
+
+use crate::ec2_xml::instance_xml;
+use rolecall_core::InstanceDoc;
+use rolecall_core::StoreError;
+use rolecall_core::model::{Association, Instance};
+use rolecall_wire::Xml;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
+/// Instances kept at most (about 3 KB each); past it the cache starts over, so paging through a
+/// large fleet cannot grow it without bound.
+const MAX_ENTRIES: usize = 10_000;
+
+/// One instance's XML and what it was rendered from.
+pub(crate) struct Fragment {
+    instance: String,
+    association: String,
+    region: String,
+    pub(crate) reservation_id: String,
+    /// The content of the instance's `<item>` in `instancesSet`.
+    pub(crate) xml: String,
+}
+
+impl Fragment {
+    fn renders(&self, doc: &InstanceDoc, region: &str) -> bool {
+        self.instance == doc.instance
+            && self.association == doc.association
+            && self.region == region
+    }
+}
+
+/// By instance id. One per process: entries are checked against the documents and the region,
+/// so nodes sharing a process (tests) cannot see each other's.
+static FRAGMENTS: LazyLock<Mutex<HashMap<String, Arc<Fragment>>>> = LazyLock::new(Default::default);
+
+fn render(doc: &InstanceDoc, region: &str) -> Result<Fragment, StoreError> {
+    let decode = |e: serde_json::Error| StoreError::Backend(format!("decode: {e}"));
+    let instance: Instance = serde_json::from_str(&doc.instance).map_err(decode)?;
+    let association: Option<Association> = if doc.association.is_empty() {
+        None
+    } else {
+        Some(serde_json::from_str(&doc.association).map_err(decode)?)
+    };
+    let mut x = Xml::default();
+    instance_xml(
+        &mut x,
+        &instance,
+        association.as_ref(),
+        region,
+        instance.state,
+    );
+    Ok(Fragment {
+        instance: doc.instance.clone(),
+        association: doc.association.clone(),
+        region: region.to_string(),
+        reservation_id: instance.reservation_id,
+        xml: x.finish(),
+    })
+}
+
+/// Each document's fragment, in order: kept ones where the documents are unchanged, the others
+/// rendered now (and kept).
+pub(crate) fn fragments(
+    docs: &[InstanceDoc],
+    region: &str,
+) -> Result<Vec<Arc<Fragment>>, StoreError> {
+    let mut out: Vec<Option<Arc<Fragment>>> = match FRAGMENTS.lock() {
+        Ok(kept) => docs
+            .iter()
+            .map(|d| kept.get(&d.id).filter(|f| f.renders(d, region)).cloned())
+            .collect(),
+        Err(_) => vec![None; docs.len()],
+    };
+    let mut rendered = Vec::new();
+    for (slot, doc) in out.iter_mut().zip(docs) {
+        if slot.is_none() {
+            let fragment = Arc::new(render(doc, region)?);
+            rendered.push((doc.id.clone(), fragment.clone()));
+            *slot = Some(fragment);
+        }
+    }
+    if !rendered.is_empty()
+        && let Ok(mut kept) = FRAGMENTS.lock()
+    {
+        if kept.len() + rendered.len() > MAX_ENTRIES {
+            kept.clear();
+        }
+        kept.extend(rendered);
+    }
+    Ok(out.into_iter().flatten().collect())
+}
+
+/// The kept fragment of an instance, if any (for tests).
+#[cfg(test)]
+pub(crate) fn kept(id: &str) -> Option<Arc<Fragment>> {
+    FRAGMENTS.lock().ok()?.get(id).cloned()
+}
