@@ -344,14 +344,16 @@ def assert_recent(ts, within=600):
 # ----- IMDS and waiting -----
 
 
-def bound_get(src_ip, url, headers=None, method="GET"):
+def bound_get(src_ip, url, headers=None, method="GET", body=b""):
     """An HTTP request from a chosen loopback source address (like an instance's private IP)."""
     host, port = url.split("/")[2].split(":")
     path = "/" + url.split("/", 3)[3]
     with socket.create_connection((host, int(port)), source_address=(src_ip, 0), timeout=10) as s:
         lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Connection: close"]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        if body:
+            lines.append(f"Content-Length: {len(body)}")
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
         data = b""
         while chunk := s.recv(65536):
             data += chunk

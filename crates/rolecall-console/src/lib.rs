@@ -6,7 +6,8 @@
 //!
 //! Modules: `ctx` (the per-request context: language, session, calling the API), `guard` (CSRF
 //! check of every POST, security headers), `layout` (page shell and shared fragments),
-//! `session` (the sealed cookie), `i18n` (English and Korean), `pages/*` (one file per area).
+//! `session` (the sealed cookie), `i18n` (English and Korean), `throttle` (password sign-in
+//! attempts per source and per user name), `pages/*` (one file per area).
 
 mod ctx;
 mod guard;
@@ -14,6 +15,7 @@ mod i18n;
 mod layout;
 mod pages;
 mod session;
+mod throttle;
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -23,6 +25,8 @@ use pages::owner::{self, Owner};
 use rolecall_api::Api;
 use rolecall_imds::Directory;
 use std::sync::Arc;
+pub use throttle::SignInLimits;
+use throttle::SignInThrottle;
 
 /// What the console's handlers share.
 pub struct Console {
@@ -30,14 +34,19 @@ pub struct Console {
     /// This process's IMDS directory, when it serves IMDS: the instance page reads the current
     /// credential's times from its cache (never a secret, never a database read).
     pub imds: Option<Arc<Directory>>,
+    signin_throttle: SignInThrottle,
 }
 
 pub(crate) type Shared = Arc<Console>;
 
 /// The console's routes (all under `/console`), to be merged into the API router; `imds` is the
-/// directory of the IMDS this process serves, if any.
-pub fn routes(api: Arc<Api>, imds: Option<Arc<Directory>>) -> Router {
-    let state: Shared = Arc::new(Console { api, imds });
+/// directory of the IMDS this process serves, if any; `signin` throttles password sign-in.
+pub fn routes(api: Arc<Api>, imds: Option<Arc<Directory>>, signin: SignInLimits) -> Router {
+    let state: Shared = Arc::new(Console {
+        api,
+        imds,
+        signin_throttle: SignInThrottle::new(signin),
+    });
     Router::new()
         .route("/console", get(pages::home))
         .route("/console/", get(pages::home))
