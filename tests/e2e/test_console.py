@@ -815,7 +815,7 @@ def test_user_policies_groups_and_tags(console, console_server, root_keys):
     c.fill("tag_key", "team")
     c.fill("tag_value", "platform")
     c.submit("#add-tag")
-    c.wait(EC.presence_of_element_located((By.ID, "user-tags")))
+    c.wait(EC.presence_of_element_located((By.ID, "tags")))
     assert iam.list_user_tags(UserName=user)["Tags"] == [{"Key": "team", "Value": "platform"}]
     c.shot("user")
 
@@ -828,8 +828,8 @@ def test_user_policies_groups_and_tags(console, console_server, root_keys):
     c.wait(EC.presence_of_element_located((By.ID, "inline-policies")))
     c.d.find_element(By.XPATH, "//ul[@id='inline-policies']//button[text()='Delete']").click()
     c.wait(lambda d: not iam.list_user_policies(UserName=user)["PolicyNames"])
-    c.wait(EC.presence_of_element_located((By.ID, "user-tags")))
-    c.d.find_element(By.XPATH, "//table[@id='user-tags']//button[text()='Remove']").click()
+    c.wait(EC.presence_of_element_located((By.ID, "tags")))
+    c.d.find_element(By.XPATH, "//table[@id='tags']//tr[td/code[text()='team']]//button").click()
     c.wait(lambda d: not iam.list_user_tags(UserName=user)["Tags"])
 
 
