@@ -132,7 +132,7 @@ async fn fixture() -> Fixture {
         keyring: ring,
         clock: Arc::new(SystemClock),
         listeners: vec![],
-        runtime: Arc::new(rolecall_runtime::NoRuntime),
+        runtime: Arc::new(rolecall_runtime::NoRuntime::default()),
         policy_cache: Default::default(),
         generation: Default::default(),
         revocations,

@@ -200,7 +200,7 @@ impl Stack {
             keyring: keyring.clone(),
             clock: opts.clock.clone(),
             listeners,
-            runtime: Arc::new(rolecall_runtime::NoRuntime),
+            runtime: Arc::new(rolecall_runtime::NoRuntime::default()),
             policy_cache: Default::default(),
             generation: Default::default(),
             revocations,

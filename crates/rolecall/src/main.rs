@@ -653,7 +653,7 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
     // client that finds the API up finds them running.
     let mut bridge_api = None;
     let runtime: Arc<dyn rolecall_runtime::InstanceRuntime> = match &netns {
-        None => Arc::new(rolecall_runtime::NoRuntime),
+        None => Arc::new(rolecall_runtime::NoRuntime::default()),
         Some(rt) => {
             let at = SocketAddr::from((rt.gateway(), args.listen.port()));
             if args.auth == Auth::Off {

@@ -576,42 +576,21 @@ mod tests {
     use super::GetConsoleOutput as U;
     use crate::generated::Operation;
     use crate::units::testing::{ACCOUNT, api, call, checks_of, launch};
-    use rolecall_core::model::Instance;
-    use rolecall_runtime::{ConsoleOutput, InstanceRuntime, RuntimeError};
+    use rolecall_runtime::{ConsoleOutput, NoRuntime};
     use std::sync::Arc;
 
     /// A runtime whose every instance printed "booted".
-    struct Printed;
-
-    #[async_trait::async_trait]
-    impl InstanceRuntime for Printed {
-        fn name(&self) -> &'static str {
-            "printed"
-        }
-        async fn start(&self, _: &Instance) -> Result<(), RuntimeError> {
-            Ok(())
-        }
-        async fn stop(&self, _: &str) -> Result<(), RuntimeError> {
-            Ok(())
-        }
-        async fn terminate(&self, _: &str) -> Result<(), RuntimeError> {
-            Ok(())
-        }
-        async fn clean_up_leftovers(&self) -> Result<(), RuntimeError> {
-            Ok(())
-        }
-        async fn console_output(&self, _: &str) -> Option<ConsoleOutput> {
-            Some(ConsoleOutput {
-                output: b"booted\n".to_vec(),
-                timestamp: chrono::DateTime::from_timestamp(1_700_000_000, 0)?,
-            })
-        }
+    fn printed() -> NoRuntime {
+        NoRuntime::printing(ConsoleOutput {
+            output: b"booted\n".to_vec(),
+            timestamp: chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("a time"),
+        })
     }
 
     #[tokio::test]
     async fn console_output_is_the_runtimes_in_base64_authorized_on_the_instance() {
         let mut api = api().await;
-        api.runtime = Arc::new(Printed);
+        api.runtime = Arc::new(printed());
         let id = launch(&api).await;
         let body = call(
             &api,

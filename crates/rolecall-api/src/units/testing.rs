@@ -54,7 +54,7 @@ pub async fn api() -> Api {
         keyring,
         clock,
         listeners: vec![],
-        runtime: Arc::new(rolecall_runtime::NoRuntime),
+        runtime: Arc::new(rolecall_runtime::NoRuntime::default()),
         policy_cache: Default::default(),
         generation: Default::default(),
         revocations,
