@@ -204,6 +204,14 @@ class Agent:
 # ----- PostgreSQL databases (the suite runs under scripts/with-postgres.sh) -----
 
 
+def own_server(tmp_path_factory, name, extra_args=(), **kw):
+    """A server of a module's own (data in a fresh `name` directory), for a fixture to
+    `yield from`: started before, stopped after."""
+    s = Server(tmp_path_factory.mktemp(name) / "data", extra_args=extra_args, **kw).start()
+    yield s
+    s.stop()
+
+
 def postgres_base_url():
     return os.environ.get("ROLECALL_TEST_DATABASE_URL") or None
 
@@ -317,6 +325,21 @@ def make_role(iam, name=None, path=None, trust=TRUST_EC2, **kw):
     if path:
         args["Path"] = path
     return iam.create_role(**args)["Role"]
+
+
+def iam_pages(call, max_pages=100, **params):
+    """Every page of an IAM list `call`, following its Marker: a truncated page carries one, the
+    last page none."""
+    marker = None
+    for _ in range(max_pages):
+        page = call(**params, **({"Marker": marker} if marker else {}))
+        yield page
+        if not page["IsTruncated"]:
+            assert "Marker" not in page
+            return
+        marker = page["Marker"]
+        assert marker
+    raise AssertionError(f"more than {max_pages} pages")
 
 
 def other_account(account: str) -> str:

@@ -18,7 +18,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from support import REPO, Server, bound_get, client_for, doc, allow, eventually, launch, role_with_profile, unique
+from support import REPO, allow, bound_get, client_for, doc, eventually, launch, own_server, role_with_profile, unique
 
 SHOTS = REPO / "docs" / "console"
 S3_READ = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"}]}, indent=2)
@@ -28,9 +28,7 @@ S3_READ = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
 def console_server(tmp_path_factory, databases):
     """A server of its own, so the screenshots show only this walk's roles and instances; with
     IMDS (instances on 127.89.x.y, so the test can ask for their credentials as them)."""
-    s = Server(tmp_path_factory.mktemp("console") / "data", imds=True, extra_args=["--instance-cidr", "127.89.0.0/16"], database_url=databases()).start()
-    yield s
-    s.stop()
+    yield from own_server(tmp_path_factory, "console", imds=True, extra_args=["--instance-cidr", "127.89.0.0/16"], database_url=databases())
 
 
 @pytest.fixture(scope="module")
@@ -898,9 +896,7 @@ def test_password_sign_in(console, console_server):
 def throttled_server(tmp_path_factory, databases):
     """Password sign-in limited to 3 attempts a minute per user name and 8 per address."""
     args = ["--console-signin-per-user", "3", "--console-signin-per-source", "8"]
-    s = Server(tmp_path_factory.mktemp("throttle") / "data", extra_args=args, database_url=databases()).start()
-    yield s
-    s.stop()
+    yield from own_server(tmp_path_factory, "throttle", extra_args=args, database_url=databases())
 
 
 TOO_MANY = "Too many sign-in attempts. Try again later."
