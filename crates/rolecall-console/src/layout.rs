@@ -114,6 +114,14 @@ pub fn error_box(ctx: &Ctx, err: &ApiError) -> Markup {
     }
 }
 
+/// The Description field of IAM's create forms (at most 1,000 characters).
+pub fn description_field(ctx: &Ctx, value: &str) -> Markup {
+    html! {
+        label for="description" { (ctx.t("Description")) }
+        input #description name="description" maxlength="1000" value=(value);
+    }
+}
+
 /// One choice of a radio group `name` (its id `<name>_<value>`), with an optional hint.
 pub fn radio(
     ctx: &Ctx,

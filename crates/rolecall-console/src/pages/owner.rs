@@ -223,8 +223,7 @@ pub async fn sections(ctx: &Ctx, owner: Owner, name: &str, draft: &Form) -> Mark
                 input type="hidden" name="change" value="put";
                 label for="policy_name" { (ctx.t("Policy name")) }
                 input #policy_name name="policy_name" required maxlength="128" value=(edit_name);
-                label for="policy_document" { (ctx.t("Policy document")) }
-                (super::policy::editor("policy_document", &edit_doc, "identity"))
+                (super::policy::labelled_editor(ctx, ("policy_document", "Policy document"), &edit_doc, "identity"))
                 button type="submit" { (ctx.t("Save")) }
             }
         }

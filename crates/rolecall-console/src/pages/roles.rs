@@ -8,7 +8,8 @@ use super::{Posted, Signed, search};
 use crate::ctx::Ctx;
 use crate::guard::Form;
 use crate::layout::{
-    csrf_field, error_box, page, policy_block, policy_text, radio, see_other, seg, table, text,
+    csrf_field, description_field, error_box, page, policy_block, policy_text, radio, see_other,
+    seg, table, text,
 };
 use axum::Extension;
 use axum::extract::Path;
@@ -83,13 +84,11 @@ async fn render_new(ctx: &Ctx, form: &Form, error: Option<Markup>) -> Response {
                 legend { (ctx.t("Trusted entity type")) }
                 (radio(ctx, ("trusted", "ec2"), "AWS service: EC2", Some("Allows EC2 instances to call AWS services on your behalf."), !custom))
                 (radio(ctx, ("trusted", "custom"), "Custom trust policy", None, custom))
-                label for="trust_policy" { (ctx.t("Trust policy")) }
-                (super::policy::editor("trust_policy", trust, "trust"))
+                (super::policy::labelled_editor(ctx, ("trust_policy", "Trust policy"), trust, "trust"))
             }
             label for="role_name" { (ctx.t("Role name")) }
             input #role_name name="role_name" required maxlength="64" pattern="[\\w+=,.@-]+" value=(form.get("role_name"));
-            label for="description" { (ctx.t("Description")) }
-            input #description name="description" maxlength="1000" value=(form.get("description"));
+            (description_field(ctx, form.get("description")))
             fieldset {
                 legend { (ctx.t("Permissions policy")) }
                 label for="managed_policy" { (ctx.t("Attach a managed policy")) }
@@ -106,8 +105,7 @@ async fn render_new(ctx: &Ctx, form: &Form, error: Option<Markup>) -> Response {
                 }
                 label for="inline_name" { (ctx.t("Inline policy name")) }
                 input #inline_name name="inline_name" maxlength="128" value=(form.get("inline_name"));
-                label for="inline_policy" { (ctx.t("Inline policy (JSON)")) }
-                (super::policy::editor("inline_policy", form.get("inline_policy"), "identity"))
+                (super::policy::labelled_editor(ctx, ("inline_policy", "Inline policy (JSON)"), form.get("inline_policy"), "identity"))
             }
             button type="submit" { (ctx.t("Create role")) }
         }
