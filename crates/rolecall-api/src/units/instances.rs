@@ -587,23 +587,25 @@ mod tests {
         })
     }
 
+    /// GetConsoleOutput's answer for instance `id` (with `extra` parameters), which names it.
+    async fn console_output(api: &crate::Api, id: &str, extra: &[(&str, &str)]) -> String {
+        let mut params = vec![("InstanceId", id)];
+        params.extend_from_slice(extra);
+        let body = call(api, Operation::GetConsoleOutput, &params)
+            .await
+            .expect("unit")
+            .expect("answer");
+        let named = format!("<instanceId>{id}</instanceId>");
+        assert!(body.contains(&named), "{body}");
+        body
+    }
+
     #[tokio::test]
     async fn console_output_is_the_runtimes_in_base64_authorized_on_the_instance() {
         let mut api = api().await;
         api.runtime = Arc::new(printed());
         let id = launch(&api).await;
-        let body = call(
-            &api,
-            Operation::GetConsoleOutput,
-            &[("InstanceId", id.as_str()), ("Latest", "true")],
-        )
-        .await
-        .expect("unit")
-        .expect("answer");
-        assert!(
-            body.contains(&format!("<instanceId>{id}</instanceId>")),
-            "{body}"
-        );
+        let body = console_output(&api, &id, &[("Latest", "true")]).await;
         assert!(body.contains("<output>Ym9vdGVkCg==</output>"), "{body}");
         assert!(
             body.contains("<timestamp>2023-11-14T22:13:20.000Z</timestamp>"),
@@ -622,14 +624,7 @@ mod tests {
     async fn records_only_instances_have_no_output_and_unknown_ones_are_not_found() {
         let api = api().await;
         let id = launch(&api).await;
-        let body = call(&api, Operation::GetConsoleOutput, &[("InstanceId", &id)])
-            .await
-            .expect("unit")
-            .expect("answer");
-        assert!(
-            body.contains(&format!("<instanceId>{id}</instanceId>")),
-            "{body}"
-        );
+        let body = console_output(&api, &id, &[]).await;
         assert!(!body.contains("<output>"), "{body}");
         let err = call(
             &api,
