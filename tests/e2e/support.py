@@ -256,12 +256,13 @@ class Cli:
 
 
 def client_for(server: Server, service: str, **kw):
-    """A boto3 client for `server`, as the account root unless key/secret are given."""
+    """A boto3 client for `server`, as the account root unless key/secret are given, in the
+    server's region unless `region` is."""
     env = server.env()
     return boto3.client(
         service,
         endpoint_url=server.endpoint,
-        region_name=env["AWS_DEFAULT_REGION"],
+        region_name=kw.pop("region", env["AWS_DEFAULT_REGION"]),
         aws_access_key_id=kw.pop("key", env["AWS_ACCESS_KEY_ID"]),
         aws_secret_access_key=kw.pop("secret", env["AWS_SECRET_ACCESS_KEY"]),
         **kw,
