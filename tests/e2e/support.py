@@ -204,6 +204,14 @@ class Agent:
 # ----- PostgreSQL databases (the suite runs under scripts/with-postgres.sh) -----
 
 
+def own_server(tmp_path_factory, name, extra_args=(), **kw):
+    """A server of a module's own (data in a fresh `name` directory), for a fixture to
+    `yield from`: started before, stopped after."""
+    s = Server(tmp_path_factory.mktemp(name) / "data", extra_args=extra_args, **kw).start()
+    yield s
+    s.stop()
+
+
 def postgres_base_url():
     return os.environ.get("ROLECALL_TEST_DATABASE_URL") or None
 
@@ -248,12 +256,13 @@ class Cli:
 
 
 def client_for(server: Server, service: str, **kw):
-    """A boto3 client for `server`, as the account root unless key/secret are given."""
+    """A boto3 client for `server`, as the account root unless key/secret are given, in the
+    server's region unless `region` is."""
     env = server.env()
     return boto3.client(
         service,
         endpoint_url=server.endpoint,
-        region_name=env["AWS_DEFAULT_REGION"],
+        region_name=kw.pop("region", env["AWS_DEFAULT_REGION"]),
         aws_access_key_id=kw.pop("key", env["AWS_ACCESS_KEY_ID"]),
         aws_secret_access_key=kw.pop("secret", env["AWS_SECRET_ACCESS_KEY"]),
         **kw,
@@ -319,6 +328,21 @@ def make_role(iam, name=None, path=None, trust=TRUST_EC2, **kw):
     return iam.create_role(**args)["Role"]
 
 
+def iam_pages(call, max_pages=100, **params):
+    """Every page of an IAM list `call`, following its Marker: a truncated page carries one, the
+    last page none."""
+    marker = None
+    for _ in range(max_pages):
+        page = call(**params, **({"Marker": marker} if marker else {}))
+        yield page
+        if not page["IsTruncated"]:
+            assert "Marker" not in page
+            return
+        marker = page["Marker"]
+        assert marker
+    raise AssertionError(f"more than {max_pages} pages")
+
+
 def other_account(account: str) -> str:
     """A 12-digit account id that is certainly not `account`."""
     return "999999999999" if account != "999999999999" else "888888888888"
@@ -344,14 +368,16 @@ def assert_recent(ts, within=600):
 # ----- IMDS and waiting -----
 
 
-def bound_get(src_ip, url, headers=None, method="GET"):
+def bound_get(src_ip, url, headers=None, method="GET", body=b""):
     """An HTTP request from a chosen loopback source address (like an instance's private IP)."""
     host, port = url.split("/")[2].split(":")
     path = "/" + url.split("/", 3)[3]
     with socket.create_connection((host, int(port)), source_address=(src_ip, 0), timeout=10) as s:
         lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Connection: close"]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        if body:
+            lines.append(f"Content-Length: {len(body)}")
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
         data = b""
         while chunk := s.recv(65536):
             data += chunk

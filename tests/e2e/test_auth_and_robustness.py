@@ -16,7 +16,7 @@ import botocore
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
-from support import ALLOW_S3 as ACCESS, HANG, TRUST_EC2 as TRUST, Server, aws_error, client_for, unique
+from support import ALLOW_S3 as ACCESS, HANG, Server, TRUST_EC2 as TRUST, aws_error, client_for, own_server, unique
 VERSIONS = {"iam": "2010-05-08", "sts": "2011-06-15", "ec2": "2016-11-15"}
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=2, read_timeout=10)
 
@@ -138,9 +138,7 @@ def test_malformed_signatures_are_client_errors(server):
 
 @pytest.fixture(scope="module")
 def open_server(tmp_path_factory):
-    s = Server(tmp_path_factory.mktemp("authoff") / "data", extra_args=["--auth", "off"]).start()
-    yield s
-    s.stop()
+    yield from own_server(tmp_path_factory, "authoff", extra_args=["--auth", "off"])
 
 
 def test_auth_off_accepts_anything(open_server):
@@ -344,20 +342,16 @@ EC2_LISTS = {"DescribeInstances", "DescribeIamInstanceProfileAssociations"}
 
 
 def test_missing_required_parameters(open_server):
-    for action in IAM_ACTIONS:
-        status, resp = post(open_server, form(Action=action, Version=VERSIONS["iam"]))
-        if action in IAM_LISTS:
-            assert status == 200, (action, resp[:300])
-            continue
-        assert status == 400, (action, status, resp[:300])
-        assert error_code(resp) == "ValidationError", action
-    for action in EC2_ACTIONS:
-        status, resp = post(open_server, form(Action=action, Version=VERSIONS["ec2"]))
-        if action in EC2_LISTS:
-            assert status == 200, (action, resp[:300])
-            continue
-        assert status == 400, (action, status, resp[:300])
-        assert error_code(resp) == "MissingParameter", action
+    # Each service's actions, those that need no parameter (lists), and its error code.
+    cases = (("iam", IAM_ACTIONS, IAM_LISTS, "ValidationError"), ("ec2", EC2_ACTIONS, EC2_LISTS, "MissingParameter"))
+    for service, actions, lists, code in cases:
+        for action in actions:
+            status, resp = post(open_server, form(Action=action, Version=VERSIONS[service]))
+            if action in lists:
+                assert status == 200, (action, resp[:300])
+                continue
+            assert status == 400, (action, status, resp[:300])
+            assert error_code(resp) == code, action
 
 
 def test_routing_errors(open_server):
@@ -591,21 +585,8 @@ def test_concurrent_tagging_loses_no_tags(server):
 def test_credential_scope_region_is_checked(server):
     """This server is us-east-1: EC2 signed for another region is refused as AWS does; IAM is
     global and accepts us-east-1 (and the server's region)."""
-    env = server.env()
-    other = client_for(server, "ec2")
-    bad = boto3.client(
-        "ec2", endpoint_url=server.endpoint, region_name="eu-west-3",
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        bad.describe_instances()
-    assert e.value.response["Error"]["Code"] == "AuthFailure"
-    assert "Credential should be scoped to a valid region, not 'eu-west-3'." in e.value.response["Error"]["Message"]
-    other.describe_instances()
-    bad_iam = boto3.client(
-        "iam", endpoint_url=server.endpoint, region_name="eu-west-3",
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        bad_iam.list_roles()
-    assert e.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    code, _, message = aws_error(client_for(server, "ec2", region="eu-west-3").describe_instances)
+    assert code == "AuthFailure"
+    assert "Credential should be scoped to a valid region, not 'eu-west-3'." in message
+    client_for(server, "ec2").describe_instances()
+    assert aws_error(client_for(server, "iam", region="eu-west-3").list_roles).code == "SignatureDoesNotMatch"

@@ -18,7 +18,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from support import REPO, Server, bound_get, client_for, doc, allow, eventually, launch, role_with_profile, unique
+from support import REPO, allow, bound_get, client_for, doc, eventually, launch, own_server, role_with_profile, unique
 
 SHOTS = REPO / "docs" / "console"
 S3_READ = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"}]}, indent=2)
@@ -28,9 +28,7 @@ S3_READ = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
 def console_server(tmp_path_factory, databases):
     """A server of its own, so the screenshots show only this walk's roles and instances; with
     IMDS (instances on 127.89.x.y, so the test can ask for their credentials as them)."""
-    s = Server(tmp_path_factory.mktemp("console") / "data", imds=True, extra_args=["--instance-cidr", "127.89.0.0/16"], database_url=databases()).start()
-    yield s
-    s.stop()
+    yield from own_server(tmp_path_factory, "console", imds=True, extra_args=["--instance-cidr", "127.89.0.0/16"], database_url=databases())
 
 
 @pytest.fixture(scope="module")
@@ -815,7 +813,7 @@ def test_user_policies_groups_and_tags(console, console_server, root_keys):
     c.fill("tag_key", "team")
     c.fill("tag_value", "platform")
     c.submit("#add-tag")
-    c.wait(EC.presence_of_element_located((By.ID, "user-tags")))
+    c.wait(EC.presence_of_element_located((By.ID, "tags")))
     assert iam.list_user_tags(UserName=user)["Tags"] == [{"Key": "team", "Value": "platform"}]
     c.shot("user")
 
@@ -828,8 +826,8 @@ def test_user_policies_groups_and_tags(console, console_server, root_keys):
     c.wait(EC.presence_of_element_located((By.ID, "inline-policies")))
     c.d.find_element(By.XPATH, "//ul[@id='inline-policies']//button[text()='Delete']").click()
     c.wait(lambda d: not iam.list_user_policies(UserName=user)["PolicyNames"])
-    c.wait(EC.presence_of_element_located((By.ID, "user-tags")))
-    c.d.find_element(By.XPATH, "//table[@id='user-tags']//button[text()='Remove']").click()
+    c.wait(EC.presence_of_element_located((By.ID, "tags")))
+    c.d.find_element(By.XPATH, "//table[@id='tags']//tr[td/code[text()='team']]//button").click()
     c.wait(lambda d: not iam.list_user_tags(UserName=user)["Tags"])
 
 
@@ -892,6 +890,59 @@ def test_password_sign_in(console, console_server):
     failure = next(r for r in _console_logins(console_server, user) if r["responseElements"]["ConsoleLogin"] == "Failure")
     assert failure["errorMessage"] == "Failed authentication"
     assert "Sekr1t" not in json.dumps(records) and "wrong-Pass" not in json.dumps(records)
+
+
+@pytest.fixture(scope="module")
+def throttled_server(tmp_path_factory, databases):
+    """Password sign-in limited to 3 attempts a minute per user name and 8 per address."""
+    args = ["--console-signin-per-user", "3", "--console-signin-per-source", "8"]
+    yield from own_server(tmp_path_factory, "throttle", extra_args=args, database_url=databases())
+
+
+TOO_MANY = "Too many sign-in attempts. Try again later."
+INCORRECT = "Your authentication information is incorrect. Please try again."
+
+
+def _password_attempt(server, source, user, password):
+    """A password sign-in POST from `source` (a loopback address): (status, page)."""
+    form = urllib.parse.urlencode({"method": "password", "user_name": user, "password": password, "csrf": "t" * 43}).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": "rc_csrf=" + "t" * 43}
+    return bound_get(source, server.endpoint + "/console/signin", headers, method="POST", body=form)
+
+
+def _attempts_until_throttled(server, source, users, password):
+    """Attempts until one is answered 429; the statuses before it (all 200: refused)."""
+    statuses = []
+    for user in users:
+        status, page = _password_attempt(server, source, user, password)
+        if status == 429:
+            assert TOO_MANY in page and INCORRECT not in page
+            return statuses
+        assert (status, INCORRECT in page) == (200, True)
+        statuses.append(status)
+    raise AssertionError(f"no attempt of {len(statuses)} from {source} was throttled")
+
+
+def test_password_sign_in_is_throttled_per_user_name_and_per_address(throttled_server):
+    s = throttled_server
+    iam = client_for(s, "iam")
+    alice, bob = unique("alice"), unique("bob")
+    for user in (alice, bob):
+        iam.create_user(UserName=user)
+        iam.create_login_profile(UserName=user, Password="Sekr1t-Pass!")
+    # A user name's burst of attempts, then 429 before the password is checked: even the right
+    # password, from another address, in another case, signs nobody in.
+    assert len(_attempts_until_throttled(s, "127.0.0.1", [alice] * 10, "wrong-Pass-1")) >= 3
+    status, page = _password_attempt(s, "127.0.0.2", alice.upper(), "Sekr1t-Pass!")
+    assert status == 429 and TOO_MANY in page
+    # Another user from that address is not affected.
+    assert _password_attempt(s, "127.0.0.2", bob, "wrong-Pass-1")[0] == 200
+    # An address's burst over many user names, then 429 for any name from it...
+    names = [unique("nobody") for _ in range(20)]
+    assert len(_attempts_until_throttled(s, "127.0.0.3", names, "wrong-Pass-1")) >= 8
+    assert _password_attempt(s, "127.0.0.3", bob, "Sekr1t-Pass!")[0] == 429
+    # ... but not from another address: bob signs in (a session, 303 to the console).
+    assert _password_attempt(s, "127.0.0.4", bob, "Sekr1t-Pass!")[0] == 303
 
 
 def test_new_pages_render_in_korean(console, console_server, root_keys):

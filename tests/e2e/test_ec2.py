@@ -6,7 +6,7 @@ import random
 import re
 
 import pytest
-from support import AMI, RawBodies, Server, aws_error, client_for, role_with_profile, unique
+from support import AMI, RawBodies, aws_error, client_for, own_server, role_with_profile, unique
 
 INSTANCE_ID = re.compile(r"i-[0-9a-f]{17}")
 RESERVATION_ID = re.compile(r"r-[0-9a-f]{17}")
@@ -136,9 +136,7 @@ def test_private_ip_address(ec2):
 
 @pytest.fixture(scope="module")
 def small_server(tmp_path_factory):
-    s = Server(tmp_path_factory.mktemp("small") / "data", extra_args=["--instance-cidr", "172.16.5.0/28"]).start()
-    yield s
-    s.stop()
+    yield from own_server(tmp_path_factory, "small", extra_args=["--instance-cidr", "172.16.5.0/28"])
 
 
 def test_instance_cidr(small_server):

@@ -4,7 +4,7 @@ image and instance-type checks under --strict-ec2-ids (development mode launches
 well-formed id)."""
 
 import pytest
-from support import AMI, Server, aws_error, client_for, doc, allow, deny, unique
+from support import AMI, allow, aws_error, client_for, deny, doc, own_server, unique
 
 AL2023_X86 = "ami-0a1b2c3d4e5f60701"
 
@@ -136,9 +136,7 @@ def test_development_mode_launches_unknown_images_and_types(ec2):
 @pytest.fixture(scope="module")
 def strict_server(tmp_path_factory, databases):
     """A server with --strict-ec2-ids, on the store the run is for."""
-    s = Server(tmp_path_factory.mktemp("strict-images") / "data", database_url=databases(), extra_args=["--strict-ec2-ids"]).start()
-    yield s
-    s.stop()
+    yield from own_server(tmp_path_factory, "strict-images", database_url=databases(), extra_args=["--strict-ec2-ids"])
 
 
 def test_strict_mode_checks_image_and_instance_type(strict_server):

@@ -6,7 +6,7 @@ import ipaddress
 import json
 
 import pytest
-from support import AMI, Server, aws_error, client_for, doc, allow, deny, unique
+from support import AMI, allow, aws_error, client_for, deny, doc, own_server, unique
 
 
 def run(ec2, n=1, image=AMI, **kw):
@@ -253,9 +253,7 @@ BUILT_IN_AMI = "ami-0a1b2c3d4e5f60701"
 
 @pytest.fixture(scope="module")
 def strict_server(tmp_path_factory):
-    s = Server(tmp_path_factory.mktemp("strict") / "data", extra_args=["--strict-ec2-ids", "--instance-cidr", "10.20.0.0/16"]).start()
-    yield s
-    s.stop()
+    yield from own_server(tmp_path_factory, "strict", extra_args=["--strict-ec2-ids", "--instance-cidr", "10.20.0.0/16"])
 
 
 def test_strict_ids(strict_server):

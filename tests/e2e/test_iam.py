@@ -5,7 +5,7 @@ import re
 import urllib.parse
 
 import pytest
-from support import TRUST_EC2 as TRUST_JSON, RawBodies, assert_recent, aws_error, client_for, make_role, unique
+from support import TRUST_EC2 as TRUST_JSON, RawBodies, assert_recent, aws_error, client_for, iam_pages, make_role, unique
 
 TRUST = json.loads(TRUST_JSON)
 ACCESS = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
@@ -114,21 +114,10 @@ def test_list_roles_path_prefix_and_pagination(iam):
     for n in names:
         make_role(iam, n, path=path)
     make_role(iam, path=path[:-1] + "-other/")  # shares the prefix string but not the path
-    seen, marker, pages = [], None, []
-    while True:
-        kw = {"PathPrefix": path, "MaxItems": 3}
-        if marker:
-            kw["Marker"] = marker
-        page = iam.list_roles(**kw)
-        pages.append(len(page["Roles"]))
-        seen += [r["RoleName"] for r in page["Roles"]]
-        assert all(r["Path"] == path for r in page["Roles"])
-        if not page["IsTruncated"]:
-            assert "Marker" not in page
-            break
-        assert page["Marker"]
-        marker = page["Marker"]
-    assert pages == [3, 3, 1]
+    pages = [p["Roles"] for p in iam_pages(iam.list_roles, PathPrefix=path, MaxItems=3)]
+    seen = [r["RoleName"] for page in pages for r in page]
+    assert all(r["Path"] == path for page in pages for r in page)
+    assert [len(p) for p in pages] == [3, 3, 1]
     assert sorted(seen) == names and len(seen) == len(set(seen))
     # Without MaxItems everything under the prefix comes in one page.
     everything = iam.list_roles(PathPrefix=path)
@@ -325,13 +314,7 @@ def test_inline_role_policies(iam):
     assert iam.get_role_policy(RoleName=name, PolicyName="p-a")["PolicyDocument"] == other
     listed = iam.list_role_policies(RoleName=name)
     assert listed["PolicyNames"] == sorted(names) and listed["IsTruncated"] is False
-    seen, marker = [], None
-    while True:
-        page = iam.list_role_policies(RoleName=name, MaxItems=2, **({"Marker": marker} if marker else {}))
-        seen += page["PolicyNames"]
-        if not page["IsTruncated"]:
-            break
-        marker = page["Marker"]
+    seen = [n for page in iam_pages(iam.list_role_policies, RoleName=name, MaxItems=2) for n in page["PolicyNames"]]
     assert seen == sorted(names)
     iam.delete_role_policy(RoleName=name, PolicyName="p-c")
     assert "p-c" not in iam.list_role_policies(RoleName=name)["PolicyNames"]
@@ -408,13 +391,7 @@ def test_policy_versions(iam):
     assert versions["IsTruncated"] is False
     assert sorted(v["VersionId"] for v in versions["Versions"]) == ["v1", "v2", "v3", "v4", "v5"]
     assert [v["VersionId"] for v in versions["Versions"] if v["IsDefaultVersion"]] == ["v3"]
-    seen, marker = [], None
-    while True:
-        page = iam.list_policy_versions(PolicyArn=arn, MaxItems=2, **({"Marker": marker} if marker else {}))
-        seen += [v["VersionId"] for v in page["Versions"]]
-        if not page["IsTruncated"]:
-            break
-        marker = page["Marker"]
+    seen = [v["VersionId"] for page in iam_pages(iam.list_policy_versions, PolicyArn=arn, MaxItems=2) for v in page["Versions"]]
     assert sorted(seen) == ["v1", "v2", "v3", "v4", "v5"] and len(seen) == 5
     assert iam.get_policy_version(PolicyArn=arn, VersionId="v4")["PolicyVersion"]["Document"] == docs["v4"]
     # The default version cannot be deleted; others can.
@@ -474,16 +451,9 @@ def test_list_policies_pagination_and_scope(iam):
     path = f"/{unique('pp')}/"
     names = sorted(unique(f"mp{i}") for i in range(7))
     arns = {n: make_policy(iam, n, path=path)["Arn"] for n in names}
-    seen, marker, pages = [], None, []
-    while True:
-        page = iam.list_policies(Scope="Local", PathPrefix=path, MaxItems=3, **({"Marker": marker} if marker else {}))
-        pages.append(len(page["Policies"]))
-        seen += [p["PolicyName"] for p in page["Policies"]]
-        if not page["IsTruncated"]:
-            assert "Marker" not in page
-            break
-        marker = page["Marker"]
-    assert pages == [3, 3, 1]
+    pages = [p["Policies"] for p in iam_pages(iam.list_policies, Scope="Local", PathPrefix=path, MaxItems=3)]
+    seen = [p["PolicyName"] for page in pages for p in page]
+    assert [len(p) for p in pages] == [3, 3, 1]
     assert sorted(seen) == names and len(set(seen)) == 7
     # No AWS managed policies exist here.
     assert iam.list_policies(Scope="AWS", PathPrefix=path)["Policies"] == []
@@ -509,13 +479,8 @@ def test_attach_detach_role_policies(iam):
     assert sorted((a["PolicyName"], a["PolicyArn"]) for a in listed["AttachedPolicies"]) == sorted((p["PolicyName"], p["Arn"]) for p in pols)
     assert len(iam.list_attached_role_policies(RoleName=role, PathPrefix=path)["AttachedPolicies"]) == 4
     assert iam.list_attached_role_policies(RoleName=role, PathPrefix="/elsewhere/")["AttachedPolicies"] == []
-    seen, marker = [], None
-    while True:
-        page = iam.list_attached_role_policies(RoleName=role, MaxItems=3, **({"Marker": marker} if marker else {}))
-        seen += [a["PolicyArn"] for a in page["AttachedPolicies"]]
-        if not page["IsTruncated"]:
-            break
-        marker = page["Marker"]
+    pages = iam_pages(iam.list_attached_role_policies, RoleName=role, MaxItems=3)
+    seen = [a["PolicyArn"] for page in pages for a in page["AttachedPolicies"]]
     assert sorted(seen) == sorted(p["Arn"] for p in pols)
     # An attached policy cannot be deleted.
     assert aws_error(iam.delete_policy, PolicyArn=pols[1]["Arn"])[:2] == ("DeleteConflict", 409)
@@ -595,16 +560,9 @@ def test_list_instance_profiles_pagination(iam):
     names = sorted(unique(f"ip{i}") for i in range(7))
     for n in names:
         iam.create_instance_profile(InstanceProfileName=n, Path=path)
-    seen, marker, pages = [], None, []
-    while True:
-        page = iam.list_instance_profiles(PathPrefix=path, MaxItems=3, **({"Marker": marker} if marker else {}))
-        pages.append(len(page["InstanceProfiles"]))
-        seen += [p["InstanceProfileName"] for p in page["InstanceProfiles"]]
-        if not page["IsTruncated"]:
-            assert "Marker" not in page
-            break
-        marker = page["Marker"]
-    assert pages == [3, 3, 1]
+    pages = [p["InstanceProfiles"] for p in iam_pages(iam.list_instance_profiles, PathPrefix=path, MaxItems=3)]
+    seen = [p["InstanceProfileName"] for page in pages for p in page]
+    assert [len(p) for p in pages] == [3, 3, 1]
     assert sorted(seen) == names and len(set(seen)) == 7
     # ListInstanceProfilesForRole pages too.
     role = make_role(iam)["RoleName"]

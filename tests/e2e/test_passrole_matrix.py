@@ -134,6 +134,18 @@ def test_replace(imds_server, root, allowed):
         assert served_roles(imds_server, inst) == [role_a]
 
 
+def add_role_to_served_profile(imds_server, u_iam, inst, profile, role, allowed):
+    """The launcher adds `role` (name, ARN) to the empty profile of running `inst`: with PassRole
+    the instance is served the role; without, the call is refused and it is served none."""
+    name, arn = role
+    if allowed:
+        u_iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=name)
+        assert served_roles(imds_server, inst) == [name]
+    else:
+        refused_passrole(u_iam.add_role_to_instance_profile, arn, InstanceProfileName=profile, RoleName=name)
+        assert served_roles(imds_server, inst) == []
+
+
 @pytest.mark.parametrize("allowed", [True, False], ids=["with-passrole", "without-passrole"])
 def test_add_role_to_profile_of_a_running_instance(imds_server, root, allowed):
     """The reported bypass: launch with an empty profile (no role, so no PassRole at launch),
@@ -145,12 +157,8 @@ def test_add_role_to_profile_of_a_running_instance(imds_server, root, allowed):
     u_iam.create_instance_profile(InstanceProfileName=profile)
     inst = launch(u_ec2, profile)
     assert served_roles(imds_server, inst) == []
-    if allowed:
-        u_iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=admin)
-        assert served_roles(imds_server, inst) == [admin]
-    else:
-        refused_passrole(u_iam.add_role_to_instance_profile, admin_arn, InstanceProfileName=profile, RoleName=admin)
-        assert served_roles(imds_server, inst) == []
+    add_role_to_served_profile(imds_server, u_iam, inst, profile, (admin, admin_arn), allowed)
+    if not allowed:
         assert iam.get_instance_profile(InstanceProfileName=profile)["InstanceProfile"]["Roles"] == []
 
 
@@ -168,12 +176,7 @@ def test_remove_then_add(imds_server, root, allowed):
     assert served_roles(imds_server, inst) == [role_a]
     u_iam.remove_role_from_instance_profile(InstanceProfileName=profile, RoleName=role_a)
     assert served_roles(imds_server, inst) == []
-    if allowed:
-        u_iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role_b)
-        assert served_roles(imds_server, inst) == [role_b]
-    else:
-        refused_passrole(u_iam.add_role_to_instance_profile, arn_b, InstanceProfileName=profile, RoleName=role_b)
-        assert served_roles(imds_server, inst) == []
+    add_role_to_served_profile(imds_server, u_iam, inst, profile, (role_b, arn_b), allowed)
 
 
 def test_add_role_passrole_context(imds_server, root):

@@ -508,12 +508,10 @@ async fn agents_receive_only_changed_instances() {
     assert_eq!(all.views.len(), 5);
     assert_eq!(all.credentials.len(), 5);
     let seq = all.sequence.unwrap();
+    let changes_since = |seq| client.describe_instance_identity_changes(&[], Some(seq), None);
 
     // Nothing changed: nothing sent.
-    let none = client
-        .describe_instance_identity_changes(&[], Some(seq), None)
-        .await
-        .unwrap();
+    let none = changes_since(seq).await.unwrap();
     assert!(!none.full);
     assert!(none.views.is_empty() && none.removed.is_empty());
     assert_eq!(none.sequence, Some(seq));
@@ -529,10 +527,7 @@ async fn agents_receive_only_changed_instances() {
         ],
     )
     .await;
-    let policy = client
-        .describe_instance_identity_changes(&[], Some(seq), None)
-        .await
-        .unwrap();
+    let policy = changes_since(seq).await.unwrap();
     assert!(policy.views.is_empty() && policy.removed.is_empty());
     assert!(policy.revoked.is_empty(), "a policy that revokes nothing");
     let seq = policy.sequence.unwrap();
@@ -548,20 +543,14 @@ async fn agents_receive_only_changed_instances() {
     let cutoff =
         chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis()).unwrap();
     s.iam.revoke_sessions("web", cutoff).await.unwrap();
-    let revoked = client
-        .describe_instance_identity_changes(&[], Some(seq), None)
-        .await
-        .unwrap();
+    let revoked = changes_since(seq).await.unwrap();
     assert!(revoked.views.is_empty() && revoked.removed.is_empty());
     assert_eq!(revoked.revoked, vec![(web_role.id.clone(), cutoff)]);
     let seq = revoked.sequence.unwrap();
 
     // One association replaced: that instance, with a credential for its new role.
     s.replace_profile(&instances[0].0, &db).await;
-    let one = client
-        .describe_instance_identity_changes(&[], Some(seq), None)
-        .await
-        .unwrap();
+    let one = changes_since(seq).await.unwrap();
     assert!(!one.full);
     assert_eq!(one.views.len(), 1);
     assert_eq!(one.views[0].instance.id, instances[0].0);
@@ -577,10 +566,7 @@ async fn agents_receive_only_changed_instances() {
         ],
     )
     .await;
-    let gone = client
-        .describe_instance_identity_changes(&[], Some(seq), None)
-        .await
-        .unwrap();
+    let gone = changes_since(seq).await.unwrap();
     assert!(gone.views.is_empty());
     assert_eq!(gone.removed, vec![instances[1].0.clone()]);
     let seq = gone.sequence.unwrap();
@@ -595,10 +581,7 @@ async fn agents_receive_only_changed_instances() {
         ],
     )
     .await;
-    let trust = client
-        .describe_instance_identity_changes(&[], Some(seq), None)
-        .await
-        .unwrap();
+    let trust = changes_since(seq).await.unwrap();
     assert!(!trust.full);
     let ids: Vec<&str> = trust.views.iter().map(|v| v.instance.id.as_str()).collect();
     assert_eq!(ids, vec![instances[0].0.as_str()]);

@@ -92,11 +92,7 @@ async fn fixture() -> Fixture {
     let ec2 = Ec2::new(
         store,
         iam.clone(),
-        Ec2Config {
-            region: "us-east-1".into(),
-            instance_cidr: "10.0.0.0/16".parse().expect("cidr"),
-            strict_ids: false,
-        },
+        Ec2Config::lenient("us-east-1", "10.0.0.0/16".parse().expect("cidr")),
     );
     let ring = KeyRing::new(vec![
         MasterKey::new(1, &MasterKey::generate_bytes()).expect("key"),
@@ -132,7 +128,7 @@ async fn fixture() -> Fixture {
         keyring: ring,
         clock: Arc::new(SystemClock),
         listeners: vec![],
-        runtime: Arc::new(rolecall_runtime::NoRuntime),
+        runtime: Arc::new(rolecall_runtime::NoRuntime::default()),
         policy_cache: Default::default(),
         generation: Default::default(),
         revocations,

@@ -252,6 +252,9 @@ fn korean(en: &str) -> Option<&'static str> {
         "Your authentication information is incorrect. Please try again." => {
             "인증 정보가 올바르지 않습니다. 다시 시도하세요."
         }
+        "Too many sign-in attempts. Try again later." => {
+            "로그인 시도 횟수가 너무 많습니다. 나중에 다시 시도하세요."
+        }
         "Your password must be reset before you can sign in. Ask your administrator to set a new password." => {
             "로그인하기 전에 암호를 재설정해야 합니다. 관리자에게 새 암호 설정을 요청하세요."
         }

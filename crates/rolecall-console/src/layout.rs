@@ -114,6 +114,54 @@ pub fn error_box(ctx: &Ctx, err: &ApiError) -> Markup {
     }
 }
 
+/// The Description field of IAM's create forms (at most 1,000 characters).
+pub fn description_field(ctx: &Ctx, value: &str) -> Markup {
+    html! {
+        label for="description" { (ctx.t("Description")) }
+        input #description name="description" maxlength="1000" value=(value);
+    }
+}
+
+/// One choice of a radio group `name` (its id `<name>_<value>`), with an optional hint.
+pub fn radio(
+    ctx: &Ctx,
+    (name, value): (&str, &str),
+    label: &'static str,
+    hint: Option<&'static str>,
+    checked: bool,
+) -> Markup {
+    let id = format!("{name}_{value}");
+    html! {
+        div.choice {
+            input #(id) type="radio" name=(name) value=(value) checked[checked];
+            label for=(id) { (ctx.t(label)) }
+            @if let Some(h) = hint { p.hint { (ctx.t(h)) } }
+        }
+    }
+}
+
+/// A page editing one thing with one form: the refusal (if any) on top, a link back to the
+/// thing (`back`: its kind, page and name), then the form posting `fields` to `action`.
+pub fn edit_page(
+    ctx: &Ctx,
+    title: &str,
+    error: Option<&ApiError>,
+    back: (&'static str, &str, &str),
+    action: &str,
+    fields: Markup,
+) -> Response {
+    let (kind, href, name) = back;
+    let body = html! {
+        @if let Some(e) = error { (error_box(ctx, e)) }
+        p { (ctx.t(kind)) ": " a href=(href) { (name) } }
+        form.stack method="post" action=(action) {
+            (csrf_field(ctx))
+            (fields)
+        }
+    };
+    page(ctx, title, body)
+}
+
 /// A 303 to `location` (after a POST), with this request's cookies.
 pub fn see_other(ctx: &Ctx, location: &str) -> Response {
     let mut resp = StatusCode::SEE_OTHER.into_response();

@@ -3,8 +3,8 @@
 //! names unique through its `default_key`), and a catalogue of common instance types.
 
 use crate::ec2::{Ec2, Filter};
-use crate::ec2_network::{any_match, invalid_filter, page, tag_filter, well_formed};
-use crate::model::{Image, NetworkKind, NetworkResource};
+use crate::ec2_network::{any_match, check_id, invalid_filter, page, tag_filter};
+use crate::model::{Image, NetworkItem, NetworkResource};
 use crate::{Error, PageRequest, Result, StoreError, Taken};
 use rolecall_crypto::ec2_id;
 
@@ -125,14 +125,8 @@ pub fn instance_type(name: &str) -> Option<&'static InstanceTypeInfo> {
 }
 
 pub fn check_image_id(id: &str) -> Result<()> {
-    if well_formed("ami", id) {
-        Ok(())
-    } else {
-        Err(Error::InvalidAmiIdMalformed(format!(
-            "Invalid id: \"{}\" (expecting \"ami-...\")",
-            id.escape_debug()
-        )))
-    }
+    let hint = r#" (expecting "ami-...")"#;
+    check_id("ami", id, Error::InvalidAmiIdMalformed, hint)
 }
 
 pub fn image_not_found(ids: &[&str]) -> Error {
@@ -234,29 +228,13 @@ pub struct RegisterImage {
 }
 
 impl Ec2 {
-    async fn own_images(&self) -> Result<Vec<Image>> {
-        Ok(self
-            .store
-            .list_network(NetworkKind::Image)
-            .await?
-            .into_iter()
-            .filter_map(|r| match r {
-                NetworkResource::Image(i) => Some(i),
-                _ => None,
-            })
-            .collect())
-    }
-
     /// The image `id` (built in or the account's), if it exists.
     pub async fn image(&self, id: &str) -> Result<Option<Image>> {
         if let Some(i) = built_in_images().into_iter().find(|i| i.id == id) {
             return Ok(Some(i));
         }
         let found = self.store.get_network(&[id.to_string()]).await?;
-        Ok(found.into_iter().find_map(|r| match r {
-            NetworkResource::Image(i) => Some(i),
-            _ => None,
-        }))
+        Ok(found.into_iter().find_map(Image::from_resource))
     }
 
     pub async fn describe_images(
@@ -270,7 +248,7 @@ impl Ec2 {
             check_image_id(id)?;
         }
         let mut all = built_in_images();
-        all.extend(self.own_images().await?);
+        all.extend(self.network_items::<Image>().await?);
         all.sort_by(|a, b| a.id.cmp(&b.id));
         let missing: Vec<&str> = ids
             .iter()
@@ -343,7 +321,7 @@ impl Ec2 {
             Ok(()) => Ok(image),
             Err(StoreError::Conflict(Taken::DefaultNetwork(_))) => {
                 let holder = self
-                    .own_images()
+                    .network_items::<Image>()
                     .await?
                     .into_iter()
                     .find(|i| i.name == image.name)
@@ -436,6 +414,7 @@ impl Ec2 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ec2_network::well_formed;
 
     #[test]
     fn catalogue_is_sorted_and_ids_are_well_formed() {

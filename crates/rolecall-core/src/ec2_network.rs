@@ -63,37 +63,34 @@ pub fn well_formed(prefix: &str, id: &str) -> bool {
     (hex.len() == 8 || hex.len() == 17) && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-pub fn check_subnet_id(id: &str) -> Result<()> {
-    if well_formed("subnet", id) {
+/// Ok when `id` is a well-formed `prefix-…` id, else `malformed`'s error saying so (`hint`
+/// after the id, as EC2 words it for some kinds).
+pub(crate) fn check_id(
+    prefix: &str,
+    id: &str,
+    malformed: fn(String) -> Error,
+    hint: &str,
+) -> Result<()> {
+    if well_formed(prefix, id) {
         Ok(())
     } else {
-        Err(Error::InvalidSubnetIdMalformed(format!(
-            "Invalid id: \"{}\"",
+        Err(malformed(format!(
+            "Invalid id: \"{}\"{hint}",
             id.escape_debug()
         )))
     }
+}
+
+pub fn check_subnet_id(id: &str) -> Result<()> {
+    check_id("subnet", id, Error::InvalidSubnetIdMalformed, "")
 }
 
 pub fn check_group_id(id: &str) -> Result<()> {
-    if well_formed("sg", id) {
-        Ok(())
-    } else {
-        Err(Error::InvalidGroupIdMalformed(format!(
-            "Invalid id: \"{}\"",
-            id.escape_debug()
-        )))
-    }
+    check_id("sg", id, Error::InvalidGroupIdMalformed, "")
 }
 
 pub fn check_vpc_id(id: &str) -> Result<()> {
-    if well_formed("vpc", id) {
-        Ok(())
-    } else {
-        Err(Error::InvalidVpcIdMalformed(format!(
-            "Invalid id: \"{}\"",
-            id.escape_debug()
-        )))
-    }
+    check_id("vpc", id, Error::InvalidVpcIdMalformed, "")
 }
 
 fn subnet_not_found(id: &str) -> Error {
@@ -186,10 +183,14 @@ impl Ec2 {
     }
 
     async fn read_default_network(&self) -> Result<Option<(Vpc, Vec<Subnet>, SecurityGroup)>> {
-        let vpc = self.vpcs().await?.into_iter().find(|v| v.is_default);
+        let vpc = self
+            .network_items::<Vpc>()
+            .await?
+            .into_iter()
+            .find(|v| v.is_default);
         let Some(vpc) = vpc else { return Ok(None) };
         let mut subnets: Vec<Subnet> = self
-            .subnets()
+            .network_items::<Subnet>()
             .await?
             .into_iter()
             .filter(|s| s.vpc_id == vpc.id && s.default_for_az)
@@ -197,50 +198,17 @@ impl Ec2 {
         // In zone order: the first is where a launch without a subnet or zone goes.
         subnets.sort_by(|a, b| a.availability_zone.cmp(&b.availability_zone));
         let group = self
-            .security_groups()
+            .network_items::<SecurityGroup>()
             .await?
             .into_iter()
             .find(|g| g.vpc_id == vpc.id && g.group_name == "default");
         Ok(group.map(|g| (vpc, subnets, g)))
     }
 
-    async fn vpcs(&self) -> Result<Vec<Vpc>> {
-        Ok(self
-            .store
-            .list_network(NetworkKind::Vpc)
-            .await?
-            .into_iter()
-            .filter_map(|r| match r {
-                NetworkResource::Vpc(v) => Some(v),
-                _ => None,
-            })
-            .collect())
-    }
-
-    async fn subnets(&self) -> Result<Vec<Subnet>> {
-        Ok(self
-            .store
-            .list_network(NetworkKind::Subnet)
-            .await?
-            .into_iter()
-            .filter_map(|r| match r {
-                NetworkResource::Subnet(s) => Some(s),
-                _ => None,
-            })
-            .collect())
-    }
-
-    async fn security_groups(&self) -> Result<Vec<SecurityGroup>> {
-        Ok(self
-            .store
-            .list_network(NetworkKind::SecurityGroup)
-            .await?
-            .into_iter()
-            .filter_map(|r| match r {
-                NetworkResource::SecurityGroup(g) => Some(g),
-                _ => None,
-            })
-            .collect())
+    /// The account's network resources of one kind (`T`).
+    pub(crate) async fn network_items<T: NetworkItem>(&self) -> Result<Vec<T>> {
+        let all = self.store.list_network(T::KIND).await?;
+        Ok(all.into_iter().filter_map(T::from_resource).collect())
     }
 
     /// The security groups `ids` of the VPC `vpc_id` as an instance names them: one that does not
@@ -374,7 +342,7 @@ impl Ec2 {
         let mut out = self.groups_by_id(vpc_id, ids).await?;
         let groups = match names.is_empty() {
             true => Vec::new(),
-            false => self.security_groups().await?,
+            false => self.network_items::<SecurityGroup>().await?,
         };
         for name in names {
             match groups
@@ -410,7 +378,7 @@ impl Ec2 {
         for id in ids {
             check_vpc_id(id)?;
         }
-        let all = self.vpcs().await?;
+        let all = self.network_items::<Vpc>().await?;
         if let Some(missing) = ids.iter().find(|id| !all.iter().any(|v| v.id == **id)) {
             return Err(Error::InvalidVpcIdNotFound(format!(
                 "The vpc ID '{missing}' does not exist"
@@ -456,7 +424,7 @@ impl Ec2 {
         for id in ids {
             check_subnet_id(id)?;
         }
-        let all = self.subnets().await?;
+        let all = self.network_items::<Subnet>().await?;
         if let Some(missing) = ids.iter().find(|id| !all.iter().any(|s| s.id == **id)) {
             return Err(subnet_not_found(missing));
         }
@@ -506,7 +474,7 @@ impl Ec2 {
         for id in ids {
             check_group_id(id)?;
         }
-        let all = self.security_groups().await?;
+        let all = self.network_items::<SecurityGroup>().await?;
         if let Some(missing) = ids.iter().find(|id| !all.iter().any(|g| g.id == **id)) {
             return Err(Error::InvalidGroupNotFound(format!(
                 "The security group '{missing}' does not exist"
@@ -582,12 +550,9 @@ mod tests {
         );
         // A small VPC is one subnet, in the first zone.
         let small = plan_default_network("10.9.0.0/24".parse().unwrap(), &zones);
-        let subnets: Vec<&Subnet> = small
-            .iter()
-            .filter_map(|r| match r {
-                NetworkResource::Subnet(s) => Some(s),
-                _ => None,
-            })
+        let subnets: Vec<Subnet> = small
+            .into_iter()
+            .filter_map(Subnet::from_resource)
             .collect();
         assert_eq!(subnets.len(), 1);
         assert_eq!(subnets[0].cidr_block, "10.9.0.0/24");

@@ -360,6 +360,30 @@ pub enum NetworkResource {
     Image(Image),
 }
 
+/// One kind of [`NetworkResource`]: the type its variant holds.
+pub trait NetworkItem: Sized {
+    const KIND: NetworkKind;
+    /// The item, when `r` is of this kind.
+    fn from_resource(r: NetworkResource) -> Option<Self>;
+}
+
+/// Each variant of [`NetworkResource`] and [`NetworkKind`] is named after the type it holds.
+macro_rules! network_items {
+    ($($item:ident),*) => {$(
+        impl NetworkItem for $item {
+            const KIND: NetworkKind = NetworkKind::$item;
+            fn from_resource(r: NetworkResource) -> Option<$item> {
+                match r {
+                    NetworkResource::$item(x) => Some(x),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+network_items!(Vpc, Subnet, SecurityGroup, Image);
+
 /// The kinds of [`NetworkResource`], named as EC2's `resource-type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NetworkKind {

@@ -31,6 +31,29 @@ pub fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<()>
     Ok(())
 }
 
+/// A value that does not match the model's regular expression `pattern`.
+fn pattern_violation(field: &str, value: &str, pattern: &str) -> Error {
+    let constraint = format!("Member must satisfy regular expression pattern: {pattern}");
+    violation(field, value, &constraint)
+}
+
+/// `value`'s length within `min..=max` ([`check_len`]), and each of its characters `allowed`
+/// (the model's character-class `pattern`).
+fn check_chars(
+    field: &str,
+    value: &str,
+    (min, max): (usize, usize),
+    allowed: impl Fn(char) -> bool,
+    pattern: &str,
+) -> Result<()> {
+    check_len(field, value, min, max)?;
+    if value.chars().all(allowed) {
+        Ok(())
+    } else {
+        Err(pattern_violation(field, value, pattern))
+    }
+}
+
 /// `[\w+=,.@-]+`: the alphabet of role, profile, policy and user names.
 fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
@@ -38,15 +61,7 @@ fn is_name_char(c: char) -> bool {
 
 /// An IAM entity name: `[\w+=,.@-]+` of 1..=max characters.
 pub fn name(field: &str, value: &str, max: usize) -> Result<()> {
-    check_len(field, value, 1, max)?;
-    if !value.chars().all(is_name_char) {
-        return Err(violation(
-            field,
-            value,
-            "Member must satisfy regular expression pattern: [\\w+=,.@-]+",
-        ));
-    }
-    Ok(())
+    check_chars(field, value, (1, max), is_name_char, "[\\w+=,.@-]+")
 }
 
 pub fn role_name(v: &str) -> Result<()> {
@@ -70,11 +85,8 @@ pub fn path(v: &str) -> Result<()> {
             && v.ends_with('/')
             && v.chars().all(|c| ('\u{21}'..='\u{7e}').contains(&c)));
     if !ok {
-        return Err(violation(
-            "path",
-            v,
-            "Member must satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
-        ));
+        let pattern = "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)";
+        return Err(pattern_violation("path", v, pattern));
     }
     Ok(())
 }
@@ -83,28 +95,16 @@ pub fn path(v: &str) -> Result<()> {
 pub fn path_prefix(v: &str) -> Result<()> {
     check_len("pathPrefix", v, 1, 512)?;
     if !v.starts_with('/') || !v.chars().all(|c| ('\u{21}'..='\u{7f}').contains(&c)) {
-        return Err(violation(
-            "pathPrefix",
-            v,
-            "Member must satisfy regular expression pattern: \\u002F[\\u0021-\\u007F]*",
-        ));
+        let pattern = "\\u002F[\\u0021-\\u007F]*";
+        return Err(pattern_violation("pathPrefix", v, pattern));
     }
     Ok(())
 }
 
 pub fn description(v: &str) -> Result<()> {
-    check_len("description", v, 0, 1000)?;
-    let ok = v
-        .chars()
-        .all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{a1}'..='\u{ff}'));
-    if !ok {
-        return Err(violation(
-            "description",
-            v,
-            "Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*",
-        ));
-    }
-    Ok(())
+    let allowed = |c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{a1}'..='\u{ff}');
+    let pattern = "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*";
+    check_chars("description", v, (0, 1000), allowed, pattern)
 }
 
 pub fn max_session_duration(v: i64) -> Result<u32> {
@@ -122,18 +122,9 @@ pub fn max_session_duration(v: i64) -> Result<u32> {
 
 /// The shape limit on policy documents (the per-kind size quotas are the policy engine's).
 pub fn policy_document(field: &str, v: &str) -> Result<()> {
-    check_len(field, v, 1, 131072)?;
-    let ok = v
-        .chars()
-        .all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}') || c > '\u{ff}');
-    if !ok {
-        return Err(violation(
-            field,
-            v,
-            "Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
-        ));
-    }
-    Ok(())
+    let allowed = |c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}') || c > '\u{ff}';
+    let pattern = "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+";
+    check_chars(field, v, (1, 131072), allowed, pattern)
 }
 
 /// Tag keys `[\p{L}\p{Z}\p{N}_.:/=+\-@]+` (1..=128), values of the same set (0..=256), at most 50
@@ -159,22 +150,21 @@ pub fn tags(tags: &[Tag]) -> Result<()> {
         // AWS names list items by their 1-based position.
         let key_field = format!("tags.{}.member.key", i + 1);
         let value_field = format!("tags.{}.member.value", i + 1);
-        check_len(&key_field, &t.key, 1, 128)?;
-        if !t.key.chars().all(tag_char) {
-            return Err(violation(
-                &key_field,
-                &t.key,
-                "Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+",
-            ));
-        }
-        check_len(&value_field, &t.value, 0, 256)?;
-        if !t.value.chars().all(tag_char) {
-            return Err(violation(
-                &value_field,
-                &t.value,
-                "Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*",
-            ));
-        }
+        let pattern = "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]";
+        check_chars(
+            &key_field,
+            &t.key,
+            (1, 128),
+            tag_char,
+            &format!("{pattern}+"),
+        )?;
+        check_chars(
+            &value_field,
+            &t.value,
+            (0, 256),
+            tag_char,
+            &format!("{pattern}*"),
+        )?;
         if t.key.to_ascii_lowercase().starts_with("aws:") {
             return Err(Error::InvalidInput("User-defined tag keys can't start with 'aws:'. This prefix is reserved for AWS tags.".into()));
         }

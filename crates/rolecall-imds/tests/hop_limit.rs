@@ -29,11 +29,7 @@ async fn an_instances_connection_carries_its_hop_limit_as_ttl() {
     let ec2 = Ec2::new(
         store,
         iam.clone(),
-        Ec2Config {
-            region: "us-east-1".into(),
-            instance_cidr: "127.78.0.0/16".parse().unwrap(),
-            strict_ids: false,
-        },
+        Ec2Config::lenient("us-east-1", "127.78.0.0/16".parse().unwrap()),
     );
     let keyring = KeyRing::new(vec![
         MasterKey::new(1, &MasterKey::generate_bytes()).unwrap(),

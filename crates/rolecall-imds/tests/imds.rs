@@ -159,6 +159,21 @@ impl Stack {
         (r.status, r.body)
     }
 
+    /// `params` called on `service` as the account root: the answer's body, after a 200.
+    async fn ok_as_root(&self, service: &str, params: &[(&str, &str)]) -> String {
+        let (status, body) = self.call(service, params, &root()).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// The status of a GET of `path` by instance `id`, with `token` if any.
+    async fn status(&self, id: &str, path: &str, token: Option<&str>) -> u16 {
+        let header = token.map(|t| (TOKEN, t));
+        self.imds_req(reqwest::Method::GET, id, path, header.as_slice())
+            .await
+            .status
+    }
+
     async fn get_with(&self, id: &str, path: &str, token: &str) -> (u16, String) {
         let r = self
             .imds_req(reqwest::Method::GET, id, path, &[(TOKEN, token)])
@@ -244,8 +259,7 @@ async fn token_put_rules() {
         )
         .await;
     assert_eq!(forwarded.status, 403);
-    let (status, _) = s.get(&a.id, "/latest/api/token").await;
-    assert_eq!(status, 405);
+    assert_eq!(s.status(&a.id, "/latest/api/token", None).await, 405);
 
     // A good token works; garbage, another instance's and expired tokens do not, even though
     // tokens are optional for this instance.
@@ -255,25 +269,28 @@ async fn token_put_rules() {
             .await,
         (200, a.id.clone())
     );
-    let (status, _) = s
-        .get_with(&a.id, "/latest/meta-data/instance-id", "not-a-token")
-        .await;
-    assert_eq!(status, 401);
+    assert_eq!(
+        s.status(&a.id, "/latest/meta-data/instance-id", Some("not-a-token"))
+            .await,
+        401
+    );
     let mut tampered = token.clone().into_bytes();
     tampered[10] = if tampered[10] == b'A' { b'B' } else { b'A' };
-    let (status, _) = s
-        .get_with(
+    assert_eq!(
+        s.status(
             &a.id,
             "/latest/meta-data/instance-id",
-            &String::from_utf8(tampered).unwrap(),
+            Some(&String::from_utf8(tampered).unwrap())
         )
-        .await;
-    assert_eq!(status, 401);
+        .await,
+        401
+    );
     let token_b = s.token(&b.id, "60").await;
-    let (status, _) = s
-        .get_with(&a.id, "/latest/meta-data/instance-id", &token_b)
-        .await;
-    assert_eq!(status, 401);
+    assert_eq!(
+        s.status(&a.id, "/latest/meta-data/instance-id", Some(&token_b))
+            .await,
+        401
+    );
     assert_eq!(
         s.get_with(&b.id, "/latest/meta-data/instance-id", &token_b)
             .await,
@@ -281,23 +298,26 @@ async fn token_put_rules() {
     );
     // Still valid at its last second, then no more.
     s.clock.advance(Duration::seconds(59));
-    let (status, _) = s
-        .get_with(&a.id, "/latest/meta-data/instance-id", &token)
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(
+        s.status(&a.id, "/latest/meta-data/instance-id", Some(&token))
+            .await,
+        200
+    );
     s.clock.advance(Duration::seconds(1));
-    let (status, _) = s
-        .get_with(&a.id, "/latest/meta-data/instance-id", &token)
-        .await;
-    assert_eq!(status, 401);
-    let (status, _) = s
-        .get_with(
+    assert_eq!(
+        s.status(&a.id, "/latest/meta-data/instance-id", Some(&token))
+            .await,
+        401
+    );
+    assert_eq!(
+        s.status(
             &a.id,
             "/latest/meta-data/iam/security-credentials/web",
-            &token,
+            Some(&token)
         )
-        .await;
-    assert_eq!(status, 401);
+        .await,
+        401
+    );
     // Without a token (optional) it still answers.
     assert_eq!(
         s.get(&a.id, "/latest/meta-data/instance-id").await,
@@ -315,12 +335,19 @@ async fn tokens_required_and_endpoint_disabled() {
         .await
         .unwrap();
     s.dir.reload().await.unwrap();
-    let (status, _) = s.get(&a.id, "/latest/meta-data/instance-id").await;
-    assert_eq!(status, 401);
-    let (status, _) = s
-        .get(&a.id, "/latest/meta-data/iam/security-credentials/web")
-        .await;
-    assert_eq!(status, 401);
+    assert_eq!(
+        s.status(&a.id, "/latest/meta-data/instance-id", None).await,
+        401
+    );
+    assert_eq!(
+        s.status(
+            &a.id,
+            "/latest/meta-data/iam/security-credentials/web",
+            None
+        )
+        .await,
+        401
+    );
     let token = s.token(&a.id, "21600").await;
     assert_eq!(
         s.get_with(&a.id, "/latest/meta-data/instance-id", &token)
@@ -343,8 +370,7 @@ async fn tokens_required_and_endpoint_disabled() {
             r.metadata_options.http_tokens = "required".into()
         })
         .await;
-    let (status, _) = s.get(&b.id, "/latest/meta-data/").await;
-    assert_eq!(status, 401);
+    assert_eq!(s.status(&b.id, "/latest/meta-data/", None).await, 401);
 
     s.ec2
         .modify_instance_metadata_options(&a.id, |m| m.http_endpoint = "disabled".into())
@@ -662,18 +688,15 @@ async fn role_that_does_not_trust_ec2() {
     assert!(doc.get("AccessKeyId").is_none(), "{body}");
 
     // Fixing the trust policy (through the API, so IMDS hears of it) makes credentials appear.
-    let (status, body) = s
-        .call(
-            "iam",
-            &[
-                ("Action", "UpdateAssumeRolePolicy"),
-                ("RoleName", "lambdaonly"),
-                ("PolicyDocument", EC2_TRUST),
-            ],
-            &root(),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    s.ok_as_root(
+        "iam",
+        &[
+            ("Action", "UpdateAssumeRolePolicy"),
+            ("RoleName", "lambdaonly"),
+            ("PolicyDocument", EC2_TRUST),
+        ],
+    )
+    .await;
     let doc = s.credentials(&a.id, "lambdaonly").await;
     assert_eq!(doc["Code"], "Success");
 }
@@ -864,27 +887,23 @@ async fn credentials_authenticate_against_the_api() {
     assert_eq!(xml(&body, "Code"), "UnauthorizedOperation");
     // A role policy allowing it lets the instance's credentials list roles.
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListRoles","Resource":"*"}]}"#;
-    let (status, body) = s
-        .call(
-            "iam",
-            &[
-                ("Action", "PutRolePolicy"),
-                ("RoleName", "web"),
-                ("PolicyName", "list"),
-                ("PolicyDocument", policy),
-            ],
-            &root(),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    s.ok_as_root(
+        "iam",
+        &[
+            ("Action", "PutRolePolicy"),
+            ("RoleName", "web"),
+            ("PolicyName", "list"),
+            ("PolicyDocument", policy),
+        ],
+    )
+    .await;
     let (status, body) = s.call("iam", &[("Action", "ListRoles")], &c).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("<RoleName>web</RoleName>"), "{body}");
     let (status, _) = s.call("iam", &[("Action", "ListUsers")], &c).await;
     assert_eq!(status, 403);
     // Root still can.
-    let (status, body) = s.call("iam", &[("Action", "ListRoles")], &root()).await;
-    assert_eq!(status, 200, "{body}");
+    s.ok_as_root("iam", &[("Action", "ListRoles")]).await;
 }
 
 // ----- changes through the API reach IMDS at once -----
@@ -896,8 +915,8 @@ async fn replace_and_disassociate_through_the_api() {
     let (beta_id, profile_b) = s.role("beta", EC2_TRUST).await;
 
     // Launch through the API too.
-    let (status, body) = s
-        .call(
+    let body = s
+        .ok_as_root(
             "ec2",
             &[
                 ("Action", "RunInstances"),
@@ -906,10 +925,8 @@ async fn replace_and_disassociate_through_the_api() {
                 ("MaxCount", "1"),
                 ("IamInstanceProfile.Name", &profile_a),
             ],
-            &root(),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     let id = xml(&body, "instanceId").to_string();
     assert_eq!(
         s.get(&id, "/latest/meta-data/iam/security-credentials/")
@@ -917,32 +934,28 @@ async fn replace_and_disassociate_through_the_api() {
         (200, "alpha".into())
     );
     let alpha = creds_of(&s.credentials(&id, "alpha").await);
-    let (status, body) = s
-        .call(
+    let body = s
+        .ok_as_root(
             "ec2",
             &[
                 ("Action", "DescribeIamInstanceProfileAssociations"),
                 ("Filter.1.Name", "instance-id"),
                 ("Filter.1.Value.1", &id),
             ],
-            &root(),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     let assoc = xml(&body, "associationId").to_string();
 
-    let (status, body) = s
-        .call(
+    let body = s
+        .ok_as_root(
             "ec2",
             &[
                 ("Action", "ReplaceIamInstanceProfileAssociation"),
                 ("AssociationId", &assoc),
                 ("IamInstanceProfile.Name", &profile_b),
             ],
-            &root(),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     let new_assoc = xml(&body, "associationId").to_string();
     assert_eq!(
         s.get(&id, "/latest/meta-data/iam/security-credentials/")
@@ -971,17 +984,14 @@ async fn replace_and_disassociate_through_the_api() {
     let (_, info) = s.get(&id, "/latest/meta-data/iam/info").await;
     assert!(info.contains("beta-profile"), "{info}");
 
-    let (status, body) = s
-        .call(
-            "ec2",
-            &[
-                ("Action", "DisassociateIamInstanceProfile"),
-                ("AssociationId", &new_assoc),
-            ],
-            &root(),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    s.ok_as_root(
+        "ec2",
+        &[
+            ("Action", "DisassociateIamInstanceProfile"),
+            ("AssociationId", &new_assoc),
+        ],
+    )
+    .await;
     for p in [
         "/latest/meta-data/iam/",
         "/latest/meta-data/iam/info",
@@ -996,35 +1006,29 @@ async fn replace_and_disassociate_through_the_api() {
     assert!(who.contains("InvalidClientTokenId"), "{who}");
 
     // Associate again, then remove the role from the profile: the profile stays, the role goes.
-    let (status, body) = s
-        .call(
-            "ec2",
-            &[
-                ("Action", "AssociateIamInstanceProfile"),
-                ("InstanceId", &id),
-                ("IamInstanceProfile.Name", &profile_a),
-            ],
-            &root(),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    s.ok_as_root(
+        "ec2",
+        &[
+            ("Action", "AssociateIamInstanceProfile"),
+            ("InstanceId", &id),
+            ("IamInstanceProfile.Name", &profile_a),
+        ],
+    )
+    .await;
     assert_eq!(
         s.get(&id, "/latest/meta-data/iam/security-credentials/")
             .await,
         (200, "alpha".into())
     );
-    let (status, body) = s
-        .call(
-            "iam",
-            &[
-                ("Action", "RemoveRoleFromInstanceProfile"),
-                ("InstanceProfileName", &profile_a),
-                ("RoleName", "alpha"),
-            ],
-            &root(),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    s.ok_as_root(
+        "iam",
+        &[
+            ("Action", "RemoveRoleFromInstanceProfile"),
+            ("InstanceProfileName", &profile_a),
+            ("RoleName", "alpha"),
+        ],
+    )
+    .await;
     assert_eq!(s.get(&id, "/latest/meta-data/iam/info").await.0, 200);
     assert_eq!(
         s.get(&id, "/latest/meta-data/iam/security-credentials/alpha")
@@ -1034,14 +1038,8 @@ async fn replace_and_disassociate_through_the_api() {
     );
 
     // A stopped instance runs no software: nothing answers for it.
-    let (status, body) = s
-        .call(
-            "ec2",
-            &[("Action", "StopInstances"), ("InstanceId.1", &id)],
-            &root(),
-        )
+    s.ok_as_root("ec2", &[("Action", "StopInstances"), ("InstanceId.1", &id)])
         .await;
-    assert_eq!(status, 200, "{body}");
     assert_eq!(s.get(&id, "/latest/meta-data/instance-id").await.0, 404);
 }
 
@@ -1322,10 +1320,15 @@ async fn a_change_rebuilds_only_its_entries() {
         .await
         .unwrap();
     assert_eq!(rebuilt().await, 3);
-    let (status, _) = s
-        .get(&web[1].id, "/latest/meta-data/iam/security-credentials/web")
-        .await;
-    assert_eq!(status, 404);
+    assert_eq!(
+        s.status(
+            &web[1].id,
+            "/latest/meta-data/iam/security-credentials/web",
+            None
+        )
+        .await,
+        404
+    );
     // Termination drops the entry.
     s.ec2
         .terminate_instances(std::slice::from_ref(&idle.id))
@@ -1335,18 +1338,15 @@ async fn a_change_rebuilds_only_its_entries() {
     assert!(s.dir.by_id(&idle.id).is_none());
     assert_eq!(s.dir.len(), 7);
     // Through the API too (the directory catches up before the response goes out).
-    let (status, body) = s
-        .call(
-            "iam",
-            &[
-                ("Action", "AddRoleToInstanceProfile"),
-                ("InstanceProfileName", web_profile.as_str()),
-                ("RoleName", "web"),
-            ],
-            &root(),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    s.ok_as_root(
+        "iam",
+        &[
+            ("Action", "AddRoleToInstanceProfile"),
+            ("InstanceProfileName", web_profile.as_str()),
+            ("RoleName", "web"),
+        ],
+    )
+    .await;
     s.credentials(&web[1].id, "web").await;
     assert_eq!(
         rebuilt().await,

@@ -1,6 +1,7 @@
-//! Per-source request rates: a token bucket per address.
+//! Per-source request rates: a token bucket per key (an address, by default).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -17,25 +18,37 @@ struct Bucket {
 }
 
 /// Allows each source `per_second` requests per second on average, with bursts of up to
-/// `burst`. A rate of 0 allows everything.
-pub struct RateLimiter {
+/// `burst`. A rate of 0 allows everything. Sources are addresses unless `K` says otherwise (the
+/// console's sign-in also throttles per user name).
+pub struct RateLimiter<K = IpAddr> {
     per_second: f64,
     burst: f64,
-    state: Mutex<State>,
+    state: Mutex<State<K>>,
 }
 
-#[derive(Default)]
-struct State {
-    buckets: HashMap<IpAddr, Bucket>,
+struct State<K> {
+    buckets: HashMap<K, Bucket>,
     last_prune: Option<Instant>,
 }
 
-impl RateLimiter {
-    pub fn new(per_second: u32, burst: u32) -> RateLimiter {
+impl<K: Hash + Eq> RateLimiter<K> {
+    pub fn new(per_second: u32, burst: u32) -> RateLimiter<K> {
+        RateLimiter::with_rate(f64::from(per_second), burst)
+    }
+
+    /// `per_minute` on average, for rates below one a second.
+    pub fn per_minute(per_minute: u32, burst: u32) -> RateLimiter<K> {
+        RateLimiter::with_rate(f64::from(per_minute) / 60.0, burst)
+    }
+
+    fn with_rate(per_second: f64, burst: u32) -> RateLimiter<K> {
         RateLimiter {
-            per_second: f64::from(per_second),
+            per_second,
             burst: f64::from(burst.max(1)),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                buckets: HashMap::new(),
+                last_prune: None,
+            }),
         }
     }
 
@@ -44,7 +57,7 @@ impl RateLimiter {
     }
 
     /// Takes one request's token for `source` at `now`; false when it has none left.
-    pub fn allow(&self, source: IpAddr, now: Instant) -> bool {
+    pub fn allow(&self, source: K, now: Instant) -> bool {
         if self.is_unlimited() {
             return true;
         }

@@ -56,8 +56,20 @@ pub trait InstanceRuntime: Send + Sync + 'static {
     async fn console_output(&self, instance_id: &str) -> Option<ConsoleOutput>;
 }
 
-/// Records only: instances are rows, nothing runs (the default).
-pub struct NoRuntime;
+/// Records only: instances are rows, nothing runs (the default). Tests may give it a console
+/// output to report for every instance ([`NoRuntime::printing`]).
+#[derive(Default)]
+pub struct NoRuntime {
+    console: Option<ConsoleOutput>,
+}
+
+impl NoRuntime {
+    pub fn printing(console: ConsoleOutput) -> NoRuntime {
+        NoRuntime {
+            console: Some(console),
+        }
+    }
+}
 
 #[async_trait]
 impl InstanceRuntime for NoRuntime {
@@ -77,6 +89,6 @@ impl InstanceRuntime for NoRuntime {
         Ok(())
     }
     async fn console_output(&self, _: &str) -> Option<ConsoleOutput> {
-        None
+        self.console.clone()
     }
 }

@@ -77,12 +77,25 @@ fn post<'a>(headers: &'a [(&'a str, &'a str)]) -> Request<'a> {
 }
 
 fn with_auth(value: &str) -> Result<rolecall_sigv4::ParsedAuth, SigV4Error> {
-    let headers = [
+    parse(&post(&auth_headers(value)))
+}
+
+/// A request's headers with `authorization` as its Authorization header.
+fn auth_headers(authorization: &str) -> [(&str, &str); 3] {
+    [
         ("Host", HOST),
         ("X-Amz-Date", "20260101T001000Z"),
-        ("Authorization", value),
-    ];
-    parse(&post(&headers))
+        ("Authorization", authorization),
+    ]
+}
+
+/// Why `verify` refuses a request whose Authorization header (`authorization`) parses.
+fn verify_refusal(authorization: &str) -> SigV4Error {
+    let headers = auth_headers(authorization);
+    let req = post(&headers);
+    let auth = parse(&req).unwrap();
+    let key = SigningKey::for_scope(SECRET, &auth.scope);
+    verify(&req, &auth, &key, t0()).unwrap_err()
 }
 
 fn incomplete_msg(r: Result<rolecall_sigv4::ParsedAuth, SigV4Error>) -> String {
@@ -465,14 +478,9 @@ fn duplicate_parameters() {
 
 #[test]
 fn both_header_and_query_signature() {
-    let headers = [
-        ("Host", HOST),
-        ("X-Amz-Date", "20260101T001000Z"),
-        (
-            "Authorization",
-            "AWS4-HMAC-SHA256 Credential=A/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=ab",
-        ),
-    ];
+    let headers = auth_headers(
+        "AWS4-HMAC-SHA256 Credential=A/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=ab",
+    );
     let req = Request {
         query: "X-Amz-Signature=ab",
         ..post(&headers)
@@ -580,18 +588,9 @@ fn scope_checks() {
     assert_eq!(err.code(ServiceFlavor::Ec2), "AuthFailure");
 
     // verify() checks the terminator and the date on its own.
-    let headers = [
-        ("Host", HOST),
-        ("X-Amz-Date", "20260101T001000Z"),
-        (
-            "Authorization",
-            "AWS4-HMAC-SHA256 Credential=A/20251231/us-east-1/iam/aws4_request, SignedHeaders=host;x-amz-date, Signature=ab",
-        ),
-    ];
-    let req = post(&headers);
-    let auth = parse(&req).unwrap();
-    let k = SigningKey::for_scope(SECRET, &auth.scope);
-    let err = verify(&req, &auth, &k, t0()).unwrap_err();
+    let err = verify_refusal(
+        "AWS4-HMAC-SHA256 Credential=A/20251231/us-east-1/iam/aws4_request, SignedHeaders=host;x-amz-date, Signature=ab",
+    );
     assert_eq!(
         err.to_string(),
         "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '20251231' != '20260101', from '20260101T001000Z'."
@@ -600,17 +599,9 @@ fn scope_checks() {
 
 #[test]
 fn host_must_be_signed() {
-    let headers = [
-        ("Host", HOST),
-        ("X-Amz-Date", "20260101T001000Z"),
-        (
-            "Authorization",
-            "AWS4-HMAC-SHA256 Credential=A/20260101/us-east-1/iam/aws4_request, SignedHeaders=x-amz-date, Signature=ab",
-        ),
-    ];
-    let req = post(&headers);
-    let auth = parse(&req).unwrap();
-    let err = verify(&req, &auth, &key(), t0()).unwrap_err();
+    let err = verify_refusal(
+        "AWS4-HMAC-SHA256 Credential=A/20260101/us-east-1/iam/aws4_request, SignedHeaders=x-amz-date, Signature=ab",
+    );
     assert_eq!(err, SigV4Error::HostNotSigned);
     assert_eq!(
         err.to_string(),

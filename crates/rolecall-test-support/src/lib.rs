@@ -154,11 +154,7 @@ impl Stack {
         let ec2 = Ec2::new(
             store,
             iam.clone(),
-            Ec2Config {
-                region: REGION.into(),
-                instance_cidr: opts.instance_cidr.parse().unwrap(),
-                strict_ids: false,
-            },
+            Ec2Config::lenient(REGION, opts.instance_cidr.parse().unwrap()),
         );
         let dir = if opts.imds {
             let dir = Directory::new(
@@ -200,7 +196,7 @@ impl Stack {
             keyring: keyring.clone(),
             clock: opts.clock.clone(),
             listeners,
-            runtime: Arc::new(rolecall_runtime::NoRuntime),
+            runtime: Arc::new(rolecall_runtime::NoRuntime::default()),
             policy_cache: Default::default(),
             generation: Default::default(),
             revocations,

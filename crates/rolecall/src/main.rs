@@ -248,6 +248,12 @@ struct LimitArgs {
     /// IMDS requests per second allowed from one address (0: unlimited); past it, 429.
     #[arg(long, default_value_t = ImdsConfig::DEFAULT_RATE)]
     imds_rate_per_source: u32,
+    /// Console password sign-in attempts per minute from one address (0: unlimited); past it, 429.
+    #[arg(long, default_value_t = rolecall_console::SignInLimits::DEFAULT_PER_SOURCE)]
+    console_signin_per_source: u32,
+    /// Console password sign-in attempts per minute at one user name (0: unlimited).
+    #[arg(long, default_value_t = rolecall_console::SignInLimits::DEFAULT_PER_USER)]
+    console_signin_per_user: u32,
     /// Seconds allowed to send a request's head (and to stay idle between keep-alive requests).
     #[arg(long, default_value_t = rolecall_net::Limits::API.header_read_timeout.as_secs())]
     header_read_timeout: u64,
@@ -647,7 +653,7 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
     // client that finds the API up finds them running.
     let mut bridge_api = None;
     let runtime: Arc<dyn rolecall_runtime::InstanceRuntime> = match &netns {
-        None => Arc::new(rolecall_runtime::NoRuntime),
+        None => Arc::new(rolecall_runtime::NoRuntime::default()),
         Some(rt) => {
             let at = SocketAddr::from((rt.gateway(), args.listen.port()));
             if args.auth == Auth::Off {
@@ -735,7 +741,15 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         }
     };
     // The web console is served by the API listener, under /console/.
-    let app = rolecall_api::router(api.clone()).merge(rolecall_console::routes(api, console_imds));
+    let signin = rolecall_console::SignInLimits {
+        per_source_per_minute: args.limits.console_signin_per_source,
+        per_user_per_minute: args.limits.console_signin_per_user,
+    };
+    let app = rolecall_api::router(api.clone()).merge(rolecall_console::routes(
+        api,
+        console_imds,
+        signin,
+    ));
     let result = tokio::select! {
         r = rolecall_api::serve_router(listener, app, api_limits, api_tls) => r.map_err(anyhow::Error::from),
         r = imds => r.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),

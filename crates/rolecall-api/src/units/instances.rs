@@ -579,53 +579,33 @@ mod tests {
     use super::GetConsoleOutput as U;
     use crate::generated::Operation;
     use crate::units::testing::{ACCOUNT, answered, api, checks_of, launch, refused};
-    use rolecall_core::model::Instance;
-    use rolecall_runtime::{ConsoleOutput, InstanceRuntime, RuntimeError};
+    use rolecall_runtime::{ConsoleOutput, NoRuntime};
     use std::sync::Arc;
 
     /// A runtime whose every instance printed "booted".
-    struct Printed;
+    fn printed() -> NoRuntime {
+        NoRuntime::printing(ConsoleOutput {
+            output: b"booted\n".to_vec(),
+            timestamp: chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("a time"),
+        })
+    }
 
-    #[async_trait::async_trait]
-    impl InstanceRuntime for Printed {
-        fn name(&self) -> &'static str {
-            "printed"
-        }
-        async fn start(&self, _: &Instance) -> Result<(), RuntimeError> {
-            Ok(())
-        }
-        async fn stop(&self, _: &str) -> Result<(), RuntimeError> {
-            Ok(())
-        }
-        async fn terminate(&self, _: &str) -> Result<(), RuntimeError> {
-            Ok(())
-        }
-        async fn clean_up_leftovers(&self) -> Result<(), RuntimeError> {
-            Ok(())
-        }
-        async fn console_output(&self, _: &str) -> Option<ConsoleOutput> {
-            Some(ConsoleOutput {
-                output: b"booted\n".to_vec(),
-                timestamp: chrono::DateTime::from_timestamp(1_700_000_000, 0)?,
-            })
-        }
+    /// GetConsoleOutput's answer for instance `id` (with `extra` parameters), which names it.
+    async fn console_output(api: &crate::Api, id: &str, extra: &[(&str, &str)]) -> String {
+        let mut params = vec![("InstanceId", id)];
+        params.extend_from_slice(extra);
+        let body = answered(api, Operation::GetConsoleOutput, &params).await;
+        let named = format!("<instanceId>{id}</instanceId>");
+        assert!(body.contains(&named), "{body}");
+        body
     }
 
     #[tokio::test]
     async fn console_output_is_the_runtimes_in_base64_authorized_on_the_instance() {
         let mut api = api().await;
-        api.runtime = Arc::new(Printed);
+        api.runtime = Arc::new(printed());
         let id = launch(&api).await;
-        let body = answered(
-            &api,
-            Operation::GetConsoleOutput,
-            &[("InstanceId", id.as_str()), ("Latest", "true")],
-        )
-        .await;
-        assert!(
-            body.contains(&format!("<instanceId>{id}</instanceId>")),
-            "{body}"
-        );
+        let body = console_output(&api, &id, &[("Latest", "true")]).await;
         assert!(body.contains("<output>Ym9vdGVkCg==</output>"), "{body}");
         assert!(
             body.contains("<timestamp>2023-11-14T22:13:20.000Z</timestamp>"),
@@ -644,11 +624,7 @@ mod tests {
     async fn records_only_instances_have_no_output_and_unknown_ones_are_not_found() {
         let api = api().await;
         let id = launch(&api).await;
-        let body = answered(&api, Operation::GetConsoleOutput, &[("InstanceId", &id)]).await;
-        assert!(
-            body.contains(&format!("<instanceId>{id}</instanceId>")),
-            "{body}"
-        );
+        let body = console_output(&api, &id, &[]).await;
         assert!(!body.contains("<output>"), "{body}");
         let err = refused(
             &api,

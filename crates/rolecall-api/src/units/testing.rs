@@ -28,11 +28,7 @@ pub async fn api() -> Api {
     let ec2 = Ec2::new(
         store,
         iam.clone(),
-        Ec2Config {
-            region: "us-east-1".into(),
-            instance_cidr: "127.92.0.0/24".parse().expect("cidr"),
-            strict_ids: false,
-        },
+        Ec2Config::lenient("us-east-1", "127.92.0.0/24".parse().expect("cidr")),
     );
     let revocations = Arc::new(crate::revocation::Revocations::new(
         iam.clone(),
@@ -54,7 +50,7 @@ pub async fn api() -> Api {
         keyring,
         clock,
         listeners: vec![],
-        runtime: Arc::new(rolecall_runtime::NoRuntime),
+        runtime: Arc::new(rolecall_runtime::NoRuntime::default()),
         policy_cache: Default::default(),
         generation: Default::default(),
         revocations,

@@ -1,8 +1,8 @@
 //! IAM groups: the list (search, pages), create, and a group's page: its members (add, remove),
 //! its policies (`owner`), delete. Membership forms on user pages post here too.
 
-use super::Signed;
 use super::owner::{self, Owner};
+use super::{Posted, Signed};
 use crate::ctx::Ctx;
 use crate::guard::Form;
 use crate::layout::{csrf_field, error_box, page, see_other, table, text};
@@ -139,11 +139,7 @@ pub fn membership_adder(
 }
 
 /// POST on a group's members: the user from the form.
-pub async fn members(
-    Signed(ctx): Signed,
-    Path(group): Path<String>,
-    Extension(form): Extension<Form>,
-) -> Response {
+pub async fn members(Posted(ctx, group, form): Posted) -> Response {
     change_membership(
         &ctx,
         &group,

@@ -2,12 +2,12 @@
 //! profile, the instance page (metadata options, its profile associations), and Actions →
 //! Modify IAM role (associate, replace or remove, as the association calls of the API).
 
-use super::Signed;
 use super::roles::instances_in;
+use super::{Posted, Signed};
 use crate::Shared;
 use crate::ctx::Ctx;
 use crate::guard::Form;
-use crate::layout::{csrf_field, error_box, page, see_other, seg, table, text};
+use crate::layout::{csrf_field, edit_page, error_box, page, see_other, seg, table, text};
 use axum::Extension;
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -176,7 +176,7 @@ pub async fn launch(Signed(ctx): Signed, Extension(form): Extension<Form>) -> Re
                 .find("instanceId")
                 .map(|n| n.text.clone())
                 .unwrap_or_default();
-            see_other(&ctx, &format!("/console/instances/{}", seg(&id)))
+            see_other(&ctx, &page_of(&id))
         }
         Err(e) => render_launch(&ctx, &form, Some(&e)).await,
     }
@@ -295,28 +295,26 @@ pub async fn modify_role_form(Signed(ctx): Signed, Path(id): Path<String>) -> Re
 }
 
 async fn render_modify(ctx: &Ctx, id: &str, selected: &str, error: Option<&ApiError>) -> Response {
-    let body = html! {
-        @if let Some(e) = error { (error_box(ctx, e)) }
-        p { (ctx.t("Instance ID")) ": " a href=(format!("/console/instances/{}", seg(id))) { (id) } }
-        form.stack method="post" action=(format!("/console/instances/{}/modify-role", seg(id))) {
-            (csrf_field(ctx))
-            label for="profile" { (ctx.t("IAM role")) }
-            p.hint { (ctx.t("Choose an IAM role (instance profile) to attach to your instance, or none to remove it.")) }
-            (profile_options(ctx, selected).await)
-            button type="submit" { (ctx.t("Update IAM role")) }
-        }
+    let fields = html! {
+        label for="profile" { (ctx.t("IAM role")) }
+        p.hint { (ctx.t("Choose an IAM role (instance profile) to attach to your instance, or none to remove it.")) }
+        (profile_options(ctx, selected).await)
+        button type="submit" { (ctx.t("Update IAM role")) }
     };
-    page(ctx, ctx.t("Modify IAM role"), body)
+    instance_form(
+        ctx,
+        ctx.t("Modify IAM role"),
+        id,
+        "modify-role",
+        error,
+        fields,
+    )
 }
 
-pub async fn modify_role(
-    Signed(ctx): Signed,
-    Path(id): Path<String>,
-    Extension(form): Extension<Form>,
-) -> Response {
+pub async fn modify_role(Posted(ctx, id, form): Posted) -> Response {
     let profile = form.get("profile");
     match change_association(&ctx, &id, profile).await {
-        Ok(()) => see_other(&ctx, &format!("/console/instances/{}", seg(&id))),
+        Ok(()) => see_other(&ctx, &page_of(&id)),
         Err(e) => render_modify(&ctx, &id, profile, Some(&e)).await,
     }
 }
@@ -393,27 +391,50 @@ fn choice(ctx: &Ctx, id: &str, label: &'static str, options: &[&str], current: &
 }
 
 fn render_metadata(ctx: &Ctx, id: &str, form: &Form, error: Option<&ApiError>) -> Response {
-    let body = html! {
-        @if let Some(e) = error { (error_box(ctx, e)) }
-        p { (ctx.t("Instance ID")) ": " a href=(format!("/console/instances/{}", seg(id))) { (id) } }
-        form.stack method="post" action=(format!("/console/instances/{}/metadata", seg(id))) {
-            (csrf_field(ctx))
-            (choice(ctx, "http_endpoint", "Instance metadata service", &["enabled", "disabled"], form.get("http_endpoint")))
-            (choice(ctx, "http_tokens", "IMDSv2 (HttpTokens)", &["optional", "required"], form.get("http_tokens")))
-            label for="hop_limit" { (ctx.t("Metadata response hop limit")) }
-            input #hop_limit name="hop_limit" type="number" min="1" max="64" required value=(form.get("hop_limit"));
-            (choice(ctx, "metadata_tags", "Allow tags in instance metadata", &["disabled", "enabled"], form.get("metadata_tags")))
-            button type="submit" { (ctx.t("Save")) }
-        }
+    let fields = html! {
+        (choice(ctx, "http_endpoint", "Instance metadata service", &["enabled", "disabled"], form.get("http_endpoint")))
+        (choice(ctx, "http_tokens", "IMDSv2 (HttpTokens)", &["optional", "required"], form.get("http_tokens")))
+        label for="hop_limit" { (ctx.t("Metadata response hop limit")) }
+        input #hop_limit name="hop_limit" type="number" min="1" max="64" required value=(form.get("hop_limit"));
+        (choice(ctx, "metadata_tags", "Allow tags in instance metadata", &["disabled", "enabled"], form.get("metadata_tags")))
+        button type="submit" { (ctx.t("Save")) }
     };
-    page(ctx, ctx.t("Modify instance metadata options"), body)
+    instance_form(
+        ctx,
+        ctx.t("Modify instance metadata options"),
+        id,
+        "metadata",
+        error,
+        fields,
+    )
 }
 
-pub async fn modify_metadata(
-    Signed(ctx): Signed,
-    Path(id): Path<String>,
-    Extension(form): Extension<Form>,
+/// An instance's form page (`form`: the path below the instance's page it posts to).
+fn instance_form(
+    ctx: &Ctx,
+    title: &str,
+    id: &str,
+    form: &str,
+    error: Option<&ApiError>,
+    fields: Markup,
 ) -> Response {
+    let (href, action) = (page_of(id), format!("{}/{form}", page_of(id)));
+    edit_page(
+        ctx,
+        title,
+        error,
+        ("Instance ID", &href, id),
+        &action,
+        fields,
+    )
+}
+
+/// An instance's page.
+pub fn page_of(id: &str) -> String {
+    format!("/console/instances/{}", seg(id))
+}
+
+pub async fn modify_metadata(Posted(ctx, id, form): Posted) -> Response {
     let r = ctx
         .ec2(
             "ModifyInstanceMetadataOptions",
@@ -427,7 +448,7 @@ pub async fn modify_metadata(
         )
         .await;
     match r {
-        Ok(_) => see_other(&ctx, &format!("/console/instances/{}", seg(&id))),
+        Ok(_) => see_other(&ctx, &page_of(&id)),
         Err(e) => render_metadata(&ctx, &id, &form, Some(&e)),
     }
 }

@@ -13,17 +13,21 @@ pub mod search;
 pub mod signin;
 pub mod sim_documents;
 pub mod simulator;
+pub mod tags;
 pub mod trust;
 pub mod users;
 
 use crate::Shared;
 use crate::ctx::Ctx;
+use crate::guard::Form;
 use crate::layout::{page_with_status, see_other};
-use axum::extract::FromRequestParts;
+use axum::Extension;
+use axum::extract::{FromRequestParts, Path};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use maud::html;
+use serde::de::DeserializeOwned;
 
 pub async fn home(ctx: Ctx) -> Response {
     if ctx.user.is_some() {
@@ -56,5 +60,24 @@ impl FromRequestParts<Shared> for Signed {
         } else {
             Err(see_other(&ctx, "/console/signin"))
         }
+    }
+}
+
+/// A signed-in POST on one console entity: the context, the entity's path segment(s) (`P`, the
+/// name by default) and the form (checked by the CSRF guard).
+pub struct Posted<P = String>(pub Ctx, pub P, pub Form);
+
+impl<P: DeserializeOwned + Send> FromRequestParts<Shared> for Posted<P> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Posted<P>, Response> {
+        let Signed(ctx) = Signed::from_request_parts(parts, state).await?;
+        let Path(path) = Path::<P>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Extension(form) = Extension::<Form>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Posted(ctx, path, form))
     }
 }

@@ -3,15 +3,13 @@
 //! managed policies (attach, detach). Every change is the owner's own IAM action
 //! (`PutUserPolicy`, `AttachGroupPolicy`, ...), run as the signed-in principal.
 
-use super::{Signed, search};
+use super::{Posted, search};
 use crate::Shared;
 use crate::ctx::Ctx;
 use crate::guard::Form;
 use crate::layout::{
     csrf_field, error_box, page, policy_block, policy_text, see_other, seg, table, text,
 };
-use axum::Extension;
-use axum::extract::Path;
 use axum::response::Response;
 use axum::routing::{MethodRouter, post};
 use maud::{Markup, html};
@@ -225,8 +223,7 @@ pub async fn sections(ctx: &Ctx, owner: Owner, name: &str, draft: &Form) -> Mark
                 input type="hidden" name="change" value="put";
                 label for="policy_name" { (ctx.t("Policy name")) }
                 input #policy_name name="policy_name" required maxlength="128" value=(edit_name);
-                label for="policy_document" { (ctx.t("Policy document")) }
-                (super::policy::editor("policy_document", &edit_doc, "identity"))
+                (super::policy::labelled_editor(ctx, ("policy_document", "Policy document"), &edit_doc, "identity"))
                 button type="submit" { (ctx.t("Save")) }
             }
         }
@@ -343,9 +340,5 @@ pub async fn change(owner: Owner, ctx: Ctx, name: String, form: Form) -> Respons
 
 /// The route of `owner`'s policy forms (`POST /console/{users,groups,roles}/{name}/policies`).
 pub fn route(owner: Owner) -> MethodRouter<Shared> {
-    post(
-        move |Signed(ctx): Signed, Path(name): Path<String>, Extension(form): Extension<Form>| {
-            change(owner, ctx, name, form)
-        },
-    )
+    post(move |Posted(ctx, name, form): Posted| change(owner, ctx, name, form))
 }

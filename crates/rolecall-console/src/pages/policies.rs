@@ -5,7 +5,8 @@ use super::Signed;
 use crate::ctx::Ctx;
 use crate::guard::Form;
 use crate::layout::{
-    csrf_field, error_box, iam_pager, page, policy_block, policy_text, see_other, seg, table, text,
+    csrf_field, description_field, error_box, iam_pager, page, policy_block, policy_text,
+    see_other, seg, table, text,
 };
 use axum::Extension;
 use axum::response::Response;
@@ -49,10 +50,8 @@ fn render_new(ctx: &Ctx, form: &Form, error: Option<&ApiError>) -> Response {
             (csrf_field(ctx))
             label for="policy_name" { (ctx.t("Policy name")) }
             input #policy_name name="policy_name" required maxlength="128" value=(form.get("policy_name"));
-            label for="description" { (ctx.t("Description")) }
-            input #description name="description" maxlength="1000" value=(form.get("description"));
-            label for="document" { (ctx.t("Policy document")) }
-            (super::policy::editor("document", form.get("document"), "managed"))
+            (description_field(ctx, form.get("description")))
+            (super::policy::labelled_editor(ctx, ("document", "Policy document"), form.get("document"), "managed"))
             button type="submit" { (ctx.t("Create policy")) }
         }
     };
@@ -147,8 +146,7 @@ async fn render_view(ctx: &Ctx, arn: &str, notice: Markup, draft: &str) -> Respo
             form.stack method="post" action="/console/policies/version" {
                 (csrf_field(ctx))
                 input type="hidden" name="arn" value=(arn);
-                label for="document" { (ctx.t("Policy document")) }
-                (super::policy::editor("document", draft, "managed"))
+                (super::policy::labelled_editor(ctx, ("document", "Policy document"), draft, "managed"))
                 div.choice {
                     input #set_default type="checkbox" name="set_default" value="true" checked;
                     label for="set_default" { (ctx.t("Set as default")) }

@@ -63,6 +63,19 @@ pub fn check(doc: &str, kind: PolicyKind) -> Result<(), Invalid> {
 }
 
 /// A textarea validated as you type; the result is announced (`aria-live`).
+/// An [`editor`] under its label.
+pub fn labelled_editor(
+    ctx: &Ctx,
+    (name, label): (&str, &'static str),
+    value: &str,
+    kind: &str,
+) -> Markup {
+    html! {
+        label for=(name) { (ctx.t(label)) }
+        (editor(name, value, kind))
+    }
+}
+
 pub fn editor(name: &str, value: &str, kind: &str) -> Markup {
     textarea(name, value, kind, "input changed delay:400ms, load", None)
 }

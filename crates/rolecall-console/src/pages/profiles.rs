@@ -1,12 +1,11 @@
 //! Instance profiles: the list with each profile's role, create a profile, add a role to an
 //! empty profile or remove its role.
 
-use super::Signed;
+use super::{Posted, Signed};
 use crate::ctx::Ctx;
 use crate::guard::Form;
 use crate::layout::{csrf_field, error_box, iam_pager, page, see_other, seg, table, text};
 use axum::Extension;
-use axum::extract::Path;
 use axum::response::Response;
 use maud::html;
 use rolecall_api::error::ApiError;
@@ -97,11 +96,7 @@ pub async fn create(Signed(ctx): Signed, Extension(form): Extension<Form>) -> Re
 }
 
 /// `add-role` or `remove-role` of the profile (the role from the form).
-pub async fn change_role(
-    Signed(ctx): Signed,
-    Path((name, change)): Path<(String, String)>,
-    Extension(form): Extension<Form>,
-) -> Response {
+pub async fn change_role(Posted(ctx, (name, change), form): Posted<(String, String)>) -> Response {
     let action = match change.as_str() {
         "add-role" => "AddRoleToInstanceProfile",
         "remove-role" => "RemoveRoleFromInstanceProfile",

@@ -4,11 +4,12 @@
 //! and a diagram of role → instance profiles → instances).
 
 use super::owner::{self, Owner};
-use super::{Signed, search};
+use super::{Posted, Signed, search};
 use crate::ctx::Ctx;
 use crate::guard::Form;
 use crate::layout::{
-    csrf_field, error_box, page, policy_block, policy_text, see_other, seg, table, text,
+    csrf_field, description_field, error_box, page, policy_block, policy_text, radio, see_other,
+    seg, table, text,
 };
 use axum::Extension;
 use axum::extract::Path;
@@ -81,22 +82,13 @@ async fn render_new(ctx: &Ctx, form: &Form, error: Option<Markup>) -> Response {
             (csrf_field(ctx))
             fieldset {
                 legend { (ctx.t("Trusted entity type")) }
-                div.choice {
-                    input #trusted_ec2 type="radio" name="trusted" value="ec2" checked[!custom];
-                    label for="trusted_ec2" { (ctx.t("AWS service: EC2")) }
-                    p.hint { (ctx.t("Allows EC2 instances to call AWS services on your behalf.")) }
-                }
-                div.choice {
-                    input #trusted_custom type="radio" name="trusted" value="custom" checked[custom];
-                    label for="trusted_custom" { (ctx.t("Custom trust policy")) }
-                }
-                label for="trust_policy" { (ctx.t("Trust policy")) }
-                (super::policy::editor("trust_policy", trust, "trust"))
+                (radio(ctx, ("trusted", "ec2"), "AWS service: EC2", Some("Allows EC2 instances to call AWS services on your behalf."), !custom))
+                (radio(ctx, ("trusted", "custom"), "Custom trust policy", None, custom))
+                (super::policy::labelled_editor(ctx, ("trust_policy", "Trust policy"), trust, "trust"))
             }
             label for="role_name" { (ctx.t("Role name")) }
             input #role_name name="role_name" required maxlength="64" pattern="[\\w+=,.@-]+" value=(form.get("role_name"));
-            label for="description" { (ctx.t("Description")) }
-            input #description name="description" maxlength="1000" value=(form.get("description"));
+            (description_field(ctx, form.get("description")))
             fieldset {
                 legend { (ctx.t("Permissions policy")) }
                 label for="managed_policy" { (ctx.t("Attach a managed policy")) }
@@ -113,8 +105,7 @@ async fn render_new(ctx: &Ctx, form: &Form, error: Option<Markup>) -> Response {
                 }
                 label for="inline_name" { (ctx.t("Inline policy name")) }
                 input #inline_name name="inline_name" maxlength="128" value=(form.get("inline_name"));
-                label for="inline_policy" { (ctx.t("Inline policy (JSON)")) }
-                (super::policy::editor("inline_policy", form.get("inline_policy"), "identity"))
+                (super::policy::labelled_editor(ctx, ("inline_policy", "Inline policy (JSON)"), form.get("inline_policy"), "identity"))
             }
             button type="submit" { (ctx.t("Create role")) }
         }
@@ -141,7 +132,10 @@ pub async fn create(Signed(ctx): Signed, Extension(form): Extension<Form>) -> Re
 /// The AWS console's steps: CreateRole, the permissions policy, and for EC2 the instance
 /// profile of the same name holding the role. On error: the steps done, and the error.
 async fn create_role(ctx: &Ctx, form: &Form, name: &str) -> Result<(), (Vec<String>, ApiError)> {
-    let mut done = Vec::new();
+    let mut steps = Steps {
+        ctx,
+        done: Vec::new(),
+    };
     let ec2 = form.get("trusted") != "custom";
     let trust = if ec2 {
         EC2_TRUST_POLICY
@@ -153,20 +147,11 @@ async fn create_role(ctx: &Ctx, form: &Form, name: &str) -> Result<(), (Vec<Stri
     if !description.is_empty() {
         params.push(("Description", description));
     }
-    step(
-        ctx.iam("CreateRole", &params).await,
-        "CreateRole",
-        &mut done,
-    )?;
+    steps.run("CreateRole", &params).await?;
     let managed = form.get("managed_policy");
     if !managed.is_empty() {
-        let r = ctx
-            .iam(
-                "AttachRolePolicy",
-                &[("RoleName", name), ("PolicyArn", managed)],
-            )
-            .await;
-        step(r, "AttachRolePolicy", &mut done)?;
+        let params = [("RoleName", name), ("PolicyArn", managed)];
+        steps.run("AttachRolePolicy", &params).await?;
     }
     let inline = form.get("inline_policy").trim();
     if !inline.is_empty() {
@@ -174,45 +159,42 @@ async fn create_role(ctx: &Ctx, form: &Form, name: &str) -> Result<(), (Vec<Stri
             "" => format!("{name}-policy"),
             n => n.to_string(),
         };
-        let r = ctx
-            .iam(
-                "PutRolePolicy",
-                &[
-                    ("RoleName", name),
-                    ("PolicyName", &policy_name),
-                    ("PolicyDocument", inline),
-                ],
-            )
-            .await;
-        step(r, "PutRolePolicy", &mut done)?;
+        let params = [
+            ("RoleName", name),
+            ("PolicyName", &policy_name),
+            ("PolicyDocument", inline),
+        ];
+        steps.run("PutRolePolicy", &params).await?;
     }
     if ec2 {
-        let r = ctx
-            .iam("CreateInstanceProfile", &[("InstanceProfileName", name)])
-            .await;
-        step(r, "CreateInstanceProfile", &mut done)?;
-        let r = ctx
-            .iam(
-                "AddRoleToInstanceProfile",
-                &[("InstanceProfileName", name), ("RoleName", name)],
-            )
-            .await;
-        step(r, "AddRoleToInstanceProfile", &mut done)?;
+        let params = [("InstanceProfileName", name)];
+        steps.run("CreateInstanceProfile", &params).await?;
+        let params = [("InstanceProfileName", name), ("RoleName", name)];
+        steps.run("AddRoleToInstanceProfile", &params).await?;
     }
     Ok(())
 }
 
-fn step(
-    r: Result<Node, ApiError>,
-    action: &str,
-    done: &mut Vec<String>,
-) -> Result<(), (Vec<String>, ApiError)> {
-    match r {
-        Ok(_) => {
-            done.push(action.to_string());
-            Ok(())
+/// IAM actions run one after another, each named in `done` once it succeeded.
+struct Steps<'a> {
+    ctx: &'a Ctx,
+    done: Vec<String>,
+}
+
+impl Steps<'_> {
+    /// Runs `action`; on its error, the error and the actions done before it.
+    async fn run(
+        &mut self,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Result<(), (Vec<String>, ApiError)> {
+        match self.ctx.iam(action, params).await {
+            Ok(_) => {
+                self.done.push(action.to_string());
+                Ok(())
+            }
+            Err(e) => Err((std::mem::take(&mut self.done), e)),
         }
-        Err(e) => Err((std::mem::take(done), e)),
     }
 }
 
@@ -367,11 +349,7 @@ fn diagram(ctx: &Ctx, role: &str, using: &[(Node, Result<Vec<Node>, ApiError>)])
 
 /// AWS's "Revoke active sessions": the inline policy `AWSRevokeOlderSessions` denying everything
 /// to sessions whose token was issued before now.
-pub async fn revoke_sessions(
-    Signed(ctx): Signed,
-    Path(name): Path<String>,
-    Extension(form): Extension<Form>,
-) -> Response {
+pub async fn revoke_sessions(Posted(ctx, name, form): Posted) -> Response {
     if form.get("ack") != "yes" {
         return see_other(&ctx, &format!("/console/roles/{}#revoke", seg(&name)));
     }

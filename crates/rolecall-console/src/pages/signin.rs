@@ -2,14 +2,17 @@
 //! the API's `sign_in_with_password`, recorded as CloudTrail's `ConsoleLogin`), or an access key
 //! pair (the account root's, an IAM user's, or a role session's keys with their token),
 //! verified as the API verifies a signature's key; sign-out. A refused password sign-in says
-//! only that it failed, never why (no user enumeration).
+//! only that it failed, never why (no user enumeration). Password attempts are throttled per
+//! source and per user name before the password is checked (429, "try again later").
 
+use crate::Shared;
 use crate::ctx::Ctx;
 use crate::guard::Form;
-use crate::layout::{csrf_field, page, see_other};
+use crate::layout::{csrf_field, page_with_status, see_other};
 use crate::session::{SESSION_COOKIE, SESSION_SECONDS, Session, set_cookie};
 use axum::Extension;
-use axum::http::{HeaderValue, header};
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use maud::{Markup, html};
 use rolecall_api::{PasswordSignIn, Principal};
@@ -33,6 +36,10 @@ fn alert(message: Option<&str>) -> Markup {
 }
 
 fn render(ctx: &Ctx, error: Option<&str>, form: &Form) -> Response {
+    render_with_status(ctx, StatusCode::OK, error, form)
+}
+
+fn render_with_status(ctx: &Ctx, status: StatusCode, error: Option<&str>, form: &Form) -> Response {
     let body = html! {
         (alert(error))
         div.signin {
@@ -66,11 +73,24 @@ fn render(ctx: &Ctx, error: Option<&str>, form: &Form) -> Response {
             }
         }
     };
-    page(ctx, ctx.t("Sign in"), body)
+    page_with_status(ctx, status, ctx.t("Sign in"), body)
 }
 
-pub async fn submit(ctx: Ctx, Extension(form): Extension<Form>) -> Response {
+pub async fn submit(
+    ctx: Ctx,
+    State(console): State<Shared>,
+    Extension(form): Extension<Form>,
+) -> Response {
     if form.get("method") == "password" {
+        let (source, now) = (ctx.origin().source_ip, std::time::Instant::now());
+        if !console
+            .signin_throttle
+            .allow(source, form.get("user_name").trim(), now)
+        {
+            tracing::info!(target: "rolecall::console", source = ?source, "password sign-in throttled");
+            let busy = ctx.t("Too many sign-in attempts. Try again later.");
+            return render_with_status(&ctx, StatusCode::TOO_MANY_REQUESTS, Some(busy), &form);
+        }
         return password(ctx, form).await;
     }
     let key_id = form.get("access_key_id").trim();

@@ -8,7 +8,7 @@ use super::Signed;
 use super::sim_documents::{Documents, documents, matched, results};
 use crate::ctx::Ctx;
 use crate::guard::Form;
-use crate::layout::{csrf_field, error_box, page, table, text};
+use crate::layout::{csrf_field, error_box, page, radio, table, text};
 use axum::Extension;
 use axum::response::Response;
 use maud::{Markup, html};
@@ -285,16 +285,10 @@ fn render(ctx: &Ctx, form: &Form, result: Option<Result<(Node, Documents), ApiEr
             (csrf_field(ctx))
             fieldset {
                 legend { (ctx.t("Policies to simulate")) }
-                div.choice {
-                    input #mode_principal type="radio" name="mode" value="principal" checked[!custom];
-                    label for="mode_principal" { (ctx.t("The policies of a principal")) }
-                }
+                (radio(ctx, ("mode", "principal"), "The policies of a principal", None, !custom))
                 label for="principal" { (ctx.t("Principal (user, group or role ARN)")) }
                 input #principal name="principal" value=(principal);
-                div.choice {
-                    input #mode_custom type="radio" name="mode" value="custom" checked[custom];
-                    label for="mode_custom" { (ctx.t("Custom policies")) }
-                }
+                (radio(ctx, ("mode", "custom"), "Custom policies", None, custom))
                 @for n in 1..=slots(policies.len(), 1) {
                     @let name = format!("policy_{n}");
                     label for=(name) { (ctx.t("Policy document")) " " (n) }

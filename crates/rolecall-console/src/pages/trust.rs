@@ -2,11 +2,9 @@
 //! the validating editor, then UpdateAssumeRolePolicy as the signed-in principal. A refused
 //! document comes back with IAM's error and the editor's position of it.
 
-use super::Signed;
+use super::{Posted, Signed};
 use crate::ctx::Ctx;
-use crate::guard::Form;
-use crate::layout::{csrf_field, error_box, page, policy_text, see_other, seg};
-use axum::Extension;
+use crate::layout::{edit_page, error_box, page, policy_text, see_other, seg};
 use axum::extract::Path;
 use axum::response::Response;
 use maud::html;
@@ -26,24 +24,20 @@ pub async fn form(Signed(ctx): Signed, Path(name): Path<String>) -> Response {
 }
 
 fn render(ctx: &Ctx, role: &str, document: &str, error: Option<&ApiError>) -> Response {
-    let body = html! {
-        @if let Some(e) = error { (error_box(ctx, e)) }
-        p { (ctx.t("Role")) ": " a href=(format!("/console/roles/{}", seg(role))) { (role) } }
-        form.stack method="post" action=(format!("/console/roles/{}/trust", seg(role))) {
-            (csrf_field(ctx))
-            label for="trust_policy" { (ctx.t("Trust policy")) }
-            (super::policy::checked_editor(ctx, "trust_policy", document, "trust"))
-            button #update-trust type="submit" { (ctx.t("Update policy")) }
-        }
+    let fields = html! {
+        label for="trust_policy" { (ctx.t("Trust policy")) }
+        (super::policy::checked_editor(ctx, "trust_policy", document, "trust"))
+        button #update-trust type="submit" { (ctx.t("Update policy")) }
     };
-    page(ctx, ctx.t("Edit trust policy"), body)
+    let (href, action) = (
+        format!("/console/roles/{}", seg(role)),
+        format!("/console/roles/{}/trust", seg(role)),
+    );
+    let title = ctx.t("Edit trust policy");
+    edit_page(ctx, title, error, ("Role", &href, role), &action, fields)
 }
 
-pub async fn update(
-    Signed(ctx): Signed,
-    Path(name): Path<String>,
-    Extension(form): Extension<Form>,
-) -> Response {
+pub async fn update(Posted(ctx, name, form): Posted) -> Response {
     let document = form.get("trust_policy");
     let r = ctx
         .iam(

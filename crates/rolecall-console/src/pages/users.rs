@@ -2,9 +2,10 @@
 //! deactivate, delete; a new key's secret is shown once, on the page that created it), groups
 //! (add, remove), policies (`owner`) and tags.
 
-use super::Signed;
 use super::groups::{membership_adder, membership_button};
 use super::owner::{self, Owner};
+use super::tags::{self, TagChange};
+use super::{Posted, Signed};
 use crate::ctx::Ctx;
 use crate::guard::Form;
 use crate::layout::{csrf_field, error_box, page, see_other, seg, table, text};
@@ -13,6 +14,7 @@ use axum::extract::Path;
 use axum::response::Response;
 use maud::{Markup, html};
 use rolecall_api::error::ApiError;
+use rolecall_wire::xml_read::Node;
 
 pub async fn list(Signed(ctx): Signed) -> Response {
     render_list(&ctx, None).await
@@ -52,6 +54,9 @@ pub async fn render_detail(ctx: &Ctx, name: &str, notice: Markup, draft: &Form) 
         .map(|r| names(&r, "Groups", "GroupName"))
         .unwrap_or_default();
     let tags = ctx.iam("ListUserTags", &[("UserName", name)]).await;
+    let tag_list = tags
+        .as_ref()
+        .map(|r| tags::pairs(r.find("Tags"), "Key", "Value"));
     let permissions = owner::sections(ctx, Owner::User, name, draft).await;
     let key_action = |id: &str, action: &str, label: &'static str, status: &str| {
         html! {
@@ -123,44 +128,7 @@ pub async fn render_detail(ctx: &Ctx, name: &str, notice: Markup, draft: &Form) 
             }
         }
         (permissions)
-        section aria-labelledby="tags" {
-            h2 #tags { (ctx.t("Tags")) }
-            @match &tags {
-                Ok(r) => {
-                    @let list = r.find("Tags").map(|t| t.children.as_slice()).unwrap_or_default();
-                    @if list.is_empty() {
-                        p { (ctx.t("None")) }
-                    } @else {
-                        (table(ctx, "user-tags", &["Key", "Value", "Actions"], html! {
-                            @for t in list {
-                                tr {
-                                    td { (text(t, "Key")) }
-                                    td { (text(t, "Value")) }
-                                    td {
-                                        form.inline method="post" action=(format!("/console/users/{}/tags", seg(name))) {
-                                            (csrf_field(ctx))
-                                            input type="hidden" name="change" value="untag";
-                                            input type="hidden" name="key" value=(text(t, "Key"));
-                                            button type="submit" { (ctx.t("Remove")) }
-                                        }
-                                    }
-                                }
-                            }
-                        }))
-                    }
-                }
-                Err(e) => (error_box(ctx, e)),
-            }
-            form.search #add-tag method="post" action=(format!("/console/users/{}/tags", seg(name))) {
-                (csrf_field(ctx))
-                input type="hidden" name="change" value="tag";
-                label for="tag_key" { (ctx.t("Key")) }
-                input #tag_key name="key" required maxlength="128";
-                label for="tag_value" { (ctx.t("Value")) }
-                input #tag_value name="value" maxlength="256";
-                button type="submit" { (ctx.t("Add tag")) }
-            }
-        }
+        (tags::section(ctx, &format!("{}/tags", Owner::User.page(name)), tag_list))
     };
     page(ctx, name, body)
 }
@@ -185,11 +153,7 @@ pub async fn create_key(Signed(ctx): Signed, Path(name): Path<String>) -> Respon
     render_detail(&ctx, &name, notice, &Form::default()).await
 }
 
-pub async fn key_action(
-    Signed(ctx): Signed,
-    Path((name, key)): Path<(String, String)>,
-    Extension(form): Extension<Form>,
-) -> Response {
+pub async fn key_action(Posted(ctx, (name, key), form): Posted<(String, String)>) -> Response {
     let r = if form.get("action") == "delete" {
         ctx.iam(
             "DeleteAccessKey",
@@ -214,44 +178,24 @@ pub async fn key_action(
 }
 
 /// POST on a user's groups: the group from the form.
-pub async fn groups(
-    Signed(ctx): Signed,
-    Path(name): Path<String>,
-    Extension(form): Extension<Form>,
-) -> Response {
+pub async fn groups(Posted(ctx, name, form): Posted) -> Response {
     let (group, change) = (form.get("group"), form.get("change"));
     super::groups::change_membership(&ctx, group, &name, change, Owner::User).await
 }
 
 /// TagUser / UntagUser.
-pub async fn tag(
-    Signed(ctx): Signed,
-    Path(name): Path<String>,
-    Extension(form): Extension<Form>,
-) -> Response {
-    let key = form.get("key").trim();
-    let r = if form.get("change") == "untag" {
-        ctx.iam(
-            "UntagUser",
-            &[("UserName", &name), ("TagKeys.member.1", key)],
-        )
-        .await
-    } else {
-        let params = [
-            ("UserName", name.as_str()),
-            ("Tags.member.1.Key", key),
-            ("Tags.member.1.Value", form.get("value")),
-        ];
-        ctx.iam("TagUser", &params).await
-    };
+pub async fn tag(Posted(ctx, name, form): Posted) -> Response {
+    let change = TagChange::of(&form);
+    let (action, params) = change.request(&tags::IAM_USER, ("UserName", &name));
+    let r = ctx.iam(action, &params).await;
     match r {
-        Ok(_) => see_other(&ctx, &format!("{}#tags", Owner::User.page(&name))),
+        Ok(_) => see_other(&ctx, &format!("{}#tags-h", Owner::User.page(&name))),
         Err(e) => render_detail(&ctx, &name, error_box(&ctx, &e), &Form::default()).await,
     }
 }
 
 /// The `name` of every member of `list` in `resp`.
-fn names(resp: &rolecall_wire::xml_read::Node, list: &str, name: &str) -> Vec<String> {
+fn names(resp: &Node, list: &str, name: &str) -> Vec<String> {
     resp.find(list)
         .map(|l| {
             l.children
