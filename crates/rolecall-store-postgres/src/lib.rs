@@ -51,6 +51,10 @@ impl Dialect for Postgres {
             11,
             include_str!("../migrations/0011_association_ended_at.sql"),
         ),
+        (
+            13,
+            include_str!("../migrations/0013_instance_state_changed_at.sql"),
+        ),
     ];
 
     fn row_lock(lock: RowLock) -> &'static str {

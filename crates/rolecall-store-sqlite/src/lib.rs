@@ -49,6 +49,10 @@ impl Dialect for Sqlite {
             11,
             include_str!("../migrations/0011_association_ended_at.sql"),
         ),
+        (
+            13,
+            include_str!("../migrations/0013_instance_state_changed_at.sql"),
+        ),
     ];
 
     /// No row locks in SQLite, and none needed: one writer at a time.
