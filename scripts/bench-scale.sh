@@ -27,7 +27,8 @@ STORE="${STORE:-sqlite}"
 WORK_ROOT="${WORK_ROOT:-/tmp}"
 AGENT="${AGENT:-1}"
 
-cargo build --release -q -p rolecall
+# BUILD=0: measure target/release/rolecall as it is.
+if [ "${BUILD:-1}" = 1 ]; then cargo build --release -q -p rolecall; fi
 BIN=target/release/rolecall
 pids=()
 work=""

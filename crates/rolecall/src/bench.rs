@@ -6,7 +6,9 @@
 //! plus spare instances without a profile (tag `bench=spare`) for AssociateIamInstanceProfile.
 //! `bench-load` drives a running server through its real HTTP API with SigV4-signed requests
 //! (the account root's key) and IMDS GETs, and prints one line per measured operation: count,
-//! client-observed p50/p99 and, from the server's timing log lines, the server-side p50.
+//! client-observed p50/p99 and, from the server's timing log lines, the server-side p50. With
+//! `--agent` it also starts a `rolecall agent` fronting the spares (their addresses are on
+//! loopback, so the client sends from them) and times a replace until the agent serves it.
 
 use crate::datadir;
 use anyhow::{Context, Result, bail};
@@ -23,6 +25,8 @@ const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","P
 const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
 /// Instances per store transaction while seeding.
 const BATCH: u64 = 5_000;
+/// Replaces whose delay to each IMDS is measured (each costs up to a poll interval).
+const DELAY_SAMPLES: usize = 20;
 
 /// The id of seeded instance `n` (spares count on from N).
 pub fn instance_id(n: u64) -> String {
@@ -545,6 +549,15 @@ pub async fn load(db: Option<&str>, args: LoadArgs) -> Result<()> {
     }
     let agent_row = delays.len();
     delays.push(("agent".into(), vec![]));
+    // Clients sending from the sampled spares' addresses, made before any time is taken.
+    let agent_clients = match &agent {
+        Some(_) => spares
+            .iter()
+            .take(DELAY_SAMPLES)
+            .map(|(_, ip)| from(*ip))
+            .collect::<Result<Vec<_>>>()?,
+        None => vec![],
+    };
     for (n, (id, assoc)) in assocs.iter_mut().enumerate() {
         let to = 1 - n % 2;
         let profile = format!("bench-profile-{}", 1 + to);
@@ -565,7 +578,7 @@ pub async fn load(db: Option<&str>, args: LoadArgs) -> Result<()> {
             .to_string();
         spare_roles.push((id.clone(), format!("bench-role-{}", 1 + to)));
         // The delay on a sample of the replaces (each poll costs up to a poll interval).
-        if n < 20 {
+        if n < DELAY_SAMPLES {
             let path = format!(
                 "{}/latest/meta-data/iam/security-credentials/",
                 prefix(id).context("dev path")?
@@ -579,9 +592,9 @@ pub async fn load(db: Option<&str>, args: LoadArgs) -> Result<()> {
             for (i, r) in args.remote_imds.iter().enumerate() {
                 targets.push((i + 1, http.clone(), format!("{r}{path}")));
             }
-            if let (Some(a), Some((_, ip))) = (&agent, spares.get(n)) {
+            if let (Some(a), Some(client)) = (&agent, agent_clients.get(n)) {
                 let url = format!("{}/latest/meta-data/iam/security-credentials/", a.imds);
-                targets.push((agent_row, from(*ip)?, url));
+                targets.push((agent_row, client.clone(), url));
             }
             let polls: Vec<_> = targets
                 .into_iter()
