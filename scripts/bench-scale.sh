@@ -11,9 +11,12 @@
 # then measures through the real HTTP API with SigV4-signed requests (CreateRole, PutRolePolicy,
 # AssociateIamInstanceProfile, ReplaceIamInstanceProfileAssociation, DescribeInstances by id and
 # 100 per page), the IMDS credential GET (first and warm), and the delay from a replace's answer
-# to IMDS serving the new role: on the same node, and with STORE=postgres on a second node
-# sharing the database. Server-side times come from the server's per-request timing log lines.
-# RSS is read from /proc after the run. Output: markdown, for docs/benchmarks.md.
+# to IMDS serving the new role: on the same node, through a `rolecall agent` polling the API
+# (fronting the spares, whose addresses are on loopback; AGENT=0 skips it), and with
+# STORE=postgres on a second node sharing the database. Server-side times come from the server's
+# per-request timing log lines (per action, so the agent's polls are not counted). RSS is read
+# from /proc after the run; the server's start-up steps (time since start) from its log.
+# Output: markdown, for docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,8 +25,10 @@ PROFILES="${PROFILES:-100}"
 REQUESTS="${REQUESTS:-200}"
 STORE="${STORE:-sqlite}"
 WORK_ROOT="${WORK_ROOT:-/tmp}"
+AGENT="${AGENT:-1}"
 
-cargo build --release -q -p rolecall
+# BUILD=0: measure target/release/rolecall as it is.
+if [ "${BUILD:-1}" = 1 ]; then cargo build --release -q -p rolecall; fi
 BIN=target/release/rolecall
 pids=()
 work=""
@@ -82,8 +87,12 @@ for n in $SIZES; do
   "$BIN" "${db_args[@]}" bench-seed --data-dir "$work/a" --instances "$n" --profiles "$PROFILES"
   echo "seed: $(echo "$(date +%s.%N) - $t0" | bc | cut -c1-6) s"
   start_server "$work/a" "$work/a.log"
-  echo "startup (process start to API answering): ${startup:0:6} s; to IMDS serving: ${imds_ready:0:6} s; RSS then: $(rss_mb "$server_pid") MB"
+  echo "startup (process start to API answering): ${startup:0:6} s; to IMDS serving: ${imds_ready:0:6} s; RSS then: $(rss_mb "$server_pid") MB; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "server start-up steps (ms since start):"
+  sed 's/\x1b\[[0-9;]*m//g' "$work/a.log" | grep -E 'start-up:|API listening|IMDS directory loaded' |
+    sed -E 's/^[^ ]+ +INFO [^ ]+ //; s/^/    /'
   remote=()
+  if [ "$AGENT" = 1 ]; then remote+=(--agent); fi
   if [ "$STORE" = postgres ]; then
     mkdir -p "$work/b"
     cp -a "$work/a/." "$work/b/"

@@ -120,7 +120,7 @@ async fn describe(call: &Call<'_>) -> Result<String, ApiError> {
         None => {
             let seq = store.latest_change().await?;
             (
-                rolecall_imds::load_views(&api.iam, region).await?,
+                rolecall_imds::load_views(&api.iam, region, &ips).await?,
                 Vec::new(),
                 seq,
                 true,

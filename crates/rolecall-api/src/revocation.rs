@@ -14,7 +14,7 @@
 use chrono::{DateTime, Utc};
 use rolecall_core::iam::Iam;
 use rolecall_core::model::{Association, Instance, InstanceState};
-use rolecall_core::{Change, ChangesSince, DynClock, EntityKind, Page, PageRequest};
+use rolecall_core::{Change, ChangesSince, DynClock, EntityKind};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -120,8 +120,6 @@ pub struct Revocations {
 
 /// Changes read from the feed at a time.
 const FEED_BATCH: usize = 1000;
-/// Instances read per page by a full reload.
-const RELOAD_PAGE: usize = 10_000;
 
 impl Revocations {
     /// `max_lifetime`: the longest an instance credential lives (entries are kept that long).
@@ -191,8 +189,10 @@ impl Revocations {
     }
 
     /// Rebuilds the set from the state: associations ended within the last credential lifetime,
-    /// associations of instances not running, and of instances started within it. The feed's
-    /// sequence is read first, so a change committed meanwhile is applied again afterwards.
+    /// and the active associations of instances stopped or started within it (two index ranges:
+    /// what changed within one lifetime, never the fleet; an instance that stopped earlier holds
+    /// no credential that has not expired, and IMDS issues none while it is not running). The
+    /// feed's sequence is read first, so a change committed meanwhile is applied again afterwards.
     async fn full_reload(&self) -> rolecall_core::Result<()> {
         let store = self.iam.store();
         let seq = store.latest_change().await?;
@@ -202,26 +202,16 @@ impl Revocations {
         for a in store.associations_ended_since(since).await? {
             fresh.end(&a.id, a.timestamp.timestamp_millis());
         }
-        // The instances with their active association, a page at a time (one indexed query per
-        // page), so a large fleet is never held whole.
-        let mut from = None;
-        loop {
-            let page = PageRequest {
-                from: from.take(),
-                limit: RELOAD_PAGE,
-            };
-            let rows = store.query_instances(&[], &[], &page).await?;
-            let page = Page::from_overfetch(rows, RELOAD_PAGE, |(i, _)| i.id.clone());
-            for (i, a) in &page.items {
-                if let Some(a) = a {
-                    cut(&mut fresh, a, i, now);
-                }
-            }
-            match page.next {
-                Some(next) => from = Some(next),
-                None => break,
+        for (i, a) in store.instances_changed_state_since(since).await? {
+            if let Some(a) = a {
+                cut(&mut fresh, &a, &i, now);
             }
         }
+        tracing::debug!(
+            entries = fresh.len(),
+            seq,
+            "revocations: ended associations loaded"
+        );
         *self.ended() = fresh;
         self.set_seq(seq);
         Ok(())
@@ -280,11 +270,102 @@ fn cut(set: &mut EndedAssociations, a: &Association, i: &Instance, now: DateTime
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rolecall_core::Clock;
+    use std::sync::Arc;
 
     const HOUR: i64 = 3_600_000;
 
     fn set() -> EndedAssociations {
         EndedAssociations::new(chrono::Duration::hours(6))
+    }
+
+    /// A node over an in-memory store, on a manual clock.
+    async fn node() -> (
+        Iam,
+        rolecall_core::ec2::Ec2,
+        Arc<rolecall_core::ManualClock>,
+    ) {
+        use rolecall_core::ec2::{Ec2, Ec2Config};
+        let store: rolecall_core::DynStore = Arc::new(
+            rolecall_store_sqlite::SqliteStore::in_memory()
+                .await
+                .expect("store"),
+        );
+        let clock = rolecall_core::ManualClock::new(Utc::now());
+        let iam = Iam::new(store.clone(), "123456789012").with_clock(clock.clone());
+        let config = Ec2Config {
+            region: "us-east-1".into(),
+            instance_cidr: "10.9.0.0/24".parse().expect("cidr"),
+            strict_ids: false,
+        };
+        (iam.clone(), Ec2::new(store, iam, config), clock)
+    }
+
+    /// Launches an instance with profile `p`: its id and association id.
+    async fn launch(ec2: &rolecall_core::ec2::Ec2) -> (String, String) {
+        let r = ec2
+            .run_instances(rolecall_core::ec2::RunInstances {
+                image_id: "ami-11aa22bb".into(),
+                min_count: 1,
+                max_count: 1,
+                profile_name: Some("p".into()),
+                ..Default::default()
+            })
+            .await
+            .expect("launch");
+        (r.instances[0].id.clone(), r.associations[0].id.clone())
+    }
+
+    /// A node started after instances were stopped, restarted and disassociated refuses their
+    /// earlier credentials from its first answer; what changed longer than one credential
+    /// lifetime ago is not even loaded (its credentials have expired).
+    #[tokio::test]
+    async fn a_restarted_node_refuses_what_ended_within_one_lifetime_and_loads_nothing_older() {
+        let (iam, ec2, clock) = node().await;
+        iam.create_instance_profile("p", None, vec![])
+            .await
+            .expect("profile");
+        let mut launched = Vec::new();
+        for _ in 0..5 {
+            launched.push(launch(&ec2).await);
+        }
+        let [stopped_long_ago, gone_long_ago, stopped, gone, restarted] = &launched[..] else {
+            unreachable!()
+        };
+        let one = |id: &String| vec![id.clone()];
+        let second = || clock.advance(chrono::Duration::seconds(1));
+        second();
+        ec2.stop_instances(&one(&stopped_long_ago.0))
+            .await
+            .expect("stop");
+        ec2.disassociate_iam_instance_profile(&gone_long_ago.1)
+            .await
+            .expect("disassociate");
+        clock.advance(chrono::Duration::hours(7));
+        let issued = clock.now().timestamp_millis();
+        second();
+        ec2.stop_instances(&one(&stopped.0)).await.expect("stop");
+        ec2.disassociate_iam_instance_profile(&gone.1)
+            .await
+            .expect("disassociate");
+        ec2.stop_instances(&one(&restarted.0)).await.expect("stop");
+        second();
+        ec2.start_instances(&one(&restarted.0))
+            .await
+            .expect("start");
+        second();
+        let issued_since_start = clock.now().timestamp_millis();
+
+        // The node (re)starts now.
+        let node = Revocations::new(iam, clock.clone(), chrono::Duration::hours(6));
+        node.reload().await.expect("reload");
+        for (_, association) in [stopped, gone, restarted] {
+            assert!(node.refuses(association, issued), "{association}");
+        }
+        assert!(!node.refuses(&restarted.1, issued_since_start));
+        assert!(!node.refuses(&stopped_long_ago.1, issued));
+        assert!(!node.refuses(&gone_long_ago.1, issued));
+        assert_eq!(node.len(), 3, "only what changed within one lifetime");
     }
 
     #[test]

@@ -232,6 +232,13 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     /// The associations that ended after `since`, oldest end first (an index range on the
     /// `ended_at` column: what revocation verifiers reload, never the whole table).
     async fn associations_ended_since(&self, since: DateTime<Utc>) -> Result<Vec<Association>>;
+    /// The instances whose state changed (stopped, started, terminated) after `since`, each with
+    /// its active association, by change time (an index range on the `state_changed_at` column;
+    /// a launch is no change: what revocation verifiers reload, never the whole fleet).
+    async fn instances_changed_state_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(Instance, Option<Association>)>>;
     /// DescribeIamInstanceProfileAssociations in the database: as
     /// [`query_instances`](Self::query_instances), over associations (filters `instance-id` and
     /// `state`); ended associations only when `include_ended`.

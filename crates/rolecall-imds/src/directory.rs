@@ -1159,15 +1159,26 @@ pub fn mint_for(
 /// Instances read per query while loading the fleet.
 const LOAD_PAGE: usize = 10_000;
 
-/// Every running instance with its active association, a page at a time (instance and
-/// association in one indexed query), so loading a large fleet never holds more than one page
-/// of whole instances. Running instances only: others run no software.
-async fn for_each_running(iam: &Iam, mut each: impl FnMut(Loaded)) -> rolecall_core::Result<()> {
+/// Every running instance with its active association (only those with one of `private_ips`
+/// when any are given), a page at a time (instance and association in one indexed query), so
+/// loading a large fleet never holds more than one page of whole instances. Running instances
+/// only: others run no software.
+async fn for_each_running(
+    iam: &Iam,
+    private_ips: &[std::net::IpAddr],
+    mut each: impl FnMut(Loaded),
+) -> rolecall_core::Result<()> {
     let store = iam.store();
-    let running = [Filter {
+    let mut running = vec![Filter {
         name: "instance-state-name".into(),
         values: vec![InstanceState::Running.name().into()],
     }];
+    if !private_ips.is_empty() {
+        running.push(Filter {
+            name: "private-ip-address".into(),
+            values: private_ips.iter().map(|ip| ip.to_string()).collect(),
+        });
+    }
     let mut profiles: HashMap<String, Arc<ProfileView>> = HashMap::new();
     let mut from = None;
     loop {
@@ -1192,10 +1203,16 @@ async fn for_each_running(iam: &Iam, mut each: impl FnMut(Loaded)) -> rolecall_c
     }
 }
 
-/// Every running instance with its profile and role, from the store (for agents).
-pub async fn load_views(iam: &Iam, region: &str) -> rolecall_core::Result<Vec<Arc<InstanceView>>> {
+/// Every running instance with its profile and role, from the store (for agents); with
+/// `private_ips`, only the instances at those addresses (filtered in the database, so an agent
+/// fronting a few instances costs what it fronts, not the fleet).
+pub async fn load_views(
+    iam: &Iam,
+    region: &str,
+    private_ips: &[std::net::IpAddr],
+) -> rolecall_core::Result<Vec<Arc<InstanceView>>> {
     let mut views = Vec::new();
-    for_each_running(iam, |l| {
+    for_each_running(iam, private_ips, |l| {
         views.push(whole_view(region, iam.account_id(), l));
     })
     .await?;
@@ -1205,7 +1222,7 @@ pub async fn load_views(iam: &Iam, region: &str) -> rolecall_core::Result<Vec<Ar
 /// Every running instance's compact entry, from the store.
 async fn load_snapshot(iam: &Iam) -> rolecall_core::Result<Snapshot> {
     let mut snap = Snapshot::default();
-    for_each_running(iam, |l| {
+    for_each_running(iam, &[], |l| {
         snap.add(
             &l.instance,
             l.profile,

@@ -102,6 +102,13 @@ mod tests {
 
     #[tokio::test]
     #[ignore = "needs PostgreSQL: ROLECALL_TEST_DATABASE_URL (scripts/test.sh runs it)"]
+    async fn migration_13_dates_instance_state_changes() {
+        let (pool, reopen) = upgrade_database().await;
+        check(Upgrade::Version11InstanceStates, pool, reopen).await;
+    }
+
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL: ROLECALL_TEST_DATABASE_URL (scripts/test.sh runs it)"]
     async fn audit_events_survive_migration_10() {
         let (pool, reopen) = upgrade_database().await;
         check(Upgrade::Version9AuditEvents, pool, reopen).await;

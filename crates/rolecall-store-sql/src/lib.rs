@@ -431,6 +431,10 @@ macro_rules! schema_migrations {
                 11,
                 &[include_str!("../migrations/0011_association_ended_at.sql")],
             ),
+            (
+                13,
+                &[include_str!("../migrations/0013_instance_state_changed_at.sql")],
+            ),
         ]
     };
 }

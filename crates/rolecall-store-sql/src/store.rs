@@ -1234,13 +1234,16 @@ where
         if instance.tags != tags_before {
             Self::sync_instance_tags(&mut w.tx, &instance).await?;
         }
+        // `state` on the right is the row's state before the update.
         let res = sqlx::query(
-            "UPDATE instances SET state = $1, private_ip = $2, data = $3 WHERE id = $4",
+            "UPDATE instances SET state = $1, private_ip = $2, data = $3, state_changed_at = \
+             CASE WHEN state = $1 THEN state_changed_at ELSE $5 END WHERE id = $4",
         )
         .bind(instance.state.name())
         .bind(&instance.private_ip)
         .bind(to_json(&instance)?)
         .bind(&instance.id)
+        .bind(now.timestamp_millis())
         .execute(&mut *w.tx)
         .await;
         match res {
@@ -1307,6 +1310,24 @@ where
         .await
         .map_err(|e| backend(&e))?;
         docs.iter().map(|d| from_json(d)).collect()
+    }
+
+    async fn instances_changed_state_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(Instance, Option<Association>)>> {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT i.data, a.data FROM instances i LEFT JOIN associations a \
+             ON a.instance_id = i.id AND a.state IN ('associating', 'associated') \
+             WHERE i.state_changed_at > $1 ORDER BY i.state_changed_at, i.id",
+        )
+        .bind(since.timestamp_millis())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend(&e))?;
+        rows.iter()
+            .map(|(i, a)| Ok((from_json(i)?, a.as_deref().map(from_json).transpose()?)))
+            .collect()
     }
 
     async fn query_associations(

@@ -99,6 +99,8 @@ pub enum Upgrade {
     Version9AssociationEnds,
     /// Audit events written under schema 9 move to migration 10's log and lookup table.
     Version9AuditEvents,
+    /// Instances written under schema 11 get their state-change time (migration 13).
+    Version11InstanceStates,
 }
 
 /// Migrates `pool`'s fresh database to the upgrade's version, writes its rows, closes the pool,
@@ -118,6 +120,7 @@ where
         Upgrade::Version2Policies => (2, version_2_rows()),
         Upgrade::Version9AssociationEnds => (9, version_9_rows()),
         Upgrade::Version9AuditEvents => (9, version_9_audit_rows()),
+        Upgrade::Version11InstanceStates => (11, version_11_instance_rows()),
     };
     migrate::<D>(&pool, Some(version))
         .await
@@ -129,6 +132,7 @@ where
         Upgrade::Version2Policies => version_2_policies_survive(store).await,
         Upgrade::Version9AssociationEnds => version_9_associations_get_their_end(store).await,
         Upgrade::Version9AuditEvents => audit_events_survive_migration_10(store).await,
+        Upgrade::Version11InstanceStates => version_11_instances_get_state_times(store).await,
     }
 }
 
@@ -254,6 +258,77 @@ async fn version_9_associations_get_their_end(store: DynStore) {
     assert_eq!(
         ended_ids(24).await,
         vec!["iip-assoc-old", "iip-assoc-recent"]
+    );
+}
+
+/// Schema-11 instances, as their documents only: running since 10 hours and since 1 hour ago,
+/// stopped (when is not recorded), terminated.
+fn version_11_instance_rows() -> String {
+    use rolecall_core::model::{Instance, InstanceState, MetadataOptions};
+    let now = chrono::Utc::now();
+    let instance = |n: u8, state, hours_ago| Instance {
+        id: format!("i-0upgrade{n}"),
+        reservation_id: format!("r-0upgrade{n}"),
+        image_id: "ami-11aa22bb".into(),
+        instance_type: "t3.micro".into(),
+        key_name: None,
+        state,
+        state_reason: String::new(),
+        private_ip: format!("10.0.0.{n}"),
+        subnet_id: None,
+        vpc_id: None,
+        availability_zone: "us-east-1a".into(),
+        security_groups: vec![],
+        user_data: None,
+        tags: vec![],
+        metadata_options: MetadataOptions::default(),
+        launch_time: now - chrono::Duration::hours(hours_ago),
+        ami_launch_index: 0,
+        client_token: None,
+        disable_api_termination: false,
+        disable_api_stop: false,
+        shutdown_behavior: "stop".into(),
+    };
+    [
+        instance(1, InstanceState::Running, 10),
+        instance(2, InstanceState::Running, 1),
+        instance(3, InstanceState::Stopped, 20),
+        instance(4, InstanceState::Terminated, 2),
+    ]
+    .iter()
+    .map(|i| {
+        format!(
+            "INSERT INTO instances (id, state, private_ip, data) VALUES ('{}', '{}', '{}', {});",
+            i.id,
+            i.state.name(),
+            i.private_ip,
+            lit(i)
+        )
+    })
+    .collect()
+}
+
+/// After migration 13 the changed-state read finds [`version_11_instance_rows`] by their launch
+/// (running) or the migration (stopped: when it stopped is unknown, so at the latest then);
+/// never the terminated one (its association's end is what counts).
+async fn version_11_instances_get_state_times(store: DynStore) {
+    let now = chrono::Utc::now();
+    let changed = |hours| {
+        let store = store.clone();
+        async move {
+            store
+                .instances_changed_state_since(now - chrono::Duration::hours(hours))
+                .await
+                .expect("changed since")
+                .into_iter()
+                .map(|(i, _)| i.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(changed(6).await, vec!["i-0upgrade2", "i-0upgrade3"]);
+    assert_eq!(
+        changed(24).await,
+        vec!["i-0upgrade1", "i-0upgrade2", "i-0upgrade3"]
     );
 }
 

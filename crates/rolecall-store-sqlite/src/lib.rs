@@ -121,6 +121,13 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn migration_13_dates_instance_state_changes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (pool, reopen) = upgrade_database(&dir).await;
+        check(Upgrade::Version11InstanceStates, pool, reopen).await;
+    }
+
+    #[tokio::test]
     async fn audit_events_survive_migration_10() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (pool, reopen) = upgrade_database(&dir).await;

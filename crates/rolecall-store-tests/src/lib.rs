@@ -48,7 +48,7 @@ macro_rules! conformance_tests {
             pruned_feed_says_reload, describe_instances_filters_in_the_database,
             describe_associations_filters_in_the_database, audit_event_rides_with_its_write,
             audit_lookups_filter_page_tail_and_prune, associations_ended_since_read_only_recent_ends,
-            delete_user_counts_its_login_profile_in_its_transaction, writes_are_dated_by_the_clock);
+            instances_changed_state_since_reads_only_recent_changes, delete_user_counts_its_login_profile_in_its_transaction, writes_are_dated_by_the_clock);
     };
     (@each [] $make:expr; $($name:ident),*) => {
         $(
@@ -428,6 +428,73 @@ pub async fn associations_ended_since_read_only_recent_ends(store: DynStore) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// Revocation verifiers reload the instances stopped or started within one credential lifetime,
+/// each with its active association: by the time of the change (the clock's), never a launch
+/// or an edit that keeps the state.
+pub async fn instances_changed_state_since_reads_only_recent_changes(store: DynStore) {
+    use rolecall_core::Clock;
+    let clock = ManualClock::new(chrono::Utc::now());
+    let iam = Iam::new(store.clone(), ACCOUNT).with_clock(clock.clone());
+    let ec2 = ec2_of(&store, iam.clone());
+    profile(&iam, "a").await;
+    let mut ids = Vec::new();
+    for name in [Some("a"), Some("a"), Some("a"), Some("a"), None] {
+        let run = RunInstances {
+            profile_name: name.map(str::to_string),
+            ..launch()
+        };
+        ids.push(launched(&ec2, run).await.id);
+    }
+    let [early, restarted, stopped, untouched, bare] = &ids[..] else {
+        unreachable!()
+    };
+    let one = |id: &String| std::slice::from_ref(id).to_vec();
+    let tick = || clock.advance(chrono::Duration::seconds(1));
+    ec2.stop_instances(&one(early)).await.unwrap();
+    tick();
+    let since = clock.now();
+    tick();
+    ec2.stop_instances(&one(restarted)).await.unwrap();
+    tick();
+    ec2.start_instances(&one(restarted)).await.unwrap();
+    tick();
+    ec2.stop_instances(&one(stopped)).await.unwrap();
+    tick();
+    ec2.stop_instances(&one(bare)).await.unwrap();
+    tick();
+    // An edit that keeps the state is no state change.
+    ec2.modify_instance_metadata_options(untouched, |m| m.http_tokens = "required".into())
+        .await
+        .unwrap();
+
+    let changed = |since: chrono::DateTime<chrono::Utc>| {
+        let store = store.clone();
+        async move {
+            store
+                .instances_changed_state_since(since)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(i, a)| (i.id, i.state.name(), a.map(|a| a.instance_id)))
+                .collect::<Vec<_>>()
+        }
+    };
+    let assoc = |id: &String| Some(id.clone());
+    assert_eq!(
+        changed(since).await,
+        vec![
+            (restarted.clone(), "running", assoc(restarted)),
+            (stopped.clone(), "stopped", assoc(stopped)),
+            (bare.clone(), "stopped", None),
+        ]
+    );
+    let all = changed(since - chrono::Duration::hours(1)).await;
+    assert_eq!(all.len(), 4);
+    assert_eq!(all[0], (early.clone(), "stopped", assoc(early)));
+    assert!(all.iter().all(|(id, _, _)| id != untouched));
+    assert!(changed(clock.now()).await.is_empty());
 }
 
 /// DeleteUser refuses while the user has a login profile, checked in the delete's own

@@ -6,7 +6,9 @@
 //! plus spare instances without a profile (tag `bench=spare`) for AssociateIamInstanceProfile.
 //! `bench-load` drives a running server through its real HTTP API with SigV4-signed requests
 //! (the account root's key) and IMDS GETs, and prints one line per measured operation: count,
-//! client-observed p50/p99 and, from the server's timing log lines, the server-side p50.
+//! client-observed p50/p99 and, from the server's timing log lines, the server-side p50. With
+//! `--agent` it also starts a `rolecall agent` fronting the spares (their addresses are on
+//! loopback, so the client sends from them) and times a replace until the agent serves it.
 
 use crate::datadir;
 use anyhow::{Context, Result, bail};
@@ -23,6 +25,8 @@ const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","P
 const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
 /// Instances per store transaction while seeding.
 const BATCH: u64 = 5_000;
+/// Replaces whose delay to each IMDS is measured (each costs up to a poll interval).
+const DELAY_SAMPLES: usize = 20;
 
 /// The id of seeded instance `n` (spares count on from N).
 pub fn instance_id(n: u64) -> String {
@@ -35,7 +39,16 @@ fn private_ip(n: u64) -> String {
     format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255)
 }
 
-fn instance(n: u64, spare: bool) -> Instance {
+/// Spare `k`'s private IP: on loopback (127.93.0.0/16), so that the load client can send from
+/// it and an agent (which tells instances apart by source address) serves it.
+fn spare_ip(k: u64) -> std::net::Ipv4Addr {
+    let k = k + 1;
+    std::net::Ipv4Addr::new(127, 93, ((k >> 8) & 255) as u8, (k & 255) as u8)
+}
+
+/// Instance `n` of a deployment seeded with `instances` (higher `n` are spares).
+fn instance(n: u64, instances: u64) -> Instance {
+    let spare = n >= instances;
     Instance {
         id: instance_id(n),
         reservation_id: format!("r-{n:017x}"),
@@ -44,7 +57,11 @@ fn instance(n: u64, spare: bool) -> Instance {
         key_name: None,
         state: InstanceState::Running,
         state_reason: String::new(),
-        private_ip: private_ip(n),
+        private_ip: if spare {
+            spare_ip(n - instances).to_string()
+        } else {
+            private_ip(n)
+        },
         subnet_id: None,
         vpc_id: None,
         availability_zone: "us-east-1a".into(),
@@ -109,7 +126,7 @@ pub async fn seed(
     let mut n = 0;
     while n < total {
         let end = (n + BATCH).min(total);
-        let batch: Vec<Instance> = (n..end).map(|k| instance(k, k >= instances)).collect();
+        let batch: Vec<Instance> = (n..end).map(|k| instance(k, instances)).collect();
         let assocs: Vec<Association> = (n..end.min(instances))
             .map(|k| {
                 let (arn, id) = &arns[(k % profiles) as usize];
@@ -147,6 +164,76 @@ pub struct LoadArgs {
     pub server_log: Option<PathBuf>,
     /// IMDS of another node (or an agent) sharing the database: delay of a change to it.
     pub remote_imds: Vec<String>,
+    /// Also start a `rolecall agent` fronting the spares, for the delay of a change to it.
+    pub agent: bool,
+}
+
+/// A `rolecall agent` (this executable) polling the API and serving IMDS for the spares by
+/// their source addresses; killed when dropped.
+struct AgentProcess {
+    child: std::process::Child,
+    imds: String,
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl AgentProcess {
+    /// Starts the agent (the root's key, fronting `ips`) and waits until it serves `first`.
+    async fn start(
+        server: &str,
+        region: &str,
+        key: &(String, String),
+        ips: &[(String, std::net::Ipv4Addr)],
+        log: &Path,
+    ) -> Result<AgentProcess> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let mut cmd = std::process::Command::new(std::env::current_exe()?);
+        cmd.args(["agent", "--server", server, "--region", region])
+            .arg("--imds-listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .env("AWS_ACCESS_KEY_ID", &key.0)
+            .env("AWS_SECRET_ACCESS_KEY", &key.1)
+            .env_remove("AWS_SESSION_TOKEN")
+            .env("RUST_LOG", "warn")
+            .stdout(std::fs::File::create(log)?)
+            .stderr(std::fs::File::create(log.with_extension("err"))?);
+        for (_, ip) in ips {
+            cmd.arg("--instance-ip").arg(ip.to_string());
+        }
+        let agent = AgentProcess {
+            child: cmd.spawn().context("starting rolecall agent")?,
+            imds: format!("http://127.0.0.1:{port}"),
+        };
+        let (id, ip) = ips.first().context("no spare for the agent")?;
+        let url = format!("{}/latest/meta-data/instance-id", agent.imds);
+        until_serves(&from(*ip)?, &url, id).await?;
+        Ok(agent)
+    }
+
+    fn rss_mb(&self) -> String {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .map_or_else(|| "?".into(), |kb| format!("{}", kb / 1024))
+    }
+}
+
+/// An HTTP client whose requests come from `ip` (a spare's address, on loopback).
+fn from(ip: std::net::Ipv4Addr) -> Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .no_proxy()
+        .local_address(std::net::IpAddr::V4(ip))
+        .build()?)
 }
 
 /// A SigV4-signing Query-protocol client on one keep-alive connection.
@@ -248,7 +335,7 @@ impl Report {
         let server = self
             .log
             .as_deref()
-            .map(|l| server_micros(l, self.mark))
+            .map(|l| server_micros(l, self.mark, name.split(' ').next().unwrap_or_default()))
             .unwrap_or_default();
         self.rows.push((name.to_string(), times, server));
         self.start();
@@ -274,15 +361,17 @@ impl Report {
     }
 }
 
-/// Handler times from the server's `rolecall_api::timing` log lines after byte `from`.
-fn server_micros(log: &Path, from: u64) -> Vec<u64> {
+/// Handler times of `action` from the server's `rolecall_api::timing` log lines after byte
+/// `from` (an agent's polls are other actions).
+fn server_micros(log: &Path, from: u64, action: &str) -> Vec<u64> {
+    let action = format!(" action={action} ");
     let Ok(bytes) = std::fs::read(log) else {
         return vec![];
     };
     let start = usize::try_from(from).unwrap_or(0).min(bytes.len());
     strip_ansi(&String::from_utf8_lossy(&bytes[start..]))
         .lines()
-        .filter(|l| l.contains("rolecall_api::timing"))
+        .filter(|l| l.contains("rolecall_api::timing") && l.contains(&action))
         .map(str::to_string)
         .collect::<Vec<_>>()
         .iter()
@@ -335,7 +424,8 @@ pub async fn load(db: Option<&str>, args: LoadArgs) -> Result<()> {
     let endpoint = std::fs::read_to_string(args.dir.join(datadir::ENDPOINT_FILE))?;
     let mut lines = endpoint.lines();
     let url = lines.next().context("no endpoint")?.to_string();
-    let imds = lines.nth(1).filter(|s| !s.is_empty()).map(str::to_string);
+    let region = lines.next().unwrap_or("us-east-1").to_string();
+    let imds = lines.next().filter(|s| !s.is_empty()).map(str::to_string);
     let host = url
         .trim_start_matches("http://")
         .trim_end_matches('/')
@@ -349,8 +439,8 @@ pub async fn load(db: Option<&str>, args: LoadArgs) -> Result<()> {
         http: http.clone(),
         url: format!("{url}/"),
         host,
-        key_id: root.0,
-        secret: root.1,
+        key_id: root.0.clone(),
+        secret: root.1.clone(),
     };
     let k = args.requests;
     let run = Utc::now().timestamp_millis().to_string();
@@ -413,6 +503,21 @@ pub async fn load(db: Option<&str>, args: LoadArgs) -> Result<()> {
         .filter_map(|s| s.split("</instanceId>").next())
         .map(str::to_string)
         .collect();
+    // The spares measured, each with its (loopback) address.
+    let spares: Vec<(String, std::net::Ipv4Addr)> = spare_ids
+        .iter()
+        .take(k)
+        .map(|id| {
+            let n = u64::from_str_radix(id.trim_start_matches("i-"), 16)?;
+            Ok((id.clone(), spare_ip(n.saturating_sub(args.instances))))
+        })
+        .collect::<Result<_>>()?;
+    let agent = if args.agent {
+        let log = args.dir.join("agent.log");
+        Some(AgentProcess::start(&url, &region, &root, &spares, &log).await?)
+    } else {
+        None
+    };
     let mut assocs = vec![];
     let mut times = vec![];
     report.start();
@@ -442,6 +547,17 @@ pub async fn load(db: Option<&str>, args: LoadArgs) -> Result<()> {
     for r in &args.remote_imds {
         delays.push((format!("remote {r}"), vec![]));
     }
+    let agent_row = delays.len();
+    delays.push(("agent".into(), vec![]));
+    // Clients sending from the sampled spares' addresses, made before any time is taken.
+    let agent_clients = match &agent {
+        Some(_) => spares
+            .iter()
+            .take(DELAY_SAMPLES)
+            .map(|(_, ip)| from(*ip))
+            .collect::<Result<Vec<_>>>()?,
+        None => vec![],
+    };
     for (n, (id, assoc)) in assocs.iter_mut().enumerate() {
         let to = 1 - n % 2;
         let profile = format!("bench-profile-{}", 1 + to);
@@ -462,19 +578,34 @@ pub async fn load(db: Option<&str>, args: LoadArgs) -> Result<()> {
             .to_string();
         spare_roles.push((id.clone(), format!("bench-role-{}", 1 + to)));
         // The delay on a sample of the replaces (each poll costs up to a poll interval).
-        if n < 20 {
+        if n < DELAY_SAMPLES {
             let path = format!(
                 "{}/latest/meta-data/iam/security-credentials/",
                 prefix(id).context("dev path")?
             );
             let role = format!("bench-role-{}", 1 + to);
+            // Every IMDS is polled at once, so that a slow one does not delay the others' times.
+            let mut targets = vec![];
             if let Some(imds) = &imds {
-                let served = until_serves(&http, &format!("{imds}{path}"), &role).await?;
-                delays[0].1.push(served - answered);
+                targets.push((0, http.clone(), format!("{imds}{path}")));
             }
             for (i, r) in args.remote_imds.iter().enumerate() {
-                let served = until_serves(&http, &format!("{r}{path}"), &role).await?;
-                delays[i + 1].1.push(served - answered);
+                targets.push((i + 1, http.clone(), format!("{r}{path}")));
+            }
+            if let (Some(a), Some(client)) = (&agent, agent_clients.get(n)) {
+                let url = format!("{}/latest/meta-data/iam/security-credentials/", a.imds);
+                targets.push((agent_row, client.clone(), url));
+            }
+            let polls: Vec<_> = targets
+                .into_iter()
+                .map(|(row, client, url)| {
+                    let role = role.clone();
+                    tokio::spawn(async move { (row, until_serves(&client, &url, &role).await) })
+                })
+                .collect();
+            for p in polls {
+                let (row, served) = p.await?;
+                delays[row].1.push(served? - answered);
             }
         }
     }
@@ -575,5 +706,8 @@ pub async fn load(db: Option<&str>, args: LoadArgs) -> Result<()> {
     }
 
     report.print();
+    if let Some(a) = &agent {
+        println!("\nagent RSS after the run: {} MB", a.rss_mb());
+    }
     Ok(())
 }

@@ -107,6 +107,9 @@ enum Command {
         /// IMDS endpoints of other nodes or agents, for the delay of a change to them.
         #[arg(long)]
         remote_imds: Vec<String>,
+        /// Also start a `rolecall agent` for the spares and measure the delay to it.
+        #[arg(long)]
+        agent: bool,
     },
     /// Run the API server (IAM, STS, EC2).
     Serve {
@@ -411,6 +414,7 @@ async fn main() -> Result<()> {
             requests,
             server_log,
             remote_imds,
+            agent,
         } => {
             let args = bench::LoadArgs {
                 dir: data_dir,
@@ -419,6 +423,7 @@ async fn main() -> Result<()> {
                 requests,
                 server_log,
                 remote_imds,
+                agent,
             };
             bench::load(db, args).await
         }
@@ -534,6 +539,9 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
     );
     let dir = args.dir;
     let clock: rolecall_core::DynClock = Arc::new(SystemClock);
+    // Each start-up step logs the time since start (what a large fleet's start-up costs).
+    let started = std::time::Instant::now();
+    let elapsed_ms = || started.elapsed().as_millis() as u64;
     let d = datadir::open(
         &dir,
         datadir::Open::Serve {
@@ -543,6 +551,10 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         clock.as_ref(),
     )
     .await?;
+    tracing::info!(
+        elapsed_ms = elapsed_ms(),
+        "start-up: data directory open, migrations applied"
+    );
     let store = d.store;
     let iam = Iam::new(store.clone(), d.account_id.clone()).with_clock(clock.clone());
     let ec2 = Ec2::new(
@@ -606,6 +618,11 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         while !directory.is_ready() && waited.elapsed() < STARTUP_LOAD_WAIT {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
+        tracing::info!(
+            elapsed_ms = elapsed_ms(),
+            loaded = directory.is_ready(),
+            "start-up: IMDS directory (loading on in the background unless loaded)"
+        );
         tokio::spawn(
             directory
                 .clone()
@@ -684,6 +701,11 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         .reload()
         .await
         .map_err(|e| anyhow::anyhow!("loading ended associations: {e}"))?;
+    tracing::info!(
+        elapsed_ms = elapsed_ms(),
+        entries = revocations.len(),
+        "start-up: revocations loaded"
+    );
     // Certificates first: the endpoint file is written right after binding, so that a client
     // that sees the port open also finds the endpoint (and its scheme) written.
     let api_tls = api_tls(&args.tls, &dir, args.listen)?;
@@ -733,7 +755,7 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
             rolecall_api::serve_with(l, api.clone(), api_limits, None),
         ));
     }
-    tracing::info!(%addr, imds = %imds_line, account = %d.account_id, data_dir = %dir.display(), instance_runtime = runtime.name(), "rolecall API listening");
+    tracing::info!(elapsed_ms = elapsed_ms(), %addr, imds = %imds_line, account = %d.account_id, data_dir = %dir.display(), instance_runtime = runtime.name(), "rolecall API listening");
     let imds = async {
         match imds_task {
             Some(t) => t.await,
