@@ -68,34 +68,30 @@ fn flag(read_only: bool) -> &'static str {
     if read_only { "true" } else { "false" }
 }
 
-/// The event's lookup attributes (attribute, value), each once.
-fn lookup_rows(e: &AuditEvent) -> Vec<(Attr, &str)> {
-    let mut rows = vec![
+/// The event's lookup attributes (attribute, value), possibly repeated.
+fn lookup_rows(e: &AuditEvent) -> impl Iterator<Item = (Attr, &str)> {
+    let fixed = [
         (Attr::EventName, e.event_name.as_str()),
         (Attr::EventSource, e.event_source.as_str()),
         (Attr::ReadOnly, flag(e.read_only)),
     ];
-    if let Some(u) = &e.username {
-        rows.push((Attr::Username, u));
-    }
-    if let Some(k) = &e.access_key_id {
-        rows.push((Attr::AccessKeyId, k));
-    }
-    if time_of_id(&e.event_id) != Some(time_key(e.event_time)) {
-        rows.push((Attr::EventId, &e.event_id));
-    }
-    for r in &e.resources {
-        for row in [
+    let optional = [
+        e.username.as_deref().map(|u| (Attr::Username, u)),
+        e.access_key_id.as_deref().map(|k| (Attr::AccessKeyId, k)),
+        (time_of_id(&e.event_id) != Some(time_key(e.event_time)))
+            .then_some((Attr::EventId, e.event_id.as_str())),
+    ];
+    let resources = e.resources.iter().flat_map(|r| {
+        [
             (Attr::ResourceType, r.resource_type.as_str()),
             (Attr::ResourceName, r.name.as_str()),
             (Attr::ResourceName, r.arn.as_str()),
-        ] {
-            if !rows.contains(&row) {
-                rows.push(row);
-            }
-        }
-    }
-    rows
+        ]
+    });
+    fixed
+        .into_iter()
+        .chain(optional.into_iter().flatten())
+        .chain(resources)
 }
 
 /// The distinct lookup attributes of `events` (a segment's key rows).
@@ -274,7 +270,9 @@ fn encode(events: &[&AuditEvent]) -> Result<String> {
         res: &e.resources,
         r: &e.record,
     });
-    let mut out = Vec::with_capacity(events.len() * 1024);
+    // Sized for the records and their fields, so the buffer is not copied as it grows.
+    let size: usize = events.iter().map(|e| e.record.len() * 9 / 8 + 256).sum();
+    let mut out = Vec::with_capacity(size);
     let mut ser = serde_json::Serializer::new(&mut out);
     ser.collect_seq(stored)
         .map_err(|e| StoreError::Backend(format!("encode audit segment: {e}")))?;
@@ -510,7 +508,7 @@ fn wanted(q: &AuditQuery, e: &AuditEvent) -> bool {
                     Attr::ReadOnly => flag(v.eq_ignore_ascii_case("true")),
                     _ => v.as_str(),
                 };
-                lookup_rows(e).contains(&(attr, value))
+                lookup_rows(e).any(|row| row == (attr, value))
             }
         }
 }
