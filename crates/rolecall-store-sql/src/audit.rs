@@ -1,9 +1,19 @@
-//! The audit trail's tables (migration 10): `audit_log`, one row per event keyed and ordered by
-//! (event_time, event_id), and `audit_lookup`, one row per lookup attribute of an event. Appends
-//! (a write's event inside the write's transaction, see `Write::commit`; the others in batches)
-//! are prepared multi-row INSERTs of a few fixed sizes; lookups are newest first by one
-//! attribute; the tail is for `rolecall audit --follow`; retention deletes an event's lookup
-//! rows by their exact keys (they are a function of the event).
+//! The audit trail's tables (migration 12): events are stored in segments. `audit_segment` holds
+//! one row per segment — up to [`SEGMENT_EVENTS`] events spanning at most [`SEGMENT_SPAN`],
+//! oldest first, as one JSON array (`body`) — keyed by its newest event (seg_time, seg_id) and
+//! carrying its oldest event's time (`first_time`); `audit_segment_key` has one row per distinct
+//! lookup attribute (attr, value) of a segment's events. A batch of a thousand GetRoles by one
+//! user is then a few segment rows and a handful of key rows, not thousands of rows: recording a
+//! read costs little more than encoding it.
+//!
+//! A write's event is a segment of one, inserted in the write's own transaction (see
+//! `Write::commit`); the batches of reads and refusals are cut into segments. Lookups read the
+//! segments that may hold matching events newest first (through `audit_segment_key` when they
+//! filter by an attribute), decode them and filter and order their events in memory, and stop as
+//! soon as no further segment can hold one of the page's events: the page (newest first, ties by
+//! event id; page token the last event's time and id) is the same as if every event were a row.
+//! [`SEGMENT_SPAN`] bounds every scan by time. Retention deletes whole segments, and rewrites one
+//! that straddles the cut without its expired events.
 
 use crate::{Args, Dialect, SqlStore, backend};
 use chrono::{DateTime, Utc};
@@ -11,11 +21,21 @@ use rolecall_core::audit::{
     AuditEvent, AuditQuery, AuditResource, AuditTail, LookupKey, time_key, time_of_id,
 };
 use rolecall_core::{StoreError, StoreResult as Result};
+use serde::{Deserialize, Serialize, Serializer};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
+use std::collections::HashSet;
 use std::sync::OnceLock;
 
-/// The `attr` codes of `audit_lookup` (migration 10).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Most events in one segment (a page's read decodes a few segments at most).
+const SEGMENT_EVENTS: usize = 256;
+/// Longest time (ms) one segment spans, newest minus oldest event: a segment holding events
+/// at time T has `seg_time` in [T, T + SEGMENT_SPAN], which bounds every scan.
+const SEGMENT_SPAN: i64 = 10_000;
+/// Segments a lookup reads per round trip.
+const SEGMENTS_PER_READ: i64 = 4;
+
+/// The `attr` codes of `audit_segment_key` (as migration 10's `audit_lookup`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Attr {
     EventName = 1,
     EventSource = 2,
@@ -48,34 +68,35 @@ fn flag(read_only: bool) -> &'static str {
     if read_only { "true" } else { "false" }
 }
 
-/// The event's `audit_lookup` rows (attribute, value), each once.
-fn lookup_rows(e: &AuditEvent) -> Vec<(Attr, &str)> {
-    let mut rows = vec![
+/// The event's lookup attributes (attribute, value), possibly repeated.
+fn lookup_rows(e: &AuditEvent) -> impl Iterator<Item = (Attr, &str)> {
+    let fixed = [
         (Attr::EventName, e.event_name.as_str()),
         (Attr::EventSource, e.event_source.as_str()),
         (Attr::ReadOnly, flag(e.read_only)),
     ];
-    if let Some(u) = &e.username {
-        rows.push((Attr::Username, u));
-    }
-    if let Some(k) = &e.access_key_id {
-        rows.push((Attr::AccessKeyId, k));
-    }
-    if time_of_id(&e.event_id) != Some(time_key(e.event_time)) {
-        rows.push((Attr::EventId, &e.event_id));
-    }
-    for r in &e.resources {
-        for row in [
+    let optional = [
+        e.username.as_deref().map(|u| (Attr::Username, u)),
+        e.access_key_id.as_deref().map(|k| (Attr::AccessKeyId, k)),
+        (time_of_id(&e.event_id) != Some(time_key(e.event_time)))
+            .then_some((Attr::EventId, e.event_id.as_str())),
+    ];
+    let resources = e.resources.iter().flat_map(|r| {
+        [
             (Attr::ResourceType, r.resource_type.as_str()),
             (Attr::ResourceName, r.name.as_str()),
             (Attr::ResourceName, r.arn.as_str()),
-        ] {
-            if !rows.contains(&row) {
-                rows.push(row);
-            }
-        }
-    }
-    rows
+        ]
+    });
+    fixed
+        .into_iter()
+        .chain(optional.into_iter().flatten())
+        .chain(resources)
+}
+
+/// The distinct lookup attributes of `events` (a segment's key rows).
+fn distinct_keys<'a>(events: impl IntoIterator<Item = &'a AuditEvent>) -> HashSet<(Attr, &'a str)> {
+    events.into_iter().flat_map(lookup_rows).collect()
 }
 
 /// One multi-row statement in a few fixed sizes (so each size is prepared once per connection
@@ -148,47 +169,25 @@ impl Batched {
     }
 }
 
-/// 9 parameters a row: up to 900 per statement, well under both databases' limits.
-static INSERT_LOG: Batched = Batched::new(
-    "INSERT INTO audit_log (event_time, event_id, event_name, event_source, username, \
-     access_key_id, read_only, resources, record) VALUES ",
+/// 4 parameters a row; bodies are up to a few hundred KB, so few rows a statement.
+static INSERT_SEGMENT: Batched = Batched::new(
+    "INSERT INTO audit_segment (seg_time, seg_id, first_time, body) VALUES ",
     "",
-    9,
-    [100, 10, 1],
+    4,
+    [16, 4, 1],
 );
-static INSERT_LOOKUP: Batched = Batched::new(
-    "INSERT INTO audit_lookup (attr, value, event_time, event_id) VALUES ",
+static INSERT_KEY: Batched = Batched::new(
+    "INSERT INTO audit_segment_key (attr, value, seg_time, seg_id) VALUES ",
     "",
     4,
     [250, 25, 1],
 );
-static DELETE_LOOKUP: Batched = Batched::new(
-    "DELETE FROM audit_lookup WHERE (attr, value, event_time, event_id) IN (",
+static DELETE_KEY: Batched = Batched::new(
+    "DELETE FROM audit_segment_key WHERE (attr, value, seg_time, seg_id) IN (",
     ")",
     4,
     [250, 25, 1],
 );
-static DELETE_LOG: Batched = Batched::new(
-    "DELETE FROM audit_log WHERE (event_time, event_id) IN (",
-    ")",
-    2,
-    [250, 25, 1],
-);
-
-/// A lookup row as bound: (attr, value, event_time, event_id).
-type LookupRow<'a> = (i64, &'a str, i64, &'a str);
-
-fn all_lookup_rows(events: &[AuditEvent]) -> Vec<LookupRow<'_>> {
-    events
-        .iter()
-        .flat_map(|e| {
-            let (time, id) = (time_key(e.event_time), e.event_id.as_str());
-            lookup_rows(e)
-                .into_iter()
-                .map(move |(a, v)| (a as i64, v, time, id))
-        })
-        .collect()
-}
 
 /// Runs the `Batched` statement over `rows` on database `DB`, binding each row with `bind`.
 macro_rules! each_chunk {
@@ -203,7 +202,163 @@ macro_rules! each_chunk {
     };
 }
 
-/// Inserts events and their lookup rows on `conn` (a transaction's connection).
+/// One event as a segment's body stores it (short names: they repeat in every event).
+#[derive(Serialize)]
+struct Stored<'a> {
+    t: i64,
+    id: &'a str,
+    n: &'a str,
+    s: &'a str,
+    u: Option<&'a str>,
+    k: Option<&'a str>,
+    ro: bool,
+    #[serde(serialize_with = "stored_resources")]
+    res: &'a [AuditResource],
+    r: &'a str,
+}
+
+fn stored_resources<S: Serializer>(
+    res: &&[AuditResource],
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Resource<'a> {
+        #[serde(rename = "type")]
+        resource_type: &'a str,
+        name: &'a str,
+        arn: &'a str,
+    }
+    s.collect_seq(res.iter().map(|r| Resource {
+        resource_type: &r.resource_type,
+        name: &r.name,
+        arn: &r.arn,
+    }))
+}
+
+#[derive(Deserialize)]
+struct Loaded {
+    t: i64,
+    id: String,
+    n: String,
+    s: String,
+    u: Option<String>,
+    k: Option<String>,
+    ro: bool,
+    #[serde(default)]
+    res: Vec<LoadedResource>,
+    r: String,
+}
+
+#[derive(Deserialize)]
+struct LoadedResource {
+    #[serde(rename = "type")]
+    resource_type: String,
+    name: String,
+    arn: String,
+}
+
+/// A segment's body: its events (oldest first) as one JSON array.
+fn encode(events: &[&AuditEvent]) -> Result<String> {
+    let stored = events.iter().map(|e| Stored {
+        t: time_key(e.event_time),
+        id: &e.event_id,
+        n: &e.event_name,
+        s: &e.event_source,
+        u: e.username.as_deref(),
+        k: e.access_key_id.as_deref(),
+        ro: e.read_only,
+        res: &e.resources,
+        r: &e.record,
+    });
+    // Sized for the records and their fields, so the buffer is not copied as it grows.
+    let size: usize = events.iter().map(|e| e.record.len() * 9 / 8 + 256).sum();
+    let mut out = Vec::with_capacity(size);
+    let mut ser = serde_json::Serializer::new(&mut out);
+    ser.collect_seq(stored)
+        .map_err(|e| StoreError::Backend(format!("encode audit segment: {e}")))?;
+    String::from_utf8(out).map_err(|e| StoreError::Backend(format!("encode audit segment: {e}")))
+}
+
+fn decode(body: &str) -> Result<Vec<AuditEvent>> {
+    let loaded: Vec<Loaded> = serde_json::from_str(body)
+        .map_err(|e| StoreError::Backend(format!("decode audit segment: {e}")))?;
+    loaded
+        .into_iter()
+        .map(|l| {
+            let event_time = DateTime::<Utc>::from_timestamp_millis(l.t)
+                .ok_or_else(|| StoreError::Backend(format!("audit event time {}", l.t)))?;
+            Ok(AuditEvent {
+                event_id: l.id,
+                event_time,
+                event_name: l.n,
+                event_source: l.s,
+                username: l.u.filter(|u| !u.is_empty()),
+                access_key_id: l.k.filter(|k| !k.is_empty()),
+                read_only: l.ro,
+                resources: l
+                    .res
+                    .into_iter()
+                    .map(|r| AuditResource {
+                        resource_type: r.resource_type,
+                        name: r.name,
+                        arn: r.arn,
+                    })
+                    .collect(),
+                record: l.r,
+            })
+        })
+        .collect()
+}
+
+/// An event's place in the trail's order: time, then id.
+fn position(e: &AuditEvent) -> (i64, &str) {
+    (time_key(e.event_time), e.event_id.as_str())
+}
+
+/// A segment to insert: keyed by its newest event, with its oldest event's time.
+struct NewSegment<'a> {
+    time: i64,
+    id: &'a str,
+    first: i64,
+    body: String,
+    keys: HashSet<(Attr, &'a str)>,
+}
+
+/// `events` in order, cut into segments of at most [`SEGMENT_EVENTS`] spanning at most
+/// [`SEGMENT_SPAN`].
+fn cut(events: &[AuditEvent]) -> Result<Vec<NewSegment<'_>>> {
+    let mut sorted: Vec<&AuditEvent> = events.iter().collect();
+    sorted.sort_by(|a, b| position(a).cmp(&position(b)));
+    let mut out = Vec::new();
+    let mut rest = sorted.as_slice();
+    while let Some(first) = rest.first() {
+        let first_time = time_key(first.event_time);
+        let len = rest
+            .iter()
+            .take(SEGMENT_EVENTS)
+            .take_while(|e| time_key(e.event_time) - first_time <= SEGMENT_SPAN)
+            .count()
+            .max(1);
+        let (segment, tail) = rest.split_at(len.min(rest.len()));
+        rest = tail;
+        if let Some(last) = segment.last() {
+            out.push(NewSegment {
+                time: time_key(last.event_time),
+                id: &last.event_id,
+                first: first_time,
+                body: encode(segment)?,
+                keys: distinct_keys(segment.iter().copied()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A key row as bound: (attr, value, seg_time, seg_id).
+type KeyRow<'a> = (i64, &'a str, i64, &'a str);
+
+/// Inserts events (cut into segments) and their key rows on `conn` (a transaction's
+/// connection).
 pub(crate) async fn insert_all<DB: Database>(
     conn: &mut DB::Connection,
     events: &[AuditEvent],
@@ -212,135 +367,167 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> String: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
-    for<'q> bool: Encode<'q, DB> + Type<DB>,
 {
-    let resources: Vec<String> = events
-        .iter()
-        .map(|e| resources_json(&e.resources))
-        .collect();
-    let rows: Vec<(&AuditEvent, &str)> = events
-        .iter()
-        .zip(resources.iter().map(String::as_str))
-        .collect();
-    each_chunk!(DB, conn, INSERT_LOG, &rows, |q, row| {
-        let (e, resources) = row;
-        q.bind(time_key(e.event_time))
-            .bind(e.event_id.as_str())
-            .bind(e.event_name.as_str())
-            .bind(e.event_source.as_str())
-            .bind(e.username.as_deref().unwrap_or_default())
-            .bind(e.access_key_id.as_deref().unwrap_or_default())
-            .bind(e.read_only)
-            .bind(*resources)
-            .bind(e.record.as_str())
+    let segments = cut(events)?;
+    each_chunk!(DB, conn, INSERT_SEGMENT, &segments, |q, s| {
+        q.bind(s.time)
+            .bind(s.id)
+            .bind(s.first)
+            .bind(s.body.as_str())
     });
-    let lookups = all_lookup_rows(events);
-    each_chunk!(DB, conn, INSERT_LOOKUP, &lookups, |q, row| {
+    let keys: Vec<KeyRow<'_>> = segments
+        .iter()
+        .flat_map(|s| s.keys.iter().map(|(a, v)| (*a as i64, *v, s.time, s.id)))
+        .collect();
+    each_chunk!(DB, conn, INSERT_KEY, &keys, |q, row| {
         q.bind(row.0).bind(row.1).bind(row.2).bind(row.3)
     });
     Ok(())
 }
 
-/// The resources column: as LookupEvents' `Resources` (type, name, and the ARN for lookups).
-fn resources_json(resources: &[AuditResource]) -> String {
-    #[derive(serde::Serialize)]
-    struct Stored<'a> {
-        #[serde(rename = "type")]
-        resource_type: &'a str,
-        name: &'a str,
-        arn: &'a str,
-    }
-    let stored: Vec<Stored<'_>> = resources
-        .iter()
-        .map(|r| Stored {
-            resource_type: &r.resource_type,
-            name: &r.name,
-            arn: &r.arn,
-        })
-        .collect();
-    serde_json::to_string(&stored).unwrap_or_else(|_| "[]".into())
-}
+/// A stored segment: (seg_time, seg_id, first_time, body).
+type SegmentRow = (i64, String, i64, String);
 
-fn resources_from(json: &str) -> Vec<AuditResource> {
-    #[derive(serde::Deserialize)]
-    struct Stored {
-        #[serde(rename = "type")]
-        resource_type: String,
-        name: String,
-        arn: String,
-    }
-    serde_json::from_str::<Vec<Stored>>(json)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|s| AuditResource {
-            resource_type: s.resource_type,
-            name: s.name,
-            arn: s.arn,
-        })
-        .collect()
-}
-
-type Row = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    bool,
-    String,
-    String,
-);
-
-/// `audit_log`'s columns as [`Row`] reads them, prefixed with the table's alias `l`.
-const COLUMNS: &str = "l.event_time, l.event_id, l.event_name, l.event_source, l.username, \
-                       l.access_key_id, l.read_only, l.resources, l.record";
-
-fn event(row: Row) -> Result<AuditEvent> {
-    let (time, event_id, event_name, event_source, username, key, read_only, resources, record) =
-        row;
-    let event_time = DateTime::<Utc>::from_timestamp_millis(time)
-        .ok_or_else(|| StoreError::Backend(format!("audit event time {time}")))?;
-    Ok(AuditEvent {
-        event_id,
-        event_time,
-        event_name,
-        event_source,
-        username: (!username.is_empty()).then_some(username),
-        access_key_id: (!key.is_empty()).then_some(key),
-        read_only,
-        resources: resources_from(&resources),
-        record,
-    })
-}
-
-/// A value bound to a lookup's placeholder.
+/// A value bound to a placeholder.
 enum Bind {
     Text(String),
     Int(i64),
 }
 
-/// A lookup's FROM, WHERE and ORDER BY, and its values (`$1`, `$2`, ... in order): through
-/// `audit_lookup` (alias `k`) when it filters by an attribute, else on `audit_log` alone.
-fn lookup_sql(q: &AuditQuery) -> (String, Vec<Bind>) {
-    let mut clauses = Vec::new();
-    let mut binds = Vec::new();
-    let next = |b: Bind, binds: &mut Vec<Bind>| {
-        binds.push(b);
-        format!("${}", binds.len())
-    };
-    // The table whose (event_time, event_id) the bounds and the order apply to.
-    let mut key = "l";
-    let mut from = "audit_log l".to_string();
-    match &q.filter {
-        None => {}
-        // An id carrying its time is found by the log's own key.
+/// A statement's WHERE clauses and their values (`$1`, `$2`, ... in order).
+#[derive(Default)]
+struct Clauses {
+    sql: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl Clauses {
+    fn param(&mut self, b: Bind) -> String {
+        self.binds.push(b);
+        format!("${}", self.binds.len())
+    }
+
+    /// Adds a clause; each `?` in it becomes the next value's placeholder.
+    fn add(&mut self, clause: &str, values: impl IntoIterator<Item = Bind>) {
+        let mut values = values.into_iter();
+        let mut out = String::new();
+        for (i, part) in clause.split('?').enumerate() {
+            if i > 0 {
+                let p = values.next().map(|v| self.param(v)).unwrap_or_default();
+                out.push_str(&p);
+            }
+            out.push_str(part);
+        }
+        self.sql.push(out);
+    }
+
+    fn filter(&self) -> String {
+        if self.sql.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.sql.join(" AND "))
+        }
+    }
+}
+
+fn limit_of(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Which segments a newest-first lookup reads: those with a key row (attr, value), if any,
+/// that may hold events in [low, high].
+struct Scan {
+    key: Option<(Attr, String)>,
+    low: Option<i64>,
+    high: Option<i64>,
+}
+
+impl Scan {
+    /// The next segments after `cursor` (seg_time, seg_id), newest first.
+    fn sql(&self, cursor: Option<&(i64, String)>) -> (String, Vec<Bind>) {
+        let mut c = Clauses::default();
+        // The table whose (seg_time, seg_id) the bounds and the order apply to.
+        let (from, o) = match &self.key {
+            None => ("audit_segment s".to_string(), "s"),
+            Some((attr, value)) => {
+                c.add(
+                    "k.attr = ? AND k.value = ?",
+                    [Bind::Int(*attr as i64), Bind::Text(value.clone())],
+                );
+                (
+                    "audit_segment_key k JOIN audit_segment s ON s.seg_time = k.seg_time AND \
+                     s.seg_id = k.seg_id"
+                        .to_string(),
+                    "k",
+                )
+            }
+        };
+        if let Some(low) = self.low {
+            c.add(&format!("{o}.seg_time >= ?"), [Bind::Int(low)]);
+        }
+        if let Some(high) = self.high {
+            c.add(
+                &format!("{o}.seg_time <= ? AND s.first_time <= ?"),
+                [
+                    Bind::Int(high.saturating_add(SEGMENT_SPAN)),
+                    Bind::Int(high),
+                ],
+            );
+        }
+        if let Some((time, id)) = cursor {
+            c.add(
+                &format!("({o}.seg_time, {o}.seg_id) < (?, ?)"),
+                [Bind::Int(*time), Bind::Text(id.clone())],
+            );
+        }
+        let sql = format!(
+            "SELECT s.seg_time, s.seg_id, s.first_time, s.body FROM {from}{} \
+             ORDER BY {o}.seg_time DESC, {o}.seg_id DESC LIMIT {SEGMENTS_PER_READ}",
+            c.filter()
+        );
+        (sql, c.binds)
+    }
+}
+
+/// Whether `e` is one of the events `q` asks for.
+fn wanted(q: &AuditQuery, e: &AuditEvent) -> bool {
+    let (time, id) = position(e);
+    let in_range = q.start.is_none_or(|s| time >= time_key(s))
+        && q.end.is_none_or(|end| time <= time_key(end))
+        && q.before
+            .as_ref()
+            .is_none_or(|(t, i)| (time, id) < (*t, i.as_str()));
+    in_range
+        && match &q.filter {
+            None => true,
+            Some((LookupKey::EventId, v)) => e.event_id == *v,
+            Some((k, v)) => {
+                let attr = Attr::from(*k);
+                let value = match attr {
+                    Attr::ReadOnly => flag(v.eq_ignore_ascii_case("true")),
+                    _ => v.as_str(),
+                };
+                lookup_rows(e).any(|row| row == (attr, value))
+            }
+        }
+}
+
+/// The segments to read for `q`.
+fn scan_of(q: &AuditQuery) -> Scan {
+    let mut low = q.start.map(time_key);
+    let mut high = [q.end.map(time_key), q.before.as_ref().map(|b| b.0)]
+        .into_iter()
+        .flatten()
+        .min();
+    let key = match &q.filter {
+        None => None,
+        // An id carrying its time is found by the segments around that time.
         Some((LookupKey::EventId, id)) if time_of_id(id).is_some() => {
-            let t = next(Bind::Int(time_of_id(id).unwrap_or_default()), &mut binds);
-            let i = next(Bind::Text(id.clone()), &mut binds);
-            clauses.push(format!("l.event_time = {t} AND l.event_id = {i}"));
+            let t = time_of_id(id).unwrap_or_default();
+            low = Some(low.map_or(t, |l| l.max(t)));
+            high = Some(high.map_or(t, |h| h.min(t)));
+            None
         }
         Some((k, v)) => {
             let attr = Attr::from(*k);
@@ -348,43 +535,54 @@ fn lookup_sql(q: &AuditQuery) -> (String, Vec<Bind>) {
                 Attr::ReadOnly => flag(v.eq_ignore_ascii_case("true")).to_string(),
                 _ => v.clone(),
             };
-            key = "k";
-            from = "audit_lookup k JOIN audit_log l ON l.event_time = k.event_time AND \
-                    l.event_id = k.event_id"
-                .into();
-            let a = next(Bind::Int(attr as i64), &mut binds);
-            let v = next(Bind::Text(value), &mut binds);
-            clauses.push(format!("k.attr = {a} AND k.value = {v}"));
+            Some((attr, value))
         }
-    }
-    if let Some(s) = q.start {
-        let p = next(Bind::Int(time_key(s)), &mut binds);
-        clauses.push(format!("{key}.event_time >= {p}"));
-    }
-    if let Some(e) = q.end {
-        let p = next(Bind::Int(time_key(e)), &mut binds);
-        clauses.push(format!("{key}.event_time <= {p}"));
-    }
-    if let Some((t, id)) = &q.before {
-        let a = next(Bind::Int(*t), &mut binds);
-        let b = next(Bind::Text(id.clone()), &mut binds);
-        clauses.push(format!("({key}.event_time, {key}.event_id) < ({a}, {b})"));
-    }
-    let filter = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", clauses.join(" AND "))
     };
-    let sql = format!(
-        "SELECT {COLUMNS} FROM {from}{filter} ORDER BY {key}.event_time DESC, {key}.event_id DESC \
-         LIMIT ${}",
-        binds.len() + 1
-    );
-    (sql, binds)
+    Scan { key, low, high }
 }
 
-fn limit_of(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
+/// Newest first: descending (time, id).
+fn newest_first(a: &AuditEvent, b: &AuditEvent) -> std::cmp::Ordering {
+    position(b).cmp(&position(a))
+}
+
+/// A statement over segment rows with its values bound.
+fn segment_query<D: Dialect>(
+    sql: &str,
+    binds: Vec<Bind>,
+) -> sqlx::query::QueryAs<'_, D::Db, SegmentRow, Args<'_, D>>
+where
+    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
+    for<'q> String: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Type<D::Db>,
+    for<'r> SegmentRow: sqlx::FromRow<'r, <D::Db as Database>::Row>,
+{
+    let mut query = sqlx::query_as::<_, SegmentRow>(sql);
+    for b in binds {
+        query = match b {
+            Bind::Text(s) => query.bind(s),
+            Bind::Int(i) => query.bind(i),
+        };
+    }
+    query
+}
+
+/// The segments that may hold an event at `time`.
+fn around(time: i64) -> (String, Vec<Bind>) {
+    let mut c = Clauses::default();
+    c.add(
+        "s.seg_time >= ? AND s.seg_time <= ? AND s.first_time <= ?",
+        [
+            Bind::Int(time),
+            Bind::Int(time.saturating_add(SEGMENT_SPAN)),
+            Bind::Int(time),
+        ],
+    );
+    let sql = format!(
+        "SELECT s.seg_time, s.seg_id, s.first_time, s.body FROM audit_segment s{}",
+        c.filter()
+    );
+    (sql, c.binds)
 }
 
 impl<D: Dialect> SqlStore<D>
@@ -406,108 +604,259 @@ where
         w.commit().await
     }
 
+    /// Replaces a recorded event's record (a write's, completed with its response).
     pub(crate) async fn audit_complete(
         &self,
         event_time: DateTime<Utc>,
         event_id: &str,
         record: &str,
     ) -> Result<()> {
+        let time = time_key(event_time);
         let mut w = self.begin().await?;
-        sqlx::query("UPDATE audit_log SET record = $1 WHERE event_time = $2 AND event_id = $3")
-            .bind(record)
-            .bind(time_key(event_time))
-            .bind(event_id)
-            .execute(&mut *w.tx)
-            .await
-            .map_err(|e| backend(&e))?;
-        w.commit().await
-    }
-
-    pub(crate) async fn audit_lookup(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>> {
-        let (sql, binds) = lookup_sql(q);
-        let mut query = sqlx::query_as::<_, Row>(&sql);
-        for b in binds {
-            query = match b {
-                Bind::Text(s) => query.bind(s),
-                Bind::Int(i) => query.bind(i),
-            };
-        }
-        let rows = query
-            .bind(limit_of(q.limit.saturating_add(1)))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| backend(&e))?;
-        rows.into_iter().map(event).collect()
-    }
-
-    pub(crate) async fn audit_tail(&self, t: &AuditTail) -> Result<Vec<AuditEvent>> {
-        let (after_time, after_id) = match &t.after {
-            Some((time, id)) => (*time, id.clone()),
-            None => (t.since.map_or(i64::MIN, time_key), String::new()),
-        };
-        let sql = format!(
-            "SELECT {COLUMNS} FROM audit_log l WHERE (l.event_time, l.event_id) > ($1, $2) \
-             ORDER BY l.event_time, l.event_id LIMIT $3"
-        );
-        let rows = sqlx::query_as::<_, Row>(&sql)
-            .bind(after_time)
-            .bind(after_id)
-            .bind(limit_of(t.limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| backend(&e))?;
-        rows.into_iter().map(event).collect()
-    }
-
-    /// Deletes the oldest events before `before` (up to `batch`) and their lookup rows.
-    pub(crate) async fn audit_prune(&self, before: DateTime<Utc>, batch: usize) -> Result<u64> {
-        let mut w = self.begin().await?;
-        let sql = format!(
-            "SELECT {COLUMNS} FROM audit_log l WHERE l.event_time < $1 \
-             ORDER BY l.event_time, l.event_id LIMIT $2"
-        );
-        let rows = sqlx::query_as::<_, Row>(&sql)
-            .bind(time_key(before))
-            .bind(limit_of(batch))
+        let (sql, binds) = around(time);
+        let rows = segment_query::<D>(&sql, binds)
             .fetch_all(&mut *w.tx)
             .await
             .map_err(|e| backend(&e))?;
-        let events = rows.into_iter().map(event).collect::<Result<Vec<_>>>()?;
-        let lookups = all_lookup_rows(&events);
-        let conn = &mut *w.tx;
-        each_chunk!(D::Db, conn, DELETE_LOOKUP, &lookups, |q, row| {
-            q.bind(row.0).bind(row.1).bind(row.2).bind(row.3)
-        });
-        each_chunk!(D::Db, conn, DELETE_LOG, &events, |q, e| {
-            q.bind(time_key(e.event_time)).bind(e.event_id.as_str())
-        });
+        for (seg_time, seg_id, _, body) in rows {
+            let mut events = decode(&body)?;
+            let Some(e) = events
+                .iter_mut()
+                .find(|e| e.event_id == event_id && time_key(e.event_time) == time)
+            else {
+                continue;
+            };
+            e.record = record.to_string();
+            let body = encode(&events.iter().collect::<Vec<_>>())?;
+            sqlx::query("UPDATE audit_segment SET body = $1 WHERE seg_time = $2 AND seg_id = $3")
+                .bind(body)
+                .bind(seg_time)
+                .bind(seg_id)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(|e| backend(&e))?;
+            break;
+        }
+        w.commit().await
+    }
+
+    /// Up to `limit + 1` of the events `q` asks for, newest first: reads the segments that may
+    /// hold them newest first, until the next one cannot hold an event of the page.
+    pub(crate) async fn audit_lookup(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>> {
+        let want = q.limit.saturating_add(1);
+        let scan = scan_of(q);
+        let mut found: Vec<AuditEvent> = Vec::new();
+        let mut cursor: Option<(i64, String)> = None;
+        'read: loop {
+            let (sql, binds) = scan.sql(cursor.as_ref());
+            let rows = segment_query::<D>(&sql, binds)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| backend(&e))?;
+            let complete = rows.len() < usize::try_from(SEGMENTS_PER_READ).unwrap_or(1);
+            for (seg_time, seg_id, _, body) in rows {
+                // Every event of this segment and of those after it is at or before seg_time.
+                if found.len() >= want
+                    && found
+                        .last()
+                        .is_some_and(|e| seg_time < time_key(e.event_time))
+                {
+                    break 'read;
+                }
+                found.extend(decode(&body)?.into_iter().filter(|e| wanted(q, e)));
+                found.sort_by(newest_first);
+                found.truncate(want);
+                cursor = Some((seg_time, seg_id));
+            }
+            if complete {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    /// Up to `limit` events strictly after a position, oldest first: reads segments in the
+    /// order of their oldest event, until the next one cannot hold an event of the page.
+    pub(crate) async fn audit_tail(&self, t: &AuditTail) -> Result<Vec<AuditEvent>> {
+        if t.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let after = match &t.after {
+            Some((time, id)) => (*time, id.clone()),
+            None => (t.since.map_or(i64::MIN, time_key), String::new()),
+        };
+        let mut found: Vec<AuditEvent> = Vec::new();
+        let mut cursor: Option<(i64, i64, String)> = None;
+        'read: loop {
+            let mut c = Clauses::default();
+            c.add(
+                "s.seg_time >= ? AND s.first_time >= ?",
+                [
+                    Bind::Int(after.0),
+                    Bind::Int(after.0.saturating_sub(SEGMENT_SPAN)),
+                ],
+            );
+            if let Some((first, time, id)) = &cursor {
+                c.add(
+                    "(s.first_time, s.seg_time, s.seg_id) > (?, ?, ?)",
+                    [Bind::Int(*first), Bind::Int(*time), Bind::Text(id.clone())],
+                );
+            }
+            let sql = format!(
+                "SELECT s.seg_time, s.seg_id, s.first_time, s.body FROM audit_segment s{} \
+                 ORDER BY s.first_time, s.seg_time, s.seg_id LIMIT {SEGMENTS_PER_READ}",
+                c.filter()
+            );
+            let rows = segment_query::<D>(&sql, c.binds)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| backend(&e))?;
+            let complete = rows.len() < usize::try_from(SEGMENTS_PER_READ).unwrap_or(1);
+            for (seg_time, seg_id, first_time, body) in rows {
+                if found.len() >= t.limit
+                    && found
+                        .last()
+                        .is_some_and(|e| first_time > time_key(e.event_time))
+                {
+                    break 'read;
+                }
+                let newer = decode(&body)?
+                    .into_iter()
+                    .filter(|e| position(e) > (after.0, after.1.as_str()));
+                found.extend(newer);
+                found.sort_by(|a, b| position(a).cmp(&position(b)));
+                found.truncate(t.limit);
+                cursor = Some((first_time, seg_time, seg_id));
+            }
+            if complete {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    /// Deletes up to `batch` of the oldest events before `before`: whole segments, and the
+    /// expired part of a segment that straddles the cut (rewritten without it). Returns how
+    /// many events it deleted.
+    pub(crate) async fn audit_prune(&self, before: DateTime<Utc>, batch: usize) -> Result<u64> {
+        let cut = time_key(before);
+        let mut w = self.begin().await?;
+        let rows = segment_query::<D>(
+            "SELECT s.seg_time, s.seg_id, s.first_time, s.body FROM audit_segment s \
+             WHERE s.first_time < $1 ORDER BY s.first_time, s.seg_time, s.seg_id LIMIT $2",
+            vec![Bind::Int(cut), Bind::Int(limit_of(batch))],
+        )
+        .fetch_all(&mut *w.tx)
+        .await
+        .map_err(|e| backend(&e))?;
+        let mut removed = 0;
+        for (seg_time, seg_id, _, body) in rows {
+            let events = decode(&body)?;
+            let expired = events
+                .iter()
+                .take_while(|e| time_key(e.event_time) < cut)
+                .count()
+                .min(batch.saturating_sub(removed));
+            if expired == 0 {
+                break;
+            }
+            let (gone, kept) = events.split_at(expired);
+            let kept_keys = distinct_keys(kept);
+            let dropped: Vec<KeyRow<'_>> = distinct_keys(gone)
+                .into_iter()
+                .filter(|k| !kept_keys.contains(k))
+                .map(|(a, v)| (a as i64, v, seg_time, seg_id.as_str()))
+                .collect();
+            let conn = &mut *w.tx;
+            each_chunk!(D::Db, conn, DELETE_KEY, &dropped, |q, row| {
+                q.bind(row.0).bind(row.1).bind(row.2).bind(row.3)
+            });
+            let statement = match kept.first() {
+                None => {
+                    sqlx::query("DELETE FROM audit_segment WHERE seg_time = $1 AND seg_id = $2")
+                }
+                Some(first) => sqlx::query(
+                    "UPDATE audit_segment SET first_time = $1, body = $2 \
+                     WHERE seg_time = $3 AND seg_id = $4",
+                )
+                .bind(time_key(first.event_time))
+                .bind(encode(&kept.iter().collect::<Vec<_>>())?),
+            };
+            statement
+                .bind(seg_time)
+                .bind(seg_id.as_str())
+                .execute(&mut *w.tx)
+                .await
+                .map_err(|e| backend(&e))?;
+            removed += expired;
+        }
         w.commit().await?;
-        Ok(u64::try_from(events.len()).unwrap_or(u64::MAX))
+        Ok(u64::try_from(removed).unwrap_or(u64::MAX))
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn statements_come_in_fixed_sizes() {
-        let items: Vec<u32> = (0..237).collect();
-        let chunks = INSERT_LOG.chunks::<sqlx::Postgres, _>(&items);
+        let items: Vec<u32> = (0..537).collect();
+        let chunks = INSERT_KEY.chunks::<sqlx::Postgres, _>(&items);
         let sizes: Vec<usize> = chunks.iter().map(|(_, c)| c.len()).collect();
-        assert_eq!(sizes, [100, 100, 10, 10, 10, 1, 1, 1, 1, 1, 1, 1]);
-        let nine = "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-        assert!(INSERT_LOG.sql(2, false).ends_with(nine));
-        let two = "VALUES ($1, $2, $3, $4), ($5, $6, $7, $8),";
-        assert!(INSERT_LOOKUP.sql(1, false).contains(two));
+        assert_eq!(sizes, [250, 250, 25, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
         assert!(
-            INSERT_LOOKUP
+            INSERT_SEGMENT
+                .sql(2, false)
+                .ends_with("VALUES ($1, $2, $3, $4)")
+        );
+        let two = "VALUES ($1, $2, $3, $4), ($5, $6, $7, $8),";
+        assert!(INSERT_KEY.sql(1, false).contains(two));
+        assert!(
+            INSERT_KEY
                 .sql(1, true)
                 .contains("VALUES (?, ?, ?, ?), (?, ?, ?, ?),")
         );
-        assert!(DELETE_LOG.sql(2, false).ends_with("IN (($1, $2))"));
+        assert!(DELETE_KEY.sql(2, false).ends_with("IN (($1, $2, $3, $4))"));
         // SQLite's statements have anonymous placeholders only.
-        let (sqlite, _) = INSERT_LOG.chunks::<sqlx::Sqlite, _>(&items)[0];
+        let (sqlite, _) = INSERT_KEY.chunks::<sqlx::Sqlite, _>(&items)[0];
         assert!(!sqlite.contains('$'));
+    }
+
+    fn event(millis: i64) -> AuditEvent {
+        let event_time = DateTime::from_timestamp_millis(millis).unwrap_or_default();
+        AuditEvent {
+            event_id: rolecall_core::audit::new_event_id(event_time),
+            event_time,
+            event_name: "GetRole".into(),
+            event_source: "iam.amazonaws.com".into(),
+            username: Some("alice".into()),
+            access_key_id: None,
+            read_only: true,
+            resources: vec![AuditResource {
+                resource_type: "AWS::IAM::Role".into(),
+                name: "r".into(),
+                arn: "arn:aws:iam::123456789012:role/r".into(),
+            }],
+            record: "{\"eventID\":\"x\",\"n\":\"a\\nb\"}".into(),
+        }
+    }
+
+    #[test]
+    fn segments_are_ordered_bounded_and_round_trip() {
+        // 600 events over 30 s, out of order: cut by count and by span, oldest first.
+        let events: Vec<AuditEvent> = (0..600).rev().map(|i| event(1_000 + i * 50)).collect();
+        let segments = cut(&events).unwrap();
+        let sizes: Vec<usize> = segments
+            .iter()
+            .map(|s| decode(&s.body).unwrap().len())
+            .collect();
+        assert_eq!(sizes, [201, 201, 198]);
+        let first = &segments[0];
+        assert_eq!((first.first, first.time), (1_000, 11_000));
+        assert_eq!(first.id, events[399].event_id);
+        let decoded = decode(&first.body).unwrap();
+        assert_eq!(decoded[0], events[599]);
+        // One user's GetRoles of one role: a handful of key rows for the whole segment.
+        assert_eq!(first.keys.len(), 7);
     }
 }

@@ -432,6 +432,14 @@ macro_rules! schema_migrations {
                 &[include_str!("../migrations/0011_association_ended_at.sql")],
             ),
             (
+                12,
+                &[
+                    $crate::migrations::AUDIT_SEGMENTS,
+                    include_str!("../migrations/0012_audit_segment_key.sql"),
+                    $crate::migrations::AUDIT_SEGMENTS_TAIL,
+                ],
+            ),
+            (
                 13,
                 &[include_str!("../migrations/0013_instance_state_changed_at.sql")],
             ),
@@ -451,4 +459,10 @@ pub mod migrations {
     pub const AUDIT: &str = include_str!("../migrations/0007_audit.sql");
     /// 10 (after each dialect's `audit_lookup` table): the audit log, carrying 7's events over.
     pub const AUDIT_LOG: &str = include_str!("../migrations/0010_audit_log.sql");
+    /// 12 (before each dialect's `audit_segment_key` table and its conversion of 10's events):
+    /// the audit trail in segments.
+    pub const AUDIT_SEGMENTS: &str = include_str!("../migrations/0012_audit_segments.sql");
+    /// 12 (after the dialect's part): 10's lookup rows become key rows; 10's tables go.
+    pub const AUDIT_SEGMENTS_TAIL: &str =
+        include_str!("../migrations/0012_audit_segments_tail.sql");
 }

@@ -47,7 +47,7 @@ macro_rules! conformance_tests {
             failed_writes_record_nothing, feed_readers_skip_nothing_under_concurrency,
             pruned_feed_says_reload, describe_instances_filters_in_the_database,
             describe_associations_filters_in_the_database, audit_event_rides_with_its_write,
-            audit_lookups_filter_page_tail_and_prune, associations_ended_since_read_only_recent_ends,
+            audit_lookups_filter_page_tail_and_prune, audit_pages_cut_through_batches, associations_ended_since_read_only_recent_ends,
             instances_changed_state_since_reads_only_recent_changes, delete_user_counts_its_login_profile_in_its_transaction, writes_are_dated_by_the_clock);
     };
     (@each [] $make:expr; $($name:ident),*) => {
@@ -1747,6 +1747,126 @@ pub async fn audit_lookups_filter_page_tail_and_prune(store: DynStore) {
             .lookup_audit_events(&q(Some((LookupKey::EventId, timed_id))))
             .await
             .unwrap()
+            .is_empty()
+    );
+}
+
+/// Many events appended in one batch (stored together, see the SQL store's segments) and one
+/// appended alone amid them: pages, filters, time ranges, the tail and retention cut through
+/// the batch and still see every event once, in order.
+pub async fn audit_pages_cut_through_batches(store: DynStore) {
+    let event = |i: i64, millis: i64| {
+        let at = chrono::DateTime::from_timestamp_millis(millis).unwrap();
+        AuditEvent {
+            event_id: rolecall_core::audit::new_event_id(at),
+            event_name: if i % 7 == 0 { "GetUser" } else { "GetRole" }.into(),
+            ..audit_event(
+                "",
+                millis,
+                "",
+                if i % 3 == 0 { "alice" } else { "bob" },
+                None,
+            )
+        }
+    };
+    let batch: Vec<AuditEvent> = (0..700).map(|i| event(i, 100_000 + i * 10)).collect();
+    store.append_audit_events(&batch).await.unwrap();
+    let alone = event(1, 100_005);
+    store
+        .append_audit_events(std::slice::from_ref(&alone))
+        .await
+        .unwrap();
+    let mut all: Vec<AuditEvent> = batch.iter().chain([&alone]).cloned().collect();
+    all.sort_by(|a, b| (b.event_time, &b.event_id).cmp(&(a.event_time, &a.event_id)));
+    let ids = |v: &[AuditEvent]| v.iter().map(|e| e.event_id.clone()).collect::<Vec<_>>();
+    // Every page of up to 50, each token the last event returned.
+    let pages = |query: AuditQuery| {
+        let store = store.clone();
+        async move {
+            let mut got = Vec::new();
+            let mut q = query;
+            loop {
+                let mut page = store.lookup_audit_events(&q).await.unwrap();
+                let more = page.len() > q.limit;
+                page.truncate(q.limit);
+                got.extend(page);
+                if !more {
+                    return got;
+                }
+                let last = got.last().unwrap();
+                q.before = Some((last.event_time.timestamp_millis(), last.event_id.clone()));
+            }
+        }
+    };
+    let q = |filter: Option<(LookupKey, &str)>| AuditQuery {
+        filter: filter.map(|(k, v)| (k, v.to_string())),
+        start: None,
+        end: None,
+        before: None,
+        limit: 50,
+    };
+    assert_eq!(ids(&pages(q(None)).await), ids(&all));
+    let alice: Vec<AuditEvent> = all
+        .iter()
+        .filter(|e| e.username.as_deref() == Some("alice"))
+        .cloned()
+        .collect();
+    let by_alice = pages(q(Some((LookupKey::Username, "alice")))).await;
+    assert_eq!(ids(&by_alice), ids(&alice));
+    let get_user = pages(q(Some((LookupKey::EventName, "GetUser")))).await;
+    assert_eq!(get_user.len(), 100);
+    assert!(get_user.iter().all(|e| e.event_name == "GetUser"));
+    let one = pages(q(Some((LookupKey::EventId, &alone.event_id)))).await;
+    assert_eq!(one, std::slice::from_ref(&alone));
+    // A time range that starts and ends inside stored batches.
+    let (from, to) = (100_000 + 250 * 10 + 5, 100_000 + 530 * 10);
+    let window = AuditQuery {
+        start: chrono::DateTime::from_timestamp_millis(from),
+        end: chrono::DateTime::from_timestamp_millis(to),
+        ..q(Some((LookupKey::Username, "bob")))
+    };
+    let in_window: Vec<AuditEvent> = all
+        .iter()
+        .filter(|e| {
+            let t = e.event_time.timestamp_millis();
+            (from..=to).contains(&t) && e.username.as_deref() == Some("bob")
+        })
+        .cloned()
+        .collect();
+    assert_eq!(ids(&pages(window).await), ids(&in_window));
+    // The tail from a position inside the batch.
+    let oldest_first: Vec<AuditEvent> = all.iter().rev().cloned().collect();
+    let from = &oldest_first[300];
+    let tail = AuditTail {
+        after: Some((from.event_time.timestamp_millis(), from.event_id.clone())),
+        since: None,
+        limit: 30,
+    };
+    assert_eq!(
+        ids(&store.tail_audit_events(&tail).await.unwrap()),
+        ids(&oldest_first[301..331])
+    );
+    // Retention cuts the batch: the older part goes, the rest is still found by every key.
+    let cut = chrono::DateTime::from_timestamp_millis(100_000 + 300 * 10).unwrap();
+    assert_eq!(store.prune_audit_events(cut, 100).await.unwrap(), 100);
+    assert_eq!(store.prune_audit_events(cut, 1_000).await.unwrap(), 201);
+    assert_eq!(store.prune_audit_events(cut, 1_000).await.unwrap(), 0);
+    let kept: Vec<AuditEvent> = all
+        .iter()
+        .filter(|e| e.event_time >= cut)
+        .cloned()
+        .collect();
+    assert_eq!(ids(&pages(q(None)).await), ids(&kept));
+    let kept_get_user = kept.iter().filter(|e| e.event_name == "GetUser").count();
+    assert_eq!(
+        pages(q(Some((LookupKey::EventName, "GetUser"))))
+            .await
+            .len(),
+        kept_get_user
+    );
+    assert!(
+        pages(q(Some((LookupKey::EventId, &alone.event_id))))
+            .await
             .is_empty()
     );
 }

@@ -16,6 +16,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 const EVENT_VERSION: &str = "1.08";
+/// A request's record is about a kilobyte (more with long parameters or user agents).
+const RECORD_CAPACITY: usize = 1536;
 
 /// What is known of a request before it runs.
 pub struct RequestInfo<'a> {
@@ -135,7 +137,13 @@ impl Draft {
             recipient_account_id: &self.account_id,
             event_category: "Management",
         };
-        serde_json::to_string(&record).unwrap_or_default()
+        // One allocation of about a record's size (a growing buffer reallocates and copies
+        // several times on the way to a kilobyte).
+        let mut out = Vec::with_capacity(RECORD_CAPACITY);
+        match serde_json::to_writer(&mut out, &record) {
+            Ok(()) => String::from_utf8(out).unwrap_or_default(),
+            Err(_) => String::new(),
+        }
     }
 
     /// The event, recorded as it stands.
@@ -202,17 +210,16 @@ pub fn request_event(
     access_key_id: &str,
     params: Option<&Params>,
 ) -> Draft {
+    // Serialized straight to raw JSON (not to a String parsed again).
     let identity = match principal {
-        Some(p) => user_identity(p, access_key_id),
-        None => serde_json::to_string(&Identity {
+        Some(p) => with_identity(p, access_key_id, |i| serde_json::value::to_raw_value(i)),
+        None => serde_json::value::to_raw_value(&Identity {
             kind: "Unknown",
             access_key_id,
             ..Identity::default()
         }),
     }
-    .ok()
-    .and_then(|s| RawValue::from_string(s).ok())
-    .unwrap_or_else(|| RawValue::from_string("{}".into()).unwrap_or_default());
+    .unwrap_or_else(|_| RawValue::from_string("{}".into()).unwrap_or_default());
     let parameters = params.map(request_parameters);
     let event_source = format!("{}.amazonaws.com", info.service);
     Draft {
@@ -313,6 +320,11 @@ struct Empty {}
 
 /// `userIdentity` as CloudTrail writes it for the root, an IAM user and a role session (JSON).
 pub fn user_identity(p: &Principal, access_key_id: &str) -> serde_json::Result<String> {
+    with_identity(p, access_key_id, |i| serde_json::to_string(i))
+}
+
+/// Runs `f` on the principal's `userIdentity`.
+fn with_identity<R>(p: &Principal, access_key_id: &str, f: impl FnOnce(&Identity<'_>) -> R) -> R {
     let mut identity = Identity {
         kind: "Root",
         principal_id: Some(&p.account_id),
@@ -404,22 +416,26 @@ pub fn user_identity(p: &Principal, access_key_id: &str) -> serde_json::Result<S
             });
         }
     }
-    serde_json::to_string(&identity)
+    f(&identity)
 }
 
 /// Whether a parameter or element name holds a secret (never recorded).
 fn is_secret(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    [
+    const SECRETS: [&str; 6] = [
         "password",
         "secret",
         "sessiontoken",
         "samlassertion",
         "webidentitytoken",
         "tokencode",
-    ]
-    .iter()
-    .any(|s| n.contains(s))
+    ];
+    // Case-insensitive substring search without lower-casing a copy (this runs for every
+    // parameter of every audited request).
+    let n = name.as_bytes();
+    SECRETS.iter().any(|s| {
+        n.windows(s.len())
+            .any(|w| w.eq_ignore_ascii_case(s.as_bytes()))
+    })
 }
 
 /// SigV4's and the protocol's own parameters, which are not the operation's.
