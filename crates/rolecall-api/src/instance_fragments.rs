@@ -15,9 +15,10 @@ use rolecall_wire::Xml;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
-/// Instances kept at most (about 3 KB each); past it the cache starts over, so paging through a
-/// large fleet cannot grow it without bound.
-const MAX_ENTRIES: usize = 10_000;
+/// Bytes kept at most (documents and XML; a typical instance is about 3 KB, one with large user
+/// data and many tags can be 100 KB); past it the cache starts over, so paging through a large
+/// fleet cannot grow it without bound.
+const MAX_BYTES: usize = 32 << 20;
 
 /// One instance's XML and what it was rendered from.
 pub(crate) struct Fragment {
@@ -30,6 +31,17 @@ pub(crate) struct Fragment {
 }
 
 impl Fragment {
+    /// The bytes this entry holds (its texts; the map's own overhead aside).
+    fn size(&self) -> usize {
+        self.instance.len()
+            + self.association.len()
+            + self.region.len()
+            + self.reservation_id.len()
+            + self.xml.len()
+    }
+}
+
+impl Fragment {
     fn renders(&self, doc: &InstanceDoc, region: &str) -> bool {
         self.instance == doc.instance
             && self.association == doc.association
@@ -39,7 +51,14 @@ impl Fragment {
 
 /// By instance id. One per process: entries are checked against the documents and the region,
 /// so nodes sharing a process (tests) cannot see each other's.
-static FRAGMENTS: LazyLock<Mutex<HashMap<String, Arc<Fragment>>>> = LazyLock::new(Default::default);
+static FRAGMENTS: LazyLock<Mutex<Kept>> = LazyLock::new(Default::default);
+
+/// The kept fragments and the bytes they hold.
+#[derive(Default)]
+struct Kept {
+    by_id: HashMap<String, Arc<Fragment>>,
+    bytes: usize,
+}
 
 fn render(doc: &InstanceDoc, region: &str) -> Result<Fragment, StoreError> {
     let decode = |e: serde_json::Error| StoreError::Backend(format!("decode: {e}"));
@@ -75,7 +94,12 @@ pub(crate) fn fragments(
     let mut out: Vec<Option<Arc<Fragment>>> = match FRAGMENTS.lock() {
         Ok(kept) => docs
             .iter()
-            .map(|d| kept.get(&d.id).filter(|f| f.renders(d, region)).cloned())
+            .map(|d| {
+                kept.by_id
+                    .get(&d.id)
+                    .filter(|f| f.renders(d, region))
+                    .cloned()
+            })
             .collect(),
         Err(_) => vec![None; docs.len()],
     };
@@ -87,13 +111,22 @@ pub(crate) fn fragments(
             *slot = Some(fragment);
         }
     }
-    if !rendered.is_empty()
-        && let Ok(mut kept) = FRAGMENTS.lock()
-    {
-        if kept.len() + rendered.len() > MAX_ENTRIES {
-            kept.clear();
+    if !rendered.is_empty() {
+        let adding: usize = rendered.iter().map(|(id, f)| id.len() + f.size()).sum();
+        // What a full cache held is freed after the lock is released.
+        let mut dropped = Kept::default();
+        if let Ok(mut kept) = FRAGMENTS.lock() {
+            if kept.bytes + adding > MAX_BYTES {
+                dropped = std::mem::take(&mut *kept);
+            }
+            for (id, fragment) in rendered {
+                kept.bytes += id.len() + fragment.size();
+                if let Some(old) = kept.by_id.insert(id.clone(), fragment) {
+                    kept.bytes = kept.bytes.saturating_sub(id.len() + old.size());
+                }
+            }
         }
-        kept.extend(rendered);
+        drop(dropped);
     }
     Ok(out.into_iter().flatten().collect())
 }
@@ -101,5 +134,5 @@ pub(crate) fn fragments(
 /// The kept fragment of an instance, if any (for tests).
 #[cfg(test)]
 pub(crate) fn kept(id: &str) -> Option<Arc<Fragment>> {
-    FRAGMENTS.lock().ok()?.get(id).cloned()
+    FRAGMENTS.lock().ok()?.by_id.get(id).cloned()
 }

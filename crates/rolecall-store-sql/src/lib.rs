@@ -441,7 +441,9 @@ macro_rules! schema_migrations {
             ),
             (
                 13,
-                &[include_str!("../migrations/0013_instance_state_changed_at.sql")],
+                &[include_str!(
+                    "../migrations/0013_instance_state_changed_at.sql"
+                )],
             ),
         ]
     };

@@ -21,7 +21,9 @@ pub fn section(ctx: &Ctx, id: &str, i: &Node) -> Markup {
 }
 
 pub async fn change(Posted(ctx, id, form): Posted) -> Response {
-    let change = TagChange::of(&form);
+    let Some(change) = TagChange::of(&form) else {
+        return tags::unknown_change(&ctx);
+    };
     let (action, params) = change.request(&tags::EC2, ("ResourceId.1", &id));
     let r = ctx.ec2(action, &params).await;
     match r {

@@ -87,7 +87,8 @@ pub async fn submit(
             .signin_throttle
             .allow(source, form.get("user_name").trim(), now)
         {
-            tracing::info!(target: "rolecall::console", source = ?source, "password sign-in throttled");
+            let user: String = form.get("user_name").trim().chars().take(64).collect();
+            tracing::info!(target: "rolecall::console", source = ?source, user = %user, "password sign-in throttled");
             let busy = ctx.t("Too many sign-in attempts. Try again later.");
             return render_with_status(&ctx, StatusCode::TOO_MANY_REQUESTS, Some(busy), &form);
         }

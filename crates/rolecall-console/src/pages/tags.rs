@@ -5,7 +5,9 @@
 use crate::ctx::Ctx;
 use crate::guard::Form;
 use crate::layout::text;
-use crate::layout::{csrf_field, error_box};
+use crate::layout::{csrf_field, error_box, page_with_status};
+use axum::http::StatusCode;
+use axum::response::Response;
 use maud::{Markup, html};
 use rolecall_api::error::ApiError;
 use rolecall_wire::xml_read::Node;
@@ -57,16 +59,19 @@ impl<'a> TagChange<'a> {
         }
     }
 
-    pub fn of(form: &'a Form) -> TagChange<'a> {
+    /// The change a form asks for; `None` for anything but `tag` or `untag` (an unknown change
+    /// must not be taken for a tag: a stale "remove" form would set the tag instead).
+    pub fn of(form: &'a Form) -> Option<TagChange<'a>> {
         match form.get("change") {
             // The key of a listed tag, exactly as listed.
-            "untag" => TagChange::Untag {
+            "untag" => Some(TagChange::Untag {
                 key: form.get("key"),
-            },
-            _ => TagChange::Tag {
+            }),
+            "tag" => Some(TagChange::Tag {
                 key: form.get("key").trim(),
                 value: form.get("value"),
-            },
+            }),
+            _ => None,
         }
     }
 }
@@ -129,4 +134,10 @@ pub fn section(ctx: &Ctx, action: &str, tags: Result<Vec<(&str, &str)>, &ApiErro
             }
         }
     }
+}
+
+/// The answer to a tag form whose change is neither `tag` nor `untag`.
+pub fn unknown_change(ctx: &Ctx) -> Response {
+    let title = ctx.t("Tags");
+    page_with_status(ctx, StatusCode::BAD_REQUEST, title, html! {})
 }

@@ -185,7 +185,9 @@ pub async fn groups(Posted(ctx, name, form): Posted) -> Response {
 
 /// TagUser / UntagUser.
 pub async fn tag(Posted(ctx, name, form): Posted) -> Response {
-    let change = TagChange::of(&form);
+    let Some(change) = TagChange::of(&form) else {
+        return tags::unknown_change(&ctx);
+    };
     let (action, params) = change.request(&tags::IAM_USER, ("UserName", &name));
     let r = ctx.iam(action, &params).await;
     match r {
