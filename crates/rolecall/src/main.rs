@@ -593,6 +593,7 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         Auth::On => rolecall_api::Audit::start(
             iam.store().clone(),
             chrono::Duration::days(i64::from(args.audit.retention_days)),
+            clock.clone(),
         ),
         Auth::Off => rolecall_api::Audit::off(),
     };

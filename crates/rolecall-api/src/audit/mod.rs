@@ -16,8 +16,8 @@
 
 pub mod record;
 
-use rolecall_core::DynStore;
 use rolecall_core::audit::AuditEvent;
+use rolecall_core::{DynClock, DynStore};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -53,11 +53,11 @@ impl Audit {
 
     /// Records into `store`: starts the writer task and the retention task (events older
     /// than `retention` are deleted, checked every minute).
-    pub fn start(store: DynStore, retention: chrono::Duration) -> Audit {
+    pub fn start(store: DynStore, retention: chrono::Duration, clock: DynClock) -> Audit {
         let (appends, appended) = mpsc::channel(QUEUE);
         let (completions, completed) = mpsc::channel(QUEUE);
         tokio::spawn(write(store.clone(), appended, completed));
-        tokio::spawn(prune(store, retention));
+        tokio::spawn(prune(store, retention, clock));
         Audit {
             sink: Some(Sinks {
                 appends,
@@ -149,11 +149,11 @@ async fn write(
 }
 
 /// Retention: deletes events older than `retention`, in batches, every minute.
-async fn prune(store: DynStore, retention: chrono::Duration) {
+async fn prune(store: DynStore, retention: chrono::Duration, clock: DynClock) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        let before = chrono::Utc::now() - retention;
+        let before = clock.now() - retention;
         loop {
             match store.prune_audit_events(before, PRUNE_BATCH).await {
                 Ok(n) if n >= u64::try_from(PRUNE_BATCH).unwrap_or(u64::MAX) => {
