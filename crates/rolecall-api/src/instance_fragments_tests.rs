@@ -3,7 +3,7 @@
 
 use crate::generated::Operation;
 use crate::instance_fragments::kept;
-use crate::units::testing::{api, call, create_role, launch};
+use crate::units::testing::{api, call, launch, profile_with_role};
 use std::sync::Arc;
 
 async fn describe(api: &crate::context::Api, id: &str) -> String {
@@ -38,15 +38,7 @@ async fn shows_change(api: &crate::context::Api, id: &str, shows: &str) {
 #[tokio::test]
 async fn a_kept_instance_is_rendered_anew_after_each_kind_of_change() {
     let api = api().await;
-    create_role(&api, "r", None).await;
-    api.iam
-        .create_instance_profile("p", None, vec![])
-        .await
-        .expect("profile");
-    api.iam
-        .add_role_to_instance_profile("p", "r")
-        .await
-        .expect("added");
+    profile_with_role(&api, "p", "r", None).await;
     let id = launch(&api).await;
     let first = describe(&api, &id).await;
     assert!(

@@ -178,20 +178,14 @@ unit!(
 mod tests {
     use super::AssociateIamInstanceProfile as U;
     use crate::generated::Operation;
-    use crate::units::testing::{ACCOUNT, answered, api, checks_of, create_role, launch, refused};
+    use crate::units::testing::{
+        ACCOUNT, answered, api, checks_of, launch, profile_with_role, refused,
+    };
 
     #[tokio::test]
     async fn associate_passes_the_role_of_the_profile_it_resolved() {
         let api = api().await;
-        create_role(&api, "r", Some("/app/")).await;
-        api.iam
-            .create_instance_profile("p", None, vec![])
-            .await
-            .expect("profile");
-        api.iam
-            .add_role_to_instance_profile("p", "r")
-            .await
-            .expect("added");
+        profile_with_role(&api, "p", "r", Some("/app/")).await;
         let id = launch(&api).await;
         let associate = |profile| {
             [

@@ -131,6 +131,19 @@ pub async fn create_role(api: &Api, name: &str, path: Option<&str>) {
     api.iam.create_role(role).await.expect("role");
 }
 
+/// Role `role` (trusting EC2, at `path`) in a new instance profile `profile`.
+pub async fn profile_with_role(api: &Api, profile: &str, role: &str, path: Option<&str>) {
+    create_role(api, role, path).await;
+    api.iam
+        .create_instance_profile(profile, None, vec![])
+        .await
+        .expect("profile");
+    api.iam
+        .add_role_to_instance_profile(profile, role)
+        .await
+        .expect("added");
+}
+
 /// Launches one instance of a built-in image; its id.
 pub async fn launch(api: &Api) -> String {
     let launch = rolecall_core::ec2::RunInstances {
