@@ -141,3 +141,34 @@ pub fn unknown_change(ctx: &Ctx) -> Response {
     let title = ctx.t("Tags");
     page_with_status(ctx, StatusCode::BAD_REQUEST, title, html! {})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::TagChange;
+    use crate::guard::Form;
+
+    #[test]
+    fn only_tag_and_untag_are_changes() {
+        let untag = Form::parse(b"change=untag&key=+k+");
+        assert!(matches!(
+            TagChange::of(&untag),
+            Some(TagChange::Untag { key: " k " })
+        ));
+        let tag = Form::parse(b"change=tag&key=+k+&value=v");
+        assert!(matches!(
+            TagChange::of(&tag),
+            Some(TagChange::Tag {
+                key: "k",
+                value: "v"
+            })
+        ));
+        // A stale form's `op=remove`, or any other change, is refused rather than taken as a tag.
+        for body in [
+            &b"op=remove&key=k"[..],
+            b"change=remove&key=k",
+            b"key=k&value=v",
+        ] {
+            assert!(TagChange::of(&Form::parse(body)).is_none());
+        }
+    }
+}
