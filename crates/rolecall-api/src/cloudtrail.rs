@@ -199,7 +199,7 @@ fn event_json(e: &AuditEvent) -> Value {
         "EventTime": epoch_seconds(e.event_time),
         "EventSource": e.event_source,
         "Resources": e.resources.iter().map(|r| json!({"ResourceType": r.resource_type, "ResourceName": r.name})).collect::<Vec<_>>(),
-        "CloudTrailEvent": e.record,
+        "CloudTrailEvent": e.record(),
     });
     if let Some(k) = &e.access_key_id {
         v["AccessKeyId"] = json!(k);

@@ -371,7 +371,7 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
                 Some(&params),
             );
             audit::record::set_error(&mut event, &err.code, &err.message);
-            api.audit.append(event.finish()).await;
+            api.audit.append_request(event).await;
         }
         return error_response(protocol, &err, &request_id);
     };
@@ -447,12 +447,29 @@ async fn dispatch(
             resource: "*".into(),
             keys: vec![],
         };
-        authz::authorize(api, call.principal, op, params, facts, Some(vec![check])).await?;
-        return cloudtrail::lookup_events(call, input).await;
+        // The paths besides units are boxed, so this future stays small (see `unit_dispatch!`).
+        Box::pin(authz::authorize(
+            api,
+            call.principal,
+            op,
+            params,
+            facts,
+            Some(vec![check]),
+        ))
+        .await?;
+        return Box::pin(cloudtrail::lookup_events(call, input)).await;
     }
-    authz::authorize(api, call.principal, op, params, facts, None).await?;
+    Box::pin(authz::authorize(
+        api,
+        call.principal,
+        op,
+        params,
+        facts,
+        None,
+    ))
+    .await?;
     match op.service() {
-        Service::Rolecall => agent_api::dispatch(call).await,
+        Service::Rolecall => Box::pin(agent_api::dispatch(call)).await,
         // Every IAM, STS and EC2 operation is a unit; CloudTrail's one is above.
         Service::Iam | Service::Sts | Service::Ec2 | Service::Cloudtrail => {
             Err(ApiError::invalid_action(op.name()))
@@ -487,7 +504,7 @@ async fn finish_event(
     };
     match outcome {
         Outcome::Recorded(d) => api.audit.complete(&complete(d)).await,
-        Outcome::NotRecorded(d) => api.audit.append(complete(d).finish()).await,
+        Outcome::NotRecorded(d) => api.audit.append_request(complete(d)).await,
         Outcome::Lost => {}
     }
 }
@@ -540,5 +557,5 @@ async fn audit_unauthenticated(
     );
     let mut event = audit::record::request_event(&info, None, &key, recorded);
     audit::record::set_error(&mut event, &err.code, &err.message);
-    api.audit.append(event.finish()).await;
+    api.audit.append_request(event).await;
 }

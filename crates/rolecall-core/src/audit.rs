@@ -7,7 +7,7 @@
 //! nothing leaves the event in the slot, and the API records it off the request path like
 //! reads and refusals.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use std::sync::{Arc, Mutex};
 
 /// A resource an event names (`resources` in the record; LookupEvents' `Resources`).
@@ -20,7 +20,13 @@ pub struct AuditResource {
     pub arn: String,
 }
 
-/// One event: the lookup attributes as columns, and the CloudTrail record.
+/// One event: the lookup attributes as columns, and the CloudTrail record in two parts.
+///
+/// A client's requests share most of their records (`userIdentity`, `sourceIPAddress`,
+/// `userAgent`, ...): that part is `context`, made once per client and batch and stored once per
+/// segment; `detail` holds the fields of this event alone that are not columns (request
+/// parameters, response elements, error, request id). [`AuditEvent::record`] joins them with the
+/// columns into the record, when it is read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEvent {
     /// A UUID (`eventID`); those this server makes carry their event time ([`new_event_id`]).
@@ -33,8 +39,121 @@ pub struct AuditEvent {
     pub access_key_id: Option<String>,
     pub read_only: bool,
     pub resources: Vec<AuditResource>,
-    /// The CloudTrail record (`CloudTrailEvent`, JSON text), without secrets.
-    pub record: String,
+    /// The record's fields shared by a client's requests (a JSON object's text). None: `detail`
+    /// is the whole record (console sign-ins, IMDS issuances, events stored before segments had
+    /// contexts).
+    pub context: Option<Arc<str>>,
+    /// The record's own fields (a JSON object's text), without secrets.
+    pub detail: String,
+}
+
+impl AuditEvent {
+    /// The CloudTrail record (`CloudTrailEvent`, JSON text): the context's fields, the columns
+    /// (`eventTime`, `eventSource`, `eventName`, `eventID`, `readOnly`, `resources`) and the
+    /// detail's fields, in CloudTrail's order as far as the parts allow.
+    pub fn record(&self) -> String {
+        let Some(context) = &self.context else {
+            return self.detail.clone();
+        };
+        let mut out = String::with_capacity(context.len() + self.detail.len() + 512);
+        out.push_str("{\"eventVersion\":\"1.08\",");
+        push_members(&mut out, context);
+        push_field(
+            &mut out,
+            "eventTime",
+            &self.event_time.to_rfc3339_opts(SecondsFormat::Secs, true),
+        );
+        push_field(&mut out, "eventSource", &self.event_source);
+        push_field(&mut out, "eventName", &self.event_name);
+        push_members(&mut out, &self.detail);
+        push_field(&mut out, "eventID", &self.event_id);
+        out.push_str(if self.read_only {
+            "\"readOnly\":true,"
+        } else {
+            "\"readOnly\":false,"
+        });
+        if !self.resources.is_empty() {
+            out.push_str("\"resources\":[");
+            for (i, r) in self.resources.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push('{');
+                push_field(
+                    &mut out,
+                    "accountId",
+                    r.arn.split(':').nth(4).unwrap_or_default(),
+                );
+                push_field(&mut out, "type", &r.resource_type);
+                push_string(&mut out, "ARN");
+                out.push(':');
+                push_string(&mut out, &r.arn);
+                out.push('}');
+            }
+            out.push_str("],");
+        }
+        out.push_str("\"managementEvent\":true,\"eventCategory\":\"Management\"}");
+        out
+    }
+}
+
+/// `s` as a JSON string (records are rendered when read, not on the request path).
+fn push_string(out: &mut String, s: &str) {
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+}
+
+/// `"name":"value",`
+fn push_field(out: &mut String, name: &str, value: &str) {
+    push_string(out, name);
+    out.push(':');
+    push_string(out, value);
+    out.push(',');
+}
+
+/// The members of the JSON object `object`, each followed by a comma.
+fn push_members(out: &mut String, object: &str) {
+    let inner = object
+        .trim()
+        .strip_prefix('{')
+        .and_then(|o| o.strip_suffix('}'))
+        .unwrap_or_default()
+        .trim();
+    if !inner.is_empty() {
+        out.push_str(inner);
+        out.push(',');
+    }
+}
+
+/// The CloudTrail resource type of an ARN this server names, and the resource's short name
+/// (None for other ARNs and patterns).
+pub fn resource_of(arn: &str) -> Option<AuditResource> {
+    if arn.contains('*') {
+        return None;
+    }
+    let mut parts = arn.splitn(6, ':');
+    let (_, _, service, _, _, rest) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let (kind, path) = rest.split_once('/')?;
+    let resource_type = match (service, kind) {
+        ("iam", "role") => "AWS::IAM::Role",
+        ("iam", "user") => "AWS::IAM::User",
+        ("iam", "group") => "AWS::IAM::Group",
+        ("iam", "policy") => "AWS::IAM::Policy",
+        ("iam", "instance-profile") => "AWS::IAM::InstanceProfile",
+        ("ec2", "instance") => "AWS::EC2::Instance",
+        _ => return None,
+    };
+    Some(AuditResource {
+        resource_type: resource_type.into(),
+        name: path.rsplit('/').next().unwrap_or(path).to_string(),
+        arn: arn.to_string(),
+    })
 }
 
 /// The attribute LookupEvents filters by (at most one, as CloudTrail allows).

@@ -278,13 +278,14 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     // `crate::audit`) ---
     /// Appends events in one transaction.
     async fn append_audit_events(&self, events: &[AuditEvent]) -> Result<()>;
-    /// Replaces the record of an event already appended (a write's event, completed with its
-    /// response once that is known), found by its key (event time, event id).
+    /// Replaces the detail (`AuditEvent::detail`) of an event already appended (a write's
+    /// event, completed with its response once that is known), found by its key (event time,
+    /// event id).
     async fn complete_audit_event(
         &self,
         event_time: DateTime<Utc>,
         event_id: &str,
-        record: &str,
+        detail: &str,
     ) -> Result<()>;
     /// Newest first, up to `query.limit + 1`.
     async fn lookup_audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;

@@ -18,13 +18,14 @@
 use crate::{Args, Dialect, SqlStore, backend};
 use chrono::{DateTime, Utc};
 use rolecall_core::audit::{
-    AuditEvent, AuditQuery, AuditResource, AuditTail, LookupKey, time_key, time_of_id,
+    AuditEvent, AuditQuery, AuditResource, AuditTail, LookupKey, resource_of, time_key, time_of_id,
 };
 use rolecall_core::{StoreError, StoreResult as Result};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
-use std::collections::HashSet;
-use std::sync::OnceLock;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
 
 /// Most events in one segment (a page's read decodes a few segments at most).
 const SEGMENT_EVENTS: usize = 256;
@@ -96,7 +97,28 @@ fn lookup_rows(e: &AuditEvent) -> impl Iterator<Item = (Attr, &str)> {
 
 /// The distinct lookup attributes of `events` (a segment's key rows).
 fn distinct_keys<'a>(events: impl IntoIterator<Item = &'a AuditEvent>) -> HashSet<(Attr, &'a str)> {
-    events.into_iter().flat_map(lookup_rows).collect()
+    let mut keys = HashSet::new();
+    let mut previous: Option<&AuditEvent> = None;
+    for e in events {
+        // A client's run of one call adds no new key: not hashed again.
+        if previous.is_some_and(|p| same_keys(p, e)) {
+            continue;
+        }
+        keys.extend(lookup_rows(e));
+        previous = Some(e);
+    }
+    keys
+}
+
+/// Whether `b` has no lookup attribute `a` lacks.
+fn same_keys(a: &AuditEvent, b: &AuditEvent) -> bool {
+    a.event_name == b.event_name
+        && a.event_source == b.event_source
+        && a.read_only == b.read_only
+        && a.username == b.username
+        && a.access_key_id == b.access_key_id
+        && a.resources == b.resources
+        && time_of_id(&b.event_id) == Some(time_key(b.event_time))
 }
 
 /// One multi-row statement in a few fixed sizes (so each size is prepared once per connection
@@ -202,41 +224,131 @@ macro_rules! each_chunk {
     };
 }
 
-/// One event as a segment's body stores it (short names: they repeat in every event).
-#[derive(Serialize)]
-struct Stored<'a> {
-    t: i64,
-    id: &'a str,
-    n: &'a str,
-    s: &'a str,
-    u: Option<&'a str>,
-    k: Option<&'a str>,
-    ro: bool,
-    #[serde(serialize_with = "stored_resources")]
-    res: &'a [AuditResource],
-    r: &'a str,
+/// A segment's body (format 2): `{"v":2,"c":[contexts],"e":[events]}`, each distinct record
+/// context once (a segment of one client's requests stores its identity, address and user agent
+/// once) and each event as its columns, its resources' ARNs (their type and name follow from
+/// the ARN), the index of its context and its detail: about 200 bytes for a GetRole. Contexts
+/// and details are JSON objects, written as they are (not escaped into strings).
+fn encode(events: &[&AuditEvent]) -> Result<String> {
+    let mut contexts: Vec<&str> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    // Consecutive events of one client share one `Arc`: compared by pointer before hashing.
+    let mut last: Option<(&Arc<str>, usize)> = None;
+    let mut refs: Vec<Option<usize>> = Vec::with_capacity(events.len());
+    for e in events {
+        refs.push(e.context.as_ref().map(|c| match last {
+            Some((l, i)) if Arc::ptr_eq(l, c) => i,
+            _ => {
+                let i = *index.entry(c).or_insert_with(|| {
+                    contexts.push(c);
+                    contexts.len() - 1
+                });
+                last = Some((c, i));
+                i
+            }
+        }));
+    }
+    let size = contexts.iter().map(|c| c.len() + 1).sum::<usize>()
+        + events
+            .iter()
+            .map(|e| {
+                e.detail.len() + 192 + e.resources.iter().map(|r| r.arn.len() + 3).sum::<usize>()
+            })
+            .sum::<usize>();
+    let mut out: Vec<u8> = Vec::with_capacity(size);
+    out.extend_from_slice(b"{\"v\":2,\"c\":[");
+    for (i, c) in contexts.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(c.as_bytes());
+    }
+    out.extend_from_slice(b"],\"e\":[");
+    for (i, (e, context)) in events.iter().zip(refs).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_event(&mut out, e, context).map_err(|e| backend_text("encode audit segment", &e))?;
+    }
+    out.extend_from_slice(b"]}");
+    String::from_utf8(out).map_err(|e| backend_text("encode audit segment", &e))
 }
 
-fn stored_resources<S: Serializer>(
-    res: &&[AuditResource],
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    #[derive(Serialize)]
-    struct Resource<'a> {
-        #[serde(rename = "type")]
-        resource_type: &'a str,
-        name: &'a str,
-        arn: &'a str,
+/// One event of a format-2 body.
+fn write_event(
+    out: &mut Vec<u8>,
+    e: &AuditEvent,
+    context: Option<usize>,
+) -> serde_json::Result<()> {
+    let field = |out: &mut Vec<u8>, name: &[u8], value: &str| {
+        out.extend_from_slice(name);
+        serde_json::to_writer(&mut *out, value)
+    };
+    out.extend_from_slice(b"{\"t\":");
+    serde_json::to_writer(&mut *out, &time_key(e.event_time))?;
+    field(out, b",\"id\":", &e.event_id)?;
+    field(out, b",\"n\":", &e.event_name)?;
+    field(out, b",\"s\":", &e.event_source)?;
+    if let Some(u) = &e.username {
+        field(out, b",\"u\":", u)?;
     }
-    s.collect_seq(res.iter().map(|r| Resource {
-        resource_type: &r.resource_type,
-        name: &r.name,
-        arn: &r.arn,
-    }))
+    if let Some(k) = &e.access_key_id {
+        field(out, b",\"k\":", k)?;
+    }
+    out.extend_from_slice(if e.read_only {
+        b",\"ro\":true"
+    } else {
+        b",\"ro\":false"
+    });
+    if !e.resources.is_empty() {
+        out.extend_from_slice(b",\"res\":[");
+        for (i, r) in e.resources.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut *out, &r.arn)?;
+        }
+        out.push(b']');
+    }
+    if let Some(c) = context {
+        out.extend_from_slice(b",\"c\":");
+        serde_json::to_writer(&mut *out, &c)?;
+    }
+    out.extend_from_slice(b",\"d\":");
+    out.extend_from_slice(e.detail.as_bytes());
+    out.push(b'}');
+    Ok(())
+}
+
+fn backend_text(what: &str, e: &dyn std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("{what}: {e}"))
+}
+
+#[derive(Deserialize)]
+struct Segment {
+    c: Vec<Box<RawValue>>,
+    e: Vec<Loaded>,
 }
 
 #[derive(Deserialize)]
 struct Loaded {
+    t: i64,
+    id: String,
+    n: String,
+    s: String,
+    u: Option<String>,
+    k: Option<String>,
+    ro: bool,
+    #[serde(default)]
+    res: Vec<String>,
+    c: Option<usize>,
+    d: Box<RawValue>,
+}
+
+/// A body written before format 2 (migration 12): a JSON array of events with their resources
+/// in full and each whole record as a string.
+#[derive(Deserialize)]
+struct LoadedV1 {
     t: i64,
     id: String,
     n: String,
@@ -257,54 +369,64 @@ struct LoadedResource {
     arn: String,
 }
 
-/// A segment's body: its events (oldest first) as one JSON array.
-fn encode(events: &[&AuditEvent]) -> Result<String> {
-    let stored = events.iter().map(|e| Stored {
-        t: time_key(e.event_time),
-        id: &e.event_id,
-        n: &e.event_name,
-        s: &e.event_source,
-        u: e.username.as_deref(),
-        k: e.access_key_id.as_deref(),
-        ro: e.read_only,
-        res: &e.resources,
-        r: &e.record,
-    });
-    // Sized for the records and their fields, so the buffer is not copied as it grows.
-    let size: usize = events.iter().map(|e| e.record.len() * 9 / 8 + 256).sum();
-    let mut out = Vec::with_capacity(size);
-    let mut ser = serde_json::Serializer::new(&mut out);
-    ser.collect_seq(stored)
-        .map_err(|e| StoreError::Backend(format!("encode audit segment: {e}")))?;
-    String::from_utf8(out).map_err(|e| StoreError::Backend(format!("encode audit segment: {e}")))
+fn event_time_of(t: i64) -> Result<DateTime<Utc>> {
+    DateTime::<Utc>::from_timestamp_millis(t)
+        .ok_or_else(|| StoreError::Backend(format!("audit event time {t}")))
 }
 
 fn decode(body: &str) -> Result<Vec<AuditEvent>> {
-    let loaded: Vec<Loaded> = serde_json::from_str(body)
-        .map_err(|e| StoreError::Backend(format!("decode audit segment: {e}")))?;
-    loaded
+    let bad = |e: serde_json::Error| backend_text("decode audit segment", &e);
+    if body.trim_start().starts_with('[') {
+        let loaded: Vec<LoadedV1> = serde_json::from_str(body).map_err(bad)?;
+        return loaded
+            .into_iter()
+            .map(|l| {
+                Ok(AuditEvent {
+                    event_id: l.id,
+                    event_time: event_time_of(l.t)?,
+                    event_name: l.n,
+                    event_source: l.s,
+                    username: l.u.filter(|u| !u.is_empty()),
+                    access_key_id: l.k.filter(|k| !k.is_empty()),
+                    read_only: l.ro,
+                    resources: l
+                        .res
+                        .into_iter()
+                        .map(|r| AuditResource {
+                            resource_type: r.resource_type,
+                            name: r.name,
+                            arn: r.arn,
+                        })
+                        .collect(),
+                    context: None,
+                    detail: l.r,
+                })
+            })
+            .collect();
+    }
+    let segment: Segment = serde_json::from_str(body).map_err(bad)?;
+    let contexts: Vec<Arc<str>> = segment.c.iter().map(|c| Arc::from(c.get())).collect();
+    segment
+        .e
         .into_iter()
         .map(|l| {
-            let event_time = DateTime::<Utc>::from_timestamp_millis(l.t)
-                .ok_or_else(|| StoreError::Backend(format!("audit event time {}", l.t)))?;
+            let context = match l.c {
+                None => None,
+                Some(i) => Some(contexts.get(i).cloned().ok_or_else(|| {
+                    StoreError::Backend(format!("audit segment: no context {i}"))
+                })?),
+            };
             Ok(AuditEvent {
                 event_id: l.id,
-                event_time,
+                event_time: event_time_of(l.t)?,
                 event_name: l.n,
                 event_source: l.s,
-                username: l.u.filter(|u| !u.is_empty()),
-                access_key_id: l.k.filter(|k| !k.is_empty()),
+                username: l.u,
+                access_key_id: l.k,
                 read_only: l.ro,
-                resources: l
-                    .res
-                    .into_iter()
-                    .map(|r| AuditResource {
-                        resource_type: r.resource_type,
-                        name: r.name,
-                        arn: r.arn,
-                    })
-                    .collect(),
-                record: l.r,
+                resources: l.res.iter().filter_map(|arn| resource_of(arn)).collect(),
+                context,
+                detail: l.d.get().to_string(),
             })
         })
         .collect()
@@ -604,12 +726,12 @@ where
         w.commit().await
     }
 
-    /// Replaces a recorded event's record (a write's, completed with its response).
+    /// Replaces a recorded event's detail (a write's, completed with its response).
     pub(crate) async fn audit_complete(
         &self,
         event_time: DateTime<Utc>,
         event_id: &str,
-        record: &str,
+        detail: &str,
     ) -> Result<()> {
         let time = time_key(event_time);
         let mut w = self.begin().await?;
@@ -626,7 +748,7 @@ where
             else {
                 continue;
             };
-            e.record = record.to_string();
+            e.detail = detail.to_string();
             let body = encode(&events.iter().collect::<Vec<_>>())?;
             sqlx::query("UPDATE audit_segment SET body = $1 WHERE seg_time = $2 AND seg_id = $3")
                 .bind(body)
@@ -822,6 +944,8 @@ mod tests {
         assert!(!sqlite.contains('$'));
     }
 
+    const CONTEXT: &str = "{\"userIdentity\":{\"type\":\"IAMUser\",\"userName\":\"alice\"}}";
+
     fn event(millis: i64) -> AuditEvent {
         let event_time = DateTime::from_timestamp_millis(millis).unwrap_or_default();
         AuditEvent {
@@ -837,7 +961,9 @@ mod tests {
                 name: "r".into(),
                 arn: "arn:aws:iam::123456789012:role/r".into(),
             }],
-            record: "{\"eventID\":\"x\",\"n\":\"a\\nb\"}".into(),
+            // Every fifth event a whole record (as IMDS issuances are), the others with a context.
+            context: (millis % 250 != 0).then(|| Arc::from(CONTEXT)),
+            detail: "{\"requestID\":\"x\",\"n\":\"a\\nb\"}".into(),
         }
     }
 
@@ -858,5 +984,17 @@ mod tests {
         assert_eq!(decoded[0], events[599]);
         // One user's GetRoles of one role: a handful of key rows for the whole segment.
         assert_eq!(first.keys.len(), 7);
+        // The context is stored once per segment, whatever the number of its events.
+        assert_eq!(first.body.matches("userIdentity").count(), 1);
+    }
+
+    #[test]
+    fn bodies_of_the_first_format_still_decode() {
+        let v1 = r#"[{"t":1000,"id":"e1","n":"GetRole","s":"iam.amazonaws.com","u":"alice","k":null,"ro":true,"res":[{"type":"AWS::IAM::Role","name":"r","arn":"arn:aws:iam::123456789012:role/r"}],"r":"{\"eventID\":\"e1\"}"}]"#;
+        let events = decode(v1).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].record(), "{\"eventID\":\"e1\"}");
+        assert_eq!(events[0].resources[0].name, "r");
+        assert_eq!(events[0].username.as_deref(), Some("alice"));
     }
 }

@@ -386,7 +386,7 @@ async fn audit_events_survive_migration_10(store: DynStore) {
         .await
         .expect("lookup");
     assert_eq!(
-        (got[0].record.as_str(), got[0].resources[0].arn.as_str()),
+        (got[0].record().as_str(), got[0].resources[0].arn.as_str()),
         ("{\"old\":1}", arn.as_str())
     );
     let cut = chrono::DateTime::from_timestamp_millis(3_000).expect("time");

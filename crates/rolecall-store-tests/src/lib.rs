@@ -1583,7 +1583,13 @@ fn audit_event(
             })
             .into_iter()
             .collect(),
-        record: serde_json::json!({"eventID": id, "eventName": name}).to_string(),
+        // One context per user, as the API makes them (a segment stores each once).
+        context: Some(
+            serde_json::json!({"userIdentity": {"type": "IAMUser", "userName": user}})
+                .to_string()
+                .into(),
+        ),
+        detail: serde_json::json!({"requestID": format!("req-{id}")}).to_string(),
     }
 }
 
@@ -1617,14 +1623,26 @@ pub async fn audit_event_rides_with_its_write(store: DynStore) {
     };
     assert!(store.lookup_audit_events(&q).await.unwrap().is_empty());
 
-    let done = serde_json::json!({"eventID": "e-write", "responseElements": {"role": {}}});
+    let done = serde_json::json!({"requestID": "req-e-write", "responseElements": {"role": {}}});
     let at = chrono::DateTime::from_timestamp_millis(1_000).unwrap();
     store
         .complete_audit_event(at, "e-write", &done.to_string())
         .await
         .unwrap();
     let got = store.lookup_audit_events(&by_id).await.unwrap();
-    assert_eq!(got[0].record, done.to_string());
+    assert_eq!(got[0].detail, done.to_string());
+    // The record: the context's, the columns' and the detail's fields.
+    let record: serde_json::Value = serde_json::from_str(&got[0].record()).unwrap();
+    assert_eq!(record["userIdentity"]["userName"], "alice");
+    assert_eq!(record["eventID"], "e-write");
+    assert_eq!(record["eventName"], "CreateRole");
+    assert_eq!(record["eventTime"], "1970-01-01T00:00:01Z");
+    assert_eq!(record["responseElements"], serde_json::json!({"role": {}}));
+    assert_eq!(
+        record["resources"][0]["ARN"],
+        format!("arn:aws:iam::{ACCOUNT}:role/rode")
+    );
+    assert_eq!(record["resources"][0]["accountId"], ACCOUNT);
 }
 
 pub async fn audit_lookups_filter_page_tail_and_prune(store: DynStore) {

@@ -57,7 +57,7 @@ pub async fn print(dir: &Path, db: Option<&str>, since: Option<&str>, follow: bo
             .take_while(|e| !follow || e.event_time < settled)
             .collect();
         for e in &ready {
-            writeln!(out, "{}", e.record)?;
+            writeln!(out, "{}", e.record())?;
         }
         out.flush()?;
         if let Some(last) = ready.last() {

@@ -339,6 +339,12 @@ fn api_tls(
 /// Files rolecall creates (database, WAL, endpoint, keys) are its owner's only.
 const PRIVATE_UMASK: u32 = 0o077;
 
+/// mimalloc: frees from another thread (a request's audit draft, freed by the audit writer;
+/// responses freed by hyper's connection tasks) go to the owning page's list instead of
+/// contending on glibc's arenas and consolidating its bins.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();

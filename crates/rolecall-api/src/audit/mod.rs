@@ -2,10 +2,12 @@
 //! and every credential IMDS issues becomes a CloudTrail record (`record`), stored in the
 //! database and looked up with CloudTrail's `LookupEvents` (`crate::cloudtrail`).
 //!
-//! A request's event is a [`record::Draft`] (its record typed, serialized once). A write's event
-//! is recorded in the write's own transaction (`rolecall_core::audit`), then completed with its
-//! response elements off the request path. Reads, refusals and IMDS issuances go through a
-//! bounded channel to one writer task, which sleeps [`LINGER`] after the first event (not woken
+//! A request's event is a [`record::Draft`]: what the request captured, made into its event
+//! later. A write's event is recorded in the write's own transaction (`rolecall_core::audit`),
+//! then completed with its response elements off the request path. Reads, refusals and IMDS
+//! issuances go through a bounded channel to one writer task, which makes the drafts into events
+//! (the record's context once per caller in the batch: a client's thousand GetRoles serialize
+//! its identity once), which sleeps [`LINGER`] after the first event (not woken
 //! by each one that follows) and then appends what queued in one transaction: a few large
 //! transactions a second instead of one per handful of events (each commit rewrites the log's
 //! and the lookup table's newest pages and syncs), so events are durable within about half a
@@ -18,6 +20,8 @@ pub mod record;
 
 use rolecall_core::audit::AuditEvent;
 use rolecall_core::{DynClock, DynStore};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -34,9 +38,17 @@ const PRUNE_BATCH: usize = 5_000;
 /// final record.
 type Completion = (chrono::DateTime<chrono::Utc>, String, String);
 
+/// What the writer is sent to append.
+enum Queued {
+    /// A request's draft, made into its event by the writer.
+    Request(Box<record::Draft>),
+    /// An event already made (IMDS issuances, console sign-ins).
+    Event(AuditEvent),
+}
+
 #[derive(Clone)]
 struct Sinks {
-    appends: mpsc::Sender<AuditEvent>,
+    appends: mpsc::Sender<Queued>,
     completions: mpsc::Sender<Completion>,
 }
 
@@ -73,7 +85,15 @@ impl Audit {
     /// Queues an event, waiting for room if the writer is behind.
     pub(crate) async fn append(&self, event: AuditEvent) {
         if let Some(s) = &self.sink {
-            let _ = s.appends.send(event).await;
+            let _ = s.appends.send(Queued::Event(event)).await;
+        }
+    }
+
+    /// Queues a request's event, made into its record by the writer; waits for room as
+    /// [`append`](Self::append).
+    pub(crate) async fn append_request(&self, draft: record::Draft) {
+        if let Some(s) = &self.sink {
+            let _ = s.appends.send(Queued::Request(Box::new(draft))).await;
         }
     }
 
@@ -86,7 +106,7 @@ impl Audit {
     /// Queues an event without waiting (IMDS); a full queue drops it, counted and logged.
     pub fn try_append(&self, event: AuditEvent) {
         if let Some(s) = &self.sink
-            && s.appends.try_send(event).is_err()
+            && s.appends.try_send(Queued::Event(event)).is_err()
         {
             rolecall_core::metrics::metrics().audit_dropped.inc();
             tracing::warn!("audit queue full: an IMDS issuance event was dropped");
@@ -106,7 +126,7 @@ impl Audit {
 /// it completes has already answered), then appends what queued in one transaction.
 async fn write(
     store: DynStore,
-    mut appends: mpsc::Receiver<AuditEvent>,
+    mut appends: mpsc::Receiver<Queued>,
     mut completions: mpsc::Receiver<Completion>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
@@ -133,19 +153,45 @@ async fn write(
         while let Ok(c) = completions.try_recv() {
             done.push(c);
         }
-        if let Err(e) = store.append_audit_events(&batch).await {
+        let events = events_of(batch.drain(..));
+        if let Err(e) = store.append_audit_events(&events).await {
             rolecall_core::metrics::metrics()
                 .audit_dropped
-                .inc_by(u64::try_from(batch.len()).unwrap_or(u64::MAX));
-            tracing::error!(error = %e, events = batch.len(), "audit: cannot store events");
+                .inc_by(u64::try_from(events.len()).unwrap_or(u64::MAX));
+            tracing::error!(error = %e, events = events.len(), "audit: cannot store events");
         }
-        batch.clear();
         for (time, id, record) in done.drain(..) {
             if let Err(e) = store.complete_audit_event(time, &id, &record).await {
                 tracing::error!(error = %e, event = %id, "audit: cannot complete an event");
             }
         }
     }
+}
+
+/// The queued drafts and events as events; each distinct caller's context is made once.
+fn events_of(queued: impl Iterator<Item = Queued>) -> Vec<AuditEvent> {
+    let mut contexts: HashMap<record::Caller, Arc<str>> = HashMap::new();
+    // A client's requests come in runs: the previous caller is checked before hashing.
+    let mut last: Option<(record::Caller, Arc<str>)> = None;
+    queued
+        .map(|q| match q {
+            Queued::Event(e) => e,
+            Queued::Request(d) => {
+                let context = match &last {
+                    Some((caller, context)) if caller == d.caller() => context.clone(),
+                    _ => {
+                        let context = contexts
+                            .entry(d.caller().clone())
+                            .or_insert_with(|| d.caller().context())
+                            .clone();
+                        last = Some((d.caller().clone(), context.clone()));
+                        context
+                    }
+                };
+                d.into_event(context)
+            }
+        })
+        .collect()
 }
 
 /// Retention: deletes events older than `retention`, in batches, every minute.

@@ -14,10 +14,9 @@ use rolecall_wire::Params;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 
 const EVENT_VERSION: &str = "1.08";
-/// A request's record is about a kilobyte (more with long parameters or user agents).
-const RECORD_CAPACITY: usize = 1536;
 
 /// What is known of a request before it runs.
 pub struct RequestInfo<'a> {
@@ -39,43 +38,92 @@ fn event_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// A request's event while the request runs: its parts typed (the identity and the request
-/// parameters already as JSON), serialized once when it is recorded ([`Draft::finish`], or
-/// [`rolecall_core::audit::Draft::seal`] when a write's commit records it).
+/// Who made a request and from where: what the record's context
+/// ([`AuditEvent::context`]) is made of. A client's requests have equal callers, so the audit
+/// writer makes one context per caller and batch ([`Caller::context`]), not one per request.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// None when authentication failed.
+    principal: Option<Principal>,
+    access_key_id: String,
+    source_ip: String,
+    user_agent: String,
+    region: String,
+    account_id: String,
+}
+
+impl std::hash::Hash for Caller {
+    // The fields that tell clients apart; equal callers hash alike (`Eq` compares the rest).
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.access_key_id.hash(state);
+        self.source_ip.hash(state);
+        self.user_agent.hash(state);
+        self.principal.as_ref().map(|p| &p.arn).hash(state);
+    }
+}
+
+/// The record's context: the fields a caller's requests share.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Context<'a> {
+    user_identity: &'a Identity<'a>,
+    aws_region: &'a str,
+    #[serde(rename = "sourceIPAddress")]
+    source_ip_address: &'a str,
+    user_agent: &'a str,
+    event_type: &'static str,
+    recipient_account_id: &'a str,
+}
+
+impl Caller {
+    /// The record's context (JSON object text).
+    pub fn context(&self) -> Arc<str> {
+        let write = |identity: &Identity<'_>| {
+            serde_json::to_string(&Context {
+                user_identity: identity,
+                aws_region: &self.region,
+                source_ip_address: &self.source_ip,
+                user_agent: &self.user_agent,
+                event_type: "AwsApiCall",
+                recipient_account_id: &self.account_id,
+            })
+        };
+        let text = match &self.principal {
+            Some(p) => with_identity(p, &self.access_key_id, write),
+            None => write(&Identity {
+                kind: "Unknown",
+                access_key_id: &self.access_key_id,
+                ..Identity::default()
+            }),
+        };
+        Arc::from(text.unwrap_or_else(|_| "{}".to_string()))
+    }
+}
+
+/// A request's event while the request runs: its parts as captured (the caller, the request
+/// parameters already as JSON), made into an [`AuditEvent`] when it is recorded: by the audit
+/// writer off the request path ([`Draft::into_event`], with the caller's context made once per
+/// batch), or by a write's commit ([`rolecall_core::audit::Draft::seal`]).
+#[derive(Clone)]
 pub struct Draft {
     time: DateTime<Utc>,
     event_id: String,
     event_name: String,
     event_source: String,
-    username: Option<String>,
-    access_key_id: Option<String>,
     read_only: bool,
     /// Set once the operation knows what it acts on (then the record has `resources`).
     resources: Option<Vec<AuditResource>>,
-    user_identity: Box<RawValue>,
-    region: String,
-    source_ip: String,
-    user_agent: String,
+    caller: Caller,
     request_id: String,
-    account_id: String,
     request_parameters: Option<Box<RawValue>>,
     response_elements: Option<Box<RawValue>>,
     error: Option<(String, String)>,
 }
 
-/// The CloudTrail record as written (borrowing the draft).
+/// The record's fields of this event alone that are not columns.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Record<'a> {
-    event_version: &'static str,
-    user_identity: &'a RawValue,
-    event_time: String,
-    event_source: &'a str,
-    event_name: &'a str,
-    aws_region: &'a str,
-    #[serde(rename = "sourceIPAddress")]
-    source_ip_address: &'a str,
-    user_agent: &'a str,
+struct Detail<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     error_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -84,87 +132,52 @@ struct Record<'a> {
     response_elements: Option<&'a RawValue>,
     #[serde(rename = "requestID")]
     request_id: &'a str,
-    #[serde(rename = "eventID")]
-    event_id: &'a str,
-    read_only: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    resources: Option<Vec<RecordResource<'a>>>,
-    event_type: &'static str,
-    management_event: bool,
-    recipient_account_id: &'a str,
-    event_category: &'static str,
-}
-
-#[derive(Serialize)]
-struct RecordResource<'a> {
-    #[serde(rename = "accountId")]
-    account_id: &'a str,
-    #[serde(rename = "type")]
-    resource_type: &'a str,
-    #[serde(rename = "ARN")]
-    arn: &'a str,
 }
 
 impl Draft {
-    fn record(&self) -> String {
-        let record = Record {
-            event_version: EVENT_VERSION,
-            user_identity: &self.user_identity,
-            event_time: event_time(self.time),
-            event_source: &self.event_source,
-            event_name: &self.event_name,
-            aws_region: &self.region,
-            source_ip_address: &self.source_ip,
-            user_agent: &self.user_agent,
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    /// The event's detail (JSON object text).
+    fn detail(&self) -> String {
+        serde_json::to_string(&Detail {
             error_code: self.error.as_ref().map(|e| e.0.as_str()),
             error_message: self.error.as_ref().map(|e| e.1.as_str()),
             request_parameters: self.request_parameters.as_deref(),
             response_elements: self.response_elements.as_deref(),
             request_id: &self.request_id,
-            event_id: &self.event_id,
-            read_only: self.read_only,
-            resources: self.resources.as_ref().map(|rs| {
-                rs.iter()
-                    .map(|r| RecordResource {
-                        account_id: &self.account_id,
-                        resource_type: &r.resource_type,
-                        arn: &r.arn,
-                    })
-                    .collect()
-            }),
-            event_type: "AwsApiCall",
-            management_event: true,
-            recipient_account_id: &self.account_id,
-            event_category: "Management",
-        };
-        // One allocation of about a record's size (a growing buffer reallocates and copies
-        // several times on the way to a kilobyte).
-        let mut out = Vec::with_capacity(RECORD_CAPACITY);
-        match serde_json::to_writer(&mut out, &record) {
-            Ok(()) => String::from_utf8(out).unwrap_or_default(),
-            Err(_) => String::new(),
-        }
+        })
+        .unwrap_or_else(|_| "{}".to_string())
     }
 
-    /// The event, recorded as it stands.
-    pub fn finish(self) -> AuditEvent {
-        let record = self.record();
+    /// The event, with its caller's `context`.
+    pub fn into_event(self, context: Arc<str>) -> AuditEvent {
+        let detail = self.detail();
         AuditEvent {
             event_id: self.event_id,
             event_time: self.time,
             event_name: self.event_name,
             event_source: self.event_source,
-            username: self.username,
-            access_key_id: self.access_key_id,
+            username: self.caller.principal.as_ref().map(username),
+            access_key_id: (!self.caller.access_key_id.is_empty())
+                .then_some(self.caller.access_key_id),
             read_only: self.read_only,
             resources: self.resources.unwrap_or_default(),
-            record,
+            context: Some(context),
+            detail,
         }
     }
 
-    /// The event's key and its record as it stands (to complete a recorded write's event).
+    /// The event, recorded as it stands.
+    pub fn finish(self) -> AuditEvent {
+        let context = self.caller.context();
+        self.into_event(context)
+    }
+
+    /// The event's key and its detail as it stands (to complete a recorded write's event).
     pub fn completion(&self) -> (DateTime<Utc>, String, String) {
-        (self.time, self.event_id.clone(), self.record())
+        (self.time, self.event_id.clone(), self.detail())
     }
 
     /// Records the operation's answer (`responseElements`) from its XML response.
@@ -175,17 +188,7 @@ impl Draft {
 
 impl rolecall_core::audit::Draft for Draft {
     fn seal(&self) -> AuditEvent {
-        AuditEvent {
-            event_id: self.event_id.clone(),
-            event_time: self.time,
-            event_name: self.event_name.clone(),
-            event_source: self.event_source.clone(),
-            username: self.username.clone(),
-            access_key_id: self.access_key_id.clone(),
-            read_only: self.read_only,
-            resources: self.resources.clone().unwrap_or_default(),
-            record: self.record(),
-        }
+        self.clone().finish()
     }
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
         self
@@ -202,6 +205,16 @@ fn raw<T: Serialize>(v: &T) -> Option<Box<RawValue>> {
         .filter(|r| r.get() != "null")
 }
 
+/// `iam.amazonaws.com` for `iam`, ...
+fn event_source(service: &str) -> String {
+    match service {
+        "iam" => "iam.amazonaws.com".into(),
+        "sts" => "sts.amazonaws.com".into(),
+        "ec2" => "ec2.amazonaws.com".into(),
+        other => format!("{other}.amazonaws.com"),
+    }
+}
+
 /// The draft event of a request; `principal` is None when authentication failed, `params`
 /// None when the request was rejected before its parameters were read.
 pub fn request_event(
@@ -210,36 +223,23 @@ pub fn request_event(
     access_key_id: &str,
     params: Option<&Params>,
 ) -> Draft {
-    // Serialized straight to raw JSON (not to a String parsed again).
-    let identity = match principal {
-        Some(p) => with_identity(p, access_key_id, |i| serde_json::value::to_raw_value(i)),
-        None => serde_json::value::to_raw_value(&Identity {
-            kind: "Unknown",
-            access_key_id,
-            ..Identity::default()
-        }),
-    }
-    .unwrap_or_else(|_| RawValue::from_string("{}".into()).unwrap_or_default());
-    let parameters = params.map(request_parameters);
-    let event_source = format!("{}.amazonaws.com", info.service);
     Draft {
         time: info.time,
         event_id: rolecall_core::audit::new_event_id(info.time),
         event_name: info.action.to_string(),
-        event_source,
-        username: principal.map(username),
-        access_key_id: (!access_key_id.is_empty()).then(|| access_key_id.to_string()),
+        event_source: event_source(info.service),
         read_only: info.read_only,
         resources: None,
-        user_identity: identity,
-        region: info.region.to_string(),
-        source_ip: info.source_ip.to_string(),
-        user_agent: info.user_agent.to_string(),
+        caller: Caller {
+            principal: principal.cloned(),
+            access_key_id: access_key_id.to_string(),
+            source_ip: info.source_ip.to_string(),
+            user_agent: info.user_agent.to_string(),
+            region: info.region.to_string(),
+            account_id: info.account_id.to_string(),
+        },
         request_id: info.request_id.to_string(),
-        account_id: info.account_id.to_string(),
-        request_parameters: parameters
-            .filter(|p| p.as_object().is_none_or(|m| !m.is_empty()))
-            .and_then(|p| raw(&p)),
+        request_parameters: params.and_then(request_parameters_raw),
         response_elements: None,
         error: None,
     }
@@ -455,6 +455,35 @@ fn lower_first(s: &str) -> String {
     }
 }
 
+/// The request parameters as recorded (None when there are none): flat parameters (most
+/// requests: `RoleName=r`) written straight to JSON, nested ones through [`request_parameters`].
+fn request_parameters_raw(params: &Params) -> Option<Box<RawValue>> {
+    let recorded = |k: &str| !is_envelope(k) && !k.split('.').any(is_secret);
+    if params.iter().any(|(k, _)| k.contains('.') && recorded(k)) {
+        return raw(&request_parameters(params)).filter(|r| r.get() != "{}");
+    }
+    let mut out = String::from("{");
+    let mut seen: Vec<&str> = Vec::new();
+    for (key, value) in params.iter() {
+        // The first of repeated parameters is the one executed (`Params::get`).
+        if !recorded(key) || seen.contains(&key) {
+            continue;
+        }
+        if !seen.is_empty() {
+            out.push(',');
+        }
+        seen.push(key);
+        out.push_str(&serde_json::to_string(&lower_first(key)).ok()?);
+        out.push(':');
+        out.push_str(&serde_json::to_string(value).ok()?);
+    }
+    out.push('}');
+    if seen.is_empty() {
+        return None;
+    }
+    RawValue::from_string(out).ok()
+}
+
 /// Marks list positions among object keys until [`lists`] turns them into arrays.
 const INDEX: char = '\u{1}';
 
@@ -602,37 +631,6 @@ fn element_value(children: Vec<(String, Value)>, text: String) -> Value {
     Value::Object(m)
 }
 
-/// The CloudTrail resource type of an ARN this server names, and the resource's short name.
-fn resource_of(arn: &str) -> Option<AuditResource> {
-    if arn.contains('*') {
-        return None;
-    }
-    let mut parts = arn.splitn(6, ':');
-    let (_, _, service, _, _, rest) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    let (kind, path) = rest.split_once('/')?;
-    let resource_type = match (service, kind) {
-        ("iam", "role") => "AWS::IAM::Role",
-        ("iam", "user") => "AWS::IAM::User",
-        ("iam", "group") => "AWS::IAM::Group",
-        ("iam", "policy") => "AWS::IAM::Policy",
-        ("iam", "instance-profile") => "AWS::IAM::InstanceProfile",
-        ("ec2", "instance") => "AWS::EC2::Instance",
-        _ => return None,
-    };
-    Some(AuditResource {
-        resource_type: resource_type.into(),
-        name: path.rsplit('/').next().unwrap_or(path).to_string(),
-        arn: arn.to_string(),
-    })
-}
-
 /// A console password sign-in, as CloudTrail records it (`signin.amazonaws.com`,
 /// `ConsoleLogin`, event type `AwsConsoleSignIn`). A failed sign-in names the user only if it
 /// exists (`HIDDEN_DUE_TO_SECURITY_REASONS` otherwise, as AWS writes it).
@@ -685,14 +683,18 @@ pub fn console_login(
         access_key_id: None,
         read_only: false,
         resources: Vec::new(),
-        record: record.to_string(),
+        context: None,
+        detail: record.to_string(),
     }
 }
 
 /// The resources among ARNs an operation was authorized on, each once.
 fn resources_of<'a>(arns: impl IntoIterator<Item = &'a str>) -> Vec<AuditResource> {
     let mut resources: Vec<AuditResource> = Vec::new();
-    for r in arns.into_iter().filter_map(resource_of) {
+    for r in arns
+        .into_iter()
+        .filter_map(rolecall_core::audit::resource_of)
+    {
         if !resources.iter().any(|x| x.arn == r.arn) {
             resources.push(r);
         }
@@ -757,7 +759,8 @@ pub fn imds_issuance(n: &rolecall_imds::IssuedNotice, region: &str) -> AuditEven
         access_key_id: None,
         read_only: true,
         resources,
-        record: record.to_string(),
+        context: None,
+        detail: record.to_string(),
     }
 }
 
@@ -798,12 +801,13 @@ mod tests {
 
     #[test]
     fn resources_from_arns() {
-        let r = resource_of("arn:aws:iam::123456789012:role/path/app").unwrap();
+        let r =
+            rolecall_core::audit::resource_of("arn:aws:iam::123456789012:role/path/app").unwrap();
         assert_eq!(
             (r.resource_type.as_str(), r.name.as_str()),
             ("AWS::IAM::Role", "app")
         );
-        assert!(resource_of("arn:aws:iam::123456789012:role/*").is_none());
-        assert!(resource_of("*").is_none());
+        assert!(rolecall_core::audit::resource_of("arn:aws:iam::123456789012:role/*").is_none());
+        assert!(rolecall_core::audit::resource_of("*").is_none());
     }
 }

@@ -112,8 +112,13 @@ macro_rules! unit_dispatch {
             facts: &$crate::authz::RequestFacts,
         ) -> Option<Result<String, $crate::error::ApiError>> {
             use $crate::generated::Operation;
+            // Each unit's future boxed: inline, the largest of them (kilobytes) would size
+            // this future and every one that awaits it, and be copied as they are moved (into
+            // the audit slot's scope, into hyper's task).
             Some(match call.op {
-                $(Operation::$unit => $crate::units::run::<$module::$unit>(call, facts).await,)*
+                $(Operation::$unit => {
+                    Box::pin($crate::units::run::<$module::$unit>(call, facts)).await
+                })*
                 _ => return None,
             })
         }
