@@ -365,6 +365,8 @@ pub trait NetworkItem: Sized {
     const KIND: NetworkKind;
     /// The item, when `r` is of this kind.
     fn from_resource(r: NetworkResource) -> Option<Self>;
+    fn id(&self) -> &str;
+    fn tags(&self) -> &[Tag];
 }
 
 /// Each variant of [`NetworkResource`] and [`NetworkKind`] is named after the type it holds.
@@ -377,6 +379,12 @@ macro_rules! network_items {
                     NetworkResource::$item(x) => Some(x),
                     _ => None,
                 }
+            }
+            fn id(&self) -> &str {
+                &self.id
+            }
+            fn tags(&self) -> &[Tag] {
+                &self.tags
             }
         }
     )*};

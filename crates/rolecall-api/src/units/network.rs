@@ -4,13 +4,14 @@
 
 use crate::ec2_xml::{security_group_xml, subnet_xml, vpc_xml};
 use crate::units::ec2_common::{filters, paging, respond_set};
+use rolecall_core::model::{Subnet, Vpc};
 
 describe_unit!(DescribeVpcs, |call, input| {
     let page = paging(input.max_results, false, input.next_token.as_deref())?;
     let (vpcs, next) = call
         .api
         .ec2
-        .describe_vpcs(&input.vpc_ids, &filters(input.filters), page.as_ref())
+        .describe_network::<Vpc>(&input.vpc_ids, &filters(input.filters), page.as_ref())
         .await?;
     let owner = call.api.iam.account_id();
     Ok(respond_set(
@@ -27,7 +28,7 @@ describe_unit!(DescribeSubnets, |call, input| {
     let (subnets, next) = call
         .api
         .ec2
-        .describe_subnets(&input.subnet_ids, &filters(input.filters), page.as_ref())
+        .describe_network::<Subnet>(&input.subnet_ids, &filters(input.filters), page.as_ref())
         .await?;
     let owner = call.api.iam.account_id();
     let region = call.api.config.region.as_str();
