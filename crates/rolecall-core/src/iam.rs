@@ -2,10 +2,7 @@
 
 use crate::model::*;
 use crate::validate;
-use crate::{
-    DynClock, DynStore, Error, Missing, OwnerKind, Page, PageRequest, Result, StoreError,
-    SystemClock,
-};
+use crate::{DynClock, DynStore, Error, OwnerKind, Page, PageRequest, Result, SystemClock};
 use rolecall_crypto::{IdPrefix, aws_unique_id};
 use std::sync::Arc;
 
@@ -94,14 +91,6 @@ pub struct Iam {
     account_id: String,
     /// What creation dates and other timestamps are read from.
     clock: DynClock,
-}
-
-fn no_such_role(name: &str) -> Error {
-    StoreError::NotFound(Missing::Role(name.into())).into()
-}
-
-fn no_such_profile(name: &str) -> Error {
-    StoreError::NotFound(Missing::InstanceProfile(name.into())).into()
 }
 
 pub(crate) fn no_such_policy(arn: &str) -> Error {
@@ -237,27 +226,6 @@ impl Iam {
         Ok(role)
     }
 
-    pub async fn get_role(&self, name: &str) -> Result<Role> {
-        validate::role_name(name)?;
-        self.store
-            .get_role(name)
-            .await?
-            .ok_or_else(|| no_such_role(name))
-    }
-
-    pub async fn list_roles(
-        &self,
-        path_prefix: Option<&str>,
-        page: &PageRequest,
-    ) -> Result<Page<Role>> {
-        let prefix = path_prefix.unwrap_or("/");
-        validate::path_prefix(prefix)?;
-        let roles = self.store.list_roles(prefix, page).await?;
-        Ok(Page::from_overfetch(roles, page.limit, |r| {
-            r.name.to_ascii_lowercase()
-        }))
-    }
-
     pub async fn update_role(
         &self,
         name: &str,
@@ -303,24 +271,6 @@ impl Iam {
             crate::service_linked::refuse_change(&role)?;
         }
         Ok(self.store.delete_role(name).await?)
-    }
-
-    pub async fn tag_role(&self, name: &str, tags: Vec<Tag>) -> Result<()> {
-        validate::tags(&tags)?;
-        self.modify_role(name, move |role| validate::merge_tags(&mut role.tags, tags))
-            .await
-            .map(drop)
-    }
-
-    pub async fn untag_role(&self, name: &str, keys: &[&str]) -> Result<()> {
-        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-        self.modify_role(name, move |role| {
-            role.tags
-                .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
-            Ok(())
-        })
-        .await
-        .map(drop)
     }
 
     // ----- inline role policies (kept by owner, see `iam_principals`) -----
@@ -425,9 +375,7 @@ impl Iam {
             .store
             .list_policies(prefix, only_attached, page)
             .await?;
-        Ok(Page::from_overfetch(items, page.limit, |p| {
-            p.name.to_ascii_lowercase()
-        }))
+        Ok(Page::by_name(items, page))
     }
 
     pub async fn delete_policy(&self, arn: &str) -> Result<()> {
@@ -541,14 +489,6 @@ impl Iam {
         Ok(profile)
     }
 
-    pub async fn get_instance_profile(&self, name: &str) -> Result<InstanceProfile> {
-        validate::instance_profile_name(name)?;
-        self.store
-            .get_instance_profile(name)
-            .await?
-            .ok_or_else(|| no_such_profile(name))
-    }
-
     /// Resolves a profile named by EC2's `IamInstanceProfile` structure (Arn or Name, not both).
     pub async fn resolve_instance_profile(
         &self,
@@ -575,19 +515,6 @@ impl Iam {
         }
     }
 
-    pub async fn list_instance_profiles(
-        &self,
-        path_prefix: Option<&str>,
-        page: &PageRequest,
-    ) -> Result<Page<InstanceProfile>> {
-        let prefix = path_prefix.unwrap_or("/");
-        validate::path_prefix(prefix)?;
-        let items = self.store.list_instance_profiles(prefix, page).await?;
-        Ok(Page::from_overfetch(items, page.limit, |p| {
-            p.name.to_ascii_lowercase()
-        }))
-    }
-
     pub async fn list_instance_profiles_for_role(
         &self,
         role_name: &str,
@@ -598,9 +525,7 @@ impl Iam {
             .store
             .list_instance_profiles_for_role(&role.id, page)
             .await?;
-        Ok(Page::from_overfetch(items, page.limit, |p| {
-            p.name.to_ascii_lowercase()
-        }))
+        Ok(Page::by_name(items, page))
     }
 
     pub async fn delete_instance_profile(&self, name: &str) -> Result<()> {
@@ -646,33 +571,5 @@ impl Iam {
             .store
             .remove_role_from_instance_profile(&profile.id, &role.id)
             .await?)
-    }
-
-    pub async fn tag_instance_profile(&self, name: &str, tags: Vec<Tag>) -> Result<()> {
-        validate::instance_profile_name(name)?;
-        validate::tags(&tags)?;
-        self.store
-            .modify_instance_profile(
-                name,
-                Box::new(move |p| validate::merge_tags(&mut p.tags, tags)),
-            )
-            .await
-            .map_err(Error::from)
-    }
-
-    pub async fn untag_instance_profile(&self, name: &str, keys: &[&str]) -> Result<()> {
-        validate::instance_profile_name(name)?;
-        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-        self.store
-            .modify_instance_profile(
-                name,
-                Box::new(move |p| {
-                    p.tags
-                        .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
-                    Ok(())
-                }),
-            )
-            .await
-            .map_err(Error::from)
     }
 }

@@ -27,20 +27,12 @@ pub fn open_secret(ring: &KeyRing, key: &AccessKey) -> Option<String> {
     String::from_utf8(ring.open(&sealed, &secret_aad(&key.id)).ok()?).ok()
 }
 
-fn user_name(v: &str) -> Result<()> {
+pub(crate) fn user_name(v: &str) -> Result<()> {
     validate::name("userName", v, 64)
 }
 
-fn group_name(v: &str) -> Result<()> {
+pub(crate) fn group_name(v: &str) -> Result<()> {
     validate::name("groupName", v, 128)
-}
-
-fn no_such_user(name: &str) -> Error {
-    StoreError::NotFound(Missing::User(name.into())).into()
-}
-
-fn no_such_group(name: &str) -> Error {
-    StoreError::NotFound(Missing::Group(name.into())).into()
 }
 
 pub(crate) fn no_such_access_key(id: &str) -> Error {
@@ -87,27 +79,6 @@ impl Iam {
         Ok(user)
     }
 
-    pub async fn get_user(&self, name: &str) -> Result<User> {
-        user_name(name)?;
-        self.store()
-            .get_user(name)
-            .await?
-            .ok_or_else(|| no_such_user(name))
-    }
-
-    pub async fn list_users(
-        &self,
-        path_prefix: Option<&str>,
-        page: &PageRequest,
-    ) -> Result<Page<User>> {
-        let prefix = path_prefix.unwrap_or("/");
-        validate::path_prefix(prefix)?;
-        let items = self.store().list_users(prefix, page).await?;
-        Ok(Page::from_overfetch(items, page.limit, |u| {
-            u.name.to_ascii_lowercase()
-        }))
-    }
-
     async fn modify_user(
         &self,
         name: &str,
@@ -152,22 +123,6 @@ impl Iam {
         user_name(name)?;
         // The login profile is counted in the delete's transaction (first, as AWS reports it).
         Ok(self.store().delete_user(name).await?)
-    }
-
-    pub async fn tag_user(&self, name: &str, tags: Vec<Tag>) -> Result<()> {
-        validate::tags(&tags)?;
-        self.modify_user(name, move |user| validate::merge_tags(&mut user.tags, tags))
-            .await
-    }
-
-    pub async fn untag_user(&self, name: &str, keys: &[&str]) -> Result<()> {
-        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-        self.modify_user(name, move |user| {
-            user.tags
-                .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
-            Ok(())
-        })
-        .await
     }
 
     pub async fn put_user_permissions_boundary(&self, name: &str, arn: &str) -> Result<()> {
@@ -271,29 +226,8 @@ impl Iam {
         Ok(group)
     }
 
-    pub async fn get_group(&self, name: &str) -> Result<Group> {
-        group_name(name)?;
-        self.store()
-            .get_group(name)
-            .await?
-            .ok_or_else(|| no_such_group(name))
-    }
-
     pub async fn group_members(&self, group: &Group) -> Result<Vec<User>> {
         Ok(self.store().list_group_members(&group.id).await?)
-    }
-
-    pub async fn list_groups(
-        &self,
-        path_prefix: Option<&str>,
-        page: &PageRequest,
-    ) -> Result<Page<Group>> {
-        let prefix = path_prefix.unwrap_or("/");
-        validate::path_prefix(prefix)?;
-        let items = self.store().list_groups(prefix, page).await?;
-        Ok(Page::from_overfetch(items, page.limit, |g| {
-            g.name.to_ascii_lowercase()
-        }))
     }
 
     pub async fn delete_group(&self, name: &str) -> Result<()> {
@@ -320,9 +254,7 @@ impl Iam {
     ) -> Result<Page<Group>> {
         let u = self.get_user(user).await?;
         let items = self.store().list_groups_for_user(&u.id, page).await?;
-        Ok(Page::from_overfetch(items, page.limit, |g| {
-            g.name.to_ascii_lowercase()
-        }))
+        Ok(Page::by_name(items, page))
     }
 
     // ----- policies of roles, users and groups -----
@@ -473,9 +405,7 @@ impl Iam {
             .store()
             .list_attached_owner_policies(Owner::new(kind, &id), prefix, page)
             .await?;
-        Ok(Page::from_overfetch(items, page.limit, |p| {
-            p.name.to_ascii_lowercase()
-        }))
+        Ok(Page::by_name(items, page))
     }
 }
 

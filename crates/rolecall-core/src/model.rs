@@ -83,6 +83,30 @@ pub struct ManagedPolicy {
     pub tags: Vec<Tag>,
 }
 
+/// An entity IAM lists by name.
+pub trait Named {
+    fn name(&self) -> &str;
+}
+
+macro_rules! named {
+    ($($entity:ident),*) => {$(
+        impl Named for $entity {
+            fn name(&self) -> &str {
+                &self.name
+            }
+        }
+    )*};
+}
+
+named!(
+    Role,
+    User,
+    Group,
+    InstanceProfile,
+    ManagedPolicy,
+    AttachedPolicy
+);
+
 /// A role, user or group a managed policy is attached to (ListEntitiesForPolicy).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyEntity {
