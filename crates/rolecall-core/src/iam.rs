@@ -147,6 +147,23 @@ impl Iam {
         format!("arn:aws:iam::{}:{kind}{path}{name}", self.account_id)
     }
 
+    /// A new entity's own fields: a fresh id, its ARN (`kind` as the ARN names it), created now.
+    pub(crate) fn new_entity(
+        &self,
+        id_prefix: IdPrefix,
+        kind: &str,
+        path: &str,
+        name: &str,
+    ) -> IamEntity {
+        IamEntity {
+            id: aws_unique_id(id_prefix),
+            name: name.to_string(),
+            path: path.to_string(),
+            arn: self.arn(kind, path, name),
+            create_date: self.now(),
+        }
+    }
+
     /// Checks that a permissions boundary names an existing managed policy; returns its ARN.
     pub async fn boundary_policy(&self, arn: &str) -> Result<String> {
         let missing = || {
@@ -194,8 +211,7 @@ impl Iam {
 
     pub async fn create_role(&self, input: CreateRole<'_>) -> Result<Role> {
         validate::role_name(input.name)?;
-        let path = input.path.unwrap_or("/");
-        validate::path(path)?;
+        let path = validate::path_or_root(input.path)?;
         validate::policy_document("assumeRolePolicyDocument", input.trust_policy)?;
         if let Some(d) = input.description {
             validate::description(d)?;
@@ -208,11 +224,7 @@ impl Iam {
         validate::tags(&input.tags)?;
         check_policy(input.trust_policy, DocumentKind::Trust)?;
         let role = Role {
-            id: aws_unique_id(IdPrefix::Role),
-            name: input.name.to_string(),
-            path: path.to_string(),
-            arn: self.arn("role", path, input.name),
-            create_date: self.now(),
+            entity: self.new_entity(IdPrefix::Role, "role", path, input.name),
             assume_role_policy_document: input.trust_policy.to_string(),
             description: input.description.map(str::to_string),
             max_session_duration,
@@ -302,24 +314,20 @@ impl Iam {
 
     pub async fn create_policy(&self, input: CreatePolicy<'_>) -> Result<ManagedPolicy> {
         validate::policy_name(input.name)?;
-        let path = input.path.unwrap_or("/");
-        validate::path(path)?;
+        let path = validate::path_or_root(input.path)?;
         validate::policy_document("policyDocument", input.document)?;
         if let Some(d) = input.description {
             validate::description(d)?;
         }
         validate::tags(&input.tags)?;
         check_policy(input.document, DocumentKind::Managed)?;
-        let now = self.now();
+        let entity = self.new_entity(IdPrefix::ManagedPolicy, "policy", path, input.name);
+        let now = entity.create_date;
         let policy = ManagedPolicy {
-            id: aws_unique_id(IdPrefix::ManagedPolicy),
-            name: input.name.to_string(),
-            path: path.to_string(),
-            arn: self.arn("policy", path, input.name),
+            entity,
             default_version_id: "v1".into(),
             attachment_count: 0,
             description: input.description.map(str::to_string),
-            create_date: now,
             update_date: now,
             tags: input.tags,
         };
@@ -473,15 +481,10 @@ impl Iam {
         tags: Vec<Tag>,
     ) -> Result<InstanceProfile> {
         validate::instance_profile_name(name)?;
-        let path = path.unwrap_or("/");
-        validate::path(path)?;
+        let path = validate::path_or_root(path)?;
         validate::tags(&tags)?;
         let profile = InstanceProfile {
-            id: aws_unique_id(IdPrefix::InstanceProfile),
-            name: name.to_string(),
-            path: path.to_string(),
-            arn: self.arn("instance-profile", path, name),
-            create_date: self.now(),
+            entity: self.new_entity(IdPrefix::InstanceProfile, "instance-profile", path, name),
             tags,
             roles: vec![],
         };

@@ -4,7 +4,7 @@ use crate::iam::{DocumentKind, Iam, check_policy, no_such_policy};
 use crate::model::*;
 use crate::validate;
 use crate::{Error, Missing, Owner, OwnerKind, Page, PageRequest, Result, StoreError};
-use rolecall_crypto::{IdPrefix, KeyRing, access_key_id_for, aws_unique_id, secret_access_key};
+use rolecall_crypto::{IdPrefix, KeyRing, access_key_id_for, secret_access_key};
 
 /// Associated data binding a sealed access-key secret to its key id.
 fn secret_aad(access_key_id: &str) -> Vec<u8> {
@@ -59,19 +59,14 @@ impl Iam {
         tags: Vec<Tag>,
     ) -> Result<User> {
         user_name(name)?;
-        let path = path.unwrap_or("/");
-        validate::path(path)?;
+        let path = validate::path_or_root(path)?;
         validate::tags(&tags)?;
         let permissions_boundary = match boundary {
             Some(arn) => Some(self.boundary_policy(arn).await?),
             None => None,
         };
         let user = User {
-            id: aws_unique_id(IdPrefix::User),
-            name: name.to_string(),
-            path: path.to_string(),
-            arn: format!("arn:aws:iam::{}:user{path}{name}", self.account_id()),
-            create_date: self.now(),
+            entity: self.new_entity(IdPrefix::User, "user", path, name),
             tags,
             permissions_boundary,
         };
@@ -213,14 +208,9 @@ impl Iam {
 
     pub async fn create_group(&self, name: &str, path: Option<&str>) -> Result<Group> {
         group_name(name)?;
-        let path = path.unwrap_or("/");
-        validate::path(path)?;
+        let path = validate::path_or_root(path)?;
         let group = Group {
-            id: aws_unique_id(IdPrefix::Group),
-            name: name.to_string(),
-            path: path.to_string(),
-            arn: format!("arn:aws:iam::{}:group{path}{name}", self.account_id()),
-            create_date: self.now(),
+            entity: self.new_entity(IdPrefix::Group, "group", path, name),
         };
         self.store().insert_group(&group).await?;
         Ok(group)
@@ -261,20 +251,12 @@ impl Iam {
 
     /// The owner (role, user or group) named `name`: its id and its name as stored.
     async fn owner_named(&self, kind: OwnerKind, name: &str) -> Result<(String, String)> {
-        Ok(match kind {
-            OwnerKind::Role => {
-                let r = self.get_role(name).await?;
-                (r.id, r.name)
-            }
-            OwnerKind::User => {
-                let u = self.get_user(name).await?;
-                (u.id, u.name)
-            }
-            OwnerKind::Group => {
-                let g = self.get_group(name).await?;
-                (g.id, g.name)
-            }
-        })
+        let entity = match kind {
+            OwnerKind::Role => self.get_role(name).await?.entity,
+            OwnerKind::User => self.get_user(name).await?.entity,
+            OwnerKind::Group => self.get_group(name).await?.entity,
+        };
+        Ok((entity.id, entity.name))
     }
 
     pub async fn put_owner_policy(

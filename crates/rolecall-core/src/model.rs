@@ -9,13 +9,21 @@ pub struct Tag {
     pub value: String,
 }
 
+/// What every IAM entity (role, user, group, instance profile, managed policy) has, as IAM's
+/// answers show it; each entity reads these fields as its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Role {
+pub struct IamEntity {
     pub id: String,
     pub name: String,
     pub path: String,
     pub arn: String,
     pub create_date: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    #[serde(flatten)]
+    pub entity: IamEntity,
     /// The trust policy exactly as the client sent it.
     pub assume_role_policy_document: String,
     pub description: Option<String>,
@@ -28,11 +36,8 @@ pub struct Role {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
-    pub id: String,
-    pub name: String,
-    pub path: String,
-    pub arn: String,
-    pub create_date: DateTime<Utc>,
+    #[serde(flatten)]
+    pub entity: IamEntity,
     pub tags: Vec<Tag>,
     #[serde(default)]
     pub permissions_boundary: Option<String>,
@@ -40,11 +45,8 @@ pub struct User {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
-    pub id: String,
-    pub name: String,
-    pub path: String,
-    pub arn: String,
-    pub create_date: DateTime<Utc>,
+    #[serde(flatten)]
+    pub entity: IamEntity,
 }
 
 /// A long-term access key. The secret is stored sealed and is only in clear right after
@@ -71,41 +73,51 @@ pub struct AccessKeyLastUsed {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManagedPolicy {
-    pub id: String,
-    pub name: String,
-    pub path: String,
-    pub arn: String,
+    #[serde(flatten)]
+    pub entity: IamEntity,
     pub default_version_id: String,
     pub attachment_count: u32,
     pub description: Option<String>,
-    pub create_date: DateTime<Utc>,
     pub update_date: DateTime<Utc>,
     pub tags: Vec<Tag>,
 }
+
+/// Each IAM entity reads its [`IamEntity`] fields as its own (`role.name`).
+macro_rules! iam_entities {
+    ($($entity:ident),*) => {$(
+        impl std::ops::Deref for $entity {
+            type Target = IamEntity;
+            fn deref(&self) -> &IamEntity {
+                &self.entity
+            }
+        }
+
+        impl std::ops::DerefMut for $entity {
+            fn deref_mut(&mut self) -> &mut IamEntity {
+                &mut self.entity
+            }
+        }
+    )*};
+}
+
+iam_entities!(Role, User, Group, InstanceProfile, ManagedPolicy);
 
 /// An entity IAM lists by name.
 pub trait Named {
     fn name(&self) -> &str;
 }
 
-macro_rules! named {
-    ($($entity:ident),*) => {$(
-        impl Named for $entity {
-            fn name(&self) -> &str {
-                &self.name
-            }
-        }
-    )*};
+impl<T: std::ops::Deref<Target = IamEntity>> Named for T {
+    fn name(&self) -> &str {
+        &self.name
+    }
 }
 
-named!(
-    Role,
-    User,
-    Group,
-    InstanceProfile,
-    ManagedPolicy,
-    AttachedPolicy
-);
+impl Named for AttachedPolicy {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
 
 /// A role, user or group a managed policy is attached to (ListEntitiesForPolicy).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,11 +150,8 @@ pub struct AttachedPolicy {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceProfile {
-    pub id: String,
-    pub name: String,
-    pub path: String,
-    pub arn: String,
-    pub create_date: DateTime<Utc>,
+    #[serde(flatten)]
+    pub entity: IamEntity,
     pub tags: Vec<Tag>,
     /// Filled in on read from the role link; not part of the stored document.
     #[serde(skip)]

@@ -77,6 +77,13 @@ pub fn policy_name(v: &str) -> Result<()> {
 }
 
 /// `(\u002F)|(\u002F[\u0021-\u007E]+\u002F)`, 1..=512.
+/// A new entity's path: `/` when none is given, else checked as [`path`].
+pub fn path_or_root(v: Option<&str>) -> Result<&str> {
+    let path = v.unwrap_or("/");
+    self::path(path)?;
+    Ok(path)
+}
+
 pub fn path(v: &str) -> Result<()> {
     check_len("path", v, 1, 512)?;
     let ok = v == "/"

@@ -377,8 +377,8 @@ where
         Ok(policies
             .into_iter()
             .map(|p| AttachedPolicy {
-                name: p.name,
-                arn: p.arn,
+                name: p.entity.name,
+                arn: p.entity.arn,
             })
             .collect())
     }

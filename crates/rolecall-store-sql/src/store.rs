@@ -197,7 +197,7 @@ where
         let (id, data) = row.ok_or_else(|| StoreError::NotFound(missing()))?;
         // Instance profiles are named in the feed by their ARN (what associations hold).
         let entity = match kind {
-            EntityKind::InstanceProfile => from_json::<InstanceProfile>(&data)?.arn,
+            EntityKind::InstanceProfile => from_json::<InstanceProfile>(&data)?.entity.arn,
             _ => id.clone(),
         };
         for (count, dependents) in checks {
@@ -451,7 +451,7 @@ where
                 .map_err(|e| backend(&e))?;
         let data = data.ok_or(StoreError::NotFound(Missing::RoleOrInstanceProfile))?;
         let profile: InstanceProfile = from_json(&data)?;
-        w.record(EntityKind::InstanceProfile, profile.arn);
+        w.record(EntityKind::InstanceProfile, profile.entity.arn);
         Ok(())
     }
 

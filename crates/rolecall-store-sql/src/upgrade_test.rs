@@ -4,7 +4,7 @@
 
 use crate::{Args, Dialect, SqlStore, migrate};
 use rolecall_core::iam::Iam;
-use rolecall_core::model::{Group, ManagedPolicy, Role, User};
+use rolecall_core::model::{Group, IamEntity, ManagedPolicy, Role, User};
 use rolecall_core::{DynStore, Error, OwnerKind, PageRequest, Store, StoreResult};
 use serde::Serialize;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Type};
@@ -21,16 +21,23 @@ fn lit<T: Serialize>(v: &T) -> String {
     format!("'{}'", json.replace('\'', "''"))
 }
 
+/// An entity's own fields: `id`, and `name` at the root path of `kind`'s ARNs.
+fn entity(id: &str, kind: &str, name: &str, now: chrono::DateTime<chrono::Utc>) -> IamEntity {
+    IamEntity {
+        id: id.into(),
+        name: name.into(),
+        path: "/".into(),
+        arn: format!("arn:aws:iam::{ACCOUNT}:{kind}/{name}"),
+        create_date: now,
+    }
+}
+
 /// Schema-2 rows: a role with an inline and an attached policy, a user with both, a group with
 /// an inline policy.
 fn version_2_rows() -> String {
     let now = chrono::Utc::now();
     let role = Role {
-        id: "AROAUPGRADE".into(),
-        name: "Upgraded".into(),
-        path: "/".into(),
-        arn: format!("arn:aws:iam::{ACCOUNT}:role/Upgraded"),
-        create_date: now,
+        entity: entity("AROAUPGRADE", "role", "Upgraded", now),
         assume_role_policy_document: DOC.into(),
         description: None,
         max_session_duration: 3600,
@@ -38,30 +45,18 @@ fn version_2_rows() -> String {
         permissions_boundary: None,
     };
     let user = User {
-        id: "AIDAUPGRADE".into(),
-        name: "upgraded-user".into(),
-        path: "/".into(),
-        arn: format!("arn:aws:iam::{ACCOUNT}:user/upgraded-user"),
-        create_date: now,
+        entity: entity("AIDAUPGRADE", "user", "upgraded-user", now),
         tags: vec![],
         permissions_boundary: None,
     };
     let group = Group {
-        id: "AGPAUPGRADE".into(),
-        name: "upgraded-group".into(),
-        path: "/".into(),
-        arn: format!("arn:aws:iam::{ACCOUNT}:group/upgraded-group"),
-        create_date: now,
+        entity: entity("AGPAUPGRADE", "group", "upgraded-group", now),
     };
     let policy = ManagedPolicy {
-        id: "ANPAUPGRADE".into(),
-        name: "kept".into(),
-        path: "/".into(),
-        arn: format!("arn:aws:iam::{ACCOUNT}:policy/kept"),
+        entity: entity("ANPAUPGRADE", "policy", "kept", now),
         default_version_id: "v1".into(),
         attachment_count: 0,
         description: None,
-        create_date: now,
         update_date: now,
         tags: vec![],
     };

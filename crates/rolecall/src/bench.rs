@@ -119,7 +119,7 @@ pub async fn seed(
         iam.add_role_to_instance_profile(&profile, &role)
             .await
             .map_err(|e| anyhow::anyhow!("{profile}: {e}"))?;
-        arns.push((p.arn, p.id));
+        arns.push((p.entity.arn, p.entity.id));
     }
     let started = Instant::now();
     let total = instances + spares;

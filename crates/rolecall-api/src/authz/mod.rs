@@ -69,8 +69,8 @@ pub(crate) async fn load_principal(
             };
             let policies = api.iam.user_identity_policies(&user).await?;
             CachedPrincipal {
-                id: user.id,
-                arn: user.arn,
+                id: user.entity.id,
+                arn: user.entity.arn,
                 tags: user.tags,
                 policies,
             }
@@ -81,8 +81,8 @@ pub(crate) async fn load_principal(
             };
             let policies = api.iam.role_identity_policies(&role).await?;
             CachedPrincipal {
-                id: role.id,
-                arn: role.arn,
+                id: role.entity.id,
+                arn: role.entity.arn,
                 tags: role.tags,
                 policies,
             }
