@@ -179,7 +179,7 @@ impl Iam {
     }
 
     /// Applies an edit to a role atomically.
-    async fn modify_role(
+    pub(crate) async fn modify_role(
         &self,
         name: &str,
         edit: impl FnOnce(&mut Role) -> Result<()> + Send + 'static,
@@ -188,34 +188,13 @@ impl Iam {
         Ok(self.store.modify_role(name, Box::new(edit)).await?)
     }
 
-    pub async fn put_role_permissions_boundary(&self, role_name: &str, arn: &str) -> Result<()> {
-        let arn = self.boundary_policy(arn).await?;
-        self.modify_role(role_name, move |r| {
-            r.permissions_boundary = Some(arn);
-            Ok(())
-        })
-        .await
-        .map(drop)
-    }
-
-    pub async fn delete_role_permissions_boundary(&self, role_name: &str) -> Result<()> {
-        self.modify_role(role_name, |r| {
-            r.permissions_boundary = None;
-            Ok(())
-        })
-        .await
-        .map(drop)
-    }
-
     // ----- roles -----
 
     pub async fn create_role(&self, input: CreateRole<'_>) -> Result<Role> {
         validate::role_name(input.name)?;
         let path = validate::path_or_root(input.path)?;
         validate::policy_document("assumeRolePolicyDocument", input.trust_policy)?;
-        if let Some(d) = input.description {
-            validate::description(d)?;
-        }
+        validate::description(input.description)?;
         let max_session_duration = input
             .max_session_duration
             .map(validate::max_session_duration)
@@ -244,9 +223,7 @@ impl Iam {
         description: Option<&str>,
         max_session_duration: Option<i64>,
     ) -> Result<()> {
-        if let Some(d) = description {
-            validate::description(d)?;
-        }
+        validate::description(description)?;
         let max = max_session_duration
             .map(validate::max_session_duration)
             .transpose()?;
@@ -316,9 +293,7 @@ impl Iam {
         validate::policy_name(input.name)?;
         let path = validate::path_or_root(input.path)?;
         validate::policy_document("policyDocument", input.document)?;
-        if let Some(d) = input.description {
-            validate::description(d)?;
-        }
+        validate::description(input.description)?;
         validate::tags(&input.tags)?;
         check_policy(input.document, DocumentKind::Managed)?;
         let entity = self.new_entity(IdPrefix::ManagedPolicy, "policy", path, input.name);
@@ -516,19 +491,6 @@ impl Iam {
                 found.ok_or_else(|| invalid(format!("Value ({a}) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN")))
             }
         }
-    }
-
-    pub async fn list_instance_profiles_for_role(
-        &self,
-        role_name: &str,
-        page: &PageRequest,
-    ) -> Result<Page<InstanceProfile>> {
-        let role = self.get_role(role_name).await?;
-        let items = self
-            .store
-            .list_instance_profiles_for_role(&role.id, page)
-            .await?;
-        Ok(Page::by_name(items, page))
     }
 
     pub async fn delete_instance_profile(&self, name: &str) -> Result<()> {

@@ -1,6 +1,7 @@
 //! What IAM's roles, users, groups and instance profiles share: found by name (the name checked
 //! first, IAM's NoSuchEntity when absent), listed under a path prefix in name order, and (all but
-//! groups) tagged and untagged inside one store transaction.
+//! groups) tagged and untagged inside one store transaction; roles and users have a permissions
+//! boundary.
 
 use crate::iam::Iam;
 use crate::iam_principals::{group_name, user_name};
@@ -34,6 +35,27 @@ macro_rules! named_entities {
             }
         )*}
     };
+}
+
+/// One row per listing of entities related to another: `method: Listed of Owner { owner's
+/// getter, store lister by the owner's id }`, in name order.
+macro_rules! related_entities {
+    ($($method:ident: $listed:ident of $owner:ident { $get:ident, $list:ident })*) => {
+        impl Iam {$(
+            pub async fn $method(&self, name: &str, page: &PageRequest) -> Result<Page<$listed>> {
+                let owner: $owner = self.$get(name).await?;
+                let items = self.store().$list(&owner.id, page).await?;
+                Ok(Page::by_name(items, page))
+            }
+        )*}
+    };
+}
+
+related_entities! {
+    list_instance_profiles_for_role: InstanceProfile of Role {
+        get_role, list_instance_profiles_for_role
+    }
+    list_groups_for_user: Group of User { get_user, list_groups_for_user }
 }
 
 named_entities! {
@@ -80,4 +102,36 @@ tagged_entities! {
         validate::instance_profile_name, modify_instance_profile,
         tag_instance_profile, untag_instance_profile
     }
+}
+
+/// One row per kind: `Kind { store editor, put method, delete method }` of its permissions
+/// boundary (a managed policy's ARN, checked to exist).
+macro_rules! bounded_entities {
+    ($($entity:ident { $modify:ident, $put:ident, $delete:ident })*) => {
+        impl Iam {$(
+            pub async fn $put(&self, name: &str, arn: &str) -> Result<()> {
+                let arn = self.boundary_policy(arn).await?;
+                self.$modify(name, move |e: &mut $entity| {
+                    e.permissions_boundary = Some(arn);
+                    Ok(())
+                })
+                .await?;
+                Ok(())
+            }
+
+            pub async fn $delete(&self, name: &str) -> Result<()> {
+                self.$modify(name, |e: &mut $entity| {
+                    e.permissions_boundary = None;
+                    Ok(())
+                })
+                .await?;
+                Ok(())
+            }
+        )*}
+    };
+}
+
+bounded_entities! {
+    Role { modify_role, put_role_permissions_boundary, delete_role_permissions_boundary }
+    User { modify_user, put_user_permissions_boundary, delete_user_permissions_boundary }
 }

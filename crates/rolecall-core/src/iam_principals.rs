@@ -74,7 +74,7 @@ impl Iam {
         Ok(user)
     }
 
-    async fn modify_user(
+    pub(crate) async fn modify_user(
         &self,
         name: &str,
         edit: impl FnOnce(&mut User) -> Result<()> + Send + 'static,
@@ -118,23 +118,6 @@ impl Iam {
         user_name(name)?;
         // The login profile is counted in the delete's transaction (first, as AWS reports it).
         Ok(self.store().delete_user(name).await?)
-    }
-
-    pub async fn put_user_permissions_boundary(&self, name: &str, arn: &str) -> Result<()> {
-        let arn = self.boundary_policy(arn).await?;
-        self.modify_user(name, move |user| {
-            user.permissions_boundary = Some(arn);
-            Ok(())
-        })
-        .await
-    }
-
-    pub async fn delete_user_permissions_boundary(&self, name: &str) -> Result<()> {
-        self.modify_user(name, |user| {
-            user.permissions_boundary = None;
-            Ok(())
-        })
-        .await
     }
 
     // ----- access keys -----
@@ -235,16 +218,6 @@ impl Iam {
         let g = self.get_group(group).await?;
         let u = self.get_user(user).await?;
         Ok(self.store().remove_user_from_group(&g.id, &u.id).await?)
-    }
-
-    pub async fn list_groups_for_user(
-        &self,
-        user: &str,
-        page: &PageRequest,
-    ) -> Result<Page<Group>> {
-        let u = self.get_user(user).await?;
-        let items = self.store().list_groups_for_user(&u.id, page).await?;
-        Ok(Page::by_name(items, page))
     }
 
     // ----- policies of roles, users and groups -----
