@@ -460,7 +460,8 @@ pub trait Described: NetworkItem {
 /// One row per kind: `Kind(id check, NotFound error, how the message names the id) |item,
 /// owner| [filter fields]`.
 macro_rules! described {
-    ($($item:ident($check:path, $not_found:path, $noun:literal) |$it:ident, $owner:ident| $fields:expr;)*) => {$(
+    ($($item:ident($check:path, $not_found:path, $noun:literal)
+        |$it:ident, $owner:ident| $fields:expr;)*) => {$(
         impl Described for $item {
             fn check_id(id: &str) -> Result<()> {
                 $check(id)
