@@ -34,26 +34,25 @@ pub fn pattern(
     }
 }
 
-pub fn min_value(field: &str, shown: &str, n: i64, min: i64) -> Result<(), ApiError> {
-    if n < min {
-        return Err(violation(
-            field,
-            shown,
-            &format!("Member must have value greater than or equal to {min}"),
-        ));
-    }
-    Ok(())
-}
-
-pub fn max_value(field: &str, shown: &str, n: i64, max: i64) -> Result<(), ApiError> {
-    if n > max {
-        return Err(violation(
-            field,
-            shown,
-            &format!("Member must have value less than or equal to {max}"),
-        ));
-    }
-    Ok(())
+/// A number within the model's `min` and `max` (either may be absent); `shown` is the value as
+/// the message quotes it.
+pub fn value_range(
+    field: &str,
+    shown: &str,
+    n: i64,
+    min: Option<i64>,
+    max: Option<i64>,
+) -> Result<(), ApiError> {
+    let bound = match (min, max) {
+        (Some(min), _) if n < min => format!("greater than or equal to {min}"),
+        (_, Some(max)) if n > max => format!("less than or equal to {max}"),
+        _ => return Ok(()),
+    };
+    Err(violation(
+        field,
+        shown,
+        &format!("Member must have value {bound}"),
+    ))
 }
 
 /// An integer parameter (surrounding whitespace allowed).
@@ -271,12 +270,7 @@ impl<'p> Reader<'p> {
         } else {
             n.to_string()
         };
-        if let Some(min) = c.min {
-            min_value(&field, &shown, n, min)?;
-        }
-        if let Some(max) = c.max {
-            max_value(&field, &shown, n, max)?;
-        }
+        value_range(&field, &shown, n, c.min, c.max)?;
         Ok(n)
     }
 
