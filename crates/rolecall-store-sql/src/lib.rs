@@ -71,6 +71,9 @@ pub trait Dialect: Send + Sync + 'static {
     /// The schema, from [`schema_migrations!`]: (version, SQL run in order), ascending; each
     /// version is applied once.
     const MIGRATIONS: &'static [Migration];
+    /// Which words this database's SQL has for the `{markers}` of the shared migrations that
+    /// differ between the databases only in a few words; see [`migration_sql`].
+    const MIGRATION_WORDS: MigrationWords;
 
     /// The clause appended to a SELECT in a write transaction to lock the rows it reads ("" where
     /// writers are serialized anyway).
@@ -387,7 +390,9 @@ where
                 .await?;
         if done.is_none() {
             for sql in *parts {
-                sqlx::raw_sql(sql).execute(&mut *tx).await?;
+                sqlx::raw_sql(&migration_sql::<D>(sql))
+                    .execute(&mut *tx)
+                    .await?;
             }
             sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
                 .bind(*version)
@@ -396,6 +401,44 @@ where
         }
     }
     tx.commit().await
+}
+
+/// The words a database's SQL has for the markers of the shared migrations
+/// ([`Dialect::MIGRATION_WORDS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrationWords {
+    Sqlite,
+    Postgres,
+}
+
+/// The markers of the shared migrations and each database's words for them, side by side:
+/// (marker, SQLite's, PostgreSQL's). SQLite's key-only tables have no rowid (the key is the only
+/// b-tree); its JSON has no booleans and is text already.
+const MIGRATION_MARKERS: &[(&str, &str, &str)] = &[
+    ("{table_options}", " WITHOUT ROWID", ""),
+    ("{json_array}", "json_array", "json_build_array"),
+    ("{json_object}", "json_object", "json_build_object"),
+    (
+        "{read_only_json}",
+        "CASE WHEN read_only THEN json('true') ELSE json('false') END",
+        "read_only",
+    ),
+    ("{resources_json}", "json(resources)", "resources::json"),
+    ("{json_as_text}", "", "::text"),
+];
+
+/// A migration's SQL as the dialect runs it: each marker replaced by the dialect's words (an
+/// unknown marker is left, and fails as a syntax error).
+pub fn migration_sql<D: Dialect>(sql: &str) -> String {
+    MIGRATION_MARKERS
+        .iter()
+        .fold(sql.to_string(), |sql, (marker, sqlite, postgres)| {
+            let words = match D::MIGRATION_WORDS {
+                MigrationWords::Sqlite => sqlite,
+                MigrationWords::Postgres => postgres,
+            };
+            sql.replace(marker, words)
+        })
 }
 
 /// A schema version and its SQL: the dialect's own file and/or portable SQL, run in order.
@@ -423,7 +466,7 @@ macro_rules! schema_migrations {
             (
                 10,
                 &[
-                    include_str!("../migrations/0010_audit_lookup.sql"),
+                    $crate::migrations::AUDIT_LOOKUP,
                     $crate::migrations::AUDIT_LOG,
                 ],
             ),
@@ -435,7 +478,7 @@ macro_rules! schema_migrations {
                 12,
                 &[
                     $crate::migrations::AUDIT_SEGMENTS,
-                    include_str!("../migrations/0012_audit_segment_key.sql"),
+                    $crate::migrations::AUDIT_SEGMENT_KEY,
                     $crate::migrations::AUDIT_SEGMENTS_TAIL,
                 ],
             ),
@@ -456,15 +499,18 @@ pub mod migrations {
     /// 4: the change feed (`change_feed`, `changes`).
     pub const CHANGE_FEED: &str = include_str!("../migrations/0004_change_feed.sql");
     /// 7: the audit trail (`audit_events`, `audit_event_resources`; replaced by 10's
-    /// `audit_log` and `audit_lookup`, whose portable part each dialect includes after its own
-    /// `audit_lookup`).
+    /// `audit_lookup` and `audit_log`).
     pub const AUDIT: &str = include_str!("../migrations/0007_audit.sql");
-    /// 10 (after each dialect's `audit_lookup` table): the audit log, carrying 7's events over.
+    /// 10: the audit trail's lookup table (with the dialect's markers).
+    pub const AUDIT_LOOKUP: &str = include_str!("../migrations/0010_audit_lookup.sql");
+    /// 10 (after `audit_lookup`): the audit log, carrying 7's events over.
     pub const AUDIT_LOG: &str = include_str!("../migrations/0010_audit_log.sql");
-    /// 12 (before each dialect's `audit_segment_key` table and its conversion of 10's events):
-    /// the audit trail in segments.
+    /// 12: the audit trail in segments.
     pub const AUDIT_SEGMENTS: &str = include_str!("../migrations/0012_audit_segments.sql");
-    /// 12 (after the dialect's part): 10's lookup rows become key rows; 10's tables go.
+    /// 12 (after the segments' table, with the dialect's markers): their key table, and 10's
+    /// events as segments of one.
+    pub const AUDIT_SEGMENT_KEY: &str = include_str!("../migrations/0012_audit_segment_key.sql");
+    /// 12 (last): 10's lookup rows become key rows; 10's tables go.
     pub const AUDIT_SEGMENTS_TAIL: &str =
         include_str!("../migrations/0012_audit_segments_tail.sql");
 }
