@@ -2,14 +2,15 @@
 //! instance queries done in the database (DescribeInstanceStatus, DescribeTags).
 
 use crate::{
-    Args, Dialect, RowLock, SqlStore, all_from_json, backend, from, from_json, is_unique_violation,
-    limit, rows_affected, to_json,
+    Dialect, RowLock, SqlStore, all_from_json, backend, from, from_json, is_unique_violation,
+    known_errors, limit, rows_affected, to_json,
 };
 use rolecall_core::model::*;
 use rolecall_core::{
     EntityKind, Error, Missing, PageRequest, StoreError, StoreResult as Result, Taken,
 };
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
+use rolecall_sql_bounds::sql_bounds;
+use sqlx::Database;
 
 type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
 
@@ -63,16 +64,8 @@ fn any_of(column: &str, values: &[String], binds: &mut Vec<String>) -> String {
     format!("({})", parts.join(" OR "))
 }
 
-impl<D: Dialect> SqlStore<D>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
-    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db>,
-    for<'q> String: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'q> bool: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    usize: ColumnIndex<<D::Db as Database>::Row>,
-{
+#[sql_bounds(D::Db)]
+impl<D: Dialect> SqlStore<D> {
     /// Rewrites the instance's tag rows from its document (last value of a key wins).
     pub(crate) async fn sync_instance_tags(tx: &mut Conn<D>, i: &Instance) -> Result<()> {
         sqlx::query("DELETE FROM ec2_tags WHERE resource_id = $1")
@@ -119,12 +112,10 @@ where
         .bind(to_json(i)?)
         .execute(&mut *tx)
         .await;
-        match res {
-            Err(e) if is_unique_violation(&e, Some(live_ip_index)) => {
-                return Err(StoreError::Conflict(Taken::PrivateIp(i.private_ip.clone())));
-            }
-            other => other.map_err(|e| backend(&e))?,
-        };
+        known_errors(res, |e| {
+            is_unique_violation(e, Some(live_ip_index))
+                .then(|| StoreError::Conflict(Taken::PrivateIp(i.private_ip.clone())))
+        })?;
         Self::sync_instance_tags(tx, i).await
     }
 
@@ -137,12 +128,11 @@ where
         .bind(to_json(&t.instance_ids)?)
         .execute(&mut *tx)
         .await;
-        match res {
-            Err(e) if is_unique_violation(&e, None) => {
-                Err(StoreError::Conflict(Taken::ClientToken(t.token.clone())))
-            }
-            other => other.map(|_| ()).map_err(|e| backend(&e)),
-        }
+        known_errors(res, |e| {
+            is_unique_violation(e, None)
+                .then(|| StoreError::Conflict(Taken::ClientToken(t.token.clone())))
+        })
+        .map(drop)
     }
 
     pub(crate) async fn client_token_row(&self, token: &str) -> Result<Option<ClientToken>> {
@@ -198,14 +188,13 @@ where
             .bind(to_json(item)?)
             .execute(&mut *w.tx)
             .await;
-            match res {
-                Err(e) if is_unique_violation(&e, None) => {
-                    return Err(StoreError::Conflict(Taken::DefaultNetwork(
+            known_errors(res, |e| {
+                is_unique_violation(e, None).then(|| {
+                    StoreError::Conflict(Taken::DefaultNetwork(
                         key.unwrap_or_else(|| item.id().to_string()),
-                    )));
-                }
-                other => other.map_err(|e| backend(&e))?,
-            };
+                    ))
+                })
+            })?;
         }
         w.commit().await
     }

@@ -29,16 +29,14 @@ pub use ec2_query::PatternMatch;
 
 use rolecall_core::model::PolicyVersion;
 use rolecall_core::{EntityKind, Missing, PageRequest, StoreError, StoreResult};
+use rolecall_sql_bounds::sql_bounds;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::any::AnyQueryResult;
 use sqlx::error::DatabaseError;
 use sqlx::pool::PoolOptions;
 use sqlx::query::QueryScalar;
-use sqlx::{
-    ColumnIndex, Connection, Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction,
-    Type,
-};
+use sqlx::{Connection, Database, Pool, Transaction};
 use std::path::Path;
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -136,15 +134,9 @@ pub(crate) struct Write<'s, DB: Database> {
     changes: Vec<(EntityKind, String)>,
 }
 
+#[sql_bounds(DB)]
 impl<DB: Database> Write<'_, DB>
 where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> String: Encode<'q, DB> + Type<DB>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> bool: Encode<'q, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
     DB::QueryResult: Into<AnyQueryResult>,
 {
     /// Runs a statement with text parameters (`$1`, `$2`, ... in order) in this transaction:
@@ -209,6 +201,15 @@ pub(crate) fn backend(e: &sqlx::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// A statement's result, with the database errors `known` recognizes as the store's own (a
+/// unique or foreign-key violation, a backstop trigger) and any other as a backend error.
+pub(crate) fn known_errors<T>(
+    res: Result<T, sqlx::Error>,
+    known: impl FnOnce(&sqlx::Error) -> Option<StoreError>,
+) -> StoreResult<T> {
+    res.map_err(|e| known(&e).unwrap_or_else(|| backend(&e)))
+}
+
 pub(crate) fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("encode: {e}")))
 }
@@ -263,16 +264,8 @@ pub(crate) fn version(
     })
 }
 
-impl<D: Dialect> SqlStore<D>
-where
-    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
-    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
-    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db>,
-    for<'q> String: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'q> bool: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    usize: ColumnIndex<<D::Db as Database>::Row>,
-{
+#[sql_bounds(D::Db)]
+impl<D: Dialect> SqlStore<D> {
     /// Connects with `options` (a pool of `max_connections`) and applies pending migrations.
     pub async fn connect_with(
         options: ConnectOptionsOf<D>,
@@ -365,13 +358,11 @@ where
 
 /// Applies the dialect's migrations up to `until` (all when `None`), each once, in one
 /// transaction after the dialect's migration lock.
-pub async fn migrate<D: Dialect>(pool: &Pool<D::Db>, until: Option<i64>) -> Result<(), sqlx::Error>
-where
-    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
-    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
-    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    usize: ColumnIndex<<D::Db as Database>::Row>,
-{
+#[sql_bounds(D::Db)]
+pub async fn migrate<D: Dialect>(
+    pool: &Pool<D::Db>,
+    until: Option<i64>,
+) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     if let Some(lock) = D::MIGRATION_LOCK {
         sqlx::raw_sql(lock).execute(&mut *tx).await?;

@@ -2,8 +2,8 @@
 
 use crate::store::{check, policy_checks};
 use crate::{
-    Args, Dialect, RowLock, SqlStore, all_from_json, backend, from, from_json, is_raised,
-    is_unique_violation, key, limit, to_json,
+    Dialect, RowLock, SqlStore, all_from_json, backend, from, from_json, is_raised,
+    is_unique_violation, key, known_errors, limit, to_json,
 };
 use async_trait::async_trait;
 use rolecall_core::login_profiles::LOGIN_PROFILE_META_PREFIX;
@@ -12,9 +12,7 @@ use rolecall_core::{
     Dependents, Edit, EntityKind, Limit, Missing, Owner, OwnerKind, PageRequest, PrincipalStore,
     StoreError, StoreResult as Result, Taken,
 };
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
-
-type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
+use rolecall_sql_bounds::sql_bounds;
 
 /// The feed's name for the policies of an owner: a role's are `RolePolicy` (nothing IMDS serves
 /// depends on them); a user's or group's count as the user or group.
@@ -26,51 +24,9 @@ fn owner_entity(kind: OwnerKind) -> EntityKind {
     }
 }
 
-fn owner_table(kind: OwnerKind) -> &'static str {
-    match kind {
-        OwnerKind::Role => "roles",
-        OwnerKind::User => "users",
-        OwnerKind::Group => "groups",
-    }
-}
-
-/// Policies have no foreign key to their (role, user or group) owner, so writers take a KEY
-/// SHARE lock on the owner's row (the writer mutex in SQLite): it conflicts with the FOR UPDATE
-/// lock the owner's delete holds while it checks for policies, so no policy outlives its owner.
-async fn lock_owner<D: Dialect>(tx: &mut Conn<D>, owner: Owner<'_>) -> Result<()>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
-    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db>,
-    for<'q> String: Decode<'q, D::Db> + Type<D::Db>,
-    usize: ColumnIndex<<D::Db as Database>::Row>,
-{
-    let found: Option<String> = sqlx::query_scalar(&format!(
-        "SELECT id FROM {} WHERE id = $1{}",
-        owner_table(owner.kind()),
-        D::row_lock(RowLock::KeyShare)
-    ))
-    .bind(owner.id())
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(|e| backend(&e))?;
-    match found {
-        Some(_) => Ok(()),
-        None => Err(StoreError::NotFound(Missing::Owner(owner.kind()))),
-    }
-}
-
+#[sql_bounds(D::Db)]
 #[async_trait]
-impl<D: Dialect> PrincipalStore for SqlStore<D>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
-    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db>,
-    for<'q> String: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'q> bool: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    usize: ColumnIndex<<D::Db as Database>::Row>,
-{
+impl<D: Dialect> PrincipalStore for SqlStore<D> {
     // ----- users -----
 
     async fn insert_user(&self, user: &User) -> Result<()> {
@@ -101,12 +57,10 @@ where
             .bind(&user.id)
             .execute(&mut *w.tx)
             .await;
-        match res {
-            Err(e) if is_unique_violation(&e, None) => {
-                return Err(StoreError::Conflict(Taken::User(user.name.clone())));
-            }
-            other => other.map_err(|e| backend(&e))?,
-        };
+        known_errors(res, |e| {
+            is_unique_violation(e, None)
+                .then(|| StoreError::Conflict(Taken::User(user.name.clone())))
+        })?;
         // Access keys name their user: follow a rename.
         let keys: Vec<String> =
             sqlx::query_scalar("SELECT data FROM access_keys WHERE user_id = $1")
@@ -198,13 +152,11 @@ where
         .bind(user_id)
         .execute(&mut *w.tx)
         .await;
-        match res {
-            // The user or the group was deleted since the caller looked it up.
-            Err(e) if Self::is_fk_violation(&e) => {
-                return Err(StoreError::NotFound(Missing::UserOrGroup));
-            }
-            other => other.map_err(|e| backend(&e))?,
-        };
+        // A foreign-key violation: the user or the group was deleted since the caller looked it
+        // up.
+        known_errors(res, |e| {
+            Self::is_fk_violation(e).then_some(StoreError::NotFound(Missing::UserOrGroup))
+        })?;
         w.record(EntityKind::Group, group_id);
         w.record(EntityKind::User, user_id);
         w.commit().await
@@ -251,7 +203,7 @@ where
 
     async fn put_owner_policy(&self, owner: Owner<'_>, name: &str, document: &str) -> Result<()> {
         let mut w = self.begin().await?;
-        lock_owner::<D>(&mut w.tx, owner).await?;
+        Self::lock_owner(&mut w.tx, owner).await?;
         sqlx::query(
             "INSERT INTO principal_policies (owner_kind, owner_id, name, document) \
              VALUES ($1, $2, $3, $4) \
@@ -320,7 +272,7 @@ where
 
     async fn attach_owner_policy(&self, owner: Owner<'_>, policy_arn: &str) -> Result<()> {
         let mut w = self.begin().await?;
-        lock_owner::<D>(&mut w.tx, owner).await?;
+        Self::lock_owner(&mut w.tx, owner).await?;
         // The policy's foreign key locks its row (KEY SHARE): a concurrent delete of the policy
         // either waits for this or makes it find nothing.
         let sql = "INSERT INTO principal_attached_policies (owner_kind, owner_id, policy_id) \
@@ -406,10 +358,9 @@ where
             .bind(to_json(k)?)
             .execute(&mut *w.tx)
             .await;
-        match res {
-            Err(e) if is_raised(&e, "access key limit") => return Err(limit_reached),
-            other => other.map_err(|e| backend(&e))?,
-        };
+        known_errors(res, |e| {
+            is_raised(e, "access key limit").then_some(limit_reached)
+        })?;
         w.record(EntityKind::AccessKey, &k.id);
         w.commit().await
     }

@@ -2,8 +2,8 @@
 
 use crate::ec2_query::{Query, association_target, instance_target};
 use crate::{
-    Args, Dialect, RowLock, SqlStore, Write, all_from_json, backend, from, from_json, is_raised,
-    is_unique_violation, key, limit, to_json, version,
+    Dialect, RowLock, SqlStore, Write, all_from_json, backend, from, from_json, is_raised,
+    is_unique_violation, key, known_errors, limit, to_json, version,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -11,12 +11,13 @@ use rolecall_core::audit::{AuditEvent, AuditQuery, AuditTail};
 use rolecall_core::ec2::Filter;
 use rolecall_core::model::*;
 use rolecall_core::{
-    ChangesSince, Dependents, Edit, EntityKind, InstanceDoc, Limit, Missing, OwnerKind,
+    ChangesSince, Dependents, Edit, EntityKind, InstanceDoc, Limit, Missing, Owner, OwnerKind,
     PageRequest, Store, StoreError, StoreResult as Result, Taken,
 };
+use rolecall_sql_bounds::sql_bounds;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
+use sqlx::Database;
 
 type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
 
@@ -43,6 +44,14 @@ pub(crate) fn policy_checks(kind: OwnerKind) -> [Check; 2] {
     ]
 }
 
+fn owner_table(kind: OwnerKind) -> &'static str {
+    match kind {
+        OwnerKind::Role => "roles",
+        OwnerKind::User => "users",
+        OwnerKind::Group => "groups",
+    }
+}
+
 /// The `ended_at` column of an association's row from two parameters (ended? and its
 /// timestamp): when it ended (unix milliseconds), NULL while it is active.
 fn ended_at(ended: &str, timestamp: &str) -> String {
@@ -56,16 +65,8 @@ const LIVE_PRIVATE_IP: &str = "instances_live_private_ip";
 const UNIT_SEPARATOR: char = '\u{1f}';
 const RECORD_SEPARATOR: char = '\u{1e}';
 
-impl<D: Dialect> SqlStore<D>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
-    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db>,
-    for<'q> String: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'q> bool: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    usize: ColumnIndex<<D::Db as Database>::Row>,
-{
+#[sql_bounds(D::Db)]
+impl<D: Dialect> SqlStore<D> {
     /// Inserts a name-keyed document (`table(id, name_key, path, data)`); a name taken in any
     /// case is `taken`.
     pub(crate) async fn insert_named<T: Serialize + Sync>(
@@ -86,12 +87,22 @@ where
         .bind(to_json(doc)?)
         .execute(&mut *w.tx)
         .await;
-        match res {
-            Err(e) if is_unique_violation(&e, None) => return Err(StoreError::Conflict(taken())),
-            other => other.map_err(|e| backend(&e))?,
-        };
+        known_errors(res, |e| {
+            is_unique_violation(e, None).then(|| StoreError::Conflict(taken()))
+        })?;
         w.record(kind, entity);
         w.commit().await
+    }
+
+    /// Policies have no foreign key to their (role, user or group) owner, so writers take a KEY
+    /// SHARE lock on the owner's row (the writer mutex in SQLite): it conflicts with the FOR
+    /// UPDATE lock the owner's delete holds while it checks for policies, so no policy outlives
+    /// its owner.
+    pub(crate) async fn lock_owner(tx: &mut Conn<D>, owner: Owner<'_>) -> Result<()> {
+        let (table, missing) = (owner_table(owner.kind()), || Missing::Owner(owner.kind()));
+        Self::locked_id(tx, table, "id", owner.id(), RowLock::KeyShare, missing)
+            .await
+            .map(drop)
     }
 
     /// The document whose `column` is `value`.
@@ -214,10 +225,9 @@ where
             .bind(&id)
             .execute(&mut *w.tx)
             .await;
-        match res {
-            Err(e) if Self::is_fk_violation(&e) => return Err(StoreError::InUse(backstop)),
-            other => other.map_err(|e| backend(&e))?,
-        };
+        known_errors(res, |e| {
+            Self::is_fk_violation(e).then_some(StoreError::InUse(backstop))
+        })?;
         w.record(kind, entity);
         w.commit().await
     }
@@ -375,12 +385,11 @@ where
         .bind(a.timestamp.timestamp_millis())
         .execute(&mut *tx)
         .await;
-        match res {
-            Err(e) if is_unique_violation(&e, Some("associations_one_active")) => Err(
-                StoreError::Conflict(Taken::ActiveAssociation(a.instance_id.clone())),
-            ),
-            other => other.map(drop).map_err(|e| backend(&e)),
-        }
+        known_errors(res, |e| {
+            is_unique_violation(e, Some("associations_one_active"))
+                .then(|| StoreError::Conflict(Taken::ActiveAssociation(a.instance_id.clone())))
+        })
+        .map(drop)
     }
 
     async fn set_association(tx: &mut Conn<D>, a: &Association) -> Result<()> {
@@ -491,17 +500,9 @@ where
     }
 }
 
+#[sql_bounds(D::Db)]
 #[async_trait]
-impl<D: Dialect> Store for SqlStore<D>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
-    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db>,
-    for<'q> String: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'q> bool: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    usize: ColumnIndex<<D::Db as Database>::Row>,
-{
+impl<D: Dialect> Store for SqlStore<D> {
     async fn get_meta(&self, k: &str) -> Result<Option<String>> {
         sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
             .bind(k)
@@ -541,17 +542,16 @@ where
         // KEY SHARE conflicts with the FOR UPDATE DeleteUser holds while it counts the user's
         // documents (the writer mutex in SQLite): either the edit sees no user, or the delete
         // sees the document.
-        let found: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT id FROM users WHERE id = $1{}",
-            D::row_lock(RowLock::KeyShare)
-        ))
-        .bind(user_id)
-        .fetch_optional(&mut *w.tx)
-        .await
-        .map_err(|e| backend(&e))?;
-        if found.is_none() {
-            return Err(StoreError::NotFound(Missing::User(user_id.into())));
-        }
+        let missing = || Missing::User(user_id.into());
+        Self::locked_id(
+            &mut w.tx,
+            "users",
+            "id",
+            user_id,
+            RowLock::KeyShare,
+            missing,
+        )
+        .await?;
         let value = Self::edit_meta_in(&mut w.tx, k, edit).await?;
         w.record(EntityKind::User, user_id);
         w.commit().await?;
@@ -624,12 +624,10 @@ where
         .bind(to_json(policy)?)
         .execute(&mut *w.tx)
         .await;
-        match res {
-            Err(e) if is_unique_violation(&e, None) => {
-                return Err(StoreError::Conflict(Taken::Policy(policy.name.clone())));
-            }
-            other => other.map_err(|e| backend(&e))?,
-        };
+        known_errors(res, |e| {
+            is_unique_violation(e, None)
+                .then(|| StoreError::Conflict(Taken::Policy(policy.name.clone())))
+        })?;
         sqlx::query(
             "INSERT INTO policy_versions (policy_id, version_id, document, is_default, create_date) \
              VALUES ($1, $2, $3, TRUE, $4)",
@@ -807,10 +805,9 @@ where
         .bind(now.to_rfc3339())
         .execute(&mut *w.tx)
         .await;
-        match res {
-            Err(e) if is_raised(&e, "policy version limit") => return Err(limit_reached),
-            other => other.map_err(|e| backend(&e))?,
-        };
+        known_errors(res, |e| {
+            is_raised(e, "policy version limit").then_some(limit_reached)
+        })?;
         let default = set_default.then_some(version.version_id.as_str());
         Self::set_default(&mut w.tx, &id, &mut policy, default, now).await?;
         w.record(EntityKind::Policy, id);
@@ -996,15 +993,15 @@ where
                 .bind(role_id)
                 .execute(&mut *w.tx)
                 .await;
-        match res {
-            Err(e) if is_unique_violation(&e, None) => {
-                return Err(StoreError::LimitExceeded(Limit::RolesPerInstanceProfile));
+        known_errors(res, |e| {
+            if is_unique_violation(e, None) {
+                Some(StoreError::LimitExceeded(Limit::RolesPerInstanceProfile))
+            } else if Self::is_fk_violation(e) {
+                Some(StoreError::NotFound(Missing::RoleOrInstanceProfile))
+            } else {
+                None
             }
-            Err(e) if Self::is_fk_violation(&e) => {
-                return Err(StoreError::NotFound(Missing::RoleOrInstanceProfile));
-            }
-            other => other.map_err(|e| backend(&e))?,
-        };
+        })?;
         Self::record_profile(&mut w, profile_id).await?;
         w.commit().await
     }
@@ -1246,13 +1243,10 @@ where
         .bind(now.timestamp_millis())
         .execute(&mut *w.tx)
         .await;
-        match res {
-            Err(e) if is_unique_violation(&e, Some(LIVE_PRIVATE_IP)) => {
-                let ip = instance.private_ip.clone();
-                return Err(StoreError::Conflict(Taken::PrivateIp(ip)));
-            }
-            other => other.map_err(|e| backend(&e))?,
-        };
+        known_errors(res, |e| {
+            is_unique_violation(e, Some(LIVE_PRIVATE_IP))
+                .then(|| StoreError::Conflict(Taken::PrivateIp(instance.private_ip.clone())))
+        })?;
         if held && !instance.state.holds_association() {
             let active: Vec<String> = sqlx::query_scalar(&format!(
                 "SELECT data FROM associations WHERE instance_id = $1 \

@@ -2,12 +2,13 @@
 //! written under schema version 2 survive migration 3 and read back through core as before.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use crate::{Args, Dialect, SqlStore, migrate, migration_sql};
+use crate::{Dialect, SqlStore, migrate, migration_sql};
 use rolecall_core::iam::Iam;
 use rolecall_core::model::{Group, ManagedPolicy, Role, User};
 use rolecall_core::{DynStore, Error, OwnerKind, PageRequest, Store, StoreResult};
+use rolecall_sql_bounds::sql_bounds;
 use serde::Serialize;
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Type};
+use sqlx::Pool;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -117,15 +118,12 @@ impl Upgrade {
 /// Migrates `pool`'s fresh database to the upgrade's version, writes its rows, closes the pool,
 /// opens the store with `reopen` (which applies the remaining migrations) and checks what core
 /// reads.
+#[sql_bounds(D::Db)]
 pub async fn check<D, F>(upgrade: Upgrade, pool: Pool<D::Db>, reopen: F)
 where
     D: Dialect,
     F: Future<Output = StoreResult<SqlStore<D>>>,
     SqlStore<D>: Store,
-    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
-    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
-    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    usize: ColumnIndex<<D::Db as Database>::Row>,
 {
     // Shown with a failure: which upgrade it was.
     eprintln!("upgrade: {upgrade:?}");
