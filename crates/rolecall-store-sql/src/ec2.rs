@@ -3,7 +3,7 @@
 
 use crate::{
     Dialect, RowLock, SqlStore, all_from_json, backend, from, from_json, is_unique_violation,
-    known_errors, limit, rows_affected, to_json,
+    known_errors, limit, to_json,
 };
 use rolecall_core::model::*;
 use rolecall_core::{
@@ -68,13 +68,18 @@ fn any_of(column: &str, values: &[String], binds: &mut Vec<String>) -> String {
 impl<D: Dialect> SqlStore<D> {
     /// Rewrites the instance's tag rows from its document (last value of a key wins).
     pub(crate) async fn sync_instance_tags(tx: &mut Conn<D>, i: &Instance) -> Result<()> {
+        Self::replace_tags(tx, &i.id, "instance", &i.tags).await
+    }
+
+    /// Replaces the resource's tag rows with `tags` (last value of a key wins).
+    async fn replace_tags(tx: &mut Conn<D>, id: &str, rtype: &str, tags: &[Tag]) -> Result<()> {
         sqlx::query("DELETE FROM ec2_tags WHERE resource_id = $1")
-            .bind(&i.id)
+            .bind(id)
             .execute(&mut *tx)
             .await
             .map_err(|e| backend(&e))?;
-        for t in &i.tags {
-            Self::upsert_tag(tx, &i.id, "instance", t).await?;
+        for t in tags {
+            Self::upsert_tag(tx, id, rtype, t).await?;
         }
         Ok(())
     }
@@ -136,12 +141,8 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     pub(crate) async fn client_token_row(&self, token: &str) -> Result<Option<ClientToken>> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT request, instance_ids FROM ec2_client_tokens WHERE token = $1")
-                .bind(token)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| backend(&e))?;
+        let sql = "SELECT request, instance_ids FROM ec2_client_tokens WHERE token = $1";
+        let row: Option<(String, String)> = self.row(sql, &[token]).await?;
         row.map(|(request, ids)| {
             Ok(ClientToken {
                 token: token.to_string(),
@@ -240,32 +241,21 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     pub(crate) async fn network_by_ids(&self, ids: &[String]) -> Result<Vec<NetworkResource>> {
-        let sql = format!(
-            "SELECT data FROM ec2_network WHERE {} ORDER BY id",
-            D::in_list("id", 1)
-        );
-        let rows = D::bind_list(sqlx::query_scalar(&sql), ids)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| backend(&e))?;
-        self.with_tags(all_from_json(&rows)?).await
+        let items = self
+            .docs_in("ec2_network", "id", ids, " ORDER BY id")
+            .await?;
+        self.with_tags(items).await
     }
 
     pub(crate) async fn delete_network_row(&self, id: &str) -> Result<bool> {
         let mut w = self.begin().await?;
-        let res = sqlx::query("DELETE FROM ec2_network WHERE id = $1")
-            .bind(id)
-            .execute(&mut *w.tx)
-            .await
-            .map_err(|e| backend(&e))?;
-        let gone = rows_affected(res);
-        sqlx::query("DELETE FROM ec2_tags WHERE resource_id = $1")
-            .bind(id)
-            .execute(&mut *w.tx)
-            .await
-            .map_err(|e| backend(&e))?;
+        let gone = w
+            .execute("DELETE FROM ec2_network WHERE id = $1", &[id])
+            .await?
+            > 0;
+        Self::replace_tags(&mut w.tx, id, "", &[]).await?;
         w.commit().await?;
-        Ok(gone > 0)
+        Ok(gone)
     }
 
     async fn count_tags(tx: &mut Conn<D>, id: &str) -> Result<usize> {
@@ -322,23 +312,12 @@ impl<D: Dialect> SqlStore<D> {
                 let mut inst: Instance =
                     Self::locked_doc(&mut w.tx, ("instances", "id", id), missing).await?;
                 inst.tags = tags;
-                sqlx::query("UPDATE instances SET data = $1 WHERE id = $2")
-                    .bind(to_json(&inst)?)
-                    .bind(id)
-                    .execute(&mut *w.tx)
-                    .await
-                    .map_err(|e| backend(&e))?;
+                let sql = "UPDATE instances SET data = $1 WHERE id = $2";
+                w.execute(sql, &[&to_json(&inst)?, id]).await?;
                 Self::sync_instance_tags(&mut w.tx, &inst).await?;
                 w.record(EntityKind::Instance, id);
             } else {
-                sqlx::query("DELETE FROM ec2_tags WHERE resource_id = $1")
-                    .bind(id)
-                    .execute(&mut *w.tx)
-                    .await
-                    .map_err(|e| backend(&e))?;
-                for t in &tags {
-                    Self::upsert_tag(&mut w.tx, id, rtype, t).await?;
-                }
+                Self::replace_tags(&mut w.tx, id, rtype, &tags).await?;
                 if Self::count_tags(&mut w.tx, id).await? > MAX_TAGS {
                     return Err(tag_limit());
                 }

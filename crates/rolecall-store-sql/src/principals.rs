@@ -225,16 +225,10 @@ impl<D: Dialect> PrincipalStore for SqlStore<D> {
         owner: Owner<'_>,
         name: &str,
     ) -> Result<Option<(String, String)>> {
-        sqlx::query_as(
-            "SELECT name, document FROM principal_policies \
-             WHERE owner_kind = $1 AND owner_id = $2 AND name = $3",
-        )
-        .bind(owner.kind().name())
-        .bind(owner.id())
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| backend(&e))
+        let sql = "SELECT name, document FROM principal_policies \
+                   WHERE owner_kind = $1 AND owner_id = $2 AND name = $3";
+        self.row(sql, &[owner.kind().name(), owner.id(), name])
+            .await
     }
 
     async fn list_owner_policies(

@@ -105,6 +105,18 @@ impl<D: Dialect> SqlStore<D> {
             .map(drop)
     }
 
+    /// The row a query with text parameters (`$1`, `$2`, ... in order) finds, if any.
+    pub(crate) async fn row<R>(&self, sql: &str, params: &[&str]) -> Result<Option<R>>
+    where
+        R: for<'r> sqlx::FromRow<'r, <D::Db as Database>::Row> + Send + Unpin,
+    {
+        let query = params.iter().fold(sqlx::query_as(sql), |q, p| q.bind(*p));
+        query
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| backend(&e))
+    }
+
     /// The document whose `column` is `value`.
     pub(crate) async fn get_doc<T: DeserializeOwned>(
         &self,
@@ -119,6 +131,26 @@ impl<D: Dialect> SqlStore<D> {
                 .await
                 .map_err(|e| backend(&e))?;
         data.map(|d| from_json(&d)).transpose()
+    }
+
+    /// The documents of `table` whose `column` is one of `list`, with `rest` (more conditions,
+    /// an order) after.
+    pub(crate) async fn docs_in<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        column: &str,
+        list: &[String],
+        rest: &str,
+    ) -> Result<Vec<T>> {
+        let sql = format!(
+            "SELECT data FROM {table} WHERE {}{rest}",
+            D::in_list(column, 1)
+        );
+        let rows = D::bind_list(sqlx::query_scalar(&sql), list)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| backend(&e))?;
+        all_from_json(&rows)
     }
 
     /// A page of a name-keyed table under a path prefix, ordered by name.
@@ -644,13 +676,8 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn get_policy(&self, arn: &str) -> Result<Option<ManagedPolicy>> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT id, data FROM policies WHERE arn = $1")
-                .bind(arn)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| backend(&e))?;
-        match row {
+        let sql = "SELECT id, data FROM policies WHERE arn = $1";
+        match self.row::<(String, String)>(sql, &[arn]).await? {
             Some((id, data)) => Ok(Some(self.fill_policy(&id, &data).await?)),
             None => Ok(None),
         }
@@ -820,15 +847,9 @@ impl<D: Dialect> Store for SqlStore<D> {
         arn: &str,
         version_id: &str,
     ) -> Result<Option<PolicyVersion>> {
-        let row: Option<(String, bool, String)> = sqlx::query_as(
-            "SELECT v.document, v.is_default, v.create_date FROM policy_versions v \
-             JOIN policies p ON p.id = v.policy_id WHERE p.arn = $1 AND v.version_id = $2",
-        )
-        .bind(arn)
-        .bind(version_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| backend(&e))?;
+        let sql = "SELECT v.document, v.is_default, v.create_date FROM policy_versions v \
+                   JOIN policies p ON p.id = v.policy_id WHERE p.arn = $1 AND v.version_id = $2";
+        let row: Option<(String, bool, String)> = self.row(sql, &[arn, version_id]).await?;
         row.map(|(document, is_default, date)| {
             version(version_id.to_string(), document, is_default, &date)
         })
@@ -1144,22 +1165,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         filters: &[Filter],
         page: &PageRequest,
     ) -> Result<Vec<InstanceDoc>> {
-        let mut q = Query::default();
-        if !ids.is_empty() {
-            let c = q.one_of("i.id", ids);
-            q.and(c);
-        }
-        if let Some(from) = &page.from {
-            let c = format!("i.id >= {}", q.param(from.as_str()));
-            q.and(c);
-        }
-        for f in filters {
-            let target = instance_target(&f.name).ok_or_else(|| {
-                StoreError::Backend(format!("no query for the filter {}", f.name))
-            })?;
-            let c = q.filter::<D>(&target, f);
-            q.and(c);
-        }
+        let mut q = Query::by_id::<D>("i.id", ids, page, None, filters, instance_target)?;
         // The page comes back as one row: SQLite's driver hands each row over from its worker
         // thread with a wake-up of its own, which cost more than the query. Each document is
         // `id, instance, association` joined by control characters, which JSON text never holds
@@ -1331,25 +1337,8 @@ impl<D: Dialect> Store for SqlStore<D> {
         include_ended: bool,
         page: &PageRequest,
     ) -> Result<Vec<Association>> {
-        let mut q = Query::default();
-        if !ids.is_empty() {
-            let c = q.one_of("id", ids);
-            q.and(c);
-        }
-        if let Some(from) = &page.from {
-            let c = format!("id >= {}", q.param(from.as_str()));
-            q.and(c);
-        }
-        if !include_ended {
-            q.and("state IN ('associating', 'associated')".into());
-        }
-        for f in filters {
-            let target = association_target(&f.name).ok_or_else(|| {
-                StoreError::Backend(format!("no query for the filter {}", f.name))
-            })?;
-            let c = q.filter::<D>(&target, f);
-            q.and(c);
-        }
+        let active = (!include_ended).then_some("state IN ('associating', 'associated')");
+        let q = Query::by_id::<D>("id", ids, page, active, filters, association_target)?;
         let sql = format!(
             "SELECT data FROM associations {} ORDER BY id LIMIT ${}",
             q.where_clause(),
@@ -1392,15 +1381,9 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn active_associations(&self, instance_ids: &[String]) -> Result<Vec<Association>> {
-        let sql = format!(
-            "SELECT data FROM associations WHERE {} AND state IN ('associating', 'associated')",
-            D::in_list("instance_id", 1)
-        );
-        let rows = D::bind_list(sqlx::query_scalar(&sql), instance_ids)
-            .fetch_all(&self.pool)
+        let active = " AND state IN ('associating', 'associated')";
+        self.docs_in("associations", "instance_id", instance_ids, active)
             .await
-            .map_err(|e| backend(&e))?;
-        all_from_json(&rows)
     }
 
     async fn replace_association(&self, old_id: &str, new: &Association) -> Result<()> {
