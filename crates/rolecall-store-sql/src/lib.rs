@@ -335,6 +335,28 @@ impl<D: Dialect> SqlStore<D> {
         matches!(e, sqlx::Error::Database(d) if D::is_foreign_key_violation(d.as_ref()))
     }
 
+    /// The `columns` of the row of `table` whose `column` is `value`, locked as `lock` for the
+    /// rest of the transaction.
+    pub(crate) async fn locked_row<R>(
+        tx: &mut <D::Db as Database>::Connection,
+        (columns, table, column): (&str, &str, &str),
+        value: &str,
+        lock: RowLock,
+    ) -> StoreResult<Option<R>>
+    where
+        R: for<'r> sqlx::FromRow<'r, <D::Db as Database>::Row> + Send + Unpin,
+    {
+        let sql = format!(
+            "SELECT {columns} FROM {table} WHERE {column} = $1{}",
+            D::row_lock(lock)
+        );
+        sqlx::query_as(&sql)
+            .bind(value)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| backend(&e))
+    }
+
     /// The id of the row whose `column` is `value`, locked; `missing` if none.
     pub(crate) async fn locked_id(
         tx: &mut <D::Db as Database>::Connection,
@@ -344,15 +366,10 @@ impl<D: Dialect> SqlStore<D> {
         lock: RowLock,
         missing: impl FnOnce() -> Missing,
     ) -> StoreResult<String> {
-        let id: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT id FROM {table} WHERE {column} = $1{}",
-            D::row_lock(lock)
-        ))
-        .bind(value)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| backend(&e))?;
-        id.ok_or_else(|| StoreError::NotFound(missing()))
+        let id: Option<(String,)> =
+            Self::locked_row(tx, ("id", table, column), value, lock).await?;
+        id.map(|(id,)| id)
+            .ok_or_else(|| StoreError::NotFound(missing()))
     }
 }
 

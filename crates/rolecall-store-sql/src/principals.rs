@@ -2,8 +2,8 @@
 
 use crate::store::{check, policy_checks};
 use crate::{
-    Dialect, RowLock, SqlStore, all_from_json, backend, from, from_json, is_raised,
-    is_unique_violation, key, known_errors, limit, to_json,
+    Dialect, RowLock, SqlStore, all_from_json, backend, from_json, is_raised, is_unique_violation,
+    key, known_errors, to_json,
 };
 use async_trait::async_trait;
 use rolecall_core::login_profiles::LOGIN_PROFILE_META_PREFIX;
@@ -186,17 +186,9 @@ impl<D: Dialect> PrincipalStore for SqlStore<D> {
     }
 
     async fn list_groups_for_user(&self, user_id: &str, page: &PageRequest) -> Result<Vec<Group>> {
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT g.data FROM group_members m JOIN groups g ON g.id = m.group_id \
-             WHERE m.user_id = $1 AND g.name_key >= $2 ORDER BY g.name_key LIMIT $3",
-        )
-        .bind(user_id)
-        .bind(from(page))
-        .bind(limit(page))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| backend(&e))?;
-        all_from_json(&rows)
+        let sql = "SELECT g.data FROM group_members m JOIN groups g ON g.id = m.group_id \
+                   WHERE m.user_id = $1 AND g.name_key >= $2 ORDER BY g.name_key LIMIT $3";
+        self.page_docs(sql, &[user_id], page).await
     }
 
     // ----- policies of roles, users and groups -----
@@ -236,17 +228,12 @@ impl<D: Dialect> PrincipalStore for SqlStore<D> {
         owner: Owner<'_>,
         page: &PageRequest,
     ) -> Result<Vec<String>> {
-        sqlx::query_scalar(
-            "SELECT name FROM principal_policies WHERE owner_kind = $1 AND owner_id = $2 \
-             AND name >= $3 ORDER BY name LIMIT $4",
-        )
-        .bind(owner.kind().name())
-        .bind(owner.id())
-        .bind(from(page))
-        .bind(limit(page))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| backend(&e))
+        let sql = "SELECT name FROM principal_policies WHERE owner_kind = $1 AND owner_id = $2 \
+                   AND name >= $3 ORDER BY name LIMIT $4";
+        let names: Vec<(String,)> = self
+            .page_rows(sql, &[owner.kind().name(), owner.id()], page)
+            .await?;
+        Ok(names.into_iter().map(|(name,)| name).collect())
     }
 
     async fn delete_owner_policy(&self, owner: Owner<'_>, name: &str) -> Result<bool> {
@@ -306,20 +293,12 @@ impl<D: Dialect> PrincipalStore for SqlStore<D> {
         path_prefix: &str,
         page: &PageRequest,
     ) -> Result<Vec<AttachedPolicy>> {
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT p.data FROM principal_attached_policies a JOIN policies p ON p.id = a.policy_id \
-             WHERE a.owner_kind = $1 AND a.owner_id = $2 AND substr(p.path, 1, length($3)) = $3 \
-             AND p.name_key >= $4 ORDER BY p.name_key LIMIT $5",
-        )
-        .bind(owner.kind().name())
-        .bind(owner.id())
-        .bind(path_prefix)
-        .bind(from(page))
-        .bind(limit(page))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| backend(&e))?;
-        let policies: Vec<ManagedPolicy> = all_from_json(&rows)?;
+        let sql = "SELECT p.data FROM principal_attached_policies a \
+                   JOIN policies p ON p.id = a.policy_id \
+                   WHERE a.owner_kind = $1 AND a.owner_id = $2 AND substr(p.path, 1, length($3)) = $3 \
+                   AND p.name_key >= $4 ORDER BY p.name_key LIMIT $5";
+        let keys = [owner.kind().name(), owner.id(), path_prefix];
+        let policies: Vec<ManagedPolicy> = self.page_docs(sql, &keys, page).await?;
         Ok(policies
             .into_iter()
             .map(|p| AttachedPolicy {

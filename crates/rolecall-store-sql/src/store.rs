@@ -2,7 +2,7 @@
 
 use crate::ec2_query::{Query, association_target, instance_target};
 use crate::{
-    Dialect, RowLock, SqlStore, Write, all_from_json, backend, from, from_json, is_raised,
+    Args, Dialect, RowLock, SqlStore, Write, all_from_json, backend, from, from_json, is_raised,
     is_unique_violation, key, known_errors, limit, to_json, version,
 };
 use async_trait::async_trait;
@@ -18,6 +18,7 @@ use rolecall_sql_bounds::sql_bounds;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::Database;
+use sqlx::query::QueryAs;
 
 type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
 
@@ -110,11 +111,18 @@ impl<D: Dialect> SqlStore<D> {
     where
         R: for<'r> sqlx::FromRow<'r, <D::Db as Database>::Row> + Send + Unpin,
     {
-        let query = params.iter().fold(sqlx::query_as(sql), |q, p| q.bind(*p));
-        query
+        Self::text_query(sql, params)
             .fetch_optional(&self.pool)
             .await
             .map_err(|e| backend(&e))
+    }
+
+    /// `sql` with its text parameters (`$1`, `$2`, ... in order) bound.
+    fn text_query<'q, R>(sql: &'q str, params: &[&'q str]) -> QueryAs<'q, D::Db, R, Args<'q, D>>
+    where
+        R: for<'r> sqlx::FromRow<'r, <D::Db as Database>::Row>,
+    {
+        params.iter().fold(sqlx::query_as(sql), |q, p| q.bind(*p))
     }
 
     /// The document whose `column` is `value`.
@@ -124,13 +132,9 @@ impl<D: Dialect> SqlStore<D> {
         column: &str,
         value: &str,
     ) -> Result<Option<T>> {
-        let data: Option<String> =
-            sqlx::query_scalar(&format!("SELECT data FROM {table} WHERE {column} = $1"))
-                .bind(value)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| backend(&e))?;
-        data.map(|d| from_json(&d)).transpose()
+        let sql = format!("SELECT data FROM {table} WHERE {column} = $1");
+        let data: Option<(String,)> = self.row(&sql, &[value]).await?;
+        data.map(|(d,)| from_json(&d)).transpose()
     }
 
     /// The documents of `table` whose `column` is one of `list`, with `rest` (more conditions,
@@ -160,17 +164,41 @@ impl<D: Dialect> SqlStore<D> {
         path_prefix: &str,
         page: &PageRequest,
     ) -> Result<Vec<T>> {
-        let rows: Vec<String> = sqlx::query_scalar(&format!(
+        let sql = format!(
             "SELECT data FROM {table} WHERE substr(path, 1, length($1)) = $1 AND name_key >= $2 \
              ORDER BY name_key LIMIT $3"
-        ))
-        .bind(path_prefix)
-        .bind(from(page))
-        .bind(limit(page))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| backend(&e))?;
-        all_from_json(&rows)
+        );
+        self.page_docs(&sql, &[path_prefix], page).await
+    }
+
+    /// A page of rows: `sql`'s parameters are `keys` (text, from `$1`), then the page's first
+    /// key and its limit.
+    pub(crate) async fn page_rows<R>(
+        &self,
+        sql: &str,
+        keys: &[&str],
+        page: &PageRequest,
+    ) -> Result<Vec<R>>
+    where
+        R: for<'r> sqlx::FromRow<'r, <D::Db as Database>::Row> + Send + Unpin,
+    {
+        Self::text_query(sql, keys)
+            .bind(from(page))
+            .bind(limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| backend(&e))
+    }
+
+    /// [`page_rows`](Self::page_rows) of one column of JSON documents.
+    pub(crate) async fn page_docs<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        keys: &[&str],
+        page: &PageRequest,
+    ) -> Result<Vec<T>> {
+        let rows: Vec<(String,)> = self.page_rows(sql, keys, page).await?;
+        rows.iter().map(|(doc,)| from_json(doc)).collect()
     }
 
     /// Read-modify-write of one row's JSON document (`table.data` where `column = value`) under
@@ -205,15 +233,9 @@ impl<D: Dialect> SqlStore<D> {
         (table, column, value): (&str, &str, &str),
         missing: impl FnOnce() -> Missing,
     ) -> Result<T> {
-        let data: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT data FROM {table} WHERE {column} = $1{}",
-            D::row_lock(RowLock::Update)
-        ))
-        .bind(value)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| backend(&e))?;
-        from_json(&data.ok_or_else(|| StoreError::NotFound(missing()))?)
+        let row = ("data", table, column);
+        let data: Option<(String,)> = Self::locked_row(tx, row, value, RowLock::Update).await?;
+        from_json(&data.ok_or_else(|| StoreError::NotFound(missing()))?.0)
     }
 
     /// Deletes the row of `table` whose `column` is `value` unless something still refers to
@@ -229,14 +251,9 @@ impl<D: Dialect> SqlStore<D> {
         kind: EntityKind,
     ) -> Result<()> {
         let mut w = self.begin().await?;
-        let row: Option<(String, String)> = sqlx::query_as(&format!(
-            "SELECT id, data FROM {table} WHERE {column} = $1{}",
-            D::row_lock(RowLock::Update)
-        ))
-        .bind(value)
-        .fetch_optional(&mut *w.tx)
-        .await
-        .map_err(|e| backend(&e))?;
+        let row = ("id, data", table, column);
+        let row: Option<(String, String)> =
+            Self::locked_row(&mut w.tx, row, value, RowLock::Update).await?;
         let (id, data) = row.ok_or_else(|| StoreError::NotFound(missing()))?;
         // Instance profiles are named in the feed by their ARN (what associations hold).
         let entity = match kind {
@@ -281,14 +298,8 @@ impl<D: Dialect> SqlStore<D> {
 
     /// The policy's id and document, its row locked for the rest of the transaction.
     async fn lock_policy(tx: &mut Conn<D>, arn: &str) -> Result<(String, ManagedPolicy)> {
-        let row: Option<(String, String)> = sqlx::query_as(&format!(
-            "SELECT id, data FROM policies WHERE arn = $1{}",
-            D::row_lock(RowLock::Update)
-        ))
-        .bind(arn)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| backend(&e))?;
+        let row = ("id, data", "policies", "arn");
+        let row: Option<(String, String)> = Self::locked_row(tx, row, arn, RowLock::Update).await?;
         let (id, data) = row.ok_or_else(|| StoreError::NotFound(Missing::Policy(arn.into())))?;
         Ok((id, from_json(&data)?))
     }
@@ -381,17 +392,11 @@ impl<D: Dialect> SqlStore<D> {
     /// concurrent termination (which updates the row) either waits for this transaction and
     /// then ends the new association too, or commits first and is seen here.
     async fn lock_instance_for_association(tx: &mut Conn<D>, instance_id: &str) -> Result<()> {
-        let state: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT state FROM instances WHERE id = $1{}",
-            D::row_lock(RowLock::Share)
-        ))
-        .bind(instance_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| backend(&e))?;
+        let row = ("state", "instances", "id");
+        let state: Option<(String,)> =
+            Self::locked_row(tx, row, instance_id, RowLock::Share).await?;
         if state
-            .as_deref()
-            .and_then(InstanceState::parse)
+            .and_then(|(s,)| InstanceState::parse(&s))
             .is_some_and(|s| !s.holds_association())
         {
             return Err(StoreError::CannotAssociate(instance_id.into()));
@@ -448,14 +453,10 @@ impl<D: Dialect> SqlStore<D> {
             .execute(&mut *tx)
             .await
             .map_err(|e| backend(&e))?;
-        let mut value: String = sqlx::query_scalar(&format!(
-            "SELECT value FROM meta WHERE key = $1{}",
-            D::row_lock(RowLock::Update)
-        ))
-        .bind(k)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| backend(&e))?;
+        // The row exists: inserted above if it was not.
+        let row = ("value", "meta", "key");
+        let value: Option<(String,)> = Self::locked_row(tx, row, k, RowLock::Update).await?;
+        let (mut value,) = value.ok_or_else(|| StoreError::Backend(format!("meta {k}: no row")))?;
         edit(&mut value).map_err(StoreError::Rejected)?;
         sqlx::query("UPDATE meta SET value = $1 WHERE key = $2")
             .bind(&value)
@@ -945,16 +946,9 @@ impl<D: Dialect> Store for SqlStore<D> {
         path_prefix: &str,
         page: &PageRequest,
     ) -> Result<Vec<InstanceProfile>> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT id, data FROM instance_profiles WHERE substr(path, 1, length($1)) = $1 \
-             AND name_key >= $2 ORDER BY name_key LIMIT $3",
-        )
-        .bind(path_prefix)
-        .bind(from(page))
-        .bind(limit(page))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| backend(&e))?;
+        let sql = "SELECT id, data FROM instance_profiles WHERE substr(path, 1, length($1)) = $1 \
+                   AND name_key >= $2 ORDER BY name_key LIMIT $3";
+        let rows = self.page_rows(sql, &[path_prefix], page).await?;
         self.profiles(rows).await
     }
 
@@ -963,17 +957,10 @@ impl<D: Dialect> Store for SqlStore<D> {
         role_id: &str,
         page: &PageRequest,
     ) -> Result<Vec<InstanceProfile>> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT p.id, p.data FROM instance_profiles p \
-             JOIN instance_profile_roles ipr ON ipr.profile_id = p.id \
-             WHERE ipr.role_id = $1 AND p.name_key >= $2 ORDER BY p.name_key LIMIT $3",
-        )
-        .bind(role_id)
-        .bind(from(page))
-        .bind(limit(page))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| backend(&e))?;
+        let sql = "SELECT p.id, p.data FROM instance_profiles p \
+                   JOIN instance_profile_roles ipr ON ipr.profile_id = p.id \
+                   WHERE ipr.role_id = $1 AND p.name_key >= $2 ORDER BY p.name_key LIMIT $3";
+        let rows = self.page_rows(sql, &[role_id], page).await?;
         self.profiles(rows).await
     }
 
