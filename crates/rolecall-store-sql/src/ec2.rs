@@ -253,6 +253,7 @@ impl<D: Dialect> SqlStore<D> {
             .execute("DELETE FROM ec2_network WHERE id = $1", &[id])
             .await?
             > 0;
+        // No tags left: its tag rows go.
         Self::replace_tags(&mut w.tx, id, "", &[]).await?;
         w.commit().await?;
         Ok(gone)
