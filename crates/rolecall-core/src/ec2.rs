@@ -201,25 +201,7 @@ fn check_run_text(input: &RunInstances) -> Result<()> {
 
 /// EC2 filter values match with `*` (any run) and `?` (one character), case-sensitively.
 pub fn wildcard_match(pattern: &str, value: &str) -> bool {
-    let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
-    let (mut pi, mut vi, mut star, mut mark) = (0, 0, None, 0);
-    while vi < v.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
-            pi += 1;
-            vi += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            pi += 1;
-            mark = vi;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            vi = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
+    rolecall_policy::glob_match(pattern, value)
 }
 
 pub fn page_size(
@@ -1020,16 +1002,6 @@ fn check_instance_filter(name: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wildcards() {
-        assert!(wildcard_match("i-*", "i-123"));
-        assert!(wildcard_match("a?c", "abc"));
-        assert!(!wildcard_match("a?c", "abbc"));
-        assert!(wildcard_match("*", ""));
-        assert!(!wildcard_match("Prod", "prod"));
-        assert!(wildcard_match("*b*", "abc"));
-    }
 
     #[test]
     fn ids() {

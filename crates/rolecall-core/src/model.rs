@@ -280,6 +280,42 @@ fn default_shutdown_behavior() -> String {
     "stop".into()
 }
 
+impl Instance {
+    /// Instance `n` of a synthetic fleet (`i-` and `r-` then `n` in 17 hex digits), running with
+    /// only its address and tags set: what `rolecall bench-seed` bulk-inserts and IMDS's memory
+    /// test measures, so that both describe the same instances.
+    pub fn fleet_member(
+        n: u64,
+        private_ip: String,
+        tags: Vec<Tag>,
+        launch_time: DateTime<Utc>,
+    ) -> Instance {
+        Instance {
+            id: format!("i-{n:017x}"),
+            reservation_id: format!("r-{n:017x}"),
+            image_id: "ami-11aa22bb".into(),
+            instance_type: "t3.micro".into(),
+            key_name: None,
+            state: InstanceState::Running,
+            state_reason: String::new(),
+            private_ip,
+            subnet_id: None,
+            vpc_id: None,
+            availability_zone: "us-east-1a".into(),
+            security_groups: vec![],
+            user_data: None,
+            tags,
+            metadata_options: MetadataOptions::default(),
+            launch_time,
+            ami_launch_index: 0,
+            client_token: None,
+            disable_api_termination: false,
+            disable_api_stop: false,
+            shutdown_behavior: default_shutdown_behavior(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AssociationState {

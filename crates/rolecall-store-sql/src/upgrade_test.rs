@@ -2,12 +2,13 @@
 //! written under schema version 2 survive migration 3 and read back through core as before.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use crate::{Args, Dialect, SqlStore, migrate};
+use crate::{Dialect, SqlStore, migrate, migration_sql};
 use rolecall_core::iam::Iam;
 use rolecall_core::model::{Group, IamEntity, ManagedPolicy, Role, User};
 use rolecall_core::{DynStore, Error, OwnerKind, PageRequest, Store, StoreResult};
+use rolecall_sql_bounds::sql_bounds;
 use serde::Serialize;
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Type};
+use sqlx::Pool;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -87,6 +88,7 @@ fn version_2_rows() -> String {
 
 /// The upgrades each dialect checks: the schema version rows are written under, the rows, and
 /// what core must read after the remaining migrations.
+#[derive(Debug, Clone, Copy)]
 pub enum Upgrade {
     /// Policies written under schema 2 survive migration 3.
     Version2Policies,
@@ -98,19 +100,28 @@ pub enum Upgrade {
     Version11InstanceStates,
 }
 
+impl Upgrade {
+    /// Every upgrade, for a dialect's test to run each on a fresh database.
+    pub const ALL: [Upgrade; 4] = [
+        Upgrade::Version2Policies,
+        Upgrade::Version9AssociationEnds,
+        Upgrade::Version9AuditEvents,
+        Upgrade::Version11InstanceStates,
+    ];
+}
+
 /// Migrates `pool`'s fresh database to the upgrade's version, writes its rows, closes the pool,
 /// opens the store with `reopen` (which applies the remaining migrations) and checks what core
 /// reads.
+#[sql_bounds(D::Db)]
 pub async fn check<D, F>(upgrade: Upgrade, pool: Pool<D::Db>, reopen: F)
 where
     D: Dialect,
     F: Future<Output = StoreResult<SqlStore<D>>>,
     SqlStore<D>: Store,
-    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
-    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
-    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    usize: ColumnIndex<<D::Db as Database>::Row>,
 {
+    // Shown with a failure: which upgrade it was.
+    eprintln!("upgrade: {upgrade:?}");
     let (version, rows) = match upgrade {
         Upgrade::Version2Policies => (2, version_2_rows()),
         Upgrade::Version9AssociationEnds => (9, version_9_rows()),
@@ -393,4 +404,36 @@ async fn audit_events_survive_migration_10(store: DynStore) {
             .expect("lookup")
             .is_empty()
     );
+}
+
+/// Checks that the shared migrations with the dialect's markers run, statement for statement,
+/// the SQL of the dialect's own files they replaced (each given as the SHA-256 of its text
+/// without comment lines, white space folded): a database that ran the old file and one that runs
+/// the shared file get the same schema.
+pub fn shared_migrations_unchanged<D: Dialect>(versions: &[(i64, &str)]) {
+    use sha2::{Digest, Sha256};
+    for (version, digest) in versions {
+        let (_, parts) = D::MIGRATIONS
+            .iter()
+            .find(|(v, _)| v == version)
+            .expect("version");
+        let ran: Vec<String> = parts.iter().map(|sql| migration_sql::<D>(sql)).collect();
+        let part = ran
+            .iter()
+            .find(|sql| hex::encode(Sha256::digest(statements(sql))) == *digest);
+        assert!(part.is_some(), "migration {version} changed: {ran:?}");
+        assert!(ran.iter().all(|sql| !sql.contains("{")), "a marker left");
+    }
+}
+
+/// The statements of `sql`: without comment lines, white space folded to one space.
+fn statements(sql: &str) -> String {
+    let code: Vec<&str> = sql
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect();
+    code.join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
