@@ -89,7 +89,25 @@ def root(imds_server):
     return client_for(imds_server, "iam"), client_for(imds_server, "ec2")
 
 
-@pytest.mark.parametrize("allowed", [True, False], ids=["with-passrole", "without-passrole"])
+@pytest.fixture(params=[True, False], ids=["with-passrole", "without-passrole"])
+def allowed(request):
+    """Whether the launcher holds iam:PassRole on the role it passes."""
+    return request.param
+
+
+def passes_role(imds_server, inst, call, role, allowed, before=(), **kw):
+    """The launcher's `call(**kw)` passes `role` (name, ARN) to running `inst`: with PassRole it
+    succeeds and the instance is served the role; without, it is refused and the instance is still
+    served `before`."""
+    name, arn = role
+    if allowed:
+        call(**kw)
+        assert served_roles(imds_server, inst) == [name]
+    else:
+        refused_passrole(call, arn, **kw)
+        assert served_roles(imds_server, inst) == list(before)
+
+
 def test_launch(imds_server, root, allowed):
     iam, _ = root
     role, arn = make_role(iam)
@@ -101,22 +119,15 @@ def test_launch(imds_server, root, allowed):
         refused_passrole(u_ec2.run_instances, arn, ImageId="ami-11aa22bb", MinCount=1, MaxCount=1, IamInstanceProfile={"Name": profile})
 
 
-@pytest.mark.parametrize("allowed", [True, False], ids=["with-passrole", "without-passrole"])
 def test_associate(imds_server, root, allowed):
     iam, _ = root
     role, arn = make_role(iam)
     profile = make_profile(iam, role)
     _, u_ec2 = launcher(imds_server, iam, [arn] if allowed else [])
     inst = launch(u_ec2)
-    if allowed:
-        u_ec2.associate_iam_instance_profile(InstanceId=inst, IamInstanceProfile={"Name": profile})
-        assert served_roles(imds_server, inst) == [role]
-    else:
-        refused_passrole(u_ec2.associate_iam_instance_profile, arn, InstanceId=inst, IamInstanceProfile={"Name": profile})
-        assert served_roles(imds_server, inst) == []
+    passes_role(imds_server, inst, u_ec2.associate_iam_instance_profile, (role, arn), allowed, InstanceId=inst, IamInstanceProfile={"Name": profile})
 
 
-@pytest.mark.parametrize("allowed", [True, False], ids=["with-passrole", "without-passrole"])
 def test_replace(imds_server, root, allowed):
     iam, _ = root
     role_a, arn_a = make_role(iam)
@@ -126,27 +137,10 @@ def test_replace(imds_server, root, allowed):
     inst = launch(u_ec2, profile_a)
     # The launcher may not describe; the root looks the association up.
     assoc_id = root[1].describe_iam_instance_profile_associations(Filters=[{"Name": "instance-id", "Values": [inst]}])["IamInstanceProfileAssociations"][0]["AssociationId"]
-    if allowed:
-        u_ec2.replace_iam_instance_profile_association(AssociationId=assoc_id, IamInstanceProfile={"Name": profile_b})
-        assert served_roles(imds_server, inst) == [role_b]
-    else:
-        refused_passrole(u_ec2.replace_iam_instance_profile_association, arn_b, AssociationId=assoc_id, IamInstanceProfile={"Name": profile_b})
-        assert served_roles(imds_server, inst) == [role_a]
+    replace = u_ec2.replace_iam_instance_profile_association
+    passes_role(imds_server, inst, replace, (role_b, arn_b), allowed, before=[role_a], AssociationId=assoc_id, IamInstanceProfile={"Name": profile_b})
 
 
-def add_role_to_served_profile(imds_server, u_iam, inst, profile, role, allowed):
-    """The launcher adds `role` (name, ARN) to the empty profile of running `inst`: with PassRole
-    the instance is served the role; without, the call is refused and it is served none."""
-    name, arn = role
-    if allowed:
-        u_iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=name)
-        assert served_roles(imds_server, inst) == [name]
-    else:
-        refused_passrole(u_iam.add_role_to_instance_profile, arn, InstanceProfileName=profile, RoleName=name)
-        assert served_roles(imds_server, inst) == []
-
-
-@pytest.mark.parametrize("allowed", [True, False], ids=["with-passrole", "without-passrole"])
 def test_add_role_to_profile_of_a_running_instance(imds_server, root, allowed):
     """The reported bypass: launch with an empty profile (no role, so no PassRole at launch),
     then put an administrator role into the profile."""
@@ -157,12 +151,11 @@ def test_add_role_to_profile_of_a_running_instance(imds_server, root, allowed):
     u_iam.create_instance_profile(InstanceProfileName=profile)
     inst = launch(u_ec2, profile)
     assert served_roles(imds_server, inst) == []
-    add_role_to_served_profile(imds_server, u_iam, inst, profile, (admin, admin_arn), allowed)
+    passes_role(imds_server, inst, u_iam.add_role_to_instance_profile, (admin, admin_arn), allowed, InstanceProfileName=profile, RoleName=admin)
     if not allowed:
         assert iam.get_instance_profile(InstanceProfileName=profile)["InstanceProfile"]["Roles"] == []
 
 
-@pytest.mark.parametrize("allowed", [True, False], ids=["with-passrole", "without-passrole"])
 def test_remove_then_add(imds_server, root, allowed):
     """Variant: PassRole on role A only; launch with profile(A), remove A, add B."""
     iam, _ = root
@@ -176,7 +169,7 @@ def test_remove_then_add(imds_server, root, allowed):
     assert served_roles(imds_server, inst) == [role_a]
     u_iam.remove_role_from_instance_profile(InstanceProfileName=profile, RoleName=role_a)
     assert served_roles(imds_server, inst) == []
-    add_role_to_served_profile(imds_server, u_iam, inst, profile, (role_b, arn_b), allowed)
+    passes_role(imds_server, inst, u_iam.add_role_to_instance_profile, (role_b, arn_b), allowed, InstanceProfileName=profile, RoleName=role_b)
 
 
 def test_add_role_passrole_context(imds_server, root):

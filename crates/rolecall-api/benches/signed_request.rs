@@ -12,7 +12,7 @@
 use axum::body::Body;
 use axum::http::Request;
 use criterion::{Criterion, criterion_group, criterion_main};
-use rolecall_api::{Api, ApiConfig, AuthMode, KeyStore, router};
+use rolecall_api::{Api, ApiConfig, AuthMode, router};
 use rolecall_core::ec2::{Ec2, Ec2Config};
 use rolecall_core::iam::{CreateRole, Iam};
 use rolecall_core::{DynStore, SystemClock};
@@ -111,29 +111,12 @@ async fn fixture() -> Fixture {
         .create_access_key(&ring, "bench-user")
         .await
         .expect("key");
-    let revocations = Arc::new(rolecall_api::revocation::Revocations::new(
-        iam.clone(),
-        Arc::new(SystemClock),
-        chrono::Duration::hours(6),
-    ));
-    let api = Arc::new(Api {
-        iam,
-        ec2,
-        config: ApiConfig {
-            region: "us-east-1".into(),
-            auth: AuthMode::On,
-            instance_credentials: Default::default(),
-        },
-        keys: KeyStore::default(),
-        keyring: ring,
-        clock: Arc::new(SystemClock),
-        listeners: vec![],
-        runtime: Arc::new(rolecall_runtime::NoRuntime::default()),
-        policy_cache: Default::default(),
-        generation: Default::default(),
-        revocations,
-        audit: Default::default(),
-    });
+    let config = ApiConfig {
+        region: "us-east-1".into(),
+        auth: AuthMode::On,
+        instance_credentials: Default::default(),
+    };
+    let api = Arc::new(Api::new(iam, ec2, config, ring, Arc::new(SystemClock)));
     let body = "Action=GetRole&Version=2010-05-08&RoleName=target";
     Fixture {
         app: router(api),

@@ -154,16 +154,15 @@ pub async fn authenticate(
     if let Some(token) = &auth.security_token {
         let (principal, secret) = temporary(api, p, &auth.access_key_id, token, now)?;
         let key = SigningKey::for_scope(&secret, &auth.scope);
-        let mode = rolecall_sigv4::verify_reading_plus(&req, &auth, &key, now)
-            .map_err(|e| sigv4_error(p, &e))?;
+        let mode =
+            rolecall_sigv4::verify(&req, &auth, &key, now).map_err(|e| sigv4_error(p, &e))?;
         return Ok(authenticated(principal, service, mode));
     }
     let creds = long_term_key(api, &auth.access_key_id)
         .await
         .ok_or_else(|| invalid_token(p))?;
     let key = SigningKey::for_scope(&creds.secret_access_key, &auth.scope);
-    let mode = rolecall_sigv4::verify_reading_plus(&req, &auth, &key, now)
-        .map_err(|e| sigv4_error(p, &e))?;
+    let mode = rolecall_sigv4::verify(&req, &auth, &key, now).map_err(|e| sigv4_error(p, &e))?;
     if let PrincipalKind::User { .. } = creds.principal.kind {
         record_last_used(
             api,

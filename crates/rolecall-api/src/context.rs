@@ -44,6 +44,32 @@ pub struct Api {
     pub audit: crate::audit::Audit,
 }
 
+impl Api {
+    /// A node's API over `iam` and `ec2` as it starts: no access keys, listeners or audit, no
+    /// instance runtime, and instance credentials revoked for as long as `config` issues them.
+    pub fn new(iam: Iam, ec2: Ec2, config: ApiConfig, keyring: KeyRing, clock: DynClock) -> Api {
+        let revocations = Arc::new(crate::revocation::Revocations::new(
+            iam.clone(),
+            clock.clone(),
+            config.instance_credentials.lifetime,
+        ));
+        Api {
+            iam,
+            ec2,
+            config,
+            keys: KeyStore::default(),
+            keyring,
+            clock,
+            listeners: vec![],
+            runtime: Arc::new(rolecall_runtime::NoRuntime::default()),
+            policy_cache: Default::default(),
+            generation: Default::default(),
+            revocations,
+            audit: Default::default(),
+        }
+    }
+}
+
 /// One request as the handlers see it.
 pub struct Call<'a> {
     pub api: &'a Api,

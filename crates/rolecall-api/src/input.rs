@@ -34,26 +34,25 @@ pub fn pattern(
     }
 }
 
-pub fn min_value(field: &str, shown: &str, n: i64, min: i64) -> Result<(), ApiError> {
-    if n < min {
-        return Err(violation(
-            field,
-            shown,
-            &format!("Member must have value greater than or equal to {min}"),
-        ));
-    }
-    Ok(())
-}
-
-pub fn max_value(field: &str, shown: &str, n: i64, max: i64) -> Result<(), ApiError> {
-    if n > max {
-        return Err(violation(
-            field,
-            shown,
-            &format!("Member must have value less than or equal to {max}"),
-        ));
-    }
-    Ok(())
+/// A number within the model's `min` and `max` (either may be absent); `shown` is the value as
+/// the message quotes it.
+pub fn value_range(
+    field: &str,
+    shown: &str,
+    n: i64,
+    min: Option<i64>,
+    max: Option<i64>,
+) -> Result<(), ApiError> {
+    let bound = match (min, max) {
+        (Some(min), _) if n < min => format!("greater than or equal to {min}"),
+        (_, Some(max)) if n > max => format!("less than or equal to {max}"),
+        _ => return Ok(()),
+    };
+    Err(violation(
+        field,
+        shown,
+        &format!("Member must have value {bound}"),
+    ))
 }
 
 /// An integer parameter (surrounding whitespace allowed).
@@ -271,12 +270,7 @@ impl<'p> Reader<'p> {
         } else {
             n.to_string()
         };
-        if let Some(min) = c.min {
-            min_value(&field, &shown, n, min)?;
-        }
-        if let Some(max) = c.max {
-            max_value(&field, &shown, n, max)?;
-        }
+        value_range(&field, &shown, n, c.min, c.max)?;
         Ok(n)
     }
 
@@ -373,10 +367,28 @@ fn lower_first(name: &str) -> String {
     }
 }
 
-/// A generated structure: the struct and its `parse` / `parse_at`, from one line per member
-/// (`field: Type = reading expression using the reader named in `|r|``).
+/// The generated structures of one service, as a table: a row per structure, whose members are
+/// `field: kind("Wire", args..)`, `required` where the model requires them (see `shape!`).
+///
+/// ```text
+/// Tag { key: text("Key", TAG_KEY_TYPE) required, value: text("Value", TAG_VALUE_TYPE) required }
+/// DeleteRoleInput = GetRoleInput;  // an input with the same members as another
+/// GetAccountSummaryInput;          // an operation without parameters
+/// ```
+macro_rules! shapes {
+    ($($(#[$doc:meta])* $name:ident $(= $same:ident)? $({ $($members:tt)* })? $(;)?)*) => {
+        $($crate::input::shape!($(#[$doc])* $name $(= $same)? $({ $($members)* })?);)*
+    };
+}
+
+/// One row of `shapes!`: an alias, a structure without parameters, or a structure with its
+/// `parse` / `parse_at` reading every member in order (`member!` reads one).
 macro_rules! shape {
-    ($(#[$doc:meta])* $name:ident;) => {
+    ($(#[$doc:meta])* $name:ident = $same:ident) => {
+        $(#[$doc])*
+        pub type $name = $same;
+    };
+    ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Default)]
         pub struct $name;
@@ -393,14 +405,21 @@ macro_rules! shape {
             }
         }
     };
-    ($(#[$doc:meta])* $name:ident |$r:ident| { $($field:ident: $ty:ty = $read:expr,)* }) => {
+    ($(#[$doc:meta])* $name:ident {
+        $($field:ident: $kind:ident ($wire:literal $(, $arg:tt)*) $($required:ident)?),* $(,)?
+    }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Default)]
         pub struct $name {
-            $(pub $field: $ty,)*
+            $(pub $field: $crate::input::member!(type $kind ($($arg),*) $($required)?),)*
         }
 
         impl $name {
+            /// The model's name of the structure and of its members, as a list-length message
+            /// shows an item (`Tag(key=a, value=b)`).
+            pub const SHOWN: (&'static str, &'static [&'static str]) =
+                (stringify!($name), &[$($wire),*]);
+
             /// Reads and checks the parameters (see `crate::input`).
             pub fn parse(p: &rolecall_wire::Params) -> Result<Self, $crate::error::ApiError> {
                 Self::parse_at(p, "")
@@ -412,9 +431,9 @@ macro_rules! shape {
                 p: &rolecall_wire::Params,
                 at: &str,
             ) -> Result<Self, $crate::error::ApiError> {
-                let $r = $crate::input::Reader::new(p, at, PROTOCOL);
+                let r = $crate::input::Reader::new(p, at, PROTOCOL);
                 Ok($name {
-                    $($field: $read,)*
+                    $($field: $crate::input::member!(read r $kind ($wire $(, $arg)*) $($required)?),)*
                 })
             }
         }
@@ -427,4 +446,49 @@ macro_rules! shape {
     };
 }
 
-pub(crate) use shape;
+/// One member of a `shape!`: its Rust type (`type kind (args) [required]`) and how the reader
+/// reads it (`read r kind ("Wire", args) [required]`). The kinds are the `Reader`'s methods;
+/// a constraint left out is `ANY`, a list bound left out is none.
+macro_rules! member {
+    (type text $args:tt) => { Option<String> };
+    (type text $args:tt required) => { String };
+    (type int $args:tt) => { Option<i64> };
+    (type int $args:tt required) => { i64 };
+    (type boolean $args:tt) => { Option<bool> };
+    (type boolean $args:tt required) => { bool };
+    (type texts $args:tt $($required:ident)?) => { Vec<String> };
+    (type ints $args:tt $($required:ident)?) => { Vec<i64> };
+    (type structs ($($max:literal,)? $t:ident) $($required:ident)?) => { Vec<$t> };
+    (type structure ($t:ident)) => { Option<$t> };
+    (type structure ($t:ident) required) => { $t };
+
+    (read $r:ident $kind:ident ($wire:literal $(, $arg:tt)*) required) => {
+        $r.required($wire, $crate::input::member!(read $r $kind ($wire $(, $arg)*)))?
+    };
+    (read $r:ident text ($wire:literal)) => { $r.text($wire, &$crate::input::Text::ANY)? };
+    (read $r:ident text ($wire:literal, $c:ident)) => { $r.text($wire, &$c)? };
+    (read $r:ident int ($wire:literal)) => { $r.int($wire, &$crate::input::Int::ANY)? };
+    (read $r:ident int ($wire:literal, $c:ident)) => { $r.int($wire, &$c)? };
+    (read $r:ident boolean ($wire:literal)) => { $r.boolean($wire)? };
+    (read $r:ident texts ($wire:literal)) => { $r.texts($wire, None, &$crate::input::Text::ANY)? };
+    (read $r:ident texts ($wire:literal, $c:ident)) => { $r.texts($wire, None, &$c)? };
+    (read $r:ident texts ($wire:literal, $max:literal, $c:ident)) => {
+        $r.texts($wire, Some($max), &$c)?
+    };
+    (read $r:ident ints ($wire:literal)) => { $r.ints($wire, None, &$crate::input::Int::ANY)? };
+    (read $r:ident ints ($wire:literal, $c:ident)) => { $r.ints($wire, None, &$c)? };
+    (read $r:ident ints ($wire:literal, $max:literal, $c:ident)) => {
+        $r.ints($wire, Some($max), &$c)?
+    };
+    (read $r:ident structs ($wire:literal, $t:ident)) => {
+        $r.structs($wire, None, $t::SHOWN, $t::parse_at)?
+    };
+    (read $r:ident structs ($wire:literal, $max:literal, $t:ident)) => {
+        $r.structs($wire, Some($max), $t::SHOWN, $t::parse_at)?
+    };
+    (read $r:ident structure ($wire:literal, $t:ident)) => {
+        $r.structure($wire, $t::parse_at)?
+    };
+}
+
+pub(crate) use {member, shape, shapes};

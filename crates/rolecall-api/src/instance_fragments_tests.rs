@@ -35,6 +35,45 @@ async fn shows_change(api: &crate::context::Api, id: &str, shows: &str) {
     );
 }
 
+type Params = &'static [(&'static str, &'static str)];
+
+/// Stands for the launched instance's id in `CHANGES`.
+const ID: &str = "{id}";
+
+/// Each kind of change to an instance, in turn: the operation, its parameters, and what the
+/// instance's XML shows after it.
+const CHANGES: &[(Operation, Params, &str)] = &[
+    (
+        Operation::CreateTags,
+        &[
+            ("ResourceId.1", ID),
+            ("Tag.1.Key", "team"),
+            ("Tag.1.Value", "blue"),
+        ],
+        "<key>team</key><value>blue</value>",
+    ),
+    (
+        Operation::ModifyInstanceMetadataOptions,
+        &[("InstanceId", ID), ("HttpTokens", "required")],
+        "<httpTokens>required</httpTokens>",
+    ),
+    (
+        Operation::AssociateIamInstanceProfile,
+        &[("InstanceId", ID), ("IamInstanceProfile.Name", "p")],
+        ":instance-profile/p</arn>",
+    ),
+    (
+        Operation::StopInstances,
+        &[("InstanceId.1", ID)],
+        "<name>stopped</name>",
+    ),
+    (
+        Operation::TerminateInstances,
+        &[("InstanceId.1", ID)],
+        "<name>terminated</name>",
+    ),
+];
+
 #[tokio::test]
 async fn a_kept_instance_is_rendered_anew_after_each_kind_of_change() {
     let api = api().await;
@@ -49,40 +88,14 @@ async fn a_kept_instance_is_rendered_anew_after_each_kind_of_change() {
     assert_eq!(describe(&api, &id).await, first);
     assert!(Arc::ptr_eq(&kept_first, &kept(&id).expect("kept")));
 
-    let tag = [
-        ("ResourceId.1", id.as_str()),
-        ("Tag.1.Key", "team"),
-        ("Tag.1.Value", "blue"),
-    ];
-    change(&api, Operation::CreateTags, &tag).await;
-    shows_change(&api, &id, "<key>team</key><value>blue</value>").await;
-
-    let metadata = [("InstanceId", id.as_str()), ("HttpTokens", "required")];
-    change(&api, Operation::ModifyInstanceMetadataOptions, &metadata).await;
-    shows_change(&api, &id, "<httpTokens>required</httpTokens>").await;
-
-    let associate = [
-        ("InstanceId", id.as_str()),
-        ("IamInstanceProfile.Name", "p"),
-    ];
-    change(&api, Operation::AssociateIamInstanceProfile, &associate).await;
-    shows_change(&api, &id, ":instance-profile/p</arn>").await;
-
-    change(
-        &api,
-        Operation::StopInstances,
-        &[("InstanceId.1", id.as_str())],
-    )
-    .await;
-    shows_change(&api, &id, "<name>stopped</name>").await;
-
-    change(
-        &api,
-        Operation::TerminateInstances,
-        &[("InstanceId.1", id.as_str())],
-    )
-    .await;
-    shows_change(&api, &id, "<name>terminated</name>").await;
+    for (op, params, shows) in CHANGES {
+        let params: Vec<(&str, &str)> = params
+            .iter()
+            .map(|&(k, v)| (k, if v == ID { id.as_str() } else { v }))
+            .collect();
+        change(&api, *op, &params).await;
+        shows_change(&api, &id, shows).await;
+    }
     let body = describe(&api, &id).await;
     assert!(!body.contains("iamInstanceProfile"), "{body}");
 }

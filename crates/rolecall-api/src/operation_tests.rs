@@ -88,6 +88,28 @@ fn iam_values_and_structures() {
     assert_eq!(keys, ["a", "b"]);
 }
 
+/// A list longer than its model allows is refused showing its first items as AWS does, by the
+/// structure's model name and member names.
+#[test]
+fn a_long_structure_list_shows_its_first_items() {
+    let pairs: Vec<(String, String)> = (1..=51)
+        .flat_map(|n| {
+            [
+                (format!("Tags.member.{n}.Key"), format!("k{n}")),
+                (format!("Tags.member.{n}.Value"), "v".to_string()),
+            ]
+        })
+        .chain([("RoleName".to_string(), "r".to_string())])
+        .collect();
+    let error = iam::TagRoleInput::parse(&Params::from_pairs(pairs)).expect_err("too many");
+    let shown = "[Tag(key=k1, value=v), Tag(key=k2, value=v), Tag(key=k3, value=v), ...]";
+    let message = format!(
+        "1 validation error detected: Value '{shown}' at 'tags' failed to satisfy constraint: \
+         Member must have length less than or equal to 50"
+    );
+    assert_eq!(error, ApiError::new(400, "ValidationError", &message));
+}
+
 #[test]
 fn ec2_structures_and_lists() {
     let input = ec2::AssociateIamInstanceProfileInput::parse(&params(&[

@@ -312,11 +312,13 @@ async fn caller_subject(
 /// caller), to derive its global keys with [`Principal::user`].
 fn synthetic_user(name: &str, id: &str, arn: &str) -> rolecall_core::model::User {
     rolecall_core::model::User {
-        id: id.to_string(),
-        name: name.to_string(),
-        path: "/".into(),
-        arn: arn.to_string(),
-        create_date: chrono::DateTime::UNIX_EPOCH,
+        entity: rolecall_core::model::IamEntity {
+            id: id.to_string(),
+            name: name.to_string(),
+            path: "/".into(),
+            arn: arn.to_string(),
+            create_date: chrono::DateTime::UNIX_EPOCH,
+        },
         tags: Vec::new(),
         permissions_boundary: None,
     }

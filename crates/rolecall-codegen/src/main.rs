@@ -201,7 +201,7 @@ struct Gen<'m> {
     classes: &'m mut Vec<(String, String)>,
     /// The first operation input generated for each member list: an input with the same
     /// members (`GetRole`, `DeleteRole`) is an alias of that one rather than a second copy.
-    inputs_by_members: BTreeMap<String, String>,
+    inputs_by_members: BTreeMap<Vec<String>, String>,
     out: String,
 }
 
@@ -265,7 +265,7 @@ impl<'m> Gen<'m> {
     }
 
     /// The constraint constant of a string or integer shape (defined once per shape in
-    /// `consts`), or the unconstrained one.
+    /// `consts`) as an argument of a `shape!` member (`, NAME`), or none if unconstrained.
     fn constraint(&mut self, shape_name: &str) -> Result<String> {
         let shape = self.shape(shape_name)?;
         let ty = self.ty(shape_name)?;
@@ -317,18 +317,19 @@ impl<'m> Gen<'m> {
         }
         let kind = if int { "Int" } else { "Text" };
         if def == format!("{kind}::new(None, None)") || def == "Text::new(0, usize::MAX)" {
-            return Ok(format!("&{kind}::ANY"));
+            return Ok(String::new());
         }
         let name = snake(shape_name).trim_end_matches('_').to_uppercase();
         self.consts.insert(
             name.clone(),
             format!("{note}const {name}: {kind} = {def};\n"),
         );
-        Ok(format!("&{name}"))
+        Ok(format!(", {name}"))
     }
 
-    /// The expression reading member `member` (of shape `shape_name`) with the reader `r`.
-    fn member_expr(
+    /// Member `member` (of shape `shape_name`) as a `shape!` member: the `Reader` method that
+    /// reads it and its arguments (`text("RoleName", ROLE_NAME_TYPE) required`).
+    fn member_spec(
         &mut self,
         member: &str,
         m: &Map<String, Value>,
@@ -343,32 +344,26 @@ impl<'m> Gen<'m> {
                     .ok_or("list member")?
                     .to_string();
                 let max = match self.shape(shape_name)?.get("max").and_then(Value::as_i64) {
-                    Some(max) if !self.ec2 => format!("Some({max})"),
-                    _ => "None".to_string(),
+                    Some(max) if !self.ec2 => format!(", {max}"),
+                    _ => String::new(),
                 };
                 match self.ty(&item)? {
                     "structure" => {
                         let Some(t) = self.rust_type(&item)? else {
                             return Ok(None);
                         };
-                        let shown: Vec<String> = self
-                            .shape(&item)?
-                            .get("members")
-                            .and_then(Value::as_object)
-                            .map(|m| m.keys().map(|k| format!("{k:?}")).collect())
-                            .unwrap_or_default();
-                        format!(
-                            "r.structs({wire:?}, {max}, ({item:?}, &[{}]), {t}::parse_at)?",
-                            shown.join(", ")
-                        )
+                        if !max.is_empty() {
+                            self.check_shown(&item, &t)?;
+                        }
+                        format!("structs({wire:?}{max}, {t})")
                     }
                     "string" | "timestamp" => {
                         let c = self.constraint(&item)?;
-                        format!("r.texts({wire:?}, {max}, {c})?")
+                        format!("texts({wire:?}{max}{c})")
                     }
                     "integer" | "long" => {
                         let c = self.constraint(&item)?;
-                        format!("r.ints({wire:?}, {max}, {c})?")
+                        format!("ints({wire:?}{max}{c})")
                     }
                     _ => return Ok(None),
                 }
@@ -377,28 +372,55 @@ impl<'m> Gen<'m> {
                 let Some(t) = self.rust_type(shape_name)? else {
                     return Ok(None);
                 };
-                format!("r.structure({wire:?}, {t}::parse_at)?")
+                format!("structure({wire:?}, {t})")
             }
             "string" | "timestamp" | "blob" => {
                 let c = self.constraint(shape_name)?;
-                format!("r.text({wire:?}, {c})?")
+                format!("text({wire:?}{c})")
             }
             "integer" | "long" => {
                 let c = self.constraint(shape_name)?;
-                format!("r.int({wire:?}, {c})?")
+                format!("int({wire:?}{c})")
             }
-            "boolean" => format!("r.boolean({wire:?})?"),
+            "boolean" => format!("boolean({wire:?})"),
             _ => return Ok(None),
         };
         Ok(Some(if required {
-            format!("r.required({wire:?}, {read})?")
+            format!("{read} required")
         } else {
             read
         }))
     }
 
-    /// A struct for structure `shape_name` named `rust`, with `parse` (one `shape!` invocation,
-    /// one line per member). `op` names the operation whose input it is.
+    /// A bounded list's length message shows its first items by the structure's model name
+    /// and member names, which `shape!` takes from the Rust name and the wire names: they must
+    /// be the same.
+    fn check_shown(&self, item: &str, rust: &str) -> Result<()> {
+        let shape = self.shape(item)?;
+        let members = shape.get("members").and_then(Value::as_object);
+        let wire_is_name = members.is_none_or(|ms| {
+            ms.iter().all(|(name, m)| {
+                m.as_object()
+                    .is_some_and(|m| self.wire(name, m) == *name && self.ty_of(m) != Some("map"))
+            })
+        });
+        if item != rust || !wire_is_name {
+            return Err(format!(
+                "{}: {item} is in a bounded list but its Rust or wire names differ from the model's",
+                self.service
+            ));
+        }
+        Ok(())
+    }
+
+    fn ty_of(&self, m: &Map<String, Value>) -> Option<&'m str> {
+        m.get("shape")
+            .and_then(Value::as_str)
+            .and_then(|s| self.ty(s).ok())
+    }
+
+    /// A `shapes!` row for structure `shape_name` named `rust` (one member per model member,
+    /// filled into lines). `op` names the operation whose input it is.
     fn gen_struct(&mut self, shape_name: &str, rust: &str, op: Option<&str>) -> Result<()> {
         let shape = self.shape(shape_name)?;
         let required: BTreeSet<&str> = shape
@@ -411,49 +433,67 @@ impl<'m> Gen<'m> {
             .get("members")
             .and_then(Value::as_object)
             .unwrap_or(&empty);
-        let mut lines = String::new();
+        let mut specs = Vec::new();
+        let mut unmodelled = Vec::new();
         for (member, m) in members {
             let m = m.as_object().ok_or("member")?;
             let is_required = required.contains(member.as_str());
-            let Some(expr) = self.member_expr(member, m, is_required)? else {
-                let _ = writeln!(
-                    lines,
-                    "        // {member}: not modelled here (map/unsupported shape)."
-                );
-                continue;
-            };
-            let shape_name = m["shape"].as_str().ok_or("member shape")?;
-            let Some(t) = self.rust_type(shape_name)? else {
-                continue;
-            };
-            let t = if is_required || t.starts_with("Vec<") {
-                t
-            } else {
-                format!("Option<{t}>")
-            };
-            let _ = writeln!(lines, "        {}: {t} = {expr},", snake(member));
+            match self.member_spec(member, m, is_required)? {
+                Some(spec) => specs.push(format!("{}: {spec}", snake(member))),
+                None => unmodelled.push(member.as_str()),
+            }
         }
         let doc = match op {
-            Some(op) => format!("/// The input of `{op}` ({shape_name})."),
-            None => format!("/// The `{shape_name}` structure."),
+            Some(op) => format!("    /// The input of `{op}` ({shape_name}).\n"),
+            None => format!("    /// The `{shape_name}` structure.\n"),
         };
+        if !unmodelled.is_empty() {
+            let _ = writeln!(
+                self.out,
+                "    // Not modelled here (map/unsupported shape): {}.",
+                unmodelled.join(", ")
+            );
+        }
         if op.is_some() {
-            if let Some(same) = self.inputs_by_members.get(&lines) {
-                let _ = writeln!(
-                    self.out,
-                    "{doc}\n/// The same members as `{same}`.\npub type {rust} = {same};\n"
-                );
+            if let Some(same) = self.inputs_by_members.get(&specs) {
+                let _ = writeln!(self.out, "{doc}    {rust} = {same};");
                 return Ok(());
             }
             self.inputs_by_members
-                .insert(lines.clone(), rust.to_string());
+                .insert(specs.clone(), rust.to_string());
         }
-        let _ = writeln!(
-            self.out,
-            "shape! {{\n    {doc}\n    {rust} |r| {{\n{lines}    }}\n}}\n"
-        );
+        let _ = writeln!(self.out, "{doc}{}", row(rust, &specs));
         Ok(())
     }
+}
+
+/// A `shapes!` row: `Name { member, member }` on one line if it fits, else the members filled
+/// into lines of at most `WIDTH` characters.
+fn row(name: &str, members: &[String]) -> String {
+    const WIDTH: usize = 100;
+    if members.is_empty() {
+        return format!("    {name} {{}}");
+    }
+    let one_line = format!("    {name} {{ {} }}", members.join(", "));
+    if one_line.len() <= WIDTH {
+        return one_line;
+    }
+    let mut out = format!("    {name} {{\n");
+    let mut line = String::new();
+    for member in members {
+        if !line.is_empty() && 8 + line.len() + 1 + member.len() + 1 > WIDTH {
+            let _ = writeln!(out, "        {line}");
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(member);
+        line.push(',');
+    }
+    let _ = writeln!(out, "        {line}");
+    out.push_str("    }");
+    out
 }
 
 fn rustfmt(code: &str) -> Result<String> {
@@ -533,7 +573,7 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
                 None => {
                     let _ = writeln!(
                         g.out,
-                        "shape! {{\n    /// The input of `{}` (no parameters).\n    {rust};\n}}\n",
+                        "    /// The input of `{}` (no parameters).\n    {rust};",
                         op.name
                     );
                 }
@@ -546,7 +586,7 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
         };
         let consts: String = g.consts.values().map(String::as_str).collect();
         let code = format!(
-            "{HEADER}//! Typed inputs of the {service} operations rolecall implements (botocore {version}):\n//! one `shape!` per structure, one line per member (see `crate::input`).\n\n#![allow(clippy::all, dead_code, unused_imports)]\n\nuse crate::error::Protocol;\nuse super::patterns;\nuse crate::input::{{Int, Text, shape}};\n\n/// The protocol these inputs are read in.\npub const PROTOCOL: Protocol = Protocol::{protocol};\n\n// The model's constraints, one per shape.\n{consts}\n{}",
+            "{HEADER}//! Typed inputs of the {service} operations rolecall implements (botocore {version}):\n//! a `shapes!` row per structure, a `Reader` method per member (see `crate::input`).\n\n#![allow(clippy::all, dead_code, unused_imports)]\n\nuse crate::error::Protocol;\nuse super::patterns;\nuse crate::input::{{Int, Text, shapes}};\n\n/// The protocol these inputs are read in.\npub const PROTOCOL: Protocol = Protocol::{protocol};\n\n// The model's constraints, one per shape.\n{consts}\nshapes! {{\n{}}}\n",
             g.out
         );
         files.insert(PathBuf::from(format!("{service}.rs")), rustfmt(&code)?);

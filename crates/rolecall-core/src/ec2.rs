@@ -124,6 +124,22 @@ fn check_association_id(id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Only a running or stopped instance takes an instance profile.
+fn check_associable(instance: &Instance) -> Result<()> {
+    match instance.state {
+        InstanceState::Running | InstanceState::Stopped => Ok(()),
+        _ => Err(crate::store_error::not_running_or_stopped(&instance.id)),
+    }
+}
+
+/// Only an active association can be replaced.
+fn check_replaceable(association: &Association) -> Result<()> {
+    match association.state.is_active() {
+        true => Ok(()),
+        false => Err(StoreError::NotActive(association.id.clone()).into()),
+    }
+}
+
 /// Refuses control characters (C0, DEL, C1) anywhere, and values longer than `max` characters
 /// or outside ASCII where EC2 requires ASCII: such values would be stored and then served raw
 /// (IMDS, DescribeInstances).
@@ -185,25 +201,7 @@ fn check_run_text(input: &RunInstances) -> Result<()> {
 
 /// EC2 filter values match with `*` (any run) and `?` (one character), case-sensitively.
 pub fn wildcard_match(pattern: &str, value: &str) -> bool {
-    let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
-    let (mut pi, mut vi, mut star, mut mark) = (0, 0, None, 0);
-    while vi < v.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
-            pi += 1;
-            vi += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            pi += 1;
-            mark = vi;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            vi = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
+    rolecall_policy::glob_match(pattern, value)
 }
 
 pub fn page_size(
@@ -824,9 +822,7 @@ impl Ec2 {
         arn: Option<&str>,
     ) -> Result<Association> {
         let inst = self.existing_instance(instance_id).await?;
-        if !matches!(inst.state, InstanceState::Running | InstanceState::Stopped) {
-            return Err(crate::store_error::not_running_or_stopped(instance_id));
-        }
+        check_associable(&inst)?;
         let profile = self.iam.resolve_instance_profile(name, arn).await;
         self.associate_resolved(Ok(inst), profile).await
     }
@@ -840,18 +836,8 @@ impl Ec2 {
         profile: Result<InstanceProfile>,
     ) -> Result<Association> {
         let inst = instance?;
-        if !matches!(inst.state, InstanceState::Running | InstanceState::Stopped) {
-            return Err(crate::store_error::not_running_or_stopped(&inst.id));
-        }
-        let profile = profile?;
-        let association = Association {
-            id: ec2_id("iip-assoc"),
-            instance_id: inst.id.clone(),
-            profile_arn: profile.arn,
-            profile_id: profile.id,
-            state: AssociationState::Associated,
-            timestamp: self.iam.now(),
-        };
+        check_associable(&inst)?;
+        let association = self.new_association(inst.id, profile?);
         self.store.insert_association(&association).await?;
         Ok(association)
     }
@@ -872,9 +858,7 @@ impl Ec2 {
         arn: Option<&str>,
     ) -> Result<Association> {
         let old = self.existing_association(association_id).await?;
-        if !old.state.is_active() {
-            return Err(StoreError::NotActive(association_id.into()).into());
-        }
+        check_replaceable(&old)?;
         let profile = self.iam.resolve_instance_profile(name, arn).await;
         self.replace_resolved(Ok(old), profile).await
     }
@@ -886,20 +870,22 @@ impl Ec2 {
         profile: Result<InstanceProfile>,
     ) -> Result<Association> {
         let old = old?;
-        if !old.state.is_active() {
-            return Err(StoreError::NotActive(old.id.clone()).into());
-        }
-        let profile = profile?;
-        let new = Association {
-            id: ec2_id("iip-assoc"),
-            instance_id: old.instance_id.clone(),
-            profile_arn: profile.arn,
-            profile_id: profile.id,
-            state: AssociationState::Associated,
-            timestamp: self.iam.now(),
-        };
+        check_replaceable(&old)?;
+        let new = self.new_association(old.instance_id.clone(), profile?);
         self.store.replace_association(&old.id, &new).await?;
         Ok(new)
+    }
+
+    /// An association of the instance `instance_id` with `profile`, made now.
+    fn new_association(&self, instance_id: String, profile: InstanceProfile) -> Association {
+        Association {
+            id: ec2_id("iip-assoc"),
+            instance_id,
+            profile_arn: profile.entity.arn,
+            profile_id: profile.entity.id,
+            state: AssociationState::Associated,
+            timestamp: self.iam.now(),
+        }
     }
 
     pub async fn disassociate_iam_instance_profile(
@@ -1016,16 +1002,6 @@ fn check_instance_filter(name: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wildcards() {
-        assert!(wildcard_match("i-*", "i-123"));
-        assert!(wildcard_match("a?c", "abc"));
-        assert!(!wildcard_match("a?c", "abbc"));
-        assert!(wildcard_match("*", ""));
-        assert!(!wildcard_match("Prod", "prod"));
-        assert!(wildcard_match("*b*", "abc"));
-    }
 
     #[test]
     fn ids() {

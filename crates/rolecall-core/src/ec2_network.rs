@@ -93,10 +93,6 @@ pub fn check_vpc_id(id: &str) -> Result<()> {
     check_id("vpc", id, Error::InvalidVpcIdMalformed, "")
 }
 
-fn subnet_not_found(id: &str) -> Error {
-    Error::InvalidSubnetIdNotFound(format!("The subnet ID '{id}' does not exist"))
-}
-
 /// Usable addresses of a subnet's CIDR block: all but the first four and the last, as in a VPC.
 pub fn usable_addresses(cidr: &str) -> u64 {
     cidr.parse::<Ipv4Net>()
@@ -279,7 +275,7 @@ impl Ec2 {
                 let found = self.store.get_network(&[id.to_string()]).await?;
                 match found.into_iter().next() {
                     Some(NetworkResource::Subnet(s)) => (s, id.to_string()),
-                    _ if self.config.strict_ids => return Err(subnet_not_found(id)),
+                    _ if self.config.strict_ids => return Err(Subnet::not_found(id)),
                     _ => (first_default()?, id.to_string()),
                 }
             }
@@ -368,99 +364,17 @@ impl Ec2 {
         Ok(Some(out))
     }
 
-    pub async fn describe_vpcs(
+    /// DescribeVpcs or DescribeSubnets: the items of kind `T` that `ids` name (all when none) and
+    /// every filter matches, paged by id when asked.
+    pub async fn describe_network<T: Described>(
         &self,
         ids: &[String],
         filters: &[Filter],
         page_req: Option<&crate::PageRequest>,
-    ) -> Result<(Vec<Vpc>, Option<String>)> {
+    ) -> Result<(Vec<T>, Option<String>)> {
         self.default_network().await?;
-        for id in ids {
-            check_vpc_id(id)?;
-        }
-        let all = self.network_items::<Vpc>().await?;
-        if let Some(missing) = ids.iter().find(|id| !all.iter().any(|v| v.id == **id)) {
-            return Err(Error::InvalidVpcIdNotFound(format!(
-                "The vpc ID '{missing}' does not exist"
-            )));
-        }
-        let owner = self.iam.account_id().to_string();
-        let mut out = Vec::new();
-        for v in all {
-            if !ids.is_empty() && !ids.contains(&v.id) {
-                continue;
-            }
-            let fields = [
-                ("vpc-id", vec![v.id.as_str()]),
-                ("cidr", vec![v.cidr_block.as_str()]),
-                (
-                    "cidr-block-association.cidr-block",
-                    vec![v.cidr_block.as_str()],
-                ),
-                ("is-default", vec![bool_str(v.is_default)]),
-                ("state", vec!["available"]),
-                ("owner-id", vec![owner.as_str()]),
-                ("dhcp-options-id", vec!["default"]),
-            ];
-            if filters.iter().try_fold(true, |ok, f| {
-                Ok::<_, Error>(ok && matches(f, &fields, &v.tags)?)
-            })? {
-                out.push(v);
-            }
-        }
-        Ok(match page_req {
-            Some(p) => page(out, |v| &v.id, p),
-            None => (out, None),
-        })
-    }
-
-    pub async fn describe_subnets(
-        &self,
-        ids: &[String],
-        filters: &[Filter],
-        page_req: Option<&crate::PageRequest>,
-    ) -> Result<(Vec<Subnet>, Option<String>)> {
-        self.default_network().await?;
-        for id in ids {
-            check_subnet_id(id)?;
-        }
-        let all = self.network_items::<Subnet>().await?;
-        if let Some(missing) = ids.iter().find(|id| !all.iter().any(|s| s.id == **id)) {
-            return Err(subnet_not_found(missing));
-        }
-        let owner = self.iam.account_id().to_string();
-        let mut out = Vec::new();
-        for s in all {
-            if !ids.is_empty() && !ids.contains(&s.id) {
-                continue;
-            }
-            let fields = [
-                ("subnet-id", vec![s.id.as_str()]),
-                ("vpc-id", vec![s.vpc_id.as_str()]),
-                ("cidr", vec![s.cidr_block.as_str()]),
-                ("cidr-block", vec![s.cidr_block.as_str()]),
-                ("cidrBlock", vec![s.cidr_block.as_str()]),
-                ("availability-zone", vec![s.availability_zone.as_str()]),
-                ("availabilityZone", vec![s.availability_zone.as_str()]),
-                ("default-for-az", vec![bool_str(s.default_for_az)]),
-                ("defaultForAz", vec![bool_str(s.default_for_az)]),
-                (
-                    "map-public-ip-on-launch",
-                    vec![bool_str(s.map_public_ip_on_launch)],
-                ),
-                ("state", vec!["available"]),
-                ("owner-id", vec![owner.as_str()]),
-            ];
-            if filters.iter().try_fold(true, |ok, f| {
-                Ok::<_, Error>(ok && matches(f, &fields, &s.tags)?)
-            })? {
-                out.push(s);
-            }
-        }
-        Ok(match page_req {
-            Some(p) => page(out, |s| &s.id, p),
-            None => (out, None),
-        })
+        let all = self.existing_items::<T>(ids).await?;
+        self.described(all, ids, filters, page_req)
     }
 
     pub async fn describe_security_groups(
@@ -471,16 +385,9 @@ impl Ec2 {
         page_req: Option<&crate::PageRequest>,
     ) -> Result<(Vec<SecurityGroup>, Option<String>)> {
         let (default_vpc, _, _) = self.default_network().await?;
-        for id in ids {
-            check_group_id(id)?;
-        }
-        let all = self.network_items::<SecurityGroup>().await?;
-        if let Some(missing) = ids.iter().find(|id| !all.iter().any(|g| g.id == **id)) {
-            return Err(Error::InvalidGroupNotFound(format!(
-                "The security group '{missing}' does not exist"
-            )));
-        }
+        let all = self.existing_items::<SecurityGroup>(ids).await?;
         // Names are looked up in the default VPC, as EC2 does for GroupName.N.
+        let named = |g: &SecurityGroup| names.contains(&g.group_name) && g.vpc_id == default_vpc.id;
         if let Some(missing) = names.iter().find(|n| {
             !all.iter()
                 .any(|g| g.group_name == **n && g.vpc_id == default_vpc.id)
@@ -490,34 +397,117 @@ impl Ec2 {
                 default_vpc.id
             )));
         }
-        let owner = self.iam.account_id().to_string();
+        let chosen = all.into_iter().filter(|g| names.is_empty() || named(g));
+        self.described(chosen, ids, filters, page_req)
+    }
+
+    /// Every item of kind `T`, once each of `ids` is found well formed and existing (else the
+    /// error for the first that is not).
+    async fn existing_items<T: Described>(&self, ids: &[String]) -> Result<Vec<T>> {
+        for id in ids {
+            T::check_id(id)?;
+        }
+        let all = self.network_items::<T>().await?;
+        match ids
+            .iter()
+            .find(|id| !all.iter().any(|i| i.id() == id.as_str()))
+        {
+            Some(missing) => Err(T::not_found(missing)),
+            None => Ok(all),
+        }
+    }
+
+    /// What a Describe call answers of `items`: those `ids` name (all when none) that every
+    /// filter matches, paged by id when asked.
+    fn described<T: Described>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+        ids: &[String],
+        filters: &[Filter],
+        page_req: Option<&crate::PageRequest>,
+    ) -> Result<(Vec<T>, Option<String>)> {
+        let owner = self.iam.account_id();
         let mut out = Vec::new();
-        for g in all {
-            if !ids.is_empty() && !ids.contains(&g.id) {
+        for item in items {
+            if !ids.is_empty() && !ids.iter().any(|id| id == item.id()) {
                 continue;
             }
-            let named = names.contains(&g.group_name) && g.vpc_id == default_vpc.id;
-            if !names.is_empty() && !named {
-                continue;
-            }
-            let fields = [
-                ("group-id", vec![g.id.as_str()]),
-                ("group-name", vec![g.group_name.as_str()]),
-                ("description", vec![g.description.as_str()]),
-                ("vpc-id", vec![g.vpc_id.as_str()]),
-                ("owner-id", vec![owner.as_str()]),
-            ];
-            if filters.iter().try_fold(true, |ok, f| {
-                Ok::<_, Error>(ok && matches(f, &fields, &g.tags)?)
-            })? {
-                out.push(g);
+            let fields = item.filter_fields(owner);
+            let kept = filters.iter().try_fold(true, |ok, f| {
+                Ok::<_, Error>(ok && matches(f, &fields, item.tags())?)
+            })?;
+            if kept {
+                out.push(item);
             }
         }
         Ok(match page_req {
-            Some(p) => page(out, |g| &g.id, p),
+            Some(p) => page(out, |i| i.id(), p),
             None => (out, None),
         })
     }
+}
+
+/// A network item Describe calls list: how its ids are checked and reported missing, and the
+/// values its filters read, by filter name (`owner` is the account's id).
+pub trait Described: NetworkItem {
+    /// Ok for a well-formed id, else EC2's Malformed error.
+    fn check_id(id: &str) -> Result<()>;
+    /// EC2's NotFound error for a well-formed id that does not exist.
+    fn not_found(id: &str) -> Error;
+    fn filter_fields<'a>(&'a self, owner: &'a str) -> Vec<(&'static str, Vec<&'a str>)>;
+}
+
+/// One row per kind: `Kind(id check, NotFound error, how the message names the id) |item,
+/// owner| [filter fields]`.
+macro_rules! described {
+    ($($item:ident($check:path, $not_found:path, $noun:literal)
+        |$it:ident, $owner:ident| $fields:expr;)*) => {$(
+        impl Described for $item {
+            fn check_id(id: &str) -> Result<()> {
+                $check(id)
+            }
+            fn not_found(id: &str) -> Error {
+                $not_found(format!("The {} '{id}' does not exist", $noun))
+            }
+            fn filter_fields<'a>(&'a self, $owner: &'a str) -> Vec<(&'static str, Vec<&'a str>)> {
+                let $it = self;
+                $fields.into()
+            }
+        }
+    )*};
+}
+
+described! {
+    Vpc(check_vpc_id, Error::InvalidVpcIdNotFound, "vpc ID") |v, owner| [
+        ("vpc-id", vec![v.id.as_str()]),
+        ("cidr", vec![v.cidr_block.as_str()]),
+        ("cidr-block-association.cidr-block", vec![v.cidr_block.as_str()]),
+        ("is-default", vec![bool_str(v.is_default)]),
+        ("state", vec!["available"]),
+        ("owner-id", vec![owner]),
+        ("dhcp-options-id", vec!["default"]),
+    ];
+    Subnet(check_subnet_id, Error::InvalidSubnetIdNotFound, "subnet ID") |s, owner| [
+        ("subnet-id", vec![s.id.as_str()]),
+        ("vpc-id", vec![s.vpc_id.as_str()]),
+        ("cidr", vec![s.cidr_block.as_str()]),
+        ("cidr-block", vec![s.cidr_block.as_str()]),
+        ("cidrBlock", vec![s.cidr_block.as_str()]),
+        ("availability-zone", vec![s.availability_zone.as_str()]),
+        ("availabilityZone", vec![s.availability_zone.as_str()]),
+        ("default-for-az", vec![bool_str(s.default_for_az)]),
+        ("defaultForAz", vec![bool_str(s.default_for_az)]),
+        ("map-public-ip-on-launch", vec![bool_str(s.map_public_ip_on_launch)]),
+        ("state", vec!["available"]),
+        ("owner-id", vec![owner]),
+    ];
+    SecurityGroup(check_group_id, Error::InvalidGroupNotFound, "security group") |g, owner| [
+        ("group-id", vec![g.id.as_str()]),
+        ("group-name", vec![g.group_name.as_str()]),
+        ("description", vec![g.description.as_str()]),
+        ("vpc-id", vec![g.vpc_id.as_str()]),
+        ("owner-id", vec![owner]),
+    ];
 }
 
 #[cfg(test)]

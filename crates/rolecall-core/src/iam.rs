@@ -2,10 +2,7 @@
 
 use crate::model::*;
 use crate::validate;
-use crate::{
-    DynClock, DynStore, Error, Missing, OwnerKind, Page, PageRequest, Result, StoreError,
-    SystemClock,
-};
+use crate::{DynClock, DynStore, Error, OwnerKind, Page, PageRequest, Result, SystemClock};
 use rolecall_crypto::{IdPrefix, aws_unique_id};
 use std::sync::Arc;
 
@@ -96,14 +93,6 @@ pub struct Iam {
     clock: DynClock,
 }
 
-fn no_such_role(name: &str) -> Error {
-    StoreError::NotFound(Missing::Role(name.into())).into()
-}
-
-fn no_such_profile(name: &str) -> Error {
-    StoreError::NotFound(Missing::InstanceProfile(name.into())).into()
-}
-
 pub(crate) fn no_such_policy(arn: &str) -> Error {
     Error::NoSuchEntity(format!("Policy {arn} does not exist or is not attachable."))
 }
@@ -158,6 +147,23 @@ impl Iam {
         format!("arn:aws:iam::{}:{kind}{path}{name}", self.account_id)
     }
 
+    /// A new entity's own fields: a fresh id, its ARN (`kind` as the ARN names it), created now.
+    pub(crate) fn new_entity(
+        &self,
+        id_prefix: IdPrefix,
+        kind: &str,
+        path: &str,
+        name: &str,
+    ) -> IamEntity {
+        IamEntity {
+            id: aws_unique_id(id_prefix),
+            name: name.to_string(),
+            path: path.to_string(),
+            arn: self.arn(kind, path, name),
+            create_date: self.now(),
+        }
+    }
+
     /// Checks that a permissions boundary names an existing managed policy; returns its ARN.
     pub async fn boundary_policy(&self, arn: &str) -> Result<String> {
         let missing = || {
@@ -173,7 +179,7 @@ impl Iam {
     }
 
     /// Applies an edit to a role atomically.
-    async fn modify_role(
+    pub(crate) async fn modify_role(
         &self,
         name: &str,
         edit: impl FnOnce(&mut Role) -> Result<()> + Send + 'static,
@@ -182,35 +188,13 @@ impl Iam {
         Ok(self.store.modify_role(name, Box::new(edit)).await?)
     }
 
-    pub async fn put_role_permissions_boundary(&self, role_name: &str, arn: &str) -> Result<()> {
-        let arn = self.boundary_policy(arn).await?;
-        self.modify_role(role_name, move |r| {
-            r.permissions_boundary = Some(arn);
-            Ok(())
-        })
-        .await
-        .map(drop)
-    }
-
-    pub async fn delete_role_permissions_boundary(&self, role_name: &str) -> Result<()> {
-        self.modify_role(role_name, |r| {
-            r.permissions_boundary = None;
-            Ok(())
-        })
-        .await
-        .map(drop)
-    }
-
     // ----- roles -----
 
     pub async fn create_role(&self, input: CreateRole<'_>) -> Result<Role> {
         validate::role_name(input.name)?;
-        let path = input.path.unwrap_or("/");
-        validate::path(path)?;
+        let path = validate::path_or_root(input.path)?;
         validate::policy_document("assumeRolePolicyDocument", input.trust_policy)?;
-        if let Some(d) = input.description {
-            validate::description(d)?;
-        }
+        validate::description(input.description)?;
         let max_session_duration = input
             .max_session_duration
             .map(validate::max_session_duration)
@@ -219,11 +203,7 @@ impl Iam {
         validate::tags(&input.tags)?;
         check_policy(input.trust_policy, DocumentKind::Trust)?;
         let role = Role {
-            id: aws_unique_id(IdPrefix::Role),
-            name: input.name.to_string(),
-            path: path.to_string(),
-            arn: self.arn("role", path, input.name),
-            create_date: self.now(),
+            entity: self.new_entity(IdPrefix::Role, "role", path, input.name),
             assume_role_policy_document: input.trust_policy.to_string(),
             description: input.description.map(str::to_string),
             max_session_duration,
@@ -237,36 +217,13 @@ impl Iam {
         Ok(role)
     }
 
-    pub async fn get_role(&self, name: &str) -> Result<Role> {
-        validate::role_name(name)?;
-        self.store
-            .get_role(name)
-            .await?
-            .ok_or_else(|| no_such_role(name))
-    }
-
-    pub async fn list_roles(
-        &self,
-        path_prefix: Option<&str>,
-        page: &PageRequest,
-    ) -> Result<Page<Role>> {
-        let prefix = path_prefix.unwrap_or("/");
-        validate::path_prefix(prefix)?;
-        let roles = self.store.list_roles(prefix, page).await?;
-        Ok(Page::from_overfetch(roles, page.limit, |r| {
-            r.name.to_ascii_lowercase()
-        }))
-    }
-
     pub async fn update_role(
         &self,
         name: &str,
         description: Option<&str>,
         max_session_duration: Option<i64>,
     ) -> Result<()> {
-        if let Some(d) = description {
-            validate::description(d)?;
-        }
+        validate::description(description)?;
         let max = max_session_duration
             .map(validate::max_session_duration)
             .transpose()?;
@@ -305,24 +262,6 @@ impl Iam {
         Ok(self.store.delete_role(name).await?)
     }
 
-    pub async fn tag_role(&self, name: &str, tags: Vec<Tag>) -> Result<()> {
-        validate::tags(&tags)?;
-        self.modify_role(name, move |role| validate::merge_tags(&mut role.tags, tags))
-            .await
-            .map(drop)
-    }
-
-    pub async fn untag_role(&self, name: &str, keys: &[&str]) -> Result<()> {
-        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-        self.modify_role(name, move |role| {
-            role.tags
-                .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
-            Ok(())
-        })
-        .await
-        .map(drop)
-    }
-
     // ----- inline role policies (kept by owner, see `iam_principals`) -----
 
     pub async fn put_role_policy(&self, role: &str, policy: &str, document: &str) -> Result<()> {
@@ -352,24 +291,18 @@ impl Iam {
 
     pub async fn create_policy(&self, input: CreatePolicy<'_>) -> Result<ManagedPolicy> {
         validate::policy_name(input.name)?;
-        let path = input.path.unwrap_or("/");
-        validate::path(path)?;
+        let path = validate::path_or_root(input.path)?;
         validate::policy_document("policyDocument", input.document)?;
-        if let Some(d) = input.description {
-            validate::description(d)?;
-        }
+        validate::description(input.description)?;
         validate::tags(&input.tags)?;
         check_policy(input.document, DocumentKind::Managed)?;
-        let now = self.now();
+        let entity = self.new_entity(IdPrefix::ManagedPolicy, "policy", path, input.name);
+        let now = entity.create_date;
         let policy = ManagedPolicy {
-            id: aws_unique_id(IdPrefix::ManagedPolicy),
-            name: input.name.to_string(),
-            path: path.to_string(),
-            arn: self.arn("policy", path, input.name),
+            entity,
             default_version_id: "v1".into(),
             attachment_count: 0,
             description: input.description.map(str::to_string),
-            create_date: now,
             update_date: now,
             tags: input.tags,
         };
@@ -425,9 +358,7 @@ impl Iam {
             .store
             .list_policies(prefix, only_attached, page)
             .await?;
-        Ok(Page::from_overfetch(items, page.limit, |p| {
-            p.name.to_ascii_lowercase()
-        }))
+        Ok(Page::by_name(items, page))
     }
 
     pub async fn delete_policy(&self, arn: &str) -> Result<()> {
@@ -525,28 +456,15 @@ impl Iam {
         tags: Vec<Tag>,
     ) -> Result<InstanceProfile> {
         validate::instance_profile_name(name)?;
-        let path = path.unwrap_or("/");
-        validate::path(path)?;
+        let path = validate::path_or_root(path)?;
         validate::tags(&tags)?;
         let profile = InstanceProfile {
-            id: aws_unique_id(IdPrefix::InstanceProfile),
-            name: name.to_string(),
-            path: path.to_string(),
-            arn: self.arn("instance-profile", path, name),
-            create_date: self.now(),
+            entity: self.new_entity(IdPrefix::InstanceProfile, "instance-profile", path, name),
             tags,
             roles: vec![],
         };
         self.store.insert_instance_profile(&profile).await?;
         Ok(profile)
-    }
-
-    pub async fn get_instance_profile(&self, name: &str) -> Result<InstanceProfile> {
-        validate::instance_profile_name(name)?;
-        self.store
-            .get_instance_profile(name)
-            .await?
-            .ok_or_else(|| no_such_profile(name))
     }
 
     /// Resolves a profile named by EC2's `IamInstanceProfile` structure (Arn or Name, not both).
@@ -573,34 +491,6 @@ impl Iam {
                 found.ok_or_else(|| invalid(format!("Value ({a}) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN")))
             }
         }
-    }
-
-    pub async fn list_instance_profiles(
-        &self,
-        path_prefix: Option<&str>,
-        page: &PageRequest,
-    ) -> Result<Page<InstanceProfile>> {
-        let prefix = path_prefix.unwrap_or("/");
-        validate::path_prefix(prefix)?;
-        let items = self.store.list_instance_profiles(prefix, page).await?;
-        Ok(Page::from_overfetch(items, page.limit, |p| {
-            p.name.to_ascii_lowercase()
-        }))
-    }
-
-    pub async fn list_instance_profiles_for_role(
-        &self,
-        role_name: &str,
-        page: &PageRequest,
-    ) -> Result<Page<InstanceProfile>> {
-        let role = self.get_role(role_name).await?;
-        let items = self
-            .store
-            .list_instance_profiles_for_role(&role.id, page)
-            .await?;
-        Ok(Page::from_overfetch(items, page.limit, |p| {
-            p.name.to_ascii_lowercase()
-        }))
     }
 
     pub async fn delete_instance_profile(&self, name: &str) -> Result<()> {
@@ -646,33 +536,5 @@ impl Iam {
             .store
             .remove_role_from_instance_profile(&profile.id, &role.id)
             .await?)
-    }
-
-    pub async fn tag_instance_profile(&self, name: &str, tags: Vec<Tag>) -> Result<()> {
-        validate::instance_profile_name(name)?;
-        validate::tags(&tags)?;
-        self.store
-            .modify_instance_profile(
-                name,
-                Box::new(move |p| validate::merge_tags(&mut p.tags, tags)),
-            )
-            .await
-            .map_err(Error::from)
-    }
-
-    pub async fn untag_instance_profile(&self, name: &str, keys: &[&str]) -> Result<()> {
-        validate::instance_profile_name(name)?;
-        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-        self.store
-            .modify_instance_profile(
-                name,
-                Box::new(move |p| {
-                    p.tags
-                        .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
-                    Ok(())
-                }),
-            )
-            .await
-            .map_err(Error::from)
     }
 }

@@ -4,7 +4,7 @@ use crate::iam::{DocumentKind, Iam, check_policy, no_such_policy};
 use crate::model::*;
 use crate::validate;
 use crate::{Error, Missing, Owner, OwnerKind, Page, PageRequest, Result, StoreError};
-use rolecall_crypto::{IdPrefix, KeyRing, access_key_id_for, aws_unique_id, secret_access_key};
+use rolecall_crypto::{IdPrefix, KeyRing, access_key_id_for, secret_access_key};
 
 /// Associated data binding a sealed access-key secret to its key id.
 fn secret_aad(access_key_id: &str) -> Vec<u8> {
@@ -27,20 +27,12 @@ pub fn open_secret(ring: &KeyRing, key: &AccessKey) -> Option<String> {
     String::from_utf8(ring.open(&sealed, &secret_aad(&key.id)).ok()?).ok()
 }
 
-fn user_name(v: &str) -> Result<()> {
+pub(crate) fn user_name(v: &str) -> Result<()> {
     validate::name("userName", v, 64)
 }
 
-fn group_name(v: &str) -> Result<()> {
+pub(crate) fn group_name(v: &str) -> Result<()> {
     validate::name("groupName", v, 128)
-}
-
-fn no_such_user(name: &str) -> Error {
-    StoreError::NotFound(Missing::User(name.into())).into()
-}
-
-fn no_such_group(name: &str) -> Error {
-    StoreError::NotFound(Missing::Group(name.into())).into()
 }
 
 pub(crate) fn no_such_access_key(id: &str) -> Error {
@@ -67,19 +59,14 @@ impl Iam {
         tags: Vec<Tag>,
     ) -> Result<User> {
         user_name(name)?;
-        let path = path.unwrap_or("/");
-        validate::path(path)?;
+        let path = validate::path_or_root(path)?;
         validate::tags(&tags)?;
         let permissions_boundary = match boundary {
             Some(arn) => Some(self.boundary_policy(arn).await?),
             None => None,
         };
         let user = User {
-            id: aws_unique_id(IdPrefix::User),
-            name: name.to_string(),
-            path: path.to_string(),
-            arn: format!("arn:aws:iam::{}:user{path}{name}", self.account_id()),
-            create_date: self.now(),
+            entity: self.new_entity(IdPrefix::User, "user", path, name),
             tags,
             permissions_boundary,
         };
@@ -87,28 +74,7 @@ impl Iam {
         Ok(user)
     }
 
-    pub async fn get_user(&self, name: &str) -> Result<User> {
-        user_name(name)?;
-        self.store()
-            .get_user(name)
-            .await?
-            .ok_or_else(|| no_such_user(name))
-    }
-
-    pub async fn list_users(
-        &self,
-        path_prefix: Option<&str>,
-        page: &PageRequest,
-    ) -> Result<Page<User>> {
-        let prefix = path_prefix.unwrap_or("/");
-        validate::path_prefix(prefix)?;
-        let items = self.store().list_users(prefix, page).await?;
-        Ok(Page::from_overfetch(items, page.limit, |u| {
-            u.name.to_ascii_lowercase()
-        }))
-    }
-
-    async fn modify_user(
+    pub(crate) async fn modify_user(
         &self,
         name: &str,
         edit: impl FnOnce(&mut User) -> Result<()> + Send + 'static,
@@ -152,39 +118,6 @@ impl Iam {
         user_name(name)?;
         // The login profile is counted in the delete's transaction (first, as AWS reports it).
         Ok(self.store().delete_user(name).await?)
-    }
-
-    pub async fn tag_user(&self, name: &str, tags: Vec<Tag>) -> Result<()> {
-        validate::tags(&tags)?;
-        self.modify_user(name, move |user| validate::merge_tags(&mut user.tags, tags))
-            .await
-    }
-
-    pub async fn untag_user(&self, name: &str, keys: &[&str]) -> Result<()> {
-        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-        self.modify_user(name, move |user| {
-            user.tags
-                .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
-            Ok(())
-        })
-        .await
-    }
-
-    pub async fn put_user_permissions_boundary(&self, name: &str, arn: &str) -> Result<()> {
-        let arn = self.boundary_policy(arn).await?;
-        self.modify_user(name, move |user| {
-            user.permissions_boundary = Some(arn);
-            Ok(())
-        })
-        .await
-    }
-
-    pub async fn delete_user_permissions_boundary(&self, name: &str) -> Result<()> {
-        self.modify_user(name, |user| {
-            user.permissions_boundary = None;
-            Ok(())
-        })
-        .await
     }
 
     // ----- access keys -----
@@ -258,42 +191,16 @@ impl Iam {
 
     pub async fn create_group(&self, name: &str, path: Option<&str>) -> Result<Group> {
         group_name(name)?;
-        let path = path.unwrap_or("/");
-        validate::path(path)?;
+        let path = validate::path_or_root(path)?;
         let group = Group {
-            id: aws_unique_id(IdPrefix::Group),
-            name: name.to_string(),
-            path: path.to_string(),
-            arn: format!("arn:aws:iam::{}:group{path}{name}", self.account_id()),
-            create_date: self.now(),
+            entity: self.new_entity(IdPrefix::Group, "group", path, name),
         };
         self.store().insert_group(&group).await?;
         Ok(group)
     }
 
-    pub async fn get_group(&self, name: &str) -> Result<Group> {
-        group_name(name)?;
-        self.store()
-            .get_group(name)
-            .await?
-            .ok_or_else(|| no_such_group(name))
-    }
-
     pub async fn group_members(&self, group: &Group) -> Result<Vec<User>> {
         Ok(self.store().list_group_members(&group.id).await?)
-    }
-
-    pub async fn list_groups(
-        &self,
-        path_prefix: Option<&str>,
-        page: &PageRequest,
-    ) -> Result<Page<Group>> {
-        let prefix = path_prefix.unwrap_or("/");
-        validate::path_prefix(prefix)?;
-        let items = self.store().list_groups(prefix, page).await?;
-        Ok(Page::from_overfetch(items, page.limit, |g| {
-            g.name.to_ascii_lowercase()
-        }))
     }
 
     pub async fn delete_group(&self, name: &str) -> Result<()> {
@@ -313,36 +220,16 @@ impl Iam {
         Ok(self.store().remove_user_from_group(&g.id, &u.id).await?)
     }
 
-    pub async fn list_groups_for_user(
-        &self,
-        user: &str,
-        page: &PageRequest,
-    ) -> Result<Page<Group>> {
-        let u = self.get_user(user).await?;
-        let items = self.store().list_groups_for_user(&u.id, page).await?;
-        Ok(Page::from_overfetch(items, page.limit, |g| {
-            g.name.to_ascii_lowercase()
-        }))
-    }
-
     // ----- policies of roles, users and groups -----
 
     /// The owner (role, user or group) named `name`: its id and its name as stored.
     async fn owner_named(&self, kind: OwnerKind, name: &str) -> Result<(String, String)> {
-        Ok(match kind {
-            OwnerKind::Role => {
-                let r = self.get_role(name).await?;
-                (r.id, r.name)
-            }
-            OwnerKind::User => {
-                let u = self.get_user(name).await?;
-                (u.id, u.name)
-            }
-            OwnerKind::Group => {
-                let g = self.get_group(name).await?;
-                (g.id, g.name)
-            }
-        })
+        let entity = match kind {
+            OwnerKind::Role => self.get_role(name).await?.entity,
+            OwnerKind::User => self.get_user(name).await?.entity,
+            OwnerKind::Group => self.get_group(name).await?.entity,
+        };
+        Ok((entity.id, entity.name))
     }
 
     pub async fn put_owner_policy(
@@ -473,9 +360,7 @@ impl Iam {
             .store()
             .list_attached_owner_policies(Owner::new(kind, &id), prefix, page)
             .await?;
-        Ok(Page::from_overfetch(items, page.limit, |p| {
-            p.name.to_ascii_lowercase()
-        }))
+        Ok(Page::by_name(items, page))
     }
 }
 

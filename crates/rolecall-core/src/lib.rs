@@ -18,6 +18,7 @@ pub mod ec2_tags;
 mod error;
 pub mod iam;
 pub mod iam_account;
+mod iam_entities;
 pub mod iam_principals;
 pub mod login_profiles;
 pub mod metrics;

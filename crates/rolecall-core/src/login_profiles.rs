@@ -236,7 +236,7 @@ impl Iam {
         let stored = self.stored_profile(&user).await?;
         let stored = stored.ok_or_else(|| no_such_profile(&user.name))?;
         Ok(LoginProfile {
-            user_name: user.name,
+            user_name: user.entity.name,
             create_date: stored.create_date,
             password_reset_required: stored.password_reset_required,
         })

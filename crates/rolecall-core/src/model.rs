@@ -9,13 +9,21 @@ pub struct Tag {
     pub value: String,
 }
 
+/// What every IAM entity (role, user, group, instance profile, managed policy) has, as IAM's
+/// answers show it; each entity reads these fields as its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Role {
+pub struct IamEntity {
     pub id: String,
     pub name: String,
     pub path: String,
     pub arn: String,
     pub create_date: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    #[serde(flatten)]
+    pub entity: IamEntity,
     /// The trust policy exactly as the client sent it.
     pub assume_role_policy_document: String,
     pub description: Option<String>,
@@ -28,11 +36,8 @@ pub struct Role {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
-    pub id: String,
-    pub name: String,
-    pub path: String,
-    pub arn: String,
-    pub create_date: DateTime<Utc>,
+    #[serde(flatten)]
+    pub entity: IamEntity,
     pub tags: Vec<Tag>,
     #[serde(default)]
     pub permissions_boundary: Option<String>,
@@ -40,11 +45,8 @@ pub struct User {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
-    pub id: String,
-    pub name: String,
-    pub path: String,
-    pub arn: String,
-    pub create_date: DateTime<Utc>,
+    #[serde(flatten)]
+    pub entity: IamEntity,
 }
 
 /// A long-term access key. The secret is stored sealed and is only in clear right after
@@ -71,16 +73,50 @@ pub struct AccessKeyLastUsed {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManagedPolicy {
-    pub id: String,
-    pub name: String,
-    pub path: String,
-    pub arn: String,
+    #[serde(flatten)]
+    pub entity: IamEntity,
     pub default_version_id: String,
     pub attachment_count: u32,
     pub description: Option<String>,
-    pub create_date: DateTime<Utc>,
     pub update_date: DateTime<Utc>,
     pub tags: Vec<Tag>,
+}
+
+/// Each IAM entity reads its [`IamEntity`] fields as its own (`role.name`).
+macro_rules! iam_entities {
+    ($($entity:ident),*) => {$(
+        impl std::ops::Deref for $entity {
+            type Target = IamEntity;
+            fn deref(&self) -> &IamEntity {
+                &self.entity
+            }
+        }
+
+        impl std::ops::DerefMut for $entity {
+            fn deref_mut(&mut self) -> &mut IamEntity {
+                &mut self.entity
+            }
+        }
+    )*};
+}
+
+iam_entities!(Role, User, Group, InstanceProfile, ManagedPolicy);
+
+/// An entity IAM lists by name.
+pub trait Named {
+    fn name(&self) -> &str;
+}
+
+impl<T: std::ops::Deref<Target = IamEntity>> Named for T {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Named for AttachedPolicy {
+    fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 /// A role, user or group a managed policy is attached to (ListEntitiesForPolicy).
@@ -114,11 +150,8 @@ pub struct AttachedPolicy {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceProfile {
-    pub id: String,
-    pub name: String,
-    pub path: String,
-    pub arn: String,
-    pub create_date: DateTime<Utc>,
+    #[serde(flatten)]
+    pub entity: IamEntity,
     pub tags: Vec<Tag>,
     /// Filled in on read from the role link; not part of the stored document.
     #[serde(skip)]
@@ -247,6 +280,42 @@ fn default_shutdown_behavior() -> String {
     "stop".into()
 }
 
+impl Instance {
+    /// Instance `n` of a synthetic fleet (`i-` and `r-` then `n` in 17 hex digits), running with
+    /// only its address and tags set: what `rolecall bench-seed` bulk-inserts and IMDS's memory
+    /// test measures, so that both describe the same instances.
+    pub fn fleet_member(
+        n: u64,
+        private_ip: String,
+        tags: Vec<Tag>,
+        launch_time: DateTime<Utc>,
+    ) -> Instance {
+        Instance {
+            id: format!("i-{n:017x}"),
+            reservation_id: format!("r-{n:017x}"),
+            image_id: "ami-11aa22bb".into(),
+            instance_type: "t3.micro".into(),
+            key_name: None,
+            state: InstanceState::Running,
+            state_reason: String::new(),
+            private_ip,
+            subnet_id: None,
+            vpc_id: None,
+            availability_zone: "us-east-1a".into(),
+            security_groups: vec![],
+            user_data: None,
+            tags,
+            metadata_options: MetadataOptions::default(),
+            launch_time,
+            ami_launch_index: 0,
+            client_token: None,
+            disable_api_termination: false,
+            disable_api_stop: false,
+            shutdown_behavior: default_shutdown_behavior(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AssociationState {
@@ -365,6 +434,8 @@ pub trait NetworkItem: Sized {
     const KIND: NetworkKind;
     /// The item, when `r` is of this kind.
     fn from_resource(r: NetworkResource) -> Option<Self>;
+    fn id(&self) -> &str;
+    fn tags(&self) -> &[Tag];
 }
 
 /// Each variant of [`NetworkResource`] and [`NetworkKind`] is named after the type it holds.
@@ -377,6 +448,12 @@ macro_rules! network_items {
                     NetworkResource::$item(x) => Some(x),
                     _ => None,
                 }
+            }
+            fn id(&self) -> &str {
+                &self.id
+            }
+            fn tags(&self) -> &[Tag] {
+                &self.tags
             }
         }
     )*};

@@ -50,6 +50,13 @@ impl<T> Page<T> {
     }
 }
 
+impl<T: crate::model::Named> Page<T> {
+    /// A page of IAM entities listed by name (the sort key: the name, case-insensitively).
+    pub fn by_name(items: Vec<T>, page: &PageRequest) -> Page<T> {
+        Page::from_overfetch(items, page.limit, |e| e.name().to_ascii_lowercase())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

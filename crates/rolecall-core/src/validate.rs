@@ -77,6 +77,13 @@ pub fn policy_name(v: &str) -> Result<()> {
 }
 
 /// `(\u002F)|(\u002F[\u0021-\u007E]+\u002F)`, 1..=512.
+/// A new entity's path: `/` when none is given, else checked as [`path`].
+pub fn path_or_root(v: Option<&str>) -> Result<&str> {
+    let path = v.unwrap_or("/");
+    self::path(path)?;
+    Ok(path)
+}
+
 pub fn path(v: &str) -> Result<()> {
     check_len("path", v, 1, 512)?;
     let ok = v == "/"
@@ -101,7 +108,9 @@ pub fn path_prefix(v: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn description(v: &str) -> Result<()> {
+/// A description, when one is given.
+pub fn description(v: Option<&str>) -> Result<()> {
+    let Some(v) = v else { return Ok(()) };
     let allowed = |c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{a1}'..='\u{ff}');
     let pattern = "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*";
     check_chars("description", v, (0, 1000), allowed, pattern)

@@ -1262,7 +1262,7 @@ impl ChangeListener for Directory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rolecall_core::model::{MetadataOptions, Tag};
+    use rolecall_core::model::Tag;
 
     fn rss_bytes() -> usize {
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -1297,32 +1297,12 @@ mod tests {
         let mut snap = Snapshot::default();
         for n in 0..N {
             let ip = n + (128 << 16);
-            let inst = Instance {
-                id: format!("i-{n:017x}"),
-                reservation_id: format!("r-{n:017x}"),
-                image_id: "ami-11aa22bb".into(),
-                instance_type: "t3.micro".into(),
-                key_name: None,
-                state: InstanceState::Running,
-                state_reason: String::new(),
-                private_ip: format!("10.{}.{}.{}", (ip >> 16) & 255, (ip >> 8) & 255, ip & 255),
-                subnet_id: None,
-                vpc_id: None,
-                availability_zone: "us-east-1a".into(),
-                security_groups: vec![],
-                user_data: None,
-                tags: vec![Tag {
-                    key: "bench".into(),
-                    value: "fleet".into(),
-                }],
-                metadata_options: MetadataOptions::default(),
-                launch_time: Utc::now(),
-                ami_launch_index: 0,
-                client_token: None,
-                disable_api_termination: false,
-                disable_api_stop: false,
-                shutdown_behavior: "stop".into(),
+            let private_ip = format!("10.{}.{}.{}", (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+            let tag = Tag {
+                key: "bench".into(),
+                value: "fleet".into(),
             };
+            let inst = Instance::fleet_member(n, private_ip, vec![tag], Utc::now());
             let profile = profiles.get((n % 100) as usize).cloned();
             snap.add(&inst, profile, &format!("iip-assoc-{n:017x}"), 0);
         }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use rolecall_core::ManualClock;
 use rolecall_core::ec2::{Ec2, RunInstances};
 use rolecall_core::iam::Iam;
-use rolecall_core::model::{Instance, Tag};
+use rolecall_core::model::{Instance, MetadataOptions, Tag};
 use rolecall_crypto::KeyRing;
 use rolecall_imds::{CredentialPolicy, Directory, dev_path_prefix};
 use rolecall_test_support::{
@@ -82,6 +82,24 @@ async fn stack(opts: Options) -> Stack {
     }
 }
 
+/// Role `web` (trusting EC2) of [`web_instances`]: its id and its instance profile's name.
+struct Web {
+    role_id: String,
+    profile: String,
+}
+
+/// A stack with `opts`, role `web` and `N` instances launched with its profile.
+async fn web_instances<const N: usize>(opts: Options) -> (Stack, Web, [Instance; N]) {
+    let s = stack(opts).await;
+    let (role_id, profile) = s.role("web", EC2_TRUST).await;
+    let mut launched = Vec::with_capacity(N);
+    for _ in 0..N {
+        launched.push(s.launch(Some(&profile), |_| {}).await);
+    }
+    let instances = launched.try_into().unwrap();
+    (s, Web { role_id, profile }, instances)
+}
+
 impl Stack {
     /// A role trusting `trust` with a profile `<name>-profile` holding it, made through the API
     /// as the root; returns the role id and the profile name.
@@ -127,6 +145,20 @@ impl Stack {
         let mut r = self.ec2.run_instances(input).await.unwrap();
         self.dir.reload().await.unwrap();
         r.instances.remove(0)
+    }
+
+    /// Changes instance `id`'s metadata options (through the domain service) and reloads the
+    /// directory.
+    async fn modify_metadata(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut MetadataOptions) + Send + 'static,
+    ) {
+        self.ec2
+            .modify_instance_metadata_options(id, f)
+            .await
+            .unwrap();
+        self.dir.reload().await.unwrap();
     }
 
     fn prefix(&self, id: &str) -> String {
@@ -189,14 +221,24 @@ impl Stack {
         r.body
     }
 
+    /// The role IMDS lists for instance `id` (after a 200).
+    async fn listed_role(&self, id: &str) -> String {
+        let (status, body) = self
+            .get(id, "/latest/meta-data/iam/security-credentials/")
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Instance `id`'s GET of its credential for `role`.
+    async fn get_role_credentials(&self, id: &str, role: &str) -> (u16, String) {
+        let path = format!("/latest/meta-data/iam/security-credentials/{role}");
+        self.get(id, &path).await
+    }
+
     /// The credential document IMDS serves instance `id` for `role`.
     async fn credentials(&self, id: &str, role: &str) -> Value {
-        let (status, body) = self
-            .get(
-                id,
-                &format!("/latest/meta-data/iam/security-credentials/{role}"),
-            )
-            .await;
+        let (status, body) = self.get_role_credentials(id, role).await;
         assert_eq!(status, 200, "{body}");
         serde_json::from_str(&body).unwrap()
     }
@@ -226,10 +268,7 @@ fn expiration(doc: &Value) -> DateTime<Utc> {
 
 #[tokio::test]
 async fn token_put_rules() {
-    let s = stack(Options::default()).await;
-    let (_, profile) = s.role("web", EC2_TRUST).await;
-    let a = s.launch(Some(&profile), |_| {}).await;
-    let b = s.launch(Some(&profile), |_| {}).await;
+    let (s, _, [a, b]) = web_instances(Options::default()).await;
     let put = reqwest::Method::PUT;
 
     for ttl in ["1", "21600", "300"] {
@@ -327,14 +366,9 @@ async fn token_put_rules() {
 
 #[tokio::test]
 async fn tokens_required_and_endpoint_disabled() {
-    let s = stack(Options::default()).await;
-    let (_, profile) = s.role("web", EC2_TRUST).await;
-    let a = s.launch(Some(&profile), |_| {}).await;
-    s.ec2
-        .modify_instance_metadata_options(&a.id, |m| m.http_tokens = "required".into())
-        .await
-        .unwrap();
-    s.dir.reload().await.unwrap();
+    let (s, web, [a]) = web_instances(Options::default()).await;
+    s.modify_metadata(&a.id, |m| m.http_tokens = "required".into())
+        .await;
     assert_eq!(
         s.status(&a.id, "/latest/meta-data/instance-id", None).await,
         401
@@ -366,17 +400,14 @@ async fn tokens_required_and_endpoint_disabled() {
 
     // A launch with RunInstances' MetadataOptions gives the same.
     let b = s
-        .launch(Some(&profile), |r| {
+        .launch(Some(&web.profile), |r| {
             r.metadata_options.http_tokens = "required".into()
         })
         .await;
     assert_eq!(s.status(&b.id, "/latest/meta-data/", None).await, 401);
 
-    s.ec2
-        .modify_instance_metadata_options(&a.id, |m| m.http_endpoint = "disabled".into())
-        .await
-        .unwrap();
-    s.dir.reload().await.unwrap();
+    s.modify_metadata(&a.id, |m| m.http_endpoint = "disabled".into())
+        .await;
     for path in [
         "/latest/meta-data/instance-id",
         "/latest/meta-data/iam/security-credentials/web",
@@ -521,12 +552,7 @@ async fn metadata_paths() {
     );
     // Another role name, or a different case, is not this instance's role.
     for wrong in ["other", "S3ACCESS", "s3access-profile"] {
-        let (status, _) = s
-            .get(
-                id,
-                &format!("/latest/meta-data/iam/security-credentials/{wrong}"),
-            )
-            .await;
+        let (status, _) = s.get_role_credentials(id, wrong).await;
         assert_eq!(status, 404, "{wrong}");
     }
     let (status, ext) = s
@@ -586,26 +612,12 @@ async fn metadata_paths() {
     assert_eq!(doc["privateIp"], a.private_ip.as_str());
     assert_eq!(doc["imageId"], "ami-11aa22bb");
 
-    // HEAD answers like GET without a body.
-    let r = s
-        .imds_req(
-            reqwest::Method::HEAD,
-            id,
-            "/latest/meta-data/instance-id",
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, 200);
-    // Other methods are not allowed.
-    let r = s
-        .imds_req(
-            reqwest::Method::POST,
-            id,
-            "/latest/meta-data/instance-id",
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, 405);
+    // HEAD answers like GET without a body; other methods are not allowed.
+    for (method, want) in [(reqwest::Method::HEAD, 200), (reqwest::Method::POST, 405)] {
+        let path = "/latest/meta-data/instance-id";
+        let r = s.imds_req(method.clone(), id, path, &[]).await;
+        assert_eq!(r.status, want, "{method}");
+    }
 
     // The credentials are this role's.
     let (status, who) = s
@@ -633,11 +645,8 @@ async fn tags_hidden_unless_enabled() {
         s.get(&a.id, "/latest/meta-data/tags/instance/Name").await.0,
         404
     );
-    s.ec2
-        .modify_instance_metadata_options(&a.id, |m| m.instance_metadata_tags = "enabled".into())
-        .await
-        .unwrap();
-    s.dir.reload().await.unwrap();
+    s.modify_metadata(&a.id, |m| m.instance_metadata_tags = "enabled".into())
+        .await;
     assert_eq!(
         s.get(&a.id, "/latest/meta-data/tags/instance/Name").await,
         (200, "web-1".into())
@@ -671,17 +680,8 @@ async fn role_that_does_not_trust_ec2() {
     let s = stack(Options::default()).await;
     let (_, profile) = s.role("lambdaonly", LAMBDA_TRUST).await;
     let a = s.launch(Some(&profile), |_| {}).await;
-    assert_eq!(
-        s.get(&a.id, "/latest/meta-data/iam/security-credentials/")
-            .await,
-        (200, "lambdaonly".into())
-    );
-    let (status, body) = s
-        .get(
-            &a.id,
-            "/latest/meta-data/iam/security-credentials/lambdaonly",
-        )
-        .await;
+    assert_eq!(s.listed_role(&a.id).await, "lambdaonly");
+    let (status, body) = s.get_role_credentials(&a.id, "lambdaonly").await;
     assert_eq!(status, 200);
     let doc: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(doc["Code"], "AssumeRoleUnauthorizedAccess");
@@ -707,7 +707,7 @@ async fn role_that_does_not_trust_ec2() {
 async fn rotation_with_manual_clock() {
     let lifetime = Duration::hours(2);
     let refresh = Duration::hours(1);
-    let s = stack(Options {
+    let (s, _, [a]) = web_instances(Options {
         policy: CredentialPolicy {
             lifetime,
             refresh_before: refresh,
@@ -715,8 +715,6 @@ async fn rotation_with_manual_clock() {
         ..Options::default()
     })
     .await;
-    let (_, profile) = s.role("web", EC2_TRUST).await;
-    let a = s.launch(Some(&profile), |_| {}).await;
 
     let first = s.credentials(&a.id, "web").await;
     let mut current = creds_of(&first);
@@ -792,13 +790,11 @@ async fn served_credentials_never_have_less_than_30_minutes() {
         refresh_before: Duration::minutes(30),
     };
     policy.validate().unwrap();
-    let s = stack(Options {
+    let (s, _, [a]) = web_instances(Options {
         policy,
         ..Options::default()
     })
     .await;
-    let (_, profile) = s.role("web", EC2_TRUST).await;
-    let a = s.launch(Some(&profile), |_| {}).await;
     let mut keys = std::collections::HashSet::new();
     for minute in 0..360 {
         if minute % 7 == 0 {
@@ -833,9 +829,7 @@ async fn served_credentials_never_have_less_than_30_minutes() {
 
 #[tokio::test]
 async fn credentials_authenticate_against_the_api() {
-    let s = stack(Options::default()).await;
-    let (role_id, profile) = s.role("web", EC2_TRUST).await;
-    let a = s.launch(Some(&profile), |_| {}).await;
+    let (s, web, [a]) = web_instances(Options::default()).await;
     let c = creds_of(&s.credentials(&a.id, "web").await);
 
     let (status, body) = s.whoami(&c).await;
@@ -844,39 +838,46 @@ async fn credentials_authenticate_against_the_api() {
         xml(&body, "Arn"),
         format!("arn:aws:sts::{ACCOUNT}:assumed-role/web/{}", a.id)
     );
-    assert_eq!(xml(&body, "UserId"), format!("{role_id}:{}", a.id));
+    assert_eq!(xml(&body, "UserId"), format!("{}:{}", web.role_id, a.id));
     assert_eq!(xml(&body, "Account"), ACCOUNT);
 
-    // A tampered token.
-    let token = c.token.clone().unwrap();
-    let mut raw = token.into_bytes();
-    let i = raw.len() / 2;
-    raw[i] = if raw[i] == b'A' { b'B' } else { b'A' };
-    let bad = Creds {
-        token: Some(String::from_utf8(raw).unwrap()),
-        ..c.clone()
-    };
-    let (status, body) = s.whoami(&bad).await;
-    assert_eq!(status, 403, "{body}");
-    assert_eq!(xml(&body, "Code"), "InvalidClientTokenId");
-    // Another credential's token with this key id.
-    let b = s.launch(Some(&profile), |_| {}).await;
+    // Credentials altered in one part are refused.
+    let mut tampered = c.token.clone().unwrap().into_bytes();
+    let i = tampered.len() / 2;
+    tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+    let b = s.launch(Some(&web.profile), |_| {}).await;
     let other = creds_of(&s.credentials(&b.id, "web").await);
-    let mixed = Creds {
-        token: other.token.clone(),
-        ..c.clone()
-    };
-    let (status, body) = s.whoami(&mixed).await;
-    assert_eq!(status, 403);
-    assert_eq!(xml(&body, "Code"), "InvalidClientTokenId");
-    // The right token with a wrong secret.
-    let wrong_secret = Creds {
-        secret: other.secret.clone(),
-        ..c.clone()
-    };
-    let (status, body) = s.whoami(&wrong_secret).await;
-    assert_eq!(status, 403);
-    assert_eq!(xml(&body, "Code"), "SignatureDoesNotMatch");
+    let altered = [
+        (
+            "a tampered token",
+            Creds {
+                token: Some(String::from_utf8(tampered).unwrap()),
+                ..c.clone()
+            },
+            "InvalidClientTokenId",
+        ),
+        (
+            "another credential's token with this key id",
+            Creds {
+                token: other.token.clone(),
+                ..c.clone()
+            },
+            "InvalidClientTokenId",
+        ),
+        (
+            "the right token with a wrong secret",
+            Creds {
+                secret: other.secret.clone(),
+                ..c.clone()
+            },
+            "SignatureDoesNotMatch",
+        ),
+    ];
+    for (what, creds, code) in altered {
+        let (status, body) = s.whoami(&creds).await;
+        assert_eq!(status, 403, "{what}: {body}");
+        assert_eq!(xml(&body, "Code"), code, "{what}");
+    }
 
     // No permissions yet beyond asking who they are.
     let (status, body) = s.call("iam", &[("Action", "ListRoles")], &c).await;
@@ -928,11 +929,7 @@ async fn replace_and_disassociate_through_the_api() {
         )
         .await;
     let id = xml(&body, "instanceId").to_string();
-    assert_eq!(
-        s.get(&id, "/latest/meta-data/iam/security-credentials/")
-            .await,
-        (200, "alpha".into())
-    );
+    assert_eq!(s.listed_role(&id).await, "alpha");
     let alpha = creds_of(&s.credentials(&id, "alpha").await);
     let body = s
         .ok_as_root(
@@ -957,17 +954,8 @@ async fn replace_and_disassociate_through_the_api() {
         )
         .await;
     let new_assoc = xml(&body, "associationId").to_string();
-    assert_eq!(
-        s.get(&id, "/latest/meta-data/iam/security-credentials/")
-            .await,
-        (200, "beta".into())
-    );
-    assert_eq!(
-        s.get(&id, "/latest/meta-data/iam/security-credentials/alpha")
-            .await
-            .0,
-        404
-    );
+    assert_eq!(s.listed_role(&id).await, "beta");
+    assert_eq!(s.get_role_credentials(&id, "alpha").await.0, 404);
     let beta = creds_of(&s.credentials(&id, "beta").await);
     assert_ne!(beta.key, alpha.key);
     // Unlike AWS, credentials handed out under the replaced association are cut off at once.
@@ -1015,11 +1003,7 @@ async fn replace_and_disassociate_through_the_api() {
         ],
     )
     .await;
-    assert_eq!(
-        s.get(&id, "/latest/meta-data/iam/security-credentials/")
-            .await,
-        (200, "alpha".into())
-    );
+    assert_eq!(s.listed_role(&id).await, "alpha");
     s.ok_as_root(
         "iam",
         &[
@@ -1030,12 +1014,7 @@ async fn replace_and_disassociate_through_the_api() {
     )
     .await;
     assert_eq!(s.get(&id, "/latest/meta-data/iam/info").await.0, 200);
-    assert_eq!(
-        s.get(&id, "/latest/meta-data/iam/security-credentials/alpha")
-            .await
-            .0,
-        404
-    );
+    assert_eq!(s.get_role_credentials(&id, "alpha").await.0, 404);
 
     // A stopped instance runs no software: nothing answers for it.
     s.ok_as_root("ec2", &[("Action", "StopInstances"), ("InstanceId.1", &id)])
@@ -1216,9 +1195,7 @@ async fn source_ip_identification() {
 /// pipelined requests are answered in order.
 #[tokio::test]
 async fn keep_alive_and_pipelining() {
-    let s = stack(Options::default()).await;
-    let (_, profile) = s.role("web", EC2_TRUST).await;
-    let a = s.launch(Some(&profile), |_| {}).await;
+    let (s, _, [a]) = web_instances(Options::default()).await;
     let path = format!(
         "{}/latest/meta-data/iam/security-credentials/web",
         s.prefix(&a.id)
@@ -1307,9 +1284,7 @@ async fn a_change_rebuilds_only_its_entries() {
         .unwrap();
     assert_eq!(rebuilt().await, 4);
     for i in db.iter().chain([&web[0]]) {
-        let (status, body) = s
-            .get(&i.id, "/latest/meta-data/iam/security-credentials/db")
-            .await;
+        let (status, body) = s.get_role_credentials(&i.id, "db").await;
         assert_eq!(status, 200);
         assert!(body.contains("AssumeRoleUnauthorizedAccess"), "{body}");
     }
@@ -1359,10 +1334,7 @@ async fn a_change_rebuilds_only_its_entries() {
 /// A directory that fell behind a pruned feed reloads fully, and says so in a metric.
 #[tokio::test]
 async fn a_directory_behind_the_pruned_feed_reloads_fully() {
-    let s = stack(Options::default()).await;
-    let (_, profile) = s.role("web", EC2_TRUST).await;
-    let a = s.launch(Some(&profile), |_| {}).await;
-    let b = s.launch(Some(&profile), |_| {}).await;
+    let (s, _, [a, b]) = web_instances(Options::default()).await;
     let reloads = s.dir.full_reloads();
     // Changes the directory has not applied yet, then the feed pruned past them.
     s.ec2
@@ -1407,14 +1379,11 @@ async fn credentials_minted_lazily_for_instances_that_ask() {
         lifetime: Duration::minutes(45),
         refresh_before: Duration::minutes(30),
     };
-    let s = stack(Options {
+    let (s, _, [a, b]) = web_instances(Options {
         policy,
         ..Options::default()
     })
     .await;
-    let (_, profile) = s.role("web", EC2_TRUST).await;
-    let a = s.launch(Some(&profile), |_| {}).await;
-    let b = s.launch(Some(&profile), |_| {}).await;
     s.dir.refresh_due();
     assert_eq!(
         s.dir.cached_credentials(),

@@ -96,6 +96,7 @@ pub use parse::policy_size;
 pub use policy::{Effect, Policy, PolicyKind, Statement, Version};
 pub use positions::{end_of, statement_span};
 pub use principal::PrincipalMatch;
+pub use wildcard::glob_match;
 
 #[cfg(test)]
 mod tests {

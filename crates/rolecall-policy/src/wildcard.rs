@@ -1,7 +1,7 @@
 //! Precompiled glob patterns (`*` = any run of characters, `?` = exactly one
 //! character) with optional policy variables, matched without allocation.
 
-use crate::variables::{self, Resolve, Var};
+use crate::variables::{self, NoVars, Resolve, Var};
 
 /// One token of a compiled pattern.
 #[derive(Debug, Clone, PartialEq)]
@@ -161,6 +161,19 @@ impl Pattern {
     }
 }
 
+/// Plain globs: `*` and `?` are wildcards, nothing else is special.
+const GLOB: Syntax = Syntax {
+    wildcards: true,
+    variables: false,
+    lowercase: false,
+};
+
+/// Whether `value` matches `pattern`, where `*` is any run of characters and `?` exactly one,
+/// case-sensitively (e.g. EC2's filter values).
+pub fn glob_match(pattern: &str, value: &str) -> bool {
+    Pattern::compile(pattern, GLOB).matches(value, false, &NoVars)
+}
+
 /// Length of the UTF-8 character starting with byte `b`.
 #[inline]
 fn char_len(b: u8) -> usize {
@@ -240,16 +253,9 @@ fn glob<'a>(n: usize, seg: impl Fn(usize) -> Seg<'a>, s: &[u8], fold: bool) -> b
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::variables::NoVars;
-
-    const GLOB: Syntax = Syntax {
-        wildcards: true,
-        variables: false,
-        lowercase: false,
-    };
 
     fn m(p: &str, s: &str) -> bool {
-        Pattern::compile(p, GLOB).matches(s, false, &NoVars)
+        glob_match(p, s)
     }
 
     #[test]
@@ -261,6 +267,7 @@ mod tests {
         assert!(!m("a*c", "acb"));
         assert!(m("a?c", "abc"));
         assert!(!m("a?c", "ac"));
+        assert!(!m("a?c", "abbc"));
         assert!(m("a*b*c", "axxbyyc"));
         assert!(m("a*b*c", "abcbc"));
         assert!(!m("a*b*c", "axxbyy"));

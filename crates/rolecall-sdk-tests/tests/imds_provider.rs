@@ -117,7 +117,7 @@ async fn sdk_imds_provider_gets_working_instance_credentials() {
         xml(&body, "Arn"),
         format!("arn:aws:sts::{ACCOUNT}:assumed-role/sdkrole/{id}")
     );
-    let role_id = s.iam.get_role("sdkrole").await.unwrap().id;
+    let role_id = s.iam.get_role("sdkrole").await.unwrap().entity.id;
     assert_eq!(xml(&body, "UserId"), format!("{role_id}:{id}"));
 
     // Asked again, the same cached credential comes back.

@@ -38,7 +38,7 @@
 //! // ... look up auth.access_key_id (and auth.security_token) -> secret ...
 //! let key = SigningKey::for_scope("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", &auth.scope);
 //! match rolecall_sigv4::verify(&req, &auth, &key, now) {
-//!     Ok(()) => {}
+//!     Ok(_plus_mode) => {}
 //!     Err(e) => panic!("{} {}: {}", e.http_status(ServiceFlavor::Query),
 //!                      e.code(ServiceFlavor::Query), e.message(ServiceFlavor::Query)),
 //! }
@@ -100,4 +100,4 @@ pub use sign::{
     Credentials, FORM_CONTENT_TYPE, PresignedRequest, SignedRequest, SigningParams, presign, sign,
     sign_form_post, sign_with_key,
 };
-pub use verify::{DEFAULT_MAX_CLOCK_SKEW, VerifyOptions, verify, verify_reading_plus, verify_with};
+pub use verify::{DEFAULT_MAX_CLOCK_SKEW, VerifyOptions, verify, verify_with};

@@ -42,41 +42,23 @@ impl Default for VerifyOptions {
 /// `auth` must come from [`parse`](crate::parse) of the same `req`, and
 /// `key` must be derived for `auth.scope` with the secret of
 /// `auth.access_key_id`.
+///
+/// Returns how the signature read a literal `+` in the query string. A caller that acts on the
+/// query's parameters must read them the same way, so that the values it acts on are exactly the
+/// values that were signed (`a+b` signed as `a%2Bb` is `a+b`, never `a b`).
 pub fn verify(
     req: &Request<'_>,
     auth: &ParsedAuth,
     key: &SigningKey,
     now: DateTime<Utc>,
-) -> Result<(), SigV4Error> {
-    verify_with(req, auth, key, now, &VerifyOptions::default())
-}
-
-/// [`verify`], returning how the signature read a literal `+` in the query string. The caller
-/// must read the query's parameters the same way, so that the values it acts on are exactly the
-/// values that were signed (`a+b` signed as `a%2Bb` is `a+b`, never `a b`).
-pub fn verify_reading_plus(
-    req: &Request<'_>,
-    auth: &ParsedAuth,
-    key: &SigningKey,
-    now: DateTime<Utc>,
 ) -> Result<PlusMode, SigV4Error> {
-    verify_mode(req, auth, key, now, &VerifyOptions::default())
+    verify_with(req, auth, key, now, &VerifyOptions::default())
 }
 
 /// Verify a request. Checks, in AWS's order: the time window, that `host` is
 /// signed, the credential scope's terminator and date, then the payload hash
 /// and finally the signature (constant-time comparison).
 pub fn verify_with(
-    req: &Request<'_>,
-    auth: &ParsedAuth,
-    key: &SigningKey,
-    now: DateTime<Utc>,
-    opts: &VerifyOptions,
-) -> Result<(), SigV4Error> {
-    verify_mode(req, auth, key, now, opts).map(drop)
-}
-
-fn verify_mode(
     req: &Request<'_>,
     auth: &ParsedAuth,
     key: &SigningKey,

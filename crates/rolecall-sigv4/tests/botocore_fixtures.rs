@@ -90,7 +90,17 @@ fn load() -> Vec<Fixture> {
 
 fn parse_and_verify(f: &Fixture, req: &Request<'_>, now: DateTime<Utc>) -> Result<(), SigV4Error> {
     let auth = parse(req)?;
-    verify(req, &auth, &f.key(&auth), now)
+    verify(req, &auth, &f.key(&auth), now).map(drop)
+}
+
+/// Runs `check` on each fixture with its request as botocore signed it, parsed.
+fn each_signed(check: impl Fn(&Fixture, Request<'_>, ParsedAuth)) {
+    for f in load() {
+        let headers = f.header_refs();
+        let req = f.request(&headers);
+        let auth = parse(&req).unwrap_or_else(|e| panic!("{}: {e}", f.name));
+        check(&f, req, auth);
+    }
 }
 
 fn flip_byte(s: &mut [u8], i: usize) {
@@ -110,10 +120,7 @@ fn fixtures_present() {
 
 #[test]
 fn botocore_requests_verify() {
-    for f in load() {
-        let headers = f.header_refs();
-        let req = f.request(&headers);
-        let auth = parse(&req).unwrap_or_else(|e| panic!("{}: {e}", f.name));
+    each_signed(|f, req, auth| {
         assert_eq!(auth.access_key_id, f.access_key_id, "{}", f.name);
         assert_eq!(auth.scope.service, f.service, "{}", f.name);
         assert_eq!(auth.scope.region, f.region, "{}", f.name);
@@ -128,7 +135,7 @@ fn botocore_requests_verify() {
             verify(&req, &auth, &f.key(&auth), now)
                 .unwrap_or_else(|e| panic!("{} (now {offset:+}s): {e} {e:?}", f.name));
         }
-    }
+    });
 }
 
 #[test]
@@ -220,51 +227,43 @@ fn signed_header_tampering_rejected_unsigned_ignored() {
 fn query_path_method_tampering_rejected() {
     for f in load() {
         let headers = f.header_refs();
-        if !f.query.is_empty() {
-            // Change one byte in the value of the first parameter.
+        let signed = f.request(&headers);
+        let queries = if f.query.is_empty() {
+            vec!["Action=DeleteRole".to_string()]
+        } else {
+            // One byte changed in the value of the first parameter; a parameter added.
             let mut q = f.query.clone().into_bytes();
             let pos = f.query.find('=').unwrap() + 1;
             flip_byte(&mut q, pos);
-            let q = String::from_utf8(q).unwrap();
-            let req = Request {
-                query: &q,
-                ..f.request(&headers)
-            };
-            assert!(parse_and_verify(&f, &req, f.time).is_err(), "{}", f.name);
-            // Adding a parameter.
-            let q = format!("{}&Extra=1", f.query);
-            let req = Request {
-                query: &q,
-                ..f.request(&headers)
-            };
-            assert!(parse_and_verify(&f, &req, f.time).is_err(), "{}", f.name);
-        } else {
-            let req = Request {
-                query: "Action=DeleteRole",
-                ..f.request(&headers)
-            };
-            assert!(parse_and_verify(&f, &req, f.time).is_err(), "{}", f.name);
-        }
-        let req = Request {
-            path: "/x",
-            ..f.request(&headers)
+            vec![
+                String::from_utf8(q).unwrap(),
+                format!("{}&Extra=1", f.query),
+            ]
         };
-        assert!(parse_and_verify(&f, &req, f.time).is_err(), "{}", f.name);
         let method = if f.method == "GET" { "POST" } else { "GET" };
-        let req = Request {
-            method,
-            ..f.request(&headers)
-        };
-        assert!(parse_and_verify(&f, &req, f.time).is_err(), "{}", f.name);
+        let tampered = queries
+            .iter()
+            .map(|q| Request { query: q, ..signed })
+            .chain([
+                Request {
+                    path: "/x",
+                    ..signed
+                },
+                Request { method, ..signed },
+            ]);
+        for req in tampered {
+            assert!(
+                parse_and_verify(&f, &req, f.time).is_err(),
+                "{}: {req:?}",
+                f.name
+            );
+        }
     }
 }
 
 #[test]
 fn wrong_secret_rejected() {
-    for f in load() {
-        let headers = f.header_refs();
-        let req = f.request(&headers);
-        let auth = parse(&req).unwrap();
+    each_signed(|f, req, auth| {
         let mut secret = f.secret.clone().into_bytes();
         flip_byte(&mut secret, 0);
         let wrong = SigningKey::for_scope(std::str::from_utf8(&secret).unwrap(), &auth.scope);
@@ -274,15 +273,12 @@ fn wrong_secret_rejected() {
             "{}: {err:?}",
             f.name
         );
-    }
+    });
 }
 
 #[test]
 fn time_windows() {
-    for f in load() {
-        let headers = f.header_refs();
-        let req = f.request(&headers);
-        let auth = parse(&req).unwrap();
+    each_signed(|f, req, auth| {
         let key = f.key(&auth);
         let late = f.time + Duration::seconds(301);
         let early = f.time - Duration::seconds(301);
@@ -303,7 +299,7 @@ fn time_windows() {
                 ));
             }
         }
-    }
+    });
 }
 
 /// Our signer reproduces botocore's signatures byte for byte.

@@ -2,14 +2,15 @@
 //! instance queries done in the database (DescribeInstanceStatus, DescribeTags).
 
 use crate::{
-    Args, Dialect, RowLock, SqlStore, all_from_json, backend, from, from_json, is_unique_violation,
-    limit, rows_affected, to_json,
+    Dialect, RowLock, SqlStore, all_from_json, backend, from, from_json, is_unique_violation,
+    known_errors, limit, to_json,
 };
 use rolecall_core::model::*;
 use rolecall_core::{
     EntityKind, Error, Missing, PageRequest, StoreError, StoreResult as Result, Taken,
 };
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
+use rolecall_sql_bounds::sql_bounds;
+use sqlx::Database;
 
 type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
 
@@ -63,25 +64,22 @@ fn any_of(column: &str, values: &[String], binds: &mut Vec<String>) -> String {
     format!("({})", parts.join(" OR "))
 }
 
-impl<D: Dialect> SqlStore<D>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
-    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db>,
-    for<'q> String: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'q> bool: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    usize: ColumnIndex<<D::Db as Database>::Row>,
-{
+#[sql_bounds(D::Db)]
+impl<D: Dialect> SqlStore<D> {
     /// Rewrites the instance's tag rows from its document (last value of a key wins).
     pub(crate) async fn sync_instance_tags(tx: &mut Conn<D>, i: &Instance) -> Result<()> {
+        Self::replace_tags(tx, &i.id, "instance", &i.tags).await
+    }
+
+    /// Replaces the resource's tag rows with `tags` (last value of a key wins).
+    async fn replace_tags(tx: &mut Conn<D>, id: &str, rtype: &str, tags: &[Tag]) -> Result<()> {
         sqlx::query("DELETE FROM ec2_tags WHERE resource_id = $1")
-            .bind(&i.id)
+            .bind(id)
             .execute(&mut *tx)
             .await
             .map_err(|e| backend(&e))?;
-        for t in &i.tags {
-            Self::upsert_tag(tx, &i.id, "instance", t).await?;
+        for t in tags {
+            Self::upsert_tag(tx, id, rtype, t).await?;
         }
         Ok(())
     }
@@ -119,12 +117,10 @@ where
         .bind(to_json(i)?)
         .execute(&mut *tx)
         .await;
-        match res {
-            Err(e) if is_unique_violation(&e, Some(live_ip_index)) => {
-                return Err(StoreError::Conflict(Taken::PrivateIp(i.private_ip.clone())));
-            }
-            other => other.map_err(|e| backend(&e))?,
-        };
+        known_errors(res, |e| {
+            is_unique_violation(e, Some(live_ip_index))
+                .then(|| StoreError::Conflict(Taken::PrivateIp(i.private_ip.clone())))
+        })?;
         Self::sync_instance_tags(tx, i).await
     }
 
@@ -137,21 +133,16 @@ where
         .bind(to_json(&t.instance_ids)?)
         .execute(&mut *tx)
         .await;
-        match res {
-            Err(e) if is_unique_violation(&e, None) => {
-                Err(StoreError::Conflict(Taken::ClientToken(t.token.clone())))
-            }
-            other => other.map(|_| ()).map_err(|e| backend(&e)),
-        }
+        known_errors(res, |e| {
+            is_unique_violation(e, None)
+                .then(|| StoreError::Conflict(Taken::ClientToken(t.token.clone())))
+        })
+        .map(drop)
     }
 
     pub(crate) async fn client_token_row(&self, token: &str) -> Result<Option<ClientToken>> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT request, instance_ids FROM ec2_client_tokens WHERE token = $1")
-                .bind(token)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| backend(&e))?;
+        let sql = "SELECT request, instance_ids FROM ec2_client_tokens WHERE token = $1";
+        let row: Option<(String, String)> = self.row(sql, &[token]).await?;
         row.map(|(request, ids)| {
             Ok(ClientToken {
                 token: token.to_string(),
@@ -198,14 +189,13 @@ where
             .bind(to_json(item)?)
             .execute(&mut *w.tx)
             .await;
-            match res {
-                Err(e) if is_unique_violation(&e, None) => {
-                    return Err(StoreError::Conflict(Taken::DefaultNetwork(
+            known_errors(res, |e| {
+                is_unique_violation(e, None).then(|| {
+                    StoreError::Conflict(Taken::DefaultNetwork(
                         key.unwrap_or_else(|| item.id().to_string()),
-                    )));
-                }
-                other => other.map_err(|e| backend(&e))?,
-            };
+                    ))
+                })
+            })?;
         }
         w.commit().await
     }
@@ -251,32 +241,22 @@ where
     }
 
     pub(crate) async fn network_by_ids(&self, ids: &[String]) -> Result<Vec<NetworkResource>> {
-        let sql = format!(
-            "SELECT data FROM ec2_network WHERE {} ORDER BY id",
-            D::in_list("id", 1)
-        );
-        let rows = D::bind_list(sqlx::query_scalar(&sql), ids)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| backend(&e))?;
-        self.with_tags(all_from_json(&rows)?).await
+        let items = self
+            .docs_in("ec2_network", "id", ids, " ORDER BY id")
+            .await?;
+        self.with_tags(items).await
     }
 
     pub(crate) async fn delete_network_row(&self, id: &str) -> Result<bool> {
         let mut w = self.begin().await?;
-        let res = sqlx::query("DELETE FROM ec2_network WHERE id = $1")
-            .bind(id)
-            .execute(&mut *w.tx)
-            .await
-            .map_err(|e| backend(&e))?;
-        let gone = rows_affected(res);
-        sqlx::query("DELETE FROM ec2_tags WHERE resource_id = $1")
-            .bind(id)
-            .execute(&mut *w.tx)
-            .await
-            .map_err(|e| backend(&e))?;
+        let gone = w
+            .execute("DELETE FROM ec2_network WHERE id = $1", &[id])
+            .await?
+            > 0;
+        // No tags left: its tag rows go.
+        Self::replace_tags(&mut w.tx, id, "", &[]).await?;
         w.commit().await?;
-        Ok(gone > 0)
+        Ok(gone)
     }
 
     async fn count_tags(tx: &mut Conn<D>, id: &str) -> Result<usize> {
@@ -333,23 +313,12 @@ where
                 let mut inst: Instance =
                     Self::locked_doc(&mut w.tx, ("instances", "id", id), missing).await?;
                 inst.tags = tags;
-                sqlx::query("UPDATE instances SET data = $1 WHERE id = $2")
-                    .bind(to_json(&inst)?)
-                    .bind(id)
-                    .execute(&mut *w.tx)
-                    .await
-                    .map_err(|e| backend(&e))?;
+                let sql = "UPDATE instances SET data = $1 WHERE id = $2";
+                w.execute(sql, &[&to_json(&inst)?, id]).await?;
                 Self::sync_instance_tags(&mut w.tx, &inst).await?;
                 w.record(EntityKind::Instance, id);
             } else {
-                sqlx::query("DELETE FROM ec2_tags WHERE resource_id = $1")
-                    .bind(id)
-                    .execute(&mut *w.tx)
-                    .await
-                    .map_err(|e| backend(&e))?;
-                for t in &tags {
-                    Self::upsert_tag(&mut w.tx, id, rtype, t).await?;
-                }
+                Self::replace_tags(&mut w.tx, id, rtype, &tags).await?;
                 if Self::count_tags(&mut w.tx, id).await? > MAX_TAGS {
                     return Err(tag_limit());
                 }

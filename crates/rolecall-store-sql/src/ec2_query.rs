@@ -7,6 +7,7 @@
 use crate::Dialect;
 use rolecall_core::ec2::{Filter, wildcard_match};
 use rolecall_core::model::InstanceState;
+use rolecall_core::{PageRequest, StoreError, StoreResult};
 
 /// What an EC2 filter compares its values with.
 pub(crate) enum Target {
@@ -63,6 +64,38 @@ pub(crate) struct Query {
 }
 
 impl Query {
+    /// The rows among `ids` (all when empty) by `id_column`, from the page's id on, and the
+    /// conditions of `extra` and of every filter (`target` names what each filter compares).
+    pub(crate) fn by_id<D: Dialect>(
+        id_column: &str,
+        ids: &[String],
+        page: &PageRequest,
+        extra: Option<&str>,
+        filters: &[Filter],
+        target: fn(&str) -> Option<Target>,
+    ) -> StoreResult<Query> {
+        let mut q = Query::default();
+        if !ids.is_empty() {
+            let c = q.one_of(id_column, ids);
+            q.and(c);
+        }
+        if let Some(from) = &page.from {
+            let c = format!("{id_column} >= {}", q.param(from.as_str()));
+            q.and(c);
+        }
+        if let Some(c) = extra {
+            q.and(c.to_string());
+        }
+        for f in filters {
+            let target = target(&f.name).ok_or_else(|| {
+                StoreError::Backend(format!("no query for the filter {}", f.name))
+            })?;
+            let c = q.filter::<D>(&target, f);
+            q.and(c);
+        }
+        Ok(q)
+    }
+
     /// Binds `value`; returns its placeholder.
     pub(crate) fn param(&mut self, value: impl Into<String>) -> String {
         self.params.push(value.into());

@@ -29,16 +29,14 @@ pub use ec2_query::PatternMatch;
 
 use rolecall_core::model::PolicyVersion;
 use rolecall_core::{EntityKind, Missing, PageRequest, StoreError, StoreResult};
+use rolecall_sql_bounds::sql_bounds;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::any::AnyQueryResult;
 use sqlx::error::DatabaseError;
 use sqlx::pool::PoolOptions;
 use sqlx::query::QueryScalar;
-use sqlx::{
-    ColumnIndex, Connection, Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction,
-    Type,
-};
+use sqlx::{Connection, Database, Pool, Transaction};
 use std::path::Path;
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -71,6 +69,9 @@ pub trait Dialect: Send + Sync + 'static {
     /// The schema, from [`schema_migrations!`]: (version, SQL run in order), ascending; each
     /// version is applied once.
     const MIGRATIONS: &'static [Migration];
+    /// Which words this database's SQL has for the `{markers}` of the shared migrations that
+    /// differ between the databases only in a few words; see [`migration_sql`].
+    const MIGRATION_WORDS: MigrationWords;
 
     /// The clause appended to a SELECT in a write transaction to lock the rows it reads ("" where
     /// writers are serialized anyway).
@@ -133,15 +134,9 @@ pub(crate) struct Write<'s, DB: Database> {
     changes: Vec<(EntityKind, String)>,
 }
 
+#[sql_bounds(DB)]
 impl<DB: Database> Write<'_, DB>
 where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> String: Encode<'q, DB> + Type<DB>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> bool: Encode<'q, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
     DB::QueryResult: Into<AnyQueryResult>,
 {
     /// Runs a statement with text parameters (`$1`, `$2`, ... in order) in this transaction:
@@ -206,6 +201,15 @@ pub(crate) fn backend(e: &sqlx::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// A statement's result, with the database errors `known` recognizes as the store's own (a
+/// unique or foreign-key violation, a backstop trigger) and any other as a backend error.
+pub(crate) fn known_errors<T>(
+    res: Result<T, sqlx::Error>,
+    known: impl FnOnce(&sqlx::Error) -> Option<StoreError>,
+) -> StoreResult<T> {
+    res.map_err(|e| known(&e).unwrap_or_else(|| backend(&e)))
+}
+
 pub(crate) fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("encode: {e}")))
 }
@@ -260,16 +264,8 @@ pub(crate) fn version(
     })
 }
 
-impl<D: Dialect> SqlStore<D>
-where
-    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
-    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
-    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db>,
-    for<'q> String: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'q> bool: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    usize: ColumnIndex<<D::Db as Database>::Row>,
-{
+#[sql_bounds(D::Db)]
+impl<D: Dialect> SqlStore<D> {
     /// Connects with `options` (a pool of `max_connections`) and applies pending migrations.
     pub async fn connect_with(
         options: ConnectOptionsOf<D>,
@@ -339,6 +335,28 @@ where
         matches!(e, sqlx::Error::Database(d) if D::is_foreign_key_violation(d.as_ref()))
     }
 
+    /// The `columns` of the row of `table` whose `column` is `value`, locked as `lock` for the
+    /// rest of the transaction.
+    pub(crate) async fn locked_row<R>(
+        tx: &mut <D::Db as Database>::Connection,
+        (columns, table, column): (&str, &str, &str),
+        value: &str,
+        lock: RowLock,
+    ) -> StoreResult<Option<R>>
+    where
+        R: for<'r> sqlx::FromRow<'r, <D::Db as Database>::Row> + Send + Unpin,
+    {
+        let sql = format!(
+            "SELECT {columns} FROM {table} WHERE {column} = $1{}",
+            D::row_lock(lock)
+        );
+        sqlx::query_as(&sql)
+            .bind(value)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| backend(&e))
+    }
+
     /// The id of the row whose `column` is `value`, locked; `missing` if none.
     pub(crate) async fn locked_id(
         tx: &mut <D::Db as Database>::Connection,
@@ -348,27 +366,20 @@ where
         lock: RowLock,
         missing: impl FnOnce() -> Missing,
     ) -> StoreResult<String> {
-        let id: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT id FROM {table} WHERE {column} = $1{}",
-            D::row_lock(lock)
-        ))
-        .bind(value)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| backend(&e))?;
-        id.ok_or_else(|| StoreError::NotFound(missing()))
+        let id: Option<(String,)> =
+            Self::locked_row(tx, ("id", table, column), value, lock).await?;
+        id.map(|(id,)| id)
+            .ok_or_else(|| StoreError::NotFound(missing()))
     }
 }
 
 /// Applies the dialect's migrations up to `until` (all when `None`), each once, in one
 /// transaction after the dialect's migration lock.
-pub async fn migrate<D: Dialect>(pool: &Pool<D::Db>, until: Option<i64>) -> Result<(), sqlx::Error>
-where
-    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
-    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
-    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    usize: ColumnIndex<<D::Db as Database>::Row>,
-{
+#[sql_bounds(D::Db)]
+pub async fn migrate<D: Dialect>(
+    pool: &Pool<D::Db>,
+    until: Option<i64>,
+) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     if let Some(lock) = D::MIGRATION_LOCK {
         sqlx::raw_sql(lock).execute(&mut *tx).await?;
@@ -387,7 +398,9 @@ where
                 .await?;
         if done.is_none() {
             for sql in *parts {
-                sqlx::raw_sql(sql).execute(&mut *tx).await?;
+                sqlx::raw_sql(&migration_sql::<D>(sql))
+                    .execute(&mut *tx)
+                    .await?;
             }
             sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
                 .bind(*version)
@@ -396,6 +409,44 @@ where
         }
     }
     tx.commit().await
+}
+
+/// The words a database's SQL has for the markers of the shared migrations
+/// ([`Dialect::MIGRATION_WORDS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrationWords {
+    Sqlite,
+    Postgres,
+}
+
+/// The markers of the shared migrations and each database's words for them, side by side:
+/// (marker, SQLite's, PostgreSQL's). SQLite's key-only tables have no rowid (the key is the only
+/// b-tree); its JSON has no booleans and is text already.
+const MIGRATION_MARKERS: &[(&str, &str, &str)] = &[
+    ("{table_options}", " WITHOUT ROWID", ""),
+    ("{json_array}", "json_array", "json_build_array"),
+    ("{json_object}", "json_object", "json_build_object"),
+    (
+        "{read_only_json}",
+        "CASE WHEN read_only THEN json('true') ELSE json('false') END",
+        "read_only",
+    ),
+    ("{resources_json}", "json(resources)", "resources::json"),
+    ("{json_as_text}", "", "::text"),
+];
+
+/// A migration's SQL as the dialect runs it: each marker replaced by the dialect's words (an
+/// unknown marker is left, and fails as a syntax error).
+pub fn migration_sql<D: Dialect>(sql: &str) -> String {
+    MIGRATION_MARKERS
+        .iter()
+        .fold(sql.to_string(), |sql, (marker, sqlite, postgres)| {
+            let words = match D::MIGRATION_WORDS {
+                MigrationWords::Sqlite => sqlite,
+                MigrationWords::Postgres => postgres,
+            };
+            sql.replace(marker, words)
+        })
 }
 
 /// A schema version and its SQL: the dialect's own file and/or portable SQL, run in order.
@@ -423,7 +474,7 @@ macro_rules! schema_migrations {
             (
                 10,
                 &[
-                    include_str!("../migrations/0010_audit_lookup.sql"),
+                    $crate::migrations::AUDIT_LOOKUP,
                     $crate::migrations::AUDIT_LOG,
                 ],
             ),
@@ -435,7 +486,7 @@ macro_rules! schema_migrations {
                 12,
                 &[
                     $crate::migrations::AUDIT_SEGMENTS,
-                    include_str!("../migrations/0012_audit_segment_key.sql"),
+                    $crate::migrations::AUDIT_SEGMENT_KEY,
                     $crate::migrations::AUDIT_SEGMENTS_TAIL,
                 ],
             ),
@@ -456,15 +507,18 @@ pub mod migrations {
     /// 4: the change feed (`change_feed`, `changes`).
     pub const CHANGE_FEED: &str = include_str!("../migrations/0004_change_feed.sql");
     /// 7: the audit trail (`audit_events`, `audit_event_resources`; replaced by 10's
-    /// `audit_log` and `audit_lookup`, whose portable part each dialect includes after its own
-    /// `audit_lookup`).
+    /// `audit_lookup` and `audit_log`).
     pub const AUDIT: &str = include_str!("../migrations/0007_audit.sql");
-    /// 10 (after each dialect's `audit_lookup` table): the audit log, carrying 7's events over.
+    /// 10: the audit trail's lookup table (with the dialect's markers).
+    pub const AUDIT_LOOKUP: &str = include_str!("../migrations/0010_audit_lookup.sql");
+    /// 10 (after `audit_lookup`): the audit log, carrying 7's events over.
     pub const AUDIT_LOG: &str = include_str!("../migrations/0010_audit_log.sql");
-    /// 12 (before each dialect's `audit_segment_key` table and its conversion of 10's events):
-    /// the audit trail in segments.
+    /// 12: the audit trail in segments.
     pub const AUDIT_SEGMENTS: &str = include_str!("../migrations/0012_audit_segments.sql");
-    /// 12 (after the dialect's part): 10's lookup rows become key rows; 10's tables go.
+    /// 12 (after the segments' table, with the dialect's markers): their key table, and 10's
+    /// events as segments of one.
+    pub const AUDIT_SEGMENT_KEY: &str = include_str!("../migrations/0012_audit_segment_key.sql");
+    /// 12 (last): 10's lookup rows become key rows; 10's tables go.
     pub const AUDIT_SEGMENTS_TAIL: &str =
         include_str!("../migrations/0012_audit_segments_tail.sql");
 }

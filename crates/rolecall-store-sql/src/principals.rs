@@ -2,8 +2,8 @@
 
 use crate::store::{check, policy_checks};
 use crate::{
-    Args, Dialect, RowLock, SqlStore, all_from_json, backend, from, from_json, is_raised,
-    is_unique_violation, key, limit, to_json,
+    Dialect, RowLock, SqlStore, all_from_json, backend, from_json, is_raised, is_unique_violation,
+    key, known_errors, to_json,
 };
 use async_trait::async_trait;
 use rolecall_core::login_profiles::LOGIN_PROFILE_META_PREFIX;
@@ -12,9 +12,7 @@ use rolecall_core::{
     Dependents, Edit, EntityKind, Limit, Missing, Owner, OwnerKind, PageRequest, PrincipalStore,
     StoreError, StoreResult as Result, Taken,
 };
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
-
-type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
+use rolecall_sql_bounds::sql_bounds;
 
 /// The feed's name for the policies of an owner: a role's are `RolePolicy` (nothing IMDS serves
 /// depends on them); a user's or group's count as the user or group.
@@ -26,51 +24,9 @@ fn owner_entity(kind: OwnerKind) -> EntityKind {
     }
 }
 
-fn owner_table(kind: OwnerKind) -> &'static str {
-    match kind {
-        OwnerKind::Role => "roles",
-        OwnerKind::User => "users",
-        OwnerKind::Group => "groups",
-    }
-}
-
-/// Policies have no foreign key to their (role, user or group) owner, so writers take a KEY
-/// SHARE lock on the owner's row (the writer mutex in SQLite): it conflicts with the FOR UPDATE
-/// lock the owner's delete holds while it checks for policies, so no policy outlives its owner.
-async fn lock_owner<D: Dialect>(tx: &mut Conn<D>, owner: Owner<'_>) -> Result<()>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
-    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db>,
-    for<'q> String: Decode<'q, D::Db> + Type<D::Db>,
-    usize: ColumnIndex<<D::Db as Database>::Row>,
-{
-    let found: Option<String> = sqlx::query_scalar(&format!(
-        "SELECT id FROM {} WHERE id = $1{}",
-        owner_table(owner.kind()),
-        D::row_lock(RowLock::KeyShare)
-    ))
-    .bind(owner.id())
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(|e| backend(&e))?;
-    match found {
-        Some(_) => Ok(()),
-        None => Err(StoreError::NotFound(Missing::Owner(owner.kind()))),
-    }
-}
-
+#[sql_bounds(D::Db)]
 #[async_trait]
-impl<D: Dialect> PrincipalStore for SqlStore<D>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
-    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db>,
-    for<'q> String: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'q> bool: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    usize: ColumnIndex<<D::Db as Database>::Row>,
-{
+impl<D: Dialect> PrincipalStore for SqlStore<D> {
     // ----- users -----
 
     async fn insert_user(&self, user: &User) -> Result<()> {
@@ -101,12 +57,10 @@ where
             .bind(&user.id)
             .execute(&mut *w.tx)
             .await;
-        match res {
-            Err(e) if is_unique_violation(&e, None) => {
-                return Err(StoreError::Conflict(Taken::User(user.name.clone())));
-            }
-            other => other.map_err(|e| backend(&e))?,
-        };
+        known_errors(res, |e| {
+            is_unique_violation(e, None)
+                .then(|| StoreError::Conflict(Taken::User(user.name.clone())))
+        })?;
         // Access keys name their user: follow a rename.
         let keys: Vec<String> =
             sqlx::query_scalar("SELECT data FROM access_keys WHERE user_id = $1")
@@ -198,13 +152,11 @@ where
         .bind(user_id)
         .execute(&mut *w.tx)
         .await;
-        match res {
-            // The user or the group was deleted since the caller looked it up.
-            Err(e) if Self::is_fk_violation(&e) => {
-                return Err(StoreError::NotFound(Missing::UserOrGroup));
-            }
-            other => other.map_err(|e| backend(&e))?,
-        };
+        // A foreign-key violation: the user or the group was deleted since the caller looked it
+        // up.
+        known_errors(res, |e| {
+            Self::is_fk_violation(e).then_some(StoreError::NotFound(Missing::UserOrGroup))
+        })?;
         w.record(EntityKind::Group, group_id);
         w.record(EntityKind::User, user_id);
         w.commit().await
@@ -234,24 +186,16 @@ where
     }
 
     async fn list_groups_for_user(&self, user_id: &str, page: &PageRequest) -> Result<Vec<Group>> {
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT g.data FROM group_members m JOIN groups g ON g.id = m.group_id \
-             WHERE m.user_id = $1 AND g.name_key >= $2 ORDER BY g.name_key LIMIT $3",
-        )
-        .bind(user_id)
-        .bind(from(page))
-        .bind(limit(page))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| backend(&e))?;
-        all_from_json(&rows)
+        let sql = "SELECT g.data FROM group_members m JOIN groups g ON g.id = m.group_id \
+                   WHERE m.user_id = $1 AND g.name_key >= $2 ORDER BY g.name_key LIMIT $3";
+        self.page_docs(sql, &[user_id], page).await
     }
 
     // ----- policies of roles, users and groups -----
 
     async fn put_owner_policy(&self, owner: Owner<'_>, name: &str, document: &str) -> Result<()> {
         let mut w = self.begin().await?;
-        lock_owner::<D>(&mut w.tx, owner).await?;
+        Self::lock_owner(&mut w.tx, owner).await?;
         sqlx::query(
             "INSERT INTO principal_policies (owner_kind, owner_id, name, document) \
              VALUES ($1, $2, $3, $4) \
@@ -273,16 +217,10 @@ where
         owner: Owner<'_>,
         name: &str,
     ) -> Result<Option<(String, String)>> {
-        sqlx::query_as(
-            "SELECT name, document FROM principal_policies \
-             WHERE owner_kind = $1 AND owner_id = $2 AND name = $3",
-        )
-        .bind(owner.kind().name())
-        .bind(owner.id())
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| backend(&e))
+        let sql = "SELECT name, document FROM principal_policies \
+                   WHERE owner_kind = $1 AND owner_id = $2 AND name = $3";
+        self.row(sql, &[owner.kind().name(), owner.id(), name])
+            .await
     }
 
     async fn list_owner_policies(
@@ -290,17 +228,12 @@ where
         owner: Owner<'_>,
         page: &PageRequest,
     ) -> Result<Vec<String>> {
-        sqlx::query_scalar(
-            "SELECT name FROM principal_policies WHERE owner_kind = $1 AND owner_id = $2 \
-             AND name >= $3 ORDER BY name LIMIT $4",
-        )
-        .bind(owner.kind().name())
-        .bind(owner.id())
-        .bind(from(page))
-        .bind(limit(page))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| backend(&e))
+        let sql = "SELECT name FROM principal_policies WHERE owner_kind = $1 AND owner_id = $2 \
+                   AND name >= $3 ORDER BY name LIMIT $4";
+        let names: Vec<(String,)> = self
+            .page_rows(sql, &[owner.kind().name(), owner.id()], page)
+            .await?;
+        Ok(names.into_iter().map(|(name,)| name).collect())
     }
 
     async fn delete_owner_policy(&self, owner: Owner<'_>, name: &str) -> Result<bool> {
@@ -320,7 +253,7 @@ where
 
     async fn attach_owner_policy(&self, owner: Owner<'_>, policy_arn: &str) -> Result<()> {
         let mut w = self.begin().await?;
-        lock_owner::<D>(&mut w.tx, owner).await?;
+        Self::lock_owner(&mut w.tx, owner).await?;
         // The policy's foreign key locks its row (KEY SHARE): a concurrent delete of the policy
         // either waits for this or makes it find nothing.
         let sql = "INSERT INTO principal_attached_policies (owner_kind, owner_id, policy_id) \
@@ -360,25 +293,17 @@ where
         path_prefix: &str,
         page: &PageRequest,
     ) -> Result<Vec<AttachedPolicy>> {
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT p.data FROM principal_attached_policies a JOIN policies p ON p.id = a.policy_id \
-             WHERE a.owner_kind = $1 AND a.owner_id = $2 AND substr(p.path, 1, length($3)) = $3 \
-             AND p.name_key >= $4 ORDER BY p.name_key LIMIT $5",
-        )
-        .bind(owner.kind().name())
-        .bind(owner.id())
-        .bind(path_prefix)
-        .bind(from(page))
-        .bind(limit(page))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| backend(&e))?;
-        let policies: Vec<ManagedPolicy> = all_from_json(&rows)?;
+        let sql = "SELECT p.data FROM principal_attached_policies a \
+                   JOIN policies p ON p.id = a.policy_id \
+                   WHERE a.owner_kind = $1 AND a.owner_id = $2 AND substr(p.path, 1, length($3)) = $3 \
+                   AND p.name_key >= $4 ORDER BY p.name_key LIMIT $5";
+        let keys = [owner.kind().name(), owner.id(), path_prefix];
+        let policies: Vec<ManagedPolicy> = self.page_docs(sql, &keys, page).await?;
         Ok(policies
             .into_iter()
             .map(|p| AttachedPolicy {
-                name: p.name,
-                arn: p.arn,
+                name: p.entity.name,
+                arn: p.entity.arn,
             })
             .collect())
     }
@@ -406,10 +331,9 @@ where
             .bind(to_json(k)?)
             .execute(&mut *w.tx)
             .await;
-        match res {
-            Err(e) if is_raised(&e, "access key limit") => return Err(limit_reached),
-            other => other.map_err(|e| backend(&e))?,
-        };
+        known_errors(res, |e| {
+            is_raised(e, "access key limit").then_some(limit_reached)
+        })?;
         w.record(EntityKind::AccessKey, &k.id);
         w.commit().await
     }

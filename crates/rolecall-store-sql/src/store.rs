@@ -3,7 +3,7 @@
 use crate::ec2_query::{Query, association_target, instance_target};
 use crate::{
     Args, Dialect, RowLock, SqlStore, Write, all_from_json, backend, from, from_json, is_raised,
-    is_unique_violation, key, limit, to_json, version,
+    is_unique_violation, key, known_errors, limit, to_json, version,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -11,12 +11,14 @@ use rolecall_core::audit::{AuditEvent, AuditQuery, AuditTail};
 use rolecall_core::ec2::Filter;
 use rolecall_core::model::*;
 use rolecall_core::{
-    ChangesSince, Dependents, Edit, EntityKind, InstanceDoc, Limit, Missing, OwnerKind,
+    ChangesSince, Dependents, Edit, EntityKind, InstanceDoc, Limit, Missing, Owner, OwnerKind,
     PageRequest, Store, StoreError, StoreResult as Result, Taken,
 };
+use rolecall_sql_bounds::sql_bounds;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
+use sqlx::Database;
+use sqlx::query::QueryAs;
 
 type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
 
@@ -43,6 +45,14 @@ pub(crate) fn policy_checks(kind: OwnerKind) -> [Check; 2] {
     ]
 }
 
+fn owner_table(kind: OwnerKind) -> &'static str {
+    match kind {
+        OwnerKind::Role => "roles",
+        OwnerKind::User => "users",
+        OwnerKind::Group => "groups",
+    }
+}
+
 /// The `ended_at` column of an association's row from two parameters (ended? and its
 /// timestamp): when it ended (unix milliseconds), NULL while it is active.
 fn ended_at(ended: &str, timestamp: &str) -> String {
@@ -56,16 +66,8 @@ const LIVE_PRIVATE_IP: &str = "instances_live_private_ip";
 const UNIT_SEPARATOR: char = '\u{1f}';
 const RECORD_SEPARATOR: char = '\u{1e}';
 
-impl<D: Dialect> SqlStore<D>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
-    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db>,
-    for<'q> String: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'q> bool: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    usize: ColumnIndex<<D::Db as Database>::Row>,
-{
+#[sql_bounds(D::Db)]
+impl<D: Dialect> SqlStore<D> {
     /// Inserts a name-keyed document (`table(id, name_key, path, data)`); a name taken in any
     /// case is `taken`.
     pub(crate) async fn insert_named<T: Serialize + Sync>(
@@ -86,12 +88,41 @@ where
         .bind(to_json(doc)?)
         .execute(&mut *w.tx)
         .await;
-        match res {
-            Err(e) if is_unique_violation(&e, None) => return Err(StoreError::Conflict(taken())),
-            other => other.map_err(|e| backend(&e))?,
-        };
+        known_errors(res, |e| {
+            is_unique_violation(e, None).then(|| StoreError::Conflict(taken()))
+        })?;
         w.record(kind, entity);
         w.commit().await
+    }
+
+    /// Policies have no foreign key to their (role, user or group) owner, so writers take a KEY
+    /// SHARE lock on the owner's row (the writer mutex in SQLite): it conflicts with the FOR
+    /// UPDATE lock the owner's delete holds while it checks for policies, so no policy outlives
+    /// its owner.
+    pub(crate) async fn lock_owner(tx: &mut Conn<D>, owner: Owner<'_>) -> Result<()> {
+        let (table, missing) = (owner_table(owner.kind()), || Missing::Owner(owner.kind()));
+        Self::locked_id(tx, table, "id", owner.id(), RowLock::KeyShare, missing)
+            .await
+            .map(drop)
+    }
+
+    /// The row a query with text parameters (`$1`, `$2`, ... in order) finds, if any.
+    pub(crate) async fn row<R>(&self, sql: &str, params: &[&str]) -> Result<Option<R>>
+    where
+        R: for<'r> sqlx::FromRow<'r, <D::Db as Database>::Row> + Send + Unpin,
+    {
+        Self::text_query(sql, params)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| backend(&e))
+    }
+
+    /// `sql` with its text parameters (`$1`, `$2`, ... in order) bound.
+    fn text_query<'q, R>(sql: &'q str, params: &[&'q str]) -> QueryAs<'q, D::Db, R, Args<'q, D>>
+    where
+        R: for<'r> sqlx::FromRow<'r, <D::Db as Database>::Row>,
+    {
+        params.iter().fold(sqlx::query_as(sql), |q, p| q.bind(*p))
     }
 
     /// The document whose `column` is `value`.
@@ -101,13 +132,29 @@ where
         column: &str,
         value: &str,
     ) -> Result<Option<T>> {
-        let data: Option<String> =
-            sqlx::query_scalar(&format!("SELECT data FROM {table} WHERE {column} = $1"))
-                .bind(value)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| backend(&e))?;
-        data.map(|d| from_json(&d)).transpose()
+        let sql = format!("SELECT data FROM {table} WHERE {column} = $1");
+        let data: Option<(String,)> = self.row(&sql, &[value]).await?;
+        data.map(|(d,)| from_json(&d)).transpose()
+    }
+
+    /// The documents of `table` whose `column` is one of `list`, with `rest` (more conditions,
+    /// an order) after.
+    pub(crate) async fn docs_in<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        column: &str,
+        list: &[String],
+        rest: &str,
+    ) -> Result<Vec<T>> {
+        let sql = format!(
+            "SELECT data FROM {table} WHERE {}{rest}",
+            D::in_list(column, 1)
+        );
+        let rows = D::bind_list(sqlx::query_scalar(&sql), list)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| backend(&e))?;
+        all_from_json(&rows)
     }
 
     /// A page of a name-keyed table under a path prefix, ordered by name.
@@ -117,17 +164,41 @@ where
         path_prefix: &str,
         page: &PageRequest,
     ) -> Result<Vec<T>> {
-        let rows: Vec<String> = sqlx::query_scalar(&format!(
+        let sql = format!(
             "SELECT data FROM {table} WHERE substr(path, 1, length($1)) = $1 AND name_key >= $2 \
              ORDER BY name_key LIMIT $3"
-        ))
-        .bind(path_prefix)
-        .bind(from(page))
-        .bind(limit(page))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| backend(&e))?;
-        all_from_json(&rows)
+        );
+        self.page_docs(&sql, &[path_prefix], page).await
+    }
+
+    /// A page of rows: `sql`'s parameters are `keys` (text, from `$1`), then the page's first
+    /// key and its limit.
+    pub(crate) async fn page_rows<R>(
+        &self,
+        sql: &str,
+        keys: &[&str],
+        page: &PageRequest,
+    ) -> Result<Vec<R>>
+    where
+        R: for<'r> sqlx::FromRow<'r, <D::Db as Database>::Row> + Send + Unpin,
+    {
+        Self::text_query(sql, keys)
+            .bind(from(page))
+            .bind(limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| backend(&e))
+    }
+
+    /// [`page_rows`](Self::page_rows) of one column of JSON documents.
+    pub(crate) async fn page_docs<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        keys: &[&str],
+        page: &PageRequest,
+    ) -> Result<Vec<T>> {
+        let rows: Vec<(String,)> = self.page_rows(sql, keys, page).await?;
+        rows.iter().map(|(doc,)| from_json(doc)).collect()
     }
 
     /// Read-modify-write of one row's JSON document (`table.data` where `column = value`) under
@@ -162,15 +233,9 @@ where
         (table, column, value): (&str, &str, &str),
         missing: impl FnOnce() -> Missing,
     ) -> Result<T> {
-        let data: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT data FROM {table} WHERE {column} = $1{}",
-            D::row_lock(RowLock::Update)
-        ))
-        .bind(value)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| backend(&e))?;
-        from_json(&data.ok_or_else(|| StoreError::NotFound(missing()))?)
+        let row = ("data", table, column);
+        let data: Option<(String,)> = Self::locked_row(tx, row, value, RowLock::Update).await?;
+        from_json(&data.ok_or_else(|| StoreError::NotFound(missing()))?.0)
     }
 
     /// Deletes the row of `table` whose `column` is `value` unless something still refers to
@@ -186,18 +251,13 @@ where
         kind: EntityKind,
     ) -> Result<()> {
         let mut w = self.begin().await?;
-        let row: Option<(String, String)> = sqlx::query_as(&format!(
-            "SELECT id, data FROM {table} WHERE {column} = $1{}",
-            D::row_lock(RowLock::Update)
-        ))
-        .bind(value)
-        .fetch_optional(&mut *w.tx)
-        .await
-        .map_err(|e| backend(&e))?;
+        let row = ("id, data", table, column);
+        let row: Option<(String, String)> =
+            Self::locked_row(&mut w.tx, row, value, RowLock::Update).await?;
         let (id, data) = row.ok_or_else(|| StoreError::NotFound(missing()))?;
         // Instance profiles are named in the feed by their ARN (what associations hold).
         let entity = match kind {
-            EntityKind::InstanceProfile => from_json::<InstanceProfile>(&data)?.arn,
+            EntityKind::InstanceProfile => from_json::<InstanceProfile>(&data)?.entity.arn,
             _ => id.clone(),
         };
         for (count, dependents) in checks {
@@ -214,10 +274,9 @@ where
             .bind(&id)
             .execute(&mut *w.tx)
             .await;
-        match res {
-            Err(e) if Self::is_fk_violation(&e) => return Err(StoreError::InUse(backstop)),
-            other => other.map_err(|e| backend(&e))?,
-        };
+        known_errors(res, |e| {
+            Self::is_fk_violation(e).then_some(StoreError::InUse(backstop))
+        })?;
         w.record(kind, entity);
         w.commit().await
     }
@@ -239,14 +298,8 @@ where
 
     /// The policy's id and document, its row locked for the rest of the transaction.
     async fn lock_policy(tx: &mut Conn<D>, arn: &str) -> Result<(String, ManagedPolicy)> {
-        let row: Option<(String, String)> = sqlx::query_as(&format!(
-            "SELECT id, data FROM policies WHERE arn = $1{}",
-            D::row_lock(RowLock::Update)
-        ))
-        .bind(arn)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| backend(&e))?;
+        let row = ("id, data", "policies", "arn");
+        let row: Option<(String, String)> = Self::locked_row(tx, row, arn, RowLock::Update).await?;
         let (id, data) = row.ok_or_else(|| StoreError::NotFound(Missing::Policy(arn.into())))?;
         Ok((id, from_json(&data)?))
     }
@@ -339,17 +392,11 @@ where
     /// concurrent termination (which updates the row) either waits for this transaction and
     /// then ends the new association too, or commits first and is seen here.
     async fn lock_instance_for_association(tx: &mut Conn<D>, instance_id: &str) -> Result<()> {
-        let state: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT state FROM instances WHERE id = $1{}",
-            D::row_lock(RowLock::Share)
-        ))
-        .bind(instance_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| backend(&e))?;
+        let row = ("state", "instances", "id");
+        let state: Option<(String,)> =
+            Self::locked_row(tx, row, instance_id, RowLock::Share).await?;
         if state
-            .as_deref()
-            .and_then(InstanceState::parse)
+            .and_then(|(s,)| InstanceState::parse(&s))
             .is_some_and(|s| !s.holds_association())
         {
             return Err(StoreError::CannotAssociate(instance_id.into()));
@@ -375,12 +422,11 @@ where
         .bind(a.timestamp.timestamp_millis())
         .execute(&mut *tx)
         .await;
-        match res {
-            Err(e) if is_unique_violation(&e, Some("associations_one_active")) => Err(
-                StoreError::Conflict(Taken::ActiveAssociation(a.instance_id.clone())),
-            ),
-            other => other.map(drop).map_err(|e| backend(&e)),
-        }
+        known_errors(res, |e| {
+            is_unique_violation(e, Some("associations_one_active"))
+                .then(|| StoreError::Conflict(Taken::ActiveAssociation(a.instance_id.clone())))
+        })
+        .map(drop)
     }
 
     async fn set_association(tx: &mut Conn<D>, a: &Association) -> Result<()> {
@@ -407,14 +453,10 @@ where
             .execute(&mut *tx)
             .await
             .map_err(|e| backend(&e))?;
-        let mut value: String = sqlx::query_scalar(&format!(
-            "SELECT value FROM meta WHERE key = $1{}",
-            D::row_lock(RowLock::Update)
-        ))
-        .bind(k)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| backend(&e))?;
+        // The row exists: inserted above if it was not.
+        let row = ("value", "meta", "key");
+        let value: Option<(String,)> = Self::locked_row(tx, row, k, RowLock::Update).await?;
+        let (mut value,) = value.ok_or_else(|| StoreError::Backend(format!("meta {k}: no row")))?;
         edit(&mut value).map_err(StoreError::Rejected)?;
         sqlx::query("UPDATE meta SET value = $1 WHERE key = $2")
             .bind(&value)
@@ -451,7 +493,7 @@ where
                 .map_err(|e| backend(&e))?;
         let data = data.ok_or(StoreError::NotFound(Missing::RoleOrInstanceProfile))?;
         let profile: InstanceProfile = from_json(&data)?;
-        w.record(EntityKind::InstanceProfile, profile.arn);
+        w.record(EntityKind::InstanceProfile, profile.entity.arn);
         Ok(())
     }
 
@@ -491,17 +533,9 @@ where
     }
 }
 
+#[sql_bounds(D::Db)]
 #[async_trait]
-impl<D: Dialect> Store for SqlStore<D>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
-    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db>,
-    for<'q> String: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'q> bool: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    usize: ColumnIndex<<D::Db as Database>::Row>,
-{
+impl<D: Dialect> Store for SqlStore<D> {
     async fn get_meta(&self, k: &str) -> Result<Option<String>> {
         sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
             .bind(k)
@@ -541,17 +575,16 @@ where
         // KEY SHARE conflicts with the FOR UPDATE DeleteUser holds while it counts the user's
         // documents (the writer mutex in SQLite): either the edit sees no user, or the delete
         // sees the document.
-        let found: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT id FROM users WHERE id = $1{}",
-            D::row_lock(RowLock::KeyShare)
-        ))
-        .bind(user_id)
-        .fetch_optional(&mut *w.tx)
-        .await
-        .map_err(|e| backend(&e))?;
-        if found.is_none() {
-            return Err(StoreError::NotFound(Missing::User(user_id.into())));
-        }
+        let missing = || Missing::User(user_id.into());
+        Self::locked_id(
+            &mut w.tx,
+            "users",
+            "id",
+            user_id,
+            RowLock::KeyShare,
+            missing,
+        )
+        .await?;
         let value = Self::edit_meta_in(&mut w.tx, k, edit).await?;
         w.record(EntityKind::User, user_id);
         w.commit().await?;
@@ -624,12 +657,10 @@ where
         .bind(to_json(policy)?)
         .execute(&mut *w.tx)
         .await;
-        match res {
-            Err(e) if is_unique_violation(&e, None) => {
-                return Err(StoreError::Conflict(Taken::Policy(policy.name.clone())));
-            }
-            other => other.map_err(|e| backend(&e))?,
-        };
+        known_errors(res, |e| {
+            is_unique_violation(e, None)
+                .then(|| StoreError::Conflict(Taken::Policy(policy.name.clone())))
+        })?;
         sqlx::query(
             "INSERT INTO policy_versions (policy_id, version_id, document, is_default, create_date) \
              VALUES ($1, $2, $3, TRUE, $4)",
@@ -646,13 +677,8 @@ where
     }
 
     async fn get_policy(&self, arn: &str) -> Result<Option<ManagedPolicy>> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT id, data FROM policies WHERE arn = $1")
-                .bind(arn)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| backend(&e))?;
-        match row {
+        let sql = "SELECT id, data FROM policies WHERE arn = $1";
+        match self.row::<(String, String)>(sql, &[arn]).await? {
             Some((id, data)) => Ok(Some(self.fill_policy(&id, &data).await?)),
             None => Ok(None),
         }
@@ -807,10 +833,9 @@ where
         .bind(now.to_rfc3339())
         .execute(&mut *w.tx)
         .await;
-        match res {
-            Err(e) if is_raised(&e, "policy version limit") => return Err(limit_reached),
-            other => other.map_err(|e| backend(&e))?,
-        };
+        known_errors(res, |e| {
+            is_raised(e, "policy version limit").then_some(limit_reached)
+        })?;
         let default = set_default.then_some(version.version_id.as_str());
         Self::set_default(&mut w.tx, &id, &mut policy, default, now).await?;
         w.record(EntityKind::Policy, id);
@@ -823,15 +848,9 @@ where
         arn: &str,
         version_id: &str,
     ) -> Result<Option<PolicyVersion>> {
-        let row: Option<(String, bool, String)> = sqlx::query_as(
-            "SELECT v.document, v.is_default, v.create_date FROM policy_versions v \
-             JOIN policies p ON p.id = v.policy_id WHERE p.arn = $1 AND v.version_id = $2",
-        )
-        .bind(arn)
-        .bind(version_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| backend(&e))?;
+        let sql = "SELECT v.document, v.is_default, v.create_date FROM policy_versions v \
+                   JOIN policies p ON p.id = v.policy_id WHERE p.arn = $1 AND v.version_id = $2";
+        let row: Option<(String, bool, String)> = self.row(sql, &[arn, version_id]).await?;
         row.map(|(document, is_default, date)| {
             version(version_id.to_string(), document, is_default, &date)
         })
@@ -927,16 +946,9 @@ where
         path_prefix: &str,
         page: &PageRequest,
     ) -> Result<Vec<InstanceProfile>> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT id, data FROM instance_profiles WHERE substr(path, 1, length($1)) = $1 \
-             AND name_key >= $2 ORDER BY name_key LIMIT $3",
-        )
-        .bind(path_prefix)
-        .bind(from(page))
-        .bind(limit(page))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| backend(&e))?;
+        let sql = "SELECT id, data FROM instance_profiles WHERE substr(path, 1, length($1)) = $1 \
+                   AND name_key >= $2 ORDER BY name_key LIMIT $3";
+        let rows = self.page_rows(sql, &[path_prefix], page).await?;
         self.profiles(rows).await
     }
 
@@ -945,17 +957,10 @@ where
         role_id: &str,
         page: &PageRequest,
     ) -> Result<Vec<InstanceProfile>> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT p.id, p.data FROM instance_profiles p \
-             JOIN instance_profile_roles ipr ON ipr.profile_id = p.id \
-             WHERE ipr.role_id = $1 AND p.name_key >= $2 ORDER BY p.name_key LIMIT $3",
-        )
-        .bind(role_id)
-        .bind(from(page))
-        .bind(limit(page))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| backend(&e))?;
+        let sql = "SELECT p.id, p.data FROM instance_profiles p \
+                   JOIN instance_profile_roles ipr ON ipr.profile_id = p.id \
+                   WHERE ipr.role_id = $1 AND p.name_key >= $2 ORDER BY p.name_key LIMIT $3";
+        let rows = self.page_rows(sql, &[role_id], page).await?;
         self.profiles(rows).await
     }
 
@@ -996,15 +1001,15 @@ where
                 .bind(role_id)
                 .execute(&mut *w.tx)
                 .await;
-        match res {
-            Err(e) if is_unique_violation(&e, None) => {
-                return Err(StoreError::LimitExceeded(Limit::RolesPerInstanceProfile));
+        known_errors(res, |e| {
+            if is_unique_violation(e, None) {
+                Some(StoreError::LimitExceeded(Limit::RolesPerInstanceProfile))
+            } else if Self::is_fk_violation(e) {
+                Some(StoreError::NotFound(Missing::RoleOrInstanceProfile))
+            } else {
+                None
             }
-            Err(e) if Self::is_fk_violation(&e) => {
-                return Err(StoreError::NotFound(Missing::RoleOrInstanceProfile));
-            }
-            other => other.map_err(|e| backend(&e))?,
-        };
+        })?;
         Self::record_profile(&mut w, profile_id).await?;
         w.commit().await
     }
@@ -1147,22 +1152,7 @@ where
         filters: &[Filter],
         page: &PageRequest,
     ) -> Result<Vec<InstanceDoc>> {
-        let mut q = Query::default();
-        if !ids.is_empty() {
-            let c = q.one_of("i.id", ids);
-            q.and(c);
-        }
-        if let Some(from) = &page.from {
-            let c = format!("i.id >= {}", q.param(from.as_str()));
-            q.and(c);
-        }
-        for f in filters {
-            let target = instance_target(&f.name).ok_or_else(|| {
-                StoreError::Backend(format!("no query for the filter {}", f.name))
-            })?;
-            let c = q.filter::<D>(&target, f);
-            q.and(c);
-        }
+        let mut q = Query::by_id::<D>("i.id", ids, page, None, filters, instance_target)?;
         // The page comes back as one row: SQLite's driver hands each row over from its worker
         // thread with a wake-up of its own, which cost more than the query. Each document is
         // `id, instance, association` joined by control characters, which JSON text never holds
@@ -1246,13 +1236,10 @@ where
         .bind(now.timestamp_millis())
         .execute(&mut *w.tx)
         .await;
-        match res {
-            Err(e) if is_unique_violation(&e, Some(LIVE_PRIVATE_IP)) => {
-                let ip = instance.private_ip.clone();
-                return Err(StoreError::Conflict(Taken::PrivateIp(ip)));
-            }
-            other => other.map_err(|e| backend(&e))?,
-        };
+        known_errors(res, |e| {
+            is_unique_violation(e, Some(LIVE_PRIVATE_IP))
+                .then(|| StoreError::Conflict(Taken::PrivateIp(instance.private_ip.clone())))
+        })?;
         if held && !instance.state.holds_association() {
             let active: Vec<String> = sqlx::query_scalar(&format!(
                 "SELECT data FROM associations WHERE instance_id = $1 \
@@ -1337,25 +1324,8 @@ where
         include_ended: bool,
         page: &PageRequest,
     ) -> Result<Vec<Association>> {
-        let mut q = Query::default();
-        if !ids.is_empty() {
-            let c = q.one_of("id", ids);
-            q.and(c);
-        }
-        if let Some(from) = &page.from {
-            let c = format!("id >= {}", q.param(from.as_str()));
-            q.and(c);
-        }
-        if !include_ended {
-            q.and("state IN ('associating', 'associated')".into());
-        }
-        for f in filters {
-            let target = association_target(&f.name).ok_or_else(|| {
-                StoreError::Backend(format!("no query for the filter {}", f.name))
-            })?;
-            let c = q.filter::<D>(&target, f);
-            q.and(c);
-        }
+        let active = (!include_ended).then_some("state IN ('associating', 'associated')");
+        let q = Query::by_id::<D>("id", ids, page, active, filters, association_target)?;
         let sql = format!(
             "SELECT data FROM associations {} ORDER BY id LIMIT ${}",
             q.where_clause(),
@@ -1398,15 +1368,9 @@ where
     }
 
     async fn active_associations(&self, instance_ids: &[String]) -> Result<Vec<Association>> {
-        let sql = format!(
-            "SELECT data FROM associations WHERE {} AND state IN ('associating', 'associated')",
-            D::in_list("instance_id", 1)
-        );
-        let rows = D::bind_list(sqlx::query_scalar(&sql), instance_ids)
-            .fetch_all(&self.pool)
+        let active = " AND state IN ('associating', 'associated')";
+        self.docs_in("associations", "instance_id", instance_ids, active)
             .await
-            .map_err(|e| backend(&e))?;
-        all_from_json(&rows)
     }
 
     async fn replace_association(&self, old_id: &str, new: &Association) -> Result<()> {

@@ -2,12 +2,13 @@
 //! written under schema version 2 survive migration 3 and read back through core as before.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use crate::{Args, Dialect, SqlStore, migrate};
+use crate::{Dialect, SqlStore, migrate, migration_sql};
 use rolecall_core::iam::Iam;
-use rolecall_core::model::{Group, ManagedPolicy, Role, User};
+use rolecall_core::model::{Group, IamEntity, ManagedPolicy, Role, User};
 use rolecall_core::{DynStore, Error, OwnerKind, PageRequest, Store, StoreResult};
+use rolecall_sql_bounds::sql_bounds;
 use serde::Serialize;
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Type};
+use sqlx::Pool;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -21,16 +22,23 @@ fn lit<T: Serialize>(v: &T) -> String {
     format!("'{}'", json.replace('\'', "''"))
 }
 
+/// An entity's own fields: `id`, and `name` at the root path of `kind`'s ARNs.
+fn entity(id: &str, kind: &str, name: &str, now: chrono::DateTime<chrono::Utc>) -> IamEntity {
+    IamEntity {
+        id: id.into(),
+        name: name.into(),
+        path: "/".into(),
+        arn: format!("arn:aws:iam::{ACCOUNT}:{kind}/{name}"),
+        create_date: now,
+    }
+}
+
 /// Schema-2 rows: a role with an inline and an attached policy, a user with both, a group with
 /// an inline policy.
 fn version_2_rows() -> String {
     let now = chrono::Utc::now();
     let role = Role {
-        id: "AROAUPGRADE".into(),
-        name: "Upgraded".into(),
-        path: "/".into(),
-        arn: format!("arn:aws:iam::{ACCOUNT}:role/Upgraded"),
-        create_date: now,
+        entity: entity("AROAUPGRADE", "role", "Upgraded", now),
         assume_role_policy_document: DOC.into(),
         description: None,
         max_session_duration: 3600,
@@ -38,30 +46,18 @@ fn version_2_rows() -> String {
         permissions_boundary: None,
     };
     let user = User {
-        id: "AIDAUPGRADE".into(),
-        name: "upgraded-user".into(),
-        path: "/".into(),
-        arn: format!("arn:aws:iam::{ACCOUNT}:user/upgraded-user"),
-        create_date: now,
+        entity: entity("AIDAUPGRADE", "user", "upgraded-user", now),
         tags: vec![],
         permissions_boundary: None,
     };
     let group = Group {
-        id: "AGPAUPGRADE".into(),
-        name: "upgraded-group".into(),
-        path: "/".into(),
-        arn: format!("arn:aws:iam::{ACCOUNT}:group/upgraded-group"),
-        create_date: now,
+        entity: entity("AGPAUPGRADE", "group", "upgraded-group", now),
     };
     let policy = ManagedPolicy {
-        id: "ANPAUPGRADE".into(),
-        name: "kept".into(),
-        path: "/".into(),
-        arn: format!("arn:aws:iam::{ACCOUNT}:policy/kept"),
+        entity: entity("ANPAUPGRADE", "policy", "kept", now),
         default_version_id: "v1".into(),
         attachment_count: 0,
         description: None,
-        create_date: now,
         update_date: now,
         tags: vec![],
     };
@@ -92,6 +88,7 @@ fn version_2_rows() -> String {
 
 /// The upgrades each dialect checks: the schema version rows are written under, the rows, and
 /// what core must read after the remaining migrations.
+#[derive(Debug, Clone, Copy)]
 pub enum Upgrade {
     /// Policies written under schema 2 survive migration 3.
     Version2Policies,
@@ -103,19 +100,28 @@ pub enum Upgrade {
     Version11InstanceStates,
 }
 
+impl Upgrade {
+    /// Every upgrade, for a dialect's test to run each on a fresh database.
+    pub const ALL: [Upgrade; 4] = [
+        Upgrade::Version2Policies,
+        Upgrade::Version9AssociationEnds,
+        Upgrade::Version9AuditEvents,
+        Upgrade::Version11InstanceStates,
+    ];
+}
+
 /// Migrates `pool`'s fresh database to the upgrade's version, writes its rows, closes the pool,
 /// opens the store with `reopen` (which applies the remaining migrations) and checks what core
 /// reads.
+#[sql_bounds(D::Db)]
 pub async fn check<D, F>(upgrade: Upgrade, pool: Pool<D::Db>, reopen: F)
 where
     D: Dialect,
     F: Future<Output = StoreResult<SqlStore<D>>>,
     SqlStore<D>: Store,
-    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
-    for<'q> Args<'q, D>: IntoArguments<'q, D::Db>,
-    for<'q> i64: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    usize: ColumnIndex<<D::Db as Database>::Row>,
 {
+    // Shown with a failure: which upgrade it was.
+    eprintln!("upgrade: {upgrade:?}");
     let (version, rows) = match upgrade {
         Upgrade::Version2Policies => (2, version_2_rows()),
         Upgrade::Version9AssociationEnds => (9, version_9_rows()),
@@ -398,4 +404,36 @@ async fn audit_events_survive_migration_10(store: DynStore) {
             .expect("lookup")
             .is_empty()
     );
+}
+
+/// Checks that the shared migrations with the dialect's markers run, statement for statement,
+/// the SQL of the dialect's own files they replaced (each given as the SHA-256 of its text
+/// without comment lines, white space folded): a database that ran the old file and one that runs
+/// the shared file get the same schema.
+pub fn shared_migrations_unchanged<D: Dialect>(versions: &[(i64, &str)]) {
+    use sha2::{Digest, Sha256};
+    for (version, digest) in versions {
+        let (_, parts) = D::MIGRATIONS
+            .iter()
+            .find(|(v, _)| v == version)
+            .expect("version");
+        let ran: Vec<String> = parts.iter().map(|sql| migration_sql::<D>(sql)).collect();
+        let part = ran
+            .iter()
+            .find(|sql| hex::encode(Sha256::digest(statements(sql))) == *digest);
+        assert!(part.is_some(), "migration {version} changed: {ran:?}");
+        assert!(ran.iter().all(|sql| !sql.contains("{")), "a marker left");
+    }
+}
+
+/// The statements of `sql`: without comment lines, white space folded to one space.
+fn statements(sql: &str) -> String {
+    let code: Vec<&str> = sql
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect();
+    code.join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 use rolecall_core::audit::{
     AuditEvent, AuditQuery, AuditResource, AuditTail, LookupKey, Outcome, with_pending,
 };
-use rolecall_core::ec2::{Ec2, Ec2Config, Filter, RunInstances, wildcard_match};
+use rolecall_core::ec2::{Ec2, Ec2Config, Filter, Reservation, RunInstances, wildcard_match};
 use rolecall_core::iam::{CreatePolicy, CreateRole, Iam};
 use rolecall_core::model::{
     Association, Instance, InstanceProfile, ManagedPolicy, MetadataOptions, Tag,
@@ -118,6 +118,26 @@ async fn profile(iam: &Iam, name: &str) -> InstanceProfile {
 /// The one instance `run` launches.
 async fn launched(ec2: &Ec2, run: RunInstances) -> Instance {
     ec2.run_instances(run).await.unwrap().instances.remove(0)
+}
+
+/// A lookup of up to `limit` audit events (with a filter, when given), from the newest.
+fn lookup(filter: Option<(LookupKey, &str)>, limit: usize) -> AuditQuery {
+    AuditQuery {
+        filter: filter.map(|(k, v)| (k, v.to_string())),
+        start: None,
+        end: None,
+        before: None,
+        limit,
+    }
+}
+
+/// One instance launched with the instance profile `profile`: its reservation.
+async fn launched_with(ec2: &Ec2, profile: &str) -> Reservation {
+    let run = RunInstances {
+        profile_name: Some(profile.into()),
+        ..launch()
+    };
+    ec2.run_instances(run).await.unwrap()
 }
 
 /// `result` is IAM's DeleteConflict.
@@ -330,13 +350,7 @@ pub async fn replace_and_terminate_end_associations(store: DynStore) {
     let (iam, ec2) = (iam(&store), ec2(&store));
     profile(&iam, "a").await;
     profile(&iam, "b").await;
-    let inst = ec2
-        .run_instances(RunInstances {
-            profile_name: Some("a".into()),
-            ..launch()
-        })
-        .await
-        .unwrap();
+    let inst = launched_with(&ec2, "a").await;
     let first = inst.associations[0].clone();
     // Two concurrent replaces of the same association: one wins, the other finds it ended.
     let tasks = (0..2).map(|_| {
@@ -371,13 +385,7 @@ pub async fn associations_ended_since_read_only_recent_ends(store: DynStore) {
     }
     let mut launched = Vec::new();
     for _ in 0..4 {
-        let r = ec2
-            .run_instances(RunInstances {
-                profile_name: Some("a".into()),
-                ..launch()
-            })
-            .await
-            .unwrap();
+        let r = launched_with(&ec2, "a").await;
         launched.push((r.instances[0].id.clone(), r.associations[0].id.clone()));
     }
     let (early, replaced, terminated, kept) =
@@ -636,11 +644,7 @@ pub async fn writes_are_dated_by_the_clock(store: DynStore) {
     iam.set_default_policy_version(&p.arn, "v2").await.unwrap();
     assert_eq!(iam.get_policy(&p.arn).await.unwrap().update_date, at);
     profile(&iam, "dated").await;
-    let run = RunInstances {
-        profile_name: Some("dated".into()),
-        ..launch()
-    };
-    let launched = ec2.run_instances(run).await.unwrap();
+    let launched = launched_with(&ec2, "dated").await;
     let (inst, association) = (&launched.instances[0], &launched.associations[0]);
     ec2.terminate_instances(std::slice::from_ref(&inst.id))
         .await
@@ -657,11 +661,7 @@ pub async fn writes_are_dated_by_the_clock(store: DynStore) {
 pub async fn instance_changes_are_not_lost(store: DynStore) {
     let ec2 = ec2(&store);
     profile(&iam(&store), "held").await;
-    let run = RunInstances {
-        profile_name: Some("held".into()),
-        ..launch()
-    };
-    let id = launched(&ec2, run).await.id;
+    let id = launched_with(&ec2, "held").await.instances.remove(0).id;
     // Concurrent changes to different fields of the same instance: every one is kept (a
     // read-modify-write that lost another's update would reset a field to its old value).
     type Change = Box<dyn FnOnce(&mut MetadataOptions) + Send>;
@@ -802,50 +802,51 @@ pub async fn storage_errors_in_aws_words(store: DynStore) {
     let p = managed_policy(&iam, "wpolicy").await;
     let missing = format!("arn:aws:iam::{ACCOUNT}:policy/absent");
     for (kind, owner) in OWNERS {
-        refused(
-            iam.attach_owner_policy(kind, owner, &missing).await,
-            &format!("Policy {missing} does not exist or is not attachable."),
-        );
-        refused(
-            iam.detach_owner_policy(kind, owner, &p.arn).await,
-            &format!("Policy {} was not found.", p.arn),
-        );
-        refused(
-            iam.delete_owner_policy(kind, owner, "nope").await,
-            &format!("The {} policy with name nope cannot be found.", kind.name()),
-        );
+        refused_all([
+            (
+                iam.attach_owner_policy(kind, owner, &missing).await,
+                &format!("Policy {missing} does not exist or is not attachable."),
+            ),
+            (
+                iam.detach_owner_policy(kind, owner, &p.arn).await,
+                &format!("Policy {} was not found.", p.arn),
+            ),
+            (
+                iam.delete_owner_policy(kind, owner, "nope").await,
+                &format!("The {} policy with name nope cannot be found.", kind.name()),
+            ),
+        ]);
         iam.put_owner_policy(kind, owner, "inline", POLICY)
             .await
             .unwrap();
         iam.attach_owner_policy(kind, owner, &p.arn).await.unwrap();
     }
     assert_eq!(iam.get_policy(&p.arn).await.unwrap().attachment_count, 3);
-    refused(
-        iam.delete_policy(&p.arn).await,
-        "Cannot delete a policy attached to entities.",
-    );
-    refused(
-        iam.delete_role("worded").await,
-        "Cannot delete entity, must delete policies first.",
-    );
-    refused(
-        iam.delete_group("wgroup").await,
-        "Cannot delete entity, must delete policies first.",
-    );
+    let policies_first = "Cannot delete entity, must delete policies first.";
+    refused_all([
+        (
+            iam.delete_policy(&p.arn).await,
+            "Cannot delete a policy attached to entities.",
+        ),
+        (iam.delete_role("worded").await, policies_first),
+        (iam.delete_group("wgroup").await, policies_first),
+    ]);
     iam.create_access_key(&ring(), "wuser").await.unwrap();
     refused(
         iam.delete_user("wuser").await,
         "Cannot delete entity, must delete access keys first.",
     );
     iam.create_access_key(&ring(), "wuser").await.unwrap();
-    refused(
-        iam.create_access_key(&ring(), "wuser").await.map(drop),
-        "Cannot exceed quota for AccessKeysPerUser: 2",
-    );
-    refused(
-        iam.remove_user_from_group("wgroup", "wuser").await,
-        "The user is not in the group.",
-    );
+    refused_all([
+        (
+            iam.create_access_key(&ring(), "wuser").await.map(drop),
+            "Cannot exceed quota for AccessKeysPerUser: 2",
+        ),
+        (
+            iam.remove_user_from_group("wgroup", "wuser").await,
+            "The user is not in the group.",
+        ),
+    ]);
     iam.add_user_to_group("wgroup", "wuser").await.unwrap();
     for (kind, owner) in OWNERS {
         iam.delete_owner_policy(kind, owner, "inline")
@@ -857,14 +858,11 @@ pub async fn storage_errors_in_aws_words(store: DynStore) {
         "Cannot delete entity, must remove users from group first.",
     );
     iam.remove_user_from_group("wgroup", "wuser").await.unwrap();
-    refused(
-        iam.delete_group("wgroup").await,
-        "Cannot delete entity, must detach all policies first.",
-    );
-    refused(
-        iam.delete_role("worded").await,
-        "Cannot delete entity, must detach all policies first.",
-    );
+    let detach_first = "Cannot delete entity, must detach all policies first.";
+    refused_all([
+        (iam.delete_group("wgroup").await, detach_first),
+        (iam.delete_role("worded").await, detach_first),
+    ]);
     let v2 = iam
         .create_policy_version(&p.arn, POLICY, false)
         .await
@@ -872,21 +870,23 @@ pub async fn storage_errors_in_aws_words(store: DynStore) {
     for (kind, owner) in OWNERS {
         iam.detach_owner_policy(kind, owner, &p.arn).await.unwrap();
     }
-    refused(
-        iam.delete_policy(&p.arn).await,
-        "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.",
-    );
-    refused(
-        iam.delete_policy_version(&p.arn, "v1").await,
-        "Cannot delete the default version of a policy.",
-    );
-    refused(
-        iam.delete_policy_version(&p.arn, "v9").await,
-        &format!(
-            "Policy {} version v9 does not exist or is not attachable.",
-            p.arn
+    refused_all([
+        (
+            iam.delete_policy(&p.arn).await,
+            "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.",
         ),
-    );
+        (
+            iam.delete_policy_version(&p.arn, "v1").await,
+            "Cannot delete the default version of a policy.",
+        ),
+        (
+            iam.delete_policy_version(&p.arn, "v9").await,
+            &format!(
+                "Policy {} version v9 does not exist or is not attachable.",
+                p.arn
+            ),
+        ),
+    ]);
     iam.delete_policy_version(&p.arn, &v2.version_id)
         .await
         .unwrap();
@@ -901,30 +901,35 @@ pub async fn storage_errors_in_aws_words(store: DynStore) {
         .await
         .unwrap();
     iam.create_role(role("other")).await.unwrap();
-    refused(
-        iam.add_role_to_instance_profile("wprofile", "other").await,
-        "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1",
-    );
-    refused(
-        iam.delete_instance_profile("wprofile").await,
-        "Cannot delete entity, must remove roles from instance profile first.",
-    );
-    refused(
-        iam.delete_role("worded").await,
-        "Cannot delete entity, must remove roles from instance profile first.",
-    );
-    refused(
-        iam.delete_role("gone").await,
-        "The role with name gone cannot be found.",
-    );
-    refused(
-        iam.create_role(role("WORDED")).await.map(drop),
-        "Role with name WORDED already exists.",
-    );
-    refused(
-        iam.tag_instance_profile("absent", vec![]).await,
-        "Instance Profile absent cannot be found.",
-    );
+    let roles_first = "Cannot delete entity, must remove roles from instance profile first.";
+    refused_all([
+        (
+            iam.add_role_to_instance_profile("wprofile", "other").await,
+            "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1",
+        ),
+        (iam.delete_instance_profile("wprofile").await, roles_first),
+        (iam.delete_role("worded").await, roles_first),
+        (
+            iam.delete_role("gone").await,
+            "The role with name gone cannot be found.",
+        ),
+        (
+            iam.create_role(role("WORDED")).await.map(drop),
+            "Role with name WORDED already exists.",
+        ),
+        (
+            iam.tag_instance_profile("absent", vec![]).await,
+            "Instance Profile absent cannot be found.",
+        ),
+    ]);
+}
+
+/// Asserts of each `(result, message)` that the result is a refusal worded exactly so.
+#[track_caller]
+fn refused_all<const N: usize>(refusals: [(rolecall_core::Result<()>, &str); N]) {
+    for (result, message) in refusals {
+        refused(result, message);
+    }
 }
 
 /// Asserts that `result` is a refusal worded exactly `message`.
@@ -1048,13 +1053,7 @@ pub async fn change_feed_records_every_write(store: DynStore) {
     let other = profile(&iam, "fedq").await;
     one_change(s, &mut at, &[(InstanceProfile, &other.arn)]).await;
 
-    let r1 = ec2
-        .run_instances(RunInstances {
-            profile_name: Some("fedp".into()),
-            ..launch()
-        })
-        .await
-        .unwrap();
+    let r1 = launched_with(&ec2, "fedp").await;
     let (i, a) = (&r1.instances[0].id, &r1.associations[0].id);
     one_change(s, &mut at, &[(Instance, i), (Association, a)]).await;
     let b = ec2
@@ -1108,22 +1107,18 @@ pub async fn change_feed_records_every_write(store: DynStore) {
     one_change(s, &mut at, &[(Group, &g.id)]).await;
     iam.add_user_to_group("fedgroup", "feduser").await.unwrap();
     one_change(s, &mut at, &[(Group, &g.id), (User, &u.id)]).await;
-    iam.put_owner_policy(OwnerKind::User, "feduser", "inline", POLICY)
-        .await
-        .unwrap();
-    one_change(s, &mut at, &[(User, &u.id)]).await;
-    iam.delete_owner_policy(OwnerKind::User, "feduser", "inline")
-        .await
-        .unwrap();
-    one_change(s, &mut at, &[(User, &u.id)]).await;
-    iam.put_owner_policy(OwnerKind::Group, "fedgroup", "inline", POLICY)
-        .await
-        .unwrap();
-    one_change(s, &mut at, &[(Group, &g.id)]).await;
-    iam.delete_owner_policy(OwnerKind::Group, "fedgroup", "inline")
-        .await
-        .unwrap();
-    one_change(s, &mut at, &[(Group, &g.id)]).await;
+    // A user's or group's inline policy counts as the user or group.
+    for (kind, name, entity) in [
+        (OwnerKind::User, "feduser", (User, u.id.as_str())),
+        (OwnerKind::Group, "fedgroup", (Group, g.id.as_str())),
+    ] {
+        iam.put_owner_policy(kind, name, "inline", POLICY)
+            .await
+            .unwrap();
+        one_change(s, &mut at, &[entity]).await;
+        iam.delete_owner_policy(kind, name, "inline").await.unwrap();
+        one_change(s, &mut at, &[entity]).await;
+    }
     iam.remove_user_from_group("fedgroup", "feduser")
         .await
         .unwrap();
@@ -1601,13 +1596,7 @@ pub async fn audit_event_rides_with_its_write(store: DynStore) {
     let (made, outcome) = with_pending(event, iam.create_role(role("rode"))).await;
     made.unwrap();
     assert!(matches!(outcome, Outcome::Recorded(ref e) if e.event_id == "e-write"));
-    let by_id = AuditQuery {
-        filter: Some((LookupKey::EventId, "e-write".into())),
-        start: None,
-        end: None,
-        before: None,
-        limit: 10,
-    };
+    let by_id = lookup(Some((LookupKey::EventId, "e-write")), 10);
     let got = store.lookup_audit_events(&by_id).await.unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].resources[0].name, "rode");
@@ -1655,13 +1644,7 @@ pub async fn audit_lookups_filter_page_tail_and_prune(store: DynStore) {
     ];
     store.append_audit_events(&events).await.unwrap();
     let ids = |v: Vec<AuditEvent>| v.into_iter().map(|e| e.event_id).collect::<Vec<_>>();
-    let q = |filter: Option<(LookupKey, &str)>| AuditQuery {
-        filter: filter.map(|(k, v)| (k, v.to_string())),
-        start: None,
-        end: None,
-        before: None,
-        limit: 10,
-    };
+    let q = |filter| lookup(filter, 10);
     let all = store.lookup_audit_events(&q(None)).await.unwrap();
     assert_eq!(
         ids(all),
@@ -1816,13 +1799,7 @@ pub async fn audit_pages_cut_through_batches(store: DynStore) {
             }
         }
     };
-    let q = |filter: Option<(LookupKey, &str)>| AuditQuery {
-        filter: filter.map(|(k, v)| (k, v.to_string())),
-        start: None,
-        end: None,
-        before: None,
-        limit: 50,
-    };
+    let q = |filter| lookup(filter, 50);
     assert_eq!(ids(&pages(q(None)).await), ids(&all));
     let alice: Vec<AuditEvent> = all
         .iter()

@@ -15,9 +15,7 @@ use anyhow::{Context, Result, bail};
 use chrono::Utc;
 use rolecall_core::SystemClock;
 use rolecall_core::iam::{CreateRole, Iam};
-use rolecall_core::model::{
-    Association, AssociationState, Instance, InstanceState, MetadataOptions, Tag,
-};
+use rolecall_core::model::{Association, AssociationState, Instance, Tag};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -49,49 +47,44 @@ fn spare_ip(k: u64) -> std::net::Ipv4Addr {
 /// Instance `n` of a deployment seeded with `instances` (higher `n` are spares).
 fn instance(n: u64, instances: u64) -> Instance {
     let spare = n >= instances;
-    Instance {
-        id: instance_id(n),
-        reservation_id: format!("r-{n:017x}"),
-        image_id: "ami-11aa22bb".into(),
-        instance_type: "t3.micro".into(),
-        key_name: None,
-        state: InstanceState::Running,
-        state_reason: String::new(),
-        private_ip: if spare {
-            spare_ip(n - instances).to_string()
-        } else {
-            private_ip(n)
-        },
-        subnet_id: None,
-        vpc_id: None,
-        availability_zone: "us-east-1a".into(),
-        security_groups: vec![],
-        user_data: None,
-        tags: vec![Tag {
-            key: "bench".into(),
-            value: if spare { "spare" } else { "fleet" }.into(),
-        }],
-        metadata_options: MetadataOptions::default(),
-        launch_time: Utc::now(),
-        ami_launch_index: 0,
-        client_token: None,
-        disable_api_termination: false,
-        disable_api_stop: false,
-        shutdown_behavior: "stop".into(),
-    }
+    let private_ip = if spare {
+        spare_ip(n - instances).to_string()
+    } else {
+        private_ip(n)
+    };
+    let tag = Tag {
+        key: "bench".into(),
+        value: if spare { "spare" } else { "fleet" }.into(),
+    };
+    Instance::fleet_member(n, private_ip, vec![tag], Utc::now())
 }
 
-/// Seeds the deployment in `dir` (created as `serve` would); the server must not be running.
-pub async fn seed(
-    dir: &Path,
-    db: Option<&str>,
+/// The seeded deployment, as `bench-seed` and `bench-load` both name it.
+#[derive(clap::Args)]
+pub struct FleetArgs {
+    #[arg(long)]
+    data_dir: PathBuf,
+    #[arg(long)]
     instances: u64,
+    #[arg(long, default_value_t = 100)]
     profiles: u64,
+}
+
+/// What `bench-seed` inserts.
+#[derive(clap::Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    fleet: FleetArgs,
+    #[arg(long, default_value_t = 300)]
     spares: u64,
-) -> Result<()> {
-    let profiles = profiles.max(3);
+}
+
+/// Seeds the deployment in `data_dir` (created as `serve` would); the server must not be running.
+pub async fn seed(db: Option<&str>, args: SeedArgs) -> Result<()> {
+    let (instances, spares) = (args.fleet.instances, args.spares);
+    let profiles = args.fleet.profiles.max(3);
     let d = datadir::open(
-        dir,
+        &args.fleet.data_dir,
         datadir::Open::Serve { account_id: None },
         db,
         &SystemClock,
@@ -119,7 +112,7 @@ pub async fn seed(
         iam.add_role_to_instance_profile(&profile, &role)
             .await
             .map_err(|e| anyhow::anyhow!("{profile}: {e}"))?;
-        arns.push((p.arn, p.id));
+        arns.push((p.entity.arn, p.entity.id));
     }
     let started = Instant::now();
     let total = instances + spares;
@@ -155,17 +148,21 @@ pub async fn seed(
 }
 
 /// What `bench-load` measures.
+#[derive(clap::Args)]
 pub struct LoadArgs {
-    pub dir: PathBuf,
-    pub instances: u64,
-    pub profiles: u64,
-    pub requests: usize,
+    #[command(flatten)]
+    fleet: FleetArgs,
+    #[arg(long, default_value_t = 200)]
+    requests: usize,
     /// The server's log, for the server-side handler times.
-    pub server_log: Option<PathBuf>,
-    /// IMDS of another node (or an agent) sharing the database: delay of a change to it.
-    pub remote_imds: Vec<String>,
-    /// Also start a `rolecall agent` fronting the spares, for the delay of a change to it.
-    pub agent: bool,
+    #[arg(long)]
+    server_log: Option<PathBuf>,
+    /// IMDS endpoints of other nodes or agents, for the delay of a change to them.
+    #[arg(long)]
+    remote_imds: Vec<String>,
+    /// Also start a `rolecall agent` for the spares and measure the delay to it.
+    #[arg(long)]
+    agent: bool,
 }
 
 /// A `rolecall agent` (this executable) polling the API and serving IMDS for the spares by
@@ -420,8 +417,14 @@ async fn until_serves(http: &reqwest::Client, url: &str, want: &str) -> Result<I
 }
 
 pub async fn load(db: Option<&str>, args: LoadArgs) -> Result<()> {
-    let d = datadir::open(&args.dir, datadir::Open::Existing, db, &SystemClock).await?;
-    let endpoint = std::fs::read_to_string(args.dir.join(datadir::ENDPOINT_FILE))?;
+    let d = datadir::open(
+        &args.fleet.data_dir,
+        datadir::Open::Existing,
+        db,
+        &SystemClock,
+    )
+    .await?;
+    let endpoint = std::fs::read_to_string(args.fleet.data_dir.join(datadir::ENDPOINT_FILE))?;
     let mut lines = endpoint.lines();
     let url = lines.next().context("no endpoint")?.to_string();
     let region = lines.next().unwrap_or("us-east-1").to_string();
@@ -509,11 +512,11 @@ pub async fn load(db: Option<&str>, args: LoadArgs) -> Result<()> {
         .take(k)
         .map(|id| {
             let n = u64::from_str_radix(id.trim_start_matches("i-"), 16)?;
-            Ok((id.clone(), spare_ip(n.saturating_sub(args.instances))))
+            Ok((id.clone(), spare_ip(n.saturating_sub(args.fleet.instances))))
         })
         .collect::<Result<_>>()?;
     let agent = if args.agent {
-        let log = args.dir.join("agent.log");
+        let log = args.fleet.data_dir.join("agent.log");
         Some(AgentProcess::start(&url, &region, &root, &spares, &log).await?)
     } else {
         None
@@ -617,10 +620,10 @@ pub async fn load(db: Option<&str>, args: LoadArgs) -> Result<()> {
     }
 
     // DescribeInstances by id (seeded instances when there are any, else the spares).
-    let ids: Vec<String> = if args.instances > 0 {
-        let step = (args.instances / k.max(1) as u64).max(1);
+    let ids: Vec<String> = if args.fleet.instances > 0 {
+        let step = (args.fleet.instances / k.max(1) as u64).max(1);
         (0..k as u64)
-            .map(|i| instance_id((i * step * 7919) % args.instances))
+            .map(|i| instance_id((i * step * 7919) % args.fleet.instances))
             .collect()
     } else {
         spare_ids.iter().take(k).cloned().collect()
@@ -662,13 +665,13 @@ pub async fn load(db: Option<&str>, args: LoadArgs) -> Result<()> {
     // IMDS credential GETs: first request of an instance (minted lazily), then warm.
     if let Some(imds) = &imds {
         // Seeded instance n holds profile n mod M; spares the profile they were replaced to.
-        let targets: Vec<(String, String)> = if args.instances > 0 {
+        let targets: Vec<(String, String)> = if args.fleet.instances > 0 {
             ids.iter()
                 .map(|id| {
                     let n = u64::from_str_radix(id.trim_start_matches("i-"), 16).unwrap_or(0);
                     (
                         id.clone(),
-                        format!("bench-role-{}", n % args.profiles.max(3)),
+                        format!("bench-role-{}", n % args.fleet.profiles.max(3)),
                     )
                 })
                 .collect()

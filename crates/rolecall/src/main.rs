@@ -81,106 +81,12 @@ struct AuditArgs {
 enum Command {
     /// Benchmark: seed instances, roles and profiles into a stopped deployment.
     #[command(hide = true)]
-    BenchSeed {
-        #[arg(long)]
-        data_dir: PathBuf,
-        #[arg(long)]
-        instances: u64,
-        #[arg(long, default_value_t = 100)]
-        profiles: u64,
-        #[arg(long, default_value_t = 300)]
-        spares: u64,
-    },
+    BenchSeed(bench::SeedArgs),
     /// Benchmark: measure a running server seeded by bench-seed (scripts/bench-scale.sh).
     #[command(hide = true)]
-    BenchLoad {
-        #[arg(long)]
-        data_dir: PathBuf,
-        #[arg(long)]
-        instances: u64,
-        #[arg(long, default_value_t = 100)]
-        profiles: u64,
-        #[arg(long, default_value_t = 200)]
-        requests: usize,
-        #[arg(long)]
-        server_log: Option<PathBuf>,
-        /// IMDS endpoints of other nodes or agents, for the delay of a change to them.
-        #[arg(long)]
-        remote_imds: Vec<String>,
-        /// Also start a `rolecall agent` for the spares and measure the delay to it.
-        #[arg(long)]
-        agent: bool,
-    },
+    BenchLoad(bench::LoadArgs),
     /// Run the API server (IAM, STS, EC2).
-    Serve {
-        /// State directory [default: $XDG_DATA_HOME/rolecall or ~/.local/share/rolecall].
-        #[arg(long, env = "ROLECALL_DATA_DIR")]
-        data_dir: Option<PathBuf>,
-        /// Address of the API listener.
-        #[arg(long, default_value = DEFAULT_LISTEN)]
-        listen: SocketAddr,
-        /// The region this server presents.
-        #[arg(long, default_value = "us-east-1")]
-        region: String,
-        /// Verify SigV4 signatures (on) or accept any credentials as the account root (off).
-        #[arg(long, value_enum, default_value = "on")]
-        auth: Auth,
-        /// The default VPC's CIDR block: its default subnets (AWS's /20 per zone when the
-        /// block is /18 or larger, else one subnet) hand out instances' private IPs.
-        #[arg(long, default_value = "172.31.0.0/16")]
-        instance_cidr: ipnet::Ipv4Net,
-        /// Refuse image, subnet and security group ids rolecall does not hold and unknown
-        /// instance types, as AWS does (InvalidAMIID.NotFound, ...). Off (development mode),
-        /// well-formed unknown ids are recorded as given.
-        #[arg(long)]
-        strict_ec2_ids: bool,
-        /// Address of the instance metadata service listener (IMDS is off without it).
-        #[arg(long)]
-        imds_listen: Option<SocketAddr>,
-        /// How instances are told apart: by source IP, by `rolecall exec`'s path prefix, or both.
-        #[arg(long, value_enum, default_value = "both")]
-        imds_identify: Identify,
-        /// Lifetime of instance credentials, in seconds.
-        #[arg(long, default_value_t = 6 * 3600)]
-        credential_lifetime: i64,
-        /// Replace an instance's credential once it has less than this many seconds left
-        /// (at least 1800).
-        #[arg(long, default_value_t = 5 * 3600)]
-        credential_refresh: i64,
-        /// TLS on the API listener: `self-signed` creates a local CA in the data directory on
-        /// first start and a server certificate for the listen address at every start
-        /// (`rolecall env` then sets AWS_CA_BUNDLE); `off` unless --tls-cert/--tls-key are given.
-        #[arg(long, value_enum, default_value = "off")]
-        tls: TlsMode,
-        /// PEM certificate chain for the API listener (with --tls-key). Replaced files are picked
-        /// up without a restart (checked every 2 s, and on SIGHUP).
-        #[arg(long, requires = "tls_key", conflicts_with = "tls")]
-        tls_cert: Option<PathBuf>,
-        /// PEM private key of --tls-cert.
-        #[arg(long, requires = "tls_cert")]
-        tls_key: Option<PathBuf>,
-        /// The account id (12 digits) of a new deployment, e.g. moto's 123456789012 or
-        /// LocalStack's 000000000000 for test suites written for them [default: random]. A
-        /// deployment's account cannot change: a later start with another id fails.
-        #[arg(long)]
-        account_id: Option<String>,
-        /// Start with `--auth off` on an address that is not loopback (anyone who can reach it
-        /// acts as the account root).
-        #[arg(long)]
-        insecure_allow_remote_auth_off: bool,
-        /// What runs instances: `none` (records only) or `netns` (each running instance is a set
-        /// of Linux namespaces with its private IP on bridge rcbr0, IMDS at 169.254.169.254, and
-        /// its user data run at first launch; Linux, root).
-        #[arg(long, value_enum, default_value = "none")]
-        instance_runtime: InstanceRuntime,
-        /// The user instances' user data runs as (netns runtime).
-        #[arg(long, default_value = "nobody")]
-        instance_user: String,
-        #[command(flatten)]
-        limits: LimitArgs,
-        #[command(flatten)]
-        audit: AuditArgs,
-    },
+    Serve(ServeArgs),
     /// Print the audit trail's events (CloudTrail records) as JSON lines, oldest first.
     Audit {
         #[arg(long, env = "ROLECALL_DATA_DIR")]
@@ -281,23 +187,97 @@ impl LimitArgs {
 }
 
 /// Everything `serve` needs, from the command line.
+#[derive(clap::Args)]
 struct ServeArgs {
-    dir: PathBuf,
+    /// State directory [default: $XDG_DATA_HOME/rolecall or ~/.local/share/rolecall].
+    #[arg(long, env = "ROLECALL_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address of the API listener.
+    #[arg(long, default_value = DEFAULT_LISTEN)]
     listen: SocketAddr,
+    /// The region this server presents.
+    #[arg(long, default_value = "us-east-1")]
     region: String,
+    /// Verify SigV4 signatures (on) or accept any credentials as the account root (off).
+    #[arg(long, value_enum, default_value = "on")]
     auth: Auth,
+    /// The default VPC's CIDR block: its default subnets (AWS's /20 per zone when the
+    /// block is /18 or larger, else one subnet) hand out instances' private IPs.
+    #[arg(long, default_value = "172.31.0.0/16")]
     instance_cidr: ipnet::Ipv4Net,
+    /// Refuse image, subnet and security group ids rolecall does not hold and unknown
+    /// instance types, as AWS does (InvalidAMIID.NotFound, ...). Off (development mode),
+    /// well-formed unknown ids are recorded as given.
+    #[arg(long)]
     strict_ec2_ids: bool,
+    /// Address of the instance metadata service listener (IMDS is off without it).
+    #[arg(long)]
     imds_listen: Option<SocketAddr>,
+    /// How instances are told apart: by source IP, by `rolecall exec`'s path prefix, or both.
+    #[arg(long, value_enum, default_value = "both")]
     imds_identify: Identify,
-    credentials: CredentialPolicy,
-    tls: TlsSource,
+    /// Lifetime of instance credentials, in seconds.
+    #[arg(long, default_value_t = 6 * 3600)]
+    credential_lifetime: i64,
+    /// Replace an instance's credential once it has less than this many seconds left
+    /// (at least 1800).
+    #[arg(long, default_value_t = 5 * 3600)]
+    credential_refresh: i64,
+    /// TLS on the API listener: `self-signed` creates a local CA in the data directory on
+    /// first start and a server certificate for the listen address at every start
+    /// (`rolecall env` then sets AWS_CA_BUNDLE); `off` unless --tls-cert/--tls-key are given.
+    #[arg(long, value_enum, default_value = "off")]
+    tls: TlsMode,
+    /// PEM certificate chain for the API listener (with --tls-key). Replaced files are picked
+    /// up without a restart (checked every 2 s, and on SIGHUP).
+    #[arg(long, requires = "tls_key", conflicts_with = "tls")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The account id (12 digits) of a new deployment, e.g. moto's 123456789012 or
+    /// LocalStack's 000000000000 for test suites written for them [default: random]. A
+    /// deployment's account cannot change: a later start with another id fails.
+    #[arg(long)]
     account_id: Option<String>,
+    /// Start with `--auth off` on an address that is not loopback (anyone who can reach it
+    /// acts as the account root).
+    #[arg(long)]
     insecure_allow_remote_auth_off: bool,
+    /// What runs instances: `none` (records only) or `netns` (each running instance is a set
+    /// of Linux namespaces with its private IP on bridge rcbr0, IMDS at 169.254.169.254, and
+    /// its user data run at first launch; Linux, root).
+    #[arg(long, value_enum, default_value = "none")]
     instance_runtime: InstanceRuntime,
+    /// The user instances' user data runs as (netns runtime).
+    #[arg(long, default_value = "nobody")]
     instance_user: String,
+    #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
     audit: AuditArgs,
+}
+
+impl ServeArgs {
+    fn credential_policy(&self) -> Result<CredentialPolicy> {
+        let credentials = CredentialPolicy {
+            lifetime: chrono::Duration::seconds(self.credential_lifetime),
+            refresh_before: chrono::Duration::seconds(self.credential_refresh),
+        };
+        credentials.validate().map_err(anyhow::Error::msg)?;
+        Ok(credentials)
+    }
+
+    fn tls_source(&self) -> TlsSource {
+        match (self.tls, &self.tls_cert, &self.tls_key) {
+            (TlsMode::SelfSigned, _, _) => TlsSource::SelfSigned,
+            (TlsMode::Off, Some(cert), Some(key)) => TlsSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            _ => TlsSource::Off,
+        }
+    }
 }
 
 /// Where the API listener's certificate comes from.
@@ -352,87 +332,10 @@ async fn main() -> Result<()> {
         rustix::process::umask(rustix::fs::Mode::from_bits_truncate(PRIVATE_UMASK));
     let db = cli.database_url.as_deref();
     match cli.command {
-        Command::Serve {
-            data_dir,
-            listen,
-            region,
-            auth,
-            instance_cidr,
-            strict_ec2_ids,
-            imds_listen,
-            imds_identify,
-            credential_lifetime,
-            credential_refresh,
-            tls,
-            tls_cert,
-            tls_key,
-            account_id,
-            insecure_allow_remote_auth_off,
-            instance_runtime,
-            instance_user,
-            limits,
-            audit,
-        } => {
-            let credentials = CredentialPolicy {
-                lifetime: chrono::Duration::seconds(credential_lifetime),
-                refresh_before: chrono::Duration::seconds(credential_refresh),
-            };
-            credentials.validate().map_err(anyhow::Error::msg)?;
-            let dir = data_dir.unwrap_or_else(datadir::default_dir);
-            serve(
-                db,
-                ServeArgs {
-                    dir,
-                    listen,
-                    region,
-                    auth,
-                    instance_cidr,
-                    strict_ec2_ids,
-                    imds_listen,
-                    imds_identify,
-                    credentials,
-                    tls: match (tls, tls_cert, tls_key) {
-                        (TlsMode::SelfSigned, _, _) => TlsSource::SelfSigned,
-                        (TlsMode::Off, Some(cert), Some(key)) => TlsSource::Files { cert, key },
-                        _ => TlsSource::Off,
-                    },
-                    account_id,
-                    insecure_allow_remote_auth_off,
-                    instance_runtime,
-                    instance_user,
-                    limits,
-                    audit,
-                },
-            )
-            .await
-        }
+        Command::Serve(args) => serve(db, args).await,
         Command::Agent(args) => agent(args).await,
-        Command::BenchSeed {
-            data_dir,
-            instances,
-            profiles,
-            spares,
-        } => bench::seed(&data_dir, db, instances, profiles, spares).await,
-        Command::BenchLoad {
-            data_dir,
-            instances,
-            profiles,
-            requests,
-            server_log,
-            remote_imds,
-            agent,
-        } => {
-            let args = bench::LoadArgs {
-                dir: data_dir,
-                instances,
-                profiles,
-                requests,
-                server_log,
-                remote_imds,
-                agent,
-            };
-            bench::load(db, args).await
-        }
+        Command::BenchSeed(args) => bench::seed(db, args).await,
+        Command::BenchLoad(args) => bench::load(db, args).await,
         Command::Audit {
             data_dir,
             since,
@@ -531,6 +434,8 @@ fn raise_open_files_limit(needed: usize) {
 }
 
 async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
+    let credentials = args.credential_policy()?;
+    let tls = args.tls_source();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -543,7 +448,7 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
             + args.imds_listen.map_or(0, |_| imds_limits.max_connections)
             + 256,
     );
-    let dir = args.dir;
+    let dir = args.data_dir.clone().unwrap_or_else(datadir::default_dir);
     let clock: rolecall_core::DynClock = Arc::new(SystemClock);
     // Each start-up step logs the time since start (what a large fleet's start-up costs).
     let started = std::time::Instant::now();
@@ -613,7 +518,7 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
             args.region.clone(),
             d.keyring.clone(),
             clock.clone(),
-            args.credentials,
+            credentials,
         );
         if audit.is_on() {
             directory.set_issue_hook(audit.imds_hook(args.region.clone()));
@@ -702,7 +607,7 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
     let revocations = Arc::new(rolecall_api::revocation::Revocations::new(
         iam.clone(),
         clock.clone(),
-        args.credentials.lifetime,
+        credentials.lifetime,
     ));
     revocations
         .reload()
@@ -715,7 +620,7 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
     );
     // Certificates first: the endpoint file is written right after binding, so that a client
     // that sees the port open also finds the endpoint (and its scheme) written.
-    let api_tls = api_tls(&args.tls, &dir, args.listen)?;
+    let api_tls = api_tls(&tls, &dir, args.listen)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -739,7 +644,7 @@ async fn serve(database_url: Option<&str>, args: ServeArgs) -> Result<()> {
         config: ApiConfig {
             region: args.region,
             auth,
-            instance_credentials: args.credentials,
+            instance_credentials: credentials,
         },
         keys,
         keyring: d.keyring,

@@ -59,14 +59,14 @@ async fn lookup(api: &Api, kind: Kind, name: &str) -> rolecall_core::Result<Opti
             store
                 .get_user(name)
                 .await?
-                .map(|u| (u.id, plain(u.arn, u.tags))),
+                .map(|u| (u.entity.id, plain(u.entity.arn, u.tags))),
         ),
         Kind::Group => (
             EntityKind::Group,
             store
                 .get_group(name)
                 .await?
-                .map(|g| (g.id, plain(g.arn, vec![]))),
+                .map(|g| (g.entity.id, plain(g.entity.arn, vec![]))),
         ),
         // Instance profiles are named in the change feed by their ARN.
         Kind::InstanceProfile => (
@@ -74,7 +74,7 @@ async fn lookup(api: &Api, kind: Kind, name: &str) -> rolecall_core::Result<Opti
             store
                 .get_instance_profile(name)
                 .await?
-                .map(|p| (p.arn.clone(), plain(p.arn, p.tags))),
+                .map(|p| (p.arn.clone(), plain(p.entity.arn, p.tags))),
         ),
     };
     // Dropped by a change to the entity; a missing one by any change of its kind (a creation).

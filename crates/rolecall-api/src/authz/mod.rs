@@ -58,7 +58,7 @@ pub(crate) async fn load_principal(
     }
     let epoch = api.policy_cache.epoch();
     let store = api.iam.store();
-    let cached = match kind {
+    let (id, arn, tags, policies) = match kind {
         PrincipalKind::Root => return Ok(None),
         PrincipalKind::User { name, .. }
         | PrincipalKind::FederatedUser {
@@ -68,25 +68,21 @@ pub(crate) async fn load_principal(
                 return Ok(None);
             };
             let policies = api.iam.user_identity_policies(&user).await?;
-            CachedPrincipal {
-                id: user.id,
-                arn: user.arn,
-                tags: user.tags,
-                policies,
-            }
+            (user.entity.id, user.entity.arn, user.tags, policies)
         }
         PrincipalKind::AssumedRole { role_name, .. } => {
             let Some(role) = store.get_role(role_name).await? else {
                 return Ok(None);
             };
             let policies = api.iam.role_identity_policies(&role).await?;
-            CachedPrincipal {
-                id: role.id,
-                arn: role.arn,
-                tags: role.tags,
-                policies,
-            }
+            (role.entity.id, role.entity.arn, role.tags, policies)
         }
+    };
+    let cached = CachedPrincipal {
+        id,
+        arn,
+        tags,
+        policies,
     };
     // Dropped by a change to the principal, its groups, or any policy it holds (see `cache`).
     let deps = cached.policies.depends_on.clone();

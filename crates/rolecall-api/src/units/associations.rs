@@ -157,7 +157,7 @@ unit!(
     resolve |_, _| -> () {},
     checks |call, _, _| { describe_checks(call, Self::OP) },
     handle |call, input, _| {
-        let (items, next) = call
+        let items = call
             .api
             .ec2
             .describe_iam_instance_profile_associations(
@@ -168,7 +168,7 @@ unit!(
             )
             .await?;
         let set = "iamInstanceProfileAssociationSet";
-        Ok(respond_set(call, set, &items, next.as_deref(), |x, assoc| {
+        Ok(respond_set(call, set, &items, |x, assoc| {
             association_xml(x, assoc, assoc.state)
         }))
     }

@@ -6,6 +6,7 @@ use crate::context::Call;
 use crate::error::ApiError;
 use crate::generated::Operation;
 use crate::generated::ec2 as input;
+use rolecall_core::PageRequest;
 use rolecall_core::ec2::{Filter, page_size};
 use rolecall_core::model::{Association, Instance};
 use rolecall_core::paging::encode_token;
@@ -18,32 +19,62 @@ pub(crate) fn respond(call: &Call<'_>, body: &dyn Fn(&mut Xml)) -> String {
     ec2_response(call.op.name(), call.request_id, body)
 }
 
-/// A Describe* answer: `items` as the `item`s of `set` (each written by `write`), then the
-/// token of the next page, if any.
+/// A Describe* answer: the page's items as the `item`s of `set` (each written by `write`), then
+/// the token of the next page, if any.
 pub(crate) fn respond_set<T>(
     call: &Call<'_>,
     set: &str,
-    items: &[T],
-    next: Option<&str>,
+    (items, next): &(Vec<T>, Option<String>),
     write: impl Fn(&mut Xml, &T),
 ) -> String {
     respond(call, &|x| {
         x.list(set, "item", items, &write);
-        x.leaf_opt("nextToken", next.map(encode_token));
+        x.leaf_opt("nextToken", next.as_deref().map(encode_token));
     })
 }
 
-/// Paging when the request pages (MaxResults or NextToken); EC2 answers in one page otherwise.
+/// An EC2 Describe* input's paging members (`MaxResults`, `NextToken`).
+pub(crate) trait Paged {
+    fn max_results(&self) -> Option<i64>;
+    fn next_token(&self) -> Option<&str>;
+}
+
+macro_rules! paged {
+    ($($input:ident),*) => {$(
+        impl Paged for input::$input {
+            fn max_results(&self) -> Option<i64> {
+                self.max_results
+            }
+            fn next_token(&self) -> Option<&str> {
+                self.next_token.as_deref()
+            }
+        }
+    )*};
+}
+
+paged!(
+    DescribeImagesInput,
+    DescribeInstanceTypesInput,
+    DescribeInstanceStatusInput,
+    DescribeTagsInput,
+    DescribeVpcsInput,
+    DescribeSubnetsInput,
+    DescribeSecurityGroupsInput
+);
+
+/// The page a Describe* request asks for (the first, of the default size, if it names none).
 /// `has_ids`: the request names what it describes (then MaxResults may not be given).
-pub(crate) fn paging(
-    max_results: Option<i64>,
-    has_ids: bool,
-    next_token: Option<&str>,
-) -> Result<Option<rolecall_core::PageRequest>, ApiError> {
-    if max_results.is_none() && next_token.is_none() {
+pub(crate) fn requested_page(input: &impl Paged, has_ids: bool) -> Result<PageRequest, ApiError> {
+    Ok(page_size(input.max_results(), has_ids, input.next_token())?)
+}
+
+/// As `requested_page` when the request pages (MaxResults or NextToken); EC2 answers in one page
+/// otherwise.
+pub(crate) fn paging(input: &impl Paged, has_ids: bool) -> Result<Option<PageRequest>, ApiError> {
+    if input.max_results().is_none() && input.next_token().is_none() {
         return Ok(None);
     }
-    Ok(Some(page_size(max_results, has_ids, next_token)?))
+    requested_page(input, has_ids).map(Some)
 }
 
 pub(crate) fn ec2_check(op: Operation, resource: String, keys: Keys) -> Check {

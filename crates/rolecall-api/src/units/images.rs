@@ -18,12 +18,8 @@ fn region_keys(call: &Call<'_>) -> crate::authz::Keys {
 }
 
 describe_unit!(DescribeImages, |call, input| {
-    let page = paging(
-        input.max_results,
-        !input.image_ids.is_empty(),
-        input.next_token.as_deref(),
-    )?;
-    let (images, next) = call
+    let page = paging(&input, !input.image_ids.is_empty())?;
+    let images = call
         .api
         .ec2
         .describe_images(
@@ -33,32 +29,20 @@ describe_unit!(DescribeImages, |call, input| {
             page.as_ref(),
         )
         .await?;
-    Ok(respond_set(
-        call,
-        "imagesSet",
-        &images,
-        next.as_deref(),
-        image_xml,
-    ))
+    Ok(respond_set(call, "imagesSet", &images, image_xml))
 });
 
 describe_unit!(DescribeInstanceTypes, |call, input| {
-    let page = paging(
-        input.max_results,
-        !input.instance_types.is_empty(),
-        input.next_token.as_deref(),
-    )?;
-    let (types, next) = call.api.ec2.describe_instance_types(
+    let page = paging(&input, !input.instance_types.is_empty())?;
+    let types = call.api.ec2.describe_instance_types(
         &input.instance_types,
         &filters(input.filters),
         page.as_ref(),
     )?;
-    let set = "instanceTypeSet";
     Ok(respond_set(
         call,
-        set,
+        "instanceTypeSet",
         &types,
-        next.as_deref(),
         instance_type_xml,
     ))
 });

@@ -5,9 +5,10 @@
 use crate::authz::{self, key};
 use crate::ec2_xml::state_xml;
 use crate::generated::ec2 as input;
-use crate::units::ec2_common::{FoundInstance, dry_run, ec2_check, filters, respond, respond_set};
+use crate::units::ec2_common::{
+    FoundInstance, dry_run, ec2_check, filters, requested_page, respond, respond_set,
+};
 use rolecall_core::Error;
-use rolecall_core::ec2::page_size;
 use rolecall_core::ec2_status::{AttributeChange, reachability_of, status_of};
 use rolecall_core::model::Instance;
 use rolecall_wire::Xml;
@@ -25,12 +26,8 @@ fn status_xml(x: &mut Xml, name: &str, i: &Instance) {
 }
 
 describe_unit!(DescribeInstanceStatus, |call, input| {
-    let page = page_size(
-        input.max_results,
-        !input.instance_ids.is_empty(),
-        input.next_token.as_deref(),
-    )?;
-    let (rows, next) = call
+    let page = requested_page(&input, !input.instance_ids.is_empty())?;
+    let rows = call
         .api
         .ec2
         .describe_instance_status(
@@ -41,7 +38,7 @@ describe_unit!(DescribeInstanceStatus, |call, input| {
         )
         .await?;
     let set = "instanceStatusSet";
-    Ok(respond_set(call, set, &rows, next.as_deref(), |x, i| {
+    Ok(respond_set(call, set, &rows, |x, i| {
         x.leaf("instanceId", &i.id);
         x.leaf("availabilityZone", &i.availability_zone);
         state_xml(x, "instanceState", i.state);

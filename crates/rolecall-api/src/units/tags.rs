@@ -7,9 +7,8 @@ use crate::context::Call;
 use crate::error::ApiError;
 use crate::generated::Operation;
 use crate::generated::ec2 as input;
-use crate::units::ec2_common::{dry_run, ec2_check, filters, respond, respond_set};
+use crate::units::ec2_common::{dry_run, ec2_check, filters, requested_page, respond, respond_set};
 use crate::units::iam_common::removed_tag_keys;
-use rolecall_core::ec2::page_size;
 use rolecall_core::ec2_tags::resource_type;
 use rolecall_core::model::{Association, Instance, Tag};
 
@@ -118,22 +117,16 @@ unit!(
 );
 
 describe_unit!(DescribeTags, |call, input| {
-    let page = page_size(input.max_results, false, input.next_token.as_deref())?;
-    let (tags, next) = call
+    let page = requested_page(&input, false)?;
+    let tags = call
         .api
         .ec2
         .describe_tags(&filters(input.filters), page)
         .await?;
-    Ok(respond_set(
-        call,
-        "tagSet",
-        &tags,
-        next.as_deref(),
-        |x, t| {
-            x.leaf("resourceId", &t.resource_id);
-            x.leaf("resourceType", &t.resource_type);
-            x.leaf("key", &t.key);
-            x.leaf("value", &t.value);
-        },
-    ))
+    Ok(respond_set(call, "tagSet", &tags, |x, t| {
+        x.leaf("resourceId", &t.resource_id);
+        x.leaf("resourceType", &t.resource_type);
+        x.leaf("key", &t.key);
+        x.leaf("value", &t.value);
+    }))
 });

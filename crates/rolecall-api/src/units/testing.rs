@@ -4,7 +4,7 @@ use crate::authz::{Check, RequestFacts};
 use crate::context::{Api, ApiConfig, Call};
 use crate::error::ApiError;
 use crate::generated::Operation;
-use crate::keys::{AuthMode, KeyStore};
+use crate::keys::AuthMode;
 use crate::principal::Principal;
 use crate::units::Unit;
 use rolecall_core::ec2::{Ec2, Ec2Config};
@@ -30,32 +30,15 @@ pub async fn api() -> Api {
         iam.clone(),
         Ec2Config::lenient("us-east-1", "127.92.0.0/24".parse().expect("cidr")),
     );
-    let revocations = Arc::new(crate::revocation::Revocations::new(
-        iam.clone(),
-        clock.clone(),
-        chrono::Duration::hours(6),
-    ));
-    Api {
-        iam,
-        ec2,
-        config: ApiConfig {
-            region: "us-east-1".into(),
-            auth: AuthMode::On,
-            instance_credentials: rolecall_imds::CredentialPolicy {
-                lifetime: chrono::Duration::hours(6),
-                refresh_before: chrono::Duration::minutes(30),
-            },
+    let config = ApiConfig {
+        region: "us-east-1".into(),
+        auth: AuthMode::On,
+        instance_credentials: rolecall_imds::CredentialPolicy {
+            lifetime: chrono::Duration::hours(6),
+            refresh_before: chrono::Duration::minutes(30),
         },
-        keys: KeyStore::default(),
-        keyring,
-        clock,
-        listeners: vec![],
-        runtime: Arc::new(rolecall_runtime::NoRuntime::default()),
-        policy_cache: Default::default(),
-        generation: Default::default(),
-        revocations,
-        audit: Default::default(),
-    }
+    };
+    Api::new(iam, ec2, config, keyring, clock)
 }
 
 /// A request of the account root with these parameters, as units see it.

@@ -3,7 +3,7 @@
 
 use super::Posted;
 use super::instances::page_of;
-use super::tags::{self, TagChange};
+use super::tags;
 use crate::ctx::Ctx;
 use crate::layout::{error_box, page, see_other, seg};
 use axum::response::Response;
@@ -21,14 +21,10 @@ pub fn section(ctx: &Ctx, id: &str, i: &Node) -> Markup {
 }
 
 pub async fn change(Posted(ctx, id, form): Posted) -> Response {
-    let Some(change) = TagChange::of(&form) else {
-        return tags::unknown_change(&ctx);
-    };
-    let (action, params) = change.request(&tags::EC2, ("ResourceId.1", &id));
-    let r = ctx.ec2(action, &params).await;
-    match r {
-        Ok(_) => see_other(&ctx, &format!("{}#tags-h", page_of(&id))),
-        Err(e) => page(
+    match tags::apply(&ctx, &form, &tags::EC2, ("ResourceId.1", &id)).await {
+        Err(unknown) => unknown,
+        Ok(Ok(_)) => see_other(&ctx, &format!("{}#tags-h", page_of(&id))),
+        Ok(Err(e)) => page(
             &ctx,
             ctx.t("Tags"),
             html! {

@@ -9,6 +9,7 @@ use crate::layout::{csrf_field, error_box, page_with_status};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
+use rolecall_api::Service;
 use rolecall_api::error::ApiError;
 use rolecall_wire::xml_read::Node;
 
@@ -20,6 +21,7 @@ pub enum TagChange<'a> {
 
 /// How a service spells tagging: its actions and their parameters (one tag a request).
 pub struct Tagging {
+    pub service: Service,
     pub tag: &'static str,
     pub untag: &'static str,
     pub key: &'static str,
@@ -28,6 +30,7 @@ pub struct Tagging {
 }
 
 pub const EC2: Tagging = Tagging {
+    service: Service::Ec2,
     tag: "CreateTags",
     untag: "DeleteTags",
     key: "Tag.1.Key",
@@ -36,6 +39,7 @@ pub const EC2: Tagging = Tagging {
 };
 
 pub const IAM_USER: Tagging = Tagging {
+    service: Service::Iam,
     tag: "TagUser",
     untag: "UntagUser",
     key: "Tags.member.1.Key",
@@ -74,6 +78,22 @@ impl<'a> TagChange<'a> {
             _ => None,
         }
     }
+}
+
+/// Makes the change a tags form asks for to the tags of `resource` (its parameter and value),
+/// as the signed-in principal, through `api`'s service; `Err` is the answer to a form asking
+/// for no known change.
+pub async fn apply(
+    ctx: &Ctx,
+    form: &Form,
+    api: &Tagging,
+    resource: (&'static str, &str),
+) -> Result<Result<Node, ApiError>, Response> {
+    let Some(change) = TagChange::of(form) else {
+        return Err(unknown_change(ctx));
+    };
+    let (action, params) = change.request(api, resource);
+    Ok(ctx.call(api.service, action, &params).await)
 }
 
 /// The (key, value) pairs of a response's tag list (`list`, absent when there are none); IAM

@@ -4,7 +4,7 @@
 
 use super::groups::{membership_adder, membership_button};
 use super::owner::{self, Owner};
-use super::tags::{self, TagChange};
+use super::tags;
 use super::{Posted, Signed};
 use crate::ctx::Ctx;
 use crate::guard::Form;
@@ -185,14 +185,10 @@ pub async fn groups(Posted(ctx, name, form): Posted) -> Response {
 
 /// TagUser / UntagUser.
 pub async fn tag(Posted(ctx, name, form): Posted) -> Response {
-    let Some(change) = TagChange::of(&form) else {
-        return tags::unknown_change(&ctx);
-    };
-    let (action, params) = change.request(&tags::IAM_USER, ("UserName", &name));
-    let r = ctx.iam(action, &params).await;
-    match r {
-        Ok(_) => see_other(&ctx, &format!("{}#tags-h", Owner::User.page(&name))),
-        Err(e) => render_detail(&ctx, &name, error_box(&ctx, &e), &Form::default()).await,
+    match tags::apply(&ctx, &form, &tags::IAM_USER, ("UserName", &name)).await {
+        Err(unknown) => unknown,
+        Ok(Ok(_)) => see_other(&ctx, &format!("{}#tags-h", Owner::User.page(&name))),
+        Ok(Err(e)) => render_detail(&ctx, &name, error_box(&ctx, &e), &Form::default()).await,
     }
 }
 

@@ -114,8 +114,6 @@ fn compile_values(
     variables: bool,
 ) -> Result<Values, PolicyError> {
     use Operator::*;
-    // IAM reports malformed typed values as a legacy-parsing failure.
-    let bad = |_what: &str, _v: &str| PolicyError::malformed(LEGACY);
     if variables
         && !op.allows_variables()
         && let Some(v) = texts.iter().find(|t| contains_variable(t))
@@ -156,10 +154,7 @@ fn compile_values(
         | NumericLessThanEquals
         | NumericGreaterThan
         | NumericGreaterThanEquals => Values::Num {
-            vals: texts
-                .iter()
-                .map(|t| parse_number(t).ok_or_else(|| bad("number", t)))
-                .collect::<Result<_, _>>()?,
+            vals: parse_all(texts, parse_number)?,
             cmp: cmp(op),
         },
         DateEquals
@@ -168,37 +163,38 @@ fn compile_values(
         | DateLessThanEquals
         | DateGreaterThan
         | DateGreaterThanEquals => Values::Date {
-            vals: texts
-                .iter()
-                .map(|t| parse_date(t).ok_or_else(|| bad("date", t)))
-                .collect::<Result<_, _>>()?,
+            vals: parse_all(texts, parse_date)?,
             cmp: cmp(op),
         },
         Bool => Values::Bool(texts.iter().map(|t| t.as_str().into()).collect()),
         BinaryEquals => Values::Binary(texts.iter().map(|t| t.as_str().into()).collect()),
-        IpAddress | NotIpAddress => Values::Ip(
-            texts
-                .iter()
-                .map(|t| parse_ip(t).ok_or_else(|| bad("IP address", t)))
-                .collect::<Result<_, _>>()?,
-        ),
+        IpAddress | NotIpAddress => Values::Ip(parse_all(texts, parse_ip)?),
         ArnEquals | ArnLike | ArnNotEquals | ArnNotLike => Values::Arn(
             texts
                 .iter()
                 .map(|t| ArnPattern::condition(t, variables))
                 .collect(),
         ),
-        Null => Values::Null(
-            texts
-                .iter()
-                .map(|t| match t.to_ascii_lowercase().as_str() {
-                    "true" => Ok(true),
-                    "false" => Ok(false),
-                    _ => Err(bad("boolean", t)),
-                })
-                .collect::<Result<_, _>>()?,
-        ),
+        Null => Values::Null(parse_all(texts, |t| {
+            match t.to_ascii_lowercase().as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            }
+        })?),
     })
+}
+
+/// Each of `texts` as `parse` reads it; IAM reports a malformed typed value as a legacy-parsing
+/// failure.
+fn parse_all<T, C: FromIterator<T>>(
+    texts: &[String],
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<C, PolicyError> {
+    texts
+        .iter()
+        .map(|t| parse(t).ok_or_else(|| PolicyError::malformed(LEGACY)))
+        .collect()
 }
 
 #[cfg(test)]

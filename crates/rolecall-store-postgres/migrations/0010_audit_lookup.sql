@@ -1,8 +1,0 @@
--- 10: the audit trail's lookup table (see rolecall-store-sql's 0010_audit_log.sql).
-CREATE TABLE audit_lookup (
-  attr SMALLINT NOT NULL,
-  value TEXT NOT NULL,
-  event_time BIGINT NOT NULL,
-  event_id TEXT NOT NULL,
-  PRIMARY KEY (attr, value, event_time, event_id)
-);
