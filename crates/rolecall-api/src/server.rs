@@ -440,34 +440,32 @@ async fn dispatch(
     if let Some(result) = units::dispatch::dispatch(call, facts).await {
         return result;
     }
-    if op == Operation::LookupEvents {
-        let input = cloudtrail::LookupEventsInput::parse(body)?;
-        let check = authz::Check {
+    // CloudTrail's one operation is checked on `cloudtrail:LookupEvents`; the agent API's by
+    // `authz::ops::checks` (None). The paths besides units are boxed, so this future stays
+    // small (see `unit_dispatch!`).
+    let lookup = match op {
+        Operation::LookupEvents => Some(cloudtrail::LookupEventsInput::parse(body)?),
+        _ => None,
+    };
+    let checks = lookup.as_ref().map(|_| {
+        vec![authz::Check {
             action: "cloudtrail:LookupEvents".into(),
             resource: "*".into(),
             keys: vec![],
-        };
-        // The paths besides units are boxed, so this future stays small (see `unit_dispatch!`).
-        Box::pin(authz::authorize(
-            api,
-            call.principal,
-            op,
-            params,
-            facts,
-            Some(vec![check]),
-        ))
-        .await?;
-        return Box::pin(cloudtrail::lookup_events(call, input)).await;
-    }
+        }]
+    });
     Box::pin(authz::authorize(
         api,
         call.principal,
         op,
         params,
         facts,
-        None,
+        checks,
     ))
     .await?;
+    if let Some(input) = lookup {
+        return Box::pin(cloudtrail::lookup_events(call, input)).await;
+    }
     match op.service() {
         Service::Rolecall => Box::pin(agent_api::dispatch(call)).await,
         // Every IAM, STS and EC2 operation is a unit; CloudTrail's one is above.

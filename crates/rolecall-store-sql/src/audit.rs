@@ -330,6 +330,9 @@ struct Segment {
     e: Vec<Loaded>,
 }
 
+/// An event of either format: format 2's (resources as ARNs, context index `c`, detail `d`) or
+/// format 1's (migration 12's bodies: a JSON array of events with their resources in full and
+/// each whole record as a string, `r`).
 #[derive(Deserialize)]
 struct Loaded {
     t: i64,
@@ -340,74 +343,54 @@ struct Loaded {
     k: Option<String>,
     ro: bool,
     #[serde(default)]
-    res: Vec<String>,
-    c: Option<usize>,
-    d: Box<RawValue>,
-}
-
-/// A body written before format 2 (migration 12): a JSON array of events with their resources
-/// in full and each whole record as a string.
-#[derive(Deserialize)]
-struct LoadedV1 {
-    t: i64,
-    id: String,
-    n: String,
-    s: String,
-    u: Option<String>,
-    k: Option<String>,
-    ro: bool,
-    #[serde(default)]
     res: Vec<LoadedResource>,
-    r: String,
+    #[serde(default)]
+    c: Option<usize>,
+    #[serde(default)]
+    d: Option<Box<RawValue>>,
+    #[serde(default)]
+    r: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct LoadedResource {
-    #[serde(rename = "type")]
-    resource_type: String,
-    name: String,
-    arn: String,
+#[serde(untagged)]
+enum LoadedResource {
+    Arn(String),
+    Full {
+        #[serde(rename = "type")]
+        resource_type: String,
+        name: String,
+        arn: String,
+    },
 }
 
-fn event_time_of(t: i64) -> Result<DateTime<Utc>> {
-    DateTime::<Utc>::from_timestamp_millis(t)
-        .ok_or_else(|| StoreError::Backend(format!("audit event time {t}")))
+impl LoadedResource {
+    fn resource(self) -> Option<AuditResource> {
+        match self {
+            LoadedResource::Arn(arn) => resource_of(&arn),
+            LoadedResource::Full {
+                resource_type,
+                name,
+                arn,
+            } => Some(AuditResource {
+                resource_type,
+                name,
+                arn,
+            }),
+        }
+    }
 }
 
 fn decode(body: &str) -> Result<Vec<AuditEvent>> {
     let bad = |e: serde_json::Error| backend_text("decode audit segment", &e);
-    if body.trim_start().starts_with('[') {
-        let loaded: Vec<LoadedV1> = serde_json::from_str(body).map_err(bad)?;
-        return loaded
-            .into_iter()
-            .map(|l| {
-                Ok(AuditEvent {
-                    event_id: l.id,
-                    event_time: event_time_of(l.t)?,
-                    event_name: l.n,
-                    event_source: l.s,
-                    username: l.u.filter(|u| !u.is_empty()),
-                    access_key_id: l.k.filter(|k| !k.is_empty()),
-                    read_only: l.ro,
-                    resources: l
-                        .res
-                        .into_iter()
-                        .map(|r| AuditResource {
-                            resource_type: r.resource_type,
-                            name: r.name,
-                            arn: r.arn,
-                        })
-                        .collect(),
-                    context: None,
-                    detail: l.r,
-                })
-            })
-            .collect();
-    }
-    let segment: Segment = serde_json::from_str(body).map_err(bad)?;
-    let contexts: Vec<Arc<str>> = segment.c.iter().map(|c| Arc::from(c.get())).collect();
-    segment
-        .e
+    let (contexts, loaded): (Vec<Arc<str>>, Vec<Loaded>) = if body.trim_start().starts_with('[') {
+        (Vec::new(), serde_json::from_str(body).map_err(bad)?)
+    } else {
+        let segment: Segment = serde_json::from_str(body).map_err(bad)?;
+        let contexts = segment.c.iter().map(|c| Arc::from(c.get())).collect();
+        (contexts, segment.e)
+    };
+    loaded
         .into_iter()
         .map(|l| {
             let context = match l.c {
@@ -416,17 +399,23 @@ fn decode(body: &str) -> Result<Vec<AuditEvent>> {
                     StoreError::Backend(format!("audit segment: no context {i}"))
                 })?),
             };
+            let event_time = DateTime::<Utc>::from_timestamp_millis(l.t)
+                .ok_or_else(|| StoreError::Backend(format!("audit event time {}", l.t)))?;
             Ok(AuditEvent {
                 event_id: l.id,
-                event_time: event_time_of(l.t)?,
+                event_time,
                 event_name: l.n,
                 event_source: l.s,
-                username: l.u,
-                access_key_id: l.k,
+                username: l.u.filter(|u| !u.is_empty()),
+                access_key_id: l.k.filter(|k| !k.is_empty()),
                 read_only: l.ro,
-                resources: l.res.iter().filter_map(|arn| resource_of(arn)).collect(),
+                resources: l
+                    .res
+                    .into_iter()
+                    .filter_map(LoadedResource::resource)
+                    .collect(),
                 context,
-                detail: l.d.get().to_string(),
+                detail: l.d.map(|d| d.get().to_string()).or(l.r).unwrap_or_default(),
             })
         })
         .collect()
