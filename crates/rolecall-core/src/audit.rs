@@ -127,6 +127,16 @@ fn push_members(out: &mut String, object: &str) {
 /// The CloudTrail resource type of an ARN this server names, and the resource's short name
 /// (None for other ARNs and patterns).
 pub fn resource_of(arn: &str) -> Option<AuditResource> {
+    let (resource_type, name) = resource_parts(arn)?;
+    Some(AuditResource {
+        resource_type: resource_type.into(),
+        name: name.to_string(),
+        arn: arn.to_string(),
+    })
+}
+
+/// [`resource_of`]'s type and name, borrowed.
+pub fn resource_parts(arn: &str) -> Option<(&'static str, &str)> {
     if arn.contains('*') {
         return None;
     }
@@ -149,11 +159,7 @@ pub fn resource_of(arn: &str) -> Option<AuditResource> {
         ("ec2", "instance") => "AWS::EC2::Instance",
         _ => return None,
     };
-    Some(AuditResource {
-        resource_type: resource_type.into(),
-        name: path.rsplit('/').next().unwrap_or(path).to_string(),
-        arn: arn.to_string(),
-    })
+    Some((resource_type, path.rsplit('/').next().unwrap_or(path)))
 }
 
 /// The attribute LookupEvents filters by (at most one, as CloudTrail allows).

@@ -18,7 +18,8 @@
 use crate::{Args, Dialect, SqlStore, backend};
 use chrono::{DateTime, Utc};
 use rolecall_core::audit::{
-    AuditEvent, AuditQuery, AuditResource, AuditTail, LookupKey, resource_of, time_key, time_of_id,
+    AuditEvent, AuditQuery, AuditResource, AuditTail, LookupKey, resource_of, resource_parts,
+    time_key, time_of_id,
 };
 use rolecall_core::{StoreError, StoreResult as Result};
 use serde::Deserialize;
@@ -306,7 +307,16 @@ fn write_event(
             if i > 0 {
                 out.push(b',');
             }
-            serde_json::to_writer(&mut *out, &r.arn)?;
+            // An ARN alone where it says the type and name (always, for the API's events);
+            // otherwise the resource in full.
+            if resource_parts(&r.arn) == Some((r.resource_type.as_str(), r.name.as_str())) {
+                serde_json::to_writer(&mut *out, &r.arn)?;
+            } else {
+                field(out, b"{\"type\":", &r.resource_type)?;
+                field(out, b",\"name\":", &r.name)?;
+                field(out, b",\"arn\":", &r.arn)?;
+                out.push(b'}');
+            }
         }
         out.push(b']');
     }
@@ -314,8 +324,15 @@ fn write_event(
         out.extend_from_slice(b",\"c\":");
         serde_json::to_writer(&mut *out, &c)?;
     }
-    out.extend_from_slice(b",\"d\":");
-    out.extend_from_slice(e.detail.as_bytes());
+    let detail = e.detail.trim();
+    if detail.starts_with('{') && detail.ends_with('}') {
+        out.extend_from_slice(b",\"d\":");
+        out.extend_from_slice(detail.as_bytes());
+    } else {
+        // Not a JSON object (a whole record of format 1 that was empty or malformed): kept as
+        // text, as format 1 kept records, so the body stays valid JSON.
+        field(out, b",\"r\":", &e.detail)?;
+    }
     out.push(b'}');
     Ok(())
 }
@@ -326,6 +343,7 @@ fn backend_text(what: &str, e: &dyn std::fmt::Display) -> StoreError {
 
 #[derive(Deserialize)]
 struct Segment {
+    v: u32,
     c: Vec<Box<RawValue>>,
     e: Vec<Loaded>,
 }
@@ -387,6 +405,12 @@ fn decode(body: &str) -> Result<Vec<AuditEvent>> {
         (Vec::new(), serde_json::from_str(body).map_err(bad)?)
     } else {
         let segment: Segment = serde_json::from_str(body).map_err(bad)?;
+        if segment.v != 2 {
+            return Err(StoreError::Backend(format!(
+                "audit segment of an unknown format {}",
+                segment.v
+            )));
+        }
         let contexts = segment.c.iter().map(|c| Arc::from(c.get())).collect();
         (contexts, segment.e)
     };
@@ -975,6 +999,19 @@ mod tests {
         assert_eq!(first.keys.len(), 7);
         // The context is stored once per segment, whatever the number of its events.
         assert_eq!(first.body.matches("userIdentity").count(), 1);
+    }
+
+    #[test]
+    fn odd_events_round_trip_and_unknown_formats_are_refused() {
+        // A resource whose type and name do not follow from its ARN (kept in full), and a
+        // whole record that is not a JSON object (kept as text): the body stays decodable.
+        let mut odd = event(1_000);
+        odd.resources[0].resource_type = "AWS::IAM::Legacy".into();
+        let mut empty = event(1_250);
+        (empty.context, empty.detail) = (None, String::new());
+        let body = encode(&[&odd, &empty]).unwrap();
+        assert_eq!(decode(&body).unwrap(), [odd, empty]);
+        assert!(decode(&body.replacen("\"v\":2", "\"v\":3", 1)).is_err());
     }
 
     #[test]

@@ -463,17 +463,22 @@ fn request_parameters_raw(params: &Params) -> Option<Box<RawValue>> {
         return raw(&request_parameters(params)).filter(|r| r.get() != "{}");
     }
     let mut out = String::from("{");
-    let mut seen: Vec<&str> = Vec::new();
+    // A set, not a list: a client controls how many parameters there are.
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     for (key, value) in params.iter() {
+        if !recorded(key) {
+            continue;
+        }
+        let name = lower_first(key);
         // The first of repeated parameters is the one executed (`Params::get`).
-        if !recorded(key) || seen.contains(&key) {
+        if seen.contains(&name) {
             continue;
         }
         if !seen.is_empty() {
             out.push(',');
         }
-        seen.push(key);
-        out.push_str(&serde_json::to_string(&lower_first(key)).ok()?);
+        out.push_str(&serde_json::to_string(&name).ok()?);
+        seen.insert(name);
         out.push(':');
         out.push_str(&serde_json::to_string(value).ok()?);
     }
@@ -516,7 +521,9 @@ fn insert(node: &mut Value, path: &[String], value: &str) {
         return;
     };
     if rest.is_empty() {
-        map.insert(first.clone(), Value::String(value.to_string()));
+        // The first of repeated parameters is the one executed (`Params::get`).
+        map.entry(first.clone())
+            .or_insert_with(|| Value::String(value.to_string()));
         return;
     }
     let child = map
@@ -784,6 +791,33 @@ mod tests {
             v,
             json!({"roleName": "r", "tags": [{"key": "k", "value": "v"}, {"key": "k2"}]})
         );
+    }
+
+    #[test]
+    fn repeated_parameters_record_the_one_executed() {
+        let recorded = |pairs: &[(&str, &str)]| -> Value {
+            let raw = request_parameters_raw(&Params::from_pairs(pairs.iter().copied()));
+            serde_json::from_str(raw.as_deref().map_or("null", RawValue::get)).unwrap()
+        };
+        let flat = [("RoleName", "victim"), ("RoleName", "decoy")];
+        assert_eq!(recorded(&flat), json!({"roleName": "victim"}));
+        let nested = [
+            ("RoleName", "victim"),
+            ("RoleName", "decoy"),
+            ("Tags.member.1.Key", "k"),
+        ];
+        assert_eq!(
+            recorded(&nested),
+            json!({"roleName": "victim", "tags": [{"key": "k"}]})
+        );
+        // Many parameters: each recorded once, in order.
+        let many: Vec<(String, String)> = (0..20_000)
+            .map(|i| (format!("K{i}"), i.to_string()))
+            .collect();
+        let many = Params::from_pairs(many.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let v: Value = serde_json::from_str(request_parameters_raw(&many).unwrap().get()).unwrap();
+        assert_eq!(v.as_object().map(|m| m.len()), Some(20_000));
+        assert_eq!(v["k19999"], "19999");
     }
 
     #[test]
