@@ -142,12 +142,7 @@ where
     /// Runs a statement with text parameters (`$1`, `$2`, ... in order) in this transaction:
     /// the number of rows it changed.
     pub(crate) async fn execute(&mut self, sql: &str, params: &[&str]) -> StoreResult<u64> {
-        let query = params.iter().fold(sqlx::query(sql), |q, p| q.bind(*p));
-        let res = query
-            .execute(&mut *self.tx)
-            .await
-            .map_err(|e| backend(&e))?;
-        Ok(rows_affected(res))
+        execute_text(&mut self.tx, sql, params).await
     }
 
     /// Records that this transaction touched the entity (once per entity).
@@ -189,6 +184,22 @@ where
         }
         self.tx.commit().await.map_err(|e| backend(&e))
     }
+}
+
+/// Runs a statement with text parameters (`$1`, `$2`, ... in order) on `conn`: the number of
+/// rows it changed.
+#[sql_bounds(DB)]
+pub(crate) async fn execute_text<DB: Database>(
+    conn: &mut DB::Connection,
+    sql: &str,
+    params: &[&str],
+) -> StoreResult<u64>
+where
+    DB::QueryResult: Into<AnyQueryResult>,
+{
+    let query = params.iter().fold(sqlx::query(sql), |q, p| q.bind(*p));
+    let res = query.execute(&mut *conn).await.map_err(|e| backend(&e))?;
+    Ok(rows_affected(res))
 }
 
 /// Rows a statement changed (the drivers' results have no common trait for it, but convert to

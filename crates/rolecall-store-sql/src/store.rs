@@ -2,8 +2,8 @@
 
 use crate::ec2_query::{Query, association_target, instance_target};
 use crate::{
-    Args, Dialect, RowLock, SqlStore, Write, all_from_json, backend, from, from_json, is_raised,
-    is_unique_violation, key, known_errors, limit, to_json, version,
+    Args, Dialect, RowLock, SqlStore, Write, all_from_json, backend, execute_text, from, from_json,
+    is_raised, is_unique_violation, key, known_errors, limit, to_json, version,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -113,6 +113,34 @@ impl<D: Dialect> SqlStore<D> {
     {
         Self::text_query(sql, params)
             .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| backend(&e))
+    }
+
+    /// [`row`](Self::row) in a transaction.
+    pub(crate) async fn row_in<R>(tx: &mut Conn<D>, sql: &str, params: &[&str]) -> Result<Option<R>>
+    where
+        R: for<'r> sqlx::FromRow<'r, <D::Db as Database>::Row> + Send + Unpin,
+    {
+        Self::text_query(sql, params)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| backend(&e))
+    }
+
+    /// The rows of one column `sql` finds: `q`'s parameters, then the page's limit, bound in
+    /// order (`sql` ends with [`Query::page_clause`]).
+    async fn query_page<O>(&self, sql: &str, q: &Query, page: &PageRequest) -> Result<Vec<O>>
+    where
+        O: for<'r> sqlx::Decode<'r, D::Db> + sqlx::Type<D::Db> + Send + Unpin,
+    {
+        let query = q
+            .params
+            .iter()
+            .fold(sqlx::query_scalar(sql), |query, p| query.bind(p.as_str()));
+        query
+            .bind(limit(page))
+            .fetch_all(&self.pool)
             .await
             .map_err(|e| backend(&e))
     }
@@ -306,14 +334,8 @@ impl<D: Dialect> SqlStore<D> {
 
     /// Whether the policy's version exists (in the transaction).
     async fn version_exists(tx: &mut Conn<D>, policy_id: &str, version_id: &str) -> Result<bool> {
-        let found: Option<bool> = sqlx::query_scalar(
-            "SELECT is_default FROM policy_versions WHERE policy_id = $1 AND version_id = $2",
-        )
-        .bind(policy_id)
-        .bind(version_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| backend(&e))?;
+        let sql = "SELECT is_default FROM policy_versions WHERE policy_id = $1 AND version_id = $2";
+        let found: Option<(bool,)> = Self::row_in(tx, sql, &[policy_id, version_id]).await?;
         Ok(found.is_some())
     }
 
@@ -326,21 +348,11 @@ impl<D: Dialect> SqlStore<D> {
         now: DateTime<Utc>,
     ) -> Result<()> {
         if let Some(version_id) = version_id {
-            sqlx::query(
-                "UPDATE policy_versions SET is_default = FALSE WHERE policy_id = $1 AND is_default",
-            )
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| backend(&e))?;
-            sqlx::query(
-                "UPDATE policy_versions SET is_default = TRUE WHERE policy_id = $1 AND version_id = $2",
-            )
-            .bind(id)
-            .bind(version_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| backend(&e))?;
+            let unset =
+                "UPDATE policy_versions SET is_default = FALSE WHERE policy_id = $1 AND is_default";
+            execute_text(tx, unset, &[id]).await?;
+            let set = "UPDATE policy_versions SET is_default = TRUE WHERE policy_id = $1 AND version_id = $2";
+            execute_text(tx, set, &[id, version_id]).await?;
         }
         policy.update_date = now;
         sqlx::query("UPDATE policies SET data = $1 WHERE id = $2")
@@ -386,6 +398,18 @@ impl<D: Dialect> SqlStore<D> {
             out.push(p);
         }
         Ok(out)
+    }
+
+    /// A page of instance profiles: `sql` selects `(id, data)` rows by `key` (`$1`) as
+    /// [`page_rows`](Self::page_rows) binds it.
+    async fn profiles_page(
+        &self,
+        sql: &str,
+        key: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<InstanceProfile>> {
+        let rows = self.page_rows(sql, &[key], page).await?;
+        self.profiles(rows).await
     }
 
     /// Share-locks the instance row and refuses an instance that holds no association, so a
@@ -597,11 +621,10 @@ impl<D: Dialect> Store for SqlStore<D> {
         let mut w = self.begin().await?;
         let sql = "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
         w.execute(sql, &[k, value]).await?;
-        let stored: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
-            .bind(k)
-            .fetch_one(&mut *w.tx)
-            .await
-            .map_err(|e| backend(&e))?;
+        let sql = "SELECT value FROM meta WHERE key = $1";
+        let stored: Option<(String,)> = Self::row_in(&mut w.tx, sql, &[k]).await?;
+        let (stored,) =
+            stored.ok_or_else(|| StoreError::Backend(format!("meta {k} not stored")))?;
         w.commit().await?;
         Ok(stored)
     }
@@ -932,13 +955,9 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn get_instance_profile(&self, name: &str) -> Result<Option<InstanceProfile>> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT id, data FROM instance_profiles WHERE name_key = $1")
-                .bind(key(name))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(|e| backend(&e))?;
-        Ok(self.profiles(rows).await?.pop())
+        let sql = "SELECT id, data FROM instance_profiles WHERE name_key = $1";
+        let row: Option<(String, String)> = self.row(sql, &[&key(name)]).await?;
+        Ok(self.profiles(row.into_iter().collect()).await?.pop())
     }
 
     async fn list_instance_profiles(
@@ -948,8 +967,7 @@ impl<D: Dialect> Store for SqlStore<D> {
     ) -> Result<Vec<InstanceProfile>> {
         let sql = "SELECT id, data FROM instance_profiles WHERE substr(path, 1, length($1)) = $1 \
                    AND name_key >= $2 ORDER BY name_key LIMIT $3";
-        let rows = self.page_rows(sql, &[path_prefix], page).await?;
-        self.profiles(rows).await
+        self.profiles_page(sql, path_prefix, page).await
     }
 
     async fn list_instance_profiles_for_role(
@@ -960,8 +978,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         let sql = "SELECT p.id, p.data FROM instance_profiles p \
                    JOIN instance_profile_roles ipr ON ipr.profile_id = p.id \
                    WHERE ipr.role_id = $1 AND p.name_key >= $2 ORDER BY p.name_key LIMIT $3";
-        let rows = self.page_rows(sql, &[role_id], page).await?;
-        self.profiles(rows).await
+        self.profiles_page(sql, role_id, page).await
     }
 
     async fn modify_instance_profile(&self, name: &str, edit: Edit<InstanceProfile>) -> Result<()> {
@@ -1165,20 +1182,12 @@ impl<D: Dialect> Store for SqlStore<D> {
              SELECT i.id || {unit} || i.data || {unit} || COALESCE(a.data, '') AS doc \
              FROM instances i LEFT JOIN associations a \
              ON a.instance_id = i.id AND a.state IN ('associating', 'associated') \
-             {} ORDER BY i.id LIMIT ${}) page",
-            q.where_clause(),
-            q.params.len() + 1
+             {}) page",
+            q.page_clause("i.id")
         );
-        let mut query = sqlx::query_scalar::<_, Option<String>>(&sql);
-        for p in &q.params {
-            query = query.bind(p.as_str());
-        }
-        let page = query
-            .bind(limit(page))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| backend(&e))?;
-        let Some(page) = page else {
+        // One row, NULL when the page is empty.
+        let rows: Vec<Option<String>> = self.query_page(&sql, &q, page).await?;
+        let Some(page) = rows.into_iter().flatten().next() else {
             return Ok(Vec::new());
         };
         let mut docs = page
@@ -1326,20 +1335,8 @@ impl<D: Dialect> Store for SqlStore<D> {
     ) -> Result<Vec<Association>> {
         let active = (!include_ended).then_some("state IN ('associating', 'associated')");
         let q = Query::by_id::<D>("id", ids, page, active, filters, association_target)?;
-        let sql = format!(
-            "SELECT data FROM associations {} ORDER BY id LIMIT ${}",
-            q.where_clause(),
-            q.params.len() + 1
-        );
-        let mut query = sqlx::query_scalar::<_, String>(&sql);
-        for p in &q.params {
-            query = query.bind(p.as_str());
-        }
-        let rows = query
-            .bind(limit(page))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| backend(&e))?;
+        let sql = format!("SELECT data FROM associations {}", q.page_clause("id"));
+        let rows: Vec<String> = self.query_page(&sql, &q, page).await?;
         all_from_json(&rows)
     }
 
