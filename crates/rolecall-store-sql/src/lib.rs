@@ -28,7 +28,7 @@ pub mod upgrade_test;
 pub use ec2_query::PatternMatch;
 
 use rolecall_core::model::PolicyVersion;
-use rolecall_core::{EntityKind, Missing, PageRequest, StoreError, StoreResult};
+use rolecall_core::{EntityKind, Missing, PageRequest, StoreError, StoreResult, Taken};
 use rolecall_sql_bounds::sql_bounds;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -219,6 +219,16 @@ pub(crate) fn known_errors<T>(
     known: impl FnOnce(&sqlx::Error) -> Option<StoreError>,
 ) -> StoreResult<T> {
     res.map_err(|e| known(&e).unwrap_or_else(|| backend(&e)))
+}
+
+/// A statement's result, with a unique-key violation as the name `taken` is taken.
+pub(crate) fn taken_if_unique<T>(
+    res: Result<T, sqlx::Error>,
+    taken: impl FnOnce() -> Taken,
+) -> StoreResult<T> {
+    known_errors(res, |e| {
+        is_unique_violation(e, None).then(|| StoreError::Conflict(taken()))
+    })
 }
 
 pub(crate) fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {

@@ -2,8 +2,8 @@
 
 use crate::store::{check, policy_checks};
 use crate::{
-    Dialect, RowLock, SqlStore, all_from_json, backend, from_json, is_raised, is_unique_violation,
-    key, known_errors, to_json,
+    Dialect, RowLock, SqlStore, all_from_json, backend, from_json, is_raised, key, known_errors,
+    taken_if_unique, to_json,
 };
 use async_trait::async_trait;
 use rolecall_core::login_profiles::LOGIN_PROFILE_META_PREFIX;
@@ -57,18 +57,11 @@ impl<D: Dialect> PrincipalStore for SqlStore<D> {
             .bind(&user.id)
             .execute(&mut *w.tx)
             .await;
-        known_errors(res, |e| {
-            is_unique_violation(e, None)
-                .then(|| StoreError::Conflict(Taken::User(user.name.clone())))
-        })?;
+        taken_if_unique(res, || Taken::User(user.name.clone()))?;
         // Access keys name their user: follow a rename.
-        let keys: Vec<String> =
-            sqlx::query_scalar("SELECT data FROM access_keys WHERE user_id = $1")
-                .bind(&user.id)
-                .fetch_all(&mut *w.tx)
-                .await
-                .map_err(|e| backend(&e))?;
-        for data in keys {
+        let sql = "SELECT data FROM access_keys WHERE user_id = $1";
+        let keys: Vec<(String,)> = Self::rows_on(&mut *w.tx, sql, &[&user.id]).await?;
+        for (data,) in keys {
             let mut k: AccessKey = from_json(&data)?;
             if k.user_name != user.name {
                 k.user_name = user.name.clone();
@@ -196,18 +189,11 @@ impl<D: Dialect> PrincipalStore for SqlStore<D> {
     async fn put_owner_policy(&self, owner: Owner<'_>, name: &str, document: &str) -> Result<()> {
         let mut w = self.begin().await?;
         Self::lock_owner(&mut w.tx, owner).await?;
-        sqlx::query(
-            "INSERT INTO principal_policies (owner_kind, owner_id, name, document) \
-             VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (owner_kind, owner_id, name) DO UPDATE SET document = excluded.document",
-        )
-        .bind(owner.kind().name())
-        .bind(owner.id())
-        .bind(name)
-        .bind(document)
-        .execute(&mut *w.tx)
-        .await
-        .map_err(|e| backend(&e))?;
+        let sql = "INSERT INTO principal_policies (owner_kind, owner_id, name, document) \
+                   VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (owner_kind, owner_id, name) DO UPDATE SET document = excluded.document";
+        w.execute(sql, &[owner.kind().name(), owner.id(), name, document])
+            .await?;
         w.record(owner_entity(owner.kind()), owner.id());
         w.commit().await
     }
@@ -260,12 +246,8 @@ impl<D: Dialect> PrincipalStore for SqlStore<D> {
                    SELECT $1, $2, id FROM policies WHERE arn = $3 ON CONFLICT DO NOTHING";
         let params = [owner.kind().name(), owner.id(), policy_arn];
         if w.execute(sql, &params).await? == 0 {
-            let exists: Option<String> =
-                sqlx::query_scalar("SELECT id FROM policies WHERE arn = $1")
-                    .bind(policy_arn)
-                    .fetch_optional(&mut *w.tx)
-                    .await
-                    .map_err(|e| backend(&e))?;
+            let sql = "SELECT id FROM policies WHERE arn = $1";
+            let exists: Option<(String,)> = Self::row_in(&mut w.tx, sql, &[policy_arn]).await?;
             if exists.is_none() {
                 return Err(StoreError::NotFound(Missing::Policy(policy_arn.into())));
             }
@@ -316,11 +298,8 @@ impl<D: Dialect> PrincipalStore for SqlStore<D> {
         // stale before the insert commits.
         let missing = || Missing::User(k.user_name.clone());
         Self::locked_id(&mut w.tx, "users", "id", user_id, RowLock::Update, missing).await?;
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM access_keys WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_one(&mut *w.tx)
-            .await
-            .map_err(|e| backend(&e))?;
+        let sql = "SELECT COUNT(*) FROM access_keys WHERE user_id = $1";
+        let count = Self::count_in(&mut w.tx, sql, &[user_id]).await?;
         let limit_reached = StoreError::LimitExceeded(Limit::AccessKeysPerUser);
         if count >= 2 {
             return Err(limit_reached);

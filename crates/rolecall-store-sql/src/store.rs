@@ -3,7 +3,7 @@
 use crate::ec2_query::{Query, association_target, instance_target};
 use crate::{
     Args, Dialect, RowLock, SqlStore, Write, all_from_json, backend, execute_text, from, from_json,
-    is_raised, is_unique_violation, key, known_errors, limit, to_json, version,
+    is_raised, is_unique_violation, key, known_errors, limit, taken_if_unique, to_json, version,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -88,9 +88,7 @@ impl<D: Dialect> SqlStore<D> {
         .bind(to_json(doc)?)
         .execute(&mut *w.tx)
         .await;
-        known_errors(res, |e| {
-            is_unique_violation(e, None).then(|| StoreError::Conflict(taken()))
-        })?;
+        taken_if_unique(res, taken)?;
         w.record(kind, entity);
         w.commit().await
     }
@@ -106,15 +104,28 @@ impl<D: Dialect> SqlStore<D> {
             .map(drop)
     }
 
-    /// The row a query with text parameters (`$1`, `$2`, ... in order) finds, if any.
-    pub(crate) async fn row<R>(&self, sql: &str, params: &[&str]) -> Result<Option<R>>
+    /// The rows a query with text parameters (`$1`, `$2`, ... in order) finds on `on` (the
+    /// pool, or a transaction's connection).
+    pub(crate) async fn rows_on<'e, R>(
+        on: impl sqlx::Executor<'e, Database = D::Db>,
+        sql: &str,
+        params: &[&str],
+    ) -> Result<Vec<R>>
     where
         R: for<'r> sqlx::FromRow<'r, <D::Db as Database>::Row> + Send + Unpin,
     {
         Self::text_query(sql, params)
-            .fetch_optional(&self.pool)
+            .fetch_all(on)
             .await
             .map_err(|e| backend(&e))
+    }
+
+    /// The row a query by a unique key finds, if any.
+    pub(crate) async fn row<R>(&self, sql: &str, params: &[&str]) -> Result<Option<R>>
+    where
+        R: for<'r> sqlx::FromRow<'r, <D::Db as Database>::Row> + Send + Unpin,
+    {
+        Ok(Self::rows_on(&self.pool, sql, params).await?.pop())
     }
 
     /// [`row`](Self::row) in a transaction.
@@ -122,10 +133,13 @@ impl<D: Dialect> SqlStore<D> {
     where
         R: for<'r> sqlx::FromRow<'r, <D::Db as Database>::Row> + Send + Unpin,
     {
-        Self::text_query(sql, params)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| backend(&e))
+        Ok(Self::rows_on(tx, sql, params).await?.pop())
+    }
+
+    /// What a `SELECT COUNT(*)` with text parameters counts, in a transaction.
+    pub(crate) async fn count_in(tx: &mut Conn<D>, sql: &str, params: &[&str]) -> Result<i64> {
+        let counts: Vec<(i64,)> = Self::rows_on(tx, sql, params).await?;
+        Ok(counts.first().map_or(0, |(n,)| *n))
     }
 
     /// The rows of one column `sql` finds: `q`'s parameters, then the page's limit, bound in
@@ -289,12 +303,7 @@ impl<D: Dialect> SqlStore<D> {
             _ => id.clone(),
         };
         for (count, dependents) in checks {
-            let n: i64 = sqlx::query_scalar(count.as_str())
-                .bind(&id)
-                .fetch_one(&mut *w.tx)
-                .await
-                .map_err(|e| backend(&e))?;
-            if n > 0 {
+            if Self::count_in(&mut w.tx, count, &[&id]).await? > 0 {
                 return Err(StoreError::InUse(*dependents));
             }
         }
@@ -509,13 +518,9 @@ impl<D: Dialect> SqlStore<D> {
 
     /// Records the instance profile `profile_id` (by its ARN) as touched by the transaction.
     async fn record_profile(w: &mut Write<'_, D::Db>, profile_id: &str) -> Result<()> {
-        let data: Option<String> =
-            sqlx::query_scalar("SELECT data FROM instance_profiles WHERE id = $1")
-                .bind(profile_id)
-                .fetch_optional(&mut *w.tx)
-                .await
-                .map_err(|e| backend(&e))?;
-        let data = data.ok_or(StoreError::NotFound(Missing::RoleOrInstanceProfile))?;
+        let sql = "SELECT data FROM instance_profiles WHERE id = $1";
+        let data: Option<(String,)> = Self::row_in(&mut w.tx, sql, &[profile_id]).await?;
+        let (data,) = data.ok_or(StoreError::NotFound(Missing::RoleOrInstanceProfile))?;
         let profile: InstanceProfile = from_json(&data)?;
         w.record(EntityKind::InstanceProfile, profile.entity.arn);
         Ok(())
@@ -680,10 +685,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         .bind(to_json(policy)?)
         .execute(&mut *w.tx)
         .await;
-        known_errors(res, |e| {
-            is_unique_violation(e, None)
-                .then(|| StoreError::Conflict(Taken::Policy(policy.name.clone())))
-        })?;
+        taken_if_unique(res, || Taken::Policy(policy.name.clone()))?;
         sqlx::query(
             "INSERT INTO policy_versions (policy_id, version_id, document, is_default, create_date) \
              VALUES ($1, $2, $3, TRUE, $4)",
@@ -822,12 +824,8 @@ impl<D: Dialect> Store for SqlStore<D> {
         // The policy's row lock serializes version changes of this policy, so the count below
         // cannot go stale before the insert commits.
         let (id, mut policy) = Self::lock_policy(&mut w.tx, arn).await?;
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM policy_versions WHERE policy_id = $1")
-                .bind(&id)
-                .fetch_one(&mut *w.tx)
-                .await
-                .map_err(|e| backend(&e))?;
+        let sql = "SELECT COUNT(*) FROM policy_versions WHERE policy_id = $1";
+        let count = Self::count_in(&mut w.tx, sql, &[&id]).await?;
         let limit_reached = StoreError::LimitExceeded(Limit::VersionsPerPolicy);
         if count >= 5 {
             return Err(limit_reached);
@@ -956,8 +954,8 @@ impl<D: Dialect> Store for SqlStore<D> {
 
     async fn get_instance_profile(&self, name: &str) -> Result<Option<InstanceProfile>> {
         let sql = "SELECT id, data FROM instance_profiles WHERE name_key = $1";
-        let row: Option<(String, String)> = self.row(sql, &[&key(name)]).await?;
-        Ok(self.profiles(row.into_iter().collect()).await?.pop())
+        let rows = Self::rows_on(&self.pool, sql, &[&key(name)]).await?;
+        Ok(self.profiles(rows).await?.pop())
     }
 
     async fn list_instance_profiles(
@@ -1250,16 +1248,13 @@ impl<D: Dialect> Store for SqlStore<D> {
                 .then(|| StoreError::Conflict(Taken::PrivateIp(instance.private_ip.clone())))
         })?;
         if held && !instance.state.holds_association() {
-            let active: Vec<String> = sqlx::query_scalar(&format!(
+            let sql = format!(
                 "SELECT data FROM associations WHERE instance_id = $1 \
                  AND state IN ('associating', 'associated'){}",
                 D::row_lock(RowLock::Update)
-            ))
-            .bind(&instance.id)
-            .fetch_all(&mut *w.tx)
-            .await
-            .map_err(|e| backend(&e))?;
-            for d in active {
+            );
+            let active: Vec<(String,)> = Self::rows_on(&mut *w.tx, &sql, &[&instance.id]).await?;
+            for (d,) in active {
                 let mut a: Association = from_json(&d)?;
                 a.state = AssociationState::Disassociated;
                 a.timestamp = now;
