@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rolecall_core::audit::{AuditEvent, AuditQuery, AuditTail};
 use rolecall_core::ec2::Filter;
+use rolecall_core::login_profiles::LOGIN_PROFILE_META_PREFIX;
 use rolecall_core::model::*;
 use rolecall_core::{
     ChangesSince, Dependents, Edit, EntityKind, InstanceDoc, Limit, Missing, Owner, OwnerKind,
@@ -24,14 +25,14 @@ type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
 
 /// What must be gone before a row may be deleted: a count of rows referring to it (`$1` is the
 /// row's id), and what a nonzero count means.
-pub(crate) type Check = (String, Dependents);
+type Check = (String, Dependents);
 
-pub(crate) fn check(count: &str, dependents: Dependents) -> Check {
+fn check(count: &str, dependents: Dependents) -> Check {
     (count.to_string(), dependents)
 }
 
 /// The policies (inline, then attached) that must be gone before a role, user or group is.
-pub(crate) fn policy_checks(kind: OwnerKind) -> [Check; 2] {
+fn policy_checks(kind: OwnerKind) -> [Check; 2] {
     let where_owner = format!("WHERE owner_kind = '{}' AND owner_id = $1", kind.name());
     [
         (
@@ -43,6 +44,52 @@ pub(crate) fn policy_checks(kind: OwnerKind) -> [Check; 2] {
             Dependents::AttachedPolicies,
         ),
     ]
+}
+
+/// What must be gone before a role, user or group is deleted, in the order IAM reports it (the
+/// first found), and what a refusing foreign key (the backstop) means.
+fn principal_dependents(kind: OwnerKind) -> (Vec<Check>, Dependents) {
+    let [inline, attached] = policy_checks(kind);
+    match kind {
+        OwnerKind::Role => {
+            let profiles = check(
+                "SELECT COUNT(*) FROM instance_profile_roles WHERE role_id = $1",
+                Dependents::InstanceProfileRoles,
+            );
+            (
+                vec![inline, attached, profiles],
+                Dependents::InstanceProfileRoles,
+            )
+        }
+        OwnerKind::User => {
+            // A login profile first (a document "" = none).
+            let profile = format!(
+                "SELECT COUNT(*) FROM meta WHERE key = '{LOGIN_PROFILE_META_PREFIX}' || $1 \
+                 AND value <> ''"
+            );
+            let checks = vec![
+                check(&profile, Dependents::LoginProfile),
+                check(
+                    "SELECT COUNT(*) FROM access_keys WHERE user_id = $1",
+                    Dependents::AccessKeys,
+                ),
+                inline,
+                attached,
+                check(
+                    "SELECT COUNT(*) FROM group_members WHERE user_id = $1",
+                    Dependents::GroupMembers,
+                ),
+            ];
+            (checks, Dependents::AccessKeys)
+        }
+        OwnerKind::Group => {
+            let members = check(
+                "SELECT COUNT(*) FROM group_members WHERE group_id = $1",
+                Dependents::GroupMembers,
+            );
+            (vec![members, inline, attached], Dependents::GroupMembers)
+        }
+    }
 }
 
 fn owner_table(kind: OwnerKind) -> &'static str {
@@ -330,6 +377,20 @@ impl<D: Dialect> SqlStore<D> {
     ) -> Result<()> {
         let row = (table, "name_key", key(name));
         self.delete_checked((row.0, row.1, &row.2), missing, checks, backstop, kind)
+            .await
+    }
+
+    /// Deletes the role, user or group `name` unless something still refers to it (see
+    /// [`principal_dependents`]).
+    pub(crate) async fn delete_principal(&self, kind: OwnerKind, name: &str) -> Result<()> {
+        let (checks, backstop) = principal_dependents(kind);
+        let (missing, entity) = match kind {
+            OwnerKind::Role => (Missing::Role(name.into()), EntityKind::Role),
+            OwnerKind::User => (Missing::User(name.into()), EntityKind::User),
+            OwnerKind::Group => (Missing::Group(name.into()), EntityKind::Group),
+        };
+        let table = owner_table(kind);
+        self.delete_named(table, name, || missing, &checks, backstop, entity)
             .await
     }
 
@@ -659,16 +720,7 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn delete_role(&self, name: &str) -> Result<()> {
-        let [inline, attached] = policy_checks(OwnerKind::Role);
-        let profiles = check(
-            "SELECT COUNT(*) FROM instance_profile_roles WHERE role_id = $1",
-            Dependents::InstanceProfileRoles,
-        );
-        let missing = || Missing::Role(name.into());
-        let checks = [inline, attached, profiles];
-        let backstop = Dependents::InstanceProfileRoles;
-        self.delete_named("roles", name, missing, &checks, backstop, EntityKind::Role)
-            .await
+        self.delete_principal(OwnerKind::Role, name).await
     }
 
     // ----- managed policies -----
