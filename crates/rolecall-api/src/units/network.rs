@@ -4,11 +4,7 @@
 
 use crate::context::Call;
 use crate::ec2_xml::{security_group_xml, subnet_xml, vpc_xml};
-use crate::error::ApiError;
-use crate::generated::ec2 as input;
-use crate::units::ec2_common::{filters, paging, respond_set};
-use rolecall_core::PageRequest;
-use rolecall_core::ec2_network::Described;
+use crate::units::ec2_common::respond_set;
 use rolecall_core::model::{SecurityGroup, Subnet, Vpc};
 use rolecall_wire::Xml;
 
@@ -48,42 +44,20 @@ fn answer<T: Answered>(call: &Call<'_>, page: &(Vec<T>, Option<String>)) -> Stri
     })
 }
 
-/// DescribeVpcs and DescribeSubnets: the default network's items of one kind, by id and filter.
-async fn describe<T: Described + Answered>(
-    call: &Call<'_>,
-    ids: &[String],
-    filter_list: Vec<input::Filter>,
-    page: Option<PageRequest>,
-) -> Result<String, ApiError> {
-    let found = call
-        .api
-        .ec2
-        .describe_network::<T>(ids, &filters(filter_list), page.as_ref())
-        .await?;
-    Ok(answer(call, &found))
-}
-
-describe_unit!(DescribeVpcs, |call, input| {
-    let page = paging(&input, false)?;
-    describe::<Vpc>(call, &input.vpc_ids, input.filters, page).await
+describe_unit!(DescribeVpcs, |call, input, asked| {
+    let vpcs = call.api.ec2.describe_network::<Vpc>(&asked).await?;
+    Ok(answer(call, &vpcs))
 });
 
-describe_unit!(DescribeSubnets, |call, input| {
-    let page = paging(&input, false)?;
-    describe::<Subnet>(call, &input.subnet_ids, input.filters, page).await
+describe_unit!(DescribeSubnets, |call, input, asked| {
+    let subnets = call.api.ec2.describe_network::<Subnet>(&asked).await?;
+    Ok(answer(call, &subnets))
 });
 
-describe_unit!(DescribeSecurityGroups, |call, input| {
-    let page = paging(&input, false)?;
-    let groups = call
-        .api
-        .ec2
-        .describe_security_groups(
-            &input.group_ids,
-            &input.group_names,
-            &filters(input.filters),
-            page.as_ref(),
-        )
+describe_unit!(DescribeSecurityGroups, |call, input, asked| {
+    let ec2 = &call.api.ec2;
+    let groups = ec2
+        .describe_security_groups(&asked, &input.group_names)
         .await?;
     Ok(answer(call, &groups))
 });
