@@ -166,14 +166,22 @@ pub(crate) use input_keys;
 
 /// The handler shapes most IAM units take, as a unit macro's last argument instead of
 /// `|call, input| { ... }`: `empty(|iam, input| core_call)`, a core call whose answer has no
-/// result element (a delete, an update), and `elem("Role", write, |iam, input| core_call)`, the
-/// entity core returns written by `write` as one element. `iam` is `call.api.iam`; the core call
+/// result element (a delete, an update), `elem("Role", write, |iam, input| core_call)`, the
+/// entity core returns written by `write` as one element, and `leaf("Status", |iam, input|
+/// core_call)`, the text core returns as one leaf. `iam` is `call.api.iam`; the core call
 /// is awaited and its error answered.
 macro_rules! answer {
     ($call:ident, $input:ident, empty(|$iam:ident, $in:ident| $core:expr)) => {{
         let ($iam, $in) = (&$call.api.iam, $input);
         $core.await?;
         Ok($crate::iam_xml::respond_empty($call))
+    }};
+    ($call:ident, $input:ident, leaf($name:literal, |$iam:ident, $in:ident| $core:expr$(,)?)) => {{
+        let ($iam, $in) = (&$call.api.iam, $input);
+        let value = $core.await?;
+        Ok($crate::iam_xml::respond($call, |x| {
+            x.leaf($name, &value);
+        }))
     }};
     ($call:ident, $input:ident, elem($name:literal, $write:expr, |$iam:ident, $in:ident| $core:expr$(,)?)) => {{
         let ($iam, $in) = (&$call.api.iam, $input);
@@ -188,7 +196,8 @@ pub(crate) use answer;
 /// A unit acting on one named IAM entity: resolves `Target::of(Kind::$kind, input.$field)`
 /// (`UserOrCaller(user_name)`: the calling user when the name is omitted), checks `iam:$unit`
 /// on it with the input's keys (`keys(|input| ...)`, optional) plus its resource tags. The
-/// handler is `|call, input| { ... }` or a shape of `answer!` (`empty(...)`, `elem(...)`).
+/// handler is `|call, input| { ... }` or a shape of `answer!` (`empty(...)`, `elem(...)`,
+/// `leaf(...)`).
 macro_rules! on_entity {
     ($unit:ident, $kind:ident($field:ident), $(keys($keys:expr),)? empty($($answer:tt)+)) => {
         $crate::units::iam_common::on_entity!($unit, $kind($field), $(keys($keys),)? |call, input| {
@@ -198,6 +207,11 @@ macro_rules! on_entity {
     ($unit:ident, $kind:ident($field:ident), $(keys($keys:expr),)? elem($($answer:tt)+)) => {
         $crate::units::iam_common::on_entity!($unit, $kind($field), $(keys($keys),)? |call, input| {
             $crate::units::iam_common::answer!(call, input, elem($($answer)+))
+        });
+    };
+    ($unit:ident, $kind:ident($field:ident), $(keys($keys:expr),)? leaf($($answer:tt)+)) => {
+        $crate::units::iam_common::on_entity!($unit, $kind($field), $(keys($keys),)? |call, input| {
+            $crate::units::iam_common::answer!(call, input, leaf($($answer)+))
         });
     };
     ($unit:ident, UserOrCaller($field:ident), $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
@@ -248,6 +262,11 @@ macro_rules! on_resource {
     ($unit:ident, $resource:expr, $(keys($keys:expr),)? elem($($answer:tt)+)) => {
         $crate::units::iam_common::on_resource!($unit, $resource, $(keys($keys),)? |call, input| {
             $crate::units::iam_common::answer!(call, input, elem($($answer)+))
+        });
+    };
+    ($unit:ident, $resource:expr, $(keys($keys:expr),)? leaf($($answer:tt)+)) => {
+        $crate::units::iam_common::on_resource!($unit, $resource, $(keys($keys),)? |call, input| {
+            $crate::units::iam_common::answer!(call, input, leaf($($answer)+))
         });
     };
     ($unit:ident, $resource:expr, $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
@@ -453,27 +472,79 @@ macro_rules! owner_policies {
 }
 pub(crate) use owner_policies;
 
-/// PutXPermissionsBoundary (`iam:PermissionsBoundary`) and DeleteXPermissionsBoundary of one
-/// entity kind named by `input.$field` (roles, users), through core's `$put` / `$delete`.
-macro_rules! boundary_units {
-    ($kind:ident($field:ident), $put:ident, $delete:ident, units [
-        $put_unit:ident,
-        $delete_unit:ident$(,)?
-    ]$(,)?) => {
-        $crate::units::iam_common::on_entity!(
-            $put_unit,
-            $kind($field),
-            keys(|input| $crate::units::iam_common::boundary_key(Some(
-                &input.permissions_boundary
-            ))),
-            empty(|iam, input| iam.$put(&input.$field, &input.permissions_boundary))
+/// The creation of a role or user (`Create…`, the core call `|iam, input| ...`): on the new
+/// principal's ARN (its path and name), with `iam:PermissionsBoundary` and the request's tags as
+/// condition keys, answered with the new principal written in full.
+macro_rules! create_principal {
+    ($unit:ident, Role(role_name), $($create:tt)+) => {
+        $crate::units::iam_common::create_principal!(
+            @unit $unit, "role"(role_name), "Role", $crate::iam_xml::role_xml, $($create)+
         );
+    };
+    ($unit:ident, User(user_name), $($create:tt)+) => {
+        $crate::units::iam_common::create_principal!(
+            @unit $unit, "user"(user_name), "User", $crate::iam_xml::user_xml, $($create)+
+        );
+    };
+    (@unit $unit:ident, $arn_kind:literal($field:ident), $element:literal, $write:path, $($create:tt)+) => {
+        $crate::units::iam_common::on_resource!(
+            $unit,
+            |call, input| {
+                let path = input.path.as_deref();
+                $crate::authz::with_path(call.api, $arn_kind, path, &input.$field)
+            },
+            keys(|input| {
+                let boundary = input.permissions_boundary.as_deref();
+                let mut keys = $crate::units::iam_common::boundary_key(boundary);
+                keys.extend($crate::units::iam_common::tag_keys_of(&input.tags));
+                keys
+            }),
+            elem($element, |x, created| $write(x, created, true), $($create)+)
+        );
+    };
+}
+pub(crate) use create_principal;
 
+/// What roles and users (IAM's principals with tags and a permissions boundary) share beyond
+/// creation, reading and listing, each unit named with core's method of that kind behind it, in
+/// this order: `Delete…`, `Tag…`/`Untag…`/`List…Tags` (`tag_units!`, the last through core's
+/// getter), and `Put…PermissionsBoundary` (`iam:PermissionsBoundary`) /
+/// `Delete…PermissionsBoundary`.
+macro_rules! principal_units {
+    ($kind:ident($field:ident), units [
+        $delete_unit:ident($delete:ident),
+        $tag_unit:ident($tag:ident),
+        $untag_unit:ident($untag:ident),
+        $list_tags_unit:ident($get:ident),
+        $put_boundary_unit:ident($put_boundary:ident),
+        $delete_boundary_unit:ident($delete_boundary:ident)$(,)?
+    ]$(,)?) => {
         $crate::units::iam_common::on_entity!(
             $delete_unit,
             $kind($field),
             empty(|iam, input| iam.$delete(&input.$field))
         );
+
+        $crate::units::iam_common::tag_units!($kind($field), $tag, $untag, $get, units [
+            $tag_unit,
+            $untag_unit,
+            $list_tags_unit,
+        ]);
+
+        $crate::units::iam_common::on_entity!(
+            $put_boundary_unit,
+            $kind($field),
+            keys(|input| $crate::units::iam_common::boundary_key(Some(
+                &input.permissions_boundary
+            ))),
+            empty(|iam, input| iam.$put_boundary(&input.$field, &input.permissions_boundary))
+        );
+
+        $crate::units::iam_common::on_entity!(
+            $delete_boundary_unit,
+            $kind($field),
+            empty(|iam, input| iam.$delete_boundary(&input.$field))
+        );
     };
 }
-pub(crate) use boundary_units;
+pub(crate) use principal_units;

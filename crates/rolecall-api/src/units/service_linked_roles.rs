@@ -3,7 +3,7 @@
 //! ARN; creation also with `iam:AWSServiceName`.
 
 use crate::authz::{self, key};
-use crate::iam_xml::{respond, role_xml};
+use crate::iam_xml::role_xml;
 use crate::units::iam_common::{on_entity, on_resource};
 use rolecall_core::service_linked::{name_for, path_of, task_role};
 
@@ -28,16 +28,13 @@ on_resource!(
     )
 );
 
-on_entity!(DeleteServiceLinkedRole, Role(role_name), |call, input| {
-    let task = call
-        .api
-        .iam
-        .delete_service_linked_role(&input.role_name)
-        .await?;
-    Ok(respond(call, |x| {
-        x.leaf("DeletionTaskId", &task);
-    }))
-});
+on_entity!(
+    DeleteServiceLinkedRole,
+    Role(role_name),
+    leaf("DeletionTaskId", |iam, input| {
+        iam.delete_service_linked_role(&input.role_name)
+    })
+);
 
 on_resource!(
     GetServiceLinkedRoleDeletionStatus,
@@ -45,14 +42,7 @@ on_resource!(
         Some((service, role)) => authz::with_path(call.api, "role", Some(&path_of(service)), role),
         None => "*".into(),
     },
-    |call, input| {
-        let status = call
-            .api
-            .iam
-            .service_linked_role_deletion_status(&input.deletion_task_id)
-            .await?;
-        Ok(respond(call, |x| {
-            x.leaf("Status", status);
-        }))
-    }
+    leaf("Status", |iam, input| {
+        iam.service_linked_role_deletion_status(&input.deletion_task_id)
+    })
 );
