@@ -11,8 +11,9 @@ pub enum Error {
     NoSuchEntity(String),
     #[error("{0}")]
     EntityAlreadyExists(String),
+    /// Something still refers to the entity (its message is AWS's for that dependent).
     #[error("{0}")]
-    DeleteConflict(String),
+    DeleteConflict(crate::store_error::Dependents),
     #[error("{0}")]
     LimitExceeded(String),
     #[error("{0}")]

@@ -393,10 +393,16 @@ impl Iam {
         Ok(())
     }
 
-    pub async fn get_policy_version(&self, arn: &str, version_id: &str) -> Result<PolicyVersion> {
+    /// Checks the form of a policy ARN and a version id, then that the policy exists (an unknown
+    /// policy is reported before an unknown version).
+    async fn check_version_of_policy(&self, arn: &str, version_id: &str) -> Result<()> {
         Self::check_policy_arn(arn)?;
         Self::check_version_id(version_id)?;
-        self.get_policy(arn).await?;
+        self.get_policy(arn).await.map(drop)
+    }
+
+    pub async fn get_policy_version(&self, arn: &str, version_id: &str) -> Result<PolicyVersion> {
+        self.check_version_of_policy(arn, version_id).await?;
         self.store
             .get_policy_version(arn, version_id)
             .await?
@@ -413,16 +419,12 @@ impl Iam {
     }
 
     pub async fn delete_policy_version(&self, arn: &str, version_id: &str) -> Result<()> {
-        Self::check_policy_arn(arn)?;
-        Self::check_version_id(version_id)?;
-        self.get_policy(arn).await?;
+        self.check_version_of_policy(arn, version_id).await?;
         Ok(self.store.delete_policy_version(arn, version_id).await?)
     }
 
     pub async fn set_default_policy_version(&self, arn: &str, version_id: &str) -> Result<()> {
-        Self::check_policy_arn(arn)?;
-        Self::check_version_id(version_id)?;
-        self.get_policy(arn).await?;
+        self.check_version_of_policy(arn, version_id).await?;
         Ok(self
             .store
             .set_default_policy_version(arn, version_id, self.now())

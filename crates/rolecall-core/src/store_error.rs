@@ -123,6 +123,27 @@ pub enum Dependents {
     LoginProfile,
 }
 
+/// AWS's DeleteConflict message for each kind of dependent.
+impl std::fmt::Display for Dependents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Dependents::InlinePolicies => "Cannot delete entity, must delete policies first.",
+            Dependents::AttachedPolicies => "Cannot delete entity, must detach all policies first.",
+            Dependents::InstanceProfileRoles => {
+                "Cannot delete entity, must remove roles from instance profile first."
+            }
+            Dependents::AccessKeys => "Cannot delete entity, must delete access keys first.",
+            Dependents::GroupMembers => "Cannot delete entity, must remove users from group first.",
+            Dependents::PolicyAttachments => "Cannot delete a policy attached to entities.",
+            Dependents::PolicyVersions => {
+                "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy."
+            }
+            Dependents::DefaultVersion => "Cannot delete the default version of a policy.",
+            Dependents::LoginProfile => "Cannot delete entity, must delete login profile first.",
+        })
+    }
+}
+
 /// A count limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
@@ -224,17 +245,7 @@ impl From<StoreError> for Error {
                 }
                 Missing::UserInGroup => no_such_entity("The user is not in the group.".into()),
             },
-            StoreError::InUse(d) => Error::DeleteConflict(match d {
-                Dependents::InlinePolicies => "Cannot delete entity, must delete policies first.".into(),
-                Dependents::AttachedPolicies => "Cannot delete entity, must detach all policies first.".into(),
-                Dependents::InstanceProfileRoles => "Cannot delete entity, must remove roles from instance profile first.".into(),
-                Dependents::AccessKeys => "Cannot delete entity, must delete access keys first.".into(),
-                Dependents::GroupMembers => "Cannot delete entity, must remove users from group first.".into(),
-                Dependents::PolicyAttachments => "Cannot delete a policy attached to entities.".into(),
-                Dependents::PolicyVersions => "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.".into(),
-                Dependents::DefaultVersion => "Cannot delete the default version of a policy.".into(),
-                Dependents::LoginProfile => "Cannot delete entity, must delete login profile first.".into(),
-            }),
+            StoreError::InUse(d) => Error::DeleteConflict(d),
             StoreError::LimitExceeded(l) => Error::LimitExceeded(match l {
                 Limit::RolesPerInstanceProfile => "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1".into(),
                 Limit::VersionsPerPolicy => "A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version.".into(),
@@ -295,15 +306,6 @@ mod tests {
             (nf(Missing::UserOrGroup), Error::NoSuchEntity("The user or group cannot be found.".into())),
             (nf(Missing::RoleInInstanceProfile), Error::NoSuchEntity("The role is not in the instance profile.".into())),
             (nf(Missing::UserInGroup), Error::NoSuchEntity("The user is not in the group.".into())),
-            (StoreError::InUse(Dependents::InlinePolicies), Error::DeleteConflict("Cannot delete entity, must delete policies first.".into())),
-            (StoreError::InUse(Dependents::AttachedPolicies), Error::DeleteConflict("Cannot delete entity, must detach all policies first.".into())),
-            (StoreError::InUse(Dependents::InstanceProfileRoles), Error::DeleteConflict("Cannot delete entity, must remove roles from instance profile first.".into())),
-            (StoreError::InUse(Dependents::AccessKeys), Error::DeleteConflict("Cannot delete entity, must delete access keys first.".into())),
-            (StoreError::InUse(Dependents::GroupMembers), Error::DeleteConflict("Cannot delete entity, must remove users from group first.".into())),
-            (StoreError::InUse(Dependents::PolicyAttachments), Error::DeleteConflict("Cannot delete a policy attached to entities.".into())),
-            (StoreError::InUse(Dependents::PolicyVersions), Error::DeleteConflict("This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.".into())),
-            (StoreError::InUse(Dependents::DefaultVersion), Error::DeleteConflict("Cannot delete the default version of a policy.".into())),
-            (StoreError::InUse(Dependents::LoginProfile), Error::DeleteConflict("Cannot delete entity, must delete login profile first.".into())),
             (StoreError::LimitExceeded(Limit::RolesPerInstanceProfile), Error::LimitExceeded("Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1".into())),
             (StoreError::LimitExceeded(Limit::VersionsPerPolicy), Error::LimitExceeded("A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version.".into())),
             (StoreError::LimitExceeded(Limit::AccessKeysPerUser), Error::LimitExceeded("Cannot exceed quota for AccessKeysPerUser: 2".into())),
@@ -314,6 +316,54 @@ mod tests {
         ];
         for (stored, aws) in cases {
             assert_eq!(Error::from(stored), aws);
+        }
+    }
+
+    /// DeleteConflict carries what is in the way; its message is AWS's for that dependent.
+    #[test]
+    fn delete_conflicts_in_aws_words() {
+        let cases = [
+            (
+                Dependents::InlinePolicies,
+                "Cannot delete entity, must delete policies first.",
+            ),
+            (
+                Dependents::AttachedPolicies,
+                "Cannot delete entity, must detach all policies first.",
+            ),
+            (
+                Dependents::InstanceProfileRoles,
+                "Cannot delete entity, must remove roles from instance profile first.",
+            ),
+            (
+                Dependents::AccessKeys,
+                "Cannot delete entity, must delete access keys first.",
+            ),
+            (
+                Dependents::GroupMembers,
+                "Cannot delete entity, must remove users from group first.",
+            ),
+            (
+                Dependents::PolicyAttachments,
+                "Cannot delete a policy attached to entities.",
+            ),
+            (
+                Dependents::PolicyVersions,
+                "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.",
+            ),
+            (
+                Dependents::DefaultVersion,
+                "Cannot delete the default version of a policy.",
+            ),
+            (
+                Dependents::LoginProfile,
+                "Cannot delete entity, must delete login profile first.",
+            ),
+        ];
+        for (dependents, message) in cases {
+            let e = Error::from(StoreError::InUse(dependents));
+            assert_eq!(e, Error::DeleteConflict(dependents));
+            assert_eq!(e.to_string(), message);
         }
     }
 }
