@@ -14,7 +14,8 @@ use rolecall_core::model::{
     Association, Instance, InstanceProfile, ManagedPolicy, MetadataOptions, Tag,
 };
 use rolecall_core::{
-    ChangesSince, Dependents, DynStore, EntityKind, Error, ManualClock, OwnerKind, PageRequest,
+    ChangesSince, Dependents, DynStore, EntityKind, Error, ManualClock, Missing, OwnerKind,
+    PageRequest,
 };
 use std::collections::HashSet;
 
@@ -539,7 +540,7 @@ pub async fn delete_user_counts_its_login_profile_in_its_transaction(store: DynS
         match (created, deleted) {
             // The delete went first: the profile found no user.
             (Err(Error::NoSuchEntity(m)), Ok(())) => {
-                assert_eq!(m, format!("The user with name {name} cannot be found."));
+                assert_eq!(m, Missing::User(name.clone()));
                 assert!(profile.is_empty(), "a profile outlived its user");
             }
             // The profile went first: the delete saw it.
