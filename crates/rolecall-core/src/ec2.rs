@@ -844,10 +844,9 @@ impl Ec2 {
         name: Option<&str>,
         arn: Option<&str>,
     ) -> Result<Association> {
-        let inst = self.existing_instance(instance_id).await?;
-        check_associable(&inst)?;
+        let instance = self.existing_instance(instance_id).await;
         let profile = self.iam.resolve_instance_profile(name, arn).await;
-        self.associate_resolved(Ok(inst), profile).await
+        self.associate_resolved(instance, profile).await
     }
 
     /// Associates `profile` with `instance`, both resolved by the caller (who authorized on
@@ -880,10 +879,9 @@ impl Ec2 {
         name: Option<&str>,
         arn: Option<&str>,
     ) -> Result<Association> {
-        let old = self.existing_association(association_id).await?;
-        check_replaceable(&old)?;
+        let old = self.existing_association(association_id).await;
         let profile = self.iam.resolve_instance_profile(name, arn).await;
-        self.replace_resolved(Ok(old), profile).await
+        self.replace_resolved(old, profile).await
     }
 
     /// Replaces the active association `old` by one with `profile`, both resolved by the caller.
@@ -1026,8 +1024,9 @@ mod tests {
 
     #[test]
     fn ids() {
-        assert!(check_instance_id("i-1234567890abcdef0").is_ok());
-        assert!(check_instance_id("i-12345678").is_ok());
+        for id in ["i-1234567890abcdef0", "i-12345678"] {
+            assert!(check_instance_id(id).is_ok(), "{id}");
+        }
         assert!(matches!(
             check_instance_id("i-xyz"),
             Err(Error::InvalidInstanceIdMalformed(_))

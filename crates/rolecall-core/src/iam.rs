@@ -2,7 +2,9 @@
 
 use crate::model::*;
 use crate::validate;
-use crate::{DynClock, DynStore, Error, OwnerKind, Page, PageRequest, Result, SystemClock};
+use crate::{
+    DynClock, DynStore, Error, Missing, OwnerKind, Page, PageRequest, Result, SystemClock,
+};
 use rolecall_crypto::{IdPrefix, aws_unique_id};
 use std::sync::Arc;
 
@@ -94,7 +96,7 @@ pub struct Iam {
 }
 
 pub(crate) fn no_such_policy(arn: &str) -> Error {
-    Error::NoSuchEntity(format!("Policy {arn} does not exist or is not attachable."))
+    Error::NoSuchEntity(Missing::AttachablePolicy(arn.into()))
 }
 
 /// The page a `Marker` / `MaxItems` pair asks for; a marker this server did not issue is
@@ -328,7 +330,7 @@ impl Iam {
         self.store
             .get_policy(arn)
             .await?
-            .ok_or_else(|| Error::NoSuchEntity(format!("Policy {arn} was not found.")))
+            .ok_or_else(|| Error::NoSuchEntity(Missing::Policy(arn.into())))
     }
 
     pub async fn list_policies(
@@ -393,17 +395,24 @@ impl Iam {
         Ok(())
     }
 
-    pub async fn get_policy_version(&self, arn: &str, version_id: &str) -> Result<PolicyVersion> {
+    /// Checks the form of a policy ARN and a version id, then that the policy exists (an unknown
+    /// policy is reported before an unknown version).
+    async fn check_version_of_policy(&self, arn: &str, version_id: &str) -> Result<()> {
         Self::check_policy_arn(arn)?;
         Self::check_version_id(version_id)?;
-        self.get_policy(arn).await?;
+        self.get_policy(arn).await.map(drop)
+    }
+
+    pub async fn get_policy_version(&self, arn: &str, version_id: &str) -> Result<PolicyVersion> {
+        self.check_version_of_policy(arn, version_id).await?;
         self.store
             .get_policy_version(arn, version_id)
             .await?
             .ok_or_else(|| {
-                Error::NoSuchEntity(format!(
-                    "Policy {arn} version {version_id} does not exist or is not attachable."
-                ))
+                Error::NoSuchEntity(Missing::PolicyVersion {
+                    arn: arn.into(),
+                    version_id: version_id.into(),
+                })
             })
     }
 
@@ -413,16 +422,12 @@ impl Iam {
     }
 
     pub async fn delete_policy_version(&self, arn: &str, version_id: &str) -> Result<()> {
-        Self::check_policy_arn(arn)?;
-        Self::check_version_id(version_id)?;
-        self.get_policy(arn).await?;
+        self.check_version_of_policy(arn, version_id).await?;
         Ok(self.store.delete_policy_version(arn, version_id).await?)
     }
 
     pub async fn set_default_policy_version(&self, arn: &str, version_id: &str) -> Result<()> {
-        Self::check_policy_arn(arn)?;
-        Self::check_version_id(version_id)?;
-        self.get_policy(arn).await?;
+        self.check_version_of_policy(arn, version_id).await?;
         Ok(self
             .store
             .set_default_policy_version(arn, version_id, self.now())

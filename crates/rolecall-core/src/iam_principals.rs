@@ -365,8 +365,8 @@ impl Iam {
 }
 
 fn no_such_inline_policy(kind: OwnerKind, policy_name: &str) -> Error {
-    Error::NoSuchEntity(format!(
-        "The {} policy with name {policy_name} cannot be found.",
-        kind.name()
-    ))
+    Error::NoSuchEntity(Missing::InlinePolicy {
+        owner: kind,
+        name: policy_name.into(),
+    })
 }

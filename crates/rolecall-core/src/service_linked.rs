@@ -3,7 +3,7 @@
 
 use crate::iam::{CreateRole, Iam};
 use crate::model::Role;
-use crate::{Error, Result};
+use crate::{Error, Missing, Result};
 
 /// The path prefix of every service-linked role.
 pub const PATH_PREFIX: &str = "/aws-service-role/";
@@ -174,7 +174,7 @@ impl Iam {
     /// SUCCEEDED once the task's role is gone (deletion here is immediate); a task id that
     /// names no deleted role is NoSuchEntity.
     pub async fn service_linked_role_deletion_status(&self, task_id: &str) -> Result<&'static str> {
-        let missing = || Error::NoSuchEntity(format!("Deletion task {task_id} cannot be found."));
+        let missing = || Error::NoSuchEntity(Missing::DeletionTask(task_id.into()));
         let (_, role) = task_role(task_id).ok_or_else(missing)?;
         match self.store().get_role(role).await? {
             None => Ok("SUCCEEDED"),

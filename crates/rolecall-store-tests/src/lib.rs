@@ -16,7 +16,8 @@ use rolecall_core::model::{
     Association, Instance, InstanceProfile, ManagedPolicy, MetadataOptions, Tag,
 };
 use rolecall_core::{
-    ChangesSince, DynStore, EntityKind, Error, ManualClock, OwnerKind, PageRequest,
+    ChangesSince, Dependents, DynStore, EntityKind, Error, ManualClock, Missing, OwnerKind,
+    PageRequest,
 };
 use std::collections::HashSet;
 
@@ -521,9 +522,7 @@ pub async fn delete_user_counts_its_login_profile_in_its_transaction(store: DynS
         .unwrap();
     assert_eq!(
         iam.delete_user("console").await,
-        Err(Error::DeleteConflict(
-            "Cannot delete entity, must delete login profile first.".into()
-        ))
+        Err(Error::DeleteConflict(Dependents::LoginProfile))
     );
     iam.delete_login_profile("console").await.unwrap();
     iam.delete_user("console").await.unwrap();
@@ -543,12 +542,12 @@ pub async fn delete_user_counts_its_login_profile_in_its_transaction(store: DynS
         match (created, deleted) {
             // The delete went first: the profile found no user.
             (Err(Error::NoSuchEntity(m)), Ok(())) => {
-                assert_eq!(m, format!("The user with name {name} cannot be found."));
+                assert_eq!(m, Missing::User(name.clone()));
                 assert!(profile.is_empty(), "a profile outlived its user");
             }
             // The profile went first: the delete saw it.
-            (Ok(_), Err(Error::DeleteConflict(m))) => {
-                assert_eq!(m, "Cannot delete entity, must delete login profile first.");
+            (Ok(_), Err(Error::DeleteConflict(in_the_way))) => {
+                assert_eq!(in_the_way, Dependents::LoginProfile);
                 assert!(!profile.is_empty());
                 assert!(iam.get_user(&name).await.is_ok());
             }
