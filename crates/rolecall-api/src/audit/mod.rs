@@ -171,13 +171,30 @@ async fn write(
         while let Ok(c) = completions.try_recv() {
             done.push(c);
         }
-        let events = events_of(batch.drain(..));
-        if let Err(e) = store.append_audit_events(&events).await {
-            rolecall_core::metrics::metrics()
-                .audit_dropped
-                .inc_by(u64::try_from(events.len()).unwrap_or(u64::MAX));
-            tracing::error!(error = %e, events = events.len(), "audit: cannot store events");
+        // Made into events and stored on a thread of their own: the batch's memory comes and
+        // goes there, not through the request threads' allocator pages and caches.
+        let queued = std::mem::take(&mut batch);
+        let (writer_store, runtime) = (store.clone(), tokio::runtime::Handle::current());
+        let stored = tokio::task::spawn_blocking(move || {
+            let events = events_of(queued.into_iter());
+            let n = events.len();
+            (
+                runtime.block_on(writer_store.append_audit_events(&events)),
+                n,
+            )
+        })
+        .await;
+        match stored {
+            Ok((Ok(()), _)) => {}
+            Ok((Err(e), n)) => {
+                rolecall_core::metrics::metrics()
+                    .audit_dropped
+                    .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
+                tracing::error!(error = %e, events = n, "audit: cannot store events");
+            }
+            Err(e) => tracing::error!(error = %e, "audit: the writer failed"),
         }
+        batch = Vec::with_capacity(BATCH);
         for (time, id, record) in done.drain(..) {
             if let Err(e) = store.complete_audit_event(time, &id, &record).await {
                 tracing::error!(error = %e, event = %id, "audit: cannot complete an event");
