@@ -50,16 +50,6 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
         edit: Edit<String>,
     ) -> Result<String>;
 
-    // --- roles ---
-    /// Conflict when a role of that name (any case) exists.
-    async fn insert_role(&self, role: &Role) -> Result<()>;
-    async fn get_role(&self, name: &str) -> Result<Option<Role>>;
-    async fn list_roles(&self, path_prefix: &str, page: &PageRequest) -> Result<Vec<Role>>;
-    /// Applies `edit` to the role inside one transaction (no lost updates); NotFound if absent.
-    async fn modify_role(&self, name: &str, edit: Edit<Role>) -> Result<Role>;
-    /// NotFound, or InUse while the role has policies or is in a profile.
-    async fn delete_role(&self, name: &str) -> Result<()>;
-
     // --- customer managed policies ---
     /// Conflict on a duplicate name (any case) in the account.
     async fn insert_policy(&self, policy: &ManagedPolicy, first: &PolicyVersion) -> Result<()>;
