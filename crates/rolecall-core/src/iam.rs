@@ -381,7 +381,14 @@ impl Iam {
         check_policy(document, DocumentKind::Managed)?;
         Ok(self
             .store
-            .insert_policy_version(arn, document, set_default, self.now())
+            .insert_policy_version(
+                arn,
+                NewPolicyVersion {
+                    document,
+                    set_default,
+                    create_date: self.now(),
+                },
+            )
             .await?)
     }
 

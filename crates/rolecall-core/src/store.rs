@@ -73,14 +73,11 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
         path_prefix: &str,
         page: &PageRequest,
     ) -> Result<Vec<PolicyEntity>>;
-    /// Adds a version with the next id (v2, v3, ...), created `now`; LimitExceeded past five
-    /// versions.
+    /// Adds a version with the next id (v2, v3, ...); LimitExceeded past five versions.
     async fn insert_policy_version(
         &self,
         arn: &str,
-        document: &str,
-        set_default: bool,
-        now: DateTime<Utc>,
+        version: NewPolicyVersion<'_>,
     ) -> Result<PolicyVersion>;
     async fn get_policy_version(
         &self,
@@ -231,12 +228,10 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     ) -> Result<Vec<(Instance, Option<Association>)>>;
     /// DescribeIamInstanceProfileAssociations in the database: as
     /// [`query_instances`](Self::query_instances), over associations (filters `instance-id` and
-    /// `state`); ended associations only when `include_ended`.
+    /// `state`); ended associations only when `q.include_ended`.
     async fn query_associations(
         &self,
-        ids: &[String],
-        filters: &[Filter],
-        include_ended: bool,
+        q: &AssociationQuery<'_>,
         page: &PageRequest,
     ) -> Result<Vec<Association>>;
     /// Running instances actively associated with one of `profile_arns`, or with a profile that

@@ -826,10 +826,13 @@ impl<D: Dialect> Store for SqlStore<D> {
     async fn insert_policy_version(
         &self,
         arn: &str,
-        document: &str,
-        set_default: bool,
-        now: DateTime<Utc>,
+        new: NewPolicyVersion<'_>,
     ) -> Result<PolicyVersion> {
+        let NewPolicyVersion {
+            document,
+            set_default,
+            create_date: now,
+        } = new;
         let mut w = self.begin().await?;
         // The policy's row lock serializes version changes of this policy, so the count below
         // cannot go stale before the insert commits.
@@ -1333,13 +1336,11 @@ impl<D: Dialect> Store for SqlStore<D> {
 
     async fn query_associations(
         &self,
-        ids: &[String],
-        filters: &[Filter],
-        include_ended: bool,
+        q: &AssociationQuery<'_>,
         page: &PageRequest,
     ) -> Result<Vec<Association>> {
-        let active = (!include_ended).then_some("state IN ('associating', 'associated')");
-        let q = Query::by_id::<D>("id", ids, page, active, filters, association_target)?;
+        let active = (!q.include_ended).then_some("state IN ('associating', 'associated')");
+        let q = Query::by_id::<D>("id", q.ids, page, active, q.filters, association_target)?;
         let sql = format!("SELECT data FROM associations {}", q.page_clause("id"));
         let rows: Vec<String> = self.query_page(&sql, &q, page).await?;
         all_from_json(&rows)
