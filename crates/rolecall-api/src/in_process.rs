@@ -9,6 +9,8 @@ use crate::error::ApiError;
 use crate::keys::AuthMode;
 use crate::principal::Principal;
 use crate::service::Service;
+use rolecall_core::Principals;
+use rolecall_core::model::User;
 use rolecall_wire::Params;
 use std::net::IpAddr;
 use subtle::ConstantTimeEq;
@@ -140,7 +142,7 @@ pub async fn sign_in_with_password(
             PasswordSignIn::Refused => (
                 api.iam
                     .store()
-                    .get_user(user_name)
+                    .get_principal::<User>(user_name)
                     .await
                     .ok()
                     .flatten()
@@ -169,7 +171,12 @@ pub async fn sign_in_with_password(
 /// The IAM user of a console password session, again: it must still exist with the same id
 /// (not deleted and re-created) and still have its login profile.
 pub async fn password_user(api: &Api, user_name: &str, user_id: &str) -> Option<Principal> {
-    let user = api.iam.store().get_user(user_name).await.ok()??;
+    let user = api
+        .iam
+        .store()
+        .get_principal::<User>(user_name)
+        .await
+        .ok()??;
     if user.id != user_id {
         return None;
     }

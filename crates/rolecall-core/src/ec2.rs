@@ -957,7 +957,14 @@ impl Ec2 {
         let include_ended = !ids.is_empty() || filters.iter().any(|f| f.name == "state");
         let rows = self
             .store
-            .query_associations(ids, filters, include_ended, &page)
+            .query_associations(
+                &AssociationQuery {
+                    ids,
+                    filters,
+                    include_ended,
+                },
+                &page,
+            )
             .await?;
         let page = crate::Page::from_overfetch(rows, page.limit, |a| a.id.clone());
         Ok((page.items, page.next))

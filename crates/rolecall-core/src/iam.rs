@@ -3,7 +3,8 @@
 use crate::model::*;
 use crate::validate;
 use crate::{
-    DynClock, DynStore, Error, Missing, OwnerKind, Page, PageRequest, Result, SystemClock,
+    DynClock, DynStore, Error, Missing, OwnerKind, Page, PageRequest, Principals, Result,
+    SystemClock,
 };
 use rolecall_crypto::{IdPrefix, aws_unique_id};
 use std::sync::Arc;
@@ -187,7 +188,7 @@ impl Iam {
         edit: impl FnOnce(&mut Role) -> Result<()> + Send + 'static,
     ) -> Result<Role> {
         validate::role_name(name)?;
-        Ok(self.store.modify_role(name, Box::new(edit)).await?)
+        Ok(self.store.modify_principal(name, Box::new(edit)).await?)
     }
 
     // ----- roles -----
@@ -215,7 +216,7 @@ impl Iam {
                 None => None,
             },
         };
-        self.store.insert_role(&role).await?;
+        self.store.insert_principal(&role).await?;
         Ok(role)
     }
 
@@ -258,10 +259,10 @@ impl Iam {
 
     pub async fn delete_role(&self, name: &str) -> Result<()> {
         validate::role_name(name)?;
-        if let Some(role) = self.store.get_role(name).await? {
+        if let Some(role) = self.store.get_principal::<Role>(name).await? {
             crate::service_linked::refuse_change(&role)?;
         }
-        Ok(self.store.delete_role(name).await?)
+        Ok(self.store.delete_principal(OwnerKind::Role, name).await?)
     }
 
     // ----- inline role policies (kept by owner, see `iam_principals`) -----
@@ -380,7 +381,14 @@ impl Iam {
         check_policy(document, DocumentKind::Managed)?;
         Ok(self
             .store
-            .insert_policy_version(arn, document, set_default, self.now())
+            .insert_policy_version(
+                arn,
+                NewPolicyVersion {
+                    document,
+                    set_default,
+                    create_date: self.now(),
+                },
+            )
             .await?)
     }
 

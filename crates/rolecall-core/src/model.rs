@@ -556,6 +556,24 @@ pub struct InstanceQuery {
     pub availability_zones: Vec<String>,
 }
 
+/// DescribeIamInstanceProfileAssociations' selection, done in the database: ids (empty: all),
+/// filters (`instance-id`, `state`), and whether ended associations are shown.
+#[derive(Debug, Clone, Copy)]
+pub struct AssociationQuery<'a> {
+    pub ids: &'a [String],
+    pub filters: &'a [crate::ec2::Filter],
+    pub include_ended: bool,
+}
+
+/// A version to add to a managed policy (the store gives it the next id).
+#[derive(Debug, Clone, Copy)]
+pub struct NewPolicyVersion<'a> {
+    pub document: &'a str,
+    /// Whether it becomes the policy's default version.
+    pub set_default: bool,
+    pub create_date: DateTime<Utc>,
+}
+
 /// A RunInstances client token: the launch it was first used for (canonical request) and the
 /// instances it made.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,7 @@
-//! [`PrincipalStore`]: users, groups, access keys, and the policies of roles, users and groups.
+//! [`PrincipalStore`]: roles, users, groups, access keys, and the policies of roles, users and
+//! groups.
 
+use crate::store::{owner_table, principal_dependents};
 use crate::{
     Dialect, RowLock, SqlStore, Write, all_from_json, backend, from_json, is_raised, key,
     known_errors, taken_if_unique, to_json,
@@ -8,7 +10,7 @@ use async_trait::async_trait;
 use rolecall_core::model::*;
 use rolecall_core::{
     Edit, EntityKind, Limit, Missing, Owner, OwnerKind, PageRequest, PrincipalStore, StoreError,
-    StoreResult as Result, Taken,
+    StoreResult as Result, StoredPrincipal, Taken,
 };
 use rolecall_sql_bounds::sql_bounds;
 
@@ -22,8 +24,62 @@ fn owner_entity(kind: OwnerKind) -> EntityKind {
     }
 }
 
+/// A role's, user's or group's entity in the change feed.
+fn principal_entity(kind: OwnerKind) -> EntityKind {
+    match kind {
+        OwnerKind::Role => EntityKind::Role,
+        OwnerKind::User => EntityKind::User,
+        OwnerKind::Group => EntityKind::Group,
+    }
+}
+
+fn missing(kind: OwnerKind, name: &str) -> Missing {
+    match kind {
+        OwnerKind::Role => Missing::Role(name.into()),
+        OwnerKind::User => Missing::User(name.into()),
+        OwnerKind::Group => Missing::Group(name.into()),
+    }
+}
+
+fn taken(kind: OwnerKind, name: &str) -> Taken {
+    match kind {
+        OwnerKind::Role => Taken::Role(name.into()),
+        OwnerKind::User => Taken::User(name.into()),
+        OwnerKind::Group => Taken::Group(name.into()),
+    }
+}
+
+/// A stored document read as the role, user or group it is.
+fn principal_of(kind: OwnerKind, doc: serde_json::Value) -> Result<StoredPrincipal> {
+    let parsed = match kind {
+        OwnerKind::Role => serde_json::from_value(doc).map(StoredPrincipal::Role),
+        OwnerKind::User => serde_json::from_value(doc).map(StoredPrincipal::User),
+        OwnerKind::Group => serde_json::from_value(doc).map(StoredPrincipal::Group),
+    };
+    parsed.map_err(|e| StoreError::Backend(format!("stored {} unreadable: {e}", kind.name())))
+}
+
+fn parse_principal(kind: OwnerKind, data: &str) -> Result<StoredPrincipal> {
+    principal_of(kind, from_json(data)?)
+}
+
 #[sql_bounds(D::Db)]
 impl<D: Dialect> SqlStore<D> {
+    /// Access keys name their user: follows a rename (in the rename's transaction).
+    async fn rename_access_keys(w: &mut Write<'_, D::Db>, user: &User) -> Result<()> {
+        let sql = "SELECT data FROM access_keys WHERE user_id = $1";
+        let keys: Vec<(String,)> = Self::rows_on(&mut *w.tx, sql, &[&user.id]).await?;
+        for (data,) in keys {
+            let mut k: AccessKey = from_json(&data)?;
+            if k.user_name != user.name {
+                k.user_name = user.name.clone();
+                let sql = "UPDATE access_keys SET data = $1 WHERE id = $2";
+                w.execute(sql, &[&to_json(&k)?, &k.id]).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Begins a write and runs `sql` on one owner's policies in it (`$1`, `$2` are the owner,
     /// `rest` the parameters after), the owner's row locked first when `lock` (a write that adds
     /// a policy: see [`lock_owner`](Self::lock_owner)). The owner is recorded as changed when
@@ -54,77 +110,90 @@ impl<D: Dialect> SqlStore<D> {
 #[sql_bounds(D::Db)]
 #[async_trait]
 impl<D: Dialect> PrincipalStore for SqlStore<D> {
-    // ----- users -----
+    // ----- roles, users and groups -----
 
-    async fn insert_user(&self, user: &User) -> Result<()> {
-        let row = (user.id.as_str(), user.name.as_str(), user.path.as_str());
-        let taken = || Taken::User(user.name.clone());
-        self.insert_named("users", row, user, taken, (EntityKind::User, &user.id))
-            .await
+    async fn insert_principal_doc(&self, principal: &StoredPrincipal) -> Result<()> {
+        let (kind, e) = (principal.kind(), principal.entity());
+        let row = (e.id.as_str(), e.name.as_str(), e.path.as_str());
+        let taken = || taken(kind, &e.name);
+        let table = owner_table(kind);
+        self.insert_named(
+            table,
+            row,
+            principal,
+            taken,
+            (principal_entity(kind), &e.id),
+        )
+        .await
     }
 
-    async fn get_user(&self, name: &str) -> Result<Option<User>> {
-        self.get_doc("users", "name_key", &key(name)).await
+    async fn get_principal_doc(
+        &self,
+        kind: OwnerKind,
+        name: &str,
+    ) -> Result<Option<StoredPrincipal>> {
+        let sql = format!("SELECT data FROM {} WHERE name_key = $1", owner_table(kind));
+        let data: Option<(String,)> = self.row(&sql, &[&key(name)]).await?;
+        data.map(|(d,)| parse_principal(kind, &d)).transpose()
     }
 
-    async fn list_users(&self, path_prefix: &str, page: &PageRequest) -> Result<Vec<User>> {
-        self.list_named("users", path_prefix, page).await
+    async fn list_principal_docs(
+        &self,
+        kind: OwnerKind,
+        path_prefix: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<StoredPrincipal>> {
+        let docs: Vec<serde_json::Value> = self
+            .list_named(owner_table(kind), path_prefix, page)
+            .await?;
+        docs.into_iter().map(|d| principal_of(kind, d)).collect()
     }
 
-    async fn modify_user(&self, name: &str, edit: Edit<User>) -> Result<User> {
+    async fn modify_principal_doc(
+        &self,
+        kind: OwnerKind,
+        name: &str,
+        edit: Edit<StoredPrincipal>,
+    ) -> Result<StoredPrincipal> {
         let mut w = self.begin().await?;
-        let row = ("users", "name_key", key(name));
-        let missing = || Missing::User(name.into());
-        let mut user: User = Self::locked_doc(&mut w.tx, (row.0, row.1, &row.2), missing).await?;
-        edit(&mut user).map_err(StoreError::Rejected)?;
-        let res = sqlx::query("UPDATE users SET name_key = $1, path = $2, data = $3 WHERE id = $4")
-            .bind(key(&user.name))
-            .bind(&user.path)
-            .bind(to_json(&user)?)
-            .bind(&user.id)
+        let (table, name_key) = (owner_table(kind), key(name));
+        let missing = || missing(kind, name);
+        let doc = Self::locked_doc(&mut w.tx, (table, "name_key", &name_key), missing).await?;
+        let mut principal = principal_of(kind, doc)?;
+        edit(&mut principal).map_err(StoreError::Rejected)?;
+        let e = principal.entity();
+        let sql = format!("UPDATE {table} SET name_key = $1, path = $2, data = $3 WHERE id = $4");
+        let res = sqlx::query(&sql)
+            .bind(key(&e.name))
+            .bind(&e.path)
+            .bind(to_json(&principal)?)
+            .bind(&e.id)
             .execute(&mut *w.tx)
             .await;
-        taken_if_unique(res, || Taken::User(user.name.clone()))?;
-        // Access keys name their user: follow a rename.
-        let sql = "SELECT data FROM access_keys WHERE user_id = $1";
-        let keys: Vec<(String,)> = Self::rows_on(&mut *w.tx, sql, &[&user.id]).await?;
-        for (data,) in keys {
-            let mut k: AccessKey = from_json(&data)?;
-            if k.user_name != user.name {
-                k.user_name = user.name.clone();
-                let sql = "UPDATE access_keys SET data = $1 WHERE id = $2";
-                w.execute(sql, &[&to_json(&k)?, &k.id]).await?;
-            }
+        taken_if_unique(res, || taken(kind, &e.name))?;
+        if let StoredPrincipal::User(user) = &principal {
+            Self::rename_access_keys(&mut w, user).await?;
         }
-        w.record(EntityKind::User, &user.id);
+        w.record(principal_entity(kind), &e.id);
         w.commit().await?;
-        Ok(user)
+        Ok(principal)
     }
 
-    async fn delete_user(&self, name: &str) -> Result<()> {
-        self.delete_principal(OwnerKind::User, name).await
+    async fn delete_principal(&self, kind: OwnerKind, name: &str) -> Result<()> {
+        let (checks, backstop) = principal_dependents(kind);
+        let (table, entity) = (owner_table(kind), principal_entity(kind));
+        self.delete_named(
+            table,
+            name,
+            || missing(kind, name),
+            &checks,
+            backstop,
+            entity,
+        )
+        .await
     }
 
-    // ----- groups -----
-
-    async fn insert_group(&self, group: &Group) -> Result<()> {
-        let row = (group.id.as_str(), group.name.as_str(), group.path.as_str());
-        let taken = || Taken::Group(group.name.clone());
-        self.insert_named("groups", row, group, taken, (EntityKind::Group, &group.id))
-            .await
-    }
-
-    async fn get_group(&self, name: &str) -> Result<Option<Group>> {
-        self.get_doc("groups", "name_key", &key(name)).await
-    }
-
-    async fn list_groups(&self, path_prefix: &str, page: &PageRequest) -> Result<Vec<Group>> {
-        self.list_named("groups", path_prefix, page).await
-    }
-
-    async fn delete_group(&self, name: &str) -> Result<()> {
-        self.delete_principal(OwnerKind::Group, name).await
-    }
+    // ----- group membership -----
 
     async fn add_user_to_group(&self, group_id: &str, user_id: &str) -> Result<()> {
         let mut w = self.begin().await?;

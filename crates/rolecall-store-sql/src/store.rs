@@ -48,7 +48,7 @@ fn policy_checks(kind: OwnerKind) -> [Check; 2] {
 
 /// What must be gone before a role, user or group is deleted, in the order IAM reports it (the
 /// first found), and what a refusing foreign key (the backstop) means.
-fn principal_dependents(kind: OwnerKind) -> (Vec<Check>, Dependents) {
+pub(crate) fn principal_dependents(kind: OwnerKind) -> (Vec<Check>, Dependents) {
     let [inline, attached] = policy_checks(kind);
     match kind {
         OwnerKind::Role => {
@@ -92,7 +92,7 @@ fn principal_dependents(kind: OwnerKind) -> (Vec<Check>, Dependents) {
     }
 }
 
-fn owner_table(kind: OwnerKind) -> &'static str {
+pub(crate) fn owner_table(kind: OwnerKind) -> &'static str {
     match kind {
         OwnerKind::Role => "roles",
         OwnerKind::User => "users",
@@ -377,20 +377,6 @@ impl<D: Dialect> SqlStore<D> {
     ) -> Result<()> {
         let row = (table, "name_key", key(name));
         self.delete_checked((row.0, row.1, &row.2), missing, checks, backstop, kind)
-            .await
-    }
-
-    /// Deletes the role, user or group `name` unless something still refers to it (see
-    /// [`principal_dependents`]).
-    pub(crate) async fn delete_principal(&self, kind: OwnerKind, name: &str) -> Result<()> {
-        let (checks, backstop) = principal_dependents(kind);
-        let (missing, entity) = match kind {
-            OwnerKind::Role => (Missing::Role(name.into()), EntityKind::Role),
-            OwnerKind::User => (Missing::User(name.into()), EntityKind::User),
-            OwnerKind::Group => (Missing::Group(name.into()), EntityKind::Group),
-        };
-        let table = owner_table(kind);
-        self.delete_named(table, name, || missing, &checks, backstop, entity)
             .await
     }
 
@@ -695,34 +681,6 @@ impl<D: Dialect> Store for SqlStore<D> {
         Ok(stored)
     }
 
-    // ----- roles -----
-
-    async fn insert_role(&self, role: &Role) -> Result<()> {
-        let row = (role.id.as_str(), role.name.as_str(), role.path.as_str());
-        let taken = || Taken::Role(role.name.clone());
-        self.insert_named("roles", row, role, taken, (EntityKind::Role, &role.id))
-            .await
-    }
-
-    async fn get_role(&self, name: &str) -> Result<Option<Role>> {
-        self.get_doc("roles", "name_key", &key(name)).await
-    }
-
-    async fn list_roles(&self, path_prefix: &str, page: &PageRequest) -> Result<Vec<Role>> {
-        self.list_named("roles", path_prefix, page).await
-    }
-
-    async fn modify_role(&self, name: &str, edit: Edit<Role>) -> Result<Role> {
-        let missing = || Missing::Role(name.into());
-        let entity = |r: &Role| (EntityKind::Role, r.id.clone());
-        self.modify_doc("roles", "name_key", &key(name), missing, edit, entity)
-            .await
-    }
-
-    async fn delete_role(&self, name: &str) -> Result<()> {
-        self.delete_principal(OwnerKind::Role, name).await
-    }
-
     // ----- managed policies -----
 
     async fn insert_policy(&self, policy: &ManagedPolicy, first: &PolicyVersion) -> Result<()> {
@@ -868,10 +826,13 @@ impl<D: Dialect> Store for SqlStore<D> {
     async fn insert_policy_version(
         &self,
         arn: &str,
-        document: &str,
-        set_default: bool,
-        now: DateTime<Utc>,
+        new: NewPolicyVersion<'_>,
     ) -> Result<PolicyVersion> {
+        let NewPolicyVersion {
+            document,
+            set_default,
+            create_date: now,
+        } = new;
         let mut w = self.begin().await?;
         // The policy's row lock serializes version changes of this policy, so the count below
         // cannot go stale before the insert commits.
@@ -1375,13 +1336,11 @@ impl<D: Dialect> Store for SqlStore<D> {
 
     async fn query_associations(
         &self,
-        ids: &[String],
-        filters: &[Filter],
-        include_ended: bool,
+        q: &AssociationQuery<'_>,
         page: &PageRequest,
     ) -> Result<Vec<Association>> {
-        let active = (!include_ended).then_some("state IN ('associating', 'associated')");
-        let q = Query::by_id::<D>("id", ids, page, active, filters, association_target)?;
+        let active = (!q.include_ended).then_some("state IN ('associating', 'associated')");
+        let q = Query::by_id::<D>("id", q.ids, page, active, q.filters, association_target)?;
         let sql = format!("SELECT data FROM associations {}", q.page_clause("id"));
         let rows: Vec<String> = self.query_page(&sql, &q, page).await?;
         all_from_json(&rows)
