@@ -671,7 +671,7 @@ fn element_value(children: Vec<(String, Value)>, text: String) -> Value {
 pub fn console_login(
     info: &RequestInfo<'_>,
     user: Option<&Principal>,
-    success: bool,
+    failure: Option<&str>,
 ) -> AuditEvent {
     let identity = match user {
         Some(p) => user_identity(p, "")
@@ -696,7 +696,7 @@ pub fn console_login(
         "sourceIPAddress": info.source_ip,
         "userAgent": info.user_agent,
         "requestParameters": Value::Null,
-        "responseElements": {"ConsoleLogin": if success { "Success" } else { "Failure" }},
+        "responseElements": {"ConsoleLogin": if failure.is_none() { "Success" } else { "Failure" }},
         "additionalEventData": {"LoginTo": "/console/", "MobileVersion": "No", "MFAUsed": "No"},
         "eventID": id,
         "readOnly": false,
@@ -705,8 +705,8 @@ pub fn console_login(
         "recipientAccountId": info.account_id,
         "eventCategory": "Management",
     });
-    if !success {
-        record["errorMessage"] = json!("Failed authentication");
+    if let Some(message) = failure {
+        record["errorMessage"] = json!(message);
     }
     AuditEvent {
         event_id: id,
