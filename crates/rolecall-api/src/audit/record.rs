@@ -12,7 +12,6 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rolecall_core::audit::{AuditEvent, AuditResource};
 use rolecall_wire::Params;
 use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -141,36 +140,44 @@ pub struct Draft {
     resources: Option<Vec<String>>,
     caller: Arc<Caller>,
     request_id: String,
-    request_parameters: Option<Box<RawValue>>,
-    response_elements: Option<Box<RawValue>>,
+    /// JSON object text.
+    request_parameters: Option<String>,
+    /// JSON text (`responseElements`), for the operations whose answer CloudTrail records.
+    response_elements: Option<String>,
     error: Option<(String, String)>,
 }
 
-/// The record's fields of this event alone that are not columns.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Detail<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error_code: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error_message: Option<&'a str>,
-    request_parameters: Option<&'a RawValue>,
-    response_elements: Option<&'a RawValue>,
-    #[serde(rename = "requestID")]
-    request_id: &'a str,
-}
-
 impl Draft {
-    /// The event's detail (JSON object text).
+    /// The event's detail (JSON object text): the record's fields of this event alone that are
+    /// not columns.
     fn detail(&self) -> String {
-        serde_json::to_string(&Detail {
-            error_code: self.error.as_ref().map(|e| e.0.as_str()),
-            error_message: self.error.as_ref().map(|e| e.1.as_str()),
-            request_parameters: self.request_parameters.as_deref(),
-            response_elements: self.response_elements.as_deref(),
-            request_id: &self.request_id,
-        })
-        .unwrap_or_else(|_| "{}".to_string())
+        let parameters = self
+            .request_parameters
+            .as_deref()
+            .unwrap_or("null")
+            .as_bytes();
+        let response = self
+            .response_elements
+            .as_deref()
+            .unwrap_or("null")
+            .as_bytes();
+        let mut out: Vec<u8> = Vec::with_capacity(96 + parameters.len() + response.len());
+        out.push(b'{');
+        if let Some((code, message)) = &self.error {
+            out.extend_from_slice(b"\"errorCode\":");
+            write_json_str(&mut out, code);
+            out.extend_from_slice(b",\"errorMessage\":");
+            write_json_str(&mut out, message);
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"requestParameters\":");
+        out.extend_from_slice(parameters);
+        out.extend_from_slice(b",\"responseElements\":");
+        out.extend_from_slice(response);
+        out.extend_from_slice(b",\"requestID\":");
+        write_json_str(&mut out, &self.request_id);
+        out.push(b'}');
+        String::from_utf8(out).unwrap_or_else(|_| "{}".to_string())
     }
 
     /// The event (off the request path: the draft's parts become its columns, detail and
@@ -210,7 +217,10 @@ impl Draft {
 
     /// Records the operation's answer (`responseElements`) from its XML response.
     pub fn set_response(&mut self, xml: &str) {
-        self.response_elements = raw(&response_elements(xml));
+        let elements = response_elements(xml);
+        self.response_elements = (!elements.is_null())
+            .then(|| serde_json::to_string(&elements).ok())
+            .flatten();
     }
 }
 
@@ -230,13 +240,6 @@ impl rolecall_core::audit::Draft for Draft {
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
         self
     }
-}
-
-/// `v` as JSON text; JSON null (nothing to record) as None.
-fn raw<T: Serialize>(v: &T) -> Option<Box<RawValue>> {
-    serde_json::value::to_raw_value(v)
-        .ok()
-        .filter(|r| r.get() != "null")
 }
 
 /// `iam.amazonaws.com` for `iam`, ...
@@ -266,7 +269,7 @@ pub fn request_event(
         resources: None,
         caller,
         request_id: info.request_id.to_string(),
-        request_parameters: params.and_then(request_parameters_raw),
+        request_parameters: params.and_then(request_parameters_json),
         response_elements: None,
         error: None,
     }
@@ -482,38 +485,83 @@ fn lower_first(s: &str) -> String {
     }
 }
 
-/// The request parameters as recorded (None when there are none): flat parameters (most
-/// requests: `RoleName=r`) written straight to JSON, nested ones through [`request_parameters`].
-fn request_parameters_raw(params: &Params) -> Option<Box<RawValue>> {
+/// The request parameters as recorded, JSON object text (None when there are none): flat
+/// parameters (most requests: `RoleName=r`) written straight to JSON, nested ones through
+/// [`request_parameters`].
+fn request_parameters_json(params: &Params) -> Option<String> {
     let recorded = |k: &str| !is_envelope(k) && !k.split('.').any(is_secret);
-    if params.iter().any(|(k, _)| k.contains('.') && recorded(k)) {
-        return raw(&request_parameters(params)).filter(|r| r.get() != "{}");
+    let mut flat: Vec<(&str, &str)> = Vec::new();
+    for (key, value) in params.iter().filter(|(k, _)| recorded(k)) {
+        if key.contains('.') {
+            return serde_json::to_string(&request_parameters(params))
+                .ok()
+                .filter(|t| t != "{}");
+        }
+        flat.push((key, value));
     }
-    let mut out = String::from("{");
-    // A set, not a list: a client controls how many parameters there are.
-    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-    for (key, value) in params.iter() {
-        if !recorded(key) {
-            continue;
-        }
-        let name = lower_first(key);
-        // The first of repeated parameters is the one executed (`Params::get`).
-        if seen.contains(&name) {
-            continue;
-        }
-        if !seen.is_empty() {
-            out.push(',');
-        }
-        out.push_str(&serde_json::to_string(&name).ok()?);
-        seen.insert(name);
-        out.push(':');
-        out.push_str(&serde_json::to_string(value).ok()?);
-    }
-    out.push('}');
-    if seen.is_empty() {
+    if flat.is_empty() {
         return None;
     }
-    RawValue::from_string(out).ok()
+    let mut out: Vec<u8> = Vec::with_capacity(
+        2 + flat
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 6)
+            .sum::<usize>(),
+    );
+    out.push(b'{');
+    // A client controls how many parameters there are: past a few, a set finds repeats.
+    let mut seen: Option<std::collections::HashSet<String>> =
+        (flat.len() > FEW_PARAMETERS).then(std::collections::HashSet::new);
+    for (i, (key, value)) in flat.iter().enumerate() {
+        // The first of repeated parameters is the one executed (`Params::get`).
+        let repeated = match &mut seen {
+            Some(seen) => !seen.insert(lower_first(key)),
+            None => flat[..i].iter().any(|(k, _)| same_recorded_name(k, key)),
+        };
+        if repeated {
+            continue;
+        }
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        write_recorded_name(&mut out, key);
+        out.push(b':');
+        write_json_str(&mut out, value);
+    }
+    out.push(b'}');
+    String::from_utf8(out).ok()
+}
+
+/// Up to this many parameters, repeats are found by comparing each with those before it.
+const FEW_PARAMETERS: usize = 16;
+
+/// Whether two parameter names are recorded under the same name (first letter lower-cased).
+fn same_recorded_name(a: &str, b: &str) -> bool {
+    let (mut a, mut b) = (a.chars(), b.chars());
+    match (a.next(), b.next()) {
+        (Some(x), Some(y)) => x.to_lowercase().eq(y.to_lowercase()) && a.as_str() == b.as_str(),
+        (x, y) => x == y,
+    }
+}
+
+/// `key`'s recorded name (first letter lower-cased) as a JSON string.
+fn write_recorded_name(out: &mut Vec<u8>, key: &str) {
+    // Parameter names are nearly always ASCII letters and digits: nothing to escape or allocate.
+    match key.as_bytes().split_first() {
+        Some((first, rest)) if key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+            out.push(b'"');
+            out.push(first.to_ascii_lowercase());
+            out.extend_from_slice(rest);
+            out.push(b'"');
+        }
+        _ => write_json_str(out, &lower_first(key)),
+    }
+}
+
+/// `s` as a JSON string.
+fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing to a `Vec` cannot fail, and a `str` always serializes.
+    let _ = serde_json::to_writer(out, s);
 }
 
 /// Marks list positions among object keys until [`lists`] turns them into arrays.
@@ -823,8 +871,8 @@ mod tests {
     #[test]
     fn repeated_parameters_record_the_one_executed() {
         let recorded = |pairs: &[(&str, &str)]| -> Value {
-            let raw = request_parameters_raw(&Params::from_pairs(pairs.iter().copied()));
-            serde_json::from_str(raw.as_deref().map_or("null", RawValue::get)).unwrap()
+            let json = request_parameters_json(&Params::from_pairs(pairs.iter().copied()));
+            serde_json::from_str(json.as_deref().unwrap_or("null")).unwrap()
         };
         let flat = [("RoleName", "victim"), ("RoleName", "decoy")];
         assert_eq!(recorded(&flat), json!({"roleName": "victim"}));
@@ -842,9 +890,49 @@ mod tests {
             .map(|i| (format!("K{i}"), i.to_string()))
             .collect();
         let many = Params::from_pairs(many.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let v: Value = serde_json::from_str(request_parameters_raw(&many).unwrap().get()).unwrap();
+        let v: Value = serde_json::from_str(&request_parameters_json(&many).unwrap()).unwrap();
         assert_eq!(v.as_object().map(|m| m.len()), Some(20_000));
         assert_eq!(v["k19999"], "19999");
+    }
+
+    #[test]
+    fn detail_is_the_records_own_fields_as_json() {
+        let info = RequestInfo {
+            request_id: "req-\"1\"",
+            time: Utc::now(),
+            source_ip: "10.0.0.1",
+            user_agent: "cli",
+            region: "us-east-1",
+            service: "iam",
+            action: Cow::Borrowed("GetRole"),
+            read_only: true,
+            account_id: "123456789012",
+        };
+        let params = Params::from_pairs([
+            ("Action", "GetRole"),
+            ("RoleName", "r\"x\\"),
+            ("é-Name", "v"),
+            ("Marker", "m\n"),
+            ("roleName", "decoy"),
+        ]);
+        let caller = Arc::new(Caller::new(&info, None, "AKIA1"));
+        let mut draft = request_event(&info, caller, Some(&params));
+        set_error(&mut draft, "NoSuchEntity", "The role \"r\" cannot be found.");
+        let detail: Value = serde_json::from_str(&draft.detail()).unwrap();
+        assert_eq!(
+            detail,
+            json!({
+                "errorCode": "NoSuchEntity",
+                "errorMessage": "The role \"r\" cannot be found.",
+                "requestParameters": {"roleName": "r\"x\\", "é-Name": "v", "marker": "m\n"},
+                "responseElements": null,
+                "requestID": "req-\"1\"",
+            })
+        );
+        let event = draft.into_event();
+        assert_eq!(event.event_name, "GetRole");
+        assert_eq!(event.event_source, "iam.amazonaws.com");
+        assert!(event.context.is_some_and(|c| c.contains("\"accessKeyId\":\"AKIA1\"")));
     }
 
     #[test]
