@@ -1,8 +1,11 @@
 //! What IAM's handlers share: the Query response envelope, policy-document encoding, tags,
-//! truncation and in-memory paging.
+//! truncation and in-memory paging, and the entities as the generated outputs' structures
+//! (`generated::iam_outputs`).
 
 use crate::context::Call;
 use crate::error::{ApiError, Protocol};
+use crate::generated::iam_outputs as out;
+use crate::output::{Output, Value, non_empty};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rolecall_core::Page;
 use rolecall_core::iam::page;
@@ -31,6 +34,13 @@ pub(crate) fn respond(call: &Call<'_>, body: impl Fn(&mut Xml)) -> String {
     )
 }
 
+/// The response of `call`'s operation carrying its typed output `out`, in the operation's
+/// service's namespace (IAM or STS).
+pub(crate) fn answer(call: &Call<'_>, out: &impl Output) -> String {
+    let ns = call.op.service().protocol().namespace();
+    crate::output::respond(call.op.name(), ns, call.request_id, out)
+}
+
 pub(crate) fn respond_empty(call: &Call<'_>) -> String {
     query_response(
         call.op.name(),
@@ -38,13 +48,6 @@ pub(crate) fn respond_empty(call: &Call<'_>) -> String {
         call.request_id,
         None,
     )
-}
-
-pub(crate) fn tags_xml(x: &mut Xml, tags: &[Tag]) {
-    x.list("Tags", "member", tags, |x, t| {
-        x.leaf("Key", &t.key);
-        x.leaf("Value", &t.value);
-    });
 }
 
 pub(crate) fn truncation<T>(x: &mut Xml, page: &Page<T>) {
@@ -55,15 +58,6 @@ pub(crate) fn truncation<T>(x: &mut Xml, page: &Page<T>) {
             .as_deref()
             .map(rolecall_core::paging::encode_token),
     );
-}
-
-pub(crate) fn boundary_xml(x: &mut Xml, arn: Option<&str>) {
-    if let Some(arn) = arn {
-        x.elem("PermissionsBoundary", |x| {
-            x.leaf("PermissionsBoundaryType", "PermissionsBoundaryPolicy");
-            x.leaf("PermissionsBoundaryArn", arn);
-        });
-    }
 }
 
 /// Pages an in-memory list by a key (markers are the key of the first item not returned).
@@ -99,92 +93,147 @@ pub(crate) fn respond_page<T>(
     })
 }
 
-/// What the shapes of roles, users, groups and instance profiles begin with: `Path`,
-/// `{kind}Name`, `{kind}Id`, `Arn`, `CreateDate`.
-fn named_xml(
-    x: &mut Xml,
-    kind: &str,
-    [path, name, id, arn]: [&str; 4],
-    created: chrono::DateTime<chrono::Utc>,
-) {
-    x.leaf("Path", path);
-    x.leaf(&format!("{kind}Name"), name);
-    x.leaf(&format!("{kind}Id"), id);
-    x.leaf("Arn", arn);
-    x.leaf("CreateDate", iso8601(created));
+/// A list output's `IsTruncated` and `Marker` for `page`.
+pub(crate) fn truncated<T>(page: &Page<T>) -> (Option<bool>, Option<String>) {
+    let marker = page.next.as_deref();
+    (
+        Some(page.next.is_some()),
+        marker.map(rolecall_core::paging::encode_token),
+    )
 }
 
-/// The Role shape. `full` adds what only GetRole/CreateRole return (tags, last used).
-pub(crate) fn role_xml(x: &mut Xml, r: &Role, full: bool) {
-    named_xml(x, "Role", [&r.path, &r.name, &r.id, &r.arn], r.create_date);
-    x.leaf(
-        "AssumeRolePolicyDocument",
-        encode_policy(&r.assume_role_policy_document),
-    );
-    x.leaf_opt("Description", r.description.as_deref());
-    x.leaf("MaxSessionDuration", r.max_session_duration.to_string());
-    if full {
-        boundary_xml(x, r.permissions_boundary.as_deref());
-        if !r.tags.is_empty() {
-            tags_xml(x, &r.tags);
+/// A list operation's output (`outputs::$unit`): `page`'s items, each made an output member by
+/// `$convert`, as `$field`, with `IsTruncated` and `Marker`.
+macro_rules! page_output {
+    ($unit:ident { $field:ident }, $page:expr, $convert:expr) => {{
+        let page = $page;
+        let (is_truncated, marker) = $crate::iam_xml::truncated(&page);
+        let items: Vec<_> = page.items.iter().map($convert).collect();
+        $crate::generated::outputs::$unit {
+            $field: items.into(),
+            is_truncated,
+            marker,
         }
-        x.elem("RoleLastUsed", |_| {});
+    }};
+}
+pub(crate) use page_output;
+
+pub(crate) fn tag(t: &Tag) -> out::Tag {
+    out::Tag {
+        key: t.key.clone(),
+        value: t.value.clone(),
+    }
+}
+
+/// An entity's tags, left out when it has none (as AWS does).
+fn tags(tags: &[Tag]) -> Option<Vec<out::Tag>> {
+    non_empty(tags.iter().map(tag).collect())
+}
+
+fn boundary(arn: Option<&str>) -> Option<out::AttachedPermissionsBoundary> {
+    arn.map(|arn| out::AttachedPermissionsBoundary {
+        permissions_boundary_type: Some("PermissionsBoundaryPolicy".into()),
+        permissions_boundary_arn: Some(arn.into()),
+    })
+}
+
+/// The Role structure. `full` adds what only GetRole/CreateRole return (boundary, tags, last
+/// used).
+pub(crate) fn role(r: &Role, full: bool) -> out::Role {
+    out::Role {
+        path: r.path.clone(),
+        role_name: r.name.clone(),
+        role_id: r.id.clone(),
+        arn: r.arn.clone(),
+        create_date: r.create_date,
+        assume_role_policy_document: Some(encode_policy(&r.assume_role_policy_document)),
+        description: r.description.clone(),
+        max_session_duration: Some(r.max_session_duration.into()),
+        permissions_boundary: boundary(r.permissions_boundary.as_deref()).filter(|_| full),
+        tags: tags(&r.tags).filter(|_| full),
+        role_last_used: full.then(out::RoleLastUsed::default),
+    }
+}
+
+pub(crate) fn role_xml(x: &mut Xml, r: &Role, full: bool) {
+    role(r, full).write(x);
+}
+
+pub(crate) fn profile(p: &InstanceProfile) -> out::InstanceProfile {
+    out::InstanceProfile {
+        path: p.path.clone(),
+        instance_profile_name: p.name.clone(),
+        instance_profile_id: p.id.clone(),
+        arn: p.arn.clone(),
+        create_date: p.create_date,
+        roles: p.roles.iter().map(|r| role(r, false)).collect(),
+        tags: tags(&p.tags),
     }
 }
 
 pub(crate) fn profile_xml(x: &mut Xml, p: &InstanceProfile) {
-    named_xml(
-        x,
-        "InstanceProfile",
-        [&p.path, &p.name, &p.id, &p.arn],
-        p.create_date,
-    );
-    x.list("Roles", "member", &p.roles, |x, r| role_xml(x, r, false));
-    if !p.tags.is_empty() {
-        tags_xml(x, &p.tags);
+    profile(p).write(x);
+}
+
+/// The Policy structure. `full` adds what only GetPolicy/CreatePolicy return (description,
+/// tags).
+pub(crate) fn policy(p: &ManagedPolicy, full: bool) -> out::Policy {
+    out::Policy {
+        policy_name: Some(p.name.clone()),
+        policy_id: Some(p.id.clone()),
+        arn: Some(p.arn.clone()),
+        path: Some(p.path.clone()),
+        default_version_id: Some(p.default_version_id.clone()),
+        attachment_count: Some(p.attachment_count.into()),
+        permissions_boundary_usage_count: Some(0),
+        is_attachable: Some(true),
+        description: p.description.clone().filter(|_| full),
+        create_date: Some(p.create_date),
+        update_date: Some(p.update_date),
+        tags: tags(&p.tags).filter(|_| full),
     }
 }
 
-pub(crate) fn policy_xml(x: &mut Xml, p: &ManagedPolicy, full: bool) {
-    x.leaf("PolicyName", &p.name);
-    x.leaf("PolicyId", &p.id);
-    x.leaf("Arn", &p.arn);
-    x.leaf("Path", &p.path);
-    x.leaf("DefaultVersionId", &p.default_version_id);
-    x.leaf("AttachmentCount", p.attachment_count.to_string());
-    x.leaf("PermissionsBoundaryUsageCount", "0");
-    x.leaf("IsAttachable", "true");
-    if full {
-        x.leaf_opt("Description", p.description.as_deref());
-    }
-    x.leaf("CreateDate", iso8601(p.create_date));
-    x.leaf("UpdateDate", iso8601(p.update_date));
-    if full && !p.tags.is_empty() {
-        tags_xml(x, &p.tags);
+/// A PolicyVersion structure, with its (URL-encoded) document when `with_document`.
+pub(crate) fn version(v: &PolicyVersion, with_document: bool) -> out::PolicyVersion {
+    out::PolicyVersion {
+        document: with_document.then(|| encode_policy(&v.document)),
+        version_id: Some(v.version_id.clone()),
+        is_default_version: Some(v.is_default),
+        create_date: Some(v.create_date),
     }
 }
 
-pub(crate) fn version_xml(x: &mut Xml, v: &PolicyVersion, with_document: bool) {
-    if with_document {
-        x.leaf("Document", encode_policy(&v.document));
+/// The User structure. `full` adds what only GetUser/CreateUser return (boundary, tags).
+pub(crate) fn user(u: &User, full: bool) -> out::User {
+    out::User {
+        path: Some(u.path.clone()),
+        user_name: Some(u.name.clone()),
+        user_id: u.id.clone(),
+        arn: u.arn.clone(),
+        create_date: u.create_date,
+        password_last_used: None,
+        permissions_boundary: boundary(u.permissions_boundary.as_deref()).filter(|_| full),
+        tags: tags(&u.tags).filter(|_| full),
     }
-    x.leaf("VersionId", &v.version_id);
-    x.leaf("IsDefaultVersion", v.is_default.to_string());
-    x.leaf("CreateDate", iso8601(v.create_date));
 }
 
 pub(crate) fn user_xml(x: &mut Xml, u: &User, full: bool) {
-    named_xml(x, "User", [&u.path, &u.name, &u.id, &u.arn], u.create_date);
-    if full {
-        boundary_xml(x, u.permissions_boundary.as_deref());
-        if !u.tags.is_empty() {
-            tags_xml(x, &u.tags);
-        }
+    user(u, full).write(x);
+}
+
+pub(crate) fn group(g: &Group) -> out::Group {
+    out::Group {
+        path: g.path.clone(),
+        group_name: g.name.clone(),
+        group_id: g.id.clone(),
+        arn: g.arn.clone(),
+        create_date: g.create_date,
     }
 }
 
 pub(crate) fn group_xml(x: &mut Xml, g: &Group) {
-    named_xml(x, "Group", [&g.path, &g.name, &g.id, &g.arn], g.create_date);
+    group(g).write(x);
 }
 
 /// An access key's metadata; the root's keys have no user name (and AWS sends none).

@@ -26,7 +26,13 @@ on_entity!(GetGroup, Group(group_name), |call, input| {
     }))
 });
 
-list_by_path!(ListGroups, "group", list_groups, "Groups", group_xml);
+list_by_path!(
+    ListGroups,
+    "group",
+    list_groups,
+    groups,
+    crate::iam_xml::group
+);
 
 on_entity!(
     DeleteGroup,

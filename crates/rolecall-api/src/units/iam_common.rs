@@ -7,7 +7,7 @@ use crate::context::{Api, Call};
 use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
 use crate::generated::iam::Tag;
-use crate::iam_xml::{paged, respond, tags_xml, truncation};
+use crate::iam_xml::paged;
 use crate::principal::PrincipalKind;
 use rolecall_core::Page;
 use rolecall_core::iam::page;
@@ -136,18 +136,13 @@ pub(crate) fn page_in_memory<T>(
     )
 }
 
-/// A ListXTags answer: the entity's `tags`, a page at a time (by key).
-pub(crate) fn tags_response(
-    call: &Call<'_>,
+/// The page of an entity's `tags` a ListXTags input asks for (by key).
+pub(crate) fn tags_page(
     tags: Vec<model::Tag>,
     marker: Option<&str>,
     max_items: Option<i64>,
-) -> Result<String, ApiError> {
-    let page = page_in_memory(tags, marker, max_items, |t| t.key.clone())?;
-    Ok(respond(call, |x| {
-        tags_xml(x, &page.items);
-        truncation(x, &page);
-    }))
+) -> Result<Page<model::Tag>, ApiError> {
+    page_in_memory(tags, marker, max_items, |t| t.key.clone())
 }
 
 /// The optional `keys(|input| ...)` argument of the unit macros: the condition keys the
@@ -165,17 +160,24 @@ macro_rules! input_keys {
 pub(crate) use input_keys;
 
 /// The handler shapes most IAM units take, as a unit macro's last argument instead of
-/// `|call, input| { ... }`: `empty(|iam, input| core_call)`, a core call whose answer has no
-/// result element (a delete, an update), and `elem("Role", write, |iam, input| core_call)`, the
-/// entity core returns written by `write` as one element. `iam` is `call.api.iam`; the core call
-/// is awaited and its error answered.
+/// `|call, input| { ... }`: `empty(|iam, input| core_call)`, a core call answered with the
+/// operation's empty output (a delete, an update), and `output(|found| value, |iam, input|
+/// core_call)`, the operation's output `value` built from what core returns (`found`);
+/// `elem("Role", write, |iam, input| core_call)` writes what core returns as one element by
+/// hand. `iam` is `call.api.iam`; the core call is awaited and its error answered.
 macro_rules! answer {
-    ($call:ident, $input:ident, empty(|$iam:ident, $in:ident| $core:expr)) => {{
+    ($call:ident, $input:ident, $unit:ident, empty(|$iam:ident, $in:ident| $core:expr)) => {{
         let ($iam, $in) = (&$call.api.iam, $input);
         $core.await?;
-        Ok($crate::iam_xml::respond_empty($call))
+        let out = $crate::generated::outputs::$unit::default();
+        Ok($crate::iam_xml::answer($call, &out))
     }};
-    ($call:ident, $input:ident, elem($name:literal, $write:expr, |$iam:ident, $in:ident| $core:expr$(,)?)) => {{
+    ($call:ident, $input:ident, $unit:ident, output(|$found:ident| $out:expr, |$iam:ident, $in:ident| $core:expr$(,)?)) => {{
+        let ($iam, $in) = (&$call.api.iam, $input);
+        let $found = $core.await?;
+        Ok($crate::iam_xml::answer($call, &$out))
+    }};
+    ($call:ident, $input:ident, $unit:ident, elem($name:literal, $write:expr, |$iam:ident, $in:ident| $core:expr$(,)?)) => {{
         let ($iam, $in) = (&$call.api.iam, $input);
         let found = $core.await?;
         Ok($crate::iam_xml::respond($call, |x| {
@@ -192,12 +194,17 @@ pub(crate) use answer;
 macro_rules! on_entity {
     ($unit:ident, $kind:ident($field:ident), $(keys($keys:expr),)? empty($($answer:tt)+)) => {
         $crate::units::iam_common::on_entity!($unit, $kind($field), $(keys($keys),)? |call, input| {
-            $crate::units::iam_common::answer!(call, input, empty($($answer)+))
+            $crate::units::iam_common::answer!(call, input, $unit, empty($($answer)+))
+        });
+    };
+    ($unit:ident, $kind:ident($field:ident), $(keys($keys:expr),)? output($($answer:tt)+)) => {
+        $crate::units::iam_common::on_entity!($unit, $kind($field), $(keys($keys),)? |call, input| {
+            $crate::units::iam_common::answer!(call, input, $unit, output($($answer)+))
         });
     };
     ($unit:ident, $kind:ident($field:ident), $(keys($keys:expr),)? elem($($answer:tt)+)) => {
         $crate::units::iam_common::on_entity!($unit, $kind($field), $(keys($keys),)? |call, input| {
-            $crate::units::iam_common::answer!(call, input, elem($($answer)+))
+            $crate::units::iam_common::answer!(call, input, $unit, elem($($answer)+))
         });
     };
     ($unit:ident, UserOrCaller($field:ident), $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
@@ -242,12 +249,17 @@ pub(crate) use on_entity;
 macro_rules! on_resource {
     ($unit:ident, $resource:expr, $(keys($keys:expr),)? empty($($answer:tt)+)) => {
         $crate::units::iam_common::on_resource!($unit, $resource, $(keys($keys),)? |call, input| {
-            $crate::units::iam_common::answer!(call, input, empty($($answer)+))
+            $crate::units::iam_common::answer!(call, input, $unit, empty($($answer)+))
+        });
+    };
+    ($unit:ident, $resource:expr, $(keys($keys:expr),)? output($($answer:tt)+)) => {
+        $crate::units::iam_common::on_resource!($unit, $resource, $(keys($keys),)? |call, input| {
+            $crate::units::iam_common::answer!(call, input, $unit, output($($answer)+))
         });
     };
     ($unit:ident, $resource:expr, $(keys($keys:expr),)? elem($($answer:tt)+)) => {
         $crate::units::iam_common::on_resource!($unit, $resource, $(keys($keys),)? |call, input| {
-            $crate::units::iam_common::answer!(call, input, elem($($answer)+))
+            $crate::units::iam_common::answer!(call, input, $unit, elem($($answer)+))
         });
     };
     ($unit:ident, $resource:expr, $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
@@ -270,12 +282,17 @@ pub(crate) use on_resource;
 macro_rules! on_policy {
     ($unit:ident, $(keys($keys:expr),)? empty($($answer:tt)+)) => {
         $crate::units::iam_common::on_policy!($unit, $(keys($keys),)? |call, input| {
-            $crate::units::iam_common::answer!(call, input, empty($($answer)+))
+            $crate::units::iam_common::answer!(call, input, $unit, empty($($answer)+))
+        });
+    };
+    ($unit:ident, $(keys($keys:expr),)? output($($answer:tt)+)) => {
+        $crate::units::iam_common::on_policy!($unit, $(keys($keys),)? |call, input| {
+            $crate::units::iam_common::answer!(call, input, $unit, output($($answer)+))
         });
     };
     ($unit:ident, $(keys($keys:expr),)? elem($($answer:tt)+)) => {
         $crate::units::iam_common::on_policy!($unit, $(keys($keys),)? |call, input| {
-            $crate::units::iam_common::answer!(call, input, elem($($answer)+))
+            $crate::units::iam_common::answer!(call, input, $unit, elem($($answer)+))
         });
     };
     ($unit:ident, $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
@@ -323,24 +340,28 @@ macro_rules! tag_units {
             |call, input| {
                 let keys: Vec<&str> = input.tag_keys.iter().map(String::as_str).collect();
                 call.api.iam.$untag(&input.$field, &keys).await?;
-                Ok($crate::iam_xml::respond_empty(call))
+                let out = $crate::generated::outputs::$untag_unit::default();
+                Ok($crate::iam_xml::answer(call, &out))
             }
         );
 
         $crate::units::iam_common::on_entity!($list_unit, $kind($field), |call, input| {
             let entity = call.api.iam.$get(&input.$field).await?;
             let marker = input.marker.as_deref();
-            $crate::units::iam_common::tags_response(call, entity.tags, marker, input.max_items)
+            let page = $crate::units::iam_common::tags_page(entity.tags, marker, input.max_items)?;
+            let out =
+                $crate::iam_xml::page_output!($list_unit { tags }, page, $crate::iam_xml::tag);
+            Ok($crate::iam_xml::answer(call, &out))
         });
     };
 }
 pub(crate) use tag_units;
 
 /// The list of one entity kind under a path prefix (ListRoles, ListUsers, ...): authorized on
-/// the listed path (`arn:aws:iam::ACCOUNT:$arn_kind/`), paged in the store by `$list`, written
-/// as `$element` members by `$write`.
+/// the listed path (`arn:aws:iam::ACCOUNT:$arn_kind/`), paged in the store by `$list`, answered
+/// with the page's items made output members of `$field` by `$convert`.
 macro_rules! list_by_path {
-    ($unit:ident, $arn_kind:literal, $list:ident, $element:literal, $write:expr) => {
+    ($unit:ident, $arn_kind:literal, $list:ident, $field:ident, $convert:expr) => {
         $crate::units::iam_common::on_resource!(
             $unit,
             |call, input| {
@@ -355,7 +376,8 @@ macro_rules! list_by_path {
                     .iam
                     .$list(input.path_prefix.as_deref(), &page)
                     .await?;
-                Ok($crate::iam_xml::respond_page(call, $element, &page, $write))
+                let out = $crate::iam_xml::page_output!($unit { $field }, page, $convert);
+                Ok($crate::iam_xml::answer(call, &out))
             }
         );
     };

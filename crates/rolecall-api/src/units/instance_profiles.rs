@@ -61,8 +61,8 @@ list_by_path!(
     ListInstanceProfiles,
     "instance-profile",
     list_instance_profiles,
-    "InstanceProfiles",
-    profile_xml
+    instance_profiles,
+    crate::iam_xml::profile
 );
 
 on_entity!(

@@ -62,9 +62,9 @@ on_entity!(GetUser, UserOrCaller(user_name), |call, input| {
     }))
 });
 
-list_by_path!(ListUsers, "user", list_users, "Users", |x, u| user_xml(
-    x, u, false
-));
+list_by_path!(ListUsers, "user", list_users, users, |u| {
+    crate::iam_xml::user(u, false)
+});
 
 on_entity!(
     UpdateUser,
