@@ -5,14 +5,14 @@
 use crate::context::Call;
 use crate::error::{ApiError, Protocol};
 use crate::generated::iam_outputs as out;
-use crate::output::{Output, Value, non_empty};
+use crate::output::{Output, non_empty};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rolecall_core::Page;
 use rolecall_core::iam::page;
 use rolecall_core::model::{
     AccessKey, Group, InstanceProfile, ManagedPolicy, PolicyVersion, Role, Tag, User,
 };
-use rolecall_wire::{Xml, iso8601, query_response};
+use rolecall_wire::{Xml, query_response};
 
 /// AWS returns policy documents URL-encoded (RFC 3986: all but unreserved characters).
 const POLICY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -39,15 +39,6 @@ pub(crate) fn respond(call: &Call<'_>, body: impl Fn(&mut Xml)) -> String {
 pub(crate) fn answer(call: &Call<'_>, out: &impl Output) -> String {
     let ns = call.op.service().protocol().namespace();
     crate::output::respond(call.op.name(), ns, call.request_id, out)
-}
-
-pub(crate) fn respond_empty(call: &Call<'_>) -> String {
-    query_response(
-        call.op.name(),
-        Protocol::Iam.namespace(),
-        call.request_id,
-        None,
-    )
 }
 
 pub(crate) fn truncation<T>(x: &mut Xml, page: &Page<T>) {
@@ -77,20 +68,6 @@ pub(crate) fn paged<T>(
     };
     let rest: Vec<T> = items.into_iter().skip(start).take(req.limit + 1).collect();
     Ok(Page::from_overfetch(rest, req.limit, key))
-}
-
-/// A list answer: the page's items as members of `element` (each written by `write`), then
-/// whether the list is truncated.
-pub(crate) fn respond_page<T>(
-    call: &Call<'_>,
-    element: &str,
-    page: &Page<T>,
-    write: impl Fn(&mut Xml, &T),
-) -> String {
-    respond(call, |x| {
-        x.list(element, "member", &page.items, &write);
-        truncation(x, page);
-    })
 }
 
 /// A list output's `IsTruncated` and `Marker` for `page`.
@@ -155,10 +132,6 @@ pub(crate) fn role(r: &Role, full: bool) -> out::Role {
     }
 }
 
-pub(crate) fn role_xml(x: &mut Xml, r: &Role, full: bool) {
-    role(r, full).write(x);
-}
-
 pub(crate) fn profile(p: &InstanceProfile) -> out::InstanceProfile {
     out::InstanceProfile {
         path: p.path.clone(),
@@ -169,10 +142,6 @@ pub(crate) fn profile(p: &InstanceProfile) -> out::InstanceProfile {
         roles: p.roles.iter().map(|r| role(r, false)).collect(),
         tags: tags(&p.tags),
     }
-}
-
-pub(crate) fn profile_xml(x: &mut Xml, p: &InstanceProfile) {
-    profile(p).write(x);
 }
 
 /// The Policy structure. `full` adds what only GetPolicy/CreatePolicy return (description,
@@ -218,10 +187,6 @@ pub(crate) fn user(u: &User, full: bool) -> out::User {
     }
 }
 
-pub(crate) fn user_xml(x: &mut Xml, u: &User, full: bool) {
-    user(u, full).write(x);
-}
-
 pub(crate) fn group(g: &Group) -> out::Group {
     out::Group {
         path: g.path.clone(),
@@ -232,16 +197,12 @@ pub(crate) fn group(g: &Group) -> out::Group {
     }
 }
 
-pub(crate) fn group_xml(x: &mut Xml, g: &Group) {
-    group(g).write(x);
-}
-
 /// An access key's metadata; the root's keys have no user name (and AWS sends none).
-pub(crate) fn key_metadata_xml(x: &mut Xml, k: &AccessKey) {
-    if !k.user_name.is_empty() {
-        x.leaf("UserName", &k.user_name);
+pub(crate) fn key_metadata(k: &AccessKey) -> out::AccessKeyMetadata {
+    out::AccessKeyMetadata {
+        user_name: Some(k.user_name.clone()).filter(|n| !n.is_empty()),
+        access_key_id: Some(k.id.clone()),
+        status: Some(k.status.clone()),
+        create_date: Some(k.create_date),
     }
-    x.leaf("AccessKeyId", &k.id);
-    x.leaf("Status", &k.status);
-    x.leaf("CreateDate", iso8601(k.create_date));
 }

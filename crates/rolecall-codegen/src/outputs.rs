@@ -8,8 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 /// Members the model marks required that AWS leaves out of some answers, generated as optional:
-/// the root's `User` (GetUser without a name) has no path and no name.
-const SOMETIMES_ABSENT: &[(&str, &str)] = &[("User", "Path"), ("User", "UserName")];
+/// the root's `User` (GetUser without a name) has no path and no name, the root's own access
+/// keys no user name.
+const SOMETIMES_ABSENT: &[(&str, &str)] = &[
+    ("User", "Path"),
+    ("User", "UserName"),
+    ("AccessKey", "UserName"),
+];
 
 /// One service's output structures.
 pub(crate) struct Outputs<'m> {

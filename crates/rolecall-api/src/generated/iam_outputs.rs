@@ -110,7 +110,7 @@ outputs! {
     ListUserTagsOutput = ListRoleTagsOutput;
     /// The `AccessKey` structure.
     AccessKey {
-        user_name: text("UserName") required, access_key_id: text("AccessKeyId") required,
+        user_name: text("UserName"), access_key_id: text("AccessKeyId") required,
         status: text("Status") required, secret_access_key: text("SecretAccessKey") required,
         create_date: date("CreateDate"),
     }

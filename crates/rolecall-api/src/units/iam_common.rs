@@ -400,7 +400,7 @@ macro_rules! owner_policies {
             })
         );
     };
-    ($kind:ident($field:ident, $element:literal), units [
+    ($kind:ident($field:ident), units [
         $put:ident,
         $get:ident,
         $list:ident,
@@ -410,7 +410,7 @@ macro_rules! owner_policies {
         $list_attached:ident$(,)?
     ]) => {
         use rolecall_core::OwnerKind;
-        use $crate::iam_xml::{encode_policy, respond, respond_page};
+        use $crate::iam_xml::{answer, encode_policy, page_output};
         use $crate::units::iam_common::{on_entity, page_of};
 
         on_entity!(
@@ -427,11 +427,12 @@ macro_rules! owner_policies {
             let (owner, name, doc) = iam
                 .get_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_name)
                 .await?;
-            Ok(respond(call, |x| {
-                x.leaf($element, &owner);
-                x.leaf("PolicyName", &name);
-                x.leaf("PolicyDocument", encode_policy(&doc));
-            }))
+            let out = $crate::generated::outputs::$get {
+                $field: owner,
+                policy_name: name,
+                policy_document: encode_policy(&doc),
+            };
+            Ok(answer(call, &out))
         });
 
         on_entity!($list, $kind($field), |call, input| {
@@ -441,10 +442,7 @@ macro_rules! owner_policies {
                 .iam
                 .list_owner_policies(OwnerKind::$kind, &input.$field, &page)
                 .await?;
-            // List members of strings are bare text in the Query protocol.
-            Ok(respond_page(call, "PolicyNames", &page, |x, n| {
-                x.leaf_text(n);
-            }))
+            Ok(answer(call, &page_output!($list { policy_names }, page, String::clone)))
         });
 
         on_entity!(
@@ -466,10 +464,13 @@ macro_rules! owner_policies {
                 .iam
                 .list_attached_owner_policies(OwnerKind::$kind, &input.$field, prefix, &page)
                 .await?;
-            Ok(respond_page(call, "AttachedPolicies", &page, |x, p| {
-                x.leaf("PolicyName", &p.name);
-                x.leaf("PolicyArn", &p.arn);
-            }))
+            let out = page_output!($list_attached { attached_policies }, page, |p| {
+                $crate::generated::iam_outputs::AttachedPolicy {
+                    policy_name: Some(p.name.clone()),
+                    policy_arn: Some(p.arn.clone()),
+                }
+            });
+            Ok(answer(call, &out))
         });
     };
 }

@@ -3,7 +3,8 @@
 //! ARN; creation also with `iam:AWSServiceName`.
 
 use crate::authz::{self, key};
-use crate::iam_xml::{respond, role_xml};
+use crate::generated::outputs;
+use crate::iam_xml::{answer, role};
 use crate::units::iam_common::{on_entity, on_resource};
 use rolecall_core::service_linked::{name_for, path_of, task_role};
 
@@ -15,9 +16,10 @@ on_resource!(
         authz::with_path(call.api, "role", Some(&path_of(service)), &name)
     },
     keys(|input| vec![key("iam:AWSServiceName", &input.aws_service_name)]),
-    elem(
-        "Role",
-        |x, role| role_xml(x, role, true),
+    output(
+        |created| outputs::CreateServiceLinkedRole {
+            role: Some(role(&created, true))
+        },
         |iam, input| {
             iam.create_service_linked_role(
                 &input.aws_service_name,
@@ -34,9 +36,10 @@ on_entity!(DeleteServiceLinkedRole, Role(role_name), |call, input| {
         .iam
         .delete_service_linked_role(&input.role_name)
         .await?;
-    Ok(respond(call, |x| {
-        x.leaf("DeletionTaskId", &task);
-    }))
+    let out = outputs::DeleteServiceLinkedRole {
+        deletion_task_id: task,
+    };
+    Ok(answer(call, &out))
 });
 
 on_resource!(
@@ -51,8 +54,10 @@ on_resource!(
             .iam
             .service_linked_role_deletion_status(&input.deletion_task_id)
             .await?;
-        Ok(respond(call, |x| {
-            x.leaf("Status", status);
-        }))
+        let out = outputs::GetServiceLinkedRoleDeletionStatus {
+            status: status.into(),
+            reason: None,
+        };
+        Ok(answer(call, &out))
     }
 );

@@ -1,13 +1,14 @@
 //! The user family: create, read, list, update, delete, tag, and permissions boundaries.
 
 use crate::authz;
-use crate::iam_xml::{respond, user_xml};
+use crate::generated::iam_outputs::User;
+use crate::generated::outputs;
+use crate::iam_xml::{answer, user};
 use crate::principal::PrincipalKind;
 use crate::units::iam_common::{
     boundary_key, boundary_units, list_by_path, model_tags, on_entity, on_resource, tag_keys_of,
     tag_units, user_or_caller,
 };
-use rolecall_wire::iso8601;
 
 on_resource!(
     CreateUser,
@@ -17,9 +18,10 @@ on_resource!(
         keys.extend(tag_keys_of(&input.tags));
         keys
     }),
-    elem(
-        "User",
-        |x, u| user_xml(x, u, true),
+    output(
+        |created| outputs::CreateUser {
+            user: Some(user(&created, true))
+        },
         |iam, input| {
             iam.create_user(
                 &input.user_name,
@@ -44,27 +46,28 @@ on_entity!(GetUser, UserOrCaller(user_name), |call, input| {
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
             .map(|t| t.with_timezone(&chrono::Utc))
             .unwrap_or(chrono::DateTime::UNIX_EPOCH);
-        return Ok(respond(call, |x| {
-            x.elem("User", |x| {
-                x.leaf("UserId", &p.user_id);
-                x.leaf("Arn", &p.arn);
-                x.leaf("CreateDate", iso8601(created));
-            });
-        }));
+        let root = User {
+            user_id: p.user_id.clone(),
+            arn: p.arn.clone(),
+            create_date: created,
+            ..User::default()
+        };
+        return Ok(answer(call, &outputs::GetUser { user: root }));
     }
     let u = call
         .api
         .iam
         .get_user(user_or_caller(call, &input.user_name)?)
         .await?;
-    Ok(respond(call, |x| {
-        x.elem("User", |x| user_xml(x, &u, true));
-    }))
+    Ok(answer(
+        call,
+        &outputs::GetUser {
+            user: user(&u, true),
+        },
+    ))
 });
 
-list_by_path!(ListUsers, "user", list_users, users, |u| {
-    crate::iam_xml::user(u, false)
-});
+list_by_path!(ListUsers, "user", list_users, users, |u| { user(u, false) });
 
 on_entity!(
     UpdateUser,
