@@ -3,7 +3,7 @@
 //! (`generated::iam_outputs`).
 
 use crate::context::Call;
-use crate::error::{ApiError, Protocol};
+use crate::error::ApiError;
 use crate::generated::iam_outputs as out;
 use crate::output::{Output, non_empty};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -12,7 +12,6 @@ use rolecall_core::iam::page;
 use rolecall_core::model::{
     AccessKey, Group, InstanceProfile, ManagedPolicy, PolicyVersion, Role, Tag, User,
 };
-use rolecall_wire::{Xml, query_response};
 
 /// AWS returns policy documents URL-encoded (RFC 3986: all but unreserved characters).
 const POLICY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -25,30 +24,11 @@ pub(crate) fn encode_policy(doc: &str) -> String {
     utf8_percent_encode(doc, POLICY_ENCODE).to_string()
 }
 
-pub(crate) fn respond(call: &Call<'_>, body: impl Fn(&mut Xml)) -> String {
-    query_response(
-        call.op.name(),
-        Protocol::Iam.namespace(),
-        call.request_id,
-        Some(&body),
-    )
-}
-
 /// The response of `call`'s operation carrying its typed output `out`, in the operation's
 /// service's namespace (IAM or STS).
 pub(crate) fn answer(call: &Call<'_>, out: &impl Output) -> String {
     let ns = call.op.service().protocol().namespace();
     crate::output::respond(call.op.name(), ns, call.request_id, out)
-}
-
-pub(crate) fn truncation<T>(x: &mut Xml, page: &Page<T>) {
-    x.leaf("IsTruncated", page.next.is_some().to_string());
-    x.leaf_opt(
-        "Marker",
-        page.next
-            .as_deref()
-            .map(rolecall_core::paging::encode_token),
-    );
 }
 
 /// Pages an in-memory list by a key (markers are the key of the first item not returned).

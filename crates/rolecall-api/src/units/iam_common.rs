@@ -162,9 +162,8 @@ pub(crate) use input_keys;
 /// The handler shapes most IAM units take, as a unit macro's last argument instead of
 /// `|call, input| { ... }`: `empty(|iam, input| core_call)`, a core call answered with the
 /// operation's empty output (a delete, an update), and `output(|found| value, |iam, input|
-/// core_call)`, the operation's output `value` built from what core returns (`found`);
-/// `elem("Role", write, |iam, input| core_call)` writes what core returns as one element by
-/// hand. `iam` is `call.api.iam`; the core call is awaited and its error answered.
+/// core_call)`, the operation's output `value` built from what core returns (`found`). `iam`
+/// is `call.api.iam`; the core call is awaited and its error answered.
 macro_rules! answer {
     ($call:ident, $input:ident, $unit:ident, empty(|$iam:ident, $in:ident| $core:expr)) => {{
         let ($iam, $in) = (&$call.api.iam, $input);
@@ -177,20 +176,13 @@ macro_rules! answer {
         let $found = $core.await?;
         Ok($crate::iam_xml::answer($call, &$out))
     }};
-    ($call:ident, $input:ident, $unit:ident, elem($name:literal, $write:expr, |$iam:ident, $in:ident| $core:expr$(,)?)) => {{
-        let ($iam, $in) = (&$call.api.iam, $input);
-        let found = $core.await?;
-        Ok($crate::iam_xml::respond($call, |x| {
-            x.elem($name, |x| ($write)(x, &found));
-        }))
-    }};
 }
 pub(crate) use answer;
 
 /// A unit acting on one named IAM entity: resolves `Target::of(Kind::$kind, input.$field)`
 /// (`UserOrCaller(user_name)`: the calling user when the name is omitted), checks `iam:$unit`
 /// on it with the input's keys (`keys(|input| ...)`, optional) plus its resource tags. The
-/// handler is `|call, input| { ... }` or a shape of `answer!` (`empty(...)`, `elem(...)`).
+/// handler is `|call, input| { ... }` or a shape of `answer!` (`empty(...)`, `output(...)`).
 macro_rules! on_entity {
     ($unit:ident, $kind:ident($field:ident), $(keys($keys:expr),)? empty($($answer:tt)+)) => {
         $crate::units::iam_common::on_entity!($unit, $kind($field), $(keys($keys),)? |call, input| {
@@ -200,11 +192,6 @@ macro_rules! on_entity {
     ($unit:ident, $kind:ident($field:ident), $(keys($keys:expr),)? output($($answer:tt)+)) => {
         $crate::units::iam_common::on_entity!($unit, $kind($field), $(keys($keys),)? |call, input| {
             $crate::units::iam_common::answer!(call, input, $unit, output($($answer)+))
-        });
-    };
-    ($unit:ident, $kind:ident($field:ident), $(keys($keys:expr),)? elem($($answer:tt)+)) => {
-        $crate::units::iam_common::on_entity!($unit, $kind($field), $(keys($keys),)? |call, input| {
-            $crate::units::iam_common::answer!(call, input, $unit, elem($($answer)+))
         });
     };
     ($unit:ident, UserOrCaller($field:ident), $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
@@ -257,11 +244,6 @@ macro_rules! on_resource {
             $crate::units::iam_common::answer!(call, input, $unit, output($($answer)+))
         });
     };
-    ($unit:ident, $resource:expr, $(keys($keys:expr),)? elem($($answer:tt)+)) => {
-        $crate::units::iam_common::on_resource!($unit, $resource, $(keys($keys),)? |call, input| {
-            $crate::units::iam_common::answer!(call, input, $unit, elem($($answer)+))
-        });
-    };
     ($unit:ident, $resource:expr, $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
         $crate::units::unit!(
             $unit,
@@ -288,11 +270,6 @@ macro_rules! on_policy {
     ($unit:ident, $(keys($keys:expr),)? output($($answer:tt)+)) => {
         $crate::units::iam_common::on_policy!($unit, $(keys($keys),)? |call, input| {
             $crate::units::iam_common::answer!(call, input, $unit, output($($answer)+))
-        });
-    };
-    ($unit:ident, $(keys($keys:expr),)? elem($($answer:tt)+)) => {
-        $crate::units::iam_common::on_policy!($unit, $(keys($keys),)? |call, input| {
-            $crate::units::iam_common::answer!(call, input, $unit, elem($($answer)+))
         });
     };
     ($unit:ident, $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
