@@ -186,3 +186,52 @@ pub(crate) fn key_metadata(k: &AccessKey) -> out::AccessKeyMetadata {
         create_date: Some(k.create_date),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Value;
+    use rolecall_core::model::IamEntity;
+
+    fn written(v: &impl Value) -> String {
+        let mut x = rolecall_wire::Xml::new();
+        v.write(&mut x);
+        x.finish()
+            .split_once('\n')
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default()
+    }
+
+    /// A role as GetRole writes it: the model's member order, absent members left out, the
+    /// boundary and an empty RoleLastUsed only in the full form, no Tags element without tags.
+    #[test]
+    fn a_role_in_awss_order_and_form() {
+        let r = Role {
+            entity: IamEntity {
+                id: "AROAEXAMPLE".into(),
+                name: "r".into(),
+                path: "/".into(),
+                arn: "arn:aws:iam::123456789012:role/r".into(),
+                create_date: chrono::DateTime::UNIX_EPOCH,
+            },
+            assume_role_policy_document: "{\"a\": 1}".into(),
+            description: None,
+            max_session_duration: 3600,
+            tags: vec![],
+            permissions_boundary: Some("arn:aws:iam::aws:policy/B".into()),
+        };
+        let head = "<Path>/</Path><RoleName>r</RoleName><RoleId>AROAEXAMPLE</RoleId>\
+            <Arn>arn:aws:iam::123456789012:role/r</Arn><CreateDate>1970-01-01T00:00:00Z</CreateDate>\
+            <AssumeRolePolicyDocument>%7B%22a%22%3A%201%7D</AssumeRolePolicyDocument>\
+            <MaxSessionDuration>3600</MaxSessionDuration>";
+        assert_eq!(written(&role(&r, false)), head);
+        assert_eq!(
+            written(&role(&r, true)),
+            format!(
+                "{head}<PermissionsBoundary><PermissionsBoundaryType>PermissionsBoundaryPolicy\
+                 </PermissionsBoundaryType><PermissionsBoundaryArn>arn:aws:iam::aws:policy/B\
+                 </PermissionsBoundaryArn></PermissionsBoundary><RoleLastUsed></RoleLastUsed>"
+            )
+        );
+    }
+}
