@@ -18,7 +18,7 @@ use rolecall_policy::{Policy, PolicyKind, policy_size};
 fn credentials(c: &SessionCredentials) -> Option<Credentials> {
     Some(Credentials {
         access_key_id: c.claims.access_key_id.clone(),
-        secret_access_key: c.secret_access_key.to_string(),
+        secret_access_key: c.secret_access_key.clone(),
         session_token: c.session_token.clone(),
         expiration: DateTime::<Utc>::from_timestamp(c.claims.expires_at, 0).unwrap_or_default(),
     })

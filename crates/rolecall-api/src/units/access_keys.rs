@@ -29,7 +29,7 @@ on_entity!(CreateAccessKey, UserOrCaller(user_name), |call, input| {
         user_name: Some(k.user_name).filter(|n| !n.is_empty()),
         access_key_id: k.id,
         status: k.status,
-        secret_access_key: secret.to_string(),
+        secret_access_key: secret,
         create_date: Some(k.create_date),
     };
     Ok(answer(call, &outputs::CreateAccessKey { access_key }))
