@@ -935,6 +935,16 @@ def test_password_sign_in_is_throttled_per_user_name_and_per_address(throttled_s
     assert len(_attempts_until_throttled(s, "127.0.0.1", [alice] * 10, "wrong-Pass-1")) >= 3
     status, page = _password_attempt(s, "127.0.0.1", alice.upper(), "Sekr1t-Pass!")
     assert status == 429 and TOO_MANY in page
+    # Throttled attempts are in the audit trail as failed ConsoleLogins (the user not looked up,
+    # so hidden as for an unknown one), beside the refused ones.
+    def throttled():
+        return [r for r in _console_logins(s) if r.get("errorMessage") == "Too many sign-in attempts"]
+
+    eventually(lambda: len(throttled()) >= 2, "throttled ConsoleLogin events")
+    for r in throttled():
+        assert r["responseElements"]["ConsoleLogin"] == "Failure" and r["sourceIPAddress"] == "127.0.0.1"
+        assert r["userIdentity"]["userName"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
+    assert len([r for r in _console_logins(s) if r.get("errorMessage") == "Failed authentication"]) >= 3
     # ... while alice herself, from another address, is not locked out (a session, 303).
     assert _password_attempt(s, "127.0.0.2", alice, "Sekr1t-Pass!")[0] == 303
     # An address's burst over many user names, then 429 for any name from it...

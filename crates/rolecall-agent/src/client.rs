@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use rolecall_core::DynClock;
 use rolecall_core::model::{GroupIdentifier, Instance, InstanceState, MetadataOptions, Tag};
 use rolecall_imds::{
-    CredentialKey, CredentialParts, Delivery, InstanceView, Issued, ProfileView, RoleView,
+    CredentialKey, CredentialParts, Delivery, InstanceView, Issued, IssuedFor, ProfileView,
+    RoleView,
 };
 use rolecall_wire::xml_read::{self as xml, Node};
 use std::collections::HashMap;
@@ -430,9 +431,11 @@ fn credential(account_id: &str, view: &InstanceView, c: &Node) -> Result<Option<
         return Ok(None);
     };
     Ok(Some(Issued::from_parts(&CredentialParts {
-        account_id,
-        role_id: &role.id,
-        association_id: &view.association_id,
+        issued_for: IssuedFor {
+            account_id,
+            role_id: &role.id,
+            association_id: &view.association_id,
+        },
         access_key_id: req(c, "AccessKeyId")?,
         secret_access_key: req(c, "SecretAccessKey")?,
         session_token: req(c, "Token")?,

@@ -2,7 +2,7 @@
 
 use crate::Agent;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,12 +12,9 @@ use tokio::net::TcpListener;
 const HEALTHY_WITHIN: Duration = Duration::from_secs(10);
 
 async fn metrics() -> Response {
-    let mut resp = rolecall_core::metrics::metrics().render().into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-    );
-    resp
+    let page = rolecall_core::metrics::metrics().render();
+    let content_type = rolecall_core::metrics::CONTENT_TYPE;
+    ([(header::CONTENT_TYPE, content_type)], page).into_response()
 }
 
 /// 200 while the control plane answers; 503 (still serving cached credentials) when it has not

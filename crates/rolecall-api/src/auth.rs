@@ -11,7 +11,8 @@ use crate::principal::{Principal, PrincipalKind};
 pub use crate::service::Service;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
-use rolecall_core::EntityKind;
+use rolecall_core::model::User;
+use rolecall_core::{EntityKind, Principals};
 use rolecall_sigv4::{ServiceFlavor, SigV4Error, SigningKey};
 use rolecall_wire::Params;
 
@@ -229,7 +230,12 @@ async fn user_key(api: &Api, access_key_id: &str) -> Option<Credentials> {
     if key.status != "Active" {
         return None;
     }
-    let user = api.iam.store().get_user(&key.user_name).await.ok()??;
+    let user = api
+        .iam
+        .store()
+        .get_principal::<User>(&key.user_name)
+        .await
+        .ok()??;
     let secret = rolecall_core::iam_principals::open_secret(&api.keyring, &key)?;
     let creds = Credentials {
         access_key_id: key.id,

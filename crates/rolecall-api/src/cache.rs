@@ -325,6 +325,13 @@ mod tests {
         }
     }
 
+    /// An empty cache, and the epoch a load starting now reads at.
+    fn empty_cache() -> (PolicyCache, u64) {
+        let cache = PolicyCache::default();
+        let epoch = cache.epoch();
+        (cache, epoch)
+    }
+
     /// Caches user `id` (key `user:<id in lower case>`), a member of group G, as loaded at `epoch`.
     fn put_user(cache: &PolicyCache, id: &str, epoch: u64) {
         let deps = [
@@ -337,8 +344,7 @@ mod tests {
 
     #[test]
     fn a_change_drops_only_what_depends_on_it() {
-        let cache = PolicyCache::default();
-        let e = cache.epoch();
+        let (cache, e) = empty_cache();
         put_user(&cache, "A", e);
         put_user(&cache, "B", e);
         cache.invalidate(&[change(EntityKind::User, "A")]);
@@ -352,8 +358,7 @@ mod tests {
 
     #[test]
     fn a_load_raced_by_a_change_to_what_it_read_is_not_kept() {
-        let cache = PolicyCache::default();
-        let before = cache.epoch();
+        let (cache, before) = empty_cache();
         cache.invalidate(&[change(EntityKind::User, "A")]);
         put_user(&cache, "A", before);
         assert!(cache.principal("user:a").is_none());
@@ -365,8 +370,7 @@ mod tests {
 
     #[test]
     fn any_dependency_is_dropped_by_every_change_of_its_kind() {
-        let cache = PolicyCache::default();
-        let e = cache.epoch();
+        let (cache, e) = empty_cache();
         let missing = [(EntityKind::Role, ANY.to_string())];
         cache.put_entity(Kind::Role, "r".into(), None, &missing, e);
         assert!(cache.entity(Kind::Role, "r").is_some());
@@ -381,8 +385,7 @@ mod tests {
 
     #[test]
     fn a_clear_refuses_every_earlier_load() {
-        let cache = PolicyCache::default();
-        let before = cache.epoch();
+        let (cache, before) = empty_cache();
         cache.clear();
         put_user(&cache, "A", before);
         assert!(cache.principal("user:a").is_none());

@@ -6,6 +6,7 @@ use crate::context::Api;
 use crate::generated::Operation;
 use crate::principal::Principal;
 use crate::units::testing;
+use rolecall_core::Principals;
 use rolecall_wire::Params;
 
 const ALLOW_GET_ROLE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetRole","Resource":"*"}]}"#;
@@ -26,7 +27,13 @@ async fn user(api: &Api, name: &str) -> Principal {
         ("PolicyDocument", ALLOW_GET_ROLE),
     ];
     write(api, Operation::PutUserPolicy, &policy).await;
-    let user = api.iam.store().get_user(name).await.unwrap().unwrap();
+    let user = api
+        .iam
+        .store()
+        .get_principal::<rolecall_core::model::User>(name)
+        .await
+        .unwrap()
+        .unwrap();
     Principal::user(&user)
 }
 

@@ -9,6 +9,8 @@ use crate::error::ApiError;
 use crate::keys::AuthMode;
 use crate::principal::Principal;
 use crate::service::Service;
+use rolecall_core::Principals;
+use rolecall_core::model::User;
 use rolecall_wire::Params;
 use std::net::IpAddr;
 use subtle::ConstantTimeEq;
@@ -133,43 +135,74 @@ pub async fn sign_in_with_password(
         }
     };
     if api.audit.is_on() {
-        let (user, success) = match &outcome {
+        let (user, failure) = match &outcome {
             PasswordSignIn::SignedIn(p) | PasswordSignIn::ResetRequired(p) => {
-                (Some(p.clone()), true)
+                (Some(p.clone()), None)
             }
             PasswordSignIn::Refused => (
                 api.iam
                     .store()
-                    .get_user(user_name)
+                    .get_principal::<User>(user_name)
                     .await
                     .ok()
                     .flatten()
                     .map(|u| Principal::user(&u)),
-                false,
+                Some(FAILED_AUTHENTICATION),
             ),
         };
-        let request_id = rolecall_crypto::request_id();
-        let peer = origin
-            .source_ip
-            .map(|ip| ip.to_string())
-            .unwrap_or_default();
-        let envelope = crate::server::Envelope {
-            request_id: &request_id,
-            peer: &peer,
-            user_agent,
-            started,
-        };
-        let info = envelope.info(api, "signin", "ConsoleLogin", false);
-        let event = crate::audit::record::console_login(&info, user.as_ref(), success);
-        api.audit.append(event).await;
+        record_console_login(api, origin, user_agent, started, user, failure).await;
     }
     outcome
+}
+
+/// CloudTrail's `errorMessage` for a refused console password.
+const FAILED_AUTHENTICATION: &str = "Failed authentication";
+
+/// Records a console password attempt refused before it was checked (too many attempts from
+/// its address or for its user name) as a failed `ConsoleLogin`; the user is not looked up
+/// (an attacker's flood costs no reads) and stays hidden, as for an unknown user.
+pub async fn sign_in_throttled(api: &Api, origin: Origin, user_agent: &str) {
+    if api.audit.is_on() {
+        let started = api.clock.now();
+        let failure = Some("Too many sign-in attempts");
+        record_console_login(api, origin, user_agent, started, None, failure).await;
+    }
+}
+
+/// Records a console sign-in (`failure`: its errorMessage) as CloudTrail's `ConsoleLogin`.
+async fn record_console_login(
+    api: &Api,
+    origin: Origin,
+    user_agent: &str,
+    started: chrono::DateTime<chrono::Utc>,
+    user: Option<Principal>,
+    failure: Option<&str>,
+) {
+    let request_id = rolecall_crypto::request_id();
+    let peer = origin
+        .source_ip
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
+    let envelope = crate::server::Envelope {
+        request_id: &request_id,
+        peer: &peer,
+        user_agent,
+        started,
+    };
+    let info = envelope.info(api, "signin", "ConsoleLogin", false);
+    let event = crate::audit::record::console_login(&info, user.as_ref(), failure);
+    api.audit.append(event).await;
 }
 
 /// The IAM user of a console password session, again: it must still exist with the same id
 /// (not deleted and re-created) and still have its login profile.
 pub async fn password_user(api: &Api, user_name: &str, user_id: &str) -> Option<Principal> {
-    let user = api.iam.store().get_user(user_name).await.ok()??;
+    let user = api
+        .iam
+        .store()
+        .get_principal::<User>(user_name)
+        .await
+        .ok()??;
     if user.id != user_id {
         return None;
     }

@@ -40,7 +40,8 @@ pub use audit::Audit;
 pub use cache::PolicyCache;
 pub use context::{Api, ApiConfig};
 pub use in_process::{
-    Origin, PasswordSignIn, invoke, password_user, principal_of, sign_in, sign_in_with_password,
+    Origin, PasswordSignIn, invoke, password_user, principal_of, sign_in, sign_in_throttled,
+    sign_in_with_password,
 };
 pub use keys::{AuthMode, Credentials, KeyStore};
 pub use principal::{Principal, PrincipalKind};

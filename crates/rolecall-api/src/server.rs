@@ -192,8 +192,8 @@ impl Envelope<'_> {
     pub(crate) fn info<'a>(
         &'a self,
         api: &'a Api,
-        service: &'a str,
-        action: &'a str,
+        service: &'static str,
+        action: impl Into<std::borrow::Cow<'static, str>>,
         read_only: bool,
     ) -> audit::record::RequestInfo<'a> {
         audit::record::RequestInfo {
@@ -203,7 +203,7 @@ impl Envelope<'_> {
             user_agent: self.user_agent,
             region: &api.config.region,
             service,
-            action,
+            action: action.into(),
             read_only,
             account_id: api.iam.account_id(),
         }
@@ -256,15 +256,21 @@ pub(crate) async fn execute(
             }
         }
     };
-    let (result, event) = if api.audit.is_on() {
+    let event = api.audit.is_on().then(|| {
         let read_only = op.is_none_or(Operation::is_read_only);
-        let info = r.envelope.info(api, service.name(), action, read_only);
-        let event =
-            audit::record::request_event(&info, Some(r.principal), r.access_key_id, Some(r.params));
-        let (result, outcome) = rolecall_core::audit::with_pending(event, run).await;
-        (result, Some(outcome))
-    } else {
-        (run.await, None)
+        // The server's own name for an operation it knows (not a copy of the client's).
+        let name: std::borrow::Cow<'static, str> =
+            op.map_or_else(|| action.to_string().into(), |op| op.name().into());
+        let info = r.envelope.info(api, service.name(), name, read_only);
+        api.audit
+            .request_event(&info, Some(r.principal), r.access_key_id, Some(r.params))
+    });
+    let (result, event) = match event.flatten() {
+        Some(event) => {
+            let (result, outcome) = rolecall_core::audit::with_pending(event, run).await;
+            (result, Some(outcome))
+        }
+        None => (run.await, None),
     };
     if result.is_ok() && op.is_some_and(|op| !op.is_read_only()) {
         changes::publish(api).await;
@@ -362,14 +368,11 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
     };
     let Some(action) = action else {
         let err = ApiError::missing_action();
-        if api.audit.is_on() {
-            let info = envelope.info(&api, service.name(), "unknown", true);
-            let mut event = audit::record::request_event(
-                &info,
-                Some(&principal),
-                &access_key_id,
-                Some(&params),
-            );
+        let info = envelope.info(&api, service.name(), "unknown", true);
+        if let Some(mut event) =
+            api.audit
+                .request_event(&info, Some(&principal), &access_key_id, Some(&params))
+        {
             audit::record::set_error(&mut event, &err.code, &err.message);
             api.audit.append_request(event).await;
         }
@@ -553,7 +556,8 @@ async fn audit_unauthenticated(
         name,
         op.is_none_or(Operation::is_read_only),
     );
-    let mut event = audit::record::request_event(&info, None, &key, recorded);
-    audit::record::set_error(&mut event, &err.code, &err.message);
-    api.audit.append_request(event).await;
+    if let Some(mut event) = api.audit.request_event(&info, None, &key, recorded) {
+        audit::record::set_error(&mut event, &err.code, &err.message);
+        api.audit.append_request(event).await;
+    }
 }

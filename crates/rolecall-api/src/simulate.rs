@@ -23,8 +23,9 @@ use crate::input::violation;
 use crate::params::Args;
 use crate::principal::Principal;
 use base64::Engine;
+use rolecall_core::Principals;
 use rolecall_core::authz::IdentityPolicies;
-use rolecall_core::model::Tag;
+use rolecall_core::model::{Group, Role, Tag, User};
 use rolecall_core::simulation::{Request, SimResult, Source, Subject, simulate};
 use rolecall_policy::{ContextKeys, Policy, PolicyKind, split_arn};
 
@@ -304,7 +305,7 @@ async fn caller_subject(
     arn: &str,
 ) -> Result<(rolecall_policy::Principal, ContextKeys), ApiError> {
     let name = arn.rsplit('/').next().unwrap_or(arn);
-    let stored = call.api.iam.store().get_user(name).await?;
+    let stored = call.api.iam.store().get_principal::<User>(name).await?;
     let keys = match stored {
         Some(u) if u.arn == arn => keys_for(call, &Principal::user(&u), &u.arn, &u.tags, &[]),
         _ => {
@@ -369,7 +370,11 @@ async fn principal_subject(
     let same = |stored: &str| stored.eq_ignore_ascii_case(arn);
     let (policies, principal, keys): (IdentityPolicies, _, _) = match kind {
         "user" => {
-            let Some(u) = store.get_user(name).await?.filter(|u| same(&u.arn)) else {
+            let Some(u) = store
+                .get_principal::<User>(name)
+                .await?
+                .filter(|u| same(&u.arn))
+            else {
                 return Err(no_such_entity(arn));
             };
             let policies = iam.user_identity_policies(&u).await?;
@@ -381,7 +386,11 @@ async fn principal_subject(
             )
         }
         "role" => {
-            let Some(r) = store.get_role(name).await?.filter(|r| same(&r.arn)) else {
+            let Some(r) = store
+                .get_principal::<Role>(name)
+                .await?
+                .filter(|r| same(&r.arn))
+            else {
                 return Err(no_such_entity(arn));
             };
             let policies = iam.role_identity_policies(&r).await?;
@@ -397,7 +406,11 @@ async fn principal_subject(
             )
         }
         _ => {
-            let Some(g) = store.get_group(name).await?.filter(|g| same(&g.arn)) else {
+            let Some(g) = store
+                .get_principal::<Group>(name)
+                .await?
+                .filter(|g| same(&g.arn))
+            else {
                 return Err(no_such_entity(arn));
             };
             let policies = iam.group_identity_policies(&g).await?;

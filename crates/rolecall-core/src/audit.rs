@@ -214,15 +214,15 @@ pub use rolecall_crypto::time_of_id;
 /// An event under construction while its request runs: what a committing write records
 /// ([`Draft::seal`]). The API's drafts hold the record typed and serialize it once.
 pub trait Draft: Send + 'static {
-    /// The event as it stands now.
-    fn seal(&self) -> AuditEvent;
+    /// The event as it stands now (its id made now, and kept for its completion).
+    fn seal(&mut self) -> AuditEvent;
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any>;
 }
 
 /// A finished event is its own draft (tests, and events recorded as they are).
 impl Draft for AuditEvent {
-    fn seal(&self) -> AuditEvent {
+    fn seal(&mut self) -> AuditEvent {
         self.clone()
     }
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
@@ -306,7 +306,7 @@ pub fn take_pending() -> Option<AuditEvent> {
             if p.recorded {
                 return None;
             }
-            let e = p.draft.as_ref()?.seal();
+            let e = p.draft.as_mut()?.seal();
             p.recorded = true;
             Some(e)
         })

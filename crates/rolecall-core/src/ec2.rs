@@ -204,34 +204,66 @@ pub fn wildcard_match(pattern: &str, value: &str) -> bool {
     rolecall_policy::glob_match(pattern, value)
 }
 
-pub fn page_size(
-    max_results: Option<i64>,
-    has_ids: bool,
-    next_token: Option<&str>,
-) -> Result<PageRequest> {
-    if has_ids && max_results.is_some() {
-        return Err(Error::InvalidParameterCombination(
-            "The parameter instancesSet cannot be used with the parameter maxResults".into(),
-        ));
+/// What an EC2 Describe* request asks for: the ids it names (none: all), its filters, and its
+/// paging members; each Describe* reads them as EC2 does.
+#[derive(Debug, Clone, Default)]
+pub struct DescribeRequest {
+    pub ids: Vec<String>,
+    pub filters: Vec<Filter>,
+    pub paging: Paging,
+}
+
+impl DescribeRequest {
+    /// The page asked for (the first, of the default size, when none). `ids_exclude_max`: the
+    /// Describe* refuses MaxResults together with ids.
+    pub fn page(&self, ids_exclude_max: bool) -> Result<PageRequest> {
+        self.paging.page(ids_exclude_max && !self.ids.is_empty())
     }
-    let limit = match max_results {
-        None => 1000,
-        Some(n) if (5..=1000).contains(&n) => n as usize,
-        Some(n) => {
-            return Err(Error::InvalidParameterValue(format!(
-                "Value ( {n} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000."
-            )));
+
+    /// As [`page`](Self::page) when the request pages (MaxResults or NextToken); EC2 answers in
+    /// one page otherwise.
+    pub fn page_if_asked(&self, ids_exclude_max: bool) -> Result<Option<PageRequest>> {
+        if self.paging.max_results.is_none() && self.paging.next_token.is_none() {
+            return Ok(None);
         }
-    };
-    let from = match next_token {
-        Some(t) => Some(crate::paging::decode_token(t).ok_or_else(|| {
-            Error::InvalidParameterValue(format!(
-                "Value ( {t} ) for parameter NextToken is invalid. The token is invalid."
-            ))
-        })?),
-        None => None,
-    };
-    Ok(PageRequest { from, limit })
+        self.page(ids_exclude_max).map(Some)
+    }
+}
+
+/// A Describe* request's paging members as sent (`MaxResults`, `NextToken`).
+#[derive(Debug, Clone, Default)]
+pub struct Paging {
+    pub max_results: Option<i64>,
+    pub next_token: Option<String>,
+}
+
+impl Paging {
+    /// The page asked for; `has_ids`: the request names ids, so may not give MaxResults.
+    pub fn page(&self, has_ids: bool) -> Result<PageRequest> {
+        if has_ids && self.max_results.is_some() {
+            return Err(Error::InvalidParameterCombination(
+                "The parameter instancesSet cannot be used with the parameter maxResults".into(),
+            ));
+        }
+        let limit = match self.max_results {
+            None => 1000,
+            Some(n) if (5..=1000).contains(&n) => n as usize,
+            Some(n) => {
+                return Err(Error::InvalidParameterValue(format!(
+                    "Value ( {n} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000."
+                )));
+            }
+        };
+        let from = match &self.next_token {
+            Some(t) => Some(crate::paging::decode_token(t).ok_or_else(|| {
+                Error::InvalidParameterValue(format!(
+                    "Value ( {t} ) for parameter NextToken is invalid. The token is invalid."
+                ))
+            })?),
+            None => None,
+        };
+        Ok(PageRequest { from, limit })
+    }
 }
 
 fn not_found_instances(missing: &[String]) -> Error {
@@ -620,15 +652,13 @@ impl Ec2 {
 
     pub async fn describe_instances(
         &self,
-        ids: &[String],
-        filters: &[Filter],
-        max_results: Option<i64>,
-        next_token: Option<&str>,
+        req: &DescribeRequest,
     ) -> Result<(Vec<(Instance, Option<Association>)>, Option<String>)> {
-        let page = self
-            .instances_page(ids, filters, max_results, next_token)
+        let page = self.instances_page(req).await?;
+        let rows = self
+            .store
+            .query_instances(&req.ids, &req.filters, &page)
             .await?;
-        let rows = self.store.query_instances(ids, filters, &page).await?;
         let page = crate::Page::from_overfetch(rows, page.limit, |(i, _)| i.id.clone());
         Ok((page.items, page.next))
     }
@@ -636,29 +666,22 @@ impl Ec2 {
     /// [`describe_instances`](Self::describe_instances) as the stored documents, unparsed.
     pub async fn describe_instance_docs(
         &self,
-        ids: &[String],
-        filters: &[Filter],
-        max_results: Option<i64>,
-        next_token: Option<&str>,
+        req: &DescribeRequest,
     ) -> Result<(Vec<crate::InstanceDoc>, Option<String>)> {
-        let page = self
-            .instances_page(ids, filters, max_results, next_token)
+        let page = self.instances_page(req).await?;
+        let rows = self
+            .store
+            .query_instance_docs(&req.ids, &req.filters, &page)
             .await?;
-        let rows = self.store.query_instance_docs(ids, filters, &page).await?;
         let page = crate::Page::from_overfetch(rows, page.limit, |d| d.id.clone());
         Ok((page.items, page.next))
     }
 
     /// The page of instances a DescribeInstances asks for, its parameters checked.
-    async fn instances_page(
-        &self,
-        ids: &[String],
-        filters: &[Filter],
-        max_results: Option<i64>,
-        next_token: Option<&str>,
-    ) -> Result<PageRequest> {
-        let page = page_size(max_results, !ids.is_empty(), next_token)?;
-        for f in filters {
+    async fn instances_page(&self, req: &DescribeRequest) -> Result<PageRequest> {
+        let page = req.page(true)?;
+        let ids = &req.ids;
+        for f in &req.filters {
             check_instance_filter(&f.name)?;
         }
         // By id: every id must exist (NotFound before any filtering), and the token is not used.
@@ -821,10 +844,9 @@ impl Ec2 {
         name: Option<&str>,
         arn: Option<&str>,
     ) -> Result<Association> {
-        let inst = self.existing_instance(instance_id).await?;
-        check_associable(&inst)?;
+        let instance = self.existing_instance(instance_id).await;
         let profile = self.iam.resolve_instance_profile(name, arn).await;
-        self.associate_resolved(Ok(inst), profile).await
+        self.associate_resolved(instance, profile).await
     }
 
     /// Associates `profile` with `instance`, both resolved by the caller (who authorized on
@@ -857,10 +879,9 @@ impl Ec2 {
         name: Option<&str>,
         arn: Option<&str>,
     ) -> Result<Association> {
-        let old = self.existing_association(association_id).await?;
-        check_replaceable(&old)?;
+        let old = self.existing_association(association_id).await;
         let profile = self.iam.resolve_instance_profile(name, arn).await;
-        self.replace_resolved(Ok(old), profile).await
+        self.replace_resolved(old, profile).await
     }
 
     /// Replaces the active association `old` by one with `profile`, both resolved by the caller.
@@ -904,13 +925,11 @@ impl Ec2 {
 
     pub async fn describe_iam_instance_profile_associations(
         &self,
-        ids: &[String],
-        filters: &[Filter],
-        max_results: Option<i64>,
-        next_token: Option<&str>,
+        req: &DescribeRequest,
     ) -> Result<(Vec<Association>, Option<String>)> {
-        let page = page_size(max_results, false, next_token)?;
-        if !ids.is_empty() && max_results.is_some() {
+        let page = req.page(false)?;
+        let (ids, filters) = (&req.ids, &req.filters);
+        if !ids.is_empty() && req.paging.max_results.is_some() {
             return Err(Error::InvalidParameterCombination(
                 "The parameter associationIds cannot be used with the parameter maxResults".into(),
             ));
@@ -938,7 +957,14 @@ impl Ec2 {
         let include_ended = !ids.is_empty() || filters.iter().any(|f| f.name == "state");
         let rows = self
             .store
-            .query_associations(ids, filters, include_ended, &page)
+            .query_associations(
+                &AssociationQuery {
+                    ids,
+                    filters,
+                    include_ended,
+                },
+                &page,
+            )
             .await?;
         let page = crate::Page::from_overfetch(rows, page.limit, |a| a.id.clone());
         Ok((page.items, page.next))
@@ -1005,8 +1031,9 @@ mod tests {
 
     #[test]
     fn ids() {
-        assert!(check_instance_id("i-1234567890abcdef0").is_ok());
-        assert!(check_instance_id("i-12345678").is_ok());
+        for id in ["i-1234567890abcdef0", "i-12345678"] {
+            assert!(check_instance_id(id).is_ok(), "{id}");
+        }
         assert!(matches!(
             check_instance_id("i-xyz"),
             Err(Error::InvalidInstanceIdMalformed(_))

@@ -2,7 +2,7 @@
 //! never stored), the account's own images (RegisterImage; rows of the network table, their
 //! names unique through its `default_key`), and a catalogue of common instance types.
 
-use crate::ec2::{Ec2, Filter};
+use crate::ec2::{DescribeRequest, Ec2, Filter};
 use crate::ec2_network::{any_match, check_id, invalid_filter, page, tag_filter};
 use crate::model::{Image, NetworkItem, NetworkResource};
 use crate::{Error, PageRequest, Result, StoreError, Taken};
@@ -239,11 +239,11 @@ impl Ec2 {
 
     pub async fn describe_images(
         &self,
-        ids: &[String],
+        req: &DescribeRequest,
         owners: &[String],
-        filters: &[Filter],
-        page_req: Option<&PageRequest>,
     ) -> Result<(Vec<Image>, Option<String>)> {
+        let page_req = req.page_if_asked(true)?;
+        let (ids, filters) = (&req.ids, &req.filters);
         for id in ids {
             check_image_id(id)?;
         }
@@ -274,7 +274,7 @@ impl Ec2 {
                 out.push(i);
             }
         }
-        Ok(page_of(out, |i| &i.id, page_req))
+        Ok(page_of(out, |i| &i.id, page_req.as_ref()))
     }
 
     /// Registers an image in the account; its name must be new there.
@@ -354,12 +354,13 @@ impl Ec2 {
         }
     }
 
+    /// DescribeInstanceTypes: the request's ids are instance type names.
     pub fn describe_instance_types(
         &self,
-        names: &[String],
-        filters: &[Filter],
-        page_req: Option<&PageRequest>,
+        req: &DescribeRequest,
     ) -> Result<(Vec<InstanceTypeInfo>, Option<String>)> {
+        let page_req = req.page_if_asked(true)?;
+        let (names, filters) = (&req.ids, &req.filters);
         let unknown: Vec<&str> = names
             .iter()
             .filter(|n| instance_type(n).is_none())
@@ -383,7 +384,7 @@ impl Ec2 {
                 out.push(t.clone());
             }
         }
-        Ok(page_of(out, |t| t.name, page_req))
+        Ok(page_of(out, |t| t.name, page_req.as_ref()))
     }
 
     /// In strict mode, a launch's image must exist and its instance type be one rolecall knows

@@ -3,7 +3,7 @@
 //! otherwise one subnet spanning the VPC in the first zone) and the VPC's `default` security
 //! group, created once on first use. Where a launch goes (subnet, VPC, zone, groups).
 
-use crate::ec2::{Ec2, Filter, wildcard_match};
+use crate::ec2::{DescribeRequest, Ec2, Filter, wildcard_match};
 use crate::model::*;
 use crate::{Error, Result, StoreError, Taken};
 use ipnet::Ipv4Net;
@@ -368,24 +368,20 @@ impl Ec2 {
     /// every filter matches, paged by id when asked.
     pub async fn describe_network<T: Described>(
         &self,
-        ids: &[String],
-        filters: &[Filter],
-        page_req: Option<&crate::PageRequest>,
+        req: &DescribeRequest,
     ) -> Result<(Vec<T>, Option<String>)> {
         self.default_network().await?;
-        let all = self.existing_items::<T>(ids).await?;
-        self.described(all, ids, filters, page_req)
+        let all = self.existing_items::<T>(&req.ids).await?;
+        self.described(all, req)
     }
 
     pub async fn describe_security_groups(
         &self,
-        ids: &[String],
+        req: &DescribeRequest,
         names: &[String],
-        filters: &[Filter],
-        page_req: Option<&crate::PageRequest>,
     ) -> Result<(Vec<SecurityGroup>, Option<String>)> {
         let (default_vpc, _, _) = self.default_network().await?;
-        let all = self.existing_items::<SecurityGroup>(ids).await?;
+        let all = self.existing_items::<SecurityGroup>(&req.ids).await?;
         // Names are looked up in the default VPC, as EC2 does for GroupName.N.
         let named = |g: &SecurityGroup| names.contains(&g.group_name) && g.vpc_id == default_vpc.id;
         if let Some(missing) = names.iter().find(|n| {
@@ -398,7 +394,7 @@ impl Ec2 {
             )));
         }
         let chosen = all.into_iter().filter(|g| names.is_empty() || named(g));
-        self.described(chosen, ids, filters, page_req)
+        self.described(chosen, req)
     }
 
     /// Every item of kind `T`, once each of `ids` is found well formed and existing (else the
@@ -417,15 +413,15 @@ impl Ec2 {
         }
     }
 
-    /// What a Describe call answers of `items`: those `ids` name (all when none) that every
-    /// filter matches, paged by id when asked.
+    /// What a Describe call answers of `items`: those the request's ids name (all when none)
+    /// that every filter matches, paged by id when asked (MaxResults allowed with ids).
     fn described<T: Described>(
         &self,
         items: impl IntoIterator<Item = T>,
-        ids: &[String],
-        filters: &[Filter],
-        page_req: Option<&crate::PageRequest>,
+        req: &DescribeRequest,
     ) -> Result<(Vec<T>, Option<String>)> {
+        let page_req = req.page_if_asked(false)?;
+        let (ids, filters) = (&req.ids, &req.filters);
         let owner = self.iam.account_id();
         let mut out = Vec::new();
         for item in items {
@@ -440,7 +436,7 @@ impl Ec2 {
                 out.push(item);
             }
         }
-        Ok(match page_req {
+        Ok(match &page_req {
             Some(p) => page(out, |i| i.id(), p),
             None => (out, None),
         })

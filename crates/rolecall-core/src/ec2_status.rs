@@ -1,9 +1,9 @@
 //! DescribeInstanceStatus (chosen in the database) and instance attributes.
 
-use crate::ec2::{Ec2, Filter, check_instance_id};
+use crate::ec2::{DescribeRequest, Ec2, check_instance_id};
 use crate::ec2_network::check_group_id;
 use crate::model::*;
-use crate::{Error, PageRequest, Result};
+use crate::{Error, Result};
 
 /// An instance's status checks: instances that run pass them; others have none.
 pub fn status_of(i: &Instance) -> &'static str {
@@ -41,11 +41,11 @@ impl Ec2 {
     /// (running instances only unless `include_all`), one page.
     pub async fn describe_instance_status(
         &self,
-        ids: &[String],
-        filters: &[Filter],
+        req: &DescribeRequest,
         include_all: bool,
-        page: PageRequest,
     ) -> Result<(Vec<Instance>, Option<String>)> {
+        let page = req.page(true)?;
+        let (ids, filters) = (&req.ids, &req.filters);
         for id in ids {
             check_instance_id(id)?;
         }

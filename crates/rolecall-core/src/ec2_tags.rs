@@ -1,10 +1,10 @@
 //! EC2 tags: CreateTags, DeleteTags and DescribeTags over instances, VPCs, subnets, security
 //! groups, and images by id (not modelled: any well-formed `ami-` id, as RunInstances takes). DescribeTags filters in the database.
 
-use crate::ec2::{Ec2, Filter, check_instance_id, wildcard_match};
+use crate::ec2::{DescribeRequest, Ec2, check_instance_id, wildcard_match};
 use crate::ec2_network::{check_group_id, check_subnet_id, check_vpc_id, well_formed};
 use crate::model::*;
-use crate::{Error, PageRequest, Result};
+use crate::{Error, Result};
 
 /// The resource type EC2 names for a resource id, by its prefix; InvalidID for others.
 pub fn resource_type(id: &str) -> Result<&'static str> {
@@ -113,12 +113,13 @@ impl Ec2 {
         Ok(self.store.remove_tags(&targets, tags).await?)
     }
 
-    /// A page of tags chosen by the filters in the database.
+    /// A page of tags chosen by the filters in the database (DescribeTags names no ids).
     pub async fn describe_tags(
         &self,
-        filters: &[Filter],
-        page: PageRequest,
+        req: &DescribeRequest,
     ) -> Result<(Vec<ResourceTag>, Option<String>)> {
+        let page = req.page(false)?;
+        let filters = &req.filters;
         let mut q = TagQuery::default();
         let mut count = 0;
         for f in filters {

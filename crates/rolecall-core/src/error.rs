@@ -7,12 +7,14 @@ use std::sync::Arc;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     // IAM
+    /// An entity that does not exist (its message is AWS's for that entity).
     #[error("{0}")]
-    NoSuchEntity(String),
+    NoSuchEntity(crate::store_error::Missing),
     #[error("{0}")]
     EntityAlreadyExists(String),
+    /// Something still refers to the entity (its message is AWS's for that dependent).
     #[error("{0}")]
-    DeleteConflict(String),
+    DeleteConflict(crate::store_error::Dependents),
     #[error("{0}")]
     LimitExceeded(String),
     #[error("{0}")]

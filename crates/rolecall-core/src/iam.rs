@@ -2,7 +2,10 @@
 
 use crate::model::*;
 use crate::validate;
-use crate::{DynClock, DynStore, Error, OwnerKind, Page, PageRequest, Result, SystemClock};
+use crate::{
+    DynClock, DynStore, Error, Missing, OwnerKind, Page, PageRequest, Principals, Result,
+    SystemClock,
+};
 use rolecall_crypto::{IdPrefix, aws_unique_id};
 use std::sync::Arc;
 
@@ -94,7 +97,7 @@ pub struct Iam {
 }
 
 pub(crate) fn no_such_policy(arn: &str) -> Error {
-    Error::NoSuchEntity(format!("Policy {arn} does not exist or is not attachable."))
+    Error::NoSuchEntity(Missing::AttachablePolicy(arn.into()))
 }
 
 /// The page a `Marker` / `MaxItems` pair asks for; a marker this server did not issue is
@@ -185,7 +188,7 @@ impl Iam {
         edit: impl FnOnce(&mut Role) -> Result<()> + Send + 'static,
     ) -> Result<Role> {
         validate::role_name(name)?;
-        Ok(self.store.modify_role(name, Box::new(edit)).await?)
+        Ok(self.store.modify_principal(name, Box::new(edit)).await?)
     }
 
     // ----- roles -----
@@ -213,7 +216,7 @@ impl Iam {
                 None => None,
             },
         };
-        self.store.insert_role(&role).await?;
+        self.store.insert_principal(&role).await?;
         Ok(role)
     }
 
@@ -256,10 +259,10 @@ impl Iam {
 
     pub async fn delete_role(&self, name: &str) -> Result<()> {
         validate::role_name(name)?;
-        if let Some(role) = self.store.get_role(name).await? {
+        if let Some(role) = self.store.get_principal::<Role>(name).await? {
             crate::service_linked::refuse_change(&role)?;
         }
-        Ok(self.store.delete_role(name).await?)
+        Ok(self.store.delete_principal(OwnerKind::Role, name).await?)
     }
 
     // ----- inline role policies (kept by owner, see `iam_principals`) -----
@@ -328,7 +331,7 @@ impl Iam {
         self.store
             .get_policy(arn)
             .await?
-            .ok_or_else(|| Error::NoSuchEntity(format!("Policy {arn} was not found.")))
+            .ok_or_else(|| Error::NoSuchEntity(Missing::Policy(arn.into())))
     }
 
     pub async fn list_policies(
@@ -378,7 +381,14 @@ impl Iam {
         check_policy(document, DocumentKind::Managed)?;
         Ok(self
             .store
-            .insert_policy_version(arn, document, set_default, self.now())
+            .insert_policy_version(
+                arn,
+                NewPolicyVersion {
+                    document,
+                    set_default,
+                    create_date: self.now(),
+                },
+            )
             .await?)
     }
 
@@ -393,17 +403,24 @@ impl Iam {
         Ok(())
     }
 
-    pub async fn get_policy_version(&self, arn: &str, version_id: &str) -> Result<PolicyVersion> {
+    /// Checks the form of a policy ARN and a version id, then that the policy exists (an unknown
+    /// policy is reported before an unknown version).
+    async fn check_version_of_policy(&self, arn: &str, version_id: &str) -> Result<()> {
         Self::check_policy_arn(arn)?;
         Self::check_version_id(version_id)?;
-        self.get_policy(arn).await?;
+        self.get_policy(arn).await.map(drop)
+    }
+
+    pub async fn get_policy_version(&self, arn: &str, version_id: &str) -> Result<PolicyVersion> {
+        self.check_version_of_policy(arn, version_id).await?;
         self.store
             .get_policy_version(arn, version_id)
             .await?
             .ok_or_else(|| {
-                Error::NoSuchEntity(format!(
-                    "Policy {arn} version {version_id} does not exist or is not attachable."
-                ))
+                Error::NoSuchEntity(Missing::PolicyVersion {
+                    arn: arn.into(),
+                    version_id: version_id.into(),
+                })
             })
     }
 
@@ -413,16 +430,12 @@ impl Iam {
     }
 
     pub async fn delete_policy_version(&self, arn: &str, version_id: &str) -> Result<()> {
-        Self::check_policy_arn(arn)?;
-        Self::check_version_id(version_id)?;
-        self.get_policy(arn).await?;
+        self.check_version_of_policy(arn, version_id).await?;
         Ok(self.store.delete_policy_version(arn, version_id).await?)
     }
 
     pub async fn set_default_policy_version(&self, arn: &str, version_id: &str) -> Result<()> {
-        Self::check_policy_arn(arn)?;
-        Self::check_version_id(version_id)?;
-        self.get_policy(arn).await?;
+        self.check_version_of_policy(arn, version_id).await?;
         Ok(self
             .store
             .set_default_policy_version(arn, version_id, self.now())

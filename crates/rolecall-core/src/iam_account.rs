@@ -4,7 +4,7 @@
 use crate::iam::Iam;
 use crate::model::{ManagedPolicy, PolicyEntity, Tag};
 use crate::validate;
-use crate::{Error, OwnerKind, Page, PageRequest, Result};
+use crate::{Error, Missing, OwnerKind, Page, PageRequest, Result};
 
 /// Where the account's alias is kept (deployment metadata; empty = none).
 const ALIAS_META: &str = "account_alias";
@@ -66,9 +66,7 @@ impl Iam {
     pub async fn delete_account_alias(&self, alias: &str) -> Result<()> {
         check_alias(alias)?;
         if self.account_alias().await?.as_deref() != Some(alias) {
-            return Err(Error::NoSuchEntity(format!(
-                "The account alias {alias} cannot be found."
-            )));
+            return Err(Error::NoSuchEntity(Missing::AccountAlias(alias.into())));
         }
         Ok(self.store().set_meta(ALIAS_META, "").await?)
     }
@@ -109,9 +107,7 @@ impl Iam {
             .await
             .map(drop)
             .map_err(|e| match e {
-                crate::StoreError::NotFound(_) => {
-                    Error::NoSuchEntity(format!("Policy {arn} was not found."))
-                }
+                crate::StoreError::NotFound(_) => Error::NoSuchEntity(Missing::Policy(arn.into())),
                 other => other.into(),
             })
     }

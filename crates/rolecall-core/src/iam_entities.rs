@@ -7,16 +7,20 @@ use crate::iam::Iam;
 use crate::iam_principals::{group_name, user_name};
 use crate::model::*;
 use crate::validate;
-use crate::{Missing, Page, PageRequest, Result, StoreError};
+use crate::{Missing, Page, PageRequest, Principals, Result, StoreError};
 
-/// One row per kind: `Kind { name check, what is missing, store getter, store lister }`; each
-/// row makes the `Iam` methods named after the store's (`get_role`, `list_roles`, ...).
+/// One row per kind: `Kind { name check, what is missing, getter: store getter, lister: store
+/// lister }`; each row makes the `Iam` getter and lister (`get_role`, `list_roles`, ...).
 macro_rules! named_entities {
-    ($($entity:ident { $check:path, $missing:path, $get:ident, $list:ident })*) => {
+    ($($entity:ident {
+        $check:path, $missing:path,
+        $get:ident: $sget:ident $(::<$gt:ty>)?,
+        $list:ident: $slist:ident $(::<$lt:ty>)?
+    })*) => {
         impl Iam {$(
             pub async fn $get(&self, name: &str) -> Result<$entity> {
                 $check(name)?;
-                match self.store().$get(name).await? {
+                match self.store().$sget $(::<$gt>)? (name).await? {
                     Some(found) => Ok(found),
                     None => Err(StoreError::NotFound($missing(name.into())).into()),
                 }
@@ -30,7 +34,7 @@ macro_rules! named_entities {
             ) -> Result<Page<$entity>> {
                 let prefix = path_prefix.unwrap_or("/");
                 validate::path_prefix(prefix)?;
-                let items = self.store().$list(prefix, page).await?;
+                let items = self.store().$slist $(::<$lt>)? (prefix, page).await?;
                 Ok(Page::by_name(items, page))
             }
         )*}
@@ -59,25 +63,36 @@ related_entities! {
 }
 
 named_entities! {
-    Role { validate::role_name, Missing::Role, get_role, list_roles }
-    User { user_name, Missing::User, get_user, list_users }
-    Group { group_name, Missing::Group, get_group, list_groups }
+    Role {
+        validate::role_name, Missing::Role,
+        get_role: get_principal::<Role>, list_roles: list_principals::<Role>
+    }
+    User {
+        user_name, Missing::User,
+        get_user: get_principal::<User>, list_users: list_principals::<User>
+    }
+    Group {
+        group_name, Missing::Group,
+        get_group: get_principal::<Group>, list_groups: list_principals::<Group>
+    }
     InstanceProfile {
         validate::instance_profile_name, Missing::InstanceProfile,
-        get_instance_profile, list_instance_profiles
+        get_instance_profile: get_instance_profile, list_instance_profiles: list_instance_profiles
     }
 }
 
 /// One row per kind: `Kind { name check, store editor, tag method, untag method }`. Tags merge
 /// as [`validate::merge_tags`] says; untagging drops the keys given (any case).
 macro_rules! tagged_entities {
-    ($($entity:ident { $check:path, $modify:ident, $tag:ident, $untag:ident })*) => {
+    ($($entity:ident {
+        $check:path, $modify:ident $(::<$mt:ty>)?, $tag:ident, $untag:ident
+    })*) => {
         impl Iam {$(
             pub async fn $tag(&self, name: &str, tags: Vec<Tag>) -> Result<()> {
                 validate::tags(&tags)?;
                 $check(name)?;
                 let edit = move |e: &mut $entity| validate::merge_tags(&mut e.tags, tags);
-                self.store().$modify(name, Box::new(edit)).await?;
+                self.store().$modify $(::<$mt>)? (name, Box::new(edit)).await?;
                 Ok(())
             }
 
@@ -88,7 +103,7 @@ macro_rules! tagged_entities {
                     e.tags.retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
                     Ok(())
                 };
-                self.store().$modify(name, Box::new(edit)).await?;
+                self.store().$modify $(::<$mt>)? (name, Box::new(edit)).await?;
                 Ok(())
             }
         )*}
@@ -96,8 +111,8 @@ macro_rules! tagged_entities {
 }
 
 tagged_entities! {
-    Role { validate::role_name, modify_role, tag_role, untag_role }
-    User { user_name, modify_user, tag_user, untag_user }
+    Role { validate::role_name, modify_principal::<Role>, tag_role, untag_role }
+    User { user_name, modify_principal::<User>, tag_user, untag_user }
     InstanceProfile {
         validate::instance_profile_name, modify_instance_profile,
         tag_instance_profile, untag_instance_profile

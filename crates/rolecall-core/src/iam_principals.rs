@@ -3,7 +3,7 @@
 use crate::iam::{DocumentKind, Iam, check_policy, no_such_policy};
 use crate::model::*;
 use crate::validate;
-use crate::{Error, Missing, Owner, OwnerKind, Page, PageRequest, Result, StoreError};
+use crate::{Error, Missing, Owner, OwnerKind, Page, PageRequest, Principals, Result, StoreError};
 use rolecall_crypto::{IdPrefix, KeyRing, access_key_id_for, secret_access_key};
 
 /// Associated data binding a sealed access-key secret to its key id.
@@ -70,7 +70,7 @@ impl Iam {
             tags,
             permissions_boundary,
         };
-        self.store().insert_user(&user).await?;
+        self.store().insert_principal(&user).await?;
         Ok(user)
     }
 
@@ -81,7 +81,7 @@ impl Iam {
     ) -> Result<()> {
         user_name(name)?;
         self.store()
-            .modify_user(name, Box::new(edit))
+            .modify_principal(name, Box::new(edit))
             .await
             .map(drop)
             .map_err(Error::from)
@@ -117,7 +117,7 @@ impl Iam {
     pub async fn delete_user(&self, name: &str) -> Result<()> {
         user_name(name)?;
         // The login profile is counted in the delete's transaction (first, as AWS reports it).
-        Ok(self.store().delete_user(name).await?)
+        Ok(self.store().delete_principal(OwnerKind::User, name).await?)
     }
 
     // ----- access keys -----
@@ -195,7 +195,7 @@ impl Iam {
         let group = Group {
             entity: self.new_entity(IdPrefix::Group, "group", path, name),
         };
-        self.store().insert_group(&group).await?;
+        self.store().insert_principal(&group).await?;
         Ok(group)
     }
 
@@ -205,7 +205,10 @@ impl Iam {
 
     pub async fn delete_group(&self, name: &str) -> Result<()> {
         group_name(name)?;
-        Ok(self.store().delete_group(name).await?)
+        Ok(self
+            .store()
+            .delete_principal(OwnerKind::Group, name)
+            .await?)
     }
 
     pub async fn add_user_to_group(&self, group: &str, user: &str) -> Result<()> {
@@ -365,8 +368,8 @@ impl Iam {
 }
 
 fn no_such_inline_policy(kind: OwnerKind, policy_name: &str) -> Error {
-    Error::NoSuchEntity(format!(
-        "The {} policy with name {policy_name} cannot be found.",
-        kind.name()
-    ))
+    Error::NoSuchEntity(Missing::InlinePolicy {
+        owner: kind,
+        name: policy_name.into(),
+    })
 }

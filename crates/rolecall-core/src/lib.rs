@@ -36,7 +36,7 @@ pub mod validate;
 pub use clock::{Clock, DynClock, ManualClock, SystemClock};
 pub use error::{Error, InternalError, Result};
 pub use paging::{Page, PageRequest};
-pub use principal_store::PrincipalStore;
+pub use principal_store::{PrincipalEntity, PrincipalStore, Principals, StoredPrincipal};
 pub use store::{
     Change, ChangeListener, ChangesSince, DynStore, Edit, EntityKind, InstanceDoc, Store,
 };

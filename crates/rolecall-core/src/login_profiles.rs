@@ -148,11 +148,11 @@ fn render<T: Serialize>(value: &T, what: &str) -> Result<String> {
 }
 
 fn no_such_profile(user: &str) -> Error {
-    Error::NoSuchEntity(format!("Login Profile for User {user} cannot be found."))
+    Error::NoSuchEntity(Missing::LoginProfile(user.into()))
 }
 
 fn no_such_policy() -> Error {
-    Error::NoSuchEntity("The Password Policy with domain name ACCOUNT cannot be found.".into())
+    Error::NoSuchEntity(Missing::PasswordPolicy)
 }
 
 /// The outcome of a console password check.

@@ -7,8 +7,11 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 use std::sync::LazyLock;
+
+/// The media type of [`Metrics::render`]'s text, for the `Content-Type` of a `/metrics` page.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ApiLabels {
@@ -59,92 +62,89 @@ fn buckets() -> impl Iterator<Item = f64> {
     prometheus_client::metrics::histogram::exponential_buckets(0.000_025, 2.0, 18)
 }
 
+/// Registers `metric` under `name` and returns it: the registry holds a handle to the same
+/// metric, which the caller keeps to update.
+fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Metrics {
     fn new() -> Metrics {
         let mut registry = Registry::with_prefix("rolecall");
-        let api_requests = Family::<ApiLabels, Counter>::default();
-        registry.register(
-            "api_requests",
-            "API requests by service, action and HTTP status",
-            api_requests.clone(),
-        );
-        let api_latency = Histogram::new(buckets());
-        registry.register(
-            "api_request_duration_seconds",
-            "API request latency",
-            api_latency.clone(),
-        );
-        let api_refusals = Family::<RefusalLabels, Counter>::default();
-        registry.register(
-            "api_refusals",
-            "API requests refused by authorization, by service, action and error code",
-            api_refusals.clone(),
-        );
-        let audit_dropped = Counter::default();
-        registry.register(
-            "audit_events_dropped",
-            "Audit events that could not be stored (queue full for IMDS, or a storage error)",
-            audit_dropped.clone(),
-        );
-        let imds_requests = Family::<ImdsLabels, Counter>::default();
-        registry.register(
-            "imds_requests",
-            "IMDS requests by path class and HTTP status",
-            imds_requests.clone(),
-        );
-        let imds_latency = Histogram::new(buckets());
-        registry.register(
-            "imds_request_duration_seconds",
-            "IMDS request latency",
-            imds_latency.clone(),
-        );
-        let imds_credentials = Family::<CredentialLabels, Counter>::default();
-        registry.register(
-            "imds_credentials",
-            "Instance credentials served from the cache or minted",
-            imds_credentials.clone(),
-        );
-        let imds_refresh_failures = Counter::default();
-        registry.register(
-            "imds_refresh_failures",
-            "Failed refreshes of the IMDS view (reloads, agent fetches)",
-            imds_refresh_failures.clone(),
-        );
-        let imds_instances = Gauge::default();
-        registry.register(
-            "imds_instances",
-            "Running instances the IMDS view holds",
-            imds_instances.clone(),
-        );
-        let directory_full_reloads = Counter::default();
-        registry.register(
-            "directory_full_reloads",
-            "Full reloads of the IMDS directory (at start, and when the change feed was pruned past it)",
-            directory_full_reloads.clone(),
-        );
-        let directory_entries_rebuilt = Counter::default();
-        registry.register(
-            "directory_entries_rebuilt",
-            "IMDS directory entries rebuilt by applying changes from the change feed",
-            directory_entries_rebuilt.clone(),
-        );
+        let r = &mut registry;
         Metrics {
+            api_requests: registered(
+                r,
+                "api_requests",
+                "API requests by service, action and HTTP status",
+                Family::default(),
+            ),
+            api_latency: registered(
+                r,
+                "api_request_duration_seconds",
+                "API request latency",
+                Histogram::new(buckets()),
+            ),
+            api_refusals: registered(
+                r,
+                "api_refusals",
+                "API requests refused by authorization, by service, action and error code",
+                Family::default(),
+            ),
+            audit_dropped: registered(
+                r,
+                "audit_events_dropped",
+                "Audit events that could not be stored (queue full for IMDS, or a storage error)",
+                Counter::default(),
+            ),
+            imds_requests: registered(
+                r,
+                "imds_requests",
+                "IMDS requests by path class and HTTP status",
+                Family::default(),
+            ),
+            imds_latency: registered(
+                r,
+                "imds_request_duration_seconds",
+                "IMDS request latency",
+                Histogram::new(buckets()),
+            ),
+            imds_credentials: registered(
+                r,
+                "imds_credentials",
+                "Instance credentials served from the cache or minted",
+                Family::default(),
+            ),
+            imds_refresh_failures: registered(
+                r,
+                "imds_refresh_failures",
+                "Failed refreshes of the IMDS view (reloads, agent fetches)",
+                Counter::default(),
+            ),
+            imds_instances: registered(
+                r,
+                "imds_instances",
+                "Running instances the IMDS view holds",
+                Gauge::default(),
+            ),
+            directory_full_reloads: registered(
+                r,
+                "directory_full_reloads",
+                "Full reloads of the IMDS directory (at start, and when the change feed was pruned past it)",
+                Counter::default(),
+            ),
+            directory_entries_rebuilt: registered(
+                r,
+                "directory_entries_rebuilt",
+                "IMDS directory entries rebuilt by applying changes from the change feed",
+                Counter::default(),
+            ),
             registry,
-            directory_full_reloads,
-            directory_entries_rebuilt,
-            api_requests,
-            api_latency,
-            api_refusals,
-            audit_dropped,
-            imds_requests,
-            imds_latency,
-            imds_credentials,
-            imds_refresh_failures,
-            imds_instances,
         }
     }
 
-    /// The OpenMetrics text exposition.
+    /// The OpenMetrics text exposition (served as [`CONTENT_TYPE`]).
     pub fn render(&self) -> String {
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {

@@ -20,33 +20,56 @@ pub struct IamEntity {
     pub create_date: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Role {
-    #[serde(flatten)]
-    pub entity: IamEntity,
-    /// The trust policy exactly as the client sent it.
-    pub assume_role_policy_document: String,
-    pub description: Option<String>,
-    pub max_session_duration: u32,
-    pub tags: Vec<Tag>,
-    /// ARN of the managed policy used as permissions boundary.
-    #[serde(default)]
-    pub permissions_boundary: Option<String>,
+/// Declares an IAM entity: its [`IamEntity`] fields, stored flattened beside its own, read as
+/// its own (`role.name`).
+macro_rules! iam_entity {
+    ($(#[$meta:meta])* pub struct $entity:ident { $($fields:tt)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct $entity {
+            #[serde(flatten)]
+            pub entity: IamEntity,
+            $($fields)*
+        }
+
+        impl std::ops::Deref for $entity {
+            type Target = IamEntity;
+            fn deref(&self) -> &IamEntity {
+                &self.entity
+            }
+        }
+
+        impl std::ops::DerefMut for $entity {
+            fn deref_mut(&mut self) -> &mut IamEntity {
+                &mut self.entity
+            }
+        }
+    };
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct User {
-    #[serde(flatten)]
-    pub entity: IamEntity,
-    pub tags: Vec<Tag>,
-    #[serde(default)]
-    pub permissions_boundary: Option<String>,
+iam_entity! {
+    pub struct Role {
+        /// The trust policy exactly as the client sent it.
+        pub assume_role_policy_document: String,
+        pub description: Option<String>,
+        pub max_session_duration: u32,
+        pub tags: Vec<Tag>,
+        /// ARN of the managed policy used as permissions boundary.
+        #[serde(default)]
+        pub permissions_boundary: Option<String>,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Group {
-    #[serde(flatten)]
-    pub entity: IamEntity,
+iam_entity! {
+    pub struct User {
+        pub tags: Vec<Tag>,
+        #[serde(default)]
+        pub permissions_boundary: Option<String>,
+    }
+}
+
+iam_entity! {
+    pub struct Group {}
 }
 
 /// A long-term access key. The secret is stored sealed and is only in clear right after
@@ -71,36 +94,15 @@ pub struct AccessKeyLastUsed {
     pub region: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManagedPolicy {
-    #[serde(flatten)]
-    pub entity: IamEntity,
-    pub default_version_id: String,
-    pub attachment_count: u32,
-    pub description: Option<String>,
-    pub update_date: DateTime<Utc>,
-    pub tags: Vec<Tag>,
+iam_entity! {
+    pub struct ManagedPolicy {
+        pub default_version_id: String,
+        pub attachment_count: u32,
+        pub description: Option<String>,
+        pub update_date: DateTime<Utc>,
+        pub tags: Vec<Tag>,
+    }
 }
-
-/// Each IAM entity reads its [`IamEntity`] fields as its own (`role.name`).
-macro_rules! iam_entities {
-    ($($entity:ident),*) => {$(
-        impl std::ops::Deref for $entity {
-            type Target = IamEntity;
-            fn deref(&self) -> &IamEntity {
-                &self.entity
-            }
-        }
-
-        impl std::ops::DerefMut for $entity {
-            fn deref_mut(&mut self) -> &mut IamEntity {
-                &mut self.entity
-            }
-        }
-    )*};
-}
-
-iam_entities!(Role, User, Group, InstanceProfile, ManagedPolicy);
 
 /// An entity IAM lists by name.
 pub trait Named {
@@ -148,14 +150,13 @@ pub struct AttachedPolicy {
     pub arn: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InstanceProfile {
-    #[serde(flatten)]
-    pub entity: IamEntity,
-    pub tags: Vec<Tag>,
-    /// Filled in on read from the role link; not part of the stored document.
-    #[serde(skip)]
-    pub roles: Vec<Role>,
+iam_entity! {
+    pub struct InstanceProfile {
+        pub tags: Vec<Tag>,
+        /// Filled in on read from the role link; not part of the stored document.
+        #[serde(skip)]
+        pub roles: Vec<Role>,
+    }
 }
 
 /// EC2 instance states with AWS's codes.
@@ -553,6 +554,24 @@ pub struct InstanceQuery {
     pub ids: Vec<String>,
     pub states: Vec<String>,
     pub availability_zones: Vec<String>,
+}
+
+/// DescribeIamInstanceProfileAssociations' selection, done in the database: ids (empty: all),
+/// filters (`instance-id`, `state`), and whether ended associations are shown.
+#[derive(Debug, Clone, Copy)]
+pub struct AssociationQuery<'a> {
+    pub ids: &'a [String],
+    pub filters: &'a [crate::ec2::Filter],
+    pub include_ended: bool,
+}
+
+/// A version to add to a managed policy (the store gives it the next id).
+#[derive(Debug, Clone, Copy)]
+pub struct NewPolicyVersion<'a> {
+    pub document: &'a str,
+    /// Whether it becomes the policy's default version.
+    pub set_default: bool,
+    pub create_date: DateTime<Utc>,
 }
 
 /// A RunInstances client token: the launch it was first used for (canonical request) and the

@@ -3,7 +3,7 @@
 
 use crate::iam::{CreateRole, Iam};
 use crate::model::Role;
-use crate::{Error, Result};
+use crate::{Error, Missing, OwnerKind, Principals, Result};
 
 /// The path prefix of every service-linked role.
 pub const PATH_PREFIX: &str = "/aws-service-role/";
@@ -167,16 +167,18 @@ impl Iam {
             )));
         };
         let task = deletion_task_id(service, &role.name);
-        self.store().delete_role(&role.name).await?;
+        self.store()
+            .delete_principal(OwnerKind::Role, &role.name)
+            .await?;
         Ok(task)
     }
 
     /// SUCCEEDED once the task's role is gone (deletion here is immediate); a task id that
     /// names no deleted role is NoSuchEntity.
     pub async fn service_linked_role_deletion_status(&self, task_id: &str) -> Result<&'static str> {
-        let missing = || Error::NoSuchEntity(format!("Deletion task {task_id} cannot be found."));
+        let missing = || Error::NoSuchEntity(Missing::DeletionTask(task_id.into()));
         let (_, role) = task_role(task_id).ok_or_else(missing)?;
-        match self.store().get_role(role).await? {
+        match self.store().get_principal::<Role>(role).await? {
             None => Ok("SUCCEEDED"),
             Some(_) => Err(missing()),
         }

@@ -50,16 +50,6 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
         edit: Edit<String>,
     ) -> Result<String>;
 
-    // --- roles ---
-    /// Conflict when a role of that name (any case) exists.
-    async fn insert_role(&self, role: &Role) -> Result<()>;
-    async fn get_role(&self, name: &str) -> Result<Option<Role>>;
-    async fn list_roles(&self, path_prefix: &str, page: &PageRequest) -> Result<Vec<Role>>;
-    /// Applies `edit` to the role inside one transaction (no lost updates); NotFound if absent.
-    async fn modify_role(&self, name: &str, edit: Edit<Role>) -> Result<Role>;
-    /// NotFound, or InUse while the role has policies or is in a profile.
-    async fn delete_role(&self, name: &str) -> Result<()>;
-
     // --- customer managed policies ---
     /// Conflict on a duplicate name (any case) in the account.
     async fn insert_policy(&self, policy: &ManagedPolicy, first: &PolicyVersion) -> Result<()>;
@@ -83,14 +73,11 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
         path_prefix: &str,
         page: &PageRequest,
     ) -> Result<Vec<PolicyEntity>>;
-    /// Adds a version with the next id (v2, v3, ...), created `now`; LimitExceeded past five
-    /// versions.
+    /// Adds a version with the next id (v2, v3, ...); LimitExceeded past five versions.
     async fn insert_policy_version(
         &self,
         arn: &str,
-        document: &str,
-        set_default: bool,
-        now: DateTime<Utc>,
+        version: NewPolicyVersion<'_>,
     ) -> Result<PolicyVersion>;
     async fn get_policy_version(
         &self,
@@ -241,12 +228,10 @@ pub trait Store: PrincipalStore + Send + Sync + 'static {
     ) -> Result<Vec<(Instance, Option<Association>)>>;
     /// DescribeIamInstanceProfileAssociations in the database: as
     /// [`query_instances`](Self::query_instances), over associations (filters `instance-id` and
-    /// `state`); ended associations only when `include_ended`.
+    /// `state`); ended associations only when `q.include_ended`.
     async fn query_associations(
         &self,
-        ids: &[String],
-        filters: &[Filter],
-        include_ended: bool,
+        q: &AssociationQuery<'_>,
         page: &PageRequest,
     ) -> Result<Vec<Association>>;
     /// Running instances actively associated with one of `profile_arns`, or with a profile that

@@ -76,7 +76,8 @@ pub enum Taken {
     DefaultNetwork(String),
 }
 
-/// A row that does not exist (by the name, id or ARN it was looked up with).
+/// An entity that does not exist (by the name, id or ARN it was looked up with): a row the store
+/// did not find, or one core looked for. Its `Display` is AWS's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Missing {
     Role(String),
@@ -102,6 +103,69 @@ pub enum Missing {
     Attachment(String),
     RoleInInstanceProfile,
     UserInGroup,
+    /// A managed policy (by ARN) named to be attached or used as a boundary.
+    AttachablePolicy(String),
+    /// An owner's inline policy, by name.
+    InlinePolicy {
+        owner: OwnerKind,
+        name: String,
+    },
+    /// The login profile of the user (by name).
+    LoginProfile(String),
+    /// The account's password policy.
+    PasswordPolicy,
+    AccountAlias(String),
+    /// A service-linked role deletion task, by id.
+    DeletionTask(String),
+}
+
+/// AWS's message for each missing entity.
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Missing::Role(n) => write!(f, "The role with name {n} cannot be found."),
+            Missing::User(n) => write!(f, "The user with name {n} cannot be found."),
+            Missing::Group(n) => write!(f, "The group with name {n} cannot be found."),
+            Missing::InstanceProfile(n) => write!(f, "Instance Profile {n} cannot be found."),
+            Missing::Policy(arn) | Missing::Attachment(arn) => {
+                write!(f, "Policy {arn} was not found.")
+            }
+            Missing::PolicyVersion { arn, version_id } => write!(
+                f,
+                "Policy {arn} version {version_id} does not exist or is not attachable."
+            ),
+            Missing::Instance(id) => write!(f, "The instance ID '{id}' does not exist"),
+            Missing::Association(id) => write!(f, "An association with ID {id} does not exist."),
+            Missing::AccessKey(id) => write!(f, "The Access Key with id {id} cannot be found"),
+            Missing::Owner(kind) => write!(f, "The {} cannot be found.", kind.name()),
+            Missing::RoleOrInstanceProfile => {
+                f.write_str("The role or instance profile cannot be found.")
+            }
+            Missing::UserOrGroup => f.write_str("The user or group cannot be found."),
+            Missing::RoleInInstanceProfile => {
+                f.write_str("The role is not in the instance profile.")
+            }
+            Missing::UserInGroup => f.write_str("The user is not in the group."),
+            Missing::AttachablePolicy(arn) => {
+                write!(f, "Policy {arn} does not exist or is not attachable.")
+            }
+            Missing::InlinePolicy { owner, name } => write!(
+                f,
+                "The {} policy with name {name} cannot be found.",
+                owner.name()
+            ),
+            Missing::LoginProfile(user) => {
+                write!(f, "Login Profile for User {user} cannot be found.")
+            }
+            Missing::PasswordPolicy => {
+                f.write_str("The Password Policy with domain name ACCOUNT cannot be found.")
+            }
+            Missing::AccountAlias(alias) => {
+                write!(f, "The account alias {alias} cannot be found.")
+            }
+            Missing::DeletionTask(id) => write!(f, "Deletion task {id} cannot be found."),
+        }
+    }
 }
 
 /// What still refers to an entity that was to be deleted.
@@ -121,6 +185,27 @@ pub enum Dependents {
     DefaultVersion,
     /// A user's login profile (console password).
     LoginProfile,
+}
+
+/// AWS's DeleteConflict message for each kind of dependent.
+impl std::fmt::Display for Dependents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Dependents::InlinePolicies => "Cannot delete entity, must delete policies first.",
+            Dependents::AttachedPolicies => "Cannot delete entity, must detach all policies first.",
+            Dependents::InstanceProfileRoles => {
+                "Cannot delete entity, must remove roles from instance profile first."
+            }
+            Dependents::AccessKeys => "Cannot delete entity, must delete access keys first.",
+            Dependents::GroupMembers => "Cannot delete entity, must remove users from group first.",
+            Dependents::PolicyAttachments => "Cannot delete a policy attached to entities.",
+            Dependents::PolicyVersions => {
+                "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy."
+            }
+            Dependents::DefaultVersion => "Cannot delete the default version of a policy.",
+            Dependents::LoginProfile => "Cannot delete entity, must delete login profile first.",
+        })
+    }
 }
 
 /// A count limit.
@@ -189,52 +274,11 @@ impl From<StoreError> for Error {
                 }
             },
             StoreError::NotFound(m) => match m {
-                Missing::Role(n) => no_such_entity(format!("The role with name {n} cannot be found.")),
-                Missing::User(n) => no_such_entity(format!("The user with name {n} cannot be found.")),
-                Missing::Group(n) => {
-                    no_such_entity(format!("The group with name {n} cannot be found."))
-                }
-                Missing::InstanceProfile(n) => {
-                    no_such_entity(format!("Instance Profile {n} cannot be found."))
-                }
-                Missing::Policy(arn) | Missing::Attachment(arn) => {
-                    no_such_entity(format!("Policy {arn} was not found."))
-                }
-                Missing::PolicyVersion { arn, version_id } => no_such_entity(format!(
-                    "Policy {arn} version {version_id} does not exist or is not attachable."
-                )),
-                Missing::Instance(id) => Error::InvalidInstanceIdNotFound(format!(
-                    "The instance ID '{id}' does not exist"
-                )),
-                Missing::Association(id) => Error::InvalidAssociationIdNotFound(format!(
-                    "An association with ID {id} does not exist."
-                )),
-                Missing::AccessKey(id) => {
-                    no_such_entity(format!("The Access Key with id {id} cannot be found"))
-                }
-                Missing::Owner(kind) => {
-                    no_such_entity(format!("The {} cannot be found.", kind.name()))
-                }
-                Missing::RoleOrInstanceProfile => {
-                    no_such_entity("The role or instance profile cannot be found.".into())
-                }
-                Missing::UserOrGroup => no_such_entity("The user or group cannot be found.".into()),
-                Missing::RoleInInstanceProfile => {
-                    no_such_entity("The role is not in the instance profile.".into())
-                }
-                Missing::UserInGroup => no_such_entity("The user is not in the group.".into()),
+                Missing::Instance(_) => Error::InvalidInstanceIdNotFound(m.to_string()),
+                Missing::Association(_) => Error::InvalidAssociationIdNotFound(m.to_string()),
+                _ => Error::NoSuchEntity(m),
             },
-            StoreError::InUse(d) => Error::DeleteConflict(match d {
-                Dependents::InlinePolicies => "Cannot delete entity, must delete policies first.".into(),
-                Dependents::AttachedPolicies => "Cannot delete entity, must detach all policies first.".into(),
-                Dependents::InstanceProfileRoles => "Cannot delete entity, must remove roles from instance profile first.".into(),
-                Dependents::AccessKeys => "Cannot delete entity, must delete access keys first.".into(),
-                Dependents::GroupMembers => "Cannot delete entity, must remove users from group first.".into(),
-                Dependents::PolicyAttachments => "Cannot delete a policy attached to entities.".into(),
-                Dependents::PolicyVersions => "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.".into(),
-                Dependents::DefaultVersion => "Cannot delete the default version of a policy.".into(),
-                Dependents::LoginProfile => "Cannot delete entity, must delete login profile first.".into(),
-            }),
+            StoreError::InUse(d) => Error::DeleteConflict(d),
             StoreError::LimitExceeded(l) => Error::LimitExceeded(match l {
                 Limit::RolesPerInstanceProfile => "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1".into(),
                 Limit::VersionsPerPolicy => "A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version.".into(),
@@ -257,10 +301,6 @@ pub(crate) fn not_running_or_stopped(instance_id: &str) -> Error {
     ))
 }
 
-fn no_such_entity(message: String) -> Error {
-    Error::NoSuchEntity(message)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,32 +318,8 @@ mod tests {
             (StoreError::Conflict(Taken::Policy("M".into())), Error::EntityAlreadyExists("A policy called M already exists. Duplicate names are not allowed.".into())),
             (StoreError::Conflict(Taken::PrivateIp("10.0.0.9".into())), Error::InvalidParameterValue("Address 10.0.0.9 is in use.".into())),
             (StoreError::Conflict(Taken::ActiveAssociation("i-1".into())), Error::IncorrectState("There is an existing association for instance i-1".into())),
-            (nf(Missing::Role("R".into())), Error::NoSuchEntity("The role with name R cannot be found.".into())),
-            (nf(Missing::User("U".into())), Error::NoSuchEntity("The user with name U cannot be found.".into())),
-            (nf(Missing::Group("G".into())), Error::NoSuchEntity("The group with name G cannot be found.".into())),
-            (nf(Missing::InstanceProfile("P".into())), Error::NoSuchEntity("Instance Profile P cannot be found.".into())),
-            (nf(Missing::Policy("arn:p".into())), Error::NoSuchEntity("Policy arn:p was not found.".into())),
-            (nf(Missing::Attachment("arn:p".into())), Error::NoSuchEntity("Policy arn:p was not found.".into())),
-            (nf(Missing::PolicyVersion { arn: "arn:p".into(), version_id: "v3".into() }), Error::NoSuchEntity("Policy arn:p version v3 does not exist or is not attachable.".into())),
             (nf(Missing::Instance("i-1".into())), Error::InvalidInstanceIdNotFound("The instance ID 'i-1' does not exist".into())),
             (nf(Missing::Association("a-1".into())), Error::InvalidAssociationIdNotFound("An association with ID a-1 does not exist.".into())),
-            (nf(Missing::AccessKey("AKIA1".into())), Error::NoSuchEntity("The Access Key with id AKIA1 cannot be found".into())),
-            (nf(Missing::Owner(OwnerKind::Role)), Error::NoSuchEntity("The role cannot be found.".into())),
-            (nf(Missing::Owner(OwnerKind::User)), Error::NoSuchEntity("The user cannot be found.".into())),
-            (nf(Missing::Owner(OwnerKind::Group)), Error::NoSuchEntity("The group cannot be found.".into())),
-            (nf(Missing::RoleOrInstanceProfile), Error::NoSuchEntity("The role or instance profile cannot be found.".into())),
-            (nf(Missing::UserOrGroup), Error::NoSuchEntity("The user or group cannot be found.".into())),
-            (nf(Missing::RoleInInstanceProfile), Error::NoSuchEntity("The role is not in the instance profile.".into())),
-            (nf(Missing::UserInGroup), Error::NoSuchEntity("The user is not in the group.".into())),
-            (StoreError::InUse(Dependents::InlinePolicies), Error::DeleteConflict("Cannot delete entity, must delete policies first.".into())),
-            (StoreError::InUse(Dependents::AttachedPolicies), Error::DeleteConflict("Cannot delete entity, must detach all policies first.".into())),
-            (StoreError::InUse(Dependents::InstanceProfileRoles), Error::DeleteConflict("Cannot delete entity, must remove roles from instance profile first.".into())),
-            (StoreError::InUse(Dependents::AccessKeys), Error::DeleteConflict("Cannot delete entity, must delete access keys first.".into())),
-            (StoreError::InUse(Dependents::GroupMembers), Error::DeleteConflict("Cannot delete entity, must remove users from group first.".into())),
-            (StoreError::InUse(Dependents::PolicyAttachments), Error::DeleteConflict("Cannot delete a policy attached to entities.".into())),
-            (StoreError::InUse(Dependents::PolicyVersions), Error::DeleteConflict("This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.".into())),
-            (StoreError::InUse(Dependents::DefaultVersion), Error::DeleteConflict("Cannot delete the default version of a policy.".into())),
-            (StoreError::InUse(Dependents::LoginProfile), Error::DeleteConflict("Cannot delete entity, must delete login profile first.".into())),
             (StoreError::LimitExceeded(Limit::RolesPerInstanceProfile), Error::LimitExceeded("Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1".into())),
             (StoreError::LimitExceeded(Limit::VersionsPerPolicy), Error::LimitExceeded("A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version.".into())),
             (StoreError::LimitExceeded(Limit::AccessKeysPerUser), Error::LimitExceeded("Cannot exceed quota for AccessKeysPerUser: 2".into())),
@@ -314,6 +330,88 @@ mod tests {
         ];
         for (stored, aws) in cases {
             assert_eq!(Error::from(stored), aws);
+        }
+    }
+
+    /// DeleteConflict carries what is in the way; its message is AWS's for that dependent.
+    #[test]
+    fn delete_conflicts_in_aws_words() {
+        let cases = [
+            (
+                Dependents::InlinePolicies,
+                "Cannot delete entity, must delete policies first.",
+            ),
+            (
+                Dependents::AttachedPolicies,
+                "Cannot delete entity, must detach all policies first.",
+            ),
+            (
+                Dependents::InstanceProfileRoles,
+                "Cannot delete entity, must remove roles from instance profile first.",
+            ),
+            (
+                Dependents::AccessKeys,
+                "Cannot delete entity, must delete access keys first.",
+            ),
+            (
+                Dependents::GroupMembers,
+                "Cannot delete entity, must remove users from group first.",
+            ),
+            (
+                Dependents::PolicyAttachments,
+                "Cannot delete a policy attached to entities.",
+            ),
+            (
+                Dependents::PolicyVersions,
+                "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.",
+            ),
+            (
+                Dependents::DefaultVersion,
+                "Cannot delete the default version of a policy.",
+            ),
+            (
+                Dependents::LoginProfile,
+                "Cannot delete entity, must delete login profile first.",
+            ),
+        ];
+        for (dependents, message) in cases {
+            let e = Error::from(StoreError::InUse(dependents));
+            assert_eq!(e, Error::DeleteConflict(dependents));
+            assert_eq!(e.to_string(), message);
+        }
+    }
+
+    /// NoSuchEntity carries the missing entity; its message is AWS's for it.
+    #[rustfmt::skip]
+    #[test]
+    fn missing_entities_in_aws_words() {
+        let cases = [
+            (Missing::Role("R".into()), "The role with name R cannot be found."),
+            (Missing::User("U".into()), "The user with name U cannot be found."),
+            (Missing::Group("G".into()), "The group with name G cannot be found."),
+            (Missing::InstanceProfile("P".into()), "Instance Profile P cannot be found."),
+            (Missing::Policy("arn:p".into()), "Policy arn:p was not found."),
+            (Missing::Attachment("arn:p".into()), "Policy arn:p was not found."),
+            (Missing::PolicyVersion { arn: "arn:p".into(), version_id: "v3".into() }, "Policy arn:p version v3 does not exist or is not attachable."),
+            (Missing::AccessKey("AKIA1".into()), "The Access Key with id AKIA1 cannot be found"),
+            (Missing::Owner(OwnerKind::Role), "The role cannot be found."),
+            (Missing::Owner(OwnerKind::User), "The user cannot be found."),
+            (Missing::Owner(OwnerKind::Group), "The group cannot be found."),
+            (Missing::RoleOrInstanceProfile, "The role or instance profile cannot be found."),
+            (Missing::UserOrGroup, "The user or group cannot be found."),
+            (Missing::RoleInInstanceProfile, "The role is not in the instance profile."),
+            (Missing::UserInGroup, "The user is not in the group."),
+            (Missing::AttachablePolicy("arn:p".into()), "Policy arn:p does not exist or is not attachable."),
+            (Missing::InlinePolicy { owner: OwnerKind::Group, name: "P".into() }, "The group policy with name P cannot be found."),
+            (Missing::LoginProfile("U".into()), "Login Profile for User U cannot be found."),
+            (Missing::PasswordPolicy, "The Password Policy with domain name ACCOUNT cannot be found."),
+            (Missing::AccountAlias("corp".into()), "The account alias corp cannot be found."),
+            (Missing::DeletionTask("task/x".into()), "Deletion task task/x cannot be found."),
+        ];
+        for (missing, message) in cases {
+            let e = Error::from(StoreError::NotFound(missing.clone()));
+            assert_eq!(e, Error::NoSuchEntity(missing));
+            assert_eq!(e.to_string(), message);
         }
     }
 }

@@ -77,11 +77,17 @@ pub struct Issued {
     pub last_updated: DateTime<Utc>,
 }
 
-/// The parts of a credential as the API hands them to an agent.
-pub struct CredentialParts<'a> {
+/// What a credential is for: the account, the role and the association it is issued under.
+#[derive(Clone, Copy)]
+pub struct IssuedFor<'a> {
     pub account_id: &'a str,
     pub role_id: &'a str,
     pub association_id: &'a str,
+}
+
+/// The parts of a credential as the API hands them to an agent.
+pub struct CredentialParts<'a> {
+    pub issued_for: IssuedFor<'a>,
     pub access_key_id: &'a str,
     pub secret_access_key: &'a str,
     pub session_token: &'a str,
@@ -101,10 +107,11 @@ impl Issued {
             ts(p.expiration)
         );
         let json = format!("{head}\n}}");
-        let json_extended = format!("{head},\n  \"AccountId\" : \"{}\"\n}}", p.account_id);
+        let of = p.issued_for;
+        let json_extended = format!("{head},\n  \"AccountId\" : \"{}\"\n}}", of.account_id);
         Issued {
-            role_id: p.role_id.into(),
-            association_id: p.association_id.into(),
+            role_id: of.role_id.into(),
+            association_id: of.association_id.into(),
             expires_at: DateTime::from_timestamp(p.expiration.timestamp(), 0)
                 .unwrap_or(p.expiration),
             json,
@@ -126,12 +133,10 @@ fn ts(t: DateTime<Utc>) -> String {
 }
 
 pub struct MintRequest<'a> {
-    pub account_id: &'a str,
+    pub issued_for: IssuedFor<'a>,
     pub role_name: &'a str,
-    pub role_id: &'a str,
     pub instance_id: &'a str,
     pub instance_arn: &'a str,
-    pub association_id: &'a str,
     pub private_ip: &'a str,
     pub vpc_id: &'a str,
     /// None: minted for an agent, which serves it over either version (the key is then absent).
@@ -145,17 +150,18 @@ pub fn mint(
     policy: &CredentialPolicy,
 ) -> Option<Issued> {
     let expires_at = now + policy.lifetime;
+    let of = req.issued_for;
     let claims = SessionClaims {
         access_key_id: String::new(),
-        account_id: req.account_id.into(),
+        account_id: of.account_id.into(),
         role_name: req.role_name.into(),
-        role_id: req.role_id.into(),
+        role_id: of.role_id.into(),
         session_name: req.instance_id.into(),
         issued_at: now.timestamp(),
         issued_millis: now.timestamp_subsec_millis(),
         expires_at: expires_at.timestamp(),
         source_instance_arn: req.instance_arn.into(),
-        association_id: req.association_id.into(),
+        association_id: of.association_id.into(),
         role_delivery: req
             .delivery
             .map(Delivery::as_str)
@@ -174,9 +180,7 @@ pub fn mint(
     };
     // Field order and formats as EC2 serves them.
     Some(Issued::from_parts(&CredentialParts {
-        account_id: req.account_id,
-        role_id: req.role_id,
-        association_id: req.association_id,
+        issued_for: of,
         access_key_id: &c.claims.access_key_id,
         secret_access_key: &c.secret_access_key,
         session_token: &c.session_token,

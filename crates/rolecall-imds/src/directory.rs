@@ -1,6 +1,6 @@
 //! The in-memory view IMDS answers from, and the credential cache.
 
-use crate::credentials::{CredentialPolicy, Delivery, Issued, MintRequest, mint};
+use crate::credentials::{CredentialPolicy, Delivery, Issued, IssuedFor, MintRequest, mint};
 use crate::entry::{Ec2Id, InstanceEntry, Interner};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -937,12 +937,14 @@ impl Directory {
         let role = role_of(view.profile())?;
         let account_id = self.account_id();
         let req = MintRequest {
-            account_id,
+            issued_for: IssuedFor {
+                account_id,
+                role_id: &role.id,
+                association_id: &view.association_id(),
+            },
             role_name: &role.name,
-            role_id: &role.id,
             instance_id: &view.id(),
             instance_arn: &view.arn(&self.region, account_id),
-            association_id: &view.association_id(),
             private_ip: &view.private_ip().to_string(),
             vpc_id: view.vpc_id().unwrap_or_default(),
             delivery,
@@ -1143,12 +1145,14 @@ pub fn mint_for(
 ) -> Option<Issued> {
     let role = role_of(view.profile.as_ref())?;
     let req = MintRequest {
-        account_id,
+        issued_for: IssuedFor {
+            account_id,
+            role_id: &role.id,
+            association_id: &view.association_id,
+        },
         role_name: &role.name,
-        role_id: &role.id,
         instance_id: &view.instance.id,
         instance_arn: &view.arn,
-        association_id: &view.association_id,
         private_ip: &view.instance.private_ip,
         vpc_id: view.instance.vpc_id.as_deref().unwrap_or_default(),
         delivery,

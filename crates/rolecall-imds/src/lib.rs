@@ -18,7 +18,7 @@ mod paths;
 mod server;
 mod token;
 
-pub use credentials::{CredentialParts, CredentialPolicy, Delivery, Issued};
+pub use credentials::{CredentialParts, CredentialPolicy, Delivery, Issued, IssuedFor};
 pub use directory::{
     CredentialKey, CredentialTimes, Directory, InstanceView, IssueHook, IssuedNotice, ProfileView,
     RoleView, changed_views, credentials_since, load_views, mint_for,

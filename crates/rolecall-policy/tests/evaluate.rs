@@ -2,27 +2,17 @@
 //! "Condition operators", "Policy variables", "Single-valued vs.
 //! multivalued context keys", "Principal", "Permissions boundaries",
 //! "Session policies").
-#![allow(clippy::unwrap_used)]
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test code: a failed expectation is the test failing"
-)]
 
+mod common;
+
+use common::{identity_doc, parse_ok};
 use rolecall_policy::*;
 
 const I_01: &str = "arn:aws:ec2:us-east-1:123456789012:instance/i-01";
 const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
 
-fn pol(doc: &str, kind: PolicyKind) -> Policy {
-    Policy::parse(doc, kind).unwrap_or_else(|e| panic!("{doc}: {e}"))
-}
-
 fn id_policy(stmts: &str) -> Policy {
-    pol(
-        &format!(r#"{{"Version":"2012-10-17","Statement":{stmts}}}"#),
-        PolicyKind::Identity,
-    )
+    parse_ok(&identity_doc(stmts), PolicyKind::Identity)
 }
 
 fn req(action: &str, resource: &str) -> RequestContext {
@@ -270,7 +260,7 @@ fn policy_variables() {
     assert_eq!(decide(&p, &r), Allow);
     // Only under 2012-10-17: under 2008-10-17 or no Version, literal text.
     for version in [r#""Version":"2008-10-17","#, ""] {
-        let p = pol(
+        let p = parse_ok(
             &format!(
                 r#"{{{version}"Statement":{{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${{aws:username}}"}}}}"#
             ),
@@ -286,7 +276,7 @@ fn policy_variables() {
 // ---- combining policy types ----
 
 fn trust(principal: &str) -> Policy {
-    pol(
+    parse_ok(
         &format!(
             r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":{principal},"Action":"sts:AssumeRole"}}}}"#
         ),
@@ -381,7 +371,7 @@ fn trust_policies() {
         (ImplicitDeny, Reason::NoIdentityAllow)
     );
     // Explicit deny in the trust policy.
-    let t = pol(
+    let t = parse_ok(
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"},{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"sts:*"}]}"#,
         PolicyKind::Trust,
     );
@@ -397,7 +387,7 @@ fn trust_policies() {
         )
         .is_err()
     );
-    let rp = pol(
+    let rp = parse_ok(
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"},{"Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:iam::123456789012:user/alice","123456789012"]},"Action":"s3:*","Resource":"*"}]}"#,
         PolicyKind::Resource,
     );
@@ -423,7 +413,7 @@ fn trust_policies() {
         ExplicitDeny
     );
     // Trust conditions.
-    let t = pol(
+    let t = parse_ok(
         r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"sts:AssumeRole","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}}"#,
         PolicyKind::Trust,
     );
@@ -498,7 +488,7 @@ fn boundaries_and_session_policies_cap() {
 #[test]
 fn resource_policies_same_account() {
     let rp = |principal: &str| {
-        pol(
+        parse_ok(
             &format!(
                 r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":{principal},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}}}"#
             ),

@@ -1,21 +1,15 @@
 //! Validation rules for policy documents, from the IAM documentation
 //! (policy grammar, quotas, element references).
-#![allow(clippy::unwrap_used)]
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test code: a failed expectation is the test failing"
-)]
 
+mod common;
+
+use common::{identity_doc, parse_ok};
 use rolecall_policy::{ErrorCode, Policy, PolicyKind, Version, policy_size};
 
-fn ok(doc: &str, kind: PolicyKind) -> Policy {
-    match Policy::parse(doc, kind) {
-        Ok(p) => p,
-        Err(e) => panic!("expected {doc} to be valid, got {e}"),
-    }
-}
-
+#[allow(
+    clippy::panic,
+    reason = "test helper: an accepted document fails the test"
+)]
 fn err(doc: &str, kind: PolicyKind) -> String {
     match Policy::parse(doc, kind) {
         Ok(_) => panic!("expected {doc} to be rejected"),
@@ -26,36 +20,34 @@ fn err(doc: &str, kind: PolicyKind) -> String {
     }
 }
 
-fn identity(stmt: &str) -> String {
-    format!(r#"{{"Version":"2012-10-17","Statement":{stmt}}}"#)
-}
-
 const ID: PolicyKind = PolicyKind::Identity;
 const TRUST: PolicyKind = PolicyKind::Trust;
 
 #[test]
 fn minimal_policies() {
-    let p = ok(
-        &identity(r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}"#),
+    let p = parse_ok(
+        &identity_doc(r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}"#),
         ID,
     );
     assert_eq!(p.version(), Some(Version::V2012_10_17));
     assert_eq!(p.statements().len(), 1);
-    ok(
-        &identity(r#"[{"Effect":"Allow","Action":["s3:Get*","ec2:Describe*"],"Resource":["*"]}]"#),
+    parse_ok(
+        &identity_doc(
+            r#"[{"Effect":"Allow","Action":["s3:Get*","ec2:Describe*"],"Resource":["*"]}]"#,
+        ),
         ID,
     );
-    ok(
+    parse_ok(
         r#"{"Version":"2008-10-17","Statement":[{"Effect":"Deny","NotAction":"iam:*","NotResource":"arn:aws:s3:::b"}]}"#,
         ID,
     );
     // Version may be omitted.
-    let p = ok(
+    let p = parse_ok(
         r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
         ID,
     );
     assert_eq!(p.version(), None);
-    ok(
+    parse_ok(
         r#"{"Version":"2012-10-17","Id":"x","Statement":{"Sid":"A1","Effect":"Allow","Action":"*","Resource":"*"}}"#,
         PolicyKind::Managed,
     );
@@ -80,15 +72,15 @@ fn syntax_errors() {
     );
     err(r#"{"Version":"2012-10-17"}"#, ID);
     err(
-        &identity(r#"{"Effect":"Allow","Action":5,"Resource":"*"}"#),
+        &identity_doc(r#"{"Effect":"Allow","Action":5,"Resource":"*"}"#),
         ID,
     );
     err(
-        &identity(r#"{"Effect":"Allow","Action":[],"Resource":"*"}"#),
+        &identity_doc(r#"{"Effect":"Allow","Action":[],"Resource":"*"}"#),
         ID,
     );
     err(
-        &identity(r#"{"Effect":"Allow","Action":["s3:*",1],"Resource":"*"}"#),
+        &identity_doc(r#"{"Effect":"Allow","Action":["s3:*",1],"Resource":"*"}"#),
         ID,
     );
 }
@@ -100,11 +92,11 @@ fn duplicate_keys_rejected() {
         ID,
     );
     err(
-        &identity(r#"{"Effect":"Allow","Effect":"Deny","Action":"*","Resource":"*"}"#),
+        &identity_doc(r#"{"Effect":"Allow","Effect":"Deny","Action":"*","Resource":"*"}"#),
         ID,
     );
     err(
-        &identity(
+        &identity_doc(
             r#"{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"},"Bool":{"aws:MultiFactorAuthPresent":"true"}}}"#,
         ),
         ID,
@@ -129,20 +121,20 @@ fn effect() {
     // Wrong case: IAM's legacy parser; anything else: a syntax error.
     assert_eq!(
         err(
-            &identity(r#"{"Effect":"allow","Action":"*","Resource":"*"}"#),
+            &identity_doc(r#"{"Effect":"allow","Action":"*","Resource":"*"}"#),
             ID
         ),
         "The policy failed legacy parsing"
     );
     assert_eq!(
         err(
-            &identity(r#"{"Effect":"Alow","Action":"*","Resource":"*"}"#),
+            &identity_doc(r#"{"Effect":"Alow","Action":"*","Resource":"*"}"#),
             ID
         ),
         "Syntax errors in policy."
     );
     assert_eq!(
-        err(&identity(r#"{"Action":"*","Resource":"*"}"#), ID),
+        err(&identity_doc(r#"{"Action":"*","Resource":"*"}"#), ID),
         "Syntax errors in policy."
     );
 }
@@ -151,7 +143,7 @@ fn effect() {
 fn sid_rules() {
     assert_eq!(
         err(
-            &identity(
+            &identity_doc(
                 r#"[{"Sid":"A","Effect":"Allow","Action":"*","Resource":"*"},{"Sid":"A","Effect":"Deny","Action":"*","Resource":"*"}]"#
             ),
             ID
@@ -160,13 +152,13 @@ fn sid_rules() {
     );
     assert!(
         err(
-            &identity(r#"{"Sid":"no spaces","Effect":"Allow","Action":"*","Resource":"*"}"#),
+            &identity_doc(r#"{"Sid":"no spaces","Effect":"Allow","Action":"*","Resource":"*"}"#),
             ID
         )
         .starts_with("Statement IDs (SID) must be alpha-numeric")
     );
-    ok(
-        &identity(r#"{"Sid":"","Effect":"Allow","Action":"*","Resource":"*"}"#),
+    parse_ok(
+        &identity_doc(r#"{"Sid":"","Effect":"Allow","Action":"*","Resource":"*"}"#),
         ID,
     );
 }
@@ -175,14 +167,14 @@ fn sid_rules() {
 fn principal_rules() {
     assert_eq!(
         err(
-            &identity(r#"{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}"#),
+            &identity_doc(r#"{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}"#),
             ID
         ),
         "Policy document should not specify a principal."
     );
     assert_eq!(
         err(
-            &identity(
+            &identity_doc(
                 r#"{"Effect":"Allow","NotPrincipal":{"AWS":"123456789012"},"Action":"*","Resource":"*"}"#
             ),
             PolicyKind::Managed
@@ -191,39 +183,39 @@ fn principal_rules() {
     );
     assert_eq!(
         err(
-            &identity(r#"{"Effect":"Allow","Action":"sts:AssumeRole"}"#),
+            &identity_doc(r#"{"Effect":"Allow","Action":"sts:AssumeRole"}"#),
             TRUST
         ),
         "Missing required field Principal"
     );
     assert_eq!(
         err(
-            &identity(
+            &identity_doc(
                 r#"{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole","Resource":"*"}"#
             ),
             TRUST
         ),
         "Has prohibited field Resource"
     );
-    ok(
-        &identity(
+    parse_ok(
+        &identity_doc(
             r#"{"Effect":"Allow","Principal":{"Service":["ec2.amazonaws.com"],"AWS":["arn:aws:iam::123456789012:root","111122223333","arn:aws:iam::123456789012:role/path/R"]},"Action":["sts:AssumeRole","sts:TagSession"]}"#,
         ),
         TRUST,
     );
-    ok(
-        &identity(r#"{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}"#),
+    parse_ok(
+        &identity_doc(r#"{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}"#),
         TRUST,
     );
-    ok(
-        &identity(
+    parse_ok(
+        &identity_doc(
             r#"{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:saml-provider/idp"},"Action":"sts:AssumeRoleWithSAML"}"#,
         ),
         TRUST,
     );
     assert_eq!(
         err(
-            &identity(
+            &identity_doc(
                 r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/*"},"Action":"sts:AssumeRole"}"#
             ),
             TRUST
@@ -231,34 +223,34 @@ fn principal_rules() {
         "Invalid principal in policy: \"AWS\":\"arn:aws:iam::123456789012:user/*\""
     );
     err(
-        &identity(
+        &identity_doc(
             r#"{"Effect":"Allow","Principal":"ec2.amazonaws.com","Action":"sts:AssumeRole"}"#,
         ),
         TRUST,
     );
     err(
-        &identity(r#"{"Effect":"Allow","Principal":{"Bogus":"x"},"Action":"sts:AssumeRole"}"#),
+        &identity_doc(r#"{"Effect":"Allow","Principal":{"Bogus":"x"},"Action":"sts:AssumeRole"}"#),
         TRUST,
     );
     err(
-        &identity(r#"{"Effect":"Allow","Principal":{},"Action":"sts:AssumeRole"}"#),
+        &identity_doc(r#"{"Effect":"Allow","Principal":{},"Action":"sts:AssumeRole"}"#),
         TRUST,
     );
     err(
-        &identity(
+        &identity_doc(
             r#"{"Effect":"Allow","Principal":"*","NotPrincipal":{"AWS":"1"},"Action":"sts:AssumeRole"}"#,
         ),
         TRUST,
     );
     // Resource-based policies need both.
-    ok(
-        &identity(
+    parse_ok(
+        &identity_doc(
             r#"{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#,
         ),
         PolicyKind::Resource,
     );
     err(
-        &identity(r#"{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:GetObject"}"#),
+        &identity_doc(r#"{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:GetObject"}"#),
         PolicyKind::Resource,
     );
 }
@@ -266,41 +258,41 @@ fn principal_rules() {
 #[test]
 fn action_rules() {
     assert_eq!(
-        err(&identity(r#"{"Effect":"Allow","Resource":"*"}"#), ID),
+        err(&identity_doc(r#"{"Effect":"Allow","Resource":"*"}"#), ID),
         "Policy statement must contain actions."
     );
     assert_eq!(
         err(
-            &identity(r#"{"Effect":"Allow","Action":"GetObject","Resource":"*"}"#),
+            &identity_doc(r#"{"Effect":"Allow","Action":"GetObject","Resource":"*"}"#),
             ID
         ),
         "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."
     );
     assert_eq!(
         err(
-            &identity(r#"{"Effect":"Allow","Action":"s3:Get:Object","Resource":"*"}"#),
+            &identity_doc(r#"{"Effect":"Allow","Action":"s3:Get:Object","Resource":"*"}"#),
             ID
         ),
         "Actions/Condition can contain only one colon."
     );
     err(
-        &identity(r#"{"Effect":"Allow","Action":"s*:GetObject","Resource":"*"}"#),
+        &identity_doc(r#"{"Effect":"Allow","Action":"s*:GetObject","Resource":"*"}"#),
         ID,
     );
     err(
-        &identity(r#"{"Effect":"Allow","Action":"*:GetObject","Resource":"*"}"#),
+        &identity_doc(r#"{"Effect":"Allow","Action":"*:GetObject","Resource":"*"}"#),
         ID,
     );
     err(
-        &identity(r#"{"Effect":"Allow","Action":"s3:${aws:username}","Resource":"*"}"#),
+        &identity_doc(r#"{"Effect":"Allow","Action":"s3:${aws:username}","Resource":"*"}"#),
         ID,
     );
     err(
-        &identity(r#"{"Effect":"Allow","Action":"*","NotAction":"s3:*","Resource":"*"}"#),
+        &identity_doc(r#"{"Effect":"Allow","Action":"*","NotAction":"s3:*","Resource":"*"}"#),
         ID,
     );
-    ok(
-        &identity(r#"{"Effect":"Allow","Action":"s3:*Object?","Resource":"*"}"#),
+    parse_ok(
+        &identity_doc(r#"{"Effect":"Allow","Action":"s3:*Object?","Resource":"*"}"#),
         ID,
     );
 }
@@ -308,44 +300,44 @@ fn action_rules() {
 #[test]
 fn resource_rules() {
     assert_eq!(
-        err(&identity(r#"{"Effect":"Allow","Action":"*"}"#), ID),
+        err(&identity_doc(r#"{"Effect":"Allow","Action":"*"}"#), ID),
         "Policy statement must contain resources."
     );
     assert_eq!(
         err(
-            &identity(r#"{"Effect":"Allow","Action":"*","Resource":"bucket"}"#),
+            &identity_doc(r#"{"Effect":"Allow","Action":"*","Resource":"bucket"}"#),
             ID
         ),
         "Resource bucket must be in ARN format or \"*\"."
     );
     assert_eq!(
         err(
-            &identity(r#"{"Effect":"Allow","Action":"*","Resource":"arn:aws:*:::b"}"#),
+            &identity_doc(r#"{"Effect":"Allow","Action":"*","Resource":"arn:aws:*:::b"}"#),
             ID
         ),
         "Resource vendor must be fully qualified and cannot contain regexes."
     );
     assert!(
         err(
-            &identity(r#"{"Effect":"Allow","Action":"*","Resource":"arn:foo:s3:::b"}"#),
+            &identity_doc(r#"{"Effect":"Allow","Action":"*","Resource":"arn:foo:s3:::b"}"#),
             ID
         )
         .starts_with("Partition \"foo\" is not valid")
     );
     err(
-        &identity(r#"{"Effect":"Allow","Action":"*","Resource":"*","NotResource":"*"}"#),
+        &identity_doc(r#"{"Effect":"Allow","Action":"*","Resource":"*","NotResource":"*"}"#),
         ID,
     );
     // Found by fuzzing: the only colon is inside a policy variable.
     assert_eq!(
         err(
-            &identity(r#"{"Effect":"Allow","Action":"*","Resource":"${aws:username}"}"#),
+            &identity_doc(r#"{"Effect":"Allow","Action":"*","Resource":"${aws:username}"}"#),
             ID
         ),
         "Resource ${aws:username} must be in ARN format or \"*\"."
     );
-    ok(
-        &identity(
+    parse_ok(
+        &identity_doc(
             r#"{"Effect":"Allow","Action":"*","Resource":["arn:aws:s3:::b/${aws:username}/*","arn:aws:ec2:*:*:instance/*","arn:aws:logs:us-east-1:123456789012:log-group:g:*"]}"#,
         ),
         ID,
@@ -355,7 +347,7 @@ fn resource_rules() {
 #[test]
 fn condition_rules() {
     let cond = |c: &str| {
-        identity(&format!(
+        identity_doc(&format!(
             r#"{{"Effect":"Allow","Action":"*","Resource":"*","Condition":{c}}}"#
         ))
     };
@@ -364,9 +356,9 @@ fn condition_rules() {
         "Syntax errors in policy."
     );
     // An unknown operator with no keys is accepted (and does nothing).
-    ok(&cond(r#"{"StringEqualz":{}}"#), ID);
+    parse_ok(&cond(r#"{"StringEqualz":{}}"#), ID);
     err(&cond(r#"{"NullIfExists":{"aws:username":"true"}}"#), ID);
-    ok(&cond(r#"{"StringEquals":{"username":"a"}}"#), ID);
+    parse_ok(&cond(r#"{"StringEquals":{"username":"a"}}"#), ID);
     err(&cond(r#"{"NumericLessThan":{"s3:max-keys":"12abc"}}"#), ID);
     err(
         &cond(r#"{"DateLessThan":{"aws:CurrentTime":"2020-02-30T00:00:00Z"}}"#),
@@ -388,14 +380,14 @@ fn condition_rules() {
     err(&cond(r#"{"StringEquals":{"aws:username":null}}"#), ID);
     err(&cond(r#"{"StringEquals":[]}"#), ID);
     err(&cond(r#""x""#), ID);
-    ok(
+    parse_ok(
         &cond(
             r#"{"StringLike":{"s3:prefix":["home/${aws:username}/*",""]},"IpAddress":{"aws:SourceIp":["10.0.0.0/8","2001:db8::/32","192.0.2.1"]},"Bool":{"aws:SecureTransport":true},"NumericLessThanEquals":{"s3:max-keys":10},"DateGreaterThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z","aws:EpochTime":1577836800},"ForAllValues:StringEquals":{"aws:TagKeys":["a","b"]},"ForAnyValue:StringLikeIfExists":{"aws:PrincipalTag/team":"x*"},"Null":{"aws:TokenIssueTime":"true"},"ArnLike":{"aws:SourceArn":"arn:aws:sns:*:123456789012:${aws:username}"},"BinaryEquals":{"k:b":"QmluYXJ5"}}"#,
         ),
         ID,
     );
     // Under 2008-10-17, ${...} is literal text, so it is accepted in Bool.
-    ok(
+    parse_ok(
         r#"{"Version":"2008-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"${x}"}}}}"#,
         ID,
     );
@@ -404,15 +396,15 @@ fn condition_rules() {
 #[test]
 fn character_set() {
     err(
-        &identity(
+        &identity_doc(
             "{\"Sid\":\"\u{4e2d}\",\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}",
         ),
         ID,
     );
     err("{\"Version\":\"2012-10-17\",\u{0001}\"Statement\":[]}", ID);
     // Latin-1 is fine in values.
-    ok(
-        &identity(
+    parse_ok(
+        &identity_doc(
             "{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"arn:aws:s3:::b/caf\u{e9}\"}",
         ),
         ID,
@@ -442,7 +434,7 @@ fn size_limits_ignore_white_space() {
         }
         let exact = build(limit - base, 5000);
         assert_eq!(policy_size(&exact), limit);
-        ok(&exact, kind);
+        parse_ok(&exact, kind);
         let e = Policy::parse(&build(limit - base + 1, 0), kind).unwrap_err();
         assert_eq!(e.code(), "LimitExceeded");
         assert_eq!(e.kind(), ErrorCode::LimitExceeded);
@@ -454,7 +446,7 @@ fn size_limits_ignore_white_space() {
         )
     };
     let base = policy_size(&trust(0));
-    ok(&trust(2048 - base), TRUST);
+    parse_ok(&trust(2048 - base), TRUST);
     let e = Policy::parse(&trust(2049 - base), TRUST).unwrap_err();
     assert_eq!(e.code(), "LimitExceeded");
     assert_eq!(
@@ -560,6 +552,6 @@ fn iam_messages() {
         ),
         r#"{"Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}}"#.to_string(),
     ] {
-        ok(&doc, ID);
+        parse_ok(&doc, ID);
     }
 }

@@ -85,266 +85,271 @@ fn wins<T>(results: &[rolecall_core::Result<T>]) -> usize {
     results.iter().filter(|r| r.is_ok()).count()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test -p rolecall-store-postgres -- --include-ignored"]
-async fn same_role_created_on_both_nodes() {
-    let c = cluster().await;
-    for round in 0..5 {
-        let results = race(8, |i| {
-            let iam = c.iam(i);
-            let name = if i % 2 == 0 {
-                format!("Twin{round}")
-            } else {
-                format!("twin{round}")
-            };
-            async move { iam.create_role(role(&name)).await }
-        })
-        .await;
-        winners(&results, 1, |e| matches!(e, Error::EntityAlreadyExists(_)));
-    }
-    assert_eq!(c.count("SELECT COUNT(*) FROM roles").await, 5);
+/// Each scenario as a test on a cluster of its own; ignored by a plain `cargo test` (they need
+/// PostgreSQL).
+macro_rules! two_node_tests {
+    ($($scenario:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        #[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test -p rolecall-store-postgres -- --include-ignored"]
+        async fn $scenario() {
+            scenarios::$scenario(&cluster().await).await;
+        }
+    )*};
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test -p rolecall-store-postgres -- --include-ignored"]
-async fn same_instance_associated_on_both_nodes() {
-    let c = cluster().await;
-    for i in 0..6 {
-        c.iam(0)
-            .create_instance_profile(&format!("p{i}"), None, vec![])
+two_node_tests!(
+    same_role_created_on_both_nodes,
+    same_instance_associated_on_both_nodes,
+    association_replaced_on_both_nodes_then_terminated,
+    policy_versions_on_both_nodes,
+    one_role_per_profile_on_both_nodes,
+    access_keys_on_both_nodes,
+    meta_and_tags_on_both_nodes,
+    private_ips_unique_across_nodes,
+);
+
+mod scenarios {
+    use super::*;
+
+    pub async fn same_role_created_on_both_nodes(c: &Cluster) {
+        for round in 0..5 {
+            let results = race(8, |i| {
+                let iam = c.iam(i);
+                let name = if i % 2 == 0 {
+                    format!("Twin{round}")
+                } else {
+                    format!("twin{round}")
+                };
+                async move { iam.create_role(role(&name)).await }
+            })
+            .await;
+            winners(&results, 1, |e| matches!(e, Error::EntityAlreadyExists(_)));
+        }
+        assert_eq!(c.count("SELECT COUNT(*) FROM roles").await, 5);
+    }
+
+    pub async fn same_instance_associated_on_both_nodes(c: &Cluster) {
+        for i in 0..6 {
+            c.iam(0)
+                .create_instance_profile(&format!("p{i}"), None, vec![])
+                .await
+                .unwrap();
+        }
+        for round in 0..3 {
+            let inst = c
+                .ec2(round)
+                .run_instances(launch())
+                .await
+                .unwrap()
+                .instances
+                .remove(0);
+            let results = race(6, |i| {
+                let (ec2, id) = (c.ec2(i), inst.id.clone());
+                async move {
+                    ec2.associate_iam_instance_profile(&id, Some(&format!("p{i}")), None)
+                        .await
+                }
+            })
+            .await;
+            winners(&results, 1, |e| matches!(e, Error::IncorrectState(_)));
+            // The losers wrote nothing: one association row for the instance, and it is active.
+            for node in &c.nodes {
+                assert_eq!(
+                    node.active_associations(std::slice::from_ref(&inst.id))
+                        .await
+                        .unwrap()
+                        .len(),
+                    1
+                );
+            }
+        }
+        assert_eq!(c.count("SELECT COUNT(*) FROM associations").await, 3);
+    }
+
+    pub async fn association_replaced_on_both_nodes_then_terminated(c: &Cluster) {
+        for name in ["a", "b"] {
+            c.iam(0)
+                .create_instance_profile(name, None, vec![])
+                .await
+                .unwrap();
+        }
+        let launched = c
+            .ec2(0)
+            .run_instances(RunInstances {
+                profile_name: Some("a".into()),
+                ..launch()
+            })
             .await
             .unwrap();
-    }
-    for round in 0..3 {
-        let inst = c
-            .ec2(round)
-            .run_instances(launch())
-            .await
-            .unwrap()
-            .instances
-            .remove(0);
-        let results = race(6, |i| {
-            let (ec2, id) = (c.ec2(i), inst.id.clone());
+        let (id, first) = (
+            launched.instances[0].id.clone(),
+            launched.associations[0].id.clone(),
+        );
+        let results = race(2, |i| {
+            let (ec2, first) = (c.ec2(i), first.clone());
             async move {
-                ec2.associate_iam_instance_profile(&id, Some(&format!("p{i}")), None)
+                ec2.replace_iam_instance_profile_association(&first, Some("b"), None)
                     .await
             }
         })
         .await;
         winners(&results, 1, |e| matches!(e, Error::IncorrectState(_)));
-        // The losers wrote nothing: one association row for the instance, and it is active.
-        for node in &c.nodes {
-            assert_eq!(
-                node.active_associations(std::slice::from_ref(&inst.id))
-                    .await
-                    .unwrap()
-                    .len(),
-                1
-            );
-        }
-    }
-    assert_eq!(c.count("SELECT COUNT(*) FROM associations").await, 3);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test -p rolecall-store-postgres -- --include-ignored"]
-async fn association_replaced_on_both_nodes_then_terminated() {
-    let c = cluster().await;
-    for name in ["a", "b"] {
-        c.iam(0)
-            .create_instance_profile(name, None, vec![])
+        // The old association ended and exactly one new one: the loser inserted nothing.
+        assert_eq!(c.count("SELECT COUNT(*) FROM associations").await, 2);
+        let active = c.nodes[1]
+            .active_associations(std::slice::from_ref(&id))
             .await
             .unwrap();
-    }
-    let launched = c
-        .ec2(0)
-        .run_instances(RunInstances {
-            profile_name: Some("a".into()),
-            ..launch()
-        })
-        .await
-        .unwrap();
-    let (id, first) = (
-        launched.instances[0].id.clone(),
-        launched.associations[0].id.clone(),
-    );
-    let results = race(2, |i| {
-        let (ec2, first) = (c.ec2(i), first.clone());
-        async move {
-            ec2.replace_iam_instance_profile_association(&first, Some("b"), None)
+        assert_eq!(active.len(), 1);
+        assert!(active[0].profile_arn.ends_with("/b"));
+        // Terminate on one node while the other tries to disassociate the same association.
+        let assoc = active[0].id.clone();
+        let (ec2a, ec2b) = (c.ec2(0), c.ec2(1));
+        let ids = vec![id.clone()];
+        let (t, d) = tokio::join!(
+            tokio::spawn(async move { ec2a.terminate_instances(&ids).await }),
+            tokio::spawn(async move { ec2b.disassociate_iam_instance_profile(&assoc).await })
+        );
+        t.unwrap().unwrap();
+        let _ = d.unwrap();
+        assert!(
+            c.nodes[0]
+                .active_associations(&[id])
                 .await
-        }
-    })
-    .await;
-    winners(&results, 1, |e| matches!(e, Error::IncorrectState(_)));
-    // The old association ended and exactly one new one: the loser inserted nothing.
-    assert_eq!(c.count("SELECT COUNT(*) FROM associations").await, 2);
-    let active = c.nodes[1]
-        .active_associations(std::slice::from_ref(&id))
-        .await
-        .unwrap();
-    assert_eq!(active.len(), 1);
-    assert!(active[0].profile_arn.ends_with("/b"));
-    // Terminate on one node while the other tries to disassociate the same association.
-    let assoc = active[0].id.clone();
-    let (ec2a, ec2b) = (c.ec2(0), c.ec2(1));
-    let ids = vec![id.clone()];
-    let (t, d) = tokio::join!(
-        tokio::spawn(async move { ec2a.terminate_instances(&ids).await }),
-        tokio::spawn(async move { ec2b.disassociate_iam_instance_profile(&assoc).await })
-    );
-    t.unwrap().unwrap();
-    let _ = d.unwrap();
-    assert!(
-        c.nodes[0]
-            .active_associations(&[id])
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        c.count("SELECT COUNT(*) FROM associations WHERE state IN ('associating', 'associated')")
-            .await,
-        0
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test -p rolecall-store-postgres -- --include-ignored"]
-async fn policy_versions_on_both_nodes() {
-    let c = cluster().await;
-    let p = managed_policy(&c.iam(0), "versions").await;
-    let results = race(10, |i| {
-        let (iam, arn) = (c.iam(i), p.arn.clone());
-        async move { iam.create_policy_version(&arn, POLICY, true).await }
-    })
-    .await;
-    winners(&results, 4, |e| matches!(e, Error::LimitExceeded(_)));
-    assert_eq!(c.count("SELECT COUNT(*) FROM policy_versions").await, 5);
-    assert_eq!(
-        c.count("SELECT COUNT(*) FROM policy_versions WHERE is_default")
-            .await,
-        1
-    );
-    // Version ids came from the locked counter: v1..v5, and the losers did not advance it.
-    assert_eq!(
-        c.count("SELECT COUNT(DISTINCT version_id) FROM policy_versions WHERE version_id IN ('v1','v2','v3','v4','v5')")
-            .await,
-        5
-    );
-    assert_eq!(c.count("SELECT next_version FROM policies").await, 6);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test -p rolecall-store-postgres -- --include-ignored"]
-async fn one_role_per_profile_on_both_nodes() {
-    let c = cluster().await;
-    c.iam(0)
-        .create_instance_profile("one", None, vec![])
-        .await
-        .unwrap();
-    for i in 0..6 {
-        c.iam(i)
-            .create_role(role(&format!("cand{i}")))
-            .await
-            .unwrap();
-    }
-    let results = race(6, |i| {
-        let iam = c.iam(i);
-        async move {
-            iam.add_role_to_instance_profile("one", &format!("cand{i}"))
-                .await
-        }
-    })
-    .await;
-    winners(&results, 1, |e| matches!(e, Error::LimitExceeded(_)));
-    assert_eq!(
-        c.count("SELECT COUNT(*) FROM instance_profile_roles").await,
-        1
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test -p rolecall-store-postgres -- --include-ignored"]
-async fn access_keys_on_both_nodes() {
-    let c = cluster().await;
-    c.iam(0)
-        .create_user("keyed", None, None, vec![])
-        .await
-        .unwrap();
-    let key =
-        rolecall_crypto::MasterKey::new(1, &rolecall_crypto::MasterKey::generate_bytes()).unwrap();
-    let ring = rolecall_crypto::KeyRing::new(vec![key]).unwrap();
-    let results = race(6, |i| {
-        let (iam, ring) = (c.iam(i), ring.clone());
-        async move { iam.create_access_key(&ring, "keyed").await.map(drop) }
-    })
-    .await;
-    winners(&results, 2, |e| matches!(e, Error::LimitExceeded(_)));
-    assert_eq!(c.count("SELECT COUNT(*) FROM access_keys").await, 2);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test -p rolecall-store-postgres -- --include-ignored"]
-async fn meta_and_tags_on_both_nodes() {
-    let c = cluster().await;
-    let results = race(8, |i| {
-        let store = c.nodes[i % 2].clone();
-        async move { Ok(store.init_meta("account_id", &format!("value-{i}")).await?) }
-    })
-    .await;
-    let values: std::collections::HashSet<String> =
-        results.into_iter().map(|r| r.unwrap()).collect();
-    assert_eq!(values.len(), 1, "every node sees the one stored value");
-
-    c.iam(0).create_role(role("tagged")).await.unwrap();
-    let results = race(20, |i| {
-        let iam = c.iam(i);
-        async move {
-            iam.tag_role(
-                "tagged",
-                vec![rolecall_core::model::Tag {
-                    key: format!("k{i}"),
-                    value: "v".into(),
-                }],
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            c.count(
+                "SELECT COUNT(*) FROM associations WHERE state IN ('associating', 'associated')"
             )
-            .await
-        }
-    })
-    .await;
-    assert_eq!(wins(&results), 20, "{results:?}");
-    assert_eq!(c.iam(1).get_role("tagged").await.unwrap().tags.len(), 20);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test -p rolecall-store-postgres -- --include-ignored"]
-async fn private_ips_unique_across_nodes() {
-    let c = cluster().await;
-    let results = race(10, |i| {
-        let ec2 = c.ec2(i);
-        async move {
-            ec2.run_instances(RunInstances {
-                max_count: 3,
-                ..launch()
-            })
-            .await
-        }
-    })
-    .await;
-    let mut ips = std::collections::HashSet::new();
-    for r in results {
-        for i in r
-            .expect("every launch succeeds (after re-allocating)")
-            .instances
-        {
-            assert!(ips.insert(i.private_ip), "address handed out twice");
-        }
-    }
-    assert_eq!(ips.len(), 30);
-    assert_eq!(c.count("SELECT COUNT(*) FROM instances").await, 30);
-    assert_eq!(
-        c.count("SELECT COUNT(DISTINCT private_ip) FROM instances WHERE state <> 'terminated'")
             .await,
-        30
-    );
+            0
+        );
+    }
+
+    pub async fn policy_versions_on_both_nodes(c: &Cluster) {
+        let p = managed_policy(&c.iam(0), "versions").await;
+        let results = race(10, |i| {
+            let (iam, arn) = (c.iam(i), p.arn.clone());
+            async move { iam.create_policy_version(&arn, POLICY, true).await }
+        })
+        .await;
+        winners(&results, 4, |e| matches!(e, Error::LimitExceeded(_)));
+        assert_eq!(c.count("SELECT COUNT(*) FROM policy_versions").await, 5);
+        assert_eq!(
+            c.count("SELECT COUNT(*) FROM policy_versions WHERE is_default")
+                .await,
+            1
+        );
+        // Version ids came from the locked counter: v1..v5, and the losers did not advance it.
+        assert_eq!(
+            c.count("SELECT COUNT(DISTINCT version_id) FROM policy_versions WHERE version_id IN ('v1','v2','v3','v4','v5')")
+                .await,
+            5
+        );
+        assert_eq!(c.count("SELECT next_version FROM policies").await, 6);
+    }
+
+    pub async fn one_role_per_profile_on_both_nodes(c: &Cluster) {
+        c.iam(0)
+            .create_instance_profile("one", None, vec![])
+            .await
+            .unwrap();
+        for i in 0..6 {
+            c.iam(i)
+                .create_role(role(&format!("cand{i}")))
+                .await
+                .unwrap();
+        }
+        let results = race(6, |i| {
+            let iam = c.iam(i);
+            async move {
+                iam.add_role_to_instance_profile("one", &format!("cand{i}"))
+                    .await
+            }
+        })
+        .await;
+        winners(&results, 1, |e| matches!(e, Error::LimitExceeded(_)));
+        assert_eq!(
+            c.count("SELECT COUNT(*) FROM instance_profile_roles").await,
+            1
+        );
+    }
+
+    pub async fn access_keys_on_both_nodes(c: &Cluster) {
+        c.iam(0)
+            .create_user("keyed", None, None, vec![])
+            .await
+            .unwrap();
+        let key = rolecall_crypto::MasterKey::new(1, &rolecall_crypto::MasterKey::generate_bytes())
+            .unwrap();
+        let ring = rolecall_crypto::KeyRing::new(vec![key]).unwrap();
+        let results = race(6, |i| {
+            let (iam, ring) = (c.iam(i), ring.clone());
+            async move { iam.create_access_key(&ring, "keyed").await.map(drop) }
+        })
+        .await;
+        winners(&results, 2, |e| matches!(e, Error::LimitExceeded(_)));
+        assert_eq!(c.count("SELECT COUNT(*) FROM access_keys").await, 2);
+    }
+
+    pub async fn meta_and_tags_on_both_nodes(c: &Cluster) {
+        let results = race(8, |i| {
+            let store = c.nodes[i % 2].clone();
+            async move { Ok(store.init_meta("account_id", &format!("value-{i}")).await?) }
+        })
+        .await;
+        let values: std::collections::HashSet<String> =
+            results.into_iter().map(|r| r.unwrap()).collect();
+        assert_eq!(values.len(), 1, "every node sees the one stored value");
+
+        c.iam(0).create_role(role("tagged")).await.unwrap();
+        let results = race(20, |i| {
+            let iam = c.iam(i);
+            async move {
+                iam.tag_role(
+                    "tagged",
+                    vec![rolecall_core::model::Tag {
+                        key: format!("k{i}"),
+                        value: "v".into(),
+                    }],
+                )
+                .await
+            }
+        })
+        .await;
+        assert_eq!(wins(&results), 20, "{results:?}");
+        assert_eq!(c.iam(1).get_role("tagged").await.unwrap().tags.len(), 20);
+    }
+
+    pub async fn private_ips_unique_across_nodes(c: &Cluster) {
+        let results = race(10, |i| {
+            let ec2 = c.ec2(i);
+            async move {
+                ec2.run_instances(RunInstances {
+                    max_count: 3,
+                    ..launch()
+                })
+                .await
+            }
+        })
+        .await;
+        let mut ips = std::collections::HashSet::new();
+        for r in results {
+            for i in r
+                .expect("every launch succeeds (after re-allocating)")
+                .instances
+            {
+                assert!(ips.insert(i.private_ip), "address handed out twice");
+            }
+        }
+        assert_eq!(ips.len(), 30);
+        assert_eq!(c.count("SELECT COUNT(*) FROM instances").await, 30);
+        assert_eq!(
+            c.count("SELECT COUNT(DISTINCT private_ip) FROM instances WHERE state <> 'terminated'")
+                .await,
+            30
+        );
+    }
 }

@@ -3,7 +3,7 @@
 
 use crate::{
     Dialect, RowLock, SqlStore, all_from_json, backend, from, from_json, is_unique_violation,
-    known_errors, limit, to_json,
+    known_errors, limit, taken_if_unique, to_json,
 };
 use rolecall_core::model::*;
 use rolecall_core::{
@@ -133,11 +133,7 @@ impl<D: Dialect> SqlStore<D> {
         .bind(to_json(&t.instance_ids)?)
         .execute(&mut *tx)
         .await;
-        known_errors(res, |e| {
-            is_unique_violation(e, None)
-                .then(|| StoreError::Conflict(Taken::ClientToken(t.token.clone())))
-        })
-        .map(drop)
+        taken_if_unique(res, || Taken::ClientToken(t.token.clone())).map(drop)
     }
 
     pub(crate) async fn client_token_row(&self, token: &str) -> Result<Option<ClientToken>> {

@@ -115,6 +115,16 @@ impl Query {
         }
     }
 
+    /// The WHERE clause, ordered by `id_column`, then `LIMIT` the parameter after this query's
+    /// (the page's size, bound by the caller).
+    pub(crate) fn page_clause(&self, id_column: &str) -> String {
+        format!(
+            "{} ORDER BY {id_column} LIMIT ${}",
+            self.where_clause(),
+            self.params.len() + 1
+        )
+    }
+
     /// `expr` is one of `values` (false for none).
     pub(crate) fn one_of(&mut self, expr: &str, values: &[String]) -> String {
         if values.is_empty() {

@@ -28,7 +28,7 @@ pub mod upgrade_test;
 pub use ec2_query::PatternMatch;
 
 use rolecall_core::model::PolicyVersion;
-use rolecall_core::{EntityKind, Missing, PageRequest, StoreError, StoreResult};
+use rolecall_core::{EntityKind, Missing, PageRequest, StoreError, StoreResult, Taken};
 use rolecall_sql_bounds::sql_bounds;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -142,12 +142,7 @@ where
     /// Runs a statement with text parameters (`$1`, `$2`, ... in order) in this transaction:
     /// the number of rows it changed.
     pub(crate) async fn execute(&mut self, sql: &str, params: &[&str]) -> StoreResult<u64> {
-        let query = params.iter().fold(sqlx::query(sql), |q, p| q.bind(*p));
-        let res = query
-            .execute(&mut *self.tx)
-            .await
-            .map_err(|e| backend(&e))?;
-        Ok(rows_affected(res))
+        execute_text(&mut self.tx, sql, params).await
     }
 
     /// Records that this transaction touched the entity (once per entity).
@@ -191,6 +186,22 @@ where
     }
 }
 
+/// Runs a statement with text parameters (`$1`, `$2`, ... in order) on `conn`: the number of
+/// rows it changed.
+#[sql_bounds(DB)]
+pub(crate) async fn execute_text<DB: Database>(
+    conn: &mut DB::Connection,
+    sql: &str,
+    params: &[&str],
+) -> StoreResult<u64>
+where
+    DB::QueryResult: Into<AnyQueryResult>,
+{
+    let query = params.iter().fold(sqlx::query(sql), |q, p| q.bind(*p));
+    let res = query.execute(&mut *conn).await.map_err(|e| backend(&e))?;
+    Ok(rows_affected(res))
+}
+
 /// Rows a statement changed (the drivers' results have no common trait for it, but convert to
 /// sqlx's driver-neutral result).
 pub(crate) fn rows_affected(result: impl Into<AnyQueryResult>) -> u64 {
@@ -208,6 +219,16 @@ pub(crate) fn known_errors<T>(
     known: impl FnOnce(&sqlx::Error) -> Option<StoreError>,
 ) -> StoreResult<T> {
     res.map_err(|e| known(&e).unwrap_or_else(|| backend(&e)))
+}
+
+/// A statement's result, with a unique-key violation as the name `taken` is taken.
+pub(crate) fn taken_if_unique<T>(
+    res: Result<T, sqlx::Error>,
+    taken: impl FnOnce() -> Taken,
+) -> StoreResult<T> {
+    known_errors(res, |e| {
+        is_unique_violation(e, None).then(|| StoreError::Conflict(taken()))
+    })
 }
 
 pub(crate) fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {

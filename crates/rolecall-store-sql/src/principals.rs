@@ -1,16 +1,16 @@
-//! [`PrincipalStore`]: users, groups, access keys, and the policies of roles, users and groups.
+//! [`PrincipalStore`]: roles, users, groups, access keys, and the policies of roles, users and
+//! groups.
 
-use crate::store::{check, policy_checks};
+use crate::store::{owner_table, principal_dependents};
 use crate::{
-    Dialect, RowLock, SqlStore, all_from_json, backend, from_json, is_raised, is_unique_violation,
-    key, known_errors, to_json,
+    Dialect, RowLock, SqlStore, Write, all_from_json, backend, from_json, is_raised, key,
+    known_errors, taken_if_unique, to_json,
 };
 use async_trait::async_trait;
-use rolecall_core::login_profiles::LOGIN_PROFILE_META_PREFIX;
 use rolecall_core::model::*;
 use rolecall_core::{
-    Dependents, Edit, EntityKind, Limit, Missing, Owner, OwnerKind, PageRequest, PrincipalStore,
-    StoreError, StoreResult as Result, Taken,
+    Edit, EntityKind, Limit, Missing, Owner, OwnerKind, PageRequest, PrincipalStore, StoreError,
+    StoreResult as Result, StoredPrincipal, Taken,
 };
 use rolecall_sql_bounds::sql_bounds;
 
@@ -24,51 +24,52 @@ fn owner_entity(kind: OwnerKind) -> EntityKind {
     }
 }
 
+/// A role's, user's or group's entity in the change feed.
+fn principal_entity(kind: OwnerKind) -> EntityKind {
+    match kind {
+        OwnerKind::Role => EntityKind::Role,
+        OwnerKind::User => EntityKind::User,
+        OwnerKind::Group => EntityKind::Group,
+    }
+}
+
+fn missing(kind: OwnerKind, name: &str) -> Missing {
+    match kind {
+        OwnerKind::Role => Missing::Role(name.into()),
+        OwnerKind::User => Missing::User(name.into()),
+        OwnerKind::Group => Missing::Group(name.into()),
+    }
+}
+
+fn taken(kind: OwnerKind, name: &str) -> Taken {
+    match kind {
+        OwnerKind::Role => Taken::Role(name.into()),
+        OwnerKind::User => Taken::User(name.into()),
+        OwnerKind::Group => Taken::Group(name.into()),
+    }
+}
+
+/// A stored document read as the role, user or group it is.
+fn principal_of(kind: OwnerKind, doc: serde_json::Value) -> Result<StoredPrincipal> {
+    let parsed = match kind {
+        OwnerKind::Role => serde_json::from_value(doc).map(StoredPrincipal::Role),
+        OwnerKind::User => serde_json::from_value(doc).map(StoredPrincipal::User),
+        OwnerKind::Group => serde_json::from_value(doc).map(StoredPrincipal::Group),
+    };
+    parsed.map_err(|e| StoreError::Backend(format!("stored {} unreadable: {e}", kind.name())))
+}
+
+fn parse_principal(kind: OwnerKind, data: &str) -> Result<StoredPrincipal> {
+    principal_of(kind, from_json(data)?)
+}
+
 #[sql_bounds(D::Db)]
-#[async_trait]
-impl<D: Dialect> PrincipalStore for SqlStore<D> {
-    // ----- users -----
-
-    async fn insert_user(&self, user: &User) -> Result<()> {
-        let row = (user.id.as_str(), user.name.as_str(), user.path.as_str());
-        let taken = || Taken::User(user.name.clone());
-        self.insert_named("users", row, user, taken, (EntityKind::User, &user.id))
-            .await
-    }
-
-    async fn get_user(&self, name: &str) -> Result<Option<User>> {
-        self.get_doc("users", "name_key", &key(name)).await
-    }
-
-    async fn list_users(&self, path_prefix: &str, page: &PageRequest) -> Result<Vec<User>> {
-        self.list_named("users", path_prefix, page).await
-    }
-
-    async fn modify_user(&self, name: &str, edit: Edit<User>) -> Result<User> {
-        let mut w = self.begin().await?;
-        let row = ("users", "name_key", key(name));
-        let missing = || Missing::User(name.into());
-        let mut user: User = Self::locked_doc(&mut w.tx, (row.0, row.1, &row.2), missing).await?;
-        edit(&mut user).map_err(StoreError::Rejected)?;
-        let res = sqlx::query("UPDATE users SET name_key = $1, path = $2, data = $3 WHERE id = $4")
-            .bind(key(&user.name))
-            .bind(&user.path)
-            .bind(to_json(&user)?)
-            .bind(&user.id)
-            .execute(&mut *w.tx)
-            .await;
-        known_errors(res, |e| {
-            is_unique_violation(e, None)
-                .then(|| StoreError::Conflict(Taken::User(user.name.clone())))
-        })?;
-        // Access keys name their user: follow a rename.
-        let keys: Vec<String> =
-            sqlx::query_scalar("SELECT data FROM access_keys WHERE user_id = $1")
-                .bind(&user.id)
-                .fetch_all(&mut *w.tx)
-                .await
-                .map_err(|e| backend(&e))?;
-        for data in keys {
+impl<D: Dialect> SqlStore<D> {
+    /// Access keys name their user: follows a rename (in the rename's transaction).
+    async fn rename_access_keys(w: &mut Write<'_, D::Db>, user: &User) -> Result<()> {
+        let sql = "SELECT data FROM access_keys WHERE user_id = $1";
+        let keys: Vec<(String,)> = Self::rows_on(&mut *w.tx, sql, &[&user.id]).await?;
+        for (data,) in keys {
             let mut k: AccessKey = from_json(&data)?;
             if k.user_name != user.name {
                 k.user_name = user.name.clone();
@@ -76,72 +77,123 @@ impl<D: Dialect> PrincipalStore for SqlStore<D> {
                 w.execute(sql, &[&to_json(&k)?, &k.id]).await?;
             }
         }
-        w.record(EntityKind::User, &user.id);
-        w.commit().await?;
-        Ok(user)
+        Ok(())
     }
 
-    async fn delete_user(&self, name: &str) -> Result<()> {
-        let [inline, attached] = policy_checks(OwnerKind::User);
-        // A login profile first, as IAM reports it (a document "" = none).
-        let profile = format!(
-            "SELECT COUNT(*) FROM meta WHERE key = '{LOGIN_PROFILE_META_PREFIX}' || $1 AND value <> ''"
-        );
-        let checks = [
-            check(&profile, Dependents::LoginProfile),
-            check(
-                "SELECT COUNT(*) FROM access_keys WHERE user_id = $1",
-                Dependents::AccessKeys,
-            ),
-            inline,
-            attached,
-            check(
-                "SELECT COUNT(*) FROM group_members WHERE user_id = $1",
-                Dependents::GroupMembers,
-            ),
-        ];
-        let missing = || Missing::User(name.into());
-        let backstop = Dependents::AccessKeys;
-        self.delete_named("users", name, missing, &checks, backstop, EntityKind::User)
-            .await
+    /// Begins a write and runs `sql` on one owner's policies in it (`$1`, `$2` are the owner,
+    /// `rest` the parameters after), the owner's row locked first when `lock` (a write that adds
+    /// a policy: see [`lock_owner`](Self::lock_owner)). The owner is recorded as changed when
+    /// the statement changed rows. Returns the write, to commit, and that count.
+    async fn owner_write(
+        &self,
+        owner: Owner<'_>,
+        lock: bool,
+        sql: &str,
+        rest: &[&str],
+    ) -> Result<(Write<'_, D::Db>, u64)> {
+        let mut w = self.begin().await?;
+        if lock {
+            Self::lock_owner(&mut w.tx, owner).await?;
+        }
+        let params: Vec<&str> = [owner.kind().name(), owner.id()]
+            .into_iter()
+            .chain(rest.iter().copied())
+            .collect();
+        let changed = w.execute(sql, &params).await?;
+        if changed > 0 {
+            w.record(owner_entity(owner.kind()), owner.id());
+        }
+        Ok((w, changed))
     }
+}
 
-    // ----- groups -----
+#[sql_bounds(D::Db)]
+#[async_trait]
+impl<D: Dialect> PrincipalStore for SqlStore<D> {
+    // ----- roles, users and groups -----
 
-    async fn insert_group(&self, group: &Group) -> Result<()> {
-        let row = (group.id.as_str(), group.name.as_str(), group.path.as_str());
-        let taken = || Taken::Group(group.name.clone());
-        self.insert_named("groups", row, group, taken, (EntityKind::Group, &group.id))
-            .await
-    }
-
-    async fn get_group(&self, name: &str) -> Result<Option<Group>> {
-        self.get_doc("groups", "name_key", &key(name)).await
-    }
-
-    async fn list_groups(&self, path_prefix: &str, page: &PageRequest) -> Result<Vec<Group>> {
-        self.list_named("groups", path_prefix, page).await
-    }
-
-    async fn delete_group(&self, name: &str) -> Result<()> {
-        let [inline, attached] = policy_checks(OwnerKind::Group);
-        let members = check(
-            "SELECT COUNT(*) FROM group_members WHERE group_id = $1",
-            Dependents::GroupMembers,
-        );
-        let missing = || Missing::Group(name.into());
-        let checks = [members, inline, attached];
-        let backstop = Dependents::GroupMembers;
-        self.delete_named(
-            "groups",
-            name,
-            missing,
-            &checks,
-            backstop,
-            EntityKind::Group,
+    async fn insert_principal_doc(&self, principal: &StoredPrincipal) -> Result<()> {
+        let (kind, e) = (principal.kind(), principal.entity());
+        let row = (e.id.as_str(), e.name.as_str(), e.path.as_str());
+        let taken = || taken(kind, &e.name);
+        let table = owner_table(kind);
+        self.insert_named(
+            table,
+            row,
+            principal,
+            taken,
+            (principal_entity(kind), &e.id),
         )
         .await
     }
+
+    async fn get_principal_doc(
+        &self,
+        kind: OwnerKind,
+        name: &str,
+    ) -> Result<Option<StoredPrincipal>> {
+        let sql = format!("SELECT data FROM {} WHERE name_key = $1", owner_table(kind));
+        let data: Option<(String,)> = self.row(&sql, &[&key(name)]).await?;
+        data.map(|(d,)| parse_principal(kind, &d)).transpose()
+    }
+
+    async fn list_principal_docs(
+        &self,
+        kind: OwnerKind,
+        path_prefix: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<StoredPrincipal>> {
+        let docs: Vec<serde_json::Value> = self
+            .list_named(owner_table(kind), path_prefix, page)
+            .await?;
+        docs.into_iter().map(|d| principal_of(kind, d)).collect()
+    }
+
+    async fn modify_principal_doc(
+        &self,
+        kind: OwnerKind,
+        name: &str,
+        edit: Edit<StoredPrincipal>,
+    ) -> Result<StoredPrincipal> {
+        let mut w = self.begin().await?;
+        let (table, name_key) = (owner_table(kind), key(name));
+        let missing = || missing(kind, name);
+        let doc = Self::locked_doc(&mut w.tx, (table, "name_key", &name_key), missing).await?;
+        let mut principal = principal_of(kind, doc)?;
+        edit(&mut principal).map_err(StoreError::Rejected)?;
+        let e = principal.entity();
+        let sql = format!("UPDATE {table} SET name_key = $1, path = $2, data = $3 WHERE id = $4");
+        let res = sqlx::query(&sql)
+            .bind(key(&e.name))
+            .bind(&e.path)
+            .bind(to_json(&principal)?)
+            .bind(&e.id)
+            .execute(&mut *w.tx)
+            .await;
+        taken_if_unique(res, || taken(kind, &e.name))?;
+        if let StoredPrincipal::User(user) = &principal {
+            Self::rename_access_keys(&mut w, user).await?;
+        }
+        w.record(principal_entity(kind), &e.id);
+        w.commit().await?;
+        Ok(principal)
+    }
+
+    async fn delete_principal(&self, kind: OwnerKind, name: &str) -> Result<()> {
+        let (checks, backstop) = principal_dependents(kind);
+        let (table, entity) = (owner_table(kind), principal_entity(kind));
+        self.delete_named(
+            table,
+            name,
+            || missing(kind, name),
+            &checks,
+            backstop,
+            entity,
+        )
+        .await
+    }
+
+    // ----- group membership -----
 
     async fn add_user_to_group(&self, group_id: &str, user_id: &str) -> Result<()> {
         let mut w = self.begin().await?;
@@ -194,21 +246,12 @@ impl<D: Dialect> PrincipalStore for SqlStore<D> {
     // ----- policies of roles, users and groups -----
 
     async fn put_owner_policy(&self, owner: Owner<'_>, name: &str, document: &str) -> Result<()> {
-        let mut w = self.begin().await?;
-        Self::lock_owner(&mut w.tx, owner).await?;
-        sqlx::query(
-            "INSERT INTO principal_policies (owner_kind, owner_id, name, document) \
-             VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (owner_kind, owner_id, name) DO UPDATE SET document = excluded.document",
-        )
-        .bind(owner.kind().name())
-        .bind(owner.id())
-        .bind(name)
-        .bind(document)
-        .execute(&mut *w.tx)
-        .await
-        .map_err(|e| backend(&e))?;
-        w.record(owner_entity(owner.kind()), owner.id());
+        let sql = "INSERT INTO principal_policies (owner_kind, owner_id, name, document) \
+                   VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (owner_kind, owner_id, name) DO UPDATE SET document = excluded.document";
+        let (w, _) = self
+            .owner_write(owner, true, sql, &[name, document])
+            .await?;
         w.commit().await
     }
 
@@ -237,53 +280,37 @@ impl<D: Dialect> PrincipalStore for SqlStore<D> {
     }
 
     async fn delete_owner_policy(&self, owner: Owner<'_>, name: &str) -> Result<bool> {
-        let mut w = self.begin().await?;
         let sql =
             "DELETE FROM principal_policies WHERE owner_kind = $1 AND owner_id = $2 AND name = $3";
-        let deleted = w
-            .execute(sql, &[owner.kind().name(), owner.id(), name])
-            .await?
-            > 0;
-        if deleted {
-            w.record(owner_entity(owner.kind()), owner.id());
-        }
+        let (w, deleted) = self.owner_write(owner, false, sql, &[name]).await?;
         w.commit().await?;
-        Ok(deleted)
+        Ok(deleted > 0)
     }
 
     async fn attach_owner_policy(&self, owner: Owner<'_>, policy_arn: &str) -> Result<()> {
-        let mut w = self.begin().await?;
-        Self::lock_owner(&mut w.tx, owner).await?;
         // The policy's foreign key locks its row (KEY SHARE): a concurrent delete of the policy
         // either waits for this or makes it find nothing.
         let sql = "INSERT INTO principal_attached_policies (owner_kind, owner_id, policy_id) \
                    SELECT $1, $2, id FROM policies WHERE arn = $3 ON CONFLICT DO NOTHING";
-        let params = [owner.kind().name(), owner.id(), policy_arn];
-        if w.execute(sql, &params).await? == 0 {
-            let exists: Option<String> =
-                sqlx::query_scalar("SELECT id FROM policies WHERE arn = $1")
-                    .bind(policy_arn)
-                    .fetch_optional(&mut *w.tx)
-                    .await
-                    .map_err(|e| backend(&e))?;
+        let (mut w, attached) = self.owner_write(owner, true, sql, &[policy_arn]).await?;
+        if attached == 0 {
+            // Attached already, or no such policy.
+            let sql = "SELECT id FROM policies WHERE arn = $1";
+            let exists: Option<(String,)> = Self::row_in(&mut w.tx, sql, &[policy_arn]).await?;
             if exists.is_none() {
                 return Err(StoreError::NotFound(Missing::Policy(policy_arn.into())));
             }
-        } else {
-            w.record(owner_entity(owner.kind()), owner.id());
         }
         w.commit().await
     }
 
     async fn detach_owner_policy(&self, owner: Owner<'_>, policy_arn: &str) -> Result<()> {
-        let mut w = self.begin().await?;
         let sql = "DELETE FROM principal_attached_policies WHERE owner_kind = $1 AND owner_id = $2 \
                    AND policy_id = (SELECT id FROM policies WHERE arn = $3)";
-        let params = [owner.kind().name(), owner.id(), policy_arn];
-        if w.execute(sql, &params).await? == 0 {
+        let (w, detached) = self.owner_write(owner, false, sql, &[policy_arn]).await?;
+        if detached == 0 {
             return Err(StoreError::NotFound(Missing::Attachment(policy_arn.into())));
         }
-        w.record(owner_entity(owner.kind()), owner.id());
         w.commit().await
     }
 
@@ -316,11 +343,8 @@ impl<D: Dialect> PrincipalStore for SqlStore<D> {
         // stale before the insert commits.
         let missing = || Missing::User(k.user_name.clone());
         Self::locked_id(&mut w.tx, "users", "id", user_id, RowLock::Update, missing).await?;
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM access_keys WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_one(&mut *w.tx)
-            .await
-            .map_err(|e| backend(&e))?;
+        let sql = "SELECT COUNT(*) FROM access_keys WHERE user_id = $1";
+        let count = Self::count_in(&mut w.tx, sql, &[user_id]).await?;
         let limit_reached = StoreError::LimitExceeded(Limit::AccessKeysPerUser);
         if count >= 2 {
             return Err(limit_reached);

@@ -2,13 +2,14 @@
 
 use crate::ec2_query::{Query, association_target, instance_target};
 use crate::{
-    Args, Dialect, RowLock, SqlStore, Write, all_from_json, backend, from, from_json, is_raised,
-    is_unique_violation, key, known_errors, limit, to_json, version,
+    Args, Dialect, RowLock, SqlStore, Write, all_from_json, backend, execute_text, from, from_json,
+    is_raised, is_unique_violation, key, known_errors, limit, taken_if_unique, to_json, version,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rolecall_core::audit::{AuditEvent, AuditQuery, AuditTail};
 use rolecall_core::ec2::Filter;
+use rolecall_core::login_profiles::LOGIN_PROFILE_META_PREFIX;
 use rolecall_core::model::*;
 use rolecall_core::{
     ChangesSince, Dependents, Edit, EntityKind, InstanceDoc, Limit, Missing, Owner, OwnerKind,
@@ -24,14 +25,14 @@ type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
 
 /// What must be gone before a row may be deleted: a count of rows referring to it (`$1` is the
 /// row's id), and what a nonzero count means.
-pub(crate) type Check = (String, Dependents);
+type Check = (String, Dependents);
 
-pub(crate) fn check(count: &str, dependents: Dependents) -> Check {
+fn check(count: &str, dependents: Dependents) -> Check {
     (count.to_string(), dependents)
 }
 
 /// The policies (inline, then attached) that must be gone before a role, user or group is.
-pub(crate) fn policy_checks(kind: OwnerKind) -> [Check; 2] {
+fn policy_checks(kind: OwnerKind) -> [Check; 2] {
     let where_owner = format!("WHERE owner_kind = '{}' AND owner_id = $1", kind.name());
     [
         (
@@ -45,7 +46,53 @@ pub(crate) fn policy_checks(kind: OwnerKind) -> [Check; 2] {
     ]
 }
 
-fn owner_table(kind: OwnerKind) -> &'static str {
+/// What must be gone before a role, user or group is deleted, in the order IAM reports it (the
+/// first found), and what a refusing foreign key (the backstop) means.
+pub(crate) fn principal_dependents(kind: OwnerKind) -> (Vec<Check>, Dependents) {
+    let [inline, attached] = policy_checks(kind);
+    match kind {
+        OwnerKind::Role => {
+            let profiles = check(
+                "SELECT COUNT(*) FROM instance_profile_roles WHERE role_id = $1",
+                Dependents::InstanceProfileRoles,
+            );
+            (
+                vec![inline, attached, profiles],
+                Dependents::InstanceProfileRoles,
+            )
+        }
+        OwnerKind::User => {
+            // A login profile first (a document "" = none).
+            let profile = format!(
+                "SELECT COUNT(*) FROM meta WHERE key = '{LOGIN_PROFILE_META_PREFIX}' || $1 \
+                 AND value <> ''"
+            );
+            let checks = vec![
+                check(&profile, Dependents::LoginProfile),
+                check(
+                    "SELECT COUNT(*) FROM access_keys WHERE user_id = $1",
+                    Dependents::AccessKeys,
+                ),
+                inline,
+                attached,
+                check(
+                    "SELECT COUNT(*) FROM group_members WHERE user_id = $1",
+                    Dependents::GroupMembers,
+                ),
+            ];
+            (checks, Dependents::AccessKeys)
+        }
+        OwnerKind::Group => {
+            let members = check(
+                "SELECT COUNT(*) FROM group_members WHERE group_id = $1",
+                Dependents::GroupMembers,
+            );
+            (vec![members, inline, attached], Dependents::GroupMembers)
+        }
+    }
+}
+
+pub(crate) fn owner_table(kind: OwnerKind) -> &'static str {
     match kind {
         OwnerKind::Role => "roles",
         OwnerKind::User => "users",
@@ -88,9 +135,7 @@ impl<D: Dialect> SqlStore<D> {
         .bind(to_json(doc)?)
         .execute(&mut *w.tx)
         .await;
-        known_errors(res, |e| {
-            is_unique_violation(e, None).then(|| StoreError::Conflict(taken()))
-        })?;
+        taken_if_unique(res, taken)?;
         w.record(kind, entity);
         w.commit().await
     }
@@ -106,13 +151,57 @@ impl<D: Dialect> SqlStore<D> {
             .map(drop)
     }
 
-    /// The row a query with text parameters (`$1`, `$2`, ... in order) finds, if any.
-    pub(crate) async fn row<R>(&self, sql: &str, params: &[&str]) -> Result<Option<R>>
+    /// The rows a query with text parameters (`$1`, `$2`, ... in order) finds on `on` (the
+    /// pool, or a transaction's connection).
+    pub(crate) async fn rows_on<'e, R>(
+        on: impl sqlx::Executor<'e, Database = D::Db>,
+        sql: &str,
+        params: &[&str],
+    ) -> Result<Vec<R>>
     where
         R: for<'r> sqlx::FromRow<'r, <D::Db as Database>::Row> + Send + Unpin,
     {
         Self::text_query(sql, params)
-            .fetch_optional(&self.pool)
+            .fetch_all(on)
+            .await
+            .map_err(|e| backend(&e))
+    }
+
+    /// The row a query by a unique key finds, if any.
+    pub(crate) async fn row<R>(&self, sql: &str, params: &[&str]) -> Result<Option<R>>
+    where
+        R: for<'r> sqlx::FromRow<'r, <D::Db as Database>::Row> + Send + Unpin,
+    {
+        Ok(Self::rows_on(&self.pool, sql, params).await?.pop())
+    }
+
+    /// [`row`](Self::row) in a transaction.
+    pub(crate) async fn row_in<R>(tx: &mut Conn<D>, sql: &str, params: &[&str]) -> Result<Option<R>>
+    where
+        R: for<'r> sqlx::FromRow<'r, <D::Db as Database>::Row> + Send + Unpin,
+    {
+        Ok(Self::rows_on(tx, sql, params).await?.pop())
+    }
+
+    /// What a `SELECT COUNT(*)` with text parameters counts, in a transaction.
+    pub(crate) async fn count_in(tx: &mut Conn<D>, sql: &str, params: &[&str]) -> Result<i64> {
+        let counts: Vec<(i64,)> = Self::rows_on(tx, sql, params).await?;
+        Ok(counts.first().map_or(0, |(n,)| *n))
+    }
+
+    /// The rows of one column `sql` finds: `q`'s parameters, then the page's limit, bound in
+    /// order (`sql` ends with [`Query::page_clause`]).
+    async fn query_page<O>(&self, sql: &str, q: &Query, page: &PageRequest) -> Result<Vec<O>>
+    where
+        O: for<'r> sqlx::Decode<'r, D::Db> + sqlx::Type<D::Db> + Send + Unpin,
+    {
+        let query = q
+            .params
+            .iter()
+            .fold(sqlx::query_scalar(sql), |query, p| query.bind(p.as_str()));
+        query
+            .bind(limit(page))
+            .fetch_all(&self.pool)
             .await
             .map_err(|e| backend(&e))
     }
@@ -261,12 +350,7 @@ impl<D: Dialect> SqlStore<D> {
             _ => id.clone(),
         };
         for (count, dependents) in checks {
-            let n: i64 = sqlx::query_scalar(count.as_str())
-                .bind(&id)
-                .fetch_one(&mut *w.tx)
-                .await
-                .map_err(|e| backend(&e))?;
-            if n > 0 {
+            if Self::count_in(&mut w.tx, count, &[&id]).await? > 0 {
                 return Err(StoreError::InUse(*dependents));
             }
         }
@@ -306,14 +390,8 @@ impl<D: Dialect> SqlStore<D> {
 
     /// Whether the policy's version exists (in the transaction).
     async fn version_exists(tx: &mut Conn<D>, policy_id: &str, version_id: &str) -> Result<bool> {
-        let found: Option<bool> = sqlx::query_scalar(
-            "SELECT is_default FROM policy_versions WHERE policy_id = $1 AND version_id = $2",
-        )
-        .bind(policy_id)
-        .bind(version_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| backend(&e))?;
+        let sql = "SELECT is_default FROM policy_versions WHERE policy_id = $1 AND version_id = $2";
+        let found: Option<(bool,)> = Self::row_in(tx, sql, &[policy_id, version_id]).await?;
         Ok(found.is_some())
     }
 
@@ -326,21 +404,11 @@ impl<D: Dialect> SqlStore<D> {
         now: DateTime<Utc>,
     ) -> Result<()> {
         if let Some(version_id) = version_id {
-            sqlx::query(
-                "UPDATE policy_versions SET is_default = FALSE WHERE policy_id = $1 AND is_default",
-            )
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| backend(&e))?;
-            sqlx::query(
-                "UPDATE policy_versions SET is_default = TRUE WHERE policy_id = $1 AND version_id = $2",
-            )
-            .bind(id)
-            .bind(version_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| backend(&e))?;
+            let unset =
+                "UPDATE policy_versions SET is_default = FALSE WHERE policy_id = $1 AND is_default";
+            execute_text(tx, unset, &[id]).await?;
+            let set = "UPDATE policy_versions SET is_default = TRUE WHERE policy_id = $1 AND version_id = $2";
+            execute_text(tx, set, &[id, version_id]).await?;
         }
         policy.update_date = now;
         sqlx::query("UPDATE policies SET data = $1 WHERE id = $2")
@@ -386,6 +454,18 @@ impl<D: Dialect> SqlStore<D> {
             out.push(p);
         }
         Ok(out)
+    }
+
+    /// A page of instance profiles: `sql` selects `(id, data)` rows by `key` (`$1`) as
+    /// [`page_rows`](Self::page_rows) binds it.
+    async fn profiles_page(
+        &self,
+        sql: &str,
+        key: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<InstanceProfile>> {
+        let rows = self.page_rows(sql, &[key], page).await?;
+        self.profiles(rows).await
     }
 
     /// Share-locks the instance row and refuses an instance that holds no association, so a
@@ -485,13 +565,9 @@ impl<D: Dialect> SqlStore<D> {
 
     /// Records the instance profile `profile_id` (by its ARN) as touched by the transaction.
     async fn record_profile(w: &mut Write<'_, D::Db>, profile_id: &str) -> Result<()> {
-        let data: Option<String> =
-            sqlx::query_scalar("SELECT data FROM instance_profiles WHERE id = $1")
-                .bind(profile_id)
-                .fetch_optional(&mut *w.tx)
-                .await
-                .map_err(|e| backend(&e))?;
-        let data = data.ok_or(StoreError::NotFound(Missing::RoleOrInstanceProfile))?;
+        let sql = "SELECT data FROM instance_profiles WHERE id = $1";
+        let data: Option<(String,)> = Self::row_in(&mut w.tx, sql, &[profile_id]).await?;
+        let (data,) = data.ok_or(StoreError::NotFound(Missing::RoleOrInstanceProfile))?;
         let profile: InstanceProfile = from_json(&data)?;
         w.record(EntityKind::InstanceProfile, profile.entity.arn);
         Ok(())
@@ -597,50 +673,12 @@ impl<D: Dialect> Store for SqlStore<D> {
         let mut w = self.begin().await?;
         let sql = "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
         w.execute(sql, &[k, value]).await?;
-        let stored: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
-            .bind(k)
-            .fetch_one(&mut *w.tx)
-            .await
-            .map_err(|e| backend(&e))?;
+        let sql = "SELECT value FROM meta WHERE key = $1";
+        let stored: Option<(String,)> = Self::row_in(&mut w.tx, sql, &[k]).await?;
+        let (stored,) =
+            stored.ok_or_else(|| StoreError::Backend(format!("meta {k} not stored")))?;
         w.commit().await?;
         Ok(stored)
-    }
-
-    // ----- roles -----
-
-    async fn insert_role(&self, role: &Role) -> Result<()> {
-        let row = (role.id.as_str(), role.name.as_str(), role.path.as_str());
-        let taken = || Taken::Role(role.name.clone());
-        self.insert_named("roles", row, role, taken, (EntityKind::Role, &role.id))
-            .await
-    }
-
-    async fn get_role(&self, name: &str) -> Result<Option<Role>> {
-        self.get_doc("roles", "name_key", &key(name)).await
-    }
-
-    async fn list_roles(&self, path_prefix: &str, page: &PageRequest) -> Result<Vec<Role>> {
-        self.list_named("roles", path_prefix, page).await
-    }
-
-    async fn modify_role(&self, name: &str, edit: Edit<Role>) -> Result<Role> {
-        let missing = || Missing::Role(name.into());
-        let entity = |r: &Role| (EntityKind::Role, r.id.clone());
-        self.modify_doc("roles", "name_key", &key(name), missing, edit, entity)
-            .await
-    }
-
-    async fn delete_role(&self, name: &str) -> Result<()> {
-        let [inline, attached] = policy_checks(OwnerKind::Role);
-        let profiles = check(
-            "SELECT COUNT(*) FROM instance_profile_roles WHERE role_id = $1",
-            Dependents::InstanceProfileRoles,
-        );
-        let missing = || Missing::Role(name.into());
-        let checks = [inline, attached, profiles];
-        let backstop = Dependents::InstanceProfileRoles;
-        self.delete_named("roles", name, missing, &checks, backstop, EntityKind::Role)
-            .await
     }
 
     // ----- managed policies -----
@@ -657,10 +695,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         .bind(to_json(policy)?)
         .execute(&mut *w.tx)
         .await;
-        known_errors(res, |e| {
-            is_unique_violation(e, None)
-                .then(|| StoreError::Conflict(Taken::Policy(policy.name.clone())))
-        })?;
+        taken_if_unique(res, || Taken::Policy(policy.name.clone()))?;
         sqlx::query(
             "INSERT INTO policy_versions (policy_id, version_id, document, is_default, create_date) \
              VALUES ($1, $2, $3, TRUE, $4)",
@@ -791,20 +826,19 @@ impl<D: Dialect> Store for SqlStore<D> {
     async fn insert_policy_version(
         &self,
         arn: &str,
-        document: &str,
-        set_default: bool,
-        now: DateTime<Utc>,
+        new: NewPolicyVersion<'_>,
     ) -> Result<PolicyVersion> {
+        let NewPolicyVersion {
+            document,
+            set_default,
+            create_date: now,
+        } = new;
         let mut w = self.begin().await?;
         // The policy's row lock serializes version changes of this policy, so the count below
         // cannot go stale before the insert commits.
         let (id, mut policy) = Self::lock_policy(&mut w.tx, arn).await?;
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM policy_versions WHERE policy_id = $1")
-                .bind(&id)
-                .fetch_one(&mut *w.tx)
-                .await
-                .map_err(|e| backend(&e))?;
+        let sql = "SELECT COUNT(*) FROM policy_versions WHERE policy_id = $1";
+        let count = Self::count_in(&mut w.tx, sql, &[&id]).await?;
         let limit_reached = StoreError::LimitExceeded(Limit::VersionsPerPolicy);
         if count >= 5 {
             return Err(limit_reached);
@@ -932,12 +966,8 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn get_instance_profile(&self, name: &str) -> Result<Option<InstanceProfile>> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT id, data FROM instance_profiles WHERE name_key = $1")
-                .bind(key(name))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(|e| backend(&e))?;
+        let sql = "SELECT id, data FROM instance_profiles WHERE name_key = $1";
+        let rows = Self::rows_on(&self.pool, sql, &[&key(name)]).await?;
         Ok(self.profiles(rows).await?.pop())
     }
 
@@ -948,8 +978,7 @@ impl<D: Dialect> Store for SqlStore<D> {
     ) -> Result<Vec<InstanceProfile>> {
         let sql = "SELECT id, data FROM instance_profiles WHERE substr(path, 1, length($1)) = $1 \
                    AND name_key >= $2 ORDER BY name_key LIMIT $3";
-        let rows = self.page_rows(sql, &[path_prefix], page).await?;
-        self.profiles(rows).await
+        self.profiles_page(sql, path_prefix, page).await
     }
 
     async fn list_instance_profiles_for_role(
@@ -960,8 +989,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         let sql = "SELECT p.id, p.data FROM instance_profiles p \
                    JOIN instance_profile_roles ipr ON ipr.profile_id = p.id \
                    WHERE ipr.role_id = $1 AND p.name_key >= $2 ORDER BY p.name_key LIMIT $3";
-        let rows = self.page_rows(sql, &[role_id], page).await?;
-        self.profiles(rows).await
+        self.profiles_page(sql, role_id, page).await
     }
 
     async fn modify_instance_profile(&self, name: &str, edit: Edit<InstanceProfile>) -> Result<()> {
@@ -1165,20 +1193,12 @@ impl<D: Dialect> Store for SqlStore<D> {
              SELECT i.id || {unit} || i.data || {unit} || COALESCE(a.data, '') AS doc \
              FROM instances i LEFT JOIN associations a \
              ON a.instance_id = i.id AND a.state IN ('associating', 'associated') \
-             {} ORDER BY i.id LIMIT ${}) page",
-            q.where_clause(),
-            q.params.len() + 1
+             {}) page",
+            q.page_clause("i.id")
         );
-        let mut query = sqlx::query_scalar::<_, Option<String>>(&sql);
-        for p in &q.params {
-            query = query.bind(p.as_str());
-        }
-        let page = query
-            .bind(limit(page))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| backend(&e))?;
-        let Some(page) = page else {
+        // One row, NULL when the page is empty.
+        let rows: Vec<Option<String>> = self.query_page(&sql, &q, page).await?;
+        let Some(page) = rows.into_iter().flatten().next() else {
             return Ok(Vec::new());
         };
         let mut docs = page
@@ -1241,16 +1261,13 @@ impl<D: Dialect> Store for SqlStore<D> {
                 .then(|| StoreError::Conflict(Taken::PrivateIp(instance.private_ip.clone())))
         })?;
         if held && !instance.state.holds_association() {
-            let active: Vec<String> = sqlx::query_scalar(&format!(
+            let sql = format!(
                 "SELECT data FROM associations WHERE instance_id = $1 \
                  AND state IN ('associating', 'associated'){}",
                 D::row_lock(RowLock::Update)
-            ))
-            .bind(&instance.id)
-            .fetch_all(&mut *w.tx)
-            .await
-            .map_err(|e| backend(&e))?;
-            for d in active {
+            );
+            let active: Vec<(String,)> = Self::rows_on(&mut *w.tx, &sql, &[&instance.id]).await?;
+            for (d,) in active {
                 let mut a: Association = from_json(&d)?;
                 a.state = AssociationState::Disassociated;
                 a.timestamp = now;
@@ -1319,27 +1336,13 @@ impl<D: Dialect> Store for SqlStore<D> {
 
     async fn query_associations(
         &self,
-        ids: &[String],
-        filters: &[Filter],
-        include_ended: bool,
+        q: &AssociationQuery<'_>,
         page: &PageRequest,
     ) -> Result<Vec<Association>> {
-        let active = (!include_ended).then_some("state IN ('associating', 'associated')");
-        let q = Query::by_id::<D>("id", ids, page, active, filters, association_target)?;
-        let sql = format!(
-            "SELECT data FROM associations {} ORDER BY id LIMIT ${}",
-            q.where_clause(),
-            q.params.len() + 1
-        );
-        let mut query = sqlx::query_scalar::<_, String>(&sql);
-        for p in &q.params {
-            query = query.bind(p.as_str());
-        }
-        let rows = query
-            .bind(limit(page))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| backend(&e))?;
+        let active = (!q.include_ended).then_some("state IN ('associating', 'associated')");
+        let q = Query::by_id::<D>("id", q.ids, page, active, q.filters, association_target)?;
+        let sql = format!("SELECT data FROM associations {}", q.page_clause("id"));
+        let rows: Vec<String> = self.query_page(&sql, &q, page).await?;
         all_from_json(&rows)
     }
 

@@ -5,7 +5,7 @@
 use crate::{Dialect, SqlStore, migrate, migration_sql};
 use rolecall_core::iam::Iam;
 use rolecall_core::model::{Group, IamEntity, ManagedPolicy, Role, User};
-use rolecall_core::{DynStore, Error, OwnerKind, PageRequest, Store, StoreResult};
+use rolecall_core::{Dependents, DynStore, Error, OwnerKind, PageRequest, Store, StoreResult};
 use rolecall_sql_bounds::sql_bounds;
 use serde::Serialize;
 use sqlx::Pool;
@@ -189,24 +189,18 @@ async fn version_2_policies_survive(store: DynStore) {
     // The moved rows still hold their owners and policy back.
     assert_eq!(
         iam.delete_role("upgraded").await,
-        Err(Error::DeleteConflict(
-            "Cannot delete entity, must delete policies first.".into()
-        ))
+        Err(Error::DeleteConflict(Dependents::InlinePolicies))
     );
     iam.delete_role_policy("upgraded", "role-inline")
         .await
         .expect("delete inline");
     assert_eq!(
         iam.delete_role("upgraded").await,
-        Err(Error::DeleteConflict(
-            "Cannot delete entity, must detach all policies first.".into()
-        ))
+        Err(Error::DeleteConflict(Dependents::AttachedPolicies))
     );
     assert_eq!(
         iam.delete_policy(&arn).await,
-        Err(Error::DeleteConflict(
-            "Cannot delete a policy attached to entities.".into()
-        ))
+        Err(Error::DeleteConflict(Dependents::PolicyAttachments))
     );
     iam.detach_role_policy("upgraded", &arn)
         .await

@@ -8,13 +8,16 @@ use futures_util::future::join_all;
 use rolecall_core::audit::{
     AuditEvent, AuditQuery, AuditResource, AuditTail, LookupKey, Outcome, with_pending,
 };
-use rolecall_core::ec2::{Ec2, Ec2Config, Filter, Reservation, RunInstances, wildcard_match};
+use rolecall_core::ec2::{
+    DescribeRequest, Ec2, Ec2Config, Filter, Paging, Reservation, RunInstances, wildcard_match,
+};
 use rolecall_core::iam::{CreatePolicy, CreateRole, Iam};
 use rolecall_core::model::{
     Association, Instance, InstanceProfile, ManagedPolicy, MetadataOptions, Tag,
 };
 use rolecall_core::{
-    ChangesSince, DynStore, EntityKind, Error, ManualClock, OwnerKind, PageRequest,
+    ChangesSince, Dependents, DynStore, EntityKind, Error, ManualClock, Missing, OwnerKind,
+    PageRequest,
 };
 use std::collections::HashSet;
 
@@ -519,9 +522,7 @@ pub async fn delete_user_counts_its_login_profile_in_its_transaction(store: DynS
         .unwrap();
     assert_eq!(
         iam.delete_user("console").await,
-        Err(Error::DeleteConflict(
-            "Cannot delete entity, must delete login profile first.".into()
-        ))
+        Err(Error::DeleteConflict(Dependents::LoginProfile))
     );
     iam.delete_login_profile("console").await.unwrap();
     iam.delete_user("console").await.unwrap();
@@ -541,12 +542,12 @@ pub async fn delete_user_counts_its_login_profile_in_its_transaction(store: DynS
         match (created, deleted) {
             // The delete went first: the profile found no user.
             (Err(Error::NoSuchEntity(m)), Ok(())) => {
-                assert_eq!(m, format!("The user with name {name} cannot be found."));
+                assert_eq!(m, Missing::User(name.clone()));
                 assert!(profile.is_empty(), "a profile outlived its user");
             }
             // The profile went first: the delete saw it.
-            (Ok(_), Err(Error::DeleteConflict(m))) => {
-                assert_eq!(m, "Cannot delete entity, must delete login profile first.");
+            (Ok(_), Err(Error::DeleteConflict(in_the_way))) => {
+                assert_eq!(in_the_way, Dependents::LoginProfile);
                 assert!(!profile.is_empty());
                 assert!(iam.get_user(&name).await.is_ok());
             }
@@ -1278,6 +1279,15 @@ fn filter(name: &str, values: &[&str]) -> Filter {
 
 /// What a filter selects, computed in Rust from the instance and its association (the reference
 /// the database's answer is compared with).
+/// A Describe* request for `ids` (none: all) with `filters`, in one page.
+fn asked(ids: &[String], filters: &[Filter]) -> DescribeRequest {
+    DescribeRequest {
+        ids: ids.to_vec(),
+        filters: filters.to_vec(),
+        ..Default::default()
+    }
+}
+
 fn reference_match(f: &Filter, i: &Instance, a: Option<&Association>) -> bool {
     let code = i.state.code().to_string();
     let values: Vec<&str> = match f.name.as_str() {
@@ -1315,14 +1325,15 @@ fn reference_match(f: &Filter, i: &Instance, a: Option<&Association>) -> bool {
 async fn all_pages(ec2: &Ec2, filters: &[Filter], per_page: i64) -> Vec<(String, bool)> {
     let (mut out, mut token) = (vec![], None::<String>);
     loop {
-        let (rows, next) = ec2
-            .describe_instances(&[], filters, Some(per_page), token.as_deref())
-            .await
-            .unwrap();
-        let (docs, doc_next) = ec2
-            .describe_instance_docs(&[], filters, Some(per_page), token.as_deref())
-            .await
-            .unwrap();
+        let req = DescribeRequest {
+            paging: Paging {
+                max_results: Some(per_page),
+                next_token: token.clone(),
+            },
+            ..asked(&[], filters)
+        };
+        let (rows, next) = ec2.describe_instances(&req).await.unwrap();
+        let (docs, doc_next) = ec2.describe_instance_docs(&req).await.unwrap();
         assert!(rows.len() <= per_page as usize);
         assert_eq!(next, doc_next);
         let page: Vec<(String, bool)> =
@@ -1412,10 +1423,7 @@ pub async fn describe_instances_filters_in_the_database(store: DynStore) {
             .filter(|(i, a)| filters.iter().all(|f| reference_match(f, i, a.as_ref())))
             .map(|(i, _)| i.id.clone())
             .collect();
-        let one_page = ec2
-            .describe_instances(&[], filters, None, None)
-            .await
-            .unwrap();
+        let one_page = ec2.describe_instances(&asked(&[], filters)).await.unwrap();
         assert_eq!(one_page.1, None);
         let got: Vec<String> = one_page.0.iter().map(|(i, _)| i.id.clone()).collect();
         assert_eq!(got, want, "{filters:?}");
@@ -1432,7 +1440,7 @@ pub async fn describe_instances_filters_in_the_database(store: DynStore) {
     }
     // Some cases select something and some nothing, so the comparison above is not vacuous.
     let web_ids = ec2
-        .describe_instances(&[], &cases[5], None, None)
+        .describe_instances(&asked(&[], &cases[5]))
         .await
         .unwrap()
         .0;
@@ -1444,12 +1452,10 @@ pub async fn describe_instances_filters_in_the_database(store: DynStore) {
     );
     // By id: the ids' instances, filtered; an unknown id is NotFound before any filtering.
     let (rows, _) = ec2
-        .describe_instances(
+        .describe_instances(&asked(
             &ids[..6],
             &[filter("instance-state-name", &["stopped"])],
-            None,
-            None,
-        )
+        ))
         .await
         .unwrap();
     let got: Vec<&str> = rows.iter().map(|(i, _)| i.id.as_str()).collect();
@@ -1457,12 +1463,10 @@ pub async fn describe_instances_filters_in_the_database(store: DynStore) {
     want.sort();
     assert_eq!(got, want);
     let missing = ec2
-        .describe_instances(
+        .describe_instances(&asked(
             &[ids[0].clone(), "i-0000000000000000f".into()],
             &[filter("instance-state-name", &["nothing"])],
-            None,
-            None,
-        )
+        ))
         .await;
     assert!(matches!(missing, Err(Error::InvalidInstanceIdNotFound(_))));
 }
@@ -1522,8 +1526,15 @@ pub async fn describe_associations_filters_in_the_database(store: DynStore) {
         assert!(!want.is_empty(), "{filters:?}");
         let (mut got, mut token) = (vec![], None::<String>);
         loop {
+            let req = DescribeRequest {
+                paging: Paging {
+                    max_results: Some(5),
+                    next_token: token.clone(),
+                },
+                ..asked(&[], filters)
+            };
             let (rows, next) = ec2
-                .describe_iam_instance_profile_associations(&[], filters, Some(5), token.as_deref())
+                .describe_iam_instance_profile_associations(&req)
                 .await
                 .unwrap();
             got.extend(rows.into_iter().map(|a| a.id));
@@ -1536,18 +1547,16 @@ pub async fn describe_associations_filters_in_the_database(store: DynStore) {
     }
     // By id, an ended association is shown; an unknown one is NotFound.
     let (rows, _) = ec2
-        .describe_iam_instance_profile_associations(&[instances[3].1.clone()], &[], None, None)
+        .describe_iam_instance_profile_associations(&asked(&[instances[3].1.clone()], &[]))
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
     assert!(!rows[0].state.is_active());
     let missing = ec2
-        .describe_iam_instance_profile_associations(
+        .describe_iam_instance_profile_associations(&asked(
             &["iip-assoc-0000000000000000f".into()],
             &[],
-            None,
-            None,
-        )
+        ))
         .await;
     assert!(matches!(
         missing,

@@ -2,13 +2,14 @@
 //! and every credential IMDS issues becomes a CloudTrail record (`record`), stored in the
 //! database and looked up with CloudTrail's `LookupEvents` (`crate::cloudtrail`).
 //!
-//! A request's event is a [`record::Draft`]: what the request captured, made into its event
-//! later. A write's event is recorded in the write's own transaction (`rolecall_core::audit`),
-//! then completed with its response elements off the request path. Reads, refusals and IMDS
-//! issuances go through a bounded channel to one writer task, which makes the drafts into events
-//! (the record's context once per caller in the batch: a client's thousand GetRoles serialize
-//! its identity once), which sleeps [`LINGER`] after the first event (not woken
-//! by each one that follows) and then appends what queued in one transaction: a few large
+//! A request's event is a [`record::Draft`]: what the request captured (its caller shared with
+//! the caller's other requests, [`callers`]), made into its event later. A write's event is
+//! recorded in the write's own transaction (`rolecall_core::audit`), then completed with its
+//! response elements off the request path. Reads, refusals and IMDS issuances go through a
+//! bounded channel to one writer task, which makes the drafts into events (the record's context
+//! is its caller's, serialized when the caller was first seen: a client's thousand GetRoles
+//! serialize its identity once), which sleeps [`LINGER`] after the first event (not woken by
+//! each one that follows) and then appends what queued in one transaction: a few large
 //! transactions a second instead of one per handful of events (each commit rewrites the log's
 //! and the lookup table's newest pages and syncs), so events are durable within about half a
 //! second. Completions have their own channel and end the wait: they are written at once.
@@ -16,11 +17,11 @@
 //! IMDS, which answers synchronously, drops the event and counts it
 //! (`rolecall_audit_events_dropped_total`) and logs it, rather than block.
 
+pub mod callers;
 pub mod record;
 
 use rolecall_core::audit::AuditEvent;
 use rolecall_core::{DynClock, DynStore};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -50,6 +51,7 @@ enum Queued {
 struct Sinks {
     appends: mpsc::Sender<Queued>,
     completions: mpsc::Sender<Completion>,
+    callers: Arc<callers::Callers>,
 }
 
 /// Where events go. Off: nothing is recorded (tests, benchmarks, `--audit off`).
@@ -74,12 +76,28 @@ impl Audit {
             sink: Some(Sinks {
                 appends,
                 completions,
+                callers: Arc::default(),
             }),
         }
     }
 
     pub fn is_on(&self) -> bool {
         self.sink.is_some()
+    }
+
+    /// The draft event of a request (None when auditing is off); `principal` is None when
+    /// authentication failed, `params` None when the request was rejected before its
+    /// parameters were read.
+    pub(crate) fn request_event(
+        &self,
+        info: &record::RequestInfo<'_>,
+        principal: Option<&crate::principal::Principal>,
+        access_key_id: &str,
+        params: Option<&rolecall_wire::Params>,
+    ) -> Option<record::Draft> {
+        let s = self.sink.as_ref()?;
+        let caller = s.callers.of(info, principal, access_key_id);
+        Some(record::request_event(info, caller, params))
     }
 
     /// Queues an event, waiting for room if the writer is behind.
@@ -153,13 +171,30 @@ async fn write(
         while let Ok(c) = completions.try_recv() {
             done.push(c);
         }
-        let events = events_of(batch.drain(..));
-        if let Err(e) = store.append_audit_events(&events).await {
-            rolecall_core::metrics::metrics()
-                .audit_dropped
-                .inc_by(u64::try_from(events.len()).unwrap_or(u64::MAX));
-            tracing::error!(error = %e, events = events.len(), "audit: cannot store events");
+        // Made into events and stored on a thread of their own: the batch's memory comes and
+        // goes there, not through the request threads' allocator pages and caches.
+        let queued = std::mem::take(&mut batch);
+        let (writer_store, runtime) = (store.clone(), tokio::runtime::Handle::current());
+        let stored = tokio::task::spawn_blocking(move || {
+            let events = events_of(queued.into_iter());
+            let n = events.len();
+            (
+                runtime.block_on(writer_store.append_audit_events(&events)),
+                n,
+            )
+        })
+        .await;
+        match stored {
+            Ok((Ok(()), _)) => {}
+            Ok((Err(e), n)) => {
+                rolecall_core::metrics::metrics()
+                    .audit_dropped
+                    .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
+                tracing::error!(error = %e, events = n, "audit: cannot store events");
+            }
+            Err(e) => tracing::error!(error = %e, "audit: the writer failed"),
         }
+        batch = Vec::with_capacity(BATCH);
         for (time, id, record) in done.drain(..) {
             if let Err(e) = store.complete_audit_event(time, &id, &record).await {
                 tracing::error!(error = %e, event = %id, "audit: cannot complete an event");
@@ -168,28 +203,12 @@ async fn write(
     }
 }
 
-/// The queued drafts and events as events; each distinct caller's context is made once.
+/// The queued drafts and events as events.
 fn events_of(queued: impl Iterator<Item = Queued>) -> Vec<AuditEvent> {
-    let mut contexts: HashMap<record::Caller, Arc<str>> = HashMap::new();
-    // A client's requests come in runs: the previous caller is checked before hashing.
-    let mut last: Option<(record::Caller, Arc<str>)> = None;
     queued
         .map(|q| match q {
             Queued::Event(e) => e,
-            Queued::Request(d) => {
-                let context = match &last {
-                    Some((caller, context)) if caller == d.caller() => context.clone(),
-                    _ => {
-                        let context = contexts
-                            .entry(d.caller().clone())
-                            .or_insert_with(|| d.caller().context())
-                            .clone();
-                        last = Some((d.caller().clone(), context.clone()));
-                        context
-                    }
-                };
-                d.into_event(context)
-            }
+            Queued::Request(d) => d.into_event(),
         })
         .collect()
 }

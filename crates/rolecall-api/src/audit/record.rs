@@ -14,6 +14,7 @@ use rolecall_wire::Params;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 const EVENT_VERSION: &str = "1.08";
@@ -26,8 +27,9 @@ pub struct RequestInfo<'a> {
     pub user_agent: &'a str,
     pub region: &'a str,
     /// `iam`, `sts`, `ec2`, `cloudtrail` (the SigV4 scope).
-    pub service: &'a str,
-    pub action: &'a str,
+    pub service: &'static str,
+    /// The operation's name (borrowed when the server knows it).
+    pub action: Cow<'static, str>,
     pub read_only: bool,
     /// The account the request was for (`recipientAccountId`).
     pub account_id: &'a str,
@@ -38,10 +40,10 @@ fn event_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Who made a request and from where: what the record's context
-/// ([`AuditEvent::context`]) is made of. A client's requests have equal callers, so the audit
-/// writer makes one context per caller and batch ([`Caller::context`]), not one per request.
-#[derive(Clone, PartialEq, Eq)]
+/// Who made a request and from where, and what its events share: the record's context
+/// ([`AuditEvent::context`]), made once when the caller is first seen. A client's requests
+/// have one caller ([`super::callers::Callers`] keeps the recent ones), so a request's draft
+/// holds an `Arc` of it instead of copies of its strings.
 pub struct Caller {
     /// None when authentication failed.
     principal: Option<Principal>,
@@ -50,16 +52,7 @@ pub struct Caller {
     user_agent: String,
     region: String,
     account_id: String,
-}
-
-impl std::hash::Hash for Caller {
-    // The fields that tell clients apart; equal callers hash alike (`Eq` compares the rest).
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.access_key_id.hash(state);
-        self.source_ip.hash(state);
-        self.user_agent.hash(state);
-        self.principal.as_ref().map(|p| &p.arn).hash(state);
-    }
+    context: Arc<str>,
 }
 
 /// The record's context: the fields a caller's requests share.
@@ -76,27 +69,59 @@ struct Context<'a> {
 }
 
 impl Caller {
-    /// The record's context (JSON object text).
-    pub fn context(&self) -> Arc<str> {
+    /// The caller of a request (`principal` None: authentication failed), with its context.
+    pub fn new(
+        info: &RequestInfo<'_>,
+        principal: Option<&Principal>,
+        access_key_id: &str,
+    ) -> Caller {
         let write = |identity: &Identity<'_>| {
             serde_json::to_string(&Context {
                 user_identity: identity,
-                aws_region: &self.region,
-                source_ip_address: &self.source_ip,
-                user_agent: &self.user_agent,
+                aws_region: info.region,
+                source_ip_address: info.source_ip,
+                user_agent: info.user_agent,
                 event_type: "AwsApiCall",
-                recipient_account_id: &self.account_id,
+                recipient_account_id: info.account_id,
             })
         };
-        let text = match &self.principal {
-            Some(p) => with_identity(p, &self.access_key_id, write),
+        let text = match principal {
+            Some(p) => with_identity(p, access_key_id, write),
             None => write(&Identity {
                 kind: "Unknown",
-                access_key_id: &self.access_key_id,
+                access_key_id,
                 ..Identity::default()
             }),
         };
-        Arc::from(text.unwrap_or_else(|_| "{}".to_string()))
+        Caller {
+            principal: principal.cloned(),
+            access_key_id: access_key_id.to_string(),
+            source_ip: info.source_ip.to_string(),
+            user_agent: info.user_agent.to_string(),
+            region: info.region.to_string(),
+            account_id: info.account_id.to_string(),
+            context: Arc::from(text.unwrap_or_else(|_| "{}".to_string())),
+        }
+    }
+
+    /// Whether this is the caller of a request by `principal` with `access_key_id`.
+    pub fn is(
+        &self,
+        info: &RequestInfo<'_>,
+        principal: Option<&Principal>,
+        access_key_id: &str,
+    ) -> bool {
+        self.access_key_id == access_key_id
+            && self.source_ip == info.source_ip
+            && self.user_agent == info.user_agent
+            && self.region == info.region
+            && self.account_id == info.account_id
+            && self.principal.as_ref() == principal
+    }
+
+    /// The record's context (JSON object text).
+    pub fn context(&self) -> &Arc<str> {
+        &self.context
     }
 }
 
@@ -107,13 +132,14 @@ impl Caller {
 #[derive(Clone)]
 pub struct Draft {
     time: DateTime<Utc>,
-    event_id: String,
-    event_name: String,
-    event_source: String,
+    /// Made when the event is recorded ([`Draft::into_event`], or a write's seal).
+    event_id: Option<String>,
+    event_name: Cow<'static, str>,
+    event_source: Cow<'static, str>,
     read_only: bool,
-    /// Set once the operation knows what it acts on (then the record has `resources`).
-    resources: Option<Vec<AuditResource>>,
-    caller: Caller,
+    /// The ARNs of what the operation acts on, once it knows (then the record has `resources`).
+    resources: Option<Vec<String>>,
+    caller: Arc<Caller>,
     request_id: String,
     request_parameters: Option<Box<RawValue>>,
     response_elements: Option<Box<RawValue>>,
@@ -135,10 +161,6 @@ struct Detail<'a> {
 }
 
 impl Draft {
-    pub fn caller(&self) -> &Caller {
-        &self.caller
-    }
-
     /// The event's detail (JSON object text).
     fn detail(&self) -> String {
         serde_json::to_string(&Detail {
@@ -151,33 +173,39 @@ impl Draft {
         .unwrap_or_else(|_| "{}".to_string())
     }
 
-    /// The event, with its caller's `context`.
-    pub fn into_event(self, context: Arc<str>) -> AuditEvent {
+    /// The event (off the request path: the draft's parts become its columns, detail and
+    /// resources here).
+    pub fn into_event(self) -> AuditEvent {
         let detail = self.detail();
+        let caller = &self.caller;
         AuditEvent {
-            event_id: self.event_id,
+            event_id: self
+                .event_id
+                .unwrap_or_else(|| rolecall_core::audit::new_event_id(self.time)),
             event_time: self.time,
-            event_name: self.event_name,
-            event_source: self.event_source,
-            username: self.caller.principal.as_ref().map(username),
-            access_key_id: (!self.caller.access_key_id.is_empty())
-                .then_some(self.caller.access_key_id),
+            event_name: self.event_name.into_owned(),
+            event_source: self.event_source.into_owned(),
+            username: caller.principal.as_ref().map(username),
+            access_key_id: (!caller.access_key_id.is_empty()).then(|| caller.access_key_id.clone()),
             read_only: self.read_only,
-            resources: self.resources.unwrap_or_default(),
-            context: Some(context),
+            resources: self
+                .resources
+                .as_deref()
+                .map(resources_of)
+                .unwrap_or_default(),
+            context: Some(caller.context.clone()),
             detail,
         }
     }
 
-    /// The event, recorded as it stands.
-    pub fn finish(self) -> AuditEvent {
-        let context = self.caller.context();
-        self.into_event(context)
-    }
-
-    /// The event's key and its detail as it stands (to complete a recorded write's event).
+    /// The event's key and its detail as it stands (to complete a recorded write's event,
+    /// whose id its seal made).
     pub fn completion(&self) -> (DateTime<Utc>, String, String) {
-        (self.time, self.event_id.clone(), self.detail())
+        (
+            self.time,
+            self.event_id.clone().unwrap_or_default(),
+            self.detail(),
+        )
     }
 
     /// Records the operation's answer (`responseElements`) from its XML response.
@@ -187,8 +215,14 @@ impl Draft {
 }
 
 impl rolecall_core::audit::Draft for Draft {
-    fn seal(&self) -> AuditEvent {
-        self.clone().finish()
+    fn seal(&mut self) -> AuditEvent {
+        let id = self
+            .event_id
+            .get_or_insert_with(|| rolecall_core::audit::new_event_id(self.time))
+            .clone();
+        let mut draft = self.clone();
+        draft.event_id = Some(id);
+        draft.into_event()
     }
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
         self
@@ -206,38 +240,31 @@ fn raw<T: Serialize>(v: &T) -> Option<Box<RawValue>> {
 }
 
 /// `iam.amazonaws.com` for `iam`, ...
-fn event_source(service: &str) -> String {
+fn event_source(service: &'static str) -> Cow<'static, str> {
     match service {
         "iam" => "iam.amazonaws.com".into(),
         "sts" => "sts.amazonaws.com".into(),
         "ec2" => "ec2.amazonaws.com".into(),
-        other => format!("{other}.amazonaws.com"),
+        "cloudtrail" => "cloudtrail.amazonaws.com".into(),
+        other => format!("{other}.amazonaws.com").into(),
     }
 }
 
-/// The draft event of a request; `principal` is None when authentication failed, `params`
-/// None when the request was rejected before its parameters were read.
+/// The draft event of a request by `caller`; `params` None when the request was rejected
+/// before its parameters were read.
 pub fn request_event(
     info: &RequestInfo<'_>,
-    principal: Option<&Principal>,
-    access_key_id: &str,
+    caller: Arc<Caller>,
     params: Option<&Params>,
 ) -> Draft {
     Draft {
         time: info.time,
-        event_id: rolecall_core::audit::new_event_id(info.time),
-        event_name: info.action.to_string(),
+        event_id: None,
+        event_name: info.action.clone(),
         event_source: event_source(info.service),
         read_only: info.read_only,
         resources: None,
-        caller: Caller {
-            principal: principal.cloned(),
-            access_key_id: access_key_id.to_string(),
-            source_ip: info.source_ip.to_string(),
-            user_agent: info.user_agent.to_string(),
-            region: info.region.to_string(),
-            account_id: info.account_id.to_string(),
-        },
+        caller,
         request_id: info.request_id.to_string(),
         request_parameters: params.and_then(request_parameters_raw),
         response_elements: None,
@@ -644,7 +671,7 @@ fn element_value(children: Vec<(String, Value)>, text: String) -> Value {
 pub fn console_login(
     info: &RequestInfo<'_>,
     user: Option<&Principal>,
-    success: bool,
+    failure: Option<&str>,
 ) -> AuditEvent {
     let identity = match user {
         Some(p) => user_identity(p, "")
@@ -669,7 +696,7 @@ pub fn console_login(
         "sourceIPAddress": info.source_ip,
         "userAgent": info.user_agent,
         "requestParameters": Value::Null,
-        "responseElements": {"ConsoleLogin": if success { "Success" } else { "Failure" }},
+        "responseElements": {"ConsoleLogin": if failure.is_none() { "Success" } else { "Failure" }},
         "additionalEventData": {"LoginTo": "/console/", "MobileVersion": "No", "MFAUsed": "No"},
         "eventID": id,
         "readOnly": false,
@@ -678,8 +705,8 @@ pub fn console_login(
         "recipientAccountId": info.account_id,
         "eventCategory": "Management",
     });
-    if !success {
-        record["errorMessage"] = json!("Failed authentication");
+    if let Some(message) = failure {
+        record["errorMessage"] = json!(message);
     }
     AuditEvent {
         event_id: id,
@@ -696,11 +723,12 @@ pub fn console_login(
 }
 
 /// The resources among ARNs an operation was authorized on, each once.
-fn resources_of<'a>(arns: impl IntoIterator<Item = &'a str>) -> Vec<AuditResource> {
+/// The distinct resources the ARNs name (ARNs that name none are left out).
+fn resources_of<S: AsRef<str>>(arns: &[S]) -> Vec<AuditResource> {
     let mut resources: Vec<AuditResource> = Vec::new();
     for r in arns
-        .into_iter()
-        .filter_map(rolecall_core::audit::resource_of)
+        .iter()
+        .filter_map(|a| rolecall_core::audit::resource_of(a.as_ref()))
     {
         if !resources.iter().any(|x| x.arn == r.arn) {
             resources.push(r);
@@ -709,12 +737,11 @@ fn resources_of<'a>(arns: impl IntoIterator<Item = &'a str>) -> Vec<AuditResourc
     resources
 }
 
-/// Sets the event's resources from the ARNs its operation was authorized on.
+/// Records what the operation acts on (its ARNs; made into resources when recorded).
 pub fn set_resources<'a>(draft: &mut Draft, arns: impl IntoIterator<Item = &'a str>) {
-    draft.resources = Some(resources_of(arns));
+    draft.resources = Some(arns.into_iter().map(str::to_string).collect());
 }
 
-/// Marks the event as refused or failed.
 pub fn set_error(draft: &mut Draft, code: &str, message: &str) {
     draft.error = Some((code.to_string(), message.to_string()));
 }
@@ -723,7 +750,7 @@ pub fn set_error(draft: &mut Draft, code: &str, message: &str) {
 /// credentials: an `AssumeRole` by the EC2 service, session name the instance id.
 pub fn imds_issuance(n: &rolecall_imds::IssuedNotice, region: &str) -> AuditEvent {
     let role_arn = format!("arn:aws:iam::{}:role/{}", n.account_id, n.role_name);
-    let resources = resources_of([role_arn.as_str(), n.instance_arn.as_str()]);
+    let resources = resources_of(&[role_arn.as_str(), n.instance_arn.as_str()]);
     let id = rolecall_core::audit::new_event_id(n.issued_at);
     let record = json!({
         "eventVersion": EVENT_VERSION,

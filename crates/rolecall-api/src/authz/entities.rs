@@ -6,7 +6,8 @@ use crate::cache::{ANY, Dep};
 pub use crate::cache::{CachedRole, Entity, Kind};
 use crate::context::Api;
 use rolecall_core::EntityKind;
-use rolecall_core::model::{Role, Tag};
+use rolecall_core::Principals;
+use rolecall_core::model::{Group, Role, Tag, User};
 use rolecall_policy::{Policy, PolicyKind};
 use std::sync::Arc;
 
@@ -50,21 +51,21 @@ async fn lookup(api: &Api, kind: Kind, name: &str) -> rolecall_core::Result<Opti
         Kind::Role => (
             EntityKind::Role,
             store
-                .get_role(name)
+                .get_principal::<Role>(name)
                 .await?
                 .map(|r| (r.id.clone(), role_entity(r))),
         ),
         Kind::User => (
             EntityKind::User,
             store
-                .get_user(name)
+                .get_principal::<User>(name)
                 .await?
                 .map(|u| (u.entity.id, plain(u.entity.arn, u.tags))),
         ),
         Kind::Group => (
             EntityKind::Group,
             store
-                .get_group(name)
+                .get_principal::<Group>(name)
                 .await?
                 .map(|g| (g.entity.id, plain(g.entity.arn, vec![]))),
         ),

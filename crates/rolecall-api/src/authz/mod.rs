@@ -16,7 +16,8 @@ use crate::error::ApiError;
 use crate::generated::Operation;
 use crate::principal::{Principal, PrincipalKind};
 use crate::service::Service;
-use rolecall_core::model::Tag;
+use rolecall_core::Principals;
+use rolecall_core::model::{Role, Tag, User};
 use rolecall_policy::{ContextKeys, Decision, PolicyRef, PolicySet, RequestContext};
 use rolecall_wire::Params;
 use std::net::IpAddr;
@@ -64,14 +65,14 @@ pub(crate) async fn load_principal(
         | PrincipalKind::FederatedUser {
             user_name: name, ..
         } => {
-            let Some(user) = store.get_user(name).await? else {
+            let Some(user) = store.get_principal::<User>(name).await? else {
                 return Ok(None);
             };
             let policies = api.iam.user_identity_policies(&user).await?;
             (user.entity.id, user.entity.arn, user.tags, policies)
         }
         PrincipalKind::AssumedRole { role_name, .. } => {
-            let Some(role) = store.get_role(role_name).await? else {
+            let Some(role) = store.get_principal::<Role>(role_name).await? else {
                 return Ok(None);
             };
             let policies = api.iam.role_identity_policies(&role).await?;

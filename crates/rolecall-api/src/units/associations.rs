@@ -11,7 +11,7 @@ use crate::context::Call;
 use crate::ec2_xml::association_xml;
 use crate::generated::Operation;
 use crate::generated::ec2::IamInstanceProfileSpecification;
-use crate::units::ec2_common::{describe_checks, filters, respond, respond_set};
+use crate::units::ec2_common::{Describe, describe_checks, respond, respond_set};
 use rolecall_core::model::{Association, AssociationState, Instance, InstanceProfile};
 
 fn association_response(
@@ -157,16 +157,10 @@ unit!(
     resolve |_, _| -> () {},
     checks |call, _, _| { describe_checks(call, Self::OP) },
     handle |call, input, _| {
-        let items = call
-            .api
-            .ec2
-            .describe_iam_instance_profile_associations(
-                &input.association_ids,
-                &filters(input.filters),
-                input.max_results,
-                input.next_token.as_deref(),
-            )
-            .await?;
+        let mut input = input;
+        let asked = input.request();
+        let ec2 = &call.api.ec2;
+        let items = ec2.describe_iam_instance_profile_associations(&asked).await?;
         let set = "iamInstanceProfileAssociationSet";
         Ok(respond_set(call, set, &items, |x, assoc| {
             association_xml(x, assoc, assoc.state)

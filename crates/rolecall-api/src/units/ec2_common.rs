@@ -1,13 +1,12 @@
-//! What EC2 units share: the response envelope, the check on an EC2 action, DryRun, filters,
-//! and the instance an operation acts on as authorization describes it (`on_instance!`).
+//! What EC2 units share: the response envelope, the check on an EC2 action, DryRun, Describe*
+//! requests, and the instance an operation acts on as authorization describes it (`on_instance!`).
 
 use crate::authz::{Check, Keys};
 use crate::context::Call;
 use crate::error::ApiError;
 use crate::generated::Operation;
 use crate::generated::ec2 as input;
-use rolecall_core::PageRequest;
-use rolecall_core::ec2::{Filter, page_size};
+use rolecall_core::ec2::{DescribeRequest, Filter, Paging};
 use rolecall_core::model::{Association, Instance};
 use rolecall_core::paging::encode_token;
 use rolecall_wire::{Xml, ec2_response};
@@ -33,49 +32,43 @@ pub(crate) fn respond_set<T>(
     })
 }
 
-/// An EC2 Describe* input's paging members (`MaxResults`, `NextToken`).
-pub(crate) trait Paged {
-    fn max_results(&self) -> Option<i64>;
-    fn next_token(&self) -> Option<&str>;
+/// An EC2 Describe* input as core reads it: what [`DescribeRequest`] holds (the ids it names,
+/// its filters, its paging members), taken out of the input; the rest stays for the unit.
+pub(crate) trait Describe {
+    fn request(&mut self) -> DescribeRequest;
 }
 
-macro_rules! paged {
-    ($($input:ident),*) => {$(
-        impl Paged for input::$input {
-            fn max_results(&self) -> Option<i64> {
-                self.max_results
-            }
-            fn next_token(&self) -> Option<&str> {
-                self.next_token.as_deref()
+/// One row per Describe* input: `Input(its ids member)`, or `Input` when it names no ids.
+macro_rules! describe_inputs {
+    (@ids $in:ident) => { Vec::new() };
+    (@ids $in:ident $ids:ident) => { std::mem::take(&mut $in.$ids) };
+    ($($input:ident$(($ids:ident))?),* $(,)?) => {$(
+        impl Describe for input::$input {
+            fn request(&mut self) -> DescribeRequest {
+                DescribeRequest {
+                    ids: describe_inputs!(@ids self $($ids)?),
+                    filters: filters(std::mem::take(&mut self.filters)),
+                    paging: Paging {
+                        max_results: self.max_results,
+                        next_token: self.next_token.take(),
+                    },
+                }
             }
         }
     )*};
 }
 
-paged!(
-    DescribeImagesInput,
-    DescribeInstanceTypesInput,
-    DescribeInstanceStatusInput,
+describe_inputs!(
+    DescribeImagesInput(image_ids),
+    DescribeInstanceTypesInput(instance_types),
+    DescribeInstanceStatusInput(instance_ids),
+    DescribeInstancesInput(instance_ids),
+    DescribeIamInstanceProfileAssociationsInput(association_ids),
+    DescribeVpcsInput(vpc_ids),
+    DescribeSubnetsInput(subnet_ids),
+    DescribeSecurityGroupsInput(group_ids),
     DescribeTagsInput,
-    DescribeVpcsInput,
-    DescribeSubnetsInput,
-    DescribeSecurityGroupsInput
 );
-
-/// The page a Describe* request asks for (the first, of the default size, if it names none).
-/// `has_ids`: the request names what it describes (then MaxResults may not be given).
-pub(crate) fn requested_page(input: &impl Paged, has_ids: bool) -> Result<PageRequest, ApiError> {
-    Ok(page_size(input.max_results(), has_ids, input.next_token())?)
-}
-
-/// As `requested_page` when the request pages (MaxResults or NextToken); EC2 answers in one page
-/// otherwise.
-pub(crate) fn paging(input: &impl Paged, has_ids: bool) -> Result<Option<PageRequest>, ApiError> {
-    if input.max_results().is_none() && input.next_token().is_none() {
-        return Ok(None);
-    }
-    requested_page(input, has_ids).map(Some)
-}
 
 pub(crate) fn ec2_check(op: Operation, resource: String, keys: Keys) -> Check {
     Check {
@@ -106,7 +99,7 @@ pub(crate) fn dry_run(flag: Option<bool>) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub(crate) fn filters(filters: Vec<input::Filter>) -> Vec<Filter> {
+fn filters(filters: Vec<input::Filter>) -> Vec<Filter> {
     filters
         .into_iter()
         .map(|f| Filter {

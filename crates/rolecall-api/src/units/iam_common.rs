@@ -453,27 +453,87 @@ macro_rules! owner_policies {
 }
 pub(crate) use owner_policies;
 
-/// PutXPermissionsBoundary (`iam:PermissionsBoundary`) and DeleteXPermissionsBoundary of one
-/// entity kind named by `input.$field` (roles, users), through core's `$put` / `$delete`.
-macro_rules! boundary_units {
-    ($kind:ident($field:ident), $put:ident, $delete:ident, units [
-        $put_unit:ident,
-        $delete_unit:ident$(,)?
-    ]$(,)?) => {
-        $crate::units::iam_common::on_entity!(
-            $put_unit,
-            $kind($field),
-            keys(|input| $crate::units::iam_common::boundary_key(Some(
-                &input.permissions_boundary
-            ))),
-            empty(|iam, input| iam.$put(&input.$field, &input.permissions_boundary))
+/// The creation of a role or user (`Create…`, the core call `|iam, input| ...`): on the new
+/// principal's ARN (its path and name), with `iam:PermissionsBoundary` and the request's tags as
+/// condition keys, answered with its output (`role` / `user`: the new principal in full).
+macro_rules! create_principal {
+    ($unit:ident, Role(role_name), $($create:tt)+) => {
+        $crate::units::iam_common::create_principal!(
+            @unit $unit, "role"(role_name),
+            |created| $crate::generated::outputs::$unit {
+                role: $crate::iam_xml::role(&created, true)
+            },
+            $($create)+
         );
+    };
+    ($unit:ident, User(user_name), $($create:tt)+) => {
+        $crate::units::iam_common::create_principal!(
+            @unit $unit, "user"(user_name),
+            |created| $crate::generated::outputs::$unit {
+                user: Some($crate::iam_xml::user(&created, true))
+            },
+            $($create)+
+        );
+    };
+    (@unit $unit:ident, $arn_kind:literal($field:ident), |$found:ident| $out:expr, $($create:tt)+) => {
+        $crate::units::iam_common::on_resource!(
+            $unit,
+            |call, input| {
+                let path = input.path.as_deref();
+                $crate::authz::with_path(call.api, $arn_kind, path, &input.$field)
+            },
+            keys(|input| {
+                let boundary = input.permissions_boundary.as_deref();
+                let mut keys = $crate::units::iam_common::boundary_key(boundary);
+                keys.extend($crate::units::iam_common::tag_keys_of(&input.tags));
+                keys
+            }),
+            output(|$found| $out, $($create)+)
+        );
+    };
+}
+pub(crate) use create_principal;
 
+/// What roles and users (IAM's principals with tags and a permissions boundary) share beyond
+/// creation, reading and listing, each unit named with core's method of that kind behind it, in
+/// this order: `Delete…`, `Tag…`/`Untag…`/`List…Tags` (`tag_units!`, the last through core's
+/// getter), and `Put…PermissionsBoundary` (`iam:PermissionsBoundary`) /
+/// `Delete…PermissionsBoundary`.
+macro_rules! principal_units {
+    ($kind:ident($field:ident), units [
+        $delete_unit:ident($delete:ident),
+        $tag_unit:ident($tag:ident),
+        $untag_unit:ident($untag:ident),
+        $list_tags_unit:ident($get:ident),
+        $put_boundary_unit:ident($put_boundary:ident),
+        $delete_boundary_unit:ident($delete_boundary:ident)$(,)?
+    ]$(,)?) => {
         $crate::units::iam_common::on_entity!(
             $delete_unit,
             $kind($field),
             empty(|iam, input| iam.$delete(&input.$field))
         );
+
+        $crate::units::iam_common::tag_units!($kind($field), $tag, $untag, $get, units [
+            $tag_unit,
+            $untag_unit,
+            $list_tags_unit,
+        ]);
+
+        $crate::units::iam_common::on_entity!(
+            $put_boundary_unit,
+            $kind($field),
+            keys(|input| $crate::units::iam_common::boundary_key(Some(
+                &input.permissions_boundary
+            ))),
+            empty(|iam, input| iam.$put_boundary(&input.$field, &input.permissions_boundary))
+        );
+
+        $crate::units::iam_common::on_entity!(
+            $delete_boundary_unit,
+            $kind($field),
+            empty(|iam, input| iam.$delete_boundary(&input.$field))
+        );
     };
 }
-pub(crate) use boundary_units;
+pub(crate) use principal_units;

@@ -6,7 +6,7 @@ use crate::authz::key;
 use crate::context::Call;
 use crate::ec2_xml::{image_xml, instance_type_xml};
 use crate::error::{ApiError, Protocol};
-use crate::units::ec2_common::{dry_run, ec2_check, filters, paging, respond, respond_set};
+use crate::units::ec2_common::{dry_run, ec2_check, respond, respond_set};
 use rolecall_core::ec2_images::RegisterImage as Registration;
 
 fn image_arn(call: &Call<'_>, id: &str) -> String {
@@ -17,28 +17,13 @@ fn region_keys(call: &Call<'_>) -> crate::authz::Keys {
     vec![key("ec2:Region", call.api.config.region.clone())]
 }
 
-describe_unit!(DescribeImages, |call, input| {
-    let page = paging(&input, !input.image_ids.is_empty())?;
-    let images = call
-        .api
-        .ec2
-        .describe_images(
-            &input.image_ids,
-            &input.owners,
-            &filters(input.filters),
-            page.as_ref(),
-        )
-        .await?;
+describe_unit!(DescribeImages, |call, input, asked| {
+    let images = call.api.ec2.describe_images(&asked, &input.owners).await?;
     Ok(respond_set(call, "imagesSet", &images, image_xml))
 });
 
-describe_unit!(DescribeInstanceTypes, |call, input| {
-    let page = paging(&input, !input.instance_types.is_empty())?;
-    let types = call.api.ec2.describe_instance_types(
-        &input.instance_types,
-        &filters(input.filters),
-        page.as_ref(),
-    )?;
+describe_unit!(DescribeInstanceTypes, |call, input, asked| {
+    let types = call.api.ec2.describe_instance_types(&asked)?;
     Ok(respond_set(
         call,
         "instanceTypeSet",

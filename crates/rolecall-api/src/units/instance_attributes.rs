@@ -5,9 +5,7 @@
 use crate::authz::{self, key};
 use crate::ec2_xml::state_xml;
 use crate::generated::ec2 as input;
-use crate::units::ec2_common::{
-    FoundInstance, dry_run, ec2_check, filters, requested_page, respond, respond_set,
-};
+use crate::units::ec2_common::{FoundInstance, dry_run, ec2_check, respond, respond_set};
 use rolecall_core::Error;
 use rolecall_core::ec2_status::{AttributeChange, reachability_of, status_of};
 use rolecall_core::model::Instance;
@@ -25,18 +23,10 @@ fn status_xml(x: &mut Xml, name: &str, i: &Instance) {
     });
 }
 
-describe_unit!(DescribeInstanceStatus, |call, input| {
-    let page = requested_page(&input, !input.instance_ids.is_empty())?;
-    let rows = call
-        .api
-        .ec2
-        .describe_instance_status(
-            &input.instance_ids,
-            &filters(input.filters),
-            input.include_all_instances.unwrap_or(false),
-            page,
-        )
-        .await?;
+describe_unit!(DescribeInstanceStatus, |call, input, asked| {
+    let include_all = input.include_all_instances.unwrap_or(false);
+    let ec2 = &call.api.ec2;
+    let rows = ec2.describe_instance_status(&asked, include_all).await?;
     let set = "instanceStatusSet";
     Ok(respond_set(call, set, &rows, |x, i| {
         x.leaf("instanceId", &i.id);

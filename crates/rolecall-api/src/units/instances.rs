@@ -12,7 +12,7 @@ use crate::generated::Operation;
 use crate::generated::ec2::{self as input, InstanceMetadataOptionsRequest, TagSpecification};
 use crate::instance_fragments::{Fragment, fragments};
 use crate::units::Unit;
-use crate::units::ec2_common::{dry_run, ec2_check, filters, respond};
+use crate::units::ec2_common::{dry_run, ec2_check, respond};
 use rolecall_core::ec2::RunInstances as Launch;
 use rolecall_core::ec2_network::Placement;
 use rolecall_core::model::{
@@ -438,17 +438,8 @@ impl Unit for RunInstances {
 }
 
 // Each instance's XML comes from `instance_fragments` (kept while its documents are unchanged).
-describe_unit!(DescribeInstances, |call, input| {
-    let (docs, next) = call
-        .api
-        .ec2
-        .describe_instance_docs(
-            &input.instance_ids,
-            &filters(input.filters),
-            input.max_results,
-            input.next_token.as_deref(),
-        )
-        .await?;
+describe_unit!(DescribeInstances, |call, input, asked| {
+    let (docs, next) = call.api.ec2.describe_instance_docs(&asked).await?;
     let region = call.api.config.region.as_str();
     let instances = fragments(&docs, region)?;
     // Group instances into their reservations, in order of first appearance.

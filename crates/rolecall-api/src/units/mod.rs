@@ -68,9 +68,10 @@ macro_rules! unit {
 pub(crate) use unit;
 
 /// An EC2 Describe* unit: nothing to resolve, authorized on `*` (as EC2's Describe* actions
-/// are), DryRun honoured, then the body with the call and the input.
+/// are), DryRun honoured, then the body with the call, the input, and the request core reads
+/// (`ec2_common::Describe`: ids, filters and paging, taken out of the input).
 macro_rules! describe_unit {
-    ($unit:ident, |$call:tt, $in:tt| $body:block) => {
+    ($unit:ident, |$call:tt, $in:tt, $req:tt| $body:block) => {
         $crate::units::unit!(
             $unit,
             resolve |_, _| -> () {},
@@ -79,6 +80,8 @@ macro_rules! describe_unit {
             },
             handle |$call, $in, _| {
                 $crate::units::ec2_common::dry_run($in.dry_run)?;
+                let mut $in = $in;
+                let $req = $crate::units::ec2_common::Describe::request(&mut $in);
                 $body
             }
         );

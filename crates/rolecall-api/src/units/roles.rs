@@ -4,36 +4,21 @@ use crate::authz;
 use crate::generated::outputs;
 use crate::iam_xml::{answer, role};
 use crate::units::iam_common::{
-    boundary_key, boundary_units, list_by_path, model_tags, on_entity, on_resource, tag_keys_of,
-    tag_units,
+    create_principal, list_by_path, model_tags, on_entity, principal_units,
 };
 use rolecall_core::iam::CreateRole as NewRole;
 
-on_resource!(
-    CreateRole,
-    |call, input| authz::with_path(call.api, "role", input.path.as_deref(), &input.role_name),
-    keys(|input| {
-        let mut keys = boundary_key(input.permissions_boundary.as_deref());
-        keys.extend(tag_keys_of(&input.tags));
-        keys
-    }),
-    output(
-        |created| outputs::CreateRole {
-            role: role(&created, true)
-        },
-        |iam, input| {
-            iam.create_role(NewRole {
-                name: &input.role_name,
-                path: input.path.as_deref(),
-                trust_policy: &input.assume_role_policy_document,
-                description: input.description.as_deref(),
-                max_session_duration: input.max_session_duration,
-                tags: model_tags(input.tags),
-                permissions_boundary: input.permissions_boundary.as_deref(),
-            })
-        }
-    )
-);
+create_principal!(CreateRole, Role(role_name), |iam, input| {
+    iam.create_role(NewRole {
+        name: &input.role_name,
+        path: input.path.as_deref(),
+        trust_policy: &input.assume_role_policy_document,
+        description: input.description.as_deref(),
+        max_session_duration: input.max_session_duration,
+        tags: model_tags(input.tags),
+        permissions_boundary: input.permissions_boundary.as_deref(),
+    })
+});
 
 on_entity!(GetRole, Role(role_name), |call, input| {
     // From the entity cache; a role not there gets the store's answer (NoSuchEntity).
@@ -79,21 +64,11 @@ on_entity!(
     empty(|iam, input| iam.update_assume_role_policy(&input.role_name, &input.policy_document))
 );
 
-on_entity!(
-    DeleteRole,
-    Role(role_name),
-    empty(|iam, input| iam.delete_role(&input.role_name))
-);
-
-tag_units!(Role(role_name), tag_role, untag_role, get_role, units [
-    TagRole,
-    UntagRole,
-    ListRoleTags,
+principal_units!(Role(role_name), units [
+    DeleteRole(delete_role),
+    TagRole(tag_role),
+    UntagRole(untag_role),
+    ListRoleTags(get_role),
+    PutRolePermissionsBoundary(put_role_permissions_boundary),
+    DeleteRolePermissionsBoundary(delete_role_permissions_boundary),
 ]);
-
-boundary_units!(
-    Role(role_name),
-    put_role_permissions_boundary,
-    delete_role_permissions_boundary,
-    units [PutRolePermissionsBoundary, DeleteRolePermissionsBoundary],
-);

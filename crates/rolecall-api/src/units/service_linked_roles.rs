@@ -4,7 +4,7 @@
 
 use crate::authz::{self, key};
 use crate::generated::outputs;
-use crate::iam_xml::{answer, role};
+use crate::iam_xml::role;
 use crate::units::iam_common::{on_entity, on_resource};
 use rolecall_core::service_linked::{name_for, path_of, task_role};
 
@@ -30,17 +30,16 @@ on_resource!(
     )
 );
 
-on_entity!(DeleteServiceLinkedRole, Role(role_name), |call, input| {
-    let task = call
-        .api
-        .iam
-        .delete_service_linked_role(&input.role_name)
-        .await?;
-    let out = outputs::DeleteServiceLinkedRole {
-        deletion_task_id: task,
-    };
-    Ok(answer(call, &out))
-});
+on_entity!(
+    DeleteServiceLinkedRole,
+    Role(role_name),
+    output(
+        |task| outputs::DeleteServiceLinkedRole {
+            deletion_task_id: task
+        },
+        |iam, input| iam.delete_service_linked_role(&input.role_name)
+    )
+);
 
 on_resource!(
     GetServiceLinkedRoleDeletionStatus,
@@ -48,16 +47,11 @@ on_resource!(
         Some((service, role)) => authz::with_path(call.api, "role", Some(&path_of(service)), role),
         None => "*".into(),
     },
-    |call, input| {
-        let status = call
-            .api
-            .iam
-            .service_linked_role_deletion_status(&input.deletion_task_id)
-            .await?;
-        let out = outputs::GetServiceLinkedRoleDeletionStatus {
+    output(
+        |status| outputs::GetServiceLinkedRoleDeletionStatus {
             status: status.into(),
-            reason: None,
-        };
-        Ok(answer(call, &out))
-    }
+            reason: None
+        },
+        |iam, input| iam.service_linked_role_deletion_status(&input.deletion_task_id)
+    )
 );

@@ -7,7 +7,7 @@ use crate::context::Call;
 use crate::error::ApiError;
 use crate::generated::Operation;
 use crate::generated::ec2 as input;
-use crate::units::ec2_common::{dry_run, ec2_check, filters, requested_page, respond, respond_set};
+use crate::units::ec2_common::{dry_run, ec2_check, respond, respond_set};
 use crate::units::iam_common::removed_tag_keys;
 use rolecall_core::ec2_tags::resource_type;
 use rolecall_core::model::{Association, Instance, Tag};
@@ -116,13 +116,8 @@ unit!(
     }
 );
 
-describe_unit!(DescribeTags, |call, input| {
-    let page = requested_page(&input, false)?;
-    let tags = call
-        .api
-        .ec2
-        .describe_tags(&filters(input.filters), page)
-        .await?;
+describe_unit!(DescribeTags, |call, input, asked| {
+    let tags = call.api.ec2.describe_tags(&asked).await?;
     Ok(respond_set(call, "tagSet", &tags, |x, t| {
         x.leaf("resourceId", &t.resource_id);
         x.leaf("resourceType", &t.resource_type);

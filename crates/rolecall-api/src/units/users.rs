@@ -1,37 +1,21 @@
 //! The user family: create, read, list, update, delete, tag, and permissions boundaries.
 
-use crate::authz;
 use crate::generated::iam_outputs::User;
 use crate::generated::outputs;
 use crate::iam_xml::{answer, user};
 use crate::principal::PrincipalKind;
 use crate::units::iam_common::{
-    boundary_key, boundary_units, list_by_path, model_tags, on_entity, on_resource, tag_keys_of,
-    tag_units, user_or_caller,
+    create_principal, list_by_path, model_tags, on_entity, principal_units, user_or_caller,
 };
 
-on_resource!(
-    CreateUser,
-    |call, input| authz::with_path(call.api, "user", input.path.as_deref(), &input.user_name),
-    keys(|input| {
-        let mut keys = boundary_key(input.permissions_boundary.as_deref());
-        keys.extend(tag_keys_of(&input.tags));
-        keys
-    }),
-    output(
-        |created| outputs::CreateUser {
-            user: Some(user(&created, true))
-        },
-        |iam, input| {
-            iam.create_user(
-                &input.user_name,
-                input.path.as_deref(),
-                input.permissions_boundary.as_deref(),
-                model_tags(input.tags),
-            )
-        }
+create_principal!(CreateUser, User(user_name), |iam, input| {
+    iam.create_user(
+        &input.user_name,
+        input.path.as_deref(),
+        input.permissions_boundary.as_deref(),
+        model_tags(input.tags),
     )
-);
+});
 
 on_entity!(GetUser, UserOrCaller(user_name), |call, input| {
     if input.user_name.is_none() && call.principal.kind == PrincipalKind::Root {
@@ -78,21 +62,11 @@ on_entity!(
     })
 );
 
-on_entity!(
-    DeleteUser,
-    User(user_name),
-    empty(|iam, input| iam.delete_user(&input.user_name))
-);
-
-tag_units!(User(user_name), tag_user, untag_user, get_user, units [
-    TagUser,
-    UntagUser,
-    ListUserTags,
+principal_units!(User(user_name), units [
+    DeleteUser(delete_user),
+    TagUser(tag_user),
+    UntagUser(untag_user),
+    ListUserTags(get_user),
+    PutUserPermissionsBoundary(put_user_permissions_boundary),
+    DeleteUserPermissionsBoundary(delete_user_permissions_boundary),
 ]);
-
-boundary_units!(
-    User(user_name),
-    put_user_permissions_boundary,
-    delete_user_permissions_boundary,
-    units [PutUserPermissionsBoundary, DeleteUserPermissionsBoundary],
-);

@@ -89,6 +89,7 @@ pub async fn submit(
         {
             let user: String = form.get("user_name").trim().chars().take(64).collect();
             tracing::info!(target: "rolecall::console", source = ?source, user = %user, "password sign-in throttled");
+            rolecall_api::sign_in_throttled(&ctx.api, ctx.origin(), &ctx.user_agent).await;
             let busy = ctx.t("Too many sign-in attempts. Try again later.");
             return render_with_status(&ctx, StatusCode::TOO_MANY_REQUESTS, Some(busy), &form);
         }

@@ -1,7 +1,7 @@
 //! Compiling the `Condition` element: operator names, keys, typed values.
 
 use super::values::{parse_date, parse_ip, parse_number};
-use super::{Cmp, Condition, Operator, SetQualifier, Values};
+use super::{Compared, Condition, Operator, SetQualifier, Values};
 use crate::arn::ArnPattern;
 use crate::error::{LEGACY, PolicyError, SYNTAX};
 use crate::json::Json;
@@ -113,69 +113,44 @@ fn compile_values(
     texts: &[String],
     variables: bool,
 ) -> Result<Values, PolicyError> {
-    use Operator::*;
     if variables
         && !op.allows_variables()
         && let Some(v) = texts.iter().find(|t| contains_variable(t))
     {
-        {
-            return Err(PolicyError::malformed(format!(
-                "Policy variables are not allowed in {op_name} conditions (key {key}, value \"{v}\")."
-            )));
-        }
+        return Err(PolicyError::malformed(format!(
+            "Policy variables are not allowed in {op_name} conditions (key {key}, value \"{v}\")."
+        )));
     }
-    let cmp = |op: Operator| match op {
-        NumericLessThan | DateLessThan => Cmp::Lt,
-        NumericLessThanEquals | DateLessThanEquals => Cmp::Le,
-        NumericGreaterThan | DateGreaterThan => Cmp::Gt,
-        NumericGreaterThanEquals | DateGreaterThanEquals => Cmp::Ge,
-        _ => Cmp::Eq,
-    };
-    Ok(match op {
-        StringEquals
-        | StringNotEquals
-        | StringEqualsIgnoreCase
-        | StringNotEqualsIgnoreCase
-        | StringLike
-        | StringNotLike => {
+    Ok(match op.compared() {
+        Compared::Str { wildcards, fold } => {
             let syntax = Syntax {
-                wildcards: matches!(op, StringLike | StringNotLike),
+                wildcards,
                 variables,
                 lowercase: false,
             };
             Values::Str {
                 pats: texts.iter().map(|t| Pattern::compile(t, syntax)).collect(),
-                fold: matches!(op, StringEqualsIgnoreCase | StringNotEqualsIgnoreCase),
+                fold,
             }
         }
-        NumericEquals
-        | NumericNotEquals
-        | NumericLessThan
-        | NumericLessThanEquals
-        | NumericGreaterThan
-        | NumericGreaterThanEquals => Values::Num {
+        Compared::Num(cmp) => Values::Num {
             vals: parse_all(texts, parse_number)?,
-            cmp: cmp(op),
+            cmp,
         },
-        DateEquals
-        | DateNotEquals
-        | DateLessThan
-        | DateLessThanEquals
-        | DateGreaterThan
-        | DateGreaterThanEquals => Values::Date {
+        Compared::Date(cmp) => Values::Date {
             vals: parse_all(texts, parse_date)?,
-            cmp: cmp(op),
+            cmp,
         },
-        Bool => Values::Bool(texts.iter().map(|t| t.as_str().into()).collect()),
-        BinaryEquals => Values::Binary(texts.iter().map(|t| t.as_str().into()).collect()),
-        IpAddress | NotIpAddress => Values::Ip(parse_all(texts, parse_ip)?),
-        ArnEquals | ArnLike | ArnNotEquals | ArnNotLike => Values::Arn(
+        Compared::Bool => Values::Bool(texts.iter().map(|t| t.as_str().into()).collect()),
+        Compared::Binary => Values::Binary(texts.iter().map(|t| t.as_str().into()).collect()),
+        Compared::Ip => Values::Ip(parse_all(texts, parse_ip)?),
+        Compared::Arn => Values::Arn(
             texts
                 .iter()
                 .map(|t| ArnPattern::condition(t, variables))
                 .collect(),
         ),
-        Null => Values::Null(parse_all(texts, |t| {
+        Compared::Null => Values::Null(parse_all(texts, |t| {
             match t.to_ascii_lowercase().as_str() {
                 "true" => Some(true),
                 "false" => Some(false),

@@ -26,140 +26,105 @@ use crate::context::{ContextKeys, ContextValue};
 use crate::wildcard::Pattern;
 use ipnet::IpNet;
 
-/// A condition operator (without `ForAllValues:`/`ForAnyValue:`/`IfExists`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Operator {
-    StringEquals,
-    StringNotEquals,
-    StringEqualsIgnoreCase,
-    StringNotEqualsIgnoreCase,
-    StringLike,
-    StringNotLike,
-    NumericEquals,
-    NumericNotEquals,
-    NumericLessThan,
-    NumericLessThanEquals,
-    NumericGreaterThan,
-    NumericGreaterThanEquals,
-    DateEquals,
-    DateNotEquals,
-    DateLessThan,
-    DateLessThanEquals,
-    DateGreaterThan,
-    DateGreaterThanEquals,
+/// Declares [`Operator`] from one table: each operator's name, the values it compares
+/// ([`Compared`]) and, for a negated one, `negated`.
+macro_rules! operators {
+    ($($op:ident => $compared:expr $(, $negated:ident)?;)*) => {
+        /// A condition operator (without `ForAllValues:`/`ForAnyValue:`/`IfExists`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Operator {
+            $($op,)*
+        }
+
+        impl Operator {
+            pub const ALL: [Operator; [$(stringify!($op)),*].len()] = [$(Operator::$op),*];
+
+            /// The operator's name as written in policies.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Operator::$op => stringify!($op),)*
+                }
+            }
+
+            /// What the operator's values are and how a request value is compared with them.
+            pub(crate) fn compared(self) -> Compared {
+                use Cmp::*;
+                use Compared::*;
+                match self {
+                    $(Operator::$op => $compared,)*
+                }
+            }
+
+            /// Negated operators are true when no policy value matches (and when the key is
+            /// missing).
+            pub fn is_negated(self) -> bool {
+                match self {
+                    $(Operator::$op => operators!(@negated $($negated)?),)*
+                }
+            }
+        }
+    };
+    (@negated negated) => { true };
+    (@negated) => { false };
+}
+
+operators! {
+    StringEquals => Str { wildcards: false, fold: false };
+    StringNotEquals => Str { wildcards: false, fold: false }, negated;
+    StringEqualsIgnoreCase => Str { wildcards: false, fold: true };
+    StringNotEqualsIgnoreCase => Str { wildcards: false, fold: true }, negated;
+    StringLike => Str { wildcards: true, fold: false };
+    StringNotLike => Str { wildcards: true, fold: false }, negated;
+    NumericEquals => Num(Eq);
+    NumericNotEquals => Num(Eq), negated;
+    NumericLessThan => Num(Lt);
+    NumericLessThanEquals => Num(Le);
+    NumericGreaterThan => Num(Gt);
+    NumericGreaterThanEquals => Num(Ge);
+    DateEquals => Date(Eq);
+    DateNotEquals => Date(Eq), negated;
+    DateLessThan => Date(Lt);
+    DateLessThanEquals => Date(Le);
+    DateGreaterThan => Date(Gt);
+    DateGreaterThanEquals => Date(Ge);
+    Bool => Bool;
+    BinaryEquals => Binary;
+    IpAddress => Ip;
+    NotIpAddress => Ip, negated;
+    ArnEquals => Arn;
+    ArnLike => Arn;
+    ArnNotEquals => Arn, negated;
+    ArnNotLike => Arn, negated;
+    Null => Null;
+}
+
+/// The kind of values an operator compares (a negated operator compares like its positive one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Compared {
+    /// `wildcards`: `*` and `?` match (`...Like`); `fold`: case-insensitive.
+    Str {
+        wildcards: bool,
+        fold: bool,
+    },
+    Num(Cmp),
+    Date(Cmp),
     Bool,
-    BinaryEquals,
-    IpAddress,
-    NotIpAddress,
-    ArnEquals,
-    ArnLike,
-    ArnNotEquals,
-    ArnNotLike,
+    Binary,
+    Ip,
+    /// `ArnEquals` and `ArnLike` are the same operator.
+    Arn,
     Null,
 }
 
 impl Operator {
-    pub const ALL: [Operator; 27] = [
-        Operator::StringEquals,
-        Operator::StringNotEquals,
-        Operator::StringEqualsIgnoreCase,
-        Operator::StringNotEqualsIgnoreCase,
-        Operator::StringLike,
-        Operator::StringNotLike,
-        Operator::NumericEquals,
-        Operator::NumericNotEquals,
-        Operator::NumericLessThan,
-        Operator::NumericLessThanEquals,
-        Operator::NumericGreaterThan,
-        Operator::NumericGreaterThanEquals,
-        Operator::DateEquals,
-        Operator::DateNotEquals,
-        Operator::DateLessThan,
-        Operator::DateLessThanEquals,
-        Operator::DateGreaterThan,
-        Operator::DateGreaterThanEquals,
-        Operator::Bool,
-        Operator::BinaryEquals,
-        Operator::IpAddress,
-        Operator::NotIpAddress,
-        Operator::ArnEquals,
-        Operator::ArnLike,
-        Operator::ArnNotEquals,
-        Operator::ArnNotLike,
-        Operator::Null,
-    ];
-
-    /// The operator's name as written in policies.
-    pub fn name(self) -> &'static str {
-        use Operator::*;
-        match self {
-            StringEquals => "StringEquals",
-            StringNotEquals => "StringNotEquals",
-            StringEqualsIgnoreCase => "StringEqualsIgnoreCase",
-            StringNotEqualsIgnoreCase => "StringNotEqualsIgnoreCase",
-            StringLike => "StringLike",
-            StringNotLike => "StringNotLike",
-            NumericEquals => "NumericEquals",
-            NumericNotEquals => "NumericNotEquals",
-            NumericLessThan => "NumericLessThan",
-            NumericLessThanEquals => "NumericLessThanEquals",
-            NumericGreaterThan => "NumericGreaterThan",
-            NumericGreaterThanEquals => "NumericGreaterThanEquals",
-            DateEquals => "DateEquals",
-            DateNotEquals => "DateNotEquals",
-            DateLessThan => "DateLessThan",
-            DateLessThanEquals => "DateLessThanEquals",
-            DateGreaterThan => "DateGreaterThan",
-            DateGreaterThanEquals => "DateGreaterThanEquals",
-            Bool => "Bool",
-            BinaryEquals => "BinaryEquals",
-            IpAddress => "IpAddress",
-            NotIpAddress => "NotIpAddress",
-            ArnEquals => "ArnEquals",
-            ArnLike => "ArnLike",
-            ArnNotEquals => "ArnNotEquals",
-            ArnNotLike => "ArnNotLike",
-            Null => "Null",
-        }
-    }
-
     /// Look an operator up by name (case-sensitive, as IAM is).
     pub fn from_name(name: &str) -> Option<Operator> {
         Operator::ALL.iter().copied().find(|o| o.name() == name)
     }
 
-    /// Negated operators are true when no policy value matches (and when the key is missing).
-    pub fn is_negated(self) -> bool {
-        use Operator::*;
-        matches!(
-            self,
-            StringNotEquals
-                | StringNotEqualsIgnoreCase
-                | StringNotLike
-                | NumericNotEquals
-                | DateNotEquals
-                | NotIpAddress
-                | ArnNotEquals
-                | ArnNotLike
-        )
-    }
-
     /// Do values of this operator accept policy variables?
     pub fn allows_variables(self) -> bool {
-        use Operator::*;
-        matches!(
-            self,
-            StringEquals
-                | StringNotEquals
-                | StringEqualsIgnoreCase
-                | StringNotEqualsIgnoreCase
-                | StringLike
-                | StringNotLike
-                | ArnEquals
-                | ArnLike
-                | ArnNotEquals
-                | ArnNotLike
-        )
+        matches!(self.compared(), Compared::Str { .. } | Compared::Arn)
     }
 }
 

@@ -203,6 +203,75 @@ const RARE: &[&str] = &[
     "arn:aws:svc:us-east-1:123456789012:thing/*/star",
 ];
 
+/// Values of one policy element: for validated policies (real services, checked as IAM
+/// checks them) and for unchecked ones (the oracle's "unsafe" mode).
+struct Pools {
+    validated: &'static [&'static str],
+    unchecked: &'static [&'static str],
+}
+
+const ACTIONS: Pools = Pools {
+    validated: &[
+        "s3:GetObject",
+        "s3:Get*",
+        "s3:*",
+        "*",
+        "sts:AssumeRole",
+        "sts:*",
+        "s3:PutObject",
+        "S3:getobject",
+        "s3:?etObject",
+        "sts:Assume*",
+    ],
+    unchecked: &[
+        "svc:GetThing",
+        "svc:getthing",
+        "SVC:Get*",
+        "svc:*Thing",
+        "svc:?etThing",
+        "svc:*",
+        "*",
+        "other:*",
+        "svc:List*",
+        "svc:Delete?hing",
+        "svc:Put*",
+        "other:DoIt",
+        "svc:*s",
+    ],
+};
+
+const RESOURCES: Pools = Pools {
+    validated: &[
+        "*",
+        "arn:aws:s3:::bkt/*",
+        "arn:aws:s3:::bkt/${aws:username}/*",
+        "arn:aws:s3:::other/*",
+        "arn:aws:s3:::bkt/alice/a.txt",
+        "arn:aws:s3:::bkt/*/?.txt",
+        "arn:aws:iam::123456789012:role/app",
+        "arn:aws:iam::*:role/*",
+        "arn:aws:s3:::bkt/${aws:PrincipalTag/team, 'bob'}/*",
+    ],
+    unchecked: &[
+        "*",
+        "arn:aws:svc:*:*:thing/*",
+        "arn:aws:svc:us-east-1:123456789012:thing/${aws:username}/*",
+        "arn:aws:svc:*:123456789012:*",
+        "arn:aws:svc:us-?ast-1:*:thing/*",
+        "arn:aws:svc:::global",
+        "arn:aws:svc:*:*:Thing/*",
+        "arn:aws:svc:us-east-1:123456789012:thing/alice/a.txt",
+        "arn:aws:svc:*:*:thing/${aws:PrincipalTag/team, 'bob'}/*",
+        "arn:aws:svc:*:*:thing/*/?.txt",
+        "arn:aws:svc:*:*:thing/${*}/star",
+        "arn:aws:svc:*:*:*",
+        "arn:aws:svc:*:*:other/x",
+        "arn:aws:svc:eu-west-1:*:*",
+        "arn:aws:svc:*:*:thing/${svc:str}/*",
+        "arn:aws:svc:*:111122223333:*",
+    ],
+};
+
 /// Pick from a pool, usually avoiding `RARE` values (and `${...}` outside
 /// 2012-10-17 policies).
 fn pick_str(rng: &mut Rng, pool: &[&'static str], v2012: bool) -> &'static str {
@@ -226,87 +295,32 @@ impl Gen<'_> {
         }
     }
 
-    fn actions(&mut self) -> Value {
-        let pool: &[&str] = if self.validated {
-            &[
-                "s3:GetObject",
-                "s3:Get*",
-                "s3:*",
-                "*",
-                "sts:AssumeRole",
-                "sts:*",
-                "s3:PutObject",
-                "S3:getobject",
-                "s3:?etObject",
-                "sts:Assume*",
-            ]
+    /// Between 1 and `most` values from the pool of the policy's mode.
+    fn pick_some(&mut self, pools: &Pools, most: usize) -> Vec<&'static str> {
+        let pool = if self.validated {
+            pools.validated
         } else {
-            &[
-                "svc:GetThing",
-                "svc:getthing",
-                "SVC:Get*",
-                "svc:*Thing",
-                "svc:?etThing",
-                "svc:*",
-                "*",
-                "other:*",
-                "svc:List*",
-                "svc:Delete?hing",
-                "svc:Put*",
-                "other:DoIt",
-                "svc:*s",
-            ]
+            pools.unchecked
         };
-        let n = self.rng.range(1, 3);
-        let v: Vec<Value> = (0..n)
-            .map(|_| json!(pick_str(self.rng, pool, self.v2012)))
-            .collect();
-        self.one_or_many(v)
+        let n = self.rng.range(1, most);
+        (0..n)
+            .map(|_| pick_str(self.rng, pool, self.v2012))
+            .collect()
+    }
+
+    fn actions(&mut self) -> Value {
+        let v = self.pick_some(&ACTIONS, 3).into_iter().map(|a| json!(a));
+        self.one_or_many(v.collect())
     }
 
     fn resources(&mut self) -> Value {
-        let pool: &[&str] = if self.validated {
-            &[
-                "*",
-                "arn:aws:s3:::bkt/*",
-                "arn:aws:s3:::bkt/${aws:username}/*",
-                "arn:aws:s3:::other/*",
-                "arn:aws:s3:::bkt/alice/a.txt",
-                "arn:aws:s3:::bkt/*/?.txt",
-                "arn:aws:iam::123456789012:role/app",
-                "arn:aws:iam::*:role/*",
-                "arn:aws:s3:::bkt/${aws:PrincipalTag/team, 'bob'}/*",
-            ]
-        } else {
-            &[
-                "*",
-                "arn:aws:svc:*:*:thing/*",
-                "arn:aws:svc:us-east-1:123456789012:thing/${aws:username}/*",
-                "arn:aws:svc:*:123456789012:*",
-                "arn:aws:svc:us-?ast-1:*:thing/*",
-                "arn:aws:svc:::global",
-                "arn:aws:svc:*:*:Thing/*",
-                "arn:aws:svc:us-east-1:123456789012:thing/alice/a.txt",
-                "arn:aws:svc:*:*:thing/${aws:PrincipalTag/team, 'bob'}/*",
-                "arn:aws:svc:*:*:thing/*/?.txt",
-                "arn:aws:svc:*:*:thing/${*}/star",
-                "arn:aws:svc:*:*:*",
-                "arn:aws:svc:*:*:other/x",
-                "arn:aws:svc:eu-west-1:*:*",
-                "arn:aws:svc:*:*:thing/${svc:str}/*",
-                "arn:aws:svc:*:111122223333:*",
-            ]
-        };
-        let n = self.rng.range(1, 2);
-        let v: Vec<Value> = (0..n)
-            .map(|_| {
-                let r = pick_str(self.rng, pool, self.v2012);
-                if r.contains("${svc:str}") {
-                    self.keys.push(("svc:str", 0));
-                }
-                json!(r)
-            })
-            .collect();
+        let picked = self.pick_some(&RESOURCES, 2);
+        for r in &picked {
+            if r.contains("${svc:str}") {
+                self.keys.push(("svc:str", 0));
+            }
+        }
+        let v = picked.into_iter().map(|r| json!(r)).collect();
         self.one_or_many(v)
     }
 
@@ -475,6 +489,16 @@ impl Gen<'_> {
         Value::Object(p)
     }
 
+    /// `n` identity policies, and a permissions boundary sometimes where `boundary` allows one.
+    fn identity_policies(&mut self, req: &mut Map<String, Value>, n: usize, boundary: bool) {
+        let ids: Vec<Value> = (0..n).map(|_| self.policy(false, true)).collect();
+        req.insert("identityPolicies".into(), Value::Array(ids));
+        if boundary && self.rng.chance(20) {
+            let pb = self.managed();
+            req.insert("permissionBoundaries".into(), json!([pb]));
+        }
+    }
+
     fn context(&mut self, principal: &str) -> Value {
         let mut ctx = Map::new();
         if principal == ALICE && self.rng.chance(85) {
@@ -528,7 +552,7 @@ pub fn request(rng: &mut Rng, id: usize) -> Value {
     };
     let mut req = Map::new();
     req.insert("id".into(), json!(id));
-    if !validated {
+    let (principal, action, resource, account) = if !validated {
         req.insert("mode".into(), json!("unsafe"));
         let principal = if g.rng.chance(80) { ALICE } else { SESSION };
         let action = *g.rng.pick(&[
@@ -556,18 +580,8 @@ pub fn request(rng: &mut Rng, id: usize) -> Value {
         } else {
             g.rng.range(1, 3)
         };
-        let ids: Vec<Value> = (0..n).map(|_| g.policy(false, true)).collect();
-        req.insert("identityPolicies".into(), Value::Array(ids));
-        if g.rng.chance(20) {
-            let pb = g.managed();
-            req.insert("permissionBoundaries".into(), json!([pb]));
-        }
-        req.insert("principal".into(), json!(principal));
-        req.insert("action".into(), json!(action));
-        req.insert("resource".into(), json!(resource));
-        req.insert("resourceAccount".into(), json!(ACCT));
-        let ctx = g.context(principal);
-        req.insert("context".into(), ctx);
+        g.identity_policies(&mut req, n, true);
+        (principal, action, resource, ACCT)
     } else {
         let trust = g.rng.chance(45);
         let (principal, action, resource, account) = if trust {
@@ -603,12 +617,7 @@ pub fn request(rng: &mut Rng, id: usize) -> Value {
         } else {
             g.rng.range(1, 2)
         };
-        let ids: Vec<Value> = (0..n).map(|_| g.policy(false, true)).collect();
-        req.insert("identityPolicies".into(), Value::Array(ids));
-        if !service && !anonymous && !root && g.rng.chance(20) {
-            let pb = g.managed();
-            req.insert("permissionBoundaries".into(), json!([pb]));
-        }
+        g.identity_policies(&mut req, n, !service && !anonymous && !root);
         if principal == SESSION && g.rng.chance(30) {
             let sp = g.policy(false, true);
             req.insert("sessionPolicy".into(), sp);
@@ -617,12 +626,13 @@ pub fn request(rng: &mut Rng, id: usize) -> Value {
             let rp = g.policy(true, !trust);
             req.insert("resourcePolicy".into(), rp);
         }
-        req.insert("principal".into(), json!(principal));
-        req.insert("action".into(), json!(action));
-        req.insert("resource".into(), json!(resource));
-        req.insert("resourceAccount".into(), json!(account));
-        let ctx = g.context(principal);
-        req.insert("context".into(), ctx);
-    }
+        (principal, action, resource, account)
+    };
+    req.insert("principal".into(), json!(principal));
+    req.insert("action".into(), json!(action));
+    req.insert("resource".into(), json!(resource));
+    req.insert("resourceAccount".into(), json!(account));
+    let ctx = g.context(principal);
+    req.insert("context".into(), ctx);
     Value::Object(req)
 }

@@ -13,12 +13,6 @@
 //!   (`tests/corpus/*.json`) with the AWS-documented decision; rolecall must
 //!   give it, and the oracle must too unless the case names its divergence.
 //! * `oracle_smoke_cases`: the oracle's own expectations (`cases/cases.json`).
-#![allow(clippy::unwrap_used)]
-#![allow(
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test code: a failed expectation is the test failing"
-)]
 
 mod divergences;
 mod generate;
@@ -123,6 +117,11 @@ fn generated_cases_agree_with_oracle() {
 }
 
 /// Load every `tests/corpus/*.json` file (arrays of cases).
+#[allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helper: an unreadable corpus fails the test"
+)]
 fn corpus() -> Vec<Value> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
     let mut files: Vec<_> = std::fs::read_dir(&dir)

@@ -1,0 +1,109 @@
+//! The callers of recent requests, each kept once with its events' shared context.
+//!
+//! A client sends its requests with one identity, key, address and user agent: the first
+//! request makes its [`Caller`] (and serializes its context); the following ones share it. A
+//! draft then holds one `Arc` instead of a dozen copied strings, which the audit writer, on
+//! another thread, would have to free (a free from another thread leaves the memory cold in
+//! the allocating thread's cache: it cost every later allocation of the request path).
+
+use super::record::{Caller, RequestInfo};
+use crate::principal::Principal;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex};
+
+/// Most callers kept; past it the table starts again (clients choose their user agents, so the
+/// number of distinct callers is theirs).
+const MOST: usize = 4_096;
+
+#[derive(Default)]
+pub struct Callers {
+    /// By a keyed hash of what tells callers apart; a hit is confirmed field by field.
+    known: Mutex<HashMap<u64, Arc<Caller>>>,
+    hasher: std::hash::RandomState,
+}
+
+impl Callers {
+    /// The caller of a request by `principal` (None: authentication failed) with
+    /// `access_key_id`, as kept, or made now.
+    pub fn of(
+        &self,
+        info: &RequestInfo<'_>,
+        principal: Option<&Principal>,
+        access_key_id: &str,
+    ) -> Arc<Caller> {
+        let hash = self.hasher.hash_one((
+            principal.map(|p| (&p.arn, &p.user_id)),
+            access_key_id,
+            info.source_ip,
+            info.user_agent,
+        ));
+        let lock = || {
+            self.known
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(c) = lock().get(&hash)
+            && c.is(info, principal, access_key_id)
+        {
+            return c.clone();
+        }
+        // Made outside the lock (it serializes the identity).
+        let caller = Arc::new(Caller::new(info, principal, access_key_id));
+        let mut known = lock();
+        if known.len() >= MOST {
+            known.clear();
+        }
+        known.insert(hash, caller.clone());
+        caller
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    fn info<'a>(ip: &'a str, agent: &'a str) -> RequestInfo<'a> {
+        RequestInfo {
+            request_id: "r",
+            time: chrono::Utc::now(),
+            source_ip: ip,
+            user_agent: agent,
+            region: "us-east-1",
+            service: "iam",
+            action: Cow::Borrowed("GetRole"),
+            read_only: true,
+            account_id: "123456789012",
+        }
+    }
+
+    #[test]
+    fn one_caller_per_identity_key_address_and_agent() {
+        let callers = Callers::default();
+        let root = Principal::root("123456789012");
+        let a = callers.of(&info("10.0.0.1", "cli"), Some(&root), "AKIA1");
+        let again = callers.of(&info("10.0.0.1", "cli"), Some(&root), "AKIA1");
+        assert!(Arc::ptr_eq(&a, &again));
+        for (ip, agent, key, principal) in [
+            ("10.0.0.2", "cli", "AKIA1", Some(&root)),
+            ("10.0.0.1", "sdk", "AKIA1", Some(&root)),
+            ("10.0.0.1", "cli", "AKIA2", Some(&root)),
+            ("10.0.0.1", "cli", "AKIA1", None),
+        ] {
+            let other = callers.of(&info(ip, agent), principal, key);
+            assert!(!Arc::ptr_eq(&a, &other), "{ip} {agent} {key}");
+            assert!(other.context().contains(ip) && other.context().contains(agent));
+        }
+    }
+
+    #[test]
+    fn the_table_is_bounded() {
+        let callers = Callers::default();
+        for i in 0..(MOST + 10) {
+            callers.of(&info("10.0.0.1", &format!("agent {i}")), None, "");
+        }
+        let known = callers.known.lock().map(|k| k.len()).unwrap_or(usize::MAX);
+        assert!(known <= MOST, "{known}");
+    }
+}
