@@ -1,15 +1,17 @@
 //! What IAM's handlers share: the Query response envelope, policy-document encoding, tags,
-//! truncation and in-memory paging.
+//! truncation and in-memory paging, and the entities as the generated outputs' structures
+//! (`generated::iam_outputs`).
 
 use crate::context::Call;
-use crate::error::{ApiError, Protocol};
+use crate::error::ApiError;
+use crate::generated::iam_outputs as out;
+use crate::output::{Output, non_empty};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rolecall_core::Page;
 use rolecall_core::iam::page;
 use rolecall_core::model::{
     AccessKey, Group, InstanceProfile, ManagedPolicy, PolicyVersion, Role, Tag, User,
 };
-use rolecall_wire::{Xml, iso8601, query_response};
 
 /// AWS returns policy documents URL-encoded (RFC 3986: all but unreserved characters).
 const POLICY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -22,48 +24,11 @@ pub(crate) fn encode_policy(doc: &str) -> String {
     utf8_percent_encode(doc, POLICY_ENCODE).to_string()
 }
 
-pub(crate) fn respond(call: &Call<'_>, body: impl Fn(&mut Xml)) -> String {
-    query_response(
-        call.op.name(),
-        Protocol::Iam.namespace(),
-        call.request_id,
-        Some(&body),
-    )
-}
-
-pub(crate) fn respond_empty(call: &Call<'_>) -> String {
-    query_response(
-        call.op.name(),
-        Protocol::Iam.namespace(),
-        call.request_id,
-        None,
-    )
-}
-
-pub(crate) fn tags_xml(x: &mut Xml, tags: &[Tag]) {
-    x.list("Tags", "member", tags, |x, t| {
-        x.leaf("Key", &t.key);
-        x.leaf("Value", &t.value);
-    });
-}
-
-pub(crate) fn truncation<T>(x: &mut Xml, page: &Page<T>) {
-    x.leaf("IsTruncated", page.next.is_some().to_string());
-    x.leaf_opt(
-        "Marker",
-        page.next
-            .as_deref()
-            .map(rolecall_core::paging::encode_token),
-    );
-}
-
-pub(crate) fn boundary_xml(x: &mut Xml, arn: Option<&str>) {
-    if let Some(arn) = arn {
-        x.elem("PermissionsBoundary", |x| {
-            x.leaf("PermissionsBoundaryType", "PermissionsBoundaryPolicy");
-            x.leaf("PermissionsBoundaryArn", arn);
-        });
-    }
+/// The response of `call`'s operation carrying its typed output `out`, in the operation's
+/// service's namespace (IAM or STS).
+pub(crate) fn answer(call: &Call<'_>, out: &impl Output) -> String {
+    let ns = call.op.service().protocol().namespace();
+    crate::output::respond(call.op.name(), ns, call.request_id, out)
 }
 
 /// Pages an in-memory list by a key (markers are the key of the first item not returned).
@@ -85,114 +50,188 @@ pub(crate) fn paged<T>(
     Ok(Page::from_overfetch(rest, req.limit, key))
 }
 
-/// A list answer: the page's items as members of `element` (each written by `write`), then
-/// whether the list is truncated.
-pub(crate) fn respond_page<T>(
-    call: &Call<'_>,
-    element: &str,
-    page: &Page<T>,
-    write: impl Fn(&mut Xml, &T),
-) -> String {
-    respond(call, |x| {
-        x.list(element, "member", &page.items, &write);
-        truncation(x, page);
+/// A list output's `IsTruncated` and `Marker` for `page`.
+pub(crate) fn truncated<T>(page: &Page<T>) -> (Option<bool>, Option<String>) {
+    let marker = page.next.as_deref();
+    (
+        Some(page.next.is_some()),
+        marker.map(rolecall_core::paging::encode_token),
+    )
+}
+
+/// A list operation's output (`outputs::$unit`): `page`'s items, each made an output member by
+/// `$convert`, as `$field`, with `IsTruncated` and `Marker`.
+macro_rules! page_output {
+    ($unit:ident { $field:ident }, $page:expr, $convert:expr) => {{
+        let page = $page;
+        let (is_truncated, marker) = $crate::iam_xml::truncated(&page);
+        let items: Vec<_> = page.items.iter().map($convert).collect();
+        $crate::generated::outputs::$unit {
+            $field: items.into(),
+            is_truncated,
+            marker,
+        }
+    }};
+}
+pub(crate) use page_output;
+
+pub(crate) fn tag(t: &Tag) -> out::Tag {
+    out::Tag {
+        key: t.key.clone(),
+        value: t.value.clone(),
+    }
+}
+
+/// An entity's tags, left out when it has none (as AWS does).
+fn tags(tags: &[Tag]) -> Option<Vec<out::Tag>> {
+    non_empty(tags.iter().map(tag).collect())
+}
+
+fn boundary(arn: Option<&str>) -> Option<out::AttachedPermissionsBoundary> {
+    arn.map(|arn| out::AttachedPermissionsBoundary {
+        permissions_boundary_type: Some("PermissionsBoundaryPolicy".into()),
+        permissions_boundary_arn: Some(arn.into()),
     })
 }
 
-/// What the shapes of roles, users, groups and instance profiles begin with: `Path`,
-/// `{kind}Name`, `{kind}Id`, `Arn`, `CreateDate`.
-fn named_xml(
-    x: &mut Xml,
-    kind: &str,
-    [path, name, id, arn]: [&str; 4],
-    created: chrono::DateTime<chrono::Utc>,
-) {
-    x.leaf("Path", path);
-    x.leaf(&format!("{kind}Name"), name);
-    x.leaf(&format!("{kind}Id"), id);
-    x.leaf("Arn", arn);
-    x.leaf("CreateDate", iso8601(created));
-}
-
-/// The Role shape. `full` adds what only GetRole/CreateRole return (tags, last used).
-pub(crate) fn role_xml(x: &mut Xml, r: &Role, full: bool) {
-    named_xml(x, "Role", [&r.path, &r.name, &r.id, &r.arn], r.create_date);
-    x.leaf(
-        "AssumeRolePolicyDocument",
-        encode_policy(&r.assume_role_policy_document),
-    );
-    x.leaf_opt("Description", r.description.as_deref());
-    x.leaf("MaxSessionDuration", r.max_session_duration.to_string());
-    if full {
-        boundary_xml(x, r.permissions_boundary.as_deref());
-        if !r.tags.is_empty() {
-            tags_xml(x, &r.tags);
-        }
-        x.elem("RoleLastUsed", |_| {});
+/// The Role structure. `full` adds what only GetRole/CreateRole return (boundary, tags, last
+/// used).
+pub(crate) fn role(r: &Role, full: bool) -> out::Role {
+    out::Role {
+        path: r.path.clone(),
+        role_name: r.name.clone(),
+        role_id: r.id.clone(),
+        arn: r.arn.clone(),
+        create_date: r.create_date,
+        assume_role_policy_document: Some(encode_policy(&r.assume_role_policy_document)),
+        description: r.description.clone(),
+        max_session_duration: Some(r.max_session_duration.into()),
+        permissions_boundary: boundary(r.permissions_boundary.as_deref()).filter(|_| full),
+        tags: tags(&r.tags).filter(|_| full),
+        role_last_used: full.then(out::RoleLastUsed::default),
     }
 }
 
-pub(crate) fn profile_xml(x: &mut Xml, p: &InstanceProfile) {
-    named_xml(
-        x,
-        "InstanceProfile",
-        [&p.path, &p.name, &p.id, &p.arn],
-        p.create_date,
-    );
-    x.list("Roles", "member", &p.roles, |x, r| role_xml(x, r, false));
-    if !p.tags.is_empty() {
-        tags_xml(x, &p.tags);
+pub(crate) fn profile(p: &InstanceProfile) -> out::InstanceProfile {
+    out::InstanceProfile {
+        path: p.path.clone(),
+        instance_profile_name: p.name.clone(),
+        instance_profile_id: p.id.clone(),
+        arn: p.arn.clone(),
+        create_date: p.create_date,
+        roles: p.roles.iter().map(|r| role(r, false)).collect(),
+        tags: tags(&p.tags),
     }
 }
 
-pub(crate) fn policy_xml(x: &mut Xml, p: &ManagedPolicy, full: bool) {
-    x.leaf("PolicyName", &p.name);
-    x.leaf("PolicyId", &p.id);
-    x.leaf("Arn", &p.arn);
-    x.leaf("Path", &p.path);
-    x.leaf("DefaultVersionId", &p.default_version_id);
-    x.leaf("AttachmentCount", p.attachment_count.to_string());
-    x.leaf("PermissionsBoundaryUsageCount", "0");
-    x.leaf("IsAttachable", "true");
-    if full {
-        x.leaf_opt("Description", p.description.as_deref());
-    }
-    x.leaf("CreateDate", iso8601(p.create_date));
-    x.leaf("UpdateDate", iso8601(p.update_date));
-    if full && !p.tags.is_empty() {
-        tags_xml(x, &p.tags);
-    }
-}
-
-pub(crate) fn version_xml(x: &mut Xml, v: &PolicyVersion, with_document: bool) {
-    if with_document {
-        x.leaf("Document", encode_policy(&v.document));
-    }
-    x.leaf("VersionId", &v.version_id);
-    x.leaf("IsDefaultVersion", v.is_default.to_string());
-    x.leaf("CreateDate", iso8601(v.create_date));
-}
-
-pub(crate) fn user_xml(x: &mut Xml, u: &User, full: bool) {
-    named_xml(x, "User", [&u.path, &u.name, &u.id, &u.arn], u.create_date);
-    if full {
-        boundary_xml(x, u.permissions_boundary.as_deref());
-        if !u.tags.is_empty() {
-            tags_xml(x, &u.tags);
-        }
+/// The Policy structure. `full` adds what only GetPolicy/CreatePolicy return (description,
+/// tags).
+pub(crate) fn policy(p: &ManagedPolicy, full: bool) -> out::Policy {
+    out::Policy {
+        policy_name: Some(p.name.clone()),
+        policy_id: Some(p.id.clone()),
+        arn: Some(p.arn.clone()),
+        path: Some(p.path.clone()),
+        default_version_id: Some(p.default_version_id.clone()),
+        attachment_count: Some(p.attachment_count.into()),
+        permissions_boundary_usage_count: Some(0),
+        is_attachable: Some(true),
+        description: p.description.clone().filter(|_| full),
+        create_date: Some(p.create_date),
+        update_date: Some(p.update_date),
+        tags: tags(&p.tags).filter(|_| full),
     }
 }
 
-pub(crate) fn group_xml(x: &mut Xml, g: &Group) {
-    named_xml(x, "Group", [&g.path, &g.name, &g.id, &g.arn], g.create_date);
+/// A PolicyVersion structure, with its (URL-encoded) document when `with_document`.
+pub(crate) fn version(v: &PolicyVersion, with_document: bool) -> out::PolicyVersion {
+    out::PolicyVersion {
+        document: with_document.then(|| encode_policy(&v.document)),
+        version_id: Some(v.version_id.clone()),
+        is_default_version: Some(v.is_default),
+        create_date: Some(v.create_date),
+    }
+}
+
+/// The User structure. `full` adds what only GetUser/CreateUser return (boundary, tags).
+pub(crate) fn user(u: &User, full: bool) -> out::User {
+    out::User {
+        path: Some(u.path.clone()),
+        user_name: Some(u.name.clone()),
+        user_id: u.id.clone(),
+        arn: u.arn.clone(),
+        create_date: u.create_date,
+        password_last_used: None,
+        permissions_boundary: boundary(u.permissions_boundary.as_deref()).filter(|_| full),
+        tags: tags(&u.tags).filter(|_| full),
+    }
+}
+
+pub(crate) fn group(g: &Group) -> out::Group {
+    out::Group {
+        path: g.path.clone(),
+        group_name: g.name.clone(),
+        group_id: g.id.clone(),
+        arn: g.arn.clone(),
+        create_date: g.create_date,
+    }
 }
 
 /// An access key's metadata; the root's keys have no user name (and AWS sends none).
-pub(crate) fn key_metadata_xml(x: &mut Xml, k: &AccessKey) {
-    if !k.user_name.is_empty() {
-        x.leaf("UserName", &k.user_name);
+pub(crate) fn key_metadata(k: &AccessKey) -> out::AccessKeyMetadata {
+    out::AccessKeyMetadata {
+        user_name: Some(k.user_name.clone()).filter(|n| !n.is_empty()),
+        access_key_id: Some(k.id.clone()),
+        status: Some(k.status.clone()),
+        create_date: Some(k.create_date),
     }
-    x.leaf("AccessKeyId", &k.id);
-    x.leaf("Status", &k.status);
-    x.leaf("CreateDate", iso8601(k.create_date));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Value;
+    use rolecall_core::model::IamEntity;
+
+    fn written(v: &impl Value) -> String {
+        let mut x = rolecall_wire::Xml::new();
+        v.write(&mut x);
+        x.finish()
+            .split_once('\n')
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default()
+    }
+
+    /// A role as GetRole writes it: the model's member order, absent members left out, the
+    /// boundary and an empty RoleLastUsed only in the full form, no Tags element without tags.
+    #[test]
+    fn a_role_in_awss_order_and_form() {
+        let r = Role {
+            entity: IamEntity {
+                id: "AROAEXAMPLE".into(),
+                name: "r".into(),
+                path: "/".into(),
+                arn: "arn:aws:iam::123456789012:role/r".into(),
+                create_date: chrono::DateTime::UNIX_EPOCH,
+            },
+            assume_role_policy_document: "{\"a\": 1}".into(),
+            description: None,
+            max_session_duration: 3600,
+            tags: vec![],
+            permissions_boundary: Some("arn:aws:iam::aws:policy/B".into()),
+        };
+        let head = "<Path>/</Path><RoleName>r</RoleName><RoleId>AROAEXAMPLE</RoleId>\
+            <Arn>arn:aws:iam::123456789012:role/r</Arn><CreateDate>1970-01-01T00:00:00Z</CreateDate>\
+            <AssumeRolePolicyDocument>%7B%22a%22%3A%201%7D</AssumeRolePolicyDocument>\
+            <MaxSessionDuration>3600</MaxSessionDuration>";
+        assert_eq!(written(&role(&r, false)), head);
+        assert_eq!(
+            written(&role(&r, true)),
+            format!(
+                "{head}<PermissionsBoundary><PermissionsBoundaryType>PermissionsBoundaryPolicy\
+                 </PermissionsBoundaryType><PermissionsBoundaryArn>arn:aws:iam::aws:policy/B\
+                 </PermissionsBoundaryArn></PermissionsBoundary><RoleLastUsed></RoleLastUsed>"
+            )
+        );
+    }
 }

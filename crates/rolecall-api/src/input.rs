@@ -372,12 +372,40 @@ fn lower_first(name: &str) -> String {
 ///
 /// ```text
 /// Tag { key: text("Key", TAG_KEY_TYPE) required, value: text("Value", TAG_VALUE_TYPE) required }
-/// DeleteRoleInput = GetRoleInput;  // an input with the same members as another
+/// GetRoleInput { role_name: .. } [DeleteRoleInput]  // inputs with the same members
 /// GetAccountSummaryInput;          // an operation without parameters
 /// ```
 macro_rules! shapes {
-    ($($(#[$doc:meta])* $name:ident $(= $same:ident)? $({ $($members:tt)* })? $(;)?)*) => {
-        $($crate::input::shape!($(#[$doc])* $name $(= $same)? $({ $($members)* })?);)*
+    ($(
+        $(#[$doc:meta])* $name:ident $(= $same:ident)? $({ $($members:tt)* })?
+        $([$($alias:ident),* $(,)?])? $(;)?
+    )*) => {
+        $(
+            $crate::input::shape!($(#[$doc])* $name $(= $same)? $({ $($members)* })?);
+            $($(pub type $alias = $name;)*)?
+        )*
+    };
+}
+
+/// Inputs that share their trailing members (TagRole, TagUser, TagInstanceProfile: all but the
+/// subject they act on): `{ shared members } for TagRoleInput(own members) [aliases], ...;`,
+/// each variant a `shape!` row of its own members, then the shared ones.
+macro_rules! families {
+    ($(
+        #[doc = $doc:literal] $shared:tt for
+        $($name:ident $subject:tt $([$($alias:ident),* $(,)?])?),+ ;
+    )*) => {
+        $($(
+            $crate::input::family_row!($doc, $name $subject $shared);
+            $($(pub type $alias = $name;)*)?
+        )+)*
+    };
+}
+
+/// One variant of a `families!` row.
+macro_rules! family_row {
+    ($doc:literal, $name:ident ($($subject:tt)*) { $($shared:tt)* }) => {
+        $crate::input::shape!(#[doc = $doc] $name { $($subject)*, $($shared)* });
     };
 }
 
@@ -491,4 +519,4 @@ macro_rules! member {
     };
 }
 
-pub(crate) use {member, shape, shapes};
+pub(crate) use {families, family_row, member, shape, shapes};

@@ -26,6 +26,7 @@ mod keys;
 #[cfg(test)]
 mod operation_tests;
 mod operations;
+mod output;
 mod params;
 mod principal;
 pub mod revocation;

@@ -14,7 +14,11 @@ use crate::authz::{RequestFacts, global_keys};
 use crate::context::Call;
 use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
-use crate::iam_xml::{paged, respond, truncation};
+use crate::generated::iam_outputs::{
+    EvaluationResult, PermissionsBoundaryDecisionDetail, Position, SimulatePrincipalPolicyOutput,
+    Statement,
+};
+use crate::iam_xml::{answer, paged, truncated};
 use crate::input::violation;
 use crate::params::Args;
 use crate::principal::Principal;
@@ -24,7 +28,6 @@ use rolecall_core::authz::IdentityPolicies;
 use rolecall_core::model::{Group, Role, Tag, User};
 use rolecall_core::simulation::{Request, SimResult, Source, Subject, simulate};
 use rolecall_policy::{ContextKeys, Policy, PolicyKind, split_arn};
-use rolecall_wire::Xml;
 
 impl Input {
     /// The resource a simulation is authorized on: the simulated user, group or role for
@@ -65,10 +68,14 @@ pub(crate) async fn run(call: &Call<'_>, input: Input) -> Result<String, ApiErro
     let page = paged(results, a.opt("Marker"), a.opt("MaxItems"), |r| {
         r.index.to_string()
     })?;
-    Ok(respond(call, |x| {
-        x.list("EvaluationResults", "member", &page.items, result_xml);
-        truncation(x, &page);
-    }))
+    let (is_truncated, marker) = truncated(&page);
+    // SimulateCustomPolicy's output is the same structure (SimulatePolicyResponse).
+    let out = SimulatePrincipalPolicyOutput {
+        evaluation_results: Some(page.items.iter().map(evaluation_result).collect()),
+        is_truncated,
+        marker,
+    };
+    Ok(answer(call, &out))
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -488,34 +495,39 @@ async fn custom_subject(call: &Call<'_>, input: &Input) -> Result<Subject, ApiEr
     })
 }
 
-fn result_xml(x: &mut Xml, r: &SimResult) {
-    x.leaf("EvalActionName", &r.action);
-    x.leaf("EvalResourceName", &r.resource);
-    x.leaf("EvalDecision", r.decision.as_simulator_str());
-    x.list("MatchedStatements", "member", &r.matched, |x, m| {
-        x.leaf("SourcePolicyId", &m.id);
-        x.leaf("SourcePolicyType", m.kind);
-        x.elem("StartPosition", |x| {
-            x.leaf("Line", m.start.0.to_string());
-            x.leaf("Column", m.start.1.to_string());
-        });
-        x.elem("EndPosition", |x| {
-            x.leaf("Line", m.end.0.to_string());
-            x.leaf("Column", m.end.1.to_string());
-        });
-    });
-    x.list("MissingContextValues", "member", &r.missing, |x, k| {
-        x.leaf_text(k);
-    });
-    if let Some(allowed) = r.boundary_allowed {
-        x.elem("PermissionsBoundaryDecisionDetail", |x| {
-            x.leaf("AllowedByPermissionsBoundary", allowed.to_string());
-        });
-    }
-    if let Some(details) = &r.details {
-        x.list("EvalDecisionDetails", "entry", details, |x, (k, d)| {
-            x.leaf("key", k);
-            x.leaf("value", d.as_simulator_str());
-        });
+/// A line and column as the simulator's positions are answered.
+fn position((line, column): (usize, usize)) -> Option<Position> {
+    let n = |v: usize| Some(i64::try_from(v).unwrap_or(i64::MAX));
+    Some(Position {
+        line: n(line),
+        column: n(column),
+    })
+}
+
+fn evaluation_result(r: &SimResult) -> EvaluationResult {
+    let statement = |m: &rolecall_core::simulation::Matched| Statement {
+        source_policy_id: Some(m.id.clone()),
+        source_policy_type: Some(m.kind.to_string()),
+        start_position: position(m.start),
+        end_position: position(m.end),
+    };
+    EvaluationResult {
+        eval_action_name: r.action.clone(),
+        eval_resource_name: Some(r.resource.clone()),
+        eval_decision: r.decision.as_simulator_str().to_string(),
+        matched_statements: Some(r.matched.iter().map(statement).collect()),
+        missing_context_values: Some(r.missing.clone()),
+        permissions_boundary_decision_detail: r.boundary_allowed.map(|allowed| {
+            PermissionsBoundaryDecisionDetail {
+                allowed_by_permissions_boundary: Some(allowed),
+            }
+        }),
+        eval_decision_details: r.details.as_ref().map(|details| {
+            let decisions = details.iter().map(|(k, d)| (k, d.as_simulator_str()));
+            decisions
+                .map(|(k, d)| (k.to_string(), d.to_string()))
+                .collect()
+        }),
+        ..EvaluationResult::default()
     }
 }

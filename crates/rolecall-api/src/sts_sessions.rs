@@ -4,22 +4,30 @@
 use crate::authz::role_by_arn;
 use crate::context::Call;
 use crate::error::{ApiError, Protocol};
+use crate::generated::outputs;
+use crate::generated::sts_outputs::{AssumedRoleUser, Credentials, FederatedUser};
+use crate::iam_xml::answer;
 use crate::input::violation;
 use crate::params::Args;
 use crate::principal::PrincipalKind;
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rolecall_crypto::{SessionClaims, SessionCredentials, SessionKind, issue_session};
 use rolecall_policy::{Policy, PolicyKind, policy_size};
-use rolecall_wire::{Xml, query_response};
 
-fn credentials_xml(x: &mut Xml, c: &SessionCredentials) {
-    x.elem("Credentials", |x| {
-        x.leaf("AccessKeyId", &c.claims.access_key_id);
-        x.leaf("SecretAccessKey", &c.secret_access_key);
-        x.leaf("SessionToken", &c.session_token);
-        let exp = DateTime::<Utc>::from_timestamp(c.claims.expires_at, 0).unwrap_or_default();
-        x.leaf("Expiration", exp.to_rfc3339_opts(SecondsFormat::Secs, true));
-    });
+/// A session's credentials as STS answers them.
+fn credentials(c: &SessionCredentials) -> Option<Credentials> {
+    Some(Credentials {
+        access_key_id: c.claims.access_key_id.clone(),
+        secret_access_key: c.secret_access_key.clone(),
+        session_token: c.session_token.clone(),
+        expiration: DateTime::<Utc>::from_timestamp(c.claims.expires_at, 0).unwrap_or_default(),
+    })
+}
+
+/// PackedPolicySize: the percentage of the packed session-policy-and-tags space a session
+/// uses (`packed` bytes of 2048).
+fn packed_percent(packed: usize) -> Option<i64> {
+    Some(i64::try_from((packed * 100).div_ceil(2048)).unwrap_or(i64::MAX))
 }
 
 fn issue(call: &Call<'_>, claims: SessionClaims) -> Result<SessionCredentials, ApiError> {
@@ -150,31 +158,20 @@ pub async fn assume_role(call: &Call<'_>) -> Result<String, ApiError> {
     let packed = session_policy.as_deref().map(policy_size).unwrap_or(0)
         + tags.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
     let account = call.api.iam.account_id();
-    Ok(query_response(
-        call.op.name(),
-        Protocol::Sts.namespace(),
-        call.request_id,
-        Some(&|x| {
-            credentials_xml(x, &creds);
-            x.elem("AssumedRoleUser", |x| {
-                x.leaf("AssumedRoleId", format!("{}:{session_name}", role.id));
-                x.leaf(
-                    "Arn",
-                    format!(
-                        "arn:aws:sts::{account}:assumed-role/{}/{session_name}",
-                        role.name
-                    ),
-                );
-            });
-            if session_policy.is_some() || !tags.is_empty() {
-                x.leaf(
-                    "PackedPolicySize",
-                    (packed * 100).div_ceil(2048).to_string(),
-                );
-            }
-            x.leaf_opt("SourceIdentity", creds.claims.source_identity.as_deref());
+    let out = outputs::AssumeRole {
+        credentials: credentials(&creds),
+        assumed_role_user: Some(AssumedRoleUser {
+            assumed_role_id: format!("{}:{session_name}", role.id),
+            arn: format!(
+                "arn:aws:sts::{account}:assumed-role/{}/{session_name}",
+                role.name
+            ),
         }),
-    ))
+        packed_policy_size: packed_percent(packed)
+            .filter(|_| session_policy.is_some() || !tags.is_empty()),
+        source_identity: creds.claims.source_identity.clone(),
+    };
+    Ok(answer(call, &out))
 }
 
 pub async fn get_session_token(call: &Call<'_>) -> Result<String, ApiError> {
@@ -227,12 +224,10 @@ pub async fn get_session_token(call: &Call<'_>) -> Result<String, ApiError> {
         ..Default::default()
     };
     let creds = issue(call, claims)?;
-    Ok(query_response(
-        call.op.name(),
-        Protocol::Sts.namespace(),
-        call.request_id,
-        Some(&|x| credentials_xml(x, &creds)),
-    ))
+    let out = outputs::GetSessionToken {
+        credentials: credentials(&creds),
+    };
+    Ok(answer(call, &out))
 }
 
 /// The session policies a request passes (`Policy`, `PolicyArns.member.N`), checked.
@@ -356,24 +351,13 @@ pub async fn get_federation_token(call: &Call<'_>) -> Result<String, ApiError> {
     };
     let creds = issue(call, claims)?;
     let packed = session_policy.as_deref().map(policy_size).unwrap_or(0);
-    Ok(sts_response(call, &|x| {
-        credentials_xml(x, &creds);
-        x.elem("FederatedUser", |x| {
-            x.leaf("FederatedUserId", format!("{account}:{name}"));
-            x.leaf("Arn", federated_user_arn(&account, name));
-        });
-        x.leaf(
-            "PackedPolicySize",
-            (packed * 100).div_ceil(2048).to_string(),
-        );
-    }))
-}
-
-fn sts_response(call: &Call<'_>, body: &dyn Fn(&mut Xml)) -> String {
-    query_response(
-        call.op.name(),
-        Protocol::Sts.namespace(),
-        call.request_id,
-        Some(body),
-    )
+    let out = outputs::GetFederationToken {
+        credentials: credentials(&creds),
+        federated_user: Some(FederatedUser {
+            federated_user_id: format!("{account}:{name}"),
+            arn: federated_user_arn(&account, name),
+        }),
+        packed_policy_size: packed_percent(packed),
+    };
+    Ok(answer(call, &out))
 }

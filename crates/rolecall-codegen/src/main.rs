@@ -7,10 +7,17 @@
 //!   `required`, types, and — for the Query services — string length, simple character-class
 //!   patterns and numeric ranges, in AWS's wording (see `crate::input` in rolecall-api).
 //!
+//! - `iam_outputs.rs`, `sts_outputs.rs`: a typed output struct per operation (and per structure
+//!   its output reaches), written as the Query protocol's XML (see `crate::output` in
+//!   rolecall-api); `outputs.rs` names each by its operation.
+//!
 //! `rolecall-codegen` writes the files; `rolecall-codegen --check` exits 1 if they differ from
 //! what it would write (CI). The output is formatted by `rustfmt`.
 //!
 //! The model subsets are made from botocore by `models/subset.py`.
+
+mod families;
+mod outputs;
 
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,7 +25,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-type Result<T> = std::result::Result<T, String>;
+pub(crate) type Result<T> = std::result::Result<T, String>;
 
 /// Shapes whose model pattern rolecall does not enforce, because AWS itself accepts more than the
 /// pattern says (policy documents take any Unicode) or rolecall's own values would fail it
@@ -66,7 +73,7 @@ fn load_model(models: &Path, service: &str) -> Result<Value> {
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn snake(name: &str) -> String {
+pub(crate) fn snake(name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
     let mut out = String::new();
     for (i, &c) in chars.iter().enumerate() {
@@ -95,7 +102,7 @@ fn snake(name: &str) -> String {
     }
 }
 
-fn camel(name: &str) -> String {
+pub(crate) fn camel(name: &str) -> String {
     let mut c = name.chars();
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),
@@ -202,22 +209,35 @@ struct Gen<'m> {
     /// The first operation input generated for each member list: an input with the same
     /// members (`GetRole`, `DeleteRole`) is an alias of that one rather than a second copy.
     inputs_by_members: BTreeMap<Vec<String>, String>,
+    /// Operation inputs (name, operation, members), kept until all are known: those sharing
+    /// their trailing members are one family, and each lists the inputs that alias it.
+    op_rows: Vec<(String, String, Vec<String>)>,
+    /// The inputs (name, operation) with the same members as an earlier one, by its name.
+    aliases: BTreeMap<String, Vec<(String, String)>>,
     out: String,
+}
+
+/// Shape `name` of `service`'s model (`shapes`), and its type.
+pub(crate) fn shape_in<'m>(
+    shapes: &'m Map<String, Value>,
+    service: &str,
+    name: &str,
+) -> Result<(&'m Map<String, Value>, &'m str)> {
+    let shape = shapes
+        .get(name)
+        .and_then(Value::as_object)
+        .ok_or_else(|| format!("{service}: no shape {name}"))?;
+    let ty = shape.get("type").and_then(Value::as_str);
+    Ok((shape, ty.ok_or_else(|| format!("{name}: no type"))?))
 }
 
 impl<'m> Gen<'m> {
     fn shape(&self, name: &str) -> Result<&'m Map<String, Value>> {
-        self.shapes
-            .get(name)
-            .and_then(Value::as_object)
-            .ok_or_else(|| format!("{}: no shape {name}", self.service))
+        Ok(shape_in(self.shapes, self.service, name)?.0)
     }
 
-    fn ty(&self, shape_name: &str) -> Result<&'m str> {
-        self.shape(shape_name)?
-            .get("type")
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("{shape_name}: no type"))
+    fn ty(&self, name: &str) -> Result<&'m str> {
+        Ok(shape_in(self.shapes, self.service, name)?.1)
     }
 
     /// The wire name of a member: Query uses the member name; EC2 its queryName, else its
@@ -422,22 +442,12 @@ impl<'m> Gen<'m> {
     /// A `shapes!` row for structure `shape_name` named `rust` (one member per model member,
     /// filled into lines). `op` names the operation whose input it is.
     fn gen_struct(&mut self, shape_name: &str, rust: &str, op: Option<&str>) -> Result<()> {
-        let shape = self.shape(shape_name)?;
-        let required: BTreeSet<&str> = shape
-            .get("required")
-            .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let empty = Map::new();
-        let members = shape
-            .get("members")
-            .and_then(Value::as_object)
-            .unwrap_or(&empty);
+        let (members, required) = members(self.shape(shape_name)?);
         let mut specs = Vec::new();
         let mut unmodelled = Vec::new();
-        for (member, m) in members {
+        for (member, m) in &members {
             let m = m.as_object().ok_or("member")?;
-            let is_required = required.contains(member.as_str());
+            let is_required = required.contains(member);
             match self.member_spec(member, m, is_required)? {
                 Some(spec) => specs.push(format!("{}: {spec}", snake(member))),
                 None => unmodelled.push(member.as_str()),
@@ -456,32 +466,61 @@ impl<'m> Gen<'m> {
         }
         if op.is_some() {
             if let Some(same) = self.inputs_by_members.get(&specs) {
-                let _ = writeln!(self.out, "{doc}    {rust} = {same};");
+                let also = (rust.to_string(), op.unwrap_or_default().to_string());
+                self.aliases.entry(same.clone()).or_default().push(also);
                 return Ok(());
             }
             self.inputs_by_members
                 .insert(specs.clone(), rust.to_string());
+            if let Some(op) = op {
+                self.op_rows.push((rust.to_string(), op.to_string(), specs));
+                return Ok(());
+            }
         }
         let _ = writeln!(self.out, "{doc}{}", row(rust, &specs));
         Ok(())
     }
 }
 
+/// A structure's members, in order, and the names of those it requires.
+pub(crate) fn members(shape: &Map<String, Value>) -> (Map<String, Value>, BTreeSet<String>) {
+    let required = shape
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    let members = shape
+        .get("members")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    (members, required)
+}
+
 /// A `shapes!` row: `Name { member, member }` on one line if it fits, else the members filled
-/// into lines of at most `WIDTH` characters.
-fn row(name: &str, members: &[String]) -> String {
-    const WIDTH: usize = 100;
+/// into lines of at most 100 characters.
+pub(crate) fn row(name: &str, members: &[String]) -> String {
+    row_within(name, members, 100)
+}
+
+/// `row`, filled to `width` characters (outputs' rows: their members are shorter).
+pub(crate) fn row_within(name: &str, members: &[String], width: usize) -> String {
     if members.is_empty() {
         return format!("    {name} {{}}");
     }
     let one_line = format!("    {name} {{ {} }}", members.join(", "));
-    if one_line.len() <= WIDTH {
+    if one_line.len() <= width {
         return one_line;
     }
     let mut out = format!("    {name} {{\n");
     let mut line = String::new();
     for member in members {
-        if !line.is_empty() && 8 + line.len() + 1 + member.len() + 1 > WIDTH {
+        if !line.is_empty() && 8 + line.len() + 1 + member.len() + 1 > width {
             let _ = writeln!(out, "        {line}");
             line.clear();
         }
@@ -496,7 +535,7 @@ fn row(name: &str, members: &[String]) -> String {
     out
 }
 
-fn rustfmt(code: &str) -> Result<String> {
+pub(crate) fn rustfmt(code: &str) -> Result<String> {
     let mut child = Command::new("rustfmt")
         .args(["--edition", "2024", "--emit", "stdout"])
         .stdin(Stdio::piped())
@@ -539,6 +578,9 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
     let mut inputs = format!(
         "{HEADER}//! Each modelled operation's typed input under the operation's name (how units name it).\n\n"
     );
+    let mut outputs_by_op = format!(
+        "{HEADER}//! Each Query-protocol operation's typed output under the operation's name (how units name it;\n//! `NoResult`: the model has no output).\n\nuse crate::output::NoResult;\n"
+    );
     let mut classes: Vec<(String, String)> = Vec::new();
     for service in &services {
         // No AWS model read for these: rolecall's own agent API, and CloudTrail, whose one
@@ -557,8 +599,15 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
             consts: BTreeMap::new(),
             classes: &mut classes,
             inputs_by_members: BTreeMap::new(),
+            op_rows: Vec::new(),
+            aliases: BTreeMap::new(),
             out: String::new(),
         };
+        // EC2's outputs are written by hand (`ec2_xml`, `units::ec2_common`).
+        let mut outs = (!g.ec2).then(|| outputs::Outputs::new(service, shapes));
+        if outs.is_some() {
+            let _ = writeln!(outputs_by_op, "use super::{service}_outputs::*;");
+        }
         for op in ops.iter().filter(|o| o.service == *service) {
             let spec = model["operations"].get(&op.name).ok_or_else(|| {
                 format!(
@@ -566,6 +615,12 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
                     op.name
                 )
             })?;
+            if let Some(outs) = &mut outs {
+                let ty = outs
+                    .operation(&op.name, spec)?
+                    .unwrap_or_else(|| "NoResult".into());
+                let _ = writeln!(outputs_by_op, "pub type {} = {ty};", op.name);
+            }
             let rust = format!("{}Input", op.name);
             let _ = writeln!(inputs, "pub type {} = super::{service}::{rust};", op.name);
             match spec.get("input").and_then(|i| i["shape"].as_str()) {
@@ -584,15 +639,33 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
             "sts" => "Sts",
             _ => "Ec2",
         };
+        let families = g.families();
+        let families = if families.is_empty() {
+            String::new()
+        } else {
+            format!("\nfamilies! {{\n{families}}}\n")
+        };
         let consts: String = g.consts.values().map(String::as_str).collect();
         let code = format!(
-            "{HEADER}//! Typed inputs of the {service} operations rolecall implements (botocore {version}):\n//! a `shapes!` row per structure, a `Reader` method per member (see `crate::input`).\n\n#![allow(clippy::all, dead_code, unused_imports)]\n\nuse crate::error::Protocol;\nuse super::patterns;\nuse crate::input::{{Int, Text, shapes}};\n\n/// The protocol these inputs are read in.\npub const PROTOCOL: Protocol = Protocol::{protocol};\n\n// The model's constraints, one per shape.\n{consts}\nshapes! {{\n{}}}\n",
+            "{HEADER}//! Typed inputs of the {service} operations rolecall implements (botocore {version}):\n//! a `shapes!` row per structure, a `Reader` method per member (see `crate::input`); inputs\n//! that share their trailing members (TagRole, TagUser: all but their subject) are one `families!` row.\n\n#![allow(clippy::all, dead_code, unused_imports)]\n\nuse crate::error::Protocol;\nuse super::patterns;\nuse crate::input::{{Int, Text, families, shapes}};\n\n/// The protocol these inputs are read in.\npub const PROTOCOL: Protocol = Protocol::{protocol};\n\n// The model's constraints, one per shape.\n{consts}\nshapes! {{\n{}}}\n{families}",
             g.out
         );
         files.insert(PathBuf::from(format!("{service}.rs")), rustfmt(&code)?);
         modeled.push(service.to_string());
+        if let Some(outs) = outs {
+            let code = format!(
+                "{HEADER}//! Typed outputs of the {service} operations rolecall implements (botocore {version}):\n//! an `outputs!` row per structure, members in the model's order (see `crate::output`).\n\n#![allow(clippy::all, dead_code)]\n\nuse crate::output::outputs;\n\noutputs! {{\n{}}}\n",
+                outs.rows
+            );
+            files.insert(
+                PathBuf::from(format!("{service}_outputs.rs")),
+                rustfmt(&code)?,
+            );
+            modeled.push(format!("{service}_outputs"));
+        }
     }
     files.insert(PathBuf::from("inputs.rs"), rustfmt(&inputs)?);
+    files.insert(PathBuf::from("outputs.rs"), rustfmt(&outputs_by_op)?);
     let mut p = format!(
         "{HEADER}//! The models' character-class patterns (shared by the services' constraints).\n\nuse crate::input::Class;\n\n"
     );
@@ -608,13 +681,14 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
     let mut m = String::new();
     let _ = writeln!(
         m,
-        "{HEADER}//! The operations rolecall implements (`models/operations.txt`) and their typed inputs.\n\n#![allow(dead_code)]\n"
+        "{HEADER}//! The operations rolecall implements (`models/operations.txt`) and their typed inputs and outputs.\n\n#![allow(dead_code)]\n"
     );
     for s in &modeled {
         let _ = writeln!(m, "pub mod {s};");
     }
     let _ = writeln!(m, "mod patterns;");
-    let _ = writeln!(m, "pub mod inputs;\n");
+    let _ = writeln!(m, "pub mod inputs;");
+    let _ = writeln!(m, "pub mod outputs;\n");
     // One line per operation; `crate::operations::operations!` writes the enum and its lookups.
     let _ = writeln!(m, "crate::operations::operations! {{");
     for op in &ops {

@@ -4,13 +4,13 @@
 use crate::cache::Kind;
 use crate::context::Call;
 use crate::error::ApiError;
-use crate::generated::{Operation, iam};
-use crate::iam_xml::{key_metadata_xml, respond, respond_empty, respond_page};
+use crate::generated::iam_outputs::AccessKeyLastUsed;
+use crate::generated::{Operation, iam, outputs};
+use crate::iam_xml::{answer, key_metadata, page_output};
 use crate::principal::PrincipalKind;
 use crate::units::Unit;
 use crate::units::iam_common::{Target, iam_check, on_entity, page_in_memory, user_or_caller};
 use rolecall_core::model::AccessKey;
-use rolecall_wire::iso8601;
 
 /// The account root acting on its own keys (no `UserName`).
 fn roots_own(call: &Call<'_>, user_name: &Option<String>) -> bool {
@@ -25,17 +25,14 @@ on_entity!(CreateAccessKey, UserOrCaller(user_name), |call, input| {
         let user = user_or_caller(call, &input.user_name)?;
         iam.create_access_key(&call.api.keyring, user).await?
     };
-    Ok(respond(call, |x| {
-        x.elem("AccessKey", |x| {
-            if !k.user_name.is_empty() {
-                x.leaf("UserName", &k.user_name);
-            }
-            x.leaf("AccessKeyId", &k.id);
-            x.leaf("Status", &k.status);
-            x.leaf("SecretAccessKey", &secret);
-            x.leaf("CreateDate", iso8601(k.create_date));
-        });
-    }))
+    let access_key = crate::generated::iam_outputs::AccessKey {
+        user_name: Some(k.user_name).filter(|n| !n.is_empty()),
+        access_key_id: k.id,
+        status: k.status,
+        secret_access_key: secret,
+        create_date: Some(k.create_date),
+    };
+    Ok(answer(call, &outputs::CreateAccessKey { access_key }))
 });
 
 on_entity!(ListAccessKeys, UserOrCaller(user_name), |call, input| {
@@ -48,12 +45,14 @@ on_entity!(ListAccessKeys, UserOrCaller(user_name), |call, input| {
     let page = page_in_memory(keys, input.marker.as_deref(), input.max_items, |k| {
         k.id.clone()
     })?;
-    Ok(respond_page(
-        call,
-        "AccessKeyMetadata",
-        &page,
-        key_metadata_xml,
-    ))
+    let out = page_output!(
+        ListAccessKeys {
+            access_key_metadata
+        },
+        page,
+        key_metadata
+    );
+    Ok(answer(call, &out))
 });
 
 /// Whose key a request names: None for the root's own, else the user's name.
@@ -73,7 +72,7 @@ on_entity!(UpdateAccessKey, UserOrCaller(user_name), |call, input| {
         None => iam.update_root_key(id, status).await?,
         Some(user) => iam.update_access_key(user, id, status).await?,
     }
-    Ok(respond_empty(call))
+    Ok(answer(call, &outputs::UpdateAccessKey::default()))
 });
 
 on_entity!(DeleteAccessKey, UserOrCaller(user_name), |call, input| {
@@ -82,7 +81,7 @@ on_entity!(DeleteAccessKey, UserOrCaller(user_name), |call, input| {
         None => iam.delete_root_key(id).await?,
         Some(user) => iam.delete_access_key(user, id).await?,
     }
-    Ok(respond_empty(call))
+    Ok(answer(call, &outputs::DeleteAccessKey::default()))
 });
 
 pub(crate) struct GetAccessKeyLastUsed;
@@ -117,19 +116,19 @@ impl Unit for GetAccessKeyLastUsed {
 
     async fn handle(call: &Call<'_>, _: Self::Input, r: KeyAndOwner) -> Result<String, ApiError> {
         let k = r.key?;
-        Ok(respond(call, |x| {
-            x.leaf("UserName", &k.user_name);
-            x.elem("AccessKeyLastUsed", |x| match &k.last_used {
-                Some(l) => {
-                    x.leaf("LastUsedDate", iso8601(l.date));
-                    x.leaf("ServiceName", &l.service);
-                    x.leaf("Region", &l.region);
-                }
-                None => {
-                    x.leaf("ServiceName", "N/A");
-                    x.leaf("Region", "N/A");
-                }
-            });
-        }))
+        // A key never used: "N/A" for its service and region, as AWS answers.
+        let used = match k.last_used {
+            Some(l) => (Some(l.date), l.service, l.region),
+            None => (None, "N/A".into(), "N/A".into()),
+        };
+        let out = outputs::GetAccessKeyLastUsed {
+            user_name: Some(k.user_name),
+            access_key_last_used: Some(AccessKeyLastUsed {
+                last_used_date: used.0,
+                service_name: used.1,
+                region: used.2,
+            }),
+        };
+        Ok(answer(call, &out))
     }
 }

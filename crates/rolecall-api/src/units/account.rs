@@ -1,7 +1,8 @@
 //! Account-wide IAM operations.
 
 use crate::error::ApiError;
-use crate::iam_xml::respond;
+use crate::generated::outputs;
+use crate::iam_xml::answer;
 use crate::units::iam_common::on_resource;
 use rolecall_core::{Page, PageRequest};
 use std::future::Future;
@@ -69,27 +70,25 @@ on_resource!(GetAccountSummary, |_, _| "*".into(), |call, _| {
         ("Providers", 0),
         ("GlobalEndpointTokenVersion", 1),
     ];
-    Ok(respond(call, |x| {
-        x.elem("SummaryMap", |x| {
-            for (key, value) in &summary {
-                x.elem("entry", |x| {
-                    x.leaf("key", key);
-                    x.leaf("value", value.to_string());
-                });
-            }
-        });
-    }))
+    let entries = summary.iter().map(|(key, value)| {
+        let value = i64::try_from(*value).unwrap_or(i64::MAX);
+        (key.to_string(), value)
+    });
+    let out = outputs::GetAccountSummary {
+        summary_map: Some(entries.collect()),
+    };
+    Ok(answer(call, &out))
 });
 
 // Account aliases: authorized on `*` (the Service Authorization Reference names no resource).
 on_resource!(ListAccountAliases, |_, _| "*".into(), |call, _| {
     let alias = call.api.iam.account_alias().await?;
-    Ok(respond(call, |x| {
-        x.list("AccountAliases", "member", alias.as_slice(), |x, a| {
-            x.leaf_text(a);
-        });
-        x.leaf("IsTruncated", "false");
-    }))
+    let out = outputs::ListAccountAliases {
+        account_aliases: alias.into_iter().collect(),
+        is_truncated: Some(false),
+        marker: None,
+    };
+    Ok(answer(call, &out))
 });
 
 on_resource!(

@@ -1,15 +1,19 @@
 //! The group family: create, read (with members), list, delete, membership.
 
 use crate::authz;
-use crate::iam_xml::{group_xml, respond, respond_page, truncation, user_xml};
+use crate::generated::outputs;
+use crate::iam_xml::{answer, group, page_output, truncated, user};
 use crate::units::iam_common::{list_by_path, on_entity, on_resource, page_in_memory, page_of};
 
 on_resource!(
     CreateGroup,
     |call, input| authz::with_path(call.api, "group", input.path.as_deref(), &input.group_name),
-    elem("Group", group_xml, |iam, input| {
-        iam.create_group(&input.group_name, input.path.as_deref())
-    })
+    output(
+        |created| outputs::CreateGroup {
+            group: group(&created)
+        },
+        |iam, input| iam.create_group(&input.group_name, input.path.as_deref())
+    )
 );
 
 on_entity!(GetGroup, Group(group_name), |call, input| {
@@ -19,14 +23,17 @@ on_entity!(GetGroup, Group(group_name), |call, input| {
     let page = page_in_memory(members, input.marker.as_deref(), input.max_items, |u| {
         u.name.to_ascii_lowercase()
     })?;
-    Ok(respond(call, |x| {
-        x.elem("Group", |x| group_xml(x, &g));
-        x.list("Users", "member", &page.items, |x, u| user_xml(x, u, false));
-        truncation(x, &page);
-    }))
+    let (is_truncated, marker) = truncated(&page);
+    let out = outputs::GetGroup {
+        group: group(&g),
+        users: page.items.iter().map(|u| user(u, false)).collect(),
+        is_truncated,
+        marker,
+    };
+    Ok(answer(call, &out))
 });
 
-list_by_path!(ListGroups, "group", list_groups, "Groups", group_xml);
+list_by_path!(ListGroups, "group", list_groups, groups, group);
 
 on_entity!(
     DeleteGroup,
@@ -55,5 +62,8 @@ on_entity!(ListGroupsForUser, User(user_name), |call, input| {
             &page_of(input.marker.as_deref(), input.max_items)?,
         )
         .await?;
-    Ok(respond_page(call, "Groups", &page, group_xml))
+    Ok(answer(
+        call,
+        &page_output!(ListGroupsForUser { groups }, page, group),
+    ))
 });

@@ -7,7 +7,7 @@ use crate::context::{Api, Call};
 use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
 use crate::generated::iam::Tag;
-use crate::iam_xml::{paged, respond, tags_xml, truncation};
+use crate::iam_xml::paged;
 use crate::principal::PrincipalKind;
 use rolecall_core::Page;
 use rolecall_core::iam::page;
@@ -136,18 +136,13 @@ pub(crate) fn page_in_memory<T>(
     )
 }
 
-/// A ListXTags answer: the entity's `tags`, a page at a time (by key).
-pub(crate) fn tags_response(
-    call: &Call<'_>,
+/// The page of an entity's `tags` a ListXTags input asks for (by key).
+pub(crate) fn tags_page(
     tags: Vec<model::Tag>,
     marker: Option<&str>,
     max_items: Option<i64>,
-) -> Result<String, ApiError> {
-    let page = page_in_memory(tags, marker, max_items, |t| t.key.clone())?;
-    Ok(respond(call, |x| {
-        tags_xml(x, &page.items);
-        truncation(x, &page);
-    }))
+) -> Result<Page<model::Tag>, ApiError> {
+    page_in_memory(tags, marker, max_items, |t| t.key.clone())
 }
 
 /// The optional `keys(|input| ...)` argument of the unit macros: the condition keys the
@@ -165,30 +160,21 @@ macro_rules! input_keys {
 pub(crate) use input_keys;
 
 /// The handler shapes most IAM units take, as a unit macro's last argument instead of
-/// `|call, input| { ... }`: `empty(|iam, input| core_call)`, a core call whose answer has no
-/// result element (a delete, an update), `elem("Role", write, |iam, input| core_call)`, the
-/// entity core returns written by `write` as one element, and `leaf("Status", |iam, input|
-/// core_call)`, the text core returns as one leaf. `iam` is `call.api.iam`; the core call
-/// is awaited and its error answered.
+/// `|call, input| { ... }`: `empty(|iam, input| core_call)`, a core call answered with the
+/// operation's empty output (a delete, an update), and `output(|found| value, |iam, input|
+/// core_call)`, the operation's output `value` built from what core returns (`found`). `iam`
+/// is `call.api.iam`; the core call is awaited and its error answered.
 macro_rules! answer {
-    ($call:ident, $input:ident, empty(|$iam:ident, $in:ident| $core:expr)) => {{
+    ($call:ident, $input:ident, $unit:ident, empty(|$iam:ident, $in:ident| $core:expr)) => {{
         let ($iam, $in) = (&$call.api.iam, $input);
         $core.await?;
-        Ok($crate::iam_xml::respond_empty($call))
+        let out = $crate::generated::outputs::$unit::default();
+        Ok($crate::iam_xml::answer($call, &out))
     }};
-    ($call:ident, $input:ident, leaf($name:literal, |$iam:ident, $in:ident| $core:expr$(,)?)) => {{
+    ($call:ident, $input:ident, $unit:ident, output(|$found:ident| $out:expr, |$iam:ident, $in:ident| $core:expr$(,)?)) => {{
         let ($iam, $in) = (&$call.api.iam, $input);
-        let value = $core.await?;
-        Ok($crate::iam_xml::respond($call, |x| {
-            x.leaf($name, &value);
-        }))
-    }};
-    ($call:ident, $input:ident, elem($name:literal, $write:expr, |$iam:ident, $in:ident| $core:expr$(,)?)) => {{
-        let ($iam, $in) = (&$call.api.iam, $input);
-        let found = $core.await?;
-        Ok($crate::iam_xml::respond($call, |x| {
-            x.elem($name, |x| ($write)(x, &found));
-        }))
+        let $found = $core.await?;
+        Ok($crate::iam_xml::answer($call, &$out))
     }};
 }
 pub(crate) use answer;
@@ -196,22 +182,16 @@ pub(crate) use answer;
 /// A unit acting on one named IAM entity: resolves `Target::of(Kind::$kind, input.$field)`
 /// (`UserOrCaller(user_name)`: the calling user when the name is omitted), checks `iam:$unit`
 /// on it with the input's keys (`keys(|input| ...)`, optional) plus its resource tags. The
-/// handler is `|call, input| { ... }` or a shape of `answer!` (`empty(...)`, `elem(...)`,
-/// `leaf(...)`).
+/// handler is `|call, input| { ... }` or a shape of `answer!` (`empty(...)`, `output(...)`).
 macro_rules! on_entity {
     ($unit:ident, $kind:ident($field:ident), $(keys($keys:expr),)? empty($($answer:tt)+)) => {
         $crate::units::iam_common::on_entity!($unit, $kind($field), $(keys($keys),)? |call, input| {
-            $crate::units::iam_common::answer!(call, input, empty($($answer)+))
+            $crate::units::iam_common::answer!(call, input, $unit, empty($($answer)+))
         });
     };
-    ($unit:ident, $kind:ident($field:ident), $(keys($keys:expr),)? elem($($answer:tt)+)) => {
+    ($unit:ident, $kind:ident($field:ident), $(keys($keys:expr),)? output($($answer:tt)+)) => {
         $crate::units::iam_common::on_entity!($unit, $kind($field), $(keys($keys),)? |call, input| {
-            $crate::units::iam_common::answer!(call, input, elem($($answer)+))
-        });
-    };
-    ($unit:ident, $kind:ident($field:ident), $(keys($keys:expr),)? leaf($($answer:tt)+)) => {
-        $crate::units::iam_common::on_entity!($unit, $kind($field), $(keys($keys),)? |call, input| {
-            $crate::units::iam_common::answer!(call, input, leaf($($answer)+))
+            $crate::units::iam_common::answer!(call, input, $unit, output($($answer)+))
         });
     };
     ($unit:ident, UserOrCaller($field:ident), $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
@@ -256,17 +236,12 @@ pub(crate) use on_entity;
 macro_rules! on_resource {
     ($unit:ident, $resource:expr, $(keys($keys:expr),)? empty($($answer:tt)+)) => {
         $crate::units::iam_common::on_resource!($unit, $resource, $(keys($keys),)? |call, input| {
-            $crate::units::iam_common::answer!(call, input, empty($($answer)+))
+            $crate::units::iam_common::answer!(call, input, $unit, empty($($answer)+))
         });
     };
-    ($unit:ident, $resource:expr, $(keys($keys:expr),)? elem($($answer:tt)+)) => {
+    ($unit:ident, $resource:expr, $(keys($keys:expr),)? output($($answer:tt)+)) => {
         $crate::units::iam_common::on_resource!($unit, $resource, $(keys($keys),)? |call, input| {
-            $crate::units::iam_common::answer!(call, input, elem($($answer)+))
-        });
-    };
-    ($unit:ident, $resource:expr, $(keys($keys:expr),)? leaf($($answer:tt)+)) => {
-        $crate::units::iam_common::on_resource!($unit, $resource, $(keys($keys),)? |call, input| {
-            $crate::units::iam_common::answer!(call, input, leaf($($answer)+))
+            $crate::units::iam_common::answer!(call, input, $unit, output($($answer)+))
         });
     };
     ($unit:ident, $resource:expr, $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
@@ -289,12 +264,12 @@ pub(crate) use on_resource;
 macro_rules! on_policy {
     ($unit:ident, $(keys($keys:expr),)? empty($($answer:tt)+)) => {
         $crate::units::iam_common::on_policy!($unit, $(keys($keys),)? |call, input| {
-            $crate::units::iam_common::answer!(call, input, empty($($answer)+))
+            $crate::units::iam_common::answer!(call, input, $unit, empty($($answer)+))
         });
     };
-    ($unit:ident, $(keys($keys:expr),)? elem($($answer:tt)+)) => {
+    ($unit:ident, $(keys($keys:expr),)? output($($answer:tt)+)) => {
         $crate::units::iam_common::on_policy!($unit, $(keys($keys),)? |call, input| {
-            $crate::units::iam_common::answer!(call, input, elem($($answer)+))
+            $crate::units::iam_common::answer!(call, input, $unit, output($($answer)+))
         });
     };
     ($unit:ident, $(keys($keys:expr),)? |$call:tt, $in:tt| $body:block) => {
@@ -342,24 +317,28 @@ macro_rules! tag_units {
             |call, input| {
                 let keys: Vec<&str> = input.tag_keys.iter().map(String::as_str).collect();
                 call.api.iam.$untag(&input.$field, &keys).await?;
-                Ok($crate::iam_xml::respond_empty(call))
+                let out = $crate::generated::outputs::$untag_unit::default();
+                Ok($crate::iam_xml::answer(call, &out))
             }
         );
 
         $crate::units::iam_common::on_entity!($list_unit, $kind($field), |call, input| {
             let entity = call.api.iam.$get(&input.$field).await?;
             let marker = input.marker.as_deref();
-            $crate::units::iam_common::tags_response(call, entity.tags, marker, input.max_items)
+            let page = $crate::units::iam_common::tags_page(entity.tags, marker, input.max_items)?;
+            let out =
+                $crate::iam_xml::page_output!($list_unit { tags }, page, $crate::iam_xml::tag);
+            Ok($crate::iam_xml::answer(call, &out))
         });
     };
 }
 pub(crate) use tag_units;
 
 /// The list of one entity kind under a path prefix (ListRoles, ListUsers, ...): authorized on
-/// the listed path (`arn:aws:iam::ACCOUNT:$arn_kind/`), paged in the store by `$list`, written
-/// as `$element` members by `$write`.
+/// the listed path (`arn:aws:iam::ACCOUNT:$arn_kind/`), paged in the store by `$list`, answered
+/// with the page's items made output members of `$field` by `$convert`.
 macro_rules! list_by_path {
-    ($unit:ident, $arn_kind:literal, $list:ident, $element:literal, $write:expr) => {
+    ($unit:ident, $arn_kind:literal, $list:ident, $field:ident, $convert:expr) => {
         $crate::units::iam_common::on_resource!(
             $unit,
             |call, input| {
@@ -374,7 +353,8 @@ macro_rules! list_by_path {
                     .iam
                     .$list(input.path_prefix.as_deref(), &page)
                     .await?;
-                Ok($crate::iam_xml::respond_page(call, $element, &page, $write))
+                let out = $crate::iam_xml::page_output!($unit { $field }, page, $convert);
+                Ok($crate::iam_xml::answer(call, &out))
             }
         );
     };
@@ -397,7 +377,7 @@ macro_rules! owner_policies {
             })
         );
     };
-    ($kind:ident($field:ident, $element:literal), units [
+    ($kind:ident($field:ident), units [
         $put:ident,
         $get:ident,
         $list:ident,
@@ -407,7 +387,7 @@ macro_rules! owner_policies {
         $list_attached:ident$(,)?
     ]) => {
         use rolecall_core::OwnerKind;
-        use $crate::iam_xml::{encode_policy, respond, respond_page};
+        use $crate::iam_xml::{answer, encode_policy, page_output};
         use $crate::units::iam_common::{on_entity, page_of};
 
         on_entity!(
@@ -424,11 +404,12 @@ macro_rules! owner_policies {
             let (owner, name, doc) = iam
                 .get_owner_policy(OwnerKind::$kind, &input.$field, &input.policy_name)
                 .await?;
-            Ok(respond(call, |x| {
-                x.leaf($element, &owner);
-                x.leaf("PolicyName", &name);
-                x.leaf("PolicyDocument", encode_policy(&doc));
-            }))
+            let out = $crate::generated::outputs::$get {
+                $field: owner,
+                policy_name: name,
+                policy_document: encode_policy(&doc),
+            };
+            Ok(answer(call, &out))
         });
 
         on_entity!($list, $kind($field), |call, input| {
@@ -438,10 +419,7 @@ macro_rules! owner_policies {
                 .iam
                 .list_owner_policies(OwnerKind::$kind, &input.$field, &page)
                 .await?;
-            // List members of strings are bare text in the Query protocol.
-            Ok(respond_page(call, "PolicyNames", &page, |x, n| {
-                x.leaf_text(n);
-            }))
+            Ok(answer(call, &page_output!($list { policy_names }, page, String::clone)))
         });
 
         on_entity!(
@@ -463,10 +441,13 @@ macro_rules! owner_policies {
                 .iam
                 .list_attached_owner_policies(OwnerKind::$kind, &input.$field, prefix, &page)
                 .await?;
-            Ok(respond_page(call, "AttachedPolicies", &page, |x, p| {
-                x.leaf("PolicyName", &p.name);
-                x.leaf("PolicyArn", &p.arn);
-            }))
+            let out = page_output!($list_attached { attached_policies }, page, |p| {
+                $crate::generated::iam_outputs::AttachedPolicy {
+                    policy_name: Some(p.name.clone()),
+                    policy_arn: Some(p.arn.clone()),
+                }
+            });
+            Ok(answer(call, &out))
         });
     };
 }
@@ -474,19 +455,27 @@ pub(crate) use owner_policies;
 
 /// The creation of a role or user (`Create…`, the core call `|iam, input| ...`): on the new
 /// principal's ARN (its path and name), with `iam:PermissionsBoundary` and the request's tags as
-/// condition keys, answered with the new principal written in full.
+/// condition keys, answered with its output (`role` / `user`: the new principal in full).
 macro_rules! create_principal {
     ($unit:ident, Role(role_name), $($create:tt)+) => {
         $crate::units::iam_common::create_principal!(
-            @unit $unit, "role"(role_name), "Role", $crate::iam_xml::role_xml, $($create)+
+            @unit $unit, "role"(role_name),
+            |created| $crate::generated::outputs::$unit {
+                role: $crate::iam_xml::role(&created, true)
+            },
+            $($create)+
         );
     };
     ($unit:ident, User(user_name), $($create:tt)+) => {
         $crate::units::iam_common::create_principal!(
-            @unit $unit, "user"(user_name), "User", $crate::iam_xml::user_xml, $($create)+
+            @unit $unit, "user"(user_name),
+            |created| $crate::generated::outputs::$unit {
+                user: Some($crate::iam_xml::user(&created, true))
+            },
+            $($create)+
         );
     };
-    (@unit $unit:ident, $arn_kind:literal($field:ident), $element:literal, $write:path, $($create:tt)+) => {
+    (@unit $unit:ident, $arn_kind:literal($field:ident), |$found:ident| $out:expr, $($create:tt)+) => {
         $crate::units::iam_common::on_resource!(
             $unit,
             |call, input| {
@@ -499,7 +488,7 @@ macro_rules! create_principal {
                 keys.extend($crate::units::iam_common::tag_keys_of(&input.tags));
                 keys
             }),
-            elem($element, |x, created| $write(x, created, true), $($create)+)
+            output(|$found| $out, $($create)+)
         );
     };
 }

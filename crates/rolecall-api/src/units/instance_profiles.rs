@@ -5,7 +5,8 @@
 //! checked on the role it resolved, and the very same role (by id) is the one added.
 
 use crate::authz;
-use crate::iam_xml::{profile_xml, respond_empty, respond_page};
+use crate::generated::outputs;
+use crate::iam_xml::{answer, page_output, profile};
 use crate::units::iam_common::{
     iam_check, list_by_path, model_tags, on_entity, on_resource, page_of, tag_keys_of, tag_units,
 };
@@ -18,21 +19,27 @@ on_resource!(
         authz::with_path(call.api, "instance-profile", input.path.as_deref(), name)
     },
     keys(|input| tag_keys_of(&input.tags)),
-    elem("InstanceProfile", profile_xml, |iam, input| {
-        iam.create_instance_profile(
+    output(
+        |created| outputs::CreateInstanceProfile {
+            instance_profile: profile(&created)
+        },
+        |iam, input| iam.create_instance_profile(
             &input.instance_profile_name,
             input.path.as_deref(),
             model_tags(input.tags),
         )
-    })
+    )
 );
 
 on_entity!(
     GetInstanceProfile,
     InstanceProfile(instance_profile_name),
-    elem("InstanceProfile", profile_xml, |iam, input| {
-        iam.get_instance_profile(&input.instance_profile_name)
-    })
+    output(
+        |found| outputs::GetInstanceProfile {
+            instance_profile: profile(&found)
+        },
+        |iam, input| iam.get_instance_profile(&input.instance_profile_name)
+    )
 );
 
 on_entity!(
@@ -61,8 +68,8 @@ list_by_path!(
     ListInstanceProfiles,
     "instance-profile",
     list_instance_profiles,
-    "InstanceProfiles",
-    profile_xml
+    instance_profiles,
+    profile
 );
 
 on_entity!(
@@ -75,7 +82,12 @@ on_entity!(
             .iam
             .list_instance_profiles_for_role(&input.role_name, &page)
             .await?;
-        Ok(respond_page(call, "InstanceProfiles", &page, profile_xml))
+        let out = page_output!(
+            ListInstanceProfilesForRole { instance_profiles },
+            page,
+            profile
+        );
+        Ok(answer(call, &out))
     }
 );
 
@@ -116,7 +128,7 @@ unit!(
             .iam
             .add_resolved_role_to_instance_profile(r.profile, r.role)
             .await?;
-        Ok(respond_empty(call))
+        Ok(answer(call, &outputs::AddRoleToInstanceProfile::default()))
     }
 );
 

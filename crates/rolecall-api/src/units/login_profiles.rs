@@ -3,24 +3,20 @@
 //! `*`. Passwords are only ever hashed (`rolecall_core::login_profiles`) and never answered.
 
 use crate::error::{ApiError, Protocol};
-use crate::iam_xml::{respond, respond_empty};
+use crate::generated::{iam_outputs, outputs};
+use crate::iam_xml::answer;
 use crate::units::iam_common::{on_entity, on_resource, user_or_caller};
 use rolecall_core::login_profiles::{LoginProfile, PasswordPolicy};
-use rolecall_wire::{Xml, iso8601};
 
-fn profile_xml(x: &mut Xml, p: &LoginProfile) {
-    x.elem("LoginProfile", |x| {
-        x.leaf("UserName", &p.user_name);
-        x.leaf("CreateDate", iso8601(p.create_date));
-        x.leaf(
-            "PasswordResetRequired",
-            bool_text(p.password_reset_required),
-        );
-    });
-}
-
-fn bool_text(b: bool) -> &'static str {
-    if b { "true" } else { "false" }
+/// A user's login profile as CreateLoginProfile and GetLoginProfile answer it.
+fn login_profile(p: LoginProfile) -> outputs::GetLoginProfile {
+    outputs::GetLoginProfile {
+        login_profile: iam_outputs::LoginProfile {
+            user_name: p.user_name,
+            create_date: p.create_date,
+            password_reset_required: Some(p.password_reset_required),
+        },
+    }
 }
 
 on_entity!(
@@ -38,14 +34,14 @@ on_entity!(
             .iam
             .create_login_profile(user, password, reset)
             .await?;
-        Ok(respond(call, |x| profile_xml(x, &profile)))
+        Ok(answer(call, &login_profile(profile)))
     }
 );
 
 on_entity!(GetLoginProfile, UserOrCaller(user_name), |call, input| {
     let user = user_or_caller(call, &input.user_name)?;
     let profile = call.api.iam.get_login_profile(user).await?;
-    Ok(respond(call, |x| profile_xml(x, &profile)))
+    Ok(answer(call, &login_profile(profile)))
 });
 
 on_entity!(
@@ -63,7 +59,7 @@ on_entity!(
     |call, input| {
         let user = user_or_caller(call, &input.user_name)?;
         call.api.iam.delete_login_profile(user).await?;
-        Ok(respond_empty(call))
+        Ok(answer(call, &outputs::DeleteLoginProfile::default()))
     }
 );
 
@@ -99,38 +95,23 @@ on_resource!(
     |_, _| "*".into(),
     |call, _input| {
         let p = call.api.iam.get_password_policy().await?;
-        Ok(respond(call, |x| {
-            x.elem("PasswordPolicy", |x| {
-                x.leaf(
-                    "MinimumPasswordLength",
-                    p.minimum_password_length.to_string(),
-                );
-                x.leaf("RequireSymbols", bool_text(p.require_symbols));
-                x.leaf("RequireNumbers", bool_text(p.require_numbers));
-                x.leaf(
-                    "RequireUppercaseCharacters",
-                    bool_text(p.require_uppercase_characters),
-                );
-                x.leaf(
-                    "RequireLowercaseCharacters",
-                    bool_text(p.require_lowercase_characters),
-                );
-                x.leaf(
-                    "AllowUsersToChangePassword",
-                    bool_text(p.allow_users_to_change_password),
-                );
-                x.leaf("ExpirePasswords", bool_text(p.expire_passwords()));
-                if let Some(days) = p.max_password_age {
-                    x.leaf("MaxPasswordAge", days.to_string());
-                }
-                if let Some(n) = p.password_reuse_prevention {
-                    x.leaf("PasswordReusePrevention", n.to_string());
-                }
-                if let Some(h) = p.hard_expiry {
-                    x.leaf("HardExpiry", bool_text(h));
-                }
-            });
-        }))
+        let expire_passwords = Some(p.expire_passwords());
+        let password_policy = iam_outputs::PasswordPolicy {
+            minimum_password_length: Some(p.minimum_password_length),
+            require_symbols: Some(p.require_symbols),
+            require_numbers: Some(p.require_numbers),
+            require_uppercase_characters: Some(p.require_uppercase_characters),
+            require_lowercase_characters: Some(p.require_lowercase_characters),
+            allow_users_to_change_password: Some(p.allow_users_to_change_password),
+            expire_passwords,
+            max_password_age: p.max_password_age,
+            password_reuse_prevention: p.password_reuse_prevention,
+            hard_expiry: p.hard_expiry,
+        };
+        Ok(answer(
+            call,
+            &outputs::GetAccountPasswordPolicy { password_policy },
+        ))
     }
 );
 

@@ -2,15 +2,15 @@
 //! the request names it (`iam:PolicyARN` too).
 
 use crate::authz;
-use crate::iam_xml::{policy_xml, version_xml};
-use crate::iam_xml::{respond, respond_page, truncation};
+use crate::generated::iam_outputs::{PolicyGroup, PolicyRole, PolicyUser};
+use crate::generated::outputs;
+use crate::iam_xml::{answer, page_output, policy, tag, truncated, version};
 use crate::units::iam_common::{
     model_tags, on_policy, on_resource, page_in_memory, page_of, removed_tag_keys, tag_keys_of,
-    tags_response,
+    tags_page,
 };
-use rolecall_core::OwnerKind;
+use rolecall_core::OwnerKind::{Group, Role, User};
 use rolecall_core::iam::CreatePolicy as NewPolicy;
-use rolecall_core::model::PolicyEntity;
 
 on_resource!(
     CreatePolicy,
@@ -21,9 +21,10 @@ on_resource!(
         &input.policy_name
     ),
     keys(|input| tag_keys_of(&input.tags)),
-    elem(
-        "Policy",
-        |x, p| policy_xml(x, p, true),
+    output(
+        |created| outputs::CreatePolicy {
+            policy: Some(policy(&created, true))
+        },
         |iam, input| {
             iam.create_policy(NewPolicy {
                 name: &input.policy_name,
@@ -38,9 +39,10 @@ on_resource!(
 
 on_policy!(
     GetPolicy,
-    elem(
-        "Policy",
-        |x, p| policy_xml(x, p, true),
+    output(
+        |found| outputs::GetPolicy {
+            policy: Some(policy(&found, true))
+        },
         |iam, input| iam.get_policy(&input.policy_arn)
     )
 );
@@ -59,9 +61,8 @@ on_resource!(
                 &page_of(input.marker.as_deref(), input.max_items)?,
             )
             .await?;
-        Ok(respond_page(call, "Policies", &page, |x, p| {
-            policy_xml(x, p, false)
-        }))
+        let out = page_output!(ListPolicies { policies }, page, |p| policy(p, false));
+        Ok(answer(call, &out))
     }
 );
 
@@ -72,9 +73,10 @@ on_policy!(
 
 on_policy!(
     CreatePolicyVersion,
-    elem(
-        "PolicyVersion",
-        |x, v| version_xml(x, v, false),
+    output(
+        |created| outputs::CreatePolicyVersion {
+            policy_version: Some(version(&created, false))
+        },
         |iam, input| {
             let set_as_default = input.set_as_default.unwrap_or(false);
             iam.create_policy_version(&input.policy_arn, &input.policy_document, set_as_default)
@@ -84,9 +86,10 @@ on_policy!(
 
 on_policy!(
     GetPolicyVersion,
-    elem(
-        "PolicyVersion",
-        |x, v| version_xml(x, v, true),
+    output(
+        |found| outputs::GetPolicyVersion {
+            policy_version: Some(version(&found, true))
+        },
         |iam, input| iam.get_policy_version(&input.policy_arn, &input.version_id)
     )
 );
@@ -96,9 +99,8 @@ on_policy!(ListPolicyVersions, |call, input| {
     let page = page_in_memory(versions, input.marker.as_deref(), input.max_items, |v| {
         v.version_id.clone()
     })?;
-    Ok(respond_page(call, "Versions", &page, |x, v| {
-        version_xml(x, v, false)
-    }))
+    let out = page_output!(ListPolicyVersions { versions }, page, |v| version(v, false));
+    Ok(answer(call, &out))
 });
 
 on_policy!(
@@ -128,7 +130,11 @@ on_resource!(
     |_, input| input.policy_arn.clone(),
     |call, input| {
         let tags = call.api.iam.list_policy_tags(&input.policy_arn).await?;
-        tags_response(call, tags, input.marker.as_deref(), input.max_items)
+        let page = tags_page(tags, input.marker.as_deref(), input.max_items)?;
+        Ok(answer(
+            call,
+            &page_output!(ListPolicyTags { tags }, page, tag),
+        ))
     }
 );
 
@@ -143,22 +149,31 @@ on_policy!(ListEntitiesForPolicy, |call, input| {
             &page_of(input.marker.as_deref(), input.max_items)?,
         )
         .await?;
-    let of = |kind: OwnerKind| -> Vec<&PolicyEntity> {
-        page.items.iter().filter(|e| e.kind == kind).collect()
+    let (is_truncated, marker) = truncated(&page);
+    let (mut groups, mut users, mut roles) = (vec![], vec![], vec![]);
+    for e in &page.items {
+        let (name, id) = (Some(e.name.clone()), Some(e.id.clone()));
+        match e.kind {
+            Group => groups.push(PolicyGroup {
+                group_name: name,
+                group_id: id,
+            }),
+            User => users.push(PolicyUser {
+                user_name: name,
+                user_id: id,
+            }),
+            Role => roles.push(PolicyRole {
+                role_name: name,
+                role_id: id,
+            }),
+        }
+    }
+    let out = outputs::ListEntitiesForPolicy {
+        policy_groups: Some(groups),
+        policy_users: Some(users),
+        policy_roles: Some(roles),
+        is_truncated,
+        marker,
     };
-    Ok(respond(call, |x| {
-        x.list("PolicyGroups", "member", of(OwnerKind::Group), |x, e| {
-            x.leaf("GroupName", &e.name);
-            x.leaf("GroupId", &e.id);
-        });
-        x.list("PolicyUsers", "member", of(OwnerKind::User), |x, e| {
-            x.leaf("UserName", &e.name);
-            x.leaf("UserId", &e.id);
-        });
-        x.list("PolicyRoles", "member", of(OwnerKind::Role), |x, e| {
-            x.leaf("RoleName", &e.name);
-            x.leaf("RoleId", &e.id);
-        });
-        truncation(x, &page);
-    }))
+    Ok(answer(call, &out))
 });

@@ -5,7 +5,7 @@
 mod user {
     use crate::units::iam_common::owner_policies;
 
-    owner_policies!(User(user_name, "UserName"), units [
+    owner_policies!(User(user_name), units [
         PutUserPolicy,
         GetUserPolicy,
         ListUserPolicies,
@@ -19,7 +19,7 @@ mod user {
 mod group {
     use crate::units::iam_common::owner_policies;
 
-    owner_policies!(Group(group_name, "GroupName"), units [
+    owner_policies!(Group(group_name), units [
         PutGroupPolicy,
         GetGroupPolicy,
         ListGroupPolicies,

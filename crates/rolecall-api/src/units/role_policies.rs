@@ -3,7 +3,7 @@
 
 use crate::units::iam_common::owner_policies;
 
-owner_policies!(Role(role_name, "RoleName"), units [
+owner_policies!(Role(role_name), units [
     PutRolePolicy,
     GetRolePolicy,
     ListRolePolicies,

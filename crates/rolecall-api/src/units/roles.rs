@@ -1,7 +1,8 @@
 //! The role family: create, read, list, update, delete, tag, and permissions boundaries.
 
 use crate::authz;
-use crate::iam_xml::{respond, role_xml};
+use crate::generated::outputs;
+use crate::iam_xml::{answer, role};
 use crate::units::iam_common::{
     create_principal, list_by_path, model_tags, on_entity, principal_units,
 };
@@ -22,18 +23,17 @@ create_principal!(CreateRole, Role(role_name), |iam, input| {
 on_entity!(GetRole, Role(role_name), |call, input| {
     // From the entity cache; a role not there gets the store's answer (NoSuchEntity).
     let cached = authz::role(call.api, &input.role_name).await?;
-    let role = match cached.as_ref().and_then(|e| e.role.as_ref()) {
+    let found = match cached.as_ref().and_then(|e| e.role.as_ref()) {
         Some(c) => std::borrow::Cow::Borrowed(&c.role),
         None => std::borrow::Cow::Owned(call.api.iam.get_role(&input.role_name).await?),
     };
-    Ok(respond(call, |x| {
-        x.elem("Role", |x| role_xml(x, &role, true));
-    }))
+    let out = outputs::GetRole {
+        role: role(&found, true),
+    };
+    Ok(answer(call, &out))
 });
 
-list_by_path!(ListRoles, "role", list_roles, "Roles", |x, r| role_xml(
-    x, r, false
-));
+list_by_path!(ListRoles, "role", list_roles, roles, |r| role(r, false));
 
 on_entity!(UpdateRole, Role(role_name), |call, input| {
     call.api
@@ -44,17 +44,18 @@ on_entity!(UpdateRole, Role(role_name), |call, input| {
             input.max_session_duration,
         )
         .await?;
-    Ok(respond(call, |_| {}))
+    Ok(answer(call, &outputs::UpdateRole {}))
 });
 
 on_entity!(UpdateRoleDescription, Role(role_name), |call, input| {
     let iam = &call.api.iam;
     iam.update_role(&input.role_name, Some(&input.description), None)
         .await?;
-    let role = iam.get_role(&input.role_name).await?;
-    Ok(respond(call, |x| {
-        x.elem("Role", |x| role_xml(x, &role, true));
-    }))
+    let updated = iam.get_role(&input.role_name).await?;
+    let out = outputs::UpdateRoleDescription {
+        role: Some(role(&updated, true)),
+    };
+    Ok(answer(call, &out))
 });
 
 on_entity!(

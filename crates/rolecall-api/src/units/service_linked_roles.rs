@@ -3,7 +3,8 @@
 //! ARN; creation also with `iam:AWSServiceName`.
 
 use crate::authz::{self, key};
-use crate::iam_xml::role_xml;
+use crate::generated::outputs;
+use crate::iam_xml::role;
 use crate::units::iam_common::{on_entity, on_resource};
 use rolecall_core::service_linked::{name_for, path_of, task_role};
 
@@ -15,9 +16,10 @@ on_resource!(
         authz::with_path(call.api, "role", Some(&path_of(service)), &name)
     },
     keys(|input| vec![key("iam:AWSServiceName", &input.aws_service_name)]),
-    elem(
-        "Role",
-        |x, role| role_xml(x, role, true),
+    output(
+        |created| outputs::CreateServiceLinkedRole {
+            role: Some(role(&created, true))
+        },
         |iam, input| {
             iam.create_service_linked_role(
                 &input.aws_service_name,
@@ -31,9 +33,12 @@ on_resource!(
 on_entity!(
     DeleteServiceLinkedRole,
     Role(role_name),
-    leaf("DeletionTaskId", |iam, input| {
-        iam.delete_service_linked_role(&input.role_name)
-    })
+    output(
+        |task| outputs::DeleteServiceLinkedRole {
+            deletion_task_id: task
+        },
+        |iam, input| iam.delete_service_linked_role(&input.role_name)
+    )
 );
 
 on_resource!(
@@ -42,7 +47,11 @@ on_resource!(
         Some((service, role)) => authz::with_path(call.api, "role", Some(&path_of(service)), role),
         None => "*".into(),
     },
-    leaf("Status", |iam, input| {
-        iam.service_linked_role_deletion_status(&input.deletion_task_id)
-    })
+    output(
+        |status| outputs::GetServiceLinkedRoleDeletionStatus {
+            status: status.into(),
+            reason: None
+        },
+        |iam, input| iam.service_linked_role_deletion_status(&input.deletion_task_id)
+    )
 );

@@ -5,19 +5,11 @@
 
 use crate::authz::Check;
 use crate::context::Call;
-use crate::error::{ApiError, Protocol};
-use crate::generated::Operation;
+use crate::error::ApiError;
+use crate::generated::{Operation, outputs};
+use crate::iam_xml::answer;
 use crate::sts_sessions;
-use rolecall_wire::{Params, Xml, query_response};
-
-fn respond(call: &Call<'_>, body: impl Fn(&mut Xml)) -> String {
-    query_response(
-        call.op.name(),
-        Protocol::Sts.namespace(),
-        call.request_id,
-        Some(&body),
-    )
-}
+use rolecall_wire::Params;
 
 fn sts_check(op: Operation, resource: String) -> Check {
     Check {
@@ -53,11 +45,12 @@ impl crate::input::Parse for Raw {
 
 sts_unit!(GetCallerIdentity, |call, _| {
     let p = call.principal;
-    Ok(respond(call, |x| {
-        x.leaf("UserId", &p.user_id);
-        x.leaf("Account", &p.account_id);
-        x.leaf("Arn", &p.arn);
-    }))
+    let out = outputs::GetCallerIdentity {
+        user_id: Some(p.user_id.clone()),
+        account: Some(p.account_id.clone()),
+        arn: Some(p.arn.clone()),
+    };
+    Ok(answer(call, &out))
 });
 
 sts_unit!(GetSessionToken, input Raw, |call, _| {
@@ -73,16 +66,18 @@ sts_unit!(DecodeAuthorizationMessage, |call, input| {
                 "The message is invalid.",
             )
         })?;
-    Ok(respond(call, |x| {
-        x.leaf("DecodedMessage", &decoded);
-    }))
+    let out = outputs::DecodeAuthorizationMessage {
+        decoded_message: Some(decoded),
+    };
+    Ok(answer(call, &out))
 });
 
 sts_unit!(GetAccessKeyInfo, |call, input| {
     let account = account_of_key(call, &input.access_key_id).await?;
-    Ok(respond(call, |x| {
-        x.leaf("Account", &account);
-    }))
+    let out = outputs::GetAccessKeyInfo {
+        account: Some(account),
+    };
+    Ok(answer(call, &out))
 });
 
 /// The account an access key id belongs to. As in AWS, the account is read from the id itself

@@ -5,10 +5,8 @@
 
 use crate::context::Call;
 use crate::error::ApiError;
-use crate::iam_xml::respond;
 use crate::principal::PrincipalKind;
 use crate::units::iam_common::{on_entity, user_or_caller};
-use rolecall_wire::Xml;
 
 /// Checks that the listed user exists (the root, listing its own, always does).
 async fn listed_user_exists(call: &Call<'_>, name: &Option<String>) -> Result<(), ApiError> {
@@ -19,25 +17,22 @@ async fn listed_user_exists(call: &Call<'_>, name: &Option<String>) -> Result<()
     Ok(())
 }
 
-/// An empty, complete listing named `list`.
-fn empty(call: &Call<'_>, list: &str) -> String {
-    respond(call, |x: &mut Xml| {
-        x.list(list, "member", Vec::<()>::new(), |_, _| {});
-        x.leaf("IsTruncated", "false");
-    })
-}
-
-/// A listing unit of `$list` (always empty) for the named or calling user.
+/// A listing unit of `$list` for the named or calling user: an empty, complete list.
 macro_rules! empty_listing {
-    ($unit:ident, $list:literal) => {
+    ($unit:ident, $list:ident) => {
         on_entity!($unit, UserOrCaller(user_name), |call, input| {
             listed_user_exists(call, &input.user_name).await?;
-            Ok(empty(call, $list))
+            let out = crate::generated::outputs::$unit {
+                $list: Vec::new().into(),
+                is_truncated: Some(false),
+                ..Default::default()
+            };
+            Ok(crate::iam_xml::answer(call, &out))
         });
     };
 }
 
-empty_listing!(ListSSHPublicKeys, "SSHPublicKeys");
-empty_listing!(ListServiceSpecificCredentials, "ServiceSpecificCredentials");
-empty_listing!(ListSigningCertificates, "Certificates");
-empty_listing!(ListMFADevices, "MFADevices");
+empty_listing!(ListSSHPublicKeys, ssh_public_keys);
+empty_listing!(ListServiceSpecificCredentials, service_specific_credentials);
+empty_listing!(ListSigningCertificates, certificates);
+empty_listing!(ListMFADevices, mfa_devices);

@@ -1,11 +1,12 @@
 //! The user family: create, read, list, update, delete, tag, and permissions boundaries.
 
-use crate::iam_xml::{respond, user_xml};
+use crate::generated::iam_outputs::User;
+use crate::generated::outputs;
+use crate::iam_xml::{answer, user};
 use crate::principal::PrincipalKind;
 use crate::units::iam_common::{
     create_principal, list_by_path, model_tags, on_entity, principal_units, user_or_caller,
 };
-use rolecall_wire::iso8601;
 
 create_principal!(CreateUser, User(user_name), |iam, input| {
     iam.create_user(
@@ -29,27 +30,28 @@ on_entity!(GetUser, UserOrCaller(user_name), |call, input| {
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
             .map(|t| t.with_timezone(&chrono::Utc))
             .unwrap_or(chrono::DateTime::UNIX_EPOCH);
-        return Ok(respond(call, |x| {
-            x.elem("User", |x| {
-                x.leaf("UserId", &p.user_id);
-                x.leaf("Arn", &p.arn);
-                x.leaf("CreateDate", iso8601(created));
-            });
-        }));
+        let root = User {
+            user_id: p.user_id.clone(),
+            arn: p.arn.clone(),
+            create_date: created,
+            ..User::default()
+        };
+        return Ok(answer(call, &outputs::GetUser { user: root }));
     }
     let u = call
         .api
         .iam
         .get_user(user_or_caller(call, &input.user_name)?)
         .await?;
-    Ok(respond(call, |x| {
-        x.elem("User", |x| user_xml(x, &u, true));
-    }))
+    Ok(answer(
+        call,
+        &outputs::GetUser {
+            user: user(&u, true),
+        },
+    ))
 });
 
-list_by_path!(ListUsers, "user", list_users, "Users", |x, u| user_xml(
-    x, u, false
-));
+list_by_path!(ListUsers, "user", list_users, users, |u| { user(u, false) });
 
 on_entity!(
     UpdateUser,

@@ -1,0 +1,226 @@
+//! What the generated outputs (`crate::generated::{iam,sts}_outputs`) are written with: each
+//! operation's output is a typed value (the model's output structure, its members, nested
+//! structures, lists and maps), written as the Query protocol's XML by one writer —
+//! `<{Op}Response><{Op}Result>members…</{Op}Result><ResponseMetadata>…` — members in the model's
+//! order (AWS's), an absent optional member not at all, lists as `<Name><member>…</member></Name>`
+//! and maps as `<Name><entry><key>…</key><value>…</value></entry></Name>`.
+
+use chrono::{DateTime, Utc};
+use rolecall_wire::{Xml, iso8601, query_response};
+
+/// A value written as an element's content: escaped text for scalars, the member elements for
+/// structures.
+pub trait Value {
+    fn write(&self, x: &mut Xml);
+}
+
+impl Value for String {
+    fn write(&self, x: &mut Xml) {
+        x.leaf_text(self);
+    }
+}
+
+impl Value for i64 {
+    fn write(&self, x: &mut Xml) {
+        x.leaf_text(&self.to_string());
+    }
+}
+
+impl Value for bool {
+    fn write(&self, x: &mut Xml) {
+        x.leaf_text(if *self { "true" } else { "false" });
+    }
+}
+
+/// IAM/STS timestamps: `2013-12-12T23:46:37Z`.
+impl Value for DateTime<Utc> {
+    fn write(&self, x: &mut Xml) {
+        x.leaf_text(&iso8601(*self));
+    }
+}
+
+/// An operation's output.
+pub trait Output: Value {
+    /// Whether the response has a `<{Op}Result>` element: not for operations whose model has
+    /// no output (`NoResult`), as AWS sends them.
+    const RESULT: bool = true;
+}
+
+/// The output of an operation without one in its model (DeleteRole, TagRole, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct NoResult;
+
+impl Value for NoResult {
+    fn write(&self, _: &mut Xml) {}
+}
+
+impl Output for NoResult {
+    const RESULT: bool = false;
+}
+
+/// `<name>value</name>`.
+pub fn elem(x: &mut Xml, name: &str, value: &impl Value) {
+    x.open(name);
+    value.write(x);
+    x.close(name);
+}
+
+/// `<name><member>item</member>…</name>` (an empty list is `<name></name>`).
+pub fn list<T: Value>(x: &mut Xml, name: &str, items: &[T]) {
+    x.list(name, "member", items, |x, item| item.write(x));
+}
+
+/// `<name><entry><key>k</key><value>v</value></entry>…</name>`.
+pub fn map<V: Value>(x: &mut Xml, name: &str, entries: &[(String, V)]) {
+    x.list(name, "entry", entries, |x, (k, v)| {
+        elem(x, "key", k);
+        elem(x, "value", v);
+    });
+}
+
+/// The response of operation `action` carrying `out`, in namespace `ns` (see
+/// `iam_xml::answer`, which answers a call).
+pub fn respond<O: Output>(action: &str, ns: &str, request_id: &str, out: &O) -> String {
+    let body = |x: &mut Xml| out.write(x);
+    let result: Option<&dyn Fn(&mut Xml)> = if O::RESULT { Some(&body) } else { None };
+    query_response(action, ns, request_id, result)
+}
+
+/// `Some(items)` unless there are none: an optional list AWS leaves out when empty (tags).
+pub fn non_empty<T>(items: Vec<T>) -> Option<Vec<T>> {
+    (!items.is_empty()).then_some(items)
+}
+
+/// The generated outputs of one service, as a table: a row per structure, whose members are
+/// `field: kind("Wire"[, ItemType])`, `required` where the model requires them (see `output!`).
+///
+/// ```text
+/// Tag { key: text("Key") required, value: text("Value") required }
+/// ListRolesOutput: paged { roles: list("Roles", Role) required }  // then IsTruncated, Marker
+/// GetRoleOutput = CreateRoleOutput;  // an output with the same members as another
+/// ```
+macro_rules! outputs {
+    ($($(#[$doc:meta])* $name:ident $(: $paged:ident)? $(= $same:ident)? $({ $($members:tt)* })? $(;)?)*) => {
+        $($crate::output::output!($(#[$doc])* $name $(: $paged)? $(= $same)? $({ $($members)* })?);)*
+    };
+}
+
+/// One row of `outputs!`: an alias, or a structure and its `Value` (its members in order;
+/// `paged`: a list's page, followed by `IsTruncated` and `Marker`).
+macro_rules! output {
+    ($(#[$doc:meta])* $name:ident = $same:ident) => {
+        $(#[$doc])*
+        pub type $name = $same;
+    };
+    ($(#[$doc:meta])* $name:ident: paged {
+        $($field:ident: $kind:ident ($wire:literal $(, $t:ty)?) $($required:ident)?),* $(,)?
+    }) => {
+        $crate::output::output!($(#[$doc])* $name {
+            $($field: $kind ($wire $(, $t)?) $($required)?,)*
+            is_truncated: boolean("IsTruncated"), marker: text("Marker")
+        });
+    };
+    ($(#[$doc:meta])* $name:ident {
+        $($field:ident: $kind:ident ($wire:literal $(, $t:ty)?) $($required:ident)?),* $(,)?
+    }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Default)]
+        pub struct $name {
+            $(pub $field: $crate::output::out_member!(type $kind ($($t)?) $($required)?),)*
+        }
+
+        impl $crate::output::Value for $name {
+            #[allow(unused_variables, reason = "a structure without members writes nothing")]
+            fn write(&self, x: &mut rolecall_wire::Xml) {
+                $($crate::output::out_member!(write x $kind $wire, &self.$field $(, $required)?);)*
+            }
+        }
+
+        impl $crate::output::Output for $name {}
+    };
+}
+
+/// One member of an `output!`: its Rust type (`type kind (ItemType) [required]`; optional
+/// members are `Option`s) and how it is written (`write x kind "Wire", value [, required]`).
+macro_rules! out_member {
+    (type $kind:ident ($($t:ty)?) required) => { $crate::output::out_member!(one $kind ($($t)?)) };
+    (type $kind:ident ($($t:ty)?)) => { Option<$crate::output::out_member!(one $kind ($($t)?))> };
+    (one text ()) => { String };
+    (one int ()) => { i64 };
+    (one boolean ()) => { bool };
+    (one date ()) => { chrono::DateTime<chrono::Utc> };
+    (one structure ($t:ty)) => { $t };
+    (one list ($t:ty)) => { Vec<$t> };
+    (one map ($t:ty)) => { Vec<(String, $t)> };
+
+    (write $x:ident $kind:ident $wire:literal, $v:expr, required) => {
+        $crate::output::out_member!(put $x $kind $wire, $v)
+    };
+    (write $x:ident $kind:ident $wire:literal, $v:expr) => {
+        if let Some(v) = $v {
+            $crate::output::out_member!(put $x $kind $wire, v)
+        }
+    };
+    (put $x:ident list $wire:literal, $v:expr) => { $crate::output::list($x, $wire, $v) };
+    (put $x:ident map $wire:literal, $v:expr) => { $crate::output::map($x, $wire, $v) };
+    (put $x:ident $kind:ident $wire:literal, $v:expr) => { $crate::output::elem($x, $wire, $v) };
+}
+
+pub(crate) use {out_member, output, outputs};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    outputs! {
+        Tag { key: text("Key") required, value: text("Value") }
+        Thing: paged {
+            name: text("Name") required, count: int("Count"), on: boolean("On") required,
+            tags: list("Tags", Tag), names: list("Names", String) required,
+            summary: map("Summary", i64), inner: structure("Inner", Tag),
+        }
+        Same = Thing;
+    }
+
+    fn written(v: &impl Value) -> String {
+        let mut x = Xml::new();
+        x.elem("R", |x| v.write(x));
+        let s = x.finish();
+        s.split_once('\n').map(|(_, b)| b.to_string()).unwrap_or(s)
+    }
+
+    #[test]
+    fn members_in_order_absent_ones_left_out() {
+        let t = Same {
+            name: "a<b".into(),
+            on: true,
+            tags: Some(vec![Tag {
+                key: "k".into(),
+                value: None,
+            }]),
+            summary: Some(vec![("Users".into(), 3)]),
+            is_truncated: Some(true),
+            ..Default::default()
+        };
+        assert_eq!(
+            written(&t),
+            "<R><Name>a&lt;b</Name><On>true</On><Tags><member><Key>k</Key></member></Tags>\
+             <Names></Names><Summary><entry><key>Users</key><value>3</value></entry></Summary>\
+             <IsTruncated>true</IsTruncated></R>"
+        );
+    }
+
+    #[test]
+    fn no_result_element_without_an_output() {
+        let none = respond("DeleteRole", "ns", "r1", &NoResult);
+        assert!(
+            none.contains("<DeleteRoleResponse xmlns=\"ns\"><ResponseMetadata>"),
+            "{none}"
+        );
+        let one = respond("GetThing", "ns", "r1", &Tag::default());
+        assert!(
+            one.contains("<GetThingResult><Key></Key></GetThingResult><ResponseMetadata>"),
+            "{one}"
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! The typed outputs of the Query services (IAM, STS): `{service}_outputs.rs`, one `outputs!`
+//! table with a row per structure an operation's output reaches (`crate::output` in rolecall-api
+//! writes them as XML), and `outputs.rs`, each operation's output under the operation's name.
+
+use crate::{Result, camel, members, row_within, shape_in, snake};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+/// Members the model marks required that AWS leaves out of some answers, generated as optional:
+/// the root's `User` (GetUser without a name) has no path and no name, the root's own access
+/// keys no user name.
+const SOMETIMES_ABSENT: &[(&str, &str)] = &[
+    ("User", "Path"),
+    ("User", "UserName"),
+    ("AccessKey", "UserName"),
+];
+
+/// One service's output structures.
+pub(crate) struct Outputs<'m> {
+    service: &'m str,
+    shapes: &'m Map<String, Value>,
+    /// Structures already written (by model name).
+    done: BTreeSet<String>,
+    /// The first operation output written for each member list: an output with the same
+    /// members is an alias of it.
+    by_members: BTreeMap<Vec<String>, String>,
+    pub rows: String,
+}
+
+impl<'m> Outputs<'m> {
+    pub fn new(service: &'m str, shapes: &'m Map<String, Value>) -> Self {
+        Outputs {
+            service,
+            shapes,
+            done: BTreeSet::new(),
+            by_members: BTreeMap::new(),
+            rows: String::new(),
+        }
+    }
+
+    fn shape(&self, name: &str) -> Result<&'m Map<String, Value>> {
+        Ok(shape_in(self.shapes, self.service, name)?.0)
+    }
+
+    fn ty(&self, name: &str) -> Result<&'m str> {
+        Ok(shape_in(self.shapes, self.service, name)?.1)
+    }
+
+    /// The Rust type of `op`'s output, its row written (`None`: the model has no output).
+    pub fn operation(&mut self, op: &str, spec: &Value) -> Result<Option<String>> {
+        let Some(shape) = spec.get("output").and_then(|o| o["shape"].as_str()) else {
+            return Ok(None);
+        };
+        let rust = format!("{op}Output");
+        self.structure(shape, &rust, Some(op))?;
+        Ok(Some(rust))
+    }
+
+    /// A row for structure `shape_name` named `rust`: one member per model member, in order.
+    fn structure(&mut self, shape_name: &str, rust: &str, op: Option<&str>) -> Result<()> {
+        let (members, required) = members(self.shape(shape_name)?);
+        let mut specs = Vec::new();
+        // A list's page (`IsTruncated`, `Marker` last) is a `paged` row.
+        let names: Vec<&str> = members.keys().map(String::as_str).collect();
+        let paged = names.ends_with(&["IsTruncated", "Marker"]);
+        for (member, m) in &members {
+            if paged && names[names.len() - 2..].contains(&member.as_str()) {
+                continue;
+            }
+            let member_shape = m["shape"].as_str().ok_or("member shape")?;
+            let mut spec = format!("{}: {}", snake(member), self.member(member, member_shape)?);
+            if required.contains(member)
+                && !SOMETIMES_ABSENT.contains(&(shape_name, member.as_str()))
+            {
+                spec.push_str(" required");
+            }
+            specs.push(spec);
+        }
+        let doc = match op {
+            Some(op) => format!("    /// The output of `{op}` ({shape_name}).\n"),
+            None => format!("    /// The `{shape_name}` structure.\n"),
+        };
+        if op.is_some() {
+            // Rows that differ in `paged` only are not the same.
+            let key: Vec<String> = specs
+                .iter()
+                .cloned()
+                .chain(paged.then(String::new))
+                .collect();
+            if let Some(same) = self.by_members.get(&key) {
+                let _ = writeln!(self.rows, "{doc}    {rust} = {same};");
+                return Ok(());
+            }
+            self.by_members.insert(key, rust.to_string());
+        }
+        let name = if paged {
+            format!("{rust}: paged")
+        } else {
+            rust.to_string()
+        };
+        let _ = writeln!(self.rows, "{doc}{}", row_within(&name, &specs, 110));
+        Ok(())
+    }
+
+    /// A member as `kind("Wire"[, ItemType])`.
+    fn member(&mut self, wire: &str, shape_name: &str) -> Result<String> {
+        Ok(match self.ty(shape_name)? {
+            "string" | "blob" => format!("text({wire:?})"),
+            "integer" | "long" => format!("int({wire:?})"),
+            "boolean" => format!("boolean({wire:?})"),
+            "timestamp" => format!("date({wire:?})"),
+            "structure" => format!("structure({wire:?}, {})", self.item(shape_name)?),
+            "list" => {
+                let item = self.shape(shape_name)?["member"]["shape"]
+                    .as_str()
+                    .ok_or("list member")?;
+                format!("list({wire:?}, {})", self.item(item)?)
+            }
+            "map" => {
+                let map = self.shape(shape_name)?;
+                let key = map["key"]["shape"].as_str().ok_or("map key")?;
+                if self.ty(key)? != "string" {
+                    return Err(format!("{shape_name}: a map whose keys are not strings"));
+                }
+                let value = map["value"]["shape"].as_str().ok_or("map value")?;
+                format!("map({wire:?}, {})", self.item(value)?)
+            }
+            other => return Err(format!("{shape_name}: output type {other} not supported")),
+        })
+    }
+
+    /// The Rust type of a list item, map value or structure member (structures written once).
+    fn item(&mut self, shape_name: &str) -> Result<String> {
+        Ok(match self.ty(shape_name)? {
+            "string" | "blob" => "String".into(),
+            "integer" | "long" => "i64".into(),
+            "boolean" => "bool".into(),
+            "timestamp" => "chrono::DateTime<chrono::Utc>".into(),
+            "structure" => {
+                let rust = camel(shape_name);
+                if self.done.insert(shape_name.to_string()) {
+                    self.structure(shape_name, &rust, None)?;
+                }
+                rust
+            }
+            other => return Err(format!("{shape_name}: item type {other} not supported")),
+        })
+    }
+}
