@@ -340,6 +340,18 @@ fn no_such_entity(arn: &str) -> ApiError {
     )
 }
 
+/// The stored role, user or group `name`, if its ARN is `arn` (in any case); else NoSuchEntity.
+async fn stored<E>(store: &rolecall_core::DynStore, name: &str, arn: &str) -> Result<E, ApiError>
+where
+    E: rolecall_core::PrincipalEntity + std::ops::Deref<Target = rolecall_core::model::IamEntity>,
+{
+    store
+        .get_principal::<E>(name)
+        .await?
+        .filter(|e| e.arn.eq_ignore_ascii_case(arn))
+        .ok_or_else(|| no_such_entity(arn))
+}
+
 async fn principal_subject(
     call: &Call<'_>,
     a: &Args<'_>,
@@ -367,16 +379,9 @@ async fn principal_subject(
     if acct != account || name.is_empty() {
         return Err(no_such_entity(arn));
     }
-    let same = |stored: &str| stored.eq_ignore_ascii_case(arn);
     let (policies, principal, keys): (IdentityPolicies, _, _) = match kind {
         "user" => {
-            let Some(u) = store
-                .get_principal::<User>(name)
-                .await?
-                .filter(|u| same(&u.arn))
-            else {
-                return Err(no_such_entity(arn));
-            };
+            let u: User = stored(store, name, arn).await?;
             let policies = iam.user_identity_policies(&u).await?;
             let keys = keys_for(call, &Principal::user(&u), &u.arn, &u.tags, &[]);
             (
@@ -386,13 +391,7 @@ async fn principal_subject(
             )
         }
         "role" => {
-            let Some(r) = store
-                .get_principal::<Role>(name)
-                .await?
-                .filter(|r| same(&r.arn))
-            else {
-                return Err(no_such_entity(arn));
-            };
+            let r: Role = stored(store, name, arn).await?;
             let policies = iam.role_identity_policies(&r).await?;
             // A role acts through sessions: the keys of one, but its session's id and instance
             // are not known here.
@@ -406,13 +405,7 @@ async fn principal_subject(
             )
         }
         _ => {
-            let Some(g) = store
-                .get_principal::<Group>(name)
-                .await?
-                .filter(|g| same(&g.arn))
-            else {
-                return Err(no_such_entity(arn));
-            };
+            let g: Group = stored(store, name, arn).await?;
             let policies = iam.group_identity_policies(&g).await?;
             // A group is no principal: only the request's own keys.
             let keys = keys_for(

@@ -917,7 +917,11 @@ mod tests {
         ]);
         let caller = Arc::new(Caller::new(&info, None, "AKIA1"));
         let mut draft = request_event(&info, caller, Some(&params));
-        set_error(&mut draft, "NoSuchEntity", "The role \"r\" cannot be found.");
+        set_error(
+            &mut draft,
+            "NoSuchEntity",
+            "The role \"r\" cannot be found.",
+        );
         let detail: Value = serde_json::from_str(&draft.detail()).unwrap();
         assert_eq!(
             detail,
@@ -932,7 +936,11 @@ mod tests {
         let event = draft.into_event();
         assert_eq!(event.event_name, "GetRole");
         assert_eq!(event.event_source, "iam.amazonaws.com");
-        assert!(event.context.is_some_and(|c| c.contains("\"accessKeyId\":\"AKIA1\"")));
+        assert!(
+            event
+                .context
+                .is_some_and(|c| c.contains("\"accessKeyId\":\"AKIA1\""))
+        );
     }
 
     #[test]
