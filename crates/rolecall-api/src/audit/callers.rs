@@ -15,6 +15,9 @@ use std::sync::{Arc, Mutex};
 /// Most callers kept; past it the table starts again (clients choose their user agents, so the
 /// number of distinct callers is theirs).
 const MOST: usize = 4_096;
+/// Callers with a longer user agent are made for their request and not kept (the table's
+/// memory stays a few MB whatever clients send).
+const LONGEST_KEPT_AGENT: usize = 512;
 
 #[derive(Default)]
 pub struct Callers {
@@ -50,6 +53,9 @@ impl Callers {
         }
         // Made outside the lock (it serializes the identity).
         let caller = Arc::new(Caller::new(info, principal, access_key_id));
+        if info.user_agent.len() > LONGEST_KEPT_AGENT {
+            return caller;
+        }
         let mut known = lock();
         if known.len() >= MOST {
             known.clear();
@@ -105,5 +111,13 @@ mod tests {
         }
         let known = callers.known.lock().map(|k| k.len()).unwrap_or(usize::MAX);
         assert!(known <= MOST, "{known}");
+        // A long user agent's caller is made, not kept.
+        let long = "x".repeat(LONGEST_KEPT_AGENT + 1);
+        let first = callers.of(&info("10.0.0.9", &long), None, "");
+        assert!(first.context().contains(&long));
+        assert!(!Arc::ptr_eq(
+            &first,
+            &callers.of(&info("10.0.0.9", &long), None, "")
+        ));
     }
 }
