@@ -40,6 +40,8 @@ impl Callers {
             access_key_id,
             info.source_ip,
             info.user_agent,
+            info.region,
+            info.account_id,
         ));
         let lock = || {
             self.known
