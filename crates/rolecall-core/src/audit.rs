@@ -3,7 +3,7 @@
 //!
 //! A write's event is recorded in the same transaction as the change it describes: the API
 //! runs the operation inside [`with_pending`], and the store's commit takes the event out of the
-//! slot ([`take_pending`]) and inserts it with the change feed's rows. A write that changed
+//! slot ([`seal_pending`]) and inserts it with the change feed's rows. A write that changed
 //! nothing leaves the event in the slot, and the API records it off the request path like
 //! reads and refusals.
 
@@ -212,7 +212,8 @@ pub fn new_event_id(t: DateTime<Utc>) -> String {
 pub use rolecall_crypto::time_of_id;
 
 /// An event under construction while its request runs: what a committing write records
-/// ([`Draft::seal`]). The API's drafts hold the record typed and serialize it once.
+/// ([`Draft::seal`]). The API's drafts hold what their request captured and are made into
+/// events when recorded.
 pub trait Draft: Send + 'static {
     /// The event as it stands now (its id made now, and kept for its completion).
     fn seal(&mut self) -> AuditEvent;
@@ -298,18 +299,78 @@ pub fn update_pending<D: Draft>(edit: impl FnOnce(&mut D)) {
     });
 }
 
-/// For a committing write transaction: the waiting event, once (outside [`with_pending`], none).
-pub fn take_pending() -> Option<AuditEvent> {
+/// For a committing write transaction: the waiting event (outside [`with_pending`], or once a
+/// commit recorded it, none). The transaction calls [`pending_recorded`] once it committed: a
+/// transaction that fails leaves the event waiting, to be appended as the failed request's.
+pub fn seal_pending() -> Option<AuditEvent> {
     PENDING
         .try_with(|slot| {
             let mut p = slot.lock().ok()?;
             if p.recorded {
                 return None;
             }
-            let e = p.draft.as_mut()?.seal();
-            p.recorded = true;
-            Some(e)
+            p.draft.as_mut().map(|d| d.seal())
         })
         .ok()
         .flatten()
+}
+
+/// The event [`seal_pending`] gave was committed with its write.
+pub fn pending_recorded() {
+    let _ = PENDING.try_with(|slot| {
+        if let Ok(mut p) = slot.lock() {
+            p.recorded = true;
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> AuditEvent {
+        AuditEvent {
+            event_id: "e".into(),
+            event_time: DateTime::from_timestamp_millis(1_000).unwrap_or_default(),
+            event_name: "CreateRole".into(),
+            event_source: "iam.amazonaws.com".into(),
+            username: None,
+            access_key_id: None,
+            read_only: false,
+            resources: Vec::new(),
+            context: None,
+            detail: "{}".into(),
+        }
+    }
+
+    /// Runs `with_pending` to completion on the current thread (no runtime needed: nothing
+    /// in it waits).
+    fn run<F: std::future::Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        loop {
+            if let std::task::Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+                return out;
+            }
+        }
+    }
+
+    #[test]
+    fn only_a_committed_transaction_records_the_event() {
+        // A transaction that sealed the event but did not commit leaves it to be appended.
+        let (sealed, outcome) = run(with_pending(event(), async { seal_pending().is_some() }));
+        assert!(sealed);
+        assert!(matches!(outcome, Outcome::NotRecorded(_)));
+        // One that committed records it, and a later transaction of the operation does not
+        // record it again.
+        let (again, outcome) = run(with_pending(event(), async {
+            seal_pending();
+            pending_recorded();
+            seal_pending()
+        }));
+        assert!(again.is_none());
+        assert!(matches!(outcome, Outcome::Recorded(_)));
+        // Outside an operation there is no event.
+        assert!(seal_pending().is_none());
+    }
 }

@@ -225,11 +225,14 @@ macro_rules! each_chunk {
     };
 }
 
-/// A segment's body (format 2): `{"v":2,"c":[contexts],"e":[events]}`, each distinct record
+/// A segment's body (format 3): `{"v":3,"c":[contexts],"e":[events]}`, each distinct record
 /// context once (a segment of one client's requests stores its identity, address and user agent
 /// once) and each event as its columns, its resources' ARNs (their type and name follow from
-/// the ARN), the index of its context and its detail: about 200 bytes for a GetRole. Contexts
-/// and details are JSON objects, written as they are (not escaped into strings).
+/// the ARN), the index of its context and its detail. An event leaves out what it shares with
+/// the event before it in the body (name, source, user, key, read-only, resources, context:
+/// `null` or `[]` where it has none but the one before had) and its time where its id carries
+/// it: about 150 bytes for a GetRole. Contexts and details are JSON objects, written as they
+/// are (not escaped into strings).
 fn encode(events: &[&AuditEvent]) -> Result<String> {
     let mut contexts: Vec<&str> = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();
@@ -257,7 +260,7 @@ fn encode(events: &[&AuditEvent]) -> Result<String> {
             })
             .sum::<usize>();
     let mut out: Vec<u8> = Vec::with_capacity(size);
-    out.extend_from_slice(b"{\"v\":2,\"c\":[");
+    out.extend_from_slice(b"{\"v\":3,\"c\":[");
     for (i, c) in contexts.iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -265,43 +268,62 @@ fn encode(events: &[&AuditEvent]) -> Result<String> {
         out.extend_from_slice(c.as_bytes());
     }
     out.extend_from_slice(b"],\"e\":[");
-    for (i, (e, context)) in events.iter().zip(refs).enumerate() {
-        if i > 0 {
+    let mut before: Option<(&AuditEvent, Option<usize>)> = None;
+    for (e, context) in events.iter().zip(refs) {
+        if before.is_some() {
             out.push(b',');
         }
-        write_event(&mut out, e, context).map_err(|e| backend_text("encode audit segment", &e))?;
+        write_event(&mut out, e, context, before)
+            .map_err(|e| backend_text("encode audit segment", &e))?;
+        before = Some((e, context));
     }
     out.extend_from_slice(b"]}");
     String::from_utf8(out).map_err(|e| backend_text("encode audit segment", &e))
 }
 
-/// One event of a format-2 body.
+/// One event of a format-3 body, after `before` (the body's previous event and its context).
 fn write_event(
     out: &mut Vec<u8>,
     e: &AuditEvent,
     context: Option<usize>,
+    before: Option<(&AuditEvent, Option<usize>)>,
 ) -> serde_json::Result<()> {
     let field = |out: &mut Vec<u8>, name: &[u8], value: &str| {
         out.extend_from_slice(name);
         serde_json::to_writer(&mut *out, value)
     };
-    out.extend_from_slice(b"{\"t\":");
-    serde_json::to_writer(&mut *out, &time_key(e.event_time))?;
-    field(out, b",\"id\":", &e.event_id)?;
-    field(out, b",\"n\":", &e.event_name)?;
-    field(out, b",\"s\":", &e.event_source)?;
-    if let Some(u) = &e.username {
-        field(out, b",\"u\":", u)?;
+    out.push(b'{');
+    field(out, b"\"id\":", &e.event_id)?;
+    if time_of_id(&e.event_id) != Some(time_key(e.event_time)) {
+        out.extend_from_slice(b",\"t\":");
+        serde_json::to_writer(&mut *out, &time_key(e.event_time))?;
     }
-    if let Some(k) = &e.access_key_id {
-        field(out, b",\"k\":", k)?;
+    let (b, b_context) = match before {
+        Some((b, c)) => (Some(b), c),
+        None => (None, None),
+    };
+    type Text = fn(&AuditEvent) -> Option<&str>;
+    let texts: [(&[u8], Text); 4] = [
+        (b",\"n\":", |e| Some(&e.event_name)),
+        (b",\"s\":", |e| Some(&e.event_source)),
+        (b",\"u\":", |e| e.username.as_deref()),
+        (b",\"k\":", |e| e.access_key_id.as_deref()),
+    ];
+    for (name, text) in texts {
+        let value = text(e);
+        if value != b.and_then(text) {
+            out.extend_from_slice(name);
+            serde_json::to_writer(&mut *out, &value)?;
+        }
     }
-    out.extend_from_slice(if e.read_only {
-        b",\"ro\":true"
-    } else {
-        b",\"ro\":false"
-    });
-    if !e.resources.is_empty() {
+    if b.is_none_or(|b| b.read_only != e.read_only) {
+        out.extend_from_slice(if e.read_only {
+            b",\"ro\":true"
+        } else {
+            b",\"ro\":false"
+        });
+    }
+    if b.map_or(!e.resources.is_empty(), |b| b.resources != e.resources) {
         out.extend_from_slice(b",\"res\":[");
         for (i, r) in e.resources.iter().enumerate() {
             if i > 0 {
@@ -320,9 +342,9 @@ fn write_event(
         }
         out.push(b']');
     }
-    if let Some(c) = context {
+    if context != b_context {
         out.extend_from_slice(b",\"c\":");
-        serde_json::to_writer(&mut *out, &c)?;
+        serde_json::to_writer(&mut *out, &context)?;
     }
     let detail = e.detail.trim();
     if detail.starts_with('{') && detail.ends_with('}') {
@@ -348,26 +370,101 @@ struct Segment {
     e: Vec<Loaded>,
 }
 
-/// An event of either format: format 2's (resources as ARNs, context index `c`, detail `d`) or
-/// format 1's (migration 12's bodies: a JSON array of events with their resources in full and
-/// each whole record as a string, `r`).
+/// An event of any format: format 3's (fields the previous event shares left out, `null`
+/// for none), format 2's (resources as ARNs, context index `c`, detail `d`, absent `u`/`k`/`c`
+/// for none) or format 1's (migration 12's bodies: a JSON array of events with their resources
+/// in full and each whole record as a string, `r`). `Some(None)` is an explicit `null`.
 #[derive(Deserialize)]
 struct Loaded {
-    t: i64,
+    #[serde(default)]
+    t: Option<i64>,
     id: String,
-    n: String,
-    s: String,
-    u: Option<String>,
-    k: Option<String>,
-    ro: bool,
     #[serde(default)]
-    res: Vec<LoadedResource>,
+    n: Option<String>,
     #[serde(default)]
-    c: Option<usize>,
+    s: Option<String>,
+    #[serde(default, deserialize_with = "given")]
+    u: Option<Option<String>>,
+    #[serde(default, deserialize_with = "given")]
+    k: Option<Option<String>>,
+    #[serde(default)]
+    ro: Option<bool>,
+    #[serde(default)]
+    res: Option<Vec<LoadedResource>>,
+    #[serde(default, deserialize_with = "given")]
+    c: Option<Option<usize>>,
     #[serde(default)]
     d: Option<Box<RawValue>>,
     #[serde(default)]
     r: Option<String>,
+}
+
+/// A field that is present (`null` included): absent ones stay `None` by `default`.
+fn given<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// What a format-3 event leaves out: its previous event's.
+#[derive(Default)]
+struct Shared {
+    name: Option<String>,
+    source: Option<String>,
+    username: Option<String>,
+    access_key_id: Option<String>,
+    read_only: Option<bool>,
+    resources: Vec<AuditResource>,
+    context: Option<usize>,
+}
+
+impl Shared {
+    /// `l`'s fields, those it left out taken from the event before it (`inherit`, format 3)
+    /// or as absent (formats 1 and 2, which leave out only what an event does not have).
+    fn update(&mut self, l: &mut Loaded, inherit: bool) -> Result<()> {
+        fn take<T>(field: &mut Option<T>, given: Option<T>, inherit: bool) {
+            match given {
+                Some(v) => *field = Some(v),
+                None if inherit => {}
+                None => *field = None,
+            }
+        }
+        take(&mut self.name, l.n.take(), inherit);
+        take(&mut self.source, l.s.take(), inherit);
+        take(&mut self.read_only, l.ro, inherit);
+        match l.u.take() {
+            Some(u) => self.username = u,
+            None if inherit => {}
+            None => self.username = None,
+        }
+        match l.k.take() {
+            Some(k) => self.access_key_id = k,
+            None if inherit => {}
+            None => self.access_key_id = None,
+        }
+        match l.c {
+            Some(c) => self.context = c,
+            None if inherit => {}
+            None => self.context = None,
+        }
+        match l.res.take() {
+            Some(res) => {
+                self.resources = res
+                    .into_iter()
+                    .filter_map(LoadedResource::resource)
+                    .collect()
+            }
+            None if inherit => {}
+            None => self.resources.clear(),
+        }
+        if self.name.is_none() || self.source.is_none() || self.read_only.is_none() {
+            return Err(StoreError::Backend(format!(
+                "audit segment: event {} lacks its name, source or read-only flag",
+                l.id
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
@@ -401,43 +498,44 @@ impl LoadedResource {
 
 fn decode(body: &str) -> Result<Vec<AuditEvent>> {
     let bad = |e: serde_json::Error| backend_text("decode audit segment", &e);
-    let (contexts, loaded): (Vec<Arc<str>>, Vec<Loaded>) = if body.trim_start().starts_with('[') {
-        (Vec::new(), serde_json::from_str(body).map_err(bad)?)
-    } else {
-        let segment: Segment = serde_json::from_str(body).map_err(bad)?;
-        if segment.v != 2 {
-            return Err(StoreError::Backend(format!(
-                "audit segment of an unknown format {}",
-                segment.v
-            )));
-        }
-        let contexts = segment.c.iter().map(|c| Arc::from(c.get())).collect();
-        (contexts, segment.e)
-    };
+    let (version, contexts, loaded): (u32, Vec<Arc<str>>, Vec<Loaded>) =
+        if body.trim_start().starts_with('[') {
+            (1, Vec::new(), serde_json::from_str(body).map_err(bad)?)
+        } else {
+            let segment: Segment = serde_json::from_str(body).map_err(bad)?;
+            if !(2..=3).contains(&segment.v) {
+                return Err(StoreError::Backend(format!(
+                    "audit segment of an unknown format {}",
+                    segment.v
+                )));
+            }
+            let contexts = segment.c.iter().map(|c| Arc::from(c.get())).collect();
+            (segment.v, contexts, segment.e)
+        };
+    let mut shared = Shared::default();
     loaded
         .into_iter()
-        .map(|l| {
-            let context = match l.c {
+        .map(|mut l| {
+            shared.update(&mut l, version >= 3)?;
+            let context = match shared.context {
                 None => None,
                 Some(i) => Some(contexts.get(i).cloned().ok_or_else(|| {
                     StoreError::Backend(format!("audit segment: no context {i}"))
                 })?),
             };
-            let event_time = DateTime::<Utc>::from_timestamp_millis(l.t)
-                .ok_or_else(|| StoreError::Backend(format!("audit event time {}", l.t)))?;
+            let t = l.t.or_else(|| time_of_id(&l.id));
+            let event_time = t
+                .and_then(DateTime::<Utc>::from_timestamp_millis)
+                .ok_or_else(|| StoreError::Backend(format!("audit event {} time {t:?}", l.id)))?;
             Ok(AuditEvent {
                 event_id: l.id,
                 event_time,
-                event_name: l.n,
-                event_source: l.s,
-                username: l.u.filter(|u| !u.is_empty()),
-                access_key_id: l.k.filter(|k| !k.is_empty()),
-                read_only: l.ro,
-                resources: l
-                    .res
-                    .into_iter()
-                    .filter_map(LoadedResource::resource)
-                    .collect(),
+                event_name: shared.name.clone().unwrap_or_default(),
+                event_source: shared.source.clone().unwrap_or_default(),
+                username: shared.username.clone().filter(|u| !u.is_empty()),
+                access_key_id: shared.access_key_id.clone().filter(|k| !k.is_empty()),
+                read_only: shared.read_only.unwrap_or_default(),
+                resources: shared.resources.clone(),
                 context,
                 detail: l.d.map(|d| d.get().to_string()).or(l.r).unwrap_or_default(),
             })
@@ -1011,7 +1109,57 @@ mod tests {
         (empty.context, empty.detail) = (None, String::new());
         let body = encode(&[&odd, &empty]).unwrap();
         assert_eq!(decode(&body).unwrap(), [odd, empty]);
-        assert!(decode(&body.replacen("\"v\":2", "\"v\":3", 1)).is_err());
+        assert!(decode(&body.replacen("\"v\":3", "\"v\":4", 1)).is_err());
+    }
+
+    #[test]
+    fn events_leave_out_what_the_event_before_shares() {
+        // Alternating users, keys, contexts, resources and flags, and one time its id does not
+        // carry: each event decodes as it was, whatever the one before it left out.
+        let events: Vec<AuditEvent> = (0..12)
+            .map(|i| {
+                let mut e = event(1_000 + i);
+                e.username = (i % 3 != 0).then(|| format!("u{}", i % 2));
+                e.access_key_id = (i % 4 == 1).then(|| "AKIA1".to_string());
+                e.read_only = i % 5 != 0;
+                e.context = (i % 2 == 0).then(|| Arc::from(CONTEXT));
+                if i % 3 == 2 {
+                    e.resources.clear();
+                }
+                e
+            })
+            .collect();
+        let mut odd_time = event(2_000);
+        odd_time.event_time = DateTime::from_timestamp_millis(2_001).unwrap_or_default();
+        let all: Vec<&AuditEvent> = events.iter().chain([&odd_time]).collect();
+        let body = encode(&all).unwrap();
+        let decoded = decode(&body).unwrap();
+        assert_eq!(decoded.iter().collect::<Vec<_>>(), all);
+        // A run of one caller's GetRoles: each event past the first is its id and detail.
+        let same: Vec<AuditEvent> = (0..10).map(|i| event(1_001 + i)).collect();
+        let body = encode(&same.iter().collect::<Vec<_>>()).unwrap();
+        assert_eq!(body.matches("GetRole").count(), 1, "{body}");
+        assert_eq!(body.matches("\"t\":").count(), 0, "{body}");
+        assert_eq!(decode(&body).unwrap(), same);
+    }
+
+    #[test]
+    fn bodies_of_the_second_format_still_decode() {
+        let id = rolecall_core::audit::new_event_id(
+            DateTime::from_timestamp_millis(1_000).unwrap_or_default(),
+        );
+        let v2 = format!(
+            r#"{{"v":2,"c":[{CONTEXT}],"e":[{{"t":1000,"id":"{id}","n":"GetRole","s":"iam.amazonaws.com","u":"alice","ro":true,"res":["arn:aws:iam::123456789012:role/r"],"c":0,"d":{{"requestID":"x"}}}},{{"t":1000,"id":"{id}","n":"GetRole","s":"iam.amazonaws.com","ro":false,"d":{{"requestID":"y"}}}}]}}"#
+        );
+        let events = decode(&v2).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].username.as_deref(), Some("alice"));
+        assert_eq!(events[0].resources[0].name, "r");
+        assert_eq!(events[0].context.as_deref(), Some(CONTEXT));
+        // Format 2 left out only what an event did not have.
+        assert_eq!(events[1].username, None);
+        assert!(events[1].resources.is_empty() && events[1].context.is_none());
+        assert!(!events[1].read_only);
     }
 
     #[test]

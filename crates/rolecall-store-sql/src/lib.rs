@@ -158,6 +158,7 @@ where
     /// commit, so concurrent writers get and commit their sequences one after the other (no
     /// reader can see sequence N+1 before N), and no lock is waited for while holding it.
     pub(crate) async fn commit(mut self) -> StoreResult<()> {
+        let mut recorded = false;
         if !self.changes.is_empty() {
             let seq: i64 = sqlx::query_scalar(
                 "UPDATE change_feed SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq",
@@ -178,11 +179,16 @@ where
                 .map_err(|e| backend(&e))?;
             }
             // The event of the write this is (if the API runs one): recorded with its change.
-            if let Some(event) = rolecall_core::audit::take_pending() {
+            if let Some(event) = rolecall_core::audit::seal_pending() {
                 audit::insert_all(&mut self.tx, std::slice::from_ref(&event)).await?;
+                recorded = true;
             }
         }
-        self.tx.commit().await.map_err(|e| backend(&e))
+        self.tx.commit().await.map_err(|e| backend(&e))?;
+        if recorded {
+            rolecall_core::audit::pending_recorded();
+        }
+        Ok(())
     }
 }
 

@@ -8,28 +8,73 @@
 
 use super::record::{Caller, RequestInfo};
 use crate::principal::Principal;
-use std::collections::HashMap;
+use std::cell::RefCell;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Most callers kept; past it the table starts again (clients choose their user agents, so the
-/// number of distinct callers is theirs).
+/// Most callers kept: the table has this many slots, a caller in the slot its hash names, and a
+/// new caller takes its slot's place (clients choose their user agents, so the number of
+/// distinct callers is theirs; a fleet's instances are each a caller of its own).
 const MOST: usize = 4_096;
 /// Callers with a longer user agent are made for their request and not kept (the table's
 /// memory stays a few MB whatever clients send).
 const LONGEST_KEPT_AGENT: usize = 512;
 
-#[derive(Default)]
 pub struct Callers {
-    /// By a keyed hash of what tells callers apart; a hit is confirmed field by field.
-    known: Mutex<HashMap<u64, Arc<Caller>>>,
+    /// In the slot a keyed hash of what tells callers apart names; a hit is confirmed field
+    /// by field.
+    known: Mutex<Vec<Option<Arc<Caller>>>>,
     hasher: std::hash::RandomState,
+    /// Tells this table's entries in [`LAST`] from another's (tests run several servers).
+    id: u64,
+}
+
+impl Default for Callers {
+    fn default() -> Callers {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Callers {
+            known: Mutex::new(vec![None; MOST]),
+            hasher: std::hash::RandomState::default(),
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+}
+
+thread_local! {
+    /// The last caller each thread found (and its table's id): a client's requests on a
+    /// keep-alive connection mostly run on one thread, and comparing with it needs neither the
+    /// hash nor the table's lock.
+    static LAST: RefCell<Option<(u64, Arc<Caller>)>> = const { RefCell::new(None) };
 }
 
 impl Callers {
     /// The caller of a request by `principal` (None: authentication failed) with
     /// `access_key_id`, as kept, or made now.
     pub fn of(
+        &self,
+        info: &RequestInfo<'_>,
+        principal: Option<&Principal>,
+        access_key_id: &str,
+    ) -> Arc<Caller> {
+        let last = LAST.with_borrow(|last| match last {
+            Some((id, c)) if *id == self.id && c.is(info, principal, access_key_id) => {
+                Some(c.clone())
+            }
+            _ => None,
+        });
+        if let Some(c) = last {
+            return c;
+        }
+        let caller = self.find_or_make(info, principal, access_key_id);
+        if info.user_agent.len() <= LONGEST_KEPT_AGENT {
+            LAST.set(Some((self.id, caller.clone())));
+        }
+        caller
+    }
+
+    /// [`of`](Self::of) from the table.
+    fn find_or_make(
         &self,
         info: &RequestInfo<'_>,
         principal: Option<&Principal>,
@@ -43,26 +88,24 @@ impl Callers {
             info.region,
             info.account_id,
         ));
+        let slot = usize::try_from(hash % MOST as u64).unwrap_or_default();
         let lock = || {
             self.known
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
         };
-        if let Some(c) = lock().get(&hash)
+        if let Some(Some(c)) = lock().get(slot)
             && c.is(info, principal, access_key_id)
         {
             return c.clone();
         }
         // Made outside the lock (it serializes the identity).
         let caller = Arc::new(Caller::new(info, principal, access_key_id));
-        if info.user_agent.len() > LONGEST_KEPT_AGENT {
-            return caller;
+        if info.user_agent.len() <= LONGEST_KEPT_AGENT
+            && let Some(kept) = lock().get_mut(slot)
+        {
+            *kept = Some(caller.clone());
         }
-        let mut known = lock();
-        if known.len() >= MOST {
-            known.clear();
-        }
-        known.insert(hash, caller.clone());
         caller
     }
 }
@@ -112,7 +155,7 @@ mod tests {
             callers.of(&info("10.0.0.1", &format!("agent {i}")), None, "");
         }
         let known = callers.known.lock().map(|k| k.len()).unwrap_or(usize::MAX);
-        assert!(known <= MOST, "{known}");
+        assert_eq!(known, MOST);
         // A long user agent's caller is made, not kept.
         let long = "x".repeat(LONGEST_KEPT_AGENT + 1);
         let first = callers.of(&info("10.0.0.9", &long), None, "");

@@ -770,8 +770,8 @@ pub fn console_login(
     }
 }
 
-/// The resources among ARNs an operation was authorized on, each once.
-/// The distinct resources the ARNs name (ARNs that name none are left out).
+/// The distinct resources among the ARNs an operation was authorized on (ARNs that name none
+/// are left out).
 fn resources_of<S: AsRef<str>>(arns: &[S]) -> Vec<AuditResource> {
     let mut resources: Vec<AuditResource> = Vec::new();
     for r in arns
