@@ -374,7 +374,7 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
                 .request_event(&info, Some(&principal), &access_key_id, Some(&params))
         {
             audit::record::set_error(&mut event, &err.code, &err.message);
-            api.audit.append_request(event).await;
+            api.audit.append_request(Box::new(event)).await;
         }
         return error_response(protocol, &err, &request_id);
     };
@@ -495,7 +495,7 @@ async fn finish_event(
     result: &Result<String, ApiError>,
 ) {
     use rolecall_core::audit::Outcome;
-    let complete = |mut d: audit::record::Draft| {
+    let complete = |mut d: Box<audit::record::Draft>| {
         match result {
             Ok(body) if records_response(op) => d.set_response(body),
             Ok(_) => {}
@@ -558,6 +558,6 @@ async fn audit_unauthenticated(
     );
     if let Some(mut event) = api.audit.request_event(&info, None, &key, recorded) {
         audit::record::set_error(&mut event, &err.code, &err.message);
-        api.audit.append_request(event).await;
+        api.audit.append_request(Box::new(event)).await;
     }
 }

@@ -8,7 +8,8 @@
 //! reads and refusals.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use std::sync::{Arc, Mutex};
+use std::cell::RefCell;
+use std::sync::Arc;
 
 /// A resource an event names (`resources` in the record; LookupEvents' `Resources`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,19 +243,18 @@ pub struct Pending {
     recorded: bool,
 }
 
-/// Shared between the API (which fills it and reads the outcome) and the store.
-pub type PendingSlot = Arc<Mutex<Pending>>;
-
 tokio::task_local! {
-    static PENDING: PendingSlot;
+    /// The task's own: filled by the API, read by the store's commit, both on the task.
+    static PENDING: RefCell<Pending>;
 }
 
-/// What became of the draft [`with_pending`] ran with.
+/// What became of the draft [`with_pending`] ran with (boxed as it waited: it goes on to the
+/// audit writer without another copy).
 pub enum Outcome<D> {
     /// A write transaction recorded it (as it was then): it can only be completed now.
-    Recorded(D),
+    Recorded(Box<D>),
     /// No write committed: it is still to be appended.
-    NotRecorded(D),
+    NotRecorded(Box<D>),
     /// Neither (cannot happen: the draft stays in the slot until `with_pending` returns).
     Lost,
 }
@@ -264,24 +264,21 @@ pub async fn with_pending<D: Draft, F: std::future::Future>(
     draft: D,
     f: F,
 ) -> (F::Output, Outcome<D>) {
-    let slot: PendingSlot = Arc::new(Mutex::new(Pending {
+    let pending = RefCell::new(Pending {
         draft: Some(Box::new(draft)),
         recorded: false,
-    }));
-    let out = PENDING.scope(slot.clone(), f).await;
-    let mut p = slot
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let draft = p
-        .draft
-        .take()
-        .and_then(|d| d.into_any().downcast::<D>().ok());
+    });
+    let mut scoped = std::pin::pin!(PENDING.scope(pending, f));
+    let out = scoped.as_mut().await;
+    let Some(p) = scoped.take_value().map(RefCell::into_inner) else {
+        return (out, Outcome::Lost);
+    };
+    let draft = p.draft.and_then(|d| d.into_any().downcast::<D>().ok());
     let outcome = match (draft, p.recorded) {
-        (Some(d), true) => Outcome::Recorded(*d),
-        (Some(d), false) => Outcome::NotRecorded(*d),
+        (Some(d), true) => Outcome::Recorded(d),
+        (Some(d), false) => Outcome::NotRecorded(d),
         (None, _) => Outcome::Lost,
     };
-    drop(p);
     (out, outcome)
 }
 
@@ -289,7 +286,7 @@ pub async fn with_pending<D: Draft, F: std::future::Future>(
 /// is a `D` and no commit recorded it yet.
 pub fn update_pending<D: Draft>(edit: impl FnOnce(&mut D)) {
     let _ = PENDING.try_with(|slot| {
-        if let Ok(mut p) = slot.lock()
+        if let Ok(mut p) = slot.try_borrow_mut()
             && !p.recorded
             && let Some(d) = p.draft.as_mut()
             && let Some(d) = d.as_mut().as_any_mut().downcast_mut::<D>()
@@ -305,7 +302,7 @@ pub fn update_pending<D: Draft>(edit: impl FnOnce(&mut D)) {
 pub fn seal_pending() -> Option<AuditEvent> {
     PENDING
         .try_with(|slot| {
-            let mut p = slot.lock().ok()?;
+            let mut p = slot.try_borrow_mut().ok()?;
             if p.recorded {
                 return None;
             }
@@ -318,7 +315,7 @@ pub fn seal_pending() -> Option<AuditEvent> {
 /// The event [`seal_pending`] gave was committed with its write.
 pub fn pending_recorded() {
     let _ = PENDING.try_with(|slot| {
-        if let Ok(mut p) = slot.lock() {
+        if let Ok(mut p) = slot.try_borrow_mut() {
             p.recorded = true;
         }
     });

@@ -109,9 +109,9 @@ impl Audit {
 
     /// Queues a request's event, made into its record by the writer; waits for room as
     /// [`append`](Self::append).
-    pub(crate) async fn append_request(&self, draft: record::Draft) {
+    pub(crate) async fn append_request(&self, draft: Box<record::Draft>) {
         if let Some(s) = &self.sink {
-            let _ = s.appends.send(Queued::Request(Box::new(draft))).await;
+            let _ = s.appends.send(Queued::Request(draft)).await;
         }
     }
 
