@@ -13,6 +13,7 @@ use rolecall_core::audit::{AuditEvent, AuditResource};
 use rolecall_wire::Params;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -128,6 +129,22 @@ impl Caller {
 /// parameters already as JSON), made into an [`AuditEvent`] when it is recorded: by the audit
 /// writer off the request path ([`Draft::into_event`], with the caller's context made once per
 /// batch), or by a write's commit ([`rolecall_core::audit::Draft::seal`]).
+/// Text a draft keeps inside itself up to 64 bytes (a request id, a GetRole's parameters, a
+/// role's ARN): most drafts then are one allocation, which the audit writer frees on its own
+/// thread (each block a request thread allocates and another thread frees costs the request
+/// threads' allocator later).
+type Inline = SmallVec<[u8; 64]>;
+
+/// `text` as kept in an [`Inline`].
+fn inline(text: &str) -> Inline {
+    SmallVec::from_slice(text.as_bytes())
+}
+
+/// An [`Inline`]'s text (always made from a `str`).
+fn text_of(inline: &Inline) -> &str {
+    std::str::from_utf8(inline).unwrap_or_default()
+}
+
 #[derive(Clone)]
 pub struct Draft {
     time: DateTime<Utc>,
@@ -137,11 +154,11 @@ pub struct Draft {
     event_source: Cow<'static, str>,
     read_only: bool,
     /// The ARNs of what the operation acts on, once it knows (then the record has `resources`).
-    resources: Option<Vec<String>>,
+    resources: Option<SmallVec<[Inline; 1]>>,
     caller: Arc<Caller>,
-    request_id: String,
+    request_id: Inline,
     /// JSON object text.
-    request_parameters: Option<String>,
+    request_parameters: Option<Inline>,
     /// JSON text (`responseElements`), for the operations whose answer CloudTrail records.
     response_elements: Option<String>,
     error: Option<(String, String)>,
@@ -151,11 +168,7 @@ impl Draft {
     /// The event's detail (JSON object text): the record's fields of this event alone that are
     /// not columns.
     fn detail(&self) -> String {
-        let parameters = self
-            .request_parameters
-            .as_deref()
-            .unwrap_or("null")
-            .as_bytes();
+        let parameters = self.request_parameters.as_deref().unwrap_or(b"null");
         let response = self
             .response_elements
             .as_deref()
@@ -175,7 +188,7 @@ impl Draft {
         out.extend_from_slice(b",\"responseElements\":");
         out.extend_from_slice(response);
         out.extend_from_slice(b",\"requestID\":");
-        write_json_str(&mut out, &self.request_id);
+        write_json_str(&mut out, text_of(&self.request_id));
         out.push(b'}');
         String::from_utf8(out).unwrap_or_else(|_| "{}".to_string())
     }
@@ -198,7 +211,9 @@ impl Draft {
             resources: self
                 .resources
                 .as_deref()
-                .map(resources_of)
+                .map(|arns| {
+                    resources_of(&arns.iter().map(text_of).collect::<SmallVec<[&str; 2]>>())
+                })
                 .unwrap_or_default(),
             context: Some(caller.context.clone()),
             detail,
@@ -268,7 +283,7 @@ pub fn request_event(
         read_only: info.read_only,
         resources: None,
         caller,
-        request_id: info.request_id.to_string(),
+        request_id: inline(info.request_id),
         request_parameters: params.and_then(request_parameters_json),
         response_elements: None,
         error: None,
@@ -488,21 +503,22 @@ fn lower_first(s: &str) -> String {
 /// The request parameters as recorded, JSON object text (None when there are none): flat
 /// parameters (most requests: `RoleName=r`) written straight to JSON, nested ones through
 /// [`request_parameters`].
-fn request_parameters_json(params: &Params) -> Option<String> {
+fn request_parameters_json(params: &Params) -> Option<Inline> {
     let recorded = |k: &str| !is_envelope(k) && !k.split('.').any(is_secret);
-    let mut flat: Vec<(&str, &str)> = Vec::new();
+    let mut flat: SmallVec<[(&str, &str); 8]> = SmallVec::new();
     for (key, value) in params.iter().filter(|(k, _)| recorded(k)) {
         if key.contains('.') {
             return serde_json::to_string(&request_parameters(params))
                 .ok()
-                .filter(|t| t != "{}");
+                .filter(|t| t != "{}")
+                .map(|t| Inline::from_vec(t.into_bytes()));
         }
         flat.push((key, value));
     }
     if flat.is_empty() {
         return None;
     }
-    let mut out: Vec<u8> = Vec::with_capacity(
+    let mut out = Inline::with_capacity(
         2 + flat
             .iter()
             .map(|(k, v)| k.len() + v.len() + 6)
@@ -529,7 +545,7 @@ fn request_parameters_json(params: &Params) -> Option<String> {
         write_json_str(&mut out, value);
     }
     out.push(b'}');
-    String::from_utf8(out).ok()
+    Some(out)
 }
 
 /// Up to this many parameters, repeats are found by comparing each with those before it.
@@ -545,22 +561,22 @@ fn same_recorded_name(a: &str, b: &str) -> bool {
 }
 
 /// `key`'s recorded name (first letter lower-cased) as a JSON string.
-fn write_recorded_name(out: &mut Vec<u8>, key: &str) {
+fn write_recorded_name(out: &mut impl std::io::Write, key: &str) {
     // Parameter names are nearly always ASCII letters and digits: nothing to escape or allocate.
     match key.as_bytes().split_first() {
         Some((first, rest)) if key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
-            out.push(b'"');
-            out.push(first.to_ascii_lowercase());
-            out.extend_from_slice(rest);
-            out.push(b'"');
+            // Writing to memory cannot fail.
+            let _ = out.write_all(&[b'"', first.to_ascii_lowercase()]);
+            let _ = out.write_all(rest);
+            let _ = out.write_all(b"\"");
         }
         _ => write_json_str(out, &lower_first(key)),
     }
 }
 
 /// `s` as a JSON string.
-fn write_json_str(out: &mut Vec<u8>, s: &str) {
-    // Writing to a `Vec` cannot fail, and a `str` always serializes.
+fn write_json_str(out: &mut impl std::io::Write, s: &str) {
+    // Writing to memory cannot fail, and a `str` always serializes.
     let _ = serde_json::to_writer(out, s);
 }
 
@@ -787,7 +803,7 @@ fn resources_of<S: AsRef<str>>(arns: &[S]) -> Vec<AuditResource> {
 
 /// Records what the operation acts on (its ARNs; made into resources when recorded).
 pub fn set_resources<'a>(draft: &mut Draft, arns: impl IntoIterator<Item = &'a str>) {
-    draft.resources = Some(arns.into_iter().map(str::to_string).collect());
+    draft.resources = Some(arns.into_iter().map(inline).collect());
 }
 
 pub fn set_error(draft: &mut Draft, code: &str, message: &str) {
@@ -872,7 +888,7 @@ mod tests {
     fn repeated_parameters_record_the_one_executed() {
         let recorded = |pairs: &[(&str, &str)]| -> Value {
             let json = request_parameters_json(&Params::from_pairs(pairs.iter().copied()));
-            serde_json::from_str(json.as_deref().unwrap_or("null")).unwrap()
+            serde_json::from_slice(json.as_deref().unwrap_or(b"null")).unwrap()
         };
         let flat = [("RoleName", "victim"), ("RoleName", "decoy")];
         assert_eq!(recorded(&flat), json!({"roleName": "victim"}));
@@ -890,7 +906,7 @@ mod tests {
             .map(|i| (format!("K{i}"), i.to_string()))
             .collect();
         let many = Params::from_pairs(many.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let v: Value = serde_json::from_str(&request_parameters_json(&many).unwrap()).unwrap();
+        let v: Value = serde_json::from_slice(&request_parameters_json(&many).unwrap()).unwrap();
         assert_eq!(v.as_object().map(|m| m.len()), Some(20_000));
         assert_eq!(v["k19999"], "19999");
     }
