@@ -10,13 +10,15 @@ pub enum Error {
     /// An entity that does not exist (its message is AWS's for that entity).
     #[error("{0}")]
     NoSuchEntity(crate::store_error::Missing),
+    /// An entity that exists already (its message is AWS's for that entity).
     #[error("{0}")]
-    EntityAlreadyExists(String),
+    EntityAlreadyExists(crate::store_error::Existing),
     /// Something still refers to the entity (its message is AWS's for that dependent).
     #[error("{0}")]
     DeleteConflict(crate::store_error::Dependents),
+    /// A quota that is reached (which one, with its numbers).
     #[error("{0}")]
-    LimitExceeded(String),
+    LimitExceeded(crate::store_error::Limit),
     #[error("{0}")]
     MalformedPolicyDocument(String),
     /// Shape constraint violations ("1 validation error detected: ...").
@@ -27,8 +29,10 @@ pub enum Error {
     /// A console password that the account's password policy (or AWS's minimum) refuses.
     #[error("{0}")]
     PasswordPolicyViolation(String),
-    /// A service-linked role changed other than by its service.
-    #[error("{0}")]
+    /// A service-linked role (by name) changed other than by its service.
+    #[error(
+        "Cannot perform the operation on the protected role '{0}' - this role is only modifiable by AWS"
+    )]
     UnmodifiableEntity(String),
     // EC2
     #[error("{0}")]
@@ -158,6 +162,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 mod tests {
     use super::*;
     use std::error::Error as _;
+
+    /// A service-linked role carries its name; the message is IAM's.
+    #[test]
+    fn unmodifiable_roles_in_aws_words() {
+        assert_eq!(
+            Error::UnmodifiableEntity("AWSServiceRoleForX".into()).to_string(),
+            "Cannot perform the operation on the protected role 'AWSServiceRoleForX' - this role is only modifiable by AWS"
+        );
+    }
 
     #[test]
     fn internal_errors_keep_their_cause() {

@@ -41,5 +41,5 @@ pub use store::{
     Change, ChangeListener, ChangesSince, DynStore, Edit, EntityKind, InstanceDoc, Store,
 };
 pub use store_error::{
-    Dependents, Limit, Missing, Owner, OwnerKind, StoreError, StoreResult, Taken,
+    Dependents, Existing, Limit, Missing, Owner, OwnerKind, StoreError, StoreResult, Taken,
 };

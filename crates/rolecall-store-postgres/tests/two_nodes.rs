@@ -7,7 +7,7 @@ mod common;
 
 use rolecall_core::ec2::{Ec2, Ec2Config, RunInstances};
 use rolecall_core::iam::Iam;
-use rolecall_core::{DynStore, Error};
+use rolecall_core::{DynStore, Error, Existing, Limit};
 use rolecall_store_postgres::PostgresStore;
 use rolecall_store_tests::{launch, managed_policy, role, winners};
 use sqlx::PgPool;
@@ -123,7 +123,11 @@ mod scenarios {
                 async move { iam.create_role(role(&name)).await }
             })
             .await;
-            winners(&results, 1, |e| matches!(e, Error::EntityAlreadyExists(_)));
+            let twin = format!("twin{round}");
+            winners(&results, 1, |e| match e {
+                Error::EntityAlreadyExists(Existing::Role(n)) => n.eq_ignore_ascii_case(&twin),
+                _ => false,
+            });
         }
         assert_eq!(c.count("SELECT COUNT(*) FROM roles").await, 5);
     }
@@ -235,7 +239,8 @@ mod scenarios {
             async move { iam.create_policy_version(&arn, POLICY, true).await }
         })
         .await;
-        winners(&results, 4, |e| matches!(e, Error::LimitExceeded(_)));
+        let full = Error::LimitExceeded(Limit::VersionsPerPolicy);
+        winners(&results, 4, |e| *e == full);
         assert_eq!(c.count("SELECT COUNT(*) FROM policy_versions").await, 5);
         assert_eq!(
             c.count("SELECT COUNT(*) FROM policy_versions WHERE is_default")
@@ -270,7 +275,8 @@ mod scenarios {
             }
         })
         .await;
-        winners(&results, 1, |e| matches!(e, Error::LimitExceeded(_)));
+        let full = Error::LimitExceeded(Limit::RolesPerInstanceProfile);
+        winners(&results, 1, |e| *e == full);
         assert_eq!(
             c.count("SELECT COUNT(*) FROM instance_profile_roles").await,
             1
@@ -290,7 +296,8 @@ mod scenarios {
             async move { iam.create_access_key(&ring, "keyed").await.map(drop) }
         })
         .await;
-        winners(&results, 2, |e| matches!(e, Error::LimitExceeded(_)));
+        let full = Error::LimitExceeded(Limit::AccessKeysPerUser);
+        winners(&results, 2, |e| *e == full);
         assert_eq!(c.count("SELECT COUNT(*) FROM access_keys").await, 2);
     }
 

@@ -16,8 +16,8 @@ use rolecall_core::model::{
     Association, Instance, InstanceProfile, ManagedPolicy, MetadataOptions, Tag,
 };
 use rolecall_core::{
-    ChangesSince, Dependents, DynStore, EntityKind, Error, ManualClock, Missing, OwnerKind,
-    PageRequest,
+    ChangesSince, Dependents, DynStore, EntityKind, Error, Existing, Limit, ManualClock, Missing,
+    OwnerKind, PageRequest,
 };
 use std::collections::HashSet;
 
@@ -187,10 +187,10 @@ pub fn winners<T: std::fmt::Debug>(
 pub async fn roles_unique_case_insensitively(store: DynStore) {
     let iam = iam(&store);
     let r = iam.create_role(role("Builder")).await.unwrap();
-    assert!(matches!(
-        iam.create_role(role("builder")).await,
-        Err(Error::EntityAlreadyExists(_))
-    ));
+    assert_eq!(
+        iam.create_role(role("builder")).await.err(),
+        Some(Error::EntityAlreadyExists(Existing::Role("builder".into())))
+    );
     assert_eq!(iam.get_role("BUILDER").await.unwrap().id, r.id);
     assert!(matches!(
         iam.get_role("nobody").await,
@@ -294,7 +294,7 @@ pub async fn policy_versions_limit_under_concurrency(store: DynStore) {
         results
             .iter()
             .filter(|r| r.is_err())
-            .all(|r| matches!(r, Err(Error::LimitExceeded(_))))
+            .all(|r| matches!(r, Err(Error::LimitExceeded(Limit::VersionsPerPolicy))))
     );
     let versions = iam.list_policy_versions(&p.arn).await.unwrap();
     assert_eq!(versions.len(), 5);
@@ -317,7 +317,8 @@ pub async fn one_role_per_profile_under_concurrency(store: DynStore) {
         }
     });
     let results = join_all(tasks).await;
-    winners(&results, 1, |e| matches!(e, Error::LimitExceeded(_)));
+    let full = Error::LimitExceeded(Limit::RolesPerInstanceProfile);
+    winners(&results, 1, |e| *e == full);
     assert_eq!(
         iam.get_instance_profile("one").await.unwrap().roles.len(),
         1
@@ -623,7 +624,7 @@ pub async fn access_keys_limit_under_concurrency(store: DynStore) {
         results
             .iter()
             .filter(|r| r.is_err())
-            .all(|r| matches!(r, Err(Error::LimitExceeded(_))))
+            .all(|r| matches!(r, Err(Error::LimitExceeded(Limit::AccessKeysPerUser))))
     );
     assert_eq!(iam.list_access_keys("keyed").await.unwrap().len(), 2);
 }
@@ -780,7 +781,10 @@ pub async fn same_role_created_concurrently(store: DynStore) {
         async move { iam.create_role(role(&name)).await }
     });
     let results = join_all(tasks).await;
-    winners(&results, 1, |e| matches!(e, Error::EntityAlreadyExists(_)));
+    winners(&results, 1, |e| match e {
+        Error::EntityAlreadyExists(Existing::Role(n)) => n.eq_ignore_ascii_case("twin"),
+        _ => false,
+    });
     assert_eq!(iam.list_roles(None, &ALL).await.unwrap().items.len(), 1);
 }
 
