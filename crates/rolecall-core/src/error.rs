@@ -41,59 +41,86 @@ pub enum Error {
     InvalidParameterValue(String),
     #[error("{0}")]
     InvalidParameterCombination(String),
-    #[error("{0}")]
-    InvalidInstanceIdNotFound(String),
-    #[error("{0}")]
+    /// Instances (by id) that do not exist.
+    #[error("{}", instances_not_found(.0))]
+    InvalidInstanceIdNotFound(Vec<String>),
+    /// An instance id that is not one (as given).
+    #[error("Invalid id: \"{0}\"")]
     InvalidInstanceIdMalformed(String),
-    #[error("{0}")]
+    /// An association (by id) that does not exist.
+    #[error("An association with ID {0} does not exist.")]
     InvalidAssociationIdNotFound(String),
+    /// An instance's association in the way, or not there (by instance or association id).
     #[error("{0}")]
-    IncorrectState(String),
+    IncorrectState(crate::ec2_errors::AssociationConflict),
+    /// An instance whose state refuses the operation.
     #[error("{0}")]
-    IncorrectInstanceState(String),
+    IncorrectInstanceState(crate::ec2_errors::WrongInstanceState),
     #[error("{0}")]
     InsufficientAddressCapacity(String),
     #[error("{0}")]
     InvalidNextToken(String),
     #[error("{0}")]
     InvalidFilter(String),
-    #[error("{0}")]
+    /// Malformed subnet, security group and VPC ids (as given).
+    #[error("Invalid id: \"{}\"", .0.escape_debug())]
     InvalidSubnetIdMalformed(String),
-    #[error("{0}")]
+    /// A subnet (by id) that does not exist.
+    #[error("The subnet ID '{0}' does not exist")]
     InvalidSubnetIdNotFound(String),
-    #[error("{0}")]
+    #[error("Invalid id: \"{}\"", .0.escape_debug())]
     InvalidGroupIdMalformed(String),
+    /// A security group (by id or name) that does not exist where it was looked for.
     #[error("{0}")]
-    InvalidGroupNotFound(String),
-    #[error("{0}")]
+    InvalidGroupNotFound(crate::ec2_errors::MissingGroup),
+    /// An image id that is not one (as given).
+    #[error("Invalid id: \"{}\" (expecting \"ami-...\")", .0.escape_debug())]
     InvalidAmiIdMalformed(String),
+    /// Images (by id) that do not exist.
+    #[error("The image id '[{}]' does not exist", .0.join(", "))]
+    InvalidAmiIdNotFound(Vec<String>),
+    /// An image name another image (by id) has.
     #[error("{0}")]
-    InvalidAmiIdNotFound(String),
-    #[error("{0}")]
-    InvalidAmiNameDuplicate(String),
-    #[error("{0}")]
+    InvalidAmiNameDuplicate(crate::ec2_errors::AmiNameTaken),
+    /// An image name (as given) that is not one.
+    #[error(
+        "AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/' and '_': {}",
+        .0.escape_debug()
+    )]
     InvalidAmiNameMalformed(String),
     #[error("{0}")]
     InvalidInstanceType(String),
     #[error("{0}")]
     AuthFailure(String),
-    #[error("{0}")]
+    #[error("Invalid id: \"{}\"", .0.escape_debug())]
     InvalidVpcIdMalformed(String),
-    #[error("{0}")]
+    /// A VPC (by id) that does not exist.
+    #[error("The vpc ID '{0}' does not exist")]
     InvalidVpcIdNotFound(String),
-    #[error("{0}")]
+    /// A resource id (as given) of no kind EC2 knows.
+    #[error("The ID '{}' is not valid", .0.escape_debug())]
     InvalidId(String),
-    #[error("{0}")]
+    /// A network interface (by id) that does not exist.
+    #[error("The networkInterface ID '{0}' does not exist")]
     InvalidNetworkInterfaceIdNotFound(String),
     #[error("{0}")]
     IdempotentParameterMismatch(String),
     #[error("{0}")]
     OperationNotPermitted(String),
-    #[error("{0}")]
-    TagLimitExceeded(String),
+    /// More tags on one resource than EC2 keeps (the most it keeps).
+    #[error("The maximum number of tags per resource ({0}) has been exceeded.")]
+    TagLimitExceeded(usize),
     /// Storage or other server-side failure; for logs, not clients.
     #[error("internal error: {0}")]
     Internal(#[source] InternalError),
+}
+
+/// EC2's message for missing instances: one id, or several.
+fn instances_not_found(ids: &[String]) -> String {
+    match ids {
+        [id] => format!("The instance ID '{id}' does not exist"),
+        _ => format!("The instance IDs '{}' do not exist", ids.join(", ")),
+    }
 }
 
 impl Error {

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod authz;
 pub mod clock;
 pub mod ec2;
+pub mod ec2_errors;
 pub mod ec2_images;
 pub mod ec2_network;
 pub mod ec2_status;

@@ -3,6 +3,8 @@
 //! [`From<StoreError> for Error`](Error) is the one place that words them as AWS does.
 
 use crate::Error;
+use crate::ec2_errors::{AssociationConflict, NeededState, WrongInstanceState};
+use crate::model::InstanceState;
 
 pub type StoreResult<T> = std::result::Result<T, StoreError>;
 
@@ -168,8 +170,12 @@ impl std::fmt::Display for Missing {
                 "Policy {arn} version {version_id} does not exist or is not attachable."
             ),
             // EC2's, worded by its error.
-            Missing::Instance(id) => write!(f, "The instance ID '{id}' does not exist"),
-            Missing::Association(id) => write!(f, "An association with ID {id} does not exist."),
+            Missing::Instance(id) => {
+                write!(f, "{}", Error::InvalidInstanceIdNotFound(vec![id.clone()]))
+            }
+            Missing::Association(id) => {
+                write!(f, "{}", Error::InvalidAssociationIdNotFound(id.clone()))
+            }
             Missing::AccessKey(id) => write!(f, "The Access Key with id {id} cannot be found"),
             Missing::Owner(kind) => write!(f, "The {} cannot be found.", kind.name()),
             Missing::RoleOrInstanceProfile => {
@@ -327,8 +333,11 @@ pub enum StoreError {
     #[error("association {0} is not active")]
     NotActive(String),
     /// The instance (by id) is in a state that holds no association (terminated).
-    #[error("instance {0} cannot hold an association")]
-    CannotAssociate(String),
+    #[error("instance {instance_id} cannot hold an association ({state:?})")]
+    CannotAssociate {
+        instance_id: String,
+        state: InstanceState,
+    },
     /// An [`Edit`](crate::Edit) refused the change.
     #[error("{0}")]
     Rejected(Error),
@@ -346,9 +355,9 @@ impl From<StoreError> for Error {
                 Taken::PrivateIp(ip) => {
                     Error::InvalidParameterValue(format!("Address {ip} is in use."))
                 }
-                Taken::ActiveAssociation(i) => Error::IncorrectState(format!(
-                    "There is an existing association for instance {i}"
-                )),
+                Taken::ActiveAssociation(i) => {
+                    Error::IncorrectState(AssociationConflict::ActiveExists(i))
+                }
                 Taken::ClientToken(_) => Error::IdempotentParameterMismatch(
                     "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).".into(),
                 ),
@@ -357,27 +366,24 @@ impl From<StoreError> for Error {
                 }
             },
             StoreError::NotFound(m) => match m {
-                Missing::Instance(_) => Error::InvalidInstanceIdNotFound(m.to_string()),
-                Missing::Association(_) => Error::InvalidAssociationIdNotFound(m.to_string()),
+                Missing::Instance(id) => Error::InvalidInstanceIdNotFound(vec![id]),
+                Missing::Association(id) => Error::InvalidAssociationIdNotFound(id),
                 _ => Error::NoSuchEntity(m),
             },
             StoreError::InUse(d) => Error::DeleteConflict(d),
             StoreError::LimitExceeded(l) => Error::LimitExceeded(l),
-            StoreError::NotActive(id) => Error::IncorrectState(format!(
-                "The association {id} is not the active association."
-            )),
-            StoreError::CannotAssociate(id) => not_running_or_stopped(&id),
+            StoreError::NotActive(id) => Error::IncorrectState(AssociationConflict::NotActive(id)),
+            StoreError::CannotAssociate { instance_id, state } => {
+                Error::IncorrectInstanceState(WrongInstanceState {
+                    instance_id,
+                    state,
+                    needs: NeededState::RunningOrStopped,
+                })
+            }
             StoreError::Rejected(e) => e,
             StoreError::Backend(m) => Error::Internal(m.into()),
         }
     }
-}
-
-/// AWS's refusal to associate a profile with an instance that is not running or stopped.
-pub(crate) fn not_running_or_stopped(instance_id: &str) -> Error {
-    Error::IncorrectInstanceState(format!(
-        "The instance '{instance_id}' is not in the 'running' or 'stopped' states."
-    ))
 }
 
 #[cfg(test)]
@@ -392,6 +398,7 @@ mod tests {
         let nf = |m| StoreError::NotFound(m);
         let taken = |e| StoreError::Conflict(Taken::Entity(e));
         let full = StoreError::LimitExceeded;
+        let wrong_state = WrongInstanceState { instance_id: "i-1".into(), state: InstanceState::Terminated, needs: NeededState::RunningOrStopped };
         let cases: Vec<(StoreError, Error, &str)> = vec![
             (taken(Existing::Role("R".into())), Error::EntityAlreadyExists(Existing::Role("R".into())), "Role with name R already exists."),
             (taken(Existing::User("U".into())), Error::EntityAlreadyExists(Existing::User("U".into())), "User with name U already exists."),
@@ -401,15 +408,15 @@ mod tests {
             (taken(Existing::LoginProfile("U".into())), Error::EntityAlreadyExists(Existing::LoginProfile("U".into())), "Login Profile for user U already exists."),
             (taken(Existing::AccountAlias("corp".into())), Error::EntityAlreadyExists(Existing::AccountAlias("corp".into())), "The account alias corp already exists."),
             (StoreError::Conflict(Taken::PrivateIp("10.0.0.9".into())), Error::InvalidParameterValue("Address 10.0.0.9 is in use.".into()), "Address 10.0.0.9 is in use."),
-            (StoreError::Conflict(Taken::ActiveAssociation("i-1".into())), Error::IncorrectState("There is an existing association for instance i-1".into()), "There is an existing association for instance i-1"),
-            (nf(Missing::Instance("i-1".into())), Error::InvalidInstanceIdNotFound("The instance ID 'i-1' does not exist".into()), "The instance ID 'i-1' does not exist"),
-            (nf(Missing::Association("a-1".into())), Error::InvalidAssociationIdNotFound("An association with ID a-1 does not exist.".into()), "An association with ID a-1 does not exist."),
+            (StoreError::Conflict(Taken::ActiveAssociation("i-1".into())), Error::IncorrectState(AssociationConflict::ActiveExists("i-1".into())), "There is an existing association for instance i-1"),
+            (nf(Missing::Instance("i-1".into())), Error::InvalidInstanceIdNotFound(vec!["i-1".into()]), "The instance ID 'i-1' does not exist"),
+            (nf(Missing::Association("a-1".into())), Error::InvalidAssociationIdNotFound("a-1".into()), "An association with ID a-1 does not exist."),
             (full(Limit::RolesPerInstanceProfile), Error::LimitExceeded(Limit::RolesPerInstanceProfile), "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1"),
             (full(Limit::VersionsPerPolicy), Error::LimitExceeded(Limit::VersionsPerPolicy), "A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version."),
             (full(Limit::AccessKeysPerUser), Error::LimitExceeded(Limit::AccessKeysPerUser), "Cannot exceed quota for AccessKeysPerUser: 2"),
-            (StoreError::NotActive("a-1".into()), Error::IncorrectState("The association a-1 is not the active association.".into()), "The association a-1 is not the active association."),
-            (StoreError::CannotAssociate("i-1".into()), Error::IncorrectInstanceState("The instance 'i-1' is not in the 'running' or 'stopped' states.".into()), "The instance 'i-1' is not in the 'running' or 'stopped' states."),
-            (StoreError::Rejected(Error::TagLimitExceeded("tags".into())), Error::TagLimitExceeded("tags".into()), "tags"),
+            (StoreError::NotActive("a-1".into()), Error::IncorrectState(AssociationConflict::NotActive("a-1".into())), "The association a-1 is not the active association."),
+            (StoreError::CannotAssociate { instance_id: "i-1".into(), state: InstanceState::Terminated }, Error::IncorrectInstanceState(wrong_state), "The instance 'i-1' is not in the 'running' or 'stopped' states."),
+            (StoreError::Rejected(Error::TagLimitExceeded(50)), Error::TagLimitExceeded(50), "The maximum number of tags per resource (50) has been exceeded."),
             (StoreError::Backend("disk".into()), Error::Internal("disk".into()), "internal error: disk"),
         ];
         for (stored, aws, message) in cases {

@@ -6,6 +6,7 @@
 mod common;
 
 use rolecall_core::ec2::{Ec2, Ec2Config, RunInstances};
+use rolecall_core::ec2_errors::AssociationConflict;
 use rolecall_core::iam::Iam;
 use rolecall_core::{DynStore, Error, Existing, Limit};
 use rolecall_store_postgres::PostgresStore;
@@ -155,7 +156,8 @@ mod scenarios {
                 }
             })
             .await;
-            winners(&results, 1, |e| matches!(e, Error::IncorrectState(_)));
+            let taken = Error::IncorrectState(AssociationConflict::ActiveExists(inst.id.clone()));
+            winners(&results, 1, |e| *e == taken);
             // The losers wrote nothing: one association row for the instance, and it is active.
             for node in &c.nodes {
                 assert_eq!(
@@ -197,7 +199,8 @@ mod scenarios {
             }
         })
         .await;
-        winners(&results, 1, |e| matches!(e, Error::IncorrectState(_)));
+        let ended = Error::IncorrectState(AssociationConflict::NotActive(first.clone()));
+        winners(&results, 1, |e| *e == ended);
         // The old association ended and exactly one new one: the loser inserted nothing.
         assert_eq!(c.count("SELECT COUNT(*) FROM associations").await, 2);
         let active = c.nodes[1]

@@ -475,11 +475,10 @@ impl<D: Dialect> SqlStore<D> {
         let row = ("state", "instances", "id");
         let state: Option<(String,)> =
             Self::locked_row(tx, row, instance_id, RowLock::Share).await?;
-        if state
-            .and_then(|(s,)| InstanceState::parse(&s))
-            .is_some_and(|s| !s.holds_association())
-        {
-            return Err(StoreError::CannotAssociate(instance_id.into()));
+        let state = state.and_then(|(s,)| InstanceState::parse(&s));
+        if let Some(state) = state.filter(|s| !s.holds_association()) {
+            let instance_id = instance_id.into();
+            return Err(StoreError::CannotAssociate { instance_id, state });
         }
         Ok(())
     }

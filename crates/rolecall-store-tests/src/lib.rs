@@ -11,9 +11,10 @@ use rolecall_core::audit::{
 use rolecall_core::ec2::{
     DescribeRequest, Ec2, Ec2Config, Filter, Paging, Reservation, RunInstances, wildcard_match,
 };
+use rolecall_core::ec2_errors::{AssociationConflict, NeededState, WrongInstanceState};
 use rolecall_core::iam::{CreatePolicy, CreateRole, Iam};
 use rolecall_core::model::{
-    Association, Instance, InstanceProfile, ManagedPolicy, MetadataOptions, Tag,
+    Association, Instance, InstanceProfile, InstanceState, ManagedPolicy, MetadataOptions, Tag,
 };
 use rolecall_core::{
     ChangesSince, Dependents, DynStore, EntityKind, Error, Existing, Limit, ManualClock, Missing,
@@ -339,7 +340,8 @@ pub async fn one_association_per_instance_under_concurrency(store: DynStore) {
         }
     });
     let results = join_all(tasks).await;
-    winners(&results, 1, |e| matches!(e, Error::IncorrectState(_)));
+    let taken = Error::IncorrectState(AssociationConflict::ActiveExists(inst.id.clone()));
+    winners(&results, 1, |e| *e == taken);
     assert_eq!(
         store
             .active_associations(std::slice::from_ref(&inst.id))
@@ -747,11 +749,17 @@ pub async fn instance_changes_are_not_lost(store: DynStore) {
             .is_empty()
     );
     // Changes after termination are refused.
-    assert!(matches!(
+    let refused = WrongInstanceState {
+        instance_id: id.clone(),
+        state: InstanceState::Terminated,
+        needs: NeededState::NotTerminated,
+    };
+    assert_eq!(
         ec2.modify_instance_metadata_options(&id, |m| m.http_tokens = "required".into())
-            .await,
-        Err(Error::IncorrectInstanceState(_))
-    ));
+            .await
+            .err(),
+        Some(Error::IncorrectInstanceState(refused))
+    );
 }
 
 pub async fn meta_initialised_once(store: DynStore) {
@@ -1472,7 +1480,8 @@ pub async fn describe_instances_filters_in_the_database(store: DynStore) {
             &[filter("instance-state-name", &["nothing"])],
         ))
         .await;
-    assert!(matches!(missing, Err(Error::InvalidInstanceIdNotFound(_))));
+    let not_found = Error::InvalidInstanceIdNotFound(vec!["i-0000000000000000f".into()]);
+    assert_eq!(missing.err(), Some(not_found));
 }
 
 /// DescribeIamInstanceProfileAssociations: filters, ended associations only when asked for, and
@@ -1562,10 +1571,12 @@ pub async fn describe_associations_filters_in_the_database(store: DynStore) {
             &[],
         ))
         .await;
-    assert!(matches!(
-        missing,
-        Err(Error::InvalidAssociationIdNotFound(_))
-    ));
+    assert_eq!(
+        missing.err(),
+        Some(Error::InvalidAssociationIdNotFound(
+            "iip-assoc-0000000000000000f".into()
+        ))
+    );
 }
 
 fn audit_event(
