@@ -4,7 +4,7 @@
 //! show AWS's transitional states: pending, stopping, shutting-down). Image, key pair, security
 //! group and subnet ids are recorded as given, checked for form only.
 
-use crate::ec2_errors::{NeededState, WrongInstanceState};
+use crate::ec2_errors::{NeededState, ProtectedInstance, Protection, WrongInstanceState};
 use crate::ec2_network::Placement;
 use crate::iam::Iam;
 use crate::model::*;
@@ -129,6 +129,14 @@ fn check_associable(instance: &Instance) -> Result<()> {
         InstanceState::Running | InstanceState::Stopped => Ok(()),
         _ => Err(wrong_state(instance, NeededState::RunningOrStopped)),
     }
+}
+
+/// EC2's refusal to stop or terminate an instance protected from it.
+fn protected(instance: &Instance, protection: Protection) -> Error {
+    Error::OperationNotPermitted(ProtectedInstance {
+        instance_id: instance.id.clone(),
+        protection,
+    })
 }
 
 /// EC2's refusal of an operation that needs the instance in another state.
@@ -312,10 +320,7 @@ impl Ec2 {
             .take(max)
             .collect();
         if free.len() < min {
-            return Err(Error::InsufficientAddressCapacity(format!(
-                "There are not enough free addresses in {} to satisfy the requested number of instances.",
-                net
-            )));
+            return Err(Error::InsufficientAddressCapacity(net));
         }
         Ok(free)
     }
@@ -757,10 +762,7 @@ impl Ec2 {
     pub async fn stop_instances(&self, ids: &[String]) -> Result<Vec<StateChange>> {
         self.change_states(ids, |i| match i.state {
             InstanceState::Running | InstanceState::Pending if i.disable_api_stop => {
-                Err(Error::OperationNotPermitted(format!(
-                    "The instance '{}' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.",
-                    i.id
-                )))
+                Err(protected(i, Protection::Stop))
             }
             InstanceState::Running | InstanceState::Pending => {
                 Ok(Some((InstanceState::Stopping, InstanceState::Stopped)))
@@ -774,10 +776,7 @@ impl Ec2 {
     pub async fn terminate_instances(&self, ids: &[String]) -> Result<Vec<StateChange>> {
         self.change_states(ids, |i| match i.state {
             InstanceState::Terminated => Ok(None),
-            _ if i.disable_api_termination => Err(Error::OperationNotPermitted(format!(
-                "The instance '{}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.",
-                i.id
-            ))),
+            _ if i.disable_api_termination => Err(protected(i, Protection::Termination)),
             _ => Ok(Some((
                 InstanceState::ShuttingDown,
                 InstanceState::Terminated,

@@ -53,6 +53,35 @@ impl fmt::Display for WrongInstanceState {
     }
 }
 
+/// An instance protected from being stopped or terminated (its `disableApiStop` or
+/// `disableApiTermination` attribute).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtectedInstance {
+    pub instance_id: String,
+    pub protection: Protection,
+}
+
+/// Which of its protections refuses the change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protection {
+    Stop,
+    Termination,
+}
+
+impl fmt::Display for ProtectedInstance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (done, attribute) = match self.protection {
+            Protection::Stop => ("stopped", "disableApiStop"),
+            Protection::Termination => ("terminated", "disableApiTermination"),
+        };
+        write!(
+            f,
+            "The instance '{}' may not be {done}. Modify its '{attribute}' instance attribute and try again.",
+            self.instance_id
+        )
+    }
+}
+
 /// An association in the way of an associate, or one that is no longer active.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AssociationConflict {
@@ -156,6 +185,10 @@ mod tests {
             (Error::InvalidVpcIdNotFound("vpc-1".into()), "The vpc ID 'vpc-1' does not exist"),
             (Error::InvalidId("x\"".into()), "The ID 'x\\\"' is not valid"),
             (Error::InvalidNetworkInterfaceIdNotFound("eni-1".into()), "The networkInterface ID 'eni-1' does not exist"),
+            (Error::OperationNotPermitted(ProtectedInstance { instance_id: "i-1".into(), protection: Protection::Stop }), "The instance 'i-1' may not be stopped. Modify its 'disableApiStop' instance attribute and try again."),
+            (Error::OperationNotPermitted(ProtectedInstance { instance_id: "i-1".into(), protection: Protection::Termination }), "The instance 'i-1' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again."),
+            (Error::InsufficientAddressCapacity("10.0.0.0/28".parse().unwrap()), "There are not enough free addresses in 10.0.0.0/28 to satisfy the requested number of instances."),
+            (Error::InvalidInstanceType(vec!["x9.huge".into(), "y1.tiny".into()]), "The following supplied instance types do not exist: [x9.huge, y1.tiny]"),
             (Error::TagLimitExceeded(50), "The maximum number of tags per resource (50) has been exceeded."),
         ];
         for (e, message) in cases {

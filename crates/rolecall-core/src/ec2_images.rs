@@ -354,16 +354,13 @@ impl Ec2 {
     ) -> Result<(Vec<InstanceTypeInfo>, Option<String>)> {
         let page_req = req.page_if_asked(true)?;
         let (names, filters) = (&req.ids, &req.filters);
-        let unknown: Vec<&str> = names
+        let unknown: Vec<String> = names
             .iter()
             .filter(|n| instance_type(n).is_none())
-            .map(String::as_str)
+            .cloned()
             .collect();
         if !unknown.is_empty() {
-            return Err(Error::InvalidInstanceType(format!(
-                "The following supplied instance types do not exist: [{}]",
-                unknown.join(", ")
-            )));
+            return Err(Error::InvalidInstanceType(unknown));
         }
         let mut out = Vec::new();
         for t in INSTANCE_TYPES {

@@ -56,8 +56,11 @@ pub enum Error {
     /// An instance whose state refuses the operation.
     #[error("{0}")]
     IncorrectInstanceState(crate::ec2_errors::WrongInstanceState),
-    #[error("{0}")]
-    InsufficientAddressCapacity(String),
+    /// A subnet (by CIDR block) without enough free addresses for the launch.
+    #[error(
+        "There are not enough free addresses in {0} to satisfy the requested number of instances."
+    )]
+    InsufficientAddressCapacity(ipnet::Ipv4Net),
     #[error("{0}")]
     InvalidNextToken(String),
     #[error("{0}")]
@@ -88,8 +91,9 @@ pub enum Error {
         .0.escape_debug()
     )]
     InvalidAmiNameMalformed(String),
-    #[error("{0}")]
-    InvalidInstanceType(String),
+    /// Instance type names that rolecall does not know.
+    #[error("The following supplied instance types do not exist: [{}]", .0.join(", "))]
+    InvalidInstanceType(Vec<String>),
     #[error("{0}")]
     AuthFailure(String),
     #[error("Invalid id: \"{}\"", .0.escape_debug())]
@@ -105,8 +109,9 @@ pub enum Error {
     InvalidNetworkInterfaceIdNotFound(String),
     #[error("{0}")]
     IdempotentParameterMismatch(String),
+    /// An instance whose protection refuses the operation.
     #[error("{0}")]
-    OperationNotPermitted(String),
+    OperationNotPermitted(crate::ec2_errors::ProtectedInstance),
     /// More tags on one resource than EC2 keeps (the most it keeps).
     #[error("The maximum number of tags per resource ({0}) has been exceeded.")]
     TagLimitExceeded(usize),
