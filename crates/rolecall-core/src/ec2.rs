@@ -4,6 +4,7 @@
 //! show AWS's transitional states: pending, stopping, shutting-down). Image, key pair, security
 //! group and subnet ids are recorded as given, checked for form only.
 
+use crate::ec2_errors::{NeededState, ProtectedInstance, Protection, WrongInstanceState};
 use crate::ec2_network::Placement;
 use crate::iam::Iam;
 use crate::model::*;
@@ -107,9 +108,7 @@ pub struct Ec2 {
 pub fn check_instance_id(id: &str) -> Result<()> {
     let hex = id.strip_prefix("i-").unwrap_or("");
     if !(hex.len() == 8 || hex.len() == 17) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(Error::InvalidInstanceIdMalformed(format!(
-            "Invalid id: \"{id}\""
-        )));
+        return Err(Error::InvalidInstanceIdMalformed(id.into()));
     }
     Ok(())
 }
@@ -128,8 +127,25 @@ fn check_association_id(id: &str) -> Result<()> {
 fn check_associable(instance: &Instance) -> Result<()> {
     match instance.state {
         InstanceState::Running | InstanceState::Stopped => Ok(()),
-        _ => Err(crate::store_error::not_running_or_stopped(&instance.id)),
+        _ => Err(wrong_state(instance, NeededState::RunningOrStopped)),
     }
+}
+
+/// EC2's refusal to stop or terminate an instance protected from it.
+fn protected(instance: &Instance, protection: Protection) -> Error {
+    Error::OperationNotPermitted(ProtectedInstance {
+        instance_id: instance.id.clone(),
+        protection,
+    })
+}
+
+/// EC2's refusal of an operation that needs the instance in another state.
+pub(crate) fn wrong_state(instance: &Instance, needs: NeededState) -> Error {
+    Error::IncorrectInstanceState(WrongInstanceState {
+        instance_id: instance.id.clone(),
+        state: instance.state,
+        needs,
+    })
 }
 
 /// Only an active association can be replaced.
@@ -266,17 +282,6 @@ impl Paging {
     }
 }
 
-fn not_found_instances(missing: &[String]) -> Error {
-    if missing.len() == 1 {
-        Error::InvalidInstanceIdNotFound(format!("The instance ID '{}' does not exist", missing[0]))
-    } else {
-        Error::InvalidInstanceIdNotFound(format!(
-            "The instance IDs '{}' do not exist",
-            missing.join(", ")
-        ))
-    }
-}
-
 impl Ec2 {
     pub fn new(store: DynStore, iam: Iam, config: Ec2Config) -> Self {
         Ec2 { store, iam, config }
@@ -315,10 +320,7 @@ impl Ec2 {
             .take(max)
             .collect();
         if free.len() < min {
-            return Err(Error::InsufficientAddressCapacity(format!(
-                "There are not enough free addresses in {} to satisfy the requested number of instances.",
-                net
-            )));
+            return Err(Error::InsufficientAddressCapacity(net));
         }
         Ok(free)
     }
@@ -372,10 +374,7 @@ impl Ec2 {
         placement: Result<Placement>,
     ) -> Result<Reservation> {
         if !crate::ec2_network::well_formed("ami", &input.image_id) {
-            return Err(Error::InvalidAmiIdMalformed(format!(
-                "Invalid id: \"{}\" (expecting \"ami-...\")",
-                input.image_id.escape_debug()
-            )));
+            return Err(Error::InvalidAmiIdMalformed(input.image_id.clone()));
         }
         check_run_text(&input)?;
         self.check_launch_image(&input.image_id, input.instance_type.as_deref())
@@ -645,7 +644,7 @@ impl Ec2 {
             .cloned()
             .collect();
         if !missing.is_empty() {
-            return Err(not_found_instances(&missing));
+            return Err(Error::InvalidInstanceIdNotFound(missing));
         }
         Ok(found)
     }
@@ -755,10 +754,7 @@ impl Ec2 {
         self.change_states(ids, |i| match i.state {
             InstanceState::Stopped => Ok(Some((InstanceState::Pending, InstanceState::Running))),
             InstanceState::Running | InstanceState::Pending => Ok(None),
-            _ => Err(Error::IncorrectInstanceState(format!(
-                "The instance '{}' is not in a state from which it can be started.",
-                i.id
-            ))),
+            _ => Err(wrong_state(i, NeededState::Startable)),
         })
         .await
     }
@@ -766,19 +762,13 @@ impl Ec2 {
     pub async fn stop_instances(&self, ids: &[String]) -> Result<Vec<StateChange>> {
         self.change_states(ids, |i| match i.state {
             InstanceState::Running | InstanceState::Pending if i.disable_api_stop => {
-                Err(Error::OperationNotPermitted(format!(
-                    "The instance '{}' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.",
-                    i.id
-                )))
+                Err(protected(i, Protection::Stop))
             }
             InstanceState::Running | InstanceState::Pending => {
                 Ok(Some((InstanceState::Stopping, InstanceState::Stopped)))
             }
             InstanceState::Stopped | InstanceState::Stopping => Ok(None),
-            _ => Err(Error::IncorrectInstanceState(format!(
-                "This instance '{}' is not in a state from which it can be stopped.",
-                i.id
-            ))),
+            _ => Err(wrong_state(i, NeededState::Stoppable)),
         })
         .await
     }
@@ -786,10 +776,7 @@ impl Ec2 {
     pub async fn terminate_instances(&self, ids: &[String]) -> Result<Vec<StateChange>> {
         self.change_states(ids, |i| match i.state {
             InstanceState::Terminated => Ok(None),
-            _ if i.disable_api_termination => Err(Error::OperationNotPermitted(format!(
-                "The instance '{}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.",
-                i.id
-            ))),
+            _ if i.disable_api_termination => Err(protected(i, Protection::Termination)),
             _ => Ok(Some((
                 InstanceState::ShuttingDown,
                 InstanceState::Terminated,
@@ -806,10 +793,7 @@ impl Ec2 {
         check_instance_id(id)?;
         let edit = move |inst: &mut Instance| {
             if inst.state == InstanceState::Terminated {
-                return Err(Error::IncorrectInstanceState(format!(
-                    "The instance '{}' is not in a valid state for this operation.",
-                    inst.id
-                )));
+                return Err(wrong_state(inst, NeededState::NotTerminated));
             }
             change(&mut inst.metadata_options);
             check_metadata_options(&inst.metadata_options)
@@ -948,9 +932,7 @@ impl Ec2 {
         if !ids.is_empty() {
             let found = self.store.list_associations(ids, &page).await?;
             if let Some(missing) = ids.iter().find(|id| !found.iter().any(|a| &a.id == *id)) {
-                return Err(Error::InvalidAssociationIdNotFound(format!(
-                    "An association with ID {missing} does not exist."
-                )));
+                return Err(Error::InvalidAssociationIdNotFound(missing.clone()));
             }
         }
         // Ended associations are shown only when asked for by id or state, as EC2 soon forgets them.

@@ -3,6 +3,7 @@
 //! names unique through its `default_key`), and a catalogue of common instance types.
 
 use crate::ec2::{DescribeRequest, Ec2, Filter};
+use crate::ec2_errors::AmiNameTaken;
 use crate::ec2_network::{any_match, check_id, invalid_filter, page, tag_filter};
 use crate::model::{Image, NetworkItem, NetworkResource};
 use crate::{Error, PageRequest, Result, StoreError, Taken};
@@ -125,15 +126,11 @@ pub fn instance_type(name: &str) -> Option<&'static InstanceTypeInfo> {
 }
 
 pub fn check_image_id(id: &str) -> Result<()> {
-    let hint = r#" (expecting "ami-...")"#;
-    check_id("ami", id, Error::InvalidAmiIdMalformed, hint)
+    check_id("ami", id, Error::InvalidAmiIdMalformed)
 }
 
 pub fn image_not_found(ids: &[&str]) -> Error {
-    Error::InvalidAmiIdNotFound(format!(
-        "The image id '[{}]' does not exist",
-        ids.join(", ")
-    ))
+    Error::InvalidAmiIdNotFound(ids.iter().map(|id| id.to_string()).collect())
 }
 
 /// AMI names: 3 to 128 of letters, digits and `()[]./-'@_` and spaces.
@@ -142,11 +139,7 @@ fn check_image_name(name: &str) -> Result<()> {
     if (3..=128).contains(&name.len()) && name.chars().all(ok_char) {
         Ok(())
     } else {
-        Err(Error::InvalidAmiNameMalformed(format!(
-            "AMI names must be between 3 and 128 characters long, and may contain letters, \
-             numbers, '(', ')', '.', '-', '/' and '_': {}",
-            name.escape_debug()
-        )))
+        Err(Error::InvalidAmiNameMalformed(name.into()))
     }
 }
 
@@ -327,10 +320,10 @@ impl Ec2 {
                     .find(|i| i.name == image.name)
                     .map(|i| i.id)
                     .unwrap_or_default();
-                Err(Error::InvalidAmiNameDuplicate(format!(
-                    "AMI name {} is already in use by AMI {holder}",
-                    image.name
-                )))
+                Err(Error::InvalidAmiNameDuplicate(AmiNameTaken {
+                    name: image.name,
+                    image_id: holder,
+                }))
             }
             Err(e) => Err(e.into()),
         }
@@ -361,16 +354,13 @@ impl Ec2 {
     ) -> Result<(Vec<InstanceTypeInfo>, Option<String>)> {
         let page_req = req.page_if_asked(true)?;
         let (names, filters) = (&req.ids, &req.filters);
-        let unknown: Vec<&str> = names
+        let unknown: Vec<String> = names
             .iter()
             .filter(|n| instance_type(n).is_none())
-            .map(String::as_str)
+            .cloned()
             .collect();
         if !unknown.is_empty() {
-            return Err(Error::InvalidInstanceType(format!(
-                "The following supplied instance types do not exist: [{}]",
-                unknown.join(", ")
-            )));
+            return Err(Error::InvalidInstanceType(unknown));
         }
         let mut out = Vec::new();
         for t in INSTANCE_TYPES {

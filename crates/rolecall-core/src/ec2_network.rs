@@ -4,6 +4,7 @@
 //! group, created once on first use. Where a launch goes (subnet, VPC, zone, groups).
 
 use crate::ec2::{DescribeRequest, Ec2, Filter, wildcard_match};
+use crate::ec2_errors::MissingGroup;
 use crate::model::*;
 use crate::{Error, Result, StoreError, Taken};
 use ipnet::Ipv4Net;
@@ -63,34 +64,25 @@ pub fn well_formed(prefix: &str, id: &str) -> bool {
     (hex.len() == 8 || hex.len() == 17) && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Ok when `id` is a well-formed `prefix-…` id, else `malformed`'s error saying so (`hint`
-/// after the id, as EC2 words it for some kinds).
-pub(crate) fn check_id(
-    prefix: &str,
-    id: &str,
-    malformed: fn(String) -> Error,
-    hint: &str,
-) -> Result<()> {
+/// Ok when `id` is a well-formed `prefix-…` id, else `malformed`'s error for it.
+pub(crate) fn check_id(prefix: &str, id: &str, malformed: fn(String) -> Error) -> Result<()> {
     if well_formed(prefix, id) {
         Ok(())
     } else {
-        Err(malformed(format!(
-            "Invalid id: \"{}\"{hint}",
-            id.escape_debug()
-        )))
+        Err(malformed(id.into()))
     }
 }
 
 pub fn check_subnet_id(id: &str) -> Result<()> {
-    check_id("subnet", id, Error::InvalidSubnetIdMalformed, "")
+    check_id("subnet", id, Error::InvalidSubnetIdMalformed)
 }
 
 pub fn check_group_id(id: &str) -> Result<()> {
-    check_id("sg", id, Error::InvalidGroupIdMalformed, "")
+    check_id("sg", id, Error::InvalidGroupIdMalformed)
 }
 
 pub fn check_vpc_id(id: &str) -> Result<()> {
-    check_id("vpc", id, Error::InvalidVpcIdMalformed, "")
+    check_id("vpc", id, Error::InvalidVpcIdMalformed)
 }
 
 /// Usable addresses of a subnet's CIDR block: all but the first four and the last, as in a VPC.
@@ -230,9 +222,12 @@ impl Ec2 {
                     group_id: Some(g.id.clone()),
                     group_name: Some(g.group_name.clone()),
                 }),
-                None if self.config.strict_ids => Err(Error::InvalidGroupNotFound(format!(
-                    "The security group '{id}' does not exist in VPC '{vpc_id}'"
-                ))),
+                None if self.config.strict_ids => {
+                    Err(Error::InvalidGroupNotFound(MissingGroup::InVpc {
+                        group_id: id.clone(),
+                        vpc_id: vpc_id.into(),
+                    }))
+                }
                 None => Ok(GroupIdentifier {
                     group_id: Some(id.clone()),
                     group_name: None,
@@ -350,10 +345,10 @@ impl Ec2 {
                     group_name: Some(g.group_name.clone()),
                 }),
                 None if self.config.strict_ids => {
-                    return Err(Error::InvalidGroupNotFound(format!(
-                        "The security group '{name}' does not exist in default VPC '{}'",
-                        default_vpc.id
-                    )));
+                    return Err(Error::InvalidGroupNotFound(MissingGroup::InDefaultVpc {
+                        name: name.clone(),
+                        vpc_id: default_vpc.id.clone(),
+                    }));
                 }
                 None => out.push(GroupIdentifier {
                     group_id: None,
@@ -388,10 +383,10 @@ impl Ec2 {
             !all.iter()
                 .any(|g| g.group_name == **n && g.vpc_id == default_vpc.id)
         }) {
-            return Err(Error::InvalidGroupNotFound(format!(
-                "The security group '{missing}' does not exist in default VPC '{}'",
-                default_vpc.id
-            )));
+            return Err(Error::InvalidGroupNotFound(MissingGroup::InDefaultVpc {
+                name: missing.clone(),
+                vpc_id: default_vpc.id,
+            }));
         }
         let chosen = all.into_iter().filter(|g| names.is_empty() || named(g));
         self.described(chosen, req)
@@ -453,17 +448,16 @@ pub trait Described: NetworkItem {
     fn filter_fields<'a>(&'a self, owner: &'a str) -> Vec<(&'static str, Vec<&'a str>)>;
 }
 
-/// One row per kind: `Kind(id check, NotFound error, how the message names the id) |item,
-/// owner| [filter fields]`.
+/// One row per kind: `Kind(id check, NotFound error for an id) |item, owner| [filter fields]`.
 macro_rules! described {
-    ($($item:ident($check:path, $not_found:path, $noun:literal)
+    ($($item:ident($check:path, $not_found:expr)
         |$it:ident, $owner:ident| $fields:expr;)*) => {$(
         impl Described for $item {
             fn check_id(id: &str) -> Result<()> {
                 $check(id)
             }
             fn not_found(id: &str) -> Error {
-                $not_found(format!("The {} '{id}' does not exist", $noun))
+                ($not_found)(id.to_string())
             }
             fn filter_fields<'a>(&'a self, $owner: &'a str) -> Vec<(&'static str, Vec<&'a str>)> {
                 let $it = self;
@@ -474,7 +468,7 @@ macro_rules! described {
 }
 
 described! {
-    Vpc(check_vpc_id, Error::InvalidVpcIdNotFound, "vpc ID") |v, owner| [
+    Vpc(check_vpc_id, Error::InvalidVpcIdNotFound) |v, owner| [
         ("vpc-id", vec![v.id.as_str()]),
         ("cidr", vec![v.cidr_block.as_str()]),
         ("cidr-block-association.cidr-block", vec![v.cidr_block.as_str()]),
@@ -483,7 +477,7 @@ described! {
         ("owner-id", vec![owner]),
         ("dhcp-options-id", vec!["default"]),
     ];
-    Subnet(check_subnet_id, Error::InvalidSubnetIdNotFound, "subnet ID") |s, owner| [
+    Subnet(check_subnet_id, Error::InvalidSubnetIdNotFound) |s, owner| [
         ("subnet-id", vec![s.id.as_str()]),
         ("vpc-id", vec![s.vpc_id.as_str()]),
         ("cidr", vec![s.cidr_block.as_str()]),
@@ -497,7 +491,7 @@ described! {
         ("state", vec!["available"]),
         ("owner-id", vec![owner]),
     ];
-    SecurityGroup(check_group_id, Error::InvalidGroupNotFound, "security group") |g, owner| [
+    SecurityGroup(check_group_id, |id| Error::InvalidGroupNotFound(MissingGroup::Id(id))) |g, owner| [
         ("group-id", vec![g.id.as_str()]),
         ("group-name", vec![g.group_name.as_str()]),
         ("description", vec![g.description.as_str()]),

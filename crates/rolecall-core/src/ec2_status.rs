@@ -1,6 +1,7 @@
 //! DescribeInstanceStatus (chosen in the database) and instance attributes.
 
-use crate::ec2::{DescribeRequest, Ec2, check_instance_id};
+use crate::ec2::{DescribeRequest, Ec2, check_instance_id, wrong_state};
+use crate::ec2_errors::NeededState;
 use crate::ec2_network::check_group_id;
 use crate::model::*;
 use crate::{Error, Result};
@@ -170,20 +171,14 @@ impl Ec2 {
         };
         let edit = move |inst: &mut Instance| {
             if inst.state == InstanceState::Terminated {
-                return Err(Error::IncorrectInstanceState(format!(
-                    "The instance '{}' is not in a valid state for this operation.",
-                    inst.id
-                )));
+                return Err(wrong_state(inst, NeededState::NotTerminated));
             }
             let needs_stopped = matches!(
                 change,
                 AttributeChange::InstanceType(_) | AttributeChange::UserData(_)
             );
             if needs_stopped && inst.state != InstanceState::Stopped {
-                return Err(Error::IncorrectInstanceState(format!(
-                    "The instance '{}' is not in the 'stopped' state.",
-                    inst.id
-                )));
+                return Err(wrong_state(inst, NeededState::Stopped));
             }
             match change {
                 AttributeChange::InstanceType(t) => inst.instance_type = t,

@@ -2,6 +2,7 @@
 //! groups, and images by id (not modelled: any well-formed `ami-` id, as RunInstances takes). DescribeTags filters in the database.
 
 use crate::ec2::{DescribeRequest, Ec2, check_instance_id, wildcard_match};
+use crate::ec2_errors::MissingGroup;
 use crate::ec2_network::{check_group_id, check_subnet_id, check_vpc_id, well_formed};
 use crate::model::*;
 use crate::{Error, Result};
@@ -15,10 +16,7 @@ pub fn resource_type(id: &str) -> Result<&'static str> {
         Some("sg") => "security-group",
         Some("ami") => "image",
         _ => {
-            return Err(Error::InvalidId(format!(
-                "The ID '{}' is not valid",
-                id.escape_debug()
-            )));
+            return Err(Error::InvalidId(id.into()));
         }
     };
     Ok(kind)
@@ -67,26 +65,18 @@ impl Ec2 {
                 "security-group" => check_group_id(id)?,
                 _ => {
                     if !well_formed("ami", id) {
-                        return Err(Error::InvalidAmiIdMalformed(format!(
-                            "Invalid id: \"{}\" (expecting \"ami-...\")",
-                            id.escape_debug()
-                        )));
+                        return Err(Error::InvalidAmiIdMalformed(id.clone()));
                     }
                 }
             }
             if matches!(kind, "vpc" | "subnet" | "security-group")
                 && self.network_resource(id).await?.is_none()
             {
+                let id = id.clone();
                 return Err(match kind {
-                    "vpc" => {
-                        Error::InvalidVpcIdNotFound(format!("The vpc ID '{id}' does not exist"))
-                    }
-                    "subnet" => Error::InvalidSubnetIdNotFound(format!(
-                        "The subnet ID '{id}' does not exist"
-                    )),
-                    _ => Error::InvalidGroupNotFound(format!(
-                        "The security group '{id}' does not exist"
-                    )),
+                    "vpc" => Error::InvalidVpcIdNotFound(id),
+                    "subnet" => Error::InvalidSubnetIdNotFound(id),
+                    _ => Error::InvalidGroupNotFound(MissingGroup::Id(id)),
                 });
             }
             out.push((id.clone(), kind.to_string()));

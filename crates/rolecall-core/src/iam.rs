@@ -27,7 +27,7 @@ pub fn check_policy(document: &str, kind: DocumentKind) -> Result<rolecall_polic
     };
     Policy::parse(document, kind).map_err(|e| {
         if e.is_limit_exceeded() {
-            Error::LimitExceeded(e.message().to_string())
+            Error::LimitExceeded(crate::Limit::PolicySize(e))
         } else {
             Error::MalformedPolicyDocument(e.message().to_string())
         }

@@ -3,7 +3,9 @@
 use crate::iam::{DocumentKind, Iam, check_policy, no_such_policy};
 use crate::model::*;
 use crate::validate;
-use crate::{Error, Missing, Owner, OwnerKind, Page, PageRequest, Principals, Result, StoreError};
+use crate::{
+    Error, Limit, Missing, Owner, OwnerKind, Page, PageRequest, Principals, Result, StoreError,
+};
 use rolecall_crypto::{IdPrefix, KeyRing, access_key_id_for, secret_access_key};
 
 /// Associated data binding a sealed access-key secret to its key id.
@@ -267,10 +269,11 @@ impl Iam {
             }
         }
         if total > limit {
-            return Err(Error::LimitExceeded(format!(
-                "Maximum policy size of {limit} bytes exceeded for {} {owner_name}",
-                kind.name()
-            )));
+            return Err(Error::LimitExceeded(Limit::InlinePolicySize {
+                owner: kind,
+                name: owner_name,
+                max: limit,
+            }));
         }
         Ok(self
             .store()

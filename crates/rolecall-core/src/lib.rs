@@ -11,6 +11,7 @@ pub mod audit;
 pub mod authz;
 pub mod clock;
 pub mod ec2;
+pub mod ec2_errors;
 pub mod ec2_images;
 pub mod ec2_network;
 pub mod ec2_status;
@@ -41,5 +42,5 @@ pub use store::{
     Change, ChangeListener, ChangesSince, DynStore, Edit, EntityKind, InstanceDoc, Store,
 };
 pub use store_error::{
-    Dependents, Limit, Missing, Owner, OwnerKind, StoreError, StoreResult, Taken,
+    Dependents, Existing, Limit, Missing, Owner, OwnerKind, StoreError, StoreResult, Taken,
 };

@@ -3,7 +3,7 @@
 
 use crate::iam::{CreateRole, Iam};
 use crate::model::Role;
-use crate::{Error, Missing, OwnerKind, Principals, Result};
+use crate::{Error, Existing, Missing, OwnerKind, Principals, Result};
 
 /// The path prefix of every service-linked role.
 pub const PATH_PREFIX: &str = "/aws-service-role/";
@@ -75,10 +75,7 @@ fn role_name(service: &str, suffix: Option<&str>) -> Result<String> {
 /// Refuses a change to a service-linked role by anyone but its service.
 pub fn refuse_change(role: &Role) -> Result<()> {
     if role.path.starts_with(PATH_PREFIX) {
-        return Err(Error::UnmodifiableEntity(format!(
-            "Cannot perform the operation on the protected role '{}' - this role is only modifiable by AWS",
-            role.name
-        )));
+        return Err(Error::UnmodifiableEntity(role.name.clone()));
     }
     Ok(())
 }
@@ -151,9 +148,11 @@ impl Iam {
             })
             .await;
         match created {
-            Err(Error::EntityAlreadyExists(_)) => Err(Error::InvalidInput(format!(
-                "Service role name {name} has been taken in this account, please try a different suffix."
-            ))),
+            Err(Error::EntityAlreadyExists(Existing::Role(_))) => {
+                Err(Error::InvalidInput(format!(
+                    "Service role name {name} has been taken in this account, please try a different suffix."
+                )))
+            }
             other => other,
         }
     }

@@ -3,6 +3,8 @@
 //! [`From<StoreError> for Error`](Error) is the one place that words them as AWS does.
 
 use crate::Error;
+use crate::ec2_errors::{AssociationConflict, NeededState, WrongInstanceState};
+use crate::model::InstanceState;
 
 pub type StoreResult<T> = std::result::Result<T, StoreError>;
 
@@ -60,12 +62,8 @@ impl OwnerKind {
 /// A unique key that is already taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Taken {
-    Role(String),
-    User(String),
-    Group(String),
-    InstanceProfile(String),
-    /// A managed policy's name.
-    Policy(String),
+    /// An IAM entity's name.
+    Entity(Existing),
     /// A private IP held by a live instance.
     PrivateIp(String),
     /// The instance (by id) already has an active association.
@@ -74,6 +72,43 @@ pub enum Taken {
     ClientToken(String),
     /// A default network resource (by its default key) another writer created first.
     DefaultNetwork(String),
+}
+
+/// An IAM entity that exists already (by the name it was to be created with): a key the store
+/// found taken, or one core did. Its `Display` is AWS's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Existing {
+    Role(String),
+    User(String),
+    Group(String),
+    InstanceProfile(String),
+    /// A managed policy, by name.
+    Policy(String),
+    /// The login profile of the user (by name).
+    LoginProfile(String),
+    AccountAlias(String),
+}
+
+/// AWS's message for each entity that exists already.
+impl std::fmt::Display for Existing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Existing::Role(n) => write!(f, "Role with name {n} already exists."),
+            Existing::User(n) => write!(f, "User with name {n} already exists."),
+            Existing::Group(n) => write!(f, "Group with name {n} already exists."),
+            Existing::InstanceProfile(n) => write!(f, "Instance Profile {n} already exists."),
+            Existing::Policy(n) => write!(
+                f,
+                "A policy called {n} already exists. Duplicate names are not allowed."
+            ),
+            Existing::LoginProfile(user) => {
+                write!(f, "Login Profile for user {user} already exists.")
+            }
+            Existing::AccountAlias(alias) => {
+                write!(f, "The account alias {alias} already exists.")
+            }
+        }
+    }
 }
 
 /// An entity that does not exist (by the name, id or ARN it was looked up with): a row the store
@@ -134,8 +169,13 @@ impl std::fmt::Display for Missing {
                 f,
                 "Policy {arn} version {version_id} does not exist or is not attachable."
             ),
-            Missing::Instance(id) => write!(f, "The instance ID '{id}' does not exist"),
-            Missing::Association(id) => write!(f, "An association with ID {id} does not exist."),
+            // EC2's, worded by its error.
+            Missing::Instance(id) => {
+                write!(f, "{}", Error::InvalidInstanceIdNotFound(vec![id.clone()]))
+            }
+            Missing::Association(id) => {
+                write!(f, "{}", Error::InvalidAssociationIdNotFound(id.clone()))
+            }
             Missing::AccessKey(id) => write!(f, "The Access Key with id {id} cannot be found"),
             Missing::Owner(kind) => write!(f, "The {} cannot be found.", kind.name()),
             Missing::RoleOrInstanceProfile => {
@@ -208,12 +248,75 @@ impl std::fmt::Display for Dependents {
     }
 }
 
-/// A count limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A quota.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Limit {
     RolesPerInstanceProfile,
     VersionsPerPolicy,
     AccessKeysPerUser,
+    /// Tags on an IAM entity.
+    TagsPerEntity,
+    /// An owner's inline policies together: the owner (by kind and name) and the most
+    /// characters (not counting white space) they may have.
+    InlinePolicySize {
+        owner: OwnerKind,
+        name: String,
+        max: usize,
+    },
+    /// A policy document larger than its kind allows (the policy engine's error).
+    PolicySize(rolecall_policy::PolicyError),
+}
+
+impl Limit {
+    /// The most a count quota allows (None for sizes).
+    pub fn quota(&self) -> Option<usize> {
+        match self {
+            Limit::RolesPerInstanceProfile => Some(1),
+            Limit::VersionsPerPolicy => Some(5),
+            Limit::AccessKeysPerUser => Some(2),
+            Limit::TagsPerEntity => Some(crate::validate::MAX_TAGS),
+            Limit::InlinePolicySize { .. } | Limit::PolicySize(_) => None,
+        }
+    }
+}
+
+/// AWS's LimitExceeded message for each quota.
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let quota = self.quota().unwrap_or_default();
+        match self {
+            Limit::RolesPerInstanceProfile => write!(
+                f,
+                "Cannot exceed quota for InstanceSessionsPerInstanceProfile: {quota}"
+            ),
+            Limit::VersionsPerPolicy => write!(
+                f,
+                "A managed policy can have up to {quota} versions. Before you create a new version, you must delete an existing version."
+            ),
+            Limit::AccessKeysPerUser => {
+                write!(f, "Cannot exceed quota for AccessKeysPerUser: {quota}")
+            }
+            Limit::TagsPerEntity => {
+                f.write_str("The number of tags has reached the maximum limit.")
+            }
+            Limit::InlinePolicySize { owner, name, max } => write!(
+                f,
+                "Maximum policy size of {max} bytes exceeded for {} {name}",
+                owner.name()
+            ),
+            Limit::PolicySize(e) => f.write_str(e.message()),
+        }
+    }
+}
+
+/// The policy engine's error is the source of a [`Limit::PolicySize`].
+impl std::error::Error for Limit {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Limit::PolicySize(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -230,8 +333,11 @@ pub enum StoreError {
     #[error("association {0} is not active")]
     NotActive(String),
     /// The instance (by id) is in a state that holds no association (terminated).
-    #[error("instance {0} cannot hold an association")]
-    CannotAssociate(String),
+    #[error("instance {instance_id} cannot hold an association ({state:?})")]
+    CannotAssociate {
+        instance_id: String,
+        state: InstanceState,
+    },
     /// An [`Edit`](crate::Edit) refused the change.
     #[error("{0}")]
     Rejected(Error),
@@ -245,27 +351,13 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Error {
         match e {
             StoreError::Conflict(t) => match t {
-                Taken::Role(n) => {
-                    Error::EntityAlreadyExists(format!("Role with name {n} already exists."))
-                }
-                Taken::User(n) => {
-                    Error::EntityAlreadyExists(format!("User with name {n} already exists."))
-                }
-                Taken::Group(n) => {
-                    Error::EntityAlreadyExists(format!("Group with name {n} already exists."))
-                }
-                Taken::InstanceProfile(n) => {
-                    Error::EntityAlreadyExists(format!("Instance Profile {n} already exists."))
-                }
-                Taken::Policy(n) => Error::EntityAlreadyExists(format!(
-                    "A policy called {n} already exists. Duplicate names are not allowed."
-                )),
+                Taken::Entity(existing) => Error::EntityAlreadyExists(existing),
                 Taken::PrivateIp(ip) => {
                     Error::InvalidParameterValue(format!("Address {ip} is in use."))
                 }
-                Taken::ActiveAssociation(i) => Error::IncorrectState(format!(
-                    "There is an existing association for instance {i}"
-                )),
+                Taken::ActiveAssociation(i) => {
+                    Error::IncorrectState(AssociationConflict::ActiveExists(i))
+                }
                 Taken::ClientToken(_) => Error::IdempotentParameterMismatch(
                     "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).".into(),
                 ),
@@ -274,63 +366,84 @@ impl From<StoreError> for Error {
                 }
             },
             StoreError::NotFound(m) => match m {
-                Missing::Instance(_) => Error::InvalidInstanceIdNotFound(m.to_string()),
-                Missing::Association(_) => Error::InvalidAssociationIdNotFound(m.to_string()),
+                Missing::Instance(id) => Error::InvalidInstanceIdNotFound(vec![id]),
+                Missing::Association(id) => Error::InvalidAssociationIdNotFound(id),
                 _ => Error::NoSuchEntity(m),
             },
             StoreError::InUse(d) => Error::DeleteConflict(d),
-            StoreError::LimitExceeded(l) => Error::LimitExceeded(match l {
-                Limit::RolesPerInstanceProfile => "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1".into(),
-                Limit::VersionsPerPolicy => "A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version.".into(),
-                Limit::AccessKeysPerUser => "Cannot exceed quota for AccessKeysPerUser: 2".into(),
-            }),
-            StoreError::NotActive(id) => Error::IncorrectState(format!(
-                "The association {id} is not the active association."
-            )),
-            StoreError::CannotAssociate(id) => not_running_or_stopped(&id),
+            StoreError::LimitExceeded(l) => Error::LimitExceeded(l),
+            StoreError::NotActive(id) => Error::IncorrectState(AssociationConflict::NotActive(id)),
+            StoreError::CannotAssociate { instance_id, state } => {
+                Error::IncorrectInstanceState(WrongInstanceState {
+                    instance_id,
+                    state,
+                    needs: NeededState::RunningOrStopped,
+                })
+            }
             StoreError::Rejected(e) => e,
             StoreError::Backend(m) => Error::Internal(m.into()),
         }
     }
 }
 
-/// AWS's refusal to associate a profile with an instance that is not running or stopped.
-pub(crate) fn not_running_or_stopped(instance_id: &str) -> Error {
-    Error::IncorrectInstanceState(format!(
-        "The instance '{instance_id}' is not in the 'running' or 'stopped' states."
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Every storage outcome in AWS's exact words (the wire messages clients and the e2e tests
-    /// see; they were the stores' before core worded them).
+    /// Every storage outcome as the error that carries it, in AWS's exact words (the wire
+    /// messages clients and the e2e tests see; they were the stores' before core worded them).
+    #[rustfmt::skip]
     #[test]
     fn aws_words() {
         let nf = |m| StoreError::NotFound(m);
-        let cases: Vec<(StoreError, Error)> = vec![
-            (StoreError::Conflict(Taken::Role("R".into())), Error::EntityAlreadyExists("Role with name R already exists.".into())),
-            (StoreError::Conflict(Taken::User("U".into())), Error::EntityAlreadyExists("User with name U already exists.".into())),
-            (StoreError::Conflict(Taken::Group("G".into())), Error::EntityAlreadyExists("Group with name G already exists.".into())),
-            (StoreError::Conflict(Taken::InstanceProfile("P".into())), Error::EntityAlreadyExists("Instance Profile P already exists.".into())),
-            (StoreError::Conflict(Taken::Policy("M".into())), Error::EntityAlreadyExists("A policy called M already exists. Duplicate names are not allowed.".into())),
-            (StoreError::Conflict(Taken::PrivateIp("10.0.0.9".into())), Error::InvalidParameterValue("Address 10.0.0.9 is in use.".into())),
-            (StoreError::Conflict(Taken::ActiveAssociation("i-1".into())), Error::IncorrectState("There is an existing association for instance i-1".into())),
-            (nf(Missing::Instance("i-1".into())), Error::InvalidInstanceIdNotFound("The instance ID 'i-1' does not exist".into())),
-            (nf(Missing::Association("a-1".into())), Error::InvalidAssociationIdNotFound("An association with ID a-1 does not exist.".into())),
-            (StoreError::LimitExceeded(Limit::RolesPerInstanceProfile), Error::LimitExceeded("Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1".into())),
-            (StoreError::LimitExceeded(Limit::VersionsPerPolicy), Error::LimitExceeded("A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version.".into())),
-            (StoreError::LimitExceeded(Limit::AccessKeysPerUser), Error::LimitExceeded("Cannot exceed quota for AccessKeysPerUser: 2".into())),
-            (StoreError::NotActive("a-1".into()), Error::IncorrectState("The association a-1 is not the active association.".into())),
-            (StoreError::CannotAssociate("i-1".into()), Error::IncorrectInstanceState("The instance 'i-1' is not in the 'running' or 'stopped' states.".into())),
-            (StoreError::Rejected(Error::LimitExceeded("tags".into())), Error::LimitExceeded("tags".into())),
-            (StoreError::Backend("disk".into()), Error::Internal("disk".into())),
+        let taken = |e| StoreError::Conflict(Taken::Entity(e));
+        let full = StoreError::LimitExceeded;
+        let wrong_state = WrongInstanceState { instance_id: "i-1".into(), state: InstanceState::Terminated, needs: NeededState::RunningOrStopped };
+        let cases: Vec<(StoreError, Error, &str)> = vec![
+            (taken(Existing::Role("R".into())), Error::EntityAlreadyExists(Existing::Role("R".into())), "Role with name R already exists."),
+            (taken(Existing::User("U".into())), Error::EntityAlreadyExists(Existing::User("U".into())), "User with name U already exists."),
+            (taken(Existing::Group("G".into())), Error::EntityAlreadyExists(Existing::Group("G".into())), "Group with name G already exists."),
+            (taken(Existing::InstanceProfile("P".into())), Error::EntityAlreadyExists(Existing::InstanceProfile("P".into())), "Instance Profile P already exists."),
+            (taken(Existing::Policy("M".into())), Error::EntityAlreadyExists(Existing::Policy("M".into())), "A policy called M already exists. Duplicate names are not allowed."),
+            (taken(Existing::LoginProfile("U".into())), Error::EntityAlreadyExists(Existing::LoginProfile("U".into())), "Login Profile for user U already exists."),
+            (taken(Existing::AccountAlias("corp".into())), Error::EntityAlreadyExists(Existing::AccountAlias("corp".into())), "The account alias corp already exists."),
+            (StoreError::Conflict(Taken::PrivateIp("10.0.0.9".into())), Error::InvalidParameterValue("Address 10.0.0.9 is in use.".into()), "Address 10.0.0.9 is in use."),
+            (StoreError::Conflict(Taken::ActiveAssociation("i-1".into())), Error::IncorrectState(AssociationConflict::ActiveExists("i-1".into())), "There is an existing association for instance i-1"),
+            (nf(Missing::Instance("i-1".into())), Error::InvalidInstanceIdNotFound(vec!["i-1".into()]), "The instance ID 'i-1' does not exist"),
+            (nf(Missing::Association("a-1".into())), Error::InvalidAssociationIdNotFound("a-1".into()), "An association with ID a-1 does not exist."),
+            (full(Limit::RolesPerInstanceProfile), Error::LimitExceeded(Limit::RolesPerInstanceProfile), "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1"),
+            (full(Limit::VersionsPerPolicy), Error::LimitExceeded(Limit::VersionsPerPolicy), "A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version."),
+            (full(Limit::AccessKeysPerUser), Error::LimitExceeded(Limit::AccessKeysPerUser), "Cannot exceed quota for AccessKeysPerUser: 2"),
+            (StoreError::NotActive("a-1".into()), Error::IncorrectState(AssociationConflict::NotActive("a-1".into())), "The association a-1 is not the active association."),
+            (StoreError::CannotAssociate { instance_id: "i-1".into(), state: InstanceState::Terminated }, Error::IncorrectInstanceState(wrong_state), "The instance 'i-1' is not in the 'running' or 'stopped' states."),
+            (StoreError::Rejected(Error::TagLimitExceeded(50)), Error::TagLimitExceeded(50), "The maximum number of tags per resource (50) has been exceeded."),
+            (StoreError::Backend("disk".into()), Error::Internal("disk".into()), "internal error: disk"),
         ];
-        for (stored, aws) in cases {
-            assert_eq!(Error::from(stored), aws);
+        for (stored, aws, message) in cases {
+            let e = Error::from(stored);
+            assert_eq!(e, aws);
+            assert_eq!(e.to_string(), message);
         }
+    }
+
+    /// The quotas core finds reached, with their numbers; a document's size keeps the policy
+    /// engine's error as its source.
+    #[rustfmt::skip]
+    #[test]
+    fn limits_in_aws_words() {
+        use std::error::Error as _;
+        let inline = Limit::InlinePolicySize { owner: OwnerKind::User, name: "U".into(), max: 2048 };
+        assert_eq!(inline.to_string(), "Maximum policy size of 2048 bytes exceeded for user U");
+        assert_eq!(Limit::TagsPerEntity.to_string(), "The number of tags has reached the maximum limit.");
+        assert_eq!(Limit::TagsPerEntity.quota(), Some(50));
+        let huge = format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::{}"}}]}}"#, "a".repeat(7000));
+        let Err(e) = rolecall_policy::Policy::parse(&huge, rolecall_policy::PolicyKind::Managed) else {
+            panic!("a managed policy over 6,144 characters parses")
+        };
+        assert!(e.is_limit_exceeded(), "{e}");
+        let size = Limit::PolicySize(e.clone());
+        assert_eq!(size.to_string(), e.message());
+        assert_eq!(size.source().map(ToString::to_string), Some(e.to_string()));
     }
 
     /// DeleteConflict carries what is in the way; its message is AWS's for that dependent.

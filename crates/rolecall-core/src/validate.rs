@@ -215,9 +215,7 @@ pub fn merge_tags(existing: &mut Vec<Tag>, new: Vec<Tag>) -> Result<()> {
         }
     }
     if existing.len() > MAX_TAGS {
-        return Err(Error::LimitExceeded(
-            "The number of tags has reached the maximum limit.".into(),
-        ));
+        return Err(Error::LimitExceeded(crate::Limit::TagsPerEntity));
     }
     Ok(())
 }

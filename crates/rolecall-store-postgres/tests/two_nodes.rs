@@ -6,8 +6,9 @@
 mod common;
 
 use rolecall_core::ec2::{Ec2, Ec2Config, RunInstances};
+use rolecall_core::ec2_errors::AssociationConflict;
 use rolecall_core::iam::Iam;
-use rolecall_core::{DynStore, Error};
+use rolecall_core::{DynStore, Error, Existing, Limit};
 use rolecall_store_postgres::PostgresStore;
 use rolecall_store_tests::{launch, managed_policy, role, winners};
 use sqlx::PgPool;
@@ -123,7 +124,11 @@ mod scenarios {
                 async move { iam.create_role(role(&name)).await }
             })
             .await;
-            winners(&results, 1, |e| matches!(e, Error::EntityAlreadyExists(_)));
+            let twin = format!("twin{round}");
+            winners(&results, 1, |e| match e {
+                Error::EntityAlreadyExists(Existing::Role(n)) => n.eq_ignore_ascii_case(&twin),
+                _ => false,
+            });
         }
         assert_eq!(c.count("SELECT COUNT(*) FROM roles").await, 5);
     }
@@ -151,7 +156,8 @@ mod scenarios {
                 }
             })
             .await;
-            winners(&results, 1, |e| matches!(e, Error::IncorrectState(_)));
+            let taken = Error::IncorrectState(AssociationConflict::ActiveExists(inst.id.clone()));
+            winners(&results, 1, |e| *e == taken);
             // The losers wrote nothing: one association row for the instance, and it is active.
             for node in &c.nodes {
                 assert_eq!(
@@ -193,7 +199,8 @@ mod scenarios {
             }
         })
         .await;
-        winners(&results, 1, |e| matches!(e, Error::IncorrectState(_)));
+        let ended = Error::IncorrectState(AssociationConflict::NotActive(first.clone()));
+        winners(&results, 1, |e| *e == ended);
         // The old association ended and exactly one new one: the loser inserted nothing.
         assert_eq!(c.count("SELECT COUNT(*) FROM associations").await, 2);
         let active = c.nodes[1]
@@ -235,7 +242,8 @@ mod scenarios {
             async move { iam.create_policy_version(&arn, POLICY, true).await }
         })
         .await;
-        winners(&results, 4, |e| matches!(e, Error::LimitExceeded(_)));
+        let full = Error::LimitExceeded(Limit::VersionsPerPolicy);
+        winners(&results, 4, |e| *e == full);
         assert_eq!(c.count("SELECT COUNT(*) FROM policy_versions").await, 5);
         assert_eq!(
             c.count("SELECT COUNT(*) FROM policy_versions WHERE is_default")
@@ -270,7 +278,8 @@ mod scenarios {
             }
         })
         .await;
-        winners(&results, 1, |e| matches!(e, Error::LimitExceeded(_)));
+        let full = Error::LimitExceeded(Limit::RolesPerInstanceProfile);
+        winners(&results, 1, |e| *e == full);
         assert_eq!(
             c.count("SELECT COUNT(*) FROM instance_profile_roles").await,
             1
@@ -290,7 +299,8 @@ mod scenarios {
             async move { iam.create_access_key(&ring, "keyed").await.map(drop) }
         })
         .await;
-        winners(&results, 2, |e| matches!(e, Error::LimitExceeded(_)));
+        let full = Error::LimitExceeded(Limit::AccessKeysPerUser);
+        winners(&results, 2, |e| *e == full);
         assert_eq!(c.count("SELECT COUNT(*) FROM access_keys").await, 2);
     }
 

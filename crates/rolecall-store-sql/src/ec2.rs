@@ -18,9 +18,7 @@ type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
 const MAX_TAGS: usize = 50;
 
 fn tag_limit() -> StoreError {
-    StoreError::Rejected(Error::TagLimitExceeded(
-        "The maximum number of tags per resource (50) has been exceeded.".into(),
-    ))
+    StoreError::Rejected(Error::TagLimitExceeded(MAX_TAGS))
 }
 
 /// `value` as a LIKE pattern (`\` escapes), with EC2's `*` and `?` as wildcards when `wild`.

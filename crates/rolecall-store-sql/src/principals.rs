@@ -9,8 +9,8 @@ use crate::{
 use async_trait::async_trait;
 use rolecall_core::model::*;
 use rolecall_core::{
-    Edit, EntityKind, Limit, Missing, Owner, OwnerKind, PageRequest, PrincipalStore, StoreError,
-    StoreResult as Result, StoredPrincipal, Taken,
+    Edit, EntityKind, Existing, Limit, Missing, Owner, OwnerKind, PageRequest, PrincipalStore,
+    StoreError, StoreResult as Result, StoredPrincipal, Taken,
 };
 use rolecall_sql_bounds::sql_bounds;
 
@@ -42,11 +42,11 @@ fn missing(kind: OwnerKind, name: &str) -> Missing {
 }
 
 fn taken(kind: OwnerKind, name: &str) -> Taken {
-    match kind {
-        OwnerKind::Role => Taken::Role(name.into()),
-        OwnerKind::User => Taken::User(name.into()),
-        OwnerKind::Group => Taken::Group(name.into()),
-    }
+    Taken::Entity(match kind {
+        OwnerKind::Role => Existing::Role(name.into()),
+        OwnerKind::User => Existing::User(name.into()),
+        OwnerKind::Group => Existing::Group(name.into()),
+    })
 }
 
 /// A stored document read as the role, user or group it is.

@@ -11,13 +11,14 @@ use rolecall_core::audit::{
 use rolecall_core::ec2::{
     DescribeRequest, Ec2, Ec2Config, Filter, Paging, Reservation, RunInstances, wildcard_match,
 };
+use rolecall_core::ec2_errors::{AssociationConflict, NeededState, WrongInstanceState};
 use rolecall_core::iam::{CreatePolicy, CreateRole, Iam};
 use rolecall_core::model::{
-    Association, Instance, InstanceProfile, ManagedPolicy, MetadataOptions, Tag,
+    Association, Instance, InstanceProfile, InstanceState, ManagedPolicy, MetadataOptions, Tag,
 };
 use rolecall_core::{
-    ChangesSince, Dependents, DynStore, EntityKind, Error, ManualClock, Missing, OwnerKind,
-    PageRequest,
+    ChangesSince, Dependents, DynStore, EntityKind, Error, Existing, Limit, ManualClock, Missing,
+    OwnerKind, PageRequest,
 };
 use std::collections::HashSet;
 
@@ -187,10 +188,10 @@ pub fn winners<T: std::fmt::Debug>(
 pub async fn roles_unique_case_insensitively(store: DynStore) {
     let iam = iam(&store);
     let r = iam.create_role(role("Builder")).await.unwrap();
-    assert!(matches!(
-        iam.create_role(role("builder")).await,
-        Err(Error::EntityAlreadyExists(_))
-    ));
+    assert_eq!(
+        iam.create_role(role("builder")).await.err(),
+        Some(Error::EntityAlreadyExists(Existing::Role("builder".into())))
+    );
     assert_eq!(iam.get_role("BUILDER").await.unwrap().id, r.id);
     assert!(matches!(
         iam.get_role("nobody").await,
@@ -294,7 +295,7 @@ pub async fn policy_versions_limit_under_concurrency(store: DynStore) {
         results
             .iter()
             .filter(|r| r.is_err())
-            .all(|r| matches!(r, Err(Error::LimitExceeded(_))))
+            .all(|r| matches!(r, Err(Error::LimitExceeded(Limit::VersionsPerPolicy))))
     );
     let versions = iam.list_policy_versions(&p.arn).await.unwrap();
     assert_eq!(versions.len(), 5);
@@ -317,7 +318,8 @@ pub async fn one_role_per_profile_under_concurrency(store: DynStore) {
         }
     });
     let results = join_all(tasks).await;
-    winners(&results, 1, |e| matches!(e, Error::LimitExceeded(_)));
+    let full = Error::LimitExceeded(Limit::RolesPerInstanceProfile);
+    winners(&results, 1, |e| *e == full);
     assert_eq!(
         iam.get_instance_profile("one").await.unwrap().roles.len(),
         1
@@ -338,7 +340,8 @@ pub async fn one_association_per_instance_under_concurrency(store: DynStore) {
         }
     });
     let results = join_all(tasks).await;
-    winners(&results, 1, |e| matches!(e, Error::IncorrectState(_)));
+    let taken = Error::IncorrectState(AssociationConflict::ActiveExists(inst.id.clone()));
+    winners(&results, 1, |e| *e == taken);
     assert_eq!(
         store
             .active_associations(std::slice::from_ref(&inst.id))
@@ -623,7 +626,7 @@ pub async fn access_keys_limit_under_concurrency(store: DynStore) {
         results
             .iter()
             .filter(|r| r.is_err())
-            .all(|r| matches!(r, Err(Error::LimitExceeded(_))))
+            .all(|r| matches!(r, Err(Error::LimitExceeded(Limit::AccessKeysPerUser))))
     );
     assert_eq!(iam.list_access_keys("keyed").await.unwrap().len(), 2);
 }
@@ -746,11 +749,17 @@ pub async fn instance_changes_are_not_lost(store: DynStore) {
             .is_empty()
     );
     // Changes after termination are refused.
-    assert!(matches!(
+    let refused = WrongInstanceState {
+        instance_id: id.clone(),
+        state: InstanceState::Terminated,
+        needs: NeededState::NotTerminated,
+    };
+    assert_eq!(
         ec2.modify_instance_metadata_options(&id, |m| m.http_tokens = "required".into())
-            .await,
-        Err(Error::IncorrectInstanceState(_))
-    ));
+            .await
+            .err(),
+        Some(Error::IncorrectInstanceState(refused))
+    );
 }
 
 pub async fn meta_initialised_once(store: DynStore) {
@@ -780,7 +789,10 @@ pub async fn same_role_created_concurrently(store: DynStore) {
         async move { iam.create_role(role(&name)).await }
     });
     let results = join_all(tasks).await;
-    winners(&results, 1, |e| matches!(e, Error::EntityAlreadyExists(_)));
+    winners(&results, 1, |e| match e {
+        Error::EntityAlreadyExists(Existing::Role(n)) => n.eq_ignore_ascii_case("twin"),
+        _ => false,
+    });
     assert_eq!(iam.list_roles(None, &ALL).await.unwrap().items.len(), 1);
 }
 
@@ -1468,7 +1480,8 @@ pub async fn describe_instances_filters_in_the_database(store: DynStore) {
             &[filter("instance-state-name", &["nothing"])],
         ))
         .await;
-    assert!(matches!(missing, Err(Error::InvalidInstanceIdNotFound(_))));
+    let not_found = Error::InvalidInstanceIdNotFound(vec!["i-0000000000000000f".into()]);
+    assert_eq!(missing.err(), Some(not_found));
 }
 
 /// DescribeIamInstanceProfileAssociations: filters, ended associations only when asked for, and
@@ -1558,10 +1571,12 @@ pub async fn describe_associations_filters_in_the_database(store: DynStore) {
             &[],
         ))
         .await;
-    assert!(matches!(
-        missing,
-        Err(Error::InvalidAssociationIdNotFound(_))
-    ));
+    assert_eq!(
+        missing.err(),
+        Some(Error::InvalidAssociationIdNotFound(
+            "iip-assoc-0000000000000000f".into()
+        ))
+    );
 }
 
 fn audit_event(

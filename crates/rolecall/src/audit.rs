@@ -4,7 +4,7 @@
 use crate::datadir;
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
-use rolecall_core::SystemClock;
+use rolecall_core::Clock;
 use rolecall_core::audit::{AuditTail, time_key};
 use std::io::Write;
 use std::path::Path;
@@ -36,9 +36,15 @@ pub fn parse_since(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
     Ok(now - age)
 }
 
-pub async fn print(dir: &Path, db: Option<&str>, since: Option<&str>, follow: bool) -> Result<()> {
-    let d = datadir::open(dir, datadir::Open::Existing, db, &SystemClock).await?;
-    let since = since.map(|s| parse_since(s, Utc::now())).transpose()?;
+pub async fn print(
+    dir: &Path,
+    db: Option<&str>,
+    since: Option<&str>,
+    follow: bool,
+    clock: &dyn Clock,
+) -> Result<()> {
+    let d = datadir::open(dir, datadir::Open::Existing, db, clock).await?;
+    let since = since.map(|s| parse_since(s, clock.now())).transpose()?;
     let mut tail = AuditTail {
         after: None,
         since: since.map(|t| t - chrono::Duration::milliseconds(1)),
@@ -51,7 +57,7 @@ pub async fn print(dir: &Path, db: Option<&str>, since: Option<&str>, follow: bo
             .tail_audit_events(&tail)
             .await
             .map_err(|e| anyhow::anyhow!("reading audit events: {e}"))?;
-        let settled = Utc::now() - SETTLE;
+        let settled = clock.now() - SETTLE;
         let ready: Vec<_> = events
             .iter()
             .take_while(|e| !follow || e.event_time < settled)

@@ -342,7 +342,7 @@ async fn main() -> Result<()> {
             follow,
         } => {
             let dir = data_dir.unwrap_or_else(datadir::default_dir);
-            audit::print(&dir, db, since.as_deref(), follow).await
+            audit::print(&dir, db, since.as_deref(), follow, &SystemClock).await
         }
         Command::Env { data_dir } => env(data_dir.unwrap_or_else(datadir::default_dir), db).await,
         Command::RevokeSessions {
@@ -891,7 +891,7 @@ async fn exec(
 async fn revoke_sessions(dir: PathBuf, db: Option<&str>, role_name: &str) -> Result<()> {
     let d = datadir::open(&dir, datadir::Open::Existing, db, &SystemClock).await?;
     let iam = Iam::new(d.store, d.account_id);
-    let cutoff = chrono::Utc::now();
+    let cutoff = iam.now();
     iam.revoke_sessions(role_name, cutoff)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -65,11 +65,7 @@ fn instance_tags(specs: &[TagSpecification]) -> Result<Vec<Tag>, ApiError> {
         }
     }
     if tags.len() > 50 {
-        return Err(ApiError::new(
-            400,
-            "TagLimitExceeded",
-            "The maximum number of tags per resource (50) has been exceeded.",
-        ));
+        return Err(rolecall_core::Error::TagLimitExceeded(50).into());
     }
     Ok(tags)
 }
@@ -214,12 +210,7 @@ fn launch_network(input: &input::RunInstancesInput) -> Result<LaunchNetwork, Api
         ));
     }
     if let Some(eni) = &primary.network_interface_id {
-        return Err(
-            rolecall_core::Error::InvalidNetworkInterfaceIdNotFound(format!(
-                "The networkInterface ID '{eni}' does not exist"
-            ))
-            .into(),
-        );
+        return Err(rolecall_core::Error::InvalidNetworkInterfaceIdNotFound(eni.clone()).into());
     }
     let private_ip = primary.private_ip_address.clone().or_else(|| {
         primary
