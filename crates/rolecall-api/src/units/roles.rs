@@ -49,9 +49,9 @@ on_entity!(UpdateRole, Role(role_name), |call, input| {
 
 on_entity!(UpdateRoleDescription, Role(role_name), |call, input| {
     let iam = &call.api.iam;
-    iam.update_role(&input.role_name, Some(&input.description), None)
+    let updated = iam
+        .update_role(&input.role_name, Some(&input.description), None)
         .await?;
-    let updated = iam.get_role(&input.role_name).await?;
     let out = outputs::UpdateRoleDescription {
         role: Some(role(&updated, true)),
     };
