@@ -210,6 +210,10 @@ def test_tags(ec2, cli):
     assert aws_error(ec2.create_tags, Resources=["i-0123456789abcdef0"], Tags=[{"Key": "a", "Value": "b"}])[:2] == ("InvalidInstanceID.NotFound", 400)
     assert aws_error(ec2.create_tags, Resources=["subnet-0123456789abcdef0"], Tags=[{"Key": "a", "Value": "b"}])[:2] == ("InvalidSubnetID.NotFound", 400)
     assert aws_error(ec2.create_tags, Resources=["bogus-123"], Tags=[{"Key": "a", "Value": "b"}])[:2] == ("InvalidID", 400)
+    # The ids are checked in the order given (the network ones are read at once).
+    named = [vpc["VpcId"], "sg-0123456789abcdef0", "bogus-123"]
+    assert aws_error(ec2.create_tags, Resources=named, Tags=[{"Key": "a", "Value": "b"}])[:2] == ("InvalidGroup.NotFound", 400)
+    assert aws_error(ec2.create_tags, Resources=named[::-1], Tags=[{"Key": "a", "Value": "b"}])[:2] == ("InvalidID", 400)
     assert aws_error(ec2.create_tags, Resources=[i], Tags=[{"Key": "aws:x", "Value": "b"}])[:2] == ("InvalidParameterValue", 400)
     fifty = [{"Key": f"k{n}", "Value": "v"} for n in range(44)]
     assert aws_error(ec2.create_tags, Resources=[i], Tags=fifty)[:2] == ("TagLimitExceeded", 400)

@@ -147,6 +147,11 @@ def test_update_role(iam):
     assert aws_error(iam.update_role, RoleName=name, Description="x" * 1001)[:2] == ("ValidationError", 400)
     assert aws_error(iam.update_role, RoleName=unique("missing"), Description="d")[:2] == ("NoSuchEntity", 404)
     assert iam.get_role(RoleName=name)["Role"]["Description"] == "new"
+    # UpdateRoleDescription answers with the role as updated.
+    described = iam.update_role_description(RoleName=name, Description="newer")["Role"]
+    assert (described["RoleName"], described["RoleId"], described["Description"]) == (name, role["RoleId"], "newer")
+    assert described["MaxSessionDuration"] == 43200 and described["Arn"] == role["Arn"]
+    assert aws_error(iam.update_role_description, RoleName=unique("missing"), Description="d")[:2] == ("NoSuchEntity", 404)
 
 
 def test_update_assume_role_policy(iam):

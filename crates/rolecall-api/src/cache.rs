@@ -68,12 +68,38 @@ pub enum Kind {
     InstanceProfile,
 }
 
-pub struct Entity {
-    pub arn: String,
-    pub tags: Vec<Tag>,
-    /// A role's whole document and its trust policy compiled (None for other kinds), so GetRole
-    /// and AssumeRole need no database read and no parse per request.
-    pub role: Option<CachedRole>,
+/// An entity as requests are authorized on it: a role whole, with its trust policy compiled (so
+/// GetRole and AssumeRole need no database read and no parse per request), or the ARN and tags
+/// of another kind.
+// Each lives in an `Arc` in the cache, so the smaller variant's unused room costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Entity {
+    Role(CachedRole),
+    Other { arn: String, tags: Vec<Tag> },
+}
+
+impl Entity {
+    pub fn arn(&self) -> &str {
+        match self {
+            Entity::Role(r) => &r.role.arn,
+            Entity::Other { arn, .. } => arn,
+        }
+    }
+
+    pub fn tags(&self) -> &[Tag] {
+        match self {
+            Entity::Role(r) => &r.role.tags,
+            Entity::Other { tags, .. } => tags,
+        }
+    }
+
+    /// The role, when the entity is one.
+    pub fn role(&self) -> Option<&CachedRole> {
+        match self {
+            Entity::Role(r) => Some(r),
+            Entity::Other { .. } => None,
+        }
+    }
 }
 
 pub struct CachedRole {

@@ -65,13 +65,20 @@ pub(crate) async fn run(call: &Call<'_>, input: Input) -> Result<String, ApiErro
         },
         &subject,
     );
-    let page = paged(results, a.opt("Marker"), a.opt("MaxItems"), |r| {
-        r.index.to_string()
+    // A result's marker is its position in the request's (action, resource) pairs.
+    let numbered: Vec<(usize, SimResult<'_>)> = results.into_iter().enumerate().collect();
+    let page = paged(numbered, a.opt("Marker"), a.opt("MaxItems"), |(i, _)| {
+        i.to_string()
     })?;
     let (is_truncated, marker) = truncated(&page);
     // SimulateCustomPolicy's output is the same structure (SimulatePolicyResponse).
     let out = SimulatePrincipalPolicyOutput {
-        evaluation_results: Some(page.items.iter().map(evaluation_result).collect()),
+        evaluation_results: Some(
+            page.items
+                .iter()
+                .map(|(_, r)| evaluation_result(r))
+                .collect(),
+        ),
         is_truncated,
         marker,
     };
@@ -497,7 +504,7 @@ fn position((line, column): (usize, usize)) -> Option<Position> {
     })
 }
 
-fn evaluation_result(r: &SimResult) -> EvaluationResult {
+fn evaluation_result(r: &SimResult<'_>) -> EvaluationResult {
     let statement = |m: &rolecall_core::simulation::Matched| Statement {
         source_policy_id: Some(m.id.clone()),
         source_policy_type: Some(m.kind.to_string()),
@@ -505,8 +512,8 @@ fn evaluation_result(r: &SimResult) -> EvaluationResult {
         end_position: position(m.end),
     };
     EvaluationResult {
-        eval_action_name: r.action.clone(),
-        eval_resource_name: Some(r.resource.clone()),
+        eval_action_name: r.action.to_string(),
+        eval_resource_name: Some(r.resource.to_string()),
         eval_decision: r.decision.as_simulator_str().to_string(),
         matched_statements: Some(r.matched.iter().map(statement).collect()),
         missing_context_values: Some(r.missing.clone()),

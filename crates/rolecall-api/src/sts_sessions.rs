@@ -88,7 +88,7 @@ pub async fn assume_role(call: &Call<'_>) -> Result<String, ApiError> {
     let entity = role_by_arn(call.api, role_arn)
         .await
         .ok_or_else(ApiError::internal)?;
-    let role = &entity.role.as_ref().ok_or_else(ApiError::internal)?.role;
+    let role = &entity.role().ok_or_else(ApiError::internal)?.role;
     let chained = matches!(call.principal.kind, PrincipalKind::AssumedRole { .. });
     let max = if chained {
         3600

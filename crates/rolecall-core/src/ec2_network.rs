@@ -236,17 +236,6 @@ impl Ec2 {
             .collect()
     }
 
-    /// The network resource `id`, if it exists.
-    pub async fn network_resource(&self, id: &str) -> Result<Option<NetworkResource>> {
-        self.default_network().await?;
-        Ok(self
-            .store
-            .get_network(&[id.to_string()])
-            .await?
-            .into_iter()
-            .next())
-    }
-
     /// Where a launch goes: the subnet named (or the default subnet of `zone`, or of the first
     /// zone), and its security groups (by id or, in the default VPC, by name; the VPC's
     /// `default` group when none).

@@ -6,6 +6,7 @@ use crate::ec2_errors::MissingGroup;
 use crate::ec2_network::{check_group_id, check_subnet_id, check_vpc_id, well_formed};
 use crate::model::*;
 use crate::{Error, Result};
+use std::collections::HashSet;
 
 /// The resource type EC2 names for a resource id, by its prefix; InvalidID for others.
 pub fn resource_type(id: &str) -> Result<&'static str> {
@@ -47,6 +48,22 @@ pub fn check_tag(key: &str, value: &str) -> Result<()> {
 const TAG_FILTERS: &[&str] = &["key", "value", "resource-id", "resource-type"];
 
 impl Ec2 {
+    /// Which of the VPC, subnet and security group ids among `ids` exist, read in one query
+    /// (the default network is made first, as its ids are the caller's too).
+    async fn known_network_ids(&self, ids: &[String]) -> Result<HashSet<String>> {
+        let network: Vec<String> = ids
+            .iter()
+            .filter(|id| matches!(resource_type(id), Ok("vpc" | "subnet" | "security-group")))
+            .cloned()
+            .collect();
+        if network.is_empty() {
+            return Ok(HashSet::new());
+        }
+        self.default_network().await?;
+        let found = self.store.get_network(&network).await?;
+        Ok(found.iter().map(|r| r.id().to_string()).collect())
+    }
+
     /// The resources a tag call names, each with its type, checked to exist (instances in the
     /// store's transaction).
     async fn tag_targets(&self, ids: &[String]) -> Result<Vec<(String, String)>> {
@@ -55,6 +72,7 @@ impl Ec2 {
                 "The request must contain the parameter resourceIdSet".into(),
             ));
         }
+        let known = self.known_network_ids(ids).await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let kind = resource_type(id)?;
@@ -69,9 +87,7 @@ impl Ec2 {
                     }
                 }
             }
-            if matches!(kind, "vpc" | "subnet" | "security-group")
-                && self.network_resource(id).await?.is_none()
-            {
+            if matches!(kind, "vpc" | "subnet" | "security-group") && !known.contains(id.as_str()) {
                 let id = id.clone();
                 return Err(match kind {
                     "vpc" => Error::InvalidVpcIdNotFound(id),

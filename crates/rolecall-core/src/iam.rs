@@ -220,12 +220,13 @@ impl Iam {
         Ok(role)
     }
 
+    /// Returns the role as updated (UpdateRoleDescription answers with it: no second read).
     pub async fn update_role(
         &self,
         name: &str,
         description: Option<&str>,
         max_session_duration: Option<i64>,
-    ) -> Result<()> {
+    ) -> Result<Role> {
         validate::description(description)?;
         let max = max_session_duration
             .map(validate::max_session_duration)
@@ -241,7 +242,6 @@ impl Iam {
             Ok(())
         })
         .await
-        .map(drop)
     }
 
     pub async fn update_assume_role_policy(&self, name: &str, document: &str) -> Result<()> {

@@ -113,46 +113,55 @@ pub fn path_of(service: &str) -> String {
     format!("{PATH_PREFIX}{service}/")
 }
 
-/// The name CreateServiceLinkedRole gives the role (for authorization before it exists).
-pub fn name_for(service: &str, suffix: Option<&str>) -> Option<String> {
-    role_name(service, suffix).ok()
+/// The role CreateServiceLinkedRole makes for a service: AWS's name for it (with the custom
+/// suffix) and its path. Authorization reads its ARN before it exists; creation makes this role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceLinkedRole {
+    pub service: String,
+    pub name: String,
+    pub path: String,
+}
+
+impl ServiceLinkedRole {
+    /// InvalidInput for a malformed service principal, or a suffix the service does not take.
+    pub fn new(service: &str, suffix: Option<&str>) -> Result<Self> {
+        Ok(ServiceLinkedRole {
+            name: role_name(service, suffix)?,
+            path: path_of(service),
+            service: service.to_string(),
+        })
+    }
+
+    /// The trust policy: only the service may assume the role.
+    fn trust_policy(&self) -> String {
+        serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Service": [self.service]},
+                "Action": ["sts:AssumeRole"],
+            }]
+        })
+        .to_string()
+    }
 }
 
 impl Iam {
     pub async fn create_service_linked_role(
         &self,
-        service: &str,
+        linked: &ServiceLinkedRole,
         description: Option<&str>,
-        suffix: Option<&str>,
     ) -> Result<Role> {
-        let name = role_name(service, suffix)?;
-        let trust = serde_json::json!({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Effect": "Allow",
-                "Principal": {"Service": [service]},
-                "Action": ["sts:AssumeRole"],
-            }]
-        })
-        .to_string();
-        let path = path_of(service);
-        let created = self
-            .create_role(CreateRole {
-                name: &name,
-                path: Some(&path),
-                trust_policy: &trust,
-                description,
-                max_session_duration: None,
-                tags: vec![],
-                permissions_boundary: None,
-            })
-            .await;
-        match created {
-            Err(Error::EntityAlreadyExists(Existing::Role(_))) => {
-                Err(Error::InvalidInput(format!(
-                    "Service role name {name} has been taken in this account, please try a different suffix."
-                )))
-            }
+        let (name, trust) = (&linked.name, linked.trust_policy());
+        let input = CreateRole {
+            path: Some(&linked.path),
+            description,
+            ..CreateRole::new(name, &trust)
+        };
+        match self.create_role(input).await {
+            Err(Error::EntityAlreadyExists(Existing::Role(_))) => Err(Error::InvalidInput(format!(
+                "Service role name {name} has been taken in this account, please try a different suffix."
+            ))),
             other => other,
         }
     }

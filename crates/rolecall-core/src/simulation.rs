@@ -74,10 +74,10 @@ pub struct Matched {
     pub end: (usize, usize),
 }
 
-pub struct SimResult {
-    pub index: usize,
-    pub action: String,
-    pub resource: String,
+/// The result of one (action, resource) pair of the request, in the request's order.
+pub struct SimResult<'a> {
+    pub action: &'a str,
+    pub resource: &'a str,
     pub decision: Decision,
     pub matched: Vec<Matched>,
     pub missing: Vec<String>,
@@ -88,7 +88,7 @@ pub struct SimResult {
 }
 
 /// Evaluates every (action, resource) pair of `input` for `subject`.
-pub fn simulate(input: &Request<'_>, subject: &Subject) -> Vec<SimResult> {
+pub fn simulate<'a>(input: &Request<'a>, subject: &Subject) -> Vec<SimResult<'a>> {
     let identity: Vec<PolicyRef<'_>> = subject
         .identity
         .iter()
@@ -139,9 +139,8 @@ pub fn simulate(input: &Request<'_>, subject: &Subject) -> Vec<SimResult> {
                 }
             });
             out.push(SimResult {
-                index: out.len(),
-                action: action.clone(),
-                resource: res.clone(),
+                action,
+                resource: res,
                 decision: ex.evaluation.decision,
                 matched: matched_statements(&ex, subject, input),
                 boundary_allowed: subject.boundary.as_ref().map(|_| {

@@ -214,13 +214,14 @@ fn parse_signed_headers(s: &str) -> Vec<String> {
         .collect()
 }
 
-const QP_ALGORITHM: &str = "X-Amz-Algorithm";
-const QP_CREDENTIAL: &str = "X-Amz-Credential";
-const QP_DATE: &str = "X-Amz-Date";
-const QP_EXPIRES: &str = "X-Amz-Expires";
-const QP_SIGNED_HEADERS: &str = "X-Amz-SignedHeaders";
-const QP_SIGNATURE: &str = "X-Amz-Signature";
-const QP_SECURITY_TOKEN: &str = "X-Amz-Security-Token";
+// The query parameters of a presigned request (read here, written by `sign::presign`).
+pub(crate) const QP_ALGORITHM: &str = "X-Amz-Algorithm";
+pub(crate) const QP_CREDENTIAL: &str = "X-Amz-Credential";
+pub(crate) const QP_DATE: &str = "X-Amz-Date";
+pub(crate) const QP_EXPIRES: &str = "X-Amz-Expires";
+pub(crate) const QP_SIGNED_HEADERS: &str = "X-Amz-SignedHeaders";
+pub(crate) const QP_SIGNATURE: &str = "X-Amz-Signature";
+pub(crate) const QP_SECURITY_TOKEN: &str = "X-Amz-Security-Token";
 
 /// Locate and parse the request's SigV4 signature.
 ///

@@ -1,13 +1,14 @@
 //! Client-side signing (header and presigned), sharing canonicalization with
 //! the verifier.
 
-use std::fmt::Write as _;
-
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
 use crate::canonical::{self, ALGORITHM, TERMINATOR, sha256_hex, uri_encode};
 use crate::key::SigningKey;
-use crate::parse::{MAX_PRESIGN_EXPIRES_SECS, format_timestamp};
+use crate::parse::{
+    MAX_PRESIGN_EXPIRES_SECS, QP_ALGORITHM, QP_CREDENTIAL, QP_DATE, QP_EXPIRES, QP_SECURITY_TOKEN,
+    QP_SIGNATURE, QP_SIGNED_HEADERS, format_timestamp,
+};
 use crate::request::{Request, header_value};
 
 /// Access key, secret and optional session token.
@@ -269,17 +270,17 @@ pub fn presign(
     let expires = expires_secs.clamp(1, MAX_PRESIGN_EXPIRES_SECS).to_string();
 
     let mut query = req.query.trim_start_matches('?').to_owned();
-    push_param(&mut query, "X-Amz-Algorithm", ALGORITHM);
+    push_param(&mut query, QP_ALGORITHM, ALGORITHM);
     push_param(
         &mut query,
-        "X-Amz-Credential",
+        QP_CREDENTIAL,
         &format!("{}/{scope}", params.credentials.access_key_id),
     );
-    push_param(&mut query, "X-Amz-Date", &timestamp);
-    push_param(&mut query, "X-Amz-Expires", &expires);
-    push_param(&mut query, "X-Amz-SignedHeaders", &signed_headers);
+    push_param(&mut query, QP_DATE, &timestamp);
+    push_param(&mut query, QP_EXPIRES, &expires);
+    push_param(&mut query, QP_SIGNED_HEADERS, &signed_headers);
     if let Some(token) = params.credentials.session_token {
-        push_param(&mut query, "X-Amz-Security-Token", token);
+        push_param(&mut query, QP_SECURITY_TOKEN, token);
     }
 
     let canonical_request = canonical::canonical_request(
@@ -292,7 +293,7 @@ pub fn presign(
     );
     let string_to_sign = canonical::string_to_sign(&timestamp, &scope, &canonical_request);
     let signature = key.sign(&string_to_sign);
-    let _ = write!(query, "&X-Amz-Signature={signature}");
+    push_param(&mut query, QP_SIGNATURE, &signature);
     debug_assert!(scope.ends_with(TERMINATOR));
     PresignedRequest {
         query,

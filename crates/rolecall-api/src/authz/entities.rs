@@ -24,20 +24,12 @@ pub async fn role(api: &Api, name: &str) -> rolecall_core::Result<Option<Arc<Ent
 fn role_entity(role: Role) -> Entity {
     // A stored trust policy that no longer parses trusts no one (AssumeRole refuses).
     let trust = Policy::parse(&role.assume_role_policy_document, PolicyKind::Trust).ok();
-    Entity {
-        arn: role.arn.clone(),
-        tags: role.tags.clone(),
-        role: Some(CachedRole { role, trust }),
-    }
+    Entity::Role(CachedRole { role, trust })
 }
 
 /// An entity other than a role: its ARN and tags.
 fn plain(arn: String, tags: Vec<Tag>) -> Entity {
-    Entity {
-        arn,
-        tags,
-        role: None,
-    }
+    Entity::Other { arn, tags }
 }
 
 async fn lookup(api: &Api, kind: Kind, name: &str) -> rolecall_core::Result<Option<Arc<Entity>>> {

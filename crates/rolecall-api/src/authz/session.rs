@@ -128,7 +128,7 @@ pub async fn role_by_arn(api: &Api, arn: &str) -> Option<Arc<Entity>> {
         .await
         .ok()
         .flatten()
-        .filter(|e| e.arn == arn && e.role.is_some())
+        .filter(|e| e.arn() == arn && e.role().is_some())
 }
 
 /// sts:AssumeRole: the caller's identity policies (and boundary, and session policies when
@@ -158,7 +158,7 @@ pub async fn authorize_assume_role(
         ));
     }
     let entity = role_by_arn(api, role_arn).await.ok_or_else(refuse)?;
-    let (role, trust) = match &entity.role {
+    let (role, trust) = match entity.role() {
         Some(CachedRole {
             role,
             trust: Some(trust),

@@ -32,9 +32,9 @@ impl Target {
         };
         match authz::entity(api, kind, name).await {
             Some(e) => Target {
-                arn: e.arn.clone(),
+                arn: e.arn().to_string(),
                 tags: match kind {
-                    Kind::Role | Kind::User => e.tags.clone(),
+                    Kind::Role | Kind::User => e.tags().to_vec(),
                     _ => vec![],
                 },
             },

@@ -23,7 +23,7 @@ create_principal!(CreateRole, Role(role_name), |iam, input| {
 on_entity!(GetRole, Role(role_name), |call, input| {
     // From the entity cache; a role not there gets the store's answer (NoSuchEntity).
     let cached = authz::role(call.api, &input.role_name).await?;
-    let found = match cached.as_ref().and_then(|e| e.role.as_ref()) {
+    let found = match cached.as_ref().and_then(|e| e.role()) {
         Some(c) => std::borrow::Cow::Borrowed(&c.role),
         None => std::borrow::Cow::Owned(call.api.iam.get_role(&input.role_name).await?),
     };
@@ -49,9 +49,9 @@ on_entity!(UpdateRole, Role(role_name), |call, input| {
 
 on_entity!(UpdateRoleDescription, Role(role_name), |call, input| {
     let iam = &call.api.iam;
-    iam.update_role(&input.role_name, Some(&input.description), None)
+    let updated = iam
+        .update_role(&input.role_name, Some(&input.description), None)
         .await?;
-    let updated = iam.get_role(&input.role_name).await?;
     let out = outputs::UpdateRoleDescription {
         role: Some(role(&updated, true)),
     };

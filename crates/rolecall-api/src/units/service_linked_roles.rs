@@ -6,13 +6,13 @@ use crate::authz::{self, key};
 use crate::generated::outputs;
 use crate::iam_xml::role;
 use crate::units::iam_common::{on_entity, on_resource};
-use rolecall_core::service_linked::{name_for, path_of, task_role};
+use rolecall_core::service_linked::{ServiceLinkedRole, path_of, task_role};
 
 on_resource!(
     CreateServiceLinkedRole,
     |call, input| {
         let service = &input.aws_service_name;
-        let name = name_for(service, input.custom_suffix.as_deref()).unwrap_or_default();
+        let name = linked_role(input).map(|r| r.name).unwrap_or_default();
         authz::with_path(call.api, "role", Some(&path_of(service)), &name)
     },
     keys(|input| vec![key("iam:AWSServiceName", &input.aws_service_name)]),
@@ -20,15 +20,20 @@ on_resource!(
         |created| outputs::CreateServiceLinkedRole {
             role: Some(role(&created, true))
         },
-        |iam, input| {
-            iam.create_service_linked_role(
-                &input.aws_service_name,
-                input.description.as_deref(),
-                input.custom_suffix.as_deref(),
-            )
+        |iam, input| async {
+            let linked = linked_role(&input)?;
+            iam.create_service_linked_role(&linked, input.description.as_deref())
+                .await
         }
     )
 );
+
+/// The role a CreateServiceLinkedRole request asks for (what is checked is what is created).
+fn linked_role(
+    input: &crate::generated::inputs::CreateServiceLinkedRole,
+) -> rolecall_core::Result<ServiceLinkedRole> {
+    ServiceLinkedRole::new(&input.aws_service_name, input.custom_suffix.as_deref())
+}
 
 on_entity!(
     DeleteServiceLinkedRole,
