@@ -1,5 +1,7 @@
-//! EC2's response shapes: instances, their states and metadata options, associations.
+//! EC2's response shapes built from core's entities: instances, their states and metadata
+//! options, associations, images, network (the generated outputs, `generated::ec2_outputs`).
 
+use crate::generated::ec2_outputs as out;
 use rolecall_core::ec2::StateChange;
 use rolecall_core::model::*;
 use rolecall_wire::{Xml, ec2_timestamp};
@@ -96,12 +98,24 @@ pub(crate) fn instance_xml(
     x.leaf("platformDetails", "Linux/UNIX");
 }
 
-pub(crate) fn association_xml(x: &mut Xml, a: &Association, reported: AssociationState) {
-    x.leaf("associationId", &a.id);
-    x.leaf("instanceId", &a.instance_id);
-    profile_ref_xml(x, &a.profile_arn, &a.profile_id);
-    x.leaf("state", reported.name());
-    x.leaf("timestamp", ec2_timestamp(a.timestamp));
+fn profile_ref(arn: &str, id: &str) -> out::IamInstanceProfile {
+    out::IamInstanceProfile {
+        arn: Some(arn.to_string()),
+        id: Some(id.to_string()),
+    }
+}
+
+pub(crate) fn association(
+    a: &Association,
+    reported: AssociationState,
+) -> out::IamInstanceProfileAssociation {
+    out::IamInstanceProfileAssociation {
+        association_id: Some(a.id.clone()),
+        instance_id: Some(a.instance_id.clone()),
+        iam_instance_profile: Some(profile_ref(&a.profile_arn, &a.profile_id)),
+        state: Some(reported.name().to_string()),
+        timestamp: Some(a.timestamp),
+    }
 }
 
 pub(crate) fn state_changes_xml(x: &mut Xml, changes: &[StateChange]) {

@@ -1,12 +1,15 @@
-//! What the generated outputs (`crate::generated::{iam,sts}_outputs`) are written with: each
+//! What the generated outputs (`crate::generated::{iam,sts,ec2}_outputs`) are written with: each
 //! operation's output is a typed value (the model's output structure, its members, nested
-//! structures, lists and maps), written as the Query protocol's XML by one writer —
-//! `<{Op}Response><{Op}Result>members…</{Op}Result><ResponseMetadata>…` — members in the model's
-//! order (AWS's), an absent optional member not at all, lists as `<Name><member>…</member></Name>`
-//! and maps as `<Name><entry><key>…</key><value>…</value></entry></Name>`.
+//! structures, lists and maps), written by one writer — the Query protocol's
+//! `<{Op}Response><{Op}Result>members…</{Op}Result><ResponseMetadata>…` ([`respond`]) or EC2's
+//! `<{Op}Response xmlns=..><requestId>…</requestId>members…` ([`ec2_respond`]) — members in the
+//! model's order (AWS's), an absent optional member not at all, Query lists as
+//! `<Name><member>…</member></Name>`, EC2 lists (`items`) as `<name><item>…</item></name>`, maps
+//! as `<Name><entry><key>…</key><value>…</value></entry></Name>`; EC2 timestamps (`stamp`) with
+//! milliseconds.
 
 use chrono::{DateTime, Utc};
-use rolecall_wire::{Xml, iso8601, query_response};
+use rolecall_wire::{Xml, ec2_response, ec2_timestamp, iso8601, query_response};
 
 /// A value written as an element's content: escaped text for scalars, the member elements for
 /// structures.
@@ -29,6 +32,12 @@ impl Value for i64 {
 impl Value for bool {
     fn write(&self, x: &mut Xml) {
         x.leaf_text(if *self { "true" } else { "false" });
+    }
+}
+
+impl Value for f64 {
+    fn write(&self, x: &mut Xml) {
+        x.leaf_text(&self.to_string());
     }
 }
 
@@ -58,6 +67,19 @@ impl Output for NoResult {
     const RESULT: bool = false;
 }
 
+/// EC2's answer to an operation without an output in its model (CreateTags, DeleteTags, ...):
+/// `<return>true</return>`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ReturnTrue;
+
+impl Value for ReturnTrue {
+    fn write(&self, x: &mut Xml) {
+        x.leaf("return", "true");
+    }
+}
+
+impl Output for ReturnTrue {}
+
 /// `<name>value</name>`.
 pub fn elem(x: &mut Xml, name: &str, value: &impl Value) {
     x.open(name);
@@ -68,6 +90,16 @@ pub fn elem(x: &mut Xml, name: &str, value: &impl Value) {
 /// `<name><member>item</member>…</name>` (an empty list is `<name></name>`).
 pub fn list<T: Value>(x: &mut Xml, name: &str, items: &[T]) {
     x.list(name, "member", items, |x, item| item.write(x));
+}
+
+/// EC2's `<name><item>item</item>…</name>`.
+pub fn items<T: Value>(x: &mut Xml, name: &str, items: &[T]) {
+    x.list(name, "item", items, |x, item| item.write(x));
+}
+
+/// An EC2 timestamp: `<name>2013-12-12T23:46:37.000Z</name>`.
+pub fn stamp(x: &mut Xml, name: &str, t: &DateTime<Utc>) {
+    x.leaf(name, ec2_timestamp(*t));
 }
 
 /// `<name><entry><key>k</key><value>v</value></entry>…</name>`.
@@ -84,6 +116,11 @@ pub fn respond<O: Output>(action: &str, ns: &str, request_id: &str, out: &O) -> 
     let body = |x: &mut Xml| out.write(x);
     let result: Option<&dyn Fn(&mut Xml)> = if O::RESULT { Some(&body) } else { None };
     query_response(action, ns, request_id, result)
+}
+
+/// The EC2 response of operation `action` carrying `out`.
+pub fn ec2_respond<O: Output>(action: &str, request_id: &str, out: &O) -> String {
+    ec2_response(action, request_id, |x| out.write(x))
 }
 
 /// `Some(items)` unless there are none: an optional list AWS leaves out when empty (tags).
@@ -149,6 +186,9 @@ macro_rules! out_member {
     (one int ()) => { i64 };
     (one boolean ()) => { bool };
     (one date ()) => { chrono::DateTime<chrono::Utc> };
+    (one stamp ()) => { chrono::DateTime<chrono::Utc> };
+    (one number ()) => { f64 };
+    (one items ($t:ty)) => { Vec<$t> };
     (one structure ($t:ty)) => { $t };
     (one list ($t:ty)) => { Vec<$t> };
     (one map ($t:ty)) => { Vec<(String, $t)> };
@@ -163,6 +203,8 @@ macro_rules! out_member {
     };
     (put $x:ident list $wire:literal, $v:expr) => { $crate::output::list($x, $wire, $v) };
     (put $x:ident map $wire:literal, $v:expr) => { $crate::output::map($x, $wire, $v) };
+    (put $x:ident items $wire:literal, $v:expr) => { $crate::output::items($x, $wire, $v) };
+    (put $x:ident stamp $wire:literal, $v:expr) => { $crate::output::stamp($x, $wire, $v) };
     (put $x:ident $kind:ident $wire:literal, $v:expr) => { $crate::output::elem($x, $wire, $v) };
 }
 

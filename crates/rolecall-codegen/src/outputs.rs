@@ -1,6 +1,7 @@
-//! The typed outputs of the Query services (IAM, STS): `{service}_outputs.rs`, one `outputs!`
-//! table with a row per structure an operation's output reaches (`crate::output` in rolecall-api
-//! writes them as XML), and `outputs.rs`, each operation's output under the operation's name.
+//! The typed outputs (IAM, STS, EC2): `{service}_outputs.rs`, one `outputs!` table with a row per
+//! structure an operation's output reaches (`crate::output` in rolecall-api writes them as XML),
+//! and `outputs.rs`, each operation's output under the operation's name. EC2's members are named
+//! by their `locationName`, its lists are `items` (`<item>`) and its timestamps `stamp`s.
 
 use crate::{Result, camel, members, row_within, shape_in, snake};
 use serde_json::{Map, Value};
@@ -20,19 +21,22 @@ const SOMETIMES_ABSENT: &[(&str, &str)] = &[
 pub(crate) struct Outputs<'m> {
     service: &'m str,
     shapes: &'m Map<String, Value>,
+    /// The EC2 protocol (wire names, lists, timestamps).
+    ec2: bool,
     /// Structures already written (by model name).
     done: BTreeSet<String>,
-    /// The first operation output written for each member list: an output with the same
-    /// members is an alias of it.
+    /// The first structure written for each member list: one with the same members is an
+    /// alias of it.
     by_members: BTreeMap<Vec<String>, String>,
     pub rows: String,
 }
 
 impl<'m> Outputs<'m> {
-    pub fn new(service: &'m str, shapes: &'m Map<String, Value>) -> Self {
+    pub fn new(service: &'m str, shapes: &'m Map<String, Value>, ec2: bool) -> Self {
         Outputs {
             service,
             shapes,
+            ec2,
             done: BTreeSet::new(),
             by_members: BTreeMap::new(),
             rows: String::new(),
@@ -53,6 +57,15 @@ impl<'m> Outputs<'m> {
             return Ok(None);
         };
         let rust = format!("{op}Output");
+        if !shape.ends_with("Result") && !shape.ends_with("Response") {
+            // A structure of its own (EC2's `Reservation`, also DescribeInstances' items).
+            let item = self.item(shape)?;
+            let _ = writeln!(
+                self.rows,
+                "    /// The output of `{op}` ({shape}).\n    {rust} = {item};"
+            );
+            return Ok(Some(rust));
+        }
         self.structure(shape, &rust, Some(op))?;
         Ok(Some(rust))
     }
@@ -69,7 +82,11 @@ impl<'m> Outputs<'m> {
                 continue;
             }
             let member_shape = m["shape"].as_str().ok_or("member shape")?;
-            let mut spec = format!("{}: {}", snake(member), self.member(member, member_shape)?);
+            let wire = match m["locationName"].as_str() {
+                Some(location) if self.ec2 => location,
+                _ => member.as_str(),
+            };
+            let mut spec = format!("{}: {}", snake(member), self.member(wire, member_shape)?);
             if required.contains(member)
                 && !SOMETIMES_ABSENT.contains(&(shape_name, member.as_str()))
             {
@@ -81,19 +98,18 @@ impl<'m> Outputs<'m> {
             Some(op) => format!("    /// The output of `{op}` ({shape_name}).\n"),
             None => format!("    /// The `{shape_name}` structure.\n"),
         };
-        if op.is_some() {
-            // Rows that differ in `paged` only are not the same.
-            let key: Vec<String> = specs
-                .iter()
-                .cloned()
-                .chain(paged.then(String::new))
-                .collect();
-            if let Some(same) = self.by_members.get(&key) {
-                let _ = writeln!(self.rows, "{doc}    {rust} = {same};");
-                return Ok(());
-            }
-            self.by_members.insert(key, rust.to_string());
+        // A structure with the same members as one written before is an alias of it (rows
+        // that differ in `paged` only are not the same).
+        let key: Vec<String> = specs
+            .iter()
+            .cloned()
+            .chain(paged.then(String::new))
+            .collect();
+        if let Some(same) = self.by_members.get(&key) {
+            let _ = writeln!(self.rows, "{doc}    {rust} = {same};");
+            return Ok(());
         }
+        self.by_members.insert(key, rust.to_string());
         let name = if paged {
             format!("{rust}: paged")
         } else {
@@ -109,13 +125,16 @@ impl<'m> Outputs<'m> {
             "string" | "blob" => format!("text({wire:?})"),
             "integer" | "long" => format!("int({wire:?})"),
             "boolean" => format!("boolean({wire:?})"),
+            "double" | "float" => format!("number({wire:?})"),
+            "timestamp" if self.ec2 => format!("stamp({wire:?})"),
             "timestamp" => format!("date({wire:?})"),
             "structure" => format!("structure({wire:?}, {})", self.item(shape_name)?),
             "list" => {
                 let item = self.shape(shape_name)?["member"]["shape"]
                     .as_str()
                     .ok_or("list member")?;
-                format!("list({wire:?}, {})", self.item(item)?)
+                let kind = if self.ec2 { "items" } else { "list" };
+                format!("{kind}({wire:?}, {})", self.item(item)?)
             }
             "map" => {
                 let map = self.shape(shape_name)?;
@@ -136,6 +155,7 @@ impl<'m> Outputs<'m> {
             "string" | "blob" => "String".into(),
             "integer" | "long" => "i64".into(),
             "boolean" => "bool".into(),
+            "double" | "float" => "f64".into(),
             "timestamp" => "chrono::DateTime<chrono::Utc>".into(),
             "structure" => {
                 let rust = camel(shape_name);

@@ -6,6 +6,7 @@ use crate::context::Call;
 use crate::error::ApiError;
 use crate::generated::Operation;
 use crate::generated::ec2 as input;
+use crate::output::Output;
 use rolecall_core::ec2::{DescribeRequest, Filter, Paging};
 use rolecall_core::model::{Association, Instance};
 use rolecall_core::paging::encode_token;
@@ -16,6 +17,16 @@ pub(crate) type FoundInstance = Option<(Instance, Option<Association>)>;
 
 pub(crate) fn respond(call: &Call<'_>, body: &dyn Fn(&mut Xml)) -> String {
     ec2_response(call.op.name(), call.request_id, body)
+}
+
+/// An EC2 operation's answer: its generated output, written as EC2's XML.
+pub(crate) fn answer(call: &Call<'_>, out: &impl Output) -> String {
+    crate::output::ec2_respond(call.op.name(), call.request_id, out)
+}
+
+/// A Describe* page's `nextToken` as the client sees it.
+pub(crate) fn next_token(next: Option<String>) -> Option<String> {
+    next.as_deref().map(encode_token)
 }
 
 /// A Describe* answer: the page's items as the `item`s of `set` (each written by `write`), then
