@@ -7,7 +7,8 @@
 //! metadata options, on this node or another) shows in the next answer, with no invalidation to
 //! miss and no write to race: the store's read is the version check.
 
-use crate::ec2_xml::instance_xml;
+use crate::ec2_xml::instance;
+use crate::output::Value;
 use rolecall_core::InstanceDoc;
 use rolecall_core::StoreError;
 use rolecall_core::model::{Association, Instance};
@@ -69,13 +70,8 @@ fn render(doc: &InstanceDoc, region: &str) -> Result<Fragment, StoreError> {
         Some(serde_json::from_str(&doc.association).map_err(decode)?)
     };
     let mut x = Xml::default();
-    instance_xml(
-        &mut x,
-        &instance,
-        association.as_ref(),
-        region,
-        instance.state,
-    );
+    let reported = instance.state;
+    self::instance(&instance, association.as_ref(), region, reported).write(&mut x);
     Ok(Fragment {
         instance: doc.instance.clone(),
         association: doc.association.clone(),

@@ -252,6 +252,39 @@ mod tests {
         );
     }
 
+    outputs! {
+        Change { id: text("instanceId"), at: stamp("timestamp"), states: items("stateSet", Tag) }
+    }
+
+    #[test]
+    fn ec2_members_by_location_lists_as_items_timestamps_with_millis() {
+        let at = chrono::DateTime::from_timestamp(1_386_892_000, 0).unwrap_or_default();
+        let change = Change {
+            id: Some("i-1".into()),
+            at: Some(at),
+            states: Some(vec![Tag {
+                key: "k".into(),
+                value: Some("v".into()),
+            }]),
+        };
+        let body = ec2_respond("StartInstances", "r1", &change);
+        assert!(
+            body.contains(
+                "<StartInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\
+                 <requestId>r1</requestId><instanceId>i-1</instanceId>\
+                 <timestamp>2013-12-12T23:46:40.000Z</timestamp>\
+                 <stateSet><item><Key>k</Key><Value>v</Value></item></stateSet>\
+                 </StartInstancesResponse>"
+            ),
+            "{body}"
+        );
+        let tagged = ec2_respond("CreateTags", "r2", &ReturnTrue);
+        assert!(
+            tagged.contains("<requestId>r2</requestId><return>true</return></CreateTagsResponse>"),
+            "{tagged}"
+        );
+    }
+
     #[test]
     fn no_result_element_without_an_output() {
         let none = respond("DeleteRole", "ns", "r1", &NoResult);

@@ -603,7 +603,12 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
             aliases: BTreeMap::new(),
             out: String::new(),
         };
-        let mut outs = outputs::Outputs::new(service, shapes, g.ec2);
+        let order = if g.ec2 {
+            outputs::wire_order(&models.join("ec2_wire_order.txt"))?
+        } else {
+            BTreeMap::new()
+        };
+        let mut outs = outputs::Outputs::new(service, shapes, g.ec2, order);
         let _ = writeln!(outputs_by_op, "use super::{service}_outputs::*;");
         for op in ops.iter().filter(|o| o.service == *service) {
             let spec = model["operations"].get(&op.name).ok_or_else(|| {

@@ -18,27 +18,55 @@ const SOMETIMES_ABSENT: &[(&str, &str)] = &[
 ];
 
 /// One service's output structures.
+/// `models/ec2_wire_order.txt`: AWS's member order of the shapes whose model order is not it.
+pub(crate) fn wire_order(path: &std::path::Path) -> Result<BTreeMap<String, Vec<String>>> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut order = BTreeMap::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (shape, wires) = line
+            .split_once(':')
+            .ok_or_else(|| format!("{}: `Shape: names` expected: {line}", path.display()))?;
+        let wires = wires.split_whitespace().map(String::from).collect();
+        order.insert(shape.trim().to_string(), wires);
+    }
+    Ok(order)
+}
+
 pub(crate) struct Outputs<'m> {
     service: &'m str,
     shapes: &'m Map<String, Value>,
     /// The EC2 protocol (wire names, lists, timestamps).
     ec2: bool,
+    /// AWS's member order (wire names) where the model's differs (`models/ec2_wire_order.txt`).
+    order: BTreeMap<String, Vec<String>>,
     /// Structures already written (by model name).
     done: BTreeSet<String>,
     /// The first structure written for each member list: one with the same members is an
     /// alias of it.
     by_members: BTreeMap<Vec<String>, String>,
+    /// Each alias's structure (so that rows naming either are the same).
+    aliases: BTreeMap<String, String>,
     pub rows: String,
 }
 
 impl<'m> Outputs<'m> {
-    pub fn new(service: &'m str, shapes: &'m Map<String, Value>, ec2: bool) -> Self {
+    pub fn new(
+        service: &'m str,
+        shapes: &'m Map<String, Value>,
+        ec2: bool,
+        order: BTreeMap<String, Vec<String>>,
+    ) -> Self {
         Outputs {
             service,
             shapes,
             ec2,
+            order,
             done: BTreeSet::new(),
             by_members: BTreeMap::new(),
+            aliases: BTreeMap::new(),
             rows: String::new(),
         }
     }
@@ -77,15 +105,27 @@ impl<'m> Outputs<'m> {
         // A list's page (`IsTruncated`, `Marker` last) is a `paged` row.
         let names: Vec<&str> = members.keys().map(String::as_str).collect();
         let paged = names.ends_with(&["IsTruncated", "Marker"]);
-        for (member, m) in &members {
+        let ec2 = self.ec2;
+        fn wire_of<'a>(ec2: bool, member: &'a str, m: &'a Value) -> &'a str {
+            match m["locationName"].as_str() {
+                Some(location) if ec2 => location,
+                _ => member,
+            }
+        }
+        let mut ordered: Vec<(&String, &Value)> = members.iter().collect();
+        let order = self.order.get(shape_name);
+        // Named members first, in AWS's order; then the rest in the model's; `nextToken` last.
+        ordered.sort_by_key(|(member, m)| {
+            let wire = wire_of(ec2, member, m);
+            let named = order.and_then(|o| o.iter().position(|w| w == wire));
+            (wire == "nextToken", named.unwrap_or(usize::MAX))
+        });
+        for (member, m) in ordered {
             if paged && names[names.len() - 2..].contains(&member.as_str()) {
                 continue;
             }
             let member_shape = m["shape"].as_str().ok_or("member shape")?;
-            let wire = match m["locationName"].as_str() {
-                Some(location) if self.ec2 => location,
-                _ => member.as_str(),
-            };
+            let wire = wire_of(ec2, member, m);
             let mut spec = format!("{}: {}", snake(member), self.member(wire, member_shape)?);
             if required.contains(member)
                 && !SOMETIMES_ABSENT.contains(&(shape_name, member.as_str()))
@@ -107,6 +147,7 @@ impl<'m> Outputs<'m> {
             .collect();
         if let Some(same) = self.by_members.get(&key) {
             let _ = writeln!(self.rows, "{doc}    {rust} = {same};");
+            self.aliases.insert(rust.to_string(), same.clone());
             return Ok(());
         }
         self.by_members.insert(key, rust.to_string());
@@ -162,7 +203,7 @@ impl<'m> Outputs<'m> {
                 if self.done.insert(shape_name.to_string()) {
                     self.structure(shape_name, &rust, None)?;
                 }
-                rust
+                self.aliases.get(&rust).cloned().unwrap_or(rust)
             }
             other => return Err(format!("{shape_name}: item type {other} not supported")),
         })

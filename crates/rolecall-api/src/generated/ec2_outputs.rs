@@ -9,6 +9,20 @@ use crate::output::outputs;
 outputs! {
     /// The `GroupIdentifier` structure.
     GroupIdentifier { group_id: text("groupId"), group_name: text("groupName") }
+    /// The `InstanceState` structure.
+    InstanceState { code: int("code"), name: text("name") }
+    /// The `ProductCode` structure.
+    ProductCode { product_code_id: text("productCode"), product_code_type: text("type") }
+    /// The `Placement` structure.
+    Placement {
+        availability_zone: text("availabilityZone"), group_name: text("groupName"), tenancy: text("tenancy"),
+        availability_zone_id: text("availabilityZoneId"), affinity: text("affinity"),
+        partition_number: int("partitionNumber"), host_id: text("hostId"),
+        spread_domain: text("spreadDomain"), host_resource_group_arn: text("hostResourceGroupArn"),
+        group_id: text("groupId"),
+    }
+    /// The `Monitoring` structure.
+    Monitoring { state: text("state") }
     /// The `OperatorResponse` structure.
     OperatorResponse {
         managed: boolean("managed"), principal: text("principal"),
@@ -25,21 +39,8 @@ outputs! {
     InstanceBlockDeviceMapping {
         device_name: text("deviceName"), ebs: structure("ebs", EbsInstanceBlockDevice),
     }
-    /// The `IamInstanceProfile` structure.
-    IamInstanceProfile { arn: text("arn"), id: text("id") }
-    /// The `ElasticGpuAssociation` structure.
-    ElasticGpuAssociation {
-        elastic_gpu_id: text("elasticGpuId"), elastic_gpu_association_id: text("elasticGpuAssociationId"),
-        elastic_gpu_association_state: text("elasticGpuAssociationState"),
-        elastic_gpu_association_time: text("elasticGpuAssociationTime"),
-    }
-    /// The `ElasticInferenceAcceleratorAssociation` structure.
-    ElasticInferenceAcceleratorAssociation {
-        elastic_inference_accelerator_arn: text("elasticInferenceAcceleratorArn"),
-        elastic_inference_accelerator_association_id: text("elasticInferenceAcceleratorAssociationId"),
-        elastic_inference_accelerator_association_state: text("elasticInferenceAcceleratorAssociationState"),
-        elastic_inference_accelerator_association_time: stamp("elasticInferenceAcceleratorAssociationTime"),
-    }
+    /// The `Tag` structure.
+    Tag { key: text("key"), value: text("value") }
     /// The `InstanceNetworkInterfaceAssociation` structure.
     InstanceNetworkInterfaceAssociation {
         carrier_ip: text("carrierIp"), customer_owned_ip: text("customerOwnedIp"),
@@ -93,10 +94,29 @@ outputs! {
         connection_tracking_configuration: structure("connectionTrackingConfiguration", ConnectionTrackingSpecificationResponse),
         operator: structure("operator", OperatorResponse),
     }
+    /// The `IamInstanceProfile` structure.
+    IamInstanceProfile { arn: text("arn"), id: text("id") }
+    /// The `InstanceMetadataOptionsResponse` structure.
+    InstanceMetadataOptionsResponse {
+        state: text("state"), http_tokens: text("httpTokens"),
+        http_put_response_hop_limit: int("httpPutResponseHopLimit"), http_endpoint: text("httpEndpoint"),
+        http_protocol_ipv6: text("httpProtocolIpv6"), instance_metadata_tags: text("instanceMetadataTags"),
+    }
+    /// The `ElasticGpuAssociation` structure.
+    ElasticGpuAssociation {
+        elastic_gpu_id: text("elasticGpuId"), elastic_gpu_association_id: text("elasticGpuAssociationId"),
+        elastic_gpu_association_state: text("elasticGpuAssociationState"),
+        elastic_gpu_association_time: text("elasticGpuAssociationTime"),
+    }
+    /// The `ElasticInferenceAcceleratorAssociation` structure.
+    ElasticInferenceAcceleratorAssociation {
+        elastic_inference_accelerator_arn: text("elasticInferenceAcceleratorArn"),
+        elastic_inference_accelerator_association_id: text("elasticInferenceAcceleratorAssociationId"),
+        elastic_inference_accelerator_association_state: text("elasticInferenceAcceleratorAssociationState"),
+        elastic_inference_accelerator_association_time: stamp("elasticInferenceAcceleratorAssociationTime"),
+    }
     /// The `StateReason` structure.
     StateReason { code: text("code"), message: text("message") }
-    /// The `Tag` structure.
-    Tag { key: text("key"), value: text("value") }
     /// The `CpuOptions` structure.
     CpuOptions {
         core_count: int("coreCount"), threads_per_core: int("threadsPerCore"), amd_sev_snp: text("amdSevSnp"),
@@ -116,12 +136,6 @@ outputs! {
     HibernationOptions { configured: boolean("configured") }
     /// The `LicenseConfiguration` structure.
     LicenseConfiguration { license_configuration_arn: text("licenseConfigurationArn") }
-    /// The `InstanceMetadataOptionsResponse` structure.
-    InstanceMetadataOptionsResponse {
-        state: text("state"), http_tokens: text("httpTokens"),
-        http_put_response_hop_limit: int("httpPutResponseHopLimit"), http_endpoint: text("httpEndpoint"),
-        http_protocol_ipv6: text("httpProtocolIpv6"), instance_metadata_tags: text("instanceMetadataTags"),
-    }
     /// The `EnclaveOptions` structure.
     EnclaveOptions { enabled: boolean("enabled") }
     /// The `PrivateDnsNameOptionsResponse` structure.
@@ -154,44 +168,37 @@ outputs! {
         secondary_subnet_id: text("secondarySubnetId"), secondary_network_id: text("secondaryNetworkId"),
         interface_type: text("interfaceType"),
     }
-    /// The `InstanceState` structure.
-    InstanceState { code: int("code"), name: text("name") }
-    /// The `ProductCode` structure.
-    ProductCode { product_code_id: text("productCode"), product_code_type: text("type") }
-    /// The `Placement` structure.
-    Placement {
-        availability_zone_id: text("availabilityZoneId"), affinity: text("affinity"),
-        group_name: text("groupName"), partition_number: int("partitionNumber"), host_id: text("hostId"),
-        tenancy: text("tenancy"), spread_domain: text("spreadDomain"),
-        host_resource_group_arn: text("hostResourceGroupArn"), group_id: text("groupId"),
-        availability_zone: text("availabilityZone"),
-    }
-    /// The `Monitoring` structure.
-    Monitoring { state: text("state") }
     /// The `Instance` structure.
     Instance {
-        architecture: text("architecture"),
+        instance_id: text("instanceId"), image_id: text("imageId"),
+        state: structure("instanceState", InstanceState), private_dns_name: text("privateDnsName"),
+        public_dns_name: text("dnsName"), state_transition_reason: text("reason"), key_name: text("keyName"),
+        ami_launch_index: int("amiLaunchIndex"), product_codes: items("productCodes", ProductCode),
+        instance_type: text("instanceType"), launch_time: stamp("launchTime"),
+        placement: structure("placement", Placement), monitoring: structure("monitoring", Monitoring),
+        subnet_id: text("subnetId"), vpc_id: text("vpcId"), private_ip_address: text("privateIpAddress"),
+        security_groups: items("groupSet", GroupIdentifier), architecture: text("architecture"),
+        root_device_type: text("rootDeviceType"), root_device_name: text("rootDeviceName"),
         block_device_mappings: items("blockDeviceMapping", InstanceBlockDeviceMapping),
-        client_token: text("clientToken"), ebs_optimized: boolean("ebsOptimized"),
-        ena_support: boolean("enaSupport"), hypervisor: text("hypervisor"),
+        virtualization_type: text("virtualizationType"), client_token: text("clientToken"),
+        tags: items("tagSet", Tag), hypervisor: text("hypervisor"),
+        network_interfaces: items("networkInterfaceSet", InstanceNetworkInterface),
         iam_instance_profile: structure("iamInstanceProfile", IamInstanceProfile),
+        ebs_optimized: boolean("ebsOptimized"),
+        metadata_options: structure("metadataOptions", InstanceMetadataOptionsResponse),
+        platform_details: text("platformDetails"), ena_support: boolean("enaSupport"),
         instance_lifecycle: text("instanceLifecycle"),
         elastic_gpu_associations: items("elasticGpuAssociationSet", ElasticGpuAssociation),
         elastic_inference_accelerator_associations: items("elasticInferenceAcceleratorAssociationSet", ElasticInferenceAcceleratorAssociation),
-        network_interfaces: items("networkInterfaceSet", InstanceNetworkInterface),
-        outpost_arn: text("outpostArn"), root_device_name: text("rootDeviceName"),
-        root_device_type: text("rootDeviceType"), security_groups: items("groupSet", GroupIdentifier),
-        source_dest_check: boolean("sourceDestCheck"),
+        outpost_arn: text("outpostArn"), source_dest_check: boolean("sourceDestCheck"),
         spot_instance_request_id: text("spotInstanceRequestId"), sriov_net_support: text("sriovNetSupport"),
-        state_reason: structure("stateReason", StateReason), tags: items("tagSet", Tag),
-        virtualization_type: text("virtualizationType"), cpu_options: structure("cpuOptions", CpuOptions),
+        state_reason: structure("stateReason", StateReason), cpu_options: structure("cpuOptions", CpuOptions),
         capacity_block_id: text("capacityBlockId"), capacity_reservation_id: text("capacityReservationId"),
         capacity_reservation_specification: structure("capacityReservationSpecification", CapacityReservationSpecificationResponse),
         hibernation_options: structure("hibernationOptions", HibernationOptions),
         licenses: items("licenseSet", LicenseConfiguration),
-        metadata_options: structure("metadataOptions", InstanceMetadataOptionsResponse),
         enclave_options: structure("enclaveOptions", EnclaveOptions), boot_mode: text("bootMode"),
-        platform_details: text("platformDetails"), usage_operation: text("usageOperation"),
+        usage_operation: text("usageOperation"),
         usage_operation_update_time: stamp("usageOperationUpdateTime"),
         private_dns_name_options: structure("privateDnsNameOptions", PrivateDnsNameOptionsResponse),
         ipv6_address: text("ipv6Address"), tpm_support: text("tpmSupport"),
@@ -200,15 +207,8 @@ outputs! {
         network_performance_options: structure("networkPerformanceOptions", InstanceNetworkPerformanceOptions),
         operator: structure("operator", OperatorResponse),
         secondary_interfaces: items("secondaryInterfaceSet", InstanceSecondaryInterface),
-        instance_id: text("instanceId"), image_id: text("imageId"),
-        state: structure("instanceState", InstanceState), private_dns_name: text("privateDnsName"),
-        public_dns_name: text("dnsName"), state_transition_reason: text("reason"), key_name: text("keyName"),
-        ami_launch_index: int("amiLaunchIndex"), product_codes: items("productCodes", ProductCode),
-        instance_type: text("instanceType"), launch_time: stamp("launchTime"),
-        placement: structure("placement", Placement), kernel_id: text("kernelId"),
-        ramdisk_id: text("ramdiskId"), platform: text("platform"),
-        monitoring: structure("monitoring", Monitoring), subnet_id: text("subnetId"), vpc_id: text("vpcId"),
-        private_ip_address: text("privateIpAddress"), public_ip_address: text("ipAddress"),
+        kernel_id: text("kernelId"), ramdisk_id: text("ramdiskId"), platform: text("platform"),
+        public_ip_address: text("ipAddress"),
     }
     /// The `Reservation` structure.
     Reservation {
@@ -219,7 +219,7 @@ outputs! {
     RunInstancesOutput = Reservation;
     /// The output of `DescribeInstances` (DescribeInstancesResult).
     DescribeInstancesOutput {
-        next_token: text("nextToken"), reservations: items("reservationSet", Reservation),
+        reservations: items("reservationSet", Reservation), next_token: text("nextToken"),
     }
     /// The `InstanceStateChange` structure.
     InstanceStateChange {
@@ -260,31 +260,31 @@ outputs! {
     GetConsoleOutputOutput {
         instance_id: text("instanceId"), timestamp: stamp("timestamp"), output: text("output"),
     }
+    /// The `InstanceStatusDetails` structure.
+    InstanceStatusDetails {
+        name: text("name"), status: text("status"), impaired_since: stamp("impairedSince"),
+    }
+    /// The `InstanceStatusSummary` structure.
+    InstanceStatusSummary { status: text("status"), details: items("details", InstanceStatusDetails) }
+    /// The `EbsStatusDetails` structure.
+    EbsStatusDetails { impaired_since: stamp("impairedSince"), name: text("name"), status: text("status") }
+    /// The `EbsStatusSummary` structure.
+    EbsStatusSummary { status: text("status"), details: items("details", EbsStatusDetails) }
     /// The `InstanceStatusEvent` structure.
     InstanceStatusEvent {
         instance_event_id: text("instanceEventId"), code: text("code"), description: text("description"),
         not_after: stamp("notAfter"), not_before: stamp("notBefore"),
         not_before_deadline: stamp("notBeforeDeadline"),
     }
-    /// The `InstanceStatusDetails` structure.
-    InstanceStatusDetails {
-        impaired_since: stamp("impairedSince"), name: text("name"), status: text("status"),
-    }
-    /// The `InstanceStatusSummary` structure.
-    InstanceStatusSummary { details: items("details", InstanceStatusDetails), status: text("status") }
-    /// The `EbsStatusDetails` structure.
-    EbsStatusDetails = InstanceStatusDetails;
-    /// The `EbsStatusSummary` structure.
-    EbsStatusSummary { details: items("details", EbsStatusDetails), status: text("status") }
     /// The `InstanceStatus` structure.
     InstanceStatus {
-        availability_zone: text("availabilityZone"), availability_zone_id: text("availabilityZoneId"),
-        outpost_arn: text("outpostArn"), operator: structure("operator", OperatorResponse),
-        events: items("eventsSet", InstanceStatusEvent), instance_id: text("instanceId"),
+        instance_id: text("instanceId"), availability_zone: text("availabilityZone"),
         instance_state: structure("instanceState", InstanceState),
-        instance_status: structure("instanceStatus", InstanceStatusSummary),
         system_status: structure("systemStatus", InstanceStatusSummary),
+        instance_status: structure("instanceStatus", InstanceStatusSummary),
         attached_ebs_status: structure("attachedEbsStatus", EbsStatusSummary),
+        availability_zone_id: text("availabilityZoneId"), outpost_arn: text("outpostArn"),
+        operator: structure("operator", OperatorResponse), events: items("eventsSet", InstanceStatusEvent),
     }
     /// The output of `DescribeInstanceStatus` (DescribeInstanceStatusResult).
     DescribeInstanceStatusOutput {
@@ -296,11 +296,12 @@ outputs! {
     AttributeValue { value: text("value") }
     /// The `InstanceAttribute` structure.
     InstanceAttribute {
+        instance_id: text("instanceId"),
         block_device_mappings: items("blockDeviceMapping", InstanceBlockDeviceMapping),
         disable_api_termination: structure("disableApiTermination", AttributeBooleanValue),
         ena_support: structure("enaSupport", AttributeBooleanValue),
         enclave_options: structure("enclaveOptions", EnclaveOptions),
-        ebs_optimized: structure("ebsOptimized", AttributeBooleanValue), instance_id: text("instanceId"),
+        ebs_optimized: structure("ebsOptimized", AttributeBooleanValue),
         instance_initiated_shutdown_behavior: structure("instanceInitiatedShutdownBehavior", AttributeValue),
         instance_type: structure("instanceType", AttributeValue),
         kernel_id: structure("kernel", AttributeValue), product_codes: items("productCodes", ProductCode),
@@ -316,24 +317,24 @@ outputs! {
     DescribeInstanceAttributeOutput = InstanceAttribute;
     /// The `TagDescription` structure.
     TagDescription {
-        key: text("key"), resource_id: text("resourceId"), resource_type: text("resourceType"),
+        resource_id: text("resourceId"), resource_type: text("resourceType"), key: text("key"),
         value: text("value"),
     }
     /// The output of `DescribeTags` (DescribeTagsResult).
-    DescribeTagsOutput { next_token: text("nextToken"), tags: items("tagSet", TagDescription) }
+    DescribeTagsOutput { tags: items("tagSet", TagDescription), next_token: text("nextToken") }
     /// The `VpcCidrBlockState` structure.
     VpcCidrBlockState { state: text("state"), status_message: text("statusMessage") }
+    /// The `VpcCidrBlockAssociation` structure.
+    VpcCidrBlockAssociation {
+        cidr_block: text("cidrBlock"), association_id: text("associationId"),
+        cidr_block_state: structure("cidrBlockState", VpcCidrBlockState),
+    }
     /// The `VpcIpv6CidrBlockAssociation` structure.
     VpcIpv6CidrBlockAssociation {
         association_id: text("associationId"), ipv6_cidr_block: text("ipv6CidrBlock"),
         ipv6_cidr_block_state: structure("ipv6CidrBlockState", VpcCidrBlockState),
         network_border_group: text("networkBorderGroup"), ipv6_pool: text("ipv6Pool"),
         ipv6_address_attribute: text("ipv6AddressAttribute"), ip_source: text("ipSource"),
-    }
-    /// The `VpcCidrBlockAssociation` structure.
-    VpcCidrBlockAssociation {
-        association_id: text("associationId"), cidr_block: text("cidrBlock"),
-        cidr_block_state: structure("cidrBlockState", VpcCidrBlockState),
     }
     /// The `VpcEncryptionControlExclusion` structure.
     VpcEncryptionControlExclusion { state: text("state"), state_message: text("stateMessage") }
@@ -359,46 +360,46 @@ outputs! {
     BlockPublicAccessStates { internet_gateway_block_mode: text("internetGatewayBlockMode") }
     /// The `Vpc` structure.
     Vpc {
-        owner_id: text("ownerId"), instance_tenancy: text("instanceTenancy"),
-        ipv6_cidr_block_association_set: items("ipv6CidrBlockAssociationSet", VpcIpv6CidrBlockAssociation),
+        vpc_id: text("vpcId"), owner_id: text("ownerId"), state: text("state"), cidr_block: text("cidrBlock"),
         cidr_block_association_set: items("cidrBlockAssociationSet", VpcCidrBlockAssociation),
-        is_default: boolean("isDefault"),
-        encryption_control: structure("encryptionControl", VpcEncryptionControl), tags: items("tagSet", Tag),
+        dhcp_options_id: text("dhcpOptionsId"), instance_tenancy: text("instanceTenancy"),
+        is_default: boolean("isDefault"), tags: items("tagSet", Tag),
+        ipv6_cidr_block_association_set: items("ipv6CidrBlockAssociationSet", VpcIpv6CidrBlockAssociation),
+        encryption_control: structure("encryptionControl", VpcEncryptionControl),
         block_public_access_states: structure("blockPublicAccessStates", BlockPublicAccessStates),
-        vpc_id: text("vpcId"), state: text("state"), cidr_block: text("cidrBlock"),
-        dhcp_options_id: text("dhcpOptionsId"),
     }
     /// The output of `DescribeVpcs` (DescribeVpcsResult).
-    DescribeVpcsOutput { next_token: text("nextToken"), vpcs: items("vpcSet", Vpc) }
+    DescribeVpcsOutput { vpcs: items("vpcSet", Vpc), next_token: text("nextToken") }
     /// The `SubnetCidrBlockState` structure.
     SubnetCidrBlockState = VpcCidrBlockState;
     /// The `SubnetIpv6CidrBlockAssociation` structure.
     SubnetIpv6CidrBlockAssociation {
         association_id: text("associationId"), ipv6_cidr_block: text("ipv6CidrBlock"),
-        ipv6_cidr_block_state: structure("ipv6CidrBlockState", SubnetCidrBlockState),
+        ipv6_cidr_block_state: structure("ipv6CidrBlockState", VpcCidrBlockState),
         ipv6_address_attribute: text("ipv6AddressAttribute"), ip_source: text("ipSource"),
     }
     /// The `PrivateDnsNameOptionsOnLaunch` structure.
     PrivateDnsNameOptionsOnLaunch = PrivateDnsNameOptionsResponse;
     /// The `Subnet` structure.
     Subnet {
-        availability_zone_id: text("availabilityZoneId"),
-        enable_lni_at_device_index: int("enableLniAtDeviceIndex"),
-        map_customer_owned_ip_on_launch: boolean("mapCustomerOwnedIpOnLaunch"),
-        customer_owned_ipv4_pool: text("customerOwnedIpv4Pool"), owner_id: text("ownerId"),
-        assign_ipv6_address_on_creation: boolean("assignIpv6AddressOnCreation"),
+        subnet_id: text("subnetId"), subnet_arn: text("subnetArn"), state: text("state"),
+        owner_id: text("ownerId"), vpc_id: text("vpcId"), cidr_block: text("cidrBlock"),
         ipv6_cidr_block_association_set: items("ipv6CidrBlockAssociationSet", SubnetIpv6CidrBlockAssociation),
-        tags: items("tagSet", Tag), subnet_arn: text("subnetArn"), outpost_arn: text("outpostArn"),
-        enable_dns64: boolean("enableDns64"), ipv6_native: boolean("ipv6Native"),
-        private_dns_name_options_on_launch: structure("privateDnsNameOptionsOnLaunch", PrivateDnsNameOptionsOnLaunch),
-        block_public_access_states: structure("blockPublicAccessStates", BlockPublicAccessStates),
-        type_: text("type"), subnet_id: text("subnetId"), state: text("state"), vpc_id: text("vpcId"),
-        cidr_block: text("cidrBlock"), available_ip_address_count: int("availableIpAddressCount"),
+        available_ip_address_count: int("availableIpAddressCount"),
         availability_zone: text("availabilityZone"), default_for_az: boolean("defaultForAz"),
         map_public_ip_on_launch: boolean("mapPublicIpOnLaunch"),
+        map_customer_owned_ip_on_launch: boolean("mapCustomerOwnedIpOnLaunch"),
+        assign_ipv6_address_on_creation: boolean("assignIpv6AddressOnCreation"),
+        enable_dns64: boolean("enableDns64"), ipv6_native: boolean("ipv6Native"), tags: items("tagSet", Tag),
+        availability_zone_id: text("availabilityZoneId"),
+        enable_lni_at_device_index: int("enableLniAtDeviceIndex"),
+        customer_owned_ipv4_pool: text("customerOwnedIpv4Pool"), outpost_arn: text("outpostArn"),
+        private_dns_name_options_on_launch: structure("privateDnsNameOptionsOnLaunch", PrivateDnsNameOptionsResponse),
+        block_public_access_states: structure("blockPublicAccessStates", BlockPublicAccessStates),
+        type_: text("type"),
     }
     /// The output of `DescribeSubnets` (DescribeSubnetsResult).
-    DescribeSubnetsOutput { next_token: text("nextToken"), subnets: items("subnetSet", Subnet) }
+    DescribeSubnetsOutput { subnets: items("subnetSet", Subnet), next_token: text("nextToken") }
     /// The `UserIdGroupPair` structure.
     UserIdGroupPair {
         description: text("description"), user_id: text("userId"), group_name: text("groupName"),
@@ -406,7 +407,7 @@ outputs! {
         vpc_peering_connection_id: text("vpcPeeringConnectionId"), peering_status: text("peeringStatus"),
     }
     /// The `IpRange` structure.
-    IpRange { description: text("description"), cidr_ip: text("cidrIp") }
+    IpRange { cidr_ip: text("cidrIp"), description: text("description") }
     /// The `Ipv6Range` structure.
     Ipv6Range { description: text("description"), cidr_ipv6: text("cidrIpv6") }
     /// The `PrefixListId` structure.
@@ -419,53 +420,52 @@ outputs! {
     }
     /// The `SecurityGroup` structure.
     SecurityGroup {
-        group_id: text("groupId"), ip_permissions_egress: items("ipPermissionsEgress", IpPermission),
-        tags: items("tagSet", Tag), vpc_id: text("vpcId"), security_group_arn: text("securityGroupArn"),
-        owner_id: text("ownerId"), group_name: text("groupName"), description: text("groupDescription"),
-        ip_permissions: items("ipPermissions", IpPermission),
+        owner_id: text("ownerId"), group_id: text("groupId"), group_name: text("groupName"),
+        description: text("groupDescription"), vpc_id: text("vpcId"),
+        security_group_arn: text("securityGroupArn"), ip_permissions: items("ipPermissions", IpPermission),
+        ip_permissions_egress: items("ipPermissionsEgress", IpPermission), tags: items("tagSet", Tag),
     }
     /// The output of `DescribeSecurityGroups` (DescribeSecurityGroupsResult).
     DescribeSecurityGroupsOutput {
-        next_token: text("nextToken"), security_groups: items("securityGroupInfo", SecurityGroup),
+        security_groups: items("securityGroupInfo", SecurityGroup), next_token: text("nextToken"),
     }
     /// The `EbsBlockDevice` structure.
     EbsBlockDevice {
-        delete_on_termination: boolean("deleteOnTermination"), iops: int("iops"),
-        snapshot_id: text("snapshotId"), volume_size: int("volumeSize"), volume_type: text("volumeType"),
-        kms_key_id: text("kmsKeyId"), throughput: int("throughput"), outpost_arn: text("outpostArn"),
-        availability_zone: text("availabilityZone"), encrypted: boolean("encrypted"),
+        delete_on_termination: boolean("deleteOnTermination"), volume_size: int("volumeSize"),
+        volume_type: text("volumeType"), encrypted: boolean("encrypted"), iops: int("iops"),
+        snapshot_id: text("snapshotId"), kms_key_id: text("kmsKeyId"), throughput: int("throughput"),
+        outpost_arn: text("outpostArn"), availability_zone: text("availabilityZone"),
         volume_initialization_rate: int("VolumeInitializationRate"),
         availability_zone_id: text("AvailabilityZoneId"), ebs_card_index: int("EbsCardIndex"),
     }
     /// The `BlockDeviceMapping` structure.
     BlockDeviceMapping {
-        ebs: structure("ebs", EbsBlockDevice), no_device: text("noDevice"), device_name: text("deviceName"),
+        device_name: text("deviceName"), ebs: structure("ebs", EbsBlockDevice), no_device: text("noDevice"),
         virtual_name: text("virtualName"),
     }
     /// The `Image` structure.
     Image {
-        platform_details: text("platformDetails"), usage_operation: text("usageOperation"),
+        image_id: text("imageId"), image_location: text("imageLocation"), state: text("imageState"),
+        owner_id: text("imageOwnerId"), creation_date: text("creationDate"), public: boolean("isPublic"),
+        architecture: text("architecture"), image_type: text("imageType"),
+        image_owner_alias: text("imageOwnerAlias"), name: text("name"), description: text("description"),
+        root_device_type: text("rootDeviceType"), root_device_name: text("rootDeviceName"),
         block_device_mappings: items("blockDeviceMapping", BlockDeviceMapping),
-        description: text("description"), ena_support: boolean("enaSupport"), hypervisor: text("hypervisor"),
-        image_owner_alias: text("imageOwnerAlias"), name: text("name"),
-        root_device_name: text("rootDeviceName"), root_device_type: text("rootDeviceType"),
+        virtualization_type: text("virtualizationType"), hypervisor: text("hypervisor"),
+        ena_support: boolean("enaSupport"), platform_details: text("platformDetails"),
+        usage_operation: text("usageOperation"), tags: items("tagSet", Tag),
         sriov_net_support: text("sriovNetSupport"), state_reason: structure("stateReason", StateReason),
-        tags: items("tagSet", Tag), virtualization_type: text("virtualizationType"),
         boot_mode: text("bootMode"), tpm_support: text("tpmSupport"),
         deprecation_time: text("deprecationTime"), imds_support: text("imdsSupport"),
         source_instance_id: text("sourceInstanceId"),
         deregistration_protection: text("deregistrationProtection"),
         last_launched_time: text("lastLaunchedTime"), image_allowed: boolean("imageAllowed"),
         source_image_id: text("sourceImageId"), source_image_region: text("sourceImageRegion"),
-        free_tier_eligible: boolean("freeTierEligible"), image_id: text("imageId"),
-        image_location: text("imageLocation"), state: text("imageState"), owner_id: text("imageOwnerId"),
-        creation_date: text("creationDate"), public: boolean("isPublic"),
-        product_codes: items("productCodes", ProductCode), architecture: text("architecture"),
-        image_type: text("imageType"), kernel_id: text("kernelId"), ramdisk_id: text("ramdiskId"),
-        platform: text("platform"),
+        free_tier_eligible: boolean("freeTierEligible"), product_codes: items("productCodes", ProductCode),
+        kernel_id: text("kernelId"), ramdisk_id: text("ramdiskId"), platform: text("platform"),
     }
     /// The output of `DescribeImages` (DescribeImagesResult).
-    DescribeImagesOutput { next_token: text("nextToken"), images: items("imagesSet", Image) }
+    DescribeImagesOutput { images: items("imagesSet", Image), next_token: text("nextToken") }
     /// The output of `RegisterImage` (RegisterImageResult).
     RegisterImageOutput { image_id: text("imageId") }
     /// The `DeleteSnapshotReturnCode` structure.
@@ -563,7 +563,7 @@ outputs! {
     GpuDeviceInfo {
         name: text("name"), manufacturer: text("manufacturer"), count: int("count"),
         logical_gpu_count: int("logicalGpuCount"), gpu_partition_size: number("gpuPartitionSize"),
-        workloads: items("workloadSet", String), memory_info: structure("memoryInfo", GpuDeviceMemoryInfo),
+        workloads: items("workloadSet", String), memory_info: structure("memoryInfo", MemoryInfo),
     }
     /// The `GpuInfo` structure.
     GpuInfo { gpus: items("gpus", GpuDeviceInfo), total_gpu_memory_in_mi_b: int("totalGpuMemoryInMiB") }
@@ -572,7 +572,7 @@ outputs! {
     /// The `FpgaDeviceInfo` structure.
     FpgaDeviceInfo {
         name: text("name"), manufacturer: text("manufacturer"), count: int("count"),
-        memory_info: structure("memoryInfo", FpgaDeviceMemoryInfo),
+        memory_info: structure("memoryInfo", MemoryInfo),
     }
     /// The `FpgaInfo` structure.
     FpgaInfo { fpgas: items("fpgas", FpgaDeviceInfo), total_fpga_memory_in_mi_b: int("totalFpgaMemoryInMiB") }
@@ -583,7 +583,7 @@ outputs! {
     /// The `InferenceDeviceInfo` structure.
     InferenceDeviceInfo {
         count: int("count"), name: text("name"), manufacturer: text("manufacturer"),
-        memory_info: structure("memoryInfo", InferenceDeviceMemoryInfo),
+        memory_info: structure("memoryInfo", MemoryInfo),
     }
     /// The `InferenceAcceleratorInfo` structure.
     InferenceAcceleratorInfo {
@@ -595,13 +595,10 @@ outputs! {
     /// The `MediaDeviceMemoryInfo` structure.
     MediaDeviceMemoryInfo = MemoryInfo;
     /// The `MediaDeviceInfo` structure.
-    MediaDeviceInfo {
-        count: int("count"), name: text("name"), manufacturer: text("manufacturer"),
-        memory_info: structure("memoryInfo", MediaDeviceMemoryInfo),
-    }
+    MediaDeviceInfo = InferenceDeviceInfo;
     /// The `MediaAcceleratorInfo` structure.
     MediaAcceleratorInfo {
-        accelerators: items("accelerators", MediaDeviceInfo),
+        accelerators: items("accelerators", InferenceDeviceInfo),
         total_media_memory_in_mi_b: int("totalMediaMemoryInMiB"),
     }
     /// The `NeuronDeviceCoreInfo` structure.
@@ -611,7 +608,7 @@ outputs! {
     /// The `NeuronDeviceInfo` structure.
     NeuronDeviceInfo {
         count: int("count"), name: text("name"), core_info: structure("coreInfo", NeuronDeviceCoreInfo),
-        memory_info: structure("memoryInfo", NeuronDeviceMemoryInfo),
+        memory_info: structure("memoryInfo", MemoryInfo),
     }
     /// The `NeuronInfo` structure.
     NeuronInfo {

@@ -29,20 +29,6 @@ pub(crate) fn next_token(next: Option<String>) -> Option<String> {
     next.as_deref().map(encode_token)
 }
 
-/// A Describe* answer: the page's items as the `item`s of `set` (each written by `write`), then
-/// the token of the next page, if any.
-pub(crate) fn respond_set<T>(
-    call: &Call<'_>,
-    set: &str,
-    (items, next): &(Vec<T>, Option<String>),
-    write: impl Fn(&mut Xml, &T),
-) -> String {
-    respond(call, &|x| {
-        x.list(set, "item", items, &write);
-        x.leaf_opt("nextToken", next.as_deref().map(encode_token));
-    })
-}
-
 /// An EC2 Describe* input as core reads it: what [`DescribeRequest`] holds (the ids it names,
 /// its filters, its paging members), taken out of the input; the rest stays for the unit.
 pub(crate) trait Describe {

@@ -6,13 +6,13 @@
 
 use crate::authz::{self, Check, Keys, key, request_tag_keys};
 use crate::context::Call;
-use crate::ec2_xml::{instance_xml, metadata_xml, state_changes_xml};
+use crate::ec2_xml::{instance, metadata, state_changes};
 use crate::error::{ApiError, Protocol};
-use crate::generated::Operation;
 use crate::generated::ec2::{self as input, InstanceMetadataOptionsRequest, TagSpecification};
+use crate::generated::{Operation, outputs};
 use crate::instance_fragments::{Fragment, fragments};
 use crate::units::Unit;
-use crate::units::ec2_common::{dry_run, ec2_check, respond};
+use crate::units::ec2_common::{answer, dry_run, ec2_check, next_token, respond};
 use rolecall_core::ec2::RunInstances as Launch;
 use rolecall_core::ec2_network::Placement;
 use rolecall_core::model::{
@@ -425,19 +425,24 @@ impl Unit for RunInstances {
             .map_err(run_error)?;
         let region = call.api.config.region.as_str();
         let owner = call.api.iam.account_id();
-        Ok(respond(call, &|x| {
-            x.leaf("reservationId", &r.id);
-            x.leaf("ownerId", owner);
-            x.elem("groupSet", |_| {});
-            x.list("instancesSet", "item", &r.instances, |x, i| {
-                let assoc = r.associations.iter().find(|s| s.instance_id == i.id);
-                instance_xml(x, i, assoc, region, InstanceState::Pending);
-            });
-        }))
+        let launched = r.instances.iter().map(|i| {
+            let assoc = r.associations.iter().find(|s| s.instance_id == i.id);
+            instance(i, assoc, region, InstanceState::Pending)
+        });
+        let out = outputs::RunInstances {
+            reservation_id: Some(r.id.clone()),
+            owner_id: Some(owner.to_string()),
+            groups: Some(Vec::new()),
+            instances: Some(launched.collect()),
+            ..Default::default()
+        };
+        Ok(answer(call, &out))
     }
 }
 
-// Each instance's XML comes from `instance_fragments` (kept while its documents are unchanged).
+// Each instance's XML comes from `instance_fragments` (kept while its documents are unchanged,
+// rendered from the generated `Instance`); the page around them is written as they are
+// concatenated, in `DescribeInstancesOutput`'s order, not built as an output first.
 describe_unit!(DescribeInstances, |call, input, asked| {
     let (docs, next) = call.api.ec2.describe_instance_docs(&asked).await?;
     let region = call.api.config.region.as_str();
@@ -471,10 +476,7 @@ describe_unit!(DescribeInstances, |call, input, asked| {
                 });
             },
         );
-        x.leaf_opt(
-            "nextToken",
-            next.as_deref().map(rolecall_core::paging::encode_token),
-        );
+        x.leaf_opt("nextToken", next_token(next.clone()));
     }))
 });
 
@@ -497,9 +499,9 @@ fn each_instance(call: &Call<'_>, op: Operation, described: &Described) -> Vec<C
 }
 
 /// Start/Stop/TerminateInstances: each named instance resolved and checked, then core's
-/// `$method` on them all.
+/// `$method` on them all, answered with the changes as the output's `$changed`.
 macro_rules! state_change {
-    ($unit:ident, $method:ident) => {
+    ($unit:ident, $method:ident, $changed:ident) => {
         unit!(
             $unit,
             resolve |call, input| -> Described { describe_each(call, &input.instance_ids).await },
@@ -507,15 +509,22 @@ macro_rules! state_change {
             handle |call, input, _| {
                 dry_run(input.dry_run)?;
                 let changes = call.api.ec2.$method(&input.instance_ids).await?;
-                Ok(respond(call, &|x| state_changes_xml(x, &changes)))
+                let out = outputs::$unit {
+                    $changed: state_changes(&changes),
+                };
+                Ok(answer(call, &out))
             }
         );
     };
 }
 
-state_change!(StartInstances, start_instances);
-state_change!(StopInstances, stop_instances);
-state_change!(TerminateInstances, terminate_instances);
+state_change!(StartInstances, start_instances, starting_instances);
+state_change!(StopInstances, stop_instances, stopping_instances);
+state_change!(
+    TerminateInstances,
+    terminate_instances,
+    terminating_instances
+);
 
 on_instance!(ModifyInstanceMetadataOptions, |call, input| {
     // Validate the parameters' types before touching the instance.
@@ -533,15 +542,11 @@ on_instance!(ModifyInstanceMetadataOptions, |call, input| {
         .ec2
         .modify_instance_metadata_options(&input.instance_id, move |m| change.apply(m))
         .await?;
-    Ok(respond(call, &|x| {
-        x.leaf("instanceId", &inst.id);
-        metadata_xml(
-            x,
-            "instanceMetadataOptions",
-            &inst.metadata_options,
-            "pending",
-        );
-    }))
+    let out = outputs::ModifyInstanceMetadataOptions {
+        instance_id: Some(inst.id.clone()),
+        instance_metadata_options: Some(metadata(&inst.metadata_options, "pending")),
+    };
+    Ok(answer(call, &out))
 });
 
 // The boot output of an instance, from this node's instance runtime (`none` has none: the
@@ -558,11 +563,12 @@ on_instance!(GetConsoleOutput, |call, input| {
     let output = console
         .filter(|c| !c.output.is_empty())
         .map(|c| base64::engine::general_purpose::STANDARD.encode(c.output));
-    Ok(respond(call, &|x| {
-        x.leaf("instanceId", &inst.id);
-        x.leaf("timestamp", rolecall_wire::ec2_timestamp(timestamp));
-        x.leaf_opt("output", output.as_ref());
-    }))
+    let out = outputs::GetConsoleOutput {
+        instance_id: Some(inst.id.clone()),
+        timestamp: Some(timestamp),
+        output,
+    };
+    Ok(answer(call, &out))
 });
 
 #[cfg(test)]
