@@ -15,6 +15,12 @@ use rolecall_wire::{Xml, ec2_response, ec2_timestamp, iso8601, query_response};
 /// structures.
 pub trait Value {
     fn write(&self, x: &mut Xml);
+
+    /// Bytes known to be written at least (what `Rendered` items hold), so that a large answer
+    /// is written into a buffer sized once.
+    fn size_hint(&self) -> usize {
+        0
+    }
 }
 
 impl Value for String {
@@ -45,6 +51,46 @@ impl Value for f64 {
 impl Value for DateTime<Utc> {
     fn write(&self, x: &mut Xml) {
         x.leaf_text(&iso8601(*self));
+    }
+}
+
+/// A `T` written once and kept as its XML (the content of its element), written again as is:
+/// DescribeInstances' instances, kept between requests by `instance_fragments`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered<T> {
+    xml: std::sync::Arc<str>,
+    of: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Value> Rendered<T> {
+    pub fn new(value: &T) -> Self {
+        let mut x = Xml::default();
+        value.write(&mut x);
+        Self::kept(x.finish().into())
+    }
+}
+
+impl<T> Rendered<T> {
+    /// XML written earlier from a `T` (escaped and balanced).
+    pub(crate) fn kept(xml: std::sync::Arc<str>) -> Self {
+        Rendered {
+            xml,
+            of: std::marker::PhantomData,
+        }
+    }
+
+    pub fn xml(&self) -> &str {
+        &self.xml
+    }
+}
+
+impl<T> Value for Rendered<T> {
+    fn write(&self, x: &mut Xml) {
+        x.raw(&self.xml);
+    }
+
+    fn size_hint(&self) -> usize {
+        self.xml.len()
     }
 }
 
@@ -113,14 +159,20 @@ pub fn map<V: Value>(x: &mut Xml, name: &str, entries: &[(String, V)]) {
 /// The response of operation `action` carrying `out`, in namespace `ns` (see
 /// `iam_xml::answer`, which answers a call).
 pub fn respond<O: Output>(action: &str, ns: &str, request_id: &str, out: &O) -> String {
-    let body = |x: &mut Xml| out.write(x);
+    let body = |x: &mut Xml| {
+        x.reserve(out.size_hint());
+        out.write(x)
+    };
     let result: Option<&dyn Fn(&mut Xml)> = if O::RESULT { Some(&body) } else { None };
     query_response(action, ns, request_id, result)
 }
 
 /// The EC2 response of operation `action` carrying `out`.
 pub fn ec2_respond<O: Output>(action: &str, request_id: &str, out: &O) -> String {
-    ec2_response(action, request_id, |x| out.write(x))
+    ec2_response(action, request_id, |x| {
+        x.reserve(out.size_hint());
+        out.write(x)
+    })
 }
 
 /// `Some(items)` unless there are none: an optional list AWS leaves out when empty (tags).
@@ -171,6 +223,12 @@ macro_rules! output {
             fn write(&self, x: &mut rolecall_wire::Xml) {
                 $($crate::output::out_member!(write x $kind $wire, &self.$field $(, $required)?);)*
             }
+
+            fn size_hint(&self) -> usize {
+                // Each member's element name and its brackets, then what its value knows.
+                0 $(+ 2 * $wire.len() + 5
+                    + $crate::output::out_member!(hint $kind, &self.$field $(, $required)?))*
+            }
         }
 
         impl $crate::output::Output for $name {}
@@ -201,6 +259,16 @@ macro_rules! out_member {
             $crate::output::out_member!(put $x $kind $wire, v)
         }
     };
+    (hint $kind:ident, $v:expr, required) => { $crate::output::out_member!(hint1 $kind, $v) };
+    (hint $kind:ident, $v:expr) => {
+        $v.as_ref().map_or(0, |_v| $crate::output::out_member!(hint1 $kind, _v))
+    };
+    (hint1 list, $v:expr) => { $v.iter().map(|i| 17 + $crate::output::Value::size_hint(i)).sum::<usize>() };
+    (hint1 items, $v:expr) => { $v.iter().map(|i| 13 + $crate::output::Value::size_hint(i)).sum::<usize>() };
+    (hint1 map, $v:expr) => { $v.iter().map(|(_, v)| $crate::output::Value::size_hint(v)).sum::<usize>() };
+    (hint1 structure, $v:expr) => { $crate::output::Value::size_hint($v) };
+    (hint1 $kind:ident, $v:expr) => { 0 };
+
     (put $x:ident list $wire:literal, $v:expr) => { $crate::output::list($x, $wire, $v) };
     (put $x:ident map $wire:literal, $v:expr) => { $crate::output::map($x, $wire, $v) };
     (put $x:ident items $wire:literal, $v:expr) => { $crate::output::items($x, $wire, $v) };

@@ -17,6 +17,10 @@ const SOMETIMES_ABSENT: &[(&str, &str)] = &[
     ("AccessKey", "UserName"),
 ];
 
+/// Members whose items are kept as their XML, written once and reused (`Rendered<Item>`):
+/// DescribeInstances' instances (`api::instance_fragments`).
+const RENDERED: &[(&str, &str)] = &[("Reservation", "Instances")];
+
 /// One service's output structures.
 /// `models/ec2_wire_order.txt`: AWS's member order of the shapes whose model order is not it.
 pub(crate) fn wire_order(path: &std::path::Path) -> Result<BTreeMap<String, Vec<String>>> {
@@ -126,7 +130,12 @@ impl<'m> Outputs<'m> {
             }
             let member_shape = m["shape"].as_str().ok_or("member shape")?;
             let wire = wire_of(ec2, member, m);
-            let mut spec = format!("{}: {}", snake(member), self.member(wire, member_shape)?);
+            let mut kind = self.member(wire, member_shape)?;
+            if RENDERED.contains(&(shape_name, member.as_str())) {
+                kind = kind.replacen(", ", ", crate::output::Rendered<", 1);
+                kind.insert(kind.len() - 1, '>');
+            }
+            let mut spec = format!("{}: {kind}", snake(member));
             if required.contains(member)
                 && !SOMETIMES_ABSENT.contains(&(shape_name, member.as_str()))
             {

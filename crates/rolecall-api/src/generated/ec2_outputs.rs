@@ -213,7 +213,8 @@ outputs! {
     /// The `Reservation` structure.
     Reservation {
         reservation_id: text("reservationId"), owner_id: text("ownerId"), requester_id: text("requesterId"),
-        groups: items("groupSet", GroupIdentifier), instances: items("instancesSet", Instance),
+        groups: items("groupSet", GroupIdentifier),
+        instances: items("instancesSet", crate::output::Rendered<Instance>),
     }
     /// The output of `RunInstances` (Reservation).
     RunInstancesOutput = Reservation;

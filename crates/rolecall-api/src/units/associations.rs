@@ -11,19 +11,17 @@ use crate::context::Call;
 use crate::ec2_xml::association;
 use crate::generated::ec2::IamInstanceProfileSpecification;
 use crate::generated::{Operation, outputs};
-use crate::units::ec2_common::{Describe, answer, describe_checks, next_token};
+use crate::units::ec2_common::{Describe, describe_checks, next_token};
 use rolecall_core::model::{Association, AssociationState, Instance, InstanceProfile};
 
 /// Associate, Replace and Disassociate answer the association (as it is reported now).
 fn association_response(
-    call: &Call<'_>,
     assoc: &Association,
     reported: AssociationState,
-) -> String {
-    let out = outputs::AssociateIamInstanceProfile {
+) -> outputs::AssociateIamInstanceProfile {
+    outputs::AssociateIamInstanceProfile {
         iam_instance_profile_association: Some(association(assoc, reported)),
-    };
-    answer(call, &out)
+    }
 }
 
 /// The profile a request names (by name or ARN), or why it names none.
@@ -78,7 +76,7 @@ unit!(
     handle |call, _, r| {
         let assoc = call.api.ec2.associate_resolved(r.instance, r.profile);
         let reported = AssociationState::Associating;
-        Ok(association_response(call, &assoc.await?, reported))
+        Ok(association_response(&assoc.await?, reported))
     }
 );
 
@@ -133,7 +131,7 @@ unit!(
     handle |call, _, (found, profile)| {
         let assoc = call.api.ec2.replace_resolved(found.association, profile);
         let reported = AssociationState::Associating;
-        Ok(association_response(call, &assoc.await?, reported))
+        Ok(association_response(&assoc.await?, reported))
     }
 );
 
@@ -146,7 +144,7 @@ unit!(
     handle |call, _, found| {
         let assoc = call.api.ec2.disassociate_resolved(found.association);
         let reported = AssociationState::Disassociating;
-        Ok(association_response(call, &assoc.await?, reported))
+        Ok(association_response(&assoc.await?, reported))
     }
 );
 
@@ -166,7 +164,7 @@ unit!(
             ),
             next_token: next_token(next),
         };
-        Ok(answer(call, &out))
+        Ok(out)
     }
 );
 

@@ -1,4 +1,4 @@
-//! What EC2 units share: the response envelope, the check on an EC2 action, DryRun, Describe*
+//! What EC2 units share: the answer (the operation's generated output), the check on an EC2 action, DryRun, Describe*
 //! requests, and the instance an operation acts on as authorization describes it (`on_instance!`).
 
 use crate::authz::{Check, Keys};
@@ -6,23 +6,12 @@ use crate::context::Call;
 use crate::error::ApiError;
 use crate::generated::Operation;
 use crate::generated::ec2 as input;
-use crate::output::Output;
 use rolecall_core::ec2::{DescribeRequest, Filter, Paging};
 use rolecall_core::model::{Association, Instance};
 use rolecall_core::paging::encode_token;
-use rolecall_wire::{Xml, ec2_response};
 
 /// An instance as authorization describes it, with its active association (None: not found).
 pub(crate) type FoundInstance = Option<(Instance, Option<Association>)>;
-
-pub(crate) fn respond(call: &Call<'_>, body: &dyn Fn(&mut Xml)) -> String {
-    ec2_response(call.op.name(), call.request_id, body)
-}
-
-/// An EC2 operation's answer: its generated output, written as EC2's XML.
-pub(crate) fn answer(call: &Call<'_>, out: &impl Output) -> String {
-    crate::output::ec2_respond(call.op.name(), call.request_id, out)
-}
 
 /// A Describe* page's `nextToken` as the client sees it.
 pub(crate) fn next_token(next: Option<String>) -> Option<String> {

@@ -7,7 +7,7 @@ use crate::context::Call;
 use crate::ec2_xml::{image, instance_type};
 use crate::error::{ApiError, Protocol};
 use crate::generated::outputs;
-use crate::units::ec2_common::{answer, dry_run, ec2_check, next_token};
+use crate::units::ec2_common::{dry_run, ec2_check, next_token};
 use rolecall_core::ec2_images::RegisterImage as Registration;
 
 fn image_arn(call: &Call<'_>, id: &str) -> String {
@@ -24,7 +24,7 @@ describe_unit!(DescribeImages, |call, input, asked| {
         images: Some(images.iter().map(image).collect()),
         next_token: next_token(next),
     };
-    Ok(answer(call, &out))
+    Ok(out)
 });
 
 describe_unit!(DescribeInstanceTypes, |call, input, asked| {
@@ -33,7 +33,7 @@ describe_unit!(DescribeInstanceTypes, |call, input, asked| {
         instance_types: Some(types.iter().map(instance_type).collect()),
         next_token: next_token(next),
     };
-    Ok(answer(call, &out))
+    Ok(out)
 });
 
 unit!(
@@ -68,7 +68,7 @@ unit!(
         let out = outputs::RegisterImage {
             image_id: Some(image.id),
         };
-        Ok(answer(call, &out))
+        Ok(out)
     }
 );
 
@@ -86,6 +86,6 @@ unit!(
             return_: Some(true),
             ..Default::default()
         };
-        Ok(answer(call, &out))
+        Ok(out)
     }
 );

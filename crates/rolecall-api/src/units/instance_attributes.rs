@@ -11,7 +11,7 @@ use crate::generated::ec2_outputs::{
 };
 use crate::generated::outputs;
 use crate::output::ReturnTrue;
-use crate::units::ec2_common::{FoundInstance, answer, dry_run, ec2_check, next_token};
+use crate::units::ec2_common::{FoundInstance, dry_run, ec2_check, next_token};
 use rolecall_core::Error;
 use rolecall_core::ec2_status::{AttributeChange, reachability_of, status_of};
 use rolecall_core::model::Instance;
@@ -50,7 +50,7 @@ describe_unit!(DescribeInstanceStatus, |call, input, asked| {
         instance_statuses: Some(rows.iter().map(instance_status).collect()),
         next_token: next_token(next),
     };
-    Ok(answer(call, &out))
+    Ok(out)
 });
 
 fn value(v: &str) -> Option<AttributeValue> {
@@ -132,7 +132,7 @@ on_instance!(DescribeInstanceAttribute, |call, input| {
         "blockDeviceMapping" => out.block_device_mappings = Some(Vec::new()),
         _ => out.product_codes = Some(Vec::new()),
     }
-    Ok(answer(call, &out))
+    Ok(out)
 });
 
 /// The one change a ModifyInstanceAttribute request makes (by `Attribute`/`Value` or by the
@@ -252,6 +252,6 @@ unit!(
             .ec2
             .modify_instance_attribute(&input.instance_id, change)
             .await?;
-        Ok(answer(call, &ReturnTrue))
+        Ok(ReturnTrue)
     }
 );

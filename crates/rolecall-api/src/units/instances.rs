@@ -9,10 +9,12 @@ use crate::context::Call;
 use crate::ec2_xml::{instance, metadata, state_changes};
 use crate::error::{ApiError, Protocol};
 use crate::generated::ec2::{self as input, InstanceMetadataOptionsRequest, TagSpecification};
+use crate::generated::ec2_outputs::Reservation;
 use crate::generated::{Operation, outputs};
 use crate::instance_fragments::{Fragment, fragments};
+use crate::output::Rendered;
 use crate::units::Unit;
-use crate::units::ec2_common::{answer, dry_run, ec2_check, next_token, respond};
+use crate::units::ec2_common::{dry_run, ec2_check, next_token};
 use rolecall_core::ec2::RunInstances as Launch;
 use rolecall_core::ec2_network::Placement;
 use rolecall_core::model::{
@@ -284,6 +286,7 @@ impl Unit for RunInstances {
     const OP: Operation = Operation::RunInstances;
     type Input = input::RunInstancesInput;
     type Resolved = Launching;
+    type Output = outputs::RunInstances;
 
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Self::Resolved, ApiError> {
         let launch = launch_of(input)?;
@@ -415,7 +418,7 @@ impl Unit for RunInstances {
         call: &Call<'_>,
         input: Self::Input,
         resolved: Self::Resolved,
-    ) -> Result<String, ApiError> {
+    ) -> Result<Self::Output, ApiError> {
         dry_run(input.dry_run)?;
         let r = call
             .api
@@ -427,7 +430,7 @@ impl Unit for RunInstances {
         let owner = call.api.iam.account_id();
         let launched = r.instances.iter().map(|i| {
             let assoc = r.associations.iter().find(|s| s.instance_id == i.id);
-            instance(i, assoc, region, InstanceState::Pending)
+            Rendered::new(&instance(i, assoc, region, InstanceState::Pending))
         });
         let out = outputs::RunInstances {
             reservation_id: Some(r.id.clone()),
@@ -436,13 +439,12 @@ impl Unit for RunInstances {
             instances: Some(launched.collect()),
             ..Default::default()
         };
-        Ok(answer(call, &out))
+        Ok(out)
     }
 }
 
-// Each instance's XML comes from `instance_fragments` (kept while its documents are unchanged,
-// rendered from the generated `Instance`); the page around them is written as they are
-// concatenated, in `DescribeInstancesOutput`'s order, not built as an output first.
+// Each instance's XML comes from `instance_fragments` (kept while its documents are unchanged),
+// so the page is the reservations around them, each instance written by concatenation.
 describe_unit!(DescribeInstances, |call, input, asked| {
     let (docs, next) = call.api.ec2.describe_instance_docs(&asked).await?;
     let region = call.api.config.region.as_str();
@@ -458,26 +460,19 @@ describe_unit!(DescribeInstances, |call, input, asked| {
             None => reservations.push((&f.reservation_id, vec![f])),
         }
     }
-    // The XML around the fragments is a few hundred bytes per reservation and instance.
-    let size: usize = instances.iter().map(|f| f.xml.len() + 300).sum();
     let owner = call.api.iam.account_id();
-    Ok(respond(call, &|x| {
-        x.reserve(size);
-        x.list(
-            "reservationSet",
-            "item",
-            &reservations,
-            |x, (id, instances)| {
-                x.leaf("reservationId", id);
-                x.leaf("ownerId", owner);
-                x.elem("groupSet", |_| {});
-                x.list("instancesSet", "item", instances, |x, f| {
-                    x.raw(&f.xml);
-                });
-            },
-        );
-        x.leaf_opt("nextToken", next_token(next.clone()));
-    }))
+    let reservations = reservations.into_iter().map(|(id, fragments)| Reservation {
+        reservation_id: Some(id.to_string()),
+        owner_id: Some(owner.to_string()),
+        groups: Some(Vec::new()),
+        instances: Some(fragments.into_iter().map(|f| f.xml.clone()).collect()),
+        requester_id: None,
+    });
+    let out = outputs::DescribeInstances {
+        reservations: Some(reservations.collect()),
+        next_token: next_token(next),
+    };
+    Ok(out)
 });
 
 /// The instances a state change names, each as authorization describes it.
@@ -512,7 +507,7 @@ macro_rules! state_change {
                 let out = outputs::$unit {
                     $changed: state_changes(&changes),
                 };
-                Ok(answer(call, &out))
+                Ok(out)
             }
         );
     };
@@ -546,7 +541,7 @@ on_instance!(ModifyInstanceMetadataOptions, |call, input| {
         instance_id: Some(inst.id.clone()),
         instance_metadata_options: Some(metadata(&inst.metadata_options, "pending")),
     };
-    Ok(answer(call, &out))
+    Ok(out)
 });
 
 // The boot output of an instance, from this node's instance runtime (`none` has none: the
@@ -568,7 +563,7 @@ on_instance!(GetConsoleOutput, |call, input| {
         timestamp: Some(timestamp),
         output,
     };
-    Ok(answer(call, &out))
+    Ok(out)
 });
 
 #[cfg(test)]

@@ -15,17 +15,20 @@
 /// A unit struct named after its operation, reading the operation's generated input (or
 /// `input $ty` read by `parse`, when given), and its `Unit` impl from the three steps written as
 /// closures: `resolve` (infallible: what can fail is kept in `$resolved` for after
-/// authorization), `checks`, and the handler's body.
+/// authorization), `checks`, and the handler's body, which answers the operation's generated
+/// output (`handle |..| -> String { .. }`: a response written otherwise, the simulator's).
 macro_rules! unit {
     (@input $unit:ident) => { $crate::generated::inputs::$unit };
     (@input $unit:ident $input:ty) => { $input };
+    (@output $unit:ident) => { $crate::generated::outputs::$unit };
+    (@output $unit:ident String) => { String };
     (
         $unit:ident,
         $(input $input:ty,)?
         $(parse |$pp:ident| $parse:block,)?
         resolve |$rc:tt, $ri:tt| -> $resolved:ty $resolve:block,
         checks |$cc:tt, $ci:tt, $cr:tt| $checks:block,
-        handle |$hc:tt, $hi:tt, $hr:tt| $body:block
+        handle |$hc:tt, $hi:tt, $hr:tt| $(-> $output:ident)? $body:block
     ) => {
         pub(crate) struct $unit;
 
@@ -33,6 +36,7 @@ macro_rules! unit {
             const OP: $crate::generated::Operation = $crate::generated::Operation::$unit;
             type Input = $crate::units::unit!(@input $unit $($input)?);
             type Resolved = $resolved;
+            type Output = $crate::units::unit!(@output $unit $($output)?);
 
             $(
                 fn parse($pp: &rolecall_wire::Params) -> Result<Self::Input, $crate::error::ApiError> {
@@ -59,7 +63,7 @@ macro_rules! unit {
                 $hc: &$crate::context::Call<'_>,
                 $hi: Self::Input,
                 $hr: $resolved,
-            ) -> Result<String, $crate::error::ApiError> {
+            ) -> Result<Self::Output, $crate::error::ApiError> {
                 $body
             }
         }
@@ -137,9 +141,10 @@ pub(crate) mod testing;
 
 use crate::authz::{self, Check, RequestFacts};
 use crate::context::Call;
-use crate::error::ApiError;
+use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
 use crate::input::Parse;
+use crate::output::Output;
 use rolecall_wire::Params;
 use std::future::Future;
 
@@ -153,6 +158,10 @@ pub(crate) trait Unit {
     /// their outcome (`Result`) so the failure is reported after authorization, as before:
     /// a caller who may not act learns nothing about what exists.
     type Resolved: Send + Sync;
+    /// What the handler answers: the operation's generated output (`generated::outputs`),
+    /// written in its service's protocol by [`run`]; or, for units not yet written so, the
+    /// response text.
+    type Output: Reply;
 
     /// Reads the input (by default, as the input type parses itself).
     fn parse(p: &Params) -> Result<Self::Input, ApiError> {
@@ -172,7 +181,29 @@ pub(crate) trait Unit {
         call: &Call<'_>,
         input: Self::Input,
         resolved: Self::Resolved,
-    ) -> impl Future<Output = Result<String, ApiError>> + Send;
+    ) -> impl Future<Output = Result<Self::Output, ApiError>> + Send;
+}
+
+/// A handler's answer as the response text.
+pub(crate) trait Reply: Send {
+    fn reply(self, call: &Call<'_>) -> String;
+}
+
+/// Already the response text.
+impl Reply for String {
+    fn reply(self, _: &Call<'_>) -> String {
+        self
+    }
+}
+
+/// A generated output, written as its service's XML (EC2's, or the Query protocol's).
+impl<O: Output + Send> Reply for O {
+    fn reply(self, call: &Call<'_>) -> String {
+        match call.op.service().protocol() {
+            Protocol::Ec2 => crate::output::ec2_respond(call.op.name(), call.request_id, &self),
+            _ => crate::iam_xml::answer(call, &self),
+        }
+    }
 }
 
 /// A unit's request path: parse, resolve, authorize on what was resolved, handle it.
@@ -196,5 +227,6 @@ pub(crate) async fn run<U: Unit>(
         Some(checks),
     )
     .await?;
-    U::handle(call, input, resolved).await
+    let output = U::handle(call, input, resolved).await?;
+    Ok(output.reply(call))
 }

@@ -5,7 +5,7 @@
 use crate::context::Call;
 use crate::ec2_xml::{security_group, subnet, vpc};
 use crate::generated::outputs;
-use crate::units::ec2_common::{answer, next_token};
+use crate::units::ec2_common::next_token;
 use rolecall_core::model::{Subnet, Vpc};
 
 /// The account that owns the default network, and the region.
@@ -20,7 +20,7 @@ describe_unit!(DescribeVpcs, |call, input, asked| {
         vpcs: Some(vpcs.iter().map(|v| vpc(v, owner)).collect()),
         next_token: next_token(next),
     };
-    Ok(answer(call, &out))
+    Ok(out)
 });
 
 describe_unit!(DescribeSubnets, |call, input, asked| {
@@ -30,7 +30,7 @@ describe_unit!(DescribeSubnets, |call, input, asked| {
         subnets: Some(subnets.iter().map(|s| subnet(s, owner, region)).collect()),
         next_token: next_token(next),
     };
-    Ok(answer(call, &out))
+    Ok(out)
 });
 
 describe_unit!(DescribeSecurityGroups, |call, input, asked| {
@@ -44,5 +44,5 @@ describe_unit!(DescribeSecurityGroups, |call, input, asked| {
         security_groups: Some(described.collect()),
         next_token: next_token(next),
     };
-    Ok(answer(call, &out))
+    Ok(out)
 });

@@ -10,7 +10,7 @@ use crate::generated::ec2 as input;
 use crate::generated::ec2_outputs::TagDescription;
 use crate::generated::outputs;
 use crate::output::ReturnTrue;
-use crate::units::ec2_common::{answer, dry_run, ec2_check, next_token};
+use crate::units::ec2_common::{dry_run, ec2_check, next_token};
 use crate::units::iam_common::removed_tag_keys;
 use rolecall_core::ec2_tags::resource_type;
 use rolecall_core::model::{Association, Instance, Tag};
@@ -88,7 +88,7 @@ unit!(
         let tags = given_tags(&input.tags)?;
         dry_run(input.dry_run)?;
         call.api.ec2.create_tags(&input.resources, &tags).await?;
-        Ok(answer(call, &ReturnTrue))
+        Ok(ReturnTrue)
     }
 );
 
@@ -111,7 +111,7 @@ unit!(
             .collect::<Result<_, _>>()?;
         dry_run(input.dry_run)?;
         call.api.ec2.delete_tags(&input.resources, &tags).await?;
-        Ok(answer(call, &ReturnTrue))
+        Ok(ReturnTrue)
     }
 );
 
@@ -127,5 +127,5 @@ describe_unit!(DescribeTags, |call, input, asked| {
         tags: Some(described.collect()),
         next_token: next_token(next),
     };
-    Ok(answer(call, &out))
+    Ok(out)
 });
