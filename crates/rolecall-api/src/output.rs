@@ -156,8 +156,8 @@ pub fn map<V: Value>(x: &mut Xml, name: &str, entries: &[(String, V)]) {
     });
 }
 
-/// The response of operation `action` carrying `out`, in namespace `ns` (see
-/// `iam_xml::answer`, which answers a call).
+/// The Query-protocol response of operation `action` carrying `out`, in namespace `ns` (see
+/// `units::run`, which answers a call).
 pub fn respond<O: Output>(action: &str, ns: &str, request_id: &str, out: &O) -> String {
     let body = |x: &mut Xml| {
         x.reserve(out.size_hint());

@@ -16,19 +16,17 @@
 /// `input $ty` read by `parse`, when given), and its `Unit` impl from the three steps written as
 /// closures: `resolve` (infallible: what can fail is kept in `$resolved` for after
 /// authorization), `checks`, and the handler's body, which answers the operation's generated
-/// output (`handle |..| -> String { .. }`: a response written otherwise, the simulator's).
+/// output.
 macro_rules! unit {
     (@input $unit:ident) => { $crate::generated::inputs::$unit };
     (@input $unit:ident $input:ty) => { $input };
-    (@output $unit:ident) => { $crate::generated::outputs::$unit };
-    (@output $unit:ident String) => { String };
     (
         $unit:ident,
         $(input $input:ty,)?
         $(parse |$pp:ident| $parse:block,)?
         resolve |$rc:tt, $ri:tt| -> $resolved:ty $resolve:block,
         checks |$cc:tt, $ci:tt, $cr:tt| $checks:block,
-        handle |$hc:tt, $hi:tt, $hr:tt| $(-> $output:ident)? $body:block
+        handle |$hc:tt, $hi:tt, $hr:tt| $body:block
     ) => {
         pub(crate) struct $unit;
 
@@ -36,7 +34,7 @@ macro_rules! unit {
             const OP: $crate::generated::Operation = $crate::generated::Operation::$unit;
             type Input = $crate::units::unit!(@input $unit $($input)?);
             type Resolved = $resolved;
-            type Output = $crate::units::unit!(@output $unit $($output)?);
+            type Output = $crate::generated::outputs::$unit;
 
             $(
                 fn parse($pp: &rolecall_wire::Params) -> Result<Self::Input, $crate::error::ApiError> {
@@ -159,9 +157,8 @@ pub(crate) trait Unit {
     /// a caller who may not act learns nothing about what exists.
     type Resolved: Send + Sync;
     /// What the handler answers: the operation's generated output (`generated::outputs`),
-    /// written in its service's protocol by [`run`]; or, for units not yet written so, the
-    /// response text.
-    type Output: Reply;
+    /// written in its service's protocol by [`run`].
+    type Output: Output + Send;
 
     /// Reads the input (by default, as the input type parses itself).
     fn parse(p: &Params) -> Result<Self::Input, ApiError> {
@@ -184,25 +181,12 @@ pub(crate) trait Unit {
     ) -> impl Future<Output = Result<Self::Output, ApiError>> + Send;
 }
 
-/// A handler's answer as the response text.
-pub(crate) trait Reply: Send {
-    fn reply(self, call: &Call<'_>) -> String;
-}
-
-/// Already the response text.
-impl Reply for String {
-    fn reply(self, _: &Call<'_>) -> String {
-        self
-    }
-}
-
-/// A generated output, written as its service's XML (EC2's, or the Query protocol's).
-impl<O: Output + Send> Reply for O {
-    fn reply(self, call: &Call<'_>) -> String {
-        match call.op.service().protocol() {
-            Protocol::Ec2 => crate::output::ec2_respond(call.op.name(), call.request_id, &self),
-            _ => crate::iam_xml::answer(call, &self),
-        }
+/// A handler's output as the response: its service's XML (EC2's, or the Query protocol's).
+fn reply(call: &Call<'_>, out: &impl Output) -> String {
+    let (op, id) = (call.op.name(), call.request_id);
+    match call.op.service().protocol() {
+        Protocol::Ec2 => crate::output::ec2_respond(op, id, out),
+        query => crate::output::respond(op, query.namespace(), id, out),
     }
 }
 
@@ -228,5 +212,5 @@ pub(crate) async fn run<U: Unit>(
     )
     .await?;
     let output = U::handle(call, input, resolved).await?;
-    Ok(output.reply(call))
+    Ok(reply(call, &output))
 }

@@ -28,7 +28,7 @@ unit!(
         let source = input.policy_source_arn().to_string();
         vec![iam_check(Self::OP, source, vec![])]
     },
-    handle |call, input, _| -> String { run(call, input).await }
+    handle |call, input, _| { run(call, input).await }
 );
 
 unit!(
@@ -36,5 +36,5 @@ unit!(
     input Input,
     resolve |_, _| -> () {},
     checks |_, _, _| { vec![iam_check(Self::OP, "*".into(), vec![])] },
-    handle |call, input, _| -> String { run(call, input).await }
+    handle |call, input, _| { run(call, input).await }
 );
