@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the pinned model subsets (iam.json, sts.json, ec2.json) next to this script from an
 installed botocore: only the operations listed in operations.txt and the shapes their inputs
-(and, for the Query services, outputs) reach, without documentation.
+and outputs reach, without documentation.
 
     python3 models/subset.py            # then: cargo run -p rolecall-codegen
 """
@@ -52,7 +52,7 @@ def main():
             operations[n] = {k: op[k] for k in KEEP_OP if k in op}
             if "input" in op:
                 reach(model["shapes"], op["input"]["shape"], shapes)
-            if "output" in op and service != "ec2":
+            if "output" in op:
                 reach(model["shapes"], op["output"]["shape"], shapes)
         meta = {k: model["metadata"][k] for k in ("apiVersion", "protocol", "xmlNamespace", "serviceId") if k in model["metadata"]}
         meta["botocoreVersion"] = botocore.__version__

@@ -1,35 +1,56 @@
-//! EC2's response shapes: instances, their states and metadata options, associations.
+//! EC2's response shapes built from core's entities (the generated outputs,
+//! `generated::ec2_outputs`, which `crate::output` writes as EC2's XML): instances, their states
+//! and metadata options, associations, images and instance types, VPCs, subnets and security
+//! groups. What rolecall does not model (monitoring, placement groups, ...) is answered with
+//! EC2's defaults for a plain EBS-backed HVM instance.
 
+use crate::generated::ec2_outputs as out;
 use rolecall_core::ec2::StateChange;
 use rolecall_core::model::*;
-use rolecall_wire::{Xml, ec2_timestamp};
 
-pub(crate) fn state_xml(x: &mut Xml, name: &str, s: InstanceState) {
-    x.elem(name, |x| {
-        x.leaf("code", s.code().to_string());
-        x.leaf("name", s.name());
-    });
+fn text(s: &str) -> Option<String> {
+    Some(s.to_string())
 }
 
-pub(crate) fn metadata_xml(x: &mut Xml, name: &str, m: &MetadataOptions, state: &str) {
-    x.elem(name, |x| {
-        x.leaf("state", state);
-        x.leaf("httpTokens", &m.http_tokens);
-        x.leaf(
-            "httpPutResponseHopLimit",
-            m.http_put_response_hop_limit.to_string(),
-        );
-        x.leaf("httpEndpoint", &m.http_endpoint);
-        x.leaf("httpProtocolIpv6", &m.http_protocol_ipv6);
-        x.leaf("instanceMetadataTags", &m.instance_metadata_tags);
-    });
+fn texts(items: &[&str]) -> Option<Vec<String>> {
+    Some(items.iter().map(|s| s.to_string()).collect())
 }
 
-pub(crate) fn profile_ref_xml(x: &mut Xml, arn: &str, id: &str) {
-    x.elem("iamInstanceProfile", |x| {
-        x.leaf("arn", arn);
-        x.leaf("id", id);
-    });
+/// `tagSet` (EC2 writes it even when empty for VPCs, subnets, groups and images).
+fn tag_set(tags: &[Tag]) -> Option<Vec<out::Tag>> {
+    Some(
+        tags.iter()
+            .map(|t| out::Tag {
+                key: text(&t.key),
+                value: text(&t.value),
+            })
+            .collect(),
+    )
+}
+
+pub(crate) fn state(s: InstanceState) -> out::InstanceState {
+    out::InstanceState {
+        code: Some(i64::from(s.code())),
+        name: text(s.name()),
+    }
+}
+
+pub(crate) fn metadata(m: &MetadataOptions, state: &str) -> out::InstanceMetadataOptionsResponse {
+    out::InstanceMetadataOptionsResponse {
+        state: text(state),
+        http_tokens: text(&m.http_tokens),
+        http_put_response_hop_limit: Some(i64::from(m.http_put_response_hop_limit)),
+        http_endpoint: text(&m.http_endpoint),
+        http_protocol_ipv6: text(&m.http_protocol_ipv6),
+        instance_metadata_tags: text(&m.instance_metadata_tags),
+    }
+}
+
+fn profile_ref(arn: &str, id: &str) -> out::IamInstanceProfile {
+    out::IamInstanceProfile {
+        arn: text(arn),
+        id: text(id),
+    }
 }
 
 pub(crate) fn private_dns(i: &Instance, region: &str) -> String {
@@ -41,229 +62,226 @@ pub(crate) fn private_dns(i: &Instance, region: &str) -> String {
     }
 }
 
-pub(crate) fn instance_xml(
-    x: &mut Xml,
+pub(crate) fn instance(
     i: &Instance,
     assoc: Option<&Association>,
     region: &str,
     reported: InstanceState,
-) {
-    x.leaf("instanceId", &i.id);
-    x.leaf("imageId", &i.image_id);
-    state_xml(x, "instanceState", reported);
-    x.leaf("privateDnsName", private_dns(i, region));
-    x.leaf("dnsName", "");
-    x.leaf("reason", &i.state_reason);
-    x.leaf_opt("keyName", i.key_name.as_deref());
-    x.leaf("amiLaunchIndex", i.ami_launch_index.to_string());
-    x.elem("productCodes", |_| {});
-    x.leaf("instanceType", &i.instance_type);
-    x.leaf("launchTime", ec2_timestamp(i.launch_time));
-    x.elem("placement", |x| {
-        x.leaf("availabilityZone", &i.availability_zone);
-        x.leaf("groupName", "");
-        x.leaf("tenancy", "default");
-    });
-    x.elem("monitoring", |x| {
-        x.leaf("state", "disabled");
-    });
-    x.leaf_opt("subnetId", i.subnet_id.as_deref());
-    x.leaf_opt("vpcId", i.vpc_id.as_deref());
-    x.leaf("privateIpAddress", &i.private_ip);
-    x.list("groupSet", "item", &i.security_groups, |x, g| {
-        x.leaf_opt("groupId", g.group_id.as_deref());
-        x.leaf_opt("groupName", g.group_name.as_deref());
-    });
-    x.leaf("architecture", "x86_64");
-    x.leaf("rootDeviceType", "ebs");
-    x.leaf("rootDeviceName", "/dev/xvda");
-    x.elem("blockDeviceMapping", |_| {});
-    x.leaf("virtualizationType", "hvm");
-    x.leaf_opt("clientToken", i.client_token.as_deref());
-    if !i.tags.is_empty() {
-        x.list("tagSet", "item", &i.tags, |x, t| {
-            x.leaf("key", &t.key);
-            x.leaf("value", &t.value);
-        });
+) -> out::Instance {
+    out::Instance {
+        instance_id: text(&i.id),
+        image_id: text(&i.image_id),
+        state: Some(state(reported)),
+        private_dns_name: Some(private_dns(i, region)),
+        public_dns_name: text(""),
+        state_transition_reason: text(&i.state_reason),
+        key_name: i.key_name.clone(),
+        ami_launch_index: Some(i64::from(i.ami_launch_index)),
+        product_codes: Some(Vec::new()),
+        instance_type: text(&i.instance_type),
+        launch_time: Some(i.launch_time),
+        placement: Some(out::Placement {
+            availability_zone: text(&i.availability_zone),
+            group_name: text(""),
+            tenancy: text("default"),
+            ..Default::default()
+        }),
+        monitoring: Some(out::Monitoring {
+            state: text("disabled"),
+        }),
+        subnet_id: i.subnet_id.clone(),
+        vpc_id: i.vpc_id.clone(),
+        private_ip_address: text(&i.private_ip),
+        security_groups: Some(
+            i.security_groups
+                .iter()
+                .map(|g| out::GroupIdentifier {
+                    group_id: g.group_id.clone(),
+                    group_name: g.group_name.clone(),
+                })
+                .collect(),
+        ),
+        architecture: text("x86_64"),
+        root_device_type: text("ebs"),
+        root_device_name: text("/dev/xvda"),
+        block_device_mappings: Some(Vec::new()),
+        virtualization_type: text("hvm"),
+        client_token: i.client_token.clone(),
+        tags: tag_set(&i.tags).filter(|t| !t.is_empty()),
+        hypervisor: text("xen"),
+        network_interfaces: Some(Vec::new()),
+        iam_instance_profile: assoc.map(|a| profile_ref(&a.profile_arn, &a.profile_id)),
+        ebs_optimized: Some(false),
+        metadata_options: Some(metadata(&i.metadata_options, "applied")),
+        platform_details: text("Linux/UNIX"),
+        ..Default::default()
     }
-    x.leaf("hypervisor", "xen");
-    x.elem("networkInterfaceSet", |_| {});
-    if let Some(a) = assoc {
-        profile_ref_xml(x, &a.profile_arn, &a.profile_id);
+}
+
+pub(crate) fn association(
+    a: &Association,
+    reported: AssociationState,
+) -> out::IamInstanceProfileAssociation {
+    out::IamInstanceProfileAssociation {
+        association_id: text(&a.id),
+        instance_id: text(&a.instance_id),
+        iam_instance_profile: Some(profile_ref(&a.profile_arn, &a.profile_id)),
+        state: text(reported.name()),
+        timestamp: Some(a.timestamp),
     }
-    x.leaf("ebsOptimized", "false");
-    metadata_xml(x, "metadataOptions", &i.metadata_options, "applied");
-    x.leaf("platformDetails", "Linux/UNIX");
 }
 
-pub(crate) fn association_xml(x: &mut Xml, a: &Association, reported: AssociationState) {
-    x.leaf("associationId", &a.id);
-    x.leaf("instanceId", &a.instance_id);
-    profile_ref_xml(x, &a.profile_arn, &a.profile_id);
-    x.leaf("state", reported.name());
-    x.leaf("timestamp", ec2_timestamp(a.timestamp));
+pub(crate) fn state_changes(changes: &[StateChange]) -> Option<Vec<out::InstanceStateChange>> {
+    Some(
+        changes
+            .iter()
+            .map(|c| out::InstanceStateChange {
+                instance_id: text(&c.instance_id),
+                current_state: Some(state(c.current)),
+                previous_state: Some(state(c.previous)),
+            })
+            .collect(),
+    )
 }
 
-pub(crate) fn state_changes_xml(x: &mut Xml, changes: &[StateChange]) {
-    x.list("instancesSet", "item", changes, |x, c| {
-        x.leaf("instanceId", &c.instance_id);
-        state_xml(x, "currentState", c.current);
-        state_xml(x, "previousState", c.previous);
-    });
+pub(crate) fn vpc(v: &Vpc, owner: &str) -> out::Vpc {
+    out::Vpc {
+        vpc_id: text(&v.id),
+        owner_id: text(owner),
+        state: text("available"),
+        cidr_block: text(&v.cidr_block),
+        cidr_block_association_set: Some(vec![out::VpcCidrBlockAssociation {
+            cidr_block: text(&v.cidr_block),
+            association_id: Some(format!(
+                "vpc-cidr-assoc-{}",
+                v.id.trim_start_matches("vpc-")
+            )),
+            cidr_block_state: Some(out::VpcCidrBlockState {
+                state: text("associated"),
+                status_message: None,
+            }),
+        }]),
+        dhcp_options_id: text("default"),
+        instance_tenancy: text("default"),
+        is_default: Some(v.is_default),
+        tags: tag_set(&v.tags),
+        ..Default::default()
+    }
 }
 
-fn tag_set_xml(x: &mut Xml, tags: &[Tag]) {
-    x.list("tagSet", "item", tags, |x, t| {
-        x.leaf("key", &t.key);
-        x.leaf("value", &t.value);
-    });
-}
-
-fn bool_text(b: bool) -> &'static str {
-    if b { "true" } else { "false" }
-}
-
-pub(crate) fn vpc_xml(x: &mut Xml, v: &Vpc, owner: &str) {
-    x.leaf("vpcId", &v.id);
-    x.leaf("ownerId", owner);
-    x.leaf("state", "available");
-    x.leaf("cidrBlock", &v.cidr_block);
-    x.elem("cidrBlockAssociationSet", |x| {
-        x.elem("item", |x| {
-            x.leaf("cidrBlock", &v.cidr_block);
-            x.leaf(
-                "associationId",
-                format!("vpc-cidr-assoc-{}", v.id.trim_start_matches("vpc-")),
-            );
-            x.elem("cidrBlockState", |x| {
-                x.leaf("state", "associated");
-            });
-        });
-    });
-    x.leaf("dhcpOptionsId", "default");
-    x.leaf("instanceTenancy", "default");
-    x.leaf("isDefault", bool_text(v.is_default));
-    tag_set_xml(x, &v.tags);
-}
-
-pub(crate) fn subnet_xml(x: &mut Xml, s: &Subnet, owner: &str, region: &str) {
+pub(crate) fn subnet(s: &Subnet, owner: &str, region: &str) -> out::Subnet {
     let usable = rolecall_core::ec2_network::usable_addresses(&s.cidr_block);
-    x.leaf("subnetId", &s.id);
-    x.leaf(
-        "subnetArn",
-        format!("arn:aws:ec2:{region}:{owner}:subnet/{}", s.id),
-    );
-    x.leaf("state", "available");
-    x.leaf("ownerId", owner);
-    x.leaf("vpcId", &s.vpc_id);
-    x.leaf("cidrBlock", &s.cidr_block);
-    x.elem("ipv6CidrBlockAssociationSet", |_| {});
-    x.leaf("availableIpAddressCount", usable.to_string());
-    x.leaf("availabilityZone", &s.availability_zone);
-    x.leaf("defaultForAz", bool_text(s.default_for_az));
-    x.leaf("mapPublicIpOnLaunch", bool_text(s.map_public_ip_on_launch));
-    x.leaf("mapCustomerOwnedIpOnLaunch", "false");
-    x.leaf("assignIpv6AddressOnCreation", "false");
-    x.leaf("enableDns64", "false");
-    x.leaf("ipv6Native", "false");
-    tag_set_xml(x, &s.tags);
+    out::Subnet {
+        subnet_id: text(&s.id),
+        subnet_arn: Some(format!("arn:aws:ec2:{region}:{owner}:subnet/{}", s.id)),
+        state: text("available"),
+        owner_id: text(owner),
+        vpc_id: text(&s.vpc_id),
+        cidr_block: text(&s.cidr_block),
+        ipv6_cidr_block_association_set: Some(Vec::new()),
+        available_ip_address_count: i64::try_from(usable).ok(),
+        availability_zone: text(&s.availability_zone),
+        default_for_az: Some(s.default_for_az),
+        map_public_ip_on_launch: Some(s.map_public_ip_on_launch),
+        map_customer_owned_ip_on_launch: Some(false),
+        assign_ipv6_address_on_creation: Some(false),
+        enable_dns64: Some(false),
+        ipv6_native: Some(false),
+        tags: tag_set(&s.tags),
+        ..Default::default()
+    }
 }
 
-pub(crate) fn security_group_xml(x: &mut Xml, g: &SecurityGroup, owner: &str, region: &str) {
-    x.leaf("ownerId", owner);
-    x.leaf("groupId", &g.id);
-    x.leaf("groupName", &g.group_name);
-    x.leaf("groupDescription", &g.description);
-    x.leaf("vpcId", &g.vpc_id);
-    x.leaf(
-        "securityGroupArn",
-        format!("arn:aws:ec2:{region}:{owner}:security-group/{}", g.id),
-    );
-    x.elem("ipPermissions", |_| {});
+pub(crate) fn security_group(g: &SecurityGroup, owner: &str, region: &str) -> out::SecurityGroup {
     // A new group's one egress rule: everything out.
-    x.elem("ipPermissionsEgress", |x| {
-        x.elem("item", |x| {
-            x.leaf("ipProtocol", "-1");
-            x.elem("groups", |_| {});
-            x.elem("ipRanges", |x| {
-                x.elem("item", |x| {
-                    x.leaf("cidrIp", "0.0.0.0/0");
-                });
-            });
-            x.elem("ipv6Ranges", |_| {});
-            x.elem("prefixListIds", |_| {});
-        });
-    });
-    tag_set_xml(x, &g.tags);
+    let everything_out = out::IpPermission {
+        ip_protocol: text("-1"),
+        user_id_group_pairs: Some(Vec::new()),
+        ip_ranges: Some(vec![out::IpRange {
+            cidr_ip: text("0.0.0.0/0"),
+            description: None,
+        }]),
+        ipv6_ranges: Some(Vec::new()),
+        prefix_list_ids: Some(Vec::new()),
+        ..Default::default()
+    };
+    out::SecurityGroup {
+        owner_id: text(owner),
+        group_id: text(&g.id),
+        group_name: text(&g.group_name),
+        description: text(&g.description),
+        vpc_id: text(&g.vpc_id),
+        security_group_arn: Some(format!(
+            "arn:aws:ec2:{region}:{owner}:security-group/{}",
+            g.id
+        )),
+        ip_permissions: Some(Vec::new()),
+        ip_permissions_egress: Some(vec![everything_out]),
+        tags: tag_set(&g.tags),
+    }
 }
 
-pub(crate) fn image_xml(x: &mut Xml, i: &Image) {
-    x.leaf("imageId", &i.id);
-    x.leaf("imageLocation", format!("{}/{}", i.owner_id, i.name));
-    x.leaf("imageState", "available");
-    x.leaf("imageOwnerId", &i.owner_id);
-    x.leaf("creationDate", &i.creation_date);
-    x.leaf("isPublic", bool_text(i.public));
-    x.leaf("architecture", &i.architecture);
-    x.leaf("imageType", "machine");
-    x.leaf_opt("imageOwnerAlias", i.owner_alias.as_deref());
-    x.leaf("name", &i.name);
-    x.leaf_opt("description", i.description.as_deref());
-    x.leaf("rootDeviceType", "ebs");
-    x.leaf("rootDeviceName", &i.root_device_name);
-    x.list(
-        "blockDeviceMapping",
-        "item",
-        &[&i.root_device_name],
-        |x, d| {
-            x.leaf("deviceName", *d);
-            x.elem("ebs", |x| {
-                x.leaf("deleteOnTermination", "true");
-                x.leaf("volumeSize", "8");
-                x.leaf("volumeType", "gp3");
-                x.leaf("encrypted", "false");
-            });
-        },
-    );
-    x.leaf("virtualizationType", &i.virtualization_type);
-    x.leaf("hypervisor", "xen");
-    x.leaf("enaSupport", bool_text(i.ena_support));
-    x.leaf("platformDetails", "Linux/UNIX");
-    x.leaf("usageOperation", "RunInstances");
-    tag_set_xml(x, &i.tags);
+pub(crate) fn image(i: &Image) -> out::Image {
+    out::Image {
+        image_id: text(&i.id),
+        image_location: Some(format!("{}/{}", i.owner_id, i.name)),
+        state: text("available"),
+        owner_id: text(&i.owner_id),
+        creation_date: text(&i.creation_date),
+        public: Some(i.public),
+        architecture: text(&i.architecture),
+        image_type: text("machine"),
+        image_owner_alias: i.owner_alias.clone(),
+        name: text(&i.name),
+        description: i.description.clone(),
+        root_device_type: text("ebs"),
+        root_device_name: text(&i.root_device_name),
+        block_device_mappings: Some(vec![out::BlockDeviceMapping {
+            device_name: text(&i.root_device_name),
+            ebs: Some(out::EbsBlockDevice {
+                delete_on_termination: Some(true),
+                volume_size: Some(8),
+                volume_type: text("gp3"),
+                encrypted: Some(false),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }]),
+        virtualization_type: text(&i.virtualization_type),
+        hypervisor: text("xen"),
+        ena_support: Some(i.ena_support),
+        platform_details: text("Linux/UNIX"),
+        usage_operation: text("RunInstances"),
+        tags: tag_set(&i.tags),
+        ..Default::default()
+    }
 }
 
-pub(crate) fn instance_type_xml(x: &mut Xml, t: &rolecall_core::ec2_images::InstanceTypeInfo) {
-    x.leaf("instanceType", t.name);
-    x.leaf("currentGeneration", "true");
-    x.leaf("freeTierEligible", bool_text(t.free_tier));
-    x.list(
-        "supportedUsageClasses",
-        "item",
-        &["on-demand", "spot"],
-        |x, u| {
-            x.leaf_text(u);
-        },
-    );
-    x.list("supportedRootDeviceTypes", "item", &["ebs"], |x, u| {
-        x.leaf_text(u);
-    });
-    x.list("supportedVirtualizationTypes", "item", &["hvm"], |x, u| {
-        x.leaf_text(u);
-    });
-    x.leaf("bareMetal", "false");
-    x.leaf("hypervisor", t.hypervisor);
-    x.elem("processorInfo", |x| {
-        x.list("supportedArchitectures", "item", t.architectures, |x, a| {
-            x.leaf_text(a);
-        });
-    });
-    x.elem("vCpuInfo", |x| {
-        x.leaf("defaultVCpus", t.vcpus.to_string());
-    });
-    x.elem("memoryInfo", |x| {
-        x.leaf("sizeInMiB", t.memory_mib.to_string());
-    });
-    x.leaf("instanceStorageSupported", "false");
-    x.leaf("burstablePerformanceSupported", bool_text(t.burstable));
+pub(crate) fn instance_type(
+    t: &rolecall_core::ec2_images::InstanceTypeInfo,
+) -> out::InstanceTypeInfo {
+    out::InstanceTypeInfo {
+        instance_type: text(t.name),
+        current_generation: Some(true),
+        free_tier_eligible: Some(t.free_tier),
+        supported_usage_classes: texts(&["on-demand", "spot"]),
+        supported_root_device_types: texts(&["ebs"]),
+        supported_virtualization_types: texts(&["hvm"]),
+        bare_metal: Some(false),
+        hypervisor: text(t.hypervisor),
+        processor_info: Some(out::ProcessorInfo {
+            supported_architectures: texts(t.architectures),
+            ..Default::default()
+        }),
+        v_cpu_info: Some(out::VCpuInfo {
+            default_v_cpus: Some(i64::from(t.vcpus)),
+            ..Default::default()
+        }),
+        memory_info: Some(out::MemoryInfo {
+            size_in_mi_b: i64::try_from(t.memory_mib).ok(),
+        }),
+        instance_storage_supported: Some(false),
+        burstable_performance_supported: Some(t.burstable),
+        ..Default::default()
+    }
 }

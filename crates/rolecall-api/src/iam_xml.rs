@@ -1,11 +1,10 @@
-//! What IAM's handlers share: the Query response envelope, policy-document encoding, tags,
+//! What IAM's handlers share: policy-document encoding, tags,
 //! truncation and in-memory paging, and the entities as the generated outputs' structures
 //! (`generated::iam_outputs`).
 
-use crate::context::Call;
 use crate::error::ApiError;
 use crate::generated::iam_outputs as out;
-use crate::output::{Output, non_empty};
+use crate::output::non_empty;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rolecall_core::Page;
 use rolecall_core::iam::page;
@@ -22,13 +21,6 @@ const POLICY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
 
 pub(crate) fn encode_policy(doc: &str) -> String {
     utf8_percent_encode(doc, POLICY_ENCODE).to_string()
-}
-
-/// The response of `call`'s operation carrying its typed output `out`, in the operation's
-/// service's namespace (IAM or STS).
-pub(crate) fn answer(call: &Call<'_>, out: &impl Output) -> String {
-    let ns = call.op.service().protocol().namespace();
-    crate::output::respond(call.op.name(), ns, call.request_id, out)
 }
 
 /// Pages an in-memory list by a key (markers are the key of the first item not returned).

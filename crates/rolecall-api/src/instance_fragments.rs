@@ -7,11 +7,12 @@
 //! metadata options, on this node or another) shows in the next answer, with no invalidation to
 //! miss and no write to race: the store's read is the version check.
 
-use crate::ec2_xml::instance_xml;
+use crate::ec2_xml::instance;
+use crate::generated::ec2_outputs as out;
+use crate::output::Rendered;
 use rolecall_core::InstanceDoc;
 use rolecall_core::StoreError;
 use rolecall_core::model::{Association, Instance};
-use rolecall_wire::Xml;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
@@ -26,8 +27,8 @@ pub(crate) struct Fragment {
     association: String,
     region: String,
     pub(crate) reservation_id: String,
-    /// The content of the instance's `<item>` in `instancesSet`.
-    pub(crate) xml: String,
+    /// The instance as written in `instancesSet`.
+    pub(crate) xml: Rendered<out::Instance>,
 }
 
 impl Fragment {
@@ -37,7 +38,7 @@ impl Fragment {
             + self.association.len()
             + self.region.len()
             + self.reservation_id.len()
-            + self.xml.len()
+            + self.xml.xml().len()
     }
 }
 
@@ -68,20 +69,19 @@ fn render(doc: &InstanceDoc, region: &str) -> Result<Fragment, StoreError> {
     } else {
         Some(serde_json::from_str(&doc.association).map_err(decode)?)
     };
-    let mut x = Xml::default();
-    instance_xml(
-        &mut x,
+    let reported = instance.state;
+    let xml = Rendered::new(&self::instance(
         &instance,
         association.as_ref(),
         region,
-        instance.state,
-    );
+        reported,
+    ));
     Ok(Fragment {
         instance: doc.instance.clone(),
         association: doc.association.clone(),
         region: region.to_string(),
         reservation_id: instance.reservation_id,
-        xml: x.finish(),
+        xml,
     })
 }
 

@@ -99,3 +99,64 @@ async fn a_kept_instance_is_rendered_anew_after_each_kind_of_change() {
     let body = describe(&api, &id).await;
     assert!(!body.contains("iamInstanceProfile"), "{body}");
 }
+
+/// The elements of an instance's `<item>` as EC2 writes them: AWS's order, not the model's
+/// (`models/ec2_wire_order.txt`), absent members left out, empty lists as empty elements.
+#[tokio::test]
+async fn an_instance_is_written_in_aws_order() {
+    let api = api().await;
+    let id = launch(&api).await;
+    let body = describe(&api, &id).await;
+    let (_, item) = body
+        .split_once("<instancesSet><item>")
+        .expect("an instance");
+    let (item, _) = item.split_once("</item></instancesSet>").expect("its end");
+    let expected = [
+        "instanceId",
+        "imageId",
+        "instanceState",
+        "privateDnsName",
+        "dnsName",
+        "reason",
+        "amiLaunchIndex",
+        "productCodes",
+        "instanceType",
+        "launchTime",
+        "placement",
+        "monitoring",
+        "subnetId",
+        "vpcId",
+        "privateIpAddress",
+        "groupSet",
+        "architecture",
+        "rootDeviceType",
+        "rootDeviceName",
+        "blockDeviceMapping",
+        "virtualizationType",
+        "hypervisor",
+        "networkInterfaceSet",
+        "ebsOptimized",
+        "metadataOptions",
+        "platformDetails",
+    ];
+    // The item's own children: skip over each child's content to its closing tag.
+    let mut children = Vec::new();
+    let mut rest = item;
+    while let Some(open) = rest.strip_prefix('<') {
+        let name = &open[..open.find('>').expect("tag end")];
+        children.push(name.to_string());
+        let close = format!("</{name}>");
+        let end = rest.find(&close).expect("closed");
+        rest = &rest[end + close.len()..];
+    }
+    assert_eq!(children, expected, "{item}");
+    assert!(item.contains("<productCodes></productCodes>"), "{item}");
+    // EC2's timestamps have milliseconds: 2013-12-12T23:46:37.000Z.
+    let (_, launched) = item.split_once("<launchTime>").expect("launchTime");
+    let (launched, _) = launched.split_once('<').expect("its end");
+    assert!(
+        launched.len() == 24 && launched.ends_with('Z'),
+        "{launched}"
+    );
+    assert_eq!(launched.as_bytes()[19], b'.', "{launched}");
+}

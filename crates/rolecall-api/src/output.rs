@@ -1,17 +1,26 @@
-//! What the generated outputs (`crate::generated::{iam,sts}_outputs`) are written with: each
+//! What the generated outputs (`crate::generated::{iam,sts,ec2}_outputs`) are written with: each
 //! operation's output is a typed value (the model's output structure, its members, nested
-//! structures, lists and maps), written as the Query protocol's XML by one writer —
-//! `<{Op}Response><{Op}Result>members…</{Op}Result><ResponseMetadata>…` — members in the model's
-//! order (AWS's), an absent optional member not at all, lists as `<Name><member>…</member></Name>`
-//! and maps as `<Name><entry><key>…</key><value>…</value></entry></Name>`.
+//! structures, lists and maps), written by one writer — the Query protocol's
+//! `<{Op}Response><{Op}Result>members…</{Op}Result><ResponseMetadata>…` ([`respond`]) or EC2's
+//! `<{Op}Response xmlns=..><requestId>…</requestId>members…` ([`ec2_respond`]) — members in the
+//! model's order (AWS's), an absent optional member not at all, Query lists as
+//! `<Name><member>…</member></Name>`, EC2 lists (`items`) as `<name><item>…</item></name>`, maps
+//! as `<Name><entry><key>…</key><value>…</value></entry></Name>`; EC2 timestamps (`stamp`) with
+//! milliseconds.
 
 use chrono::{DateTime, Utc};
-use rolecall_wire::{Xml, iso8601, query_response};
+use rolecall_wire::{Xml, ec2_response, ec2_timestamp, iso8601, query_response};
 
 /// A value written as an element's content: escaped text for scalars, the member elements for
 /// structures.
 pub trait Value {
     fn write(&self, x: &mut Xml);
+
+    /// Bytes known to be written at least (what `Rendered` items hold), so that a large answer
+    /// is written into a buffer sized once.
+    fn size_hint(&self) -> usize {
+        0
+    }
 }
 
 impl Value for String {
@@ -32,10 +41,56 @@ impl Value for bool {
     }
 }
 
+impl Value for f64 {
+    fn write(&self, x: &mut Xml) {
+        x.leaf_text(&self.to_string());
+    }
+}
+
 /// IAM/STS timestamps: `2013-12-12T23:46:37Z`.
 impl Value for DateTime<Utc> {
     fn write(&self, x: &mut Xml) {
         x.leaf_text(&iso8601(*self));
+    }
+}
+
+/// A `T` written once and kept as its XML (the content of its element), written again as is:
+/// DescribeInstances' instances, kept between requests by `instance_fragments`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered<T> {
+    xml: std::sync::Arc<str>,
+    of: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Value> Rendered<T> {
+    pub fn new(value: &T) -> Self {
+        let mut x = Xml::default();
+        value.write(&mut x);
+        Self::kept(x.finish().into())
+    }
+}
+
+impl<T> Rendered<T> {
+    /// XML written earlier from a `T` (escaped and balanced).
+    pub(crate) fn kept(xml: std::sync::Arc<str>) -> Self {
+        Rendered {
+            xml,
+            of: std::marker::PhantomData,
+        }
+    }
+
+    pub fn xml(&self) -> &str {
+        &self.xml
+    }
+}
+
+impl<T> Value for Rendered<T> {
+    fn write(&self, x: &mut Xml) {
+        x.raw(&self.xml);
+    }
+
+    fn size_hint(&self) -> usize {
+        self.xml.len()
     }
 }
 
@@ -58,6 +113,19 @@ impl Output for NoResult {
     const RESULT: bool = false;
 }
 
+/// EC2's answer to an operation without an output in its model (CreateTags, DeleteTags, ...):
+/// `<return>true</return>`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ReturnTrue;
+
+impl Value for ReturnTrue {
+    fn write(&self, x: &mut Xml) {
+        x.leaf("return", "true");
+    }
+}
+
+impl Output for ReturnTrue {}
+
 /// `<name>value</name>`.
 pub fn elem(x: &mut Xml, name: &str, value: &impl Value) {
     x.open(name);
@@ -70,6 +138,16 @@ pub fn list<T: Value>(x: &mut Xml, name: &str, items: &[T]) {
     x.list(name, "member", items, |x, item| item.write(x));
 }
 
+/// EC2's `<name><item>item</item>…</name>`.
+pub fn items<T: Value>(x: &mut Xml, name: &str, items: &[T]) {
+    x.list(name, "item", items, |x, item| item.write(x));
+}
+
+/// An EC2 timestamp: `<name>2013-12-12T23:46:37.000Z</name>`.
+pub fn stamp(x: &mut Xml, name: &str, t: &DateTime<Utc>) {
+    x.leaf(name, ec2_timestamp(*t));
+}
+
 /// `<name><entry><key>k</key><value>v</value></entry>…</name>`.
 pub fn map<V: Value>(x: &mut Xml, name: &str, entries: &[(String, V)]) {
     x.list(name, "entry", entries, |x, (k, v)| {
@@ -78,12 +156,23 @@ pub fn map<V: Value>(x: &mut Xml, name: &str, entries: &[(String, V)]) {
     });
 }
 
-/// The response of operation `action` carrying `out`, in namespace `ns` (see
-/// `iam_xml::answer`, which answers a call).
+/// The Query-protocol response of operation `action` carrying `out`, in namespace `ns` (see
+/// `units::run`, which answers a call).
 pub fn respond<O: Output>(action: &str, ns: &str, request_id: &str, out: &O) -> String {
-    let body = |x: &mut Xml| out.write(x);
+    let body = |x: &mut Xml| {
+        x.reserve(out.size_hint());
+        out.write(x)
+    };
     let result: Option<&dyn Fn(&mut Xml)> = if O::RESULT { Some(&body) } else { None };
     query_response(action, ns, request_id, result)
+}
+
+/// The EC2 response of operation `action` carrying `out`.
+pub fn ec2_respond<O: Output>(action: &str, request_id: &str, out: &O) -> String {
+    ec2_response(action, request_id, |x| {
+        x.reserve(out.size_hint());
+        out.write(x)
+    })
 }
 
 /// `Some(items)` unless there are none: an optional list AWS leaves out when empty (tags).
@@ -134,6 +223,12 @@ macro_rules! output {
             fn write(&self, x: &mut rolecall_wire::Xml) {
                 $($crate::output::out_member!(write x $kind $wire, &self.$field $(, $required)?);)*
             }
+
+            fn size_hint(&self) -> usize {
+                // Each member's element name and its brackets, then what its value knows.
+                0 $(+ 2 * $wire.len() + 5
+                    + $crate::output::out_member!(hint $kind, &self.$field $(, $required)?))*
+            }
         }
 
         impl $crate::output::Output for $name {}
@@ -149,6 +244,9 @@ macro_rules! out_member {
     (one int ()) => { i64 };
     (one boolean ()) => { bool };
     (one date ()) => { chrono::DateTime<chrono::Utc> };
+    (one stamp ()) => { chrono::DateTime<chrono::Utc> };
+    (one number ()) => { f64 };
+    (one items ($t:ty)) => { Vec<$t> };
     (one structure ($t:ty)) => { $t };
     (one list ($t:ty)) => { Vec<$t> };
     (one map ($t:ty)) => { Vec<(String, $t)> };
@@ -161,8 +259,20 @@ macro_rules! out_member {
             $crate::output::out_member!(put $x $kind $wire, v)
         }
     };
+    (hint $kind:ident, $v:expr, required) => { $crate::output::out_member!(hint1 $kind, $v) };
+    (hint $kind:ident, $v:expr) => {
+        $v.as_ref().map_or(0, |_v| $crate::output::out_member!(hint1 $kind, _v))
+    };
+    (hint1 list, $v:expr) => { $v.iter().map(|i| 17 + $crate::output::Value::size_hint(i)).sum::<usize>() };
+    (hint1 items, $v:expr) => { $v.iter().map(|i| 13 + $crate::output::Value::size_hint(i)).sum::<usize>() };
+    (hint1 map, $v:expr) => { $v.iter().map(|(_, v)| $crate::output::Value::size_hint(v)).sum::<usize>() };
+    (hint1 structure, $v:expr) => { $crate::output::Value::size_hint($v) };
+    (hint1 $kind:ident, $v:expr) => { 0 };
+
     (put $x:ident list $wire:literal, $v:expr) => { $crate::output::list($x, $wire, $v) };
     (put $x:ident map $wire:literal, $v:expr) => { $crate::output::map($x, $wire, $v) };
+    (put $x:ident items $wire:literal, $v:expr) => { $crate::output::items($x, $wire, $v) };
+    (put $x:ident stamp $wire:literal, $v:expr) => { $crate::output::stamp($x, $wire, $v) };
     (put $x:ident $kind:ident $wire:literal, $v:expr) => { $crate::output::elem($x, $wire, $v) };
 }
 
@@ -207,6 +317,39 @@ mod tests {
             "<R><Name>a&lt;b</Name><On>true</On><Tags><member><Key>k</Key></member></Tags>\
              <Names></Names><Summary><entry><key>Users</key><value>3</value></entry></Summary>\
              <IsTruncated>true</IsTruncated></R>"
+        );
+    }
+
+    outputs! {
+        Change { id: text("instanceId"), at: stamp("timestamp"), states: items("stateSet", Tag) }
+    }
+
+    #[test]
+    fn ec2_members_by_location_lists_as_items_timestamps_with_millis() {
+        let at = chrono::DateTime::from_timestamp(1_386_892_000, 0).unwrap_or_default();
+        let change = Change {
+            id: Some("i-1".into()),
+            at: Some(at),
+            states: Some(vec![Tag {
+                key: "k".into(),
+                value: Some("v".into()),
+            }]),
+        };
+        let body = ec2_respond("StartInstances", "r1", &change);
+        assert!(
+            body.contains(
+                "<StartInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\
+                 <requestId>r1</requestId><instanceId>i-1</instanceId>\
+                 <timestamp>2013-12-12T23:46:40.000Z</timestamp>\
+                 <stateSet><item><Key>k</Key><Value>v</Value></item></stateSet>\
+                 </StartInstancesResponse>"
+            ),
+            "{body}"
+        );
+        let tagged = ec2_respond("CreateTags", "r2", &ReturnTrue);
+        assert!(
+            tagged.contains("<requestId>r2</requestId><return>true</return></CreateTagsResponse>"),
+            "{tagged}"
         );
     }
 

@@ -18,7 +18,7 @@ use crate::generated::iam_outputs::{
     EvaluationResult, PermissionsBoundaryDecisionDetail, Position, SimulatePrincipalPolicyOutput,
     Statement,
 };
-use crate::iam_xml::{answer, paged, truncated};
+use crate::iam_xml::{paged, truncated};
 use crate::input::violation;
 use crate::params::Args;
 use crate::principal::Principal;
@@ -38,7 +38,10 @@ impl Input {
 }
 
 /// Runs a simulation whose input was read and authorized.
-pub(crate) async fn run(call: &Call<'_>, input: Input) -> Result<String, ApiError> {
+pub(crate) async fn run(
+    call: &Call<'_>,
+    input: Input,
+) -> Result<SimulatePrincipalPolicyOutput, ApiError> {
     let a = Args {
         params: call.params,
         protocol: Protocol::Iam,
@@ -82,7 +85,7 @@ pub(crate) async fn run(call: &Call<'_>, input: Input) -> Result<String, ApiErro
         is_truncated,
         marker,
     };
-    Ok(answer(call, &out))
+    Ok(out)
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {

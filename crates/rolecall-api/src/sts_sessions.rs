@@ -6,7 +6,6 @@ use crate::context::Call;
 use crate::error::{ApiError, Protocol};
 use crate::generated::outputs;
 use crate::generated::sts_outputs::{AssumedRoleUser, Credentials, FederatedUser};
-use crate::iam_xml::answer;
 use crate::input::violation;
 use crate::params::Args;
 use crate::principal::PrincipalKind;
@@ -76,7 +75,7 @@ pub fn validate_assume_role(params: &rolecall_wire::Params) -> Result<(), ApiErr
     Ok(())
 }
 
-pub async fn assume_role(call: &Call<'_>) -> Result<String, ApiError> {
+pub async fn assume_role(call: &Call<'_>) -> Result<outputs::AssumeRole, ApiError> {
     validate_assume_role(call.params)?;
     let a = Args {
         params: call.params,
@@ -171,10 +170,10 @@ pub async fn assume_role(call: &Call<'_>) -> Result<String, ApiError> {
             .filter(|_| session_policy.is_some() || !tags.is_empty()),
         source_identity: creds.claims.source_identity.clone(),
     };
-    Ok(answer(call, &out))
+    Ok(out)
 }
 
-pub async fn get_session_token(call: &Call<'_>) -> Result<String, ApiError> {
+pub async fn get_session_token(call: &Call<'_>) -> Result<outputs::GetSessionToken, ApiError> {
     let a = Args {
         params: call.params,
         protocol: Protocol::Sts,
@@ -227,7 +226,7 @@ pub async fn get_session_token(call: &Call<'_>) -> Result<String, ApiError> {
     let out = outputs::GetSessionToken {
         credentials: credentials(&creds),
     };
-    Ok(answer(call, &out))
+    Ok(out)
 }
 
 /// The session policies a request passes (`Policy`, `PolicyArns.member.N`), checked.
@@ -295,7 +294,9 @@ pub fn federated_user_arn(account: &str, name: &str) -> String {
     format!("arn:aws:sts::{account}:federated-user/{name}")
 }
 
-pub async fn get_federation_token(call: &Call<'_>) -> Result<String, ApiError> {
+pub async fn get_federation_token(
+    call: &Call<'_>,
+) -> Result<outputs::GetFederationToken, ApiError> {
     validate_federation(call.params)?;
     let a = sts_args(call.params);
     let name = a.req("Name")?;
@@ -359,5 +360,5 @@ pub async fn get_federation_token(call: &Call<'_>) -> Result<String, ApiError> {
         }),
         packed_policy_size: packed_percent(packed),
     };
-    Ok(answer(call, &out))
+    Ok(out)
 }

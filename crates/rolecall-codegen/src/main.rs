@@ -7,9 +7,9 @@
 //!   `required`, types, and — for the Query services — string length, simple character-class
 //!   patterns and numeric ranges, in AWS's wording (see `crate::input` in rolecall-api).
 //!
-//! - `iam_outputs.rs`, `sts_outputs.rs`: a typed output struct per operation (and per structure
-//!   its output reaches), written as the Query protocol's XML (see `crate::output` in
-//!   rolecall-api); `outputs.rs` names each by its operation.
+//! - `iam_outputs.rs`, `sts_outputs.rs`, `ec2_outputs.rs`: a typed output struct per operation
+//!   (and per structure its output reaches), written as the Query or EC2 protocol's XML (see
+//!   `crate::output` in rolecall-api); `outputs.rs` names each by its operation.
 //!
 //! `rolecall-codegen` writes the files; `rolecall-codegen --check` exits 1 if they differ from
 //! what it would write (CI). The output is formatted by `rustfmt`.
@@ -95,7 +95,7 @@ pub(crate) fn snake(name: &str) -> String {
         }
     }
     match out.as_str() {
-        "type" | "match" | "ref" | "self" | "in" | "fn" | "mod" | "use" | "move" => {
+        "type" | "match" | "ref" | "self" | "in" | "fn" | "mod" | "use" | "move" | "return" => {
             format!("{out}_")
         }
         _ => out,
@@ -579,7 +579,7 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
         "{HEADER}//! Each modelled operation's typed input under the operation's name (how units name it).\n\n"
     );
     let mut outputs_by_op = format!(
-        "{HEADER}//! Each Query-protocol operation's typed output under the operation's name (how units name it;\n//! `NoResult`: the model has no output).\n\nuse crate::output::NoResult;\n"
+        "{HEADER}//! Each Query-protocol operation's typed output under the operation's name (how units name it;\n//! `NoResult`: the model has no output; EC2's `ReturnTrue`).\n\nuse crate::output::{{NoResult, ReturnTrue}};\n"
     );
     let mut classes: Vec<(String, String)> = Vec::new();
     for service in &services {
@@ -603,11 +603,13 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
             aliases: BTreeMap::new(),
             out: String::new(),
         };
-        // EC2's outputs are written by hand (`ec2_xml`, `units::ec2_common`).
-        let mut outs = (!g.ec2).then(|| outputs::Outputs::new(service, shapes));
-        if outs.is_some() {
-            let _ = writeln!(outputs_by_op, "use super::{service}_outputs::*;");
-        }
+        let order = if g.ec2 {
+            outputs::wire_order(&models.join("ec2_wire_order.txt"))?
+        } else {
+            BTreeMap::new()
+        };
+        let mut outs = outputs::Outputs::new(service, shapes, g.ec2, order);
+        let _ = writeln!(outputs_by_op, "use super::{service}_outputs::*;");
         for op in ops.iter().filter(|o| o.service == *service) {
             let spec = model["operations"].get(&op.name).ok_or_else(|| {
                 format!(
@@ -615,12 +617,12 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
                     op.name
                 )
             })?;
-            if let Some(outs) = &mut outs {
-                let ty = outs
-                    .operation(&op.name, spec)?
-                    .unwrap_or_else(|| "NoResult".into());
-                let _ = writeln!(outputs_by_op, "pub type {} = {ty};", op.name);
-            }
+            // EC2 answers an operation without an output `<return>true</return>`.
+            let none = if g.ec2 { "ReturnTrue" } else { "NoResult" };
+            let ty = outs
+                .operation(&op.name, spec)?
+                .unwrap_or_else(|| none.into());
+            let _ = writeln!(outputs_by_op, "pub type {} = {ty};", op.name);
             let rust = format!("{}Input", op.name);
             let _ = writeln!(inputs, "pub type {} = super::{service}::{rust};", op.name);
             match spec.get("input").and_then(|i| i["shape"].as_str()) {
@@ -652,17 +654,20 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>> {
         );
         files.insert(PathBuf::from(format!("{service}.rs")), rustfmt(&code)?);
         modeled.push(service.to_string());
-        if let Some(outs) = outs {
-            let code = format!(
-                "{HEADER}//! Typed outputs of the {service} operations rolecall implements (botocore {version}):\n//! an `outputs!` row per structure, members in the model's order (see `crate::output`).\n\n#![allow(clippy::all, dead_code)]\n\nuse crate::output::outputs;\n\noutputs! {{\n{}}}\n",
-                outs.rows
-            );
-            files.insert(
-                PathBuf::from(format!("{service}_outputs.rs")),
-                rustfmt(&code)?,
-            );
-            modeled.push(format!("{service}_outputs"));
-        }
+        let xml = if g.ec2 {
+            "the EC2 protocol's XML"
+        } else {
+            "the Query protocol's XML"
+        };
+        let code = format!(
+            "{HEADER}//! Typed outputs of the {service} operations rolecall implements (botocore {version}):\n//! an `outputs!` row per structure, members in the model's order, written as {xml} (see `crate::output`).\n\n#![allow(clippy::all, dead_code)]\n\nuse crate::output::outputs;\n\noutputs! {{\n{}}}\n",
+            outs.rows
+        );
+        files.insert(
+            PathBuf::from(format!("{service}_outputs.rs")),
+            rustfmt(&code)?,
+        );
+        modeled.push(format!("{service}_outputs"));
     }
     files.insert(PathBuf::from("inputs.rs"), rustfmt(&inputs)?);
     files.insert(PathBuf::from("outputs.rs"), rustfmt(&outputs_by_op)?);

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod ec2;
+pub mod ec2_outputs;
 pub mod iam;
 pub mod iam_outputs;
 pub mod inputs;

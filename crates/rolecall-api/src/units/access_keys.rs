@@ -6,7 +6,7 @@ use crate::context::Call;
 use crate::error::ApiError;
 use crate::generated::iam_outputs::AccessKeyLastUsed;
 use crate::generated::{Operation, iam, outputs};
-use crate::iam_xml::{answer, key_metadata, page_output};
+use crate::iam_xml::{key_metadata, page_output};
 use crate::principal::PrincipalKind;
 use crate::units::Unit;
 use crate::units::iam_common::{Target, iam_check, on_entity, page_in_memory, user_or_caller};
@@ -32,7 +32,7 @@ on_entity!(CreateAccessKey, UserOrCaller(user_name), |call, input| {
         secret_access_key: secret,
         create_date: Some(k.create_date),
     };
-    Ok(answer(call, &outputs::CreateAccessKey { access_key }))
+    Ok(outputs::CreateAccessKey { access_key })
 });
 
 on_entity!(ListAccessKeys, UserOrCaller(user_name), |call, input| {
@@ -52,7 +52,7 @@ on_entity!(ListAccessKeys, UserOrCaller(user_name), |call, input| {
         page,
         key_metadata
     );
-    Ok(answer(call, &out))
+    Ok(out)
 });
 
 /// Whose key a request names: None for the root's own, else the user's name.
@@ -72,7 +72,7 @@ on_entity!(UpdateAccessKey, UserOrCaller(user_name), |call, input| {
         None => iam.update_root_key(id, status).await?,
         Some(user) => iam.update_access_key(user, id, status).await?,
     }
-    Ok(answer(call, &outputs::UpdateAccessKey::default()))
+    Ok(outputs::UpdateAccessKey::default())
 });
 
 on_entity!(DeleteAccessKey, UserOrCaller(user_name), |call, input| {
@@ -81,7 +81,7 @@ on_entity!(DeleteAccessKey, UserOrCaller(user_name), |call, input| {
         None => iam.delete_root_key(id).await?,
         Some(user) => iam.delete_access_key(user, id).await?,
     }
-    Ok(answer(call, &outputs::DeleteAccessKey::default()))
+    Ok(outputs::DeleteAccessKey::default())
 });
 
 pub(crate) struct GetAccessKeyLastUsed;
@@ -96,6 +96,7 @@ impl Unit for GetAccessKeyLastUsed {
     const OP: Operation = Operation::GetAccessKeyLastUsed;
     type Input = iam::GetAccessKeyLastUsedInput;
     type Resolved = KeyAndOwner;
+    type Output = outputs::GetAccessKeyLastUsed;
 
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<KeyAndOwner, ApiError> {
         let key = call.api.iam.get_access_key(&input.access_key_id).await;
@@ -114,7 +115,11 @@ impl Unit for GetAccessKeyLastUsed {
         }
     }
 
-    async fn handle(call: &Call<'_>, _: Self::Input, r: KeyAndOwner) -> Result<String, ApiError> {
+    async fn handle(
+        _: &Call<'_>,
+        _: Self::Input,
+        r: KeyAndOwner,
+    ) -> Result<Self::Output, ApiError> {
         let k = r.key?;
         // A key never used: "N/A" for its service and region, as AWS answers.
         let used = match k.last_used {
@@ -129,6 +134,6 @@ impl Unit for GetAccessKeyLastUsed {
                 region: used.2,
             }),
         };
-        Ok(answer(call, &out))
+        Ok(out)
     }
 }

@@ -2,7 +2,6 @@
 
 use crate::error::ApiError;
 use crate::generated::outputs;
-use crate::iam_xml::answer;
 use crate::units::iam_common::on_resource;
 use rolecall_core::{Page, PageRequest};
 use std::future::Future;
@@ -77,7 +76,7 @@ on_resource!(GetAccountSummary, |_, _| "*".into(), |call, _| {
     let out = outputs::GetAccountSummary {
         summary_map: Some(entries.collect()),
     };
-    Ok(answer(call, &out))
+    Ok(out)
 });
 
 // Account aliases: authorized on `*` (the Service Authorization Reference names no resource).
@@ -88,7 +87,7 @@ on_resource!(ListAccountAliases, |_, _| "*".into(), |call, _| {
         is_truncated: Some(false),
         marker: None,
     };
-    Ok(answer(call, &out))
+    Ok(out)
 });
 
 on_resource!(

@@ -8,23 +8,20 @@
 
 use crate::authz::{self, Check};
 use crate::context::Call;
-use crate::ec2_xml::association_xml;
-use crate::generated::Operation;
+use crate::ec2_xml::association;
 use crate::generated::ec2::IamInstanceProfileSpecification;
-use crate::units::ec2_common::{Describe, describe_checks, respond, respond_set};
+use crate::generated::{Operation, outputs};
+use crate::units::ec2_common::{Describe, describe_checks, next_token};
 use rolecall_core::model::{Association, AssociationState, Instance, InstanceProfile};
 
+/// Associate, Replace and Disassociate answer the association (as it is reported now).
 fn association_response(
-    call: &Call<'_>,
     assoc: &Association,
     reported: AssociationState,
-) -> String {
-    respond(call, &|x| {
-        x.elem("iamInstanceProfileAssociation", |x| {
-            association_xml(x, assoc, reported)
-        })
-        .finish_unit()
-    })
+) -> outputs::AssociateIamInstanceProfile {
+    outputs::AssociateIamInstanceProfile {
+        iam_instance_profile_association: Some(association(assoc, reported)),
+    }
 }
 
 /// The profile a request names (by name or ARN), or why it names none.
@@ -79,7 +76,7 @@ unit!(
     handle |call, _, r| {
         let assoc = call.api.ec2.associate_resolved(r.instance, r.profile);
         let reported = AssociationState::Associating;
-        Ok(association_response(call, &assoc.await?, reported))
+        Ok(association_response(&assoc.await?, reported))
     }
 );
 
@@ -134,7 +131,7 @@ unit!(
     handle |call, _, (found, profile)| {
         let assoc = call.api.ec2.replace_resolved(found.association, profile);
         let reported = AssociationState::Associating;
-        Ok(association_response(call, &assoc.await?, reported))
+        Ok(association_response(&assoc.await?, reported))
     }
 );
 
@@ -147,7 +144,7 @@ unit!(
     handle |call, _, found| {
         let assoc = call.api.ec2.disassociate_resolved(found.association);
         let reported = AssociationState::Disassociating;
-        Ok(association_response(call, &assoc.await?, reported))
+        Ok(association_response(&assoc.await?, reported))
     }
 );
 
@@ -160,11 +157,14 @@ unit!(
         let mut input = input;
         let asked = input.request();
         let ec2 = &call.api.ec2;
-        let items = ec2.describe_iam_instance_profile_associations(&asked).await?;
-        let set = "iamInstanceProfileAssociationSet";
-        Ok(respond_set(call, set, &items, |x, assoc| {
-            association_xml(x, assoc, assoc.state)
-        }))
+        let (items, next) = ec2.describe_iam_instance_profile_associations(&asked).await?;
+        let out = outputs::DescribeIamInstanceProfileAssociations {
+            iam_instance_profile_associations: Some(
+                items.iter().map(|a| association(a, a.state)).collect(),
+            ),
+            next_token: next_token(next),
+        };
+        Ok(out)
     }
 );
 

@@ -1,4 +1,4 @@
-//! What EC2 units share: the response envelope, the check on an EC2 action, DryRun, Describe*
+//! What EC2 units share: the answer (the operation's generated output), the check on an EC2 action, DryRun, Describe*
 //! requests, and the instance an operation acts on as authorization describes it (`on_instance!`).
 
 use crate::authz::{Check, Keys};
@@ -9,27 +9,13 @@ use crate::generated::ec2 as input;
 use rolecall_core::ec2::{DescribeRequest, Filter, Paging};
 use rolecall_core::model::{Association, Instance};
 use rolecall_core::paging::encode_token;
-use rolecall_wire::{Xml, ec2_response};
 
 /// An instance as authorization describes it, with its active association (None: not found).
 pub(crate) type FoundInstance = Option<(Instance, Option<Association>)>;
 
-pub(crate) fn respond(call: &Call<'_>, body: &dyn Fn(&mut Xml)) -> String {
-    ec2_response(call.op.name(), call.request_id, body)
-}
-
-/// A Describe* answer: the page's items as the `item`s of `set` (each written by `write`), then
-/// the token of the next page, if any.
-pub(crate) fn respond_set<T>(
-    call: &Call<'_>,
-    set: &str,
-    (items, next): &(Vec<T>, Option<String>),
-    write: impl Fn(&mut Xml, &T),
-) -> String {
-    respond(call, &|x| {
-        x.list(set, "item", items, &write);
-        x.leaf_opt("nextToken", next.as_deref().map(encode_token));
-    })
+/// A Describe* page's `nextToken` as the client sees it.
+pub(crate) fn next_token(next: Option<String>) -> Option<String> {
+    next.as_deref().map(encode_token)
 }
 
 /// An EC2 Describe* input as core reads it: what [`DescribeRequest`] holds (the ids it names,

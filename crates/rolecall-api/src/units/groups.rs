@@ -2,7 +2,7 @@
 
 use crate::authz;
 use crate::generated::outputs;
-use crate::iam_xml::{answer, group, page_output, truncated, user};
+use crate::iam_xml::{group, page_output, truncated, user};
 use crate::units::iam_common::{list_by_path, on_entity, on_resource, page_in_memory, page_of};
 
 on_resource!(
@@ -30,7 +30,7 @@ on_entity!(GetGroup, Group(group_name), |call, input| {
         is_truncated,
         marker,
     };
-    Ok(answer(call, &out))
+    Ok(out)
 });
 
 list_by_path!(ListGroups, "group", list_groups, groups, group);
@@ -62,8 +62,5 @@ on_entity!(ListGroupsForUser, User(user_name), |call, input| {
             &page_of(input.marker.as_deref(), input.max_items)?,
         )
         .await?;
-    Ok(answer(
-        call,
-        &page_output!(ListGroupsForUser { groups }, page, group),
-    ))
+    Ok(page_output!(ListGroupsForUser { groups }, page, group))
 });

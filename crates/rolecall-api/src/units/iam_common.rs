@@ -169,12 +169,12 @@ macro_rules! answer {
         let ($iam, $in) = (&$call.api.iam, $input);
         $core.await?;
         let out = $crate::generated::outputs::$unit::default();
-        Ok($crate::iam_xml::answer($call, &out))
+        Ok(out)
     }};
     ($call:ident, $input:ident, $unit:ident, output(|$found:ident| $out:expr, |$iam:ident, $in:ident| $core:expr$(,)?)) => {{
         let ($iam, $in) = (&$call.api.iam, $input);
         let $found = $core.await?;
-        Ok($crate::iam_xml::answer($call, &$out))
+        Ok($out)
     }};
 }
 pub(crate) use answer;
@@ -318,7 +318,7 @@ macro_rules! tag_units {
                 let keys: Vec<&str> = input.tag_keys.iter().map(String::as_str).collect();
                 call.api.iam.$untag(&input.$field, &keys).await?;
                 let out = $crate::generated::outputs::$untag_unit::default();
-                Ok($crate::iam_xml::answer(call, &out))
+                Ok(out)
             }
         );
 
@@ -328,7 +328,7 @@ macro_rules! tag_units {
             let page = $crate::units::iam_common::tags_page(entity.tags, marker, input.max_items)?;
             let out =
                 $crate::iam_xml::page_output!($list_unit { tags }, page, $crate::iam_xml::tag);
-            Ok($crate::iam_xml::answer(call, &out))
+            Ok(out)
         });
     };
 }
@@ -354,7 +354,7 @@ macro_rules! list_by_path {
                     .$list(input.path_prefix.as_deref(), &page)
                     .await?;
                 let out = $crate::iam_xml::page_output!($unit { $field }, page, $convert);
-                Ok($crate::iam_xml::answer(call, &out))
+                Ok(out)
             }
         );
     };
@@ -387,7 +387,7 @@ macro_rules! owner_policies {
         $list_attached:ident$(,)?
     ]) => {
         use rolecall_core::OwnerKind;
-        use $crate::iam_xml::{answer, encode_policy, page_output};
+        use $crate::iam_xml::{encode_policy, page_output};
         use $crate::units::iam_common::{on_entity, page_of};
 
         on_entity!(
@@ -409,7 +409,7 @@ macro_rules! owner_policies {
                 policy_name: name,
                 policy_document: encode_policy(&doc),
             };
-            Ok(answer(call, &out))
+            Ok(out)
         });
 
         on_entity!($list, $kind($field), |call, input| {
@@ -419,7 +419,7 @@ macro_rules! owner_policies {
                 .iam
                 .list_owner_policies(OwnerKind::$kind, &input.$field, &page)
                 .await?;
-            Ok(answer(call, &page_output!($list { policy_names }, page, String::clone)))
+            Ok(page_output!($list { policy_names }, page, String::clone))
         });
 
         on_entity!(
@@ -447,7 +447,7 @@ macro_rules! owner_policies {
                     policy_arn: Some(p.arn.clone()),
                 }
             });
-            Ok(answer(call, &out))
+            Ok(out)
         });
     };
 }

@@ -4,9 +4,10 @@
 
 use crate::authz::key;
 use crate::context::Call;
-use crate::ec2_xml::{image_xml, instance_type_xml};
+use crate::ec2_xml::{image, instance_type};
 use crate::error::{ApiError, Protocol};
-use crate::units::ec2_common::{dry_run, ec2_check, respond, respond_set};
+use crate::generated::outputs;
+use crate::units::ec2_common::{dry_run, ec2_check, next_token};
 use rolecall_core::ec2_images::RegisterImage as Registration;
 
 fn image_arn(call: &Call<'_>, id: &str) -> String {
@@ -18,18 +19,21 @@ fn region_keys(call: &Call<'_>) -> crate::authz::Keys {
 }
 
 describe_unit!(DescribeImages, |call, input, asked| {
-    let images = call.api.ec2.describe_images(&asked, &input.owners).await?;
-    Ok(respond_set(call, "imagesSet", &images, image_xml))
+    let (images, next) = call.api.ec2.describe_images(&asked, &input.owners).await?;
+    let out = outputs::DescribeImages {
+        images: Some(images.iter().map(image).collect()),
+        next_token: next_token(next),
+    };
+    Ok(out)
 });
 
 describe_unit!(DescribeInstanceTypes, |call, input, asked| {
-    let types = call.api.ec2.describe_instance_types(&asked)?;
-    Ok(respond_set(
-        call,
-        "instanceTypeSet",
-        &types,
-        instance_type_xml,
-    ))
+    let (types, next) = call.api.ec2.describe_instance_types(&asked)?;
+    let out = outputs::DescribeInstanceTypes {
+        instance_types: Some(types.iter().map(instance_type).collect()),
+        next_token: next_token(next),
+    };
+    Ok(out)
 });
 
 unit!(
@@ -61,9 +65,10 @@ unit!(
                 ena_support: input.ena_support,
             })
             .await?;
-        Ok(respond(call, &|x| {
-            x.leaf("imageId", &image.id);
-        }))
+        let out = outputs::RegisterImage {
+            image_id: Some(image.id),
+        };
+        Ok(out)
     }
 );
 
@@ -77,8 +82,10 @@ unit!(
     handle |call, input, _| {
         dry_run(input.dry_run)?;
         call.api.ec2.deregister_image(&input.image_id).await?;
-        Ok(respond(call, &|x| {
-            x.leaf("return", "true");
-        }))
+        let out = outputs::DeregisterImage {
+            return_: Some(true),
+            ..Default::default()
+        };
+        Ok(out)
     }
 );

@@ -3,51 +3,64 @@
 //! security groups a change names).
 
 use crate::authz::{self, key};
-use crate::ec2_xml::state_xml;
+use crate::ec2_xml::state;
 use crate::generated::ec2 as input;
-use crate::units::ec2_common::{FoundInstance, dry_run, ec2_check, respond, respond_set};
+use crate::generated::ec2_outputs::{
+    AttributeBooleanValue, AttributeValue, EbsStatusSummary, EnclaveOptions, GroupIdentifier,
+    InstanceStatus, InstanceStatusDetails, InstanceStatusSummary,
+};
+use crate::generated::outputs;
+use crate::output::ReturnTrue;
+use crate::units::ec2_common::{FoundInstance, dry_run, ec2_check, next_token};
 use rolecall_core::Error;
 use rolecall_core::ec2_status::{AttributeChange, reachability_of, status_of};
 use rolecall_core::model::Instance;
-use rolecall_wire::Xml;
 
-fn status_xml(x: &mut Xml, name: &str, i: &Instance) {
-    x.elem(name, |x| {
-        x.leaf("status", status_of(i));
-        x.elem("details", |x| {
-            x.elem("item", |x| {
-                x.leaf("name", "reachability");
-                x.leaf("status", reachability_of(i));
-            });
-        });
-    });
+fn status_summary(i: &Instance) -> InstanceStatusSummary {
+    InstanceStatusSummary {
+        status: Some(status_of(i).to_string()),
+        details: Some(vec![InstanceStatusDetails {
+            name: Some("reachability".into()),
+            status: Some(reachability_of(i).to_string()),
+            impaired_since: None,
+        }]),
+    }
+}
+
+fn instance_status(i: &Instance) -> InstanceStatus {
+    InstanceStatus {
+        instance_id: Some(i.id.clone()),
+        availability_zone: Some(i.availability_zone.clone()),
+        instance_state: Some(state(i.state)),
+        system_status: Some(status_summary(i)),
+        instance_status: Some(status_summary(i)),
+        attached_ebs_status: Some(EbsStatusSummary {
+            status: Some(status_of(i).to_string()),
+            details: None,
+        }),
+        ..Default::default()
+    }
 }
 
 describe_unit!(DescribeInstanceStatus, |call, input, asked| {
     let include_all = input.include_all_instances.unwrap_or(false);
     let ec2 = &call.api.ec2;
-    let rows = ec2.describe_instance_status(&asked, include_all).await?;
-    let set = "instanceStatusSet";
-    Ok(respond_set(call, set, &rows, |x, i| {
-        x.leaf("instanceId", &i.id);
-        x.leaf("availabilityZone", &i.availability_zone);
-        state_xml(x, "instanceState", i.state);
-        status_xml(x, "systemStatus", i);
-        status_xml(x, "instanceStatus", i);
-        x.elem("attachedEbsStatus", |x| {
-            x.leaf("status", status_of(i));
-        });
-    }))
+    let (rows, next) = ec2.describe_instance_status(&asked, include_all).await?;
+    let out = outputs::DescribeInstanceStatus {
+        instance_statuses: Some(rows.iter().map(instance_status).collect()),
+        next_token: next_token(next),
+    };
+    Ok(out)
 });
 
-fn value_xml(x: &mut Xml, name: &str, value: &str) {
-    x.elem(name, |x| {
-        x.leaf("value", value);
-    });
+fn value(v: &str) -> Option<AttributeValue> {
+    Some(AttributeValue {
+        value: Some(v.to_string()),
+    })
 }
 
-fn bool_text(b: bool) -> &'static str {
-    if b { "true" } else { "false" }
+fn flag(b: bool) -> Option<AttributeBooleanValue> {
+    Some(AttributeBooleanValue { value: Some(b) })
 }
 
 on_instance!(DescribeInstanceAttribute, |call, input| {
@@ -79,47 +92,47 @@ on_instance!(DescribeInstanceAttribute, |call, input| {
     }
     dry_run(input.dry_run)?;
     let i = call.api.ec2.existing_instance(&input.instance_id).await?;
-    Ok(respond(call, &|x| {
-        x.leaf("instanceId", &i.id);
-        match attribute {
-            "instanceType" => value_xml(x, "instanceType", &i.instance_type),
-            "userData" => match &i.user_data {
-                Some(u) => value_xml(x, "userData", u),
-                None => {
-                    x.elem("userData", |_| {});
-                }
-            },
-            "disableApiTermination" => value_xml(
-                x,
-                "disableApiTermination",
-                bool_text(i.disable_api_termination),
-            ),
-            "disableApiStop" => value_xml(x, "disableApiStop", bool_text(i.disable_api_stop)),
-            "instanceInitiatedShutdownBehavior" => {
-                value_xml(x, "instanceInitiatedShutdownBehavior", &i.shutdown_behavior)
-            }
-            "rootDeviceName" => value_xml(x, "rootDeviceName", "/dev/xvda"),
-            "sourceDestCheck" => value_xml(x, "sourceDestCheck", "true"),
-            "ebsOptimized" => value_xml(x, "ebsOptimized", "false"),
-            "enaSupport" => value_xml(x, "enaSupport", "true"),
-            "sriovNetSupport" => value_xml(x, "sriovNetSupport", "simple"),
-            "enclaveOptions" => {
-                x.elem("enclaveOptions", |x| {
-                    x.leaf("enabled", "false");
-                });
-            }
-            "groupSet" => {
-                x.list("groupSet", "item", &i.security_groups, |x, g| {
-                    x.leaf_opt("groupId", g.group_id.as_deref());
-                    x.leaf_opt("groupName", g.group_name.as_deref());
-                });
-            }
-            // kernel, ramdisk, blockDeviceMapping, productCodes: none.
-            other => {
-                x.elem(other, |_| {});
-            }
+    // Only the attribute asked for; kernel, ramdisk, blockDeviceMapping, productCodes: none
+    // (an empty element).
+    let mut out = outputs::DescribeInstanceAttribute {
+        instance_id: Some(i.id.clone()),
+        ..Default::default()
+    };
+    match attribute {
+        "instanceType" => out.instance_type = value(&i.instance_type),
+        "userData" => {
+            out.user_data = Some(AttributeValue {
+                value: i.user_data.clone(),
+            })
         }
-    }))
+        "disableApiTermination" => out.disable_api_termination = flag(i.disable_api_termination),
+        "disableApiStop" => out.disable_api_stop = flag(i.disable_api_stop),
+        "instanceInitiatedShutdownBehavior" => {
+            out.instance_initiated_shutdown_behavior = value(&i.shutdown_behavior)
+        }
+        "rootDeviceName" => out.root_device_name = value("/dev/xvda"),
+        "sourceDestCheck" => out.source_dest_check = flag(true),
+        "ebsOptimized" => out.ebs_optimized = flag(false),
+        "enaSupport" => out.ena_support = flag(true),
+        "sriovNetSupport" => out.sriov_net_support = value("simple"),
+        "enclaveOptions" => {
+            out.enclave_options = Some(EnclaveOptions {
+                enabled: Some(false),
+            })
+        }
+        "groupSet" => {
+            let groups = i.security_groups.iter().map(|g| GroupIdentifier {
+                group_id: g.group_id.clone(),
+                group_name: g.group_name.clone(),
+            });
+            out.groups = Some(groups.collect());
+        }
+        "kernel" => out.kernel_id = Some(AttributeValue::default()),
+        "ramdisk" => out.ramdisk_id = Some(AttributeValue::default()),
+        "blockDeviceMapping" => out.block_device_mappings = Some(Vec::new()),
+        _ => out.product_codes = Some(Vec::new()),
+    }
+    Ok(out)
 });
 
 /// The one change a ModifyInstanceAttribute request makes (by `Attribute`/`Value` or by the
@@ -239,8 +252,6 @@ unit!(
             .ec2
             .modify_instance_attribute(&input.instance_id, change)
             .await?;
-        Ok(respond(call, &|x| {
-            x.leaf("return", "true");
-        }))
+        Ok(ReturnTrue)
     }
 );

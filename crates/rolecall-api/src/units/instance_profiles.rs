@@ -6,7 +6,7 @@
 
 use crate::authz;
 use crate::generated::outputs;
-use crate::iam_xml::{answer, page_output, profile};
+use crate::iam_xml::{page_output, profile};
 use crate::units::iam_common::{
     iam_check, list_by_path, model_tags, on_entity, on_resource, page_of, tag_keys_of, tag_units,
 };
@@ -87,7 +87,7 @@ on_entity!(
             page,
             profile
         );
-        Ok(answer(call, &out))
+        Ok(out)
     }
 );
 
@@ -128,7 +128,7 @@ unit!(
             .iam
             .add_resolved_role_to_instance_profile(r.profile, r.role)
             .await?;
-        Ok(answer(call, &outputs::AddRoleToInstanceProfile::default()))
+        Ok(outputs::AddRoleToInstanceProfile::default())
     }
 );
 

@@ -6,13 +6,15 @@
 
 use crate::authz::{self, Check, Keys, key, request_tag_keys};
 use crate::context::Call;
-use crate::ec2_xml::{instance_xml, metadata_xml, state_changes_xml};
+use crate::ec2_xml::{instance, metadata, state_changes};
 use crate::error::{ApiError, Protocol};
-use crate::generated::Operation;
 use crate::generated::ec2::{self as input, InstanceMetadataOptionsRequest, TagSpecification};
+use crate::generated::ec2_outputs::Reservation;
+use crate::generated::{Operation, outputs};
 use crate::instance_fragments::{Fragment, fragments};
+use crate::output::Rendered;
 use crate::units::Unit;
-use crate::units::ec2_common::{dry_run, ec2_check, respond};
+use crate::units::ec2_common::{dry_run, ec2_check, next_token};
 use rolecall_core::ec2::RunInstances as Launch;
 use rolecall_core::ec2_network::Placement;
 use rolecall_core::model::{
@@ -275,6 +277,7 @@ impl Unit for RunInstances {
     const OP: Operation = Operation::RunInstances;
     type Input = input::RunInstancesInput;
     type Resolved = Launching;
+    type Output = outputs::RunInstances;
 
     async fn resolve(call: &Call<'_>, input: &Self::Input) -> Result<Self::Resolved, ApiError> {
         let launch = launch_of(input)?;
@@ -406,7 +409,7 @@ impl Unit for RunInstances {
         call: &Call<'_>,
         input: Self::Input,
         resolved: Self::Resolved,
-    ) -> Result<String, ApiError> {
+    ) -> Result<Self::Output, ApiError> {
         dry_run(input.dry_run)?;
         let r = call
             .api
@@ -416,19 +419,23 @@ impl Unit for RunInstances {
             .map_err(run_error)?;
         let region = call.api.config.region.as_str();
         let owner = call.api.iam.account_id();
-        Ok(respond(call, &|x| {
-            x.leaf("reservationId", &r.id);
-            x.leaf("ownerId", owner);
-            x.elem("groupSet", |_| {});
-            x.list("instancesSet", "item", &r.instances, |x, i| {
-                let assoc = r.associations.iter().find(|s| s.instance_id == i.id);
-                instance_xml(x, i, assoc, region, InstanceState::Pending);
-            });
-        }))
+        let launched = r.instances.iter().map(|i| {
+            let assoc = r.associations.iter().find(|s| s.instance_id == i.id);
+            Rendered::new(&instance(i, assoc, region, InstanceState::Pending))
+        });
+        let out = outputs::RunInstances {
+            reservation_id: Some(r.id.clone()),
+            owner_id: Some(owner.to_string()),
+            groups: Some(Vec::new()),
+            instances: Some(launched.collect()),
+            ..Default::default()
+        };
+        Ok(out)
     }
 }
 
-// Each instance's XML comes from `instance_fragments` (kept while its documents are unchanged).
+// Each instance's XML comes from `instance_fragments` (kept while its documents are unchanged),
+// so the page is the reservations around them, each instance written by concatenation.
 describe_unit!(DescribeInstances, |call, input, asked| {
     let (docs, next) = call.api.ec2.describe_instance_docs(&asked).await?;
     let region = call.api.config.region.as_str();
@@ -444,29 +451,19 @@ describe_unit!(DescribeInstances, |call, input, asked| {
             None => reservations.push((&f.reservation_id, vec![f])),
         }
     }
-    // The XML around the fragments is a few hundred bytes per reservation and instance.
-    let size: usize = instances.iter().map(|f| f.xml.len() + 300).sum();
     let owner = call.api.iam.account_id();
-    Ok(respond(call, &|x| {
-        x.reserve(size);
-        x.list(
-            "reservationSet",
-            "item",
-            &reservations,
-            |x, (id, instances)| {
-                x.leaf("reservationId", id);
-                x.leaf("ownerId", owner);
-                x.elem("groupSet", |_| {});
-                x.list("instancesSet", "item", instances, |x, f| {
-                    x.raw(&f.xml);
-                });
-            },
-        );
-        x.leaf_opt(
-            "nextToken",
-            next.as_deref().map(rolecall_core::paging::encode_token),
-        );
-    }))
+    let reservations = reservations.into_iter().map(|(id, fragments)| Reservation {
+        reservation_id: Some(id.to_string()),
+        owner_id: Some(owner.to_string()),
+        groups: Some(Vec::new()),
+        instances: Some(fragments.into_iter().map(|f| f.xml.clone()).collect()),
+        requester_id: None,
+    });
+    let out = outputs::DescribeInstances {
+        reservations: Some(reservations.collect()),
+        next_token: next_token(next),
+    };
+    Ok(out)
 });
 
 /// The instances a state change names, each as authorization describes it.
@@ -488,9 +485,9 @@ fn each_instance(call: &Call<'_>, op: Operation, described: &Described) -> Vec<C
 }
 
 /// Start/Stop/TerminateInstances: each named instance resolved and checked, then core's
-/// `$method` on them all.
+/// `$method` on them all, answered with the changes as the output's `$changed`.
 macro_rules! state_change {
-    ($unit:ident, $method:ident) => {
+    ($unit:ident, $method:ident, $changed:ident) => {
         unit!(
             $unit,
             resolve |call, input| -> Described { describe_each(call, &input.instance_ids).await },
@@ -498,15 +495,22 @@ macro_rules! state_change {
             handle |call, input, _| {
                 dry_run(input.dry_run)?;
                 let changes = call.api.ec2.$method(&input.instance_ids).await?;
-                Ok(respond(call, &|x| state_changes_xml(x, &changes)))
+                let out = outputs::$unit {
+                    $changed: state_changes(&changes),
+                };
+                Ok(out)
             }
         );
     };
 }
 
-state_change!(StartInstances, start_instances);
-state_change!(StopInstances, stop_instances);
-state_change!(TerminateInstances, terminate_instances);
+state_change!(StartInstances, start_instances, starting_instances);
+state_change!(StopInstances, stop_instances, stopping_instances);
+state_change!(
+    TerminateInstances,
+    terminate_instances,
+    terminating_instances
+);
 
 on_instance!(ModifyInstanceMetadataOptions, |call, input| {
     // Validate the parameters' types before touching the instance.
@@ -524,15 +528,11 @@ on_instance!(ModifyInstanceMetadataOptions, |call, input| {
         .ec2
         .modify_instance_metadata_options(&input.instance_id, move |m| change.apply(m))
         .await?;
-    Ok(respond(call, &|x| {
-        x.leaf("instanceId", &inst.id);
-        metadata_xml(
-            x,
-            "instanceMetadataOptions",
-            &inst.metadata_options,
-            "pending",
-        );
-    }))
+    let out = outputs::ModifyInstanceMetadataOptions {
+        instance_id: Some(inst.id.clone()),
+        instance_metadata_options: Some(metadata(&inst.metadata_options, "pending")),
+    };
+    Ok(out)
 });
 
 // The boot output of an instance, from this node's instance runtime (`none` has none: the
@@ -549,11 +549,12 @@ on_instance!(GetConsoleOutput, |call, input| {
     let output = console
         .filter(|c| !c.output.is_empty())
         .map(|c| base64::engine::general_purpose::STANDARD.encode(c.output));
-    Ok(respond(call, &|x| {
-        x.leaf("instanceId", &inst.id);
-        x.leaf("timestamp", rolecall_wire::ec2_timestamp(timestamp));
-        x.leaf_opt("output", output.as_ref());
-    }))
+    let out = outputs::GetConsoleOutput {
+        instance_id: Some(inst.id.clone()),
+        timestamp: Some(timestamp),
+        output,
+    };
+    Ok(out)
 });
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 
 use crate::error::{ApiError, Protocol};
 use crate::generated::{iam_outputs, outputs};
-use crate::iam_xml::answer;
 use crate::units::iam_common::{on_entity, on_resource, user_or_caller};
 use rolecall_core::login_profiles::{LoginProfile, PasswordPolicy};
 
@@ -34,14 +33,14 @@ on_entity!(
             .iam
             .create_login_profile(user, password, reset)
             .await?;
-        Ok(answer(call, &login_profile(profile)))
+        Ok(login_profile(profile))
     }
 );
 
 on_entity!(GetLoginProfile, UserOrCaller(user_name), |call, input| {
     let user = user_or_caller(call, &input.user_name)?;
     let profile = call.api.iam.get_login_profile(user).await?;
-    Ok(answer(call, &login_profile(profile)))
+    Ok(login_profile(profile))
 });
 
 on_entity!(
@@ -59,7 +58,7 @@ on_entity!(
     |call, input| {
         let user = user_or_caller(call, &input.user_name)?;
         call.api.iam.delete_login_profile(user).await?;
-        Ok(answer(call, &outputs::DeleteLoginProfile::default()))
+        Ok(outputs::DeleteLoginProfile::default())
     }
 );
 
@@ -108,10 +107,7 @@ on_resource!(
             password_reuse_prevention: p.password_reuse_prevention,
             hard_expiry: p.hard_expiry,
         };
-        Ok(answer(
-            call,
-            &outputs::GetAccountPasswordPolicy { password_policy },
-        ))
+        Ok(outputs::GetAccountPasswordPolicy { password_policy })
     }
 );
 

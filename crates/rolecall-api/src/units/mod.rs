@@ -15,7 +15,8 @@
 /// A unit struct named after its operation, reading the operation's generated input (or
 /// `input $ty` read by `parse`, when given), and its `Unit` impl from the three steps written as
 /// closures: `resolve` (infallible: what can fail is kept in `$resolved` for after
-/// authorization), `checks`, and the handler's body.
+/// authorization), `checks`, and the handler's body, which answers the operation's generated
+/// output.
 macro_rules! unit {
     (@input $unit:ident) => { $crate::generated::inputs::$unit };
     (@input $unit:ident $input:ty) => { $input };
@@ -33,6 +34,7 @@ macro_rules! unit {
             const OP: $crate::generated::Operation = $crate::generated::Operation::$unit;
             type Input = $crate::units::unit!(@input $unit $($input)?);
             type Resolved = $resolved;
+            type Output = $crate::generated::outputs::$unit;
 
             $(
                 fn parse($pp: &rolecall_wire::Params) -> Result<Self::Input, $crate::error::ApiError> {
@@ -59,7 +61,7 @@ macro_rules! unit {
                 $hc: &$crate::context::Call<'_>,
                 $hi: Self::Input,
                 $hr: $resolved,
-            ) -> Result<String, $crate::error::ApiError> {
+            ) -> Result<Self::Output, $crate::error::ApiError> {
                 $body
             }
         }
@@ -137,9 +139,10 @@ pub(crate) mod testing;
 
 use crate::authz::{self, Check, RequestFacts};
 use crate::context::Call;
-use crate::error::ApiError;
+use crate::error::{ApiError, Protocol};
 use crate::generated::Operation;
 use crate::input::Parse;
+use crate::output::Output;
 use rolecall_wire::Params;
 use std::future::Future;
 
@@ -153,6 +156,9 @@ pub(crate) trait Unit {
     /// their outcome (`Result`) so the failure is reported after authorization, as before:
     /// a caller who may not act learns nothing about what exists.
     type Resolved: Send + Sync;
+    /// What the handler answers: the operation's generated output (`generated::outputs`),
+    /// written in its service's protocol by [`run`].
+    type Output: Output + Send;
 
     /// Reads the input (by default, as the input type parses itself).
     fn parse(p: &Params) -> Result<Self::Input, ApiError> {
@@ -172,7 +178,16 @@ pub(crate) trait Unit {
         call: &Call<'_>,
         input: Self::Input,
         resolved: Self::Resolved,
-    ) -> impl Future<Output = Result<String, ApiError>> + Send;
+    ) -> impl Future<Output = Result<Self::Output, ApiError>> + Send;
+}
+
+/// A handler's output as the response: its service's XML (EC2's, or the Query protocol's).
+fn reply(call: &Call<'_>, out: &impl Output) -> String {
+    let (op, id) = (call.op.name(), call.request_id);
+    match call.op.service().protocol() {
+        Protocol::Ec2 => crate::output::ec2_respond(op, id, out),
+        query => crate::output::respond(op, query.namespace(), id, out),
+    }
 }
 
 /// A unit's request path: parse, resolve, authorize on what was resolved, handle it.
@@ -196,5 +211,6 @@ pub(crate) async fn run<U: Unit>(
         Some(checks),
     )
     .await?;
-    U::handle(call, input, resolved).await
+    let output = U::handle(call, input, resolved).await?;
+    Ok(reply(call, &output))
 }

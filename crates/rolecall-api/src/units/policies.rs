@@ -4,7 +4,7 @@
 use crate::authz;
 use crate::generated::iam_outputs::{PolicyGroup, PolicyRole, PolicyUser};
 use crate::generated::outputs;
-use crate::iam_xml::{answer, page_output, policy, tag, truncated, version};
+use crate::iam_xml::{page_output, policy, tag, truncated, version};
 use crate::units::iam_common::{
     model_tags, on_policy, on_resource, page_in_memory, page_of, removed_tag_keys, tag_keys_of,
     tags_page,
@@ -62,7 +62,7 @@ on_resource!(
             )
             .await?;
         let out = page_output!(ListPolicies { policies }, page, |p| policy(p, false));
-        Ok(answer(call, &out))
+        Ok(out)
     }
 );
 
@@ -100,7 +100,7 @@ on_policy!(ListPolicyVersions, |call, input| {
         v.version_id.clone()
     })?;
     let out = page_output!(ListPolicyVersions { versions }, page, |v| version(v, false));
-    Ok(answer(call, &out))
+    Ok(out)
 });
 
 on_policy!(
@@ -131,10 +131,7 @@ on_resource!(
     |call, input| {
         let tags = call.api.iam.list_policy_tags(&input.policy_arn).await?;
         let page = tags_page(tags, input.marker.as_deref(), input.max_items)?;
-        Ok(answer(
-            call,
-            &page_output!(ListPolicyTags { tags }, page, tag),
-        ))
+        Ok(page_output!(ListPolicyTags { tags }, page, tag))
     }
 );
 
@@ -175,5 +172,5 @@ on_policy!(ListEntitiesForPolicy, |call, input| {
         is_truncated,
         marker,
     };
-    Ok(answer(call, &out))
+    Ok(out)
 });

@@ -2,7 +2,7 @@
 
 use crate::authz;
 use crate::generated::outputs;
-use crate::iam_xml::{answer, role};
+use crate::iam_xml::role;
 use crate::units::iam_common::{
     create_principal, list_by_path, model_tags, on_entity, principal_units,
 };
@@ -30,7 +30,7 @@ on_entity!(GetRole, Role(role_name), |call, input| {
     let out = outputs::GetRole {
         role: role(&found, true),
     };
-    Ok(answer(call, &out))
+    Ok(out)
 });
 
 list_by_path!(ListRoles, "role", list_roles, roles, |r| role(r, false));
@@ -44,7 +44,7 @@ on_entity!(UpdateRole, Role(role_name), |call, input| {
             input.max_session_duration,
         )
         .await?;
-    Ok(answer(call, &outputs::UpdateRole {}))
+    Ok(outputs::UpdateRole {})
 });
 
 on_entity!(UpdateRoleDescription, Role(role_name), |call, input| {
@@ -55,7 +55,7 @@ on_entity!(UpdateRoleDescription, Role(role_name), |call, input| {
     let out = outputs::UpdateRoleDescription {
         role: Some(role(&updated, true)),
     };
-    Ok(answer(call, &out))
+    Ok(out)
 });
 
 on_entity!(

@@ -7,7 +7,6 @@ use crate::authz::Check;
 use crate::context::Call;
 use crate::error::ApiError;
 use crate::generated::{Operation, outputs};
-use crate::iam_xml::answer;
 use crate::sts_sessions;
 use rolecall_wire::Params;
 
@@ -50,7 +49,7 @@ sts_unit!(GetCallerIdentity, |call, _| {
         account: Some(p.account_id.clone()),
         arn: Some(p.arn.clone()),
     };
-    Ok(answer(call, &out))
+    Ok(out)
 });
 
 sts_unit!(GetSessionToken, input Raw, |call, _| {
@@ -69,7 +68,7 @@ sts_unit!(DecodeAuthorizationMessage, |call, input| {
     let out = outputs::DecodeAuthorizationMessage {
         decoded_message: Some(decoded),
     };
-    Ok(answer(call, &out))
+    Ok(out)
 });
 
 sts_unit!(GetAccessKeyInfo, |call, input| {
@@ -77,7 +76,7 @@ sts_unit!(GetAccessKeyInfo, |call, input| {
     let out = outputs::GetAccessKeyInfo {
         account: Some(account),
     };
-    Ok(answer(call, &out))
+    Ok(out)
 });
 
 /// The account an access key id belongs to. As in AWS, the account is read from the id itself

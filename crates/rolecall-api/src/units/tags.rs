@@ -7,7 +7,10 @@ use crate::context::Call;
 use crate::error::ApiError;
 use crate::generated::Operation;
 use crate::generated::ec2 as input;
-use crate::units::ec2_common::{dry_run, ec2_check, respond, respond_set};
+use crate::generated::ec2_outputs::TagDescription;
+use crate::generated::outputs;
+use crate::output::ReturnTrue;
+use crate::units::ec2_common::{dry_run, ec2_check, next_token};
 use crate::units::iam_common::removed_tag_keys;
 use rolecall_core::ec2_tags::resource_type;
 use rolecall_core::model::{Association, Instance, Tag};
@@ -85,9 +88,7 @@ unit!(
         let tags = given_tags(&input.tags)?;
         dry_run(input.dry_run)?;
         call.api.ec2.create_tags(&input.resources, &tags).await?;
-        Ok(respond(call, &|x| {
-            x.leaf("return", "true");
-        }))
+        Ok(ReturnTrue)
     }
 );
 
@@ -110,18 +111,21 @@ unit!(
             .collect::<Result<_, _>>()?;
         dry_run(input.dry_run)?;
         call.api.ec2.delete_tags(&input.resources, &tags).await?;
-        Ok(respond(call, &|x| {
-            x.leaf("return", "true");
-        }))
+        Ok(ReturnTrue)
     }
 );
 
 describe_unit!(DescribeTags, |call, input, asked| {
-    let tags = call.api.ec2.describe_tags(&asked).await?;
-    Ok(respond_set(call, "tagSet", &tags, |x, t| {
-        x.leaf("resourceId", &t.resource_id);
-        x.leaf("resourceType", &t.resource_type);
-        x.leaf("key", &t.key);
-        x.leaf("value", &t.value);
-    }))
+    let (tags, next) = call.api.ec2.describe_tags(&asked).await?;
+    let described = tags.into_iter().map(|t| TagDescription {
+        resource_id: Some(t.resource_id),
+        resource_type: Some(t.resource_type),
+        key: Some(t.key),
+        value: Some(t.value),
+    });
+    let out = outputs::DescribeTags {
+        tags: Some(described.collect()),
+        next_token: next_token(next),
+    };
+    Ok(out)
 });

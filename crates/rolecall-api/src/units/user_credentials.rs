@@ -27,7 +27,7 @@ macro_rules! empty_listing {
                 is_truncated: Some(false),
                 ..Default::default()
             };
-            Ok(crate::iam_xml::answer(call, &out))
+            Ok(out)
         });
     };
 }

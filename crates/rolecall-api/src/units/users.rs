@@ -2,7 +2,7 @@
 
 use crate::generated::iam_outputs::User;
 use crate::generated::outputs;
-use crate::iam_xml::{answer, user};
+use crate::iam_xml::user;
 use crate::principal::PrincipalKind;
 use crate::units::iam_common::{
     create_principal, list_by_path, model_tags, on_entity, principal_units, user_or_caller,
@@ -36,19 +36,16 @@ on_entity!(GetUser, UserOrCaller(user_name), |call, input| {
             create_date: created,
             ..User::default()
         };
-        return Ok(answer(call, &outputs::GetUser { user: root }));
+        return Ok(outputs::GetUser { user: root });
     }
     let u = call
         .api
         .iam
         .get_user(user_or_caller(call, &input.user_name)?)
         .await?;
-    Ok(answer(
-        call,
-        &outputs::GetUser {
-            user: user(&u, true),
-        },
-    ))
+    Ok(outputs::GetUser {
+        user: user(&u, true),
+    })
 });
 
 list_by_path!(ListUsers, "user", list_users, users, |u| { user(u, false) });
