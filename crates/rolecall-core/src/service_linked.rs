@@ -159,9 +159,11 @@ impl Iam {
             ..CreateRole::new(name, &trust)
         };
         match self.create_role(input).await {
-            Err(Error::EntityAlreadyExists(Existing::Role(_))) => Err(Error::InvalidInput(format!(
-                "Service role name {name} has been taken in this account, please try a different suffix."
-            ))),
+            Err(Error::EntityAlreadyExists(Existing::Role(_))) => {
+                Err(Error::InvalidInput(format!(
+                    "Service role name {name} has been taken in this account, please try a different suffix."
+                )))
+            }
             other => other,
         }
     }
