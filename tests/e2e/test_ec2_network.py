@@ -41,6 +41,11 @@ def test_default_vpc_subnets_and_group(ec2, cli):
     # Paging: MaxResults 5 over 3 subnets is one page without a token.
     page = ec2.describe_subnets(MaxResults=5)
     assert len(page["Subnets"]) == 3 and "NextToken" not in page
+    # Paging parameters are checked before any id is looked up, as EC2 does.
+    for call, ids in [(ec2.describe_vpcs, "VpcIds"), (ec2.describe_subnets, "SubnetIds"), (ec2.describe_security_groups, "GroupIds")]:
+        unknown = {"VpcIds": "vpc-0123456789abcdef0", "SubnetIds": "subnet-0123456789abcdef0", "GroupIds": "sg-0123456789abcdef0"}[ids]
+        assert aws_error(call, **{ids: [unknown]}, MaxResults=1001)[:2] == ("InvalidParameterValue", 400)
+        assert aws_error(call, **{ids: [unknown]}, NextToken="not-a-token")[0] != aws_error(call, **{ids: [unknown]})[0]
     [sg] = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["default"]}, {"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["SecurityGroups"]
     assert sg["GroupId"].startswith("sg-") and sg["VpcId"] == vpc["VpcId"]
     assert ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]["GroupId"] == sg["GroupId"]

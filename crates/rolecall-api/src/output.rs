@@ -213,9 +213,22 @@ macro_rules! output {
         $($field:ident: $kind:ident ($wire:literal $(, $t:ty)?) $($required:ident)?),* $(,)?
     }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Default)]
+        #[derive(Clone, PartialEq, Default)]
         pub struct $name {
             $(pub $field: $crate::output::out_member!(type $kind ($($t)?) $($required)?),)*
+        }
+
+        /// Secret members (secret keys, session tokens, passwords) are not shown.
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let mut d = f.debug_struct(stringify!($name));
+                $(if $crate::output::is_secret_member($wire) {
+                    d.field(stringify!($field), &"<hidden>");
+                } else {
+                    d.field(stringify!($field), &self.$field);
+                })*
+                d.finish()
+            }
         }
 
         impl $crate::output::Value for $name {
@@ -233,6 +246,14 @@ macro_rules! output {
 
         impl $crate::output::Output for $name {}
     };
+}
+
+/// Whether an output member (by its wire name) holds a secret, which `Debug` does not show.
+pub fn is_secret_member(wire: &str) -> bool {
+    let name = wire.to_ascii_lowercase();
+    ["secret", "sessiontoken", "password", "privatekey"]
+        .iter()
+        .any(|s| name.contains(s))
 }
 
 /// One member of an `output!`: its Rust type (`type kind (ItemType) [required]`; optional
@@ -280,6 +301,22 @@ pub(crate) use {out_member, output, outputs};
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn secrets_are_not_shown_by_debug() {
+        let credentials = crate::generated::sts_outputs::Credentials {
+            access_key_id: "ASIAEXAMPLE".into(),
+            secret_access_key: "wJalrXUtnFEMI".into(),
+            session_token: "IQoJb3JpZ2lu".into(),
+            ..Default::default()
+        };
+        let shown = format!("{credentials:?}");
+        assert!(shown.contains("ASIAEXAMPLE"), "{shown}");
+        assert!(
+            !shown.contains("wJalrXUtnFEMI") && !shown.contains("IQoJb3JpZ2lu"),
+            "{shown}"
+        );
+    }
+
     use super::*;
 
     outputs! {

@@ -354,9 +354,9 @@ impl Ec2 {
         &self,
         req: &DescribeRequest,
     ) -> Result<(Vec<T>, Option<String>)> {
-        self.default_network().await?;
+        let (page_req, _) = self.network_described(req).await?;
         let all = self.existing_items::<T>(&req.ids).await?;
-        self.described(all, req)
+        self.described(all, req, page_req)
     }
 
     pub async fn describe_security_groups(
@@ -364,7 +364,7 @@ impl Ec2 {
         req: &DescribeRequest,
         names: &[String],
     ) -> Result<(Vec<SecurityGroup>, Option<String>)> {
-        let (default_vpc, _, _) = self.default_network().await?;
+        let (page_req, default_vpc) = self.network_described(req).await?;
         let all = self.existing_items::<SecurityGroup>(&req.ids).await?;
         // Names are looked up in the default VPC, as EC2 does for GroupName.N.
         let named = |g: &SecurityGroup| names.contains(&g.group_name) && g.vpc_id == default_vpc.id;
@@ -378,7 +378,18 @@ impl Ec2 {
             }));
         }
         let chosen = all.into_iter().filter(|g| names.is_empty() || named(g));
-        self.described(chosen, req)
+        self.described(chosen, req, page_req)
+    }
+
+    /// The page a network Describe asks for, checked before anything is looked up (as EC2
+    /// checks its parameters first), and the default VPC, its network made if need be.
+    async fn network_described(
+        &self,
+        req: &DescribeRequest,
+    ) -> Result<(Option<crate::PageRequest>, Vpc)> {
+        let page_req = req.page_if_asked(false)?;
+        let (default_vpc, _, _) = self.default_network().await?;
+        Ok((page_req, default_vpc))
     }
 
     /// Every item of kind `T`, once each of `ids` is found well formed and existing (else the
@@ -398,13 +409,14 @@ impl Ec2 {
     }
 
     /// What a Describe call answers of `items`: those the request's ids name (all when none)
-    /// that every filter matches, paged by id when asked (MaxResults allowed with ids).
+    /// that every filter matches, paged by id when asked (`page_req`, MaxResults allowed with
+    /// ids).
     fn described<T: Described>(
         &self,
         items: impl IntoIterator<Item = T>,
         req: &DescribeRequest,
+        page_req: Option<crate::PageRequest>,
     ) -> Result<(Vec<T>, Option<String>)> {
-        let page_req = req.page_if_asked(false)?;
         let (ids, filters) = (&req.ids, &req.filters);
         let owner = self.iam.account_id();
         let mut out = Vec::new();

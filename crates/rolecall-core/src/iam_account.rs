@@ -4,7 +4,7 @@
 use crate::iam::Iam;
 use crate::model::{ManagedPolicy, PolicyEntity, Tag};
 use crate::validate;
-use crate::{Error, Existing, Missing, OwnerKind, Page, PageRequest, Result};
+use crate::{Error, Existing, Missing, Named, OwnerKind, Page, PageRequest, Result};
 
 /// Where the account's alias is kept (deployment metadata; empty = none).
 const ALIAS_META: &str = "account_alias";
@@ -56,8 +56,9 @@ impl Iam {
     pub async fn create_account_alias(&self, alias: &str) -> Result<()> {
         check_alias(alias)?;
         if self.account_alias().await?.as_deref() == Some(alias) {
-            return Err(Error::EntityAlreadyExists(Existing::AccountAlias(
-                alias.into(),
+            return Err(Error::EntityAlreadyExists(Existing::new(
+                Named::AccountAlias,
+                alias,
             )));
         }
         Ok(self.store().set_meta(ALIAS_META, alias).await?)

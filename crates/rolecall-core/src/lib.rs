@@ -42,5 +42,5 @@ pub use store::{
     Change, ChangeListener, ChangesSince, DynStore, Edit, EntityKind, InstanceDoc, Store,
 };
 pub use store_error::{
-    Dependents, Existing, Limit, Missing, Owner, OwnerKind, StoreError, StoreResult, Taken,
+    Dependents, Existing, Limit, Missing, Named, Owner, OwnerKind, StoreError, StoreResult, Taken,
 };

@@ -8,7 +8,7 @@
 
 use crate::iam::Iam;
 use crate::model::User;
-use crate::{EntityKind, Error, Existing, Missing, Result, StoreError};
+use crate::{EntityKind, Error, Existing, Missing, Named, Result, StoreError};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Utc};
@@ -340,7 +340,10 @@ impl Iam {
             let current: Option<StoredProfile> = parse_doc(doc, "login profile")?;
             let next = match (edit, current) {
                 (ProfileEdit::Create { .. }, Some(_)) => {
-                    return Err(Error::EntityAlreadyExists(Existing::LoginProfile(name)));
+                    return Err(Error::EntityAlreadyExists(Existing::new(
+                        Named::LoginProfile,
+                        name,
+                    )));
                 }
                 (ProfileEdit::Create { hash, reset }, None) => Some(StoredProfile {
                     create_date: now,

@@ -3,7 +3,7 @@
 
 use crate::iam::{CreateRole, Iam};
 use crate::model::Role;
-use crate::{Error, Existing, Missing, OwnerKind, Principals, Result};
+use crate::{Error, Existing, Missing, Named, OwnerKind, Principals, Result};
 
 /// The path prefix of every service-linked role.
 pub const PATH_PREFIX: &str = "/aws-service-role/";
@@ -159,11 +159,11 @@ impl Iam {
             ..CreateRole::new(name, &trust)
         };
         match self.create_role(input).await {
-            Err(Error::EntityAlreadyExists(Existing::Role(_))) => {
-                Err(Error::InvalidInput(format!(
-                    "Service role name {name} has been taken in this account, please try a different suffix."
-                )))
-            }
+            Err(Error::EntityAlreadyExists(Existing {
+                kind: Named::Role, ..
+            })) => Err(Error::InvalidInput(format!(
+                "Service role name {name} has been taken in this account, please try a different suffix."
+            ))),
             other => other,
         }
     }

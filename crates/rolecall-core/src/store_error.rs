@@ -74,39 +74,52 @@ pub enum Taken {
     DefaultNetwork(String),
 }
 
-/// An IAM entity that exists already (by the name it was to be created with): a key the store
-/// found taken, or one core did. Its `Display` is AWS's message.
+/// An IAM entity that exists already: its kind and the name it was to be created with (a key
+/// the store found taken, or one core did). Its `Display` is AWS's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Existing {
-    Role(String),
-    User(String),
-    Group(String),
-    InstanceProfile(String),
-    /// A managed policy, by name.
-    Policy(String),
-    /// The login profile of the user (by name).
-    LoginProfile(String),
-    AccountAlias(String),
+pub struct Existing {
+    pub kind: Named,
+    pub name: String,
+}
+
+/// The kinds of IAM entity whose names are unique.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named {
+    Role,
+    User,
+    Group,
+    InstanceProfile,
+    /// A managed policy.
+    Policy,
+    /// A user's login profile (named by its user).
+    LoginProfile,
+    AccountAlias,
+}
+
+impl Existing {
+    pub fn new(kind: Named, name: impl Into<String>) -> Existing {
+        Existing {
+            kind,
+            name: name.into(),
+        }
+    }
 }
 
 /// AWS's message for each entity that exists already.
 impl std::fmt::Display for Existing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Existing::Role(n) => write!(f, "Role with name {n} already exists."),
-            Existing::User(n) => write!(f, "User with name {n} already exists."),
-            Existing::Group(n) => write!(f, "Group with name {n} already exists."),
-            Existing::InstanceProfile(n) => write!(f, "Instance Profile {n} already exists."),
-            Existing::Policy(n) => write!(
+        let n = &self.name;
+        match self.kind {
+            Named::Role => write!(f, "Role with name {n} already exists."),
+            Named::User => write!(f, "User with name {n} already exists."),
+            Named::Group => write!(f, "Group with name {n} already exists."),
+            Named::InstanceProfile => write!(f, "Instance Profile {n} already exists."),
+            Named::Policy => write!(
                 f,
                 "A policy called {n} already exists. Duplicate names are not allowed."
             ),
-            Existing::LoginProfile(user) => {
-                write!(f, "Login Profile for user {user} already exists.")
-            }
-            Existing::AccountAlias(alias) => {
-                write!(f, "The account alias {alias} already exists.")
-            }
+            Named::LoginProfile => write!(f, "Login Profile for user {n} already exists."),
+            Named::AccountAlias => write!(f, "The account alias {n} already exists."),
         }
     }
 }
@@ -400,13 +413,13 @@ mod tests {
         let full = StoreError::LimitExceeded;
         let wrong_state = WrongInstanceState { instance_id: "i-1".into(), state: InstanceState::Terminated, needs: NeededState::RunningOrStopped };
         let cases: Vec<(StoreError, Error, &str)> = vec![
-            (taken(Existing::Role("R".into())), Error::EntityAlreadyExists(Existing::Role("R".into())), "Role with name R already exists."),
-            (taken(Existing::User("U".into())), Error::EntityAlreadyExists(Existing::User("U".into())), "User with name U already exists."),
-            (taken(Existing::Group("G".into())), Error::EntityAlreadyExists(Existing::Group("G".into())), "Group with name G already exists."),
-            (taken(Existing::InstanceProfile("P".into())), Error::EntityAlreadyExists(Existing::InstanceProfile("P".into())), "Instance Profile P already exists."),
-            (taken(Existing::Policy("M".into())), Error::EntityAlreadyExists(Existing::Policy("M".into())), "A policy called M already exists. Duplicate names are not allowed."),
-            (taken(Existing::LoginProfile("U".into())), Error::EntityAlreadyExists(Existing::LoginProfile("U".into())), "Login Profile for user U already exists."),
-            (taken(Existing::AccountAlias("corp".into())), Error::EntityAlreadyExists(Existing::AccountAlias("corp".into())), "The account alias corp already exists."),
+            (taken(Existing::new(Named::Role, "R")), Error::EntityAlreadyExists(Existing::new(Named::Role, "R")), "Role with name R already exists."),
+            (taken(Existing::new(Named::User, "U")), Error::EntityAlreadyExists(Existing::new(Named::User, "U")), "User with name U already exists."),
+            (taken(Existing::new(Named::Group, "G")), Error::EntityAlreadyExists(Existing::new(Named::Group, "G")), "Group with name G already exists."),
+            (taken(Existing::new(Named::InstanceProfile, "P")), Error::EntityAlreadyExists(Existing::new(Named::InstanceProfile, "P")), "Instance Profile P already exists."),
+            (taken(Existing::new(Named::Policy, "M")), Error::EntityAlreadyExists(Existing::new(Named::Policy, "M")), "A policy called M already exists. Duplicate names are not allowed."),
+            (taken(Existing::new(Named::LoginProfile, "U")), Error::EntityAlreadyExists(Existing::new(Named::LoginProfile, "U")), "Login Profile for user U already exists."),
+            (taken(Existing::new(Named::AccountAlias, "corp")), Error::EntityAlreadyExists(Existing::new(Named::AccountAlias, "corp")), "The account alias corp already exists."),
             (StoreError::Conflict(Taken::PrivateIp("10.0.0.9".into())), Error::InvalidParameterValue("Address 10.0.0.9 is in use.".into()), "Address 10.0.0.9 is in use."),
             (StoreError::Conflict(Taken::ActiveAssociation("i-1".into())), Error::IncorrectState(AssociationConflict::ActiveExists("i-1".into())), "There is an existing association for instance i-1"),
             (nf(Missing::Instance("i-1".into())), Error::InvalidInstanceIdNotFound(vec!["i-1".into()]), "The instance ID 'i-1' does not exist"),

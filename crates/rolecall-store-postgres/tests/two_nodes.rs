@@ -8,7 +8,7 @@ mod common;
 use rolecall_core::ec2::{Ec2, Ec2Config, RunInstances};
 use rolecall_core::ec2_errors::AssociationConflict;
 use rolecall_core::iam::Iam;
-use rolecall_core::{DynStore, Error, Existing, Limit};
+use rolecall_core::{DynStore, Error, Existing, Limit, Named};
 use rolecall_store_postgres::PostgresStore;
 use rolecall_store_tests::{launch, managed_policy, role, winners};
 use sqlx::PgPool;
@@ -126,7 +126,10 @@ mod scenarios {
             .await;
             let twin = format!("twin{round}");
             winners(&results, 1, |e| match e {
-                Error::EntityAlreadyExists(Existing::Role(n)) => n.eq_ignore_ascii_case(&twin),
+                Error::EntityAlreadyExists(Existing {
+                    kind: Named::Role,
+                    name: n,
+                }) => n.eq_ignore_ascii_case(&twin),
                 _ => false,
             });
         }

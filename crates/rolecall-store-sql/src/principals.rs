@@ -9,8 +9,8 @@ use crate::{
 use async_trait::async_trait;
 use rolecall_core::model::*;
 use rolecall_core::{
-    Edit, EntityKind, Existing, Limit, Missing, Owner, OwnerKind, PageRequest, PrincipalStore,
-    StoreError, StoreResult as Result, StoredPrincipal, Taken,
+    Edit, EntityKind, Existing, Limit, Missing, Named, Owner, OwnerKind, PageRequest,
+    PrincipalStore, StoreError, StoreResult as Result, StoredPrincipal, Taken,
 };
 use rolecall_sql_bounds::sql_bounds;
 
@@ -42,11 +42,12 @@ fn missing(kind: OwnerKind, name: &str) -> Missing {
 }
 
 fn taken(kind: OwnerKind, name: &str) -> Taken {
-    Taken::Entity(match kind {
-        OwnerKind::Role => Existing::Role(name.into()),
-        OwnerKind::User => Existing::User(name.into()),
-        OwnerKind::Group => Existing::Group(name.into()),
-    })
+    let kind = match kind {
+        OwnerKind::Role => Named::Role,
+        OwnerKind::User => Named::User,
+        OwnerKind::Group => Named::Group,
+    };
+    Taken::Entity(Existing::new(kind, name))
 }
 
 /// A stored document read as the role, user or group it is.

@@ -12,8 +12,8 @@ use rolecall_core::ec2::Filter;
 use rolecall_core::login_profiles::LOGIN_PROFILE_META_PREFIX;
 use rolecall_core::model::*;
 use rolecall_core::{
-    ChangesSince, Dependents, Edit, EntityKind, Existing, InstanceDoc, Limit, Missing, Owner,
-    OwnerKind, PageRequest, Store, StoreError, StoreResult as Result, Taken,
+    ChangesSince, Dependents, Edit, EntityKind, Existing, InstanceDoc, Limit, Missing, Named,
+    Owner, OwnerKind, PageRequest, Store, StoreError, StoreResult as Result, Taken,
 };
 use rolecall_sql_bounds::sql_bounds;
 use serde::Serialize;
@@ -694,7 +694,9 @@ impl<D: Dialect> Store for SqlStore<D> {
         .bind(to_json(policy)?)
         .execute(&mut *w.tx)
         .await;
-        taken_if_unique(res, || Taken::Entity(Existing::Policy(policy.name.clone())))?;
+        taken_if_unique(res, || {
+            Taken::Entity(Existing::new(Named::Policy, &policy.name))
+        })?;
         sqlx::query(
             "INSERT INTO policy_versions (policy_id, version_id, document, is_default, create_date) \
              VALUES ($1, $2, $3, TRUE, $4)",
@@ -958,7 +960,7 @@ impl<D: Dialect> Store for SqlStore<D> {
             profile.name.as_str(),
             profile.path.as_str(),
         );
-        let taken = || Taken::Entity(Existing::InstanceProfile(profile.name.clone()));
+        let taken = || Taken::Entity(Existing::new(Named::InstanceProfile, &profile.name));
         let entity = (EntityKind::InstanceProfile, profile.arn.as_str());
         self.insert_named("instance_profiles", row, profile, taken, entity)
             .await

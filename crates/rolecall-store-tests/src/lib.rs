@@ -18,7 +18,7 @@ use rolecall_core::model::{
 };
 use rolecall_core::{
     ChangesSince, Dependents, DynStore, EntityKind, Error, Existing, Limit, ManualClock, Missing,
-    OwnerKind, PageRequest,
+    Named, OwnerKind, PageRequest,
 };
 use std::collections::HashSet;
 
@@ -190,7 +190,10 @@ pub async fn roles_unique_case_insensitively(store: DynStore) {
     let r = iam.create_role(role("Builder")).await.unwrap();
     assert_eq!(
         iam.create_role(role("builder")).await.err(),
-        Some(Error::EntityAlreadyExists(Existing::Role("builder".into())))
+        Some(Error::EntityAlreadyExists(Existing::new(
+            Named::Role,
+            "builder"
+        )))
     );
     assert_eq!(iam.get_role("BUILDER").await.unwrap().id, r.id);
     assert!(matches!(
@@ -790,7 +793,10 @@ pub async fn same_role_created_concurrently(store: DynStore) {
     });
     let results = join_all(tasks).await;
     winners(&results, 1, |e| match e {
-        Error::EntityAlreadyExists(Existing::Role(n)) => n.eq_ignore_ascii_case("twin"),
+        Error::EntityAlreadyExists(Existing {
+            kind: Named::Role,
+            name: n,
+        }) => n.eq_ignore_ascii_case("twin"),
         _ => false,
     });
     assert_eq!(iam.list_roles(None, &ALL).await.unwrap().items.len(), 1);
