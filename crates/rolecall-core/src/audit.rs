@@ -8,6 +8,7 @@
 //! reads and refusals.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Arc;
 
@@ -33,9 +34,11 @@ pub struct AuditEvent {
     /// A UUID (`eventID`); those this server makes carry their event time ([`new_event_id`]).
     pub event_id: String,
     pub event_time: DateTime<Utc>,
-    pub event_name: String,
+    /// The server's own names are `&'static` (no allocation per event); those read back are
+    /// owned.
+    pub event_name: Cow<'static, str>,
     /// `iam.amazonaws.com`, `sts.amazonaws.com`, ...
-    pub event_source: String,
+    pub event_source: Cow<'static, str>,
     pub username: Option<String>,
     pub access_key_id: Option<String>,
     pub read_only: bool,

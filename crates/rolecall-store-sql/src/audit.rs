@@ -73,8 +73,8 @@ fn flag(read_only: bool) -> &'static str {
 /// The event's lookup attributes (attribute, value), possibly repeated.
 fn lookup_rows(e: &AuditEvent) -> impl Iterator<Item = (Attr, &str)> {
     let fixed = [
-        (Attr::EventName, e.event_name.as_str()),
-        (Attr::EventSource, e.event_source.as_str()),
+        (Attr::EventName, &*e.event_name),
+        (Attr::EventSource, &*e.event_source),
         (Attr::ReadOnly, flag(e.read_only)),
     ];
     let optional = [
@@ -530,8 +530,8 @@ fn decode(body: &str) -> Result<Vec<AuditEvent>> {
             Ok(AuditEvent {
                 event_id: l.id,
                 event_time,
-                event_name: shared.name.clone().unwrap_or_default(),
-                event_source: shared.source.clone().unwrap_or_default(),
+                event_name: shared.name.clone().unwrap_or_default().into(),
+                event_source: shared.source.clone().unwrap_or_default().into(),
                 username: shared.username.clone().filter(|u| !u.is_empty()),
                 access_key_id: shared.access_key_id.clone().filter(|k| !k.is_empty()),
                 read_only: shared.read_only.unwrap_or_default(),

@@ -1595,7 +1595,7 @@ fn audit_event(
     AuditEvent {
         event_id: id.into(),
         event_time: chrono::DateTime::from_timestamp_millis(millis).unwrap(),
-        event_name: name.into(),
+        event_name: name.to_string().into(),
         event_source: "iam.amazonaws.com".into(),
         username: Some(user.into()),
         access_key_id: Some(format!("AKIA{user}")),

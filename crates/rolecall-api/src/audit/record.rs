@@ -13,6 +13,7 @@ use rolecall_core::audit::{AuditEvent, AuditResource};
 use rolecall_wire::Params;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use serde_with::skip_serializing_none;
 use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -203,8 +204,8 @@ impl Draft {
                 .event_id
                 .unwrap_or_else(|| rolecall_core::audit::new_event_id(self.time)),
             event_time: self.time,
-            event_name: self.event_name.into_owned(),
-            event_source: self.event_source.into_owned(),
+            event_name: self.event_name,
+            event_source: self.event_source,
             username: caller.principal.as_ref().map(username),
             access_key_id: (!caller.access_key_id.is_empty()).then(|| caller.access_key_id.clone()),
             read_only: self.read_only,
@@ -304,40 +305,32 @@ fn creation_date(secs: i64) -> Option<String> {
     DateTime::<Utc>::from_timestamp(secs, 0).map(event_time)
 }
 
-/// `userIdentity`.
+/// `userIdentity` (fields that are None are left out, as CloudTrail does).
+#[skip_serializing_none]
 #[derive(Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct Identity<'a> {
     #[serde(rename = "type")]
     kind: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     principal_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     arn: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     account_id: Option<&'a str>,
     access_key_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     user_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     session_context: Option<SessionContext<'a>>,
 }
 
+#[skip_serializing_none]
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct SessionContext<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
     session_issuer: Option<Issuer<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     web_id_federation_data: Option<Empty>,
     attributes: Attributes,
-    #[serde(skip_serializing_if = "Option::is_none")]
     source_identity: Option<&'a str>,
     /// How IMDS delivered the credential (`1.0`/`2.0`), when the token says.
-    #[serde(skip_serializing_if = "Option::is_none")]
     ec2_role_delivery: Option<&'a str>,
     /// The instance credentials were issued to (`ec2:SourceInstanceARN`, a rolecall field).
-    #[serde(skip_serializing_if = "Option::is_none")]
     ec2_source_instance_arn: Option<&'a str>,
 }
 
@@ -352,10 +345,10 @@ struct Issuer<'a> {
     user_name: &'a str,
 }
 
+#[skip_serializing_none]
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Attributes {
-    #[serde(skip_serializing_if = "Option::is_none")]
     creation_date: Option<String>,
     mfa_authenticated: &'static str,
 }
