@@ -13,6 +13,7 @@ use rolecall_core::{
     PrincipalStore, StoreError, StoreResult as Result, StoredPrincipal, Taken,
 };
 use rolecall_sql_bounds::sql_bounds;
+use serde_json::value::RawValue;
 
 /// The feed's name for the policies of an owner: a role's are `RolePolicy` (nothing IMDS serves
 /// depends on them); a user's or group's count as the user or group.
@@ -50,18 +51,15 @@ fn taken(kind: OwnerKind, name: &str) -> Taken {
     Taken::Entity(Existing::new(kind, name))
 }
 
-/// A stored document read as the role, user or group it is.
-fn principal_of(kind: OwnerKind, doc: serde_json::Value) -> Result<StoredPrincipal> {
+/// A stored document read as the role, user or group it is (straight from its text: no
+/// intermediate JSON tree).
+fn parse_principal(kind: OwnerKind, data: &str) -> Result<StoredPrincipal> {
     let parsed = match kind {
-        OwnerKind::Role => serde_json::from_value(doc).map(StoredPrincipal::Role),
-        OwnerKind::User => serde_json::from_value(doc).map(StoredPrincipal::User),
-        OwnerKind::Group => serde_json::from_value(doc).map(StoredPrincipal::Group),
+        OwnerKind::Role => serde_json::from_str(data).map(StoredPrincipal::Role),
+        OwnerKind::User => serde_json::from_str(data).map(StoredPrincipal::User),
+        OwnerKind::Group => serde_json::from_str(data).map(StoredPrincipal::Group),
     };
     parsed.map_err(|e| StoreError::Backend(format!("stored {} unreadable: {e}", kind.name())))
-}
-
-fn parse_principal(kind: OwnerKind, data: &str) -> Result<StoredPrincipal> {
-    principal_of(kind, from_json(data)?)
 }
 
 #[sql_bounds(D::Db)]
@@ -144,10 +142,12 @@ impl<D: Dialect> PrincipalStore for SqlStore<D> {
         path_prefix: &str,
         page: &PageRequest,
     ) -> Result<Vec<StoredPrincipal>> {
-        let docs: Vec<serde_json::Value> = self
+        let docs: Vec<Box<RawValue>> = self
             .list_named(owner_table(kind), path_prefix, page)
             .await?;
-        docs.into_iter().map(|d| principal_of(kind, d)).collect()
+        docs.iter()
+            .map(|d| parse_principal(kind, d.get()))
+            .collect()
     }
 
     async fn modify_principal_doc(
@@ -159,8 +159,9 @@ impl<D: Dialect> PrincipalStore for SqlStore<D> {
         let mut w = self.begin().await?;
         let (table, name_key) = (owner_table(kind), key(name));
         let missing = || missing(kind, name);
-        let doc = Self::locked_doc(&mut w.tx, (table, "name_key", &name_key), missing).await?;
-        let mut principal = principal_of(kind, doc)?;
+        let doc: Box<RawValue> =
+            Self::locked_doc(&mut w.tx, (table, "name_key", &name_key), missing).await?;
+        let mut principal = parse_principal(kind, doc.get())?;
         edit(&mut principal).map_err(StoreError::Rejected)?;
         let e = principal.entity();
         let sql = format!("UPDATE {table} SET name_key = $1, path = $2, data = $3 WHERE id = $4");
