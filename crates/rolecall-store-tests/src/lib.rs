@@ -1295,8 +1295,6 @@ fn filter(name: &str, values: &[&str]) -> Filter {
     }
 }
 
-/// What a filter selects, computed in Rust from the instance and its association (the reference
-/// the database's answer is compared with).
 /// A Describe* request for `ids` (none: all) with `filters`, in one page.
 fn asked(ids: &[String], filters: &[Filter]) -> DescribeRequest {
     DescribeRequest {
@@ -1306,6 +1304,8 @@ fn asked(ids: &[String], filters: &[Filter]) -> DescribeRequest {
     }
 }
 
+/// What a filter selects, computed in Rust from the instance and its association (the reference
+/// the database's answer is compared with).
 fn reference_match(f: &Filter, i: &Instance, a: Option<&Association>) -> bool {
     let code = i.state.code().to_string();
     let values: Vec<&str> = match f.name.as_str() {
