@@ -1,4 +1,4 @@
-//! The generated operation list and inputs: read-only-ness as the server decided it before the
+//! The generated operation list, inputs and outputs: read-only-ness as the server decided it before the
 //! enum (by action-name prefix), and the validation messages of the models' constraints.
 
 use crate::error::ApiError;
@@ -128,4 +128,21 @@ fn ec2_structures_and_lists() {
     .expect("parses");
     assert_eq!(input.association_ids, ["a", "b"]);
     assert_eq!(input.filters[0].values, ["associated"]);
+}
+
+/// Generated outputs' `Debug` (written by `api::output`) leaves secret members out.
+#[test]
+fn secrets_are_not_shown_by_debug() {
+    let credentials = crate::generated::sts_outputs::Credentials {
+        access_key_id: "ASIAEXAMPLE".into(),
+        secret_access_key: "wJalrXUtnFEMI".into(),
+        session_token: "IQoJb3JpZ2lu".into(),
+        ..Default::default()
+    };
+    let shown = format!("{credentials:?}");
+    assert!(shown.contains("ASIAEXAMPLE"), "{shown}");
+    assert!(
+        !shown.contains("wJalrXUtnFEMI") && !shown.contains("IQoJb3JpZ2lu"),
+        "{shown}"
+    );
 }
