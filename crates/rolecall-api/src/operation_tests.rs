@@ -1,5 +1,6 @@
-//! The generated operation list, inputs and outputs: read-only-ness as the server decided it before the
-//! enum (by action-name prefix), and the validation messages of the models' constraints.
+//! The generated operation list, inputs and outputs: read-only-ness as the server decided it
+//! before the enum (by action-name prefix), the validation messages of the models' constraints,
+//! and outputs' `Debug` leaving secrets out.
 
 use crate::error::ApiError;
 use crate::generated::{Operation, ec2, iam};
