@@ -126,10 +126,6 @@ impl Caller {
     }
 }
 
-/// A request's event while the request runs: its parts as captured (the caller, the request
-/// parameters already as JSON), made into an [`AuditEvent`] when it is recorded: by the audit
-/// writer off the request path ([`Draft::into_event`], with the caller's context made once per
-/// batch), or by a write's commit ([`rolecall_core::audit::Draft::seal`]).
 /// Text a draft keeps inside itself up to 64 bytes (a request id, a GetRole's parameters, a
 /// role's ARN): most drafts then are one allocation, which the audit writer frees on its own
 /// thread (each block a request thread allocates and another thread frees costs the request
@@ -146,6 +142,10 @@ fn text_of(inline: &Inline) -> &str {
     std::str::from_utf8(inline).unwrap_or_default()
 }
 
+/// A request's event while the request runs: its parts as captured (the caller, the request
+/// parameters already as JSON), made into an [`AuditEvent`] when it is recorded: by the audit
+/// writer off the request path ([`Draft::into_event`], with the caller's context made once per
+/// batch), or by a write's commit ([`rolecall_core::audit::Draft::seal`]).
 #[derive(Clone)]
 pub struct Draft {
     time: DateTime<Utc>,
