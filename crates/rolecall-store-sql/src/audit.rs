@@ -422,41 +422,27 @@ impl Shared {
     /// `l`'s fields, those it left out taken from the event before it (`inherit`, format 3)
     /// or as absent (formats 1 and 2, which leave out only what an event does not have).
     fn update(&mut self, l: &mut Loaded, inherit: bool) -> Result<()> {
-        fn take<T>(field: &mut Option<T>, given: Option<T>, inherit: bool) {
+        // What the event gives replaces the field; what it leaves out is inherited, or (formats
+        // 1 and 2) absent.
+        fn take<T: Default>(field: &mut T, given: Option<T>, inherit: bool) {
             match given {
-                Some(v) => *field = Some(v),
-                None if inherit => {}
-                None => *field = None,
+                Some(v) => *field = v,
+                None if !inherit => *field = T::default(),
+                None => {}
             }
         }
-        take(&mut self.name, l.n.take(), inherit);
-        take(&mut self.source, l.s.take(), inherit);
-        take(&mut self.read_only, l.ro, inherit);
-        match l.u.take() {
-            Some(u) => self.username = u,
-            None if inherit => {}
-            None => self.username = None,
-        }
-        match l.k.take() {
-            Some(k) => self.access_key_id = k,
-            None if inherit => {}
-            None => self.access_key_id = None,
-        }
-        match l.c {
-            Some(c) => self.context = c,
-            None if inherit => {}
-            None => self.context = None,
-        }
-        match l.res.take() {
-            Some(res) => {
-                self.resources = res
-                    .into_iter()
-                    .filter_map(LoadedResource::resource)
-                    .collect()
-            }
-            None if inherit => {}
-            None => self.resources.clear(),
-        }
+        take(&mut self.name, l.n.take().map(Some), inherit);
+        take(&mut self.source, l.s.take().map(Some), inherit);
+        take(&mut self.read_only, l.ro.map(Some), inherit);
+        take(&mut self.username, l.u.take(), inherit);
+        take(&mut self.access_key_id, l.k.take(), inherit);
+        take(&mut self.context, l.c, inherit);
+        let resources = l.res.take().map(|res| {
+            res.into_iter()
+                .filter_map(LoadedResource::resource)
+                .collect()
+        });
+        take(&mut self.resources, resources, inherit);
         if self.name.is_none() || self.source.is_none() || self.read_only.is_none() {
             return Err(StoreError::Backend(format!(
                 "audit segment: event {} lacks its name, source or read-only flag",
