@@ -45,7 +45,8 @@ def test_default_vpc_subnets_and_group(ec2, cli):
     for call, ids in [(ec2.describe_vpcs, "VpcIds"), (ec2.describe_subnets, "SubnetIds"), (ec2.describe_security_groups, "GroupIds")]:
         unknown = {"VpcIds": "vpc-0123456789abcdef0", "SubnetIds": "subnet-0123456789abcdef0", "GroupIds": "sg-0123456789abcdef0"}[ids]
         assert aws_error(call, **{ids: [unknown]}, MaxResults=1001)[:2] == ("InvalidParameterValue", 400)
-        assert aws_error(call, **{ids: [unknown]}, NextToken="not-a-token")[0] != aws_error(call, **{ids: [unknown]})[0]
+        assert aws_error(call, **{ids: [unknown]}, NextToken="not-a-token")[:2] == ("InvalidParameterValue", 400)
+        assert aws_error(call, **{ids: [unknown]})[0].endswith("NotFound")
     [sg] = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["default"]}, {"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["SecurityGroups"]
     assert sg["GroupId"].startswith("sg-") and sg["VpcId"] == vpc["VpcId"]
     assert ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]["GroupId"] == sg["GroupId"]
