@@ -149,13 +149,23 @@ mod tests {
     }
 
     #[test]
-    fn the_table_is_bounded() {
+    fn the_table_is_bounded_and_a_slot_holds_only_its_caller() {
         let callers = Callers::default();
-        for i in 0..(MOST + 10) {
-            callers.of(&info("10.0.0.1", &format!("agent {i}")), None, "");
+        // Twice as many callers as slots, twice over: callers share slots, replace each other,
+        // and each request still gets its own caller (never the slot's other one).
+        let agents: Vec<String> = (0..2 * MOST).map(|i| format!("agent {i}")).collect();
+        for _ in 0..2 {
+            for agent in &agents {
+                let c = callers.of(&info("10.0.0.1", agent), None, "");
+                assert!(c.context().contains(&format!("\"{agent}\"")), "{agent}");
+            }
         }
-        let known = callers.known.lock().map(|k| k.len()).unwrap_or(usize::MAX);
-        assert_eq!(known, MOST);
+        let kept = callers
+            .known
+            .lock()
+            .map(|k| k.iter().filter(|c| c.is_some()).count())
+            .unwrap_or(usize::MAX);
+        assert!(kept > 0 && kept <= MOST, "{kept}");
         // A long user agent's caller is made, not kept.
         let long = "x".repeat(LONGEST_KEPT_AGENT + 1);
         let first = callers.of(&info("10.0.0.9", &long), None, "");
