@@ -13,7 +13,6 @@ use rolecall_core::{
     PrincipalStore, StoreError, StoreResult as Result, StoredPrincipal, Taken,
 };
 use rolecall_sql_bounds::sql_bounds;
-use serde_json::value::RawValue;
 
 /// The feed's name for the policies of an owner: a role's are `RolePolicy` (nothing IMDS serves
 /// depends on them); a user's or group's count as the user or group.
@@ -142,12 +141,10 @@ impl<D: Dialect> PrincipalStore for SqlStore<D> {
         path_prefix: &str,
         page: &PageRequest,
     ) -> Result<Vec<StoredPrincipal>> {
-        let docs: Vec<Box<RawValue>> = self
+        let docs = self
             .list_named(owner_table(kind), path_prefix, page)
             .await?;
-        docs.iter()
-            .map(|d| parse_principal(kind, d.get()))
-            .collect()
+        docs.iter().map(|(d,)| parse_principal(kind, d)).collect()
     }
 
     async fn modify_principal_doc(
@@ -159,9 +156,8 @@ impl<D: Dialect> PrincipalStore for SqlStore<D> {
         let mut w = self.begin().await?;
         let (table, name_key) = (owner_table(kind), key(name));
         let missing = || missing(kind, name);
-        let doc: Box<RawValue> =
-            Self::locked_doc(&mut w.tx, (table, "name_key", &name_key), missing).await?;
-        let mut principal = parse_principal(kind, doc.get())?;
+        let doc = Self::locked_text(&mut w.tx, (table, "name_key", &name_key), missing).await?;
+        let mut principal = parse_principal(kind, &doc)?;
         edit(&mut principal).map_err(StoreError::Rejected)?;
         let e = principal.entity();
         let sql = format!("UPDATE {table} SET name_key = $1, path = $2, data = $3 WHERE id = $4");

@@ -246,18 +246,19 @@ impl<D: Dialect> SqlStore<D> {
         all_from_json(&rows)
     }
 
-    /// A page of a name-keyed table under a path prefix, ordered by name.
-    pub(crate) async fn list_named<T: DeserializeOwned>(
+    /// A page of a name-keyed table under a path prefix, ordered by name: its documents as
+    /// their stored text.
+    pub(crate) async fn list_named(
         &self,
         table: &str,
         path_prefix: &str,
         page: &PageRequest,
-    ) -> Result<Vec<T>> {
+    ) -> Result<Vec<(String,)>> {
         let sql = format!(
             "SELECT data FROM {table} WHERE substr(path, 1, length($1)) = $1 AND name_key >= $2 \
              ORDER BY name_key LIMIT $3"
         );
-        self.page_docs(&sql, &[path_prefix], page).await
+        self.page_rows(&sql, &[path_prefix], page).await
     }
 
     /// A page of rows: `sql`'s parameters are `keys` (text, from `$1`), then the page's first
@@ -319,12 +320,21 @@ impl<D: Dialect> SqlStore<D> {
     /// there is none.
     pub(crate) async fn locked_doc<T: DeserializeOwned>(
         tx: &mut Conn<D>,
-        (table, column, value): (&str, &str, &str),
+        row: (&str, &str, &str),
         missing: impl FnOnce() -> Missing,
     ) -> Result<T> {
+        from_json(&Self::locked_text(tx, row, missing).await?)
+    }
+
+    /// [`locked_doc`](Self::locked_doc)'s document as its stored text.
+    pub(crate) async fn locked_text(
+        tx: &mut Conn<D>,
+        (table, column, value): (&str, &str, &str),
+        missing: impl FnOnce() -> Missing,
+    ) -> Result<String> {
         let row = ("data", table, column);
         let data: Option<(String,)> = Self::locked_row(tx, row, value, RowLock::Update).await?;
-        from_json(&data.ok_or_else(|| StoreError::NotFound(missing()))?.0)
+        Ok(data.ok_or_else(|| StoreError::NotFound(missing()))?.0)
     }
 
     /// Deletes the row of `table` whose `column` is `value` unless something still refers to
