@@ -48,12 +48,18 @@ pub fn check_tag(key: &str, value: &str) -> Result<()> {
 const TAG_FILTERS: &[&str] = &["key", "value", "resource-id", "resource-type"];
 
 impl Ec2 {
-    /// Which of the VPC, subnet and security group ids among `ids` exist, read in one query
-    /// (the default network is made first, as its ids are the caller's too).
+    /// Which of the well-formed VPC, subnet and security group ids among `ids` exist, read in
+    /// one query (the default network is made first, as its ids are the caller's too); nothing
+    /// is read when there are none.
     async fn known_network_ids(&self, ids: &[String]) -> Result<HashSet<String>> {
         let network: Vec<String> = ids
             .iter()
-            .filter(|id| matches!(resource_type(id), Ok("vpc" | "subnet" | "security-group")))
+            .filter(|id| match resource_type(id) {
+                Ok("vpc") => check_vpc_id(id).is_ok(),
+                Ok("subnet") => check_subnet_id(id).is_ok(),
+                Ok("security-group") => check_group_id(id).is_ok(),
+                _ => false,
+            })
             .cloned()
             .collect();
         if network.is_empty() {
