@@ -98,8 +98,10 @@ pub(crate) fn role(r: &Role, full: bool) -> out::Role {
         assume_role_policy_document: Some(encode_policy(&r.assume_role_policy_document)),
         description: r.description.clone(),
         max_session_duration: Some(r.max_session_duration.into()),
-        permissions_boundary: boundary(r.permissions_boundary.as_deref()).filter(|_| full),
-        tags: tags(&r.tags).filter(|_| full),
+        permissions_boundary: full
+            .then(|| boundary(r.permissions_boundary.as_deref()))
+            .flatten(),
+        tags: full.then(|| tags(&r.tags)).flatten(),
         role_last_used: full.then(out::RoleLastUsed::default),
     }
 }
@@ -128,10 +130,10 @@ pub(crate) fn policy(p: &ManagedPolicy, full: bool) -> out::Policy {
         attachment_count: Some(p.attachment_count.into()),
         permissions_boundary_usage_count: Some(0),
         is_attachable: Some(true),
-        description: p.description.clone().filter(|_| full),
+        description: full.then(|| p.description.clone()).flatten(),
         create_date: Some(p.create_date),
         update_date: Some(p.update_date),
-        tags: tags(&p.tags).filter(|_| full),
+        tags: full.then(|| tags(&p.tags)).flatten(),
     }
 }
 
@@ -154,8 +156,10 @@ pub(crate) fn user(u: &User, full: bool) -> out::User {
         arn: u.arn.clone(),
         create_date: u.create_date,
         password_last_used: None,
-        permissions_boundary: boundary(u.permissions_boundary.as_deref()).filter(|_| full),
-        tags: tags(&u.tags).filter(|_| full),
+        permissions_boundary: full
+            .then(|| boundary(u.permissions_boundary.as_deref()))
+            .flatten(),
+        tags: full.then(|| tags(&u.tags)).flatten(),
     }
 }
 
