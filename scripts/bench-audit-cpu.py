@@ -105,13 +105,26 @@ def main():
     seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     results = {"on": [], "off": []}
     for r in range(rounds):
-        for audit in ("on", "off"):
+        # Which server goes first alternates: the machine's own drift falls on both alike.
+        for audit in ("on", "off") if r % 2 == 0 else ("off", "on"):
             us, rps = run(audit, seconds)
-            results[audit].append(us)
+            results[audit].append((us, rps))
             print(f"round {r + 1} --audit {audit:3}: {us:7.1f} us CPU/request  ({rps:.0f} req/s, load {os.getloadavg()[0]:.1f})", flush=True)
-    on, off = (sorted(results[a])[len(results[a]) // 2] for a in ("on", "off"))
+
+    def median(xs):
+        xs = sorted(xs)
+        return (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2
+
+    on, off = (median(us for us, _ in results[a]) for a in ("on", "off"))
     print(f"GetRole server CPU per request, median of {rounds}: audit off {off:.1f} us, on {on:.1f} us, "
           f"audit cost {on - off:+.1f} us ({(on - off) / off * 100:+.1f}%)")
+    # Throughput: each round's on/off pair (run back to back) compared, then the median; a
+    # single pair moves by +-10% with this machine's other load.
+    pairs = [a[1] / b[1] - 1 for a, b in zip(results["on"], results["off"])]
+    rps_on, rps_off = (median(rps for _, rps in results[a]) for a in ("on", "off"))
+    print(f"GetRole requests/s, median of {rounds}: audit off {rps_off:.0f}, on {rps_on:.0f} ({(rps_on / rps_off - 1) * 100:+.1f}%); "
+          f"median of the pairwise changes {median(pairs) * 100:+.1f}% "
+          f"(pairs: {' '.join(f'{p * 100:+.0f}' for p in pairs)})")
 
 
 if __name__ == "__main__":

@@ -26,8 +26,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Events queued for the writer before API requests wait.
-const QUEUE: usize = 16_384;
+/// Events queued for the writer before API requests wait: several batches, so that a slow
+/// commit (a checkpoint, a busy disk) is absorbed rather than felt by requests.
+const QUEUE: usize = 4 * BATCH;
 /// Most events appended in one transaction.
 const BATCH: usize = 8_192;
 /// How long the writer gathers events before appending them.
@@ -140,10 +141,34 @@ impl Audit {
     }
 }
 
+type StoreResult = Result<(), rolecall_core::StoreError>;
+
+/// What the writer needs of the store (the store itself; a recorder in tests).
+trait EventLog: Clone + Send + Sync + 'static {
+    fn append(
+        &self,
+        events: &[AuditEvent],
+    ) -> impl std::future::Future<Output = StoreResult> + Send;
+    fn complete(&self, c: &Completion) -> impl std::future::Future<Output = StoreResult> + Send;
+}
+
+impl EventLog for DynStore {
+    async fn append(&self, events: &[AuditEvent]) -> StoreResult {
+        self.append_audit_events(events).await
+    }
+
+    async fn complete(&self, (time, id, record): &Completion) -> StoreResult {
+        self.complete_audit_event(*time, id, record).await
+    }
+}
+
 /// The writer: after the first event, sleeps [`LINGER`] (a completion ends the sleep: the write
-/// it completes has already answered), then appends what queued in one transaction.
+/// it completes has already answered), then appends what queued in one transaction. After a
+/// full batch it does not sleep: events are arriving faster than a batch per linger, and
+/// sleeping again would cap recording at [`BATCH`] events per linger and hold requests back
+/// once the queue filled.
 async fn write(
-    store: DynStore,
+    store: impl EventLog,
     mut appends: mpsc::Receiver<Queued>,
     mut completions: mpsc::Receiver<Completion>,
 ) {
@@ -152,6 +177,7 @@ async fn write(
     // their faults) four times a second.
     let mut events: Vec<AuditEvent> = Vec::with_capacity(BATCH);
     let mut done: Vec<Completion> = Vec::new();
+    let mut behind = false;
     loop {
         tokio::select! {
             n = appends.recv_many(&mut batch, BATCH) => if n == 0 { return },
@@ -160,7 +186,7 @@ async fn write(
                 None => return,
             },
         }
-        if done.is_empty() {
+        if done.is_empty() && !behind {
             tokio::select! {
                 () = tokio::time::sleep(LINGER) => {}
                 c = completions.recv() => done.extend(c),
@@ -179,9 +205,10 @@ async fn write(
         let (mut queued, mut made) = (std::mem::take(&mut batch), std::mem::take(&mut events));
         let (writer_store, runtime) = (store.clone(), tokio::runtime::Handle::current());
         let batch_len = queued.len();
+        behind = batch_len == BATCH;
         let stored = tokio::task::spawn_blocking(move || {
             made.extend(queued.drain(..).map(Queued::into_event));
-            let stored = runtime.block_on(writer_store.append_audit_events(&made));
+            let stored = runtime.block_on(writer_store.append(&made));
             let n = made.len();
             made.clear();
             (stored, n, queued, made)
@@ -205,9 +232,9 @@ async fn write(
                 tracing::error!(error = %e, events = batch_len, "audit: the writer failed");
             }
         }
-        for (time, id, record) in done.drain(..) {
-            if let Err(e) = store.complete_audit_event(time, &id, &record).await {
-                tracing::error!(error = %e, event = %id, "audit: cannot complete an event");
+        for c in done.drain(..) {
+            if let Err(e) = store.complete(&c).await {
+                tracing::error!(error = %e, event = %c.1, "audit: cannot complete an event");
             }
         }
     }
@@ -240,5 +267,92 @@ async fn prune(store: DynStore, retention: chrono::Duration, clock: DynClock) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use tokio::time::Instant;
+
+    fn event(n: usize) -> AuditEvent {
+        let event_time = chrono::Utc::now() + chrono::Duration::milliseconds(n as i64);
+        AuditEvent {
+            event_id: rolecall_core::audit::new_event_id(event_time),
+            event_time,
+            event_name: "GetRole".into(),
+            event_source: "iam.amazonaws.com".into(),
+            username: Some("alice".into()),
+            access_key_id: None,
+            read_only: true,
+            resources: Vec::new(),
+            context: None,
+            detail: "{}".into(),
+        }
+    }
+
+    /// When each append came and how many events it had.
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<(Instant, usize)>>>);
+
+    impl EventLog for Recorder {
+        async fn append(&self, events: &[AuditEvent]) -> StoreResult {
+            if let Ok(mut appends) = self.0.lock() {
+                appends.push((Instant::now(), events.len()));
+            }
+            Ok(())
+        }
+
+        async fn complete(&self, _: &Completion) -> StoreResult {
+            Ok(())
+        }
+    }
+
+    impl Recorder {
+        fn appends(&self) -> Vec<(Instant, usize)> {
+            self.0.lock().map(|a| a.clone()).unwrap_or_default()
+        }
+    }
+
+    /// Events queued faster than a batch per linger are stored without a linger between the
+    /// batches: sleeping after a full batch capped recording at a batch per linger, and the
+    /// queue then filled and held API requests back. (Tokio's clock is paused: the times are
+    /// the writer's sleeps, not this machine's speed.)
+    #[tokio::test(start_paused = true)]
+    async fn a_writer_behind_does_not_linger_between_full_batches() {
+        let log = Recorder::default();
+        let (appends, appended) = mpsc::channel(QUEUE);
+        let (_completions, completed) = mpsc::channel(1);
+        let writer = tokio::spawn(write(log.clone(), appended, completed));
+        let started = Instant::now();
+        for n in 0..3 * BATCH {
+            appends.send(Queued::Event(event(n))).await.expect("queued");
+        }
+        while log.appends().len() < 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let batches = log.appends();
+        assert_eq!(
+            batches.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+            [BATCH; 3]
+        );
+        // One linger before the first batch; the two full ones behind it follow at once (with
+        // a linger before each, the third would come after three).
+        let last = batches[2].0 - started;
+        assert!(last >= LINGER && last < 2 * LINGER, "{last:?}");
+        // What queued behind a full batch is stored at once too, and a batch that was not
+        // full is followed by a linger again.
+        for expected in [4, 5] {
+            appends.send(Queued::Event(event(0))).await.expect("queued");
+            while log.appends().len() < expected {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        let (third, fourth, fifth) = (batches[2].0, log.appends()[3].0, log.appends()[4].0);
+        assert!(fourth - third < LINGER, "{:?}", fourth - third);
+        assert!(fifth - fourth >= LINGER, "{:?}", fifth - fourth);
+        drop(appends);
+        writer.await.expect("the writer ends with its queue");
     }
 }
