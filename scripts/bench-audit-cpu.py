@@ -6,6 +6,13 @@ served. The "after" reading waits until the audit writer has stored what queued 
 within a second), so deferred writing is counted.
 
     .venv/bin/python scripts/bench-audit-cpu.py [ROUNDS] [SECONDS]   # run by scripts/bench-audit.sh
+    .venv/bin/python scripts/bench-audit-cpu.py [ROUNDS] [SECONDS] --together
+
+With --together, each round runs both servers at once, each driven by its own wrk (one thread,
+8 connections): both then meet the same machine, whose speed on this VM drifts by up to 20%
+from minute to minute (wrk's own CPU per request moves with it), so the pair's difference is
+the audit trail's alone. The two halves of the machine are not the whole machine, so the
+requests/s are each server's share; their ratio is the throughput cost.
 """
 
 import json
@@ -69,42 +76,90 @@ def presigned_get_role(data):
     return url
 
 
-def run(audit, seconds):
-    work = tempfile.mkdtemp(prefix="rolecall-bench-audit-cpu.")
-    data = os.path.join(work, "data")
-    port = free_port()
-    log = open(os.path.join(work, "log"), "w")
-    server = subprocess.Popen([BIN, "serve", "--data-dir", data, "--listen", f"127.0.0.1:{port}", "--audit", audit],
-                              stdout=log, stderr=log, env={**os.environ, "RUST_LOG": "warn"})
-    try:
-        for _ in range(200):
-            if os.path.exists(os.path.join(data, "endpoint")) and os.path.getsize(os.path.join(data, "endpoint")):
-                break
-            time.sleep(0.05)
-        url = presigned_get_role(data)
-        # Warm up, then measure.
-        subprocess.run(["wrk", "-t1", "-c4", "-d1s", url], check=True, capture_output=True)
-        time.sleep(1.5)
-        before = cpu_seconds(server.pid)
-        out = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", url], check=True,
-                             capture_output=True, text=True).stdout
-        time.sleep(1.5)  # the audit writer stores what queued within a second
-        after = cpu_seconds(server.pid)
+class Server:
+    """A release `rolecall serve` with `--audit AUDIT` in a data directory of its own, warmed
+    up, and the presigned GetRole URL to drive it with."""
+
+    def __init__(self, audit):
+        self.work = tempfile.mkdtemp(prefix="rolecall-bench-audit-cpu.")
+        data = os.path.join(self.work, "data")
+        port = free_port()
+        log = open(os.path.join(self.work, "log"), "w")
+        self.process = subprocess.Popen(
+            [BIN, "serve", "--data-dir", data, "--listen", f"127.0.0.1:{port}", "--audit", audit],
+            stdout=log, stderr=log, env={**os.environ, "RUST_LOG": "warn"})
+        try:
+            for _ in range(200):
+                if os.path.exists(os.path.join(data, "endpoint")) and os.path.getsize(os.path.join(data, "endpoint")):
+                    break
+                time.sleep(0.05)
+            self.url = presigned_get_role(data)
+            subprocess.run(["wrk", "-t1", "-c4", "-d1s", self.url], check=True, capture_output=True)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def measure(servers, seconds, threads, connections):
+    """Drives each server with a wrk of its own, all at once: (CPU us per request, req/s) each."""
+    time.sleep(1.5)
+    before = [cpu_seconds(s.process.pid) for s in servers]
+    wrks = [subprocess.Popen(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", s.url],
+                             stdout=subprocess.PIPE, text=True) for s in servers]
+    outs = [w.communicate()[0] for w in wrks]
+    assert all(w.returncode == 0 for w in wrks), outs
+    time.sleep(1.5)  # the audit writer stores what queued within a second
+    after = [cpu_seconds(s.process.pid) for s in servers]
+    results = []
+    for out, b, a in zip(outs, before, after):
         requests = int(re.search(r"(\d+) requests in", out).group(1))
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         assert "Non-2xx" not in out, out
-        return (after - before) / requests * 1e6, rps
+        results.append(((a - b) / requests * 1e6, rps))
+    return results
+
+
+def run(audit, seconds):
+    server = Server(audit)
+    try:
+        return measure([server], seconds, 2, CONNECTIONS)[0]
     finally:
-        server.terminate()
-        server.wait()
-        shutil.rmtree(work, ignore_errors=True)
+        server.stop()
+
+
+def run_together(seconds):
+    """Both servers at once: {audit: (CPU us per request, req/s)}."""
+    servers = {}
+    try:
+        for audit in ("on", "off"):
+            servers[audit] = Server(audit)
+        results = measure(list(servers.values()), seconds, 1, int(CONNECTIONS) // 2)
+        return dict(zip(servers, results))
+    finally:
+        for s in servers.values():
+            s.stop()
 
 
 def main():
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    args = [a for a in sys.argv[1:] if a != "--together"]
+    together = "--together" in sys.argv[1:]
+    rounds = int(args[0]) if len(args) > 0 else 3
+    seconds = int(args[1]) if len(args) > 1 else 10
     results = {"on": [], "off": []}
     for r in range(rounds):
+        if together:
+            both = run_together(seconds)
+            for audit in ("on", "off"):
+                results[audit].append(both[audit])
+            (on_us, on_rps), (off_us, off_rps) = both["on"], both["off"]
+            print(f"round {r + 1} together: --audit on {on_us:5.1f} us CPU/request ({on_rps:.0f} req/s), "
+                  f"off {off_us:5.1f} us ({off_rps:.0f} req/s), load {os.getloadavg()[0]:.1f}", flush=True)
+            continue
         # Which server goes first alternates: the machine's own drift falls on both alike.
         for audit in ("on", "off") if r % 2 == 0 else ("off", "on"):
             us, rps = run(audit, seconds)
@@ -116,8 +171,10 @@ def main():
         return (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2
 
     on, off = (median(us for us, _ in results[a]) for a in ("on", "off"))
+    cpu_pairs = [a[0] / b[0] - 1 for a, b in zip(results["on"], results["off"])]
     print(f"GetRole server CPU per request, median of {rounds}: audit off {off:.1f} us, on {on:.1f} us, "
-          f"audit cost {on - off:+.1f} us ({(on - off) / off * 100:+.1f}%)")
+          f"audit cost {on - off:+.1f} us ({(on - off) / off * 100:+.1f}%); median of the pairwise changes "
+          f"{median(cpu_pairs) * 100:+.1f}% (pairs: {' '.join(f'{p * 100:+.0f}' for p in cpu_pairs)})")
     # Throughput: each round's on/off pair (run back to back) compared, then the median; a
     # single pair moves by +-10% with this machine's other load.
     pairs = [a[1] / b[1] - 1 for a, b in zip(results["on"], results["off"])]

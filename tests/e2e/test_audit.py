@@ -79,6 +79,23 @@ def test_users_create_role_found_by_username_and_by_event_name(server, cli, iam)
     by_resource = lookup(cli, "ResourceName", role)
     assert e["EventId"] in [x["EventId"] for x in by_resource]
 
+    # A read's event names what it read too (reads keep their draft beside the call, not in
+    # the task's pending slot that writes use).
+    p = run_aws(cli_as(cli, key), "iam", "get-role", "--role-name", role)
+    assert p.returncode == 0, p.stderr
+
+    def read():
+        found = [x for x in lookup(cli, "ResourceName", role) if x["EventName"] == "GetRole"]
+        return found[0] if found else None
+
+    eventually(read, "the GetRole's event")
+    got = read()
+    assert got["Username"] == name and got["ReadOnly"] == "true"
+    assert {"ResourceType": "AWS::IAM::Role", "ResourceName": role} in got["Resources"]
+    assert record(got)["resources"] == [
+        {"accountId": server.account(), "type": "AWS::IAM::Role", "ARN": f"arn:aws:iam::{server.account()}:role/{role}"}
+    ]
+
 
 def test_refused_call_is_recorded_with_access_denied_and_counted(server, cli, iam):
     name, key = user_with_key(iam)

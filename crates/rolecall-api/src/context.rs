@@ -77,6 +77,21 @@ pub struct Call<'a> {
     pub params: &'a Params,
     pub op: Operation,
     pub request_id: &'a str,
+    /// A read's audit draft while the operation runs (None for writes, whose draft waits in
+    /// the task's pending slot for their commit, and when auditing is off).
+    pub read_event: Option<&'a crate::audit::ReadEvent>,
+}
+
+impl Call<'_> {
+    /// Names the resources the operation acts on in the request's audit event.
+    pub(crate) fn audit_resources<'r>(&self, arns: impl IntoIterator<Item = &'r str>) {
+        match self.read_event {
+            Some(slot) => slot.set_resources(arns),
+            None => rolecall_core::audit::update_pending(|d| {
+                crate::audit::record::set_resources(d, arns);
+            }),
+        }
+    }
 }
 
 /// The newest change-feed sequence this node has refreshed for.

@@ -241,6 +241,21 @@ pub(crate) async fn execute(
     let (service, action) = (r.service, r.action);
     // An action the service does not implement is InvalidAction before authorization.
     let op = Operation::from_name(service, action);
+    let read_only = op.is_none_or(Operation::is_read_only);
+    let event = api.audit.is_on().then(|| {
+        // The server's own name for an operation it knows (not a copy of the client's).
+        let name: std::borrow::Cow<'static, str> =
+            op.map_or_else(|| action.to_string().into(), |op| op.name().into());
+        let info = r.envelope.info(api, service.name(), name, read_only);
+        api.audit
+            .request_event(&info, Some(r.principal), r.access_key_id, Some(r.params))
+    });
+    // A read's draft waits beside its call (no commit will record it); a write's in the task's
+    // pending slot, where its commit finds it.
+    let (read_event, write_event) = match event.flatten() {
+        Some(event) if read_only => (Some(audit::ReadEvent::new(event)), None),
+        event => (None, event),
+    };
     let run = async {
         match op {
             None => Err(ApiError::invalid_action(action)),
@@ -251,26 +266,23 @@ pub(crate) async fn execute(
                     params: r.params,
                     op,
                     request_id: r.envelope.request_id,
+                    read_event: read_event.as_ref(),
                 };
                 dispatch(&call, r.facts, r.body).await
             }
         }
     };
-    let event = api.audit.is_on().then(|| {
-        let read_only = op.is_none_or(Operation::is_read_only);
-        // The server's own name for an operation it knows (not a copy of the client's).
-        let name: std::borrow::Cow<'static, str> =
-            op.map_or_else(|| action.to_string().into(), |op| op.name().into());
-        let info = r.envelope.info(api, service.name(), name, read_only);
-        api.audit
-            .request_event(&info, Some(r.principal), r.access_key_id, Some(r.params))
-    });
-    let (result, event) = match event.flatten() {
+    let (result, event) = match write_event {
         Some(event) => {
             let (result, outcome) = rolecall_core::audit::with_pending(event, run).await;
             (result, Some(outcome))
         }
-        None => (run.await, None),
+        None => {
+            let result = run.await;
+            let outcome =
+                read_event.map(|e| rolecall_core::audit::Outcome::NotRecorded(e.into_draft()));
+            (result, outcome)
+        }
     };
     if result.is_ok() && op.is_some_and(|op| !op.is_read_only()) {
         changes::publish(api).await;
@@ -436,7 +448,7 @@ async fn dispatch(
     if op == Operation::AssumeRole
         && let Some(role) = params.get("RoleArn")
     {
-        rolecall_core::audit::update_pending(|d| audit::record::set_resources(d, [role]));
+        call.audit_resources([role]);
     }
     // An operation written as a unit runs whole (parse, resolve, authorize, handle);
     // the others are authorized from their parameters, then handled.

@@ -4,8 +4,9 @@
 //!
 //! A request's event is a [`record::Draft`]: what the request captured (its caller shared with
 //! the caller's other requests, [`callers`]), made into its event later. A write's event is
-//! recorded in the write's own transaction (`rolecall_core::audit`), then completed with its
-//! response elements off the request path. Reads, refusals and IMDS issuances go through a
+//! recorded in the write's own transaction (`rolecall_core::audit`: its draft waits in the task's
+//! pending slot for the commit), then completed with its response elements off the request
+//! path; a read's draft waits beside its call instead ([`ReadEvent`]), as no commit records it. Reads, refusals and IMDS issuances go through a
 //! bounded channel to one writer task, which makes the drafts into events (the record's context
 //! is its caller's, serialized when the caller was first seen: a client's thousand GetRoles
 //! serialize its identity once), which sleeps [`LINGER`] after the first event (not woken by
@@ -112,7 +113,12 @@ impl Audit {
     /// [`append`](Self::append).
     pub(crate) async fn append_request(&self, draft: Box<record::Draft>) {
         if let Some(s) = &self.sink {
-            let _ = s.appends.send(Queued::Request(draft)).await;
+            // Most requests find room: queued without the waiting send's future.
+            if let Err(mpsc::error::TrySendError::Full(queued)) =
+                s.appends.try_send(Queued::Request(draft))
+            {
+                let _ = s.appends.send(queued).await;
+            }
         }
     }
 
@@ -138,6 +144,31 @@ impl Audit {
         std::sync::Arc::new(move |n: rolecall_imds::IssuedNotice| {
             audit.try_append(record::imds_issuance(&n, &region));
         })
+    }
+}
+
+/// A read's draft while its operation runs (see [`Call::read_event`](crate::context::Call)):
+/// reads commit no write that could record it, so it needs no task-local slot, whose scope
+/// costs every poll of the request's future.
+pub struct ReadEvent(std::sync::Mutex<Box<record::Draft>>);
+
+impl ReadEvent {
+    pub(crate) fn new(draft: record::Draft) -> ReadEvent {
+        ReadEvent(std::sync::Mutex::new(Box::new(draft)))
+    }
+
+    pub(crate) fn set_resources<'a>(&self, arns: impl IntoIterator<Item = &'a str>) {
+        let mut draft = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        record::set_resources(&mut draft, arns);
+    }
+
+    pub(crate) fn into_draft(self) -> Box<record::Draft> {
+        self.0
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

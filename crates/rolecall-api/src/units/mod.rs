@@ -199,9 +199,7 @@ pub(crate) async fn run<U: Unit>(
     let resolved = U::resolve(call, &input).await?;
     let checks = U::checks(call, &input, &resolved);
     // The request's audit event names the resources the operation is authorized on.
-    rolecall_core::audit::update_pending(|e| {
-        crate::audit::record::set_resources(e, checks.iter().map(|c| c.resource.as_str()));
-    });
+    call.audit_resources(checks.iter().map(|c| c.resource.as_str()));
     authz::authorize(
         call.api,
         call.principal,

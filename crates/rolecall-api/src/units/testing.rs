@@ -63,6 +63,7 @@ impl RootRequest {
             params: &self.params,
             op,
             request_id: "test-request",
+            read_event: None,
         }
     }
 }
