@@ -1,7 +1,8 @@
 //! The callers of recent requests, each kept once with its events' shared context.
 //!
 //! A client sends its requests with one identity, key, address and user agent: the first
-//! request makes its [`Caller`] (and serializes its context); the following ones share it. A
+//! request makes its [`Caller`] (and serializes its context); the following ones share it (each
+//! request thread its own copy, so that counting references is not shared between cores). A
 //! draft then holds one `Arc` instead of a dozen copied strings, which the audit writer, on
 //! another thread, would have to free (a free from another thread leaves the memory cold in
 //! the allocating thread's cache: it cost every later allocation of the request path).
@@ -68,7 +69,10 @@ impl Callers {
         }
         let caller = self.find_or_make(info, principal, access_key_id);
         if info.user_agent.len() <= LONGEST_KEPT_AGENT {
-            LAST.set(Some((self.id, caller.clone())));
+            // The thread's own copy: the drafts of its requests count their references to it
+            // on this thread alone, not on a count every request thread writes (that line of
+            // memory would move from core to core with each request).
+            LAST.set(Some((self.id, Arc::new(Caller::clone(&caller)))));
         }
         caller
     }
@@ -133,9 +137,19 @@ mod tests {
     fn one_caller_per_identity_key_address_and_agent() {
         let callers = Callers::default();
         let root = Principal::root("123456789012");
+        let first = callers.of(&info("10.0.0.1", "cli"), Some(&root), "AKIA1");
+        // The table's caller first, then this thread's copy of it.
         let a = callers.of(&info("10.0.0.1", "cli"), Some(&root), "AKIA1");
         let again = callers.of(&info("10.0.0.1", "cli"), Some(&root), "AKIA1");
         assert!(Arc::ptr_eq(&a, &again));
+        assert_eq!(first.context(), a.context());
+        // Another thread finds the table's caller, not this thread's copy.
+        let other_thread = std::thread::scope(|s| {
+            s.spawn(|| callers.of(&info("10.0.0.1", "cli"), Some(&root), "AKIA1"))
+                .join()
+                .ok()
+        });
+        assert!(other_thread.is_some_and(|c| Arc::ptr_eq(&c, &first)));
         for (ip, agent, key, principal) in [
             ("10.0.0.2", "cli", "AKIA1", Some(&root)),
             ("10.0.0.1", "sdk", "AKIA1", Some(&root)),

@@ -45,6 +45,7 @@ fn event_time(t: DateTime<Utc>) -> String {
 /// ([`AuditEvent::context`]), made once when the caller is first seen. A client's requests
 /// have one caller ([`super::callers::Callers`] keeps the recent ones), so a request's draft
 /// holds an `Arc` of it instead of copies of its strings.
+#[derive(Clone)]
 pub struct Caller {
     /// None when authentication failed.
     principal: Option<Principal>,
