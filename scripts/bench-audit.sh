@@ -2,8 +2,10 @@
 # The throughput cost of the audit trail: GetRole (signed by an IAM user, presigned GETs with wrk,
 # scripts/bench-api.sh over HTTP) and the IMDS credential GET (scripts/bench-imds.sh), each
 # against a server with auditing on (the default) and with `--audit off`, alternating ROUNDS
-# times so that load from other processes falls on both alike. Then the load-independent figure:
-# the server's CPU time per GetRole with auditing on and off (scripts/bench-audit-cpu.py).
+# times so that load from other processes falls on both alike. Then the server's CPU time per
+# GetRole with auditing on and off (scripts/bench-audit-cpu.py): servers one after the other
+# (the whole machine each), then both at once (--together: the same machine state for both, the
+# steadier comparison on a VM whose speed drifts).
 #
 #   scripts/bench-audit.sh                 # 2 rounds, 10 s per case
 #   ROUNDS=3 DURATION=20 scripts/bench-audit.sh
@@ -26,3 +28,4 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 "$PYTHON" scripts/bench-audit-cpu.py "${CPU_ROUNDS:-3}" "$DURATION"
+"$PYTHON" scripts/bench-audit-cpu.py "${CPU_ROUNDS:-3}" "$DURATION" --together
