@@ -1,8 +1,9 @@
 //! The callers of recent requests, each kept once with its events' shared context.
 //!
 //! A client sends its requests with one identity, key, address and user agent: the first
-//! request makes its [`Caller`] (and serializes its context); the following ones share it (each
-//! request thread its own copy, so that counting references is not shared between cores). A
+//! request makes its [`Caller`] (and serializes its context); the following ones share it (a
+//! thread serving one client steadily makes its own copy, so that counting references is not
+//! shared between cores). A
 //! draft then holds one `Arc` instead of a dozen copied strings, which the audit writer, on
 //! another thread, would have to free (a free from another thread leaves the memory cold in
 //! the allocating thread's cache: it cost every later allocation of the request path).
@@ -21,6 +22,9 @@ const MOST: usize = 4_096;
 /// Callers with a longer user agent are made for their request and not kept (the table's
 /// memory stays a few MB whatever clients send).
 const LONGEST_KEPT_AGENT: usize = 512;
+/// Requests in a row by one caller on a thread before the thread makes its own copy of it (a
+/// thread serving many clients in turn copies none).
+const OWN_COPY_AFTER: u32 = 8;
 
 pub struct Callers {
     /// In the slot a keyed hash of what tells callers apart names; a hit is confirmed field
@@ -45,8 +49,11 @@ impl Default for Callers {
 thread_local! {
     /// The last caller each thread found (and its table's id): a client's requests on a
     /// keep-alive connection mostly run on one thread, and comparing with it needs neither the
-    /// hash nor the table's lock.
-    static LAST: RefCell<Option<(u64, Arc<Caller>)>> = const { RefCell::new(None) };
+    /// hash nor the table's lock. With the number of requests in a row it served: past
+    /// [`OWN_COPY_AFTER`] it is the thread's own copy, so that the drafts of its requests count
+    /// their references on this thread alone, not on a count every request thread writes (that
+    /// line of memory moved from core to core with each request).
+    static LAST: RefCell<Option<(u64, Arc<Caller>, u32)>> = const { RefCell::new(None) };
 }
 
 impl Callers {
@@ -58,8 +65,12 @@ impl Callers {
         principal: Option<&Principal>,
         access_key_id: &str,
     ) -> Arc<Caller> {
-        let last = LAST.with_borrow(|last| match last {
-            Some((id, c)) if *id == self.id && c.is(info, principal, access_key_id) => {
+        let last = LAST.with_borrow_mut(|last| match last {
+            Some((id, c, served)) if *id == self.id && c.is(info, principal, access_key_id) => {
+                *served = served.saturating_add(1);
+                if *served == OWN_COPY_AFTER {
+                    *c = Arc::new(Caller::clone(c));
+                }
                 Some(c.clone())
             }
             _ => None,
@@ -69,10 +80,7 @@ impl Callers {
         }
         let caller = self.find_or_make(info, principal, access_key_id);
         if info.user_agent.len() <= LONGEST_KEPT_AGENT {
-            // The thread's own copy: the drafts of its requests count their references to it
-            // on this thread alone, not on a count every request thread writes (that line of
-            // memory would move from core to core with each request).
-            LAST.set(Some((self.id, Arc::new(Caller::clone(&caller)))));
+            LAST.set(Some((self.id, caller.clone(), 0)));
         }
         caller
     }
@@ -138,10 +146,14 @@ mod tests {
         let callers = Callers::default();
         let root = Principal::root("123456789012");
         let first = callers.of(&info("10.0.0.1", "cli"), Some(&root), "AKIA1");
-        // The table's caller first, then this thread's copy of it.
-        let a = callers.of(&info("10.0.0.1", "cli"), Some(&root), "AKIA1");
-        let again = callers.of(&info("10.0.0.1", "cli"), Some(&root), "AKIA1");
-        assert!(Arc::ptr_eq(&a, &again));
+        // The table's caller while few requests came in a row, then this thread's copy of it.
+        let following: Vec<Arc<Caller>> = (0..OWN_COPY_AFTER + 1)
+            .map(|_| callers.of(&info("10.0.0.1", "cli"), Some(&root), "AKIA1"))
+            .collect();
+        let n = following.len();
+        assert!(following[..n - 2].iter().all(|c| Arc::ptr_eq(c, &first)));
+        let (a, again) = (&following[n - 2], &following[n - 1]);
+        assert!(Arc::ptr_eq(a, again) && !Arc::ptr_eq(a, &first));
         assert_eq!(first.context(), a.context());
         // Another thread finds the table's caller, not this thread's copy.
         let other_thread = std::thread::scope(|s| {
@@ -150,6 +162,15 @@ mod tests {
                 .ok()
         });
         assert!(other_thread.is_some_and(|c| Arc::ptr_eq(&c, &first)));
+        // Clients served in turn share the table's callers: no thread copies one.
+        let sdk = callers.of(&info("10.0.0.1", "sdk"), Some(&root), "AKIA1");
+        for _ in 0..2 * OWN_COPY_AFTER {
+            let (c, s) = (
+                callers.of(&info("10.0.0.1", "cli"), Some(&root), "AKIA1"),
+                callers.of(&info("10.0.0.1", "sdk"), Some(&root), "AKIA1"),
+            );
+            assert!(Arc::ptr_eq(&c, &first) && Arc::ptr_eq(&s, &sdk));
+        }
         for (ip, agent, key, principal) in [
             ("10.0.0.2", "cli", "AKIA1", Some(&root)),
             ("10.0.0.1", "sdk", "AKIA1", Some(&root)),
@@ -157,7 +178,7 @@ mod tests {
             ("10.0.0.1", "cli", "AKIA1", None),
         ] {
             let other = callers.of(&info(ip, agent), principal, key);
-            assert!(!Arc::ptr_eq(&a, &other), "{ip} {agent} {key}");
+            assert!(!Arc::ptr_eq(a, &other), "{ip} {agent} {key}");
             assert!(other.context().contains(ip) && other.context().contains(agent));
         }
     }
