@@ -1,12 +1,11 @@
 //! The callers of recent requests, each kept once with its events' shared context.
 //!
-//! A client sends its requests with one identity, key, address and user agent: the first
-//! request makes its [`Caller`] (and serializes its context); the following ones share it (a
-//! thread serving one client steadily makes its own copy, so that counting references is not
-//! shared between cores). A
-//! draft then holds one `Arc` instead of a dozen copied strings, which the audit writer, on
-//! another thread, would have to free (a free from another thread leaves the memory cold in
-//! the allocating thread's cache: it cost every later allocation of the request path).
+//! A client sends its requests with one identity, key, address and user agent: the first request
+//! makes its [`Caller`] (and serializes its context); the following ones share it (a thread serving
+//! one client steadily makes its own copy, so that counting references is not shared between
+//! cores). A draft then holds one `Arc` instead of a dozen copied strings, which the audit writer,
+//! on another thread, would have to free (a free from another thread leaves the memory cold in the
+//! allocating thread's cache: it cost every later allocation of the request path).
 
 use super::record::{Caller, RequestInfo};
 use crate::principal::Principal;

@@ -2,20 +2,20 @@
 //! and every credential IMDS issues becomes a CloudTrail record (`record`), stored in the
 //! database and looked up with CloudTrail's `LookupEvents` (`crate::cloudtrail`).
 //!
-//! A request's event is a [`record::Draft`]: what the request captured (its caller shared with
-//! the caller's other requests, [`callers`]), made into its event later. A write's event is
-//! recorded in the write's own transaction (`rolecall_core::audit`: its draft waits in the task's
-//! pending slot for the commit), then completed with its response elements off the request
-//! path; a read's draft waits beside its call instead ([`ReadEvent`]), as no commit records it. Reads, refusals and IMDS issuances go through a
-//! bounded channel to one writer task, which makes the drafts into events (the record's context
-//! is its caller's, serialized when the caller was first seen: a client's thousand GetRoles
-//! serialize its identity once), which sleeps [`LINGER`] after the first event (not woken by
-//! each one that follows) and then appends what queued in one transaction: a few large
-//! transactions a second instead of one per handful of events (each commit rewrites the log's
-//! and the lookup table's newest pages and syncs), so events are durable within about half a
-//! second. Completions have their own channel and end the wait: they are written at once.
-//! When the channel is full, API requests wait for room (back-pressure: no event is dropped);
-//! IMDS, which answers synchronously, drops the event and counts it
+//! A request's event is a [`record::Draft`]: what the request captured (its caller shared with the
+//! caller's other requests, [`callers`]), made into its event later. A write's event is recorded in
+//! the write's own transaction (`rolecall_core::audit`: its draft waits in the task's pending slot
+//! for the commit), then completed with its response elements off the request path; a read's draft
+//! waits beside its call instead ([`ReadEvent`]), as no commit records it. Reads, refusals and IMDS
+//! issuances go through a bounded channel to one writer task, which makes the drafts into events
+//! (the record's context is its caller's, serialized when the caller was first seen: a client's
+//! thousand GetRoles serialize its identity once), which sleeps [`LINGER`] after the first event
+//! (not woken by each one that follows; not at all after a full batch) and then appends what queued
+//! in one transaction: a few large transactions a second instead of one per handful of events (each
+//! commit rewrites the log's and the lookup table's newest pages and syncs), so events are durable
+//! within about half a second. Completions have their own channel and end the wait: they are
+//! written at once. When the channel is full, API requests wait for room (back-pressure: no event
+//! is dropped); IMDS, which answers synchronously, drops the event and counts it
 //! (`rolecall_audit_events_dropped_total`) and logs it, rather than block.
 
 pub mod callers;
@@ -147,7 +147,7 @@ impl Audit {
     }
 }
 
-/// A read's draft while its operation runs (see [`Call::read_event`](crate::context::Call)):
+/// A read's draft while its operation runs (`Call::read_event`):
 /// reads commit no write that could record it, so it needs no task-local slot, whose scope
 /// costs every poll of the request's future.
 pub struct ReadEvent(std::sync::Mutex<Box<record::Draft>>);
