@@ -202,10 +202,10 @@ fn event_json(e: &AuditEvent) -> Value {
         "CloudTrailEvent": e.record(),
     });
     if let Some(k) = &e.access_key_id {
-        v["AccessKeyId"] = json!(k);
+        v["AccessKeyId"] = json!(&**k);
     }
     if let Some(u) = &e.username {
-        v["Username"] = json!(u);
+        v["Username"] = json!(&**u);
     }
     v
 }

@@ -275,13 +275,11 @@ pub(crate) async fn execute(
     let (result, event) = match write_event {
         Some(event) => {
             let (result, outcome) = rolecall_core::audit::with_pending(event, run).await;
-            (result, Some(outcome))
+            (result, Ending::of_write(outcome))
         }
         None => {
             let result = run.await;
-            let outcome =
-                read_event.map(|e| rolecall_core::audit::Outcome::NotRecorded(e.into_draft()));
-            (result, outcome)
+            (result, read_event.map(|e| Ending::Append(e.into_draft())))
         }
     };
     if result.is_ok() && op.is_some_and(|op| !op.is_read_only()) {
@@ -301,8 +299,8 @@ pub(crate) async fn execute(
     }
     // Agents poll GetChangeGeneration four times a second: its answers are not recorded.
     let polling = op == Some(Operation::GetChangeGeneration) && result.is_ok();
-    if let Some(outcome) = event.filter(|_| !polling) {
-        finish_event(api, op, outcome, &result).await;
+    if let Some(ending) = event.filter(|_| !polling) {
+        finish_event(api, op, ending, &result).await;
     }
     (op, result)
 }
@@ -386,7 +384,7 @@ async fn handle_inner(State(api): State<Arc<Api>>, req: Request<Body>) -> Respon
                 .request_event(&info, Some(&principal), &access_key_id, Some(&params))
         {
             audit::record::set_error(&mut event, &err.code, &err.message);
-            api.audit.append_request(Box::new(event)).await;
+            api.audit.append_request(event).await;
         }
         return error_response(protocol, &err, &request_id);
     };
@@ -498,27 +496,51 @@ fn records_response(op: Option<Operation>) -> bool {
     })
 }
 
+/// What is left to do with a request's event once its operation ran.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a read's draft goes on to the writer by value, not boxed"
+)]
+enum Ending {
+    /// A write transaction stored it: it is completed with the outcome.
+    Complete(Box<audit::record::Draft>),
+    /// It is appended now (a read's, or a write's that committed nothing).
+    Append(audit::record::Draft),
+}
+
+impl Ending {
+    fn of_write(outcome: rolecall_core::audit::Outcome<audit::record::Draft>) -> Option<Ending> {
+        use rolecall_core::audit::Outcome;
+        match outcome {
+            Outcome::Recorded(d) => Some(Ending::Complete(d)),
+            Outcome::NotRecorded(d) => Some(Ending::Append(*d)),
+            Outcome::Lost => None,
+        }
+    }
+}
+
 /// Completes a request's event with its outcome and records it: a write transaction already
 /// stored it (then only its response and error are added), or it is appended now.
 async fn finish_event(
     api: &Api,
     op: Option<Operation>,
-    outcome: rolecall_core::audit::Outcome<audit::record::Draft>,
+    ending: Ending,
     result: &Result<String, ApiError>,
 ) {
-    use rolecall_core::audit::Outcome;
-    let complete = |mut d: Box<audit::record::Draft>| {
-        match result {
-            Ok(body) if records_response(op) => d.set_response(body),
-            Ok(_) => {}
-            Err(err) => audit::record::set_error(&mut d, &err.code, &err.message),
-        }
-        d
+    let complete = |d: &mut audit::record::Draft| match result {
+        Ok(body) if records_response(op) => d.set_response(body),
+        Ok(_) => {}
+        Err(err) => audit::record::set_error(d, &err.code, &err.message),
     };
-    match outcome {
-        Outcome::Recorded(d) => api.audit.complete(&complete(d)).await,
-        Outcome::NotRecorded(d) => api.audit.append_request(complete(d)).await,
-        Outcome::Lost => {}
+    match ending {
+        Ending::Complete(mut d) => {
+            complete(&mut d);
+            api.audit.complete(&d).await;
+        }
+        Ending::Append(mut d) => {
+            complete(&mut d);
+            api.audit.append_request(d).await;
+        }
     }
 }
 
@@ -570,6 +592,6 @@ async fn audit_unauthenticated(
     );
     if let Some(mut event) = api.audit.request_event(&info, None, &key, recorded) {
         audit::record::set_error(&mut event, &err.code, &err.message);
-        api.audit.append_request(Box::new(event)).await;
+        api.audit.append_request(event).await;
     }
 }

@@ -39,10 +39,13 @@ pub struct AuditEvent {
     pub event_name: Cow<'static, str>,
     /// `iam.amazonaws.com`, `sts.amazonaws.com`, ...
     pub event_source: Cow<'static, str>,
-    pub username: Option<String>,
-    pub access_key_id: Option<String>,
+    /// Shared with the caller's other events (the audit writer makes thousands of a client's
+    /// events a second: no copy per event).
+    pub username: Option<Arc<str>>,
+    pub access_key_id: Option<Arc<str>>,
     pub read_only: bool,
-    pub resources: Vec<AuditResource>,
+    /// Shared by the events of a run of calls on the same resources, as the username.
+    pub resources: Arc<[AuditResource]>,
     /// The record's fields shared by a client's requests (a JSON object's text). None: `detail`
     /// is the whole record (console sign-ins, IMDS issuances, events stored before segments had
     /// contexts).
@@ -337,7 +340,7 @@ mod tests {
             username: None,
             access_key_id: None,
             read_only: false,
-            resources: Vec::new(),
+            resources: Arc::default(),
             context: None,
             detail: "{}".into(),
         }

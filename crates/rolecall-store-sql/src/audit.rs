@@ -118,8 +118,13 @@ fn same_keys(a: &AuditEvent, b: &AuditEvent) -> bool {
         && a.read_only == b.read_only
         && a.username == b.username
         && a.access_key_id == b.access_key_id
-        && a.resources == b.resources
+        && same_resources(a, b)
         && time_of_id(&b.event_id) == Some(time_key(b.event_time))
+}
+
+/// Whether two events name the same resources (a run of one client's calls shares them).
+fn same_resources(a: &AuditEvent, b: &AuditEvent) -> bool {
+    Arc::ptr_eq(&a.resources, &b.resources) || a.resources == b.resources
 }
 
 /// One multi-row statement in a few fixed sizes (so each size is prepared once per connection
@@ -323,7 +328,7 @@ fn write_event(
             b",\"ro\":false"
         });
     }
-    if b.map_or(!e.resources.is_empty(), |b| b.resources != e.resources) {
+    if b.map_or(!e.resources.is_empty(), |b| !same_resources(b, e)) {
         out.extend_from_slice(b",\"res\":[");
         for (i, r) in e.resources.iter().enumerate() {
             if i > 0 {
@@ -411,10 +416,10 @@ fn given<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
 struct Shared {
     name: Option<String>,
     source: Option<String>,
-    username: Option<String>,
-    access_key_id: Option<String>,
+    username: Option<Arc<str>>,
+    access_key_id: Option<Arc<str>>,
     read_only: Option<bool>,
-    resources: Vec<AuditResource>,
+    resources: Arc<[AuditResource]>,
     context: Option<usize>,
 }
 
@@ -434,13 +439,20 @@ impl Shared {
         take(&mut self.name, l.n.take().map(Some), inherit);
         take(&mut self.source, l.s.take().map(Some), inherit);
         take(&mut self.read_only, l.ro.map(Some), inherit);
-        take(&mut self.username, l.u.take(), inherit);
-        take(&mut self.access_key_id, l.k.take(), inherit);
+        // Empty means none (as `None`): the events of the segment share one copy.
+        let shared_text = |t: Option<String>| t.filter(|t| !t.is_empty()).map(Arc::from);
+        take(&mut self.username, l.u.take().map(shared_text), inherit);
+        take(
+            &mut self.access_key_id,
+            l.k.take().map(shared_text),
+            inherit,
+        );
         take(&mut self.context, l.c, inherit);
         let resources = l.res.take().map(|res| {
             res.into_iter()
                 .filter_map(LoadedResource::resource)
-                .collect()
+                .collect::<Vec<_>>()
+                .into()
         });
         take(&mut self.resources, resources, inherit);
         if self.name.is_none() || self.source.is_none() || self.read_only.is_none() {
@@ -518,8 +530,8 @@ fn decode(body: &str) -> Result<Vec<AuditEvent>> {
                 event_time,
                 event_name: shared.name.clone().unwrap_or_default().into(),
                 event_source: shared.source.clone().unwrap_or_default().into(),
-                username: shared.username.clone().filter(|u| !u.is_empty()),
-                access_key_id: shared.access_key_id.clone().filter(|k| !k.is_empty()),
+                username: shared.username.clone(),
+                access_key_id: shared.access_key_id.clone(),
                 read_only: shared.read_only.unwrap_or_default(),
                 resources: shared.resources.clone(),
                 context,
@@ -1053,11 +1065,12 @@ mod tests {
             username: Some("alice".into()),
             access_key_id: None,
             read_only: true,
-            resources: vec![AuditResource {
+            resources: [AuditResource {
                 resource_type: "AWS::IAM::Role".into(),
                 name: "r".into(),
                 arn: "arn:aws:iam::123456789012:role/r".into(),
-            }],
+            }]
+            .into(),
             // Every fifth event a whole record (as IMDS issuances are), the others with a context.
             context: (millis % 250 != 0).then(|| Arc::from(CONTEXT)),
             detail: "{\"requestID\":\"x\",\"n\":\"a\\nb\"}".into(),
@@ -1090,7 +1103,9 @@ mod tests {
         // A resource whose type and name do not follow from its ARN (kept in full), and a
         // whole record that is not a JSON object (kept as text): the body stays decodable.
         let mut odd = event(1_000);
-        odd.resources[0].resource_type = "AWS::IAM::Legacy".into();
+        let mut legacy = odd.resources.to_vec();
+        legacy[0].resource_type = "AWS::IAM::Legacy".into();
+        odd.resources = legacy.into();
         let mut empty = event(1_250);
         (empty.context, empty.detail) = (None, String::new());
         let body = encode(&[&odd, &empty]).unwrap();
@@ -1105,12 +1120,12 @@ mod tests {
         let events: Vec<AuditEvent> = (0..12)
             .map(|i| {
                 let mut e = event(1_000 + i);
-                e.username = (i % 3 != 0).then(|| format!("u{}", i % 2));
-                e.access_key_id = (i % 4 == 1).then(|| "AKIA1".to_string());
+                e.username = (i % 3 != 0).then(|| format!("u{}", i % 2).into());
+                e.access_key_id = (i % 4 == 1).then(|| "AKIA1".into());
                 e.read_only = i % 5 != 0;
                 e.context = (i % 2 == 0).then(|| Arc::from(CONTEXT));
                 if i % 3 == 2 {
-                    e.resources.clear();
+                    e.resources = Arc::default();
                 }
                 e
             })

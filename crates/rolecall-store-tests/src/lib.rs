@@ -1598,7 +1598,7 @@ fn audit_event(
         event_name: name.to_string().into(),
         event_source: "iam.amazonaws.com".into(),
         username: Some(user.into()),
-        access_key_id: Some(format!("AKIA{user}")),
+        access_key_id: Some(format!("AKIA{user}").into()),
         read_only: name.starts_with("Get"),
         resources: resource
             .map(|r| AuditResource {

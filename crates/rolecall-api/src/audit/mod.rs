@@ -42,9 +42,15 @@ const PRUNE_BATCH: usize = 5_000;
 type Completion = (chrono::DateTime<chrono::Utc>, String, String);
 
 /// What the writer is sent to append.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "drafts are moved through the channel's reused slots rather than boxed"
+)]
 enum Queued {
-    /// A request's draft, made into its event by the writer.
-    Request(Box<record::Draft>),
+    /// A request's draft, made into its event by the writer. Moved in by value, not boxed: a
+    /// box per request would be allocated on a request thread and freed on the writer's, and
+    /// such frees cost the request threads' allocator later; the channel's slots are reused.
+    Request(record::Draft),
     /// An event already made (IMDS issuances, console sign-ins).
     Event(AuditEvent),
 }
@@ -111,7 +117,7 @@ impl Audit {
 
     /// Queues a request's event, made into its record by the writer; waits for room as
     /// [`append`](Self::append).
-    pub(crate) async fn append_request(&self, draft: Box<record::Draft>) {
+    pub(crate) async fn append_request(&self, draft: record::Draft) {
         if let Some(s) = &self.sink {
             // Most requests find room: queued without the waiting send's future.
             if let Err(mpsc::error::TrySendError::Full(queued)) =
@@ -150,11 +156,11 @@ impl Audit {
 /// A read's draft while its operation runs (`Call::read_event`):
 /// reads commit no write that could record it, so it needs no task-local slot, whose scope
 /// costs every poll of the request's future.
-pub struct ReadEvent(std::sync::Mutex<Box<record::Draft>>);
+pub struct ReadEvent(std::sync::Mutex<record::Draft>);
 
 impl ReadEvent {
     pub(crate) fn new(draft: record::Draft) -> ReadEvent {
-        ReadEvent(std::sync::Mutex::new(Box::new(draft)))
+        ReadEvent(std::sync::Mutex::new(draft))
     }
 
     pub(crate) fn set_resources<'a>(&self, arns: impl IntoIterator<Item = &'a str>) {
@@ -165,7 +171,7 @@ impl ReadEvent {
         record::set_resources(&mut draft, arns);
     }
 
-    pub(crate) fn into_draft(self) -> Box<record::Draft> {
+    pub(crate) fn into_draft(self) -> record::Draft {
         self.0
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -238,7 +244,8 @@ async fn write(
         let batch_len = queued.len();
         behind = batch_len == BATCH;
         let stored = tokio::task::spawn_blocking(move || {
-            made.extend(queued.drain(..).map(Queued::into_event));
+            let mut last = record::LastResources::default();
+            made.extend(queued.drain(..).map(|q| q.into_event(&mut last)));
             let stored = runtime.block_on(writer_store.append(&made));
             let n = made.len();
             made.clear();
@@ -272,10 +279,11 @@ async fn write(
 }
 
 impl Queued {
-    fn into_event(self) -> AuditEvent {
+    /// The event, after the draft `last` made into one before it.
+    fn into_event(self, last: &mut record::LastResources) -> AuditEvent {
         match self {
             Queued::Event(e) => e,
-            Queued::Request(d) => d.into_event(),
+            Queued::Request(d) => d.into_event_after(last),
         }
     }
 }
@@ -317,7 +325,7 @@ mod tests {
             username: Some("alice".into()),
             access_key_id: None,
             read_only: true,
-            resources: Vec::new(),
+            resources: Arc::default(),
             context: None,
             detail: "{}".into(),
         }

@@ -55,6 +55,9 @@ pub struct Caller {
     region: String,
     account_id: String,
     context: Arc<str>,
+    /// The event's `Username` and `AccessKeyId` columns, made once (None: the event has none).
+    username: Option<Arc<str>>,
+    access_key: Option<Arc<str>>,
 }
 
 /// The record's context: the fields a caller's requests share.
@@ -103,6 +106,8 @@ impl Caller {
             region: info.region.to_string(),
             account_id: info.account_id.to_string(),
             context: Arc::from(text.unwrap_or_else(|_| "{}".to_string())),
+            username: principal.map(|p| Arc::from(username(p))),
+            access_key: (!access_key_id.is_empty()).then(|| Arc::from(access_key_id)),
         }
     }
 
@@ -156,7 +161,7 @@ pub struct Draft {
     event_source: Cow<'static, str>,
     read_only: bool,
     /// The ARNs of what the operation acts on, once it knows (then the record has `resources`).
-    resources: Option<SmallVec<[Inline; 1]>>,
+    resources: Option<Arns>,
     caller: Arc<Caller>,
     request_id: Inline,
     /// JSON object text.
@@ -198,6 +203,12 @@ impl Draft {
     /// The event (off the request path: the draft's parts become its columns, detail and
     /// resources here).
     pub fn into_event(self) -> AuditEvent {
+        self.into_event_after(&mut LastResources::default())
+    }
+
+    /// [`into_event`](Self::into_event) for the next of a run of drafts: one that names the
+    /// same ARNs as the draft before shares its resources.
+    pub fn into_event_after(self, last: &mut LastResources) -> AuditEvent {
         let detail = self.detail();
         let caller = &self.caller;
         AuditEvent {
@@ -207,16 +218,10 @@ impl Draft {
             event_time: self.time,
             event_name: self.event_name,
             event_source: self.event_source,
-            username: caller.principal.as_ref().map(username),
-            access_key_id: (!caller.access_key_id.is_empty()).then(|| caller.access_key_id.clone()),
+            username: caller.username.clone(),
+            access_key_id: caller.access_key.clone(),
             read_only: self.read_only,
-            resources: self
-                .resources
-                .as_deref()
-                .map(|arns| {
-                    resources_of(&arns.iter().map(text_of).collect::<SmallVec<[&str; 2]>>())
-                })
-                .unwrap_or_default(),
+            resources: self.resources.map(|arns| last.of(arns)).unwrap_or_default(),
             context: Some(caller.context.clone()),
             detail,
         }
@@ -771,10 +776,10 @@ pub fn console_login(
         event_time: info.time,
         event_name: "ConsoleLogin".into(),
         event_source: "signin.amazonaws.com".into(),
-        username: user.map(username),
+        username: user.map(|p| Arc::from(username(p))),
         access_key_id: None,
         read_only: false,
-        resources: Vec::new(),
+        resources: Arc::default(),
         context: None,
         detail: record.to_string(),
     }
@@ -793,6 +798,28 @@ fn resources_of<S: AsRef<str>>(arns: &[S]) -> Vec<AuditResource> {
         }
     }
     resources
+}
+
+/// The resources of the last draft made into its event, and the ARNs they were made of: a
+/// client's run of calls on one resource makes them once.
+#[derive(Default)]
+pub struct LastResources(Option<(Arns, Arc<[AuditResource]>)>);
+
+/// The ARNs a draft names.
+type Arns = SmallVec<[Inline; 1]>;
+
+impl LastResources {
+    fn of(&mut self, arns: Arns) -> Arc<[AuditResource]> {
+        if let Some((last, resources)) = &self.0
+            && *last == arns
+        {
+            return resources.clone();
+        }
+        let resources: Arc<[AuditResource]> =
+            resources_of(&arns.iter().map(text_of).collect::<SmallVec<[&str; 2]>>()).into();
+        self.0 = Some((arns, resources.clone()));
+        resources
+    }
 }
 
 /// Records what the operation acts on (its ARNs; made into resources when recorded).
@@ -850,7 +877,7 @@ pub fn imds_issuance(n: &rolecall_imds::IssuedNotice, region: &str) -> AuditEven
         username: None,
         access_key_id: None,
         read_only: true,
-        resources,
+        resources: resources.into(),
         context: None,
         detail: record.to_string(),
     }
@@ -859,6 +886,21 @@ pub fn imds_issuance(n: &rolecall_imds::IssuedNotice, region: &str) -> AuditEven
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A GetRole's request from 10.0.0.1.
+    fn get_role_info(request_id: &str) -> RequestInfo<'_> {
+        RequestInfo {
+            request_id,
+            time: Utc::now(),
+            source_ip: "10.0.0.1",
+            user_agent: "cli",
+            region: "us-east-1",
+            service: "iam",
+            action: Cow::Borrowed("GetRole"),
+            read_only: true,
+            account_id: "123456789012",
+        }
+    }
 
     #[test]
     fn parameters_nest_lists_and_leave_secrets_out() {
@@ -907,17 +949,7 @@ mod tests {
 
     #[test]
     fn detail_is_the_records_own_fields_as_json() {
-        let info = RequestInfo {
-            request_id: "req-\"1\"",
-            time: Utc::now(),
-            source_ip: "10.0.0.1",
-            user_agent: "cli",
-            region: "us-east-1",
-            service: "iam",
-            action: Cow::Borrowed("GetRole"),
-            read_only: true,
-            account_id: "123456789012",
-        };
+        let info = get_role_info("req-\"1\"");
         let params = Params::from_pairs([
             ("Action", "GetRole"),
             ("RoleName", "r\"x\\"),
@@ -964,6 +996,43 @@ mod tests {
             v,
             json!({"accessKey": {"userName": "u", "accessKeyId": "AKIA1", "status": "Active"}})
         );
+    }
+
+    /// A run of drafts naming the same ARNs shares one set of resources; the next draft naming
+    /// others gets its own, and a draft naming none has none.
+    #[test]
+    fn a_run_of_drafts_on_one_resource_shares_its_resources() {
+        let info = get_role_info("r");
+        let caller = Arc::new(Caller::new(&info, None, "AKIA1"));
+        let draft = |arns: &[&str]| {
+            let mut d = request_event(&info, caller.clone(), None);
+            if !arns.is_empty() {
+                set_resources(&mut d, arns.iter().copied());
+            }
+            d
+        };
+        let (app, db) = (
+            "arn:aws:iam::123456789012:role/app",
+            "arn:aws:iam::123456789012:role/db",
+        );
+        let mut last = LastResources::default();
+        let events: Vec<AuditEvent> = [&[app][..], &[app], &[db], &[]]
+            .into_iter()
+            .map(|arns| draft(arns).into_event_after(&mut last))
+            .collect();
+        assert!(Arc::ptr_eq(&events[0].resources, &events[1].resources));
+        let names = |e: &AuditEvent| {
+            e.resources
+                .iter()
+                .map(|r| r.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            events.iter().map(names).collect::<Vec<_>>(),
+            [vec!["app"], vec!["app"], vec!["db"], vec![]]
+        );
+        assert_eq!(events[0].access_key_id.as_deref(), Some("AKIA1"));
+        assert_eq!(events[0].username, None);
     }
 
     #[test]
