@@ -49,13 +49,13 @@ fn event_time(t: DateTime<Utc>) -> String {
 pub struct Caller {
     /// None when authentication failed.
     principal: Option<Principal>,
-    access_key_id: String,
     source_ip: String,
     user_agent: String,
     region: String,
     account_id: String,
     context: Arc<str>,
-    /// The event's `Username` and `AccessKeyId` columns, made once (None: the event has none).
+    /// The event's `Username` and `AccessKeyId` columns, made once (None: the event has none;
+    /// an empty access key is none).
     username: Option<Arc<str>>,
     access_key: Option<Arc<str>>,
 }
@@ -100,7 +100,6 @@ impl Caller {
         };
         Caller {
             principal: principal.cloned(),
-            access_key_id: access_key_id.to_string(),
             source_ip: info.source_ip.to_string(),
             user_agent: info.user_agent.to_string(),
             region: info.region.to_string(),
@@ -118,7 +117,7 @@ impl Caller {
         principal: Option<&Principal>,
         access_key_id: &str,
     ) -> bool {
-        self.access_key_id == access_key_id
+        self.access_key.as_deref().unwrap_or_default() == access_key_id
             && self.source_ip == info.source_ip
             && self.user_agent == info.user_agent
             && self.region == info.region
